@@ -1,0 +1,34 @@
+//! Every environment variable crmsync reads, in one place. Test-only knobs start `CRMSYNC_TEST_`.
+
+/// Path of the config file (after `--config`).
+pub const CONFIG: &str = "CRMSYNC_CONFIG";
+/// Path of the SQLite state file (after `--state`).
+pub const STATE: &str = "CRMSYNC_STATE";
+/// Prefix of per-connection tokens for headless runs: `CRMSYNC_TOKEN_<NAME>`, with the
+/// connection name upper-cased and `-` turned into `_`.
+pub const TOKEN_PREFIX: &str = "CRMSYNC_TOKEN_";
+/// Log filter (tracing `EnvFilter` syntax), e.g. `crmsync=debug`.
+pub const LOG: &str = "CRMSYNC_LOG";
+/// Standard: disables colour when set to anything.
+pub const NO_COLOR: &str = "NO_COLOR";
+/// Test only: fixes "now" (epoch ms or RFC 3339).
+pub const TEST_NOW: &str = "CRMSYNC_TEST_NOW";
+/// Test only: retry and rate-limit waits are not slept (their lengths are still computed and logged).
+pub const TEST_NO_SLEEP: &str = "CRMSYNC_TEST_NO_SLEEP";
+/// Test only: the process kills itself (SIGKILL) after this many remote write calls were sent.
+pub const TEST_KILL_AFTER_WRITES: &str = "CRMSYNC_TEST_KILL_AFTER_WRITES";
+/// Rewrite committed completions and man pages instead of failing when they are stale.
+pub const BLESS: &str = "CRMSYNC_BLESS";
+
+/// The environment variable that holds a token for connection `name`.
+pub fn token_var(name: &str) -> String {
+    let mut var = String::from(TOKEN_PREFIX);
+    for c in name.chars() {
+        var.push(if c.is_ascii_alphanumeric() {
+            c.to_ascii_uppercase()
+        } else {
+            '_'
+        });
+    }
+    var
+}

@@ -1,0 +1,43 @@
+//! crmsync keeps contacts, companies and activities the same in a local store and in HubSpot,
+//! Pipedrive and Salesforce, in both directions.
+//!
+//! # Architecture
+//!
+//! ```text
+//!   cli/ ──(settings)──▶ engine::sync ──▶ engine::plan (pure) ──▶ engine::gates ──▶ engine::execute
+//!    │                      │   ▲                                                       │
+//!    │                      ▼   │ canonical records                                      ▼
+//!    │                  mapping/ ◀── remote props ── providers/{hubspot,…} ◀── providers::http
+//!    ▼                      │
+//!  output/               store/ (SQLite: records, links + bases, cursors, journal, failures,
+//!                                conflicts, runs, audit)
+//! ```
+//!
+//! * [`model`]: the canonical objects and their fields.
+//! * [`config`]: the config file, validated, with defaults; settings resolved once.
+//! * [`store`]: the SQLite state file, the only code that writes SQL.
+//! * [`engine`]: plan (pure), safety gates, execute (journal, commit), the sync run.
+//! * [`mapping`]: field maps, directions, conflict policies, transforms, create rules.
+//! * [`providers`]: the `Provider` trait, the shared HTTP layer, one module per CRM.
+//! * [`auth`]: OAuth loopback sign-in, keychain and environment token stores, refresh.
+//! * [`transfer`]: CSV/JSONL import and export.
+//! * [`sandbox`]: faithful local CRM servers for `crmsync sandbox`, `crmsync demo` and tests.
+//! * [`output`]: tables, JSON, progress — the only code that draws for people.
+//! * [`cli`]: one file per command; `main.rs` only parses, dispatches and exits.
+//!
+//! The core never prints and never exits; it reports progress through
+//! [`output::Reporter`]-style traits and returns errors that `main` turns into exit codes.
+
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod engine;
+pub mod env;
+pub mod mapping;
+pub mod model;
+pub mod output;
+pub mod providers;
+pub mod sandbox;
+pub mod store;
+pub mod transfer;

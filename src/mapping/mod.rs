@@ -1,0 +1,51 @@
+//! Field maps: which canonical field goes to which remote property, in which direction, with
+//! which conflict policy and transform; and the rules that decide which records a connection
+//! creates.
+
+use serde::{Deserialize, Serialize};
+
+/// Which way a field flows between the local store and a CRM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// Both ways (the default).
+    #[default]
+    Both,
+    /// Local → CRM only; CRM edits are overwritten on the next change.
+    ToCrm,
+    /// CRM → local only.
+    FromCrm,
+    /// Not synced.
+    None,
+}
+
+impl Direction {
+    pub fn pushes(self) -> bool {
+        matches!(self, Direction::Both | Direction::ToCrm)
+    }
+    pub fn pulls(self) -> bool {
+        matches!(self, Direction::Both | Direction::FromCrm)
+    }
+}
+
+/// How a conflict (both sides changed a field to different values) is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConflictPolicy {
+    LocalWins,
+    RemoteWins,
+    /// The side changed last wins (field-level times where the CRM has them, else record-level).
+    #[default]
+    NewestWins,
+    /// The field is held; a conflict row waits for `crmsync conflicts resolve`.
+    Manual,
+}
+
+/// What a connection does when a record is archived on the other side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnDelete {
+    #[default]
+    Archive,
+    Ignore,
+}

@@ -1,0 +1,1 @@
+//! The shared HTTP layer (rate limiter, retries, auth refresh).

@@ -1,0 +1,330 @@
+//! Providers: one module per CRM behind one trait, plus the shared HTTP layer.
+//!
+//! A provider speaks one CRM's API and nothing else. It deals in **remote property names** and
+//! the CRM's own ids; the mapping layer (`crate::mapping`) turns those into canonical fields
+//! and local ids before the engine sees them. No CRM-specific name (URL, property, header)
+//! appears outside the provider's own folder.
+//!
+//! Values in [`RemoteRecord::props`] are the CRM's values as text, exactly as the CRM returned
+//! them (HubSpot already sends every property as a string; other CRMs' providers render numbers
+//! and booleans as text). An empty value is absent. References to other objects are given as
+//! pseudo-properties named by the provider (for example HubSpot's `associations.companies`),
+//! whose value is the CRM id of the target; the provider's [`DefaultMapping`]s map them to
+//! canonical ref fields.
+
+pub mod http;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::mapping::Direction;
+use crate::model::{Millis, ObjectKind};
+
+/// The CRMs crmsync speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    Hubspot,
+    Pipedrive,
+    Salesforce,
+}
+
+impl ProviderKind {
+    pub const ALL: [ProviderKind; 3] = [
+        ProviderKind::Hubspot,
+        ProviderKind::Pipedrive,
+        ProviderKind::Salesforce,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Hubspot => "hubspot",
+            ProviderKind::Pipedrive => "pipedrive",
+            ProviderKind::Salesforce => "salesforce",
+        }
+    }
+
+    /// The CRM's name as people write it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            ProviderKind::Hubspot => "HubSpot",
+            ProviderKind::Pipedrive => "Pipedrive",
+            ProviderKind::Salesforce => "Salesforce",
+        }
+    }
+}
+
+impl std::fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ProviderKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "hubspot" => Ok(ProviderKind::Hubspot),
+            "pipedrive" => Ok(ProviderKind::Pipedrive),
+            "salesforce" => Ok(ProviderKind::Salesforce),
+            other => Err(format!(
+                "unknown provider `{other}`: expected `hubspot`, `pipedrive` or `salesforce`"
+            )),
+        }
+    }
+}
+
+/// One record as a CRM holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RemoteRecord {
+    /// The CRM's id for the record.
+    pub id: String,
+    /// Remote property name → value as text; empty values are absent.
+    pub props: BTreeMap<String, String>,
+    /// When the CRM last modified the record (its own clock).
+    pub updated_at: Millis,
+    /// Per-property modification times, where the CRM gives them (else empty: the planner
+    /// falls back to `updated_at`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prop_updated_at: BTreeMap<String, Millis>,
+    /// Archived (HubSpot) or deleted (Pipedrive, Salesforce) in the CRM.
+    pub archived: bool,
+    /// The local record id carried in the CRM's external-id field (`crmsync_id`), if set.
+    pub external_id: Option<String>,
+}
+
+/// One page of a change feed.
+#[derive(Debug, Clone, Default)]
+pub struct ChangePage {
+    /// Records changed (or archived) since the cursor, in the CRM's order.
+    pub records: Vec<RemoteRecord>,
+    /// Where to continue within this read; `None` on the last page.
+    pub next: Option<String>,
+    /// A cursor that may be stored once this page and every page before it are committed.
+    /// The provider builds the overlap for clock skew into it.
+    pub checkpoint: Option<String>,
+}
+
+/// What to read.
+#[derive(Debug, Clone)]
+pub struct ChangeQuery {
+    pub object: ObjectKind,
+    /// The stored cursor; `None` means read everything (first sync or `--full`).
+    pub since: Option<String>,
+    /// Continuation token from the previous page of the same read.
+    pub page: Option<String>,
+}
+
+/// One record to write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteWrite {
+    /// The local record id; creates carry it into the CRM's external-id field.
+    pub local_id: String,
+    /// The CRM id; `None` for a create.
+    pub remote_id: Option<String>,
+    /// Remote properties to set; an empty string clears the property.
+    pub props: BTreeMap<String, String>,
+}
+
+/// Why the CRM refused one record of a call that otherwise went through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct RecordError {
+    /// The CRM's own message, as it sent it.
+    pub message: String,
+    /// HTTP status or the CRM's error code, when there is one.
+    pub code: Option<String>,
+    /// Worth trying again as it is (a timeout, a lock), as opposed to bad data.
+    pub retryable: bool,
+}
+
+/// The outcome for each input of a batch write, in input order.
+pub type WriteResults<T> = Vec<Result<T, RecordError>>;
+
+/// A call that failed as a whole: nothing in it is known to have been written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The CRM refused the credentials, even after a refresh.
+    #[error("{crm} rejected the credentials for connection `{connection}`: {message}")]
+    Auth {
+        crm: &'static str,
+        connection: String,
+        message: String,
+    },
+    /// No credentials are available for the connection.
+    #[error("no token for connection `{connection}`: {message}")]
+    NoToken { connection: String, message: String },
+    /// The per-run request budget (`max_requests_per_run`, `--max-requests`) is spent.
+    #[error("connection `{connection}` used its budget of {budget} requests for this run")]
+    Budget { connection: String, budget: u64 },
+    /// The CRM answered with an error that retries did not cure.
+    #[error("{crm} answered {status} for connection `{connection}`: {message}")]
+    Api {
+        crm: &'static str,
+        connection: String,
+        status: u16,
+        message: String,
+    },
+    /// The CRM could not be reached, or stopped answering.
+    #[error("could not reach {crm} for connection `{connection}`: {message}")]
+    Network {
+        crm: &'static str,
+        connection: String,
+        message: String,
+    },
+    /// Anything else (a response that does not parse, a missing field).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A property in the CRM's field catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteField {
+    pub name: String,
+    pub label: String,
+    /// The CRM's own type name (`string`, `enumeration`, `number`, …).
+    pub remote_type: String,
+    /// The canonical type it holds best.
+    pub kind: RemoteFieldKind,
+    pub read_only: bool,
+    pub unique: bool,
+    /// For enumerations: the allowed values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+/// Canonical categories of remote field types, for `mappings check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteFieldKind {
+    Text,
+    Number,
+    Bool,
+    Date,
+    DateTime,
+    Enumeration,
+    Phone,
+    Reference,
+    Other,
+}
+
+/// A custom field crmsync asks the CRM to create (`mappings setup`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSpec {
+    pub name: String,
+    pub label: String,
+    pub kind: RemoteFieldKind,
+    /// Unique values (so it can serve as an upsert key, as `crmsync_id` does).
+    pub unique: bool,
+}
+
+/// A built-in mapping between a canonical field and a remote property.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultMapping {
+    pub local: &'static str,
+    pub remote: &'static str,
+    pub direction: Direction,
+}
+
+/// What a provider says about the account it is connected to (`connect`, `connections`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountInfo {
+    /// A one-line description: portal id and hub domain, company and user, org and user.
+    pub account: String,
+    /// Scopes the credentials carry, where the CRM says.
+    pub scopes: Vec<String>,
+}
+
+/// Where a provider gets its access token. Implemented by `crate::auth` (keychain, environment,
+/// OAuth refresh); providers never see refresh tokens or client secrets.
+#[async_trait]
+pub trait TokenSource: Send + Sync {
+    /// The access token to send now (refreshed ahead of expiry where the source can).
+    async fn access_token(&self) -> Result<String, ProviderError>;
+
+    /// Called once after the CRM answered 401 to `rejected`: returns a new token when the
+    /// source could refresh, or `None` when it cannot (a static private-app token).
+    async fn refresh(&self, rejected: &str) -> Result<Option<String>, ProviderError>;
+}
+
+/// One CRM account, ready to be called.
+///
+/// Writes take at most [`Provider::batch_size`] inputs per call; the engine splits larger sets.
+/// Every write returns one result per input, in input order; a call that fails as a whole
+/// returns `Err` and the engine treats each of its inputs as not written (and unknown, for
+/// creates: they are looked up by external id on the next run).
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn kind(&self) -> ProviderKind;
+
+    /// The connection name, for messages.
+    fn connection(&self) -> &str;
+
+    /// The object kinds this CRM syncs.
+    fn objects(&self) -> &[ObjectKind];
+
+    /// The largest number of inputs one write call takes.
+    fn batch_size(&self) -> usize;
+
+    /// The built-in field mappings for `object`.
+    fn default_mappings(&self, object: ObjectKind) -> Vec<DefaultMapping>;
+
+    /// The remote properties to ask for when reading `object`, given the mapped ones.
+    /// (Providers add their own bookkeeping properties such as the external id.)
+    fn read_properties(&self, object: ObjectKind, mapped: &[String]) -> Vec<String> {
+        let _ = object;
+        mapped.to_vec()
+    }
+
+    /// One page of records of `query.object` changed since `query.since`.
+    async fn changes(
+        &self,
+        query: &ChangeQuery,
+        properties: &[String],
+    ) -> Result<ChangePage, ProviderError>;
+
+    /// Creates records. Each input's `local_id` goes into the external-id field, and the
+    /// provider makes a retried create find the first one instead of duplicating it.
+    async fn create(
+        &self,
+        object: ObjectKind,
+        inputs: &[RemoteWrite],
+    ) -> Result<WriteResults<RemoteRecord>, ProviderError>;
+
+    /// Updates records by CRM id, returning each as the CRM now holds it.
+    async fn update(
+        &self,
+        object: ObjectKind,
+        inputs: &[RemoteWrite],
+    ) -> Result<WriteResults<RemoteRecord>, ProviderError>;
+
+    /// Archives (or deletes, where the CRM has no archive) records by CRM id.
+    async fn archive(
+        &self,
+        object: ObjectKind,
+        remote_ids: &[String],
+    ) -> Result<WriteResults<()>, ProviderError>;
+
+    /// Finds records by the local ids held in their external-id field (journal recovery).
+    async fn find_by_external_id(
+        &self,
+        object: ObjectKind,
+        local_ids: &[String],
+        properties: &[String],
+    ) -> Result<Vec<RemoteRecord>, ProviderError>;
+
+    /// The CRM's field catalogue for `object`.
+    async fn fields(&self, object: ObjectKind) -> Result<Vec<RemoteField>, ProviderError>;
+
+    /// Creates a custom field.
+    async fn create_field(&self, object: ObjectKind, spec: &FieldSpec)
+    -> Result<(), ProviderError>;
+
+    /// The account the credentials belong to.
+    async fn account(&self) -> Result<AccountInfo, ProviderError>;
+
+    /// Requests sent so far by this provider (for run reports and budgets).
+    fn requests_sent(&self) -> u64;
+}
