@@ -122,7 +122,7 @@ pub fn phone_e164(value: &str, default_calling_code: Option<&str>) -> Option<Str
     let v = value.trim();
     // Drop an extension: "x123", "ext. 123".
     let v = v
-        .split(|c: char| c == 'x' || c == 'X')
+        .split(['x', 'X'])
         .next()
         .unwrap_or(v)
         .split("ext")
