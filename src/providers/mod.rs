@@ -249,6 +249,42 @@ pub trait TokenSource: Send + Sync {
     async fn refresh(&self, rejected: &str) -> Result<Option<String>, ProviderError>;
 }
 
+/// How to sign in to a CRM with OAuth 2.0 (authorization-code flow). Each provider module
+/// describes its CRM's endpoints; `crate::auth` runs the flow without knowing which CRM it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthSpec {
+    pub provider: ProviderKind,
+    /// Where the browser is sent to sign in.
+    pub authorize_url: String,
+    /// Where codes and refresh tokens are exchanged.
+    pub token_url: String,
+    /// Where tokens are revoked at `disconnect`, if the CRM has such an endpoint.
+    pub revoke_url: Option<String>,
+    /// Whether the CRM takes PKCE (S256).
+    pub pkce: bool,
+    /// Client credentials go in the form body (else HTTP Basic).
+    pub client_secret_in_body: bool,
+    /// The scopes crmsync asks for by default (what syncing the CRM's objects needs).
+    pub scopes: Vec<String>,
+    /// How scopes are joined in the authorize URL.
+    pub scope_separator: &'static str,
+}
+
+/// Everything a provider is built from.
+#[derive(Clone)]
+pub struct ProviderContext {
+    /// The connection name, for messages.
+    pub connection: String,
+    /// The API base URL override (sandbox, emulator); `None` means the CRM's own.
+    pub base_url: Option<String>,
+    /// Where access tokens come from.
+    pub tokens: std::sync::Arc<dyn TokenSource>,
+    /// "Now", for cursors and rate-limit windows.
+    pub clock: std::sync::Arc<dyn crate::clock::Clock>,
+    /// The most requests this run may send (`max_requests_per_run`, `--max-requests`).
+    pub max_requests: Option<u64>,
+}
+
 /// One CRM account, ready to be called.
 ///
 /// Writes take at most [`Provider::batch_size`] inputs per call; the engine splits larger sets.
