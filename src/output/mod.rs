@@ -1,1 +1,93 @@
-//! output
+//! Everything drawn for people: tables, JSON, progress bars, messages and errors.
+//!
+//! stdout is data (tables, `--json`), stderr is talk (progress, warnings, errors). Progress
+//! bars appear only when stderr is a terminal; colour follows `--color`, and `NO_COLOR` always
+//! wins. Colour is never the only signal.
+
+pub mod errors;
+pub mod progress;
+pub mod table;
+
+use std::io::{IsTerminal, Write};
+
+use clap::ValueEnum;
+use serde::Serialize;
+
+/// `--color`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// How a command draws: resolved once from the global flags and the environment.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub json: bool,
+    /// -1 quiet, 0 normal, 1.. verbose.
+    pub verbosity: i8,
+    pub color: bool,
+    /// stderr is a terminal (progress bars are drawn).
+    pub interactive: bool,
+}
+
+impl Output {
+    pub fn new(json: bool, verbosity: i8, color: ColorChoice) -> Output {
+        let stderr_tty = std::io::stderr().is_terminal();
+        let no_color = std::env::var_os(crate::env::NO_COLOR).is_some_and(|v| !v.is_empty());
+        let color = !no_color
+            && match color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => stderr_tty && std::io::stdout().is_terminal(),
+            };
+        Output {
+            json,
+            verbosity,
+            color,
+            interactive: stderr_tty && verbosity >= 0,
+        }
+    }
+
+    /// Prints a serde value as pretty JSON on stdout.
+    pub fn json<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, value)?;
+        writeln!(out)?;
+        Ok(())
+    }
+
+    /// Prints data for people on stdout.
+    pub fn data(&self, text: impl std::fmt::Display) -> anyhow::Result<()> {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{text}")?;
+        Ok(())
+    }
+
+    /// A message for people on stderr (not shown with `-q`).
+    pub fn note(&self, text: impl std::fmt::Display) {
+        if self.verbosity >= 0 {
+            eprintln!("{text}");
+        }
+    }
+
+    /// A warning on stderr (shown even with `-q`).
+    pub fn warn(&self, text: impl std::fmt::Display) {
+        if self.color {
+            eprintln!("\x1b[33mwarning:\x1b[0m {text}");
+        } else {
+            eprintln!("warning: {text}");
+        }
+    }
+
+    /// Bold text where colour is on.
+    pub fn bold(&self, text: &str) -> String {
+        if self.color {
+            format!("\x1b[1m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}

@@ -1,0 +1,569 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[crmsync] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'crmsync'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'crmsync'= {
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand connect 'Sign in to a CRM and store its tokens in the OS keychain'
+            cand disconnect 'Revoke a connection''s tokens where the CRM allows and remove them from the keychain'
+            cand connections 'List connections with their provider, account, token state and health'
+            cand import 'Load a CSV or JSONL file into the local store, or straight into a CRM'
+            cand export 'Write the local store''s records as CSV or JSONL'
+            cand sync 'Two-way delta sync: pull from every connection, then push to every connection'
+            cand status 'Health per connection, last successful sync, and counts by record state'
+            cand mappings 'Field mappings: list them, check them against the CRM''s fields, create missing fields'
+            cand conflicts 'List, show and resolve conflicts held by the `manual` policy'
+            cand retry 'Re-queue failed records so the next sync tries them again'
+            cand log 'Past runs with counts and durations, or the audit trail of a record''s field changes'
+            cand apply 'Carry out a plan saved by `crmsync sync --plan FILE`'
+            cand explain 'Show a record''s fields: base, local and remote values, direction, policy, last writer'
+            cand sandbox 'Serve the built-in CRM sandboxes on 127.0.0.1'
+            cand demo 'Run the main job on the built-in sandbox: sample data, two-way sync, conflicts, status'
+            cand completions 'Print shell completions for bash, zsh, fish, powershell or elvish'
+            cand man 'Print the man page, or write one page per command into a directory'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crmsync;connect'= {
+            cand --name 'The connection''s name [default: the provider''s name]'
+            cand --token-env 'Take a private-app or API token from this environment variable instead of signing in'
+            cand --timeout 'Give up waiting for the browser after this many seconds'
+            cand --client-id 'The OAuth app''s client id [default: `client_id` in the connection''s config]'
+            cand --base-url 'The API base URL, to connect to a sandbox or emulator'
+            cand --write-config 'Write the new connection into this config file [default: the config in use]'
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --token-stdin 'Read a private-app or API token from standard input instead of signing in'
+            cand --no-browser 'Print the sign-in URL instead of opening a browser'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;disconnect'= {
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;connections'= {
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --check 'Call each CRM to check the token (else only what is stored is shown)'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;import'= {
+            cand --object 'What the rows are'
+            cand --format 'The file''s format [default: from the extension]'
+            cand --map 'Map a column to a field (`column=field`, `column=custom.name`, or `column=-` to drop it)'
+            cand --on-duplicate 'What to do with a row that matches an existing record [default: `import.on_duplicate`, else merge]'
+            cand --to 'After loading, sync these records to this connection (creates nothing twice)'
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;export'= {
+            cand --object 'Which records'
+            cand --format 'The format [default: from the output file''s extension, else csv]'
+            cand -o 'Write to this file instead of standard output'
+            cand --output 'Write to this file instead of standard output'
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --include-archived 'Include archived records'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;sync'= {
+            cand -c 'Only these connections [default: all]'
+            cand --connection 'Only these connections [default: all]'
+            cand --object 'Only these objects [default: all]'
+            cand --plan 'Save the plan to FILE and stop; `crmsync apply FILE` carries it out'
+            cand --max-requests 'Send at most this many requests to each connection in this run'
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --dry-run 'Print the plan and stop; nothing is written'
+            cand --full 'Read everything from the CRMs instead of only what changed'
+            cand --force 'Go past the safety gates (mass archive, empty remote read)'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;status'= {
+            cand -c 'Only this connection'
+            cand --connection 'Only this connection'
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --failed 'List failed records with the CRM''s error'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;mappings'= {
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List the resolved mappings of a connection'
+            cand check 'Check mappings against the CRM''s field catalogue (missing fields, type mismatches)'
+            cand setup 'Create the custom fields crmsync needs (`crmsync_id`) and mapped ones that are missing'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crmsync;mappings;list'= {
+            cand -c 'The connection [default: the only one configured]'
+            cand --connection 'The connection [default: the only one configured]'
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;mappings;check'= {
+            cand -c 'The connection [default: the only one configured]'
+            cand --connection 'The connection [default: the only one configured]'
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;mappings;setup'= {
+            cand -c 'The connection [default: the only one configured]'
+            cand --connection 'The connection [default: the only one configured]'
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;mappings;help'= {
+            cand list 'List the resolved mappings of a connection'
+            cand check 'Check mappings against the CRM''s field catalogue (missing fields, type mismatches)'
+            cand setup 'Create the custom fields crmsync needs (`crmsync_id`) and mapped ones that are missing'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crmsync;mappings;help;list'= {
+        }
+        &'crmsync;mappings;help;check'= {
+        }
+        &'crmsync;mappings;help;setup'= {
+        }
+        &'crmsync;mappings;help;help'= {
+        }
+        &'crmsync;conflicts'= {
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List open conflicts (the default)'
+            cand show 'Show one conflict with its base, local and remote values'
+            cand resolve 'Resolve conflicts; the next sync writes the chosen value'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crmsync;conflicts;list'= {
+            cand -c 'Only this connection'
+            cand --connection 'Only this connection'
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;conflicts;show'= {
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;conflicts;resolve'= {
+            cand -c 'Only this connection (with `--all`)'
+            cand --connection 'Only this connection (with `--all`)'
+            cand --take 'Take the local or the remote value'
+            cand --value 'Set this value instead'
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --all 'Resolve every open conflict (of `--connection`, if given)'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;conflicts;help'= {
+            cand list 'List open conflicts (the default)'
+            cand show 'Show one conflict with its base, local and remote values'
+            cand resolve 'Resolve conflicts; the next sync writes the chosen value'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crmsync;conflicts;help;list'= {
+        }
+        &'crmsync;conflicts;help;show'= {
+        }
+        &'crmsync;conflicts;help;resolve'= {
+        }
+        &'crmsync;conflicts;help;help'= {
+        }
+        &'crmsync;retry'= {
+            cand -c 'Only this connection'
+            cand --connection 'Only this connection'
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;log'= {
+            cand -n 'Show at most this many entries'
+            cand --limit 'Show at most this many entries'
+            cand --record 'The audit trail of one record: a local id, an email, or CONNECTION:REMOTE-ID'
+            cand --field 'Only this field (with `--record`)'
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;apply'= {
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --force 'Go past the safety gates'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;explain'= {
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;sandbox'= {
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand serve 'Serve a local HubSpot until stopped; prints its base URL and a token it accepts'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crmsync;sandbox;serve'= {
+            cand --port 'The port [default: a free one]'
+            cand --token 'The private-app token to accept [default: a generated one]'
+            cand --seed 'Seed for generated data and injected faults'
+            cand --contacts 'Generate this many contacts at start'
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;sandbox;help'= {
+            cand serve 'Serve a local HubSpot until stopped; prints its base URL and a token it accepts'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crmsync;sandbox;help;serve'= {
+        }
+        &'crmsync;sandbox;help;help'= {
+        }
+        &'crmsync;demo'= {
+            cand --contacts 'How many contacts to generate on each side'
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;completions'= {
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;man'= {
+            cand --dir 'Write crmsync.1 and crmsync-COMMAND.1 pages into this directory'
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;help'= {
+            cand connect 'Sign in to a CRM and store its tokens in the OS keychain'
+            cand disconnect 'Revoke a connection''s tokens where the CRM allows and remove them from the keychain'
+            cand connections 'List connections with their provider, account, token state and health'
+            cand import 'Load a CSV or JSONL file into the local store, or straight into a CRM'
+            cand export 'Write the local store''s records as CSV or JSONL'
+            cand sync 'Two-way delta sync: pull from every connection, then push to every connection'
+            cand status 'Health per connection, last successful sync, and counts by record state'
+            cand mappings 'Field mappings: list them, check them against the CRM''s fields, create missing fields'
+            cand conflicts 'List, show and resolve conflicts held by the `manual` policy'
+            cand retry 'Re-queue failed records so the next sync tries them again'
+            cand log 'Past runs with counts and durations, or the audit trail of a record''s field changes'
+            cand apply 'Carry out a plan saved by `crmsync sync --plan FILE`'
+            cand explain 'Show a record''s fields: base, local and remote values, direction, policy, last writer'
+            cand sandbox 'Serve the built-in CRM sandboxes on 127.0.0.1'
+            cand demo 'Run the main job on the built-in sandbox: sample data, two-way sync, conflicts, status'
+            cand completions 'Print shell completions for bash, zsh, fish, powershell or elvish'
+            cand man 'Print the man page, or write one page per command into a directory'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crmsync;help;connect'= {
+        }
+        &'crmsync;help;disconnect'= {
+        }
+        &'crmsync;help;connections'= {
+        }
+        &'crmsync;help;import'= {
+        }
+        &'crmsync;help;export'= {
+        }
+        &'crmsync;help;sync'= {
+        }
+        &'crmsync;help;status'= {
+        }
+        &'crmsync;help;mappings'= {
+            cand list 'List the resolved mappings of a connection'
+            cand check 'Check mappings against the CRM''s field catalogue (missing fields, type mismatches)'
+            cand setup 'Create the custom fields crmsync needs (`crmsync_id`) and mapped ones that are missing'
+        }
+        &'crmsync;help;mappings;list'= {
+        }
+        &'crmsync;help;mappings;check'= {
+        }
+        &'crmsync;help;mappings;setup'= {
+        }
+        &'crmsync;help;conflicts'= {
+            cand list 'List open conflicts (the default)'
+            cand show 'Show one conflict with its base, local and remote values'
+            cand resolve 'Resolve conflicts; the next sync writes the chosen value'
+        }
+        &'crmsync;help;conflicts;list'= {
+        }
+        &'crmsync;help;conflicts;show'= {
+        }
+        &'crmsync;help;conflicts;resolve'= {
+        }
+        &'crmsync;help;retry'= {
+        }
+        &'crmsync;help;log'= {
+        }
+        &'crmsync;help;apply'= {
+        }
+        &'crmsync;help;explain'= {
+        }
+        &'crmsync;help;sandbox'= {
+            cand serve 'Serve a local HubSpot until stopped; prints its base URL and a token it accepts'
+        }
+        &'crmsync;help;sandbox;serve'= {
+        }
+        &'crmsync;help;demo'= {
+        }
+        &'crmsync;help;completions'= {
+        }
+        &'crmsync;help;man'= {
+        }
+        &'crmsync;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

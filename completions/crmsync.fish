@@ -1,0 +1,390 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_crmsync_global_optspecs
+    string join \n config= state= json q/quiet v/verbose color= h/help V/version
+end
+
+function __fish_crmsync_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_crmsync_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_crmsync_using_subcommand
+    set -l cmd (__fish_crmsync_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c crmsync -n "__fish_crmsync_needs_command" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_needs_command" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_needs_command" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_needs_command" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_needs_command" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_needs_command" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_needs_command" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_needs_command" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "connect" -d 'Sign in to a CRM and store its tokens in the OS keychain'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "disconnect" -d 'Revoke a connection\'s tokens where the CRM allows and remove them from the keychain'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "connections" -d 'List connections with their provider, account, token state and health'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "import" -d 'Load a CSV or JSONL file into the local store, or straight into a CRM'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "export" -d 'Write the local store\'s records as CSV or JSONL'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "sync" -d 'Two-way delta sync: pull from every connection, then push to every connection'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "status" -d 'Health per connection, last successful sync, and counts by record state'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "mappings" -d 'Field mappings: list them, check them against the CRM\'s fields, create missing fields'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "conflicts" -d 'List, show and resolve conflicts held by the `manual` policy'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "retry" -d 'Re-queue failed records so the next sync tries them again'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "log" -d 'Past runs with counts and durations, or the audit trail of a record\'s field changes'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "apply" -d 'Carry out a plan saved by `crmsync sync --plan FILE`'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "explain" -d 'Show a record\'s fields: base, local and remote values, direction, policy, last writer'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "sandbox" -d 'Serve the built-in CRM sandboxes on 127.0.0.1'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "demo" -d 'Run the main job on the built-in sandbox: sample data, two-way sync, conflicts, status'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "completions" -d 'Print shell completions for bash, zsh, fish, powershell or elvish'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "man" -d 'Print the man page, or write one page per command into a directory'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l name -d 'The connection\'s name [default: the provider\'s name]' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l token-env -d 'Take a private-app or API token from this environment variable instead of signing in' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l timeout -d 'Give up waiting for the browser after this many seconds' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l client-id -d 'The OAuth app\'s client id [default: `client_id` in the connection\'s config]' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l base-url -d 'The API base URL, to connect to a sandbox or emulator' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l write-config -d 'Write the new connection into this config file [default: the config in use]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l token-stdin -d 'Read a private-app or API token from standard input instead of signing in'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l no-browser -d 'Print the sign-in URL instead of opening a browser'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand disconnect" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand disconnect" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand disconnect" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand disconnect" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand disconnect" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand disconnect" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand disconnect" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crmsync -n "__fish_crmsync_using_subcommand disconnect" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections" -l check -d 'Call each CRM to check the token (else only what is stored is shown)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l object -d 'What the rows are' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l format -d 'The file\'s format [default: from the extension]' -r -f -a "csv\t''
+jsonl\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l map -d 'Map a column to a field (`column=field`, `column=custom.name`, or `column=-` to drop it)' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l on-duplicate -d 'What to do with a row that matches an existing record [default: `import.on_duplicate`, else merge]' -r -f -a "merge\t'Fill and overwrite the existing record\'s fields with the row\'s non-empty values'
+skip\t'Keep the existing record; the row is counted as skipped'
+error\t'Reject the row, with its line number'"
+complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l to -d 'After loading, sync these records to this connection (creates nothing twice)' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand import" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand import" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crmsync -n "__fish_crmsync_using_subcommand import" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand export" -l object -d 'Which records' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand export" -l format -d 'The format [default: from the output file\'s extension, else csv]' -r -f -a "csv\t''
+jsonl\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand export" -s o -l output -d 'Write to this file instead of standard output' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand export" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand export" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand export" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand export" -l include-archived -d 'Include archived records'
+complete -c crmsync -n "__fish_crmsync_using_subcommand export" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand export" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand export" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand export" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand export" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -s c -l connection -d 'Only these connections [default: all]' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -l object -d 'Only these objects [default: all]' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -l plan -d 'Save the plan to FILE and stop; `crmsync apply FILE` carries it out' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -l max-requests -d 'Send at most this many requests to each connection in this run' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -l dry-run -d 'Print the plan and stop; nothing is written'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -l full -d 'Read everything from the CRMs instead of only what changed'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -l force -d 'Go past the safety gates (mass archive, empty remote read)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand status" -s c -l connection -d 'Only this connection' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand status" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand status" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand status" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand status" -l failed -d 'List failed records with the CRM\'s error'
+complete -c crmsync -n "__fish_crmsync_using_subcommand status" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand status" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand status" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand status" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand status" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and not __fish_seen_subcommand_from list check setup help" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and not __fish_seen_subcommand_from list check setup help" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and not __fish_seen_subcommand_from list check setup help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and not __fish_seen_subcommand_from list check setup help" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and not __fish_seen_subcommand_from list check setup help" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and not __fish_seen_subcommand_from list check setup help" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and not __fish_seen_subcommand_from list check setup help" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and not __fish_seen_subcommand_from list check setup help" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and not __fish_seen_subcommand_from list check setup help" -f -a "list" -d 'List the resolved mappings of a connection'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and not __fish_seen_subcommand_from list check setup help" -f -a "check" -d 'Check mappings against the CRM\'s field catalogue (missing fields, type mismatches)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and not __fish_seen_subcommand_from list check setup help" -f -a "setup" -d 'Create the custom fields crmsync needs (`crmsync_id`) and mapped ones that are missing'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and not __fish_seen_subcommand_from list check setup help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from list" -s c -l connection -d 'The connection [default: the only one configured]' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from list" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from list" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from check" -s c -l connection -d 'The connection [default: the only one configured]' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from check" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from check" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from check" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from check" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from check" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from setup" -s c -l connection -d 'The connection [default: the only one configured]' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from setup" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from setup" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from setup" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from setup" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from setup" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from setup" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from setup" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from setup" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the resolved mappings of a connection'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check mappings against the CRM\'s field catalogue (missing fields, type mismatches)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from help" -f -a "setup" -d 'Create the custom fields crmsync needs (`crmsync_id`) and mapped ones that are missing'
+complete -c crmsync -n "__fish_crmsync_using_subcommand mappings; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and not __fish_seen_subcommand_from list show resolve help" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and not __fish_seen_subcommand_from list show resolve help" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and not __fish_seen_subcommand_from list show resolve help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and not __fish_seen_subcommand_from list show resolve help" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and not __fish_seen_subcommand_from list show resolve help" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and not __fish_seen_subcommand_from list show resolve help" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and not __fish_seen_subcommand_from list show resolve help" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and not __fish_seen_subcommand_from list show resolve help" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and not __fish_seen_subcommand_from list show resolve help" -f -a "list" -d 'List open conflicts (the default)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and not __fish_seen_subcommand_from list show resolve help" -f -a "show" -d 'Show one conflict with its base, local and remote values'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and not __fish_seen_subcommand_from list show resolve help" -f -a "resolve" -d 'Resolve conflicts; the next sync writes the chosen value'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and not __fish_seen_subcommand_from list show resolve help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from list" -s c -l connection -d 'Only this connection' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from list" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from list" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from show" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from show" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from show" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from resolve" -s c -l connection -d 'Only this connection (with `--all`)' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from resolve" -l take -d 'Take the local or the remote value' -r -f -a "local\t''
+remote\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from resolve" -l value -d 'Set this value instead' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from resolve" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from resolve" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from resolve" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from resolve" -l all -d 'Resolve every open conflict (of `--connection`, if given)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from resolve" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from resolve" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from resolve" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from resolve" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from resolve" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from help" -f -a "list" -d 'List open conflicts (the default)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one conflict with its base, local and remote values'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from help" -f -a "resolve" -d 'Resolve conflicts; the next sync writes the chosen value'
+complete -c crmsync -n "__fish_crmsync_using_subcommand conflicts; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand retry" -s c -l connection -d 'Only this connection' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand retry" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand retry" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand retry" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand retry" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand retry" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand retry" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand retry" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand retry" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand log" -s n -l limit -d 'Show at most this many entries' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand log" -l record -d 'The audit trail of one record: a local id, an email, or CONNECTION:REMOTE-ID' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand log" -l field -d 'Only this field (with `--record`)' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand log" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand log" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand log" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand log" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand log" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand log" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand log" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand log" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand apply" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand apply" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand apply" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand apply" -l force -d 'Go past the safety gates'
+complete -c crmsync -n "__fish_crmsync_using_subcommand apply" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand apply" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand apply" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crmsync -n "__fish_crmsync_using_subcommand apply" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand explain" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand explain" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand explain" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand explain" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand explain" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand explain" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand explain" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand explain" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and not __fish_seen_subcommand_from serve help" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and not __fish_seen_subcommand_from serve help" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and not __fish_seen_subcommand_from serve help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and not __fish_seen_subcommand_from serve help" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and not __fish_seen_subcommand_from serve help" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and not __fish_seen_subcommand_from serve help" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and not __fish_seen_subcommand_from serve help" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and not __fish_seen_subcommand_from serve help" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and not __fish_seen_subcommand_from serve help" -f -a "serve" -d 'Serve a local HubSpot until stopped; prints its base URL and a token it accepts'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and not __fish_seen_subcommand_from serve help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l port -d 'The port [default: a free one]' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l token -d 'The private-app token to accept [default: a generated one]' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l seed -d 'Seed for generated data and injected faults' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l contacts -d 'Generate this many contacts at start' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve a local HubSpot until stopped; prints its base URL and a token it accepts'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -l contacts -d 'How many contacts to generate on each side' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand completions" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand completions" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand completions" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand completions" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand completions" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand completions" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand man" -l dir -d 'Write crmsync.1 and crmsync-COMMAND.1 pages into this directory' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand man" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand man" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand man" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand man" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand man" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand man" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand man" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand man" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "connect" -d 'Sign in to a CRM and store its tokens in the OS keychain'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "disconnect" -d 'Revoke a connection\'s tokens where the CRM allows and remove them from the keychain'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "connections" -d 'List connections with their provider, account, token state and health'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "import" -d 'Load a CSV or JSONL file into the local store, or straight into a CRM'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "export" -d 'Write the local store\'s records as CSV or JSONL'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "sync" -d 'Two-way delta sync: pull from every connection, then push to every connection'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "status" -d 'Health per connection, last successful sync, and counts by record state'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "mappings" -d 'Field mappings: list them, check them against the CRM\'s fields, create missing fields'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "conflicts" -d 'List, show and resolve conflicts held by the `manual` policy'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "retry" -d 'Re-queue failed records so the next sync tries them again'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "log" -d 'Past runs with counts and durations, or the audit trail of a record\'s field changes'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "apply" -d 'Carry out a plan saved by `crmsync sync --plan FILE`'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "explain" -d 'Show a record\'s fields: base, local and remote values, direction, policy, last writer'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "sandbox" -d 'Serve the built-in CRM sandboxes on 127.0.0.1'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "demo" -d 'Run the main job on the built-in sandbox: sample data, two-way sync, conflicts, status'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "completions" -d 'Print shell completions for bash, zsh, fish, powershell or elvish'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "man" -d 'Print the man page, or write one page per command into a directory'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from mappings" -f -a "list" -d 'List the resolved mappings of a connection'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from mappings" -f -a "check" -d 'Check mappings against the CRM\'s field catalogue (missing fields, type mismatches)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from mappings" -f -a "setup" -d 'Create the custom fields crmsync needs (`crmsync_id`) and mapped ones that are missing'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from conflicts" -f -a "list" -d 'List open conflicts (the default)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from conflicts" -f -a "show" -d 'Show one conflict with its base, local and remote values'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from conflicts" -f -a "resolve" -d 'Resolve conflicts; the next sync writes the chosen value'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from sandbox" -f -a "serve" -d 'Serve a local HubSpot until stopped; prints its base URL and a token it accepts'

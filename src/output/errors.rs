@@ -1,0 +1,118 @@
+//! How errors are shown: what failed, why (the chain), and what to do (one hint), found in one
+//! place by walking the error chain.
+
+use std::fmt;
+
+use crate::providers::ProviderError;
+
+/// An error that carries its own hint (what the user can do about it).
+#[derive(Debug)]
+pub struct Hinted {
+    pub message: String,
+    pub hint: String,
+}
+
+impl fmt::Display for Hinted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Hinted {}
+
+/// A bad command line or config: exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Creates an error with a hint.
+pub fn hinted(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Hinted {
+        message: message.into(),
+        hint: hint.into(),
+    })
+}
+
+/// The hint for the first error in the chain that has one.
+pub fn hint_for(err: &anyhow::Error) -> Option<String> {
+    for cause in err.chain() {
+        if let Some(h) = cause.downcast_ref::<Hinted>() {
+            return Some(h.hint.clone());
+        }
+        if let Some(p) = cause.downcast_ref::<ProviderError>() {
+            match p {
+                ProviderError::Auth { connection, .. } => {
+                    return Some(format!(
+                        "run `crmsync connect --name {connection}` with the connection's provider to sign in again, or set `{}`",
+                        crate::env::token_var(connection)
+                    ));
+                }
+                ProviderError::NoToken { connection, .. } => {
+                    return Some(format!(
+                        "sign in with `crmsync connect PROVIDER --name {connection}`, or for headless runs set `{}` to a private-app or API token",
+                        crate::env::token_var(connection)
+                    ));
+                }
+                ProviderError::Budget { .. } => {
+                    return Some(
+                        "raise `max_requests_per_run` or `--max-requests`; the next run continues where this one stopped"
+                            .into(),
+                    );
+                }
+                ProviderError::Network { .. } => {
+                    return Some("check the connection's `base_url` and the network; nothing was lost, the next run resumes".into());
+                }
+                _ => {}
+            }
+        }
+        if cause.downcast_ref::<crate::config::ConfigError>().is_some() {
+            return Some(
+                "see `config.example.toml` for every key, its type and its default".into(),
+            );
+        }
+    }
+    None
+}
+
+/// Renders an error for stderr:
+///
+/// ```text
+/// error: HubSpot rejected the credentials for connection `acme`
+///   caused by: 401 Unauthorized
+///
+/// hint: run `crmsync connect hubspot --name acme` to sign in again
+/// ```
+pub fn render(err: &anyhow::Error, color: bool) -> String {
+    let mut s = String::new();
+    let label = if color {
+        "\x1b[1;31merror:\x1b[0m"
+    } else {
+        "error:"
+    };
+    s.push_str(&format!("{label} {err}\n"));
+    let mut last = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        // Errors that repeat their source in their own message add nothing.
+        if !last.contains(&text) {
+            s.push_str(&format!("  caused by: {text}\n"));
+        }
+        last = text;
+    }
+    if let Some(hint) = hint_for(err) {
+        let label = if color {
+            "\x1b[1;36mhint:\x1b[0m"
+        } else {
+            "hint:"
+        };
+        s.push_str(&format!("\n{label} {hint}\n"));
+    }
+    s
+}

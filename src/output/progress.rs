@@ -1,0 +1,34 @@
+//! Progress bars (indicatif), drawn on stderr only when it is a terminal.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::Output;
+
+/// A byte-counting progress bar, or a hidden one when output is not interactive.
+pub fn bytes_bar(out: &Output, total: u64, what: &str) -> ProgressBar {
+    if !out.interactive || out.json {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} ({per_sec}, {eta} left)",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// A spinner with a message, or a hidden one when output is not interactive.
+pub fn spinner(out: &Output, what: &str) -> ProgressBar {
+    if !out.interactive || out.json {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg} {pos}").expect("static template"));
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
