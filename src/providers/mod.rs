@@ -364,3 +364,6 @@ pub trait Provider: Send + Sync {
     /// Requests sent so far by this provider (for run reports and budgets).
     fn requests_sent(&self) -> u64;
 }
+
+#[cfg(test)]
+pub mod memory;

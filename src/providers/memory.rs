@@ -1,0 +1,359 @@
+//! An in-memory CRM for the engine's tests (it exists only under `cfg(test)`).
+//!
+//! It keeps records by id, stamps every write with a logical clock, serves a change feed by
+//! modification time, honours the external id on creates (a retried create finds the first
+//! record), and can "die" after N writes: the Nth write is applied and then the call fails as
+//! if the process had been killed before the answer was committed.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+
+use super::*;
+use crate::mapping::Direction;
+use crate::model::ObjectKind;
+
+#[derive(Debug, Default)]
+struct State {
+    /// (object, id) → record
+    records: BTreeMap<(ObjectKind, String), RemoteRecord>,
+    next_id: u64,
+    clock: i64,
+    writes: u64,
+    /// After this many writes, every write call fails (after applying its first input).
+    die_after: Option<u64>,
+}
+
+/// The in-memory CRM.
+#[derive(Debug, Default)]
+pub struct MemoryCrm {
+    state: Mutex<State>,
+    requests: AtomicU64,
+}
+
+/// The remote property that holds the external id.
+pub const EXTERNAL_ID: &str = "crmsync_id";
+
+impl MemoryCrm {
+    pub fn new() -> MemoryCrm {
+        MemoryCrm::default()
+    }
+
+    /// Makes the write calls fail once `n` more writes have been applied.
+    pub fn die_after_writes(&self, n: Option<u64>) {
+        let mut s = self.state.lock().unwrap();
+        s.die_after = n.map(|n| s.writes + n);
+    }
+
+    /// Edits a record as a CRM user would (absent value = clear).
+    pub fn user_edit(&self, object: ObjectKind, id: &str, props: &[(&str, Option<&str>)]) {
+        let mut s = self.state.lock().unwrap();
+        s.clock += 1;
+        let now = s.clock;
+        let rec = s
+            .records
+            .get_mut(&(object, id.to_string()))
+            .expect("record exists");
+        for (k, v) in props {
+            match v {
+                Some(v) if !v.is_empty() => {
+                    rec.props.insert(k.to_string(), v.to_string());
+                }
+                _ => {
+                    rec.props.remove(*k);
+                }
+            }
+            rec.prop_updated_at.insert(k.to_string(), now);
+        }
+        rec.updated_at = now;
+    }
+
+    /// Creates a record as a CRM user would; returns its id.
+    pub fn user_create(&self, object: ObjectKind, props: &[(&str, &str)]) -> String {
+        let mut s = self.state.lock().unwrap();
+        s.clock += 1;
+        s.next_id += 1;
+        let id = s.next_id.to_string();
+        let now = s.clock;
+        let rec = RemoteRecord {
+            id: id.clone(),
+            props: props
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            updated_at: now,
+            prop_updated_at: props.iter().map(|(k, _)| (k.to_string(), now)).collect(),
+            archived: false,
+            external_id: None,
+        };
+        s.records.insert((object, id.clone()), rec);
+        id
+    }
+
+    /// Archives a record as a CRM user would.
+    pub fn user_archive(&self, object: ObjectKind, id: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.clock += 1;
+        let now = s.clock;
+        let rec = s
+            .records
+            .get_mut(&(object, id.to_string()))
+            .expect("record exists");
+        rec.archived = true;
+        rec.updated_at = now;
+    }
+
+    /// Every record of `object`, archived ones included.
+    pub fn all(&self, object: ObjectKind) -> Vec<RemoteRecord> {
+        let s = self.state.lock().unwrap();
+        s.records
+            .iter()
+            .filter(|((o, _), _)| *o == object)
+            .map(|(_, r)| r.clone())
+            .collect()
+    }
+
+    /// Write calls made so far.
+    pub fn writes(&self) -> u64 {
+        self.state.lock().unwrap().writes
+    }
+
+    /// Counts a write; `Err` when the CRM "dies" on this one (after applying it).
+    fn count_write(s: &mut State) -> bool {
+        s.writes += 1;
+        matches!(s.die_after, Some(n) if s.writes >= n)
+    }
+
+    fn died() -> ProviderError {
+        ProviderError::Network {
+            crm: "memory",
+            connection: "memory".into(),
+            message: "the run was killed before the answer was committed".into(),
+        }
+    }
+}
+
+fn apply_props(rec: &mut RemoteRecord, props: &BTreeMap<String, String>, now: i64) {
+    for (k, v) in props {
+        if v.is_empty() {
+            rec.props.remove(k);
+        } else {
+            rec.props.insert(k.clone(), v.clone());
+        }
+        rec.prop_updated_at.insert(k.clone(), now);
+    }
+    rec.updated_at = now;
+}
+
+#[async_trait]
+impl Provider for MemoryCrm {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Hubspot
+    }
+
+    fn connection(&self) -> &str {
+        "memory"
+    }
+
+    fn objects(&self) -> &[ObjectKind] {
+        &[ObjectKind::Company, ObjectKind::Contact]
+    }
+
+    fn batch_size(&self) -> usize {
+        10
+    }
+
+    fn default_mappings(&self, object: ObjectKind) -> Vec<DefaultMapping> {
+        let both = |local, remote| DefaultMapping {
+            local,
+            remote,
+            direction: Direction::Both,
+        };
+        match object {
+            ObjectKind::Contact => vec![
+                both("email", "email"),
+                both("first_name", "firstname"),
+                both("last_name", "lastname"),
+                both("phone", "phone"),
+                both("pronouns", "pronouns"),
+                both("company_id", "associations.companies"),
+            ],
+            ObjectKind::Company => vec![both("name", "name"), both("domain", "domain")],
+            ObjectKind::Activity => vec![],
+        }
+    }
+
+    async fn changes(
+        &self,
+        query: &ChangeQuery,
+        _properties: &[String],
+    ) -> Result<ChangePage, ProviderError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let s = self.state.lock().unwrap();
+        let since: i64 = query
+            .since
+            .as_deref()
+            .map(|c| c.parse().expect("memory cursor"))
+            .unwrap_or(i64::MIN);
+        let mut records: Vec<RemoteRecord> = s
+            .records
+            .iter()
+            .filter(|((o, _), r)| *o == query.object && r.updated_at > since)
+            .map(|(_, r)| r.clone())
+            .collect();
+        records.sort_by(|a, b| (a.updated_at, &a.id).cmp(&(b.updated_at, &b.id)));
+        let checkpoint = records.last().map(|r| r.updated_at).unwrap_or(since.max(0));
+        Ok(ChangePage {
+            records,
+            next: None,
+            checkpoint: Some(checkpoint.to_string()),
+        })
+    }
+
+    async fn create(
+        &self,
+        object: ObjectKind,
+        inputs: &[RemoteWrite],
+    ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut s = self.state.lock().unwrap();
+        let die = Self::count_write(&mut s);
+        s.clock += 1;
+        let now = s.clock;
+        let mut out = Vec::new();
+        for input in inputs {
+            // Upsert by external id: a retried create finds the first record.
+            let existing = s
+                .records
+                .iter()
+                .find(|((o, _), r)| {
+                    *o == object && r.external_id.as_deref() == Some(&input.local_id)
+                })
+                .map(|((_, id), _)| id.clone());
+            let id = match existing {
+                Some(id) => id,
+                None => {
+                    s.next_id += 1;
+                    let id = s.next_id.to_string();
+                    s.records.insert(
+                        (object, id.clone()),
+                        RemoteRecord {
+                            id: id.clone(),
+                            external_id: Some(input.local_id.clone()),
+                            ..RemoteRecord::default()
+                        },
+                    );
+                    id
+                }
+            };
+            let rec = s.records.get_mut(&(object, id)).unwrap();
+            apply_props(rec, &input.props, now);
+            out.push(Ok(rec.clone()));
+            if die {
+                return Err(Self::died());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn update(
+        &self,
+        object: ObjectKind,
+        inputs: &[RemoteWrite],
+    ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut s = self.state.lock().unwrap();
+        let die = Self::count_write(&mut s);
+        s.clock += 1;
+        let now = s.clock;
+        let mut out = Vec::new();
+        for input in inputs {
+            let id = input.remote_id.clone().unwrap_or_default();
+            match s.records.get_mut(&(object, id.clone())) {
+                Some(rec) if !rec.archived => {
+                    apply_props(rec, &input.props, now);
+                    out.push(Ok(rec.clone()));
+                }
+                _ => out.push(Err(RecordError {
+                    message: format!("record {id} not found"),
+                    code: Some("404".into()),
+                    retryable: false,
+                })),
+            }
+            if die {
+                return Err(Self::died());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn archive(
+        &self,
+        object: ObjectKind,
+        remote_ids: &[String],
+    ) -> Result<WriteResults<()>, ProviderError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut s = self.state.lock().unwrap();
+        let die = Self::count_write(&mut s);
+        s.clock += 1;
+        let now = s.clock;
+        let mut out = Vec::new();
+        for id in remote_ids {
+            if let Some(rec) = s.records.get_mut(&(object, id.clone())) {
+                rec.archived = true;
+                rec.updated_at = now;
+            }
+            out.push(Ok(()));
+            if die {
+                return Err(Self::died());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn find_by_external_id(
+        &self,
+        object: ObjectKind,
+        local_ids: &[String],
+        _properties: &[String],
+    ) -> Result<Vec<RemoteRecord>, ProviderError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let s = self.state.lock().unwrap();
+        Ok(s.records
+            .iter()
+            .filter(|((o, _), r)| {
+                *o == object
+                    && r.external_id
+                        .as_ref()
+                        .is_some_and(|e| local_ids.contains(e))
+            })
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+
+    async fn fields(&self, _object: ObjectKind) -> Result<Vec<RemoteField>, ProviderError> {
+        Ok(Vec::new())
+    }
+
+    async fn create_field(
+        &self,
+        _object: ObjectKind,
+        _spec: &FieldSpec,
+    ) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
+    async fn account(&self) -> Result<AccountInfo, ProviderError> {
+        Ok(AccountInfo {
+            account: "memory".into(),
+            scopes: vec![],
+        })
+    }
+
+    fn requests_sent(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+}
