@@ -1,1 +1,21 @@
-fn main() {}
+//! crmsync's benchmarks, one command for all: `cargo bench --bench bench`
+//! (or `cargo bench --bench bench -- SECTION…` for some of them).
+//!
+//! Each section prints its figures and the target it is measured against; nothing here
+//! asserts, so a missed target is reported, never hidden.
+
+fn main() {
+    // cargo passes `--bench`; the rest are section names.
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let on = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
+    let sections: Vec<(&str, fn())> = vec![];
+    for (name, run) in sections {
+        if on(name) {
+            println!("== {name}");
+            run();
+        }
+    }
+}
