@@ -218,6 +218,9 @@ fn handle(mut rq: tiny_http::Request, b: &Behaviour, seen: &Seen) {
                             serde_json::json!({
                                 "access_token": "access-1",
                                 "refresh_token": "refresh-1",
+                                "api_host": "https://acme.example",
+                                "account_id": 42,
+                                "id_token": "secret-id-token",
                                 "expires_in": 1800,
                                 "token_type": "bearer",
                             }),
@@ -366,6 +369,16 @@ async fn sign_in_with_pkce_returns_credentials_and_tells_the_browser() {
     assert_eq!(creds.refresh_token.as_ref().unwrap().expose(), "refresh-1");
     assert_eq!(creds.expires_at, Some(NOW + 1_800_000));
     assert_eq!(creds.client_id.as_deref(), Some("client-1"));
+    let extra: Vec<(&str, &str)> = creds
+        .extra
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        extra,
+        [("account_id", "42"), ("api_host", "https://acme.example")],
+        "kept for the provider, without the id token"
+    );
     let form = fake.seen.last_token_form.lock().unwrap().clone();
     assert_eq!(
         form["client_id"], "client-1",
@@ -531,6 +544,7 @@ fn stored(access: &str, refresh: &str, expires_at: i64) -> Credentials {
         scopes: vec!["contacts.read".into()],
         client_id: Some("client-1".into()),
         account: Some("portal 7".into()),
+        extra: [("api_host".to_string(), "https://acme.example".to_string())].into(),
     }
 }
 

@@ -1,5 +1,7 @@
 //! The credentials kept per connection, and a string type that never prints its content.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::model::Millis;
@@ -74,6 +76,11 @@ pub struct Credentials {
     /// `crmsync connections`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// Other fields of the token response, as text (for instance the API host or account id
+    /// some CRMs return with the token, which their provider needs). Secrets such as an
+    /// `id_token` are not kept. `Debug` shows the keys only.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, String>,
 }
 
 fn bearer() -> String {
@@ -93,6 +100,7 @@ impl Credentials {
             scopes: Vec::new(),
             client_id: None,
             account: None,
+            extra: BTreeMap::new(),
         }
     }
 
@@ -133,6 +141,7 @@ impl std::fmt::Debug for Credentials {
             .field("scopes", &self.scopes)
             .field("client_id", &self.client_id)
             .field("account", &self.account)
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -152,6 +161,7 @@ mod tests {
             scopes: vec!["crm.objects.contacts.read".into()],
             client_id: Some("client-1".into()),
             account: Some("portal 42".into()),
+            extra: BTreeMap::from([("api_host".to_string(), "https://x.example".to_string())]),
         }
     }
 

@@ -7,6 +7,7 @@
 //! `error_description`) to tell a revoked refresh token from an outage, which `oauth2` folds
 //! into its own error type. The form fields are those of RFC 6749 §4.1.3 and §6.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -48,8 +49,32 @@ struct TokenResponse {
     expires_in: Option<serde_json::Value>,
     #[serde(default)]
     refresh_token: Option<String>,
+    /// A string (RFC 6749) or, from some CRMs, an array under `scopes`.
     #[serde(default)]
-    scope: Option<String>,
+    scope: Option<serde_json::Value>,
+    #[serde(default)]
+    scopes: Option<serde_json::Value>,
+    /// Everything else the CRM sent with the token.
+    #[serde(flatten)]
+    other: BTreeMap<String, serde_json::Value>,
+}
+
+/// Response fields never kept in [`Credentials::extra`]: secrets, and proofs derived from them.
+const NOT_EXTRA: [&str; 2] = ["id_token", "signature"];
+
+fn scope_list(v: &serde_json::Value) -> Vec<String> {
+    match v {
+        serde_json::Value::String(s) => s
+            .split([' ', ','])
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(String::from))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// An error response (RFC 6749 §5.2).
@@ -136,14 +161,25 @@ pub(crate) async fn token_request(
         serde_json::Value::String(s) => s.trim().parse().ok(),
         _ => None,
     });
-    let scopes = match token.scope {
-        Some(s) => s
-            .split([' ', ','])
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect(),
+    let scopes = match token.scope.as_ref().or(token.scopes.as_ref()) {
+        Some(v) => scope_list(v),
         None => previous.map(|p| p.scopes.clone()).unwrap_or_default(),
     };
+    // A refresh response may leave out what the sign-in gave (the API host), so earlier
+    // values stay unless the CRM sends new ones.
+    let mut extra = previous.map(|p| p.extra.clone()).unwrap_or_default();
+    for (key, value) in token.other {
+        if NOT_EXTRA.contains(&key.as_str()) {
+            continue;
+        }
+        let text = match value {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            _ => continue,
+        };
+        extra.insert(key, text);
+    }
     Ok(Credentials {
         kind: CredentialKind::Oauth,
         provider: spec.provider,
@@ -157,6 +193,7 @@ pub(crate) async fn token_request(
         scopes,
         client_id: Some(client_id.to_string()),
         account: previous.and_then(|p| p.account.clone()),
+        extra,
     })
 }
 

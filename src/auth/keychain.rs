@@ -300,6 +300,7 @@ mod tests {
             scopes: vec!["api".into()],
             client_id: Some("cid".into()),
             account: None,
+            extra: Default::default(),
         }
     }
 
