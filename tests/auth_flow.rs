@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crmsync::auth::{
-    AuthError, CredentialKind, Credentials, Keychain, MemoryLock, OAuthTokenSource, SecretString,
-    SignInEvent, SignInOptions, sign_in,
+    AuthError, CredentialKind, Credentials, FileLock, Keychain, MemoryLock, OAuthTokenSource,
+    RefreshLock, SecretString, SignInEvent, SignInOptions, sign_in,
 };
 use crmsync::clock::{Clock, FixedClock};
 use crmsync::providers::{OAuthSpec, ProviderError, ProviderKind, TokenSource};
@@ -551,7 +551,7 @@ fn stored(access: &str, refresh: &str, expires_at: i64) -> Credentials {
 fn source(
     fake: &FakeAuthServer,
     keychain: &Keychain,
-    lock: Arc<MemoryLock>,
+    lock: Arc<dyn RefreshLock>,
     clock: Arc<FixedClock>,
 ) -> OAuthTokenSource {
     OAuthTokenSource::new(
@@ -575,7 +575,12 @@ async fn a_token_is_refreshed_ahead_of_expiry_and_the_rotated_refresh_token_save
         .save("acme", &stored("old", "refresh-1", NOW + 5 * 60_000))
         .await
         .unwrap();
-    let tokens = source(&fake, &keychain, Arc::default(), clock.clone());
+    let tokens = source(
+        &fake,
+        &keychain,
+        Arc::new(MemoryLock::default()),
+        clock.clone(),
+    );
     assert_eq!(tokens.access_token().await.unwrap(), "old");
     assert_eq!(fake.seen.token_requests.load(Ordering::SeqCst), 0);
     // Ninety seconds left: inside the two-minute margin, so renewed.
@@ -606,7 +611,7 @@ async fn a_401_refreshes_once_even_when_the_token_looked_fresh() {
         .save("acme", &stored("old", "refresh-1", NOW + 3_600_000))
         .await
         .unwrap();
-    let tokens = source(&fake, &keychain, Arc::default(), clock);
+    let tokens = source(&fake, &keychain, Arc::new(MemoryLock::default()), clock);
     assert_eq!(tokens.access_token().await.unwrap(), "old");
     assert_eq!(
         tokens.refresh("old").await.unwrap().as_deref(),
@@ -632,7 +637,7 @@ async fn a_revoked_refresh_token_asks_the_user_to_sign_in_again() {
         .save("acme", &stored("old", "refresh-1", NOW - 1))
         .await
         .unwrap();
-    let tokens = source(&fake, &keychain, Arc::default(), clock);
+    let tokens = source(&fake, &keychain, Arc::new(MemoryLock::default()), clock);
     let err = tokens.access_token().await.unwrap_err();
     assert!(matches!(err, ProviderError::Auth { .. }), "{err:?}");
     let text = err.to_string();
@@ -647,39 +652,41 @@ async fn a_revoked_refresh_token_asks_the_user_to_sign_in_again() {
     );
 }
 
-#[tokio::test]
-async fn two_processes_refreshing_at_once_send_one_refresh() {
+/// Two sources with their own caches and lease holders stand for two processes sharing the
+/// keychain and the lease table; both find the token expired at once.
+async fn two_processes_refresh_once(lock: Arc<dyn RefreshLock>) {
     let fake = FakeAuthServer::start(Behaviour {
         // Long enough that the second source finds the lease taken.
         token_delay: Duration::from_millis(300),
         ..Behaviour::default()
     });
     let keychain = Keychain::isolated_memory();
-    let lock = Arc::new(MemoryLock::default());
     keychain
         .save("acme", &stored("old", "refresh-1", NOW - 1))
         .await
         .unwrap();
-    // Two sources with their own caches and lease holders: two processes sharing the keychain
-    // and the state file's lease table.
-    let a = source(
-        &fake,
-        &keychain,
-        lock.clone(),
-        Arc::new(FixedClock::new(NOW)),
-    );
-    let b = source(
-        &fake,
-        &keychain,
-        lock.clone(),
-        Arc::new(FixedClock::new(NOW)),
-    );
+    let clock = || Arc::new(FixedClock::new(NOW));
+    let a = source(&fake, &keychain, lock.clone(), clock());
+    let b = source(&fake, &keychain, lock.clone(), clock());
     let (ta, tb) = tokio::join!(a.access_token(), b.access_token());
     assert_eq!(ta.unwrap(), "access-2");
     assert_eq!(tb.unwrap(), "access-2");
     assert_eq!(fake.seen.refresh_requests.load(Ordering::SeqCst), 1);
-    // The lease was given back.
-    assert!(crmsync::auth::RefreshLock::try_acquire(&*lock, "acme", "someone", NOW, 1).unwrap());
+    assert!(
+        lock.try_acquire("acme", "someone", NOW, 1).unwrap(),
+        "the lease was given back"
+    );
+}
+
+#[tokio::test]
+async fn two_processes_refreshing_at_once_send_one_refresh() {
+    two_processes_refresh_once(Arc::new(MemoryLock::default())).await;
+}
+
+#[tokio::test]
+async fn two_processes_with_a_file_lease_send_one_refresh() {
+    let dir = tempfile::tempdir().unwrap();
+    two_processes_refresh_once(Arc::new(FileLock::new(dir.path()))).await;
 }
 
 #[tokio::test]
@@ -696,7 +703,7 @@ async fn a_static_token_is_not_refreshed() {
     let tokens = source(
         &fake,
         &keychain,
-        Arc::default(),
+        Arc::new(MemoryLock::default()),
         Arc::new(FixedClock::new(NOW)),
     );
     assert_eq!(tokens.access_token().await.unwrap(), "api-token");

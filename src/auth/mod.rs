@@ -44,6 +44,6 @@ pub use flow::{
 };
 pub use keychain::{KEYCHAIN_SERVICE, Keychain, client_secret, client_secret_var, env_token};
 pub use refresh::{
-    LEASE_TTL_MS, MemoryLock, OAuthTokenSource, REFRESH_MARGIN_MS, RefreshLock, StaticTokenSource,
-    token_source,
+    FileLock, LEASE_TTL_MS, MemoryLock, OAuthTokenSource, REFRESH_MARGIN_MS, RefreshLock,
+    StaticTokenSource, token_source,
 };

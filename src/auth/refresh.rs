@@ -70,6 +70,103 @@ impl RefreshLock for MemoryLock {
     }
 }
 
+/// A lease table in files, one per connection, under a directory: for several processes on
+/// one machine until the state file holds the leases, and for tests. Each decision is made
+/// under an exclusive OS file lock (`<dir>/<connection>.lock`), so two processes never both
+/// take an expired lease.
+#[derive(Debug, Clone)]
+pub struct FileLock {
+    dir: std::path::PathBuf,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LeaseFile {
+    holder: String,
+    until: Millis,
+}
+
+impl FileLock {
+    pub fn new(dir: impl Into<std::path::PathBuf>) -> FileLock {
+        FileLock { dir: dir.into() }
+    }
+
+    fn locked<T>(
+        &self,
+        connection: &str,
+        f: impl FnOnce(&std::path::Path) -> std::io::Result<T>,
+    ) -> Result<T, String> {
+        let describe = |e: std::io::Error| format!("lease files in `{}`: {e}", self.dir.display());
+        std::fs::create_dir_all(&self.dir).map_err(describe)?;
+        // The connection name becomes a file name: keep it to characters every file system takes.
+        let stem: String = connection
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let guard = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join(format!("{stem}.lock")))
+            .map_err(describe)?;
+        guard.lock().map_err(describe)?;
+        let result = f(&self.dir.join(format!("{stem}.lease"))).map_err(describe);
+        let _ = guard.unlock();
+        result
+    }
+
+    fn read(path: &std::path::Path) -> std::io::Result<Option<LeaseFile>> {
+        match std::fs::read_to_string(path) {
+            // A torn or foreign file is treated as no lease: the worst case is one extra refresh.
+            Ok(text) => Ok(serde_json::from_str(&text).ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl RefreshLock for FileLock {
+    fn try_acquire(
+        &self,
+        connection: &str,
+        holder: &str,
+        now: Millis,
+        ttl_ms: Millis,
+    ) -> Result<bool, String> {
+        self.locked(connection, |path| {
+            if let Some(lease) = Self::read(path)?
+                && lease.holder != holder
+                && lease.until > now
+            {
+                return Ok(false);
+            }
+            let lease = LeaseFile {
+                holder: holder.to_string(),
+                until: now + ttl_ms,
+            };
+            std::fs::write(
+                path,
+                serde_json::to_string(&lease).expect("lease serializes"),
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn release(&self, connection: &str, holder: &str) -> Result<(), String> {
+        self.locked(connection, |path| {
+            if Self::read(path)?.is_some_and(|l| l.holder == holder) {
+                std::fs::remove_file(path)?;
+            }
+            Ok(())
+        })
+    }
+}
+
 /// A token that is used as it is (`CRMSYNC_TOKEN_<NAME>`, or a private-app/API token saved by
 /// `connect --token-env`). A 401 cannot be cured here.
 pub struct StaticTokenSource {
@@ -394,25 +491,62 @@ impl TokenSource for OAuthTokenSource {
 mod tests {
     use super::*;
 
+    /// `p1` and `p2` share one lease table (one instance twice, or two "processes").
+    fn admits_one_holder_until_release_or_expiry(p1: &dyn RefreshLock, p2: &dyn RefreshLock) {
+        assert!(p1.try_acquire("a", "p1", 0, 100).unwrap());
+        assert!(!p2.try_acquire("a", "p2", 50, 100).unwrap());
+        assert!(
+            p1.try_acquire("a", "p1", 50, 100).unwrap(),
+            "the holder renews"
+        );
+        assert!(
+            p2.try_acquire("b", "p2", 50, 100).unwrap(),
+            "leases are per connection"
+        );
+        p2.release("a", "p2").unwrap();
+        assert!(
+            !p2.try_acquire("a", "p2", 60, 100).unwrap(),
+            "only the holder releases"
+        );
+        p1.release("a", "p1").unwrap();
+        assert!(p2.try_acquire("a", "p2", 60, 100).unwrap());
+        assert!(
+            p1.try_acquire("a", "p1", 161, 100).unwrap(),
+            "an expired lease is taken over"
+        );
+        assert!(!p2.try_acquire("a", "p2", 162, 100).unwrap());
+    }
+
     #[test]
     fn memory_lock_admits_one_holder_until_release_or_expiry() {
         let lock = MemoryLock::default();
-        assert!(lock.try_acquire("a", "p1", 0, 100).unwrap());
-        assert!(!lock.try_acquire("a", "p2", 50, 100).unwrap());
-        assert!(
-            lock.try_acquire("b", "p2", 50, 100).unwrap(),
-            "leases are per connection"
+        admits_one_holder_until_release_or_expiry(&lock, &lock);
+    }
+
+    #[test]
+    fn file_lock_admits_one_holder_until_release_or_expiry() {
+        let dir = tempfile::tempdir().unwrap();
+        admits_one_holder_until_release_or_expiry(
+            &FileLock::new(dir.path()),
+            &FileLock::new(dir.path()),
         );
-        lock.release("a", "p2").unwrap();
-        assert!(
-            !lock.try_acquire("a", "p2", 60, 100).unwrap(),
-            "only the holder releases"
-        );
-        lock.release("a", "p1").unwrap();
-        assert!(lock.try_acquire("a", "p2", 60, 100).unwrap());
-        assert!(
-            lock.try_acquire("a", "p3", 161, 100).unwrap(),
-            "an expired lease is taken over"
-        );
+    }
+
+    #[test]
+    fn file_lock_gives_the_lease_to_one_of_many_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let winners: usize = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let lock = FileLock::new(dir.path());
+                    s.spawn(move || lock.try_acquire("acme", &format!("p{i}"), 0, 1000).unwrap())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap() as usize)
+                .sum()
+        });
+        assert_eq!(winners, 1);
     }
 }
