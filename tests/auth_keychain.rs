@@ -1,5 +1,5 @@
-//! The keychain when no Secret Service is reachable. A file of its own: it points the process's
-//! session bus nowhere, which no other test may see.
+//! The keychain when no Secret Service is reachable. A file of its own with one test: it changes
+//! the process's environment (the session bus points nowhere), which no other test may see.
 
 use crmsync::auth::{AuthError, CredentialKind, Credentials, Keychain, SecretString, token_source};
 use crmsync::providers::ProviderKind;
@@ -55,4 +55,18 @@ async fn without_a_secret_service_the_error_names_the_reason_and_the_headless_wa
     );
     assert_eq!(tokens.access_token().await.unwrap(), "env-token");
     assert_eq!(tokens.refresh("env-token").await.unwrap(), None);
+
+    // The test knob swaps the OS keychain for process memory, so tests of other modules run
+    // without a Secret Service.
+    // SAFETY: as above.
+    unsafe {
+        std::env::set_var("CRMSYNC_TEST_KEYRING", "mock");
+    }
+    let mock = Keychain::from_env();
+    mock.save("acme-eu", &creds).await.unwrap();
+    assert_eq!(
+        Keychain::from_env().load("acme-eu").await.unwrap(),
+        Some(creds),
+        "every keychain of the process sees the same entries"
+    );
 }

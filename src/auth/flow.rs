@@ -276,7 +276,13 @@ fn wait_for_callback(
         let slice = (deadline - now).min(Duration::from_millis(200));
         let request = match server.recv_timeout(slice) {
             Ok(Some(r)) => r,
-            Ok(None) | Err(_) => continue,
+            Ok(None) => continue,
+            // A failed accept (a client that hung up) must not end the sign-in; the pause
+            // keeps a persistent failure from spinning until the deadline.
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
         };
         // `url()` is the path and query only.
         let Ok(url) = Url::parse(&format!("http://127.0.0.1{}", request.url())) else {
