@@ -744,3 +744,71 @@ async fn disconnect_revokes_and_removes_the_entries() {
     assert!(outcome.revoke_error.unwrap().to_string().contains("404"));
     assert!(outcome.removed);
 }
+
+#[tokio::test]
+async fn a_refresh_authenticates_with_the_client_secret_from_the_keychain() {
+    let fake = FakeAuthServer::start(Behaviour {
+        secret: Some("kept-secret".into()),
+        ..Behaviour::default()
+    });
+    let keychain = Keychain::isolated_memory();
+    keychain
+        .save("acme", &stored("old", "refresh-1", NOW - 1))
+        .await
+        .unwrap();
+    let tokens = source(
+        &fake,
+        &keychain,
+        Arc::new(MemoryLock::default()),
+        Arc::new(FixedClock::new(NOW)),
+    );
+    // Without the secret the fake refuses the client.
+    let err = tokens.access_token().await.unwrap_err();
+    assert!(matches!(err, ProviderError::Auth { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("check the client secret in `CRMSYNC_CLIENT_SECRET_ACME`"),
+        "{err}"
+    );
+    keychain
+        .save_client_secret("acme", &SecretString::new("kept-secret"))
+        .await
+        .unwrap();
+    assert_eq!(tokens.access_token().await.unwrap(), "access-2");
+    assert!(
+        fake.seen.last_authorization.lock().unwrap().is_some(),
+        "in Basic, as the spec says"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_token_endpoint_is_a_network_error_naming_the_connection() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let fake = FakeAuthServer::start(Behaviour::default());
+    let mut spec = fake.spec(true, false);
+    spec.token_url = format!("http://127.0.0.1:{port}/token");
+    let keychain = Keychain::isolated_memory();
+    keychain
+        .save("acme", &stored("old", "refresh-1", NOW - 1))
+        .await
+        .unwrap();
+    let tokens = OAuthTokenSource::new(
+        "acme",
+        ProviderKind::Hubspot,
+        Some(spec),
+        keychain.clone(),
+        Arc::new(MemoryLock::default()),
+        Arc::new(FixedClock::new(NOW)),
+    );
+    let err = tokens.access_token().await.unwrap_err();
+    assert!(matches!(err, ProviderError::Network { .. }), "{err:?}");
+    assert!(err.to_string().contains("connection `acme`"), "{err}");
+    // The stored credentials are untouched, ready for the next try.
+    let kept = keychain.load("acme").await.unwrap().unwrap();
+    assert_eq!(kept.refresh_token.unwrap().expose(), "refresh-1");
+}

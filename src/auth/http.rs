@@ -20,7 +20,9 @@ use crate::model::Millis;
 use crate::providers::OAuthSpec;
 
 /// The shared client for auth calls: no redirects (a token endpoint that redirects is
-/// misconfigured or hostile, and following would replay the form elsewhere), bounded time.
+/// misconfigured or hostile, and following would replay the form elsewhere), and a total time
+/// well under the refresh lease ([`super::LEASE_TTL_MS`]), so a slow refresh never outlives
+/// its lease and races another process's refresh with a refresh token about to be rotated.
 pub(crate) fn client() -> Result<reqwest::Client, AuthError> {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     if let Some(c) = CLIENT.get() {
@@ -31,8 +33,8 @@ pub(crate) fn client() -> Result<reqwest::Client, AuthError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let built = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(15))
-        .timeout(Duration::from_secs(60))
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
         .user_agent(concat!("crmsync/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| AuthError::Other(format!("could not build the HTTP client: {e}")))?;

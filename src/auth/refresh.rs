@@ -449,6 +449,17 @@ impl OAuthTokenSource {
                 self.sign_in_again()
             )),
             AuthError::TokenEndpoint {
+                error, description, ..
+            } if error == "invalid_client" || error == "unauthorized_client" => {
+                self.auth_error(format!(
+                    "the OAuth client was not accepted ({error}{}); check the client secret in \
+                     `{}` or the keychain entry `{}#client-secret`",
+                    description.map(|d| format!(": {d}")).unwrap_or_default(),
+                    super::keychain::client_secret_var(&self.connection),
+                    self.connection
+                ))
+            }
+            AuthError::TokenEndpoint {
                 status,
                 error,
                 description,
