@@ -331,14 +331,13 @@ impl OAuthTokenSource {
                 None => Ok(Some(stored)),
             };
         }
-        let fresh = self.refresh_across_processes(stored, rejected).await?;
+        let fresh = self.refresh_across_processes(rejected).await?;
         *current = Some(fresh.clone());
         Ok(Some(fresh))
     }
 
     async fn refresh_across_processes(
         &self,
-        mut stored: Credentials,
         rejected: Option<&str>,
     ) -> Result<Credentials, ProviderError> {
         for _ in 0..=self.max_polls {
@@ -389,19 +388,18 @@ impl OAuthTokenSource {
                 return Ok(renewed);
             }
             tokio::time::sleep(self.poll).await;
-            stored = self.read_keychain().await?;
+            // The refresher saves before it releases, so a usable token shows up here first.
+            let stored = self.read_keychain().await?;
             if self.usable(&stored, rejected) {
                 return Ok(stored);
             }
         }
-        let _ = stored;
         Err(ProviderError::Other(format!(
             "another crmsync process has been refreshing the tokens of connection `{}` for over \
-             {} s; try again, or remove the stale lease by running `crmsync connect {} --name {}`",
+             {} s and no new token appeared in the keychain; try again (a lease left by a process \
+             that died expires on its own)",
             self.connection,
             LEASE_TTL_MS / 1000,
-            self.provider,
-            self.connection
         )))
     }
 
