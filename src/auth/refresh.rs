@@ -1,0 +1,561 @@
+//! Access tokens for providers: static tokens, and OAuth tokens renewed ahead of expiry and on
+//! 401, with one refresher per connection across processes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::AuthError;
+use super::credentials::{Credentials, SecretString};
+use super::keychain::{Keychain, client_secret, env_token};
+use crate::clock::Clock;
+use crate::model::Millis;
+use crate::providers::{OAuthSpec, ProviderError, ProviderKind, TokenSource};
+
+/// Refresh when less than this is left of the access token's life.
+pub const REFRESH_MARGIN_MS: Millis = 2 * 60 * 1000;
+/// How long a refresh lease is held at most; a refresher that dies frees it after this.
+pub const LEASE_TTL_MS: Millis = 60 * 1000;
+
+/// Who may refresh a connection's tokens right now. The state file holds the lease between
+/// processes (`Store::try_acquire_lease`/`release_lease`); [`MemoryLock`] serves one process.
+pub trait RefreshLock: Send + Sync {
+    /// Takes the lease on `connection` for `holder` until `now + ttl_ms`, unless another
+    /// holder has an unexpired one. `true` when taken.
+    fn try_acquire(
+        &self,
+        connection: &str,
+        holder: &str,
+        now: Millis,
+        ttl_ms: Millis,
+    ) -> Result<bool, String>;
+
+    /// Gives the lease back if `holder` has it.
+    fn release(&self, connection: &str, holder: &str) -> Result<(), String>;
+}
+
+/// A lease table in memory: enough when one process runs (and for tests of several "processes"
+/// sharing one table).
+#[derive(Debug, Default)]
+pub struct MemoryLock {
+    leases: Mutex<HashMap<String, (String, Millis)>>,
+}
+
+impl RefreshLock for MemoryLock {
+    fn try_acquire(
+        &self,
+        connection: &str,
+        holder: &str,
+        now: Millis,
+        ttl_ms: Millis,
+    ) -> Result<bool, String> {
+        let mut leases = self.leases.lock().expect("lease table poisoned");
+        match leases.get(connection) {
+            Some((other, until)) if other != holder && *until > now => Ok(false),
+            _ => {
+                leases.insert(connection.to_string(), (holder.to_string(), now + ttl_ms));
+                Ok(true)
+            }
+        }
+    }
+
+    fn release(&self, connection: &str, holder: &str) -> Result<(), String> {
+        let mut leases = self.leases.lock().expect("lease table poisoned");
+        if leases.get(connection).is_some_and(|(h, _)| h == holder) {
+            leases.remove(connection);
+        }
+        Ok(())
+    }
+}
+
+/// A lease table in files, one per connection, under a directory: for several processes on
+/// one machine until the state file holds the leases, and for tests. Each decision is made
+/// under an exclusive OS file lock (`<dir>/<connection>.lock`), so two processes never both
+/// take an expired lease.
+#[derive(Debug, Clone)]
+pub struct FileLock {
+    dir: std::path::PathBuf,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LeaseFile {
+    holder: String,
+    until: Millis,
+}
+
+impl FileLock {
+    pub fn new(dir: impl Into<std::path::PathBuf>) -> FileLock {
+        FileLock { dir: dir.into() }
+    }
+
+    fn locked<T>(
+        &self,
+        connection: &str,
+        f: impl FnOnce(&std::path::Path) -> std::io::Result<T>,
+    ) -> Result<T, String> {
+        let describe = |e: std::io::Error| format!("lease files in `{}`: {e}", self.dir.display());
+        std::fs::create_dir_all(&self.dir).map_err(describe)?;
+        // The connection name becomes a file name: keep it to characters every file system takes.
+        let stem: String = connection
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let guard = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join(format!("{stem}.lock")))
+            .map_err(describe)?;
+        guard.lock().map_err(describe)?;
+        let result = f(&self.dir.join(format!("{stem}.lease"))).map_err(describe);
+        let _ = guard.unlock();
+        result
+    }
+
+    fn read(path: &std::path::Path) -> std::io::Result<Option<LeaseFile>> {
+        match std::fs::read_to_string(path) {
+            // A torn or foreign file is treated as no lease: the worst case is one extra refresh.
+            Ok(text) => Ok(serde_json::from_str(&text).ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl RefreshLock for FileLock {
+    fn try_acquire(
+        &self,
+        connection: &str,
+        holder: &str,
+        now: Millis,
+        ttl_ms: Millis,
+    ) -> Result<bool, String> {
+        self.locked(connection, |path| {
+            if let Some(lease) = Self::read(path)?
+                && lease.holder != holder
+                && lease.until > now
+            {
+                return Ok(false);
+            }
+            let lease = LeaseFile {
+                holder: holder.to_string(),
+                until: now + ttl_ms,
+            };
+            std::fs::write(
+                path,
+                serde_json::to_string(&lease).expect("lease serializes"),
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn release(&self, connection: &str, holder: &str) -> Result<(), String> {
+        self.locked(connection, |path| {
+            if Self::read(path)?.is_some_and(|l| l.holder == holder) {
+                std::fs::remove_file(path)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// A token that is used as it is (`CRMSYNC_TOKEN_<NAME>`, or a private-app/API token saved by
+/// `connect --token-env`). A 401 cannot be cured here.
+pub struct StaticTokenSource {
+    token: SecretString,
+}
+
+impl StaticTokenSource {
+    pub fn new(token: SecretString) -> StaticTokenSource {
+        StaticTokenSource { token }
+    }
+}
+
+#[async_trait]
+impl TokenSource for StaticTokenSource {
+    async fn access_token(&self) -> Result<String, ProviderError> {
+        Ok(self.token.expose().to_string())
+    }
+
+    async fn refresh(&self, _rejected: &str) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+}
+
+/// The token source for a connection: `CRMSYNC_TOKEN_<NAME>` when set (it wins), else the
+/// keychain's credentials, renewed through `spec` when they are OAuth ones.
+pub fn token_source(
+    connection: &str,
+    provider: ProviderKind,
+    spec: Option<OAuthSpec>,
+    keychain: Keychain,
+    lock: Arc<dyn RefreshLock>,
+    clock: Arc<dyn Clock>,
+) -> Arc<dyn TokenSource> {
+    if let Some(token) = env_token(connection) {
+        return Arc::new(StaticTokenSource::new(token));
+    }
+    Arc::new(OAuthTokenSource::new(
+        connection, provider, spec, keychain, lock, clock,
+    ))
+}
+
+/// Keychain-backed credentials, refreshed through the CRM's token endpoint.
+pub struct OAuthTokenSource {
+    connection: String,
+    provider: ProviderKind,
+    spec: Option<OAuthSpec>,
+    keychain: Keychain,
+    lock: Arc<dyn RefreshLock>,
+    clock: Arc<dyn Clock>,
+    /// This source's name in the lease table; unique per process and source.
+    holder: String,
+    /// The credentials last read or written; refreshes within the process go one at a time.
+    current: tokio::sync::Mutex<Option<Credentials>>,
+    /// How often a waiting process re-reads the keychain.
+    poll: Duration,
+    /// How many polls a waiting process makes before giving up.
+    max_polls: u32,
+}
+
+impl OAuthTokenSource {
+    pub fn new(
+        connection: &str,
+        provider: ProviderKind,
+        spec: Option<OAuthSpec>,
+        keychain: Keychain,
+        lock: Arc<dyn RefreshLock>,
+        clock: Arc<dyn Clock>,
+    ) -> OAuthTokenSource {
+        let poll = Duration::from_millis(250);
+        OAuthTokenSource {
+            connection: connection.to_string(),
+            provider,
+            spec,
+            keychain,
+            lock,
+            clock,
+            holder: format!(
+                "pid {} source {:08x}",
+                std::process::id(),
+                rand::random::<u32>()
+            ),
+            current: tokio::sync::Mutex::new(None),
+            poll,
+            // Wait out a whole lease: a refresher that died frees it after its TTL.
+            max_polls: (LEASE_TTL_MS as u128 / poll.as_millis()) as u32 + 4,
+        }
+    }
+
+    /// Changes how often a waiting source re-reads the keychain (tests use a short one).
+    pub fn with_poll_interval(mut self, poll: Duration) -> OAuthTokenSource {
+        self.max_polls = (LEASE_TTL_MS as u128 / poll.as_millis().max(1)) as u32 + 4;
+        self.poll = poll;
+        self
+    }
+
+    fn crm(&self) -> &'static str {
+        self.provider.display_name()
+    }
+
+    fn sign_in_again(&self) -> String {
+        format!(
+            "sign in again with `crmsync connect {} --name {}`",
+            self.provider, self.connection
+        )
+    }
+
+    fn auth_error(&self, message: String) -> ProviderError {
+        ProviderError::Auth {
+            crm: self.crm(),
+            connection: self.connection.clone(),
+            message,
+        }
+    }
+
+    async fn read_keychain(&self) -> Result<Credentials, ProviderError> {
+        match self.keychain.load(&self.connection).await {
+            Ok(Some(c)) => Ok(c),
+            Ok(None) => Err(ProviderError::NoToken {
+                connection: self.connection.clone(),
+                message: format!(
+                    "the keychain has no credentials for it and `{}` is not set; run `crmsync \
+                     connect {} --name {}`",
+                    crate::env::token_var(&self.connection),
+                    self.provider,
+                    self.connection
+                ),
+            }),
+            Err(e) => Err(ProviderError::NoToken {
+                connection: self.connection.clone(),
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// Whether `c` can be used now instead of refreshing: fresh, and not the token the CRM
+    /// just rejected.
+    fn usable(&self, c: &Credentials, rejected: Option<&str>) -> bool {
+        rejected != Some(c.access_token.expose()) && c.is_fresh(self.clock.now(), REFRESH_MARGIN_MS)
+    }
+
+    /// Returns usable credentials, refreshing them if needed. Holds `current` throughout, so
+    /// callers in this process wait for one refresh instead of starting their own.
+    async fn ensure(&self, rejected: Option<&str>) -> Result<Option<Credentials>, ProviderError> {
+        let mut current = self.current.lock().await;
+        if let Some(c) = current.as_ref()
+            && self.usable(c, rejected)
+        {
+            return Ok(Some(c.clone()));
+        }
+        // Another process may have refreshed since we last looked.
+        let stored = self.read_keychain().await?;
+        if self.usable(&stored, rejected) {
+            *current = Some(stored.clone());
+            return Ok(Some(stored));
+        }
+        if !stored.can_refresh() {
+            *current = Some(stored.clone());
+            return match rejected {
+                // A static token (or one minted elsewhere) that the CRM refused: nothing to do here.
+                Some(_) => Ok(None),
+                // Expired and not renewable: still try it; the CRM decides.
+                None => Ok(Some(stored)),
+            };
+        }
+        let fresh = self.refresh_across_processes(rejected).await?;
+        *current = Some(fresh.clone());
+        Ok(Some(fresh))
+    }
+
+    async fn refresh_across_processes(
+        &self,
+        rejected: Option<&str>,
+    ) -> Result<Credentials, ProviderError> {
+        for _ in 0..=self.max_polls {
+            let taken = self
+                .lock
+                .try_acquire(
+                    &self.connection,
+                    &self.holder,
+                    self.clock.now(),
+                    LEASE_TTL_MS,
+                )
+                .map_err(|e| {
+                    ProviderError::Other(format!(
+                        "could not take the refresh lease of connection `{}`: {e}",
+                        self.connection
+                    ))
+                })?;
+            if taken {
+                let result = async {
+                    // The previous holder may have finished between our read and the lease.
+                    let latest = self.read_keychain().await?;
+                    if self.usable(&latest, rejected) {
+                        return Ok(latest);
+                    }
+                    let renewed = self.refresh_with_endpoint(&latest).await?;
+                    // Saved before the lease goes: the old refresh token may already be void.
+                    self.keychain
+                        .save(&self.connection, &renewed)
+                        .await
+                        .map_err(|e| {
+                            ProviderError::Other(format!(
+                                "the tokens of connection `{}` were renewed but could not be \
+                                 saved: {e}",
+                                self.connection
+                            ))
+                        })?;
+                    Ok(renewed)
+                }
+                .await;
+                let released = self.lock.release(&self.connection, &self.holder);
+                let renewed = result?;
+                released.map_err(|e| {
+                    ProviderError::Other(format!(
+                        "could not release the refresh lease of connection `{}`: {e}",
+                        self.connection
+                    ))
+                })?;
+                return Ok(renewed);
+            }
+            tokio::time::sleep(self.poll).await;
+            // The refresher saves before it releases, so a usable token shows up here first.
+            let stored = self.read_keychain().await?;
+            if self.usable(&stored, rejected) {
+                return Ok(stored);
+            }
+        }
+        Err(ProviderError::Other(format!(
+            "another crmsync process has been refreshing the tokens of connection `{}` for over \
+             {} s and no new token appeared in the keychain; try again (a lease left by a process \
+             that died expires on its own)",
+            self.connection,
+            LEASE_TTL_MS / 1000,
+        )))
+    }
+
+    async fn refresh_with_endpoint(&self, c: &Credentials) -> Result<Credentials, ProviderError> {
+        let Some(spec) = self.spec.as_ref() else {
+            return Err(self.auth_error(format!(
+                "the access token expired and {} connections cannot be renewed; {}",
+                self.crm(),
+                self.sign_in_again()
+            )));
+        };
+        let (Some(refresh_token), Some(client_id)) = (&c.refresh_token, &c.client_id) else {
+            return Err(self.auth_error(format!(
+                "the stored credentials cannot be renewed; {}",
+                self.sign_in_again()
+            )));
+        };
+        let secret = client_secret(&self.keychain, &self.connection)
+            .await
+            .map_err(|e| ProviderError::NoToken {
+                connection: self.connection.clone(),
+                message: e.to_string(),
+            })?;
+        let form = vec![
+            ("grant_type", "refresh_token".to_string()),
+            ("refresh_token", refresh_token.expose().to_string()),
+        ];
+        let now = self.clock.now();
+        super::http::token_request(
+            spec,
+            "refresh token",
+            form,
+            client_id,
+            secret.as_ref(),
+            now,
+            Some(c),
+        )
+        .await
+        .map_err(|e| match e {
+            AuthError::TokenEndpoint {
+                error, description, ..
+            } if error == "invalid_grant" || error == "invalid_token" => self.auth_error(format!(
+                "the refresh token was revoked or has expired ({error}{}); {}",
+                description.map(|d| format!(": {d}")).unwrap_or_default(),
+                self.sign_in_again()
+            )),
+            AuthError::TokenEndpoint {
+                error, description, ..
+            } if error == "invalid_client" || error == "unauthorized_client" => {
+                self.auth_error(format!(
+                    "the OAuth client was not accepted ({error}{}); check the client secret in \
+                     `{}` or the keychain entry `{}#client-secret`",
+                    description.map(|d| format!(": {d}")).unwrap_or_default(),
+                    super::keychain::client_secret_var(&self.connection),
+                    self.connection
+                ))
+            }
+            AuthError::TokenEndpoint {
+                status,
+                error,
+                description,
+                ..
+            } => ProviderError::Api {
+                crm: self.crm(),
+                connection: self.connection.clone(),
+                status,
+                message: format!(
+                    "token refresh failed: {error}{}",
+                    description.map(|d| format!(": {d}")).unwrap_or_default()
+                ),
+            },
+            AuthError::Http { reason, what, .. } => ProviderError::Network {
+                crm: self.crm(),
+                connection: self.connection.clone(),
+                message: format!("token refresh: {what}: {reason}"),
+            },
+            other => ProviderError::Other(other.to_string()),
+        })
+    }
+}
+
+#[async_trait]
+impl TokenSource for OAuthTokenSource {
+    async fn access_token(&self) -> Result<String, ProviderError> {
+        let c = self.ensure(None).await?.expect("no rejected token given");
+        Ok(c.access_token.expose().to_string())
+    }
+
+    async fn refresh(&self, rejected: &str) -> Result<Option<String>, ProviderError> {
+        Ok(self
+            .ensure(Some(rejected))
+            .await?
+            .map(|c| c.access_token.expose().to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `p1` and `p2` share one lease table (one instance twice, or two "processes").
+    fn admits_one_holder_until_release_or_expiry(p1: &dyn RefreshLock, p2: &dyn RefreshLock) {
+        assert!(p1.try_acquire("a", "p1", 0, 100).unwrap());
+        assert!(!p2.try_acquire("a", "p2", 50, 100).unwrap());
+        assert!(
+            p1.try_acquire("a", "p1", 50, 100).unwrap(),
+            "the holder renews"
+        );
+        assert!(
+            p2.try_acquire("b", "p2", 50, 100).unwrap(),
+            "leases are per connection"
+        );
+        p2.release("a", "p2").unwrap();
+        assert!(
+            !p2.try_acquire("a", "p2", 60, 100).unwrap(),
+            "only the holder releases"
+        );
+        p1.release("a", "p1").unwrap();
+        assert!(p2.try_acquire("a", "p2", 60, 100).unwrap());
+        assert!(
+            p1.try_acquire("a", "p1", 161, 100).unwrap(),
+            "an expired lease is taken over"
+        );
+        assert!(!p2.try_acquire("a", "p2", 162, 100).unwrap());
+    }
+
+    #[test]
+    fn memory_lock_admits_one_holder_until_release_or_expiry() {
+        let lock = MemoryLock::default();
+        admits_one_holder_until_release_or_expiry(&lock, &lock);
+    }
+
+    #[test]
+    fn file_lock_admits_one_holder_until_release_or_expiry() {
+        let dir = tempfile::tempdir().unwrap();
+        admits_one_holder_until_release_or_expiry(
+            &FileLock::new(dir.path()),
+            &FileLock::new(dir.path()),
+        );
+    }
+
+    #[test]
+    fn file_lock_gives_the_lease_to_one_of_many_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let winners: usize = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let lock = FileLock::new(dir.path());
+                    s.spawn(move || lock.try_acquire("acme", &format!("p{i}"), 0, 1000).unwrap())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap() as usize)
+                .sum()
+        });
+        assert_eq!(winners, 1);
+    }
+}
