@@ -56,8 +56,7 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l name -d 'The
 complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l token-env -d 'Take a private-app or API token from this environment variable instead of signing in' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l timeout -d 'Give up waiting for the browser after this many seconds' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l client-id -d 'The OAuth app\'s client id [default: `client_id` in the connection\'s config]' -r
-complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l base-url -d 'The API base URL, to connect to a sandbox or emulator' -r
-complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l write-config -d 'Write the new connection into this config file [default: the config in use]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l base-url -d 'The API base URL, to connect to a sandbox or emulator (written to the config)' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
 complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
 complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l color -d 'When to use colour' -r -f -a "auto\t''

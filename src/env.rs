@@ -40,3 +40,6 @@ pub const TEST_KEYRING: &str = "CRMSYNC_TEST_KEYRING";
 /// Test only: `1` says a real, unlocked Secret Service is on the session bus (CI sets it in
 /// `.ci/secret-service.sh`), so the keychain tests that need one run.
 pub const TEST_SECRET_SERVICE: &str = "CRMSYNC_TEST_SECRET_SERVICE";
+/// Test only: `follow` makes `connect` play the browser with an HTTP client that follows the
+/// sign-in URL's redirects (as a user approving the app would).
+pub const TEST_BROWSER: &str = "CRMSYNC_TEST_BROWSER";

@@ -32,6 +32,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod connection;
 pub mod engine;
 pub mod env;
 pub mod mapping;

@@ -455,6 +455,33 @@ pub async fn disconnect(
     Ok(outcome)
 }
 
+/// Plays the browser for tests and unattended demos: in a background thread, an HTTP client
+/// follows `url` and its redirects (as a user who approves the app would), ending at the
+/// loopback listener. Enabled by `CRMSYNC_TEST_BROWSER=follow`, never by default.
+pub fn follow_redirects_in_background(url: &Url) -> bool {
+    let url = url.clone();
+    std::thread::spawn(move || {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::limited(10))
+                .build();
+            if let Ok(client) = client
+                && let Err(e) = client.get(url).send().await
+            {
+                tracing::warn!("the test browser could not follow the sign-in URL: {e}");
+            }
+        });
+    });
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,8 +39,8 @@ mod refresh;
 pub use credentials::{CredentialKind, Credentials, SecretString};
 pub use error::AuthError;
 pub use flow::{
-    DisconnectOutcome, SignInEvent, SignInOptions, default_open_browser, disconnect, revoke,
-    sign_in,
+    DisconnectOutcome, SignInEvent, SignInOptions, default_open_browser, disconnect,
+    follow_redirects_in_background, revoke, sign_in,
 };
 pub use keychain::{KEYCHAIN_SERVICE, Keychain, client_secret, client_secret_var, env_token};
 pub use refresh::{

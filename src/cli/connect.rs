@@ -1,8 +1,17 @@
 //! `crmsync connect PROVIDER`
 
+use std::io::Read;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::providers::ProviderKind;
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::auth::{self, Credentials, Keychain, SecretString, SignInEvent, SignInOptions};
+use crate::config::{ConnectionConfig, check_connection_name};
+use crate::output::errors::{UsageError, hinted};
+use crate::providers::{self, ProviderContext, ProviderKind};
 
 use super::{Context, Exit};
 
@@ -33,14 +42,274 @@ pub struct Args {
     /// The OAuth app's client id [default: `client_id` in the connection's config]
     #[arg(long)]
     pub client_id: Option<String>,
-    /// The API base URL, to connect to a sandbox or emulator
+    /// The API base URL, to connect to a sandbox or emulator (written to the config)
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
-    /// Write the new connection into this config file [default: the config in use]
-    #[arg(long, value_name = "FILE", hide = true)]
-    pub write_config: Option<PathBuf>,
 }
 
-pub async fn run(_ctx: &Context, _args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`crmsync connect` is not available in this build yet")
+/// What `connect` reports (`--json`).
+#[derive(Debug, Serialize)]
+pub struct Connected {
+    pub connection: String,
+    pub provider: ProviderKind,
+    pub account: String,
+    pub scopes: Vec<String>,
+    /// Scopes crmsync needs that the token does not carry.
+    pub missing_scopes: Vec<String>,
+    /// Where the token is kept: `keychain`, or `environment` when no keychain was reachable.
+    pub stored_in: String,
+    /// The config file the connection was added to, when it was new.
+    pub config_written: Option<PathBuf>,
+}
+
+pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| args.provider.as_str().to_string());
+    check_connection_name(&name).map_err(UsageError)?;
+    let (mut conn, is_new) = match ctx.config.connections.get(&name) {
+        Some(existing) if existing.provider != args.provider => {
+            return Err(UsageError(format!(
+                "connection `{name}` is configured for {}, not {}: pick another `--name`",
+                existing.provider.display_name(),
+                args.provider.display_name()
+            ))
+            .into());
+        }
+        Some(existing) => (existing.clone(), false),
+        None => (new_connection(args.provider), true),
+    };
+    if let Some(url) = &args.base_url {
+        url::Url::parse(url)
+            .map_err(|e| UsageError(format!("`--base-url {url}` is not a URL: {e}")))?;
+        if !is_new && conn.base_url.as_deref() != Some(url.as_str()) {
+            return Err(UsageError(format!(
+                "connection `{name}` already has a `base_url` in the config; edit it there instead of passing `--base-url`"
+            ))
+            .into());
+        }
+        conn.base_url = Some(url.clone());
+    }
+    if let Some(id) = &args.client_id {
+        conn.client_id = Some(id.clone());
+    }
+
+    let keychain = Keychain::from_env();
+    let mut creds = if let Some(var) = &args.token_env {
+        let token = std::env::var(var)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| {
+                UsageError(format!(
+                    "`--token-env {var}`: the variable `{var}` is not set or empty"
+                ))
+            })?;
+        Credentials::static_token(args.provider, SecretString::new(token.trim()))
+    } else if args.token_stdin {
+        let mut token = String::new();
+        std::io::stdin()
+            .read_to_string(&mut token)
+            .context("cannot read the token from standard input")?;
+        if token.trim().is_empty() {
+            return Err(UsageError("`--token-stdin`: standard input was empty".into()).into());
+        }
+        Credentials::static_token(args.provider, SecretString::new(token.trim()))
+    } else {
+        sign_in(ctx, &name, &conn, &args, &keychain).await?
+    };
+
+    // One call to show what was connected; a refused token is not stored.
+    let provider = providers::open(
+        args.provider,
+        ProviderContext {
+            connection: name.clone(),
+            base_url: conn.base_url.clone(),
+            tokens: Arc::new(auth::StaticTokenSource::new(creds.access_token.clone())),
+            clock: ctx.clock.clone(),
+            max_requests: None,
+        },
+    )?;
+    let info = provider.account().await?;
+    creds.account = Some(info.account.clone());
+    if creds.scopes.is_empty() {
+        creds.scopes = info.scopes.clone();
+    }
+    let needed = crate::connection::oauth_spec(&conn)
+        .map(|s| s.scopes)
+        .unwrap_or_default();
+    let missing_scopes: Vec<String> = if creds.scopes.is_empty() {
+        Vec::new() // the CRM does not say which scopes a token has
+    } else {
+        needed
+            .into_iter()
+            .filter(|s| !creds.scopes.contains(s))
+            .collect()
+    };
+
+    let stored_in = match keychain.save(&name, &creds).await {
+        Ok(()) => "keychain".to_string(),
+        Err(auth::AuthError::NoKeychain { reason, .. })
+            if args.token_env.is_some() || args.token_stdin =>
+        {
+            ctx.out.warn(format!(
+                "no keychain is reachable ({reason}), so the token was not stored: runs read it from `{}`",
+                crate::env::token_var(&name)
+            ));
+            "environment".to_string()
+        }
+        Err(e) => return Err(e.into()),
+    };
+
+    let config_written = if is_new {
+        let path = ctx.writable_config_path()?;
+        append_connection(&path, &name, &conn)?;
+        Some(path)
+    } else {
+        None
+    };
+
+    let report = Connected {
+        connection: name.clone(),
+        provider: args.provider,
+        account: info.account,
+        scopes: creds.scopes.clone(),
+        missing_scopes,
+        stored_in,
+        config_written,
+    };
+    if ctx.out.json {
+        ctx.out.json(&report)?;
+    } else {
+        ctx.out.data(format!(
+            "connected `{}` to {} ({})",
+            report.connection,
+            report.provider.display_name(),
+            report.account
+        ))?;
+        if let Some(path) = &report.config_written {
+            ctx.out.note(format!(
+                "added `[connections.{name}]` to `{}`",
+                path.display()
+            ));
+        }
+        if !report.missing_scopes.is_empty() {
+            ctx.out.warn(format!(
+                "the token lacks scopes crmsync needs: {}; sign in again granting them",
+                report.missing_scopes.join(", ")
+            ));
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+fn new_connection(provider: ProviderKind) -> ConnectionConfig {
+    ConnectionConfig {
+        provider,
+        base_url: None,
+        auth_url: None,
+        client_id: None,
+        scopes: None,
+        redirect_port: None,
+        objects: None,
+        on_delete: Default::default(),
+        match_keys: None,
+        create_when: None,
+        max_requests_per_run: None,
+        fields: Vec::new(),
+    }
+}
+
+async fn sign_in(
+    ctx: &Context,
+    name: &str,
+    conn: &ConnectionConfig,
+    args: &Args,
+    keychain: &Keychain,
+) -> anyhow::Result<Credentials> {
+    let spec = crate::connection::oauth_spec(conn).ok_or_else(|| {
+        hinted(
+            format!(
+                "{} has no browser sign-in in crmsync yet",
+                conn.provider.display_name()
+            ),
+            format!(
+                "use a token: `crmsync connect {} --name {name} --token-env VAR`",
+                conn.provider
+            ),
+        )
+    })?;
+    let client_id = conn.client_id.clone().ok_or_else(|| {
+        hinted(
+            format!("no OAuth client id for connection `{name}`"),
+            format!(
+                "register an OAuth app with {} (redirect URL `http://127.0.0.1/callback`, see the README), then pass `--client-id ID` or set `client_id` in `[connections.{name}]`; or use a token with `--token-env VAR`",
+                conn.provider.display_name()
+            ),
+        )
+    })?;
+    let secret = auth::client_secret(keychain, name).await?;
+    let out = ctx.out;
+    let notify = move |event: SignInEvent| match event {
+        SignInEvent::Listening { redirect_uri } => {
+            tracing::info!("waiting for the sign-in redirect on {redirect_uri}")
+        }
+        SignInEvent::BrowserOpened { url } => out.note(format!(
+            "opened your browser to sign in; if it did not open, go to:\n  {url}"
+        )),
+        SignInEvent::OpenUrlManually { url } => {
+            out.note(format!("open this URL in a browser to sign in:\n  {url}"))
+        }
+        SignInEvent::ExchangingCode => out.note("signed in; fetching tokens"),
+    };
+    let mut opts = SignInOptions {
+        no_browser: args.no_browser,
+        timeout: Duration::from_secs(args.timeout),
+        redirect_port: conn.redirect_port,
+        scopes: conn.scopes.clone(),
+        clock: ctx.clock.clone(),
+        ..SignInOptions::default()
+    };
+    if std::env::var(crate::env::TEST_BROWSER).as_deref() == Ok("follow") {
+        opts.open_browser = Box::new(auth::follow_redirects_in_background);
+        opts.no_browser = false;
+    }
+    Ok(auth::sign_in(&spec, &client_id, secret, opts, &notify).await?)
+}
+
+/// Adds `[connections.NAME]` to the config file (creating it), keeping what is there.
+fn append_connection(
+    path: &std::path::Path,
+    name: &str,
+    conn: &ConnectionConfig,
+) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the config directory `{}`", dir.display()))?;
+    }
+    let mut text = std::fs::read_to_string(path).unwrap_or_default();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let mut table = toml::Table::new();
+    table.insert(
+        "provider".into(),
+        toml::Value::String(conn.provider.as_str().into()),
+    );
+    if let Some(url) = &conn.base_url {
+        table.insert("base_url".into(), toml::Value::String(url.clone()));
+    }
+    if let Some(id) = &conn.client_id {
+        table.insert("client_id".into(), toml::Value::String(id.clone()));
+    }
+    text.push_str(&format!(
+        "\n[connections.{name}]\n{}",
+        toml::to_string(&table)?
+    ));
+    // The result must still be a valid config before it replaces the old one.
+    crate::config::Config::parse(&text, path)?;
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, &text).with_context(|| format!("cannot write `{}`", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write `{}`", path.display()))?;
+    Ok(())
 }

@@ -1,5 +1,12 @@
 //! `crmsync connections`
 
+use serde::Serialize;
+
+use crate::auth::{self, CredentialKind, Keychain};
+use crate::model::Millis;
+use crate::output::table::{or_dash, table};
+use crate::providers::ProviderKind;
+
 use super::{Context, Exit};
 
 /// List connections with their provider, account, token state and health
@@ -11,6 +18,127 @@ pub struct Args {
     pub check: bool,
 }
 
-pub async fn run(_ctx: &Context, _args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`crmsync connections` is not available in this build yet")
+/// One connection (`--json` shape).
+#[derive(Debug, Serialize)]
+pub struct ConnectionInfo {
+    pub name: String,
+    pub provider: ProviderKind,
+    pub base_url: Option<String>,
+    /// Where the token comes from: `environment`, `keychain` or `none`.
+    pub token_source: String,
+    /// `valid`, `expiring` (refreshed on next use), `needs sign-in`, or `unknown`.
+    pub token_state: String,
+    pub account: Option<String>,
+    pub scopes: Vec<String>,
+    /// The end of the last sync run that finished without error.
+    pub last_successful_sync: Option<String>,
+    /// With `--check`: what the CRM said.
+    pub check: Option<String>,
+}
+
+pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    let keychain = Keychain::from_env();
+    let now = ctx.clock.now();
+    let last_syncs = crate::cli::status::last_successful_syncs(ctx)?;
+    let mut rows = Vec::new();
+    let mut failed = false;
+    for (name, conn) in &ctx.config.connections {
+        let mut info = ConnectionInfo {
+            name: name.clone(),
+            provider: conn.provider,
+            base_url: conn.base_url.clone(),
+            token_source: "none".into(),
+            token_state: "needs sign-in".into(),
+            account: None,
+            scopes: Vec::new(),
+            last_successful_sync: last_syncs
+                .get(name)
+                .map(|t| crate::clock::format_instant(*t)),
+            check: None,
+        };
+        if auth::env_token(name).is_some() {
+            info.token_source = "environment".into();
+            info.token_state = "unknown".into();
+        } else {
+            match keychain.load(name).await {
+                Ok(Some(creds)) => {
+                    info.token_source = "keychain".into();
+                    info.token_state =
+                        token_state(creds.kind, creds.expires_at, creds.can_refresh(), now);
+                    info.account = creds.account.clone();
+                    info.scopes = creds.scopes.clone();
+                }
+                Ok(None) => {}
+                Err(e) => info.token_state = format!("keychain unreachable: {e}"),
+            }
+        }
+        if args.check {
+            info.check = Some(
+                match crate::connection::open(
+                    name,
+                    &ctx.config,
+                    &ctx.state_path,
+                    ctx.clock.clone(),
+                    Some(5),
+                ) {
+                    Ok(opened) => match opened.provider.account().await {
+                        Ok(acc) => {
+                            info.account = Some(acc.account);
+                            "ok".to_string()
+                        }
+                        Err(e) => {
+                            failed = true;
+                            e.to_string()
+                        }
+                    },
+                    Err(e) => {
+                        failed = true;
+                        e.to_string()
+                    }
+                },
+            );
+        }
+        rows.push(info);
+    }
+    if ctx.out.json {
+        ctx.out.json(&rows)?;
+    } else if rows.is_empty() {
+        ctx.out
+            .note("no connections yet: add one with `crmsync connect hubspot --name NAME`");
+    } else {
+        let mut header = vec!["connection", "provider", "account", "token", "last sync"];
+        if args.check {
+            header.push("check");
+        }
+        let mut t = table(&ctx.out, &header);
+        for r in &rows {
+            let mut row = vec![
+                r.name.clone(),
+                r.provider.to_string(),
+                or_dash(r.account.as_deref()),
+                format!("{} ({})", r.token_state, r.token_source),
+                or_dash(r.last_successful_sync.as_deref()),
+            ];
+            if args.check {
+                row.push(or_dash(r.check.as_deref()));
+            }
+            t.add_row(row);
+        }
+        ctx.out.data(t)?;
+    }
+    Ok(if failed { Exit::Error } else { Exit::Ok })
+}
+
+fn token_state(
+    kind: CredentialKind,
+    expires_at: Option<Millis>,
+    can_refresh: bool,
+    now: Millis,
+) -> String {
+    match (kind, expires_at) {
+        (CredentialKind::StaticToken, _) | (_, None) => "valid".into(),
+        (_, Some(at)) if at > now + crate::auth::REFRESH_MARGIN_MS => "valid".into(),
+        (_, Some(_)) if can_refresh => "expiring".into(),
+        _ => "needs sign-in".into(),
+    }
 }

@@ -1,5 +1,10 @@
 //! `crmsync disconnect NAME`
 
+use serde::Serialize;
+
+use crate::auth::{self, Keychain};
+use crate::output::errors::UsageError;
+
 use super::{Context, Exit};
 
 /// Revoke a connection's tokens where the CRM allows and remove them from the keychain
@@ -12,6 +17,50 @@ pub struct Args {
     pub name: String,
 }
 
-pub async fn run(_ctx: &Context, _args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`crmsync disconnect` is not available in this build yet")
+#[derive(Debug, Serialize)]
+struct Disconnected {
+    connection: String,
+    revoked: bool,
+    revoke_error: Option<String>,
+    removed_from_keychain: bool,
+}
+
+pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    let conn = ctx.config.connection(&args.name).map_err(UsageError)?;
+    let spec = crate::connection::oauth_spec(conn);
+    let outcome = auth::disconnect(&Keychain::from_env(), &args.name, spec.as_ref()).await?;
+    let report = Disconnected {
+        connection: args.name.clone(),
+        revoked: outcome.revoked,
+        revoke_error: outcome.revoke_error.as_ref().map(|e| e.to_string()),
+        removed_from_keychain: outcome.removed,
+    };
+    if ctx.out.json {
+        ctx.out.json(&report)?;
+    } else {
+        if let Some(e) = &report.revoke_error {
+            ctx.out.warn(format!(
+                "the tokens were not revoked at {}: {e}; revoke the app's access in the CRM's settings",
+                conn.provider.display_name()
+            ));
+        }
+        let what = match (report.revoked, report.removed_from_keychain) {
+            (true, true) => "revoked its tokens and removed them from the keychain",
+            (false, true) => "removed its tokens from the keychain",
+            (_, false) => "no tokens were stored in the keychain",
+        };
+        ctx.out
+            .data(format!("disconnected `{}`: {what}", args.name))?;
+        ctx.out.note(format!(
+            "local records and links are kept; `crmsync connect {} --name {}` resumes",
+            conn.provider, args.name
+        ));
+        if std::env::var_os(crate::env::token_var(&args.name)).is_some() {
+            ctx.out.warn(format!(
+                "`{}` is still set and still gives access",
+                crate::env::token_var(&args.name)
+            ));
+        }
+    }
+    Ok(Exit::Ok)
 }

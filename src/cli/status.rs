@@ -1,5 +1,9 @@
 //! `crmsync status`
 
+use std::collections::BTreeMap;
+
+use crate::model::Millis;
+
 use super::{Context, Exit};
 
 /// Health per connection, last successful sync, and counts by record state
@@ -20,4 +24,9 @@ pub struct Args {
 
 pub fn run(_ctx: &Context, _args: Args) -> anyhow::Result<Exit> {
     anyhow::bail!("`crmsync status` is not available in this build yet")
+}
+
+/// When each connection last finished a sync without error.
+pub fn last_successful_syncs(_ctx: &Context) -> anyhow::Result<BTreeMap<String, Millis>> {
+    Ok(BTreeMap::new())
 }

@@ -367,3 +367,22 @@ pub trait Provider: Send + Sync {
 
 #[cfg(test)]
 pub mod memory;
+
+/// Builds the provider for `kind`.
+pub fn open(kind: ProviderKind, ctx: ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {
+    let _ = ctx;
+    Err(ProviderError::Other(format!(
+        "{} is not supported by this build of crmsync yet",
+        kind.display_name()
+    )))
+}
+
+/// How to sign in to `kind` with OAuth, with the configured URL overrides.
+pub fn oauth_spec(
+    kind: ProviderKind,
+    base_url: Option<&str>,
+    auth_url: Option<&str>,
+) -> Option<OAuthSpec> {
+    let _ = (kind, base_url, auth_url);
+    None
+}
