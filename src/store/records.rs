@@ -113,29 +113,38 @@ pub(super) struct AuditRow<'a> {
     pub cause: AuditCause,
 }
 
+const AUDIT_INSERT: &str =
+    "INSERT INTO audit(run, at, record_id, kind, field, old, new, side, connection, cause)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
 pub(super) fn insert_audit(
     tx: &Transaction<'_>,
     path: &Path,
     row: &AuditRow<'_>,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO audit(run, at, record_id, kind, field, old, new, side, connection, cause)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            row.run,
-            row.at,
-            row.record_id,
-            row.kind.as_str(),
-            row.field,
-            row.old,
-            row.new,
-            row.side,
-            row.connection,
-            row.cause.as_str(),
-        ])
-    })
+    let mut stmt = tx
+        .prepare_cached(AUDIT_INSERT)
+        .map_err(|e| sql_error(path, "prepare the audit insert", e))?;
+    exec_audit(&mut stmt, path, row)
+}
+
+fn exec_audit(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    path: &Path,
+    row: &AuditRow<'_>,
+) -> Result<(), StoreError> {
+    stmt.execute(params![
+        row.run,
+        row.at,
+        row.record_id,
+        row.kind.as_str(),
+        row.field,
+        row.old,
+        row.new,
+        row.side,
+        row.connection,
+        row.cause.as_str(),
+    ])
     .map(drop)
     .map_err(|e| sql_error(path, "write the audit trail", e))
 }
@@ -162,6 +171,9 @@ pub(super) fn save_in(
              ON CONFLICT(id) DO NOTHING",
         )
         .map_err(|e| sql_error(path, "prepare the record insert", e))?;
+    let mut audit_insert = tx
+        .prepare_cached(AUDIT_INSERT)
+        .map_err(|e| sql_error(path, "prepare the audit insert", e))?;
     for record in records {
         let json = fields_json(&record.fields);
         let (email, domain) = match_keys(record);
@@ -181,8 +193,8 @@ pub(super) fn save_in(
             // A new record: one audit row stands for all its fields (see CREATED_FIELD).
             seq += 1;
             changed += 1;
-            insert_audit(
-                tx,
+            exec_audit(
+                &mut audit_insert,
                 path,
                 &AuditRow {
                     run,
@@ -245,9 +257,9 @@ pub(super) fn save_in(
             ])
         })
         .map_err(|e| sql_error(path, "update a record", e))?;
-        let audit = |field: &str, old: Option<&str>, new: Option<&str>| {
-            insert_audit(
-                tx,
+        let mut audit = |field: &str, old: Option<&str>, new: Option<&str>| {
+            exec_audit(
+                &mut audit_insert,
                 path,
                 &AuditRow {
                     run,
@@ -359,10 +371,7 @@ impl Store {
         origin: &WriteOrigin,
     ) -> Result<usize, StoreError> {
         let at = self.clock.now();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| sql_error(&self.path, "start a transaction", e))?;
+        let tx = super::sync_state::begin(&mut self.conn, &self.path)?;
         let changed = save_in(&tx, &self.path, records, origin, at)?;
         tx.commit()
             .map_err(|e| sql_error(&self.path, "commit records", e))?;

@@ -1,5 +1,8 @@
 //! The schema, as an append-only list of migrations. Never edit, reorder or drop a step that
 //! has shipped: a state file records how many steps it has seen in `PRAGMA user_version`.
+//!
+//! `tests/fixtures/state-v1.db` is a file at version 1, made by the ignored test
+//! `store::tests::generate_v1_fixture`; a test migrates a copy of it to the latest version.
 
 use std::path::Path;
 
@@ -34,7 +37,7 @@ CREATE TABLE records (
     -- match keys copied out of `fields` so duplicate detection is an index lookup
     email       TEXT,
     domain      TEXT
-);
+) WITHOUT ROWID;
 CREATE INDEX records_kind_seq ON records(kind, seq);
 CREATE INDEX records_email ON records(kind, email) WHERE email IS NOT NULL;
 CREATE INDEX records_domain ON records(kind, domain) WHERE domain IS NOT NULL;

@@ -633,12 +633,26 @@ impl Store {
 
     /// Stored failures (of `connection` if given), oldest last attempt first.
     pub fn list_failures(&self, connection: Option<&str>) -> Result<Vec<Failure>, StoreError> {
+        self.query_failures(connection, None)
+    }
+
+    /// The failures of one record, across connections.
+    pub fn failures_of_record(&self, local_id: &RecordId) -> Result<Vec<Failure>, StoreError> {
+        self.query_failures(None, Some(local_id.as_str()))
+    }
+
+    fn query_failures(
+        &self,
+        connection: Option<&str>,
+        local_id: Option<&str>,
+    ) -> Result<Vec<Failure>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT connection, kind, local_id, remote_id, op, message, code, attempts,
                         first_at, last_at
-                 FROM failures WHERE (?1 IS NULL OR connection = ?1)
+                 FROM failures
+                 WHERE (?1 IS NULL OR connection = ?1) AND (?2 IS NULL OR local_id = ?2)
                  ORDER BY last_at, connection, local_id",
             )
             .map_err(|e| self.sql("prepare a failure query", e))?;
@@ -655,7 +669,7 @@ impl Store {
             Millis,
         );
         let rows = stmt
-            .query_map([connection], |r| {
+            .query_map(params![connection, local_id], |r| {
                 Ok::<Raw, _>((
                     r.get(0)?,
                     r.get(1)?,

@@ -686,6 +686,7 @@ fn failed_writes_are_counted_and_requeued() {
     assert_eq!(f[0].remote_id.as_deref(), Some("r1"));
     assert_eq!(f[0].code.as_deref(), Some("VALIDATION_ERROR"));
     assert_eq!(s.list_failures(None).unwrap().len(), 2);
+    assert_eq!(s.failures_of_record(&id(2)).unwrap()[0].connection, "other");
 
     let seq = s.max_seq().unwrap();
     assert_eq!(s.requeue_failures(Some("acme")).unwrap(), 1);
@@ -996,4 +997,25 @@ fn timing_import_1m() {
         .unwrap();
     assert_eq!(found.len(), 10_000);
     eprintln!("10,000 email lookups: {:?}", started.elapsed());
+}
+
+#[test]
+fn two_handles_on_one_file_see_each_others_writes() {
+    let (_dir, path) = temp();
+    let mut a = open(&path);
+    let mut b = open(&path);
+    a.save_records(&[contact(1, "a@x.io")], &IMPORT).unwrap();
+    b.save_records(&[contact(2, "b@x.io")], &IMPORT).unwrap();
+    a.save_records(&[contact(3, "c@x.io")], &IMPORT).unwrap();
+    let seqs: Vec<i64> = b
+        .records_changed_since(ObjectKind::Contact, 0, 10)
+        .unwrap()
+        .into_iter()
+        .map(|(q, _)| q)
+        .collect();
+    assert_eq!(seqs, vec![1, 2, 3], "one counter across handles");
+    let all = a.status_all("acme").unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[1].kind, ObjectKind::Contact);
+    assert_eq!(all[1].pending, 3);
 }

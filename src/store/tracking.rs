@@ -373,8 +373,13 @@ impl Store {
             })
             .map_err(|e| self.sql("count record states", e))?;
         let mut s = KindStatus {
-            kind: Some(kind),
-            ..KindStatus::default()
+            kind,
+            synced: 0,
+            local_only: 0,
+            pending: 0,
+            error: 0,
+            conflict: 0,
+            queue_depth: 0,
         };
         let (mut dirty_linked, mut dirty_active_unlinked) = (0, 0);
         for row in rows {
@@ -406,6 +411,14 @@ impl Store {
             .and_then(|mut st| st.query_row(params![connection, k, cursor], |r| r.get::<_, i64>(0)))
             .map_err(|e| self.sql("count the queue", e))? as u64;
         Ok(s)
+    }
+
+    /// [`Store::status`] of every kind for `connection`, in dependency order.
+    pub fn status_all(&self, connection: &str) -> Result<Vec<KindStatus>, StoreError> {
+        ObjectKind::ALL
+            .iter()
+            .map(|&kind| self.status(connection, kind))
+            .collect()
     }
 
     // ---- leases ------------------------------------------------------------------------
