@@ -469,15 +469,34 @@ mod tests {
         owner.direction = Some(Direction::None);
         let map = build(&[pronouns, email, over("custom.tier"), owner]).unwrap();
         let r = |f: &str| map.rule(f).unwrap().clone();
-        assert_eq!(r("email").policy, ConflictPolicy::Manual, "override policy wins");
+        assert_eq!(
+            r("email").policy,
+            ConflictPolicy::Manual,
+            "override policy wins"
+        );
         assert_eq!(r("email").transform, Some(Transform::Lowercase));
-        assert_eq!(r("first_name").policy, ConflictPolicy::LocalWins, "[policies] next");
-        assert_eq!(r("warmness").policy, ConflictPolicy::RemoteWins, "[sync] default last");
+        assert_eq!(
+            r("first_name").policy,
+            ConflictPolicy::LocalWins,
+            "[policies] next"
+        );
+        assert_eq!(
+            r("warmness").policy,
+            ConflictPolicy::RemoteWins,
+            "[sync] default last"
+        );
         assert_eq!(r("pronouns").remote, "pronouns_prop");
-        assert_eq!(r("custom.tier").remote, "tier", "custom field maps to its own name");
+        assert_eq!(
+            r("custom.tier").remote,
+            "tier",
+            "custom field maps to its own name"
+        );
         assert_eq!(r("owner").direction, Direction::None);
         assert_eq!(r("company_id").ty, FieldType::Ref(ObjectKind::Company));
-        assert!(!map.remote_properties().contains(&"hubspot_owner_id".to_string()));
+        assert!(
+            !map.remote_properties()
+                .contains(&"hubspot_owner_id".to_string())
+        );
     }
 
     #[test]
@@ -485,12 +504,20 @@ mod tests {
         let mut t = over("email");
         t.transform = Some("reverse".into());
         let e = build(&[t]).unwrap_err().to_string();
-        assert!(e.starts_with("connection `hs`, contact field `email`: unknown transform `reverse`"), "{e}");
+        assert!(
+            e.starts_with("connection `hs`, contact field `email`: unknown transform `reverse`"),
+            "{e}"
+        );
 
         let e = build(&[over("pronouns")]).unwrap_err().to_string();
-        assert!(e.contains("field `pronouns`") && e.contains("set `remote`"), "{e}");
+        assert!(
+            e.contains("field `pronouns`") && e.contains("set `remote`"),
+            "{e}"
+        );
 
-        let e = build(&[over("email"), over("email")]).unwrap_err().to_string();
+        let e = build(&[over("email"), over("email")])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("mapped twice"), "{e}");
 
         let e = build(&[over("colour")]).unwrap_err().to_string();
@@ -551,11 +578,17 @@ mod tests {
         );
         assert_eq!(out.props.get("email").unwrap(), "a@b.co");
         assert_eq!(out.props.get("firstname").unwrap(), "", "absent clears");
-        assert!(!out.props.contains_key("hubspot_owner_id"), "from-crm is not pushed");
+        assert!(
+            !out.props.contains_key("hubspot_owner_id"),
+            "from-crm is not pushed"
+        );
         assert_eq!(out.props.get("associations.companies").unwrap(), "77");
 
         let out = map.to_remote([("company_id", Some("NOPE"))], &Links);
-        assert!(out.props.is_empty(), "an unlinked reference is never sent as a clear");
+        assert!(
+            out.props.is_empty(),
+            "an unlinked reference is never sent as a clear"
+        );
         assert_eq!(out.warnings.len(), 1);
 
         let fields: Fields = [("email".to_string(), "a@b.co".to_string())].into();

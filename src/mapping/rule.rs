@@ -83,11 +83,7 @@ impl Rule {
     pub fn parse(source: &str) -> Result<Rule, RuleError> {
         let toks = lex(source)?;
         let end = source.chars().count() + 1;
-        let mut p = Parser {
-            toks,
-            pos: 0,
-            end,
-        };
+        let mut p = Parser { toks, pos: 0, end };
         let expr = p.or()?;
         if let Some((tok, col)) = p.toks.get(p.pos) {
             return Err(RuleError {
@@ -283,7 +279,8 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, RuleError> {
                                 message: format!("text starting here has no closing `{c}`"),
                             });
                         }
-                        Some('\\') if matches!(chars.get(j + 1), Some(&n) if n == c || n == '\\') => {
+                        Some('\\') if matches!(chars.get(j + 1), Some(&n) if n == c || n == '\\') =>
+                        {
                             text.push(chars[j + 1]);
                             j += 2;
                         }
@@ -297,7 +294,12 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, RuleError> {
                 out.push((Tok::Str(text), col));
                 i = j + 1;
             }
-            c if c.is_ascii_digit() || ((c == '-' || c == '+' || c == '.') && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit() || *n == '.')) => {
+            c if c.is_ascii_digit()
+                || ((c == '-' || c == '+' || c == '.')
+                    && chars
+                        .get(i + 1)
+                        .is_some_and(|n| n.is_ascii_digit() || *n == '.')) =>
+            {
                 let start = i;
                 i += 1;
                 while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
@@ -452,22 +454,50 @@ mod tests {
         ]);
         let cases: &[(&str, &str, bool)] = &[
             ("number at the bound", "warmness >= 4", true),
-            ("number compared numerically, not as text", "warmness < 10", true),
+            (
+                "number compared numerically, not as text",
+                "warmness < 10",
+                true,
+            ),
             ("decimal equals integer", "warmness == 4.0", true),
             ("strictly greater fails at bound", "warmness > 4", false),
-            ("text equality, double quotes", "lifecycle_stage == \"customer\"", true),
-            ("text equality, single quotes", "lifecycle_stage == 'lead'", false),
+            (
+                "text equality, double quotes",
+                "lifecycle_stage == \"customer\"",
+                true,
+            ),
+            (
+                "text equality, single quotes",
+                "lifecycle_stage == 'lead'",
+                false,
+            ),
             ("not empty", "email != \"\"", true),
             ("absent field is empty", "phone == \"\"", true),
             ("lone field means present", "email", true),
             ("lone absent field is false", "phone", false),
-            ("and", "warmness >= 4 and lifecycle_stage == \"customer\"", true),
+            (
+                "and",
+                "warmness >= 4 and lifecycle_stage == \"customer\"",
+                true,
+            ),
             ("or", "warmness >= 5 or custom.tier == \"gold\"", true),
             ("not", "not warmness >= 5", true),
             ("keywords are case-insensitive", "NOT phone AND email", true),
-            ("and binds tighter than or", "email or phone and warmness > 9", true),
-            ("parentheses override", "(email or phone) and warmness > 9", false),
-            ("ordering against an absent field is false", "phone < 5", false),
+            (
+                "and binds tighter than or",
+                "email or phone and warmness > 9",
+                true,
+            ),
+            (
+                "parentheses override",
+                "(email or phone) and warmness > 9",
+                false,
+            ),
+            (
+                "ordering against an absent field is false",
+                "phone < 5",
+                false,
+            ),
             ("negative number literal", "warmness > -1", true),
         ];
         for (name, src, want) in cases {
@@ -485,7 +515,12 @@ mod tests {
             ("unclosed text", "stage == \"cust", 10, "closing"),
             ("stray token", "email phone", 7, "unexpected `phone`"),
             ("bad character", "email & phone", 7, "unexpected `&`"),
-            ("operator where operand expected", "== 4", 1, "expected a field"),
+            (
+                "operator where operand expected",
+                "== 4",
+                1,
+                "expected a field",
+            ),
             ("bad number", "warmness > 4x", 12, "not a number"),
         ];
         for (name, src, col, needle) in cases {
@@ -497,10 +532,13 @@ mod tests {
 
     #[test]
     fn parse_for_refuses_unknown_fields_at_their_column() {
-        let err = Rule::parse_for("warmness >= 4 and colour == 'red'", ObjectKind::Contact)
-            .unwrap_err();
+        let err =
+            Rule::parse_for("warmness >= 4 and colour == 'red'", ObjectKind::Contact).unwrap_err();
         assert_eq!(err.column, 19);
-        assert!(err.message.contains("`colour` is not a contact field"), "{err}");
+        assert!(
+            err.message.contains("`colour` is not a contact field"),
+            "{err}"
+        );
         assert!(Rule::parse_for("custom.tier == 'gold'", ObjectKind::Contact).is_ok());
     }
 }
