@@ -1,1 +1,17 @@
-//! engine
+//! The sync engine: plan, check, execute.
+//!
+//! * [`plan`] is a pure function: local records + links (with their **base**, the values both
+//!   sides last agreed on) + the remote records read since the cursor, mapped into canonical
+//!   fields → a [`plan::Plan`] of ops and conflicts in a deterministic order. It decides every
+//!   rule of DESIGN §3 (three-way merge per field, directions, conflict policies, archives,
+//!   matching of new records) and is tested as a function, with no I/O.
+//! * [`gates`] are pure safety checks between plan and execute: an empty full read while links
+//!   exist, or a plan that archives too large a share of the linked records, stops the run
+//!   with the reason, the numbers and the flag that overrides it.
+//!
+//! Invariants: the planner never reads a clock or the store; a missing remote record is never
+//! taken for a deleted one (only an explicit archive archives); after a plan is applied, base =
+//! local = remote on every two-way field, so planning again writes nothing.
+
+pub mod gates;
+pub mod plan;

@@ -49,3 +49,13 @@ pub enum OnDelete {
     Archive,
     Ignore,
 }
+
+pub mod fieldmap;
+pub mod rule;
+pub mod transform;
+
+pub use fieldmap::{
+    FieldMap, FieldRule, FieldWarning, IdLookup, Inbound, MappingError, NoLinks, Outbound,
+};
+pub use rule::{Rule, RuleError};
+pub use transform::Transform;

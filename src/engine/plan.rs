@@ -1,0 +1,774 @@
+//! The planner: one pure function from the state of both sides to the writes that make them
+//! agree.
+//!
+//! [`plan`] takes, per record, up to three things — the local record, the link (remote id and
+//! **base**: the values both sides agreed on at the last sync), and the remote record in
+//! canonical terms — together with the resolved field rules of the connection, and returns a
+//! [`Plan`]: ops and conflicts in a deterministic order. It reads no clock, store or network,
+//! so the same input always gives the same plan.
+//!
+//! # Rules (DESIGN §3)
+//!
+//! Field by field, three-way against the base (values compared after normalisation and the
+//! field's transform, see [`FieldRule::same`]):
+//!
+//! | local vs base | remote vs base | result |
+//! | --- | --- | --- |
+//! | same | same | nothing |
+//! | changed | same | pushed, if the direction pushes (`both`, `to-crm`) |
+//! | same | changed | pulled, if the direction pulls (`both`, `from-crm`) |
+//! | changed | changed, equal | no write; the base moves |
+//! | changed | changed, different | `to-crm`: local pushed; `from-crm`: remote pulled; `both`: the policy decides and a [`Conflict`] row records it |
+//!
+//! Policies: `local-wins`, `remote-wins`, `newest-wins` (the remote's per-field time where
+//! the CRM has one, else its record time, against the local record's `updated_at`; **a tie
+//! goes to the local value**, since the local store is the hub every connection is fed from),
+//! and `manual` (no write either way, the base keeps its old value for that field, a conflict
+//! row is kept; the record's other fields proceed). Fields with direction `none` are never
+//! looked at. A `to-crm` field ignores remote edits until the local value next changes, and a
+//! `from-crm` field ignores local edits, so one-way fields are stable without being equal.
+//!
+//! **Absent means unchanged, never deleted.** A linked record missing from the remote read
+//! (a delta read only returns what changed) is taken to equal its base; so is a local record
+//! the engine did not load. Remote fields listed in [`RemoteSide::unreadable`] are treated as
+//! unchanged too, so a value that failed to convert never clears a good one. Only an explicit
+//! archive (`archived_at` locally, [`RemoteSide::archived`] remotely) archives.
+//!
+//! **Archives.** When one side is archived, the archive wins: the other side is archived too
+//! (or, with `on_delete = ignore`, left as it is and the link retired). Nothing is lost: the
+//! remote's edits are still pulled into the local record before it is archived (decided by the
+//! policy where both sides edited), local edits stay in the local record, and an archived
+//! remote record keeps its values in the CRM. Local edits are never pushed to a record being
+//! archived. Once settled, the link is marked archived and is not planned again.
+//!
+//! **New records.** An unlinked remote record paired by the engine with a local record (by
+//! match key or by the `crmsync_id` it carries) is linked: planned three-way with an empty
+//! base, so equal fields become the base, a field set on one side only is copied, and
+//! different values are decided by the direction and policy. An unlinked remote record with no
+//! local one is created locally; an unlinked, unarchived local record is created remotely when
+//! [`PlanItem::may_create_remote`] allows. Archived records are never created, and an archived
+//! record is never linked to a live one (it is reported in [`Plan::skipped`]).
+//!
+//! # Ops and bases
+//!
+//! Each op carries `base`: the link's **whole** base once that op — and the ops of the same
+//! record before it in the plan — have succeeded. Per record the order is: link, local write,
+//! remote write (the plan's global order keeps it, see [`OpKind`]). A pull is settled as soon
+//! as the local write commits, so if the remote write that follows fails, the stored base
+//! still says which fields are agreed and the next run pushes only what is left. The executor
+//! replaces the planned base value of a pushed field with what the CRM answered, so a CRM that
+//! reformats a value does not echo it back as a change.
+//!
+//! After every op of a plan is applied, base = local = remote on every field that syncs both
+//! ways, and planning the new state gives a plan with no ops.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::mapping::{ConflictPolicy, Direction, FieldRule, Inbound, OnDelete};
+use crate::model::{Fields, Millis, ObjectKind, Record, RecordId};
+
+#[cfg(test)]
+mod tests;
+
+/// Everything the planner looks at, for one connection and one object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanInput {
+    pub connection: String,
+    pub object: ObjectKind,
+    /// The resolved field rules ([`crate::mapping::FieldMap::rules`]).
+    pub rules: Vec<FieldRule>,
+    pub on_delete: OnDelete,
+    /// One entry per record to consider; order does not matter.
+    pub items: Vec<PlanItem>,
+}
+
+/// One record as the two sides and the link see it.
+///
+/// | local | link | remote | meaning |
+/// | --- | --- | --- | --- |
+/// | some | some | any | a linked pair; a missing remote is taken to equal the base |
+/// | none | some | any | left alone: the engine passes the local record of every link it plans |
+/// | some | none | none | a local record never synced here: remote create if allowed |
+/// | none | none | some | a new remote record: local create |
+/// | some | none | some | a new remote record the engine matched to a local one: link |
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlanItem {
+    pub local: Option<Record>,
+    pub link: Option<LinkState>,
+    pub remote: Option<RemoteSide>,
+    /// For an unlinked pair: how the engine matched them (reported on the link op).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched_by: Option<MatchedBy>,
+    /// Whether the connection may create the local record remotely (its `create_when` rule,
+    /// evaluated by the engine with [`crate::mapping::Rule::eval`]; `true` when it has none).
+    #[serde(default)]
+    pub may_create_remote: bool,
+}
+
+/// The stored link of a local record to a remote one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkState {
+    pub remote_id: String,
+    /// The values both sides agreed on at the last sync (canonical, normalised).
+    pub base: Fields,
+    /// The remote record's `updated_at` when the base was taken.
+    pub remote_updated_at: Millis,
+    /// The link was retired by an archive on either side; it is not planned again.
+    #[serde(default)]
+    pub archived: bool,
+}
+
+/// A remote record in canonical terms (see [`crate::mapping::FieldMap::from_remote`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteSide {
+    pub id: String,
+    pub fields: Fields,
+    pub updated_at: Millis,
+    /// Per canonical field, when the CRM last changed it, where the CRM says.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub field_updated_at: BTreeMap<String, Millis>,
+    pub archived: bool,
+    /// Fields whose remote value could not be converted: treated as unchanged.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub unreadable: BTreeSet<String>,
+}
+
+impl RemoteSide {
+    /// The remote side of a converted remote record.
+    pub fn from_inbound(id: &str, inbound: Inbound, updated_at: Millis, archived: bool) -> Self {
+        RemoteSide {
+            id: id.to_string(),
+            fields: inbound.fields,
+            updated_at,
+            field_updated_at: inbound.field_updated_at,
+            archived,
+            unreadable: inbound.unreadable,
+        }
+    }
+}
+
+/// How an unlinked remote record was paired with a local one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum MatchedBy {
+    /// Equal normalised values of this match key (`email`).
+    Key { field: String },
+    /// The remote record carries the local id in its `crmsync_id` field.
+    ExternalId,
+}
+
+/// One field's value before and after a write; `None` is empty (a clear).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+/// One planned write. `base` is the link's whole base after the op (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// Store or update a link without writing either side: a newly matched pair (the base
+    /// holds the fields both sides already agree on; writes for the rest follow), a base that
+    /// moved because both sides changed to the same value, or (`archived`) a link retired
+    /// because of an archive that `on_delete = ignore` does not carry over.
+    Link {
+        local_id: RecordId,
+        remote_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        matched_by: Option<MatchedBy>,
+        #[serde(default)]
+        archived: bool,
+        base: Fields,
+    },
+    /// Create a local record from a remote one and link them; the executor picks the id.
+    LocalCreate {
+        remote_id: String,
+        fields: Fields,
+        base: Fields,
+    },
+    /// Change local fields to the remote's values.
+    LocalUpdate {
+        local_id: RecordId,
+        remote_id: String,
+        changes: Vec<FieldChange>,
+        base: Fields,
+    },
+    /// Archive the local record (after applying `changes`, the remote's last edits); the link
+    /// is retired.
+    LocalArchive {
+        local_id: RecordId,
+        remote_id: String,
+        changes: Vec<FieldChange>,
+        base: Fields,
+    },
+    /// Create the local record in the CRM (carrying the local id as `crmsync_id`) and link.
+    RemoteCreate {
+        local_id: RecordId,
+        fields: Fields,
+        base: Fields,
+    },
+    /// Change remote fields to the local values.
+    RemoteUpdate {
+        local_id: RecordId,
+        remote_id: String,
+        changes: Vec<FieldChange>,
+        base: Fields,
+    },
+    /// Archive (or delete, as the CRM does it) the remote record; the link is retired.
+    RemoteArchive {
+        local_id: RecordId,
+        remote_id: String,
+        base: Fields,
+    },
+}
+
+/// The kinds of op, in plan order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    Link,
+    LocalCreate,
+    LocalUpdate,
+    LocalArchive,
+    RemoteCreate,
+    RemoteUpdate,
+    RemoteArchive,
+}
+
+impl Op {
+    pub fn kind(&self) -> OpKind {
+        match self {
+            Op::Link { .. } => OpKind::Link,
+            Op::LocalCreate { .. } => OpKind::LocalCreate,
+            Op::LocalUpdate { .. } => OpKind::LocalUpdate,
+            Op::LocalArchive { .. } => OpKind::LocalArchive,
+            Op::RemoteCreate { .. } => OpKind::RemoteCreate,
+            Op::RemoteUpdate { .. } => OpKind::RemoteUpdate,
+            Op::RemoteArchive { .. } => OpKind::RemoteArchive,
+        }
+    }
+
+    /// The local record; `None` for a local create (the executor assigns the id).
+    pub fn local_id(&self) -> Option<&RecordId> {
+        match self {
+            Op::LocalCreate { .. } => None,
+            Op::Link { local_id, .. }
+            | Op::LocalUpdate { local_id, .. }
+            | Op::LocalArchive { local_id, .. }
+            | Op::RemoteCreate { local_id, .. }
+            | Op::RemoteUpdate { local_id, .. }
+            | Op::RemoteArchive { local_id, .. } => Some(local_id),
+        }
+    }
+
+    /// The remote record; `None` for a remote create (the CRM assigns the id).
+    pub fn remote_id(&self) -> Option<&str> {
+        match self {
+            Op::RemoteCreate { .. } => None,
+            Op::Link { remote_id, .. }
+            | Op::LocalCreate { remote_id, .. }
+            | Op::LocalUpdate { remote_id, .. }
+            | Op::LocalArchive { remote_id, .. }
+            | Op::RemoteUpdate { remote_id, .. }
+            | Op::RemoteArchive { remote_id, .. } => Some(remote_id),
+        }
+    }
+
+    /// The link's base after this op succeeds.
+    pub fn base(&self) -> &Fields {
+        match self {
+            Op::Link { base, .. }
+            | Op::LocalCreate { base, .. }
+            | Op::LocalUpdate { base, .. }
+            | Op::LocalArchive { base, .. }
+            | Op::RemoteCreate { base, .. }
+            | Op::RemoteUpdate { base, .. }
+            | Op::RemoteArchive { base, .. } => base,
+        }
+    }
+
+    /// Whether the op writes to the CRM.
+    pub fn is_remote_write(&self) -> bool {
+        matches!(
+            self.kind(),
+            OpKind::RemoteCreate | OpKind::RemoteUpdate | OpKind::RemoteArchive
+        )
+    }
+}
+
+/// How a conflict was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The local value was kept (and pushed).
+    Local,
+    /// The remote value was taken (pulled).
+    Remote,
+    /// `manual`: held for `crmsync conflicts resolve`; nothing written.
+    Held,
+}
+
+/// A field changed on both sides to different values since the base.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    pub local_id: RecordId,
+    pub remote_id: String,
+    pub field: String,
+    /// `None` when there was no base yet (a newly matched pair) or it was empty.
+    pub base: Option<String>,
+    pub local: Option<String>,
+    pub remote: Option<String>,
+    pub policy: ConflictPolicy,
+    /// The times `newest-wins` compared.
+    pub local_updated_at: Millis,
+    pub remote_updated_at: Millis,
+    pub outcome: Outcome,
+    /// The value both sides get; `None` when held or when the decided value is empty.
+    pub value: Option<String>,
+}
+
+/// Why a record was left alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// The matched local record is archived: an archived record is not linked to a live one.
+    LocalArchived,
+    /// The matched remote record is archived.
+    RemoteArchived,
+}
+
+/// A matched pair the planner did not link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub local_id: RecordId,
+    pub remote_id: String,
+    pub reason: SkipReason,
+}
+
+/// Counts per op kind, for summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanCounts {
+    pub link: usize,
+    pub local_create: usize,
+    pub local_update: usize,
+    pub local_archive: usize,
+    pub remote_create: usize,
+    pub remote_update: usize,
+    pub remote_archive: usize,
+    pub conflicts: usize,
+    pub held: usize,
+}
+
+/// What a sync would do for one connection and object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub connection: String,
+    pub object: ObjectKind,
+    /// Ordered by [`OpKind`], then local id, then remote id.
+    pub ops: Vec<Op>,
+    /// Ordered by local id, remote id, field.
+    pub conflicts: Vec<Conflict>,
+    /// Ordered by local id, remote id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+}
+
+impl Plan {
+    /// No op at all: nothing to write on either side, no link to store.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Archive ops on either side, for the archive safety gate.
+    pub fn archives(&self) -> usize {
+        self.ops
+            .iter()
+            .filter(|o| matches!(o.kind(), OpKind::LocalArchive | OpKind::RemoteArchive))
+            .count()
+    }
+
+    pub fn counts(&self) -> PlanCounts {
+        let mut c = PlanCounts::default();
+        for op in &self.ops {
+            *match op.kind() {
+                OpKind::Link => &mut c.link,
+                OpKind::LocalCreate => &mut c.local_create,
+                OpKind::LocalUpdate => &mut c.local_update,
+                OpKind::LocalArchive => &mut c.local_archive,
+                OpKind::RemoteCreate => &mut c.remote_create,
+                OpKind::RemoteUpdate => &mut c.remote_update,
+                OpKind::RemoteArchive => &mut c.remote_archive,
+            } += 1;
+        }
+        c.conflicts = self.conflicts.len();
+        c.held = self
+            .conflicts
+            .iter()
+            .filter(|c| c.outcome == Outcome::Held)
+            .count();
+        c
+    }
+}
+
+/// Plans the writes for `input`. Pure and deterministic.
+pub fn plan(input: &PlanInput) -> Plan {
+    let rules: Vec<&FieldRule> = input
+        .rules
+        .iter()
+        .filter(|r| r.direction != Direction::None)
+        .collect();
+    let mut out = Out::default();
+    for item in &input.items {
+        plan_item(&rules, input.on_delete, item, &mut out);
+    }
+    let Out {
+        mut ops,
+        mut conflicts,
+        mut skipped,
+    } = out;
+    ops.sort_by(|a, b| {
+        a.kind()
+            .cmp(&b.kind())
+            .then_with(|| a.local_id().cmp(&b.local_id()))
+            .then_with(|| a.remote_id().cmp(&b.remote_id()))
+    });
+    conflicts.sort_by(|a, b| {
+        (&a.local_id, &a.remote_id, &a.field).cmp(&(&b.local_id, &b.remote_id, &b.field))
+    });
+    skipped.sort_by(|a, b| (&a.local_id, &a.remote_id).cmp(&(&b.local_id, &b.remote_id)));
+    Plan {
+        connection: input.connection.clone(),
+        object: input.object,
+        ops,
+        conflicts,
+        skipped,
+    }
+}
+
+#[derive(Default)]
+struct Out {
+    ops: Vec<Op>,
+    conflicts: Vec<Conflict>,
+    skipped: Vec<Skipped>,
+}
+
+fn plan_item(rules: &[&FieldRule], on_delete: OnDelete, item: &PlanItem, out: &mut Out) {
+    match (&item.local, &item.link, &item.remote) {
+        (_, Some(link), _) if link.archived => {}
+        (local, Some(link), remote) => {
+            // Without the local record there is nothing to pull into or push from; the
+            // engine loads the local record of every link it plans.
+            let Some(local) = local else { return };
+            let synthesized;
+            let remote = match remote {
+                Some(r) => r,
+                None => {
+                    synthesized = RemoteSide {
+                        id: link.remote_id.clone(),
+                        fields: link.base.clone(),
+                        updated_at: link.remote_updated_at,
+                        ..RemoteSide::default()
+                    };
+                    &synthesized
+                }
+            };
+            linked(rules, on_delete, local, &link.base, remote, None, out);
+        }
+        (Some(local), None, None) => {
+            if local.archived_at.is_none() && item.may_create_remote {
+                let fields = pick(rules, &local.fields, |d| d.pushes());
+                out.ops.push(Op::RemoteCreate {
+                    local_id: local.id.clone(),
+                    base: fields.clone(),
+                    fields,
+                });
+            }
+        }
+        (None, None, Some(remote)) => {
+            if !remote.archived {
+                let fields = pick(rules, &remote.fields, |d| d.pulls());
+                out.ops.push(Op::LocalCreate {
+                    remote_id: remote.id.clone(),
+                    base: fields.clone(),
+                    fields,
+                });
+            }
+        }
+        (Some(local), None, Some(remote)) => {
+            let reason = if local.archived_at.is_some() {
+                Some(SkipReason::LocalArchived)
+            } else if remote.archived {
+                Some(SkipReason::RemoteArchived)
+            } else {
+                None
+            };
+            match reason {
+                Some(reason) => out.skipped.push(Skipped {
+                    local_id: local.id.clone(),
+                    remote_id: remote.id.clone(),
+                    reason,
+                }),
+                None => linked(
+                    rules,
+                    on_delete,
+                    local,
+                    &Fields::new(),
+                    remote,
+                    Some(item.matched_by.clone()),
+                    out,
+                ),
+            }
+        }
+        (None, None, None) => {}
+    }
+}
+
+/// The fields of `fields` whose rule's direction passes `keep`.
+fn pick(rules: &[&FieldRule], fields: &Fields, keep: impl Fn(Direction) -> bool) -> Fields {
+    rules
+        .iter()
+        .filter(|r| keep(r.direction))
+        .filter_map(|r| fields.get(&r.field).map(|v| (r.field.clone(), v.clone())))
+        .collect()
+}
+
+/// The field-by-field outcome of one pair.
+#[derive(Default)]
+struct Merge {
+    /// Fields whose base moves without a write (same change on both sides).
+    moved: Vec<(String, Option<String>)>,
+    pulls: Vec<FieldChange>,
+    pushes: Vec<FieldChange>,
+}
+
+fn get<'a>(f: &'a Fields, k: &str) -> Option<&'a str> {
+    f.get(k).map(String::as_str)
+}
+
+fn set(fields: &mut Fields, field: &str, value: Option<&String>) {
+    match value {
+        Some(v) => {
+            fields.insert(field.to_string(), v.clone());
+        }
+        None => {
+            fields.remove(field);
+        }
+    }
+}
+
+fn merge(
+    rules: &[&FieldRule],
+    base: &Fields,
+    local: &Record,
+    remote: &RemoteSide,
+    conflicts: &mut Vec<Conflict>,
+) -> Merge {
+    let mut m = Merge::default();
+    for rule in rules {
+        let f = rule.field.as_str();
+        let b = get(base, f);
+        let l = get(&local.fields, f);
+        let r = if remote.unreadable.contains(f) {
+            b
+        } else {
+            get(&remote.fields, f)
+        };
+        let local_changed = !rule.same(l, b);
+        let remote_changed = !rule.same(r, b);
+        let own = |v: Option<&str>| v.map(str::to_string);
+        let pull = |m: &mut Merge| {
+            m.pulls.push(FieldChange {
+                field: f.to_string(),
+                old: own(l),
+                new: own(r),
+            })
+        };
+        let push = |m: &mut Merge| {
+            m.pushes.push(FieldChange {
+                field: f.to_string(),
+                old: own(r),
+                new: own(l),
+            })
+        };
+        match (local_changed, remote_changed) {
+            (false, false) => {}
+            (true, false) => {
+                if rule.direction.pushes() {
+                    push(&mut m);
+                }
+            }
+            (false, true) => {
+                if rule.direction.pulls() {
+                    pull(&mut m);
+                }
+            }
+            (true, true) if rule.same(l, r) => m.moved.push((f.to_string(), own(r))),
+            (true, true) => match rule.direction {
+                Direction::ToCrm => push(&mut m),
+                Direction::FromCrm => pull(&mut m),
+                Direction::Both | Direction::None => {
+                    let remote_at = remote
+                        .field_updated_at
+                        .get(f)
+                        .copied()
+                        .unwrap_or(remote.updated_at);
+                    let outcome = match rule.policy {
+                        ConflictPolicy::LocalWins => Outcome::Local,
+                        ConflictPolicy::RemoteWins => Outcome::Remote,
+                        ConflictPolicy::Manual => Outcome::Held,
+                        // A tie keeps the local value: see the module docs.
+                        ConflictPolicy::NewestWins => match remote_at.cmp(&local.updated_at) {
+                            Ordering::Greater => Outcome::Remote,
+                            Ordering::Less | Ordering::Equal => Outcome::Local,
+                        },
+                    };
+                    let value = match outcome {
+                        Outcome::Local => {
+                            push(&mut m);
+                            own(l)
+                        }
+                        Outcome::Remote => {
+                            pull(&mut m);
+                            own(r)
+                        }
+                        Outcome::Held => None,
+                    };
+                    conflicts.push(Conflict {
+                        local_id: local.id.clone(),
+                        remote_id: remote.id.clone(),
+                        field: f.to_string(),
+                        base: own(b),
+                        local: own(l),
+                        remote: own(r),
+                        policy: rule.policy,
+                        local_updated_at: local.updated_at,
+                        remote_updated_at: remote_at,
+                        outcome,
+                        value,
+                    });
+                }
+            },
+        }
+    }
+    m
+}
+
+fn linked(
+    rules: &[&FieldRule],
+    on_delete: OnDelete,
+    local: &Record,
+    base: &Fields,
+    remote: &RemoteSide,
+    new_link: Option<Option<MatchedBy>>,
+    out: &mut Out,
+) {
+    let m = merge(rules, base, local, remote, &mut out.conflicts);
+    let local_archived = local.archived_at.is_some();
+    let is_new_link = new_link.is_some();
+    let mut stage0: Option<Fields> = None;
+    let with = |b: Option<Fields>| b.unwrap_or_else(|| base.clone());
+    if !m.moved.is_empty() {
+        let mut b = base.clone();
+        for (f, v) in &m.moved {
+            set(&mut b, f, v.as_ref());
+        }
+        stage0 = Some(b);
+    }
+    let local_id = || local.id.clone();
+    let remote_id = || remote.id.clone();
+    if let Some(matched_by) = new_link {
+        out.ops.push(Op::Link {
+            local_id: local_id(),
+            remote_id: remote_id(),
+            matched_by,
+            archived: false,
+            base: with(stage0.clone()),
+        });
+    }
+    let after_pulls = |stage: Option<Fields>| -> Option<Fields> {
+        if m.pulls.is_empty() {
+            return stage;
+        }
+        let mut b = with(stage);
+        for c in &m.pulls {
+            set(&mut b, &c.field, c.new.as_ref());
+        }
+        Some(b)
+    };
+
+    if local_archived || remote.archived {
+        let stage1 = after_pulls(stage0);
+        let base1 = with(stage1);
+        let carry = on_delete == OnDelete::Archive;
+        if remote.archived && !local_archived && carry {
+            out.ops.push(Op::LocalArchive {
+                local_id: local_id(),
+                remote_id: remote_id(),
+                changes: m.pulls,
+                base: base1,
+            });
+            return;
+        }
+        if !m.pulls.is_empty() {
+            out.ops.push(Op::LocalUpdate {
+                local_id: local_id(),
+                remote_id: remote_id(),
+                changes: m.pulls,
+                base: base1.clone(),
+            });
+        }
+        if local_archived && !remote.archived && carry {
+            out.ops.push(Op::RemoteArchive {
+                local_id: local_id(),
+                remote_id: remote_id(),
+                base: base1,
+            });
+        } else {
+            out.ops.push(Op::Link {
+                local_id: local_id(),
+                remote_id: remote_id(),
+                matched_by: None,
+                archived: true,
+                base: base1,
+            });
+        }
+        return;
+    }
+
+    let had_moves = stage0.is_some();
+    let stage1 = after_pulls(stage0);
+    let pulled = !m.pulls.is_empty();
+    if pulled {
+        out.ops.push(Op::LocalUpdate {
+            local_id: local_id(),
+            remote_id: remote_id(),
+            changes: m.pulls,
+            base: with(stage1.clone()),
+        });
+    }
+    if !m.pushes.is_empty() {
+        let mut b = with(stage1);
+        for c in &m.pushes {
+            set(&mut b, &c.field, c.new.as_ref());
+        }
+        out.ops.push(Op::RemoteUpdate {
+            local_id: local_id(),
+            remote_id: remote_id(),
+            changes: m.pushes,
+            base: b,
+        });
+    } else if had_moves && !pulled && !is_new_link {
+        out.ops.push(Op::Link {
+            local_id: local_id(),
+            remote_id: remote_id(),
+            matched_by: None,
+            archived: false,
+            base: with(stage1),
+        });
+    }
+}
