@@ -160,7 +160,11 @@ pub(crate) fn builtin_target(kind: ObjectKind, name: &str) -> Option<MapTarget> 
         "archivedat" => return Some(MapTarget::ArchivedAt),
         _ => {}
     }
-    if let Some(f) = kind.standard_fields().iter().find(|f| fold(f.name) == folded) {
+    if let Some(f) = kind
+        .standard_fields()
+        .iter()
+        .find(|f| fold(f.name) == folded)
+    {
         return Some(MapTarget::Field(f.name.to_string()));
     }
     aliases(kind)
@@ -337,7 +341,10 @@ mod tests {
         let k = ObjectKind::Contact;
         assert_eq!(
             parse_map_spec(k, "Shoe size=custom.shoe_size").unwrap(),
-            ("Shoe size".into(), MapTarget::Field("custom.shoe_size".into()))
+            (
+                "Shoe size".into(),
+                MapTarget::Field("custom.shoe_size".into())
+            )
         );
         assert_eq!(
             parse_map_spec(k, "Notes=-").unwrap(),
@@ -349,7 +356,11 @@ mod tests {
         );
         let err = parse_map_spec(k, "Notes=notes").unwrap_err();
         assert!(err.contains("`notes` is not a contact field"), "{err}");
-        assert!(parse_map_spec(k, "Notes").unwrap_err().contains("COLUMN=FIELD"));
+        assert!(
+            parse_map_spec(k, "Notes")
+                .unwrap_err()
+                .contains("COLUMN=FIELD")
+        );
         assert!(
             parse_map_spec(k, "x=custom.bad name")
                 .unwrap_err()

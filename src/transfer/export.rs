@@ -136,20 +136,11 @@ pub(crate) fn export_from<S: RecordStore + ?Sized>(
         Format::Jsonl => store.for_each_record(kind, include_archived, &mut |r| {
             summary.records += 1;
             summary.archived += u64::from(r.archived_at.is_some());
-            let mut obj = serde_json::Map::new();
-            obj.insert("id".into(), r.id.0.clone().into());
-            for c in field_columns {
-                if let Some(v) = r.fields.get(c) {
-                    obj.insert(c.clone(), v.clone().into());
-                }
-            }
-            obj.insert("updated_at".into(), format_millis(r.updated_at).into());
-            obj.insert(
-                "archived_at".into(),
-                r.archived_at
-                    .map_or(serde_json::Value::Null, |t| format_millis(t).into()),
-            );
-            let written = serde_json::to_writer(&mut *out, &obj)
+            let row = JsonRow {
+                record: &r,
+                fields: field_columns,
+            };
+            let written = serde_json::to_writer(&mut *out, &row)
                 .map_err(std::io::Error::from)
                 .and_then(|()| out.write_all(b"\n"));
             written.map_err(|e| {
@@ -166,9 +157,178 @@ pub(crate) fn export_from<S: RecordStore + ?Sized>(
     Ok(summary)
 }
 
+/// One JSONL line, keys in the CSV column order (`id` first), absent fields left out.
+struct JsonRow<'a> {
+    record: &'a Record,
+    fields: &'a [String],
+}
+
+impl Serialize for JsonRow<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let r = self.record;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &r.id.0)?;
+        for c in self.fields {
+            if let Some(v) = r.fields.get(c) {
+                m.serialize_entry(c, v)?;
+            }
+        }
+        m.serialize_entry("updated_at", &format_millis(r.updated_at))?;
+        m.serialize_entry("archived_at", &r.archived_at.map(format_millis))?;
+        m.end()
+    }
+}
+
 fn csv_io(e: csv::Error) -> std::io::Error {
     match e.into_kind() {
         csv::ErrorKind::Io(e) => e,
         other => std::io::Error::other(format!("{other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::RecordId;
+    use crate::transfer::import::import_into;
+    use crate::transfer::mem::MemStore;
+    use crate::transfer::{ImportOptions, NoProgress};
+
+    const NOW: i64 = 1_790_000_000_000;
+
+    fn import_text(store: &mut MemStore, name: &str, body: &[u8]) -> crate::transfer::ImportReport {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        let mut o = ImportOptions::new(ObjectKind::Contact, NOW, 1);
+        o.default_calling_code = Some("+1".into());
+        import_into(store, &p, &o, &NoProgress).unwrap()
+    }
+
+    fn export_bytes(store: &MemStore, format: Format, include_archived: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        export_from(
+            store,
+            ObjectKind::Contact,
+            format,
+            include_archived,
+            &mut out,
+        )
+        .unwrap();
+        out
+    }
+
+    /// A store with awkward values: quoted commas and quotes, unicode, custom fields, an
+    /// archived record, a record with few fields.
+    fn source_store() -> MemStore {
+        let mut store = MemStore::default();
+        let body = "First Name,Last Name,Email,Phone,Company,custom.nick,custom.a_first,warmness\n\
+                    Zoë,\"O'Brien, Jr.\",zoe@example.com,(555) 010-9999,\"Acme, \"\"the\"\" Co\",Zo 🚀,x,2.50\n\
+                    Łukasz,Żółć,lukasz@example.pl,,Ünïcödé GmbH,,,\n\
+                    ,,solo@example.com,,,,,\n";
+        let r = import_text(&mut store, "in.csv", body.as_bytes());
+        assert_eq!((r.loaded, r.rejected), (3, 0));
+        let archived = Record {
+            id: RecordId::new(),
+            kind: ObjectKind::Contact,
+            fields: [
+                ("email".to_string(), "gone@example.com".to_string()),
+                ("custom.zeta".to_string(), "last, \"quoted\"".to_string()),
+            ]
+            .into(),
+            updated_at: NOW - 1234,
+            archived_at: Some(NOW - 1000),
+        };
+        store.records.insert(archived.id.clone(), archived);
+        store
+    }
+
+    #[test]
+    fn csv_header_has_id_standard_custom_sorted_then_times() {
+        let store = source_store();
+        let out = String::from_utf8(export_bytes(&store, Format::Csv, true)).unwrap();
+        let header = out.lines().next().unwrap();
+        assert_eq!(
+            header,
+            "id,first_name,last_name,email,emails,phone,phone_e164,company,company_id,job_title,pronouns,owner,lifecycle_stage,warmness,custom.a_first,custom.nick,custom.zeta,updated_at,archived_at"
+        );
+        assert!(out.contains("\"O'Brien, Jr.\""), "{out}");
+        assert!(out.contains("\"Acme, \"\"the\"\" Co\""), "{out}");
+        assert!(out.contains("+15550109999"), "{out}");
+    }
+
+    #[test]
+    fn archived_records_only_on_request() {
+        let store = source_store();
+        let mut out = Vec::new();
+        let s = export_from(&store, ObjectKind::Contact, Format::Jsonl, false, &mut out).unwrap();
+        assert_eq!((s.records, s.archived), (3, 0));
+        assert!(!s.columns.contains(&"custom.zeta".to_string()));
+        assert!(!String::from_utf8(out).unwrap().contains("gone@example.com"));
+        let mut out = Vec::new();
+        let s = export_from(&store, ObjectKind::Contact, Format::Csv, true, &mut out).unwrap();
+        assert_eq!((s.records, s.archived), (4, 1));
+        assert!(s.columns.contains(&"custom.zeta".to_string()));
+        assert!(String::from_utf8(out).unwrap().contains("gone@example.com"));
+    }
+
+    #[test]
+    fn jsonl_is_flat_with_only_present_fields() {
+        let store = source_store();
+        let out = String::from_utf8(export_bytes(&store, Format::Jsonl, false)).unwrap();
+        let solo = out.lines().find(|l| l.contains("solo@")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(solo).unwrap();
+        let obj = v.as_object().unwrap();
+        let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 4);
+        assert!(solo.starts_with("{\"id\":\""), "{solo}");
+        assert!(solo.contains("\"email\":\"solo@example.com\""), "{solo}");
+        assert_eq!(obj["archived_at"], serde_json::Value::Null);
+        assert_eq!(obj["updated_at"], "2026-09-21T14:13:20.000Z");
+    }
+
+    fn assert_round_trip(format: Format, name: &str) {
+        let a = source_store();
+        let first = export_bytes(&a, format, true);
+        let mut b = MemStore::default();
+        let r = import_text(&mut b, name, &first);
+        assert_eq!((r.loaded, r.rejected, r.merged), (4, 0, 0), "{format}");
+        assert_eq!(
+            a.records, b.records,
+            "{format}: every record comes back the same"
+        );
+        assert_eq!(first, export_bytes(&b, format, true), "{format}");
+    }
+
+    #[test]
+    fn csv_export_imports_back_without_loss() {
+        assert_round_trip(Format::Csv, "out.csv");
+    }
+
+    #[test]
+    fn jsonl_export_imports_back_without_loss() {
+        assert_round_trip(Format::Jsonl, "out.jsonl");
+    }
+
+    struct Broken;
+    impl Write for Broken {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("disk full"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn write_errors_are_reported() {
+        let store = source_store();
+        for format in [Format::Csv, Format::Jsonl] {
+            let err =
+                export_from(&store, ObjectKind::Contact, format, true, &mut Broken).unwrap_err();
+            assert!(matches!(err, ExportError::Write(_)), "{format}: {err:?}");
+            assert!(err.to_string().contains("disk full"), "{err}");
+        }
     }
 }

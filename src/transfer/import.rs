@@ -83,7 +83,9 @@ fn check_options(opts: &ImportOptions) -> Result<(), ImportError> {
         }
     }
     if opts.batch_size == 0 {
-        return Err(ImportError::Options("the batch size must be at least 1".into()));
+        return Err(ImportError::Options(
+            "the batch size must be at least 1".into(),
+        ));
     }
     Ok(())
 }
@@ -133,9 +135,9 @@ fn refuse_non_tabular(path: &Path, format: Format, head: &[u8]) -> Result<(), Im
         (b'[', Format::Jsonl) => refuse(
             "it is a JSON array; write one object per line instead (e.g. `jq -c '.[]'`)".into(),
         ),
-        (b'[' | b'{', Format::Csv) => refuse(
-            "it looks like JSON; for one object per line pass `--format jsonl`".into(),
-        ),
+        (b'[' | b'{', Format::Csv) => {
+            refuse("it looks like JSON; for one object per line pass `--format jsonl`".into())
+        }
         _ => Ok(()),
     }
 }
@@ -405,10 +407,12 @@ fn read_jsonl<S: RecordStore + ?Sized>(
     let (mut bytes_since, mut rows_since) = (0u64, 0u64);
     loop {
         buf.clear();
-        let n = input.read_until(b'\n', &mut buf).map_err(|source| ImportError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let n = input
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| ImportError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
         if n == 0 {
             break;
         }
@@ -500,7 +504,9 @@ fn json_row(
             serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
                 return Err((
                     Some(key.clone()),
-                    format!("`{key}` holds a JSON array or object; expected text, a number or a boolean"),
+                    format!(
+                        "`{key}` holds a JSON array or object; expected text, a number or a boolean"
+                    ),
                 ));
             }
         };
@@ -676,12 +682,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         let records: Vec<Record> = pending.into_iter().map(|p| p.record).collect();
         if !records.is_empty() {
             self.store
-                .save_records(
-                    &records,
-                    &WriteOrigin::Import {
-                        run: self.opts.run,
-                    },
-                )
+                .save_records(&records, &WriteOrigin::Import { run: self.opts.run })
                 .map_err(|e| self.store_err(e))?;
             self.saved += records.len() as u64;
         }
@@ -740,5 +741,442 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                 self.seen.entry(key_hash(k, value)).or_insert(line);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::NoProgress;
+    use crate::transfer::columns::parse_map_spec;
+    use crate::transfer::mem::MemStore;
+
+    const NOW: Millis = 1_790_000_000_000;
+
+    fn opts() -> ImportOptions {
+        ImportOptions::new(ObjectKind::Contact, NOW, 7)
+    }
+
+    fn write(dir: &tempfile::TempDir, name: &str, body: &[u8]) -> std::path::PathBuf {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p
+    }
+
+    fn run(
+        store: &mut MemStore,
+        name: &str,
+        body: &str,
+        opts: &ImportOptions,
+    ) -> Result<ImportReport, ImportError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, name, body.as_bytes());
+        import_into(store, &p, opts, &NoProgress)
+    }
+
+    fn by_email<'a>(store: &'a MemStore, email: &str) -> &'a Record {
+        store
+            .records
+            .values()
+            .find(|r| r.get("email") == Some(email))
+            .unwrap_or_else(|| panic!("no record with email {email}"))
+    }
+
+    fn lines(report: &ImportReport) -> Vec<u64> {
+        report.rejections.iter().map(|r| r.line).collect()
+    }
+
+    #[test]
+    fn rows_are_normalised_and_mapped_by_alias() {
+        let mut store = MemStore::default();
+        let mut o = opts();
+        o.default_calling_code = Some("+44".into());
+        let r = run(
+            &mut store,
+            "c.csv",
+            "First Name,Last Name,E-mail,Phone Number,Company Name,Title\n  Ann ,Lee, Ann@Example.COM ,020 7946 0958,Acme  Ltd,CTO\n",
+            &o,
+        )
+        .unwrap();
+        assert_eq!((r.rows, r.loaded, r.rejected), (1, 1, 0));
+        let ann = by_email(&store, "ann@example.com");
+        assert_eq!(ann.get("first_name"), Some("Ann"));
+        assert_eq!(ann.get("company"), Some("Acme Ltd"));
+        assert_eq!(ann.get("job_title"), Some("CTO"));
+        assert_eq!(ann.get("phone"), Some("020 7946 0958"));
+        assert_eq!(ann.get("phone_e164"), Some("+442079460958"));
+        assert_eq!(ann.updated_at, NOW);
+        assert_eq!(ann.kind, ObjectKind::Contact);
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_their_line_and_column() {
+        let mut store = MemStore::default();
+        let body = "email,warmness,first_name,updated_at,id\n\
+                    ok@x.com,1,A,,\n\
+                    not-an-email,2,B,,\n\
+                    b@x.com,lots,C,,\n\
+                    c@x.com,3,D,yesterday,\n\
+                    d@x.com,4,E,,nope\n\
+                    e@x.com,5\n\
+                    f@x.com,6,F,,\n";
+        let r = run(&mut store, "c.csv", body, &opts()).unwrap();
+        assert_eq!((r.rows, r.loaded, r.rejected), (7, 2, 5));
+        assert_eq!(lines(&r), vec![3, 4, 5, 6, 7]);
+        let reasons: Vec<&str> = r.rejections.iter().map(|r| r.reason.as_str()).collect();
+        assert!(reasons[0].contains("column `email`") && reasons[0].contains("`not-an-email`"));
+        assert!(reasons[1].contains("column `warmness`") && reasons[1].contains("`lots`"));
+        assert!(reasons[2].contains("column `updated_at`") && reasons[2].contains("`yesterday`"));
+        assert!(reasons[3].contains("column `id`") && reasons[3].contains("`nope`"));
+        assert!(reasons[4].contains("2 values") && reasons[4].contains("5 columns"));
+        assert_eq!(r.rejections[0].column.as_deref(), Some("email"));
+        assert_eq!(store.records.len(), 2);
+        by_email(&store, "f@x.com");
+    }
+
+    #[test]
+    fn quoted_newlines_move_later_line_numbers() {
+        let mut store = MemStore::default();
+        let body = "email,first_name,custom.note\n\
+                    a@x.com,Ann,\"two\nlines, and a comma\"\n\
+                    bad,Bob,x\n\
+                    \n\
+                    c@x.com,Cy,\"three\n\nlines\"\n\
+                    also-bad,Di,y\n";
+        let r = run(&mut store, "c.csv", body, &opts()).unwrap();
+        assert_eq!(lines(&r), vec![4, 9]);
+        // Text normalisation folds runs of white space, line breaks included.
+        assert_eq!(
+            by_email(&store, "a@x.com").get("custom.note"),
+            Some("two lines, and a comma")
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_rejects_only_its_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut body = b"email,first_name\na@x.com,Ann\nb@x.com,Jos".to_vec();
+        body.extend_from_slice(b"\xe9\nc@x.com,Cy\n");
+        let p = write(&dir, "c.csv", &body);
+        let mut store = MemStore::default();
+        let r = import_into(&mut store, &p, &opts(), &NoProgress).unwrap();
+        assert_eq!((r.loaded, lines(&r)), (2, vec![3]));
+        assert!(r.rejections[0].reason.contains("not valid UTF-8"));
+        assert_eq!(r.rejections[0].column.as_deref(), Some("first_name"));
+    }
+
+    #[test]
+    fn maps_rename_and_drop_columns() {
+        let mut store = MemStore::default();
+        let mut o = opts();
+        o.map = vec![
+            parse_map_spec(ObjectKind::Contact, "Shoe Size=custom.shoe_size").unwrap(),
+            parse_map_spec(ObjectKind::Contact, "Internal=-").unwrap(),
+        ];
+        let r = run(
+            &mut store,
+            "c.csv",
+            "email,Shoe Size,Internal\na@x.com,42,secret\n",
+            &o,
+        )
+        .unwrap();
+        assert_eq!(r.loaded, 1);
+        let a = by_email(&store, "a@x.com");
+        assert_eq!(a.get("custom.shoe_size"), Some("42"));
+        assert_eq!(a.fields.len(), 2, "{:?}", a.fields);
+    }
+
+    fn assert_refused(name: &str, body: &[u8], o: &ImportOptions, needle: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, name, body);
+        let mut store = MemStore::default();
+        let seeded = Record {
+            id: RecordId::new(),
+            kind: ObjectKind::Contact,
+            fields: [("email".to_string(), "old@x.com".to_string())].into(),
+            updated_at: 1,
+            archived_at: None,
+        };
+        store.records.insert(seeded.id.clone(), seeded);
+        let before = store.clone();
+        let err = import_into(&mut store, &p, o, &NoProgress).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains(needle), "{name}: {msg}");
+        assert!(msg.contains(name), "the message names the file: {msg}");
+        assert_eq!(store, before, "{name}: nothing may be written");
+    }
+
+    #[test]
+    fn files_that_are_not_csv_or_jsonl_are_refused_before_writing() {
+        let o = opts();
+        assert_refused("empty.csv", b"", &o, "is empty");
+        assert_refused("blank.csv", b"\n  \n", &o, "is empty");
+        assert_refused("bin.csv", b"email\x00\x01\x02", &o, "binary");
+        assert_refused("book.csv", b"PK\x03\x04rest", &o, "ZIP");
+        assert_refused("page.csv", b"<!doctype html><html>", &o, "HTML");
+        assert_refused("arr.json", b"[{\"email\":\"a@x.com\"}]", &o, "JSON array");
+        assert_refused(
+            "arr.csv",
+            b"[{\"email\":\"a@x.com\"}]",
+            &o,
+            "--format jsonl",
+        );
+        assert_refused(
+            "noheader.csv",
+            b"ann@example.com,Ann\nbob@example.com,Bob\n",
+            &o,
+            "no column",
+        );
+        assert_refused(
+            "unknown.csv",
+            b"email,Shoe Size,Pet\na@x.com,42,cat\n",
+            &o,
+            "`Shoe Size`, `Pet`",
+        );
+        assert_refused(
+            "twice.csv",
+            b"email,E-mail\na@x.com,b@x.com\n",
+            &o,
+            "both fill",
+        );
+        assert_refused("bad.jsonl", b"email,name\n{\"email\":1}\n", &o, "line 1");
+        assert_refused(
+            "keys.jsonl",
+            b"{\"email\":\"a@x.com\",\"pet\":\"cat\"}\n",
+            &o,
+            "`pet`",
+        );
+        let mut bad_map = opts();
+        bad_map.map = vec![parse_map_spec(ObjectKind::Contact, "Nope=-").unwrap()];
+        assert_refused("map.csv", b"email\na@x.com\n", &bad_map, "`Nope`");
+    }
+
+    #[test]
+    fn unknown_columns_message_has_the_hint() {
+        let mut store = MemStore::default();
+        let err = run(&mut store, "c.csv", "email,Pet\na@x.com,cat\n", &opts()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("`--map \"COLUMN=custom.NAME\"`"), "{msg}");
+        assert!(msg.contains("`--map \"COLUMN=-\"`"), "{msg}");
+    }
+
+    #[test]
+    fn bad_match_keys_are_refused() {
+        let mut o = opts();
+        o.match_keys = vec!["shoe".into()];
+        let err = run(&mut MemStore::default(), "c.csv", "email\n", &o).unwrap_err();
+        assert!(err.to_string().contains("match key `shoe`"));
+    }
+
+    const DUPS: &str = "email,first_name,last_name\n\
+                        a@x.com,Ann,\n\
+                        b@x.com,Bob,Ray\n\
+                        A@X.com,,Lee\n\
+                        a@x.com,Ann,Lee\n";
+
+    #[test]
+    fn in_file_duplicates_merge() {
+        for batch in [1, 2, 100] {
+            let mut store = MemStore::default();
+            let mut o = opts();
+            o.batch_size = batch;
+            let r = run(&mut store, "c.csv", DUPS, &o).unwrap();
+            assert_eq!(
+                (r.loaded, r.merged, r.unchanged, r.skipped, r.rejected),
+                (2, 1, 1, 0, 0),
+                "batch {batch}"
+            );
+            assert_eq!(store.records.len(), 2);
+            let a = by_email(&store, "a@x.com");
+            assert_eq!(
+                (a.get("first_name"), a.get("last_name")),
+                (Some("Ann"), Some("Lee"))
+            );
+        }
+    }
+
+    #[test]
+    fn in_file_duplicates_skip() {
+        for batch in [1, 100] {
+            let mut store = MemStore::default();
+            let mut o = opts();
+            o.batch_size = batch;
+            o.on_duplicate = OnDuplicate::Skip;
+            let r = run(&mut store, "c.csv", DUPS, &o).unwrap();
+            assert_eq!((r.loaded, r.merged, r.skipped), (2, 0, 2), "batch {batch}");
+            assert_eq!(by_email(&store, "a@x.com").get("last_name"), None);
+        }
+    }
+
+    #[test]
+    fn in_file_duplicates_error_name_the_first_line() {
+        for batch in [1, 3, 100] {
+            let mut store = MemStore::default();
+            let mut o = opts();
+            o.batch_size = batch;
+            o.on_duplicate = OnDuplicate::Error;
+            let r = run(&mut store, "c.csv", DUPS, &o).unwrap();
+            assert_eq!((r.loaded, r.rejected), (2, 2), "batch {batch}");
+            assert_eq!(lines(&r), vec![4, 5]);
+            for rej in &r.rejections {
+                assert!(
+                    rej.reason.contains("duplicate of line 2")
+                        && rej.reason.contains("`email` `a@x.com`"),
+                    "batch {batch}: {}",
+                    rej.reason
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn duplicates_of_stored_records() {
+        let existing = Record {
+            id: RecordId::new(),
+            kind: ObjectKind::Contact,
+            fields: [
+                ("email".to_string(), "a@x.com".to_string()),
+                ("first_name".to_string(), "Ann".to_string()),
+                ("job_title".to_string(), "CTO".to_string()),
+            ]
+            .into(),
+            updated_at: 5,
+            archived_at: None,
+        };
+        let seeded = || {
+            let mut s = MemStore::default();
+            s.records.insert(existing.id.clone(), existing.clone());
+            s
+        };
+        let body = "email,last_name,job_title\nA@x.com,Lee,\n";
+
+        let mut store = seeded();
+        let r = run(&mut store, "c.csv", body, &opts()).unwrap();
+        assert_eq!((r.loaded, r.merged), (0, 1));
+        let a = &store.records[&existing.id];
+        assert_eq!(a.get("last_name"), Some("Lee"));
+        assert_eq!(a.get("job_title"), Some("CTO"), "empty values do not erase");
+        assert_eq!(a.updated_at, NOW);
+
+        let mut o = opts();
+        o.on_duplicate = OnDuplicate::Skip;
+        let mut store = seeded();
+        let r = run(&mut store, "c.csv", body, &o).unwrap();
+        assert_eq!((r.loaded, r.skipped), (0, 1));
+        assert_eq!(store.records[&existing.id], existing);
+
+        o.on_duplicate = OnDuplicate::Error;
+        let mut store = seeded();
+        let r = run(&mut store, "c.csv", body, &o).unwrap();
+        assert_eq!(lines(&r), vec![2]);
+        assert!(
+            r.rejections[0]
+                .reason
+                .contains(&format!("record `{}` already in the store", existing.id)),
+            "{}",
+            r.rejections[0].reason
+        );
+        assert_eq!(store.records[&existing.id], existing);
+
+        let mut store = seeded();
+        let r = run(
+            &mut store,
+            "c.csv",
+            "email,first_name\na@x.com,Ann\n",
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!((r.merged, r.unchanged), (0, 1));
+        assert_eq!(store.records[&existing.id].updated_at, 5);
+    }
+
+    #[test]
+    fn batches_call_the_store_once_each() {
+        let mut body = String::from("email\n");
+        for i in 0..25 {
+            body.push_str(&format!("p{i}@x.com\n"));
+        }
+        let mut store = MemStore::default();
+        let mut o = opts();
+        o.batch_size = 10;
+        let r = run(&mut store, "c.csv", &body, &o).unwrap();
+        assert_eq!((r.loaded, store.saves, store.records.len()), (25, 3, 25));
+    }
+
+    #[test]
+    fn jsonl_rows_and_their_errors() {
+        let mut store = MemStore::default();
+        let body = "{\"email\":\"a@x.com\",\"First Name\":\"Ann\",\"warmness\":3.50,\"custom.vip\":true}\n\
+                    \n\
+                    {\"email\":\"b@x.com\",\n\
+                    {\"email\":\"c@x.com\",\"pet\":\"cat\"}\n\
+                    {\"email\":[\"d@x.com\"]}\n\
+                    [1,2]\n\
+                    {\"email\":\"e@x.com\",\"first_name\":null}\n";
+        let r = run(&mut store, "c.jsonl", body, &opts()).unwrap();
+        assert_eq!((r.rows, r.loaded), (6, 2));
+        assert_eq!(lines(&r), vec![3, 4, 5, 6]);
+        assert!(r.rejections[0].reason.contains("not a JSON object"));
+        assert!(
+            r.rejections[1]
+                .reason
+                .contains("`pet` is not a contact field")
+        );
+        assert!(r.rejections[2].reason.contains("array or object"));
+        let a = by_email(&store, "a@x.com");
+        assert_eq!(a.get("warmness"), Some("3.5"));
+        assert_eq!(a.get("custom.vip"), Some("true"));
+        assert_eq!(a.get("first_name"), Some("Ann"));
+        assert_eq!(by_email(&store, "e@x.com").get("first_name"), None);
+    }
+
+    #[test]
+    fn format_is_sniffed_when_the_name_says_nothing() {
+        let mut store = MemStore::default();
+        let r = run(
+            &mut store,
+            "contacts.dat",
+            "{\"email\":\"a@x.com\"}\n",
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!((r.format, r.loaded), (Format::Jsonl, 1));
+        let r = run(&mut store, "more.dat", "email\nb@x.com\n", &opts()).unwrap();
+        assert_eq!((r.format, r.loaded), (Format::Csv, 1));
+    }
+
+    #[test]
+    fn companies_match_on_lower_cased_domain() {
+        let mut store = MemStore::default();
+        let o = ImportOptions::new(ObjectKind::Company, NOW, 1);
+        let r = run(
+            &mut store,
+            "co.csv",
+            "Company Name,Website,Industry\nAcme,ACME.com,Tools\nAcme Inc,acme.com,\n",
+            &o,
+        )
+        .unwrap();
+        assert_eq!((r.loaded, r.merged), (1, 1));
+        let acme = store.records.values().next().unwrap();
+        assert_eq!(acme.get("name"), Some("Acme Inc"));
+        assert_eq!(acme.get("domain"), Some("acme.com"));
+        assert_eq!(acme.get("industry"), Some("Tools"));
+    }
+
+    #[test]
+    fn refs_must_be_record_ids() {
+        let mut store = MemStore::default();
+        let o = ImportOptions::new(ObjectKind::Activity, NOW, 1);
+        let id = RecordId::new();
+        let body = format!(
+            "subject,contact,due date,done\nCall,{id},2026-03-01,yes\nEmail,Ann,2026-03-02,no\nMeet,,31/02/2026,no\n"
+        );
+        let r = run(&mut store, "a.csv", &body, &o).unwrap();
+        assert_eq!((r.loaded, lines(&r)), (1, vec![3, 4]));
+        assert!(r.rejections[0].reason.contains("not a contact record id"));
+        assert!(r.rejections[1].reason.contains("column `due date`"));
+        let call = store.records.values().next().unwrap();
+        assert_eq!(call.get("contact_id"), Some(id.as_str()));
+        assert_eq!(call.get("done"), Some("true"));
     }
 }
