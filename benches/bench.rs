@@ -1,1 +1,8 @@
-fn main() {}
+mod import;
+
+fn main() {
+    if import::child_main_if_requested() {
+        return;
+    }
+    import::run();
+}
