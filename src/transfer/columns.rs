@@ -227,6 +227,12 @@ pub(crate) fn resolve_header(
     let mut unknown = Vec::new();
     let mut seen: HashMap<MapTarget, &str> = HashMap::new();
     for col in header {
+        // A column with no name (a trailing comma in the header) holds nothing to import; a
+        // row that puts a value there is rejected when it is read.
+        if col.trim().is_empty() {
+            targets.push(MapTarget::Drop);
+            continue;
+        }
         match mapper.target(col) {
             Some(t) => {
                 if t != MapTarget::Drop
@@ -405,6 +411,14 @@ mod tests {
             resolve_header(&m, &header(&["ann@example.com", "Ann"]), &[]),
             Err(HeaderProblem::NoFields)
         ));
+        assert_eq!(
+            resolve_header(&m, &header(&["email", "", " "]), &[]).ok(),
+            Some(vec![
+                MapTarget::Field("email".into()),
+                MapTarget::Drop,
+                MapTarget::Drop
+            ])
+        );
         assert!(matches!(
             resolve_header(&m, &header(&["Email", "E-mail"]), &[]),
             Err(HeaderProblem::Twice(a, b, f)) if a == "Email" && b == "E-mail" && f == "email"

@@ -373,8 +373,18 @@ fn csv_row(
         ));
     }
     let mut b = RowBuilder::new(opts, line);
-    for ((col, target), raw) in header.iter().zip(targets).zip(rec.iter()) {
+    for (i, ((col, target), raw)) in header.iter().zip(targets).zip(rec.iter()).enumerate() {
         if *target == MapTarget::Drop {
+            if col.is_empty() && !raw.iter().all(u8::is_ascii_whitespace) {
+                return Err((
+                    None,
+                    format!(
+                        "column {} has a value, `{}`, but no name in the header; name it in the header, or drop the value",
+                        i + 1,
+                        String::from_utf8_lossy(raw).trim()
+                    ),
+                ));
+            }
             continue;
         }
         let raw = std::str::from_utf8(raw).map_err(|e| {
@@ -863,6 +873,26 @@ mod tests {
         assert_eq!((r.loaded, lines(&r)), (2, vec![3]));
         assert!(r.rejections[0].reason.contains("not valid UTF-8"));
         assert_eq!(r.rejections[0].column.as_deref(), Some("first_name"));
+    }
+
+    #[test]
+    fn unnamed_columns_must_stay_empty() {
+        let mut store = MemStore::default();
+        let r = run(
+            &mut store,
+            "c.csv",
+            "email,first_name,\na@x.com,Ann,\nb@x.com,Bob,surprise\n",
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!((r.loaded, lines(&r)), (1, vec![3]));
+        assert!(
+            r.rejections[0]
+                .reason
+                .contains("column 3 has a value, `surprise`"),
+            "{}",
+            r.rejections[0].reason
+        );
     }
 
     #[test]

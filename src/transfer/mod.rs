@@ -30,7 +30,9 @@
 //!
 //! The columns `id` (a ULID), `updated_at` and `archived_at` (RFC 3339 or epoch milliseconds)
 //! are not fields but the record's own metadata, so an export imports back without loss. A row
-//! with an `id` is that record: saving it replaces the stored record with that id. A row
+//! with an `id` is that record: saving it replaces the stored record with that id — unless its
+//! match key finds a live record first, in which case it is a duplicate of that record like any
+//! other row (under `merge` the stored record keeps its own id). A row
 //! without one gets a new id, and `updated_at` defaults to the import's "now". Archived rows
 //! are never matched as duplicates (the store only matches live records).
 //!
