@@ -277,8 +277,11 @@ pub enum ImportError {
     /// An option is wrong (a bad `--map`, a match key that is not a field).
     #[error("{0}")]
     Options(String),
-    /// The store refused a batch; earlier batches (`saved` rows) stay saved.
-    #[error("saving rows to the state file failed after {saved} rows were saved")]
+    /// The store failed mid-import; the records of earlier batches (`saved`) stay saved, and
+    /// importing the same file again merges over them.
+    #[error(
+        "the import stopped because the state file failed, after {saved} records were saved; importing the file again picks up where it stopped"
+    )]
     Store {
         saved: u64,
         #[source]
@@ -352,6 +355,9 @@ pub(crate) fn parse_millis(v: &str) -> Option<Millis> {
         .ok()
         .map(|t| t.timestamp_millis())
 }
+
+#[cfg(test)]
+mod store_tests;
 
 #[cfg(test)]
 pub(crate) mod mem {
