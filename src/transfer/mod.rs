@@ -280,7 +280,7 @@ pub enum ImportError {
     /// The store failed mid-import; the records of earlier batches (`saved`) stay saved, and
     /// importing the same file again merges over them.
     #[error(
-        "the import stopped because the state file failed, after {saved} records were saved; importing the file again picks up where it stopped"
+        "the import stopped because the state file failed, after {saved} records were saved; importing the file again with `--on-duplicate merge` completes it"
     )]
     Store {
         saved: u64,
