@@ -1,0 +1,589 @@
+//! Records, the local change sequence and the audit trail.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+
+use super::{
+    AuditCause, AuditEntry, CREATED_FIELD, LOCAL_SIDE, Store, StoreError, WriteOrigin, sql_error,
+};
+use crate::model::{Fields, Millis, ObjectKind, Record, RecordId};
+
+const RECORD_COLUMNS: &str = "id, kind, fields, updated_at, archived_at";
+
+/// A record row as stored, before its JSON is parsed.
+pub(super) struct RawRecord {
+    id: String,
+    kind: String,
+    fields: String,
+    updated_at: Millis,
+    archived_at: Option<Millis>,
+}
+
+impl RawRecord {
+    pub(super) fn from_row(row: &Row<'_>, first: usize) -> rusqlite::Result<RawRecord> {
+        Ok(RawRecord {
+            id: row.get(first)?,
+            kind: row.get(first + 1)?,
+            fields: row.get(first + 2)?,
+            updated_at: row.get(first + 3)?,
+            archived_at: row.get(first + 4)?,
+        })
+    }
+
+    pub(super) fn into_record(self, path: &Path) -> Result<Record, StoreError> {
+        let kind = parse_kind(path, &self.kind)?;
+        let fields = parse_fields(path, &self.fields)
+            .map_err(|m| corrupt(path, format!("record `{}`: {m}", self.id)))?;
+        Ok(Record {
+            id: RecordId(self.id),
+            kind,
+            fields,
+            updated_at: self.updated_at,
+            archived_at: self.archived_at,
+        })
+    }
+}
+
+pub(super) fn corrupt(path: &Path, message: String) -> StoreError {
+    StoreError::Corrupt {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+pub(super) fn parse_kind(path: &Path, s: &str) -> Result<ObjectKind, StoreError> {
+    match s {
+        "contact" => Ok(ObjectKind::Contact),
+        "company" => Ok(ObjectKind::Company),
+        "activity" => Ok(ObjectKind::Activity),
+        other => Err(corrupt(path, format!("unknown object kind `{other}`"))),
+    }
+}
+
+pub(super) fn parse_fields(_path: &Path, json: &str) -> Result<Fields, String> {
+    serde_json::from_str(json).map_err(|e| format!("fields are not a JSON object of text: {e}"))
+}
+
+pub(super) fn fields_json(fields: &Fields) -> String {
+    // A BTreeMap of strings always serialises; the order is sorted, so equal maps give equal
+    // text, which lets a no-op write be detected by comparing text.
+    serde_json::to_string(fields).unwrap_or_else(|_| "{}".to_string())
+}
+
+/// The indexed match-key columns of a record: `email` for contacts, `domain` for companies.
+fn match_keys(record: &Record) -> (Option<&str>, Option<&str>) {
+    match record.kind {
+        ObjectKind::Contact => (record.get("email"), None),
+        ObjectKind::Company => (None, record.get("domain")),
+        ObjectKind::Activity => (None, None),
+    }
+}
+
+/// Reads the next local change number; the counter lives in `meta` so that it never goes
+/// back, whatever happens to the rows that carried the highest values.
+pub(super) fn read_seq(tx: &Transaction<'_>, path: &Path) -> Result<i64, StoreError> {
+    let text: String = tx
+        .prepare_cached("SELECT value FROM meta WHERE key = 'seq'")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(|e| sql_error(path, "read the change counter", e))?;
+    text.parse()
+        .map_err(|_| corrupt(path, format!("change counter `{text}` is not a number")))
+}
+
+pub(super) fn write_seq(tx: &Transaction<'_>, path: &Path, seq: i64) -> Result<(), StoreError> {
+    tx.prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'seq'")
+        .and_then(|mut s| s.execute([seq.to_string()]))
+        .map(drop)
+        .map_err(|e| sql_error(path, "write the change counter", e))
+}
+
+/// One audit row to write.
+pub(super) struct AuditRow<'a> {
+    pub run: Option<i64>,
+    pub at: Millis,
+    pub record_id: &'a str,
+    pub kind: ObjectKind,
+    pub field: &'a str,
+    pub old: Option<&'a str>,
+    pub new: Option<&'a str>,
+    pub side: &'a str,
+    pub connection: Option<&'a str>,
+    pub cause: AuditCause,
+}
+
+pub(super) fn insert_audit(
+    tx: &Transaction<'_>,
+    path: &Path,
+    row: &AuditRow<'_>,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO audit(run, at, record_id, kind, field, old, new, side, connection, cause)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            row.run,
+            row.at,
+            row.record_id,
+            row.kind.as_str(),
+            row.field,
+            row.old,
+            row.new,
+            row.side,
+            row.connection,
+            row.cause.as_str(),
+        ])
+    })
+    .map(drop)
+    .map_err(|e| sql_error(path, "write the audit trail", e))
+}
+
+/// Saves `records` inside `tx`; returns how many changed. Shared by `save_records` and the
+/// transactions that save a record together with other state.
+pub(super) fn save_in(
+    tx: &Transaction<'_>,
+    path: &Path,
+    records: &[Record],
+    origin: &WriteOrigin,
+    at: Millis,
+) -> Result<usize, StoreError> {
+    let start_seq = read_seq(tx, path)?;
+    let mut seq = start_seq;
+    let mut changed = 0;
+    let run = origin.run();
+    let connection = origin.connection();
+    let cause = origin.cause();
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT INTO records(id, kind, fields, updated_at, archived_at, seq, email, domain)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT(id) DO NOTHING",
+        )
+        .map_err(|e| sql_error(path, "prepare the record insert", e))?;
+    for record in records {
+        let json = fields_json(&record.fields);
+        let (email, domain) = match_keys(record);
+        let inserted = insert
+            .execute(params![
+                record.id.as_str(),
+                record.kind.as_str(),
+                json,
+                record.updated_at,
+                record.archived_at,
+                seq + 1,
+                email,
+                domain,
+            ])
+            .map_err(|e| sql_error(path, "insert a record", e))?;
+        if inserted == 1 {
+            // A new record: one audit row stands for all its fields (see CREATED_FIELD).
+            seq += 1;
+            changed += 1;
+            insert_audit(
+                tx,
+                path,
+                &AuditRow {
+                    run,
+                    at,
+                    record_id: record.id.as_str(),
+                    kind: record.kind,
+                    field: CREATED_FIELD,
+                    old: None,
+                    new: None,
+                    side: LOCAL_SIDE,
+                    connection,
+                    cause,
+                },
+            )?;
+            continue;
+        }
+        // The id exists: only now is the old row read, to compare and audit.
+        let old = tx
+            .prepare_cached("SELECT kind, fields, archived_at FROM records WHERE id = ?1")
+            .and_then(|mut s| {
+                s.query_row([record.id.as_str()], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<Millis>>(2)?,
+                    ))
+                })
+            })
+            .map_err(|e| sql_error(path, "read a record", e))?;
+        let (old_kind, old_json, old_archived) = old;
+        if old_kind != record.kind.as_str() {
+            return Err(StoreError::Invalid {
+                message: format!(
+                    "record `{}` is a {old_kind} in the state file and cannot be saved as a {}",
+                    record.id, record.kind
+                ),
+            });
+        }
+        if old_json == json && old_archived == record.archived_at {
+            continue;
+        }
+        let old_fields = parse_fields(path, &old_json)
+            .map_err(|m| corrupt(path, format!("record `{}`: {m}", record.id)))?;
+        seq += 1;
+        changed += 1;
+        tx.prepare_cached(
+            "UPDATE records SET fields = ?2, updated_at = ?3, archived_at = ?4, seq = ?5,
+                 email = ?6, domain = ?7
+             WHERE id = ?1",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                record.id.as_str(),
+                json,
+                record.updated_at,
+                record.archived_at,
+                seq,
+                email,
+                domain,
+            ])
+        })
+        .map_err(|e| sql_error(path, "update a record", e))?;
+        let audit = |field: &str, old: Option<&str>, new: Option<&str>| {
+            insert_audit(
+                tx,
+                path,
+                &AuditRow {
+                    run,
+                    at,
+                    record_id: record.id.as_str(),
+                    kind: record.kind,
+                    field,
+                    old,
+                    new,
+                    side: LOCAL_SIDE,
+                    connection,
+                    cause,
+                },
+            )
+        };
+        for (field, old_value) in &old_fields {
+            let new_value = record.fields.get(field);
+            if new_value != Some(old_value) {
+                audit(field, Some(old_value), new_value.map(String::as_str))?;
+            }
+        }
+        for (field, new_value) in &record.fields {
+            if !old_fields.contains_key(field) {
+                audit(field, None, Some(new_value))?;
+            }
+        }
+        if old_archived != record.archived_at {
+            let old = old_archived.map(|v| v.to_string());
+            let new = record.archived_at.map(|v| v.to_string());
+            audit("archived_at", old.as_deref(), new.as_deref())?;
+        }
+    }
+    if seq != start_seq {
+        write_seq(tx, path, seq)?;
+    }
+    Ok(changed)
+}
+
+impl Store {
+    /// Non-archived records of `kind` whose canonical `field` equals one of `values`
+    /// (normalised values, exact match), keyed by that value. Contact `email` and company
+    /// `domain` are index lookups; other fields scan the records of `kind`. When several
+    /// records share a value, the oldest (smallest id) is returned.
+    pub fn find_by_field(
+        &self,
+        kind: ObjectKind,
+        field: &str,
+        values: &[String],
+    ) -> Result<HashMap<String, Record>, StoreError> {
+        let column = match (kind, field) {
+            (ObjectKind::Contact, "email") => Some("email"),
+            (ObjectKind::Company, "domain") => Some("domain"),
+            _ => None,
+        };
+        let sql = match column {
+            Some(col) => format!(
+                "SELECT {RECORD_COLUMNS} FROM records
+                 WHERE kind = ?1 AND {col} = ?2 AND archived_at IS NULL
+                 ORDER BY id LIMIT 1"
+            ),
+            None => format!(
+                "SELECT {RECORD_COLUMNS} FROM records
+                 WHERE kind = ?1 AND json_extract(fields, '$.\"' || ?3 || '\"') = ?2
+                   AND archived_at IS NULL
+                 ORDER BY id LIMIT 1"
+            ),
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| self.sql("prepare a match-key lookup", e))?;
+        let mut found = HashMap::new();
+        for value in values {
+            if value.is_empty() || found.contains_key(value) {
+                continue;
+            }
+            let raw = if column.is_some() {
+                stmt.query_row(params![kind.as_str(), value], |r| RawRecord::from_row(r, 0))
+            } else {
+                stmt.query_row(params![kind.as_str(), value, field], |r| {
+                    RawRecord::from_row(r, 0)
+                })
+            }
+            .optional()
+            .map_err(|e| self.sql("look records up by match key", e))?;
+            if let Some(raw) = raw {
+                found.insert(value.clone(), raw.into_record(&self.path)?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Inserts or replaces `records` by id in one transaction. Each record changed by this
+    /// write gets the next local change sequence number (so sync sees it), and the audit trail
+    /// records which fields changed and by `origin`. A record saved unchanged is left alone:
+    /// no new `seq`, no audit row. A new record gets one audit row with field `*`.
+    pub fn save_records(
+        &mut self,
+        records: &[Record],
+        origin: &WriteOrigin,
+    ) -> Result<(), StoreError> {
+        self.save_records_counted(records, origin).map(drop)
+    }
+
+    /// [`Store::save_records`], returning how many records really changed.
+    pub fn save_records_counted(
+        &mut self,
+        records: &[Record],
+        origin: &WriteOrigin,
+    ) -> Result<usize, StoreError> {
+        let at = self.clock.now();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| sql_error(&self.path, "start a transaction", e))?;
+        let changed = save_in(&tx, &self.path, records, origin, at)?;
+        tx.commit()
+            .map_err(|e| sql_error(&self.path, "commit records", e))?;
+        Ok(changed)
+    }
+
+    /// Calls `f` with every record of `kind`, in id order.
+    pub fn for_each_record(
+        &self,
+        kind: ObjectKind,
+        include_archived: bool,
+        f: &mut dyn FnMut(Record) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let sql = if include_archived {
+            format!("SELECT {RECORD_COLUMNS} FROM records WHERE kind = ?1 ORDER BY id")
+        } else {
+            format!(
+                "SELECT {RECORD_COLUMNS} FROM records WHERE kind = ?1 AND archived_at IS NULL ORDER BY id"
+            )
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| self.sql("prepare a record scan", e))?;
+        let mut rows = stmt
+            .query([kind.as_str()])
+            .map_err(|e| self.sql("read records", e))?;
+        while let Some(row) = rows.next().map_err(|e| self.sql("read records", e))? {
+            let raw = RawRecord::from_row(row, 0).map_err(|e| self.sql("read a record", e))?;
+            f(raw.into_record(&self.path)?)?;
+        }
+        Ok(())
+    }
+
+    /// The record with id `id`, archived or not.
+    pub fn get_record(&self, id: &RecordId) -> Result<Option<Record>, StoreError> {
+        let raw = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {RECORD_COLUMNS} FROM records WHERE id = ?1"
+            ))
+            .and_then(|mut s| {
+                s.query_row([id.as_str()], |r| RawRecord::from_row(r, 0))
+                    .optional()
+            })
+            .map_err(|e| self.sql("read a record", e))?;
+        raw.map(|r| r.into_record(&self.path)).transpose()
+    }
+
+    /// The records with these ids that exist, keyed by id.
+    pub fn get_records(&self, ids: &[RecordId]) -> Result<HashMap<RecordId, Record>, StoreError> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for id in ids {
+            if out.contains_key(id) {
+                continue;
+            }
+            if let Some(record) = self.get_record(id)? {
+                out.insert(id.clone(), record);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` records of `kind` (archived included) changed after local change number
+    /// `after_seq`, with their change numbers, in change order.
+    pub fn records_changed_since(
+        &self,
+        kind: ObjectKind,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Record)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT seq, {RECORD_COLUMNS} FROM records
+                 WHERE kind = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+            ))
+            .map_err(|e| self.sql("prepare a change scan", e))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![kind.as_str(), after_seq, limit], |r| {
+                Ok((r.get::<_, i64>(0)?, RawRecord::from_row(r, 1)?))
+            })
+            .map_err(|e| self.sql("read changed records", e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, raw) = row.map_err(|e| self.sql("read changed records", e))?;
+            out.push((seq, raw.into_record(&self.path)?));
+        }
+        Ok(out)
+    }
+
+    /// The highest local change number handed out so far (0 for an empty store).
+    pub fn max_seq(&self) -> Result<i64, StoreError> {
+        let text: String = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'seq'")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(|e| self.sql("read the change counter", e))?;
+        text.parse()
+            .map_err(|_| self.corrupt(format!("change counter `{text}` is not a number")))
+    }
+
+    /// How many records of `kind` there are (archived ones included or not).
+    pub fn count_records(
+        &self,
+        kind: ObjectKind,
+        include_archived: bool,
+    ) -> Result<u64, StoreError> {
+        let total: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM records WHERE kind = ?1")
+            .and_then(|mut s| s.query_row([kind.as_str()], |r| r.get(0)))
+            .map_err(|e| self.sql("count records", e))?;
+        if include_archived {
+            return Ok(total as u64);
+        }
+        let archived: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM records WHERE kind = ?1 AND archived_at IS NOT NULL",
+            )
+            .and_then(|mut s| s.query_row([kind.as_str()], |r| r.get(0)))
+            .map_err(|e| self.sql("count records", e))?;
+        Ok((total - archived) as u64)
+    }
+
+    /// The audit trail of record `id` (only `field` if given), newest first, at most `limit`.
+    pub fn audit_for_record(
+        &self,
+        id: &RecordId,
+        field: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, run, at, record_id, kind, field, old, new, side, connection, cause
+                 FROM audit WHERE record_id = ?1 AND (?2 IS NULL OR field = ?2)
+                 ORDER BY id DESC LIMIT ?3",
+            )
+            .map_err(|e| self.sql("prepare an audit query", e))?;
+        let rows = stmt
+            .query_map(params![id.as_str(), field, limit], raw_audit)
+            .map_err(|e| self.sql("read the audit trail", e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let raw = row.map_err(|e| self.sql("read the audit trail", e))?;
+            out.push(self.audit_entry(raw)?);
+        }
+        Ok(out)
+    }
+
+    /// The latest audit row that set `field` of record `id`: a change of that field, or the
+    /// record's creation when the field was never changed since.
+    pub fn last_writer(
+        &self,
+        id: &RecordId,
+        field: &str,
+    ) -> Result<Option<AuditEntry>, StoreError> {
+        let raw = self
+            .conn
+            .prepare_cached(
+                "SELECT id, run, at, record_id, kind, field, old, new, side, connection, cause
+                 FROM audit WHERE record_id = ?1 AND field IN (?2, '*')
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![id.as_str(), field], raw_audit)
+                    .optional()
+            })
+            .map_err(|e| self.sql("read the audit trail", e))?;
+        raw.map(|r| self.audit_entry(r)).transpose()
+    }
+
+    fn audit_entry(&self, raw: RawAudit) -> Result<AuditEntry, StoreError> {
+        let cause = AuditCause::parse(&raw.10)
+            .ok_or_else(|| self.corrupt(format!("unknown audit cause `{}`", raw.10)))?;
+        Ok(AuditEntry {
+            id: raw.0,
+            run: raw.1,
+            at: raw.2,
+            record_id: RecordId(raw.3),
+            kind: parse_kind(&self.path, &raw.4)?,
+            field: raw.5,
+            old: raw.6,
+            new: raw.7,
+            side: raw.8,
+            connection: raw.9,
+            cause,
+        })
+    }
+}
+
+type RawAudit = (
+    i64,
+    Option<i64>,
+    Millis,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    String,
+);
+
+fn raw_audit(r: &Row<'_>) -> rusqlite::Result<RawAudit> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+    ))
+}

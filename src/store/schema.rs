@@ -1,0 +1,189 @@
+//! The schema, as an append-only list of migrations. Never edit, reorder or drop a step that
+//! has shipped: a state file records how many steps it has seen in `PRAGMA user_version`.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::{StoreError, sql_error};
+
+/// `PRAGMA application_id` of crmsync state files ("crms"), so another program's SQLite file
+/// is recognised and left alone.
+pub const APPLICATION_ID: i64 = 0x6372_6d73;
+
+/// Migration `i` (0-based) takes a file from version `i` to version `i + 1`.
+const MIGRATIONS: &[&str] = &[V1_BASE, V2_LEASES_AND_QUEUE_INDEXES];
+
+/// The schema version this build writes.
+pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Version 1: records, links, cursors, journal, failures, conflicts, runs, audit, meta.
+const V1_BASE: &str = "
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE records (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    fields      TEXT NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    archived_at INTEGER,
+    seq         INTEGER NOT NULL,
+    -- match keys copied out of `fields` so duplicate detection is an index lookup
+    email       TEXT,
+    domain      TEXT
+);
+CREATE INDEX records_kind_seq ON records(kind, seq);
+CREATE INDEX records_email ON records(kind, email) WHERE email IS NOT NULL;
+CREATE INDEX records_domain ON records(kind, domain) WHERE domain IS NOT NULL;
+CREATE INDEX records_archived ON records(kind) WHERE archived_at IS NOT NULL;
+
+CREATE TABLE links (
+    connection        TEXT NOT NULL,
+    kind              TEXT NOT NULL,
+    local_id          TEXT NOT NULL REFERENCES records(id),
+    remote_id         TEXT NOT NULL,
+    base              TEXT NOT NULL,
+    remote_updated_at INTEGER,
+    synced_at         INTEGER NOT NULL,
+    PRIMARY KEY (connection, kind, local_id),
+    UNIQUE (connection, kind, remote_id)
+) WITHOUT ROWID;
+CREATE INDEX links_local ON links(local_id);
+
+CREATE TABLE cursors (
+    connection    TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    remote_cursor TEXT,
+    local_seq     INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (connection, kind)
+) WITHOUT ROWID;
+
+CREATE TABLE journal (
+    id         INTEGER PRIMARY KEY,
+    run        INTEGER NOT NULL,
+    connection TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    op         TEXT NOT NULL,
+    local_id   TEXT NOT NULL,
+    remote_id  TEXT,
+    props      TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE failures (
+    connection TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    local_id   TEXT NOT NULL,
+    remote_id  TEXT,
+    op         TEXT NOT NULL,
+    message    TEXT NOT NULL,
+    code       TEXT,
+    attempts   INTEGER NOT NULL,
+    first_at   INTEGER NOT NULL,
+    last_at    INTEGER NOT NULL,
+    PRIMARY KEY (connection, kind, local_id)
+) WITHOUT ROWID;
+
+CREATE TABLE conflicts (
+    id          INTEGER PRIMARY KEY,
+    connection  TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    local_id    TEXT NOT NULL REFERENCES records(id),
+    field       TEXT NOT NULL,
+    base        TEXT,
+    local       TEXT,
+    remote      TEXT,
+    detected_at INTEGER NOT NULL,
+    resolved_at INTEGER,
+    resolution  TEXT,
+    resolved_by TEXT
+);
+CREATE UNIQUE INDEX conflicts_open ON conflicts(connection, local_id, field)
+    WHERE resolved_at IS NULL;
+CREATE INDEX conflicts_open_kind ON conflicts(connection, kind) WHERE resolved_at IS NULL;
+
+CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY,
+    command     TEXT NOT NULL,
+    connections TEXT NOT NULL,
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER,
+    outcome     TEXT,
+    counts      TEXT NOT NULL DEFAULT '{}',
+    error       TEXT
+);
+
+CREATE TABLE audit (
+    id         INTEGER PRIMARY KEY,
+    run        INTEGER,
+    at         INTEGER NOT NULL,
+    record_id  TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    field      TEXT NOT NULL,
+    old        TEXT,
+    new        TEXT,
+    side       TEXT NOT NULL,
+    connection TEXT,
+    cause      TEXT NOT NULL
+);
+CREATE INDEX audit_record_field ON audit(record_id, field, id);
+
+INSERT INTO meta(key, value) VALUES ('seq', '0');
+";
+
+/// Version 2: leases (short named locks inside the file) and the indexes that make queue
+/// depth and journal recovery per connection index lookups.
+const V2_LEASES_AND_QUEUE_INDEXES: &str = "
+CREATE TABLE leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX journal_connection ON journal(connection, kind, local_id);
+CREATE INDEX runs_outcome ON runs(command, outcome, id);
+";
+
+/// Brings the file up to [`LATEST_VERSION`] in one exclusive transaction: a crash half-way
+/// leaves the file at its old version, and no other process sees a half-migrated schema.
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    migrate_to(conn, path, LATEST_VERSION)
+}
+
+/// Applies migrations up to `target` (tests use it to build old-version fixtures).
+pub(super) fn migrate_to(
+    conn: &mut Connection,
+    path: &Path,
+    target: i64,
+) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Exclusive)
+        .map_err(|e| sql_error(path, "start the migration", e))?;
+    let current: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| sql_error(path, "read the schema version", e))?;
+    if current > LATEST_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: current,
+            supported: LATEST_VERSION,
+        });
+    }
+    if current >= target {
+        return Ok(());
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().take(target as usize) {
+        let version = i as i64 + 1;
+        if version <= current {
+            continue;
+        }
+        tx.execute_batch(step)
+            .map_err(|e| sql_error(path, &format!("apply schema migration {version}"), e))?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
+        .and_then(|_| tx.pragma_update(None, "user_version", target))
+        .and_then(|_| tx.commit())
+        .map_err(|e| sql_error(path, "finish the migration", e))
+}

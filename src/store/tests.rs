@@ -1,0 +1,999 @@
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::*;
+use crate::clock::FixedClock;
+use crate::model::Record;
+
+const T0: Millis = 1_700_000_000_000;
+
+fn temp() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    (dir, path)
+}
+
+fn open(path: &Path) -> Store {
+    let mut s = Store::open(path).unwrap();
+    s.set_clock(Arc::new(FixedClock::new(T0)));
+    s
+}
+
+fn id(n: u32) -> RecordId {
+    RecordId(format!("01HZY{n:021}"))
+}
+
+fn rec(n: u32, kind: ObjectKind, fields: &[(&str, &str)]) -> Record {
+    Record {
+        id: id(n),
+        kind,
+        fields: fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        updated_at: T0,
+        archived_at: None,
+    }
+}
+
+fn contact(n: u32, email: &str) -> Record {
+    rec(
+        n,
+        ObjectKind::Contact,
+        &[("email", email), ("first_name", "Ann")],
+    )
+}
+
+fn fields(pairs: &[(&str, &str)]) -> Fields {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+const IMPORT: WriteOrigin = WriteOrigin::Import { run: 1 };
+
+fn audit_count(s: &Store) -> i64 {
+    s.conn
+        .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
+        .unwrap()
+}
+
+fn link(conn: &str, n: u32, remote: &str, base: Fields) -> Link {
+    Link {
+        connection: conn.into(),
+        kind: ObjectKind::Contact,
+        local_id: id(n),
+        remote_id: remote.into(),
+        base,
+        remote_updated_at: Some(T0),
+        synced_at: T0,
+    }
+}
+
+fn journal(conn: &str, n: u32, op: WriteOp, remote: Option<&str>) -> JournalEntry {
+    JournalEntry {
+        run: 7,
+        connection: conn.into(),
+        kind: ObjectKind::Contact,
+        op,
+        local_id: id(n),
+        remote_id: remote.map(String::from),
+        props: [("email".to_string(), "a@x.io".to_string())].into(),
+        created_at: T0,
+    }
+}
+
+// ---- opening ---------------------------------------------------------------------------
+
+#[test]
+fn open_creates_a_private_wal_file_in_a_new_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/deeper/state.db");
+    let s = Store::open(&path).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let mode: String = s
+        .conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let fk: i64 = s
+        .conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(fk, 1);
+    let sync: i64 = s
+        .conn
+        .query_row("PRAGMA synchronous", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sync, 1, "synchronous=NORMAL");
+    assert_eq!(s.schema_version().unwrap(), LATEST_VERSION);
+    drop(s);
+    // Reopening an existing file works and keeps the version.
+    assert_eq!(
+        Store::open(&path).unwrap().schema_version().unwrap(),
+        LATEST_VERSION
+    );
+}
+
+fn assert_refused_untouched(path: &Path, bytes: &[u8]) -> StoreError {
+    let err = Store::open(path).unwrap_err();
+    assert_eq!(std::fs::read(path).unwrap(), bytes, "file was modified");
+    err
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_is_refused_and_left_untouched() {
+    let (_dir, path) = temp();
+    let bytes = b"name,email\nAnn,ann@example.com\n".repeat(200);
+    std::fs::write(&path, &bytes).unwrap();
+    let err = assert_refused_untouched(&path, &bytes);
+    assert!(matches!(err, StoreError::NotAStateFile { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains(&format!("`{}`", path.display())), "{msg}");
+    assert!(msg.contains("--state"), "{msg}");
+}
+
+#[test]
+fn a_damaged_sqlite_file_is_refused_and_left_untouched() {
+    let (_dir, path) = temp();
+    let mut bytes = SQLITE_MAGIC.to_vec();
+    bytes.extend((0..8192u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    std::fs::write(&path, &bytes).unwrap();
+    let err = assert_refused_untouched(&path, &bytes);
+    assert!(matches!(err, StoreError::NotAStateFile { .. }), "{err:?}");
+    assert!(!lock::lock_path(&path).exists());
+}
+
+#[test]
+fn another_programs_sqlite_file_is_refused_and_left_untouched() {
+    let (_dir, path) = temp();
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("CREATE TABLE notes(x TEXT); INSERT INTO notes VALUES ('keep me');")
+            .unwrap();
+    }
+    let bytes = std::fs::read(&path).unwrap();
+    let err = assert_refused_untouched(&path, &bytes);
+    assert!(matches!(err, StoreError::NotAStateFile { .. }), "{err:?}");
+}
+
+#[test]
+fn a_file_from_a_newer_crmsync_is_refused_and_left_untouched() {
+    let (_dir, path) = temp();
+    drop(open(&path));
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", LATEST_VERSION + 7)
+            .unwrap();
+    }
+    let bytes = std::fs::read(&path).unwrap();
+    let err = assert_refused_untouched(&path, &bytes);
+    let msg = err.to_string();
+    assert!(matches!(err, StoreError::TooNew { .. }), "{err:?}");
+    assert!(msg.contains(&(LATEST_VERSION + 7).to_string()), "{msg}");
+    assert!(msg.contains(&LATEST_VERSION.to_string()), "{msg}");
+    assert!(msg.contains("upgrade crmsync"), "{msg}");
+    let err = Store::open_read_only(&path).unwrap_err();
+    assert!(matches!(err, StoreError::TooNew { .. }), "{err:?}");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+}
+
+#[test]
+fn read_only_open_needs_an_existing_current_file() {
+    let (_dir, path) = temp();
+    let err = Store::open_read_only(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Missing { .. }), "{err:?}");
+    assert!(!path.exists(), "a read-only open must not create the file");
+    let mut s = open(&path);
+    s.save_records(&[contact(1, "a@x.io")], &IMPORT).unwrap();
+    drop(s);
+    let ro = Store::open_read_only(&path).unwrap();
+    assert_eq!(
+        ro.get_record(&id(1)).unwrap().unwrap().get("email"),
+        Some("a@x.io")
+    );
+}
+
+// ---- migrations ------------------------------------------------------------------------
+
+fn fixture_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v1.db")
+}
+
+/// Rebuilds `tests/fixtures/state-v1.db`: a state file at schema version 1 holding three
+/// records and two links. Run with
+/// `cargo test --lib store::tests::generate_v1_fixture -- --ignored`; commit the result.
+#[test]
+#[ignore = "writes tests/fixtures/state-v1.db"]
+fn generate_v1_fixture() {
+    let path = fixture_path();
+    let _ = std::fs::remove_file(&path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::File::create(&path).unwrap();
+    let mut conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
+    schema::migrate_to(&mut conn, &path, 1).unwrap();
+    let mut s = Store {
+        conn,
+        path: path.clone(),
+        clock: Arc::new(FixedClock::new(T0)),
+    };
+    s.save_records(&v1_fixture_records(), &IMPORT).unwrap();
+    s.upsert_link(&link(
+        "acme",
+        1,
+        "hs-1",
+        fields(&[("email", "ann@example.com")]),
+    ))
+    .unwrap();
+    s.upsert_link(&Link {
+        kind: ObjectKind::Company,
+        local_id: id(3),
+        ..link("acme", 3, "hs-c-3", fields(&[("domain", "example.com")]))
+    })
+    .unwrap();
+    assert_eq!(s.schema_version().unwrap(), 1);
+    s.conn.execute_batch("VACUUM").unwrap();
+}
+
+fn v1_fixture_records() -> Vec<Record> {
+    let mut archived = contact(2, "bob@example.com");
+    archived.archived_at = Some(T0 + 5);
+    vec![
+        contact(1, "ann@example.com"),
+        archived,
+        rec(
+            3,
+            ObjectKind::Company,
+            &[("name", "Example"), ("domain", "example.com")],
+        ),
+    ]
+}
+
+#[test]
+fn a_v1_state_file_is_migrated_and_keeps_every_record() {
+    let (_dir, path) = temp();
+    std::fs::copy(fixture_path(), &path).unwrap();
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 1, "the fixture must stay at schema version 1");
+    }
+    let mut s = open(&path);
+    assert_eq!(s.schema_version().unwrap(), LATEST_VERSION);
+    for want in v1_fixture_records() {
+        assert_eq!(s.get_record(&want.id).unwrap().as_ref(), Some(&want));
+    }
+    assert_eq!(s.max_seq().unwrap(), 3);
+    let links = s
+        .links_by_local_ids("acme", ObjectKind::Contact, &[id(1)])
+        .unwrap();
+    assert_eq!(links[&id(1)].remote_id, "hs-1");
+    assert_eq!(s.count_links("acme", ObjectKind::Company).unwrap(), 1);
+    // The tables added by later migrations work.
+    assert!(s.try_acquire_lease("token:acme", "p1", T0, 1000).unwrap());
+    let found = s
+        .find_by_field(ObjectKind::Company, "domain", &["example.com".into()])
+        .unwrap();
+    assert_eq!(found["example.com"].id, id(3));
+}
+
+// ---- run lock --------------------------------------------------------------------------
+
+#[test]
+fn a_held_run_lock_is_refused_with_the_holders_pid() {
+    let (_dir, path) = temp();
+    let first = RunLock::acquire(&path).unwrap();
+    assert_eq!(first.took_over_from, None);
+    let text = std::fs::read_to_string(first.path()).unwrap();
+    assert_eq!(text.trim(), std::process::id().to_string());
+    let err = RunLock::acquire(&path).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
+    assert!(
+        msg.contains(&format!("pid {}", std::process::id())),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("`{}`", path.display())), "{msg}");
+    assert!(msg.contains("wait"), "{msg}");
+    drop(first);
+    // A clean release leaves nothing to take over.
+    let again = RunLock::acquire(&path).unwrap();
+    assert_eq!(again.took_over_from, None);
+}
+
+#[test]
+fn a_lock_left_by_a_dead_process_is_taken_over() {
+    let (_dir, path) = temp();
+    std::fs::write(lock::lock_path(&path), "4194999\n").unwrap();
+    let lock = RunLock::acquire(&path).unwrap();
+    assert_eq!(lock.took_over_from, Some(4_194_999));
+    let text = std::fs::read_to_string(lock.path()).unwrap();
+    assert_eq!(text.trim(), std::process::id().to_string());
+}
+
+// ---- records ---------------------------------------------------------------------------
+
+#[test]
+fn saving_unchanged_records_bumps_nothing() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    let recs = vec![
+        contact(1, "a@x.io"),
+        contact(2, "b@x.io"),
+        contact(3, "c@x.io"),
+    ];
+    assert_eq!(s.save_records_counted(&recs, &IMPORT).unwrap(), 3);
+    assert_eq!(s.max_seq().unwrap(), 3);
+    assert_eq!(audit_count(&s), 3, "one creation row per new record");
+    assert_eq!(s.save_records_counted(&recs, &IMPORT).unwrap(), 0);
+    assert_eq!(s.max_seq().unwrap(), 3);
+    assert_eq!(audit_count(&s), 3);
+    assert!(
+        s.records_changed_since(ObjectKind::Contact, 3, 10)
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut changed = recs[1].clone();
+    changed.fields.insert("first_name".into(), "Bea".into());
+    changed.fields.insert("job_title".into(), "CTO".into());
+    let pull = WriteOrigin::Pull {
+        run: 2,
+        connection: "acme".into(),
+    };
+    s.save_records(&[changed.clone()], &pull).unwrap();
+    assert_eq!(s.max_seq().unwrap(), 4);
+    let trail = s.audit_for_record(&id(2), None, 10).unwrap();
+    assert_eq!(trail.len(), 3, "{trail:?}");
+    let first_name = s.last_writer(&id(2), "first_name").unwrap().unwrap();
+    assert_eq!(first_name.old.as_deref(), Some("Ann"));
+    assert_eq!(first_name.new.as_deref(), Some("Bea"));
+    assert_eq!(first_name.cause, AuditCause::Pull);
+    assert_eq!(first_name.connection.as_deref(), Some("acme"));
+    assert_eq!(first_name.side, LOCAL_SIDE);
+    assert_eq!(first_name.at, T0);
+    let title = s.audit_for_record(&id(2), Some("job_title"), 10).unwrap();
+    assert_eq!(
+        (title[0].old.as_deref(), title[0].new.as_deref()),
+        (None, Some("CTO"))
+    );
+    // A field never changed since creation was last written by the import.
+    let email = s.last_writer(&id(2), "email").unwrap().unwrap();
+    assert_eq!(
+        (email.field.as_str(), email.cause),
+        (CREATED_FIELD, AuditCause::Import)
+    );
+
+    let mut archived = changed;
+    archived.archived_at = Some(T0 + 1);
+    s.save_records(&[archived], &WriteOrigin::User).unwrap();
+    assert_eq!(s.max_seq().unwrap(), 5);
+    let arch = s.last_writer(&id(2), "archived_at").unwrap().unwrap();
+    assert_eq!(arch.new, Some((T0 + 1).to_string()));
+}
+
+#[test]
+fn saving_a_record_as_another_kind_is_refused() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    s.save_records(&[contact(1, "a@x.io")], &IMPORT).unwrap();
+    let err = s
+        .save_records(&[rec(1, ObjectKind::Company, &[("name", "X")])], &IMPORT)
+        .unwrap_err();
+    assert!(err.to_string().contains("contact"), "{err}");
+    assert_eq!(
+        s.get_record(&id(1)).unwrap().unwrap().kind,
+        ObjectKind::Contact
+    );
+}
+
+#[test]
+fn changes_come_back_in_change_order_per_kind() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    s.save_records(&[contact(3, "c@x.io"), contact(1, "a@x.io")], &IMPORT)
+        .unwrap();
+    s.save_records(&[rec(9, ObjectKind::Company, &[("name", "X")])], &IMPORT)
+        .unwrap();
+    s.save_records(&[contact(2, "b@x.io"), contact(3, "c2@x.io")], &IMPORT)
+        .unwrap();
+    let all = s
+        .records_changed_since(ObjectKind::Contact, 0, 100)
+        .unwrap();
+    let order: Vec<(i64, RecordId)> = all.into_iter().map(|(q, r)| (q, r.id)).collect();
+    assert_eq!(order, vec![(2, id(1)), (4, id(2)), (5, id(3))]);
+    let page = s.records_changed_since(ObjectKind::Contact, 2, 1).unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].1.id, id(2));
+    let companies = s
+        .records_changed_since(ObjectKind::Company, 0, 100)
+        .unwrap();
+    assert_eq!(companies.len(), 1);
+    assert_eq!(companies[0].0, 3);
+}
+
+#[test]
+fn match_keys_find_active_records_only() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    let mut gone = contact(2, "b@x.io");
+    gone.archived_at = Some(T0);
+    s.save_records(
+        &[
+            contact(1, "a@x.io"),
+            gone,
+            contact(3, "a@x.io"),
+            rec(4, ObjectKind::Company, &[("domain", "x.io"), ("name", "X")]),
+        ],
+        &IMPORT,
+    )
+    .unwrap();
+    let found = s
+        .find_by_field(
+            ObjectKind::Contact,
+            "email",
+            &["a@x.io".into(), "b@x.io".into(), "z@x.io".into()],
+        )
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found["a@x.io"].id, id(1), "the oldest of duplicates");
+    let by_domain = s
+        .find_by_field(ObjectKind::Company, "domain", &["x.io".into()])
+        .unwrap();
+    assert_eq!(by_domain["x.io"].id, id(4));
+    let by_name = s
+        .find_by_field(ObjectKind::Contact, "first_name", &["Ann".into()])
+        .unwrap();
+    assert_eq!(by_name["Ann"].id, id(1));
+    // A contact email is not a company domain.
+    assert!(
+        s.find_by_field(ObjectKind::Company, "email", &["a@x.io".into()])
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn for_each_record_walks_in_id_order() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    let mut gone = contact(2, "b@x.io");
+    gone.archived_at = Some(T0);
+    s.save_records(&[contact(3, "c@x.io"), gone, contact(1, "a@x.io")], &IMPORT)
+        .unwrap();
+    let mut seen = Vec::new();
+    s.for_each_record(ObjectKind::Contact, false, &mut |r| {
+        seen.push(r.id);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, vec![id(1), id(3)]);
+    seen.clear();
+    s.for_each_record(ObjectKind::Contact, true, &mut |r| {
+        seen.push(r.id);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, vec![id(1), id(2), id(3)]);
+    let got = s.get_records(&[id(3), id(8)]).unwrap();
+    assert_eq!(got.len(), 1);
+}
+
+// ---- links and cursors -----------------------------------------------------------------
+
+#[test]
+fn links_are_unique_per_record_and_per_remote_id() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    s.save_records(&[contact(1, "a@x.io"), contact(2, "b@x.io")], &IMPORT)
+        .unwrap();
+    s.upsert_link(&link("acme", 1, "r1", fields(&[("email", "a@x.io")])))
+        .unwrap();
+    let err = s
+        .upsert_link(&link("acme", 2, "r1", Fields::new()))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid { .. }), "{err:?}");
+    // The same remote id in another connection is fine.
+    s.upsert_link(&link("other", 2, "r1", Fields::new()))
+        .unwrap();
+    // Re-linking a record replaces its link.
+    s.upsert_link(&link("acme", 1, "r1b", Fields::new()))
+        .unwrap();
+    assert_eq!(s.count_links("acme", ObjectKind::Contact).unwrap(), 1);
+    let by_remote = s
+        .links_by_remote_ids("acme", ObjectKind::Contact, &["r1".into(), "r1b".into()])
+        .unwrap();
+    assert_eq!(by_remote.len(), 1);
+    assert_eq!(by_remote["r1b"].local_id, id(1));
+    assert_eq!(s.links_of_record(&id(2)).unwrap().len(), 1);
+    // A link to a record that does not exist is refused by the foreign key.
+    assert!(
+        s.upsert_link(&link("acme", 99, "r99", Fields::new()))
+            .is_err()
+    );
+    assert!(s.remove_link("acme", ObjectKind::Contact, &id(1)).unwrap());
+    assert!(!s.remove_link("acme", ObjectKind::Contact, &id(1)).unwrap());
+    assert_eq!(s.count_links("acme", ObjectKind::Contact).unwrap(), 0);
+}
+
+#[test]
+fn cursors_are_kept_per_connection_and_kind() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    assert_eq!(s.remote_cursor("acme", ObjectKind::Contact).unwrap(), None);
+    assert_eq!(s.local_cursor("acme", ObjectKind::Contact).unwrap(), 0);
+    s.set_remote_cursor("acme", ObjectKind::Contact, Some("c-1"))
+        .unwrap();
+    s.set_local_cursor("acme", ObjectKind::Contact, 42).unwrap();
+    s.set_local_cursor("acme", ObjectKind::Company, 7).unwrap();
+    assert_eq!(
+        s.remote_cursor("acme", ObjectKind::Contact)
+            .unwrap()
+            .as_deref(),
+        Some("c-1")
+    );
+    assert_eq!(s.local_cursor("acme", ObjectKind::Contact).unwrap(), 42);
+    assert_eq!(s.remote_cursor("acme", ObjectKind::Company).unwrap(), None);
+    assert_eq!(s.local_cursor("other", ObjectKind::Contact).unwrap(), 0);
+    s.reset_cursors("acme").unwrap();
+    assert_eq!(s.local_cursor("acme", ObjectKind::Contact).unwrap(), 0);
+}
+
+// ---- journal, failures -----------------------------------------------------------------
+
+#[test]
+fn a_committed_write_updates_link_failure_record_and_audit_together() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    s.save_records(&[contact(1, "a@x.io")], &IMPORT).unwrap();
+    s.record_failure(
+        "acme",
+        ObjectKind::Contact,
+        &id(1),
+        None,
+        WriteOp::Create,
+        &WriteFailure {
+            message: "timeout".into(),
+            code: None,
+            at: T0,
+        },
+    )
+    .unwrap();
+    let ids = s
+        .journal_add(&[journal("acme", 1, WriteOp::Create, None)])
+        .unwrap();
+    let pending = s.journal_pending("acme").unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].id, ids[0]);
+    assert_eq!(pending[0].entry, journal("acme", 1, WriteOp::Create, None));
+    assert!(s.journal_pending("other").unwrap().is_empty());
+
+    let mut archived = contact(1, "a@x.io");
+    archived.archived_at = Some(T0 + 9);
+    let before = s.max_seq().unwrap();
+    s.commit_write(
+        ids[0],
+        &WriteOutcome {
+            remote_id: "hs-1".into(),
+            base: fields(&[("email", "a@x.io"), ("first_name", "Ann")]),
+            remote_updated_at: Some(T0 + 8),
+            at: T0 + 9,
+            record: Some(archived),
+        },
+    )
+    .unwrap();
+    assert!(s.journal_pending("acme").unwrap().is_empty());
+    let l = &s
+        .links_by_local_ids("acme", ObjectKind::Contact, &[id(1)])
+        .unwrap()[&id(1)];
+    assert_eq!(l.remote_id, "hs-1");
+    assert_eq!(l.base.get("first_name").map(String::as_str), Some("Ann"));
+    assert_eq!(l.remote_updated_at, Some(T0 + 8));
+    assert!(s.list_failures(None).unwrap().is_empty());
+    assert_eq!(
+        s.get_record(&id(1)).unwrap().unwrap().archived_at,
+        Some(T0 + 9)
+    );
+    assert_eq!(s.max_seq().unwrap(), before + 1);
+    let pushed = s.last_writer(&id(1), "first_name").unwrap().unwrap();
+    assert_eq!(
+        (pushed.side.as_str(), pushed.cause),
+        ("acme", AuditCause::Push)
+    );
+    assert_eq!(pushed.run, Some(7));
+    // Committing the same entry twice is refused.
+    assert!(
+        s.commit_write(
+            ids[0],
+            &WriteOutcome {
+                remote_id: "hs-1".into(),
+                base: Fields::new(),
+                remote_updated_at: None,
+                at: T0,
+                record: None,
+            }
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn a_commit_that_cannot_complete_leaves_the_journal_entry() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    s.save_records(&[contact(1, "a@x.io"), contact(2, "b@x.io")], &IMPORT)
+        .unwrap();
+    s.upsert_link(&link("acme", 2, "hs-taken", Fields::new()))
+        .unwrap();
+    let ids = s
+        .journal_add(&[journal("acme", 1, WriteOp::Create, None)])
+        .unwrap();
+    let audit_before = audit_count(&s);
+    let err = s
+        .commit_write(
+            ids[0],
+            &WriteOutcome {
+                remote_id: "hs-taken".into(),
+                base: fields(&[("email", "a@x.io")]),
+                remote_updated_at: None,
+                at: T0,
+                record: None,
+            },
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid { .. }), "{err:?}");
+    assert_eq!(s.journal_pending("acme").unwrap().len(), 1, "rolled back");
+    assert_eq!(audit_count(&s), audit_before);
+}
+
+#[test]
+fn failed_writes_are_counted_and_requeued() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    s.save_records(&[contact(1, "a@x.io"), contact(2, "b@x.io")], &IMPORT)
+        .unwrap();
+    let fail = |at| WriteFailure {
+        message: "property `email` is invalid".into(),
+        code: Some("VALIDATION_ERROR".into()),
+        at,
+    };
+    for at in [T0, T0 + 1] {
+        let ids = s
+            .journal_add(&[journal("acme", 1, WriteOp::Update, Some("r1"))])
+            .unwrap();
+        s.fail_write(ids[0], &fail(at)).unwrap();
+    }
+    let ids = s
+        .journal_add(&[journal("other", 2, WriteOp::Create, None)])
+        .unwrap();
+    s.fail_write(ids[0], &fail(T0)).unwrap();
+    assert!(s.journal_pending("acme").unwrap().is_empty());
+    let f = s.list_failures(Some("acme")).unwrap();
+    assert_eq!(f.len(), 1);
+    assert_eq!(
+        (f[0].attempts, f[0].first_at, f[0].last_at),
+        (2, T0, T0 + 1)
+    );
+    assert_eq!(f[0].remote_id.as_deref(), Some("r1"));
+    assert_eq!(f[0].code.as_deref(), Some("VALIDATION_ERROR"));
+    assert_eq!(s.list_failures(None).unwrap().len(), 2);
+
+    let seq = s.max_seq().unwrap();
+    assert_eq!(s.requeue_failures(Some("acme")).unwrap(), 1);
+    assert_eq!(s.max_seq().unwrap(), seq + 1);
+    let again = s
+        .records_changed_since(ObjectKind::Contact, seq, 10)
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].1.id, id(1));
+    assert!(s.list_failures(Some("acme")).unwrap().is_empty());
+    assert_eq!(
+        s.list_failures(None).unwrap().len(),
+        1,
+        "other connection kept"
+    );
+}
+
+// ---- conflicts, runs -------------------------------------------------------------------
+
+#[test]
+fn one_open_conflict_per_field_and_resolution_closes_it() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    s.save_records(&[contact(1, "a@x.io")], &IMPORT).unwrap();
+    let c = |local: &str, at| NewConflict {
+        connection: "acme".into(),
+        kind: ObjectKind::Contact,
+        local_id: id(1),
+        field: "job_title".into(),
+        base: Some("Dev".into()),
+        local: Some(local.into()),
+        remote: Some("CTO".into()),
+        detected_at: at,
+    };
+    let first = s.upsert_conflict(&c("Lead", T0)).unwrap();
+    let again = s.upsert_conflict(&c("Head", T0 + 5)).unwrap();
+    assert_eq!(first, again);
+    let other_field = s
+        .upsert_conflict(&NewConflict {
+            field: "phone".into(),
+            ..c("1", T0)
+        })
+        .unwrap();
+    assert_ne!(other_field, first);
+    let open = s
+        .list_open_conflicts(&ConflictFilter {
+            field: Some("job_title".into()),
+            ..ConflictFilter::default()
+        })
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].local.as_deref(), Some("Head"));
+    assert_eq!(open[0].detected_at, T0);
+
+    let done = s
+        .resolve_conflict(first, Some("CTO"), "remote", T0 + 9)
+        .unwrap();
+    assert_eq!(done.resolved_at, Some(T0 + 9));
+    assert_eq!(done.resolution.as_deref(), Some("CTO"));
+    assert_eq!(done.resolved_by.as_deref(), Some("remote"));
+    let err = s.resolve_conflict(first, None, "local", T0).unwrap_err();
+    assert!(err.to_string().contains("already resolved"), "{err}");
+    assert!(s.resolve_conflict(12345, None, "local", T0).is_err());
+    assert_eq!(
+        s.list_open_conflicts(&ConflictFilter::default())
+            .unwrap()
+            .len(),
+        1
+    );
+    // Detected again after resolution: a new conflict.
+    assert_ne!(s.upsert_conflict(&c("Boss", T0 + 20)).unwrap(), first);
+    assert_eq!(
+        s.get_conflict(first)
+            .unwrap()
+            .unwrap()
+            .resolution
+            .as_deref(),
+        Some("CTO")
+    );
+}
+
+#[test]
+fn runs_are_listed_newest_first_with_the_last_good_sync() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    let both = vec!["acme".to_string(), "pd".to_string()];
+    let r1 = s.begin_run("sync", &both, T0).unwrap();
+    s.finish_run(
+        r1,
+        RunOutcome::Ok,
+        &serde_json::json!({"pushed": 3}),
+        None,
+        T0 + 10,
+    )
+    .unwrap();
+    let r2 = s.begin_run("sync", &["acme".to_string()], T0 + 20).unwrap();
+    s.finish_run(
+        r2,
+        RunOutcome::Failed,
+        &serde_json::json!({}),
+        Some("boom"),
+        T0 + 30,
+    )
+    .unwrap();
+    let r3 = s.begin_run("import", &[], T0 + 40).unwrap();
+    let runs = s.list_runs(10).unwrap();
+    assert_eq!(
+        runs.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![r3, r2, r1]
+    );
+    assert_eq!(runs[0].outcome, None);
+    assert_eq!(runs[1].error.as_deref(), Some("boom"));
+    assert_eq!(runs[2].counts["pushed"], 3);
+    assert_eq!(runs[2].connections, both);
+    assert_eq!(s.last_successful_sync("acme").unwrap(), Some(T0 + 10));
+    assert_eq!(s.last_successful_sync("pd").unwrap(), Some(T0 + 10));
+    assert_eq!(s.last_successful_sync("sf").unwrap(), None);
+    assert_eq!(s.list_runs(1).unwrap().len(), 1);
+    assert!(
+        s.finish_run(999, RunOutcome::Ok, &serde_json::json!({}), None, T0)
+            .is_err()
+    );
+}
+
+// ---- status, leases --------------------------------------------------------------------
+
+#[test]
+fn status_counts_each_record_once() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    let mut archived_unlinked = contact(7, "g@x.io");
+    archived_unlinked.archived_at = Some(T0);
+    // 1 synced, 2 pending edit, 3 local only, 4 error, 5 conflict, 6 new (pending),
+    // 7 archived and never linked (not counted), 8 linked + journalled (pending),
+    // 9 in conflict and failed (conflict wins).
+    s.save_records(
+        &[
+            contact(1, "a@x.io"),
+            contact(2, "b@x.io"),
+            contact(3, "c@x.io"),
+            contact(4, "d@x.io"),
+            contact(5, "e@x.io"),
+            archived_unlinked,
+            contact(8, "h@x.io"),
+            contact(9, "i@x.io"),
+        ],
+        &IMPORT,
+    )
+    .unwrap();
+    for (n, remote) in [
+        (1, "r1"),
+        (2, "r2"),
+        (4, "r4"),
+        (5, "r5"),
+        (8, "r8"),
+        (9, "r9"),
+    ] {
+        s.upsert_link(&link("acme", n, remote, Fields::new()))
+            .unwrap();
+    }
+    let cursor = s.max_seq().unwrap();
+    s.set_local_cursor("acme", ObjectKind::Contact, cursor)
+        .unwrap();
+    s.save_records(&[contact(2, "b2@x.io"), contact(6, "f@x.io")], &IMPORT)
+        .unwrap();
+    let fail = WriteFailure {
+        message: "rejected".into(),
+        code: None,
+        at: T0,
+    };
+    for n in [4, 9] {
+        s.record_failure(
+            "acme",
+            ObjectKind::Contact,
+            &id(n),
+            None,
+            WriteOp::Update,
+            &fail,
+        )
+        .unwrap();
+    }
+    for n in [5, 9] {
+        s.upsert_conflict(&NewConflict {
+            connection: "acme".into(),
+            kind: ObjectKind::Contact,
+            local_id: id(n),
+            field: "first_name".into(),
+            base: None,
+            local: Some("A".into()),
+            remote: Some("B".into()),
+            detected_at: T0,
+        })
+        .unwrap();
+    }
+    s.journal_add(&[journal("acme", 8, WriteOp::Update, Some("r8"))])
+        .unwrap();
+    let st = s.status("acme", ObjectKind::Contact).unwrap();
+    assert_eq!(
+        (st.synced, st.local_only, st.pending, st.error, st.conflict),
+        (1, 1, 3, 1, 2),
+        "{st:?}"
+    );
+    assert_eq!(
+        st.queue_depth, 3,
+        "two changed records and one journalled write"
+    );
+    // A connection that never synced: everything active is pending.
+    let fresh = s.status("pd", ObjectKind::Contact).unwrap();
+    assert_eq!(
+        (fresh.pending, fresh.synced, fresh.local_only),
+        (8, 0, 0),
+        "{fresh:?}"
+    );
+}
+
+#[test]
+fn leases_are_exclusive_until_released_or_expired() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    assert!(s.try_acquire_lease("token:acme", "p1", T0, 1_000).unwrap());
+    assert!(
+        !s.try_acquire_lease("token:acme", "p2", T0 + 10, 1_000)
+            .unwrap()
+    );
+    assert!(s.try_acquire_lease("token:other", "p2", T0, 1_000).unwrap());
+    assert!(
+        s.try_acquire_lease("token:acme", "p1", T0 + 500, 1_000)
+            .unwrap(),
+        "renew"
+    );
+    assert!(
+        !s.try_acquire_lease("token:acme", "p2", T0 + 1_200, 1_000)
+            .unwrap()
+    );
+    assert!(
+        s.try_acquire_lease("token:acme", "p2", T0 + 1_500, 1_000)
+            .unwrap(),
+        "expired"
+    );
+    assert!(!s.release_lease("token:acme", "p1").unwrap());
+    assert!(s.release_lease("token:acme", "p2").unwrap());
+    assert!(
+        s.try_acquire_lease("token:acme", "p3", T0 + 1_600, 1_000)
+            .unwrap()
+    );
+}
+
+#[test]
+fn meta_values_round_trip() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    assert_eq!(s.meta_get("x").unwrap(), None);
+    s.meta_set("x", "1").unwrap();
+    s.meta_set("x", "2").unwrap();
+    assert_eq!(s.meta_get("x").unwrap().as_deref(), Some("2"));
+}
+
+// ---- timing ----------------------------------------------------------------------------
+
+/// Import speed and no-op cost at scale. Run with
+/// `cargo test --lib store::tests::timing_import_1m -- --ignored --nocapture`
+/// (add `--release` for release figures).
+#[test]
+#[ignore = "timing check; prints figures"]
+fn timing_import_1m() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    let total = 1_000_000u32;
+    let batch = 10_000u32;
+    let started = std::time::Instant::now();
+    for b in 0..total / batch {
+        let recs: Vec<Record> = (b * batch..(b + 1) * batch)
+            .map(|n| {
+                let mut r = rec(
+                    n,
+                    ObjectKind::Contact,
+                    &[
+                        ("first_name", "Ann"),
+                        ("last_name", "Lee"),
+                        ("phone", "+4420"),
+                    ],
+                );
+                r.fields
+                    .insert("email".into(), format!("user{n}@example.com"));
+                r
+            })
+            .collect();
+        s.save_records(&recs, &IMPORT).unwrap();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "save_records: {total} new contacts in {secs:.1} s = {:.0} rows/s",
+        total as f64 / secs
+    );
+    let started = std::time::Instant::now();
+    let cursor = s.max_seq().unwrap();
+    let none = s
+        .records_changed_since(ObjectKind::Contact, cursor, 1000)
+        .unwrap();
+    assert!(none.is_empty());
+    eprintln!("no-op change check: {:?}", started.elapsed());
+    let started = std::time::Instant::now();
+    let emails: Vec<String> = (0..10_000)
+        .map(|n| format!("user{}@example.com", n * 97))
+        .collect();
+    let found = s
+        .find_by_field(ObjectKind::Contact, "email", &emails)
+        .unwrap();
+    assert_eq!(found.len(), 10_000);
+    eprintln!("10,000 email lookups: {:?}", started.elapsed());
+}
