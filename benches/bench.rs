@@ -4,14 +4,20 @@
 //! Each section prints its figures and the target it is measured against; nothing here
 //! asserts, so a missed target is reported, never hidden.
 
+mod import;
+
 fn main() {
+    // The import section measures peak memory in a child process of this binary.
+    if import::child_main_if_requested() {
+        return;
+    }
     // cargo passes `--bench`; the rest are section names.
     let wanted: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
     let on = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
-    let sections: Vec<(&str, fn())> = vec![];
+    let sections: Vec<(&str, fn())> = vec![("import", import::run)];
     for (name, run) in sections {
         if on(name) {
             println!("== {name}");

@@ -1,1 +1,422 @@
-//! transfer
+//! CSV and JSONL import into the local store, and export out of it.
+//!
+//! # The model
+//!
+//! An import reads one file of one object kind, row by row. Each row becomes a canonical
+//! [`Record`]: its columns are mapped to canonical fields by [`columns`] (forgiving about case,
+//! spaces, `-`/`_` and common aliases; `--map column=field` overrides; `--map column=-` drops a
+//! column), every value is normalised by its field's type, and the row is matched against
+//! earlier rows of the same file and against the store by the **match keys** (`email` for
+//! contacts, `domain` for companies, none for activities, unless the caller says otherwise).
+//! What happens to a duplicate is the [`OnDuplicate`] policy.
+//!
+//! Two kinds of failure are kept apart:
+//!
+//! * a **refusal** ([`ImportError`]): the file as a whole is not what was expected — not CSV or
+//!   JSONL at all, empty, a header naming no field, columns that are not fields. Refusals happen
+//!   before anything is written.
+//! * a **rejection** ([`Rejection`]): one row does not fit (a bad email, a number that is not
+//!   one, the wrong number of columns, bad UTF-8 or bad JSON, a duplicate under
+//!   `on_duplicate = error`). The row is reported with its physical line in the file — a quoted
+//!   CSV value that spans lines moves every later line number — and the other rows go on.
+//!
+//! A column that is not a known field is refused up front with the list of such columns and
+//! the hint to map it (`--map "Shoe size=custom.shoe_size"`) or drop it (`--map "Shoe size=-"`).
+//! Columns named `custom.<name>` are custom fields as they stand. In JSONL the keys of the first
+//! object are checked up front the same way; a later object with a key that is not a field is
+//! rejected as a row.
+//!
+//! # Identity and round trips
+//!
+//! The columns `id` (a ULID), `updated_at` and `archived_at` (RFC 3339 or epoch milliseconds)
+//! are not fields but the record's own metadata, so an export imports back without loss. A row
+//! with an `id` is that record: saving it replaces the stored record with that id — unless its
+//! match key finds a live record first, in which case it is a duplicate of that record like any
+//! other row (under `merge` the stored record keeps its own id). A row
+//! without one gets a new id, and `updated_at` defaults to the import's "now". Archived rows
+//! are never matched as duplicates (the store only matches live records).
+//!
+//! # Streaming
+//!
+//! Rows are read and saved in batches of [`ImportOptions::batch_size`] (10,000 by default):
+//! one `find_by_field` per match key per batch and one `save_records` per batch, so memory stays
+//! flat however long the file is. Duplicates inside the file are found across batches by a map
+//! from a hash of each match key value to the line that brought it in (16 bytes a row); a hash
+//! hit is only trusted once the store or the current batch confirms the actual value.
+
+mod columns;
+mod export;
+mod import;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use crate::config::OnDuplicate;
+use crate::model::{Millis, ObjectKind, Record};
+use crate::store::{Store, StoreError, WriteOrigin};
+
+pub use columns::{MapTarget, parse_map_spec};
+pub use export::{ExportError, ExportSummary, export};
+pub use import::import_file;
+
+/// The two file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line, keyed by column (field) name.
+    Jsonl,
+}
+
+impl Format {
+    /// The format a file name implies: `.csv`/`.txt` → CSV, `.jsonl`/`.ndjson`/`.json` → JSONL.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" | "txt" => Some(Format::Csv),
+            "jsonl" | "ndjson" | "json" => Some(Format::Jsonl),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How to import one file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportOptions {
+    /// The kind of object every row is.
+    pub kind: ObjectKind,
+    /// `None`: from the file's extension (`.csv`, `.txt`; `.jsonl`, `.ndjson`, `.json`), else
+    /// sniffed from its first bytes (`{` → JSONL, anything else → CSV).
+    pub format: Option<Format>,
+    /// Explicit column → field mappings (`--map`), applied before the built-in names.
+    pub map: Vec<(String, MapTarget)>,
+    /// Canonical fields that make two rows, or a row and a stored record, the same object.
+    pub match_keys: Vec<String>,
+    pub on_duplicate: OnDuplicate,
+    /// The calling code for national phone numbers (`+44`), for `phone_e164`.
+    pub default_calling_code: Option<String>,
+    /// `updated_at` of rows that carry none.
+    pub now: Millis,
+    /// The run this import is recorded under in the audit trail.
+    pub run: i64,
+    /// Rows per `save_records` call.
+    pub batch_size: usize,
+}
+
+impl ImportOptions {
+    /// Defaults for `kind`: format from the file, no overrides, the kind's default match keys,
+    /// merge duplicates, batches of 10,000.
+    pub fn new(kind: ObjectKind, now: Millis, run: i64) -> ImportOptions {
+        ImportOptions {
+            kind,
+            format: None,
+            map: Vec::new(),
+            match_keys: default_match_keys(kind),
+            on_duplicate: OnDuplicate::Merge,
+            default_calling_code: None,
+            now,
+            run,
+            batch_size: DEFAULT_BATCH,
+        }
+    }
+}
+
+/// Rows per batch unless the caller says otherwise.
+pub const DEFAULT_BATCH: usize = 10_000;
+
+/// At most this many rejections are listed in a report; the count goes on.
+pub const MAX_LISTED_REJECTIONS: usize = 10_000;
+
+/// The match keys used when none are configured: the field that names one real-world object.
+pub fn default_match_keys(kind: ObjectKind) -> Vec<String> {
+    match kind {
+        ObjectKind::Contact => vec!["email".to_string()],
+        ObjectKind::Company => vec!["domain".to_string()],
+        ObjectKind::Activity => Vec::new(),
+    }
+}
+
+/// One row that was not imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    /// The physical line (1-based) where the row starts.
+    pub line: u64,
+    /// The column at fault, when one is.
+    pub column: Option<String>,
+    pub reason: String,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+/// What an import did. The `--json` shape of `crmsync import` for files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    pub file: PathBuf,
+    pub kind: ObjectKind,
+    pub format: Format,
+    /// Data rows read (header and blank lines not counted).
+    pub rows: u64,
+    /// Rows that became new records.
+    pub loaded: u64,
+    /// Rows merged into an existing record (stored or earlier in the file) and changing it.
+    pub merged: u64,
+    /// Rows that matched an existing record and would change nothing.
+    pub unchanged: u64,
+    /// Duplicate rows left alone under `on_duplicate = skip`.
+    pub skipped: u64,
+    /// Rows not imported; `rejections` lists the first [`MAX_LISTED_REJECTIONS`].
+    pub rejected: u64,
+    pub rejections: Vec<Rejection>,
+}
+
+impl ImportReport {
+    fn new(file: &Path, kind: ObjectKind, format: Format) -> ImportReport {
+        ImportReport {
+            file: file.to_path_buf(),
+            kind,
+            format,
+            rows: 0,
+            loaded: 0,
+            merged: 0,
+            unchanged: 0,
+            skipped: 0,
+            rejected: 0,
+            rejections: Vec::new(),
+        }
+    }
+
+    fn reject(&mut self, line: u64, column: Option<&str>, reason: String) {
+        self.rejected += 1;
+        if self.rejections.len() < MAX_LISTED_REJECTIONS {
+            self.rejections.push(Rejection {
+                line,
+                column: column.map(str::to_string),
+                reason,
+            });
+        }
+    }
+}
+
+/// Progress of a long import, drawn by the output layer. Called from the importing thread.
+pub trait ImportProgress {
+    /// The file's size in bytes, once known.
+    fn set_total(&self, bytes: u64);
+    /// `bytes` more of the file were read and `rows` more rows handled.
+    fn advance(&self, bytes: u64, rows: u64);
+    fn finish(&self);
+}
+
+/// Progress that nobody watches.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl ImportProgress for NoProgress {
+    fn set_total(&self, _bytes: u64) {}
+    fn advance(&self, _bytes: u64, _rows: u64) {}
+    fn finish(&self) {}
+}
+
+/// Why an import was refused or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not the format it was taken for; nothing was written.
+    #[error("`{path}` is not {expected}: {why}")]
+    NotTabular {
+        path: PathBuf,
+        expected: &'static str,
+        why: String,
+    },
+    /// Columns that are not fields of the kind; nothing was written.
+    #[error(
+        "`{path}` has columns that are not {kind} fields: {}; map each with `--map \"COLUMN=custom.NAME\"` or `--map \"COLUMN=FIELD\"`, or drop it with `--map \"COLUMN=-\"`",
+        backticked(.columns)
+    )]
+    UnknownColumns {
+        path: PathBuf,
+        kind: ObjectKind,
+        columns: Vec<String>,
+    },
+    /// No column maps to a field; nothing was written.
+    #[error(
+        "no column of `{path}` is a {kind} field (found {}); the first line must be a header such as `{example}`",
+        backticked(.found)
+    )]
+    NoFields {
+        path: PathBuf,
+        kind: ObjectKind,
+        found: Vec<String>,
+        example: String,
+    },
+    /// An option is wrong (a bad `--map`, a match key that is not a field).
+    #[error("{0}")]
+    Options(String),
+    /// The store failed mid-import; the records of earlier batches (`saved`) stay saved, and
+    /// importing the same file again merges over them.
+    #[error(
+        "the import stopped because the state file failed, after {saved} records were saved; importing the file again with `--on-duplicate merge` completes it"
+    )]
+    Store {
+        saved: u64,
+        #[source]
+        source: StoreError,
+    },
+}
+
+fn backticked(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The four store calls import and export make, so that their logic can be tested against an
+/// in-memory store as well as the SQLite one.
+pub(crate) trait RecordStore {
+    fn find_by_field(
+        &self,
+        kind: ObjectKind,
+        field: &str,
+        values: &[String],
+    ) -> Result<HashMap<String, Record>, StoreError>;
+    fn save_records(&mut self, records: &[Record], origin: &WriteOrigin) -> Result<(), StoreError>;
+    fn for_each_record(
+        &self,
+        kind: ObjectKind,
+        include_archived: bool,
+        f: &mut dyn FnMut(Record) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+}
+
+impl RecordStore for Store {
+    fn find_by_field(
+        &self,
+        kind: ObjectKind,
+        field: &str,
+        values: &[String],
+    ) -> Result<HashMap<String, Record>, StoreError> {
+        Store::find_by_field(self, kind, field, values)
+    }
+    fn save_records(&mut self, records: &[Record], origin: &WriteOrigin) -> Result<(), StoreError> {
+        Store::save_records(self, records, origin)
+    }
+    fn for_each_record(
+        &self,
+        kind: ObjectKind,
+        include_archived: bool,
+        f: &mut dyn FnMut(Record) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        Store::for_each_record(self, kind, include_archived, f)
+    }
+}
+
+/// Formats epoch milliseconds the way exports write them: RFC 3339, UTC, milliseconds.
+pub(crate) fn format_millis(ms: Millis) -> String {
+    match chrono::DateTime::from_timestamp_millis(ms) {
+        Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        None => ms.to_string(),
+    }
+}
+
+/// Reads a timestamp column: RFC 3339 or epoch milliseconds.
+pub(crate) fn parse_millis(v: &str) -> Option<Millis> {
+    let v = v.trim();
+    if let Ok(ms) = v.parse::<i64>() {
+        return Some(ms);
+    }
+    chrono::DateTime::parse_from_rfc3339(v)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+#[cfg(test)]
+mod store_tests;
+
+#[cfg(test)]
+pub(crate) mod mem {
+    //! An in-memory [`RecordStore`] with the contract's semantics, for unit tests.
+
+    use std::collections::{BTreeMap, HashMap};
+
+    use super::RecordStore;
+    use crate::model::{ObjectKind, Record, RecordId};
+    use crate::store::{StoreError, WriteOrigin};
+
+    #[derive(Debug, Default, Clone, PartialEq)]
+    pub struct MemStore {
+        pub records: BTreeMap<RecordId, Record>,
+        pub saves: usize,
+    }
+
+    impl RecordStore for MemStore {
+        fn find_by_field(
+            &self,
+            kind: ObjectKind,
+            field: &str,
+            values: &[String],
+        ) -> Result<HashMap<String, Record>, StoreError> {
+            let mut out = HashMap::new();
+            for r in self.records.values() {
+                if r.kind == kind
+                    && r.archived_at.is_none()
+                    && let Some(v) = r.get(field)
+                    && values.iter().any(|x| x == v)
+                {
+                    out.entry(v.to_string()).or_insert_with(|| r.clone());
+                }
+            }
+            Ok(out)
+        }
+        fn save_records(
+            &mut self,
+            records: &[Record],
+            _origin: &WriteOrigin,
+        ) -> Result<(), StoreError> {
+            self.saves += 1;
+            for r in records {
+                self.records.insert(r.id.clone(), r.clone());
+            }
+            Ok(())
+        }
+        fn for_each_record(
+            &self,
+            kind: ObjectKind,
+            include_archived: bool,
+            f: &mut dyn FnMut(Record) -> Result<(), StoreError>,
+        ) -> Result<(), StoreError> {
+            for r in self.records.values() {
+                if r.kind == kind && (include_archived || r.archived_at.is_none()) {
+                    f(r.clone())?;
+                }
+            }
+            Ok(())
+        }
+    }
+}

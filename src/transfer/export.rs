@@ -1,0 +1,334 @@
+//! Writing the store's records of one kind as CSV or JSONL.
+//!
+//! CSV: a header of `id`, every standard field of the kind in canonical order, then every other
+//! field present in any exported record (custom fields) sorted by name, then `updated_at` and
+//! `archived_at` (RFC 3339, UTC, milliseconds). Finding the custom columns takes a first pass
+//! over the records, so memory stays flat.
+//!
+//! JSONL: one flat object per record, with the same names as the CSV columns —
+//! `{"id":"01…","email":"ann@example.com","custom.colour":"red","updated_at":"…","archived_at":null}` —
+//! holding only the fields the record has. Both read back through import unchanged.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::{Format, RecordStore, format_millis};
+use crate::model::{ObjectKind, Record};
+use crate::store::{Store, StoreError};
+
+/// What an export wrote. The `--json` shape of `crmsync export` (on stderr when the data goes to
+/// stdout).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExportSummary {
+    pub kind: ObjectKind,
+    pub format: Format,
+    pub records: u64,
+    /// Of `records`, how many are archived (only with `include_archived`).
+    pub archived: u64,
+    /// The columns written (CSV), or every key used (JSONL), in order.
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("reading records from the state file failed")]
+    Store(#[from] StoreError),
+    #[error("writing the export failed: {0}")]
+    Write(#[source] std::io::Error),
+}
+
+/// Writes every record of `kind` (and archived ones when `include_archived`) to `out`.
+pub fn export(
+    store: &Store,
+    kind: ObjectKind,
+    format: Format,
+    include_archived: bool,
+    out: &mut dyn Write,
+) -> Result<ExportSummary, ExportError> {
+    export_from(store, kind, format, include_archived, out)
+}
+
+/// The non-standard fields present in the records, sorted.
+fn extra_columns<S: RecordStore + ?Sized>(
+    store: &S,
+    kind: ObjectKind,
+    include_archived: bool,
+) -> Result<BTreeSet<String>, StoreError> {
+    let mut extra = BTreeSet::new();
+    store.for_each_record(kind, include_archived, &mut |r: Record| {
+        for name in r.fields.keys() {
+            if !extra.contains(name) && !kind.standard_fields().iter().any(|f| f.name == name) {
+                extra.insert(name.clone());
+            }
+        }
+        Ok(())
+    })?;
+    Ok(extra)
+}
+
+pub(crate) fn export_from<S: RecordStore + ?Sized>(
+    store: &S,
+    kind: ObjectKind,
+    format: Format,
+    include_archived: bool,
+    out: &mut dyn Write,
+) -> Result<ExportSummary, ExportError> {
+    let extra = extra_columns(store, kind, include_archived)?;
+    let mut columns: Vec<String> = vec!["id".into()];
+    columns.extend(kind.standard_fields().iter().map(|f| f.name.to_string()));
+    columns.extend(extra);
+    columns.extend(["updated_at".into(), "archived_at".into()]);
+    let field_columns = &columns[1..columns.len() - 2];
+
+    let mut summary = ExportSummary {
+        kind,
+        format,
+        records: 0,
+        archived: 0,
+        columns: columns.clone(),
+    };
+    // The store's callback can only return a store error; a write error is kept aside and
+    // stops the walk through this sentinel.
+    let mut write_error: Option<std::io::Error> = None;
+    let stop = || StoreError::Other {
+        path: String::new(),
+        message: "export stopped by a write error".into(),
+    };
+    let walked = match format {
+        Format::Csv => {
+            let mut w = csv::WriterBuilder::new().from_writer(&mut *out);
+            let result = match w.write_record(&columns) {
+                Err(e) => Err(csv_io(e)),
+                Ok(()) => Ok(()),
+            };
+            match result {
+                Err(e) => {
+                    write_error = Some(e);
+                    Ok(())
+                }
+                Ok(()) => {
+                    let walked = store.for_each_record(kind, include_archived, &mut |r| {
+                        summary.records += 1;
+                        summary.archived += u64::from(r.archived_at.is_some());
+                        let mut row: Vec<String> = Vec::with_capacity(columns.len());
+                        row.push(r.id.0.clone());
+                        for c in field_columns {
+                            row.push(r.fields.get(c).cloned().unwrap_or_default());
+                        }
+                        row.push(format_millis(r.updated_at));
+                        row.push(r.archived_at.map(format_millis).unwrap_or_default());
+                        w.write_record(&row).map_err(|e| {
+                            write_error = Some(csv_io(e));
+                            stop()
+                        })
+                    });
+                    if write_error.is_none()
+                        && let Err(e) = w.flush()
+                    {
+                        write_error = Some(e);
+                    }
+                    walked
+                }
+            }
+        }
+        Format::Jsonl => store.for_each_record(kind, include_archived, &mut |r| {
+            summary.records += 1;
+            summary.archived += u64::from(r.archived_at.is_some());
+            let row = JsonRow {
+                record: &r,
+                fields: field_columns,
+            };
+            let written = serde_json::to_writer(&mut *out, &row)
+                .map_err(std::io::Error::from)
+                .and_then(|()| out.write_all(b"\n"));
+            written.map_err(|e| {
+                write_error = Some(e);
+                stop()
+            })
+        }),
+    };
+    if let Some(e) = write_error {
+        return Err(ExportError::Write(e));
+    }
+    walked?;
+    out.flush().map_err(ExportError::Write)?;
+    Ok(summary)
+}
+
+/// One JSONL line, keys in the CSV column order (`id` first), absent fields left out.
+struct JsonRow<'a> {
+    record: &'a Record,
+    fields: &'a [String],
+}
+
+impl Serialize for JsonRow<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let r = self.record;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &r.id.0)?;
+        for c in self.fields {
+            if let Some(v) = r.fields.get(c) {
+                m.serialize_entry(c, v)?;
+            }
+        }
+        m.serialize_entry("updated_at", &format_millis(r.updated_at))?;
+        m.serialize_entry("archived_at", &r.archived_at.map(format_millis))?;
+        m.end()
+    }
+}
+
+fn csv_io(e: csv::Error) -> std::io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => std::io::Error::other(format!("{other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::RecordId;
+    use crate::transfer::import::import_into;
+    use crate::transfer::mem::MemStore;
+    use crate::transfer::{ImportOptions, NoProgress};
+
+    const NOW: i64 = 1_790_000_000_000;
+
+    fn import_text(store: &mut MemStore, name: &str, body: &[u8]) -> crate::transfer::ImportReport {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        let mut o = ImportOptions::new(ObjectKind::Contact, NOW, 1);
+        o.default_calling_code = Some("+1".into());
+        import_into(store, &p, &o, &NoProgress).unwrap()
+    }
+
+    fn export_bytes(store: &MemStore, format: Format, include_archived: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        export_from(
+            store,
+            ObjectKind::Contact,
+            format,
+            include_archived,
+            &mut out,
+        )
+        .unwrap();
+        out
+    }
+
+    /// A store with awkward values: quoted commas and quotes, unicode, custom fields, an
+    /// archived record, a record with few fields.
+    fn source_store() -> MemStore {
+        let mut store = MemStore::default();
+        let body = "First Name,Last Name,Email,Phone,Company,custom.nick,custom.a_first,warmness\n\
+                    Zoë,\"O'Brien, Jr.\",zoe@example.com,(555) 010-9999,\"Acme, \"\"the\"\" Co\",Zo 🚀,x,2.50\n\
+                    Łukasz,Żółć,lukasz@example.pl,,Ünïcödé GmbH,,,\n\
+                    ,,solo@example.com,,,,,\n";
+        let r = import_text(&mut store, "in.csv", body.as_bytes());
+        assert_eq!((r.loaded, r.rejected), (3, 0));
+        let archived = Record {
+            id: RecordId::new(),
+            kind: ObjectKind::Contact,
+            fields: [
+                ("email".to_string(), "gone@example.com".to_string()),
+                ("custom.zeta".to_string(), "last, \"quoted\"".to_string()),
+            ]
+            .into(),
+            updated_at: NOW - 1234,
+            archived_at: Some(NOW - 1000),
+        };
+        store.records.insert(archived.id.clone(), archived);
+        store
+    }
+
+    #[test]
+    fn csv_header_has_id_standard_custom_sorted_then_times() {
+        let store = source_store();
+        let out = String::from_utf8(export_bytes(&store, Format::Csv, true)).unwrap();
+        let header = out.lines().next().unwrap();
+        assert_eq!(
+            header,
+            "id,first_name,last_name,email,emails,phone,phone_e164,company,company_id,job_title,pronouns,owner,lifecycle_stage,warmness,custom.a_first,custom.nick,custom.zeta,updated_at,archived_at"
+        );
+        assert!(out.contains("\"O'Brien, Jr.\""), "{out}");
+        assert!(out.contains("\"Acme, \"\"the\"\" Co\""), "{out}");
+        assert!(out.contains("+15550109999"), "{out}");
+    }
+
+    #[test]
+    fn archived_records_only_on_request() {
+        let store = source_store();
+        let mut out = Vec::new();
+        let s = export_from(&store, ObjectKind::Contact, Format::Jsonl, false, &mut out).unwrap();
+        assert_eq!((s.records, s.archived), (3, 0));
+        assert!(!s.columns.contains(&"custom.zeta".to_string()));
+        assert!(!String::from_utf8(out).unwrap().contains("gone@example.com"));
+        let mut out = Vec::new();
+        let s = export_from(&store, ObjectKind::Contact, Format::Csv, true, &mut out).unwrap();
+        assert_eq!((s.records, s.archived), (4, 1));
+        assert!(s.columns.contains(&"custom.zeta".to_string()));
+        assert!(String::from_utf8(out).unwrap().contains("gone@example.com"));
+    }
+
+    #[test]
+    fn jsonl_is_flat_with_only_present_fields() {
+        let store = source_store();
+        let out = String::from_utf8(export_bytes(&store, Format::Jsonl, false)).unwrap();
+        let solo = out.lines().find(|l| l.contains("solo@")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(solo).unwrap();
+        let obj = v.as_object().unwrap();
+        let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 4);
+        assert!(solo.starts_with("{\"id\":\""), "{solo}");
+        assert!(solo.contains("\"email\":\"solo@example.com\""), "{solo}");
+        assert_eq!(obj["archived_at"], serde_json::Value::Null);
+        assert_eq!(obj["updated_at"], "2026-09-21T14:13:20.000Z");
+    }
+
+    fn assert_round_trip(format: Format, name: &str) {
+        let a = source_store();
+        let first = export_bytes(&a, format, true);
+        let mut b = MemStore::default();
+        let r = import_text(&mut b, name, &first);
+        assert_eq!((r.loaded, r.rejected, r.merged), (4, 0, 0), "{format}");
+        assert_eq!(
+            a.records, b.records,
+            "{format}: every record comes back the same"
+        );
+        assert_eq!(first, export_bytes(&b, format, true), "{format}");
+    }
+
+    #[test]
+    fn csv_export_imports_back_without_loss() {
+        assert_round_trip(Format::Csv, "out.csv");
+    }
+
+    #[test]
+    fn jsonl_export_imports_back_without_loss() {
+        assert_round_trip(Format::Jsonl, "out.jsonl");
+    }
+
+    struct Broken;
+    impl Write for Broken {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("disk full"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn write_errors_are_reported() {
+        let store = source_store();
+        for format in [Format::Csv, Format::Jsonl] {
+            let err =
+                export_from(&store, ObjectKind::Contact, format, true, &mut Broken).unwrap_err();
+            assert!(matches!(err, ExportError::Write(_)), "{format}: {err:?}");
+            assert!(err.to_string().contains("disk full"), "{err}");
+        }
+    }
+}

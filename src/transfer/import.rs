@@ -1,0 +1,1259 @@
+//! Reading a CSV or JSONL file into records, batch by batch.
+
+use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::fs::File;
+use std::hash::{Hash, Hasher};
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use super::columns::{ColumnMapper, HeaderProblem, MapTarget, example_header, resolve_header};
+use super::{
+    Format, ImportError, ImportOptions, ImportProgress, ImportReport, OnDuplicate, RecordStore,
+    parse_millis,
+};
+use crate::model::normalize::{normalize, phone_e164};
+use crate::model::{FieldType, Fields, Millis, ObjectKind, Record, RecordId};
+use crate::store::{Store, WriteOrigin};
+
+/// Imports the CSV or JSONL file at `path` into `store` as records of `opts.kind`.
+///
+/// Refusals (the file is not CSV/JSONL, is empty, has columns that are not fields) come back as
+/// [`ImportError`] before anything is written; rows that do not fit are listed in the report.
+pub fn import_file(
+    store: &mut Store,
+    path: &Path,
+    opts: &ImportOptions,
+    progress: &dyn ImportProgress,
+) -> Result<ImportReport, ImportError> {
+    import_into(store, path, opts, progress)
+}
+
+/// The bytes looked at to tell what a file is.
+const SNIFF: usize = 8192;
+
+pub(crate) fn import_into<S: RecordStore + ?Sized>(
+    store: &mut S,
+    path: &Path,
+    opts: &ImportOptions,
+    progress: &dyn ImportProgress,
+) -> Result<ImportReport, ImportError> {
+    check_options(opts)?;
+    let read_err = |source| ImportError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(read_err)?;
+    let total = file.metadata().map_err(read_err)?.len();
+    let mut input = BufReader::with_capacity(1 << 16, file);
+    let head = {
+        let mut head = Vec::with_capacity(SNIFF);
+        (&mut input)
+            .take(SNIFF as u64)
+            .read_to_end(&mut head)
+            .map_err(read_err)?;
+        head
+    };
+    let format = opts
+        .format
+        .or_else(|| Format::from_path(path))
+        .unwrap_or_else(|| sniff_format(&head));
+    refuse_non_tabular(path, format, &head)?;
+    let input = std::io::Cursor::new(head).chain(input);
+
+    progress.set_total(total);
+    let mut sink = Batcher::new(store, opts, ImportReport::new(path, opts.kind, format));
+    let mapper = ColumnMapper::new(opts.kind, &opts.map);
+    match format {
+        Format::Csv => read_csv(path, input, &mapper, opts, &mut sink, progress)?,
+        Format::Jsonl => read_jsonl(path, input, &mapper, opts, &mut sink, progress)?,
+    }
+    sink.flush()?;
+    progress.finish();
+    Ok(sink.report)
+}
+
+fn check_options(opts: &ImportOptions) -> Result<(), ImportError> {
+    for key in &opts.match_keys {
+        if opts.kind.field_type(key).is_none() {
+            return Err(ImportError::Options(format!(
+                "match key `{key}` is not a {} field",
+                opts.kind
+            )));
+        }
+    }
+    if opts.batch_size == 0 {
+        return Err(ImportError::Options(
+            "the batch size must be at least 1".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn first_significant(head: &[u8]) -> Option<u8> {
+    let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    head.iter().copied().find(|b| !b.is_ascii_whitespace())
+}
+
+fn sniff_format(head: &[u8]) -> Format {
+    match first_significant(head) {
+        Some(b'{') => Format::Jsonl,
+        _ => Format::Csv,
+    }
+}
+
+/// Refuses a file that is plainly not `format`, from its first bytes.
+fn refuse_non_tabular(path: &Path, format: Format, head: &[u8]) -> Result<(), ImportError> {
+    let expected = match format {
+        Format::Csv => "a CSV file with a header row",
+        Format::Jsonl => "a JSONL file (one JSON object per line)",
+    };
+    let refuse = |why: String| {
+        Err(ImportError::NotTabular {
+            path: path.to_path_buf(),
+            expected,
+            why,
+        })
+    };
+    if head.starts_with(b"PK\x03\x04") {
+        return refuse(
+            "it is a ZIP archive (an Excel or OpenDocument workbook is one); save the sheet as CSV first"
+                .into(),
+        );
+    }
+    if head.starts_with(b"%PDF") {
+        return refuse("it is a PDF document".into());
+    }
+    if let Some(at) = head.iter().position(|&b| b == 0) {
+        return refuse(format!("it holds binary data (a NUL byte at offset {at})"));
+    }
+    let Some(first) = first_significant(head) else {
+        return refuse("the file is empty".into());
+    };
+    match (first, format) {
+        (b'<', _) => refuse("it looks like HTML or XML (it starts with `<`)".into()),
+        (b'[', Format::Jsonl) => refuse(
+            "it is a JSON array; write one object per line instead (e.g. `jq -c '.[]'`)".into(),
+        ),
+        (b'[' | b'{', Format::Csv) => {
+            refuse("it looks like JSON; for one object per line pass `--format jsonl`".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// One row, read and normalised, not yet matched.
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    line: u64,
+    id: Option<RecordId>,
+    fields: Fields,
+    updated_at: Option<Millis>,
+    archived_at: Option<Millis>,
+}
+
+/// Why a row was rejected: the column at fault and the reason.
+type RowError = (Option<String>, String);
+
+/// Builds a [`Row`] from (column name, target, raw value) triples.
+struct RowBuilder<'a> {
+    kind: ObjectKind,
+    calling_code: Option<&'a str>,
+    row: Row,
+}
+
+impl<'a> RowBuilder<'a> {
+    fn new(opts: &'a ImportOptions, line: u64) -> RowBuilder<'a> {
+        RowBuilder {
+            kind: opts.kind,
+            calling_code: opts.default_calling_code.as_deref(),
+            row: Row {
+                line,
+                id: None,
+                fields: Fields::new(),
+                updated_at: None,
+                archived_at: None,
+            },
+        }
+    }
+
+    fn set(&mut self, column: &str, target: &MapTarget, raw: &str) -> Result<(), RowError> {
+        let bad = |reason: String| Err((Some(column.to_string()), reason));
+        let v = raw.trim();
+        match target {
+            MapTarget::Drop => {}
+            MapTarget::Id => {
+                if !v.is_empty() {
+                    match RecordId::parse(v) {
+                        Some(id) => self.row.id = Some(id),
+                        None => {
+                            return bad(format!(
+                                "column `{column}`: `{v}` is not a record id (a ULID)"
+                            ));
+                        }
+                    }
+                }
+            }
+            MapTarget::UpdatedAt | MapTarget::ArchivedAt => {
+                if !v.is_empty() {
+                    let Some(ms) = parse_millis(v) else {
+                        return bad(format!(
+                            "column `{column}`: `{v}` is not a time (expected RFC 3339 such as `2026-03-01T09:30:00Z`, or epoch milliseconds)"
+                        ));
+                    };
+                    if *target == MapTarget::UpdatedAt {
+                        self.row.updated_at = Some(ms);
+                    } else {
+                        self.row.archived_at = Some(ms);
+                    }
+                }
+            }
+            MapTarget::Field(name) => {
+                let ty = self.kind.field_type(name).unwrap_or(FieldType::Text);
+                let value = match normalize(ty, v) {
+                    Ok(Some(value)) => value,
+                    Ok(None) => return Ok(()),
+                    Err(e) => return bad(format!("column `{column}`: {e}")),
+                };
+                let value = match ty {
+                    FieldType::Ref(to) => match RecordId::parse(&value) {
+                        Some(id) => id.0,
+                        None => {
+                            return bad(format!(
+                                "column `{column}`: `{v}` is not a {to} record id (a ULID)"
+                            ));
+                        }
+                    },
+                    // The model keeps domains lower-cased so that matching on them is exact.
+                    _ if name == "domain" => value.to_lowercase(),
+                    _ => value,
+                };
+                self.row.fields.insert(name.clone(), value);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Row {
+        if self.kind == ObjectKind::Contact
+            && !self.row.fields.contains_key("phone_e164")
+            && let Some(phone) = self.row.fields.get("phone")
+            && let Some(e164) = phone_e164(phone, self.calling_code)
+        {
+            self.row.fields.insert("phone_e164".into(), e164);
+        }
+        self.row
+    }
+}
+
+fn header_refusal(
+    path: &Path,
+    kind: ObjectKind,
+    header: &[String],
+    problem: HeaderProblem,
+) -> ImportError {
+    match problem {
+        HeaderProblem::Unknown(columns) => ImportError::UnknownColumns {
+            path: path.to_path_buf(),
+            kind,
+            columns,
+        },
+        HeaderProblem::NoFields => ImportError::NoFields {
+            path: path.to_path_buf(),
+            kind,
+            found: header.to_vec(),
+            example: example_header(kind),
+        },
+        HeaderProblem::Twice(a, b, what) => ImportError::NotTabular {
+            path: path.to_path_buf(),
+            expected: "a file with one column per field",
+            why: format!(
+                "columns `{a}` and `{b}` both fill `{what}`; drop one with `--map \"{b}=-\"`"
+            ),
+        },
+        HeaderProblem::MissingMapped(col) => ImportError::Options(format!(
+            "`--map` names column `{col}`, which `{}` does not have",
+            path.display()
+        )),
+    }
+}
+
+fn read_csv<S: RecordStore + ?Sized>(
+    path: &Path,
+    input: impl Read,
+    mapper: &ColumnMapper,
+    opts: &ImportOptions,
+    sink: &mut Batcher<'_, S>,
+    progress: &dyn ImportProgress,
+) -> Result<(), ImportError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(input);
+    let csv_err = |e: csv::Error| -> ImportError {
+        match e.into_kind() {
+            csv::ErrorKind::Io(source) => ImportError::Read {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => ImportError::NotTabular {
+                path: path.to_path_buf(),
+                expected: "a CSV file with a header row",
+                why: format!("{other:?}"),
+            },
+        }
+    };
+    let header: Vec<String> = {
+        let raw = rdr.byte_headers().map_err(csv_err)?.clone();
+        let mut header = Vec::with_capacity(raw.len());
+        for (i, col) in raw.iter().enumerate() {
+            match std::str::from_utf8(col) {
+                Ok(s) => header.push(s.trim().trim_start_matches('\u{feff}').to_string()),
+                Err(_) => {
+                    return Err(ImportError::NotTabular {
+                        path: path.to_path_buf(),
+                        expected: "a CSV file in UTF-8",
+                        why: format!(
+                            "header column {} is not valid UTF-8; save the file as UTF-8",
+                            i + 1
+                        ),
+                    });
+                }
+            }
+        }
+        header
+    };
+    let targets = resolve_header(mapper, &header, &opts.map)
+        .map_err(|p| header_refusal(path, opts.kind, &header, p))?;
+
+    let mut rec = csv::ByteRecord::new();
+    let mut last_byte = 0u64;
+    let mut rows_since = 0u64;
+    loop {
+        let more = rdr.read_byte_record(&mut rec).map_err(csv_err)?;
+        if !more {
+            break;
+        }
+        let line = rec.position().map_or(0, |p| p.line());
+        if rec.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+            continue;
+        }
+        sink.report.rows += 1;
+        rows_since += 1;
+        match csv_row(opts, &header, &targets, &rec, line) {
+            Ok(row) => sink.push(row)?,
+            Err((column, reason)) => sink.report.reject(line, column.as_deref(), reason),
+        }
+        if rows_since >= 4096 {
+            let byte = rdr.position().byte();
+            progress.advance(byte - last_byte, rows_since);
+            last_byte = byte;
+            rows_since = 0;
+        }
+    }
+    progress.advance(rdr.position().byte().saturating_sub(last_byte), rows_since);
+    Ok(())
+}
+
+fn csv_row(
+    opts: &ImportOptions,
+    header: &[String],
+    targets: &[MapTarget],
+    rec: &csv::ByteRecord,
+    line: u64,
+) -> Result<Row, RowError> {
+    if rec.len() != header.len() {
+        return Err((
+            None,
+            format!(
+                "the row has {} values but the header has {} columns",
+                rec.len(),
+                header.len()
+            ),
+        ));
+    }
+    let mut b = RowBuilder::new(opts, line);
+    for (i, ((col, target), raw)) in header.iter().zip(targets).zip(rec.iter()).enumerate() {
+        if *target == MapTarget::Drop {
+            if col.is_empty() && !raw.iter().all(u8::is_ascii_whitespace) {
+                return Err((
+                    None,
+                    format!(
+                        "column {} has a value, `{}`, but no name in the header; name it in the header, or drop the value",
+                        i + 1,
+                        String::from_utf8_lossy(raw).trim()
+                    ),
+                ));
+            }
+            continue;
+        }
+        let raw = std::str::from_utf8(raw).map_err(|e| {
+            (
+                Some(col.clone()),
+                format!(
+                    "column `{col}` is not valid UTF-8 (bad byte at position {}); save the file as UTF-8",
+                    e.valid_up_to() + 1
+                ),
+            )
+        })?;
+        b.set(col, target, raw)?;
+    }
+    Ok(b.finish())
+}
+
+fn read_jsonl<S: RecordStore + ?Sized>(
+    path: &Path,
+    input: impl Read,
+    mapper: &ColumnMapper,
+    opts: &ImportOptions,
+    sink: &mut Batcher<'_, S>,
+    progress: &dyn ImportProgress,
+) -> Result<(), ImportError> {
+    let mut input = BufReader::with_capacity(1 << 16, input);
+    let mut buf = Vec::new();
+    let mut line = 0u64;
+    let mut first = true;
+    let mut known: HashMap<String, Option<MapTarget>> = HashMap::new();
+    let (mut bytes_since, mut rows_since) = (0u64, 0u64);
+    loop {
+        buf.clear();
+        let n = input
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| ImportError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        line += 1;
+        bytes_since += n as u64;
+        let text = buf.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&buf);
+        if text.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let parsed = std::str::from_utf8(text)
+            .map_err(|e| {
+                format!(
+                    "the line is not valid UTF-8 (bad byte at position {}); save the file as UTF-8",
+                    e.valid_up_to() + 1
+                )
+            })
+            .and_then(|s| {
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(s)
+                    .map_err(|e| format!("the line is not a JSON object: {e}"))
+            });
+        if first {
+            first = false;
+            // The first object stands in for a header: a file whose first line is not an
+            // object, or whose keys are not fields, is refused before anything is written.
+            let obj = parsed.as_ref().map_err(|why| ImportError::NotTabular {
+                path: path.to_path_buf(),
+                expected: "a JSONL file (one JSON object per line)",
+                why: format!("line {line}: {why}"),
+            })?;
+            let keys: Vec<String> = obj.keys().cloned().collect();
+            resolve_header(mapper, &keys, &[])
+                .map_err(|p| header_refusal(path, opts.kind, &keys, p))?;
+        }
+        sink.report.rows += 1;
+        rows_since += 1;
+        let row = parsed
+            .map_err(|reason| (None, reason))
+            .and_then(|obj| json_row(opts, mapper, &mut known, obj, line));
+        match row {
+            Ok(row) => sink.push(row)?,
+            Err((column, reason)) => sink.report.reject(line, column.as_deref(), reason),
+        }
+        if rows_since >= 4096 {
+            progress.advance(bytes_since, rows_since);
+            (bytes_since, rows_since) = (0, 0);
+        }
+    }
+    progress.advance(bytes_since, rows_since);
+    Ok(())
+}
+
+fn json_row(
+    opts: &ImportOptions,
+    mapper: &ColumnMapper,
+    known: &mut HashMap<String, Option<MapTarget>>,
+    obj: serde_json::Map<String, serde_json::Value>,
+    line: u64,
+) -> Result<Row, RowError> {
+    let mut b = RowBuilder::new(opts, line);
+    let mut filled: HashMap<MapTarget, String> = HashMap::new();
+    for (key, value) in obj {
+        let target = known
+            .entry(key.clone())
+            .or_insert_with(|| mapper.target(&key))
+            .clone();
+        let Some(target) = target else {
+            return Err((
+                Some(key.clone()),
+                format!(
+                    "`{key}` is not a {} field; map it with `--map \"{key}=custom.NAME\"` or drop it with `--map \"{key}=-\"`",
+                    opts.kind
+                ),
+            ));
+        };
+        if target == MapTarget::Drop {
+            continue;
+        }
+        if let Some(other) = filled.insert(target.clone(), key.clone()) {
+            return Err((
+                Some(key.clone()),
+                format!("keys `{other}` and `{key}` fill the same field"),
+            ));
+        }
+        let text = match value {
+            serde_json::Value::Null => String::new(),
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Bool(v) => v.to_string(),
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
+                return Err((
+                    Some(key.clone()),
+                    format!(
+                        "`{key}` holds a JSON array or object; expected text, a number or a boolean"
+                    ),
+                ));
+            }
+        };
+        b.set(&key, &target, &text)?;
+    }
+    Ok(b.finish())
+}
+
+/// Collects rows into batches, matches each batch against itself, earlier rows and the store,
+/// and saves it.
+struct Batcher<'s, S: RecordStore + ?Sized> {
+    store: &'s mut S,
+    opts: &'s ImportOptions,
+    report: ImportReport,
+    rows: Vec<Row>,
+    /// Hash of (match key index, value) → the line that brought the value in. Only names the
+    /// line in messages: whether a row is a duplicate is decided on real values.
+    seen: HashMap<u64, u64>,
+    saved: u64,
+}
+
+/// Where a duplicate row's record is.
+enum Existing {
+    /// Earlier in this batch, at this index of the pending records.
+    Pending(usize),
+    /// In the store.
+    Stored(Record),
+}
+
+struct Pending {
+    record: Record,
+    line: u64,
+}
+
+fn key_hash(key: usize, value: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    key.hash(&mut h);
+    value.hash(&mut h);
+    h.finish()
+}
+
+impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
+    fn new(store: &'s mut S, opts: &'s ImportOptions, report: ImportReport) -> Self {
+        Batcher {
+            store,
+            opts,
+            report,
+            rows: Vec::with_capacity(opts.batch_size.min(super::DEFAULT_BATCH)),
+            seen: HashMap::new(),
+            saved: 0,
+        }
+    }
+
+    fn push(&mut self, row: Row) -> Result<(), ImportError> {
+        self.rows.push(row);
+        if self.rows.len() >= self.opts.batch_size {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn store_err(&self, source: crate::store::StoreError) -> ImportError {
+        ImportError::Store {
+            saved: self.saved,
+            source,
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), ImportError> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.rows);
+        let kind = self.opts.kind;
+        let keys = &self.opts.match_keys;
+
+        let mut found: Vec<HashMap<String, Record>> = Vec::with_capacity(keys.len());
+        for key in keys {
+            let mut values: Vec<String> = rows
+                .iter()
+                .filter(|r| r.archived_at.is_none())
+                .filter_map(|r| r.fields.get(key).cloned())
+                .collect();
+            values.sort_unstable();
+            values.dedup();
+            let hits = if values.is_empty() {
+                HashMap::new()
+            } else {
+                self.store
+                    .find_by_field(kind, key, &values)
+                    .map_err(|e| self.store_err(e))?
+            };
+            found.push(hits);
+        }
+
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut by_key: HashMap<(usize, String), usize> = HashMap::new();
+        let mut by_id: HashMap<RecordId, usize> = HashMap::new();
+        for row in rows {
+            let existing = self.find_existing(&row, &found, &by_key, &by_id);
+            let Some((existing, via)) = existing else {
+                let record = Record {
+                    id: row.id.clone().unwrap_or_default(),
+                    kind,
+                    fields: row.fields,
+                    updated_at: row.updated_at.unwrap_or(self.opts.now),
+                    archived_at: row.archived_at,
+                };
+                self.report.loaded += 1;
+                let at = pending.len();
+                self.register(&record, row.line, at, &mut by_key, &mut by_id);
+                pending.push(Pending {
+                    record,
+                    line: row.line,
+                });
+                continue;
+            };
+            match self.opts.on_duplicate {
+                OnDuplicate::Skip => self.report.skipped += 1,
+                OnDuplicate::Error => {
+                    let (key, value) = via;
+                    let what = match &existing {
+                        Existing::Pending(i) => format!(
+                            "line {} (record `{}`)",
+                            pending[*i].line, pending[*i].record.id
+                        ),
+                        Existing::Stored(r) => {
+                            match key.and_then(|k| self.seen.get(&key_hash(k, &value))) {
+                                Some(line) => format!("line {line} (record `{}`)", r.id),
+                                None => format!("record `{}` already in the store", r.id),
+                            }
+                        }
+                    };
+                    let field = key.map_or("id", |k| keys[k].as_str());
+                    self.report.reject(
+                        row.line,
+                        None,
+                        format!("duplicate of {what}: same `{field}` `{value}`"),
+                    );
+                }
+                OnDuplicate::Merge => {
+                    let (base, at) = match existing {
+                        Existing::Pending(i) => (pending[i].record.clone(), Some(i)),
+                        Existing::Stored(r) => (r, None),
+                    };
+                    let mut merged = base.clone();
+                    for (f, v) in row.fields {
+                        merged.fields.insert(f, v);
+                    }
+                    if merged.fields == base.fields {
+                        self.report.unchanged += 1;
+                        continue;
+                    }
+                    merged.updated_at = row.updated_at.unwrap_or(self.opts.now);
+                    self.report.merged += 1;
+                    let at = match at {
+                        Some(i) => {
+                            pending[i].record = merged.clone();
+                            i
+                        }
+                        None => {
+                            pending.push(Pending {
+                                record: merged.clone(),
+                                line: row.line,
+                            });
+                            pending.len() - 1
+                        }
+                    };
+                    self.register(&merged, row.line, at, &mut by_key, &mut by_id);
+                }
+            }
+        }
+        let records: Vec<Record> = pending.into_iter().map(|p| p.record).collect();
+        if !records.is_empty() {
+            self.store
+                .save_records(&records, &WriteOrigin::Import { run: self.opts.run })
+                .map_err(|e| self.store_err(e))?;
+            self.saved += records.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// The record `row` duplicates, and by which match key (`None`: by id) and value.
+    fn find_existing(
+        &self,
+        row: &Row,
+        found: &[HashMap<String, Record>],
+        by_key: &HashMap<(usize, String), usize>,
+        by_id: &HashMap<RecordId, usize>,
+    ) -> Option<(Existing, (Option<usize>, String))> {
+        if let Some(id) = &row.id
+            && let Some(&i) = by_id.get(id)
+        {
+            return Some((Existing::Pending(i), (None, id.to_string())));
+        }
+        if row.archived_at.is_some() {
+            return None;
+        }
+        for (k, key) in self.opts.match_keys.iter().enumerate() {
+            let Some(value) = row.fields.get(key) else {
+                continue;
+            };
+            if let Some(&i) = by_key.get(&(k, value.clone())) {
+                return Some((Existing::Pending(i), (Some(k), value.clone())));
+            }
+            if let Some(r) = found[k].get(value) {
+                let existing = match by_id.get(&r.id) {
+                    Some(&i) => Existing::Pending(i),
+                    None => Existing::Stored(r.clone()),
+                };
+                return Some((existing, (Some(k), value.clone())));
+            }
+        }
+        None
+    }
+
+    fn register(
+        &mut self,
+        record: &Record,
+        line: u64,
+        at: usize,
+        by_key: &mut HashMap<(usize, String), usize>,
+        by_id: &mut HashMap<RecordId, usize>,
+    ) {
+        by_id.insert(record.id.clone(), at);
+        if record.archived_at.is_some() {
+            return;
+        }
+        for (k, key) in self.opts.match_keys.iter().enumerate() {
+            if let Some(value) = record.fields.get(key) {
+                by_key.entry((k, value.clone())).or_insert(at);
+                self.seen.entry(key_hash(k, value)).or_insert(line);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::NoProgress;
+    use crate::transfer::columns::parse_map_spec;
+    use crate::transfer::mem::MemStore;
+
+    const NOW: Millis = 1_790_000_000_000;
+
+    fn opts() -> ImportOptions {
+        ImportOptions::new(ObjectKind::Contact, NOW, 7)
+    }
+
+    fn write(dir: &tempfile::TempDir, name: &str, body: &[u8]) -> std::path::PathBuf {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        p
+    }
+
+    fn run(
+        store: &mut MemStore,
+        name: &str,
+        body: &str,
+        opts: &ImportOptions,
+    ) -> Result<ImportReport, ImportError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, name, body.as_bytes());
+        import_into(store, &p, opts, &NoProgress)
+    }
+
+    fn by_email<'a>(store: &'a MemStore, email: &str) -> &'a Record {
+        store
+            .records
+            .values()
+            .find(|r| r.get("email") == Some(email))
+            .unwrap_or_else(|| panic!("no record with email {email}"))
+    }
+
+    fn lines(report: &ImportReport) -> Vec<u64> {
+        report.rejections.iter().map(|r| r.line).collect()
+    }
+
+    #[test]
+    fn rows_are_normalised_and_mapped_by_alias() {
+        let mut store = MemStore::default();
+        let mut o = opts();
+        o.default_calling_code = Some("+44".into());
+        let r = run(
+            &mut store,
+            "c.csv",
+            "First Name,Last Name,E-mail,Phone Number,Company Name,Title\n  Ann ,Lee, Ann@Example.COM ,020 7946 0958,Acme  Ltd,CTO\n",
+            &o,
+        )
+        .unwrap();
+        assert_eq!((r.rows, r.loaded, r.rejected), (1, 1, 0));
+        let ann = by_email(&store, "ann@example.com");
+        assert_eq!(ann.get("first_name"), Some("Ann"));
+        assert_eq!(ann.get("company"), Some("Acme Ltd"));
+        assert_eq!(ann.get("job_title"), Some("CTO"));
+        assert_eq!(ann.get("phone"), Some("020 7946 0958"));
+        assert_eq!(ann.get("phone_e164"), Some("+442079460958"));
+        assert_eq!(ann.updated_at, NOW);
+        assert_eq!(ann.kind, ObjectKind::Contact);
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_their_line_and_column() {
+        let mut store = MemStore::default();
+        let body = "email,warmness,first_name,updated_at,id\n\
+                    ok@x.com,1,A,,\n\
+                    not-an-email,2,B,,\n\
+                    b@x.com,lots,C,,\n\
+                    c@x.com,3,D,yesterday,\n\
+                    d@x.com,4,E,,nope\n\
+                    e@x.com,5\n\
+                    f@x.com,6,F,,\n";
+        let r = run(&mut store, "c.csv", body, &opts()).unwrap();
+        assert_eq!((r.rows, r.loaded, r.rejected), (7, 2, 5));
+        assert_eq!(lines(&r), vec![3, 4, 5, 6, 7]);
+        let reasons: Vec<&str> = r.rejections.iter().map(|r| r.reason.as_str()).collect();
+        assert!(reasons[0].contains("column `email`") && reasons[0].contains("`not-an-email`"));
+        assert!(reasons[1].contains("column `warmness`") && reasons[1].contains("`lots`"));
+        assert!(reasons[2].contains("column `updated_at`") && reasons[2].contains("`yesterday`"));
+        assert!(reasons[3].contains("column `id`") && reasons[3].contains("`nope`"));
+        assert!(reasons[4].contains("2 values") && reasons[4].contains("5 columns"));
+        assert_eq!(r.rejections[0].column.as_deref(), Some("email"));
+        assert_eq!(store.records.len(), 2);
+        by_email(&store, "f@x.com");
+    }
+
+    #[test]
+    fn quoted_newlines_move_later_line_numbers() {
+        let mut store = MemStore::default();
+        let body = "email,first_name,custom.note\n\
+                    a@x.com,Ann,\"two\nlines, and a comma\"\n\
+                    bad,Bob,x\n\
+                    \n\
+                    c@x.com,Cy,\"three\n\nlines\"\n\
+                    also-bad,Di,y\n";
+        let r = run(&mut store, "c.csv", body, &opts()).unwrap();
+        assert_eq!(lines(&r), vec![4, 9]);
+        // Text normalisation folds runs of white space, line breaks included.
+        assert_eq!(
+            by_email(&store, "a@x.com").get("custom.note"),
+            Some("two lines, and a comma")
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_rejects_only_its_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut body = b"email,first_name\na@x.com,Ann\nb@x.com,Jos".to_vec();
+        body.extend_from_slice(b"\xe9\nc@x.com,Cy\n");
+        let p = write(&dir, "c.csv", &body);
+        let mut store = MemStore::default();
+        let r = import_into(&mut store, &p, &opts(), &NoProgress).unwrap();
+        assert_eq!((r.loaded, lines(&r)), (2, vec![3]));
+        assert!(r.rejections[0].reason.contains("not valid UTF-8"));
+        assert_eq!(r.rejections[0].column.as_deref(), Some("first_name"));
+    }
+
+    #[test]
+    fn unnamed_columns_must_stay_empty() {
+        let mut store = MemStore::default();
+        let r = run(
+            &mut store,
+            "c.csv",
+            "email,first_name,\na@x.com,Ann,\nb@x.com,Bob,surprise\n",
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!((r.loaded, lines(&r)), (1, vec![3]));
+        assert!(
+            r.rejections[0]
+                .reason
+                .contains("column 3 has a value, `surprise`"),
+            "{}",
+            r.rejections[0].reason
+        );
+    }
+
+    #[test]
+    fn maps_rename_and_drop_columns() {
+        let mut store = MemStore::default();
+        let mut o = opts();
+        o.map = vec![
+            parse_map_spec(ObjectKind::Contact, "Shoe Size=custom.shoe_size").unwrap(),
+            parse_map_spec(ObjectKind::Contact, "Internal=-").unwrap(),
+        ];
+        let r = run(
+            &mut store,
+            "c.csv",
+            "email,Shoe Size,Internal\na@x.com,42,secret\n",
+            &o,
+        )
+        .unwrap();
+        assert_eq!(r.loaded, 1);
+        let a = by_email(&store, "a@x.com");
+        assert_eq!(a.get("custom.shoe_size"), Some("42"));
+        assert_eq!(a.fields.len(), 2, "{:?}", a.fields);
+    }
+
+    fn assert_refused(name: &str, body: &[u8], o: &ImportOptions, needle: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, name, body);
+        let mut store = MemStore::default();
+        let seeded = Record {
+            id: RecordId::new(),
+            kind: ObjectKind::Contact,
+            fields: [("email".to_string(), "old@x.com".to_string())].into(),
+            updated_at: 1,
+            archived_at: None,
+        };
+        store.records.insert(seeded.id.clone(), seeded);
+        let before = store.clone();
+        let err = import_into(&mut store, &p, o, &NoProgress).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains(needle), "{name}: {msg}");
+        assert!(msg.contains(name), "the message names the file: {msg}");
+        assert_eq!(store, before, "{name}: nothing may be written");
+    }
+
+    #[test]
+    fn files_that_are_not_csv_or_jsonl_are_refused_before_writing() {
+        let o = opts();
+        assert_refused("empty.csv", b"", &o, "is empty");
+        assert_refused("blank.csv", b"\n  \n", &o, "is empty");
+        assert_refused("bin.csv", b"email\x00\x01\x02", &o, "binary");
+        assert_refused("book.csv", b"PK\x03\x04rest", &o, "ZIP");
+        assert_refused("page.csv", b"<!doctype html><html>", &o, "HTML");
+        assert_refused("arr.json", b"[{\"email\":\"a@x.com\"}]", &o, "JSON array");
+        assert_refused(
+            "arr.csv",
+            b"[{\"email\":\"a@x.com\"}]",
+            &o,
+            "--format jsonl",
+        );
+        assert_refused(
+            "noheader.csv",
+            b"ann@example.com,Ann\nbob@example.com,Bob\n",
+            &o,
+            "no column",
+        );
+        assert_refused(
+            "unknown.csv",
+            b"email,Shoe Size,Pet\na@x.com,42,cat\n",
+            &o,
+            "`Shoe Size`, `Pet`",
+        );
+        assert_refused(
+            "twice.csv",
+            b"email,E-mail\na@x.com,b@x.com\n",
+            &o,
+            "both fill",
+        );
+        assert_refused("bad.jsonl", b"email,name\n{\"email\":1}\n", &o, "line 1");
+        assert_refused(
+            "keys.jsonl",
+            b"{\"email\":\"a@x.com\",\"pet\":\"cat\"}\n",
+            &o,
+            "`pet`",
+        );
+        let mut bad_map = opts();
+        bad_map.map = vec![parse_map_spec(ObjectKind::Contact, "Nope=-").unwrap()];
+        assert_refused("map.csv", b"email\na@x.com\n", &bad_map, "`Nope`");
+    }
+
+    #[test]
+    fn unknown_columns_message_has_the_hint() {
+        let mut store = MemStore::default();
+        let err = run(&mut store, "c.csv", "email,Pet\na@x.com,cat\n", &opts()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("`--map \"COLUMN=custom.NAME\"`"), "{msg}");
+        assert!(msg.contains("`--map \"COLUMN=-\"`"), "{msg}");
+    }
+
+    #[test]
+    fn bad_match_keys_are_refused() {
+        let mut o = opts();
+        o.match_keys = vec!["shoe".into()];
+        let err = run(&mut MemStore::default(), "c.csv", "email\n", &o).unwrap_err();
+        assert!(err.to_string().contains("match key `shoe`"));
+    }
+
+    const DUPS: &str = "email,first_name,last_name\n\
+                        a@x.com,Ann,\n\
+                        b@x.com,Bob,Ray\n\
+                        A@X.com,,Lee\n\
+                        a@x.com,Ann,Lee\n";
+
+    #[test]
+    fn in_file_duplicates_merge() {
+        for batch in [1, 2, 100] {
+            let mut store = MemStore::default();
+            let mut o = opts();
+            o.batch_size = batch;
+            let r = run(&mut store, "c.csv", DUPS, &o).unwrap();
+            assert_eq!(
+                (r.loaded, r.merged, r.unchanged, r.skipped, r.rejected),
+                (2, 1, 1, 0, 0),
+                "batch {batch}"
+            );
+            assert_eq!(store.records.len(), 2);
+            let a = by_email(&store, "a@x.com");
+            assert_eq!(
+                (a.get("first_name"), a.get("last_name")),
+                (Some("Ann"), Some("Lee"))
+            );
+        }
+    }
+
+    #[test]
+    fn in_file_duplicates_skip() {
+        for batch in [1, 100] {
+            let mut store = MemStore::default();
+            let mut o = opts();
+            o.batch_size = batch;
+            o.on_duplicate = OnDuplicate::Skip;
+            let r = run(&mut store, "c.csv", DUPS, &o).unwrap();
+            assert_eq!((r.loaded, r.merged, r.skipped), (2, 0, 2), "batch {batch}");
+            assert_eq!(by_email(&store, "a@x.com").get("last_name"), None);
+        }
+    }
+
+    #[test]
+    fn in_file_duplicates_error_name_the_first_line() {
+        for batch in [1, 3, 100] {
+            let mut store = MemStore::default();
+            let mut o = opts();
+            o.batch_size = batch;
+            o.on_duplicate = OnDuplicate::Error;
+            let r = run(&mut store, "c.csv", DUPS, &o).unwrap();
+            assert_eq!((r.loaded, r.rejected), (2, 2), "batch {batch}");
+            assert_eq!(lines(&r), vec![4, 5]);
+            for rej in &r.rejections {
+                assert!(
+                    rej.reason.contains("duplicate of line 2")
+                        && rej.reason.contains("`email` `a@x.com`"),
+                    "batch {batch}: {}",
+                    rej.reason
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn duplicates_of_stored_records() {
+        let existing = Record {
+            id: RecordId::new(),
+            kind: ObjectKind::Contact,
+            fields: [
+                ("email".to_string(), "a@x.com".to_string()),
+                ("first_name".to_string(), "Ann".to_string()),
+                ("job_title".to_string(), "CTO".to_string()),
+            ]
+            .into(),
+            updated_at: 5,
+            archived_at: None,
+        };
+        let seeded = || {
+            let mut s = MemStore::default();
+            s.records.insert(existing.id.clone(), existing.clone());
+            s
+        };
+        let body = "email,last_name,job_title\nA@x.com,Lee,\n";
+
+        let mut store = seeded();
+        let r = run(&mut store, "c.csv", body, &opts()).unwrap();
+        assert_eq!((r.loaded, r.merged), (0, 1));
+        let a = &store.records[&existing.id];
+        assert_eq!(a.get("last_name"), Some("Lee"));
+        assert_eq!(a.get("job_title"), Some("CTO"), "empty values do not erase");
+        assert_eq!(a.updated_at, NOW);
+
+        let mut o = opts();
+        o.on_duplicate = OnDuplicate::Skip;
+        let mut store = seeded();
+        let r = run(&mut store, "c.csv", body, &o).unwrap();
+        assert_eq!((r.loaded, r.skipped), (0, 1));
+        assert_eq!(store.records[&existing.id], existing);
+
+        o.on_duplicate = OnDuplicate::Error;
+        let mut store = seeded();
+        let r = run(&mut store, "c.csv", body, &o).unwrap();
+        assert_eq!(lines(&r), vec![2]);
+        assert!(
+            r.rejections[0]
+                .reason
+                .contains(&format!("record `{}` already in the store", existing.id)),
+            "{}",
+            r.rejections[0].reason
+        );
+        assert_eq!(store.records[&existing.id], existing);
+
+        let mut store = seeded();
+        let r = run(
+            &mut store,
+            "c.csv",
+            "email,first_name\na@x.com,Ann\n",
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!((r.merged, r.unchanged), (0, 1));
+        assert_eq!(store.records[&existing.id].updated_at, 5);
+    }
+
+    #[test]
+    fn batches_call_the_store_once_each() {
+        let mut body = String::from("email\n");
+        for i in 0..25 {
+            body.push_str(&format!("p{i}@x.com\n"));
+        }
+        let mut store = MemStore::default();
+        let mut o = opts();
+        o.batch_size = 10;
+        let r = run(&mut store, "c.csv", &body, &o).unwrap();
+        assert_eq!((r.loaded, store.saves, store.records.len()), (25, 3, 25));
+    }
+
+    #[test]
+    fn jsonl_rows_and_their_errors() {
+        let mut store = MemStore::default();
+        let body = "{\"email\":\"a@x.com\",\"First Name\":\"Ann\",\"warmness\":3.50,\"custom.vip\":true}\n\
+                    \n\
+                    {\"email\":\"b@x.com\",\n\
+                    {\"email\":\"c@x.com\",\"pet\":\"cat\"}\n\
+                    {\"email\":[\"d@x.com\"]}\n\
+                    [1,2]\n\
+                    {\"email\":\"e@x.com\",\"first_name\":null}\n";
+        let r = run(&mut store, "c.jsonl", body, &opts()).unwrap();
+        assert_eq!((r.rows, r.loaded), (6, 2));
+        assert_eq!(lines(&r), vec![3, 4, 5, 6]);
+        assert!(r.rejections[0].reason.contains("not a JSON object"));
+        assert!(
+            r.rejections[1]
+                .reason
+                .contains("`pet` is not a contact field")
+        );
+        assert!(r.rejections[2].reason.contains("array or object"));
+        let a = by_email(&store, "a@x.com");
+        assert_eq!(a.get("warmness"), Some("3.5"));
+        assert_eq!(a.get("custom.vip"), Some("true"));
+        assert_eq!(a.get("first_name"), Some("Ann"));
+        assert_eq!(by_email(&store, "e@x.com").get("first_name"), None);
+    }
+
+    #[test]
+    fn format_is_sniffed_when_the_name_says_nothing() {
+        let mut store = MemStore::default();
+        let r = run(
+            &mut store,
+            "contacts.dat",
+            "{\"email\":\"a@x.com\"}\n",
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!((r.format, r.loaded), (Format::Jsonl, 1));
+        let r = run(&mut store, "more.dat", "email\nb@x.com\n", &opts()).unwrap();
+        assert_eq!((r.format, r.loaded), (Format::Csv, 1));
+    }
+
+    #[test]
+    fn companies_match_on_lower_cased_domain() {
+        let mut store = MemStore::default();
+        let o = ImportOptions::new(ObjectKind::Company, NOW, 1);
+        let r = run(
+            &mut store,
+            "co.csv",
+            "Company Name,Website,Industry\nAcme,ACME.com,Tools\nAcme Inc,acme.com,\n",
+            &o,
+        )
+        .unwrap();
+        assert_eq!((r.loaded, r.merged), (1, 1));
+        let acme = store.records.values().next().unwrap();
+        assert_eq!(acme.get("name"), Some("Acme Inc"));
+        assert_eq!(acme.get("domain"), Some("acme.com"));
+        assert_eq!(acme.get("industry"), Some("Tools"));
+    }
+
+    #[test]
+    fn refs_must_be_record_ids() {
+        let mut store = MemStore::default();
+        let o = ImportOptions::new(ObjectKind::Activity, NOW, 1);
+        let id = RecordId::new();
+        let body = format!(
+            "subject,contact,due date,done\nCall,{id},2026-03-01,yes\nEmail,Ann,2026-03-02,no\nMeet,,31/02/2026,no\n"
+        );
+        let r = run(&mut store, "a.csv", &body, &o).unwrap();
+        assert_eq!((r.loaded, lines(&r)), (1, vec![3, 4]));
+        assert!(r.rejections[0].reason.contains("not a contact record id"));
+        assert!(r.rejections[1].reason.contains("column `due date`"));
+        let call = store.records.values().next().unwrap();
+        assert_eq!(call.get("contact_id"), Some(id.as_str()));
+        assert_eq!(call.get("done"), Some("true"));
+    }
+}
+
+#[cfg(test)]
+mod sample_tests {
+    use super::*;
+    use crate::transfer::NoProgress;
+    use crate::transfer::mem::MemStore;
+
+    fn sample(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("samples")
+            .join(name)
+    }
+
+    /// `samples/README.md` describes exactly this outcome.
+    #[test]
+    fn sample_contacts_import_as_documented() {
+        let mut store = MemStore::default();
+        let o = ImportOptions::new(ObjectKind::Contact, 1_790_000_000_000, 1);
+        let r = import_into(&mut store, &sample("contacts.csv"), &o, &NoProgress).unwrap();
+        assert_eq!((r.rows, r.loaded, r.merged, r.rejected), (51, 47, 1, 3));
+        let lines: Vec<u64> = r.rejections.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![8, 15, 42]);
+        assert!(r.rejections[0].reason.contains("`freya.halvorsen@`"));
+        assert!(r.rejections[1].reason.contains("`very warm`"));
+        assert!(r.rejections[2].reason.contains("4 values"));
+        let grace = store
+            .records
+            .values()
+            .find(|r| r.get("email") == Some("grace.mensah@quillon.example"))
+            .unwrap();
+        assert_eq!(grace.get("company"), Some("Quillon Legal"));
+        let rosa = store
+            .records
+            .values()
+            .find(|r| r.get("first_name") == Some("Rosa"))
+            .unwrap();
+        assert_eq!(rosa.get("job_title"), Some("Head of Clinical Partnerships"));
+    }
+
+    #[test]
+    fn sample_companies_all_load() {
+        let mut store = MemStore::default();
+        let o = ImportOptions::new(ObjectKind::Company, 1_790_000_000_000, 1);
+        let r = import_into(&mut store, &sample("companies.csv"), &o, &NoProgress).unwrap();
+        assert_eq!((r.rows, r.loaded, r.rejected), (12, 12, 0));
+    }
+}

@@ -1,0 +1,102 @@
+//! Import and export against the real SQLite state file.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::model::ObjectKind;
+use crate::store::Store;
+
+const NOW: Millis = 1_790_000_000_000;
+
+fn sample(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples")
+        .join(name)
+}
+
+fn dump(store: &Store, format: Format) -> Vec<u8> {
+    let mut out = Vec::new();
+    export(store, ObjectKind::Contact, format, true, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn refused_files_leave_the_state_file_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+    let opts = ImportOptions::new(ObjectKind::Contact, NOW, 1);
+    import_file(&mut store, &sample("contacts.csv"), &opts, &NoProgress).unwrap();
+    let before = dump(&store, Format::Csv);
+    for (name, body) in [
+        ("bin.csv", &b"\x00\x01\x02binary"[..]),
+        ("page.html", b"<html><body>hi</body></html>"),
+        ("arr.json", b"[{\"email\":\"new@x.com\"}]"),
+        ("empty.csv", b""),
+        ("unknown.csv", b"email,Pet\nnew@x.com,cat\n"),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        let err = import_file(&mut store, &p, &opts, &NoProgress).unwrap_err();
+        assert!(err.to_string().contains(name), "{err}");
+        assert_eq!(before, dump(&store, Format::Csv), "{name}");
+    }
+}
+
+#[test]
+fn export_then_import_is_lossless_through_the_state_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Store::open(&dir.path().join("a.db")).unwrap();
+    let mut opts = ImportOptions::new(ObjectKind::Contact, NOW, 1);
+    opts.default_calling_code = Some("+44".into());
+    import_file(&mut a, &sample("contacts.csv"), &opts, &NoProgress).unwrap();
+    let extra = dir.path().join("extra.csv");
+    std::fs::write(
+        &extra,
+        "email,custom.nickname,custom.motto,job_title\n\
+         zoe@example.com,Zoë 🚀,\"commas, \"\"quotes\"\" and\nnew lines\",Ünïcödé lead\n",
+    )
+    .unwrap();
+    import_file(&mut a, &extra, &opts, &NoProgress).unwrap();
+
+    for (format, name) in [(Format::Csv, "out.csv"), (Format::Jsonl, "out.jsonl")] {
+        let first = dump(&a, format);
+        let file = dir.path().join(name);
+        std::fs::write(&file, &first).unwrap();
+        let mut b = Store::open(&dir.path().join(format!("b-{name}.db"))).unwrap();
+        let r = import_file(&mut b, &file, &opts, &NoProgress).unwrap();
+        assert_eq!((r.loaded, r.rejected), (48, 0), "{format}");
+        assert_eq!(first, dump(&b, format), "{format}");
+    }
+}
+
+#[test]
+fn duplicates_are_found_across_batches_in_the_state_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+    let file = dir.path().join("c.csv");
+    let mut body = String::from("email,first_name\n");
+    for i in 0..30 {
+        body.push_str(&format!("p{i}@x.com,P{i}\n"));
+    }
+    body.push_str("P3@x.com,Pat\n");
+    std::fs::write(&file, body).unwrap();
+    let mut opts = ImportOptions::new(ObjectKind::Contact, NOW, 1);
+    opts.batch_size = 7;
+    opts.on_duplicate = OnDuplicate::Error;
+    let r = import_file(&mut store, &file, &opts, &NoProgress).unwrap();
+    assert_eq!((r.loaded, r.rejected), (30, 1));
+    assert_eq!(r.rejections[0].line, 32);
+    assert!(
+        r.rejections[0].reason.contains("duplicate of line 5"),
+        "{}",
+        r.rejections[0].reason
+    );
+
+    opts.on_duplicate = OnDuplicate::Merge;
+    let r = import_file(&mut store, &file, &opts, &NoProgress).unwrap();
+    assert_eq!((r.loaded, r.merged, r.unchanged), (0, 1, 30));
+    let found = store
+        .find_by_field(ObjectKind::Contact, "email", &["p3@x.com".to_string()])
+        .unwrap();
+    assert_eq!(found["p3@x.com"].get("first_name"), Some("Pat"));
+}
