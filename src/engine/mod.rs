@@ -13,5 +13,7 @@
 //! taken for a deleted one (only an explicit archive archives); after a plan is applied, base =
 //! local = remote on every two-way field, so planning again writes nothing.
 
+pub mod execute;
 pub mod gates;
 pub mod plan;
+pub mod sync;

@@ -267,6 +267,10 @@ pub struct Link {
     /// The CRM's last-modified time of the record when last seen.
     pub remote_updated_at: Option<Millis>,
     pub synced_at: Millis,
+    /// Retired by an archive on either side: kept for `explain` and `status`, never planned
+    /// again.
+    #[serde(default)]
+    pub retired: bool,
 }
 
 /// What a journalled remote write does.
@@ -330,6 +334,8 @@ pub struct WriteOutcome {
     /// A local change to save with the outcome (e.g. the record archived); its `seq` is bumped
     /// and audited with [`WriteOrigin::Push`].
     pub record: Option<crate::model::Record>,
+    /// The write archived the remote record: the link is retired.
+    pub retired: bool,
 }
 
 /// Why a write (or the preparation of one) failed.

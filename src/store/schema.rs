@@ -15,7 +15,7 @@ use super::{StoreError, sql_error};
 pub const APPLICATION_ID: i64 = 0x6372_6d73;
 
 /// Migration `i` (0-based) takes a file from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1_BASE, V2_LEASES_AND_QUEUE_INDEXES];
+const MIGRATIONS: &[&str] = &[V1_BASE, V2_LEASES_AND_QUEUE_INDEXES, V3_RETIRED_LINKS];
 
 /// The schema version this build writes.
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -147,6 +147,12 @@ CREATE TABLE leases (
 ) WITHOUT ROWID;
 CREATE INDEX journal_connection ON journal(connection, kind, local_id);
 CREATE INDEX runs_outcome ON runs(command, outcome, id);
+";
+
+/// Version 3: links retired by an archive stay in the file (for `explain` and `status`) but
+/// are never planned again.
+const V3_RETIRED_LINKS: &str = "
+ALTER TABLE links ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;
 ";
 
 /// Brings the file up to [`LATEST_VERSION`] in one exclusive transaction: a crash half-way

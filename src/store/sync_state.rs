@@ -16,7 +16,7 @@ use super::{
 use crate::model::{Millis, ObjectKind, RecordId};
 
 const LINK_COLUMNS: &str =
-    "connection, kind, local_id, remote_id, base, remote_updated_at, synced_at";
+    "connection, kind, local_id, remote_id, base, remote_updated_at, synced_at, retired";
 
 type RawLink = (
     String,
@@ -26,6 +26,7 @@ type RawLink = (
     String,
     Option<Millis>,
     Millis,
+    bool,
 );
 
 fn raw_link(r: &Row<'_>) -> rusqlite::Result<RawLink> {
@@ -37,6 +38,7 @@ fn raw_link(r: &Row<'_>) -> rusqlite::Result<RawLink> {
         r.get(4)?,
         r.get(5)?,
         r.get(6)?,
+        r.get(7)?,
     ))
 }
 
@@ -51,6 +53,7 @@ fn link_from(path: &Path, raw: RawLink) -> Result<Link, StoreError> {
         base,
         remote_updated_at: raw.5,
         synced_at: raw.6,
+        retired: raw.7,
     })
 }
 
@@ -58,10 +61,11 @@ fn upsert_link_in(tx: &Transaction<'_>, path: &Path, link: &Link) -> Result<(), 
     // Replacing by local id keeps one link per record; a remote id already linked to another
     // record of the same connection violates the unique key and is refused.
     tx.prepare_cached(&format!(
-        "INSERT INTO links({LINK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO links({LINK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT(connection, kind, local_id) DO UPDATE SET
              remote_id = excluded.remote_id, base = excluded.base,
-             remote_updated_at = excluded.remote_updated_at, synced_at = excluded.synced_at"
+             remote_updated_at = excluded.remote_updated_at, synced_at = excluded.synced_at,
+             retired = excluded.retired"
     ))
     .and_then(|mut s| {
         s.execute(params![
@@ -72,6 +76,7 @@ fn upsert_link_in(tx: &Transaction<'_>, path: &Path, link: &Link) -> Result<(), 
             fields_json(&link.base),
             link.remote_updated_at,
             link.synced_at,
+            link.retired,
         ])
     })
     .map(drop)
@@ -333,6 +338,34 @@ impl Store {
         commit(tx, &self.path, "commit links")
     }
 
+    /// Saves records pulled from a CRM together with their links, in one transaction, so a
+    /// record created from a remote one is never left without its link.
+    pub fn save_pulled(
+        &mut self,
+        records: &[crate::model::Record],
+        links: &[Link],
+        origin: &WriteOrigin,
+    ) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let tx = begin(&mut self.conn, &self.path)?;
+        if !records.is_empty() {
+            save_in(&tx, &self.path, records, origin, now)?;
+        }
+        for link in links {
+            upsert_link_in(&tx, &self.path, link)?;
+        }
+        commit(tx, &self.path, "commit pulled records")
+    }
+
+    /// Drops journal entry `journal_id` without recording an outcome: the write is planned
+    /// again from the current state (recovery of an update or archive whose answer was lost,
+    /// or of a create the CRM never received).
+    pub fn journal_discard(&mut self, journal_id: i64) -> Result<(), StoreError> {
+        let tx = begin(&mut self.conn, &self.path)?;
+        take_journal(&tx, &self.path, journal_id)?;
+        commit(tx, &self.path, "drop a journal entry")
+    }
+
     /// Inserts or replaces one link.
     pub fn upsert_link(&mut self, link: &Link) -> Result<(), StoreError> {
         self.upsert_links(std::slice::from_ref(link))
@@ -513,6 +546,7 @@ impl Store {
                 base: outcome.base.clone(),
                 remote_updated_at: outcome.remote_updated_at,
                 synced_at: outcome.at,
+                retired: outcome.retired,
             },
         )?;
         if let Some(record) = &outcome.record {

@@ -68,6 +68,7 @@ fn link(conn: &str, n: u32, remote: &str, base: Fields) -> Link {
         base,
         remote_updated_at: Some(T0),
         synced_at: T0,
+        retired: false,
     }
 }
 
@@ -588,6 +589,7 @@ fn a_committed_write_updates_link_failure_record_and_audit_together() {
             remote_updated_at: Some(T0 + 8),
             at: T0 + 9,
             record: Some(archived),
+            retired: false,
         },
     )
     .unwrap();
@@ -620,6 +622,7 @@ fn a_committed_write_updates_link_failure_record_and_audit_together() {
                 remote_updated_at: None,
                 at: T0,
                 record: None,
+                retired: false,
             }
         )
         .is_err()
@@ -647,6 +650,7 @@ fn a_commit_that_cannot_complete_leaves_the_journal_entry() {
                 remote_updated_at: None,
                 at: T0,
                 record: None,
+                retired: false,
             },
         )
         .unwrap_err();

@@ -1,0 +1,598 @@
+//! Carrying out a plan: local ops in one transaction, remote writes journalled, batched and
+//! committed one answer at a time.
+//!
+//! A remote write is journalled before it is sent. When the CRM answers, the outcome (the new
+//! base, made of the values the CRM *answered*, not the ones sent, so a CRM that reformats a
+//! value does not echo it back as a change), the remote id and the link are committed
+//! together; a refused record becomes a failure row. A call that fails as a whole leaves its
+//! journal entries for [`Executor::recover`] on the next run.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::clock::Clock;
+use crate::engine::plan::{Op, Outcome, Plan};
+use crate::engine::sync::{StepError, SyncReporter};
+use crate::mapping::{FieldMap, IdLookup};
+use crate::model::{FieldType, Fields, ObjectKind, Record, RecordId, set_field};
+use crate::providers::{Provider, RemoteRecord, RemoteWrite};
+use crate::store::{
+    JournalEntry, Link, NewConflict, PendingWrite, Store, WriteFailure, WriteOp, WriteOrigin,
+    WriteOutcome,
+};
+
+/// What executing one plan did.
+#[derive(Debug, Default)]
+pub struct ExecOutcome {
+    pub failed: u64,
+    pub decided: u64,
+    pub held: u64,
+    pub warnings: Vec<String>,
+}
+
+/// Reference translation (local id ⇄ CRM id) backed by links loaded ahead of time, since
+/// [`IdLookup`] is called from pure mapping code.
+#[derive(Debug, Default)]
+pub struct IdCache {
+    to_local: HashMap<(ObjectKind, String), RecordId>,
+    to_remote: HashMap<(ObjectKind, RecordId), String>,
+}
+
+impl IdLookup for IdCache {
+    fn local_id(&self, kind: ObjectKind, remote_id: &str) -> Option<RecordId> {
+        self.to_local.get(&(kind, remote_id.to_string())).cloned()
+    }
+    fn remote_id(&self, kind: ObjectKind, local_id: &RecordId) -> Option<String> {
+        self.to_remote.get(&(kind, local_id.clone())).cloned()
+    }
+}
+
+impl IdCache {
+    fn add(&mut self, kind: ObjectKind, local: &RecordId, remote: &str) {
+        self.to_local
+            .insert((kind, remote.to_string()), local.clone());
+        self.to_remote
+            .insert((kind, local.clone()), remote.to_string());
+    }
+
+    fn ref_rules(map: &FieldMap) -> Vec<(String, String, ObjectKind)> {
+        map.rules
+            .iter()
+            .filter_map(|r| match r.ty {
+                FieldType::Ref(kind) => Some((r.field.clone(), r.remote.clone(), kind)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Loads the links that the reference properties of `records` point at.
+    pub fn load_for_remote(
+        &mut self,
+        store: &Store,
+        connection: &str,
+        map: &FieldMap,
+        records: &[RemoteRecord],
+    ) -> Result<(), StepError> {
+        for (_, remote, kind) in Self::ref_rules(map) {
+            let ids: Vec<String> = records
+                .iter()
+                .filter_map(|r| r.props.get(&remote).cloned())
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            for (rid, link) in store.links_by_remote_ids(connection, kind, &ids)? {
+                self.add(kind, &link.local_id, &rid);
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads the links that the reference fields of `fields` point at.
+    fn load_for_local<'f>(
+        &mut self,
+        store: &Store,
+        connection: &str,
+        map: &FieldMap,
+        fields: impl Iterator<Item = (&'f str, &'f str)> + Clone,
+    ) -> Result<(), StepError> {
+        for (field, _, kind) in Self::ref_rules(map) {
+            let ids: Vec<RecordId> = fields
+                .clone()
+                .filter(|(f, _)| *f == field)
+                .filter_map(|(_, v)| RecordId::parse(v))
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            for (lid, link) in store.links_by_local_ids(connection, kind, &ids)? {
+                self.add(kind, &lid, &link.remote_id);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Remote write calls sent by this process, for the `CRMSYNC_TEST_KILL_AFTER_WRITES` knob.
+static WRITE_CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// Test knob: the process kills itself (SIGKILL, no cleanup) right after the Nth remote write
+/// call was answered and before its outcome is committed — the worst moment to die.
+fn maybe_die_after_write() {
+    let n = WRITE_CALLS.fetch_add(1, Ordering::SeqCst) + 1;
+    let Some(limit) = std::env::var(crate::env::TEST_KILL_AFTER_WRITES)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    if n >= limit {
+        #[cfg(unix)]
+        // SAFETY: kill(2) on our own pid with a constant signal has no memory effects.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+        std::process::abort();
+    }
+}
+
+/// Executes plans for one connection and object.
+pub struct Executor<'a> {
+    pub store: &'a mut Store,
+    pub provider: &'a dyn Provider,
+    pub connection: &'a str,
+    pub map: &'a FieldMap,
+    pub run: i64,
+    pub clock: Arc<dyn Clock>,
+    pub reporter: &'a dyn SyncReporter,
+}
+
+impl Executor<'_> {
+    /// Carries out `plan`: conflicts recorded, local ops committed, remote writes sent.
+    pub async fn execute(
+        &mut self,
+        plan: &Plan,
+        ids: &mut IdCache,
+    ) -> Result<ExecOutcome, StepError> {
+        let object = plan.object;
+        let mut out = ExecOutcome::default();
+        let now = self.clock.now();
+
+        for c in &plan.conflicts {
+            let id = self.store.upsert_conflict(&NewConflict {
+                connection: self.connection.to_string(),
+                kind: object,
+                local_id: c.local_id.clone(),
+                field: c.field.clone(),
+                base: c.base.clone(),
+                local: c.local.clone(),
+                remote: c.remote.clone(),
+                detected_at: now,
+            })?;
+            if c.outcome == Outcome::Held {
+                out.held += 1;
+            } else {
+                // Decided by policy: kept as a resolved conflict, so what was overwritten
+                // stays on record.
+                let policy = serde_json::to_value(c.policy)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                self.store
+                    .resolve_conflict(id, c.value.as_deref(), &policy, now)?;
+                out.decided += 1;
+            }
+        }
+
+        // Local side: one transaction for the whole plan.
+        let local_ids: Vec<RecordId> = plan
+            .ops
+            .iter()
+            .filter(|o| matches!(o, Op::LocalUpdate { .. } | Op::LocalArchive { .. }))
+            .filter_map(|o| o.local_id().cloned())
+            .collect();
+        let mut current = self.store.get_records(&local_ids)?;
+        let mut records: Vec<Record> = Vec::new();
+        let mut links: Vec<Link> = Vec::new();
+        let link = |local_id: &RecordId, remote_id: &str, base: &Fields, retired: bool| Link {
+            connection: self.connection.to_string(),
+            kind: object,
+            local_id: local_id.clone(),
+            remote_id: remote_id.to_string(),
+            base: base.clone(),
+            remote_updated_at: None,
+            synced_at: now,
+            retired,
+        };
+        for op in &plan.ops {
+            match op {
+                Op::Link {
+                    local_id,
+                    remote_id,
+                    archived,
+                    base,
+                    ..
+                } => links.push(link(local_id, remote_id, base, *archived)),
+                Op::LocalCreate {
+                    remote_id,
+                    fields,
+                    base,
+                } => {
+                    let rec = Record {
+                        id: RecordId::new(),
+                        kind: object,
+                        fields: fields.clone(),
+                        updated_at: now,
+                        archived_at: None,
+                    };
+                    links.push(link(&rec.id, remote_id, base, false));
+                    ids.add(object, &rec.id, remote_id);
+                    records.push(rec);
+                }
+                Op::LocalUpdate {
+                    local_id,
+                    remote_id,
+                    changes,
+                    base,
+                }
+                | Op::LocalArchive {
+                    local_id,
+                    remote_id,
+                    changes,
+                    base,
+                } => {
+                    let Some(rec) = current.get_mut(local_id) else {
+                        out.warnings.push(format!(
+                            "{} {object} `{local_id}`: the local record is gone; skipped",
+                            self.connection
+                        ));
+                        continue;
+                    };
+                    for ch in changes {
+                        set_field(
+                            &mut rec.fields,
+                            &ch.field,
+                            ch.new.clone().unwrap_or_default(),
+                        );
+                    }
+                    rec.updated_at = now;
+                    let archive = matches!(op, Op::LocalArchive { .. });
+                    if archive && rec.archived_at.is_none() {
+                        rec.archived_at = Some(now);
+                    }
+                    links.push(link(local_id, remote_id, base, archive));
+                    records.push(rec.clone());
+                }
+                _ => {}
+            }
+        }
+        if !records.is_empty() || !links.is_empty() {
+            self.store.save_pulled(
+                &records,
+                &links,
+                &WriteOrigin::Pull {
+                    run: self.run,
+                    connection: self.connection.to_string(),
+                },
+            )?;
+        }
+
+        // Remote side.
+        let creates: Vec<&Op> = plan
+            .ops
+            .iter()
+            .filter(|o| matches!(o, Op::RemoteCreate { .. }))
+            .collect();
+        let updates: Vec<&Op> = plan
+            .ops
+            .iter()
+            .filter(|o| matches!(o, Op::RemoteUpdate { .. }))
+            .collect();
+        let archives: Vec<&Op> = plan
+            .ops
+            .iter()
+            .filter(|o| matches!(o, Op::RemoteArchive { .. }))
+            .collect();
+        let total = (creates.len() + updates.len() + archives.len()) as u64;
+        if total > 0 {
+            self.reporter
+                .step(self.connection, object, "writing", Some(total));
+        }
+        // References must resolve: load the links every outgoing ref field points at.
+        let ref_values: Vec<(String, String)> = plan
+            .ops
+            .iter()
+            .flat_map(|o| match o {
+                Op::RemoteCreate { fields, .. } => fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect::<Vec<_>>(),
+                Op::RemoteUpdate { changes, .. } => changes
+                    .iter()
+                    .filter_map(|c| c.new.clone().map(|v| (c.field.clone(), v)))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        ids.load_for_local(
+            self.store,
+            self.connection,
+            self.map,
+            ref_values.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )?;
+        let batch = self.provider.batch_size().max(1);
+        for chunk in creates.chunks(batch) {
+            self.write_chunk(object, WriteOp::Create, chunk, ids, &mut out)
+                .await?;
+        }
+        for chunk in updates.chunks(batch) {
+            self.write_chunk(object, WriteOp::Update, chunk, ids, &mut out)
+                .await?;
+        }
+        for chunk in archives.chunks(batch) {
+            self.write_chunk(object, WriteOp::Archive, chunk, ids, &mut out)
+                .await?;
+        }
+        Ok(out)
+    }
+
+    /// Journals, sends and commits one batch of remote writes of one kind.
+    async fn write_chunk(
+        &mut self,
+        object: ObjectKind,
+        op: WriteOp,
+        chunk: &[&Op],
+        ids: &IdCache,
+        out: &mut ExecOutcome,
+    ) -> Result<(), StepError> {
+        let now = self.clock.now();
+        let mut writes: Vec<(RemoteWrite, &Op)> = Vec::with_capacity(chunk.len());
+        for o in chunk {
+            let (local_id, remote_id, props) = match o {
+                Op::RemoteCreate {
+                    local_id, fields, ..
+                } => {
+                    let outbound = self.map.create_props(fields, ids);
+                    self.note_warnings(object, local_id, &outbound.warnings, out);
+                    (local_id, None, outbound.props)
+                }
+                Op::RemoteUpdate {
+                    local_id,
+                    remote_id,
+                    changes,
+                    ..
+                } => {
+                    let outbound = self.map.to_remote(
+                        changes.iter().map(|c| (c.field.as_str(), c.new.as_deref())),
+                        ids,
+                    );
+                    self.note_warnings(object, local_id, &outbound.warnings, out);
+                    (local_id, Some(remote_id.clone()), outbound.props)
+                }
+                Op::RemoteArchive {
+                    local_id,
+                    remote_id,
+                    ..
+                } => (local_id, Some(remote_id.clone()), BTreeMap::new()),
+                _ => continue,
+            };
+            writes.push((
+                RemoteWrite {
+                    local_id: local_id.to_string(),
+                    remote_id,
+                    props,
+                },
+                o,
+            ));
+        }
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let entries: Vec<JournalEntry> = writes
+            .iter()
+            .map(|(w, _)| JournalEntry {
+                run: self.run,
+                connection: self.connection.to_string(),
+                kind: object,
+                op,
+                local_id: RecordId(w.local_id.clone()),
+                remote_id: w.remote_id.clone(),
+                props: w.props.clone(),
+                created_at: now,
+            })
+            .collect();
+        let journal_ids = self.store.journal_add(&entries)?;
+        let inputs: Vec<RemoteWrite> = writes.iter().map(|(w, _)| w.clone()).collect();
+        let results: Vec<Result<Option<RemoteRecord>, crate::providers::RecordError>> = match op {
+            WriteOp::Create => self
+                .provider
+                .create(object, &inputs)
+                .await?
+                .into_iter()
+                .map(|r| r.map(Some))
+                .collect(),
+            WriteOp::Update => self
+                .provider
+                .update(object, &inputs)
+                .await?
+                .into_iter()
+                .map(|r| r.map(Some))
+                .collect(),
+            WriteOp::Archive => {
+                let ids: Vec<String> = inputs.iter().filter_map(|w| w.remote_id.clone()).collect();
+                self.provider
+                    .archive(object, &ids)
+                    .await?
+                    .into_iter()
+                    .map(|r| r.map(|()| None))
+                    .collect()
+            }
+        };
+        maybe_die_after_write();
+        let at = self.clock.now();
+        for (((w, planned), jid), result) in writes.iter().zip(journal_ids).zip(results) {
+            match result {
+                Ok(answer) => {
+                    let (remote_id, base, remote_updated_at) = match answer {
+                        Some(rec) => {
+                            let base = answered_base(self.map, planned, &rec, ids);
+                            (rec.id.clone(), base, Some(rec.updated_at))
+                        }
+                        None => (
+                            w.remote_id.clone().unwrap_or_default(),
+                            planned.base().clone(),
+                            None,
+                        ),
+                    };
+                    self.store.commit_write(
+                        jid,
+                        &WriteOutcome {
+                            remote_id,
+                            base,
+                            remote_updated_at,
+                            at,
+                            record: None,
+                            retired: op == WriteOp::Archive,
+                        },
+                    )?;
+                }
+                Err(e) => {
+                    out.failed += 1;
+                    self.store.fail_write(
+                        jid,
+                        &WriteFailure {
+                            message: e.message.clone(),
+                            code: e.code.clone(),
+                            at,
+                        },
+                    )?;
+                }
+            }
+            self.reporter.advance(1);
+        }
+        Ok(())
+    }
+
+    fn note_warnings(
+        &self,
+        object: ObjectKind,
+        local_id: &RecordId,
+        warnings: &[crate::mapping::FieldWarning],
+        out: &mut ExecOutcome,
+    ) {
+        for w in warnings {
+            out.warnings.push(format!(
+                "{} {object} `{local_id}`: field `{}` not sent: {}",
+                self.connection, w.field, w.message
+            ));
+        }
+    }
+
+    /// Settles journal entries left by an interrupted run: a create that reached the CRM is
+    /// found by its external id and linked; anything else is dropped and planned again.
+    pub async fn recover(
+        &mut self,
+        object: ObjectKind,
+        writes: Vec<PendingWrite>,
+    ) -> Result<(), StepError> {
+        let props = self
+            .provider
+            .read_properties(object, &self.map.remote_properties());
+        let creates: Vec<&PendingWrite> = writes
+            .iter()
+            .filter(|w| w.entry.op == WriteOp::Create)
+            .collect();
+        let mut found: HashMap<String, RemoteRecord> = HashMap::new();
+        for chunk in creates.chunks(self.provider.batch_size().max(1)) {
+            let local_ids: Vec<String> =
+                chunk.iter().map(|w| w.entry.local_id.to_string()).collect();
+            for rec in self
+                .provider
+                .find_by_external_id(object, &local_ids, &props)
+                .await?
+            {
+                if let Some(ext) = rec.external_id.clone() {
+                    found.insert(ext, rec);
+                }
+            }
+        }
+        let mut ids = IdCache::default();
+        let records: Vec<RemoteRecord> = found.values().cloned().collect();
+        ids.load_for_remote(self.store, self.connection, self.map, &records)?;
+        let at = self.clock.now();
+        for w in &writes {
+            match found.get(w.entry.local_id.as_str()) {
+                Some(rec) if w.entry.op == WriteOp::Create => {
+                    // The base is what the CRM holds; local edits made since are pushed next.
+                    let inbound = self.map.from_remote(rec, &ids);
+                    self.store.commit_write(
+                        w.id,
+                        &WriteOutcome {
+                            remote_id: rec.id.clone(),
+                            base: inbound.fields,
+                            remote_updated_at: Some(rec.updated_at),
+                            at,
+                            record: None,
+                            retired: false,
+                        },
+                    )?;
+                }
+                _ => self.store.journal_discard(w.id)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a create left `field` empty.
+fn fields_sent_empty(op: &Op, field: &str) -> bool {
+    matches!(op, Op::RemoteCreate { fields, .. } if !fields.contains_key(field))
+}
+
+/// The base after a successful create or update: the planned base, with every field this op
+/// wrote replaced by the value the CRM answered.
+fn answered_base(map: &FieldMap, op: &Op, answer: &RemoteRecord, ids: &IdCache) -> Fields {
+    let mut base = op.base().clone();
+    let inbound = map.from_remote(answer, ids);
+    let written: Vec<&str> = match op {
+        Op::RemoteCreate { fields, .. } => {
+            // Every pushed field, set or not (an absent one is absent in the CRM too).
+            map.rules
+                .iter()
+                .filter(|r| r.direction.pushes())
+                .map(|r| r.field.as_str())
+                .filter(|f| fields.contains_key(*f) || base.contains_key(*f))
+                .collect()
+        }
+        Op::RemoteUpdate { changes, .. } => changes.iter().map(|c| c.field.as_str()).collect(),
+        _ => Vec::new(),
+    };
+    for field in written {
+        let Some(rule) = map.rule(field) else {
+            continue;
+        };
+        // A property the answer does not mention keeps the planned value (what was sent):
+        // CRMs answer a write with a subset of the record's properties.
+        if !answer.props.contains_key(&rule.remote)
+            && (matches!(op, Op::RemoteUpdate { .. }) || !fields_sent_empty(op, field))
+        {
+            continue;
+        }
+        if inbound.unreadable.contains(field) {
+            continue;
+        }
+        match inbound.fields.get(field) {
+            Some(v) => {
+                base.insert(field.to_string(), v.clone());
+            }
+            // An answered reference we cannot translate keeps the planned value.
+            None if matches!(rule.ty, FieldType::Ref(_))
+                && answer.props.contains_key(&rule.remote) => {}
+            None => {
+                base.remove(field);
+            }
+        }
+    }
+    base
+}

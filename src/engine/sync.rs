@@ -1,0 +1,755 @@
+//! A sync run: recover, pull from every connection, push to every connection.
+//!
+//! ```text
+//! for each connection: recover its journal (creates found by crmsync_id are linked)
+//! for each connection, object (companies before contacts):
+//!     read the change feed since the cursor → map to canonical → match unlinked records
+//!     → plan (with the current local records) → gates → execute → store the cursor
+//! for each connection, object:
+//!     local changes since the connection's local cursor → plan → gates → execute
+//!     → store the local cursor
+//! ```
+//!
+//! Pulling from every connection before pushing to any is what carries a change made in one
+//! CRM to the others in the same run. Cursors only move after everything they cover is
+//! committed, so a run stopped at any point is resumed by the next one: journalled creates
+//! are looked up by their `crmsync_id`, journalled updates and archives are planned again (a
+//! write that did land shows up as "both sides changed to the same value").
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Clock;
+use crate::config::{Config, ConnectionConfig};
+use crate::engine::execute::{Executor, IdCache};
+use crate::engine::gates::{self, GateInput, GateStop};
+use crate::engine::plan::{
+    self, LinkState, MatchedBy, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide,
+};
+use crate::mapping::{FieldMap, Rule};
+use crate::model::{ObjectKind, Record, RecordId};
+use crate::providers::{ChangeQuery, Provider, ProviderError, RemoteRecord};
+use crate::store::{Link, RunOutcome, Store, StoreError};
+
+/// What a sync run does.
+#[derive(Debug, Clone, Default)]
+pub struct SyncOptions {
+    /// Only these objects (empty: every object each connection syncs).
+    pub objects: Vec<ObjectKind>,
+    /// Read everything instead of the change feed since the cursor.
+    pub full: bool,
+    /// Plan only; nothing is written and no cursor moves.
+    pub dry_run: bool,
+    /// Go past the safety gates.
+    pub force: bool,
+    /// Only these local records (import `--to`): the push phase plans just them.
+    pub only_records: Option<HashSet<RecordId>>,
+}
+
+/// A connection taking part in a run.
+pub struct Participant {
+    pub name: String,
+    pub config: ConnectionConfig,
+    pub provider: Arc<dyn Provider>,
+}
+
+/// Progress of a run, drawn by the output layer.
+pub trait SyncReporter: Send + Sync {
+    /// A step started (`reading`, `planning`, `writing`).
+    fn step(&self, connection: &str, object: ObjectKind, what: &str, total: Option<u64>);
+    /// Progress within the step.
+    fn advance(&self, n: u64);
+    /// Something the user should know that does not stop the run.
+    fn warn(&self, message: String);
+}
+
+/// A reporter that shows nothing.
+pub struct Quiet;
+
+impl SyncReporter for Quiet {
+    fn step(&self, _: &str, _: ObjectKind, _: &str, _: Option<u64>) {}
+    fn advance(&self, _: u64) {}
+    fn warn(&self, _: String) {}
+}
+
+/// What happened to one object of one connection.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ObjectReport {
+    pub object: Option<ObjectKind>,
+    /// Remote records read from the change feed.
+    pub read: u64,
+    /// Local records considered because they changed since the last push.
+    pub local_changes: u64,
+    /// Ops planned (and, unless dry run, carried out or failed).
+    pub planned: PlanCounts,
+    /// Writes the CRM refused (kept as failures for `crmsync retry`).
+    pub failed: u64,
+    /// Conflicts decided by a policy.
+    pub decided_conflicts: u64,
+    /// Conflicts held for `crmsync conflicts resolve`.
+    pub held_conflicts: u64,
+}
+
+/// What happened to one connection.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ConnectionReport {
+    pub connection: String,
+    pub objects: Vec<ObjectReport>,
+    /// Journalled writes of an earlier, interrupted run that were settled first.
+    pub recovered: u64,
+    /// The safety gate that stopped this connection, if any.
+    pub stopped_by: Option<GateStop>,
+    /// The error that stopped this connection, if any.
+    pub error: Option<String>,
+    /// Requests sent to the CRM.
+    pub requests: u64,
+    pub warnings: Vec<String>,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SyncReport {
+    pub run: Option<i64>,
+    pub dry_run: bool,
+    pub connections: Vec<ConnectionReport>,
+    /// The plans (with `--dry-run` and `--plan`), in run order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plans: Vec<Plan>,
+    /// The remote version of each record the plans touch: connection → object → remote id →
+    /// `updated_at` (for `crmsync apply`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub remote_versions: BTreeMap<String, BTreeMap<ObjectKind, BTreeMap<String, i64>>>,
+}
+
+impl SyncReport {
+    pub fn failed(&self) -> u64 {
+        self.connections
+            .iter()
+            .flat_map(|c| &c.objects)
+            .map(|o| o.failed)
+            .sum()
+    }
+    pub fn held(&self) -> u64 {
+        self.connections
+            .iter()
+            .flat_map(|c| &c.objects)
+            .map(|o| o.held_conflicts)
+            .sum()
+    }
+    pub fn gated(&self) -> bool {
+        self.connections.iter().any(|c| c.stopped_by.is_some())
+    }
+    pub fn errored(&self) -> bool {
+        self.connections.iter().any(|c| c.error.is_some())
+    }
+}
+
+/// Why a connection's part of the run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Gate(#[from] GateStop),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Runs one sync over `participants`. The caller holds the run lock.
+pub async fn run(
+    store: &mut Store,
+    config: &Config,
+    participants: &[Participant],
+    opts: &SyncOptions,
+    clock: Arc<dyn Clock>,
+    reporter: &dyn SyncReporter,
+) -> Result<SyncReport, StoreError> {
+    let names: Vec<String> = participants.iter().map(|p| p.name.clone()).collect();
+    let mut report = SyncReport {
+        dry_run: opts.dry_run,
+        ..SyncReport::default()
+    };
+    if !opts.dry_run {
+        report.run = Some(store.begin_run("sync", &names, clock.now())?);
+    }
+    let run_id = report.run.unwrap_or(0);
+    let mut conn_reports: Vec<ConnectionReport> = participants
+        .iter()
+        .map(|p| ConnectionReport {
+            connection: p.name.clone(),
+            ..ConnectionReport::default()
+        })
+        .collect();
+
+    // Phase 0 and 1: recover, then pull from every connection.
+    for (p, rep) in participants.iter().zip(conn_reports.iter_mut()) {
+        let mut sess = Session::new(store, config, p, opts, clock.clone(), reporter, run_id);
+        let result = async {
+            if !opts.dry_run {
+                rep.recovered = sess.recover().await?;
+            }
+            for object in sess.objects() {
+                let (obj_report, plan) = sess.pull(object).await?;
+                rep.objects.push(obj_report);
+                if let Some(plan) = plan {
+                    report.plans.push(plan);
+                }
+            }
+            Ok::<_, StepError>(())
+        }
+        .await;
+        rep.warnings.append(&mut sess.warnings);
+        merge_versions(&mut report.remote_versions, &p.name, sess.versions);
+        if let Err(e) = result {
+            stop(rep, e)?;
+        }
+    }
+    // Phase 2: push local changes to every connection that is still going.
+    for (p, rep) in participants.iter().zip(conn_reports.iter_mut()) {
+        if rep.error.is_some() || rep.stopped_by.is_some() {
+            continue;
+        }
+        let mut sess = Session::new(store, config, p, opts, clock.clone(), reporter, run_id);
+        let result = async {
+            for object in sess.objects() {
+                let (obj_report, plan) = sess.push(object).await?;
+                if let Some(existing) = rep.objects.iter_mut().find(|o| o.object == Some(object)) {
+                    add_counts(existing, &obj_report);
+                } else {
+                    rep.objects.push(obj_report);
+                }
+                if let Some(plan) = plan {
+                    report.plans.push(plan);
+                }
+            }
+            Ok::<_, StepError>(())
+        }
+        .await;
+        rep.warnings.append(&mut sess.warnings);
+        if let Err(e) = result {
+            stop(rep, e)?;
+        }
+    }
+    for (p, rep) in participants.iter().zip(conn_reports.iter_mut()) {
+        rep.requests = p.provider.requests_sent();
+    }
+    report.connections = conn_reports;
+    if let Some(run) = report.run {
+        let outcome = if report.errored() {
+            RunOutcome::Failed
+        } else if report.gated() {
+            RunOutcome::Stopped
+        } else if report.failed() > 0 || report.held() > 0 {
+            RunOutcome::Partial
+        } else {
+            RunOutcome::Ok
+        };
+        let error = report
+            .connections
+            .iter()
+            .filter_map(|c| {
+                c.error
+                    .as_ref()
+                    .map(|e| format!("{}: {e}", c.connection))
+                    .or_else(|| c.stopped_by.as_ref().map(|g| g.to_string()))
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let counts = serde_json::to_value(&report.connections).unwrap_or_default();
+        store.finish_run(
+            run,
+            outcome,
+            &counts,
+            (!error.is_empty()).then_some(error.as_str()),
+            clock.now(),
+        )?;
+    }
+    Ok(report)
+}
+
+/// Records why a connection stopped; a store error stops the whole run.
+fn stop(rep: &mut ConnectionReport, e: StepError) -> Result<(), StoreError> {
+    match e {
+        StepError::Gate(g) => rep.stopped_by = Some(g),
+        StepError::Store(s) => return Err(s),
+        other => rep.error = Some(other.to_string()),
+    }
+    Ok(())
+}
+
+fn add_counts(into: &mut ObjectReport, from: &ObjectReport) {
+    into.read += from.read;
+    into.local_changes += from.local_changes;
+    let (a, b) = (&mut into.planned, &from.planned);
+    a.link += b.link;
+    a.local_create += b.local_create;
+    a.local_update += b.local_update;
+    a.local_archive += b.local_archive;
+    a.remote_create += b.remote_create;
+    a.remote_update += b.remote_update;
+    a.remote_archive += b.remote_archive;
+    a.conflicts += b.conflicts;
+    a.held += b.held;
+    into.failed += from.failed;
+    into.decided_conflicts += from.decided_conflicts;
+    into.held_conflicts += from.held_conflicts;
+}
+
+fn merge_versions(
+    into: &mut BTreeMap<String, BTreeMap<ObjectKind, BTreeMap<String, i64>>>,
+    connection: &str,
+    versions: BTreeMap<ObjectKind, BTreeMap<String, i64>>,
+) {
+    if !versions.is_empty() {
+        into.entry(connection.to_string())
+            .or_default()
+            .extend(versions);
+    }
+}
+
+/// One connection's part of a run.
+struct Session<'a> {
+    store: &'a mut Store,
+    config: &'a Config,
+    p: &'a Participant,
+    opts: &'a SyncOptions,
+    clock: Arc<dyn Clock>,
+    reporter: &'a dyn SyncReporter,
+    run: i64,
+    warnings: Vec<String>,
+    versions: BTreeMap<ObjectKind, BTreeMap<String, i64>>,
+}
+
+impl<'a> Session<'a> {
+    fn new(
+        store: &'a mut Store,
+        config: &'a Config,
+        p: &'a Participant,
+        opts: &'a SyncOptions,
+        clock: Arc<dyn Clock>,
+        reporter: &'a dyn SyncReporter,
+        run: i64,
+    ) -> Self {
+        Session {
+            store,
+            config,
+            p,
+            opts,
+            clock,
+            reporter,
+            run,
+            warnings: Vec::new(),
+            versions: BTreeMap::new(),
+        }
+    }
+
+    /// The objects this connection syncs in this run, in dependency order.
+    fn objects(&self) -> Vec<ObjectKind> {
+        ObjectKind::ALL
+            .into_iter()
+            .filter(|o| self.p.provider.objects().contains(o))
+            .filter(|o| self.p.config.objects.as_ref().is_none_or(|c| c.contains(o)))
+            .filter(|o| self.opts.objects.is_empty() || self.opts.objects.contains(o))
+            .collect()
+    }
+
+    fn field_map(&self, object: ObjectKind) -> Result<FieldMap, StepError> {
+        FieldMap::resolve(
+            self.config,
+            &self.p.name,
+            object,
+            &self.p.provider.default_mappings(object),
+        )
+        .map_err(|e| StepError::Other(e.to_string()))
+    }
+
+    fn warn(&mut self, message: String) {
+        self.reporter.warn(message.clone());
+        self.warnings.push(message);
+    }
+
+    fn executor<'b>(&'b mut self, map: &'b FieldMap) -> Executor<'b> {
+        Executor {
+            store: self.store,
+            provider: self.p.provider.as_ref(),
+            connection: &self.p.name,
+            map,
+            run: self.run,
+            clock: self.clock.clone(),
+            reporter: self.reporter,
+        }
+    }
+
+    /// Settles the writes an interrupted run journalled but never recorded.
+    async fn recover(&mut self) -> Result<u64, StepError> {
+        let pending = self.store.journal_pending(&self.p.name)?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let n = pending.len() as u64;
+        let mut by_object: BTreeMap<ObjectKind, Vec<_>> = BTreeMap::new();
+        for w in pending {
+            by_object.entry(w.entry.kind).or_default().push(w);
+        }
+        for (object, writes) in by_object {
+            let map = self.field_map(object)?;
+            self.executor(&map).recover(object, writes).await?;
+        }
+        Ok(n)
+    }
+
+    /// Reads the change feed, plans against the local records, executes.
+    async fn pull(
+        &mut self,
+        object: ObjectKind,
+    ) -> Result<(ObjectReport, Option<Plan>), StepError> {
+        let map = self.field_map(object)?;
+        let props = self
+            .p
+            .provider
+            .read_properties(object, &map.remote_properties());
+        let since = if self.opts.full {
+            None
+        } else {
+            self.store.remote_cursor(&self.p.name, object)?
+        };
+        let full_read = since.is_none();
+        self.reporter.step(&self.p.name, object, "reading", None);
+        let mut remote: HashMap<String, RemoteRecord> = HashMap::new();
+        let mut page = None;
+        let mut checkpoint = None;
+        loop {
+            let query = ChangeQuery {
+                object,
+                since: since.clone(),
+                page: page.take(),
+            };
+            let got = self.p.provider.changes(&query, &props).await?;
+            self.reporter.advance(got.records.len() as u64);
+            for r in got.records {
+                // The overlap returns some records twice; keep the newest.
+                match remote.get(&r.id) {
+                    Some(old) if old.updated_at > r.updated_at => {}
+                    _ => {
+                        remote.insert(r.id.clone(), r);
+                    }
+                }
+            }
+            if got.checkpoint.is_some() {
+                checkpoint = got.checkpoint;
+            }
+            match got.next {
+                Some(next) => page = Some(next),
+                None => break,
+            }
+        }
+        let read = remote.len();
+        let mut records: Vec<RemoteRecord> = remote.into_values().collect();
+        records.sort_by(|a, b| a.id.cmp(&b.id));
+
+        let mut ids = IdCache::default();
+        ids.load_for_remote(self.store, &self.p.name, &map, &records)?;
+        let items = self.pull_items(object, &map, &records, &ids)?;
+        let linked = self.store.count_links(&self.p.name, object)? as usize;
+        let input = PlanInput {
+            connection: self.p.name.clone(),
+            object,
+            rules: map.rules.clone(),
+            on_delete: self.p.config.on_delete,
+            items,
+        };
+        let planned = plan::plan(&input);
+        gates::check(
+            &GateInput {
+                connection: self.p.name.clone(),
+                object,
+                full_read,
+                remote_records: read,
+                linked,
+                max_archive_pct: self.config.sync.max_archive_pct,
+            },
+            &planned,
+            self.opts.force,
+        )?;
+        let mut rep = ObjectReport {
+            object: Some(object),
+            read: read as u64,
+            planned: planned.counts(),
+            ..ObjectReport::default()
+        };
+        let versions = self.versions.entry(object).or_default();
+        for r in &records {
+            versions.insert(r.id.clone(), r.updated_at);
+        }
+        if self.opts.dry_run {
+            return Ok((rep, Some(planned)));
+        }
+        let outcome = self.executor(&map).execute(&planned, &mut ids).await?;
+        rep.failed = outcome.failed;
+        rep.decided_conflicts = outcome.decided;
+        rep.held_conflicts = outcome.held;
+        for w in outcome.warnings {
+            self.warn(w);
+        }
+        if let Some(cp) = checkpoint {
+            self.store
+                .set_remote_cursor(&self.p.name, object, Some(&cp))?;
+        }
+        Ok((rep, None))
+    }
+
+    /// The plan items for records read from the change feed.
+    fn pull_items(
+        &mut self,
+        object: ObjectKind,
+        map: &FieldMap,
+        records: &[RemoteRecord],
+        ids: &IdCache,
+    ) -> Result<Vec<PlanItem>, StepError> {
+        let remote_ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+        let links = self
+            .store
+            .links_by_remote_ids(&self.p.name, object, &remote_ids)?;
+        let mut sides: Vec<(RemoteSide, Option<String>)> = Vec::with_capacity(records.len());
+        for r in records {
+            let inbound = map.from_remote(r, ids);
+            for w in &inbound.warnings {
+                self.warnings.push(format!(
+                    "{} {object} `{}`: field `{}` (`{}` = `{}`): {}",
+                    self.p.name, r.id, w.field, w.remote, w.value, w.message
+                ));
+            }
+            sides.push((
+                RemoteSide::from_inbound(&r.id, inbound, r.updated_at, r.archived),
+                r.external_id.clone(),
+            ));
+        }
+        // Local records of linked pairs, and candidates for the unlinked ones.
+        let mut want: Vec<RecordId> = links.values().map(|l| l.local_id.clone()).collect();
+        let ext: Vec<RecordId> = sides
+            .iter()
+            .filter(|(s, _)| !links.contains_key(&s.id))
+            .filter_map(|(_, e)| e.as_deref().and_then(RecordId::parse))
+            .collect();
+        want.extend(ext.iter().cloned());
+        let mut locals = self.store.get_records(&want)?;
+        locals.retain(|_, r| r.kind == object);
+        let already_linked = self.store.links_by_local_ids(&self.p.name, object, &ext)?;
+
+        let keys = self.match_keys();
+        let mut by_key: HashMap<(String, String), Record> = HashMap::new();
+        for key in &keys {
+            let values: Vec<String> = sides
+                .iter()
+                .filter(|(s, _)| !links.contains_key(&s.id))
+                .filter_map(|(s, _)| s.fields.get(key).cloned())
+                .collect();
+            if values.is_empty() {
+                continue;
+            }
+            for (value, rec) in self.store.find_by_field(object, key, &values)? {
+                by_key.insert((key.clone(), value), rec);
+            }
+        }
+        let candidate_ids: Vec<RecordId> = by_key.values().map(|r| r.id.clone()).collect();
+        let candidates_linked =
+            self.store
+                .links_by_local_ids(&self.p.name, object, &candidate_ids)?;
+
+        let mut claimed: HashSet<RecordId> = HashSet::new();
+        let mut items = Vec::with_capacity(sides.len());
+        for (side, external) in sides {
+            if let Some(link) = links.get(&side.id) {
+                items.push(PlanItem {
+                    local: locals.get(&link.local_id).cloned(),
+                    link: Some(link_state(link)),
+                    remote: Some(side),
+                    matched_by: None,
+                    may_create_remote: false,
+                });
+                continue;
+            }
+            let mut matched: Option<(Record, MatchedBy)> = None;
+            if let Some(id) = external.as_deref().and_then(RecordId::parse)
+                && let Some(rec) = locals.get(&id)
+                && !already_linked.contains_key(&id)
+                && !claimed.contains(&id)
+            {
+                matched = Some((rec.clone(), MatchedBy::ExternalId));
+            }
+            if matched.is_none() {
+                for key in &keys {
+                    if let Some(value) = side.fields.get(key)
+                        && let Some(rec) = by_key.get(&(key.clone(), value.clone()))
+                        && !candidates_linked.contains_key(&rec.id)
+                        && !claimed.contains(&rec.id)
+                    {
+                        matched = Some((rec.clone(), MatchedBy::Key { field: key.clone() }));
+                        break;
+                    }
+                }
+            }
+            let (local, matched_by) = match matched {
+                Some((rec, by)) => {
+                    claimed.insert(rec.id.clone());
+                    (Some(rec), Some(by))
+                }
+                None => (None, None),
+            };
+            items.push(PlanItem {
+                local,
+                link: None,
+                remote: Some(side),
+                matched_by,
+                may_create_remote: false,
+            });
+        }
+        Ok(items)
+    }
+
+    fn match_keys(&self) -> Vec<String> {
+        self.p
+            .config
+            .match_keys
+            .clone()
+            .unwrap_or_else(|| self.config.sync.match_keys.clone())
+    }
+
+    /// Plans and executes the local changes since this connection's local cursor.
+    async fn push(
+        &mut self,
+        object: ObjectKind,
+    ) -> Result<(ObjectReport, Option<Plan>), StepError> {
+        let map = self.field_map(object)?;
+        let create_when = match &self.p.config.create_when {
+            Some(src) => Some(Rule::parse_for(src, object).map_err(|e| {
+                StepError::Other(format!("`connections.{}.create_when`: {e}", self.p.name))
+            })?),
+            None => None,
+        };
+        let cursor = self.store.local_cursor(&self.p.name, object)?;
+        let top = self.store.max_seq()?;
+        let mut rep = ObjectReport {
+            object: Some(object),
+            ..ObjectReport::default()
+        };
+        let mut plans = Vec::new();
+        let mut after = cursor;
+        const CHUNK: usize = 5_000;
+        loop {
+            let changed = self.store.records_changed_since(object, after, CHUNK)?;
+            let Some(&(last, _)) = changed.last() else {
+                break;
+            };
+            let records: Vec<Record> = changed
+                .into_iter()
+                .filter(|(seq, _)| *seq <= top)
+                .map(|(_, r)| r)
+                .filter(|r| {
+                    self.opts
+                        .only_records
+                        .as_ref()
+                        .is_none_or(|only| only.contains(&r.id))
+                })
+                .collect();
+            rep.local_changes += records.len() as u64;
+            let local_ids: Vec<RecordId> = records.iter().map(|r| r.id.clone()).collect();
+            let links = self
+                .store
+                .links_by_local_ids(&self.p.name, object, &local_ids)?;
+            let items: Vec<PlanItem> = records
+                .into_iter()
+                .map(|r| {
+                    let link = links.get(&r.id).map(link_state);
+                    let may_create_remote = link.is_none()
+                        && create_when.as_ref().is_none_or(|rule| rule.eval(&r.fields));
+                    PlanItem {
+                        local: Some(r),
+                        link,
+                        remote: None,
+                        matched_by: None,
+                        may_create_remote,
+                    }
+                })
+                .collect();
+            let input = PlanInput {
+                connection: self.p.name.clone(),
+                object,
+                rules: map.rules.clone(),
+                on_delete: self.p.config.on_delete,
+                items,
+            };
+            let planned = plan::plan(&input);
+            let linked = self.store.count_links(&self.p.name, object)? as usize;
+            gates::check(
+                &GateInput {
+                    connection: self.p.name.clone(),
+                    object,
+                    full_read: false,
+                    remote_records: 0,
+                    linked,
+                    max_archive_pct: self.config.sync.max_archive_pct,
+                },
+                &planned,
+                self.opts.force,
+            )?;
+            add_plan_counts(&mut rep.planned, &planned.counts());
+            if self.opts.dry_run {
+                plans.push(planned);
+            } else if !planned.is_empty() || !planned.conflicts.is_empty() {
+                let mut ids = IdCache::default();
+                let outcome = self.executor(&map).execute(&planned, &mut ids).await?;
+                rep.failed += outcome.failed;
+                rep.decided_conflicts += outcome.decided;
+                rep.held_conflicts += outcome.held;
+                for w in outcome.warnings {
+                    self.warn(w);
+                }
+            }
+            after = last;
+            if last >= top {
+                break;
+            }
+        }
+        if !self.opts.dry_run && self.opts.only_records.is_none() && top > cursor {
+            self.store.set_local_cursor(&self.p.name, object, top)?;
+        }
+        let plan = (!plans.is_empty()).then(|| merge_plans(plans));
+        Ok((rep, plan))
+    }
+}
+
+fn add_plan_counts(a: &mut PlanCounts, b: &PlanCounts) {
+    a.link += b.link;
+    a.local_create += b.local_create;
+    a.local_update += b.local_update;
+    a.local_archive += b.local_archive;
+    a.remote_create += b.remote_create;
+    a.remote_update += b.remote_update;
+    a.remote_archive += b.remote_archive;
+    a.conflicts += b.conflicts;
+    a.held += b.held;
+}
+
+fn merge_plans(mut plans: Vec<Plan>) -> Plan {
+    let mut first = plans.remove(0);
+    for p in plans {
+        first.ops.extend(p.ops);
+        first.conflicts.extend(p.conflicts);
+        first.skipped.extend(p.skipped);
+    }
+    first
+}
+
+pub(crate) fn link_state(link: &Link) -> LinkState {
+    LinkState {
+        remote_id: link.remote_id.clone(),
+        base: link.base.clone(),
+        remote_updated_at: link.remote_updated_at.unwrap_or(0),
+        archived: link.retired,
+    }
+}
