@@ -422,7 +422,10 @@ pub fn plan(input: &PlanInput) -> Plan {
         .iter()
         .filter(|r| r.direction != Direction::None)
         .collect();
-    let mut out = Out::default();
+    let mut out = Out {
+        ops: Vec::with_capacity(input.items.len()),
+        ..Out::default()
+    };
     for item in &input.items {
         plan_item(&rules, input.on_delete, item, &mut out);
     }
@@ -431,7 +434,8 @@ pub fn plan(input: &PlanInput) -> Plan {
         mut conflicts,
         mut skipped,
     } = out;
-    ops.sort_by(|a, b| {
+    // No two ops share kind, local id and remote id, so an unstable sort is deterministic.
+    ops.sort_unstable_by(|a, b| {
         a.kind()
             .cmp(&b.kind())
             .then_with(|| a.local_id().cmp(&b.local_id()))
