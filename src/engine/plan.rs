@@ -169,6 +169,10 @@ pub struct FieldChange {
 }
 
 /// One planned write. `base` is the link's whole base after the op (see the module docs).
+///
+/// Applying an op stores `base` (and, for creates, the new link). A link's `archived` flag
+/// is set only by [`Op::LocalArchive`], [`Op::RemoteArchive`] and [`Op::Link`] with
+/// `archived: true`; other ops leave it as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
