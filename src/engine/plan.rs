@@ -37,7 +37,8 @@
 //! **Archives.** When one side is archived, the archive wins: the other side is archived too
 //! (or, with `on_delete = ignore`, left as it is and the link retired). Nothing is lost: the
 //! remote's edits are still pulled into the local record before it is archived (decided by the
-//! policy where both sides edited), local edits stay in the local record, and an archived
+//! policy where both sides edited; a `manual` field keeps the local value, since the retired
+//! link could never resolve it), local edits stay in the local record, and an archived
 //! remote record keeps its values in the CRM. Local edits are never pushed to a record being
 //! archived. Once settled, the link is marked archived and is not planned again.
 //!
@@ -675,6 +676,7 @@ fn linked(
     new_link: Option<Option<MatchedBy>>,
     out: &mut Out,
 ) {
+    let first_conflict = out.conflicts.len();
     let m = merge(rules, base, local, remote, &mut out.conflicts);
     let local_archived = local.archived_at.is_some();
     let is_new_link = new_link.is_some();
@@ -710,6 +712,14 @@ fn linked(
     };
 
     if local_archived || remote.archived {
+        // The link retires with this plan, so a held field could never be resolved through
+        // it: the local record keeps its value (and the archived side keeps its own).
+        for c in &mut out.conflicts[first_conflict..] {
+            if c.outcome == Outcome::Held {
+                c.outcome = Outcome::Local;
+                c.value = c.local.clone();
+            }
+        }
         let stage1 = after_pulls(stage0);
         let base1 = with(stage1);
         let carry = on_delete == OnDelete::Archive;

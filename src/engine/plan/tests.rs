@@ -1375,3 +1375,17 @@ fn a_linked_item_without_its_local_record_is_left_alone() {
     input.items[0].local = None;
     assert!(plan(&input).is_empty());
 }
+
+#[test]
+fn a_manual_conflict_on_an_archived_pair_keeps_the_local_value() {
+    let (mut w, l, r) = archive_world(OnDelete::Archive);
+    w.edit_local(&l, "job_title", Some("lead"));
+    w.edit_remote(&r, "job_title", Some("cto"));
+    w.remote.get_mut(&r).unwrap().archived = true;
+    let p = w.run();
+    assert_eq!(kinds(&p), [LocalArchive]);
+    assert_eq!(p.conflicts.len(), 1);
+    assert_eq!(p.conflicts[0].outcome, Outcome::Local);
+    assert_eq!(w.local[&l].fields["job_title"], "lead");
+    assert_eq!(w.remote[&r].fields["job_title"], "cto");
+}
