@@ -5,6 +5,7 @@
 //! asserts, so a missed target is reported, never hidden.
 
 mod import;
+mod plan;
 
 fn main() {
     // The import section measures peak memory in a child process of this binary.
@@ -17,7 +18,10 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let on = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
-    let sections: Vec<(&str, fn())> = vec![("import", import::run)];
+    let sections: Vec<(&str, fn())> = vec![
+        ("import", import::run),
+        ("plan", || println!("{}", plan::run())),
+    ];
     for (name, run) in sections {
         if on(name) {
             println!("== {name}");

@@ -37,7 +37,8 @@
 //! **Archives.** When one side is archived, the archive wins: the other side is archived too
 //! (or, with `on_delete = ignore`, left as it is and the link retired). Nothing is lost: the
 //! remote's edits are still pulled into the local record before it is archived (decided by the
-//! policy where both sides edited), local edits stay in the local record, and an archived
+//! policy where both sides edited; a `manual` field keeps the local value, since the retired
+//! link could never resolve it), local edits stay in the local record, and an archived
 //! remote record keeps its values in the CRM. Local edits are never pushed to a record being
 //! archived. Once settled, the link is marked archived and is not planned again.
 //!
@@ -169,6 +170,10 @@ pub struct FieldChange {
 }
 
 /// One planned write. `base` is the link's whole base after the op (see the module docs).
+///
+/// Applying an op stores `base` (and, for creates, the new link). A link's `archived` flag
+/// is set only by [`Op::LocalArchive`], [`Op::RemoteArchive`] and [`Op::Link`] with
+/// `archived: true`; other ops leave it as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
@@ -422,7 +427,10 @@ pub fn plan(input: &PlanInput) -> Plan {
         .iter()
         .filter(|r| r.direction != Direction::None)
         .collect();
-    let mut out = Out::default();
+    let mut out = Out {
+        ops: Vec::with_capacity(input.items.len()),
+        ..Out::default()
+    };
     for item in &input.items {
         plan_item(&rules, input.on_delete, item, &mut out);
     }
@@ -431,7 +439,8 @@ pub fn plan(input: &PlanInput) -> Plan {
         mut conflicts,
         mut skipped,
     } = out;
-    ops.sort_by(|a, b| {
+    // No two ops share kind, local id and remote id, so an unstable sort is deterministic.
+    ops.sort_unstable_by(|a, b| {
         a.kind()
             .cmp(&b.kind())
             .then_with(|| a.local_id().cmp(&b.local_id()))
@@ -667,6 +676,7 @@ fn linked(
     new_link: Option<Option<MatchedBy>>,
     out: &mut Out,
 ) {
+    let first_conflict = out.conflicts.len();
     let m = merge(rules, base, local, remote, &mut out.conflicts);
     let local_archived = local.archived_at.is_some();
     let is_new_link = new_link.is_some();
@@ -702,6 +712,14 @@ fn linked(
     };
 
     if local_archived || remote.archived {
+        // The link retires with this plan, so a held field could never be resolved through
+        // it: the local record keeps its value (and the archived side keeps its own).
+        for c in &mut out.conflicts[first_conflict..] {
+            if c.outcome == Outcome::Held {
+                c.outcome = Outcome::Local;
+                c.value = c.local.clone();
+            }
+        }
         let stage1 = after_pulls(stage0);
         let base1 = with(stage1);
         let carry = on_delete == OnDelete::Archive;

@@ -597,6 +597,46 @@ mod tests {
     }
 
     #[test]
+    fn resolve_reads_the_config_file_layers() {
+        let text = r#"
+[sync]
+conflict_policy = "remote-wins"
+
+[policies.contact]
+warmness = "local-wins"
+
+[connections.hs]
+provider = "hubspot"
+
+[[connections.hs.fields]]
+object = "contact"
+local = "custom.favourite_colour"
+direction = "to-crm"
+
+[[connections.hs.fields]]
+object = "company"
+local = "industry"
+remote = "sector"
+"#;
+        let config = Config::parse(text, std::path::Path::new("test.toml")).unwrap();
+        let map = FieldMap::resolve(&config, "hs", ObjectKind::Contact, &defaults()).unwrap();
+        let colour = map.rule("custom.favourite_colour").unwrap();
+        assert_eq!(colour.remote, "favourite_colour");
+        assert_eq!(colour.direction, Direction::ToCrm);
+        assert_eq!(colour.policy, ConflictPolicy::RemoteWins);
+        assert_eq!(
+            map.rule("warmness").unwrap().policy,
+            ConflictPolicy::LocalWins
+        );
+        assert!(
+            map.rule("industry").is_none(),
+            "company entries stay with companies"
+        );
+        let companies = FieldMap::resolve(&config, "hs", ObjectKind::Company, &[]).unwrap();
+        assert_eq!(companies.rule("industry").unwrap().remote, "sector");
+    }
+
+    #[test]
     fn transform_makes_case_only_differences_equal() {
         let mut rule = FieldRule::new("first_name", "firstname", FieldType::Text);
         rule.transform = Some(Transform::Lowercase);

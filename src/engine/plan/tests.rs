@@ -1346,3 +1346,46 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_difference_removed_by_the_transform_is_not_a_change() {
+    let mut title = rule("job_title", D::Both, P::NewestWins);
+    title.transform = Some(crate::mapping::Transform::Lowercase);
+    let mut w = World::new(vec![title]);
+    let base = fields(&[("job_title", "cto")]);
+    let l = w.add_local(fields(&[("job_title", "CTO")]), 1);
+    let r = w.add_remote(base.clone(), 1);
+    w.link(&l, &r, base);
+    assert!(w.plan().is_empty());
+    w.edit_local(&l, "job_title", Some("Lead"));
+    let p = w.run();
+    assert_eq!(kinds(&p), [RemoteUpdate]);
+}
+
+#[test]
+fn a_linked_item_without_its_local_record_is_left_alone() {
+    let mut w = World::new(contact_rules());
+    let base = fields(&[("first_name", "Ann")]);
+    let l = w.add_local(base.clone(), 1);
+    let r = w.add_remote(base.clone(), 1);
+    w.link(&l, &r, base);
+    w.edit_remote(&r, "first_name", Some("Anna"));
+    w.remote.get_mut(&r).unwrap().archived = true;
+    let mut input = w.input();
+    input.items[0].local = None;
+    assert!(plan(&input).is_empty());
+}
+
+#[test]
+fn a_manual_conflict_on_an_archived_pair_keeps_the_local_value() {
+    let (mut w, l, r) = archive_world(OnDelete::Archive);
+    w.edit_local(&l, "job_title", Some("lead"));
+    w.edit_remote(&r, "job_title", Some("cto"));
+    w.remote.get_mut(&r).unwrap().archived = true;
+    let p = w.run();
+    assert_eq!(kinds(&p), [LocalArchive]);
+    assert_eq!(p.conflicts.len(), 1);
+    assert_eq!(p.conflicts[0].outcome, Outcome::Local);
+    assert_eq!(w.local[&l].fields["job_title"], "lead");
+    assert_eq!(w.remote[&r].fields["job_title"], "cto");
+}
