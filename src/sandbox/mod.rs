@@ -190,7 +190,7 @@ impl RollingWindow {
 pub fn uuid() -> String {
     static RNG: Mutex<Option<StdRng>> = Mutex::new(None);
     let mut guard = RNG.lock().unwrap_or_else(|e| e.into_inner());
-    let rng = guard.get_or_insert_with(|| StdRng::from_os_rng());
+    let rng = guard.get_or_insert_with(StdRng::from_os_rng);
     let b: [u8; 16] = rng.random();
     format!(
         "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",

@@ -1025,7 +1025,7 @@ fn assoc_spec(from: ObjType) -> Value {
 }
 
 fn assoc_types(from: ObjType) -> Value {
-    json!([{"category": "HUBSPOT_DEFINED", "typeId": assoc_type_id(from), "label": null}])
+    json!([{"category": "HUBSPOT_DEFINED", "typeId": assoc_type_id(from)}])
 }
 
 fn pair_types(from: &str, to: &str) -> Result<(ObjType, ObjType), ApiError> {
@@ -1089,7 +1089,7 @@ fn assoc_get(hub: &Hub, from: &str, id: &str, to: &str) -> Result<HttpResponse, 
         .of(f, id)
         .into_iter()
         .filter(|o| hub.store(t).live(*o).is_some())
-        .map(|o| json!({"toObjectId": o, "associationTypes": assoc_types(f)}))
+        .map(|o| json!({"toObjectId": o.to_string(), "associationTypes": assoc_types(f)}))
         .collect();
     Ok(HttpResponse::json(200, &json!({"results": results})))
 }
@@ -1123,14 +1123,13 @@ fn assoc_batch(
                     .unwrap_or_default();
                 if to_ids.is_empty() {
                     errors.push(json!({"status": "error", "category": "OBJECT_NOT_FOUND",
-                        "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
                         "message": format!("No {} is associated with {} {key}.", t.singular(), f.singular()),
                         "context": {"fromObjectId": [key]}, "errors": [], "links": {}}));
                     continue;
                 }
                 let to: Vec<Value> = to_ids
                     .iter()
-                    .map(|o| json!({"toObjectId": o, "associationTypes": assoc_types(f)}))
+                    .map(|o| json!({"toObjectId": o.to_string(), "associationTypes": assoc_types(f)}))
                     .collect();
                 results.push(json!({"from": {"id": key}, "to": to}));
             }

@@ -574,3 +574,6 @@ fn authenticate(shared: &Shared, req: &HttpRequest) -> Result<Caller, HttpRespon
         None => Err(error(401, "INVALID_AUTHENTICATION", AUTH_MISSING)),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -178,6 +178,7 @@ impl PropDef {
             "dataSensitivity": "non_sensitive",
             "modificationMetadata": {
                 "archivable": !self.hubspot_defined,
+                "readOnlyOptions": self.read_only_definition,
                 "readOnlyDefinition": self.read_only_definition,
                 "readOnlyValue": self.read_only_value,
             },
