@@ -70,7 +70,8 @@ fn random_token(prefix: &str) -> String {
 fn token_error(status: &str, message: &str) -> HttpResponse {
     HttpResponse::json(
         400,
-        &json!({"status": status, "message": message, "correlationId": uuid()}),
+        &json!({"status": status, "message": message, "correlationId": uuid(),
+                "requestId": uuid()}),
     )
 }
 
@@ -230,6 +231,7 @@ fn token(shared: &Shared, req: &HttpRequest) -> HttpResponse {
     };
     let ttl_ms = shared.opts.access_token_ttl.as_millis() as i64;
     let access = random_token("C");
+    let token_scopes = scopes.clone();
     hub.oauth.access.insert(
         access.clone(),
         Access {
@@ -241,7 +243,8 @@ fn token(shared: &Shared, req: &HttpRequest) -> HttpResponse {
     HttpResponse::json(
         200,
         &json!({"token_type": "bearer", "refresh_token": refresh, "access_token": access,
-                "expires_in": ttl_ms / 1000}),
+                "expires_in": ttl_ms / 1000, "token_use": "access_token",
+                "hub_id": shared.opts.hub_id, "user_id": DEFAULT_USER_ID, "scopes": token_scopes}),
     )
 }
 

@@ -33,13 +33,30 @@ enum Kind {
     Text,
 }
 
+/// A comparable value: numbers and times as numbers, text lower-cased.
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+enum Key {
+    Num(f64),
+    Text(String),
+}
+
+fn key_of(kind: Kind, s: &str) -> Option<Key> {
+    match kind {
+        Kind::Number => s.trim().parse().ok().map(Key::Num),
+        Kind::Time => parse_time_ms(s).map(|ms| Key::Num(ms as f64)),
+        Kind::Text => Some(Key::Text(s.to_lowercase())),
+    }
+}
+
+/// One filter with its values parsed once, not once per record.
 struct Filter {
     prop: String,
     kind: Kind,
     op: String,
-    value: Option<String>,
-    high: Option<String>,
-    values: Vec<String>,
+    value: Option<Key>,
+    high: Option<Key>,
+    values: Vec<Key>,
+    raw: String,
 }
 
 fn str_of(v: &Value) -> Option<String> {
@@ -64,7 +81,11 @@ fn cmp_values(kind: Kind, a: &str, b: &str) -> Option<Ordering> {
     match kind {
         Kind::Number => a.parse::<f64>().ok()?.partial_cmp(&b.parse::<f64>().ok()?),
         Kind::Time => Some(parse_time_ms(a)?.cmp(&parse_time_ms(b)?)),
-        Kind::Text => Some(a.to_lowercase().cmp(&b.to_lowercase())),
+        Kind::Text => Some(
+            a.chars()
+                .flat_map(char::to_lowercase)
+                .cmp(b.chars().flat_map(char::to_lowercase)),
+        ),
     }
 }
 
@@ -98,11 +119,24 @@ fn tokens(s: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 impl Filter {
+    /// The record's value as a key; timestamps kept on the record skip re-parsing.
+    fn actual(&self, rec: &Rec) -> Option<Key> {
+        match self.prop.as_str() {
+            "hs_object_id" => return Some(Key::Num(rec.id as f64)),
+            "createdate" => return Some(Key::Num(rec.created_ms as f64)),
+            "lastmodifieddate" | "hs_lastmodifieddate" if rec.props.contains_key(&self.prop) => {
+                return Some(Key::Num(rec.updated_ms as f64));
+            }
+            _ => {}
+        }
+        let v = rec.props.get(&self.prop).filter(|v| !v.is_empty())?;
+        key_of(self.kind, v)
+    }
+
     fn matches(&self, rec: &Rec) -> bool {
-        let actual = rec.props.get(&self.prop).filter(|v| !v.is_empty());
-        let cmp = |v: &Option<String>| -> Option<Ordering> {
-            cmp_values(self.kind, actual?, v.as_deref()?)
-        };
+        let actual = self.actual(rec);
+        let cmp =
+            |v: &Option<Key>| -> Option<Ordering> { actual.as_ref()?.partial_cmp(v.as_ref()?) };
         match self.op.as_str() {
             "HAS_PROPERTY" => actual.is_some(),
             "NOT_HAS_PROPERTY" => actual.is_none(),
@@ -116,22 +150,27 @@ impl Filter {
                 matches!(cmp(&self.value), Some(Ordering::Greater | Ordering::Equal))
                     && matches!(cmp(&self.high), Some(Ordering::Less | Ordering::Equal))
             }
-            "IN" => self
-                .values
-                .iter()
-                .any(|v| actual.and_then(|a| cmp_values(self.kind, a, v)) == Some(Ordering::Equal)),
-            "NOT_IN" => !self
-                .values
-                .iter()
-                .any(|v| actual.and_then(|a| cmp_values(self.kind, a, v)) == Some(Ordering::Equal)),
+            "IN" => actual.is_some_and(|a| self.values.contains(&a)),
+            "NOT_IN" => !actual.is_some_and(|a| self.values.contains(&a)),
             "CONTAINS_TOKEN" | "NOT_CONTAINS_TOKEN" => {
-                let want = self.value.as_deref().unwrap_or_default().to_lowercase();
-                let found = actual.is_some_and(|a| {
+                let want = self.raw.to_lowercase();
+                let found = rec.props.get(&self.prop).is_some_and(|a| {
                     a.to_lowercase() == want || tokens(a).any(|tok| glob(&want, &tok))
                 });
                 found == (self.op == "CONTAINS_TOKEN")
             }
             _ => false,
+        }
+    }
+
+    /// The lowest last-modified time this filter admits, if it bounds it from below.
+    fn modified_floor(&self, modified: &str) -> Option<i64> {
+        if self.prop != modified {
+            return None;
+        }
+        match (self.op.as_str(), &self.value) {
+            ("GTE" | "GT" | "EQ" | "BETWEEN", Some(Key::Num(ms))) => Some(*ms as i64),
+            _ => None,
         }
     }
 }
@@ -220,6 +259,22 @@ fn parse_filters(hub: &Hub, t: ObjType, body: &Value) -> Result<Vec<Vec<Filter>>
                     "filter on `{prop}` with operator BETWEEN requires a `highValue`"
                 )));
             }
+            let parse = |s: &str| {
+                key_of(kind, s).ok_or_else(|| {
+                    bad(&format!("`{s}` is not a valid value for property `{prop}`"))
+                })
+            };
+            let raw = value.clone().unwrap_or_default();
+            let value = if op.ends_with("CONTAINS_TOKEN") {
+                None
+            } else {
+                value.as_deref().map(parse).transpose()?
+            };
+            let high = high.as_deref().map(parse).transpose()?;
+            let values = values
+                .iter()
+                .map(|v| parse(v))
+                .collect::<Result<Vec<_>, _>>()?;
             parsed.push(Filter {
                 prop,
                 kind,
@@ -227,6 +282,7 @@ fn parse_filters(hub: &Hub, t: ObjType, body: &Value) -> Result<Vec<Vec<Filter>>
                 value,
                 high,
                 values,
+                raw,
             });
         }
         out.push(parsed);
@@ -336,9 +392,19 @@ pub fn search(hub: &Hub, t: ObjType, body: &Value) -> Result<Value, ApiError> {
         .is_some_and(|(p, desc)| p == modified && !desc)
         && sorts.len() == 1;
     let mut hits: Vec<&Rec> = if by_index {
+        // Every group must bound last-modified from below for the index range to be exact.
+        let floor = if groups.is_empty() {
+            None
+        } else {
+            groups
+                .iter()
+                .map(|g| g.iter().filter_map(|f| f.modified_floor(modified)).max())
+                .collect::<Option<Vec<i64>>>()
+                .and_then(|v| v.into_iter().min())
+        };
         store
             .by_modified
-            .iter()
+            .range((floor.unwrap_or(i64::MIN), 0)..)
             .map(|(_, id)| &store.records[id])
             .filter(|r| keep(r))
             .collect()
