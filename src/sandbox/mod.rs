@@ -16,6 +16,9 @@
 //! [`ADMIN_PREFIX`], which the real CRMs do not have; faults, rate limits and
 //! authentication never apply to it.
 //!
+//! `sandbox::Sandbox` and `sandbox::SandboxOptions` are the HubSpot ones (re-exported from
+//! [`hubspot`]); the other CRMs' sandboxes will be reached by their module paths.
+//!
 //! Every sandbox keeps its own clock: it starts at real time and can be set or advanced,
 //! and it is used for record timestamps and token expiry. Rate-limit windows run on real
 //! time (so a test can make them short and simply wait).

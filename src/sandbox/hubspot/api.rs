@@ -574,14 +574,15 @@ fn list(hub: &Hub, t: ObjType, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     let archived = archived_flag(req);
     let sel = PropSel::from_list(req.query_list("properties"));
     let assoc = assoc_list(req);
-    let mut ids: Vec<u64> = hub
+    // One more than a page tells whether there is a next page.
+    let ids: Vec<u64> = hub
         .store(t)
         .records
-        .values()
-        .filter(|r| r.id >= after && r.archived_ms.is_some() == archived)
-        .map(|r| r.id)
+        .range(after..)
+        .filter(|(_, r)| r.archived_ms.is_some() == archived)
+        .map(|(id, _)| *id)
+        .take(limit + 1)
         .collect();
-    ids.sort_unstable();
     let page: Vec<Value> = ids
         .iter()
         .take(limit)

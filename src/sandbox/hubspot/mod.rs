@@ -378,6 +378,9 @@ const AUTH_MISSING: &str = "Authentication credentials not found. This API suppo
 /// Calls that change state, for `fail_after_writes`. Search and batch reads are POSTs that
 /// change nothing.
 fn is_write(req: &HttpRequest) -> bool {
+    if !req.path.starts_with("/crm/") {
+        return false;
+    }
     match req.method.as_str() {
         "POST" => !(req.path.ends_with("/search") || req.path.ends_with("/batch/read")),
         "PATCH" | "PUT" | "DELETE" => true,
@@ -388,6 +391,12 @@ fn is_write(req: &HttpRequest) -> bool {
 fn handle(shared: &Shared, req: HttpRequest) -> Outcome {
     if req.path == ADMIN_PREFIX || req.path.starts_with(&format!("{ADMIN_PREFIX}/")) {
         return Outcome::Respond(admin::handle(shared, &req));
+    }
+    // The authorize page is the browser's step, not an API call: no faults there.
+    if req.path == "/oauth/authorize" {
+        let resp = route(shared, &req);
+        log(shared, &req, resp.status);
+        return Outcome::Respond(resp);
     }
     let (fault, delay) = shared.lock().faults.decide(is_write(&req));
     if delay > 0 {

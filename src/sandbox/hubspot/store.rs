@@ -83,7 +83,8 @@ pub struct Rec {
 
 #[derive(Debug, Default)]
 pub struct ObjectStore {
-    pub records: HashMap<u64, Rec>,
+    /// Ordered by id, so list paging is a range scan.
+    pub records: BTreeMap<u64, Rec>,
     pub by_modified: BTreeSet<(i64, u64)>,
     /// property → lower-cased value → id, for live records only.
     pub unique: HashMap<String, HashMap<String, u64>>,

@@ -1020,6 +1020,20 @@ fn faults_drop_fail_and_fail_after_writes_but_never_touch_admin() {
     let info = try_call(&sb, "GET", "/_sandbox/info", None, None, "").unwrap();
     assert_eq!(info.status, 200, "admin API is exempt");
     sb.set_faults(FaultOptions {
+        rate_429: 1.0,
+        slow_rate: 1.0,
+        delay_ms: 40,
+        ..Default::default()
+    });
+    let started = std::time::Instant::now();
+    let r = call(&sb, "GET", "/crm/v3/objects/contacts", None);
+    assert!(
+        started.elapsed() >= Duration::from_millis(40),
+        "the slow fault delays the answer"
+    );
+    assert_eq!(r.status, 429);
+    assert_eq!(r.json()["policyName"], "TEN_SECONDLY_ROLLING");
+    sb.set_faults(FaultOptions {
         rate_500: 1.0,
         ..Default::default()
     });
@@ -1166,6 +1180,22 @@ fn ten_thousand_contacts_pushed_in_batches_then_found_by_search() {
     let tail = search(&sb, json!({"filterGroups": [{"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": sb.now_ms().to_string()}]}],
         "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}], "limit": 10})).json();
     assert!(tail["total"].as_u64().unwrap() <= 10_000);
+    let listed_at = std::time::Instant::now();
+    let (mut pages, mut seen, mut path) = (0, 0, "/crm/v3/objects/contacts?limit=100".to_string());
+    loop {
+        let v = call(&sb, "GET", &path, None).json();
+        pages += 1;
+        seen += v["results"].as_array().unwrap().len();
+        match v["paging"]["next"]["after"].as_str() {
+            Some(a) => path = format!("/crm/v3/objects/contacts?limit=100&after={a}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 110_000);
+    eprintln!(
+        "listing 110,000 contacts in {pages} pages took {:?}",
+        listed_at.elapsed()
+    );
     eprintln!(
         "110,000 contacts: 100 upsert batches took {push:?}; two searches took {:?}",
         started.elapsed()
