@@ -203,7 +203,8 @@ fn normalise(def: &PropDef, raw: &str) -> Result<String, (&'static str, String)>
                 !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
             }) && !raw.contains(char::is_whitespace);
             if ok {
-                Ok(raw.to_string())
+                // HubSpot stores contact emails lower-cased.
+                Ok(raw.to_lowercase())
             } else {
                 Err(("INVALID_EMAIL", format!("Email address {raw} is invalid")))
             }
