@@ -696,6 +696,17 @@ fn every_endpoint_answers_in_hubspots_documented_shapes() {
         200,
         "batch-response-default-association.json",
     );
+    let mixed = json!({"inputs": [{"from": {"id": contacts[3]}, "to": {"id": companies[0]}}, {"from": {"id": contacts[3]}, "to": {"id": "777"}}]});
+    let v = expect(
+        &s,
+        &sb,
+        "POST",
+        "/crm/v4/associations/contacts/companies/batch/associate/default",
+        Some(mixed),
+        207,
+        "batch-response-default-association.json",
+    );
+    assert_eq!(v["numErrors"], 1);
     expect(
         &s,
         &sb,

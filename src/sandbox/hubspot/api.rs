@@ -532,7 +532,14 @@ pub fn handle(hub: &mut Hub, now: i64, req: &HttpRequest, segs: &[&str]) -> Http
                 to,
                 to_id,
             ],
-        ) => assoc_default(hub, from, to, &[(id.to_string(), to_id.to_string())], now),
+        ) => assoc_default(
+            hub,
+            from,
+            to,
+            &[(id.to_string(), to_id.to_string())],
+            now,
+            true,
+        ),
         ("GET", ["v4", "objects", from, id, "associations", to]) => assoc_get(hub, from, id, to),
         ("DELETE", ["v4", "objects", from, id, "associations", to, to_id]) => obj_type(from)
             .and_then(|f| obj_type(to).map(|_| f))
@@ -1042,12 +1049,15 @@ fn pair_types(from: &str, to: &str) -> Result<(ObjType, ObjType), ApiError> {
     Ok((f, t))
 }
 
+/// Associates pairs with the default type. A single PUT with a bad id answers 400 with the
+/// error; a batch answers 207 with it in `errors[]`.
 fn assoc_default(
     hub: &mut Hub,
     from: &str,
     to: &str,
     pairs: &[(String, String)],
     now: i64,
+    single: bool,
 ) -> Result<HttpResponse, ApiError> {
     let (f, t) = pair_types(from, to)?;
     let mut results = Vec::new();
@@ -1070,7 +1080,7 @@ fn assoc_default(
         results.push(json!({"from": {"id": a}, "to": {"id": b}, "associationSpec": assoc_spec(f)}));
         results.push(json!({"from": {"id": b}, "to": {"id": a}, "associationSpec": assoc_spec(t)}));
     }
-    if results.is_empty() && !errors.is_empty() && pairs.len() == 1 {
+    if results.is_empty() && !errors.is_empty() && single {
         return Err(ApiError {
             status: 400,
             body: {
@@ -1142,12 +1152,7 @@ fn assoc_batch(
                 .iter()
                 .map(|i| (id_of(&i["from"]["id"]), id_of(&i["to"]["id"])))
                 .collect();
-            assoc_default(hub, from, to, &pairs, now).map(|mut r| {
-                if r.status == 400 {
-                    r.status = 207;
-                }
-                r
-            })
+            assoc_default(hub, from, to, &pairs, now, false)
         }
         ["archive"] => {
             for i in &inputs {
