@@ -347,7 +347,7 @@ fn every_endpoint_answers_in_hubspots_documented_shapes() {
         &s,
         &sb,
         "GET",
-        "/crm/v3/objects/contacts/schema%40example.com?idProperty=email",
+        "/crm/v3/objects/contacts/schema%40example.com?idProperty=email&propertiesWithHistory=firstname",
         None,
         200,
         "simple-public-object.json",
@@ -427,7 +427,9 @@ fn every_endpoint_answers_in_hubspots_documented_shapes() {
         &sb,
         "POST",
         "/crm/v3/objects/contacts/batch/read",
-        Some(json!({"inputs": [{"id": b1}], "properties": ["email"], "propertiesWithHistory": []})),
+        Some(
+            json!({"inputs": [{"id": b1}], "properties": ["email"], "propertiesWithHistory": ["email"]}),
+        ),
         200,
         "batch-response-simple-public-object.json",
     );

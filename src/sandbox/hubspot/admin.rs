@@ -78,7 +78,7 @@ pub fn seed(
                 Some(["Berlin", "Lisbon", "Austin", "Osaka"][n as usize % 4].to_string()),
             ),
         ];
-        if let Ok(id) = api::create_validated(hub, ObjType::Companies, now, vals) {
+        if let Ok(id) = api::create_validated(hub, ObjType::Companies, now, "IMPORT", vals) {
             company_ids.push(id);
         }
     }
@@ -105,7 +105,7 @@ pub fn seed(
                 Some(["lead", "customer", "subscriber"][i % 3].to_string()),
             ),
         ];
-        if let Ok(id) = api::create_validated(hub, ObjType::Contacts, now, vals) {
+        if let Ok(id) = api::create_validated(hub, ObjType::Contacts, now, "IMPORT", vals) {
             if !company_ids.is_empty() {
                 hub.assoc
                     .add(ObjType::Contacts, id, company_ids[i % company_ids.len()]);
@@ -135,12 +135,12 @@ pub fn user_write(
     let now = shared.clock.now_ms();
     let mut hub = shared.lock();
     let id = match id {
-        None => api::create(&mut hub, t, now, props),
+        None => api::create(&mut hub, t, now, "CRM_UI", props),
         Some(id) => {
             let id: u64 = id
                 .parse()
                 .map_err(|_| anyhow!("record id `{id}` is not a number"))?;
-            api::update(&mut hub, t, now, id, props)
+            api::update(&mut hub, t, now, "CRM_UI", id, props)
         }
     }
     .map_err(|e| anyhow!("the sandbox refused the write: {}", e.message()))?;

@@ -9,6 +9,9 @@ use super::{Hub, error_body, search};
 use crate::sandbox::http::{HttpRequest, HttpResponse};
 use crate::sandbox::{iso_ms, parse_time_ms};
 
+/// `sourceType` recorded in property history for writes made through the API.
+pub const API_SOURCE: &str = "INTEGRATION";
+
 /// HubSpot's batch size limit.
 pub const MAX_BATCH: usize = 100;
 const MAX_LIST_LIMIT: usize = 100;
@@ -247,6 +250,7 @@ pub fn create_validated(
     hub: &mut Hub,
     t: ObjType,
     now: i64,
+    source: &'static str,
     vals: Vec<(String, Option<String>)>,
 ) -> Result<u64, ApiError> {
     if let Some((_, _, other)) = unique_clash(hub, t, None, &vals) {
@@ -258,6 +262,10 @@ pub fn create_validated(
         .into_iter()
         .filter_map(|(k, v)| Some((k, v?)))
         .collect();
+    let history = props
+        .iter()
+        .map(|(k, v)| (k.clone(), vec![(v.clone(), now, source)]))
+        .collect();
     props.insert("hs_object_id".into(), id.to_string());
     props.insert("createdate".into(), iso_ms(now));
     props.insert(t.modified_prop().into(), iso_ms(now));
@@ -267,15 +275,22 @@ pub fn create_validated(
         created_ms: now,
         updated_ms: now,
         archived_ms: None,
+        history,
     };
     let unique = hub.unique_props(t);
     hub.store_mut(t).insert(rec, &unique);
     Ok(id)
 }
 
-pub fn create(hub: &mut Hub, t: ObjType, now: i64, props: &Value) -> Result<u64, ApiError> {
+pub fn create(
+    hub: &mut Hub,
+    t: ObjType,
+    now: i64,
+    source: &'static str,
+    props: &Value,
+) -> Result<u64, ApiError> {
     let vals = validate(hub, t, props)?;
-    create_validated(hub, t, now, vals)
+    create_validated(hub, t, now, source, vals)
 }
 
 /// Applies validated values to a live record; bumps timestamps only if something changed.
@@ -283,6 +298,7 @@ pub fn update_validated(
     hub: &mut Hub,
     t: ObjType,
     now: i64,
+    source: &'static str,
     id: u64,
     vals: Vec<(String, Option<String>)>,
 ) -> Result<u64, ApiError> {
@@ -304,10 +320,14 @@ pub fn update_validated(
     let store = hub.store_mut(t);
     let mut rec = store.take(id, &unique).expect("checked live above");
     let mut changed = false;
+    // Keep last-modified strictly increasing per record even within one millisecond.
+    let ts = now.max(rec.updated_ms + 1);
     for (k, v) in vals {
         let old = rec.props.get(&k).cloned();
         if old != v {
             changed = true;
+            let entry = (v.clone().unwrap_or_default(), ts, source);
+            rec.history.entry(k.clone()).or_default().insert(0, entry);
             match v {
                 Some(v) => rec.props.insert(k, v),
                 None => rec.props.remove(&k),
@@ -315,8 +335,6 @@ pub fn update_validated(
         }
     }
     if changed {
-        // Keep last-modified strictly increasing per record even within one millisecond.
-        let ts = now.max(rec.updated_ms + 1);
         rec.updated_ms = ts;
         rec.props.insert(t.modified_prop().into(), iso_ms(ts));
     }
@@ -328,11 +346,12 @@ pub fn update(
     hub: &mut Hub,
     t: ObjType,
     now: i64,
+    source: &'static str,
     id: u64,
     props: &Value,
 ) -> Result<u64, ApiError> {
     let vals = validate(hub, t, props)?;
-    update_validated(hub, t, now, id, vals)
+    update_validated(hub, t, now, source, id, vals)
 }
 
 /// Archives a live record; false if there is none.
@@ -412,6 +431,30 @@ pub fn render(hub: &Hub, t: ObjType, rec: &Rec, sel: &PropSel, assoc: &[ObjType]
         v["associations"] = Value::Object(assocs);
     }
     v
+}
+
+/// Adds `propertiesWithHistory` for the named properties (only when some were asked for).
+pub fn add_history(hub: &Hub, t: ObjType, v: &mut Value, rec: &Rec, names: &[String]) {
+    if names.is_empty() {
+        return;
+    }
+    let mut out = serde_json::Map::new();
+    for n in names {
+        if hub.prop(t, n).is_none() {
+            continue;
+        }
+        let entries: Vec<Value> = rec
+            .history
+            .get(n)
+            .into_iter()
+            .flatten()
+            .map(|(value, ms, source)| {
+                json!({"value": value, "timestamp": iso_ms(*ms), "sourceType": source})
+            })
+            .collect();
+        out.insert(n.clone(), Value::Array(entries));
+    }
+    v["propertiesWithHistory"] = Value::Object(out);
 }
 
 fn assoc_list(req: &HttpRequest) -> Vec<ObjType> {
@@ -591,10 +634,16 @@ fn list(hub: &Hub, t: ObjType, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         .map(|(id, _)| *id)
         .take(limit + 1)
         .collect();
+    let with_history = req.query_list("propertiesWithHistory");
     let page: Vec<Value> = ids
         .iter()
         .take(limit)
-        .map(|id| render(hub, t, &hub.store(t).records[id], &sel, &assoc))
+        .map(|id| {
+            let rec = &hub.store(t).records[id];
+            let mut v = render(hub, t, rec, &sel, &assoc);
+            add_history(hub, t, &mut v, rec, &with_history);
+            v
+        })
         .collect();
     let mut body = json!({"results": page});
     if ids.len() > limit {
@@ -613,10 +662,16 @@ fn get_one(hub: &Hub, t: ObjType, req: &HttpRequest, key: &str) -> Result<HttpRe
     let archived = archived_flag(req);
     let id = lookup(hub, t, key, req.query_param("idProperty"), archived)?.ok_or_else(not_found)?;
     let sel = PropSel::from_list(req.query_list("properties"));
-    Ok(HttpResponse::json(
-        200,
-        &render(hub, t, &hub.store(t).records[&id], &sel, &assoc_list(req)),
-    ))
+    let rec = &hub.store(t).records[&id];
+    let mut v = render(hub, t, rec, &sel, &assoc_list(req));
+    add_history(
+        hub,
+        t,
+        &mut v,
+        rec,
+        &req.query_list("propertiesWithHistory"),
+    );
+    Ok(HttpResponse::json(200, &v))
 }
 
 fn create_one(
@@ -626,7 +681,13 @@ fn create_one(
     req: &HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let body = parse_body(req)?;
-    let id = create(hub, t, now, body.get("properties").unwrap_or(&json!({})))?;
+    let id = create(
+        hub,
+        t,
+        now,
+        API_SOURCE,
+        body.get("properties").unwrap_or(&json!({})),
+    )?;
     apply_create_associations(hub, t, id, body.get("associations"));
     let rec = &hub.store(t).records[&id];
     let sel = PropSel::Named(
@@ -670,6 +731,7 @@ fn patch_one(
         hub,
         t,
         now,
+        API_SOURCE,
         id,
         body.get("properties").unwrap_or(&json!({})),
     )?;
@@ -747,6 +809,15 @@ fn batch(
         "read" => {
             let archived = archived_flag(req);
             let id_prop = body.get("idProperty").and_then(Value::as_str);
+            let with_history: Vec<String> = body
+                .get("propertiesWithHistory")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
             let sel = PropSel::from_list(
                 body.get("properties")
                     .and_then(Value::as_array)
@@ -762,7 +833,12 @@ fn batch(
             for i in &inputs {
                 let key = id_of(&i["id"]);
                 match lookup(hub, t, &key, id_prop, archived)? {
-                    Some(id) => results.push(render(hub, t, &hub.store(t).records[&id], &sel, &[])),
+                    Some(id) => {
+                        let rec = &hub.store(t).records[&id];
+                        let mut v = render(hub, t, rec, &sel, &[]);
+                        add_history(hub, t, &mut v, rec, &with_history);
+                        results.push(v);
+                    }
                     None => missing.push(key),
                 }
             }
@@ -798,7 +874,7 @@ fn batch(
             let mut results = Vec::new();
             for (i, vals) in inputs.iter().zip(all) {
                 let names: Vec<String> = vals.iter().map(|(k, _)| k.clone()).collect();
-                let id = create_validated(hub, t, now, vals)?;
+                let id = create_validated(hub, t, now, API_SOURCE, vals)?;
                 apply_create_associations(hub, t, id, i.get("associations"));
                 results.push(render(
                     hub,
@@ -828,7 +904,7 @@ fn batch(
                     false,
                 )? {
                     Some(id) => {
-                        update_validated(hub, t, now, id, vals)?;
+                        update_validated(hub, t, now, API_SOURCE, id, vals)?;
                         results.push(render(
                             hub,
                             t,
@@ -869,12 +945,12 @@ fn batch(
                 let key = id_of(&i["id"]);
                 let names: Vec<String> = vals.iter().map(|(k, _)| k.clone()).collect();
                 let (id, new) = match hub.store(t).find_unique(&id_prop, &key) {
-                    Some(id) => (update_validated(hub, t, now, id, vals)?, false),
+                    Some(id) => (update_validated(hub, t, now, API_SOURCE, id, vals)?, false),
                     None => {
                         if !vals.iter().any(|(k, _)| *k == id_prop) {
                             vals.push((id_prop.clone(), Some(key.clone())));
                         }
-                        (create_validated(hub, t, now, vals)?, true)
+                        (create_validated(hub, t, now, API_SOURCE, vals)?, true)
                     }
                 };
                 let mut r = render(

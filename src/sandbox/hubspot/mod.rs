@@ -12,6 +12,9 @@
 //! * Refresh tokens do not rotate: the refresh grant returns the same refresh token, as
 //!   HubSpot does today. Revoking one also invalidates the access tokens minted from it.
 //! * An update that changes no value does not bump `updatedAt` / last-modified.
+//! * `propertiesWithHistory` covers writable properties, newest first, with `sourceType`
+//!   `INTEGRATION` (API writes), `CRM_UI` (admin edits, as a user in HubSpot) or `IMPORT`
+//!   (seeded data).
 //! * Contact emails are stored lower-cased and matched case-insensitively.
 //! * `date` properties are stored and returned as midnight-UTC epoch ms; `datetime` ones as
 //!   ISO 8601 with milliseconds (input may be either form).

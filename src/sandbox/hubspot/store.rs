@@ -79,6 +79,9 @@ pub struct Rec {
     pub created_ms: i64,
     pub updated_ms: i64,
     pub archived_ms: Option<i64>,
+    /// Writable properties' past values, newest first: `(value, ms, sourceType)`. A cleared
+    /// value is recorded as `""`.
+    pub history: BTreeMap<String, Vec<(String, i64, &'static str)>>,
 }
 
 #[derive(Debug, Default)]

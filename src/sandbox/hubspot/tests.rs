@@ -200,6 +200,27 @@ fn contact_lifecycle_create_read_update_archive() {
     assert!(p["updatedAt"].as_str().unwrap() > created["updatedAt"].as_str().unwrap());
     assert_eq!(p["properties"]["lastmodifieddate"], p["updatedAt"]);
 
+    sb.update_record("contacts", &id, &[("lastname", "Lee-Smith")])
+        .unwrap();
+    let hist = call(
+        &sb,
+        "GET",
+        &format!("/crm/v3/objects/contacts/{id}?propertiesWithHistory=lastname,firstname"),
+        None,
+    )
+    .json();
+    let lastname = hist["propertiesWithHistory"]["lastname"]
+        .as_array()
+        .unwrap();
+    assert_eq!(lastname.len(), 2, "{hist}");
+    assert_eq!(lastname[0]["value"], "Lee-Smith", "newest first");
+    assert_eq!(lastname[0]["sourceType"], "CRM_UI");
+    assert_eq!(lastname[1]["sourceType"], "INTEGRATION");
+    assert_eq!(
+        hist["propertiesWithHistory"]["firstname"][0]["value"],
+        "Ann"
+    );
+
     assert_eq!(
         call(
             &sb,
