@@ -386,6 +386,22 @@ fn every_endpoint_answers_in_hubspots_documented_shapes() {
         "collection-response-with-associations.json",
     );
 
+    expect(
+        &s,
+        &sb,
+        "POST",
+        "/crm/v3/objects/contacts/merge",
+        Some(json!({"primaryObjectId": contacts[4], "objectIdToMerge": contacts[5]})),
+        200,
+        "simple-public-object.json",
+    );
+    expect_empty(
+        &sb,
+        "POST",
+        "/crm/v3/objects/contacts/gdpr-delete",
+        Some(json!({"objectId": contacts[6]})),
+    );
+
     // Search.
     expect(
         &s,

@@ -478,12 +478,22 @@ fn lookup(
     archived: bool,
 ) -> Result<Option<u64>, ApiError> {
     match id_property.filter(|p| *p != "hs_object_id") {
-        None => Ok(key.parse::<u64>().ok().filter(|id| {
-            hub.store(t)
-                .records
-                .get(id)
-                .is_some_and(|r| r.archived_ms.is_some() == archived)
-        })),
+        None => Ok(key
+            .parse::<u64>()
+            .ok()
+            .map(|id| {
+                if archived {
+                    id
+                } else {
+                    hub.store(t).resolve_merged(id)
+                }
+            })
+            .filter(|id| {
+                hub.store(t)
+                    .records
+                    .get(id)
+                    .is_some_and(|r| r.archived_ms.is_some() == archived)
+            })),
         Some(p) => {
             if !hub.unique_props(t).iter().any(|u| u == p) {
                 return Err(bad_request(&format!(
@@ -514,6 +524,10 @@ pub fn handle(hub: &mut Hub, now: i64, req: &HttpRequest, segs: &[&str]) -> Http
             let body = parse_body(req)?;
             search::search(hub, t, &body).map(|v| HttpResponse::json(200, &v))
         }),
+        ("POST", ["v3", "objects", t, "merge"]) => {
+            obj_type(t).and_then(|t| merge(hub, t, now, req))
+        }
+        ("POST", ["v3", "objects", "contacts", "gdpr-delete"]) => gdpr_delete(hub, req),
         ("POST", ["v3", "objects", t, "batch", op]) => {
             obj_type(t).and_then(|t| batch(hub, t, now, req, op))
         }
@@ -1249,4 +1263,82 @@ fn assoc_batch(
             &format!("no route for POST {}", req.path),
         )),
     }
+}
+
+/// Values a merge never copies: the system keeps them per record.
+const SYSTEM_PROPS: [&str; 4] = [
+    "hs_object_id",
+    "createdate",
+    "lastmodifieddate",
+    "hs_lastmodifieddate",
+];
+
+/// `POST /crm/v3/objects/{type}/merge`: the primary keeps its values and takes the merged
+/// record's values for properties it has empty; associations move to the primary; the merged
+/// id then reads as the primary and is gone from lists and search.
+fn merge(hub: &mut Hub, t: ObjType, now: i64, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    let body = parse_body(req)?;
+    let primary = id_of(&body["primaryObjectId"]);
+    let other = id_of(&body["objectIdToMerge"]);
+    let (Ok(p), Ok(o)) = (primary.parse::<u64>(), other.parse::<u64>()) else {
+        return Err(bad_request(
+            "primaryObjectId and objectIdToMerge must be record ids",
+        ));
+    };
+    if p == o {
+        return Err(bad_request(&format!(
+            "Cannot merge {} {p} into itself",
+            t.singular()
+        )));
+    }
+    if hub.store(t).live(p).is_none() || hub.store(t).live(o).is_none() {
+        return Err(not_found());
+    }
+    let unique = hub.unique_props(t);
+    let gone = hub
+        .store_mut(t)
+        .take(o, &unique)
+        .expect("checked live above");
+    let fill: Vec<(String, Option<String>)> = gone
+        .props
+        .iter()
+        .filter(|(k, v)| !SYSTEM_PROPS.contains(&k.as_str()) && !v.is_empty())
+        .filter(|(k, _)| {
+            hub.store(t).records[&p]
+                .props
+                .get(*k)
+                .is_none_or(String::is_empty)
+        })
+        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .collect();
+    update_validated(hub, t, now, API_SOURCE, p, fill)?;
+    for other_side in hub.assoc.of(t, o) {
+        hub.assoc.remove(t, o, other_side);
+        hub.assoc.add(t, p, other_side);
+    }
+    hub.store_mut(t).merged.insert(o, p);
+    let rec = &hub.store(t).records[&p];
+    Ok(HttpResponse::json(
+        200,
+        &render(hub, t, rec, &PropSel::Default, &[]),
+    ))
+}
+
+/// `POST /crm/v3/objects/contacts/gdpr-delete`: removes the contact for good (not even in
+/// the archived list). An unknown contact still answers 204, as HubSpot does.
+fn gdpr_delete(hub: &mut Hub, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    let t = ObjType::Contacts;
+    let body = parse_body(req)?;
+    let key = id_of(&body["objectId"]);
+    let id_property = body.get("idProperty").and_then(Value::as_str);
+    let found =
+        lookup(hub, t, &key, id_property, false)?.or(lookup(hub, t, &key, id_property, true)?);
+    if let Some(id) = found {
+        let unique = hub.unique_props(t);
+        hub.store_mut(t).take(id, &unique);
+        for company in hub.assoc.of(t, id) {
+            hub.assoc.remove(t, id, company);
+        }
+    }
+    Ok(HttpResponse::empty(204))
 }

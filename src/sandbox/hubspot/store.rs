@@ -91,11 +91,21 @@ pub struct ObjectStore {
     pub by_modified: BTreeSet<(i64, u64)>,
     /// property → lower-cased value → id, for live records only.
     pub unique: HashMap<String, HashMap<String, u64>>,
+    /// Merged-away id → the id it was merged into; reads of the old id follow it.
+    pub merged: HashMap<u64, u64>,
 }
 
 impl ObjectStore {
     pub fn live(&self, id: u64) -> Option<&Rec> {
         self.records.get(&id).filter(|r| r.archived_ms.is_none())
+    }
+
+    /// Follows merges from `id` to the record that absorbed it.
+    pub fn resolve_merged(&self, mut id: u64) -> u64 {
+        while let Some(next) = self.merged.get(&id) {
+            id = *next;
+        }
+        id
     }
 
     pub fn find_unique(&self, prop: &str, value: &str) -> Option<u64> {

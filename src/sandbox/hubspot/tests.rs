@@ -1226,3 +1226,94 @@ fn ten_thousand_contacts_pushed_in_batches_then_found_by_search() {
         started.elapsed()
     );
 }
+
+#[test]
+fn merge_keeps_the_primary_and_redirects_the_merged_id_gdpr_delete_erases() {
+    let sb = start();
+    let a = create_contact(&sb, "a@example.com");
+    let b = call(&sb, "POST", "/crm/v3/objects/contacts", Some(json!({"properties": {"email": "b@example.com", "firstname": "Bee", "jobtitle": "CTO"}}))).json();
+    let b = b["id"].as_str().unwrap().to_string();
+    let company = call(
+        &sb,
+        "POST",
+        "/crm/v3/objects/companies",
+        Some(json!({"properties": {"name": "Acme"}})),
+    )
+    .json();
+    sb.associate(&b, company["id"].as_str().unwrap()).unwrap();
+    let r = call(
+        &sb,
+        "POST",
+        "/crm/v3/objects/contacts/merge",
+        Some(json!({"primaryObjectId": a, "objectIdToMerge": b})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["id"], a.as_str());
+    let merged = call(
+        &sb,
+        "GET",
+        &format!(
+            "/crm/v3/objects/contacts/{b}?properties=firstname,jobtitle&associations=companies"
+        ),
+        None,
+    )
+    .json();
+    assert_eq!(
+        merged["id"],
+        a.as_str(),
+        "the merged id reads as the primary"
+    );
+    assert_eq!(
+        merged["properties"]["firstname"], "Ann",
+        "the primary keeps its own values"
+    );
+    assert_eq!(
+        merged["properties"]["jobtitle"], "CTO",
+        "blanks are filled from the merged record"
+    );
+    assert!(merged["associations"]["companies"]["results"].is_array());
+    let all = call(&sb, "GET", "/crm/v3/objects/contacts?archived=false", None).json();
+    assert_eq!(all["results"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        call(
+            &sb,
+            "POST",
+            "/crm/v3/objects/contacts/merge",
+            Some(json!({"primaryObjectId": a, "objectIdToMerge": a}))
+        )
+        .status,
+        400
+    );
+
+    let r = call(
+        &sb,
+        "POST",
+        "/crm/v3/objects/contacts/gdpr-delete",
+        Some(json!({"objectId": "a@example.com", "idProperty": "email"})),
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        call(&sb, "GET", &format!("/crm/v3/objects/contacts/{a}"), None).status,
+        404
+    );
+    assert_eq!(
+        call(
+            &sb,
+            "GET",
+            &format!("/crm/v3/objects/contacts/{a}?archived=true"),
+            None
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        call(
+            &sb,
+            "POST",
+            "/crm/v3/objects/contacts/gdpr-delete",
+            Some(json!({"objectId": "999"}))
+        )
+        .status,
+        204
+    );
+}
