@@ -1317,3 +1317,90 @@ fn merge_keeps_the_primary_and_redirects_the_merged_id_gdpr_delete_erases() {
         204
     );
 }
+
+/// Reads one response off a kept-alive connection, framed by `Content-Length`.
+fn read_framed(reader: &mut std::io::BufReader<TcpStream>) -> (u16, String) {
+    use std::io::BufRead;
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).unwrap();
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut len = 0;
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).unwrap();
+        if h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            len = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).unwrap();
+    (status, String::from_utf8(body).unwrap())
+}
+
+#[test]
+fn keep_alive_pipelining_and_chunked_bodies_work() {
+    let sb = start();
+    let stream = TcpStream::connect(("127.0.0.1", sb.port())).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = std::io::BufReader::new(stream);
+    let token = sb.token();
+    let get =
+        format!("GET /crm/v3/owners HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n");
+    // Two requests written back to back on one connection.
+    writer.write_all(format!("{get}{get}").as_bytes()).unwrap();
+    assert_eq!(read_framed(&mut reader).0, 200);
+    assert_eq!(read_framed(&mut reader).0, 200);
+    let body = r#"{"properties":{"email":"chunk@example.com"}}"#;
+    let (a, b) = body.split_at(10);
+    let chunked = format!(
+        "POST /crm/v3/objects/contacts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+        a.len(),
+        b.len()
+    );
+    writer.write_all(chunked.as_bytes()).unwrap();
+    let (status, body) = read_framed(&mut reader);
+    assert_eq!(status, 201, "{body}");
+    assert!(body.contains("chunk@example.com"));
+    writer.write_all(get.as_bytes()).unwrap();
+    assert_eq!(
+        read_framed(&mut reader).0,
+        200,
+        "the connection stays usable"
+    );
+}
+
+#[test]
+fn parallel_clients_get_distinct_ids() {
+    let sb = start();
+    let ids: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let sb = &sb;
+                scope.spawn(move || {
+                    (0..20)
+                        .map(|i| create_contact(sb, &format!("t{t}-{i}@example.com")))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let unique: std::collections::BTreeSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), 160);
+}
