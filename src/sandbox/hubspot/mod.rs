@@ -26,7 +26,7 @@ mod admin;
 mod api;
 mod oauth;
 mod search;
-pub mod store;
+mod store;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -236,6 +236,11 @@ impl HubSpotSandbox {
     /// `http://127.0.0.1:<port>`; use it where a client would use `https://api.hubapi.com`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.server.addr())
+    }
+
+    /// Where the admin HTTP API is served (`{base_url}/_sandbox`).
+    pub fn admin_url(&self) -> String {
+        format!("{}{ADMIN_PREFIX}", self.base_url())
     }
 
     pub fn port(&self) -> u16 {
