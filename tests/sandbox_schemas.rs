@@ -824,6 +824,19 @@ fn every_endpoint_answers_in_hubspots_documented_shapes() {
     let r = raw(
         &sb,
         "GET",
+        "/crm/v3/owners",
+        Some(&access),
+        "application/json",
+        "",
+    );
+    assert_eq!(
+        r.status, 403,
+        "the token was not granted crm.objects.owners.read"
+    );
+    s.check_ok("error.json", &r.json(), "403 missing scopes");
+    let r = raw(
+        &sb,
+        "GET",
         &format!("/oauth/v1/access-tokens/{access}"),
         None,
         "",

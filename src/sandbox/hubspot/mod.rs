@@ -57,7 +57,8 @@ pub struct SandboxOptions {
     pub rate_limit: (u32, u64),
     /// Search calls allowed per second per token; 0 turns the limit off.
     pub search_per_second: u32,
-    /// Daily call budget reported for private-app tokens.
+    /// Daily call budget for private-app tokens (reported in headers, enforced with a 429
+    /// `DAILY`); it counts from start and does not reset.
     pub daily_limit: u64,
     pub faults: FaultOptions,
     pub client_id: String,
@@ -452,6 +453,8 @@ fn log(shared: &Shared, req: &HttpRequest, status: u16) {
 pub(crate) struct Caller {
     pub token: String,
     pub private_app: bool,
+    /// Granted OAuth scopes; `None` for the private-app token, which has them all.
+    pub scopes: Option<Vec<String>>,
 }
 
 fn route(shared: &Shared, req: &HttpRequest) -> HttpResponse {
@@ -471,6 +474,12 @@ fn route(shared: &Shared, req: &HttpRequest) -> HttpResponse {
         Ok(c) => c,
         Err(resp) => return resp,
     };
+    if let Some(granted) = &caller.scopes
+        && let Some(needed) = required_scope(req, &segs)
+        && !granted.contains(&needed)
+    {
+        return missing_scope(&needed);
+    }
     let is_search = req.method == "POST" && segs.last() == Some(&"search");
     let mut hub = shared.lock();
     let window = Duration::from_millis(hub.rate.window_ms);
@@ -481,6 +490,9 @@ fn route(shared: &Shared, req: &HttpRequest) -> HttpResponse {
         *d
     };
     let daily_limit = hub.rate.daily_limit;
+    if caller.private_app && daily_used > daily_limit {
+        return rate_limit_body("You have reached your daily limit.", "DAILY");
+    }
     let remaining;
     if is_search {
         // Search is exempt from the ten-secondly count and has its own per-second limit.
@@ -535,6 +547,40 @@ fn route(shared: &Shared, req: &HttpRequest) -> HttpResponse {
     )
 }
 
+/// The OAuth scope a `/crm/...` call needs. Read and write scopes are distinct: a token
+/// granted only `…write` cannot read.
+fn required_scope(req: &HttpRequest, segs: &[&str]) -> Option<String> {
+    let reads = req.method == "GET"
+        || (req.method == "POST" && matches!(segs.last(), Some(&"search") | Some(&"read")));
+    let access = if reads { "read" } else { "write" };
+    let plural = |t: &str| ObjType::parse(t).map_or(t.to_string(), |o| o.plural().to_string());
+    match segs {
+        ["crm", "v3", "owners", ..] => Some("crm.objects.owners.read".into()),
+        ["crm", "v3", "properties", t, ..] => Some(format!("crm.schemas.{}.{access}", plural(t))),
+        ["crm", "v3", "objects", t, ..]
+        | ["crm", "v4", "objects", t, ..]
+        | ["crm", "v4", "associations", t, ..] => {
+            Some(format!("crm.objects.{}.{access}", plural(t)))
+        }
+        _ => None,
+    }
+}
+
+fn missing_scope(needed: &str) -> HttpResponse {
+    HttpResponse::json(
+        403,
+        &json!({
+            "status": "error",
+            "message": "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
+            "correlationId": uuid(),
+            "errors": [{"message": "One or more of the following scopes are required.",
+                        "context": {"requiredGranularScopes": [needed]}}],
+            "links": {"scopes": "https://developers.hubspot.com/scopes"},
+            "category": "MISSING_SCOPES",
+        }),
+    )
+}
+
 fn with_rate_headers(
     resp: HttpResponse,
     max: u32,
@@ -575,15 +621,18 @@ fn authenticate(shared: &Shared, req: &HttpRequest) -> Result<Caller, HttpRespon
         return Ok(Caller {
             token: token.to_string(),
             private_app: true,
+            scopes: None,
         });
     }
     let now = shared.clock.now_ms();
-    match shared.lock().oauth.access_expiry(token) {
-        Some(expires) if expires > now => Ok(Caller {
+    let access = shared.lock().oauth.access(token);
+    match access {
+        Some((expires, scopes)) if expires > now => Ok(Caller {
             token: token.to_string(),
             private_app: false,
+            scopes: Some(scopes),
         }),
-        Some(expires) => {
+        Some((expires, _)) => {
             let minutes = (now - expires) / 60_000;
             Err(error(
                 401,

@@ -45,9 +45,11 @@ pub struct OAuthState {
 }
 
 impl OAuthState {
-    /// Expiry (sandbox ms) of a known access token.
-    pub fn access_expiry(&self, token: &str) -> Option<i64> {
-        self.access.get(token).map(|a| a.expires_ms)
+    /// Expiry (sandbox ms) and granted scopes of a known access token.
+    pub fn access(&self, token: &str) -> Option<(i64, Vec<String>)> {
+        self.access
+            .get(token)
+            .map(|a| (a.expires_ms, a.scopes.clone()))
     }
 
     /// Revokes a refresh token and the access tokens minted from it.

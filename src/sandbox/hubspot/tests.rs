@@ -887,6 +887,22 @@ fn oauth_code_flow_with_pkce_refresh_expiry_and_revoke() {
     )
     .unwrap();
     assert_eq!(r.status, 200);
+    for (method, path) in [
+        ("POST", "/crm/v3/objects/contacts"),
+        ("GET", "/crm/v3/objects/companies"),
+    ] {
+        let r = try_call(
+            &sb,
+            method,
+            path,
+            Some(&access),
+            Some("{}"),
+            "application/json",
+        )
+        .unwrap();
+        assert_eq!(r.status, 403, "{method} {path} without its scope");
+        assert_eq!(r.json()["category"], "MISSING_SCOPES");
+    }
     assert!(
         r.header("X-HubSpot-RateLimit-Daily").is_none(),
         "no daily headers on OAuth calls"
@@ -1403,4 +1419,22 @@ fn parallel_clients_get_distinct_ids() {
     });
     let unique: std::collections::BTreeSet<_> = ids.iter().collect();
     assert_eq!(unique.len(), 160);
+}
+
+#[test]
+fn the_daily_limit_applies_to_private_app_tokens() {
+    let sb = HubSpotSandbox::start(SandboxOptions {
+        daily_limit: 2,
+        ..Default::default()
+    })
+    .unwrap();
+    let first = call(&sb, "GET", "/crm/v3/owners", None);
+    assert_eq!(
+        first.header("X-HubSpot-RateLimit-Daily-Remaining"),
+        Some("1")
+    );
+    assert_eq!(call(&sb, "GET", "/crm/v3/owners", None).status, 200);
+    let r = call(&sb, "GET", "/crm/v3/owners", None);
+    assert_eq!(r.status, 429);
+    assert_eq!(r.json()["policyName"], "DAILY");
 }
