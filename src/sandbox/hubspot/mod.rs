@@ -5,10 +5,16 @@
 //! One [`HubSpotSandbox`] is one HubSpot account (portal) on its own loopback port. All state
 //! is in memory behind one mutex; every request takes it once. Request handling is:
 //! admin prefix → admin API (no auth, no faults, not logged); otherwise seeded fault →
-//! authentication (`/crm/...`) → rate limits → the endpoint, and the call is logged.
+//! authentication (`/crm/...`) → OAuth scope check → rate limits → the endpoint, and the
+//! call is logged.
 //!
-//! Behaviours chosen where HubSpot's documents are silent (each is a default, documented in
-//! the report and kept in one place here):
+//! Authentication: the private-app token (given or generated) has every scope and carries the
+//! daily-limit headers; OAuth access tokens carry the scopes granted at `/oauth/authorize`
+//! and get 403 `MISSING_SCOPES` without the one a call needs (`crm.objects.{type}.read|write`,
+//! `crm.schemas.{type}.read|write`, `crm.objects.owners.read`).
+//!
+//! Behaviours chosen where HubSpot's documents are silent (each is a default kept in one
+//! place here):
 //! * Refresh tokens do not rotate: the refresh grant returns the same refresh token, as
 //!   HubSpot does today. Revoking one also invalidates the access tokens minted from it.
 //! * An update that changes no value does not bump `updatedAt` / last-modified.
