@@ -44,8 +44,34 @@ pub struct SyncOptions {
     pub dry_run: bool,
     /// Go past the safety gates.
     pub force: bool,
-    /// Only these local records (import `--to`): the push phase plans just them.
-    pub only_records: Option<HashSet<RecordId>>,
+    /// Only these records (`import --to`, `apply`); `None` means every record.
+    pub only: Option<Only>,
+}
+
+/// A subset of records a run is limited to.
+#[derive(Debug, Clone, Default)]
+pub struct Only {
+    pub local: HashSet<RecordId>,
+    /// Connection → remote ids.
+    pub remote: HashMap<String, HashSet<String>>,
+}
+
+impl Only {
+    /// Just these local records.
+    pub fn records(ids: HashSet<RecordId>) -> Only {
+        Only {
+            local: ids,
+            remote: HashMap::new(),
+        }
+    }
+
+    fn has_local(&self, id: &RecordId) -> bool {
+        self.local.contains(id)
+    }
+
+    fn has_remote(&self, connection: &str, id: &str) -> bool {
+        self.remote.get(connection).is_some_and(|s| s.contains(id))
+    }
 }
 
 /// A connection taking part in a run.
@@ -453,7 +479,16 @@ impl<'a> Session<'a> {
 
         let mut ids = IdCache::default();
         ids.load_for_remote(self.store, &self.p.name, &map, &records)?;
-        let items = self.pull_items(object, &map, &records, &ids)?;
+        let mut items = self.pull_items(object, &map, &records, &ids)?;
+        if let Some(only) = &self.opts.only {
+            let name = self.p.name.as_str();
+            items.retain(|i| {
+                i.local.as_ref().is_some_and(|l| only.has_local(&l.id))
+                    || i.remote
+                        .as_ref()
+                        .is_some_and(|r| only.has_remote(name, &r.id))
+            });
+        }
         let linked = self.store.count_links(&self.p.name, object)? as usize;
         let input = PlanInput {
             connection: self.p.name.clone(),
@@ -651,9 +686,9 @@ impl<'a> Session<'a> {
                 .map(|(_, r)| r)
                 .filter(|r| {
                     self.opts
-                        .only_records
+                        .only
                         .as_ref()
-                        .is_none_or(|only| only.contains(&r.id))
+                        .is_none_or(|only| only.has_local(&r.id))
                 })
                 .collect();
             rep.local_changes += records.len() as u64;
@@ -715,7 +750,7 @@ impl<'a> Session<'a> {
                 break;
             }
         }
-        if !self.opts.dry_run && self.opts.only_records.is_none() && top > cursor {
+        if !self.opts.dry_run && self.opts.only.is_none() && top > cursor {
             self.store.set_local_cursor(&self.p.name, object, top)?;
         }
         let plan = (!plans.is_empty()).then(|| merge_plans(plans));
