@@ -13,6 +13,7 @@
 //! canonical ref fields.
 
 pub mod http;
+pub mod hubspot;
 
 use std::collections::BTreeMap;
 
@@ -138,6 +139,20 @@ pub struct RecordError {
     pub code: Option<String>,
     /// Worth trying again as it is (a timeout, a lock), as opposed to bad data.
     pub retryable: bool,
+}
+
+/// The prefix of [`RecordError::code`] when the CRM refused a create because the record exists
+/// already: `duplicate:<remote id>`. The engine links the local record to that id instead.
+pub const DUPLICATE_CODE_PREFIX: &str = "duplicate:";
+
+impl RecordError {
+    /// The CRM id of the existing record, when the CRM refused a create as a duplicate.
+    pub fn duplicate_of(&self) -> Option<&str> {
+        self.code
+            .as_deref()?
+            .strip_prefix(DUPLICATE_CODE_PREFIX)
+            .filter(|id| !id.is_empty())
+    }
 }
 
 /// The outcome for each input of a batch write, in input order.
@@ -363,4 +378,15 @@ pub trait Provider: Send + Sync {
 
     /// Requests sent so far by this provider (for run reports and budgets).
     fn requests_sent(&self) -> u64;
+}
+
+/// Opens a provider for a connection. Only HubSpot is available so far.
+pub fn open(kind: ProviderKind, ctx: ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {
+    match kind {
+        ProviderKind::Hubspot => Ok(Box::new(hubspot::HubSpot::new(ctx)?)),
+        ProviderKind::Pipedrive | ProviderKind::Salesforce => Err(ProviderError::Other(format!(
+            "{} connections are not available yet in this version of crmsync: only `hubspot` is",
+            kind.display_name()
+        ))),
+    }
 }
