@@ -349,8 +349,10 @@ struct PageToken {
     old_archive_scan: Millis,
     /// Whether archived records are listed after the search.
     scan_archived: bool,
-    /// `Some` once the search is done and the archived list is being read.
-    archived_after: Option<Option<String>>,
+    /// Set once the search is done and the archived list is being read.
+    in_archived: bool,
+    /// The archived list's paging cursor.
+    archived_after: Option<String>,
     started_at: Millis,
 }
 
@@ -519,7 +521,10 @@ impl HubSpot {
                 "/crm/v4/associations/contacts/companies/batch/associate/default",
                 &associate,
             ),
-            ("/crm/v4/associations/contacts/companies/batch/archive", &archive),
+            (
+                "/crm/v4/associations/contacts/companies/batch/archive",
+                &archive,
+            ),
         ] {
             for chunk in items.chunks(BATCH) {
                 let inputs: Vec<Value> = chunk.iter().map(|(_, v)| v.clone()).collect();
@@ -570,13 +575,14 @@ impl HubSpot {
         let mut out = Vec::with_capacity(inputs.len());
         let mut stack: Vec<&'a [RemoteWrite]> = inputs.chunks(BATCH).rev().collect();
         while let Some(chunk) = stack.pop() {
-            let req = Request::new(Method::Post, path)
-                .json(body(chunk))
-                .record(if chunk.len() == 1 {
-                    chunk[0].local_id.clone()
-                } else {
-                    format!("{} records", chunk.len())
-                });
+            let req =
+                Request::new(Method::Post, path)
+                    .json(body(chunk))
+                    .record(if chunk.len() == 1 {
+                        chunk[0].local_id.clone()
+                    } else {
+                        format!("{} records", chunk.len())
+                    });
             let resp = self.http.send(req.clone()).await?;
             if matches!(resp.status, 400 | 409) {
                 if chunk.len() > 1 {
@@ -700,7 +706,7 @@ fn match_results(
 fn props_body(props: &BTreeMap<String, String>, drop_empty: bool) -> Value {
     let map: serde_json::Map<String, Value> = props
         .iter()
-        .filter(|(k, v)| !k.starts_with("associations.") && !(drop_empty && v.is_empty()))
+        .filter(|(k, v)| !(k.starts_with("associations.") || drop_empty && v.is_empty()))
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
     Value::Object(map)
@@ -811,19 +817,21 @@ impl Provider for HubSpot {
                     skip: Vec::new(),
                     old_since: cursor.as_ref().map(|c| c.since),
                     old_archive_scan: cursor.as_ref().map_or(0, |c| c.archive_scan),
-                    scan_archived: cursor.as_ref().is_none_or(|c| {
-                        now - c.archive_scan >= self.options.archive_scan_interval
-                    }),
+                    scan_archived: cursor
+                        .as_ref()
+                        .is_none_or(|c| now - c.archive_scan >= self.options.archive_scan_interval),
+                    in_archived: false,
                     archived_after: None,
                     started_at: now,
                 }
             }
         };
         let props = self.search_properties(object, properties);
-        let want_company = object == ObjectKind::Contact
-            && properties.iter().any(|p| p == COMPANY_ASSOCIATION);
+        let want_company =
+            object == ObjectKind::Contact && properties.iter().any(|p| p == COMPANY_ASSOCIATION);
 
-        if let Some(after) = t.archived_after.clone() {
+        if t.in_archived {
+            let after = t.archived_after.clone();
             let mut req = Request::new(Method::Get, format!("/crm/v3/objects/{path}"))
                 .query("archived", "true")
                 .query("limit", self.options.list_limit.to_string())
@@ -845,7 +853,7 @@ impl Provider for HubSpot {
             let next = list.paging.and_then(|p| p.next).map(|n| n.after);
             return Ok(match next {
                 Some(a) => {
-                    t.archived_after = Some(Some(a));
+                    t.archived_after = Some(a);
                     ChangePage {
                         records,
                         checkpoint: Some(self.checkpoint(&t, false)),
@@ -947,7 +955,8 @@ impl Provider for HubSpot {
             });
         }
         if t.scan_archived {
-            t.archived_after = Some(None);
+            t.in_archived = true;
+            t.archived_after = None;
             return Ok(ChangePage {
                 records,
                 checkpoint: Some(self.checkpoint(&t, false)),
@@ -1021,15 +1030,16 @@ impl Provider for HubSpot {
         let has_props = |w: &RemoteWrite| w.props.keys().any(|k| !k.starts_with("associations."));
         let (writes, reads): (Vec<usize>, Vec<usize>) =
             (0..inputs.len()).partition(|i| has_props(&inputs[*i]));
-        let mut results: Vec<Option<Result<RemoteRecord, RecordError>>> =
-            vec![None; inputs.len()];
+        let mut results: Vec<Option<Result<RemoteRecord, RecordError>>> = vec![None; inputs.len()];
         let write_inputs: Vec<RemoteWrite> = writes.iter().map(|i| inputs[*i].clone()).collect();
         if !write_inputs.is_empty() {
             let url = format!("/crm/v3/objects/{path}/batch/update");
             let body = |chunk: &[RemoteWrite]| {
                 let inputs: Vec<Value> = chunk
                     .iter()
-                    .map(|w| json!({ "id": w.remote_id, "properties": props_body(&w.props, false) }))
+                    .map(
+                        |w| json!({ "id": w.remote_id, "properties": props_body(&w.props, false) }),
+                    )
                     .collect();
                 json!({ "inputs": inputs })
             };
@@ -1079,8 +1089,11 @@ impl Provider for HubSpot {
             let inputs: Vec<Value> = chunk.iter().map(|id| json!({ "id": id })).collect();
             self.http
                 .send_ok(
-                    Request::new(Method::Post, format!("/crm/v3/objects/{path}/batch/archive"))
-                        .json(json!({ "inputs": inputs })),
+                    Request::new(
+                        Method::Post,
+                        format!("/crm/v3/objects/{path}/batch/archive"),
+                    )
+                    .json(json!({ "inputs": inputs })),
                 )
                 .await?;
             out.extend(chunk.iter().map(|_| Ok(())));
