@@ -127,7 +127,6 @@ impl Drop for Fake {
     }
 }
 
-use std::io::Read;
 
 /// A token source that hands out `old` until refreshed, then `new`.
 struct Tokens {
