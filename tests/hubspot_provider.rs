@@ -127,7 +127,6 @@ impl Drop for Fake {
     }
 }
 
-
 /// A token source that hands out `old` until refreshed, then `new`.
 struct Tokens {
     refreshes: AtomicUsize,

@@ -342,7 +342,7 @@ struct PageToken {
     newest: Option<Millis>,
     /// Ids already returned at exactly `newest`, skipped when a new query starts there.
     at_newest: Vec<String>,
-    /// Ids to skip in the first page of a new query.
+    /// Ids the current query returns again (those at its `GTE` timestamp already read).
     skip: Vec<String>,
     /// The cursor's `since` before this read (`None` on full reads).
     old_since: Option<Millis>,
@@ -894,7 +894,8 @@ impl Provider for HubSpot {
         let list: ObjectList = self.parse(&resp, "a search")?;
         let page_len = list.results.len();
         t.seen += page_len;
-        let skip: BTreeSet<String> = std::mem::take(&mut t.skip).into_iter().collect();
+        // Kept for the whole query: more than a page of records may share its first timestamp.
+        let skip: BTreeSet<String> = t.skip.iter().cloned().collect();
         let mut records: Vec<RemoteRecord> = Vec::with_capacity(page_len);
         for o in list.results {
             if skip.contains(&o.id) {
