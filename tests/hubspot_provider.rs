@@ -320,7 +320,23 @@ async fn a_no_op_run_costs_one_search_and_keeps_the_cursor() {
 
 /// A search that enforces the result cap, like HubSpot: paging past it is a 400.
 fn capped_search(records: Vec<(String, i64)>, cap: usize) -> impl Fn(&Seen, usize) -> Answer {
+    capped_search_with_ties(records, cap, |_, _| std::cmp::Ordering::Equal)
+}
+
+/// As [`capped_search`], with `ties(gte, ids)` ordering records of equal timestamps: HubSpot
+/// promises no order among them, so it may differ from one query to the next.
+fn capped_search_with_ties(
+    mut records: Vec<(String, i64)>,
+    cap: usize,
+    ties: impl Fn(Option<i64>, (&str, &str)) -> std::cmp::Ordering + Send + Sync + 'static,
+) -> impl Fn(&Seen, usize) -> Answer {
+    records.sort_by_key(|(_, t)| *t);
     move |req, _| {
+        let gte_now: Option<i64> = req.body["filterGroups"][0]["filters"][0]["value"]
+            .as_str()
+            .map(|v| v.parse().unwrap());
+        let mut records = records.clone();
+        records.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| ties(gte_now, (&a.0, &b.0))));
         let gte: Option<i64> = req.body["filterGroups"][0]["filters"][0]["value"]
             .as_str()
             .map(|v| v.parse().unwrap());
@@ -393,6 +409,92 @@ async fn a_read_past_the_search_cap_restarts_from_the_newest_timestamp_without_d
         .collect();
     // The second query starts at the newest timestamp the first one reached.
     assert!(gtes.contains(&Some((base + 3000).to_string())), "{gtes:?}");
+}
+
+#[tokio::test]
+async fn a_restarted_search_skips_records_already_read_whatever_their_order() {
+    let base = NOW - 100_000;
+    // Three records share the timestamp where the cap forces a new query: more than a page.
+    let records: Vec<(String, i64)> = [0, 1, 2, 3, 3, 3, 4, 5]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (format!("{}", 100 + i), base + t * 1000))
+        .collect();
+    let first_gte = base - 1;
+    let fake = Fake::start(capped_search_with_ties(
+        records.clone(),
+        6,
+        move |gte, (a, b)| {
+            // The first query lists ties newest id first, the restarted one oldest first.
+            if gte == Some(first_gte) {
+                b.cmp(a)
+            } else {
+                a.cmp(b)
+            }
+        },
+    ));
+    let s = setup(&fake, None, |o| {
+        o.search_cap = 6;
+        o.search_limit = 2;
+    });
+    let since = Some(cursor(first_gte, NOW));
+    let mut ids = Vec::new();
+    let mut page = None;
+    for _ in 0..20 {
+        let p =
+            s.hs.changes(
+                &query(ObjectKind::Contact, since.clone(), page.clone()),
+                &["email".into()],
+            )
+            .await
+            .unwrap();
+        ids.extend(p.records.iter().map(|r| r.id.clone()));
+        page = p.next;
+        if page.is_none() {
+            break;
+        }
+    }
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), ids.len(), "no record twice: {ids:?}");
+    let want: Vec<String> = records.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(sorted, want, "every record: {ids:?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_crm_is_a_network_error_after_the_retries() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let tokens = Arc::new(Tokens {
+        refreshes: AtomicUsize::new(0),
+        can_refresh: false,
+    });
+    let ctx = ProviderContext {
+        connection: "acme".into(),
+        base_url: Some(format!("http://127.0.0.1:{port}")),
+        tokens,
+        clock: Arc::new(FixedClock::new(NOW)),
+        max_requests: None,
+    };
+    let options = HubSpotOptions {
+        http: HttpOptions {
+            no_sleep: true,
+            max_attempts: 3,
+            ..HttpOptions::default()
+        },
+        ..HubSpotOptions::default()
+    };
+    let hs = HubSpot::with_options(ctx, options).unwrap();
+    let err = hs.account().await.unwrap_err();
+    assert!(matches!(err, ProviderError::Network { .. }), "{err}");
+    assert!(err.to_string().contains("`acme`"), "{err}");
+    assert_eq!(hs.requests_sent(), 3);
+    let waits = hs.http().waits();
+    assert_eq!(waits.len(), 2);
+    assert!(waits.iter().all(|(r, _)| *r == WaitReason::Retry));
 }
 
 #[tokio::test]
