@@ -575,14 +575,10 @@ impl HubSpot {
         let mut out = Vec::with_capacity(inputs.len());
         let mut stack: Vec<&'a [RemoteWrite]> = inputs.chunks(BATCH).rev().collect();
         while let Some(chunk) = stack.pop() {
-            let req =
-                Request::new(Method::Post, path)
-                    .json(body(chunk))
-                    .record(if chunk.len() == 1 {
-                        chunk[0].local_id.clone()
-                    } else {
-                        format!("{} records", chunk.len())
-                    });
+            let mut req = Request::new(Method::Post, path).json(body(chunk));
+            if let [only] = chunk {
+                req = req.record(only.local_id.clone());
+            }
             let resp = self.http.send(req.clone()).await?;
             if matches!(resp.status, 400 | 409) {
                 if chunk.len() > 1 {
