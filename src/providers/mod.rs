@@ -322,6 +322,13 @@ pub trait Provider: Send + Sync {
     /// The built-in field mappings for `object`.
     fn default_mappings(&self, object: ObjectKind) -> Vec<DefaultMapping>;
 
+    /// Custom fields the CRM must have before crmsync can sync `object` (the external-id
+    /// field that makes creates idempotent); `mappings setup` creates the missing ones.
+    fn required_fields(&self, object: ObjectKind) -> Vec<FieldSpec> {
+        let _ = object;
+        Vec::new()
+    }
+
     /// The remote properties to ask for when reading `object`, given the mapped ones.
     /// (Providers add their own bookkeeping properties such as the external id.)
     fn read_properties(&self, object: ObjectKind, mapped: &[String]) -> Vec<String> {

@@ -735,6 +735,15 @@ impl Provider for HubSpot {
         &[ObjectKind::Company, ObjectKind::Contact]
     }
 
+    fn required_fields(&self, _object: ObjectKind) -> Vec<FieldSpec> {
+        vec![FieldSpec {
+            name: EXTERNAL_ID.to_string(),
+            label: "crmsync id".to_string(),
+            kind: RemoteFieldKind::Text,
+            unique: true,
+        }]
+    }
+
     fn batch_size(&self) -> usize {
         BATCH
     }

@@ -469,6 +469,27 @@ fn route(shared: &Shared, req: &HttpRequest) -> HttpResponse {
     if segs.first() == Some(&"oauth") {
         return oauth::handle(shared, req, &segs);
     }
+    if segs == ["account-info", "v3", "details"] && req.method == "GET" {
+        // Account Information API (`GET /account-info/v3/details`): the portal the token
+        // belongs to. Counted against the rate limit like any other call.
+        if let Err(resp) = authenticate(shared, req) {
+            return resp;
+        }
+        return HttpResponse::json(
+            200,
+            &serde_json::json!({
+                "portalId": shared.opts.hub_id,
+                "accountType": "STANDARD",
+                "timeZone": "US/Eastern",
+                "companyCurrency": "USD",
+                "additionalCurrencies": [],
+                "utcOffset": "-05:00",
+                "utcOffsetMilliseconds": -18_000_000,
+                "uiDomain": "app.hubspot.com",
+                "dataHostingLocation": "na1"
+            }),
+        );
+    }
     if segs.first() != Some(&"crm") {
         return error(
             404,
