@@ -118,6 +118,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     }
 }
 
+/// Each object's field catalogue, as the CRM lists it.
+type Catalogue = [(ObjectKind, Vec<RemoteField>)];
+
 fn rows(maps: &[FieldMap]) -> Vec<MappingRow> {
     maps.iter()
         .flat_map(|m| {
@@ -138,7 +141,7 @@ fn rows(maps: &[FieldMap]) -> Vec<MappingRow> {
 fn list(
     ctx: &Context,
     maps: &[FieldMap],
-    check: Option<(&[(ObjectKind, Vec<RemoteField>)], &dyn Provider)>,
+    check: Option<(&Catalogue, &dyn Provider)>,
 ) -> anyhow::Result<Exit> {
     let mut rows = rows(maps);
     let mut missing_required = Vec::new();
