@@ -383,7 +383,7 @@ impl<'a> Session<'a> {
             .collect()
     }
 
-    fn field_map(&self, object: ObjectKind) -> Result<FieldMap, StepError> {
+    fn resolve_map(&self, object: ObjectKind) -> Result<FieldMap, StepError> {
         FieldMap::resolve(
             self.config,
             &self.p.name,
@@ -391,6 +391,56 @@ impl<'a> Session<'a> {
             &self.p.provider.default_mappings(object),
         )
         .map_err(|e| StepError::Other(e.to_string()))
+    }
+
+    /// The field map for this run, without mapped properties the CRM does not have (each
+    /// named once in a warning, with the command that creates it). The CRM's catalogue is
+    /// asked at most once a day while every mapped property exists, and on every run while
+    /// one is missing, so a no-op run of a healthy connection costs no extra request.
+    async fn field_map(&mut self, object: ObjectKind) -> Result<FieldMap, StepError> {
+        let mut map = self.resolve_map(object)?;
+        if let Some(missing) = self.missing_properties(object, &map).await? {
+            map.rules.retain(|r| !missing.contains(&r.remote));
+            for prop in missing {
+                self.warn(format!(
+                    "{} {object}: the CRM has no field `{prop}`, so it is not synced this run; create it with `crmsync mappings setup -c {}`",
+                    self.p.name, self.p.name
+                ));
+            }
+        }
+        Ok(map)
+    }
+
+    async fn missing_properties(
+        &mut self,
+        object: ObjectKind,
+        map: &FieldMap,
+    ) -> Result<Option<Vec<String>>, StepError> {
+        const FRESH_MS: i64 = 24 * 60 * 60 * 1000;
+        let mapped = map.remote_properties();
+        let key = format!("catalogue:{}:{object}", self.p.name);
+        let signature = mapped.join(",");
+        let now = self.clock.now();
+        if let Some(cached) = self.store.meta_get(&key)?
+            && let Some((at, sig)) = cached.split_once(' ')
+            && sig == signature
+            && at.parse::<i64>().is_ok_and(|at| now - at < FRESH_MS)
+        {
+            return Ok(None);
+        }
+        let fields = self.p.provider.fields(object).await?;
+        let missing: Vec<String> = mapped
+            .into_iter()
+            .filter(|m| !fields.iter().any(|f| &f.name == m))
+            .collect();
+        if missing.is_empty() {
+            if !self.opts.dry_run {
+                self.store.meta_set(&key, &format!("{now} {signature}"))?;
+            }
+            Ok(None)
+        } else {
+            Ok(Some(missing))
+        }
     }
 
     fn warn(&mut self, message: String) {
@@ -422,7 +472,7 @@ impl<'a> Session<'a> {
             by_object.entry(w.entry.kind).or_default().push(w);
         }
         for (object, writes) in by_object {
-            let map = self.field_map(object)?;
+            let map = self.resolve_map(object)?;
             self.executor(&map).recover(object, writes).await?;
         }
         Ok(n)
@@ -433,7 +483,7 @@ impl<'a> Session<'a> {
         &mut self,
         object: ObjectKind,
     ) -> Result<(ObjectReport, Option<Plan>), StepError> {
-        let map = self.field_map(object)?;
+        let map = self.field_map(object).await?;
         let props = self
             .p
             .provider
@@ -659,7 +709,7 @@ impl<'a> Session<'a> {
         &mut self,
         object: ObjectKind,
     ) -> Result<(ObjectReport, Option<Plan>), StepError> {
-        let map = self.field_map(object)?;
+        let map = self.field_map(object).await?;
         let create_when = match &self.p.config.create_when {
             Some(src) => Some(Rule::parse_for(src, object).map_err(|e| {
                 StepError::Other(format!("`connections.{}.create_when`: {e}", self.p.name))
