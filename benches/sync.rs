@@ -80,7 +80,10 @@ fn setup_fields(rt: &tokio::runtime::Runtime, p: &Participant) {
     rt.block_on(async {
         for object in [ObjectKind::Company, ObjectKind::Contact] {
             for spec in p.provider.required_fields(object) {
-                p.provider.create_field(object, &spec).await.expect("create crmsync_id");
+                p.provider
+                    .create_field(object, &spec)
+                    .await
+                    .expect("create crmsync_id");
             }
         }
         let pronouns = FieldSpec {
@@ -96,7 +99,12 @@ fn setup_fields(rt: &tokio::runtime::Runtime, p: &Participant) {
     });
 }
 
-fn run_sync(rt: &tokio::runtime::Runtime, store: &mut Store, config: &Config, p: &Participant) -> SyncReport {
+fn run_sync(
+    rt: &tokio::runtime::Runtime,
+    store: &mut Store,
+    config: &Config,
+    p: &Participant,
+) -> SyncReport {
     rt.block_on(sync::run(
         store,
         config,
@@ -138,7 +146,9 @@ pub fn noop() {
         run_sync(&rt, &mut store, &config, &p);
         let now = SystemClock.now();
         for chunk_start in (0..n).step_by(50_000) {
-            let recs: Vec<Record> = (chunk_start..(chunk_start + 50_000).min(n)).map(|i| contact(i, now)).collect();
+            let recs: Vec<Record> = (chunk_start..(chunk_start + 50_000).min(n))
+                .map(|i| contact(i, now))
+                .collect();
             let links: Vec<Link> = recs
                 .iter()
                 .enumerate()
@@ -153,7 +163,9 @@ pub fn noop() {
                     retired: false,
                 })
                 .collect();
-            store.save_pulled(&recs, &links, &WriteOrigin::User).expect("seed");
+            store
+                .save_pulled(&recs, &links, &WriteOrigin::User)
+                .expect("seed");
         }
         let top = store.max_seq().expect("seq");
         for object in ObjectKind::ALL {
@@ -199,7 +211,8 @@ pub fn push() {
     let report = run_sync(&rt, &mut store, &config, &p);
     let secs = started.elapsed().as_secs_f64();
     let log = sandbox.request_log();
-    let by_kind = |f: &dyn Fn(&crmsync::sandbox::LoggedRequest) -> bool| log.iter().filter(|r| f(r)).count();
+    let by_kind =
+        |f: &dyn Fn(&crmsync::sandbox::LoggedRequest) -> bool| log.iter().filter(|r| f(r)).count();
     let writes = by_kind(&|r| r.path.contains("/batch/") && !r.path.ends_with("/read"));
     let searches = by_kind(&|r| r.path.ends_with("/search"));
     let throttled = by_kind(&|r| r.status == 429);
@@ -226,12 +239,20 @@ pub fn push() {
     run_sync(&rt, &mut store, &config, &p);
     let secs = started.elapsed().as_secs_f64();
     let log = sandbox.request_log();
-    let writes = log.iter().filter(|r| r.path.contains("/batch/") && !r.path.ends_with("/read")).count();
+    let writes = log
+        .iter()
+        .filter(|r| r.path.contains("/batch/") && !r.path.ends_with("/read"))
+        .count();
     let mut reads: BTreeMap<String, usize> = BTreeMap::new();
-    for r in log.iter().filter(|r| r.path.ends_with("/search") || r.method == "GET" || r.path.ends_with("/read")) {
+    for r in log
+        .iter()
+        .filter(|r| r.path.ends_with("/search") || r.method == "GET" || r.path.ends_with("/read"))
+    {
         *reads.entry(r.path.clone()).or_default() += 1;
     }
-    println!("  no-op resync right after: {secs:.2} s, {writes} writes, reads {reads:?} (targets: 0 writes, ≤ 1 read per object, < 1 s)");
+    println!(
+        "  no-op resync right after: {secs:.2} s, {writes} writes, reads {reads:?} (targets: 0 writes, ≤ 1 read per object, < 1 s)"
+    );
     println!(
         "  (the resync re-reads the pushed contacts once: they changed within the change feed's {} s overlap)",
         crmsync::config::SyncSettings::default().overlap_secs
@@ -241,7 +262,11 @@ pub fn push() {
     run_sync(&rt, &mut store, &config, &p);
     let secs = started.elapsed().as_secs_f64();
     let log = sandbox.request_log();
-    println!("  the no-op resync after that: {secs:.2} s, {} requests: {:?}", log.len(), log.iter().map(|r| r.path.as_str()).collect::<Vec<_>>());
+    println!(
+        "  the no-op resync after that: {secs:.2} s, {} requests: {:?}",
+        log.len(),
+        log.iter().map(|r| r.path.as_str()).collect::<Vec<_>>()
+    );
     sandbox.stop();
 }
 
@@ -272,14 +297,25 @@ fn children_max_rss_kb() -> i64 {
 pub fn e2e100k() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut server = Command::new(env!("CARGO_BIN_EXE_crmsync"))
-        .args(["sandbox", "serve", "--json", "--contacts", "100000", "--companies", "100"])
+        .args([
+            "sandbox",
+            "serve",
+            "--json",
+            "--contacts",
+            "100000",
+            "--companies",
+            "100",
+        ])
         .env("CRMSYNC_CONFIG", dir.path().join("none.toml"))
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the sandbox");
     let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().expect("stdout")), &mut line)
-        .expect("sandbox banner");
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("sandbox banner");
     let info: serde_json::Value = serde_json::from_str(&line).expect("sandbox JSON banner");
     let base = info["base_url"].as_str().expect("base_url");
     let token = info["token"].as_str().expect("token");
@@ -288,7 +324,11 @@ pub fn e2e100k() {
         format!("[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{base}\"\n"),
     )
     .expect("config");
-    assert_eq!(crmsync(dir.path(), &["mappings", "setup", "-c", CONN], token), 0, "mappings setup");
+    assert_eq!(
+        crmsync(dir.path(), &["mappings", "setup", "-c", CONN], token),
+        0,
+        "mappings setup"
+    );
     let started = Instant::now();
     let code = crmsync(dir.path(), &["sync", "-q"], token);
     let import_secs = started.elapsed().as_secs_f64();
@@ -300,7 +340,9 @@ pub fn e2e100k() {
     let _ = server.kill();
     let _ = server.wait();
     let store = Store::open(&dir.path().join("state.db")).expect("state");
-    let count = store.count_records(ObjectKind::Contact, false).expect("count");
+    let count = store
+        .count_records(ObjectKind::Contact, false)
+        .expect("count");
     println!(
         "100,000 contacts from HubSpot: {count} imported in {import_secs:.1} s (exit {code}); no-op sync {noop_secs:.2} s (exit {code2})"
     );

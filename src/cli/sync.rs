@@ -214,13 +214,15 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
             ctx.out.warn(format!("{gate}"));
         }
         if let Some(e) = &c.error {
-            eprint!(
-                "{}",
-                crate::output::errors::render(
-                    &anyhow::anyhow!("connection `{}` stopped: {e}", c.connection),
-                    ctx.out.color
-                )
-            );
+            let mut text = crate::output::errors::render(&anyhow::anyhow!("{e}"), ctx.out.color);
+            if let Some(hint) = c
+                .cause
+                .as_deref()
+                .and_then(crate::output::errors::provider_hint)
+            {
+                text.push_str(&format!("\nhint: {hint}\n"));
+            }
+            eprint!("{text}");
         }
     }
     let held = report.held();

@@ -129,6 +129,9 @@ pub struct ConnectionReport {
     pub stopped_by: Option<GateStop>,
     /// The error that stopped this connection, if any.
     pub error: Option<String>,
+    /// The provider error behind `error`, for the output layer's hints.
+    #[serde(skip)]
+    pub cause: Option<Arc<ProviderError>>,
     /// Requests sent to the CRM.
     pub requests: u64,
     pub warnings: Vec<String>,
@@ -302,6 +305,10 @@ fn stop(rep: &mut ConnectionReport, e: StepError) -> Result<(), StoreError> {
     match e {
         StepError::Gate(g) => rep.stopped_by = Some(g),
         StepError::Store(s) => return Err(s),
+        StepError::Provider(p) => {
+            rep.error = Some(p.to_string());
+            rep.cause = Some(Arc::new(p));
+        }
         other => rep.error = Some(other.to_string()),
     }
     Ok(())
