@@ -120,16 +120,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let reporter = crate::output::progress::SyncProgress::new(out);
 
     step(3, "first sync: each side gets the other's contacts");
-    let first = sync::run(
-        &mut store,
-        &config,
-        &participants,
-        &SyncOptions::default(),
-        ctx.clock.clone(),
-        &reporter,
-    )
-    .await?;
-    reporter.finish();
+    let first = demo_sync(&mut store, &config, &participants, ctx, &reporter).await?;
     super::sync::render(ctx, &first)?;
 
     step(4, "edits on both sides");
@@ -181,29 +172,11 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     }
 
     step(5, "second sync: one run carries every change across");
-    let second = sync::run(
-        &mut store,
-        &config,
-        &participants,
-        &SyncOptions::default(),
-        ctx.clock.clone(),
-        &reporter,
-    )
-    .await?;
-    reporter.finish();
+    let second = demo_sync(&mut store, &config, &participants, ctx, &reporter).await?;
     super::sync::render(ctx, &second)?;
 
     step(6, "a third sync has nothing to do");
-    let third = sync::run(
-        &mut store,
-        &config,
-        &participants,
-        &SyncOptions::default(),
-        ctx.clock.clone(),
-        &reporter,
-    )
-    .await?;
-    reporter.finish();
+    let third = demo_sync(&mut store, &config, &participants, ctx, &reporter).await?;
     let writes: u64 = third
         .connections
         .iter()
@@ -271,6 +244,27 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     Ok(Exit::Ok)
+}
+
+/// One sync run of the demo, with its progress cleared afterwards.
+async fn demo_sync(
+    store: &mut Store,
+    config: &Config,
+    participants: &[Participant],
+    ctx: &Context,
+    reporter: &crate::output::progress::SyncProgress,
+) -> anyhow::Result<sync::SyncReport> {
+    let report = sync::run(
+        store,
+        config,
+        participants,
+        &SyncOptions::default(),
+        ctx.clock.clone(),
+        reporter,
+    )
+    .await?;
+    reporter.finish();
+    Ok(report)
 }
 
 /// A fresh directory under the system temp dir.

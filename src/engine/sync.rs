@@ -317,16 +317,7 @@ fn stop(rep: &mut ConnectionReport, e: StepError) -> Result<(), StoreError> {
 fn add_counts(into: &mut ObjectReport, from: &ObjectReport) {
     into.read += from.read;
     into.local_changes += from.local_changes;
-    let (a, b) = (&mut into.planned, &from.planned);
-    a.link += b.link;
-    a.local_create += b.local_create;
-    a.local_update += b.local_update;
-    a.local_archive += b.local_archive;
-    a.remote_create += b.remote_create;
-    a.remote_update += b.remote_update;
-    a.remote_archive += b.remote_archive;
-    a.conflicts += b.conflicts;
-    a.held += b.held;
+    add_plan_counts(&mut into.planned, &from.planned);
     into.failed += from.failed;
     into.decided_conflicts += from.decided_conflicts;
     into.held_conflicts += from.held_conflicts;
