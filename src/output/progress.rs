@@ -32,3 +32,26 @@ pub fn spinner(out: &Output, what: &str) -> ProgressBar {
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
 }
+
+/// Import progress drawn as a byte bar on stderr (hidden when not interactive).
+pub struct ImportBar(ProgressBar);
+
+impl ImportBar {
+    pub fn new(out: &Output, what: &str) -> ImportBar {
+        ImportBar(bytes_bar(out, 0, what))
+    }
+}
+
+impl crate::transfer::ImportProgress for ImportBar {
+    fn set_total(&self, bytes: u64) {
+        self.0.set_length(bytes);
+    }
+
+    fn advance(&self, bytes: u64, _rows: u64) {
+        self.0.inc(bytes);
+    }
+
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}

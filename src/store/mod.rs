@@ -67,6 +67,7 @@
 
 mod lock;
 mod records;
+mod queries;
 mod schema;
 mod sync_state;
 mod tracking;
