@@ -1,8 +1,11 @@
 //! Read-only questions asked by the status commands.
 
-use rusqlite::OptionalExtension;
+use rusqlite::{OptionalExtension, params};
 
-use super::{RunOutcome, Store, StoreError};
+use super::records::{read_seq, save_in, write_seq};
+use super::sync_state::{begin, commit};
+use super::{Conflict, RunOutcome, Store, StoreError, WriteOrigin, sql_error};
+use crate::model::{Record, RecordId};
 
 impl Store {
     /// How the latest `command` run that included `connection` ended: `None` when there was
@@ -29,5 +32,67 @@ impl Store {
                 .map(|o| Some(Some(o)))
                 .ok_or_else(|| self.corrupt(format!("unknown run outcome `{s}`"))),
         }
+    }
+
+    /// The local change number of record `id` (`None`: no such record); compared with a
+    /// connection's local cursor it says whether the record waits to be pushed.
+    pub fn record_seq(&self, id: &RecordId) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT seq FROM records WHERE id = ?1")
+            .and_then(|mut s| s.query_row([id.as_str()], |r| r.get(0)).optional())
+            .map_err(|e| self.sql("read a record", e))
+    }
+
+    /// Resolves open conflict `id` with `value` chosen `how`, saving `record` (which carries
+    /// the chosen value) in the same transaction. The record always gets a new local change
+    /// number, even when its fields did not change (`--take local`): the sync that held the
+    /// conflict has already moved its cursor past the record, and the connection's base still
+    /// holds the old value, so only a new change number makes the next sync push it.
+    pub fn resolve_conflict_with(
+        &mut self,
+        id: i64,
+        record: &Record,
+        value: Option<&str>,
+        how: &str,
+        origin: &WriteOrigin,
+    ) -> Result<Conflict, StoreError> {
+        let at = self.clock.now();
+        let path = self.path.clone();
+        let tx = begin(&mut self.conn, &path)?;
+        let n = tx
+            .prepare_cached(
+                "UPDATE conflicts SET resolved_at = ?2, resolution = ?3, resolved_by = ?4
+                 WHERE id = ?1 AND resolved_at IS NULL",
+            )
+            .and_then(|mut s| s.execute(params![id, at, value, how]))
+            .map_err(|e| sql_error(&path, "resolve a conflict", e))?;
+        if n == 0 {
+            drop(tx);
+            return Err(match self.get_conflict(id)? {
+                Some(c) => StoreError::Invalid {
+                    message: format!(
+                        "conflict {id} was already resolved (as `{}` by `{}`)",
+                        c.resolution.unwrap_or_default(),
+                        c.resolved_by.unwrap_or_default()
+                    ),
+                },
+                None => StoreError::Invalid {
+                    message: format!(
+                        "there is no conflict {id}; run `crmsync conflicts list` to list them"
+                    ),
+                },
+            });
+        }
+        if save_in(&tx, &path, std::slice::from_ref(record), origin, at)? == 0 {
+            let seq = read_seq(&tx, &path)? + 1;
+            tx.prepare_cached("UPDATE records SET seq = ?2 WHERE id = ?1")
+                .and_then(|mut s| s.execute(params![record.id.as_str(), seq]))
+                .map_err(|e| sql_error(&path, "re-queue a record", e))?;
+            write_seq(&tx, &path, seq)?;
+        }
+        commit(tx, &path, "commit a resolution")?;
+        self.get_conflict(id)?.ok_or_else(|| StoreError::Invalid {
+            message: format!("conflict {id} vanished while being resolved"),
+        })
     }
 }
