@@ -174,17 +174,18 @@ fn import_loads_rows_and_lists_each_rejected_row_by_line() {
         .collect();
     assert_eq!(lines, [3, 6]);
     assert_eq!(report["rejections"][0]["column"], "email");
-    assert_eq!(
-        emails(&dump(&env)),
-        ["ann@example.com", "carl@example.com"]
-    );
+    assert_eq!(emails(&dump(&env)), ["ann@example.com", "carl@example.com"]);
 
     // The table for people names the lines and reasons too.
     let run = env.run(&["import", "c.csv"]);
     run.expect_code(3);
     assert!(run.stdout.contains("REJECTED"), "{}", run.stdout);
     assert!(run.stdout.contains("not-an-email"), "{}", run.stdout);
-    assert!(run.stderr.contains("2 of 4 rows were rejected"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("2 of 4 rows were rejected"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -212,7 +213,11 @@ fn import_refuses_a_file_that_is_not_csv_and_writes_nothing() {
     let run = env.run(&["import", "photo.csv"]);
     run.expect_code(2);
     assert!(run.stderr.contains("`photo.csv`"), "{}", run.stderr);
-    assert!(run.stderr.contains("nothing was imported"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("nothing was imported"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(dump(&env), before);
 }
 
@@ -257,7 +262,11 @@ fn import_with_a_bad_map_spec_is_a_usage_error() {
     let before = dump(&env);
     let run = env.run(&["import", "contacts.csv", "--map", "no-equals-sign"]);
     run.expect_code(2);
-    assert!(run.stderr.contains("`--map no-equals-sign`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`--map no-equals-sign`"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(dump(&env), before);
 }
 
@@ -328,7 +337,11 @@ fn a_corrupt_state_file_is_refused_and_left_byte_for_byte() {
             "{args:?}: {}",
             run.stderr
         );
-        assert_eq!(std::fs::read(env.state_path()).unwrap(), garbage, "{args:?}");
+        assert_eq!(
+            std::fs::read(env.state_path()).unwrap(),
+            garbage,
+            "{args:?}"
+        );
     }
 }
 
@@ -382,7 +395,11 @@ fn a_lock_left_by_a_dead_process_is_taken_over_with_a_message() {
     env.write("more.csv", "email\ncara@example.com\n");
     let run = env.run(&["import", "more.csv"]);
     run.ok();
-    assert!(run.stderr.contains("took over the run lock"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("took over the run lock"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("4194303"), "{}", run.stderr);
     // A clean release leaves nothing to take over the next time.
     let run = env.run(&["import", "more.csv"]);
@@ -422,7 +439,10 @@ fn export_to_a_file_of_unknown_type_asks_for_the_format_and_keeps_the_old_file()
     let run = env.run(&["export", "--output", "out.dat"]);
     run.expect_code(2);
     assert!(run.stderr.contains("--format"), "{}", run.stderr);
-    assert_eq!(std::fs::read_to_string(env.path("out.dat")).unwrap(), "keep me");
+    assert_eq!(
+        std::fs::read_to_string(env.path("out.dat")).unwrap(),
+        "keep me"
+    );
     env.run(&["export", "--output", "out.dat", "--format", "csv"])
         .ok();
     assert!(
@@ -521,7 +541,11 @@ fn status_of_one_record_shows_its_link_failure_and_conflicts() {
 
     let run = env.run(&["status", "nobody@example.com"]);
     run.expect_code(1);
-    assert!(run.stderr.contains("`nobody@example.com`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`nobody@example.com`"),
+        "{}",
+        run.stderr
+    );
     let run = env.run(&["status", "acme:999"]);
     run.expect_code(1);
     assert!(run.stderr.contains("`999`"), "{}", run.stderr);
@@ -590,7 +614,14 @@ fn resolving_with_the_remote_value_writes_it_locally_for_the_next_sync() {
     let env = seeded();
     let ann = link_ann(&env, RunOutcome::Ok);
     let id = add_conflict(&env, &ann, "pronouns", "she/her", "they/them");
-    let run = env.run(&["conflicts", "resolve", &id.to_string(), "--take", "remote", "--json"]);
+    let run = env.run(&[
+        "conflicts",
+        "resolve",
+        &id.to_string(),
+        "--take",
+        "remote",
+        "--json",
+    ]);
     run.ok();
     assert_eq!(run.json()["resolved"][0]["resolution"], "they/them");
     assert_eq!(run.json()["resolved"][0]["resolved_by"], "remote");
@@ -603,7 +634,14 @@ fn resolving_with_the_remote_value_writes_it_locally_for_the_next_sync() {
     let s = env.run(&["status", "ann@example.com", "--json"]).json();
     assert_eq!(s["connections"][0]["state"], "pending");
     // And the audit trail says why the value changed.
-    let log = env.run(&["log", "--record", "ann@example.com", "--field", "pronouns", "--json"]);
+    let log = env.run(&[
+        "log",
+        "--record",
+        "ann@example.com",
+        "--field",
+        "pronouns",
+        "--json",
+    ]);
     log.ok();
     let entries = log.json();
     assert_eq!(entries[0]["cause"], "conflict-resolved");
@@ -611,7 +649,11 @@ fn resolving_with_the_remote_value_writes_it_locally_for_the_next_sync() {
 
     let again = env.run(&["conflicts", "resolve", &id.to_string(), "--take", "local"]);
     again.expect_code(1);
-    assert!(again.stderr.contains("already resolved"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("already resolved"),
+        "{}",
+        again.stderr
+    );
 }
 
 #[test]
@@ -635,7 +677,13 @@ fn resolving_with_a_value_checks_it_against_the_fields_type() {
     let ann = link_ann(&env, RunOutcome::Ok);
     let id = add_conflict(&env, &ann, "email", "ann@example.com", "ann@work.example");
     let before = dump(&env);
-    let run = env.run(&["conflicts", "resolve", &id.to_string(), "--value", "not an email"]);
+    let run = env.run(&[
+        "conflicts",
+        "resolve",
+        &id.to_string(),
+        "--value",
+        "not an email",
+    ]);
     run.expect_code(2);
     assert!(run.stderr.contains("`not an email`"), "{}", run.stderr);
     assert_eq!(dump(&env), before);
@@ -644,8 +692,14 @@ fn resolving_with_a_value_checks_it_against_the_fields_type() {
         id
     );
     // A valid value is normalised before it is stored.
-    env.run(&["conflicts", "resolve", &id.to_string(), "--value", " Ann@Home.Example "])
-        .ok();
+    env.run(&[
+        "conflicts",
+        "resolve",
+        &id.to_string(),
+        "--value",
+        " Ann@Home.Example ",
+    ])
+    .ok();
     assert!(dump(&env).contains("\"email\":\"ann@home.example\""));
 }
 
@@ -655,11 +709,21 @@ fn resolve_all_takes_one_side_for_every_open_conflict() {
     let ann = link_ann(&env, RunOutcome::Ok);
     add_conflict(&env, &ann, "pronouns", "she/her", "they/them");
     add_conflict(&env, &ann, "job_title", "CTO", "Chief Technology Officer");
-    let run = env.run(&["conflicts", "resolve", "--all", "--take", "remote", "--json"]);
+    let run = env.run(&[
+        "conflicts",
+        "resolve",
+        "--all",
+        "--take",
+        "remote",
+        "--json",
+    ]);
     run.ok();
     assert_eq!(run.json()["resolved"].as_array().unwrap().len(), 2);
     let d = dump(&env);
-    assert!(d.contains("\"job_title\":\"Chief Technology Officer\""), "{d}");
+    assert!(
+        d.contains("\"job_title\":\"Chief Technology Officer\""),
+        "{d}"
+    );
     assert!(d.contains("\"pronouns\":\"they/them\""), "{d}");
     let run = env.run(&["conflicts", "resolve", "--all", "--take", "local"]);
     run.ok();
@@ -701,7 +765,10 @@ fn retry_requeues_failed_records_and_clears_their_failures() {
 #[test]
 fn log_record_shows_the_audit_trail_newest_first() {
     let env = seeded();
-    env.write("update.csv", "email,phone\nann@example.com,+44 20 7946 1111\n");
+    env.write(
+        "update.csv",
+        "email,phone\nann@example.com,+44 20 7946 1111\n",
+    );
     env.run(&["import", "update.csv"]).ok();
     let log = env.run(&["log", "--record", "ann@example.com", "--json"]);
     log.ok();
@@ -775,7 +842,11 @@ fn explain_shows_base_local_direction_policy_and_last_writer() {
     let table = env.run(&["explain", "ann@example.com", "first_name"]);
     table.ok();
     assert!(table.stdout.contains("Annie"), "{}", table.stdout);
-    assert!(table.stdout.contains("push the local value"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("push the local value"),
+        "{}",
+        table.stdout
+    );
 
     let run = env.run(&["explain", "ann@example.com", "shoe_size"]);
     run.expect_code(2);

@@ -73,7 +73,10 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 (Some(_), _) => Choice::Remote,
                 (None, Some(v)) => Choice::Value(v),
                 (None, None) => {
-                    return Err(UsageError("pass `--take local`, `--take remote` or `--value V`".into()).into());
+                    return Err(UsageError(
+                        "pass `--take local`, `--take remote` or `--value V`".into(),
+                    )
+                    .into());
                 }
             };
             if all && matches!(choice, Choice::Value(_)) {
@@ -110,7 +113,16 @@ fn list(ctx: &Context, connection: Option<String>) -> anyhow::Result<Exit> {
     }
     let mut t = table(
         &ctx.out,
-        &["id", "connection", "record", "field", "base", "local", "remote", "detected"],
+        &[
+            "id",
+            "connection",
+            "record",
+            "field",
+            "base",
+            "local",
+            "remote",
+            "detected",
+        ],
     );
     for c in &conflicts {
         t.add_row(vec![
@@ -163,7 +175,10 @@ fn show(ctx: &Context, id: i64) -> anyhow::Result<Exit> {
     t.add_row(vec!["record".to_string(), describe(&store, &c)?]);
     t.add_row(vec!["local id".to_string(), c.local_id.to_string()]);
     t.add_row(vec!["field".to_string(), c.field.clone()]);
-    t.add_row(vec!["base (last agreed)".to_string(), or_dash(c.base.as_deref())]);
+    t.add_row(vec![
+        "base (last agreed)".to_string(),
+        or_dash(c.base.as_deref()),
+    ]);
     t.add_row(vec!["local".to_string(), or_dash(c.local.as_deref())]);
     t.add_row(vec!["remote".to_string(), or_dash(c.remote.as_deref())]);
     t.add_row(vec!["detected".to_string(), when(c.detected_at)]);
@@ -253,7 +268,11 @@ fn resolve(
                 c.local_id
             )
         })?;
-        set_field(&mut record.fields, &c.field, value.clone().unwrap_or_default());
+        set_field(
+            &mut record.fields,
+            &c.field,
+            value.clone().unwrap_or_default(),
+        );
         record.updated_at = ctx.clock.now();
         resolved.push(store.resolve_conflict_with(
             c.id,

@@ -74,7 +74,12 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     if let Some(f) = &args.field
         && record.kind.field_type(f).is_none()
     {
-        let known: Vec<&str> = record.kind.standard_fields().iter().map(|d| d.name).collect();
+        let known: Vec<&str> = record
+            .kind
+            .standard_fields()
+            .iter()
+            .map(|d| d.name)
+            .collect();
         return Err(UsageError(format!(
             "`{f}` is not a {} field; the fields are {}, and custom fields are named `custom.NAME`",
             record.kind,
@@ -109,7 +114,11 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             .iter()
             .map(|d| d.name.to_string())
             .collect();
-        ordered.extend(names.into_iter().filter(|n| record.kind.standard_fields().iter().all(|d| d.name != n)));
+        ordered.extend(
+            names
+                .into_iter()
+                .filter(|n| record.kind.standard_fields().iter().all(|d| d.name != n)),
+        );
         let mut fields = Vec::new();
         for name in ordered {
             if args.field.as_ref().is_some_and(|f| f != &name) {
@@ -120,12 +129,18 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             let base = link.base.get(&name).cloned();
             let local = record.get(&name).map(str::to_string);
             let next = match conflicts.iter().find(|c| c.field == name) {
-                Some(c) => format!("held: conflict {} waits for `crmsync conflicts resolve`", c.id),
+                Some(c) => format!(
+                    "held: conflict {} waits for `crmsync conflicts resolve`",
+                    c.id
+                ),
                 None if link.retired => "nothing: the link is retired".to_string(),
                 None if direction == Direction::None => "nothing: not synced".to_string(),
                 None if local == base => "nothing: in step".to_string(),
                 None if direction.pushes() => "push the local value".to_string(),
-                None => format!("nothing: changed locally, but direction is {}", kebab(&direction)),
+                None => format!(
+                    "nothing: changed locally, but direction is {}",
+                    kebab(&direction)
+                ),
             };
             fields.push(FieldView {
                 last_writer: store.last_writer(&record.id, &name)?,
@@ -174,7 +189,9 @@ fn render(
             t.add_row(vec![k.clone(), v.clone(), "—".to_string()]);
         }
         ctx.out.data(t)?;
-        ctx.out.note("not linked to any connection yet: the next `crmsync sync` creates or matches it");
+        ctx.out.note(
+            "not linked to any connection yet: the next `crmsync sync` creates or matches it",
+        );
         return Ok(Exit::Ok);
     }
     for c in &report.connections {
@@ -194,7 +211,16 @@ fn render(
         ))?;
         let mut t = table(
             &ctx.out,
-            &["field", "base", "local", "remote (as of last sync)", "direction", "policy", "next sync", "last writer"],
+            &[
+                "field",
+                "base",
+                "local",
+                "remote (as of last sync)",
+                "direction",
+                "policy",
+                "next sync",
+                "last writer",
+            ],
         );
         for f in &c.fields {
             t.add_row(vec![

@@ -63,9 +63,15 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         None => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let summary =
-                crate::transfer::export(&store, args.object, format, args.include_archived, &mut out)?;
-            out.flush().context("writing the export to standard output failed")?;
+            let summary = crate::transfer::export(
+                &store,
+                args.object,
+                format,
+                args.include_archived,
+                &mut out,
+            )?;
+            out.flush()
+                .context("writing the export to standard output failed")?;
             summary
         }
     };
@@ -83,7 +89,9 @@ fn report(ctx: &Context, summary: &ExportSummary, output: Option<&Path>) -> anyh
             Ok(())
         }
         (false, _) => {
-            let to = output.map_or("standard output".to_string(), |p| format!("`{}`", p.display()));
+            let to = output.map_or("standard output".to_string(), |p| {
+                format!("`{}`", p.display())
+            });
             ctx.out.note(format!(
                 "exported {} {} records ({}) to {to}",
                 summary.records, summary.kind, summary.format

@@ -120,9 +120,7 @@ fn refusal(err: ImportError) -> anyhow::Error {
         ImportError::NotTabular { .. }
         | ImportError::UnknownColumns { .. }
         | ImportError::NoFields { .. }
-        | ImportError::Options(_) => {
-            UsageError(format!("{err}; nothing was imported")).into()
-        }
+        | ImportError::Options(_) => UsageError(format!("{err}; nothing was imported")).into(),
         other => other.into(),
     }
 }
@@ -131,7 +129,10 @@ fn render(ctx: &Context, report: &ImportReport) -> anyhow::Result<()> {
     if ctx.out.json {
         return ctx.out.json(report);
     }
-    let mut t = table(&ctx.out, &["loaded", "merged", "unchanged", "skipped", "rejected"]);
+    let mut t = table(
+        &ctx.out,
+        &["loaded", "merged", "unchanged", "skipped", "rejected"],
+    );
     t.add_row(vec![
         report.loaded.to_string(),
         report.merged.to_string(),

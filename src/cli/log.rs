@@ -28,7 +28,8 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         if ctx.out.json {
             ctx.out.json(&Vec::<Run>::new())?;
         } else {
-            ctx.out.note("nothing yet: no command has written the state file");
+            ctx.out
+                .note("nothing yet: no command has written the state file");
         }
         return Ok(Exit::Ok);
     };
@@ -53,7 +54,15 @@ fn runs(ctx: &Context, runs: Vec<Run>) -> anyhow::Result<Exit> {
     }
     let mut t = table(
         &ctx.out,
-        &["run", "command", "connections", "started", "duration", "outcome", "counts"],
+        &[
+            "run",
+            "command",
+            "connections",
+            "started",
+            "duration",
+            "outcome",
+            "counts",
+        ],
     );
     for r in &runs {
         t.add_row(vec![
@@ -129,7 +138,10 @@ fn audit(ctx: &Context, entries: &[AuditEntry]) -> anyhow::Result<Exit> {
         ctx.out.note("no changes recorded for this record");
         return Ok(Exit::Ok);
     }
-    let mut t = table(&ctx.out, &["time", "field", "change", "side", "cause", "run"]);
+    let mut t = table(
+        &ctx.out,
+        &["time", "field", "change", "side", "cause", "run"],
+    );
     for e in entries {
         let field = if e.field == CREATED_FIELD {
             "(created)".to_string()
@@ -139,7 +151,11 @@ fn audit(ctx: &Context, entries: &[AuditEntry]) -> anyhow::Result<Exit> {
         let change = if e.field == CREATED_FIELD {
             "—".to_string()
         } else {
-            format!("{} → {}", or_dash(e.old.as_deref()), or_dash(e.new.as_deref()))
+            format!(
+                "{} → {}",
+                or_dash(e.old.as_deref()),
+                or_dash(e.new.as_deref())
+            )
         };
         let cause = match &e.connection {
             Some(c) if c != &e.side => format!("{} ({c})", e.cause.as_str()),

@@ -67,10 +67,7 @@ pub fn open_for_reading(ctx: &Context) -> anyhow::Result<Option<Store>> {
 pub fn open_existing(ctx: &Context) -> anyhow::Result<Store> {
     open_for_reading(ctx)?.ok_or_else(|| {
         hinted(
-            format!(
-                "no state file at `{}` yet",
-                ctx.state_path.display()
-            ),
+            format!("no state file at `{}` yet", ctx.state_path.display()),
             "run `crmsync import FILE` or `crmsync sync` first",
         )
     })

@@ -179,12 +179,14 @@ fn overview(ctx: &Context, store: &Store, only: Option<&str>) -> anyhow::Result<
             c.archived.to_string(),
         ]);
     }
-    ctx.out.data(format!("local store `{}`", ctx.state_path.display()))?;
+    ctx.out
+        .data(format!("local store `{}`", ctx.state_path.display()))?;
     ctx.out.data(t)?;
     if report.connections.is_empty() {
         ctx.out.data("")?;
-        ctx.out
-            .data("no connections configured; add one with `crmsync connect PROVIDER --name NAME`")?;
+        ctx.out.data(
+            "no connections configured; add one with `crmsync connect PROVIDER --name NAME`",
+        )?;
     }
     for c in &report.connections {
         ctx.out.data("")?;
@@ -197,7 +199,15 @@ fn overview(ctx: &Context, store: &Store, only: Option<&str>) -> anyhow::Result<
         ))?;
         let mut t = table(
             &ctx.out,
-            &["object", "synced", "local only", "pending", "error", "conflict", "queue"],
+            &[
+                "object",
+                "synced",
+                "local only",
+                "pending",
+                "error",
+                "conflict",
+                "queue",
+            ],
         );
         for k in &c.objects {
             t.add_row(vec![
@@ -241,7 +251,15 @@ fn failed(ctx: &Context, store: &Store, only: Option<&str>) -> anyhow::Result<Ex
     }
     let mut t = table(
         &ctx.out,
-        &["connection", "object", "record", "op", "attempts", "last try", "error"],
+        &[
+            "connection",
+            "object",
+            "record",
+            "op",
+            "attempts",
+            "last try",
+            "error",
+        ],
     );
     for f in &failures {
         t.add_row(vec![
@@ -258,7 +276,8 @@ fn failed(ctx: &Context, store: &Store, only: Option<&str>) -> anyhow::Result<Ex
         ]);
     }
     ctx.out.data(t)?;
-    ctx.out.note("fix the data or the mapping, then `crmsync retry` and `crmsync sync`");
+    ctx.out
+        .note("fix the data or the mapping, then `crmsync retry` and `crmsync sync`");
     Ok(Exit::Ok)
 }
 
@@ -367,7 +386,10 @@ fn one_record(
         return Ok(Exit::Ok);
     }
     ctx.out.data("")?;
-    let mut t = table(&ctx.out, &["connection", "remote id", "state", "last sync", "problem"]);
+    let mut t = table(
+        &ctx.out,
+        &["connection", "remote id", "state", "last sync", "problem"],
+    );
     for c in &report.connections {
         let mut problems: Vec<String> = c
             .failure

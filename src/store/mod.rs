@@ -66,8 +66,8 @@
 //!   block. Short cross-process critical sections that are not whole runs use leases.
 
 mod lock;
-mod records;
 mod queries;
+mod records;
 mod schema;
 mod sync_state;
 mod tracking;
