@@ -863,3 +863,23 @@ fn explain_of_an_unlinked_record_says_it_is_not_linked() {
     let e = env.run(&["explain", "bob@example.com", "--json"]).json();
     assert_eq!(e["connections"], serde_json::json!([]));
 }
+
+#[test]
+fn taking_local_keeps_a_local_edit_made_after_the_conflict_was_found() {
+    let env = seeded();
+    let ann = link_ann(&env, RunOutcome::Ok);
+    let id = add_conflict(&env, &ann, "pronouns", "she/her", "they/them");
+    env.write("edit.csv", "email,pronouns\nann@example.com,she/they\n");
+    env.run(&["import", "edit.csv"]).ok();
+    let run = env.run(&[
+        "conflicts",
+        "resolve",
+        &id.to_string(),
+        "--take",
+        "local",
+        "--json",
+    ]);
+    run.ok();
+    assert_eq!(run.json()["resolved"][0]["resolution"], "she/they");
+    assert!(dump(&env).contains("\"pronouns\":\"she/they\""));
+}

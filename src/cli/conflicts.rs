@@ -247,8 +247,17 @@ fn resolve(
     };
     let mut resolved = Vec::new();
     for c in targets {
+        let mut record = store.get_record(&c.local_id)?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "conflict {} names record `{}`, which is not in the local store",
+                c.id,
+                c.local_id
+            )
+        })?;
         let (value, how) = match &choice {
-            Choice::Local => (c.local.clone(), "local"),
+            // The record's value now, not the one seen when the conflict was found: a local
+            // edit made since then is what "local" means to the user, and must not be undone.
+            Choice::Local => (record.get(&c.field).map(str::to_string), "local"),
             Choice::Remote => (c.remote.clone(), "remote"),
             Choice::Value(v) => {
                 let ty = c.kind.field_type(&c.field).unwrap_or(FieldType::Text);
@@ -261,13 +270,6 @@ fn resolve(
                 (v, "value")
             }
         };
-        let mut record = store.get_record(&c.local_id)?.ok_or_else(|| {
-            anyhow::anyhow!(
-                "conflict {} names record `{}`, which is not in the local store",
-                c.id,
-                c.local_id
-            )
-        })?;
         set_field(
             &mut record.fields,
             &c.field,
