@@ -96,3 +96,125 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::model::ObjectKind;
+    use crate::store::{ConflictFilter, NewConflict};
+
+    const T0: i64 = 1_700_000_000_000;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("state.db")).unwrap();
+        s.set_clock(Arc::new(FixedClock::new(T0)));
+        (dir, s)
+    }
+
+    fn ann() -> Record {
+        Record {
+            id: RecordId("01HZY000000000000000000001".into()),
+            kind: ObjectKind::Contact,
+            fields: [("email", "ann@example.com"), ("pronouns", "she/her")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            updated_at: T0,
+            archived_at: None,
+        }
+    }
+
+    fn conflict(s: &mut Store, local: &str) -> i64 {
+        s.upsert_conflict(&NewConflict {
+            connection: "acme".into(),
+            kind: ObjectKind::Contact,
+            local_id: ann().id,
+            field: "pronouns".into(),
+            base: None,
+            local: Some(local.into()),
+            remote: Some("they/them".into()),
+            detected_at: T0,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn last_run_outcome_is_the_latest_run_of_that_command_and_connection() {
+        let (_d, mut s) = store();
+        assert_eq!(s.last_run_outcome("sync", "acme").unwrap(), None);
+        let acme = vec!["acme".to_string()];
+        let r1 = s.begin_run("sync", &acme, T0).unwrap();
+        s.finish_run(r1, RunOutcome::Ok, &serde_json::json!({}), None, T0)
+            .unwrap();
+        let r2 = s.begin_run("sync", &["other".to_string()], T0).unwrap();
+        s.finish_run(r2, RunOutcome::Failed, &serde_json::json!({}), None, T0)
+            .unwrap();
+        assert_eq!(
+            s.last_run_outcome("sync", "acme").unwrap(),
+            Some(Some(RunOutcome::Ok))
+        );
+        s.begin_run("sync", &acme, T0).unwrap();
+        assert_eq!(s.last_run_outcome("sync", "acme").unwrap(), Some(None));
+        assert_eq!(s.last_run_outcome("import", "acme").unwrap(), None);
+    }
+
+    #[test]
+    fn resolving_with_an_unchanged_record_still_gives_it_a_new_change_number() {
+        let (_d, mut s) = store();
+        s.save_records(&[ann()], &WriteOrigin::User).unwrap();
+        let before = s.record_seq(&ann().id).unwrap().unwrap();
+        let id = conflict(&mut s, "she/her");
+        let c = s
+            .resolve_conflict_with(
+                id,
+                &ann(),
+                Some("she/her"),
+                "local",
+                &WriteOrigin::ConflictResolved { run: None },
+            )
+            .unwrap();
+        assert_eq!(c.resolved_by.as_deref(), Some("local"));
+        assert_eq!(c.resolved_at, Some(T0));
+        let after = s.record_seq(&ann().id).unwrap().unwrap();
+        assert!(after > before, "{after} > {before}");
+        assert_eq!(s.max_seq().unwrap(), after);
+        assert!(
+            s.list_open_conflicts(&ConflictFilter::default())
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_refused_resolution_leaves_the_record_alone() {
+        let (_d, mut s) = store();
+        s.save_records(&[ann()], &WriteOrigin::User).unwrap();
+        let id = conflict(&mut s, "she/her");
+        let mut changed = ann();
+        changed.fields.insert("pronouns".into(), "they/them".into());
+        let origin = WriteOrigin::ConflictResolved { run: None };
+        s.resolve_conflict_with(id, &changed, Some("they/them"), "remote", &origin)
+            .unwrap();
+        let seq = s.max_seq().unwrap();
+        let mut again = ann();
+        again.fields.insert("pronouns".into(), "xe/xem".into());
+        let err = s
+            .resolve_conflict_with(id, &again, Some("xe/xem"), "value", &origin)
+            .unwrap_err();
+        assert!(err.to_string().contains("already resolved"), "{err}");
+        let err = s
+            .resolve_conflict_with(99, &again, Some("xe/xem"), "value", &origin)
+            .unwrap_err();
+        assert!(err.to_string().contains("no conflict 99"), "{err}");
+        assert_eq!(s.max_seq().unwrap(), seq);
+        assert_eq!(
+            s.get_record(&ann().id).unwrap().unwrap().get("pronouns"),
+            Some("they/them")
+        );
+        assert_eq!(s.record_seq(&RecordId("nope".into())).unwrap(), None);
+    }
+}
