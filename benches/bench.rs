@@ -6,6 +6,7 @@
 
 mod import;
 mod plan;
+mod sync;
 
 fn main() {
     // The import section measures peak memory in a child process of this binary.
@@ -21,6 +22,9 @@ fn main() {
     let sections: Vec<(&str, fn())> = vec![
         ("import", import::run),
         ("plan", || println!("{}", plan::run())),
+        ("noop", sync::noop),
+        ("push", sync::push),
+        ("e2e100k", sync::e2e100k),
     ];
     for (name, run) in sections {
         if on(name) {

@@ -1466,7 +1466,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__sandbox__subcmd__serve)
-            opts="-q -v -h -V --port --token --seed --contacts --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --port --token --seed --contacts --companies --rate-limit --rate-window-ms --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1485,6 +1485,18 @@ _crmsync() {
                     return 0
                     ;;
                 --contacts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --companies)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate-window-ms)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -318,6 +318,9 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l token -d 'The private-app token to accept [default: a generated one]' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l seed -d 'Seed for generated data and injected faults' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l contacts -d 'Generate this many contacts at start' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l companies -d 'Generate this many companies at start' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l rate-limit -d 'Requests allowed per rate-limit window (HubSpot\'s is 100 per 10 s)' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l rate-window-ms -d 'The rate-limit window in milliseconds' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l color -d 'When to use colour' -r -f -a "auto\t''

@@ -1,12 +1,22 @@
 //! `crmsync apply FILE`
 
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::engine::sync::{Only, SyncOptions, SyncReport};
+use crate::output::errors::UsageError;
+
+use super::sync::{PLAN_FORMAT, PlanFile};
 use super::{Context, Exit};
 
 /// Carry out a plan saved by `crmsync sync --plan FILE`
 ///
-/// Records whose remote version moved since the plan was made are planned again.
+/// Only the records in the plan are touched. The planner is deterministic, so a record whose
+/// local and remote versions have not moved gets exactly the saved ops; a record whose remote
+/// version moved since is planned again, and is listed as such.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  crmsync sync --plan plan.json && crmsync apply plan.json")]
 pub struct Args {
@@ -17,6 +27,94 @@ pub struct Args {
     pub force: bool,
 }
 
-pub async fn run(_ctx: &Context, _args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`crmsync apply` is not available in this build yet")
+#[derive(Debug, Serialize)]
+struct Applied<'a> {
+    /// Records whose remote version moved after the plan was made, by connection.
+    replanned: &'a HashMap<String, Vec<String>>,
+    report: &'a SyncReport,
+}
+
+pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read the plan file `{}`", args.file.display()))?;
+    let file: PlanFile = serde_json::from_str(&text).map_err(|e| {
+        UsageError(format!(
+            "`{}` is not a plan saved by `crmsync sync --plan` (line {}, column {}: {e})",
+            args.file.display(),
+            e.line(),
+            e.column()
+        ))
+    })?;
+    if file.format != PLAN_FORMAT || file.version != 1 {
+        return Err(UsageError(format!(
+            "`{}` is a `{}` version {} file; this crmsync applies `{PLAN_FORMAT}` version 1",
+            args.file.display(),
+            file.format,
+            file.version
+        ))
+        .into());
+    }
+    let mut only = Only::default();
+    let mut connections: Vec<String> = Vec::new();
+    for plan in &file.plans {
+        if !connections.contains(&plan.connection) {
+            connections.push(plan.connection.clone());
+        }
+        let remote = only
+            .remote
+            .entry(plan.connection.clone())
+            .or_insert_with(HashSet::new);
+        for op in &plan.ops {
+            if let Some(id) = op.local_id() {
+                only.local.insert(id.clone());
+            }
+            if let Some(id) = op.remote_id() {
+                remote.insert(id.to_string());
+            }
+        }
+        for c in &plan.conflicts {
+            only.local.insert(c.local_id.clone());
+            remote.insert(c.remote_id.clone());
+        }
+    }
+    if only.local.is_empty() && only.remote.values().all(HashSet::is_empty) {
+        ctx.out.note("the plan has nothing to do");
+        return Ok(Exit::Ok);
+    }
+    let opts = SyncOptions {
+        full: file.full,
+        force: args.force,
+        only: Some(only),
+        ..SyncOptions::default()
+    };
+    let report = super::sync::execute(ctx, &connections, &opts, None).await?;
+    // Which planned records moved on the CRM's side since the plan was made.
+    let mut replanned: HashMap<String, Vec<String>> = HashMap::new();
+    for (conn, objects) in &file.remote_versions {
+        for (object, saved) in objects {
+            let now = report.remote_versions.get(conn).and_then(|o| o.get(object));
+            for (id, at) in saved {
+                if let Some(current) = now.and_then(|n| n.get(id))
+                    && current != at
+                {
+                    replanned.entry(conn.clone()).or_default().push(id.clone());
+                }
+            }
+        }
+    }
+    if ctx.out.json {
+        ctx.out.json(&Applied {
+            replanned: &replanned,
+            report: &report,
+        })?;
+        return Ok(super::sync::exit_for(&report));
+    }
+    for (conn, ids) in &replanned {
+        ctx.out.note(format!(
+            "{} record(s) of `{conn}` changed in the CRM after the plan was made and were planned again: {}",
+            ids.len(),
+            ids.join(", ")
+        ));
+    }
+    super::sync::render(ctx, &report)
 }

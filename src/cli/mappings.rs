@@ -1,5 +1,13 @@
 //! `crmsync mappings list|check|setup`
 
+use serde::Serialize;
+
+use crate::mapping::{Direction, FieldMap};
+use crate::model::{FieldType, ObjectKind};
+use crate::output::errors::UsageError;
+use crate::output::table::table;
+use crate::providers::{FieldSpec, Provider, RemoteField, RemoteFieldKind};
+
 use super::{Context, Exit};
 
 /// Field mappings: list them, check them against the CRM's fields, create missing fields
@@ -29,6 +37,302 @@ pub struct Target {
     pub connection: Option<String>,
 }
 
-pub async fn run(_ctx: &Context, _args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`crmsync mappings` is not available in this build yet")
+/// One mapped field (`--json` of `list` and `check`).
+#[derive(Debug, Serialize)]
+pub struct MappingRow {
+    pub object: ObjectKind,
+    pub field: String,
+    pub remote: String,
+    pub direction: Direction,
+    pub policy: crate::mapping::ConflictPolicy,
+    pub transform: Option<String>,
+    /// `check`: `ok`, or what is wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+    /// `check`: this is a problem that stops or corrupts syncing (else a warning).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub problem: bool,
+}
+
+/// What `setup` did (`--json`).
+#[derive(Debug, Serialize)]
+pub struct SetupReport {
+    pub connection: String,
+    pub created: Vec<String>,
+    pub present: Vec<String>,
+}
+
+pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    let (target, action) = match &args.action {
+        Action::List(t) => (t, "list"),
+        Action::Check(t) => (t, "check"),
+        Action::Setup(t) => (t, "setup"),
+    };
+    let name = match &target.connection {
+        Some(n) => n.clone(),
+        None => match ctx.config.connections.keys().collect::<Vec<_>>().as_slice() {
+            [only] => (*only).clone(),
+            [] => {
+                return Err(UsageError(
+                    "no connections are configured: add one with `crmsync connect`".into(),
+                )
+                .into());
+            }
+            _ => {
+                return Err(UsageError(
+                    "several connections are configured: name one with `--connection NAME`".into(),
+                )
+                .into());
+            }
+        },
+    };
+    let opened =
+        crate::connection::open(&name, &ctx.config, &ctx.state_path, ctx.clock.clone(), None)?;
+    let provider = opened.provider.as_ref();
+    let objects: Vec<ObjectKind> = ObjectKind::ALL
+        .into_iter()
+        .filter(|o| provider.objects().contains(o))
+        .filter(|o| opened.config.objects.as_ref().is_none_or(|c| c.contains(o)))
+        .collect();
+    let mut maps = Vec::new();
+    for object in &objects {
+        let map = FieldMap::resolve(
+            &ctx.config,
+            &name,
+            *object,
+            &provider.default_mappings(*object),
+        )
+        .map_err(|e| UsageError(e.to_string()))?;
+        maps.push(map);
+    }
+    match action {
+        "list" => list(ctx, &maps, None),
+        "check" => {
+            let mut catalogue = Vec::new();
+            for object in &objects {
+                catalogue.push((*object, provider.fields(*object).await?));
+            }
+            list(ctx, &maps, Some((&catalogue, provider)))
+        }
+        _ => setup(ctx, &name, provider, &maps).await,
+    }
+}
+
+/// Each object's field catalogue, as the CRM lists it.
+type Catalogue = [(ObjectKind, Vec<RemoteField>)];
+
+fn rows(maps: &[FieldMap]) -> Vec<MappingRow> {
+    maps.iter()
+        .flat_map(|m| {
+            m.rules.iter().map(move |r| MappingRow {
+                object: m.object,
+                field: r.field.clone(),
+                remote: r.remote.clone(),
+                direction: r.direction,
+                policy: r.policy,
+                transform: r.transform.map(|t| t.name().to_string()),
+                check: None,
+                problem: false,
+            })
+        })
+        .collect()
+}
+
+fn list(
+    ctx: &Context,
+    maps: &[FieldMap],
+    check: Option<(&Catalogue, &dyn Provider)>,
+) -> anyhow::Result<Exit> {
+    let mut rows = rows(maps);
+    let mut missing_required = Vec::new();
+    if let Some((catalogue, provider)) = check {
+        for row in &mut rows {
+            let fields = &catalogue
+                .iter()
+                .find(|(o, _)| *o == row.object)
+                .expect("every object")
+                .1;
+            let ty = row.object.field_type(&row.field).unwrap_or(FieldType::Text);
+            let (msg, problem) = check_one(row, ty, fields);
+            row.check = Some(msg);
+            row.problem = problem;
+        }
+        for (object, fields) in catalogue {
+            for spec in provider.required_fields(*object) {
+                if !fields.iter().any(|f| f.name == spec.name) {
+                    missing_required.push(format!("{object}: `{}`", spec.name));
+                }
+            }
+        }
+    }
+    if ctx.out.json {
+        ctx.out.json(&rows)?;
+    } else {
+        let mut header = vec!["object", "field", "crm field", "direction", "policy"];
+        if check.is_some() {
+            header.push("check");
+        }
+        let mut t = table(&ctx.out, &header);
+        for r in &rows {
+            let mut row = vec![
+                r.object.to_string(),
+                r.field.clone(),
+                r.remote.clone(),
+                serde_json::to_value(r.direction)?
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                serde_json::to_value(r.policy)?
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            ];
+            if let Some(c) = &r.check {
+                row.push(c.clone());
+            }
+            t.add_row(row);
+        }
+        ctx.out.data(t)?;
+    }
+    for m in &missing_required {
+        ctx.out.warn(format!(
+            "the CRM lacks the field crmsync needs: {m}; run `crmsync mappings setup`"
+        ));
+    }
+    let problems = rows.iter().filter(|r| r.problem).count();
+    if problems > 0 || !missing_required.is_empty() {
+        ctx.out.note(format!(
+            "{} problem(s): fix the mapping in the config, or run `crmsync mappings setup` to create missing fields",
+            problems + missing_required.len()
+        ));
+        return Ok(Exit::Error);
+    }
+    Ok(Exit::Ok)
+}
+
+/// What is wrong with one mapping, and whether it is a problem or only a warning.
+fn check_one(row: &MappingRow, ty: FieldType, fields: &[RemoteField]) -> (String, bool) {
+    if row.direction == Direction::None {
+        return ("not synced".into(), false);
+    }
+    let Some(f) = fields.iter().find(|f| f.name == row.remote) else {
+        return (
+            "missing in the CRM (`mappings setup` creates it)".into(),
+            true,
+        );
+    };
+    if f.read_only && row.direction.pushes() {
+        return (
+            format!(
+                "read-only in the CRM but mapped `{}`: use `from-crm`",
+                if row.direction == Direction::Both {
+                    "both"
+                } else {
+                    "to-crm"
+                }
+            ),
+            true,
+        );
+    }
+    let fits = match (ty, f.kind) {
+        (_, RemoteFieldKind::Other) => true,
+        (FieldType::Ref(_), RemoteFieldKind::Reference) => true,
+        (FieldType::Ref(_), _) | (_, RemoteFieldKind::Reference) => false,
+        (FieldType::Number, RemoteFieldKind::Number | RemoteFieldKind::Text) => true,
+        (
+            FieldType::Bool,
+            RemoteFieldKind::Bool | RemoteFieldKind::Enumeration | RemoteFieldKind::Text,
+        ) => true,
+        (
+            FieldType::Date,
+            RemoteFieldKind::Date | RemoteFieldKind::DateTime | RemoteFieldKind::Text,
+        ) => true,
+        (FieldType::Phone, RemoteFieldKind::Phone | RemoteFieldKind::Text) => true,
+        (
+            FieldType::Text | FieldType::Email | FieldType::EmailList,
+            RemoteFieldKind::Text | RemoteFieldKind::Phone,
+        ) => true,
+        (FieldType::Text, RemoteFieldKind::Enumeration) => {
+            return (
+                format!(
+                    "`{}` is an enumeration ({}): values outside it are refused",
+                    f.name,
+                    f.options.join(", ")
+                ),
+                false,
+            );
+        }
+        _ => false,
+    };
+    if fits {
+        ("ok".into(), false)
+    } else {
+        (
+            format!("type mismatch: {ty:?} here, `{}` in the CRM", f.remote_type),
+            true,
+        )
+    }
+}
+
+async fn setup(
+    ctx: &Context,
+    name: &str,
+    provider: &dyn Provider,
+    maps: &[FieldMap],
+) -> anyhow::Result<Exit> {
+    let mut report = SetupReport {
+        connection: name.to_string(),
+        created: Vec::new(),
+        present: Vec::new(),
+    };
+    for map in maps {
+        let existing = provider.fields(map.object).await?;
+        let mut wanted: Vec<FieldSpec> = provider.required_fields(map.object);
+        for rule in &map.rules {
+            if rule.direction == Direction::None || matches!(rule.ty, FieldType::Ref(_)) {
+                continue;
+            }
+            wanted.push(FieldSpec {
+                name: rule.remote.clone(),
+                label: rule
+                    .field
+                    .trim_start_matches(crate::model::CUSTOM_PREFIX)
+                    .replace('_', " "),
+                kind: match rule.ty {
+                    FieldType::Number => RemoteFieldKind::Number,
+                    FieldType::Bool => RemoteFieldKind::Bool,
+                    FieldType::Date => RemoteFieldKind::Date,
+                    FieldType::Phone => RemoteFieldKind::Phone,
+                    _ => RemoteFieldKind::Text,
+                },
+                unique: false,
+            });
+        }
+        for spec in wanted {
+            let label = format!("{} `{}`", map.object, spec.name);
+            if existing.iter().any(|f| f.name == spec.name)
+                || report.present.contains(&label)
+                || report.created.contains(&label)
+            {
+                if !report.created.contains(&label) && !report.present.contains(&label) {
+                    report.present.push(label);
+                }
+                continue;
+            }
+            provider.create_field(map.object, &spec).await?;
+            report.created.push(label);
+        }
+    }
+    if ctx.out.json {
+        ctx.out.json(&report)?;
+    } else if report.created.is_empty() {
+        ctx.out
+            .data(format!("`{name}` has every field crmsync needs"))?;
+    } else {
+        ctx.out.data(format!(
+            "created in `{name}`: {}",
+            report.created.join(", ")
+        ))?;
+    }
+    Ok(Exit::Ok)
 }

@@ -129,7 +129,7 @@ pub struct Context {
 impl Context {
     /// Resolves the settings. A config file named by flag or environment must exist; the
     /// default one may be missing (defaults apply).
-    pub fn resolve(global: &GlobalArgs) -> anyhow::Result<Context> {
+    pub fn resolve(global: &GlobalArgs, creates_config: bool) -> anyhow::Result<Context> {
         let verbosity = if global.quiet > 0 {
             -(global.quiet.min(2) as i8)
         } else {
@@ -137,6 +137,10 @@ impl Context {
         };
         let out = Output::new(global.json, verbosity, global.color);
         let (config, config_path) = match &global.config {
+            // `connect` creates the file it is pointed at.
+            Some(path) if creates_config && !path.exists() => {
+                (Config::default(), Some(path.clone()))
+            }
             Some(path) => (Config::load(path)?, Some(path.clone())),
             None => match crate::config::default_config_path() {
                 Some(path) if path.exists() => (Config::load(&path)?, Some(path)),
@@ -188,7 +192,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Man(args) => return man::run(args),
         _ => {}
     }
-    let ctx = Context::resolve(&cli.global)?;
+    let ctx = Context::resolve(
+        &cli.global,
+        matches!(
+            cli.command,
+            Command::Connect(_) | Command::Sandbox(_) | Command::Demo(_)
+        ),
+    )?;
     match cli.command {
         Command::Connect(args) => connect::run(&ctx, args).await,
         Command::Disconnect(args) => disconnect::run(&ctx, args).await,

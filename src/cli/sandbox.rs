@@ -1,5 +1,9 @@
 //! `crmsync sandbox serve`
 
+use serde::Serialize;
+
+use crate::sandbox::{Sandbox, SandboxOptions};
+
 use super::{Context, Exit};
 
 /// Serve the built-in CRM sandboxes on 127.0.0.1
@@ -12,7 +16,11 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 pub enum Action {
     /// Serve a local HubSpot until stopped; prints its base URL and a token it accepts
-    #[command(after_help = "Example:\n  crmsync sandbox serve --port 8080 --seed 42")]
+    #[command(after_help = "Example:
+  crmsync sandbox serve --port 8080 --seed 42 --contacts 100
+  # then, in another shell:
+  SANDBOX_TOKEN=<the printed token> crmsync connect hubspot --name sandbox \\
+      --base-url http://127.0.0.1:8080 --token-env SANDBOX_TOKEN")]
     Serve {
         /// The port [default: a free one]
         #[arg(long, default_value_t = 0)]
@@ -26,9 +34,69 @@ pub enum Action {
         /// Generate this many contacts at start
         #[arg(long, default_value_t = 0)]
         contacts: usize,
+        /// Generate this many companies at start
+        #[arg(long, default_value_t = 0)]
+        companies: usize,
+        /// Requests allowed per rate-limit window (HubSpot's is 100 per 10 s)
+        #[arg(long, default_value_t = 100)]
+        rate_limit: u32,
+        /// The rate-limit window in milliseconds
+        #[arg(long, default_value_t = 10_000)]
+        rate_window_ms: u64,
     },
 }
 
-pub async fn run(_ctx: &Context, _args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`crmsync sandbox` is not available in this build yet")
+/// What `sandbox serve` prints first (`--json`: one line, then it serves).
+#[derive(Debug, Serialize)]
+struct Serving {
+    crm: &'static str,
+    base_url: String,
+    token: String,
+    client_id: String,
+    client_secret: String,
+    admin_url: String,
+}
+
+pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    let Action::Serve {
+        port,
+        token,
+        seed,
+        contacts,
+        companies,
+        rate_limit,
+        rate_window_ms,
+    } = args.action;
+    let sandbox = Sandbox::start(SandboxOptions {
+        port,
+        token,
+        seed,
+        rate_limit: (rate_limit, rate_window_ms),
+        ..SandboxOptions::default()
+    })?;
+    if contacts > 0 || companies > 0 {
+        sandbox.seed(contacts, companies);
+    }
+    let info = Serving {
+        crm: "hubspot",
+        base_url: sandbox.base_url(),
+        token: sandbox.token(),
+        client_id: sandbox.client_id(),
+        client_secret: sandbox.client_secret(),
+        admin_url: sandbox.admin_url(),
+    };
+    if ctx.out.json {
+        println!("{}", serde_json::to_string(&info)?);
+    } else {
+        ctx.out.data(format!(
+            "HubSpot sandbox on {}\n  token:         {}\n  client id:     {}\n  client secret: {}\n  admin API:     {}\n\nconnect with:\n  CRMSYNC_SANDBOX_TOKEN={} crmsync connect hubspot --name sandbox --base-url {} --token-env CRMSYNC_SANDBOX_TOKEN\n\nserving until Ctrl-C",
+            info.base_url, info.token, info.client_id, info.client_secret, info.admin_url, info.token, info.base_url
+        ))?;
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    tokio::signal::ctrl_c().await?;
+    sandbox.stop();
+    ctx.out.note("sandbox stopped");
+    Ok(Exit::Ok)
 }

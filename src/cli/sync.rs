@@ -1,8 +1,16 @@
 //! `crmsync sync`
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
-use crate::model::ObjectKind;
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::plan::{Op, Outcome, Plan};
+use crate::engine::sync::{self, Participant, SyncOptions, SyncReport};
+use crate::model::{ObjectKind, RecordId};
+use crate::output::table::{or_dash, table};
+use crate::store::Store;
 
 use super::{Context, Exit};
 
@@ -27,7 +35,7 @@ pub struct Args {
     #[arg(long)]
     pub full: bool,
     /// Save the plan to FILE and stop; `crmsync apply FILE` carries it out
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "dry_run")]
     pub plan: Option<PathBuf>,
     /// Go past the safety gates (mass archive, empty remote read)
     #[arg(long)]
@@ -37,6 +45,321 @@ pub struct Args {
     pub max_requests: Option<u64>,
 }
 
-pub async fn run(_ctx: &Context, _args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`crmsync sync` is not available in this build yet")
+/// A plan saved by `sync --plan FILE` (its JSON shape).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PlanFile {
+    /// Always `crmsync-plan`.
+    pub format: String,
+    pub version: u32,
+    pub created_at: String,
+    pub full: bool,
+    pub plans: Vec<Plan>,
+    /// Connection → object → remote id → the remote `updated_at` the plan was made against.
+    pub remote_versions: std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<ObjectKind, std::collections::BTreeMap<String, i64>>,
+    >,
+}
+
+pub const PLAN_FORMAT: &str = "crmsync-plan";
+
+pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    let opts = SyncOptions {
+        objects: args.objects.clone(),
+        full: args.full,
+        dry_run: args.dry_run || args.plan.is_some(),
+        force: args.force,
+        only: None,
+    };
+    let report = execute(ctx, &args.connections, &opts, args.max_requests).await?;
+    if let Some(path) = &args.plan {
+        let file = PlanFile {
+            format: PLAN_FORMAT.into(),
+            version: 1,
+            created_at: crate::clock::format_instant(ctx.clock.now()),
+            full: args.full,
+            plans: report.plans.clone(),
+            remote_versions: report.remote_versions.clone(),
+        };
+        let text = serde_json::to_string_pretty(&file)?;
+        std::fs::write(path, text)
+            .with_context(|| format!("cannot write the plan to `{}`", path.display()))?;
+        ctx.out.note(format!(
+            "saved the plan to `{}`; carry it out with `crmsync apply {}`",
+            path.display(),
+            path.display()
+        ));
+    }
+    render(ctx, &report)
+}
+
+/// Opens the store (locked) and the connections, and runs the engine.
+pub async fn execute(
+    ctx: &Context,
+    connections: &[String],
+    opts: &SyncOptions,
+    max_requests: Option<u64>,
+) -> anyhow::Result<SyncReport> {
+    if ctx.config.connections.is_empty() {
+        return Err(crate::output::errors::hinted(
+            "no connections are configured, so there is nothing to sync",
+            "add one with `crmsync connect hubspot --name NAME`, or try `crmsync demo`",
+        ));
+    }
+    let mut store = Store::open(&ctx.state_path)?;
+    store.set_clock(ctx.clock.clone());
+    let lock = store.lock()?;
+    if let Some(pid) = lock.took_over_from {
+        ctx.out.warn(format!(
+            "took over the lock of `{}` left by process {pid}, which is no longer running",
+            ctx.state_path.display()
+        ));
+    }
+    let opened = crate::connection::open_many(
+        connections,
+        &ctx.config,
+        &ctx.state_path,
+        ctx.clock.clone(),
+        max_requests,
+    )?;
+    let participants: Vec<Participant> = opened
+        .into_iter()
+        .map(|o| Participant {
+            name: o.name,
+            config: o.config,
+            provider: o.provider,
+        })
+        .collect();
+    let reporter = crate::output::progress::SyncProgress::new(&ctx.out);
+    let report = sync::run(
+        &mut store,
+        &ctx.config,
+        &participants,
+        opts,
+        ctx.clock.clone(),
+        &reporter,
+    )
+    .await?;
+    reporter.finish();
+    drop(lock);
+    Ok(report)
+}
+
+/// Pushes these local records to `connection` (for `import --to`): a sync of that connection
+/// whose push covers only them. Creates nothing twice: records already linked are updated
+/// only where they differ.
+pub async fn push_records(
+    ctx: &Context,
+    connection: &str,
+    ids: HashSet<RecordId>,
+) -> anyhow::Result<Exit> {
+    let opts = SyncOptions {
+        only: Some(sync::Only::records(ids)),
+        ..SyncOptions::default()
+    };
+    let report = execute(ctx, &[connection.to_string()], &opts, None).await?;
+    render(ctx, &report)
+}
+
+/// Prints a run's report or plan and picks the exit code.
+pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
+    if ctx.out.json {
+        ctx.out.json(report)?;
+    } else if report.dry_run {
+        render_plans(ctx, &report.plans)?;
+    } else {
+        let mut t = table(
+            &ctx.out,
+            &[
+                "connection",
+                "object",
+                "read",
+                "local",
+                "created",
+                "updated",
+                "archived",
+                "conflicts",
+                "failed",
+            ],
+        );
+        for c in &report.connections {
+            for o in &c.objects {
+                let p = &o.planned;
+                t.add_row(vec![
+                    c.connection.clone(),
+                    o.object.map(|k| k.to_string()).unwrap_or_default(),
+                    o.read.to_string(),
+                    o.local_changes.to_string(),
+                    format!("{} here, {} there", p.local_create, p.remote_create),
+                    format!("{} here, {} there", p.local_update, p.remote_update),
+                    format!("{} here, {} there", p.local_archive, p.remote_archive),
+                    format!(
+                        "{} ({} held)",
+                        o.decided_conflicts + o.held_conflicts,
+                        o.held_conflicts
+                    ),
+                    o.failed.to_string(),
+                ]);
+            }
+        }
+        ctx.out.data(t)?;
+    }
+    for c in &report.connections {
+        if !ctx.out.json {
+            for w in &c.warnings {
+                ctx.out.warn(w);
+            }
+        }
+        if let Some(gate) = &c.stopped_by {
+            ctx.out.warn(format!("{gate}"));
+        }
+        if let Some(e) = &c.error {
+            let mut text = crate::output::errors::render(&anyhow::anyhow!("{e}"), ctx.out.color);
+            if let Some(hint) = c
+                .cause
+                .as_deref()
+                .and_then(crate::output::errors::provider_hint)
+            {
+                text.push_str(&format!("\nhint: {hint}\n"));
+            }
+            eprint!("{text}");
+        }
+    }
+    let held = report.held();
+    let failed = report.failed();
+    if !report.dry_run && !ctx.out.json {
+        if failed > 0 {
+            ctx.out.note(format!(
+                "{failed} record(s) failed: see `crmsync status --failed`, fix the cause, then `crmsync retry`"
+            ));
+        }
+        if held > 0 {
+            ctx.out.note(format!(
+                "{held} conflict(s) wait for you: see `crmsync conflicts`"
+            ));
+        }
+    }
+    Ok(exit_for(report))
+}
+
+/// The exit code of a run: 1 when a connection stopped on an error, 4 when a safety gate
+/// stopped one, 3 when records failed or conflicts wait, else 0.
+pub fn exit_for(report: &SyncReport) -> Exit {
+    if report.errored() {
+        Exit::Error
+    } else if report.gated() {
+        Exit::Gate
+    } else if !report.dry_run && (report.failed() > 0 || report.held() > 0) {
+        Exit::Incomplete
+    } else {
+        Exit::Ok
+    }
+}
+
+/// The plan as tables: one per connection and object, every write with its fields.
+fn render_plans(ctx: &Context, plans: &[Plan]) -> anyhow::Result<()> {
+    let mut any = false;
+    for plan in plans {
+        if plan.ops.is_empty() && plan.conflicts.is_empty() {
+            continue;
+        }
+        any = true;
+        ctx.out.data(
+            ctx.out
+                .bold(&format!("{} · {}", plan.connection, plan.object)),
+        )?;
+        let mut t = table(&ctx.out, &["op", "record", "field", "old", "new"]);
+        for op in &plan.ops {
+            let record = op
+                .local_id()
+                .map(|i| i.to_string())
+                .or_else(|| op.remote_id().map(|r| format!("{}:{r}", plan.connection)))
+                .unwrap_or_default();
+            let name = op_name(op);
+            match op {
+                Op::LocalCreate { fields, .. } | Op::RemoteCreate { fields, .. } => {
+                    for (k, v) in fields {
+                        t.add_row(vec![
+                            name.into(),
+                            record.clone(),
+                            k.clone(),
+                            "—".into(),
+                            v.clone(),
+                        ]);
+                    }
+                    if fields.is_empty() {
+                        t.add_row(vec![
+                            name.into(),
+                            record,
+                            "—".into(),
+                            "—".into(),
+                            "—".into(),
+                        ]);
+                    }
+                }
+                Op::LocalUpdate { changes, .. }
+                | Op::RemoteUpdate { changes, .. }
+                | Op::LocalArchive { changes, .. } => {
+                    for c in changes {
+                        t.add_row(vec![
+                            name.into(),
+                            record.clone(),
+                            c.field.clone(),
+                            or_dash(c.old.as_deref()),
+                            or_dash(c.new.as_deref()),
+                        ]);
+                    }
+                    if changes.is_empty() {
+                        t.add_row(vec![
+                            name.into(),
+                            record,
+                            "—".into(),
+                            "—".into(),
+                            "—".into(),
+                        ]);
+                    }
+                }
+                Op::RemoteArchive { .. } | Op::Link { .. } => {
+                    t.add_row(vec![
+                        name.into(),
+                        record,
+                        "—".into(),
+                        "—".into(),
+                        "—".into(),
+                    ]);
+                }
+            }
+        }
+        for c in &plan.conflicts {
+            let what = match c.outcome {
+                Outcome::Held => "held".to_string(),
+                Outcome::Local => "local wins".into(),
+                Outcome::Remote => "remote wins".into(),
+            };
+            t.add_row(vec![
+                format!("conflict ({what})"),
+                c.local_id.to_string(),
+                c.field.clone(),
+                format!("local {}", or_dash(c.local.as_deref())),
+                format!("remote {}", or_dash(c.remote.as_deref())),
+            ]);
+        }
+        ctx.out.data(t)?;
+    }
+    if !any {
+        ctx.out.data("nothing to do: both sides agree")?;
+    }
+    Ok(())
+}
+
+fn op_name(op: &Op) -> &'static str {
+    match op {
+        Op::Link { .. } => "link",
+        Op::LocalCreate { .. } => "create here",
+        Op::LocalUpdate { .. } => "update here",
+        Op::LocalArchive { .. } => "archive here",
+        Op::RemoteCreate { .. } => "create there",
+        Op::RemoteUpdate { .. } => "update there",
+        Op::RemoteArchive { .. } => "archive there",
+    }
 }

@@ -524,8 +524,15 @@ impl Executor<'_> {
         for w in &writes {
             match found.get(w.entry.local_id.as_str()) {
                 Some(rec) if w.entry.op == WriteOp::Create => {
-                    // The base is what the CRM holds; local edits made since are pushed next.
-                    let inbound = self.map.from_remote(rec, &ids);
+                    // The base is what was sent (the journal keeps it), not what the CRM
+                    // holds now: an edit made in the CRM since then is a remote change to
+                    // pull, and a local edit made since is a local change to push.
+                    let sent = RemoteRecord {
+                        id: rec.id.clone(),
+                        props: w.entry.props.clone(),
+                        ..RemoteRecord::default()
+                    };
+                    let inbound = self.map.from_remote(&sent, &ids);
                     self.store.commit_write(
                         w.id,
                         &WriteOutcome {

@@ -17,3 +17,5 @@ pub mod execute;
 pub mod gates;
 pub mod plan;
 pub mod sync;
+#[cfg(test)]
+mod tests;

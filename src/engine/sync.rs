@@ -44,8 +44,34 @@ pub struct SyncOptions {
     pub dry_run: bool,
     /// Go past the safety gates.
     pub force: bool,
-    /// Only these local records (import `--to`): the push phase plans just them.
-    pub only_records: Option<HashSet<RecordId>>,
+    /// Only these records (`import --to`, `apply`); `None` means every record.
+    pub only: Option<Only>,
+}
+
+/// A subset of records a run is limited to.
+#[derive(Debug, Clone, Default)]
+pub struct Only {
+    pub local: HashSet<RecordId>,
+    /// Connection → remote ids.
+    pub remote: HashMap<String, HashSet<String>>,
+}
+
+impl Only {
+    /// Just these local records.
+    pub fn records(ids: HashSet<RecordId>) -> Only {
+        Only {
+            local: ids,
+            remote: HashMap::new(),
+        }
+    }
+
+    fn has_local(&self, id: &RecordId) -> bool {
+        self.local.contains(id)
+    }
+
+    fn has_remote(&self, connection: &str, id: &str) -> bool {
+        self.remote.get(connection).is_some_and(|s| s.contains(id))
+    }
 }
 
 /// A connection taking part in a run.
@@ -103,6 +129,9 @@ pub struct ConnectionReport {
     pub stopped_by: Option<GateStop>,
     /// The error that stopped this connection, if any.
     pub error: Option<String>,
+    /// The provider error behind `error`, for the output layer's hints.
+    #[serde(skip)]
+    pub cause: Option<Arc<ProviderError>>,
     /// Requests sent to the CRM.
     pub requests: u64,
     pub warnings: Vec<String>,
@@ -276,6 +305,10 @@ fn stop(rep: &mut ConnectionReport, e: StepError) -> Result<(), StoreError> {
     match e {
         StepError::Gate(g) => rep.stopped_by = Some(g),
         StepError::Store(s) => return Err(s),
+        StepError::Provider(p) => {
+            rep.error = Some(p.to_string());
+            rep.cause = Some(Arc::new(p));
+        }
         other => rep.error = Some(other.to_string()),
     }
     Ok(())
@@ -357,7 +390,7 @@ impl<'a> Session<'a> {
             .collect()
     }
 
-    fn field_map(&self, object: ObjectKind) -> Result<FieldMap, StepError> {
+    fn resolve_map(&self, object: ObjectKind) -> Result<FieldMap, StepError> {
         FieldMap::resolve(
             self.config,
             &self.p.name,
@@ -365,6 +398,56 @@ impl<'a> Session<'a> {
             &self.p.provider.default_mappings(object),
         )
         .map_err(|e| StepError::Other(e.to_string()))
+    }
+
+    /// The field map for this run, without mapped properties the CRM does not have (each
+    /// named once in a warning, with the command that creates it). The CRM's catalogue is
+    /// asked at most once a day while every mapped property exists, and on every run while
+    /// one is missing, so a no-op run of a healthy connection costs no extra request.
+    async fn field_map(&mut self, object: ObjectKind) -> Result<FieldMap, StepError> {
+        let mut map = self.resolve_map(object)?;
+        if let Some(missing) = self.missing_properties(object, &map).await? {
+            map.rules.retain(|r| !missing.contains(&r.remote));
+            for prop in missing {
+                self.warn(format!(
+                    "{} {object}: the CRM has no field `{prop}`, so it is not synced this run; create it with `crmsync mappings setup -c {}`",
+                    self.p.name, self.p.name
+                ));
+            }
+        }
+        Ok(map)
+    }
+
+    async fn missing_properties(
+        &mut self,
+        object: ObjectKind,
+        map: &FieldMap,
+    ) -> Result<Option<Vec<String>>, StepError> {
+        const FRESH_MS: i64 = 24 * 60 * 60 * 1000;
+        let mapped = map.remote_properties();
+        let key = format!("catalogue:{}:{object}", self.p.name);
+        let signature = mapped.join(",");
+        let now = self.clock.now();
+        if let Some(cached) = self.store.meta_get(&key)?
+            && let Some((at, sig)) = cached.split_once(' ')
+            && sig == signature
+            && at.parse::<i64>().is_ok_and(|at| now - at < FRESH_MS)
+        {
+            return Ok(None);
+        }
+        let fields = self.p.provider.fields(object).await?;
+        let missing: Vec<String> = mapped
+            .into_iter()
+            .filter(|m| !fields.iter().any(|f| &f.name == m))
+            .collect();
+        if missing.is_empty() {
+            if !self.opts.dry_run {
+                self.store.meta_set(&key, &format!("{now} {signature}"))?;
+            }
+            Ok(None)
+        } else {
+            Ok(Some(missing))
+        }
     }
 
     fn warn(&mut self, message: String) {
@@ -396,7 +479,7 @@ impl<'a> Session<'a> {
             by_object.entry(w.entry.kind).or_default().push(w);
         }
         for (object, writes) in by_object {
-            let map = self.field_map(object)?;
+            let map = self.resolve_map(object)?;
             self.executor(&map).recover(object, writes).await?;
         }
         Ok(n)
@@ -407,7 +490,7 @@ impl<'a> Session<'a> {
         &mut self,
         object: ObjectKind,
     ) -> Result<(ObjectReport, Option<Plan>), StepError> {
-        let map = self.field_map(object)?;
+        let map = self.field_map(object).await?;
         let props = self
             .p
             .provider
@@ -453,7 +536,16 @@ impl<'a> Session<'a> {
 
         let mut ids = IdCache::default();
         ids.load_for_remote(self.store, &self.p.name, &map, &records)?;
-        let items = self.pull_items(object, &map, &records, &ids)?;
+        let mut items = self.pull_items(object, &map, &records, &ids)?;
+        if let Some(only) = &self.opts.only {
+            let name = self.p.name.as_str();
+            items.retain(|i| {
+                i.local.as_ref().is_some_and(|l| only.has_local(&l.id))
+                    || i.remote
+                        .as_ref()
+                        .is_some_and(|r| only.has_remote(name, &r.id))
+            });
+        }
         let linked = self.store.count_links(&self.p.name, object)? as usize;
         let input = PlanInput {
             connection: self.p.name.clone(),
@@ -624,7 +716,7 @@ impl<'a> Session<'a> {
         &mut self,
         object: ObjectKind,
     ) -> Result<(ObjectReport, Option<Plan>), StepError> {
-        let map = self.field_map(object)?;
+        let map = self.field_map(object).await?;
         let create_when = match &self.p.config.create_when {
             Some(src) => Some(Rule::parse_for(src, object).map_err(|e| {
                 StepError::Other(format!("`connections.{}.create_when`: {e}", self.p.name))
@@ -651,9 +743,9 @@ impl<'a> Session<'a> {
                 .map(|(_, r)| r)
                 .filter(|r| {
                     self.opts
-                        .only_records
+                        .only
                         .as_ref()
-                        .is_none_or(|only| only.contains(&r.id))
+                        .is_none_or(|only| only.has_local(&r.id))
                 })
                 .collect();
             rep.local_changes += records.len() as u64;
@@ -715,7 +807,7 @@ impl<'a> Session<'a> {
                 break;
             }
         }
-        if !self.opts.dry_run && self.opts.only_records.is_none() && top > cursor {
+        if !self.opts.dry_run && self.opts.only.is_none() && top > cursor {
             self.store.set_local_cursor(&self.p.name, object, top)?;
         }
         let plan = (!plans.is_empty()).then(|| merge_plans(plans));

@@ -211,9 +211,14 @@ pub const ACTIVITY_FIELDS: &[FieldDef] = &[
 pub struct RecordId(pub String);
 
 impl RecordId {
-    /// A new id; ULIDs sort by creation time.
+    /// A new id. Ids sort by creation order, also within one millisecond (a monotonic
+    /// generator), so "newest record" and id order agree.
     pub fn new() -> RecordId {
-        RecordId(ulid::Ulid::new().to_string())
+        static GENERATOR: std::sync::Mutex<Option<ulid::Generator>> = std::sync::Mutex::new(None);
+        let mut slot = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+        let generator = slot.get_or_insert_with(ulid::Generator::new);
+        let id = generator.generate().unwrap_or_else(|_| ulid::Ulid::new());
+        RecordId(id.to_string())
     }
 
     /// Parses a ULID given by a user or a file, refusing anything else.

@@ -55,3 +55,40 @@ impl crate::transfer::ImportProgress for ImportBar {
         self.0.finish_and_clear();
     }
 }
+
+/// Sync progress: a spinner per step on a terminal, nothing otherwise. Warnings are kept by
+/// the engine's report and printed once at the end.
+pub struct SyncProgress {
+    bar: ProgressBar,
+}
+
+impl SyncProgress {
+    pub fn new(out: &Output) -> SyncProgress {
+        SyncProgress {
+            bar: spinner(out, "syncing"),
+        }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl crate::engine::sync::SyncReporter for SyncProgress {
+    fn step(
+        &self,
+        connection: &str,
+        object: crate::model::ObjectKind,
+        what: &str,
+        total: Option<u64>,
+    ) {
+        self.bar.set_position(0);
+        self.bar.set_length(total.unwrap_or(0));
+        self.bar
+            .set_message(format!("{connection} · {object}: {what}"));
+    }
+    fn advance(&self, n: u64) {
+        self.bar.inc(n);
+    }
+    fn warn(&self, _message: String) {}
+}

@@ -334,8 +334,20 @@ impl Provider for MemoryCrm {
             .collect())
     }
 
-    async fn fields(&self, _object: ObjectKind) -> Result<Vec<RemoteField>, ProviderError> {
-        Ok(Vec::new())
+    async fn fields(&self, object: ObjectKind) -> Result<Vec<RemoteField>, ProviderError> {
+        Ok(self
+            .default_mappings(object)
+            .into_iter()
+            .map(|m| RemoteField {
+                name: m.remote.to_string(),
+                label: m.remote.to_string(),
+                remote_type: "string".into(),
+                kind: RemoteFieldKind::Text,
+                read_only: false,
+                unique: false,
+                options: Vec::new(),
+            })
+            .collect())
     }
 
     async fn create_field(

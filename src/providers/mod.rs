@@ -13,6 +13,7 @@
 //! canonical ref fields.
 
 pub mod http;
+pub mod hubspot;
 
 use std::collections::BTreeMap;
 
@@ -138,6 +139,20 @@ pub struct RecordError {
     pub code: Option<String>,
     /// Worth trying again as it is (a timeout, a lock), as opposed to bad data.
     pub retryable: bool,
+}
+
+/// The prefix of [`RecordError::code`] when the CRM refused a create because the record exists
+/// already: `duplicate:<remote id>`. The engine links the local record to that id instead.
+pub const DUPLICATE_CODE_PREFIX: &str = "duplicate:";
+
+impl RecordError {
+    /// The CRM id of the existing record, when the CRM refused a create as a duplicate.
+    pub fn duplicate_of(&self) -> Option<&str> {
+        self.code
+            .as_deref()?
+            .strip_prefix(DUPLICATE_CODE_PREFIX)
+            .filter(|id| !id.is_empty())
+    }
 }
 
 /// The outcome for each input of a batch write, in input order.
@@ -307,6 +322,13 @@ pub trait Provider: Send + Sync {
     /// The built-in field mappings for `object`.
     fn default_mappings(&self, object: ObjectKind) -> Vec<DefaultMapping>;
 
+    /// Custom fields the CRM must have before crmsync can sync `object` (the external-id
+    /// field that makes creates idempotent); `mappings setup` creates the missing ones.
+    fn required_fields(&self, object: ObjectKind) -> Vec<FieldSpec> {
+        let _ = object;
+        Vec::new()
+    }
+
     /// The remote properties to ask for when reading `object`, given the mapped ones.
     /// (Providers add their own bookkeeping properties such as the external id.)
     fn read_properties(&self, object: ObjectKind, mapped: &[String]) -> Vec<String> {
@@ -368,21 +390,26 @@ pub trait Provider: Send + Sync {
 #[cfg(test)]
 pub mod memory;
 
-/// Builds the provider for `kind`.
+/// Opens a provider for a connection. Only HubSpot is available so far.
 pub fn open(kind: ProviderKind, ctx: ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {
-    let _ = ctx;
-    Err(ProviderError::Other(format!(
-        "{} is not supported by this build of crmsync yet",
-        kind.display_name()
-    )))
+    match kind {
+        ProviderKind::Hubspot => Ok(Box::new(hubspot::HubSpot::new(ctx)?)),
+        ProviderKind::Pipedrive | ProviderKind::Salesforce => Err(ProviderError::Other(format!(
+            "{} connections are not available yet in this version of crmsync: only `hubspot` is",
+            kind.display_name()
+        ))),
+    }
 }
 
-/// How to sign in to `kind` with OAuth, with the configured URL overrides.
+/// How to sign in to `kind` with OAuth, with the configured URL overrides; `None` for a CRM
+/// crmsync cannot sign in to yet.
 pub fn oauth_spec(
     kind: ProviderKind,
     base_url: Option<&str>,
     auth_url: Option<&str>,
 ) -> Option<OAuthSpec> {
-    let _ = (kind, base_url, auth_url);
-    None
+    match kind {
+        ProviderKind::Hubspot => Some(hubspot::oauth_spec(base_url, auth_url)),
+        ProviderKind::Pipedrive | ProviderKind::Salesforce => None,
+    }
 }

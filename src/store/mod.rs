@@ -51,9 +51,10 @@
 //! Match keys (`email` of contacts, `domain` of companies) are columns with their own indexes.
 //! Changes since a cursor, links by id, failures, open conflicts and journal entries are all
 //! index lookups; [`Store::status`] reads only the records that are out of step plus index
-//! counts. A new record costs one insert and one audit row (field `*`): the record itself is
-//! the value of its creation, so imports of a million rows do not write a million × fields
-//! audit rows. Only a record that already existed is read back and compared.
+//! counts. A new record costs one insert and no audit row: its creation (time, run, cause,
+//! connection) is kept on the row and reported by the audit queries as field `*`. Only a
+//! record that already existed is read back and compared, and only its changed fields are
+//! audited.
 //!
 //! # Locking
 //!
@@ -233,8 +234,10 @@ impl AuditCause {
 /// The audit `side` of a change to the local store.
 pub const LOCAL_SIDE: &str = "local";
 
-/// The audit `field` of the single row written when a record is created (its values are the
-/// record itself; one row instead of one per field keeps million-row imports cheap).
+/// The audit `field` of a record's creation. A creation is not written to the audit table:
+/// who created the record, when and in which run is kept on the record row itself (its values
+/// are the record), so a million-row import writes no audit rows; the audit queries return it
+/// as an entry with id 0 and this field.
 pub const CREATED_FIELD: &str = "*";
 
 /// One row of the audit trail.

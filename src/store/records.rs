@@ -166,8 +166,9 @@ pub(super) fn save_in(
     let cause = origin.cause();
     let mut insert = tx
         .prepare_cached(
-            "INSERT INTO records(id, kind, fields, updated_at, archived_at, seq, email, domain)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            "INSERT INTO records(id, kind, fields, updated_at, archived_at, seq, email, domain,
+                                 created_at, created_run, created_cause, created_connection)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
              ON CONFLICT(id) DO NOTHING",
         )
         .map_err(|e| sql_error(path, "prepare the record insert", e))?;
@@ -187,28 +188,16 @@ pub(super) fn save_in(
                 seq + 1,
                 email,
                 domain,
+                at,
+                run,
+                cause.as_str(),
+                connection,
             ])
             .map_err(|e| sql_error(path, "insert a record", e))?;
         if inserted == 1 {
-            // A new record: one audit row stands for all its fields (see CREATED_FIELD).
+            // A new record: its creation is kept on the row (see CREATED_FIELD).
             seq += 1;
             changed += 1;
-            exec_audit(
-                &mut audit_insert,
-                path,
-                &AuditRow {
-                    run,
-                    at,
-                    record_id: record.id.as_str(),
-                    kind: record.kind,
-                    field: CREATED_FIELD,
-                    old: None,
-                    new: None,
-                    side: LOCAL_SIDE,
-                    connection,
-                    cause,
-                },
-            )?;
             continue;
         }
         // The id exists: only now is the old row read, to compare and audit.
@@ -523,6 +512,9 @@ impl Store {
             let raw = row.map_err(|e| self.sql("read the audit trail", e))?;
             out.push(self.audit_entry(raw)?);
         }
+        if (out.len() as i64) < limit && field.is_none_or(|f| f == CREATED_FIELD) {
+            out.extend(self.creation_entry(id)?);
+        }
         Ok(out)
     }
 
@@ -537,7 +529,7 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT id, run, at, record_id, kind, field, old, new, side, connection, cause
-                 FROM audit WHERE record_id = ?1 AND field IN (?2, '*')
+                 FROM audit WHERE record_id = ?1 AND field = ?2
                  ORDER BY id DESC LIMIT 1",
             )
             .and_then(|mut s| {
@@ -545,6 +537,23 @@ impl Store {
                     .optional()
             })
             .map_err(|e| self.sql("read the audit trail", e))?;
+        match raw {
+            Some(r) => self.audit_entry(r).map(Some),
+            None => self.creation_entry(id),
+        }
+    }
+
+    /// The creation of record `id` as an audit entry (field [`CREATED_FIELD`], id 0).
+    fn creation_entry(&self, id: &RecordId) -> Result<Option<AuditEntry>, StoreError> {
+        let raw = self
+            .conn
+            .prepare_cached(
+                "SELECT 0, created_run, created_at, id, kind, '*', NULL, NULL, 'local',
+                        created_connection, created_cause
+                 FROM records WHERE id = ?1",
+            )
+            .and_then(|mut s| s.query_row([id.as_str()], raw_audit).optional())
+            .map_err(|e| self.sql("read a record's creation", e))?;
         raw.map(|r| self.audit_entry(r)).transpose()
     }
 

@@ -36,7 +36,13 @@ CREATE TABLE records (
     seq         INTEGER NOT NULL,
     -- match keys copied out of `fields` so duplicate detection is an index lookup
     email       TEXT,
-    domain      TEXT
+    domain      TEXT,
+    -- who created the record: its creation's audit entry, kept on the row itself so that
+    -- a million-row import writes no audit rows
+    created_at         INTEGER NOT NULL,
+    created_run        INTEGER,
+    created_cause      TEXT NOT NULL,
+    created_connection TEXT
 ) WITHOUT ROWID;
 CREATE INDEX records_kind_seq ON records(kind, seq);
 CREATE INDEX records_email ON records(kind, email) WHERE email IS NOT NULL;

@@ -334,10 +334,10 @@ fn saving_unchanged_records_bumps_nothing() {
     ];
     assert_eq!(s.save_records_counted(&recs, &IMPORT).unwrap(), 3);
     assert_eq!(s.max_seq().unwrap(), 3);
-    assert_eq!(audit_count(&s), 3, "one creation row per new record");
+    assert_eq!(audit_count(&s), 0, "creations are kept on the record rows");
     assert_eq!(s.save_records_counted(&recs, &IMPORT).unwrap(), 0);
     assert_eq!(s.max_seq().unwrap(), 3);
-    assert_eq!(audit_count(&s), 3);
+    assert_eq!(audit_count(&s), 0);
     assert!(
         s.records_changed_since(ObjectKind::Contact, 3, 10)
             .unwrap()
@@ -354,7 +354,9 @@ fn saving_unchanged_records_bumps_nothing() {
     s.save_records(&[changed.clone()], &pull).unwrap();
     assert_eq!(s.max_seq().unwrap(), 4);
     let trail = s.audit_for_record(&id(2), None, 10).unwrap();
-    assert_eq!(trail.len(), 3, "{trail:?}");
+    assert_eq!(trail.len(), 3, "two changes and the creation: {trail:?}");
+    assert_eq!(trail[2].field, CREATED_FIELD);
+    assert_eq!(trail[2].run, Some(1));
     let first_name = s.last_writer(&id(2), "first_name").unwrap().unwrap();
     assert_eq!(first_name.old.as_deref(), Some("Ann"));
     assert_eq!(first_name.new.as_deref(), Some("Bea"));
@@ -960,7 +962,7 @@ fn timing_import_1m() {
     let mut s = open(&path);
     let total = 1_000_000u32;
     let batch = 10_000u32;
-    let started = std::time::Instant::now();
+    let mut saving = std::time::Duration::ZERO;
     for b in 0..total / batch {
         let recs: Vec<Record> = (b * batch..(b + 1) * batch)
             .map(|n| {
@@ -978,9 +980,13 @@ fn timing_import_1m() {
                 r
             })
             .collect();
+        // Only the store's work is timed, not building the records.
+        let started = std::time::Instant::now();
         s.save_records(&recs, &IMPORT).unwrap();
+        saving += started.elapsed();
+        drop(recs);
     }
-    let secs = started.elapsed().as_secs_f64();
+    let secs = saving.as_secs_f64();
     eprintln!(
         "save_records: {total} new contacts in {secs:.1} s = {:.0} rows/s",
         total as f64 / secs

@@ -128,6 +128,17 @@ impl Store {
     }
 
     /// Open conflicts matching `filter`, oldest first.
+    /// How many conflicts (open or resolved) were ever recorded for a record's field.
+    pub fn conflict_history(&self, local_id: &RecordId, field: &str) -> Result<u64, StoreError> {
+        self.conn
+            .prepare_cached("SELECT COUNT(*) FROM conflicts WHERE local_id = ?1 AND field = ?2")
+            .and_then(|mut s| {
+                s.query_row(params![local_id.as_str(), field], |r| r.get::<_, i64>(0))
+            })
+            .map(|n| n as u64)
+            .map_err(|e| self.sql("count conflicts", e))
+    }
+
     pub fn list_open_conflicts(
         &self,
         filter: &ConflictFilter,

@@ -1,0 +1,354 @@
+//! Sync benchmarks against the sandbox HubSpot over real HTTP.
+//!
+//! * `noop`: a no-op `sync` over 10,000, 100,000 and 1,000,000 linked contacts. Target: under
+//!   0.5 s, and not growing with the record count (the run reads changes; it does not scan).
+//! * `push`: pushing 10,000 new contacts with the sandbox enforcing HubSpot's 100 requests per
+//!   10 s. Targets: at most 102 write requests, at least 90% of the limit-bound throughput,
+//!   under 1% of requests answered 429; then the no-op resync: zero writes, at most one read
+//!   per object, under 1 s.
+//! * `e2e100k`: 100,000 contacts end to end — the sandbox (its own process) holds them, the
+//!   `crmsync` binary (another process) imports them into an empty store, then runs a no-op
+//!   sync. Target: peak memory of the crmsync process under 200 MB (max RSS from
+//!   `getrusage(RUSAGE_CHILDREN)`, which counts only the waited-for sync processes).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crmsync::auth::{SecretString, StaticTokenSource};
+use crmsync::clock::{Clock, SystemClock};
+use crmsync::config::{Config, ConnectionConfig};
+use crmsync::engine::sync::{self, Participant, Quiet, SyncOptions, SyncReport};
+use crmsync::model::{Fields, ObjectKind, Record, RecordId};
+use crmsync::providers::{self, FieldSpec, ProviderContext, ProviderKind};
+use crmsync::sandbox::{Sandbox, SandboxOptions};
+use crmsync::store::{Link, Store, WriteOrigin};
+
+const CONN: &str = "hs";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn config(base_url: &str) -> Config {
+    let mut c = Config::default();
+    c.connections.insert(
+        CONN.into(),
+        ConnectionConfig {
+            provider: ProviderKind::Hubspot,
+            base_url: Some(base_url.into()),
+            auth_url: None,
+            client_id: None,
+            scopes: None,
+            redirect_port: None,
+            objects: None,
+            on_delete: Default::default(),
+            match_keys: None,
+            create_when: None,
+            max_requests_per_run: None,
+            fields: Vec::new(),
+        },
+    );
+    c
+}
+
+fn participant(config: &Config, sandbox: &Sandbox) -> Participant {
+    let provider = providers::open(
+        ProviderKind::Hubspot,
+        ProviderContext {
+            connection: CONN.into(),
+            base_url: Some(sandbox.base_url()),
+            tokens: Arc::new(StaticTokenSource::new(SecretString::new(sandbox.token()))),
+            clock: Arc::new(SystemClock),
+            max_requests: None,
+        },
+    )
+    .expect("provider");
+    Participant {
+        name: CONN.into(),
+        config: config.connections[CONN].clone(),
+        provider: Arc::from(provider),
+    }
+}
+
+fn setup_fields(rt: &tokio::runtime::Runtime, p: &Participant) {
+    rt.block_on(async {
+        for object in [ObjectKind::Company, ObjectKind::Contact] {
+            for spec in p.provider.required_fields(object) {
+                p.provider
+                    .create_field(object, &spec)
+                    .await
+                    .expect("create crmsync_id");
+            }
+        }
+        let pronouns = FieldSpec {
+            name: "pronouns".into(),
+            label: "Pronouns".into(),
+            kind: providers::RemoteFieldKind::Text,
+            unique: false,
+        };
+        p.provider
+            .create_field(ObjectKind::Contact, &pronouns)
+            .await
+            .expect("create pronouns");
+    });
+}
+
+fn run_sync(
+    rt: &tokio::runtime::Runtime,
+    store: &mut Store,
+    config: &Config,
+    p: &Participant,
+) -> SyncReport {
+    rt.block_on(sync::run(
+        store,
+        config,
+        std::slice::from_ref(p),
+        &SyncOptions::default(),
+        Arc::new(SystemClock),
+        &Quiet,
+    ))
+    .expect("sync")
+}
+
+fn contact(i: usize, now: i64) -> Record {
+    let mut fields = Fields::new();
+    fields.insert("first_name".into(), format!("First{i}"));
+    fields.insert("last_name".into(), format!("Last{i}"));
+    fields.insert("email".into(), format!("person{i}@bench.example"));
+    fields.insert("phone".into(), format!("+4420794{:05}", i % 100_000));
+    Record {
+        id: RecordId::new(),
+        kind: ObjectKind::Contact,
+        fields,
+        updated_at: now,
+        archived_at: None,
+    }
+}
+
+pub fn noop() {
+    let rt = runtime();
+    for n in [10_000usize, 100_000, 1_000_000] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("state.db");
+        let sandbox = Sandbox::start(SandboxOptions::default()).expect("sandbox");
+        let config = config(&sandbox.base_url());
+        let p = participant(&config, &sandbox);
+        setup_fields(&rt, &p);
+        let mut store = Store::open(&state).expect("store");
+        // A first (empty) sync stores real cursors; then n records and their links appear as
+        // if synced long ago.
+        run_sync(&rt, &mut store, &config, &p);
+        let now = SystemClock.now();
+        for chunk_start in (0..n).step_by(50_000) {
+            let recs: Vec<Record> = (chunk_start..(chunk_start + 50_000).min(n))
+                .map(|i| contact(i, now))
+                .collect();
+            let links: Vec<Link> = recs
+                .iter()
+                .enumerate()
+                .map(|(j, r)| Link {
+                    connection: CONN.into(),
+                    kind: ObjectKind::Contact,
+                    local_id: r.id.clone(),
+                    remote_id: (chunk_start + j + 1).to_string(),
+                    base: r.fields.clone(),
+                    remote_updated_at: Some(now),
+                    synced_at: now,
+                    retired: false,
+                })
+                .collect();
+            store
+                .save_pulled(&recs, &links, &WriteOrigin::User)
+                .expect("seed");
+        }
+        let top = store.max_seq().expect("seq");
+        for object in ObjectKind::ALL {
+            store.set_local_cursor(CONN, object, top).expect("cursor");
+        }
+        sandbox.clear_request_log();
+        let started = Instant::now();
+        let report = run_sync(&rt, &mut store, &config, &p);
+        let secs = started.elapsed().as_secs_f64();
+        let writes = sandbox
+            .request_log()
+            .iter()
+            .filter(|r| r.method != "GET" && !r.path.ends_with("/search"))
+            .count();
+        let reads = sandbox.request_log().len() - writes;
+        println!(
+            "noop sync over {n:>9} linked contacts: {:>7.3} s, {reads} reads, {writes} writes, {} planned  (target < 0.5 s, flat)",
+            secs,
+            report
+                .connections
+                .iter()
+                .flat_map(|c| &c.objects)
+                .map(|o| o.planned.remote_update + o.planned.remote_create + o.planned.local_update)
+                .sum::<usize>()
+        );
+        sandbox.stop();
+    }
+}
+
+pub fn push() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sandbox = Sandbox::start(SandboxOptions::default()).expect("sandbox");
+    let config = config(&sandbox.base_url());
+    let p = participant(&config, &sandbox);
+    setup_fields(&rt, &p);
+    let mut store = Store::open(&dir.path().join("state.db")).expect("store");
+    let now = SystemClock.now();
+    let recs: Vec<Record> = (0..10_000).map(|i| contact(i, now)).collect();
+    store.save_records(&recs, &WriteOrigin::User).expect("seed");
+    sandbox.clear_request_log();
+    let started = Instant::now();
+    let report = run_sync(&rt, &mut store, &config, &p);
+    let secs = started.elapsed().as_secs_f64();
+    let log = sandbox.request_log();
+    let by_kind =
+        |f: &dyn Fn(&crmsync::sandbox::LoggedRequest) -> bool| log.iter().filter(|r| f(r)).count();
+    let writes = by_kind(&|r| r.path.contains("/batch/") && !r.path.ends_with("/read"));
+    let searches = by_kind(&|r| r.path.ends_with("/search"));
+    let throttled = by_kind(&|r| r.status == 429);
+    let counted = log.len() - searches; // search has its own limit
+    // HubSpot's 100 per 10 s: the best possible time for the counted requests.
+    let bound = counted as f64 / 10.0;
+    let created = report
+        .connections
+        .iter()
+        .flat_map(|c| &c.objects)
+        .map(|o| o.planned.remote_create)
+        .sum::<usize>();
+    println!(
+        "push 10,000 contacts: {created} created in {secs:.1} s; {writes} write requests (target ≤ 102), {} requests in all, {throttled} answered 429 ({:.2}%, target < 1%)",
+        log.len(),
+        100.0 * throttled as f64 / log.len().max(1) as f64
+    );
+    println!(
+        "  limit-bound time for {counted} rate-limited requests: {bound:.1} s → {:.0}% of the limit-bound throughput (target ≥ 90%)",
+        100.0 * bound / secs
+    );
+    sandbox.clear_request_log();
+    let started = Instant::now();
+    run_sync(&rt, &mut store, &config, &p);
+    let secs = started.elapsed().as_secs_f64();
+    let log = sandbox.request_log();
+    let writes = log
+        .iter()
+        .filter(|r| r.path.contains("/batch/") && !r.path.ends_with("/read"))
+        .count();
+    let mut reads: BTreeMap<String, usize> = BTreeMap::new();
+    for r in log
+        .iter()
+        .filter(|r| r.path.ends_with("/search") || r.method == "GET" || r.path.ends_with("/read"))
+    {
+        *reads.entry(r.path.clone()).or_default() += 1;
+    }
+    println!(
+        "  no-op resync right after: {secs:.2} s, {writes} writes, reads {reads:?} (targets: 0 writes, ≤ 1 read per object, < 1 s)"
+    );
+    println!(
+        "  (the resync re-reads the pushed contacts once: they changed within the change feed's {} s overlap)",
+        crmsync::config::SyncSettings::default().overlap_secs
+    );
+    sandbox.clear_request_log();
+    let started = Instant::now();
+    run_sync(&rt, &mut store, &config, &p);
+    let secs = started.elapsed().as_secs_f64();
+    let log = sandbox.request_log();
+    println!(
+        "  the no-op resync after that: {secs:.2} s, {} requests: {:?}",
+        log.len(),
+        log.iter().map(|r| r.path.as_str()).collect::<Vec<_>>()
+    );
+    sandbox.stop();
+}
+
+/// Runs the crmsync binary; returns its exit code.
+fn crmsync(dir: &Path, args: &[&str], token: &str) -> i32 {
+    Command::new(env!("CARGO_BIN_EXE_crmsync"))
+        .args(args)
+        .env("CRMSYNC_CONFIG", dir.join("config.toml"))
+        .env("CRMSYNC_STATE", dir.join("state.db"))
+        .env("CRMSYNC_TOKEN_HS", token)
+        .env("CRMSYNC_TEST_KEYRING", "mock")
+        .stdout(Stdio::null())
+        .status()
+        .expect("run crmsync")
+        .code()
+        .unwrap_or(-1)
+}
+
+fn children_max_rss_kb() -> i64 {
+    // SAFETY: getrusage fills the struct it is given.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage.ru_maxrss
+    }
+}
+
+pub fn e2e100k() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_crmsync"))
+        .args([
+            "sandbox",
+            "serve",
+            "--json",
+            "--contacts",
+            "100000",
+            "--companies",
+            "100",
+        ])
+        .env("CRMSYNC_CONFIG", dir.path().join("none.toml"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the sandbox");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("sandbox banner");
+    let info: serde_json::Value = serde_json::from_str(&line).expect("sandbox JSON banner");
+    let base = info["base_url"].as_str().expect("base_url");
+    let token = info["token"].as_str().expect("token");
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!("[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{base}\"\n"),
+    )
+    .expect("config");
+    assert_eq!(
+        crmsync(dir.path(), &["mappings", "setup", "-c", CONN], token),
+        0,
+        "mappings setup"
+    );
+    let started = Instant::now();
+    let code = crmsync(dir.path(), &["sync", "-q"], token);
+    let import_secs = started.elapsed().as_secs_f64();
+    let rss_import = children_max_rss_kb();
+    let started = Instant::now();
+    let code2 = crmsync(dir.path(), &["sync", "-q"], token);
+    let noop_secs = started.elapsed().as_secs_f64();
+    let rss = children_max_rss_kb();
+    let _ = server.kill();
+    let _ = server.wait();
+    let store = Store::open(&dir.path().join("state.db")).expect("state");
+    let count = store
+        .count_records(ObjectKind::Contact, false)
+        .expect("count");
+    println!(
+        "100,000 contacts from HubSpot: {count} imported in {import_secs:.1} s (exit {code}); no-op sync {noop_secs:.2} s (exit {code2})"
+    );
+    println!(
+        "  peak memory of the crmsync process: {:.0} MB (target < 200 MB; {:.0} MB after the import run)",
+        rss as f64 / 1024.0,
+        rss_import as f64 / 1024.0
+    );
+}

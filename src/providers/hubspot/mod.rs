@@ -1,0 +1,1338 @@
+//! HubSpot: companies and contacts through the CRM v3 objects API and v4 associations.
+//!
+//! # Ids and the external id
+//! HubSpot ids are numeric strings. The local id travels in a custom property `crmsync_id`
+//! (created unique by `mappings setup`), which serves as the `idProperty` of batch upserts and
+//! batch reads: a create that is retried after a crash finds the record the first attempt
+//! made instead of making a second one.
+//!
+//! # The company of a contact
+//! A contact's company is an association, not a property. This module shows it as the
+//! pseudo-property `associations.companies`, whose value is the HubSpot id of one associated
+//! company (the primary one when HubSpot marks it, type 1, else the first). It is read with
+//! the v4 batch association read for the contacts a page returned, and written after the
+//! property write: the default association to the new company is made and associations to
+//! any other company are removed; an empty value removes them all.
+//!
+//! # The change feed
+//! Changes are read with the search API filtered on the last-modified property
+//! (`lastmodifieddate` for contacts, `hs_lastmodifieddate` for companies), `GTE` the cursor,
+//! sorted ascending, 200 a page. One search query can reach at most 10,000 results, so when the
+//! next page would pass that cap a new query starts `GTE` the last timestamp seen, skipping the
+//! ids already returned at exactly that timestamp.
+//!
+//! The stored cursor is JSON: `{"v":1,"since":<ms>,"archive_scan":<ms>}`. `since` is the
+//! newest modification seen minus [`OVERLAP_MS`], so records changed while the previous read was
+//! running (or stamped by a clock a little behind) are read again; reading one twice is
+//! harmless. The continuation token between pages of one read is another JSON document.
+//!
+//! Archived records never appear in search. They are listed with
+//! `GET /crm/v3/objects/{type}?archived=true`, which has no filter by date and so costs one
+//! request per 100 archived records ever. That list is read on every full read and otherwise
+//! only when the cursor's last archive scan is older than [`ARCHIVE_SCAN_INTERVAL_MS`] (a day):
+//! an archive in HubSpot reaches the local store within a day, while a frequent no-op sync
+//! stays at one search request per object.
+//!
+//! # Batch results
+//! Batch calls (100 inputs) may answer 207 with `results` and `errors`. Results are matched to
+//! inputs by `crmsync_id` (creates) or by id (updates). Errors are matched by their `context`
+//! values (HubSpot lists the failing ids or values there); an input that is still unmatched
+//! takes a remaining error by elimination when exactly one is left, and otherwise gets an error
+//! saying HubSpot did not report on it (retryable: the next run looks it up). A batch that
+//! HubSpot refuses as a whole with 400 or 409 is split in halves until the refused inputs are
+//! isolated, so one bad record does not fail the other 99.
+//!
+//! A duplicate (409 `Contact already exists. Existing ID: 123`) becomes a [`RecordError`] with
+//! code `duplicate:123` ([`crate::providers::DUPLICATE_CODE_PREFIX`]) so the engine can link
+//! the local record to the existing one.
+//!
+//! # Account
+//! [`Provider::account`] calls `GET /account-info/v3/details` (scope `oauth`), which works for
+//! OAuth and private-app tokens alike and, unlike `/oauth/v1/access-tokens/{token}`, keeps the
+//! token out of the URL.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use async_trait::async_trait;
+use reqwest::header::HeaderMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::mapping::Direction;
+use crate::model::{Millis, ObjectKind};
+use crate::providers::http::{
+    CrmHooks, HttpClient, HttpOptions, Lane, Method, RateInfo, Request, Response,
+};
+use crate::providers::{
+    AccountInfo, ChangePage, ChangeQuery, DUPLICATE_CODE_PREFIX, DefaultMapping, FieldSpec,
+    OAuthSpec, Provider, ProviderContext, ProviderError, ProviderKind, RecordError, RemoteField,
+    RemoteFieldKind, RemoteRecord, RemoteWrite, WriteResults,
+};
+
+/// HubSpot's API host.
+pub const DEFAULT_BASE_URL: &str = "https://api.hubapi.com";
+/// Where the browser signs in.
+pub const DEFAULT_AUTHORIZE_URL: &str = "https://app.hubspot.com/oauth/authorize";
+/// The custom property holding the local id.
+pub const EXTERNAL_ID: &str = "crmsync_id";
+/// The pseudo-property holding a contact's company id.
+pub const COMPANY_ASSOCIATION: &str = "associations.companies";
+/// How far back each incremental read starts before the newest change seen.
+pub const OVERLAP_MS: Millis = 5 * 60 * 1000;
+/// How old the last archive scan may be before an incremental read lists archived records.
+pub const ARCHIVE_SCAN_INTERVAL_MS: Millis = 24 * 60 * 60 * 1000;
+/// HubSpot's cap on the results one search query can page through.
+pub const SEARCH_CAP: usize = 10_000;
+const BATCH: usize = 100;
+const SEARCH_LIMIT: usize = 200;
+const LIST_LIMIT: usize = 100;
+/// Contact → company, the unlabelled default association.
+const PRIMARY_COMPANY_TYPE: i64 = 1;
+
+/// Tuning knobs, mostly for tests: the real values are the defaults.
+#[derive(Debug, Clone)]
+pub struct HubSpotOptions {
+    pub http: HttpOptions,
+    pub search_cap: usize,
+    pub search_limit: usize,
+    pub list_limit: usize,
+    pub archive_scan_interval: Millis,
+}
+
+impl Default for HubSpotOptions {
+    fn default() -> Self {
+        HubSpotOptions {
+            http: HttpOptions::from_env(),
+            search_cap: SEARCH_CAP,
+            search_limit: SEARCH_LIMIT,
+            list_limit: LIST_LIMIT,
+            archive_scan_interval: ARCHIVE_SCAN_INTERVAL_MS,
+        }
+    }
+}
+
+/// A HubSpot account.
+pub struct HubSpot {
+    http: HttpClient,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    options: HubSpotOptions,
+}
+
+/// HubSpot's OAuth endpoints and the scopes crmsync needs. `base_url` moves the token and
+/// revoke URLs to another API host; `auth_url` replaces the authorize URL.
+pub fn oauth_spec(base_url: Option<&str>, auth_url: Option<&str>) -> OAuthSpec {
+    let api = base_url.unwrap_or(DEFAULT_BASE_URL).trim_end_matches('/');
+    OAuthSpec {
+        provider: ProviderKind::Hubspot,
+        authorize_url: auth_url.unwrap_or(DEFAULT_AUTHORIZE_URL).to_string(),
+        token_url: format!("{api}/oauth/v1/token"),
+        revoke_url: Some(format!("{api}/oauth/v3/token/revoke")),
+        pkce: true,
+        client_secret_in_body: true,
+        scopes: [
+            "crm.objects.contacts.read",
+            "crm.objects.contacts.write",
+            "crm.objects.companies.read",
+            "crm.objects.companies.write",
+            "crm.schemas.contacts.read",
+            "crm.schemas.contacts.write",
+            "crm.schemas.companies.read",
+            "crm.schemas.companies.write",
+            "crm.objects.owners.read",
+            "oauth",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        scope_separator: " ",
+    }
+}
+
+fn header_u64(h: &HeaderMap, name: &str) -> Option<u64> {
+    h.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn rate_info(h: &HeaderMap) -> Option<RateInfo> {
+    Some(RateInfo {
+        max: header_u64(h, "x-hubspot-ratelimit-max")?,
+        remaining: header_u64(h, "x-hubspot-ratelimit-remaining")?,
+        window: std::time::Duration::from_millis(
+            header_u64(h, "x-hubspot-ratelimit-interval-milliseconds").unwrap_or(10_000),
+        ),
+    })
+}
+
+fn error_message(body: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    let msg = v.get("message")?.as_str()?.to_string();
+    Some(match v.get("category").and_then(Value::as_str) {
+        Some(cat) => format!("{msg} ({cat})"),
+        None => msg,
+    })
+}
+
+fn throttle_hint(body: &str) -> Option<std::time::Duration> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    let policy = v.get("policyName").and_then(Value::as_str).unwrap_or("");
+    let msg = v.get("message").and_then(Value::as_str).unwrap_or("");
+    if policy == "SECONDLY" || msg.contains("secondly limit") {
+        Some(std::time::Duration::from_secs(1))
+    } else if policy == "TEN_SECONDLY_ROLLING" {
+        Some(std::time::Duration::from_secs(10))
+    } else {
+        None
+    }
+}
+
+const HOOKS: CrmHooks = CrmHooks {
+    name: "HubSpot",
+    rate_info,
+    error_message,
+    throttle_hint,
+};
+
+fn object_path(object: ObjectKind) -> Result<&'static str, ProviderError> {
+    match object {
+        ObjectKind::Contact => Ok("contacts"),
+        ObjectKind::Company => Ok("companies"),
+        ObjectKind::Activity => Err(ProviderError::Other(
+            "HubSpot activities are not synced yet: sync `contact` and `company` only".into(),
+        )),
+    }
+}
+
+fn modified_property(object: ObjectKind) -> &'static str {
+    match object {
+        ObjectKind::Contact => "lastmodifieddate",
+        _ => "hs_lastmodifieddate",
+    }
+}
+
+/// The duplicate's id in HubSpot's "already exists" messages.
+fn existing_id(message: &str) -> Option<String> {
+    let at = message.find("Existing ID:")?;
+    let digits: String = message[at + "Existing ID:".len()..]
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    (!digits.is_empty()).then_some(digits)
+}
+
+fn record_error(message: String, status: Option<String>) -> RecordError {
+    let code = match existing_id(&message) {
+        Some(id) => Some(format!("{DUPLICATE_CODE_PREFIX}{id}")),
+        None => status.clone(),
+    };
+    let retryable = matches!(status.as_deref(), Some(s) if s == "429" || s.starts_with('5'));
+    RecordError {
+        message,
+        code,
+        retryable,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct HsObject {
+    id: String,
+    #[serde(default)]
+    properties: BTreeMap<String, Option<String>>,
+    #[serde(default, rename = "updatedAt")]
+    updated_at: Option<String>,
+    #[serde(default)]
+    archived: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct Next {
+    after: String,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct Paging {
+    next: Option<Next>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ObjectList {
+    #[serde(default)]
+    results: Vec<HsObject>,
+    #[serde(default)]
+    paging: Option<Paging>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StandardError {
+    #[serde(default)]
+    status: Option<Value>,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    context: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+impl StandardError {
+    fn status_text(&self) -> Option<String> {
+        match &self.status {
+            Some(Value::String(s)) if s != "error" => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => self.category.clone(),
+        }
+    }
+    fn mentions(&self, key: &str) -> bool {
+        self.id.as_deref() == Some(key) || self.context.values().flatten().any(|v| v == key)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct BatchResponse {
+    #[serde(default)]
+    results: Vec<HsObject>,
+    #[serde(default)]
+    errors: Vec<StandardError>,
+}
+
+fn to_record(o: HsObject, modified: &str) -> RemoteRecord {
+    let props: BTreeMap<String, String> = o
+        .properties
+        .into_iter()
+        .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k, v)))
+        .collect();
+    let updated_at = o
+        .updated_at
+        .as_deref()
+        .and_then(crate::clock::parse_instant)
+        .or_else(|| {
+            props
+                .get(modified)
+                .and_then(|v| crate::clock::parse_instant(v))
+        })
+        .unwrap_or_default();
+    RemoteRecord {
+        id: o.id,
+        external_id: props.get(EXTERNAL_ID).cloned(),
+        props,
+        updated_at,
+        prop_updated_at: BTreeMap::new(),
+        archived: o.archived,
+    }
+}
+
+/// The stored cursor.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct Cursor {
+    v: u32,
+    since: Millis,
+    archive_scan: Millis,
+}
+
+/// Where a read is between pages.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PageToken {
+    /// `GTE` of the current search query (`None`: everything).
+    gte: Option<Millis>,
+    after: Option<String>,
+    /// Results the current query has paged through.
+    seen: usize,
+    /// Newest modification seen in this read.
+    newest: Option<Millis>,
+    /// Ids already returned at exactly `newest`, skipped when a new query starts there.
+    at_newest: Vec<String>,
+    /// Ids the current query returns again (those at its `GTE` timestamp already read).
+    skip: Vec<String>,
+    /// The cursor's `since` before this read (`None` on full reads).
+    old_since: Option<Millis>,
+    old_archive_scan: Millis,
+    /// Whether archived records are listed after the search.
+    scan_archived: bool,
+    /// Set once the search is done and the archived list is being read.
+    in_archived: bool,
+    /// The archived list's paging cursor.
+    archived_after: Option<String>,
+    started_at: Millis,
+}
+
+impl HubSpot {
+    pub fn new(ctx: ProviderContext) -> Result<HubSpot, ProviderError> {
+        HubSpot::with_options(ctx, HubSpotOptions::default())
+    }
+
+    pub fn with_options(
+        ctx: ProviderContext,
+        options: HubSpotOptions,
+    ) -> Result<HubSpot, ProviderError> {
+        let clock = ctx.clock.clone();
+        let http = HttpClient::new(ctx, DEFAULT_BASE_URL, HOOKS, options.http.clone())?;
+        Ok(HubSpot {
+            http,
+            clock,
+            options,
+        })
+    }
+
+    /// The HTTP client (for its request count and recorded waits).
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        resp: &Response,
+        what: &str,
+    ) -> Result<T, ProviderError> {
+        resp.json(self.http.crm(), what)
+    }
+
+    fn checkpoint(&self, t: &PageToken, archive_done: bool) -> String {
+        let since = match (t.newest, t.old_since) {
+            (Some(n), Some(old)) => (n - OVERLAP_MS).max(old),
+            (Some(n), None) => n - OVERLAP_MS,
+            (None, Some(old)) => old,
+            (None, None) => t.started_at - OVERLAP_MS,
+        };
+        let archive_scan = if archive_done {
+            t.started_at
+        } else {
+            t.old_archive_scan
+        };
+        serde_json::to_string(&Cursor {
+            v: 1,
+            since,
+            archive_scan,
+        })
+        .expect("cursor serialises")
+    }
+
+    fn search_properties(&self, object: ObjectKind, properties: &[String]) -> Vec<String> {
+        let mut props: Vec<String> = properties
+            .iter()
+            .filter(|p| !p.starts_with("associations."))
+            .cloned()
+            .collect();
+        for extra in [EXTERNAL_ID, modified_property(object)] {
+            if !props.iter().any(|p| p == extra) {
+                props.push(extra.to_string());
+            }
+        }
+        props
+    }
+
+    /// Reads `associations.companies` for the given contacts and sets it on them.
+    async fn fill_companies(&self, records: &mut [RemoteRecord]) -> Result<(), ProviderError> {
+        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+        let map = self.read_company_links(&ids).await?;
+        for r in records.iter_mut() {
+            r.props.remove(COMPANY_ASSOCIATION);
+            if let Some(links) = map.get(&r.id)
+                && let Some(company) = pick_company(links)
+            {
+                r.props.insert(COMPANY_ASSOCIATION.into(), company);
+            }
+        }
+        Ok(())
+    }
+
+    /// contact id → [(company id, is primary)] via the v4 batch association read.
+    async fn read_company_links(
+        &self,
+        contact_ids: &[String],
+    ) -> Result<HashMap<String, Vec<(String, bool)>>, ProviderError> {
+        let mut out: HashMap<String, Vec<(String, bool)>> = HashMap::new();
+        for chunk in contact_ids.chunks(BATCH) {
+            let inputs: Vec<Value> = chunk.iter().map(|id| json!({ "id": id })).collect();
+            let resp = self
+                .http
+                .send(
+                    Request::new(
+                        Method::Post,
+                        "/crm/v4/associations/contacts/companies/batch/read",
+                    )
+                    .json(json!({ "inputs": inputs })),
+                )
+                .await?;
+            // 207 lists contacts without associations as errors; only results matter here.
+            if !resp.is_success() {
+                return Err(self.http.api_error(
+                    &Request::new(Method::Post, "/crm/v4/associations/contacts/companies"),
+                    &resp,
+                ));
+            }
+            let body: Value = self.parse(&resp, "an association read")?;
+            for result in body["results"].as_array().into_iter().flatten() {
+                let Some(from) = json_id(&result["from"]["id"]) else {
+                    continue;
+                };
+                let entry = out.entry(from).or_default();
+                for to in result["to"].as_array().into_iter().flatten() {
+                    let Some(to_id) = json_id(&to["toObjectId"]) else {
+                        continue;
+                    };
+                    let primary = to["associationTypes"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|t| t["typeId"].as_i64() == Some(PRIMARY_COMPANY_TYPE));
+                    entry.push((to_id, primary));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Makes each contact associated with exactly the given company (or none). Returns per
+    /// input an error message when HubSpot refused the change.
+    async fn set_companies(
+        &self,
+        wanted: &[(String, Option<String>)],
+    ) -> Result<Vec<Option<RecordError>>, ProviderError> {
+        let mut errors = vec![None; wanted.len()];
+        if wanted.is_empty() {
+            return Ok(errors);
+        }
+        let ids: Vec<String> = wanted.iter().map(|(c, _)| c.clone()).collect();
+        let current = self.read_company_links(&ids).await?;
+        let mut archive: Vec<(usize, Value)> = Vec::new();
+        let mut associate: Vec<(usize, Value)> = Vec::new();
+        for (i, (contact, company)) in wanted.iter().enumerate() {
+            let links = current.get(contact).cloned().unwrap_or_default();
+            let stale: Vec<Value> = links
+                .iter()
+                .filter(|(id, _)| Some(id) != company.as_ref())
+                .map(|(id, _)| json!({ "id": id }))
+                .collect();
+            if !stale.is_empty() {
+                archive.push((i, json!({ "from": { "id": contact }, "to": stale })));
+            }
+            if let Some(company) = company
+                && !links.iter().any(|(id, _)| id == company)
+            {
+                associate.push((
+                    i,
+                    json!({ "from": { "id": contact }, "to": { "id": company } }),
+                ));
+            }
+        }
+        for (path, items) in [
+            (
+                "/crm/v4/associations/contacts/companies/batch/associate/default",
+                &associate,
+            ),
+            (
+                "/crm/v4/associations/contacts/companies/batch/archive",
+                &archive,
+            ),
+        ] {
+            for chunk in items.chunks(BATCH) {
+                let inputs: Vec<Value> = chunk.iter().map(|(_, v)| v.clone()).collect();
+                let resp = self
+                    .http
+                    .send(Request::new(Method::Post, path).json(json!({ "inputs": inputs })))
+                    .await?;
+                if resp.is_success() && resp.status != 207 {
+                    continue;
+                }
+                let message = self.http.error_text(&resp.body);
+                let parsed: Option<BatchResponse> = serde_json::from_str(&resp.body).ok();
+                for (i, _) in chunk {
+                    let contact = &wanted[*i].0;
+                    let own = parsed.as_ref().and_then(|b| {
+                        b.errors
+                            .iter()
+                            .find(|e| e.mentions(contact))
+                            .map(|e| e.message.clone())
+                    });
+                    // On 207 only the inputs HubSpot names failed; otherwise all of them did.
+                    if resp.status == 207 && own.is_none() {
+                        continue;
+                    }
+                    errors[*i] = Some(record_error(
+                        format!(
+                            "the company association was not changed: {}",
+                            own.unwrap_or_else(|| message.clone())
+                        ),
+                        Some(resp.status.to_string()),
+                    ));
+                }
+            }
+        }
+        Ok(errors)
+    }
+
+    /// Sends a batch write, splitting it when HubSpot refuses the whole call with 400 or 409
+    /// so that the refused inputs are isolated. `body` builds the request for a slice of inputs.
+    async fn batch_write<'a>(
+        &self,
+        path: &str,
+        inputs: &'a [RemoteWrite],
+        key: &(dyn Fn(&RemoteWrite) -> String + Sync),
+        body: &(dyn Fn(&[RemoteWrite]) -> Value + Sync),
+        modified: &str,
+    ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
+        let mut out = Vec::with_capacity(inputs.len());
+        let mut stack: Vec<&'a [RemoteWrite]> = inputs.chunks(BATCH).rev().collect();
+        while let Some(chunk) = stack.pop() {
+            let mut req = Request::new(Method::Post, path).json(body(chunk));
+            if let [only] = chunk {
+                req = req.record(only.local_id.clone());
+            }
+            let resp = self.http.send(req.clone()).await?;
+            if matches!(resp.status, 400 | 409) {
+                if chunk.len() > 1 {
+                    let (a, b) = chunk.split_at(chunk.len() / 2);
+                    tracing::debug!(
+                        status = resp.status,
+                        size = chunk.len(),
+                        "batch refused as a whole; splitting"
+                    );
+                    stack.push(b);
+                    stack.push(a);
+                    continue;
+                }
+                let raw = error_message_raw(&resp.body)
+                    .unwrap_or_else(|| self.http.error_text(&resp.body));
+                out.push(Err(record_error(raw, Some(resp.status.to_string()))));
+                continue;
+            }
+            if !resp.is_success() {
+                return Err(self.http.api_error(&req, &resp));
+            }
+            let batch: BatchResponse = self.parse(&resp, "a batch write")?;
+            out.extend(match_results(chunk, batch, key, modified));
+        }
+        Ok(out)
+    }
+}
+
+fn error_message_raw(body: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    Some(v.get("message")?.as_str()?.to_string())
+}
+
+fn json_id(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn pick_company(links: &[(String, bool)]) -> Option<String> {
+    links
+        .iter()
+        .find(|(_, primary)| *primary)
+        .or_else(|| links.first())
+        .map(|(id, _)| id.clone())
+}
+
+/// Pairs batch results and errors with the inputs (see the module doc).
+fn match_results(
+    inputs: &[RemoteWrite],
+    batch: BatchResponse,
+    key: &(dyn Fn(&RemoteWrite) -> String + Sync),
+    modified: &str,
+) -> WriteResults<RemoteRecord> {
+    let mut by_key: HashMap<String, RemoteRecord> = HashMap::new();
+    let mut unkeyed: Vec<RemoteRecord> = Vec::new();
+    for o in batch.results {
+        let r = to_record(o, modified);
+        let k = if inputs.iter().any(|i| i.remote_id.is_some()) {
+            Some(r.id.clone())
+        } else {
+            r.external_id.clone()
+        };
+        match k {
+            Some(k) => {
+                by_key.insert(k, r);
+            }
+            None => unkeyed.push(r),
+        }
+    }
+    let mut errors: Vec<Option<StandardError>> = batch.errors.into_iter().map(Some).collect();
+    let mut out: Vec<Option<Result<RemoteRecord, RecordError>>> = inputs
+        .iter()
+        .map(|i| by_key.remove(&key(i)).map(Ok))
+        .collect();
+    for (slot, input) in out.iter_mut().zip(inputs) {
+        if slot.is_some() {
+            continue;
+        }
+        let k = key(input);
+        if let Some(e) = errors
+            .iter_mut()
+            .find(|e| e.as_ref().is_some_and(|e| e.mentions(&k)))
+            .and_then(Option::take)
+        {
+            let status = e.status_text();
+            *slot = Some(Err(record_error(e.message, status)));
+        }
+    }
+    // By elimination: one input left and one result (or error) left belong together.
+    let left: Vec<usize> = (0..inputs.len()).filter(|i| out[*i].is_none()).collect();
+    let mut errors: Vec<StandardError> = errors.into_iter().flatten().collect();
+    let mut results: Vec<RemoteRecord> = unkeyed;
+    results.extend(by_key.into_values());
+    if left.len() == 1 {
+        if results.len() == 1 && errors.is_empty() {
+            out[left[0]] = results.pop().map(Ok);
+        } else if errors.len() == 1 && results.is_empty() {
+            let e = errors.pop().expect("one error");
+            let status = e.status_text();
+            out[left[0]] = Some(Err(record_error(e.message, status)));
+        }
+    }
+    out.into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(RecordError {
+                    message: "HubSpot did not report on this record; it is looked up by \
+                              `crmsync_id` on the next run"
+                        .into(),
+                    code: None,
+                    retryable: true,
+                })
+            })
+        })
+        .collect()
+}
+
+fn props_body(props: &BTreeMap<String, String>, drop_empty: bool) -> Value {
+    let map: serde_json::Map<String, Value> = props
+        .iter()
+        .filter(|(k, v)| !(k.starts_with("associations.") || drop_empty && v.is_empty()))
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    Value::Object(map)
+}
+
+fn field_kind(ty: &str, field_type: &str) -> RemoteFieldKind {
+    match (ty, field_type) {
+        (_, "booleancheckbox") | ("bool", _) => RemoteFieldKind::Bool,
+        (_, "phonenumber") | ("phone_number", _) => RemoteFieldKind::Phone,
+        ("string", _) => RemoteFieldKind::Text,
+        ("number", _) => RemoteFieldKind::Number,
+        ("date", _) => RemoteFieldKind::Date,
+        ("datetime", _) => RemoteFieldKind::DateTime,
+        ("enumeration", _) => RemoteFieldKind::Enumeration,
+        _ => RemoteFieldKind::Other,
+    }
+}
+
+#[async_trait]
+impl Provider for HubSpot {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Hubspot
+    }
+
+    fn connection(&self) -> &str {
+        self.http.connection()
+    }
+
+    fn objects(&self) -> &[ObjectKind] {
+        &[ObjectKind::Company, ObjectKind::Contact]
+    }
+
+    fn required_fields(&self, _object: ObjectKind) -> Vec<FieldSpec> {
+        vec![FieldSpec {
+            name: EXTERNAL_ID.to_string(),
+            label: "crmsync id".to_string(),
+            kind: RemoteFieldKind::Text,
+            unique: true,
+        }]
+    }
+
+    fn batch_size(&self) -> usize {
+        BATCH
+    }
+
+    fn default_mappings(&self, object: ObjectKind) -> Vec<DefaultMapping> {
+        let pairs: &[(&'static str, &'static str)] = match object {
+            ObjectKind::Contact => &[
+                ("email", "email"),
+                ("first_name", "firstname"),
+                ("last_name", "lastname"),
+                ("phone", "phone"),
+                ("company", "company"),
+                ("job_title", "jobtitle"),
+                ("lifecycle_stage", "lifecyclestage"),
+                ("owner", "hubspot_owner_id"),
+                ("pronouns", "pronouns"),
+                ("company_id", COMPANY_ASSOCIATION),
+            ],
+            ObjectKind::Company => &[
+                ("name", "name"),
+                ("domain", "domain"),
+                ("industry", "industry"),
+                ("country", "country"),
+            ],
+            ObjectKind::Activity => &[],
+        };
+        pairs
+            .iter()
+            .map(|(local, remote)| DefaultMapping {
+                local,
+                remote,
+                direction: Direction::Both,
+            })
+            .collect()
+    }
+
+    fn read_properties(&self, object: ObjectKind, mapped: &[String]) -> Vec<String> {
+        let mut props = mapped.to_vec();
+        for extra in [EXTERNAL_ID, modified_property(object)] {
+            if !props.iter().any(|p| p == extra) {
+                props.push(extra.to_string());
+            }
+        }
+        props
+    }
+
+    async fn changes(
+        &self,
+        query: &ChangeQuery,
+        properties: &[String],
+    ) -> Result<ChangePage, ProviderError> {
+        let object = query.object;
+        let path = object_path(object)?;
+        let modified = modified_property(object);
+        let now = self.clock.now();
+        let mut t: PageToken = match &query.page {
+            Some(p) => serde_json::from_str(p).map_err(|e| {
+                ProviderError::Other(format!("invalid HubSpot page token `{p}`: {e}"))
+            })?,
+            None => {
+                let cursor = match &query.since {
+                    Some(s) => Some(serde_json::from_str::<Cursor>(s).map_err(|e| {
+                        ProviderError::Other(format!(
+                            "the stored HubSpot cursor `{s}` cannot be read ({e}); run \
+                             `crmsync sync --full` to read everything again"
+                        ))
+                    })?),
+                    None => None,
+                };
+                PageToken {
+                    gte: cursor.as_ref().map(|c| c.since),
+                    after: None,
+                    seen: 0,
+                    newest: None,
+                    at_newest: Vec::new(),
+                    skip: Vec::new(),
+                    old_since: cursor.as_ref().map(|c| c.since),
+                    old_archive_scan: cursor.as_ref().map_or(0, |c| c.archive_scan),
+                    scan_archived: cursor
+                        .as_ref()
+                        .is_none_or(|c| now - c.archive_scan >= self.options.archive_scan_interval),
+                    in_archived: false,
+                    archived_after: None,
+                    started_at: now,
+                }
+            }
+        };
+        let props = self.search_properties(object, properties);
+        let want_company =
+            object == ObjectKind::Contact && properties.iter().any(|p| p == COMPANY_ASSOCIATION);
+
+        if t.in_archived {
+            let after = t.archived_after.clone();
+            let mut req = Request::new(Method::Get, format!("/crm/v3/objects/{path}"))
+                .query("archived", "true")
+                .query("limit", self.options.list_limit.to_string())
+                .query("properties", props.join(","));
+            if let Some(a) = after {
+                req = req.query("after", a);
+            }
+            let resp = self.http.send_ok(req).await?;
+            let list: ObjectList = self.parse(&resp, "an archived list")?;
+            let records = list
+                .results
+                .into_iter()
+                .map(|o| {
+                    let mut r = to_record(o, modified);
+                    r.archived = true;
+                    r
+                })
+                .collect();
+            let next = list.paging.and_then(|p| p.next).map(|n| n.after);
+            return Ok(match next {
+                Some(a) => {
+                    t.archived_after = Some(a);
+                    ChangePage {
+                        records,
+                        checkpoint: Some(self.checkpoint(&t, false)),
+                        next: Some(serde_json::to_string(&t).expect("token serialises")),
+                    }
+                }
+                None => ChangePage {
+                    records,
+                    checkpoint: Some(self.checkpoint(&t, true)),
+                    next: None,
+                },
+            });
+        }
+
+        let mut body = json!({
+            "sorts": [{ "propertyName": modified, "direction": "ASCENDING" }],
+            "properties": props,
+            "limit": self.options.search_limit,
+        });
+        if let Some(gte) = t.gte {
+            body["filterGroups"] = json!([{ "filters": [
+                { "propertyName": modified, "operator": "GTE", "value": gte.to_string() }
+            ]}]);
+        } else {
+            body["filterGroups"] = json!([]);
+        }
+        if let Some(a) = &t.after {
+            body["after"] = Value::String(a.clone());
+        }
+        let resp = self
+            .http
+            .send_ok(
+                Request::new(Method::Post, format!("/crm/v3/objects/{path}/search"))
+                    .lane(Lane::Search)
+                    .json(body),
+            )
+            .await?;
+        let list: ObjectList = self.parse(&resp, "a search")?;
+        let page_len = list.results.len();
+        t.seen += page_len;
+        // Kept for the whole query: more than a page of records may share its first timestamp.
+        let skip: BTreeSet<String> = t.skip.iter().cloned().collect();
+        let mut records: Vec<RemoteRecord> = Vec::with_capacity(page_len);
+        for o in list.results {
+            if skip.contains(&o.id) {
+                continue;
+            }
+            let r = to_record(o, modified);
+            let stamp = r
+                .props
+                .get(modified)
+                .and_then(|v| crate::clock::parse_instant(v))
+                .unwrap_or(r.updated_at);
+            match t.newest {
+                Some(n) if stamp < n => {}
+                Some(n) if stamp == n => t.at_newest.push(r.id.clone()),
+                _ => {
+                    t.newest = Some(stamp);
+                    t.at_newest = vec![r.id.clone()];
+                }
+            }
+            records.push(r);
+        }
+        if want_company && !records.is_empty() {
+            self.fill_companies(&mut records).await?;
+        }
+        let next_after = list.paging.and_then(|p| p.next).map(|n| n.after);
+        let more = match next_after {
+            Some(a) if t.seen + self.options.search_limit <= self.options.search_cap => {
+                t.after = Some(a);
+                true
+            }
+            Some(_) => {
+                // The next page would pass the cap: start over from the newest timestamp.
+                let from = t.newest.ok_or_else(|| {
+                    ProviderError::Other("HubSpot search paged without results".into())
+                })?;
+                if Some(from) == t.gte {
+                    return Err(ProviderError::Other(format!(
+                        "more than {} HubSpot {path} share the modification time `{}`; the \
+                         search API cannot page past them",
+                        self.options.search_cap,
+                        crate::clock::format_instant(from)
+                    )));
+                }
+                tracing::debug!(from, "search near the result cap; starting a new query");
+                t.gte = Some(from);
+                t.after = None;
+                t.seen = 0;
+                t.skip = t.at_newest.clone();
+                true
+            }
+            None => false,
+        };
+        if more {
+            return Ok(ChangePage {
+                records,
+                checkpoint: Some(self.checkpoint(&t, false)),
+                next: Some(serde_json::to_string(&t).expect("token serialises")),
+            });
+        }
+        if t.scan_archived {
+            t.in_archived = true;
+            t.archived_after = None;
+            return Ok(ChangePage {
+                records,
+                checkpoint: Some(self.checkpoint(&t, false)),
+                next: Some(serde_json::to_string(&t).expect("token serialises")),
+            });
+        }
+        Ok(ChangePage {
+            records,
+            checkpoint: Some(self.checkpoint(&t, false)),
+            next: None,
+        })
+    }
+
+    async fn create(
+        &self,
+        object: ObjectKind,
+        inputs: &[RemoteWrite],
+    ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
+        let path = object_path(object)?;
+        let modified = modified_property(object);
+        let url = format!("/crm/v3/objects/{path}/batch/upsert");
+        let key = |w: &RemoteWrite| w.local_id.clone();
+        let body = |chunk: &[RemoteWrite]| {
+            let inputs: Vec<Value> = chunk
+                .iter()
+                .map(|w| {
+                    // The id property is also sent as a property so that HubSpot echoes it in
+                    // the result, which is how results are matched to inputs.
+                    let mut props = props_body(&w.props, true);
+                    props[EXTERNAL_ID] = Value::String(w.local_id.clone());
+                    json!({
+                        "id": w.local_id,
+                        "idProperty": EXTERNAL_ID,
+                        "properties": props,
+                    })
+                })
+                .collect();
+            json!({ "inputs": inputs })
+        };
+        let mut results = self
+            .batch_write(&url, inputs, &key, &body, modified)
+            .await?;
+        for (r, w) in results.iter_mut().zip(inputs) {
+            if let Ok(rec) = r {
+                rec.external_id = Some(w.local_id.clone());
+                rec.props
+                    .entry(EXTERNAL_ID.to_string())
+                    .or_insert_with(|| w.local_id.clone());
+            }
+        }
+        if object == ObjectKind::Contact {
+            self.apply_companies(inputs, &mut results, true).await?;
+        }
+        Ok(results)
+    }
+
+    async fn update(
+        &self,
+        object: ObjectKind,
+        inputs: &[RemoteWrite],
+    ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
+        let path = object_path(object)?;
+        let modified = modified_property(object);
+        if let Some(w) = inputs.iter().find(|w| w.remote_id.is_none()) {
+            return Err(ProviderError::Other(format!(
+                "cannot update record `{}` in HubSpot without its HubSpot id",
+                w.local_id
+            )));
+        }
+        let key = |w: &RemoteWrite| w.remote_id.clone().unwrap_or_default();
+        let has_props = |w: &RemoteWrite| w.props.keys().any(|k| !k.starts_with("associations."));
+        let (writes, reads): (Vec<usize>, Vec<usize>) =
+            (0..inputs.len()).partition(|i| has_props(&inputs[*i]));
+        let mut results: Vec<Option<Result<RemoteRecord, RecordError>>> = vec![None; inputs.len()];
+        let write_inputs: Vec<RemoteWrite> = writes.iter().map(|i| inputs[*i].clone()).collect();
+        if !write_inputs.is_empty() {
+            let url = format!("/crm/v3/objects/{path}/batch/update");
+            let body = |chunk: &[RemoteWrite]| {
+                let inputs: Vec<Value> = chunk
+                    .iter()
+                    .map(
+                        |w| json!({ "id": w.remote_id, "properties": props_body(&w.props, false) }),
+                    )
+                    .collect();
+                json!({ "inputs": inputs })
+            };
+            let out = self
+                .batch_write(&url, &write_inputs, &key, &body, modified)
+                .await?;
+            for (i, r) in writes.iter().zip(out) {
+                results[*i] = Some(r);
+            }
+        }
+        if !reads.is_empty() {
+            // Only the company changed: HubSpot's current version is read back instead.
+            let ids: Vec<String> = reads.iter().map(|i| key(&inputs[*i])).collect();
+            let found = self.batch_read(object, None, &ids, &[]).await?;
+            let mut by_id: HashMap<String, RemoteRecord> =
+                found.into_iter().map(|r| (r.id.clone(), r)).collect();
+            for i in reads {
+                results[i] = Some(by_id.remove(&key(&inputs[i])).ok_or_else(|| RecordError {
+                    message: format!(
+                        "HubSpot has no {} with id `{}` (archived or merged?)",
+                        object,
+                        key(&inputs[i])
+                    ),
+                    code: Some("404".into()),
+                    retryable: false,
+                }));
+            }
+        }
+        let mut results: WriteResults<RemoteRecord> = results
+            .into_iter()
+            .map(|r| r.expect("every input has a result"))
+            .collect();
+        if object == ObjectKind::Contact {
+            self.apply_companies(inputs, &mut results, false).await?;
+        }
+        Ok(results)
+    }
+
+    async fn archive(
+        &self,
+        object: ObjectKind,
+        remote_ids: &[String],
+    ) -> Result<WriteResults<()>, ProviderError> {
+        let path = object_path(object)?;
+        let mut out = Vec::with_capacity(remote_ids.len());
+        for chunk in remote_ids.chunks(BATCH) {
+            let inputs: Vec<Value> = chunk.iter().map(|id| json!({ "id": id })).collect();
+            self.http
+                .send_ok(
+                    Request::new(
+                        Method::Post,
+                        format!("/crm/v3/objects/{path}/batch/archive"),
+                    )
+                    .json(json!({ "inputs": inputs })),
+                )
+                .await?;
+            out.extend(chunk.iter().map(|_| Ok(())));
+        }
+        Ok(out)
+    }
+
+    async fn find_by_external_id(
+        &self,
+        object: ObjectKind,
+        local_ids: &[String],
+        properties: &[String],
+    ) -> Result<Vec<RemoteRecord>, ProviderError> {
+        self.batch_read(object, Some(EXTERNAL_ID), local_ids, properties)
+            .await
+    }
+
+    async fn fields(&self, object: ObjectKind) -> Result<Vec<RemoteField>, ProviderError> {
+        let path = object_path(object)?;
+        let resp = self
+            .http
+            .send_ok(Request::new(
+                Method::Get,
+                format!("/crm/v3/properties/{path}"),
+            ))
+            .await?;
+        let body: Value = self.parse(&resp, "the property list")?;
+        let mut out: Vec<RemoteField> = body["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| {
+                let name = p["name"].as_str()?.to_string();
+                let ty = p["type"].as_str().unwrap_or("string");
+                let field_type = p["fieldType"].as_str().unwrap_or("");
+                Some(RemoteField {
+                    label: p["label"].as_str().unwrap_or(&name).to_string(),
+                    name,
+                    remote_type: ty.to_string(),
+                    kind: field_kind(ty, field_type),
+                    read_only: p["modificationMetadata"]["readOnlyValue"]
+                        .as_bool()
+                        .unwrap_or(false)
+                        || p["calculated"].as_bool().unwrap_or(false),
+                    unique: p["hasUniqueValue"].as_bool().unwrap_or(false),
+                    options: p["options"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|o| o["value"].as_str().map(str::to_string))
+                        .collect(),
+                })
+            })
+            .collect();
+        if object == ObjectKind::Contact {
+            out.push(RemoteField {
+                name: COMPANY_ASSOCIATION.into(),
+                label: "Associated company".into(),
+                remote_type: "association".into(),
+                kind: RemoteFieldKind::Reference,
+                read_only: false,
+                unique: false,
+                options: Vec::new(),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create_field(
+        &self,
+        object: ObjectKind,
+        spec: &FieldSpec,
+    ) -> Result<(), ProviderError> {
+        let path = object_path(object)?;
+        let (ty, field_type) = match spec.kind {
+            RemoteFieldKind::Number => ("number", "number"),
+            RemoteFieldKind::Bool => ("bool", "booleancheckbox"),
+            RemoteFieldKind::Date => ("date", "date"),
+            RemoteFieldKind::DateTime => ("datetime", "date"),
+            RemoteFieldKind::Phone => ("phone_number", "phonenumber"),
+            RemoteFieldKind::Enumeration => {
+                return Err(ProviderError::Other(format!(
+                    "cannot create HubSpot property `{}` as an enumeration without options; \
+                     create it in HubSpot, or as text",
+                    spec.name
+                )));
+            }
+            RemoteFieldKind::Text | RemoteFieldKind::Reference | RemoteFieldKind::Other => {
+                ("string", "text")
+            }
+        };
+        let group = match object {
+            ObjectKind::Company => "companyinformation",
+            _ => "contactinformation",
+        };
+        let mut body = json!({
+            "name": spec.name,
+            "label": spec.label,
+            "type": ty,
+            "fieldType": field_type,
+            "groupName": group,
+            "hasUniqueValue": spec.unique,
+        });
+        if spec.kind == RemoteFieldKind::Bool {
+            body["options"] = json!([
+                { "label": "Yes", "value": "true", "hidden": false, "displayOrder": 0 },
+                { "label": "No", "value": "false", "hidden": false, "displayOrder": 1 },
+            ]);
+        }
+        let req = Request::new(Method::Post, format!("/crm/v3/properties/{path}"))
+            .json(body)
+            .record(spec.name.clone());
+        let resp = self.http.send(req.clone()).await?;
+        match resp.status {
+            200..=299 => Ok(()),
+            // A retried create (or a second `mappings setup`) finds the property there.
+            409 => {
+                tracing::debug!(property = %spec.name, "property exists already");
+                Ok(())
+            }
+            _ => Err(self.http.api_error(&req, &resp)),
+        }
+    }
+
+    async fn account(&self) -> Result<AccountInfo, ProviderError> {
+        let resp = self
+            .http
+            .send_ok(Request::new(Method::Get, "/account-info/v3/details"))
+            .await?;
+        let v: Value = self.parse(&resp, "the account details")?;
+        let portal = json_id(&v["portalId"]).ok_or_else(|| {
+            ProviderError::Other("HubSpot account details carry no `portalId`".into())
+        })?;
+        let mut account = format!("portal {portal}");
+        if let Some(domain) = v["uiDomain"].as_str() {
+            account.push_str(&format!(" on {domain}"));
+        }
+        if let Some(kind) = v["accountType"].as_str()
+            && kind != "STANDARD"
+        {
+            account.push_str(&format!(" ({})", kind.to_ascii_lowercase()));
+        }
+        Ok(AccountInfo {
+            account,
+            scopes: Vec::new(),
+        })
+    }
+
+    fn requests_sent(&self) -> u64 {
+        self.http.requests_sent()
+    }
+}
+
+impl HubSpot {
+    /// Batch read by id or by `id_property`, archived records excluded; ids HubSpot does not
+    /// know are left out.
+    async fn batch_read(
+        &self,
+        object: ObjectKind,
+        id_property: Option<&str>,
+        ids: &[String],
+        properties: &[String],
+    ) -> Result<Vec<RemoteRecord>, ProviderError> {
+        let path = object_path(object)?;
+        let modified = modified_property(object);
+        let props = self.search_properties(object, properties);
+        let mut out = Vec::new();
+        for chunk in ids.chunks(BATCH) {
+            let inputs: Vec<Value> = chunk.iter().map(|id| json!({ "id": id })).collect();
+            let mut body = json!({
+                "inputs": inputs,
+                "properties": props,
+                "propertiesWithHistory": [],
+            });
+            if let Some(p) = id_property {
+                body["idProperty"] = Value::String(p.to_string());
+            }
+            let resp = self
+                .http
+                .send_ok(
+                    Request::new(Method::Post, format!("/crm/v3/objects/{path}/batch/read"))
+                        .query("archived", "false")
+                        .json(body),
+                )
+                .await?;
+            // 207 names the ids it did not find; they are simply absent from the result.
+            let batch: BatchResponse = self.parse(&resp, "a batch read")?;
+            out.extend(batch.results.into_iter().map(|o| to_record(o, modified)));
+        }
+        if object == ObjectKind::Contact && !out.is_empty() {
+            self.fill_companies(&mut out).await?;
+        }
+        Ok(out)
+    }
+
+    /// Applies `associations.companies` of the inputs that carry it to the contacts written.
+    async fn apply_companies(
+        &self,
+        inputs: &[RemoteWrite],
+        results: &mut WriteResults<RemoteRecord>,
+        creating: bool,
+    ) -> Result<(), ProviderError> {
+        let mut idx = Vec::new();
+        let mut wanted = Vec::new();
+        for (i, (w, r)) in inputs.iter().zip(results.iter()).enumerate() {
+            let Ok(rec) = r else { continue };
+            let Some(company) = w.props.get(COMPANY_ASSOCIATION) else {
+                continue;
+            };
+            // A new contact has no association to remove; an empty value needs no call.
+            if creating && company.is_empty() {
+                continue;
+            }
+            idx.push(i);
+            wanted.push((
+                rec.id.clone(),
+                (!company.is_empty()).then(|| company.clone()),
+            ));
+        }
+        let errors = self.set_companies(&wanted).await?;
+        for ((i, (_, company)), err) in idx.into_iter().zip(wanted).zip(errors) {
+            match err {
+                Some(e) => results[i] = Err(e),
+                None => {
+                    if let Ok(rec) = &mut results[i] {
+                        match company {
+                            Some(c) => rec.props.insert(COMPANY_ASSOCIATION.into(), c),
+                            None => rec.props.remove(COMPANY_ASSOCIATION),
+                        };
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,343 @@
+//! The admin API under [`ADMIN_PREFIX`](crate::sandbox::ADMIN_PREFIX): what a test or the
+//! demo does to the account from outside the API (a person editing in the HubSpot UI, an
+//! operator moving the clock or breaking the network). No auth, no faults, not logged.
+//!
+//! | method & path | body | answer |
+//! |---|---|---|
+//! | `GET /_sandbox/info` | | `{base_url, token, client_id, client_secret, hub_id}` |
+//! | `POST /_sandbox/seed` | `{contacts, companies}` | `{contacts:[ids], companies:[ids]}` |
+//! | `POST /_sandbox/objects/{type}` | `{properties}` | 201 record |
+//! | `PATCH /_sandbox/objects/{type}/{id}` | `{properties}` | 200 record |
+//! | `DELETE /_sandbox/objects/{type}/{id}` | | 204 (archives) |
+//! | `PUT /_sandbox/associations/{contactId}/{companyId}` | | 204 |
+//! | `GET /_sandbox/dump` | | every record (archived too) and association |
+//! | `GET`/`DELETE /_sandbox/requests` | | the request log / clear it |
+//! | `GET /_sandbox/clock`, `POST /_sandbox/clock` | `{set_ms}` or `{advance_ms}` | `{now_ms, now}` |
+//! | `GET`/`PUT /_sandbox/faults` | [`FaultOptions`] | the options |
+//! | `PUT /_sandbox/rate-limit` | `{max, window_ms, search_per_second}` | 204 |
+//! | `POST /_sandbox/oauth/deny-next` | | 204 |
+//! | `POST /_sandbox/oauth/revoke` | `{refresh_token}` | 204, or 404 if unknown |
+
+use anyhow::{anyhow, bail};
+use rand::Rng;
+use serde_json::{Value, json};
+
+use super::api::{self, PropSel};
+use super::store::ObjType;
+use super::{Hub, Shared};
+use crate::sandbox::http::{HttpRequest, HttpResponse};
+use crate::sandbox::{FaultOptions, iso_ms};
+
+const FIRST: [&str; 16] = [
+    "Ann", "Ben", "Chloe", "David", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi",
+    "Lucas", "Maya", "Noah", "Olga", "Priya",
+];
+const LAST: [&str; 16] = [
+    "Lee", "Martin", "Okafor", "Schmidt", "Rossi", "Tanaka", "Silva", "Novak", "Haddad", "Berg",
+    "Kowalski", "Moreau", "Patel", "Jensen", "Costa", "Murphy",
+];
+const WORD: [&str; 12] = [
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Hooli",
+    "Vandelay",
+    "Soylent",
+    "Tyrell",
+    "Cyberdyne",
+    "Wonka",
+];
+const SUFFIX: [&str; 6] = ["Labs", "Systems", "Group", "Works", "Partners", "Logistics"];
+
+pub fn seed(
+    hub: &mut Hub,
+    now: i64,
+    contacts: usize,
+    companies: usize,
+) -> (Vec<String>, Vec<String>) {
+    let mut company_ids = Vec::new();
+    for _ in 0..companies {
+        let n = hub.next_id;
+        let w = WORD[hub.data_rng.random_range(0..WORD.len())];
+        let s = SUFFIX[hub.data_rng.random_range(0..SUFFIX.len())];
+        let vals = vec![
+            ("name".to_string(), Some(format!("{w} {s} {n}"))),
+            (
+                "domain".to_string(),
+                Some(format!(
+                    "{}-{}-{n}.example.com",
+                    w.to_lowercase(),
+                    s.to_lowercase()
+                )),
+            ),
+            (
+                "city".to_string(),
+                Some(["Berlin", "Lisbon", "Austin", "Osaka"][n as usize % 4].to_string()),
+            ),
+        ];
+        if let Ok(id) = api::create_validated(hub, ObjType::Companies, now, "IMPORT", vals) {
+            company_ids.push(id);
+        }
+    }
+    let mut contact_ids = Vec::new();
+    for i in 0..contacts {
+        let n = hub.next_id;
+        let f = FIRST[hub.data_rng.random_range(0..FIRST.len())];
+        let l = LAST[hub.data_rng.random_range(0..LAST.len())];
+        let phone = format!("+1555{:07}", hub.data_rng.random_range(0..10_000_000u32));
+        let vals = vec![
+            ("firstname".to_string(), Some(f.to_string())),
+            ("lastname".to_string(), Some(l.to_string())),
+            (
+                "email".to_string(),
+                Some(format!(
+                    "{}.{}.{n}@example.com",
+                    f.to_lowercase(),
+                    l.to_lowercase()
+                )),
+            ),
+            ("phone".to_string(), Some(phone)),
+            (
+                "lifecyclestage".to_string(),
+                Some(["lead", "customer", "subscriber"][i % 3].to_string()),
+            ),
+        ];
+        if let Ok(id) = api::create_validated(hub, ObjType::Contacts, now, "IMPORT", vals) {
+            if !company_ids.is_empty() {
+                hub.assoc
+                    .add(ObjType::Contacts, id, company_ids[i % company_ids.len()]);
+            }
+            contact_ids.push(id);
+        }
+    }
+    (
+        contact_ids.iter().map(u64::to_string).collect(),
+        company_ids.iter().map(u64::to_string).collect(),
+    )
+}
+
+fn obj(object_type: &str) -> anyhow::Result<ObjType> {
+    ObjType::parse(object_type).ok_or_else(|| {
+        anyhow!("unknown object type `{object_type}`; use `contacts` or `companies`")
+    })
+}
+
+pub fn user_write(
+    shared: &Shared,
+    object_type: &str,
+    id: Option<&str>,
+    props: &Value,
+) -> anyhow::Result<Value> {
+    let t = obj(object_type)?;
+    let now = shared.clock.now_ms();
+    let mut hub = shared.lock();
+    let id = match id {
+        None => api::create(&mut hub, t, now, "CRM_UI", props),
+        Some(id) => {
+            let id: u64 = id
+                .parse()
+                .map_err(|_| anyhow!("record id `{id}` is not a number"))?;
+            api::update(&mut hub, t, now, "CRM_UI", id, props)
+        }
+    }
+    .map_err(|e| anyhow!("the sandbox refused the write: {}", e.message()))?;
+    let names = props
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    Ok(api::render(
+        &hub,
+        t,
+        &hub.store(t).records[&id],
+        &PropSel::Named(names),
+        &[],
+    ))
+}
+
+pub fn user_archive(shared: &Shared, object_type: &str, id: &str) -> anyhow::Result<()> {
+    let t = obj(object_type)?;
+    let now = shared.clock.now_ms();
+    let id: u64 = id
+        .parse()
+        .map_err(|_| anyhow!("record id `{id}` is not a number"))?;
+    if !api::archive(&mut shared.lock(), t, now, id) {
+        bail!("no live {} with id `{id}` to archive", t.singular());
+    }
+    Ok(())
+}
+
+pub fn user_associate(shared: &Shared, contact: &str, company: &str) -> anyhow::Result<()> {
+    let mut hub = shared.lock();
+    let c: u64 = contact
+        .parse()
+        .ok()
+        .filter(|i| hub.contacts.live(*i).is_some())
+        .ok_or_else(|| anyhow!("no live contact `{contact}`"))?;
+    let co: u64 = company
+        .parse()
+        .ok()
+        .filter(|i| hub.companies.live(*i).is_some())
+        .ok_or_else(|| anyhow!("no live company `{company}`"))?;
+    hub.assoc.add(ObjType::Contacts, c, co);
+    Ok(())
+}
+
+pub fn dump(hub: &Hub) -> Value {
+    let mut out = json!({});
+    for t in [ObjType::Contacts, ObjType::Companies] {
+        let mut recs: Vec<_> = hub.store(t).records.values().collect();
+        recs.sort_by_key(|r| r.id);
+        out[t.plural()] = Value::Array(
+            recs.iter()
+                .map(|r| {
+                    json!({"id": r.id.to_string(), "properties": r.props,
+                           "createdAt": iso_ms(r.created_ms), "updatedAt": iso_ms(r.updated_ms),
+                           "archived": r.archived_ms.is_some(),
+                           "archivedAt": r.archived_ms.map(iso_ms)})
+                })
+                .collect(),
+        );
+    }
+    out["associations"] = Value::Array(
+        hub.assoc
+            .pairs()
+            .into_iter()
+            .map(|(c, co)| json!({"contactId": c.to_string(), "companyId": co.to_string()}))
+            .collect(),
+    );
+    out
+}
+
+fn admin_error(status: u16, message: &str) -> HttpResponse {
+    HttpResponse::json(status, &json!({"error": message}))
+}
+
+fn body_json(req: &HttpRequest) -> Result<Value, HttpResponse> {
+    if req.body.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(&req.body)
+        .map_err(|e| admin_error(400, &format!("body is not valid JSON: {e}")))
+}
+
+pub fn handle(shared: &Shared, req: &HttpRequest) -> HttpResponse {
+    match handle_inner(shared, req) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+fn handle_inner(shared: &Shared, req: &HttpRequest) -> Result<HttpResponse, HttpResponse> {
+    let segs = req.segments();
+    let segs: Vec<&str> = segs.iter().skip(1).map(String::as_str).collect();
+    let ok = |v: Value| HttpResponse::json(200, &v);
+    let refused = |e: anyhow::Error| admin_error(400, &format!("{e:#}"));
+    Ok(match (req.method.as_str(), segs.as_slice()) {
+        ("GET", ["info"]) => ok(
+            json!({"base_url": shared.lock().base_url, "token": shared.token,
+            "client_id": shared.opts.client_id, "client_secret": shared.opts.client_secret,
+            "hub_id": shared.opts.hub_id}),
+        ),
+        ("POST", ["seed"]) => {
+            let b = body_json(req)?;
+            let n = |k: &str| b.get(k).and_then(Value::as_u64).unwrap_or(0) as usize;
+            let now = shared.clock.now_ms();
+            let (c, co) = seed(&mut shared.lock(), now, n("contacts"), n("companies"));
+            ok(json!({"contacts": c, "companies": co}))
+        }
+        ("POST", ["objects", t]) => {
+            let b = body_json(req)?;
+            let v = user_write(shared, t, None, b.get("properties").unwrap_or(&json!({})))
+                .map_err(refused)?;
+            HttpResponse::json(201, &v)
+        }
+        ("PATCH", ["objects", t, id]) => {
+            let b = body_json(req)?;
+            ok(user_write(
+                shared,
+                t,
+                Some(id),
+                b.get("properties").unwrap_or(&json!({})),
+            )
+            .map_err(refused)?)
+        }
+        ("DELETE", ["objects", t, id]) => {
+            user_archive(shared, t, id).map_err(|e| admin_error(404, &format!("{e:#}")))?;
+            HttpResponse::empty(204)
+        }
+        ("PUT", ["associations", c, co]) => {
+            user_associate(shared, c, co).map_err(|e| admin_error(404, &format!("{e:#}")))?;
+            HttpResponse::empty(204)
+        }
+        ("GET", ["dump"]) => ok(dump(&shared.lock())),
+        ("GET", ["requests"]) => ok(serde_json::to_value(&shared.lock().log).unwrap_or_default()),
+        ("DELETE", ["requests"]) => {
+            shared.lock().log.clear();
+            HttpResponse::empty(204)
+        }
+        ("GET", ["clock"]) => ok(clock_json(shared)),
+        ("POST", ["clock"]) => {
+            let b = body_json(req)?;
+            if let Some(ms) = b.get("set_ms").and_then(Value::as_i64) {
+                shared.clock.set_ms(ms);
+            } else if let Some(ms) = b.get("advance_ms").and_then(Value::as_i64) {
+                shared.clock.advance_ms(ms);
+            } else {
+                return Err(admin_error(400, "give `set_ms` or `advance_ms`"));
+            }
+            ok(clock_json(shared))
+        }
+        ("GET", ["faults"]) => {
+            ok(serde_json::to_value(shared.lock().faults.options()).unwrap_or_default())
+        }
+        ("PUT", ["faults"]) => {
+            let f: FaultOptions = serde_json::from_value(body_json(req)?)
+                .map_err(|e| admin_error(400, &format!("invalid fault options: {e}")))?;
+            shared.lock().faults.set(f.clone());
+            ok(serde_json::to_value(f).unwrap_or_default())
+        }
+        ("PUT", ["rate-limit"]) => {
+            let b = body_json(req)?;
+            let mut hub = shared.lock();
+            if let Some(m) = b.get("max").and_then(Value::as_u64) {
+                hub.rate.max = m as u32;
+            }
+            if let Some(w) = b.get("window_ms").and_then(Value::as_u64) {
+                hub.rate.window_ms = w;
+            }
+            if let Some(s) = b.get("search_per_second").and_then(Value::as_u64) {
+                hub.rate.search_per_second = s as u32;
+            }
+            hub.rate.windows.clear();
+            hub.rate.search_windows.clear();
+            HttpResponse::empty(204)
+        }
+        ("POST", ["oauth", "deny-next"]) => {
+            shared.lock().oauth.deny_next = true;
+            HttpResponse::empty(204)
+        }
+        ("POST", ["oauth", "revoke"]) => {
+            let b = body_json(req)?;
+            let tok = b
+                .get("refresh_token")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if shared.lock().oauth.revoke(tok) {
+                HttpResponse::empty(204)
+            } else {
+                admin_error(404, "unknown refresh token")
+            }
+        }
+        _ => admin_error(
+            404,
+            &format!("no admin route for {} {}", req.method, req.path),
+        ),
+    })
+}
+
+fn clock_json(shared: &Shared) -> Value {
+    let now = shared.clock.now_ms();
+    json!({"now_ms": now, "now": iso_ms(now)})
+}

@@ -1,0 +1,1135 @@
+//! The HubSpot provider and the shared HTTP layer against small scripted fakes: each test
+//! serves its own answers on 127.0.0.1 and checks the requests the provider sent.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use crmsync::clock::{Clock, FixedClock};
+use crmsync::model::ObjectKind;
+use crmsync::providers::http::{HttpOptions, WaitReason};
+use crmsync::providers::hubspot::{self, HubSpot, HubSpotOptions};
+use crmsync::providers::{
+    ChangeQuery, FieldSpec, Provider, ProviderContext, ProviderError, ProviderKind,
+    RemoteFieldKind, RemoteWrite, TokenSource,
+};
+
+const NOW: i64 = 1_800_000_000_000;
+
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    query: BTreeMap<String, String>,
+    auth: Option<String>,
+    body: Value,
+}
+
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+fn answer(status: u16, body: Value) -> Answer {
+    Answer {
+        status,
+        headers: Vec::new(),
+        body: if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        },
+    }
+}
+
+impl Answer {
+    fn header(mut self, k: &str, v: &str) -> Answer {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+}
+
+type Handler = dyn Fn(&Seen, usize) -> Answer + Send + Sync;
+
+/// A scripted server: `handler` gets each request and its index.
+struct Fake {
+    url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    server: Arc<tiny_http::Server>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Fake {
+    fn start(handler: impl Fn(&Seen, usize) -> Answer + Send + Sync + 'static) -> Fake {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind"));
+        let port = server.server_addr().to_ip().expect("ip").port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let handler: Box<Handler> = Box::new(handler);
+        let (s, log) = (server.clone(), seen.clone());
+        let thread = std::thread::spawn(move || {
+            for mut rq in s.incoming_requests() {
+                let url = url::Url::parse(&format!("http://x{}", rq.url())).expect("url");
+                let mut body = String::new();
+                rq.as_reader().read_to_string(&mut body).expect("body");
+                let auth = rq
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv("Authorization"))
+                    .map(|h| h.value.to_string());
+                let req = Seen {
+                    method: rq.method().to_string(),
+                    path: url.path().to_string(),
+                    query: url.query_pairs().into_owned().collect(),
+                    auth,
+                    body: serde_json::from_str(&body).unwrap_or(Value::Null),
+                };
+                let n = {
+                    let mut l = log.lock().unwrap();
+                    l.push(req.clone());
+                    l.len() - 1
+                };
+                let a = handler(&req, n);
+                let mut resp = tiny_http::Response::from_string(a.body)
+                    .with_status_code(a.status)
+                    .with_header(
+                        tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap(),
+                    );
+                for (k, v) in a.headers {
+                    resp.add_header(tiny_http::Header::from_bytes(k, v).unwrap());
+                }
+                let _ = rq.respond(resp);
+            }
+        });
+        Fake {
+            url: format!("http://127.0.0.1:{port}"),
+            seen,
+            server,
+            thread: Some(thread),
+        }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A token source that hands out `old` until refreshed, then `new`.
+struct Tokens {
+    refreshes: AtomicUsize,
+    can_refresh: bool,
+}
+
+#[async_trait]
+impl TokenSource for Tokens {
+    async fn access_token(&self) -> Result<String, ProviderError> {
+        Ok("old-token".into())
+    }
+    async fn refresh(&self, rejected: &str) -> Result<Option<String>, ProviderError> {
+        assert_eq!(rejected, "old-token");
+        self.refreshes.fetch_add(1, Ordering::SeqCst);
+        Ok(self.can_refresh.then(|| "new-token".into()))
+    }
+}
+
+struct Setup {
+    hs: HubSpot,
+    tokens: Arc<Tokens>,
+    clock: Arc<FixedClock>,
+}
+
+fn setup(fake: &Fake, max_requests: Option<u64>, tweak: impl FnOnce(&mut HubSpotOptions)) -> Setup {
+    let tokens = Arc::new(Tokens {
+        refreshes: AtomicUsize::new(0),
+        can_refresh: true,
+    });
+    let clock = Arc::new(FixedClock::new(NOW));
+    let ctx = ProviderContext {
+        connection: "acme".into(),
+        base_url: Some(fake.url.clone()),
+        tokens: tokens.clone(),
+        clock: clock.clone() as Arc<dyn Clock>,
+        max_requests,
+    };
+    let mut options = HubSpotOptions {
+        http: HttpOptions {
+            no_sleep: true,
+            ..HttpOptions::default()
+        },
+        ..HubSpotOptions::default()
+    };
+    tweak(&mut options);
+    Setup {
+        hs: HubSpot::with_options(ctx, options).expect("provider"),
+        tokens,
+        clock,
+    }
+}
+
+fn contact(id: &str, modified: i64, extra: Value) -> Value {
+    let iso = crmsync::clock::format_instant(modified);
+    let mut props =
+        json!({ "email": format!("{id}@x.test"), "lastmodifieddate": iso, "hs_object_id": id });
+    if let Value::Object(m) = extra {
+        for (k, v) in m {
+            props[k] = v;
+        }
+    }
+    json!({ "id": id, "properties": props, "createdAt": iso, "updatedAt": iso, "archived": false })
+}
+
+fn cursor(since: i64, archive_scan: i64) -> String {
+    json!({ "v": 1, "since": since, "archive_scan": archive_scan }).to_string()
+}
+
+fn query(object: ObjectKind, since: Option<String>, page: Option<String>) -> ChangeQuery {
+    ChangeQuery {
+        object,
+        since,
+        page,
+    }
+}
+
+#[tokio::test]
+async fn incremental_search_pages_with_after_and_filters_from_the_cursor() {
+    let fake = Fake::start(|req, _| {
+        assert_eq!(req.path, "/crm/v3/objects/companies/search");
+        let after = req.body["after"].as_str().map(str::to_string);
+        match after.as_deref() {
+            None => answer(
+                200,
+                json!({ "total": 3, "results": [
+                    { "id": "1", "properties": { "name": "A", "hs_lastmodifieddate": "2027-01-15T08:00:00.000Z" },
+                      "createdAt": "2027-01-01T00:00:00.000Z", "updatedAt": "2027-01-15T08:00:00.000Z", "archived": false },
+                    { "id": "2", "properties": { "name": "B", "hs_lastmodifieddate": "2027-01-15T08:00:01.000Z", "crmsync_id": "L2" },
+                      "createdAt": "2027-01-01T00:00:00.000Z", "updatedAt": "2027-01-15T08:00:01.000Z", "archived": false }
+                ], "paging": { "next": { "after": "2", "link": "x" } } }),
+            ),
+            Some("2") => answer(
+                200,
+                json!({ "total": 3, "results": [
+                    { "id": "3", "properties": { "name": "C", "hs_lastmodifieddate": "2027-01-15T09:00:00.000Z", "domain": null },
+                      "createdAt": "2027-01-01T00:00:00.000Z", "updatedAt": "2027-01-15T09:00:00.000Z", "archived": false }
+                ] }),
+            ),
+            other => panic!("unexpected after {other:?}"),
+        }
+    });
+    let s = setup(&fake, None, |o| o.search_limit = 2);
+    let since = NOW - 60_000;
+    let props =
+        s.hs.read_properties(ObjectKind::Company, &["name".into(), "domain".into()]);
+    let first =
+        s.hs.changes(
+            &query(ObjectKind::Company, Some(cursor(since, NOW - 1000)), None),
+            &props,
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.records.len(), 2);
+    assert_eq!(first.records[1].external_id.as_deref(), Some("L2"));
+    assert_eq!(
+        first.records[0].updated_at,
+        crmsync::clock::parse_instant("2027-01-15T08:00:00.000Z").unwrap()
+    );
+    let next = first.next.clone().expect("a second page");
+    let second =
+        s.hs.changes(
+            &query(
+                ObjectKind::Company,
+                Some(cursor(since, NOW - 1000)),
+                Some(next),
+            ),
+            &props,
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.records.len(), 1);
+    assert!(
+        !second.records[0].props.contains_key("domain"),
+        "null is absent"
+    );
+    assert!(
+        second.next.is_none(),
+        "archive scan is recent: no archived list"
+    );
+
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 2);
+    let body = &seen[0].body;
+    assert_eq!(seen[0].method, "POST");
+    assert_eq!(seen[0].auth.as_deref(), Some("Bearer old-token"));
+    assert_eq!(
+        body["filterGroups"][0]["filters"][0],
+        json!({ "propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": since.to_string() })
+    );
+    assert_eq!(
+        body["sorts"][0],
+        json!({ "propertyName": "hs_lastmodifieddate", "direction": "ASCENDING" })
+    );
+    assert_eq!(body["limit"], json!(2));
+    let asked: Vec<&str> = body["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(asked.contains(&"crmsync_id") && asked.contains(&"hs_lastmodifieddate"));
+    assert_eq!(seen[1].body["after"], json!("2"));
+
+    // The checkpoint carries the newest change minus the overlap.
+    let cp: Value = serde_json::from_str(second.checkpoint.as_deref().unwrap()).unwrap();
+    let newest = crmsync::clock::parse_instant("2027-01-15T09:00:00.000Z").unwrap();
+    assert_eq!(cp["since"], json!(newest - hubspot::OVERLAP_MS));
+    assert_eq!(cp["archive_scan"], json!(NOW - 1000));
+}
+
+#[tokio::test]
+async fn a_no_op_run_costs_one_search_and_keeps_the_cursor() {
+    let fake = Fake::start(|_, _| answer(200, json!({ "total": 0, "results": [] })));
+    let s = setup(&fake, None, |_| {});
+    let c = cursor(NOW - 3_600_000, NOW - 60_000);
+    let page =
+        s.hs.changes(
+            &query(ObjectKind::Contact, Some(c.clone()), None),
+            &["email".into(), "associations.companies".into()],
+        )
+        .await
+        .unwrap();
+    assert!(page.records.is_empty() && page.next.is_none());
+    assert_eq!(
+        serde_json::from_str::<Value>(page.checkpoint.as_deref().unwrap()).unwrap(),
+        serde_json::from_str::<Value>(&c).unwrap()
+    );
+    assert_eq!(s.hs.requests_sent(), 1);
+    assert_eq!(fake.seen()[0].path, "/crm/v3/objects/contacts/search");
+}
+
+/// A search that enforces the result cap, like HubSpot: paging past it is a 400.
+fn capped_search(records: Vec<(String, i64)>, cap: usize) -> impl Fn(&Seen, usize) -> Answer {
+    capped_search_with_ties(records, cap, |_, _| std::cmp::Ordering::Equal)
+}
+
+/// As [`capped_search`], with `ties(gte, ids)` ordering records of equal timestamps: HubSpot
+/// promises no order among them, so it may differ from one query to the next.
+fn capped_search_with_ties(
+    mut records: Vec<(String, i64)>,
+    cap: usize,
+    ties: impl Fn(Option<i64>, (&str, &str)) -> std::cmp::Ordering + Send + Sync + 'static,
+) -> impl Fn(&Seen, usize) -> Answer {
+    records.sort_by_key(|(_, t)| *t);
+    move |req, _| {
+        let gte_now: Option<i64> = req.body["filterGroups"][0]["filters"][0]["value"]
+            .as_str()
+            .map(|v| v.parse().unwrap());
+        let mut records = records.clone();
+        records.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| ties(gte_now, (&a.0, &b.0))));
+        let gte: Option<i64> = req.body["filterGroups"][0]["filters"][0]["value"]
+            .as_str()
+            .map(|v| v.parse().unwrap());
+        let offset: usize = req.body["after"].as_str().map_or(0, |a| a.parse().unwrap());
+        let limit = req.body["limit"].as_u64().unwrap() as usize;
+        if offset + limit > cap {
+            return answer(
+                400,
+                json!({ "status": "error", "message": "paging past 10000", "category": "VALIDATION_ERROR", "correlationId": "c" }),
+            );
+        }
+        let matching: Vec<&(String, i64)> = records
+            .iter()
+            .filter(|(_, t)| gte.is_none_or(|g| *t >= g))
+            .collect();
+        let page: Vec<Value> = matching
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(id, t)| contact(id, *t, json!({})))
+            .collect();
+        let mut body = json!({ "total": matching.len(), "results": page });
+        if offset + limit < matching.len() {
+            body["paging"] = json!({ "next": { "after": (offset + limit).to_string() } });
+        }
+        answer(200, body)
+    }
+}
+
+#[tokio::test]
+async fn a_read_past_the_search_cap_restarts_from_the_newest_timestamp_without_duplicates() {
+    let base = NOW - 100_000;
+    let records: Vec<(String, i64)> = [0, 1, 2, 3, 3, 4, 5, 6, 6, 7]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (format!("{}", 100 + i), base + t * 1000))
+        .collect();
+    let fake = Fake::start(capped_search(records.clone(), 4));
+    let s = setup(&fake, None, |o| {
+        o.search_cap = 4;
+        o.search_limit = 2;
+    });
+    let since = Some(cursor(base - 1, NOW));
+    let mut ids = Vec::new();
+    let mut page = None;
+    for _ in 0..20 {
+        let p =
+            s.hs.changes(
+                &query(ObjectKind::Contact, since.clone(), page.clone()),
+                &["email".into()],
+            )
+            .await
+            .unwrap();
+        ids.extend(p.records.iter().map(|r| r.id.clone()));
+        page = p.next;
+        if page.is_none() {
+            break;
+        }
+    }
+    let want: Vec<String> = records.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(ids, want, "every record once, in order");
+    let gtes: Vec<Option<String>> = fake
+        .seen()
+        .iter()
+        .map(|r| {
+            r.body["filterGroups"][0]["filters"][0]["value"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    // The second query starts at the newest timestamp the first one reached.
+    assert!(gtes.contains(&Some((base + 3000).to_string())), "{gtes:?}");
+}
+
+#[tokio::test]
+async fn a_restarted_search_skips_records_already_read_whatever_their_order() {
+    let base = NOW - 100_000;
+    // Three records share the timestamp where the cap forces a new query: more than a page.
+    let records: Vec<(String, i64)> = [0, 1, 2, 3, 3, 3, 4, 5]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (format!("{}", 100 + i), base + t * 1000))
+        .collect();
+    let first_gte = base - 1;
+    let fake = Fake::start(capped_search_with_ties(
+        records.clone(),
+        6,
+        move |gte, (a, b)| {
+            // The first query lists ties newest id first, the restarted one oldest first.
+            if gte == Some(first_gte) {
+                b.cmp(a)
+            } else {
+                a.cmp(b)
+            }
+        },
+    ));
+    let s = setup(&fake, None, |o| {
+        o.search_cap = 6;
+        o.search_limit = 2;
+    });
+    let since = Some(cursor(first_gte, NOW));
+    let mut ids = Vec::new();
+    let mut page = None;
+    for _ in 0..20 {
+        let p =
+            s.hs.changes(
+                &query(ObjectKind::Contact, since.clone(), page.clone()),
+                &["email".into()],
+            )
+            .await
+            .unwrap();
+        ids.extend(p.records.iter().map(|r| r.id.clone()));
+        page = p.next;
+        if page.is_none() {
+            break;
+        }
+    }
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), ids.len(), "no record twice: {ids:?}");
+    let want: Vec<String> = records.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(sorted, want, "every record: {ids:?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_crm_is_a_network_error_after_the_retries() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let tokens = Arc::new(Tokens {
+        refreshes: AtomicUsize::new(0),
+        can_refresh: false,
+    });
+    let ctx = ProviderContext {
+        connection: "acme".into(),
+        base_url: Some(format!("http://127.0.0.1:{port}")),
+        tokens,
+        clock: Arc::new(FixedClock::new(NOW)),
+        max_requests: None,
+    };
+    let options = HubSpotOptions {
+        http: HttpOptions {
+            no_sleep: true,
+            max_attempts: 3,
+            ..HttpOptions::default()
+        },
+        ..HubSpotOptions::default()
+    };
+    let hs = HubSpot::with_options(ctx, options).unwrap();
+    let err = hs.account().await.unwrap_err();
+    assert!(matches!(err, ProviderError::Network { .. }), "{err}");
+    assert!(err.to_string().contains("`acme`"), "{err}");
+    assert_eq!(hs.requests_sent(), 3);
+    let waits = hs.http().waits();
+    assert_eq!(waits.len(), 2);
+    assert!(waits.iter().all(|(r, _)| *r == WaitReason::Retry));
+}
+
+#[tokio::test]
+async fn a_full_read_also_lists_archived_records_and_stamps_the_scan() {
+    let fake = Fake::start(|req, _| {
+        if req.path.ends_with("/search") {
+            assert!(
+                req.body["filterGroups"].as_array().unwrap().is_empty(),
+                "full read has no filter"
+            );
+            return answer(
+                200,
+                json!({ "total": 1, "results": [contact("1", NOW - 5000, json!({}))] }),
+            );
+        }
+        assert_eq!(req.method, "GET");
+        assert_eq!(req.path, "/crm/v3/objects/contacts");
+        assert_eq!(req.query.get("archived").map(String::as_str), Some("true"));
+        match req.query.get("after").map(String::as_str) {
+            None => answer(
+                200,
+                json!({ "results": [
+                { "id": "7", "properties": { "email": "gone@x.test" }, "createdAt": "2026-01-01T00:00:00.000Z",
+                  "updatedAt": "2026-02-01T00:00:00.000Z", "archived": true, "archivedAt": "2026-02-01T00:00:00.000Z" }
+            ], "paging": { "next": { "after": "7" } } }),
+            ),
+            Some("7") => answer(
+                200,
+                json!({ "results": [
+                { "id": "8", "properties": {}, "createdAt": "2026-01-01T00:00:00.000Z",
+                  "updatedAt": "2026-02-02T00:00:00.000Z", "archived": true }
+            ] }),
+            ),
+            other => panic!("after {other:?}"),
+        }
+    });
+    let s = setup(&fake, None, |_| {});
+    let mut all = Vec::new();
+    let mut page = None;
+    let mut checkpoint = None;
+    let mut done = false;
+    for _ in 0..10 {
+        let p =
+            s.hs.changes(&query(ObjectKind::Contact, None, page), &["email".into()])
+                .await
+                .unwrap();
+        all.extend(p.records);
+        checkpoint = p.checkpoint.or(checkpoint);
+        page = p.next;
+        if page.is_none() {
+            done = true;
+            break;
+        }
+    }
+    assert!(done, "the read ends");
+    let archived: Vec<&str> = all
+        .iter()
+        .filter(|r| r.archived)
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(archived, ["7", "8"]);
+    assert!(!all[0].archived);
+    let cp: Value = serde_json::from_str(&checkpoint.unwrap()).unwrap();
+    assert_eq!(cp["archive_scan"], json!(NOW));
+    assert_eq!(cp["since"], json!(NOW - 5000 - hubspot::OVERLAP_MS));
+}
+
+#[tokio::test]
+async fn an_incremental_read_scans_archives_once_the_last_scan_is_a_day_old() {
+    let fake = Fake::start(|req, _| {
+        if req.path.ends_with("/search") {
+            answer(200, json!({ "total": 0, "results": [] }))
+        } else {
+            answer(200, json!({ "results": [] }))
+        }
+    });
+    let s = setup(&fake, None, |_| {});
+    let stale = cursor(NOW - 1000, NOW - hubspot::ARCHIVE_SCAN_INTERVAL_MS);
+    let p =
+        s.hs.changes(&query(ObjectKind::Company, Some(stale.clone()), None), &[])
+            .await
+            .unwrap();
+    let p2 =
+        s.hs.changes(&query(ObjectKind::Company, Some(stale), p.next), &[])
+            .await
+            .unwrap();
+    assert!(p2.next.is_none());
+    let paths: Vec<String> = fake
+        .seen()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "POST /crm/v3/objects/companies/search",
+            "GET /crm/v3/objects/companies"
+        ]
+    );
+    let cp: Value = serde_json::from_str(p2.checkpoint.as_deref().unwrap()).unwrap();
+    assert_eq!(cp["archive_scan"], json!(NOW));
+}
+
+#[tokio::test]
+async fn changed_contacts_get_their_company_from_the_v4_association_read() {
+    let fake = Fake::start(|req, _| {
+        if req.path.ends_with("/search") {
+            return answer(
+                200,
+                json!({ "total": 2, "results": [contact("1", NOW, json!({})), contact("2", NOW, json!({}))] }),
+            );
+        }
+        assert_eq!(
+            req.path,
+            "/crm/v4/associations/contacts/companies/batch/read"
+        );
+        assert_eq!(req.body["inputs"], json!([{ "id": "1" }, { "id": "2" }]));
+        answer(
+            200,
+            json!({ "status": "COMPLETE", "results": [
+            { "from": { "id": "1" }, "to": [
+                { "toObjectId": 50, "associationTypes": [{ "category": "HUBSPOT_DEFINED", "typeId": 279, "label": null }] },
+                { "toObjectId": 51, "associationTypes": [{ "category": "HUBSPOT_DEFINED", "typeId": 1, "label": "Primary" }] }
+            ] }
+        ], "startedAt": "2026-01-01T00:00:00Z", "completedAt": "2026-01-01T00:00:00Z" }),
+        )
+    });
+    let s = setup(&fake, None, |_| {});
+    let p =
+        s.hs.changes(
+            &query(ObjectKind::Contact, Some(cursor(0, NOW)), None),
+            &["email".into(), "associations.companies".into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        p.records[0]
+            .props
+            .get("associations.companies")
+            .map(String::as_str),
+        Some("51")
+    );
+    assert!(!p.records[1].props.contains_key("associations.companies"));
+    let search = &fake.seen()[0].body;
+    assert!(
+        !search["properties"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("associations.companies"))
+    );
+}
+
+fn write(local: &str, remote: Option<&str>, props: &[(&str, &str)]) -> RemoteWrite {
+    RemoteWrite {
+        local_id: local.into(),
+        remote_id: remote.map(str::to_string),
+        props: props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+#[tokio::test]
+async fn create_upserts_by_crmsync_id_and_maps_a_207_back_to_its_inputs() {
+    let fake = Fake::start(|req, _| {
+        assert_eq!(req.path, "/crm/v3/objects/contacts/batch/upsert");
+        answer(
+            207,
+            json!({
+                "status": "COMPLETE",
+                "results": [{ "id": "900", "new": true, "properties": { "email": "b@x.test", "crmsync_id": "L2" },
+                              "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-03-01T00:00:00.000Z", "archived": false }],
+                "numErrors": 1,
+                "errors": [{ "status": "error", "category": "VALIDATION_ERROR",
+                             "message": "Property values were not valid: email `nope`",
+                             "context": { "ids": ["L1"] } }],
+                "startedAt": "2026-01-01T00:00:00Z", "completedAt": "2026-01-01T00:00:00Z"
+            }),
+        )
+    });
+    let s = setup(&fake, None, |_| {});
+    let out =
+        s.hs.create(
+            ObjectKind::Contact,
+            &[
+                write("L1", None, &[("email", "nope")]),
+                write("L2", None, &[("email", "b@x.test"), ("phone", "")]),
+            ],
+        )
+        .await
+        .unwrap();
+    let err = out[0].as_ref().unwrap_err();
+    assert!(
+        err.message.contains("Property values were not valid"),
+        "{err:?}"
+    );
+    let ok = out[1].as_ref().unwrap();
+    assert_eq!(ok.id, "900");
+    assert_eq!(ok.external_id.as_deref(), Some("L2"));
+    let body = &fake.seen()[0].body;
+    assert_eq!(body["inputs"][1]["idProperty"], json!("crmsync_id"));
+    assert_eq!(body["inputs"][1]["id"], json!("L2"));
+    assert_eq!(
+        body["inputs"][1]["properties"],
+        json!({ "email": "b@x.test", "crmsync_id": "L2" }),
+        "empty values are not sent on create"
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_contact_is_isolated_and_carries_the_existing_id() {
+    let fake = Fake::start(|req, _| {
+        let inputs = req.body["inputs"].as_array().unwrap();
+        if inputs.iter().any(|i| i["id"] == json!("L1")) {
+            return answer(
+                409,
+                json!({ "status": "error", "category": "CONFLICT", "correlationId": "c",
+                                       "message": "Contact already exists. Existing ID: 12345" }),
+            );
+        }
+        let results: Vec<Value> = inputs
+            .iter()
+            .map(|i| json!({ "id": "77", "properties": { "crmsync_id": i["id"] }, "createdAt": "2026-01-01T00:00:00.000Z",
+                              "updatedAt": "2026-01-01T00:00:00.000Z", "archived": false, "new": true }))
+            .collect();
+        answer(
+            200,
+            json!({ "status": "COMPLETE", "results": results, "startedAt": "x", "completedAt": "x" }),
+        )
+    });
+    let s = setup(&fake, None, |_| {});
+    let out =
+        s.hs.create(
+            ObjectKind::Contact,
+            &[
+                write("L1", None, &[("email", "dup@x.test")]),
+                write("L2", None, &[("email", "new@x.test")]),
+            ],
+        )
+        .await
+        .unwrap();
+    let err = out[0].as_ref().unwrap_err();
+    assert_eq!(err.duplicate_of(), Some("12345"));
+    assert_eq!(err.message, "Contact already exists. Existing ID: 12345");
+    assert_eq!(out[1].as_ref().unwrap().id, "77");
+    // The whole batch, then each half.
+    assert_eq!(fake.seen().len(), 3);
+}
+
+#[tokio::test]
+async fn update_batches_by_id_and_moves_the_company_association() {
+    let fake = Fake::start(|req, _| match req.path.as_str() {
+        "/crm/v3/objects/contacts/batch/update" => answer(
+            200,
+            json!({ "status": "COMPLETE", "results": [
+            { "id": "5", "properties": { "firstname": "Ann", "phone": null }, "createdAt": "2026-01-01T00:00:00.000Z",
+              "updatedAt": "2026-04-01T00:00:00.000Z", "archived": false }
+        ], "startedAt": "x", "completedAt": "x" }),
+        ),
+        "/crm/v4/associations/contacts/companies/batch/read" => answer(
+            200,
+            json!({ "status": "COMPLETE", "results": [
+            { "from": { "id": "5" }, "to": [{ "toObjectId": 40, "associationTypes": [{ "category": "HUBSPOT_DEFINED", "typeId": 1 }] }] }
+        ], "startedAt": "x", "completedAt": "x" }),
+        ),
+        "/crm/v4/associations/contacts/companies/batch/associate/default" => answer(
+            200,
+            json!({ "status": "COMPLETE", "results": [], "startedAt": "x", "completedAt": "x" }),
+        ),
+        "/crm/v4/associations/contacts/companies/batch/archive" => answer(204, Value::Null),
+        other => panic!("unexpected {other}"),
+    });
+    let s = setup(&fake, None, |_| {});
+    let out =
+        s.hs.update(
+            ObjectKind::Contact,
+            &[write(
+                "L5",
+                Some("5"),
+                &[
+                    ("firstname", "Ann"),
+                    ("phone", ""),
+                    ("associations.companies", "41"),
+                ],
+            )],
+        )
+        .await
+        .unwrap();
+    let rec = out[0].as_ref().unwrap();
+    assert_eq!(
+        rec.props.get("associations.companies").map(String::as_str),
+        Some("41")
+    );
+    assert_eq!(
+        rec.updated_at,
+        crmsync::clock::parse_instant("2026-04-01T00:00:00.000Z").unwrap()
+    );
+    let seen = fake.seen();
+    assert_eq!(
+        seen[0].body,
+        json!({ "inputs": [{ "id": "5", "properties": { "firstname": "Ann", "phone": "" } }] })
+    );
+    let by_path = |p: &str| {
+        seen.iter()
+            .find(|r| r.path.ends_with(p))
+            .unwrap()
+            .body
+            .clone()
+    };
+    assert_eq!(
+        by_path("associate/default"),
+        json!({ "inputs": [{ "from": { "id": "5" }, "to": { "id": "41" } }] })
+    );
+    assert_eq!(
+        by_path("batch/archive"),
+        json!({ "inputs": [{ "from": { "id": "5" }, "to": [{ "id": "40" }] }] })
+    );
+}
+
+#[tokio::test]
+async fn archive_and_find_by_external_id_use_the_batch_endpoints() {
+    let fake = Fake::start(|req, _| match req.path.as_str() {
+        "/crm/v3/objects/companies/batch/archive" => answer(204, Value::Null),
+        "/crm/v3/objects/companies/batch/read" => {
+            assert_eq!(req.body["idProperty"], json!("crmsync_id"));
+            assert_eq!(req.query.get("archived").map(String::as_str), Some("false"));
+            answer(
+                207,
+                json!({ "status": "COMPLETE", "results": [
+                { "id": "3", "properties": { "crmsync_id": "L3", "name": "Acme" }, "createdAt": "x",
+                  "updatedAt": "2026-01-01T00:00:00.000Z", "archived": false }
+            ], "numErrors": 1, "errors": [{ "status": "error", "category": "OBJECT_NOT_FOUND", "message": "not found", "context": { "ids": ["L4"] } }],
+               "startedAt": "x", "completedAt": "x" }),
+            )
+        }
+        other => panic!("unexpected {other}"),
+    });
+    let s = setup(&fake, None, |_| {});
+    let out =
+        s.hs.archive(ObjectKind::Company, &["3".into(), "4".into()])
+            .await
+            .unwrap();
+    assert!(out.iter().all(Result::is_ok) && out.len() == 2);
+    assert_eq!(
+        fake.seen()[0].body,
+        json!({ "inputs": [{ "id": "3" }, { "id": "4" }] })
+    );
+    let found =
+        s.hs.find_by_external_id(
+            ObjectKind::Company,
+            &["L3".into(), "L4".into()],
+            &["name".into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].external_id.as_deref(), Some("L3"));
+}
+
+#[tokio::test]
+async fn a_429_waits_for_retry_after_and_then_succeeds() {
+    let fake = Fake::start(|_, n| {
+        if n == 0 {
+            answer(429, json!({ "status": "error", "message": "You have reached your ten_secondly_rolling limit.",
+                                "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING", "correlationId": "c" }))
+            .header("Retry-After", "7")
+        } else {
+            answer(200, json!({ "results": [] }))
+        }
+    });
+    let s = setup(&fake, None, |_| {});
+    let fields = s.hs.fields(ObjectKind::Company).await.unwrap();
+    assert!(fields.is_empty());
+    assert_eq!(s.hs.requests_sent(), 2);
+    assert_eq!(
+        s.hs.http().waits(),
+        [(WaitReason::Retry, Duration::from_secs(7))]
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_headers_spread_the_remaining_budget_over_the_window() {
+    let fake = Fake::start(|_, n| {
+        let remaining = if n == 0 { "150" } else { "10" };
+        answer(200, json!({ "results": [] }))
+            .header("X-HubSpot-RateLimit-Max", "190")
+            .header("X-HubSpot-RateLimit-Remaining", remaining)
+            .header("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")
+    });
+    let s = setup(&fake, None, |_| {});
+    for _ in 0..3 {
+        s.hs.fields(ObjectKind::Company).await.unwrap();
+    }
+    // Plenty left after the first answer: no pacing. Ten left of 190: one every second.
+    assert_eq!(
+        s.hs.http().waits(),
+        [(WaitReason::Pacing, Duration::from_millis(1000))]
+    );
+}
+
+#[tokio::test]
+async fn searches_are_held_to_four_a_second() {
+    let fake = Fake::start(|_, _| answer(200, json!({ "total": 0, "results": [] })));
+    let s = setup(&fake, None, |_| {});
+    for _ in 0..3 {
+        s.hs.changes(&query(ObjectKind::Company, Some(cursor(0, NOW)), None), &[])
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        s.hs.http().waits(),
+        [
+            (WaitReason::SearchRate, Duration::from_millis(250)),
+            (WaitReason::SearchRate, Duration::from_millis(250))
+        ]
+    );
+    // Time the client did not sleep still counts: a search a second later is not held.
+    s.clock.advance(1000);
+    s.hs.changes(&query(ObjectKind::Company, Some(cursor(0, NOW)), None), &[])
+        .await
+        .unwrap();
+    assert_eq!(s.hs.http().waits().len(), 2);
+}
+
+#[tokio::test]
+async fn a_5xx_is_retried_with_backoff_and_then_succeeds() {
+    let fake = Fake::start(|_, n| {
+        if n < 2 {
+            answer(
+                502,
+                json!({ "message": "bad gateway", "category": "INTERNAL", "correlationId": "c" }),
+            )
+        } else {
+            answer(
+                200,
+                json!({ "portalId": 4242, "uiDomain": "app-eu1.hubspot.com", "accountType": "STANDARD" }),
+            )
+        }
+    });
+    let s = setup(&fake, None, |_| {});
+    let info = s.hs.account().await.unwrap();
+    assert_eq!(info.account, "portal 4242 on app-eu1.hubspot.com");
+    assert_eq!(fake.seen()[2].path, "/account-info/v3/details");
+    let waits = s.hs.http().waits();
+    assert_eq!(waits.len(), 2);
+    // 500 ms then 1 s, each with jitter down to half.
+    assert!(
+        waits[0].1 >= Duration::from_millis(250) && waits[0].1 <= Duration::from_millis(500),
+        "{waits:?}"
+    );
+    assert!(
+        waits[1].1 >= Duration::from_millis(500) && waits[1].1 <= Duration::from_millis(1000),
+        "{waits:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_keeps_failing_gives_up_after_the_attempt_cap() {
+    let fake = Fake::start(|_, _| {
+        answer(
+            503,
+            json!({ "message": "down", "category": "x", "correlationId": "c" }),
+        )
+    });
+    let s = setup(&fake, None, |_| {});
+    let err = s.hs.fields(ObjectKind::Contact).await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::Api { status: 503, .. }),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("`acme`") && text.contains("down"), "{text}");
+    assert_eq!(s.hs.requests_sent(), 5);
+}
+
+#[tokio::test]
+async fn a_401_refreshes_once_and_retries_with_the_new_token() {
+    let fake = Fake::start(|req, _| {
+        if req.auth.as_deref() == Some("Bearer new-token") {
+            answer(200, json!({ "results": [] }))
+        } else {
+            answer(
+                401,
+                json!({ "status": "error", "category": "INVALID_AUTHENTICATION", "correlationId": "c",
+                                "message": "Authentication credentials not found." }),
+            )
+        }
+    });
+    let s = setup(&fake, None, |_| {});
+    s.hs.fields(ObjectKind::Company).await.unwrap();
+    assert_eq!(s.tokens.refreshes.load(Ordering::SeqCst), 1);
+    let auths: Vec<_> = fake.seen().into_iter().map(|r| r.auth.unwrap()).collect();
+    assert_eq!(auths, ["Bearer old-token", "Bearer new-token"]);
+}
+
+#[tokio::test]
+async fn a_401_after_refresh_is_an_auth_error_without_the_token() {
+    let fake = Fake::start(|_, _| {
+        answer(
+            401,
+            json!({ "status": "error", "category": "INVALID_AUTHENTICATION", "correlationId": "c",
+                            "message": "Authentication credentials not found." }),
+        )
+    });
+    let s = setup(&fake, None, |_| {});
+    let err = s.hs.fields(ObjectKind::Company).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Auth { .. }), "{err}");
+    assert!(!err.to_string().contains("token-"), "{err}");
+    assert_eq!(s.tokens.refreshes.load(Ordering::SeqCst), 1);
+    assert_eq!(fake.seen().len(), 2);
+}
+
+#[tokio::test]
+async fn the_request_budget_stops_the_run_before_sending_more() {
+    let fake = Fake::start(|_, _| answer(200, json!({ "results": [] })));
+    let s = setup(&fake, Some(2), |_| {});
+    s.hs.fields(ObjectKind::Company).await.unwrap();
+    s.hs.fields(ObjectKind::Company).await.unwrap();
+    let err = s.hs.fields(ObjectKind::Company).await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::Budget { budget: 2, .. }),
+        "{err}"
+    );
+    assert_eq!(fake.seen().len(), 2);
+    assert_eq!(s.hs.requests_sent(), 2);
+}
+
+#[tokio::test]
+async fn fields_read_types_read_only_uniqueness_and_options() {
+    let fake = Fake::start(|req, _| {
+        if req.method == "POST" {
+            return answer(201, json!({ "name": "crmsync_id" }));
+        }
+        answer(
+            200,
+            json!({ "results": [
+            { "name": "email", "label": "Email", "type": "string", "fieldType": "text", "hasUniqueValue": false,
+              "modificationMetadata": { "readOnlyValue": false, "readOnlyDefinition": true, "archivable": false } },
+            { "name": "lastmodifieddate", "label": "Last Modified", "type": "datetime", "fieldType": "date",
+              "modificationMetadata": { "readOnlyValue": true, "readOnlyDefinition": true, "archivable": false } },
+            { "name": "lifecyclestage", "label": "Lifecycle", "type": "enumeration", "fieldType": "radio",
+              "options": [{ "label": "Lead", "value": "lead" }, { "label": "Customer", "value": "customer" }] },
+            { "name": "crmsync_id", "label": "crmsync id", "type": "string", "fieldType": "text", "hasUniqueValue": true },
+            { "name": "phone", "label": "Phone", "type": "string", "fieldType": "phonenumber" }
+        ] }),
+        )
+    });
+    let s = setup(&fake, None, |_| {});
+    let fields = s.hs.fields(ObjectKind::Contact).await.unwrap();
+    let get = |n: &str| fields.iter().find(|f| f.name == n).unwrap();
+    assert!(
+        get("lastmodifieddate").read_only
+            && get("lastmodifieddate").kind == RemoteFieldKind::DateTime
+    );
+    assert!(!get("email").read_only);
+    assert_eq!(get("lifecyclestage").options, ["lead", "customer"]);
+    assert!(get("crmsync_id").unique);
+    assert_eq!(get("phone").kind, RemoteFieldKind::Phone);
+    assert_eq!(
+        get("associations.companies").kind,
+        RemoteFieldKind::Reference
+    );
+
+    s.hs.create_field(
+        ObjectKind::Contact,
+        &FieldSpec {
+            name: "crmsync_id".into(),
+            label: "crmsync id".into(),
+            kind: RemoteFieldKind::Text,
+            unique: true,
+        },
+    )
+    .await
+    .unwrap();
+    let post = fake.seen().pop().unwrap();
+    assert_eq!(post.path, "/crm/v3/properties/contacts");
+    assert_eq!(
+        post.body,
+        json!({ "name": "crmsync_id", "label": "crmsync id", "type": "string",
+                                  "fieldType": "text", "groupName": "contactinformation", "hasUniqueValue": true })
+    );
+}
+
+#[test]
+fn oauth_spec_follows_overrides() {
+    let spec = hubspot::oauth_spec(None, None);
+    assert_eq!(spec.provider, ProviderKind::Hubspot);
+    assert_eq!(
+        spec.authorize_url,
+        "https://app.hubspot.com/oauth/authorize"
+    );
+    assert_eq!(spec.token_url, "https://api.hubapi.com/oauth/v1/token");
+    assert!(spec.pkce);
+    assert!(
+        spec.scopes
+            .iter()
+            .any(|s| s == "crm.objects.companies.write")
+    );
+    assert!(spec.scopes.iter().any(|s| s == "oauth"));
+    let spec = hubspot::oauth_spec(
+        Some("http://127.0.0.1:9/"),
+        Some("http://127.0.0.1:9/authorize"),
+    );
+    assert_eq!(spec.token_url, "http://127.0.0.1:9/oauth/v1/token");
+    assert_eq!(spec.authorize_url, "http://127.0.0.1:9/authorize");
+}
+
+#[test]
+fn only_hubspot_can_be_opened_so_far() {
+    let ctx = ProviderContext {
+        connection: "pd".into(),
+        base_url: None,
+        tokens: Arc::new(Tokens {
+            refreshes: AtomicUsize::new(0),
+            can_refresh: false,
+        }),
+        clock: Arc::new(FixedClock::new(NOW)),
+        max_requests: None,
+    };
+    let err = crmsync::providers::open(ProviderKind::Pipedrive, ctx.clone())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("not available yet"), "{err}");
+    let hs = crmsync::providers::open(ProviderKind::Hubspot, ctx).unwrap();
+    assert_eq!(hs.objects(), [ObjectKind::Company, ObjectKind::Contact]);
+    let contact_map = hs.default_mappings(ObjectKind::Contact);
+    assert!(
+        contact_map
+            .iter()
+            .any(|m| m.local == "company_id" && m.remote == "associations.companies")
+    );
+    assert!(
+        contact_map
+            .iter()
+            .any(|m| m.local == "owner" && m.remote == "hubspot_owner_id")
+    );
+}

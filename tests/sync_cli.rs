@@ -1,0 +1,245 @@
+//! `sync --dry-run`, `sync --plan` + `apply`, the safety gates and the request budget, run as a
+//! user runs them against the sandbox HubSpot.
+
+mod common;
+
+use common::TestEnv;
+use crmsync::model::{Fields, ObjectKind, Record, RecordId};
+use crmsync::sandbox::{Sandbox, SandboxOptions};
+use crmsync::store::{Store, WriteOrigin};
+
+/// A sandbox with generous limits and a configured, set-up connection `hs`.
+fn setup() -> (Sandbox, TestEnv) {
+    let sandbox = Sandbox::start(SandboxOptions {
+        rate_limit: (10_000, 10_000),
+        search_per_second: 0,
+        ..SandboxOptions::default()
+    })
+    .unwrap();
+    let mut env = TestEnv::new();
+    env.remove_env("CRMSYNC_TEST_NOW");
+    env.set_env("CRMSYNC_TOKEN_HS", &sandbox.token());
+    env.write_config(&format!(
+        "[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n",
+        sandbox.base_url()
+    ));
+    env.run(&["mappings", "setup", "-c", "hs"]).ok();
+    (sandbox, env)
+}
+
+fn contact(email: &str, first: &str) -> Record {
+    let mut fields = Fields::new();
+    fields.insert("email".into(), email.into());
+    fields.insert("first_name".into(), first.into());
+    Record {
+        id: RecordId::new(),
+        kind: ObjectKind::Contact,
+        fields,
+        updated_at: 1,
+        archived_at: None,
+    }
+}
+
+fn save(env: &TestEnv, records: &[Record]) {
+    let mut store = Store::open(&env.state_path()).unwrap();
+    store.save_records(records, &WriteOrigin::User).unwrap();
+}
+
+fn remote_contacts(sandbox: &Sandbox) -> Vec<serde_json::Value> {
+    let dump = sandbox.dump();
+    let all = dump["contacts"].as_array().cloned().unwrap_or_default();
+    all.into_iter().filter(|c| c["archived"] != true).collect()
+}
+
+#[test]
+fn dry_run_prints_the_plan_field_by_field_and_writes_nothing() {
+    let (sandbox, env) = setup();
+    save(&env, &[contact("ann@example.com", "Ann")]);
+    let id = sandbox
+        .create_record(
+            "contacts",
+            &[("email", "bob@example.com"), ("firstname", "Bob")],
+        )
+        .unwrap();
+    sandbox.clear_request_log();
+
+    let run = env.run(&["sync", "--dry-run"]);
+    run.ok();
+    assert!(run.stdout.contains("create there"), "{}", run.stdout);
+    assert!(run.stdout.contains("ann@example.com"), "{}", run.stdout);
+    assert!(run.stdout.contains("create here"), "{}", run.stdout);
+    assert!(run.stdout.contains("Bob"), "{}", run.stdout);
+    let writes = sandbox
+        .request_log()
+        .iter()
+        .filter(|r| r.method != "GET" && !r.path.ends_with("/search") && !r.path.ends_with("/read"))
+        .count();
+    assert_eq!(writes, 0, "a dry run wrote to HubSpot");
+    assert_eq!(remote_contacts(&sandbox).len(), 1, "{id:?}");
+
+    let json = env.run(&["sync", "--dry-run", "--json"]);
+    json.ok();
+    let v = json.json();
+    assert_eq!(v["dry_run"], true);
+    let ops: Vec<String> = v["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| {
+            p["ops"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["op"].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert!(ops.contains(&"remote_create".to_string()), "{ops:?}");
+    assert!(ops.contains(&"local_create".to_string()), "{ops:?}");
+
+    // Nothing was stored either: the real run still has everything to do.
+    let real = env.run(&["sync", "--json"]);
+    real.ok();
+    assert_eq!(remote_contacts(&sandbox).len(), 2);
+}
+
+#[test]
+fn a_saved_plan_is_applied_and_a_record_that_moved_is_planned_again() {
+    let (sandbox, env) = setup();
+    save(&env, &[contact("ann@example.com", "Ann")]);
+    env.run(&["sync"]).ok();
+    let remote = remote_contacts(&sandbox);
+    let ann = remote[0]["id"].as_str().unwrap().to_string();
+    let bob = sandbox
+        .create_record(
+            "contacts",
+            &[("email", "bob@example.com"), ("firstname", "Bob")],
+        )
+        .unwrap();
+    let bob_id = bob["id"].as_str().unwrap().to_string();
+    sandbox
+        .update_record("contacts", &ann, &[("firstname", "Annie")])
+        .unwrap();
+
+    let plan = env.path("plan.json");
+    env.run(&["sync", "--plan", plan.to_str().unwrap()]).ok();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    assert_eq!(saved["format"], "crmsync-plan");
+
+    // Bob moves in HubSpot after the plan was made; a new contact appears that the plan never saw.
+    sandbox
+        .update_record("contacts", &bob_id, &[("firstname", "Robert")])
+        .unwrap();
+    sandbox
+        .create_record(
+            "contacts",
+            &[("email", "cy@example.com"), ("firstname", "Cy")],
+        )
+        .unwrap();
+
+    let run = env.run(&["apply", plan.to_str().unwrap()]);
+    run.ok();
+    assert!(
+        run.stderr.contains("planned again") && run.stderr.contains(&bob_id),
+        "{}",
+        run.stderr
+    );
+    let export = env.run(&["export", "--format", "jsonl"]);
+    export.ok();
+    assert!(
+        export.stdout.contains("Annie"),
+        "the planned pull was applied:\n{}",
+        export.stdout
+    );
+    assert!(
+        export.stdout.contains("Robert"),
+        "the moved record was planned again:\n{}",
+        export.stdout
+    );
+    assert!(
+        !export.stdout.contains("cy@example.com"),
+        "apply touched a record outside the plan"
+    );
+
+    let bad = env.write("bad.json", "{\"not\": \"a plan\"}");
+    let run = env.run(&["apply", bad.to_str().unwrap()]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("not a plan saved by"), "{}", run.stderr);
+}
+
+#[test]
+fn archiving_most_linked_records_stops_at_the_gate_with_exit_4_until_forced() {
+    let (sandbox, env) = setup();
+    let records: Vec<Record> = (0..6)
+        .map(|i| contact(&format!("p{i}@example.com"), "P"))
+        .collect();
+    save(&env, &records);
+    env.run(&["sync"]).ok();
+    // Archive four of six locally: 67% > the 50% default.
+    let mut store = Store::open(&env.state_path()).unwrap();
+    let archived: Vec<Record> = records[..4]
+        .iter()
+        .map(|r| Record {
+            archived_at: Some(2),
+            updated_at: 2,
+            ..r.clone()
+        })
+        .collect();
+    store.save_records(&archived, &WriteOrigin::User).unwrap();
+    drop(store);
+
+    let run = env.run(&["sync"]);
+    run.expect_code(4);
+    assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    assert_eq!(
+        remote_contacts(&sandbox).len(),
+        6,
+        "the gate let archives through"
+    );
+
+    env.run(&["sync", "--force"]).ok();
+    assert_eq!(remote_contacts(&sandbox).len(), 2);
+}
+
+#[test]
+fn the_request_budget_stops_a_run_and_the_next_run_finishes_it() {
+    let (sandbox, env) = setup();
+    let records: Vec<Record> = (0..250)
+        .map(|i| contact(&format!("p{i}@example.com"), "P"))
+        .collect();
+    save(&env, &records);
+    let run = env.run(&["sync", "--max-requests", "3"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("budget of 3 requests"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("max_requests_per_run"),
+        "{}",
+        run.stderr
+    );
+    let partial = remote_contacts(&sandbox).len();
+    assert!(partial < 250, "the budget did not stop the run");
+    env.run(&["sync"]).ok();
+    let all = remote_contacts(&sandbox);
+    assert_eq!(
+        all.len(),
+        250,
+        "the next run finished the push without duplicates"
+    );
+}
+
+#[test]
+fn sync_without_connections_says_how_to_add_one() {
+    let env = TestEnv::new();
+    let run = env.run(&["sync"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("no connections are configured"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("crmsync connect"), "{}", run.stderr);
+}
