@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use common::TestEnv;
 use crmsync::model::{ObjectKind, RecordId};
+use crmsync::sandbox::{Sandbox, SandboxOptions};
 use crmsync::store::{Link, NewConflict, RunLock, RunOutcome, Store, WriteFailure, WriteOp};
 use serde_json::Value;
 
@@ -271,16 +272,74 @@ fn import_with_a_bad_map_spec_is_a_usage_error() {
 }
 
 #[test]
-fn import_to_a_connection_is_refused_before_writing() {
+fn import_to_an_unknown_connection_is_refused_before_writing() {
     let env = TestEnv::new();
     env.write_config(CONFIG);
     env.write("c.csv", CONTACTS);
-    let run = env.run(&["import", "c.csv", "--to", "acme"]);
-    run.expect_code(1);
-    assert!(run.stderr.contains("not available"), "{}", run.stderr);
-    assert!(!env.state_path().exists());
     let run = env.run(&["import", "c.csv", "--to", "nope"]);
     run.expect_code(2);
+    assert!(run.stderr.contains("nope"), "{}", run.stderr);
+    assert!(!env.state_path().exists());
+}
+
+#[test]
+fn import_to_a_connection_pushes_only_the_imported_records_and_only_once() {
+    let sandbox = Sandbox::start(SandboxOptions {
+        rate_limit: (10_000, 10_000),
+        search_per_second: 0,
+        ..SandboxOptions::default()
+    })
+    .unwrap();
+    let mut env = TestEnv::new();
+    env.remove_env("CRMSYNC_TEST_NOW");
+    env.set_env("CRMSYNC_TOKEN_HS", &sandbox.token());
+    env.write_config(&format!(
+        "[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n",
+        sandbox.base_url()
+    ));
+    env.run(&["mappings", "setup", "-c", "hs"]).ok();
+    // A local record from before, not part of the file: not pushed by `import --to`.
+    env.write("old.csv", "email\ncarl@example.com\n");
+    env.run(&["import", "old.csv"]).ok();
+
+    env.write("c.csv", CONTACTS);
+    let run = env.run(&["import", "c.csv", "--to", "hs"]);
+    run.ok();
+    assert!(
+        run.stderr.contains("pushing 2 records to `hs`"),
+        "{}",
+        run.stderr
+    );
+    let remote = |sandbox: &Sandbox| -> Vec<String> {
+        let dump = sandbox.dump();
+        let mut emails: Vec<String> = dump["contacts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter(|c| c["archived"] != true)
+            .map(|c| c["properties"]["email"].as_str().unwrap_or("").to_string())
+            .collect();
+        emails.sort();
+        emails
+    };
+    assert_eq!(remote(&sandbox), ["ann@example.com", "bob@example.com"]);
+    let s = env.run(&["status", "ann@example.com", "--json"]).json();
+    assert!(s["connections"][0]["remote_id"].is_string(), "{s}");
+    let log = env.run(&["log", "--json"]).json();
+    assert_eq!(log[0]["command"], "sync");
+    assert_eq!(log[1]["command"], "import");
+    assert_eq!(log[1]["connections"], serde_json::json!(["hs"]));
+
+    // Again: nothing changed locally, nothing is created twice.
+    let run = env.run(&["import", "c.csv", "--to", "hs"]);
+    run.ok();
+    assert!(
+        run.stderr.contains("nothing new or changed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(remote(&sandbox), ["ann@example.com", "bob@example.com"]);
 }
 
 #[test]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::config::OnDuplicate;
 use crate::model::ObjectKind;
-use crate::output::errors::{UsageError, hinted};
+use crate::output::errors::UsageError;
 use crate::output::progress::ImportBar;
 use crate::output::table::table;
 use crate::store::RunOutcome;
@@ -45,15 +45,8 @@ pub struct Args {
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     if let Some(connection) = &args.to {
-        // Refused before anything is written, so a retry without `--to` starts clean.
+        // Checked before anything is written.
         ctx.config.connection(connection).map_err(UsageError)?;
-        return Err(hinted(
-            format!("`crmsync import --to {connection}` is not available in this build"),
-            format!(
-                "import into the local store with `crmsync import {}`, then run `crmsync sync --connection {connection}`",
-                args.file.display()
-            ),
-        ));
     }
     let mut opts = ImportOptions::new(args.object, ctx.clock.now(), 0);
     opts.format = args.format.as_deref().map(|f| match f {
@@ -68,8 +61,10 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     opts.on_duplicate = args.on_duplicate.unwrap_or(ctx.config.import.on_duplicate);
     opts.default_calling_code = ctx.config.import.default_calling_code.clone();
 
-    let (mut store, _lock) = record::open_locked(ctx)?;
-    opts.run = store.begin_run("import", &[], opts.now)?;
+    let (mut store, lock) = record::open_locked(ctx)?;
+    let connections: Vec<String> = args.to.iter().cloned().collect();
+    opts.run = store.begin_run("import", &connections, opts.now)?;
+    let seq_before = store.max_seq()?;
     let bar = ImportBar::new(&ctx.out, &format!("importing {}", args.file.display()));
     let result = crate::transfer::import_file(&mut store, &args.file, &opts, &bar);
     crate::transfer::ImportProgress::finish(&bar);
@@ -106,11 +101,31 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         ctx.clock.now(),
     )?;
     render(ctx, &report)?;
-    Ok(if report.rejected > 0 {
+    let loaded = if report.rejected > 0 {
         Exit::Incomplete
     } else {
         Exit::Ok
-    })
+    };
+    let Some(connection) = &args.to else {
+        return Ok(loaded);
+    };
+    // Only what this import created or changed is pushed; rows that changed nothing locally
+    // are left to `crmsync sync` (they were pushed by the run that stored them, or wait for
+    // the next sync like any other local change).
+    let ids = store.record_ids_changed_since(args.object, seq_before)?;
+    drop(store);
+    drop(lock);
+    if ids.is_empty() {
+        ctx.out.note(format!(
+            "nothing new or changed to push to `{connection}`; `crmsync sync -c {connection}` sends everything that waits"
+        ));
+        return Ok(loaded);
+    }
+    ctx.out
+        .note(format!("pushing {} records to `{connection}`", ids.len()));
+    let pushed = super::sync::push_records(ctx, connection, ids).await?;
+    // The push's outcome (failed records, a safety gate) says more than the load's.
+    Ok(if pushed == Exit::Ok { loaded } else { pushed })
 }
 
 /// A file refused before anything was written is the user's to fix (exit 2); a failure while

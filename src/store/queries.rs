@@ -95,6 +95,30 @@ impl Store {
             message: format!("conflict {id} vanished while being resolved"),
         })
     }
+
+    /// The ids of records of `kind` changed after local change number `after_seq` (an index
+    /// range, without reading the records). Taken under the run lock with `after_seq` read
+    /// before a write, these are exactly the records that write created or changed.
+    pub fn record_ids_changed_since(
+        &self,
+        kind: crate::model::ObjectKind,
+        after_seq: i64,
+    ) -> Result<std::collections::HashSet<RecordId>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM records WHERE kind = ?1 AND seq > ?2")
+            .map_err(|e| self.sql("prepare a change scan", e))?;
+        let rows = stmt
+            .query_map(params![kind.as_str(), after_seq], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql("read changed records", e))?;
+        let mut out = std::collections::HashSet::new();
+        for row in rows {
+            out.insert(RecordId(
+                row.map_err(|e| self.sql("read changed records", e))?,
+            ));
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -216,5 +240,29 @@ mod tests {
             Some("they/them")
         );
         assert_eq!(s.record_seq(&RecordId("nope".into())).unwrap(), None);
+    }
+
+    #[test]
+    fn record_ids_changed_since_are_those_a_later_write_created_or_changed() {
+        let (_d, mut s) = store();
+        s.save_records(&[ann()], &WriteOrigin::Import { run: 1 })
+            .unwrap();
+        let before = s.max_seq().unwrap();
+        let mut bob = ann();
+        bob.id = RecordId("01HZY000000000000000000002".into());
+        bob.fields.insert("email".into(), "bob@example.com".into());
+        // Ann saved unchanged: not changed by this write.
+        s.save_records(&[bob.clone(), ann()], &WriteOrigin::Import { run: 2 })
+            .unwrap();
+        assert_eq!(
+            s.record_ids_changed_since(ObjectKind::Contact, before)
+                .unwrap(),
+            [bob.id].into_iter().collect()
+        );
+        assert!(
+            s.record_ids_changed_since(ObjectKind::Company, 0)
+                .unwrap()
+                .is_empty()
+        );
     }
 }
