@@ -882,6 +882,8 @@ fn explain_shows_base_local_direction_policy_and_last_writer() {
     assert_eq!(first["next"], "push the local value");
     assert_eq!(first["policy"], "newest-wins");
     assert_eq!(first["policy_source"], "[sync] conflict_policy");
+    assert_eq!(first["direction"], "both");
+    assert_eq!(first["direction_source"], "HubSpot's built-in mapping");
     assert_eq!(first["last_writer"]["cause"], "import");
     assert_eq!(first["last_writer"]["new"], "Annie");
     let pronouns = &fields["pronouns"];
@@ -941,4 +943,32 @@ fn taking_local_keeps_a_local_edit_made_after_the_conflict_was_found() {
     run.ok();
     assert_eq!(run.json()["resolved"][0]["resolution"], "she/they");
     assert!(dump(&env).contains("\"pronouns\":\"she/they\""));
+}
+
+#[test]
+fn explain_says_where_a_direction_comes_from_and_which_fields_are_not_mapped() {
+    let env = seeded();
+    env.write_config(&format!(
+        "{CONFIG}\n[[connections.acme.fields]]\nobject = \"contact\"\nlocal = \"custom.tier\"\ndirection = \"to-crm\"\npolicy = \"local-wins\"\n"
+    ));
+    env.write("tier.csv", "email,tier\nann@example.com,gold\n");
+    env.run(&["import", "tier.csv", "--map", "tier=custom.tier"])
+        .ok();
+    link_ann(&env, RunOutcome::Ok);
+    let field = |name: &str| -> Value {
+        let e = env.run(&["explain", "ann@example.com", name, "--json"]);
+        e.ok();
+        e.json()["connections"][0]["fields"][0].clone()
+    };
+    let tier = field("custom.tier");
+    assert_eq!(tier["local"], "gold");
+    assert_eq!(tier["direction"], "to-crm");
+    assert_eq!(tier["direction_source"], "[[connections.acme.fields]]");
+    assert_eq!(tier["policy"], "local-wins");
+    assert_eq!(tier["policy_source"], "[[connections.acme.fields]]");
+    // HubSpot has no built-in property for `warmness`, and the config maps none.
+    let warmness = field("warmness");
+    assert_eq!(warmness["direction"], "none");
+    assert_eq!(warmness["direction_source"], "not mapped");
+    assert_eq!(warmness["next"], "nothing: not synced");
 }

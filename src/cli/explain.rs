@@ -1,6 +1,7 @@
 //! `crmsync explain RECORD [FIELD]`
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -9,6 +10,7 @@ use crate::mapping::{ConflictPolicy, Direction};
 use crate::model::{Millis, ObjectKind, RecordId};
 use crate::output::errors::UsageError;
 use crate::output::table::{or_dash, table};
+use crate::providers::{DefaultMapping, ProviderContext, ProviderError, TokenSource};
 use crate::store::{AuditEntry, ConflictFilter, Link};
 
 use super::record::{self, when};
@@ -57,7 +59,8 @@ pub struct FieldView {
     /// The CRM's value as of the last sync (the base): crmsync does not ask the CRM here.
     pub remote: Option<String>,
     pub direction: Direction,
-    /// Where the direction comes from: the connection's field entry, or the default.
+    /// Where the direction comes from: the connection's field entry, the provider's built-in
+    /// mapping, the default, or `not mapped` (direction `none`).
     pub direction_source: String,
     pub policy: ConflictPolicy,
     /// Where the policy comes from: the connection's field entry, `[policies.OBJECT]`, or
@@ -94,6 +97,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let seq = store.record_seq(&record.id)?.unwrap_or(0);
     let mut connections = Vec::new();
     for link in store.links_of_record(&record.id)? {
+        let defaults = built_in_mappings(ctx, &link.connection, record.kind);
         let pending = seq > store.local_cursor(&link.connection, record.kind)?;
         let conflicts = store.list_open_conflicts(&ConflictFilter {
             connection: Some(link.connection.clone()),
@@ -125,7 +129,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 continue;
             }
             let (direction, direction_source, policy, policy_source) =
-                rule_of(&ctx.config, &link, &name);
+                rule_of(&ctx.config, &link, &name, defaults.as_ref());
             let base = link.base.get(&name).cloned();
             let local = record.get(&name).map(str::to_string);
             let next = match conflicts.iter().find(|c| c.field == name) {
@@ -251,12 +255,14 @@ fn render(
 }
 
 /// The direction and policy of `field` for the link's connection, with where each comes
-/// from. The provider's built-in mappings are not consulted (that needs the provider), so a
-/// field the config does not mention shows the defaults every provider starts from.
+/// from: the connection's `[[connections.NAME.fields]]` entry, the provider's built-in
+/// mapping, `[policies.OBJECT]`, or `[sync] conflict_policy` (the same layers, in the same
+/// order, as the sync's field map).
 fn rule_of(
     config: &Config,
     link: &Link,
     field: &str,
+    defaults: Option<&(String, Vec<DefaultMapping>)>,
 ) -> (Direction, String, ConflictPolicy, String) {
     let entry = config.connections.get(&link.connection).and_then(|c| {
         c.fields
@@ -264,9 +270,22 @@ fn rule_of(
             .find(|f| f.object == link.kind && f.local == field)
     });
     let entry_source = format!("[[connections.{}.fields]]", link.connection);
-    let (direction, direction_source) = match entry.and_then(|e| e.direction) {
-        Some(d) => (d, entry_source.clone()),
-        None => (Direction::Both, "default".to_string()),
+    let built_in = defaults.and_then(|(provider, d)| {
+        d.iter()
+            .find(|m| m.local == field)
+            .map(|m| (m.direction, provider))
+    });
+    let (direction, direction_source) = match (entry.and_then(|e| e.direction), built_in) {
+        (Some(d), _) => (d, entry_source.clone()),
+        (None, Some((d, provider))) => (d, format!("{provider}'s built-in mapping")),
+        // Mapped by the config without a direction: the default.
+        (None, None) if entry.is_some() => (Direction::Both, "default".to_string()),
+        // Neither the provider nor the config maps it: the sync leaves it alone.
+        (None, None) if defaults.is_some() => (Direction::None, "not mapped".to_string()),
+        (None, None) => (
+            Direction::Both,
+            "default (the provider's built-in mappings are not available)".to_string(),
+        ),
     };
     let (policy, policy_source) = match (
         entry.and_then(|e| e.policy),
@@ -280,6 +299,48 @@ fn rule_of(
         ),
     };
     (direction, direction_source, policy, policy_source)
+}
+
+/// A token source for a provider that is never asked to call its CRM.
+struct Offline;
+
+#[async_trait::async_trait]
+impl TokenSource for Offline {
+    async fn access_token(&self) -> Result<String, ProviderError> {
+        Err(ProviderError::Other(
+            "`crmsync explain` reads the local store only and does not call the CRM".into(),
+        ))
+    }
+
+    async fn refresh(&self, _rejected: &str) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+}
+
+/// The provider's built-in mappings for `kind` (and the provider's name), read without any
+/// network call; `None` when the connection is not configured or its provider is not
+/// available in this build.
+fn built_in_mappings(
+    ctx: &Context,
+    connection: &str,
+    kind: ObjectKind,
+) -> Option<(String, Vec<DefaultMapping>)> {
+    let conn = ctx.config.connections.get(connection)?;
+    let provider = crate::providers::open(
+        conn.provider,
+        ProviderContext {
+            connection: connection.to_string(),
+            base_url: conn.base_url.clone(),
+            tokens: Arc::new(Offline),
+            clock: ctx.clock.clone(),
+            max_requests: Some(0),
+        },
+    )
+    .ok()?;
+    Some((
+        conn.provider.display_name().to_string(),
+        provider.default_mappings(kind),
+    ))
 }
 
 /// A serde enum's name as written in the config (`newest-wins`).
