@@ -972,3 +972,21 @@ fn explain_says_where_a_direction_comes_from_and_which_fields_are_not_mapped() {
     assert_eq!(warmness["direction_source"], "not mapped");
     assert_eq!(warmness["next"], "nothing: not synced");
 }
+
+#[test]
+fn a_failed_push_after_import_keeps_the_records_and_says_how_to_finish() {
+    let env = TestEnv::new();
+    env.write_config(
+        "[connections.acme]\nprovider = \"hubspot\"\nbase_url = \"http://127.0.0.1:9\"\n",
+    );
+    env.write("c.csv", CONTACTS);
+    let run = env.run(&["import", "c.csv", "--to", "acme"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("CRMSYNC_TOKEN_ACME"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("crmsync sync -c acme"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(emails(&dump(&env)), ["ann@example.com", "bob@example.com"]);
+}

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context as _;
+
 use crate::config::OnDuplicate;
 use crate::model::ObjectKind;
 use crate::output::errors::UsageError;
@@ -123,7 +125,19 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     }
     ctx.out
         .note(format!("pushing {} records to `{connection}`", ids.len()));
-    let pushed = super::sync::push_records(ctx, connection, ids).await?;
+    let count = ids.len();
+    let pushed = super::sync::push_records(ctx, connection, ids)
+        .await
+        .with_context(|| {
+            format!(
+                "the {count} records stay imported in the local store, but pushing them to `{connection}` failed; once fixed, `crmsync sync -c {connection}` pushes them"
+            )
+        })?;
+    if matches!(pushed, Exit::Error | Exit::Gate) {
+        ctx.out.note(format!(
+            "the {count} records stay imported in the local store; once fixed, `crmsync sync -c {connection}` pushes them"
+        ));
+    }
     // The push's outcome (failed records, a safety gate) says more than the load's.
     Ok(if pushed == Exit::Ok { loaded } else { pushed })
 }
