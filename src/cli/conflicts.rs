@@ -1,5 +1,14 @@
 //! `crmsync conflicts list|show|resolve`
 
+use serde::Serialize;
+
+use crate::model::normalize::normalize;
+use crate::model::{FieldType, set_field};
+use crate::output::errors::{UsageError, hinted};
+use crate::output::table::{or_dash, table};
+use crate::store::{Conflict, ConflictFilter, Store, WriteOrigin};
+
+use super::record::{self, when};
 use super::{Context, Exit};
 
 /// List, show and resolve conflicts held by the `manual` policy
@@ -48,6 +57,252 @@ pub enum Action {
     },
 }
 
-pub fn run(_ctx: &Context, _args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`crmsync conflicts` is not available in this build yet")
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    match args.action.unwrap_or(Action::List { connection: None }) {
+        Action::List { connection } => list(ctx, connection),
+        Action::Show { id } => show(ctx, id),
+        Action::Resolve {
+            id,
+            all,
+            connection,
+            take,
+            value,
+        } => {
+            let choice = match (take.as_deref(), value) {
+                (Some("local"), _) => Choice::Local,
+                (Some(_), _) => Choice::Remote,
+                (None, Some(v)) => Choice::Value(v),
+                (None, None) => {
+                    return Err(UsageError(
+                        "pass `--take local`, `--take remote` or `--value V`".into(),
+                    )
+                    .into());
+                }
+            };
+            if all && matches!(choice, Choice::Value(_)) {
+                return Err(UsageError(
+                    "`--value` sets one field of one conflict: name the conflict instead of `--all`".into(),
+                )
+                .into());
+            }
+            resolve(ctx, id, connection, choice)
+        }
+    }
+}
+
+fn list(ctx: &Context, connection: Option<String>) -> anyhow::Result<Exit> {
+    let Some(store) = record::open_for_reading(ctx)? else {
+        if ctx.out.json {
+            ctx.out.json(&Vec::<Conflict>::new())?;
+        } else {
+            ctx.out.note("no conflicts: nothing has been synced yet");
+        }
+        return Ok(Exit::Ok);
+    };
+    let conflicts = store.list_open_conflicts(&ConflictFilter {
+        connection,
+        ..ConflictFilter::default()
+    })?;
+    if ctx.out.json {
+        ctx.out.json(&conflicts)?;
+        return Ok(Exit::Ok);
+    }
+    if conflicts.is_empty() {
+        ctx.out.note("no open conflicts");
+        return Ok(Exit::Ok);
+    }
+    let mut t = table(
+        &ctx.out,
+        &[
+            "id",
+            "connection",
+            "record",
+            "field",
+            "base",
+            "local",
+            "remote",
+            "detected",
+        ],
+    );
+    for c in &conflicts {
+        t.add_row(vec![
+            c.id.to_string(),
+            c.connection.clone(),
+            describe(&store, c)?,
+            c.field.clone(),
+            or_dash(c.base.as_deref()),
+            or_dash(c.local.as_deref()),
+            or_dash(c.remote.as_deref()),
+            when(c.detected_at),
+        ]);
+    }
+    ctx.out.data(t)?;
+    ctx.out.note(
+        "resolve with `crmsync conflicts resolve ID --take local|remote` or `--value V`; the next sync writes the choice",
+    );
+    Ok(Exit::Ok)
+}
+
+/// A record as people know it: its email, domain or name, else its id.
+fn describe(store: &Store, c: &Conflict) -> anyhow::Result<String> {
+    let record = store.get_record(&c.local_id)?;
+    let label = record.as_ref().and_then(|r| {
+        ["email", "domain", "name", "subject"]
+            .iter()
+            .find_map(|f| r.get(f).map(str::to_string))
+    });
+    Ok(match label {
+        Some(l) => format!("{} {l}", c.kind),
+        None => format!("{} {}", c.kind, c.local_id),
+    })
+}
+
+fn show(ctx: &Context, id: i64) -> anyhow::Result<Exit> {
+    let store = record::open_existing(ctx)?;
+    let c = store.get_conflict(id)?.ok_or_else(|| {
+        hinted(
+            format!("there is no conflict {id}"),
+            "run `crmsync conflicts list` to see the open ones",
+        )
+    })?;
+    if ctx.out.json {
+        ctx.out.json(&c)?;
+        return Ok(Exit::Ok);
+    }
+    let mut t = table(&ctx.out, &["", ""]);
+    t.add_row(vec!["conflict".to_string(), c.id.to_string()]);
+    t.add_row(vec!["connection".to_string(), c.connection.clone()]);
+    t.add_row(vec!["record".to_string(), describe(&store, &c)?]);
+    t.add_row(vec!["local id".to_string(), c.local_id.to_string()]);
+    t.add_row(vec!["field".to_string(), c.field.clone()]);
+    t.add_row(vec![
+        "base (last agreed)".to_string(),
+        or_dash(c.base.as_deref()),
+    ]);
+    t.add_row(vec!["local".to_string(), or_dash(c.local.as_deref())]);
+    t.add_row(vec!["remote".to_string(), or_dash(c.remote.as_deref())]);
+    t.add_row(vec!["detected".to_string(), when(c.detected_at)]);
+    match c.resolved_at {
+        Some(at) => t.add_row(vec![
+            "resolved".to_string(),
+            format!(
+                "{} with {} ({})",
+                when(at),
+                or_dash(c.resolution.as_deref()),
+                c.resolved_by.as_deref().unwrap_or("?")
+            ),
+        ]),
+        None => t.add_row(vec!["resolved".to_string(), "no".to_string()]),
+    };
+    ctx.out.data(t)?;
+    Ok(Exit::Ok)
+}
+
+enum Choice {
+    Local,
+    Remote,
+    Value(String),
+}
+
+/// `crmsync conflicts resolve --json`: the conflicts as resolved.
+#[derive(Debug, Serialize)]
+pub struct Resolved {
+    pub resolved: Vec<Conflict>,
+}
+
+fn resolve(
+    ctx: &Context,
+    id: Option<i64>,
+    connection: Option<String>,
+    choice: Choice,
+) -> anyhow::Result<Exit> {
+    if let Some(name) = &connection {
+        ctx.config.connection(name).map_err(UsageError)?;
+    }
+    let (mut store, _lock) = record::open_locked(ctx)?;
+    let targets = match id {
+        Some(id) => {
+            let c = store.get_conflict(id)?.ok_or_else(|| {
+                hinted(
+                    format!("there is no conflict {id}"),
+                    "run `crmsync conflicts list` to see the open ones",
+                )
+            })?;
+            if c.resolved_at.is_some() {
+                return Err(hinted(
+                    format!(
+                        "conflict {id} is already resolved (with {} by `{}`)",
+                        or_dash(c.resolution.as_deref()),
+                        c.resolved_by.as_deref().unwrap_or("?")
+                    ),
+                    "run `crmsync conflicts list` to see the open ones",
+                ));
+            }
+            vec![c]
+        }
+        None => store.list_open_conflicts(&ConflictFilter {
+            connection,
+            ..ConflictFilter::default()
+        })?,
+    };
+    let mut resolved = Vec::new();
+    for c in targets {
+        let mut record = store.get_record(&c.local_id)?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "conflict {} names record `{}`, which is not in the local store",
+                c.id,
+                c.local_id
+            )
+        })?;
+        let (value, how) = match &choice {
+            // The record's value now, not the one seen when the conflict was found: a local
+            // edit made since then is what "local" means to the user, and must not be undone.
+            Choice::Local => (record.get(&c.field).map(str::to_string), "local"),
+            Choice::Remote => (c.remote.clone(), "remote"),
+            Choice::Value(v) => {
+                let ty = c.kind.field_type(&c.field).unwrap_or(FieldType::Text);
+                let v = normalize(ty, v).map_err(|e| {
+                    UsageError(format!(
+                        "`{v}` is not a valid value for {} field `{}`: {e}",
+                        c.kind, c.field
+                    ))
+                })?;
+                (v, "value")
+            }
+        };
+        set_field(
+            &mut record.fields,
+            &c.field,
+            value.clone().unwrap_or_default(),
+        );
+        record.updated_at = ctx.clock.now();
+        resolved.push(store.resolve_conflict_with(
+            c.id,
+            &record,
+            value.as_deref(),
+            how,
+            &WriteOrigin::ConflictResolved { run: None },
+        )?);
+    }
+    if ctx.out.json {
+        ctx.out.json(&Resolved { resolved })?;
+        return Ok(Exit::Ok);
+    }
+    if resolved.is_empty() {
+        ctx.out.note("no open conflicts to resolve");
+        return Ok(Exit::Ok);
+    }
+    for c in &resolved {
+        ctx.out.note(format!(
+            "resolved conflict {} ({} `{}` of {}): {}",
+            c.id,
+            c.connection,
+            c.field,
+            c.local_id,
+            or_dash(c.resolution.as_deref())
+        ));
+    }
+    ctx.out
+        .note("run `crmsync sync` to write the chosen values to the CRMs");
+    Ok(Exit::Ok)
 }

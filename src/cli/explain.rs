@@ -1,5 +1,19 @@
 //! `crmsync explain RECORD [FIELD]`
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::mapping::{ConflictPolicy, Direction};
+use crate::model::{Millis, ObjectKind, RecordId};
+use crate::output::errors::UsageError;
+use crate::output::table::{or_dash, table};
+use crate::providers::{DefaultMapping, ProviderContext, ProviderError, TokenSource};
+use crate::store::{AuditEntry, ConflictFilter, Link};
+
+use super::record::{self, when};
 use super::{Context, Exit};
 
 /// Show a record's fields: base, local and remote values, direction, policy, last writer
@@ -14,6 +28,325 @@ pub struct Args {
     pub field: Option<String>,
 }
 
-pub fn run(_ctx: &Context, _args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`crmsync explain` is not available in this build yet")
+/// `crmsync explain --json`
+#[derive(Debug, Serialize)]
+pub struct Explanation {
+    pub id: RecordId,
+    pub kind: ObjectKind,
+    pub archived_at: Option<Millis>,
+    /// One entry per connection the record is linked to.
+    pub connections: Vec<ConnectionView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnectionView {
+    pub connection: String,
+    pub remote_id: String,
+    /// The link was retired by an archive; it is no longer synced.
+    pub retired: bool,
+    pub synced_at: Millis,
+    /// The record changed locally since this connection last looked at it.
+    pub pending: bool,
+    pub fields: Vec<FieldView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FieldView {
+    pub field: String,
+    /// The value both sides agreed on at the last sync.
+    pub base: Option<String>,
+    pub local: Option<String>,
+    /// The CRM's value as of the last sync (the base): crmsync does not ask the CRM here.
+    pub remote: Option<String>,
+    pub direction: Direction,
+    /// Where the direction comes from: the connection's field entry, the provider's built-in
+    /// mapping, the default, or `not mapped` (direction `none`).
+    pub direction_source: String,
+    pub policy: ConflictPolicy,
+    /// Where the policy comes from: the connection's field entry, `[policies.OBJECT]`, or
+    /// `[sync] conflict_policy`.
+    pub policy_source: String,
+    /// What the next sync does with this field, in words.
+    pub next: String,
+    pub last_writer: Option<AuditEntry>,
+}
+
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    let store = record::open_existing(ctx)?;
+    let record = record::find(&store, &args.record)?;
+    if let Some(f) = &args.field
+        && record.kind.field_type(f).is_none()
+    {
+        let known: Vec<&str> = record
+            .kind
+            .standard_fields()
+            .iter()
+            .map(|d| d.name)
+            .collect();
+        return Err(UsageError(format!(
+            "`{f}` is not a {} field; the fields are {}, and custom fields are named `custom.NAME`",
+            record.kind,
+            known
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into());
+    }
+    let seq = store.record_seq(&record.id)?.unwrap_or(0);
+    let mut connections = Vec::new();
+    for link in store.links_of_record(&record.id)? {
+        let defaults = built_in_mappings(ctx, &link.connection, record.kind);
+        let pending = seq > store.local_cursor(&link.connection, record.kind)?;
+        let conflicts = store.list_open_conflicts(&ConflictFilter {
+            connection: Some(link.connection.clone()),
+            local_id: Some(record.id.clone()),
+            ..ConflictFilter::default()
+        })?;
+        let mut names: BTreeSet<String> = record
+            .kind
+            .standard_fields()
+            .iter()
+            .map(|d| d.name.to_string())
+            .collect();
+        names.extend(record.fields.keys().cloned());
+        names.extend(link.base.keys().cloned());
+        let mut ordered: Vec<String> = record
+            .kind
+            .standard_fields()
+            .iter()
+            .map(|d| d.name.to_string())
+            .collect();
+        ordered.extend(
+            names
+                .into_iter()
+                .filter(|n| record.kind.standard_fields().iter().all(|d| d.name != n)),
+        );
+        let mut fields = Vec::new();
+        for name in ordered {
+            if args.field.as_ref().is_some_and(|f| f != &name) {
+                continue;
+            }
+            let (direction, direction_source, policy, policy_source) =
+                rule_of(&ctx.config, &link, &name, defaults.as_ref());
+            let base = link.base.get(&name).cloned();
+            let local = record.get(&name).map(str::to_string);
+            let next = match conflicts.iter().find(|c| c.field == name) {
+                Some(c) => format!(
+                    "held: conflict {} waits for `crmsync conflicts resolve`",
+                    c.id
+                ),
+                None if link.retired => "nothing: the link is retired".to_string(),
+                None if direction == Direction::None => "nothing: not synced".to_string(),
+                None if local == base => "nothing: in step".to_string(),
+                None if direction.pushes() => "push the local value".to_string(),
+                None => format!(
+                    "nothing: changed locally, but direction is {}",
+                    kebab(&direction)
+                ),
+            };
+            fields.push(FieldView {
+                last_writer: store.last_writer(&record.id, &name)?,
+                remote: base.clone(),
+                base,
+                local,
+                field: name,
+                direction,
+                direction_source,
+                policy,
+                policy_source,
+                next,
+            });
+        }
+        connections.push(ConnectionView {
+            connection: link.connection.clone(),
+            remote_id: link.remote_id.clone(),
+            retired: link.retired,
+            synced_at: link.synced_at,
+            pending,
+            fields,
+        });
+    }
+    let report = Explanation {
+        id: record.id.clone(),
+        kind: record.kind,
+        archived_at: record.archived_at,
+        connections,
+    };
+    if ctx.out.json {
+        ctx.out.json(&report)?;
+        return Ok(Exit::Ok);
+    }
+    render(ctx, &record, &report)
+}
+
+fn render(
+    ctx: &Context,
+    record: &crate::model::Record,
+    report: &Explanation,
+) -> anyhow::Result<Exit> {
+    ctx.out.data(format!("{} {}", report.kind, report.id))?;
+    if report.connections.is_empty() {
+        let mut t = table(&ctx.out, &["field", "local", "last writer"]);
+        for (k, v) in &record.fields {
+            t.add_row(vec![k.clone(), v.clone(), "—".to_string()]);
+        }
+        ctx.out.data(t)?;
+        ctx.out.note(
+            "not linked to any connection yet: the next `crmsync sync` creates or matches it",
+        );
+        return Ok(Exit::Ok);
+    }
+    for c in &report.connections {
+        ctx.out.data("")?;
+        ctx.out.data(format!(
+            "{} → remote id {}, last synced {}{}",
+            ctx.out.bold(&c.connection),
+            c.remote_id,
+            when(c.synced_at),
+            if c.retired {
+                " (retired)"
+            } else if c.pending {
+                " (local changes wait for the next sync)"
+            } else {
+                ""
+            }
+        ))?;
+        let mut t = table(
+            &ctx.out,
+            &[
+                "field",
+                "base",
+                "local",
+                "remote (as of last sync)",
+                "direction",
+                "policy",
+                "next sync",
+                "last writer",
+            ],
+        );
+        for f in &c.fields {
+            t.add_row(vec![
+                f.field.clone(),
+                or_dash(f.base.as_deref()),
+                or_dash(f.local.as_deref()),
+                or_dash(f.remote.as_deref()),
+                format!("{} ({})", kebab(&f.direction), f.direction_source),
+                format!("{} ({})", kebab(&f.policy), f.policy_source),
+                f.next.clone(),
+                f.last_writer.as_ref().map_or("—".to_string(), |w| {
+                    format!(
+                        "{} {} {}{}",
+                        w.side,
+                        w.cause.as_str(),
+                        when(w.at),
+                        w.run.map_or(String::new(), |r| format!(", run {r}"))
+                    )
+                }),
+            ]);
+        }
+        ctx.out.data(t)?;
+    }
+    ctx.out.note(
+        "the remote column is the CRM's value at the last sync; `crmsync sync --dry-run` compares with the CRM now",
+    );
+    Ok(Exit::Ok)
+}
+
+/// The direction and policy of `field` for the link's connection, with where each comes
+/// from: the connection's `[[connections.NAME.fields]]` entry, the provider's built-in
+/// mapping, `[policies.OBJECT]`, or `[sync] conflict_policy` (the same layers, in the same
+/// order, as the sync's field map).
+fn rule_of(
+    config: &Config,
+    link: &Link,
+    field: &str,
+    defaults: Option<&(String, Vec<DefaultMapping>)>,
+) -> (Direction, String, ConflictPolicy, String) {
+    let entry = config.connections.get(&link.connection).and_then(|c| {
+        c.fields
+            .iter()
+            .find(|f| f.object == link.kind && f.local == field)
+    });
+    let entry_source = format!("[[connections.{}.fields]]", link.connection);
+    let built_in = defaults.and_then(|(provider, d)| {
+        d.iter()
+            .find(|m| m.local == field)
+            .map(|m| (m.direction, provider))
+    });
+    let (direction, direction_source) = match (entry.and_then(|e| e.direction), built_in) {
+        (Some(d), _) => (d, entry_source.clone()),
+        (None, Some((d, provider))) => (d, format!("{provider}'s built-in mapping")),
+        // Mapped by the config without a direction: the default.
+        (None, None) if entry.is_some() => (Direction::Both, "default".to_string()),
+        // Neither the provider nor the config maps it: the sync leaves it alone.
+        (None, None) if defaults.is_some() => (Direction::None, "not mapped".to_string()),
+        (None, None) => (
+            Direction::Both,
+            "default (the provider's built-in mappings are not available)".to_string(),
+        ),
+    };
+    let (policy, policy_source) = match (
+        entry.and_then(|e| e.policy),
+        config.policies.get(&link.kind).and_then(|p| p.get(field)),
+    ) {
+        (Some(p), _) => (p, entry_source),
+        (None, Some(p)) => (*p, format!("[policies.{}]", link.kind)),
+        (None, None) => (
+            config.sync.conflict_policy,
+            "[sync] conflict_policy".to_string(),
+        ),
+    };
+    (direction, direction_source, policy, policy_source)
+}
+
+/// A token source for a provider that is never asked to call its CRM.
+struct Offline;
+
+#[async_trait::async_trait]
+impl TokenSource for Offline {
+    async fn access_token(&self) -> Result<String, ProviderError> {
+        Err(ProviderError::Other(
+            "`crmsync explain` reads the local store only and does not call the CRM".into(),
+        ))
+    }
+
+    async fn refresh(&self, _rejected: &str) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+}
+
+/// The provider's built-in mappings for `kind` (and the provider's name), read without any
+/// network call; `None` when the connection is not configured or its provider is not
+/// available in this build.
+fn built_in_mappings(
+    ctx: &Context,
+    connection: &str,
+    kind: ObjectKind,
+) -> Option<(String, Vec<DefaultMapping>)> {
+    let conn = ctx.config.connections.get(connection)?;
+    let provider = crate::providers::open(
+        conn.provider,
+        ProviderContext {
+            connection: connection.to_string(),
+            base_url: conn.base_url.clone(),
+            tokens: Arc::new(Offline),
+            clock: ctx.clock.clone(),
+            max_requests: Some(0),
+        },
+    )
+    .ok()?;
+    Some((
+        conn.provider.display_name().to_string(),
+        provider.default_mappings(kind),
+    ))
+}
+
+/// A serde enum's name as written in the config (`newest-wins`).
+fn kebab<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => "?".to_string(),
+    }
 }

@@ -2,10 +2,17 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context as _;
+
 use crate::config::OnDuplicate;
 use crate::model::ObjectKind;
+use crate::output::errors::UsageError;
+use crate::output::progress::ImportBar;
+use crate::output::table::table;
+use crate::store::RunOutcome;
+use crate::transfer::{Format, ImportError, ImportOptions, ImportReport, parse_map_spec};
 
-use super::{Context, Exit};
+use super::{Context, Exit, record};
 
 /// Load a CSV or JSONL file into the local store, or straight into a CRM
 ///
@@ -38,6 +45,154 @@ pub struct Args {
     pub to: Option<String>,
 }
 
-pub async fn run(_ctx: &Context, _args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`crmsync import` is not available in this build yet")
+pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    if let Some(connection) = &args.to {
+        // Checked before anything is written.
+        ctx.config.connection(connection).map_err(UsageError)?;
+    }
+    let mut opts = ImportOptions::new(args.object, ctx.clock.now(), 0);
+    opts.format = args.format.as_deref().map(|f| match f {
+        "jsonl" => Format::Jsonl,
+        _ => Format::Csv,
+    });
+    for spec in &args.maps {
+        let (column, target) = parse_map_spec(args.object, spec)
+            .map_err(|why| UsageError(format!("bad `--map {spec}`: {why}")))?;
+        opts.map.push((column, target));
+    }
+    opts.on_duplicate = args.on_duplicate.unwrap_or(ctx.config.import.on_duplicate);
+    opts.default_calling_code = ctx.config.import.default_calling_code.clone();
+
+    let (mut store, lock) = record::open_locked(ctx)?;
+    let connections: Vec<String> = args.to.iter().cloned().collect();
+    opts.run = store.begin_run("import", &connections, opts.now)?;
+    let seq_before = store.max_seq()?;
+    let bar = ImportBar::new(&ctx.out, &format!("importing {}", args.file.display()));
+    let result = crate::transfer::import_file(&mut store, &args.file, &opts, &bar);
+    crate::transfer::ImportProgress::finish(&bar);
+    let report = match result {
+        Ok(report) => report,
+        Err(err) => {
+            let _ = store.finish_run(
+                opts.run,
+                RunOutcome::Failed,
+                &serde_json::json!({}),
+                Some(&err.to_string()),
+                ctx.clock.now(),
+            );
+            return Err(refusal(err));
+        }
+    };
+    let outcome = if report.rejected > 0 {
+        RunOutcome::Partial
+    } else {
+        RunOutcome::Ok
+    };
+    store.finish_run(
+        opts.run,
+        outcome,
+        &serde_json::json!({
+            "rows": report.rows,
+            "loaded": report.loaded,
+            "merged": report.merged,
+            "unchanged": report.unchanged,
+            "skipped": report.skipped,
+            "rejected": report.rejected,
+        }),
+        None,
+        ctx.clock.now(),
+    )?;
+    render(ctx, &report)?;
+    let loaded = if report.rejected > 0 {
+        Exit::Incomplete
+    } else {
+        Exit::Ok
+    };
+    let Some(connection) = &args.to else {
+        return Ok(loaded);
+    };
+    // Only what this import created or changed is pushed; rows that changed nothing locally
+    // are left to `crmsync sync` (they were pushed by the run that stored them, or wait for
+    // the next sync like any other local change).
+    let ids = store.record_ids_changed_since(args.object, seq_before)?;
+    drop(store);
+    drop(lock);
+    if ids.is_empty() {
+        ctx.out.note(format!(
+            "nothing new or changed to push to `{connection}`; `crmsync sync -c {connection}` sends everything that waits"
+        ));
+        return Ok(loaded);
+    }
+    ctx.out
+        .note(format!("pushing {} records to `{connection}`", ids.len()));
+    let count = ids.len();
+    let pushed = super::sync::push_records(ctx, connection, ids)
+        .await
+        .with_context(|| {
+            format!(
+                "the {count} records stay imported in the local store, but pushing them to `{connection}` failed; once fixed, `crmsync sync -c {connection}` pushes them"
+            )
+        })?;
+    if matches!(pushed, Exit::Error | Exit::Gate) {
+        ctx.out.note(format!(
+            "the {count} records stay imported in the local store; once fixed, `crmsync sync -c {connection}` pushes them"
+        ));
+    }
+    // The push's outcome (failed records, a safety gate) says more than the load's.
+    Ok(if pushed == Exit::Ok { loaded } else { pushed })
+}
+
+/// A file refused before anything was written is the user's to fix (exit 2); a failure while
+/// reading or saving is an error (exit 1).
+fn refusal(err: ImportError) -> anyhow::Error {
+    match err {
+        ImportError::NotTabular { .. }
+        | ImportError::UnknownColumns { .. }
+        | ImportError::NoFields { .. }
+        | ImportError::Options(_) => UsageError(format!("{err}; nothing was imported")).into(),
+        other => other.into(),
+    }
+}
+
+fn render(ctx: &Context, report: &ImportReport) -> anyhow::Result<()> {
+    if ctx.out.json {
+        return ctx.out.json(report);
+    }
+    let mut t = table(
+        &ctx.out,
+        &["loaded", "merged", "unchanged", "skipped", "rejected"],
+    );
+    t.add_row(vec![
+        report.loaded.to_string(),
+        report.merged.to_string(),
+        report.unchanged.to_string(),
+        report.skipped.to_string(),
+        report.rejected.to_string(),
+    ]);
+    ctx.out.data(t)?;
+    if !report.rejections.is_empty() {
+        let mut t = table(&ctx.out, &["line", "column", "reason"]);
+        for r in &report.rejections {
+            t.add_row(vec![
+                r.line.to_string(),
+                crate::output::table::or_dash(r.column.as_deref()),
+                r.reason.clone(),
+            ]);
+        }
+        ctx.out.data("")?;
+        ctx.out.data(t)?;
+        if report.rejected > report.rejections.len() as u64 {
+            ctx.out.warn(format!(
+                "{} more rejected rows are not listed",
+                report.rejected - report.rejections.len() as u64
+            ));
+        }
+        ctx.out.note(format!(
+            "{} of {} rows were rejected; fix them and import `{}` again (rows already imported are merged, not duplicated)",
+            report.rejected,
+            report.rows,
+            report.file.display()
+        ));
+    }
+    Ok(())
 }

@@ -1,5 +1,9 @@
 //! `crmsync log`
 
+use crate::output::table::{or_dash, table};
+use crate::store::{AuditEntry, CREATED_FIELD, Run};
+
+use super::record::{self, when};
 use super::{Context, Exit};
 
 /// Past runs with counts and durations, or the audit trail of a record's field changes
@@ -19,6 +23,153 @@ pub struct Args {
     pub field: Option<String>,
 }
 
-pub fn run(_ctx: &Context, _args: Args) -> anyhow::Result<Exit> {
-    anyhow::bail!("`crmsync log` is not available in this build yet")
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    let Some(store) = record::open_for_reading(ctx)? else {
+        if ctx.out.json {
+            ctx.out.json(&Vec::<Run>::new())?;
+        } else {
+            ctx.out
+                .note("nothing yet: no command has written the state file");
+        }
+        return Ok(Exit::Ok);
+    };
+    match &args.record {
+        None => runs(ctx, store.list_runs(args.limit)?),
+        Some(spec) => {
+            let record = record::find(&store, spec)?;
+            let entries = store.audit_for_record(&record.id, args.field.as_deref(), args.limit)?;
+            audit(ctx, &entries)
+        }
+    }
+}
+
+fn runs(ctx: &Context, runs: Vec<Run>) -> anyhow::Result<Exit> {
+    if ctx.out.json {
+        ctx.out.json(&runs)?;
+        return Ok(Exit::Ok);
+    }
+    if runs.is_empty() {
+        ctx.out.note("no runs yet");
+        return Ok(Exit::Ok);
+    }
+    let mut t = table(
+        &ctx.out,
+        &[
+            "run",
+            "command",
+            "connections",
+            "started",
+            "duration",
+            "outcome",
+            "counts",
+        ],
+    );
+    for r in &runs {
+        t.add_row(vec![
+            r.id.to_string(),
+            r.command.clone(),
+            if r.connections.is_empty() {
+                "—".to_string()
+            } else {
+                r.connections.join(", ")
+            },
+            when(r.started_at),
+            r.finished_at
+                .map_or("—".to_string(), |f| duration(f - r.started_at)),
+            match (r.outcome, &r.error) {
+                (Some(o), Some(e)) => format!("{}: {e}", o.as_str()),
+                (Some(o), None) => o.as_str().to_string(),
+                (None, _) => "unfinished".to_string(),
+            },
+            counts(&r.counts),
+        ]);
+    }
+    ctx.out.data(t)?;
+    Ok(Exit::Ok)
+}
+
+/// `1.2s`, `3m 4s`, `2h 5m`.
+fn duration(ms: i64) -> String {
+    let ms = ms.max(0);
+    let s = ms / 1000;
+    match s {
+        0..60 => format!("{:.1}s", ms as f64 / 1000.0),
+        60..3600 => format!("{}m {}s", s / 60, s % 60),
+        _ => format!("{}h {}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// The non-zero numbers of a run's counts, `loaded 3, rejected 1`; nested objects (per
+/// connection) are flattened as `name.key`.
+fn counts(v: &serde_json::Value) -> String {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, v, out);
+                }
+            }
+            serde_json::Value::Number(n) if n.as_f64() != Some(0.0) => {
+                out.push(format!("{} {n}", prefix.replace('_', " ")));
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk("", v, &mut out);
+    if out.is_empty() {
+        "—".to_string()
+    } else {
+        out.join(", ")
+    }
+}
+
+fn audit(ctx: &Context, entries: &[AuditEntry]) -> anyhow::Result<Exit> {
+    if ctx.out.json {
+        ctx.out.json(&entries)?;
+        return Ok(Exit::Ok);
+    }
+    if entries.is_empty() {
+        ctx.out.note("no changes recorded for this record");
+        return Ok(Exit::Ok);
+    }
+    let mut t = table(
+        &ctx.out,
+        &["time", "field", "change", "side", "cause", "run"],
+    );
+    for e in entries {
+        let field = if e.field == CREATED_FIELD {
+            "(created)".to_string()
+        } else {
+            e.field.clone()
+        };
+        let change = if e.field == CREATED_FIELD {
+            "—".to_string()
+        } else {
+            format!(
+                "{} → {}",
+                or_dash(e.old.as_deref()),
+                or_dash(e.new.as_deref())
+            )
+        };
+        let cause = match &e.connection {
+            Some(c) if c != &e.side => format!("{} ({c})", e.cause.as_str()),
+            _ => e.cause.as_str().to_string(),
+        };
+        t.add_row(vec![
+            when(e.at),
+            field,
+            change,
+            e.side.clone(),
+            cause,
+            e.run.map_or("—".to_string(), |r| r.to_string()),
+        ]);
+    }
+    ctx.out.data(t)?;
+    Ok(Exit::Ok)
 }

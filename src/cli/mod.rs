@@ -14,6 +14,7 @@ pub mod import;
 pub mod log;
 pub mod man;
 pub mod mappings;
+pub mod record;
 pub mod retry;
 pub mod sandbox;
 pub mod status;

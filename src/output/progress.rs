@@ -33,6 +33,29 @@ pub fn spinner(out: &Output, what: &str) -> ProgressBar {
     bar
 }
 
+/// Import progress drawn as a byte bar on stderr (hidden when not interactive).
+pub struct ImportBar(ProgressBar);
+
+impl ImportBar {
+    pub fn new(out: &Output, what: &str) -> ImportBar {
+        ImportBar(bytes_bar(out, 0, what))
+    }
+}
+
+impl crate::transfer::ImportProgress for ImportBar {
+    fn set_total(&self, bytes: u64) {
+        self.0.set_length(bytes);
+    }
+
+    fn advance(&self, bytes: u64, _rows: u64) {
+        self.0.inc(bytes);
+    }
+
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
 /// Sync progress: a spinner per step on a terminal, nothing otherwise. Warnings are kept by
 /// the engine's report and printed once at the end.
 pub struct SyncProgress {

@@ -67,6 +67,7 @@
 //!   block. Short cross-process critical sections that are not whole runs use leases.
 
 mod lock;
+mod queries;
 mod records;
 mod schema;
 mod sync_state;
