@@ -14,6 +14,17 @@ use crate::clock::Clock;
 use crate::model::Millis;
 use crate::providers::{OAuthSpec, ProviderError, ProviderKind, TokenSource};
 
+/// Token-endpoint error codes that mean the refresh token is no good any more: RFC 6749's, and
+/// HubSpot's (`{"status": "BAD_REFRESH_TOKEN"}`).
+const REFRESH_TOKEN_REFUSED: [&str; 3] = ["invalid_grant", "invalid_token", "BAD_REFRESH_TOKEN"];
+/// Token-endpoint error codes that mean the OAuth client itself was refused.
+const CLIENT_REFUSED: [&str; 4] = [
+    "invalid_client",
+    "unauthorized_client",
+    "BAD_CLIENT_ID",
+    "BAD_CLIENT_SECRET",
+];
+
 /// Refresh when less than this is left of the access token's life.
 pub const REFRESH_MARGIN_MS: Millis = 2 * 60 * 1000;
 /// How long a refresh lease is held at most; a refresher that dies frees it after this.
@@ -441,14 +452,14 @@ impl OAuthTokenSource {
         .map_err(|e| match e {
             AuthError::TokenEndpoint {
                 error, description, ..
-            } if error == "invalid_grant" || error == "invalid_token" => self.auth_error(format!(
+            } if REFRESH_TOKEN_REFUSED.contains(&error.as_str()) => self.auth_error(format!(
                 "the refresh token was revoked or has expired ({error}{}); {}",
                 description.map(|d| format!(": {d}")).unwrap_or_default(),
                 self.sign_in_again()
             )),
             AuthError::TokenEndpoint {
                 error, description, ..
-            } if error == "invalid_client" || error == "unauthorized_client" => {
+            } if CLIENT_REFUSED.contains(&error.as_str()) => {
                 self.auth_error(format!(
                     "the OAuth client was not accepted ({error}{}); check the client secret in \
                      `{}` or the keychain entry `{}#client-secret`",
