@@ -30,8 +30,9 @@ pub const REFRESH_MARGIN_MS: Millis = 2 * 60 * 1000;
 /// How long a refresh lease is held at most; a refresher that dies frees it after this.
 pub const LEASE_TTL_MS: Millis = 60 * 1000;
 
-/// Who may refresh a connection's tokens right now. The state file holds the lease between
-/// processes (`Store::try_acquire_lease`/`release_lease`); [`MemoryLock`] serves one process.
+/// Who may refresh a connection's tokens right now. Between processes the lease is kept in
+/// files ([`FileLock`], which `crate::connection` puts beside the state file); [`MemoryLock`]
+/// serves one process.
 pub trait RefreshLock: Send + Sync {
     /// Takes the lease on `connection` for `holder` until `now + ttl_ms`, unless another
     /// holder has an unexpired one. `true` when taken.
@@ -459,15 +460,13 @@ impl OAuthTokenSource {
             )),
             AuthError::TokenEndpoint {
                 error, description, ..
-            } if CLIENT_REFUSED.contains(&error.as_str()) => {
-                self.auth_error(format!(
-                    "the OAuth client was not accepted ({error}{}); check the client secret in \
+            } if CLIENT_REFUSED.contains(&error.as_str()) => self.auth_error(format!(
+                "the OAuth client was not accepted ({error}{}); check the client secret in \
                      `{}` or the keychain entry `{}#client-secret`",
-                    description.map(|d| format!(": {d}")).unwrap_or_default(),
-                    super::keychain::client_secret_var(&self.connection),
-                    self.connection
-                ))
-            }
+                description.map(|d| format!(": {d}")).unwrap_or_default(),
+                super::keychain::client_secret_var(&self.connection),
+                self.connection
+            )),
             AuthError::TokenEndpoint {
                 status,
                 error,
