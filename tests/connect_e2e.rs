@@ -112,7 +112,14 @@ impl Hs {
 
     fn connect(&self) -> Run {
         let client_id = self.sandbox.client_id();
-        self.run(&["connect", "hubspot", "--name", "hs", "--client-id", &client_id])
+        self.run(&[
+            "connect",
+            "hubspot",
+            "--name",
+            "hs",
+            "--client-id",
+            &client_id,
+        ])
     }
 
     /// Connects, checking that it worked, and returns the stored credentials.
@@ -185,12 +192,19 @@ fn connect_signs_in_through_the_browser_and_stores_the_tokens() {
         "{}",
         run.stdout
     );
-    assert!(run.stderr.contains("signed in; fetching tokens"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("signed in; fetching tokens"),
+        "{}",
+        run.stderr
+    );
 
     let creds = hs.stored().expect("the tokens are in the keychain");
     assert_eq!(creds.kind, CredentialKind::Oauth);
     assert!(creds.refresh_token.is_some());
-    assert_eq!(creds.client_id.as_deref(), Some(hs.sandbox.client_id().as_str()));
+    assert_eq!(
+        creds.client_id.as_deref(),
+        Some(hs.sandbox.client_id().as_str())
+    );
     assert!(creds.account.as_deref().unwrap().contains("4242424"));
     // The sandbox grants what was asked for, and crmsync asks for what it needs.
     assert!(
@@ -208,7 +222,10 @@ fn connect_signs_in_through_the_browser_and_stores_the_tokens() {
     let row = hs.connections();
     assert_eq!(row["token_source"], "keychain", "{row}");
     assert_eq!(row["token_state"], "valid", "{row}");
-    assert!(row["account"].as_str().unwrap().contains("4242424"), "{row}");
+    assert!(
+        row["account"].as_str().unwrap().contains("4242424"),
+        "{row}"
+    );
 
     let check = hs.run(&["--json", "connections", "--check"]);
     check.ok();
@@ -298,10 +315,7 @@ async fn the_sandbox_refuses_a_code_with_the_wrong_pkce_verifier() {
         .await
         .unwrap();
     assert_eq!(authorize.status().as_u16(), 302);
-    let location = url::Url::parse(
-        authorize.headers()["location"].to_str().unwrap(),
-    )
-    .unwrap();
+    let location = url::Url::parse(authorize.headers()["location"].to_str().unwrap()).unwrap();
     let code = location
         .query_pairs()
         .find(|(k, _)| k == "code")
@@ -332,7 +346,10 @@ async fn the_sandbox_refuses_a_code_with_the_wrong_pkce_verifier() {
     let (status, body) = exchange("an-intercepted-code-with-a-guessed-verifier-0123456789").await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["status"], "BAD_CODE_VERIFIER", "{body}");
-    assert!(body["message"].as_str().unwrap().contains("code_verifier"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("code_verifier"),
+        "{body}"
+    );
     assert!(body.get("access_token").is_none(), "{body}");
     // A refused attempt burns the code: the right verifier cannot redeem it afterwards.
     let (status, body) = exchange(verifier).await;
@@ -347,7 +364,8 @@ fn access_denied_in_the_browser_exits_1_saying_it_was_refused() {
     let run = hs.connect();
     run.expect_code(1);
     assert!(
-        run.stderr.contains("sign-in to HubSpot was refused: access_denied"),
+        run.stderr
+            .contains("sign-in to HubSpot was refused: access_denied"),
         "{}",
         run.stderr
     );
@@ -380,7 +398,8 @@ fn no_browser_and_no_redirect_times_out_with_exit_1() {
         run.stderr
     );
     assert!(
-        run.stderr.contains(&format!("{}/oauth/authorize?", hs.sandbox.base_url())),
+        run.stderr
+            .contains(&format!("{}/oauth/authorize?", hs.sandbox.base_url())),
         "{}",
         run.stderr
     );
@@ -447,7 +466,11 @@ fn a_revoked_refresh_token_asks_to_sign_in_again() {
     let run = hs.run(&["sync", "-c", "hs"]);
     run.expect_code(1);
     assert!(run.stderr.contains(SIGN_IN_AGAIN), "{}", run.stderr);
-    assert!(run.stderr.contains("revoked or has expired"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("revoked or has expired"),
+        "{}",
+        run.stderr
+    );
 
     // The same after expiry, when the refresh is tried before any API call.
     let mut hs = hs;
@@ -551,13 +574,28 @@ fn disconnect_revokes_and_removes_the_tokens() {
 fn connect_with_a_token_from_the_environment_or_stdin() {
     let mut hs = Hs::new();
     hs.env.set_env("HS_PAT", &hs.sandbox.token());
-    let run = hs.run(&["connect", "hubspot", "--name", "hs", "--token-env", "HS_PAT"]);
+    let run = hs.run(&[
+        "connect",
+        "hubspot",
+        "--name",
+        "hs",
+        "--token-env",
+        "HS_PAT",
+    ]);
     run.ok();
-    assert!(run.stdout.contains("connected `hs` to HubSpot (portal 4242424"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("connected `hs` to HubSpot (portal 4242424"),
+        "{}",
+        run.stdout
+    );
     let creds = hs.stored().unwrap();
     assert_eq!(creds.kind, CredentialKind::StaticToken);
     assert_eq!(creds.access_token.expose(), hs.sandbox.token());
-    assert!(hs.token_calls().is_empty(), "no OAuth for a private-app token");
+    assert!(
+        hs.token_calls().is_empty(),
+        "no OAuth for a private-app token"
+    );
     let row = hs.connections();
     assert_eq!(row["token_source"], "keychain", "{row}");
     assert_eq!(row["token_state"], "valid", "{row}");
@@ -586,7 +624,14 @@ fn connect_with_a_token_from_the_environment_or_stdin() {
     run.expect_code(1);
     assert!(hs.stored().is_none());
 
-    let run = hs.run(&["connect", "hubspot", "--name", "hs", "--token-env", "HS_UNSET"]);
+    let run = hs.run(&[
+        "connect",
+        "hubspot",
+        "--name",
+        "hs",
+        "--token-env",
+        "HS_UNSET",
+    ]);
     run.expect_code(2);
     assert!(
         run.stderr
@@ -600,20 +645,41 @@ fn connect_with_a_token_from_the_environment_or_stdin() {
 fn without_a_keychain_oauth_fails_naming_the_env_var_and_tokens_warn() {
     let mut hs = Hs::new();
     hs.env.remove_env("CRMSYNC_TEST_KEYRING");
-    hs.env
-        .set_env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/crmsync-test-bus");
+    hs.env.set_env(
+        "DBUS_SESSION_BUS_ADDRESS",
+        "unix:path=/nonexistent/crmsync-test-bus",
+    );
     let run = hs.connect();
     run.expect_code(1);
-    assert!(run.stderr.contains("no keychain is reachable"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no keychain is reachable"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("CRMSYNC_TOKEN_HS"), "{}", run.stderr);
     assert!(run.stderr.contains("--token-env VAR"), "{}", run.stderr);
     // Found out before the user was sent through the browser for nothing.
-    assert!(hs.sandbox.request_log().is_empty(), "{:?}", hs.sandbox.request_log());
+    assert!(
+        hs.sandbox.request_log().is_empty(),
+        "{:?}",
+        hs.sandbox.request_log()
+    );
 
     hs.env.set_env("HS_PAT", &hs.sandbox.token());
-    let run = hs.run(&["connect", "hubspot", "--name", "hs", "--token-env", "HS_PAT"]);
+    let run = hs.run(&[
+        "connect",
+        "hubspot",
+        "--name",
+        "hs",
+        "--token-env",
+        "HS_PAT",
+    ]);
     run.ok();
-    assert!(run.stdout.contains("connected `hs` to HubSpot"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("connected `hs` to HubSpot"),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stderr
             .contains("so the token was not stored: runs read it from `CRMSYNC_TOKEN_HS`"),
@@ -648,7 +714,10 @@ fn no_secret_reaches_the_output_the_config_or_the_state_file() {
     runs.push(hs.run(&["-vvv", "status"]));
     runs.push(hs.run(&["-vvv", "--json", "connections", "--check"]));
     let second = hs.stored().unwrap();
-    assert_ne!(first.access_token, second.access_token, "the sync refreshed");
+    assert_ne!(
+        first.access_token, second.access_token,
+        "the sync refreshed"
+    );
 
     let secrets = [
         first.access_token.expose().to_string(),
@@ -657,8 +726,14 @@ fn no_secret_reaches_the_output_the_config_or_the_state_file() {
         hs.sandbox.client_secret(),
     ];
     let mut places: Vec<(String, Vec<u8>)> = vec![
-        ("config file".into(), std::fs::read(hs.env.config_path()).unwrap()),
-        ("state file".into(), std::fs::read(hs.env.state_path()).unwrap()),
+        (
+            "config file".into(),
+            std::fs::read(hs.env.config_path()).unwrap(),
+        ),
+        (
+            "state file".into(),
+            std::fs::read(hs.env.state_path()).unwrap(),
+        ),
     ];
     for suffix in ["-wal", "-journal"] {
         let p = PathBuf::from(format!("{}{suffix}", hs.env.state_path().display()));
@@ -671,8 +746,14 @@ fn no_secret_reaches_the_output_the_config_or_the_state_file() {
         if !(i == 2 && run.stderr.contains("is not available in this build yet")) {
             run.ok();
         }
-        places.push((format!("stdout of run {i}"), run.stdout.clone().into_bytes()));
-        places.push((format!("stderr of run {i}"), run.stderr.clone().into_bytes()));
+        places.push((
+            format!("stdout of run {i}"),
+            run.stdout.clone().into_bytes(),
+        ));
+        places.push((
+            format!("stderr of run {i}"),
+            run.stderr.clone().into_bytes(),
+        ));
     }
     // The trace is real: it shows the calls, so an absent secret means a redacted one.
     assert!(
@@ -683,9 +764,7 @@ fn no_secret_reaches_the_output_the_config_or_the_state_file() {
     for (what, bytes) in &places {
         for secret in &secrets {
             assert!(
-                !bytes
-                    .windows(secret.len())
-                    .any(|w| w == secret.as_bytes()),
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
                 "a secret ({}…) is in the {what}",
                 &secret[..4]
             );
