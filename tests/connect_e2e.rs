@@ -455,6 +455,28 @@ fn an_expired_access_token_is_renewed_during_a_sync() {
 }
 
 #[test]
+fn a_token_the_crm_calls_expired_early_is_renewed_on_the_401() {
+    let hs = Hs::new();
+    hs.sandbox.seed(2, 0);
+    let before = hs.connected();
+    // Only HubSpot's clock moves: by crmsync's, the token still has 30 minutes (a skewed
+    // clock, or a token HubSpot ended early). The 401 is the only sign.
+    hs.sandbox.advance_clock(PAST_EXPIRY);
+    hs.sandbox.clear_request_log();
+    let run = hs.run(&["sync", "-c", "hs"]);
+    run.ok();
+    let log = hs.sandbox.request_log();
+    let first_401 = log.iter().position(|r| r.status == 401);
+    let refresh = log.iter().position(|r| r.path == "/oauth/v1/token");
+    assert!(
+        matches!((first_401, refresh), (Some(a), Some(b)) if a < b),
+        "a 401, then a refresh: {log:?}"
+    );
+    assert_eq!(hs.token_calls().len(), 1, "{log:?}");
+    assert_ne!(hs.stored().unwrap().access_token, before.access_token);
+}
+
+#[test]
 fn a_revoked_refresh_token_asks_to_sign_in_again() {
     let hs = Hs::new();
     let creds = hs.connected();
@@ -735,10 +757,19 @@ fn no_secret_reaches_the_output_the_config_or_the_state_file() {
             std::fs::read(hs.env.state_path()).unwrap(),
         ),
     ];
-    for suffix in ["-wal", "-journal"] {
-        let p = PathBuf::from(format!("{}{suffix}", hs.env.state_path().display()));
-        if let Ok(bytes) = std::fs::read(&p) {
-            places.push((p.display().to_string(), bytes));
+    // Every other file crmsync left in the home, data and config directories (leases, the
+    // state file's journal), except the test keychain, which is where the secrets belong.
+    let mut dirs = vec![hs.env.dir.path().to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.starts_with(&hs.keychain_dir) {
+                continue;
+            } else if path.is_dir() {
+                dirs.push(path);
+            } else if path != hs.env.config_path() && path != hs.env.state_path() {
+                places.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+            }
         }
     }
     for (i, run) in runs.iter().enumerate() {
