@@ -35,7 +35,9 @@ pub fn token_var(name: &str) -> String {
 /// Prefix of per-connection OAuth client secrets: `CRMSYNC_CLIENT_SECRET_<NAME>`, named like
 /// [`token_var`]. Secrets never come from argv.
 pub const CLIENT_SECRET_PREFIX: &str = "CRMSYNC_CLIENT_SECRET_";
-/// Test only: `mock` keeps keychain entries in process memory instead of the OS keychain.
+/// Test only: `mock` keeps keychain entries in process memory instead of the OS keychain;
+/// `file:<dir>` keeps them as plain, unencrypted files under `<dir>`, shared by every process
+/// given the same directory (for tests that sign in with one process and sync with another).
 pub const TEST_KEYRING: &str = "CRMSYNC_TEST_KEYRING";
 /// Test only: `1` says a real, unlocked Secret Service is on the session bus (CI sets it in
 /// `.ci/secret-service.sh`), so the keychain tests that need one run.

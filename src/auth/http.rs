@@ -87,6 +87,16 @@ struct ErrorResponse {
     error_description: Option<String>,
 }
 
+/// An error response in the `{status, message}` shape some token endpoints use instead of
+/// RFC 6749's (HubSpot's `{"status": "BAD_REFRESH_TOKEN", "message": …}`): `status` is the
+/// error code.
+#[derive(Deserialize)]
+struct StatusErrorResponse {
+    status: String,
+    #[serde(default)]
+    message: Option<String>,
+}
+
 /// Posts `form` to the spec's token endpoint with the client's credentials placed as the CRM
 /// expects, and returns the new credentials. `previous` supplies what a refresh response may
 /// leave out (the refresh token when it is not rotated, the scopes).
@@ -139,10 +149,13 @@ pub(crate) async fn token_request(
     if !status.is_success() {
         let (error, description) = match serde_json::from_slice::<ErrorResponse>(&body) {
             Ok(e) => (e.error, e.error_description),
-            Err(_) => (
-                status.canonical_reason().unwrap_or("error").to_string(),
-                Some(snippet(&body)),
-            ),
+            Err(_) => match serde_json::from_slice::<StatusErrorResponse>(&body) {
+                Ok(e) => (e.status, e.message),
+                Err(_) => (
+                    status.canonical_reason().unwrap_or("error").to_string(),
+                    Some(snippet(&body)),
+                ),
+            },
         };
         return Err(AuthError::TokenEndpoint {
             crm,

@@ -8,8 +8,13 @@
 //! With `CRMSYNC_TEST_KEYRING=mock` the keychain is an in-process map shared by every
 //! [`Keychain`] of the process. (`keyring`'s own mock store keeps each `Entry` separate, so a
 //! token saved by one entry could not be read back by another, which is the whole point here.)
+//! With `CRMSYNC_TEST_KEYRING=file:<dir>` (tests only: the files are plain text) each entry is
+//! a file under `<dir>`, so that a test can sign in with one process and sync with another on a
+//! machine without a Secret Service. Writes go through a rename, so a reader in another process
+//! sees the old entry or the new one, never half of one.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::AuthError;
@@ -24,6 +29,7 @@ const CLIENT_SECRET_SUFFIX: &str = "#client-secret";
 enum Backend {
     Os,
     Memory(Arc<Mutex<HashMap<String, String>>>),
+    Files(PathBuf),
 }
 
 /// Where a connection's credentials are kept.
@@ -38,6 +44,7 @@ impl std::fmt::Debug for Keychain {
         let backend = match self.backend {
             Backend::Os => "os",
             Backend::Memory(_) => "memory",
+            Backend::Files(_) => "files",
         };
         write!(f, "Keychain({}, {backend})", self.service)
     }
@@ -50,11 +57,22 @@ fn process_memory() -> Arc<Mutex<HashMap<String, String>>> {
 
 impl Keychain {
     /// The keychain for this process: the OS keychain, or the in-process map when
-    /// `CRMSYNC_TEST_KEYRING=mock`.
+    /// `CRMSYNC_TEST_KEYRING=mock`, or plain files under `<dir>` when
+    /// `CRMSYNC_TEST_KEYRING=file:<dir>`.
     pub fn from_env() -> Keychain {
         match std::env::var(crate::env::TEST_KEYRING).as_deref() {
             Ok("mock") => Keychain::in_memory(),
+            Ok(v) if v.starts_with("file:") => Keychain::in_dir(&v["file:".len()..]),
             _ => Keychain::os(),
+        }
+    }
+
+    /// Entries as plain files under `dir`, shared by every process that names the same
+    /// directory. For tests only: nothing is encrypted.
+    pub fn in_dir(dir: impl Into<PathBuf>) -> Keychain {
+        Keychain {
+            service: KEYCHAIN_SERVICE.to_string(),
+            backend: Backend::Files(dir.into()),
         }
     }
 
@@ -154,6 +172,13 @@ impl Keychain {
                 .expect("keychain map poisoned")
                 .get(&memory_key(&self.service, user))
                 .cloned()),
+            Backend::Files(dir) => {
+                match std::fs::read_to_string(dir.join(file_name(&self.service, user))) {
+                    Ok(text) => Ok(Some(text)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(file_error(connection, action, dir, e)),
+                }
+            }
             Backend::Os => {
                 let (service, user_owned) = (self.service.clone(), user.to_string());
                 let result =
@@ -176,6 +201,21 @@ impl Keychain {
                     .insert(memory_key(&self.service, user), value);
                 Ok(())
             }
+            Backend::Files(dir) => {
+                let write = || -> std::io::Result<()> {
+                    std::fs::create_dir_all(dir)?;
+                    let path = dir.join(file_name(&self.service, user));
+                    let tmp = dir.join(format!(
+                        ".{}.{}-{:08x}.tmp",
+                        file_name(&self.service, user),
+                        std::process::id(),
+                        rand::random::<u32>()
+                    ));
+                    std::fs::write(&tmp, value.as_bytes())?;
+                    std::fs::rename(&tmp, &path)
+                };
+                write().map_err(|e| file_error(connection, "save", dir, e))
+            }
             Backend::Os => {
                 let (service, user_owned) = (self.service.clone(), user.to_string());
                 blocking(move || keyring::Entry::new(&service, &user_owned)?.set_password(&value))
@@ -192,6 +232,13 @@ impl Keychain {
                 .expect("keychain map poisoned")
                 .remove(&memory_key(&self.service, user))
                 .is_some()),
+            Backend::Files(dir) => {
+                match std::fs::remove_file(dir.join(file_name(&self.service, user))) {
+                    Ok(()) => Ok(true),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                    Err(e) => Err(file_error(connection, "delete", dir, e)),
+                }
+            }
             Backend::Os => {
                 let (service, user_owned) = (self.service.clone(), user.to_string());
                 match blocking(move || {
@@ -210,6 +257,36 @@ impl Keychain {
 
 fn memory_key(service: &str, user: &str) -> String {
     format!("{service}\u{0}{user}")
+}
+
+/// The file of an entry: service and user with every byte outside `[A-Za-z0-9_-]`
+/// percent-encoded, so that no user name can reach outside the directory.
+fn file_name(service: &str, user: &str) -> String {
+    let encode = |s: &str| {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>()
+    };
+    format!("{}.{}", encode(service), encode(user))
+}
+
+fn file_error(
+    connection: &str,
+    action: &'static str,
+    dir: &std::path::Path,
+    e: std::io::Error,
+) -> AuthError {
+    AuthError::Keychain {
+        connection: connection.to_string(),
+        action,
+        reason: format!("the test keychain directory `{}`: {e}", dir.display()),
+    }
 }
 
 async fn blocking<T: Send + 'static>(
@@ -302,6 +379,27 @@ mod tests {
             account: None,
             extra: Default::default(),
         }
+    }
+
+    #[tokio::test]
+    async fn file_keychain_is_shared_through_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (Keychain::in_dir(dir.path()), Keychain::in_dir(dir.path()));
+        assert!(a.load("x/../y").await.unwrap().is_none());
+        a.save("x/../y", &creds("t1")).await.unwrap();
+        assert_eq!(b.load("x/../y").await.unwrap(), Some(creds("t1")));
+        assert!(
+            !Keychain::in_dir(dir.path().join("other"))
+                .delete("x/../y")
+                .await
+                .unwrap()
+        );
+        // Every entry stays inside the directory, whatever the connection name.
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            assert!(!entry.unwrap().file_name().to_string_lossy().contains('/'));
+        }
+        assert!(b.delete("x/../y").await.unwrap());
+        assert!(a.load("x/../y").await.unwrap().is_none());
     }
 
     #[test]

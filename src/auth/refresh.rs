@@ -14,13 +14,25 @@ use crate::clock::Clock;
 use crate::model::Millis;
 use crate::providers::{OAuthSpec, ProviderError, ProviderKind, TokenSource};
 
+/// Token-endpoint error codes that mean the refresh token is no good any more: RFC 6749's, and
+/// HubSpot's (`{"status": "BAD_REFRESH_TOKEN"}`).
+const REFRESH_TOKEN_REFUSED: [&str; 3] = ["invalid_grant", "invalid_token", "BAD_REFRESH_TOKEN"];
+/// Token-endpoint error codes that mean the OAuth client itself was refused.
+const CLIENT_REFUSED: [&str; 4] = [
+    "invalid_client",
+    "unauthorized_client",
+    "BAD_CLIENT_ID",
+    "BAD_CLIENT_SECRET",
+];
+
 /// Refresh when less than this is left of the access token's life.
 pub const REFRESH_MARGIN_MS: Millis = 2 * 60 * 1000;
 /// How long a refresh lease is held at most; a refresher that dies frees it after this.
 pub const LEASE_TTL_MS: Millis = 60 * 1000;
 
-/// Who may refresh a connection's tokens right now. The state file holds the lease between
-/// processes (`Store::try_acquire_lease`/`release_lease`); [`MemoryLock`] serves one process.
+/// Who may refresh a connection's tokens right now. Between processes the lease is kept in
+/// files ([`FileLock`], which `crate::connection` puts beside the state file); [`MemoryLock`]
+/// serves one process.
 pub trait RefreshLock: Send + Sync {
     /// Takes the lease on `connection` for `holder` until `now + ttl_ms`, unless another
     /// holder has an unexpired one. `true` when taken.
@@ -441,22 +453,20 @@ impl OAuthTokenSource {
         .map_err(|e| match e {
             AuthError::TokenEndpoint {
                 error, description, ..
-            } if error == "invalid_grant" || error == "invalid_token" => self.auth_error(format!(
+            } if REFRESH_TOKEN_REFUSED.contains(&error.as_str()) => self.auth_error(format!(
                 "the refresh token was revoked or has expired ({error}{}); {}",
                 description.map(|d| format!(": {d}")).unwrap_or_default(),
                 self.sign_in_again()
             )),
             AuthError::TokenEndpoint {
                 error, description, ..
-            } if error == "invalid_client" || error == "unauthorized_client" => {
-                self.auth_error(format!(
-                    "the OAuth client was not accepted ({error}{}); check the client secret in \
+            } if CLIENT_REFUSED.contains(&error.as_str()) => self.auth_error(format!(
+                "the OAuth client was not accepted ({error}{}); check the client secret in \
                      `{}` or the keychain entry `{}#client-secret`",
-                    description.map(|d| format!(": {d}")).unwrap_or_default(),
-                    super::keychain::client_secret_var(&self.connection),
-                    self.connection
-                ))
-            }
+                description.map(|d| format!(": {d}")).unwrap_or_default(),
+                super::keychain::client_secret_var(&self.connection),
+                self.connection
+            )),
             AuthError::TokenEndpoint {
                 status,
                 error,

@@ -116,6 +116,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         }
         Credentials::static_token(args.provider, SecretString::new(token.trim()))
     } else {
+        // The tokens of a browser sign-in can only be kept in the keychain: find out that there
+        // is none before sending the user through the browser, not after.
+        keychain.load(&name).await?;
         sign_in(ctx, &name, &conn, &args, &keychain).await?
     };
 

@@ -1,6 +1,7 @@
 //! OAuth 2.0 as HubSpot runs it: `GET /oauth/authorize` (the browser step, answered with a
 //! 302 back to `redirect_uri`), `POST /oauth/v1/token` (authorization_code with optional
-//! PKCE S256, refresh_token), token metadata under `/oauth/v1/access-tokens|refresh-tokens`.
+//! PKCE S256, refresh_token), `POST /oauth/v3/token/revoke`, token metadata under
+//! `/oauth/v1/access-tokens|refresh-tokens`.
 //!
 //! Access tokens expire `access_token_ttl` after issue on the sandbox clock. Refresh tokens
 //! do not expire and do not rotate. Authorization codes are single-use and last 10 minutes.
@@ -81,6 +82,7 @@ pub fn handle(shared: &Shared, req: &HttpRequest, segs: &[&str]) -> HttpResponse
     match (req.method.as_str(), segs) {
         ("GET", ["oauth", "authorize"]) => authorize(shared, req),
         ("POST", ["oauth", "v1", "token"]) => token(shared, req),
+        ("POST", ["oauth", "v3", "token", "revoke"]) => revoke(shared, req),
         ("GET", ["oauth", "v1", "access-tokens", tok]) => access_info(shared, tok),
         ("GET", ["oauth", "v1", "refresh-tokens", tok]) => refresh_info(shared, tok),
         ("DELETE", ["oauth", "v1", "refresh-tokens", tok]) => {
@@ -248,6 +250,28 @@ fn token(shared: &Shared, req: &HttpRequest) -> HttpResponse {
                 "expires_in": ttl_ms / 1000, "token_use": "access_token",
                 "hub_id": shared.opts.hub_id, "user_id": DEFAULT_USER_ID, "scopes": token_scopes}),
     )
+}
+
+/// `POST /oauth/v3/token/revoke` (RFC 7009): the client authenticates in the body; a refresh
+/// token is revoked with its access tokens, an access token alone. An unknown token is not an
+/// error (RFC 7009 §2.2), so a revoke can be repeated.
+fn revoke(shared: &Shared, req: &HttpRequest) -> HttpResponse {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&req.body)
+        .into_owned()
+        .collect();
+    let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    if get("client_id") != shared.opts.client_id {
+        return token_error("BAD_CLIENT_ID", "missing or invalid client id");
+    }
+    if get("client_secret") != shared.opts.client_secret {
+        return token_error("BAD_CLIENT_SECRET", "missing or invalid client secret");
+    }
+    let token = get("token");
+    let mut hub = shared.lock();
+    if !hub.oauth.revoke(token) {
+        hub.oauth.access.remove(token);
+    }
+    HttpResponse::empty(200)
 }
 
 fn hub_domain(shared: &Shared) -> String {

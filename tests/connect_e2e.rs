@@ -1,0 +1,804 @@
+//! `connect`, `connections`, `disconnect` and token renewal end to end: the crmsync binary
+//! against the HubSpot sandbox's OAuth endpoints, the browser played by
+//! `CRMSYNC_TEST_BROWSER=follow` (an HTTP client that follows the sign-in URL's redirects).
+//!
+//! Credentials must outlive a process (connect in one, sync in the next), so the keychain is
+//! the test knob `CRMSYNC_TEST_KEYRING=file:<dir>`, or the real Secret Service when
+//! `CRMSYNC_TEST_SECRET_SERVICE=1` (`bash .ci/secret-service.sh cargo test --test
+//! connect_e2e`). The real keychain is one per user, so in that mode the tests take turns.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use common::{Run, TestEnv};
+use crmsync::auth::{AuthError, CredentialKind, Credentials, Keychain, SignInOptions, sign_in};
+use crmsync::providers::{self, ProviderKind};
+use crmsync::sandbox::{FaultOptions, LoggedRequest, Sandbox, SandboxOptions};
+
+/// 31 minutes after the `CRMSYNC_TEST_NOW` of [`TestEnv`]: past the sandbox's 30-minute access tokens.
+const LATER: &str = "2026-01-15T12:31:00Z";
+const PAST_EXPIRY: Duration = Duration::from_secs(31 * 60);
+const SIGN_IN_AGAIN: &str = "sign in again with `crmsync connect hubspot --name hs`";
+
+fn real_keychain() -> bool {
+    std::env::var("CRMSYNC_TEST_SECRET_SERVICE").as_deref() == Ok("1")
+}
+
+/// The real keychain holds one `hs` entry per user: tests using it run one at a time.
+fn keychain_turn() -> Option<MutexGuard<'static, ()>> {
+    static TURN: Mutex<()> = Mutex::new(());
+    real_keychain().then(|| TURN.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A user's machine with a config naming connection `hs` at the sandbox, and the sandbox.
+struct Hs {
+    env: TestEnv,
+    sandbox: Sandbox,
+    keychain_dir: PathBuf,
+    _turn: Option<MutexGuard<'static, ()>>,
+}
+
+impl Hs {
+    fn new() -> Hs {
+        let turn = keychain_turn();
+        let sandbox = Sandbox::start(SandboxOptions {
+            client_secret: format!("client-secret-{:016x}", rand::random::<u64>()),
+            ..SandboxOptions::default()
+        })
+        .unwrap();
+        let mut env = TestEnv::new();
+        let keychain_dir = env.path("keychain");
+        if real_keychain() {
+            env.remove_env("CRMSYNC_TEST_KEYRING");
+            for var in ["DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"] {
+                if let Ok(v) = std::env::var(var) {
+                    env.set_env(var, &v);
+                }
+            }
+        } else {
+            env.set_env(
+                "CRMSYNC_TEST_KEYRING",
+                &format!("file:{}", keychain_dir.display()),
+            );
+        }
+        env.set_env("CRMSYNC_CLIENT_SECRET_HS", &sandbox.client_secret());
+        env.set_env("CRMSYNC_TEST_BROWSER", "follow");
+        let base = sandbox.base_url();
+        env.write_config(&format!(
+            "[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{base}\"\n\
+             auth_url = \"{base}/oauth/authorize\"\n"
+        ));
+        let hs = Hs {
+            env,
+            sandbox,
+            keychain_dir,
+            _turn: turn,
+        };
+        hs.forget();
+        hs
+    }
+
+    /// The keychain the binary uses, as this process reaches it.
+    fn keychain(&self) -> Keychain {
+        if real_keychain() {
+            Keychain::os()
+        } else {
+            Keychain::in_dir(&self.keychain_dir)
+        }
+    }
+
+    fn stored(&self) -> Option<Credentials> {
+        runtime().block_on(self.keychain().load("hs")).unwrap()
+    }
+
+    fn forget(&self) {
+        runtime().block_on(self.keychain().delete("hs")).unwrap();
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.env.run(args)
+    }
+
+    fn connect(&self) -> Run {
+        let client_id = self.sandbox.client_id();
+        self.run(&[
+            "connect",
+            "hubspot",
+            "--name",
+            "hs",
+            "--client-id",
+            &client_id,
+        ])
+    }
+
+    /// Connects, checking that it worked, and returns the stored credentials.
+    fn connected(&self) -> Credentials {
+        self.connect().ok();
+        self.stored().expect("connect stored credentials")
+    }
+
+    /// Moves both clocks (crmsync's and the sandbox's) past the access token's expiry.
+    fn let_the_access_token_expire(&mut self) {
+        self.sandbox.advance_clock(PAST_EXPIRY);
+        self.env.set_env("CRMSYNC_TEST_NOW", LATER);
+    }
+
+    fn token_calls(&self) -> Vec<LoggedRequest> {
+        self.sandbox
+            .request_log()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path == "/oauth/v1/token")
+            .collect()
+    }
+
+    fn connections(&self) -> serde_json::Value {
+        let run = self.run(&["--json", "connections"]);
+        run.ok();
+        let rows = run.json();
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "hs")
+            .cloned()
+            .unwrap_or_else(|| panic!("no `hs` in {rows}"))
+    }
+}
+
+impl Drop for Hs {
+    fn drop(&mut self) {
+        if real_keychain() {
+            let _ = runtime().block_on(self.keychain().delete("hs"));
+        }
+    }
+}
+
+/// `refresh_token` at the sandbox, as a client would send it: the HTTP status and body.
+async fn refresh_at_sandbox(sandbox: &Sandbox, refresh_token: &str) -> (u16, serde_json::Value) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let response = reqwest::Client::new()
+        .post(format!("{}/oauth/v1/token", sandbox.base_url()))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", &sandbox.client_id()),
+            ("client_secret", &sandbox.client_secret()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[test]
+fn connect_signs_in_through_the_browser_and_stores_the_tokens() {
+    let hs = Hs::new();
+    let run = hs.connect();
+    run.ok();
+    assert!(
+        run.stdout
+            .contains("connected `hs` to HubSpot (portal 4242424"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("signed in; fetching tokens"),
+        "{}",
+        run.stderr
+    );
+
+    let creds = hs.stored().expect("the tokens are in the keychain");
+    assert_eq!(creds.kind, CredentialKind::Oauth);
+    assert!(creds.refresh_token.is_some());
+    assert_eq!(
+        creds.client_id.as_deref(),
+        Some(hs.sandbox.client_id().as_str())
+    );
+    assert!(creds.account.as_deref().unwrap().contains("4242424"));
+    // The sandbox grants what was asked for, and crmsync asks for what it needs.
+    assert!(
+        creds
+            .scopes
+            .contains(&"crm.objects.contacts.write".to_string()),
+        "{:?}",
+        creds.scopes
+    );
+    // The code went through the token endpoint once, with the PKCE verifier accepted.
+    let calls = hs.token_calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].status, 200);
+
+    let row = hs.connections();
+    assert_eq!(row["token_source"], "keychain", "{row}");
+    assert_eq!(row["token_state"], "valid", "{row}");
+    assert!(
+        row["account"].as_str().unwrap().contains("4242424"),
+        "{row}"
+    );
+
+    let check = hs.run(&["--json", "connections", "--check"]);
+    check.ok();
+    assert_eq!(check.json()[0]["check"], "ok", "{}", check.stdout);
+}
+
+#[tokio::test]
+async fn a_redirect_with_another_state_is_refused_before_its_code_is_used() {
+    let sandbox = Sandbox::start(SandboxOptions::default()).unwrap();
+    let base = sandbox.base_url();
+    let spec = providers::oauth_spec(
+        ProviderKind::Hubspot,
+        Some(&base),
+        Some(&format!("{base}/oauth/authorize")),
+    )
+    .unwrap();
+    let opts = SignInOptions {
+        timeout: Duration::from_secs(600),
+        // The user's browser opens a sign-in URL whose `state` is not the one crmsync made
+        // (a forged link, or a tab from another sign-in); the sandbox echoes it back.
+        open_browser: Box::new(|url: &url::Url| {
+            let mut forged = url.clone();
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if k == "state" {
+                        format!("forged-{v}")
+                    } else {
+                        v.into_owned()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            forged.query_pairs_mut().clear().extend_pairs(pairs);
+            crmsync::auth::follow_redirects_in_background(&forged)
+        }),
+        ..SignInOptions::default()
+    };
+    let result = sign_in(
+        &spec,
+        &sandbox.client_id(),
+        Some(sandbox.client_secret().into()),
+        opts,
+        &|_| {},
+    )
+    .await;
+    let err = result.expect_err("a forged state must not sign in");
+    assert!(matches!(err, AuthError::StateMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("does not match"), "{err}");
+    let log = sandbox.request_log();
+    assert!(
+        log.iter().any(|r| r.path.starts_with("/oauth/authorize")),
+        "{log:?}"
+    );
+    assert!(
+        !log.iter().any(|r| r.path == "/oauth/v1/token"),
+        "the code of a forged redirect was exchanged: {log:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_sandbox_refuses_a_code_with_the_wrong_pkce_verifier() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sandbox = Sandbox::start(SandboxOptions::default()).unwrap();
+    let base = sandbox.base_url();
+    let verifier = "the-verifier-the-client-made-0123456789abcdefghijklmnop";
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let redirect_uri = "http://127.0.0.1:9/callback";
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let authorize = http
+        .get(format!("{base}/oauth/authorize"))
+        .query(&[
+            ("client_id", sandbox.client_id().as_str()),
+            ("redirect_uri", redirect_uri),
+            ("scope", "crm.objects.contacts.read"),
+            ("state", "s1"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(authorize.status().as_u16(), 302);
+    let location = url::Url::parse(authorize.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("a code");
+
+    let exchange = |verifier: &'static str| {
+        let (http, code, base) = (http.clone(), code.clone(), base.clone());
+        let (id, secret) = (sandbox.client_id(), sandbox.client_secret());
+        async move {
+            let r = http
+                .post(format!("{base}/oauth/v1/token"))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", redirect_uri),
+                    ("code_verifier", verifier),
+                    ("client_id", &id),
+                    ("client_secret", &secret),
+                ])
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, body) = exchange("an-intercepted-code-with-a-guessed-verifier-0123456789").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["status"], "BAD_CODE_VERIFIER", "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("code_verifier"),
+        "{body}"
+    );
+    assert!(body.get("access_token").is_none(), "{body}");
+    // A refused attempt burns the code: the right verifier cannot redeem it afterwards.
+    let (status, body) = exchange(verifier).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["status"], "BAD_AUTH_CODE", "{body}");
+}
+
+#[test]
+fn access_denied_in_the_browser_exits_1_saying_it_was_refused() {
+    let hs = Hs::new();
+    hs.sandbox.deny_next_authorize();
+    let run = hs.connect();
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("sign-in to HubSpot was refused: access_denied"),
+        "{}",
+        run.stderr
+    );
+    assert!(hs.stored().is_none());
+    assert!(hs.token_calls().is_empty());
+    assert_eq!(hs.connections()["token_state"], "needs sign-in");
+}
+
+#[test]
+fn no_browser_and_no_redirect_times_out_with_exit_1() {
+    let mut hs = Hs::new();
+    // Nobody opens the printed URL.
+    hs.env.remove_env("CRMSYNC_TEST_BROWSER");
+    let client_id = hs.sandbox.client_id();
+    let run = hs.run(&[
+        "connect",
+        "hubspot",
+        "--name",
+        "hs",
+        "--client-id",
+        &client_id,
+        "--timeout",
+        "1",
+        "--no-browser",
+    ]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("open this URL in a browser to sign in"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("{}/oauth/authorize?", hs.sandbox.base_url())),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("sign-in to HubSpot gave up: no redirect reached `http://127.0.0.1:"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("within 1 s"), "{}", run.stderr);
+    assert!(hs.stored().is_none());
+}
+
+#[test]
+fn an_expired_access_token_is_renewed_during_a_sync() {
+    let mut hs = Hs::new();
+    hs.sandbox.seed(3, 1);
+    let before = hs.connected();
+    hs.let_the_access_token_expire();
+    assert_eq!(hs.connections()["token_state"], "expiring");
+    hs.sandbox.clear_request_log();
+
+    let run = hs.run(&["--json", "sync", "-c", "hs"]);
+    run.ok();
+    let calls = hs.token_calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].status, 200);
+    // No API call went out with the expired token.
+    let refused: Vec<_> = hs
+        .sandbox
+        .request_log()
+        .into_iter()
+        .filter(|r| r.status == 401)
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
+
+    let after = hs.stored().unwrap();
+    assert_ne!(after.access_token, before.access_token);
+    assert_eq!(after.refresh_token, before.refresh_token);
+    assert!(after.expires_at > before.expires_at);
+    assert_eq!(hs.connections()["token_state"], "valid");
+    // The renewed token did the work: the three HubSpot contacts came over.
+    let report = run.json();
+    let contacts = report["connections"][0]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["object"] == "contact")
+        .cloned()
+        .unwrap();
+    assert_eq!(contacts["read"], 3, "{report}");
+    assert_eq!(contacts["planned"]["local_create"], 3, "{report}");
+}
+
+#[test]
+fn a_token_the_crm_calls_expired_early_is_renewed_on_the_401() {
+    let hs = Hs::new();
+    hs.sandbox.seed(2, 0);
+    let before = hs.connected();
+    // Only HubSpot's clock moves: by crmsync's, the token still has 30 minutes (a skewed
+    // clock, or a token HubSpot ended early). The 401 is the only sign.
+    hs.sandbox.advance_clock(PAST_EXPIRY);
+    hs.sandbox.clear_request_log();
+    let run = hs.run(&["sync", "-c", "hs"]);
+    run.ok();
+    let log = hs.sandbox.request_log();
+    let first_401 = log.iter().position(|r| r.status == 401);
+    let refresh = log.iter().position(|r| r.path == "/oauth/v1/token");
+    assert!(
+        matches!((first_401, refresh), (Some(a), Some(b)) if a < b),
+        "a 401, then a refresh: {log:?}"
+    );
+    assert_eq!(hs.token_calls().len(), 1, "{log:?}");
+    assert_ne!(hs.stored().unwrap().access_token, before.access_token);
+}
+
+#[test]
+fn a_revoked_refresh_token_asks_to_sign_in_again() {
+    let hs = Hs::new();
+    let creds = hs.connected();
+    // An admin uninstalls the app: the refresh token and its access tokens stop working.
+    assert!(
+        hs.sandbox
+            .revoke_refresh_token(creds.refresh_token.as_ref().unwrap().expose())
+    );
+    let run = hs.run(&["sync", "-c", "hs"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains(SIGN_IN_AGAIN), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("revoked or has expired"),
+        "{}",
+        run.stderr
+    );
+
+    // The same after expiry, when the refresh is tried before any API call.
+    let mut hs = hs;
+    hs.let_the_access_token_expire();
+    let run = hs.run(&["sync", "-c", "hs"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains(SIGN_IN_AGAIN), "{}", run.stderr);
+}
+
+#[test]
+fn concurrent_syncs_needing_a_refresh_refresh_once() {
+    let mut hs = Hs::new();
+    hs.sandbox.seed(3, 1);
+    let before = hs.connected();
+    hs.let_the_access_token_expire();
+    // Slow answers, so that both runs are under way while the refresh is in flight.
+    hs.sandbox.set_faults(FaultOptions {
+        slow_rate: 1.0,
+        delay_ms: 300,
+        ..FaultOptions::default()
+    });
+    hs.sandbox.clear_request_log();
+
+    // Two runs of one user at once (two state files, say two cron jobs): they share the
+    // keychain entry and, being in one directory, the refresh leases.
+    let spawn = |state: &str| {
+        hs.env
+            .command(&["--state", state, "sync", "-c", "hs"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (hs.env.path("a.db"), hs.env.path("b.db"));
+    let children = [spawn(a.to_str().unwrap()), spawn(b.to_str().unwrap())];
+    let runs: Vec<Run> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            Run {
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                code: out.status.code().unwrap_or(-1),
+            }
+        })
+        .collect();
+    for run in &runs {
+        run.ok();
+    }
+    let calls = hs.token_calls();
+    assert_eq!(calls.len(), 1, "one refresh for both runs: {calls:?}");
+    let after = hs.stored().unwrap();
+    assert_ne!(after.access_token, before.access_token);
+    // Both runs worked with the one new token: nothing was refused for its token.
+    let refused: Vec<_> = hs
+        .sandbox
+        .request_log()
+        .into_iter()
+        .filter(|r| r.status == 401)
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
+}
+
+#[test]
+fn disconnect_revokes_and_removes_the_tokens() {
+    let hs = Hs::new();
+    let creds = hs.connected();
+    let run = hs.run(&["disconnect", "hs"]);
+    run.ok();
+    assert!(
+        run.stdout
+            .contains("disconnected `hs`: revoked its tokens and removed them from the keychain"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let revokes: Vec<_> = hs
+        .sandbox
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path.contains("revoke"))
+        .collect();
+    assert_eq!(revokes.len(), 1, "{revokes:?}");
+    assert_eq!(revokes[0].method, "POST");
+    assert_eq!(revokes[0].status, 200);
+    // Revoked at HubSpot, not only forgotten here.
+    let (status, body) = runtime().block_on(refresh_at_sandbox(
+        &hs.sandbox,
+        creds.refresh_token.as_ref().unwrap().expose(),
+    ));
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["status"], "BAD_REFRESH_TOKEN", "{body}");
+
+    assert!(hs.stored().is_none());
+    let row = hs.connections();
+    assert_eq!(row["token_state"], "needs sign-in", "{row}");
+    assert_eq!(row["token_source"], "none", "{row}");
+}
+
+#[test]
+fn connect_with_a_token_from_the_environment_or_stdin() {
+    let mut hs = Hs::new();
+    hs.env.set_env("HS_PAT", &hs.sandbox.token());
+    let run = hs.run(&[
+        "connect",
+        "hubspot",
+        "--name",
+        "hs",
+        "--token-env",
+        "HS_PAT",
+    ]);
+    run.ok();
+    assert!(
+        run.stdout
+            .contains("connected `hs` to HubSpot (portal 4242424"),
+        "{}",
+        run.stdout
+    );
+    let creds = hs.stored().unwrap();
+    assert_eq!(creds.kind, CredentialKind::StaticToken);
+    assert_eq!(creds.access_token.expose(), hs.sandbox.token());
+    assert!(
+        hs.token_calls().is_empty(),
+        "no OAuth for a private-app token"
+    );
+    let row = hs.connections();
+    assert_eq!(row["token_source"], "keychain", "{row}");
+    assert_eq!(row["token_state"], "valid", "{row}");
+    // The stored token serves later runs without the variable.
+    hs.env.remove_env("HS_PAT");
+    hs.run(&["sync", "-c", "hs"]).ok();
+
+    hs.forget();
+    let run = hs.env.run_stdin(
+        &["connect", "hubspot", "--name", "hs", "--token-stdin"],
+        &format!("{}\n", hs.sandbox.token()),
+    );
+    run.ok();
+    assert_eq!(
+        hs.stored().unwrap().access_token.expose(),
+        hs.sandbox.token(),
+        "the trailing newline is not part of the token"
+    );
+
+    // A token the CRM refuses is not stored.
+    hs.forget();
+    let run = hs.env.run_stdin(
+        &["connect", "hubspot", "--name", "hs", "--token-stdin"],
+        "pat-na1-not-a-token",
+    );
+    run.expect_code(1);
+    assert!(hs.stored().is_none());
+
+    let run = hs.run(&[
+        "connect",
+        "hubspot",
+        "--name",
+        "hs",
+        "--token-env",
+        "HS_UNSET",
+    ]);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("`--token-env HS_UNSET`: the variable `HS_UNSET` is not set or empty"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn without_a_keychain_oauth_fails_naming_the_env_var_and_tokens_warn() {
+    let mut hs = Hs::new();
+    hs.env.remove_env("CRMSYNC_TEST_KEYRING");
+    hs.env.set_env(
+        "DBUS_SESSION_BUS_ADDRESS",
+        "unix:path=/nonexistent/crmsync-test-bus",
+    );
+    let run = hs.connect();
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("no keychain is reachable"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("CRMSYNC_TOKEN_HS"), "{}", run.stderr);
+    assert!(run.stderr.contains("--token-env VAR"), "{}", run.stderr);
+    // Found out before the user was sent through the browser for nothing.
+    assert!(
+        hs.sandbox.request_log().is_empty(),
+        "{:?}",
+        hs.sandbox.request_log()
+    );
+
+    hs.env.set_env("HS_PAT", &hs.sandbox.token());
+    let run = hs.run(&[
+        "connect",
+        "hubspot",
+        "--name",
+        "hs",
+        "--token-env",
+        "HS_PAT",
+    ]);
+    run.ok();
+    assert!(
+        run.stdout.contains("connected `hs` to HubSpot"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("so the token was not stored: runs read it from `CRMSYNC_TOKEN_HS`"),
+        "{}",
+        run.stderr
+    );
+    // And that is how a headless run works.
+    hs.env.set_env("CRMSYNC_TOKEN_HS", &hs.sandbox.token());
+    hs.run(&["sync", "-c", "hs"]).ok();
+}
+
+#[test]
+fn no_secret_reaches_the_output_the_config_or_the_state_file() {
+    let mut hs = Hs::new();
+    hs.sandbox.seed(2, 1);
+    hs.env.set_env("CRMSYNC_LOG", "trace");
+    let client_id = hs.sandbox.client_id();
+    let mut runs = vec![hs.run(&[
+        "-vvv",
+        "connect",
+        "hubspot",
+        "--name",
+        "hs",
+        "--client-id",
+        &client_id,
+    ])];
+    runs[0].ok();
+    let first = hs.stored().unwrap();
+    // The sync renews the token, so the refresh is traced too.
+    hs.let_the_access_token_expire();
+    runs.push(hs.run(&["-vvv", "sync", "-c", "hs"]));
+    runs.push(hs.run(&["-vvv", "status"]));
+    runs.push(hs.run(&["-vvv", "--json", "connections", "--check"]));
+    let second = hs.stored().unwrap();
+    assert_ne!(
+        first.access_token, second.access_token,
+        "the sync refreshed"
+    );
+
+    let secrets = [
+        first.access_token.expose().to_string(),
+        second.access_token.expose().to_string(),
+        first.refresh_token.as_ref().unwrap().expose().to_string(),
+        hs.sandbox.client_secret(),
+    ];
+    let mut places: Vec<(String, Vec<u8>)> = vec![
+        (
+            "config file".into(),
+            std::fs::read(hs.env.config_path()).unwrap(),
+        ),
+        (
+            "state file".into(),
+            std::fs::read(hs.env.state_path()).unwrap(),
+        ),
+    ];
+    // Every other file crmsync left in the home, data and config directories (leases, the
+    // state file's journal), except the test keychain, which is where the secrets belong.
+    let mut dirs = vec![hs.env.dir.path().to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.starts_with(&hs.keychain_dir) {
+                continue;
+            } else if path.is_dir() {
+                dirs.push(path);
+            } else if path != hs.env.config_path() && path != hs.env.state_path() {
+                places.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    for (i, run) in runs.iter().enumerate() {
+        // `status` may not be in this build yet; its output is searched all the same.
+        if !(i == 2 && run.stderr.contains("is not available in this build yet")) {
+            run.ok();
+        }
+        places.push((
+            format!("stdout of run {i}"),
+            run.stdout.clone().into_bytes(),
+        ));
+        places.push((
+            format!("stderr of run {i}"),
+            run.stderr.clone().into_bytes(),
+        ));
+    }
+    // The trace is real: it shows the calls, so an absent secret means a redacted one.
+    assert!(
+        runs[1].stderr.lines().count() > 20,
+        "expected a trace: {}",
+        runs[1].stderr
+    );
+    for (what, bytes) in &places {
+        for secret in &secrets {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "a secret ({}…) is in the {what}",
+                &secret[..4]
+            );
+        }
+    }
+}
