@@ -29,8 +29,8 @@ pub fn oauth_spec(conn: &ConnectionConfig) -> Option<OAuthSpec> {
     Some(spec)
 }
 
-/// Opens connection `name` of `config`. Refresh leases are kept beside the state file, so
-/// processes sharing a state file never refresh one connection's token twice at once.
+/// Opens connection `name` of `config`. Refresh leases live in the user's crmsync data
+/// directory, so no two processes of one user refresh a connection's token at once.
 pub fn open(
     name: &str,
     config: &Config,
@@ -42,10 +42,16 @@ pub fn open(
         .connection(name)
         .map_err(|m| anyhow::Error::new(UsageError(m)))?
         .clone();
-    let lease_dir = state_path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(".crmsync-leases");
+    // Leases guard the keychain entry, which is per user: keep them per user too, so runs
+    // with state files in different folders still never refresh one token twice at once.
+    let lease_dir = directories::ProjectDirs::from("", "", "crmsync")
+        .map(|d| d.data_dir().join("leases"))
+        .unwrap_or_else(|| {
+            state_path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(".crmsync-leases")
+        });
     let tokens = auth::token_source(
         name,
         conn.provider,

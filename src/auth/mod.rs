@@ -20,7 +20,7 @@
 //! * **Renewal** ([`OAuthTokenSource`]) refreshes the access token when less than
 //!   [`REFRESH_MARGIN_MS`] of its life is left, and once more when the CRM answers 401. Only
 //!   one process refreshes a connection at a time: the refresher holds a lease
-//!   ([`RefreshLock`]; `crate::connection` keeps it in files beside the state file,
+//!   ([`RefreshLock`]; `crate::connection` keeps it in files in the user's crmsync data directory,
 //!   [`FileLock`]); another process that finds the lease taken
 //!   waits and re-reads the keychain for the token the refresher saved. A rotated refresh
 //!   token is saved before the lease is released, so no process ever uses a stale one.

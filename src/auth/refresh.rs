@@ -31,7 +31,7 @@ pub const REFRESH_MARGIN_MS: Millis = 2 * 60 * 1000;
 pub const LEASE_TTL_MS: Millis = 60 * 1000;
 
 /// Who may refresh a connection's tokens right now. Between processes the lease is kept in
-/// files ([`FileLock`], which `crate::connection` puts beside the state file); [`MemoryLock`]
+/// files ([`FileLock`], which `crate::connection` puts in the user's crmsync data directory); [`MemoryLock`]
 /// serves one process.
 pub trait RefreshLock: Send + Sync {
     /// Takes the lease on `connection` for `holder` until `now + ttl_ms`, unless another
