@@ -24,7 +24,9 @@
 //! The stored cursor is JSON: `{"v":1,"since":<ms>,"archive_scan":<ms>}`. `since` is the
 //! newest modification seen minus [`OVERLAP_MS`], so records changed while the previous read was
 //! running (or stamped by a clock a little behind) are read again; reading one twice is
-//! harmless. The continuation token between pages of one read is another JSON document.
+//! harmless. After a complete read `since` is at least the read's start minus the overlap, so
+//! it keeps moving when nothing changes and a record is re-read only while it is younger than
+//! the overlap. The continuation token between pages of one read is another JSON document.
 //!
 //! Archived records never appear in search. They are listed with
 //! `GET /crm/v3/objects/{type}?archived=true`, which has no filter by date and so costs one
@@ -387,13 +389,20 @@ impl HubSpot {
         resp.json(self.http.crm(), what)
     }
 
-    fn checkpoint(&self, t: &PageToken, archive_done: bool) -> String {
-        let since = match (t.newest, t.old_since) {
+    fn checkpoint(&self, t: &PageToken, archive_done: bool, complete: bool) -> String {
+        let mut since = match (t.newest, t.old_since) {
             (Some(n), Some(old)) => (n - OVERLAP_MS).max(old),
             (Some(n), None) => n - OVERLAP_MS,
             (None, Some(old)) => old,
             (None, None) => t.started_at - OVERLAP_MS,
         };
+        if complete {
+            // A complete read has seen everything modified before it started, less the
+            // overlap for clock skew: the cursor moves on even when nothing changed, so
+            // records read once (such as the echoes of crmsync's own writes) stop being read
+            // again once they are older than the overlap.
+            since = since.max(t.started_at - OVERLAP_MS);
+        }
         let archive_scan = if archive_done {
             t.started_at
         } else {
@@ -861,13 +870,13 @@ impl Provider for HubSpot {
                     t.archived_after = Some(a);
                     ChangePage {
                         records,
-                        checkpoint: Some(self.checkpoint(&t, false)),
+                        checkpoint: Some(self.checkpoint(&t, false, false)),
                         next: Some(serde_json::to_string(&t).expect("token serialises")),
                     }
                 }
                 None => ChangePage {
                     records,
-                    checkpoint: Some(self.checkpoint(&t, true)),
+                    checkpoint: Some(self.checkpoint(&t, true, true)),
                     next: None,
                 },
             });
@@ -956,7 +965,7 @@ impl Provider for HubSpot {
         if more {
             return Ok(ChangePage {
                 records,
-                checkpoint: Some(self.checkpoint(&t, false)),
+                checkpoint: Some(self.checkpoint(&t, false, false)),
                 next: Some(serde_json::to_string(&t).expect("token serialises")),
             });
         }
@@ -965,13 +974,13 @@ impl Provider for HubSpot {
             t.archived_after = None;
             return Ok(ChangePage {
                 records,
-                checkpoint: Some(self.checkpoint(&t, false)),
+                checkpoint: Some(self.checkpoint(&t, false, false)),
                 next: Some(serde_json::to_string(&t).expect("token serialises")),
             });
         }
         Ok(ChangePage {
             records,
-            checkpoint: Some(self.checkpoint(&t, false)),
+            checkpoint: Some(self.checkpoint(&t, false, true)),
             next: None,
         })
     }
