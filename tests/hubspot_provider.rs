@@ -879,23 +879,44 @@ async fn a_429_waits_for_retry_after_and_then_succeeds() {
 }
 
 #[tokio::test]
-async fn rate_limit_headers_spread_the_remaining_budget_over_the_window() {
+async fn rate_limit_headers_space_requests_just_under_the_limit() {
+    // 150 of 190 left, then 2 left (another integration spent the rest).
     let fake = Fake::start(|_, n| {
-        let remaining = if n == 0 { "150" } else { "10" };
+        let remaining = if n < 2 { "150" } else { "2" };
         answer(200, json!({ "results": [] }))
             .header("X-HubSpot-RateLimit-Max", "190")
             .header("X-HubSpot-RateLimit-Remaining", remaining)
             .header("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")
     });
     let s = setup(&fake, None, |_| {});
+    for _ in 0..4 {
+        s.hs.fields(ObjectKind::Company).await.unwrap();
+    }
+    // While the window is in use: 5% under 190 per 10 s (55 ms apart). With 2 left: what is
+    // left is spread over the window (5 s).
+    assert_eq!(
+        s.hs.http().waits(),
+        [
+            (WaitReason::Pacing, Duration::from_millis(55)),
+            (WaitReason::Pacing, Duration::from_millis(55)),
+            (WaitReason::Pacing, Duration::from_millis(5000)),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_fresh_window_is_not_paced() {
+    let fake = Fake::start(|_, _| {
+        answer(200, json!({ "results": [] }))
+            .header("X-HubSpot-RateLimit-Max", "190")
+            .header("X-HubSpot-RateLimit-Remaining", "190")
+            .header("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")
+    });
+    let s = setup(&fake, None, |_| {});
     for _ in 0..3 {
         s.hs.fields(ObjectKind::Company).await.unwrap();
     }
-    // Plenty left after the first answer: no pacing. Ten left of 190: one every second.
-    assert_eq!(
-        s.hs.http().waits(),
-        [(WaitReason::Pacing, Duration::from_millis(1000))]
-    );
+    assert_eq!(s.hs.http().waits(), []);
 }
 
 #[tokio::test]

@@ -7,9 +7,10 @@
 //!    call fails with [`ProviderError::Budget`] before anything is sent.
 //! 2. **Pacing.** Requests go through a [`Lane`]. The general lane is fed by the CRM's own
 //!    rate-limit headers: the provider turns them into a [`RateInfo`] (`max`, `remaining`,
-//!    `window`) and, once less than half of the budget remains, the next request is scheduled
-//!    `window / remaining` after the previous one, so a long run spreads what is left over the
-//!    window and settles just under the limit instead of bouncing off 429s. The search lane has
+//!    `window`). Rolling windows are best served by even spacing, so once the window is in
+//!    use requests go out 5% under `max / window`; with fewer than 3 requests left (other
+//!    integrations share the budget) what is left is spread over the window. A long run
+//!    settles just under the limit instead of bouncing off 429s. The search lane has
 //!    a fixed rate (HubSpot allows 4 searches a second per token) and ignores the headers.
 //! 3. **Retries** on 429, 5xx, timeouts and connection errors, with exponential backoff and
 //!    jitter, honouring `Retry-After` (seconds) and a CRM-specific hint, up to
@@ -542,11 +543,17 @@ impl HttpClient {
     fn observe(&self, info: RateInfo) {
         let mut state = self.pacer.lock().expect("pacer lock");
         let window = info.window.as_millis() as Millis;
-        state.general.interval = if info.max > 0 && info.remaining * 2 < info.max {
-            // Spread what is left over the window; keep one request in reserve.
+        // HubSpot-style limits are rolling windows: the sustainable rate is `max` per
+        // `window`, and a burst is paid back later. So once the window is in use, requests
+        // are spaced evenly just under that rate (5% under, so the window never fills);
+        // when the budget is nearly gone (other integrations share it), what is left is
+        // spread over the window.
+        state.general.interval = if info.max == 0 || info.remaining >= info.max {
+            0
+        } else if info.remaining < 3 {
             window / (info.remaining.max(1) as Millis)
         } else {
-            0
+            window * 105 / (100 * info.max as Millis)
         };
     }
 
