@@ -1,0 +1,268 @@
+//! The binary against the HubSpot sandbox over HTTP, as a user runs it: `mappings setup`,
+//! then `sync` again and again while people edit on both sides. Each test starts its own
+//! sandbox and its own hermetic environment; what is checked is what a user would see in
+//! HubSpot, in the local store or on the terminal.
+//!
+//! crmsync's clock is the real one here (the fixed test clock is removed) so that it and the
+//! sandbox's clock agree on which edit is newer; retries are not slept.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+
+use common::{Run, TestEnv};
+use crmsync::model::{Fields, ObjectKind, Record, RecordId};
+use crmsync::sandbox::{FaultOptions, Sandbox, SandboxOptions};
+use crmsync::store::{Store, WriteOrigin};
+use serde_json::Value;
+
+const CONN: &str = "hs";
+
+/// Sandbox options for fast tests: no rate limit worth the name, no search limit.
+fn fast() -> SandboxOptions {
+    SandboxOptions {
+        rate_limit: (1_000_000, 10_000),
+        search_per_second: 0,
+        daily_limit: 100_000_000,
+        ..SandboxOptions::default()
+    }
+}
+
+/// A sandbox HubSpot and a crmsync environment with connection `hs` pointed at it.
+struct Hs {
+    sandbox: Sandbox,
+    env: TestEnv,
+}
+
+impl Hs {
+    fn start() -> Hs {
+        Hs::with(fast(), "")
+    }
+
+    /// `extra` is appended to the config file (policies, more settings).
+    fn with(opts: SandboxOptions, extra: &str) -> Hs {
+        let sandbox = Sandbox::start(opts).expect("start the sandbox");
+        let mut env = TestEnv::new();
+        env.remove_env("CRMSYNC_TEST_NOW");
+        env.set_env("CRMSYNC_TOKEN_HS", &sandbox.token());
+        let hs = Hs { sandbox, env };
+        hs.write_config(extra);
+        hs.env
+            .run(&["mappings", "setup", "-c", CONN])
+            .ok();
+        hs
+    }
+
+    fn write_config(&self, extra: &str) {
+        self.env.write_config(&format!(
+            "{extra}\n[connections.{CONN}]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n",
+            self.sandbox.base_url()
+        ));
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.env.run(args)
+    }
+
+    fn sync(&self) -> Run {
+        self.run(&["sync"])
+    }
+
+    fn store(&self) -> Store {
+        Store::open(&self.env.state_path()).expect("open the state file")
+    }
+
+    /// Saves records into the local store as a user's edit would.
+    fn save_local(&self, records: &[Record]) {
+        self.store()
+            .save_records(records, &WriteOrigin::User)
+            .expect("save local records");
+    }
+
+    /// Every local record of `kind` (archived too).
+    fn local(&self, kind: ObjectKind) -> Vec<Record> {
+        let mut out = Vec::new();
+        self.store()
+            .for_each_record(kind, true, &mut |r| {
+                out.push(r);
+                Ok(())
+            })
+            .unwrap();
+        out
+    }
+
+    fn local_record(&self, id: &RecordId) -> Record {
+        self.store().get_record(id).unwrap().expect("local record")
+    }
+
+    /// Edits fields of a local record (an empty value clears the field).
+    fn edit_local(&self, id: &RecordId, changes: &[(&str, &str)]) {
+        let mut rec = self.local_record(id);
+        for (k, v) in changes {
+            crmsync::model::set_field(&mut rec.fields, k, *v);
+        }
+        rec.updated_at = now_ms();
+        self.save_local(&[rec]);
+    }
+
+    /// The HubSpot id linked to a local record.
+    fn remote_id(&self, kind: ObjectKind, id: &RecordId) -> String {
+        self.store()
+            .links_by_local_ids(CONN, kind, std::slice::from_ref(id))
+            .unwrap()
+            .remove(id)
+            .unwrap_or_else(|| panic!("local {kind} `{id}` is not linked"))
+            .remote_id
+    }
+
+    /// The local record linked to a HubSpot id.
+    fn local_for(&self, kind: ObjectKind, remote_id: &str) -> Record {
+        let link = self
+            .store()
+            .links_by_remote_ids(CONN, kind, &[remote_id.to_string()])
+            .unwrap()
+            .remove(remote_id)
+            .unwrap_or_else(|| panic!("HubSpot {kind} `{remote_id}` is not linked"));
+        self.local_record(&link.local_id)
+    }
+
+    /// HubSpot's records of `plural` (`contacts`, `companies`), archived ones too.
+    fn remote_all(&self, plural: &str) -> Vec<Value> {
+        self.sandbox.dump()[plural].as_array().unwrap().clone()
+    }
+
+    fn remote_live(&self, plural: &str) -> Vec<Value> {
+        self.remote_all(plural)
+            .into_iter()
+            .filter(|r| r["archived"] == false)
+            .collect()
+    }
+
+    fn remote(&self, plural: &str, id: &str) -> Value {
+        self.remote_all(plural)
+            .into_iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("no HubSpot {plural} `{id}`"))
+    }
+
+    /// The company HubSpot associates a contact with.
+    fn company_of(&self, contact_id: &str) -> Vec<String> {
+        self.sandbox.dump()["associations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["contactId"] == contact_id)
+            .map(|a| a["companyId"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Write calls (anything but GET, search and batch read) in the request log.
+    fn write_calls(&self) -> Vec<String> {
+        self.sandbox
+            .request_log()
+            .into_iter()
+            .filter(|r| is_write(&r.method, &r.path))
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+}
+
+fn is_write(method: &str, path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    match method {
+        "GET" => false,
+        "POST" => !(path.ends_with("/search") || path.ends_with("/batch/read")),
+        _ => true,
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn prop<'a>(record: &'a Value, name: &str) -> Option<&'a str> {
+    record["properties"][name].as_str().filter(|s| !s.is_empty())
+}
+
+fn fields(pairs: &[(&str, &str)]) -> Fields {
+    pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn record(kind: ObjectKind, pairs: &[(&str, &str)]) -> Record {
+    Record {
+        id: RecordId::new(),
+        kind,
+        fields: fields(pairs),
+        updated_at: now_ms(),
+        archived_at: None,
+    }
+}
+
+fn contact(i: usize) -> Record {
+    record(
+        ObjectKind::Contact,
+        &[
+            ("first_name", &format!("Local{i}")),
+            ("last_name", "Person"),
+            ("email", &format!("local{i}@example.org")),
+            ("lifecycle_stage", "lead"),
+        ],
+    )
+}
+
+/// Remote records of `plural` keyed by their `crmsync_id`, archived included.
+fn by_crmsync_id(records: &[Value]) -> HashMap<String, Vec<Value>> {
+    let mut out: HashMap<String, Vec<Value>> = HashMap::new();
+    for r in records {
+        if let Some(id) = prop(r, "crmsync_id") {
+            out.entry(id.to_string()).or_default().push(r.clone());
+        }
+    }
+    out
+}
+
+/// Lets the clocks move on so that "newer" is strictly newer in both.
+fn tick() {
+    std::thread::sleep(std::time::Duration::from_millis(20));
+}
+
+// ---- initial import and creates ---------------------------------------------------------
+
+#[test]
+fn first_sync_imports_hubspot_contacts_and_companies_with_their_association() {
+    let hs = Hs::start();
+    let (contact_ids, company_ids) = hs.sandbox.seed(12, 3);
+    hs.sync().ok();
+
+    let companies = hs.local(ObjectKind::Company);
+    let contacts = hs.local(ObjectKind::Contact);
+    assert_eq!(companies.len(), 3);
+    assert_eq!(contacts.len(), 12);
+    for id in &company_ids {
+        let remote = hs.remote("companies", id);
+        let local = hs.local_for(ObjectKind::Company, id);
+        assert_eq!(local.get("name"), prop(&remote, "name"));
+        assert_eq!(local.get("domain"), prop(&remote, "domain"));
+    }
+    for id in &contact_ids {
+        let remote = hs.remote("contacts", id);
+        let local = hs.local_for(ObjectKind::Contact, id);
+        assert_eq!(local.get("email"), prop(&remote, "email"));
+        assert_eq!(local.get("first_name"), prop(&remote, "firstname"));
+        assert_eq!(local.get("last_name"), prop(&remote, "lastname"));
+        assert_eq!(local.get("lifecycle_stage"), prop(&remote, "lifecyclestage"));
+        // The association arrives as a reference to the right local company.
+        let hub_company = hs.company_of(id);
+        assert_eq!(hub_company.len(), 1, "{id}");
+        let local_company = hs.local_for(ObjectKind::Company, &hub_company[0]);
+        assert_eq!(
+            local.get("company_id"),
+            Some(local_company.id.as_str()),
+            "contact {id}"
+        );
+    }
+}
