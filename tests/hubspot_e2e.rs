@@ -266,3 +266,133 @@ fn first_sync_imports_hubspot_contacts_and_companies_with_their_association() {
         );
     }
 }
+
+#[test]
+fn local_records_are_created_in_hubspot_companies_first_with_the_association() {
+    let hs = Hs::start();
+    let company = record(
+        ObjectKind::Company,
+        &[("name", "Northwind Traders"), ("domain", "northwind.example")],
+    );
+    let mut people: Vec<Record> = (0..3).map(contact).collect();
+    for p in &mut people {
+        p.fields
+            .insert("company_id".into(), company.id.to_string());
+    }
+    // The contacts are saved before their company: the order of creation in HubSpot must
+    // not depend on it.
+    hs.save_local(&people);
+    hs.save_local(std::slice::from_ref(&company));
+    hs.sync().ok();
+
+    let companies = hs.remote_live("companies");
+    assert_eq!(companies.len(), 1);
+    let hub_company = &companies[0];
+    assert_eq!(prop(hub_company, "crmsync_id"), Some(company.id.as_str()));
+    assert_eq!(prop(hub_company, "name"), Some("Northwind Traders"));
+    let company_remote = hub_company["id"].as_str().unwrap();
+
+    let contacts = hs.remote_live("contacts");
+    assert_eq!(contacts.len(), 3);
+    for p in &people {
+        let found: Vec<&Value> = contacts
+            .iter()
+            .filter(|r| prop(r, "crmsync_id") == Some(p.id.as_str()))
+            .collect();
+        assert_eq!(found.len(), 1, "contact {}", p.id);
+        let r = found[0];
+        assert_eq!(prop(r, "email"), p.get("email"));
+        assert_eq!(prop(r, "firstname"), p.get("first_name"));
+        assert_eq!(prop(r, "lifecyclestage"), Some("lead"));
+        assert_eq!(
+            hs.company_of(r["id"].as_str().unwrap()),
+            vec![company_remote.to_string()]
+        );
+        assert_eq!(hs.remote_id(ObjectKind::Contact, &p.id), r["id"]);
+    }
+    // Creates happened in dependency order: the company's create call came first.
+    let writes = hs.write_calls();
+    let first_company = writes
+        .iter()
+        .position(|w| w.contains("/objects/companies/batch/upsert"))
+        .expect("a company create call");
+    let first_contact = writes
+        .iter()
+        .position(|w| w.contains("/objects/contacts/batch/upsert"))
+        .expect("a contact create call");
+    assert!(first_company < first_contact, "{writes:#?}");
+}
+
+#[test]
+fn an_edit_on_either_side_reaches_the_other() {
+    let hs = Hs::start();
+    let (contact_ids, _) = hs.sandbox.seed(4, 1);
+    let mine = contact(1);
+    hs.save_local(std::slice::from_ref(&mine));
+    hs.sync().ok();
+
+    // In HubSpot: a seeded contact's job title and phone.
+    let theirs = &contact_ids[0];
+    hs.sandbox
+        .update_record(
+            "contacts",
+            theirs,
+            &[("jobtitle", "Head of Ops"), ("phone", "+1 555 0100")],
+        )
+        .unwrap();
+    // Locally: the contact created from here, and a contact that came from HubSpot.
+    hs.edit_local(&mine.id, &[("last_name", "Renamed"), ("job_title", "CTO")]);
+    let imported = hs.local_for(ObjectKind::Contact, &contact_ids[1]);
+    hs.edit_local(&imported.id, &[("first_name", "Zed"), ("lifecycle_stage", "customer")]);
+    hs.sync().ok();
+
+    let local = hs.local_for(ObjectKind::Contact, theirs);
+    assert_eq!(local.get("job_title"), Some("Head of Ops"));
+    assert_eq!(local.get("phone"), Some("+1 555 0100"));
+
+    let remote_mine = hs.remote("contacts", &hs.remote_id(ObjectKind::Contact, &mine.id));
+    assert_eq!(prop(&remote_mine, "lastname"), Some("Renamed"));
+    assert_eq!(prop(&remote_mine, "jobtitle"), Some("CTO"));
+    let remote_imported = hs.remote("contacts", &contact_ids[1]);
+    assert_eq!(prop(&remote_imported, "firstname"), Some("Zed"));
+    assert_eq!(prop(&remote_imported, "lifecyclestage"), Some("customer"));
+
+    // Clearing a field locally clears it in HubSpot.
+    hs.edit_local(&mine.id, &[("job_title", "")]);
+    hs.sync().ok();
+    let remote_mine = hs.remote("contacts", &hs.remote_id(ObjectKind::Contact, &mine.id));
+    assert_eq!(prop(&remote_mine, "jobtitle"), None);
+    // And a sync after that has nothing to carry either way.
+    let before = hs.local_record(&mine.id);
+    hs.sandbox.clear_request_log();
+    hs.sync().ok();
+    assert_eq!(hs.write_calls(), Vec::<String>::new());
+    assert_eq!(hs.local_record(&mine.id), before);
+}
+
+#[test]
+fn moving_a_contact_to_another_company_moves_the_association() {
+    let hs = Hs::start();
+    let (contact_ids, company_ids) = hs.sandbox.seed(1, 2);
+    hs.sync().ok();
+    let contact = hs.local_for(ObjectKind::Contact, &contact_ids[0]);
+    let old = hs.company_of(&contact_ids[0]);
+    assert_eq!(old.len(), 1);
+    let other = company_ids.iter().find(|c| **c != old[0]).unwrap();
+    let other_local = hs.local_for(ObjectKind::Company, other);
+    hs.edit_local(&contact.id, &[("company_id", other_local.id.as_str())]);
+    hs.sync().ok();
+    assert_eq!(hs.company_of(&contact_ids[0]), vec![other.clone()]);
+
+    // And back from HubSpot: a user re-associates it in HubSpot.
+    hs.sandbox.associate(&contact_ids[0], &old[0]).unwrap();
+    hs.sandbox
+        .update_record("contacts", &contact_ids[0], &[("jobtitle", "Moved")])
+        .unwrap();
+    hs.sync().ok();
+    let local = hs.local_record(&contact.id);
+    assert_eq!(local.get("job_title"), Some("Moved"));
+    let linked: Vec<String> = hs.company_of(&contact_ids[0]);
+    let expected = hs.local_for(ObjectKind::Company, &linked[0]);
+    assert_eq!(local.get("company_id"), Some(expected.id.as_str()), "{linked:?}");
+}
