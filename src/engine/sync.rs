@@ -31,7 +31,7 @@ use crate::engine::plan::{
 use crate::mapping::{FieldMap, Rule};
 use crate::model::{ObjectKind, Record, RecordId};
 use crate::providers::{ChangeQuery, Provider, ProviderError, RemoteRecord};
-use crate::store::{Link, RunOutcome, Store, StoreError};
+use crate::store::{ConflictFilter, Link, RunOutcome, Store, StoreError};
 
 /// What a sync run does.
 #[derive(Debug, Clone, Default)]
@@ -646,6 +646,33 @@ impl<'a> Session<'a> {
         Ok(items)
     }
 
+    /// The remote values of fields held by open conflicts, per local record of `ids`.
+    ///
+    /// A push plans a linked record without reading it again and takes the remote side to
+    /// equal the base. For a field held by a `manual` conflict the base keeps its old value,
+    /// so without this the local side of the conflict would be pushed over the remote one;
+    /// with the held remote value in place the planner sees the conflict again (and holds it,
+    /// or lets the policy decide if it changed, or finds both sides now agree).
+    fn held_remote_values(
+        &self,
+        object: ObjectKind,
+        ids: &[RecordId],
+    ) -> Result<HashMap<RecordId, Vec<(String, Option<String>)>>, StepError> {
+        let mut out: HashMap<RecordId, Vec<(String, Option<String>)>> = HashMap::new();
+        let wanted: HashSet<&RecordId> = ids.iter().collect();
+        let open = self.store.list_open_conflicts(&ConflictFilter {
+            connection: Some(self.p.name.clone()),
+            kind: Some(object),
+            ..ConflictFilter::default()
+        })?;
+        for c in open {
+            if wanted.contains(&c.local_id) {
+                out.entry(c.local_id).or_default().push((c.field, c.remote));
+            }
+        }
+        Ok(out)
+    }
+
     fn match_keys(&self) -> Vec<String> {
         self.p
             .config
@@ -696,16 +723,21 @@ impl<'a> Session<'a> {
             let links = self
                 .store
                 .links_by_local_ids(&self.p.name, object, &local_ids)?;
+            let held = self.held_remote_values(object, &local_ids)?;
             let items: Vec<PlanItem> = records
                 .into_iter()
                 .map(|r| {
                     let link = links.get(&r.id).map(link_state);
                     let may_create_remote = link.is_none()
                         && create_when.as_ref().is_none_or(|rule| rule.eval(&r.fields));
+                    let remote = link
+                        .as_ref()
+                        .zip(held.get(&r.id))
+                        .map(|(l, values)| held_remote_side(l, values));
                     PlanItem {
                         local: Some(r),
                         link,
-                        remote: None,
+                        remote,
                         matched_by: None,
                         may_create_remote,
                     }
@@ -778,6 +810,21 @@ fn merge_plans(mut plans: Vec<Plan>) -> Plan {
         first.skipped.extend(p.skipped);
     }
     first
+}
+
+/// The remote side of a linked record that was not read in this run: its base, with the
+/// remote values of the fields held by open conflicts.
+fn held_remote_side(link: &LinkState, held: &[(String, Option<String>)]) -> RemoteSide {
+    let mut fields = link.base.clone();
+    for (field, value) in held {
+        crate::model::set_field(&mut fields, field, value.clone().unwrap_or_default());
+    }
+    RemoteSide {
+        id: link.remote_id.clone(),
+        fields,
+        updated_at: link.remote_updated_at,
+        ..RemoteSide::default()
+    }
 }
 
 pub(crate) fn link_state(link: &Link) -> LinkState {
