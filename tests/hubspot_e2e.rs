@@ -396,3 +396,217 @@ fn moving_a_contact_to_another_company_moves_the_association() {
     let expected = hs.local_for(ObjectKind::Company, &linked[0]);
     assert_eq!(local.get("company_id"), Some(expected.id.as_str()), "{linked:?}");
 }
+
+// ---- conflicts ---------------------------------------------------------------------------
+
+/// A linked contact whose last name and job title are then changed on both sides, HubSpot
+/// after the local store when `remote_later`. Returns (local id, HubSpot id).
+fn both_sides_edited(hs: &Hs, remote_later: bool) -> (RecordId, String) {
+    let c = contact(7);
+    hs.save_local(std::slice::from_ref(&c));
+    hs.sync().ok();
+    let rid = hs.remote_id(ObjectKind::Contact, &c.id);
+    let edit_remote = || {
+        hs.sandbox
+            .update_record(
+                "contacts",
+                &rid,
+                &[("lastname", "FromHubSpot"), ("jobtitle", "Remote Title")],
+            )
+            .unwrap();
+    };
+    if remote_later {
+        hs.edit_local(&c.id, &[("last_name", "FromLocal")]);
+        tick();
+        edit_remote();
+    } else {
+        edit_remote();
+        tick();
+        hs.edit_local(&c.id, &[("last_name", "FromLocal")]);
+    }
+    (c.id, rid)
+}
+
+/// Both sides' last name after the conflict run; the non-conflicting remote edit (job title)
+/// always arrives.
+fn after_conflict(hs: &Hs, id: &RecordId, rid: &str) -> (Option<String>, Option<String>) {
+    let local = hs.local_record(id);
+    assert_eq!(local.get("job_title"), Some("Remote Title"));
+    let remote = hs.remote("contacts", rid);
+    (
+        local.get("last_name").map(str::to_string),
+        prop(&remote, "lastname").map(str::to_string),
+    )
+}
+
+#[test]
+fn local_wins_keeps_the_local_value_on_both_sides() {
+    let hs = Hs::with(fast(), "[sync]\nconflict_policy = \"local-wins\"\n");
+    let (id, rid) = both_sides_edited(&hs, true);
+    hs.sync().ok();
+    let (l, r) = after_conflict(&hs, &id, &rid);
+    assert_eq!(l.as_deref(), Some("FromLocal"));
+    assert_eq!(r.as_deref(), Some("FromLocal"));
+}
+
+#[test]
+fn remote_wins_takes_hubspots_value_on_both_sides() {
+    let hs = Hs::with(fast(), "[sync]\nconflict_policy = \"remote-wins\"\n");
+    let (id, rid) = both_sides_edited(&hs, false);
+    hs.sync().ok();
+    let (l, r) = after_conflict(&hs, &id, &rid);
+    assert_eq!(l.as_deref(), Some("FromHubSpot"));
+    assert_eq!(r.as_deref(), Some("FromHubSpot"));
+}
+
+#[test]
+fn newest_wins_takes_the_later_edit_whichever_side_it_was() {
+    for remote_later in [true, false] {
+        let hs = Hs::start();
+        let (id, rid) = both_sides_edited(&hs, remote_later);
+        hs.sync().ok();
+        let (l, r) = after_conflict(&hs, &id, &rid);
+        let expected = if remote_later {
+            "FromHubSpot"
+        } else {
+            "FromLocal"
+        };
+        assert_eq!(l.as_deref(), Some(expected), "remote later: {remote_later}");
+        assert_eq!(r.as_deref(), Some(expected), "remote later: {remote_later}");
+    }
+}
+
+#[test]
+fn manual_holds_the_field_exits_3_and_a_later_local_decision_goes_through() {
+    let hs = Hs::with(fast(), "[policies.contact]\nlast_name = \"manual\"\n");
+    let (id, rid) = both_sides_edited(&hs, true);
+    let run = hs.sync();
+    run.expect_code(3);
+    assert!(run.stderr.contains("crmsync conflicts"), "{}", run.stderr);
+    // Held: neither side's last name moved; the other field went through.
+    let (l, r) = after_conflict(&hs, &id, &rid);
+    assert_eq!(l.as_deref(), Some("FromLocal"));
+    assert_eq!(r.as_deref(), Some("FromHubSpot"));
+    let open = hs
+        .store()
+        .list_open_conflicts(&crmsync::store::ConflictFilter::default())
+        .unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].field, "last_name");
+    assert_eq!(open[0].local.as_deref(), Some("FromLocal"));
+    assert_eq!(open[0].remote.as_deref(), Some("FromHubSpot"));
+    // Still held on the next run, also when the record's other fields are edited locally:
+    // nothing is written over either side's last name.
+    hs.edit_local(&id, &[("first_name", "Again")]);
+    hs.sync().expect_code(3);
+    let (l, r) = after_conflict(&hs, &id, &rid);
+    assert_eq!(l.as_deref(), Some("FromLocal"));
+    assert_eq!(r.as_deref(), Some("FromHubSpot"));
+    assert_eq!(prop(&hs.remote("contacts", &rid), "firstname"), Some("Again"));
+
+    // `crmsync conflicts resolve` is not in this build; the user decides by taking HubSpot's
+    // value locally, and the conflict is marked resolved through the store, as `resolve`
+    // does.
+    let mut store = hs.store();
+    store
+        .resolve_conflict(open[0].id, Some("FromHubSpot"), "remote", now_ms())
+        .unwrap();
+    drop(store);
+    hs.edit_local(&id, &[("last_name", "FromHubSpot")]);
+    hs.sync().ok();
+    let (l, r) = after_conflict(&hs, &id, &rid);
+    assert_eq!(l.as_deref(), Some("FromHubSpot"));
+    assert_eq!(r.as_deref(), Some("FromHubSpot"));
+    hs.sandbox.clear_request_log();
+    hs.sync().ok();
+    assert_eq!(hs.write_calls(), Vec::<String>::new());
+}
+
+// ---- archives ----------------------------------------------------------------------------
+
+#[test]
+fn archiving_locally_archives_in_hubspot() {
+    let hs = Hs::start();
+    let people: Vec<Record> = (0..4).map(contact).collect();
+    hs.save_local(&people);
+    hs.sync().ok();
+    let gone = &people[0];
+    let rid = hs.remote_id(ObjectKind::Contact, &gone.id);
+    let mut rec = hs.local_record(&gone.id);
+    rec.archived_at = Some(now_ms());
+    hs.save_local(&[rec]);
+    hs.sync().ok();
+    assert_eq!(hs.remote("contacts", &rid)["archived"], true);
+    assert_eq!(hs.remote_live("contacts").len(), 3);
+    // Nothing comes back on later runs, full or not.
+    hs.sync().ok();
+    hs.run(&["sync", "--full"]).ok();
+    assert!(hs.local_record(&gone.id).archived_at.is_some());
+    assert_eq!(hs.remote_live("contacts").len(), 3);
+    assert_eq!(
+        hs.local(ObjectKind::Contact)
+            .iter()
+            .filter(|r| r.archived_at.is_none())
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn archiving_in_hubspot_archives_locally_on_a_full_read_or_the_daily_scan() {
+    let mut hs = Hs::start();
+    let (ids, _) = hs.sandbox.seed(6, 0);
+    hs.sync().ok();
+    // A full read sees the archive at once.
+    hs.sandbox.archive_record("contacts", &ids[0]).unwrap();
+    hs.run(&["sync", "--full"]).ok();
+    let first = hs.local_for(ObjectKind::Contact, &ids[0]);
+    assert!(first.archived_at.is_some(), "{first:?}");
+
+    // An incremental read sees it once the daily archive scan is due.
+    hs.sandbox.archive_record("contacts", &ids[1]).unwrap();
+    hs.sync().ok();
+    let second = hs.local_for(ObjectKind::Contact, &ids[1]);
+    assert!(
+        second.archived_at.is_none(),
+        "an incremental read within the day does not list archived records"
+    );
+    hs.sandbox
+        .advance_clock(std::time::Duration::from_secs(25 * 3600));
+    // crmsync's own clock decides when the scan is due; move it with the sandbox's.
+    let later = chrono::Utc::now() + chrono::Duration::hours(25);
+    hs.env.set_env("CRMSYNC_TEST_NOW", &later.to_rfc3339());
+    hs.sync().ok();
+    let second = hs.local_for(ObjectKind::Contact, &ids[1]);
+    assert!(second.archived_at.is_some(), "{second:?}");
+    assert_eq!(
+        hs.local(ObjectKind::Contact)
+            .iter()
+            .filter(|r| r.archived_at.is_none())
+            .count(),
+        4
+    );
+}
+
+// ---- cost of a repeated run --------------------------------------------------------------
+
+#[test]
+fn a_sync_with_nothing_to_do_writes_nothing_and_searches_once_per_object() {
+    let hs = Hs::start();
+    hs.sandbox.seed(30, 4);
+    hs.save_local(&(0..10).map(contact).collect::<Vec<_>>());
+    hs.sync().ok();
+    hs.sync().ok();
+    hs.sandbox.clear_request_log();
+    let run = hs.sync();
+    run.ok();
+    let log = hs.sandbox.request_log();
+    assert_eq!(hs.write_calls(), Vec::<String>::new(), "{log:#?}");
+    for object in ["contacts", "companies"] {
+        let searches = log
+            .iter()
+            .filter(|r| r.path.starts_with(&format!("/crm/v3/objects/{object}/search")))
+            .count();
+        assert!(searches <= 1, "{searches} searches of {object}: {log:#?}");
+    }
+}
