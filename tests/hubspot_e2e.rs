@@ -610,3 +610,197 @@ fn a_sync_with_nothing_to_do_writes_nothing_and_searches_once_per_object() {
         assert!(searches <= 1, "{searches} searches of {object}: {log:#?}");
     }
 }
+
+// ---- killed runs -------------------------------------------------------------------------
+
+/// What the user expects of a contact after the runs settle.
+#[derive(Debug, Clone, PartialEq)]
+struct Expected {
+    email: String,
+    last_name: String,
+    job_title: Option<String>,
+    archived: bool,
+}
+
+/// Checks that HubSpot and the local store agree with `expected` (keyed by email) and hold
+/// no duplicate.
+fn assert_settled(hs: &Hs, expected: &BTreeMap<String, Expected>, context: &str) {
+    let remote = hs.remote_all("contacts");
+    let by_id = by_crmsync_id(&remote);
+    for (id, recs) in &by_id {
+        assert_eq!(recs.len(), 1, "{context}: `{id}` is in HubSpot {} times", recs.len());
+    }
+    let mut live_emails: HashMap<String, usize> = HashMap::new();
+    for r in remote.iter().filter(|r| r["archived"] == false) {
+        *live_emails
+            .entry(prop(r, "email").unwrap_or_default().to_string())
+            .or_default() += 1;
+    }
+    for (email, n) in &live_emails {
+        assert_eq!(*n, 1, "{context}: {email} is live in HubSpot {n} times");
+    }
+    let locals: HashMap<String, Record> = hs
+        .local(ObjectKind::Contact)
+        .into_iter()
+        .map(|r| (r.get("email").unwrap_or_default().to_string(), r))
+        .collect();
+    assert_eq!(
+        locals.len(),
+        hs.local(ObjectKind::Contact).len(),
+        "{context}: duplicate email locally"
+    );
+    for (email, want) in expected {
+        let local = locals
+            .get(email)
+            .unwrap_or_else(|| panic!("{context}: {email} is missing locally"));
+        assert_eq!(local.get("last_name"), Some(want.last_name.as_str()), "{context}: {email}");
+        assert_eq!(local.get("job_title"), want.job_title.as_deref(), "{context}: {email}");
+        assert_eq!(local.archived_at.is_some(), want.archived, "{context}: {email}");
+        let rid = hs.remote_id(ObjectKind::Contact, &local.id);
+        let r = hs.remote("contacts", &rid);
+        assert_eq!(prop(&r, "email"), Some(email.as_str()), "{context}");
+        assert_eq!(r["archived"] == true, want.archived, "{context}: {email}");
+        if !want.archived {
+            assert_eq!(prop(&r, "lastname"), Some(want.last_name.as_str()), "{context}: {email}");
+            assert_eq!(prop(&r, "jobtitle"), want.job_title.as_deref(), "{context}: {email}");
+            assert_eq!(live_emails.get(email), Some(&1), "{context}: {email}");
+        }
+    }
+    assert_eq!(
+        live_emails.len(),
+        expected.values().filter(|e| !e.archived).count(),
+        "{context}: live contacts in HubSpot"
+    );
+}
+
+/// One round of work on both sides: new local contacts (with a new company), local edits,
+/// a local archive, a HubSpot edit and a HubSpot create. Runs with these write calls:
+/// company create, contact create (+ associations), contact update, contact archive.
+fn round_of_edits(hs: &Hs, round: usize, expected: &mut BTreeMap<String, Expected>) {
+    let company = record(
+        ObjectKind::Company,
+        &[
+            ("name", &format!("Round {round} Ltd")),
+            ("domain", &format!("round{round}.example")),
+        ],
+    );
+    let mut new = Vec::new();
+    for i in 0..3 {
+        let mut c = contact(round * 10 + i);
+        c.fields.insert(
+            "email".into(),
+            format!("r{round}-{i}@example.org"),
+        );
+        c.fields.insert("company_id".into(), company.id.to_string());
+        expected.insert(
+            c.get("email").unwrap().to_string(),
+            Expected {
+                email: c.get("email").unwrap().to_string(),
+                last_name: "Person".into(),
+                job_title: None,
+                archived: false,
+            },
+        );
+        new.push(c);
+    }
+    hs.save_local(std::slice::from_ref(&company));
+    hs.save_local(&new);
+    let live: Vec<Record> = hs
+        .local(ObjectKind::Contact)
+        .into_iter()
+        .filter(|r| r.archived_at.is_none() && !r.get("email").unwrap().starts_with(&format!("r{round}-")))
+        .collect();
+    // Edit three older contacts locally, archive one, edit one in HubSpot.
+    for (k, rec) in live.iter().rev().take(3).enumerate() {
+        let name = format!("Edited{round}x{k}");
+        hs.edit_local(&rec.id, &[("last_name", &name)]);
+        expected.get_mut(rec.get("email").unwrap()).unwrap().last_name = name;
+    }
+    if let Some(rec) = live.get(round % live.len().max(1)).filter(|_| live.len() > 6) {
+        let mut rec = hs.local_record(&rec.id);
+        rec.archived_at = Some(now_ms());
+        expected.get_mut(rec.get("email").unwrap()).unwrap().archived = true;
+        hs.save_local(&[rec]);
+    }
+    if let Some(rec) = live.first() {
+        let rec = hs.local_record(&rec.id);
+        if rec.archived_at.is_none() {
+            let title = format!("Title {round}");
+            let rid = hs.remote_id(ObjectKind::Contact, &rec.id);
+            hs.sandbox
+                .update_record("contacts", &rid, &[("jobtitle", &title)])
+                .unwrap();
+            expected.get_mut(rec.get("email").unwrap()).unwrap().job_title = Some(title);
+        }
+    }
+    let email = format!("hub{round}@example.net");
+    hs.sandbox
+        .create_record(
+            "contacts",
+            &[("email", &email), ("firstname", "Hub"), ("lastname", "Made")],
+        )
+        .unwrap();
+    expected.insert(
+        email.clone(),
+        Expected {
+            email,
+            last_name: "Made".into(),
+            job_title: None,
+            archived: false,
+        },
+    );
+}
+
+#[test]
+fn runs_killed_at_every_write_resume_without_duplicates_or_lost_edits() {
+    let mut hs = Hs::start();
+    let mut expected = BTreeMap::new();
+    let seeded: Vec<Record> = (0..8).map(contact).collect();
+    for c in &seeded {
+        expected.insert(
+            c.get("email").unwrap().to_string(),
+            Expected {
+                email: c.get("email").unwrap().to_string(),
+                last_name: "Person".into(),
+                job_title: None,
+                archived: false,
+            },
+        );
+    }
+    hs.save_local(&seeded);
+    hs.sync().ok();
+    assert_settled(&hs, &expected, "first sync");
+
+    // Each round dies at a different write of a different state: 4 write calls per round,
+    // 52 rounds, so every write position is hit 13 times. Every fourth round the sandbox
+    // refuses writes instead (a CRM outage mid-run) and the run stops with an error.
+    let mut kill_points = 0;
+    for round in 1..=52 {
+        round_of_edits(&hs, round, &mut expected);
+        let n = (round - 1) % 4 + 1;
+        if round % 4 == 0 {
+            hs.sandbox.set_faults(FaultOptions {
+                fail_after_writes: Some(n as u64 - 1),
+                ..FaultOptions::default()
+            });
+            let run = hs.sync();
+            assert_eq!(run.code, 1, "round {round}: {}\n{}", run.stdout, run.stderr);
+            hs.sandbox.set_faults(FaultOptions::default());
+        } else {
+            hs.env
+                .set_env("CRMSYNC_TEST_KILL_AFTER_WRITES", &n.to_string());
+            let run = hs.sync();
+            assert_eq!(run.code, -1, "round {round}: the run was not killed after write {n}\n{}", run.stderr);
+            hs.env.remove_env("CRMSYNC_TEST_KILL_AFTER_WRITES");
+        }
+        kill_points += 1;
+        let rerun = hs.sync();
+        rerun.ok();
+        assert_settled(&hs, &expected, &format!("round {round}, stopped after write {n}"));
+    }
+    assert!(kill_points >= 50);
+    // Settled means settled: one more run writes nothing.
+    hs.sandbox.clear_request_log();
+    hs.sync().ok();
+    assert_eq!(hs.write_calls(), Vec::<String>::new());
+}
