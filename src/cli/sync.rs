@@ -214,13 +214,16 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
             ctx.out.warn(format!("{gate}"));
         }
         if let Some(e) = &c.error {
-            eprint!(
-                "{}",
-                crate::output::errors::render(
-                    &anyhow::anyhow!("connection `{}` stopped: {e}", c.connection),
-                    ctx.out.color
-                )
-            );
+            let message = format!("connection `{}` stopped: {e}", c.connection);
+            let err = match c
+                .provider_error
+                .as_deref()
+                .and_then(crate::output::errors::provider_hint)
+            {
+                Some(hint) => crate::output::errors::hinted(message, hint),
+                None => anyhow::anyhow!(message),
+            };
+            eprint!("{}", crate::output::errors::render(&err, ctx.out.color));
         }
     }
     let held = report.held();

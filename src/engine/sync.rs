@@ -129,6 +129,10 @@ pub struct ConnectionReport {
     pub stopped_by: Option<GateStop>,
     /// The error that stopped this connection, if any.
     pub error: Option<String>,
+    /// The CRM error behind `error`, when there is one, so the command line can say what
+    /// to do about it (sign in again, raise the request budget…).
+    #[serde(skip)]
+    pub provider_error: Option<Arc<ProviderError>>,
     /// Requests sent to the CRM.
     pub requests: u64,
     pub warnings: Vec<String>,
@@ -302,6 +306,10 @@ fn stop(rep: &mut ConnectionReport, e: StepError) -> Result<(), StoreError> {
     match e {
         StepError::Gate(g) => rep.stopped_by = Some(g),
         StepError::Store(s) => return Err(s),
+        StepError::Provider(p) => {
+            rep.error = Some(p.to_string());
+            rep.provider_error = Some(Arc::new(p));
+        }
         other => rep.error = Some(other.to_string()),
     }
     Ok(())

@@ -46,31 +46,11 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
         if let Some(h) = cause.downcast_ref::<Hinted>() {
             return Some(h.hint.clone());
         }
-        if let Some(p) = cause.downcast_ref::<ProviderError>() {
-            match p {
-                ProviderError::Auth { connection, .. } => {
-                    return Some(format!(
-                        "run `crmsync connect --name {connection}` with the connection's provider to sign in again, or set `{}`",
-                        crate::env::token_var(connection)
-                    ));
-                }
-                ProviderError::NoToken { connection, .. } => {
-                    return Some(format!(
-                        "sign in with `crmsync connect PROVIDER --name {connection}`, or for headless runs set `{}` to a private-app or API token",
-                        crate::env::token_var(connection)
-                    ));
-                }
-                ProviderError::Budget { .. } => {
-                    return Some(
-                        "raise `max_requests_per_run` or `--max-requests`; the next run continues where this one stopped"
-                            .into(),
-                    );
-                }
-                ProviderError::Network { .. } => {
-                    return Some("check the connection's `base_url` and the network; nothing was lost, the next run resumes".into());
-                }
-                _ => {}
-            }
+        if let Some(hint) = cause
+            .downcast_ref::<ProviderError>()
+            .and_then(provider_hint)
+        {
+            return Some(hint);
         }
         if cause.downcast_ref::<crate::config::ConfigError>().is_some() {
             return Some(
@@ -79,6 +59,34 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
         }
     }
     None
+}
+
+/// What to do about a CRM error, where there is something to do.
+pub fn provider_hint(p: &ProviderError) -> Option<String> {
+    match p {
+        ProviderError::Auth { connection, .. } => {
+            Some(format!(
+                "run `crmsync connect --name {connection}` with the connection's provider to sign in again, or set `{}`",
+                crate::env::token_var(connection)
+            ))
+        }
+        ProviderError::NoToken { connection, .. } => {
+            Some(format!(
+                "sign in with `crmsync connect PROVIDER --name {connection}`, or for headless runs set `{}` to a private-app or API token",
+                crate::env::token_var(connection)
+            ))
+        }
+        ProviderError::Budget { .. } => {
+            Some(
+                "raise `max_requests_per_run` or `--max-requests`; the next run continues where this one stopped"
+                    .into(),
+            )
+        }
+        ProviderError::Network { .. } => {
+            Some("check the connection's `base_url` and the network; nothing was lost, the next run resumes".into())
+        }
+        _ => None,
+    }
 }
 
 /// Renders an error for stderr:
