@@ -26,7 +26,7 @@ use crate::config::{Config, ConnectionConfig};
 use crate::engine::execute::{Executor, IdCache};
 use crate::engine::gates::{self, GateInput, GateStop};
 use crate::engine::plan::{
-    self, LinkState, MatchedBy, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide,
+    self, LinkState, MatchedBy, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide,
 };
 use crate::mapping::{FieldMap, Rule};
 use crate::model::{ObjectKind, Record, RecordId};
@@ -215,8 +215,15 @@ pub async fn run(
         })
         .collect();
 
+    // Fields held in each connection's pull, so the push does not count them again.
+    let mut held: Vec<HashSet<(RecordId, String)>> = vec![HashSet::new(); participants.len()];
+
     // Phase 0 and 1: recover, then pull from every connection.
-    for (p, rep) in participants.iter().zip(conn_reports.iter_mut()) {
+    for ((p, rep), held) in participants
+        .iter()
+        .zip(conn_reports.iter_mut())
+        .zip(held.iter_mut())
+    {
         let mut sess = Session::new(store, config, p, opts, clock.clone(), reporter, run_id);
         let result = async {
             if !opts.dry_run {
@@ -233,17 +240,23 @@ pub async fn run(
         }
         .await;
         rep.warnings.append(&mut sess.warnings);
+        *held = std::mem::take(&mut sess.held);
         merge_versions(&mut report.remote_versions, &p.name, sess.versions);
         if let Err(e) = result {
             stop(rep, e)?;
         }
     }
     // Phase 2: push local changes to every connection that is still going.
-    for (p, rep) in participants.iter().zip(conn_reports.iter_mut()) {
+    for ((p, rep), held) in participants
+        .iter()
+        .zip(conn_reports.iter_mut())
+        .zip(held.iter_mut())
+    {
         if rep.error.is_some() || rep.stopped_by.is_some() {
             continue;
         }
         let mut sess = Session::new(store, config, p, opts, clock.clone(), reporter, run_id);
+        sess.held = std::mem::take(held);
         let result = async {
             for object in sess.objects() {
                 let (obj_report, plan) = sess.push(object).await?;
@@ -356,6 +369,8 @@ struct Session<'a> {
     run: i64,
     warnings: Vec<String>,
     versions: BTreeMap<ObjectKind, BTreeMap<String, i64>>,
+    /// Fields of records held by a `manual` conflict in this run's pull.
+    held: HashSet<(RecordId, String)>,
 }
 
 impl<'a> Session<'a> {
@@ -378,6 +393,7 @@ impl<'a> Session<'a> {
             run,
             warnings: Vec::new(),
             versions: BTreeMap::new(),
+            held: HashSet::new(),
         }
     }
 
@@ -535,6 +551,13 @@ impl<'a> Session<'a> {
         rep.failed = outcome.failed;
         rep.decided_conflicts = outcome.decided;
         rep.held_conflicts = outcome.held;
+        self.held.extend(
+            planned
+                .conflicts
+                .iter()
+                .filter(|c| c.outcome == Outcome::Held)
+                .map(|c| (c.local_id.clone(), c.field.clone())),
+        );
         for w in outcome.warnings {
             self.warn(w);
         }
@@ -778,9 +801,19 @@ impl<'a> Session<'a> {
             } else if !planned.is_empty() || !planned.conflicts.is_empty() {
                 let mut ids = IdCache::default();
                 let outcome = self.executor(&map).execute(&planned, &mut ids).await?;
+                // A field held in this run's pull is held again here (see
+                // `held_remote_values`); it is one conflict, not two.
+                let again = planned
+                    .conflicts
+                    .iter()
+                    .filter(|c| {
+                        c.outcome == Outcome::Held
+                            && self.held.contains(&(c.local_id.clone(), c.field.clone()))
+                    })
+                    .count() as u64;
                 rep.failed += outcome.failed;
                 rep.decided_conflicts += outcome.decided;
-                rep.held_conflicts += outcome.held;
+                rep.held_conflicts += outcome.held.saturating_sub(again);
                 for w in outcome.warnings {
                     self.warn(w);
                 }
