@@ -47,9 +47,7 @@ impl Hs {
         env.set_env("CRMSYNC_TOKEN_HS", &sandbox.token());
         let hs = Hs { sandbox, env };
         hs.write_config(extra);
-        hs.env
-            .run(&["mappings", "setup", "-c", CONN])
-            .ok();
+        hs.env.run(&["mappings", "setup", "-c", CONN]).ok();
         hs
     }
 
@@ -181,7 +179,9 @@ fn now_ms() -> i64 {
 }
 
 fn prop<'a>(record: &'a Value, name: &str) -> Option<&'a str> {
-    record["properties"][name].as_str().filter(|s| !s.is_empty())
+    record["properties"][name]
+        .as_str()
+        .filter(|s| !s.is_empty())
 }
 
 fn fields(pairs: &[(&str, &str)]) -> Fields {
@@ -254,7 +254,10 @@ fn first_sync_imports_hubspot_contacts_and_companies_with_their_association() {
         assert_eq!(local.get("email"), prop(&remote, "email"));
         assert_eq!(local.get("first_name"), prop(&remote, "firstname"));
         assert_eq!(local.get("last_name"), prop(&remote, "lastname"));
-        assert_eq!(local.get("lifecycle_stage"), prop(&remote, "lifecyclestage"));
+        assert_eq!(
+            local.get("lifecycle_stage"),
+            prop(&remote, "lifecyclestage")
+        );
         // The association arrives as a reference to the right local company.
         let hub_company = hs.company_of(id);
         assert_eq!(hub_company.len(), 1, "{id}");
@@ -272,12 +275,14 @@ fn local_records_are_created_in_hubspot_companies_first_with_the_association() {
     let hs = Hs::start();
     let company = record(
         ObjectKind::Company,
-        &[("name", "Northwind Traders"), ("domain", "northwind.example")],
+        &[
+            ("name", "Northwind Traders"),
+            ("domain", "northwind.example"),
+        ],
     );
     let mut people: Vec<Record> = (0..3).map(contact).collect();
     for p in &mut people {
-        p.fields
-            .insert("company_id".into(), company.id.to_string());
+        p.fields.insert("company_id".into(), company.id.to_string());
     }
     // The contacts are saved before their company: the order of creation in HubSpot must
     // not depend on it.
@@ -343,7 +348,10 @@ fn an_edit_on_either_side_reaches_the_other() {
     // Locally: the contact created from here, and a contact that came from HubSpot.
     hs.edit_local(&mine.id, &[("last_name", "Renamed"), ("job_title", "CTO")]);
     let imported = hs.local_for(ObjectKind::Contact, &contact_ids[1]);
-    hs.edit_local(&imported.id, &[("first_name", "Zed"), ("lifecycle_stage", "customer")]);
+    hs.edit_local(
+        &imported.id,
+        &[("first_name", "Zed"), ("lifecycle_stage", "customer")],
+    );
     hs.sync().ok();
 
     let local = hs.local_for(ObjectKind::Contact, theirs);
@@ -394,7 +402,11 @@ fn moving_a_contact_to_another_company_moves_the_association() {
     assert_eq!(local.get("job_title"), Some("Moved"));
     let linked: Vec<String> = hs.company_of(&contact_ids[0]);
     let expected = hs.local_for(ObjectKind::Company, &linked[0]);
-    assert_eq!(local.get("company_id"), Some(expected.id.as_str()), "{linked:?}");
+    assert_eq!(
+        local.get("company_id"),
+        Some(expected.id.as_str()),
+        "{linked:?}"
+    );
 }
 
 // ---- conflicts ---------------------------------------------------------------------------
@@ -482,7 +494,8 @@ fn manual_holds_the_field_exits_3_and_a_later_local_decision_goes_through() {
     let (id, rid) = both_sides_edited(&hs, true);
     let run = hs.sync();
     run.expect_code(3);
-    assert!(run.stderr.contains("crmsync conflicts"), "{}", run.stderr);
+    // One conflict, counted once although both the pull and the push met it.
+    assert!(run.stderr.contains("1 conflict(s) wait"), "{}", run.stderr);
     // Held: neither side's last name moved; the other field went through.
     let (l, r) = after_conflict(&hs, &id, &rid);
     assert_eq!(l.as_deref(), Some("FromLocal"));
@@ -502,7 +515,10 @@ fn manual_holds_the_field_exits_3_and_a_later_local_decision_goes_through() {
     let (l, r) = after_conflict(&hs, &id, &rid);
     assert_eq!(l.as_deref(), Some("FromLocal"));
     assert_eq!(r.as_deref(), Some("FromHubSpot"));
-    assert_eq!(prop(&hs.remote("contacts", &rid), "firstname"), Some("Again"));
+    assert_eq!(
+        prop(&hs.remote("contacts", &rid), "firstname"),
+        Some("Again")
+    );
 
     // `crmsync conflicts resolve` is not in this build; the user decides by taking HubSpot's
     // value locally, and the conflict is marked resolved through the store, as `resolve`
@@ -605,7 +621,10 @@ fn a_sync_with_nothing_to_do_writes_nothing_and_searches_once_per_object() {
     for object in ["contacts", "companies"] {
         let searches = log
             .iter()
-            .filter(|r| r.path.starts_with(&format!("/crm/v3/objects/{object}/search")))
+            .filter(|r| {
+                r.path
+                    .starts_with(&format!("/crm/v3/objects/{object}/search"))
+            })
             .count();
         assert!(searches <= 1, "{searches} searches of {object}: {log:#?}");
     }
@@ -616,7 +635,6 @@ fn a_sync_with_nothing_to_do_writes_nothing_and_searches_once_per_object() {
 /// What the user expects of a contact after the runs settle.
 #[derive(Debug, Clone, PartialEq)]
 struct Expected {
-    email: String,
     last_name: String,
     job_title: Option<String>,
     archived: bool,
@@ -628,7 +646,12 @@ fn assert_settled(hs: &Hs, expected: &BTreeMap<String, Expected>, context: &str)
     let remote = hs.remote_all("contacts");
     let by_id = by_crmsync_id(&remote);
     for (id, recs) in &by_id {
-        assert_eq!(recs.len(), 1, "{context}: `{id}` is in HubSpot {} times", recs.len());
+        assert_eq!(
+            recs.len(),
+            1,
+            "{context}: `{id}` is in HubSpot {} times",
+            recs.len()
+        );
     }
     let mut live_emails: HashMap<String, usize> = HashMap::new();
     for r in remote.iter().filter(|r| r["archived"] == false) {
@@ -639,30 +662,61 @@ fn assert_settled(hs: &Hs, expected: &BTreeMap<String, Expected>, context: &str)
     for (email, n) in &live_emails {
         assert_eq!(*n, 1, "{context}: {email} is live in HubSpot {n} times");
     }
-    let locals: HashMap<String, Record> = hs
-        .local(ObjectKind::Contact)
-        .into_iter()
-        .map(|r| (r.get("email").unwrap_or_default().to_string(), r))
+    let all_locals = hs.local(ObjectKind::Contact);
+    let locals: HashMap<String, Record> = all_locals
+        .iter()
+        .map(|r| (r.get("email").unwrap_or_default().to_string(), r.clone()))
         .collect();
     assert_eq!(
         locals.len(),
-        hs.local(ObjectKind::Contact).len(),
+        all_locals.len(),
         "{context}: duplicate email locally"
     );
+    let ids: Vec<RecordId> = all_locals.iter().map(|r| r.id.clone()).collect();
+    let links = hs
+        .store()
+        .links_by_local_ids(CONN, ObjectKind::Contact, &ids)
+        .unwrap();
+    let remote_by_id: HashMap<&str, &Value> = remote
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap(), r))
+        .collect();
     for (email, want) in expected {
         let local = locals
             .get(email)
             .unwrap_or_else(|| panic!("{context}: {email} is missing locally"));
-        assert_eq!(local.get("last_name"), Some(want.last_name.as_str()), "{context}: {email}");
-        assert_eq!(local.get("job_title"), want.job_title.as_deref(), "{context}: {email}");
-        assert_eq!(local.archived_at.is_some(), want.archived, "{context}: {email}");
-        let rid = hs.remote_id(ObjectKind::Contact, &local.id);
-        let r = hs.remote("contacts", &rid);
-        assert_eq!(prop(&r, "email"), Some(email.as_str()), "{context}");
+        assert_eq!(
+            local.get("last_name"),
+            Some(want.last_name.as_str()),
+            "{context}: {email}"
+        );
+        assert_eq!(
+            local.get("job_title"),
+            want.job_title.as_deref(),
+            "{context}: {email}"
+        );
+        assert_eq!(
+            local.archived_at.is_some(),
+            want.archived,
+            "{context}: {email}"
+        );
+        let link = links
+            .get(&local.id)
+            .unwrap_or_else(|| panic!("{context}: {email} is not linked"));
+        let r = remote_by_id[link.remote_id.as_str()];
+        assert_eq!(prop(r, "email"), Some(email.as_str()), "{context}");
         assert_eq!(r["archived"] == true, want.archived, "{context}: {email}");
         if !want.archived {
-            assert_eq!(prop(&r, "lastname"), Some(want.last_name.as_str()), "{context}: {email}");
-            assert_eq!(prop(&r, "jobtitle"), want.job_title.as_deref(), "{context}: {email}");
+            assert_eq!(
+                prop(r, "lastname"),
+                Some(want.last_name.as_str()),
+                "{context}: {email}"
+            );
+            assert_eq!(
+                prop(r, "jobtitle"),
+                want.job_title.as_deref(),
+                "{context}: {email}"
+            );
             assert_eq!(live_emails.get(email), Some(&1), "{context}: {email}");
         }
     }
@@ -687,15 +741,12 @@ fn round_of_edits(hs: &Hs, round: usize, expected: &mut BTreeMap<String, Expecte
     let mut new = Vec::new();
     for i in 0..3 {
         let mut c = contact(round * 10 + i);
-        c.fields.insert(
-            "email".into(),
-            format!("r{round}-{i}@example.org"),
-        );
+        c.fields
+            .insert("email".into(), format!("r{round}-{i}@example.org"));
         c.fields.insert("company_id".into(), company.id.to_string());
         expected.insert(
             c.get("email").unwrap().to_string(),
             Expected {
-                email: c.get("email").unwrap().to_string(),
                 last_name: "Person".into(),
                 job_title: None,
                 archived: false,
@@ -708,18 +759,29 @@ fn round_of_edits(hs: &Hs, round: usize, expected: &mut BTreeMap<String, Expecte
     let live: Vec<Record> = hs
         .local(ObjectKind::Contact)
         .into_iter()
-        .filter(|r| r.archived_at.is_none() && !r.get("email").unwrap().starts_with(&format!("r{round}-")))
+        .filter(|r| {
+            r.archived_at.is_none() && !r.get("email").unwrap().starts_with(&format!("r{round}-"))
+        })
         .collect();
     // Edit three older contacts locally, archive one, edit one in HubSpot.
     for (k, rec) in live.iter().rev().take(3).enumerate() {
         let name = format!("Edited{round}x{k}");
         hs.edit_local(&rec.id, &[("last_name", &name)]);
-        expected.get_mut(rec.get("email").unwrap()).unwrap().last_name = name;
+        expected
+            .get_mut(rec.get("email").unwrap())
+            .unwrap()
+            .last_name = name;
     }
-    if let Some(rec) = live.get(round % live.len().max(1)).filter(|_| live.len() > 6) {
+    if let Some(rec) = live
+        .get(round % live.len().max(1))
+        .filter(|_| live.len() > 6)
+    {
         let mut rec = hs.local_record(&rec.id);
         rec.archived_at = Some(now_ms());
-        expected.get_mut(rec.get("email").unwrap()).unwrap().archived = true;
+        expected
+            .get_mut(rec.get("email").unwrap())
+            .unwrap()
+            .archived = true;
         hs.save_local(&[rec]);
     }
     if let Some(rec) = live.first() {
@@ -730,20 +792,26 @@ fn round_of_edits(hs: &Hs, round: usize, expected: &mut BTreeMap<String, Expecte
             hs.sandbox
                 .update_record("contacts", &rid, &[("jobtitle", &title)])
                 .unwrap();
-            expected.get_mut(rec.get("email").unwrap()).unwrap().job_title = Some(title);
+            expected
+                .get_mut(rec.get("email").unwrap())
+                .unwrap()
+                .job_title = Some(title);
         }
     }
     let email = format!("hub{round}@example.net");
     hs.sandbox
         .create_record(
             "contacts",
-            &[("email", &email), ("firstname", "Hub"), ("lastname", "Made")],
+            &[
+                ("email", &email),
+                ("firstname", "Hub"),
+                ("lastname", "Made"),
+            ],
         )
         .unwrap();
     expected.insert(
         email.clone(),
         Expected {
-            email,
             last_name: "Made".into(),
             job_title: None,
             archived: false,
@@ -760,7 +828,6 @@ fn runs_killed_at_every_write_resume_without_duplicates_or_lost_edits() {
         expected.insert(
             c.get("email").unwrap().to_string(),
             Expected {
-                email: c.get("email").unwrap().to_string(),
                 last_name: "Person".into(),
                 job_title: None,
                 archived: false,
@@ -790,17 +857,309 @@ fn runs_killed_at_every_write_resume_without_duplicates_or_lost_edits() {
             hs.env
                 .set_env("CRMSYNC_TEST_KILL_AFTER_WRITES", &n.to_string());
             let run = hs.sync();
-            assert_eq!(run.code, -1, "round {round}: the run was not killed after write {n}\n{}", run.stderr);
+            assert_eq!(
+                run.code, -1,
+                "round {round}: the run was not killed after write {n}\n{}",
+                run.stderr
+            );
             hs.env.remove_env("CRMSYNC_TEST_KILL_AFTER_WRITES");
         }
         kill_points += 1;
         let rerun = hs.sync();
         rerun.ok();
-        assert_settled(&hs, &expected, &format!("round {round}, stopped after write {n}"));
+        assert_settled(
+            &hs,
+            &expected,
+            &format!("round {round}, stopped after write {n}"),
+        );
     }
     assert!(kill_points >= 50);
     // Settled means settled: one more run writes nothing.
     hs.sandbox.clear_request_log();
     hs.sync().ok();
     assert_eq!(hs.write_calls(), Vec::<String>::new());
+}
+
+// ---- faults ------------------------------------------------------------------------------
+
+/// A workload on both sides: HubSpot data, local contacts with a company, then edits on
+/// both sides and an archive on each. Syncs with `sync` (which may be retried).
+fn faulty_workload(hs: &Hs, sync: &dyn Fn(&Hs)) {
+    let (remote_contacts, _) = hs.sandbox.seed(15, 3);
+    let company = record(
+        ObjectKind::Company,
+        &[("name", "Local Co"), ("domain", "local-co.example")],
+    );
+    let mut people: Vec<Record> = (0..12).map(contact).collect();
+    for p in people.iter_mut().take(6) {
+        p.fields.insert("company_id".into(), company.id.to_string());
+    }
+    hs.save_local(std::slice::from_ref(&company));
+    hs.save_local(&people);
+    sync(hs);
+    for p in people.iter().take(4) {
+        hs.edit_local(&p.id, &[("job_title", "Edited here")]);
+    }
+    let mut gone = hs.local_record(&people[11].id);
+    gone.archived_at = Some(now_ms());
+    hs.save_local(&[gone]);
+    for id in remote_contacts.iter().take(4) {
+        hs.sandbox
+            .update_record("contacts", id, &[("lastname", "Edited there")])
+            .unwrap();
+    }
+    hs.sandbox
+        .archive_record("contacts", &remote_contacts[14])
+        .unwrap();
+    sync(hs);
+    // The archive in HubSpot arrives with a full read.
+    hs.run(&["sync", "--full"]);
+    sync(hs);
+}
+
+/// Both sides as a user sees them, by email: (local fields without ids, archived), and
+/// HubSpot's mapped properties with the company's name instead of its id.
+fn visible_state(hs: &Hs) -> (BTreeMap<String, (Fields, bool)>, BTreeMap<String, String>) {
+    let companies: HashMap<RecordId, String> = hs
+        .local(ObjectKind::Company)
+        .into_iter()
+        .map(|c| (c.id.clone(), c.get("name").unwrap_or_default().to_string()))
+        .collect();
+    let local = hs
+        .local(ObjectKind::Contact)
+        .into_iter()
+        .map(|mut r| {
+            if let Some(c) = r.fields.remove("company_id") {
+                r.fields
+                    .insert("company".into(), companies[&RecordId(c)].clone());
+            }
+            (
+                r.get("email").unwrap().to_string(),
+                (r.fields.clone(), r.archived_at.is_some()),
+            )
+        })
+        .collect();
+    let dump = hs.sandbox.dump();
+    let company_names: HashMap<&str, &str> = dump["companies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap(),
+                prop(c, "name").unwrap_or_default(),
+            )
+        })
+        .collect();
+    let remote = dump["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let id = r["id"].as_str().unwrap();
+            let company: Vec<&str> = hs
+                .company_of(id)
+                .iter()
+                .map(|c| company_names[c.as_str()])
+                .collect();
+            let props: Vec<String> = [
+                "firstname",
+                "lastname",
+                "jobtitle",
+                "lifecyclestage",
+                "phone",
+            ]
+            .iter()
+            .map(|p| format!("{p}={}", prop(r, p).unwrap_or_default()))
+            .collect();
+            (
+                prop(r, "email").unwrap().to_string(),
+                format!(
+                    "{} company={company:?} archived={}",
+                    props.join(" "),
+                    r["archived"]
+                ),
+            )
+        })
+        .collect();
+    (local, remote)
+}
+
+#[test]
+fn with_a_fifth_of_calls_failing_reruns_reach_the_fault_free_result() {
+    let clean = Hs::start();
+    faulty_workload(&clean, &|hs| {
+        hs.sync().ok();
+    });
+    let expected = visible_state(&clean);
+
+    let faulty = Hs::start();
+    faulty.sandbox.set_faults(FaultOptions {
+        rate_429: 0.05,
+        rate_500: 0.05,
+        rate_502_503: 0.05,
+        drop_rate: 0.05,
+        ..FaultOptions::default()
+    });
+    faulty_workload(&faulty, &|hs| {
+        let mut codes = Vec::new();
+        loop {
+            let run = hs.sync();
+            codes.push(run.code);
+            if run.code == 0 {
+                break;
+            }
+            assert!(
+                [1, 3].contains(&run.code),
+                "exit code {}: {}",
+                run.code,
+                run.stderr
+            );
+            assert!(
+                codes.len() < 40,
+                "no clean run in 40 attempts: {codes:?}\n{}",
+                run.stderr
+            );
+        }
+    });
+    let log = faulty.sandbox.request_log();
+    let faults = log
+        .iter()
+        .filter(|r| [0, 429, 500, 502, 503].contains(&r.status))
+        .count();
+    assert!(faults >= 4, "only {faults} faults in {} calls", log.len());
+    let got = visible_state(&faulty);
+    assert_eq!(got.0, expected.0, "local store");
+    assert_eq!(got.1, expected.1, "HubSpot");
+}
+
+// ---- refused records ---------------------------------------------------------------------
+
+#[test]
+fn a_record_hubspot_refuses_fails_alone_and_goes_through_once_fixed() {
+    let hs = Hs::start();
+    let mut people: Vec<Record> = (0..5).map(contact).collect();
+    people[2]
+        .fields
+        .insert("lifecycle_stage".into(), "best-friend".into());
+    hs.save_local(&people);
+    let run = hs.sync();
+    run.expect_code(3);
+    assert!(run.stderr.contains("1 record(s) failed"), "{}", run.stderr);
+    // The other four are in HubSpot.
+    let live = hs.remote_live("contacts");
+    assert_eq!(live.len(), 4, "{live:#?}");
+    assert!(
+        live.iter()
+            .all(|r| prop(r, "crmsync_id") != Some(people[2].id.as_str()))
+    );
+    // `crmsync status --failed` is not in this build: the failure is read from the state
+    // file, with HubSpot's own message.
+    let failures = hs.store().list_failures(Some(CONN)).unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].local_id, people[2].id);
+    assert!(
+        failures[0].message.contains("best-friend")
+            && failures[0].message.contains("lifecyclestage"),
+        "{}",
+        failures[0].message
+    );
+    // The failure stays until fixed: a sync without changes does not hide it.
+    hs.sync();
+    assert_eq!(hs.store().list_failures(Some(CONN)).unwrap().len(), 1);
+
+    // Fix the value; `crmsync retry` is not in this build: the store's re-queue is what it
+    // calls.
+    hs.edit_local(&people[2].id, &[("lifecycle_stage", "customer")]);
+    assert_eq!(hs.store().requeue_failures(Some(CONN)).unwrap(), 1);
+    hs.sync().ok();
+    assert_eq!(hs.remote_live("contacts").len(), 5);
+    let rid = hs.remote_id(ObjectKind::Contact, &people[2].id);
+    assert_eq!(
+        prop(&hs.remote("contacts", &rid), "lifecyclestage"),
+        Some("customer")
+    );
+    assert!(hs.store().list_failures(None).unwrap().is_empty());
+}
+
+#[test]
+fn a_duplicate_email_in_hubspot_is_linked_instead_of_created_twice() {
+    let hs = Hs::start();
+    let existing = hs
+        .sandbox
+        .create_record(
+            "contacts",
+            &[("email", "ann@example.org"), ("firstname", "Ann")],
+        )
+        .unwrap();
+    let ann = record(
+        ObjectKind::Contact,
+        &[("email", "ann@example.org"), ("last_name", "Lee")],
+    );
+    hs.save_local(std::slice::from_ref(&ann));
+    hs.sync().ok();
+    let live = hs.remote_live("contacts");
+    assert_eq!(live.len(), 1, "{live:#?}");
+    assert_eq!(hs.remote_id(ObjectKind::Contact, &ann.id), existing["id"]);
+    let r = &live[0];
+    assert_eq!(prop(r, "firstname"), Some("Ann"));
+    assert_eq!(prop(r, "lastname"), Some("Lee"));
+    assert_eq!(hs.local_record(&ann.id).get("first_name"), Some("Ann"));
+}
+
+// ---- credentials -------------------------------------------------------------------------
+
+#[test]
+fn an_invalid_token_exits_1_naming_the_connection_and_how_to_reconnect() {
+    let mut hs = Hs::start();
+    hs.save_local(&[contact(1)]);
+    hs.env
+        .set_env("CRMSYNC_TOKEN_HS", "pat-na1-not-a-real-token");
+    hs.sandbox.clear_request_log();
+    let run = hs.sync();
+    run.expect_code(1);
+    assert!(run.stderr.contains("`hs`"), "{}", run.stderr);
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    assert!(run.stderr.contains("crmsync connect"), "{}", run.stderr);
+    assert!(run.stderr.contains("--name hs"), "{}", run.stderr);
+    assert!(hs.remote_all("contacts").is_empty());
+    assert_eq!(hs.write_calls(), Vec::<String>::new());
+}
+
+// ---- the search cap ----------------------------------------------------------------------
+
+#[test]
+fn more_than_ten_thousand_changed_contacts_are_all_read() {
+    let hs = Hs::start();
+    // Seeded in slices a second apart, as a bulk import into HubSpot would stamp them.
+    let mut ids = Vec::new();
+    for _ in 0..11 {
+        ids.extend(hs.sandbox.seed(915, 0).0);
+        hs.sandbox.advance_clock(std::time::Duration::from_secs(1));
+    }
+    assert!(ids.len() > 10_050, "{}", ids.len());
+    hs.sync().ok();
+    let local = hs.local(ObjectKind::Contact);
+    assert_eq!(local.len(), ids.len());
+    let emails: std::collections::HashSet<&str> =
+        local.iter().filter_map(|r| r.get("email")).collect();
+    assert_eq!(emails.len(), ids.len(), "every contact once");
+    let links = hs.store().count_links(CONN, ObjectKind::Contact).unwrap();
+    assert_eq!(links as usize, ids.len());
+}
+
+// ---- the demo ----------------------------------------------------------------------------
+
+#[test]
+fn demo_runs_and_prints_status() {
+    let env = TestEnv::new();
+    let run = env.run(&["demo", "--contacts", "8"]);
+    run.ok();
+    assert!(run.stderr.contains("status"), "{}", run.stderr);
+    // The status table: every object with its counts by state.
+    let table = run.stdout.to_lowercase();
+    for word in ["synced", "local only", "pending", "conflict", "company", "contact"] {
+        assert!(table.contains(word), "`{word}` missing:\n{}", run.stdout);
+    }
+    assert!(run.stdout.contains("crmsync conflicts resolve"), "{}", run.stdout);
 }
