@@ -688,8 +688,8 @@ impl<'a> Session<'a> {
         &self,
         object: ObjectKind,
         ids: &[RecordId],
-    ) -> Result<HashMap<RecordId, Vec<(String, Option<String>)>>, StepError> {
-        let mut out: HashMap<RecordId, Vec<(String, Option<String>)>> = HashMap::new();
+    ) -> Result<HashMap<RecordId, Vec<HeldField>>, StepError> {
+        let mut out: HashMap<RecordId, Vec<HeldField>> = HashMap::new();
         let wanted: HashSet<&RecordId> = ids.iter().collect();
         let open = self.store.list_open_conflicts(&ConflictFilter {
             connection: Some(self.p.name.clone()),
@@ -698,10 +698,43 @@ impl<'a> Session<'a> {
         })?;
         for c in open {
             if wanted.contains(&c.local_id) {
-                out.entry(c.local_id).or_default().push((c.field, c.remote));
+                out.entry(c.local_id).or_default().push(HeldField {
+                    conflict: c.id,
+                    field: c.field,
+                    remote: c.remote,
+                });
             }
         }
         Ok(out)
+    }
+
+    /// Marks resolved the open conflicts of `held` that `planned` no longer holds: both sides
+    /// now agree on the field (the user took one side's value, or put back the base), so
+    /// nothing waits any more.
+    fn settle_conflicts(
+        &mut self,
+        planned: &Plan,
+        held: &HashMap<RecordId, Vec<HeldField>>,
+    ) -> Result<(), StepError> {
+        let now = self.clock.now();
+        for (local_id, fields) in held {
+            for h in fields {
+                if planned
+                    .conflicts
+                    .iter()
+                    .any(|c| c.local_id == *local_id && c.field == h.field)
+                {
+                    continue;
+                }
+                let value = self
+                    .store
+                    .get_record(local_id)?
+                    .and_then(|r| r.get(&h.field).map(str::to_string));
+                self.store
+                    .resolve_conflict(h.conflict, value.as_deref(), "agreed", now)?;
+            }
+        }
+        Ok(())
     }
 
     fn match_keys(&self) -> Vec<String> {
@@ -754,7 +787,8 @@ impl<'a> Session<'a> {
             let links = self
                 .store
                 .links_by_local_ids(&self.p.name, object, &local_ids)?;
-            let held = self.held_remote_values(object, &local_ids)?;
+            let mut held = self.held_remote_values(object, &local_ids)?;
+            held.retain(|id, _| links.get(id).is_some_and(|l| !l.retired));
             let items: Vec<PlanItem> = records
                 .into_iter()
                 .map(|r| {
@@ -798,7 +832,13 @@ impl<'a> Session<'a> {
             add_plan_counts(&mut rep.planned, &planned.counts());
             if self.opts.dry_run {
                 plans.push(planned);
-            } else if !planned.is_empty() || !planned.conflicts.is_empty() {
+                after = last;
+                if last >= top {
+                    break;
+                }
+                continue;
+            }
+            if !planned.is_empty() || !planned.conflicts.is_empty() {
                 let mut ids = IdCache::default();
                 let outcome = self.executor(&map).execute(&planned, &mut ids).await?;
                 // A field held in this run's pull is held again here (see
@@ -818,6 +858,7 @@ impl<'a> Session<'a> {
                     self.warn(w);
                 }
             }
+            self.settle_conflicts(&planned, &held)?;
             after = last;
             if last >= top {
                 break;
@@ -853,12 +894,20 @@ fn merge_plans(mut plans: Vec<Plan>) -> Plan {
     first
 }
 
+/// A field of a record held by an open `manual` conflict.
+struct HeldField {
+    conflict: i64,
+    field: String,
+    /// The remote value when the conflict was last seen.
+    remote: Option<String>,
+}
+
 /// The remote side of a linked record that was not read in this run: its base, with the
 /// remote values of the fields held by open conflicts.
-fn held_remote_side(link: &LinkState, held: &[(String, Option<String>)]) -> RemoteSide {
+fn held_remote_side(link: &LinkState, held: &[HeldField]) -> RemoteSide {
     let mut fields = link.base.clone();
-    for (field, value) in held {
-        crate::model::set_field(&mut fields, field, value.clone().unwrap_or_default());
+    for h in held {
+        crate::model::set_field(&mut fields, &h.field, h.remote.clone().unwrap_or_default());
     }
     RemoteSide {
         id: link.remote_id.clone(),
