@@ -521,18 +521,15 @@ fn manual_holds_the_field_exits_3_and_a_later_local_decision_goes_through() {
     );
 
     // `crmsync conflicts resolve` is not in this build; the user decides by taking HubSpot's
-    // value locally, and the conflict is marked resolved through the store, as `resolve`
-    // does.
-    let mut store = hs.store();
-    store
-        .resolve_conflict(open[0].id, Some("FromHubSpot"), "remote", now_ms())
-        .unwrap();
-    drop(store);
+    // value in the local record, and the next sync settles the conflict.
     hs.edit_local(&id, &[("last_name", "FromHubSpot")]);
     hs.sync().ok();
     let (l, r) = after_conflict(&hs, &id, &rid);
     assert_eq!(l.as_deref(), Some("FromHubSpot"));
     assert_eq!(r.as_deref(), Some("FromHubSpot"));
+    let conflict = hs.store().get_conflict(open[0].id).unwrap().unwrap();
+    assert!(conflict.resolved_at.is_some(), "{conflict:?}");
+    assert_eq!(conflict.resolution.as_deref(), Some("FromHubSpot"));
     hs.sandbox.clear_request_log();
     hs.sync().ok();
     assert_eq!(hs.write_calls(), Vec::<String>::new());
@@ -1158,8 +1155,19 @@ fn demo_runs_and_prints_status() {
     assert!(run.stderr.contains("status"), "{}", run.stderr);
     // The status table: every object with its counts by state.
     let table = run.stdout.to_lowercase();
-    for word in ["synced", "local only", "pending", "conflict", "company", "contact"] {
+    for word in [
+        "synced",
+        "local only",
+        "pending",
+        "conflict",
+        "company",
+        "contact",
+    ] {
         assert!(table.contains(word), "`{word}` missing:\n{}", run.stdout);
     }
-    assert!(run.stdout.contains("crmsync conflicts resolve"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("crmsync conflicts resolve"),
+        "{}",
+        run.stdout
+    );
 }
