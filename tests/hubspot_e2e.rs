@@ -835,14 +835,17 @@ fn runs_killed_at_every_write_resume_without_duplicates_or_lost_edits() {
     hs.sync().ok();
     assert_settled(&hs, &expected, "first sync");
 
-    // Each round dies at a different write of a different state: 4 write calls per round,
-    // 52 rounds, so every write position is hit 13 times. Every fourth round the sandbox
-    // refuses writes instead (a CRM outage mid-run) and the run stops with an error.
+    // Each round stops at a different write of a different state. Rounds come in blocks of
+    // four that stop after write 1, 2, 3 and 4 (a round writes: company create, contact
+    // create with associations, contact update, contact archive); in every fourth block
+    // the sandbox refuses writes instead of the process dying (a CRM outage mid-run) and
+    // the run stops with an error. 52 rounds: every write position 13 times.
     let mut kill_points = 0;
     for round in 1..=52 {
         round_of_edits(&hs, round, &mut expected);
         let n = (round - 1) % 4 + 1;
-        if round % 4 == 0 {
+        let outage = (round - 1) / 4 % 4 == 3;
+        if outage {
             hs.sandbox.set_faults(FaultOptions {
                 fail_after_writes: Some(n as u64 - 1),
                 ..FaultOptions::default()
