@@ -5,6 +5,13 @@
 //!
 //! crmsync's clock is the real one here (the fixed test clock is removed) so that it and the
 //! sandbox's clock agree on which edit is newer; retries are not slept.
+//!
+//! Local records are written straight into the state file with the store API, as an import
+//! or an edit would leave them. Where a command is not in this build yet the test goes
+//! through the store call that command makes: `conflicts resolve` (a held conflict is
+//! decided by editing the local record instead), `status --failed` (`Store::list_failures`)
+//! and `retry` (`Store::requeue_failures`). `import FILE --to CONNECTION` is not covered
+//! here for the same reason.
 
 mod common;
 
@@ -236,7 +243,10 @@ fn tick() {
 fn first_sync_imports_hubspot_contacts_and_companies_with_their_association() {
     let hs = Hs::start();
     let (contact_ids, company_ids) = hs.sandbox.seed(12, 3);
+    hs.sandbox.clear_request_log();
     hs.sync().ok();
+    // Reading HubSpot into an empty store writes nothing back to HubSpot.
+    assert_eq!(hs.write_calls(), Vec::<String>::new());
 
     let companies = hs.local(ObjectKind::Company);
     let contacts = hs.local(ObjectKind::Contact);
@@ -1172,5 +1182,29 @@ fn demo_runs_and_prints_status() {
         run.stdout.contains("crmsync conflicts resolve"),
         "{}",
         run.stdout
+    );
+}
+
+#[test]
+fn a_dry_run_shows_the_writes_and_makes_none() {
+    let hs = Hs::start();
+    let c = contact(3);
+    hs.save_local(std::slice::from_ref(&c));
+    hs.sync().ok();
+    hs.edit_local(&c.id, &[("job_title", "Chief Planner")]);
+    hs.sandbox.clear_request_log();
+    let run = hs.run(&["sync", "--dry-run"]);
+    run.ok();
+    assert!(run.stdout.contains("update there"), "{}", run.stdout);
+    assert!(run.stdout.contains("job_title"), "{}", run.stdout);
+    assert!(run.stdout.contains("Chief Planner"), "{}", run.stdout);
+    assert_eq!(hs.write_calls(), Vec::<String>::new());
+    let rid = hs.remote_id(ObjectKind::Contact, &c.id);
+    assert_eq!(prop(&hs.remote("contacts", &rid), "jobtitle"), None);
+    // The plan is still to do: the real run carries it out.
+    hs.sync().ok();
+    assert_eq!(
+        prop(&hs.remote("contacts", &rid), "jobtitle"),
+        Some("Chief Planner")
     );
 }
