@@ -514,6 +514,11 @@ impl<'a> Session<'a> {
             });
         }
         let linked = self.store.count_links(&self.p.name, object)? as usize;
+        let linked_ids: Vec<RecordId> = items
+            .iter()
+            .filter(|i| i.link.as_ref().is_some_and(|l| !l.archived))
+            .filter_map(|i| i.local.as_ref().map(|l| l.id.clone()))
+            .collect();
         let input = PlanInput {
             connection: self.p.name.clone(),
             object,
@@ -548,6 +553,8 @@ impl<'a> Session<'a> {
             return Ok((rep, Some(planned)));
         }
         let outcome = self.executor(&map).execute(&planned, &mut ids).await?;
+        let held = self.held_remote_values(object, &linked_ids)?;
+        self.settle_conflicts(&planned, &held)?;
         rep.failed = outcome.failed;
         rep.decided_conflicts = outcome.decided;
         rep.held_conflicts = outcome.held;
@@ -709,8 +716,8 @@ impl<'a> Session<'a> {
     }
 
     /// Marks resolved the open conflicts of `held` that `planned` no longer holds: both sides
-    /// now agree on the field (the user took one side's value, or put back the base), so
-    /// nothing waits any more.
+    /// now agree on the field (a user took one side's value on either side, or put back the
+    /// base), so nothing waits any more.
     fn settle_conflicts(
         &mut self,
         planned: &Plan,
