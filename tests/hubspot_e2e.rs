@@ -1208,3 +1208,24 @@ fn a_dry_run_shows_the_writes_and_makes_none() {
         Some("Chief Planner")
     );
 }
+
+#[test]
+fn a_held_conflict_decided_in_hubspot_is_settled_by_the_next_sync() {
+    let hs = Hs::with(fast(), "[policies.contact]\nlast_name = \"manual\"\n");
+    let (id, rid) = both_sides_edited(&hs, true);
+    hs.sync().expect_code(3);
+    // Someone in HubSpot takes the local value.
+    hs.sandbox
+        .update_record("contacts", &rid, &[("lastname", "FromLocal")])
+        .unwrap();
+    hs.sync().ok();
+    let (l, r) = after_conflict(&hs, &id, &rid);
+    assert_eq!(l.as_deref(), Some("FromLocal"));
+    assert_eq!(r.as_deref(), Some("FromLocal"));
+    let open = hs
+        .store()
+        .list_open_conflicts(&crmsync::store::ConflictFilter::default())
+        .unwrap();
+    assert!(open.is_empty(), "{open:?}");
+    hs.sync().ok();
+}
