@@ -1229,3 +1229,54 @@ fn a_held_conflict_decided_in_hubspot_is_settled_by_the_next_sync() {
     assert!(open.is_empty(), "{open:?}");
     hs.sync().ok();
 }
+
+#[test]
+fn creating_a_contact_hubspot_already_has_out_of_sight_does_not_duplicate_it() {
+    let hs = Hs::start();
+    hs.save_local(&[contact(1)]);
+    hs.sync().ok();
+    // A contact made in HubSpot an hour ago (before the change feed's window) with the
+    // email of a contact that is then made locally: the create meets HubSpot's unique email.
+    let now = hs.sandbox.now_ms();
+    hs.sandbox.set_clock_ms(now - 3_600_000);
+    let existing = hs
+        .sandbox
+        .create_record(
+            "contacts",
+            &[("email", "old@example.org"), ("firstname", "Olga")],
+        )
+        .unwrap();
+    let existing_id = existing["id"].as_str().unwrap();
+    hs.sandbox.set_clock_ms(now);
+    let local = record(
+        ObjectKind::Contact,
+        &[("email", "old@example.org"), ("last_name", "Berg")],
+    );
+    hs.save_local(std::slice::from_ref(&local));
+    let run = hs.sync();
+    run.expect_code(3);
+    let count = |hs: &Hs| {
+        hs.remote_live("contacts")
+            .iter()
+            .filter(|r| prop(r, "email") == Some("old@example.org"))
+            .count()
+    };
+    assert_eq!(count(&hs), 1, "no second contact with the email");
+    let failures = hs.store().list_failures(Some(CONN)).unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].local_id, local.id);
+    assert!(
+        failures[0].message.contains(existing_id),
+        "the failure names the HubSpot contact: {}",
+        failures[0].message
+    );
+    // A full read pairs them by email: one contact with both sides' values, no failure.
+    hs.run(&["sync", "--full"]).ok();
+    assert_eq!(count(&hs), 1);
+    assert_eq!(hs.remote_id(ObjectKind::Contact, &local.id), existing_id);
+    let r = hs.remote("contacts", existing_id);
+    assert_eq!(prop(&r, "firstname"), Some("Olga"));
+    assert_eq!(prop(&r, "lastname"), Some("Berg"));
+    assert_eq!(hs.local_record(&local.id).get("first_name"), Some("Olga"));
+    assert!(hs.store().list_failures(None).unwrap().is_empty());
+}
