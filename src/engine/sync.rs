@@ -15,6 +15,12 @@
 //! committed, so a run stopped at any point is resumed by the next one: journalled creates
 //! are looked up by their `crmsync_id`, journalled updates and archives are planned again (a
 //! write that did land shows up as "both sides changed to the same value").
+//!
+//! A field held by a `manual` conflict stays held until both sides agree on it: the push,
+//! which does not read the CRM again, plans such a record with the conflict's remote value
+//! in place of the base, so the local side is never pushed over it; once a plan no longer
+//! finds the two sides different (a user took one side's value, on either side), the open
+//! conflict is marked resolved (`agreed`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
