@@ -214,15 +214,16 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
             ctx.out.warn(format!("{gate}"));
         }
         if let Some(e) = &c.error {
-            let mut text = crate::output::errors::render(&anyhow::anyhow!("{e}"), ctx.out.color);
-            if let Some(hint) = c
-                .cause
+            let message = format!("connection `{}` stopped: {e}", c.connection);
+            let err = match c
+                .provider_error
                 .as_deref()
                 .and_then(crate::output::errors::provider_hint)
             {
-                text.push_str(&format!("\nhint: {hint}\n"));
-            }
-            eprint!("{text}");
+                Some(hint) => crate::output::errors::hinted(message, hint),
+                None => anyhow::anyhow!(message),
+            };
+            eprint!("{}", crate::output::errors::render(&err, ctx.out.color));
         }
     }
     let held = report.held();

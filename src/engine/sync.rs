@@ -15,6 +15,12 @@
 //! committed, so a run stopped at any point is resumed by the next one: journalled creates
 //! are looked up by their `crmsync_id`, journalled updates and archives are planned again (a
 //! write that did land shows up as "both sides changed to the same value").
+//!
+//! A field held by a `manual` conflict stays held until both sides agree on it: the push,
+//! which does not read the CRM again, plans such a record with the conflict's remote value
+//! in place of the base, so the local side is never pushed over it; once a plan no longer
+//! finds the two sides different (a user took one side's value, on either side), the open
+//! conflict is marked resolved (`agreed`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -26,12 +32,12 @@ use crate::config::{Config, ConnectionConfig};
 use crate::engine::execute::{Executor, IdCache};
 use crate::engine::gates::{self, GateInput, GateStop};
 use crate::engine::plan::{
-    self, LinkState, MatchedBy, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide,
+    self, LinkState, MatchedBy, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide,
 };
 use crate::mapping::{FieldMap, Rule};
 use crate::model::{ObjectKind, Record, RecordId};
 use crate::providers::{ChangeQuery, Provider, ProviderError, RemoteRecord};
-use crate::store::{Link, RunOutcome, Store, StoreError};
+use crate::store::{ConflictFilter, Link, RunOutcome, Store, StoreError};
 
 /// What a sync run does.
 #[derive(Debug, Clone, Default)]
@@ -129,9 +135,10 @@ pub struct ConnectionReport {
     pub stopped_by: Option<GateStop>,
     /// The error that stopped this connection, if any.
     pub error: Option<String>,
-    /// The provider error behind `error`, for the output layer's hints.
+    /// The CRM error behind `error`, when there is one, so the command line can say what
+    /// to do about it (sign in again, raise the request budget…).
     #[serde(skip)]
-    pub cause: Option<Arc<ProviderError>>,
+    pub provider_error: Option<Arc<ProviderError>>,
     /// Requests sent to the CRM.
     pub requests: u64,
     pub warnings: Vec<String>,
@@ -214,8 +221,15 @@ pub async fn run(
         })
         .collect();
 
+    // Fields held in each connection's pull, so the push does not count them again.
+    let mut held: Vec<HashSet<(RecordId, String)>> = vec![HashSet::new(); participants.len()];
+
     // Phase 0 and 1: recover, then pull from every connection.
-    for (p, rep) in participants.iter().zip(conn_reports.iter_mut()) {
+    for ((p, rep), held) in participants
+        .iter()
+        .zip(conn_reports.iter_mut())
+        .zip(held.iter_mut())
+    {
         let mut sess = Session::new(store, config, p, opts, clock.clone(), reporter, run_id);
         let result = async {
             if !opts.dry_run {
@@ -232,17 +246,23 @@ pub async fn run(
         }
         .await;
         rep.warnings.append(&mut sess.warnings);
+        *held = std::mem::take(&mut sess.held);
         merge_versions(&mut report.remote_versions, &p.name, sess.versions);
         if let Err(e) = result {
             stop(rep, e)?;
         }
     }
     // Phase 2: push local changes to every connection that is still going.
-    for (p, rep) in participants.iter().zip(conn_reports.iter_mut()) {
+    for ((p, rep), held) in participants
+        .iter()
+        .zip(conn_reports.iter_mut())
+        .zip(held.iter_mut())
+    {
         if rep.error.is_some() || rep.stopped_by.is_some() {
             continue;
         }
         let mut sess = Session::new(store, config, p, opts, clock.clone(), reporter, run_id);
+        sess.held = std::mem::take(held);
         let result = async {
             for object in sess.objects() {
                 let (obj_report, plan) = sess.push(object).await?;
@@ -307,7 +327,7 @@ fn stop(rep: &mut ConnectionReport, e: StepError) -> Result<(), StoreError> {
         StepError::Store(s) => return Err(s),
         StepError::Provider(p) => {
             rep.error = Some(p.to_string());
-            rep.cause = Some(Arc::new(p));
+            rep.provider_error = Some(Arc::new(p));
         }
         other => rep.error = Some(other.to_string()),
     }
@@ -346,6 +366,8 @@ struct Session<'a> {
     run: i64,
     warnings: Vec<String>,
     versions: BTreeMap<ObjectKind, BTreeMap<String, i64>>,
+    /// Fields of records held by a `manual` conflict in this run's pull.
+    held: HashSet<(RecordId, String)>,
 }
 
 impl<'a> Session<'a> {
@@ -368,6 +390,7 @@ impl<'a> Session<'a> {
             run,
             warnings: Vec::new(),
             versions: BTreeMap::new(),
+            held: HashSet::new(),
         }
     }
 
@@ -538,6 +561,11 @@ impl<'a> Session<'a> {
             });
         }
         let linked = self.store.count_links(&self.p.name, object)? as usize;
+        let linked_ids: Vec<RecordId> = items
+            .iter()
+            .filter(|i| i.link.as_ref().is_some_and(|l| !l.archived))
+            .filter_map(|i| i.local.as_ref().map(|l| l.id.clone()))
+            .collect();
         let input = PlanInput {
             connection: self.p.name.clone(),
             object,
@@ -572,9 +600,18 @@ impl<'a> Session<'a> {
             return Ok((rep, Some(planned)));
         }
         let outcome = self.executor(&map).execute(&planned, &mut ids).await?;
+        let held = self.held_remote_values(object, &linked_ids)?;
+        self.settle_conflicts(&planned, &held)?;
         rep.failed = outcome.failed;
         rep.decided_conflicts = outcome.decided;
         rep.held_conflicts = outcome.held;
+        self.held.extend(
+            planned
+                .conflicts
+                .iter()
+                .filter(|c| c.outcome == Outcome::Held)
+                .map(|c| (c.local_id.clone(), c.field.clone())),
+        );
         for w in outcome.warnings {
             self.warn(w);
         }
@@ -694,6 +731,66 @@ impl<'a> Session<'a> {
         Ok(items)
     }
 
+    /// The remote values of fields held by open conflicts, per local record of `ids`.
+    ///
+    /// A push plans a linked record without reading it again and takes the remote side to
+    /// equal the base. For a field held by a `manual` conflict the base keeps its old value,
+    /// so without this the local side of the conflict would be pushed over the remote one;
+    /// with the held remote value in place the planner sees the conflict again (and holds it,
+    /// or lets the policy decide if it changed, or finds both sides now agree).
+    fn held_remote_values(
+        &self,
+        object: ObjectKind,
+        ids: &[RecordId],
+    ) -> Result<HashMap<RecordId, Vec<HeldField>>, StepError> {
+        let mut out: HashMap<RecordId, Vec<HeldField>> = HashMap::new();
+        let wanted: HashSet<&RecordId> = ids.iter().collect();
+        let open = self.store.list_open_conflicts(&ConflictFilter {
+            connection: Some(self.p.name.clone()),
+            kind: Some(object),
+            ..ConflictFilter::default()
+        })?;
+        for c in open {
+            if wanted.contains(&c.local_id) {
+                out.entry(c.local_id).or_default().push(HeldField {
+                    conflict: c.id,
+                    field: c.field,
+                    remote: c.remote,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Marks resolved the open conflicts of `held` that `planned` no longer holds: both sides
+    /// now agree on the field (a user took one side's value on either side, or put back the
+    /// base), so nothing waits any more.
+    fn settle_conflicts(
+        &mut self,
+        planned: &Plan,
+        held: &HashMap<RecordId, Vec<HeldField>>,
+    ) -> Result<(), StepError> {
+        let now = self.clock.now();
+        for (local_id, fields) in held {
+            for h in fields {
+                if planned
+                    .conflicts
+                    .iter()
+                    .any(|c| c.local_id == *local_id && c.field == h.field)
+                {
+                    continue;
+                }
+                let value = self
+                    .store
+                    .get_record(local_id)?
+                    .and_then(|r| r.get(&h.field).map(str::to_string));
+                self.store
+                    .resolve_conflict(h.conflict, value.as_deref(), "agreed", now)?;
+            }
+        }
+        Ok(())
+    }
+
     fn match_keys(&self) -> Vec<String> {
         self.p
             .config
@@ -744,16 +841,22 @@ impl<'a> Session<'a> {
             let links = self
                 .store
                 .links_by_local_ids(&self.p.name, object, &local_ids)?;
+            let mut held = self.held_remote_values(object, &local_ids)?;
+            held.retain(|id, _| links.get(id).is_some_and(|l| !l.retired));
             let items: Vec<PlanItem> = records
                 .into_iter()
                 .map(|r| {
                     let link = links.get(&r.id).map(link_state);
                     let may_create_remote = link.is_none()
                         && create_when.as_ref().is_none_or(|rule| rule.eval(&r.fields));
+                    let remote = link
+                        .as_ref()
+                        .zip(held.get(&r.id))
+                        .map(|(l, values)| held_remote_side(l, values));
                     PlanItem {
                         local: Some(r),
                         link,
-                        remote: None,
+                        remote,
                         matched_by: None,
                         may_create_remote,
                     }
@@ -783,16 +886,33 @@ impl<'a> Session<'a> {
             add_plan_counts(&mut rep.planned, &planned.counts());
             if self.opts.dry_run {
                 plans.push(planned);
-            } else if !planned.is_empty() || !planned.conflicts.is_empty() {
+                after = last;
+                if last >= top {
+                    break;
+                }
+                continue;
+            }
+            if !planned.is_empty() || !planned.conflicts.is_empty() {
                 let mut ids = IdCache::default();
                 let outcome = self.executor(&map).execute(&planned, &mut ids).await?;
+                // A field held in this run's pull is held again here (see
+                // `held_remote_values`); it is one conflict, not two.
+                let again = planned
+                    .conflicts
+                    .iter()
+                    .filter(|c| {
+                        c.outcome == Outcome::Held
+                            && self.held.contains(&(c.local_id.clone(), c.field.clone()))
+                    })
+                    .count() as u64;
                 rep.failed += outcome.failed;
                 rep.decided_conflicts += outcome.decided;
-                rep.held_conflicts += outcome.held;
+                rep.held_conflicts += outcome.held.saturating_sub(again);
                 for w in outcome.warnings {
                     self.warn(w);
                 }
             }
+            self.settle_conflicts(&planned, &held)?;
             after = last;
             if last >= top {
                 break;
@@ -826,6 +946,29 @@ fn merge_plans(mut plans: Vec<Plan>) -> Plan {
         first.skipped.extend(p.skipped);
     }
     first
+}
+
+/// A field of a record held by an open `manual` conflict.
+struct HeldField {
+    conflict: i64,
+    field: String,
+    /// The remote value when the conflict was last seen.
+    remote: Option<String>,
+}
+
+/// The remote side of a linked record that was not read in this run: its base, with the
+/// remote values of the fields held by open conflicts.
+fn held_remote_side(link: &LinkState, held: &[HeldField]) -> RemoteSide {
+    let mut fields = link.base.clone();
+    for h in held {
+        crate::model::set_field(&mut fields, &h.field, h.remote.clone().unwrap_or_default());
+    }
+    RemoteSide {
+        id: link.remote_id.clone(),
+        fields,
+        updated_at: link.remote_updated_at,
+        ..RemoteSide::default()
+    }
 }
 
 pub(crate) fn link_state(link: &Link) -> LinkState {

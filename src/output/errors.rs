@@ -46,10 +46,11 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
         if let Some(h) = cause.downcast_ref::<Hinted>() {
             return Some(h.hint.clone());
         }
-        if let Some(p) = cause.downcast_ref::<ProviderError>()
-            && let Some(h) = provider_hint(p)
+        if let Some(hint) = cause
+            .downcast_ref::<ProviderError>()
+            .and_then(provider_hint)
         {
-            return Some(h);
+            return Some(hint);
         }
         if cause.downcast_ref::<crate::config::ConfigError>().is_some() {
             return Some(
