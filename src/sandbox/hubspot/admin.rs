@@ -58,6 +58,14 @@ pub fn seed(
     contacts: usize,
     companies: usize,
 ) -> (Vec<String>, Vec<String>) {
+    // Seeded records look as if created one millisecond apart up to `now`, as records made
+    // over time are: a real account rarely has thousands of records with one timestamp.
+    let total = (companies + contacts) as i64;
+    let mut made = 0i64;
+    let mut stamp = || {
+        made += 1;
+        now - (total - made)
+    };
     let mut company_ids = Vec::new();
     for _ in 0..companies {
         let n = hub.next_id;
@@ -78,7 +86,7 @@ pub fn seed(
                 Some(["Berlin", "Lisbon", "Austin", "Osaka"][n as usize % 4].to_string()),
             ),
         ];
-        if let Ok(id) = api::create_validated(hub, ObjType::Companies, now, "IMPORT", vals) {
+        if let Ok(id) = api::create_validated(hub, ObjType::Companies, stamp(), "IMPORT", vals) {
             company_ids.push(id);
         }
     }
@@ -105,7 +113,7 @@ pub fn seed(
                 Some(["lead", "customer", "subscriber"][i % 3].to_string()),
             ),
         ];
-        if let Ok(id) = api::create_validated(hub, ObjType::Contacts, now, "IMPORT", vals) {
+        if let Ok(id) = api::create_validated(hub, ObjType::Contacts, stamp(), "IMPORT", vals) {
             if !company_ids.is_empty() {
                 hub.assoc
                     .add(ObjType::Contacts, id, company_ids[i % company_ids.len()]);
