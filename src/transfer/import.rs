@@ -62,7 +62,15 @@ pub(crate) fn import_into<S: RecordStore + ?Sized>(
     let input = std::io::Cursor::new(head).chain(input);
 
     progress.set_total(total);
-    let mut sink = Batcher::new(store, opts, ImportReport::new(path, opts.kind, format));
+    // Whether the store already holds records this import could match. When it does not,
+    // every stored record a row could duplicate was saved by this import, so its match key
+    // values are in the batcher's hash map and only hash hits need a store lookup.
+    let store_had_records = !opts.match_keys.is_empty()
+        && store
+            .has_live_records(opts.kind)
+            .map_err(|source| ImportError::Store { saved: 0, source })?;
+    let report = ImportReport::new(path, opts.kind, format);
+    let mut sink = Batcher::new(store, opts, report, store_had_records);
     let mapper = ColumnMapper::new(opts.kind, &opts.map);
     match format {
         Format::Csv => read_csv(path, input, &mapper, opts, &mut sink, progress)?,
@@ -532,9 +540,12 @@ struct Batcher<'s, S: RecordStore + ?Sized> {
     opts: &'s ImportOptions,
     report: ImportReport,
     rows: Vec<Row>,
-    /// Hash of (match key index, value) → the line that brought the value in. Only names the
-    /// line in messages: whether a row is a duplicate is decided on real values.
+    /// Hash of (match key index, value) → the line that brought the value in. Names the line
+    /// in messages, and, when the store held no records of the kind before the import, picks
+    /// the values worth looking up: whether a row is a duplicate is decided on real values.
     seen: HashMap<u64, u64>,
+    /// Whether the store held live records of the kind when the import began.
+    store_had_records: bool,
     saved: u64,
 }
 
@@ -559,13 +570,19 @@ fn key_hash(key: usize, value: &str) -> u64 {
 }
 
 impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
-    fn new(store: &'s mut S, opts: &'s ImportOptions, report: ImportReport) -> Self {
+    fn new(
+        store: &'s mut S,
+        opts: &'s ImportOptions,
+        report: ImportReport,
+        store_had_records: bool,
+    ) -> Self {
         Batcher {
             store,
             opts,
             report,
             rows: Vec::with_capacity(opts.batch_size.min(super::DEFAULT_BATCH)),
             seen: HashMap::new(),
+            store_had_records,
             saved: 0,
         }
     }
@@ -594,11 +611,13 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         let keys = &self.opts.match_keys;
 
         let mut found: Vec<HashMap<String, Record>> = Vec::with_capacity(keys.len());
-        for key in keys {
+        for (k, key) in keys.iter().enumerate() {
             let mut values: Vec<String> = rows
                 .iter()
                 .filter(|r| r.archived_at.is_none())
-                .filter_map(|r| r.fields.get(key).cloned())
+                .filter_map(|r| r.fields.get(key))
+                .filter(|v| self.store_had_records || self.seen.contains_key(&key_hash(k, v)))
+                .cloned()
                 .collect();
             values.sort_unstable();
             values.dedup();
@@ -613,7 +632,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         }
 
         let mut pending: Vec<Pending> = Vec::new();
-        let mut by_key: HashMap<(usize, String), usize> = HashMap::new();
+        let mut by_key: Vec<HashMap<String, usize>> = vec![HashMap::new(); keys.len()];
         let mut by_id: HashMap<RecordId, usize> = HashMap::new();
         for row in rows {
             let existing = self.find_existing(&row, &found, &by_key, &by_id);
@@ -704,7 +723,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         &self,
         row: &Row,
         found: &[HashMap<String, Record>],
-        by_key: &HashMap<(usize, String), usize>,
+        by_key: &[HashMap<String, usize>],
         by_id: &HashMap<RecordId, usize>,
     ) -> Option<(Existing, (Option<usize>, String))> {
         if let Some(id) = &row.id
@@ -719,7 +738,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
             let Some(value) = row.fields.get(key) else {
                 continue;
             };
-            if let Some(&i) = by_key.get(&(k, value.clone())) {
+            if let Some(&i) = by_key[k].get(value.as_str()) {
                 return Some((Existing::Pending(i), (Some(k), value.clone())));
             }
             if let Some(r) = found[k].get(value) {
@@ -738,7 +757,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         record: &Record,
         line: u64,
         at: usize,
-        by_key: &mut HashMap<(usize, String), usize>,
+        by_key: &mut [HashMap<String, usize>],
         by_id: &mut HashMap<RecordId, usize>,
     ) {
         by_id.insert(record.id.clone(), at);
@@ -747,7 +766,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         }
         for (k, key) in self.opts.match_keys.iter().enumerate() {
             if let Some(value) = record.fields.get(key) {
-                by_key.entry((k, value.clone())).or_insert(at);
+                by_key[k].entry(value.clone()).or_insert(at);
                 self.seen.entry(key_hash(k, value)).or_insert(line);
             }
         }

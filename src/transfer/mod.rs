@@ -297,7 +297,7 @@ fn backticked(items: &[String]) -> String {
         .join(", ")
 }
 
-/// The four store calls import and export make, so that their logic can be tested against an
+/// The store calls import and export make, so that their logic can be tested against an
 /// in-memory store as well as the SQLite one.
 pub(crate) trait RecordStore {
     fn find_by_field(
@@ -307,6 +307,8 @@ pub(crate) trait RecordStore {
         values: &[String],
     ) -> Result<HashMap<String, Record>, StoreError>;
     fn save_records(&mut self, records: &[Record], origin: &WriteOrigin) -> Result<(), StoreError>;
+    /// Whether any live (not archived) record of `kind` is stored.
+    fn has_live_records(&self, kind: ObjectKind) -> Result<bool, StoreError>;
     fn for_each_record(
         &self,
         kind: ObjectKind,
@@ -326,6 +328,9 @@ impl RecordStore for Store {
     }
     fn save_records(&mut self, records: &[Record], origin: &WriteOrigin) -> Result<(), StoreError> {
         Store::save_records(self, records, origin)
+    }
+    fn has_live_records(&self, kind: ObjectKind) -> Result<bool, StoreError> {
+        Ok(Store::count_records(self, kind, false)? > 0)
     }
     fn for_each_record(
         &self,
@@ -404,6 +409,12 @@ pub(crate) mod mem {
                 self.records.insert(r.id.clone(), r.clone());
             }
             Ok(())
+        }
+        fn has_live_records(&self, kind: ObjectKind) -> Result<bool, StoreError> {
+            Ok(self
+                .records
+                .values()
+                .any(|r| r.kind == kind && r.archived_at.is_none()))
         }
         fn for_each_record(
             &self,
