@@ -286,9 +286,40 @@ fn header_refusal(
     }
 }
 
+fn csv_error(path: &Path, e: csv::Error) -> ImportError {
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => ImportError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => ImportError::NotTabular {
+            path: path.to_path_buf(),
+            expected: "a CSV file with a header row",
+            why: format!("{other:?}"),
+        },
+    }
+}
+
+/// What the CSV parsing thread hands to the saving one, in file order.
+enum Parsed {
+    Row(Row),
+    Rejected(u64, RowError),
+    /// `bytes` more of the file and `rows` more rows were read.
+    Advance {
+        bytes: u64,
+        rows: u64,
+    },
+}
+
+/// Items per message from the parsing thread: enough to make the channel's cost vanish,
+/// few enough that memory stays flat.
+const PARSED_CHUNK: usize = 1024;
+/// Chunks the parsing thread may run ahead of the saving one.
+const PARSED_AHEAD: usize = 8;
+
 fn read_csv<S: RecordStore + ?Sized>(
     path: &Path,
-    input: impl Read,
+    input: impl Read + Send,
     mapper: &ColumnMapper,
     opts: &ImportOptions,
     sink: &mut Batcher<'_, S>,
@@ -298,21 +329,8 @@ fn read_csv<S: RecordStore + ?Sized>(
         .has_headers(true)
         .flexible(true)
         .from_reader(input);
-    let csv_err = |e: csv::Error| -> ImportError {
-        match e.into_kind() {
-            csv::ErrorKind::Io(source) => ImportError::Read {
-                path: path.to_path_buf(),
-                source,
-            },
-            other => ImportError::NotTabular {
-                path: path.to_path_buf(),
-                expected: "a CSV file with a header row",
-                why: format!("{other:?}"),
-            },
-        }
-    };
     let header: Vec<String> = {
-        let raw = rdr.byte_headers().map_err(csv_err)?.clone();
+        let raw = rdr.byte_headers().map_err(|e| csv_error(path, e))?.clone();
         let mut header = Vec::with_capacity(raw.len());
         for (i, col) in raw.iter().enumerate() {
             match std::str::from_utf8(col) {
@@ -334,33 +352,91 @@ fn read_csv<S: RecordStore + ?Sized>(
     let targets = resolve_header(mapper, &header, &opts.map)
         .map_err(|p| header_refusal(path, opts.kind, &header, p))?;
 
+    // Parsing and normalising rows runs on its own thread while this one matches and saves
+    // them: the two take comparable time, so on two cores an import takes about as long as
+    // the slower of them. Rows come back in file order, so the report is the same as a
+    // single-threaded read would give.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(PARSED_AHEAD);
+        let (header, targets) = (&header, &targets);
+        scope.spawn(move || parse_csv(path, rdr, opts, header, targets, &tx));
+        for chunk in rx {
+            for item in chunk? {
+                match item {
+                    Parsed::Row(row) => {
+                        sink.report.rows += 1;
+                        sink.push(row)?;
+                    }
+                    Parsed::Rejected(line, (column, reason)) => {
+                        sink.report.rows += 1;
+                        sink.report.reject(line, column.as_deref(), reason);
+                    }
+                    Parsed::Advance { bytes, rows } => progress.advance(bytes, rows),
+                }
+            }
+        }
+        // Returning drops the receiver: a parsing thread still running after a failed save
+        // stops at its next send, and the scope waits for it.
+        Ok(())
+    })
+}
+
+/// The parsing side of [`read_csv`]: sends the rows after the header, in chunks, then ends;
+/// a read error is sent as the last message. Stops early when the receiver is gone.
+fn parse_csv<R: Read>(
+    path: &Path,
+    mut rdr: csv::Reader<R>,
+    opts: &ImportOptions,
+    header: &[String],
+    targets: &[MapTarget],
+    tx: &std::sync::mpsc::SyncSender<Result<Vec<Parsed>, ImportError>>,
+) {
     let mut rec = csv::ByteRecord::new();
+    let mut chunk = Vec::with_capacity(PARSED_CHUNK);
     let mut last_byte = 0u64;
     let mut rows_since = 0u64;
     loop {
-        let more = rdr.read_byte_record(&mut rec).map_err(csv_err)?;
-        if !more {
-            break;
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                if !chunk.is_empty() {
+                    let _ = tx.send(Ok(std::mem::take(&mut chunk)));
+                }
+                let _ = tx.send(Err(csv_error(path, e)));
+                return;
+            }
         }
         let line = rec.position().map_or(0, |p| p.line());
         if rec.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
             continue;
         }
-        sink.report.rows += 1;
         rows_since += 1;
-        match csv_row(opts, &header, &targets, &rec, line) {
-            Ok(row) => sink.push(row)?,
-            Err((column, reason)) => sink.report.reject(line, column.as_deref(), reason),
-        }
+        chunk.push(match csv_row(opts, header, targets, &rec, line) {
+            Ok(row) => Parsed::Row(row),
+            Err(why) => Parsed::Rejected(line, why),
+        });
         if rows_since >= 4096 {
             let byte = rdr.position().byte();
-            progress.advance(byte - last_byte, rows_since);
+            chunk.push(Parsed::Advance {
+                bytes: byte - last_byte,
+                rows: rows_since,
+            });
             last_byte = byte;
             rows_since = 0;
         }
+        if chunk.len() >= PARSED_CHUNK {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(PARSED_CHUNK));
+            if tx.send(Ok(full)).is_err() {
+                return;
+            }
+        }
     }
-    progress.advance(rdr.position().byte().saturating_sub(last_byte), rows_since);
-    Ok(())
+    chunk.push(Parsed::Advance {
+        bytes: rdr.position().byte().saturating_sub(last_byte),
+        rows: rows_since,
+    });
+    let _ = tx.send(Ok(chunk));
 }
 
 fn csv_row(
