@@ -6,6 +6,7 @@ use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 
 use super::columns::{ColumnMapper, HeaderProblem, MapTarget, example_header, resolve_header};
 use super::{
@@ -358,27 +359,40 @@ fn read_csv<S: RecordStore + ?Sized>(
     // single-threaded read would give.
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel(PARSED_AHEAD);
+        let (spent_tx, spent_rx) = std::sync::mpsc::channel();
         let (header, targets) = (&header, &targets);
-        scope.spawn(move || parse_csv(path, rdr, opts, header, targets, &tx));
-        for chunk in rx {
-            for item in chunk? {
-                match item {
-                    Parsed::Row(row) => {
-                        sink.report.rows += 1;
-                        sink.push(row)?;
-                    }
-                    Parsed::Rejected(line, (column, reason)) => {
-                        sink.report.rows += 1;
-                        sink.report.reject(line, column.as_deref(), reason);
-                    }
-                    Parsed::Advance { bytes, rows } => progress.advance(bytes, rows),
+        scope.spawn(move || parse_csv(path, rdr, opts, header, targets, &tx, &spent_rx));
+        sink.spent = Some(spent_tx);
+        let result = forward_parsed(rx, sink, progress);
+        sink.spent = None;
+        result
+    })
+}
+
+/// The saving side of [`read_csv`]: hands the parsed rows to `sink` in file order.
+fn forward_parsed<S: RecordStore + ?Sized>(
+    rx: Receiver<Result<Vec<Parsed>, ImportError>>,
+    sink: &mut Batcher<'_, S>,
+    progress: &dyn ImportProgress,
+) -> Result<(), ImportError> {
+    for chunk in rx {
+        for item in chunk? {
+            match item {
+                Parsed::Row(row) => {
+                    sink.report.rows += 1;
+                    sink.push(row)?;
                 }
+                Parsed::Rejected(line, (column, reason)) => {
+                    sink.report.rows += 1;
+                    sink.report.reject(line, column.as_deref(), reason);
+                }
+                Parsed::Advance { bytes, rows } => progress.advance(bytes, rows),
             }
         }
-        // Returning drops the receiver: a parsing thread still running after a failed save
-        // stops at its next send, and the scope waits for it.
-        Ok(())
-    })
+    }
+    // Returning drops the receiver: a parsing thread still running after a failed save
+    // stops at its next send, and the scope waits for it.
+    Ok(())
 }
 
 /// The parsing side of [`read_csv`]: sends the rows after the header, in chunks, then ends;
@@ -389,7 +403,8 @@ fn parse_csv<R: Read>(
     opts: &ImportOptions,
     header: &[String],
     targets: &[MapTarget],
-    tx: &std::sync::mpsc::SyncSender<Result<Vec<Parsed>, ImportError>>,
+    tx: &SyncSender<Result<Vec<Parsed>, ImportError>>,
+    spent: &Receiver<Vec<Record>>,
 ) {
     let mut rec = csv::ByteRecord::new();
     let mut chunk = Vec::with_capacity(PARSED_CHUNK);
@@ -429,6 +444,9 @@ fn parse_csv<R: Read>(
             let full = std::mem::replace(&mut chunk, Vec::with_capacity(PARSED_CHUNK));
             if tx.send(Ok(full)).is_err() {
                 return;
+            }
+            while let Ok(saved) = spent.try_recv() {
+                drop(saved);
             }
         }
     }
@@ -623,6 +641,9 @@ struct Batcher<'s, S: RecordStore + ?Sized> {
     /// Whether the store held live records of the kind when the import began.
     store_had_records: bool,
     saved: u64,
+    /// Where saved batches go to be freed: the thread that allocated their strings frees them
+    /// far more cheaply than this one would (the allocator's per-thread arenas).
+    spent: Option<Sender<Vec<Record>>>,
 }
 
 /// Where a duplicate row's record is.
@@ -660,6 +681,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
             seen: HashMap::new(),
             store_had_records,
             saved: 0,
+            spent: None,
         }
     }
 
@@ -713,6 +735,9 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         for row in rows {
             let existing = self.find_existing(&row, &found, &by_key, &by_id);
             let Some((existing, via)) = existing else {
+                // A row without an id gets a fresh one, which no later row can name: only ids
+                // from the file need to be found again.
+                let id_from_file = row.id.is_some();
                 let record = Record {
                     id: row.id.clone().unwrap_or_default(),
                     kind,
@@ -722,7 +747,8 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                 };
                 self.report.loaded += 1;
                 let at = pending.len();
-                self.register(&record, row.line, at, &mut by_key, &mut by_id);
+                let ids = id_from_file.then_some(&mut by_id);
+                self.register(&record, row.line, at, &mut by_key, ids);
                 pending.push(Pending {
                     record,
                     line: row.line,
@@ -780,7 +806,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                             pending.len() - 1
                         }
                     };
-                    self.register(&merged, row.line, at, &mut by_key, &mut by_id);
+                    self.register(&merged, row.line, at, &mut by_key, Some(&mut by_id));
                 }
             }
         }
@@ -790,6 +816,10 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                 .save_records(&records, &WriteOrigin::Import { run: self.opts.run })
                 .map_err(|e| self.store_err(e))?;
             self.saved += records.len() as u64;
+        }
+        if let Some(spent) = &self.spent {
+            // When the parsing thread is gone the batch comes back and is freed here.
+            let _ = spent.send(records);
         }
         Ok(())
     }
@@ -834,9 +864,11 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         line: u64,
         at: usize,
         by_key: &mut [HashMap<String, usize>],
-        by_id: &mut HashMap<RecordId, usize>,
+        by_id: Option<&mut HashMap<RecordId, usize>>,
     ) {
-        by_id.insert(record.id.clone(), at);
+        if let Some(by_id) = by_id {
+            by_id.insert(record.id.clone(), at);
+        }
         if record.archived_at.is_some() {
             return;
         }

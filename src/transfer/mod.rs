@@ -42,7 +42,12 @@
 //! one `find_by_field` per match key per batch and one `save_records` per batch, so memory stays
 //! flat however long the file is. Duplicates inside the file are found across batches by a map
 //! from a hash of each match key value to the line that brought it in (16 bytes a row); a hash
-//! hit is only trusted once the store or the current batch confirms the actual value.
+//! hit is only trusted once the store or the current batch confirms the actual value. When the
+//! store held no live records of the kind before the import, only values with a hash hit are
+//! looked up: any stored record they could match was saved by this import.
+//!
+//! A CSV file is parsed and normalised on a second thread while the calling thread matches and
+//! saves; rows cross over in file order, so the report is what a single thread would give.
 
 mod columns;
 mod export;
