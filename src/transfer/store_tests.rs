@@ -163,7 +163,7 @@ fn duplicates_of_stored_records_are_found_when_the_store_had_some() {
     let mut store = Store::open(&dir.path().join("state.db")).unwrap();
     let old = contact("kept@x.com", &[("first_name", "Kim")]);
     store
-        .save_records(&[old.clone()], &WriteOrigin::Import { run: 1 })
+        .save_records(std::slice::from_ref(&old), &WriteOrigin::Import { run: 1 })
         .unwrap();
     let file = dir.path().join("c.csv");
     std::fs::write(&file, "email,first_name\nnew@x.com,Ned\nKEPT@x.com,Kit\n").unwrap();
