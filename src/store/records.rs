@@ -12,6 +12,9 @@ use crate::model::{Fields, Millis, ObjectKind, Record, RecordId};
 
 const RECORD_COLUMNS: &str = "id, kind, fields, updated_at, archived_at";
 
+/// Values per match-key lookup statement.
+const FIND_CHUNK: usize = 500;
+
 /// A record row as stored, before its JSON is parsed.
 pub(super) struct RawRecord {
     id: String,
@@ -303,39 +306,77 @@ impl Store {
             (ObjectKind::Company, "domain") => Some("domain"),
             _ => None,
         };
+        let mut wanted: Vec<&str> = values
+            .iter()
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut found = HashMap::new();
+        if wanted.is_empty() {
+            return Ok(found);
+        }
+        // One statement per chunk of values rather than one per value: an import asks for
+        // 10,000 values a batch, and per-statement overhead dominated the lookups. The chunk
+        // size stays well under SQLite's bound-parameter limit.
+        let marks = vec!["?"; FIND_CHUNK].join(", ");
+        // The matched value comes back as the first column, so each row is filed under the
+        // value it matched. `ORDER BY id` makes the first row seen for a value the oldest
+        // record holding it.
         let sql = match column {
             Some(col) => format!(
-                "SELECT {RECORD_COLUMNS} FROM records
-                 WHERE kind = ?1 AND {col} = ?2 AND archived_at IS NULL
-                 ORDER BY id LIMIT 1"
+                "SELECT {col}, {RECORD_COLUMNS} FROM records
+                 WHERE kind = ?1 AND {col} IN ({marks}) AND archived_at IS NULL
+                 ORDER BY id"
             ),
             None => format!(
-                "SELECT {RECORD_COLUMNS} FROM records
-                 WHERE kind = ?1 AND json_extract(fields, '$.\"' || ?3 || '\"') = ?2
-                   AND archived_at IS NULL
-                 ORDER BY id LIMIT 1"
+                "SELECT v, {RECORD_COLUMNS} FROM
+                   (SELECT json_extract(fields, '$.\"' || ?1 || '\"') AS v, *
+                    FROM records WHERE kind = ?2 AND archived_at IS NULL)
+                 WHERE v IN ({marks})
+                 ORDER BY id"
             ),
         };
         let mut stmt = self
             .conn
             .prepare_cached(&sql)
             .map_err(|e| self.sql("prepare a match-key lookup", e))?;
-        let mut found = HashMap::new();
-        for value in values {
-            if value.is_empty() || found.contains_key(value) {
-                continue;
+        let kind_str = kind.as_str();
+        let fixed: [&dyn rusqlite::ToSql; 2] = [&field, &kind_str];
+        let fixed = if column.is_some() {
+            &fixed[1..]
+        } else {
+            &fixed[..]
+        };
+        for chunk in wanted.chunks(FIND_CHUNK) {
+            // A short last chunk repeats its last value, so every lookup is the one cached
+            // statement (a value twice in `IN` matches the same rows once).
+            let last = chunk[chunk.len() - 1];
+            let mut params: Vec<&dyn rusqlite::ToSql> =
+                Vec::with_capacity(fixed.len() + FIND_CHUNK);
+            params.extend_from_slice(fixed);
+            params.extend(chunk.iter().map(|v| v as &dyn rusqlite::ToSql));
+            while params.len() < fixed.len() + FIND_CHUNK {
+                params.push(&last);
             }
-            let raw = if column.is_some() {
-                stmt.query_row(params![kind.as_str(), value], |r| RawRecord::from_row(r, 0))
-            } else {
-                stmt.query_row(params![kind.as_str(), value, field], |r| {
-                    RawRecord::from_row(r, 0)
-                })
-            }
-            .optional()
-            .map_err(|e| self.sql("look records up by match key", e))?;
-            if let Some(raw) = raw {
-                found.insert(value.clone(), raw.into_record(&self.path)?);
+            let mut rows = stmt
+                .query(params.as_slice())
+                .map_err(|e| self.sql("look records up by match key", e))?;
+            while let Some(row) = rows
+                .next()
+                .map_err(|e| self.sql("look records up by match key", e))?
+            {
+                let value: Option<String> = row
+                    .get(0)
+                    .map_err(|e| self.sql("look records up by match key", e))?;
+                let Some(value) = value else { continue };
+                if found.contains_key(&value) {
+                    continue;
+                }
+                let raw = RawRecord::from_row(row, 1)
+                    .map_err(|e| self.sql("look records up by match key", e))?;
+                found.insert(value, raw.into_record(&self.path)?);
             }
         }
         Ok(found)

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 
 use super::columns::{ColumnMapper, HeaderProblem, MapTarget, example_header, resolve_header};
 use super::{
@@ -62,7 +63,15 @@ pub(crate) fn import_into<S: RecordStore + ?Sized>(
     let input = std::io::Cursor::new(head).chain(input);
 
     progress.set_total(total);
-    let mut sink = Batcher::new(store, opts, ImportReport::new(path, opts.kind, format));
+    // Whether the store already holds records this import could match. When it does not,
+    // every stored record a row could duplicate was saved by this import, so its match key
+    // values are in the batcher's hash map and only hash hits need a store lookup.
+    let store_had_records = !opts.match_keys.is_empty()
+        && store
+            .has_live_records(opts.kind)
+            .map_err(|source| ImportError::Store { saved: 0, source })?;
+    let report = ImportReport::new(path, opts.kind, format);
+    let mut sink = Batcher::new(store, opts, report, store_had_records);
     let mapper = ColumnMapper::new(opts.kind, &opts.map);
     match format {
         Format::Csv => read_csv(path, input, &mapper, opts, &mut sink, progress)?,
@@ -278,9 +287,40 @@ fn header_refusal(
     }
 }
 
+fn csv_error(path: &Path, e: csv::Error) -> ImportError {
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => ImportError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => ImportError::NotTabular {
+            path: path.to_path_buf(),
+            expected: "a CSV file with a header row",
+            why: format!("{other:?}"),
+        },
+    }
+}
+
+/// What the CSV parsing thread hands to the saving one, in file order.
+enum Parsed {
+    Row(Row),
+    Rejected(u64, RowError),
+    /// `bytes` more of the file and `rows` more rows were read.
+    Advance {
+        bytes: u64,
+        rows: u64,
+    },
+}
+
+/// Items per message from the parsing thread: enough to make the channel's cost vanish,
+/// few enough that memory stays flat.
+const PARSED_CHUNK: usize = 1024;
+/// Chunks the parsing thread may run ahead of the saving one.
+const PARSED_AHEAD: usize = 8;
+
 fn read_csv<S: RecordStore + ?Sized>(
     path: &Path,
-    input: impl Read,
+    input: impl Read + Send,
     mapper: &ColumnMapper,
     opts: &ImportOptions,
     sink: &mut Batcher<'_, S>,
@@ -290,21 +330,8 @@ fn read_csv<S: RecordStore + ?Sized>(
         .has_headers(true)
         .flexible(true)
         .from_reader(input);
-    let csv_err = |e: csv::Error| -> ImportError {
-        match e.into_kind() {
-            csv::ErrorKind::Io(source) => ImportError::Read {
-                path: path.to_path_buf(),
-                source,
-            },
-            other => ImportError::NotTabular {
-                path: path.to_path_buf(),
-                expected: "a CSV file with a header row",
-                why: format!("{other:?}"),
-            },
-        }
-    };
     let header: Vec<String> = {
-        let raw = rdr.byte_headers().map_err(csv_err)?.clone();
+        let raw = rdr.byte_headers().map_err(|e| csv_error(path, e))?.clone();
         let mut header = Vec::with_capacity(raw.len());
         for (i, col) in raw.iter().enumerate() {
             match std::str::from_utf8(col) {
@@ -326,33 +353,108 @@ fn read_csv<S: RecordStore + ?Sized>(
     let targets = resolve_header(mapper, &header, &opts.map)
         .map_err(|p| header_refusal(path, opts.kind, &header, p))?;
 
+    // Parsing and normalising rows runs on its own thread while this one matches and saves
+    // them: the two take comparable time, so on two cores an import takes about as long as
+    // the slower of them. Rows come back in file order, so the report is the same as a
+    // single-threaded read would give.
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(PARSED_AHEAD);
+        let (spent_tx, spent_rx) = std::sync::mpsc::channel();
+        let (header, targets) = (&header, &targets);
+        scope.spawn(move || parse_csv(path, rdr, opts, header, targets, &tx, &spent_rx));
+        sink.spent = Some(spent_tx);
+        let result = forward_parsed(rx, sink, progress);
+        sink.spent = None;
+        result
+    })
+}
+
+/// The saving side of [`read_csv`]: hands the parsed rows to `sink` in file order.
+fn forward_parsed<S: RecordStore + ?Sized>(
+    rx: Receiver<Result<Vec<Parsed>, ImportError>>,
+    sink: &mut Batcher<'_, S>,
+    progress: &dyn ImportProgress,
+) -> Result<(), ImportError> {
+    for chunk in rx {
+        for item in chunk? {
+            match item {
+                Parsed::Row(row) => {
+                    sink.report.rows += 1;
+                    sink.push(row)?;
+                }
+                Parsed::Rejected(line, (column, reason)) => {
+                    sink.report.rows += 1;
+                    sink.report.reject(line, column.as_deref(), reason);
+                }
+                Parsed::Advance { bytes, rows } => progress.advance(bytes, rows),
+            }
+        }
+    }
+    // Returning drops the receiver: a parsing thread still running after a failed save
+    // stops at its next send, and the scope waits for it.
+    Ok(())
+}
+
+/// The parsing side of [`read_csv`]: sends the rows after the header, in chunks, then ends;
+/// a read error is sent as the last message. Stops early when the receiver is gone.
+fn parse_csv<R: Read>(
+    path: &Path,
+    mut rdr: csv::Reader<R>,
+    opts: &ImportOptions,
+    header: &[String],
+    targets: &[MapTarget],
+    tx: &SyncSender<Result<Vec<Parsed>, ImportError>>,
+    spent: &Receiver<Vec<Record>>,
+) {
     let mut rec = csv::ByteRecord::new();
+    let mut chunk = Vec::with_capacity(PARSED_CHUNK);
     let mut last_byte = 0u64;
     let mut rows_since = 0u64;
     loop {
-        let more = rdr.read_byte_record(&mut rec).map_err(csv_err)?;
-        if !more {
-            break;
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                if !chunk.is_empty() {
+                    let _ = tx.send(Ok(std::mem::take(&mut chunk)));
+                }
+                let _ = tx.send(Err(csv_error(path, e)));
+                return;
+            }
         }
         let line = rec.position().map_or(0, |p| p.line());
         if rec.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
             continue;
         }
-        sink.report.rows += 1;
         rows_since += 1;
-        match csv_row(opts, &header, &targets, &rec, line) {
-            Ok(row) => sink.push(row)?,
-            Err((column, reason)) => sink.report.reject(line, column.as_deref(), reason),
-        }
+        chunk.push(match csv_row(opts, header, targets, &rec, line) {
+            Ok(row) => Parsed::Row(row),
+            Err(why) => Parsed::Rejected(line, why),
+        });
         if rows_since >= 4096 {
             let byte = rdr.position().byte();
-            progress.advance(byte - last_byte, rows_since);
+            chunk.push(Parsed::Advance {
+                bytes: byte - last_byte,
+                rows: rows_since,
+            });
             last_byte = byte;
             rows_since = 0;
         }
+        if chunk.len() >= PARSED_CHUNK {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(PARSED_CHUNK));
+            if tx.send(Ok(full)).is_err() {
+                return;
+            }
+            while let Ok(saved) = spent.try_recv() {
+                drop(saved);
+            }
+        }
     }
-    progress.advance(rdr.position().byte().saturating_sub(last_byte), rows_since);
-    Ok(())
+    chunk.push(Parsed::Advance {
+        bytes: rdr.position().byte().saturating_sub(last_byte),
+        rows: rows_since,
+    });
+    let _ = tx.send(Ok(chunk));
 }
 
 fn csv_row(
@@ -532,10 +634,16 @@ struct Batcher<'s, S: RecordStore + ?Sized> {
     opts: &'s ImportOptions,
     report: ImportReport,
     rows: Vec<Row>,
-    /// Hash of (match key index, value) → the line that brought the value in. Only names the
-    /// line in messages: whether a row is a duplicate is decided on real values.
+    /// Hash of (match key index, value) → the line that brought the value in. Names the line
+    /// in messages, and, when the store held no records of the kind before the import, picks
+    /// the values worth looking up: whether a row is a duplicate is decided on real values.
     seen: HashMap<u64, u64>,
+    /// Whether the store held live records of the kind when the import began.
+    store_had_records: bool,
     saved: u64,
+    /// Where saved batches go to be freed: the thread that allocated their strings frees them
+    /// far more cheaply than this one would (the allocator's per-thread arenas).
+    spent: Option<Sender<Vec<Record>>>,
 }
 
 /// Where a duplicate row's record is.
@@ -559,14 +667,21 @@ fn key_hash(key: usize, value: &str) -> u64 {
 }
 
 impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
-    fn new(store: &'s mut S, opts: &'s ImportOptions, report: ImportReport) -> Self {
+    fn new(
+        store: &'s mut S,
+        opts: &'s ImportOptions,
+        report: ImportReport,
+        store_had_records: bool,
+    ) -> Self {
         Batcher {
             store,
             opts,
             report,
             rows: Vec::with_capacity(opts.batch_size.min(super::DEFAULT_BATCH)),
             seen: HashMap::new(),
+            store_had_records,
             saved: 0,
+            spent: None,
         }
     }
 
@@ -594,11 +709,13 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         let keys = &self.opts.match_keys;
 
         let mut found: Vec<HashMap<String, Record>> = Vec::with_capacity(keys.len());
-        for key in keys {
+        for (k, key) in keys.iter().enumerate() {
             let mut values: Vec<String> = rows
                 .iter()
                 .filter(|r| r.archived_at.is_none())
-                .filter_map(|r| r.fields.get(key).cloned())
+                .filter_map(|r| r.fields.get(key))
+                .filter(|v| self.store_had_records || self.seen.contains_key(&key_hash(k, v)))
+                .cloned()
                 .collect();
             values.sort_unstable();
             values.dedup();
@@ -613,11 +730,14 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         }
 
         let mut pending: Vec<Pending> = Vec::new();
-        let mut by_key: HashMap<(usize, String), usize> = HashMap::new();
+        let mut by_key: Vec<HashMap<String, usize>> = vec![HashMap::new(); keys.len()];
         let mut by_id: HashMap<RecordId, usize> = HashMap::new();
         for row in rows {
             let existing = self.find_existing(&row, &found, &by_key, &by_id);
             let Some((existing, via)) = existing else {
+                // A row without an id gets a fresh one, which no later row can name: only ids
+                // from the file need to be found again.
+                let id_from_file = row.id.is_some();
                 let record = Record {
                     id: row.id.clone().unwrap_or_default(),
                     kind,
@@ -627,7 +747,8 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                 };
                 self.report.loaded += 1;
                 let at = pending.len();
-                self.register(&record, row.line, at, &mut by_key, &mut by_id);
+                let ids = id_from_file.then_some(&mut by_id);
+                self.register(&record, row.line, at, &mut by_key, ids);
                 pending.push(Pending {
                     record,
                     line: row.line,
@@ -685,7 +806,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                             pending.len() - 1
                         }
                     };
-                    self.register(&merged, row.line, at, &mut by_key, &mut by_id);
+                    self.register(&merged, row.line, at, &mut by_key, Some(&mut by_id));
                 }
             }
         }
@@ -696,6 +817,10 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                 .map_err(|e| self.store_err(e))?;
             self.saved += records.len() as u64;
         }
+        if let Some(spent) = &self.spent {
+            // When the parsing thread is gone the batch comes back and is freed here.
+            let _ = spent.send(records);
+        }
         Ok(())
     }
 
@@ -704,7 +829,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         &self,
         row: &Row,
         found: &[HashMap<String, Record>],
-        by_key: &HashMap<(usize, String), usize>,
+        by_key: &[HashMap<String, usize>],
         by_id: &HashMap<RecordId, usize>,
     ) -> Option<(Existing, (Option<usize>, String))> {
         if let Some(id) = &row.id
@@ -719,7 +844,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
             let Some(value) = row.fields.get(key) else {
                 continue;
             };
-            if let Some(&i) = by_key.get(&(k, value.clone())) {
+            if let Some(&i) = by_key[k].get(value.as_str()) {
                 return Some((Existing::Pending(i), (Some(k), value.clone())));
             }
             if let Some(r) = found[k].get(value) {
@@ -738,16 +863,18 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         record: &Record,
         line: u64,
         at: usize,
-        by_key: &mut HashMap<(usize, String), usize>,
-        by_id: &mut HashMap<RecordId, usize>,
+        by_key: &mut [HashMap<String, usize>],
+        by_id: Option<&mut HashMap<RecordId, usize>>,
     ) {
-        by_id.insert(record.id.clone(), at);
+        if let Some(by_id) = by_id {
+            by_id.insert(record.id.clone(), at);
+        }
         if record.archived_at.is_some() {
             return;
         }
         for (k, key) in self.opts.match_keys.iter().enumerate() {
             if let Some(value) = record.fields.get(key) {
-                by_key.entry((k, value.clone())).or_insert(at);
+                by_key[k].entry(value.clone()).or_insert(at);
                 self.seen.entry(key_hash(k, value)).or_insert(line);
             }
         }

@@ -42,7 +42,12 @@
 //! one `find_by_field` per match key per batch and one `save_records` per batch, so memory stays
 //! flat however long the file is. Duplicates inside the file are found across batches by a map
 //! from a hash of each match key value to the line that brought it in (16 bytes a row); a hash
-//! hit is only trusted once the store or the current batch confirms the actual value.
+//! hit is only trusted once the store or the current batch confirms the actual value. When the
+//! store held no live records of the kind before the import, only values with a hash hit are
+//! looked up: any stored record they could match was saved by this import.
+//!
+//! A CSV file is parsed and normalised on a second thread while the calling thread matches and
+//! saves; rows cross over in file order, so the report is what a single thread would give.
 
 mod columns;
 mod export;
@@ -297,7 +302,7 @@ fn backticked(items: &[String]) -> String {
         .join(", ")
 }
 
-/// The four store calls import and export make, so that their logic can be tested against an
+/// The store calls import and export make, so that their logic can be tested against an
 /// in-memory store as well as the SQLite one.
 pub(crate) trait RecordStore {
     fn find_by_field(
@@ -307,6 +312,8 @@ pub(crate) trait RecordStore {
         values: &[String],
     ) -> Result<HashMap<String, Record>, StoreError>;
     fn save_records(&mut self, records: &[Record], origin: &WriteOrigin) -> Result<(), StoreError>;
+    /// Whether any live (not archived) record of `kind` is stored.
+    fn has_live_records(&self, kind: ObjectKind) -> Result<bool, StoreError>;
     fn for_each_record(
         &self,
         kind: ObjectKind,
@@ -326,6 +333,9 @@ impl RecordStore for Store {
     }
     fn save_records(&mut self, records: &[Record], origin: &WriteOrigin) -> Result<(), StoreError> {
         Store::save_records(self, records, origin)
+    }
+    fn has_live_records(&self, kind: ObjectKind) -> Result<bool, StoreError> {
+        Ok(Store::count_records(self, kind, false)? > 0)
     }
     fn for_each_record(
         &self,
@@ -404,6 +414,12 @@ pub(crate) mod mem {
                 self.records.insert(r.id.clone(), r.clone());
             }
             Ok(())
+        }
+        fn has_live_records(&self, kind: ObjectKind) -> Result<bool, StoreError> {
+            Ok(self
+                .records
+                .values()
+                .any(|r| r.kind == kind && r.archived_at.is_none()))
         }
         fn for_each_record(
             &self,

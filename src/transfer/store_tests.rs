@@ -100,3 +100,83 @@ fn duplicates_are_found_across_batches_in_the_state_file() {
         .unwrap();
     assert_eq!(found["p3@x.com"].get("first_name"), Some("Pat"));
 }
+
+fn contact(email: &str, extra: &[(&str, &str)]) -> Record {
+    let mut fields = crate::model::Fields::new();
+    fields.insert("email".into(), email.into());
+    for (k, v) in extra {
+        fields.insert((*k).into(), (*v).into());
+    }
+    Record {
+        id: crate::model::RecordId::new(),
+        kind: ObjectKind::Contact,
+        fields,
+        updated_at: NOW,
+        archived_at: None,
+    }
+}
+
+#[test]
+fn lookups_by_many_values_find_each_live_record_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+    // More values than one lookup statement takes, so chunks and the padded last chunk count.
+    let records: Vec<Record> = (0..1203)
+        .map(|i| {
+            contact(
+                &format!("p{i}@x.com"),
+                &[("job_title", &format!("t{}", i % 600))],
+            )
+        })
+        .collect();
+    let origin = WriteOrigin::Import { run: 1 };
+    store.save_records(&records, &origin).unwrap();
+    let mut archived = contact("gone@x.com", &[("job_title", "t1")]);
+    archived.archived_at = Some(NOW);
+    store.save_records(&[archived], &origin).unwrap();
+
+    let mut wanted: Vec<String> = (0..1203).rev().map(|i| format!("p{i}@x.com")).collect();
+    wanted.push("absent@x.com".into());
+    wanted.push("gone@x.com".into());
+    wanted.push("p7@x.com".into());
+    let found = store
+        .find_by_field(ObjectKind::Contact, "email", &wanted)
+        .unwrap();
+    assert_eq!(found.len(), 1203);
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(found[&format!("p{i}@x.com")].id, r.id);
+    }
+
+    // A field without its own column: the oldest live record holding the value wins.
+    let titles: Vec<String> = (0..700).map(|i| format!("t{i}")).collect();
+    let found = store
+        .find_by_field(ObjectKind::Contact, "job_title", &titles)
+        .unwrap();
+    assert_eq!(found.len(), 600);
+    assert_eq!(found["t1"].id, records[1].id);
+    assert_eq!(found["t599"].id, records[599].id);
+}
+
+#[test]
+fn duplicates_of_stored_records_are_found_when_the_store_had_some() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+    let old = contact("kept@x.com", &[("first_name", "Kim")]);
+    store
+        .save_records(std::slice::from_ref(&old), &WriteOrigin::Import { run: 1 })
+        .unwrap();
+    let file = dir.path().join("c.csv");
+    std::fs::write(&file, "email,first_name\nnew@x.com,Ned\nKEPT@x.com,Kit\n").unwrap();
+    let mut opts = ImportOptions::new(ObjectKind::Contact, NOW, 2);
+    opts.on_duplicate = OnDuplicate::Error;
+    let r = import_file(&mut store, &file, &opts, &NoProgress).unwrap();
+    assert_eq!((r.loaded, r.rejected), (1, 1));
+    assert_eq!(r.rejections[0].line, 3);
+    assert!(
+        r.rejections[0]
+            .reason
+            .contains(&format!("record `{}` already in the store", old.id)),
+        "{}",
+        r.rejections[0].reason
+    );
+}
