@@ -243,3 +243,40 @@ fn sync_without_connections_says_how_to_add_one() {
     );
     assert!(run.stderr.contains("crmsync connect"), "{}", run.stderr);
 }
+
+#[test]
+fn a_held_conflict_keeps_the_exit_code_at_3_until_it_is_resolved() {
+    let (sandbox, env) = setup();
+    env.write_config(&format!(
+        "[policies.contact]\nfirst_name = \"manual\"\n\n[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n",
+        sandbox.base_url()
+    ));
+    let ann = contact("ann@example.com", "Ann");
+    save(&env, std::slice::from_ref(&ann));
+    env.run(&["sync"]).ok();
+    let remote_id = remote_contacts(&sandbox)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut edited = ann.clone();
+    edited.fields.insert("first_name".into(), "Annabel".into());
+    edited.updated_at = 5;
+    save(&env, &[edited]);
+    sandbox
+        .update_record("contacts", &remote_id, &[("firstname", "Anna")])
+        .unwrap();
+
+    let run = env.run(&["sync"]);
+    run.expect_code(3);
+    assert!(run.stderr.contains("1 conflict(s) wait"), "{}", run.stderr);
+    // A later run that does not touch the record still reports the waiting conflict.
+    let run = env.run(&["sync"]);
+    run.expect_code(3);
+    assert!(run.stderr.contains("1 conflict(s) wait"), "{}", run.stderr);
+
+    env.run(&["conflicts", "resolve", "--all", "--take", "remote"])
+        .ok();
+    env.run(&["sync"]).ok();
+    let export = env.run(&["export", "--format", "jsonl"]);
+    assert!(export.stdout.contains("\"Anna\""), "{}", export.stdout);
+}

@@ -226,8 +226,7 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
             eprint!("{}", crate::output::errors::render(&err, ctx.out.color));
         }
     }
-    let held = report.held();
-    let failed = report.failed();
+    let (held, failed) = report.waiting();
     if !report.dry_run && !ctx.out.json {
         if failed > 0 {
             ctx.out.note(format!(
@@ -244,13 +243,14 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
 }
 
 /// The exit code of a run: 1 when a connection stopped on an error, 4 when a safety gate
-/// stopped one, 3 when records failed or conflicts wait, else 0.
+/// stopped one, 3 when failed records or conflicts wait (from this run or an earlier one),
+/// else 0.
 pub fn exit_for(report: &SyncReport) -> Exit {
     if report.errored() {
         Exit::Error
     } else if report.gated() {
         Exit::Gate
-    } else if !report.dry_run && (report.failed() > 0 || report.held() > 0) {
+    } else if !report.dry_run && report.waiting() != (0, 0) {
         Exit::Incomplete
     } else {
         Exit::Ok

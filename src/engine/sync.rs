@@ -142,6 +142,14 @@ pub struct ConnectionReport {
     /// Requests sent to the CRM.
     pub requests: u64,
     pub warnings: Vec<String>,
+    /// After the run: conflicts of this connection still waiting for a person (from this
+    /// run or an earlier one).
+    #[serde(default)]
+    pub open_conflicts: u64,
+    /// After the run: records whose last write to this connection failed (from this run or
+    /// an earlier one), waiting for `crmsync retry`.
+    #[serde(default)]
+    pub failed_records: u64,
 }
 
 /// The outcome of a run.
@@ -174,6 +182,13 @@ impl SyncReport {
             .map(|o| o.held_conflicts)
             .sum()
     }
+    /// Conflicts and failed records still waiting after the run, over every connection.
+    pub fn waiting(&self) -> (u64, u64) {
+        self.connections.iter().fold((0, 0), |(c, f), r| {
+            (c + r.open_conflicts, f + r.failed_records)
+        })
+    }
+
     pub fn gated(&self) -> bool {
         self.connections.iter().any(|c| c.stopped_by.is_some())
     }
@@ -285,6 +300,13 @@ pub async fn run(
     }
     for (p, rep) in participants.iter().zip(conn_reports.iter_mut()) {
         rep.requests = p.provider.requests_sent();
+        rep.open_conflicts = store
+            .list_open_conflicts(&crate::store::ConflictFilter {
+                connection: Some(p.name.clone()),
+                ..Default::default()
+            })?
+            .len() as u64;
+        rep.failed_records = store.list_failures(Some(&p.name))?.len() as u64;
     }
     report.connections = conn_reports;
     if let Some(run) = report.run {
