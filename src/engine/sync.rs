@@ -538,7 +538,16 @@ impl<'a> Session<'a> {
         };
         let full_read = since.is_none();
         self.reporter.step(&self.p.name, object, "reading", None);
-        let mut remote: HashMap<String, RemoteRecord> = HashMap::new();
+        let linked = self.store.count_links(&self.p.name, object)? as usize;
+        let mut rep = ObjectReport {
+            object: Some(object),
+            ..ObjectReport::default()
+        };
+        // Each page is planned and carried out as it arrives, so memory stays flat however
+        // large the read. Pages whose plan archives anything wait until the read is complete:
+        // the archive gate must see every archive before any is carried out.
+        let mut deferred: Vec<(Plan, Vec<RecordId>, IdCache)> = Vec::new();
+        let mut dry_plans: Vec<Plan> = Vec::new();
         let mut page = None;
         let mut checkpoint = None;
         loop {
@@ -549,14 +558,38 @@ impl<'a> Session<'a> {
             };
             let got = self.p.provider.changes(&query, &props).await?;
             self.reporter.advance(got.records.len() as u64);
+            rep.read += got.records.len() as u64;
+            // A page may hold a record twice (a query restarted at the search cap); keep the
+            // newest. Across pages a repeat is planned again, which is harmless.
+            let mut by_id: HashMap<String, RemoteRecord> = HashMap::new();
             for r in got.records {
-                // The overlap returns some records twice; keep the newest.
-                match remote.get(&r.id) {
+                match by_id.get(&r.id) {
                     Some(old) if old.updated_at > r.updated_at => {}
                     _ => {
-                        remote.insert(r.id.clone(), r);
+                        by_id.insert(r.id.clone(), r);
                     }
                 }
+            }
+            let mut records: Vec<RemoteRecord> = by_id.into_values().collect();
+            records.sort_by(|a, b| a.id.cmp(&b.id));
+            // Remote versions are kept for plans (`--dry-run`, `--plan`) and for runs limited
+            // to some records (`apply` compares them with the plan's); a full run keeps none,
+            // so its memory does not grow with the read.
+            if self.opts.dry_run || self.opts.only.is_some() {
+                let versions = self.versions.entry(object).or_default();
+                for r in &records {
+                    versions.insert(r.id.clone(), r.updated_at);
+                }
+            }
+            let (planned, linked_ids, ids) = self.plan_page(object, &map, &records)?;
+            add_plan_counts(&mut rep.planned, &planned.counts());
+            if self.opts.dry_run {
+                dry_plans.push(planned);
+            } else if planned.archives() > 0 {
+                deferred.push((planned, linked_ids, ids));
+            } else if !planned.ops.is_empty() || !planned.conflicts.is_empty() {
+                self.execute_pulled(&map, &planned, ids, &linked_ids, &mut rep)
+                    .await?;
             }
             if got.checkpoint.is_some() {
                 checkpoint = got.checkpoint;
@@ -566,13 +599,48 @@ impl<'a> Session<'a> {
                 None => break,
             }
         }
-        let read = remote.len();
-        let mut records: Vec<RemoteRecord> = remote.into_values().collect();
-        records.sort_by(|a, b| a.id.cmp(&b.id));
+        let pending: Vec<Plan> = if self.opts.dry_run {
+            dry_plans
+        } else {
+            deferred.iter().map(|(p, _, _)| p.clone()).collect()
+        };
+        let whole = merge_plans(&self.p.name, object, pending);
+        gates::check(
+            &GateInput {
+                connection: self.p.name.clone(),
+                object,
+                full_read,
+                remote_records: rep.read as usize,
+                linked,
+                max_archive_pct: self.config.sync.max_archive_pct,
+            },
+            &whole,
+            self.opts.force,
+        )?;
+        if self.opts.dry_run {
+            return Ok((rep, Some(whole)));
+        }
+        for (planned, linked_ids, ids) in deferred {
+            self.execute_pulled(&map, &planned, ids, &linked_ids, &mut rep)
+                .await?;
+        }
+        if let Some(cp) = checkpoint {
+            self.store
+                .set_remote_cursor(&self.p.name, object, Some(&cp))?;
+        }
+        Ok((rep, None))
+    }
 
+    /// Plans one page of the change feed against the local records.
+    fn plan_page(
+        &mut self,
+        object: ObjectKind,
+        map: &FieldMap,
+        records: &[RemoteRecord],
+    ) -> Result<(Plan, Vec<RecordId>, IdCache), StepError> {
         let mut ids = IdCache::default();
-        ids.load_for_remote(self.store, &self.p.name, &map, &records)?;
-        let mut items = self.pull_items(object, &map, &records, &ids)?;
+        ids.load_for_remote(self.store, &self.p.name, map, records)?;
+        let mut items = self.pull_items(object, map, records, &ids)?;
         if let Some(only) = &self.opts.only {
             let name = self.p.name.as_str();
             items.retain(|i| {
@@ -582,7 +650,6 @@ impl<'a> Session<'a> {
                         .is_some_and(|r| only.has_remote(name, &r.id))
             });
         }
-        let linked = self.store.count_links(&self.p.name, object)? as usize;
         let linked_ids: Vec<RecordId> = items
             .iter()
             .filter(|i| i.link.as_ref().is_some_and(|l| !l.archived))
@@ -595,38 +662,24 @@ impl<'a> Session<'a> {
             on_delete: self.p.config.on_delete,
             items,
         };
-        let planned = plan::plan(&input);
-        gates::check(
-            &GateInput {
-                connection: self.p.name.clone(),
-                object,
-                full_read,
-                remote_records: read,
-                linked,
-                max_archive_pct: self.config.sync.max_archive_pct,
-            },
-            &planned,
-            self.opts.force,
-        )?;
-        let mut rep = ObjectReport {
-            object: Some(object),
-            read: read as u64,
-            planned: planned.counts(),
-            ..ObjectReport::default()
-        };
-        let versions = self.versions.entry(object).or_default();
-        for r in &records {
-            versions.insert(r.id.clone(), r.updated_at);
-        }
-        if self.opts.dry_run {
-            return Ok((rep, Some(planned)));
-        }
-        let outcome = self.executor(&map).execute(&planned, &mut ids).await?;
-        let held = self.held_remote_values(object, &linked_ids)?;
-        self.settle_conflicts(&planned, &held)?;
-        rep.failed = outcome.failed;
-        rep.decided_conflicts = outcome.decided;
-        rep.held_conflicts = outcome.held;
+        Ok((plan::plan(&input), linked_ids, ids))
+    }
+
+    /// Carries out one pulled page's plan and settles the conflicts it met.
+    async fn execute_pulled(
+        &mut self,
+        map: &FieldMap,
+        planned: &Plan,
+        mut ids: IdCache,
+        linked_ids: &[RecordId],
+        rep: &mut ObjectReport,
+    ) -> Result<(), StepError> {
+        let outcome = self.executor(map).execute(planned, &mut ids).await?;
+        let held = self.held_remote_values(planned.object, linked_ids)?;
+        self.settle_conflicts(planned, &held)?;
+        rep.failed += outcome.failed;
+        rep.decided_conflicts += outcome.decided;
+        rep.held_conflicts += outcome.held;
         self.held.extend(
             planned
                 .conflicts
@@ -637,11 +690,7 @@ impl<'a> Session<'a> {
         for w in outcome.warnings {
             self.warn(w);
         }
-        if let Some(cp) = checkpoint {
-            self.store
-                .set_remote_cursor(&self.p.name, object, Some(&cp))?;
-        }
-        Ok((rep, None))
+        Ok(())
     }
 
     /// The plan items for records read from the change feed.
@@ -943,7 +992,7 @@ impl<'a> Session<'a> {
         if !self.opts.dry_run && self.opts.only.is_none() && top > cursor {
             self.store.set_local_cursor(&self.p.name, object, top)?;
         }
-        let plan = (!plans.is_empty()).then(|| merge_plans(plans));
+        let plan = (!plans.is_empty()).then(|| merge_plans(&self.p.name, object, plans));
         Ok((rep, plan))
     }
 }
@@ -960,14 +1009,20 @@ fn add_plan_counts(a: &mut PlanCounts, b: &PlanCounts) {
     a.held += b.held;
 }
 
-fn merge_plans(mut plans: Vec<Plan>) -> Plan {
-    let mut first = plans.remove(0);
+fn merge_plans(connection: &str, object: ObjectKind, plans: Vec<Plan>) -> Plan {
+    let mut all = Plan {
+        connection: connection.to_string(),
+        object,
+        ops: Vec::new(),
+        conflicts: Vec::new(),
+        skipped: Vec::new(),
+    };
     for p in plans {
-        first.ops.extend(p.ops);
-        first.conflicts.extend(p.conflicts);
-        first.skipped.extend(p.skipped);
+        all.ops.extend(p.ops);
+        all.conflicts.extend(p.conflicts);
+        all.skipped.extend(p.skipped);
     }
-    first
+    all
 }
 
 /// A field of a record held by an open `manual` conflict.

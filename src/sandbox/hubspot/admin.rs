@@ -58,13 +58,13 @@ pub fn seed(
     contacts: usize,
     companies: usize,
 ) -> (Vec<String>, Vec<String>) {
-    // Seeded records look as if created one millisecond apart up to `now`, as records made
-    // over time are: a real account rarely has thousands of records with one timestamp.
+    // Seeded records look as if created one second apart up to `now`, as records made over
+    // time are: a real account rarely has many records with one timestamp.
     let total = (companies + contacts) as i64;
     let mut made = 0i64;
     let mut stamp = || {
         made += 1;
-        now - (total - made)
+        now - (total - made) * 1000
     };
     let mut company_ids = Vec::new();
     for _ in 0..companies {
