@@ -106,7 +106,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         ctx.out
             .note("no connections yet: add one with `crmsync connect hubspot --name NAME`");
     } else {
-        let mut header = vec!["connection", "provider", "account", "token", "last sync"];
+        let mut header = vec!["connection", "provider", "account", "token", "scopes", "last sync"];
         if args.check {
             header.push("check");
         }
@@ -117,6 +117,11 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 r.provider.to_string(),
                 or_dash(r.account.as_deref()),
                 format!("{} ({})", r.token_state, r.token_source),
+                if r.scopes.is_empty() {
+                    "—".to_string()
+                } else {
+                    r.scopes.join(" ")
+                },
                 or_dash(r.last_successful_sync.as_deref()),
             ];
             if args.check {
