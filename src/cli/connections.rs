@@ -106,7 +106,14 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         ctx.out
             .note("no connections yet: add one with `crmsync connect hubspot --name NAME`");
     } else {
-        let mut header = vec!["connection", "provider", "account", "token", "scopes", "last sync"];
+        let mut header = vec![
+            "connection",
+            "provider",
+            "account",
+            "token",
+            "scopes",
+            "last sync",
+        ];
         if args.check {
             header.push("check");
         }
