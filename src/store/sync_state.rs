@@ -42,6 +42,13 @@ fn raw_link(r: &Row<'_>) -> rusqlite::Result<RawLink> {
     ))
 }
 
+/// Which side's id a link lookup goes by.
+#[derive(Clone, Copy)]
+enum LinkKey {
+    Remote,
+    Local,
+}
+
 fn link_from(path: &Path, raw: RawLink) -> Result<Link, StoreError> {
     let base = parse_fields(path, &raw.4)
         .map_err(|m| corrupt(path, format!("link of `{}` to `{}`: {m}", raw.2, raw.0)))?;
@@ -242,27 +249,9 @@ impl Store {
         kind: ObjectKind,
         remote_ids: &[String],
     ) -> Result<HashMap<String, Link>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {LINK_COLUMNS} FROM links
-                 WHERE connection = ?1 AND kind = ?2 AND remote_id = ?3"
-            ))
-            .map_err(|e| self.sql("prepare a link lookup", e))?;
-        let mut out = HashMap::new();
-        for remote_id in remote_ids {
-            if out.contains_key(remote_id) {
-                continue;
-            }
-            let raw = stmt
-                .query_row(params![connection, kind.as_str(), remote_id], raw_link)
-                .optional()
-                .map_err(|e| self.sql("read links", e))?;
-            if let Some(raw) = raw {
-                out.insert(remote_id.clone(), link_from(&self.path, raw)?);
-            }
-        }
-        Ok(out)
+        self.links_by(connection, kind, LinkKey::Remote, remote_ids, |id| {
+            id.as_str()
+        })
     }
 
     /// The links of `connection` and `kind` of these local records, keyed by local id.
@@ -272,27 +261,47 @@ impl Store {
         kind: ObjectKind,
         local_ids: &[RecordId],
     ) -> Result<HashMap<RecordId, Link>, StoreError> {
+        self.links_by(
+            connection,
+            kind,
+            LinkKey::Local,
+            local_ids,
+            RecordId::as_str,
+        )
+    }
+
+    /// The links whose `key` column is one of `keys`, keyed by that value (one indexed
+    /// lookup per distinct key).
+    fn links_by<K: Clone + Eq + std::hash::Hash>(
+        &self,
+        connection: &str,
+        kind: ObjectKind,
+        key: LinkKey,
+        keys: &[K],
+        as_str: impl Fn(&K) -> &str,
+    ) -> Result<HashMap<K, Link>, StoreError> {
+        let column = match key {
+            LinkKey::Remote => "remote_id",
+            LinkKey::Local => "local_id",
+        };
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
                 "SELECT {LINK_COLUMNS} FROM links
-                 WHERE connection = ?1 AND kind = ?2 AND local_id = ?3"
+                 WHERE connection = ?1 AND kind = ?2 AND {column} = ?3"
             ))
             .map_err(|e| self.sql("prepare a link lookup", e))?;
         let mut out = HashMap::new();
-        for local_id in local_ids {
-            if out.contains_key(local_id) {
+        for k in keys {
+            if out.contains_key(k) {
                 continue;
             }
             let raw = stmt
-                .query_row(
-                    params![connection, kind.as_str(), local_id.as_str()],
-                    raw_link,
-                )
+                .query_row(params![connection, kind.as_str(), as_str(k)], raw_link)
                 .optional()
                 .map_err(|e| self.sql("read links", e))?;
             if let Some(raw) = raw {
-                out.insert(local_id.clone(), link_from(&self.path, raw)?);
+                out.insert(k.clone(), link_from(&self.path, raw)?);
             }
         }
         Ok(out)
