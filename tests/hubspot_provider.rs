@@ -817,6 +817,123 @@ async fn update_batches_by_id_and_moves_the_company_association() {
     );
 }
 
+/// Serves `batch/read` by id for contacts `1`..=`known` (207 naming the others) and the v4
+/// association read (contact `1` with company `40`).
+fn read_by_id_server(known: u64) -> impl Fn(&Seen, usize) -> Answer {
+    move |req, _| match req.path.as_str() {
+        "/crm/v3/objects/contacts/batch/read" => {
+            let ids: Vec<String> = req.body["inputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_string())
+                .collect();
+            let (found, missing): (Vec<String>, Vec<String>) = ids
+                .into_iter()
+                .partition(|id| id.parse::<u64>().is_ok_and(|n| (1..=known).contains(&n)));
+            let results: Vec<Value> = found
+                .iter()
+                .map(|id| contact(id, NOW - 3_600_000, json!({ "firstname": "Old" })))
+                .collect();
+            if missing.is_empty() {
+                return answer(
+                    200,
+                    json!({ "status": "COMPLETE", "results": results, "startedAt": "x", "completedAt": "x" }),
+                );
+            }
+            answer(
+                207,
+                json!({ "status": "COMPLETE", "results": results, "numErrors": 1,
+                        "errors": [{ "status": "error", "category": "OBJECT_NOT_FOUND",
+                                     "message": "Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.",
+                                     "context": { "ids": missing }, "errors": [], "links": {} }],
+                        "startedAt": "x", "completedAt": "x" }),
+            )
+        }
+        "/crm/v4/associations/contacts/companies/batch/read" => answer(
+            200,
+            json!({ "status": "COMPLETE", "results": [
+                { "from": { "id": "1" }, "to": [{ "toObjectId": 40, "associationTypes": [{ "category": "HUBSPOT_DEFINED", "typeId": 1 }] }] }
+            ], "startedAt": "x", "completedAt": "x" }),
+        ),
+        other => panic!("unexpected {other}"),
+    }
+}
+
+#[tokio::test]
+async fn read_by_ids_batch_reads_by_id_100_a_call_leaving_out_ids_hubspot_lacks() {
+    let fake = Fake::start(read_by_id_server(101));
+    let s = setup(&fake, None, |_| {});
+    let mut ids: Vec<String> = (1..=101).map(|n| n.to_string()).collect();
+    ids.push("999".into());
+    let found =
+        s.hs.read_by_ids(
+            ObjectKind::Contact,
+            &ids,
+            &[
+                "email".into(),
+                "firstname".into(),
+                "associations.companies".into(),
+            ],
+        )
+        .await
+        .unwrap();
+    let mut got: Vec<&str> = found.iter().map(|r| r.id.as_str()).collect();
+    got.sort_by_key(|id| id.parse::<u64>().unwrap());
+    let want: Vec<String> = (1..=101).map(|n| n.to_string()).collect();
+    assert_eq!(got, want, "every id HubSpot has, and not `999`");
+    let one = found.iter().find(|r| r.id == "1").unwrap();
+    assert_eq!(one.props.get("firstname").map(String::as_str), Some("Old"));
+    assert_eq!(
+        one.props.get("associations.companies").map(String::as_str),
+        Some("40"),
+        "the company, as the change feed reads it"
+    );
+    assert_eq!(one.updated_at, NOW - 3_600_000);
+    let two = found.iter().find(|r| r.id == "2").unwrap();
+    assert!(!two.props.contains_key("associations.companies"));
+
+    let seen = fake.seen();
+    let reads: Vec<&Seen> = seen
+        .iter()
+        .filter(|r| r.path == "/crm/v3/objects/contacts/batch/read")
+        .collect();
+    assert_eq!(reads.len(), 2, "102 ids: 100, then 2");
+    assert_eq!(reads[0].body["inputs"].as_array().unwrap().len(), 100);
+    assert_eq!(
+        reads[1].body["inputs"],
+        json!([{ "id": "101" }, { "id": "999" }])
+    );
+    for r in &reads {
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.query.get("archived").map(String::as_str), Some("false"));
+        assert!(r.body.get("idProperty").is_none(), "read by HubSpot id");
+        assert_eq!(r.body["propertiesWithHistory"], json!([]));
+        let props = r.body["properties"].as_array().unwrap();
+        for p in ["email", "firstname", "crmsync_id", "lastmodifieddate"] {
+            assert!(props.contains(&json!(p)), "`{p}` not asked for: {props:?}");
+        }
+        assert!(!props.contains(&json!("associations.companies")));
+    }
+    let assoc: Vec<&Seen> = seen
+        .iter()
+        .filter(|r| r.path == "/crm/v4/associations/contacts/companies/batch/read")
+        .collect();
+    assert_eq!(assoc.len(), 2, "101 contacts found: 100, then 1");
+}
+
+#[tokio::test]
+async fn read_by_ids_reads_no_company_unless_asked_and_an_unknown_id_is_no_error() {
+    let fake = Fake::start(read_by_id_server(0));
+    let s = setup(&fake, None, |_| {});
+    let found =
+        s.hs.read_by_ids(ObjectKind::Contact, &["5".into()], &["email".into()])
+            .await
+            .unwrap();
+    assert!(found.is_empty());
+    assert_eq!(fake.seen().len(), 1, "no association read");
+}
+
 #[tokio::test]
 async fn archive_and_find_by_external_id_use_the_batch_endpoints() {
     let fake = Fake::start(|req, _| match req.path.as_str() {

@@ -3,7 +3,10 @@
 //! It keeps records by id, stamps every write with a logical clock, serves a change feed by
 //! modification time, honours the external id on creates (a retried create finds the first
 //! record), and can "die" after N writes: the Nth write is applied and then the call fails as
-//! if the process had been killed before the answer was committed.
+//! if the process had been killed before the answer was committed. With
+//! [`MemoryCrm::unique`] a property's values are unique among live records, and a create
+//! that would repeat one is refused as a duplicate naming the existing record, as HubSpot
+//! refuses a second contact with an email.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -24,6 +27,10 @@ struct State {
     writes: u64,
     /// After this many writes, every write call fails (after applying its first input).
     die_after: Option<u64>,
+    /// A property whose values creates may not repeat (compared without case).
+    unique: Option<String>,
+    /// Archive the existing record right after refusing a create as its duplicate.
+    archive_refused: bool,
 }
 
 /// The in-memory CRM.
@@ -31,6 +38,7 @@ struct State {
 pub struct MemoryCrm {
     state: Mutex<State>,
     requests: AtomicU64,
+    id_reads: AtomicU64,
 }
 
 /// The remote property that holds the external id.
@@ -45,6 +53,18 @@ impl MemoryCrm {
     pub fn die_after_writes(&self, n: Option<u64>) {
         let mut s = self.state.lock().unwrap();
         s.die_after = n.map(|n| s.writes + n);
+    }
+
+    /// Makes the values of `property` unique: a create repeating the value of a live record
+    /// is refused with a duplicate error naming that record.
+    pub fn unique(&self, property: &str) {
+        self.state.lock().unwrap().unique = Some(property.to_string());
+    }
+
+    /// Makes a CRM user archive the existing record right after a create was refused as its
+    /// duplicate, before crmsync can read it.
+    pub fn archive_when_duplicated(&self, on: bool) {
+        self.state.lock().unwrap().archive_refused = on;
     }
 
     /// Edits a record as a CRM user would (absent value = clear).
@@ -72,11 +92,21 @@ impl MemoryCrm {
 
     /// Creates a record as a CRM user would; returns its id.
     pub fn user_create(&self, object: ObjectKind, props: &[(&str, &str)]) -> String {
+        let at = {
+            let mut s = self.state.lock().unwrap();
+            s.clock += 1;
+            s.clock
+        };
+        self.user_create_at(object, props, at)
+    }
+
+    /// Creates a record as a CRM user would have at logical time `at`: one stamped before the
+    /// change feed's cursor is never read by an incremental sync.
+    pub fn user_create_at(&self, object: ObjectKind, props: &[(&str, &str)], at: i64) -> String {
         let mut s = self.state.lock().unwrap();
-        s.clock += 1;
         s.next_id += 1;
         let id = s.next_id.to_string();
-        let now = s.clock;
+        let now = at;
         let rec = RemoteRecord {
             id: id.clone(),
             props: props
@@ -114,6 +144,11 @@ impl MemoryCrm {
             .filter(|((o, _), _)| *o == object)
             .map(|(_, r)| r.clone())
             .collect()
+    }
+
+    /// Calls of [`Provider::read_by_ids`] made so far.
+    pub fn id_reads(&self) -> u64 {
+        self.id_reads.load(Ordering::Relaxed)
     }
 
     /// Write calls made so far.
@@ -233,9 +268,39 @@ impl Provider for MemoryCrm {
                     *o == object && r.external_id.as_deref() == Some(&input.local_id)
                 })
                 .map(|((_, id), _)| id.clone());
-            let id = match existing {
-                Some(id) => id,
-                None => {
+            let taken = s.unique.as_ref().and_then(|prop| {
+                let value = input.props.get(prop).filter(|v| !v.is_empty())?;
+                s.records
+                    .iter()
+                    .find(|((o, _), r)| {
+                        *o == object
+                            && !r.archived
+                            && r.props
+                                .get(prop)
+                                .is_some_and(|v| v.eq_ignore_ascii_case(value))
+                    })
+                    .map(|((_, id), _)| id.clone())
+            });
+            let id = match (existing, taken) {
+                (Some(id), _) => id,
+                (None, Some(other)) => {
+                    if s.archive_refused
+                        && let Some(rec) = s.records.get_mut(&(object, other.clone()))
+                    {
+                        rec.archived = true;
+                        rec.updated_at = now;
+                    }
+                    out.push(Err(RecordError {
+                        message: format!("Record already exists. Existing ID: {other}"),
+                        code: Some(format!("{DUPLICATE_CODE_PREFIX}{other}")),
+                        retryable: false,
+                    }));
+                    if die {
+                        return Err(Self::died());
+                    }
+                    continue;
+                }
+                (None, None) => {
                     s.next_id += 1;
                     let id = s.next_id.to_string();
                     s.records.insert(
@@ -312,6 +377,27 @@ impl Provider for MemoryCrm {
             }
         }
         Ok(out)
+    }
+
+    async fn read_by_ids(
+        &self,
+        object: ObjectKind,
+        ids: &[String],
+        _properties: &[String],
+    ) -> Result<Vec<RemoteRecord>, ProviderError> {
+        let batch = self.batch_size();
+        let calls = ids.len().div_ceil(batch) as u64;
+        self.requests.fetch_add(calls, Ordering::Relaxed);
+        self.id_reads.fetch_add(calls, Ordering::Relaxed);
+        let s = self.state.lock().unwrap();
+        Ok(ids
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .filter_map(|id| s.records.get(&(object, id.clone())))
+            .filter(|r| !r.archived)
+            .cloned()
+            .collect())
     }
 
     async fn find_by_external_id(

@@ -365,6 +365,17 @@ pub trait Provider: Send + Sync {
         remote_ids: &[String],
     ) -> Result<WriteResults<()>, ProviderError>;
 
+    /// Reads records by CRM id, with `properties` (as for [`Provider::changes`], references
+    /// included). Ids the CRM does not know, and archived records, are left out of the answer;
+    /// the rest come back in no particular order. Takes any number of ids (the provider
+    /// splits them into calls of at most [`Provider::batch_size`]).
+    async fn read_by_ids(
+        &self,
+        object: ObjectKind,
+        ids: &[String],
+        properties: &[String],
+    ) -> Result<Vec<RemoteRecord>, ProviderError>;
+
     /// Finds records by the local ids held in their external-id field (journal recovery).
     async fn find_by_external_id(
         &self,

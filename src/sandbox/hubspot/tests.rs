@@ -108,6 +108,16 @@ fn create_contact(sb: &HubSpotSandbox, email: &str) -> String {
     r.json()["id"].as_str().unwrap().to_string()
 }
 
+fn archive_contact(sb: &HubSpotSandbox, id: &str) {
+    let r = call(
+        sb,
+        "DELETE",
+        &format!("/crm/v3/objects/contacts/{id}"),
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+}
+
 #[test]
 fn missing_or_wrong_token_gets_hubspots_401_body() {
     let sb = start();
@@ -221,16 +231,7 @@ fn contact_lifecycle_create_read_update_archive() {
         "Ann"
     );
 
-    assert_eq!(
-        call(
-            &sb,
-            "DELETE",
-            &format!("/crm/v3/objects/contacts/{id}"),
-            None
-        )
-        .status,
-        204
-    );
+    archive_contact(&sb, &id);
     assert_eq!(
         call(&sb, "GET", &format!("/crm/v3/objects/contacts/{id}"), None).status,
         404
@@ -283,6 +284,62 @@ fn duplicate_email_is_a_409_naming_the_existing_id() {
     );
     assert_eq!(r.status, 400);
     assert!(r.body.contains(&format!("Existing ID: {id}")), "{}", r.body);
+}
+
+#[test]
+fn an_upsert_that_would_create_a_taken_email_is_a_409_and_batch_read_by_id_finds_the_owner() {
+    let sb = start();
+    let id = create_contact(&sb, "taken@example.com");
+    let r = call(
+        &sb,
+        "POST",
+        "/crm/v3/properties/contacts",
+        Some(
+            json!({"name": "crmsync_id", "label": "crmsync id", "type": "string",
+                    "fieldType": "text", "groupName": "contactinformation", "hasUniqueValue": true}),
+        ),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = call(
+        &sb,
+        "POST",
+        "/crm/v3/objects/contacts/batch/upsert",
+        Some(json!({"inputs": [{"id": "01HY", "idProperty": "crmsync_id",
+                                "properties": {"email": "Taken@example.com", "crmsync_id": "01HY"}}]})),
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(
+        r.json()["message"],
+        format!("Contact already exists. Existing ID: {id}")
+    );
+    // Read back by the id the refusal named: found while live; once archived, named in a 207
+    // as not found unless archived records are asked for.
+    let read = |query: &str| {
+        call(
+            &sb,
+            "POST",
+            &format!("/crm/v3/objects/contacts/batch/read{query}"),
+            Some(
+                json!({"inputs": [{"id": id}], "properties": ["email", "firstname"],
+                        "propertiesWithHistory": []}),
+            ),
+        )
+    };
+    let r = read("?archived=false");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["results"][0]["id"], id.as_str());
+    assert_eq!(v["results"][0]["properties"]["firstname"], "Ann");
+    archive_contact(&sb, &id);
+    let r = read("?archived=false");
+    assert_eq!(r.status, 207, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["results"], json!([]));
+    assert_eq!(v["errors"][0]["category"], "OBJECT_NOT_FOUND");
+    assert_eq!(v["errors"][0]["context"]["ids"][0], id.as_str());
+    let r = read("?archived=true");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["results"][0]["archived"], true);
 }
 
 #[test]
