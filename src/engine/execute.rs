@@ -6,17 +6,39 @@
 //! value does not echo it back as a change), the remote id and the link are committed
 //! together; a refused record becomes a failure row. A call that fails as a whole leaves its
 //! journal entries for [`Executor::recover`] on the next run.
+//!
+//! # A create refused as a duplicate
+//!
+//! A CRM with unique values (HubSpot: a contact's email) refuses to create a local record
+//! whose value an existing remote record holds, naming that record
+//! ([`crate::providers::RecordError::duplicate_of`]). This happens when the remote record is
+//! older than the change feed's cursor, so no pull ever paired the two by match key. Once a
+//! plan's writes are done, the executor reads those remote records by id (one call per
+//! [`Provider::batch_size`] ids) and pairs each with the local record the CRM refused, as the
+//! pull pairs a record matched by email: the planner plans the pair three-way with no base
+//! (fields set on one side are copied, different values are decided by the field's direction
+//! and policy), and the link, the local update and the remote update are carried out in the
+//! same run, journalled like every other write. The refused create stays journalled until the
+//! link is stored; the same transaction removes it and the record's failure row, so a run
+//! stopped in between plans the create again and meets the same refusal.
+//!
+//! The refusal is kept as a failure, with a message saying what to do, when the remote record
+//! is linked to another local record already (two local records share the value: merge them or
+//! change one, then `crmsync retry`), or when the read no longer finds it (archived or merged
+//! since).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::clock::Clock;
-use crate::engine::plan::{Op, Outcome, Plan};
+use crate::engine::plan::{
+    self, MatchedBy, Op, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide, SkipReason,
+};
 use crate::engine::sync::{StepError, SyncReporter};
-use crate::mapping::{FieldMap, IdLookup};
+use crate::mapping::{FieldMap, IdLookup, OnDelete};
 use crate::model::{FieldType, Fields, ObjectKind, Record, RecordId, set_field};
-use crate::providers::{Provider, RemoteRecord, RemoteWrite};
+use crate::providers::{Provider, RecordError, RemoteRecord, RemoteWrite};
 use crate::store::{
     JournalEntry, Link, NewConflict, PendingWrite, Store, WriteFailure, WriteOp, WriteOrigin,
     WriteOutcome,
@@ -29,6 +51,20 @@ pub struct ExecOutcome {
     pub decided: u64,
     pub held: u64,
     pub warnings: Vec<String>,
+    /// Ops planned and carried out after the plan, for creates the CRM refused as duplicates
+    /// of records it has (see the module docs).
+    pub follow_up: PlanCounts,
+    /// Planned creates that were linked to the CRM's existing record instead.
+    pub linked_duplicates: usize,
+}
+
+/// A create the CRM refused as a duplicate of a record it has, still journalled.
+struct Refused {
+    journal: i64,
+    local_id: RecordId,
+    /// The CRM's id of the record it already has.
+    remote_id: String,
+    error: RecordError,
 }
 
 /// Reference translation (local id ⇄ CRM id) backed by links loaded ahead of time, since
@@ -143,20 +179,50 @@ pub struct Executor<'a> {
     pub provider: &'a dyn Provider,
     pub connection: &'a str,
     pub map: &'a FieldMap,
+    /// The connection's `on_delete`, for the plans the executor makes itself.
+    pub on_delete: OnDelete,
     pub run: i64,
     pub clock: Arc<dyn Clock>,
     pub reporter: &'a dyn SyncReporter,
 }
 
 impl Executor<'_> {
-    /// Carries out `plan`: conflicts recorded, local ops committed, remote writes sent.
+    /// Carries out `plan`: conflicts recorded, local ops committed, remote writes sent; then
+    /// creates the CRM refused as duplicates are linked and merged (see the module docs).
     pub async fn execute(
         &mut self,
         plan: &Plan,
         ids: &mut IdCache,
     ) -> Result<ExecOutcome, StepError> {
-        let object = plan.object;
         let mut out = ExecOutcome::default();
+        let mut refused = Vec::new();
+        self.carry_out(plan, ids, &HashMap::new(), &mut refused, &mut out)
+            .await?;
+        if !refused.is_empty() {
+            let (follow_up, settled) = self
+                .pair_duplicates(plan.object, refused, ids, &mut out)
+                .await?;
+            out.follow_up = follow_up.counts();
+            out.linked_duplicates = settled.len();
+            // The follow-up creates nothing, so nothing in it can be refused as a duplicate.
+            let mut none = Vec::new();
+            self.carry_out(&follow_up, ids, &settled, &mut none, &mut out)
+                .await?;
+        }
+        Ok(out)
+    }
+
+    /// Carries out one plan. `settled` maps the local records of new links to the journalled
+    /// creates those links settle; creates refused as duplicates are left in `refused`.
+    async fn carry_out(
+        &mut self,
+        plan: &Plan,
+        ids: &mut IdCache,
+        settled: &HashMap<RecordId, i64>,
+        refused: &mut Vec<Refused>,
+        out: &mut ExecOutcome,
+    ) -> Result<(), StepError> {
+        let object = plan.object;
         let now = self.clock.now();
 
         for c in &plan.conflicts {
@@ -268,9 +334,17 @@ impl Executor<'_> {
             }
         }
         if !records.is_empty() || !links.is_empty() {
-            self.store.save_pulled(
+            // A record's link is saved once per op (link, then local update); it settles once.
+            let mut settles: Vec<i64> = links
+                .iter()
+                .filter_map(|l| settled.get(&l.local_id).copied())
+                .collect();
+            settles.sort_unstable();
+            settles.dedup();
+            self.store.save_pulled_settling(
                 &records,
                 &links,
+                &settles,
                 &WriteOrigin::Pull {
                     run: self.run,
                     connection: self.connection.to_string(),
@@ -322,19 +396,177 @@ impl Executor<'_> {
             ref_values.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         )?;
         let batch = self.provider.batch_size().max(1);
-        for chunk in creates.chunks(batch) {
-            self.write_chunk(object, WriteOp::Create, chunk, ids, &mut out)
-                .await?;
+        for (op, ops) in [
+            (WriteOp::Create, &creates),
+            (WriteOp::Update, &updates),
+            (WriteOp::Archive, &archives),
+        ] {
+            for chunk in ops.chunks(batch) {
+                self.write_chunk(object, op, chunk, ids, refused, out)
+                    .await?;
+            }
         }
-        for chunk in updates.chunks(batch) {
-            self.write_chunk(object, WriteOp::Update, chunk, ids, &mut out)
-                .await?;
+        Ok(())
+    }
+
+    /// Reads the records the CRM named in `refused` and plans each refused local record with
+    /// the one it duplicates, as a new pair (see the module docs). Refusals that cannot be
+    /// paired are stored as failures here. Returns the plan and, per local record it links,
+    /// the journalled create the link settles.
+    async fn pair_duplicates(
+        &mut self,
+        object: ObjectKind,
+        refused: Vec<Refused>,
+        ids: &mut IdCache,
+        out: &mut ExecOutcome,
+    ) -> Result<(Plan, HashMap<RecordId, i64>), StepError> {
+        let props = self
+            .provider
+            .read_properties(object, &self.map.remote_properties());
+        let mut wanted: Vec<String> = refused.iter().map(|r| r.remote_id.clone()).collect();
+        wanted.sort();
+        wanted.dedup();
+        let mut found: HashMap<String, RemoteRecord> = HashMap::new();
+        for chunk in wanted.chunks(self.provider.batch_size().max(1)) {
+            for rec in self.provider.read_by_ids(object, chunk, &props).await? {
+                found.insert(rec.id.clone(), rec);
+            }
         }
-        for chunk in archives.chunks(batch) {
-            self.write_chunk(object, WriteOp::Archive, chunk, ids, &mut out)
-                .await?;
+        let records: Vec<RemoteRecord> = found.values().cloned().collect();
+        ids.load_for_remote(self.store, self.connection, self.map, &records)?;
+        let linked = self
+            .store
+            .links_by_remote_ids(self.connection, object, &wanted)?;
+        let local_ids: Vec<RecordId> = refused.iter().map(|r| r.local_id.clone()).collect();
+        let locals = self.store.get_records(&local_ids)?;
+
+        let crm = self.provider.kind().display_name();
+        let mut claimed: HashMap<String, RecordId> = HashMap::new();
+        let mut items = Vec::new();
+        let mut pending: HashMap<RecordId, Refused> = HashMap::new();
+        for r in refused {
+            let rid = &r.remote_id;
+            let lid = &r.local_id;
+            let refusal = format!(
+                "{crm} refused to create local {object} `{lid}` as a duplicate of {crm} {object} \
+                 `{rid}` ({})",
+                r.error.message
+            );
+            let other = linked
+                .get(rid)
+                .map(|l| &l.local_id)
+                .or_else(|| claimed.get(rid))
+                .filter(|other| *other != lid);
+            let problem = match (found.get(rid), other, locals.get(lid)) {
+                (None, _, _) => Some(format!(
+                    "{refusal}, but {crm} has no live {object} `{rid}` any more (archived or \
+                     merged since), so nothing was linked; check `{rid}` in {crm}, then run \
+                     `crmsync retry`"
+                )),
+                (Some(_), Some(other), _) => Some(format!(
+                    "{refusal}; {crm} {object} `{rid}` is linked to local {object} `{other}` \
+                     already, so `{lid}` cannot be linked to it too: the two local records \
+                     share the value {crm} keeps unique (such as the email). Merge them, or \
+                     change that value on one of them, then run `crmsync retry`"
+                )),
+                (Some(_), None, None) => Some(format!(
+                    "{refusal}; the local record is gone, so nothing was linked"
+                )),
+                (Some(rec), None, Some(local)) => {
+                    let inbound = self.map.from_remote(rec, ids);
+                    for w in &inbound.warnings {
+                        out.warnings.push(format!(
+                            "{} {object} `{}`: field `{}` (`{}` = `{}`): {}",
+                            self.connection, rec.id, w.field, w.remote, w.value, w.message
+                        ));
+                    }
+                    items.push(PlanItem {
+                        local: Some(local.clone()),
+                        link: None,
+                        remote: Some(RemoteSide::from_inbound(
+                            &rec.id,
+                            inbound,
+                            rec.updated_at,
+                            rec.archived,
+                        )),
+                        matched_by: Some(MatchedBy::Duplicate),
+                        may_create_remote: false,
+                    });
+                    None
+                }
+            };
+            match problem {
+                Some(message) => self.keep_refused(&r, message, out)?,
+                None => {
+                    claimed.insert(r.remote_id.clone(), r.local_id.clone());
+                    pending.insert(r.local_id.clone(), r);
+                }
+            }
         }
-        Ok(out)
+        let planned = plan::plan(&PlanInput {
+            connection: self.connection.to_string(),
+            object,
+            rules: self.map.rules.clone(),
+            on_delete: self.on_delete,
+            items,
+        });
+        let mut settled = HashMap::new();
+        for op in &planned.ops {
+            if let Op::Link {
+                local_id,
+                matched_by: Some(_),
+                ..
+            } = op
+                && let Some(r) = pending.remove(local_id)
+            {
+                settled.insert(r.local_id, r.journal);
+            }
+        }
+        // A pair the planner would not link (an archived side) keeps its failure.
+        for s in &planned.skipped {
+            if let Some(r) = pending.remove(&s.local_id) {
+                let why = match s.reason {
+                    SkipReason::LocalArchived => "the local record is archived".to_string(),
+                    SkipReason::RemoteArchived => {
+                        format!("{crm} {object} `{}` is archived", s.remote_id)
+                    }
+                };
+                let message = format!(
+                    "{crm} refused to create local {object} `{}` as a duplicate of {crm} \
+                     {object} `{}` ({}); they were not linked because {why}",
+                    r.local_id, r.remote_id, r.error.message
+                );
+                self.keep_refused(&r, message, out)?;
+            }
+        }
+        for r in pending.into_values() {
+            let message = format!(
+                "{crm} refused to create local {object} `{}` as a duplicate of {crm} {object} \
+                 `{}` ({}), and they could not be linked",
+                r.local_id, r.remote_id, r.error.message
+            );
+            self.keep_refused(&r, message, out)?;
+        }
+        Ok((planned, settled))
+    }
+
+    /// Stores a refused create as the record's failure, with `message`.
+    fn keep_refused(
+        &mut self,
+        r: &Refused,
+        message: String,
+        out: &mut ExecOutcome,
+    ) -> Result<(), StepError> {
+        out.failed += 1;
+        self.store.fail_write(
+            r.journal,
+            &WriteFailure {
+                message,
+                code: r.error.code.clone(),
+                at: self.clock.now(),
+            },
+        )?;
+        Ok(())
     }
 
     /// Journals, sends and commits one batch of remote writes of one kind.
@@ -344,6 +576,7 @@ impl Executor<'_> {
         op: WriteOp,
         chunk: &[&Op],
         ids: &IdCache,
+        refused: &mut Vec<Refused>,
         out: &mut ExecOutcome,
     ) -> Result<(), StepError> {
         let now = self.clock.now();
@@ -456,6 +689,16 @@ impl Executor<'_> {
                             retired: op == WriteOp::Archive,
                         },
                     )?;
+                }
+                Err(e) if op == WriteOp::Create && e.duplicate_of().is_some() => {
+                    // Settled once the plan's writes are done (see `pair_duplicates`).
+                    let remote_id = e.duplicate_of().map(str::to_string).unwrap_or_default();
+                    refused.push(Refused {
+                        journal: jid,
+                        local_id: RecordId(w.local_id.clone()),
+                        remote_id,
+                        error: e,
+                    });
                 }
                 Err(e) => {
                     out.failed += 1;

@@ -8,6 +8,13 @@
 //! * [`gates`] are pure safety checks between plan and execute: an empty full read while links
 //!   exist, or a plan that archives too large a share of the linked records, stops the run
 //!   with the reason, the numbers and the flag that overrides it.
+//! * [`execute`] carries a plan out: local ops in one transaction, remote writes journalled
+//!   and committed answer by answer. A create the CRM refuses as a duplicate of a record it
+//!   has (a HubSpot contact with the email, older than the change feed's cursor) is linked to
+//!   that record and merged in the same run, planned by [`plan`] as a pair matched by email
+//!   is; it stays a failure only when the CRM's record is linked to another local record
+//!   already, or is gone.
+//! * [`sync`] is one run: recover, pull from every connection, push to every connection.
 //!
 //! Invariants: the planner never reads a clock or the store; a missing remote record is never
 //! taken for a deleted one (only an explicit archive archives); after a plan is applied, base =

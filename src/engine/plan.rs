@@ -43,7 +43,8 @@
 //! archived. Once settled, the link is marked archived and is not planned again.
 //!
 //! **New records.** An unlinked remote record paired by the engine with a local record (by
-//! match key or by the `crmsync_id` it carries) is linked: planned three-way with an empty
+//! match key, by the `crmsync_id` it carries, or because the CRM refused to create the local
+//! record as a duplicate of it) is linked: planned three-way with an empty
 //! base, so equal fields become the base, a field set on one side only is copied, and
 //! different values are decided by the direction and policy. An unlinked remote record with no
 //! local one is created locally; an unlinked, unarchived local record is created remotely when
@@ -159,6 +160,9 @@ pub enum MatchedBy {
     Key { field: String },
     /// The remote record carries the local id in its `crmsync_id` field.
     ExternalId,
+    /// The CRM refused to create the local record because this remote record already holds
+    /// one of its unique values (HubSpot: a contact's email); the executor pairs them.
+    Duplicate,
 }
 
 /// One field's value before and after a write; `None` is empty (a clear).

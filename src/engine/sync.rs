@@ -7,6 +7,7 @@
 //!     → plan (with the current local records) → gates → execute → store the cursor
 //! for each connection, object:
 //!     local changes since the connection's local cursor → plan → gates → execute
+//!     (creates refused as duplicates: read the CRM's records by id → link and merge)
 //!     → store the local cursor
 //! ```
 //!
@@ -29,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
 use crate::config::{Config, ConnectionConfig};
-use crate::engine::execute::{Executor, IdCache};
+use crate::engine::execute::{ExecOutcome, Executor, IdCache};
 use crate::engine::gates::{self, GateInput, GateStop};
 use crate::engine::plan::{
     self, LinkState, MatchedBy, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide,
@@ -114,7 +115,9 @@ pub struct ObjectReport {
     pub read: u64,
     /// Local records considered because they changed since the last push.
     pub local_changes: u64,
-    /// Ops planned (and, unless dry run, carried out or failed).
+    /// Ops planned (and, unless dry run, carried out or failed). A create the CRM refused as
+    /// a duplicate of a record it has, linked to that record instead, counts as a link, with
+    /// the updates that merged the two.
     pub planned: PlanCounts,
     /// Writes the CRM refused (kept as failures for `crmsync retry`).
     pub failed: u64,
@@ -497,6 +500,7 @@ impl<'a> Session<'a> {
             provider: self.p.provider.as_ref(),
             connection: &self.p.name,
             map,
+            on_delete: self.p.config.on_delete,
             run: self.run,
             clock: self.clock.clone(),
             reporter: self.reporter,
@@ -677,6 +681,7 @@ impl<'a> Session<'a> {
         let outcome = self.executor(map).execute(planned, &mut ids).await?;
         let held = self.held_remote_values(planned.object, linked_ids)?;
         self.settle_conflicts(planned, &held)?;
+        add_follow_up(rep, &outcome);
         rep.failed += outcome.failed;
         rep.decided_conflicts += outcome.decided;
         rep.held_conflicts += outcome.held;
@@ -976,6 +981,7 @@ impl<'a> Session<'a> {
                             && self.held.contains(&(c.local_id.clone(), c.field.clone()))
                     })
                     .count() as u64;
+                add_follow_up(&mut rep, &outcome);
                 rep.failed += outcome.failed;
                 rep.decided_conflicts += outcome.decided;
                 rep.held_conflicts += outcome.held.saturating_sub(again);
@@ -1007,6 +1013,16 @@ fn add_plan_counts(a: &mut PlanCounts, b: &PlanCounts) {
     a.remote_archive += b.remote_archive;
     a.conflicts += b.conflicts;
     a.held += b.held;
+}
+
+/// Counts what the executor planned itself for creates refused as duplicates: the refused
+/// creates that were linked instead are links, not creates.
+fn add_follow_up(rep: &mut ObjectReport, outcome: &ExecOutcome) {
+    add_plan_counts(&mut rep.planned, &outcome.follow_up);
+    rep.planned.remote_create = rep
+        .planned
+        .remote_create
+        .saturating_sub(outcome.linked_duplicates);
 }
 
 fn merge_plans(connection: &str, object: ObjectKind, plans: Vec<Plan>) -> Plan {

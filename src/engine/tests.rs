@@ -351,3 +351,262 @@ fn a_killed_create_is_found_by_its_external_id_instead_of_duplicated() {
     w.sync();
     assert_eq!(w.crm.writes(), writes);
 }
+
+// ---- creates refused as duplicates -------------------------------------------------------
+
+/// A world whose CRM keeps emails unique, with a first (empty) sync done, so that a record
+/// created in the CRM at time 0 is older than the change feed's cursor: no pull will see it.
+fn unique_email_world(policy: ConflictPolicy) -> World {
+    let mut w = World::new(policy);
+    w.crm.unique("email");
+    w.sync();
+    w
+}
+
+/// A contact made in the CRM before the cursor, out of the change feed's sight.
+fn unseen_remote(w: &World, props: &[(&str, &str)]) -> String {
+    w.crm.user_create_at(ObjectKind::Contact, props, 0)
+}
+
+fn new_local(w: &mut World, fields: &[(&str, &str)]) -> Record {
+    w.clock.advance(1);
+    let rec = Record {
+        id: RecordId::new(),
+        kind: ObjectKind::Contact,
+        fields: fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        updated_at: w.clock.now(),
+        archived_at: None,
+    };
+    w.store
+        .save_records(std::slice::from_ref(&rec), &WriteOrigin::User)
+        .unwrap();
+    rec
+}
+
+fn linked_remote(w: &World, local: &RecordId) -> Option<String> {
+    w.store
+        .links_by_local_ids("mem", ObjectKind::Contact, std::slice::from_ref(local))
+        .unwrap()
+        .remove(local)
+        .map(|l| l.remote_id)
+}
+
+fn remote_prop(w: &World, id: &str, prop: &str) -> Option<String> {
+    w.crm
+        .all(ObjectKind::Contact)
+        .into_iter()
+        .find(|r| r.id == id)
+        .and_then(|r| r.props.get(prop).cloned())
+}
+
+fn planned_writes(report: &sync::SyncReport) -> usize {
+    report
+        .connections
+        .iter()
+        .flat_map(|c| &c.objects)
+        .map(|o| {
+            let p = &o.planned;
+            p.link + p.local_create + p.local_update + p.remote_create + p.remote_update
+        })
+        .sum()
+}
+
+#[test]
+fn a_create_refused_as_a_duplicate_is_linked_and_merged_in_the_same_run() {
+    for (policy, pronouns) in [
+        (ConflictPolicy::RemoteWins, "she/her"),
+        (ConflictPolicy::LocalWins, "they/them"),
+    ] {
+        let mut w = unique_email_world(policy);
+        let rid = unseen_remote(
+            &w,
+            &[
+                ("email", "ann@x.test"),
+                ("firstname", "Ann"),
+                ("pronouns", "she/her"),
+            ],
+        );
+        let ann = new_local(
+            &mut w,
+            &[
+                ("email", "ann@x.test"),
+                ("last_name", "Lee"),
+                ("pronouns", "they/them"),
+            ],
+        );
+        let report = w.sync();
+        let c = &report.connections[0];
+        assert!(c.error.is_none(), "{:?}", c.error);
+        assert_eq!(report.failed(), 0, "{policy:?}");
+        assert_eq!(c.failed_records, 0);
+        assert!(w.store.list_failures(None).unwrap().is_empty());
+        assert_eq!(w.crm.id_reads(), 1, "one read by id");
+        let planned = &c.objects[0].planned;
+        assert_eq!(planned.link, 1, "{planned:?}");
+        assert_eq!(planned.remote_create, 0, "linked, not created: {planned:?}");
+        assert_eq!(planned.local_update, 1, "{planned:?}");
+        assert_eq!(planned.remote_update, 1, "{planned:?}");
+        // Linked to the CRM's record, no second one made.
+        assert_eq!(linked_remote(&w, &ann.id).as_deref(), Some(rid.as_str()));
+        assert_eq!(w.crm.all(ObjectKind::Contact).len(), 1);
+        // Merged three-way with no base: each side's own field copied, the conflict decided
+        // by the policy and kept on record.
+        let local = w.store.get_record(&ann.id).unwrap().unwrap();
+        assert_eq!(local.get("first_name"), Some("Ann"));
+        assert_eq!(local.get("last_name"), Some("Lee"));
+        assert_eq!(local.get("pronouns"), Some(pronouns), "{policy:?}");
+        assert_eq!(remote_prop(&w, &rid, "lastname").as_deref(), Some("Lee"));
+        assert_eq!(remote_prop(&w, &rid, "firstname").as_deref(), Some("Ann"));
+        assert_eq!(
+            remote_prop(&w, &rid, "pronouns").as_deref(),
+            Some(pronouns),
+            "{policy:?}"
+        );
+        assert_eq!(w.store.conflict_history(&ann.id, "pronouns").unwrap(), 1);
+        // Nothing left to do.
+        let writes = w.crm.writes();
+        let report = w.sync();
+        assert_eq!(planned_writes(&report), 0, "{:?}", report.connections);
+        assert_eq!(w.crm.writes(), writes);
+        assert_eq!(report.failed(), 0);
+    }
+}
+
+#[test]
+fn more_duplicates_than_a_batch_are_read_one_batch_at_a_time() {
+    let mut w = unique_email_world(ConflictPolicy::LocalWins);
+    let n = 12; // the memory CRM takes 10 a call
+    let mut pairs = Vec::new();
+    for i in 0..n {
+        let email = format!("p{i}@x.test");
+        let rid = unseen_remote(&w, &[("email", &email), ("firstname", "Remote")]);
+        let local = new_local(&mut w, &[("email", &email), ("last_name", "Local")]);
+        pairs.push((local.id, rid));
+    }
+    let report = w.sync();
+    assert_eq!(report.failed(), 0);
+    assert_eq!(w.crm.id_reads(), 2);
+    assert_eq!(w.crm.all(ObjectKind::Contact).len(), n);
+    for (local, rid) in &pairs {
+        assert_eq!(linked_remote(&w, local).as_ref(), Some(rid));
+        assert_eq!(remote_prop(&w, rid, "lastname").as_deref(), Some("Local"));
+    }
+    let writes = w.crm.writes();
+    assert_eq!(planned_writes(&w.sync()), 0);
+    assert_eq!(w.crm.writes(), writes);
+}
+
+#[test]
+fn a_duplicate_of_a_record_linked_to_another_local_one_stays_a_failure_saying_what_to_do() {
+    let mut w = unique_email_world(ConflictPolicy::LocalWins);
+    let first = new_local(&mut w, &[("email", "bo@x.test"), ("first_name", "Bo")]);
+    w.sync();
+    let rid = linked_remote(&w, &first.id).expect("the first one was created");
+    let second = new_local(&mut w, &[("email", "bo@x.test"), ("first_name", "Bob")]);
+    let writes = w.crm.writes();
+    let report = w.sync();
+    assert_eq!(report.failed(), 1);
+    assert_eq!(report.connections[0].failed_records, 1);
+    assert_eq!(
+        w.crm.writes(),
+        writes + 1,
+        "only the refused create was sent"
+    );
+    assert_eq!(linked_remote(&w, &second.id), None);
+    assert_eq!(linked_remote(&w, &first.id), Some(rid.clone()));
+    assert_eq!(remote_prop(&w, &rid, "firstname").as_deref(), Some("Bo"));
+    let failures = w.store.list_failures(Some("mem")).unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let f = &failures[0];
+    assert_eq!(f.local_id, second.id);
+    assert_eq!(f.attempts, 1);
+    for part in [
+        first.id.as_str(),
+        second.id.as_str(),
+        &format!("`{rid}`"),
+        "crmsync retry",
+    ] {
+        assert!(f.message.contains(part), "`{part}` missing: {}", f.message);
+    }
+    assert!(f.message.contains("erge"), "{}", f.message);
+}
+
+#[test]
+fn two_new_local_records_with_one_email_link_one_and_keep_the_other_failed() {
+    let mut w = unique_email_world(ConflictPolicy::LocalWins);
+    let rid = unseen_remote(&w, &[("email", "cy@x.test"), ("firstname", "Cy")]);
+    let a = new_local(&mut w, &[("email", "cy@x.test"), ("last_name", "A")]);
+    let b = new_local(&mut w, &[("email", "cy@x.test"), ("last_name", "B")]);
+    let report = w.sync();
+    assert_eq!(report.failed(), 1);
+    let (linked, other) = match linked_remote(&w, &a.id) {
+        Some(r) => {
+            assert_eq!(r, rid);
+            (&a, &b)
+        }
+        None => (&b, &a),
+    };
+    assert_eq!(linked_remote(&w, &linked.id), Some(rid.clone()));
+    assert_eq!(linked_remote(&w, &other.id), None);
+    assert_eq!(w.crm.all(ObjectKind::Contact).len(), 1);
+    let failures = w.store.list_failures(Some("mem")).unwrap();
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].local_id, other.id);
+    assert!(
+        failures[0].message.contains(linked.id.as_str()),
+        "{}",
+        failures[0].message
+    );
+}
+
+#[test]
+fn a_duplicate_whose_record_is_gone_by_the_read_stays_a_failure() {
+    let mut w = unique_email_world(ConflictPolicy::LocalWins);
+    let rid = unseen_remote(&w, &[("email", "di@x.test"), ("firstname", "Di")]);
+    w.crm.archive_when_duplicated(true);
+    let di = new_local(&mut w, &[("email", "di@x.test"), ("last_name", "Ng")]);
+    let report = w.sync();
+    assert_eq!(report.failed(), 1);
+    assert_eq!(w.crm.id_reads(), 1);
+    assert_eq!(linked_remote(&w, &di.id), None);
+    let failures = w.store.list_failures(Some("mem")).unwrap();
+    assert_eq!(failures.len(), 1);
+    let f = &failures[0];
+    assert_eq!(f.local_id, di.id);
+    assert!(f.message.contains(&format!("`{rid}`")), "{}", f.message);
+    assert!(f.message.contains("no live"), "{}", f.message);
+    assert!(f.message.contains("crmsync retry"), "{}", f.message);
+}
+
+#[test]
+fn a_run_killed_while_merging_a_duplicate_is_resumed_without_duplicates_or_lost_edits() {
+    // Killed on the refused create (write 1), then on the merge's remote update (write 2).
+    for kill_after in [1, 2] {
+        let mut w = unique_email_world(ConflictPolicy::LocalWins);
+        let rid = unseen_remote(&w, &[("email", "ed@x.test"), ("firstname", "Ed")]);
+        let ed = new_local(&mut w, &[("email", "ed@x.test"), ("last_name", "Ito")]);
+        w.crm.die_after_writes(Some(kill_after));
+        let report = w.sync();
+        w.crm.die_after_writes(None);
+        assert!(
+            report.connections[0].error.is_some(),
+            "killed at {kill_after}"
+        );
+        w.sync();
+        let report = w.sync();
+        assert_eq!(planned_writes(&report), 0, "killed at {kill_after}");
+        let writes = w.crm.writes();
+        w.sync();
+        assert_eq!(w.crm.writes(), writes, "killed at {kill_after}");
+        assert_eq!(w.crm.all(ObjectKind::Contact).len(), 1);
+        assert_eq!(linked_remote(&w, &ed.id), Some(rid.clone()));
+        assert_eq!(remote_prop(&w, &rid, "lastname").as_deref(), Some("Ito"));
+        let local = w.store.get_record(&ed.id).unwrap().unwrap();
+        assert_eq!(local.get("first_name"), Some("Ed"));
+        assert!(w.store.list_failures(None).unwrap().is_empty());
+        assert!(w.store.journal_pending("mem").unwrap().is_empty());
+    }
+}

@@ -142,7 +142,9 @@ pub struct RecordError {
 }
 
 /// The prefix of [`RecordError::code`] when the CRM refused a create because the record exists
-/// already: `duplicate:<remote id>`. The engine links the local record to that id instead.
+/// already: `duplicate:<remote id>`. The engine reads that record with
+/// [`Provider::read_by_ids`] and, unless it is linked to another local record already, links
+/// the local record to it and merges the two in the same run (see `crate::engine::execute`).
 pub const DUPLICATE_CODE_PREFIX: &str = "duplicate:";
 
 impl RecordError {

@@ -355,6 +355,19 @@ impl Store {
         links: &[Link],
         origin: &WriteOrigin,
     ) -> Result<(), StoreError> {
+        self.save_pulled_settling(records, links, &[], origin)
+    }
+
+    /// As [`Store::save_pulled`], and in the same transaction settles the journalled creates
+    /// `settled` that the CRM refused as duplicates of records now linked: their journal
+    /// entries are removed, and so are the failures of their records for the connection.
+    pub fn save_pulled_settling(
+        &mut self,
+        records: &[crate::model::Record],
+        links: &[Link],
+        settled: &[i64],
+        origin: &WriteOrigin,
+    ) -> Result<(), StoreError> {
         let now = self.clock.now();
         let tx = begin(&mut self.conn, &self.path)?;
         if !records.is_empty() {
@@ -362,6 +375,10 @@ impl Store {
         }
         for link in links {
             upsert_link_in(&tx, &self.path, link)?;
+        }
+        for journal_id in settled {
+            let e = take_journal(&tx, &self.path, *journal_id)?.entry;
+            clear_failure_in(&tx, &self.path, &e.connection, e.kind, e.local_id.as_str())?;
         }
         commit(tx, &self.path, "commit pulled records")
     }

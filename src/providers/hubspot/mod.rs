@@ -45,8 +45,13 @@
 //! isolated, so one bad record does not fail the other 99.
 //!
 //! A duplicate (409 `Contact already exists. Existing ID: 123`) becomes a [`RecordError`] with
-//! code `duplicate:123` ([`crate::providers::DUPLICATE_CODE_PREFIX`]) so the engine can link
-//! the local record to the existing one.
+//! code `duplicate:123` ([`crate::providers::DUPLICATE_CODE_PREFIX`]). The engine then reads
+//! contact 123 with [`Provider::read_by_ids`] (`POST /crm/v3/objects/contacts/batch/read` by
+//! id, with its company as the change feed reads it) and, unless 123 is linked to another
+//! local contact already, links the local contact to it and merges the two in the same run,
+//! as it does a contact matched by email. This is how a new local contact meets a HubSpot
+//! contact with its email that is older than the change feed's cursor, which the pull never
+//! saw.
 //!
 //! # Account
 //! [`Provider::account`] calls `GET /account-info/v3/details` (scope `oauth`), which works for
