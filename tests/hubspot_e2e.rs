@@ -1242,8 +1242,8 @@ fn a_held_conflict_decided_in_hubspot_is_settled_by_the_next_sync() {
 }
 
 #[test]
-fn creating_a_contact_hubspot_already_has_out_of_sight_does_not_duplicate_it() {
-    let hs = Hs::start();
+fn creating_a_contact_hubspot_already_has_out_of_sight_links_and_merges_it_in_the_same_run() {
+    let hs = Hs::with(fast(), "[policies.contact]\nlast_name = \"remote-wins\"\n");
     hs.save_local(&[contact(1)]);
     hs.sync().ok();
     // A contact made in HubSpot an hour ago (before the change feed's window) with the
@@ -1254,18 +1254,28 @@ fn creating_a_contact_hubspot_already_has_out_of_sight_does_not_duplicate_it() {
         .sandbox
         .create_record(
             "contacts",
-            &[("email", "old@example.org"), ("firstname", "Olga")],
+            &[
+                ("email", "old@example.org"),
+                ("firstname", "Olga"),
+                ("lastname", "Svensson"),
+                ("jobtitle", "Engineer"),
+            ],
         )
         .unwrap();
-    let existing_id = existing["id"].as_str().unwrap();
+    let existing_id = existing["id"].as_str().unwrap().to_string();
     hs.sandbox.set_clock_ms(now);
     let local = record(
         ObjectKind::Contact,
-        &[("email", "old@example.org"), ("last_name", "Berg")],
+        &[
+            ("email", "old@example.org"),
+            ("last_name", "Berg"),
+            ("job_title", "Director"),
+            ("lifecycle_stage", "lead"),
+        ],
     );
     hs.save_local(std::slice::from_ref(&local));
-    let run = hs.sync();
-    run.expect_code(3);
+    hs.sandbox.clear_request_log();
+    hs.sync().ok();
     let count = |hs: &Hs| {
         hs.remote_live("contacts")
             .iter()
@@ -1273,21 +1283,44 @@ fn creating_a_contact_hubspot_already_has_out_of_sight_does_not_duplicate_it() {
             .count()
     };
     assert_eq!(count(&hs), 1, "no second contact with the email");
-    let failures = hs.store().list_failures(Some(CONN)).unwrap();
-    assert_eq!(failures.len(), 1, "{failures:?}");
-    assert_eq!(failures[0].local_id, local.id);
-    assert!(
-        failures[0].message.contains(existing_id),
-        "the failure names the HubSpot contact: {}",
-        failures[0].message
-    );
-    // A full read pairs them by email: one contact with both sides' values, no failure.
-    hs.run(&["sync", "--full"]).ok();
-    assert_eq!(count(&hs), 1);
+    assert_eq!(hs.remote_all("contacts").len(), 2, "contact 1 and Olga");
     assert_eq!(hs.remote_id(ObjectKind::Contact, &local.id), existing_id);
-    let r = hs.remote("contacts", existing_id);
+    let reads: Vec<String> = hs
+        .sandbox
+        .request_log()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.starts_with("/crm/v3/objects/contacts/batch/read"))
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(
+        reads.len(),
+        1,
+        "HubSpot's contact read once by id: {reads:?}"
+    );
+    // Merged as a match by email: each side's own fields copied, the fields set on both sides
+    // decided by their policy (`last_name` remote-wins; `job_title` newest-wins, and the
+    // local record is the newer).
+    let r = hs.remote("contacts", &existing_id);
     assert_eq!(prop(&r, "firstname"), Some("Olga"));
-    assert_eq!(prop(&r, "lastname"), Some("Berg"));
-    assert_eq!(hs.local_record(&local.id).get("first_name"), Some("Olga"));
+    assert_eq!(prop(&r, "lastname"), Some("Svensson"));
+    assert_eq!(prop(&r, "jobtitle"), Some("Director"));
+    assert_eq!(prop(&r, "lifecyclestage"), Some("lead"));
+    let l = hs.local_record(&local.id);
+    assert_eq!(l.get("first_name"), Some("Olga"));
+    assert_eq!(l.get("last_name"), Some("Svensson"));
+    assert_eq!(l.get("job_title"), Some("Director"));
+    assert_eq!(l.get("email"), Some("old@example.org"));
     assert!(hs.store().list_failures(None).unwrap().is_empty());
+    let status = hs.run(&["--json", "status"]);
+    status.ok();
+    let conn = &status.json()["connections"][0];
+    assert_eq!(conn["health"], "healthy", "{conn:#}");
+    for o in conn["objects"].as_array().unwrap() {
+        assert_eq!(o["error"], 0, "{o:#}");
+    }
+    // Nothing left to do: a second run writes nothing.
+    hs.sandbox.clear_request_log();
+    hs.sync().ok();
+    assert_eq!(hs.write_calls(), Vec::<String>::new());
+    assert_eq!(count(&hs), 1);
 }
