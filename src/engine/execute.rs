@@ -67,6 +67,17 @@ struct Refused {
     error: RecordError,
 }
 
+impl Refused {
+    /// What happened, for the failure's message.
+    fn refusal(&self, crm: &str, object: ObjectKind) -> String {
+        format!(
+            "{crm} refused to create local {object} `{}` as a duplicate of {crm} {object} `{}` \
+             ({})",
+            self.local_id, self.remote_id, self.error.message
+        )
+    }
+}
+
 /// Reference translation (local id ⇄ CRM id) backed by links loaded ahead of time, since
 /// [`IdLookup`] is called from pure mapping code.
 #[derive(Debug, Default)]
@@ -447,11 +458,7 @@ impl Executor<'_> {
         for r in refused {
             let rid = &r.remote_id;
             let lid = &r.local_id;
-            let refusal = format!(
-                "{crm} refused to create local {object} `{lid}` as a duplicate of {crm} {object} \
-                 `{rid}` ({})",
-                r.error.message
-            );
+            let refusal = r.refusal(crm, object);
             let other = linked
                 .get(rid)
                 .map(|l| &l.local_id)
@@ -532,19 +539,14 @@ impl Executor<'_> {
                     }
                 };
                 let message = format!(
-                    "{crm} refused to create local {object} `{}` as a duplicate of {crm} \
-                     {object} `{}` ({}); they were not linked because {why}",
-                    r.local_id, r.remote_id, r.error.message
+                    "{}; they were not linked because {why}",
+                    r.refusal(crm, object)
                 );
                 self.keep_refused(&r, message, out)?;
             }
         }
         for r in pending.into_values() {
-            let message = format!(
-                "{crm} refused to create local {object} `{}` as a duplicate of {crm} {object} \
-                 `{}` ({}), and they could not be linked",
-                r.local_id, r.remote_id, r.error.message
-            );
+            let message = format!("{}, and they could not be linked", r.refusal(crm, object));
             self.keep_refused(&r, message, out)?;
         }
         Ok((planned, settled))

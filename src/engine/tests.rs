@@ -532,6 +532,22 @@ fn a_duplicate_of_a_record_linked_to_another_local_one_stays_a_failure_saying_wh
         assert!(f.message.contains(part), "`{part}` missing: {}", f.message);
     }
     assert!(f.message.contains("erge"), "{}", f.message);
+    // Nothing is sent again until someone acts, and then it goes through as the message says.
+    let writes = w.crm.writes();
+    w.sync();
+    assert_eq!(w.crm.writes(), writes);
+    assert_eq!(w.store.list_failures(Some("mem")).unwrap().len(), 1);
+    let mut rec = w.store.get_record(&second.id).unwrap().unwrap();
+    crate::model::set_field(&mut rec.fields, "email", "bob@x.test");
+    rec.updated_at = w.clock.now();
+    w.store.save_records(&[rec], &WriteOrigin::User).unwrap();
+    assert_eq!(w.store.requeue_failures(Some("mem")).unwrap(), 1);
+    let report = w.sync();
+    assert_eq!(report.failed(), 0);
+    let made = linked_remote(&w, &second.id).expect("created once the email differs");
+    assert_ne!(made, rid);
+    assert_eq!(w.crm.all(ObjectKind::Contact).len(), 2);
+    assert!(w.store.list_failures(None).unwrap().is_empty());
 }
 
 #[test]
