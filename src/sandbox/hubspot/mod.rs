@@ -102,6 +102,10 @@ pub struct LoggedRequest {
     pub status: u16,
     /// Sandbox-clock time, ISO 8601.
     pub time: String,
+    /// The body of a CRM API call (`/crm/...`), as sent; `None` for other calls (OAuth bodies
+    /// carry secrets) and empty bodies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
 }
 
 pub(crate) struct RateState {
@@ -452,6 +456,8 @@ fn log(shared: &Shared, req: &HttpRequest, status: u16) {
         path: req.target.clone(),
         status,
         time,
+        body: (req.path.starts_with("/crm/") && !req.body.is_empty())
+            .then(|| String::from_utf8_lossy(&req.body).into_owned()),
     });
 }
 

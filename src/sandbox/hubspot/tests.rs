@@ -254,6 +254,66 @@ fn contact_lifecycle_create_read_update_archive() {
 }
 
 #[test]
+fn property_history_stamps_each_write_with_its_time_and_batch_read_serves_it() {
+    let sb = start();
+    let id = create_contact(&sb, "hist@example.com");
+    let created = call(&sb, "GET", &format!("/crm/v3/objects/contacts/{id}"), None).json();
+    sb.advance_clock(Duration::from_secs(3600));
+    let patched = call(
+        &sb,
+        "PATCH",
+        &format!("/crm/v3/objects/contacts/{id}"),
+        Some(json!({"properties": {"lastname": "Early"}})),
+    )
+    .json();
+    sb.advance_clock(Duration::from_secs(3600));
+    let edited = sb
+        .update_record("contacts", &id, &[("jobtitle", "Later")])
+        .unwrap();
+    // An unchanged value is no write and leaves no entry.
+    sb.advance_clock(Duration::from_secs(60));
+    sb.update_record("contacts", &id, &[("jobtitle", "Later")])
+        .unwrap();
+    let r = call(
+        &sb,
+        "POST",
+        "/crm/v3/objects/contacts/batch/read",
+        Some(json!({"inputs": [{"id": id}], "properties": [],
+                    "propertiesWithHistory": ["lastname", "jobtitle", "firstname"]})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rec = &r.json()["results"][0];
+    let history = &rec["propertiesWithHistory"];
+    let stamps = |prop: &str| -> Vec<String> {
+        history[prop]
+            .as_array()
+            .unwrap_or_else(|| panic!("no history of {prop}: {rec}"))
+            .iter()
+            .map(|e| e["timestamp"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        stamps("lastname"),
+        vec![patched["updatedAt"].as_str().unwrap()]
+    );
+    assert_eq!(
+        stamps("jobtitle"),
+        vec![edited["updatedAt"].as_str().unwrap()]
+    );
+    assert_eq!(
+        stamps("firstname"),
+        vec![created["createdAt"].as_str().unwrap()]
+    );
+    assert_eq!(
+        rec["updatedAt"], edited["updatedAt"],
+        "the record time is the newest"
+    );
+    assert_ne!(patched["updatedAt"], edited["updatedAt"]);
+    assert_eq!(history["jobtitle"][0]["sourceType"], "CRM_UI");
+    assert_eq!(history["lastname"][0]["sourceType"], "INTEGRATION");
+}
+
+#[test]
 fn duplicate_email_is_a_409_naming_the_existing_id() {
     let sb = start();
     let id = create_contact(&sb, "Dup@Example.com");
