@@ -1,6 +1,6 @@
 //! Records, the local change sequence and the audit trail.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use rusqlite::{OptionalExtension, Row, Transaction, params};
@@ -582,6 +582,45 @@ impl Store {
             Some(r) => self.audit_entry(r).map(Some),
             None => self.creation_entry(id),
         }
+    }
+
+    /// When each field of the records `ids` last changed in the local store: the time of the
+    /// latest audit row of that field (a local edit, import, pull or resolution), per record.
+    /// Fields never changed since the record was created have no entry (the creation is kept
+    /// on the record row), nor do records with no audited change. One query for all `ids`.
+    pub fn local_field_times(
+        &self,
+        ids: &[RecordId],
+    ) -> Result<HashMap<RecordId, BTreeMap<String, Millis>>, StoreError> {
+        let mut out: HashMap<RecordId, BTreeMap<String, Millis>> = HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let wanted = serde_json::to_string(&ids.iter().map(RecordId::as_str).collect::<Vec<_>>())
+            .unwrap_or_else(|_| "[]".to_string());
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT a.record_id, a.field, a.at FROM audit a
+                 JOIN (SELECT MAX(id) AS id FROM audit
+                       WHERE side = ?2 AND record_id IN (SELECT value FROM json_each(?1))
+                       GROUP BY record_id, field) latest ON a.id = latest.id",
+            )
+            .map_err(|e| self.sql("prepare a field time query", e))?;
+        let rows = stmt
+            .query_map(params![wanted, LOCAL_SIDE], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Millis>(2)?,
+                ))
+            })
+            .map_err(|e| self.sql("read field times", e))?;
+        for row in rows {
+            let (id, field, at) = row.map_err(|e| self.sql("read field times", e))?;
+            out.entry(RecordId(id)).or_default().insert(field, at);
+        }
+        Ok(out)
     }
 
     /// The creation of record `id` as an audit entry (field [`CREATED_FIELD`], id 0).

@@ -1029,3 +1029,42 @@ fn two_handles_on_one_file_see_each_others_writes() {
     assert_eq!(all[1].kind, ObjectKind::Contact);
     assert_eq!(all[1].pending, 3);
 }
+
+#[test]
+fn local_field_times_are_the_latest_audited_change_of_each_field() {
+    let (_dir, path) = temp();
+    let mut s = Store::open(&path).unwrap();
+    let clock = Arc::new(FixedClock::new(T0));
+    s.set_clock(clock.clone());
+    s.save_records(&[contact(1, "a@x.io"), contact(2, "b@x.io")], &IMPORT)
+        .unwrap();
+    let mut one = contact(1, "a@x.io");
+    for (at, field, value, origin) in [
+        (T0 + 10, "first_name", "Bea", WriteOrigin::User),
+        (T0 + 20, "email", "a2@x.io", WriteOrigin::User),
+        (
+            T0 + 30,
+            "first_name",
+            "Cy",
+            WriteOrigin::Pull {
+                run: 2,
+                connection: "acme".into(),
+            },
+        ),
+    ] {
+        clock.set(at);
+        crate::model::set_field(&mut one.fields, field, value);
+        s.save_records(std::slice::from_ref(&one), &origin).unwrap();
+    }
+    let times = s.local_field_times(&[id(1), id(2), id(3)]).unwrap();
+    let expected: BTreeMap<String, Millis> = [
+        ("email".to_string(), T0 + 20),
+        ("first_name".to_string(), T0 + 30),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(times.get(&id(1)), Some(&expected));
+    // Unchanged since its import (kept on the row), and unknown: no entry.
+    assert_eq!(times.len(), 1, "{times:?}");
+    assert!(s.local_field_times(&[]).unwrap().is_empty());
+}
