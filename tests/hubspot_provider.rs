@@ -935,6 +935,74 @@ async fn read_by_ids_reads_no_company_unless_asked_and_an_unknown_id_is_no_error
 }
 
 #[tokio::test]
+async fn field_times_read_property_history_100_records_a_call() {
+    let fake = Fake::start(|req, _| {
+        assert_eq!(req.path, "/crm/v3/objects/contacts/batch/read");
+        assert_eq!(req.query.get("archived").map(String::as_str), Some("false"));
+        let results: Vec<Value> = req.body["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["id"] != json!("999"))
+            .map(|i| {
+                json!({
+                    "id": i["id"], "properties": { "hs_object_id": i["id"] },
+                    "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2027-01-01T00:00:00.000Z",
+                    "archived": false,
+                    "propertiesWithHistory": {
+                        "lastname": [
+                            { "value": "New", "timestamp": "2026-06-01T10:00:00.000Z", "sourceType": "CRM_UI" },
+                            { "value": "Old", "timestamp": "2026-01-01T00:00:00.000Z", "sourceType": "IMPORT" }
+                        ],
+                        "jobtitle": []
+                    }
+                })
+            })
+            .collect();
+        answer(
+            200,
+            json!({ "status": "COMPLETE", "results": results, "startedAt": "x", "completedAt": "x" }),
+        )
+    });
+    let s = setup(&fake, None, |_| {});
+    let mut ids: Vec<String> = (1..=100).map(|n| n.to_string()).collect();
+    ids.push("999".into());
+    let props: Vec<String> = ["lastname", "jobtitle", "associations.companies"]
+        .map(String::from)
+        .to_vec();
+    let times =
+        s.hs.field_times(ObjectKind::Contact, &ids, &props)
+            .await
+            .unwrap();
+    let at = crmsync::clock::parse_instant("2026-06-01T10:00:00.000Z").unwrap();
+    assert_eq!(times.len(), 100, "every record HubSpot has, not `999`");
+    assert_eq!(
+        times["7"],
+        [("lastname".to_string(), at)].into_iter().collect(),
+        "the newest entry's time; a property without history has none"
+    );
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 2, "101 ids: 100, then 1");
+    for r in &seen {
+        assert_eq!(r.body["properties"], json!([]));
+        assert_eq!(
+            r.body["propertiesWithHistory"],
+            json!(["lastname", "jobtitle"]),
+            "associations have no history"
+        );
+    }
+    assert_eq!(seen[1].body["inputs"], json!([{ "id": "999" }]));
+
+    // Nothing to ask: no call.
+    let none =
+        s.hs.field_times(ObjectKind::Contact, &ids, &props[2..])
+            .await
+            .unwrap();
+    assert!(none.is_empty());
+    assert_eq!(fake.seen().len(), 2);
+}
+
+#[tokio::test]
 async fn archive_and_find_by_external_id_use_the_batch_endpoints() {
     let fake = Fake::start(|req, _| match req.path.as_str() {
         "/crm/v3/objects/companies/batch/archive" => answer(204, Value::Null),

@@ -7,6 +7,10 @@
 //! [`MemoryCrm::unique`] a property's values are unique among live records, and a create
 //! that would repeat one is refused as a duplicate naming the existing record, as HubSpot
 //! refuses a second contact with an email.
+//!
+//! Like HubSpot, it keeps when each property was last written, but its change feed and reads
+//! by id carry record times only: per-property times are served by
+//! [`Provider::field_times`], which [`MemoryCrm::fail_field_times`] can make fail.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -31,6 +35,8 @@ struct State {
     unique: Option<String>,
     /// Archive the existing record right after refusing a create as its duplicate.
     archive_refused: bool,
+    /// Every `field_times` call fails.
+    fail_field_times: bool,
 }
 
 /// The in-memory CRM.
@@ -39,6 +45,7 @@ pub struct MemoryCrm {
     state: Mutex<State>,
     requests: AtomicU64,
     id_reads: AtomicU64,
+    history_reads: AtomicU64,
 }
 
 /// The remote property that holds the external id.
@@ -67,11 +74,33 @@ impl MemoryCrm {
         self.state.lock().unwrap().archive_refused = on;
     }
 
+    /// Makes every [`Provider::field_times`] call fail (or succeed again).
+    pub fn fail_field_times(&self, on: bool) {
+        self.state.lock().unwrap().fail_field_times = on;
+    }
+
     /// Edits a record as a CRM user would (absent value = clear).
     pub fn user_edit(&self, object: ObjectKind, id: &str, props: &[(&str, Option<&str>)]) {
+        let at = {
+            let mut s = self.state.lock().unwrap();
+            s.clock += 1;
+            s.clock
+        };
+        self.user_edit_at(object, id, props, at);
+    }
+
+    /// Edits a record as a CRM user would at time `at` (absent value = clear); later writes
+    /// are stamped after it.
+    pub fn user_edit_at(
+        &self,
+        object: ObjectKind,
+        id: &str,
+        props: &[(&str, Option<&str>)],
+        at: i64,
+    ) {
         let mut s = self.state.lock().unwrap();
-        s.clock += 1;
-        let now = s.clock;
+        s.clock = s.clock.max(at);
+        let now = at;
         let rec = s
             .records
             .get_mut(&(object, id.to_string()))
@@ -146,6 +175,11 @@ impl MemoryCrm {
             .collect()
     }
 
+    /// Calls of [`Provider::field_times`] that reached the CRM so far (one per batch).
+    pub fn history_reads(&self) -> u64 {
+        self.history_reads.load(Ordering::Relaxed)
+    }
+
     /// Calls of [`Provider::read_by_ids`] made so far.
     pub fn id_reads(&self) -> u64 {
         self.id_reads.load(Ordering::Relaxed)
@@ -168,6 +202,14 @@ impl MemoryCrm {
             connection: "memory".into(),
             message: "the run was killed before the answer was committed".into(),
         }
+    }
+}
+
+/// A record as the change feed and reads by id show it: without per-property times.
+fn without_times(rec: &RemoteRecord) -> RemoteRecord {
+    RemoteRecord {
+        prop_updated_at: BTreeMap::new(),
+        ..rec.clone()
     }
 }
 
@@ -237,7 +279,7 @@ impl Provider for MemoryCrm {
             .records
             .iter()
             .filter(|((o, _), r)| *o == query.object && r.updated_at > since)
-            .map(|(_, r)| r.clone())
+            .map(|(_, r)| without_times(r))
             .collect();
         records.sort_by(|a, b| (a.updated_at, &a.id).cmp(&(b.updated_at, &b.id)));
         let checkpoint = records.last().map(|r| r.updated_at).unwrap_or(since.max(0));
@@ -396,7 +438,41 @@ impl Provider for MemoryCrm {
             .into_iter()
             .filter_map(|id| s.records.get(&(object, id.clone())))
             .filter(|r| !r.archived)
-            .cloned()
+            .map(without_times)
+            .collect())
+    }
+
+    async fn field_times(
+        &self,
+        object: ObjectKind,
+        ids: &[String],
+        properties: &[String],
+    ) -> Result<FieldTimes, ProviderError> {
+        let calls = ids.len().div_ceil(self.batch_size()) as u64;
+        self.requests.fetch_add(calls, Ordering::Relaxed);
+        let s = self.state.lock().unwrap();
+        if s.fail_field_times {
+            return Err(ProviderError::Api {
+                crm: "memory",
+                connection: "memory".into(),
+                status: 502,
+                message: "the history read failed".into(),
+            });
+        }
+        self.history_reads.fetch_add(calls, Ordering::Relaxed);
+        Ok(ids
+            .iter()
+            .filter_map(|id| s.records.get(&(object, id.clone())))
+            .filter(|r| !r.archived)
+            .map(|r| {
+                let times = r
+                    .prop_updated_at
+                    .iter()
+                    .filter(|(p, _)| properties.contains(p))
+                    .map(|(p, at)| (p.clone(), *at))
+                    .collect();
+                (r.id.clone(), times)
+            })
             .collect())
     }
 

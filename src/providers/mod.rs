@@ -96,6 +96,9 @@ pub struct RemoteRecord {
     pub external_id: Option<String>,
 }
 
+/// Per-property modification times of some records: remote id → remote property → time.
+pub type FieldTimes = BTreeMap<String, BTreeMap<String, Millis>>;
+
 /// One page of a change feed.
 #[derive(Debug, Clone, Default)]
 pub struct ChangePage {
@@ -377,6 +380,22 @@ pub trait Provider: Send + Sync {
         ids: &[String],
         properties: &[String],
     ) -> Result<Vec<RemoteRecord>, ProviderError>;
+
+    /// When `properties` last changed on the records `ids`, where the CRM keeps per-property
+    /// history: remote id → property → time (the CRM's clock). Records and properties the CRM
+    /// has no time for are left out. The engine asks only for the records whose plan holds a
+    /// `newest-wins` conflict, and only for the conflicting properties; it falls back to record
+    /// times for whatever is missing, and for every record of a call that fails. Takes any
+    /// number of ids. The default, for CRMs without history, knows no times and sends nothing.
+    async fn field_times(
+        &self,
+        object: ObjectKind,
+        ids: &[String],
+        properties: &[String],
+    ) -> Result<FieldTimes, ProviderError> {
+        let _ = (object, ids, properties);
+        Ok(FieldTimes::new())
+    }
 
     /// Finds records by the local ids held in their external-id field (journal recovery).
     async fn find_by_external_id(

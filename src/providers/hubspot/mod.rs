@@ -53,6 +53,18 @@
 //! contact with its email that is older than the change feed's cursor, which the pull never
 //! saw.
 //!
+//! # Field times for `newest-wins`
+//! The search API that feeds the change feed carries no property history, so the records it
+//! returns have record times only (`updatedAt`). When the engine's plan of a page holds
+//! `newest-wins` conflicts, it asks [`Provider::field_times`] for just those records and just
+//! the conflicting mapped properties, and this module reads them with
+//! `POST /crm/v3/objects/{type}/batch/read` by id: `"properties": []`,
+//! `"propertiesWithHistory": [the conflicting properties]`, one call per 100 conflicting
+//! records. A property's time is the newest `timestamp` of its history entries (HubSpot stamps
+//! each entry with the time of the write). Associations have no history and are not asked for
+//! (their conflicts compare record times). A page without a `newest-wins` conflict, and so a
+//! no-op sync, makes no such call.
+//!
 //! # Account
 //! [`Provider::account`] calls `GET /account-info/v3/details` (scope `oauth`), which works for
 //! OAuth and private-app tokens alike and, unlike `/oauth/v1/access-tokens/{token}`, keeps the
@@ -72,8 +84,8 @@ use crate::providers::http::{
 };
 use crate::providers::{
     AccountInfo, ChangePage, ChangeQuery, DUPLICATE_CODE_PREFIX, DefaultMapping, FieldSpec,
-    OAuthSpec, Provider, ProviderContext, ProviderError, ProviderKind, RecordError, RemoteField,
-    RemoteFieldKind, RemoteRecord, RemoteWrite, WriteResults,
+    FieldTimes, OAuthSpec, Provider, ProviderContext, ProviderError, ProviderKind, RecordError,
+    RemoteField, RemoteFieldKind, RemoteRecord, RemoteWrite, WriteResults,
 };
 
 /// HubSpot's API host.
@@ -248,6 +260,38 @@ struct HsObject {
     updated_at: Option<String>,
     #[serde(default)]
     archived: bool,
+    /// Only when asked for (`propertiesWithHistory`): property → its past values.
+    #[serde(default, rename = "propertiesWithHistory")]
+    history: BTreeMap<String, Vec<HistoryEntry>>,
+}
+
+/// One past value of a property (`ValueWithTimestamp`); only its time is read.
+#[derive(Debug, Deserialize)]
+struct HistoryEntry {
+    #[serde(default)]
+    timestamp: Option<Value>,
+}
+
+impl HistoryEntry {
+    /// The entry's time: ISO 8601 as HubSpot sends it, or epoch ms.
+    fn millis(&self) -> Option<Millis> {
+        match self.timestamp.as_ref()? {
+            Value::String(s) => crate::clock::parse_instant(s),
+            Value::Number(n) => n.as_i64(),
+            _ => None,
+        }
+    }
+}
+
+/// When each property of `o`'s history last changed (the newest entry of each).
+fn history_times(o: &HsObject) -> BTreeMap<String, Millis> {
+    o.history
+        .iter()
+        .filter_map(|(prop, entries)| {
+            let newest = entries.iter().filter_map(HistoryEntry::millis).max()?;
+            Some((prop.clone(), newest))
+        })
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -1146,6 +1190,30 @@ impl Provider for HubSpot {
             .await
     }
 
+    async fn field_times(
+        &self,
+        object: ObjectKind,
+        ids: &[String],
+        properties: &[String],
+    ) -> Result<FieldTimes, ProviderError> {
+        // Associations are not properties and have no history.
+        let history: Vec<String> = properties
+            .iter()
+            .filter(|p| !p.starts_with("associations."))
+            .cloned()
+            .collect();
+        if ids.is_empty() || history.is_empty() {
+            return Ok(FieldTimes::new());
+        }
+        Ok(self
+            .batch_read_objects(object, None, ids, &[], &history)
+            .await?
+            .iter()
+            .map(|o| (o.id.clone(), history_times(o)))
+            .filter(|(_, times)| !times.is_empty())
+            .collect())
+    }
+
     async fn fields(&self, object: ObjectKind) -> Result<Vec<RemoteField>, ProviderError> {
         let path = object_path(object)?;
         let resp = self
@@ -1294,16 +1362,40 @@ impl HubSpot {
         ids: &[String],
         properties: &[String],
     ) -> Result<Vec<RemoteRecord>, ProviderError> {
-        let path = object_path(object)?;
         let modified = modified_property(object);
         let props = self.search_properties(object, properties);
+        let mut out: Vec<RemoteRecord> = self
+            .batch_read_objects(object, id_property, ids, &props, &[])
+            .await?
+            .into_iter()
+            .map(|o| to_record(o, modified))
+            .collect();
+        let want_company = wants_company(object, properties);
+        if want_company && !out.is_empty() {
+            self.fill_companies(&mut out).await?;
+        }
+        Ok(out)
+    }
+
+    /// `POST …/batch/read` of `ids` (by HubSpot id, or by `id_property`), 100 inputs a call,
+    /// archived records excluded, with `properties` and `propertiesWithHistory: history`. Ids
+    /// HubSpot does not know (named in a 207's errors) are simply absent from the answer.
+    async fn batch_read_objects(
+        &self,
+        object: ObjectKind,
+        id_property: Option<&str>,
+        ids: &[String],
+        properties: &[String],
+        history: &[String],
+    ) -> Result<Vec<HsObject>, ProviderError> {
+        let path = object_path(object)?;
         let mut out = Vec::new();
         for chunk in ids.chunks(BATCH) {
             let inputs: Vec<Value> = chunk.iter().map(|id| json!({ "id": id })).collect();
             let mut body = json!({
                 "inputs": inputs,
-                "properties": props,
-                "propertiesWithHistory": [],
+                "properties": properties,
+                "propertiesWithHistory": history,
             });
             if let Some(p) = id_property {
                 body["idProperty"] = Value::String(p.to_string());
@@ -1316,13 +1408,8 @@ impl HubSpot {
                         .json(body),
                 )
                 .await?;
-            // 207 names the ids it did not find; they are simply absent from the result.
             let batch: BatchResponse = self.parse(&resp, "a batch read")?;
-            out.extend(batch.results.into_iter().map(|o| to_record(o, modified)));
-        }
-        let want_company = wants_company(object, properties);
-        if want_company && !out.is_empty() {
-            self.fill_companies(&mut out).await?;
+            out.extend(batch.results);
         }
         Ok(out)
     }
