@@ -108,6 +108,7 @@ pub fn input() -> PlanInput {
                 remote: Some(remote(i, r)),
                 matched_by: None,
                 may_create_remote: false,
+                ..PlanItem::default()
             },
             6 => PlanItem {
                 local: Some(local(i, l)),
@@ -115,6 +116,7 @@ pub fn input() -> PlanInput {
                 remote: None,
                 matched_by: None,
                 may_create_remote: true,
+                ..PlanItem::default()
             },
             _ => {
                 r.insert("lifecycle_stage".into(), "customer".into());
@@ -126,6 +128,7 @@ pub fn input() -> PlanInput {
                         field: "email".into(),
                     }),
                     may_create_remote: true,
+                    ..PlanItem::default()
                 }
             }
         };
@@ -153,6 +156,7 @@ fn linked(i: usize, base: Fields, l: Fields, r: Fields) -> PlanItem {
         remote: Some(remote),
         matched_by: None,
         may_create_remote: false,
+        ..PlanItem::default()
     }
 }
 

@@ -32,6 +32,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::clock::Clock;
+use crate::engine::field_times;
 use crate::engine::plan::{
     self, MatchedBy, Op, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide, SkipReason,
 };
@@ -498,6 +499,7 @@ impl Executor<'_> {
                         )),
                         matched_by: Some(MatchedBy::Duplicate),
                         may_create_remote: false,
+                        ..PlanItem::default()
                     });
                     None
                 }
@@ -510,13 +512,18 @@ impl Executor<'_> {
                 }
             }
         }
-        let planned = plan::plan(&PlanInput {
+        let input = PlanInput {
             connection: self.connection.to_string(),
             object,
             rules: self.map.rules.clone(),
             on_delete: self.on_delete,
             items,
-        });
+        };
+        let planned = plan::plan(&input);
+        let refined =
+            field_times::refine(self.store, self.provider, self.connection, input, planned).await?;
+        out.warnings.extend(refined.warning);
+        let planned = refined.plan;
         let mut settled = HashMap::new();
         for op in &planned.ops {
             if let Op::Link {

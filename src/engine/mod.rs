@@ -21,6 +21,7 @@
 //! local = remote on every two-way field, so planning again writes nothing.
 
 pub mod execute;
+pub mod field_times;
 pub mod gates;
 pub mod plan;
 pub mod sync;

@@ -20,11 +20,20 @@
 //! | changed | changed, equal | no write; the base moves |
 //! | changed | changed, different | `to-crm`: local pushed; `from-crm`: remote pulled; `both`: the policy decides and a [`Conflict`] row records it |
 //!
-//! Policies: `local-wins`, `remote-wins`, `newest-wins` (the remote's per-field time where
-//! the CRM has one, else its record time, against the local record's `updated_at`; **a tie
-//! goes to the local value**, since the local store is the hub every connection is fed from),
-//! and `manual` (no write either way, the base keeps its old value for that field, a conflict
-//! row is kept; the record's other fields proceed). Fields with direction `none` are never
+//! Policies: `local-wins`, `remote-wins`, `newest-wins`, and `manual` (no write either way,
+//! the base keeps its old value for that field, a conflict row is kept; the record's other
+//! fields proceed).
+//!
+//! `newest-wins` compares, for the one field, when it last changed on each side: remotely
+//! [`RemoteSide::field_updated_at`] where the CRM gave a per-field time, else the remote
+//! record's `updated_at`; locally [`PlanItem::local_field_updated_at`] where the engine
+//! found one, else the local record's `updated_at`. **A tie goes to the local value**, since
+//! the local store is the hub every connection is fed from. The [`Conflict`] row keeps the two
+//! times that were compared. Record times alone decide wrongly when a record was touched for
+//! another reason after an old edit of the field, so the engine plans a page, and for the
+//! records whose plan holds a `newest-wins` conflict it looks up the per-field times (the
+//! CRM's property history, the local audit trail) and plans those records again
+//! (`crate::engine::field_times`). The planner itself only reads what it is given. Fields with direction `none` are never
 //! looked at. A `to-crm` field ignores remote edits until the local value next changes, and a
 //! `from-crm` field ignores local edits, so one-way fields are stable without being equal.
 //!
@@ -108,6 +117,10 @@ pub struct PlanItem {
     /// evaluated by the engine with [`crate::mapping::Rule::eval`]; `true` when it has none).
     #[serde(default)]
     pub may_create_remote: bool,
+    /// Per canonical field, when it last changed in the local store, where the engine looked
+    /// it up (the audit trail); `newest-wins` falls back to the local record's `updated_at`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub local_field_updated_at: BTreeMap<String, Millis>,
 }
 
 /// The stored link of a local record to a remote one.
@@ -401,6 +414,35 @@ impl Plan {
             .count()
     }
 
+    /// Replaces everything planned for the local records `local_ids` with `with`, a plan of
+    /// just those records (planned again from better inputs), keeping the plan's order.
+    pub fn replace_records(&mut self, local_ids: &BTreeSet<RecordId>, with: Plan) {
+        let ours = |id: Option<&RecordId>| id.is_some_and(|id| local_ids.contains(id));
+        self.ops.retain(|o| !ours(o.local_id()));
+        self.conflicts.retain(|c| !ours(Some(&c.local_id)));
+        self.skipped.retain(|s| !ours(Some(&s.local_id)));
+        self.ops.extend(with.ops);
+        self.conflicts.extend(with.conflicts);
+        self.skipped.extend(with.skipped);
+        self.sort();
+    }
+
+    /// The plan's documented order (see the fields).
+    fn sort(&mut self) {
+        // No two ops share kind, local id and remote id, so an unstable sort is deterministic.
+        self.ops.sort_unstable_by(|a, b| {
+            a.kind()
+                .cmp(&b.kind())
+                .then_with(|| a.local_id().cmp(&b.local_id()))
+                .then_with(|| a.remote_id().cmp(&b.remote_id()))
+        });
+        self.conflicts.sort_by(|a, b| {
+            (&a.local_id, &a.remote_id, &a.field).cmp(&(&b.local_id, &b.remote_id, &b.field))
+        });
+        self.skipped
+            .sort_by(|a, b| (&a.local_id, &a.remote_id).cmp(&(&b.local_id, &b.remote_id)));
+    }
+
     pub fn counts(&self) -> PlanCounts {
         let mut c = PlanCounts::default();
         for op in &self.ops {
@@ -438,29 +480,15 @@ pub fn plan(input: &PlanInput) -> Plan {
     for item in &input.items {
         plan_item(&rules, input.on_delete, item, &mut out);
     }
-    let Out {
-        mut ops,
-        mut conflicts,
-        mut skipped,
-    } = out;
-    // No two ops share kind, local id and remote id, so an unstable sort is deterministic.
-    ops.sort_unstable_by(|a, b| {
-        a.kind()
-            .cmp(&b.kind())
-            .then_with(|| a.local_id().cmp(&b.local_id()))
-            .then_with(|| a.remote_id().cmp(&b.remote_id()))
-    });
-    conflicts.sort_by(|a, b| {
-        (&a.local_id, &a.remote_id, &a.field).cmp(&(&b.local_id, &b.remote_id, &b.field))
-    });
-    skipped.sort_by(|a, b| (&a.local_id, &a.remote_id).cmp(&(&b.local_id, &b.remote_id)));
-    Plan {
+    let mut p = Plan {
         connection: input.connection.clone(),
         object: input.object,
-        ops,
-        conflicts,
-        skipped,
-    }
+        ops: out.ops,
+        conflicts: out.conflicts,
+        skipped: out.skipped,
+    };
+    p.sort();
+    p
 }
 
 #[derive(Default)]
@@ -490,6 +518,7 @@ fn plan_item(rules: &[&FieldRule], on_delete: OnDelete, item: &PlanItem, out: &m
                     &synthesized
                 }
             };
+            let local = Local::of(local, item);
             linked(rules, on_delete, local, &link.base, remote, None, out);
         }
         (Some(local), None, None) => {
@@ -529,7 +558,7 @@ fn plan_item(rules: &[&FieldRule], on_delete: OnDelete, item: &PlanItem, out: &m
                 None => linked(
                     rules,
                     on_delete,
-                    local,
+                    Local::of(local, item),
                     &Fields::new(),
                     remote,
                     Some(item.matched_by.clone()),
@@ -574,10 +603,34 @@ fn set(fields: &mut Fields, field: &str, value: Option<&String>) {
     }
 }
 
+/// The local record of a pair, with the per-field times the engine found for it.
+#[derive(Clone, Copy)]
+struct Local<'a> {
+    rec: &'a Record,
+    field_updated_at: &'a BTreeMap<String, Millis>,
+}
+
+impl<'a> Local<'a> {
+    fn of(rec: &'a Record, item: &'a PlanItem) -> Self {
+        Local {
+            rec,
+            field_updated_at: &item.local_field_updated_at,
+        }
+    }
+
+    /// When `field` last changed locally: its own time where known, else the record's.
+    fn updated_at(&self, field: &str) -> Millis {
+        self.field_updated_at
+            .get(field)
+            .copied()
+            .unwrap_or(self.rec.updated_at)
+    }
+}
+
 fn merge(
     rules: &[&FieldRule],
     base: &Fields,
-    local: &Record,
+    local: Local<'_>,
     remote: &RemoteSide,
     conflicts: &mut Vec<Conflict>,
 ) -> Merge {
@@ -585,7 +638,7 @@ fn merge(
     for rule in rules {
         let f = rule.field.as_str();
         let b = get(base, f);
-        let l = get(&local.fields, f);
+        let l = get(&local.rec.fields, f);
         let r = if remote.unreadable.contains(f) {
             b
         } else {
@@ -630,12 +683,13 @@ fn merge(
                         .get(f)
                         .copied()
                         .unwrap_or(remote.updated_at);
+                    let local_at = local.updated_at(f);
                     let outcome = match rule.policy {
                         ConflictPolicy::LocalWins => Outcome::Local,
                         ConflictPolicy::RemoteWins => Outcome::Remote,
                         ConflictPolicy::Manual => Outcome::Held,
                         // A tie keeps the local value: see the module docs.
-                        ConflictPolicy::NewestWins => match remote_at.cmp(&local.updated_at) {
+                        ConflictPolicy::NewestWins => match remote_at.cmp(&local_at) {
                             Ordering::Greater => Outcome::Remote,
                             Ordering::Less | Ordering::Equal => Outcome::Local,
                         },
@@ -652,14 +706,14 @@ fn merge(
                         Outcome::Held => None,
                     };
                     conflicts.push(Conflict {
-                        local_id: local.id.clone(),
+                        local_id: local.rec.id.clone(),
                         remote_id: remote.id.clone(),
                         field: f.to_string(),
                         base: own(b),
                         local: own(l),
                         remote: own(r),
                         policy: rule.policy,
-                        local_updated_at: local.updated_at,
+                        local_updated_at: local_at,
                         remote_updated_at: remote_at,
                         outcome,
                         value,
@@ -674,7 +728,7 @@ fn merge(
 fn linked(
     rules: &[&FieldRule],
     on_delete: OnDelete,
-    local: &Record,
+    local: Local<'_>,
     base: &Fields,
     remote: &RemoteSide,
     new_link: Option<Option<MatchedBy>>,
@@ -682,7 +736,7 @@ fn linked(
 ) {
     let first_conflict = out.conflicts.len();
     let m = merge(rules, base, local, remote, &mut out.conflicts);
-    let local_archived = local.archived_at.is_some();
+    let local_archived = local.rec.archived_at.is_some();
     let is_new_link = new_link.is_some();
     let mut stage0: Option<Fields> = None;
     let with = |b: Option<Fields>| b.unwrap_or_else(|| base.clone());
@@ -693,7 +747,7 @@ fn linked(
         }
         stage0 = Some(b);
     }
-    let local_id = || local.id.clone();
+    let local_id = || local.rec.id.clone();
     let remote_id = || remote.id.clone();
     if let Some(matched_by) = new_link {
         out.ops.push(Op::Link {

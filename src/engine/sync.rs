@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Clock;
 use crate::config::{Config, ConnectionConfig};
 use crate::engine::execute::{ExecOutcome, Executor, IdCache};
+use crate::engine::field_times;
 use crate::engine::gates::{self, GateInput, GateStop};
 use crate::engine::plan::{
     self, LinkState, MatchedBy, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide,
@@ -585,7 +586,7 @@ impl<'a> Session<'a> {
                     versions.insert(r.id.clone(), r.updated_at);
                 }
             }
-            let (planned, linked_ids, ids) = self.plan_page(object, &map, &records)?;
+            let (planned, linked_ids, ids) = self.plan_page(object, &map, &records).await?;
             add_plan_counts(&mut rep.planned, &planned.counts());
             if self.opts.dry_run {
                 dry_plans.push(planned);
@@ -635,8 +636,9 @@ impl<'a> Session<'a> {
         Ok((rep, None))
     }
 
-    /// Plans one page of the change feed against the local records.
-    fn plan_page(
+    /// Plans one page of the change feed against the local records (with per-field times for
+    /// its `newest-wins` conflicts, see [`field_times`]).
+    async fn plan_page(
         &mut self,
         object: ObjectKind,
         map: &FieldMap,
@@ -666,7 +668,25 @@ impl<'a> Session<'a> {
             on_delete: self.p.config.on_delete,
             items,
         };
-        Ok((plan::plan(&input), linked_ids, ids))
+        let planned = plan::plan(&input);
+        let planned = self.refine(input, planned).await?;
+        Ok((planned, linked_ids, ids))
+    }
+
+    /// [`field_times::refine`] for this connection; a failed history read is a warning.
+    async fn refine(&mut self, input: PlanInput, planned: Plan) -> Result<Plan, StepError> {
+        let refined = field_times::refine(
+            self.store,
+            self.p.provider.as_ref(),
+            &self.p.name,
+            input,
+            planned,
+        )
+        .await?;
+        if let Some(w) = refined.warning {
+            self.warn(w);
+        }
+        Ok(refined.plan)
     }
 
     /// Carries out one pulled page's plan and settles the conflicts it met.
@@ -766,6 +786,7 @@ impl<'a> Session<'a> {
                     remote: Some(side),
                     matched_by: None,
                     may_create_remote: false,
+                    ..PlanItem::default()
                 });
                 continue;
             }
@@ -802,6 +823,7 @@ impl<'a> Session<'a> {
                 remote: Some(side),
                 matched_by,
                 may_create_remote: false,
+                ..PlanItem::default()
             });
         }
         Ok(items)
@@ -935,6 +957,7 @@ impl<'a> Session<'a> {
                         remote,
                         matched_by: None,
                         may_create_remote,
+                        ..PlanItem::default()
                     }
                 })
                 .collect();
@@ -946,6 +969,7 @@ impl<'a> Session<'a> {
                 items,
             };
             let planned = plan::plan(&input);
+            let planned = self.refine(input, planned).await?;
             let linked = self.store.count_links(&self.p.name, object)? as usize;
             gates::check(
                 &GateInput {

@@ -10,6 +10,7 @@ use proptest::prelude::*;
 
 use crate::clock::{Clock, FixedClock};
 use crate::config::{Config, ConnectionConfig};
+use crate::engine::plan::Outcome;
 use crate::engine::sync::{self, Participant, Quiet, SyncOptions};
 use crate::mapping::{ConflictPolicy, OnDelete};
 use crate::model::{ObjectKind, Record, RecordId};
@@ -98,6 +99,10 @@ impl World {
     }
 
     fn sync(&mut self) -> sync::SyncReport {
+        self.sync_with(SyncOptions::default())
+    }
+
+    fn sync_with(&mut self, opts: SyncOptions) -> sync::SyncReport {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -108,7 +113,7 @@ impl World {
             &mut self.store,
             &self.config,
             &participants,
-            &SyncOptions::default(),
+            &opts,
             self.clock.clone(),
             &Quiet,
         ))
@@ -625,4 +630,142 @@ fn a_run_killed_while_merging_a_duplicate_is_resumed_without_duplicates_or_lost_
         assert!(w.store.list_failures(None).unwrap().is_empty());
         assert!(w.store.journal_pending("mem").unwrap().is_empty());
     }
+}
+
+// ---- newest-wins with per-field times ------------------------------------------------------
+
+/// A linked contact (`first_name` Ann, `last_name` Lee, `phone` 1) under `newest-wins`, synced;
+/// returns the world, the local id and the CRM id.
+fn newest_wins_world() -> (World, RecordId, String) {
+    let mut w = World::new(ConflictPolicy::NewestWins);
+    let rec = new_local(
+        &mut w,
+        &[("first_name", "Ann"), ("last_name", "Lee"), ("phone", "1")],
+    );
+    w.sync();
+    let rid = linked_remote(&w, &rec.id).expect("linked");
+    (w, rec.id, rid)
+}
+
+/// A local edit of one field at time `at` (the store's clock and the record's time).
+fn edit_local_at(w: &mut World, id: &RecordId, field: &str, value: &str, at: i64) {
+    w.clock.set(at);
+    let mut rec = w.store.get_record(id).unwrap().expect("local record");
+    crate::model::set_field(&mut rec.fields, field, value);
+    rec.updated_at = at;
+    w.store.save_records(&[rec], &WriteOrigin::User).unwrap();
+}
+
+fn local_field(w: &World, id: &RecordId, field: &str) -> Option<String> {
+    let rec = w.store.get_record(id).unwrap().expect("local record");
+    rec.get(field).map(str::to_string)
+}
+
+/// The conflicts a dry run plans: (field, outcome, local time, remote time).
+fn dry_run_conflicts(w: &mut World) -> Vec<(String, Outcome, i64, i64)> {
+    let report = w.sync_with(SyncOptions {
+        dry_run: true,
+        ..SyncOptions::default()
+    });
+    report
+        .plans
+        .iter()
+        .flat_map(|p| &p.conflicts)
+        .map(|c| {
+            (
+                c.field.clone(),
+                c.outcome,
+                c.local_updated_at,
+                c.remote_updated_at,
+            )
+        })
+        .collect()
+}
+
+/// In the CRM `lastname` is edited at `t + 100`; locally `last_name` at `t + 200`; then in the
+/// CRM `firstname` at `t + 300`, which makes the CRM's record the newer one.
+fn old_remote_edit_newer_record(w: &mut World, id: &RecordId, rid: &str) -> i64 {
+    let t = w.clock.now();
+    let contact = ObjectKind::Contact;
+    w.crm
+        .user_edit_at(contact, rid, &[("lastname", Some("Remote"))], t + 100);
+    edit_local_at(w, id, "last_name", "Local", t + 200);
+    w.crm
+        .user_edit_at(contact, rid, &[("firstname", Some("Anna"))], t + 300);
+    t
+}
+
+#[test]
+fn newest_wins_keeps_a_later_local_field_edit_over_a_remote_record_touched_since() {
+    let (mut w, id, rid) = newest_wins_world();
+    let t = old_remote_edit_newer_record(&mut w, &id, &rid);
+    // The plan compares the two edits of the field, not the two records.
+    let reads = w.crm.history_reads();
+    let conflicts = dry_run_conflicts(&mut w);
+    assert_eq!(
+        conflicts,
+        vec![("last_name".to_string(), Outcome::Local, t + 200, t + 100)]
+    );
+    assert_eq!(w.crm.history_reads(), reads + 1, "one history read");
+
+    let report = w.sync();
+    assert!(report.connections[0].warnings.is_empty(), "{report:?}");
+    assert_eq!(local_field(&w, &id, "last_name").as_deref(), Some("Local"));
+    assert_eq!(remote_prop(&w, &rid, "lastname").as_deref(), Some("Local"));
+    assert_eq!(local_field(&w, &id, "first_name").as_deref(), Some("Anna"));
+    assert_eq!(w.store.conflict_history(&id, "last_name").unwrap(), 1);
+
+    // Nothing more to do: no history read, no write.
+    let (reads, writes) = (w.crm.history_reads(), w.crm.writes());
+    w.sync();
+    assert_eq!(w.crm.history_reads(), reads);
+    assert_eq!(w.crm.writes(), writes);
+}
+
+#[test]
+fn newest_wins_takes_a_later_remote_field_edit_over_a_local_record_touched_since() {
+    let (mut w, id, rid) = newest_wins_world();
+    let t = w.clock.now();
+    // Locally `last_name` long ago and `phone` recently; in the CRM `lastname` in between.
+    edit_local_at(&mut w, &id, "last_name", "Local", t + 100);
+    w.crm.user_edit_at(
+        ObjectKind::Contact,
+        &rid,
+        &[("lastname", Some("Remote"))],
+        t + 200,
+    );
+    edit_local_at(&mut w, &id, "phone", "2", t + 300);
+    assert_eq!(
+        dry_run_conflicts(&mut w),
+        vec![("last_name".to_string(), Outcome::Remote, t + 100, t + 200)]
+    );
+    w.sync();
+    assert_eq!(local_field(&w, &id, "last_name").as_deref(), Some("Remote"));
+    assert_eq!(remote_prop(&w, &rid, "lastname").as_deref(), Some("Remote"));
+    assert_eq!(remote_prop(&w, &rid, "phone").as_deref(), Some("2"));
+}
+
+#[test]
+fn a_failed_history_read_falls_back_to_record_times_with_one_warning() {
+    let (mut w, id, rid) = newest_wins_world();
+    let t = old_remote_edit_newer_record(&mut w, &id, &rid);
+    w.crm.fail_field_times(true);
+    // The remote record time (`t + 300`) is compared with the local field time.
+    assert_eq!(
+        dry_run_conflicts(&mut w),
+        vec![("last_name".to_string(), Outcome::Remote, t + 200, t + 300)]
+    );
+    let report = w.sync();
+    let conn = &report.connections[0];
+    assert!(conn.error.is_none(), "{conn:?}");
+    assert_eq!(conn.warnings.len(), 1, "{:?}", conn.warnings);
+    assert!(
+        conn.warnings[0].starts_with("mem contact:") && conn.warnings[0].contains("history"),
+        "{}",
+        conn.warnings[0]
+    );
+    assert_eq!(local_field(&w, &id, "last_name").as_deref(), Some("Remote"));
+    assert_eq!(remote_prop(&w, &rid, "lastname").as_deref(), Some("Remote"));
+    assert_eq!(local_field(&w, &id, "first_name").as_deref(), Some("Anna"));
+    assert_eq!(w.store.conflict_history(&id, "last_name").unwrap(), 1);
 }

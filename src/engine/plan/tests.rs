@@ -33,6 +33,9 @@ struct World {
     local: BTreeMap<RecordId, Record>,
     remote: BTreeMap<String, SimRemote>,
     links: BTreeMap<RecordId, LinkState>,
+    /// When each local field last changed, as the audit trail keeps it: set by local edits and
+    /// pulls, not by creates (a creation is kept on the record row).
+    local_field_at: BTreeMap<RecordId, BTreeMap<String, Millis>>,
     /// Local records the connection may create remotely; `None` = all.
     create_only: Option<Vec<RecordId>>,
     now: Millis,
@@ -47,6 +50,7 @@ impl World {
             local: BTreeMap::new(),
             remote: BTreeMap::new(),
             links: BTreeMap::new(),
+            local_field_at: BTreeMap::new(),
             create_only: None,
             now: 1,
             next_id: 0,
@@ -109,6 +113,18 @@ impl World {
         let rec = self.local.get_mut(id).unwrap();
         set(&mut rec.fields, field, value.map(str::to_string).as_ref());
         rec.updated_at = now;
+        self.local_changed(id, field, now);
+    }
+
+    fn local_changed(&mut self, id: &RecordId, field: &str, at: Millis) {
+        self.local_field_at
+            .entry(id.clone())
+            .or_default()
+            .insert(field.to_string(), at);
+    }
+
+    fn local_times(&self, id: &RecordId) -> BTreeMap<String, Millis> {
+        self.local_field_at.get(id).cloned().unwrap_or_default()
     }
 
     fn edit_remote(&mut self, id: &str, field: &str, value: Option<&str>) {
@@ -154,6 +170,7 @@ impl World {
                     .then(|| self.remote_side(&link.remote_id)),
                 matched_by: None,
                 may_create_remote: false,
+                local_field_updated_at: self.local_times(id),
             });
         }
         for (rid, r) in &self.remote {
@@ -184,12 +201,17 @@ impl World {
                 Some((i, by)) => (Some(unlinked_local.remove(i).clone()), Some(by)),
                 None => (None, None),
             };
+            let local_field_updated_at = local
+                .as_ref()
+                .map(|l| self.local_times(&l.id))
+                .unwrap_or_default();
             items.push(PlanItem {
                 local,
                 link: None,
                 remote: Some(self.remote_side(rid)),
                 matched_by,
                 may_create_remote: false,
+                local_field_updated_at,
             });
         }
         for l in unlinked_local {
@@ -203,6 +225,7 @@ impl World {
                 remote: None,
                 matched_by: None,
                 may_create_remote: allowed,
+                ..PlanItem::default()
             });
         }
         PlanInput {
@@ -260,6 +283,9 @@ impl World {
                         set(&mut rec.fields, &c.field, c.new.as_ref());
                     }
                     rec.updated_at = now;
+                    for c in &changes {
+                        self.local_changed(&local_id, &c.field, now);
+                    }
                     let archived = self.links.get(&local_id).is_some_and(|l| l.archived);
                     self.link(&local_id, &remote_id, base);
                     self.links.get_mut(&local_id).unwrap().archived = archived;
@@ -276,6 +302,9 @@ impl World {
                     }
                     rec.updated_at = now;
                     rec.archived_at = Some(now);
+                    for c in &changes {
+                        self.local_changed(&local_id, &c.field, now);
+                    }
                     self.link(&local_id, &remote_id, base);
                     self.links.get_mut(&local_id).unwrap().archived = true;
                 }
@@ -367,6 +396,8 @@ struct Case {
     remote_at: Millis,
     /// A per-field remote time for `job_title`, where the CRM has one.
     remote_field_at: Option<Millis>,
+    /// A per-field local time for `job_title`, where the audit trail has one.
+    local_field_at: Option<Millis>,
     ops: &'static [OpKind],
     conflict: Option<Outcome>,
     after_local: Option<&'static str>,
@@ -384,6 +415,7 @@ const C: Case = Case {
     local_at: 10,
     remote_at: 10,
     remote_field_at: None,
+    local_field_at: None,
     ops: &[],
     conflict: None,
     after_local: Some("a"),
@@ -547,6 +579,64 @@ const CASES: &[Case] = &[
         ..C
     },
     Case {
+        name: "conflict, newest-wins, remote field time newer than the local record",
+        local: Some("L"),
+        remote: Some("R"),
+        local_at: 15,
+        remote_at: 30,
+        remote_field_at: Some(20),
+        ops: &[LocalUpdate],
+        conflict: Some(Outcome::Remote),
+        after_local: Some("R"),
+        after_remote: Some("R"),
+        after_base: Some("R"),
+        ..C
+    },
+    Case {
+        name: "conflict, newest-wins, an old local field edit on a recently touched record loses",
+        local: Some("L"),
+        remote: Some("R"),
+        local_at: 30,
+        local_field_at: Some(5),
+        remote_at: 20,
+        ops: &[LocalUpdate],
+        conflict: Some(Outcome::Remote),
+        after_local: Some("R"),
+        after_remote: Some("R"),
+        after_base: Some("R"),
+        ..C
+    },
+    Case {
+        name: "conflict, newest-wins, field times on both sides beat both record times",
+        local: Some("L"),
+        remote: Some("R"),
+        local_at: 40,
+        local_field_at: Some(25),
+        remote_at: 50,
+        remote_field_at: Some(20),
+        ops: &[RemoteUpdate],
+        conflict: Some(Outcome::Local),
+        after_local: Some("L"),
+        after_remote: Some("L"),
+        after_base: Some("L"),
+        ..C
+    },
+    Case {
+        name: "conflict, newest-wins, equal field times keep local",
+        local: Some("L"),
+        remote: Some("R"),
+        local_at: 10,
+        local_field_at: Some(12),
+        remote_at: 50,
+        remote_field_at: Some(12),
+        ops: &[RemoteUpdate],
+        conflict: Some(Outcome::Local),
+        after_local: Some("L"),
+        after_remote: Some("L"),
+        after_base: Some("L"),
+        ..C
+    },
+    Case {
         name: "conflict, newest-wins, clear against edit",
         local: None,
         remote: Some("R"),
@@ -671,6 +761,9 @@ fn three_way_rules_case_table() {
                 .field_updated_at
                 .insert("job_title".into(), at);
         }
+        if let Some(at) = case.local_field_at {
+            w.local_changed(&l, "job_title", at);
+        }
         w.link(&l, &r, with(case.base));
         let p = w.run();
         assert_eq!(kinds(&p), case.ops, "{}: ops", case.name);
@@ -681,6 +774,18 @@ fn three_way_rules_case_table() {
             "{}: conflicts",
             case.name
         );
+        // The conflict row keeps the times that were compared.
+        for c in &p.conflicts {
+            assert_eq!(
+                (c.local_updated_at, c.remote_updated_at),
+                (
+                    case.local_field_at.unwrap_or(case.local_at),
+                    case.remote_field_at.unwrap_or(case.remote_at)
+                ),
+                "{}: compared times",
+                case.name
+            );
+        }
         let link = &w.links[&l];
         assert_eq!(
             get(&w.local[&l].fields, "job_title"),

@@ -1,0 +1,133 @@
+//! Per-field times for `newest-wins`, looked up only where a conflict needs them.
+//!
+//! DESIGN §3: `newest-wins` uses field-level timestamps where the CRM has them, else
+//! record-level ones. Record times alone decide wrongly when a record was touched after an old
+//! edit of the conflicting field (another field edited since, on either side). Per-field times
+//! cost extra reads, HubSpot's change feed has none, and only a conflict uses them, so the
+//! engine first plans a page with what it has; then, for the records whose plan holds a
+//! `newest-wins` conflict, [`refine`] looks up
+//!
+//! * the remote times of the conflicting properties, with one [`Provider::field_times`] call
+//!   for all of them (the provider batches: HubSpot reads property history 100 records a
+//!   call), and
+//! * the local times of those fields, with one store query ([`Store::local_field_times`]: the
+//!   latest audit row of each field),
+//!
+//! and plans just those records again with the better inputs. The planner stays pure; where a
+//! time is missing it falls back to the record's time. A failed history read does not fail the
+//! run: those records are decided on the remote record time (and the local field times, which
+//! are always at hand), with a warning naming the connection.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::engine::plan::{self, Plan, PlanInput, PlanItem};
+use crate::mapping::ConflictPolicy;
+use crate::model::RecordId;
+use crate::providers::{FieldTimes, Provider};
+use crate::store::{Store, StoreError};
+
+/// A plan made again with per-field times for its `newest-wins` conflicts.
+pub struct Refined {
+    pub plan: Plan,
+    /// Set when the CRM's field times could not be read (the run goes on).
+    pub warning: Option<String>,
+}
+
+/// Plans again, with per-field times, the records of `input` whose plan `planned` holds a
+/// `newest-wins` conflict (see the module docs). Without such a conflict nothing is read and
+/// `planned` is returned as it is.
+pub async fn refine(
+    store: &Store,
+    provider: &dyn Provider,
+    connection: &str,
+    input: PlanInput,
+    planned: Plan,
+) -> Result<Refined, StoreError> {
+    let mut conflicting: BTreeMap<RecordId, BTreeSet<String>> = BTreeMap::new();
+    for c in &planned.conflicts {
+        if c.policy == ConflictPolicy::NewestWins {
+            conflicting
+                .entry(c.local_id.clone())
+                .or_default()
+                .insert(c.field.clone());
+        }
+    }
+    if conflicting.is_empty() {
+        return Ok(Refined {
+            plan: planned,
+            warning: None,
+        });
+    }
+    let PlanInput {
+        connection: input_connection,
+        object,
+        rules,
+        on_delete,
+        items,
+    } = input;
+    let mut items: Vec<PlanItem> = items
+        .into_iter()
+        .filter(|i| {
+            i.remote.is_some()
+                && i.local
+                    .as_ref()
+                    .is_some_and(|l| conflicting.contains_key(&l.id))
+        })
+        .collect();
+    let fields: BTreeSet<&String> = conflicting.values().flatten().collect();
+    let mut properties: Vec<String> = rules
+        .iter()
+        .filter(|r| fields.contains(&r.field))
+        .map(|r| r.remote.clone())
+        .collect();
+    properties.sort();
+    properties.dedup();
+    let remote_ids: Vec<String> = items
+        .iter()
+        .filter_map(|i| i.remote.as_ref().map(|r| r.id.clone()))
+        .collect();
+    let (remote_times, warning) = match provider.field_times(object, &remote_ids, &properties).await
+    {
+        Ok(times) => (times, None),
+        Err(e) => (
+            FieldTimes::new(),
+            Some(format!(
+                "{connection} {object}: could not read the CRM's field history for {} record(s) \
+                 with a newest-wins conflict, so their remote record times were compared \
+                 instead: {e}",
+                remote_ids.len()
+            )),
+        ),
+    };
+    let local_ids: Vec<RecordId> = conflicting.keys().cloned().collect();
+    let mut local_times = store.local_field_times(&local_ids)?;
+    for item in &mut items {
+        let Some(local) = &item.local else { continue };
+        let wanted = &conflicting[&local.id];
+        if let Some(times) = local_times.remove(&local.id) {
+            item.local_field_updated_at = times
+                .into_iter()
+                .filter(|(f, _)| wanted.contains(f))
+                .collect();
+        }
+        if let Some(remote) = &mut item.remote
+            && let Some(times) = remote_times.get(&remote.id)
+        {
+            for rule in rules.iter().filter(|r| wanted.contains(&r.field)) {
+                if let Some(&at) = times.get(&rule.remote) {
+                    remote.field_updated_at.insert(rule.field.clone(), at);
+                }
+            }
+        }
+    }
+    let again = plan::plan(&PlanInput {
+        connection: input_connection,
+        object,
+        rules,
+        on_delete,
+        items,
+    });
+    let mut plan = planned;
+    plan.replace_records(&local_ids.into_iter().collect(), again);
+    Ok(Refined { plan, warning })
+}
