@@ -509,6 +509,71 @@ fn newest_wins_takes_the_later_edit_whichever_side_it_was() {
     }
 }
 
+/// The `POST …/batch/read` calls of the request log that ask for property history: path
+/// and body.
+fn history_reads(hs: &Hs) -> Vec<(String, Value)> {
+    hs.sandbox
+        .request_log()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.contains("/batch/read"))
+        .filter_map(|r| {
+            let body = serde_json::from_str::<Value>(r.body.as_deref()?).ok()?;
+            let path = r.path.split('?').next().unwrap_or_default().to_string();
+            Some((path, body))
+        })
+        .filter(|(_, b)| {
+            b["propertiesWithHistory"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        })
+        .collect()
+}
+
+#[test]
+fn newest_wins_compares_field_edits_not_record_times() {
+    let hs = Hs::start();
+    let c = contact(7);
+    hs.save_local(std::slice::from_ref(&c));
+    hs.sync().ok();
+    let rid = hs.remote_id(ObjectKind::Contact, &c.id);
+    // A HubSpot user changes the last name; later crmsync's user changes it locally; later
+    // still (an hour on HubSpot's clock) the HubSpot user changes the job title, so HubSpot's
+    // record is by far the newer one.
+    hs.sandbox
+        .update_record("contacts", &rid, &[("lastname", "FromHubSpot")])
+        .unwrap();
+    tick();
+    hs.edit_local(&c.id, &[("last_name", "FromLocal")]);
+    tick();
+    hs.sandbox
+        .advance_clock(std::time::Duration::from_secs(3600));
+    hs.sandbox
+        .update_record("contacts", &rid, &[("jobtitle", "Remote Title")])
+        .unwrap();
+    hs.sandbox.clear_request_log();
+    hs.sync().ok();
+    // The local last name is the later edit of that field; the job title comes from HubSpot.
+    let (l, r) = after_conflict(&hs, &c.id, &rid);
+    assert_eq!(l.as_deref(), Some("FromLocal"));
+    assert_eq!(r.as_deref(), Some("FromLocal"));
+    // One batch read of just the conflicting record and property.
+    let reads = history_reads(&hs);
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    let (path, body) = &reads[0];
+    assert_eq!(path, "/crm/v3/objects/contacts/batch/read");
+    assert_eq!(
+        body["propertiesWithHistory"],
+        serde_json::json!(["lastname"])
+    );
+    assert_eq!(body["inputs"], serde_json::json!([{ "id": rid }]));
+
+    // Nothing left to do: no history read, no write.
+    hs.sandbox.clear_request_log();
+    hs.sync().ok();
+    assert_eq!(history_reads(&hs), Vec::new());
+    assert_eq!(hs.write_calls(), Vec::<String>::new());
+}
+
 #[test]
 fn manual_holds_the_field_exits_3_and_a_later_local_decision_goes_through() {
     let hs = Hs::with(fast(), "[policies.contact]\nlast_name = \"manual\"\n");
