@@ -1357,10 +1357,22 @@ fn creating_a_contact_hubspot_already_has_out_of_sight_links_and_merges_it_in_th
         .filter(|r| r.method == "POST" && r.path.starts_with("/crm/v3/objects/contacts/batch/read"))
         .map(|r| r.path)
         .collect();
+    // Read once by id to pair it, and once more for the history of the one newest-wins
+    // conflict (`job_title`; `last_name` is remote-wins and needs no times).
+    let history = history_reads(&hs);
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(
+        history[0].1["propertiesWithHistory"],
+        serde_json::json!(["jobtitle"])
+    );
+    assert_eq!(
+        history[0].1["inputs"],
+        serde_json::json!([{ "id": existing_id }])
+    );
     assert_eq!(
         reads.len(),
-        1,
-        "HubSpot's contact read once by id: {reads:?}"
+        2,
+        "HubSpot's contact read once by id, once for its history: {reads:?}"
     );
     // Merged as a match by email: each side's own fields copied, the fields set on both sides
     // decided by their policy (`last_name` remote-wins; `job_title` newest-wins, and the
