@@ -7,6 +7,11 @@ use clap::Parser;
 use crmsync::cli::{self, Cli, Exit};
 use crmsync::output::errors;
 
+/// mimalloc instead of the platform allocator: a bulk import allocates and frees a few dozen
+/// strings per row on two threads, and mimalloc does that in a fraction of the time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
