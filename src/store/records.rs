@@ -1,5 +1,6 @@
 //! Records, the local change sequence and the audit trail.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -69,10 +70,19 @@ pub(super) fn parse_fields(_path: &Path, json: &str) -> Result<Fields, String> {
     serde_json::from_str(json).map_err(|e| format!("fields are not a JSON object of text: {e}"))
 }
 
+/// The stored form of a record's fields. Pure, so a caller with a thread to spare (a bulk
+/// import's parsing thread) can make it ahead with [`encode_fields`] and hand it to
+/// [`Store::save_records_encoded`].
 pub(super) fn fields_json(fields: &Fields) -> String {
     // A BTreeMap of strings always serialises; the order is sorted, so equal maps give equal
     // text, which lets a no-op write be detected by comparing text.
     serde_json::to_string(fields).unwrap_or_else(|_| "{}".to_string())
+}
+
+/// A record's fields in the form the state file keeps them (sorted JSON), for
+/// [`Store::save_records_encoded`].
+pub fn encode_fields(fields: &Fields) -> String {
+    fields_json(fields)
 }
 
 /// The indexed match-key columns of a record: `email` for contacts, `domain` for companies.
@@ -161,6 +171,18 @@ pub(super) fn save_in(
     origin: &WriteOrigin,
     at: Millis,
 ) -> Result<usize, StoreError> {
+    save_encoded_in(tx, path, records, None, origin, at)
+}
+
+/// [`save_in`], with the fields of `records[i]` already encoded as `encoded[i]` when given.
+fn save_encoded_in(
+    tx: &Transaction<'_>,
+    path: &Path,
+    records: &[Record],
+    encoded: Option<&[String]>,
+    origin: &WriteOrigin,
+    at: Millis,
+) -> Result<usize, StoreError> {
     let start_seq = read_seq(tx, path)?;
     let mut seq = start_seq;
     let mut changed = 0;
@@ -175,28 +197,36 @@ pub(super) fn save_in(
              ON CONFLICT(id) DO NOTHING",
         )
         .map_err(|e| sql_error(path, "prepare the record insert", e))?;
+    (|| {
+        insert.raw_bind_parameter(9, at)?;
+        insert.raw_bind_parameter(10, run)?;
+        insert.raw_bind_parameter(11, cause.as_str())?;
+        insert.raw_bind_parameter(12, connection)
+    })()
+    .map_err(|e| sql_error(path, "prepare the record insert", e))?;
     let mut audit_insert = tx
         .prepare_cached(AUDIT_INSERT)
         .map_err(|e| sql_error(path, "prepare the audit insert", e))?;
-    for record in records {
-        let json = fields_json(&record.fields);
+    for (i, record) in records.iter().enumerate() {
+        let json: Cow<'_, str> = match encoded {
+            Some(e) => Cow::Borrowed(e[i].as_str()),
+            None => Cow::Owned(fields_json(&record.fields)),
+        };
+        let json = json.as_ref();
         let (email, domain) = match_keys(record);
-        let inserted = insert
-            .execute(params![
-                record.id.as_str(),
-                record.kind.as_str(),
-                json,
-                record.updated_at,
-                record.archived_at,
-                seq + 1,
-                email,
-                domain,
-                at,
-                run,
-                cause.as_str(),
-                connection,
-            ])
-            .map_err(|e| sql_error(path, "insert a record", e))?;
+        // The parameters that are the same for every record were bound above, once.
+        let inserted = (|| {
+            insert.raw_bind_parameter(1, record.id.as_str())?;
+            insert.raw_bind_parameter(2, record.kind.as_str())?;
+            insert.raw_bind_parameter(3, json)?;
+            insert.raw_bind_parameter(4, record.updated_at)?;
+            insert.raw_bind_parameter(5, record.archived_at)?;
+            insert.raw_bind_parameter(6, seq + 1)?;
+            insert.raw_bind_parameter(7, email)?;
+            insert.raw_bind_parameter(8, domain)?;
+            insert.raw_execute()
+        })()
+        .map_err(|e| sql_error(path, "insert a record", e))?;
         if inserted == 1 {
             // A new record: its creation is kept on the row (see CREATED_FIELD).
             seq += 1;
@@ -403,6 +433,30 @@ impl Store {
         let at = self.clock.now();
         let tx = super::sync_state::begin(&mut self.conn, &self.path)?;
         let changed = save_in(&tx, &self.path, records, origin, at)?;
+        tx.commit()
+            .map_err(|e| sql_error(&self.path, "commit records", e))?;
+        Ok(changed)
+    }
+
+    /// [`Store::save_records`] for records whose fields were encoded ahead: `encoded[i]` must
+    /// be [`encode_fields`] of `records[i].fields`.
+    pub fn save_records_encoded(
+        &mut self,
+        records: &[Record],
+        encoded: &[String],
+        origin: &WriteOrigin,
+    ) -> Result<usize, StoreError> {
+        assert_eq!(records.len(), encoded.len(), "one encoding per record");
+        debug_assert!(
+            records
+                .iter()
+                .zip(encoded)
+                .all(|(r, e)| fields_json(&r.fields) == *e),
+            "encodings match their records"
+        );
+        let at = self.clock.now();
+        let tx = super::sync_state::begin(&mut self.conn, &self.path)?;
+        let changed = save_encoded_in(&tx, &self.path, records, Some(encoded), origin, at)?;
         tx.commit()
             .map_err(|e| sql_error(&self.path, "commit records", e))?;
         Ok(changed)

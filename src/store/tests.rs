@@ -224,6 +224,7 @@ fn generate_v1_fixture() {
         conn,
         path: path.clone(),
         clock: Arc::new(FixedClock::new(T0)),
+        checkpointer: None,
     };
     s.save_records(&v1_fixture_records(), &IMPORT).unwrap();
     s.upsert_link(&link(
@@ -1067,4 +1068,87 @@ fn local_field_times_are_the_latest_audited_change_of_each_field() {
     // Unchanged since its import (kept on the row), and unknown: no entry.
     assert_eq!(times.len(), 1, "{times:?}");
     assert!(s.local_field_times(&[]).unwrap().is_empty());
+}
+
+fn wal_autocheckpoint(s: &Store) -> i64 {
+    s.conn
+        .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+        .unwrap()
+}
+
+fn db_pages(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len()) / 4096
+}
+
+#[test]
+fn a_bulk_load_checkpoints_on_its_own_thread_and_gives_checkpoints_back() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    assert_eq!(wal_autocheckpoint(&s), 1000);
+    s.begin_bulk_load().unwrap();
+    s.begin_bulk_load().unwrap(); // a second begin changes nothing
+    assert_eq!(wal_autocheckpoint(&s), checkpoint::WAL_CEILING_PAGES);
+    let before = db_pages(&path);
+    // One batch that logs about 1,000 pages; the writer no longer copies them itself.
+    let padding = "x".repeat(4000);
+    let records: Vec<Record> = (0..1000)
+        .map(|n| {
+            let email = format!("p{n}@example.com");
+            rec(
+                n,
+                ObjectKind::Contact,
+                &[("email", &email), ("note", &padding)],
+            )
+        })
+        .collect();
+    let encoded: Vec<String> = records.iter().map(|r| encode_fields(&r.fields)).collect();
+    assert_eq!(
+        s.save_records_encoded(&records, &encoded, &IMPORT).unwrap(),
+        1000
+    );
+    // The checkpoint thread copies them into the database file while the writer is idle.
+    // (The wait is bounded only so that a broken thread fails the test instead of hanging it.)
+    let waited = std::time::Instant::now();
+    while db_pages(&path) < before + 900 {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(120),
+            "no checkpoint: the database file stayed at {} pages",
+            db_pages(&path)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    s.end_bulk_load().unwrap();
+    s.end_bulk_load().unwrap(); // and so does a second end
+    assert_eq!(wal_autocheckpoint(&s), 1000);
+    drop(s);
+    let s = open(&path);
+    assert_eq!(s.count_records(ObjectKind::Contact, false).unwrap(), 1000);
+    let found = s
+        .find_by_field(
+            ObjectKind::Contact,
+            "email",
+            &["p999@example.com".to_string()],
+        )
+        .unwrap();
+    assert_eq!(found.len(), 1);
+}
+
+#[test]
+fn records_saved_with_their_encoding_are_read_back_as_saved() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    let records = vec![contact(1, "ann@example.com"), contact(2, "bo@example.com")];
+    let encoded: Vec<String> = records.iter().map(|r| encode_fields(&r.fields)).collect();
+    assert_eq!(
+        s.save_records_encoded(&records, &encoded, &IMPORT).unwrap(),
+        2
+    );
+    // Saving the same again changes nothing.
+    assert_eq!(
+        s.save_records_encoded(&records, &encoded, &IMPORT).unwrap(),
+        0
+    );
+    for r in &records {
+        assert_eq!(s.get_record(&r.id).unwrap().as_ref(), Some(r));
+    }
 }

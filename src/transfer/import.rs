@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::fs::File;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
@@ -15,7 +15,7 @@ use super::{
 };
 use crate::model::normalize::{normalize, phone_e164};
 use crate::model::{FieldType, Fields, Millis, ObjectKind, Record, RecordId};
-use crate::store::{Store, WriteOrigin};
+use crate::store::{Store, WriteOrigin, encode_fields};
 
 /// Imports the CSV or JSONL file at `path` into `store` as records of `opts.kind`.
 ///
@@ -71,15 +71,25 @@ pub(crate) fn import_into<S: RecordStore + ?Sized>(
             .has_live_records(opts.kind)
             .map_err(|source| ImportError::Store { saved: 0, source })?;
     let report = ImportReport::new(path, opts.kind, format);
+    store
+        .begin_bulk_load()
+        .map_err(|source| ImportError::Store { saved: 0, source })?;
     let mut sink = Batcher::new(store, opts, report, store_had_records);
     let mapper = ColumnMapper::new(opts.kind, &opts.map);
-    match format {
-        Format::Csv => read_csv(path, input, &mapper, opts, &mut sink, progress)?,
-        Format::Jsonl => read_jsonl(path, input, &mapper, opts, &mut sink, progress)?,
+    let read = match format {
+        Format::Csv => read_csv(path, input, &mapper, opts, &mut sink, progress),
+        Format::Jsonl => read_jsonl(path, input, &mapper, opts, &mut sink, progress),
     }
-    sink.flush()?;
+    .and_then(|()| sink.flush());
+    let (report, saved) = (sink.report, sink.saved);
+    // Ended on every path, so a failed import leaves the store as it found it.
+    let ended = store
+        .end_bulk_load()
+        .map_err(|source| ImportError::Store { saved, source });
+    read?;
+    ended?;
     progress.finish();
-    Ok(sink.report)
+    Ok(report)
 }
 
 fn check_options(opts: &ImportOptions) -> Result<(), ImportError> {
@@ -159,6 +169,26 @@ struct Row {
     fields: Fields,
     updated_at: Option<Millis>,
     archived_at: Option<Millis>,
+    /// Made with the row, on the thread that parsed it, so the saving thread does less: the
+    /// stored form of `fields` ([`encode_fields`]) and the [`key_hash`] of its value of each
+    /// of the first [`HASHED_KEYS`] match keys.
+    encoded: String,
+    hashes: [Option<u64>; HASHED_KEYS],
+    /// The id a row without one gets if it is loaded as a new record (also made ahead).
+    new_id: Option<RecordId>,
+}
+
+/// Match keys whose value hashes a row carries; further keys are hashed when needed.
+const HASHED_KEYS: usize = 2;
+
+impl Row {
+    /// The [`key_hash`] of this row's `value` of match key `k`.
+    fn key_hash(&self, k: usize, value: &str) -> u64 {
+        match self.hashes.get(k) {
+            Some(Some(h)) => *h,
+            _ => key_hash(k, value),
+        }
+    }
 }
 
 /// Why a row was rejected: the column at fault and the reason.
@@ -168,6 +198,7 @@ type RowError = (Option<String>, String);
 struct RowBuilder<'a> {
     kind: ObjectKind,
     calling_code: Option<&'a str>,
+    match_keys: &'a [String],
     row: Row,
 }
 
@@ -176,12 +207,16 @@ impl<'a> RowBuilder<'a> {
         RowBuilder {
             kind: opts.kind,
             calling_code: opts.default_calling_code.as_deref(),
+            match_keys: &opts.match_keys,
             row: Row {
                 line,
                 id: None,
                 fields: Fields::new(),
                 updated_at: None,
                 archived_at: None,
+                encoded: String::new(),
+                hashes: [None; HASHED_KEYS],
+                new_id: None,
             },
         }
     }
@@ -250,6 +285,13 @@ impl<'a> RowBuilder<'a> {
             && let Some(e164) = phone_e164(phone, self.calling_code)
         {
             self.row.fields.insert("phone_e164".into(), e164);
+        }
+        self.row.encoded = encode_fields(&self.row.fields);
+        if self.row.id.is_none() {
+            self.row.new_id = Some(RecordId::new());
+        }
+        for (k, key) in self.match_keys.iter().enumerate().take(HASHED_KEYS) {
+            self.row.hashes[k] = self.row.fields.get(key).map(|v| key_hash(k, v));
         }
         self.row
     }
@@ -404,7 +446,7 @@ fn parse_csv<R: Read>(
     header: &[String],
     targets: &[MapTarget],
     tx: &SyncSender<Result<Vec<Parsed>, ImportError>>,
-    spent: &Receiver<Vec<Record>>,
+    spent: &Receiver<Spent>,
 ) {
     let mut rec = csv::ByteRecord::new();
     let mut chunk = Vec::with_capacity(PARSED_CHUNK);
@@ -637,14 +679,17 @@ struct Batcher<'s, S: RecordStore + ?Sized> {
     /// Hash of (match key index, value) → the line that brought the value in. Names the line
     /// in messages, and, when the store held no records of the kind before the import, picks
     /// the values worth looking up: whether a row is a duplicate is decided on real values.
-    seen: HashMap<u64, u64>,
+    seen: HashMap<u64, u64, BuildHasherDefault<Prehashed>>,
     /// Whether the store held live records of the kind when the import began.
     store_had_records: bool,
     saved: u64,
     /// Where saved batches go to be freed: the thread that allocated their strings frees them
     /// far more cheaply than this one would (the allocator's per-thread arenas).
-    spent: Option<Sender<Vec<Record>>>,
+    spent: Option<Sender<Spent>>,
 }
+
+/// A saved batch on its way back to be freed: its records and their encodings.
+type Spent = (Vec<Record>, Vec<String>);
 
 /// Where a duplicate row's record is.
 enum Existing {
@@ -657,6 +702,28 @@ enum Existing {
 struct Pending {
     record: Record,
     line: u64,
+    /// `encode_fields(&record.fields)`, while it is known.
+    encoded: Option<String>,
+}
+
+/// A hasher for keys that are already hashes ([`key_hash`]): hashing them again would only
+/// cost time.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is expected; anything else still hashes, just not as cheaply.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, h: u64) {
+        self.0 = h;
+    }
 }
 
 fn key_hash(key: usize, value: &str) -> u64 {
@@ -678,7 +745,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
             opts,
             report,
             rows: Vec::with_capacity(opts.batch_size.min(super::DEFAULT_BATCH)),
-            seen: HashMap::new(),
+            seen: HashMap::default(),
             store_had_records,
             saved: 0,
             spent: None,
@@ -713,9 +780,11 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
             let mut values: Vec<String> = rows
                 .iter()
                 .filter(|r| r.archived_at.is_none())
-                .filter_map(|r| r.fields.get(key))
-                .filter(|v| self.store_had_records || self.seen.contains_key(&key_hash(k, v)))
-                .cloned()
+                .filter_map(|r| Some((r, r.fields.get(key)?)))
+                .filter(|(r, v)| {
+                    self.store_had_records || self.seen.contains_key(&r.key_hash(k, v))
+                })
+                .map(|(_, v)| v.clone())
                 .collect();
             values.sort_unstable();
             values.dedup();
@@ -738,8 +807,12 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                 // A row without an id gets a fresh one, which no later row can name: only ids
                 // from the file need to be found again.
                 let id_from_file = row.id.is_some();
+                let hashes = row.hashes;
                 let record = Record {
-                    id: row.id.clone().unwrap_or_default(),
+                    id: match &row.id {
+                        Some(id) => id.clone(),
+                        None => row.new_id.unwrap_or_default(),
+                    },
                     kind,
                     fields: row.fields,
                     updated_at: row.updated_at.unwrap_or(self.opts.now),
@@ -748,10 +821,11 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                 self.report.loaded += 1;
                 let at = pending.len();
                 let ids = id_from_file.then_some(&mut by_id);
-                self.register(&record, row.line, at, &mut by_key, ids);
+                self.register(&record, &hashes, row.line, at, &mut by_key, ids);
                 pending.push(Pending {
                     record,
                     line: row.line,
+                    encoded: Some(row.encoded),
                 });
                 continue;
             };
@@ -765,7 +839,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                             pending[*i].line, pending[*i].record.id
                         ),
                         Existing::Stored(r) => {
-                            match key.and_then(|k| self.seen.get(&key_hash(k, &value))) {
+                            match key.and_then(|k| self.seen.get(&row.key_hash(k, &value))) {
                                 Some(line) => format!("line {line} (record `{}`)", r.id),
                                 None => format!("record `{}` already in the store", r.id),
                             }
@@ -796,30 +870,42 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                     let at = match at {
                         Some(i) => {
                             pending[i].record = merged.clone();
+                            pending[i].encoded = None;
                             i
                         }
                         None => {
                             pending.push(Pending {
                                 record: merged.clone(),
                                 line: row.line,
+                                encoded: None,
                             });
                             pending.len() - 1
                         }
                     };
-                    self.register(&merged, row.line, at, &mut by_key, Some(&mut by_id));
+                    let none = [None; HASHED_KEYS];
+                    self.register(&merged, &none, row.line, at, &mut by_key, Some(&mut by_id));
                 }
             }
         }
-        let records: Vec<Record> = pending.into_iter().map(|p| p.record).collect();
+        let mut records: Vec<Record> = Vec::with_capacity(pending.len());
+        let mut encoded: Vec<String> = Vec::with_capacity(pending.len());
+        for p in pending {
+            encoded.push(p.encoded.unwrap_or_else(|| encode_fields(&p.record.fields)));
+            records.push(p.record);
+        }
         if !records.is_empty() {
             self.store
-                .save_records(&records, &WriteOrigin::Import { run: self.opts.run })
+                .save_records_encoded(
+                    &records,
+                    &encoded,
+                    &WriteOrigin::Import { run: self.opts.run },
+                )
                 .map_err(|e| self.store_err(e))?;
             self.saved += records.len() as u64;
         }
         if let Some(spent) = &self.spent {
             // When the parsing thread is gone the batch comes back and is freed here.
-            let _ = spent.send(records);
+            let _ = spent.send((records, encoded));
         }
         Ok(())
     }
@@ -858,9 +944,11 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         None
     }
 
+    /// `hashes` are the record's match key hashes where known (see [`Row::hashes`]).
     fn register(
         &mut self,
         record: &Record,
+        hashes: &[Option<u64>; HASHED_KEYS],
         line: u64,
         at: usize,
         by_key: &mut [HashMap<String, usize>],
@@ -875,7 +963,11 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         for (k, key) in self.opts.match_keys.iter().enumerate() {
             if let Some(value) = record.fields.get(key) {
                 by_key[k].entry(value.clone()).or_insert(at);
-                self.seen.entry(key_hash(k, value)).or_insert(line);
+                let h = match hashes.get(k) {
+                    Some(Some(h)) => *h,
+                    _ => key_hash(k, value),
+                };
+                self.seen.entry(h).or_insert(line);
             }
         }
     }

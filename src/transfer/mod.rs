@@ -311,7 +311,22 @@ pub(crate) trait RecordStore {
         field: &str,
         values: &[String],
     ) -> Result<HashMap<String, Record>, StoreError>;
-    fn save_records(&mut self, records: &[Record], origin: &WriteOrigin) -> Result<(), StoreError>;
+    /// Saves `records` as [`Store::save_records`] does, with `encoded[i]` the
+    /// [`crate::store::encode_fields`] of `records[i].fields`.
+    fn save_records_encoded(
+        &mut self,
+        records: &[Record],
+        encoded: &[String],
+        origin: &WriteOrigin,
+    ) -> Result<(), StoreError>;
+    /// Brackets a large load (see [`Store::begin_bulk_load`]); stores without such a mode
+    /// do nothing.
+    fn begin_bulk_load(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn end_bulk_load(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Whether any live (not archived) record of `kind` is stored.
     fn has_live_records(&self, kind: ObjectKind) -> Result<bool, StoreError>;
     fn for_each_record(
@@ -331,11 +346,22 @@ impl RecordStore for Store {
     ) -> Result<HashMap<String, Record>, StoreError> {
         Store::find_by_field(self, kind, field, values)
     }
-    fn save_records(&mut self, records: &[Record], origin: &WriteOrigin) -> Result<(), StoreError> {
-        Store::save_records(self, records, origin)
+    fn save_records_encoded(
+        &mut self,
+        records: &[Record],
+        encoded: &[String],
+        origin: &WriteOrigin,
+    ) -> Result<(), StoreError> {
+        Store::save_records_encoded(self, records, encoded, origin).map(drop)
     }
     fn has_live_records(&self, kind: ObjectKind) -> Result<bool, StoreError> {
         Ok(Store::count_records(self, kind, false)? > 0)
+    }
+    fn begin_bulk_load(&mut self) -> Result<(), StoreError> {
+        Store::begin_bulk_load(self)
+    }
+    fn end_bulk_load(&mut self) -> Result<(), StoreError> {
+        Store::end_bulk_load(self)
     }
     fn for_each_record(
         &self,
@@ -404,13 +430,21 @@ pub(crate) mod mem {
             }
             Ok(out)
         }
-        fn save_records(
+        fn save_records_encoded(
             &mut self,
             records: &[Record],
+            encoded: &[String],
             _origin: &WriteOrigin,
         ) -> Result<(), StoreError> {
+            assert_eq!(records.len(), encoded.len());
             self.saves += 1;
-            for r in records {
+            for (r, e) in records.iter().zip(encoded) {
+                assert_eq!(
+                    crate::store::encode_fields(&r.fields),
+                    *e,
+                    "record {}",
+                    r.id
+                );
                 self.records.insert(r.id.clone(), r.clone());
             }
             Ok(())
