@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use common::TestEnv;
 use crmsync::model::{ObjectKind, RecordId};
 use crmsync::sandbox::{Sandbox, SandboxOptions};
-use crmsync::store::{Link, NewConflict, RunLock, RunOutcome, Store, WriteFailure, WriteOp};
+use crmsync::store::{ConflictDecision, Link, NewConflict, RunLock, RunOutcome, Store, WriteFailure, WriteOp};
 use serde_json::Value;
 
 const CONTACTS: &str = "\
@@ -101,6 +101,15 @@ fn add_conflict(env: &TestEnv, id: &RecordId, field: &str, local: &str, remote: 
             local: Some(local.into()),
             remote: Some(remote.into()),
             detected_at: 1_768_478_400_000,
+            decision: ConflictDecision {
+                run: None,
+                policy: "manual".into(),
+                outcome: "held".into(),
+                local_updated_at: 1_768_478_300_000,
+                local_time_source: "field".into(),
+                remote_updated_at: 1_768_478_200_000,
+                remote_time_source: "record".into(),
+            },
         })
         .unwrap()
 }
