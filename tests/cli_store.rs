@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use common::TestEnv;
 use crmsync::model::{ObjectKind, RecordId};
 use crmsync::sandbox::{Sandbox, SandboxOptions};
-use crmsync::store::{Link, NewConflict, RunLock, RunOutcome, Store, WriteFailure, WriteOp};
+use crmsync::store::{
+    ConflictDecision, Link, NewConflict, RunLock, RunOutcome, Store, WriteFailure, WriteOp,
+};
 use serde_json::Value;
 
 const CONTACTS: &str = "\
@@ -101,6 +103,15 @@ fn add_conflict(env: &TestEnv, id: &RecordId, field: &str, local: &str, remote: 
             local: Some(local.into()),
             remote: Some(remote.into()),
             detected_at: 1_768_478_400_000,
+            decision: ConflictDecision {
+                run: None,
+                policy: "manual".into(),
+                outcome: "held".into(),
+                local_updated_at: 1_768_478_300_000,
+                local_time_source: "field".into(),
+                remote_updated_at: 1_768_478_200_000,
+                remote_time_source: "record".into(),
+            },
         })
         .unwrap()
 }
@@ -660,9 +671,38 @@ fn conflicts_list_and_show_the_values_of_both_sides() {
     assert!(run.stdout.contains("ann@example.com"), "{}", run.stdout);
     assert!(run.stdout.contains("they/them"), "{}", run.stdout);
 
+    // How the sync met it: the policy, the two times it compared and where each came from.
+    assert!(
+        run.stdout.contains(
+            "manual: local 2026-01-15 11:58:20Z (field) vs remote 2026-01-15 11:56:40Z (record) → held"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(list[0]["decision"]["policy"], "manual");
+    assert_eq!(
+        list[0]["decision"]["local_updated_at"],
+        1_768_478_300_000_i64
+    );
+
     let show = env.run(&["conflicts", "show", &id.to_string(), "--json"]);
     show.ok();
-    assert_eq!(show.json()["field"], "pronouns");
+    let shown = show.json();
+    assert_eq!(shown["field"], "pronouns");
+    assert_eq!(
+        shown["decision"]["remote_updated_at"],
+        1_768_478_200_000_i64
+    );
+    assert_eq!(shown["decision"]["remote_time_source"], "record");
+    let show = env.run(&["conflicts", "show", &id.to_string()]);
+    show.ok();
+    for want in [
+        "2026-01-15 11:58:20Z (field)",
+        "2026-01-15 11:56:40Z (record)",
+        "held",
+    ] {
+        assert!(show.stdout.contains(want), "{want}: {}", show.stdout);
+    }
     let run = env.run(&["conflicts", "show", "999"]);
     run.expect_code(1);
     assert!(run.stderr.contains("no conflict 999"), "{}", run.stderr);

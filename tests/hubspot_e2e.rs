@@ -529,16 +529,14 @@ fn history_reads(hs: &Hs) -> Vec<(String, Value)> {
         .collect()
 }
 
-#[test]
-fn newest_wins_compares_field_edits_not_record_times() {
-    let hs = Hs::start();
+/// A synced contact whose last name a HubSpot user changes; later crmsync's user changes it
+/// locally; later still (an hour on HubSpot's clock) the HubSpot user changes the job title,
+/// so HubSpot's record is by far the newer one. Returns the local record and its HubSpot id.
+fn old_remote_field_edit_in_a_newer_record(hs: &Hs) -> (Record, String) {
     let c = contact(7);
     hs.save_local(std::slice::from_ref(&c));
     hs.sync().ok();
     let rid = hs.remote_id(ObjectKind::Contact, &c.id);
-    // A HubSpot user changes the last name; later crmsync's user changes it locally; later
-    // still (an hour on HubSpot's clock) the HubSpot user changes the job title, so HubSpot's
-    // record is by far the newer one.
     hs.sandbox
         .update_record("contacts", &rid, &[("lastname", "FromHubSpot")])
         .unwrap();
@@ -550,6 +548,13 @@ fn newest_wins_compares_field_edits_not_record_times() {
     hs.sandbox
         .update_record("contacts", &rid, &[("jobtitle", "Remote Title")])
         .unwrap();
+    (c, rid)
+}
+
+#[test]
+fn newest_wins_compares_field_edits_not_record_times() {
+    let hs = Hs::start();
+    let (c, rid) = old_remote_field_edit_in_a_newer_record(&hs);
     hs.sandbox.clear_request_log();
     hs.sync().ok();
     // The local last name is the later edit of that field; the job title comes from HubSpot.
@@ -572,6 +577,100 @@ fn newest_wins_compares_field_edits_not_record_times() {
     hs.sync().ok();
     assert_eq!(history_reads(&hs), Vec::new());
     assert_eq!(hs.write_calls(), Vec::<String>::new());
+}
+
+#[test]
+fn conflicts_show_and_explain_carry_the_times_newest_wins_compared() {
+    let hs = Hs::start();
+    let (c, rid) = old_remote_field_edit_in_a_newer_record(&hs);
+    let local_at = hs
+        .store()
+        .local_field_times(std::slice::from_ref(&c.id))
+        .unwrap()[&c.id]["last_name"];
+    let record_at = chrono::DateTime::parse_from_rfc3339(
+        hs.remote("contacts", &rid)["updatedAt"].as_str().unwrap(),
+    )
+    .unwrap()
+    .timestamp_millis();
+    hs.sync().ok();
+
+    let decided = hs
+        .store()
+        .list_conflicts(&crmsync::store::ConflictFilter::default())
+        .unwrap();
+    assert_eq!(decided.len(), 1, "{decided:?}");
+    let id = decided[0].id.to_string();
+    let shown = hs.run(&["conflicts", "show", &id, "--json"]);
+    shown.ok();
+    let d = &shown.json()["decision"];
+    assert_eq!(d["policy"], "newest-wins");
+    assert_eq!(d["outcome"], "local");
+    assert_eq!(
+        (&d["local_time_source"], &d["remote_time_source"]),
+        (&"field".into(), &"field".into())
+    );
+    assert_eq!(d["local_updated_at"], local_at);
+    // HubSpot's time of the last name, an hour before its record's time.
+    let remote_at = d["remote_updated_at"].as_i64().unwrap();
+    assert!(remote_at < local_at, "{d}");
+    assert!(
+        remote_at <= record_at - 3_000_000,
+        "{remote_at} vs record {record_at}"
+    );
+    assert_eq!(d["run"], hs.store().list_runs(1).unwrap()[0].id);
+
+    let explained = hs.run(&["explain", &c.id.to_string(), "last_name", "--json"]);
+    explained.ok();
+    let field = &explained.json()["connections"][0]["fields"][0];
+    assert_eq!(field["field"], "last_name");
+    assert_eq!(field["last_conflict"]["id"], decided[0].id);
+    assert_eq!(&field["last_conflict"]["decision"], d);
+
+    // The table forms print the same times as the other times of those commands.
+    let when = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .format("%Y-%m-%d %H:%M:%SZ (field)")
+            .to_string()
+    };
+    let local = when(local_at);
+    let remote = when(remote_at);
+    let log = hs.run(&[
+        "log",
+        "--record",
+        &c.id.to_string(),
+        "--field",
+        "last_name",
+        "--json",
+    ]);
+    log.ok();
+    let entries = log.json();
+    // The push that carried the decided value names its conflict; the earlier changes none.
+    let decided_by: Vec<&Value> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !e["conflict"].is_null())
+        .collect();
+    assert_eq!(decided_by.len(), 1, "{entries}");
+    assert_eq!(decided_by[0]["cause"], "push");
+    assert_eq!(decided_by[0]["run"], d["run"]);
+    assert_eq!(&decided_by[0]["conflict"]["decision"], d);
+    for args in [
+        vec!["conflicts", "show", id.as_str()],
+        vec!["explain", c.id.as_str(), "last_name"],
+        vec!["log", "--record", c.id.as_str()],
+    ] {
+        let run = hs.run(&args);
+        run.ok();
+        for want in [&local, &remote] {
+            assert!(
+                run.stdout.contains(want.as_str()),
+                "{args:?}: {want}: {}",
+                run.stdout
+            );
+        }
+    }
 }
 
 #[test]

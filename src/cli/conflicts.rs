@@ -8,7 +8,7 @@ use crate::output::errors::{UsageError, hinted};
 use crate::output::table::{or_dash, table};
 use crate::store::{Conflict, ConflictFilter, Store, WriteOrigin};
 
-use super::record::{self, when};
+use super::record::{self, NOT_RECORDED, compared_time, decision, when};
 use super::{Context, Exit};
 
 /// List, show and resolve conflicts held by the `manual` policy
@@ -122,6 +122,7 @@ fn list(ctx: &Context, connection: Option<String>) -> anyhow::Result<Exit> {
             "local",
             "remote",
             "detected",
+            "decision",
         ],
     );
     for c in &conflicts {
@@ -134,6 +135,7 @@ fn list(ctx: &Context, connection: Option<String>) -> anyhow::Result<Exit> {
             or_dash(c.local.as_deref()),
             or_dash(c.remote.as_deref()),
             when(c.detected_at),
+            decision(c.decision.as_ref()),
         ]);
     }
     ctx.out.data(t)?;
@@ -182,6 +184,31 @@ fn show(ctx: &Context, id: i64) -> anyhow::Result<Exit> {
     t.add_row(vec!["local".to_string(), or_dash(c.local.as_deref())]);
     t.add_row(vec!["remote".to_string(), or_dash(c.remote.as_deref())]);
     t.add_row(vec!["detected".to_string(), when(c.detected_at)]);
+    let not_recorded = || NOT_RECORDED.to_string();
+    let d = c.decision.as_ref();
+    t.add_row(vec![
+        "policy".to_string(),
+        d.map_or_else(not_recorded, |d| d.policy.clone()),
+    ]);
+    t.add_row(vec![
+        "local time (compared)".to_string(),
+        d.map_or_else(not_recorded, |d| {
+            compared_time(d.local_updated_at, &d.local_time_source)
+        }),
+    ]);
+    t.add_row(vec![
+        "remote time (compared)".to_string(),
+        d.map_or_else(not_recorded, |d| {
+            compared_time(d.remote_updated_at, &d.remote_time_source)
+        }),
+    ]);
+    t.add_row(vec![
+        "outcome".to_string(),
+        d.map_or_else(not_recorded, |d| match d.run {
+            Some(run) => format!("{} (run {run})", d.outcome),
+            None => d.outcome.clone(),
+        }),
+    ]);
     match c.resolved_at {
         Some(at) => t.add_row(vec![
             "resolved".to_string(),

@@ -11,9 +11,9 @@ use crate::model::{Millis, ObjectKind, RecordId};
 use crate::output::errors::UsageError;
 use crate::output::table::{or_dash, table};
 use crate::providers::{DefaultMapping, ProviderContext, ProviderError, TokenSource};
-use crate::store::{AuditEntry, ConflictFilter, Link};
+use crate::store::{AuditEntry, Conflict, ConflictFilter, Link};
 
-use super::record::{self, when};
+use super::record::{self, decision, when};
 use super::{Context, Exit};
 
 /// Show a record's fields: base, local and remote values, direction, policy, last writer
@@ -69,6 +69,10 @@ pub struct FieldView {
     /// What the next sync does with this field, in words.
     pub next: String,
     pub last_writer: Option<AuditEntry>,
+    /// The field's latest conflict with this connection (open, resolved or decided by the
+    /// policy), with how the sync decided it (`decision`: the policy, the two compared times
+    /// and the outcome; `null` when not recorded).
+    pub last_conflict: Option<Conflict>,
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
@@ -99,9 +103,11 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     for link in store.links_of_record(&record.id)? {
         let defaults = built_in_mappings(ctx, &link.connection, record.kind);
         let pending = seq > store.local_cursor(&link.connection, record.kind)?;
-        let conflicts = store.list_open_conflicts(&ConflictFilter {
+        // Oldest first: the open one of a field, if any, is its latest.
+        let conflicts = store.list_conflicts(&ConflictFilter {
             connection: Some(link.connection.clone()),
             local_id: Some(record.id.clone()),
+            field: args.field.clone(),
             ..ConflictFilter::default()
         })?;
         let mut names: BTreeSet<String> = record
@@ -132,7 +138,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 rule_of(&ctx.config, &link, &name, defaults.as_ref());
             let base = link.base.get(&name).cloned();
             let local = record.get(&name).map(str::to_string);
-            let next = match conflicts.iter().find(|c| c.field == name) {
+            let last_conflict = conflicts.iter().rev().find(|c| c.field == name).cloned();
+            let open = last_conflict.as_ref().filter(|c| c.resolved_at.is_none());
+            let next = match open {
                 Some(c) => format!(
                     "held: conflict {} waits for `crmsync conflicts resolve`",
                     c.id
@@ -157,6 +165,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 policy,
                 policy_source,
                 next,
+                last_conflict,
             });
         }
         connections.push(ConnectionView {
@@ -224,6 +233,7 @@ fn render(
                 "policy",
                 "next sync",
                 "last writer",
+                "last conflict",
             ],
         );
         for f in &c.fields {
@@ -243,6 +253,9 @@ fn render(
                         when(w.at),
                         w.run.map_or(String::new(), |r| format!(", run {r}"))
                     )
+                }),
+                f.last_conflict.as_ref().map_or("—".to_string(), |c| {
+                    format!("{}: {}", c.id, decision(c.decision.as_ref()))
                 }),
             ]);
         }

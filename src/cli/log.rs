@@ -1,9 +1,11 @@
 //! `crmsync log`
 
-use crate::output::table::{or_dash, table};
-use crate::store::{AuditEntry, CREATED_FIELD, Run};
+use serde::Serialize;
 
-use super::record::{self, when};
+use crate::output::table::{or_dash, table};
+use crate::store::{AuditEntry, CREATED_FIELD, Conflict, ConflictFilter, Run};
+
+use super::record::{self, decision, when};
 use super::{Context, Exit};
 
 /// Past runs with counts and durations, or the audit trail of a record's field changes
@@ -38,6 +40,18 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         Some(spec) => {
             let record = record::find(&store, spec)?;
             let entries = store.audit_for_record(&record.id, args.field.as_deref(), args.limit)?;
+            let conflicts = store.list_conflicts(&ConflictFilter {
+                local_id: Some(record.id.clone()),
+                field: args.field.clone(),
+                ..ConflictFilter::default()
+            })?;
+            let entries: Vec<AuditView> = entries
+                .into_iter()
+                .map(|entry| AuditView {
+                    conflict: decided_by(&entry, &conflicts).cloned(),
+                    entry,
+                })
+                .collect();
             audit(ctx, &entries)
         }
     }
@@ -129,7 +143,28 @@ fn counts(v: &serde_json::Value) -> String {
     }
 }
 
-fn audit(ctx: &Context, entries: &[AuditEntry]) -> anyhow::Result<Exit> {
+/// `crmsync log --record R --json`: an audit entry, with the conflict whose decision made the
+/// change (`null` for a change no conflict decided).
+#[derive(Debug, Serialize)]
+pub struct AuditView {
+    #[serde(flatten)]
+    pub entry: AuditEntry,
+    pub conflict: Option<Conflict>,
+}
+
+/// The conflict a sync decided with the change `e`: the same run, connection, record and
+/// field. Conflicts kept without their decision are never matched.
+fn decided_by<'c>(e: &AuditEntry, conflicts: &'c [Conflict]) -> Option<&'c Conflict> {
+    let run = e.run?;
+    conflicts.iter().rev().find(|c| {
+        c.local_id == e.record_id
+            && c.field == e.field
+            && e.connection.as_deref() == Some(c.connection.as_str())
+            && c.decision.as_ref().and_then(|d| d.run) == Some(run)
+    })
+}
+
+fn audit(ctx: &Context, entries: &[AuditView]) -> anyhow::Result<Exit> {
     if ctx.out.json {
         ctx.out.json(&entries)?;
         return Ok(Exit::Ok);
@@ -140,9 +175,18 @@ fn audit(ctx: &Context, entries: &[AuditEntry]) -> anyhow::Result<Exit> {
     }
     let mut t = table(
         &ctx.out,
-        &["time", "field", "change", "side", "cause", "run"],
+        &[
+            "time",
+            "field",
+            "change",
+            "side",
+            "cause",
+            "run",
+            "decided by",
+        ],
     );
-    for e in entries {
+    for view in entries {
+        let e = &view.entry;
         let field = if e.field == CREATED_FIELD {
             "(created)".to_string()
         } else {
@@ -168,6 +212,9 @@ fn audit(ctx: &Context, entries: &[AuditEntry]) -> anyhow::Result<Exit> {
             e.side.clone(),
             cause,
             e.run.map_or("—".to_string(), |r| r.to_string()),
+            view.conflict.as_ref().map_or("—".to_string(), |c| {
+                format!("conflict {}: {}", c.id, decision(c.decision.as_ref()))
+            }),
         ]);
     }
     ctx.out.data(t)?;

@@ -3,7 +3,7 @@
 
 use crate::model::{ObjectKind, Record, RecordId};
 use crate::output::errors::hinted;
-use crate::store::{RunLock, Store, StoreError};
+use crate::store::{ConflictDecision, RunLock, Store, StoreError};
 
 use super::Context;
 
@@ -96,3 +96,27 @@ pub fn when(ms: crate::model::Millis) -> String {
         None => ms.to_string(),
     }
 }
+
+/// A time compared by `newest-wins`, with where it came from: `2026-01-15 12:00:00Z (field)`.
+pub fn compared_time(at: crate::model::Millis, source: &str) -> String {
+    format!("{} ({source})", when(at))
+}
+
+/// How a sync decided a conflict, on one line:
+/// `newest-wins: local 2026-01-15 12:00:00Z (field) vs remote 2026-01-15 12:05:00Z (record) → remote`;
+/// `not recorded` for a conflict kept by a build that did not record decisions.
+pub fn decision(d: Option<&ConflictDecision>) -> String {
+    match d {
+        Some(d) => format!(
+            "{}: local {} vs remote {} → {}",
+            d.policy,
+            compared_time(d.local_updated_at, &d.local_time_source),
+            compared_time(d.remote_updated_at, &d.remote_time_source),
+            d.outcome
+        ),
+        None => NOT_RECORDED.to_string(),
+    }
+}
+
+/// Shown for a conflict's decision kept before the state file recorded decisions.
+pub const NOT_RECORDED: &str = "not recorded";

@@ -41,8 +41,8 @@ use crate::mapping::{FieldMap, IdLookup, OnDelete};
 use crate::model::{FieldType, Fields, ObjectKind, Record, RecordId, set_field};
 use crate::providers::{Provider, RecordError, RemoteRecord, RemoteWrite};
 use crate::store::{
-    JournalEntry, Link, NewConflict, PendingWrite, Store, WriteFailure, WriteOp, WriteOrigin,
-    WriteOutcome,
+    ConflictDecision, JournalEntry, Link, NewConflict, PendingWrite, Store, WriteFailure, WriteOp,
+    WriteOrigin, WriteOutcome,
 };
 
 /// What executing one plan did.
@@ -238,6 +238,10 @@ impl Executor<'_> {
         let now = self.clock.now();
 
         for c in &plan.conflicts {
+            let policy = serde_json::to_value(c.policy)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
             let id = self.store.upsert_conflict(&NewConflict {
                 connection: self.connection.to_string(),
                 kind: object,
@@ -247,16 +251,21 @@ impl Executor<'_> {
                 local: c.local.clone(),
                 remote: c.remote.clone(),
                 detected_at: now,
+                decision: ConflictDecision {
+                    run: Some(self.run),
+                    policy: policy.clone(),
+                    outcome: c.outcome.as_str().to_string(),
+                    local_updated_at: c.local_updated_at,
+                    local_time_source: c.local_time_source.as_str().to_string(),
+                    remote_updated_at: c.remote_updated_at,
+                    remote_time_source: c.remote_time_source.as_str().to_string(),
+                },
             })?;
             if c.outcome == Outcome::Held {
                 out.held += 1;
             } else {
                 // Decided by policy: kept as a resolved conflict, so what was overwritten
                 // stays on record.
-                let policy = serde_json::to_value(c.policy)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
                 self.store
                     .resolve_conflict(id, c.value.as_deref(), &policy, now)?;
                 out.decided += 1;

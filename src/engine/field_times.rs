@@ -16,7 +16,8 @@
 //! and plans just those records again with the better inputs. The planner stays pure; where a
 //! time is missing it falls back to the record's time. A failed history read does not fail the
 //! run: those records are decided on the remote record time (and the local field times, which
-//! are always at hand), with a warning naming the connection.
+//! are always at hand), with a warning naming the connection; the engine gives that warning
+//! once per connection and run, not once per failed read.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -92,9 +93,10 @@ pub async fn refine(
         Err(e) => (
             FieldTimes::new(),
             Some(format!(
-                "{connection} {object}: could not read the CRM's field history for {} record(s) \
-                 with a newest-wins conflict, so their remote record times were compared \
-                 instead: {e}",
+                "{connection}: could not read the CRM's field history for {} {object} \
+                 record(s) with a newest-wins conflict, so their remote record times were \
+                 compared instead (later failed history reads of {connection} in this run fall \
+                 back the same way without a warning): {e}",
                 remote_ids.len()
             )),
         ),

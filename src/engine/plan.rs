@@ -335,6 +335,45 @@ pub enum Outcome {
     Held,
 }
 
+/// Where a time compared by `newest-wins` came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeSource {
+    /// The field's own last change (the CRM's property history, the local audit trail).
+    Field,
+    /// The record's `updated_at`, for want of a time of the field.
+    Record,
+}
+
+impl TimeSource {
+    /// The field's time where known, else the record's, with where it came from.
+    fn pick(field: Option<&Millis>, record: Millis) -> (Millis, TimeSource) {
+        match field {
+            Some(&at) => (at, TimeSource::Field),
+            None => (record, TimeSource::Record),
+        }
+    }
+
+    /// The name used in the state file and in `--json` output (`field`, `record`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeSource::Field => "field",
+            TimeSource::Record => "record",
+        }
+    }
+}
+
+impl Outcome {
+    /// The name used in the state file and in `--json` output (`local`, `remote`, `held`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Local => "local",
+            Outcome::Remote => "remote",
+            Outcome::Held => "held",
+        }
+    }
+}
+
 /// A field changed on both sides to different values since the base.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conflict {
@@ -346,9 +385,12 @@ pub struct Conflict {
     pub local: Option<String>,
     pub remote: Option<String>,
     pub policy: ConflictPolicy,
-    /// The times `newest-wins` compared.
+    /// The times `newest-wins` compared (worked out for every policy), and where each came
+    /// from.
     pub local_updated_at: Millis,
+    pub local_time_source: TimeSource,
     pub remote_updated_at: Millis,
+    pub remote_time_source: TimeSource,
     pub outcome: Outcome,
     /// The value both sides get; `None` when held or when the decided value is empty.
     pub value: Option<String>,
@@ -619,11 +661,8 @@ impl<'a> Local<'a> {
     }
 
     /// When `field` last changed locally: its own time where known, else the record's.
-    fn updated_at(&self, field: &str) -> Millis {
-        self.field_updated_at
-            .get(field)
-            .copied()
-            .unwrap_or(self.rec.updated_at)
+    fn updated_at(&self, field: &str) -> (Millis, TimeSource) {
+        TimeSource::pick(self.field_updated_at.get(field), self.rec.updated_at)
     }
 }
 
@@ -678,12 +717,9 @@ fn merge(
                 Direction::ToCrm => push(&mut m),
                 Direction::FromCrm => pull(&mut m),
                 Direction::Both | Direction::None => {
-                    let remote_at = remote
-                        .field_updated_at
-                        .get(f)
-                        .copied()
-                        .unwrap_or(remote.updated_at);
-                    let local_at = local.updated_at(f);
+                    let (remote_at, remote_time_source) =
+                        TimeSource::pick(remote.field_updated_at.get(f), remote.updated_at);
+                    let (local_at, local_time_source) = local.updated_at(f);
                     let outcome = match rule.policy {
                         ConflictPolicy::LocalWins => Outcome::Local,
                         ConflictPolicy::RemoteWins => Outcome::Remote,
@@ -714,7 +750,9 @@ fn merge(
                         remote: own(r),
                         policy: rule.policy,
                         local_updated_at: local_at,
+                        local_time_source,
                         remote_updated_at: remote_at,
+                        remote_time_source,
                         outcome,
                         value,
                     });

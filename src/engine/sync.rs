@@ -242,12 +242,15 @@ pub async fn run(
 
     // Fields held in each connection's pull, so the push does not count them again.
     let mut held: Vec<HashSet<(RecordId, String)>> = vec![HashSet::new(); participants.len()];
+    // Whether a failed history read of each connection was already warned of in this run.
+    let mut history_warned = vec![false; participants.len()];
 
     // Phase 0 and 1: recover, then pull from every connection.
-    for ((p, rep), held) in participants
+    for (((p, rep), held), warned) in participants
         .iter()
         .zip(conn_reports.iter_mut())
         .zip(held.iter_mut())
+        .zip(history_warned.iter_mut())
     {
         let mut sess = Session::new(store, config, p, opts, clock.clone(), reporter, run_id);
         let result = async {
@@ -266,22 +269,25 @@ pub async fn run(
         .await;
         rep.warnings.append(&mut sess.warnings);
         *held = std::mem::take(&mut sess.held);
+        *warned = sess.history_warned;
         merge_versions(&mut report.remote_versions, &p.name, sess.versions);
         if let Err(e) = result {
             stop(rep, e)?;
         }
     }
     // Phase 2: push local changes to every connection that is still going.
-    for ((p, rep), held) in participants
+    for (((p, rep), held), warned) in participants
         .iter()
         .zip(conn_reports.iter_mut())
         .zip(held.iter_mut())
+        .zip(&history_warned)
     {
         if rep.error.is_some() || rep.stopped_by.is_some() {
             continue;
         }
         let mut sess = Session::new(store, config, p, opts, clock.clone(), reporter, run_id);
         sess.held = std::mem::take(held);
+        sess.history_warned = *warned;
         let result = async {
             for object in sess.objects() {
                 let (obj_report, plan) = sess.push(object).await?;
@@ -394,6 +400,9 @@ struct Session<'a> {
     versions: BTreeMap<ObjectKind, BTreeMap<String, i64>>,
     /// Fields of records held by a `manual` conflict in this run's pull.
     held: HashSet<(RecordId, String)>,
+    /// A failed history read of this connection was warned of in this run (pull or push):
+    /// one warning per connection, however many pages and objects fail.
+    history_warned: bool,
 }
 
 impl<'a> Session<'a> {
@@ -417,6 +426,7 @@ impl<'a> Session<'a> {
             warnings: Vec::new(),
             versions: BTreeMap::new(),
             held: HashSet::new(),
+            history_warned: false,
         }
     }
 
@@ -673,7 +683,8 @@ impl<'a> Session<'a> {
         Ok((planned, linked_ids, ids))
     }
 
-    /// [`field_times::refine`] for this connection; a failed history read is a warning.
+    /// [`field_times::refine`] for this connection; a failed history read is a warning, given
+    /// once per connection and run.
     async fn refine(&mut self, input: PlanInput, planned: Plan) -> Result<Plan, StepError> {
         let refined = field_times::refine(
             self.store,
@@ -683,7 +694,10 @@ impl<'a> Session<'a> {
             planned,
         )
         .await?;
-        if let Some(w) = refined.warning {
+        if let Some(w) = refined.warning
+            && !self.history_warned
+        {
+            self.history_warned = true;
             self.warn(w);
         }
         Ok(refined.plan)

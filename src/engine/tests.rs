@@ -374,10 +374,14 @@ fn unseen_remote(w: &World, props: &[(&str, &str)]) -> String {
 }
 
 fn new_local(w: &mut World, fields: &[(&str, &str)]) -> Record {
+    new_local_of(w, ObjectKind::Contact, fields)
+}
+
+fn new_local_of(w: &mut World, kind: ObjectKind, fields: &[(&str, &str)]) -> Record {
     w.clock.advance(1);
     let rec = Record {
         id: RecordId::new(),
-        kind: ObjectKind::Contact,
+        kind,
         fields: fields
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -760,7 +764,7 @@ fn a_failed_history_read_falls_back_to_record_times_with_one_warning() {
     assert!(conn.error.is_none(), "{conn:?}");
     assert_eq!(conn.warnings.len(), 1, "{:?}", conn.warnings);
     assert!(
-        conn.warnings[0].starts_with("mem contact:") && conn.warnings[0].contains("history"),
+        conn.warnings[0].starts_with("mem:") && conn.warnings[0].contains("history"),
         "{}",
         conn.warnings[0]
     );
@@ -768,4 +772,67 @@ fn a_failed_history_read_falls_back_to_record_times_with_one_warning() {
     assert_eq!(remote_prop(&w, &rid, "lastname").as_deref(), Some("Remote"));
     assert_eq!(local_field(&w, &id, "first_name").as_deref(), Some("Anna"));
     assert_eq!(w.store.conflict_history(&id, "last_name").unwrap(), 1);
+}
+
+#[test]
+fn failed_history_reads_warn_once_per_connection_and_run() {
+    let (mut w, id, rid) = newest_wins_world();
+    w.config.connections.get_mut("mem").unwrap().objects =
+        Some(vec![ObjectKind::Company, ObjectKind::Contact]);
+    let company = new_local_of(
+        &mut w,
+        ObjectKind::Company,
+        &[("name", "Acme"), ("domain", "acme.io")],
+    );
+    w.sync();
+    let crid = w
+        .store
+        .links_by_local_ids(
+            "mem",
+            ObjectKind::Company,
+            std::slice::from_ref(&company.id),
+        )
+        .unwrap()
+        .remove(&company.id)
+        .expect("company linked")
+        .remote_id;
+    // A newest-wins conflict in each object, so each object's pull reads the history.
+    let t = old_remote_edit_newer_record(&mut w, &id, &rid);
+    edit_local_at(&mut w, &company.id, "name", "Local Co", t + 400);
+    w.crm.user_edit_at(
+        ObjectKind::Company,
+        &crid,
+        &[("name", Some("Remote Co"))],
+        t + 500,
+    );
+    w.crm.fail_field_times(true);
+
+    let report = w.sync();
+    let conn = &report.connections[0];
+    assert!(conn.error.is_none(), "{conn:?}");
+    // Both conflicts were decided (on the remote record times) after a failed read each…
+    assert_eq!(w.store.conflict_history(&id, "last_name").unwrap(), 1);
+    assert_eq!(w.store.conflict_history(&company.id, "name").unwrap(), 1);
+    assert_eq!(local_field(&w, &id, "last_name").as_deref(), Some("Remote"));
+    // …and the connection was named in one warning, not one per failed read.
+    let history: Vec<&String> = conn
+        .warnings
+        .iter()
+        .filter(|m| m.contains("field history"))
+        .collect();
+    assert_eq!(history.len(), 1, "{:?}", conn.warnings);
+    assert!(history[0].starts_with("mem:"), "{}", history[0]);
+
+    // The next run warns again when it fails again: once per run, not once ever.
+    let t = w.clock.now();
+    edit_local_at(&mut w, &id, "phone", "3", t + 100);
+    w.crm
+        .user_edit_at(ObjectKind::Contact, &rid, &[("phone", Some("4"))], t + 200);
+    let again = w.sync();
+    let warned = again.connections[0]
+        .warnings
+        .iter()
+        .filter(|m| m.contains("field history"))
+        .count();
+    assert_eq!(warned, 1, "{:?}", again.connections[0].warnings);
 }

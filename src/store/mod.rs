@@ -379,6 +379,30 @@ pub struct NewConflict {
     pub local: Option<String>,
     pub remote: Option<String>,
     pub detected_at: Millis,
+    pub decision: ConflictDecision,
+}
+
+/// How a sync met and decided a conflict (kept from schema version 4 on): the field's policy,
+/// the outcome, and the two times `newest-wins` compares, with where each came from. The
+/// times are worked out for every policy; only `newest-wins` decides by them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictDecision {
+    /// The sync run that last met the conflict.
+    pub run: Option<i64>,
+    /// `newest-wins`, `local-wins`, `remote-wins` or `manual`.
+    pub policy: String,
+    /// `local` (the local value kept and pushed), `remote` (the remote value pulled) or
+    /// `held` (`manual`: waits for `crmsync conflicts resolve`).
+    pub outcome: String,
+    /// When the field last changed locally, as compared.
+    pub local_updated_at: Millis,
+    /// `field` (the field's own last change) or `record` (the record's `updated_at`, for want
+    /// of a field time).
+    pub local_time_source: String,
+    /// When the field last changed in the CRM, as compared.
+    pub remote_updated_at: Millis,
+    /// `field` or `record`, as for the local time.
+    pub remote_time_source: String,
 }
 
 /// A stored conflict.
@@ -398,6 +422,9 @@ pub struct Conflict {
     pub resolution: Option<String>,
     /// How it was resolved (`local`, `remote`, `value`, a policy name…).
     pub resolved_by: Option<String>,
+    /// How the sync decided it; `None` for a conflict recorded before schema version 4 (not
+    /// recorded).
+    pub decision: Option<ConflictDecision>,
 }
 
 /// Which open conflicts to list; `None` means any.

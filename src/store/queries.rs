@@ -162,6 +162,7 @@ mod tests {
             local: Some(local.into()),
             remote: Some("they/them".into()),
             detected_at: T0,
+            decision: crate::store::tests::held(T0),
         })
         .unwrap()
     }

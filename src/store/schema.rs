@@ -15,7 +15,12 @@ use super::{StoreError, sql_error};
 pub const APPLICATION_ID: i64 = 0x6372_6d73;
 
 /// Migration `i` (0-based) takes a file from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1_BASE, V2_LEASES_AND_QUEUE_INDEXES, V3_RETIRED_LINKS];
+const MIGRATIONS: &[&str] = &[
+    V1_BASE,
+    V2_LEASES_AND_QUEUE_INDEXES,
+    V3_RETIRED_LINKS,
+    V4_CONFLICT_DECISIONS,
+];
 
 /// The schema version this build writes.
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -159,6 +164,22 @@ CREATE INDEX runs_outcome ON runs(command, outcome, id);
 /// are never planned again.
 const V3_RETIRED_LINKS: &str = "
 ALTER TABLE links ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;
+";
+
+/// Version 4: how each conflict was decided, for `conflicts show`, `explain` and `log`: the
+/// run, the field's policy, the outcome (`local`, `remote`, `held`), and the two times
+/// `newest-wins` compares with where each came from (`field`: the field's own last change;
+/// `record`: the record's `updated_at`, when no field time was known). Rows written before
+/// version 4 keep NULL: not recorded. The index serves a record's conflict history.
+const V4_CONFLICT_DECISIONS: &str = "
+CREATE INDEX conflicts_record ON conflicts(local_id, field, id);
+ALTER TABLE conflicts ADD COLUMN run INTEGER;
+ALTER TABLE conflicts ADD COLUMN policy TEXT;
+ALTER TABLE conflicts ADD COLUMN outcome TEXT;
+ALTER TABLE conflicts ADD COLUMN local_updated_at INTEGER;
+ALTER TABLE conflicts ADD COLUMN local_time_source TEXT;
+ALTER TABLE conflicts ADD COLUMN remote_updated_at INTEGER;
+ALTER TABLE conflicts ADD COLUMN remote_time_source TEXT;
 ";
 
 /// Brings the file up to [`LATEST_VERSION`] in one exclusive transaction: a crash half-way

@@ -286,6 +286,94 @@ fn a_v1_state_file_is_migrated_and_keeps_every_record() {
         .find_by_field(ObjectKind::Company, "domain", &["example.com".into()])
         .unwrap();
     assert_eq!(found["example.com"].id, id(3));
+    // Conflicts (version 4) keep a decision.
+    let cid = s
+        .upsert_conflict(&new_conflict(1, "phone", "1", "2", T0))
+        .unwrap();
+    assert_eq!(
+        s.get_conflict(cid).unwrap().unwrap().decision,
+        Some(held(T0))
+    );
+}
+
+/// A state file at version 3 as the previous build wrote it, with an open and a resolved
+/// conflict (the columns of version 1, written with that build's SQL).
+fn write_v3_file(path: &Path) {
+    let mut conn = rusqlite::Connection::open(path).unwrap();
+    schema::migrate_to(&mut conn, path, 3).unwrap();
+    let mut s = Store {
+        conn,
+        path: path.to_path_buf(),
+        clock: Arc::new(FixedClock::new(T0)),
+    };
+    s.save_records(&v1_fixture_records(), &IMPORT).unwrap();
+    s.conn
+        .execute_batch(&format!(
+            "INSERT INTO conflicts(connection, kind, local_id, field, base, local, remote,
+                                   detected_at)
+             VALUES ('acme', 'contact', '{a}', 'phone', '1', '2', '3', {T0});
+             INSERT INTO conflicts(connection, kind, local_id, field, base, local, remote,
+                                   detected_at, resolved_at, resolution, resolved_by)
+             VALUES ('acme', 'contact', '{a}', 'job_title', 'Dev', 'Lead', 'CTO', {T0},
+                     {T1}, 'CTO', 'newest-wins');",
+            a = id(1),
+            T1 = T0 + 1
+        ))
+        .unwrap();
+    assert_eq!(s.schema_version().unwrap(), 3);
+}
+
+#[test]
+fn a_v3_state_file_is_migrated_with_its_conflicts_not_recorded() {
+    let (_dir, path) = temp();
+    write_v3_file(&path);
+    let mut s = open(&path);
+    assert_eq!(s.schema_version().unwrap(), LATEST_VERSION);
+    let all = s
+        .list_conflicts(&ConflictFilter {
+            local_id: Some(id(1)),
+            ..ConflictFilter::default()
+        })
+        .unwrap();
+    let kept: Vec<_> = all
+        .iter()
+        .map(|c| {
+            (
+                c.field.as_str(),
+                c.local.as_deref(),
+                c.remote.as_deref(),
+                c.resolved_by.as_deref(),
+                c.decision.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kept,
+        vec![
+            ("phone", Some("2"), Some("3"), None, None),
+            (
+                "job_title",
+                Some("Lead"),
+                Some("CTO"),
+                Some("newest-wins"),
+                None
+            ),
+        ]
+    );
+    // The open one is still the field's one open conflict: a sync meeting it again updates
+    // it, with its decision.
+    let open = s.list_open_conflicts(&ConflictFilter::default()).unwrap();
+    assert_eq!(open.len(), 1);
+    let again = s
+        .upsert_conflict(&NewConflict {
+            base: Some("1".into()),
+            ..new_conflict(1, "phone", "2", "4", T0 + 5)
+        })
+        .unwrap();
+    assert_eq!(again, open[0].id);
+    let c = s.get_conflict(again).unwrap().unwrap();
+    assert_eq!(c.remote.as_deref(), Some("4"));
+    assert_eq!(c.decision, Some(held(T0 + 5)));
 }
 
 // ---- run lock --------------------------------------------------------------------------
@@ -713,6 +801,99 @@ fn failed_writes_are_counted_and_requeued() {
 
 // ---- conflicts, runs -------------------------------------------------------------------
 
+/// A conflict of contact `n` for `acme`, from local `local` and remote `remote`, with no base.
+fn new_conflict(n: u32, field: &str, local: &str, remote: &str, at: Millis) -> NewConflict {
+    NewConflict {
+        connection: "acme".into(),
+        kind: ObjectKind::Contact,
+        local_id: id(n),
+        field: field.into(),
+        base: None,
+        local: Some(local.into()),
+        remote: Some(remote.into()),
+        detected_at: at,
+        decision: held(at),
+    }
+}
+
+/// A `manual` conflict's decision met by run 1, both times known only per record.
+pub(super) fn held(at: Millis) -> ConflictDecision {
+    ConflictDecision {
+        run: Some(1),
+        policy: "manual".into(),
+        outcome: "held".into(),
+        local_updated_at: at,
+        local_time_source: "record".into(),
+        remote_updated_at: at,
+        remote_time_source: "record".into(),
+    }
+}
+
+#[test]
+fn a_conflicts_decision_is_saved_replaced_while_open_and_kept_once_resolved() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    s.save_records(&[contact(1, "a@x.io")], &IMPORT).unwrap();
+    let decided = ConflictDecision {
+        run: Some(7),
+        policy: "newest-wins".into(),
+        outcome: "remote".into(),
+        local_updated_at: T0 + 200,
+        local_time_source: "field".into(),
+        remote_updated_at: T0 + 300,
+        remote_time_source: "record".into(),
+    };
+    let new = |decision: ConflictDecision| NewConflict {
+        connection: "acme".into(),
+        kind: ObjectKind::Contact,
+        local_id: id(1),
+        field: "last_name".into(),
+        base: Some("Lee".into()),
+        local: Some("Local".into()),
+        remote: Some("Remote".into()),
+        detected_at: T0,
+        decision,
+    };
+    // Met as `manual` first, then seen again by a later run under `newest-wins`: the open
+    // row takes the latest decision.
+    let id1 = s.upsert_conflict(&new(held(T0))).unwrap();
+    let again = s.upsert_conflict(&new(decided.clone())).unwrap();
+    assert_eq!(id1, again);
+    let open = s.list_open_conflicts(&ConflictFilter::default()).unwrap();
+    assert_eq!(open[0].decision.as_ref(), Some(&decided));
+
+    let done = s
+        .resolve_conflict(id1, Some("Remote"), "newest-wins", T0 + 9)
+        .unwrap();
+    assert_eq!(done.decision.as_ref(), Some(&decided), "kept once resolved");
+    // A new conflict of the same field is a new row; the history keeps both, oldest first.
+    let id2 = s.upsert_conflict(&new(held(T0 + 20))).unwrap();
+    assert_ne!(id1, id2);
+    let history = s
+        .list_conflicts(&ConflictFilter {
+            local_id: Some(id(1)),
+            field: Some("last_name".into()),
+            ..ConflictFilter::default()
+        })
+        .unwrap();
+    let ids: Vec<i64> = history.iter().map(|c| c.id).collect();
+    assert_eq!(ids, vec![id1, id2]);
+    assert_eq!(history[0].decision.as_ref(), Some(&decided));
+    assert_eq!(history[1].decision, Some(held(T0 + 20)));
+    assert_eq!(
+        s.get_conflict(id1).unwrap().unwrap().decision,
+        Some(decided)
+    );
+    // Only the open one is listed as open.
+    let open: Vec<i64> = s
+        .list_open_conflicts(&ConflictFilter::default())
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(open, vec![id2]);
+}
+
 #[test]
 fn one_open_conflict_per_field_and_resolution_closes_it() {
     let (_dir, path) = temp();
@@ -727,6 +908,7 @@ fn one_open_conflict_per_field_and_resolution_closes_it() {
         local: Some(local.into()),
         remote: Some("CTO".into()),
         detected_at: at,
+        decision: held(at),
     };
     let first = s.upsert_conflict(&c("Lead", T0)).unwrap();
     let again = s.upsert_conflict(&c("Head", T0 + 5)).unwrap();
@@ -876,17 +1058,8 @@ fn status_counts_each_record_once() {
         .unwrap();
     }
     for n in [5, 9] {
-        s.upsert_conflict(&NewConflict {
-            connection: "acme".into(),
-            kind: ObjectKind::Contact,
-            local_id: id(n),
-            field: "first_name".into(),
-            base: None,
-            local: Some("A".into()),
-            remote: Some("B".into()),
-            detected_at: T0,
-        })
-        .unwrap();
+        s.upsert_conflict(&new_conflict(n, "first_name", "A", "B", T0))
+            .unwrap();
     }
     s.journal_add(&[journal("acme", 8, WriteOp::Update, Some("r8"))])
         .unwrap();

@@ -5,13 +5,15 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::records::parse_kind;
 use super::sync_state::{begin, commit};
 use super::{
-    Conflict, ConflictFilter, KindStatus, NewConflict, Run, RunOutcome, Store, StoreError,
-    sql_error,
+    Conflict, ConflictDecision, ConflictFilter, KindStatus, NewConflict, Run, RunOutcome, Store,
+    StoreError, sql_error,
 };
 use crate::model::{Millis, ObjectKind, RecordId};
 
 const CONFLICT_COLUMNS: &str = "id, connection, kind, local_id, field, base, local, remote, \
-                                detected_at, resolved_at, resolution, resolved_by";
+                                detected_at, resolved_at, resolution, resolved_by, \
+                                run, policy, outcome, local_updated_at, local_time_source, \
+                                remote_updated_at, remote_time_source";
 
 type RawConflict = (
     i64,
@@ -26,9 +28,37 @@ type RawConflict = (
     Option<Millis>,
     Option<String>,
     Option<String>,
+    Option<ConflictDecision>,
 );
 
 fn raw_conflict(r: &Row<'_>) -> rusqlite::Result<RawConflict> {
+    // Written together, so one absent column means a row from before schema version 4.
+    let decision = match (
+        r.get::<_, Option<String>>(13)?,
+        r.get::<_, Option<String>>(14)?,
+        r.get::<_, Option<Millis>>(15)?,
+        r.get::<_, Option<String>>(16)?,
+        r.get::<_, Option<Millis>>(17)?,
+        r.get::<_, Option<String>>(18)?,
+    ) {
+        (
+            Some(policy),
+            Some(outcome),
+            Some(local_updated_at),
+            Some(local_time_source),
+            Some(remote_updated_at),
+            Some(remote_time_source),
+        ) => Some(ConflictDecision {
+            run: r.get(12)?,
+            policy,
+            outcome,
+            local_updated_at,
+            local_time_source,
+            remote_updated_at,
+            remote_time_source,
+        }),
+        _ => None,
+    };
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -42,6 +72,7 @@ fn raw_conflict(r: &Row<'_>) -> rusqlite::Result<RawConflict> {
         r.get(9)?,
         r.get(10)?,
         r.get(11)?,
+        decision,
     ))
 }
 
@@ -87,24 +118,32 @@ impl Store {
             resolved_at: r.9,
             resolution: r.10,
             resolved_by: r.11,
+            decision: r.12,
         })
     }
 
     // ---- conflicts ---------------------------------------------------------------------
 
     /// Stores a detected conflict and returns its id; when the same (connection, record,
-    /// field) already has an open conflict, its values are replaced instead (the first
-    /// detection time is kept).
+    /// field) already has an open conflict, its values and decision are replaced instead (the
+    /// first detection time is kept).
     pub fn upsert_conflict(&mut self, c: &NewConflict) -> Result<i64, StoreError> {
         let tx = begin(&mut self.conn, &self.path)?;
+        let d = &c.decision;
         let id: i64 = tx
             .prepare_cached(
                 "INSERT INTO conflicts(connection, kind, local_id, field, base, local, remote,
-                                       detected_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                                       detected_at, run, policy, outcome, local_updated_at,
+                                       local_time_source, remote_updated_at, remote_time_source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
                  ON CONFLICT(connection, local_id, field) WHERE resolved_at IS NULL
                  DO UPDATE SET base = excluded.base, local = excluded.local,
-                               remote = excluded.remote
+                               remote = excluded.remote, run = excluded.run,
+                               policy = excluded.policy, outcome = excluded.outcome,
+                               local_updated_at = excluded.local_updated_at,
+                               local_time_source = excluded.local_time_source,
+                               remote_updated_at = excluded.remote_updated_at,
+                               remote_time_source = excluded.remote_time_source
                  RETURNING id",
             )
             .and_then(|mut s| {
@@ -118,6 +157,13 @@ impl Store {
                         c.local,
                         c.remote,
                         c.detected_at,
+                        d.run,
+                        d.policy,
+                        d.outcome,
+                        d.local_updated_at,
+                        d.local_time_source,
+                        d.remote_updated_at,
+                        d.remote_time_source,
                     ],
                     |r| r.get(0),
                 )
@@ -127,7 +173,6 @@ impl Store {
         Ok(id)
     }
 
-    /// Open conflicts matching `filter`, oldest first.
     /// How many conflicts (open or resolved) were ever recorded for a record's field.
     pub fn conflict_history(&self, local_id: &RecordId, field: &str) -> Result<u64, StoreError> {
         self.conn
@@ -139,15 +184,36 @@ impl Store {
             .map_err(|e| self.sql("count conflicts", e))
     }
 
+    /// Open conflicts matching `filter`, oldest first.
     pub fn list_open_conflicts(
         &self,
         filter: &ConflictFilter,
     ) -> Result<Vec<Conflict>, StoreError> {
+        self.conflicts_where(filter, true)
+    }
+
+    /// Every conflict (open, resolved, decided by a policy) matching `filter`, oldest first:
+    /// the history that `explain` and `log` show.
+    pub fn list_conflicts(&self, filter: &ConflictFilter) -> Result<Vec<Conflict>, StoreError> {
+        self.conflicts_where(filter, false)
+    }
+
+    fn conflicts_where(
+        &self,
+        filter: &ConflictFilter,
+        open_only: bool,
+    ) -> Result<Vec<Conflict>, StoreError> {
+        // Spelled out, not a parameter, so that the open conflicts' partial indexes apply.
+        let open = if open_only {
+            "resolved_at IS NULL"
+        } else {
+            "1"
+        };
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
                 "SELECT {CONFLICT_COLUMNS} FROM conflicts
-                 WHERE resolved_at IS NULL
+                 WHERE {open}
                    AND (?1 IS NULL OR connection = ?1) AND (?2 IS NULL OR kind = ?2)
                    AND (?3 IS NULL OR local_id = ?3) AND (?4 IS NULL OR field = ?4)
                  ORDER BY id"

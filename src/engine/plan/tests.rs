@@ -774,7 +774,11 @@ fn three_way_rules_case_table() {
             "{}: conflicts",
             case.name
         );
-        // The conflict row keeps the times that were compared.
+        // The conflict row keeps the times that were compared, and where each came from.
+        let source = |field_at: Option<i64>| match field_at {
+            Some(_) => TimeSource::Field,
+            None => TimeSource::Record,
+        };
         for c in &p.conflicts {
             assert_eq!(
                 (c.local_updated_at, c.remote_updated_at),
@@ -783,6 +787,12 @@ fn three_way_rules_case_table() {
                     case.remote_field_at.unwrap_or(case.remote_at)
                 ),
                 "{}: compared times",
+                case.name
+            );
+            assert_eq!(
+                (c.local_time_source, c.remote_time_source),
+                (source(case.local_field_at), source(case.remote_field_at)),
+                "{}: where the compared times came from",
                 case.name
             );
         }
