@@ -336,12 +336,14 @@ pub enum Outcome {
 }
 
 /// Where a time compared by `newest-wins` came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeSource {
     /// The field's own last change (the CRM's property history, the local audit trail).
     Field,
-    /// The record's `updated_at`, for want of a time of the field.
+    /// The record's `updated_at`, for want of a time of the field. Also what a plan file
+    /// saved before the sources were recorded means: such builds compared record times only.
+    #[default]
     Record,
 }
 
@@ -388,8 +390,10 @@ pub struct Conflict {
     /// The times `newest-wins` compared (worked out for every policy), and where each came
     /// from.
     pub local_updated_at: Millis,
+    #[serde(default)]
     pub local_time_source: TimeSource,
     pub remote_updated_at: Millis,
+    #[serde(default)]
     pub remote_time_source: TimeSource,
     pub outcome: Outcome,
     /// The value both sides get; `None` when held or when the decided value is empty.

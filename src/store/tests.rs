@@ -305,6 +305,7 @@ fn write_v3_file(path: &Path) {
         conn,
         path: path.to_path_buf(),
         clock: Arc::new(FixedClock::new(T0)),
+        checkpointer: None,
     };
     s.save_records(&v1_fixture_records(), &IMPORT).unwrap();
     s.conn

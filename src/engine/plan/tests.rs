@@ -1504,3 +1504,18 @@ fn a_manual_conflict_on_an_archived_pair_keeps_the_local_value() {
     assert_eq!(w.local[&l].fields["job_title"], "lead");
     assert_eq!(w.remote[&r].fields["job_title"], "cto");
 }
+
+#[test]
+fn a_conflict_saved_before_time_sources_were_kept_reads_as_record_times() {
+    // The shape `sync --plan FILE` wrote before the sources were recorded.
+    let old = serde_json::json!({
+        "local_id": "01HZY000000000000000000001", "remote_id": "7", "field": "last_name",
+        "base": "A", "local": "B", "remote": "C", "policy": "newest-wins",
+        "local_updated_at": 5, "remote_updated_at": 9, "outcome": "remote", "value": "C"
+    });
+    let c: Conflict = serde_json::from_value(old).unwrap();
+    assert_eq!(c.local_time_source, TimeSource::Record);
+    assert_eq!(c.remote_time_source, TimeSource::Record);
+    assert_eq!((c.local_updated_at, c.remote_updated_at), (5, 9));
+    assert_eq!(c.outcome, Outcome::Remote);
+}
