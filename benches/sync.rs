@@ -66,6 +66,7 @@ fn participant(config: &Config, sandbox: &Sandbox) -> Participant {
             tokens: Arc::new(StaticTokenSource::new(SecretString::new(sandbox.token()))),
             clock: Arc::new(SystemClock),
             max_requests: None,
+            overlap: crmsync::providers::DEFAULT_OVERLAP_MS,
         },
     )
     .expect("provider");

@@ -44,7 +44,7 @@ pub struct SyncSettings {
     /// records stops before writing anything; `--force` goes past.
     pub max_archive_pct: u8,
     /// How far back (seconds) each change-feed read starts before the stored cursor, for
-    /// clock skew between crmsync and the CRM.
+    /// clock skew between crmsync and the CRM and for search indexes that lag behind writes.
     pub overlap_secs: u64,
     /// The canonical fields that match an unlinked record to a local one (normalised).
     pub match_keys: Vec<String>,

@@ -68,6 +68,7 @@ pub fn open(
             tokens,
             clock,
             max_requests: max_requests.or(conn.max_requests_per_run),
+            overlap: config.sync.overlap_secs.saturating_mul(1000) as crate::model::Millis,
         },
     )?;
     Ok(Opened {

@@ -152,6 +152,20 @@ struct Setup {
 }
 
 fn setup(fake: &Fake, max_requests: Option<u64>, tweak: impl FnOnce(&mut HubSpotOptions)) -> Setup {
+    setup_with_overlap(
+        fake,
+        max_requests,
+        crmsync::providers::DEFAULT_OVERLAP_MS,
+        tweak,
+    )
+}
+
+fn setup_with_overlap(
+    fake: &Fake,
+    max_requests: Option<u64>,
+    overlap: i64,
+    tweak: impl FnOnce(&mut HubSpotOptions),
+) -> Setup {
     let tokens = Arc::new(Tokens {
         refreshes: AtomicUsize::new(0),
         can_refresh: true,
@@ -163,6 +177,7 @@ fn setup(fake: &Fake, max_requests: Option<u64>, tweak: impl FnOnce(&mut HubSpot
         tokens: tokens.clone(),
         clock: clock.clone() as Arc<dyn Clock>,
         max_requests,
+        overlap,
     };
     let mut options = HubSpotOptions {
         http: HttpOptions {
@@ -293,8 +308,27 @@ async fn incremental_search_pages_with_after_and_filters_from_the_cursor() {
     // The checkpoint carries the newest change minus the overlap.
     let cp: Value = serde_json::from_str(second.checkpoint.as_deref().unwrap()).unwrap();
     let newest = crmsync::clock::parse_instant("2027-01-15T09:00:00.000Z").unwrap();
-    assert_eq!(cp["since"], json!(newest - hubspot::OVERLAP_MS));
+    assert_eq!(
+        cp["since"],
+        json!(newest - crmsync::providers::DEFAULT_OVERLAP_MS)
+    );
     assert_eq!(cp["archive_scan"], json!(NOW - 1000));
+}
+
+#[tokio::test]
+async fn the_configured_overlap_sets_how_far_back_the_next_read_starts() {
+    let fake = Fake::start(|_, _| answer(200, json!({ "total": 0, "results": [] })));
+    let s = setup_with_overlap(&fake, None, 30_000, |_| {});
+    let c = cursor(NOW - 3_600_000, NOW - 60_000);
+    let page =
+        s.hs.changes(
+            &query(ObjectKind::Contact, Some(c), None),
+            &["email".into()],
+        )
+        .await
+        .unwrap();
+    let cp: Value = serde_json::from_str(page.checkpoint.as_deref().unwrap()).unwrap();
+    assert_eq!(cp["since"], json!(NOW - 30_000));
 }
 
 #[tokio::test]
@@ -313,7 +347,10 @@ async fn a_no_op_run_costs_one_search_and_moves_the_cursor_up_to_the_overlap() {
     // Nothing changed, yet the cursor moves to the read's start minus the overlap, so records
     // read before (the echoes of crmsync's own writes) are not read again forever.
     let cp: Value = serde_json::from_str(page.checkpoint.as_deref().unwrap()).unwrap();
-    assert_eq!(cp["since"], json!(NOW - hubspot::OVERLAP_MS));
+    assert_eq!(
+        cp["since"],
+        json!(NOW - crmsync::providers::DEFAULT_OVERLAP_MS)
+    );
     assert_eq!(cp["archive_scan"], json!(NOW - 60_000));
     assert_eq!(s.hs.requests_sent(), 1);
     assert_eq!(fake.seen()[0].path, "/crm/v3/objects/contacts/search");
@@ -479,6 +516,7 @@ async fn an_unreachable_crm_is_a_network_error_after_the_retries() {
         tokens,
         clock: Arc::new(FixedClock::new(NOW)),
         max_requests: None,
+        overlap: crmsync::providers::DEFAULT_OVERLAP_MS,
     };
     let options = HubSpotOptions {
         http: HttpOptions {
@@ -561,7 +599,10 @@ async fn a_full_read_also_lists_archived_records_and_stamps_the_scan() {
     let cp: Value = serde_json::from_str(&checkpoint.unwrap()).unwrap();
     assert_eq!(cp["archive_scan"], json!(NOW));
     // The newest change (5 s ago) is older than the read's start, which bounds the cursor.
-    assert_eq!(cp["since"], json!(NOW - hubspot::OVERLAP_MS));
+    assert_eq!(
+        cp["since"],
+        json!(NOW - crmsync::providers::DEFAULT_OVERLAP_MS)
+    );
 }
 
 #[tokio::test]
@@ -1322,6 +1363,7 @@ fn only_hubspot_can_be_opened_so_far() {
         }),
         clock: Arc::new(FixedClock::new(NOW)),
         max_requests: None,
+        overlap: crmsync::providers::DEFAULT_OVERLAP_MS,
     };
     let err = crmsync::providers::open(ProviderKind::Pipedrive, ctx.clone())
         .err()

@@ -131,6 +131,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             tokens: Arc::new(auth::StaticTokenSource::new(creds.access_token.clone())),
             clock: ctx.clock.clone(),
             max_requests: None,
+            overlap: crate::providers::DEFAULT_OVERLAP_MS,
         },
     )?;
     let info = provider.account().await?;

@@ -78,6 +78,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             tokens: Arc::new(StaticTokenSource::new(SecretString::new(sandbox.token()))),
             clock: ctx.clock.clone(),
             max_requests: None,
+            overlap: crate::providers::DEFAULT_OVERLAP_MS,
         },
     )?);
     for object in [ObjectKind::Company, ObjectKind::Contact] {

@@ -347,6 +347,7 @@ fn built_in_mappings(
             tokens: Arc::new(Offline),
             clock: ctx.clock.clone(),
             max_requests: Some(0),
+            overlap: crate::providers::DEFAULT_OVERLAP_MS,
         },
     )
     .ok()?;

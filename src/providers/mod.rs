@@ -303,7 +303,13 @@ pub struct ProviderContext {
     pub clock: std::sync::Arc<dyn crate::clock::Clock>,
     /// The most requests this run may send (`max_requests_per_run`, `--max-requests`).
     pub max_requests: Option<u64>,
+    /// How far before the newest change seen each change-feed read starts again
+    /// (`sync.overlap_secs`), for clock skew and for CRM search indexes that lag behind writes.
+    pub overlap: crate::model::Millis,
 }
+
+/// The default of `sync.overlap_secs`, in milliseconds.
+pub const DEFAULT_OVERLAP_MS: crate::model::Millis = 5 * 60 * 1000;
 
 /// One CRM account, ready to be called.
 ///

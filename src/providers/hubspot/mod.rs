@@ -22,7 +22,7 @@
 //! ids already returned at exactly that timestamp.
 //!
 //! The stored cursor is JSON: `{"v":1,"since":<ms>,"archive_scan":<ms>}`. `since` is the
-//! newest modification seen minus [`OVERLAP_MS`], so records changed while the previous read was
+//! newest modification seen minus the overlap (`sync.overlap_secs`, five minutes unless set), so records changed while the previous read was
 //! running (or stamped by a clock a little behind) are read again; reading one twice is
 //! harmless. After a complete read `since` is at least the read's start minus the overlap, so
 //! it keeps moving when nothing changes and a record is re-read only while it is younger than
@@ -96,8 +96,6 @@ pub const DEFAULT_AUTHORIZE_URL: &str = "https://app.hubspot.com/oauth/authorize
 pub const EXTERNAL_ID: &str = "crmsync_id";
 /// The pseudo-property holding a contact's company id.
 pub const COMPANY_ASSOCIATION: &str = "associations.companies";
-/// How far back each incremental read starts before the newest change seen.
-pub const OVERLAP_MS: Millis = 5 * 60 * 1000;
 /// How old the last archive scan may be before an incremental read lists archived records.
 pub const ARCHIVE_SCAN_INTERVAL_MS: Millis = 24 * 60 * 60 * 1000;
 /// HubSpot's cap on the results one search query can page through.
@@ -135,6 +133,8 @@ pub struct HubSpot {
     http: HttpClient,
     clock: std::sync::Arc<dyn crate::clock::Clock>,
     options: HubSpotOptions,
+    /// [`ProviderContext::overlap`].
+    overlap: Millis,
 }
 
 /// HubSpot's OAuth endpoints and the scopes crmsync needs. `base_url` moves the token and
@@ -417,11 +417,13 @@ impl HubSpot {
         options: HubSpotOptions,
     ) -> Result<HubSpot, ProviderError> {
         let clock = ctx.clock.clone();
+        let overlap = ctx.overlap;
         let http = HttpClient::new(ctx, DEFAULT_BASE_URL, HOOKS, options.http.clone())?;
         Ok(HubSpot {
             http,
             clock,
             options,
+            overlap,
         })
     }
 
@@ -440,17 +442,17 @@ impl HubSpot {
 
     fn checkpoint(&self, t: &PageToken, archive_done: bool, complete: bool) -> String {
         let mut since = match (t.newest, t.old_since) {
-            (Some(n), Some(old)) => (n - OVERLAP_MS).max(old),
-            (Some(n), None) => n - OVERLAP_MS,
+            (Some(n), Some(old)) => (n - self.overlap).max(old),
+            (Some(n), None) => n - self.overlap,
             (None, Some(old)) => old,
-            (None, None) => t.started_at - OVERLAP_MS,
+            (None, None) => t.started_at - self.overlap,
         };
         if complete {
             // A complete read has seen everything modified before it started, less the
             // overlap for clock skew: the cursor moves on even when nothing changed, so
             // records read once (such as the echoes of crmsync's own writes) stop being read
             // again once they are older than the overlap.
-            since = since.max(t.started_at - OVERLAP_MS);
+            since = since.max(t.started_at - self.overlap);
         }
         let archive_scan = if archive_done {
             t.started_at
