@@ -57,6 +57,9 @@ pub struct ExecOutcome {
     pub follow_up: PlanCounts,
     /// Planned creates that were linked to the CRM's existing record instead.
     pub linked_duplicates: usize,
+    /// Set when the CRM's field times for the duplicates' `newest-wins` conflicts could not
+    /// be read; the session gives it once per connection and run, like its own.
+    pub history_warning: Option<String>,
 }
 
 /// A create the CRM refused as a duplicate of a record it has, still journalled.
@@ -531,7 +534,7 @@ impl Executor<'_> {
         let planned = plan::plan(&input);
         let refined =
             field_times::refine(self.store, self.provider, self.connection, input, planned).await?;
-        out.warnings.extend(refined.warning);
+        out.history_warning = refined.warning;
         let planned = refined.plan;
         let mut settled = HashMap::new();
         for op in &planned.ops {

@@ -694,13 +694,18 @@ impl<'a> Session<'a> {
             planned,
         )
         .await?;
-        if let Some(w) = refined.warning
+        self.warn_history(refined.warning);
+        Ok(refined.plan)
+    }
+
+    /// Gives a failed history read's warning, once per connection and run.
+    fn warn_history(&mut self, warning: Option<String>) {
+        if let Some(w) = warning
             && !self.history_warned
         {
             self.history_warned = true;
             self.warn(w);
         }
-        Ok(refined.plan)
     }
 
     /// Carries out one pulled page's plan and settles the conflicts it met.
@@ -729,6 +734,7 @@ impl<'a> Session<'a> {
         for w in outcome.warnings {
             self.warn(w);
         }
+        self.warn_history(outcome.history_warning);
         Ok(())
     }
 
@@ -1026,6 +1032,7 @@ impl<'a> Session<'a> {
                 for w in outcome.warnings {
                     self.warn(w);
                 }
+                self.warn_history(outcome.history_warning);
             }
             self.settle_conflicts(&planned, &held)?;
             after = last;
