@@ -55,7 +55,7 @@ impl Default for SyncSettings {
         SyncSettings {
             conflict_policy: ConflictPolicy::NewestWins,
             max_archive_pct: 50,
-            overlap_secs: 300,
+            overlap_secs: (crate::providers::DEFAULT_OVERLAP_MS / 1000) as u64,
             match_keys: vec!["email".to_string()],
         }
     }

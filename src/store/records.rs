@@ -70,19 +70,13 @@ pub(super) fn parse_fields(_path: &Path, json: &str) -> Result<Fields, String> {
     serde_json::from_str(json).map_err(|e| format!("fields are not a JSON object of text: {e}"))
 }
 
-/// The stored form of a record's fields. Pure, so a caller with a thread to spare (a bulk
-/// import's parsing thread) can make it ahead with [`encode_fields`] and hand it to
+/// A record's fields in the form the state file keeps them (sorted JSON). Pure, so a caller
+/// with a thread to spare (a bulk import's parsing thread) can make it ahead and hand it to
 /// [`Store::save_records_encoded`].
-pub(super) fn fields_json(fields: &Fields) -> String {
+pub fn encode_fields(fields: &Fields) -> String {
     // A BTreeMap of strings always serialises; the order is sorted, so equal maps give equal
     // text, which lets a no-op write be detected by comparing text.
     serde_json::to_string(fields).unwrap_or_else(|_| "{}".to_string())
-}
-
-/// A record's fields in the form the state file keeps them (sorted JSON), for
-/// [`Store::save_records_encoded`].
-pub fn encode_fields(fields: &Fields) -> String {
-    fields_json(fields)
 }
 
 /// The indexed match-key columns of a record: `email` for contacts, `domain` for companies.
@@ -210,7 +204,7 @@ fn save_encoded_in(
     for (i, record) in records.iter().enumerate() {
         let json: Cow<'_, str> = match encoded {
             Some(e) => Cow::Borrowed(e[i].as_str()),
-            None => Cow::Owned(fields_json(&record.fields)),
+            None => Cow::Owned(encode_fields(&record.fields)),
         };
         let json = json.as_ref();
         let (email, domain) = match_keys(record);
@@ -430,12 +424,7 @@ impl Store {
         records: &[Record],
         origin: &WriteOrigin,
     ) -> Result<usize, StoreError> {
-        let at = self.clock.now();
-        let tx = super::sync_state::begin(&mut self.conn, &self.path)?;
-        let changed = save_in(&tx, &self.path, records, origin, at)?;
-        tx.commit()
-            .map_err(|e| sql_error(&self.path, "commit records", e))?;
-        Ok(changed)
+        self.save_records_tx(records, None, origin)
     }
 
     /// [`Store::save_records`] for records whose fields were encoded ahead: `encoded[i]` must
@@ -451,12 +440,22 @@ impl Store {
             records
                 .iter()
                 .zip(encoded)
-                .all(|(r, e)| fields_json(&r.fields) == *e),
+                .all(|(r, e)| encode_fields(&r.fields) == *e),
             "encodings match their records"
         );
+        self.save_records_tx(records, Some(encoded), origin)
+    }
+
+    /// Saves `records` (encoded ahead where `encoded` is given) in one transaction.
+    fn save_records_tx(
+        &mut self,
+        records: &[Record],
+        encoded: Option<&[String]>,
+        origin: &WriteOrigin,
+    ) -> Result<usize, StoreError> {
         let at = self.clock.now();
         let tx = super::sync_state::begin(&mut self.conn, &self.path)?;
-        let changed = save_encoded_in(&tx, &self.path, records, Some(encoded), origin, at)?;
+        let changed = save_encoded_in(&tx, &self.path, records, encoded, origin, at)?;
         tx.commit()
             .map_err(|e| sql_error(&self.path, "commit records", e))?;
         Ok(changed)

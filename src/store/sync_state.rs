@@ -6,7 +6,7 @@ use std::path::Path;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::records::{
-    AuditRow, corrupt, fields_json, insert_audit, parse_fields, parse_kind, read_seq, save_in,
+    AuditRow, corrupt, encode_fields, insert_audit, parse_fields, parse_kind, read_seq, save_in,
     write_seq,
 };
 use super::{
@@ -80,7 +80,7 @@ fn upsert_link_in(tx: &Transaction<'_>, path: &Path, link: &Link) -> Result<(), 
             link.kind.as_str(),
             link.local_id.as_str(),
             link.remote_id,
-            fields_json(&link.base),
+            encode_fields(&link.base),
             link.remote_updated_at,
             link.synced_at,
             link.retired,

@@ -220,13 +220,7 @@ fn generate_v1_fixture() {
     let mut conn = rusqlite::Connection::open(&path).unwrap();
     conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
     schema::migrate_to(&mut conn, &path, 1).unwrap();
-    let mut s = Store {
-        conn,
-        path: path.clone(),
-        clock: Arc::new(FixedClock::new(T0)),
-        checkpointer: None,
-    };
-    s.save_records(&v1_fixture_records(), &IMPORT).unwrap();
+    let mut s = store_at_version(conn, &path);
     s.upsert_link(&link(
         "acme",
         1,
@@ -296,11 +290,9 @@ fn a_v1_state_file_is_migrated_and_keeps_every_record() {
     );
 }
 
-/// A state file at version 3 as the previous build wrote it, with an open and a resolved
-/// conflict (the columns of version 1, written with that build's SQL).
-fn write_v3_file(path: &Path) {
-    let mut conn = rusqlite::Connection::open(path).unwrap();
-    schema::migrate_to(&mut conn, path, 3).unwrap();
+/// A store over `conn`, a file migrated only to an older version (so not through
+/// [`Store::open`]), holding the v1 fixture's records.
+fn store_at_version(conn: rusqlite::Connection, path: &Path) -> Store {
     let mut s = Store {
         conn,
         path: path.to_path_buf(),
@@ -308,6 +300,15 @@ fn write_v3_file(path: &Path) {
         checkpointer: None,
     };
     s.save_records(&v1_fixture_records(), &IMPORT).unwrap();
+    s
+}
+
+/// A state file at version 3 as the previous build wrote it, with an open and a resolved
+/// conflict (the columns of version 1, written with that build's SQL).
+fn write_v3_file(path: &Path) {
+    let mut conn = rusqlite::Connection::open(path).unwrap();
+    schema::migrate_to(&mut conn, path, 3).unwrap();
+    let s = store_at_version(conn, path);
     s.conn
         .execute_batch(&format!(
             "INSERT INTO conflicts(connection, kind, local_id, field, base, local, remote,

@@ -184,10 +184,15 @@ const HASHED_KEYS: usize = 2;
 impl Row {
     /// The [`key_hash`] of this row's `value` of match key `k`.
     fn key_hash(&self, k: usize, value: &str) -> u64 {
-        match self.hashes.get(k) {
-            Some(Some(h)) => *h,
-            _ => key_hash(k, value),
-        }
+        known_hash(&self.hashes, k, value)
+    }
+}
+
+/// The [`key_hash`] of `value` of match key `k`: taken from `hashes` where it was made ahead.
+fn known_hash(hashes: &[Option<u64>; HASHED_KEYS], k: usize, value: &str) -> u64 {
+    match hashes.get(k) {
+        Some(Some(h)) => *h,
+        _ => key_hash(k, value),
     }
 }
 
@@ -963,11 +968,9 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         for (k, key) in self.opts.match_keys.iter().enumerate() {
             if let Some(value) = record.fields.get(key) {
                 by_key[k].entry(value.clone()).or_insert(at);
-                let h = match hashes.get(k) {
-                    Some(Some(h)) => *h,
-                    _ => key_hash(k, value),
-                };
-                self.seen.entry(h).or_insert(line);
+                self.seen
+                    .entry(known_hash(hashes, k, value))
+                    .or_insert(line);
             }
         }
     }
