@@ -10,7 +10,7 @@
 //!
 //! Durability is unchanged: a commit is in the log before it returns, checkpointed or not, and
 //! a process killed at any point leaves a log that the next open replays. Should the copying
-//! ever fall behind, the writer takes over once the log passes [`WAL_CEILING_PAGES`], so the
+//! ever fall behind, the writer takes over once the log passes [`WAL_CEILING_BYTES`], so the
 //! log cannot grow without bound.
 
 use std::path::Path;
@@ -28,9 +28,15 @@ const POLL: Duration = Duration::from_millis(20);
 /// SQLite's own automatic checkpoint threshold, in pages, put back when a bulk load ends.
 const DEFAULT_AUTOCHECKPOINT: i64 = 1000;
 
-/// While a [`Checkpointer`] runs, the writer checkpoints only when the log holds this many
-/// pages (256 MiB of 4 KiB pages), as a ceiling in case the thread cannot keep up.
-pub(super) const WAL_CEILING_PAGES: i64 = 65_536;
+/// While a [`Checkpointer`] runs, the writer checkpoints only when the log holds this much,
+/// as a ceiling in case the thread cannot keep up.
+const WAL_CEILING_BYTES: i64 = 256 << 20;
+
+/// [`WAL_CEILING_BYTES`] in pages of the file `conn` has open.
+pub(super) fn wal_ceiling_pages(conn: &Connection) -> rusqlite::Result<i64> {
+    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    Ok(WAL_CEILING_BYTES / page_size.max(512))
+}
 
 pub(super) struct Checkpointer {
     stop: Sender<()>,
@@ -47,8 +53,8 @@ impl Checkpointer {
         .map_err(|e| sql_error(path, "open a connection for checkpoints", e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| sql_error(path, "set busy_timeout", e))?;
-        writer
-            .pragma_update(None, "wal_autocheckpoint", WAL_CEILING_PAGES)
+        wal_ceiling_pages(writer)
+            .and_then(|pages| writer.pragma_update(None, "wal_autocheckpoint", pages))
             .map_err(|e| sql_error(path, "hand checkpoints to their own thread", e))?;
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()

