@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
 
 use crmsync::auth::{SecretString, StaticTokenSource};
 use crmsync::clock::{Clock, SystemClock};
@@ -57,14 +58,35 @@ fn config(base_url: &str) -> Config {
     c
 }
 
-fn participant(config: &Config, sandbox: &Sandbox) -> Participant {
+/// The system clock moved on by a settable amount, so a run can happen "later" without the
+/// benchmark waiting for it (the sandbox's clock is moved on by as much).
+#[derive(Debug, Default)]
+struct LaterClock(AtomicI64);
+
+impl LaterClock {
+    fn advance(&self, by: i64) {
+        self.0.fetch_add(by, Ordering::Relaxed);
+    }
+}
+
+impl Clock for LaterClock {
+    fn now(&self) -> i64 {
+        SystemClock.now() + self.0.load(Ordering::Relaxed)
+    }
+}
+
+fn clock() -> Arc<LaterClock> {
+    Arc::new(LaterClock::default())
+}
+
+fn participant(config: &Config, sandbox: &Sandbox, clock: Arc<LaterClock>) -> Participant {
     let provider = providers::open(
         ProviderKind::Hubspot,
         ProviderContext {
             connection: CONN.into(),
             base_url: Some(sandbox.base_url()),
             tokens: Arc::new(StaticTokenSource::new(SecretString::new(sandbox.token()))),
-            clock: Arc::new(SystemClock),
+            clock,
             max_requests: None,
             overlap: crmsync::providers::DEFAULT_OVERLAP_MS,
         },
@@ -105,13 +127,14 @@ fn run_sync(
     store: &mut Store,
     config: &Config,
     p: &Participant,
+    clock: Arc<LaterClock>,
 ) -> SyncReport {
     rt.block_on(sync::run(
         store,
         config,
         std::slice::from_ref(p),
         &SyncOptions::default(),
-        Arc::new(SystemClock),
+        clock,
         &Quiet,
     ))
     .expect("sync")
@@ -139,12 +162,13 @@ pub fn noop() {
         let state = dir.path().join("state.db");
         let sandbox = Sandbox::start(SandboxOptions::default()).expect("sandbox");
         let config = config(&sandbox.base_url());
-        let p = participant(&config, &sandbox);
+        let clock = clock();
+        let p = participant(&config, &sandbox, clock.clone());
         setup_fields(&rt, &p);
         let mut store = Store::open(&state).expect("store");
         // A first (empty) sync stores real cursors; then n records and their links appear as
         // if synced long ago.
-        run_sync(&rt, &mut store, &config, &p);
+        run_sync(&rt, &mut store, &config, &p, clock.clone());
         let now = SystemClock.now();
         for chunk_start in (0..n).step_by(50_000) {
             let recs: Vec<Record> = (chunk_start..(chunk_start + 50_000).min(n))
@@ -174,7 +198,7 @@ pub fn noop() {
         }
         sandbox.clear_request_log();
         let started = Instant::now();
-        let report = run_sync(&rt, &mut store, &config, &p);
+        let report = run_sync(&rt, &mut store, &config, &p, clock.clone());
         let secs = started.elapsed().as_secs_f64();
         let writes = sandbox
             .request_log()
@@ -201,7 +225,8 @@ pub fn push() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sandbox = Sandbox::start(SandboxOptions::default()).expect("sandbox");
     let config = config(&sandbox.base_url());
-    let p = participant(&config, &sandbox);
+    let clock = clock();
+    let p = participant(&config, &sandbox, clock.clone());
     setup_fields(&rt, &p);
     let mut store = Store::open(&dir.path().join("state.db")).expect("store");
     let now = SystemClock.now();
@@ -209,7 +234,7 @@ pub fn push() {
     store.save_records(&recs, &WriteOrigin::User).expect("seed");
     sandbox.clear_request_log();
     let started = Instant::now();
-    let report = run_sync(&rt, &mut store, &config, &p);
+    let report = run_sync(&rt, &mut store, &config, &p, clock.clone());
     let secs = started.elapsed().as_secs_f64();
     let log = sandbox.request_log();
     let by_kind =
@@ -235,9 +260,49 @@ pub fn push() {
         "  limit-bound time for {counted} rate-limited requests: {bound:.1} s → {:.0}% of the limit-bound throughput (target ≥ 90%)",
         100.0 * bound / secs
     );
+    let overlap = crmsync::config::SyncSettings::default().overlap_secs;
+    let again = |store: &mut Store, what: &str| {
+        resync(&rt, store, &config, &p, &sandbox, &clock, what);
+    };
+    again(
+        &mut store,
+        "no-op resync right after (targets: 0 writes, ≤ 1 read per object, < 1 s)",
+    );
+    println!(
+        "  (a resync within the change feed's {overlap} s overlap of the push reads the pushed contacts again; they are left out of the plan as unchanged)"
+    );
+    again(&mut store, "and again, still inside the overlap");
+    // Both clocks move on past the overlap, as for a cron run some minutes later.
+    let later = (overlap as i64 + 1) * 1000;
+    sandbox.advance_clock(Duration::from_millis(later as u64));
+    clock.advance(later);
+    again(
+        &mut store,
+        &format!(
+            "the first resync {}s later, once the push is older than the overlap",
+            overlap + 1
+        ),
+    );
+    again(
+        &mut store,
+        "the no-op resync after that (targets: 0 writes, ≤ 1 read per object, < 1 s)",
+    );
+    sandbox.stop();
+}
+
+/// Runs one resync and prints its time, writes, reads by path and unchanged records.
+fn resync(
+    rt: &tokio::runtime::Runtime,
+    store: &mut Store,
+    config: &Config,
+    p: &Participant,
+    sandbox: &Sandbox,
+    clock: &Arc<LaterClock>,
+    what: &str,
+) {
     sandbox.clear_request_log();
     let started = Instant::now();
-    run_sync(&rt, &mut store, &config, &p);
+    let report = run_sync(rt, store, config, p, clock.clone());
     let secs = started.elapsed().as_secs_f64();
     let log = sandbox.request_log();
     let writes = log
@@ -251,27 +316,14 @@ pub fn push() {
     {
         *reads.entry(r.path.clone()).or_default() += 1;
     }
+    let (read, unchanged) = report
+        .connections
+        .iter()
+        .flat_map(|c| &c.objects)
+        .fold((0, 0), |(a, b), o| (a + o.read, b + o.unchanged));
     println!(
-        "  no-op resync right after: {secs:.2} s, {writes} writes, reads {reads:?} (targets: 0 writes, ≤ 1 read per object, < 1 s)"
+        "  {what}: {secs:.2} s, {writes} writes, reads {reads:?}; {read} records read, {unchanged} unchanged"
     );
-    println!(
-        "  (every resync within the change feed's {} s overlap of the push re-reads the pushed contacts)",
-        crmsync::config::SyncSettings::default().overlap_secs
-    );
-    sandbox.clear_request_log();
-    let started = Instant::now();
-    run_sync(&rt, &mut store, &config, &p);
-    let secs = started.elapsed().as_secs_f64();
-    let log = sandbox.request_log();
-    let mut by_path: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in &log {
-        *by_path.entry(r.path.as_str()).or_default() += 1;
-    }
-    println!(
-        "  the no-op resync after that: {secs:.2} s, {} requests {by_path:?}",
-        log.len()
-    );
-    sandbox.stop();
 }
 
 /// Runs the crmsync binary; returns its exit code.

@@ -789,17 +789,29 @@ fn archiving_in_hubspot_archives_locally_on_a_full_read_or_the_daily_scan() {
 // ---- cost of a repeated run --------------------------------------------------------------
 
 #[test]
-fn a_sync_with_nothing_to_do_writes_nothing_and_searches_once_per_object() {
+fn a_sync_with_nothing_to_do_writes_nothing_searches_once_per_object_and_reads_no_association() {
     let hs = Hs::start();
     hs.sandbox.seed(30, 4);
     hs.save_local(&(0..10).map(contact).collect::<Vec<_>>());
     hs.sync().ok();
     hs.sync().ok();
     hs.sandbox.clear_request_log();
-    let run = hs.sync();
+    let run = hs.run(&["sync", "--json"]);
     run.ok();
     let log = hs.sandbox.request_log();
     assert_eq!(hs.write_calls(), Vec::<String>::new(), "{log:#?}");
+    // Every record the overlap reads again is at the version already synced: none is planned,
+    // and no contact's company is read.
+    let report = run.json();
+    for o in report["connections"][0]["objects"].as_array().unwrap() {
+        assert!(o["read"].as_u64().unwrap() > 0, "{o}");
+        assert_eq!(o["unchanged"], o["read"], "{o}");
+    }
+    assert!(
+        !log.iter()
+            .any(|r| r.path.starts_with("/crm/v4/associations")),
+        "{log:#?}"
+    );
     for object in ["contacts", "companies"] {
         let searches = log
             .iter()

@@ -642,7 +642,7 @@ async fn an_incremental_read_scans_archives_once_the_last_scan_is_a_day_old() {
 }
 
 #[tokio::test]
-async fn changed_contacts_get_their_company_from_the_v4_association_read() {
+async fn the_change_feed_leaves_the_company_to_complete_which_uses_the_v4_association_read() {
     let fake = Fake::start(|req, _| {
         if req.path.ends_with("/search") {
             return answer(
@@ -666,13 +666,25 @@ async fn changed_contacts_get_their_company_from_the_v4_association_read() {
         )
     });
     let s = setup(&fake, None, |_| {});
-    let p =
+    let props = ["email".to_string(), "associations.companies".to_string()];
+    let mut p =
         s.hs.changes(
             &query(ObjectKind::Contact, Some(cursor(0, NOW)), None),
-            &["email".into(), "associations.companies".into()],
+            &props,
         )
         .await
         .unwrap();
+    // The page itself holds no company: the engine completes only the records it plans.
+    assert_eq!(fake.seen().len(), 1);
+    assert!(
+        p.records
+            .iter()
+            .all(|r| !r.props.contains_key("associations.companies"))
+    );
+    s.hs.complete(ObjectKind::Contact, &mut p.records, &props)
+        .await
+        .unwrap();
+    assert_eq!(fake.seen().len(), 2);
     assert_eq!(
         p.records[0]
             .props
@@ -681,6 +693,14 @@ async fn changed_contacts_get_their_company_from_the_v4_association_read() {
         Some("51")
     );
     assert!(!p.records[1].props.contains_key("associations.companies"));
+    // Nothing to complete, or no company asked for: no call.
+    s.hs.complete(ObjectKind::Contact, &mut [], &props)
+        .await
+        .unwrap();
+    s.hs.complete(ObjectKind::Contact, &mut p.records, &props[..1])
+        .await
+        .unwrap();
+    assert_eq!(fake.seen().len(), 2);
     let search = &fake.seen()[0].body;
     assert!(
         !search["properties"]

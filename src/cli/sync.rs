@@ -188,7 +188,10 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
                 t.add_row(vec![
                     c.connection.clone(),
                     o.object.map(|k| k.to_string()).unwrap_or_default(),
-                    o.read.to_string(),
+                    match o.unchanged {
+                        0 => o.read.to_string(),
+                        n => format!("{} ({n} unchanged)", o.read),
+                    },
                     o.local_changes.to_string(),
                     format!("{} here, {} there", p.local_create, p.remote_create),
                     format!("{} here, {} there", p.local_update, p.remote_update),

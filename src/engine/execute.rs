@@ -199,6 +199,12 @@ pub struct Executor<'a> {
     pub run: i64,
     pub clock: Arc<dyn Clock>,
     pub reporter: &'a dyn SyncReporter,
+    /// For a plan made from a change-feed page: the version of each remote record read
+    /// (remote id → `updated_at`). A link the plan stores with no remote write to follow
+    /// keeps it, so that record is not planned again when the feed brings it at the same
+    /// version (see `crate::engine::sync`). A link whose record gets a remote write keeps no
+    /// version until the CRM's answer is committed: a run stopped before then re-plans it.
+    pub read_versions: HashMap<String, crate::model::Millis>,
 }
 
 impl Executor<'_> {
@@ -285,13 +291,28 @@ impl Executor<'_> {
         let mut current = self.store.get_records(&local_ids)?;
         let mut records: Vec<Record> = Vec::new();
         let mut links: Vec<Link> = Vec::new();
+        let written: std::collections::HashSet<&str> = plan
+            .ops
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o,
+                    Op::RemoteCreate { .. } | Op::RemoteUpdate { .. } | Op::RemoteArchive { .. }
+                )
+            })
+            .filter_map(|o| o.remote_id())
+            .collect();
         let link = |local_id: &RecordId, remote_id: &str, base: &Fields, retired: bool| Link {
             connection: self.connection.to_string(),
             kind: object,
             local_id: local_id.clone(),
             remote_id: remote_id.to_string(),
             base: base.clone(),
-            remote_updated_at: None,
+            remote_updated_at: if written.contains(remote_id) {
+                None
+            } else {
+                self.read_versions.get(remote_id).copied()
+            },
             synced_at: now,
             retired,
         };
@@ -790,7 +811,9 @@ impl Executor<'_> {
                 Some(rec) if w.entry.op == WriteOp::Create => {
                     // The base is what was sent (the journal keeps it), not what the CRM
                     // holds now: an edit made in the CRM since then is a remote change to
-                    // pull, and a local edit made since is a local change to push.
+                    // pull, and a local edit made since is a local change to push. So the
+                    // link holds no remote version: the record's current one may hold such an
+                    // edit, and a record read at the link's version is not planned again.
                     let sent = RemoteRecord {
                         id: rec.id.clone(),
                         props: w.entry.props.clone(),
@@ -802,7 +825,7 @@ impl Executor<'_> {
                         &WriteOutcome {
                             remote_id: rec.id.clone(),
                             base: inbound.fields,
-                            remote_updated_at: Some(rec.updated_at),
+                            remote_updated_at: None,
                             at,
                             record: None,
                             retired: false,

@@ -37,7 +37,7 @@ use crate::engine::plan::{
     self, LinkState, MatchedBy, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide,
 };
 use crate::mapping::{FieldMap, Rule};
-use crate::model::{ObjectKind, Record, RecordId};
+use crate::model::{Millis, ObjectKind, Record, RecordId};
 use crate::providers::{ChangeQuery, Provider, ProviderError, RemoteRecord};
 use crate::store::{ConflictFilter, Link, RunOutcome, Store, StoreError};
 
@@ -114,6 +114,10 @@ pub struct ObjectReport {
     pub object: Option<ObjectKind>,
     /// Remote records read from the change feed.
     pub read: u64,
+    /// Of those, records already seen at the same version (the change feed's overlap, the
+    /// echoes of crmsync's own writes), left out of the plan.
+    #[serde(default)]
+    pub unchanged: u64,
     /// Local records considered because they changed since the last push.
     pub local_changes: u64,
     /// Ops planned (and, unless dry run, carried out or failed). A create the CRM refused as
@@ -515,6 +519,7 @@ impl<'a> Session<'a> {
             run: self.run,
             clock: self.clock.clone(),
             reporter: self.reporter,
+            read_versions: HashMap::new(),
         }
     }
 
@@ -561,7 +566,7 @@ impl<'a> Session<'a> {
         // Each page is planned and carried out as it arrives, so memory stays flat however
         // large the read. Pages whose plan archives anything wait until the read is complete:
         // the archive gate must see every archive before any is carried out.
-        let mut deferred: Vec<(Plan, Vec<RecordId>, IdCache)> = Vec::new();
+        let mut deferred: Vec<PlannedPage> = Vec::new();
         let mut dry_plans: Vec<Plan> = Vec::new();
         let mut page = None;
         let mut checkpoint = None;
@@ -596,15 +601,21 @@ impl<'a> Session<'a> {
                     versions.insert(r.id.clone(), r.updated_at);
                 }
             }
-            let (planned, linked_ids, ids) = self.plan_page(object, &map, &records).await?;
-            add_plan_counts(&mut rep.planned, &planned.counts());
+            if !full_read {
+                self.leave_out_seen(object, &mut records, &mut rep)?;
+            }
+            self.p
+                .provider
+                .complete(object, &mut records, &props)
+                .await?;
+            let planned = self.plan_page(object, &map, &records).await?;
+            add_plan_counts(&mut rep.planned, &planned.plan.counts());
             if self.opts.dry_run {
-                dry_plans.push(planned);
-            } else if planned.archives() > 0 {
-                deferred.push((planned, linked_ids, ids));
-            } else if !planned.ops.is_empty() || !planned.conflicts.is_empty() {
-                self.execute_pulled(&map, &planned, ids, &linked_ids, &mut rep)
-                    .await?;
+                dry_plans.push(planned.plan);
+            } else if planned.plan.archives() > 0 {
+                deferred.push(planned);
+            } else if !planned.plan.ops.is_empty() || !planned.plan.conflicts.is_empty() {
+                self.execute_pulled(&map, planned, &mut rep).await?;
             }
             if got.checkpoint.is_some() {
                 checkpoint = got.checkpoint;
@@ -617,7 +628,7 @@ impl<'a> Session<'a> {
         let pending: Vec<Plan> = if self.opts.dry_run {
             dry_plans
         } else {
-            deferred.iter().map(|(p, _, _)| p.clone()).collect()
+            deferred.iter().map(|p| p.plan.clone()).collect()
         };
         let whole = merge_plans(&self.p.name, object, pending);
         gates::check(
@@ -635,15 +646,45 @@ impl<'a> Session<'a> {
         if self.opts.dry_run {
             return Ok((rep, Some(whole)));
         }
-        for (planned, linked_ids, ids) in deferred {
-            self.execute_pulled(&map, &planned, ids, &linked_ids, &mut rep)
-                .await?;
+        for planned in deferred {
+            self.execute_pulled(&map, planned, &mut rep).await?;
         }
         if let Some(cp) = checkpoint {
             self.store
                 .set_remote_cursor(&self.p.name, object, Some(&cp))?;
         }
         Ok((rep, None))
+    }
+
+    /// Leaves out of a change-feed page the records this connection has already seen at the
+    /// version the page holds: linked, with the link's remote version equal to the record's.
+    /// Their changes (the echo of a write of crmsync's own, or a pull) are in the link's base
+    /// already, so planning them again would find nothing; a delta read meets them again in
+    /// its overlap. Leaving them out makes what a run does independent of whether a record
+    /// falls in the overlap, and spares the calls [`Provider::complete`] makes. Archived
+    /// records are always kept (an archive need not move the version), and so is every
+    /// record of a full read (`--full` re-reads on purpose, for example after a mapping
+    /// change).
+    fn leave_out_seen(
+        &self,
+        object: ObjectKind,
+        records: &mut Vec<RemoteRecord>,
+        rep: &mut ObjectReport,
+    ) -> Result<(), StepError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+        let links = self.store.links_by_remote_ids(&self.p.name, object, &ids)?;
+        let before = records.len();
+        records.retain(|r| {
+            r.archived
+                || !links
+                    .get(&r.id)
+                    .is_some_and(|l| !l.retired && l.remote_updated_at == Some(r.updated_at))
+        });
+        rep.unchanged += (before - records.len()) as u64;
+        Ok(())
     }
 
     /// Plans one page of the change feed against the local records (with per-field times for
@@ -653,7 +694,7 @@ impl<'a> Session<'a> {
         object: ObjectKind,
         map: &FieldMap,
         records: &[RemoteRecord],
-    ) -> Result<(Plan, Vec<RecordId>, IdCache), StepError> {
+    ) -> Result<PlannedPage, StepError> {
         let mut ids = IdCache::default();
         ids.load_for_remote(self.store, &self.p.name, map, records)?;
         let mut items = self.pull_items(object, map, records, &ids)?;
@@ -679,8 +720,16 @@ impl<'a> Session<'a> {
             items,
         };
         let planned = plan::plan(&input);
-        let planned = self.refine(input, planned).await?;
-        Ok((planned, linked_ids, ids))
+        let plan = self.refine(input, planned).await?;
+        Ok(PlannedPage {
+            plan,
+            linked_ids,
+            ids,
+            read_versions: records
+                .iter()
+                .map(|r| (r.id.clone(), r.updated_at))
+                .collect(),
+        })
     }
 
     /// [`field_times::refine`] for this connection; a failed history read is a warning, given
@@ -712,13 +761,20 @@ impl<'a> Session<'a> {
     async fn execute_pulled(
         &mut self,
         map: &FieldMap,
-        planned: &Plan,
-        mut ids: IdCache,
-        linked_ids: &[RecordId],
+        page: PlannedPage,
         rep: &mut ObjectReport,
     ) -> Result<(), StepError> {
-        let outcome = self.executor(map).execute(planned, &mut ids).await?;
-        let held = self.held_remote_values(planned.object, linked_ids)?;
+        let PlannedPage {
+            plan: planned,
+            linked_ids,
+            mut ids,
+            read_versions,
+        } = page;
+        let planned = &planned;
+        let mut executor = self.executor(map);
+        executor.read_versions = read_versions;
+        let outcome = executor.execute(planned, &mut ids).await?;
+        let held = self.held_remote_values(planned.object, &linked_ids)?;
         self.settle_conflicts(planned, &held)?;
         add_follow_up(rep, &outcome);
         rep.failed += outcome.failed;
@@ -1084,6 +1140,16 @@ fn merge_plans(connection: &str, object: ObjectKind, plans: Vec<Plan>) -> Plan {
         all.skipped.extend(p.skipped);
     }
     all
+}
+
+/// One change-feed page, planned.
+struct PlannedPage {
+    plan: Plan,
+    /// The local records of the page's linked items.
+    linked_ids: Vec<RecordId>,
+    ids: IdCache,
+    /// The version of each remote record planned (see [`Executor::read_versions`]).
+    read_versions: HashMap<String, Millis>,
 }
 
 /// A field of a record held by an open `manual` conflict.

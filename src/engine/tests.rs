@@ -216,8 +216,13 @@ impl World {
     }
 }
 
-fn check(policy: ConflictPolicy, steps: Vec<Step>) -> Result<(), TestCaseError> {
+/// `replay`: every change-feed read starts long before its cursor (an overlap wider than the
+/// whole test), so each run reads every record again, mostly at versions already synced.
+fn check(policy: ConflictPolicy, steps: Vec<Step>, replay: bool) -> Result<(), TestCaseError> {
     let mut w = World::new(policy);
+    if replay {
+        w.crm.overlap(1 << 40);
+    }
     for (i, s) in steps.iter().enumerate() {
         w.apply(i, s);
     }
@@ -324,9 +329,9 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
 
     #[test]
-    fn random_edits_and_killed_runs_converge(steps in proptest::collection::vec(step(), 1..25), remote_wins in any::<bool>()) {
+    fn random_edits_and_killed_runs_converge(steps in proptest::collection::vec(step(), 1..25), remote_wins in any::<bool>(), replay in any::<bool>()) {
         let policy = if remote_wins { ConflictPolicy::RemoteWins } else { ConflictPolicy::LocalWins };
-        check(policy, steps)?;
+        check(policy, steps, replay)?;
     }
 }
 
@@ -835,4 +840,46 @@ fn failed_history_reads_warn_once_per_connection_and_run() {
         .filter(|m| m.contains("field history"))
         .count();
     assert_eq!(warned, 1, "{:?}", again.connections[0].warnings);
+}
+
+#[test]
+fn records_read_again_at_a_synced_version_are_left_out_of_the_plan_and_not_completed() {
+    let mut w = World::new(ConflictPolicy::LocalWins);
+    w.crm.overlap(1 << 40);
+    let a = new_local(&mut w, &[("first_name", "ann")]);
+    new_local(&mut w, &[("first_name", "bob")]);
+    let first = w.sync();
+    assert_eq!(planned_writes(&first), 2);
+    let completed = w.crm.completed();
+    // The feed now returns both records again, at the versions the creates answered.
+    let again = w.sync();
+    let o = &again.connections[0].objects[0];
+    assert_eq!((o.read, o.unchanged), (2, 2));
+    assert_eq!(planned_writes(&again), 0);
+    assert_eq!(
+        w.crm.completed(),
+        completed,
+        "unchanged records were completed"
+    );
+    // A CRM user edits one: only that one is planned (and completed) and pulled.
+    let rid = linked_remote(&w, &a.id).unwrap();
+    w.crm
+        .user_edit(ObjectKind::Contact, &rid, &[("firstname", Some("anna"))]);
+    let edited = w.sync();
+    let o = &edited.connections[0].objects[0];
+    assert_eq!((o.read, o.unchanged), (2, 1));
+    assert_eq!(w.crm.completed(), completed + 1);
+    assert_eq!(
+        local_field(&w, &a.id, "first_name").as_deref(),
+        Some("anna")
+    );
+    // A full read plans every record again.
+    let full = w.sync_with(SyncOptions {
+        full: true,
+        ..SyncOptions::default()
+    });
+    let o = &full.connections[0].objects[0];
+    assert_eq!((o.read, o.unchanged), (2, 0));
+    assert_eq!(w.crm.completed(), completed + 3);
+    assert_eq!(planned_writes(&full), 0);
 }

@@ -37,6 +37,8 @@ struct State {
     archive_refused: bool,
     /// Every `field_times` call fails.
     fail_field_times: bool,
+    /// How many ticks before the cursor each change-feed read starts (an overlap).
+    overlap: i64,
 }
 
 /// The in-memory CRM.
@@ -46,6 +48,7 @@ pub struct MemoryCrm {
     requests: AtomicU64,
     id_reads: AtomicU64,
     history_reads: AtomicU64,
+    completed: AtomicU64,
 }
 
 /// The remote property that holds the external id.
@@ -180,6 +183,17 @@ impl MemoryCrm {
         self.history_reads.load(Ordering::Relaxed)
     }
 
+    /// Makes each change-feed read start `ticks` before its cursor, as HubSpot's does by
+    /// the overlap, so records are read again at versions already synced.
+    pub fn overlap(&self, ticks: i64) {
+        self.state.lock().unwrap().overlap = ticks;
+    }
+
+    /// Records passed to [`Provider::complete`] so far.
+    pub fn completed(&self) -> u64 {
+        self.completed.load(Ordering::Relaxed)
+    }
+
     /// Calls of [`Provider::read_by_ids`] made so far.
     pub fn id_reads(&self) -> u64 {
         self.id_reads.load(Ordering::Relaxed)
@@ -270,11 +284,11 @@ impl Provider for MemoryCrm {
     ) -> Result<ChangePage, ProviderError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let s = self.state.lock().unwrap();
-        let since: i64 = query
+        let cursor: Option<i64> = query
             .since
             .as_deref()
-            .map(|c| c.parse().expect("memory cursor"))
-            .unwrap_or(i64::MIN);
+            .map(|c| c.parse().expect("memory cursor"));
+        let since = cursor.map_or(i64::MIN, |c| c - s.overlap);
         let mut records: Vec<RemoteRecord> = s
             .records
             .iter()
@@ -282,12 +296,30 @@ impl Provider for MemoryCrm {
             .map(|(_, r)| without_times(r))
             .collect();
         records.sort_by(|a, b| (a.updated_at, &a.id).cmp(&(b.updated_at, &b.id)));
-        let checkpoint = records.last().map(|r| r.updated_at).unwrap_or(since.max(0));
+        let checkpoint = records
+            .last()
+            .map(|r| r.updated_at)
+            .unwrap_or(0)
+            .max(cursor.unwrap_or(0));
         Ok(ChangePage {
             records,
             next: None,
             checkpoint: Some(checkpoint.to_string()),
         })
+    }
+
+    async fn complete(
+        &self,
+        _object: ObjectKind,
+        records: &mut [RemoteRecord],
+        _properties: &[String],
+    ) -> Result<(), ProviderError> {
+        if !records.is_empty() {
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            self.completed
+                .fetch_add(records.len() as u64, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     async fn create(

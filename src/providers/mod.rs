@@ -347,12 +347,30 @@ pub trait Provider: Send + Sync {
         mapped.to_vec()
     }
 
-    /// One page of records of `query.object` changed since `query.since`.
+    /// One page of records of `query.object` changed since `query.since`. A page may leave
+    /// out properties the CRM serves through another call; [`Provider::complete`] fills them
+    /// in.
     async fn changes(
         &self,
         query: &ChangeQuery,
         properties: &[String],
     ) -> Result<ChangePage, ProviderError>;
+
+    /// Fills in what [`Provider::changes`] left out of some records of a page: `properties`
+    /// that the CRM serves through another call (HubSpot's contact → company association).
+    /// The engine calls it only for the records it plans, after leaving out those it has
+    /// already seen at the same version, so re-reading unchanged records (the change feed's
+    /// overlap, the echoes of crmsync's own writes) costs no such calls. The default, for
+    /// CRMs whose change feed carries everything, sends nothing.
+    async fn complete(
+        &self,
+        object: ObjectKind,
+        records: &mut [RemoteRecord],
+        properties: &[String],
+    ) -> Result<(), ProviderError> {
+        let _ = (object, records, properties);
+        Ok(())
+    }
 
     /// Creates records. Each input's `local_id` goes into the external-id field, and the
     /// provider makes a retried create find the first one instead of duplicating it.

@@ -10,7 +10,9 @@
 //! A contact's company is an association, not a property. This module shows it as the
 //! pseudo-property `associations.companies`, whose value is the HubSpot id of one associated
 //! company (the primary one when HubSpot marks it, type 1, else the first). It is read with
-//! the v4 batch association read for the contacts a page returned, and written after the
+//! the v4 batch association read, not with the change feed's pages: [`Provider::complete`]
+//! reads it for the contacts of a page that the engine plans (those it has not seen at the
+//! same version), and a read by id reads it for the contacts read. It is written after the
 //! property write: the default association to the new company is made and associations to
 //! any other company are removed; an empty value removes them all.
 //!
@@ -22,8 +24,9 @@
 //! ids already returned at exactly that timestamp.
 //!
 //! The stored cursor is JSON: `{"v":1,"since":<ms>,"archive_scan":<ms>}`. `since` is the
-//! newest modification seen minus the overlap (`sync.overlap_secs`, five minutes unless set), so records changed while the previous read was
-//! running (or stamped by a clock a little behind) are read again; reading one twice is
+//! newest modification seen minus the overlap (`sync.overlap_secs`, five minutes unless
+//! set), so records changed while the previous read was running (or stamped by a clock a
+//! little behind) are read again; reading one twice is
 //! harmless. After a complete read `since` is at least the read's start minus the overlap, so
 //! it keeps moving when nothing changes and a record is re-read only while it is younger than
 //! the overlap. The continuation token between pages of one read is another JSON document.
@@ -897,7 +900,6 @@ impl Provider for HubSpot {
             }
         };
         let props = self.search_properties(object, properties);
-        let want_company = wants_company(object, properties);
 
         if t.in_archived {
             let after = t.archived_after.clone();
@@ -986,9 +988,6 @@ impl Provider for HubSpot {
             }
             records.push(r);
         }
-        if want_company && !records.is_empty() {
-            self.fill_companies(&mut records).await?;
-        }
         let next_after = list.paging.and_then(|p| p.next).map(|n| n.after);
         let more = match next_after {
             Some(a) if t.seen + self.options.search_limit <= self.options.search_cap => {
@@ -1038,6 +1037,18 @@ impl Provider for HubSpot {
             checkpoint: Some(self.checkpoint(&t, false, true)),
             next: None,
         })
+    }
+
+    async fn complete(
+        &self,
+        object: ObjectKind,
+        records: &mut [RemoteRecord],
+        properties: &[String],
+    ) -> Result<(), ProviderError> {
+        if wants_company(object, properties) && !records.is_empty() {
+            self.fill_companies(records).await?;
+        }
+        Ok(())
     }
 
     async fn create(
