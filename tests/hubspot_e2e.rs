@@ -161,6 +161,23 @@ impl Hs {
             .collect()
     }
 
+    /// Runs a sync and checks that it sends HubSpot no write.
+    fn assert_sync_writes_nothing(&self) {
+        self.sandbox.clear_request_log();
+        self.sync().ok();
+        assert_eq!(self.write_calls(), Vec::<String>::new());
+    }
+
+    /// Does `what` on HubSpot's clock an hour back, before the change feed's window: a change
+    /// a HubSpot user made that no incremental sync reads.
+    fn out_of_sight<T>(&self, what: impl FnOnce(&Sandbox) -> T) -> T {
+        let now = self.sandbox.now_ms();
+        self.sandbox.set_clock_ms(now - 3_600_000);
+        let out = what(&self.sandbox);
+        self.sandbox.set_clock_ms(now);
+        out
+    }
+
     /// Write calls (anything but GET, search and batch read) in the request log.
     fn write_calls(&self) -> Vec<String> {
         self.sandbox
@@ -230,6 +247,12 @@ fn by_crmsync_id(records: &[Value]) -> HashMap<String, Vec<Value>> {
         }
     }
     out
+}
+
+/// Creates a contact in HubSpot as a user would; returns its id.
+fn hubspot_contact(sandbox: &Sandbox, props: &[(&str, &str)]) -> String {
+    let made = sandbox.create_record("contacts", props).unwrap();
+    made["id"].as_str().unwrap().to_string()
 }
 
 /// Lets the clocks move on so that "newer" is strictly newer in both.
@@ -382,9 +405,7 @@ fn an_edit_on_either_side_reaches_the_other() {
     assert_eq!(prop(&remote_mine, "jobtitle"), None);
     // And a sync after that has nothing to carry either way.
     let before = hs.local_record(&mine.id);
-    hs.sandbox.clear_request_log();
-    hs.sync().ok();
-    assert_eq!(hs.write_calls(), Vec::<String>::new());
+    hs.assert_sync_writes_nothing();
     assert_eq!(hs.local_record(&mine.id), before);
 }
 
@@ -715,9 +736,7 @@ fn manual_holds_the_field_exits_3_and_a_later_local_decision_goes_through() {
     let conflict = hs.store().get_conflict(open[0].id).unwrap().unwrap();
     assert!(conflict.resolved_at.is_some(), "{conflict:?}");
     assert_eq!(conflict.resolution.as_deref(), Some("FromHubSpot"));
-    hs.sandbox.clear_request_log();
-    hs.sync().ok();
-    assert_eq!(hs.write_calls(), Vec::<String>::new());
+    hs.assert_sync_writes_nothing();
 }
 
 // ---- archives ----------------------------------------------------------------------------
@@ -1060,9 +1079,7 @@ fn runs_killed_at_every_write_resume_without_duplicates_or_lost_edits() {
     }
     assert!(kill_points >= 50);
     // Settled means settled: one more run writes nothing.
-    hs.sandbox.clear_request_log();
-    hs.sync().ok();
-    assert_eq!(hs.write_calls(), Vec::<String>::new());
+    hs.assert_sync_writes_nothing();
 }
 
 // ---- faults ------------------------------------------------------------------------------
@@ -1412,12 +1429,9 @@ fn creating_a_contact_hubspot_already_has_out_of_sight_links_and_merges_it_in_th
     hs.sync().ok();
     // A contact made in HubSpot an hour ago (before the change feed's window) with the
     // email of a contact that is then made locally: the create meets HubSpot's unique email.
-    let now = hs.sandbox.now_ms();
-    hs.sandbox.set_clock_ms(now - 3_600_000);
-    let existing = hs
-        .sandbox
-        .create_record(
-            "contacts",
+    let existing_id = hs.out_of_sight(|sb| {
+        hubspot_contact(
+            sb,
             &[
                 ("email", "old@example.org"),
                 ("firstname", "Olga"),
@@ -1425,9 +1439,7 @@ fn creating_a_contact_hubspot_already_has_out_of_sight_links_and_merges_it_in_th
                 ("jobtitle", "Engineer"),
             ],
         )
-        .unwrap();
-    let existing_id = existing["id"].as_str().unwrap().to_string();
-    hs.sandbox.set_clock_ms(now);
+    });
     let local = record(
         ObjectKind::Contact,
         &[
@@ -1495,8 +1507,6 @@ fn creating_a_contact_hubspot_already_has_out_of_sight_links_and_merges_it_in_th
         assert_eq!(o["error"], 0, "{o:#}");
     }
     // Nothing left to do: a second run writes nothing.
-    hs.sandbox.clear_request_log();
-    hs.sync().ok();
-    assert_eq!(hs.write_calls(), Vec::<String>::new());
+    hs.assert_sync_writes_nothing();
     assert_eq!(count(&hs), 1);
 }
