@@ -1306,7 +1306,95 @@ fn a_duplicate_email_in_hubspot_is_linked_instead_of_created_twice() {
     let r = &live[0];
     assert_eq!(prop(r, "firstname"), Some("Ann"));
     assert_eq!(prop(r, "lastname"), Some("Lee"));
+    assert_eq!(prop(r, "crmsync_id"), Some(ann.id.as_str()));
     assert_eq!(hs.local_record(&ann.id).get("first_name"), Some("Ann"));
+}
+
+/// The HubSpot record's `crmsync_id`, and the writes that reached HubSpot with it.
+fn stamped(hs: &Hs, rid: &str) -> (Option<String>, Vec<Value>) {
+    let id = prop(&hs.remote("contacts", rid), "crmsync_id").map(str::to_string);
+    let updates = hs
+        .sandbox
+        .request_log()
+        .into_iter()
+        .filter(|r| {
+            r.method == "POST" && r.path.starts_with("/crm/v3/objects/contacts/batch/update")
+        })
+        .flat_map(|r| {
+            let body: Value =
+                serde_json::from_str(r.body.as_deref().unwrap_or_default()).unwrap_or_default();
+            body["inputs"].as_array().cloned().unwrap_or_default()
+        })
+        .filter(|i| i["id"] == rid)
+        .collect();
+    (id, updates)
+}
+
+#[test]
+fn a_contact_matched_by_email_gets_its_local_id_in_crmsync_id_with_nothing_else_to_write() {
+    let hs = Hs::start();
+    let rid = hubspot_contact(
+        &hs.sandbox,
+        &[("email", "ann@example.org"), ("firstname", "Ann")],
+    );
+    // Both sides agree on every field: linking them writes only the external id.
+    let ann = record(
+        ObjectKind::Contact,
+        &[("email", "ann@example.org"), ("first_name", "Ann")],
+    );
+    hs.save_local(std::slice::from_ref(&ann));
+    hs.sandbox.clear_request_log();
+    hs.sync().ok();
+    assert_eq!(hs.remote_id(ObjectKind::Contact, &ann.id), rid);
+    let (id, updates) = stamped(&hs, &rid);
+    assert_eq!(id.as_deref(), Some(ann.id.as_str()));
+    assert_eq!(
+        updates,
+        vec![serde_json::json!({ "id": rid, "properties": { "crmsync_id": ann.id.as_str() } })]
+    );
+    assert_eq!(hs.remote_live("contacts").len(), 1);
+    // Linked and stamped: the next run writes nothing.
+    hs.assert_sync_writes_nothing();
+}
+
+#[test]
+fn a_contact_linked_as_a_duplicate_gets_its_local_id_in_crmsync_id() {
+    let hs = Hs::start();
+    hs.save_local(&[contact(1)]);
+    hs.sync().ok();
+    // A contact made in HubSpot an hour ago, out of the change feed's sight, equal to a
+    // local contact made now: the create is refused, the two are paired, and no field
+    // differs.
+    let rid = hs.out_of_sight(|sb| {
+        hubspot_contact(
+            sb,
+            &[
+                ("email", "old@example.org"),
+                ("firstname", "Olga"),
+                ("lifecyclestage", "lead"),
+            ],
+        )
+    });
+    let olga = record(
+        ObjectKind::Contact,
+        &[
+            ("email", "old@example.org"),
+            ("first_name", "Olga"),
+            ("lifecycle_stage", "lead"),
+        ],
+    );
+    hs.save_local(std::slice::from_ref(&olga));
+    hs.sandbox.clear_request_log();
+    hs.sync().ok();
+    assert_eq!(hs.remote_id(ObjectKind::Contact, &olga.id), rid);
+    let (id, updates) = stamped(&hs, &rid);
+    assert_eq!(id.as_deref(), Some(olga.id.as_str()), "{updates:?}");
+    assert_eq!(
+        updates,
+        vec![serde_json::json!({ "id": rid, "properties": { "crmsync_id": olga.id.as_str() } })]
+    );
+    assert!(hs.store().list_failures(None).unwrap().is_empty());
+    hs.assert_sync_writes_nothing();
 }
 
 // ---- credentials -------------------------------------------------------------------------
@@ -1493,6 +1581,7 @@ fn creating_a_contact_hubspot_already_has_out_of_sight_links_and_merges_it_in_th
     assert_eq!(prop(&r, "lastname"), Some("Svensson"));
     assert_eq!(prop(&r, "jobtitle"), Some("Director"));
     assert_eq!(prop(&r, "lifecyclestage"), Some("lead"));
+    assert_eq!(prop(&r, "crmsync_id"), Some(local.id.as_str()));
     let l = hs.local_record(&local.id);
     assert_eq!(l.get("first_name"), Some("Olga"));
     assert_eq!(l.get("last_name"), Some("Svensson"));

@@ -698,6 +698,7 @@ fn write(local: &str, remote: Option<&str>, props: &[(&str, &str)]) -> RemoteWri
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        set_external_id: false,
     }
 }
 

@@ -603,18 +603,19 @@ impl Executor<'_> {
         let now = self.clock.now();
         let mut writes: Vec<(RemoteWrite, &Op)> = Vec::with_capacity(chunk.len());
         for o in chunk {
-            let (local_id, remote_id, props) = match o {
+            let (local_id, remote_id, props, set_external_id) = match o {
                 Op::RemoteCreate {
                     local_id, fields, ..
                 } => {
                     let outbound = self.map.create_props(fields, ids);
                     self.note_warnings(object, local_id, &outbound.warnings, out);
-                    (local_id, None, outbound.props)
+                    (local_id, None, outbound.props, false)
                 }
                 Op::RemoteUpdate {
                     local_id,
                     remote_id,
                     changes,
+                    set_external_id,
                     ..
                 } => {
                     let outbound = self.map.to_remote(
@@ -622,13 +623,18 @@ impl Executor<'_> {
                         ids,
                     );
                     self.note_warnings(object, local_id, &outbound.warnings, out);
-                    (local_id, Some(remote_id.clone()), outbound.props)
+                    (
+                        local_id,
+                        Some(remote_id.clone()),
+                        outbound.props,
+                        *set_external_id,
+                    )
                 }
                 Op::RemoteArchive {
                     local_id,
                     remote_id,
                     ..
-                } => (local_id, Some(remote_id.clone()), BTreeMap::new()),
+                } => (local_id, Some(remote_id.clone()), BTreeMap::new(), false),
                 _ => continue,
             };
             writes.push((
@@ -636,6 +642,7 @@ impl Executor<'_> {
                     local_id: local_id.to_string(),
                     remote_id,
                     props,
+                    set_external_id,
                 },
                 o,
             ));

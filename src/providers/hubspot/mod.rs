@@ -53,6 +53,12 @@
 //! contact with its email that is older than the change feed's cursor, which the pull never
 //! saw.
 //!
+//! # The external id of a linked record
+//! An update whose [`RemoteWrite::set_external_id`] is set also writes the local id into
+//! `crmsync_id`: the engine asks for it on the first write to a record it linked without
+//! having created it (matched by email, or refused as a duplicate), so that every linked
+//! record carries its local id as the ones crmsync created do.
+//!
 //! # Field times for `newest-wins`
 //! The search API that feeds the change feed carries no property history, so the records it
 //! returns have record times only (`updatedAt`). When the engine's plan of a page holds
@@ -667,6 +673,14 @@ impl HubSpot {
     }
 }
 
+/// Marks the answer to `w` as carrying its local id in `crmsync_id`, which was written.
+fn carries_local_id(rec: &mut RemoteRecord, w: &RemoteWrite) {
+    rec.external_id = Some(w.local_id.clone());
+    rec.props
+        .entry(EXTERNAL_ID.to_string())
+        .or_insert_with(|| w.local_id.clone());
+}
+
 /// Whether a read of `object` with `properties` asks for the contact's company.
 fn wants_company(object: ObjectKind, properties: &[String]) -> bool {
     object == ObjectKind::Contact && properties.iter().any(|p| p == COMPANY_ASSOCIATION)
@@ -1071,10 +1085,7 @@ impl Provider for HubSpot {
             .await?;
         for (r, w) in results.iter_mut().zip(inputs) {
             if let Ok(rec) = r {
-                rec.external_id = Some(w.local_id.clone());
-                rec.props
-                    .entry(EXTERNAL_ID.to_string())
-                    .or_insert_with(|| w.local_id.clone());
+                carries_local_id(rec, w);
             }
         }
         if object == ObjectKind::Contact {
@@ -1097,7 +1108,9 @@ impl Provider for HubSpot {
             )));
         }
         let key = |w: &RemoteWrite| w.remote_id.clone().unwrap_or_default();
-        let has_props = |w: &RemoteWrite| w.props.keys().any(|k| !k.starts_with("associations."));
+        let has_props = |w: &RemoteWrite| {
+            w.set_external_id || w.props.keys().any(|k| !k.starts_with("associations."))
+        };
         let (writes, reads): (Vec<usize>, Vec<usize>) =
             (0..inputs.len()).partition(|i| has_props(&inputs[*i]));
         let mut results: Vec<Option<Result<RemoteRecord, RecordError>>> = vec![None; inputs.len()];
@@ -1107,9 +1120,13 @@ impl Provider for HubSpot {
             let body = |chunk: &[RemoteWrite]| {
                 let inputs: Vec<Value> = chunk
                     .iter()
-                    .map(
-                        |w| json!({ "id": w.remote_id, "properties": props_body(&w.props, false) }),
-                    )
+                    .map(|w| {
+                        let mut props = props_body(&w.props, false);
+                        if w.set_external_id {
+                            props[EXTERNAL_ID] = Value::String(w.local_id.clone());
+                        }
+                        json!({ "id": w.remote_id, "properties": props })
+                    })
                     .collect();
                 json!({ "inputs": inputs })
             };
@@ -1144,6 +1161,13 @@ impl Provider for HubSpot {
             .into_iter()
             .map(|r| r.expect("every input has a result"))
             .collect();
+        for (r, w) in results.iter_mut().zip(inputs) {
+            if let Ok(rec) = r
+                && w.set_external_id
+            {
+                carries_local_id(rec, w);
+            }
+        }
         if object == ObjectKind::Contact {
             self.apply_companies(inputs, &mut results, false).await?;
         }
