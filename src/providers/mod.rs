@@ -367,7 +367,8 @@ pub trait Provider: Send + Sync {
         inputs: &[RemoteWrite],
     ) -> Result<WriteResults<RemoteRecord>, ProviderError>;
 
-    /// Updates records by CRM id, returning each as the CRM now holds it.
+    /// Updates records by CRM id, returning each as the CRM now holds it. A record the CRM
+    /// merged into another is answered as that other record: its `id` is not the input's.
     async fn update(
         &self,
         object: ObjectKind,
