@@ -1599,3 +1599,118 @@ fn creating_a_contact_hubspot_already_has_out_of_sight_links_and_merges_it_in_th
     hs.assert_sync_writes_nothing();
     assert_eq!(count(&hs), 1);
 }
+
+// ---- records merged in HubSpot -------------------------------------------------------------
+
+#[test]
+fn a_contact_merged_in_hubspot_into_one_out_of_sight_is_followed_there() {
+    let hs = Hs::start();
+    let ann = contact(1);
+    hs.save_local(std::slice::from_ref(&ann));
+    hs.sync().ok();
+    let a = hs.remote_id(ObjectKind::Contact, &ann.id);
+    // An hour ago, out of the change feed's sight, someone in HubSpot merged Ann's contact
+    // into an older one of theirs, which keeps its own values and takes Ann's where it had
+    // none.
+    let b = hs.out_of_sight(|sb| {
+        let b = hubspot_contact(
+            sb,
+            &[
+                ("email", "bea@example.org"),
+                ("firstname", "Bea"),
+                ("jobtitle", "Boss"),
+            ],
+        );
+        sb.merge_records("contacts", &b, &a).unwrap();
+        b
+    });
+    hs.sync().ok();
+    assert_eq!(
+        hs.remote_id(ObjectKind::Contact, &ann.id),
+        a,
+        "nothing seen yet"
+    );
+
+    // The next local edit is sent to Ann's old id; HubSpot answers with the contact it went
+    // into, and the link follows.
+    hs.edit_local(&ann.id, &[("last_name", "Edited")]);
+    let run = hs.sync();
+    run.ok();
+    assert_eq!(hs.remote_id(ObjectKind::Contact, &ann.id), b);
+    assert!(
+        run.stderr
+            .contains(&format!("merged contact `{a}` into `{b}`")),
+        "{}",
+        run.stderr
+    );
+    let r = hs.remote("contacts", &b);
+    assert_eq!(prop(&r, "lastname"), Some("Edited"));
+    assert_eq!(prop(&r, "email"), Some("bea@example.org"));
+    // In the same run the local record takes what the merge kept.
+    let l = hs.local_record(&ann.id);
+    assert_eq!(l.get("email"), Some("bea@example.org"));
+    assert_eq!(l.get("first_name"), Some("Bea"));
+    assert_eq!(l.get("job_title"), Some("Boss"));
+    assert_eq!(l.get("last_name"), Some("Edited"));
+    assert_eq!(l.get("lifecycle_stage"), Some("lead"));
+    assert!(hs.store().list_failures(None).unwrap().is_empty());
+    assert_eq!(hs.remote_live("contacts").len(), 1, "nothing created");
+    // Settled: the next run writes nothing, and a later edit goes to the contact itself.
+    hs.assert_sync_writes_nothing();
+    hs.edit_local(&ann.id, &[("job_title", "Chief")]);
+    hs.sync().ok();
+    assert_eq!(prop(&hs.remote("contacts", &b), "jobtitle"), Some("Chief"));
+}
+
+#[test]
+fn two_linked_contacts_merged_in_hubspot_keep_a_failure_saying_to_merge_them_locally() {
+    let hs = Hs::start();
+    let (ann, bea) = (contact(1), contact(2));
+    hs.save_local(&[ann.clone(), bea.clone(), contact(3)]);
+    hs.sync().ok();
+    let a = hs.remote_id(ObjectKind::Contact, &ann.id);
+    let b = hs.remote_id(ObjectKind::Contact, &bea.id);
+    hs.sandbox.merge_records("contacts", &b, &a).unwrap();
+    tick();
+    hs.edit_local(&ann.id, &[("job_title", "Buyer")]);
+    let run = hs.sync();
+    run.expect_code(3);
+    let failures = hs.store().list_failures(Some(CONN)).unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let f = &failures[0];
+    assert_eq!(f.local_id, ann.id);
+    for part in [
+        format!("merged contact `{a}`"),
+        format!("into HubSpot contact `{b}`"),
+        format!("linked to local contact `{}`", bea.id),
+        "merge them locally".to_string(),
+        format!("archive `{}`", ann.id),
+        "crmsync retry".to_string(),
+    ] {
+        assert!(f.message.contains(&part), "`{part}` not in: {}", f.message);
+    }
+    assert_eq!(
+        hs.remote_id(ObjectKind::Contact, &ann.id),
+        a,
+        "the link stays"
+    );
+    assert_eq!(hs.remote_id(ObjectKind::Contact, &bea.id), b);
+    // The edit went to the merged contact, and the next sync brings it to the local record
+    // linked to it, as the message says.
+    assert_eq!(prop(&hs.remote("contacts", &b), "jobtitle"), Some("Buyer"));
+    hs.sync().expect_code(3);
+    assert_eq!(hs.local_record(&bea.id).get("job_title"), Some("Buyer"));
+    assert_eq!(hs.store().list_failures(Some(CONN)).unwrap().len(), 1);
+
+    // Merged locally: Ann's record is archived, the failure re-queued (`crmsync retry`).
+    let mut gone = hs.local_record(&ann.id);
+    gone.archived_at = Some(now_ms());
+    gone.updated_at = now_ms();
+    hs.save_local(&[gone]);
+    assert_eq!(hs.store().requeue_failures(Some(CONN)).unwrap(), 1);
+    hs.sync().ok();
+    assert!(hs.store().list_failures(None).unwrap().is_empty());
+    let r = hs.remote("contacts", &b);
+    assert_eq!(r["archived"], false, "the merged contact stays: {r:#}");
+    assert_eq!(hs.local_for(ObjectKind::Contact, &b).id, bea.id);
+}

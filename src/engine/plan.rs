@@ -454,6 +454,17 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan with nothing in it.
+    pub fn empty(connection: &str, object: ObjectKind) -> Plan {
+        Plan {
+            connection: connection.to_string(),
+            object,
+            ops: Vec::new(),
+            conflicts: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+
     /// No op at all: nothing to write on either side, no link to store.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
