@@ -161,6 +161,23 @@ impl Hs {
             .collect()
     }
 
+    /// Runs a sync and checks that it sends HubSpot no write.
+    fn assert_sync_writes_nothing(&self) {
+        self.sandbox.clear_request_log();
+        self.sync().ok();
+        assert_eq!(self.write_calls(), Vec::<String>::new());
+    }
+
+    /// Does `what` on HubSpot's clock an hour back, before the change feed's window: a change
+    /// a HubSpot user made that no incremental sync reads.
+    fn out_of_sight<T>(&self, what: impl FnOnce(&Sandbox) -> T) -> T {
+        let now = self.sandbox.now_ms();
+        self.sandbox.set_clock_ms(now - 3_600_000);
+        let out = what(&self.sandbox);
+        self.sandbox.set_clock_ms(now);
+        out
+    }
+
     /// Write calls (anything but GET, search and batch read) in the request log.
     fn write_calls(&self) -> Vec<String> {
         self.sandbox
@@ -230,6 +247,12 @@ fn by_crmsync_id(records: &[Value]) -> HashMap<String, Vec<Value>> {
         }
     }
     out
+}
+
+/// Creates a contact in HubSpot as a user would; returns its id.
+fn hubspot_contact(sandbox: &Sandbox, props: &[(&str, &str)]) -> String {
+    let made = sandbox.create_record("contacts", props).unwrap();
+    made["id"].as_str().unwrap().to_string()
 }
 
 /// Lets the clocks move on so that "newer" is strictly newer in both.
@@ -382,9 +405,7 @@ fn an_edit_on_either_side_reaches_the_other() {
     assert_eq!(prop(&remote_mine, "jobtitle"), None);
     // And a sync after that has nothing to carry either way.
     let before = hs.local_record(&mine.id);
-    hs.sandbox.clear_request_log();
-    hs.sync().ok();
-    assert_eq!(hs.write_calls(), Vec::<String>::new());
+    hs.assert_sync_writes_nothing();
     assert_eq!(hs.local_record(&mine.id), before);
 }
 
@@ -715,9 +736,7 @@ fn manual_holds_the_field_exits_3_and_a_later_local_decision_goes_through() {
     let conflict = hs.store().get_conflict(open[0].id).unwrap().unwrap();
     assert!(conflict.resolved_at.is_some(), "{conflict:?}");
     assert_eq!(conflict.resolution.as_deref(), Some("FromHubSpot"));
-    hs.sandbox.clear_request_log();
-    hs.sync().ok();
-    assert_eq!(hs.write_calls(), Vec::<String>::new());
+    hs.assert_sync_writes_nothing();
 }
 
 // ---- archives ----------------------------------------------------------------------------
@@ -1072,9 +1091,7 @@ fn runs_killed_at_every_write_resume_without_duplicates_or_lost_edits() {
     }
     assert!(kill_points >= 50);
     // Settled means settled: one more run writes nothing.
-    hs.sandbox.clear_request_log();
-    hs.sync().ok();
-    assert_eq!(hs.write_calls(), Vec::<String>::new());
+    hs.assert_sync_writes_nothing();
 }
 
 // ---- faults ------------------------------------------------------------------------------
@@ -1301,7 +1318,95 @@ fn a_duplicate_email_in_hubspot_is_linked_instead_of_created_twice() {
     let r = &live[0];
     assert_eq!(prop(r, "firstname"), Some("Ann"));
     assert_eq!(prop(r, "lastname"), Some("Lee"));
+    assert_eq!(prop(r, "crmsync_id"), Some(ann.id.as_str()));
     assert_eq!(hs.local_record(&ann.id).get("first_name"), Some("Ann"));
+}
+
+/// The HubSpot record's `crmsync_id`, and the writes that reached HubSpot with it.
+fn stamped(hs: &Hs, rid: &str) -> (Option<String>, Vec<Value>) {
+    let id = prop(&hs.remote("contacts", rid), "crmsync_id").map(str::to_string);
+    let updates = hs
+        .sandbox
+        .request_log()
+        .into_iter()
+        .filter(|r| {
+            r.method == "POST" && r.path.starts_with("/crm/v3/objects/contacts/batch/update")
+        })
+        .flat_map(|r| {
+            let body: Value =
+                serde_json::from_str(r.body.as_deref().unwrap_or_default()).unwrap_or_default();
+            body["inputs"].as_array().cloned().unwrap_or_default()
+        })
+        .filter(|i| i["id"] == rid)
+        .collect();
+    (id, updates)
+}
+
+#[test]
+fn a_contact_matched_by_email_gets_its_local_id_in_crmsync_id_with_nothing_else_to_write() {
+    let hs = Hs::start();
+    let rid = hubspot_contact(
+        &hs.sandbox,
+        &[("email", "ann@example.org"), ("firstname", "Ann")],
+    );
+    // Both sides agree on every field: linking them writes only the external id.
+    let ann = record(
+        ObjectKind::Contact,
+        &[("email", "ann@example.org"), ("first_name", "Ann")],
+    );
+    hs.save_local(std::slice::from_ref(&ann));
+    hs.sandbox.clear_request_log();
+    hs.sync().ok();
+    assert_eq!(hs.remote_id(ObjectKind::Contact, &ann.id), rid);
+    let (id, updates) = stamped(&hs, &rid);
+    assert_eq!(id.as_deref(), Some(ann.id.as_str()));
+    assert_eq!(
+        updates,
+        vec![serde_json::json!({ "id": rid, "properties": { "crmsync_id": ann.id.as_str() } })]
+    );
+    assert_eq!(hs.remote_live("contacts").len(), 1);
+    // Linked and stamped: the next run writes nothing.
+    hs.assert_sync_writes_nothing();
+}
+
+#[test]
+fn a_contact_linked_as_a_duplicate_gets_its_local_id_in_crmsync_id() {
+    let hs = Hs::start();
+    hs.save_local(&[contact(1)]);
+    hs.sync().ok();
+    // A contact made in HubSpot an hour ago, out of the change feed's sight, equal to a
+    // local contact made now: the create is refused, the two are paired, and no field
+    // differs.
+    let rid = hs.out_of_sight(|sb| {
+        hubspot_contact(
+            sb,
+            &[
+                ("email", "old@example.org"),
+                ("firstname", "Olga"),
+                ("lifecyclestage", "lead"),
+            ],
+        )
+    });
+    let olga = record(
+        ObjectKind::Contact,
+        &[
+            ("email", "old@example.org"),
+            ("first_name", "Olga"),
+            ("lifecycle_stage", "lead"),
+        ],
+    );
+    hs.save_local(std::slice::from_ref(&olga));
+    hs.sandbox.clear_request_log();
+    hs.sync().ok();
+    assert_eq!(hs.remote_id(ObjectKind::Contact, &olga.id), rid);
+    let (id, updates) = stamped(&hs, &rid);
+    assert_eq!(id.as_deref(), Some(olga.id.as_str()), "{updates:?}");
+    assert_eq!(
+        updates,
+        vec![serde_json::json!({ "id": rid, "properties": { "crmsync_id": olga.id.as_str() } })]
+    );
+    assert!(hs.store().list_failures(None).unwrap().is_empty());
+    hs.assert_sync_writes_nothing();
 }
 
 // ---- credentials -------------------------------------------------------------------------
@@ -1424,12 +1529,9 @@ fn creating_a_contact_hubspot_already_has_out_of_sight_links_and_merges_it_in_th
     hs.sync().ok();
     // A contact made in HubSpot an hour ago (before the change feed's window) with the
     // email of a contact that is then made locally: the create meets HubSpot's unique email.
-    let now = hs.sandbox.now_ms();
-    hs.sandbox.set_clock_ms(now - 3_600_000);
-    let existing = hs
-        .sandbox
-        .create_record(
-            "contacts",
+    let existing_id = hs.out_of_sight(|sb| {
+        hubspot_contact(
+            sb,
             &[
                 ("email", "old@example.org"),
                 ("firstname", "Olga"),
@@ -1437,9 +1539,7 @@ fn creating_a_contact_hubspot_already_has_out_of_sight_links_and_merges_it_in_th
                 ("jobtitle", "Engineer"),
             ],
         )
-        .unwrap();
-    let existing_id = existing["id"].as_str().unwrap().to_string();
-    hs.sandbox.set_clock_ms(now);
+    });
     let local = record(
         ObjectKind::Contact,
         &[
@@ -1493,6 +1593,7 @@ fn creating_a_contact_hubspot_already_has_out_of_sight_links_and_merges_it_in_th
     assert_eq!(prop(&r, "lastname"), Some("Svensson"));
     assert_eq!(prop(&r, "jobtitle"), Some("Director"));
     assert_eq!(prop(&r, "lifecyclestage"), Some("lead"));
+    assert_eq!(prop(&r, "crmsync_id"), Some(local.id.as_str()));
     let l = hs.local_record(&local.id);
     assert_eq!(l.get("first_name"), Some("Olga"));
     assert_eq!(l.get("last_name"), Some("Svensson"));
@@ -1507,8 +1608,121 @@ fn creating_a_contact_hubspot_already_has_out_of_sight_links_and_merges_it_in_th
         assert_eq!(o["error"], 0, "{o:#}");
     }
     // Nothing left to do: a second run writes nothing.
-    hs.sandbox.clear_request_log();
-    hs.sync().ok();
-    assert_eq!(hs.write_calls(), Vec::<String>::new());
+    hs.assert_sync_writes_nothing();
     assert_eq!(count(&hs), 1);
+}
+
+// ---- records merged in HubSpot -------------------------------------------------------------
+
+#[test]
+fn a_contact_merged_in_hubspot_into_one_out_of_sight_is_followed_there() {
+    let hs = Hs::start();
+    let ann = contact(1);
+    hs.save_local(std::slice::from_ref(&ann));
+    hs.sync().ok();
+    let a = hs.remote_id(ObjectKind::Contact, &ann.id);
+    // An hour ago, out of the change feed's sight, someone in HubSpot merged Ann's contact
+    // into an older one of theirs, which keeps its own values and takes Ann's where it had
+    // none.
+    let b = hs.out_of_sight(|sb| {
+        let b = hubspot_contact(
+            sb,
+            &[
+                ("email", "bea@example.org"),
+                ("firstname", "Bea"),
+                ("jobtitle", "Boss"),
+            ],
+        );
+        sb.merge_records("contacts", &b, &a).unwrap();
+        b
+    });
+    hs.sync().ok();
+    assert_eq!(
+        hs.remote_id(ObjectKind::Contact, &ann.id),
+        a,
+        "nothing seen yet"
+    );
+
+    // The next local edit is sent to Ann's old id; HubSpot answers with the contact it went
+    // into, and the link follows.
+    hs.edit_local(&ann.id, &[("last_name", "Edited")]);
+    let run = hs.sync();
+    run.ok();
+    assert_eq!(hs.remote_id(ObjectKind::Contact, &ann.id), b);
+    assert!(
+        run.stderr
+            .contains(&format!("merged contact `{a}` into `{b}`")),
+        "{}",
+        run.stderr
+    );
+    let r = hs.remote("contacts", &b);
+    assert_eq!(prop(&r, "lastname"), Some("Edited"));
+    assert_eq!(prop(&r, "email"), Some("bea@example.org"));
+    // In the same run the local record takes what the merge kept.
+    let l = hs.local_record(&ann.id);
+    assert_eq!(l.get("email"), Some("bea@example.org"));
+    assert_eq!(l.get("first_name"), Some("Bea"));
+    assert_eq!(l.get("job_title"), Some("Boss"));
+    assert_eq!(l.get("last_name"), Some("Edited"));
+    assert_eq!(l.get("lifecycle_stage"), Some("lead"));
+    assert!(hs.store().list_failures(None).unwrap().is_empty());
+    assert_eq!(hs.remote_live("contacts").len(), 1, "nothing created");
+    // Settled: the next run writes nothing, and a later edit goes to the contact itself.
+    hs.assert_sync_writes_nothing();
+    hs.edit_local(&ann.id, &[("job_title", "Chief")]);
+    hs.sync().ok();
+    assert_eq!(prop(&hs.remote("contacts", &b), "jobtitle"), Some("Chief"));
+}
+
+#[test]
+fn two_linked_contacts_merged_in_hubspot_keep_a_failure_saying_to_merge_them_locally() {
+    let hs = Hs::start();
+    let (ann, bea) = (contact(1), contact(2));
+    hs.save_local(&[ann.clone(), bea.clone(), contact(3)]);
+    hs.sync().ok();
+    let a = hs.remote_id(ObjectKind::Contact, &ann.id);
+    let b = hs.remote_id(ObjectKind::Contact, &bea.id);
+    hs.sandbox.merge_records("contacts", &b, &a).unwrap();
+    tick();
+    hs.edit_local(&ann.id, &[("job_title", "Buyer")]);
+    let run = hs.sync();
+    run.expect_code(3);
+    let failures = hs.store().list_failures(Some(CONN)).unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let f = &failures[0];
+    assert_eq!(f.local_id, ann.id);
+    for part in [
+        format!("merged contact `{a}`"),
+        format!("into HubSpot contact `{b}`"),
+        format!("linked to local contact `{}`", bea.id),
+        "merge them locally".to_string(),
+        format!("archive `{}`", ann.id),
+        "crmsync retry".to_string(),
+    ] {
+        assert!(f.message.contains(&part), "`{part}` not in: {}", f.message);
+    }
+    assert_eq!(
+        hs.remote_id(ObjectKind::Contact, &ann.id),
+        a,
+        "the link stays"
+    );
+    assert_eq!(hs.remote_id(ObjectKind::Contact, &bea.id), b);
+    // The edit went to the merged contact, and the next sync brings it to the local record
+    // linked to it, as the message says.
+    assert_eq!(prop(&hs.remote("contacts", &b), "jobtitle"), Some("Buyer"));
+    hs.sync().expect_code(3);
+    assert_eq!(hs.local_record(&bea.id).get("job_title"), Some("Buyer"));
+    assert_eq!(hs.store().list_failures(Some(CONN)).unwrap().len(), 1);
+
+    // Merged locally: Ann's record is archived, the failure re-queued (`crmsync retry`).
+    let mut gone = hs.local_record(&ann.id);
+    gone.archived_at = Some(now_ms());
+    gone.updated_at = now_ms();
+    hs.save_local(&[gone]);
+    assert_eq!(hs.store().requeue_failures(Some(CONN)).unwrap(), 1);
+    hs.sync().ok();
+    assert!(hs.store().list_failures(None).unwrap().is_empty());
+    let r = hs.remote("contacts", &b);
+    assert_eq!(r["archived"], false, "the merged contact stays: {r:#}");
+    assert_eq!(hs.local_for(ObjectKind::Contact, &b).id, bea.id);
 }

@@ -14,8 +14,8 @@ use crmsync::model::ObjectKind;
 use crmsync::providers::http::{HttpOptions, WaitReason};
 use crmsync::providers::hubspot::{self, HubSpot, HubSpotOptions};
 use crmsync::providers::{
-    ChangeQuery, FieldSpec, Provider, ProviderContext, ProviderError, ProviderKind,
-    RemoteFieldKind, RemoteWrite, TokenSource,
+    ChangeQuery, FieldSpec, Provider, ProviderContext, ProviderError, ProviderKind, RecordError,
+    RemoteFieldKind, RemoteRecord, RemoteWrite, TokenSource,
 };
 
 const NOW: i64 = 1_800_000_000_000;
@@ -710,6 +710,29 @@ async fn the_change_feed_leaves_the_company_to_complete_which_uses_the_v4_associ
     );
 }
 
+/// `w`, asking the update to also write its local id into `crmsync_id`.
+fn with_external_id(w: RemoteWrite) -> RemoteWrite {
+    RemoteWrite {
+        set_external_id: true,
+        ..w
+    }
+}
+
+/// The ids of the records a write answered with, in input order (every input succeeded).
+fn answered_ids(out: &[Result<RemoteRecord, RecordError>]) -> Vec<&str> {
+    out.iter()
+        .map(|r| r.as_ref().expect("answered").id.as_str())
+        .collect()
+}
+
+/// A complete batch answer (200) with `results`.
+fn complete(results: Vec<Value>) -> Answer {
+    answer(
+        200,
+        json!({ "status": "COMPLETE", "results": results, "startedAt": "x", "completedAt": "x" }),
+    )
+}
+
 fn write(local: &str, remote: Option<&str>, props: &[(&str, &str)]) -> RemoteWrite {
     RemoteWrite {
         local_id: local.into(),
@@ -718,6 +741,7 @@ fn write(local: &str, remote: Option<&str>, props: &[(&str, &str)]) -> RemoteWri
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        set_external_id: false,
     }
 }
 
@@ -875,6 +899,114 @@ async fn update_batches_by_id_and_moves_the_company_association() {
     assert_eq!(
         by_path("batch/archive"),
         json!({ "inputs": [{ "from": { "id": "5" }, "to": [{ "id": "40" }] }] })
+    );
+}
+
+#[tokio::test]
+async fn updates_of_merged_away_ids_are_answered_by_the_records_they_went_into() {
+    // Contact 5 is live; 6 was merged into 9 and 7 into 8. HubSpot updates 9 and 8 for them
+    // and answers under their own ids, in no particular order.
+    let fake = Fake::start(|req, _| match req.path.as_str() {
+        "/crm/v3/objects/contacts/batch/update" => complete(vec![
+            contact("8", NOW, json!({ "firstname": "Cy" })),
+            contact("5", NOW, json!({ "firstname": "Al" })),
+            contact("9", NOW, json!({ "firstname": "Bo", "crmsync_id": "L6" })),
+        ]),
+        "/crm/v3/objects/contacts/batch/read" => complete(vec![
+            contact("9", NOW, json!({ "hs_merged_object_ids": "3;6" })),
+            contact("8", NOW, json!({ "hs_merged_object_ids": "7" })),
+        ]),
+        other => panic!("unexpected {other}"),
+    });
+    let s = setup(&fake, None, |_| {});
+    let stamped = with_external_id(write("L6", Some("6"), &[("firstname", "Bo")]));
+    let out =
+        s.hs.update(
+            ObjectKind::Contact,
+            &[
+                write("L5", Some("5"), &[("firstname", "Al")]),
+                stamped,
+                write("L7", Some("7"), &[("firstname", "Cy")]),
+            ],
+        )
+        .await
+        .unwrap();
+    let ids = answered_ids(&out);
+    assert_eq!(ids, ["5", "9", "8"]);
+    let nine = out[1].as_ref().unwrap();
+    assert_eq!(nine.props.get("firstname").map(String::as_str), Some("Bo"));
+    assert_eq!(nine.external_id.as_deref(), Some("L6"));
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 2, "one update, one read: {seen:?}");
+    assert_eq!(
+        seen[0].body["inputs"][1],
+        json!({ "id": "6", "properties": { "firstname": "Bo", "crmsync_id": "L6" } }),
+        "the external id goes with the update that asks for it"
+    );
+    assert_eq!(
+        seen[0].body["inputs"][0],
+        json!({ "id": "5", "properties": { "firstname": "Al" } })
+    );
+    assert_eq!(
+        seen[1].body["inputs"],
+        json!([{ "id": "6" }, { "id": "7" }])
+    );
+    assert!(
+        seen[1].body["properties"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("hs_merged_object_ids"))
+    );
+}
+
+#[tokio::test]
+async fn one_merged_away_id_is_paired_with_the_one_result_left_and_a_company_change_reads_it() {
+    let fake = Fake::start(|req, _| match req.path.as_str() {
+        "/crm/v3/objects/contacts/batch/update" => {
+            complete(vec![contact("9", NOW, json!({ "crmsync_id": "L6" }))])
+        }
+        "/crm/v3/objects/contacts/batch/read" => complete(vec![contact(
+            "8",
+            NOW,
+            json!({ "hs_merged_object_ids": "7" }),
+        )]),
+        "/crm/v4/associations/contacts/companies/batch/read" => complete(vec![]),
+        "/crm/v4/associations/contacts/companies/batch/associate/default" => complete(vec![]),
+        other => panic!("unexpected {other}"),
+    });
+    let s = setup(&fake, None, |_| {});
+    let stamped = with_external_id(write("L6", Some("6"), &[]));
+    let out =
+        s.hs.update(
+            ObjectKind::Contact,
+            &[
+                stamped,
+                write("L7", Some("7"), &[("associations.companies", "40")]),
+            ],
+        )
+        .await
+        .unwrap();
+    let ids = answered_ids(&out);
+    assert_eq!(ids, ["9", "8"]);
+    let seen = fake.seen();
+    assert_eq!(
+        seen[0].body,
+        json!({ "inputs": [{ "id": "6", "properties": { "crmsync_id": "L6" } }] }),
+        "an external id alone is a property write"
+    );
+    let read = seen
+        .iter()
+        .find(|r| r.path == "/crm/v3/objects/contacts/batch/read")
+        .unwrap();
+    assert_eq!(read.body["inputs"], json!([{ "id": "7" }]));
+    let assoc = seen
+        .iter()
+        .find(|r| r.path.ends_with("associate/default"))
+        .unwrap();
+    assert_eq!(
+        assoc.body,
+        json!({ "inputs": [{ "from": { "id": "8" }, "to": { "id": "40" } }] }),
+        "the company goes to the contact 7 went into"
     );
 }
 

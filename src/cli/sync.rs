@@ -313,7 +313,24 @@ fn render_plans(ctx: &Context, plans: &[Plan]) -> anyhow::Result<()> {
                             or_dash(c.new.as_deref()),
                         ]);
                     }
-                    if changes.is_empty() {
+                    let stamp = matches!(
+                        op,
+                        Op::RemoteUpdate {
+                            set_external_id: true,
+                            ..
+                        }
+                    );
+                    if stamp {
+                        // The record's local id goes into the CRM's external-id field.
+                        t.add_row(vec![
+                            name.into(),
+                            record.clone(),
+                            "(external id)".into(),
+                            "—".into(),
+                            record.clone(),
+                        ]);
+                    }
+                    if changes.is_empty() && !stamp {
                         t.add_row(vec![
                             name.into(),
                             record,

@@ -26,6 +26,18 @@
 //! is linked to another local record already (two local records share the value: merge them or
 //! change one, then `crmsync retry`), or when the read no longer finds it (archived or merged
 //! since).
+//!
+//! # A record the CRM merged into another
+//!
+//! A CRM that merges records (HubSpot) answers an update of the record merged away with the
+//! record it went into, under that record's id ([`Provider::update`]). The link follows: the
+//! transaction that stores the new base stores the new remote id. Once the plan's writes are
+//! done, the executor reads those records again and plans each with its local record and the
+//! moved link (the merge brought in values the update's answer does not show), carried out in
+//! the same run, like the duplicates' follow-up. When the record it went into is linked to
+//! another local record already, the update is kept as a failure instead: the two local
+//! records are one record in the CRM now, and the message says to merge them locally, then
+//! `crmsync retry`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -36,7 +48,7 @@ use crate::engine::field_times;
 use crate::engine::plan::{
     self, MatchedBy, Op, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide, SkipReason,
 };
-use crate::engine::sync::{StepError, SyncReporter};
+use crate::engine::sync::{StepError, SyncReporter, link_state};
 use crate::mapping::{FieldMap, IdLookup, OnDelete};
 use crate::model::{FieldType, Fields, ObjectKind, Record, RecordId, set_field};
 use crate::providers::{Provider, RecordError, RemoteRecord, RemoteWrite};
@@ -80,6 +92,21 @@ impl Refused {
             self.local_id, self.remote_id, self.error.message
         )
     }
+}
+
+/// A link the CRM moved: it answered an update of `from` with `into`, the record `from` was
+/// merged into.
+struct Moved {
+    local_id: RecordId,
+    from: String,
+    into: String,
+}
+
+/// What a plan's writes leave for the executor to settle after them (see the module docs).
+#[derive(Default)]
+struct AfterWrites {
+    refused: Vec<Refused>,
+    moved: Vec<Moved>,
 }
 
 /// Reference translation (local id ⇄ CRM id) backed by links loaded ahead of time, since
@@ -209,38 +236,59 @@ pub struct Executor<'a> {
 
 impl Executor<'_> {
     /// Carries out `plan`: conflicts recorded, local ops committed, remote writes sent; then
-    /// creates the CRM refused as duplicates are linked and merged (see the module docs).
+    /// creates the CRM refused as duplicates are linked and merged, and records whose links
+    /// followed a merge in the CRM are planned again with the record they follow now (see the
+    /// module docs).
     pub async fn execute(
         &mut self,
         plan: &Plan,
         ids: &mut IdCache,
     ) -> Result<ExecOutcome, StepError> {
         let mut out = ExecOutcome::default();
-        let mut refused = Vec::new();
-        self.carry_out(plan, ids, &HashMap::new(), &mut refused, &mut out)
+        let mut after = AfterWrites::default();
+        self.carry_out(plan, ids, &HashMap::new(), &mut after, &mut out)
             .await?;
-        if !refused.is_empty() {
-            let (follow_up, settled) = self
-                .pair_duplicates(plan.object, refused, ids, &mut out)
-                .await?;
-            out.follow_up = follow_up.counts();
-            out.linked_duplicates = settled.len();
-            // The follow-up creates nothing, so nothing in it can be refused as a duplicate.
-            let mut none = Vec::new();
-            self.carry_out(&follow_up, ids, &settled, &mut none, &mut out)
-                .await?;
+        if after.refused.is_empty() && after.moved.is_empty() {
+            return Ok(out);
         }
+        let object = plan.object;
+        let (mut follow_up, settled) = if after.refused.is_empty() {
+            (Plan::empty(self.connection, object), HashMap::new())
+        } else {
+            self.pair_duplicates(object, after.refused, ids, &mut out)
+                .await?
+        };
+        out.linked_duplicates = settled.len();
+        if !after.moved.is_empty() {
+            let merged = self
+                .follow_merges(object, after.moved, ids, &mut out)
+                .await?;
+            let local_ids = merged
+                .ops
+                .iter()
+                .filter_map(Op::local_id)
+                .cloned()
+                .collect();
+            follow_up.replace_records(&local_ids, merged);
+        }
+        out.follow_up = follow_up.counts();
+        // The follow-up creates nothing, so nothing in it can be refused as a duplicate; a
+        // link it moves again is stored and followed from then on, without another read.
+        let mut again = AfterWrites::default();
+        self.carry_out(&follow_up, ids, &settled, &mut again, &mut out)
+            .await?;
         Ok(out)
     }
 
     /// Carries out one plan. `settled` maps the local records of new links to the journalled
-    /// creates those links settle; creates refused as duplicates are left in `refused`.
+    /// creates those links settle; creates refused as duplicates, and links moved to the
+    /// record the CRM merged theirs into, are left in `after`.
     async fn carry_out(
         &mut self,
         plan: &Plan,
         ids: &mut IdCache,
         settled: &HashMap<RecordId, i64>,
-        refused: &mut Vec<Refused>,
+        after: &mut AfterWrites,
         out: &mut ExecOutcome,
     ) -> Result<(), StepError> {
         let object = plan.object;
@@ -447,9 +495,11 @@ impl Executor<'_> {
             (WriteOp::Archive, &archives),
         ] {
             for chunk in ops.chunks(batch) {
-                self.write_chunk(object, op, chunk, ids, refused, out)
-                    .await?;
+                self.write_chunk(object, op, chunk, ids, after, out).await?;
             }
+        }
+        for m in &after.moved {
+            ids.add(object, &m.local_id, &m.into);
         }
         Ok(())
     }
@@ -465,20 +515,8 @@ impl Executor<'_> {
         ids: &mut IdCache,
         out: &mut ExecOutcome,
     ) -> Result<(Plan, HashMap<RecordId, i64>), StepError> {
-        let props = self
-            .provider
-            .read_properties(object, &self.map.remote_properties());
-        let mut wanted: Vec<String> = refused.iter().map(|r| r.remote_id.clone()).collect();
-        wanted.sort();
-        wanted.dedup();
-        let mut found: HashMap<String, RemoteRecord> = HashMap::new();
-        for chunk in wanted.chunks(self.provider.batch_size().max(1)) {
-            for rec in self.provider.read_by_ids(object, chunk, &props).await? {
-                found.insert(rec.id.clone(), rec);
-            }
-        }
-        let records: Vec<RemoteRecord> = found.values().cloned().collect();
-        ids.load_for_remote(self.store, self.connection, self.map, &records)?;
+        let wanted: Vec<String> = refused.iter().map(|r| r.remote_id.clone()).collect();
+        let (wanted, found) = self.read_remote(object, wanted, ids).await?;
         let linked = self
             .store
             .links_by_remote_ids(self.connection, object, &wanted)?;
@@ -514,22 +552,10 @@ impl Executor<'_> {
                     "{refusal}; the local record is gone, so nothing was linked"
                 )),
                 (Some(rec), None, Some(local)) => {
-                    let inbound = self.map.from_remote(rec, ids);
-                    for w in &inbound.warnings {
-                        out.warnings.push(format!(
-                            "{} {object} `{}`: field `{}` (`{}` = `{}`): {}",
-                            self.connection, rec.id, w.field, w.remote, w.value, w.message
-                        ));
-                    }
                     items.push(PlanItem {
                         local: Some(local.clone()),
                         link: None,
-                        remote: Some(RemoteSide::from_inbound(
-                            &rec.id,
-                            inbound,
-                            rec.updated_at,
-                            rec.archived,
-                        )),
+                        remote: Some(self.remote_side(object, rec, ids, out)),
                         matched_by: Some(MatchedBy::Duplicate),
                         may_create_remote: false,
                         ..PlanItem::default()
@@ -545,18 +571,7 @@ impl Executor<'_> {
                 }
             }
         }
-        let input = PlanInput {
-            connection: self.connection.to_string(),
-            object,
-            rules: self.map.rules.clone(),
-            on_delete: self.on_delete,
-            items,
-        };
-        let planned = plan::plan(&input);
-        let refined =
-            field_times::refine(self.store, self.provider, self.connection, input, planned).await?;
-        out.history_warning = refined.warning;
-        let planned = refined.plan;
+        let planned = self.plan_items(object, items, out).await?;
         let mut settled = HashMap::new();
         for op in &planned.ops {
             if let Op::Link {
@@ -592,6 +607,116 @@ impl Executor<'_> {
         Ok((planned, settled))
     }
 
+    /// Plans each local record whose link moved to the record the CRM merged its own into,
+    /// with that record read again: the merge changed it in ways an update's answer does not
+    /// show (values of the other record, the ones it kept of its own).
+    async fn follow_merges(
+        &mut self,
+        object: ObjectKind,
+        moved: Vec<Moved>,
+        ids: &mut IdCache,
+        out: &mut ExecOutcome,
+    ) -> Result<Plan, StepError> {
+        let crm = self.provider.kind().display_name();
+        let wanted: Vec<String> = moved.iter().map(|m| m.into.clone()).collect();
+        let (_, found) = self.read_remote(object, wanted, ids).await?;
+        let local_ids: Vec<RecordId> = moved.iter().map(|m| m.local_id.clone()).collect();
+        let locals = self.store.get_records(&local_ids)?;
+        let links = self
+            .store
+            .links_by_local_ids(self.connection, object, &local_ids)?;
+        let mut items = Vec::new();
+        for m in &moved {
+            out.warnings.push(format!(
+                "{} {object} `{}`: {crm} merged {object} `{}` into `{}`, so the local record is \
+                 linked to `{}` now and takes what the merge kept",
+                self.connection, m.local_id, m.from, m.into, m.into
+            ));
+            // A record archived or merged again since is met by the next sync.
+            let (Some(local), Some(link), Some(rec)) = (
+                locals.get(&m.local_id),
+                links.get(&m.local_id).filter(|l| l.remote_id == m.into),
+                found.get(&m.into),
+            ) else {
+                continue;
+            };
+            items.push(PlanItem {
+                local: Some(local.clone()),
+                link: Some(link_state(link)),
+                remote: Some(self.remote_side(object, rec, ids, out)),
+                ..PlanItem::default()
+            });
+        }
+        self.plan_items(object, items, out).await
+    }
+
+    /// Reads `wanted` (deduplicated, one call per [`Provider::batch_size`] ids) and loads the
+    /// links their references point at. Returns the ids asked for and the records found.
+    async fn read_remote(
+        &mut self,
+        object: ObjectKind,
+        mut wanted: Vec<String>,
+        ids: &mut IdCache,
+    ) -> Result<(Vec<String>, HashMap<String, RemoteRecord>), StepError> {
+        let props = self
+            .provider
+            .read_properties(object, &self.map.remote_properties());
+        wanted.sort();
+        wanted.dedup();
+        let mut found: HashMap<String, RemoteRecord> = HashMap::new();
+        for chunk in wanted.chunks(self.provider.batch_size().max(1)) {
+            for rec in self.provider.read_by_ids(object, chunk, &props).await? {
+                found.insert(rec.id.clone(), rec);
+            }
+        }
+        let records: Vec<RemoteRecord> = found.values().cloned().collect();
+        ids.load_for_remote(self.store, self.connection, self.map, &records)?;
+        Ok((wanted, found))
+    }
+
+    /// A record read from the CRM in canonical terms; values that do not convert are warned
+    /// about.
+    fn remote_side(
+        &self,
+        object: ObjectKind,
+        rec: &RemoteRecord,
+        ids: &IdCache,
+        out: &mut ExecOutcome,
+    ) -> RemoteSide {
+        let inbound = self.map.from_remote(rec, ids);
+        for w in &inbound.warnings {
+            out.warnings.push(format!(
+                "{} {object} `{}`: field `{}` (`{}` = `{}`): {}",
+                self.connection, rec.id, w.field, w.remote, w.value, w.message
+            ));
+        }
+        RemoteSide::from_inbound(&rec.id, inbound, rec.updated_at, rec.archived)
+    }
+
+    /// Plans `items` the executor made itself, with field times for their `newest-wins`
+    /// conflicts (see [`field_times`]).
+    async fn plan_items(
+        &mut self,
+        object: ObjectKind,
+        items: Vec<PlanItem>,
+        out: &mut ExecOutcome,
+    ) -> Result<Plan, StepError> {
+        let input = PlanInput {
+            connection: self.connection.to_string(),
+            object,
+            rules: self.map.rules.clone(),
+            on_delete: self.on_delete,
+            items,
+        };
+        let planned = plan::plan(&input);
+        let refined =
+            field_times::refine(self.store, self.provider, self.connection, input, planned).await?;
+        if out.history_warning.is_none() {
+            out.history_warning = refined.warning;
+        }
+        Ok(refined.plan)
+    }
+
     /// Stores a refused create as the record's failure, with `message`.
     fn keep_refused(
         &mut self,
@@ -618,24 +743,25 @@ impl Executor<'_> {
         op: WriteOp,
         chunk: &[&Op],
         ids: &IdCache,
-        refused: &mut Vec<Refused>,
+        after: &mut AfterWrites,
         out: &mut ExecOutcome,
     ) -> Result<(), StepError> {
         let now = self.clock.now();
         let mut writes: Vec<(RemoteWrite, &Op)> = Vec::with_capacity(chunk.len());
         for o in chunk {
-            let (local_id, remote_id, props) = match o {
+            let (local_id, remote_id, props, set_external_id) = match o {
                 Op::RemoteCreate {
                     local_id, fields, ..
                 } => {
                     let outbound = self.map.create_props(fields, ids);
                     self.note_warnings(object, local_id, &outbound.warnings, out);
-                    (local_id, None, outbound.props)
+                    (local_id, None, outbound.props, false)
                 }
                 Op::RemoteUpdate {
                     local_id,
                     remote_id,
                     changes,
+                    set_external_id,
                     ..
                 } => {
                     let outbound = self.map.to_remote(
@@ -643,13 +769,18 @@ impl Executor<'_> {
                         ids,
                     );
                     self.note_warnings(object, local_id, &outbound.warnings, out);
-                    (local_id, Some(remote_id.clone()), outbound.props)
+                    (
+                        local_id,
+                        Some(remote_id.clone()),
+                        outbound.props,
+                        *set_external_id,
+                    )
                 }
                 Op::RemoteArchive {
                     local_id,
                     remote_id,
                     ..
-                } => (local_id, Some(remote_id.clone()), BTreeMap::new()),
+                } => (local_id, Some(remote_id.clone()), BTreeMap::new(), false),
                 _ => continue,
             };
             writes.push((
@@ -657,6 +788,7 @@ impl Executor<'_> {
                     local_id: local_id.to_string(),
                     remote_id,
                     props,
+                    set_external_id,
                 },
                 o,
             ));
@@ -706,8 +838,68 @@ impl Executor<'_> {
         };
         maybe_die_after_write();
         let at = self.clock.now();
+        // An update answered under another id was merged into that record by the CRM: who
+        // holds a link to it already decides whether the link can follow.
+        let merged = |w: &RemoteWrite, rec: &RemoteRecord| {
+            op == WriteOp::Update && w.remote_id.as_deref() != Some(rec.id.as_str())
+        };
+        let merged_into: Vec<String> = writes
+            .iter()
+            .zip(&results)
+            .filter_map(|((w, _), r)| match r {
+                Ok(Some(rec)) if merged(w, rec) => Some(rec.id.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut holders: HashMap<String, RecordId> = if merged_into.is_empty() {
+            HashMap::new()
+        } else {
+            self.store
+                .links_by_remote_ids(self.connection, object, &merged_into)?
+                .into_iter()
+                .map(|(rid, link)| (rid, link.local_id))
+                .collect()
+        };
         for (((w, planned), jid), result) in writes.iter().zip(journal_ids).zip(results) {
             match result {
+                Ok(Some(rec)) if merged(w, &rec) => {
+                    let local_id = RecordId(w.local_id.clone());
+                    let from = w.remote_id.clone().unwrap_or_default();
+                    match holders.get(&rec.id).filter(|h| **h != local_id) {
+                        Some(other) => {
+                            out.failed += 1;
+                            let message =
+                                self.merged_message(object, &local_id, &from, &rec.id, other);
+                            self.store.fail_write(
+                                jid,
+                                &WriteFailure {
+                                    message,
+                                    code: None,
+                                    at,
+                                },
+                            )?;
+                        }
+                        None => {
+                            holders.insert(rec.id.clone(), local_id.clone());
+                            self.store.commit_write(
+                                jid,
+                                &WriteOutcome {
+                                    remote_id: rec.id.clone(),
+                                    base: answered_base(self.map, planned, &rec, ids),
+                                    remote_updated_at: Some(rec.updated_at),
+                                    at,
+                                    record: None,
+                                    retired: false,
+                                },
+                            )?;
+                            after.moved.push(Moved {
+                                local_id,
+                                from,
+                                into: rec.id,
+                            });
+                        }
+                    }
+                }
                 Ok(answer) => {
                     let (remote_id, base, remote_updated_at) = match answer {
                         Some(rec) => {
@@ -735,7 +927,7 @@ impl Executor<'_> {
                 Err(e) if op == WriteOp::Create && e.duplicate_of().is_some() => {
                     // Settled once the plan's writes are done (see `pair_duplicates`).
                     let remote_id = e.duplicate_of().map(str::to_string).unwrap_or_default();
-                    refused.push(Refused {
+                    after.refused.push(Refused {
                         journal: jid,
                         local_id: RecordId(w.local_id.clone()),
                         remote_id,
@@ -757,6 +949,27 @@ impl Executor<'_> {
             self.reporter.advance(1);
         }
         Ok(())
+    }
+
+    /// The failure kept when the CRM answered an update of `from` with `into`, the record it
+    /// merged `from` into, and `into` is linked to another local record, `other`.
+    fn merged_message(
+        &self,
+        object: ObjectKind,
+        local_id: &RecordId,
+        from: &str,
+        into: &str,
+        other: &RecordId,
+    ) -> String {
+        let crm = self.provider.kind().display_name();
+        format!(
+            "{crm} merged {object} `{from}`, linked to local {object} `{local_id}`, into {crm} \
+             {object} `{into}`, which is linked to local {object} `{other}`: the update went to \
+             `{into}` (the next sync brings it into `{other}`), but `{local_id}` cannot follow \
+             the merge while `{other}` is linked to it. The two local records are one {crm} \
+             {object} now: merge them locally (keep what you want of `{local_id}` in `{other}`, \
+             then archive `{local_id}`), then run `crmsync retry`"
+        )
     }
 
     fn note_warnings(

@@ -55,7 +55,10 @@
 //! match key, by the `crmsync_id` it carries, or because the CRM refused to create the local
 //! record as a duplicate of it) is linked: planned three-way with an empty
 //! base, so equal fields become the base, a field set on one side only is copied, and
-//! different values are decided by the direction and policy. An unlinked remote record with no
+//! different values are decided by the direction and policy. Unless it was paired by the
+//! `crmsync_id` it carries, its remote update also writes the local id there
+//! (`set_external_id`), with no field to change if need be, so that every linked remote
+//! record carries its local id as the ones crmsync created do. An unlinked remote record with no
 //! local one is created locally; an unlinked, unarchived local record is created remotely when
 //! [`PlanItem::may_create_remote`] allows. Archived records are never created, and an archived
 //! record is never linked to a live one (it is reported in [`Plan::skipped`]).
@@ -234,11 +237,15 @@ pub enum Op {
         fields: Fields,
         base: Fields,
     },
-    /// Change remote fields to the local values.
+    /// Change remote fields to the local values. `set_external_id`: also write the local id
+    /// into the remote record's external-id field (`crmsync_id`), for a record linked by the
+    /// engine without carrying it; `changes` may then be empty.
     RemoteUpdate {
         local_id: RecordId,
         remote_id: String,
         changes: Vec<FieldChange>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        set_external_id: bool,
         base: Fields,
     },
     /// Archive (or delete, as the CRM does it) the remote record; the link is retired.
@@ -447,6 +454,17 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan with nothing in it.
+    pub fn empty(connection: &str, object: ObjectKind) -> Plan {
+        Plan {
+            connection: connection.to_string(),
+            object,
+            ops: Vec::new(),
+            conflicts: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+
     /// No op at all: nothing to write on either side, no link to store.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
@@ -791,6 +809,10 @@ fn linked(
     }
     let local_id = || local.rec.id.clone();
     let remote_id = || remote.id.clone();
+    // A pair not matched by the external id it carries gets it with its first remote write.
+    let set_external_id = new_link
+        .as_ref()
+        .is_some_and(|by| !matches!(by, Some(MatchedBy::ExternalId)));
     if let Some(matched_by) = new_link {
         out.ops.push(Op::Link {
             local_id: local_id(),
@@ -869,7 +891,7 @@ fn linked(
             base: with(stage1.clone()),
         });
     }
-    if !m.pushes.is_empty() {
+    if !m.pushes.is_empty() || set_external_id {
         let mut b = with(stage1);
         for c in &m.pushes {
             set(&mut b, &c.field, c.new.as_ref());
@@ -878,6 +900,7 @@ fn linked(
             local_id: local_id(),
             remote_id: remote_id(),
             changes: m.pushes,
+            set_external_id,
             base: b,
         });
     } else if had_moves && !pulled && !is_new_link {

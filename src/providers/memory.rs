@@ -414,6 +414,9 @@ impl Provider for MemoryCrm {
             match s.records.get_mut(&(object, id.clone())) {
                 Some(rec) if !rec.archived => {
                     apply_props(rec, &input.props, now);
+                    if input.set_external_id {
+                        rec.external_id = Some(input.local_id.clone());
+                    }
                     out.push(Ok(rec.clone()));
                 }
                 _ => out.push(Err(RecordError {

@@ -130,6 +130,11 @@ pub struct RemoteWrite {
     pub remote_id: Option<String>,
     /// Remote properties to set; an empty string clears the property.
     pub props: BTreeMap<String, String>,
+    /// An update that also writes `local_id` into the external-id field: the engine linked
+    /// the record to a local one it did not create (matched by key, or refused as a
+    /// duplicate). Creates always write it.
+    #[serde(default)]
+    pub set_external_id: bool,
 }
 
 /// Why the CRM refused one record of a call that otherwise went through.
@@ -380,7 +385,8 @@ pub trait Provider: Send + Sync {
         inputs: &[RemoteWrite],
     ) -> Result<WriteResults<RemoteRecord>, ProviderError>;
 
-    /// Updates records by CRM id, returning each as the CRM now holds it.
+    /// Updates records by CRM id, returning each as the CRM now holds it. A record the CRM
+    /// merged into another is answered as that other record: its `id` is not the input's.
     async fn update(
         &self,
         object: ObjectKind,

@@ -321,12 +321,16 @@ impl World {
                     local_id,
                     remote_id,
                     changes,
+                    set_external_id,
                     base,
                 } => {
                     let rec = self.remote.get_mut(&remote_id).unwrap();
                     for c in &changes {
                         set(&mut rec.fields, &c.field, c.new.as_ref());
                         rec.field_updated_at.insert(c.field.clone(), now);
+                    }
+                    if set_external_id {
+                        rec.external_id = Some(local_id.clone());
                     }
                     rec.updated_at = now;
                     self.link(&local_id, &remote_id, base);
@@ -1130,6 +1134,64 @@ fn match_by_email_links_and_fills_each_side() {
 }
 
 #[test]
+fn a_pair_matched_by_email_gets_the_local_id_as_its_external_id() {
+    let mut w = World::new(contact_rules());
+    // Both sides already agree: the only remote write is the external id.
+    let l = w.add_local(fields(&[("email", "a@x.co"), ("first_name", "Ann")]), 3);
+    let r = w.add_remote(fields(&[("email", "a@x.co"), ("first_name", "Ann")]), 3);
+    let p = w.run();
+    assert_eq!(kinds(&p), [Link, RemoteUpdate]);
+    match &p.ops[1] {
+        Op::RemoteUpdate {
+            changes,
+            set_external_id,
+            base,
+            ..
+        } => {
+            assert!(changes.is_empty(), "{changes:?}");
+            assert!(set_external_id);
+            assert_eq!(base, &w.local[&l].fields);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.remote[&r].external_id.as_ref(), Some(&l));
+
+    // Fields to push go in the same update.
+    let mut w = World::new(contact_rules());
+    let l = w.add_local(fields(&[("email", "b@x.co"), ("first_name", "Bo")]), 3);
+    let r = w.add_remote(fields(&[("email", "b@x.co")]), 3);
+    let p = w.run();
+    assert_eq!(kinds(&p), [Link, RemoteUpdate]);
+    assert!(matches!(
+        &p.ops[1],
+        Op::RemoteUpdate { changes, set_external_id: true, .. } if changes.len() == 1
+    ));
+    assert_eq!(w.remote[&r].external_id.as_ref(), Some(&l));
+}
+
+#[test]
+fn a_pair_refused_as_a_duplicate_gets_its_external_id_and_a_linked_one_does_not() {
+    let mut w = World::new(contact_rules());
+    let l = w.add_local(fields(&[("email", "a@x.co")]), 3);
+    let r = w.add_remote(fields(&[("email", "a@x.co")]), 3);
+    let mut input = w.input();
+    for item in &mut input.items {
+        item.matched_by = Some(MatchedBy::Duplicate);
+    }
+    let p = plan(&input);
+    assert_eq!(kinds(&p), [Link, RemoteUpdate]);
+    assert!(matches!(
+        &p.ops[1],
+        Op::RemoteUpdate { remote_id, set_external_id: true, .. } if *remote_id == r
+    ));
+    w.apply(&p);
+    assert_eq!(w.remote[&r].external_id.as_ref(), Some(&l));
+    // Once linked, the pair is followed by its id and never stamped again.
+    w.remote.get_mut(&r).unwrap().external_id = None;
+    assert!(w.plan().is_empty());
+}
+
+#[test]
 fn match_with_different_values_is_decided_by_policy_with_no_base() {
     let mut w = World::new(contact_rules());
     let l = w.add_local(
@@ -1188,6 +1250,16 @@ fn match_by_crmsync_external_id() {
         "no duplicate create"
     );
     assert_eq!(w.remote[&r].fields["email"], "new@x.co", "local is newer");
+    assert!(
+        !p.ops.iter().any(|o| matches!(
+            o,
+            Op::RemoteUpdate {
+                set_external_id: true,
+                ..
+            }
+        )),
+        "it carries the local id already"
+    );
 }
 
 #[test]

@@ -56,6 +56,24 @@
 //! contact with its email that is older than the change feed's cursor, which the pull never
 //! saw.
 //!
+//! # Merged records
+//! A record merged into another in HubSpot is gone as a record of its own (not archived: it
+//! leaves the search and the archived list alike), but its id still reads and updates as the
+//! record it went into: HubSpot answers with the survivor, under the survivor's id, and the
+//! survivor lists the ids merged into it in `hs_merged_object_ids`. (The OpenAPI description
+//! says nothing of merged ids; the redirect is how the API digest describes HubSpot, marked
+//! unconfirmed there.) [`Provider::update`] answers such an input with the survivor, and the
+//! engine moves the link to it. Batch update results are matched to inputs by id, so a result
+//! whose id no input has is paired with an input left without one: by elimination when there
+//! is one of each, else through one batch read of those inputs' ids that asks for
+//! `hs_merged_object_ids`.
+//!
+//! # The external id of a linked record
+//! An update whose [`RemoteWrite::set_external_id`] is set also writes the local id into
+//! `crmsync_id`: the engine asks for it on the first write to a record it linked without
+//! having created it (matched by email, or refused as a duplicate), so that every linked
+//! record carries its local id as the ones crmsync created do.
+//!
 //! # Field times for `newest-wins`
 //! The search API that feeds the change feed carries no property history, so the records it
 //! returns have record times only (`updatedAt`). When the engine's plan of a page holds
@@ -99,6 +117,8 @@ pub const DEFAULT_AUTHORIZE_URL: &str = "https://app.hubspot.com/oauth/authorize
 pub const EXTERNAL_ID: &str = "crmsync_id";
 /// The pseudo-property holding a contact's company id.
 pub const COMPANY_ASSOCIATION: &str = "associations.companies";
+/// The read-only property listing the ids HubSpot merged into a record, `;`-separated.
+const MERGED_IDS: &str = "hs_merged_object_ids";
 /// How old the last archive scan may be before an incremental read lists archived records.
 pub const ARCHIVE_SCAN_INTERVAL_MS: Millis = 24 * 60 * 60 * 1000;
 /// HubSpot's cap on the results one search query can page through.
@@ -634,8 +654,8 @@ impl HubSpot {
         key: &(dyn Fn(&RemoteWrite) -> String + Sync),
         body: &(dyn Fn(&[RemoteWrite]) -> Value + Sync),
         modified: &str,
-    ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
-        let mut out = Vec::with_capacity(inputs.len());
+    ) -> Result<Matched, ProviderError> {
+        let mut out = Matched::default();
         let mut stack: Vec<&'a [RemoteWrite]> = inputs.chunks(BATCH).rev().collect();
         while let Some(chunk) = stack.pop() {
             let mut req = Request::new(Method::Post, path).json(body(chunk));
@@ -657,17 +677,104 @@ impl HubSpot {
                 }
                 let raw = error_message_raw(&resp.body)
                     .unwrap_or_else(|| self.http.error_text(&resp.body));
-                out.push(Err(record_error(raw, Some(resp.status.to_string()))));
+                out.results
+                    .push(Some(Err(record_error(raw, Some(resp.status.to_string())))));
                 continue;
             }
             if !resp.is_success() {
                 return Err(self.http.api_error(&req, &resp));
             }
             let batch: BatchResponse = self.parse(&resp, "a batch write")?;
-            out.extend(match_results(chunk, batch, key, modified));
+            let (results, unclaimed) = match_results(chunk, batch, key, modified);
+            out.results.extend(results);
+            out.unclaimed.extend(unclaimed);
         }
         Ok(out)
     }
+
+    /// Pairs the updates HubSpot did not report on by id with the results that answered no
+    /// input: a record merged away is updated as the record it was merged into, which
+    /// answers with its own id. One batch read of those inputs' ids (which HubSpot also
+    /// answers with the records they went into, listing them in `hs_merged_object_ids`)
+    /// tells which result answers which input.
+    async fn claim_merged(
+        &self,
+        object: ObjectKind,
+        inputs: &[RemoteWrite],
+        out: &mut Matched,
+    ) -> Result<(), ProviderError> {
+        let unreported: Vec<usize> = (0..inputs.len())
+            .filter(|i| out.results[*i].is_none())
+            .collect();
+        if unreported.is_empty() || out.unclaimed.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = unreported
+            .iter()
+            .filter_map(|i| inputs[*i].remote_id.clone())
+            .collect();
+        let survivors = self
+            .batch_read(object, None, &ids, &[MERGED_IDS.to_string()])
+            .await?;
+        for i in unreported {
+            let Some(id) = inputs[i].remote_id.as_deref() else {
+                continue;
+            };
+            let Some(survivor) = survivors.iter().find(|r| answers_for(r, id)) else {
+                continue;
+            };
+            if let Some(at) = out.unclaimed.iter().position(|r| r.id == survivor.id) {
+                out.results[i] = Some(Ok(out.unclaimed.swap_remove(at)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A batch write's outcome per input, `None` where HubSpot did not report on the input, and
+/// the results that answered no input (see [`match_results`]).
+#[derive(Default)]
+struct Matched {
+    results: Vec<Option<Result<RemoteRecord, RecordError>>>,
+    unclaimed: Vec<RemoteRecord>,
+}
+
+impl Matched {
+    /// Each input's outcome; an input HubSpot did not report on gets an error saying so.
+    fn finish(self) -> WriteResults<RemoteRecord> {
+        self.results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(RecordError {
+                        message: "HubSpot did not report on this record; it is looked up by \
+                                  `crmsync_id` on the next run"
+                            .into(),
+                        code: None,
+                        retryable: true,
+                    })
+                })
+            })
+            .collect()
+    }
+}
+
+/// Marks the answer to `w` as carrying its local id in `crmsync_id`, which was written.
+fn carries_local_id(rec: &mut RemoteRecord, w: &RemoteWrite) {
+    rec.external_id = Some(w.local_id.clone());
+    rec.props
+        .entry(EXTERNAL_ID.to_string())
+        .or_insert_with(|| w.local_id.clone());
+}
+
+/// Whether `rec` is HubSpot's answer for id `id`: the record itself, or the record `id` was
+/// merged into (which lists it in `hs_merged_object_ids`, when that was asked for).
+fn answers_for(rec: &RemoteRecord, id: &str) -> bool {
+    rec.id == id
+        || rec
+            .props
+            .get(MERGED_IDS)
+            .is_some_and(|ids| ids.split(';').any(|m| m.trim() == id))
 }
 
 /// Whether a read of `object` with `properties` asks for the contact's company.
@@ -696,13 +803,17 @@ fn pick_company(links: &[(String, bool)]) -> Option<String> {
         .map(|(id, _)| id.clone())
 }
 
-/// Pairs batch results and errors with the inputs (see the module doc).
+/// Pairs batch results and errors with the inputs (see the module doc): one outcome per
+/// input (`None` where HubSpot did not report on it), and the results that answered none.
 fn match_results(
     inputs: &[RemoteWrite],
     batch: BatchResponse,
     key: &(dyn Fn(&RemoteWrite) -> String + Sync),
     modified: &str,
-) -> WriteResults<RemoteRecord> {
+) -> (
+    Vec<Option<Result<RemoteRecord, RecordError>>>,
+    Vec<RemoteRecord>,
+) {
     let mut by_key: HashMap<String, RemoteRecord> = HashMap::new();
     let mut unkeyed: Vec<RemoteRecord> = Vec::new();
     for o in batch.results {
@@ -752,19 +863,7 @@ fn match_results(
             out[left[0]] = Some(Err(record_error(e.message, status)));
         }
     }
-    out.into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| {
-                Err(RecordError {
-                    message: "HubSpot did not report on this record; it is looked up by \
-                              `crmsync_id` on the next run"
-                        .into(),
-                    code: None,
-                    retryable: true,
-                })
-            })
-        })
-        .collect()
+    (out, results)
 }
 
 fn props_body(props: &BTreeMap<String, String>, drop_empty: bool) -> Value {
@@ -1079,13 +1178,11 @@ impl Provider for HubSpot {
         };
         let mut results = self
             .batch_write(&url, inputs, &key, &body, modified)
-            .await?;
+            .await?
+            .finish();
         for (r, w) in results.iter_mut().zip(inputs) {
             if let Ok(rec) = r {
-                rec.external_id = Some(w.local_id.clone());
-                rec.props
-                    .entry(EXTERNAL_ID.to_string())
-                    .or_insert_with(|| w.local_id.clone());
+                carries_local_id(rec, w);
             }
         }
         if object == ObjectKind::Contact {
@@ -1108,7 +1205,9 @@ impl Provider for HubSpot {
             )));
         }
         let key = |w: &RemoteWrite| w.remote_id.clone().unwrap_or_default();
-        let has_props = |w: &RemoteWrite| w.props.keys().any(|k| !k.starts_with("associations."));
+        let has_props = |w: &RemoteWrite| {
+            w.set_external_id || w.props.keys().any(|k| !k.starts_with("associations."))
+        };
         let (writes, reads): (Vec<usize>, Vec<usize>) =
             (0..inputs.len()).partition(|i| has_props(&inputs[*i]));
         let mut results: Vec<Option<Result<RemoteRecord, RecordError>>> = vec![None; inputs.len()];
@@ -1118,43 +1217,67 @@ impl Provider for HubSpot {
             let body = |chunk: &[RemoteWrite]| {
                 let inputs: Vec<Value> = chunk
                     .iter()
-                    .map(
-                        |w| json!({ "id": w.remote_id, "properties": props_body(&w.props, false) }),
-                    )
+                    .map(|w| {
+                        let mut props = props_body(&w.props, false);
+                        if w.set_external_id {
+                            props[EXTERNAL_ID] = Value::String(w.local_id.clone());
+                        }
+                        json!({ "id": w.remote_id, "properties": props })
+                    })
                     .collect();
                 json!({ "inputs": inputs })
             };
-            let out = self
+            let mut out = self
                 .batch_write(&url, &write_inputs, &key, &body, modified)
                 .await?;
-            for (i, r) in writes.iter().zip(out) {
+            self.claim_merged(object, &write_inputs, &mut out).await?;
+            for (i, r) in writes.iter().zip(out.finish()) {
                 results[*i] = Some(r);
             }
         }
         if !reads.is_empty() {
-            // Only the company changed: HubSpot's current version is read back instead.
+            // Only the company changed: HubSpot's current version is read back instead (a
+            // record merged away reads as the one it went into, which lists it).
             let ids: Vec<String> = reads.iter().map(|i| key(&inputs[*i])).collect();
-            let found = self
-                .batch_read(object, None, &ids, &[COMPANY_ASSOCIATION.to_string()])
+            let mut found = self
+                .batch_read(
+                    object,
+                    None,
+                    &ids,
+                    &[COMPANY_ASSOCIATION.to_string(), MERGED_IDS.to_string()],
+                )
                 .await?;
-            let mut by_id: HashMap<String, RemoteRecord> =
-                found.into_iter().map(|r| (r.id.clone(), r)).collect();
             for i in reads {
-                results[i] = Some(by_id.remove(&key(&inputs[i])).ok_or_else(|| RecordError {
-                    message: format!(
-                        "HubSpot has no {} with id `{}` (archived or merged?)",
-                        object,
-                        key(&inputs[i])
-                    ),
-                    code: Some("404".into()),
-                    retryable: false,
-                }));
+                let id = key(&inputs[i]);
+                let at = found
+                    .iter()
+                    .position(|r| r.id == id)
+                    .or_else(|| found.iter().position(|r| answers_for(r, &id)));
+                results[i] = Some(match at {
+                    Some(at) => Ok(found.swap_remove(at)),
+                    None => Err(RecordError {
+                        message: format!(
+                            "HubSpot has no live {object} `{id}` (archived or deleted there): \
+                             restore it in HubSpot, or archive the local record, then run \
+                             `crmsync retry`"
+                        ),
+                        code: Some("404".into()),
+                        retryable: false,
+                    }),
+                });
             }
         }
         let mut results: WriteResults<RemoteRecord> = results
             .into_iter()
             .map(|r| r.expect("every input has a result"))
             .collect();
+        for (r, w) in results.iter_mut().zip(inputs) {
+            if let Ok(rec) = r
+                && w.set_external_id
+            {
+                carries_local_id(rec, w);
+            }
+        }
         if object == ObjectKind::Contact {
             self.apply_companies(inputs, &mut results, false).await?;
         }

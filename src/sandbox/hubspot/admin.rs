@@ -9,6 +9,7 @@
 //! | `POST /_sandbox/objects/{type}` | `{properties}` | 201 record |
 //! | `PATCH /_sandbox/objects/{type}/{id}` | `{properties}` | 200 record |
 //! | `DELETE /_sandbox/objects/{type}/{id}` | | 204 (archives) |
+//! | `POST /_sandbox/objects/{type}/merge` | `{primaryObjectId, objectIdToMerge}` | 200 the primary |
 //! | `PUT /_sandbox/associations/{contactId}/{companyId}` | | 204 |
 //! | `GET /_sandbox/dump` | | every record (archived too) and association |
 //! | `GET`/`DELETE /_sandbox/requests` | | the request log / clear it |
@@ -177,6 +178,33 @@ pub fn user_archive(shared: &Shared, object_type: &str, id: &str) -> anyhow::Res
     Ok(())
 }
 
+/// Merges record `merged` into `primary` as a HubSpot user would (see
+/// [`api::merge_records`]); returns the primary as the API shows it.
+pub fn user_merge(
+    shared: &Shared,
+    object_type: &str,
+    primary: &str,
+    merged: &str,
+) -> anyhow::Result<Value> {
+    let t = obj(object_type)?;
+    let now = shared.clock.now_ms();
+    let id = |s: &str| {
+        s.parse::<u64>()
+            .map_err(|_| anyhow!("record id `{s}` is not a number"))
+    };
+    let (p, o) = (id(primary)?, id(merged)?);
+    let mut hub = shared.lock();
+    api::merge_records(&mut hub, t, now, "CRM_UI", p, o)
+        .map_err(|e| anyhow!("the sandbox refused the merge: {}", e.message()))?;
+    Ok(api::render(
+        &hub,
+        t,
+        &hub.store(t).records[&p],
+        &PropSel::Default,
+        &[],
+    ))
+}
+
 pub fn user_associate(shared: &Shared, contact: &str, company: &str) -> anyhow::Result<()> {
     let mut hub = shared.lock();
     let c: u64 = contact
@@ -270,6 +298,17 @@ fn handle_inner(shared: &Shared, req: &HttpRequest) -> Result<HttpResponse, Http
                 b.get("properties").unwrap_or(&json!({})),
             )
             .map_err(refused)?)
+        }
+        ("POST", ["objects", t, "merge"]) => {
+            let b = body_json(req)?;
+            let key = |k: &str| match &b[k] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            ok(
+                user_merge(shared, t, &key("primaryObjectId"), &key("objectIdToMerge"))
+                    .map_err(refused)?,
+            )
         }
         ("DELETE", ["objects", t, id]) => {
             user_archive(shared, t, id).map_err(|e| admin_error(404, &format!("{e:#}")))?;

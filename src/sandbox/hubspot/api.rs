@@ -1266,16 +1266,18 @@ fn assoc_batch(
 }
 
 /// Values a merge never copies: the system keeps them per record.
-const SYSTEM_PROPS: [&str; 4] = [
+const SYSTEM_PROPS: [&str; 5] = [
     "hs_object_id",
     "createdate",
     "lastmodifieddate",
     "hs_lastmodifieddate",
+    MERGED_IDS,
 ];
 
-/// `POST /crm/v3/objects/{type}/merge`: the primary keeps its values and takes the merged
-/// record's values for properties it has empty; associations move to the primary; the merged
-/// id then reads as the primary and is gone from lists and search.
+/// The read-only property listing the ids merged into a record, `;`-separated.
+pub const MERGED_IDS: &str = "hs_merged_object_ids";
+
+/// `POST /crm/v3/objects/{type}/merge`.
 fn merge(hub: &mut Hub, t: ObjType, now: i64, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let body = parse_body(req)?;
     let primary = id_of(&body["primaryObjectId"]);
@@ -1285,6 +1287,26 @@ fn merge(hub: &mut Hub, t: ObjType, now: i64, req: &HttpRequest) -> Result<HttpR
             "primaryObjectId and objectIdToMerge must be record ids",
         ));
     };
+    merge_records(hub, t, now, API_SOURCE, p, o)?;
+    let rec = &hub.store(t).records[&p];
+    Ok(HttpResponse::json(
+        200,
+        &render(hub, t, rec, &PropSel::Default, &[]),
+    ))
+}
+
+/// Merges record `o` into `p`: the primary keeps its values and takes the merged record's
+/// values for properties it has empty; it lists `o` (and whatever had been merged into `o`)
+/// in `hs_merged_object_ids`; associations move to the primary; the merged id then reads and
+/// updates as the primary and is gone from lists and search.
+pub fn merge_records(
+    hub: &mut Hub,
+    t: ObjType,
+    now: i64,
+    source: &'static str,
+    p: u64,
+    o: u64,
+) -> Result<(), ApiError> {
     if p == o {
         return Err(bad_request(&format!(
             "Cannot merge {} {p} into itself",
@@ -1299,29 +1321,32 @@ fn merge(hub: &mut Hub, t: ObjType, now: i64, req: &HttpRequest) -> Result<HttpR
         .store_mut(t)
         .take(o, &unique)
         .expect("checked live above");
-    let fill: Vec<(String, Option<String>)> = gone
+    let primary = &hub.store(t).records[&p];
+    let mut fill: Vec<(String, Option<String>)> = gone
         .props
         .iter()
         .filter(|(k, v)| !SYSTEM_PROPS.contains(&k.as_str()) && !v.is_empty())
-        .filter(|(k, _)| {
-            hub.store(t).records[&p]
-                .props
-                .get(*k)
-                .is_none_or(String::is_empty)
-        })
+        .filter(|(k, _)| primary.props.get(*k).is_none_or(String::is_empty))
         .map(|(k, v)| (k.clone(), Some(v.clone())))
         .collect();
-    update_validated(hub, t, now, API_SOURCE, p, fill)?;
+    let mut merged: Vec<String> = [primary.props.get(MERGED_IDS), gone.props.get(MERGED_IDS)]
+        .into_iter()
+        .flatten()
+        .flat_map(|ids| ids.split(';'))
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .collect();
+    merged.push(o.to_string());
+    merged.sort_by_key(|id| id.parse::<u64>().unwrap_or(u64::MAX));
+    merged.dedup();
+    fill.push((MERGED_IDS.to_string(), Some(merged.join(";"))));
+    update_validated(hub, t, now, source, p, fill)?;
     for other_side in hub.assoc.of(t, o) {
         hub.assoc.remove(t, o, other_side);
         hub.assoc.add(t, p, other_side);
     }
     hub.store_mut(t).merged.insert(o, p);
-    let rec = &hub.store(t).records[&p];
-    Ok(HttpResponse::json(
-        200,
-        &render(hub, t, rec, &PropSel::Default, &[]),
-    ))
+    Ok(())
 }
 
 /// `POST /crm/v3/objects/contacts/gdpr-delete`: removes the contact for good (not even in

@@ -320,6 +320,17 @@ impl HubSpotSandbox {
         admin::user_archive(&self.shared, object_type, id)
     }
 
+    /// Merges record `merged` into `primary` as a HubSpot user would: `merged` then reads
+    /// and updates as `primary`, which lists it in `hs_merged_object_ids`.
+    pub fn merge_records(
+        &self,
+        object_type: &str,
+        primary: &str,
+        merged: &str,
+    ) -> anyhow::Result<Value> {
+        admin::user_merge(&self.shared, object_type, primary, merged)
+    }
+
     /// Associates a contact with a company.
     pub fn associate(&self, contact_id: &str, company_id: &str) -> anyhow::Result<()> {
         admin::user_associate(&self.shared, contact_id, company_id)

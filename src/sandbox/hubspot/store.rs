@@ -354,6 +354,15 @@ pub fn builtin_properties(t: ObjType, owner_ids: &[String], now: i64) -> Vec<Pro
                     -1,
                 ),
                 def("hs_object_id", "Record ID", "number", "number", g, true, -1),
+                def(
+                    "hs_merged_object_ids",
+                    "Merged Contact IDs",
+                    "enumeration",
+                    "checkbox",
+                    g,
+                    true,
+                    -1,
+                ),
             ]
         }
         ObjType::Companies => {
@@ -484,6 +493,15 @@ pub fn builtin_properties(t: ObjType, owner_ids: &[String], now: i64) -> Vec<Pro
                     -1,
                 ),
                 def("hs_object_id", "Record ID", "number", "number", g, true, -1),
+                def(
+                    "hs_merged_object_ids",
+                    "Merged Company IDs",
+                    "enumeration",
+                    "checkbox",
+                    g,
+                    true,
+                    -1,
+                ),
             ]
         }
     };

@@ -1451,6 +1451,86 @@ fn merge_keeps_the_primary_and_redirects_the_merged_id_gdpr_delete_erases() {
     );
 }
 
+#[test]
+fn a_merged_away_id_reads_and_updates_as_the_record_that_absorbed_it() {
+    let sb = start();
+    let a = create_contact(&sb, "a@example.com");
+    let b = create_contact(&sb, "b@example.com");
+    let c = create_contact(&sb, "c@example.com");
+    let before = call(&sb, "GET", &format!("/crm/v3/objects/contacts/{a}"), None).json();
+    // Merged as a user in HubSpot would, through the admin API.
+    let admin = |body: Value| {
+        let r = try_call(
+            &sb,
+            "POST",
+            "/_sandbox/objects/contacts/merge",
+            None,
+            Some(&body.to_string()),
+            "application/json",
+        )
+        .unwrap();
+        (r.status, r.json())
+    };
+    let (status, primary) = admin(json!({"primaryObjectId": a, "objectIdToMerge": b}));
+    assert_eq!(status, 200, "{primary}");
+    assert_eq!(primary["id"], a.as_str());
+    assert!(
+        primary["updatedAt"].as_str() > before["updatedAt"].as_str(),
+        "a merge modifies the primary"
+    );
+    sb.merge_records("contacts", &c, &a).unwrap();
+    assert_eq!(
+        admin(json!({"primaryObjectId": c, "objectIdToMerge": c})).0,
+        400
+    );
+
+    // `b` went into `a`, and `a` into `c`: both old ids answer as `c`, which lists them.
+    let read = call(
+        &sb,
+        "POST",
+        "/crm/v3/objects/contacts/batch/read",
+        Some(json!({"inputs": [{"id": b}, {"id": a}],
+                    "properties": ["email", "hs_merged_object_ids"], "propertiesWithHistory": []})),
+    );
+    assert_eq!(read.status, 200, "{}", read.body);
+    let results = read.json()["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 2, "{results:?}");
+    for r in &results {
+        assert_eq!(r["id"], c.as_str());
+        assert_eq!(r["properties"]["email"], "c@example.com");
+        assert_eq!(
+            r["properties"]["hs_merged_object_ids"],
+            format!("{a};{b}").as_str()
+        );
+    }
+    let update = call(
+        &sb,
+        "POST",
+        "/crm/v3/objects/contacts/batch/update",
+        Some(json!({"inputs": [{"id": b, "properties": {"jobtitle": "CEO"}}]})),
+    );
+    assert_eq!(update.status, 200, "{}", update.body);
+    let updated = &update.json()["results"][0];
+    assert_eq!(updated["id"], c.as_str());
+    assert_eq!(updated["properties"]["jobtitle"], "CEO");
+    let got = call(
+        &sb,
+        "GET",
+        &format!("/crm/v3/objects/contacts/{c}?properties=jobtitle"),
+        None,
+    )
+    .json();
+    assert_eq!(got["properties"]["jobtitle"], "CEO");
+    // The merged-ids property is HubSpot's to write.
+    let r = call(
+        &sb,
+        "PATCH",
+        &format!("/crm/v3/objects/contacts/{c}"),
+        Some(json!({"properties": {"hs_merged_object_ids": "1"}})),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+}
+
 /// Reads one response off a kept-alive connection, framed by `Content-Length`.
 fn read_framed(reader: &mut std::io::BufReader<TcpStream>) -> (u16, String) {
     use std::io::BufRead;
