@@ -11,7 +11,8 @@
 //!    use requests go out 5% under `max / window`; with fewer than 3 requests left (other
 //!    integrations share the budget) what is left is spread over the window. A long run
 //!    settles just under the limit instead of bouncing off 429s. The search lane has
-//!    a fixed rate (HubSpot allows 4 searches a second per token) and ignores the headers.
+//!    a fixed rate, 5% under the CRM's (HubSpot allows 4 searches a second per token), and
+//!    ignores the headers.
 //! 3. **Retries** on 429, 5xx, timeouts and connection errors, with exponential backoff and
 //!    jitter, honouring `Retry-After` (seconds) and a CRM-specific hint, up to
 //!    [`HttpOptions::max_attempts`] attempts.
@@ -561,7 +562,10 @@ impl HttpClient {
         let (wait, reason) = {
             let mut state = self.pacer.lock().expect("pacer lock");
             let now = self.now(&state);
-            let search_interval = 1000 / Millis::from(self.options.search_per_second.max(1));
+            // 5% under the limit, as the general lane: at exactly the limit, a little jitter
+            // puts one search too many in some second, and its 429 costs a second's wait.
+            let search_interval =
+                1000 * 105 / (100 * Millis::from(self.options.search_per_second.max(1)));
             let (lane_state, reason) = match lane {
                 Lane::General => (&mut state.general, WaitReason::Pacing),
                 Lane::Search => {
