@@ -1646,15 +1646,7 @@ fn a_contact_merged_in_hubspot_into_one_out_of_sight_is_followed_there() {
     // The next local edit is sent to Ann's old id; HubSpot answers with the contact it went
     // into, and the link follows.
     hs.edit_local(&ann.id, &[("last_name", "Edited")]);
-    let run = hs.sync();
-    run.ok();
-    assert_eq!(hs.remote_id(ObjectKind::Contact, &ann.id), b);
-    assert!(
-        run.stderr
-            .contains(&format!("merged contact `{a}` into `{b}`")),
-        "{}",
-        run.stderr
-    );
+    sync_follows_merge(&hs, &ann.id, &a, &b);
     let r = hs.remote("contacts", &b);
     assert_eq!(prop(&r, "lastname"), Some("Edited"));
     assert_eq!(prop(&r, "email"), Some("bea@example.org"));
@@ -1672,6 +1664,85 @@ fn a_contact_merged_in_hubspot_into_one_out_of_sight_is_followed_there() {
     hs.edit_local(&ann.id, &[("job_title", "Chief")]);
     hs.sync().ok();
     assert_eq!(prop(&hs.remote("contacts", &b), "jobtitle"), Some("Chief"));
+}
+
+/// Syncs and checks that the link of local contact `local` moved from HubSpot contact `from`
+/// to `into`, the one HubSpot merged it into, with a warning saying so.
+fn sync_follows_merge(hs: &Hs, local: &RecordId, from: &str, into: &str) {
+    let run = hs.sync();
+    run.ok();
+    assert_eq!(hs.remote_id(ObjectKind::Contact, local), into);
+    assert!(
+        run.stderr
+            .contains(&format!("merged contact `{from}` into `{into}`")),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_contact_merged_in_hubspot_is_followed_by_the_next_sync() {
+    let hs = Hs::start();
+    let ann = contact(1);
+    hs.save_local(std::slice::from_ref(&ann));
+    hs.sync().ok();
+    let a = hs.remote_id(ObjectKind::Contact, &ann.id);
+    // A HubSpot user merges Ann's contact into another one, which keeps its own values and
+    // takes Ann's where it had none. The merge modifies that contact, so the feed brings it.
+    let b = hubspot_contact(
+        &hs.sandbox,
+        &[
+            ("email", "bea@example.org"),
+            ("firstname", "Bea"),
+            ("jobtitle", "Boss"),
+        ],
+    );
+    hs.sandbox.merge_records("contacts", &b, &a).unwrap();
+    sync_follows_merge(&hs, &ann.id, &a, &b);
+    // Ann's local record takes what the merge kept; no second local contact appears.
+    let l = hs.local_record(&ann.id);
+    assert_eq!(l.get("email"), Some("bea@example.org"));
+    assert_eq!(l.get("first_name"), Some("Bea"));
+    assert_eq!(l.get("job_title"), Some("Boss"));
+    assert_eq!(l.get("last_name"), Some("Person"));
+    assert_eq!(
+        hs.local(ObjectKind::Contact).len(),
+        1,
+        "a second local record"
+    );
+    assert!(hs.store().list_failures(None).unwrap().is_empty());
+    hs.assert_sync_writes_nothing();
+}
+
+#[test]
+fn a_merge_of_two_linked_contacts_seen_in_the_feed_is_named_and_changes_neither_link() {
+    let hs = Hs::start();
+    let (ann, bea) = (contact(1), contact(2));
+    hs.save_local(&[ann.clone(), bea.clone()]);
+    hs.sync().ok();
+    let (a, b) = (
+        hs.remote_id(ObjectKind::Contact, &ann.id),
+        hs.remote_id(ObjectKind::Contact, &bea.id),
+    );
+    hs.sandbox.merge_records("contacts", &b, &a).unwrap();
+    let run = hs.sync();
+    run.ok();
+    assert!(
+        run.stderr.contains(&format!(
+            "merged contact `{a}` into `{b}`, which local contact `{}` follows",
+            bea.id
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!("archive `{}`", ann.id)),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(hs.remote_id(ObjectKind::Contact, &ann.id), a);
+    assert_eq!(hs.remote_id(ObjectKind::Contact, &bea.id), b);
+    assert_eq!(hs.local(ObjectKind::Contact).len(), 2);
 }
 
 #[test]

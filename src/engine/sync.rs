@@ -39,7 +39,7 @@ use crate::engine::plan::{
 use crate::mapping::{FieldMap, Rule};
 use crate::model::{Millis, ObjectKind, Record, RecordId};
 use crate::providers::{ChangeQuery, Provider, ProviderError, RemoteRecord};
-use crate::store::{ConflictFilter, Link, RunOutcome, Store, StoreError};
+use crate::store::{ConflictFilter, Link, RunOutcome, Store, StoreError, WriteOrigin};
 
 /// What a sync run does.
 #[derive(Debug, Clone, Default)]
@@ -601,6 +601,7 @@ impl<'a> Session<'a> {
                     versions.insert(r.id.clone(), r.updated_at);
                 }
             }
+            self.follow_merges(object, &records)?;
             if !full_read {
                 self.leave_out_seen(object, &mut records, &mut rep)?;
             }
@@ -654,6 +655,91 @@ impl<'a> Session<'a> {
                 .set_remote_cursor(&self.p.name, object, Some(&cp))?;
         }
         Ok((rep, None))
+    }
+
+    /// Moves to a record the CRM merged others into ([`Provider::merged_from`]) the link of
+    /// a merged-away one, so the survivor is planned against that link (its local record
+    /// takes what the merge kept) instead of arriving as a new record. Only when the survivor
+    /// is linked to no local record: when it is, the merged-away records' local records are
+    /// one CRM record now, which a warning says, naming what to do. When several merged-away
+    /// records are linked, the first local record by id follows and the warning names the
+    /// rest. A dry run moves nothing.
+    fn follow_merges(
+        &mut self,
+        object: ObjectKind,
+        records: &[RemoteRecord],
+    ) -> Result<(), StepError> {
+        let merges: Vec<(&RemoteRecord, Vec<String>)> = records
+            .iter()
+            .filter(|r| !r.archived)
+            .map(|r| (r, self.p.provider.merged_from(r)))
+            .filter(|(_, from)| !from.is_empty())
+            .collect();
+        if merges.is_empty() {
+            return Ok(());
+        }
+        let mut ids: Vec<String> = merges.iter().map(|(r, _)| r.id.clone()).collect();
+        ids.extend(merges.iter().flat_map(|(_, from)| from.iter().cloned()));
+        let links = self.store.links_by_remote_ids(&self.p.name, object, &ids)?;
+        let crm = self.p.provider.kind().display_name();
+        let name = self.p.name.clone();
+        let mut moved: Vec<Link> = Vec::new();
+        let mut warnings = Vec::new();
+        for (survivor, from) in merges {
+            let mut linked: Vec<&Link> = from
+                .iter()
+                .filter_map(|id| links.get(id))
+                .filter(|l| !l.retired)
+                .collect();
+            if linked.is_empty() {
+                continue;
+            }
+            linked.sort_by(|a, b| a.local_id.cmp(&b.local_id));
+            let rest = match links.get(&survivor.id).filter(|l| !l.retired) {
+                Some(_) => linked.as_slice(),
+                None => {
+                    let first = linked[0];
+                    warnings.push(format!(
+                        "{name} {object} `{}`: {crm} merged {object} `{}` into `{}`, so the local \
+                         record follows `{}` now",
+                        first.local_id, first.remote_id, survivor.id, survivor.id
+                    ));
+                    moved.push(Link {
+                        remote_id: survivor.id.clone(),
+                        remote_updated_at: None,
+                        ..first.clone()
+                    });
+                    &linked[1..]
+                }
+            };
+            let holder = links
+                .get(&survivor.id)
+                .map(|l| l.local_id.clone())
+                .or_else(|| moved.last().map(|l| l.local_id.clone()))
+                .expect("the survivor has a local record");
+            for l in rest {
+                warnings.push(format!(
+                    "{name} {object} `{}`: {crm} merged {object} `{}` into `{}`, which local \
+                     {object} `{holder}` follows; the two local records are one {crm} {object} \
+                     now: merge them locally (archive `{}`)",
+                    l.local_id, l.remote_id, survivor.id, l.local_id
+                ));
+            }
+        }
+        if !self.opts.dry_run && !moved.is_empty() {
+            self.store.save_pulled(
+                &[],
+                &moved,
+                &WriteOrigin::Pull {
+                    run: self.run,
+                    connection: self.p.name.clone(),
+                },
+            )?;
+        }
+        for w in warnings {
+            self.warn(w);
+        }
+        Ok(())
     }
 
     /// Leaves out of a change-feed page the records this connection has already seen at the

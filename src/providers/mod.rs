@@ -361,6 +361,15 @@ pub trait Provider: Send + Sync {
         properties: &[String],
     ) -> Result<ChangePage, ProviderError>;
 
+    /// The ids of records the CRM merged into `record`, as the change feed showed it (a
+    /// merge changes the record that absorbs the others, so the feed brings it). The engine
+    /// moves a link of a merged-away record to it. The default, for CRMs that do not say,
+    /// knows none.
+    fn merged_from(&self, record: &RemoteRecord) -> Vec<String> {
+        let _ = record;
+        Vec::new()
+    }
+
     /// Fills in what [`Provider::changes`] left out of some records of a page: `properties`
     /// that the CRM serves through another call (HubSpot's contact → company association).
     /// The engine calls it only for the records it plans, after leaving out those it has

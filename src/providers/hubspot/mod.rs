@@ -66,7 +66,9 @@
 //! engine moves the link to it. Batch update results are matched to inputs by id, so a result
 //! whose id no input has is paired with an input left without one: by elimination when there
 //! is one of each, else through one batch read of those inputs' ids that asks for
-//! `hs_merged_object_ids`.
+//! `hs_merged_object_ids`. The change feed asks for `hs_merged_object_ids` too: a merge
+//! modifies the survivor, so the next pull meets it, and [`Provider::merged_from`] names the
+//! ids it absorbed; the engine moves a link of one of them to it before planning.
 //!
 //! # The external id of a linked record
 //! An update whose [`RemoteWrite::set_external_id`] is set also writes the local id into
@@ -496,7 +498,7 @@ impl HubSpot {
             .filter(|p| !p.starts_with("associations."))
             .cloned()
             .collect();
-        for extra in [EXTERNAL_ID, modified_property(object)] {
+        for extra in [EXTERNAL_ID, modified_property(object), MERGED_IDS] {
             if !props.iter().any(|p| p == extra) {
                 props.push(extra.to_string());
             }
@@ -949,7 +951,7 @@ impl Provider for HubSpot {
 
     fn read_properties(&self, object: ObjectKind, mapped: &[String]) -> Vec<String> {
         let mut props = mapped.to_vec();
-        for extra in [EXTERNAL_ID, modified_property(object)] {
+        for extra in [EXTERNAL_ID, modified_property(object), MERGED_IDS] {
             if !props.iter().any(|p| p == extra) {
                 props.push(extra.to_string());
             }
@@ -1136,6 +1138,20 @@ impl Provider for HubSpot {
             checkpoint: Some(self.checkpoint(&t, false, true)),
             next: None,
         })
+    }
+
+    fn merged_from(&self, record: &RemoteRecord) -> Vec<String> {
+        record
+            .props
+            .get(MERGED_IDS)
+            .map(|ids| {
+                ids.split(';')
+                    .map(str::trim)
+                    .filter(|id| !id.is_empty() && *id != record.id)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     async fn complete(
