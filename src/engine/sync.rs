@@ -699,9 +699,14 @@ impl<'a> Session<'a> {
                 Some(_) => linked.as_slice(),
                 None => {
                     let first = linked[0];
+                    let follows = if self.opts.dry_run {
+                        "would follow"
+                    } else {
+                        "follows"
+                    };
                     warnings.push(format!(
                         "{name} {object} `{}`: {crm} merged {object} `{}` into `{}`, so the local \
-                         record follows `{}` now",
+                         record {follows} `{}` now",
                         first.local_id, first.remote_id, survivor.id, survivor.id
                     ));
                     moved.push(Link {
