@@ -602,14 +602,17 @@ impl<'a> Session<'a> {
                 }
             }
             self.follow_merges(object, &records)?;
+            // The page's links, read once (after any merge moved one) for both steps below.
+            let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+            let links = self.store.links_by_remote_ids(&self.p.name, object, &ids)?;
             if !full_read {
-                self.leave_out_seen(object, &mut records, &mut rep)?;
+                rep.unchanged += leave_out_seen(&mut records, &links);
             }
             self.p
                 .provider
                 .complete(object, &mut records, &props)
                 .await?;
-            let planned = self.plan_page(object, &map, &records).await?;
+            let planned = self.plan_page(object, &map, &records, &links).await?;
             add_plan_counts(&mut rep.planned, &planned.plan.counts());
             if self.opts.dry_run {
                 dry_plans.push(planned.plan);
@@ -660,10 +663,10 @@ impl<'a> Session<'a> {
     /// Moves to a record the CRM merged others into ([`Provider::merged_from`]) the link of
     /// a merged-away one, so the survivor is planned against that link (its local record
     /// takes what the merge kept) instead of arriving as a new record. Only when the survivor
-    /// is linked to no local record: when it is, the merged-away records' local records are
-    /// one CRM record now, which a warning says, naming what to do. When several merged-away
-    /// records are linked, the first local record by id follows and the warning names the
-    /// rest. A dry run moves nothing.
+    /// is linked to no local record (a retired link counts, as it still holds the id): when
+    /// it is, the merged-away records' local records are one CRM record now, which a warning
+    /// says, naming what to do. When several merged-away records are linked, the first local
+    /// record by id follows and the warning names the rest. A dry run moves nothing.
     fn follow_merges(
         &mut self,
         object: ObjectKind,
@@ -695,8 +698,9 @@ impl<'a> Session<'a> {
                 continue;
             }
             linked.sort_by(|a, b| a.local_id.cmp(&b.local_id));
-            let rest = match links.get(&survivor.id).filter(|l| !l.retired) {
-                Some(_) => linked.as_slice(),
+            // A retired link still holds the survivor's id, so it too keeps the link in place.
+            let (holder, rest) = match links.get(&survivor.id) {
+                Some(l) => (l.local_id.clone(), linked.as_slice()),
                 None => {
                     let first = linked[0];
                     let follows = if self.opts.dry_run {
@@ -714,14 +718,9 @@ impl<'a> Session<'a> {
                         remote_updated_at: None,
                         ..first.clone()
                     });
-                    &linked[1..]
+                    (first.local_id.clone(), &linked[1..])
                 }
             };
-            let holder = links
-                .get(&survivor.id)
-                .map(|l| l.local_id.clone())
-                .or_else(|| moved.last().map(|l| l.local_id.clone()))
-                .expect("the survivor has a local record");
             for l in rest {
                 warnings.push(format!(
                     "{name} {object} `{}`: {crm} merged {object} `{}` into `{}`, which local \
@@ -747,37 +746,6 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// Leaves out of a change-feed page the records this connection has already seen at the
-    /// version the page holds: linked, with the link's remote version equal to the record's.
-    /// Their changes (the echo of a write of crmsync's own, or a pull) are in the link's base
-    /// already, so planning them again would find nothing; a delta read meets them again in
-    /// its overlap. Leaving them out makes what a run does independent of whether a record
-    /// falls in the overlap, and spares the calls [`Provider::complete`] makes. Archived
-    /// records are always kept (an archive need not move the version), and so is every
-    /// record of a full read (`--full` re-reads on purpose, for example after a mapping
-    /// change).
-    fn leave_out_seen(
-        &self,
-        object: ObjectKind,
-        records: &mut Vec<RemoteRecord>,
-        rep: &mut ObjectReport,
-    ) -> Result<(), StepError> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-        let links = self.store.links_by_remote_ids(&self.p.name, object, &ids)?;
-        let before = records.len();
-        records.retain(|r| {
-            r.archived
-                || !links
-                    .get(&r.id)
-                    .is_some_and(|l| !l.retired && l.remote_updated_at == Some(r.updated_at))
-        });
-        rep.unchanged += (before - records.len()) as u64;
-        Ok(())
-    }
-
     /// Plans one page of the change feed against the local records (with per-field times for
     /// its `newest-wins` conflicts, see [`field_times`]).
     async fn plan_page(
@@ -785,10 +753,11 @@ impl<'a> Session<'a> {
         object: ObjectKind,
         map: &FieldMap,
         records: &[RemoteRecord],
+        links: &HashMap<String, Link>,
     ) -> Result<PlannedPage, StepError> {
         let mut ids = IdCache::default();
         ids.load_for_remote(self.store, &self.p.name, map, records)?;
-        let mut items = self.pull_items(object, map, records, &ids)?;
+        let mut items = self.pull_items(object, map, records, links, &ids)?;
         if let Some(only) = &self.opts.only {
             let name = self.p.name.as_str();
             items.retain(|i| {
@@ -891,12 +860,9 @@ impl<'a> Session<'a> {
         object: ObjectKind,
         map: &FieldMap,
         records: &[RemoteRecord],
+        links: &HashMap<String, Link>,
         ids: &IdCache,
     ) -> Result<Vec<PlanItem>, StepError> {
-        let remote_ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-        let links = self
-            .store
-            .links_by_remote_ids(&self.p.name, object, &remote_ids)?;
         let mut sides: Vec<(RemoteSide, Option<String>)> = Vec::with_capacity(records.len());
         for r in records {
             let inbound = map.from_remote(r, ids);
@@ -912,7 +878,11 @@ impl<'a> Session<'a> {
             ));
         }
         // Local records of linked pairs, and candidates for the unlinked ones.
-        let mut want: Vec<RecordId> = links.values().map(|l| l.local_id.clone()).collect();
+        let mut want: Vec<RecordId> = sides
+            .iter()
+            .filter_map(|(s, _)| links.get(&s.id))
+            .map(|l| l.local_id.clone())
+            .collect();
         let ext: Vec<RecordId> = sides
             .iter()
             .filter(|(s, _)| !links.contains_key(&s.id))
@@ -1231,6 +1201,27 @@ fn merge_plans(connection: &str, object: ObjectKind, plans: Vec<Plan>) -> Plan {
         all.skipped.extend(p.skipped);
     }
     all
+}
+
+/// Leaves out of a change-feed page the records the connection has already seen at the
+/// version the page holds: linked, with the link's remote version equal to the record's.
+/// Their changes (the echo of a write of crmsync's own, or a pull) are in the link's base
+/// already, so planning them again would find nothing; a delta read meets them again in
+/// its overlap. Leaving them out makes what a run does independent of whether a record
+/// falls in the overlap, and spares the calls [`Provider::complete`] makes. Archived
+/// records are always kept (an archive need not move the version), and so is every
+/// record of a full read (`--full` re-reads on purpose, for example after a mapping
+/// change).
+/// Returns how many it left out.
+fn leave_out_seen(records: &mut Vec<RemoteRecord>, links: &HashMap<String, Link>) -> u64 {
+    let before = records.len();
+    records.retain(|r| {
+        r.archived
+            || !links
+                .get(&r.id)
+                .is_some_and(|l| !l.retired && l.remote_updated_at == Some(r.updated_at))
+    });
+    (before - records.len()) as u64
 }
 
 /// One change-feed page, planned.
