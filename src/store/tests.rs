@@ -87,6 +87,12 @@ fn journal(conn: &str, n: u32, op: WriteOp, remote: Option<&str>) -> JournalEntr
 
 // ---- opening ---------------------------------------------------------------------------
 
+fn page_size(s: &Store) -> i64 {
+    s.conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap()
+}
+
 #[test]
 fn open_creates_a_private_wal_file_in_a_new_directory() {
     let dir = tempfile::tempdir().unwrap();
@@ -114,11 +120,6 @@ fn open_creates_a_private_wal_file_in_a_new_directory() {
         .unwrap();
     assert_eq!(sync, 1, "synchronous=NORMAL");
     assert_eq!(s.schema_version().unwrap(), LATEST_VERSION);
-    let page_size = |s: &Store| -> i64 {
-        s.conn
-            .query_row("PRAGMA page_size", [], |r| r.get(0))
-            .unwrap()
-    };
     assert_eq!(page_size(&s), PAGE_SIZE);
     drop(s);
     // Reopening an existing file works and keeps the version.
@@ -276,11 +277,7 @@ fn a_v1_state_file_is_migrated_and_keeps_every_record() {
     let mut s = open(&path);
     assert_eq!(s.schema_version().unwrap(), LATEST_VERSION);
     // A file keeps the page size it was made with (the fixture's is SQLite's default).
-    let page_size: i64 = s
-        .conn
-        .query_row("PRAGMA page_size", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(page_size, fixture_page_size);
+    assert_eq!(page_size(&s), fixture_page_size);
     for want in v1_fixture_records() {
         assert_eq!(s.get_record(&want.id).unwrap().as_ref(), Some(&want));
     }
