@@ -674,8 +674,7 @@ impl Executor<'_> {
         Ok((wanted, found))
     }
 
-    /// A record read from the CRM in canonical terms; values that do not convert are warned
-    /// about.
+    /// [`remote_side`] for this executor's connection, warning in `out`.
     fn remote_side(
         &self,
         object: ObjectKind,
@@ -683,14 +682,14 @@ impl Executor<'_> {
         ids: &IdCache,
         out: &mut ExecOutcome,
     ) -> RemoteSide {
-        let inbound = self.map.from_remote(rec, ids);
-        for w in &inbound.warnings {
-            out.warnings.push(format!(
-                "{} {object} `{}`: field `{}` (`{}` = `{}`): {}",
-                self.connection, rec.id, w.field, w.remote, w.value, w.message
-            ));
-        }
-        RemoteSide::from_inbound(&rec.id, inbound, rec.updated_at, rec.archived)
+        remote_side(
+            self.connection,
+            object,
+            self.map,
+            rec,
+            ids,
+            &mut out.warnings,
+        )
     }
 
     /// Plans `items` the executor made itself, with field times for their `newest-wins`
@@ -1050,6 +1049,26 @@ impl Executor<'_> {
         }
         Ok(())
     }
+}
+
+/// A record read from `connection` in canonical terms; each value that does not convert is
+/// a warning in `warnings`, naming the record and the field.
+pub(crate) fn remote_side(
+    connection: &str,
+    object: ObjectKind,
+    map: &FieldMap,
+    rec: &RemoteRecord,
+    ids: &IdCache,
+    warnings: &mut Vec<String>,
+) -> RemoteSide {
+    let inbound = map.from_remote(rec, ids);
+    for w in &inbound.warnings {
+        warnings.push(format!(
+            "{connection} {object} `{}`: field `{}` (`{}` = `{}`): {}",
+            rec.id, w.field, w.remote, w.value, w.message
+        ));
+    }
+    RemoteSide::from_inbound(&rec.id, inbound, rec.updated_at, rec.archived)
 }
 
 /// Whether a create left `field` empty.

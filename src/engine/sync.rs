@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
 use crate::config::{Config, ConnectionConfig};
-use crate::engine::execute::{ExecOutcome, Executor, IdCache};
+use crate::engine::execute::{self, ExecOutcome, Executor, IdCache};
 use crate::engine::field_times;
 use crate::engine::gates::{self, GateInput, GateStop};
 use crate::engine::plan::{
@@ -865,17 +865,8 @@ impl<'a> Session<'a> {
     ) -> Result<Vec<PlanItem>, StepError> {
         let mut sides: Vec<(RemoteSide, Option<String>)> = Vec::with_capacity(records.len());
         for r in records {
-            let inbound = map.from_remote(r, ids);
-            for w in &inbound.warnings {
-                self.warnings.push(format!(
-                    "{} {object} `{}`: field `{}` (`{}` = `{}`): {}",
-                    self.p.name, r.id, w.field, w.remote, w.value, w.message
-                ));
-            }
-            sides.push((
-                RemoteSide::from_inbound(&r.id, inbound, r.updated_at, r.archived),
-                r.external_id.clone(),
-            ));
+            let side = execute::remote_side(&self.p.name, object, map, r, ids, &mut self.warnings);
+            sides.push((side, r.external_id.clone()));
         }
         // Local records of linked pairs, and candidates for the unlinked ones.
         let mut want: Vec<RecordId> = sides
