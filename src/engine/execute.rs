@@ -805,6 +805,7 @@ impl Executor<'_> {
                 local_id: RecordId(w.local_id.clone()),
                 remote_id: w.remote_id.clone(),
                 props: w.props.clone(),
+                set_external_id: w.set_external_id,
                 created_at: now,
             })
             .collect();
@@ -1044,7 +1045,51 @@ impl Executor<'_> {
                         },
                     )?;
                 }
+                // An update that also wrote the local id into the external-id field: its
+                // fields are planned again, but the link it stamps was committed before it
+                // was sent, so nothing would plan the stamp again. It is sent now.
+                _ if w.entry.op == WriteOp::Update && w.entry.set_external_id => {}
                 _ => self.store.journal_discard(w.id)?,
+            }
+        }
+        self.stamp_external_ids(object, &writes).await
+    }
+
+    /// Writes the local id into the external-id field of the records whose journalled update
+    /// was to do so (see [`Executor::recover`]); each entry is dropped once the CRM answered.
+    /// A refusal is a warning: the link stands, and the fields are planned again as usual.
+    async fn stamp_external_ids(
+        &mut self,
+        object: ObjectKind,
+        writes: &[PendingWrite],
+    ) -> Result<(), StepError> {
+        let owed: Vec<&PendingWrite> = writes
+            .iter()
+            .filter(|w| w.entry.op == WriteOp::Update && w.entry.set_external_id)
+            .collect();
+        for chunk in owed.chunks(self.provider.batch_size().max(1)) {
+            let inputs: Vec<RemoteWrite> = chunk
+                .iter()
+                .map(|w| RemoteWrite {
+                    local_id: w.entry.local_id.to_string(),
+                    remote_id: w.entry.remote_id.clone(),
+                    props: BTreeMap::new(),
+                    set_external_id: true,
+                })
+                .collect();
+            let results = self.provider.update(object, &inputs).await?;
+            for (w, result) in chunk.iter().zip(results) {
+                if let Err(e) = result {
+                    self.reporter.warn(format!(
+                        "{}: could not write local id {} into the external-id field (crmsync_id) of {} {}: {}; the link stands",
+                        self.connection,
+                        w.entry.local_id,
+                        object,
+                        w.entry.remote_id.as_deref().unwrap_or("?"),
+                        e.message
+                    ));
+                }
+                self.store.journal_discard(w.id)?;
             }
         }
         Ok(())

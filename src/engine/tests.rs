@@ -641,6 +641,55 @@ fn a_run_killed_while_merging_a_duplicate_is_resumed_without_duplicates_or_lost_
     }
 }
 
+#[test]
+fn a_run_killed_before_the_crm_answered_an_external_id_stamp_sends_it_on_the_next_run() {
+    // Two CRM contacts linked by email to local records get the local ids in one update
+    // call; the run dies once the CRM applied the first, before crmsync heard of either.
+    let mut w = World::new(ConflictPolicy::LocalWins);
+    w.config.connections.get_mut("mem").unwrap().match_keys = Some(vec!["email".into()]);
+    w.sync();
+    let rids: Vec<String> = ["ann@x.test", "bo@x.test"]
+        .iter()
+        .map(|e| w.crm.user_create(ObjectKind::Contact, &[("email", e)]))
+        .collect();
+    let locals: Vec<Record> = ["ann@x.test", "bo@x.test"]
+        .iter()
+        .map(|e| new_local(&mut w, &[("email", e)]))
+        .collect();
+    w.crm.die_after_writes(Some(1));
+    let report = w.sync();
+    w.crm.die_after_writes(None);
+    assert!(report.connections[0].error.is_some());
+    let stamp = |w: &World, rid: &str| {
+        w.crm
+            .all(ObjectKind::Contact)
+            .into_iter()
+            .find(|r| r.id == rid)
+            .and_then(|r| r.external_id)
+    };
+    assert_eq!(
+        stamp(&w, &rids[1]),
+        None,
+        "the second stamp never reached the CRM"
+    );
+
+    let report = w.sync();
+    assert_eq!(report.connections[0].error, None);
+    assert_eq!(
+        report.connections[0].recovered, 2,
+        "both updates were journalled"
+    );
+    for (local, rid) in locals.iter().zip(&rids) {
+        assert_eq!(linked_remote(&w, &local.id).as_deref(), Some(rid.as_str()));
+        assert_eq!(stamp(&w, rid).as_deref(), Some(local.id.as_str()));
+    }
+    assert!(w.store.journal_pending("mem").unwrap().is_empty());
+    assert_eq!(w.crm.all(ObjectKind::Contact).len(), 2);
+    let writes = w.crm.writes();
+    w.sync();
+    assert_eq!(w.crm.writes(), writes, "nothing left to write");
+}
+
 // ---- newest-wins with per-field times ------------------------------------------------------
 
 /// A linked contact (`first_name` Ann, `last_name` Lee, `phone` 1) under `newest-wins`, synced;

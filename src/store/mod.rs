@@ -318,6 +318,9 @@ pub struct JournalEntry {
     pub remote_id: Option<String>,
     /// The remote properties sent.
     pub props: BTreeMap<String, String>,
+    /// An update that also writes the local id into the external-id field
+    /// ([`crate::providers::RemoteWrite::set_external_id`]).
+    pub set_external_id: bool,
     pub created_at: Millis,
 }
 

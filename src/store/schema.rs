@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     V2_LEASES_AND_QUEUE_INDEXES,
     V3_RETIRED_LINKS,
     V4_CONFLICT_DECISIONS,
+    V5_JOURNAL_EXTERNAL_ID,
 ];
 
 /// The schema version this build writes.
@@ -180,6 +181,13 @@ ALTER TABLE conflicts ADD COLUMN local_updated_at INTEGER;
 ALTER TABLE conflicts ADD COLUMN local_time_source TEXT;
 ALTER TABLE conflicts ADD COLUMN remote_updated_at INTEGER;
 ALTER TABLE conflicts ADD COLUMN remote_time_source TEXT;
+";
+
+/// Version 5: whether a journalled update also writes the local id into the CRM's external-id
+/// field, so that a run killed before the CRM answered still owes it after a restart (a link
+/// made by email is committed before that first write, and would never be stamped again).
+const V5_JOURNAL_EXTERNAL_ID: &str = "
+ALTER TABLE journal ADD COLUMN set_external_id INTEGER NOT NULL DEFAULT 0;
 ";
 
 /// Brings the file up to [`LATEST_VERSION`] in one exclusive transaction: a crash half-way

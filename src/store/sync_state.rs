@@ -127,10 +127,11 @@ type RawJournal = (
     Option<String>,
     String,
     Millis,
+    bool,
 );
 
 const JOURNAL_COLUMNS: &str =
-    "id, run, connection, kind, op, local_id, remote_id, props, created_at";
+    "id, run, connection, kind, op, local_id, remote_id, props, created_at, set_external_id";
 
 fn raw_journal(r: &Row<'_>) -> rusqlite::Result<RawJournal> {
     Ok((
@@ -143,6 +144,7 @@ fn raw_journal(r: &Row<'_>) -> rusqlite::Result<RawJournal> {
         r.get(6)?,
         r.get(7)?,
         r.get(8)?,
+        r.get(9)?,
     ))
 }
 
@@ -165,6 +167,7 @@ fn pending_from(path: &Path, raw: RawJournal) -> Result<PendingWrite, StoreError
             local_id: RecordId(raw.5),
             remote_id: raw.6,
             props,
+            set_external_id: raw.9,
             created_at: raw.8,
         },
     })
@@ -500,8 +503,8 @@ impl Store {
             let mut stmt = tx
                 .prepare_cached(
                     "INSERT INTO journal(run, connection, kind, op, local_id, remote_id, props,
-                                         created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                         created_at, set_external_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(|e| sql_error(&self.path, "prepare a journal insert", e))?;
             for e in entries {
@@ -515,6 +518,7 @@ impl Store {
                     e.remote_id,
                     props,
                     e.created_at,
+                    e.set_external_id,
                 ])
                 .map_err(|err| sql_error(&self.path, "journal a write", err))?;
                 ids.push(tx.last_insert_rowid());

@@ -81,6 +81,7 @@ fn journal(conn: &str, n: u32, op: WriteOp, remote: Option<&str>) -> JournalEntr
         local_id: id(n),
         remote_id: remote.map(String::from),
         props: [("email".to_string(), "a@x.io".to_string())].into(),
+        set_external_id: false,
         created_at: T0,
     }
 }
@@ -683,6 +684,15 @@ fn a_committed_write_updates_link_failure_record_and_audit_together() {
     assert_eq!(pending[0].id, ids[0]);
     assert_eq!(pending[0].entry, journal("acme", 1, WriteOp::Create, None));
     assert!(s.journal_pending("other").unwrap().is_empty());
+
+    // An update that also stamps the external id keeps that flag across a restart.
+    let mut stamp = journal("acme", 2, WriteOp::Update, Some("hs-2"));
+    stamp.set_external_id = true;
+    let stamp_id = s.journal_add(std::slice::from_ref(&stamp)).unwrap()[0];
+    let again = s.journal_pending("acme").unwrap();
+    assert_eq!(again.len(), 2);
+    assert_eq!((again[1].id, &again[1].entry), (stamp_id, &stamp));
+    s.journal_discard(stamp_id).unwrap();
 
     let mut archived = contact(1, "a@x.io");
     archived.archived_at = Some(T0 + 9);
