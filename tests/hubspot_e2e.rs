@@ -1698,6 +1698,28 @@ fn a_contact_merged_in_hubspot_is_followed_by_the_next_sync() {
         ],
     );
     hs.sandbox.merge_records("contacts", &b, &a).unwrap();
+    // A dry run plans what the run will do: Ann's record takes the survivor's values; it
+    // creates no local record for the survivor.
+    let dry = hs.run(&["sync", "--dry-run", "--json"]);
+    dry.ok();
+    let plan: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
+    let planned = &plan["connections"][0]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["object"] == "contact")
+        .unwrap()["planned"];
+    assert_eq!(
+        (&planned["local_create"], &planned["local_update"]),
+        (&serde_json::json!(0), &serde_json::json!(1)),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(
+        hs.remote_id(ObjectKind::Contact, &ann.id),
+        a,
+        "a dry run moves no link"
+    );
     sync_follows_merge(&hs, &ann.id, &a, &b);
     // Ann's local record takes what the merge kept; no second local contact appears.
     let l = hs.local_record(&ann.id);

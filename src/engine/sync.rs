@@ -601,10 +601,16 @@ impl<'a> Session<'a> {
                     versions.insert(r.id.clone(), r.updated_at);
                 }
             }
-            self.follow_merges(object, &records)?;
+            let moved = self.follow_merges(object, &records)?;
             // The page's links, read once (after any merge moved one) for both steps below.
             let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-            let links = self.store.links_by_remote_ids(&self.p.name, object, &ids)?;
+            let mut links = self.store.links_by_remote_ids(&self.p.name, object, &ids)?;
+            // A dry run stores no moved link, but plans as the run would: against it.
+            if self.opts.dry_run {
+                for l in moved {
+                    links.insert(l.remote_id.clone(), l);
+                }
+            }
             if !full_read {
                 rep.unchanged += leave_out_seen(&mut records, &links);
             }
@@ -666,12 +672,13 @@ impl<'a> Session<'a> {
     /// is linked to no local record (a retired link counts, as it still holds the id): when
     /// it is, the merged-away records' local records are one CRM record now, which a warning
     /// says, naming what to do. When several merged-away records are linked, the first local
-    /// record by id follows and the warning names the rest. A dry run moves nothing.
+    /// record by id follows and the warning names the rest. Returns the moved links; a dry
+    /// run stores none of them, and plans the page with them in place.
     fn follow_merges(
         &mut self,
         object: ObjectKind,
         records: &[RemoteRecord],
-    ) -> Result<(), StepError> {
+    ) -> Result<Vec<Link>, StepError> {
         let merges: Vec<(&RemoteRecord, Vec<String>)> = records
             .iter()
             .filter(|r| !r.archived)
@@ -679,7 +686,7 @@ impl<'a> Session<'a> {
             .filter(|(_, from)| !from.is_empty())
             .collect();
         if merges.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut ids: Vec<String> = merges.iter().map(|(r, _)| r.id.clone()).collect();
         ids.extend(merges.iter().flat_map(|(_, from)| from.iter().cloned()));
@@ -743,7 +750,7 @@ impl<'a> Session<'a> {
         for w in warnings {
             self.warn(w);
         }
-        Ok(())
+        Ok(moved)
     }
 
     /// Plans one page of the change feed against the local records (with per-field times for
