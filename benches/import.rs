@@ -5,9 +5,13 @@
 //! `CRMSYNC_BENCH_IMPORT_CHILD` set), so its peak memory — `VmHWM` from `/proc/self/status`,
 //! the resident high-water mark — is the import's alone, not the generator's or another
 //! bench's. Targets: at least 150,000 rows/s, under 300 MB peak, within 3× of `sqlite3`.
+//!
+//! The two imports take turns, [`ROUNDS`] times each, every one into a fresh file and after a
+//! `sync`, so that neither is timed while the other's files (or the generated CSV) are still
+//! being written back to disk; the medians are compared.
 
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -87,27 +91,76 @@ fn generate(path: &Path) -> std::io::Result<()> {
     w.flush()
 }
 
+/// Rounds of the comparison; each figure printed is the median of its rounds.
+const ROUNDS: usize = 3;
+
 pub fn run() {
     let dir = tempfile::tempdir().expect("temp dir");
     let csv = dir.path().join("contacts.csv");
-    let state = dir.path().join("state.db");
     generate(&csv).expect("generate the CSV");
     let size_mb = std::fs::metadata(&csv).map_or(0, |m| m.len()) / 1_000_000;
-    println!("import: {ROWS} contacts, {size_mb} MB of CSV");
+    println!("import: {ROWS} contacts, {size_mb} MB of CSV; {ROUNDS} rounds, medians shown");
 
-    let exe = std::env::current_exe().expect("the bench binary");
-    let spec = format!("{}\n{}", csv.display(), state.display());
-    let out = Command::new(exe)
-        .env(CHILD, spec)
-        .output()
-        .expect("run the import child");
-    if !out.status.success() {
+    let (mut ours, mut theirs, mut peak_kb) = (Vec::new(), Vec::new(), 0.0_f64);
+    let mut counts = String::new();
+    for round in 0..ROUNDS {
+        // Each import starts with nothing of the step before it still being written back,
+        // so neither side is timed against the other's (or the generator's) disk writes.
+        settle();
+        let state = dir.path().join(format!("state-{round}.db"));
+        let child = match import_child(&csv, &state) {
+            Ok(figures) => figures,
+            Err(why) => {
+                println!("import: the child failed: {why}");
+                return;
+            }
+        };
+        ours.push(child.secs);
+        peak_kb = peak_kb.max(child.vmhwm_kb);
+        counts = format!("{} loaded, {} rejected", child.loaded, child.rejected);
+        settle();
+        match sqlite_import(&dir.path().join(format!("plain-{round}.db")), &csv) {
+            Ok(secs) => theirs.push(secs),
+            Err(why) => println!("import: no sqlite3 comparison: {why}"),
+        }
+    }
+    let secs = median(&ours);
+    println!(
+        "import: {ROWS} rows ({counts}) in {secs:.2} s = {:.0} rows/s (target ≥ 150000); peak RSS {:.0} MB (target < 300)",
+        ROWS as f64 / secs,
+        peak_kb / 1024.0
+    );
+    if !theirs.is_empty() {
+        let sqlite_secs = median(&theirs);
         println!(
-            "import: the child failed ({}):\n{}",
+            "import: sqlite3 .import took {sqlite_secs:.2} s; crmsync is {:.2}× that (target ≤ 3); rounds: crmsync {}, sqlite3 {}",
+            secs / sqlite_secs,
+            list(&ours),
+            list(&theirs)
+        );
+    }
+}
+
+/// What the import child printed.
+struct ChildFigures {
+    secs: f64,
+    loaded: f64,
+    rejected: f64,
+    vmhwm_kb: f64,
+}
+
+fn import_child(csv: &Path, state: &Path) -> Result<ChildFigures, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .env(CHILD, format!("{}\n{}", csv.display(), state.display()))
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "{}: {}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
-        );
-        return;
+        ));
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let figure = |name: &str| -> f64 {
@@ -116,28 +169,36 @@ pub fn run() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0.0)
     };
-    let (rows, secs, peak_mb) = (figure("rows"), figure("secs"), figure("vmhwm_kb") / 1024.0);
-    println!(
-        "import: {rows} rows ({} loaded, {} rejected) in {secs:.2} s = {:.0} rows/s (target ≥ 150000); peak RSS {peak_mb:.0} MB (target < 300)",
-        figure("loaded"),
-        figure("rejected"),
-        rows / secs
-    );
-
-    match sqlite_import(dir.path(), &csv) {
-        Ok(sqlite_secs) => println!(
-            "import: sqlite3 .import took {sqlite_secs:.2} s; crmsync is {:.2}× that (target ≤ 3)",
-            secs / sqlite_secs
-        ),
-        Err(why) => println!("import: no sqlite3 comparison: {why}"),
-    }
+    Ok(ChildFigures {
+        secs: figure("secs"),
+        loaded: figure("loaded"),
+        rejected: figure("rejected"),
+        vmhwm_kb: figure("vmhwm_kb"),
+    })
 }
 
-fn sqlite_import(dir: &Path, csv: &Path) -> Result<f64, String> {
-    let db: PathBuf = dir.join("plain.db");
+/// Writes every dirty page of the system out (`sync`), and waits for it.
+fn settle() {
+    let _ = Command::new("sync").status();
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut sorted = v.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+fn list(v: &[f64]) -> String {
+    v.iter()
+        .map(|s| format!("{s:.2}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn sqlite_import(db: &Path, csv: &Path) -> Result<f64, String> {
     let started = Instant::now();
     let out = Command::new("sqlite3")
-        .arg(&db)
+        .arg(db)
         .arg(format!(".import --csv {} contacts", csv.display()))
         .output()
         .map_err(|e| {
