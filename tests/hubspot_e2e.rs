@@ -451,6 +451,27 @@ fn moving_a_contact_to_another_company_moves_the_association() {
     assert_eq!(hs.local_record(&contact.id), local);
 }
 
+#[test]
+fn a_contact_moved_to_another_company_in_hubspot_is_moved_locally() {
+    let hs = Hs::start();
+    let (contact_ids, company_ids) = hs.sandbox.seed(1, 2);
+    hs.sync().ok();
+    let contact = hs.local_for(ObjectKind::Contact, &contact_ids[0]);
+    let old = hs.company_of(&contact_ids[0]);
+    let other = company_ids.iter().find(|c| **c != old[0]).unwrap().clone();
+    let other_local = hs.local_for(ObjectKind::Company, &other);
+
+    // Only the association changes, as when a user picks another company in HubSpot: the
+    // contact's primary company (and with it its last-modified time) moves, no other value.
+    hs.sandbox.dissociate(&contact_ids[0], &old[0]).unwrap();
+    hs.sandbox.associate(&contact_ids[0], &other).unwrap();
+    hs.sync().ok();
+    let local = hs.local_record(&contact.id);
+    assert_eq!(local.get("company_id"), Some(other_local.id.as_str()));
+    assert_eq!(hs.company_of(&contact_ids[0]), vec![other]);
+    hs.assert_sync_writes_nothing();
+}
+
 // ---- conflicts ---------------------------------------------------------------------------
 
 /// A linked contact whose last name and job title are then changed on both sides, HubSpot

@@ -10,7 +10,7 @@
 //! | `PATCH /_sandbox/objects/{type}/{id}` | `{properties}` | 200 record |
 //! | `DELETE /_sandbox/objects/{type}/{id}` | | 204 (archives) |
 //! | `POST /_sandbox/objects/{type}/merge` | `{primaryObjectId, objectIdToMerge}` | 200 the primary |
-//! | `PUT /_sandbox/associations/{contactId}/{companyId}` | | 204 |
+//! | `PUT`/`DELETE /_sandbox/associations/{contactId}/{companyId}` | | 204 |
 //! | `GET /_sandbox/dump` | | every record (archived too) and association |
 //! | `GET`/`DELETE /_sandbox/requests` | | the request log / clear it |
 //! | `GET /_sandbox/clock`, `POST /_sandbox/clock` | `{set_ms}` or `{advance_ms}` | `{now_ms, now}` |
@@ -97,7 +97,7 @@ pub fn seed(
         let f = FIRST[hub.data_rng.random_range(0..FIRST.len())];
         let l = LAST[hub.data_rng.random_range(0..LAST.len())];
         let phone = format!("+1555{:07}", hub.data_rng.random_range(0..10_000_000u32));
-        let vals = vec![
+        let mut vals = vec![
             ("firstname".to_string(), Some(f.to_string())),
             ("lastname".to_string(), Some(l.to_string())),
             (
@@ -114,11 +114,12 @@ pub fn seed(
                 Some(["lead", "customer", "subscriber"][i % 3].to_string()),
             ),
         ];
+        if !company_ids.is_empty() {
+            // The primary company, set as an import sets it: the association comes with it.
+            let company = company_ids[i % company_ids.len()];
+            vals.push((api::PRIMARY_COMPANY.to_string(), Some(company.to_string())));
+        }
         if let Ok(id) = api::create_validated(hub, ObjType::Contacts, stamp(), "IMPORT", vals) {
-            if !company_ids.is_empty() {
-                hub.assoc
-                    .add(ObjType::Contacts, id, company_ids[i % company_ids.len()]);
-            }
             contact_ids.push(id);
         }
     }
@@ -206,6 +207,7 @@ pub fn user_merge(
 }
 
 pub fn user_associate(shared: &Shared, contact: &str, company: &str) -> anyhow::Result<()> {
+    let now = shared.clock.now_ms();
     let mut hub = shared.lock();
     let c: u64 = contact
         .parse()
@@ -217,7 +219,22 @@ pub fn user_associate(shared: &Shared, contact: &str, company: &str) -> anyhow::
         .ok()
         .filter(|i| hub.companies.live(*i).is_some())
         .ok_or_else(|| anyhow!("no live company `{company}`"))?;
-    hub.assoc.add(ObjType::Contacts, c, co);
+    api::associate(&mut hub, ObjType::Contacts, now, "CRM_UI", c, co);
+    Ok(())
+}
+
+/// Removes a contact's association with a company, as a HubSpot user would.
+pub fn user_dissociate(shared: &Shared, contact: &str, company: &str) -> anyhow::Result<()> {
+    let now = shared.clock.now_ms();
+    let mut hub = shared.lock();
+    let ids = (contact.parse::<u64>(), company.parse::<u64>());
+    let (Ok(c), Ok(co)) = ids else {
+        bail!("`{contact}` and `{company}` must be record ids");
+    };
+    if !hub.assoc.of(ObjType::Contacts, c).contains(&co) {
+        bail!("contact `{contact}` is not associated with company `{company}`");
+    }
+    api::dissociate(&mut hub, ObjType::Contacts, now, "CRM_UI", c, co);
     Ok(())
 }
 
@@ -316,6 +333,10 @@ fn handle_inner(shared: &Shared, req: &HttpRequest) -> Result<HttpResponse, Http
         }
         ("PUT", ["associations", c, co]) => {
             user_associate(shared, c, co).map_err(|e| admin_error(404, &format!("{e:#}")))?;
+            HttpResponse::empty(204)
+        }
+        ("DELETE", ["associations", c, co]) => {
+            user_dissociate(shared, c, co).map_err(|e| admin_error(404, &format!("{e:#}")))?;
             HttpResponse::empty(204)
         }
         ("GET", ["dump"]) => ok(dump(&shared.lock())),

@@ -279,6 +279,7 @@ pub fn create_validated(
     };
     let unique = hub.unique_props(t);
     hub.store_mut(t).insert(rec, &unique);
+    associate_primary(hub, t, id);
     Ok(id)
 }
 
@@ -339,7 +340,79 @@ pub fn update_validated(
         rec.props.insert(t.modified_prop().into(), iso_ms(ts));
     }
     store.insert(rec, &unique);
+    associate_primary(hub, t, id);
     Ok(id)
+}
+
+/// The contact property naming its primary company ("Primary Associated Company ID").
+pub const PRIMARY_COMPANY: &str = "associatedcompanyid";
+
+/// The association type ids of a contact's primary company, both ways.
+const PRIMARY_TYPES: (i64, i64) = (1, 2);
+
+/// The primary company of `contact`, from its [`PRIMARY_COMPANY`] property.
+pub fn primary_company(hub: &Hub, contact: u64) -> Option<u64> {
+    hub.contacts
+        .records
+        .get(&contact)?
+        .props
+        .get(PRIMARY_COMPANY)?
+        .parse()
+        .ok()
+}
+
+/// A contact whose [`PRIMARY_COMPANY`] names a live company is associated with it: writing
+/// the property is one way to set a contact's company.
+fn associate_primary(hub: &mut Hub, t: ObjType, id: u64) {
+    if t == ObjType::Contacts
+        && let Some(company) = primary_company(hub, id)
+        && hub.companies.live(company).is_some()
+    {
+        hub.assoc.add(ObjType::Contacts, id, company);
+    }
+}
+
+/// `(contact, company)` of a pair given from the side of type `t`.
+fn contact_company(t: ObjType, from: u64, to: u64) -> (u64, u64) {
+    match t {
+        ObjType::Contacts => (from, to),
+        ObjType::Companies => (to, from),
+    }
+}
+
+/// Associates a contact and a company, `from` being of type `t`. A contact without a primary
+/// company takes this one as its primary; the change shows in its [`PRIMARY_COMPANY`] and,
+/// like any change of a property, moves its last-modified time, so a company change made in
+/// HubSpot reaches a reader of the change feed.
+pub fn associate(hub: &mut Hub, t: ObjType, now: i64, source: &'static str, from: u64, to: u64) {
+    hub.assoc.add(t, from, to);
+    let (contact, company) = contact_company(t, from, to);
+    if primary_company(hub, contact).is_none() {
+        set_primary(hub, now, source, contact, Some(company));
+    }
+}
+
+/// Removes an association, `from` being of type `t`. Removing a contact's primary company
+/// leaves the contact without one (its other companies stay as they are).
+pub fn dissociate(hub: &mut Hub, t: ObjType, now: i64, source: &'static str, from: u64, to: u64) {
+    hub.assoc.remove(t, from, to);
+    let (contact, company) = contact_company(t, from, to);
+    if primary_company(hub, contact) == Some(company) {
+        set_primary(hub, now, source, contact, None);
+    }
+}
+
+fn set_primary(hub: &mut Hub, now: i64, source: &'static str, contact: u64, company: Option<u64>) {
+    let value = company.map(|c| c.to_string());
+    // The contact is live: callers only pair live records.
+    let _ = update_validated(
+        hub,
+        ObjType::Contacts,
+        now,
+        source,
+        contact,
+        vec![(PRIMARY_COMPANY.to_string(), value)],
+    );
 }
 
 pub fn update(
@@ -421,7 +494,16 @@ pub fn render(hub: &Hub, t: ObjType, rec: &Rec, sel: &PropSel, assoc: &[ObjType]
             .of(t, rec.id)
             .into_iter()
             .filter(|o| hub.store(*to).live(*o).is_some())
-            .map(|o| json!({"id": o.to_string(), "type": format!("{}_to_{}", t.singular(), to.singular())}))
+            .flat_map(|o| {
+                let name = format!("{}_to_{}", t.singular(), to.singular());
+                let (contact, company) = contact_company(t, rec.id, o);
+                let mut types =
+                    vec![json!({"id": o.to_string(), "type": format!("{name}_unlabeled")})];
+                if primary_company(hub, contact) == Some(company) {
+                    types.insert(0, json!({"id": o.to_string(), "type": name}));
+                }
+                types
+            })
             .collect();
         if !results.is_empty() {
             assocs.insert(to.plural().into(), json!({"results": results}));
@@ -602,7 +684,7 @@ pub fn handle(hub: &mut Hub, now: i64, req: &HttpRequest, segs: &[&str]) -> Http
             .and_then(|f| obj_type(to).map(|_| f))
             .map(|f| {
                 if let (Ok(a), Ok(b)) = (id.parse(), to_id.parse()) {
-                    hub.assoc.remove(f, a, b);
+                    dissociate(hub, f, now, API_SOURCE, a, b);
                 }
                 HttpResponse::empty(204)
             }),
@@ -702,7 +784,7 @@ fn create_one(
         API_SOURCE,
         body.get("properties").unwrap_or(&json!({})),
     )?;
-    apply_create_associations(hub, t, id, body.get("associations"));
+    apply_create_associations(hub, t, now, id, body.get("associations"));
     let rec = &hub.store(t).records[&id];
     let sel = PropSel::Named(
         body["properties"]
@@ -715,7 +797,7 @@ fn create_one(
 
 /// `associations: [{to:{id}, types:[...]}]` on create: links to the other object type whose
 /// id exists (the type is inferred from the association type id).
-fn apply_create_associations(hub: &mut Hub, t: ObjType, id: u64, assoc: Option<&Value>) {
+fn apply_create_associations(hub: &mut Hub, t: ObjType, now: i64, id: u64, assoc: Option<&Value>) {
     let other = match t {
         ObjType::Contacts => ObjType::Companies,
         ObjType::Companies => ObjType::Contacts,
@@ -727,7 +809,7 @@ fn apply_create_associations(hub: &mut Hub, t: ObjType, id: u64, assoc: Option<&
             .or_else(|| a["to"]["id"].as_u64())
             && hub.store(other).live(to).is_some()
         {
-            hub.assoc.add(t, id, to);
+            associate(hub, t, now, API_SOURCE, id, to);
         }
     }
 }
@@ -889,7 +971,7 @@ fn batch(
             for (i, vals) in inputs.iter().zip(all) {
                 let names: Vec<String> = vals.iter().map(|(k, _)| k.clone()).collect();
                 let id = create_validated(hub, t, now, API_SOURCE, vals)?;
-                apply_create_associations(hub, t, id, i.get("associations"));
+                apply_create_associations(hub, t, now, id, i.get("associations"));
                 results.push(render(
                     hub,
                     t,
@@ -1123,8 +1205,22 @@ fn assoc_spec(from: ObjType) -> Value {
     json!({"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": assoc_type_id(from)})
 }
 
-fn assoc_types(from: ObjType) -> Value {
-    json!([{"category": "HUBSPOT_DEFINED", "typeId": assoc_type_id(from)}])
+/// The types of the pair `from`–`to`, `from` being of type `f`: the unlabelled one, and first
+/// the primary one when the pair is a contact and its primary company.
+fn assoc_types(hub: &Hub, f: ObjType, from: u64, to: u64) -> Value {
+    let mut types = vec![json!({"category": "HUBSPOT_DEFINED", "typeId": assoc_type_id(f)})];
+    let (contact, company) = contact_company(f, from, to);
+    if primary_company(hub, contact) == Some(company) {
+        let id = match f {
+            ObjType::Contacts => PRIMARY_TYPES.0,
+            ObjType::Companies => PRIMARY_TYPES.1,
+        };
+        types.insert(
+            0,
+            json!({"category": "HUBSPOT_DEFINED", "typeId": id, "label": "Primary"}),
+        );
+    }
+    Value::Array(types)
 }
 
 fn pair_types(from: &str, to: &str) -> Result<(ObjType, ObjType), ApiError> {
@@ -1166,7 +1262,7 @@ fn assoc_default(
                 "context": {"fromObjectId": [a], "toObjectId": [b]}, "errors": [], "links": {}}));
             continue;
         };
-        hub.assoc.add(f, ai, bi);
+        associate(hub, f, now, API_SOURCE, ai, bi);
         results.push(json!({"from": {"id": a}, "to": {"id": b}, "associationSpec": assoc_spec(f)}));
         results.push(json!({"from": {"id": b}, "to": {"id": a}, "associationSpec": assoc_spec(t)}));
     }
@@ -1191,7 +1287,7 @@ fn assoc_get(hub: &Hub, from: &str, id: &str, to: &str) -> Result<HttpResponse, 
         .of(f, id)
         .into_iter()
         .filter(|o| hub.store(t).live(*o).is_some())
-        .map(|o| json!({"toObjectId": o.to_string(), "associationTypes": assoc_types(f)}))
+        .map(|o| json!({"toObjectId": o.to_string(), "associationTypes": assoc_types(hub, f, id, o)}))
         .collect();
     Ok(HttpResponse::json(200, &json!({"results": results})))
 }
@@ -1229,9 +1325,11 @@ fn assoc_batch(
                         "context": {"fromObjectId": [key]}, "errors": [], "links": {}}));
                     continue;
                 }
+                // Not empty, so the key is an id.
+                let from: u64 = key.parse().unwrap_or_default();
                 let to: Vec<Value> = to_ids
                     .iter()
-                    .map(|o| json!({"toObjectId": o.to_string(), "associationTypes": assoc_types(f)}))
+                    .map(|o| json!({"toObjectId": o.to_string(), "associationTypes": assoc_types(hub, f, from, *o)}))
                     .collect();
                 results.push(json!({"from": {"id": key}, "to": to}));
             }
@@ -1251,7 +1349,7 @@ fn assoc_batch(
                 };
                 for b in i["to"].as_array().into_iter().flatten() {
                     if let Ok(b) = id_of(&b["id"]).parse::<u64>() {
-                        hub.assoc.remove(f, a, b);
+                        dissociate(hub, f, now, API_SOURCE, a, b);
                     }
                 }
             }
@@ -1344,6 +1442,11 @@ pub fn merge_records(
     for other_side in hub.assoc.of(t, o) {
         hub.assoc.remove(t, o, other_side);
         hub.assoc.add(t, p, other_side);
+        // A contact whose primary company was merged away has the survivor as its primary.
+        // (A merged contact's primary came with its values above.)
+        if t == ObjType::Companies && primary_company(hub, other_side) == Some(o) {
+            set_primary(hub, now, source, other_side, Some(p));
+        }
     }
     hub.store_mut(t).merged.insert(o, p);
     Ok(())

@@ -331,9 +331,14 @@ impl HubSpotSandbox {
         admin::user_merge(&self.shared, object_type, primary, merged)
     }
 
-    /// Associates a contact with a company.
+    /// Associates a contact with a company, as a HubSpot user would.
     pub fn associate(&self, contact_id: &str, company_id: &str) -> anyhow::Result<()> {
         admin::user_associate(&self.shared, contact_id, company_id)
+    }
+
+    /// Removes a contact's association with a company, as a HubSpot user would.
+    pub fn dissociate(&self, contact_id: &str, company_id: &str) -> anyhow::Result<()> {
+        admin::user_dissociate(&self.shared, contact_id, company_id)
     }
 
     /// Every record of both types (archived too) and every association, as JSON.

@@ -343,6 +343,15 @@ pub fn builtin_properties(t: ObjType, owner_ids: &[String], now: i64) -> Vec<Pro
                         18,
                     )
                 },
+                def(
+                    "associatedcompanyid",
+                    "Primary Associated Company ID",
+                    "number",
+                    "number",
+                    g,
+                    false,
+                    19,
+                ),
                 def("createdate", "Create Date", "datetime", "date", g, true, -1),
                 def(
                     "lastmodifieddate",

@@ -850,6 +850,101 @@ fn contact_company_associations_v4_and_on_get() {
 }
 
 #[test]
+fn a_contacts_first_company_is_its_primary_shown_in_associatedcompanyid() {
+    let sb = start();
+    let contact = create_contact(&sb, "p@example.com");
+    let company = |name: &str| {
+        call(
+            &sb,
+            "POST",
+            "/crm/v3/objects/companies",
+            Some(json!({"properties": {"name": name}})),
+        )
+        .json()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (a, b, c) = (company("A"), company("B"), company("C"));
+    let read = |sb: &HubSpotSandbox| {
+        call(
+            sb,
+            "GET",
+            &format!("/crm/v3/objects/contacts/{contact}?properties=associatedcompanyid"),
+            None,
+        )
+        .json()
+    };
+    let types = |sb: &HubSpotSandbox, to: &str| -> Vec<i64> {
+        let v = call(
+            sb,
+            "GET",
+            &format!("/crm/v4/objects/contacts/{contact}/associations/companies"),
+            None,
+        )
+        .json();
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["toObjectId"] == to)
+            .flat_map(|r| r["associationTypes"].as_array().unwrap().clone())
+            .map(|t| t["typeId"].as_i64().unwrap())
+            .collect()
+    };
+    let before = read(&sb)["updatedAt"].clone();
+    sb.advance_clock(Duration::from_secs(1));
+    let put = |to: &str| {
+        call(
+            &sb,
+            "PUT",
+            &format!("/crm/v4/objects/contacts/{contact}/associations/default/companies/{to}"),
+            None,
+        )
+        .status
+    };
+    assert_eq!(put(&a), 200);
+    let v = read(&sb);
+    assert_eq!(v["properties"]["associatedcompanyid"], a.as_str());
+    assert_ne!(
+        v["updatedAt"], before,
+        "a new primary company moves the contact's time"
+    );
+    assert_eq!(types(&sb, &a), vec![1, 279]);
+
+    // A second company is not primary, and changes nothing on the contact.
+    let at = read(&sb)["updatedAt"].clone();
+    sb.advance_clock(Duration::from_secs(1));
+    assert_eq!(put(&b), 200);
+    assert_eq!(types(&sb, &b), vec![279]);
+    assert_eq!(read(&sb)["updatedAt"], at);
+
+    // Removing the primary leaves none; writing the property sets one, associating it too.
+    sb.dissociate(&contact, &a).unwrap();
+    assert_eq!(read(&sb)["properties"]["associatedcompanyid"], Value::Null);
+    assert_eq!(types(&sb, &b), vec![279]);
+    let r = call(
+        &sb,
+        "PATCH",
+        &format!("/crm/v3/objects/contacts/{contact}"),
+        Some(json!({"properties": {"associatedcompanyid": c}})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(types(&sb, &c), vec![1, 279]);
+
+    // Merging the primary company away makes the survivor the contact's primary.
+    let r = call(
+        &sb,
+        "POST",
+        "/crm/v3/objects/companies/merge",
+        Some(json!({"primaryObjectId": b, "objectIdToMerge": c})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(read(&sb)["properties"]["associatedcompanyid"], b.as_str());
+    assert_eq!(types(&sb, &b), vec![1, 279]);
+}
+
+#[test]
 fn owners_are_paged_and_readable_by_id() {
     let sb = start();
     let v = call(&sb, "GET", "/crm/v3/owners?limit=2", None).json();
