@@ -422,6 +422,9 @@ fn moving_a_contact_to_another_company_moves_the_association() {
     hs.edit_local(&contact.id, &[("company_id", other_local.id.as_str())]);
     hs.sync().ok();
     assert_eq!(hs.company_of(&contact_ids[0]), vec![other.clone()]);
+    // ...as the contact's primary company, as HubSpot users see it.
+    let remote = hs.remote("contacts", &contact_ids[0]);
+    assert_eq!(prop(&remote, "associatedcompanyid"), Some(other.as_str()));
 
     // In HubSpot a user adds a second company to the contact and edits it: the local record
     // points at one of its companies, and the two sides stay settled (no back and forth

@@ -13,8 +13,14 @@
 //! the v4 batch association read, not with the change feed's pages: [`Provider::complete`]
 //! reads it for the contacts of a page that the engine plans (those it has not seen at the
 //! same version), and a read by id reads it for the contacts read. It is written after the
-//! property write: the default association to the new company is made and associations to
-//! any other company are removed; an empty value removes them all.
+//! property write: associations to any other company are removed, then the default
+//! association to the new company is made, so that a contact left without a primary company
+//! takes the new one as its primary; an empty value removes them all.
+//!
+//! A change of a contact's primary company in HubSpot changes its `associatedcompanyid`
+//! property, and so its last-modified time: the change feed brings the contact, and its
+//! company is read again. A change among its other companies alone moves nothing and is seen
+//! with the contact's next change.
 //!
 //! # The change feed
 //! Changes are read with the search API filtered on the last-modified property
@@ -601,14 +607,16 @@ impl HubSpot {
                 ));
             }
         }
+        // The stale companies go first: a contact left without a primary company takes the
+        // next one associated as its primary, which is what a HubSpot user then sees.
         for (path, items) in [
-            (
-                "/crm/v4/associations/contacts/companies/batch/associate/default",
-                &associate,
-            ),
             (
                 "/crm/v4/associations/contacts/companies/batch/archive",
                 &archive,
+            ),
+            (
+                "/crm/v4/associations/contacts/companies/batch/associate/default",
+                &associate,
             ),
         ] {
             for chunk in items.chunks(BATCH) {
