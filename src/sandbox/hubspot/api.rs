@@ -440,6 +440,14 @@ pub fn archive(hub: &mut Hub, t: ObjType, now: i64, id: u64) -> bool {
     rec.props
         .insert(t.modified_prop().into(), iso_ms(rec.updated_ms));
     store.insert(rec, &unique);
+    // The contacts whose primary company this was are left without one.
+    if t == ObjType::Companies {
+        for contact in hub.assoc.of(t, id) {
+            if primary_company(hub, contact) == Some(id) {
+                set_primary(hub, now, API_SOURCE, contact, None);
+            }
+        }
+    }
     true
 }
 

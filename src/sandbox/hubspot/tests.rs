@@ -942,6 +942,16 @@ fn a_contacts_first_company_is_its_primary_shown_in_associatedcompanyid() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(read(&sb)["properties"]["associatedcompanyid"], b.as_str());
     assert_eq!(types(&sb, &b), vec![1, 279]);
+
+    // Archiving the primary company leaves the contact without one.
+    let r = call(
+        &sb,
+        "DELETE",
+        &format!("/crm/v3/objects/companies/{b}"),
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(read(&sb)["properties"]["associatedcompanyid"], Value::Null);
 }
 
 #[test]
