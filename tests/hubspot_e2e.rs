@@ -178,6 +178,16 @@ impl Hs {
         out
     }
 
+    /// The paths of the association calls in the request log.
+    fn association_calls(&self) -> Vec<String> {
+        self.sandbox
+            .request_log()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/crm/v4/associations"))
+            .map(|r| r.path)
+            .collect()
+    }
+
     /// Write calls (anything but GET, search and batch read) in the request log.
     fn write_calls(&self) -> Vec<String> {
         self.sandbox
@@ -270,6 +280,8 @@ fn first_sync_imports_hubspot_contacts_and_companies_with_their_association() {
     hs.sync().ok();
     // Reading HubSpot into an empty store writes nothing back to HubSpot.
     assert_eq!(hs.write_calls(), Vec::<String>::new());
+    // Each contact's primary company comes with the contact: no association is read.
+    assert_eq!(hs.association_calls(), Vec::<String>::new());
 
     let companies = hs.local(ObjectKind::Company);
     let contacts = hs.local(ObjectKind::Contact);
@@ -301,6 +313,22 @@ fn first_sync_imports_hubspot_contacts_and_companies_with_their_association() {
             "contact {id}"
         );
     }
+
+    // A contact left with only a company that is not its primary (associated with a second
+    // one, then taken off its primary) has its associations read, and takes that company.
+    let primary = hs.company_of(&contact_ids[0]);
+    let second = company_ids.iter().find(|c| **c != primary[0]).unwrap();
+    hs.sandbox.associate(&contact_ids[0], second).unwrap();
+    hs.sandbox.dissociate(&contact_ids[0], &primary[0]).unwrap();
+    hs.sandbox.clear_request_log();
+    hs.sync().ok();
+    assert_eq!(
+        hs.association_calls(),
+        vec!["/crm/v4/associations/contacts/companies/batch/read"]
+    );
+    let local = hs.local_for(ObjectKind::Contact, &contact_ids[0]);
+    let second_local = hs.local_for(ObjectKind::Company, second);
+    assert_eq!(local.get("company_id"), Some(second_local.id.as_str()));
 }
 
 #[test]

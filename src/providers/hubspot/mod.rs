@@ -9,10 +9,11 @@
 //! # The company of a contact
 //! A contact's company is an association, not a property. This module shows it as the
 //! pseudo-property `associations.companies`, whose value is the HubSpot id of one associated
-//! company (the primary one when HubSpot marks it, type 1, else the first). It is read with
-//! the v4 batch association read, not with the change feed's pages: [`Provider::complete`]
-//! reads it for the contacts of a page that the engine plans (those it has not seen at the
-//! same version), and a read by id reads it for the contacts read. It is written after the
+//! company (the primary one, else the first). The primary company comes with the contact, as
+//! its `associatedcompanyid` property, in the change feed's pages and in reads by id; the v4
+//! batch association read is made only for contacts without one: [`Provider::complete`]
+//! reads it for such contacts of a page that the engine plans (those it has not seen at the
+//! same version), and a read by id for the contacts read. It is written after the
 //! property write: associations to any other company are removed, then the default
 //! association to the new company is made, so that a contact left without a primary company
 //! takes the new one as its primary; an empty value removes them all.
@@ -125,6 +126,10 @@ pub const DEFAULT_AUTHORIZE_URL: &str = "https://app.hubspot.com/oauth/authorize
 pub const EXTERNAL_ID: &str = "crmsync_id";
 /// The pseudo-property holding a contact's company id.
 pub const COMPANY_ASSOCIATION: &str = "associations.companies";
+
+/// The contact property holding the id of its primary company ("Primary Associated Company
+/// ID"); HubSpot keeps it in step with the primary association.
+const PRIMARY_COMPANY: &str = "associatedcompanyid";
 /// The read-only property listing the ids HubSpot merged into a record, `;`-separated.
 const MERGED_IDS: &str = "hs_merged_object_ids";
 /// How old the last archive scan may be before an incremental read lists archived records.
@@ -504,7 +509,11 @@ impl HubSpot {
             .filter(|p| !p.starts_with("associations."))
             .cloned()
             .collect();
-        for extra in [EXTERNAL_ID, modified_property(object), MERGED_IDS] {
+        let company = wants_company(object, properties).then_some(PRIMARY_COMPANY);
+        for extra in [EXTERNAL_ID, modified_property(object), MERGED_IDS]
+            .into_iter()
+            .chain(company)
+        {
             if !props.iter().any(|p| p == extra) {
                 props.push(extra.to_string());
             }
@@ -512,11 +521,25 @@ impl HubSpot {
         props
     }
 
-    /// Reads `associations.companies` for the given contacts and sets it on them.
+    /// Sets `associations.companies` on the given contacts, read with [`PRIMARY_COMPANY`]: a
+    /// contact's primary company comes with it, and only the companies of contacts without
+    /// one are read from the associations.
     async fn fill_companies(&self, records: &mut [RemoteRecord]) -> Result<(), ProviderError> {
-        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-        let map = self.read_company_links(&ids).await?;
+        let mut ids = Vec::new();
         for r in records.iter_mut() {
+            match r.props.get(PRIMARY_COMPANY).filter(|c| !c.is_empty()) {
+                Some(primary) => {
+                    let primary = primary.clone();
+                    r.props.insert(COMPANY_ASSOCIATION.into(), primary);
+                }
+                None => ids.push(r.id.clone()),
+            }
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let map = self.read_company_links(&ids).await?;
+        for r in records.iter_mut().filter(|r| !has_primary(r)) {
             r.props.remove(COMPANY_ASSOCIATION);
             if let Some(links) = map.get(&r.id)
                 && let Some(company) = pick_company(links)
@@ -785,6 +808,11 @@ fn answers_for(rec: &RemoteRecord, id: &str) -> bool {
             .props
             .get(MERGED_IDS)
             .is_some_and(|ids| ids.split(';').any(|m| m.trim() == id))
+}
+
+/// Whether HubSpot named the contact's primary company with the record.
+fn has_primary(r: &RemoteRecord) -> bool {
+    r.props.get(PRIMARY_COMPANY).is_some_and(|c| !c.is_empty())
 }
 
 /// Whether a read of `object` with `properties` asks for the contact's company.
