@@ -25,8 +25,9 @@
 //! * [`output`]: tables, JSON, progress — the only code that draws for people.
 //! * [`cli`]: one file per command; `main.rs` only parses, dispatches and exits.
 //!
-//! The core never prints and never exits; it reports progress through
-//! [`output::Reporter`]-style traits and returns errors that `main` turns into exit codes.
+//! The core never prints and never exits; it reports progress through traits
+//! ([`transfer::ImportProgress`], [`engine::sync::SyncReporter`]) that [`output`] implements,
+//! and returns errors that `main` turns into exit codes.
 
 pub mod auth;
 pub mod cli;

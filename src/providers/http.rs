@@ -16,7 +16,7 @@
 //! 3. **Retries** on 429, 5xx, timeouts and connection errors, with exponential backoff and
 //!    jitter, honouring `Retry-After` (seconds) and a CRM-specific hint, up to
 //!    [`HttpOptions::max_attempts`] attempts.
-//! 4. **Auth.** A 401 triggers one [`TokenSource::refresh`] and one retry with the new token.
+//! 4. **Auth.** A 401 triggers one [`TokenSource::refresh`](super::TokenSource::refresh) and one retry with the new token.
 //!
 //! Waits are measured against the context's [`Clock`](crate::clock::Clock). With
 //! `CRMSYNC_TEST_NO_SLEEP` set, waits are computed and logged but not slept; the client then

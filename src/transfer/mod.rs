@@ -3,7 +3,7 @@
 //! # The model
 //!
 //! An import reads one file of one object kind, row by row. Each row becomes a canonical
-//! [`Record`]: its columns are mapped to canonical fields by [`columns`] (forgiving about case,
+//! [`Record`]: its columns are mapped to canonical fields by `columns` (forgiving about case,
 //! spaces, `-`/`_` and common aliases; `--map column=field` overrides; `--map column=-` drops a
 //! column), every value is normalised by its field's type, and the row is matched against
 //! earlier rows of the same file and against the store by the **match keys** (`email` for
