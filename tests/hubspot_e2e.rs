@@ -1151,7 +1151,7 @@ fn runs_killed_at_every_write_resume_without_duplicates_or_lost_edits() {
 /// A workload on both sides: HubSpot data, local contacts with a company, then edits on
 /// both sides and an archive on each. Syncs with `sync` (which may be retried).
 fn faulty_workload(hs: &Hs, sync: &dyn Fn(&Hs)) {
-    let (remote_contacts, _) = hs.sandbox.seed(15, 3);
+    let (remote_contacts, remote_companies) = hs.sandbox.seed(15, 3);
     let company = record(
         ObjectKind::Company,
         &[("name", "Local Co"), ("domain", "local-co.example")],
@@ -1177,10 +1177,29 @@ fn faulty_workload(hs: &Hs, sync: &dyn Fn(&Hs)) {
     hs.sandbox
         .archive_record("contacts", &remote_contacts[14])
         .unwrap();
+    // Two contacts move to another company here, one there.
+    let seeded_company = hs.local_for(ObjectKind::Company, &remote_companies[0]);
+    for p in people.iter().skip(4).take(2) {
+        hs.edit_local(&p.id, &[("company_id", seeded_company.id.as_str())]);
+    }
+    let was = hs.company_of(&remote_contacts[5]);
+    let to = remote_companies.iter().find(|c| !was.contains(c)).unwrap();
+    hs.sandbox.associate(&remote_contacts[5], to).unwrap();
+    for c in &was {
+        hs.sandbox.dissociate(&remote_contacts[5], c).unwrap();
+    }
     sync(hs);
     // The archive in HubSpot arrives with a full read.
     hs.run(&["sync", "--full"]);
     sync(hs);
+    // The moves went through, each to the other side.
+    for p in people.iter().skip(4).take(2) {
+        let rid = hs.remote_id(ObjectKind::Contact, &p.id);
+        assert_eq!(hs.company_of(&rid), vec![remote_companies[0].clone()]);
+    }
+    let moved = hs.local_for(ObjectKind::Contact, &remote_contacts[5]);
+    let to_local = hs.local_for(ObjectKind::Company, to);
+    assert_eq!(moved.get("company_id"), Some(to_local.id.as_str()));
 }
 
 /// Both sides as a user sees them, by email: (local fields without ids, archived), and
