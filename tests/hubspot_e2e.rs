@@ -653,6 +653,44 @@ fn newest_wins_compares_field_edits_not_record_times() {
 }
 
 #[test]
+fn newest_wins_on_a_contacts_company_compares_when_the_company_changed() {
+    let hs = Hs::start();
+    let (contact_ids, company_ids) = hs.sandbox.seed(1, 3);
+    hs.sync().ok();
+    let rid = &contact_ids[0];
+    let contact = hs.local_for(ObjectKind::Contact, rid);
+    let old = hs.company_of(rid);
+    let others: Vec<&String> = company_ids.iter().filter(|c| **c != old[0]).collect();
+    // A HubSpot user moves the contact to one company, then it is moved here to another...
+    hs.sandbox.dissociate(rid, &old[0]).unwrap();
+    hs.sandbox.associate(rid, others[0]).unwrap();
+    tick();
+    let here = hs.local_for(ObjectKind::Company, others[1]);
+    hs.edit_local(&contact.id, &[("company_id", here.id.as_str())]);
+    tick();
+    // ...and an hour later its job title is edited in HubSpot: the record is newer there.
+    hs.sandbox
+        .advance_clock(std::time::Duration::from_secs(3600));
+    hs.sandbox
+        .update_record("contacts", rid, &[("jobtitle", "Remote Title")])
+        .unwrap();
+    hs.sync().ok();
+    // The move made here is the later change of the company: it wins, on both sides.
+    let local = hs.local_record(&contact.id);
+    assert_eq!(local.get("company_id"), Some(here.id.as_str()));
+    assert_eq!(local.get("job_title"), Some("Remote Title"));
+    assert_eq!(hs.company_of(rid), vec![others[1].clone()]);
+    // Its HubSpot time came from the history of the primary company.
+    let reads = history_reads(&hs);
+    assert!(
+        reads
+            .iter()
+            .any(|(_, b)| b["propertiesWithHistory"] == serde_json::json!(["associatedcompanyid"])),
+        "{reads:?}"
+    );
+}
+
+#[test]
 fn conflicts_show_and_explain_carry_the_times_newest_wins_compared() {
     let hs = Hs::start();
     let (c, rid) = old_remote_field_edit_in_a_newer_record(&hs);

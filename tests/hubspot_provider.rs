@@ -1147,7 +1147,10 @@ async fn field_times_read_property_history_100_records_a_call() {
                             { "value": "New", "timestamp": "2026-06-01T10:00:00.000Z", "sourceType": "CRM_UI" },
                             { "value": "Old", "timestamp": "2026-01-01T00:00:00.000Z", "sourceType": "IMPORT" }
                         ],
-                        "jobtitle": []
+                        "jobtitle": [],
+                        "associatedcompanyid": [
+                            { "value": "4", "timestamp": "2026-03-01T08:00:00.000Z", "sourceType": "CRM_UI" }
+                        ]
                     }
                 })
             })
@@ -1168,11 +1171,18 @@ async fn field_times_read_property_history_100_records_a_call() {
             .await
             .unwrap();
     let at = crmsync::clock::parse_instant("2026-06-01T10:00:00.000Z").unwrap();
+    let company_at = crmsync::clock::parse_instant("2026-03-01T08:00:00.000Z").unwrap();
     assert_eq!(times.len(), 100, "every record HubSpot has, not `999`");
     assert_eq!(
         times["7"],
-        [("lastname".to_string(), at)].into_iter().collect(),
-        "the newest entry's time; a property without history has none"
+        [
+            ("lastname".to_string(), at),
+            ("associations.companies".to_string(), company_at)
+        ]
+        .into_iter()
+        .collect(),
+        "the newest entry's time; a property without history has none; the company's time is \
+         its primary company's"
     );
     let seen = fake.seen();
     assert_eq!(seen.len(), 2, "101 ids: 100, then 1");
@@ -1180,15 +1190,15 @@ async fn field_times_read_property_history_100_records_a_call() {
         assert_eq!(r.body["properties"], json!([]));
         assert_eq!(
             r.body["propertiesWithHistory"],
-            json!(["lastname", "jobtitle"]),
-            "associations have no history"
+            json!(["lastname", "jobtitle", "associatedcompanyid"]),
+            "an association has no history; the primary company property has"
         );
     }
     assert_eq!(seen[1].body["inputs"], json!([{ "id": "999" }]));
 
     // Nothing to ask: no call.
     let none =
-        s.hs.field_times(ObjectKind::Contact, &ids, &props[2..])
+        s.hs.field_times(ObjectKind::Company, &ids, &props[2..])
             .await
             .unwrap();
     assert!(none.is_empty());

@@ -20,8 +20,8 @@
 //!
 //! A change of a contact's primary company in HubSpot changes its `associatedcompanyid`
 //! property, and so its last-modified time: the change feed brings the contact, and its
-//! company is read again. A change among its other companies alone moves nothing and is seen
-//! with the contact's next change.
+//! company is read again. The property's history dates the change, for `newest-wins`. A change
+//! among its other companies alone moves nothing and is seen with the contact's next change.
 //!
 //! # The change feed
 //! Changes are read with the search API filtered on the last-modified property
@@ -1384,12 +1384,17 @@ impl Provider for HubSpot {
         ids: &[String],
         properties: &[String],
     ) -> Result<FieldTimes, ProviderError> {
-        // Associations are not properties and have no history.
-        let history: Vec<String> = properties
+        // Associations are not properties and have no history; a contact's company changes
+        // with its primary company, whose property has one.
+        let mut history: Vec<String> = properties
             .iter()
             .filter(|p| !p.starts_with("associations."))
             .cloned()
             .collect();
+        let company = wants_company(object, properties);
+        if company && !history.iter().any(|p| p == PRIMARY_COMPANY) {
+            history.push(PRIMARY_COMPANY.to_string());
+        }
         if ids.is_empty() || history.is_empty() {
             return Ok(FieldTimes::new());
         }
@@ -1397,7 +1402,14 @@ impl Provider for HubSpot {
             .batch_read_objects(object, None, ids, &[], &history)
             .await?
             .iter()
-            .map(|o| (o.id.clone(), history_times(o)))
+            .map(|o| {
+                let mut times = history_times(o);
+                if company && let Some(at) = times.get(PRIMARY_COMPANY).copied() {
+                    times.insert(COMPANY_ASSOCIATION.to_string(), at);
+                }
+                times.retain(|p, _| properties.contains(p));
+                (o.id.clone(), times)
+            })
             .filter(|(_, times)| !times.is_empty())
             .collect())
     }
