@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::store::{ObjType, PropDef, Rec, assoc_type_id};
+use super::store::{ObjType, PropDef, Rec, assoc_type_id, contact_company};
 use super::{Hub, error_body, search};
 use crate::sandbox::http::{HttpRequest, HttpResponse};
 use crate::sandbox::{iso_ms, parse_time_ms};
@@ -372,12 +372,10 @@ fn associate_primary(hub: &mut Hub, t: ObjType, id: u64) {
     }
 }
 
-/// `(contact, company)` of a pair given from the side of type `t`.
-fn contact_company(t: ObjType, from: u64, to: u64) -> (u64, u64) {
-    match t {
-        ObjType::Contacts => (from, to),
-        ObjType::Companies => (to, from),
-    }
+/// Whether the pair `from`–`to` (`from` of type `t`) is a contact and its primary company.
+fn is_primary_pair(hub: &Hub, t: ObjType, from: u64, to: u64) -> bool {
+    let (contact, company) = contact_company(t, from, to);
+    primary_company(hub, contact) == Some(company)
 }
 
 /// Associates a contact and a company, `from` being of type `t`. A contact without a primary
@@ -504,10 +502,9 @@ pub fn render(hub: &Hub, t: ObjType, rec: &Rec, sel: &PropSel, assoc: &[ObjType]
             .filter(|o| hub.store(*to).live(*o).is_some())
             .flat_map(|o| {
                 let name = format!("{}_to_{}", t.singular(), to.singular());
-                let (contact, company) = contact_company(t, rec.id, o);
                 let mut types =
                     vec![json!({"id": o.to_string(), "type": format!("{name}_unlabeled")})];
-                if primary_company(hub, contact) == Some(company) {
+                if is_primary_pair(hub, t, rec.id, o) {
                     types.insert(0, json!({"id": o.to_string(), "type": name}));
                 }
                 types
@@ -1217,8 +1214,7 @@ fn assoc_spec(from: ObjType) -> Value {
 /// the primary one when the pair is a contact and its primary company.
 fn assoc_types(hub: &Hub, f: ObjType, from: u64, to: u64) -> Value {
     let mut types = vec![json!({"category": "HUBSPOT_DEFINED", "typeId": assoc_type_id(f)})];
-    let (contact, company) = contact_company(f, from, to);
-    if primary_company(hub, contact) == Some(company) {
+    if is_primary_pair(hub, f, from, to) {
         let id = match f {
             ObjType::Contacts => PRIMARY_TYPES.0,
             ObjType::Companies => PRIMARY_TYPES.1,

@@ -565,6 +565,14 @@ pub fn builtin_owners(now: i64) -> Vec<Owner> {
         .collect()
 }
 
+/// `(contact, company)` of a pair given from the side of type `from_type`.
+pub fn contact_company(from_type: ObjType, from: u64, to: u64) -> (u64, u64) {
+    match from_type {
+        ObjType::Contacts => (from, to),
+        ObjType::Companies => (to, from),
+    }
+}
+
 /// Contact ↔ company pairs, indexed both ways.
 #[derive(Debug, Default)]
 pub struct Associations {
@@ -575,10 +583,7 @@ pub struct Associations {
 impl Associations {
     /// Adds a pair, `from` being of type `from_type`. Returns false if it already existed.
     pub fn add(&mut self, from_type: ObjType, from: u64, to: u64) -> bool {
-        let (contact, company) = match from_type {
-            ObjType::Contacts => (from, to),
-            ObjType::Companies => (to, from),
-        };
+        let (contact, company) = contact_company(from_type, from, to);
         self.company_to_contact
             .entry(company)
             .or_default()
@@ -590,10 +595,7 @@ impl Associations {
     }
 
     pub fn remove(&mut self, from_type: ObjType, from: u64, to: u64) {
-        let (contact, company) = match from_type {
-            ObjType::Contacts => (from, to),
-            ObjType::Companies => (to, from),
-        };
+        let (contact, company) = contact_company(from_type, from, to);
         if let Some(s) = self.contact_to_company.get_mut(&contact) {
             s.remove(&company);
         }
