@@ -280,3 +280,39 @@ fn a_held_conflict_keeps_the_exit_code_at_3_until_it_is_resolved() {
     let export = env.run(&["export", "--format", "jsonl"]);
     assert!(export.stdout.contains("\"Anna\""), "{}", export.stdout);
 }
+
+/// The README's quick start with the sample data the repo ships: every record HubSpot takes
+/// (dropdowns hold values HubSpot allows), and a second sync writes nothing.
+#[test]
+fn the_shipped_samples_sync_to_hubspot_without_a_failed_record() {
+    let (sandbox, env) = setup();
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let companies = samples.join("companies.csv");
+    let contacts = samples.join("contacts.csv");
+    env.run(&["import", companies.to_str().unwrap(), "--object", "company"])
+        .ok();
+    // Three rows of the contacts file are rejected on purpose (samples/README.md): exit 3.
+    env.run(&["import", contacts.to_str().unwrap()])
+        .expect_code(3);
+
+    let run = env.run(&["sync", "--json"]);
+    run.ok();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let hs = &report["connections"][0];
+    assert_eq!(hs["failed_records"], 0, "{report:#}");
+    for object in hs["objects"].as_array().unwrap() {
+        assert_eq!(object["failed"], 0, "{report:#}");
+    }
+    assert_eq!(remote_contacts(&sandbox).len(), 47, "{report}");
+    let companies = sandbox.dump()["companies"].as_array().unwrap().len();
+    assert_eq!(companies, 12);
+
+    sandbox.clear_request_log();
+    env.run(&["sync"]).ok();
+    let writes = sandbox
+        .request_log()
+        .iter()
+        .filter(|r| r.method != "GET" && !r.path.ends_with("/search") && !r.path.ends_with("/read"))
+        .count();
+    assert_eq!(writes, 0, "the second sync wrote to HubSpot");
+}

@@ -450,9 +450,18 @@ pub fn builtin_properties(t: ObjType, owner_ids: &[String], now: i64) -> Vec<Pro
                 PropDef {
                     options: [
                         ("Computer Software", "COMPUTER_SOFTWARE"),
+                        ("Design", "DESIGN"),
+                        ("Education Management", "EDUCATION_MANAGEMENT"),
                         ("Financial Services", "FINANCIAL_SERVICES"),
-                        ("Retail", "RETAIL"),
+                        ("Food & Beverages", "FOOD_BEVERAGES"),
                         ("Hospital & Health Care", "HOSPITAL_HEALTH_CARE"),
+                        ("Hospitality", "HOSPITALITY"),
+                        ("Industrial Automation", "INDUSTRIAL_AUTOMATION"),
+                        ("Legal Services", "LEGAL_SERVICES"),
+                        ("Logistics and Supply Chain", "LOGISTICS_AND_SUPPLY_CHAIN"),
+                        ("Renewables & Environment", "RENEWABLES_ENVIRONMENT"),
+                        ("Retail", "RETAIL"),
+                        ("Wholesale", "WHOLESALE"),
                     ]
                     .iter()
                     .map(|(l, v)| (l.to_string(), v.to_string()))
