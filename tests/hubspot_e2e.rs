@@ -1563,7 +1563,8 @@ fn more_than_ten_thousand_changed_contacts_are_all_read() {
 
 #[test]
 fn demo_runs_and_prints_status() {
-    let env = TestEnv::new();
+    let mut env = TestEnv::new();
+    env.remove_env("CRMSYNC_STATE");
     let run = env.run(&["demo", "--contacts", "8"]);
     run.ok();
     assert!(run.stderr.contains("status"), "{}", run.stderr);
@@ -1579,10 +1580,62 @@ fn demo_runs_and_prints_status() {
     ] {
         assert!(table.contains(word), "`{word}` missing:\n{}", run.stdout);
     }
+    assert!(run.stdout.contains("held for a person"), "{}", run.stdout);
+    // Its state was in a directory of its own, which is gone: the closing words say so, and
+    // name no command that would act on the user's own state.
+    assert!(run.stderr.contains("now removed"), "{}", run.stderr);
+    assert!(!run.stdout.contains("conflicts resolve"), "{}", run.stdout);
+}
+
+#[test]
+fn demo_json_is_one_document_with_the_three_runs_and_the_status() {
+    let mut env = TestEnv::new();
+    env.remove_env("CRMSYNC_STATE");
+    let run = env.run(&["demo", "--contacts", "6", "--json"]);
+    run.ok();
+    let doc: Value = serde_json::from_str(&run.stdout).expect("one JSON document");
+    assert_eq!(doc["syncs"].as_array().map(Vec::len), Some(3), "{doc:#}");
+    assert_eq!(doc["open_conflicts"].as_array().map(Vec::len), Some(1));
+    assert!(doc["status"]["contact"]["synced"].as_u64().unwrap() > 0);
+    assert_eq!(doc["state_file"], Value::Null);
+}
+
+#[test]
+fn demo_into_a_state_file_that_holds_records_is_refused_and_the_file_kept() {
+    let env = TestEnv::new();
+    let state = env.state_path();
+    let first = env.run(&[
+        "--state",
+        state.to_str().unwrap(),
+        "demo",
+        "--contacts",
+        "4",
+    ]);
+    first.ok();
+    assert!(first.stderr.contains("crmsync --state"), "{}", first.stderr);
+    let before = std::fs::read(&state).unwrap();
+    let again = env.run(&[
+        "--state",
+        state.to_str().unwrap(),
+        "demo",
+        "--contacts",
+        "4",
+    ]);
+    again.expect_code(2);
     assert!(
-        run.stdout.contains("crmsync conflicts resolve"),
+        again.stderr.contains("needs a new state file"),
         "{}",
-        run.stdout
+        again.stderr
+    );
+    assert!(
+        again.stderr.contains("record(s) already"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        before,
+        "the state file was touched"
     );
 }
 

@@ -33,12 +33,19 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let out = &ctx.out;
     let explicit_state = std::env::var_os(crate::env::STATE).is_some()
         || std::env::args().any(|a| a == "--state" || a.starts_with("--state="));
-    let tmp = tempfile_dir()?;
-    let state_path = if explicit_state {
-        ctx.state_path.clone()
+    // Without `--state` the demo works in a directory of its own, removed at the end.
+    let tmp = if explicit_state {
+        None
     } else {
-        tmp.join("state.db")
+        Some(tempfile_dir()?)
     };
+    let state_path = match &tmp {
+        Some(dir) => dir.join("state.db"),
+        None => ctx.state_path.clone(),
+    };
+    if explicit_state {
+        refuse_a_used_state(&state_path)?;
+    }
 
     let step = |n: u32, text: &str| out.note(format!("\n{} {text}", out.bold(&format!("{n}."))));
     step(1, "starting a sandbox HubSpot on 127.0.0.1");
@@ -122,7 +129,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
 
     step(3, "first sync: each side gets the other's contacts");
     let first = demo_sync(&mut store, &config, &participants, ctx, &reporter).await?;
-    super::sync::render(ctx, &first)?;
+    if !out.json {
+        super::sync::render(ctx, &first)?;
+    }
 
     step(4, "edits on both sides");
     let a = &locals[0];
@@ -174,7 +183,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
 
     step(5, "second sync: one run carries every change across");
     let second = demo_sync(&mut store, &config, &participants, ctx, &reporter).await?;
-    super::sync::render(ctx, &second)?;
+    if !out.json {
+        super::sync::render(ctx, &second)?;
+    }
 
     step(6, "a third sync has nothing to do");
     let third = demo_sync(&mut store, &config, &participants, ctx, &reporter).await?;
@@ -215,36 +226,67 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     }
     let open = store.list_open_conflicts(&ConflictFilter::default())?;
     if out.json {
-        out.json(&serde_json::json!({ "status": json_status, "open_conflicts": open }))?;
+        // One document: the three runs' reports, then the status they leave.
+        out.json(&serde_json::json!({
+            "syncs": [first, second, third],
+            "status": json_status,
+            "open_conflicts": open,
+            "state_file": tmp.is_none().then_some(&state_path),
+        }))?;
     } else {
         out.data(t)?;
         for c in &open {
             out.data(format!(
-                "conflict {}: {} `{}` is `{}` here and `{}` in HubSpot — `crmsync conflicts resolve {} --take local|remote`",
+                "conflict {}: {} `{}` is `{}` here and `{}` in HubSpot; held for a person to decide",
                 c.id,
                 c.local_id,
                 c.field,
                 c.local.as_deref().unwrap_or(""),
                 c.remote.as_deref().unwrap_or(""),
-                c.id
             ))?;
         }
     }
-    if explicit_state {
-        out.note(format!("\nthe state is in `{}`", state_path.display()));
-    } else {
-        out.note(format!(
-            "\nthe demo worked in `{}`; pass `--state FILE` to keep its state and try `crmsync conflicts`, `crmsync log` and `crmsync explain` on it",
-            tmp.display()
-        ));
+    match &tmp {
+        None => out.note(format!(
+            "\nthe state is in `{path}`: try `crmsync --state {path} conflicts list`, `log` and `explain` on it (the sandbox is gone, so a sync of it has no HubSpot to reach)",
+            path = state_path.display()
+        )),
+        Some(_) => out.note(
+            "\nthe demo's state was in a temporary directory, now removed; to keep it, run `crmsync demo --state demo.db`, then try `crmsync --state demo.db conflicts list`, `log` and `explain`",
+        ),
     }
     sandbox.stop();
-    if !explicit_state {
+    if let Some(dir) = tmp {
         drop(_lock);
         drop(store);
-        let _ = std::fs::remove_dir_all(&tmp);
+        let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(Exit::Ok)
+}
+
+/// Refuses a state file given with `--state` that holds records already: the demo's sandbox
+/// is new on every run, so its links would clash with the ones a file keeps from before.
+fn refuse_a_used_state(path: &std::path::Path) -> anyhow::Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let store = Store::open(path)?;
+    let mut held = 0;
+    for kind in [
+        ObjectKind::Contact,
+        ObjectKind::Company,
+        ObjectKind::Activity,
+    ] {
+        held += store.count_records(kind, true)?;
+    }
+    if held > 0 {
+        return Err(crate::output::errors::UsageError(format!(
+            "the demo needs a new state file, and `{}` holds {held} record(s) already; pass `--state` a path that does not exist yet",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// One sync run of the demo, with its progress cleared afterwards.
