@@ -1030,3 +1030,28 @@ fn a_failed_push_after_import_keeps_the_records_and_says_how_to_finish() {
     );
     assert_eq!(emails(&dump(&env)), ["ann@example.com", "bob@example.com"]);
 }
+
+/// `crmsync … | head` closes the pipe before the output is written: that ends the command
+/// quietly with 0, as for any tool, instead of `error: Broken pipe` and exit 1.
+#[test]
+fn a_closed_stdout_pipe_ends_the_command_quietly() {
+    let env = seeded();
+    for args in [
+        &["export", "--format", "jsonl"][..],
+        &["status", "--json"],
+        &["log"],
+    ] {
+        let mut child = env
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reading end is closed before the command writes anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}

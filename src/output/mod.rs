@@ -54,7 +54,8 @@ impl Output {
     /// Prints a serde value as pretty JSON on stdout.
     pub fn json<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, value)?;
+        // As an `io::Error`, so that a closed pipe (`| head`) is seen as one and ends quietly.
+        serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from)?;
         writeln!(out)?;
         Ok(())
     }
