@@ -234,6 +234,24 @@ fn import_refuses_a_file_that_is_not_csv_and_writes_nothing() {
 }
 
 #[test]
+fn import_of_a_missing_file_or_a_directory_is_a_usage_error_and_creates_no_state_file() {
+    let env = TestEnv::new();
+    let run = env.run(&["import", "nosuch.csv"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("`nosuch.csv`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("nothing was imported"),
+        "{}",
+        run.stderr
+    );
+    std::fs::create_dir(env.path("exports")).unwrap();
+    let run = env.run(&["import", "exports"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("is a directory"), "{}", run.stderr);
+    assert!(!env.state_path().exists(), "a typo made a state file");
+}
+
+#[test]
 fn import_of_jsonl_reports_the_bad_line_and_loads_the_rest() {
     let env = TestEnv::new();
     env.write(

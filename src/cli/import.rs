@@ -50,6 +50,25 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         // Checked before anything is written.
         ctx.config.connection(connection).map_err(UsageError)?;
     }
+    // A file that cannot be opened is the user's to fix (exit 2), and is refused before the
+    // state file is touched.
+    match std::fs::metadata(&args.file) {
+        Ok(m) if m.is_dir() => {
+            return Err(UsageError(format!(
+                "`{}` is a directory, not a CSV or JSONL file; nothing was imported",
+                args.file.display()
+            ))
+            .into());
+        }
+        Ok(_) => {}
+        Err(e) => {
+            return Err(UsageError(format!(
+                "cannot read `{}`: {e}; nothing was imported",
+                args.file.display()
+            ))
+            .into());
+        }
+    }
     let mut opts = ImportOptions::new(args.object, ctx.clock.now(), 0);
     opts.format = args.format.as_deref().map(|f| match f {
         "jsonl" => Format::Jsonl,
