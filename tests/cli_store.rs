@@ -880,6 +880,33 @@ fn retry_requeues_failed_records_and_clears_their_failures() {
 // ---- log -------------------------------------------------------------------------------
 
 #[test]
+fn log_of_a_field_that_does_not_exist_says_so_instead_of_no_changes() {
+    let env = seeded();
+    let run = env.run(&["log", "--record", "ann@example.com", "--field", "phonee"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("`phonee` is not a contact field"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("phone_e164"), "{}", run.stderr);
+    // A real field without changes is no error.
+    env.run(&["log", "--record", "ann@example.com", "--field", "pronouns"])
+        .ok();
+}
+
+#[test]
+fn resolve_without_a_choice_names_both_take_and_value() {
+    let env = seeded();
+    let ann = link_ann(&env, RunOutcome::Ok);
+    let id = add_conflict(&env, &ann, "pronouns", "she/her", "they/them");
+    let run = env.run(&["conflicts", "resolve", &id.to_string()]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("--take"), "{}", run.stderr);
+    assert!(run.stderr.contains("--value"), "{}", run.stderr);
+}
+
+#[test]
 fn log_record_shows_the_audit_trail_newest_first() {
     let env = seeded();
     env.write(

@@ -38,6 +38,7 @@ pub enum Action {
         id: i64,
     },
     /// Resolve conflicts; the next sync writes the chosen value
+    #[command(group(clap::ArgGroup::new("choice").args(["take", "value"]).required(true)))]
     Resolve {
         /// The conflict's number
         #[arg(required_unless_present = "all", conflicts_with = "all")]
@@ -49,7 +50,7 @@ pub enum Action {
         #[arg(long, short = 'c', value_name = "NAME", requires = "all")]
         connection: Option<String>,
         /// Take the local or the remote value
-        #[arg(long, value_parser = ["local", "remote"], required_unless_present = "value", conflicts_with = "value")]
+        #[arg(long, value_parser = ["local", "remote"])]
         take: Option<String>,
         /// Set this value instead
         #[arg(long)]

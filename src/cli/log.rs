@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::output::errors::UsageError;
 use crate::output::table::{or_dash, table};
 use crate::store::{AuditEntry, CREATED_FIELD, Conflict, ConflictFilter, Run};
 
@@ -40,6 +41,23 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         Some(spec) => {
             let record = record::find(&store, spec)?;
             let entries = store.audit_for_record(&record.id, args.field.as_deref(), args.limit)?;
+            if let Some(field) = &args.field
+                && entries.is_empty()
+                && record.kind.field_type(field).is_none()
+            {
+                let known: Vec<&str> = record
+                    .kind
+                    .standard_fields()
+                    .iter()
+                    .map(|f| f.name)
+                    .collect();
+                return Err(UsageError(format!(
+                    "`{field}` is not a {} field: expected one of {}, or `custom.NAME`",
+                    record.kind,
+                    known.join(", ")
+                ))
+                .into());
+            }
             let conflicts = store.list_conflicts(&ConflictFilter {
                 local_id: Some(record.id.clone()),
                 field: args.field.clone(),
