@@ -316,3 +316,68 @@ fn the_shipped_samples_sync_to_hubspot_without_a_failed_record() {
         .count();
     assert_eq!(writes, 0, "the second sync wrote to HubSpot");
 }
+
+/// A record changed on both sides is planned once by a dry run, as the run itself does it:
+/// in its pull, with both changes; its push then finds it settled.
+#[test]
+fn a_dry_run_plans_a_record_changed_on_both_sides_once() {
+    let (sandbox, env) = setup();
+    let ann = contact("ann@example.com", "Ann");
+    save(&env, std::slice::from_ref(&ann));
+    env.run(&["sync"]).ok();
+    let remote_id = remote_contacts(&sandbox)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut edited = ann.clone();
+    edited.fields.insert("job_title".into(), "Planner".into());
+    edited.updated_at = 5;
+    save(&env, &[edited]);
+    sandbox
+        .update_record("contacts", &remote_id, &[("lastname", "Archer")])
+        .unwrap();
+
+    let dry = env.run(&["sync", "--dry-run", "--json"]);
+    dry.ok();
+    let v: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
+    let plans: Vec<&serde_json::Value> = v["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["object"] == "contact")
+        .collect();
+    assert_eq!(plans.len(), 1, "one plan per connection and object: {v:#}");
+    let ops: Vec<&str> = plans[0]["ops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["op"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ops.iter().filter(|o| **o == "remote_update").count(),
+        1,
+        "{ops:?}"
+    );
+    assert_eq!(
+        ops.iter().filter(|o| **o == "local_update").count(),
+        1,
+        "{ops:?}"
+    );
+    let contact = v["connections"][0]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["object"] == "contact")
+        .unwrap();
+    assert_eq!(contact["planned"]["remote_update"], 1, "{v:#}");
+
+    // The run itself makes the one update the dry run showed.
+    sandbox.clear_request_log();
+    env.run(&["sync"]).ok();
+    let updates = sandbox
+        .request_log()
+        .iter()
+        .filter(|r| r.method != "GET" && !r.path.ends_with("/search") && !r.path.ends_with("/read"))
+        .count();
+    assert_eq!(updates, 1);
+}

@@ -248,13 +248,15 @@ pub async fn run(
     let mut held: Vec<HashSet<(RecordId, String)>> = vec![HashSet::new(); participants.len()];
     // Whether a failed history read of each connection was already warned of in this run.
     let mut history_warned = vec![false; participants.len()];
+    let mut dry_pulled: Vec<HashSet<RecordId>> = vec![HashSet::new(); participants.len()];
 
     // Phase 0 and 1: recover, then pull from every connection.
-    for (((p, rep), held), warned) in participants
+    for ((((p, rep), held), warned), pulled) in participants
         .iter()
         .zip(conn_reports.iter_mut())
         .zip(held.iter_mut())
         .zip(history_warned.iter_mut())
+        .zip(dry_pulled.iter_mut())
     {
         let mut sess = Session::new(store, config, p, opts, clock.clone(), reporter, run_id);
         let result = async {
@@ -274,17 +276,19 @@ pub async fn run(
         rep.warnings.append(&mut sess.warnings);
         *held = std::mem::take(&mut sess.held);
         *warned = sess.history_warned;
+        *pulled = std::mem::take(&mut sess.dry_pulled);
         merge_versions(&mut report.remote_versions, &p.name, sess.versions);
         if let Err(e) = result {
             stop(rep, e)?;
         }
     }
     // Phase 2: push local changes to every connection that is still going.
-    for (((p, rep), held), warned) in participants
+    for ((((p, rep), held), warned), pulled) in participants
         .iter()
         .zip(conn_reports.iter_mut())
         .zip(held.iter_mut())
         .zip(&history_warned)
+        .zip(dry_pulled.iter_mut())
     {
         if rep.error.is_some() || rep.stopped_by.is_some() {
             continue;
@@ -292,6 +296,7 @@ pub async fn run(
         let mut sess = Session::new(store, config, p, opts, clock.clone(), reporter, run_id);
         sess.held = std::mem::take(held);
         sess.history_warned = *warned;
+        sess.dry_pulled = std::mem::take(pulled);
         let result = async {
             for object in sess.objects() {
                 let (obj_report, plan) = sess.push(object).await?;
@@ -300,8 +305,19 @@ pub async fn run(
                 } else {
                     rep.objects.push(obj_report);
                 }
+                // One plan per connection and object: the push's joins the pull's.
                 if let Some(plan) = plan {
-                    report.plans.push(plan);
+                    match report
+                        .plans
+                        .iter_mut()
+                        .find(|q| q.connection == plan.connection && q.object == plan.object)
+                    {
+                        Some(pulled) => {
+                            let pull = std::mem::replace(pulled, Plan::empty(&p.name, object));
+                            *pulled = merge_plans(&p.name, object, vec![pull, plan]);
+                        }
+                        None => report.plans.push(plan),
+                    }
                 }
             }
             Ok::<_, StepError>(())
@@ -407,6 +423,10 @@ struct Session<'a> {
     /// A failed history read of this connection was warned of in this run (pull or push):
     /// one warning per connection, however many pages and objects fail.
     history_warned: bool,
+    /// In a dry run, the local records its pull planned. The run itself would have settled
+    /// them before its push (their links and bases stored), so the dry run's push leaves
+    /// them out instead of planning their local changes a second time.
+    dry_pulled: HashSet<RecordId>,
 }
 
 impl<'a> Session<'a> {
@@ -431,6 +451,7 @@ impl<'a> Session<'a> {
             versions: BTreeMap::new(),
             held: HashSet::new(),
             history_warned: false,
+            dry_pulled: HashSet::new(),
         }
     }
 
@@ -621,6 +642,13 @@ impl<'a> Session<'a> {
             let planned = self.plan_page(object, &map, &records, &links).await?;
             add_plan_counts(&mut rep.planned, &planned.plan.counts());
             if self.opts.dry_run {
+                let plan = &planned.plan;
+                self.dry_pulled.extend(
+                    plan.ops
+                        .iter()
+                        .filter_map(|op| op.local_id().cloned())
+                        .chain(plan.conflicts.iter().map(|c| c.local_id.clone())),
+                );
                 dry_plans.push(planned.plan);
             } else if planned.plan.archives() > 0 {
                 deferred.push(planned);
@@ -1058,7 +1086,7 @@ impl<'a> Session<'a> {
             let Some(&(last, _)) = changed.last() else {
                 break;
             };
-            let records: Vec<Record> = changed
+            let mut records: Vec<Record> = changed
                 .into_iter()
                 .filter(|(seq, _)| *seq <= top)
                 .map(|(_, r)| r)
@@ -1070,6 +1098,7 @@ impl<'a> Session<'a> {
                 })
                 .collect();
             rep.local_changes += records.len() as u64;
+            records.retain(|r| !self.dry_pulled.contains(&r.id));
             let local_ids: Vec<RecordId> = records.iter().map(|r| r.id.clone()).collect();
             let links = self
                 .store
