@@ -202,6 +202,50 @@ fn archiving_most_linked_records_stops_at_the_gate_with_exit_4_until_forced() {
 }
 
 #[test]
+fn a_dry_run_stopped_at_the_gate_shows_what_it_held_back_and_not_nothing_to_do() {
+    let (sandbox, env) = setup();
+    let records: Vec<Record> = (0..6)
+        .map(|i| contact(&format!("p{i}@example.com"), "P"))
+        .collect();
+    save(&env, &records);
+    env.run(&["sync"]).ok();
+    // Four of six deleted in HubSpot: a full read would archive 67% here.
+    for c in remote_contacts(&sandbox).iter().take(4) {
+        sandbox
+            .archive_record("contacts", c["id"].as_str().unwrap())
+            .unwrap();
+    }
+
+    let dry = env.run(&["sync", "--full", "--dry-run"]);
+    dry.expect_code(4);
+    assert!(!dry.stdout.contains("nothing to do"), "{}", dry.stdout);
+    assert!(dry.stdout.contains("archive here"), "{}", dry.stdout);
+    assert!(dry.stderr.contains("--force"), "{}", dry.stderr);
+    // A plan the gate stopped is not saved: `apply` would carry it out past the gate.
+    let saved = env.run(&["sync", "--full", "--plan", "held.json"]);
+    saved.expect_code(4);
+    assert!(saved.stderr.contains("not saved"), "{}", saved.stderr);
+    assert!(!env.path("held.json").exists());
+
+    // The run's report keeps the contact row, with what was read, though the gate stopped it.
+    let run = env.run(&["sync", "--full", "--json"]);
+    run.expect_code(4);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let contact = v["connections"][0]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["object"] == "contact")
+        .cloned()
+        .unwrap_or_default();
+    // A full read returns the archived records too.
+    assert_eq!(contact["read"], 6, "{v:#}");
+    assert_eq!(contact["planned"]["local_archive"], 4, "{v:#}");
+    let store = Store::open(&env.state_path()).unwrap();
+    assert_eq!(store.count_records(ObjectKind::Contact, false).unwrap(), 6);
+}
+
+#[test]
 fn the_request_budget_stops_a_run_and_the_next_run_finishes_it() {
     let (sandbox, env) = setup();
     let records: Vec<Record> = (0..250)

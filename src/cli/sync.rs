@@ -72,7 +72,15 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         only: None,
     };
     let report = execute(ctx, &args.connections, &opts, args.max_requests).await?;
-    if let Some(path) = &args.plan {
+    if let Some(path) = &args.plan
+        && report.gated()
+    {
+        // A saved plan is carried out as it is: one a safety gate stopped is not saved.
+        ctx.out.note(format!(
+            "the plan was not saved to `{}`: a safety gate stopped it (see below); pass `--force` with `--plan` to save it anyway",
+            path.display()
+        ));
+    } else if let Some(path) = &args.plan {
         let file = PlanFile {
             format: PLAN_FORMAT.into(),
             version: 1,
@@ -166,7 +174,12 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
     if ctx.out.json {
         ctx.out.json(report)?;
     } else if report.dry_run {
-        render_plans(ctx, &report.plans)?;
+        // "Both sides agree" only when every connection was read to the end.
+        let complete = report
+            .connections
+            .iter()
+            .all(|c| c.stopped_by.is_none() && c.error.is_none());
+        render_plans(ctx, &report.plans, complete)?;
     } else {
         let mut t = table(
             &ctx.out,
@@ -261,7 +274,7 @@ pub fn exit_for(report: &SyncReport) -> Exit {
 }
 
 /// The plan as tables: one per connection and object, every write with its fields.
-fn render_plans(ctx: &Context, plans: &[Plan]) -> anyhow::Result<()> {
+fn render_plans(ctx: &Context, plans: &[Plan], complete: bool) -> anyhow::Result<()> {
     let mut any = false;
     for plan in plans {
         if plan.ops.is_empty() && plan.conflicts.is_empty() {
@@ -367,7 +380,7 @@ fn render_plans(ctx: &Context, plans: &[Plan]) -> anyhow::Result<()> {
         }
         ctx.out.data(t)?;
     }
-    if !any {
+    if !any && complete {
         ctx.out.data("nothing to do: both sides agree")?;
     }
     Ok(())

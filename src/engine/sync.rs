@@ -269,6 +269,9 @@ pub async fn run(
                 if let Some(plan) = plan {
                     report.plans.push(plan);
                 }
+                if let Some(stop) = sess.gated.take() {
+                    return Err(StepError::Gate(stop));
+                }
             }
             Ok::<_, StepError>(())
         }
@@ -427,6 +430,9 @@ struct Session<'a> {
     /// them before its push (their links and bases stored), so the dry run's push leaves
     /// them out instead of planning their local changes a second time.
     dry_pulled: HashSet<RecordId>,
+    /// The safety gate an object's pull stopped at. The pull still returns its report (and a
+    /// dry run its plan, which shows what the gate held back); the connection then stops.
+    gated: Option<GateStop>,
 }
 
 impl<'a> Session<'a> {
@@ -452,6 +458,7 @@ impl<'a> Session<'a> {
             held: HashSet::new(),
             history_warned: false,
             dry_pulled: HashSet::new(),
+            gated: None,
         }
     }
 
@@ -669,7 +676,7 @@ impl<'a> Session<'a> {
             deferred.iter().map(|p| p.plan.clone()).collect()
         };
         let whole = merge_plans(&self.p.name, object, pending);
-        gates::check(
+        let gate = gates::check(
             &GateInput {
                 connection: self.p.name.clone(),
                 object,
@@ -680,7 +687,11 @@ impl<'a> Session<'a> {
             },
             &whole,
             self.opts.force,
-        )?;
+        );
+        if let Err(stop) = gate {
+            self.gated = Some(stop);
+            return Ok((rep, self.opts.dry_run.then_some(whole)));
+        }
         if self.opts.dry_run {
             return Ok((rep, Some(whole)));
         }
