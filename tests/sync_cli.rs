@@ -313,6 +313,17 @@ fn a_held_conflict_keeps_the_exit_code_at_3_until_it_is_resolved() {
     let run = env.run(&["sync"]);
     run.expect_code(3);
     assert!(run.stderr.contains("1 conflict(s) wait"), "{}", run.stderr);
+    // `log` says what the run left waiting, and its counts by connection and object.
+    let log = env.run(&["log", "-n", "1"]);
+    log.ok();
+    assert!(
+        log.stdout.contains("partial, 1 conflict waiting"),
+        "{}",
+        log.stdout
+    );
+    assert!(log.stdout.contains("hs.contact.read 1"), "{}", log.stdout);
+    // The pull held the conflict; the push meeting it again does not count it twice.
+    assert!(log.stdout.contains("hs.contact.held 1,"), "{}", log.stdout);
     // A later run that does not touch the record still reports the waiting conflict.
     let run = env.run(&["sync"]);
     run.expect_code(3);

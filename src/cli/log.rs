@@ -110,7 +110,7 @@ fn runs(ctx: &Context, runs: Vec<Run>) -> anyhow::Result<Exit> {
                 .map_or("—".to_string(), |f| duration(f - r.started_at)),
             match (r.outcome, &r.error) {
                 (Some(o), Some(e)) => format!("{}: {e}", o.as_str()),
-                (Some(o), None) => o.as_str().to_string(),
+                (Some(o), None) => format!("{}{}", o.as_str(), waiting(&r.counts)),
                 (None, _) => "unfinished".to_string(),
             },
             counts(&r.counts),
@@ -118,6 +118,27 @@ fn runs(ctx: &Context, runs: Vec<Run>) -> anyhow::Result<Exit> {
     }
     ctx.out.data(t)?;
     Ok(Exit::Ok)
+}
+
+/// What a finished sync left waiting (its exit code 3): `, 8 failed, 1 conflict waiting`,
+/// from the `failed_records` and `open_conflicts` of its connections; empty when nothing.
+fn waiting(counts: &serde_json::Value) -> String {
+    let sum = |key: &str| -> u64 {
+        counts
+            .as_array()
+            .map_or(0, |cs| cs.iter().filter_map(|c| c[key].as_u64()).sum())
+    };
+    let mut out = String::new();
+    match sum("failed_records") {
+        0 => {}
+        n => out.push_str(&format!(", {n} failed")),
+    }
+    match sum("open_conflicts") {
+        0 => {}
+        1 => out.push_str(", 1 conflict waiting"),
+        n => out.push_str(&format!(", {n} conflicts waiting")),
+    }
+    out
 }
 
 /// `1.2s`, `3m 4s`, `2h 5m`.
@@ -131,19 +152,38 @@ fn duration(ms: i64) -> String {
     }
 }
 
-/// The non-zero numbers of a run's counts, `loaded 3, rejected 1`; nested objects (per
-/// connection) are flattened as `name.key`.
+/// The non-zero numbers of a run's counts, `loaded 3, rejected 1`; nested objects are
+/// flattened as `name.key`, and a list of them (a sync's connections, and their objects) by
+/// the name each item carries (`hubspot.contact.failed 2`).
 fn counts(v: &serde_json::Value) -> String {
+    fn join(prefix: &str, key: &str) -> String {
+        if prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{prefix}.{key}")
+        }
+    }
     fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
         match v {
             serde_json::Value::Object(m) => {
                 for (k, v) in m {
-                    let key = if prefix.is_empty() {
-                        k.clone()
+                    // `planned` holds the plan's counts, and a list's items carry their
+                    // own names: `hubspot.contact.remote create 3`.
+                    let key = if k == "planned" || v.is_array() {
+                        prefix.to_string()
                     } else {
-                        format!("{prefix}.{k}")
+                        join(prefix, k)
                     };
                     walk(&key, v, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let name = ["connection", "object"]
+                        .iter()
+                        .find_map(|k| item.get(*k).and_then(|n| n.as_str()))
+                        .map_or_else(|| i.to_string(), str::to_string);
+                    walk(&join(prefix, &name), item, out);
                 }
             }
             serde_json::Value::Number(n) if n.as_f64() != Some(0.0) => {

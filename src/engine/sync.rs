@@ -1184,6 +1184,8 @@ impl<'a> Session<'a> {
                 rep.failed += outcome.failed;
                 rep.decided_conflicts += outcome.decided;
                 rep.held_conflicts += outcome.held.saturating_sub(again);
+                rep.planned.conflicts = rep.planned.conflicts.saturating_sub(again as usize);
+                rep.planned.held = rep.planned.held.saturating_sub(again as usize);
                 for w in outcome.warnings {
                     self.warn(w);
                 }
