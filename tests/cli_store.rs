@@ -551,6 +551,17 @@ fn status_without_a_state_file_says_there_is_nothing_yet_and_creates_nothing() {
     let run = env.run(&["status", "--json"]);
     run.ok();
     assert_eq!(run.json()["state_file"], Value::Null);
+    // `--failed` keeps its shape, a list, empty; a record is not there to be found.
+    let run = env.run(&["status", "--failed", "--json"]);
+    run.ok();
+    assert_eq!(run.json(), serde_json::json!([]));
+    let run = env.run(&["status", "ann@example.com"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("no record `ann@example.com`"),
+        "{}",
+        run.stderr
+    );
     assert!(!env.state_path().exists());
 }
 

@@ -33,7 +33,17 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         ctx.config.connection(name).map_err(UsageError)?;
     }
     let Some(store) = record::open_for_reading(ctx)? else {
-        if ctx.out.json {
+        if let Some(spec) = &args.record {
+            return Err(UsageError(format!(
+                "no record `{spec}`: there is no state file at `{}` yet",
+                ctx.state_path.display()
+            ))
+            .into());
+        }
+        if args.failed && ctx.out.json {
+            // The shape of `status --failed --json`, with nothing in it.
+            ctx.out.json(&serde_json::json!([]))?;
+        } else if ctx.out.json {
             ctx.out.json(&serde_json::json!({ "state_file": null }))?;
         } else {
             ctx.out.note(format!(
