@@ -161,6 +161,20 @@ fn a_saved_plan_is_applied_and_a_record_that_moved_is_planned_again() {
         "apply touched a record outside the plan"
     );
 
+    // A plan with nothing to do, as JSON: the same shape, with no run.
+    let empty = env.path("empty.json");
+    env.run(&["sync"]).ok();
+    env.run(&["sync", "--plan", empty.to_str().unwrap()]).ok();
+    let run = env.run(&["apply", empty.to_str().unwrap(), "--json"]);
+    run.ok();
+    let applied: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        applied["report"]["run"],
+        serde_json::Value::Null,
+        "{applied:#}"
+    );
+    assert!(applied["replanned"].as_object().unwrap().is_empty());
+
     let bad = env.write("bad.json", "{\"not\": \"a plan\"}");
     let run = env.run(&["apply", bad.to_str().unwrap()]);
     run.expect_code(2);

@@ -78,7 +78,15 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         }
     }
     if only.local.is_empty() && only.remote.values().all(HashSet::is_empty) {
-        ctx.out.note("the plan has nothing to do");
+        if ctx.out.json {
+            // The same shape as a plan with something to do: no run was needed.
+            ctx.out.json(&Applied {
+                replanned: &HashMap::new(),
+                report: &SyncReport::default(),
+            })?;
+        } else {
+            ctx.out.note("the plan has nothing to do");
+        }
         return Ok(Exit::Ok);
     }
     let opts = SyncOptions {
