@@ -369,6 +369,20 @@ fn import_to_a_connection_pushes_only_the_imported_records_and_only_once() {
         run.stderr
     );
     assert_eq!(remote(&sandbox), ["ann@example.com", "bob@example.com"]);
+
+    // A record HubSpot refuses fails a whole sync (exit 3), but not an `import --to` of other
+    // records, which reports on the records it pushed: a CI seeding job is not failed by a
+    // record it never touched.
+    env.write(
+        "bad.csv",
+        "email,lifecycle_stage\ndee@example.com,not-a-stage\n",
+    );
+    env.run(&["import", "bad.csv"]).ok();
+    env.run(&["sync"]).expect_code(3);
+    env.write("e.csv", "email\neve@example.com\n");
+    let run = env.run(&["import", "e.csv", "--to", "hs", "--json"]);
+    run.ok();
+    env.run(&["sync"]).expect_code(3);
 }
 
 #[test]

@@ -331,6 +331,13 @@ pub async fn run(
             stop(rep, e)?;
         }
     }
+    // What waits (exit code 3): of the whole connection, or, for a run limited to some
+    // records (`apply`, `import --to`), of those records only.
+    let in_scope = |name: &str, local: &RecordId, remote: Option<&str>| {
+        opts.only.as_ref().is_none_or(|only| {
+            only.has_local(local) || remote.is_some_and(|r| only.has_remote(name, r))
+        })
+    };
     for (p, rep) in participants.iter().zip(conn_reports.iter_mut()) {
         rep.requests = p.provider.requests_sent();
         rep.open_conflicts = store
@@ -338,8 +345,14 @@ pub async fn run(
                 connection: Some(p.name.clone()),
                 ..Default::default()
             })?
-            .len() as u64;
-        rep.failed_records = store.list_failures(Some(&p.name))?.len() as u64;
+            .iter()
+            .filter(|c| in_scope(&p.name, &c.local_id, None))
+            .count() as u64;
+        rep.failed_records = store
+            .list_failures(Some(&p.name))?
+            .iter()
+            .filter(|f| in_scope(&p.name, &f.local_id, f.remote_id.as_deref()))
+            .count() as u64;
     }
     report.connections = conn_reports;
     if let Some(run) = report.run {
