@@ -450,3 +450,16 @@ fn a_dry_run_plans_a_record_changed_on_both_sides_once() {
         .count();
     assert_eq!(updates, 1);
 }
+
+#[test]
+fn syncing_an_object_no_connection_syncs_is_refused() {
+    let (_sandbox, env) = setup();
+    let run = env.run(&["sync", "--object", "activity"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("syncs activity records"),
+        "{}",
+        run.stderr
+    );
+    env.run(&["sync", "--object", "contact"]).ok();
+}

@@ -61,8 +61,8 @@ Environment:
   CRMSYNC_LOG           log filter, e.g. `crmsync=debug`
   NO_COLOR              disables colour";
 
-/// Keep contacts, companies and activities the same in a local store and in HubSpot,
-/// Pipedrive and Salesforce
+/// Keep contacts and companies the same in a local store and in HubSpot (activities are kept
+/// locally; Pipedrive and Salesforce are not built yet)
 #[derive(Debug, Parser)]
 #[command(name = "crmsync", version, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::plan::{Op, Outcome, Plan};
 use crate::engine::sync::{self, Participant, SyncOptions, SyncReport};
 use crate::model::{ObjectKind, RecordId};
+use crate::output::errors::UsageError;
 use crate::output::table::{or_dash, table};
 use crate::store::Store;
 
@@ -138,6 +139,18 @@ pub async fn execute(
             provider: o.provider,
         })
         .collect();
+    // An object no connection syncs (`--object activity`) is refused, not silently skipped.
+    for object in &opts.objects {
+        if !participants
+            .iter()
+            .any(|p| p.provider.objects().contains(object))
+        {
+            return Err(UsageError(format!(
+                "no connection of this run syncs {object} records (syncing activities is not built yet); leave out `--object {object}`"
+            ))
+            .into());
+        }
+    }
     let reporter = crate::output::progress::SyncProgress::new(&ctx.out);
     let report = sync::run(
         &mut store,
