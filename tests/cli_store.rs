@@ -11,6 +11,7 @@ use crmsync::model::{ObjectKind, RecordId};
 use crmsync::sandbox::{Sandbox, SandboxOptions};
 use crmsync::store::{
     ConflictDecision, Link, NewConflict, RunLock, RunOutcome, Store, WriteFailure, WriteOp,
+    WriteOrigin,
 };
 use serde_json::Value;
 
@@ -1124,4 +1125,26 @@ fn a_closed_stdout_pipe_ends_the_command_quietly() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
         assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
     }
+}
+
+/// An archived record (one a sync archived because it was deleted in the CRM) is still named
+/// by its email for `explain`, `status` and `log`.
+#[test]
+fn an_archived_record_is_found_by_its_email() {
+    let env = seeded();
+    let id = id_of(&env, "ann@example.com");
+    let mut store = Store::open(&env.state_path()).unwrap();
+    let mut ann = store.get_record(&id).unwrap().unwrap();
+    ann.archived_at = Some(7);
+    ann.updated_at = 7;
+    store.save_records(&[ann], &WriteOrigin::User).unwrap();
+    drop(store);
+
+    env.run(&["explain", "ann@example.com"]).ok();
+    let s = env.run(&["status", "ann@example.com", "--json"]);
+    s.ok();
+    let s = s.json();
+    assert_eq!(s["id"], id.to_string());
+    assert_eq!(s["archived_at"], 7);
+    env.run(&["log", "--record", "ANN@example.com"]).ok();
 }

@@ -33,15 +33,11 @@ pub fn find(store: &Store, spec: &str) -> anyhow::Result<Record> {
             "run `crmsync sync` to pull it first, or name the record by its email or local id",
         ));
     }
-    let lookups: [(ObjectKind, &str, String); 2] = [
-        (ObjectKind::Contact, "email", spec.to_lowercase()),
-        (ObjectKind::Company, "domain", spec.to_lowercase()),
-    ];
-    for (kind, field, value) in lookups {
-        if let Some(record) = store
-            .find_by_field(kind, field, std::slice::from_ref(&value))?
-            .remove(&value)
-        {
+    // By email or domain, archived records included: one archived by a sync is still there
+    // to be explained.
+    let value = spec.to_lowercase();
+    for kind in [ObjectKind::Contact, ObjectKind::Company] {
+        if let Some(record) = store.find_by_match_key(kind, &value)? {
             return Ok(record);
         }
     }

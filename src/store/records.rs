@@ -504,6 +504,34 @@ impl Store {
         raw.map(|r| r.into_record(&self.path)).transpose()
     }
 
+    /// The record of `kind` whose match key (a contact's email, a company's domain) is
+    /// `value`, archived ones included: the oldest live one, else the latest archived one.
+    /// For naming a record (`explain`, `status`, `log`), where an archived record is still
+    /// one to look at; matching during a sync uses [`Store::find_by_field`].
+    pub fn find_by_match_key(
+        &self,
+        kind: ObjectKind,
+        value: &str,
+    ) -> Result<Option<Record>, StoreError> {
+        let column = match kind {
+            ObjectKind::Contact => "email",
+            ObjectKind::Company => "domain",
+            ObjectKind::Activity => return Ok(None),
+        };
+        let raw = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {RECORD_COLUMNS} FROM records WHERE kind = ?1 AND {column} = ?2
+                 ORDER BY archived_at IS NOT NULL, archived_at DESC, id LIMIT 1"
+            ))
+            .and_then(|mut s| {
+                s.query_row([kind.as_str(), value], |r| RawRecord::from_row(r, 0))
+                    .optional()
+            })
+            .map_err(|e| self.sql("look a record up by match key", e))?;
+        raw.map(|r| r.into_record(&self.path)).transpose()
+    }
+
     /// The records with these ids that exist, keyed by id.
     pub fn get_records(&self, ids: &[RecordId]) -> Result<HashMap<RecordId, Record>, StoreError> {
         let mut out = HashMap::with_capacity(ids.len());
