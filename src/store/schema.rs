@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     V3_RETIRED_LINKS,
     V4_CONFLICT_DECISIONS,
     V5_JOURNAL_EXTERNAL_ID,
+    V6_REQUEUED_FAILURES,
 ];
 
 /// The schema version this build writes.
@@ -188,6 +189,12 @@ ALTER TABLE conflicts ADD COLUMN remote_time_source TEXT;
 /// made by email is committed before that first write, and would never be stamped again).
 const V5_JOURNAL_EXTERNAL_ID: &str = "
 ALTER TABLE journal ADD COLUMN set_external_id INTEGER NOT NULL DEFAULT 0;
+";
+
+/// Version 6: `crmsync retry` marks failures re-queued instead of deleting them, so a record
+/// that fails again keeps its first failure time and counts its attempts on.
+const V6_REQUEUED_FAILURES: &str = "
+ALTER TABLE failures ADD COLUMN requeued_at INTEGER;
 ";
 
 /// Brings the file up to [`LATEST_VERSION`] in one exclusive transaction: a crash half-way

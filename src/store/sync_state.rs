@@ -224,7 +224,8 @@ fn upsert_failure_in(
          ON CONFLICT(connection, kind, local_id) DO UPDATE SET
              remote_id = coalesce(excluded.remote_id, failures.remote_id), op = excluded.op,
              message = excluded.message, code = excluded.code,
-             attempts = failures.attempts + 1, last_at = excluded.last_at",
+             attempts = failures.attempts + 1, last_at = excluded.last_at,
+             requeued_at = NULL",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -717,6 +718,7 @@ impl Store {
                         first_at, last_at
                  FROM failures
                  WHERE (?1 IS NULL OR connection = ?1) AND (?2 IS NULL OR local_id = ?2)
+                   AND requeued_at IS NULL
                  ORDER BY last_at, connection, local_id",
             )
             .map_err(|e| self.sql("prepare a failure query", e))?;
@@ -771,17 +773,21 @@ impl Store {
     }
 
     /// Makes the next sync try the failed records (of `connection` if given) again: each
-    /// gets a new local change number, and its failure row is removed. Returns how many
+    /// gets a new local change number, and its failure row is marked re-queued (no longer
+    /// listed as failed; a further failure counts on from its attempts and first time, a
+    /// success removes it). Returns how many
     /// records were re-queued. The new change number is seen by every connection; for those
     /// that are already in step, the planner finds nothing to do.
     pub fn requeue_failures(&mut self, connection: Option<&str>) -> Result<usize, StoreError> {
+        let now = self.clock.now();
         let tx = begin(&mut self.conn, &self.path)?;
         let path = self.path.clone();
         let ids: Vec<String> = {
             let mut stmt = tx
                 .prepare_cached(
                     "SELECT DISTINCT local_id FROM failures
-                     WHERE (?1 IS NULL OR connection = ?1) ORDER BY local_id",
+                     WHERE (?1 IS NULL OR connection = ?1) AND requeued_at IS NULL
+                     ORDER BY local_id",
                 )
                 .map_err(|e| sql_error(&path, "prepare a failure query", e))?;
             let rows = stmt
@@ -803,9 +809,12 @@ impl Store {
             }
         }
         write_seq(&tx, &path, seq)?;
-        tx.prepare_cached("DELETE FROM failures WHERE (?1 IS NULL OR connection = ?1)")
-            .and_then(|mut s| s.execute([connection]))
-            .map_err(|e| sql_error(&path, "clear failures", e))?;
+        tx.prepare_cached(
+            "UPDATE failures SET requeued_at = ?2
+             WHERE (?1 IS NULL OR connection = ?1) AND requeued_at IS NULL",
+        )
+        .and_then(|mut s| s.execute(params![connection, now]))
+        .map_err(|e| sql_error(&path, "mark failures re-queued", e))?;
         commit(tx, &self.path, "commit the re-queue")?;
         Ok(requeued)
     }

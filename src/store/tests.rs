@@ -822,6 +822,21 @@ fn failed_writes_are_counted_and_requeued() {
         1,
         "other connection kept"
     );
+    // A re-queued record that fails again counts on: its third attempt, first failed at T0.
+    assert_eq!(
+        s.requeue_failures(Some("acme")).unwrap(),
+        0,
+        "nothing left to re-queue"
+    );
+    let ids = s
+        .journal_add(&[journal("acme", 1, WriteOp::Update, Some("r1"))])
+        .unwrap();
+    s.fail_write(ids[0], &fail(T0 + 5)).unwrap();
+    let f = s.list_failures(Some("acme")).unwrap();
+    assert_eq!(
+        (f[0].attempts, f[0].first_at, f[0].last_at),
+        (3, T0, T0 + 5)
+    );
 }
 
 // ---- conflicts, runs -------------------------------------------------------------------

@@ -425,7 +425,8 @@ impl Store {
                 "WITH
                    cf AS (SELECT DISTINCT local_id AS id FROM conflicts
                           WHERE connection = ?1 AND kind = ?2 AND resolved_at IS NULL),
-                   fl AS (SELECT local_id AS id FROM failures WHERE connection = ?1 AND kind = ?2),
+                   fl AS (SELECT local_id AS id FROM failures
+                          WHERE connection = ?1 AND kind = ?2 AND requeued_at IS NULL),
                    pd AS (SELECT id FROM records WHERE kind = ?2 AND seq > ?3
                           UNION SELECT local_id FROM journal WHERE connection = ?1 AND kind = ?2),
                    dirty AS (SELECT id, 1 AS state FROM cf
