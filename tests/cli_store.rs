@@ -1148,3 +1148,22 @@ fn an_archived_record_is_found_by_its_email() {
     assert_eq!(s["archived_at"], 7);
     env.run(&["log", "--record", "ANN@example.com"]).ok();
 }
+
+/// `explain` of a record whose create failed says so and what to do, instead of promising
+/// that the next sync creates it.
+#[test]
+fn explain_of_an_unlinked_record_that_failed_names_the_failure_and_retry() {
+    let env = seeded();
+    let bob = id_of(&env, "bob@example.com");
+    add_failure(&env, &bob);
+    let run = env.run(&["explain", "bob@example.com"]);
+    run.ok();
+    assert!(run.stderr.contains("the last try failed"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Property values were not valid"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("crmsync retry"), "{}", run.stderr);
+    assert!(!run.stderr.contains("creates or matches"), "{}", run.stderr);
+}

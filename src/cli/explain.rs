@@ -187,13 +187,15 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         ctx.out.json(&report)?;
         return Ok(Exit::Ok);
     }
-    render(ctx, &record, &report)
+    let failures = store.failures_of_record(&record.id)?;
+    render(ctx, &record, &report, &failures)
 }
 
 fn render(
     ctx: &Context,
     record: &crate::model::Record,
     report: &Explanation,
+    failures: &[crate::store::Failure],
 ) -> anyhow::Result<Exit> {
     ctx.out.data(format!("{} {}", report.kind, report.id))?;
     if report.connections.is_empty() {
@@ -202,9 +204,17 @@ fn render(
             t.add_row(vec![k.clone(), v.clone(), "—".to_string()]);
         }
         ctx.out.data(t)?;
-        ctx.out.note(
-            "not linked to any connection yet: the next `crmsync sync` creates or matches it",
-        );
+        if failures.is_empty() {
+            ctx.out.note(
+                "not linked to any connection yet: the next `crmsync sync` creates or matches it",
+            );
+        }
+        for f in failures {
+            ctx.out.note(format!(
+                "not linked to `{}`: the last try failed ({}); fix the cause, then `crmsync retry` and `crmsync sync`",
+                f.connection, f.message
+            ));
+        }
         return Ok(Exit::Ok);
     }
     for c in &report.connections {
