@@ -1167,3 +1167,23 @@ fn explain_of_an_unlinked_record_that_failed_names_the_failure_and_retry() {
     assert!(run.stderr.contains("crmsync retry"), "{}", run.stderr);
     assert!(!run.stderr.contains("creates or matches"), "{}", run.stderr);
 }
+
+/// A JSONL file whose keys are no fields is told how JSONL names fields, not how a CSV
+/// header does.
+#[test]
+fn a_jsonl_file_without_field_keys_gets_jsonl_advice() {
+    let env = TestEnv::new();
+    env.write(
+        "c.jsonl",
+        "{\"Nom\": \"Ann\", \"Courriel\": \"ann@example.com\"}\n",
+    );
+    let run = env.run(&["import", "c.jsonl"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("no key of"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("JSON object keyed by field names"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("header"), "{}", run.stderr);
+}

@@ -270,16 +270,6 @@ pub(crate) fn resolve_header(
     Ok(targets)
 }
 
-/// A header line to show in messages: the kind's first standard fields.
-pub(crate) fn example_header(kind: ObjectKind) -> String {
-    kind.standard_fields()
-        .iter()
-        .take(3)
-        .map(|f| f.name)
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

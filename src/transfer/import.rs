@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 
-use super::columns::{ColumnMapper, HeaderProblem, MapTarget, example_header, resolve_header};
+use super::columns::{ColumnMapper, HeaderProblem, MapTarget, resolve_header};
 use super::{
     Format, ImportError, ImportOptions, ImportProgress, ImportReport, OnDuplicate, RecordStore,
     parse_millis,
@@ -305,6 +305,7 @@ impl<'a> RowBuilder<'a> {
 fn header_refusal(
     path: &Path,
     kind: ObjectKind,
+    format: Format,
     header: &[String],
     problem: HeaderProblem,
 ) -> ImportError {
@@ -317,8 +318,8 @@ fn header_refusal(
         HeaderProblem::NoFields => ImportError::NoFields {
             path: path.to_path_buf(),
             kind,
+            format,
             found: header.to_vec(),
-            example: example_header(kind),
         },
         HeaderProblem::Twice(a, b, what) => ImportError::NotTabular {
             path: path.to_path_buf(),
@@ -398,7 +399,7 @@ fn read_csv<S: RecordStore + ?Sized>(
         header
     };
     let targets = resolve_header(mapper, &header, &opts.map)
-        .map_err(|p| header_refusal(path, opts.kind, &header, p))?;
+        .map_err(|p| header_refusal(path, opts.kind, Format::Csv, &header, p))?;
 
     // Parsing and normalising rows runs on its own thread while this one matches and saves
     // them: the two take comparable time, so on two cores an import takes about as long as
@@ -603,7 +604,7 @@ fn read_jsonl<S: RecordStore + ?Sized>(
             })?;
             let keys: Vec<String> = obj.keys().cloned().collect();
             resolve_header(mapper, &keys, &[])
-                .map_err(|p| header_refusal(path, opts.kind, &keys, p))?;
+                .map_err(|p| header_refusal(path, opts.kind, Format::Jsonl, &keys, p))?;
         }
         sink.report.rows += 1;
         rows_since += 1;

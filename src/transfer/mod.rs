@@ -94,6 +94,38 @@ impl Format {
             Format::Jsonl => "jsonl",
         }
     }
+
+    /// What this format's field names are: `column` (CSV) or `key` (JSONL).
+    fn columns_word(self) -> &'static str {
+        match self {
+            Format::Csv => "column",
+            Format::Jsonl => "key",
+        }
+    }
+
+    /// How a file of this format names fields, with an example for `kind`.
+    fn header_advice(self, kind: ObjectKind) -> String {
+        let names: Vec<&str> = kind
+            .standard_fields()
+            .iter()
+            .take(3)
+            .map(|f| f.name)
+            .collect();
+        match self {
+            Format::Csv => format!(
+                "the first line must be a header such as `{}`",
+                names.join(",")
+            ),
+            Format::Jsonl => format!(
+                "each line must be a JSON object keyed by field names, such as `{{{}}}`",
+                names
+                    .iter()
+                    .map(|n| format!("\"{n}\": \"…\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
 }
 
 impl fmt::Display for Format {
@@ -270,14 +302,16 @@ pub enum ImportError {
     },
     /// No column maps to a field; nothing was written.
     #[error(
-        "no column of `{path}` is a {kind} field (found {}); the first line must be a header such as `{example}`",
-        backticked(.found)
+        "no {} of `{path}` is a {kind} field (found {}); {}",
+        .format.columns_word(),
+        backticked(.found),
+        .format.header_advice(*.kind)
     )]
     NoFields {
         path: PathBuf,
         kind: ObjectKind,
+        format: Format,
         found: Vec<String>,
-        example: String,
     },
     /// An option is wrong (a bad `--map`, a match key that is not a field).
     #[error("{0}")]
