@@ -711,6 +711,21 @@ fn without_a_keychain_oauth_fails_naming_the_env_var_and_tokens_warn() {
     // And that is how a headless run works.
     hs.env.set_env("CRMSYNC_TOKEN_HS", &hs.sandbox.token());
     hs.run(&["sync", "-c", "hs"]).ok();
+
+    // Disconnecting has no keychain to clear: it says so, and that the variable still gives
+    // access, instead of failing for want of a keychain.
+    let run = hs.run(&["disconnect", "hs"]);
+    run.ok();
+    assert!(
+        run.stdout.contains("no tokens were stored in the keychain"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("`CRMSYNC_TOKEN_HS` is still set"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
