@@ -389,6 +389,44 @@ fn local_records_are_created_in_hubspot_companies_first_with_the_association() {
     assert!(first_company < first_contact, "{writes:#?}");
 }
 
+/// A phone that comes from HubSpot gets its E.164 form here, as an imported one does, and
+/// keeps it in step when HubSpot changes the number; so export → import is a no-op.
+#[test]
+fn a_phone_pulled_from_hubspot_gets_and_keeps_its_e164_form() {
+    let hs = Hs::start();
+    let rid = hubspot_contact(
+        &hs.sandbox,
+        &[("email", "pia@example.com"), ("phone", "+44 20 7946 0958")],
+    );
+    hs.sync().ok();
+    let pia = hs.local_for(ObjectKind::Contact, &rid);
+    assert_eq!(pia.get("phone_e164"), Some("+442079460958"));
+    tick();
+    hs.sandbox
+        .update_record("contacts", &rid, &[("phone", "+1 415 555 0100")])
+        .unwrap();
+    hs.sync().ok();
+    let pia = hs.local_for(ObjectKind::Contact, &rid);
+    assert_eq!(pia.get("phone_e164"), Some("+14155550100"));
+    tick();
+    hs.sandbox
+        .update_record("contacts", &rid, &[("phone", "ask reception")])
+        .unwrap();
+    hs.sync().ok();
+    let pia = hs.local_for(ObjectKind::Contact, &rid);
+    assert_eq!(pia.get("phone_e164"), None);
+    // Nothing of it goes back: phone_e164 is not a HubSpot field.
+    hs.assert_sync_writes_nothing();
+
+    let export = hs.run(&["export", "--format", "jsonl"]);
+    export.ok();
+    std::fs::write(hs.env.path("all.jsonl"), &export.stdout).unwrap();
+    let again = hs.run(&["import", "all.jsonl", "--json"]);
+    again.ok();
+    let report: Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(report["merged"], 0, "{report:#}");
+}
+
 #[test]
 fn an_edit_on_either_side_reaches_the_other() {
     let hs = Hs::start();

@@ -378,10 +378,14 @@ impl Executor<'_> {
                     fields,
                     base,
                 } => {
+                    let mut fields = fields.clone();
+                    if object == ObjectKind::Contact && fields.contains_key("phone") {
+                        crate::model::derive_phone_e164(&mut fields);
+                    }
                     let rec = Record {
                         id: RecordId::new(),
                         kind: object,
-                        fields: fields.clone(),
+                        fields,
                         updated_at: now,
                         archived_at: None,
                     };
@@ -414,6 +418,9 @@ impl Executor<'_> {
                             &ch.field,
                             ch.new.clone().unwrap_or_default(),
                         );
+                    }
+                    if object == ObjectKind::Contact && changes.iter().any(|c| c.field == "phone") {
+                        crate::model::derive_phone_e164(&mut rec.fields);
                     }
                     rec.updated_at = now;
                     let archive = matches!(op, Op::LocalArchive { .. });

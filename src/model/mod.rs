@@ -263,6 +263,23 @@ impl Record {
     }
 }
 
+/// Makes a contact's `phone_e164` follow its `phone`, after `phone` came from a CRM: the E.164
+/// form where the number has its country code (`+44 20 …`), else none. (An import can also
+/// read national numbers, with `[import] default_calling_code`.)
+pub fn derive_phone_e164(fields: &mut Fields) {
+    match fields
+        .get("phone")
+        .and_then(|p| normalize::phone_e164(p, None))
+    {
+        Some(e164) => {
+            fields.insert("phone_e164".into(), e164);
+        }
+        None => {
+            fields.remove("phone_e164");
+        }
+    }
+}
+
 /// Sets `field` to `value` in `fields`, treating an empty value as "absent".
 pub fn set_field(fields: &mut Fields, field: &str, value: impl Into<String>) {
     let value = value.into();
