@@ -15,7 +15,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::{Format, RecordStore, format_millis};
-use crate::model::{ObjectKind, Record};
+use crate::model::{FieldType, ObjectKind, Record};
 use crate::store::{Store, StoreError};
 
 /// What an export wrote. The `--json` shape of `crmsync export` (on stderr when the data goes to
@@ -171,13 +171,31 @@ impl Serialize for JsonRow<'_> {
         m.serialize_entry("id", &r.id.0)?;
         for c in self.fields {
             if let Some(v) = r.fields.get(c) {
-                m.serialize_entry(c, v)?;
+                match typed_json(r.kind.field_type(c), v) {
+                    Some(typed) => m.serialize_entry(c, &typed)?,
+                    None => m.serialize_entry(c, v)?,
+                }
             }
         }
         m.serialize_entry("updated_at", &format_millis(r.updated_at))?;
         m.serialize_entry("archived_at", &r.archived_at.map(format_millis))?;
         m.end()
     }
+}
+
+/// A number or boolean field's value as a JSON number or boolean (`"warmness": 7`), when it
+/// reads back as exactly the stored text; anything else stays a string.
+fn typed_json(ty: Option<FieldType>, v: &str) -> Option<serde_json::Value> {
+    let typed = match ty? {
+        FieldType::Number => serde_json::Value::Number(v.parse().ok()?),
+        FieldType::Bool => serde_json::Value::Bool(v.parse().ok()?),
+        _ => return None,
+    };
+    let back = match &typed {
+        serde_json::Value::Number(n) => n.to_string(),
+        other => other.to_string(),
+    };
+    (back == v).then_some(typed)
 }
 
 fn csv_io(e: csv::Error) -> std::io::Error {
@@ -299,6 +317,25 @@ mod tests {
             "{format}: every record comes back the same"
         );
         assert_eq!(first, export_bytes(&b, format, true), "{format}");
+    }
+
+    #[test]
+    fn jsonl_numbers_and_booleans_are_typed_when_they_read_back_the_same() {
+        use serde_json::json;
+        let n = Some(FieldType::Number);
+        assert_eq!(typed_json(n, "7"), Some(json!(7)));
+        assert_eq!(typed_json(n, "4.5"), Some(json!(4.5)));
+        // Too long for a JSON number to hold exactly: kept as text.
+        assert_eq!(typed_json(n, "123456789012345678901234567890"), None);
+        assert_eq!(typed_json(Some(FieldType::Bool), "true"), Some(json!(true)));
+        assert_eq!(typed_json(Some(FieldType::Text), "7"), None);
+        assert_eq!(typed_json(None, "7"), None);
+        let out = String::from_utf8(export_bytes(&source_store(), Format::Jsonl, false)).unwrap();
+        assert!(out.contains("\"warmness\":"), "{out}");
+        assert!(
+            !out.contains("\"warmness\":\""),
+            "a number written as text: {out}"
+        );
     }
 
     #[test]
