@@ -598,6 +598,11 @@ fn status_counts_records_per_connection_and_reports_health() {
     let acme = &s["connections"][0];
     assert_eq!(acme["health"], "healthy");
     assert_eq!(acme["last_successful_sync"], 1_768_478_401_000i64);
+    assert_eq!(acme["provider"], "hubspot");
+    // `connections --json` says the same, in the same form.
+    let c = env.run(&["connections", "--json"]).json();
+    assert_eq!(c[0]["provider"], "hubspot", "{c}");
+    assert_eq!(c[0]["last_successful_sync"], 1_768_478_401_000i64, "{c}");
     let contact = counts(acme, "contact");
     assert_eq!(contact["synced"], 1);
     assert_eq!(contact["local_only"], 1);

@@ -711,6 +711,10 @@ fn without_a_keychain_oauth_fails_naming_the_env_var_and_tokens_warn() {
     // And that is how a headless run works.
     hs.env.set_env("CRMSYNC_TOKEN_HS", &hs.sandbox.token());
     hs.run(&["sync", "-c", "hs"]).ok();
+    let row = hs.connections();
+    assert_eq!(row["token_source"], "environment", "{row}");
+    assert_eq!(row["token_state"], "not checked", "{row}");
+    assert!(row["last_successful_sync"].is_i64(), "{row}");
 
     // Disconnecting has no keychain to clear: it says so, and that the variable still gives
     // access, instead of failing for want of a keychain.

@@ -26,12 +26,13 @@ pub struct ConnectionInfo {
     pub base_url: Option<String>,
     /// Where the token comes from: `environment`, `keychain` or `none`.
     pub token_source: String,
-    /// `valid`, `expiring` (refreshed on next use), `needs sign-in`, or `unknown`.
+    /// `valid`, `expiring` (refreshed on next use), `needs sign-in`, or `not checked` (a
+    /// token from the environment, which only `--check` tries).
     pub token_state: String,
     pub account: Option<String>,
     pub scopes: Vec<String>,
-    /// The end of the last sync run that finished without error.
-    pub last_successful_sync: Option<String>,
+    /// The end of the last sync run that finished without error, epoch ms (as in `status`).
+    pub last_successful_sync: Option<Millis>,
     /// With `--check`: what the CRM said.
     pub check: Option<String>,
 }
@@ -51,14 +52,12 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             token_state: "needs sign-in".into(),
             account: None,
             scopes: Vec::new(),
-            last_successful_sync: last_syncs
-                .get(name)
-                .map(|t| crate::clock::format_instant(*t)),
+            last_successful_sync: last_syncs.get(name).copied(),
             check: None,
         };
         if auth::env_token(name).is_some() {
             info.token_source = "environment".into();
-            info.token_state = "unknown".into();
+            info.token_state = "not checked".into();
         } else {
             match keychain.load(name).await {
                 Ok(Some(creds)) => {
@@ -129,7 +128,8 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 } else {
                     r.scopes.join(" ")
                 },
-                or_dash(r.last_successful_sync.as_deref()),
+                r.last_successful_sync
+                    .map_or("—".to_string(), crate::clock::format_instant),
             ];
             if args.check {
                 row.push(or_dash(r.check.as_deref()));

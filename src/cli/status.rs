@@ -119,7 +119,7 @@ pub struct LocalCount {
 #[derive(Debug, Serialize)]
 pub struct ConnectionStatus {
     pub name: String,
-    pub provider: String,
+    pub provider: crate::providers::ProviderKind,
     pub health: Health,
     /// The outcome of the last sync that included this connection (`null`: none, or it has
     /// not finished).
@@ -153,7 +153,7 @@ fn overview(ctx: &Context, store: &Store, only: Option<&str>) -> anyhow::Result<
         };
         connections.push(ConnectionStatus {
             name: name.clone(),
-            provider: conn.provider.display_name().to_string(),
+            provider: conn.provider,
             health,
             last_run: last.flatten(),
             last_successful_sync: store.last_successful_sync(name)?,
@@ -203,7 +203,7 @@ fn overview(ctx: &Context, store: &Store, only: Option<&str>) -> anyhow::Result<
         ctx.out.data(format!(
             "{} ({}): {}, last successful sync {}",
             ctx.out.bold(&c.name),
-            c.provider,
+            c.provider.display_name(),
             c.health.as_str(),
             c.last_successful_sync.map_or("never".to_string(), when)
         ))?;
