@@ -78,7 +78,7 @@ pub fn provider_hint(p: &ProviderError) -> Option<String> {
                 .into(),
         ),
         ProviderError::Network { .. } => Some(
-            "check the connection's `base_url` and the network; nothing was lost, the next run resumes"
+            "check the connection's `base_url` and the network, then run the command again; nothing half-done is left behind"
                 .into(),
         ),
         _ => None,
