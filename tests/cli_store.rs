@@ -1028,6 +1028,13 @@ fn explain_shows_base_local_direction_policy_and_last_writer() {
     let run = env.run(&["explain", "ann@example.com", "shoe_size"]);
     run.expect_code(2);
     assert!(run.stderr.contains("`shoe_size`"), "{}", run.stderr);
+
+    // A held conflict knows the CRM's newer value: `remote` shows it, not the old base.
+    add_conflict(&env, &ann, "pronouns", "she/her", "they/them");
+    let e = env.run(&["explain", "ann@example.com", "pronouns", "--json"]);
+    e.ok();
+    let pronouns = &e.json()["connections"][0]["fields"][0];
+    assert_eq!(pronouns["remote"], "they/them", "{pronouns}");
 }
 
 #[test]

@@ -56,7 +56,8 @@ pub struct FieldView {
     /// The value both sides agreed on at the last sync.
     pub base: Option<String>,
     pub local: Option<String>,
-    /// The CRM's value as of the last sync (the base): crmsync does not ask the CRM here.
+    /// The CRM's value as last seen: a held conflict's remote value, else the base of the
+    /// last sync (crmsync does not ask the CRM here).
     pub remote: Option<String>,
     pub direction: Direction,
     /// Where the direction comes from: the connection's field entry, the provider's built-in
@@ -154,9 +155,14 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                     kebab(&direction)
                 ),
             };
+            // The CRM's value as last seen: the held conflict's, else the base both agreed on.
+            let remote = match open {
+                Some(c) => c.remote.clone(),
+                None => base.clone(),
+            };
             fields.push(FieldView {
                 last_writer: store.last_writer(&record.id, &name)?,
-                remote: base.clone(),
+                remote,
                 base,
                 local,
                 field: name,
