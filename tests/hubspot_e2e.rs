@@ -1407,6 +1407,8 @@ fn a_record_hubspot_refuses_fails_alone_and_goes_through_once_fixed() {
     let run = hs.sync();
     run.expect_code(3);
     assert!(run.stderr.contains("1 record(s) failed"), "{}", run.stderr);
+    // The report says what was done: four created there, one failed (not five created).
+    assert!(run.stdout.contains("0 here, 4 there"), "{}", run.stdout);
     // The other four are in HubSpot.
     let live = hs.remote_live("contacts");
     assert_eq!(live.len(), 4, "{live:#?}");

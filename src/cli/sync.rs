@@ -219,9 +219,23 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
                         n => format!("{} ({n} unchanged)", o.read),
                     },
                     o.local_changes.to_string(),
-                    format!("{} here, {} there", p.local_create, p.remote_create),
-                    format!("{} here, {} there", p.local_update, p.remote_update),
-                    format!("{} here, {} there", p.local_archive, p.remote_archive),
+                    // What was done: the planned writes to the CRM less those it refused
+                    // (counted under `failed`).
+                    format!(
+                        "{} here, {} there",
+                        p.local_create,
+                        done(p.remote_create, o.failed_writes.create)
+                    ),
+                    format!(
+                        "{} here, {} there",
+                        p.local_update,
+                        done(p.remote_update, o.failed_writes.update)
+                    ),
+                    format!(
+                        "{} here, {} there",
+                        p.local_archive,
+                        done(p.remote_archive, o.failed_writes.archive)
+                    ),
                     format!(
                         "{} ({} held)",
                         o.decided_conflicts + o.held_conflicts,
@@ -269,6 +283,11 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
         }
     }
     Ok(exit_for(report))
+}
+
+/// Planned writes less refused ones.
+fn done(planned: usize, failed: u64) -> u64 {
+    (planned as u64).saturating_sub(failed)
 }
 
 /// The exit code of a run: 1 when a connection stopped on an error, 4 when a safety gate

@@ -61,6 +61,8 @@ use crate::store::{
 #[derive(Debug, Default)]
 pub struct ExecOutcome {
     pub failed: u64,
+    /// The refused writes by kind (their sum is `failed`).
+    pub failed_writes: FailedWrites,
     pub decided: u64,
     pub held: u64,
     pub warnings: Vec<String>,
@@ -72,6 +74,31 @@ pub struct ExecOutcome {
     /// Set when the CRM's field times for the duplicates' `newest-wins` conflicts could not
     /// be read; the session gives it once per connection and run, like its own.
     pub history_warning: Option<String>,
+}
+
+/// Writes to the CRM that it refused, by kind: what a report takes off the planned creates,
+/// updates and archives to say what was done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FailedWrites {
+    pub create: u64,
+    pub update: u64,
+    pub archive: u64,
+}
+
+impl FailedWrites {
+    fn add(&mut self, op: WriteOp) {
+        match op {
+            WriteOp::Create => self.create += 1,
+            WriteOp::Update => self.update += 1,
+            WriteOp::Archive => self.archive += 1,
+        }
+    }
+
+    pub fn add_all(&mut self, other: &FailedWrites) {
+        self.create += other.create;
+        self.update += other.update;
+        self.archive += other.archive;
+    }
 }
 
 /// A create the CRM refused as a duplicate of a record it has, still journalled.
@@ -731,6 +758,7 @@ impl Executor<'_> {
         out: &mut ExecOutcome,
     ) -> Result<(), StepError> {
         out.failed += 1;
+        out.failed_writes.create += 1;
         self.store.fail_write(
             r.journal,
             &WriteFailure {
@@ -875,6 +903,7 @@ impl Executor<'_> {
                     match holders.get(&rec.id).filter(|h| **h != local_id) {
                         Some(other) => {
                             out.failed += 1;
+                            out.failed_writes.update += 1;
                             let message =
                                 self.merged_message(object, &local_id, &from, &rec.id, other);
                             self.store.fail_write(
@@ -943,6 +972,7 @@ impl Executor<'_> {
                 }
                 Err(e) => {
                     out.failed += 1;
+                    out.failed_writes.add(op);
                     self.store.fail_write(
                         jid,
                         &WriteFailure {

@@ -126,6 +126,9 @@ pub struct ObjectReport {
     pub planned: PlanCounts,
     /// Writes the CRM refused (kept as failures for `crmsync retry`).
     pub failed: u64,
+    /// Those writes by kind: `planned` less these is what was written to the CRM.
+    #[serde(default)]
+    pub failed_writes: crate::engine::execute::FailedWrites,
     /// Conflicts decided by a policy.
     pub decided_conflicts: u64,
     /// Conflicts held for `crmsync conflicts resolve`.
@@ -407,6 +410,7 @@ fn add_counts(into: &mut ObjectReport, from: &ObjectReport) {
     into.local_changes += from.local_changes;
     add_plan_counts(&mut into.planned, &from.planned);
     into.failed += from.failed;
+    into.failed_writes.add_all(&from.failed_writes);
     into.decided_conflicts += from.decided_conflicts;
     into.held_conflicts += from.held_conflicts;
 }
@@ -897,6 +901,7 @@ impl<'a> Session<'a> {
         self.settle_conflicts(planned, &held)?;
         add_follow_up(rep, &outcome);
         rep.failed += outcome.failed;
+        rep.failed_writes.add_all(&outcome.failed_writes);
         rep.decided_conflicts += outcome.decided;
         rep.held_conflicts += outcome.held;
         self.held.extend(
@@ -1195,6 +1200,7 @@ impl<'a> Session<'a> {
                     .count() as u64;
                 add_follow_up(&mut rep, &outcome);
                 rep.failed += outcome.failed;
+                rep.failed_writes.add_all(&outcome.failed_writes);
                 rep.decided_conflicts += outcome.decided;
                 rep.held_conflicts += outcome.held.saturating_sub(again);
                 rep.planned.conflicts = rep.planned.conflicts.saturating_sub(again as usize);
