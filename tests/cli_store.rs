@@ -583,7 +583,7 @@ fn status_without_a_state_file_says_there_is_nothing_yet_and_creates_nothing() {
 #[test]
 fn status_counts_records_per_connection_and_reports_health() {
     let env = seeded();
-    // Before any sync the connection has never synced: both contacts are local only.
+    // Before any sync the connection has never synced.
     let run = env.run(&["status", "--json"]);
     run.ok();
     let s = run.json();
@@ -592,6 +592,11 @@ fn status_counts_records_per_connection_and_reports_health() {
     assert_eq!(acme["name"], "acme");
     assert_eq!(acme["health"], "never-synced");
     assert_eq!(acme["last_successful_sync"], Value::Null);
+    // Both wait for the first push; `status RECORD` says the same of each.
+    let contact = counts(acme, "contact");
+    assert_eq!(contact["pending"], 2, "{contact}");
+    let bob = env.run(&["status", "bob@example.com", "--json"]).json();
+    assert_eq!(bob["connections"][0]["state"], "pending", "{bob}");
 
     let ann = link_ann(&env, RunOutcome::Ok);
     let s = env.run(&["status", "--json"]).json();

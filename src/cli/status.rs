@@ -350,7 +350,8 @@ fn one_record(
             "error"
         } else if link.is_some_and(|l| l.retired) {
             "retired"
-        } else if pending && link.is_some() {
+        } else if pending {
+            // Linked or not, its change waits for the next push (as `status` counts it).
             "pending"
         } else if link.is_some() {
             "synced"
