@@ -897,6 +897,13 @@ fn a_conflicts_decision_is_saved_replaced_while_open_and_kept_once_resolved() {
     // Met as `manual` first, then seen again by a later run under `newest-wins`: the open
     // row takes the latest decision.
     let id1 = s.upsert_conflict(&new(held(T0))).unwrap();
+    // Held again with the same values (the run's push after its pull, whose record times are
+    // those of crmsync's own writes): the first decision, with its times, is kept.
+    let mut later = held(T0 + 50);
+    later.run = Some(2);
+    assert_eq!(s.upsert_conflict(&new(later)).unwrap(), id1);
+    let open = s.list_open_conflicts(&ConflictFilter::default()).unwrap();
+    assert_eq!(open[0].decision, Some(held(T0)));
     let again = s.upsert_conflict(&new(decided.clone())).unwrap();
     assert_eq!(id1, again);
     let open = s.list_open_conflicts(&ConflictFilter::default()).unwrap();

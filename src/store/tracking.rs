@@ -125,27 +125,39 @@ impl Store {
     // ---- conflicts ---------------------------------------------------------------------
 
     /// Stores a detected conflict and returns its id; when the same (connection, record,
-    /// field) already has an open conflict, its values and decision are replaced instead (the
-    /// first detection time is kept).
+    /// field) already has an open conflict, its values and outcome are replaced instead (the
+    /// first detection time is kept, and so is the decision's run, policy and times while the
+    /// values and outcome are the same).
     pub fn upsert_conflict(&mut self, c: &NewConflict) -> Result<i64, StoreError> {
         let tx = begin(&mut self.conn, &self.path)?;
         let d = &c.decision;
+        // The same values met again (this run's push after its pull, or a later run) keep
+        // the decision that first met them: its times are those of the edits, while a later
+        // meeting may only see the record times of crmsync's own writes since.
+        let same = "(conflicts.local IS excluded.local AND conflicts.remote IS excluded.remote
+                     AND conflicts.outcome IS excluded.outcome)";
         let id: i64 = tx
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "INSERT INTO conflicts(connection, kind, local_id, field, base, local, remote,
                                        detected_at, run, policy, outcome, local_updated_at,
                                        local_time_source, remote_updated_at, remote_time_source)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
                  ON CONFLICT(connection, local_id, field) WHERE resolved_at IS NULL
                  DO UPDATE SET base = excluded.base, local = excluded.local,
-                               remote = excluded.remote, run = excluded.run,
-                               policy = excluded.policy, outcome = excluded.outcome,
-                               local_updated_at = excluded.local_updated_at,
-                               local_time_source = excluded.local_time_source,
-                               remote_updated_at = excluded.remote_updated_at,
-                               remote_time_source = excluded.remote_time_source
-                 RETURNING id",
-            )
+                               remote = excluded.remote,
+                               run = iif({same}, conflicts.run, excluded.run),
+                               policy = iif({same}, conflicts.policy, excluded.policy),
+                               outcome = excluded.outcome,
+                               local_updated_at =
+                                   iif({same}, conflicts.local_updated_at, excluded.local_updated_at),
+                               local_time_source =
+                                   iif({same}, conflicts.local_time_source, excluded.local_time_source),
+                               remote_updated_at =
+                                   iif({same}, conflicts.remote_updated_at, excluded.remote_updated_at),
+                               remote_time_source =
+                                   iif({same}, conflicts.remote_time_source, excluded.remote_time_source)
+                 RETURNING id"
+            ))
             .and_then(|mut s| {
                 s.query_row(
                     params![
