@@ -45,6 +45,30 @@ fn save(env: &TestEnv, records: &[Record]) {
     store.save_records(records, &WriteOrigin::User).unwrap();
 }
 
+/// Ann, synced to HubSpot, then edited here (`local`: field, value) and there (`remote`:
+/// property, value) before the next run.
+fn ann_edited_on_both_sides(
+    sandbox: &Sandbox,
+    env: &TestEnv,
+    local: (&str, &str),
+    remote: (&str, &str),
+) {
+    let ann = contact("ann@example.com", "Ann");
+    save(env, std::slice::from_ref(&ann));
+    env.run(&["sync"]).ok();
+    let remote_id = remote_contacts(sandbox)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut edited = ann;
+    edited.fields.insert(local.0.into(), local.1.into());
+    edited.updated_at = 5;
+    save(env, &[edited]);
+    sandbox
+        .update_record("contacts", &remote_id, &[remote])
+        .unwrap();
+}
+
 fn remote_contacts(sandbox: &Sandbox) -> Vec<serde_json::Value> {
     let dump = sandbox.dump();
     let all = dump["contacts"].as_array().cloned().unwrap_or_default();
@@ -309,20 +333,12 @@ fn a_held_conflict_keeps_the_exit_code_at_3_until_it_is_resolved() {
         "[policies.contact]\nfirst_name = \"manual\"\n\n[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n",
         sandbox.base_url()
     ));
-    let ann = contact("ann@example.com", "Ann");
-    save(&env, std::slice::from_ref(&ann));
-    env.run(&["sync"]).ok();
-    let remote_id = remote_contacts(&sandbox)[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut edited = ann.clone();
-    edited.fields.insert("first_name".into(), "Annabel".into());
-    edited.updated_at = 5;
-    save(&env, &[edited]);
-    sandbox
-        .update_record("contacts", &remote_id, &[("firstname", "Anna")])
-        .unwrap();
+    ann_edited_on_both_sides(
+        &sandbox,
+        &env,
+        ("first_name", "Annabel"),
+        ("firstname", "Anna"),
+    );
 
     let run = env.run(&["sync"]);
     run.expect_code(3);
@@ -391,20 +407,12 @@ fn the_shipped_samples_sync_to_hubspot_without_a_failed_record() {
 #[test]
 fn a_dry_run_plans_a_record_changed_on_both_sides_once() {
     let (sandbox, env) = setup();
-    let ann = contact("ann@example.com", "Ann");
-    save(&env, std::slice::from_ref(&ann));
-    env.run(&["sync"]).ok();
-    let remote_id = remote_contacts(&sandbox)[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut edited = ann.clone();
-    edited.fields.insert("job_title".into(), "Planner".into());
-    edited.updated_at = 5;
-    save(&env, &[edited]);
-    sandbox
-        .update_record("contacts", &remote_id, &[("lastname", "Archer")])
-        .unwrap();
+    ann_edited_on_both_sides(
+        &sandbox,
+        &env,
+        ("job_title", "Planner"),
+        ("lastname", "Archer"),
+    );
 
     let dry = env.run(&["sync", "--dry-run", "--json"]);
     dry.ok();

@@ -8,7 +8,6 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::mapping::{ConflictPolicy, Direction};
 use crate::model::{Millis, ObjectKind, RecordId};
-use crate::output::errors::UsageError;
 use crate::output::table::{or_dash, table};
 use crate::providers::{DefaultMapping, ProviderContext, ProviderError, TokenSource};
 use crate::store::{AuditEntry, Conflict, ConflictFilter, Link};
@@ -82,22 +81,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     if let Some(f) = &args.field
         && record.kind.field_type(f).is_none()
     {
-        let known: Vec<&str> = record
-            .kind
-            .standard_fields()
-            .iter()
-            .map(|d| d.name)
-            .collect();
-        return Err(UsageError(format!(
-            "`{f}` is not a {} field; the fields are {}, and custom fields are named `custom.NAME`",
-            record.kind,
-            known
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .into());
+        return Err(record::unknown_field(record.kind, f));
     }
     let seq = store.record_seq(&record.id)?.unwrap_or(0);
     let mut connections = Vec::new();

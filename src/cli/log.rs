@@ -2,7 +2,6 @@
 
 use serde::Serialize;
 
-use crate::output::errors::UsageError;
 use crate::output::table::{or_dash, table};
 use crate::store::{AuditEntry, CREATED_FIELD, Conflict, ConflictFilter, Run};
 
@@ -45,18 +44,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 && entries.is_empty()
                 && record.kind.field_type(field).is_none()
             {
-                let known: Vec<&str> = record
-                    .kind
-                    .standard_fields()
-                    .iter()
-                    .map(|f| f.name)
-                    .collect();
-                return Err(UsageError(format!(
-                    "`{field}` is not a {} field: expected one of {}, or `custom.NAME`",
-                    record.kind,
-                    known.join(", ")
-                ))
-                .into());
+                return Err(record::unknown_field(record.kind, field));
             }
             let conflicts = store.list_conflicts(&ConflictFilter {
                 local_id: Some(record.id.clone()),

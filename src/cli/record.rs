@@ -2,7 +2,7 @@
 //! users name it, and opening the state file for reading or under the run lock.
 
 use crate::model::{ObjectKind, Record, RecordId};
-use crate::output::errors::hinted;
+use crate::output::errors::{UsageError, hinted};
 use crate::store::{ConflictDecision, RunLock, Store, StoreError};
 
 use super::Context;
@@ -45,6 +45,20 @@ pub fn find(store: &Store, spec: &str) -> anyhow::Result<Record> {
         format!("no record `{spec}` in the local store"),
         "name a record by its local id, a contact's email, a company's domain, or CONNECTION:REMOTE-ID; `crmsync export` lists them",
     ))
+}
+
+/// The usage error for a field name that is not a field of `kind`, listing the fields.
+pub fn unknown_field(kind: ObjectKind, field: &str) -> anyhow::Error {
+    let known: Vec<String> = kind
+        .standard_fields()
+        .iter()
+        .map(|d| format!("`{}`", d.name))
+        .collect();
+    UsageError(format!(
+        "`{field}` is not a {kind} field; the fields are {}, and custom fields are named `custom.NAME`",
+        known.join(", ")
+    ))
+    .into()
 }
 
 /// Opens the state file for a command that only looks. `None` when there is no state file
