@@ -69,6 +69,16 @@ fn ann_edited_on_both_sides(
         .unwrap();
 }
 
+/// Six contacts, synced.
+fn six_synced(env: &TestEnv) -> Vec<Record> {
+    let records: Vec<Record> = (0..6)
+        .map(|i| contact(&format!("p{i}@example.com"), "P"))
+        .collect();
+    save(env, &records);
+    env.run(&["sync"]).ok();
+    records
+}
+
 fn remote_contacts(sandbox: &Sandbox) -> Vec<serde_json::Value> {
     let dump = sandbox.dump();
     let all = dump["contacts"].as_array().cloned().unwrap_or_default();
@@ -208,11 +218,7 @@ fn a_saved_plan_is_applied_and_a_record_that_moved_is_planned_again() {
 #[test]
 fn archiving_most_linked_records_stops_at_the_gate_with_exit_4_until_forced() {
     let (sandbox, env) = setup();
-    let records: Vec<Record> = (0..6)
-        .map(|i| contact(&format!("p{i}@example.com"), "P"))
-        .collect();
-    save(&env, &records);
-    env.run(&["sync"]).ok();
+    let records = six_synced(&env);
     // Archive four of six locally: 67% > the 50% default.
     let mut store = Store::open(&env.state_path()).unwrap();
     let archived: Vec<Record> = records[..4]
@@ -242,11 +248,7 @@ fn archiving_most_linked_records_stops_at_the_gate_with_exit_4_until_forced() {
 #[test]
 fn a_dry_run_stopped_at_the_gate_shows_what_it_held_back_and_not_nothing_to_do() {
     let (sandbox, env) = setup();
-    let records: Vec<Record> = (0..6)
-        .map(|i| contact(&format!("p{i}@example.com"), "P"))
-        .collect();
-    save(&env, &records);
-    env.run(&["sync"]).ok();
+    six_synced(&env);
     // Four of six deleted in HubSpot: a full read would archive 67% here.
     for c in remote_contacts(&sandbox).iter().take(4) {
         sandbox
