@@ -393,6 +393,19 @@ fn the_shipped_samples_sync_to_hubspot_without_a_failed_record() {
     assert_eq!(remote_contacts(&sandbox).len(), 47, "{report}");
     let companies = sandbox.dump()["companies"].as_array().unwrap().len();
     assert_eq!(companies, 12);
+    // Each contact's Company names one of the imported companies: in HubSpot the contact is
+    // associated with it.
+    for c in remote_contacts(&sandbox) {
+        let props = &c["properties"];
+        if props["company"].as_str().is_some_and(|n| !n.is_empty()) {
+            assert!(
+                props["associatedcompanyid"]
+                    .as_str()
+                    .is_some_and(|id| !id.is_empty()),
+                "{c:#}"
+            );
+        }
+    }
 
     sandbox.clear_request_log();
     env.run(&["sync"]).ok();

@@ -74,7 +74,14 @@ pub(crate) fn import_into<S: RecordStore + ?Sized>(
     store
         .begin_bulk_load()
         .map_err(|source| ImportError::Store { saved: 0, source })?;
+    let companies = match opts.kind {
+        ObjectKind::Contact => {
+            company_names(store).map_err(|source| ImportError::Store { saved: 0, source })?
+        }
+        _ => HashMap::new(),
+    };
     let mut sink = Batcher::new(store, opts, report, store_had_records);
+    sink.companies = companies;
     let mapper = ColumnMapper::new(opts.kind, &opts.map);
     let read = match format {
         Format::Csv => read_csv(path, input, &mapper, opts, &mut sink, progress),
@@ -692,6 +699,9 @@ struct Batcher<'s, S: RecordStore + ?Sized> {
     /// Where saved batches go to be freed: the thread that allocated their strings frees them
     /// far more cheaply than this one would (the allocator's per-thread arenas).
     spent: Option<Sender<Spent>>,
+    /// For a contact import, the live companies by [`company_key`] of their name (`None`
+    /// where two share a name): a row naming one gets its `company_id`.
+    companies: HashMap<String, Option<RecordId>>,
 }
 
 /// A saved batch on its way back to be freed: its records and their encodings.
@@ -732,6 +742,32 @@ impl Hasher for Prehashed {
     }
 }
 
+/// How a company name is matched: trimmed, case and inner spacing ignored.
+fn company_key(name: &str) -> String {
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// The live companies of `store` by [`company_key`] of their name; `None` for a name two or
+/// more share.
+fn company_names<S: RecordStore + ?Sized>(
+    store: &S,
+) -> Result<HashMap<String, Option<RecordId>>, crate::store::StoreError> {
+    let mut names: HashMap<String, Option<RecordId>> = HashMap::new();
+    store.for_each_record(ObjectKind::Company, false, &mut |c| {
+        if let Some(name) = c.get("name") {
+            names
+                .entry(company_key(name))
+                .and_modify(|id| *id = None)
+                .or_insert(Some(c.id.clone()));
+        }
+        Ok(())
+    })?;
+    Ok(names)
+}
+
 fn key_hash(key: usize, value: &str) -> u64 {
     let mut h = DefaultHasher::new();
     key.hash(&mut h);
@@ -755,6 +791,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
             store_had_records,
             saved: 0,
             spent: None,
+            companies: HashMap::new(),
         }
     }
 
@@ -777,7 +814,12 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let rows = std::mem::take(&mut self.rows);
+        let mut rows = std::mem::take(&mut self.rows);
+        if !self.companies.is_empty() {
+            for row in &mut rows {
+                self.fill_company_id(row);
+            }
+        }
         let kind = self.opts.kind;
         let keys = &self.opts.match_keys;
 
@@ -914,6 +956,23 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
             let _ = spent.send((records, encoded));
         }
         Ok(())
+    }
+
+    /// Gives a contact row that names a company (`company`) but no `company_id` the id of
+    /// the one live local company of that name, where there is exactly one.
+    fn fill_company_id(&self, row: &mut Row) {
+        if row.fields.contains_key("company_id") {
+            return;
+        }
+        let Some(Some(id)) = row
+            .fields
+            .get("company")
+            .and_then(|name| self.companies.get(&company_key(name)))
+        else {
+            return;
+        };
+        row.fields.insert("company_id".into(), id.0.clone());
+        row.encoded = encode_fields(&row.fields);
     }
 
     /// The record `row` duplicates, and by which match key (`None`: by id) and value.
@@ -1065,6 +1124,48 @@ mod tests {
         assert_eq!(r.rejections[0].column.as_deref(), Some("email"));
         assert_eq!(store.records.len(), 2);
         by_email(&store, "f@x.com");
+    }
+
+    #[test]
+    fn a_contacts_company_name_links_the_one_local_company_of_that_name() {
+        let mut store = MemStore::default();
+        let companies = "name,domain\nNorthwind Traders,northwind.example\n\
+                         Twin Co,twin-a.example\nTwin Co,twin-b.example\n";
+        let company_opts = ImportOptions::new(ObjectKind::Company, NOW, 1);
+        run(&mut store, "co.csv", companies, &company_opts).unwrap();
+        let northwind = store
+            .records
+            .values()
+            .find(|r| r.get("domain") == Some("northwind.example"))
+            .unwrap()
+            .id
+            .clone();
+        let given = RecordId::new();
+        let body = format!(
+            "email,company,company_id\n\
+             a@x.com,  northwind   TRADERS ,\n\
+             b@x.com,Twin Co,\n\
+             c@x.com,Nobody Inc,\n\
+             d@x.com,Northwind Traders,{given}\n"
+        );
+        run(&mut store, "c.csv", &body, &opts()).unwrap();
+        assert_eq!(
+            by_email(&store, "a@x.com").get("company_id"),
+            Some(northwind.as_str())
+        );
+        // Two companies share the name: neither is guessed.
+        assert_eq!(by_email(&store, "b@x.com").get("company_id"), None);
+        assert_eq!(by_email(&store, "c@x.com").get("company_id"), None);
+        // A company id in the file is kept as it is.
+        assert_eq!(
+            by_email(&store, "d@x.com").get("company_id"),
+            Some(given.as_str())
+        );
+        // The name itself stays as typed.
+        assert_eq!(
+            by_email(&store, "a@x.com").get("company"),
+            Some("northwind TRADERS")
+        );
     }
 
     #[test]
