@@ -45,6 +45,7 @@ fn config(base_url: &str) -> Config {
             base_url: Some(base_url.into()),
             auth_url: None,
             client_id: None,
+            token_env: None,
             scopes: None,
             redirect_port: None,
             objects: None,

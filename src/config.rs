@@ -106,6 +106,10 @@ pub struct ConnectionConfig {
     pub auth_url: Option<String>,
     /// The OAuth app's client id (the secret comes from the keychain or the environment).
     pub client_id: Option<String>,
+    /// The environment variable that holds this connection's token, for machines without a
+    /// keychain (`crmsync connect --token-env VAR` writes it there); `CRMSYNC_TOKEN_<NAME>`
+    /// still comes first.
+    pub token_env: Option<String>,
     /// OAuth scopes to ask for; default: what crmsync needs for the synced objects.
     pub scopes: Option<Vec<String>>,
     /// A fixed port for the OAuth redirect listener (some CRMs want an exact redirect URL);

@@ -54,6 +54,7 @@ pub fn open(
         });
     let tokens = auth::token_source(
         name,
+        conn.token_env.as_deref(),
         conn.provider,
         oauth_spec(&conn),
         Keychain::from_env(),

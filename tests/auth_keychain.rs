@@ -47,6 +47,7 @@ async fn without_a_secret_service_the_error_names_the_reason_and_the_headless_wa
     }
     let tokens = token_source(
         "acme-eu",
+        None,
         ProviderKind::Pipedrive,
         None,
         keychain,

@@ -687,6 +687,7 @@ fn without_a_keychain_oauth_fails_naming_the_env_var_and_tokens_warn() {
         hs.sandbox.request_log()
     );
 
+    // A connection already in the config is not rewritten: the warning says what to add.
     hs.env.set_env("HS_PAT", &hs.sandbox.token());
     let run = hs.run(&[
         "connect",
@@ -698,18 +699,45 @@ fn without_a_keychain_oauth_fails_naming_the_env_var_and_tokens_warn() {
     ]);
     run.ok();
     assert!(
+        run.stderr
+            .contains("set `token_env = \"HS_PAT\"` in `[connections.hs]`"),
+        "{}",
+        run.stderr
+    );
+    // A new one, as the README's quick start makes it, keeps the variable's name.
+    hs.env.write_config("");
+    let base = hs.sandbox.base_url();
+    let run = hs.run(&[
+        "connect",
+        "hubspot",
+        "--name",
+        "hs",
+        "--base-url",
+        &base,
+        "--token-env",
+        "HS_PAT",
+    ]);
+    run.ok();
+    assert!(
         run.stdout.contains("connected `hs` to HubSpot"),
         "{}",
         run.stdout
     );
     assert!(
         run.stderr
-            .contains("so the token was not stored: runs read it from `CRMSYNC_TOKEN_HS`"),
+            .contains("so the token was not stored: runs read it from `HS_PAT` (kept as `token_env` in the config)"),
         "{}",
         run.stderr
     );
-    // And that is how a headless run works.
+    // And that is how a headless run works: the variable named at connect time, kept in
+    // the config, with nothing else to set.
+    let config = std::fs::read_to_string(hs.env.config_path()).unwrap();
+    assert!(config.contains("token_env = \"HS_PAT\""), "{config}");
+    hs.run(&["mappings", "setup", "-c", "hs"]).ok();
+    hs.run(&["sync", "-c", "hs"]).ok();
+    // `CRMSYNC_TOKEN_<NAME>` still comes first.
     hs.env.set_env("CRMSYNC_TOKEN_HS", &hs.sandbox.token());
+    hs.env.set_env("HS_PAT", "not-the-token");
     hs.run(&["sync", "-c", "hs"]).ok();
     let row = hs.connections();
     assert_eq!(row["token_source"], "environment", "{row}");
@@ -727,6 +755,11 @@ fn without_a_keychain_oauth_fails_naming_the_env_var_and_tokens_warn() {
     );
     assert!(
         run.stderr.contains("`CRMSYNC_TOKEN_HS` is still set"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("`HS_PAT` is still set"),
         "{}",
         run.stderr
     );

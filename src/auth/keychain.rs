@@ -324,9 +324,10 @@ fn keyring_error(connection: &str, action: &'static str, e: keyring::Error) -> A
     }
 }
 
-/// The token for `connection` from `CRMSYNC_TOKEN_<NAME>`, when set and not empty.
-pub fn env_token(connection: &str) -> Option<SecretString> {
-    read_var(&crate::env::token_var(connection))
+/// The token for `connection` from the environment, when set and not empty:
+/// `CRMSYNC_TOKEN_<NAME>`, else the variable the connection's `token_env` names.
+pub fn env_token(connection: &str, token_env: Option<&str>) -> Option<SecretString> {
+    read_var(&crate::env::token_var(connection)).or_else(|| token_env.and_then(read_var))
 }
 
 /// The environment variable that holds the OAuth client secret of `connection`:

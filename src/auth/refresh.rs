@@ -203,16 +203,18 @@ impl TokenSource for StaticTokenSource {
 }
 
 /// The token source for a connection: `CRMSYNC_TOKEN_<NAME>` when set (it wins), else the
-/// keychain's credentials, renewed through `spec` when they are OAuth ones.
+/// variable its `token_env` names when that is set, else the keychain's credentials, renewed
+/// through `spec` when they are OAuth ones.
 pub fn token_source(
     connection: &str,
+    token_env: Option<&str>,
     provider: ProviderKind,
     spec: Option<OAuthSpec>,
     keychain: Keychain,
     lock: Arc<dyn RefreshLock>,
     clock: Arc<dyn Clock>,
 ) -> Arc<dyn TokenSource> {
-    if let Some(token) = env_token(connection) {
+    if let Some(token) = env_token(connection, token_env) {
         return Arc::new(StaticTokenSource::new(token));
     }
     Arc::new(OAuthTokenSource::new(

@@ -156,10 +156,27 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         Err(auth::AuthError::NoKeychain { reason, .. })
             if args.token_env.is_some() || args.token_stdin =>
         {
-            ctx.out.warn(format!(
-                "no keychain is reachable ({reason}), so the token was not stored: runs read it from `{}`",
-                crate::env::token_var(&name)
-            ));
+            let fixed = crate::env::token_var(&name);
+            match (&args.token_env, is_new) {
+                // A new connection remembers the variable: later runs read the token there.
+                (Some(var), true) => {
+                    conn.token_env = Some(var.clone());
+                    ctx.out.warn(format!(
+                        "no keychain is reachable ({reason}), so the token was not stored: runs read it from `{var}` (kept as `token_env` in the config), or from `{fixed}`"
+                    ));
+                }
+                (Some(var), false) if conn.token_env.as_deref() != Some(var.as_str()) => {
+                    ctx.out.warn(format!(
+                        "no keychain is reachable ({reason}), so the token was not stored: set `token_env = \"{var}\"` in `[connections.{name}]`, or `{fixed}`, for runs to read it"
+                    ));
+                }
+                (Some(var), false) => ctx.out.warn(format!(
+                    "no keychain is reachable ({reason}), so the token was not stored: runs read it from `{var}` (the connection's `token_env`)"
+                )),
+                (None, _) => ctx.out.warn(format!(
+                    "no keychain is reachable ({reason}), so the token was not stored: runs read it from `{fixed}`"
+                )),
+            }
             "environment".to_string()
         }
         Err(e) => return Err(e.into()),
@@ -213,6 +230,7 @@ fn new_connection(provider: ProviderKind) -> ConnectionConfig {
         base_url: None,
         auth_url: None,
         client_id: None,
+        token_env: None,
         scopes: None,
         redirect_port: None,
         objects: None,
@@ -305,6 +323,9 @@ fn append_connection(
     }
     if let Some(id) = &conn.client_id {
         table.insert("client_id".into(), toml::Value::String(id.clone()));
+    }
+    if let Some(var) = &conn.token_env {
+        table.insert("token_env".into(), toml::Value::String(var.clone()));
     }
     text.push_str(&format!(
         "\n[connections.{name}]\n{}",

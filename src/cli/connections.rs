@@ -55,7 +55,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             last_successful_sync: last_syncs.get(name).copied(),
             check: None,
         };
-        if auth::env_token(name).is_some() {
+        if auth::env_token(name, conn.token_env.as_deref()).is_some() {
             info.token_source = "environment".into();
             info.token_state = "not checked".into();
         } else {

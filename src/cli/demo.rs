@@ -67,6 +67,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             base_url: Some(sandbox.base_url()),
             auth_url: None,
             client_id: None,
+            token_env: None,
             scopes: None,
             redirect_port: None,
             objects: None,

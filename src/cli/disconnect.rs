@@ -65,11 +65,15 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             "local records and links are kept; `crmsync connect {} --name {}` resumes",
             conn.provider, args.name
         ));
-        if std::env::var_os(crate::env::token_var(&args.name)).is_some() {
-            ctx.out.warn(format!(
-                "`{}` is still set and still gives access",
-                crate::env::token_var(&args.name)
-            ));
+        let vars = [
+            Some(crate::env::token_var(&args.name)),
+            conn.token_env.clone(),
+        ];
+        for var in vars.into_iter().flatten() {
+            if std::env::var_os(&var).is_some() {
+                ctx.out
+                    .warn(format!("`{var}` is still set and still gives access"));
+            }
         }
     }
     Ok(Exit::Ok)

@@ -70,6 +70,7 @@ impl World {
                 base_url: None,
                 auth_url: None,
                 client_id: None,
+                token_env: None,
                 scopes: None,
                 redirect_port: None,
                 objects: Some(vec![ObjectKind::Contact]),

@@ -70,7 +70,7 @@ pub fn provider_hint(p: &ProviderError) -> Option<String> {
             crate::env::token_var(connection)
         )),
         ProviderError::NoToken { connection, .. } => Some(format!(
-            "sign in with `crmsync connect PROVIDER --name {connection}`, or for headless runs set `{}` to a private-app or API token",
+            "sign in with `crmsync connect PROVIDER --name {connection}`, or for headless runs set `{}` to a private-app or API token (or name the variable that holds it with `token_env` in `[connections.{connection}]`)",
             crate::env::token_var(connection)
         )),
         ProviderError::Budget { .. } => Some(
