@@ -60,8 +60,7 @@ use crate::store::{
 /// What executing one plan did.
 #[derive(Debug, Default)]
 pub struct ExecOutcome {
-    pub failed: u64,
-    /// The refused writes by kind (their sum is `failed`).
+    /// The writes the CRM refused, by kind.
     pub failed_writes: FailedWrites,
     pub decided: u64,
     pub held: u64,
@@ -98,6 +97,10 @@ impl FailedWrites {
         self.create += other.create;
         self.update += other.update;
         self.archive += other.archive;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.create + self.update + self.archive
     }
 }
 
@@ -757,7 +760,6 @@ impl Executor<'_> {
         message: String,
         out: &mut ExecOutcome,
     ) -> Result<(), StepError> {
-        out.failed += 1;
         out.failed_writes.create += 1;
         self.store.fail_write(
             r.journal,
@@ -902,7 +904,6 @@ impl Executor<'_> {
                     let from = w.remote_id.clone().unwrap_or_default();
                     match holders.get(&rec.id).filter(|h| **h != local_id) {
                         Some(other) => {
-                            out.failed += 1;
                             out.failed_writes.update += 1;
                             let message =
                                 self.merged_message(object, &local_id, &from, &rec.id, other);
@@ -971,7 +972,6 @@ impl Executor<'_> {
                     });
                 }
                 Err(e) => {
-                    out.failed += 1;
                     out.failed_writes.add(op);
                     self.store.fail_write(
                         jid,

@@ -900,7 +900,7 @@ impl<'a> Session<'a> {
         let held = self.held_remote_values(planned.object, &linked_ids)?;
         self.settle_conflicts(planned, &held)?;
         add_follow_up(rep, &outcome);
-        rep.failed += outcome.failed;
+        rep.failed += outcome.failed_writes.total();
         rep.failed_writes.add_all(&outcome.failed_writes);
         rep.decided_conflicts += outcome.decided;
         rep.held_conflicts += outcome.held;
@@ -1199,7 +1199,7 @@ impl<'a> Session<'a> {
                     })
                     .count() as u64;
                 add_follow_up(&mut rep, &outcome);
-                rep.failed += outcome.failed;
+                rep.failed += outcome.failed_writes.total();
                 rep.failed_writes.add_all(&outcome.failed_writes);
                 rep.decided_conflicts += outcome.decided;
                 rep.held_conflicts += outcome.held.saturating_sub(again);
