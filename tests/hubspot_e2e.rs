@@ -842,6 +842,18 @@ fn manual_holds_the_field_exits_3_and_a_later_local_decision_goes_through() {
     assert_eq!(open[0].field, "last_name");
     assert_eq!(open[0].local.as_deref(), Some("FromLocal"));
     assert_eq!(open[0].remote.as_deref(), Some("FromHubSpot"));
+    // Held, not decided by time, but the times are recorded: the local one is the field's own
+    // (from the audit trail, no CRM call), the remote one the record's, HubSpot's edit being
+    // the later, as it was.
+    let d = open[0].decision.clone().expect("decision recorded");
+    assert_eq!(d.policy, "manual");
+    assert_eq!(d.local_time_source, "field", "{d:?}");
+    assert_eq!(d.remote_time_source, "record", "{d:?}");
+    assert!(d.remote_updated_at > d.local_updated_at, "{d:?}");
+    assert!(
+        history_reads(&hs).is_empty(),
+        "no property history read for a manual conflict"
+    );
     // Still held on the next run, also when the record's other fields are edited locally:
     // nothing is written over either side's last name.
     hs.edit_local(&id, &[("first_name", "Again")]);

@@ -13,7 +13,10 @@
 //! * the local times of those fields, with one store query ([`Store::local_field_times`]: the
 //!   latest audit row of each field),
 //!
-//! and plans just those records again with the better inputs. The planner stays pure; where a
+//! and plans just those records again with the better inputs. A conflict under another policy
+//! is decided without times, but the times are recorded with it (`conflicts list`): its local
+//! field time is looked up the same way (the audit trail is at hand), its remote one is not
+//! (that would cost a CRM call for nothing it decides), so it stays the record's. The planner stays pure; where a
 //! time is missing it falls back to the record's time. A failed history read does not fail the
 //! run: those records are decided on the remote record time (and the local field times, which
 //! are always at hand), with a warning naming the connection; the engine gives that warning
@@ -35,8 +38,8 @@ pub struct Refined {
 }
 
 /// Plans again, with per-field times, the records of `input` whose plan `planned` holds a
-/// `newest-wins` conflict (see the module docs). Without such a conflict nothing is read and
-/// `planned` is returned as it is.
+/// conflict (see the module docs): both sides' times for a `newest-wins` one, the local time
+/// for the others. Without a conflict nothing is read and `planned` is returned as it is.
 pub async fn refine(
     store: &Store,
     provider: &dyn Provider,
@@ -44,7 +47,11 @@ pub async fn refine(
     input: PlanInput,
     planned: Plan,
 ) -> Result<Refined, StoreError> {
+    // The fields whose times decide (`newest-wins`): both sides' times are looked up.
     let mut conflicting: BTreeMap<RecordId, BTreeSet<String>> = BTreeMap::new();
+    // Every conflicting field: its local time, at hand in the audit trail, is recorded with
+    // the conflict whatever the policy (no CRM call is made for these alone).
+    let mut local_wanted: BTreeMap<RecordId, BTreeSet<String>> = BTreeMap::new();
     for c in &planned.conflicts {
         if c.policy == ConflictPolicy::NewestWins {
             conflicting
@@ -52,8 +59,12 @@ pub async fn refine(
                 .or_default()
                 .insert(c.field.clone());
         }
+        local_wanted
+            .entry(c.local_id.clone())
+            .or_default()
+            .insert(c.field.clone());
     }
-    if conflicting.is_empty() {
+    if local_wanted.is_empty() {
         return Ok(Refined {
             plan: planned,
             warning: None,
@@ -72,7 +83,7 @@ pub async fn refine(
             i.remote.is_some()
                 && i.local
                     .as_ref()
-                    .is_some_and(|l| conflicting.contains_key(&l.id))
+                    .is_some_and(|l| local_wanted.contains_key(&l.id))
         })
         .collect();
     let fields: BTreeSet<&String> = conflicting.values().flatten().collect();
@@ -85,10 +96,19 @@ pub async fn refine(
     properties.dedup();
     let remote_ids: Vec<String> = items
         .iter()
+        .filter(|i| {
+            i.local
+                .as_ref()
+                .is_some_and(|l| conflicting.contains_key(&l.id))
+        })
         .filter_map(|i| i.remote.as_ref().map(|r| r.id.clone()))
         .collect();
-    let (remote_times, warning) = match provider.field_times(object, &remote_ids, &properties).await
-    {
+    let read = if remote_ids.is_empty() {
+        Ok(FieldTimes::new())
+    } else {
+        provider.field_times(object, &remote_ids, &properties).await
+    };
+    let (remote_times, warning) = match read {
         Ok(times) => (times, None),
         Err(e) => (
             FieldTimes::new(),
@@ -101,17 +121,20 @@ pub async fn refine(
             )),
         ),
     };
-    let local_ids: Vec<RecordId> = conflicting.keys().cloned().collect();
+    let local_ids: Vec<RecordId> = local_wanted.keys().cloned().collect();
     let mut local_times = store.local_field_times(&local_ids)?;
     for item in &mut items {
         let Some(local) = &item.local else { continue };
-        let wanted = &conflicting[&local.id];
+        let wanted = &local_wanted[&local.id];
         if let Some(times) = local_times.remove(&local.id) {
             item.local_field_updated_at = times
                 .into_iter()
                 .filter(|(f, _)| wanted.contains(f))
                 .collect();
         }
+        let Some(wanted) = conflicting.get(&local.id) else {
+            continue;
+        };
         if let Some(remote) = &mut item.remote
             && let Some(times) = remote_times.get(&remote.id)
         {
