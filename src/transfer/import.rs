@@ -74,14 +74,20 @@ pub(crate) fn import_into<S: RecordStore + ?Sized>(
     store
         .begin_bulk_load()
         .map_err(|source| ImportError::Store { saved: 0, source })?;
-    let companies = match opts.kind {
+    let company_keys = match opts.kind {
         ObjectKind::Contact => {
-            company_names(store).map_err(|source| ImportError::Store { saved: 0, source })?
+            company_keys(store).map_err(|source| ImportError::Store { saved: 0, source })?
         }
         _ => HashMap::new(),
     };
     let mut sink = Batcher::new(store, opts, report, store_had_records);
-    sink.companies = companies;
+    for (id, key) in &company_keys {
+        sink.companies
+            .entry(key.clone())
+            .and_modify(|one| *one = None)
+            .or_insert_with(|| Some(id.clone()));
+    }
+    sink.company_keys = company_keys;
     let mapper = ColumnMapper::new(opts.kind, &opts.map);
     let read = match format {
         Format::Csv => read_csv(path, input, &mapper, opts, &mut sink, progress),
@@ -702,6 +708,8 @@ struct Batcher<'s, S: RecordStore + ?Sized> {
     /// For a contact import, the live companies by [`company_key`] of their name (`None`
     /// where two share a name): a row naming one gets its `company_id`.
     companies: HashMap<String, Option<RecordId>>,
+    /// The same companies' name keys by id.
+    company_keys: HashMap<RecordId, String>,
 }
 
 /// A saved batch on its way back to be freed: its records and their encodings.
@@ -750,22 +758,18 @@ fn company_key(name: &str) -> String {
         .to_lowercase()
 }
 
-/// The live companies of `store` by [`company_key`] of their name; `None` for a name two or
-/// more share.
-fn company_names<S: RecordStore + ?Sized>(
+/// The [`company_key`] of the name of each live company of `store`, by id.
+fn company_keys<S: RecordStore + ?Sized>(
     store: &S,
-) -> Result<HashMap<String, Option<RecordId>>, crate::store::StoreError> {
-    let mut names: HashMap<String, Option<RecordId>> = HashMap::new();
+) -> Result<HashMap<RecordId, String>, crate::store::StoreError> {
+    let mut keys = HashMap::new();
     store.for_each_record(ObjectKind::Company, false, &mut |c| {
         if let Some(name) = c.get("name") {
-            names
-                .entry(company_key(name))
-                .and_modify(|id| *id = None)
-                .or_insert(Some(c.id.clone()));
+            keys.insert(c.id.clone(), company_key(name));
         }
         Ok(())
     })?;
-    Ok(names)
+    Ok(keys)
 }
 
 fn key_hash(key: usize, value: &str) -> u64 {
@@ -792,6 +796,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
             saved: 0,
             spent: None,
             companies: HashMap::new(),
+            company_keys: HashMap::new(),
         }
     }
 
@@ -906,6 +911,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                         Existing::Stored(r) => (r, None),
                     };
                     let mut merged = base.clone();
+                    self.drop_stale_company_id(&row, &mut merged);
                     for (f, v) in row.fields {
                         merged.fields.insert(f, v);
                     }
@@ -973,6 +979,25 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         };
         row.fields.insert("company_id".into(), id.0.clone());
         row.encoded = encode_fields(&row.fields);
+    }
+
+    /// When a row moves a stored contact to another company by name (`company`, with no
+    /// `company_id` of its own or found), the contact's `company_id` no longer names its
+    /// company: it is dropped, so a sync does not keep the old company's association.
+    fn drop_stale_company_id(&self, row: &Row, merged: &mut Record) {
+        let (Some(name), None) = (row.fields.get("company"), row.fields.get("company_id")) else {
+            return;
+        };
+        let Some(old) = merged.get("company_id").and_then(RecordId::parse) else {
+            return;
+        };
+        if self
+            .company_keys
+            .get(&old)
+            .is_some_and(|key| *key != company_key(name))
+        {
+            merged.fields.remove("company_id");
+        }
     }
 
     /// The record `row` duplicates, and by which match key (`None`: by id) and value.
@@ -1165,6 +1190,40 @@ mod tests {
         assert_eq!(
             by_email(&store, "a@x.com").get("company"),
             Some("northwind TRADERS")
+        );
+
+        // Moved to a company not in the store: the old company's id no longer names it and
+        // is dropped; back to Northwind (any spelling), it is found again.
+        run(
+            &mut store,
+            "m.csv",
+            "email,company\na@x.com,Nobody Inc\n",
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!(by_email(&store, "a@x.com").get("company_id"), None);
+        run(
+            &mut store,
+            "n.csv",
+            "email,company\na@x.com,NORTHWIND traders\n",
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!(
+            by_email(&store, "a@x.com").get("company_id"),
+            Some(northwind.as_str())
+        );
+        // An id that names no local company is not second-guessed.
+        run(
+            &mut store,
+            "o.csv",
+            "email,company\nd@x.com,Twin Co\n",
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!(
+            by_email(&store, "d@x.com").get("company_id"),
+            Some(given.as_str())
         );
     }
 
