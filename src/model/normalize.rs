@@ -44,7 +44,9 @@ pub fn normalize(ty: FieldType, value: &str) -> Result<Option<String>, BadValue>
     Ok(Some(out))
 }
 
-fn collapse_ws(v: &str) -> String {
+/// `v` with every run of white space (line breaks included) folded to one space; `v` is
+/// expected trimmed.
+pub(crate) fn collapse_ws(v: &str) -> String {
     if v.contains(|c: char| c.is_whitespace() && c != ' ') || v.contains("  ") {
         v.split_whitespace().collect::<Vec<_>>().join(" ")
     } else {

@@ -81,13 +81,7 @@ pub(crate) fn import_into<S: RecordStore + ?Sized>(
         _ => HashMap::new(),
     };
     let mut sink = Batcher::new(store, opts, report, store_had_records);
-    for (id, key) in &company_keys {
-        sink.companies
-            .entry(key.clone())
-            .and_modify(|one| *one = None)
-            .or_insert_with(|| Some(id.clone()));
-    }
-    sink.company_keys = company_keys;
+    sink.set_companies(company_keys);
     let mapper = ColumnMapper::new(opts.kind, &opts.map);
     let read = match format {
         Format::Csv => read_csv(path, input, &mapper, opts, &mut sink, progress),
@@ -752,10 +746,7 @@ impl Hasher for Prehashed {
 
 /// How a company name is matched: trimmed, case and inner spacing ignored.
 fn company_key(name: &str) -> String {
-    name.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    crate::model::normalize::collapse_ws(name.trim()).to_lowercase()
 }
 
 /// The [`company_key`] of the name of each live company of `store`, by id.
@@ -962,6 +953,17 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
             let _ = spent.send((records, encoded));
         }
         Ok(())
+    }
+
+    /// Takes the live companies' name keys by id, and from them the companies by name.
+    fn set_companies(&mut self, keys: HashMap<RecordId, String>) {
+        for (id, key) in &keys {
+            self.companies
+                .entry(key.clone())
+                .and_modify(|one| *one = None)
+                .or_insert_with(|| Some(id.clone()));
+        }
+        self.company_keys = keys;
     }
 
     /// Gives a contact row that names a company (`company`) but no `company_id` the id of
