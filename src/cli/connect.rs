@@ -157,26 +157,25 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             if args.token_env.is_some() || args.token_stdin =>
         {
             let fixed = crate::env::token_var(&name);
-            match (&args.token_env, is_new) {
+            let where_from = match (&args.token_env, is_new) {
                 // A new connection remembers the variable: later runs read the token there.
                 (Some(var), true) => {
                     conn.token_env = Some(var.clone());
-                    ctx.out.warn(format!(
-                        "no keychain is reachable ({reason}), so the token was not stored: runs read it from `{var}` (kept as `token_env` in the config), or from `{fixed}`"
-                    ));
+                    format!(
+                        "runs read it from `{var}` (kept as `token_env` in the config), or from `{fixed}`"
+                    )
                 }
-                (Some(var), false) if conn.token_env.as_deref() != Some(var.as_str()) => {
-                    ctx.out.warn(format!(
-                        "no keychain is reachable ({reason}), so the token was not stored: set `token_env = \"{var}\"` in `[connections.{name}]`, or `{fixed}`, for runs to read it"
-                    ));
+                (Some(var), false) if conn.token_env.as_deref() != Some(var.as_str()) => format!(
+                    "set `token_env = \"{var}\"` in `[connections.{name}]`, or `{fixed}`, for runs to read it"
+                ),
+                (Some(var), false) => {
+                    format!("runs read it from `{var}` (the connection's `token_env`)")
                 }
-                (Some(var), false) => ctx.out.warn(format!(
-                    "no keychain is reachable ({reason}), so the token was not stored: runs read it from `{var}` (the connection's `token_env`)"
-                )),
-                (None, _) => ctx.out.warn(format!(
-                    "no keychain is reachable ({reason}), so the token was not stored: runs read it from `{fixed}`"
-                )),
-            }
+                (None, _) => format!("runs read it from `{fixed}`"),
+            };
+            ctx.out.warn(format!(
+                "no keychain is reachable ({reason}), so the token was not stored: {where_from}"
+            ));
             "environment".to_string()
         }
         Err(e) => return Err(e.into()),
