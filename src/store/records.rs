@@ -168,7 +168,53 @@ pub(super) fn save_in(
     save_encoded_in(tx, path, records, None, origin, at)
 }
 
+/// Records per multi-row insert of [`save_encoded_in`]: one statement inserting many rows
+/// keeps its cursors open across them, where a statement a row opens and closes three B-tree
+/// cursors every time. 32 rows bind 8 × 32 + 4 parameters, far under SQLite's limit.
+const INSERT_ROWS: usize = 32;
+
+/// The columns a record insert binds for each row, and the four bound once for all of them
+/// (the creation's time, run, cause and connection), as `?1`–`?4`.
+const INSERT_HEAD: &str =
+    "INSERT INTO records(id, kind, fields, updated_at, archived_at, seq, email, domain,
+                                   created_at, created_run, created_cause, created_connection)
+             VALUES ";
+const ROW_PARAMS: usize = 8;
+const SHARED_PARAMS: usize = 4;
+
+/// `INSERT ... VALUES (...), (...)` for `rows` records, leaving ids that exist alone.
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(INSERT_HEAD);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        let p = SHARED_PARAMS + r * ROW_PARAMS;
+        sql.push('(');
+        for c in 1..=ROW_PARAMS {
+            sql.push_str(&format!("?{}, ", p + c));
+        }
+        sql.push_str("?1, ?2, ?3, ?4)");
+    }
+    sql.push_str(" ON CONFLICT(id) DO NOTHING");
+    sql
+}
+
+fn insert_sql_cached(rows: usize) -> &'static str {
+    static MANY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static ONE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    match rows {
+        INSERT_ROWS => MANY.get_or_init(|| insert_sql(INSERT_ROWS)),
+        1 => ONE.get_or_init(|| insert_sql(1)),
+        _ => unreachable!("inserts are of {INSERT_ROWS} rows or of one"),
+    }
+}
+
 /// [`save_in`], with the fields of `records[i]` already encoded as `encoded[i]` when given.
+///
+/// New records (the usual case of an import) are inserted many to a statement; a record whose
+/// id exists is left alone by the insert, found afterwards, and then read, compared and
+/// updated with its audit trail.
 fn save_encoded_in(
     tx: &Transaction<'_>,
     path: &Path,
@@ -183,135 +229,173 @@ fn save_encoded_in(
     let run = origin.run();
     let connection = origin.connection();
     let cause = origin.cause();
-    let mut insert = tx
-        .prepare_cached(
-            "INSERT INTO records(id, kind, fields, updated_at, archived_at, seq, email, domain,
-                                 created_at, created_run, created_cause, created_connection)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-             ON CONFLICT(id) DO NOTHING",
-        )
-        .map_err(|e| sql_error(path, "prepare the record insert", e))?;
-    (|| {
-        insert.raw_bind_parameter(9, at)?;
-        insert.raw_bind_parameter(10, run)?;
-        insert.raw_bind_parameter(11, cause.as_str())?;
-        insert.raw_bind_parameter(12, connection)
-    })()
-    .map_err(|e| sql_error(path, "prepare the record insert", e))?;
-    let mut audit_insert = tx
-        .prepare_cached(AUDIT_INSERT)
-        .map_err(|e| sql_error(path, "prepare the audit insert", e))?;
-    for (i, record) in records.iter().enumerate() {
-        let json: Cow<'_, str> = match encoded {
+    let json_of = |i: usize| -> Cow<'_, str> {
+        match encoded {
             Some(e) => Cow::Borrowed(e[i].as_str()),
-            None => Cow::Owned(encode_fields(&record.fields)),
-        };
-        let json = json.as_ref();
-        let (email, domain) = match_keys(record);
-        // The parameters that are the same for every record were bound above, once.
-        let inserted = (|| {
-            insert.raw_bind_parameter(1, record.id.as_str())?;
-            insert.raw_bind_parameter(2, record.kind.as_str())?;
-            insert.raw_bind_parameter(3, json)?;
-            insert.raw_bind_parameter(4, record.updated_at)?;
-            insert.raw_bind_parameter(5, record.archived_at)?;
-            insert.raw_bind_parameter(6, seq + 1)?;
-            insert.raw_bind_parameter(7, email)?;
-            insert.raw_bind_parameter(8, domain)?;
-            insert.raw_execute()
+            None => Cow::Owned(encode_fields(&records[i].fields)),
+        }
+    };
+    // Inserts `records[from..from + rows]` as changes `seq + 1 ...`; how many were new.
+    let insert = |from: usize, rows: usize, seq: i64| -> Result<usize, StoreError> {
+        let mut stmt = tx
+            .prepare_cached(insert_sql_cached(rows))
+            .map_err(|e| sql_error(path, "prepare the record insert", e))?;
+        let jsons: Vec<Cow<'_, str>> = (from..from + rows).map(json_of).collect();
+        (|| {
+            stmt.raw_bind_parameter(1, at)?;
+            stmt.raw_bind_parameter(2, run)?;
+            stmt.raw_bind_parameter(3, cause.as_str())?;
+            stmt.raw_bind_parameter(4, connection)?;
+            for (r, record) in records[from..from + rows].iter().enumerate() {
+                let p = SHARED_PARAMS + r * ROW_PARAMS;
+                let (email, domain) = match_keys(record);
+                stmt.raw_bind_parameter(p + 1, record.id.as_str())?;
+                stmt.raw_bind_parameter(p + 2, record.kind.as_str())?;
+                stmt.raw_bind_parameter(p + 3, jsons[r].as_ref())?;
+                stmt.raw_bind_parameter(p + 4, record.updated_at)?;
+                stmt.raw_bind_parameter(p + 5, record.archived_at)?;
+                stmt.raw_bind_parameter(p + 6, seq + 1 + r as i64)?;
+                stmt.raw_bind_parameter(p + 7, email)?;
+                stmt.raw_bind_parameter(p + 8, domain)?;
+            }
+            stmt.raw_execute()
         })()
-        .map_err(|e| sql_error(path, "insert a record", e))?;
-        if inserted == 1 {
-            // A new record: its creation is kept on the row (see CREATED_FIELD).
-            seq += 1;
-            changed += 1;
-            continue;
+        .map_err(|e| sql_error(path, "insert records", e))
+    };
+    let mut i = 0;
+    while i < records.len() {
+        let mut one_by_one = records.len() - i;
+        if one_by_one >= INSERT_ROWS {
+            let inserted = insert(i, INSERT_ROWS, seq)?;
+            if inserted == INSERT_ROWS {
+                seq += INSERT_ROWS as i64;
+                changed += INSERT_ROWS;
+                i += INSERT_ROWS;
+                continue;
+            }
+            // An id of these existed (or came twice): the rows just inserted are taken out
+            // again and the lot saved one by one, so that change numbers stay dense and in
+            // the records' order, and an existing record is compared and audited.
+            let mut undo = tx
+                .prepare_cached("DELETE FROM records WHERE id = ?1 AND seq = ?2")
+                .map_err(|e| sql_error(path, "prepare a record delete", e))?;
+            for (r, record) in records[i..i + INSERT_ROWS].iter().enumerate() {
+                undo.execute(params![record.id.as_str(), seq + 1 + r as i64])
+                    .map_err(|e| sql_error(path, "take back a record insert", e))?;
+            }
+            one_by_one = INSERT_ROWS;
         }
-        // The id exists: only now is the old row read, to compare and audit.
-        let old = tx
-            .prepare_cached("SELECT kind, fields, archived_at FROM records WHERE id = ?1")
-            .and_then(|mut s| {
-                s.query_row([record.id.as_str()], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Option<Millis>>(2)?,
-                    ))
-                })
-            })
-            .map_err(|e| sql_error(path, "read a record", e))?;
-        let (old_kind, old_json, old_archived) = old;
-        if old_kind != record.kind.as_str() {
-            return Err(StoreError::Invalid {
-                message: format!(
-                    "record `{}` is a {old_kind} in the state file and cannot be saved as a {}",
-                    record.id, record.kind
-                ),
-            });
-        }
-        if old_json == json && old_archived == record.archived_at {
-            continue;
-        }
-        let old_fields = parse_fields(path, &old_json)
-            .map_err(|m| corrupt(path, format!("record `{}`: {m}", record.id)))?;
-        seq += 1;
-        changed += 1;
-        tx.prepare_cached(
-            "UPDATE records SET fields = ?2, updated_at = ?3, archived_at = ?4, seq = ?5,
-                 email = ?6, domain = ?7
-             WHERE id = ?1",
-        )
-        .and_then(|mut s| {
-            s.execute(params![
-                record.id.as_str(),
-                json,
-                record.updated_at,
-                record.archived_at,
-                seq,
-                email,
-                domain,
-            ])
-        })
-        .map_err(|e| sql_error(path, "update a record", e))?;
-        let mut audit = |field: &str, old: Option<&str>, new: Option<&str>| {
-            exec_audit(
-                &mut audit_insert,
-                path,
-                &AuditRow {
-                    run,
-                    at,
-                    record_id: record.id.as_str(),
-                    kind: record.kind,
-                    field,
-                    old,
-                    new,
-                    side: LOCAL_SIDE,
-                    connection,
-                    cause,
-                },
-            )
-        };
-        for (field, old_value) in &old_fields {
-            let new_value = record.fields.get(field);
-            if new_value != Some(old_value) {
-                audit(field, Some(old_value), new_value.map(String::as_str))?;
+        for (j, record) in records.iter().enumerate().skip(i).take(one_by_one) {
+            let saved = insert(j, 1, seq)? == 1
+                || update_existing(tx, path, record, &json_of(j), origin, at, seq + 1)?;
+            if saved {
+                seq += 1;
+                changed += 1;
             }
         }
-        for (field, new_value) in &record.fields {
-            if !old_fields.contains_key(field) {
-                audit(field, None, Some(new_value))?;
-            }
-        }
-        if old_archived != record.archived_at {
-            let old = old_archived.map(|v| v.to_string());
-            let new = record.archived_at.map(|v| v.to_string());
-            audit("archived_at", old.as_deref(), new.as_deref())?;
-        }
+        i += one_by_one;
     }
     if seq != start_seq {
         write_seq(tx, path, seq)?;
     }
     Ok(changed)
+}
+
+/// Saves `record`, whose id is stored, as change number `seq`: compares it with the stored
+/// row, and where it differs updates the row and audits each field that changed. Returns
+/// whether anything changed.
+fn update_existing(
+    tx: &Transaction<'_>,
+    path: &Path,
+    record: &Record,
+    json: &str,
+    origin: &WriteOrigin,
+    at: Millis,
+    seq: i64,
+) -> Result<bool, StoreError> {
+    let (run, connection, cause) = (origin.run(), origin.connection(), origin.cause());
+    let (email, domain) = match_keys(record);
+    let old = tx
+        .prepare_cached("SELECT kind, fields, archived_at FROM records WHERE id = ?1")
+        .and_then(|mut s| {
+            s.query_row([record.id.as_str()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<Millis>>(2)?,
+                ))
+            })
+        })
+        .map_err(|e| sql_error(path, "read a record", e))?;
+    let (old_kind, old_json, old_archived) = old;
+    if old_kind != record.kind.as_str() {
+        return Err(StoreError::Invalid {
+            message: format!(
+                "record `{}` is a {old_kind} in the state file and cannot be saved as a {}",
+                record.id, record.kind
+            ),
+        });
+    }
+    if old_json == json && old_archived == record.archived_at {
+        return Ok(false);
+    }
+    let old_fields = parse_fields(path, &old_json)
+        .map_err(|m| corrupt(path, format!("record `{}`: {m}", record.id)))?;
+    tx.prepare_cached(
+        "UPDATE records SET fields = ?2, updated_at = ?3, archived_at = ?4, seq = ?5,
+             email = ?6, domain = ?7
+         WHERE id = ?1",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            record.id.as_str(),
+            json,
+            record.updated_at,
+            record.archived_at,
+            seq,
+            email,
+            domain,
+        ])
+    })
+    .map_err(|e| sql_error(path, "update a record", e))?;
+    let mut audit_insert = tx
+        .prepare_cached(AUDIT_INSERT)
+        .map_err(|e| sql_error(path, "prepare the audit insert", e))?;
+    let mut audit = |field: &str, old: Option<&str>, new: Option<&str>| {
+        exec_audit(
+            &mut audit_insert,
+            path,
+            &AuditRow {
+                run,
+                at,
+                record_id: record.id.as_str(),
+                kind: record.kind,
+                field,
+                old,
+                new,
+                side: LOCAL_SIDE,
+                connection,
+                cause,
+            },
+        )
+    };
+    for (field, old_value) in &old_fields {
+        let new_value = record.fields.get(field);
+        if new_value != Some(old_value) {
+            audit(field, Some(old_value), new_value.map(String::as_str))?;
+        }
+    }
+    for (field, new_value) in &record.fields {
+        if !old_fields.contains_key(field) {
+            audit(field, None, Some(new_value))?;
+        }
+    }
+    if old_archived != record.archived_at {
+        let old = old_archived.map(|v| v.to_string());
+        let new = record.archived_at.map(|v| v.to_string());
+        audit("archived_at", old.as_deref(), new.as_deref())?;
+    }
+    Ok(true)
 }
 
 impl Store {

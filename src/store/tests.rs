@@ -505,6 +505,52 @@ fn saving_a_record_as_another_kind_is_refused() {
 }
 
 #[test]
+fn a_large_batch_with_stored_and_repeated_ids_keeps_change_numbers_dense_and_in_order() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    // Record 5 is stored before; the batch of 70 (more than one multi-row insert) changes it,
+    // brings record 40 twice with a change the second time, and repeats record 3 unchanged.
+    s.save_records(&[contact(5, "old@x.io")], &IMPORT).unwrap();
+    let mut batch: Vec<Record> = (1..=66).map(|n| contact(n, &format!("{n}@x.io"))).collect();
+    batch.insert(40, contact(40, "40-again@x.io"));
+    batch.push(contact(3, "3@x.io"));
+    batch.push(contact(67, "67@x.io"));
+    batch.push(contact(68, "68@x.io"));
+    assert_eq!(batch.len(), 70);
+    let changed = s.save_records_counted(&batch, &IMPORT).unwrap();
+    assert_eq!(
+        changed, 69,
+        "66 (record 5 changed), 40 again, 67 and 68; 3 is unchanged"
+    );
+    assert_eq!(s.max_seq().unwrap(), 1 + 69);
+    let order: Vec<(i64, RecordId)> = s
+        .records_changed_since(ObjectKind::Contact, 0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|(q, r)| (q, r.id))
+        .collect();
+    // Change numbers follow the batch's order with none skipped: record 40 took 41, then
+    // 42 with its second save, which is where it is now.
+    let want: Vec<(i64, RecordId)> = (2..=40).chain(42..=70).zip((1..=68).map(id)).collect();
+    assert_eq!(order, want);
+    let get = |n| s.get_record(&id(n)).unwrap().unwrap();
+    assert_eq!(get(5).get("email"), Some("5@x.io"));
+    assert_eq!(get(40).get("email"), Some("40-again@x.io"));
+    // The stored record's change is audited; the new ones' creation is kept on their rows.
+    assert_eq!(
+        audit_count(&s),
+        2,
+        "record 5's email, and record 40's second email"
+    );
+    assert_eq!(
+        s.find_by_field(ObjectKind::Contact, "email", &["old@x.io".into()])
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+#[test]
 fn changes_come_back_in_change_order_per_kind() {
     let (_dir, path) = temp();
     let mut s = open(&path);
