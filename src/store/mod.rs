@@ -509,6 +509,9 @@ pub struct Store {
     clock: Arc<dyn Clock>,
     /// Set during a bulk load: see [`Store::begin_bulk_load`].
     checkpointer: Option<checkpoint::Checkpointer>,
+    /// Whether a bulk load has set the [`schema::DEFERRABLE_RECORD_INDEXES`] aside. A `Cell`,
+    /// because a lookup that needs them (`&self`) builds them again first.
+    indexes_aside: std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for Store {
@@ -525,6 +528,13 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// about a third less CPU inside SQLite at 16 KiB. A file keeps the page size it was made
 /// with (changing it needs a `VACUUM` outside WAL mode), so older files stay at 4 KiB.
 const PAGE_SIZE: i64 = 16_384;
+
+/// `PRAGMA cache_size` of every connection: 64 MiB.
+const CACHE_SIZE: i64 = -65_536;
+
+/// Rows a bulk load must expect before it sets the record indexes aside: below this,
+/// keeping them up to date costs too little to be worth a rebuild.
+pub const BULK_INDEX_ROWS: u64 = 50_000;
 
 impl Store {
     /// Opens (creating and migrating as needed) the state file at `path`.
@@ -543,6 +553,7 @@ impl Store {
             path: path.to_path_buf(),
             clock: crate::clock::from_env(),
             checkpointer: None,
+            indexes_aside: std::cell::Cell::new(false),
         };
         // Everything up to here only read the file; refuse before the first write.
         let version = store.check_identity()?;
@@ -555,6 +566,8 @@ impl Store {
         }
         store.configure(false)?;
         schema::migrate(&mut store.conn, &store.path)?;
+        // A bulk load killed before its end left its indexes aside: they are built now.
+        store.build_deferred_indexes()?;
         Ok(store)
     }
 
@@ -576,6 +589,7 @@ impl Store {
             path: path.to_path_buf(),
             clock: crate::clock::from_env(),
             checkpointer: None,
+            indexes_aside: std::cell::Cell::new(false),
         };
         let version = store.check_identity()?;
         if version > LATEST_VERSION {
@@ -596,24 +610,112 @@ impl Store {
         Ok(store)
     }
 
-    /// Starts a bulk load (a large import): until [`Store::end_bulk_load`], WAL checkpoints
-    /// run on a thread of their own instead of after the commits that fill the log, so saving
-    /// and copying pages into the database file overlap. Durability is the same either way.
+    /// Starts a bulk load (a large import) expected to bring about `expected_rows` records
+    /// (0: not known, or the load looks records up by match key as it goes). Until
+    /// [`Store::end_bulk_load`]:
+    ///
+    /// * WAL checkpoints run on a thread of their own instead of after the commits that fill
+    ///   the log, so saving and copying pages into the database file overlap;
+    /// * when at least [`BULK_INDEX_ROWS`] rows are expected and the file holds no more
+    ///   records than that, the secondary indexes of `records` are set aside and built once
+    ///   at the end: one sorted build costs far less than keeping them up to date row by
+    ///   row. A lookup that needs them during the load builds them first.
+    ///
+    /// Durability is the same either way: the indexes are dropped in a transaction of their
+    /// own, and a load killed before its end leaves a file whose next open builds them.
     /// Calling it again while a bulk load runs does nothing.
-    pub fn begin_bulk_load(&mut self) -> Result<(), StoreError> {
-        if self.checkpointer.is_none() {
-            self.checkpointer = Some(checkpoint::Checkpointer::start(&self.conn, &self.path)?);
+    pub fn begin_bulk_load(&mut self, expected_rows: u64) -> Result<(), StoreError> {
+        if self.checkpointer.is_some() {
+            return Ok(());
         }
+        if expected_rows >= BULK_INDEX_ROWS && !self.indexes_aside.get() {
+            let stored: i64 = self
+                .conn
+                .query_row("SELECT count(*) FROM records", [], |r| r.get(0))
+                .map_err(|e| self.sql("count records", e))?;
+            if stored as u64 <= expected_rows {
+                self.set_indexes_aside()?;
+            }
+        }
+        self.checkpointer = Some(checkpoint::Checkpointer::start(&self.conn, &self.path)?);
         Ok(())
     }
 
-    /// Ends a bulk load begun by [`Store::begin_bulk_load`] (else does nothing): the store
-    /// checkpoints after its commits again, starting with what the log holds now.
+    /// Ends a bulk load begun by [`Store::begin_bulk_load`] (else does nothing): builds the
+    /// indexes it set aside, and the store checkpoints after its commits again, starting with
+    /// what the log holds now.
     pub fn end_bulk_load(&mut self) -> Result<(), StoreError> {
-        match self.checkpointer.take() {
+        let built = self.build_deferred_indexes();
+        let finished = match self.checkpointer.take() {
             Some(c) => c.finish(&self.conn, &self.path),
             None => Ok(()),
+        };
+        built.and(finished)
+    }
+
+    fn set_indexes_aside(&mut self) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| sql_error(&self.path, "set indexes aside", e))?;
+        for (name, _) in schema::DEFERRABLE_RECORD_INDEXES {
+            tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
+                .map_err(|e| sql_error(&self.path, "set indexes aside", e))?;
         }
+        tx.commit()
+            .map_err(|e| sql_error(&self.path, "set indexes aside", e))?;
+        self.indexes_aside.set(true);
+        Ok(())
+    }
+
+    /// Builds whichever of the [`schema::DEFERRABLE_RECORD_INDEXES`] the file lacks: all of
+    /// them after a bulk load set them aside, none (at the cost of one read of the schema)
+    /// otherwise.
+    fn build_deferred_indexes(&self) -> Result<(), StoreError> {
+        let mut missing = Vec::new();
+        for (name, create) in schema::DEFERRABLE_RECORD_INDEXES {
+            let present: bool = self
+                .conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?1)",
+                )
+                .and_then(|mut s| s.query_row([name], |r| r.get(0)))
+                .map_err(|e| self.sql("read the schema", e))?;
+            if !present {
+                missing.push(*create);
+            }
+        }
+        if !missing.is_empty() {
+            // The build sorts every entry, in memory up to the page cache's size and in
+            // temporary files past it; both are made small for it, so that a million-row
+            // load's sort does not add a hundred MB to its memory.
+            let sql = format!(
+                "PRAGMA temp_store = FILE; PRAGMA cache_size = -8192;
+                 BEGIN; {}; COMMIT;",
+                missing.join("; ")
+            );
+            let built = self.conn.execute_batch(&sql).map_err(|e| {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.sql("build the record indexes", e)
+            });
+            self.conn
+                .execute_batch(&format!(
+                    "PRAGMA temp_store = MEMORY; PRAGMA cache_size = {CACHE_SIZE};"
+                ))
+                .map_err(|e| self.sql("configure the connection", e))?;
+            built?;
+        }
+        self.indexes_aside.set(false);
+        Ok(())
+    }
+
+    /// Called before a lookup that needs the record indexes: builds them if a bulk load set
+    /// them aside.
+    pub(super) fn need_record_indexes(&self) -> Result<(), StoreError> {
+        if self.indexes_aside.get() {
+            self.build_deferred_indexes()?;
+        }
+        Ok(())
     }
 
     /// Uses `clock` for the times the store stamps itself (audit rows of `save_records`).
@@ -693,7 +795,7 @@ impl Store {
             c.pragma_update(None, "foreign_keys", "ON")?;
             // 64 MiB of page cache: index inserts of a large import stay in memory instead of
             // re-reading pages (the default is 2 MiB).
-            c.pragma_update(None, "cache_size", -65_536)?;
+            c.pragma_update(None, "cache_size", CACHE_SIZE)?;
             c.pragma_update(None, "temp_store", "MEMORY")?;
             c.set_prepared_statement_cache_capacity(64);
             Ok(())

@@ -414,6 +414,9 @@ impl Store {
             (ObjectKind::Company, "domain") => Some("domain"),
             _ => None,
         };
+        if column.is_some() && !values.is_empty() {
+            self.need_record_indexes()?;
+        }
         let mut wanted: Vec<&str> = values
             .iter()
             .map(String::as_str)

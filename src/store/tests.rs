@@ -312,6 +312,7 @@ fn store_at_version(conn: rusqlite::Connection, path: &Path) -> Store {
         path: path.to_path_buf(),
         clock: Arc::new(FixedClock::new(T0)),
         checkpointer: None,
+        indexes_aside: std::cell::Cell::new(false),
     };
     s.save_records(&v1_fixture_records(), &IMPORT).unwrap();
     s
@@ -1352,8 +1353,8 @@ fn a_bulk_load_checkpoints_on_its_own_thread_and_gives_checkpoints_back() {
     let (_dir, path) = temp();
     let mut s = open(&path);
     assert_eq!(wal_autocheckpoint(&s), 1000);
-    s.begin_bulk_load().unwrap();
-    s.begin_bulk_load().unwrap(); // a second begin changes nothing
+    s.begin_bulk_load(0).unwrap();
+    s.begin_bulk_load(0).unwrap(); // a second begin changes nothing
     assert_eq!(
         wal_autocheckpoint(&s),
         checkpoint::wal_ceiling_pages(&s.conn).unwrap()
@@ -1421,4 +1422,134 @@ fn records_saved_with_their_encoding_are_read_back_as_saved() {
     for r in &records {
         assert_eq!(s.get_record(&r.id).unwrap().as_ref(), Some(r));
     }
+}
+
+/// The `CREATE INDEX` text of each index on `records`, by name.
+fn record_indexes(path: &Path) -> BTreeMap<String, String> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'records' AND sql IS NOT NULL")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn the_deferrable_indexes_are_the_ones_the_migrations_make() {
+    let (_dir, path) = temp();
+    drop(open(&path));
+    let made = record_indexes(&path);
+    for (name, create) in schema::DEFERRABLE_RECORD_INDEXES {
+        assert_eq!(made.get(*name).map(String::as_str), Some(*create), "{name}");
+    }
+}
+
+/// A new state file's path, its record indexes as the migrations made them, and a store on
+/// it in a bulk load of [`BULK_INDEX_ROWS`] rows (which sets those indexes aside).
+fn bulk_load_begun() -> (tempfile::TempDir, PathBuf, BTreeMap<String, String>, Store) {
+    let (dir, path) = temp();
+    drop(open(&path));
+    let fresh = record_indexes(&path);
+    let mut s = open(&path);
+    s.begin_bulk_load(BULK_INDEX_ROWS).unwrap();
+    (dir, path, fresh, s)
+}
+
+fn bulk_contacts(from: u32, to: u32) -> (Vec<Record>, Vec<String>) {
+    let records: Vec<Record> = (from..to)
+        .map(|n| contact(n, &format!("p{n}@example.com")))
+        .collect();
+    let encoded = records.iter().map(|r| encode_fields(&r.fields)).collect();
+    (records, encoded)
+}
+
+#[test]
+fn a_large_bulk_load_builds_the_match_key_indexes_once_at_its_end() {
+    let (_dir, path, fresh, mut s) = bulk_load_begun();
+    let aside = record_indexes(&path);
+    assert!(!aside.contains_key("records_email") && !aside.contains_key("records_domain"));
+    let (records, encoded) = bulk_contacts(1, 101);
+    s.save_records_encoded(&records, &encoded, &IMPORT).unwrap();
+    s.end_bulk_load().unwrap();
+    assert_eq!(
+        record_indexes(&path),
+        fresh,
+        "built again as the migrations made them"
+    );
+    let found = s
+        .find_by_field(ObjectKind::Contact, "email", &["p42@example.com".into()])
+        .unwrap();
+    assert_eq!(found["p42@example.com"].id, id(42));
+}
+
+#[test]
+fn a_lookup_during_a_bulk_load_builds_the_indexes_first() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    s.begin_bulk_load(BULK_INDEX_ROWS * 4).unwrap();
+    let (records, encoded) = bulk_contacts(1, 101);
+    s.save_records_encoded(&records, &encoded, &IMPORT).unwrap();
+    let found = s
+        .find_by_field(ObjectKind::Contact, "email", &["p7@example.com".into()])
+        .unwrap();
+    assert_eq!(found["p7@example.com"].id, id(7));
+    assert!(record_indexes(&path).contains_key("records_email"));
+    // The load goes on with the indexes kept up to date, and ends as usual.
+    let (more, encoded) = bulk_contacts(101, 201);
+    s.save_records_encoded(&more, &encoded, &IMPORT).unwrap();
+    s.end_bulk_load().unwrap();
+    assert_eq!(s.count_records(ObjectKind::Contact, false).unwrap(), 200);
+}
+
+#[test]
+fn a_bulk_load_keeps_the_indexes_when_it_is_small_or_the_store_is_larger() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    for (expected, why) in [(BULK_INDEX_ROWS - 1, "a small load"), (0, "size not known")] {
+        s.begin_bulk_load(expected).unwrap();
+        assert!(record_indexes(&path).contains_key("records_email"), "{why}");
+        s.end_bulk_load().unwrap();
+    }
+    // A store holding more records than the load brings: rebuilding would cost more than
+    // keeping the indexes up to date saves.
+    s.conn
+        .execute_batch(&format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i <= {BULK_INDEX_ROWS})
+             INSERT INTO records(id, kind, fields, updated_at, seq, email, created_at, created_cause)
+             SELECT printf('01HZY%021d', i), 'contact', '{{}}', 0, i, 'p' || i || '@x.io', 0, 'import'
+             FROM n"
+        ))
+        .unwrap();
+    assert_eq!(
+        s.count_records(ObjectKind::Contact, true).unwrap(),
+        BULK_INDEX_ROWS + 1
+    );
+    s.begin_bulk_load(BULK_INDEX_ROWS).unwrap();
+    assert!(
+        record_indexes(&path).contains_key("records_email"),
+        "a larger store"
+    );
+    s.end_bulk_load().unwrap();
+}
+
+#[test]
+fn a_bulk_load_killed_before_its_end_leaves_a_file_whose_next_open_builds_the_indexes() {
+    let (_dir, path, fresh, mut s) = bulk_load_begun();
+    let (records, encoded) = bulk_contacts(1, 101);
+    s.save_records_encoded(&records, &encoded, &IMPORT).unwrap();
+    // The process dies here: no end_bulk_load.
+    drop(s);
+    assert!(!record_indexes(&path).contains_key("records_email"));
+    // A reader still finds what was saved, only without the index.
+    let r = Store::open_read_only(&path).unwrap();
+    let found = r
+        .find_by_match_key(ObjectKind::Contact, "p9@example.com")
+        .unwrap();
+    assert_eq!(found.map(|r| r.id), Some(id(9)));
+    drop(r);
+    let s = open(&path);
+    assert_eq!(record_indexes(&path), fresh);
+    assert_eq!(s.count_records(ObjectKind::Contact, false).unwrap(), 100);
 }

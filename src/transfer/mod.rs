@@ -355,7 +355,7 @@ pub(crate) trait RecordStore {
     ) -> Result<(), StoreError>;
     /// Brackets a large load (see [`Store::begin_bulk_load`]); stores without such a mode
     /// do nothing.
-    fn begin_bulk_load(&mut self) -> Result<(), StoreError> {
+    fn begin_bulk_load(&mut self, _expected_rows: u64) -> Result<(), StoreError> {
         Ok(())
     }
     fn end_bulk_load(&mut self) -> Result<(), StoreError> {
@@ -391,8 +391,8 @@ impl RecordStore for Store {
     fn has_live_records(&self, kind: ObjectKind) -> Result<bool, StoreError> {
         Ok(Store::count_records(self, kind, false)? > 0)
     }
-    fn begin_bulk_load(&mut self) -> Result<(), StoreError> {
-        Store::begin_bulk_load(self)
+    fn begin_bulk_load(&mut self, expected_rows: u64) -> Result<(), StoreError> {
+        Store::begin_bulk_load(self, expected_rows)
     }
     fn end_bulk_load(&mut self) -> Result<(), StoreError> {
         Store::end_bulk_load(self)

@@ -180,3 +180,37 @@ fn duplicates_of_stored_records_are_found_when_the_store_had_some() {
         r.rejections[0].reason
     );
 }
+
+#[test]
+fn a_large_import_into_an_empty_store_still_merges_duplicates_across_batches() {
+    // Large enough for the store to set its match-key indexes aside; the last rows repeat
+    // the first ones' emails, batches later, so they are looked up while the indexes are
+    // aside (which builds them first).
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("big.csv");
+    let rows = crate::store::BULK_INDEX_ROWS * 6 / 5;
+    let mut body = String::from("email,first_name\n");
+    for i in 0..rows {
+        body.push_str(&format!("p{i}@example.com,Ann\n"));
+    }
+    body.push_str("p0@example.com,Bea\np1@example.com,Cy\n");
+    std::fs::write(&csv, body).unwrap();
+    let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+    let mut opts = ImportOptions::new(ObjectKind::Contact, NOW, 1);
+    opts.batch_size = 10_000;
+    let report = import_file(&mut store, &csv, &opts, &NoProgress).unwrap();
+    assert_eq!((report.loaded, report.merged), (rows, 2));
+    let found = store
+        .find_by_field(
+            ObjectKind::Contact,
+            "email",
+            &["p0@example.com".into(), "p1@example.com".into()],
+        )
+        .unwrap();
+    assert_eq!(found["p0@example.com"].get("first_name"), Some("Bea"));
+    assert_eq!(found["p1@example.com"].get("first_name"), Some("Cy"));
+    assert_eq!(
+        store.count_records(ObjectKind::Contact, false).unwrap(),
+        rows
+    );
+}
