@@ -859,10 +859,10 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         }
 
         let mut pending: Vec<Pending> = Vec::new();
-        let mut by_key: Vec<HashMap<String, usize>> = vec![HashMap::new(); keys.len()];
+        let mut by_key: Vec<PendingByKey> = keys.iter().map(|_| PendingByKey::default()).collect();
         let mut by_id: HashMap<RecordId, usize> = HashMap::new();
         for row in rows {
-            let existing = self.find_existing(&row, &found, &by_key, &by_id);
+            let existing = self.find_existing(&row, &found, &by_key, &by_id, &pending);
             let Some((existing, via)) = existing else {
                 // A row without an id gets a fresh one, which no later row can name: only ids
                 // from the file need to be found again.
@@ -881,12 +881,12 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                 self.report.loaded += 1;
                 let at = pending.len();
                 let ids = id_from_file.then_some(&mut by_id);
-                self.register(&record, &hashes, row.line, at, &mut by_key, ids);
                 pending.push(Pending {
                     record,
                     line: row.line,
                     encoded: Some(row.encoded),
                 });
+                self.register(&pending, &hashes, row.line, at, &mut by_key, ids);
                 continue;
             };
             match self.opts.on_duplicate {
@@ -944,7 +944,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                         }
                     };
                     let none = [None; HASHED_KEYS];
-                    self.register(&merged, &none, row.line, at, &mut by_key, Some(&mut by_id));
+                    self.register(&pending, &none, row.line, at, &mut by_key, Some(&mut by_id));
                 }
             }
         }
@@ -1023,8 +1023,9 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         &self,
         row: &Row,
         found: &[HashMap<String, Record>],
-        by_key: &[HashMap<String, usize>],
+        by_key: &[PendingByKey],
         by_id: &HashMap<RecordId, usize>,
+        pending: &[Pending],
     ) -> Option<(Existing, (Option<usize>, String))> {
         if let Some(id) = &row.id
             && let Some(&i) = by_id.get(id)
@@ -1038,7 +1039,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
             let Some(value) = row.fields.get(key) else {
                 continue;
             };
-            if let Some(&i) = by_key[k].get(value.as_str()) {
+            if let Some(i) = by_key[k].get(row.key_hash(k, value), key, value, pending) {
                 return Some((Existing::Pending(i), (Some(k), value.clone())));
             }
             if let Some(r) = found[k].get(value) {
@@ -1052,16 +1053,18 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         None
     }
 
+    /// Files `pending[at]` under its id (where `by_id` is given) and match key values.
     /// `hashes` are the record's match key hashes where known (see [`Row::hashes`]).
     fn register(
         &mut self,
-        record: &Record,
+        pending: &[Pending],
         hashes: &[Option<u64>; HASHED_KEYS],
         line: u64,
         at: usize,
-        by_key: &mut [HashMap<String, usize>],
+        by_key: &mut [PendingByKey],
         by_id: Option<&mut HashMap<RecordId, usize>>,
     ) {
+        let record = &pending[at].record;
         if let Some(by_id) = by_id {
             by_id.insert(record.id.clone(), at);
         }
@@ -1070,10 +1073,44 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         }
         for (k, key) in self.opts.match_keys.iter().enumerate() {
             if let Some(value) = record.fields.get(key) {
-                by_key[k].entry(value.clone()).or_insert(at);
-                self.seen
-                    .entry(known_hash(hashes, k, value))
-                    .or_insert(line);
+                let hash = known_hash(hashes, k, value);
+                by_key[k].insert(hash, key, value, at, pending);
+                self.seen.entry(hash).or_insert(line);
+            }
+        }
+    }
+}
+
+/// A batch's pending records by their value of one match key: the first record holding each
+/// value. Filed by the value's [`key_hash`], made ahead on the parsing thread, so that the
+/// common case neither hashes nor copies the value again; a value whose hash is taken by
+/// another value (or by a record that a merge has since moved off it) is filed by value.
+#[derive(Default)]
+struct PendingByKey {
+    by_hash: HashMap<u64, usize, BuildHasherDefault<Prehashed>>,
+    by_value: HashMap<String, usize>,
+}
+
+impl PendingByKey {
+    /// The pending record holding `value` of match key `key` (whose hash is `hash`).
+    fn get(&self, hash: u64, key: &str, value: &str, pending: &[Pending]) -> Option<usize> {
+        match self.by_hash.get(&hash) {
+            Some(&i) if pending[i].record.get(key) == Some(value) => Some(i),
+            _ if self.by_value.is_empty() => None,
+            _ => self.by_value.get(value).copied(),
+        }
+    }
+
+    /// Files `pending[at]` under `value`, unless a record already holds that place.
+    fn insert(&mut self, hash: u64, key: &str, value: &str, at: usize, pending: &[Pending]) {
+        match self.by_hash.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(at);
+            }
+            std::collections::hash_map::Entry::Occupied(e) => {
+                if pending[*e.get()].record.get(key) != Some(value) {
+                    self.by_value.entry(value.to_string()).or_insert(at);
+                }
             }
         }
     }
@@ -1119,6 +1156,44 @@ mod tests {
 
     fn lines(report: &ImportReport) -> Vec<u64> {
         report.rejections.iter().map(|r| r.line).collect()
+    }
+
+    #[test]
+    fn pending_records_are_found_by_value_when_hashes_collide_or_go_stale() {
+        let pending: Vec<Pending> = ["a@x.io", "b@x.io", "c@x.io"]
+            .iter()
+            .enumerate()
+            .map(|(i, email)| Pending {
+                record: Record {
+                    id: RecordId(format!("01HZY00000000000000000000{i}")),
+                    kind: ObjectKind::Contact,
+                    fields: [("email".to_string(), email.to_string())].into(),
+                    updated_at: 0,
+                    archived_at: None,
+                },
+                line: i as u64 + 2,
+                encoded: None,
+            })
+            .collect();
+        let mut index = PendingByKey::default();
+        // Two values under one hash: both are found, each as itself.
+        index.insert(7, "email", "a@x.io", 0, &pending);
+        index.insert(7, "email", "b@x.io", 1, &pending);
+        assert_eq!(index.get(7, "email", "a@x.io", &pending), Some(0));
+        assert_eq!(index.get(7, "email", "b@x.io", &pending), Some(1));
+        assert_eq!(index.get(7, "email", "z@x.io", &pending), None);
+        // A value filed twice keeps its first record.
+        index.insert(7, "email", "b@x.io", 2, &pending);
+        assert_eq!(index.get(7, "email", "b@x.io", &pending), Some(1));
+        // A record no longer holding the value it was filed under is not found by it.
+        let mut moved = pending;
+        moved[2]
+            .record
+            .fields
+            .insert("email".into(), "c2@x.io".into());
+        let mut index = PendingByKey::default();
+        index.insert(9, "email", "c@x.io", 2, &moved);
+        assert_eq!(index.get(9, "email", "c@x.io", &moved), None);
     }
 
     #[test]
