@@ -47,11 +47,29 @@ pub fn normalize(ty: FieldType, value: &str) -> Result<Option<String>, BadValue>
 /// `v` with every run of white space (line breaks included) folded to one space; `v` is
 /// expected trimmed.
 pub(crate) fn collapse_ws(v: &str) -> String {
-    if v.contains(|c: char| c.is_whitespace() && c != ' ') || v.contains("  ") {
+    if needs_collapsing(v) {
         v.split_whitespace().collect::<Vec<_>>().join(" ")
     } else {
         v.to_string()
     }
+}
+
+/// Whether `v` holds white space other than single spaces. One pass over the bytes (an
+/// import asks this of every text value); text beyond ASCII is checked char by char.
+fn needs_collapsing(v: &str) -> bool {
+    let mut after_space = false;
+    for &b in v.as_bytes() {
+        match b {
+            b' ' if after_space => return true,
+            b' ' => after_space = true,
+            b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => return true,
+            0x80.. => {
+                return v.contains(|c: char| c.is_whitespace() && c != ' ') || v.contains("  ");
+            }
+            _ => after_space = false,
+        }
+    }
+    false
 }
 
 fn email(v: &str) -> Result<String, BadValue> {
@@ -130,9 +148,9 @@ pub fn phone_e164(value: &str, default_calling_code: Option<&str>) -> Option<Str
         .split("ext")
         .next()
         .unwrap_or(v);
-    if v.chars()
-        .any(|c| !(c.is_ascii_digit() || " +-().\u{a0}/".contains(c)))
-    {
+    if v.chars().any(|c| {
+        !(c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')' | '.' | '\u{a0}' | '/'))
+    }) {
         return None;
     }
     let plus = v.trim_start().starts_with('+');
@@ -172,6 +190,23 @@ mod tests {
         );
         assert!(normalize(FieldType::Email, "not-an-email").is_err());
         assert!(normalize(FieldType::Email, "a@b@c").is_err());
+    }
+
+    #[test]
+    fn white_space_inside_text_is_folded_to_single_spaces() {
+        for (raw, want) in [
+            ("Ann Lee", "Ann Lee"),
+            ("Ann  Lee", "Ann Lee"),
+            ("Ann\tLee", "Ann Lee"),
+            ("Ann \r\n Lee", "Ann Lee"),
+            ("Zoë  Ng", "Zoë Ng"),
+            ("Zoë Ng", "Zoë Ng"),
+            ("Ann\u{a0}Lee", "Ann Lee"),
+            ("Ann\u{2003}\u{2003}Lee", "Ann Lee"),
+            ("Café Lumière", "Café Lumière"),
+        ] {
+            assert_eq!(collapse_ws(raw), want, "{raw:?}");
+        }
     }
 
     #[test]
