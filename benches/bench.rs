@@ -17,6 +17,10 @@ fn main() {
     if import::child_main_if_requested() {
         return;
     }
+    // The e2e100k section measures the crmsync binary's peak memory through a relay.
+    if sync::relay_main_if_requested() {
+        return;
+    }
     // cargo passes `--bench`; the rest are section names.
     let wanted: Vec<String> = std::env::args()
         .skip(1)
