@@ -217,6 +217,49 @@ fn import_of_a_clean_file_exits_0_and_again_changes_nothing() {
 }
 
 #[test]
+fn import_says_which_contacts_named_a_company_they_were_not_linked_to_and_how_to_link_them() {
+    let env = TestEnv::new();
+    env.write(
+        "c.csv",
+        "email,company\nann@x.io,Acme\nbo@x.io,Twin Co\ncy@x.io,Twin Co\n",
+    );
+    let first = env.run(&["import", "c.csv"]);
+    first.ok();
+    assert!(
+        first
+            .stderr
+            .contains("3 rows name a company that no local company has")
+            && first.stderr.contains("--object company")
+            && first.stderr.contains("`c.csv` again"),
+        "{}",
+        first.stderr
+    );
+    env.write(
+        "co.csv",
+        "name,domain\nAcme,acme.io\nTwin Co,twin-a.io\nTwin Co,twin-b.io\n",
+    );
+    env.run(&["import", "co.csv", "--object", "company"]).ok();
+    let again = env.run(&["import", "c.csv"]);
+    again.ok();
+    assert!(
+        again
+            .stderr
+            .contains("2 rows name a company that several local companies share (`Twin Co`)")
+            && again.stderr.contains("`company_id` column"),
+        "{}",
+        again.stderr
+    );
+    assert!(
+        !again.stderr.contains("no local company has"),
+        "{}",
+        again.stderr
+    );
+    let json = env.run(&["import", "c.csv", "--json"]).json();
+    assert_eq!(json["unlinked_companies"]["ambiguous"], 2);
+    assert_eq!(json["unlinked_companies"]["not_found"], 0);
+}
+
+#[test]
 fn import_refuses_a_file_that_is_not_csv_and_writes_nothing() {
     let env = seeded();
     let before = dump(&env);

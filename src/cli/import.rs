@@ -10,7 +10,10 @@ use crate::output::errors::UsageError;
 use crate::output::progress::ImportBar;
 use crate::output::table::table;
 use crate::store::RunOutcome;
-use crate::transfer::{Format, ImportError, ImportOptions, ImportReport, parse_map_spec};
+use crate::transfer::{
+    Format, ImportError, ImportOptions, ImportReport, MAX_LISTED_NAMES, UnlinkedCompanies,
+    parse_map_spec,
+};
 
 use super::{Context, Exit, record};
 
@@ -213,5 +216,39 @@ fn render(ctx: &Context, report: &ImportReport) -> anyhow::Result<()> {
             report.file.display()
         ));
     }
+    if let Some(unlinked) = &report.unlinked_companies {
+        render_unlinked(ctx, report, unlinked);
+    }
     Ok(())
+}
+
+/// Says which contact rows' company names gave them no company, and how to link them.
+fn render_unlinked(ctx: &Context, report: &ImportReport, unlinked: &UnlinkedCompanies) {
+    let rows = |n: u64| {
+        if n == 1 {
+            "1 row names".to_string()
+        } else {
+            format!("{n} rows name")
+        }
+    };
+    if unlinked.ambiguous > 0 {
+        let names: Vec<String> = unlinked
+            .ambiguous_names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect();
+        ctx.out.warn(format!(
+            "{} a company that several local companies share ({}{}), so they are linked to none; give those rows a `company_id` column with the company's id",
+            rows(unlinked.ambiguous),
+            names.join(", "),
+            if unlinked.ambiguous_names.len() >= MAX_LISTED_NAMES { ", …" } else { "" }
+        ));
+    }
+    if unlinked.not_found > 0 {
+        ctx.out.note(format!(
+            "{} a company that no local company has, so they are linked to none; to link them, import the companies (`crmsync import FILE --object company`) and then `{}` again",
+            rows(unlinked.not_found),
+            report.file.display()
+        ));
+    }
 }

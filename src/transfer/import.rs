@@ -10,8 +10,8 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender};
 
 use super::columns::{ColumnMapper, HeaderProblem, MapTarget, resolve_header};
 use super::{
-    Format, ImportError, ImportOptions, ImportProgress, ImportReport, OnDuplicate, RecordStore,
-    parse_millis,
+    Format, ImportError, ImportOptions, ImportProgress, ImportReport, MAX_LISTED_NAMES,
+    OnDuplicate, RecordStore, parse_millis,
 };
 use crate::model::normalize::{normalize, phone_e164};
 use crate::model::{FieldType, Fields, Millis, ObjectKind, Record, RecordId};
@@ -827,7 +827,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
             return Ok(());
         }
         let mut rows = std::mem::take(&mut self.rows);
-        if !self.companies.is_empty() {
+        if self.report.unlinked_companies.is_some() {
             for row in &mut rows {
                 self.fill_company_id(row);
             }
@@ -983,20 +983,35 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
     }
 
     /// Gives a contact row that names a company (`company`) but no `company_id` the id of
-    /// the one live local company of that name, where there is exactly one.
-    fn fill_company_id(&self, row: &mut Row) {
+    /// the one live local company of that name, where there is exactly one; counts the row
+    /// in the report's [`UnlinkedCompanies`] where there is none or several.
+    fn fill_company_id(&mut self, row: &mut Row) {
         if row.fields.contains_key("company_id") {
             return;
         }
-        let Some(Some(id)) = row
-            .fields
-            .get("company")
-            .and_then(|name| self.companies.get(&company_key(name)))
-        else {
+        let Some(name) = row.fields.get("company") else {
             return;
         };
-        row.fields.insert("company_id".into(), id.0.clone());
-        row.encoded = encode_fields(&row.fields);
+        let found = match self.companies.is_empty() {
+            true => None,
+            false => self.companies.get(&company_key(name)),
+        };
+        let unlinked = self.report.unlinked_companies.get_or_insert_default();
+        match found {
+            Some(Some(id)) => {
+                row.fields.insert("company_id".into(), id.0.clone());
+                row.encoded = encode_fields(&row.fields);
+            }
+            Some(None) => {
+                unlinked.ambiguous += 1;
+                if unlinked.ambiguous_names.len() < MAX_LISTED_NAMES
+                    && !unlinked.ambiguous_names.contains(name)
+                {
+                    unlinked.ambiguous_names.push(name.clone());
+                }
+            }
+            None => unlinked.not_found += 1,
+        }
     }
 
     /// When a row moves a stored contact to another company by name (`company`, with no
@@ -1275,10 +1290,19 @@ mod tests {
              c@x.com,Nobody Inc,\n\
              d@x.com,Northwind Traders,{given}\n"
         );
-        run(&mut store, "c.csv", &body, &opts()).unwrap();
+        let report = run(&mut store, "c.csv", &body, &opts()).unwrap();
         assert_eq!(
             by_email(&store, "a@x.com").get("company_id"),
             Some(northwind.as_str())
+        );
+        // The rows left unlinked are counted, by why.
+        assert_eq!(
+            report.unlinked_companies,
+            Some(super::super::UnlinkedCompanies {
+                not_found: 1,
+                ambiguous: 1,
+                ambiguous_names: vec!["Twin Co".into()],
+            })
         );
         // Two companies share the name: neither is guessed.
         assert_eq!(by_email(&store, "b@x.com").get("company_id"), None);
@@ -1327,6 +1351,20 @@ mod tests {
             by_email(&store, "d@x.com").get("company_id"),
             Some(given.as_str())
         );
+    }
+
+    #[test]
+    fn with_no_local_companies_every_named_company_is_unlinked_and_companies_report_none() {
+        let mut store = MemStore::default();
+        let body = "email,company\na@x.com,Acme\nb@x.com,Acme\nc@x.com,\n";
+        let report = run(&mut store, "c.csv", body, &opts()).unwrap();
+        let unlinked = report.unlinked_companies.unwrap();
+        assert_eq!((unlinked.not_found, unlinked.ambiguous), (2, 0));
+        let company_opts = ImportOptions::new(ObjectKind::Company, NOW, 1);
+        let report = run(&mut store, "co.csv", "name\nAcme\n", &company_opts).unwrap();
+        assert_eq!(report.unlinked_companies, None);
+        let json = serde_json::to_value(&report).unwrap();
+        assert!(json.get("unlinked_companies").is_none(), "{json}");
     }
 
     #[test]

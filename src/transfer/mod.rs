@@ -225,7 +225,28 @@ pub struct ImportReport {
     /// Rows not imported; `rejections` lists the first [`MAX_LISTED_REJECTIONS`].
     pub rejected: u64,
     pub rejections: Vec<Rejection>,
+    /// For contacts: the rows naming a company that got no `company_id` from it. `None`
+    /// (and left out of the JSON) for other objects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unlinked_companies: Option<UnlinkedCompanies>,
 }
+
+/// Contact rows that name a company (`company`) and have no `company_id`, yet got none from
+/// the name, by why. Their contacts are imported all the same, with the name as text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UnlinkedCompanies {
+    /// Rows naming a company that no live local company has (its companies may not be
+    /// imported yet).
+    pub not_found: u64,
+    /// Rows naming a company that several live local companies share.
+    pub ambiguous: u64,
+    /// The first [`MAX_LISTED_NAMES`] names that several companies share, as the rows wrote
+    /// them.
+    pub ambiguous_names: Vec<String>,
+}
+
+/// Names listed in [`UnlinkedCompanies::ambiguous_names`].
+pub const MAX_LISTED_NAMES: usize = 20;
 
 impl ImportReport {
     fn new(file: &Path, kind: ObjectKind, format: Format) -> ImportReport {
@@ -240,6 +261,7 @@ impl ImportReport {
             skipped: 0,
             rejected: 0,
             rejections: Vec::new(),
+            unlinked_companies: (kind == ObjectKind::Contact).then(UnlinkedCompanies::default),
         }
     }
 
