@@ -1433,11 +1433,15 @@ fn a_record_hubspot_refuses_fails_alone_and_goes_through_once_fixed() {
     let failures = hs.store().list_failures(Some(CONN)).unwrap();
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert_eq!(failures[0].local_id, people[2].id);
+    // Each bad property by name, in words rather than the JSON HubSpot embeds, with what a
+    // dropdown takes.
+    let message = &failures[0].message;
     assert!(
-        failures[0].message.contains("best-friend")
-            && failures[0].message.contains("lifecyclestage"),
-        "{}",
-        failures[0].message
+        message.starts_with("`lifecyclestage`: best-friend was not one of the allowed options")
+            && message.contains("marketingqualifiedlead")
+            && message.contains("a dropdown takes one of the values listed")
+            && !message.contains("isValid"),
+        "{message}"
     );
     // The failure stays until fixed: a sync without changes does not hide it.
     hs.sync();

@@ -833,6 +833,64 @@ async fn a_duplicate_contact_is_isolated_and_carries_the_existing_id() {
 }
 
 #[tokio::test]
+async fn a_refused_record_names_each_bad_property_and_keeps_a_message_naming_a_duplicate() {
+    let fake = Fake::start(|req, _| {
+        let input = &req.body["inputs"][0];
+        let taken = input["properties"]["email"] == json!("taken@x.test");
+        let items = if taken {
+            json!([{ "message": "email is taken", "code": "CONFLICTING_UNIQUE_VALUE",
+                     "context": { "propertyName": ["email"] } }])
+        } else {
+            json!([
+                { "message": "Lead Magnet was not one of the allowed options: [lead, customer]",
+                  "code": "INVALID_OPTION", "context": { "propertyName": ["lifecyclestage"] } },
+                { "message": "soon was not a valid date", "code": "INVALID_DATE",
+                  "context": { "propertyName": ["birthday"] } }
+            ])
+        };
+        let message = if taken {
+            "Contact already exists. Existing ID: 4711".to_string()
+        } else {
+            format!("Property values were not valid: {items}")
+        };
+        answer(
+            400,
+            json!({ "status": "error", "category": "VALIDATION_ERROR", "correlationId": "c",
+                    "message": message, "errors": items }),
+        )
+    });
+    let s = setup(&fake, None, |_| {});
+    let out =
+        s.hs.update(
+            ObjectKind::Contact,
+            &[write(
+                "L1",
+                Some("501"),
+                &[("lifecyclestage", "Lead Magnet")],
+            )],
+        )
+        .await
+        .unwrap();
+    let err = out[0].as_ref().unwrap_err();
+    assert_eq!(
+        err.message,
+        "`lifecyclestage`: Lead Magnet was not one of the allowed options: [lead, customer]; \
+         `birthday`: soon was not a valid date (a dropdown takes one of the values listed, \
+         which may differ from the labels HubSpot shows)"
+    );
+    let out =
+        s.hs.update(
+            ObjectKind::Contact,
+            &[write("L2", Some("502"), &[("email", "taken@x.test")])],
+        )
+        .await
+        .unwrap();
+    let err = out[0].as_ref().unwrap_err();
+    assert_eq!(err.duplicate_of(), Some("4711"));
+    assert_eq!(err.message, "Contact already exists. Existing ID: 4711");
+}
+
+#[tokio::test]
 async fn update_batches_by_id_and_moves_the_company_association() {
     let fake = Fake::start(|req, _| match req.path.as_str() {
         "/crm/v3/objects/contacts/batch/update" => answer(

@@ -708,8 +708,8 @@ impl HubSpot {
                     stack.push(a);
                     continue;
                 }
-                let raw = error_message_raw(&resp.body)
-                    .unwrap_or_else(|| self.http.error_text(&resp.body));
+                let raw =
+                    refusal_message(&resp.body).unwrap_or_else(|| self.http.error_text(&resp.body));
                 out.results
                     .push(Some(Err(record_error(raw, Some(resp.status.to_string())))));
                 continue;
@@ -823,6 +823,48 @@ fn wants_company(object: ObjectKind, properties: &[String]) -> bool {
 fn error_message_raw(body: &str) -> Option<String> {
     let v: Value = serde_json::from_str(body).ok()?;
     Some(v.get("message")?.as_str()?.to_string())
+}
+
+/// What a write of one record was refused for. A validation error lists each bad property in
+/// `errors` (its message embeds the same list as JSON); they are given one by one, by name,
+/// and a value that is not one of a dropdown's options gets a hint, since HubSpot takes an
+/// option's internal value (`marketingqualifiedlead`), not its label.
+fn refusal_message(body: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    // A message naming the record that holds a unique value is kept whole: it is parsed.
+    if let Some(raw) = error_message_raw(body)
+        && existing_id(&raw).is_some()
+    {
+        return Some(raw);
+    }
+    let properties: Vec<(String, &str)> = v
+        .get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let message = e.get("message")?.as_str()?;
+            let text = match e.pointer("/context/propertyName/0").and_then(Value::as_str) {
+                Some(name) => format!("`{name}`: {message}"),
+                None => message.to_string(),
+            };
+            Some((text, e.get("code").and_then(Value::as_str).unwrap_or("")))
+        })
+        .collect();
+    if properties.is_empty() {
+        return error_message_raw(body);
+    }
+    let mut text = properties
+        .iter()
+        .map(|(t, _)| t.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if properties.iter().any(|(_, code)| *code == "INVALID_OPTION") {
+        text.push_str(
+            " (a dropdown takes one of the values listed, which may differ from the labels HubSpot shows)",
+        );
+    }
+    Some(text)
 }
 
 fn json_id(v: &Value) -> Option<String> {
