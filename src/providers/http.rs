@@ -465,7 +465,12 @@ impl HttpClient {
                 let why = if e.is_timeout() {
                     format!("{} {} timed out", req.method.as_reqwest(), req.path)
                 } else {
-                    format!("{} {} failed: {e}", req.method.as_reqwest(), req.path)
+                    format!(
+                        "{} {} failed: {}",
+                        req.method.as_reqwest(),
+                        req.path,
+                        with_root_cause(&e)
+                    )
                 };
                 tracing::debug!(method = %req.method.as_reqwest(), path = %req.path, "{why}");
                 return Attempt::Retry {
@@ -605,8 +610,47 @@ impl HttpClient {
 /// Shared handle.
 pub type SharedClient = Arc<HttpClient>;
 
+/// `e`'s message, followed by that of the error at the bottom of its chain where that says
+/// something more: reqwest's own message ("error sending request for url …") leaves out
+/// whether the connection was refused, reset or not resolved.
+fn with_root_cause(e: &dyn std::error::Error) -> String {
+    let top = e.to_string();
+    let mut root = e.source();
+    while let Some(next) = root.and_then(std::error::Error::source) {
+        root = Some(next);
+    }
+    match root.map(ToString::to_string) {
+        Some(cause) if !top.contains(&cause) => format!("{top} ({cause})"),
+        _ => top,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_failed_request_says_what_lies_at_the_bottom_of_it() {
+        #[derive(Debug)]
+        struct Wrapped(std::io::Error);
+        impl std::fmt::Display for Wrapped {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("error sending request")
+            }
+        }
+        impl std::error::Error for Wrapped {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        assert_eq!(
+            super::with_root_cause(&Wrapped(refused)),
+            "error sending request (connection refused)"
+        );
+        let plain = std::io::Error::other("broken pipe");
+        assert_eq!(super::with_root_cause(&plain), "broken pipe");
+    }
+
     use super::*;
 
     #[test]
