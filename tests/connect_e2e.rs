@@ -687,8 +687,10 @@ fn without_a_keychain_oauth_fails_naming_the_env_var_and_tokens_warn() {
         hs.sandbox.request_log()
     );
 
-    // A connection already in the config is not rewritten: the warning says what to add.
+    // A connection already in the config gets the variable's name written into its table,
+    // the rest of the file kept as it was.
     hs.env.set_env("HS_PAT", &hs.sandbox.token());
+    let before = std::fs::read_to_string(hs.env.config_path()).unwrap();
     let run = hs.run(&[
         "connect",
         "hubspot",
@@ -700,10 +702,18 @@ fn without_a_keychain_oauth_fails_naming_the_env_var_and_tokens_warn() {
     run.ok();
     assert!(
         run.stderr
-            .contains("set `token_env = \"HS_PAT\"` in `[connections.hs]`"),
+            .contains("runs read it from `HS_PAT` (now the connection's `token_env` in `"),
         "{}",
         run.stderr
     );
+    let after = std::fs::read_to_string(hs.env.config_path()).unwrap();
+    assert_eq!(
+        after.replace("token_env = \"HS_PAT\"\n", ""),
+        before,
+        "only the key is added"
+    );
+    // Runs now find the token through it, with no keychain and no CRMSYNC_TOKEN_HS.
+    hs.run(&["mappings", "setup", "-c", "hs"]).ok();
     // A new one, as the README's quick start makes it, keeps the variable's name.
     hs.env.write_config("");
     let base = hs.sandbox.base_url();
