@@ -1406,6 +1406,60 @@ fn with_a_fifth_of_calls_failing_reruns_reach_the_fault_free_result() {
     assert_eq!(got.1, expected.1, "HubSpot");
 }
 
+// ---- dropdowns ----------------------------------------------------------------------------
+
+#[test]
+fn a_dropdown_written_as_its_label_is_sent_as_its_value_and_then_left_alone() {
+    let hs = Hs::start();
+    let mut people: Vec<Record> = (0..2).map(contact).collect();
+    people[0]
+        .fields
+        .insert("lifecycle_stage".into(), "Marketing Qualified Lead".into());
+    people[1]
+        .fields
+        .insert("lifecycle_stage".into(), "customer".into());
+    hs.save_local(&people);
+    hs.sync().ok();
+    let rid = hs.remote_id(ObjectKind::Contact, &people[0].id);
+    assert_eq!(
+        prop(&hs.remote("contacts", &rid), "lifecyclestage"),
+        Some("marketingqualifiedlead"),
+        "HubSpot got the option's value"
+    );
+    assert!(hs.store().list_failures(None).unwrap().is_empty());
+    // The local value stays as written, and is the same value as HubSpot's: nothing moves.
+    assert_eq!(
+        hs.local_record(&people[0].id).get("lifecycle_stage"),
+        Some("Marketing Qualified Lead")
+    );
+    hs.assert_sync_writes_nothing();
+    assert_eq!(
+        hs.local_record(&people[0].id).get("lifecycle_stage"),
+        Some("Marketing Qualified Lead")
+    );
+    // A later local edit by label is sent the same way; a change made in HubSpot comes back
+    // as HubSpot's value.
+    hs.edit_local(
+        &people[0].id,
+        &[("lifecycle_stage", "sales qualified lead")],
+    );
+    hs.sync().ok();
+    assert_eq!(
+        prop(&hs.remote("contacts", &rid), "lifecyclestage"),
+        Some("salesqualifiedlead")
+    );
+    tick();
+    hs.sandbox
+        .update_record("contacts", &rid, &[("lifecyclestage", "opportunity")])
+        .unwrap();
+    hs.sync().ok();
+    assert_eq!(
+        hs.local_record(&people[0].id).get("lifecycle_stage"),
+        Some("opportunity")
+    );
+    hs.assert_sync_writes_nothing();
+}
+
 // ---- refused records ---------------------------------------------------------------------
 
 #[test]

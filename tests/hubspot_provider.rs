@@ -1520,7 +1520,12 @@ async fn fields_read_types_read_only_uniqueness_and_options() {
             && get("lastmodifieddate").kind == RemoteFieldKind::DateTime
     );
     assert!(!get("email").read_only);
-    assert_eq!(get("lifecyclestage").options, ["lead", "customer"]);
+    let options: Vec<(&str, &str)> = get("lifecyclestage")
+        .options
+        .iter()
+        .map(|o| (o.value.as_str(), o.label.as_str()))
+        .collect();
+    assert_eq!(options, [("lead", "Lead"), ("customer", "Customer")]);
     assert!(get("crmsync_id").unique);
     assert_eq!(get("phone").kind, RemoteFieldKind::Phone);
     assert_eq!(

@@ -257,7 +257,11 @@ fn check_one(row: &MappingRow, ty: FieldType, fields: &[RemoteField]) -> (String
                 format!(
                     "`{}` is an enumeration ({}): values outside it are refused",
                     f.name,
-                    f.options.join(", ")
+                    f.options
+                        .iter()
+                        .map(|o| o.value.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 false,
             );

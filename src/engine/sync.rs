@@ -500,12 +500,28 @@ impl<'a> Session<'a> {
     }
 
     /// The field map for this run, without mapped properties the CRM does not have (each
-    /// named once in a warning, with the command that creates it). The CRM's catalogue is
+    /// named once in a warning, with the command that creates it), and with the options of
+    /// the mapped dropdowns ([`crate::mapping::FieldRule::options`]). The CRM's catalogue is
     /// asked at most once a day while every mapped property exists, and on every run while
-    /// one is missing, so a no-op run of a healthy connection costs no extra request.
+    /// one is missing, so a no-op run of a healthy connection costs no extra request; the
+    /// options are kept in the state file from the last time it was asked.
     async fn field_map(&mut self, object: ObjectKind) -> Result<FieldMap, StepError> {
         let mut map = self.resolve_map(object)?;
-        if let Some(missing) = self.missing_properties(object, &map).await? {
+        let (missing, fresh) = self.missing_properties(object, &map).await?;
+        let options: DropdownOptions = match fresh {
+            Some(options) => options,
+            None => self
+                .store
+                .meta_get(&options_key(&self.p.name, object))?
+                .and_then(|json| serde_json::from_str(&json).ok())
+                .unwrap_or_default(),
+        };
+        for rule in &mut map.rules {
+            if let Some(o) = options.get(&rule.remote) {
+                rule.options = o.clone();
+            }
+        }
+        if let Some(missing) = missing {
             map.rules.retain(|r| !missing.contains(&r.remote));
             for prop in missing {
                 self.warn(format!(
@@ -517,35 +533,51 @@ impl<'a> Session<'a> {
         Ok(map)
     }
 
+    /// The mapped properties the CRM does not have (`None`: all are there, or the catalogue
+    /// was asked less than a day ago), and, when it was asked now, the mapped dropdowns'
+    /// options, which are also kept for later runs (but not by a dry run).
     async fn missing_properties(
         &mut self,
         object: ObjectKind,
         map: &FieldMap,
-    ) -> Result<Option<Vec<String>>, StepError> {
+    ) -> Result<(Option<Vec<String>>, Option<DropdownOptions>), StepError> {
         const FRESH_MS: i64 = 24 * 60 * 60 * 1000;
         let mapped = map.remote_properties();
         let key = format!("catalogue:{}:{object}", self.p.name);
-        let signature = mapped.join(",");
+        // `options` marks catalogues read since their dropdown options are kept, so that a
+        // state file from before asks once more.
+        let signature = format!("options {}", mapped.join(","));
         let now = self.clock.now();
         if let Some(cached) = self.store.meta_get(&key)?
             && let Some((at, sig)) = cached.split_once(' ')
             && sig == signature
             && at.parse::<i64>().is_ok_and(|at| now - at < FRESH_MS)
         {
-            return Ok(None);
+            return Ok((None, None));
         }
         let fields = self.p.provider.fields(object).await?;
         let missing: Vec<String> = mapped
-            .into_iter()
-            .filter(|m| !fields.iter().any(|f| &f.name == m))
+            .iter()
+            .filter(|m| !fields.iter().any(|f| &f.name == *m))
+            .cloned()
             .collect();
+        let options: DropdownOptions = fields
+            .into_iter()
+            .filter(|f| !f.options.is_empty() && mapped.contains(&f.name))
+            .map(|f| (f.name, f.options))
+            .collect();
+        if !self.opts.dry_run {
+            let json = serde_json::to_string(&options).unwrap_or_else(|_| "{}".into());
+            self.store
+                .meta_set(&options_key(&self.p.name, object), &json)?;
+        }
         if missing.is_empty() {
             if !self.opts.dry_run {
                 self.store.meta_set(&key, &format!("{now} {signature}"))?;
             }
-            Ok(None)
+            Ok((None, Some(options)))
         } else {
-            Ok(Some(missing))
+            Ok((Some(missing), Some(options)))
         }
     }
 
@@ -1323,4 +1355,13 @@ pub(crate) fn link_state(link: &Link) -> LinkState {
         remote_updated_at: link.remote_updated_at.unwrap_or(0),
         archived: link.retired,
     }
+}
+
+/// Each mapped dropdown property's options, by property.
+type DropdownOptions = BTreeMap<String, Vec<crate::providers::FieldOption>>;
+
+/// The `meta` key of the dropdown options of `connection`'s mapped `object` properties: JSON,
+/// property → its options, as the CRM's catalogue last listed them.
+fn options_key(connection: &str, object: ObjectKind) -> String {
+    format!("options:{connection}:{object}")
 }

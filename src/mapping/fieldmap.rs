@@ -15,7 +15,7 @@ use super::{ConflictPolicy, Direction};
 use crate::config::{Config, FieldMappingConfig};
 use crate::model::normalize::normalize;
 use crate::model::{CUSTOM_PREFIX, FieldType, Fields, Millis, ObjectKind, RecordId};
-use crate::providers::{DefaultMapping, RemoteRecord};
+use crate::providers::{DefaultMapping, FieldOption, RemoteRecord};
 
 /// How one canonical field is synced with one remote property.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +30,11 @@ pub struct FieldRule {
     pub policy: ConflictPolicy,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transform: Option<Transform>,
+    /// The CRM's allowed values when the property is an enumeration (a dropdown), as its
+    /// catalogue last listed them; empty when not known. A value that is no option's value
+    /// but is one's label (case aside) stands for that option's value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<FieldOption>,
 }
 
 impl FieldRule {
@@ -42,11 +47,18 @@ impl FieldRule {
             direction: Direction::Both,
             policy: ConflictPolicy::default(),
             transform: None,
+            options: Vec::new(),
         }
     }
 
-    /// `value` as the planner compares it: normalised for the type, then transformed.
-    /// `None` for an empty value; a value that does not normalise is kept as written.
+    /// `value` as the planner compares it and the CRM is sent it: normalised for the type,
+    /// transformed, and for a dropdown, an option's label taken for its value. `None` for an
+    /// empty value; a value that does not normalise is kept as written.
+    ///
+    /// So a local value written as the label people see (`Marketing Qualified Lead`) is sent
+    /// as the value the CRM takes (`marketingqualifiedlead`), and the value the CRM answers is
+    /// the same value as the local one: nothing goes back and forth, and the local value is
+    /// kept as written.
     pub fn canonical(&self, value: &str) -> Option<String> {
         let v = match normalize(self.ty, value) {
             Ok(v) => v?,
@@ -56,7 +68,24 @@ impl FieldRule {
             Some(t) => t.apply(&v),
             None => v,
         };
+        let v = self.option_value(v);
         (!v.is_empty()).then_some(v)
+    }
+
+    /// `v`, or the value of the option whose label it is when it is no option's value.
+    fn option_value(&self, v: String) -> String {
+        if self.options.is_empty() || self.options.iter().any(|o| o.value == v) {
+            return v;
+        }
+        let folded = v.to_lowercase();
+        match self
+            .options
+            .iter()
+            .find(|o| o.label.trim().to_lowercase() == folded)
+        {
+            Some(o) => o.value.clone(),
+            None => v,
+        }
     }
 
     /// Whether two values are the same for this field, after normalisation and transform.
@@ -643,5 +672,39 @@ remote = "sector"
         assert!(rule.same(Some("Ann"), Some("ann")));
         assert!(!rule.same(Some("Ann"), Some("bob")));
         assert!(rule.same(Some("  "), None));
+    }
+
+    #[test]
+    fn a_dropdown_label_stands_for_its_value_when_it_is_no_value() {
+        let mut rule = FieldRule::new("lifecycle_stage", "lifecyclestage", FieldType::Text);
+        let option = |value: &str, label: &str| FieldOption {
+            value: value.into(),
+            label: label.into(),
+        };
+        rule.options = vec![
+            option("marketingqualifiedlead", "Marketing Qualified Lead"),
+            option("lead", "Lead"),
+            // A label that is another option's value: values come first.
+            option("other", "lead"),
+        ];
+        assert_eq!(
+            rule.canonical(" marketing  QUALIFIED lead ").as_deref(),
+            Some("marketingqualifiedlead")
+        );
+        assert_eq!(rule.canonical("Lead").as_deref(), Some("lead"));
+        assert_eq!(rule.canonical("lead").as_deref(), Some("lead"));
+        assert_eq!(rule.canonical("champion").as_deref(), Some("champion"));
+        // The label kept locally and the value the CRM answers are the same value.
+        assert!(rule.same(
+            Some("Marketing Qualified Lead"),
+            Some("marketingqualifiedlead")
+        ));
+        assert!(!rule.same(Some("Marketing Qualified Lead"), Some("lead")));
+        // Without options (not known yet), values are compared as they are.
+        rule.options.clear();
+        assert!(!rule.same(
+            Some("Marketing Qualified Lead"),
+            Some("marketingqualifiedlead")
+        ));
     }
 }

@@ -215,9 +215,16 @@ pub struct RemoteField {
     pub kind: RemoteFieldKind,
     pub read_only: bool,
     pub unique: bool,
-    /// For enumerations: the allowed values.
+    /// For enumerations: the allowed values, each with the label the CRM shows for it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub options: Vec<String>,
+    pub options: Vec<FieldOption>,
+}
+
+/// One allowed value of an enumeration (a dropdown), and the label people see for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldOption {
+    pub value: String,
+    pub label: String,
 }
 
 /// Canonical categories of remote field types, for `mappings check`.

@@ -113,9 +113,9 @@ use crate::providers::http::{
     CrmHooks, HttpClient, HttpOptions, Lane, Method, RateInfo, Request, Response,
 };
 use crate::providers::{
-    AccountInfo, ChangePage, ChangeQuery, DUPLICATE_CODE_PREFIX, DefaultMapping, FieldSpec,
-    FieldTimes, OAuthSpec, Provider, ProviderContext, ProviderError, ProviderKind, RecordError,
-    RemoteField, RemoteFieldKind, RemoteRecord, RemoteWrite, WriteResults,
+    AccountInfo, ChangePage, ChangeQuery, DUPLICATE_CODE_PREFIX, DefaultMapping, FieldOption,
+    FieldSpec, FieldTimes, OAuthSpec, Provider, ProviderContext, ProviderError, ProviderKind,
+    RecordError, RemoteField, RemoteFieldKind, RemoteRecord, RemoteWrite, WriteResults,
 };
 
 /// HubSpot's API host.
@@ -1488,7 +1488,11 @@ impl Provider for HubSpot {
                         .as_array()
                         .into_iter()
                         .flatten()
-                        .filter_map(|o| o["value"].as_str().map(str::to_string))
+                        .filter_map(|o| {
+                            let value = o["value"].as_str()?.to_string();
+                            let label = o["label"].as_str().unwrap_or(&value).to_string();
+                            Some(FieldOption { value, label })
+                        })
                         .collect(),
                 })
             })
