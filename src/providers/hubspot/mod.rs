@@ -820,22 +820,16 @@ fn wants_company(object: ObjectKind, properties: &[String]) -> bool {
     object == ObjectKind::Contact && properties.iter().any(|p| p == COMPANY_ASSOCIATION)
 }
 
-fn error_message_raw(body: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(body).ok()?;
-    Some(v.get("message")?.as_str()?.to_string())
-}
-
 /// What a write of one record was refused for. A validation error lists each bad property in
 /// `errors` (its message embeds the same list as JSON); they are given one by one, by name,
 /// and a value that is not one of a dropdown's options gets a hint, since HubSpot takes an
 /// option's internal value (`marketingqualifiedlead`), not its label.
 fn refusal_message(body: &str) -> Option<String> {
     let v: Value = serde_json::from_str(body).ok()?;
+    let raw = v.get("message").and_then(Value::as_str).map(str::to_string);
     // A message naming the record that holds a unique value is kept whole: it is parsed.
-    if let Some(raw) = error_message_raw(body)
-        && existing_id(&raw).is_some()
-    {
-        return Some(raw);
+    if raw.as_deref().and_then(existing_id).is_some() {
+        return raw;
     }
     let properties: Vec<(String, &str)> = v
         .get("errors")
@@ -852,7 +846,7 @@ fn refusal_message(body: &str) -> Option<String> {
         })
         .collect();
     if properties.is_empty() {
-        return error_message_raw(body);
+        return raw;
     }
     let mut text = properties
         .iter()
