@@ -992,9 +992,11 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         let Some(name) = row.fields.get("company") else {
             return;
         };
-        let found = match self.companies.is_empty() {
-            true => None,
-            false => self.companies.get(&company_key(name)),
+        // With no local companies, no key is built for the name.
+        let found = if self.companies.is_empty() {
+            None
+        } else {
+            self.companies.get(&company_key(name))
         };
         let unlinked = self.report.unlinked_companies.get_or_insert_default();
         match found {
