@@ -31,6 +31,10 @@ pub enum Action {
         /// Seed for generated data and injected faults
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// The portal id (Hub ID) the sandbox's account reports [default: 10000000 + the seed,
+        /// so sandboxes with different seeds are different accounts]
+        #[arg(long, value_name = "N")]
+        hub_id: Option<u64>,
         /// Generate this many contacts at start
         #[arg(long, default_value_t = 0)]
         contacts: usize,
@@ -55,6 +59,7 @@ struct Serving {
     client_id: String,
     client_secret: String,
     admin_url: String,
+    hub_id: u64,
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
@@ -62,6 +67,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         port,
         token,
         seed,
+        hub_id,
         contacts,
         companies,
         rate_limit,
@@ -71,6 +77,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         port,
         token,
         seed,
+        hub_id,
         rate_limit: (rate_limit, rate_window_ms),
         ..SandboxOptions::default()
     })?;
@@ -84,13 +91,14 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         client_id: sandbox.client_id(),
         client_secret: sandbox.client_secret(),
         admin_url: sandbox.admin_url(),
+        hub_id: sandbox.hub_id(),
     };
     if ctx.out.json {
         println!("{}", serde_json::to_string(&info)?);
     } else {
         ctx.out.data(format!(
-            "HubSpot sandbox on {}\n  token:         {}\n  client id:     {}\n  client secret: {}\n  admin API:     {}\n\nconnect with:\n  CRMSYNC_SANDBOX_TOKEN={} crmsync connect hubspot --name sandbox --base-url {} --token-env CRMSYNC_SANDBOX_TOKEN\n\nserving until Ctrl-C",
-            info.base_url, info.token, info.client_id, info.client_secret, info.admin_url, info.token, info.base_url
+            "HubSpot sandbox (portal {}) on {}\n  token:         {}\n  client id:     {}\n  client secret: {}\n  admin API:     {}\n\nconnect with:\n  CRMSYNC_SANDBOX_TOKEN={} crmsync connect hubspot --name sandbox --base-url {} --token-env CRMSYNC_SANDBOX_TOKEN\n\nserving until Ctrl-C",
+            info.hub_id, info.base_url, info.token, info.client_id, info.client_secret, info.admin_url, info.token, info.base_url
         ))?;
     }
     use std::io::Write;

@@ -291,7 +291,7 @@ fn handle_inner(shared: &Shared, req: &HttpRequest) -> Result<HttpResponse, Http
         ("GET", ["info"]) => ok(
             json!({"base_url": shared.lock().base_url, "token": shared.token,
             "client_id": shared.opts.client_id, "client_secret": shared.opts.client_secret,
-            "hub_id": shared.opts.hub_id}),
+            "hub_id": shared.opts.hub_id()}),
         ),
         ("POST", ["seed"]) => {
             let b = body_json(req)?;

@@ -70,8 +70,17 @@ pub struct SandboxOptions {
     pub client_id: String,
     pub client_secret: String,
     pub access_token_ttl: Duration,
-    /// The portal id reported by token metadata.
-    pub hub_id: u64,
+    /// The portal id (Hub ID) the account details and token metadata report; `None` derives
+    /// one from `seed` ([`SandboxOptions::hub_id`]), so sandboxes with different seeds are
+    /// different portals.
+    pub hub_id: Option<u64>,
+}
+
+impl SandboxOptions {
+    /// The portal id: `hub_id` when set, else 10,000,000 plus the seed (modulo 90,000,000).
+    pub fn hub_id(&self) -> u64 {
+        self.hub_id.unwrap_or(10_000_000 + self.seed % 90_000_000)
+    }
 }
 
 impl Default for SandboxOptions {
@@ -87,7 +96,7 @@ impl Default for SandboxOptions {
             client_id: "sandbox-client-id".into(),
             client_secret: "sandbox-client-secret".into(),
             access_token_ttl: Duration::from_secs(30 * 60),
-            hub_id: 4_242_424,
+            hub_id: None,
         }
     }
 }
@@ -265,6 +274,11 @@ impl HubSpotSandbox {
 
     pub fn client_id(&self) -> String {
         self.shared.opts.client_id.clone()
+    }
+
+    /// The portal id (Hub ID) of the account the sandbox plays.
+    pub fn hub_id(&self) -> u64 {
+        self.shared.opts.hub_id()
     }
 
     pub fn client_secret(&self) -> String {
@@ -500,7 +514,7 @@ fn route(shared: &Shared, req: &HttpRequest) -> HttpResponse {
         return HttpResponse::json(
             200,
             &serde_json::json!({
-                "portalId": shared.opts.hub_id,
+                "portalId": shared.opts.hub_id(),
                 "accountType": "STANDARD",
                 "timeZone": "US/Eastern",
                 "companyCurrency": "USD",

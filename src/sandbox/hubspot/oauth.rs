@@ -248,7 +248,7 @@ fn token(shared: &Shared, req: &HttpRequest) -> HttpResponse {
         200,
         &json!({"token_type": "bearer", "refresh_token": refresh, "access_token": access,
                 "expires_in": ttl_ms / 1000, "token_use": "access_token",
-                "hub_id": shared.opts.hub_id, "user_id": DEFAULT_USER_ID, "scopes": token_scopes}),
+                "hub_id": shared.opts.hub_id(), "user_id": DEFAULT_USER_ID, "scopes": token_scopes}),
     )
 }
 
@@ -275,7 +275,7 @@ fn revoke(shared: &Shared, req: &HttpRequest) -> HttpResponse {
 }
 
 fn hub_domain(shared: &Shared) -> String {
-    format!("sandbox-{}.hubspot.com", shared.opts.hub_id)
+    format!("sandbox-{}.hubspot.com", shared.opts.hub_id())
 }
 
 fn access_info(shared: &Shared, tok: &str) -> HttpResponse {
@@ -286,7 +286,7 @@ fn access_info(shared: &Shared, tok: &str) -> HttpResponse {
     };
     let body: Value = json!({
         "token": tok, "user": DEFAULT_USER, "hub_domain": hub_domain(shared),
-        "scopes": a.scopes, "hub_id": shared.opts.hub_id, "app_id": APP_ID,
+        "scopes": a.scopes, "hub_id": shared.opts.hub_id(), "app_id": APP_ID,
         "expires_in": (a.expires_ms - now) / 1000, "user_id": DEFAULT_USER_ID,
         "token_type": "access",
     });
@@ -301,7 +301,7 @@ fn refresh_info(shared: &Shared, tok: &str) -> HttpResponse {
     HttpResponse::json(
         200,
         &json!({"token": tok, "user": DEFAULT_USER, "hub_domain": hub_domain(shared),
-                "scopes": scopes, "hub_id": shared.opts.hub_id,
+                "scopes": scopes, "hub_id": shared.opts.hub_id(),
                 "client_id": shared.opts.client_id, "user_id": DEFAULT_USER_ID,
                 "token_type": "refresh"}),
     )

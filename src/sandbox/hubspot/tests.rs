@@ -1139,7 +1139,7 @@ fn oauth_code_flow_with_pkce_refresh_expiry_and_revoke() {
     )
     .unwrap()
     .json();
-    assert_eq!(info["hub_id"], 4_242_424);
+    assert_eq!(info["hub_id"], sb.hub_id());
     assert_eq!(
         info["scopes"],
         json!(["oauth", "crm.objects.contacts.read"])
