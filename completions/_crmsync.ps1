@@ -35,7 +35,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Sign in to a CRM and store its tokens in the OS keychain')
             [CompletionResult]::new('disconnect', 'disconnect', [CompletionResultType]::ParameterValue, 'Revoke a connection''s tokens where the CRM allows and remove them from the keychain')
-            [CompletionResult]::new('connections', 'connections', [CompletionResultType]::ParameterValue, 'List connections with their provider, account, token state and health')
+            [CompletionResult]::new('connections', 'connections', [CompletionResultType]::ParameterValue, 'List connections with their provider, account, token state and health; rename one, or forget its links')
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Load a CSV or JSONL file into the local store, or straight into a CRM')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write the local store''s records as CSV or JSONL')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Two-way delta sync: pull from every connection, then push to every connection')
@@ -104,6 +104,54 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('rename', 'rename', [CompletionResultType]::ParameterValue, 'Rename a connection in the state file, keeping its links, cursors, failures and conflicts (then rename its table in the config, and give it its token under the new name)')
+            [CompletionResult]::new('forget-links', 'forget-links', [CompletionResultType]::ParameterValue, 'Forget a connection''s links, cursors, failures and the CRM account they belong to; local records stay, and the connection''s next sync links them again by match keys, as a first sync does (for a connection pointed at another account)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'crmsync;connections;rename' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crmsync;connections;forget-links' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crmsync;connections;help' {
+            [CompletionResult]::new('rename', 'rename', [CompletionResultType]::ParameterValue, 'Rename a connection in the state file, keeping its links, cursors, failures and conflicts (then rename its table in the config, and give it its token under the new name)')
+            [CompletionResult]::new('forget-links', 'forget-links', [CompletionResultType]::ParameterValue, 'Forget a connection''s links, cursors, failures and the CRM account they belong to; local records stay, and the connection''s next sync links them again by match keys, as a first sync does (for a connection pointed at another account)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'crmsync;connections;help;rename' {
+            break
+        }
+        'crmsync;connections;help;forget-links' {
+            break
+        }
+        'crmsync;connections;help;help' {
             break
         }
         'crmsync;import' {
@@ -454,6 +502,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'The port [default: a free one]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The private-app token to accept [default: a generated one]')
             [CompletionResult]::new('--seed', '--seed', [CompletionResultType]::ParameterName, 'Seed for generated data and injected faults')
+            [CompletionResult]::new('--hub-id', '--hub-id', [CompletionResultType]::ParameterName, 'The portal id (Hub ID) the sandbox''s account reports [default: 10000000 + the seed, so sandboxes with different seeds are different accounts]')
             [CompletionResult]::new('--contacts', '--contacts', [CompletionResultType]::ParameterName, 'Generate this many contacts at start')
             [CompletionResult]::new('--companies', '--companies', [CompletionResultType]::ParameterName, 'Generate this many companies at start')
             [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Requests allowed per rate-limit window (HubSpot''s is 100 per 10 s)')
@@ -533,7 +582,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync;help' {
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Sign in to a CRM and store its tokens in the OS keychain')
             [CompletionResult]::new('disconnect', 'disconnect', [CompletionResultType]::ParameterValue, 'Revoke a connection''s tokens where the CRM allows and remove them from the keychain')
-            [CompletionResult]::new('connections', 'connections', [CompletionResultType]::ParameterValue, 'List connections with their provider, account, token state and health')
+            [CompletionResult]::new('connections', 'connections', [CompletionResultType]::ParameterValue, 'List connections with their provider, account, token state and health; rename one, or forget its links')
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Load a CSV or JSONL file into the local store, or straight into a CRM')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write the local store''s records as CSV or JSONL')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Two-way delta sync: pull from every connection, then push to every connection')
@@ -558,6 +607,14 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             break
         }
         'crmsync;help;connections' {
+            [CompletionResult]::new('rename', 'rename', [CompletionResultType]::ParameterValue, 'Rename a connection in the state file, keeping its links, cursors, failures and conflicts (then rename its table in the config, and give it its token under the new name)')
+            [CompletionResult]::new('forget-links', 'forget-links', [CompletionResultType]::ParameterValue, 'Forget a connection''s links, cursors, failures and the CRM account they belong to; local records stay, and the connection''s next sync links them again by match keys, as a first sync does (for a connection pointed at another account)')
+            break
+        }
+        'crmsync;help;connections;rename' {
+            break
+        }
+        'crmsync;help;connections;forget-links' {
             break
         }
         'crmsync;help;import' {

@@ -94,6 +94,24 @@ _crmsync() {
             crmsync__subcmd__conflicts__subcmd__help,show)
                 cmd="crmsync__subcmd__conflicts__subcmd__help__subcmd__show"
                 ;;
+            crmsync__subcmd__connections,forget-links)
+                cmd="crmsync__subcmd__connections__subcmd__forget__subcmd__links"
+                ;;
+            crmsync__subcmd__connections,help)
+                cmd="crmsync__subcmd__connections__subcmd__help"
+                ;;
+            crmsync__subcmd__connections,rename)
+                cmd="crmsync__subcmd__connections__subcmd__rename"
+                ;;
+            crmsync__subcmd__connections__subcmd__help,forget-links)
+                cmd="crmsync__subcmd__connections__subcmd__help__subcmd__forget__subcmd__links"
+                ;;
+            crmsync__subcmd__connections__subcmd__help,help)
+                cmd="crmsync__subcmd__connections__subcmd__help__subcmd__help"
+                ;;
+            crmsync__subcmd__connections__subcmd__help,rename)
+                cmd="crmsync__subcmd__connections__subcmd__help__subcmd__rename"
+                ;;
             crmsync__subcmd__help,apply)
                 cmd="crmsync__subcmd__help__subcmd__apply"
                 ;;
@@ -156,6 +174,12 @@ _crmsync() {
                 ;;
             crmsync__subcmd__help__subcmd__conflicts,show)
                 cmd="crmsync__subcmd__help__subcmd__conflicts__subcmd__show"
+                ;;
+            crmsync__subcmd__help__subcmd__connections,forget-links)
+                cmd="crmsync__subcmd__help__subcmd__connections__subcmd__forget__subcmd__links"
+                ;;
+            crmsync__subcmd__help__subcmd__connections,rename)
+                cmd="crmsync__subcmd__help__subcmd__connections__subcmd__rename"
                 ;;
             crmsync__subcmd__help__subcmd__mappings,check)
                 cmd="crmsync__subcmd__help__subcmd__mappings__subcmd__check"
@@ -534,8 +558,116 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__connections)
-            opts="-q -v -h -V --check --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --check --config --state --json --quiet --verbose --color --help --version rename forget-links help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__connections__subcmd__forget__subcmd__links)
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__connections__subcmd__help)
+            opts="rename forget-links help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__connections__subcmd__help__subcmd__forget__subcmd__links)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__connections__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__connections__subcmd__help__subcmd__rename)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__connections__subcmd__rename)
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -796,8 +928,36 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__help__subcmd__connections)
-            opts=""
+            opts="rename forget-links"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__help__subcmd__connections__subcmd__forget__subcmd__links)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__help__subcmd__connections__subcmd__rename)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1466,7 +1626,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__sandbox__subcmd__serve)
-            opts="-q -v -h -V --port --token --seed --contacts --companies --rate-limit --rate-window-ms --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --port --token --seed --hub-id --contacts --companies --rate-limit --rate-window-ms --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1481,6 +1641,10 @@ _crmsync() {
                     return 0
                     ;;
                 --seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hub-id)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -32,7 +32,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --version 'Print version'
             cand connect 'Sign in to a CRM and store its tokens in the OS keychain'
             cand disconnect 'Revoke a connection''s tokens where the CRM allows and remove them from the keychain'
-            cand connections 'List connections with their provider, account, token state and health'
+            cand connections 'List connections with their provider, account, token state and health; rename one, or forget its links'
             cand import 'Load a CSV or JSONL file into the local store, or straight into a CRM'
             cand export 'Write the local store''s records as CSV or JSONL'
             cand sync 'Two-way delta sync: pull from every connection, then push to every connection'
@@ -98,6 +98,48 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
+            cand rename 'Rename a connection in the state file, keeping its links, cursors, failures and conflicts (then rename its table in the config, and give it its token under the new name)'
+            cand forget-links 'Forget a connection''s links, cursors, failures and the CRM account they belong to; local records stay, and the connection''s next sync links them again by match keys, as a first sync does (for a connection pointed at another account)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crmsync;connections;rename'= {
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;connections;forget-links'= {
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;connections;help'= {
+            cand rename 'Rename a connection in the state file, keeping its links, cursors, failures and conflicts (then rename its table in the config, and give it its token under the new name)'
+            cand forget-links 'Forget a connection''s links, cursors, failures and the CRM account they belong to; local records stay, and the connection''s next sync links them again by match keys, as a first sync does (for a connection pointed at another account)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crmsync;connections;help;rename'= {
+        }
+        &'crmsync;connections;help;forget-links'= {
+        }
+        &'crmsync;connections;help;help'= {
         }
         &'crmsync;import'= {
             cand --object 'What the rows are'
@@ -420,6 +462,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --port 'The port [default: a free one]'
             cand --token 'The private-app token to accept [default: a generated one]'
             cand --seed 'Seed for generated data and injected faults'
+            cand --hub-id 'The portal id (Hub ID) the sandbox''s account reports [default: 10000000 + the seed, so sandboxes with different seeds are different accounts]'
             cand --contacts 'Generate this many contacts at start'
             cand --companies 'Generate this many companies at start'
             cand --rate-limit 'Requests allowed per rate-limit window (HubSpot''s is 100 per 10 s)'
@@ -492,7 +535,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;help'= {
             cand connect 'Sign in to a CRM and store its tokens in the OS keychain'
             cand disconnect 'Revoke a connection''s tokens where the CRM allows and remove them from the keychain'
-            cand connections 'List connections with their provider, account, token state and health'
+            cand connections 'List connections with their provider, account, token state and health; rename one, or forget its links'
             cand import 'Load a CSV or JSONL file into the local store, or straight into a CRM'
             cand export 'Write the local store''s records as CSV or JSONL'
             cand sync 'Two-way delta sync: pull from every connection, then push to every connection'
@@ -514,6 +557,12 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;help;disconnect'= {
         }
         &'crmsync;help;connections'= {
+            cand rename 'Rename a connection in the state file, keeping its links, cursors, failures and conflicts (then rename its table in the config, and give it its token under the new name)'
+            cand forget-links 'Forget a connection''s links, cursors, failures and the CRM account they belong to; local records stay, and the connection''s next sync links them again by match keys, as a first sync does (for a connection pointed at another account)'
+        }
+        &'crmsync;help;connections;rename'= {
+        }
+        &'crmsync;help;connections;forget-links'= {
         }
         &'crmsync;help;import'= {
         }

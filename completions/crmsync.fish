@@ -36,7 +36,7 @@ complete -c crmsync -n "__fish_crmsync_needs_command" -s h -l help -d 'Print hel
 complete -c crmsync -n "__fish_crmsync_needs_command" -s V -l version -d 'Print version'
 complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "connect" -d 'Sign in to a CRM and store its tokens in the OS keychain'
 complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "disconnect" -d 'Revoke a connection\'s tokens where the CRM allows and remove them from the keychain'
-complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "connections" -d 'List connections with their provider, account, token state and health'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "connections" -d 'List connections with their provider, account, token state and health; rename one, or forget its links'
 complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "import" -d 'Load a CSV or JSONL file into the local store, or straight into a CRM'
 complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "export" -d 'Write the local store\'s records as CSV or JSONL'
 complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "sync" -d 'Two-way delta sync: pull from every connection, then push to every connection'
@@ -79,17 +79,43 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand disconnect" -s q -l quie
 complete -c crmsync -n "__fish_crmsync_using_subcommand disconnect" -s v -l verbose -d 'Print more (repeat for more)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand disconnect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c crmsync -n "__fish_crmsync_using_subcommand disconnect" -s V -l version -d 'Print version'
-complete -c crmsync -n "__fish_crmsync_using_subcommand connections" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
-complete -c crmsync -n "__fish_crmsync_using_subcommand connections" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
-complete -c crmsync -n "__fish_crmsync_using_subcommand connections" -l color -d 'When to use colour' -r -f -a "auto\t''
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and not __fish_seen_subcommand_from rename forget-links help" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and not __fish_seen_subcommand_from rename forget-links help" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and not __fish_seen_subcommand_from rename forget-links help" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c crmsync -n "__fish_crmsync_using_subcommand connections" -l check -d 'Call each CRM to check the token (else only what is stored is shown)'
-complete -c crmsync -n "__fish_crmsync_using_subcommand connections" -l json -d 'Print machine-readable JSON on stdout'
-complete -c crmsync -n "__fish_crmsync_using_subcommand connections" -s q -l quiet -d 'Print less (repeat for even less)'
-complete -c crmsync -n "__fish_crmsync_using_subcommand connections" -s v -l verbose -d 'Print more (repeat for more)'
-complete -c crmsync -n "__fish_crmsync_using_subcommand connections" -s h -l help -d 'Print help'
-complete -c crmsync -n "__fish_crmsync_using_subcommand connections" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and not __fish_seen_subcommand_from rename forget-links help" -l check -d 'Call each CRM to check the token (else only what is stored is shown)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and not __fish_seen_subcommand_from rename forget-links help" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and not __fish_seen_subcommand_from rename forget-links help" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and not __fish_seen_subcommand_from rename forget-links help" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and not __fish_seen_subcommand_from rename forget-links help" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and not __fish_seen_subcommand_from rename forget-links help" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and not __fish_seen_subcommand_from rename forget-links help" -f -a "rename" -d 'Rename a connection in the state file, keeping its links, cursors, failures and conflicts (then rename its table in the config, and give it its token under the new name)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and not __fish_seen_subcommand_from rename forget-links help" -f -a "forget-links" -d 'Forget a connection\'s links, cursors, failures and the CRM account they belong to; local records stay, and the connection\'s next sync links them again by match keys, as a first sync does (for a connection pointed at another account)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and not __fish_seen_subcommand_from rename forget-links help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and __fish_seen_subcommand_from rename" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and __fish_seen_subcommand_from rename" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and __fish_seen_subcommand_from rename" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and __fish_seen_subcommand_from rename" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and __fish_seen_subcommand_from rename" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and __fish_seen_subcommand_from rename" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and __fish_seen_subcommand_from rename" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and __fish_seen_subcommand_from rename" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and __fish_seen_subcommand_from forget-links" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and __fish_seen_subcommand_from forget-links" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and __fish_seen_subcommand_from forget-links" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and __fish_seen_subcommand_from forget-links" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and __fish_seen_subcommand_from forget-links" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and __fish_seen_subcommand_from forget-links" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and __fish_seen_subcommand_from forget-links" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and __fish_seen_subcommand_from forget-links" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and __fish_seen_subcommand_from help" -f -a "rename" -d 'Rename a connection in the state file, keeping its links, cursors, failures and conflicts (then rename its table in the config, and give it its token under the new name)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and __fish_seen_subcommand_from help" -f -a "forget-links" -d 'Forget a connection\'s links, cursors, failures and the CRM account they belong to; local records stay, and the connection\'s next sync links them again by match keys, as a first sync does (for a connection pointed at another account)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l object -d 'What the rows are' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l format -d 'The file\'s format [default: from the extension]' -r -f -a "csv\t''
 jsonl\t''"
@@ -317,6 +343,7 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and not __fish_
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l port -d 'The port [default: a free one]' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l token -d 'The private-app token to accept [default: a generated one]' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l seed -d 'Seed for generated data and injected faults' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l hub-id -d 'The portal id (Hub ID) the sandbox\'s account reports [default: 10000000 + the seed, so sandboxes with different seeds are different accounts]' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l contacts -d 'Generate this many contacts at start' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l companies -d 'Generate this many companies at start' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l rate-limit -d 'Requests allowed per rate-limit window (HubSpot\'s is 100 per 10 s)' -r
@@ -367,7 +394,7 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand man" -s h -l help -d 'Pr
 complete -c crmsync -n "__fish_crmsync_using_subcommand man" -s V -l version -d 'Print version'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "connect" -d 'Sign in to a CRM and store its tokens in the OS keychain'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "disconnect" -d 'Revoke a connection\'s tokens where the CRM allows and remove them from the keychain'
-complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "connections" -d 'List connections with their provider, account, token state and health'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "connections" -d 'List connections with their provider, account, token state and health; rename one, or forget its links'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "import" -d 'Load a CSV or JSONL file into the local store, or straight into a CRM'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "export" -d 'Write the local store\'s records as CSV or JSONL'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "sync" -d 'Two-way delta sync: pull from every connection, then push to every connection'
@@ -383,6 +410,8 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_see
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "completions" -d 'Print shell completions for bash, zsh, fish, powershell or elvish'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "man" -d 'Print the man page, or write one page per command into a directory'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from connections" -f -a "rename" -d 'Rename a connection in the state file, keeping its links, cursors, failures and conflicts (then rename its table in the config, and give it its token under the new name)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from connections" -f -a "forget-links" -d 'Forget a connection\'s links, cursors, failures and the CRM account they belong to; local records stay, and the connection\'s next sync links them again by match keys, as a first sync does (for a connection pointed at another account)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from mappings" -f -a "list" -d 'List the resolved mappings of a connection'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from mappings" -f -a "check" -d 'Check mappings against the CRM\'s field catalogue (missing fields, type mismatches)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from mappings" -f -a "setup" -d 'Create the custom fields crmsync needs (`crmsync_id`) and mapped ones that are missing'

@@ -3,19 +3,71 @@
 use serde::Serialize;
 
 use crate::auth::{self, CredentialKind, Keychain};
+use crate::engine::accounts::{self, RenameError};
 use crate::model::Millis;
+use crate::output::errors::UsageError;
 use crate::output::table::{or_dash, table};
 use crate::providers::ProviderKind;
+use crate::store::Forgotten;
 
-use super::{Context, Exit};
+use super::{Context, Exit, record};
 
-/// List connections with their provider, account, token state and health
+/// List connections with their provider, account, token state and health; rename one, or
+/// forget its links
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  crmsync connections --json")]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:
+  crmsync connections --json
+  crmsync connections rename hs hubspot
+  crmsync connections forget-links hs"
+)]
 pub struct Args {
     /// Call each CRM to check the token (else only what is stored is shown)
     #[arg(long)]
     pub check: bool,
+    #[command(subcommand)]
+    pub action: Option<Action>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Rename a connection in the state file, keeping its links, cursors, failures and
+    /// conflicts (then rename its table in the config, and give it its token under the new name)
+    #[command(after_help = "Example:\n  crmsync connections rename hs hubspot")]
+    Rename {
+        /// The name its links are kept under now
+        old: String,
+        /// The name to keep them under
+        new: String,
+    },
+    /// Forget a connection's links, cursors, failures and the CRM account they belong to;
+    /// local records stay, and the connection's next sync links them again by match keys, as
+    /// a first sync does (for a connection pointed at another account)
+    #[command(
+        name = "forget-links",
+        after_help = "Example:\n  crmsync connections forget-links hs && crmsync sync -c hs"
+    )]
+    ForgetLinks {
+        /// The connection
+        name: String,
+    },
+}
+
+/// `crmsync connections rename --json`
+#[derive(Debug, Serialize)]
+pub struct Renamed {
+    pub from: String,
+    pub to: String,
+    pub links: u64,
+}
+
+/// `crmsync connections forget-links --json`
+#[derive(Debug, Serialize)]
+pub struct ForgotLinks {
+    pub connection: String,
+    #[serde(flatten)]
+    pub forgotten: Forgotten,
 }
 
 /// One connection (`--json` shape).
@@ -38,6 +90,11 @@ pub struct ConnectionInfo {
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    match args.action {
+        Some(Action::Rename { old, new }) => return rename(ctx, &old, &new),
+        Some(Action::ForgetLinks { name }) => return forget_links(ctx, &name),
+        None => {}
+    }
     let keychain = Keychain::from_env();
     let now = ctx.clock.now();
     let last_syncs = crate::cli::status::last_successful_syncs(ctx)?;
@@ -153,4 +210,66 @@ fn token_state(
         (_, Some(_)) if can_refresh => "expiring".into(),
         _ => "needs sign-in".into(),
     }
+}
+
+fn rename(ctx: &Context, old: &str, new: &str) -> anyhow::Result<Exit> {
+    let (mut store, _lock) = record::open_locked(ctx)?;
+    let links = store.connection_links(old)?;
+    match accounts::rename(&mut store, old, new) {
+        Ok(()) => {}
+        Err(RenameError::Store(e)) => return Err(e.into()),
+        Err(e) => return Err(UsageError(e.to_string()).into()),
+    }
+    if ctx.out.json {
+        ctx.out.json(&Renamed {
+            from: old.to_string(),
+            to: new.to_string(),
+            links,
+        })?;
+    } else {
+        ctx.out.note(format!(
+            "connection `{old}` is now `{new}` in `{}`: its {links} links, cursors, failures and conflicts went with it",
+            ctx.state_path.display()
+        ));
+    }
+    let config = ctx
+        .config_path
+        .as_deref()
+        .map_or("the config".to_string(), |p| format!("`{}`", p.display()));
+    match (
+        ctx.config.connections.contains_key(old),
+        ctx.config.connections.contains_key(new),
+    ) {
+        (_, false) => ctx.out.note(format!(
+            "next: rename `[connections.{old}]` to `[connections.{new}]` in {config}, and give `{new}` its token (`{}`, or `crmsync connect PROVIDER --name {new}`)",
+            crate::env::token_var(new)
+        )),
+        (true, true) => ctx.out.warn(format!(
+            "`[connections.{old}]` is still in {config}: remove it, or its next run is stopped as a second connection to `{new}`'s account"
+        )),
+        (false, true) => {}
+    }
+    Ok(Exit::Ok)
+}
+
+fn forget_links(ctx: &Context, name: &str) -> anyhow::Result<Exit> {
+    let (mut store, _lock) = record::open_locked(ctx)?;
+    let forgotten = accounts::forget_links(&mut store, name)?;
+    if ctx.out.json {
+        ctx.out.json(&ForgotLinks {
+            connection: name.to_string(),
+            forgotten,
+        })?;
+    } else if forgotten == Forgotten::default() {
+        ctx.out.note(format!(
+            "connection `{name}` had no links in `{}`",
+            ctx.state_path.display()
+        ));
+    } else {
+        ctx.out.note(format!(
+            "forgot connection `{name}`'s {} links, {} failed records and {} unsent writes, and closed its {} open conflicts; local records are as they were. Its next sync reads its CRM account in full and links records again by match keys",
+            forgotten.links, forgotten.failures, forgotten.pending_writes, forgotten.conflicts
+        ));
+    }
+    Ok(Exit::Ok)
 }

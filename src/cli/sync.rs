@@ -290,11 +290,14 @@ fn done(planned: usize, failed: u64) -> u64 {
     (planned as u64).saturating_sub(failed)
 }
 
-/// The exit code of a run: 1 when a connection stopped on an error, 4 when a safety gate
-/// stopped one, 3 when failed records or conflicts wait (from this run or an earlier one),
-/// else 0.
+/// The exit code of a run: 2 when a connection reaches another CRM account than the state
+/// file's links were made in (or one another connection syncs), 1 when a connection stopped
+/// on an error, 4 when a safety gate stopped one, 3 when failed records or conflicts wait
+/// (from this run or an earlier one), else 0.
 pub fn exit_for(report: &SyncReport) -> Exit {
-    if report.errored() {
+    if report.account_stopped() {
+        Exit::Usage
+    } else if report.errored() {
         Exit::Error
     } else if report.gated() {
         Exit::Gate

@@ -20,6 +20,7 @@
 //! taken for a deleted one (only an explicit archive archives); after a plan is applied, base =
 //! local = remote on every two-way field, so planning again writes nothing.
 
+pub mod accounts;
 pub mod execute;
 pub mod field_times;
 pub mod gates;

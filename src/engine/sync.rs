@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
 use crate::config::{Config, ConnectionConfig};
+use crate::engine::accounts::{self, AccountStop};
 use crate::engine::execute::{self, ExecOutcome, Executor, IdCache};
 use crate::engine::field_times;
 use crate::engine::gates::{self, GateInput, GateStop};
@@ -146,6 +147,10 @@ pub struct ConnectionReport {
     pub stopped_by: Option<GateStop>,
     /// The error that stopped this connection, if any.
     pub error: Option<String>,
+    /// Why the connection was stopped before writing anything because the CRM account it
+    /// reaches does not fit the state file (its message is also `error`).
+    #[serde(default)]
+    pub account_stop: Option<AccountStop>,
     /// The CRM error behind `error`, when there is one, so the command line can say what
     /// to do about it (sign in again, raise the request budget…).
     #[serde(skip)]
@@ -206,6 +211,10 @@ impl SyncReport {
     pub fn errored(&self) -> bool {
         self.connections.iter().any(|c| c.error.is_some())
     }
+    /// A connection was stopped because the account it reaches does not fit the state file.
+    pub fn account_stopped(&self) -> bool {
+        self.connections.iter().any(|c| c.account_stop.is_some())
+    }
 }
 
 /// Why a connection's part of the run stopped.
@@ -217,6 +226,8 @@ pub enum StepError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Gate(#[from] GateStop),
+    #[error(transparent)]
+    Account(#[from] AccountStop),
     #[error("{0}")]
     Other(String),
 }
@@ -252,6 +263,7 @@ pub async fn run(
     // Whether a failed history read of each connection was already warned of in this run.
     let mut history_warned = vec![false; participants.len()];
     let mut dry_pulled: Vec<HashSet<RecordId>> = vec![HashSet::new(); participants.len()];
+    let mut claims = accounts::Claims::default();
 
     // Phase 0 and 1: recover, then pull from every connection.
     for ((((p, rep), held), warned), pulled) in participants
@@ -261,6 +273,14 @@ pub async fn run(
         .zip(history_warned.iter_mut())
         .zip(dry_pulled.iter_mut())
     {
+        // Before anything is recovered, read or written: the account the links belong to.
+        match accounts::check(store, config, p, opts.dry_run, &mut claims).await {
+            Ok(note) => rep.warnings.extend(note),
+            Err(e) => {
+                stop(rep, e)?;
+                continue;
+            }
+        }
         let mut sess = Session::new(store, config, p, opts, clock.clone(), reporter, run_id);
         let result = async {
             if !opts.dry_run {
@@ -395,6 +415,10 @@ pub async fn run(
 fn stop(rep: &mut ConnectionReport, e: StepError) -> Result<(), StoreError> {
     match e {
         StepError::Gate(g) => rep.stopped_by = Some(g),
+        StepError::Account(a) => {
+            rep.error = Some(a.to_string());
+            rep.account_stop = Some(a);
+        }
         StepError::Store(s) => return Err(s),
         StepError::Provider(p) => {
             rep.error = Some(p.to_string());
@@ -543,7 +567,7 @@ impl<'a> Session<'a> {
     ) -> Result<(Option<Vec<String>>, Option<DropdownOptions>), StepError> {
         const FRESH_MS: i64 = 24 * 60 * 60 * 1000;
         let mapped = map.remote_properties();
-        let key = format!("catalogue:{}:{object}", self.p.name);
+        let key = catalogue_key(&self.p.name, object);
         // `options` marks catalogues read since their dropdown options are kept, so that a
         // state file from before asks once more.
         let signature = format!("options {}", mapped.join(","));
@@ -1364,4 +1388,19 @@ type DropdownOptions = BTreeMap<String, Vec<crate::providers::FieldOption>>;
 /// property → its options, as the CRM's catalogue last listed them.
 fn options_key(connection: &str, object: ObjectKind) -> String {
     format!("options:{connection}:{object}")
+}
+
+/// The `meta` key of when `connection`'s field catalogue of `object` was last read, and for
+/// which mapped properties.
+fn catalogue_key(connection: &str, object: ObjectKind) -> String {
+    format!("catalogue:{connection}:{object}")
+}
+
+/// Every `meta` key that caches what `connection`'s CRM said (its catalogue and dropdown
+/// options): dropped when the connection is renamed or its links are forgotten.
+pub(crate) fn cached_meta_keys(connection: &str) -> Vec<String> {
+    ObjectKind::ALL
+        .iter()
+        .flat_map(|&o| [options_key(connection, o), catalogue_key(connection, o)])
+        .collect()
 }

@@ -557,6 +557,7 @@ impl Provider for MemoryCrm {
 
     async fn account(&self) -> Result<AccountInfo, ProviderError> {
         Ok(AccountInfo {
+            id: "memory".into(),
             account: "memory".into(),
             scopes: vec![],
         })

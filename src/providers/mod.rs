@@ -263,6 +263,9 @@ pub struct DefaultMapping {
 /// What a provider says about the account it is connected to (`connect`, `connections`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountInfo {
+    /// The account's own id in its CRM, stable for the account's life: HubSpot's portal id
+    /// (Pipedrive's company id, Salesforce's org id). A connection's links are bound to it.
+    pub id: String,
     /// A one-line description: portal id and hub domain, company and user, org and user.
     pub account: String,
     /// Scopes the credentials carry, where the CRM says.

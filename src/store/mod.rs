@@ -66,6 +66,7 @@
 //! * Inside the file SQLite serialises writers (WAL mode, `busy_timeout` 5 s); readers never
 //!   block. Short cross-process critical sections that are not whole runs use leases.
 
+mod accounts;
 mod checkpoint;
 mod lock;
 mod queries;
@@ -90,6 +91,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Clock;
 use crate::model::{Fields, Millis, ObjectKind, RecordId};
 
+pub use accounts::{AccountBinding, Forgotten};
 pub use lock::RunLock;
 pub use records::encode_fields;
 pub use schema::LATEST_VERSION;

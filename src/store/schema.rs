@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     V4_CONFLICT_DECISIONS,
     V5_JOURNAL_EXTERNAL_ID,
     V6_REQUEUED_FAILURES,
+    V7_CONNECTION_ACCOUNTS,
 ];
 
 /// The schema version this build writes.
@@ -195,6 +196,21 @@ ALTER TABLE journal ADD COLUMN set_external_id INTEGER NOT NULL DEFAULT 0;
 /// that fails again keeps its first failure time and counts its attempts on.
 const V6_REQUEUED_FAILURES: &str = "
 ALTER TABLE failures ADD COLUMN requeued_at INTEGER;
+";
+
+/// Version 7: the CRM account each connection's links were made in (HubSpot's portal id),
+/// bound at the connection's first run and checked at the start of every run, so that a
+/// connection pointed at another account is stopped before it writes there. Every link of a
+/// connection belongs to its one bound account; one account has at most one connection.
+/// Connections whose links predate version 7 have no row until a run learns their account.
+const V7_CONNECTION_ACCOUNTS: &str = "
+CREATE TABLE connection_accounts (
+    connection TEXT PRIMARY KEY,
+    provider   TEXT NOT NULL,
+    account    TEXT NOT NULL,
+    bound_at   INTEGER NOT NULL,
+    UNIQUE (provider, account)
+) WITHOUT ROWID;
 ";
 
 /// The secondary indexes of `records` that a bulk load sets aside and builds again when it

@@ -98,7 +98,8 @@
 //! # Account
 //! [`Provider::account`] calls `GET /account-info/v3/details` (scope `oauth`), which works for
 //! OAuth and private-app tokens alike and, unlike `/oauth/v1/access-tokens/{token}`, keeps the
-//! token out of the URL.
+//! token out of the URL. Its `portalId` is the account's id, which a connection's links are
+//! bound to; every sync asks once, before anything else.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -1580,6 +1581,7 @@ impl Provider for HubSpot {
             account.push_str(&format!(" ({})", kind.to_ascii_lowercase()));
         }
         Ok(AccountInfo {
+            id: portal,
             account,
             scopes: Vec::new(),
         })

@@ -1,0 +1,263 @@
+//! Links belong to a CRM account, not to a connection name.
+//!
+//! A connection's links (record ⇄ remote id, with their bases), cursors, journal and failures
+//! are only true of the account they were made in: HubSpot's portal (Pipedrive's company,
+//! Salesforce's org). Ids of one account name unrelated records in another, so a connection
+//! whose `base_url` or token now reaches another account must not follow its links there.
+//!
+//! At the start of every run, before its journal is recovered or anything is read or
+//! written, each connection asks its CRM which account it reaches (one call, made once per
+//! run) and [`check`] compares it with the account its links are bound to:
+//!
+//! * bound to that account → go on;
+//! * bound to another account → stop ([`AccountStop::AccountChanged`]); the way out is the
+//!   old `base_url` and token, a new connection name, or `crmsync connections forget-links`;
+//! * not bound yet → bind it, unless another connection has it: one that is still configured
+//!   ([`AccountStop::AccountShared`]: two connections to one account copy records without a
+//!   match key back and forth), or one that left the config, whose state the connection takes
+//!   over (a renamed connection keeps its links, see [`rename`]);
+//! * links made before accounts were kept are bound at their connection's next run, unless
+//!   another connection already has the account.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::engine::sync::{Participant, StepError};
+use crate::providers::ProviderKind;
+use crate::store::{Forgotten, Store, StoreError};
+
+/// Why a connection was stopped before its run wrote anything: the account it reaches does
+/// not fit the state file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum AccountStop {
+    /// The connection reaches another account than the one its links were made in.
+    #[error(
+        "connection `{connection}` now reaches {} account {account}, but its {links} links were made in account {linked_account}, so it was stopped before writing anything. If `{connection}` should still sync account {linked_account}, put its `base_url` and token back. To sync account {account} too, configure it under another connection name. To move `{connection}` to account {account}, run `crmsync connections forget-links {connection}`: its next sync links the local records to account {account}'s by match keys, as a first sync does",
+        .provider.display_name()
+    )]
+    AccountChanged {
+        connection: String,
+        provider: ProviderKind,
+        /// The account the links were made in.
+        linked_account: String,
+        /// The account the connection reaches now.
+        account: String,
+        links: u64,
+    },
+    /// Another connection has the account already.
+    #[error("{}", shared_message(self))]
+    AccountShared {
+        connection: String,
+        provider: ProviderKind,
+        account: String,
+        other: String,
+        /// `other` is in the config (else only its state is left in the state file).
+        other_configured: bool,
+    },
+    /// A connection with no links of its own, while the state file holds links of
+    /// connections no longer in the config whose account is not known (made before
+    /// accounts were kept): it may be one of them renamed.
+    #[error(
+        "the state file holds links of {} (no longer in the config), made before crmsync kept the account each connection reaches, so connection `{connection}` ({} account {account}) was stopped before writing anything in case it is one of them renamed. If it is, run `crmsync connections rename OLD {connection}`; if not, drop their links with `crmsync connections forget-links OLD`",
+        quoted(.unbound),
+        .provider.display_name()
+    )]
+    UnknownLinks {
+        connection: String,
+        provider: ProviderKind,
+        account: String,
+        unbound: Vec<String>,
+    },
+    /// A dry run of a renamed connection: a run takes the old name's links over first.
+    #[error(
+        "connection `{connection}` reaches {} account {account}, which connection `{other}` synced before it left the config; a sync takes `{other}`'s links over as `{connection}`'s (a renamed connection keeps its links), but a dry run changes nothing: run `crmsync connections rename {other} {connection}` first",
+        .provider.display_name()
+    )]
+    Renamed {
+        connection: String,
+        provider: ProviderKind,
+        account: String,
+        other: String,
+    },
+}
+
+fn shared_message(stop: &AccountStop) -> String {
+    let AccountStop::AccountShared {
+        connection: c,
+        provider,
+        account,
+        other,
+        other_configured,
+    } = stop
+    else {
+        return String::new();
+    };
+    let crm = provider.display_name();
+    if *other_configured {
+        format!(
+            "connection `{c}` reaches {crm} account {account}, which connection `{other}` already syncs, so `{c}` was stopped before writing anything: two connections to one account copy records back and forth. Sync the account through `{other}` alone (remove `[connections.{c}]`); or, if `{c}` is to replace `{other}`, remove `[connections.{other}]` from the config (the next run moves its links to `{c}`) or run `crmsync connections rename {other} {c}`"
+        )
+    } else {
+        format!(
+            "connection `{c}` reaches {crm} account {account}, which connection `{other}` (no longer in the config) synced, but `{c}` has links of its own, so it was stopped before writing anything. Keep one set: `crmsync connections forget-links {other}`, or `crmsync connections forget-links {c}` and then `crmsync connections rename {other} {c}`"
+        )
+    }
+}
+
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The accounts connections of one run reach: a dry run binds nothing, yet two of its
+/// connections must not share an account either.
+#[derive(Debug, Default)]
+pub struct Claims(HashMap<(ProviderKind, String), String>);
+
+/// Checks the account `p` reaches against the state file, and binds it when the connection
+/// has none yet (not in a dry run). Returns a note for the run's warnings when it bound links
+/// made before accounts were kept, or took over a renamed connection's state.
+pub async fn check(
+    store: &mut Store,
+    config: &Config,
+    p: &Participant,
+    dry_run: bool,
+    claims: &mut Claims,
+) -> Result<Option<String>, StepError> {
+    let provider = p.provider.kind();
+    let crm = provider.display_name();
+    let c = p.name.as_str();
+    let account = p.provider.account().await?.id;
+    if account.trim().is_empty() {
+        return Err(StepError::Other(format!(
+            "{crm} did not say which account connection `{c}` reaches, so it was stopped before writing anything"
+        )));
+    }
+    let key = (provider, account.clone());
+    if let Some(bound) = store.account_binding(c)? {
+        if bound.provider == provider.as_str() && bound.account == account {
+            claims.0.insert(key, c.to_string());
+            return Ok(None);
+        }
+        return Err(AccountStop::AccountChanged {
+            connection: c.to_string(),
+            provider,
+            linked_account: bound.account,
+            account,
+            links: store.connection_links(c)?,
+        }
+        .into());
+    }
+    let holder = match store.account_holder(provider.as_str(), &account)? {
+        Some(other) => Some(other),
+        None => claims.0.get(&key).cloned(),
+    };
+    let own_links = store.connection_links(c)?;
+    if let Some(other) = holder.filter(|o| o != c) {
+        let other_configured = config.connections.contains_key(&other);
+        if other_configured || own_links > 0 {
+            return Err(AccountStop::AccountShared {
+                connection: c.to_string(),
+                provider,
+                account,
+                other,
+                other_configured,
+            }
+            .into());
+        }
+        if dry_run {
+            return Err(AccountStop::Renamed {
+                connection: c.to_string(),
+                provider,
+                account,
+                other,
+            }
+            .into());
+        }
+        let links = store.connection_links(&other)?;
+        rename_state(store, &other, c)?;
+        claims.0.insert(key, c.to_string());
+        return Ok(Some(format!(
+            "connection `{c}` reaches {crm} account {account}, which connection `{other}` synced and which is no longer in the config: `{c}` took over its {links} links (a renamed connection keeps its links)"
+        )));
+    }
+    if own_links == 0 {
+        let unbound: Vec<String> = store
+            .unbound_linked_connections()?
+            .into_iter()
+            .filter(|n| n != c && !config.connections.contains_key(n))
+            .collect();
+        if !unbound.is_empty() {
+            return Err(AccountStop::UnknownLinks {
+                connection: c.to_string(),
+                provider,
+                account,
+                unbound,
+            }
+            .into());
+        }
+    }
+    claims.0.insert(key, c.to_string());
+    if !dry_run {
+        store.bind_account(c, provider.as_str(), &account)?;
+    }
+    Ok((own_links > 0).then(|| {
+        format!(
+            "connection `{c}`'s {own_links} links were made before crmsync kept the account each connection reaches; they are now bound to {crm} account {account}, the one `{c}` reaches"
+        )
+    }))
+}
+
+/// Why the state of a connection cannot be renamed.
+#[derive(Debug, thiserror::Error)]
+pub enum RenameError {
+    #[error("the state file holds nothing of connection `{0}`: there is nothing to rename")]
+    NothingToRename(String),
+    #[error(
+        "connection `{0}` has links or an account of its own in the state file; forget them first with `crmsync connections forget-links {0}` if they are not wanted"
+    )]
+    InUse(String),
+    #[error("the old and the new name are the same")]
+    SameName,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Renames a connection in the state file: links and bases, cursors, journal, failures,
+/// conflicts and its account move from `old` to `new`. Refused when `new` holds state of its
+/// own. The config and the token are not the state file's: the caller says what to do there.
+pub fn rename(store: &mut Store, old: &str, new: &str) -> Result<(), RenameError> {
+    if old == new {
+        return Err(RenameError::SameName);
+    }
+    if !store.connection_in_use(old)? {
+        return Err(RenameError::NothingToRename(old.to_string()));
+    }
+    if store.connection_in_use(new)? {
+        return Err(RenameError::InUse(new.to_string()));
+    }
+    rename_state(store, old, new)?;
+    Ok(())
+}
+
+fn rename_state(store: &mut Store, old: &str, new: &str) -> Result<(), StoreError> {
+    let mut stale = crate::engine::sync::cached_meta_keys(old);
+    stale.extend(crate::engine::sync::cached_meta_keys(new));
+    store.rename_connection(old, new, &stale)
+}
+
+/// Forgets a connection's links and bases, cursors, journal, failures and account, and closes
+/// its open conflicts. Local records stay; the connection's next sync is a first one: it reads
+/// the account in full, links records by match keys and creates the rest (by its rules).
+pub fn forget_links(store: &mut Store, connection: &str) -> Result<Forgotten, StoreError> {
+    store.forget_connection(
+        connection,
+        &crate::engine::sync::cached_meta_keys(connection),
+    )
+}
