@@ -225,3 +225,122 @@ fn delete_meta(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::model::{ObjectKind, Record, RecordId};
+    use crate::store::{Link, WriteOrigin};
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state.db")).unwrap();
+        (dir, store)
+    }
+
+    /// A table added later with a `connection` column is either part of a connection's sync
+    /// state (renamed and forgotten with it: add it to `CONNECTION_TABLES`) or history.
+    #[test]
+    fn every_table_keyed_by_connection_is_renamed_and_forgotten_or_is_history() {
+        let (_dir, store) = store();
+        let tables: Vec<String> = store
+            .conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let keyed: BTreeSet<String> = tables
+            .into_iter()
+            .filter(|t| {
+                store
+                    .conn
+                    .prepare(&format!("SELECT * FROM {t} LIMIT 0"))
+                    .unwrap()
+                    .column_names()
+                    .any(|c| c == "connection")
+            })
+            .collect();
+        let mut expected: BTreeSet<String> =
+            CONNECTION_TABLES.iter().map(|t| t.to_string()).collect();
+        expected.extend(["audit".to_string(), "connection_accounts".to_string()]);
+        assert_eq!(keyed, expected);
+    }
+
+    fn linked(store: &mut Store, connection: &str, remote_id: &str) -> RecordId {
+        let record = Record {
+            id: RecordId::new(),
+            kind: ObjectKind::Contact,
+            fields: [("email".to_string(), format!("{remote_id}@example.org"))]
+                .into_iter()
+                .collect(),
+            updated_at: 1,
+            archived_at: None,
+        };
+        store
+            .save_records(std::slice::from_ref(&record), &WriteOrigin::User)
+            .unwrap();
+        store
+            .upsert_link(&Link {
+                connection: connection.into(),
+                kind: ObjectKind::Contact,
+                local_id: record.id.clone(),
+                remote_id: remote_id.into(),
+                base: Default::default(),
+                remote_updated_at: None,
+                synced_at: 1,
+                retired: false,
+            })
+            .unwrap();
+        record.id
+    }
+
+    #[test]
+    fn a_rename_moves_links_cursors_and_account_and_one_account_has_one_connection() {
+        let (_dir, mut store) = store();
+        linked(&mut store, "old", "1001");
+        store
+            .set_remote_cursor("old", ObjectKind::Contact, Some("c1"))
+            .unwrap();
+        store.bind_account("old", "hubspot", "111").unwrap();
+        store.meta_set("options:old:contact", "{}").unwrap();
+        assert!(store.bind_account("other", "hubspot", "111").is_err());
+
+        store
+            .rename_connection("old", "new", &["options:old:contact".to_string()])
+            .unwrap();
+        assert!(!store.connection_in_use("old").unwrap());
+        assert_eq!(store.connection_links("new").unwrap(), 1);
+        assert_eq!(
+            store.remote_cursor("new", ObjectKind::Contact).unwrap(),
+            Some("c1".to_string())
+        );
+        assert_eq!(
+            store.account_holder("hubspot", "111").unwrap(),
+            Some("new".to_string())
+        );
+        assert_eq!(store.meta_get("options:old:contact").unwrap(), None);
+    }
+
+    #[test]
+    fn forgetting_a_connection_leaves_its_records_and_other_connections_alone() {
+        let (_dir, mut store) = store();
+        let mine = linked(&mut store, "hs", "1001");
+        linked(&mut store, "other", "1001");
+        store.bind_account("hs", "hubspot", "111").unwrap();
+        store
+            .set_local_cursor("hs", ObjectKind::Contact, 7)
+            .unwrap();
+
+        let forgotten = store.forget_connection("hs", &[]).unwrap();
+        assert_eq!(forgotten.links, 1);
+        assert!(!store.connection_in_use("hs").unwrap());
+        assert_eq!(store.local_cursor("hs", ObjectKind::Contact).unwrap(), 0);
+        assert!(store.get_record(&mine).unwrap().is_some());
+        assert_eq!(store.connection_links("other").unwrap(), 1);
+        assert_eq!(store.unbound_linked_connections().unwrap(), ["other"]);
+    }
+}
