@@ -295,6 +295,45 @@ fn a_second_connection_to_a_synced_portal_is_refused_and_nothing_is_copied_twice
 }
 
 #[test]
+fn connect_refuses_a_second_connection_to_a_synced_portal() {
+    let hub = portal(335);
+    let mut env = env_with(&[("a", &hub)]);
+    env.run(&["mappings", "setup", "-c", "a"]).ok();
+    env.run(&["sync"]).ok();
+    let config = std::fs::read_to_string(env.config_path()).unwrap();
+    env.set_env("HUB_TOKEN", &hub.token());
+    let base_url = hub.base_url();
+    let run = env.run(&[
+        "connect",
+        "hubspot",
+        "--name",
+        "b",
+        "--base-url",
+        &base_url,
+        "--token-env",
+        "HUB_TOKEN",
+    ]);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("HubSpot account 335 is synced by connection `a` already"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_to_string(env.config_path()).unwrap(), config);
+    // Signing `a` in again is no second connection.
+    env.run(&[
+        "connect",
+        "hubspot",
+        "--name",
+        "a",
+        "--token-env",
+        "HUB_TOKEN",
+    ])
+    .ok();
+}
+
+#[test]
 fn two_new_connections_to_one_portal_are_refused_in_a_dry_run_too() {
     let hub = portal(334);
     let env = env_with(&[("a", &hub), ("b", &hub)]);
@@ -362,6 +401,15 @@ fn a_connection_renamed_in_the_config_keeps_its_links() {
     synced_company(&env, &hub);
     hub.clear_request_log();
     configure(&mut env, &[("acme", &hub)]);
+    // A dry run changes nothing, so it cannot plan before the links are taken over.
+    let run = env.run(&["sync", "--dry-run"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("run `crmsync connections rename hs acme` first"),
+        "{}",
+        run.stderr
+    );
     let run = env.run(&["sync"]);
     run.ok();
     assert!(

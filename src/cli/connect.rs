@@ -135,6 +135,24 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         },
     )?;
     let info = provider.account().await?;
+    // One account, one connection: a second one would copy records back and forth. (A state
+    // file this crmsync cannot read yet is checked by the first sync instead.)
+    if let Some(store) = super::record::open_for_reading(ctx).ok().flatten()
+        && let Some(other) = crate::engine::accounts::synced_by_other(
+            &store,
+            &ctx.config,
+            &name,
+            args.provider,
+            &info.id,
+        )?
+    {
+        return Err(UsageError(format!(
+            "{} account {} is synced by connection `{other}` already, and two connections to one account copy records back and forth: use `{other}`, or rename it with `crmsync connections rename {other} {name}` (and its table in the config)",
+            args.provider.display_name(),
+            info.id
+        ))
+        .into());
+    }
     creds.account = Some(info.account.clone());
     if creds.scopes.is_empty() {
         creds.scopes = info.scopes.clone();

@@ -214,6 +214,20 @@ pub async fn check(
     }))
 }
 
+/// The configured connection other than `connection` whose links are bound to `provider`'s
+/// account `account` (for `crmsync connect`, which refuses a second connection to it).
+pub fn synced_by_other(
+    store: &Store,
+    config: &Config,
+    connection: &str,
+    provider: ProviderKind,
+    account: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(store
+        .account_holder(provider.as_str(), account)?
+        .filter(|other| other != connection && config.connections.contains_key(other)))
+}
+
 /// Why the state of a connection cannot be renamed.
 #[derive(Debug, thiserror::Error)]
 pub enum RenameError {
