@@ -16,7 +16,8 @@
 //! * [`model`]: the canonical objects and their fields.
 //! * [`config`]: the config file, validated, with defaults; settings resolved once.
 //! * [`store`]: the SQLite state file, the only code that writes SQL.
-//! * [`engine`]: plan (pure), safety gates, execute (journal, commit), the sync run.
+//! * [`engine`]: plan (pure), safety gates, execute (journal, commit), the sync run, and the
+//!   CRM account each connection's links belong to.
 //! * [`mapping`]: field maps, directions, conflict policies, transforms, create rules.
 //! * [`providers`]: the `Provider` trait, the shared HTTP layer, one module per CRM.
 //! * [`auth`]: OAuth loopback sign-in, keychain and environment token stores, refresh.

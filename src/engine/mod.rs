@@ -14,6 +14,9 @@
 //!   that record and merged in the same run, planned by [`plan`] as a pair matched by email
 //!   is; it stays a failure only when the CRM's record is linked to another local record
 //!   already, or is gone.
+//! * [`accounts`] binds each connection's links to the CRM account they were made in and, at
+//!   the start of every run, stops a connection that reaches another account (or one another
+//!   connection syncs) before it recovers, reads or writes anything.
 //! * [`sync`] is one run: recover, pull from every connection, push to every connection.
 //!
 //! Invariants: the planner never reads a clock or the store; a missing remote record is never
