@@ -189,6 +189,8 @@ fn a_connection_pointed_at_another_portal_is_stopped_before_writing_there() {
                 run.stderr
             );
         }
+        let listed = env.run(&["--json", "connections"]).json();
+        assert_eq!(listed[0]["linked_account"], "111", "{listed}");
         let run = env.run(&["--json", "sync"]);
         run.expect_code(2);
         let stop = &run.json()["connections"][0]["account_stop"];

@@ -82,6 +82,9 @@ pub struct ConnectionInfo {
     /// token from the environment, which only `--check` tries).
     pub token_state: String,
     pub account: Option<String>,
+    /// The id of the CRM account the connection's links are bound to in the state file (a
+    /// HubSpot portal id), once a sync has bound them.
+    pub linked_account: Option<String>,
     pub scopes: Vec<String>,
     /// The end of the last sync run that finished without error, epoch ms (as in `status`).
     pub last_successful_sync: Option<Millis>,
@@ -98,6 +101,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let keychain = Keychain::from_env();
     let now = ctx.clock.now();
     let last_syncs = crate::cli::status::last_successful_syncs(ctx)?;
+    let store = record::open_for_reading(ctx)?;
     let mut rows = Vec::new();
     let mut failed = false;
     for (name, conn) in &ctx.config.connections {
@@ -108,6 +112,10 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             token_source: "none".into(),
             token_state: "needs sign-in".into(),
             account: None,
+            linked_account: match &store {
+                Some(store) => store.account_binding(name)?.map(|b| b.account),
+                None => None,
+            },
             scopes: Vec::new(),
             last_successful_sync: last_syncs.get(name).copied(),
             check: None,
