@@ -117,6 +117,24 @@ fn get_link_in(
     raw.map(|r| link_from(path, r)).transpose()
 }
 
+/// Sets one field of the base of `local_id`'s link in `connection` (`None`: the field is
+/// cleared); no link, nothing to do.
+pub(super) fn set_base_field_in(
+    tx: &Transaction<'_>,
+    path: &Path,
+    connection: &str,
+    kind: ObjectKind,
+    local_id: &str,
+    field: &str,
+    value: Option<&str>,
+) -> Result<(), StoreError> {
+    let Some(mut link) = get_link_in(tx, path, connection, kind, local_id)? else {
+        return Ok(());
+    };
+    crate::model::set_field(&mut link.base, field, value.unwrap_or_default());
+    upsert_link_in(tx, path, &link)
+}
+
 type RawJournal = (
     i64,
     i64,

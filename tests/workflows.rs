@@ -1,0 +1,246 @@
+//! What people do around a sync, run through the binary against the HubSpot sandbox:
+//! resolve conflicts and sync again, save a plan and apply it later, change a mapping or a
+//! policy, cap a run's requests, archive on one side with `on_delete = "ignore"`.
+//!
+//! As in `hubspot_e2e.rs`, crmsync runs on the real clock (so it and the sandbox agree on which
+//! edit is newer) and local edits go straight into the state file through the store API.
+
+mod common;
+
+use common::{Run, TestEnv};
+use crmsync::model::{ObjectKind, Record, RecordId};
+use crmsync::sandbox::{Sandbox, SandboxOptions};
+use crmsync::store::{ConflictFilter, Store, WriteOrigin};
+
+const CONN: &str = "hs";
+
+/// A sandbox HubSpot (no rate limit worth the name) and an environment whose connection `hs`
+/// points at it.
+struct World {
+    sandbox: Sandbox,
+    env: TestEnv,
+}
+
+impl World {
+    /// `extra` goes into the config file before the connection's table.
+    fn new(extra: &str) -> World {
+        let sandbox = Sandbox::start(SandboxOptions {
+            rate_limit: (1_000_000, 10_000),
+            search_per_second: 0,
+            daily_limit: 100_000_000,
+            ..SandboxOptions::default()
+        })
+        .expect("start the sandbox");
+        let mut env = TestEnv::new();
+        env.remove_env("CRMSYNC_TEST_NOW");
+        env.set_env("CRMSYNC_TOKEN_HS", &sandbox.token());
+        let w = World { sandbox, env };
+        w.config(extra, "");
+        w.run(&["mappings", "setup", "-c", CONN]).ok();
+        w
+    }
+
+    /// Rewrites the config: `extra` before the connection's table, `in_connection` inside it.
+    fn config(&self, extra: &str, in_connection: &str) {
+        self.env.write_config(&format!(
+            "{extra}\n[connections.{CONN}]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n{in_connection}\n",
+            self.sandbox.base_url()
+        ));
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.env.run(args)
+    }
+
+    fn store(&self) -> Store {
+        Store::open(&self.env.state_path()).expect("open the state file")
+    }
+
+    fn save(&self, records: &[Record]) {
+        self.store()
+            .save_records(records, &WriteOrigin::User)
+            .expect("save local records");
+    }
+
+    fn get(&self, id: &RecordId) -> Record {
+        self.store().get_record(id).unwrap().expect("local record")
+    }
+
+    /// Sets fields of a local record as a user's edit would (an empty value clears one).
+    fn edit(&self, id: &RecordId, changes: &[(&str, &str)]) {
+        let mut rec = self.get(id);
+        for (k, v) in changes {
+            crmsync::model::set_field(&mut rec.fields, k, *v);
+        }
+        rec.updated_at = now_ms();
+        self.save(&[rec]);
+    }
+
+    fn remote_id(&self, id: &RecordId) -> String {
+        self.store()
+            .links_by_local_ids(CONN, ObjectKind::Contact, std::slice::from_ref(id))
+            .unwrap()
+            .remove(id)
+            .unwrap_or_else(|| panic!("local contact `{id}` is not linked"))
+            .remote_id
+    }
+
+    /// The local contact linked to a HubSpot id, if any.
+    fn linked_to(&self, remote_id: &str) -> Option<Record> {
+        let link = self
+            .store()
+            .links_by_remote_ids(CONN, ObjectKind::Contact, &[remote_id.to_string()])
+            .unwrap()
+            .remove(remote_id)?;
+        Some(self.get(&link.local_id))
+    }
+
+    /// A HubSpot contact's property (`None` when empty).
+    fn hub(&self, remote_id: &str, property: &str) -> Option<String> {
+        self.sandbox.dump()["contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == remote_id)
+            .unwrap_or_else(|| panic!("no HubSpot contact `{remote_id}`"))["properties"][property]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    }
+
+    fn hub_edit(&self, remote_id: &str, props: &[(&str, &str)]) {
+        self.sandbox
+            .update_record("contacts", remote_id, props)
+            .unwrap();
+    }
+
+    fn open_conflicts(&self) -> Vec<crmsync::store::Conflict> {
+        self.store()
+            .list_open_conflicts(&ConflictFilter::default())
+            .unwrap()
+    }
+
+    /// Live local contacts.
+    fn live_contacts(&self) -> Vec<Record> {
+        let mut out = Vec::new();
+        self.store()
+            .for_each_record(ObjectKind::Contact, false, &mut |r| {
+                out.push(r);
+                Ok(())
+            })
+            .unwrap();
+        out
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Lets the clocks move on so that "newer" is strictly newer in both.
+fn tick() {
+    std::thread::sleep(std::time::Duration::from_millis(20));
+}
+
+fn new_contact(n: usize) -> Record {
+    let fields = [
+        ("first_name", format!("Person{n}")),
+        ("last_name", "Original".to_string()),
+        ("email", format!("person{n}@example.org")),
+    ];
+    Record {
+        id: RecordId::new(),
+        kind: ObjectKind::Contact,
+        fields: fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        updated_at: now_ms(),
+        archived_at: None,
+    }
+}
+
+/// A synced contact whose last name is then edited on both sides (HubSpot last) under the
+/// `manual` policy, and the sync that holds it (exit 3). Returns (local id, HubSpot id, the
+/// conflict's id).
+fn held_conflict(w: &World) -> (RecordId, String, i64) {
+    let c = new_contact(1);
+    w.save(std::slice::from_ref(&c));
+    w.run(&["sync"]).ok();
+    let rid = w.remote_id(&c.id);
+    w.edit(&c.id, &[("last_name", "FromLocal")]);
+    tick();
+    w.hub_edit(&rid, &[("lastname", "FromHubSpot")]);
+    w.run(&["sync"]).expect_code(3);
+    let open = w.open_conflicts();
+    assert_eq!(open.len(), 1, "{open:?}");
+    (c.id, rid, open[0].id)
+}
+
+const MANUAL_LAST_NAME: &str = "[policies.contact]\nlast_name = \"manual\"\n";
+
+// ---- resolving conflicts -----------------------------------------------------------------
+
+#[test]
+fn a_conflict_resolved_with_the_local_value_stays_resolved_when_hubspot_sends_the_record_again() {
+    let w = World::new(MANUAL_LAST_NAME);
+    let (id, rid, conflict) = held_conflict(&w);
+    w.run(&[
+        "conflicts",
+        "resolve",
+        &conflict.to_string(),
+        "--take",
+        "local",
+    ])
+    .ok();
+    // Someone edits another field of the record in HubSpot: the next sync reads it again,
+    // with the last name it had when the conflict was found.
+    tick();
+    w.hub_edit(&rid, &[("jobtitle", "Buyer")]);
+    w.run(&["sync"]).ok();
+    assert!(w.open_conflicts().is_empty(), "{:?}", w.open_conflicts());
+    assert_eq!(w.hub(&rid, "lastname").as_deref(), Some("FromLocal"));
+    assert_eq!(w.get(&id).get("last_name"), Some("FromLocal"));
+    assert_eq!(w.get(&id).get("job_title"), Some("Buyer"));
+    // And a value set by hand, read again in the change feed's overlap, stands too.
+    w.edit(&id, &[("last_name", "Mine")]);
+    tick();
+    w.hub_edit(&rid, &[("lastname", "Theirs")]);
+    w.run(&["sync"]).expect_code(3);
+    let c = w.open_conflicts()[0].id;
+    w.run(&["conflicts", "resolve", &c.to_string(), "--value", "Agreed"])
+        .ok();
+    w.run(&["sync"]).ok();
+    w.run(&["sync", "--full"]).ok();
+    assert_eq!(w.hub(&rid, "lastname").as_deref(), Some("Agreed"));
+    assert_eq!(w.get(&id).get("last_name"), Some("Agreed"));
+}
+
+#[test]
+fn taking_the_remote_value_never_pushes_one_hubspot_changed_since() {
+    for now in ["Newest", "", "Original"] {
+        let w = World::new(MANUAL_LAST_NAME);
+        let (id, rid, conflict) = held_conflict(&w);
+        // HubSpot's value moves after the conflict was recorded (to a new value, cleared,
+        // back to the value both sides had agreed on).
+        tick();
+        w.hub_edit(&rid, &[("lastname", now)]);
+        w.run(&[
+            "conflicts",
+            "resolve",
+            &conflict.to_string(),
+            "--take",
+            "remote",
+        ])
+        .ok();
+        w.run(&["sync"]).ok();
+        let expected = (!now.is_empty()).then_some(now);
+        assert_eq!(
+            w.hub(&rid, "lastname").as_deref(),
+            expected,
+            "HubSpot, {now:?}"
+        );
+        assert_eq!(w.get(&id).get("last_name"), expected, "local, {now:?}");
+        assert!(w.open_conflicts().is_empty(), "{:?}", w.open_conflicts());
+    }
+}
