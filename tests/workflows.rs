@@ -244,3 +244,121 @@ fn taking_the_remote_value_never_pushes_one_hubspot_changed_since() {
         assert!(w.open_conflicts().is_empty(), "{:?}", w.open_conflicts());
     }
 }
+
+// ---- request budgets ---------------------------------------------------------------------
+
+#[test]
+fn a_request_budget_smaller_than_the_read_moves_forward_run_by_run() {
+    let w = World::new("");
+    // 450 contacts made in HubSpot over seven and a half hours, a minute apart (a backlog a
+    // cron job meets after a pause), so that the change feed's five-minute overlap holds a
+    // few of them only.
+    let now = w.sandbox.now_ms();
+    for i in 0..450i64 {
+        w.sandbox.set_clock_ms(now - (450 - i) * 60_000);
+        w.sandbox
+            .create_record(
+                "contacts",
+                &[
+                    ("email", &format!("backlog{i}@example.org")),
+                    ("firstname", &format!("Backlog{i}")),
+                ],
+            )
+            .unwrap();
+    }
+    w.sandbox.set_clock_ms(now);
+    let mut had = 0;
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        assert!(runs <= 30, "no end after 30 runs; {had} contacts arrived");
+        let run = w.run(&["sync", "--max-requests", "4"]);
+        let have = w.live_contacts().len();
+        if run.code == 0 {
+            break;
+        }
+        // Stopped by the budget: the documented code for a run stopped part-way (the next
+        // one resumes), and the message says how far it got.
+        run.expect_code(1);
+        assert!(
+            run.stderr.contains("used its budget of 4 requests"),
+            "{}",
+            run.stderr
+        );
+        if runs > 1 {
+            assert!(
+                have > had,
+                "run {runs} made no progress ({have} contacts)\n{}",
+                run.stderr
+            );
+            assert!(
+                run.stderr.contains("the next run reads on from there"),
+                "{}",
+                run.stderr
+            );
+        }
+        had = have;
+    }
+    assert_eq!(w.live_contacts().len(), 450);
+    // And nothing is read twice over once done: a run with nothing to do fits the budget.
+    w.run(&["sync", "--max-requests", "4"]).ok();
+}
+
+// ---- plans -------------------------------------------------------------------------------
+
+/// Three synced contacts: (local id, HubSpot id) each.
+fn three_synced(w: &World) -> Vec<(RecordId, String)> {
+    let people: Vec<Record> = (0..3).map(new_contact).collect();
+    w.save(&people);
+    w.run(&["sync"]).ok();
+    people
+        .iter()
+        .map(|p| (p.id.clone(), w.remote_id(&p.id)))
+        .collect()
+}
+
+#[test]
+fn apply_leaves_hubspot_changes_outside_the_plan_to_the_next_sync() {
+    let w = World::new("");
+    let people = three_synced(&w);
+    let (l, l_rid) = &people[0];
+    let (c, c_rid) = &people[1];
+    let (d, d_rid) = &people[2];
+    w.edit(l, &[("last_name", "Planned")]);
+    let plan = w.env.path("plan.json");
+    let plan = plan.to_str().unwrap();
+    w.run(&["sync", "--plan", plan]).ok();
+    // Meanwhile in HubSpot: C is edited and N created; ten minutes later D is edited (so
+    // that C and N are older than the change feed's overlap behind the newest change).
+    tick();
+    w.hub_edit(c_rid, &[("jobtitle", "Edited In HubSpot")]);
+    let n_rid = w
+        .sandbox
+        .create_record(
+            "contacts",
+            &[("email", "newcomer@example.org"), ("firstname", "Newcomer")],
+        )
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.sandbox.advance_clock(std::time::Duration::from_secs(600));
+    w.hub_edit(d_rid, &[("jobtitle", "Later Edit")]);
+
+    let applied = w.run(&["apply", plan, "--json"]);
+    applied.ok();
+    let applied = applied.json();
+    // Only the planned record was carried out, and none of the records HubSpot changed
+    // is said to be planned again: apply did not touch them.
+    assert_eq!(applied["replanned"], serde_json::json!({}), "{applied:#}");
+    assert_eq!(w.hub(l_rid, "lastname").as_deref(), Some("Planned"));
+    assert_eq!(w.get(c).get("job_title"), None);
+
+    w.run(&["sync"]).ok();
+    assert_eq!(w.get(c).get("job_title"), Some("Edited In HubSpot"));
+    assert_eq!(w.get(d).get("job_title"), Some("Later Edit"));
+    let n = w
+        .linked_to(&n_rid)
+        .expect("the contact created in HubSpot arrived");
+    assert_eq!(n.get("first_name"), Some("Newcomer"));
+}

@@ -96,7 +96,10 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         ..SyncOptions::default()
     };
     let report = super::sync::execute(ctx, &connections, &opts, None).await?;
-    // Which planned records moved on the CRM's side since the plan was made.
+    let only = opts.only.as_ref().expect("set above");
+    // Which planned records moved on the CRM's side since the plan was made. The plan also
+    // holds the versions of records it read and left alone; those are not touched now, so
+    // they are not listed either.
     let mut replanned: HashMap<String, Vec<String>> = HashMap::new();
     for (conn, objects) in &file.remote_versions {
         for (object, saved) in objects {
@@ -104,6 +107,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             for (id, at) in saved {
                 if let Some(current) = now.and_then(|n| n.get(id))
                     && current != at
+                    && only.remote.get(conn).is_some_and(|ids| ids.contains(id))
                 {
                     replanned.entry(conn.clone()).or_default().push(id.clone());
                 }

@@ -267,9 +267,16 @@ pub async fn run(
                 rep.recovered = sess.recover().await?;
             }
             for object in sess.objects() {
-                let (obj_report, plan) = sess.pull(object).await?;
+                let mut obj_report = ObjectReport {
+                    object: Some(object),
+                    ..ObjectReport::default()
+                };
+                let pulled = sess.pull(object, &mut obj_report).await;
+                if pulled.is_err() {
+                    sess.warn_progress(object);
+                }
                 rep.objects.push(obj_report);
-                if let Some(plan) = plan {
+                if let Some(plan) = pulled? {
                     report.plans.push(plan);
                 }
                 if let Some(stop) = sess.gated.take() {
@@ -447,6 +454,9 @@ struct Session<'a> {
     /// them before its push (their links and bases stored), so the dry run's push leaves
     /// them out instead of planning their local changes a second time.
     dry_pulled: HashSet<RecordId>,
+    /// In the current pull, how many records had been read when the cursor was last
+    /// stored (`None`: not stored yet).
+    saved_read: Option<u64>,
     /// The safety gate an object's pull stopped at. The pull still returns its report (and a
     /// dry run its plan, which shows what the gate held back); the connection then stops.
     gated: Option<GateStop>,
@@ -475,6 +485,7 @@ impl<'a> Session<'a> {
             held: HashSet::new(),
             history_warned: false,
             dry_pulled: HashSet::new(),
+            saved_read: None,
             gated: None,
         }
     }
@@ -619,10 +630,15 @@ impl<'a> Session<'a> {
     }
 
     /// Reads the change feed, plans against the local records, executes.
+    ///
+    /// `rep` is filled as pages are carried out, so that a read stopped part-way still says
+    /// what it did.
     async fn pull(
         &mut self,
         object: ObjectKind,
-    ) -> Result<(ObjectReport, Option<Plan>), StepError> {
+        rep: &mut ObjectReport,
+    ) -> Result<Option<Plan>, StepError> {
+        self.saved_read = None;
         let map = self.field_map(object).await?;
         let props = self
             .p
@@ -636,10 +652,6 @@ impl<'a> Session<'a> {
         let full_read = since.is_none();
         self.reporter.step(&self.p.name, object, "reading", None);
         let linked = self.store.count_links(&self.p.name, object)? as usize;
-        let mut rep = ObjectReport {
-            object: Some(object),
-            ..ObjectReport::default()
-        };
         // Each page is planned and carried out as it arrives, so memory stays flat however
         // large the read. Pages whose plan archives anything wait until the read is complete:
         // the archive gate must see every archive before any is carried out.
@@ -709,10 +721,17 @@ impl<'a> Session<'a> {
             } else if planned.plan.archives() > 0 {
                 deferred.push(planned);
             } else if !planned.plan.ops.is_empty() || !planned.plan.conflicts.is_empty() {
-                self.execute_pulled(&map, planned, &mut rep).await?;
+                self.execute_pulled(&map, planned, rep).await?;
             }
             if got.checkpoint.is_some() {
                 checkpoint = got.checkpoint;
+            }
+            // Progress is kept page by page, so that a run stopped part-way (a request
+            // budget, a failure) is continued by the next one instead of read again from the
+            // start: the provider's checkpoint covers this page and every one before it, all
+            // committed unless a page waits for the archive gate.
+            if deferred.is_empty() && self.save_cursor(object, checkpoint.as_deref())? {
+                self.saved_read = Some(rep.read);
             }
             match got.next {
                 Some(next) => page = Some(next),
@@ -739,19 +758,48 @@ impl<'a> Session<'a> {
         );
         if let Err(stop) = gate {
             self.gated = Some(stop);
-            return Ok((rep, self.opts.dry_run.then_some(whole)));
+            return Ok(self.opts.dry_run.then_some(whole));
         }
         if self.opts.dry_run {
-            return Ok((rep, Some(whole)));
+            return Ok(Some(whole));
         }
         for planned in deferred {
-            self.execute_pulled(&map, planned, &mut rep).await?;
+            self.execute_pulled(&map, planned, rep).await?;
         }
-        if let Some(cp) = checkpoint {
-            self.store
-                .set_remote_cursor(&self.p.name, object, Some(&cp))?;
+        self.save_cursor(object, checkpoint.as_deref())?;
+        Ok(None)
+    }
+
+    /// Stores the change feed's cursor at `checkpoint`, unless this run writes nothing
+    /// (a dry run) or is limited to some records (`apply`, `import --to`): such a run leaves
+    /// the other records of the feed unread, and a cursor moved past them would skip them
+    /// for good.
+    /// Returns whether it stored one.
+    fn save_cursor(
+        &mut self,
+        object: ObjectKind,
+        checkpoint: Option<&str>,
+    ) -> Result<bool, StepError> {
+        let Some(cp) = checkpoint else {
+            return Ok(false);
+        };
+        if self.opts.dry_run || self.opts.only.is_some() {
+            return Ok(false);
         }
-        Ok((rep, None))
+        self.store
+            .set_remote_cursor(&self.p.name, object, Some(cp))?;
+        Ok(true)
+    }
+
+    /// Says how far a pull stopped part-way got: what it read and carried out up to its last
+    /// stored cursor is kept, and the next run reads on from there.
+    fn warn_progress(&mut self, object: ObjectKind) {
+        if let Some(read) = self.saved_read.filter(|n| *n > 0) {
+            self.warn(format!(
+                "{} {object}: stopped part-way through the change feed; the {read} record(s) read up to the last complete page are saved, and the next run reads on from there",
+                self.p.name
+            ));
+        }
     }
 
     /// Moves to a record the CRM merged others into ([`Provider::merged_from`]) the link of
