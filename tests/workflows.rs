@@ -362,3 +362,80 @@ fn apply_leaves_hubspot_changes_outside_the_plan_to_the_next_sync() {
         .expect("the contact created in HubSpot arrived");
     assert_eq!(n.get("first_name"), Some("Newcomer"));
 }
+
+// ---- held conflicts under a new configuration --------------------------------------------
+
+/// The conflict `id` as stored (open or resolved).
+fn conflict(w: &World, id: i64) -> crmsync::store::Conflict {
+    w.store().get_conflict(id).unwrap().expect("the conflict")
+}
+
+#[test]
+fn a_held_conflict_is_decided_by_the_policy_that_replaced_manual() {
+    // No overlap: the change feed does not read the record again (as when the policy is
+    // changed more than the overlap after the conflict was found).
+    let no_overlap = "[sync]\noverlap_secs = 0\n";
+    let w = World::new(&format!("{no_overlap}{MANUAL_LAST_NAME}"));
+    let (id, rid, held) = held_conflict(&w);
+    w.config(
+        &format!("{no_overlap}[policies.contact]\nlast_name = \"local-wins\"\n"),
+        "",
+    );
+    // The record changed on neither side since: the next sync decides it all the same.
+    w.run(&["sync"]).ok();
+    assert!(w.open_conflicts().is_empty(), "{:?}", w.open_conflicts());
+    assert_eq!(
+        conflict(&w, held).resolved_by.as_deref(),
+        Some("local-wins")
+    );
+    assert_eq!(w.hub(&rid, "lastname").as_deref(), Some("FromLocal"));
+    assert_eq!(w.get(&id).get("last_name"), Some("FromLocal"));
+}
+
+#[test]
+fn a_held_conflict_on_a_field_no_longer_synced_is_closed_with_the_reason() {
+    let w = World::new(MANUAL_LAST_NAME);
+    let (id, rid, held) = held_conflict(&w);
+    w.config(
+        MANUAL_LAST_NAME,
+        "[[connections.hs.fields]]\nobject = \"contact\"\nlocal = \"last_name\"\ndirection = \"none\"\n",
+    );
+    let run = w.run(&["sync"]);
+    run.ok();
+    assert!(run.stderr.contains("no longer synced"), "{}", run.stderr);
+    let c = conflict(&w, held);
+    assert_eq!(c.resolved_by.as_deref(), Some("unmapped"), "{c:?}");
+    // Nothing is written to either side's value.
+    assert_eq!(w.hub(&rid, "lastname").as_deref(), Some("FromHubSpot"));
+    assert_eq!(w.get(&id).get("last_name"), Some("FromLocal"));
+}
+
+#[test]
+fn a_held_conflict_of_a_removed_connection_is_closed_with_the_reason() {
+    let w = World::new(MANUAL_LAST_NAME);
+    let (_, _, held) = held_conflict(&w);
+    // The connection is replaced by another one (another HubSpot account).
+    let other = Sandbox::start(SandboxOptions::default()).unwrap();
+    w.env.write_config(&format!(
+        "{MANUAL_LAST_NAME}\n[connections.other]\nprovider = \"hubspot\"\nbase_url = \"{}\"\ntoken_env = \"OTHER_TOKEN\"\n",
+        other.base_url()
+    ));
+    let mut w = w;
+    w.env.set_env("OTHER_TOKEN", &other.token());
+    w.run(&["mappings", "setup", "-c", "other"]).ok();
+    let run = w.run(&["sync"]);
+    run.ok();
+    assert!(
+        run.stderr
+            .contains("connection `hs` is no longer configured"),
+        "{}",
+        run.stderr
+    );
+    let c = conflict(&w, held);
+    assert_eq!(
+        c.resolved_by.as_deref(),
+        Some("connection-removed"),
+        "{c:?}"
+    );
+    w.run(&["conflicts", "list"]).ok();
+}

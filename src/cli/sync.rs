@@ -247,6 +247,11 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
         }
         ctx.out.data(t)?;
     }
+    if !ctx.out.json {
+        for w in &report.warnings {
+            ctx.out.warn(w);
+        }
+    }
     for c in &report.connections {
         if !ctx.out.json {
             for w in &c.warnings {

@@ -36,7 +36,7 @@ use crate::engine::gates::{self, GateInput, GateStop};
 use crate::engine::plan::{
     self, LinkState, MatchedBy, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide,
 };
-use crate::mapping::{FieldMap, Rule};
+use crate::mapping::{ConflictPolicy, Direction, FieldMap, Rule};
 use crate::model::{Millis, ObjectKind, Record, RecordId};
 use crate::providers::{ChangeQuery, Provider, ProviderError, RemoteRecord};
 use crate::store::{ConflictFilter, Link, RunOutcome, Store, StoreError, WriteOrigin};
@@ -172,6 +172,10 @@ pub struct SyncReport {
     /// The plans (with `--dry-run` and `--plan`), in run order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plans: Vec<Plan>,
+    /// What the run says that concerns no connection of it (conflicts of a connection no
+    /// longer configured, closed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// The remote version of each record the plans touch: connection → object → remote id →
     /// `updated_at` (for `crmsync apply`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -239,6 +243,9 @@ pub async fn run(
         report.run = Some(store.begin_run("sync", &names, clock.now())?);
     }
     let run_id = report.run.unwrap_or(0);
+    if !opts.dry_run {
+        report.warnings = close_orphan_conflicts(store, config, clock.now())?;
+    }
     let mut conn_reports: Vec<ConnectionReport> = participants
         .iter()
         .map(|p| ConnectionReport {
@@ -396,6 +403,28 @@ pub async fn run(
         )?;
     }
     Ok(report)
+}
+
+/// Closes the open conflicts of connections no longer configured (kept as resolved by
+/// `connection-removed`, with the local value): nothing will ever decide them. Returns a
+/// warning for each.
+fn close_orphan_conflicts(
+    store: &mut Store,
+    config: &Config,
+    now: Millis,
+) -> Result<Vec<String>, StoreError> {
+    let mut warnings = Vec::new();
+    for c in store.list_open_conflicts(&ConflictFilter::default())? {
+        if config.connections.contains_key(&c.connection) {
+            continue;
+        }
+        store.resolve_conflict(c.id, c.local.as_deref(), "connection-removed", now)?;
+        warnings.push(format!(
+            "conflict {} on `{}` of {} `{}` is closed, as connection `{}` is no longer configured; the local value stays",
+            c.id, c.field, c.kind, c.local_id, c.connection
+        ));
+    }
+    Ok(warnings)
 }
 
 /// Records why a connection stopped; a store error stops the whole run.
@@ -1161,6 +1190,46 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    /// Looks at this connection's open conflicts of `object` under the current
+    /// configuration. One on a field that is no longer synced (not mapped, or direction
+    /// `none`) is closed, kept as resolved by `unmapped` with the local value, and a warning
+    /// says so. The records of those whose field's policy is no longer `manual` are
+    /// returned: planned again, their conflicts are decided by that policy.
+    fn review_open_conflicts(
+        &mut self,
+        object: ObjectKind,
+    ) -> Result<HashSet<RecordId>, StepError> {
+        let open = self.store.list_open_conflicts(&ConflictFilter {
+            connection: Some(self.p.name.clone()),
+            kind: Some(object),
+            ..ConflictFilter::default()
+        })?;
+        // As configured: a property the CRM lacks for now leaves a field out of this run's
+        // map only, and does not close its conflicts.
+        let configured = self.resolve_map(object)?;
+        let mut decide = HashSet::new();
+        for c in open {
+            match configured.rule(&c.field) {
+                Some(rule) if rule.direction != Direction::None => {
+                    if rule.policy != ConflictPolicy::Manual {
+                        decide.insert(c.local_id);
+                    }
+                }
+                _ if self.opts.dry_run => {}
+                _ => {
+                    let now = self.clock.now();
+                    self.store
+                        .resolve_conflict(c.id, c.local.as_deref(), "unmapped", now)?;
+                    self.warn(format!(
+                        "{} {object} `{}`: conflict {} on `{}` is closed, as the field is no longer synced with this connection; the local value stays",
+                        self.p.name, c.local_id, c.id, c.field
+                    ));
+                }
+            }
+        }
+        Ok(decide)
+    }
+
     fn match_keys(&self) -> Vec<String> {
         self.p
             .config
@@ -1190,23 +1259,48 @@ impl<'a> Session<'a> {
         let mut plans = Vec::new();
         let mut after = cursor;
         const CHUNK: usize = 5_000;
+        // Records of held conflicts that the current configuration decides: planned after the
+        // local changes (unless among them), without a change of their own.
+        let mut undecided = self.review_open_conflicts(object)?;
+        let mut changes_done = false;
         loop {
-            let changed = self.store.records_changed_since(object, after, CHUNK)?;
-            let Some(&(last, _)) = changed.last() else {
+            let mut records: Vec<Record> = if !changes_done {
+                let changed = self.store.records_changed_since(object, after, CHUNK)?;
+                let Some(&(last, _)) = changed.last() else {
+                    changes_done = true;
+                    continue;
+                };
+                after = last;
+                changes_done = last >= top;
+                let records: Vec<Record> = changed
+                    .into_iter()
+                    .filter(|(seq, _)| *seq <= top)
+                    .map(|(_, r)| r)
+                    .collect();
+                rep.local_changes += records.len() as u64;
+                records
+            } else if !undecided.is_empty() {
+                let ids: Vec<RecordId> = std::mem::take(&mut undecided).into_iter().collect();
+                let mut records: Vec<Record> = self
+                    .store
+                    .get_records(&ids)?
+                    .into_values()
+                    .filter(|r| r.kind == object)
+                    .collect();
+                records.sort_by(|a, b| a.id.cmp(&b.id));
+                records
+            } else {
                 break;
             };
-            let mut records: Vec<Record> = changed
-                .into_iter()
-                .filter(|(seq, _)| *seq <= top)
-                .map(|(_, r)| r)
-                .filter(|r| {
-                    self.opts
-                        .only
-                        .as_ref()
-                        .is_none_or(|only| only.has_local(&r.id))
-                })
-                .collect();
-            rep.local_changes += records.len() as u64;
+            records.retain(|r| {
+                self.opts
+                    .only
+                    .as_ref()
+                    .is_none_or(|only| only.has_local(&r.id))
+            });
+            for r in &records {
+                undecided.remove(&r.id);
+            }
             records.retain(|r| !self.dry_pulled.contains(&r.id));
             let local_ids: Vec<RecordId> = records.iter().map(|r| r.id.clone()).collect();
             let links = self
@@ -1259,10 +1353,6 @@ impl<'a> Session<'a> {
             add_plan_counts(&mut rep.planned, &planned.counts());
             if self.opts.dry_run {
                 plans.push(planned);
-                after = last;
-                if last >= top {
-                    break;
-                }
                 continue;
             }
             if !planned.is_empty() || !planned.conflicts.is_empty() {
@@ -1291,10 +1381,6 @@ impl<'a> Session<'a> {
                 self.warn_history(outcome.history_warning);
             }
             self.settle_conflicts(&planned, &held)?;
-            after = last;
-            if last >= top {
-                break;
-            }
         }
         if !self.opts.dry_run && self.opts.only.is_none() && top > cursor {
             self.store.set_local_cursor(&self.p.name, object, top)?;
