@@ -439,3 +439,89 @@ fn a_held_conflict_of_a_removed_connection_is_closed_with_the_reason() {
     );
     w.run(&["conflicts", "list"]).ok();
 }
+
+// ---- mapping changes ---------------------------------------------------------------------
+
+fn colour_mapped_to(property: &str) -> String {
+    format!(
+        "[[connections.hs.fields]]\nobject = \"contact\"\nlocal = \"custom.colour\"\nremote = \"{property}\"\n"
+    )
+}
+
+#[test]
+fn pointing_a_field_at_another_property_fills_it_from_the_local_values() {
+    let w = World::new("");
+    w.config("", &colour_mapped_to("colour_a"));
+    w.run(&["mappings", "setup", "-c", CONN]).ok();
+    let mut people: Vec<Record> = (0..2).map(new_contact).collect();
+    for (p, colour) in people.iter_mut().zip(["red", "blue"]) {
+        p.fields.insert("custom.colour".into(), colour.into());
+    }
+    w.save(&people);
+    w.run(&["sync"]).ok();
+    let rids: Vec<String> = people.iter().map(|p| w.remote_id(&p.id)).collect();
+    assert_eq!(w.hub(&rids[0], "colour_a").as_deref(), Some("red"));
+
+    // The field now syncs with a new, empty property.
+    w.config("", &colour_mapped_to("colour_b"));
+    w.run(&["mappings", "setup", "-c", CONN]).ok();
+    // Someone edits the first contact in HubSpot, so the next sync reads it.
+    tick();
+    w.hub_edit(&rids[0], &[("jobtitle", "Painter")]);
+    // A dry run plans what the run does: the local value goes to the new property.
+    let dry = w.run(&["sync", "--dry-run", "--json"]).json();
+    let changes: Vec<(String, String)> = dry["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["ops"].as_array().unwrap())
+        .flat_map(|op| {
+            op["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["field"] == "custom.colour")
+                .map(|c| (op["op"].as_str().unwrap().to_string(), c["new"].to_string()))
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        vec![("remote_update".to_string(), "\"red\"".to_string())],
+        "{dry:#}"
+    );
+    let run = w.run(&["sync"]);
+    run.ok();
+    assert!(
+        run.stderr.contains("now syncs with `colour_b`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(w.get(&people[0].id).get("custom.colour"), Some("red"));
+    assert_eq!(w.get(&people[0].id).get("job_title"), Some("Painter"));
+    assert_eq!(w.hub(&rids[0], "colour_b").as_deref(), Some("red"));
+    // A full read fills the rest in, and clears no local value.
+    w.run(&["sync", "--full"]).ok();
+    assert_eq!(w.get(&people[1].id).get("custom.colour"), Some("blue"));
+    assert_eq!(w.hub(&rids[1], "colour_b").as_deref(), Some("blue"));
+    assert_eq!(w.get(&people[0].id).get("custom.colour"), Some("red"));
+}
+
+#[test]
+fn a_full_sync_right_after_pointing_a_field_at_another_property_clears_nothing() {
+    let w = World::new("");
+    w.config("", &colour_mapped_to("colour_a"));
+    w.run(&["mappings", "setup", "-c", CONN]).ok();
+    let mut p = new_contact(1);
+    p.fields.insert("custom.colour".into(), "green".into());
+    w.save(std::slice::from_ref(&p));
+    w.run(&["sync"]).ok();
+    w.config("", &colour_mapped_to("colour_b"));
+    w.run(&["mappings", "setup", "-c", CONN]).ok();
+    w.run(&["sync", "--full"]).ok();
+    let rid = w.remote_id(&p.id);
+    assert_eq!(w.get(&p.id).get("custom.colour"), Some("green"));
+    assert_eq!(w.hub(&rid, "colour_b").as_deref(), Some("green"));
+    // Settled: the next runs write nothing.
+    w.run(&["sync", "--full"]).ok();
+    assert_eq!(w.get(&p.id).get("custom.colour"), Some("green"));
+}

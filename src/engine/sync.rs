@@ -483,6 +483,9 @@ struct Session<'a> {
     /// them before its push (their links and bases stored), so the dry run's push leaves
     /// them out instead of planning their local changes a second time.
     dry_pulled: HashSet<RecordId>,
+    /// In a dry run, the fields of each object whose bases the run would forget (see
+    /// [`Session::forget_remapped`]).
+    forgotten: HashSet<(ObjectKind, String)>,
     /// In the current pull, how many records had been read when the cursor was last
     /// stored (`None`: not stored yet).
     saved_read: Option<u64>,
@@ -514,6 +517,7 @@ impl<'a> Session<'a> {
             held: HashSet::new(),
             history_warned: false,
             dry_pulled: HashSet::new(),
+            forgotten: HashSet::new(),
             saved_read: None,
             gated: None,
         }
@@ -547,6 +551,7 @@ impl<'a> Session<'a> {
     /// options are kept in the state file from the last time it was asked.
     async fn field_map(&mut self, object: ObjectKind) -> Result<FieldMap, StepError> {
         let mut map = self.resolve_map(object)?;
+        self.forget_remapped(object, &map)?;
         let (missing, fresh) = self.missing_properties(object, &map).await?;
         let options: DropdownOptions = match fresh {
             Some(options) => options,
@@ -571,6 +576,61 @@ impl<'a> Session<'a> {
             }
         }
         Ok(map)
+    }
+
+    /// Forgets the bases of the fields that now sync with another CRM property than in the
+    /// last run (each named in a warning): the old base holds the old property's value, and
+    /// against it the new property's (often empty) value would read as a change made in the
+    /// CRM, clearing or overwriting the local value. Without a base the field is as newly
+    /// mapped: a local value fills an empty property, and two different values are a
+    /// conflict for the policy. The properties each field synced with are kept in the state
+    /// file, also for fields no longer mapped, so a field mapped again elsewhere is seen too.
+    /// A dry run stores nothing and plans as if the bases were forgotten.
+    fn forget_remapped(&mut self, object: ObjectKind, map: &FieldMap) -> Result<(), StepError> {
+        let key = format!("mapping:{}:{object}", self.p.name);
+        let stored = self.store.meta_get(&key)?;
+        let mut known: BTreeMap<String, String> = stored
+            .as_deref()
+            .and_then(|json| serde_json::from_str(json).ok())
+            .unwrap_or_default();
+        let mut moved = Vec::new();
+        for rule in &map.rules {
+            if let Some(old) = known.insert(rule.field.clone(), rule.remote.clone())
+                && old != rule.remote
+            {
+                moved.push((rule.field.clone(), old));
+            }
+        }
+        if self.opts.dry_run {
+            self.forgotten
+                .extend(moved.into_iter().map(|(field, _)| (object, field)));
+            return Ok(());
+        }
+        for (field, old) in moved {
+            let n = self.store.forget_base_field(&self.p.name, object, &field)?;
+            let now = map.rule(&field).map_or("", |r| r.remote.as_str());
+            self.warn(format!(
+                "{} {object}: `{field}` now syncs with `{now}` instead of `{old}`, so its last synced values ({n} record(s)) are set aside: a local value fills an empty `{now}` as each record is next synced (`crmsync sync --full` does them all), and two different values are a conflict",
+                self.p.name
+            ));
+        }
+        let json = serde_json::to_string(&known).unwrap_or_else(|_| "{}".into());
+        if stored.as_deref() != Some(json.as_str()) {
+            self.store.meta_set(&key, &json)?;
+        }
+        Ok(())
+    }
+
+    /// A link as the planner sees it; in a dry run, without the bases
+    /// [`Session::forget_remapped`] would forget.
+    fn planned_link(&self, object: ObjectKind, link: &Link) -> LinkState {
+        let mut state = link_state(link);
+        for (o, field) in &self.forgotten {
+            if *o == object {
+                state.base.remove(field);
+            }
+        }
+        state
     }
 
     /// The mapped properties the CRM does not have (`None`: all are there, or the catalogue
@@ -1083,7 +1143,7 @@ impl<'a> Session<'a> {
             if let Some(link) = links.get(&side.id) {
                 items.push(PlanItem {
                     local: locals.get(&link.local_id).cloned(),
-                    link: Some(link_state(link)),
+                    link: Some(self.planned_link(object, link)),
                     remote: Some(side),
                     matched_by: None,
                     may_create_remote: false,
@@ -1311,7 +1371,7 @@ impl<'a> Session<'a> {
             let items: Vec<PlanItem> = records
                 .into_iter()
                 .map(|r| {
-                    let link = links.get(&r.id).map(link_state);
+                    let link = links.get(&r.id).map(|l| self.planned_link(object, l));
                     let may_create_remote = link.is_none()
                         && create_when.as_ref().is_none_or(|rule| rule.eval(&r.fields));
                     let remote = link

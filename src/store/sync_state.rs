@@ -414,6 +414,25 @@ impl Store {
         commit(tx, &self.path, "drop a journal entry")
     }
 
+    /// Removes `field` from the base of every link of `connection` and `kind`, as if it had
+    /// never been synced there (when the field now syncs with another CRM property, whose
+    /// value the old base says nothing about). Returns how many bases held it.
+    pub fn forget_base_field(
+        &mut self,
+        connection: &str,
+        kind: ObjectKind,
+        field: &str,
+    ) -> Result<usize, StoreError> {
+        let path = format!("$.\"{}\"", field.replace('"', "\\\""));
+        self.conn
+            .prepare_cached(
+                "UPDATE links SET base = json_remove(base, ?3)
+                 WHERE connection = ?1 AND kind = ?2 AND json_type(base, ?3) IS NOT NULL",
+            )
+            .and_then(|mut s| s.execute(params![connection, kind.as_str(), path]))
+            .map_err(|e| self.sql("reset a field's base", e))
+    }
+
     /// Inserts or replaces one link.
     pub fn upsert_link(&mut self, link: &Link) -> Result<(), StoreError> {
         self.upsert_links(std::slice::from_ref(link))
