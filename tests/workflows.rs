@@ -525,3 +525,65 @@ fn a_full_sync_right_after_pointing_a_field_at_another_property_clears_nothing()
     w.run(&["sync", "--full"]).ok();
     assert_eq!(w.get(&p.id).get("custom.colour"), Some("green"));
 }
+
+#[test]
+fn apply_plans_again_and_lists_a_record_changed_locally_after_the_plan() {
+    let w = World::new("");
+    let people = three_synced(&w);
+    let (l, l_rid) = &people[0];
+    w.edit(l, &[("last_name", "Planned")]);
+    let plan = w.env.path("plan.json");
+    let plan = plan.to_str().unwrap();
+    w.run(&["sync", "--plan", plan]).ok();
+    w.edit(l, &[("last_name", "Changed After")]);
+    let applied = w.run(&["apply", plan, "--json"]);
+    applied.ok();
+    let applied = applied.json();
+    assert_eq!(
+        applied["replanned_local"],
+        serde_json::json!([l.as_str()]),
+        "{applied:#}"
+    );
+    assert_eq!(w.hub(l_rid, "lastname").as_deref(), Some("Changed After"));
+    // Without --json the record is named too.
+    w.edit(l, &[("last_name", "Planned Again")]);
+    w.run(&["sync", "--plan", plan]).ok();
+    w.edit(l, &[("last_name", "And Changed")]);
+    let run = w.run(&["apply", plan]);
+    run.ok();
+    assert!(
+        run.stderr.contains("changed after the plan was made") && run.stderr.contains(l.as_str()),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn apply_refuses_a_plan_made_against_another_state_file() {
+    let w = World::new("");
+    let people = three_synced(&w);
+    let (l, l_rid) = &people[0];
+    w.edit(l, &[("last_name", "Planned")]);
+    let plan = w.env.path("plan.json");
+    let plan = plan.to_str().unwrap();
+    w.run(&["sync", "--plan", plan]).ok();
+    let other = w.env.path("other.db");
+    Store::open(&other).unwrap();
+    let run = w.run(&["--state", other.to_str().unwrap(), "apply", plan]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("another state file"), "{}", run.stderr);
+    assert_eq!(w.hub(l_rid, "lastname").as_deref(), Some("Original"));
+    // Nor is it carried out once the connection points at another CRM.
+    let moved = Sandbox::start(SandboxOptions::default()).unwrap();
+    w.env.write_config(&format!(
+        "[connections.{CONN}]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n",
+        moved.base_url()
+    ));
+    let run = w.run(&["apply", plan]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("no longer has"), "{}", run.stderr);
+    // As made, it applies.
+    w.config("", "");
+    w.run(&["apply", plan]).ok();
+    assert_eq!(w.hub(l_rid, "lastname").as_deref(), Some("Planned"));
+}

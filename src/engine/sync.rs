@@ -172,6 +172,14 @@ pub struct SyncReport {
     /// The plans (with `--dry-run` and `--plan`), in run order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plans: Vec<Plan>,
+    /// The local change number of each local record the plans touch (with `--dry-run` and
+    /// `--plan`), or, in a run limited to some records, of those records before it wrote
+    /// anything (for `crmsync apply`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub local_versions: BTreeMap<RecordId, i64>,
+    /// The state file's identity ([`Store::state_id`]).
+    #[serde(skip)]
+    pub state_id: Option<String>,
     /// What the run says that concerns no connection of it (conflicts of a connection no
     /// longer configured, closed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -243,6 +251,10 @@ pub async fn run(
         report.run = Some(store.begin_run("sync", &names, clock.now())?);
     }
     let run_id = report.run.unwrap_or(0);
+    report.state_id = store.state_id()?;
+    if let Some(only) = &opts.only {
+        report.local_versions = local_versions(store, only.local.iter())?;
+    }
     if !opts.dry_run {
         report.warnings = close_orphan_conflicts(store, config, clock.now())?;
     }
@@ -372,6 +384,15 @@ pub async fn run(
             .count() as u64;
     }
     report.connections = conn_reports;
+    if opts.dry_run {
+        let ids = report.plans.iter().flat_map(|p| {
+            p.ops
+                .iter()
+                .filter_map(|op| op.local_id())
+                .chain(p.conflicts.iter().map(|c| &c.local_id))
+        });
+        report.local_versions = local_versions(store, ids)?;
+    }
     if let Some(run) = report.run {
         let outcome = if report.errored() {
             RunOutcome::Failed
@@ -403,6 +424,22 @@ pub async fn run(
         )?;
     }
     Ok(report)
+}
+
+/// The local change number of each of these records (those not in the store left out).
+fn local_versions<'r>(
+    store: &Store,
+    ids: impl Iterator<Item = &'r RecordId>,
+) -> Result<BTreeMap<RecordId, i64>, StoreError> {
+    let mut out = BTreeMap::new();
+    for id in ids {
+        if !out.contains_key(id)
+            && let Some(seq) = store.record_seq(id)?
+        {
+            out.insert(id.clone(), seq);
+        }
+    }
+    Ok(out)
 }
 
 /// Closes the open conflicts of connections no longer configured (kept as resolved by

@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     V4_CONFLICT_DECISIONS,
     V5_JOURNAL_EXTERNAL_ID,
     V6_REQUEUED_FAILURES,
+    V7_STATE_ID,
 ];
 
 /// The schema version this build writes.
@@ -195,6 +196,12 @@ ALTER TABLE journal ADD COLUMN set_external_id INTEGER NOT NULL DEFAULT 0;
 /// that fails again keeps its first failure time and counts its attempts on.
 const V6_REQUEUED_FAILURES: &str = "
 ALTER TABLE failures ADD COLUMN requeued_at INTEGER;
+";
+
+/// Version 7: a random identity of the state file (`meta` key `state_id`), which a saved plan
+/// records so that `crmsync apply` refuses a plan made against another state file.
+const V7_STATE_ID: &str = "
+INSERT OR IGNORE INTO meta(key, value) VALUES ('state_id', lower(hex(randomblob(16))));
 ";
 
 /// The secondary indexes of `records` that a bulk load sets aside and builds again when it
