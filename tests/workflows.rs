@@ -587,3 +587,71 @@ fn apply_refuses_a_plan_made_against_another_state_file() {
     w.run(&["apply", plan]).ok();
     assert_eq!(w.hub(l_rid, "lastname").as_deref(), Some("Planned"));
 }
+
+// ---- on_delete = "ignore" ----------------------------------------------------------------
+
+const IGNORE: &str = "on_delete = \"ignore\"\n";
+
+#[test]
+fn with_ignore_a_new_local_contact_takes_over_the_hubspot_contact_its_archived_one_left() {
+    let w = World::new("");
+    w.config("", IGNORE);
+    let old = new_contact(1);
+    w.save(std::slice::from_ref(&old));
+    w.run(&["sync"]).ok();
+    let rid = w.remote_id(&old.id);
+    let mut gone = w.get(&old.id);
+    gone.archived_at = Some(now_ms());
+    w.save(&[gone]);
+    w.run(&["sync"]).ok();
+    assert_eq!(w.hub(&rid, "email").as_deref(), Some("person1@example.org"));
+
+    // Someone adds the person again locally, with the same email.
+    let mut again = new_contact(1);
+    again.fields.insert("last_name".into(), "Returned".into());
+    w.save(std::slice::from_ref(&again));
+    let run = w.run(&["sync"]);
+    run.ok();
+    assert_eq!(w.remote_id(&again.id), rid);
+    assert_eq!(w.hub(&rid, "lastname").as_deref(), Some("Returned"));
+    assert!(w.store().list_failures(None).unwrap().is_empty());
+    assert!(w.get(&old.id).archived_at.is_some());
+    // Settled: nothing more to do, and the HubSpot contact's edits reach the new one.
+    w.hub_edit(&rid, &[("jobtitle", "Back")]);
+    w.run(&["sync"]).ok();
+    assert_eq!(w.get(&again.id).get("job_title"), Some("Back"));
+    assert!(w.get(&old.id).get("job_title").is_none());
+}
+
+#[test]
+fn with_ignore_a_contact_recreated_in_hubspot_is_paired_with_the_local_one_it_left() {
+    let w = World::new("");
+    w.config("", IGNORE);
+    let person = new_contact(1);
+    w.save(std::slice::from_ref(&person));
+    w.run(&["sync"]).ok();
+    let rid = w.remote_id(&person.id);
+    w.sandbox.archive_record("contacts", &rid).unwrap();
+    w.run(&["sync", "--full"]).ok();
+    assert!(w.get(&person.id).archived_at.is_none(), "ignored");
+
+    // Someone creates the person again in HubSpot, with the same email.
+    tick();
+    let again = w
+        .sandbox
+        .create_record(
+            "contacts",
+            &[("email", "person1@example.org"), ("jobtitle", "Rejoined")],
+        )
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.run(&["sync"]).ok();
+    let live = w.live_contacts();
+    assert_eq!(live.len(), 1, "one local contact, not two: {live:?}");
+    assert_eq!(live[0].id, person.id);
+    assert_eq!(w.remote_id(&person.id), again);
+    assert_eq!(w.get(&person.id).get("job_title"), Some("Rejoined"));
+    assert_eq!(w.hub(&again, "lastname").as_deref(), Some("Original"));
+}

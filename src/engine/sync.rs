@@ -1200,7 +1200,9 @@ impl<'a> Session<'a> {
                 for key in &keys {
                     if let Some(value) = side.fields.get(key)
                         && let Some(rec) = by_key.get(&(key.clone(), value.clone()))
-                        && !candidates_linked.contains_key(&rec.id)
+                        && !candidates_linked
+                            .get(&rec.id)
+                            .is_some_and(|l| holds(l, rec))
                         && !claimed.contains(&rec.id)
                     {
                         matched = Some((rec.clone(), MatchedBy::Key { field: key.clone() }));
@@ -1544,6 +1546,14 @@ fn leave_out_seen(records: &mut Vec<RemoteRecord>, links: &HashMap<String, Link>
                 .is_some_and(|l| !l.retired && l.remote_updated_at == Some(r.updated_at))
     });
     (before - records.len()) as u64
+}
+
+/// Whether `link` keeps its local record `rec` from being paired with a new remote record
+/// that has its match key: a live link does, and so does a retired one of an archived record.
+/// A live record whose link was retired (its remote record archived, with `on_delete =
+/// "ignore"`) is paired again, with the new record, instead of being copied beside it.
+fn holds(link: &Link, rec: &Record) -> bool {
+    !link.retired || rec.archived_at.is_some()
 }
 
 /// One change-feed page, planned.

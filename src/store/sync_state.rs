@@ -65,8 +65,25 @@ fn link_from(path: &Path, raw: RawLink) -> Result<Link, StoreError> {
 }
 
 fn upsert_link_in(tx: &Transaction<'_>, path: &Path, link: &Link) -> Result<(), StoreError> {
+    // A retired link of another record gives its remote id way to a live one: it is never
+    // planned again, and the new link is the pair that syncs now.
+    if !link.retired {
+        tx.prepare_cached(
+            "DELETE FROM links WHERE connection = ?1 AND kind = ?2 AND remote_id = ?3
+                 AND local_id <> ?4 AND retired",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                link.connection,
+                link.kind.as_str(),
+                link.remote_id,
+                link.local_id.as_str()
+            ])
+        })
+        .map_err(|e| sql_error(path, "give way to a link", e))?;
+    }
     // Replacing by local id keeps one link per record; a remote id already linked to another
-    // record of the same connection violates the unique key and is refused.
+    // live record of the same connection violates the unique key and is refused.
     tx.prepare_cached(&format!(
         "INSERT INTO links({LINK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT(connection, kind, local_id) DO UPDATE SET
