@@ -317,17 +317,26 @@ fn three_synced(w: &World) -> Vec<(RecordId, String)> {
         .collect()
 }
 
+/// Three synced contacts, the first then edited locally (last name `Planned`) and a plan
+/// saved with `sync --plan`. Returns all three (local id, HubSpot id), the first again, and
+/// the plan file.
+#[allow(clippy::type_complexity)]
+fn planned_edit(w: &World) -> (Vec<(RecordId, String)>, (RecordId, String), String) {
+    let people = three_synced(w);
+    w.edit(&people[0].0, &[("last_name", "Planned")]);
+    let plan = w.env.path("plan.json").to_str().unwrap().to_string();
+    w.run(&["sync", "--plan", &plan]).ok();
+    let first = people[0].clone();
+    (people, first, plan)
+}
+
 #[test]
 fn apply_leaves_hubspot_changes_outside_the_plan_to_the_next_sync() {
     let w = World::new("");
-    let people = three_synced(&w);
-    let (l, l_rid) = &people[0];
+    let (people, (l, l_rid), plan) = planned_edit(&w);
+    let (l, l_rid, plan) = (&l, &l_rid, plan.as_str());
     let (c, c_rid) = &people[1];
     let (d, d_rid) = &people[2];
-    w.edit(l, &[("last_name", "Planned")]);
-    let plan = w.env.path("plan.json");
-    let plan = plan.to_str().unwrap();
-    w.run(&["sync", "--plan", plan]).ok();
     // Meanwhile in HubSpot: C is edited and N created; ten minutes later D is edited (so
     // that C and N are older than the change feed's overlap behind the newest change).
     tick();
@@ -388,6 +397,21 @@ fn a_held_conflict_is_decided_by_the_policy_that_replaced_manual() {
         conflict(&w, held).resolved_by.as_deref(),
         Some("local-wins")
     );
+    assert_eq!(w.hub(&rid, "lastname").as_deref(), Some("FromLocal"));
+    assert_eq!(w.get(&id).get("last_name"), Some("FromLocal"));
+}
+
+#[test]
+fn a_held_conflict_on_a_field_made_one_way_is_decided_by_its_direction() {
+    let no_overlap = "[sync]\noverlap_secs = 0\n";
+    let w = World::new(&format!("{no_overlap}{MANUAL_LAST_NAME}"));
+    let (id, rid, _) = held_conflict(&w);
+    w.config(
+        &format!("{no_overlap}{MANUAL_LAST_NAME}"),
+        "[[connections.hs.fields]]\nobject = \"contact\"\nlocal = \"last_name\"\ndirection = \"to-crm\"\n",
+    );
+    w.run(&["sync"]).ok();
+    assert!(w.open_conflicts().is_empty(), "{:?}", w.open_conflicts());
     assert_eq!(w.hub(&rid, "lastname").as_deref(), Some("FromLocal"));
     assert_eq!(w.get(&id).get("last_name"), Some("FromLocal"));
 }
@@ -529,12 +553,8 @@ fn a_full_sync_right_after_pointing_a_field_at_another_property_clears_nothing()
 #[test]
 fn apply_plans_again_and_lists_a_record_changed_locally_after_the_plan() {
     let w = World::new("");
-    let people = three_synced(&w);
-    let (l, l_rid) = &people[0];
-    w.edit(l, &[("last_name", "Planned")]);
-    let plan = w.env.path("plan.json");
-    let plan = plan.to_str().unwrap();
-    w.run(&["sync", "--plan", plan]).ok();
+    let (_, (l, l_rid), plan) = planned_edit(&w);
+    let (l, l_rid, plan) = (&l, &l_rid, plan.as_str());
     w.edit(l, &[("last_name", "Changed After")]);
     let applied = w.run(&["apply", plan, "--json"]);
     applied.ok();
@@ -561,12 +581,8 @@ fn apply_plans_again_and_lists_a_record_changed_locally_after_the_plan() {
 #[test]
 fn apply_refuses_a_plan_made_against_another_state_file() {
     let w = World::new("");
-    let people = three_synced(&w);
-    let (l, l_rid) = &people[0];
-    w.edit(l, &[("last_name", "Planned")]);
-    let plan = w.env.path("plan.json");
-    let plan = plan.to_str().unwrap();
-    w.run(&["sync", "--plan", plan]).ok();
+    let (_, (l, l_rid), plan) = planned_edit(&w);
+    let (l, l_rid, plan) = (&l, &l_rid, plan.as_str());
     let other = w.env.path("other.db");
     Store::open(&other).unwrap();
     let run = w.run(&["--state", other.to_str().unwrap(), "apply", plan]);

@@ -1292,8 +1292,9 @@ impl<'a> Session<'a> {
     /// Looks at this connection's open conflicts of `object` under the current
     /// configuration. One on a field that is no longer synced (not mapped, or direction
     /// `none`) is closed, kept as resolved by `unmapped` with the local value, and a warning
-    /// says so. The records of those whose field's policy is no longer `manual` are
-    /// returned: planned again, their conflicts are decided by that policy.
+    /// says so. The records of those whose field's policy is no longer `manual`, or whose
+    /// field now syncs one way, are returned: planned again, their conflicts are decided by
+    /// that policy or direction.
     fn review_open_conflicts(
         &mut self,
         object: ObjectKind,
@@ -1310,7 +1311,8 @@ impl<'a> Session<'a> {
         for c in open {
             match configured.rule(&c.field) {
                 Some(rule) if rule.direction != Direction::None => {
-                    if rule.policy != ConflictPolicy::Manual {
+                    // A one-way field has no conflicts: its direction decides.
+                    if rule.policy != ConflictPolicy::Manual || rule.direction != Direction::Both {
                         decide.insert(c.local_id);
                     }
                 }
