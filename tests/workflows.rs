@@ -333,8 +333,8 @@ fn planned_edit(w: &World) -> (Vec<(RecordId, String)>, (RecordId, String), Stri
 #[test]
 fn apply_leaves_hubspot_changes_outside_the_plan_to_the_next_sync() {
     let w = World::new("");
-    let (people, (l, l_rid), plan) = planned_edit(&w);
-    let (l, l_rid, plan) = (&l, &l_rid, plan.as_str());
+    let (people, (_, l_rid), plan) = planned_edit(&w);
+    let (l_rid, plan) = (&l_rid, plan.as_str());
     let (c, c_rid) = &people[1];
     let (d, d_rid) = &people[2];
     // Meanwhile in HubSpot: C is edited and N created; ten minutes later D is edited (so
@@ -581,8 +581,8 @@ fn apply_plans_again_and_lists_a_record_changed_locally_after_the_plan() {
 #[test]
 fn apply_refuses_a_plan_made_against_another_state_file() {
     let w = World::new("");
-    let (_, (l, l_rid), plan) = planned_edit(&w);
-    let (l, l_rid, plan) = (&l, &l_rid, plan.as_str());
+    let (_, (_, l_rid), plan) = planned_edit(&w);
+    let (l_rid, plan) = (&l_rid, plan.as_str());
     let other = w.env.path("other.db");
     Store::open(&other).unwrap();
     let run = w.run(&["--state", other.to_str().unwrap(), "apply", plan]);
