@@ -13,9 +13,15 @@
 //!
 //! Pulling from every connection before pushing to any is what carries a change made in one
 //! CRM to the others in the same run. Cursors only move after everything they cover is
-//! committed, so a run stopped at any point is resumed by the next one: journalled creates
-//! are looked up by their `crmsync_id`, journalled updates and archives are planned again (a
-//! write that did land shows up as "both sides changed to the same value").
+//! committed (the change feed's page by page, so a run stopped part-way keeps what it read),
+//! so a run stopped at any point is resumed by the next one: journalled creates are looked up
+//! by their `crmsync_id`, journalled updates and archives are planned again (a write that did
+//! land shows up as "both sides changed to the same value"). A run limited to some records
+//! (`apply`, `import --to`) moves no cursor: the records it left out are still to be read.
+//!
+//! Held conflicts follow the configuration: the push also plans the records of those whose
+//! field is no longer `manual` two-way (decided now), and those whose field or connection is
+//! no longer synced are closed.
 //!
 //! A field held by a `manual` conflict stays held until both sides agree on it: the push,
 //! which does not read the CRM again, plans such a record with the conflict's remote value
