@@ -7,16 +7,18 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::engine::sync::{Only, SyncOptions, SyncReport};
+use crate::model::RecordId;
 use crate::output::errors::UsageError;
 
-use super::sync::{PLAN_FORMAT, PlanFile};
+use super::sync::{PLAN_FORMAT, PLAN_VERSION, PlanConnection, PlanFile};
 use super::{Context, Exit};
 
 /// Carry out a plan saved by `crmsync sync --plan FILE`
 ///
 /// Only the records in the plan are touched. The planner is deterministic, so a record whose
-/// local and remote versions have not moved gets exactly the saved ops; a record whose remote
-/// version moved since is planned again, and is listed as such.
+/// local and remote versions have not moved gets exactly the saved ops; a record whose local
+/// or remote version moved since is planned again, and is listed as such. A plan made
+/// against another state file is refused.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  crmsync sync --plan plan.json && crmsync apply plan.json")]
 pub struct Args {
@@ -31,7 +33,38 @@ pub struct Args {
 struct Applied<'a> {
     /// Records whose remote version moved after the plan was made, by connection.
     replanned: &'a HashMap<String, Vec<String>>,
+    /// Local records changed after the plan was made.
+    replanned_local: &'a [RecordId],
     report: &'a SyncReport,
+}
+
+/// Refuses a plan made against another state file, or a connection since pointed elsewhere.
+fn check_made_here(ctx: &Context, args: &Args, file: &PlanFile) -> anyhow::Result<()> {
+    let here = match crate::store::Store::open_read_only(&ctx.state_path) {
+        Ok(store) => store.state_id()?,
+        Err(_) => None,
+    };
+    if here.as_deref() != Some(file.state_id.as_str()) {
+        return Err(UsageError(format!(
+            "`{}` was made against another state file than `{}`; apply it with the `--state` it was made with, or make a new plan with `crmsync sync --plan`",
+            args.file.display(),
+            ctx.state_path.display()
+        ))
+        .into());
+    }
+    for (name, then) in &file.connections {
+        let now = ctx.config.connections.get(name).map(PlanConnection::of);
+        if now.as_ref() != Some(then) {
+            return Err(UsageError(format!(
+                "`{}` was made for connection `{name}` as it was configured then ({} at {}), which the config no longer has; make a new plan with `crmsync sync --plan`",
+                args.file.display(),
+                then.provider,
+                then.base_url.as_deref().unwrap_or("its default address")
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
@@ -45,15 +78,16 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             e.column()
         ))
     })?;
-    if file.format != PLAN_FORMAT || file.version != 1 {
+    if file.format != PLAN_FORMAT || file.version != PLAN_VERSION {
         return Err(UsageError(format!(
-            "`{}` is a `{}` version {} file; this crmsync applies `{PLAN_FORMAT}` version 1",
+            "`{}` is a `{}` version {} file; this crmsync applies `{PLAN_FORMAT}` version {PLAN_VERSION}: make the plan again with `crmsync sync --plan`",
             args.file.display(),
             file.format,
             file.version
         ))
         .into());
     }
+    check_made_here(ctx, &args, &file)?;
     let mut only = Only::default();
     let mut connections: Vec<String> = Vec::new();
     for plan in &file.plans {
@@ -82,6 +116,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             // The same shape as a plan with something to do: no run was needed.
             ctx.out.json(&Applied {
                 replanned: &HashMap::new(),
+                replanned_local: &[],
                 report: &SyncReport::default(),
             })?;
         } else {
@@ -96,7 +131,10 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         ..SyncOptions::default()
     };
     let report = super::sync::execute(ctx, &connections, &opts, None).await?;
-    // Which planned records moved on the CRM's side since the plan was made.
+    let only = opts.only.as_ref().expect("set above");
+    // Which planned records moved on the CRM's side since the plan was made. The plan also
+    // holds the versions of records it read and left alone; those are not touched now, so
+    // they are not listed either.
     let mut replanned: HashMap<String, Vec<String>> = HashMap::new();
     for (conn, objects) in &file.remote_versions {
         for (object, saved) in objects {
@@ -104,18 +142,39 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             for (id, at) in saved {
                 if let Some(current) = now.and_then(|n| n.get(id))
                     && current != at
+                    && only.remote.get(conn).is_some_and(|ids| ids.contains(id))
                 {
                     replanned.entry(conn.clone()).or_default().push(id.clone());
                 }
             }
         }
     }
+    // Which planned local records changed after the plan was made (their change numbers as
+    // the run found them, before it wrote anything).
+    let replanned_local: Vec<RecordId> = file
+        .local_versions
+        .iter()
+        .filter(|(id, at)| report.local_versions.get(*id) != Some(*at))
+        .map(|(id, _)| id.clone())
+        .collect();
     if ctx.out.json {
         ctx.out.json(&Applied {
             replanned: &replanned,
+            replanned_local: &replanned_local,
             report: &report,
         })?;
         return Ok(super::sync::exit_for(&report));
+    }
+    if !replanned_local.is_empty() {
+        ctx.out.note(format!(
+            "{} local record(s) changed after the plan was made and were planned again: {}",
+            replanned_local.len(),
+            replanned_local
+                .iter()
+                .map(|id| id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     for (conn, ids) in &replanned {
         ctx.out.note(format!(

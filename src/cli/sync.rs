@@ -60,9 +60,34 @@ pub struct PlanFile {
         String,
         std::collections::BTreeMap<ObjectKind, std::collections::BTreeMap<String, i64>>,
     >,
+    /// The state file the plan was made against (its `state_id`).
+    pub state_id: String,
+    /// Each connection of the plan as it was configured: which CRM, at which address.
+    pub connections: std::collections::BTreeMap<String, PlanConnection>,
+    /// Local id → the local change number the plan was made against.
+    pub local_versions: std::collections::BTreeMap<RecordId, i64>,
+}
+
+/// A connection as a plan was made against it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanConnection {
+    pub provider: String,
+    /// The configured API address (`null`: the CRM's own).
+    pub base_url: Option<String>,
+}
+
+impl PlanConnection {
+    pub fn of(config: &crate::config::ConnectionConfig) -> PlanConnection {
+        PlanConnection {
+            provider: config.provider.to_string(),
+            base_url: config.base_url.clone(),
+        }
+    }
 }
 
 pub const PLAN_FORMAT: &str = "crmsync-plan";
+/// The version of the plan files this build writes and applies.
+pub const PLAN_VERSION: u32 = 2;
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let opts = SyncOptions {
@@ -84,11 +109,21 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     } else if let Some(path) = &args.plan {
         let file = PlanFile {
             format: PLAN_FORMAT.into(),
-            version: 1,
+            version: PLAN_VERSION,
             created_at: crate::clock::format_instant(ctx.clock.now()),
             full: args.full,
             plans: report.plans.clone(),
             remote_versions: report.remote_versions.clone(),
+            state_id: report.state_id.clone().unwrap_or_default(),
+            connections: report
+                .connections
+                .iter()
+                .filter_map(|c| {
+                    let config = ctx.config.connections.get(&c.connection)?;
+                    Some((c.connection.clone(), PlanConnection::of(config)))
+                })
+                .collect(),
+            local_versions: report.local_versions.clone(),
         };
         let text = serde_json::to_string_pretty(&file)?;
         std::fs::write(path, text)
@@ -246,6 +281,11 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
             }
         }
         ctx.out.data(t)?;
+    }
+    if !ctx.out.json {
+        for w in &report.warnings {
+            ctx.out.warn(w);
+        }
     }
     for c in &report.connections {
         if !ctx.out.json {

@@ -568,8 +568,12 @@ impl Executor<'_> {
             let rid = &r.remote_id;
             let lid = &r.local_id;
             let refusal = r.refusal(crm, object);
+            // A retired link does not hold the CRM's record: its local record was archived
+            // with `on_delete = "ignore"`, and a new local record with the same match key
+            // takes the record over (the retired link gives way when the new one is stored).
             let other = linked
                 .get(rid)
+                .filter(|l| !l.retired)
                 .map(|l| &l.local_id)
                 .or_else(|| claimed.get(rid))
                 .filter(|other| *other != lid);

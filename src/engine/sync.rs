@@ -13,9 +13,15 @@
 //!
 //! Pulling from every connection before pushing to any is what carries a change made in one
 //! CRM to the others in the same run. Cursors only move after everything they cover is
-//! committed, so a run stopped at any point is resumed by the next one: journalled creates
-//! are looked up by their `crmsync_id`, journalled updates and archives are planned again (a
-//! write that did land shows up as "both sides changed to the same value").
+//! committed (the change feed's page by page, so a run stopped part-way keeps what it read),
+//! so a run stopped at any point is resumed by the next one: journalled creates are looked up
+//! by their `crmsync_id`, journalled updates and archives are planned again (a write that did
+//! land shows up as "both sides changed to the same value"). A run limited to some records
+//! (`apply`, `import --to`) moves no cursor: the records it left out are still to be read.
+//!
+//! Held conflicts follow the configuration: the push also plans the records of those whose
+//! field is no longer `manual` two-way (decided now), and those whose field or connection is
+//! no longer synced are closed.
 //!
 //! A field held by a `manual` conflict stays held until both sides agree on it: the push,
 //! which does not read the CRM again, plans such a record with the conflict's remote value
@@ -37,7 +43,7 @@ use crate::engine::gates::{self, GateInput, GateStop};
 use crate::engine::plan::{
     self, LinkState, MatchedBy, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide,
 };
-use crate::mapping::{FieldMap, Rule};
+use crate::mapping::{ConflictPolicy, Direction, FieldMap, Rule};
 use crate::model::{Millis, ObjectKind, Record, RecordId};
 use crate::providers::{ChangeQuery, Provider, ProviderError, RemoteRecord};
 use crate::store::{ConflictFilter, Link, RunOutcome, Store, StoreError, WriteOrigin};
@@ -177,6 +183,18 @@ pub struct SyncReport {
     /// The plans (with `--dry-run` and `--plan`), in run order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plans: Vec<Plan>,
+    /// The local change number of each local record the plans touch (with `--dry-run` and
+    /// `--plan`), or, in a run limited to some records, of those records before it wrote
+    /// anything (for `crmsync apply`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub local_versions: BTreeMap<RecordId, i64>,
+    /// The state file's identity ([`Store::state_id`]).
+    #[serde(skip)]
+    pub state_id: Option<String>,
+    /// What the run says that concerns no connection of it (conflicts of a connection no
+    /// longer configured, closed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// The remote version of each record the plans touch: connection → object → remote id →
     /// `updated_at` (for `crmsync apply`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -250,6 +268,13 @@ pub async fn run(
         report.run = Some(store.begin_run("sync", &names, clock.now())?);
     }
     let run_id = report.run.unwrap_or(0);
+    report.state_id = store.state_id()?;
+    if let Some(only) = &opts.only {
+        report.local_versions = local_versions(store, only.local.iter())?;
+    }
+    if !opts.dry_run {
+        report.warnings = close_orphan_conflicts(store, config, clock.now())?;
+    }
     let mut conn_reports: Vec<ConnectionReport> = participants
         .iter()
         .map(|p| ConnectionReport {
@@ -287,9 +312,16 @@ pub async fn run(
                 rep.recovered = sess.recover().await?;
             }
             for object in sess.objects() {
-                let (obj_report, plan) = sess.pull(object).await?;
+                let mut obj_report = ObjectReport {
+                    object: Some(object),
+                    ..ObjectReport::default()
+                };
+                let pulled = sess.pull(object, &mut obj_report).await;
+                if pulled.is_err() {
+                    sess.warn_progress(object);
+                }
                 rep.objects.push(obj_report);
-                if let Some(plan) = plan {
+                if let Some(plan) = pulled? {
                     report.plans.push(plan);
                 }
                 if let Some(stop) = sess.gated.take() {
@@ -378,6 +410,15 @@ pub async fn run(
             .count() as u64;
     }
     report.connections = conn_reports;
+    if opts.dry_run {
+        let ids = report.plans.iter().flat_map(|p| {
+            p.ops
+                .iter()
+                .filter_map(|op| op.local_id())
+                .chain(p.conflicts.iter().map(|c| &c.local_id))
+        });
+        report.local_versions = local_versions(store, ids)?;
+    }
     if let Some(run) = report.run {
         let outcome = if report.errored() {
             RunOutcome::Failed
@@ -409,6 +450,44 @@ pub async fn run(
         )?;
     }
     Ok(report)
+}
+
+/// The local change number of each of these records (those not in the store left out).
+fn local_versions<'r>(
+    store: &Store,
+    ids: impl Iterator<Item = &'r RecordId>,
+) -> Result<BTreeMap<RecordId, i64>, StoreError> {
+    let mut out = BTreeMap::new();
+    for id in ids {
+        if !out.contains_key(id)
+            && let Some(seq) = store.record_seq(id)?
+        {
+            out.insert(id.clone(), seq);
+        }
+    }
+    Ok(out)
+}
+
+/// Closes the open conflicts of connections no longer configured (kept as resolved by
+/// `connection-removed`, with the local value): nothing will ever decide them. Returns a
+/// warning for each.
+fn close_orphan_conflicts(
+    store: &mut Store,
+    config: &Config,
+    now: Millis,
+) -> Result<Vec<String>, StoreError> {
+    let mut warnings = Vec::new();
+    for c in store.list_open_conflicts(&ConflictFilter::default())? {
+        if config.connections.contains_key(&c.connection) {
+            continue;
+        }
+        store.resolve_conflict(c.id, c.local.as_deref(), "connection-removed", now)?;
+        warnings.push(format!(
+            "conflict {} on `{}` of {} `{}` is closed, as connection `{}` is no longer configured; the local value stays",
+            c.id, c.field, c.kind, c.local_id, c.connection
+        ));
+    }
+    Ok(warnings)
 }
 
 /// Records why a connection stopped; a store error stops the whole run.
@@ -471,6 +550,12 @@ struct Session<'a> {
     /// them before its push (their links and bases stored), so the dry run's push leaves
     /// them out instead of planning their local changes a second time.
     dry_pulled: HashSet<RecordId>,
+    /// In a dry run, the fields of each object whose bases the run would forget (see
+    /// [`Session::forget_remapped`]).
+    forgotten: HashSet<(ObjectKind, String)>,
+    /// In the current pull, how many records had been read when the cursor was last
+    /// stored (`None`: not stored yet).
+    saved_read: Option<u64>,
     /// The safety gate an object's pull stopped at. The pull still returns its report (and a
     /// dry run its plan, which shows what the gate held back); the connection then stops.
     gated: Option<GateStop>,
@@ -499,6 +584,8 @@ impl<'a> Session<'a> {
             held: HashSet::new(),
             history_warned: false,
             dry_pulled: HashSet::new(),
+            forgotten: HashSet::new(),
+            saved_read: None,
             gated: None,
         }
     }
@@ -531,6 +618,7 @@ impl<'a> Session<'a> {
     /// options are kept in the state file from the last time it was asked.
     async fn field_map(&mut self, object: ObjectKind) -> Result<FieldMap, StepError> {
         let mut map = self.resolve_map(object)?;
+        self.forget_remapped(object, &map)?;
         let (missing, fresh) = self.missing_properties(object, &map).await?;
         let options: DropdownOptions = match fresh {
             Some(options) => options,
@@ -555,6 +643,61 @@ impl<'a> Session<'a> {
             }
         }
         Ok(map)
+    }
+
+    /// Forgets the bases of the fields that now sync with another CRM property than in the
+    /// last run (each named in a warning): the old base holds the old property's value, and
+    /// against it the new property's (often empty) value would read as a change made in the
+    /// CRM, clearing or overwriting the local value. Without a base the field is as newly
+    /// mapped: a local value fills an empty property, and two different values are a
+    /// conflict for the policy. The properties each field synced with are kept in the state
+    /// file, also for fields no longer mapped, so a field mapped again elsewhere is seen too.
+    /// A dry run stores nothing and plans as if the bases were forgotten.
+    fn forget_remapped(&mut self, object: ObjectKind, map: &FieldMap) -> Result<(), StepError> {
+        let key = mapping_key(&self.p.name, object);
+        let stored = self.store.meta_get(&key)?;
+        let mut known: BTreeMap<String, String> = stored
+            .as_deref()
+            .and_then(|json| serde_json::from_str(json).ok())
+            .unwrap_or_default();
+        let mut moved = Vec::new();
+        for rule in &map.rules {
+            if let Some(old) = known.insert(rule.field.clone(), rule.remote.clone())
+                && old != rule.remote
+            {
+                moved.push((rule.field.clone(), old));
+            }
+        }
+        if self.opts.dry_run {
+            self.forgotten
+                .extend(moved.into_iter().map(|(field, _)| (object, field)));
+            return Ok(());
+        }
+        for (field, old) in moved {
+            let n = self.store.forget_base_field(&self.p.name, object, &field)?;
+            let now = map.rule(&field).map_or("", |r| r.remote.as_str());
+            self.warn(format!(
+                "{} {object}: `{field}` now syncs with `{now}` instead of `{old}`, so its last synced values ({n} record(s)) are set aside: a local value fills an empty `{now}` as each record is next synced (`crmsync sync --full` does them all), and two different values are a conflict",
+                self.p.name
+            ));
+        }
+        let json = serde_json::to_string(&known).unwrap_or_else(|_| "{}".into());
+        if stored.as_deref() != Some(json.as_str()) {
+            self.store.meta_set(&key, &json)?;
+        }
+        Ok(())
+    }
+
+    /// A link as the planner sees it; in a dry run, without the bases
+    /// [`Session::forget_remapped`] would forget.
+    fn planned_link(&self, object: ObjectKind, link: &Link) -> LinkState {
+        let mut state = link_state(link);
+        for (o, field) in &self.forgotten {
+            if *o == object {
+                state.base.remove(field);
+            }
+        }
+        state
     }
 
     /// The mapped properties the CRM does not have (`None`: all are there, or the catalogue
@@ -643,10 +786,15 @@ impl<'a> Session<'a> {
     }
 
     /// Reads the change feed, plans against the local records, executes.
+    ///
+    /// `rep` is filled as pages are carried out, so that a read stopped part-way still says
+    /// what it did.
     async fn pull(
         &mut self,
         object: ObjectKind,
-    ) -> Result<(ObjectReport, Option<Plan>), StepError> {
+        rep: &mut ObjectReport,
+    ) -> Result<Option<Plan>, StepError> {
+        self.saved_read = None;
         let map = self.field_map(object).await?;
         let props = self
             .p
@@ -660,10 +808,6 @@ impl<'a> Session<'a> {
         let full_read = since.is_none();
         self.reporter.step(&self.p.name, object, "reading", None);
         let linked = self.store.count_links(&self.p.name, object)? as usize;
-        let mut rep = ObjectReport {
-            object: Some(object),
-            ..ObjectReport::default()
-        };
         // Each page is planned and carried out as it arrives, so memory stays flat however
         // large the read. Pages whose plan archives anything wait until the read is complete:
         // the archive gate must see every archive before any is carried out.
@@ -733,10 +877,17 @@ impl<'a> Session<'a> {
             } else if planned.plan.archives() > 0 {
                 deferred.push(planned);
             } else if !planned.plan.ops.is_empty() || !planned.plan.conflicts.is_empty() {
-                self.execute_pulled(&map, planned, &mut rep).await?;
+                self.execute_pulled(&map, planned, rep).await?;
             }
             if got.checkpoint.is_some() {
                 checkpoint = got.checkpoint;
+            }
+            // Progress is kept page by page, so that a run stopped part-way (a request
+            // budget, a failure) is continued by the next one instead of read again from the
+            // start: the provider's checkpoint covers this page and every one before it, all
+            // committed unless a page waits for the archive gate.
+            if deferred.is_empty() && self.save_cursor(object, checkpoint.as_deref())? {
+                self.saved_read = Some(rep.read);
             }
             match got.next {
                 Some(next) => page = Some(next),
@@ -763,19 +914,48 @@ impl<'a> Session<'a> {
         );
         if let Err(stop) = gate {
             self.gated = Some(stop);
-            return Ok((rep, self.opts.dry_run.then_some(whole)));
+            return Ok(self.opts.dry_run.then_some(whole));
         }
         if self.opts.dry_run {
-            return Ok((rep, Some(whole)));
+            return Ok(Some(whole));
         }
         for planned in deferred {
-            self.execute_pulled(&map, planned, &mut rep).await?;
+            self.execute_pulled(&map, planned, rep).await?;
         }
-        if let Some(cp) = checkpoint {
-            self.store
-                .set_remote_cursor(&self.p.name, object, Some(&cp))?;
+        self.save_cursor(object, checkpoint.as_deref())?;
+        Ok(None)
+    }
+
+    /// Stores the change feed's cursor at `checkpoint`, unless this run writes nothing
+    /// (a dry run) or is limited to some records (`apply`, `import --to`): such a run leaves
+    /// the other records of the feed unread, and a cursor moved past them would skip them
+    /// for good.
+    /// Returns whether it stored one.
+    fn save_cursor(
+        &mut self,
+        object: ObjectKind,
+        checkpoint: Option<&str>,
+    ) -> Result<bool, StepError> {
+        let Some(cp) = checkpoint else {
+            return Ok(false);
+        };
+        if self.opts.dry_run || self.opts.only.is_some() {
+            return Ok(false);
         }
-        Ok((rep, None))
+        self.store
+            .set_remote_cursor(&self.p.name, object, Some(cp))?;
+        Ok(true)
+    }
+
+    /// Says how far a pull stopped part-way got: what it read and carried out up to its last
+    /// stored cursor is kept, and the next run reads on from there.
+    fn warn_progress(&mut self, object: ObjectKind) {
+        if let Some(read) = self.saved_read.filter(|n| *n > 0) {
+            self.warn(format!(
+                "{} {object}: stopped part-way through the change feed; the {read} record(s) read up to the last complete page are saved, and the next run reads on from there",
+                self.p.name
+            ));
+        }
     }
 
     /// Moves to a record the CRM merged others into ([`Provider::merged_from`]) the link of
@@ -1030,7 +1210,7 @@ impl<'a> Session<'a> {
             if let Some(link) = links.get(&side.id) {
                 items.push(PlanItem {
                     local: locals.get(&link.local_id).cloned(),
-                    link: Some(link_state(link)),
+                    link: Some(self.planned_link(object, link)),
                     remote: Some(side),
                     matched_by: None,
                     may_create_remote: false,
@@ -1050,7 +1230,9 @@ impl<'a> Session<'a> {
                 for key in &keys {
                     if let Some(value) = side.fields.get(key)
                         && let Some(rec) = by_key.get(&(key.clone(), value.clone()))
-                        && !candidates_linked.contains_key(&rec.id)
+                        && !candidates_linked
+                            .get(&rec.id)
+                            .is_some_and(|l| holds(l, rec))
                         && !claimed.contains(&rec.id)
                     {
                         matched = Some((rec.clone(), MatchedBy::Key { field: key.clone() }));
@@ -1137,6 +1319,48 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    /// Looks at this connection's open conflicts of `object` under the current
+    /// configuration. One on a field that is no longer synced (not mapped, or direction
+    /// `none`) is closed, kept as resolved by `unmapped` with the local value, and a warning
+    /// says so. The records of those whose field's policy is no longer `manual`, or whose
+    /// field now syncs one way, are returned: planned again, their conflicts are decided by
+    /// that policy or direction.
+    fn review_open_conflicts(
+        &mut self,
+        object: ObjectKind,
+    ) -> Result<HashSet<RecordId>, StepError> {
+        let open = self.store.list_open_conflicts(&ConflictFilter {
+            connection: Some(self.p.name.clone()),
+            kind: Some(object),
+            ..ConflictFilter::default()
+        })?;
+        // As configured: a property the CRM lacks for now leaves a field out of this run's
+        // map only, and does not close its conflicts.
+        let configured = self.resolve_map(object)?;
+        let mut decide = HashSet::new();
+        for c in open {
+            match configured.rule(&c.field) {
+                Some(rule) if rule.direction != Direction::None => {
+                    // A one-way field has no conflicts: its direction decides.
+                    if rule.policy != ConflictPolicy::Manual || rule.direction != Direction::Both {
+                        decide.insert(c.local_id);
+                    }
+                }
+                _ if self.opts.dry_run => {}
+                _ => {
+                    let now = self.clock.now();
+                    self.store
+                        .resolve_conflict(c.id, c.local.as_deref(), "unmapped", now)?;
+                    self.warn(format!(
+                        "{} {object} `{}`: conflict {} on `{}` is closed, as the field is no longer synced with this connection; the local value stays",
+                        self.p.name, c.local_id, c.id, c.field
+                    ));
+                }
+            }
+        }
+        Ok(decide)
+    }
+
     fn match_keys(&self) -> Vec<String> {
         self.p
             .config
@@ -1166,23 +1390,48 @@ impl<'a> Session<'a> {
         let mut plans = Vec::new();
         let mut after = cursor;
         const CHUNK: usize = 5_000;
+        // Records of held conflicts that the current configuration decides: planned after the
+        // local changes (unless among them), without a change of their own.
+        let mut undecided = self.review_open_conflicts(object)?;
+        let mut changes_done = false;
         loop {
-            let changed = self.store.records_changed_since(object, after, CHUNK)?;
-            let Some(&(last, _)) = changed.last() else {
+            let mut records: Vec<Record> = if !changes_done {
+                let changed = self.store.records_changed_since(object, after, CHUNK)?;
+                let Some(&(last, _)) = changed.last() else {
+                    changes_done = true;
+                    continue;
+                };
+                after = last;
+                changes_done = last >= top;
+                let records: Vec<Record> = changed
+                    .into_iter()
+                    .filter(|(seq, _)| *seq <= top)
+                    .map(|(_, r)| r)
+                    .collect();
+                rep.local_changes += records.len() as u64;
+                records
+            } else if !undecided.is_empty() {
+                let ids: Vec<RecordId> = std::mem::take(&mut undecided).into_iter().collect();
+                let mut records: Vec<Record> = self
+                    .store
+                    .get_records(&ids)?
+                    .into_values()
+                    .filter(|r| r.kind == object)
+                    .collect();
+                records.sort_by(|a, b| a.id.cmp(&b.id));
+                records
+            } else {
                 break;
             };
-            let mut records: Vec<Record> = changed
-                .into_iter()
-                .filter(|(seq, _)| *seq <= top)
-                .map(|(_, r)| r)
-                .filter(|r| {
-                    self.opts
-                        .only
-                        .as_ref()
-                        .is_none_or(|only| only.has_local(&r.id))
-                })
-                .collect();
-            rep.local_changes += records.len() as u64;
+            records.retain(|r| {
+                self.opts
+                    .only
+                    .as_ref()
+                    .is_none_or(|only| only.has_local(&r.id))
+            });
+            for r in &records {
+                undecided.remove(&r.id);
+            }
             records.retain(|r| !self.dry_pulled.contains(&r.id));
             let local_ids: Vec<RecordId> = records.iter().map(|r| r.id.clone()).collect();
             let links = self
@@ -1193,7 +1442,7 @@ impl<'a> Session<'a> {
             let items: Vec<PlanItem> = records
                 .into_iter()
                 .map(|r| {
-                    let link = links.get(&r.id).map(link_state);
+                    let link = links.get(&r.id).map(|l| self.planned_link(object, l));
                     let may_create_remote = link.is_none()
                         && create_when.as_ref().is_none_or(|rule| rule.eval(&r.fields));
                     let remote = link
@@ -1235,10 +1484,6 @@ impl<'a> Session<'a> {
             add_plan_counts(&mut rep.planned, &planned.counts());
             if self.opts.dry_run {
                 plans.push(planned);
-                after = last;
-                if last >= top {
-                    break;
-                }
                 continue;
             }
             if !planned.is_empty() || !planned.conflicts.is_empty() {
@@ -1267,10 +1512,6 @@ impl<'a> Session<'a> {
                 self.warn_history(outcome.history_warning);
             }
             self.settle_conflicts(&planned, &held)?;
-            after = last;
-            if last >= top {
-                break;
-            }
         }
         if !self.opts.dry_run && self.opts.only.is_none() && top > cursor {
             self.store.set_local_cursor(&self.p.name, object, top)?;
@@ -1339,6 +1580,14 @@ fn leave_out_seen(records: &mut Vec<RemoteRecord>, links: &HashMap<String, Link>
     (before - records.len()) as u64
 }
 
+/// Whether `link` keeps its local record `rec` from being paired with a new remote record
+/// that has its match key: a live link does, and so does a retired one of an archived record.
+/// A live record whose link was retired (its remote record archived, with `on_delete =
+/// "ignore"`) is paired again, with the new record, instead of being copied beside it.
+fn holds(link: &Link, rec: &Record) -> bool {
+    !link.retired || rec.archived_at.is_some()
+}
+
 /// One change-feed page, planned.
 struct PlannedPage {
     plan: Plan,
@@ -1396,11 +1645,25 @@ fn catalogue_key(connection: &str, object: ObjectKind) -> String {
     format!("catalogue:{connection}:{object}")
 }
 
+/// The `meta` key of the CRM property each of `connection`'s `object` fields last synced
+/// with: JSON, field → property.
+fn mapping_key(connection: &str, object: ObjectKind) -> String {
+    format!("mapping:{connection}:{object}")
+}
+
 /// Every `meta` key that caches what `connection`'s CRM said (its catalogue and dropdown
-/// options): dropped when the connection is renamed or its links are forgotten.
+/// options) or what its links were synced against (the property of each field): dropped when
+/// the connection is renamed or its links are forgotten. A renamed connection's next run
+/// records its mapping afresh.
 pub(crate) fn cached_meta_keys(connection: &str) -> Vec<String> {
     ObjectKind::ALL
         .iter()
-        .flat_map(|&o| [options_key(connection, o), catalogue_key(connection, o)])
+        .flat_map(|&o| {
+            [
+                options_key(connection, o),
+                catalogue_key(connection, o),
+                mapping_key(connection, o),
+            ]
+        })
         .collect()
 }

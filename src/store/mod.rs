@@ -742,6 +742,11 @@ impl Store {
             .map_err(|e| self.sql("read the schema version", e))
     }
 
+    /// The state file's identity: random, made when the file was created or upgraded.
+    pub fn state_id(&self) -> Result<Option<String>, StoreError> {
+        self.meta_get("state_id")
+    }
+
     /// A value of the key/value `meta` table.
     pub fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError> {
         use rusqlite::OptionalExtension;

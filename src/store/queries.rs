@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::records::{read_seq, save_in, write_seq};
-use super::sync_state::{begin, commit};
+use super::sync_state::{begin, commit, set_base_field_in};
 use super::{Conflict, RunOutcome, Store, StoreError, WriteOrigin, sql_error};
 use crate::model::{Record, RecordId};
 
@@ -46,8 +46,16 @@ impl Store {
     /// Resolves open conflict `id` with `value` chosen `how`, saving `record` (which carries
     /// the chosen value) in the same transaction. The record always gets a new local change
     /// number, even when its fields did not change (`--take local`): the sync that held the
-    /// conflict has already moved its cursor past the record, and the connection's base still
-    /// holds the old value, so only a new change number makes the next sync push it.
+    /// conflict has already moved its cursor past the record, so only a new change number
+    /// makes the next sync push it.
+    ///
+    /// The connection's base of the field becomes the remote value the conflict was decided
+    /// against: a resolution is a decision about those two values, so it stands until either
+    /// side changes the field again. A later read of the same remote value (the change feed's
+    /// overlap, another field edited in the CRM) is then no change on the remote side, and the
+    /// chosen value is pushed; a remote value that moved since is a remote change, taken by
+    /// the next sync (or met as a new conflict when the local side moved too), never
+    /// overwritten with the value seen when the conflict was found.
     pub fn resolve_conflict_with(
         &mut self,
         id: i64,
@@ -58,6 +66,7 @@ impl Store {
     ) -> Result<Conflict, StoreError> {
         let at = self.clock.now();
         let path = self.path.clone();
+        let decided = self.get_conflict(id)?;
         let tx = begin(&mut self.conn, &path)?;
         let n = tx
             .prepare_cached(
@@ -82,6 +91,17 @@ impl Store {
                     ),
                 },
             });
+        }
+        if let Some(c) = &decided {
+            set_base_field_in(
+                &tx,
+                &path,
+                &c.connection,
+                c.kind,
+                c.local_id.as_str(),
+                &c.field,
+                c.remote.as_deref(),
+            )?;
         }
         if save_in(&tx, &path, std::slice::from_ref(record), origin, at)? == 0 {
             let seq = read_seq(&tx, &path)? + 1;

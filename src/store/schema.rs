@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     V5_JOURNAL_EXTERNAL_ID,
     V6_REQUEUED_FAILURES,
     V7_CONNECTION_ACCOUNTS,
+    V8_STATE_ID,
 ];
 
 /// The schema version this build writes.
@@ -211,6 +212,12 @@ CREATE TABLE connection_accounts (
     bound_at   INTEGER NOT NULL,
     UNIQUE (provider, account)
 ) WITHOUT ROWID;
+";
+
+/// Version 8: a random identity of the state file (`meta` key `state_id`), which a saved plan
+/// records so that `crmsync apply` refuses a plan made against another state file.
+const V8_STATE_ID: &str = "
+INSERT OR IGNORE INTO meta(key, value) VALUES ('state_id', lower(hex(randomblob(16))));
 ";
 
 /// The secondary indexes of `records` that a bulk load sets aside and builds again when it

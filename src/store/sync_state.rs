@@ -65,8 +65,25 @@ fn link_from(path: &Path, raw: RawLink) -> Result<Link, StoreError> {
 }
 
 fn upsert_link_in(tx: &Transaction<'_>, path: &Path, link: &Link) -> Result<(), StoreError> {
+    // A retired link of another record gives its remote id way to a live one: it is never
+    // planned again, and the new link is the pair that syncs now.
+    if !link.retired {
+        tx.prepare_cached(
+            "DELETE FROM links WHERE connection = ?1 AND kind = ?2 AND remote_id = ?3
+                 AND local_id <> ?4 AND retired",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                link.connection,
+                link.kind.as_str(),
+                link.remote_id,
+                link.local_id.as_str()
+            ])
+        })
+        .map_err(|e| sql_error(path, "give way to a link", e))?;
+    }
     // Replacing by local id keeps one link per record; a remote id already linked to another
-    // record of the same connection violates the unique key and is refused.
+    // live record of the same connection violates the unique key and is refused.
     tx.prepare_cached(&format!(
         "INSERT INTO links({LINK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT(connection, kind, local_id) DO UPDATE SET
@@ -115,6 +132,24 @@ fn get_link_in(
         })
         .map_err(|e| sql_error(path, "read a link", e))?;
     raw.map(|r| link_from(path, r)).transpose()
+}
+
+/// Sets one field of the base of `local_id`'s link in `connection` (`None`: the field is
+/// cleared); no link, nothing to do.
+pub(super) fn set_base_field_in(
+    tx: &Transaction<'_>,
+    path: &Path,
+    connection: &str,
+    kind: ObjectKind,
+    local_id: &str,
+    field: &str,
+    value: Option<&str>,
+) -> Result<(), StoreError> {
+    let Some(mut link) = get_link_in(tx, path, connection, kind, local_id)? else {
+        return Ok(());
+    };
+    crate::model::set_field(&mut link.base, field, value.unwrap_or_default());
+    upsert_link_in(tx, path, &link)
 }
 
 type RawJournal = (
@@ -394,6 +429,25 @@ impl Store {
         let tx = begin(&mut self.conn, &self.path)?;
         take_journal(&tx, &self.path, journal_id)?;
         commit(tx, &self.path, "drop a journal entry")
+    }
+
+    /// Removes `field` from the base of every link of `connection` and `kind`, as if it had
+    /// never been synced there (when the field now syncs with another CRM property, whose
+    /// value the old base says nothing about). Returns how many bases held it.
+    pub fn forget_base_field(
+        &mut self,
+        connection: &str,
+        kind: ObjectKind,
+        field: &str,
+    ) -> Result<usize, StoreError> {
+        let path = format!("$.\"{}\"", field.replace('"', "\\\""));
+        self.conn
+            .prepare_cached(
+                "UPDATE links SET base = json_remove(base, ?3)
+                 WHERE connection = ?1 AND kind = ?2 AND json_type(base, ?3) IS NOT NULL",
+            )
+            .and_then(|mut s| s.execute(params![connection, kind.as_str(), path]))
+            .map_err(|e| self.sql("reset a field's base", e))
     }
 
     /// Inserts or replaces one link.
