@@ -1,0 +1,263 @@
+//! The change feed against the HubSpot sandbox, run by the binary: records that move while a
+//! read pages through them (by crmsync's own writes, by a user's edit between two requests),
+//! many records sharing one modification time, the versions kept from write answers, and a
+//! HubSpot clock that is behind or ahead of crmsync's.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{Run, TestEnv};
+use crmsync::model::{Fields, ObjectKind, Record, RecordId};
+use crmsync::sandbox::{EditBefore, Sandbox, SandboxOptions};
+use crmsync::store::{Store, WriteOrigin};
+use serde_json::Value;
+
+const CONN: &str = "hs";
+
+struct Hs {
+    sandbox: Sandbox,
+    env: TestEnv,
+}
+
+impl Hs {
+    /// A sandbox without rate limits and crmsync pointed at it; `page` is the search page size.
+    fn start(page: Option<usize>) -> Hs {
+        let sandbox = Sandbox::start(SandboxOptions {
+            rate_limit: (1_000_000, 10_000),
+            search_per_second: 0,
+            daily_limit: 100_000_000,
+            ..SandboxOptions::default()
+        })
+        .expect("start the sandbox");
+        let mut env = TestEnv::new();
+        env.remove_env("CRMSYNC_TEST_NOW");
+        env.set_env("CRMSYNC_TOKEN_HS", &sandbox.token());
+        if let Some(page) = page {
+            env.set_env("CRMSYNC_TEST_SEARCH_LIMIT", &page.to_string());
+        }
+        env.write_config(&format!(
+            "[connections.{CONN}]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n",
+            sandbox.base_url()
+        ));
+        env.run(&["mappings", "setup", "-c", CONN]).ok();
+        Hs { sandbox, env }
+    }
+
+    fn sync_json(&self) -> Value {
+        let run: Run = self.env.run(&["sync", "--json"]);
+        run.ok();
+        run.json()
+    }
+
+    fn store(&self) -> Store {
+        Store::open(&self.env.state_path()).expect("open the state file")
+    }
+
+    fn save_local(&self, records: &[Record]) {
+        self.store()
+            .save_records(records, &WriteOrigin::User)
+            .expect("save local records");
+    }
+
+    fn local_emails(&self) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        self.store()
+            .for_each_record(ObjectKind::Contact, false, &mut |r| {
+                out.insert(r.get("email").unwrap_or_default().to_string());
+                Ok(())
+            })
+            .unwrap();
+        out
+    }
+
+    fn remote_emails(&self) -> BTreeSet<String> {
+        self.sandbox.dump()["contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["archived"] == false)
+            .map(|r| {
+                r["properties"]["email"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    }
+}
+
+fn contact_report(report: &Value) -> Value {
+    report["connections"][0]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["object"] == "contact")
+        .unwrap()
+        .clone()
+}
+
+fn local_contact(i: usize, email: &str) -> Record {
+    let fields: Fields = [
+        ("first_name", format!("Local{i}")),
+        ("last_name", "Person".to_string()),
+        ("email", email.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    Record {
+        id: RecordId::new(),
+        kind: ObjectKind::Contact,
+        fields,
+        updated_at: chrono::Utc::now().timestamp_millis(),
+        archived_at: None,
+    }
+}
+
+/// Seeds `n` HubSpot contacts a second apart, a day ago; returns their ids in feed order.
+fn seed_old(hs: &Hs, n: usize) -> Vec<String> {
+    let now = hs.sandbox.now_ms();
+    hs.sandbox.set_clock_ms(now - 86_400_000);
+    let ids = hs.sandbox.seed(n, 0).0;
+    hs.sandbox.set_clock_ms(now);
+    ids
+}
+
+/// Checks that every live HubSpot contact is local, and nothing else is.
+fn assert_every_contact_local(hs: &Hs, expected: usize) {
+    let remote = hs.remote_emails();
+    let local = hs.local_emails();
+    assert_eq!(remote.len(), expected, "HubSpot's contacts");
+    let missing: Vec<&String> = remote.difference(&local).collect();
+    let extra: Vec<&String> = local.difference(&remote).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "not local: {missing:?}; local only: {extra:?}"
+    );
+    assert_eq!(
+        hs.store().count_links(CONN, ObjectKind::Contact).unwrap() as usize,
+        expected,
+        "links"
+    );
+}
+
+fn remote_email(hs: &Hs, id: &str) -> String {
+    hs.sandbox.dump()["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .map(|r| r["properties"]["email"].as_str().unwrap().to_string())
+        .unwrap()
+}
+
+/// A user's edit of contact `id` landing just before the change feed's `nth` search.
+fn edit_before_search(hs: &Hs, nth: u32, id: &str, first_name: &str) {
+    hs.sandbox.edit_before(EditBefore {
+        method: "POST".into(),
+        path_contains: "/contacts/search".into(),
+        nth,
+        object_type: "contacts".into(),
+        id: id.into(),
+        properties: serde_json::json!({ "firstname": first_name }),
+    });
+}
+
+fn local_first_name(hs: &Hs, email: &str) -> Option<String> {
+    let mut out = None;
+    hs.store()
+        .for_each_record(ObjectKind::Contact, false, &mut |r| {
+            if r.get("email") == Some(email) {
+                out = r.get("first_name").map(str::to_string);
+            }
+            Ok(())
+        })
+        .unwrap();
+    out
+}
+
+#[test]
+fn a_first_sync_reads_every_contact_while_its_own_writes_move_them_between_pages() {
+    let hs = Hs::start(Some(40));
+    let ids = seed_old(&hs, 500);
+    // 50 local contacts share their emails with HubSpot contacts of the first pages: crmsync
+    // writes to each while it still pages, which moves it to the end of the feed.
+    let local: Vec<Record> = ids[..100]
+        .iter()
+        .step_by(2)
+        .enumerate()
+        .map(|(i, id)| local_contact(i, &remote_email(&hs, id)))
+        .collect();
+    hs.save_local(&local);
+    let report = hs.sync_json();
+    assert_eq!(contact_report(&report)["failed"], 0, "{report}");
+    assert_every_contact_local(&hs, 500);
+}
+
+#[test]
+fn a_users_edit_between_two_searches_of_a_first_sync_loses_no_contact() {
+    let hs = Hs::start(Some(40));
+    let ids = seed_old(&hs, 300);
+    // Before the second search, a user edits a contact of the first page.
+    edit_before_search(&hs, 2, &ids[3], "Edited");
+    hs.sync_json();
+    assert_every_contact_local(&hs, 300);
+    assert_eq!(
+        local_first_name(&hs, &remote_email(&hs, &ids[3])).as_deref(),
+        Some("Edited")
+    );
+}
+
+#[test]
+fn a_users_edit_between_two_searches_of_a_delta_sync_loses_no_change() {
+    let hs = Hs::start(Some(40));
+    let ids = seed_old(&hs, 300);
+    hs.sync_json();
+    // 200 contacts changed in HubSpot since, a few a second.
+    for (i, id) in ids[..200].iter().enumerate() {
+        if i % 20 == 0 {
+            hs.sandbox.advance_clock(std::time::Duration::from_secs(1));
+        }
+        hs.sandbox
+            .update_record("contacts", id, &[("lastname", &format!("Changed{i}"))])
+            .unwrap();
+    }
+    edit_before_search(&hs, 2, &ids[5], "Edited");
+    hs.sync_json();
+    let mut local = std::collections::BTreeMap::new();
+    hs.store()
+        .for_each_record(ObjectKind::Contact, false, &mut |r| {
+            local.insert(
+                r.get("email").unwrap_or_default().to_string(),
+                r.get("last_name").unwrap_or_default().to_string(),
+            );
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(local.len(), 300);
+    for (i, id) in ids[..200].iter().enumerate() {
+        assert_eq!(
+            local[&remote_email(&hs, id)],
+            format!("Changed{i}"),
+            "contact {id}"
+        );
+    }
+    assert_eq!(
+        local_first_name(&hs, &remote_email(&hs, &ids[5])).as_deref(),
+        Some("Edited")
+    );
+}
+
+#[test]
+fn more_contacts_at_one_millisecond_than_a_search_can_reach_are_all_read() {
+    let hs = Hs::start(None);
+    hs.sandbox.freeze_clock(true);
+    for i in 0..10_500 {
+        hs.sandbox
+            .create_record("contacts", &[("email", &format!("bulk{i}@example.org"))])
+            .unwrap();
+    }
+    hs.sync_json();
+    assert_every_contact_local(&hs, 10_500);
+}
