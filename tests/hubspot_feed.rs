@@ -261,3 +261,108 @@ fn more_contacts_at_one_millisecond_than_a_search_can_reach_are_all_read() {
     hs.sync_json();
     assert_every_contact_local(&hs, 10_500);
 }
+#[test]
+fn echoes_of_creates_are_unchanged_in_the_next_run() {
+    let hs = Hs::start(None);
+    hs.sandbox.seed(20, 0);
+    let company = Record {
+        id: RecordId::new(),
+        kind: ObjectKind::Company,
+        fields: [
+            ("name".to_string(), "Acme".to_string()),
+            ("domain".to_string(), "acme.example".to_string()),
+        ]
+        .into_iter()
+        .collect(),
+        updated_at: chrono::Utc::now().timestamp_millis(),
+        archived_at: None,
+    };
+    let mut contacts: Vec<Record> = (0..47)
+        .map(|i| local_contact(i, &format!("new{i}@example.org")))
+        .collect();
+    for c in contacts.iter_mut().take(10) {
+        c.fields.insert("company_id".into(), company.id.0.clone());
+    }
+    hs.save_local(&[company]);
+    hs.save_local(&contacts);
+    hs.sync_json();
+    let report = hs.sync_json();
+    let c = contact_report(&report);
+    eprintln!("{c}");
+    assert_eq!(c["unchanged"], c["read"], "{c}");
+}
+
+#[test]
+fn a_users_edit_answered_with_crmsyncs_write_is_pulled_while_echoes_stay_unchanged() {
+    let hs = Hs::start(None);
+    let ids = seed_old(&hs, 5);
+    hs.sync_json();
+    let email = remote_email(&hs, &ids[2]);
+    // A local edit of one contact is pending, and new local contacts are to be created.
+    let mut store = Vec::new();
+    hs.store()
+        .for_each_record(ObjectKind::Contact, false, &mut |r| {
+            if r.get("email") == Some(email.as_str()) {
+                store.push(r);
+            }
+            Ok(())
+        })
+        .unwrap();
+    let mut edited = store.pop().unwrap();
+    edited.fields.insert("last_name".into(), "LocalEdit".into());
+    edited.updated_at = chrono::Utc::now().timestamp_millis();
+    hs.save_local(&[edited]);
+    hs.save_local(
+        &(0..20)
+            .map(|i| local_contact(i, &format!("echo{i}@example.org")))
+            .collect::<Vec<_>>(),
+    );
+    // A HubSpot user edits the first name just before crmsync's update arrives: the update's
+    // answer carries both edits.
+    hs.sandbox.edit_before(EditBefore {
+        method: "POST".into(),
+        path_contains: "/contacts/batch/update".into(),
+        nth: 1,
+        object_type: "contacts".into(),
+        id: ids[2].clone(),
+        properties: serde_json::json!({ "firstname": "UserEdit" }),
+    });
+    hs.sync_json();
+    let report = hs.sync_json();
+    let c = contact_report(&report);
+    assert_eq!(c["planned"]["local_update"], 1, "{c}");
+    assert_eq!(
+        c["unchanged"].as_u64().unwrap() + 1,
+        c["read"].as_u64().unwrap(),
+        "every echo is unchanged: {c}"
+    );
+    assert_eq!(local_first_name(&hs, &email).as_deref(), Some("UserEdit"));
+    let c = contact_report(&hs.sync_json());
+    assert_eq!(c["unchanged"], c["read"], "{c}");
+}
+
+#[test]
+fn contacts_linked_again_after_a_killed_create_are_unchanged_without_association_reads() {
+    let mut hs = Hs::start(None);
+    hs.save_local(
+        &(0..30)
+            .map(|i| local_contact(i, &format!("killed{i}@example.org")))
+            .collect::<Vec<_>>(),
+    );
+    hs.env.set_env("CRMSYNC_TEST_KILL_AFTER_WRITES", "1");
+    let run = hs.env.run(&["sync"]);
+    assert_eq!(run.code, -1, "killed after the create: {}", run.stderr);
+    hs.env.remove_env("CRMSYNC_TEST_KILL_AFTER_WRITES");
+    hs.sandbox.clear_request_log();
+    let c = contact_report(&hs.sync_json());
+    assert_eq!(c["unchanged"], c["read"], "{c}");
+    assert_eq!(c["read"], 30, "{c}");
+    let log = hs.sandbox.request_log();
+    assert!(
+        !log.iter()
+            .any(|r| r.path.starts_with("/crm/v4/associations")),
+        "{log:#?}"
+    );
+    assert_eq!(hs.remote_emails().len(), 30);
+    assert_eq!(hs.local_emails().len(), 30);
+}

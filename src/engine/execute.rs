@@ -1031,9 +1031,10 @@ impl Executor<'_> {
         object: ObjectKind,
         writes: Vec<PendingWrite>,
     ) -> Result<(), StepError> {
-        let props = self
-            .provider
-            .read_properties(object, &self.map.remote_properties());
+        // Only the records' ids and versions are used (the base is what was sent), so no
+        // mapped property is asked for: a reference such as a contact's company would cost
+        // another read.
+        let props = self.provider.read_properties(object, &[]);
         let creates: Vec<&PendingWrite> = writes
             .iter()
             .filter(|w| w.entry.op == WriteOp::Create)
@@ -1061,9 +1062,11 @@ impl Executor<'_> {
                 Some(rec) if w.entry.op == WriteOp::Create => {
                     // The base is what was sent (the journal keeps it), not what the CRM
                     // holds now: an edit made in the CRM since then is a remote change to
-                    // pull, and a local edit made since is a local change to push. So the
-                    // link holds no remote version: the record's current one may hold such an
-                    // edit, and a record read at the link's version is not planned again.
+                    // pull, and a local edit made since is a local change to push. The link
+                    // keeps the version found: a record read again at it is left out of the
+                    // plan only when its values also equal the base (see
+                    // `crate::engine::sync`), so such an edit is still pulled, while the
+                    // record read back unchanged costs nothing more.
                     let sent = RemoteRecord {
                         id: rec.id.clone(),
                         props: w.entry.props.clone(),
@@ -1075,7 +1078,7 @@ impl Executor<'_> {
                         &WriteOutcome {
                             remote_id: rec.id.clone(),
                             base: inbound.fields,
-                            remote_updated_at: None,
+                            remote_updated_at: Some(rec.updated_at),
                             at,
                             record: None,
                             retired: false,

@@ -37,7 +37,7 @@ use crate::engine::plan::{
     self, LinkState, MatchedBy, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide,
 };
 use crate::mapping::{FieldMap, Rule};
-use crate::model::{Millis, ObjectKind, Record, RecordId};
+use crate::model::{FieldType, Millis, ObjectKind, Record, RecordId};
 use crate::providers::{ChangeQuery, Provider, ProviderError, RemoteRecord};
 use crate::store::{ConflictFilter, Link, RunOutcome, Store, StoreError, WriteOrigin};
 
@@ -689,7 +689,14 @@ impl<'a> Session<'a> {
                 }
             }
             if !full_read {
-                rep.unchanged += leave_out_seen(&mut records, &links);
+                let mut ids = IdCache::default();
+                ids.load_for_remote(self.store, &self.p.name, &map, &records)?;
+                let seen = |r: &RemoteRecord, link: &Link| {
+                    let side =
+                        execute::remote_side(&self.p.name, object, &map, r, &ids, &mut Vec::new());
+                    seen_as_synced(&map, r, &side, link)
+                };
+                rep.unchanged += leave_out_seen(&mut records, &links, seen);
             }
             self.p
                 .provider
@@ -1294,25 +1301,52 @@ fn merge_plans(connection: &str, object: ObjectKind, plans: Vec<Plan>) -> Plan {
     all
 }
 
-/// Leaves out of a change-feed page the records the connection has already seen at the
-/// version the page holds: linked, with the link's remote version equal to the record's.
-/// Their changes (the echo of a write of crmsync's own, or a pull) are in the link's base
-/// already, so planning them again would find nothing; a delta read meets them again in
-/// its overlap. Leaving them out makes what a run does independent of whether a record
-/// falls in the overlap, and spares the calls [`Provider::complete`] makes. Archived
-/// records are always kept (an archive need not move the version), and so is every
-/// record of a full read (`--full` re-reads on purpose, for example after a mapping
-/// change).
+/// Leaves out of a change-feed page the linked records that `seen` finds already synced
+/// (see [`seen_as_synced`]). Their changes (the echo of a write of crmsync's own, or a pull)
+/// are in the link's base already, so planning them again would find nothing; a delta read
+/// meets them again in its overlap. Leaving them out makes what a run does independent of
+/// whether a record falls in the overlap, and spares the calls [`Provider::complete`] makes.
+/// Archived records are always kept (an archive need not move the version), and so is every
+/// record of a full read (`--full` re-reads on purpose, for example after a mapping change).
 /// Returns how many it left out.
-fn leave_out_seen(records: &mut Vec<RemoteRecord>, links: &HashMap<String, Link>) -> u64 {
+fn leave_out_seen(
+    records: &mut Vec<RemoteRecord>,
+    links: &HashMap<String, Link>,
+    seen: impl Fn(&RemoteRecord, &Link) -> bool,
+) -> u64 {
     let before = records.len();
-    records.retain(|r| {
-        r.archived
-            || !links
-                .get(&r.id)
-                .is_some_and(|l| !l.retired && l.remote_updated_at == Some(r.updated_at))
-    });
+    records.retain(|r| r.archived || !links.get(&r.id).is_some_and(|l| !l.retired && seen(r, l)));
     (before - records.len()) as u64
+}
+
+/// Whether remote record `r` (as `side`, in canonical terms) holds nothing `link` has not
+/// synced: every field the connection pulls equals the link's base. A version crmsync
+/// recorded (from a read, or from a write's answer) is not enough on its own: a write's
+/// answer may carry another writer's edit made between crmsync's read and its write, which
+/// the base does not hold. Nor is it needed: the version moves with changes crmsync has
+/// synced already (HubSpot stamps a contact again when crmsync sets its company after the
+/// write), and equal values are equal. A reference field the page does not carry (a
+/// contact's company that only [`Provider::complete`] reads) is unknown; then the record
+/// counts as synced only at the very version recorded.
+fn seen_as_synced(map: &FieldMap, r: &RemoteRecord, side: &RemoteSide, link: &Link) -> bool {
+    let mut unknown = false;
+    for rule in map.rules.iter().filter(|rule| rule.direction.pulls()) {
+        let f = rule.field.as_str();
+        if matches!(rule.ty, FieldType::Ref(_)) && !r.props.contains_key(&rule.remote) {
+            unknown = true;
+            continue;
+        }
+        if side.unreadable.contains(f) {
+            continue;
+        }
+        if !rule.same(
+            side.fields.get(f).map(String::as_str),
+            link.base.get(f).map(String::as_str),
+        ) {
+            return false;
+        }
+    }
+    !unknown || link.remote_updated_at == Some(r.updated_at)
 }
 
 /// One change-feed page, planned.

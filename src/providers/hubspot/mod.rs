@@ -10,7 +10,8 @@
 //! A contact's company is an association, not a property. This module shows it as the
 //! pseudo-property `associations.companies`, whose value is the HubSpot id of one associated
 //! company (the primary one, else the first). The primary company comes with the contact, as
-//! its `associatedcompanyid` property, in the change feed's pages and in reads by id; the v4
+//! its `associatedcompanyid` property, in the change feed's pages (which show it as the
+//! pseudo-property at once, so the engine can compare it) and in reads by id; the v4
 //! batch association read is made only for contacts without one: [`Provider::complete`]
 //! reads it for such contacts of a page that the engine plans (those it has not seen at the
 //! same version), and a read by id for the contacts read. It is written after the
@@ -544,12 +545,8 @@ impl HubSpot {
     async fn fill_companies(&self, records: &mut [RemoteRecord]) -> Result<(), ProviderError> {
         let mut ids = Vec::new();
         for r in records.iter_mut() {
-            match r.props.get(PRIMARY_COMPANY).filter(|c| !c.is_empty()) {
-                Some(primary) => {
-                    let primary = primary.clone();
-                    r.props.insert(COMPANY_ASSOCIATION.into(), primary);
-                }
-                None => ids.push(r.id.clone()),
+            if !with_primary_company(r) {
+                ids.push(r.id.clone());
             }
         }
         if ids.is_empty() {
@@ -833,6 +830,19 @@ fn has_primary(r: &RemoteRecord) -> bool {
 }
 
 /// Whether a read of `object` with `properties` asks for the contact's company.
+/// Sets a contact's `associations.companies` to its primary company when it has one; says
+/// whether it had.
+fn with_primary_company(r: &mut RemoteRecord) -> bool {
+    match r.props.get(PRIMARY_COMPANY).filter(|c| !c.is_empty()) {
+        Some(primary) => {
+            let primary = primary.clone();
+            r.props.insert(COMPANY_ASSOCIATION.into(), primary);
+            true
+        }
+        None => false,
+    }
+}
+
 fn wants_company(object: ObjectKind, properties: &[String]) -> bool {
     object == ObjectKind::Contact && properties.iter().any(|p| p == COMPANY_ASSOCIATION)
 }
@@ -1171,8 +1181,12 @@ impl Provider for HubSpot {
         let mut stamps: Vec<Millis> = Vec::with_capacity(list.results.len());
         let mut last_id: Option<u64> = None;
         let mut records: Vec<RemoteRecord> = Vec::with_capacity(list.results.len());
+        let company = wants_company(object, properties);
         for o in list.results {
-            let r = to_record(o, modified);
+            let mut r = to_record(o, modified);
+            if company {
+                with_primary_company(&mut r);
+            }
             let stamp = r
                 .props
                 .get(modified)
