@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use common::{Run, TestEnv};
 use crmsync::model::{Fields, ObjectKind, Record, RecordId};
-use crmsync::sandbox::{EditBefore, Sandbox, SandboxOptions};
+use crmsync::sandbox::{EditBefore, FaultOptions, Sandbox, SandboxOptions};
 use crmsync::store::{Store, WriteOrigin};
 use serde_json::Value;
 
@@ -365,4 +365,92 @@ fn contacts_linked_again_after_a_killed_create_are_unchanged_without_association
     );
     assert_eq!(hs.remote_emails().len(), 30);
     assert_eq!(hs.local_emails().len(), 30);
+}
+
+/// A first sync's workload that pulls and pushes at once: 300 HubSpot contacts, 300 local
+/// ones of which 50 share an email with a HubSpot contact spread over the feed. Returns how
+/// many distinct contacts there are.
+fn pull_and_push_at_once(hs: &Hs) -> usize {
+    let ids = seed_old(hs, 300);
+    let mut local: Vec<Record> = ids
+        .iter()
+        .step_by(6)
+        .enumerate()
+        .map(|(i, id)| local_contact(i, &remote_email(hs, id)))
+        .collect();
+    assert_eq!(local.len(), 50);
+    local.extend((0..250).map(|i| local_contact(i, &format!("here{i}@example.org"))));
+    hs.save_local(&local);
+    550
+}
+
+/// Every contact once on each side, linked once, none created twice in HubSpot, and the 300
+/// local contacts' ids each on one HubSpot contact.
+fn assert_once_on_both_sides(hs: &Hs, expected: usize) {
+    assert_every_contact_local(hs, expected);
+    let contacts = hs.sandbox.dump()["contacts"].as_array().unwrap().clone();
+    let stamps: Vec<&str> = contacts
+        .iter()
+        .filter_map(|r| r["properties"]["crmsync_id"].as_str())
+        .collect();
+    let distinct: BTreeSet<&str> = stamps.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        stamps.len(),
+        "a local id on two HubSpot contacts"
+    );
+    assert_eq!(
+        stamps.len(),
+        300,
+        "the local contacts, created or matched, carry their ids"
+    );
+    assert_eq!(contacts.len(), expected, "no HubSpot contact made twice");
+}
+
+#[test]
+fn a_first_sync_that_pulls_and_pushes_at_once_killed_every_five_writes_ends_with_each_contact_once()
+{
+    let mut hs = Hs::start(Some(40));
+    let expected = pull_and_push_at_once(&hs);
+    hs.env.set_env("CRMSYNC_TEST_KILL_AFTER_WRITES", "5");
+    let mut kills = 0;
+    loop {
+        let run = hs.env.run(&["sync"]);
+        if run.code == 0 {
+            break;
+        }
+        assert_eq!(run.code, -1, "{}", run.stderr);
+        kills += 1;
+        assert!(kills < 100, "no run finished");
+    }
+    assert!(kills >= 1, "no run was killed");
+    hs.env.remove_env("CRMSYNC_TEST_KILL_AFTER_WRITES");
+    hs.sync_json();
+    assert_once_on_both_sides(&hs, expected);
+}
+
+#[test]
+fn a_first_sync_that_pulls_and_pushes_at_once_through_faults_ends_with_each_contact_once() {
+    let hs = Hs::start(Some(40));
+    let expected = pull_and_push_at_once(&hs);
+    hs.sandbox.set_faults(FaultOptions {
+        rate_429: 0.05,
+        rate_500: 0.05,
+        rate_502_503: 0.05,
+        drop_rate: 0.05,
+        ..FaultOptions::default()
+    });
+    let mut codes = Vec::new();
+    loop {
+        let run = hs.env.run(&["sync"]);
+        codes.push(run.code);
+        if run.code == 0 {
+            break;
+        }
+        assert!([1, 3].contains(&run.code), "{}", run.stderr);
+        assert!(codes.len() < 60, "no clean run: {codes:?}");
+    }
+    hs.sandbox.set_faults(FaultOptions::default());
+    hs.sync_json();
+    assert_once_on_both_sides(&hs, expected);
 }
