@@ -164,6 +164,23 @@ fn edit_before_search(hs: &Hs, nth: u32, id: &str, first_name: &str) {
     });
 }
 
+/// Edits a field of the local contact with `email`, as a user would.
+fn edit_local(hs: &Hs, email: &str, field: &str, value: &str) {
+    let mut found = Vec::new();
+    hs.store()
+        .for_each_record(ObjectKind::Contact, false, &mut |r| {
+            if r.get("email") == Some(email) {
+                found.push(r);
+            }
+            Ok(())
+        })
+        .unwrap();
+    let mut rec = found.pop().expect("a local contact with that email");
+    rec.fields.insert(field.into(), value.into());
+    rec.updated_at = chrono::Utc::now().timestamp_millis();
+    hs.save_local(&[rec]);
+}
+
 fn local_first_name(hs: &Hs, email: &str) -> Option<String> {
     let mut out = None;
     hs.store()
@@ -299,19 +316,7 @@ fn a_users_edit_answered_with_crmsyncs_write_is_pulled_while_echoes_stay_unchang
     hs.sync_json();
     let email = remote_email(&hs, &ids[2]);
     // A local edit of one contact is pending, and new local contacts are to be created.
-    let mut store = Vec::new();
-    hs.store()
-        .for_each_record(ObjectKind::Contact, false, &mut |r| {
-            if r.get("email") == Some(email.as_str()) {
-                store.push(r);
-            }
-            Ok(())
-        })
-        .unwrap();
-    let mut edited = store.pop().unwrap();
-    edited.fields.insert("last_name".into(), "LocalEdit".into());
-    edited.updated_at = chrono::Utc::now().timestamp_millis();
-    hs.save_local(&[edited]);
+    edit_local(&hs, &email, "last_name", "LocalEdit");
     hs.save_local(
         &(0..20)
             .map(|i| local_contact(i, &format!("echo{i}@example.org")))
@@ -453,4 +458,56 @@ fn a_first_sync_that_pulls_and_pushes_at_once_through_faults_ends_with_each_cont
     hs.sandbox.set_faults(FaultOptions::default());
     hs.sync_json();
     assert_once_on_both_sides(&hs, expected);
+}
+
+/// Sets the sandbox's clock `offset_ms` off the real one.
+fn skew_sandbox(hs: &Hs, offset_ms: i64) {
+    hs.sandbox
+        .set_clock_ms(chrono::Utc::now().timestamp_millis() + offset_ms);
+}
+
+fn warnings(report: &Value) -> String {
+    report["connections"][0]["warnings"].to_string()
+}
+
+#[test]
+fn with_hubspots_clock_an_hour_behind_its_edits_after_a_sync_are_read() {
+    let hs = Hs::start(None);
+    skew_sandbox(&hs, -3_600_000);
+    let ids = seed_old(&hs, 5);
+    hs.sync_json();
+    let email = remote_email(&hs, &ids[1]);
+    hs.sandbox
+        .update_record("contacts", &ids[1], &[("firstname", "Later")])
+        .unwrap();
+    let report = hs.sync_json();
+    assert_eq!(local_first_name(&hs, &email).as_deref(), Some("Later"));
+    assert!(warnings(&report).contains("behind"), "{report}");
+}
+
+#[test]
+fn with_hubspots_clock_an_hour_ahead_newest_wins_takes_the_later_local_edit() {
+    let hs = Hs::start(None);
+    skew_sandbox(&hs, 3_600_000);
+    let ids = seed_old(&hs, 5);
+    hs.sync_json();
+    let email = remote_email(&hs, &ids[1]);
+    // Edited in HubSpot first (stamped an hour ahead), then locally, more than the skew's
+    // precision (the `Date` header's whole seconds) later.
+    hs.sandbox
+        .update_record("contacts", &ids[1], &[("firstname", "Remote")])
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
+    edit_local(&hs, &email, "first_name", "Local");
+    let report = hs.sync_json();
+    assert_eq!(local_first_name(&hs, &email).as_deref(), Some("Local"));
+    assert!(warnings(&report).contains("ahead of"), "{report}");
+    let remote = hs.sandbox.dump()["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == ids[1].as_str())
+        .unwrap()["properties"]["firstname"]
+        .clone();
+    assert_eq!(remote, "Local");
 }

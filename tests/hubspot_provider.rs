@@ -35,6 +35,14 @@ struct Answer {
     body: String,
 }
 
+/// An HTTP `Date` header value for epoch ms.
+fn http_date(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
+}
+
 fn answer(status: u16, body: Value) -> Answer {
     Answer {
         status,
@@ -340,7 +348,9 @@ async fn incremental_search_pages_by_key_and_filters_from_the_cursor() {
 
 #[tokio::test]
 async fn the_configured_overlap_sets_how_far_back_the_next_read_starts() {
-    let fake = Fake::start(|_, _| answer(200, json!({ "total": 0, "results": [] })));
+    let fake = Fake::start(|_, _| {
+        answer(200, json!({ "total": 0, "results": [] })).header("Date", &http_date(NOW))
+    });
     let s = setup_with_overlap(&fake, None, 30_000, |_| {});
     let c = cursor(NOW - 3_600_000, NOW - 60_000);
     let page =
@@ -356,7 +366,9 @@ async fn the_configured_overlap_sets_how_far_back_the_next_read_starts() {
 
 #[tokio::test]
 async fn a_no_op_run_costs_one_search_and_moves_the_cursor_up_to_the_overlap() {
-    let fake = Fake::start(|_, _| answer(200, json!({ "total": 0, "results": [] })));
+    let fake = Fake::start(|_, _| {
+        answer(200, json!({ "total": 0, "results": [] })).header("Date", &http_date(NOW))
+    });
     let s = setup(&fake, None, |_| {});
     let c = cursor(NOW - 3_600_000, NOW - 60_000);
     let page =
@@ -367,8 +379,9 @@ async fn a_no_op_run_costs_one_search_and_moves_the_cursor_up_to_the_overlap() {
         .await
         .unwrap();
     assert!(page.records.is_empty() && page.next.is_none());
-    // Nothing changed, yet the cursor moves to the read's start minus the overlap, so records
-    // read before (the echoes of crmsync's own writes) are not read again forever.
+    // Nothing changed, yet the cursor moves to the read's start (HubSpot's `Date`) minus the
+    // overlap, so records read before (the echoes of crmsync's own writes) are not read again
+    // forever.
     let cp: Value = serde_json::from_str(page.checkpoint.as_deref().unwrap()).unwrap();
     assert_eq!(
         cp["since"],
@@ -570,7 +583,8 @@ async fn a_full_read_also_lists_archived_records_and_stamps_the_scan() {
             return answer(
                 200,
                 json!({ "total": 1, "results": [contact("1", NOW - 5000, json!({}))] }),
-            );
+            )
+            .header("Date", &http_date(NOW));
         }
         assert_eq!(req.method, "GET");
         assert_eq!(req.path, "/crm/v3/objects/contacts");
@@ -1630,4 +1644,29 @@ fn only_hubspot_can_be_opened_so_far() {
             .iter()
             .any(|m| m.local == "owner" && m.remote == "hubspot_owner_id")
     );
+}
+
+#[tokio::test]
+async fn the_cursor_follows_hubspots_clock_not_this_machines() {
+    // HubSpot's clock is an hour behind this machine's, and nothing changed.
+    let crm_now = NOW - 3_600_000;
+    let fake = Fake::start(move |_, _| {
+        answer(200, json!({ "total": 0, "results": [] })).header("Date", &http_date(crm_now))
+    });
+    let s = setup(&fake, None, |_| {});
+    let c = cursor(crm_now - 7_200_000, NOW);
+    let page =
+        s.hs.changes(
+            &query(ObjectKind::Contact, Some(c), None),
+            &["email".into()],
+        )
+        .await
+        .unwrap();
+    let cp: Value = serde_json::from_str(page.checkpoint.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        cp["since"],
+        json!(crm_now - crmsync::providers::DEFAULT_OVERLAP_MS),
+        "an edit HubSpot stamps after this read is after the cursor"
+    );
+    assert_eq!(s.hs.clock_skew(), Some(-3_600_000));
 }

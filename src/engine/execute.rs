@@ -725,6 +725,7 @@ impl Executor<'_> {
             self.map,
             rec,
             ids,
+            self.provider.clock_skew().unwrap_or(0),
             &mut out.warnings,
         )
     }
@@ -1137,13 +1138,16 @@ impl Executor<'_> {
 }
 
 /// A record read from `connection` in canonical terms; each value that does not convert is
-/// a warning in `warnings`, naming the record and the field.
+/// a warning in `warnings`, naming the record and the field. Its time is put on this
+/// machine's clock: the CRM's, less `skew` ([`Provider::clock_skew`]), so that
+/// `newest-wins` compares like with like.
 pub(crate) fn remote_side(
     connection: &str,
     object: ObjectKind,
     map: &FieldMap,
     rec: &RemoteRecord,
     ids: &IdCache,
+    skew: crate::model::Millis,
     warnings: &mut Vec<String>,
 ) -> RemoteSide {
     let inbound = map.from_remote(rec, ids);
@@ -1153,7 +1157,11 @@ pub(crate) fn remote_side(
             rec.id, w.field, w.remote, w.value, w.message
         ));
     }
-    RemoteSide::from_inbound(&rec.id, inbound, rec.updated_at, rec.archived)
+    let mut side = RemoteSide::from_inbound(&rec.id, inbound, rec.updated_at - skew, rec.archived);
+    for at in side.field_updated_at.values_mut() {
+        *at -= skew;
+    }
+    side
 }
 
 /// Whether a create left `field` empty.

@@ -692,8 +692,15 @@ impl<'a> Session<'a> {
                 let mut ids = IdCache::default();
                 ids.load_for_remote(self.store, &self.p.name, &map, &records)?;
                 let seen = |r: &RemoteRecord, link: &Link| {
-                    let side =
-                        execute::remote_side(&self.p.name, object, &map, r, &ids, &mut Vec::new());
+                    let side = execute::remote_side(
+                        &self.p.name,
+                        object,
+                        &map,
+                        r,
+                        &ids,
+                        0,
+                        &mut Vec::new(),
+                    );
                     seen_as_synced(&map, r, &side, link)
                 };
                 rep.unchanged += leave_out_seen(&mut records, &links, seen);
@@ -726,6 +733,7 @@ impl<'a> Session<'a> {
                 None => break,
             }
         }
+        self.warn_skew();
         let pending: Vec<Plan> = if self.opts.dry_run {
             dry_plans
         } else {
@@ -909,6 +917,27 @@ impl<'a> Session<'a> {
         Ok(refined.plan)
     }
 
+    /// Warns, once per connection and run, when the CRM's clock is further off this
+    /// machine's than the change feed's overlap: the feed itself keeps to the CRM's times,
+    /// and `newest-wins` corrects for the skew, but a local time compared with the CRM's
+    /// anywhere else would be off by that much.
+    fn warn_skew(&mut self) {
+        let Some(skew) = self.p.provider.clock_skew() else {
+            return;
+        };
+        let overlap = self.config.sync.overlap_secs as Millis * 1000;
+        let prefix = format!("{}: the CRM's clock is ", self.p.name);
+        if skew.abs() <= overlap || self.warnings.iter().any(|w| w.starts_with(&prefix)) {
+            return;
+        }
+        let side = if skew > 0 { "ahead of" } else { "behind" };
+        self.warn(format!(
+            "{prefix}{}s {side} this machine's, more than the change feed's overlap ({}s);              crmsync reads by the CRM's times and corrects newest-wins comparisons for it,              but check this machine's clock (NTP)",
+            skew.abs() / 1000,
+            overlap / 1000
+        ));
+    }
+
     /// Gives a failed history read's warning, once per connection and run.
     fn warn_history(&mut self, warning: Option<String>) {
         if let Some(w) = warning
@@ -967,8 +996,10 @@ impl<'a> Session<'a> {
         ids: &IdCache,
     ) -> Result<Vec<PlanItem>, StepError> {
         let mut sides: Vec<(RemoteSide, Option<String>)> = Vec::with_capacity(records.len());
+        let skew = self.p.provider.clock_skew().unwrap_or(0);
         for r in records {
-            let side = execute::remote_side(&self.p.name, object, map, r, ids, &mut self.warnings);
+            let side =
+                execute::remote_side(&self.p.name, object, map, r, ids, skew, &mut self.warnings);
             sides.push((side, r.external_id.clone()));
         }
         // Local records of linked pairs, and candidates for the unlinked ones.
@@ -1173,6 +1204,7 @@ impl<'a> Session<'a> {
                 .links_by_local_ids(&self.p.name, object, &local_ids)?;
             let mut held = self.held_remote_values(object, &local_ids)?;
             held.retain(|id, _| links.get(id).is_some_and(|l| !l.retired));
+            let skew = self.p.provider.clock_skew().unwrap_or(0);
             let items: Vec<PlanItem> = records
                 .into_iter()
                 .map(|r| {
@@ -1182,7 +1214,7 @@ impl<'a> Session<'a> {
                     let remote = link
                         .as_ref()
                         .zip(held.get(&r.id))
-                        .map(|(l, values)| held_remote_side(l, values));
+                        .map(|(l, values)| held_remote_side(l, values, skew));
                     PlanItem {
                         local: Some(r),
                         link,
@@ -1369,7 +1401,7 @@ struct HeldField {
 
 /// The remote side of a linked record that was not read in this run: its base, with the
 /// remote values of the fields held by open conflicts.
-fn held_remote_side(link: &LinkState, held: &[HeldField]) -> RemoteSide {
+fn held_remote_side(link: &LinkState, held: &[HeldField], skew: Millis) -> RemoteSide {
     let mut fields = link.base.clone();
     for h in held {
         crate::model::set_field(&mut fields, &h.field, h.remote.clone().unwrap_or_default());
@@ -1377,7 +1409,11 @@ fn held_remote_side(link: &LinkState, held: &[HeldField]) -> RemoteSide {
     RemoteSide {
         id: link.remote_id.clone(),
         fields,
-        updated_at: link.remote_updated_at,
+        // On this machine's clock, as a record read is (0: not known).
+        updated_at: match link.remote_updated_at {
+            0 => 0,
+            at => at - skew,
+        },
         ..RemoteSide::default()
     }
 }

@@ -40,11 +40,12 @@
 //!
 //! The stored cursor is JSON: `{"v":1,"since":<ms>,"archive_scan":<ms>}`. `since` is the
 //! newest modification seen minus the overlap (`sync.overlap_secs`, five minutes unless
-//! set), so records changed while the previous read was running (or stamped by a clock a
-//! little behind) are read again; reading one twice is
-//! harmless. After a complete read `since` is at least the read's start minus the overlap, so
-//! it keeps moving when nothing changes and a record is re-read only while it is younger than
-//! the overlap. The continuation token between pages of one read is another JSON document.
+//! set), so records changed while the previous read was running (or not yet in the search
+//! index) are read again; reading one twice is harmless. After a complete read `since` is at
+//! least the read's start minus the overlap, so it keeps moving when nothing changes and a
+//! record is re-read only while it is younger than the overlap. Both are HubSpot's times: the
+//! read's start is the `Date` header of its first search's answer, never this machine's
+//! clock. That header also gives [`Provider::clock_skew`]. The continuation token between pages of one read is another JSON document.
 //!
 //! Archived records never appear in search. They are listed with
 //! `GET /crm/v3/objects/{type}?archived=true`, which has no filter by date and so costs one
@@ -181,6 +182,8 @@ pub struct HubSpot {
     options: HubSpotOptions,
     /// [`ProviderContext::overlap`].
     overlap: Millis,
+    /// [`Provider::clock_skew`], from the `Date` header of the last search answered.
+    skew: std::sync::Mutex<Option<Millis>>,
 }
 
 /// HubSpot's OAuth endpoints and the scopes crmsync needs. `base_url` moves the token and
@@ -452,6 +455,9 @@ struct PageToken {
     /// The cursor's `since` before this read (`None` on full reads).
     old_since: Option<Millis>,
     old_archive_scan: Millis,
+    /// HubSpot's time (its `Date` header) when the read's first search was answered.
+    #[serde(default)]
+    crm_started_at: Option<Millis>,
     /// Whether archived records are listed after the search.
     scan_archived: bool,
     /// Set once the search is done and the archived list is being read.
@@ -478,6 +484,7 @@ impl HubSpot {
             clock,
             options,
             overlap,
+            skew: std::sync::Mutex::new(None),
         })
     }
 
@@ -495,18 +502,21 @@ impl HubSpot {
     }
 
     fn checkpoint(&self, t: &PageToken, archive_done: bool, complete: bool) -> String {
+        // Every time here is HubSpot's own: the modification times read, and its clock when
+        // the read began. This machine's clock may be minutes or hours off; compared with
+        // HubSpot's timestamps it would skip edits (a HubSpot clock behind) for good.
         let mut since = match (t.newest, t.old_since) {
             (Some(n), Some(old)) => (n - self.overlap).max(old),
             (Some(n), None) => n - self.overlap,
             (None, Some(old)) => old,
-            (None, None) => t.started_at - self.overlap,
+            (None, None) => t.crm_started_at.map_or(0, |at| at - self.overlap),
         };
-        if complete {
+        if complete && let Some(at) = t.crm_started_at {
             // A complete read has seen everything modified before it started, less the
-            // overlap for clock skew: the cursor moves on even when nothing changed, so
-            // records read once (such as the echoes of crmsync's own writes) stop being read
-            // again once they are older than the overlap.
-            since = since.max(t.started_at - self.overlap);
+            // overlap for search indexes that lag: the cursor moves on even when nothing
+            // changed, so records read once (such as the echoes of crmsync's own writes) stop
+            // being read again once they are older than the overlap.
+            since = since.max(at - self.overlap);
         }
         let archive_scan = if archive_done {
             t.started_at
@@ -1089,6 +1099,7 @@ impl Provider for HubSpot {
                     at_newest: Vec::new(),
                     old_since: cursor.as_ref().map(|c| c.since),
                     old_archive_scan: cursor.as_ref().map_or(0, |c| c.archive_scan),
+                    crm_started_at: None,
                     scan_archived: cursor
                         .as_ref()
                         .is_none_or(|c| now - c.archive_scan >= self.options.archive_scan_interval),
@@ -1175,6 +1186,16 @@ impl Provider for HubSpot {
                     .json(body),
             )
             .await?;
+        if let Some(at) = resp
+            .headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+            .map(|d| d.timestamp_millis())
+        {
+            *self.skew.lock().unwrap_or_else(|e| e.into_inner()) = Some(at - self.clock.now());
+            t.crm_started_at.get_or_insert(at);
+        }
         let list: ObjectList = self.parse(&resp, "a search")?;
         let full = list.results.len() >= self.options.search_limit;
         let seen_at_newest: BTreeSet<String> = t.at_newest.iter().cloned().collect();
@@ -1258,6 +1279,10 @@ impl Provider for HubSpot {
             checkpoint: Some(self.checkpoint(&t, false, true)),
             next: None,
         })
+    }
+
+    fn clock_skew(&self) -> Option<Millis> {
+        *self.skew.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn merged_from(&self, record: &RemoteRecord) -> Vec<String> {
