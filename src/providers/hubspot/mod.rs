@@ -1193,7 +1193,11 @@ impl Provider for HubSpot {
             .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
             .map(|d| d.timestamp_millis())
         {
-            *self.skew.lock().unwrap_or_else(|e| e.into_inner()) = Some(at - self.clock.now());
+            // The header has whole seconds: HubSpot's clock was somewhere in the second
+            // after `at`. A difference that second cannot tell from none counts as none.
+            let skew = at + 500 - self.clock.now();
+            let skew = if skew.abs() < 1000 { 0 } else { skew };
+            *self.skew.lock().unwrap_or_else(|e| e.into_inner()) = Some(skew);
             t.crm_started_at.get_or_insert(at);
         }
         let list: ObjectList = self.parse(&resp, "a search")?;
