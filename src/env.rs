@@ -17,6 +17,9 @@ pub const TEST_NOW: &str = "CRMSYNC_TEST_NOW";
 pub const TEST_NO_SLEEP: &str = "CRMSYNC_TEST_NO_SLEEP";
 /// Test only: the process kills itself (SIGKILL) after this many remote write calls were sent.
 pub const TEST_KILL_AFTER_WRITES: &str = "CRMSYNC_TEST_KILL_AFTER_WRITES";
+/// Test only: the HubSpot change feed's search page size (1 to 200), so that a test moves
+/// records across pages without thousands of them.
+pub const TEST_SEARCH_LIMIT: &str = "CRMSYNC_TEST_SEARCH_LIMIT";
 /// Rewrite committed completions and man pages instead of failing when they are stale.
 pub const BLESS: &str = "CRMSYNC_BLESS";
 

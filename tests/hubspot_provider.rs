@@ -35,6 +35,14 @@ struct Answer {
     body: String,
 }
 
+/// An HTTP `Date` header value for epoch ms.
+fn http_date(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
+}
+
 fn answer(status: u16, body: Value) -> Answer {
     Answer {
         status,
@@ -219,29 +227,35 @@ fn query(object: ObjectKind, since: Option<String>, page: Option<String>) -> Cha
 }
 
 #[tokio::test]
-async fn incremental_search_pages_with_after_and_filters_from_the_cursor() {
-    let fake = Fake::start(|req, _| {
+async fn incremental_search_pages_by_key_and_filters_from_the_cursor() {
+    let all = json!([
+        { "id": "1", "properties": { "name": "A", "hs_lastmodifieddate": "2027-01-15T08:00:00.000Z" },
+          "createdAt": "2027-01-01T00:00:00.000Z", "updatedAt": "2027-01-15T08:00:00.000Z", "archived": false },
+        { "id": "2", "properties": { "name": "B", "hs_lastmodifieddate": "2027-01-15T08:00:01.000Z", "crmsync_id": "L2" },
+          "createdAt": "2027-01-01T00:00:00.000Z", "updatedAt": "2027-01-15T08:00:01.000Z", "archived": false },
+        { "id": "3", "properties": { "name": "C", "hs_lastmodifieddate": "2027-01-15T09:00:00.000Z", "domain": null },
+          "createdAt": "2027-01-01T00:00:00.000Z", "updatedAt": "2027-01-15T09:00:00.000Z", "archived": false }
+    ]);
+    let fake = Fake::start(move |req, _| {
         assert_eq!(req.path, "/crm/v3/objects/companies/search");
-        let after = req.body["after"].as_str().map(str::to_string);
-        match after.as_deref() {
-            None => answer(
-                200,
-                json!({ "total": 3, "results": [
-                    { "id": "1", "properties": { "name": "A", "hs_lastmodifieddate": "2027-01-15T08:00:00.000Z" },
-                      "createdAt": "2027-01-01T00:00:00.000Z", "updatedAt": "2027-01-15T08:00:00.000Z", "archived": false },
-                    { "id": "2", "properties": { "name": "B", "hs_lastmodifieddate": "2027-01-15T08:00:01.000Z", "crmsync_id": "L2" },
-                      "createdAt": "2027-01-01T00:00:00.000Z", "updatedAt": "2027-01-15T08:00:01.000Z", "archived": false }
-                ], "paging": { "next": { "after": "2", "link": "x" } } }),
-            ),
-            Some("2") => answer(
-                200,
-                json!({ "total": 3, "results": [
-                    { "id": "3", "properties": { "name": "C", "hs_lastmodifieddate": "2027-01-15T09:00:00.000Z", "domain": null },
-                      "createdAt": "2027-01-01T00:00:00.000Z", "updatedAt": "2027-01-15T09:00:00.000Z", "archived": false }
-                ] }),
-            ),
-            other => panic!("unexpected after {other:?}"),
-        }
+        assert!(req.body.get("after").is_none(), "no offset paging");
+        let from: i64 = req.body["filterGroups"][0]["filters"][0]["value"]
+            .as_str()
+            .expect("a lower bound")
+            .parse()
+            .unwrap();
+        let limit = req.body["limit"].as_u64().unwrap() as usize;
+        let results: Vec<Value> = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                crmsync::clock::parse_instant(r["updatedAt"].as_str().unwrap()).unwrap() >= from
+            })
+            .take(limit)
+            .cloned()
+            .collect();
+        answer(200, json!({ "total": results.len(), "results": results }))
     });
     let s = setup(&fake, None, |o| o.search_limit = 2);
     let since = NOW - 60_000;
@@ -277,14 +291,32 @@ async fn incremental_search_pages_with_after_and_filters_from_the_cursor() {
         !second.records[0].props.contains_key("domain"),
         "null is absent"
     );
+    let third =
+        s.hs.changes(
+            &query(
+                ObjectKind::Company,
+                Some(cursor(since, NOW - 1000)),
+                second.next.clone(),
+            ),
+            &props,
+        )
+        .await
+        .unwrap();
+    assert!(third.records.is_empty(), "id 3 is not read twice");
     assert!(
-        second.next.is_none(),
+        third.next.is_none(),
         "archive scan is recent: no archived list"
     );
 
     let seen = fake.seen();
-    assert_eq!(seen.len(), 2);
+    // The third search starts at 09:00, meets only id 3 again and ends the read.
+    assert_eq!(seen.len(), 3);
     let body = &seen[0].body;
+    assert_eq!(
+        seen[1].body["filterGroups"][0]["filters"][0],
+        json!({ "propertyName": "hs_lastmodifieddate", "operator": "GTE",
+                "value": crmsync::clock::parse_instant("2027-01-15T08:00:01.000Z").unwrap().to_string() })
+    );
     assert_eq!(seen[0].method, "POST");
     assert_eq!(seen[0].auth.as_deref(), Some("Bearer old-token"));
     assert_eq!(
@@ -303,10 +335,9 @@ async fn incremental_search_pages_with_after_and_filters_from_the_cursor() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert!(asked.contains(&"crmsync_id") && asked.contains(&"hs_lastmodifieddate"));
-    assert_eq!(seen[1].body["after"], json!("2"));
 
     // The checkpoint carries the newest change minus the overlap.
-    let cp: Value = serde_json::from_str(second.checkpoint.as_deref().unwrap()).unwrap();
+    let cp: Value = serde_json::from_str(third.checkpoint.as_deref().unwrap()).unwrap();
     let newest = crmsync::clock::parse_instant("2027-01-15T09:00:00.000Z").unwrap();
     assert_eq!(
         cp["since"],
@@ -317,7 +348,9 @@ async fn incremental_search_pages_with_after_and_filters_from_the_cursor() {
 
 #[tokio::test]
 async fn the_configured_overlap_sets_how_far_back_the_next_read_starts() {
-    let fake = Fake::start(|_, _| answer(200, json!({ "total": 0, "results": [] })));
+    let fake = Fake::start(|_, _| {
+        answer(200, json!({ "total": 0, "results": [] })).header("Date", &http_date(NOW))
+    });
     let s = setup_with_overlap(&fake, None, 30_000, |_| {});
     let c = cursor(NOW - 3_600_000, NOW - 60_000);
     let page =
@@ -333,7 +366,9 @@ async fn the_configured_overlap_sets_how_far_back_the_next_read_starts() {
 
 #[tokio::test]
 async fn a_no_op_run_costs_one_search_and_moves_the_cursor_up_to_the_overlap() {
-    let fake = Fake::start(|_, _| answer(200, json!({ "total": 0, "results": [] })));
+    let fake = Fake::start(|_, _| {
+        answer(200, json!({ "total": 0, "results": [] })).header("Date", &http_date(NOW))
+    });
     let s = setup(&fake, None, |_| {});
     let c = cursor(NOW - 3_600_000, NOW - 60_000);
     let page =
@@ -344,8 +379,9 @@ async fn a_no_op_run_costs_one_search_and_moves_the_cursor_up_to_the_overlap() {
         .await
         .unwrap();
     assert!(page.records.is_empty() && page.next.is_none());
-    // Nothing changed, yet the cursor moves to the read's start minus the overlap, so records
-    // read before (the echoes of crmsync's own writes) are not read again forever.
+    // Nothing changed, yet the cursor moves to the read's start (HubSpot's `Date`) minus the
+    // overlap, so records read before (the echoes of crmsync's own writes) are not read again
+    // forever.
     let cp: Value = serde_json::from_str(page.checkpoint.as_deref().unwrap()).unwrap();
     assert_eq!(
         cp["since"],
@@ -356,71 +392,69 @@ async fn a_no_op_run_costs_one_search_and_moves_the_cursor_up_to_the_overlap() {
     assert_eq!(fake.seen()[0].path, "/crm/v3/objects/contacts/search");
 }
 
-/// A search that enforces the result cap, like HubSpot: paging past it is a 400.
-fn capped_search(records: Vec<(String, i64)>, cap: usize) -> impl Fn(&Seen, usize) -> Answer {
-    capped_search_with_ties(records, cap, |_, _| std::cmp::Ordering::Equal)
-}
-
-/// As [`capped_search`], with `ties(gte, ids)` ordering records of equal timestamps: HubSpot
-/// promises no order among them, so it may differ from one query to the next.
-fn capped_search_with_ties(
-    mut records: Vec<(String, i64)>,
-    cap: usize,
-    ties: impl Fn(Option<i64>, (&str, &str)) -> std::cmp::Ordering + Send + Sync + 'static,
+/// A search over `records` (id, modified) as HubSpot answers one: the filters of its one
+/// group (on the modified time, `GTE`, `GT` or `EQ`; on `hs_object_id`, `GT`), sorted by the
+/// one sort asked for. `ties(query, ids)` orders records of equal modification times when
+/// sorting by time: HubSpot promises no order among them, so it may differ between queries.
+/// Offset paging (`after`) is refused: a read must not depend on it.
+fn keyset_search(
+    records: Vec<(String, i64)>,
+    ties: impl Fn(usize, (&str, &str)) -> std::cmp::Ordering + Send + Sync + 'static,
 ) -> impl Fn(&Seen, usize) -> Answer {
-    records.sort_by_key(|(_, t)| *t);
-    move |req, _| {
-        let gte_now: Option<i64> = req.body["filterGroups"][0]["filters"][0]["value"]
-            .as_str()
-            .map(|v| v.parse().unwrap());
-        let mut records = records.clone();
-        records.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| ties(gte_now, (&a.0, &b.0))));
-        let gte: Option<i64> = req.body["filterGroups"][0]["filters"][0]["value"]
-            .as_str()
-            .map(|v| v.parse().unwrap());
-        let offset: usize = req.body["after"].as_str().map_or(0, |a| a.parse().unwrap());
-        let limit = req.body["limit"].as_u64().unwrap() as usize;
-        if offset + limit > cap {
-            return answer(
-                400,
-                json!({ "status": "error", "message": "paging past 10000", "category": "VALIDATION_ERROR", "correlationId": "c" }),
-            );
+    move |req, n| {
+        assert!(
+            req.body.get("after").is_none(),
+            "offset paging: {}",
+            req.body
+        );
+        let filters = req.body["filterGroups"][0]["filters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let keep = |(id, t): &(String, i64)| {
+            filters.iter().all(|f| {
+                let v: i64 = f["value"].as_str().unwrap().parse().unwrap();
+                let actual = if f["propertyName"] == "hs_object_id" {
+                    id.parse().unwrap()
+                } else {
+                    *t
+                };
+                match f["operator"].as_str().unwrap() {
+                    "GTE" => actual >= v,
+                    "GT" => actual > v,
+                    "EQ" => actual == v,
+                    op => panic!("operator {op}"),
+                }
+            })
+        };
+        let mut matching: Vec<(String, i64)> =
+            records.iter().filter(|r| keep(r)).cloned().collect();
+        let sorts = req.body["sorts"].as_array().unwrap();
+        assert_eq!(sorts.len(), 1, "one sort");
+        if sorts[0]["propertyName"] == "hs_object_id" {
+            matching.sort_by_key(|(id, _)| id.parse::<u64>().unwrap());
+        } else {
+            matching.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| ties(n, (&a.0, &b.0))));
         }
-        let matching: Vec<&(String, i64)> = records
-            .iter()
-            .filter(|(_, t)| gte.is_none_or(|g| *t >= g))
-            .collect();
+        let limit = req.body["limit"].as_u64().unwrap() as usize;
         let page: Vec<Value> = matching
             .iter()
-            .skip(offset)
             .take(limit)
             .map(|(id, t)| contact(id, *t, json!({})))
             .collect();
         let mut body = json!({ "total": matching.len(), "results": page });
-        if offset + limit < matching.len() {
-            body["paging"] = json!({ "next": { "after": (offset + limit).to_string() } });
+        if limit < matching.len() {
+            body["paging"] = json!({ "next": { "after": limit.to_string() } });
         }
         answer(200, body)
     }
 }
 
-#[tokio::test]
-async fn a_read_past_the_search_cap_restarts_from_the_newest_timestamp_without_duplicates() {
-    let base = NOW - 100_000;
-    let records: Vec<(String, i64)> = [0, 1, 2, 3, 3, 4, 5, 6, 6, 7]
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (format!("{}", 100 + i), base + t * 1000))
-        .collect();
-    let fake = Fake::start(capped_search(records.clone(), 4));
-    let s = setup(&fake, None, |o| {
-        o.search_cap = 4;
-        o.search_limit = 2;
-    });
-    let since = Some(cursor(base - 1, NOW));
+/// Reads the whole feed from `since`; returns the ids in the order read.
+async fn read_all(s: &Setup, since: Option<String>) -> Vec<String> {
     let mut ids = Vec::new();
     let mut page = None;
-    for _ in 0..20 {
+    for _ in 0..50 {
         let p =
             s.hs.changes(
                 &query(ObjectKind::Contact, since.clone(), page.clone()),
@@ -431,12 +465,26 @@ async fn a_read_past_the_search_cap_restarts_from_the_newest_timestamp_without_d
         ids.extend(p.records.iter().map(|r| r.id.clone()));
         page = p.next;
         if page.is_none() {
-            break;
+            return ids;
         }
     }
+    panic!("the read did not end: {ids:?}");
+}
+
+#[tokio::test]
+async fn each_search_starts_at_the_newest_time_read_and_drops_the_ids_read_there() {
+    let base = NOW - 100_000;
+    let records: Vec<(String, i64)> = [0, 1, 2, 3, 3, 4, 5, 6, 6, 7]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (format!("{}", 100 + i), base + t * 1000))
+        .collect();
+    let fake = Fake::start(keyset_search(records.clone(), |_, (a, b)| a.cmp(b)));
+    let s = setup(&fake, None, |o| o.search_limit = 2);
+    let ids = read_all(&s, Some(cursor(base - 1, NOW))).await;
     let want: Vec<String> = records.iter().map(|(id, _)| id.clone()).collect();
     assert_eq!(ids, want, "every record once, in order");
-    let gtes: Vec<Option<String>> = fake
+    let froms: Vec<Option<String>> = fake
         .seen()
         .iter()
         .map(|r| {
@@ -445,59 +493,47 @@ async fn a_read_past_the_search_cap_restarts_from_the_newest_timestamp_without_d
                 .map(str::to_string)
         })
         .collect();
-    // The second query starts at the newest timestamp the first one reached.
-    assert!(gtes.contains(&Some((base + 3000).to_string())), "{gtes:?}");
+    assert!(
+        froms.contains(&Some((base + 3000).to_string())),
+        "{froms:?}"
+    );
 }
 
 #[tokio::test]
-async fn a_restarted_search_skips_records_already_read_whatever_their_order() {
+async fn more_records_at_one_time_than_a_page_are_paged_by_id_whatever_their_order() {
     let base = NOW - 100_000;
-    // Three records share the timestamp where the cap forces a new query: more than a page.
-    let records: Vec<(String, i64)> = [0, 1, 2, 3, 3, 3, 4, 5]
+    // Five records share one time, more than a page holds; the time-sorted queries list
+    // them in a different order each time.
+    let records: Vec<(String, i64)> = [0, 1, 3, 3, 3, 3, 3, 4, 5]
         .iter()
         .enumerate()
         .map(|(i, t)| (format!("{}", 100 + i), base + t * 1000))
         .collect();
-    let first_gte = base - 1;
-    let fake = Fake::start(capped_search_with_ties(
-        records.clone(),
-        6,
-        move |gte, (a, b)| {
-            // The first query lists ties newest id first, the restarted one oldest first.
-            if gte == Some(first_gte) {
-                b.cmp(a)
-            } else {
-                a.cmp(b)
-            }
-        },
-    ));
-    let s = setup(&fake, None, |o| {
-        o.search_cap = 6;
-        o.search_limit = 2;
-    });
-    let since = Some(cursor(first_gte, NOW));
-    let mut ids = Vec::new();
-    let mut page = None;
-    for _ in 0..20 {
-        let p =
-            s.hs.changes(
-                &query(ObjectKind::Contact, since.clone(), page.clone()),
-                &["email".into()],
-            )
-            .await
-            .unwrap();
-        ids.extend(p.records.iter().map(|r| r.id.clone()));
-        page = p.next;
-        if page.is_none() {
-            break;
-        }
-    }
+    let fake = Fake::start(keyset_search(records.clone(), |n, (a, b)| {
+        if n % 2 == 0 { b.cmp(a) } else { a.cmp(b) }
+    }));
+    let s = setup(&fake, None, |o| o.search_limit = 2);
+    let ids = read_all(&s, Some(cursor(base - 1, NOW))).await;
     let mut sorted = ids.clone();
     sorted.sort();
     sorted.dedup();
     assert_eq!(sorted.len(), ids.len(), "no record twice: {ids:?}");
     let want: Vec<String> = records.iter().map(|(id, _)| id.clone()).collect();
     assert_eq!(sorted, want, "every record: {ids:?}");
+    let seen = fake.seen();
+    assert!(
+        seen.iter()
+            .any(|r| r.body["sorts"][0]["propertyName"] == "hs_object_id"),
+        "the time shared by a page's worth is paged by id"
+    );
+    assert!(
+        seen.iter().any(|r| {
+            r.body["filterGroups"][0]["filters"][0]["operator"] == "GT"
+                && r.body["filterGroups"][0]["filters"][0]["value"].as_str()
+                    == Some((base + 3000).to_string().as_str())
+        }),
+        "then the read goes on past that time"
+    );
 }
 
 #[tokio::test]
@@ -547,7 +583,8 @@ async fn a_full_read_also_lists_archived_records_and_stamps_the_scan() {
             return answer(
                 200,
                 json!({ "total": 1, "results": [contact("1", NOW - 5000, json!({}))] }),
-            );
+            )
+            .header("Date", &http_date(NOW));
         }
         assert_eq!(req.method, "GET");
         assert_eq!(req.path, "/crm/v3/objects/contacts");
@@ -1607,4 +1644,30 @@ fn only_hubspot_can_be_opened_so_far() {
             .iter()
             .any(|m| m.local == "owner" && m.remote == "hubspot_owner_id")
     );
+}
+
+#[tokio::test]
+async fn the_cursor_follows_hubspots_clock_not_this_machines() {
+    // HubSpot's clock is an hour behind this machine's, and nothing changed.
+    let crm_now = NOW - 3_600_000;
+    let fake = Fake::start(move |_, _| {
+        answer(200, json!({ "total": 0, "results": [] })).header("Date", &http_date(crm_now))
+    });
+    let s = setup(&fake, None, |_| {});
+    let c = cursor(crm_now - 7_200_000, NOW);
+    let page =
+        s.hs.changes(
+            &query(ObjectKind::Contact, Some(c), None),
+            &["email".into()],
+        )
+        .await
+        .unwrap();
+    let cp: Value = serde_json::from_str(page.checkpoint.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        cp["since"],
+        json!(crm_now - crmsync::providers::DEFAULT_OVERLAP_MS),
+        "an edit HubSpot stamps after this read is after the cursor"
+    );
+    // The header's whole second is taken at its middle.
+    assert_eq!(s.hs.clock_skew(), Some(-3_600_000 + 500));
 }

@@ -729,6 +729,7 @@ impl Executor<'_> {
             self.map,
             rec,
             ids,
+            self.provider.clock_skew().unwrap_or(0),
             &mut out.warnings,
         )
     }
@@ -1035,9 +1036,10 @@ impl Executor<'_> {
         object: ObjectKind,
         writes: Vec<PendingWrite>,
     ) -> Result<(), StepError> {
-        let props = self
-            .provider
-            .read_properties(object, &self.map.remote_properties());
+        // Only the records' ids and versions are used (the base is what was sent), so no
+        // mapped property is asked for: a reference such as a contact's company would cost
+        // another read.
+        let props = self.provider.read_properties(object, &[]);
         let creates: Vec<&PendingWrite> = writes
             .iter()
             .filter(|w| w.entry.op == WriteOp::Create)
@@ -1065,9 +1067,11 @@ impl Executor<'_> {
                 Some(rec) if w.entry.op == WriteOp::Create => {
                     // The base is what was sent (the journal keeps it), not what the CRM
                     // holds now: an edit made in the CRM since then is a remote change to
-                    // pull, and a local edit made since is a local change to push. So the
-                    // link holds no remote version: the record's current one may hold such an
-                    // edit, and a record read at the link's version is not planned again.
+                    // pull, and a local edit made since is a local change to push. The link
+                    // keeps the version found: a record read again at it is left out of the
+                    // plan only when its values also equal the base (see
+                    // `crate::engine::sync`), so such an edit is still pulled, while the
+                    // record read back unchanged costs nothing more.
                     let sent = RemoteRecord {
                         id: rec.id.clone(),
                         props: w.entry.props.clone(),
@@ -1079,7 +1083,7 @@ impl Executor<'_> {
                         &WriteOutcome {
                             remote_id: rec.id.clone(),
                             base: inbound.fields,
-                            remote_updated_at: None,
+                            remote_updated_at: Some(rec.updated_at),
                             at,
                             record: None,
                             retired: false,
@@ -1138,13 +1142,16 @@ impl Executor<'_> {
 }
 
 /// A record read from `connection` in canonical terms; each value that does not convert is
-/// a warning in `warnings`, naming the record and the field.
+/// a warning in `warnings`, naming the record and the field. Its time is put on this
+/// machine's clock: the CRM's, less `skew` ([`Provider::clock_skew`]), so that
+/// `newest-wins` compares like with like.
 pub(crate) fn remote_side(
     connection: &str,
     object: ObjectKind,
     map: &FieldMap,
     rec: &RemoteRecord,
     ids: &IdCache,
+    skew: crate::model::Millis,
     warnings: &mut Vec<String>,
 ) -> RemoteSide {
     let inbound = map.from_remote(rec, ids);
@@ -1154,7 +1161,11 @@ pub(crate) fn remote_side(
             rec.id, w.field, w.remote, w.value, w.message
         ));
     }
-    RemoteSide::from_inbound(&rec.id, inbound, rec.updated_at, rec.archived)
+    let mut side = RemoteSide::from_inbound(&rec.id, inbound, rec.updated_at - skew, rec.archived);
+    for at in side.field_updated_at.values_mut() {
+        *at -= skew;
+    }
+    side
 }
 
 /// Whether a create left `field` empty.

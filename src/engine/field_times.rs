@@ -140,6 +140,8 @@ pub async fn refine(
         {
             for rule in rules.iter().filter(|r| wanted.contains(&r.field)) {
                 if let Some(&at) = times.get(&rule.remote) {
+                    // On this machine's clock, as the record's time is (see `remote_side`).
+                    let at = at - provider.clock_skew().unwrap_or(0);
                     remote.field_updated_at.insert(rule.field.clone(), at);
                 }
             }

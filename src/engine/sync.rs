@@ -44,7 +44,7 @@ use crate::engine::plan::{
     self, LinkState, MatchedBy, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide,
 };
 use crate::mapping::{ConflictPolicy, Direction, FieldMap, Rule};
-use crate::model::{Millis, ObjectKind, Record, RecordId};
+use crate::model::{FieldType, Millis, ObjectKind, Record, RecordId};
 use crate::providers::{ChangeQuery, Provider, ProviderError, RemoteRecord};
 use crate::store::{ConflictFilter, Link, RunOutcome, Store, StoreError, WriteOrigin};
 
@@ -857,7 +857,23 @@ impl<'a> Session<'a> {
                 }
             }
             if !full_read {
-                rep.unchanged += leave_out_seen(&mut records, &links);
+                let mut ids = IdCache::default();
+                ids.load_for_remote(self.store, &self.p.name, &map, &records)?;
+                let seen = |r: &RemoteRecord, link: &Link| {
+                    let side = execute::remote_side(
+                        &self.p.name,
+                        object,
+                        &map,
+                        r,
+                        &ids,
+                        0,
+                        &mut Vec::new(),
+                    );
+                    // In a dry run, without the bases a remapping sets aside, as the run would.
+                    let base = self.planned_link(object, link).base;
+                    seen_as_synced(&map, r, &side, &base, link)
+                };
+                rep.unchanged += leave_out_seen(&mut records, &links, seen);
             }
             self.p
                 .provider
@@ -894,6 +910,7 @@ impl<'a> Session<'a> {
                 None => break,
             }
         }
+        self.warn_skew();
         let pending: Vec<Plan> = if self.opts.dry_run {
             dry_plans
         } else {
@@ -1106,6 +1123,27 @@ impl<'a> Session<'a> {
         Ok(refined.plan)
     }
 
+    /// Warns, once per connection and run, when the CRM's clock is further off this
+    /// machine's than the change feed's overlap: the feed itself keeps to the CRM's times,
+    /// and `newest-wins` corrects for the skew, but a local time compared with the CRM's
+    /// anywhere else would be off by that much.
+    fn warn_skew(&mut self) {
+        let Some(skew) = self.p.provider.clock_skew() else {
+            return;
+        };
+        let overlap = self.config.sync.overlap_secs as Millis * 1000;
+        let prefix = format!("{}: the CRM's clock is ", self.p.name);
+        if skew.abs() <= overlap || self.warnings.iter().any(|w| w.starts_with(&prefix)) {
+            return;
+        }
+        let side = if skew > 0 { "ahead of" } else { "behind" };
+        self.warn(format!(
+            "{prefix}{}s {side} this machine's, more than the change feed's overlap ({}s);              crmsync reads by the CRM's times and corrects newest-wins comparisons for it,              but check this machine's clock (NTP)",
+            skew.abs() / 1000,
+            overlap / 1000
+        ));
+    }
+
     /// Gives a failed history read's warning, once per connection and run.
     fn warn_history(&mut self, warning: Option<String>) {
         if let Some(w) = warning
@@ -1164,8 +1202,10 @@ impl<'a> Session<'a> {
         ids: &IdCache,
     ) -> Result<Vec<PlanItem>, StepError> {
         let mut sides: Vec<(RemoteSide, Option<String>)> = Vec::with_capacity(records.len());
+        let skew = self.p.provider.clock_skew().unwrap_or(0);
         for r in records {
-            let side = execute::remote_side(&self.p.name, object, map, r, ids, &mut self.warnings);
+            let side =
+                execute::remote_side(&self.p.name, object, map, r, ids, skew, &mut self.warnings);
             sides.push((side, r.external_id.clone()));
         }
         // Local records of linked pairs, and candidates for the unlinked ones.
@@ -1439,6 +1479,7 @@ impl<'a> Session<'a> {
                 .links_by_local_ids(&self.p.name, object, &local_ids)?;
             let mut held = self.held_remote_values(object, &local_ids)?;
             held.retain(|id, _| links.get(id).is_some_and(|l| !l.retired));
+            let skew = self.p.provider.clock_skew().unwrap_or(0);
             let items: Vec<PlanItem> = records
                 .into_iter()
                 .map(|r| {
@@ -1448,7 +1489,7 @@ impl<'a> Session<'a> {
                     let remote = link
                         .as_ref()
                         .zip(held.get(&r.id))
-                        .map(|(l, values)| held_remote_side(l, values));
+                        .map(|(l, values)| held_remote_side(l, values, skew));
                     PlanItem {
                         local: Some(r),
                         link,
@@ -1559,24 +1600,21 @@ fn merge_plans(connection: &str, object: ObjectKind, plans: Vec<Plan>) -> Plan {
     all
 }
 
-/// Leaves out of a change-feed page the records the connection has already seen at the
-/// version the page holds: linked, with the link's remote version equal to the record's.
-/// Their changes (the echo of a write of crmsync's own, or a pull) are in the link's base
-/// already, so planning them again would find nothing; a delta read meets them again in
-/// its overlap. Leaving them out makes what a run does independent of whether a record
-/// falls in the overlap, and spares the calls [`Provider::complete`] makes. Archived
-/// records are always kept (an archive need not move the version), and so is every
-/// record of a full read (`--full` re-reads on purpose, for example after a mapping
-/// change).
+/// Leaves out of a change-feed page the linked records that `seen` finds already synced
+/// (see [`seen_as_synced`]). Their changes (the echo of a write of crmsync's own, or a pull)
+/// are in the link's base already, so planning them again would find nothing; a delta read
+/// meets them again in its overlap. Leaving them out makes what a run does independent of
+/// whether a record falls in the overlap, and spares the calls [`Provider::complete`] makes.
+/// Archived records are always kept (an archive need not move the version), and so is every
+/// record of a full read (`--full` re-reads on purpose, for example after a mapping change).
 /// Returns how many it left out.
-fn leave_out_seen(records: &mut Vec<RemoteRecord>, links: &HashMap<String, Link>) -> u64 {
+fn leave_out_seen(
+    records: &mut Vec<RemoteRecord>,
+    links: &HashMap<String, Link>,
+    seen: impl Fn(&RemoteRecord, &Link) -> bool,
+) -> u64 {
     let before = records.len();
-    records.retain(|r| {
-        r.archived
-            || !links
-                .get(&r.id)
-                .is_some_and(|l| !l.retired && l.remote_updated_at == Some(r.updated_at))
-    });
+    records.retain(|r| r.archived || !links.get(&r.id).is_some_and(|l| !l.retired && seen(r, l)));
     (before - records.len()) as u64
 }
 
@@ -1586,6 +1624,42 @@ fn leave_out_seen(records: &mut Vec<RemoteRecord>, links: &HashMap<String, Link>
 /// "ignore"`) is paired again, with the new record, instead of being copied beside it.
 fn holds(link: &Link, rec: &Record) -> bool {
     !link.retired || rec.archived_at.is_some()
+}
+
+/// Whether remote record `r` (as `side`, in canonical terms) holds nothing `link` has not
+/// synced: every field the connection pulls equals the link's base. A version crmsync
+/// recorded (from a read, or from a write's answer) is not enough on its own: a write's
+/// answer may carry another writer's edit made between crmsync's read and its write, which
+/// the base does not hold. Nor is it needed: the version moves with changes crmsync has
+/// synced already (HubSpot stamps a contact again when crmsync sets its company after the
+/// write), and equal values are equal. A reference field the page does not carry (a
+/// contact's company that only [`Provider::complete`] reads) is unknown; then the record
+/// counts as synced only at the very version recorded.
+fn seen_as_synced(
+    map: &FieldMap,
+    r: &RemoteRecord,
+    side: &RemoteSide,
+    base: &crate::model::Fields,
+    link: &Link,
+) -> bool {
+    let mut unknown = false;
+    for rule in map.rules.iter().filter(|rule| rule.direction.pulls()) {
+        let f = rule.field.as_str();
+        if matches!(rule.ty, FieldType::Ref(_)) && !r.props.contains_key(&rule.remote) {
+            unknown = true;
+            continue;
+        }
+        if side.unreadable.contains(f) {
+            continue;
+        }
+        if !rule.same(
+            side.fields.get(f).map(String::as_str),
+            base.get(f).map(String::as_str),
+        ) {
+            return false;
+        }
+    }
+    !unknown || link.remote_updated_at == Some(r.updated_at)
 }
 
 /// One change-feed page, planned.
@@ -1608,7 +1682,7 @@ struct HeldField {
 
 /// The remote side of a linked record that was not read in this run: its base, with the
 /// remote values of the fields held by open conflicts.
-fn held_remote_side(link: &LinkState, held: &[HeldField]) -> RemoteSide {
+fn held_remote_side(link: &LinkState, held: &[HeldField], skew: Millis) -> RemoteSide {
     let mut fields = link.base.clone();
     for h in held {
         crate::model::set_field(&mut fields, &h.field, h.remote.clone().unwrap_or_default());
@@ -1616,7 +1690,11 @@ fn held_remote_side(link: &LinkState, held: &[HeldField]) -> RemoteSide {
     RemoteSide {
         id: link.remote_id.clone(),
         fields,
-        updated_at: link.remote_updated_at,
+        // On this machine's clock, as a record read is (0: not known).
+        updated_at: match link.remote_updated_at {
+            0 => 0,
+            at => at - skew,
+        },
         ..RemoteSide::default()
     }
 }

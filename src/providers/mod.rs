@@ -466,6 +466,14 @@ pub trait Provider: Send + Sync {
 
     /// Requests sent so far by this provider (for run reports and budgets).
     fn requests_sent(&self) -> u64;
+
+    /// How far the CRM's clock is ahead of this machine's (negative: behind), in ms, as
+    /// measured from the CRM's answers so far (`None`: not measured). The CRM's record and
+    /// field times are on its clock; `newest-wins` subtracts this before comparing them with
+    /// local times.
+    fn clock_skew(&self) -> Option<Millis> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -20,20 +20,21 @@
 //! [`hubspot`]); the other CRMs' sandboxes will be reached by their module paths.
 //!
 //! Every sandbox keeps its own clock: it starts at real time and can be set or advanced,
-//! and it is used for record timestamps and token expiry. Rate-limit windows run on real
+//! or frozen, and it is used for record timestamps, token expiry and the `Date` header of
+//! every API answer. Rate-limit windows run on real
 //! time (so a test can make them short and simply wait).
 
 pub mod http;
 pub mod hubspot;
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-pub use hubspot::{HubSpotSandbox as Sandbox, LoggedRequest, SandboxOptions};
+pub use hubspot::{EditBefore, HubSpotSandbox as Sandbox, LoggedRequest, SandboxOptions};
 
 /// Path prefix of the admin API. No real CRM serves anything under it.
 pub const ADMIN_PREFIX: &str = "/_sandbox";
@@ -129,26 +130,55 @@ impl FaultInjector {
     }
 }
 
-/// A sandbox's own notion of "now": real time plus an offset that admin calls can move.
+/// A sandbox's own notion of "now": real time plus an offset that admin calls can move, or a
+/// fixed instant while frozen (every write then carries the same modification time, as a
+/// bulk change in the CRM can).
 #[derive(Debug, Default)]
 pub struct SandboxClock {
     offset_ms: AtomicI64,
+    frozen: AtomicBool,
+    frozen_at: AtomicI64,
 }
 
 impl SandboxClock {
     pub fn now_ms(&self) -> i64 {
+        if self.frozen.load(Ordering::SeqCst) {
+            return self.frozen_at.load(Ordering::SeqCst);
+        }
         chrono::Utc::now().timestamp_millis() + self.offset_ms.load(Ordering::SeqCst)
     }
 
-    /// Sets the clock to `ms` since the epoch; it keeps running from there.
+    /// Sets the clock to `ms` since the epoch; it keeps running from there (or stays there
+    /// while frozen).
     pub fn set_ms(&self, ms: i64) {
         let real = chrono::Utc::now().timestamp_millis();
         self.offset_ms.store(ms - real, Ordering::SeqCst);
+        self.frozen_at.store(ms, Ordering::SeqCst);
     }
 
     pub fn advance_ms(&self, ms: i64) {
         self.offset_ms.fetch_add(ms, Ordering::SeqCst);
+        self.frozen_at.fetch_add(ms, Ordering::SeqCst);
     }
+
+    /// Stops the clock at its current time (`true`) or lets it run on from there (`false`).
+    pub fn freeze(&self, frozen: bool) {
+        let now = self.now_ms();
+        self.frozen.store(frozen, Ordering::SeqCst);
+        self.set_ms(now);
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        self.frozen.load(Ordering::SeqCst)
+    }
+}
+
+/// An HTTP `Date` header value (RFC 9110's IMF-fixdate) for epoch ms.
+pub fn http_date(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
 }
 
 /// A rolling window of call times (real time), per credential.

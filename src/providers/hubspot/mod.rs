@@ -10,7 +10,8 @@
 //! A contact's company is an association, not a property. This module shows it as the
 //! pseudo-property `associations.companies`, whose value is the HubSpot id of one associated
 //! company (the primary one, else the first). The primary company comes with the contact, as
-//! its `associatedcompanyid` property, in the change feed's pages and in reads by id; the v4
+//! its `associatedcompanyid` property, in the change feed's pages (which show it as the
+//! pseudo-property at once, so the engine can compare it) and in reads by id; the v4
 //! batch association read is made only for contacts without one: [`Provider::complete`]
 //! reads it for such contacts of a page that the engine plans (those it has not seen at the
 //! same version), and a read by id for the contacts read. It is written after the
@@ -25,18 +26,26 @@
 //!
 //! # The change feed
 //! Changes are read with the search API filtered on the last-modified property
-//! (`lastmodifieddate` for contacts, `hs_lastmodifieddate` for companies), `GTE` the cursor,
-//! sorted ascending, 200 a page. One search query can reach at most 10,000 results, so when the
-//! next page would pass that cap a new query starts `GTE` the last timestamp seen, skipping the
-//! ids already returned at exactly that timestamp.
+//! (`lastmodifieddate` for contacts, `hs_lastmodifieddate` for companies), sorted ascending,
+//! 200 a page, and paged by key, never by offset: each page is a new query `GTE` the newest
+//! modification time read so far, and the ids already read at exactly that time are dropped
+//! when it returns them again. The records keep changing while crmsync pages through them
+//! (users edit, and crmsync's own writes of earlier pages move records to the end of the
+//! feed); with `after` offsets each such move would shift an unread record back past the
+//! offset, out of sight for good. By key, a moved record is met again at its new place and
+//! nothing shifts. When a whole page shares one modification time (a bulk change can stamp
+//! thousands of records with one millisecond), that time is paged by id instead
+//! (`EQ time AND hs_object_id GT last id`, sorted by id), and the read then goes on `GT` the
+//! time. No query pages at all, so HubSpot's 10,000-result cap on one query is never met.
 //!
 //! The stored cursor is JSON: `{"v":1,"since":<ms>,"archive_scan":<ms>}`. `since` is the
 //! newest modification seen minus the overlap (`sync.overlap_secs`, five minutes unless
-//! set), so records changed while the previous read was running (or stamped by a clock a
-//! little behind) are read again; reading one twice is
-//! harmless. After a complete read `since` is at least the read's start minus the overlap, so
-//! it keeps moving when nothing changes and a record is re-read only while it is younger than
-//! the overlap. The continuation token between pages of one read is another JSON document.
+//! set), so records changed while the previous read was running (or not yet in the search
+//! index) are read again; reading one twice is harmless. After a complete read `since` is at
+//! least the read's start minus the overlap, so it keeps moving when nothing changes and a
+//! record is re-read only while it is younger than the overlap. Both are HubSpot's times: the
+//! read's start is the `Date` header of its first search's answer, never this machine's
+//! clock. That header also gives [`Provider::clock_skew`]. The continuation token between pages of one read is another JSON document.
 //!
 //! Archived records never appear in search. They are listed with
 //! `GET /crm/v3/objects/{type}?archived=true`, which has no filter by date and so costs one
@@ -135,8 +144,8 @@ const PRIMARY_COMPANY: &str = "associatedcompanyid";
 const MERGED_IDS: &str = "hs_merged_object_ids";
 /// How old the last archive scan may be before an incremental read lists archived records.
 pub const ARCHIVE_SCAN_INTERVAL_MS: Millis = 24 * 60 * 60 * 1000;
-/// HubSpot's cap on the results one search query can page through.
-pub const SEARCH_CAP: usize = 10_000;
+/// The id every object has as a searchable property.
+const ID_PROPERTY: &str = "hs_object_id";
 const BATCH: usize = 100;
 const SEARCH_LIMIT: usize = 200;
 const LIST_LIMIT: usize = 100;
@@ -147,7 +156,6 @@ const PRIMARY_COMPANY_TYPE: i64 = 1;
 #[derive(Debug, Clone)]
 pub struct HubSpotOptions {
     pub http: HttpOptions,
-    pub search_cap: usize,
     pub search_limit: usize,
     pub list_limit: usize,
     pub archive_scan_interval: Millis,
@@ -157,8 +165,11 @@ impl Default for HubSpotOptions {
     fn default() -> Self {
         HubSpotOptions {
             http: HttpOptions::from_env(),
-            search_cap: SEARCH_CAP,
-            search_limit: SEARCH_LIMIT,
+            search_limit: std::env::var(crate::env::TEST_SEARCH_LIMIT)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|n| (1..=SEARCH_LIMIT).contains(n))
+                .unwrap_or(SEARCH_LIMIT),
             list_limit: LIST_LIMIT,
             archive_scan_interval: ARCHIVE_SCAN_INTERVAL_MS,
         }
@@ -172,6 +183,8 @@ pub struct HubSpot {
     options: HubSpotOptions,
     /// [`ProviderContext::overlap`].
     overlap: Millis,
+    /// [`Provider::clock_skew`], from the `Date` header of the last search answered.
+    skew: std::sync::Mutex<Option<Millis>>,
 }
 
 /// HubSpot's OAuth endpoints and the scopes crmsync needs. `base_url` moves the token and
@@ -419,22 +432,33 @@ struct Cursor {
 }
 
 /// Where a read is between pages.
+///
+/// Each search is a fresh query bounded by key, never a continuation by offset (`after`): a
+/// record that moves while the read pages (a user's edit, or crmsync's own write of an earlier
+/// page moving it to the end of the feed) is met again at its new place instead of shifting
+/// the records after it out of sight, and no query pages far enough to meet the 10,000-result
+/// cap.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct PageToken {
-    /// `GTE` of the current search query (`None`: everything).
-    gte: Option<Millis>,
-    after: Option<String>,
-    /// Results the current query has paged through.
-    seen: usize,
+    /// The lower bound of the next search (`None`: everything).
+    from: Option<Millis>,
+    /// Whether the bound is `GT` (all records at `from` are read) rather than `GTE`.
+    #[serde(default)]
+    past: bool,
+    /// Set while the records sharing one modification time are paged by id: the time and the
+    /// last id read (`EQ time AND hs_object_id GT id`, sorted by id).
+    #[serde(default)]
+    tie: Option<(Millis, u64)>,
     /// Newest modification seen in this read.
     newest: Option<Millis>,
-    /// Ids already returned at exactly `newest`, skipped when a new query starts there.
+    /// Ids already returned at exactly `newest`, dropped when a search meets them again.
     at_newest: Vec<String>,
-    /// Ids the current query returns again (those at its `GTE` timestamp already read).
-    skip: Vec<String>,
     /// The cursor's `since` before this read (`None` on full reads).
     old_since: Option<Millis>,
     old_archive_scan: Millis,
+    /// HubSpot's time (its `Date` header) when the read's first search was answered.
+    #[serde(default)]
+    crm_started_at: Option<Millis>,
     /// Whether archived records are listed after the search.
     scan_archived: bool,
     /// Set once the search is done and the archived list is being read.
@@ -461,6 +485,7 @@ impl HubSpot {
             clock,
             options,
             overlap,
+            skew: std::sync::Mutex::new(None),
         })
     }
 
@@ -478,18 +503,21 @@ impl HubSpot {
     }
 
     fn checkpoint(&self, t: &PageToken, archive_done: bool, complete: bool) -> String {
+        // Every time here is HubSpot's own: the modification times read, and its clock when
+        // the read began. This machine's clock may be minutes or hours off; compared with
+        // HubSpot's timestamps it would skip edits (a HubSpot clock behind) for good.
         let mut since = match (t.newest, t.old_since) {
             (Some(n), Some(old)) => (n - self.overlap).max(old),
             (Some(n), None) => n - self.overlap,
             (None, Some(old)) => old,
-            (None, None) => t.started_at - self.overlap,
+            (None, None) => t.crm_started_at.map_or(0, |at| at - self.overlap),
         };
-        if complete {
+        if complete && let Some(at) = t.crm_started_at {
             // A complete read has seen everything modified before it started, less the
-            // overlap for clock skew: the cursor moves on even when nothing changed, so
-            // records read once (such as the echoes of crmsync's own writes) stop being read
-            // again once they are older than the overlap.
-            since = since.max(t.started_at - self.overlap);
+            // overlap for search indexes that lag: the cursor moves on even when nothing
+            // changed, so records read once (such as the echoes of crmsync's own writes) stop
+            // being read again once they are older than the overlap.
+            since = since.max(at - self.overlap);
         }
         let archive_scan = if archive_done {
             t.started_at
@@ -528,12 +556,8 @@ impl HubSpot {
     async fn fill_companies(&self, records: &mut [RemoteRecord]) -> Result<(), ProviderError> {
         let mut ids = Vec::new();
         for r in records.iter_mut() {
-            match r.props.get(PRIMARY_COMPANY).filter(|c| !c.is_empty()) {
-                Some(primary) => {
-                    let primary = primary.clone();
-                    r.props.insert(COMPANY_ASSOCIATION.into(), primary);
-                }
-                None => ids.push(r.id.clone()),
+            if !with_primary_company(r) {
+                ids.push(r.id.clone());
             }
         }
         if ids.is_empty() {
@@ -817,6 +841,19 @@ fn has_primary(r: &RemoteRecord) -> bool {
 }
 
 /// Whether a read of `object` with `properties` asks for the contact's company.
+/// Sets a contact's `associations.companies` to its primary company when it has one; says
+/// whether it had.
+fn with_primary_company(r: &mut RemoteRecord) -> bool {
+    match r.props.get(PRIMARY_COMPANY).filter(|c| !c.is_empty()) {
+        Some(primary) => {
+            let primary = primary.clone();
+            r.props.insert(COMPANY_ASSOCIATION.into(), primary);
+            true
+        }
+        None => false,
+    }
+}
+
 fn wants_company(object: ObjectKind, properties: &[String]) -> bool {
     object == ObjectKind::Contact && properties.iter().any(|p| p == COMPANY_ASSOCIATION)
 }
@@ -1056,14 +1093,14 @@ impl Provider for HubSpot {
                     None => None,
                 };
                 PageToken {
-                    gte: cursor.as_ref().map(|c| c.since),
-                    after: None,
-                    seen: 0,
+                    from: cursor.as_ref().map(|c| c.since),
+                    past: false,
+                    tie: None,
                     newest: None,
                     at_newest: Vec::new(),
-                    skip: Vec::new(),
                     old_since: cursor.as_ref().map(|c| c.since),
                     old_archive_scan: cursor.as_ref().map_or(0, |c| c.archive_scan),
+                    crm_started_at: None,
                     scan_archived: cursor
                         .as_ref()
                         .is_none_or(|c| now - c.archive_scan >= self.options.archive_scan_interval),
@@ -1113,21 +1150,35 @@ impl Provider for HubSpot {
             });
         }
 
-        let mut body = json!({
-            "sorts": [{ "propertyName": modified, "direction": "ASCENDING" }],
+        let filter = |op: &str, prop: &str, value: String| json!({ "propertyName": prop, "operator": op, "value": value });
+        let (filters, sort) = match t.tie {
+            Some((at, last)) => (
+                vec![
+                    filter("EQ", modified, at.to_string()),
+                    filter("GT", ID_PROPERTY, last.to_string()),
+                ],
+                ID_PROPERTY,
+            ),
+            None => (
+                t.from
+                    .map(|from| {
+                        filter(
+                            if t.past { "GT" } else { "GTE" },
+                            modified,
+                            from.to_string(),
+                        )
+                    })
+                    .into_iter()
+                    .collect(),
+                modified,
+            ),
+        };
+        let body = json!({
+            "filterGroups": if filters.is_empty() { json!([]) } else { json!([{ "filters": filters }]) },
+            "sorts": [{ "propertyName": sort, "direction": "ASCENDING" }],
             "properties": props,
             "limit": self.options.search_limit,
         });
-        if let Some(gte) = t.gte {
-            body["filterGroups"] = json!([{ "filters": [
-                { "propertyName": modified, "operator": "GTE", "value": gte.to_string() }
-            ]}]);
-        } else {
-            body["filterGroups"] = json!([]);
-        }
-        if let Some(a) = &t.after {
-            body["after"] = Value::String(a.clone());
-        }
         let resp = self
             .http
             .send_ok(
@@ -1136,22 +1187,42 @@ impl Provider for HubSpot {
                     .json(body),
             )
             .await?;
+        if let Some(at) = resp
+            .headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+            .map(|d| d.timestamp_millis())
+        {
+            // The header has whole seconds: HubSpot's clock was somewhere in the second
+            // after `at`. A difference that second cannot tell from none counts as none.
+            let skew = at + 500 - self.clock.now();
+            let skew = if skew.abs() < 1000 { 0 } else { skew };
+            *self.skew.lock().unwrap_or_else(|e| e.into_inner()) = Some(skew);
+            t.crm_started_at.get_or_insert(at);
+        }
         let list: ObjectList = self.parse(&resp, "a search")?;
-        let page_len = list.results.len();
-        t.seen += page_len;
-        // Kept for the whole query: more than a page of records may share its first timestamp.
-        let skip: BTreeSet<String> = t.skip.iter().cloned().collect();
-        let mut records: Vec<RemoteRecord> = Vec::with_capacity(page_len);
+        let full = list.results.len() >= self.options.search_limit;
+        let seen_at_newest: BTreeSet<String> = t.at_newest.iter().cloned().collect();
+        let mut stamps: Vec<Millis> = Vec::with_capacity(list.results.len());
+        let mut last_id: Option<u64> = None;
+        let mut records: Vec<RemoteRecord> = Vec::with_capacity(list.results.len());
+        let company = wants_company(object, properties);
         for o in list.results {
-            if skip.contains(&o.id) {
-                continue;
+            let mut r = to_record(o, modified);
+            if company {
+                with_primary_company(&mut r);
             }
-            let r = to_record(o, modified);
             let stamp = r
                 .props
                 .get(modified)
                 .and_then(|v| crate::clock::parse_instant(v))
                 .unwrap_or(r.updated_at);
+            stamps.push(stamp);
+            last_id = last_id.max(r.id.parse().ok());
+            if Some(stamp) == t.newest && seen_at_newest.contains(&r.id) {
+                continue;
+            }
             match t.newest {
                 Some(n) if stamp < n => {}
                 Some(n) if stamp == n => t.at_newest.push(r.id.clone()),
@@ -1162,30 +1233,32 @@ impl Provider for HubSpot {
             }
             records.push(r);
         }
-        let next_after = list.paging.and_then(|p| p.next).map(|n| n.after);
-        let more = match next_after {
-            Some(a) if t.seen + self.options.search_limit <= self.options.search_cap => {
-                t.after = Some(a);
+        let more = match t.tie {
+            Some((at, _)) if full => {
+                let last = last_id.ok_or_else(|| {
+                    ProviderError::Other(format!("HubSpot sent {path} without a numeric id"))
+                })?;
+                t.tie = Some((at, last));
                 true
             }
-            Some(_) => {
-                // The next page would pass the cap: start over from the newest timestamp.
-                let from = t.newest.ok_or_else(|| {
-                    ProviderError::Other("HubSpot search paged without results".into())
-                })?;
-                if Some(from) == t.gte {
-                    return Err(ProviderError::Other(format!(
-                        "more than {} HubSpot {path} share the modification time `{}`; the \
-                         search API cannot page past them",
-                        self.options.search_cap,
-                        crate::clock::format_instant(from)
-                    )));
+            Some((at, _)) => {
+                // Every record at `at` is read: go on past it.
+                t.tie = None;
+                t.from = Some(at);
+                t.past = true;
+                t.at_newest.clear();
+                true
+            }
+            None if full => {
+                let (first, last) = (stamps[0], stamps[stamps.len() - 1]);
+                if first == last {
+                    // A page's worth of records share one time: page them by id.
+                    tracing::debug!(at = first, "a search page at one time; paging it by id");
+                    t.tie = Some((first, 0));
+                } else {
+                    t.from = Some(last);
+                    t.past = false;
                 }
-                tracing::debug!(from, "search near the result cap; starting a new query");
-                t.gte = Some(from);
-                t.after = None;
-                t.seen = 0;
-                t.skip = t.at_newest.clone();
                 true
             }
             None => false,
@@ -1211,6 +1284,10 @@ impl Provider for HubSpot {
             checkpoint: Some(self.checkpoint(&t, false, true)),
             next: None,
         })
+    }
+
+    fn clock_skew(&self) -> Option<Millis> {
+        *self.skew.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn merged_from(&self, record: &RemoteRecord) -> Vec<String> {

@@ -13,7 +13,8 @@
 //! | `PUT`/`DELETE /_sandbox/associations/{contactId}/{companyId}` | | 204 |
 //! | `GET /_sandbox/dump` | | every record (archived too) and association |
 //! | `GET`/`DELETE /_sandbox/requests` | | the request log / clear it |
-//! | `GET /_sandbox/clock`, `POST /_sandbox/clock` | `{set_ms}` or `{advance_ms}` | `{now_ms, now}` |
+//! | `GET /_sandbox/clock`, `POST /_sandbox/clock` | `{set_ms}` or `{advance_ms}`, and/or `{freeze: bool}` | `{now_ms, now, frozen}` |
+//! | `POST /_sandbox/edit-before` | `{method, path_contains, nth, object_type, id, properties}`: a user's edit landing just before the nth such API call | 204 |
 //! | `GET`/`PUT /_sandbox/faults` | [`FaultOptions`] | the options |
 //! | `PUT /_sandbox/rate-limit` | `{max, window_ms, search_per_second}` | 204 |
 //! | `POST /_sandbox/oauth/deny-next` | | 204 |
@@ -352,10 +353,20 @@ fn handle_inner(shared: &Shared, req: &HttpRequest) -> Result<HttpResponse, Http
                 shared.clock.set_ms(ms);
             } else if let Some(ms) = b.get("advance_ms").and_then(Value::as_i64) {
                 shared.clock.advance_ms(ms);
-            } else {
-                return Err(admin_error(400, "give `set_ms` or `advance_ms`"));
+            } else if b.get("freeze").is_none() {
+                return Err(admin_error(400, "give `set_ms`, `advance_ms` or `freeze`"));
+            }
+            if let Some(frozen) = b.get("freeze").and_then(Value::as_bool) {
+                shared.clock.freeze(frozen);
             }
             ok(clock_json(shared))
+        }
+        ("POST", ["edit-before"]) => {
+            let e: super::EditBefore = serde_json::from_value(body_json(req)?)
+                .map_err(|e| admin_error(400, &format!("invalid queued edit: {e}")))?;
+            obj(&e.object_type).map_err(|e| admin_error(400, &e.to_string()))?;
+            shared.lock().edits_before.push(e);
+            HttpResponse::empty(204)
         }
         ("GET", ["faults"]) => {
             ok(serde_json::to_value(shared.lock().faults.options()).unwrap_or_default())
@@ -407,5 +418,5 @@ fn handle_inner(shared: &Shared, req: &HttpRequest) -> Result<HttpResponse, Http
 
 fn clock_json(shared: &Shared) -> Value {
     let now = shared.clock.now_ms();
-    json!({"now_ms": now, "now": iso_ms(now)})
+    json!({"now_ms": now, "now": iso_ms(now), "frozen": shared.clock.is_frozen()})
 }

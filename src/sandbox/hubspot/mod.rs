@@ -46,7 +46,8 @@ use serde_json::{Value, json};
 
 use crate::sandbox::http::{HttpRequest, HttpResponse, HttpServer, Outcome};
 use crate::sandbox::{
-    ADMIN_PREFIX, Fault, FaultInjector, FaultOptions, RollingWindow, SandboxClock, iso_ms, uuid,
+    ADMIN_PREFIX, Fault, FaultInjector, FaultOptions, RollingWindow, SandboxClock, http_date,
+    iso_ms, uuid,
 };
 use store::{Associations, ObjType, ObjectStore, Owner, PropDef};
 
@@ -141,6 +142,22 @@ pub(crate) struct Hub {
     pub rate: RateState,
     pub faults: FaultInjector,
     pub data_rng: StdRng,
+    /// Users' edits waiting for an API call to land before (see [`EditBefore`]).
+    pub edits_before: Vec<EditBefore>,
+}
+
+/// A user's edit that lands just before the `nth` API call (1-based, counted from when it is
+/// queued) whose method is `method` and whose path contains `path_contains`: what a person
+/// editing in HubSpot while an integration pages through the records does.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct EditBefore {
+    pub method: String,
+    pub path_contains: String,
+    pub nth: u32,
+    /// `contacts` or `companies`.
+    pub object_type: String,
+    pub id: String,
+    pub properties: Value,
 }
 
 impl Hub {
@@ -231,6 +248,7 @@ impl HubSpotSandbox {
             },
             faults: FaultInjector::new(opts.faults.clone(), opts.seed),
             data_rng: StdRng::seed_from_u64(opts.seed),
+            edits_before: Vec::new(),
         };
         let shared = Arc::new(Shared {
             hub: Mutex::new(hub),
@@ -381,6 +399,16 @@ impl HubSpotSandbox {
         self.shared.clock.advance_ms(by.as_millis() as i64);
     }
 
+    /// Stops the clock where it is (`true`), or lets it run on from there (`false`).
+    pub fn freeze_clock(&self, frozen: bool) {
+        self.shared.clock.freeze(frozen);
+    }
+
+    /// Queues a user's edit to land just before a later API call (see [`EditBefore`]).
+    pub fn edit_before(&self, edit: EditBefore) {
+        self.shared.lock().edits_before.push(edit);
+    }
+
     /// Replaces the fault settings and restarts the write counter.
     pub fn set_faults(&self, faults: FaultOptions) {
         self.shared.lock().faults.set(faults);
@@ -450,6 +478,7 @@ fn handle(shared: &Shared, req: HttpRequest) -> Outcome {
         log(shared, &req, resp.status);
         return Outcome::Respond(resp);
     }
+    land_edits_before(shared, &req);
     let (fault, delay) = shared.lock().faults.decide(is_write(&req));
     if delay > 0 {
         std::thread::sleep(Duration::from_millis(delay));
@@ -476,7 +505,37 @@ fn handle(shared: &Shared, req: HttpRequest) -> Outcome {
         Fault::None => route(shared, &req),
     };
     log(shared, &req, resp.status);
-    Outcome::Respond(resp)
+    Outcome::Respond(resp.with_header("Date", http_date(shared.clock.now_ms())))
+}
+
+/// Carries out the queued users' edits whose call this is.
+fn land_edits_before(shared: &Shared, req: &HttpRequest) {
+    let due: Vec<EditBefore> = {
+        let mut hub = shared.lock();
+        if hub.edits_before.is_empty() {
+            return;
+        }
+        let mut due = Vec::new();
+        hub.edits_before.retain_mut(|e| {
+            if e.method.eq_ignore_ascii_case(&req.method) && req.path.contains(&e.path_contains) {
+                e.nth = e.nth.saturating_sub(1);
+                if e.nth == 0 {
+                    due.push(e.clone());
+                    return false;
+                }
+            }
+            true
+        });
+        due
+    };
+    for e in due {
+        if let Err(err) = admin::user_write(shared, &e.object_type, Some(&e.id), &e.properties) {
+            tracing::warn!(
+                "the sandbox could not land a queued edit of {}: {err:#}",
+                e.id
+            );
+        }
+    }
 }
 
 fn log(shared: &Shared, req: &HttpRequest, status: u16) {

@@ -3,7 +3,8 @@
 //!
 //! Values compare by the property's type: `number` numerically, `date`/`datetime` as epoch
 //! ms (a filter value may be epoch ms or ISO 8601), everything else case-insensitively as
-//! text. When the first sort is the last-modified property ascending, the
+//! text. Only one sort is accepted, as HubSpot does; within equal sort values the order is by
+//! id. When the first sort is the last-modified property ascending, the
 //! `(last-modified, id)` index supplies the order, so no sort is needed.
 
 use std::cmp::Ordering;
@@ -19,6 +20,8 @@ const MAX_GROUPS: usize = 5;
 const MAX_FILTERS_PER_GROUP: usize = 10;
 const MAX_FILTERS: usize = 25;
 const MAX_LIMIT: usize = 200;
+/// A search sorts by one property.
+const MAX_SORTS: usize = 1;
 /// No query can page past this many results.
 const RESULT_CAP: usize = 10_000;
 
@@ -332,6 +335,17 @@ const QUERY_PROPS: [&str; 7] = [
 pub fn search(hub: &Hub, t: ObjType, body: &Value) -> Result<Value, ApiError> {
     let groups = parse_filters(hub, t, body)?;
     let sorts = parse_sorts(body);
+    if sorts.len() > MAX_SORTS {
+        return Err(bad(&format!(
+            "Too many sorts: {} (a search accepts {MAX_SORTS})",
+            sorts.len()
+        )));
+    }
+    if let Some((p, _)) = sorts.iter().find(|(p, _)| kind_of(hub, t, p).is_none()) {
+        return Err(bad(&format!(
+            "There was a problem with the request. Property `{p}` does not exist"
+        )));
+    }
     let limit = match body.get("limit") {
         None | Some(Value::Null) => 10,
         Some(v) => v.as_u64().ok_or_else(|| bad("limit must be a number"))? as usize,
@@ -413,11 +427,21 @@ pub fn search(hub: &Hub, t: ObjType, body: &Value) -> Result<Value, ApiError> {
         v.sort_by(|a, b| {
             for (p, desc) in &sorts {
                 let kind = kind_of(hub, t, p).unwrap_or(Kind::Text);
-                let ord = match (a.props.get(p), b.props.get(p)) {
-                    (Some(x), Some(y)) => cmp_values(kind, x, y).unwrap_or(Ordering::Equal),
-                    (Some(_), None) => Ordering::Less,
-                    (None, Some(_)) => Ordering::Greater,
-                    (None, None) => Ordering::Equal,
+                // The id and the timestamps are kept on the record itself.
+                let own = |r: &Rec| match p.as_str() {
+                    "hs_object_id" => Some(r.id as i64),
+                    "createdate" => Some(r.created_ms),
+                    _ if p == modified => Some(r.updated_ms),
+                    _ => None,
+                };
+                let ord = match (own(a), own(b)) {
+                    (Some(x), Some(y)) => x.cmp(&y),
+                    _ => match (a.props.get(p), b.props.get(p)) {
+                        (Some(x), Some(y)) => cmp_values(kind, x, y).unwrap_or(Ordering::Equal),
+                        (Some(_), None) => Ordering::Less,
+                        (None, Some(_)) => Ordering::Greater,
+                        (None, None) => Ordering::Equal,
+                    },
                 };
                 let ord = if *desc { ord.reverse() } else { ord };
                 if ord != Ordering::Equal {

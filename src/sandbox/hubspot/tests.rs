@@ -1,5 +1,6 @@
 //! Behaviour of the HubSpot sandbox over real HTTP.
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -765,6 +766,86 @@ fn search_cannot_page_past_ten_thousand() {
     let r = search(&sb, json!({"limit": 200, "after": "10000"}));
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["category"], "VALIDATION_ERROR");
+}
+
+#[test]
+fn search_takes_one_sort_and_pages_equal_times_by_id_after_an_offset_moved_by_an_edit() {
+    let sb = start();
+    sb.freeze_clock(true);
+    let frozen = sb.now_ms();
+    let ids: Vec<String> = (0..6)
+        .map(|i| create_contact(&sb, &format!("tie{i}@example.org")))
+        .collect();
+    assert_eq!(sb.now_ms(), frozen, "a frozen clock stays put");
+    let two = json!([{"propertyName": "lastmodifieddate", "direction": "ASCENDING"},
+        {"propertyName": "hs_object_id", "direction": "ASCENDING"}]);
+    assert_eq!(
+        search(&sb, json!({"sorts": two})).status,
+        400,
+        "one sort only"
+    );
+    // Equal times, paged by id with EQ and GT.
+    let v = search(
+        &sb,
+        json!({"filterGroups": [{"filters": [
+            {"propertyName": "lastmodifieddate", "operator": "EQ", "value": frozen.to_string()},
+            {"propertyName": "hs_object_id", "operator": "GT", "value": ids[2]}]}],
+        "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}], "limit": 2}),
+    )
+    .json();
+    let got: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, [ids[3].as_str(), ids[4].as_str()]);
+    // An offset counts positions in the current order: an edit moving a record of the first
+    // page to the end shifts the next page past a record never returned.
+    sb.freeze_clock(false);
+    let sorted = json!([{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}]);
+    let first = search(&sb, json!({"sorts": sorted, "limit": 3})).json();
+    sb.update_record("contacts", &ids[0], &[("firstname", "Moved")])
+        .unwrap();
+    let second = search(&sb, json!({"sorts": sorted, "limit": 3, "after": "3"})).json();
+    let read: BTreeSet<&str> = first["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["results"].as_array().unwrap())
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        !read.contains(ids[3].as_str()),
+        "the record shifted back is skipped: {read:?}"
+    );
+    assert!(read.contains(ids[0].as_str()));
+}
+
+#[test]
+fn api_answers_carry_the_sandbox_clocks_date_and_a_queued_edit_lands_before_its_call() {
+    let sb = start();
+    sb.set_clock_ms(1_700_000_000_000);
+    let id = create_contact(&sb, "ann@example.org");
+    let r = call(&sb, "GET", &format!("/crm/v3/objects/contacts/{id}"), None);
+    let date = r.header("date").expect("a Date header");
+    let at = chrono::DateTime::parse_from_rfc2822(date)
+        .unwrap()
+        .timestamp_millis();
+    assert!((at - 1_700_000_000_000).abs() < 5_000, "{date}");
+    sb.edit_before(super::EditBefore {
+        method: "GET".into(),
+        path_contains: "/contacts/".into(),
+        nth: 2,
+        object_type: "contacts".into(),
+        id: id.clone(),
+        properties: json!({"firstname": "Edited"}),
+    });
+    let path = format!("/crm/v3/objects/contacts/{id}?properties=firstname");
+    let first = call(&sb, "GET", &path, None).json();
+    assert!(first["properties"]["firstname"] != "Edited");
+    let second = call(&sb, "GET", &path, None).json();
+    assert_eq!(second["properties"]["firstname"], "Edited");
 }
 
 #[test]
