@@ -34,9 +34,9 @@ use crate::engine::execute::{self, ExecOutcome, Executor, IdCache};
 use crate::engine::field_times;
 use crate::engine::gates::{self, GateInput, GateStop};
 use crate::engine::plan::{
-    self, LinkState, MatchedBy, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide,
+    self, LinkState, MatchedBy, OpKind, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide,
 };
-use crate::mapping::{FieldMap, Rule};
+use crate::mapping::{FieldMap, OnDelete, Rule};
 use crate::model::{Millis, ObjectKind, Record, RecordId};
 use crate::providers::{ChangeQuery, Provider, ProviderError, RemoteRecord};
 use crate::store::{ConflictFilter, Link, RunOutcome, Store, StoreError, WriteOrigin};
@@ -133,6 +133,10 @@ pub struct ObjectReport {
     pub decided_conflicts: u64,
     /// Conflicts held for `crmsync conflicts resolve`.
     pub held_conflicts: u64,
+    /// What the run planned but did not write because a safety gate stopped it (not
+    /// counted in `planned`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_written: Option<PlanCounts>,
 }
 
 /// What happened to one connection.
@@ -252,14 +256,16 @@ pub async fn run(
     // Whether a failed history read of each connection was already warned of in this run.
     let mut history_warned = vec![false; participants.len()];
     let mut dry_pulled: Vec<HashSet<RecordId>> = vec![HashSet::new(); participants.len()];
+    let mut tallies: Vec<ArchiveTally> = vec![ArchiveTally::new(); participants.len()];
 
     // Phase 0 and 1: recover, then pull from every connection.
-    for ((((p, rep), held), warned), pulled) in participants
+    for (((((p, rep), held), warned), pulled), tally) in participants
         .iter()
         .zip(conn_reports.iter_mut())
         .zip(held.iter_mut())
         .zip(history_warned.iter_mut())
         .zip(dry_pulled.iter_mut())
+        .zip(tallies.iter_mut())
     {
         let mut sess = Session::new(store, config, p, opts, clock.clone(), reporter, run_id);
         let result = async {
@@ -283,23 +289,26 @@ pub async fn run(
         *held = std::mem::take(&mut sess.held);
         *warned = sess.history_warned;
         *pulled = std::mem::take(&mut sess.dry_pulled);
+        *tally = std::mem::take(&mut sess.archives);
         merge_versions(&mut report.remote_versions, &p.name, sess.versions);
         if let Err(e) = result {
             stop(rep, e)?;
         }
     }
     // Phase 2: push local changes to every connection that is still going.
-    for ((((p, rep), held), warned), pulled) in participants
+    for (((((p, rep), held), warned), pulled), tally) in participants
         .iter()
         .zip(conn_reports.iter_mut())
         .zip(held.iter_mut())
         .zip(&history_warned)
         .zip(dry_pulled.iter_mut())
+        .zip(tallies.iter_mut())
     {
         if rep.error.is_some() || rep.stopped_by.is_some() {
             continue;
         }
         let mut sess = Session::new(store, config, p, opts, clock.clone(), reporter, run_id);
+        sess.archives = std::mem::take(tally);
         sess.held = std::mem::take(held);
         sess.history_warned = *warned;
         sess.dry_pulled = std::mem::take(pulled);
@@ -450,7 +459,13 @@ struct Session<'a> {
     /// The safety gate an object's pull stopped at. The pull still returns its report (and a
     /// dry run its plan, which shows what the gate held back); the connection then stops.
     gated: Option<GateStop>,
+    /// Per object, what the archive gate measures across the run's pull and push.
+    archives: ArchiveTally,
 }
+
+/// Per object: the live links before the run, and the archives its pull planned (carried
+/// out, or in a dry run shown), so that the push's gate counts them with its own.
+type ArchiveTally = HashMap<ObjectKind, (usize, usize)>;
 
 impl<'a> Session<'a> {
     fn new(
@@ -476,6 +491,7 @@ impl<'a> Session<'a> {
             history_warned: false,
             dry_pulled: HashSet::new(),
             gated: None,
+            archives: ArchiveTally::new(),
         }
     }
 
@@ -635,7 +651,7 @@ impl<'a> Session<'a> {
         };
         let full_read = since.is_none();
         self.reporter.step(&self.p.name, object, "reading", None);
-        let linked = self.store.count_links(&self.p.name, object)? as usize;
+        let linked = self.store.count_live_links(&self.p.name, object)? as usize;
         let mut rep = ObjectReport {
             object: Some(object),
             ..ObjectReport::default()
@@ -696,7 +712,10 @@ impl<'a> Session<'a> {
                 .complete(object, &mut records, &props)
                 .await?;
             let planned = self.plan_page(object, &map, &records, &links).await?;
-            add_plan_counts(&mut rep.planned, &planned.plan.counts());
+            // A deferred page is counted when it is carried out (or held back by the gate).
+            if self.opts.dry_run || planned.plan.archives() == 0 {
+                add_plan_counts(&mut rep.planned, &planned.plan.counts());
+            }
             if self.opts.dry_run {
                 let plan = &planned.plan;
                 self.dry_pulled.extend(
@@ -725,6 +744,19 @@ impl<'a> Session<'a> {
             deferred.iter().map(|p| p.plan.clone()).collect()
         };
         let whole = merge_plans(&self.p.name, object, pending);
+        // The push's archives count with the pull's (a record archived on both counts once).
+        let pulled_archives: HashSet<&RecordId> = whole
+            .ops
+            .iter()
+            .filter(|o| matches!(o.kind(), OpKind::LocalArchive | OpKind::RemoteArchive))
+            .filter_map(|o| o.local_id())
+            .collect();
+        let also_archiving = self
+            .push_archives(object)?
+            .iter()
+            .filter(|id| !pulled_archives.contains(id))
+            .count();
+        self.archives.insert(object, (linked, whole.archives()));
         let gate = gates::check(
             &GateInput {
                 connection: self.p.name.clone(),
@@ -732,6 +764,7 @@ impl<'a> Session<'a> {
                 full_read,
                 remote_records: rep.read as usize,
                 linked,
+                also_archiving,
                 max_archive_pct: self.config.sync.max_archive_pct,
             },
             &whole,
@@ -739,12 +772,16 @@ impl<'a> Session<'a> {
         );
         if let Err(stop) = gate {
             self.gated = Some(stop);
+            if !self.opts.dry_run {
+                rep.not_written = Some(whole.counts());
+            }
             return Ok((rep, self.opts.dry_run.then_some(whole)));
         }
         if self.opts.dry_run {
             return Ok((rep, Some(whole)));
         }
         for planned in deferred {
+            add_plan_counts(&mut rep.planned, &planned.plan.counts());
             self.execute_pulled(&map, planned, &mut rep).await?;
         }
         if let Some(cp) = checkpoint {
@@ -1113,6 +1150,29 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    /// The local records whose archive this run's push to the connection carries over: the
+    /// archived ones changed since its local cursor whose link is still live (none with
+    /// `on_delete = ignore`), within the run's records.
+    fn push_archives(&self, object: ObjectKind) -> Result<Vec<RecordId>, StepError> {
+        if self.p.config.on_delete != OnDelete::Archive {
+            return Ok(Vec::new());
+        }
+        let cursor = self.store.local_cursor(&self.p.name, object)?;
+        let top = self.store.max_seq()?;
+        let mut ids = self
+            .store
+            .archived_with_live_links(&self.p.name, object, cursor, top)?;
+        ids.retain(|id| {
+            !self.dry_pulled.contains(id)
+                && self
+                    .opts
+                    .only
+                    .as_ref()
+                    .is_none_or(|only| only.has_local(id))
+        });
+        Ok(ids)
+    }
+
     fn match_keys(&self) -> Vec<String> {
         self.p
             .config
@@ -1135,6 +1195,28 @@ impl<'a> Session<'a> {
         };
         let cursor = self.store.local_cursor(&self.p.name, object)?;
         let top = self.store.max_seq()?;
+        // The archive gate, for every chunk below at once and with the pull's archives, before
+        // any is written: a large run cannot pass it chunk by chunk, nor pull and push apart.
+        let (linked, pulled_archives) = match self.archives.get(&object) {
+            Some(&tally) => tally,
+            None => (
+                self.store.count_live_links(&self.p.name, object)? as usize,
+                0,
+            ),
+        };
+        gates::check(
+            &GateInput {
+                connection: self.p.name.clone(),
+                object,
+                full_read: false,
+                remote_records: 0,
+                linked,
+                also_archiving: pulled_archives + self.push_archives(object)?.len(),
+                max_archive_pct: self.config.sync.max_archive_pct,
+            },
+            &Plan::empty(&self.p.name, object),
+            self.opts.force,
+        )?;
         let mut rep = ObjectReport {
             object: Some(object),
             ..ObjectReport::default()
@@ -1195,19 +1277,6 @@ impl<'a> Session<'a> {
             };
             let planned = plan::plan(&input);
             let planned = self.refine(input, planned).await?;
-            let linked = self.store.count_links(&self.p.name, object)? as usize;
-            gates::check(
-                &GateInput {
-                    connection: self.p.name.clone(),
-                    object,
-                    full_read: false,
-                    remote_records: 0,
-                    linked,
-                    max_archive_pct: self.config.sync.max_archive_pct,
-                },
-                &planned,
-                self.opts.force,
-            )?;
             add_plan_counts(&mut rep.planned, &planned.counts());
             if self.opts.dry_run {
                 plans.push(planned);
