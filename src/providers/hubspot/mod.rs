@@ -100,7 +100,7 @@
 //! OAuth and private-app tokens alike and, unlike `/oauth/v1/access-tokens/{token}`, keeps the
 //! token out of the URL.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use async_trait::async_trait;
 use reqwest::header::HeaderMap;
@@ -689,7 +689,10 @@ impl HubSpot {
         modified: &str,
     ) -> Result<Matched, ProviderError> {
         let mut out = Matched::default();
-        let mut stack: Vec<&'a [RemoteWrite]> = inputs.chunks(BATCH).rev().collect();
+        let mut stack: Vec<&'a [RemoteWrite]> = distinct_chunks(inputs, BATCH, key)
+            .into_iter()
+            .rev()
+            .collect();
         while let Some(chunk) = stack.pop() {
             let mut req = Request::new(Method::Post, path).json(body(chunk));
             if let [only] = chunk {
@@ -790,6 +793,33 @@ impl Matched {
             })
             .collect()
     }
+}
+
+/// `items` cut, in order, into chunks of at most `size` in which no key repeats: HubSpot
+/// refuses a whole batch in which two inputs name the same record, so a record written twice
+/// in one call (two local records linked to one HubSpot id, an id repeated after a merge)
+/// goes in the next call instead.
+fn distinct_chunks<'a, T>(
+    items: &'a [T],
+    size: usize,
+    key: &(dyn Fn(&T) -> String + Sync),
+) -> Vec<&'a [T]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut seen: HashSet<String> = HashSet::new();
+    for (i, item) in items.iter().enumerate() {
+        let k = key(item);
+        if i - start == size || seen.contains(&k) {
+            out.push(&items[start..i]);
+            start = i;
+            seen.clear();
+        }
+        seen.insert(k);
+    }
+    if start < items.len() {
+        out.push(&items[start..]);
+    }
+    out
 }
 
 /// Marks the answer to `w` as carrying its local id in `crmsync_id`, which was written.
@@ -1379,7 +1409,7 @@ impl Provider for HubSpot {
     ) -> Result<WriteResults<()>, ProviderError> {
         let path = object_path(object)?;
         let mut out = Vec::with_capacity(remote_ids.len());
-        for chunk in remote_ids.chunks(BATCH) {
+        for chunk in distinct_chunks(remote_ids, BATCH, &|id: &String| id.clone()) {
             let inputs: Vec<Value> = chunk.iter().map(|id| json!({ "id": id })).collect();
             self.http
                 .send_ok(

@@ -888,6 +888,33 @@ fn batch_response(
     }
 }
 
+/// HubSpot refuses a whole batch in which two inputs resolve to the same record (the same
+/// id, an id merged into another input's, or the same `idProperty` value), naming the ids.
+/// `resolved` pairs each input's id as sent with the record (or, for an upsert that creates,
+/// the normalised value) it resolves to.
+fn refuse_repeats(resolved: &[(String, String)]) -> Result<(), ApiError> {
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut repeated: Vec<String> = Vec::new();
+    for (sent, to) in resolved {
+        if let Some(first) = seen.insert(to.as_str(), sent.as_str()) {
+            for id in [first, sent.as_str()] {
+                if !repeated.iter().any(|r| r == id) {
+                    repeated.push(id.to_string());
+                }
+            }
+        }
+    }
+    if repeated.is_empty() {
+        return Ok(());
+    }
+    let mut e = bad_request(&format!(
+        "Duplicate IDs found in batch input: [{}]. IDs must be unique",
+        repeated.join(", ")
+    ));
+    e.body["context"] = json!({ "ids": repeated });
+    Err(e)
+}
+
 fn missing_ids_error(t: ObjType, verb: &str, ids: Vec<String>) -> Vec<Value> {
     if ids.is_empty() {
         return Vec::new();
@@ -992,6 +1019,15 @@ fn batch(
             for i in &inputs {
                 checked.push(validate(hub, t, i.get("properties").unwrap_or(&json!({})))?);
             }
+            let mut resolved = Vec::new();
+            for i in &inputs {
+                let key = id_of(&i["id"]);
+                let id_prop = i.get("idProperty").and_then(Value::as_str);
+                let to = lookup(hub, t, &key, id_prop, false)?
+                    .map_or_else(|| format!("missing {key}"), |id| id.to_string());
+                resolved.push((key, to));
+            }
+            refuse_repeats(&resolved)?;
             let mut results = Vec::new();
             let mut missing = Vec::new();
             for (i, vals) in inputs.iter().zip(checked) {
@@ -1041,6 +1077,19 @@ fn batch(
                     validate(hub, t, i.get("properties").unwrap_or(&json!({})))?,
                 ));
             }
+            let resolved: Vec<(String, String)> = inputs
+                .iter()
+                .zip(&checked)
+                .map(|(i, (id_prop, _))| {
+                    let key = id_of(&i["id"]);
+                    let to = match hub.store(t).find_unique(id_prop, &key) {
+                        Some(id) => id.to_string(),
+                        None => format!("new {id_prop} {}", key.to_lowercase()),
+                    };
+                    (key, to)
+                })
+                .collect();
+            refuse_repeats(&resolved)?;
             let mut results = Vec::new();
             for (i, (id_prop, mut vals)) in inputs.iter().zip(checked) {
                 let key = id_of(&i["id"]);

@@ -1740,3 +1740,85 @@ fn the_daily_limit_applies_to_private_app_tokens() {
     assert_eq!(r.status, 429);
     assert_eq!(r.json()["policyName"], "DAILY");
 }
+
+#[test]
+fn a_batch_with_two_inputs_for_one_record_is_refused_whole() {
+    let sb = start();
+    let a = create_contact(&sb, "a@example.com");
+    let b = create_contact(&sb, "b@example.com");
+    let firstname = |id: &str| {
+        call(
+            &sb,
+            "GET",
+            &format!("/crm/v3/objects/contacts/{id}?properties=firstname"),
+            None,
+        )
+        .json()["properties"]["firstname"]
+            .clone()
+    };
+    // The same id twice.
+    let r = call(
+        &sb,
+        "POST",
+        "/crm/v3/objects/contacts/batch/update",
+        Some(json!({"inputs": [
+            {"id": a, "properties": {"firstname": "One"}},
+            {"id": b, "properties": {"firstname": "Two"}},
+            {"id": a, "properties": {"firstname": "Three"}},
+        ]})),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["category"], "VALIDATION_ERROR");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("Duplicate IDs found in batch input: [{a}]")),
+        "{v}"
+    );
+    assert_eq!(v["context"]["ids"], json!([a]));
+    assert_eq!(firstname(&a), "Ann", "a refused batch wrote");
+    assert_eq!(firstname(&b), "Ann", "a refused batch wrote");
+
+    // An id merged into another input's record resolves to the same record.
+    let merged = call(
+        &sb,
+        "POST",
+        "/crm/v3/objects/contacts/merge",
+        Some(json!({"primaryObjectId": a, "objectIdToMerge": b})),
+    );
+    assert_eq!(merged.status, 200, "{}", merged.body);
+    let r = call(
+        &sb,
+        "POST",
+        "/crm/v3/objects/contacts/batch/update",
+        Some(json!({"inputs": [
+            {"id": a, "properties": {"firstname": "One"}},
+            {"id": b, "properties": {"firstname": "Two"}},
+        ]})),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(firstname(&a), "Ann");
+
+    // The same idProperty value twice in an upsert (case aside), new or existing.
+    for email in ["new@example.com", "a@example.com"] {
+        let r = call(
+            &sb,
+            "POST",
+            "/crm/v3/objects/contacts/batch/upsert",
+            Some(json!({"inputs": [
+                {"id": email, "idProperty": "email", "properties": {"firstname": "X"}},
+                {"id": email.to_uppercase(), "idProperty": "email", "properties": {"firstname": "Y"}},
+            ]})),
+        );
+        assert_eq!(r.status, 400, "{email}: {}", r.body);
+        assert!(
+            r.body.contains("Duplicate IDs found in batch input"),
+            "{}",
+            r.body
+        );
+    }
+    let all = call(&sb, "GET", "/crm/v3/objects/contacts?limit=100", None).json();
+    assert_eq!(all["results"].as_array().unwrap().len(), 1, "{all}");
+}
