@@ -954,7 +954,6 @@ fn a_sync_with_nothing_to_do_writes_nothing_searches_once_per_object_and_reads_n
     hs.save_local(&(0..10).map(contact).collect::<Vec<_>>());
     hs.sync().ok();
     hs.sync().ok();
-    hs.sandbox.clear_request_log();
     let run = hs.run(&["sync", "--json"]);
     run.ok();
     let log = hs.sandbox.request_log();
@@ -2090,4 +2089,64 @@ fn two_linked_contacts_merged_in_hubspot_keep_a_failure_saying_to_merge_them_loc
     let r = hs.remote("contacts", &b);
     assert_eq!(r["archived"], false, "the merged contact stays: {r:#}");
     assert_eq!(hs.local_for(ObjectKind::Contact, &b).id, bea.id);
+}
+
+#[test]
+fn a_property_deleted_in_hubspot_never_clears_local_values_and_the_rest_of_a_record_syncs() {
+    let hs = Hs::start();
+    let ann = record(
+        ObjectKind::Contact,
+        &[
+            ("first_name", "Ann"),
+            ("email", "ann@example.org"),
+            ("pronouns", "she/her"),
+        ],
+    );
+    hs.save_local(std::slice::from_ref(&ann));
+    hs.sync().ok();
+    let rid = hs.remote_id(ObjectKind::Contact, &ann.id);
+    assert_eq!(
+        prop(&hs.remote("contacts", &rid), "pronouns"),
+        Some("she/her")
+    );
+
+    hs.sandbox.delete_property("contacts", "pronouns").unwrap();
+    // A local edit while the cached catalogue still lists the property: HubSpot refuses the
+    // write naming it; the rest of the change goes through in the same run.
+    hs.edit_local(&ann.id, &[("pronouns", "they/them"), ("job_title", "CTO")]);
+    let run = hs.sync();
+    run.ok();
+    assert_eq!(prop(&hs.remote("contacts", &rid), "jobtitle"), Some("CTO"));
+    assert_eq!(
+        run.stderr.matches("`pronouns`").count(),
+        1,
+        "one warning per run:\n{}",
+        run.stderr
+    );
+
+    // HubSpot's reads leave the property out: it is not taken as cleared.
+    hs.sandbox
+        .update_record("contacts", &rid, &[("firstname", "Annie")])
+        .unwrap();
+    hs.sandbox.clear_request_log();
+    let run = hs.sync();
+    run.ok();
+    let local = hs.local_record(&ann.id);
+    assert_eq!(
+        local.fields.get("first_name").map(String::as_str),
+        Some("Annie")
+    );
+    assert_eq!(
+        local.fields.get("pronouns").map(String::as_str),
+        Some("they/them"),
+        "a deleted property cleared the local value"
+    );
+    hs.run(&["sync", "--full"]).ok();
+    assert_eq!(
+        hs.local_record(&ann.id)
+            .fields
+            .get("pronouns")
+            .map(String::as_str),
+        Some("they/them")
+    );
 }

@@ -39,7 +39,7 @@ use crate::engine::plan::{
 use crate::mapping::{FieldMap, OnDelete, Rule};
 use crate::model::{Millis, ObjectKind, Record, RecordId};
 use crate::providers::{ChangeQuery, Provider, ProviderError, RemoteRecord};
-use crate::store::{ConflictFilter, Link, RunOutcome, Store, StoreError, WriteOrigin};
+use crate::store::{ConflictFilter, Link, RunOutcome, Store, StoreError, WriteOp, WriteOrigin};
 
 /// What a sync run does.
 #[derive(Debug, Clone, Default)]
@@ -285,7 +285,7 @@ pub async fn run(
             Ok::<_, StepError>(())
         }
         .await;
-        rep.warnings.append(&mut sess.warnings);
+        add_warnings(rep, &mut sess.warnings);
         *held = std::mem::take(&mut sess.held);
         *warned = sess.history_warned;
         *pulled = std::mem::take(&mut sess.dry_pulled);
@@ -338,7 +338,7 @@ pub async fn run(
             Ok::<_, StepError>(())
         }
         .await;
-        rep.warnings.append(&mut sess.warnings);
+        add_warnings(rep, &mut sess.warnings);
         if let Err(e) = result {
             stop(rep, e)?;
         }
@@ -398,6 +398,16 @@ pub async fn run(
         )?;
     }
     Ok(report)
+}
+
+/// Adds a phase's warnings to the connection's, each once per run (the pull and the push
+/// each meet a property the CRM no longer has, for example).
+fn add_warnings(rep: &mut ConnectionReport, warnings: &mut Vec<String>) {
+    for w in warnings.drain(..) {
+        if !rep.warnings.contains(&w) {
+            rep.warnings.push(w);
+        }
+    }
 }
 
 /// Records why a connection stopped; a store error stops the whole run.
@@ -461,6 +471,10 @@ struct Session<'a> {
     gated: Option<GateStop>,
     /// Per object, what the archive gate measures across the run's pull and push.
     archives: ArchiveTally,
+    /// Objects whose field catalogue a read or a write showed stale (a mapped property the
+    /// CRM no longer has): the next [`Session::field_map`] asks the CRM again, whatever the
+    /// cached copy's age.
+    stale_catalogue: HashSet<ObjectKind>,
 }
 
 /// Per object: the live links before the run, and the archives its pull planned (carried
@@ -492,6 +506,7 @@ impl<'a> Session<'a> {
             dry_pulled: HashSet::new(),
             gated: None,
             archives: ArchiveTally::new(),
+            stale_catalogue: HashSet::new(),
         }
     }
 
@@ -564,7 +579,8 @@ impl<'a> Session<'a> {
         // state file from before asks once more.
         let signature = format!("options {}", mapped.join(","));
         let now = self.clock.now();
-        if let Some(cached) = self.store.meta_get(&key)?
+        if !self.stale_catalogue.remove(&object)
+            && let Some(cached) = self.store.meta_get(&key)?
             && let Some((at, sig)) = cached.split_once(' ')
             && sig == signature
             && at.parse::<i64>().is_ok_and(|at| now - at < FRESH_MS)
@@ -587,10 +603,17 @@ impl<'a> Session<'a> {
             self.store
                 .meta_set(&options_key(&self.p.name, object), &json)?;
         }
+        if !self.opts.dry_run {
+            // A catalogue missing a mapped property is asked again by every run until the
+            // property is back (or unmapped).
+            let stamp = if missing.is_empty() {
+                format!("{now} {signature}")
+            } else {
+                String::new()
+            };
+            self.store.meta_set(&key, &stamp)?;
+        }
         if missing.is_empty() {
-            if !self.opts.dry_run {
-                self.store.meta_set(&key, &format!("{now} {signature}"))?;
-            }
             Ok((None, Some(options)))
         } else {
             Ok((Some(missing), Some(options)))
@@ -639,8 +662,8 @@ impl<'a> Session<'a> {
         &mut self,
         object: ObjectKind,
     ) -> Result<(ObjectReport, Option<Plan>), StepError> {
-        let map = self.field_map(object).await?;
-        let props = self
+        let mut map = self.field_map(object).await?;
+        let mut props = self
             .p
             .provider
             .read_properties(object, &map.remote_properties());
@@ -663,6 +686,8 @@ impl<'a> Session<'a> {
         let mut dry_plans: Vec<Plan> = Vec::new();
         let mut page = None;
         let mut checkpoint = None;
+        // The catalogue is asked again at most once per read.
+        let mut refreshed = false;
         loop {
             let query = ChangeQuery {
                 object,
@@ -670,6 +695,18 @@ impl<'a> Session<'a> {
                 page: page.take(),
             };
             let got = self.p.provider.changes(&query, &props).await?;
+            // A mapped property the answer leaves out no longer exists in the CRM: its field is
+            // read as unchanged ([`FieldMap::from_remote`]), and the catalogue is asked again now
+            // so that the field is left out of the run, with its warning.
+            if !refreshed && has_absent_properties(&map, &got.records) {
+                refreshed = true;
+                self.stale_catalogue.insert(object);
+                map = self.field_map(object).await?;
+                props = self
+                    .p
+                    .provider
+                    .read_properties(object, &map.remote_properties());
+            }
             self.reporter.advance(got.records.len() as u64);
             rep.read += got.records.len() as u64;
             // A page may hold a record twice (a query restarted at the search cap); keep the
@@ -1186,7 +1223,7 @@ impl<'a> Session<'a> {
         &mut self,
         object: ObjectKind,
     ) -> Result<(ObjectReport, Option<Plan>), StepError> {
-        let map = self.field_map(object).await?;
+        let mut map = self.field_map(object).await?;
         let create_when = match &self.p.config.create_when {
             Some(src) => Some(Rule::parse_for(src, object).map_err(|e| {
                 StepError::Other(format!("`connections.{}.create_when`: {e}", self.p.name))
@@ -1242,76 +1279,104 @@ impl<'a> Session<'a> {
                 .collect();
             rep.local_changes += records.len() as u64;
             records.retain(|r| !self.dry_pulled.contains(&r.id));
-            let local_ids: Vec<RecordId> = records.iter().map(|r| r.id.clone()).collect();
-            let links = self
-                .store
-                .links_by_local_ids(&self.p.name, object, &local_ids)?;
-            let mut held = self.held_remote_values(object, &local_ids)?;
-            held.retain(|id, _| links.get(id).is_some_and(|l| !l.retired));
-            let items: Vec<PlanItem> = records
-                .into_iter()
-                .map(|r| {
-                    let link = links.get(&r.id).map(link_state);
-                    let may_create_remote = link.is_none()
-                        && create_when.as_ref().is_none_or(|rule| rule.eval(&r.fields));
-                    let remote = link
-                        .as_ref()
-                        .zip(held.get(&r.id))
-                        .map(|(l, values)| held_remote_side(l, values));
-                    PlanItem {
-                        local: Some(r),
-                        link,
-                        remote,
-                        matched_by: None,
-                        may_create_remote,
-                        ..PlanItem::default()
-                    }
-                })
-                .collect();
-            let input = PlanInput {
-                connection: self.p.name.clone(),
-                object,
-                rules: map.rules.clone(),
-                on_delete: self.p.config.on_delete,
-                items,
-            };
-            let planned = plan::plan(&input);
-            let planned = self.refine(input, planned).await?;
-            add_plan_counts(&mut rep.planned, &planned.counts());
-            if self.opts.dry_run {
-                plans.push(planned);
-                after = last;
-                if last >= top {
+            // Once more for the records the CRM refused for naming properties it no longer
+            // has: with the catalogue asked again, they are written without them.
+            let mut again_for_properties = false;
+            loop {
+                let local_ids: Vec<RecordId> = records.iter().map(|r| r.id.clone()).collect();
+                let links = self
+                    .store
+                    .links_by_local_ids(&self.p.name, object, &local_ids)?;
+                let mut held = self.held_remote_values(object, &local_ids)?;
+                held.retain(|id, _| links.get(id).is_some_and(|l| !l.retired));
+                let items: Vec<PlanItem> = records
+                    .into_iter()
+                    .map(|r| {
+                        let link = links.get(&r.id).map(link_state);
+                        let may_create_remote = link.is_none()
+                            && create_when.as_ref().is_none_or(|rule| rule.eval(&r.fields));
+                        let remote = link
+                            .as_ref()
+                            .zip(held.get(&r.id))
+                            .map(|(l, values)| held_remote_side(l, values));
+                        PlanItem {
+                            local: Some(r),
+                            link,
+                            remote,
+                            matched_by: None,
+                            may_create_remote,
+                            ..PlanItem::default()
+                        }
+                    })
+                    .collect();
+                let input = PlanInput {
+                    connection: self.p.name.clone(),
+                    object,
+                    rules: map.rules.clone(),
+                    on_delete: self.p.config.on_delete,
+                    items,
+                };
+                let planned = plan::plan(&input);
+                let planned = self.refine(input, planned).await?;
+                if !again_for_properties {
+                    add_plan_counts(&mut rep.planned, &planned.counts());
+                }
+                if self.opts.dry_run {
+                    plans.push(planned);
                     break;
                 }
-                continue;
-            }
-            if !planned.is_empty() || !planned.conflicts.is_empty() {
-                let mut ids = IdCache::default();
-                let outcome = self.executor(&map).execute(&planned, &mut ids).await?;
-                // A field held in this run's pull is held again here (see
-                // `held_remote_values`); it is one conflict, not two.
-                let again = planned
-                    .conflicts
-                    .iter()
-                    .filter(|c| {
-                        c.outcome == Outcome::Held
-                            && self.held.contains(&(c.local_id.clone(), c.field.clone()))
-                    })
-                    .count() as u64;
-                add_follow_up(&mut rep, &outcome);
-                rep.failed += outcome.failed_writes.total();
-                rep.failed_writes.add_all(&outcome.failed_writes);
-                rep.decided_conflicts += outcome.decided;
-                rep.held_conflicts += outcome.held.saturating_sub(again);
-                rep.planned.conflicts = rep.planned.conflicts.saturating_sub(again as usize);
-                rep.planned.held = rep.planned.held.saturating_sub(again as usize);
-                for w in outcome.warnings {
-                    self.warn(w);
+                let mut refused = Vec::new();
+                if !planned.is_empty() || !planned.conflicts.is_empty() {
+                    let mut ids = IdCache::default();
+                    let mut outcome = self.executor(&map).execute(&planned, &mut ids).await?;
+                    refused = std::mem::take(&mut outcome.unknown_properties);
+                    // A field held in this run's pull is held again here (see
+                    // `held_remote_values`); it is one conflict, not two.
+                    let again = planned
+                        .conflicts
+                        .iter()
+                        .filter(|c| {
+                            c.outcome == Outcome::Held
+                                && self.held.contains(&(c.local_id.clone(), c.field.clone()))
+                        })
+                        .count() as u64;
+                    add_follow_up(&mut rep, &outcome);
+                    rep.failed += outcome.failed_writes.total();
+                    rep.failed_writes.add_all(&outcome.failed_writes);
+                    rep.decided_conflicts += outcome.decided;
+                    rep.held_conflicts += outcome.held.saturating_sub(again);
+                    rep.planned.conflicts = rep.planned.conflicts.saturating_sub(again as usize);
+                    rep.planned.held = rep.planned.held.saturating_sub(again as usize);
+                    for w in outcome.warnings {
+                        self.warn(w);
+                    }
+                    self.warn_history(outcome.history_warning);
                 }
-                self.warn_history(outcome.history_warning);
+                self.settle_conflicts(&planned, &held)?;
+                if refused.is_empty() || again_for_properties {
+                    break;
+                }
+                again_for_properties = true;
+                // The second write counts them again, failed or not.
+                for (_, op) in &refused {
+                    rep.failed = rep.failed.saturating_sub(1);
+                    let kind = match op {
+                        WriteOp::Create => &mut rep.failed_writes.create,
+                        WriteOp::Update => &mut rep.failed_writes.update,
+                        WriteOp::Archive => &mut rep.failed_writes.archive,
+                    };
+                    *kind = kind.saturating_sub(1);
+                }
+                self.stale_catalogue.insert(object);
+                map = self.field_map(object).await?;
+                let ids: Vec<RecordId> = refused.into_iter().map(|(id, _)| id).collect();
+                // A record with nothing left to write is settled; one that fails again gets
+                // its failure back.
+                for id in &ids {
+                    self.store.clear_failure(&self.p.name, object, id)?;
+                }
+                records = self.store.get_records(&ids)?.into_values().collect();
             }
-            self.settle_conflicts(&planned, &held)?;
             after = last;
             if last >= top {
                 break;
@@ -1382,6 +1447,20 @@ fn leave_out_seen(records: &mut Vec<RemoteRecord>, links: &HashMap<String, Link>
                 .is_some_and(|l| !l.retired && l.remote_updated_at == Some(r.updated_at))
     });
     (before - records.len()) as u64
+}
+
+/// Whether a record of `records` was read without a mapped property (one the CRM's answer
+/// would name, empty or not, if it still existed).
+fn has_absent_properties(map: &FieldMap, records: &[RemoteRecord]) -> bool {
+    records.iter().any(|r| {
+        r.returned.as_ref().is_some_and(|named| {
+            map.rules.iter().any(|rule| {
+                rule.direction != crate::mapping::Direction::None
+                    && !rule.remote.starts_with("associations.")
+                    && !named.contains(&rule.remote)
+            })
+        })
+    })
 }
 
 /// One change-feed page, planned.

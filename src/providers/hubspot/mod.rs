@@ -115,7 +115,8 @@ use crate::providers::http::{
 use crate::providers::{
     AccountInfo, ChangePage, ChangeQuery, DUPLICATE_CODE_PREFIX, DefaultMapping, FieldOption,
     FieldSpec, FieldTimes, OAuthSpec, Provider, ProviderContext, ProviderError, ProviderKind,
-    RecordError, RemoteField, RemoteFieldKind, RemoteRecord, RemoteWrite, WriteResults,
+    RecordError, RemoteField, RemoteFieldKind, RemoteRecord, RemoteWrite,
+    UNKNOWN_PROPERTIES_CODE_PREFIX, WriteResults,
 };
 
 /// HubSpot's API host.
@@ -384,6 +385,9 @@ struct BatchResponse {
 }
 
 fn to_record(o: HsObject, modified: &str) -> RemoteRecord {
+    // HubSpot names every property asked for that exists (`null` when empty) and leaves out
+    // those it does not have.
+    let returned: BTreeSet<String> = o.properties.keys().cloned().collect();
     let props: BTreeMap<String, String> = o
         .properties
         .into_iter()
@@ -406,6 +410,7 @@ fn to_record(o: HsObject, modified: &str) -> RemoteRecord {
         updated_at,
         prop_updated_at: BTreeMap::new(),
         archived: o.archived,
+        returned: Some(returned),
     }
 }
 
@@ -713,8 +718,15 @@ impl HubSpot {
                 }
                 let raw =
                     refusal_message(&resp.body).unwrap_or_else(|| self.http.error_text(&resp.body));
-                out.results
-                    .push(Some(Err(record_error(raw, Some(resp.status.to_string())))));
+                let mut refused = record_error(raw, Some(resp.status.to_string()));
+                let unknown = unknown_properties(&resp.body);
+                if !unknown.is_empty() {
+                    refused.code = Some(format!(
+                        "{UNKNOWN_PROPERTIES_CODE_PREFIX}{}",
+                        unknown.join(",")
+                    ));
+                }
+                out.results.push(Some(Err(refused)));
                 continue;
             }
             if !resp.is_success() {
@@ -889,6 +901,22 @@ fn refusal_message(body: &str) -> Option<String> {
         );
     }
     Some(text)
+}
+
+/// The properties a validation error refuses because HubSpot does not have them
+/// (`PROPERTY_DOESNT_EXIST`, each named in its context).
+fn unknown_properties(body: &str) -> Vec<String> {
+    let Ok(v) = serde_json::from_str::<Value>(body) else {
+        return Vec::new();
+    };
+    v.get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.get("code").and_then(Value::as_str) == Some("PROPERTY_DOESNT_EXIST"))
+        .filter_map(|e| e.pointer("/context/propertyName/0").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect()
 }
 
 fn json_id(v: &Value) -> Option<String> {

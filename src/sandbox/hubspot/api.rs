@@ -649,6 +649,9 @@ pub fn handle(hub: &mut Hub, now: i64, req: &HttpRequest, segs: &[&str]) -> Http
                     )
                 })
         }),
+        ("DELETE", ["v3", "properties", t, name]) => {
+            obj_type(t).and_then(|t| delete_property(hub, t, name))
+        }
         ("GET", ["v3", "owners"]) => owners(hub, req),
         ("GET", ["v3", "owners", id]) => {
             let by_user = req.query_param("idProperty") == Some("userId");
@@ -1129,6 +1132,31 @@ fn batch(
             &format!("no route for POST {}", req.path),
         )),
     }
+}
+
+/// `DELETE /crm/v3/properties/{objectType}/{propertyName}`: the property leaves the catalogue;
+/// reads no longer return it and a write naming it is refused as an unknown property. A
+/// HubSpot-defined property cannot be deleted.
+pub fn delete_property(hub: &mut Hub, t: ObjType, name: &str) -> Result<HttpResponse, ApiError> {
+    let Some(def) = hub.prop(t, name) else {
+        return Err(ApiError::new(
+            404,
+            "OBJECT_NOT_FOUND",
+            &format!(
+                "Unable to find property {name} for object type {}",
+                t.singular()
+            ),
+        ));
+    };
+    if def.hubspot_defined || def.read_only_definition {
+        return Err(bad_request(&format!(
+            "{name} is a HubSpot defined property and cannot be deleted"
+        )));
+    }
+    if let Some(props) = hub.props.get_mut(&t) {
+        props.retain(|p| p.name != name);
+    }
+    Ok(HttpResponse::empty(204))
 }
 
 fn create_property(

@@ -1822,3 +1822,58 @@ fn a_batch_with_two_inputs_for_one_record_is_refused_whole() {
     let all = call(&sb, "GET", "/crm/v3/objects/contacts?limit=100", None).json();
     assert_eq!(all["results"].as_array().unwrap().len(), 1, "{all}");
 }
+
+#[test]
+fn a_deleted_property_leaves_reads_and_refuses_writes_naming_it() {
+    let sb = start();
+    let r = call(
+        &sb,
+        "POST",
+        "/crm/v3/properties/contacts",
+        Some(
+            json!({"name": "pronouns", "label": "Pronouns", "type": "string",
+                    "fieldType": "text", "groupName": "contactinformation"}),
+        ),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = create_contact(&sb, "a@example.com");
+    let r = call(
+        &sb,
+        "PATCH",
+        &format!("/crm/v3/objects/contacts/{id}"),
+        Some(json!({"properties": {"pronouns": "she/her"}})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let r = call(&sb, "DELETE", "/crm/v3/properties/contacts/pronouns", None);
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = call(&sb, "GET", "/crm/v3/properties/contacts/pronouns", None);
+    assert_eq!(r.status, 404, "{}", r.body);
+    // Asked for, the property is left out; one that exists but is empty is named as null.
+    let got = call(
+        &sb,
+        "GET",
+        &format!("/crm/v3/objects/contacts/{id}?properties=pronouns,jobtitle"),
+        None,
+    )
+    .json();
+    assert!(got["properties"].get("pronouns").is_none(), "{got}");
+    assert_eq!(got["properties"]["jobtitle"], Value::Null, "{got}");
+    let r = call(
+        &sb,
+        "PATCH",
+        &format!("/crm/v3/objects/contacts/{id}"),
+        Some(json!({"properties": {"pronouns": "they/them", "jobtitle": "CTO"}})),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["category"], "VALIDATION_ERROR");
+    assert_eq!(v["errors"][0]["code"], "PROPERTY_DOESNT_EXIST", "{v}");
+    assert_eq!(
+        v["errors"][0]["context"]["propertyName"][0], "pronouns",
+        "{v}"
+    );
+    // A property HubSpot defines cannot be deleted.
+    let r = call(&sb, "DELETE", "/crm/v3/properties/contacts/email", None);
+    assert_eq!(r.status, 400, "{}", r.body);
+}
