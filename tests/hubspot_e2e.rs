@@ -2150,3 +2150,75 @@ fn a_property_deleted_in_hubspot_never_clears_local_values_and_the_rest_of_a_rec
         Some("they/them")
     );
 }
+
+#[test]
+fn a_restore_on_either_side_restores_the_other_and_revives_the_link() {
+    let hs = Hs::start();
+    let ann = record(
+        ObjectKind::Contact,
+        &[("first_name", "Ann"), ("email", "ann@example.org")],
+    );
+    let bob = record(
+        ObjectKind::Contact,
+        &[("first_name", "Bob"), ("email", "bob@example.org")],
+    );
+    let extra: Vec<Record> = (0..4).map(contact).collect();
+    let mut all = vec![ann.clone(), bob.clone()];
+    all.extend(extra);
+    hs.save_local(&all);
+    hs.sync().ok();
+    let ann_rid = hs.remote_id(ObjectKind::Contact, &ann.id);
+
+    // Ann is archived in HubSpot while a local edit waits: the edit fails (exit 3), the
+    // archive reaches here; then Ann is restored in HubSpot.
+    hs.sandbox.archive_record("contacts", &ann_rid).unwrap();
+    hs.edit_local(&ann.id, &[("phone", "+1 555 0100")]);
+    hs.sync().expect_code(3);
+    hs.run(&["sync", "--full"]);
+    assert!(hs.local_record(&ann.id).archived_at.is_some());
+    hs.sandbox.restore_record("contacts", &ann_rid).unwrap();
+    hs.sandbox
+        .update_record("contacts", &ann_rid, &[("firstname", "Annie")])
+        .unwrap();
+    let run = hs.sync();
+    run.ok();
+    let local = hs.local_record(&ann.id);
+    assert_eq!(
+        local.archived_at, None,
+        "a restore in HubSpot left the record archived here"
+    );
+    assert_eq!(
+        local.fields.get("first_name").map(String::as_str),
+        Some("Annie")
+    );
+    assert_eq!(hs.remote_id(ObjectKind::Contact, &ann.id), ann_rid);
+    // The link is live again: a local edit reaches HubSpot.
+    hs.edit_local(&ann.id, &[("job_title", "CTO")]);
+    hs.sync().ok();
+    assert_eq!(
+        prop(&hs.remote("contacts", &ann_rid), "jobtitle"),
+        Some("CTO")
+    );
+
+    // Bob is archived here, so in HubSpot; then restored here. HubSpot's API cannot restore
+    // a record, so Bob is created there again, with his email.
+    let mut archived = hs.local_record(&bob.id);
+    archived.archived_at = Some(now_ms());
+    hs.save_local(&[archived]);
+    hs.sync().ok();
+    let old = hs.remote_id(ObjectKind::Contact, &bob.id);
+    assert_eq!(hs.remote("contacts", &old)["archived"], true);
+    let mut restored = hs.local_record(&bob.id);
+    restored.archived_at = None;
+    restored.updated_at = now_ms();
+    hs.save_local(&[restored]);
+    hs.sync().ok();
+    let new = hs.remote_id(ObjectKind::Contact, &bob.id);
+    let remote = hs.remote("contacts", &new);
+    assert_eq!(
+        remote["archived"], false,
+        "a restore here left HubSpot's record archived"
+    );
+    assert_eq!(prop(&remote, "email"), Some("bob@example.org"));
+    hs.assert_sync_writes_nothing();
+}

@@ -741,6 +741,9 @@ impl<'a> Session<'a> {
                     links.insert(l.remote_id.clone(), l);
                 }
             }
+            if !self.opts.dry_run {
+                self.revive_restored(object, &records, &mut links)?;
+            }
             if !full_read {
                 rep.unchanged += leave_out_seen(&mut records, &links);
             }
@@ -913,6 +916,74 @@ impl<'a> Session<'a> {
             self.warn(w);
         }
         Ok(moved)
+    }
+
+    /// Revives the retired links of records the read returns live: records restored in the CRM
+    /// after an archive (HubSpot keeps them restorable for 90 days; its change feed never
+    /// returns an archived record). The local record that archive archived is restored too;
+    /// with `on_delete = ignore` only a live local record's link is revived (an archived one
+    /// was archived here, and its CRM record never was). The record's failures for the
+    /// connection go with the archive: it is planned afresh. A dry run stores nothing and
+    /// does not plan the restore.
+    fn revive_restored(
+        &mut self,
+        object: ObjectKind,
+        records: &[RemoteRecord],
+        links: &mut HashMap<String, Link>,
+    ) -> Result<(), StepError> {
+        let retired: Vec<Link> = records
+            .iter()
+            .filter(|r| !r.archived)
+            .filter_map(|r| links.get(&r.id))
+            .filter(|l| l.retired)
+            .cloned()
+            .collect();
+        if retired.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<RecordId> = retired.iter().map(|l| l.local_id.clone()).collect();
+        let locals = self.store.get_records(&ids)?;
+        let crm = self.p.provider.kind().display_name();
+        let now = self.clock.now();
+        let mut restored = Vec::new();
+        let mut revived = Vec::new();
+        for l in retired {
+            let Some(local) = locals.get(&l.local_id) else {
+                continue;
+            };
+            if local.archived_at.is_some() {
+                if self.p.config.on_delete != OnDelete::Archive {
+                    continue;
+                }
+                restored.push(Record {
+                    archived_at: None,
+                    updated_at: now,
+                    ..local.clone()
+                });
+                self.warn(format!(
+                    "{} {object} `{}`: restored in {crm} ({object} `{}`), so restored here too",
+                    self.p.name, l.local_id, l.remote_id
+                ));
+            }
+            revived.push(Link {
+                retired: false,
+                ..l
+            });
+        }
+        self.store.save_pulled(
+            &restored,
+            &revived,
+            &WriteOrigin::Pull {
+                run: self.run,
+                connection: self.p.name.clone(),
+            },
+        )?;
+        for l in revived {
+            self.store
+                .clear_failure(&self.p.name, object, &l.local_id)?;
+            links.insert(l.remote_id.clone(), l);
+        }
+        Ok(())
     }
 
     /// Plans one page of the change feed against the local records (with per-field times for
@@ -1289,12 +1360,23 @@ impl<'a> Session<'a> {
                     .links_by_local_ids(&self.p.name, object, &local_ids)?;
                 let mut held = self.held_remote_values(object, &local_ids)?;
                 held.retain(|id, _| links.get(id).is_some_and(|l| !l.retired));
+                let on_delete = self.p.config.on_delete;
                 let items: Vec<PlanItem> = records
                     .into_iter()
                     .map(|r| {
-                        let link = links.get(&r.id).map(link_state);
-                        let may_create_remote = link.is_none()
-                            && create_when.as_ref().is_none_or(|rule| rule.eval(&r.fields));
+                        let mut link = links.get(&r.id).map(link_state);
+                        // Restored here after an archive carried over: the CRM's record stays
+                        // archived (HubSpot's API cannot restore one), so it is created there
+                        // again, as it was synced before whatever the create rule says.
+                        let recreate = on_delete == OnDelete::Archive
+                            && r.archived_at.is_none()
+                            && link.as_ref().is_some_and(|l| l.archived);
+                        if recreate {
+                            link = None;
+                        }
+                        let may_create_remote = recreate
+                            || link.is_none()
+                                && create_when.as_ref().is_none_or(|rule| rule.eval(&r.fields));
                         let remote = link
                             .as_ref()
                             .zip(held.get(&r.id))

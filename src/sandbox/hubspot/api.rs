@@ -426,6 +426,45 @@ pub fn update(
 }
 
 /// Archives a live record; false if there is none.
+/// How long HubSpot keeps an archived record restorable.
+const RESTORABLE_MS: i64 = 90 * 24 * 60 * 60 * 1000;
+
+/// Restores an archived record as a HubSpot user does from the recycle bin (HubSpot's API has
+/// no restore call): within 90 days of the archive, and only while no live record holds one
+/// of its unique values (a contact re-created with the same email since). The record comes
+/// back with its id and values and a new modification time, so the change feed reads it.
+pub fn restore(hub: &mut Hub, t: ObjType, now: i64, id: u64) -> Result<(), String> {
+    let Some(archived_at) = hub.store(t).records.get(&id).and_then(|r| r.archived_ms) else {
+        return Err(format!("no archived {} with id `{id}`", t.singular()));
+    };
+    if now - archived_at > RESTORABLE_MS {
+        return Err(format!(
+            "{} `{id}` was archived more than 90 days ago and cannot be restored",
+            t.singular()
+        ));
+    }
+    let unique = hub.unique_props(t);
+    let rec = &hub.store(t).records[&id];
+    for p in &unique {
+        if let Some(v) = rec.props.get(p).filter(|v| !v.is_empty())
+            && let Some(other) = hub.store(t).find_unique(p, v)
+        {
+            return Err(format!(
+                "{} `{other}` now holds {p} `{v}`, so `{id}` cannot be restored",
+                t.singular()
+            ));
+        }
+    }
+    let store = hub.store_mut(t);
+    let mut rec = store.take(id, &unique).expect("checked above");
+    rec.archived_ms = None;
+    rec.updated_ms = now.max(rec.updated_ms + 1);
+    rec.props
+        .insert(t.modified_prop().into(), iso_ms(rec.updated_ms));
+    store.insert(rec, &unique);
+    Ok(())
+}
+
 pub fn archive(hub: &mut Hub, t: ObjType, now: i64, id: u64) -> bool {
     if hub.store(t).live(id).is_none() {
         return false;

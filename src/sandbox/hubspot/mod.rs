@@ -325,6 +325,12 @@ impl HubSpotSandbox {
             .map_err(|e| anyhow::anyhow!("the sandbox refused: {}", e.message()))
     }
 
+    /// Restores an archived record as a HubSpot user does from the recycle bin: within 90 days,
+    /// unless a live record took one of its unique values since.
+    pub fn restore_record(&self, object_type: &str, id: &str) -> anyhow::Result<()> {
+        admin::user_restore(&self.shared, object_type, id)
+    }
+
     /// Archives a record as a HubSpot user deleting it would.
     pub fn archive_record(&self, object_type: &str, id: &str) -> anyhow::Result<()> {
         admin::user_archive(&self.shared, object_type, id)

@@ -1877,3 +1877,43 @@ fn a_deleted_property_leaves_reads_and_refuses_writes_naming_it() {
     let r = call(&sb, "DELETE", "/crm/v3/properties/contacts/email", None);
     assert_eq!(r.status, 400, "{}", r.body);
 }
+
+#[test]
+fn an_archived_record_is_restored_within_90_days_unless_its_email_was_taken() {
+    let sb = start();
+    let a = create_contact(&sb, "a@example.com");
+    archive_contact(&sb, &a);
+    let r = call(&sb, "POST", "/_sandbox/objects/contacts/1/restore", None);
+    assert_eq!(r.status, 400, "not archived: {}", r.body);
+    let r = call(
+        &sb,
+        "POST",
+        &format!("/_sandbox/objects/contacts/{a}/restore"),
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let got = call(&sb, "GET", &format!("/crm/v3/objects/contacts/{a}"), None);
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_eq!(got.json()["archived"], false);
+    let found = search(
+        &sb,
+        json!({"filterGroups": [{"filters": [
+        {"propertyName": "email", "operator": "EQ", "value": "a@example.com"}]}]}),
+    );
+    assert_eq!(
+        found.json()["total"],
+        1,
+        "a restored record is in the change feed"
+    );
+
+    // Re-created with the same email since: the archived one cannot come back.
+    archive_contact(&sb, &a);
+    let b = create_contact(&sb, "a@example.com");
+    assert_ne!(a, b);
+    assert!(sb.restore_record("contacts", &a).is_err());
+    // More than 90 days after its archive.
+    archive_contact(&sb, &b);
+    sb.advance_clock(Duration::from_secs(91 * 24 * 3600));
+    let e = sb.restore_record("contacts", &b).unwrap_err().to_string();
+    assert!(e.contains("90 days"), "{e}");
+}
