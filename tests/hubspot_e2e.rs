@@ -2222,3 +2222,71 @@ fn a_restore_on_either_side_restores_the_other_and_revives_the_link() {
     assert_eq!(prop(&remote, "email"), Some("bob@example.org"));
     hs.assert_sync_writes_nothing();
 }
+
+#[test]
+fn an_owner_given_as_an_email_is_sent_as_the_owners_id_and_read_back_as_the_email() {
+    let hs = Hs::start();
+    let ann = record(
+        ObjectKind::Contact,
+        &[
+            ("first_name", "Ann"),
+            ("email", "ann@example.org"),
+            ("owner", "Grace.Hopper@example.com"),
+        ],
+    );
+    let bob = record(
+        ObjectKind::Contact,
+        &[
+            ("first_name", "Bob"),
+            ("email", "bob@example.org"),
+            ("owner", "nobody@example.com"),
+        ],
+    );
+    hs.save_local(&[ann.clone(), bob.clone()]);
+    hs.sync().expect_code(3);
+    let ann_rid = hs.remote_id(ObjectKind::Contact, &ann.id);
+    // Grace Hopper is the sandbox's second owner.
+    assert_eq!(
+        prop(&hs.remote("contacts", &ann_rid), "hubspot_owner_id"),
+        Some("71000002")
+    );
+    // An email no owner has is one failure naming it.
+    let failed = hs.run(&["status", "--failed", "--json"]);
+    let v = failed.json();
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{v:#}");
+    assert_eq!(list[0]["local_id"], bob.id.0.as_str());
+    assert!(
+        list[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nobody@example.com"),
+        "{v:#}"
+    );
+    // Nothing goes back and forth: the local owner stays as written.
+    let mut fixed = hs.local_record(&bob.id);
+    fixed.fields.remove("owner");
+    fixed.updated_at = now_ms();
+    hs.save_local(&[fixed]);
+    hs.sync().ok();
+    hs.assert_sync_writes_nothing();
+    assert_eq!(
+        hs.local_record(&ann.id)
+            .fields
+            .get("owner")
+            .map(String::as_str),
+        Some("Grace.Hopper@example.com")
+    );
+    // An owner changed in HubSpot reads as the owner's email.
+    hs.sandbox
+        .update_record("contacts", &ann_rid, &[("hubspot_owner_id", "71000003")])
+        .unwrap();
+    hs.sync().ok();
+    assert_eq!(
+        hs.local_record(&ann.id)
+            .fields
+            .get("owner")
+            .map(String::as_str),
+        Some("alan.turing@example.com")
+    );
+}

@@ -366,6 +366,13 @@ impl FieldMap {
                         continue;
                     }
                 }
+            } else if rule.field == "owner" {
+                // An owner reads as the user's email where the CRM lists it (the options of
+                // an owner property are its owners by email), as a local owner is written.
+                match rule.options.iter().find(|o| o.value == value) {
+                    Some(o) => o.label.clone(),
+                    None => value,
+                }
             } else {
                 value
             };

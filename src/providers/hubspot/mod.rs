@@ -119,6 +119,9 @@ use crate::providers::{
     UNKNOWN_PROPERTIES_CODE_PREFIX, WriteResults,
 };
 
+/// The property that points a record to its owner (an owner's `id`).
+const OWNER_PROPERTY: &str = "hubspot_owner_id";
+
 /// HubSpot's API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.hubapi.com";
 /// Where the browser signs in.
@@ -1057,7 +1060,7 @@ impl Provider for HubSpot {
                 ("company", "company"),
                 ("job_title", "jobtitle"),
                 ("lifecycle_stage", "lifecyclestage"),
-                ("owner", "hubspot_owner_id"),
+                ("owner", OWNER_PROPERTY),
                 ("pronouns", "pronouns"),
                 ("company_id", COMPANY_ASSOCIATION),
             ],
@@ -1549,6 +1552,12 @@ impl Provider for HubSpot {
                 })
             })
             .collect();
+        // The owner property's options are the owners, by email: a local owner given as an
+        // email is sent as the owner's id, and an id read back reads as the email. Read with
+        // the catalogue, so kept as long as it is.
+        if let Some(owner) = out.iter_mut().find(|f| f.name == OWNER_PROPERTY) {
+            owner.options = self.owners().await?;
+        }
         if object == ObjectKind::Contact {
             out.push(RemoteField {
                 name: COMPANY_ASSOCIATION.into(),
@@ -1649,6 +1658,36 @@ impl Provider for HubSpot {
 }
 
 impl HubSpot {
+    /// The portal's active owners that have an email, as options of the owner property (the
+    /// email the label, the owner's id the value): `GET /crm/v3/owners`, 100 a page.
+    async fn owners(&self) -> Result<Vec<FieldOption>, ProviderError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut path = "/crm/v3/owners?limit=100&archived=false".to_string();
+            if let Some(a) = &after {
+                path.push_str("&after=");
+                path.extend(url::form_urlencoded::byte_serialize(a.as_bytes()));
+            }
+            let resp = self.http.send_ok(Request::new(Method::Get, path)).await?;
+            let body: Value = self.parse(&resp, "the owner list")?;
+            for o in body["results"].as_array().into_iter().flatten() {
+                if let (Some(id), Some(email)) = (json_id(&o["id"]), o["email"].as_str())
+                    && !email.is_empty()
+                {
+                    out.push(FieldOption {
+                        value: id,
+                        label: email.to_string(),
+                    });
+                }
+            }
+            match body.pointer("/paging/next/after").and_then(Value::as_str) {
+                Some(a) => after = Some(a.to_string()),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// Batch read by id or by `id_property` (`POST …/batch/read`, 100 inputs a call), archived
     /// records excluded; ids HubSpot does not know (named in a 207's errors) are left out. A
     /// contact's company is read with the v4 association read, as the change feed does, when
