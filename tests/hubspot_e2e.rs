@@ -954,6 +954,7 @@ fn a_sync_with_nothing_to_do_writes_nothing_searches_once_per_object_and_reads_n
     hs.save_local(&(0..10).map(contact).collect::<Vec<_>>());
     hs.sync().ok();
     hs.sync().ok();
+    hs.sandbox.clear_request_log();
     let run = hs.run(&["sync", "--json"]);
     run.ok();
     let log = hs.sandbox.request_log();
