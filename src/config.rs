@@ -40,8 +40,8 @@ pub struct Config {
 pub struct SyncSettings {
     /// The policy for conflicting fields that name none.
     pub conflict_policy: ConflictPolicy,
-    /// A plan that would archive more than this share (percent) of a connection's linked
-    /// records stops before writing anything; `--force` goes past.
+    /// A run that would archive (on both sides together) more than this share (percent) of a
+    /// connection's live links stops before writing any archive; `--force` goes past.
     pub max_archive_pct: u8,
     /// How far back (seconds) each change-feed read starts before the stored cursor, for
     /// clock skew between crmsync and the CRM and for search indexes that lag behind writes.

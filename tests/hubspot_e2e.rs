@@ -2091,3 +2091,203 @@ fn two_linked_contacts_merged_in_hubspot_keep_a_failure_saying_to_merge_them_loc
     assert_eq!(r["archived"], false, "the merged contact stays: {r:#}");
     assert_eq!(hs.local_for(ObjectKind::Contact, &b).id, bea.id);
 }
+
+#[test]
+fn a_property_deleted_in_hubspot_never_clears_local_values_and_the_rest_of_a_record_syncs() {
+    let hs = Hs::start();
+    let ann = record(
+        ObjectKind::Contact,
+        &[
+            ("first_name", "Ann"),
+            ("email", "ann@example.org"),
+            ("pronouns", "she/her"),
+        ],
+    );
+    hs.save_local(std::slice::from_ref(&ann));
+    hs.sync().ok();
+    let rid = hs.remote_id(ObjectKind::Contact, &ann.id);
+    assert_eq!(
+        prop(&hs.remote("contacts", &rid), "pronouns"),
+        Some("she/her")
+    );
+
+    hs.sandbox.delete_property("contacts", "pronouns").unwrap();
+    // A local edit while the cached catalogue still lists the property: HubSpot refuses the
+    // write naming it; the rest of the change goes through in the same run.
+    hs.edit_local(&ann.id, &[("pronouns", "they/them"), ("job_title", "CTO")]);
+    let run = hs.sync();
+    run.ok();
+    assert_eq!(prop(&hs.remote("contacts", &rid), "jobtitle"), Some("CTO"));
+    assert_eq!(
+        run.stderr.matches("`pronouns`").count(),
+        1,
+        "one warning per run:\n{}",
+        run.stderr
+    );
+
+    // HubSpot's reads leave the property out: it is not taken as cleared.
+    hs.sandbox
+        .update_record("contacts", &rid, &[("firstname", "Annie")])
+        .unwrap();
+    hs.sandbox.clear_request_log();
+    let run = hs.sync();
+    run.ok();
+    let local = hs.local_record(&ann.id);
+    assert_eq!(
+        local.fields.get("first_name").map(String::as_str),
+        Some("Annie")
+    );
+    assert_eq!(
+        local.fields.get("pronouns").map(String::as_str),
+        Some("they/them"),
+        "a deleted property cleared the local value"
+    );
+    hs.run(&["sync", "--full"]).ok();
+    assert_eq!(
+        hs.local_record(&ann.id)
+            .fields
+            .get("pronouns")
+            .map(String::as_str),
+        Some("they/them")
+    );
+}
+
+#[test]
+fn a_restore_on_either_side_restores_the_other_and_revives_the_link() {
+    let hs = Hs::start();
+    let ann = record(
+        ObjectKind::Contact,
+        &[("first_name", "Ann"), ("email", "ann@example.org")],
+    );
+    let bob = record(
+        ObjectKind::Contact,
+        &[("first_name", "Bob"), ("email", "bob@example.org")],
+    );
+    let extra: Vec<Record> = (0..4).map(contact).collect();
+    let mut all = vec![ann.clone(), bob.clone()];
+    all.extend(extra);
+    hs.save_local(&all);
+    hs.sync().ok();
+    let ann_rid = hs.remote_id(ObjectKind::Contact, &ann.id);
+
+    // Ann is archived in HubSpot while a local edit waits: the edit fails (exit 3), the
+    // archive reaches here; then Ann is restored in HubSpot.
+    hs.sandbox.archive_record("contacts", &ann_rid).unwrap();
+    hs.edit_local(&ann.id, &[("phone", "+1 555 0100")]);
+    hs.sync().expect_code(3);
+    hs.run(&["sync", "--full"]);
+    assert!(hs.local_record(&ann.id).archived_at.is_some());
+    hs.sandbox.restore_record("contacts", &ann_rid).unwrap();
+    hs.sandbox
+        .update_record("contacts", &ann_rid, &[("firstname", "Annie")])
+        .unwrap();
+    let run = hs.sync();
+    run.ok();
+    let local = hs.local_record(&ann.id);
+    assert_eq!(
+        local.archived_at, None,
+        "a restore in HubSpot left the record archived here"
+    );
+    assert_eq!(
+        local.fields.get("first_name").map(String::as_str),
+        Some("Annie")
+    );
+    assert_eq!(hs.remote_id(ObjectKind::Contact, &ann.id), ann_rid);
+    // The link is live again: a local edit reaches HubSpot.
+    hs.edit_local(&ann.id, &[("job_title", "CTO")]);
+    hs.sync().ok();
+    assert_eq!(
+        prop(&hs.remote("contacts", &ann_rid), "jobtitle"),
+        Some("CTO")
+    );
+
+    // Bob is archived here, so in HubSpot; then restored here. HubSpot's API cannot restore
+    // a record, so Bob is created there again, with his email.
+    let mut archived = hs.local_record(&bob.id);
+    archived.archived_at = Some(now_ms());
+    hs.save_local(&[archived]);
+    hs.sync().ok();
+    let old = hs.remote_id(ObjectKind::Contact, &bob.id);
+    assert_eq!(hs.remote("contacts", &old)["archived"], true);
+    let mut restored = hs.local_record(&bob.id);
+    restored.archived_at = None;
+    restored.updated_at = now_ms();
+    hs.save_local(&[restored]);
+    hs.sync().ok();
+    let new = hs.remote_id(ObjectKind::Contact, &bob.id);
+    let remote = hs.remote("contacts", &new);
+    assert_eq!(
+        remote["archived"], false,
+        "a restore here left HubSpot's record archived"
+    );
+    assert_eq!(prop(&remote, "email"), Some("bob@example.org"));
+    hs.assert_sync_writes_nothing();
+}
+
+#[test]
+fn an_owner_given_as_an_email_is_sent_as_the_owners_id_and_read_back_as_the_email() {
+    let hs = Hs::start();
+    let ann = record(
+        ObjectKind::Contact,
+        &[
+            ("first_name", "Ann"),
+            ("email", "ann@example.org"),
+            ("owner", "Grace.Hopper@example.com"),
+        ],
+    );
+    let bob = record(
+        ObjectKind::Contact,
+        &[
+            ("first_name", "Bob"),
+            ("email", "bob@example.org"),
+            ("owner", "nobody@example.com"),
+        ],
+    );
+    hs.save_local(&[ann.clone(), bob.clone()]);
+    hs.sync().expect_code(3);
+    let ann_rid = hs.remote_id(ObjectKind::Contact, &ann.id);
+    // Grace Hopper is the sandbox's second owner.
+    assert_eq!(
+        prop(&hs.remote("contacts", &ann_rid), "hubspot_owner_id"),
+        Some("71000002")
+    );
+    // An email no owner has is one failure naming it.
+    let failed = hs.run(&["status", "--failed", "--json"]);
+    let v = failed.json();
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{v:#}");
+    assert_eq!(list[0]["local_id"], bob.id.0.as_str());
+    assert!(
+        list[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nobody@example.com"),
+        "{v:#}"
+    );
+    // Nothing goes back and forth: the local owner stays as written.
+    let mut fixed = hs.local_record(&bob.id);
+    fixed.fields.remove("owner");
+    fixed.updated_at = now_ms();
+    hs.save_local(&[fixed]);
+    hs.sync().ok();
+    hs.assert_sync_writes_nothing();
+    assert_eq!(
+        hs.local_record(&ann.id)
+            .fields
+            .get("owner")
+            .map(String::as_str),
+        Some("Grace.Hopper@example.com")
+    );
+    // An owner changed in HubSpot reads as the owner's email.
+    hs.sandbox
+        .update_record("contacts", &ann_rid, &[("hubspot_owner_id", "71000003")])
+        .unwrap();
+    hs.sync().ok();
+    assert_eq!(
+        hs.local_record(&ann.id)
+            .fields
+            .get("owner")
+            .map(String::as_str),
+        Some("alan.turing@example.com")
+    );
+}

@@ -1671,3 +1671,52 @@ async fn the_cursor_follows_hubspots_clock_not_this_machines() {
     // The header's whole second is taken at its middle.
     assert_eq!(s.hs.clock_skew(), Some(-3_600_000 + 500));
 }
+
+#[tokio::test]
+async fn a_batch_never_names_one_record_twice() {
+    // HubSpot refuses a whole batch in which two inputs name one record; this fake does too.
+    let fake = Fake::start(|req, _| {
+        assert_eq!(req.path, "/crm/v3/objects/companies/batch/update");
+        let ids: Vec<String> = req.body["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect();
+        let mut distinct = ids.clone();
+        distinct.sort();
+        distinct.dedup();
+        if distinct.len() < ids.len() {
+            return answer(
+                400,
+                json!({ "status": "error", "category": "VALIDATION_ERROR",
+                        "message": "Duplicate IDs found in batch input: [5]. IDs must be unique" }),
+            );
+        }
+        complete(
+            ids.iter()
+                .map(|id| {
+                    json!({ "id": id, "properties": { "name": "N" },
+                                  "createdAt": "2026-01-01T00:00:00.000Z",
+                                  "updatedAt": "2026-04-01T00:00:00.000Z", "archived": false })
+                })
+                .collect(),
+        )
+    });
+    let s = setup(&fake, None, |_| {});
+    let out =
+        s.hs.update(
+            ObjectKind::Company,
+            &[
+                write("L1", Some("5"), &[("name", "A")]),
+                write("L2", Some("6"), &[("name", "B")]),
+                write("L3", Some("5"), &[("name", "C")]),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(answered_ids(&out), vec!["5", "6", "5"]);
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 2, "one call per distinct set, none refused");
+    assert_eq!(seen[0].body["inputs"].as_array().unwrap().len(), 2);
+}

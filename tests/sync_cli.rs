@@ -220,17 +220,7 @@ fn archiving_most_linked_records_stops_at_the_gate_with_exit_4_until_forced() {
     let (sandbox, env) = setup();
     let records = six_synced(&env);
     // Archive four of six locally: 67% > the 50% default.
-    let mut store = Store::open(&env.state_path()).unwrap();
-    let archived: Vec<Record> = records[..4]
-        .iter()
-        .map(|r| Record {
-            archived_at: Some(2),
-            updated_at: 2,
-            ..r.clone()
-        })
-        .collect();
-    store.save_records(&archived, &WriteOrigin::User).unwrap();
-    drop(store);
+    archive_locally(&env, &records[..4]);
 
     let run = env.run(&["sync"]);
     run.expect_code(4);
@@ -243,6 +233,112 @@ fn archiving_most_linked_records_stops_at_the_gate_with_exit_4_until_forced() {
 
     env.run(&["sync", "--force"]).ok();
     assert_eq!(remote_contacts(&sandbox).len(), 2);
+}
+
+/// Archives these local records, as `crmsync records archive` does.
+fn archive_locally(env: &TestEnv, records: &[Record]) {
+    let mut store = Store::open(&env.state_path()).unwrap();
+    let archived: Vec<Record> = records
+        .iter()
+        .map(|r| Record {
+            archived_at: Some(3),
+            updated_at: 3,
+            ..r.clone()
+        })
+        .collect();
+    store.save_records(&archived, &WriteOrigin::User).unwrap();
+}
+
+fn synced_contacts(env: &TestEnv) -> u64 {
+    let status = env.run(&["status", "--json"]);
+    status.ok();
+    let v = status.json();
+    v["connections"][0]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == "contact")
+        .unwrap()["synced"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn archives_in_several_rounds_are_measured_against_the_links_still_live() {
+    let (sandbox, env) = setup();
+    let records: Vec<Record> = (0..10)
+        .map(|i| contact(&format!("r{i}@example.com"), "R"))
+        .collect();
+    save(&env, &records);
+    env.run(&["sync"]).ok();
+    assert_eq!(synced_contacts(&env), 10);
+    // Five of ten: at the 50% limit, allowed.
+    archive_locally(&env, &records[..5]);
+    env.run(&["sync"]).ok();
+    assert_eq!(remote_contacts(&sandbox).len(), 5);
+    assert_eq!(
+        synced_contacts(&env),
+        5,
+        "archived records counted as synced"
+    );
+    // Three of the five left: 60%, though only 30% of every link ever made.
+    archive_locally(&env, &records[5..8]);
+    let run = env.run(&["sync"]);
+    run.expect_code(4);
+    assert!(run.stderr.contains("3 of 5"), "{}", run.stderr);
+    assert_eq!(
+        remote_contacts(&sandbox).len(),
+        5,
+        "the gate let archives through"
+    );
+}
+
+#[test]
+fn the_archive_gate_counts_the_pull_and_the_push_of_one_run_together() {
+    let (sandbox, mut env) = setup();
+    let records: Vec<Record> = (0..10)
+        .map(|i| contact(&format!("h{i}@example.com"), "H"))
+        .collect();
+    save(&env, &records);
+    env.run(&["sync"]).ok();
+    // Three archived in HubSpot, three others here: 30% each, 60% together.
+    let remote = remote_contacts(&sandbox);
+    let archived_here: Vec<Record> = records[..3].to_vec();
+    let here: Vec<&str> = archived_here
+        .iter()
+        .map(|r| r.fields["email"].as_str())
+        .collect();
+    let there: Vec<String> = remote
+        .iter()
+        .filter(|c| !here.contains(&c["properties"]["email"].as_str().unwrap()))
+        .take(3)
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    for id in &there {
+        sandbox.archive_record("contacts", id).unwrap();
+    }
+    archive_locally(&env, &archived_here);
+    // A normal sync a day later, when the change feed lists HubSpot's archives again.
+    let later = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 2 * 24 * 3600 * 1000;
+    env.set_env("CRMSYNC_TEST_NOW", &later.to_string());
+    let run = env.run(&["sync"]);
+    run.expect_code(4);
+    assert!(run.stderr.contains("6 of 10"), "{}", run.stderr);
+    assert_eq!(
+        remote_contacts(&sandbox).len(),
+        7,
+        "the push archived past the gate"
+    );
+    let store = Store::open(&env.state_path()).unwrap();
+    assert_eq!(
+        store.count_records(ObjectKind::Contact, false).unwrap(),
+        7,
+        "the pull archived past the gate"
+    );
 }
 
 #[test]
@@ -280,7 +376,23 @@ fn a_dry_run_stopped_at_the_gate_shows_what_it_held_back_and_not_nothing_to_do()
         .unwrap_or_default();
     // A full read returns the archived records too.
     assert_eq!(contact["read"], 6, "{v:#}");
-    assert_eq!(contact["planned"]["local_archive"], 4, "{v:#}");
+    // What the gate held back is reported as planned and not written, not as done.
+    assert_eq!(contact["not_written"]["local_archive"], 4, "{v:#}");
+    assert_eq!(contact["planned"]["local_archive"], 0, "{v:#}");
+    let table = env.run(&["sync", "--full"]);
+    table.expect_code(4);
+    assert!(
+        table.stdout.contains("0 here, 0 there"),
+        "the table counts archives that were never written:\n{}",
+        table.stdout
+    );
+    assert!(
+        table
+            .stderr
+            .contains("planned 4 archives here; none of it was written"),
+        "{}",
+        table.stderr
+    );
     let store = Store::open(&env.state_path()).unwrap();
     assert_eq!(store.count_records(ObjectKind::Contact, false).unwrap(), 6);
 }

@@ -272,7 +272,7 @@ fn a_request_budget_smaller_than_the_read_moves_forward_run_by_run() {
     loop {
         runs += 1;
         assert!(runs <= 30, "no end after 30 runs; {had} contacts arrived");
-        let run = w.run(&["sync", "--max-requests", "5"]);
+        let run = w.run(&["sync", "--max-requests", "7"]);
         let have = w.live_contacts().len();
         if run.code == 0 {
             break;
@@ -281,7 +281,7 @@ fn a_request_budget_smaller_than_the_read_moves_forward_run_by_run() {
         // one resumes), and the message says how far it got.
         run.expect_code(1);
         assert!(
-            run.stderr.contains("used its budget of 5 requests"),
+            run.stderr.contains("used its budget of 7 requests"),
             "{}",
             run.stderr
         );
@@ -301,7 +301,7 @@ fn a_request_budget_smaller_than_the_read_moves_forward_run_by_run() {
     }
     assert_eq!(w.live_contacts().len(), 450);
     // And nothing is read twice over once done: a run with nothing to do fits the budget.
-    w.run(&["sync", "--max-requests", "5"]).ok();
+    w.run(&["sync", "--max-requests", "7"]).ok();
 }
 
 // ---- plans -------------------------------------------------------------------------------

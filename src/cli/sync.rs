@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::plan::{Op, Outcome, Plan};
+use crate::engine::plan::{Op, Outcome, Plan, PlanCounts};
 use crate::engine::sync::{self, Participant, SyncOptions, SyncReport};
 use crate::model::{ObjectKind, RecordId};
 use crate::output::errors::UsageError;
@@ -295,6 +295,17 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
         }
         if let Some(gate) = &c.stopped_by {
             ctx.out.warn(format!("{gate}"));
+            if !ctx.out.json {
+                for o in &c.objects {
+                    if let (Some(kind), Some(held)) = (o.object, &o.not_written) {
+                        ctx.out.note(format!(
+                            "{} {kind}: planned {}; none of it was written",
+                            c.connection,
+                            describe_counts(held)
+                        ));
+                    }
+                }
+            }
         }
         if let Some(e) = &c.error {
             let message = format!("connection `{}` stopped: {e}", c.connection);
@@ -323,6 +334,28 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
         }
     }
     Ok(exit_for(report))
+}
+
+/// What a plan's counts would write, in words (`3 archives here, 12 there, 1 update here`).
+fn describe_counts(p: &PlanCounts) -> String {
+    let parts: Vec<String> = [
+        ("link", "links", p.link, ""),
+        ("create", "creates", p.local_create, " here"),
+        ("create", "creates", p.remote_create, " there"),
+        ("update", "updates", p.local_update, " here"),
+        ("update", "updates", p.remote_update, " there"),
+        ("archive", "archives", p.local_archive, " here"),
+        ("archive", "archives", p.remote_archive, " there"),
+    ]
+    .into_iter()
+    .filter(|(.., n, _)| *n > 0)
+    .map(|(one, many, n, side)| format!("{n} {}{side}", if n == 1 { one } else { many }))
+    .collect();
+    if parts.is_empty() {
+        "no write".to_string()
+    } else {
+        parts.join(", ")
+    }
 }
 
 /// Planned writes less refused ones.

@@ -73,6 +73,10 @@ pub struct ExecOutcome {
     /// Set when the CRM's field times for the duplicates' `newest-wins` conflicts could not
     /// be read; the session gives it once per connection and run, like its own.
     pub history_warning: Option<String>,
+    /// Local records whose write the CRM refused for naming properties it does not have
+    /// (deleted there since the catalogue was read), kept as failures: the session asks for
+    /// the catalogue again and writes them once more without those properties.
+    pub unknown_properties: Vec<(RecordId, WriteOp)>,
 }
 
 /// Writes to the CRM that it refused, by kind: what a report takes off the planned creates,
@@ -978,6 +982,10 @@ impl Executor<'_> {
                 }
                 Err(e) => {
                     out.failed_writes.add(op);
+                    if !e.unknown_properties().is_empty() {
+                        out.unknown_properties
+                            .push((RecordId(w.local_id.clone()), op));
+                    }
                     self.store.fail_write(
                         jid,
                         &WriteFailure {

@@ -4,8 +4,10 @@
 //!   all while the connection has live links is far more likely a wrong account, a lost
 //!   permission or a broken filter than "everything was deleted". A delta read that returns
 //!   nothing is normal and never stops.
-//! * **Mass archive.** A plan that archives (on either side) more than `max_archive_pct`
-//!   percent of the connection's live links stops.
+//! * **Mass archive.** A run that archives (on either side, pull and push together) more
+//!   than `max_archive_pct` percent of the connection's live links stops before it archives
+//!   any. Links retired by earlier archives do not count, so a data set cannot be archived
+//!   away in rounds that each stay under the limit.
 //!
 //! Each stop carries the reason, the numbers and the flag that goes past it (`--force`).
 //! A failed or partial read never reaches the gates: the engine does not plan from it.
@@ -28,8 +30,13 @@ pub struct GateInput {
     pub full_read: bool,
     /// Remote records the read returned (archived ones included).
     pub remote_records: usize,
-    /// Live (not archived) links of this connection and object before the run.
+    /// Live links (not retired by an archive) of this connection and object before the run.
     pub linked: usize,
+    /// Archives of this connection and object the run carries out besides the plan's: for a
+    /// pull, the local archives its push will send; for a push, those its pull made. The
+    /// gate counts a run's archives on both sides together.
+    #[serde(default)]
+    pub also_archiving: usize,
     /// `[sync] max_archive_pct`.
     pub max_archive_pct: u8,
 }
@@ -79,7 +86,7 @@ pub fn check(input: &GateInput, plan: &Plan, force: bool) -> Result<(), GateStop
             linked: input.linked,
         });
     }
-    let archives = plan.archives();
+    let archives = plan.archives() + input.also_archiving;
     if input.linked > 0 && archives > 0 {
         // Integer arithmetic: `archives / linked > max / 100` without rounding surprises.
         let over =
@@ -112,6 +119,7 @@ mod tests {
             full_read,
             remote_records,
             linked,
+            also_archiving: 0,
             max_archive_pct: 50,
         }
     }
@@ -187,6 +195,17 @@ mod tests {
         }
         assert!(stop.to_string().contains("6 of 10"), "{stop}");
         assert!(check(&input(false, 6, 10), &plan_archiving(3, 3), true).is_ok());
+    }
+
+    #[test]
+    fn archives_planned_elsewhere_in_the_run_count_with_the_plan() {
+        // 3 in this plan, 3 more on the other side of the run: 6 of 10, over 50%.
+        let mut i = input(false, 3, 10);
+        i.also_archiving = 3;
+        let stop = check(&i, &plan_archiving(3, 0), false).unwrap_err();
+        assert!(stop.to_string().contains("6 of 10"), "{stop}");
+        i.also_archiving = 2;
+        assert!(check(&i, &plan_archiving(3, 0), false).is_ok());
     }
 
     #[test]

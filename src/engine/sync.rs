@@ -41,12 +41,12 @@ use crate::engine::execute::{self, ExecOutcome, Executor, IdCache};
 use crate::engine::field_times;
 use crate::engine::gates::{self, GateInput, GateStop};
 use crate::engine::plan::{
-    self, LinkState, MatchedBy, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide,
+    self, LinkState, MatchedBy, OpKind, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide,
 };
-use crate::mapping::{ConflictPolicy, Direction, FieldMap, Rule};
+use crate::mapping::{ConflictPolicy, Direction, FieldMap, OnDelete, Rule};
 use crate::model::{FieldType, Millis, ObjectKind, Record, RecordId};
 use crate::providers::{ChangeQuery, Provider, ProviderError, RemoteRecord};
-use crate::store::{ConflictFilter, Link, RunOutcome, Store, StoreError, WriteOrigin};
+use crate::store::{ConflictFilter, Link, RunOutcome, Store, StoreError, WriteOp, WriteOrigin};
 
 /// What a sync run does.
 #[derive(Debug, Clone, Default)]
@@ -140,6 +140,10 @@ pub struct ObjectReport {
     pub decided_conflicts: u64,
     /// Conflicts held for `crmsync conflicts resolve`.
     pub held_conflicts: u64,
+    /// What the run planned but did not write because a safety gate stopped it (not
+    /// counted in `planned`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_written: Option<PlanCounts>,
 }
 
 /// What happened to one connection.
@@ -289,14 +293,16 @@ pub async fn run(
     let mut history_warned = vec![false; participants.len()];
     let mut dry_pulled: Vec<HashSet<RecordId>> = vec![HashSet::new(); participants.len()];
     let mut claims = accounts::Claims::default();
+    let mut tallies: Vec<ArchiveTally> = vec![ArchiveTally::new(); participants.len()];
 
     // Phase 0 and 1: recover, then pull from every connection.
-    for ((((p, rep), held), warned), pulled) in participants
+    for (((((p, rep), held), warned), pulled), tally) in participants
         .iter()
         .zip(conn_reports.iter_mut())
         .zip(held.iter_mut())
         .zip(history_warned.iter_mut())
         .zip(dry_pulled.iter_mut())
+        .zip(tallies.iter_mut())
     {
         // Before anything is recovered, read or written: the account the links belong to.
         match accounts::check(store, config, p, opts.dry_run, &mut claims).await {
@@ -331,27 +337,30 @@ pub async fn run(
             Ok::<_, StepError>(())
         }
         .await;
-        rep.warnings.append(&mut sess.warnings);
+        add_warnings(rep, &mut sess.warnings);
         *held = std::mem::take(&mut sess.held);
         *warned = sess.history_warned;
         *pulled = std::mem::take(&mut sess.dry_pulled);
+        *tally = std::mem::take(&mut sess.archives);
         merge_versions(&mut report.remote_versions, &p.name, sess.versions);
         if let Err(e) = result {
             stop(rep, e)?;
         }
     }
     // Phase 2: push local changes to every connection that is still going.
-    for ((((p, rep), held), warned), pulled) in participants
+    for (((((p, rep), held), warned), pulled), tally) in participants
         .iter()
         .zip(conn_reports.iter_mut())
         .zip(held.iter_mut())
         .zip(&history_warned)
         .zip(dry_pulled.iter_mut())
+        .zip(tallies.iter_mut())
     {
         if rep.error.is_some() || rep.stopped_by.is_some() {
             continue;
         }
         let mut sess = Session::new(store, config, p, opts, clock.clone(), reporter, run_id);
+        sess.archives = std::mem::take(tally);
         sess.held = std::mem::take(held);
         sess.history_warned = *warned;
         sess.dry_pulled = std::mem::take(pulled);
@@ -381,7 +390,7 @@ pub async fn run(
             Ok::<_, StepError>(())
         }
         .await;
-        rep.warnings.append(&mut sess.warnings);
+        add_warnings(rep, &mut sess.warnings);
         if let Err(e) = result {
             stop(rep, e)?;
         }
@@ -490,6 +499,16 @@ fn close_orphan_conflicts(
     Ok(warnings)
 }
 
+/// Adds a phase's warnings to the connection's, each once per run (the pull and the push
+/// each meet a property the CRM no longer has, for example).
+fn add_warnings(rep: &mut ConnectionReport, warnings: &mut Vec<String>) {
+    for w in warnings.drain(..) {
+        if !rep.warnings.contains(&w) {
+            rep.warnings.push(w);
+        }
+    }
+}
+
 /// Records why a connection stopped; a store error stops the whole run.
 fn stop(rep: &mut ConnectionReport, e: StepError) -> Result<(), StoreError> {
     match e {
@@ -559,7 +578,17 @@ struct Session<'a> {
     /// The safety gate an object's pull stopped at. The pull still returns its report (and a
     /// dry run its plan, which shows what the gate held back); the connection then stops.
     gated: Option<GateStop>,
+    /// Per object, what the archive gate measures across the run's pull and push.
+    archives: ArchiveTally,
+    /// Objects whose field catalogue a read or a write showed stale (a mapped property the
+    /// CRM no longer has): the next [`Session::field_map`] asks the CRM again, whatever the
+    /// cached copy's age.
+    stale_catalogue: HashSet<ObjectKind>,
 }
+
+/// Per object: the live links before the run, and the archives its pull planned (carried
+/// out, or in a dry run shown), so that the push's gate counts them with its own.
+type ArchiveTally = HashMap<ObjectKind, (usize, usize)>;
 
 impl<'a> Session<'a> {
     fn new(
@@ -587,6 +616,8 @@ impl<'a> Session<'a> {
             forgotten: HashSet::new(),
             saved_read: None,
             gated: None,
+            archives: ArchiveTally::new(),
+            stale_catalogue: HashSet::new(),
         }
     }
 
@@ -715,7 +746,8 @@ impl<'a> Session<'a> {
         // state file from before asks once more.
         let signature = format!("options {}", mapped.join(","));
         let now = self.clock.now();
-        if let Some(cached) = self.store.meta_get(&key)?
+        if !self.stale_catalogue.remove(&object)
+            && let Some(cached) = self.store.meta_get(&key)?
             && let Some((at, sig)) = cached.split_once(' ')
             && sig == signature
             && at.parse::<i64>().is_ok_and(|at| now - at < FRESH_MS)
@@ -738,10 +770,17 @@ impl<'a> Session<'a> {
             self.store
                 .meta_set(&options_key(&self.p.name, object), &json)?;
         }
+        if !self.opts.dry_run {
+            // A catalogue missing a mapped property is asked again by every run until the
+            // property is back (or unmapped).
+            let stamp = if missing.is_empty() {
+                format!("{now} {signature}")
+            } else {
+                String::new()
+            };
+            self.store.meta_set(&key, &stamp)?;
+        }
         if missing.is_empty() {
-            if !self.opts.dry_run {
-                self.store.meta_set(&key, &format!("{now} {signature}"))?;
-            }
             Ok((None, Some(options)))
         } else {
             Ok((Some(missing), Some(options)))
@@ -795,8 +834,8 @@ impl<'a> Session<'a> {
         rep: &mut ObjectReport,
     ) -> Result<Option<Plan>, StepError> {
         self.saved_read = None;
-        let map = self.field_map(object).await?;
-        let props = self
+        let mut map = self.field_map(object).await?;
+        let mut props = self
             .p
             .provider
             .read_properties(object, &map.remote_properties());
@@ -807,7 +846,7 @@ impl<'a> Session<'a> {
         };
         let full_read = since.is_none();
         self.reporter.step(&self.p.name, object, "reading", None);
-        let linked = self.store.count_links(&self.p.name, object)? as usize;
+        let linked = self.store.count_live_links(&self.p.name, object)? as usize;
         // Each page is planned and carried out as it arrives, so memory stays flat however
         // large the read. Pages whose plan archives anything wait until the read is complete:
         // the archive gate must see every archive before any is carried out.
@@ -815,6 +854,8 @@ impl<'a> Session<'a> {
         let mut dry_plans: Vec<Plan> = Vec::new();
         let mut page = None;
         let mut checkpoint = None;
+        // The catalogue is asked again at most once per read.
+        let mut refreshed = false;
         loop {
             let query = ChangeQuery {
                 object,
@@ -822,6 +863,18 @@ impl<'a> Session<'a> {
                 page: page.take(),
             };
             let got = self.p.provider.changes(&query, &props).await?;
+            // A mapped property the answer leaves out no longer exists in the CRM: its field is
+            // read as unchanged ([`FieldMap::from_remote`]), and the catalogue is asked again now
+            // so that the field is left out of the run, with its warning.
+            if !refreshed && has_absent_properties(&map, &got.records) {
+                refreshed = true;
+                self.stale_catalogue.insert(object);
+                map = self.field_map(object).await?;
+                props = self
+                    .p
+                    .provider
+                    .read_properties(object, &map.remote_properties());
+            }
             self.reporter.advance(got.records.len() as u64);
             rep.read += got.records.len() as u64;
             // A page may hold a record twice (a query restarted at the search cap); keep the
@@ -856,6 +909,9 @@ impl<'a> Session<'a> {
                     links.insert(l.remote_id.clone(), l);
                 }
             }
+            if !self.opts.dry_run {
+                self.revive_restored(object, &records, &mut links)?;
+            }
             if !full_read {
                 let mut ids = IdCache::default();
                 ids.load_for_remote(self.store, &self.p.name, &map, &records)?;
@@ -880,7 +936,10 @@ impl<'a> Session<'a> {
                 .complete(object, &mut records, &props)
                 .await?;
             let planned = self.plan_page(object, &map, &records, &links).await?;
-            add_plan_counts(&mut rep.planned, &planned.plan.counts());
+            // A deferred page is counted when it is carried out (or held back by the gate).
+            if self.opts.dry_run || planned.plan.archives() == 0 {
+                add_plan_counts(&mut rep.planned, &planned.plan.counts());
+            }
             if self.opts.dry_run {
                 let plan = &planned.plan;
                 self.dry_pulled.extend(
@@ -917,6 +976,19 @@ impl<'a> Session<'a> {
             deferred.iter().map(|p| p.plan.clone()).collect()
         };
         let whole = merge_plans(&self.p.name, object, pending);
+        // The push's archives count with the pull's (a record archived on both counts once).
+        let pulled_archives: HashSet<&RecordId> = whole
+            .ops
+            .iter()
+            .filter(|o| matches!(o.kind(), OpKind::LocalArchive | OpKind::RemoteArchive))
+            .filter_map(|o| o.local_id())
+            .collect();
+        let also_archiving = self
+            .push_archives(object)?
+            .iter()
+            .filter(|id| !pulled_archives.contains(id))
+            .count();
+        self.archives.insert(object, (linked, whole.archives()));
         let gate = gates::check(
             &GateInput {
                 connection: self.p.name.clone(),
@@ -924,6 +996,7 @@ impl<'a> Session<'a> {
                 full_read,
                 remote_records: rep.read as usize,
                 linked,
+                also_archiving,
                 max_archive_pct: self.config.sync.max_archive_pct,
             },
             &whole,
@@ -931,12 +1004,16 @@ impl<'a> Session<'a> {
         );
         if let Err(stop) = gate {
             self.gated = Some(stop);
+            if !self.opts.dry_run {
+                rep.not_written = Some(whole.counts());
+            }
             return Ok(self.opts.dry_run.then_some(whole));
         }
         if self.opts.dry_run {
             return Ok(Some(whole));
         }
         for planned in deferred {
+            add_plan_counts(&mut rep.planned, &planned.plan.counts());
             self.execute_pulled(&map, planned, rep).await?;
         }
         self.save_cursor(object, checkpoint.as_deref())?;
@@ -1060,6 +1137,74 @@ impl<'a> Session<'a> {
             self.warn(w);
         }
         Ok(moved)
+    }
+
+    /// Revives the retired links of records the read returns live: records restored in the CRM
+    /// after an archive (HubSpot keeps them restorable for 90 days; its change feed never
+    /// returns an archived record). The local record that archive archived is restored too;
+    /// with `on_delete = ignore` only a live local record's link is revived (an archived one
+    /// was archived here, and its CRM record never was). The record's failures for the
+    /// connection go with the archive: it is planned afresh. A dry run stores nothing and
+    /// does not plan the restore.
+    fn revive_restored(
+        &mut self,
+        object: ObjectKind,
+        records: &[RemoteRecord],
+        links: &mut HashMap<String, Link>,
+    ) -> Result<(), StepError> {
+        let retired: Vec<Link> = records
+            .iter()
+            .filter(|r| !r.archived)
+            .filter_map(|r| links.get(&r.id))
+            .filter(|l| l.retired)
+            .cloned()
+            .collect();
+        if retired.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<RecordId> = retired.iter().map(|l| l.local_id.clone()).collect();
+        let locals = self.store.get_records(&ids)?;
+        let crm = self.p.provider.kind().display_name();
+        let now = self.clock.now();
+        let mut restored = Vec::new();
+        let mut revived = Vec::new();
+        for l in retired {
+            let Some(local) = locals.get(&l.local_id) else {
+                continue;
+            };
+            if local.archived_at.is_some() {
+                if self.p.config.on_delete != OnDelete::Archive {
+                    continue;
+                }
+                restored.push(Record {
+                    archived_at: None,
+                    updated_at: now,
+                    ..local.clone()
+                });
+                self.warn(format!(
+                    "{} {object} `{}`: restored in {crm} ({object} `{}`), so restored here too",
+                    self.p.name, l.local_id, l.remote_id
+                ));
+            }
+            revived.push(Link {
+                retired: false,
+                ..l
+            });
+        }
+        self.store.save_pulled(
+            &restored,
+            &revived,
+            &WriteOrigin::Pull {
+                run: self.run,
+                connection: self.p.name.clone(),
+            },
+        )?;
+        for l in revived {
+            self.store
+                .clear_failure(&self.p.name, object, &l.local_id)?;
+            links.insert(l.remote_id.clone(), l);
+        }
+        Ok(())
     }
 
     /// Plans one page of the change feed against the local records (with per-field times for
@@ -1401,6 +1546,29 @@ impl<'a> Session<'a> {
         Ok(decide)
     }
 
+    /// The local records whose archive this run's push to the connection carries over: the
+    /// archived ones changed since its local cursor whose link is still live (none with
+    /// `on_delete = ignore`), within the run's records.
+    fn push_archives(&self, object: ObjectKind) -> Result<Vec<RecordId>, StepError> {
+        if self.p.config.on_delete != OnDelete::Archive {
+            return Ok(Vec::new());
+        }
+        let cursor = self.store.local_cursor(&self.p.name, object)?;
+        let top = self.store.max_seq()?;
+        let mut ids = self
+            .store
+            .archived_with_live_links(&self.p.name, object, cursor, top)?;
+        ids.retain(|id| {
+            !self.dry_pulled.contains(id)
+                && self
+                    .opts
+                    .only
+                    .as_ref()
+                    .is_none_or(|only| only.has_local(id))
+        });
+        Ok(ids)
+    }
+
     fn match_keys(&self) -> Vec<String> {
         self.p
             .config
@@ -1414,7 +1582,7 @@ impl<'a> Session<'a> {
         &mut self,
         object: ObjectKind,
     ) -> Result<(ObjectReport, Option<Plan>), StepError> {
-        let map = self.field_map(object).await?;
+        let mut map = self.field_map(object).await?;
         let create_when = match &self.p.config.create_when {
             Some(src) => Some(Rule::parse_for(src, object).map_err(|e| {
                 StepError::Other(format!("`connections.{}.create_when`: {e}", self.p.name))
@@ -1423,6 +1591,28 @@ impl<'a> Session<'a> {
         };
         let cursor = self.store.local_cursor(&self.p.name, object)?;
         let top = self.store.max_seq()?;
+        // The archive gate, for every chunk below at once and with the pull's archives, before
+        // any is written: a large run cannot pass it chunk by chunk, nor pull and push apart.
+        let (linked, pulled_archives) = match self.archives.get(&object) {
+            Some(&tally) => tally,
+            None => (
+                self.store.count_live_links(&self.p.name, object)? as usize,
+                0,
+            ),
+        };
+        gates::check(
+            &GateInput {
+                connection: self.p.name.clone(),
+                object,
+                full_read: false,
+                remote_records: 0,
+                linked,
+                also_archiving: pulled_archives + self.push_archives(object)?.len(),
+                max_archive_pct: self.config.sync.max_archive_pct,
+            },
+            &Plan::empty(&self.p.name, object),
+            self.opts.force,
+        )?;
         let mut rep = ObjectReport {
             object: Some(object),
             ..ObjectReport::default()
@@ -1473,86 +1663,116 @@ impl<'a> Session<'a> {
                 undecided.remove(&r.id);
             }
             records.retain(|r| !self.dry_pulled.contains(&r.id));
-            let local_ids: Vec<RecordId> = records.iter().map(|r| r.id.clone()).collect();
-            let links = self
-                .store
-                .links_by_local_ids(&self.p.name, object, &local_ids)?;
-            let mut held = self.held_remote_values(object, &local_ids)?;
-            held.retain(|id, _| links.get(id).is_some_and(|l| !l.retired));
-            let skew = self.p.provider.clock_skew().unwrap_or(0);
-            let items: Vec<PlanItem> = records
-                .into_iter()
-                .map(|r| {
-                    let link = links.get(&r.id).map(|l| self.planned_link(object, l));
-                    let may_create_remote = link.is_none()
-                        && create_when.as_ref().is_none_or(|rule| rule.eval(&r.fields));
-                    let remote = link
-                        .as_ref()
-                        .zip(held.get(&r.id))
-                        .map(|(l, values)| held_remote_side(l, values, skew));
-                    PlanItem {
-                        local: Some(r),
-                        link,
-                        remote,
-                        matched_by: None,
-                        may_create_remote,
-                        ..PlanItem::default()
-                    }
-                })
-                .collect();
-            let input = PlanInput {
-                connection: self.p.name.clone(),
-                object,
-                rules: map.rules.clone(),
-                on_delete: self.p.config.on_delete,
-                items,
-            };
-            let planned = plan::plan(&input);
-            let planned = self.refine(input, planned).await?;
-            let linked = self.store.count_links(&self.p.name, object)? as usize;
-            gates::check(
-                &GateInput {
+            // Once more for the records the CRM refused for naming properties it no longer
+            // has: with the catalogue asked again, they are written without them.
+            let mut again_for_properties = false;
+            loop {
+                let local_ids: Vec<RecordId> = records.iter().map(|r| r.id.clone()).collect();
+                let links = self
+                    .store
+                    .links_by_local_ids(&self.p.name, object, &local_ids)?;
+                let mut held = self.held_remote_values(object, &local_ids)?;
+                held.retain(|id, _| links.get(id).is_some_and(|l| !l.retired));
+                let on_delete = self.p.config.on_delete;
+                let skew = self.p.provider.clock_skew().unwrap_or(0);
+                let items: Vec<PlanItem> = records
+                    .into_iter()
+                    .map(|r| {
+                        let mut link = links.get(&r.id).map(|l| self.planned_link(object, l));
+                        // Restored here after an archive carried over: the CRM's record stays
+                        // archived (HubSpot's API cannot restore one), so it is created there
+                        // again, as it was synced before whatever the create rule says.
+                        let recreate = on_delete == OnDelete::Archive
+                            && r.archived_at.is_none()
+                            && link.as_ref().is_some_and(|l| l.archived);
+                        if recreate {
+                            link = None;
+                        }
+                        let may_create_remote = recreate
+                            || link.is_none()
+                                && create_when.as_ref().is_none_or(|rule| rule.eval(&r.fields));
+                        let remote = link
+                            .as_ref()
+                            .zip(held.get(&r.id))
+                            .map(|(l, values)| held_remote_side(l, values, skew));
+                        PlanItem {
+                            local: Some(r),
+                            link,
+                            remote,
+                            matched_by: None,
+                            may_create_remote,
+                            ..PlanItem::default()
+                        }
+                    })
+                    .collect();
+                let input = PlanInput {
                     connection: self.p.name.clone(),
                     object,
-                    full_read: false,
-                    remote_records: 0,
-                    linked,
-                    max_archive_pct: self.config.sync.max_archive_pct,
-                },
-                &planned,
-                self.opts.force,
-            )?;
-            add_plan_counts(&mut rep.planned, &planned.counts());
-            if self.opts.dry_run {
-                plans.push(planned);
-                continue;
-            }
-            if !planned.is_empty() || !planned.conflicts.is_empty() {
-                let mut ids = IdCache::default();
-                let outcome = self.executor(&map).execute(&planned, &mut ids).await?;
-                // A field held in this run's pull is held again here (see
-                // `held_remote_values`); it is one conflict, not two.
-                let again = planned
-                    .conflicts
-                    .iter()
-                    .filter(|c| {
-                        c.outcome == Outcome::Held
-                            && self.held.contains(&(c.local_id.clone(), c.field.clone()))
-                    })
-                    .count() as u64;
-                add_follow_up(&mut rep, &outcome);
-                rep.failed += outcome.failed_writes.total();
-                rep.failed_writes.add_all(&outcome.failed_writes);
-                rep.decided_conflicts += outcome.decided;
-                rep.held_conflicts += outcome.held.saturating_sub(again);
-                rep.planned.conflicts = rep.planned.conflicts.saturating_sub(again as usize);
-                rep.planned.held = rep.planned.held.saturating_sub(again as usize);
-                for w in outcome.warnings {
-                    self.warn(w);
+                    rules: map.rules.clone(),
+                    on_delete: self.p.config.on_delete,
+                    items,
+                };
+                let planned = plan::plan(&input);
+                let planned = self.refine(input, planned).await?;
+                if !again_for_properties {
+                    add_plan_counts(&mut rep.planned, &planned.counts());
                 }
-                self.warn_history(outcome.history_warning);
+                if self.opts.dry_run {
+                    plans.push(planned);
+                    break;
+                }
+                let mut refused = Vec::new();
+                if !planned.is_empty() || !planned.conflicts.is_empty() {
+                    let mut ids = IdCache::default();
+                    let mut outcome = self.executor(&map).execute(&planned, &mut ids).await?;
+                    refused = std::mem::take(&mut outcome.unknown_properties);
+                    // A field held in this run's pull is held again here (see
+                    // `held_remote_values`); it is one conflict, not two.
+                    let again = planned
+                        .conflicts
+                        .iter()
+                        .filter(|c| {
+                            c.outcome == Outcome::Held
+                                && self.held.contains(&(c.local_id.clone(), c.field.clone()))
+                        })
+                        .count() as u64;
+                    add_follow_up(&mut rep, &outcome);
+                    rep.failed += outcome.failed_writes.total();
+                    rep.failed_writes.add_all(&outcome.failed_writes);
+                    rep.decided_conflicts += outcome.decided;
+                    rep.held_conflicts += outcome.held.saturating_sub(again);
+                    rep.planned.conflicts = rep.planned.conflicts.saturating_sub(again as usize);
+                    rep.planned.held = rep.planned.held.saturating_sub(again as usize);
+                    for w in outcome.warnings {
+                        self.warn(w);
+                    }
+                    self.warn_history(outcome.history_warning);
+                }
+                self.settle_conflicts(&planned, &held)?;
+                if refused.is_empty() || again_for_properties {
+                    break;
+                }
+                again_for_properties = true;
+                // The second write counts them again, failed or not.
+                for (_, op) in &refused {
+                    rep.failed = rep.failed.saturating_sub(1);
+                    let kind = match op {
+                        WriteOp::Create => &mut rep.failed_writes.create,
+                        WriteOp::Update => &mut rep.failed_writes.update,
+                        WriteOp::Archive => &mut rep.failed_writes.archive,
+                    };
+                    *kind = kind.saturating_sub(1);
+                }
+                self.stale_catalogue.insert(object);
+                map = self.field_map(object).await?;
+                let ids: Vec<RecordId> = refused.into_iter().map(|(id, _)| id).collect();
+                // A record with nothing left to write is settled; one that fails again gets
+                // its failure back.
+                for id in &ids {
+                    self.store.clear_failure(&self.p.name, object, id)?;
+                }
+                records = self.store.get_records(&ids)?.into_values().collect();
             }
-            self.settle_conflicts(&planned, &held)?;
         }
         if !self.opts.dry_run && self.opts.only.is_none() && top > cursor {
             self.store.set_local_cursor(&self.p.name, object, top)?;
@@ -1660,6 +1880,20 @@ fn seen_as_synced(
         }
     }
     !unknown || link.remote_updated_at == Some(r.updated_at)
+}
+
+/// Whether a record of `records` was read without a mapped property (one the CRM's answer
+/// would name, empty or not, if it still existed).
+fn has_absent_properties(map: &FieldMap, records: &[RemoteRecord]) -> bool {
+    records.iter().any(|r| {
+        r.returned.as_ref().is_some_and(|named| {
+            map.rules.iter().any(|rule| {
+                rule.direction != crate::mapping::Direction::None
+                    && !rule.remote.starts_with("associations.")
+                    && !named.contains(&rule.remote)
+            })
+        })
+    })
 }
 
 /// One change-feed page, planned.

@@ -933,3 +933,41 @@ fn records_read_again_at_a_synced_version_are_left_out_of_the_plan_and_not_compl
     assert_eq!(w.crm.completed(), completed + 3);
     assert_eq!(planned_writes(&full), 0);
 }
+
+#[test]
+fn a_push_larger_than_a_chunk_cannot_pass_the_archive_gate_chunk_by_chunk() {
+    let mut w = World::new(ConflictPolicy::NewestWins);
+    let records: Vec<Record> = (0..10_000)
+        .map(|i| Record {
+            id: RecordId::new(),
+            kind: ObjectKind::Contact,
+            fields: [("first_name".to_string(), format!("p{i}"))].into(),
+            updated_at: 1,
+            archived_at: None,
+        })
+        .collect();
+    w.store.save_records(&records, &WriteOrigin::User).unwrap();
+    w.sync();
+    let live = |w: &World| {
+        w.crm
+            .all(ObjectKind::Contact)
+            .iter()
+            .filter(|r| !r.archived)
+            .count()
+    };
+    assert_eq!(live(&w), 10_000);
+    // 5,200 of 10,000 (52%): 5,000 in the first chunk of the push and 200 in the second,
+    // each under half of the links.
+    let archived: Vec<Record> = records[..5_200]
+        .iter()
+        .map(|r| Record {
+            archived_at: Some(5),
+            updated_at: 5,
+            ..r.clone()
+        })
+        .collect();
+    w.store.save_records(&archived, &WriteOrigin::User).unwrap();
+    let report = w.sync();
+    assert!(report.gated(), "{:?}", report.connections[0]);
+    assert_eq!(live(&w), 10_000, "archives were written past the gate");
+}

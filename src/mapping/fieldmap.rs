@@ -323,6 +323,14 @@ impl FieldMap {
             if let Some(&at) = record.prop_updated_at.get(&rule.remote) {
                 out.field_updated_at.insert(rule.field.clone(), at);
             }
+            // A property the CRM no longer has is absent from its answer: unchanged, not
+            // cleared (the engine drops it from the map once the catalogue confirms it).
+            if record.returned.as_ref().is_some_and(|named| {
+                !named.contains(&rule.remote) && !rule.remote.starts_with("associations.")
+            }) {
+                out.unreadable.insert(rule.field.clone());
+                continue;
+            }
             let Some(raw) = record.props.get(&rule.remote) else {
                 continue;
             };
@@ -357,6 +365,13 @@ impl FieldMap {
                         out.unreadable.insert(rule.field.clone());
                         continue;
                     }
+                }
+            } else if rule.field == "owner" {
+                // An owner reads as the user's email where the CRM lists it (the options of
+                // an owner property are its owners by email), as a local owner is written.
+                match rule.options.iter().find(|o| o.value == value) {
+                    Some(o) => o.label.clone(),
+                    None => value,
                 }
             } else {
                 value
@@ -488,6 +503,35 @@ mod tests {
     }
 
     #[test]
+    fn a_property_the_crm_no_longer_names_is_unreadable_not_cleared() {
+        let map = build(&[]).unwrap();
+        let rec = RemoteRecord {
+            id: "1".into(),
+            props: [("firstname".to_string(), "Ann".to_string())].into(),
+            // `lastname` named (empty), `email` not named at all: deleted in the CRM.
+            returned: Some(["firstname", "lastname"].map(String::from).into()),
+            ..RemoteRecord::default()
+        };
+        let got = map.from_remote(&rec, &Links);
+        assert_eq!(got.fields.get("first_name").unwrap(), "Ann");
+        assert!(!got.fields.contains_key("last_name"));
+        assert!(
+            !got.unreadable.contains("last_name"),
+            "an empty value is a clear"
+        );
+        assert!(got.unreadable.contains("email"), "{:?}", got.unreadable);
+        // Without the list every property asked for counts as named.
+        let all = map.from_remote(
+            &RemoteRecord {
+                returned: None,
+                ..rec
+            },
+            &Links,
+        );
+        assert!(all.unreadable.is_empty());
+    }
+
+    #[test]
     fn layers_resolve_in_order() {
         let mut pronouns = over("pronouns");
         pronouns.remote = Some("pronouns_prop".into());
@@ -575,6 +619,7 @@ mod tests {
             prop_updated_at: [("firstname".to_string(), 5)].into_iter().collect(),
             archived: false,
             external_id: None,
+            returned: None,
         };
         let got = map.from_remote(&rec, &Links);
         assert_eq!(got.fields.get("email").unwrap(), "ann@example.com");

@@ -150,6 +150,7 @@ impl MemoryCrm {
             prop_updated_at: props.iter().map(|(k, _)| (k.to_string(), now)).collect(),
             archived: false,
             external_id: None,
+            returned: None,
         };
         s.records.insert((object, id.clone()), rec);
         id

@@ -15,7 +15,7 @@
 pub mod http;
 pub mod hubspot;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -94,6 +94,12 @@ pub struct RemoteRecord {
     pub archived: bool,
     /// The local record id carried in the CRM's external-id field (`crmsync_id`), if set.
     pub external_id: Option<String>,
+    /// The properties the CRM's answer named, with a value or empty, where the CRM tells the
+    /// two apart (`None`: every property asked for counts as named). A property asked for
+    /// and not named no longer exists in the CRM (it was deleted there): its field is taken
+    /// as unchanged, never as cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returned: Option<BTreeSet<String>>,
 }
 
 /// Per-property modification times of some records: remote id → remote property → time.
@@ -155,7 +161,28 @@ pub struct RecordError {
 /// the local record to it and merges the two in the same run (see `crate::engine::execute`).
 pub const DUPLICATE_CODE_PREFIX: &str = "duplicate:";
 
+/// The prefix of [`RecordError::code`] when the CRM refused a write because it names
+/// properties the CRM does not have (deleted there since its catalogue was read):
+/// `unknown-properties:<name>,<name>`. The engine asks for the catalogue again and writes the
+/// record once more without them, in the same run.
+pub const UNKNOWN_PROPERTIES_CODE_PREFIX: &str = "unknown-properties:";
+
 impl RecordError {
+    /// The remote properties the CRM refused the write for because it does not have them.
+    pub fn unknown_properties(&self) -> Vec<String> {
+        self.code
+            .as_deref()
+            .and_then(|c| c.strip_prefix(UNKNOWN_PROPERTIES_CODE_PREFIX))
+            .map(|names| {
+                names
+                    .split(',')
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The CRM id of the existing record, when the CRM refused a create as a duplicate.
     pub fn duplicate_of(&self) -> Option<&str> {
         self.code

@@ -490,9 +490,10 @@ pub struct Run {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KindStatus {
     pub kind: ObjectKind,
-    /// Linked, no failure, no open conflict, not changed since the local cursor.
+    /// Not archived, linked (by a link no archive retired), no failure, no open conflict,
+    /// not changed since the local cursor.
     pub synced: u64,
-    /// Not archived, no link, nothing pending.
+    /// Not archived, no live link, nothing pending.
     pub local_only: u64,
     /// Changed since the local cursor, or with a journalled write.
     pub pending: u64,

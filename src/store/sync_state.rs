@@ -377,6 +377,51 @@ impl Store {
         Ok(n as u64)
     }
 
+    /// Links of `connection` and `kind` still synced: not retired by an archive. The mass
+    /// archive gate measures a run's archives against these.
+    pub fn count_live_links(&self, connection: &str, kind: ObjectKind) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM links WHERE connection = ?1 AND kind = ?2 AND retired = 0",
+            )
+            .and_then(|mut s| s.query_row(params![connection, kind.as_str()], |r| r.get(0)))
+            .map_err(|e| self.sql("count live links", e))?;
+        Ok(n as u64)
+    }
+
+    /// The archived local records of `kind` changed after local change number `after_seq`
+    /// (up to `upto_seq`) whose link to `connection` is still live: the archives a push to
+    /// it will carry out. Cost is proportional to the archived records.
+    pub fn archived_with_live_links(
+        &self,
+        connection: &str,
+        kind: ObjectKind,
+        after_seq: i64,
+        upto_seq: i64,
+    ) -> Result<Vec<RecordId>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT r.id FROM records r
+                 JOIN links l ON l.connection = ?1 AND l.kind = ?2 AND l.local_id = r.id
+                 WHERE r.kind = ?2 AND r.archived_at IS NOT NULL AND r.seq > ?3 AND r.seq <= ?4
+                   AND l.retired = 0",
+            )
+            .map_err(|e| self.sql("prepare the archive count", e))?;
+        let rows = stmt
+            .query_map(
+                params![connection, kind.as_str(), after_seq, upto_seq],
+                |r| r.get::<_, String>(0),
+            )
+            .map_err(|e| self.sql("read archived linked records", e))?;
+        rows.map(|r| {
+            r.map(RecordId)
+                .map_err(|e| self.sql("read archived linked records", e))
+        })
+        .collect()
+    }
+
     /// Inserts or replaces links (by connection, kind and local id) in one transaction.
     pub fn upsert_links(&mut self, links: &[Link]) -> Result<(), StoreError> {
         let tx = begin(&mut self.conn, &self.path)?;

@@ -1177,6 +1177,50 @@ fn status_counts_each_record_once() {
 }
 
 #[test]
+fn status_does_not_count_archived_records_or_retired_links_as_synced() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    // 1, 2 synced; 3 archived on both sides (retired link); 4 archived here, archive not
+    // pushed yet (live link, pending); 5 live here, its remote archived (retired link).
+    let mut three = contact(3, "c@x.io");
+    three.archived_at = Some(T0);
+    s.save_records(
+        &[
+            contact(1, "a@x.io"),
+            contact(2, "b@x.io"),
+            three,
+            contact(4, "d@x.io"),
+            contact(5, "e@x.io"),
+        ],
+        &IMPORT,
+    )
+    .unwrap();
+    for (n, retired) in [(1, false), (2, false), (3, true), (4, false), (5, true)] {
+        let mut l = link("acme", n, &format!("r{n}"), Fields::new());
+        l.retired = retired;
+        s.upsert_link(&l).unwrap();
+    }
+    let cursor = s.max_seq().unwrap();
+    s.set_local_cursor("acme", ObjectKind::Contact, cursor)
+        .unwrap();
+    let mut four = contact(4, "d@x.io");
+    four.archived_at = Some(T0 + 1);
+    s.save_records(&[four], &IMPORT).unwrap();
+    let st = s.status("acme", ObjectKind::Contact).unwrap();
+    assert_eq!(
+        (st.synced, st.local_only, st.pending, st.error, st.conflict),
+        (2, 1, 1, 0, 0),
+        "{st:?}"
+    );
+    assert_eq!(s.count_live_links("acme", ObjectKind::Contact).unwrap(), 3);
+    assert_eq!(
+        s.archived_with_live_links("acme", ObjectKind::Contact, cursor, i64::MAX)
+            .unwrap(),
+        vec![id(4)]
+    );
+}
+
+#[test]
 fn leases_are_exclusive_until_released_or_expired() {
     let (_dir, path) = temp();
     let mut s = open(&path);

@@ -416,7 +416,9 @@ impl Store {
         let total = self.count_records(kind, true)?;
         let active = self.count_records(kind, false)?;
         let archived = total - active;
-        let linked = self.count_links(connection, kind)?;
+        // Only live links count: a link retired by an archive is synced no more, and an
+        // archived record is not `synced` however it is linked.
+        let linked = self.count_live_links(connection, kind)?;
         let linked_archived: i64 = if archived == 0 {
             0
         } else {
@@ -424,7 +426,7 @@ impl Store {
                 .prepare_cached(
                     "SELECT count(*) FROM records r
                      JOIN links l ON l.connection = ?1 AND l.kind = ?2 AND l.local_id = r.id
-                     WHERE r.kind = ?2 AND r.archived_at IS NOT NULL",
+                     WHERE r.kind = ?2 AND r.archived_at IS NOT NULL AND l.retired = 0",
                 )
                 .and_then(|mut s| s.query_row(params![connection, k], |r| r.get(0)))
                 .map_err(|e| self.sql("count archived links", e))?
@@ -448,6 +450,7 @@ impl Store {
                         count(*)
                  FROM dirty d
                  LEFT JOIN links l ON l.connection = ?1 AND l.kind = ?2 AND l.local_id = d.id
+                                   AND l.retired = 0
                  LEFT JOIN records r ON r.id = d.id
                  GROUP BY 1, 2, 3",
             )
@@ -471,7 +474,7 @@ impl Store {
             conflict: 0,
             queue_depth: 0,
         };
-        let (mut dirty_linked, mut dirty_active_unlinked) = (0, 0);
+        let (mut dirty_active_linked, mut dirty_active_unlinked) = (0, 0);
         for row in rows {
             let (state, is_linked, is_active, n) =
                 row.map_err(|e| self.sql("count record states", e))?;
@@ -484,13 +487,13 @@ impl Store {
                 2 => s.error += n,
                 _ => s.pending += n,
             }
-            if is_linked {
-                dirty_linked += n;
-            } else {
-                dirty_active_unlinked += n;
+            match (is_linked, is_active) {
+                (true, true) => dirty_active_linked += n,
+                (false, _) => dirty_active_unlinked += n,
+                (true, false) => {}
             }
         }
-        s.synced = linked.saturating_sub(dirty_linked);
+        s.synced = active_linked.saturating_sub(dirty_active_linked);
         s.local_only = (active - active_linked).saturating_sub(dirty_active_unlinked);
         s.queue_depth = self
             .conn

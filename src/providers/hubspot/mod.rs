@@ -110,7 +110,7 @@
 //! token out of the URL. Its `portalId` is the account's id, which a connection's links are
 //! bound to; every sync asks once, before anything else.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use async_trait::async_trait;
 use reqwest::header::HeaderMap;
@@ -125,8 +125,12 @@ use crate::providers::http::{
 use crate::providers::{
     AccountInfo, ChangePage, ChangeQuery, DUPLICATE_CODE_PREFIX, DefaultMapping, FieldOption,
     FieldSpec, FieldTimes, OAuthSpec, Provider, ProviderContext, ProviderError, ProviderKind,
-    RecordError, RemoteField, RemoteFieldKind, RemoteRecord, RemoteWrite, WriteResults,
+    RecordError, RemoteField, RemoteFieldKind, RemoteRecord, RemoteWrite,
+    UNKNOWN_PROPERTIES_CODE_PREFIX, WriteResults,
 };
+
+/// The property that points a record to its owner (an owner's `id`).
+const OWNER_PROPERTY: &str = "hubspot_owner_id";
 
 /// HubSpot's API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.hubapi.com";
@@ -398,6 +402,9 @@ struct BatchResponse {
 }
 
 fn to_record(o: HsObject, modified: &str) -> RemoteRecord {
+    // HubSpot names every property asked for that exists (`null` when empty) and leaves out
+    // those it does not have.
+    let returned: BTreeSet<String> = o.properties.keys().cloned().collect();
     let props: BTreeMap<String, String> = o
         .properties
         .into_iter()
@@ -420,6 +427,7 @@ fn to_record(o: HsObject, modified: &str) -> RemoteRecord {
         updated_at,
         prop_updated_at: BTreeMap::new(),
         archived: o.archived,
+        returned: Some(returned),
     }
 }
 
@@ -714,7 +722,10 @@ impl HubSpot {
         modified: &str,
     ) -> Result<Matched, ProviderError> {
         let mut out = Matched::default();
-        let mut stack: Vec<&'a [RemoteWrite]> = inputs.chunks(BATCH).rev().collect();
+        let mut stack: Vec<&'a [RemoteWrite]> = distinct_chunks(inputs, BATCH, key)
+            .into_iter()
+            .rev()
+            .collect();
         while let Some(chunk) = stack.pop() {
             let mut req = Request::new(Method::Post, path).json(body(chunk));
             if let [only] = chunk {
@@ -735,8 +746,15 @@ impl HubSpot {
                 }
                 let raw =
                     refusal_message(&resp.body).unwrap_or_else(|| self.http.error_text(&resp.body));
-                out.results
-                    .push(Some(Err(record_error(raw, Some(resp.status.to_string())))));
+                let mut refused = record_error(raw, Some(resp.status.to_string()));
+                let unknown = unknown_properties(&resp.body);
+                if !unknown.is_empty() {
+                    refused.code = Some(format!(
+                        "{UNKNOWN_PROPERTIES_CODE_PREFIX}{}",
+                        unknown.join(",")
+                    ));
+                }
+                out.results.push(Some(Err(refused)));
                 continue;
             }
             if !resp.is_success() {
@@ -815,6 +833,33 @@ impl Matched {
             })
             .collect()
     }
+}
+
+/// `items` cut, in order, into chunks of at most `size` in which no key repeats: HubSpot
+/// refuses a whole batch in which two inputs name the same record, so a record written twice
+/// in one call (two local records linked to one HubSpot id, an id repeated after a merge)
+/// goes in the next call instead.
+fn distinct_chunks<'a, T>(
+    items: &'a [T],
+    size: usize,
+    key: &(dyn Fn(&T) -> String + Sync),
+) -> Vec<&'a [T]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut seen: HashSet<String> = HashSet::new();
+    for (i, item) in items.iter().enumerate() {
+        let k = key(item);
+        if i - start == size || seen.contains(&k) {
+            out.push(&items[start..i]);
+            start = i;
+            seen.clear();
+        }
+        seen.insert(k);
+    }
+    if start < items.len() {
+        out.push(&items[start..]);
+    }
+    out
 }
 
 /// Marks the answer to `w` as carrying its local id in `crmsync_id`, which was written.
@@ -897,6 +942,22 @@ fn refusal_message(body: &str) -> Option<String> {
         );
     }
     Some(text)
+}
+
+/// The properties a validation error refuses because HubSpot does not have them
+/// (`PROPERTY_DOESNT_EXIST`, each named in its context).
+fn unknown_properties(body: &str) -> Vec<String> {
+    let Ok(v) = serde_json::from_str::<Value>(body) else {
+        return Vec::new();
+    };
+    v.get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.get("code").and_then(Value::as_str) == Some("PROPERTY_DOESNT_EXIST"))
+        .filter_map(|e| e.pointer("/context/propertyName/0").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect()
 }
 
 fn json_id(v: &Value) -> Option<String> {
@@ -1037,7 +1098,7 @@ impl Provider for HubSpot {
                 ("company", "company"),
                 ("job_title", "jobtitle"),
                 ("lifecycle_stage", "lifecyclestage"),
-                ("owner", "hubspot_owner_id"),
+                ("owner", OWNER_PROPERTY),
                 ("pronouns", "pronouns"),
                 ("company_id", COMPANY_ASSOCIATION),
             ],
@@ -1457,7 +1518,7 @@ impl Provider for HubSpot {
     ) -> Result<WriteResults<()>, ProviderError> {
         let path = object_path(object)?;
         let mut out = Vec::with_capacity(remote_ids.len());
-        for chunk in remote_ids.chunks(BATCH) {
+        for chunk in distinct_chunks(remote_ids, BATCH, &|id: &String| id.clone()) {
             let inputs: Vec<Value> = chunk.iter().map(|id| json!({ "id": id })).collect();
             self.http
                 .send_ok(
@@ -1569,6 +1630,12 @@ impl Provider for HubSpot {
                 })
             })
             .collect();
+        // The owner property's options are the owners, by email: a local owner given as an
+        // email is sent as the owner's id, and an id read back reads as the email. Read with
+        // the catalogue, so kept as long as it is.
+        if let Some(owner) = out.iter_mut().find(|f| f.name == OWNER_PROPERTY) {
+            owner.options = self.owners().await?;
+        }
         if object == ObjectKind::Contact {
             out.push(RemoteField {
                 name: COMPANY_ASSOCIATION.into(),
@@ -1670,6 +1737,36 @@ impl Provider for HubSpot {
 }
 
 impl HubSpot {
+    /// The portal's active owners that have an email, as options of the owner property (the
+    /// email the label, the owner's id the value): `GET /crm/v3/owners`, 100 a page.
+    async fn owners(&self) -> Result<Vec<FieldOption>, ProviderError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut path = "/crm/v3/owners?limit=100&archived=false".to_string();
+            if let Some(a) = &after {
+                path.push_str("&after=");
+                path.extend(url::form_urlencoded::byte_serialize(a.as_bytes()));
+            }
+            let resp = self.http.send_ok(Request::new(Method::Get, path)).await?;
+            let body: Value = self.parse(&resp, "the owner list")?;
+            for o in body["results"].as_array().into_iter().flatten() {
+                if let (Some(id), Some(email)) = (json_id(&o["id"]), o["email"].as_str())
+                    && !email.is_empty()
+                {
+                    out.push(FieldOption {
+                        value: id,
+                        label: email.to_string(),
+                    });
+                }
+            }
+            match body.pointer("/paging/next/after").and_then(Value::as_str) {
+                Some(a) => after = Some(a.to_string()),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// Batch read by id or by `id_property` (`POST …/batch/read`, 100 inputs a call), archived
     /// records excluded; ids HubSpot does not know (named in a 207's errors) are left out. A
     /// contact's company is read with the v4 association read, as the change feed does, when

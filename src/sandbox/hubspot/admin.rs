@@ -180,6 +180,17 @@ pub fn user_archive(shared: &Shared, object_type: &str, id: &str) -> anyhow::Res
     Ok(())
 }
 
+/// Restores an archived record as a HubSpot user does from the recycle bin (see
+/// [`api::restore`]).
+pub fn user_restore(shared: &Shared, object_type: &str, id: &str) -> anyhow::Result<()> {
+    let t = obj(object_type)?;
+    let now = shared.clock.now_ms();
+    let id: u64 = id
+        .parse()
+        .map_err(|_| anyhow!("record id `{id}` is not a number"))?;
+    api::restore(&mut shared.lock(), t, now, id).map_err(anyhow::Error::msg)
+}
+
 /// Merges record `merged` into `primary` as a HubSpot user would (see
 /// [`api::merge_records`]); returns the primary as the API shows it.
 pub fn user_merge(
@@ -330,6 +341,10 @@ fn handle_inner(shared: &Shared, req: &HttpRequest) -> Result<HttpResponse, Http
         }
         ("DELETE", ["objects", t, id]) => {
             user_archive(shared, t, id).map_err(|e| admin_error(404, &format!("{e:#}")))?;
+            HttpResponse::empty(204)
+        }
+        ("POST", ["objects", t, id, "restore"]) => {
+            user_restore(shared, t, id).map_err(refused)?;
             HttpResponse::empty(204)
         }
         ("PUT", ["associations", c, co]) => {

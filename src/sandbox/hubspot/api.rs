@@ -426,6 +426,45 @@ pub fn update(
 }
 
 /// Archives a live record; false if there is none.
+/// How long HubSpot keeps an archived record restorable.
+const RESTORABLE_MS: i64 = 90 * 24 * 60 * 60 * 1000;
+
+/// Restores an archived record as a HubSpot user does from the recycle bin (HubSpot's API has
+/// no restore call): within 90 days of the archive, and only while no live record holds one
+/// of its unique values (a contact re-created with the same email since). The record comes
+/// back with its id and values and a new modification time, so the change feed reads it.
+pub fn restore(hub: &mut Hub, t: ObjType, now: i64, id: u64) -> Result<(), String> {
+    let Some(archived_at) = hub.store(t).records.get(&id).and_then(|r| r.archived_ms) else {
+        return Err(format!("no archived {} with id `{id}`", t.singular()));
+    };
+    if now - archived_at > RESTORABLE_MS {
+        return Err(format!(
+            "{} `{id}` was archived more than 90 days ago and cannot be restored",
+            t.singular()
+        ));
+    }
+    let unique = hub.unique_props(t);
+    let rec = &hub.store(t).records[&id];
+    for p in &unique {
+        if let Some(v) = rec.props.get(p).filter(|v| !v.is_empty())
+            && let Some(other) = hub.store(t).find_unique(p, v)
+        {
+            return Err(format!(
+                "{} `{other}` now holds {p} `{v}`, so `{id}` cannot be restored",
+                t.singular()
+            ));
+        }
+    }
+    let store = hub.store_mut(t);
+    let mut rec = store.take(id, &unique).expect("checked above");
+    rec.archived_ms = None;
+    rec.updated_ms = now.max(rec.updated_ms + 1);
+    rec.props
+        .insert(t.modified_prop().into(), iso_ms(rec.updated_ms));
+    store.insert(rec, &unique);
+    Ok(())
+}
+
 pub fn archive(hub: &mut Hub, t: ObjType, now: i64, id: u64) -> bool {
     if hub.store(t).live(id).is_none() {
         return false;
@@ -649,6 +688,9 @@ pub fn handle(hub: &mut Hub, now: i64, req: &HttpRequest, segs: &[&str]) -> Http
                     )
                 })
         }),
+        ("DELETE", ["v3", "properties", t, name]) => {
+            obj_type(t).and_then(|t| delete_property(hub, t, name))
+        }
         ("GET", ["v3", "owners"]) => owners(hub, req),
         ("GET", ["v3", "owners", id]) => {
             let by_user = req.query_param("idProperty") == Some("userId");
@@ -888,6 +930,33 @@ fn batch_response(
     }
 }
 
+/// HubSpot refuses a whole batch in which two inputs resolve to the same record (the same
+/// id, an id merged into another input's, or the same `idProperty` value), naming the ids.
+/// `resolved` pairs each input's id as sent with the record (or, for an upsert that creates,
+/// the normalised value) it resolves to.
+fn refuse_repeats(resolved: &[(String, String)]) -> Result<(), ApiError> {
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut repeated: Vec<String> = Vec::new();
+    for (sent, to) in resolved {
+        if let Some(first) = seen.insert(to.as_str(), sent.as_str()) {
+            for id in [first, sent.as_str()] {
+                if !repeated.iter().any(|r| r == id) {
+                    repeated.push(id.to_string());
+                }
+            }
+        }
+    }
+    if repeated.is_empty() {
+        return Ok(());
+    }
+    let mut e = bad_request(&format!(
+        "Duplicate IDs found in batch input: [{}]. IDs must be unique",
+        repeated.join(", ")
+    ));
+    e.body["context"] = json!({ "ids": repeated });
+    Err(e)
+}
+
 fn missing_ids_error(t: ObjType, verb: &str, ids: Vec<String>) -> Vec<Value> {
     if ids.is_empty() {
         return Vec::new();
@@ -992,6 +1061,15 @@ fn batch(
             for i in &inputs {
                 checked.push(validate(hub, t, i.get("properties").unwrap_or(&json!({})))?);
             }
+            let mut resolved = Vec::new();
+            for i in &inputs {
+                let key = id_of(&i["id"]);
+                let id_prop = i.get("idProperty").and_then(Value::as_str);
+                let to = lookup(hub, t, &key, id_prop, false)?
+                    .map_or_else(|| format!("missing {key}"), |id| id.to_string());
+                resolved.push((key, to));
+            }
+            refuse_repeats(&resolved)?;
             let mut results = Vec::new();
             let mut missing = Vec::new();
             for (i, vals) in inputs.iter().zip(checked) {
@@ -1041,6 +1119,19 @@ fn batch(
                     validate(hub, t, i.get("properties").unwrap_or(&json!({})))?,
                 ));
             }
+            let resolved: Vec<(String, String)> = inputs
+                .iter()
+                .zip(&checked)
+                .map(|(i, (id_prop, _))| {
+                    let key = id_of(&i["id"]);
+                    let to = match hub.store(t).find_unique(id_prop, &key) {
+                        Some(id) => id.to_string(),
+                        None => format!("new {id_prop} {}", key.to_lowercase()),
+                    };
+                    (key, to)
+                })
+                .collect();
+            refuse_repeats(&resolved)?;
             let mut results = Vec::new();
             for (i, (id_prop, mut vals)) in inputs.iter().zip(checked) {
                 let key = id_of(&i["id"]);
@@ -1080,6 +1171,31 @@ fn batch(
             &format!("no route for POST {}", req.path),
         )),
     }
+}
+
+/// `DELETE /crm/v3/properties/{objectType}/{propertyName}`: the property leaves the catalogue;
+/// reads no longer return it and a write naming it is refused as an unknown property. A
+/// HubSpot-defined property cannot be deleted.
+pub fn delete_property(hub: &mut Hub, t: ObjType, name: &str) -> Result<HttpResponse, ApiError> {
+    let Some(def) = hub.prop(t, name) else {
+        return Err(ApiError::new(
+            404,
+            "OBJECT_NOT_FOUND",
+            &format!(
+                "Unable to find property {name} for object type {}",
+                t.singular()
+            ),
+        ));
+    };
+    if def.hubspot_defined || def.read_only_definition {
+        return Err(bad_request(&format!(
+            "{name} is a HubSpot defined property and cannot be deleted"
+        )));
+    }
+    if let Some(props) = hub.props.get_mut(&t) {
+        props.retain(|p| p.name != name);
+    }
+    Ok(HttpResponse::empty(204))
 }
 
 fn create_property(

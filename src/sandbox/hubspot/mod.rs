@@ -347,6 +347,22 @@ impl HubSpotSandbox {
         admin::user_write(&self.shared, object_type, Some(id), &props)
     }
 
+    /// Deletes a custom property as a HubSpot user would in the settings (the API's
+    /// `DELETE /crm/v3/properties/{objectType}/{name}`).
+    pub fn delete_property(&self, object_type: &str, name: &str) -> anyhow::Result<()> {
+        let t = ObjType::parse(object_type)
+            .ok_or_else(|| anyhow::anyhow!("unknown object type `{object_type}`"))?;
+        api::delete_property(&mut self.shared.lock(), t, name)
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("the sandbox refused: {}", e.message()))
+    }
+
+    /// Restores an archived record as a HubSpot user does from the recycle bin: within 90 days,
+    /// unless a live record took one of its unique values since.
+    pub fn restore_record(&self, object_type: &str, id: &str) -> anyhow::Result<()> {
+        admin::user_restore(&self.shared, object_type, id)
+    }
+
     /// Archives a record as a HubSpot user deleting it would.
     pub fn archive_record(&self, object_type: &str, id: &str) -> anyhow::Result<()> {
         admin::user_archive(&self.shared, object_type, id)

@@ -1821,3 +1821,180 @@ fn the_daily_limit_applies_to_private_app_tokens() {
     assert_eq!(r.status, 429);
     assert_eq!(r.json()["policyName"], "DAILY");
 }
+
+#[test]
+fn a_batch_with_two_inputs_for_one_record_is_refused_whole() {
+    let sb = start();
+    let a = create_contact(&sb, "a@example.com");
+    let b = create_contact(&sb, "b@example.com");
+    let firstname = |id: &str| {
+        call(
+            &sb,
+            "GET",
+            &format!("/crm/v3/objects/contacts/{id}?properties=firstname"),
+            None,
+        )
+        .json()["properties"]["firstname"]
+            .clone()
+    };
+    // The same id twice.
+    let r = call(
+        &sb,
+        "POST",
+        "/crm/v3/objects/contacts/batch/update",
+        Some(json!({"inputs": [
+            {"id": a, "properties": {"firstname": "One"}},
+            {"id": b, "properties": {"firstname": "Two"}},
+            {"id": a, "properties": {"firstname": "Three"}},
+        ]})),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["category"], "VALIDATION_ERROR");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("Duplicate IDs found in batch input: [{a}]")),
+        "{v}"
+    );
+    assert_eq!(v["context"]["ids"], json!([a]));
+    assert_eq!(firstname(&a), "Ann", "a refused batch wrote");
+    assert_eq!(firstname(&b), "Ann", "a refused batch wrote");
+
+    // An id merged into another input's record resolves to the same record.
+    let merged = call(
+        &sb,
+        "POST",
+        "/crm/v3/objects/contacts/merge",
+        Some(json!({"primaryObjectId": a, "objectIdToMerge": b})),
+    );
+    assert_eq!(merged.status, 200, "{}", merged.body);
+    let r = call(
+        &sb,
+        "POST",
+        "/crm/v3/objects/contacts/batch/update",
+        Some(json!({"inputs": [
+            {"id": a, "properties": {"firstname": "One"}},
+            {"id": b, "properties": {"firstname": "Two"}},
+        ]})),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(firstname(&a), "Ann");
+
+    // The same idProperty value twice in an upsert (case aside), new or existing.
+    for email in ["new@example.com", "a@example.com"] {
+        let r = call(
+            &sb,
+            "POST",
+            "/crm/v3/objects/contacts/batch/upsert",
+            Some(json!({"inputs": [
+                {"id": email, "idProperty": "email", "properties": {"firstname": "X"}},
+                {"id": email.to_uppercase(), "idProperty": "email", "properties": {"firstname": "Y"}},
+            ]})),
+        );
+        assert_eq!(r.status, 400, "{email}: {}", r.body);
+        assert!(
+            r.body.contains("Duplicate IDs found in batch input"),
+            "{}",
+            r.body
+        );
+    }
+    let all = call(&sb, "GET", "/crm/v3/objects/contacts?limit=100", None).json();
+    assert_eq!(all["results"].as_array().unwrap().len(), 1, "{all}");
+}
+
+#[test]
+fn a_deleted_property_leaves_reads_and_refuses_writes_naming_it() {
+    let sb = start();
+    let r = call(
+        &sb,
+        "POST",
+        "/crm/v3/properties/contacts",
+        Some(
+            json!({"name": "pronouns", "label": "Pronouns", "type": "string",
+                    "fieldType": "text", "groupName": "contactinformation"}),
+        ),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = create_contact(&sb, "a@example.com");
+    let r = call(
+        &sb,
+        "PATCH",
+        &format!("/crm/v3/objects/contacts/{id}"),
+        Some(json!({"properties": {"pronouns": "she/her"}})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let r = call(&sb, "DELETE", "/crm/v3/properties/contacts/pronouns", None);
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = call(&sb, "GET", "/crm/v3/properties/contacts/pronouns", None);
+    assert_eq!(r.status, 404, "{}", r.body);
+    // Asked for, the property is left out; one that exists but is empty is named as null.
+    let got = call(
+        &sb,
+        "GET",
+        &format!("/crm/v3/objects/contacts/{id}?properties=pronouns,jobtitle"),
+        None,
+    )
+    .json();
+    assert!(got["properties"].get("pronouns").is_none(), "{got}");
+    assert_eq!(got["properties"]["jobtitle"], Value::Null, "{got}");
+    let r = call(
+        &sb,
+        "PATCH",
+        &format!("/crm/v3/objects/contacts/{id}"),
+        Some(json!({"properties": {"pronouns": "they/them", "jobtitle": "CTO"}})),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["category"], "VALIDATION_ERROR");
+    assert_eq!(v["errors"][0]["code"], "PROPERTY_DOESNT_EXIST", "{v}");
+    assert_eq!(
+        v["errors"][0]["context"]["propertyName"][0], "pronouns",
+        "{v}"
+    );
+    // A property HubSpot defines cannot be deleted.
+    let r = call(&sb, "DELETE", "/crm/v3/properties/contacts/email", None);
+    assert_eq!(r.status, 400, "{}", r.body);
+}
+
+#[test]
+fn an_archived_record_is_restored_within_90_days_unless_its_email_was_taken() {
+    let sb = start();
+    let a = create_contact(&sb, "a@example.com");
+    archive_contact(&sb, &a);
+    let r = call(&sb, "POST", "/_sandbox/objects/contacts/1/restore", None);
+    assert_eq!(r.status, 400, "not archived: {}", r.body);
+    let r = call(
+        &sb,
+        "POST",
+        &format!("/_sandbox/objects/contacts/{a}/restore"),
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let got = call(&sb, "GET", &format!("/crm/v3/objects/contacts/{a}"), None);
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_eq!(got.json()["archived"], false);
+    let found = search(
+        &sb,
+        json!({"filterGroups": [{"filters": [
+        {"propertyName": "email", "operator": "EQ", "value": "a@example.com"}]}]}),
+    );
+    assert_eq!(
+        found.json()["total"],
+        1,
+        "a restored record is in the change feed"
+    );
+
+    // Re-created with the same email since: the archived one cannot come back.
+    archive_contact(&sb, &a);
+    let b = create_contact(&sb, "a@example.com");
+    assert_ne!(a, b);
+    assert!(sb.restore_record("contacts", &a).is_err());
+    // More than 90 days after its archive.
+    archive_contact(&sb, &b);
+    sb.advance_clock(Duration::from_secs(91 * 24 * 3600));
+    let e = sb.restore_record("contacts", &b).unwrap_err().to_string();
+    assert!(e.contains("90 days"), "{e}");
+}
