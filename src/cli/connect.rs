@@ -248,6 +248,9 @@ fn new_connection(provider: ProviderKind) -> ConnectionConfig {
         create_when: None,
         max_requests_per_run: None,
         fields: Vec::new(),
+        contact: None,
+        company: None,
+        activity: None,
     }
 }
 

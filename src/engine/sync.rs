@@ -36,7 +36,7 @@ use crate::engine::gates::{self, GateInput, GateStop};
 use crate::engine::plan::{
     self, LinkState, MatchedBy, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide,
 };
-use crate::mapping::{FieldMap, Rule};
+use crate::mapping::FieldMap;
 use crate::model::{Millis, ObjectKind, Record, RecordId};
 use crate::providers::{ChangeQuery, Provider, ProviderError, RemoteRecord};
 use crate::store::{ConflictFilter, Link, RunOutcome, Store, StoreError, WriteOrigin};
@@ -1127,12 +1127,13 @@ impl<'a> Session<'a> {
         object: ObjectKind,
     ) -> Result<(ObjectReport, Option<Plan>), StepError> {
         let map = self.field_map(object).await?;
-        let create_when = match &self.p.config.create_when {
-            Some(src) => Some(Rule::parse_for(src, object).map_err(|e| {
+        let create_when = self
+            .p
+            .config
+            .create_rule(&self.p.name, object)
+            .map_err(|e| {
                 StepError::Other(format!("`connections.{}.create_when`: {e}", self.p.name))
-            })?),
-            None => None,
-        };
+            })?;
         let cursor = self.store.local_cursor(&self.p.name, object)?;
         let top = self.store.max_seq()?;
         let mut rep = ObjectReport {
