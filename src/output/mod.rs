@@ -22,6 +22,20 @@ pub enum ColorChoice {
     Never,
 }
 
+impl ColorChoice {
+    /// Whether to colour text for a stream: never with `never` or `NO_COLOR`; with `auto`, only
+    /// when the stream is a terminal (`terminal`).
+    pub fn on(self, terminal: bool) -> bool {
+        let no_color = std::env::var_os(crate::env::NO_COLOR).is_some_and(|v| !v.is_empty());
+        !no_color
+            && match self {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => terminal,
+            }
+    }
+}
+
 /// How a command draws: resolved once from the global flags and the environment.
 #[derive(Debug, Clone, Copy)]
 pub struct Output {
@@ -36,13 +50,7 @@ pub struct Output {
 impl Output {
     pub fn new(json: bool, verbosity: i8, color: ColorChoice) -> Output {
         let stderr_tty = std::io::stderr().is_terminal();
-        let no_color = std::env::var_os(crate::env::NO_COLOR).is_some_and(|v| !v.is_empty());
-        let color = !no_color
-            && match color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => stderr_tty && std::io::stdout().is_terminal(),
-            };
+        let color = color.on(stderr_tty && std::io::stdout().is_terminal());
         Output {
             json,
             verbosity,
