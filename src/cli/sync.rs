@@ -110,7 +110,7 @@ pub async fn execute(
     max_requests: Option<u64>,
 ) -> anyhow::Result<SyncReport> {
     if ctx.config.connections.is_empty() {
-        return Err(crate::output::errors::hinted(
+        return Err(crate::output::errors::usage_hinted(
             "no connections are configured, so there is nothing to sync",
             "add one with `crmsync connect hubspot --name NAME`, or try `crmsync demo`",
         ));
