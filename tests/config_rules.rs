@@ -5,17 +5,8 @@ mod common;
 
 use common::TestEnv;
 use crmsync::model::{Fields, ObjectKind, Record, RecordId};
-use crmsync::sandbox::{Sandbox, SandboxOptions};
+use crmsync::sandbox::Sandbox;
 use crmsync::store::{Store, WriteOrigin};
-
-fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxOptions {
-        rate_limit: (10_000, 10_000),
-        search_per_second: 0,
-        ..SandboxOptions::default()
-    })
-    .unwrap()
-}
 
 fn env_for(sandbox: &Sandbox) -> TestEnv {
     let mut env = TestEnv::new();
@@ -74,7 +65,7 @@ fn remote_emails(sandbox: &Sandbox) -> Vec<String> {
 
 #[test]
 fn the_readme_rule_creates_warm_contacts_and_leaves_companies_alone() {
-    let sandbox = sandbox();
+    let sandbox = common::fast_sandbox();
     let env = env_for(&sandbox);
     env.write_config(&readme_config(&sandbox, "warmness >= 4"));
     env.run(&["mappings", "setup", "-c", "acme"]).ok();
@@ -103,7 +94,7 @@ fn the_readme_rule_creates_warm_contacts_and_leaves_companies_alone() {
 
 #[test]
 fn a_rule_under_its_object_table_applies_to_that_object() {
-    let sandbox = sandbox();
+    let sandbox = common::fast_sandbox();
     let env = env_for(&sandbox);
     env.write_config(&format!(
         "[connections.acme]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n\n[connections.acme.contact]\ncreate_when = \"warmness >= 4\"\n",
@@ -130,7 +121,7 @@ fn a_rule_under_its_object_table_applies_to_that_object() {
 
 #[test]
 fn a_malformed_rule_is_refused_at_load_with_its_place_before_any_request() {
-    let sandbox = sandbox();
+    let sandbox = common::fast_sandbox();
     let env = env_for(&sandbox);
     env.write_config(&readme_config(&sandbox, "warmness >>= 4"));
     sandbox.clear_request_log();
@@ -157,7 +148,7 @@ fn a_malformed_rule_is_refused_at_load_with_its_place_before_any_request() {
 
 #[test]
 fn a_rule_that_fits_no_single_object_says_how_to_rewrite_it() {
-    let sandbox = sandbox();
+    let sandbox = common::fast_sandbox();
     let env = env_for(&sandbox);
     env.write_config(&readme_config(&sandbox, "custom.tier == 'gold'"));
     let run = env.run(&["sync"]);
