@@ -83,8 +83,21 @@ impl Rule {
     /// Parses `source`.
     pub fn parse(source: &str) -> Result<Rule, RuleError> {
         let toks = lex(source)?;
+        if let Some((_, column)) = toks.get(MAX_TOKENS) {
+            return Err(RuleError {
+                column: *column,
+                message: format!(
+                    "the rule is too long: at most {MAX_TOKENS} fields, values, operators and parentheses"
+                ),
+            });
+        }
         let end = source.chars().count() + 1;
-        let mut p = Parser { toks, pos: 0, end };
+        let mut p = Parser {
+            toks,
+            pos: 0,
+            end,
+            depth: 0,
+        };
         let expr = p.or()?;
         if let Some((tok, col)) = p.toks.get(p.pos) {
             return Err(RuleError {
@@ -424,10 +437,19 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, RuleError> {
     Ok(out)
 }
 
+/// The most tokens a rule may have: the parser and the evaluator recurse once per `and`,
+/// `or`, `not` and `(`, and a rule is a short condition, not a program.
+const MAX_TOKENS: usize = 500;
+
+/// How deep `(` and `not` may nest.
+const MAX_DEPTH: usize = 32;
+
 struct Parser {
     toks: Vec<(Tok, usize)>,
     pos: usize,
     end: usize,
+    /// `(` and `not` open around the current position.
+    depth: usize,
 }
 
 impl Parser {
@@ -460,6 +482,25 @@ impl Parser {
     }
 
     fn not(&mut self) -> Result<Expr, RuleError> {
+        if matches!(self.peek(), Some(Tok::Not | Tok::LParen)) {
+            if self.depth == MAX_DEPTH {
+                return Err(RuleError {
+                    column: self.column(),
+                    message: format!(
+                        "`(` and `not` nest more than {MAX_DEPTH} deep here: write the rule more simply"
+                    ),
+                });
+            }
+            self.depth += 1;
+            let inner = self.nested();
+            self.depth -= 1;
+            return inner;
+        }
+        self.comparison()
+    }
+
+    /// `not …` or `( … )`.
+    fn nested(&mut self) -> Result<Expr, RuleError> {
         match self.peek() {
             Some(Tok::Not) => {
                 self.pos += 1;
@@ -676,5 +717,28 @@ mod tests {
             };
             Rule::parse_for(ok, object).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
+    }
+
+    #[test]
+    fn deep_nesting_and_long_rules_are_refused_with_a_column_not_a_crash() {
+        let deep = format!("{}email{}", "(".repeat(50_000), ")".repeat(50_000));
+        let err = Rule::parse(&deep).unwrap_err();
+        assert_eq!(err.column, 1 + MAX_TOKENS, "{err}");
+        let nots = format!("{}email", "not ".repeat(40));
+        let err = Rule::parse(&nots).unwrap_err();
+        assert_eq!(err.column, 1 + 4 * MAX_DEPTH, "{err}");
+        assert!(err.message.contains("nest more than 32 deep"), "{err}");
+        let fine = format!("{}email{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert!(
+            Rule::parse(&fine)
+                .unwrap()
+                .eval(&fields(&[("email", "a@b.c")]))
+        );
+        let chain = vec!["warmness >= 4"; 120].join(" and ");
+        assert!(
+            Rule::parse(&chain)
+                .unwrap()
+                .eval(&fields(&[("warmness", "5")]))
+        );
     }
 }
