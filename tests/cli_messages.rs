@@ -139,3 +139,26 @@ fn connections_check_shows_what_the_check_learned() {
         "{c}"
     );
 }
+
+#[test]
+fn a_missing_field_is_warned_about_once_per_run() {
+    let sandbox = common::fast_sandbox();
+    let env = connected(&sandbox);
+    env.run(&["mappings", "setup", "-c", "hs"]).ok();
+    env.write_config(&format!(
+        "[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n\n[[connections.hs.fields]]\nobject = \"contact\"\nlocal = \"custom.favourite_colour\"\n",
+        sandbox.base_url()
+    ));
+    for args in [&["sync"][..], &["sync", "--dry-run"]] {
+        let run = env.run(args);
+        run.ok();
+        let warned = run
+            .stderr
+            .matches("the CRM has no field `favourite_colour`")
+            .count();
+        assert_eq!(warned, 1, "{args:?}: {}", run.stderr);
+    }
+    let run = env.run(&["sync", "--json"]);
+    let warnings = run.json()["connections"][0]["warnings"].clone();
+    assert_eq!(warnings.as_array().map(Vec::len), Some(1), "{warnings}");
+}

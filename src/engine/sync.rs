@@ -329,7 +329,12 @@ pub async fn run(
             Ok::<_, StepError>(())
         }
         .await;
-        rep.warnings.append(&mut sess.warnings);
+        // A warning the pull gave already (a missing field) is said once per run.
+        for w in std::mem::take(&mut sess.warnings) {
+            if !rep.warnings.contains(&w) {
+                rep.warnings.push(w);
+            }
+        }
         if let Err(e) = result {
             stop(rep, e)?;
         }
