@@ -162,3 +162,49 @@ fn a_missing_field_is_warned_about_once_per_run() {
     let warnings = run.json()["connections"][0]["warnings"].clone();
     assert_eq!(warnings.as_array().map(Vec::len), Some(1), "{warnings}");
 }
+
+#[test]
+fn quiet_hides_the_run_tables_and_very_quiet_leaves_only_errors() {
+    let sandbox = common::fast_sandbox();
+    let env = connected(&sandbox);
+    env.run(&["mappings", "setup", "-c", "hs"]).ok();
+    env.write(
+        "people.csv",
+        "email,first_name,warmness\nann@example.com,Ann,4\nnot-an-email,Bo,2\n",
+    );
+    let normal = env.run(&["import", "people.csv"]);
+    normal.expect_code(3);
+    assert!(normal.stdout.contains("LOADED"), "{}", normal.stdout);
+    // -q: no counts table; the rejected row is still listed.
+    env.write("more.csv", "email\ncy@example.com\nstill-not-an-email\n");
+    let quiet = env.run(&["import", "more.csv", "-q"]);
+    quiet.expect_code(3);
+    assert!(!quiet.stdout.contains("LOADED"), "{}", quiet.stdout);
+    assert!(
+        quiet.stdout.contains("still-not-an-email") || quiet.stdout.contains("REASON"),
+        "{}",
+        quiet.stdout
+    );
+    // -qq: nothing but the exit code.
+    env.write("last.csv", "email\ndee@example.com\nnope\n");
+    let very = env.run(&["import", "last.csv", "-qq"]);
+    very.expect_code(3);
+    assert_eq!((very.stdout.as_str(), very.stderr.as_str()), ("", ""));
+
+    // A field the CRM lacks gives a warning: shown with -q, not with -qq.
+    env.write_config(&format!(
+        "[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n\n[[connections.hs.fields]]\nobject = \"contact\"\nlocal = \"custom.favourite_colour\"\n",
+        sandbox.base_url()
+    ));
+    let quiet = env.run(&["sync", "-q"]);
+    quiet.ok();
+    assert_eq!(quiet.stdout, "", "no run table with -q");
+    assert!(quiet.stderr.contains("warning:"), "{}", quiet.stderr);
+    let very = env.run(&["sync", "-qq"]);
+    very.ok();
+    assert_eq!((very.stdout.as_str(), very.stderr.as_str()), ("", ""));
+    // --json is data asked for: -q does not hide it.
+    let json = env.run(&["sync", "-qq", "--json"]);
+    json.ok();
+    assert!(json.json()["connections"].is_array());
+}

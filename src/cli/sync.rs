@@ -193,7 +193,7 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
             .iter()
             .all(|c| c.stopped_by.is_none() && c.error.is_none());
         render_plans(ctx, &report.plans, complete)?;
-    } else {
+    } else if ctx.out.summary() {
         let mut t = table(
             &ctx.out,
             &[
@@ -254,7 +254,7 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
             }
         }
         if let Some(gate) = &c.stopped_by {
-            ctx.out.warn(format!("{gate}"));
+            ctx.out.warn_always(format!("{gate}"));
         }
         if let Some(e) = &c.error {
             let message = format!("connection `{}` stopped: {e}", c.connection);

@@ -40,7 +40,7 @@ impl ColorChoice {
 #[derive(Debug, Clone, Copy)]
 pub struct Output {
     pub json: bool,
-    /// -1 quiet, 0 normal, 1.. verbose.
+    /// -2 `-qq`, -1 `-q`, 0 normal, 1.. verbose.
     pub verbosity: i8,
     pub color: bool,
     /// stderr is a terminal (progress bars are drawn).
@@ -82,8 +82,27 @@ impl Output {
         }
     }
 
-    /// A warning on stderr (shown even with `-q`).
+    /// Whether a run's summary (the counts table of `sync`, `import` and `apply`) is shown:
+    /// not with `-q`.
+    pub fn summary(&self) -> bool {
+        self.verbosity >= 0
+    }
+
+    /// Whether problems short of an error (warnings, an import's rejected rows) are shown:
+    /// with `-q`, not with `-qq`, which leaves only errors and the exit code.
+    pub fn problems(&self) -> bool {
+        self.verbosity >= -1
+    }
+
+    /// A warning on stderr (shown with `-q`, not with `-qq`).
     pub fn warn(&self, text: impl std::fmt::Display) {
+        if self.problems() {
+            self.warn_always(text);
+        }
+    }
+
+    /// A warning shown even with `-qq`: a run stopped short of an error (a safety gate).
+    pub fn warn_always(&self, text: impl std::fmt::Display) {
         if self.color {
             eprintln!("\x1b[33mwarning:\x1b[0m {text}");
         } else {
