@@ -62,7 +62,7 @@ fn connecting_a_crm_this_build_does_not_have_is_refused_up_front() {
         for extra in [&[][..], &["--token-env", "PD_TOKEN"], &["--token-stdin"]] {
             let mut args = vec!["connect", provider, "--name", "x"];
             args.extend_from_slice(extra);
-            let run = env.run_stdin(&args, "secret");
+            let run = env.run(&args);
             run.expect_code(2);
             assert!(
                 run.stderr
