@@ -15,15 +15,29 @@ fn env_for(sandbox: &Sandbox) -> TestEnv {
     env
 }
 
-/// The README's configuration example, pointed at the sandbox, with `rule` as its
-/// connection-wide `create_when`.
+/// The README's configuration example as written, pointed at the sandbox, with `rule` in
+/// place of its connection-wide `create_when`.
 fn readme_config(sandbox: &Sandbox, rule: &str) -> String {
-    format!(
-        "[sync]\nconflict_policy = \"newest-wins\"\n\n[policies.contact]\npronouns = \"manual\"\n\n\
-         [connections.acme]\nprovider = \"hubspot\"\nbase_url = \"{}\"\ncreate_when = \"{rule}\"       # which local records are created in this CRM\n\n\
-         [[connections.acme.fields]]\nobject = \"contact\"\nlocal = \"custom.favourite_colour\"\ndirection = \"to-crm\"\n",
-        sandbox.base_url()
-    )
+    let readme = std::fs::read_to_string(common::repo().join("README.md")).unwrap();
+    let block = readme
+        .split("## Configuration")
+        .nth(1)
+        .and_then(|s| s.split("```toml\n").nth(1))
+        .and_then(|s| s.split("```").next())
+        .expect("the README's configuration example");
+    assert!(block.contains("create_when = \"warmness >= 4\""), "{block}");
+    block
+        .replace(
+            "provider = \"hubspot\"\n",
+            &format!(
+                "provider = \"hubspot\"\nbase_url = \"{}\"\n",
+                sandbox.base_url()
+            ),
+        )
+        .replace(
+            "create_when = \"warmness >= 4\"",
+            &format!("create_when = \"{rule}\""),
+        )
 }
 
 fn contact(email: &str, warmness: &str) -> Record {
@@ -39,9 +53,12 @@ fn contact(email: &str, warmness: &str) -> Record {
     }
 }
 
-fn company(name: &str) -> Record {
+fn company(name: &str, domain: &str) -> Record {
     let mut fields = Fields::new();
     fields.insert("name".into(), name.into());
+    if !domain.is_empty() {
+        fields.insert("domain".into(), domain.into());
+    }
     Record {
         id: RecordId::new(),
         kind: ObjectKind::Company,
@@ -64,7 +81,7 @@ fn remote_emails(sandbox: &Sandbox) -> Vec<String> {
 }
 
 #[test]
-fn the_readme_rule_creates_warm_contacts_and_leaves_companies_alone() {
+fn the_readme_rules_create_warm_contacts_and_companies_with_a_domain() {
     let sandbox = common::fast_sandbox();
     let env = env_for(&sandbox);
     env.write_config(&readme_config(&sandbox, "warmness >= 4"));
@@ -75,7 +92,8 @@ fn the_readme_rule_creates_warm_contacts_and_leaves_companies_alone() {
             &[
                 contact("warm@example.com", "5"),
                 contact("cold@example.com", "2"),
-                company("Acme Ltd"),
+                company("Acme Ltd", "acme.example"),
+                company("No Domain Ltd", ""),
             ],
             &WriteOrigin::User,
         )
@@ -87,9 +105,14 @@ fn the_readme_rule_creates_warm_contacts_and_leaves_companies_alone() {
         remote_emails(&sandbox),
         vec!["warm@example.com".to_string()]
     );
-    // The rule is about contacts: companies are created as with no rule.
-    let companies = sandbox.dump()["companies"].as_array().unwrap().len();
-    assert_eq!(companies, 1);
+    // The connection-wide rule is about contacts; companies follow their own table's rule.
+    let companies: Vec<String> = sandbox.dump()["companies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["properties"]["name"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(companies, vec!["Acme Ltd".to_string()]);
 }
 
 #[test]
