@@ -54,6 +54,9 @@ fn config(base_url: &str) -> Config {
             create_when: None,
             max_requests_per_run: None,
             fields: Vec::new(),
+            contact: None,
+            company: None,
+            activity: None,
         },
     );
     c

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use toml::Spanned;
 
-use crate::mapping::{ConflictPolicy, Direction, OnDelete};
+use crate::mapping::{ConflictPolicy, Direction, OnDelete, Rule, RuleError};
 use crate::model::ObjectKind;
 use crate::providers::ProviderKind;
 
@@ -42,6 +43,7 @@ pub struct SyncSettings {
     pub conflict_policy: ConflictPolicy,
     /// A run that would archive (on both sides together) more than this share (percent) of a
     /// connection's live links stops before writing any archive; `--force` goes past.
+    #[serde(deserialize_with = "percent")]
     pub max_archive_pct: u8,
     /// How far back (seconds) each change-feed read starts before the stored cursor, for
     /// clock skew between crmsync and the CRM and for search indexes that lag behind writes.
@@ -122,13 +124,176 @@ pub struct ConnectionConfig {
     pub on_delete: OnDelete,
     /// Match keys for this connection; default: `[sync] match_keys`.
     pub match_keys: Option<Vec<String>>,
-    /// Which local records are created in this CRM, e.g. `warmness >= 4`; default: all.
-    pub create_when: Option<String>,
+    /// Which local records are created in this CRM, e.g. `warmness >= 4`; default: all. The
+    /// connection-wide form applies to the one object whose fields it names;
+    /// `[connections.NAME.OBJECT] create_when` names the object outright.
+    pub create_when: Option<Spanned<String>>,
     /// The most requests one run may send to this connection (also `--max-requests`).
     pub max_requests_per_run: Option<u64>,
     /// Field mappings on top of the CRM's built-in defaults.
     #[serde(default)]
     pub fields: Vec<FieldMappingConfig>,
+    /// `[connections.NAME.contact]`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<ObjectSettings>,
+    /// `[connections.NAME.company]`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<ObjectSettings>,
+    /// `[connections.NAME.activity]`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<ObjectSettings>,
+}
+
+/// `[connections.NAME.OBJECT]`: one object's settings on one connection.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectSettings {
+    /// Which local records of this object are created in this CRM; default: all.
+    pub create_when: Option<Spanned<String>>,
+}
+
+impl ConnectionConfig {
+    /// The settings table of `object`, if the config has one.
+    pub fn object_settings(&self, object: ObjectKind) -> Option<&ObjectSettings> {
+        match object {
+            ObjectKind::Contact => self.contact.as_ref(),
+            ObjectKind::Company => self.company.as_ref(),
+            ObjectKind::Activity => self.activity.as_ref(),
+        }
+    }
+
+    /// The objects this connection names in `objects`, else every object.
+    fn named_objects(&self) -> Vec<ObjectKind> {
+        self.objects
+            .clone()
+            .unwrap_or_else(|| ObjectKind::ALL.to_vec())
+    }
+
+    /// Which object the connection-wide `create_when` applies to: the one object, of those the
+    /// connection syncs, whose fields it names. `Err` is a message and a 1-based column.
+    fn shared_rule_object(&self, name: &str, source: &str) -> Result<ObjectKind, RuleError> {
+        Rule::parse(source)?;
+        let objects = self.named_objects();
+        let fits: Vec<ObjectKind> = objects
+            .iter()
+            .copied()
+            .filter(|o| Rule::parse_for(source, *o).is_ok())
+            .collect();
+        let tables = |list: &[ObjectKind]| {
+            one_of(
+                list.iter()
+                    .map(|o| format!("`[connections.{name}.{o}]`"))
+                    .collect(),
+            )
+        };
+        match fits.as_slice() {
+            [one] => Ok(*one),
+            [] if objects.len() == 1 => Rule::parse_for(source, objects[0]).map(|_| objects[0]),
+            [] => {
+                // A field no synced object has is the clearest thing to point at.
+                for o in &objects {
+                    if let Err(e) = Rule::parse_for(source, *o) {
+                        let unknown_everywhere = objects.iter().all(|other| {
+                            Rule::parse_for(source, *other)
+                                .err()
+                                .is_some_and(|x| x.column == e.column)
+                        });
+                        if unknown_everywhere {
+                            return Err(e);
+                        }
+                    }
+                }
+                Err(RuleError {
+                    column: 1,
+                    message: format!(
+                        "the rule names fields of more than one object: write one rule per object, each under its own table ({}), as `create_when = \"...\"`",
+                        tables(&objects)
+                    ),
+                })
+            }
+            several => Err(RuleError {
+                column: 1,
+                message: format!(
+                    "the rule could apply to {} records alike: say which object it is for by moving it under {} as `create_when = \"...\"`",
+                    one_of(several.iter().map(ObjectKind::to_string).collect()),
+                    tables(several)
+                ),
+            }),
+        }
+    }
+
+    /// The rule that decides which local records of `object` this connection creates in its
+    /// CRM (`None`: all of them): `[connections.NAME.OBJECT] create_when`, else the
+    /// connection-wide `create_when` when it is for `object`. The loader has already checked
+    /// both, so `Err` only comes from a config built without it.
+    pub fn create_rule(&self, name: &str, object: ObjectKind) -> Result<Option<Rule>, RuleError> {
+        if let Some(src) = self
+            .object_settings(object)
+            .and_then(|s| s.create_when.as_ref())
+        {
+            return Rule::parse_for(src.get_ref(), object).map(Some);
+        }
+        match &self.create_when {
+            Some(src) if self.shared_rule_object(name, src.get_ref())? == object => {
+                Rule::parse_for(src.get_ref(), object).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Checks every `create_when` rule against the object it applies to. `Err` carries the
+    /// key, the rule's span in the file and the error.
+    fn check_rules(
+        &self,
+        name: &str,
+    ) -> Result<(), (String, std::ops::Range<usize>, String, RuleError)> {
+        let fail = |key: String, src: &Spanned<String>, e: RuleError| {
+            (key, src.span(), src.get_ref().clone(), e)
+        };
+        let mut per_object = Vec::new();
+        for object in ObjectKind::ALL {
+            let Some(src) = self
+                .object_settings(object)
+                .and_then(|s| s.create_when.as_ref())
+            else {
+                continue;
+            };
+            let key = format!("connections.{name}.{object}.create_when");
+            if !self.named_objects().contains(&object) {
+                return Err(fail(
+                    key,
+                    src,
+                    RuleError {
+                        column: 1,
+                        message: format!(
+                            "this connection does not sync {object} records (`objects` in `[connections.{name}]`)"
+                        ),
+                    },
+                ));
+            }
+            Rule::parse_for(src.get_ref(), object).map_err(|e| fail(key, src, e))?;
+            per_object.push(object);
+        }
+        if let Some(src) = &self.create_when {
+            let key = format!("connections.{name}.create_when");
+            let object = self
+                .shared_rule_object(name, src.get_ref())
+                .map_err(|e| fail(key.clone(), src, e))?;
+            if per_object.contains(&object) {
+                return Err(fail(
+                    key,
+                    src,
+                    RuleError {
+                        column: 1,
+                        message: format!(
+                            "`[connections.{name}.{object}]` has its own `create_when`: keep one of the two"
+                        ),
+                    },
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `[[connections.NAME.fields]]`
@@ -184,28 +349,38 @@ impl Config {
                 .span()
                 .map(|span| line_col(text, span.start))
                 .unwrap_or((1, 1));
+            let message = plain_expected(e.message().trim());
+            let message = match e.span().and_then(|span| key_before(text, span.start)) {
+                Some(key) => format!("`{key}`: {message}"),
+                None => message,
+            };
             ConfigError::Parse {
                 path: path.to_path_buf(),
                 line,
                 column,
-                message: e.message().trim().to_string(),
+                message,
             }
         })?;
         config.validate().map_err(|message| ConfigError::Invalid {
             path: path.to_path_buf(),
             message,
         })?;
+        for (name, conn) in &config.connections {
+            conn.check_rules(name).map_err(|(key, span, source, e)| {
+                let (line, column) = line_col(text, rule_offset(text, span, &source, e.column));
+                ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    message: format!("`{key}` (`{}`): {}", quote(&source), e.message),
+                }
+            })?;
+        }
         Ok(config)
     }
 
     /// Checks what serde cannot: names, ranges, field names.
     fn validate(&self) -> Result<(), String> {
-        if self.sync.max_archive_pct > 100 {
-            return Err(format!(
-                "`sync.max_archive_pct` is {}: expected a percentage from 0 to 100",
-                self.sync.max_archive_pct
-            ));
-        }
         for key in &self.sync.match_keys {
             check_match_key(key).map_err(|m| format!("`sync.match_keys`: {m}"))?;
         }
@@ -257,6 +432,60 @@ impl Config {
     }
 }
 
+/// `a`, `a or b`, `a, b or c`.
+fn one_of(mut items: Vec<String>) -> String {
+    match items.pop() {
+        Some(last) if !items.is_empty() => format!("{} or {last}", items.join(", ")),
+        Some(last) => last,
+        None => String::new(),
+    }
+}
+
+/// A percentage: a whole number from 0 to 100.
+fn percent<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    use serde::de::{Error, Unexpected};
+    const EXPECTED: &str = "a whole number from 0 to 100 (a percentage)";
+    match i64::deserialize(d) {
+        Ok(n) if (0..=100).contains(&n) => Ok(n as u8),
+        Ok(n) => Err(D::Error::invalid_value(Unexpected::Signed(n), &EXPECTED)),
+        Err(e) => Err(D::Error::custom(plain_expected(
+            &e.to_string()
+                .replace("expected i64", &format!("expected {EXPECTED}")),
+        ))),
+    }
+}
+
+/// A deserializer's message with Rust's type names (`expected u8`) said as people say them.
+fn plain_expected(message: &str) -> String {
+    const PLAIN: &[(&str, &str)] = &[
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u64", "expected a whole number, 0 or more"),
+        ("expected usize", "expected a whole number, 0 or more"),
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected `true` or `false`"),
+        ("expected a sequence", "expected a list (`[\"a\", \"b\"]`)"),
+        ("expected a string", "expected text in quotes"),
+    ];
+    let mut out = message.to_string();
+    for (rust, plain) in PLAIN {
+        if let Some(at) = out.find(rust) {
+            let end = at + rust.len();
+            // `expected u8` but not `expected u80`-like words.
+            if !out[end..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                out.replace_range(at..end, plain);
+            }
+        }
+    }
+    out
+}
+
 fn check_match_key(key: &str) -> Result<(), String> {
     if ObjectKind::Contact.field_type(key).is_some()
         || ObjectKind::Company.field_type(key).is_some()
@@ -283,15 +512,55 @@ pub fn check_connection_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// 1-based line and column of a byte offset.
+/// The key of a `key = value` line whose value starts at byte `offset`.
+fn key_before(text: &str, offset: usize) -> Option<&str> {
+    let before = text.get(..offset)?;
+    let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+    let key = line.trim_end().strip_suffix('=')?.trim();
+    let bare = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    (!key.is_empty() && key.chars().all(bare)).then_some(key)
+}
+
+/// 1-based line and column (in characters) of a byte offset.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
-    let column = before
-        .rfind('\n')
-        .map_or(before.len(), |i| before.len() - i - 1)
-        + 1;
-    (line, column)
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// The byte offset in the file of a rule's 1-based `column`: exact when the TOML string is
+/// written without escapes on one line (as rules are), else the start of the string.
+fn rule_offset(text: &str, span: std::ops::Range<usize>, source: &str, column: usize) -> usize {
+    let written = text.get(span.clone()).unwrap_or("");
+    let quoted = ["\"", "'"].iter().any(|q| {
+        written.len() == source.len() + 2 && written.starts_with(q) && written.ends_with(q)
+    });
+    if quoted && &written[1..written.len() - 1] == source {
+        let inner: usize = source
+            .chars()
+            .take(column.saturating_sub(1))
+            .map(char::len_utf8)
+            .sum();
+        span.start + 1 + inner
+    } else {
+        span.start
+    }
+}
+
+/// Config text quoted in a message, cut to a readable length.
+fn quote(text: &str) -> String {
+    const MAX: usize = 80;
+    if text.chars().count() <= MAX {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(MAX).collect();
+        format!("{cut}…")
+    }
 }
 
 /// The default config file: `crmsync/config.toml` in the platform config directory.
@@ -302,4 +571,145 @@ pub fn default_config_path() -> Option<PathBuf> {
 /// The default state file: `crmsync/state.db` in the platform data directory.
 pub fn default_state_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "crmsync").map(|d| d.data_dir().join("state.db"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("crmsync.toml"))
+    }
+
+    fn refusal(text: &str) -> String {
+        parse(text).expect_err(text).to_string()
+    }
+
+    #[test]
+    fn a_value_out_of_range_says_what_is_expected_in_words() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "[sync]\nmax_archive_pct = 300\n",
+                "line 2, column 19: `max_archive_pct`: invalid value: integer `300`, expected a whole number from 0 to 100 (a percentage)",
+            ),
+            (
+                "[sync]\nmax_archive_pct = -1\n",
+                "expected a whole number from 0 to 100",
+            ),
+            (
+                "[sync]\nmax_archive_pct = \"half\"\n",
+                "expected a whole number from 0 to 100",
+            ),
+            (
+                "[sync]\noverlap_secs = -4\n",
+                "line 2, column 16: `overlap_secs`: invalid value: integer `-4`, expected a whole number, 0 or more",
+            ),
+            (
+                "[connections.a]\nprovider = \"hubspot\"\nredirect_port = 70000\n",
+                "expected a whole number from 0 to 65535",
+            ),
+            (
+                "[connections.a]\nprovider = \"hubspot\"\nmax_requests_per_run = 1.5\n",
+                "expected a whole number, 0 or more",
+            ),
+            (
+                "[connections.a]\nprovider = \"hubspot\"\nobjects = \"contact\"\n",
+                "expected a list",
+            ),
+        ];
+        for (text, want) in cases {
+            let got = refusal(text);
+            assert!(got.contains(want), "{text}: {got}");
+            assert!(!got.contains("expected u"), "{text}: {got}");
+        }
+        assert_eq!(
+            parse("[sync]\nmax_archive_pct = 100\n")
+                .unwrap()
+                .sync
+                .max_archive_pct,
+            100
+        );
+    }
+
+    #[test]
+    fn a_rule_is_checked_at_load_with_its_line_and_column() {
+        let err = refusal(
+            "[connections.acme]\nprovider = \"hubspot\"\ncreate_when = \"warmness >>= 4\"\n",
+        );
+        assert!(
+            err.contains("line 3, column 26: `connections.acme.create_when` (`warmness >>= 4`): expected a field or a value, found `>=`"),
+            "{err}"
+        );
+        let err = refusal(
+            "[connections.acme]\nprovider = \"hubspot\"\n[connections.acme.contact]\ncreate_when = 'warmness >= \"hot\"'\n",
+        );
+        assert!(
+            err.contains("line 4, column 28: `connections.acme.contact.create_when`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("`warmness` is a number: expected a number, found `hot`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_connection_wide_rule_applies_to_the_one_object_whose_fields_it_names() {
+        let config =
+            parse("[connections.acme]\nprovider = \"hubspot\"\ncreate_when = \"warmness >= 4\"\n")
+                .unwrap();
+        let conn = &config.connections["acme"];
+        let rule = conn.create_rule("acme", ObjectKind::Contact).unwrap();
+        assert_eq!(rule.unwrap().source(), "warmness >= 4");
+        assert!(
+            conn.create_rule("acme", ObjectKind::Company)
+                .unwrap()
+                .is_none()
+        );
+        // Limited by `objects`, a custom field's rule is unambiguous too.
+        let config = parse(
+            "[connections.acme]\nprovider = \"hubspot\"\nobjects = [\"contact\"]\ncreate_when = \"custom.tier == 'gold'\"\n",
+        )
+        .unwrap();
+        assert!(
+            config.connections["acme"]
+                .create_rule("acme", ObjectKind::Contact)
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn rules_that_cannot_be_placed_are_refused_with_how_to_rewrite_them() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "[connections.acme]\nprovider = \"hubspot\"\ncreate_when = \"custom.tier == 'gold'\"\n",
+                "could apply to company, contact or activity records alike: say which object it is for by moving it under `[connections.acme.company]`",
+            ),
+            (
+                "[connections.acme]\nprovider = \"hubspot\"\ncreate_when = \"warmness >= 4 and domain == 'x.com'\"\n",
+                "names fields of more than one object",
+            ),
+            (
+                "[connections.acme]\nprovider = \"hubspot\"\ncreate_when = \"colour == 'red'\"\n",
+                "line 3, column 16: `connections.acme.create_when` (`colour == 'red'`): `colour` is not a",
+            ),
+            (
+                "[connections.acme]\nprovider = \"hubspot\"\ncreate_when = \"warmness >= 4\"\n[connections.acme.contact]\ncreate_when = \"warmness >= 5\"\n",
+                "has its own `create_when`: keep one of the two",
+            ),
+            (
+                "[connections.acme]\nprovider = \"hubspot\"\nobjects = [\"contact\"]\n[connections.acme.company]\ncreate_when = \"name\"\n",
+                "this connection does not sync company records",
+            ),
+            (
+                "[connections.acme]\nprovider = \"hubspot\"\n[connections.acme.contact]\ncreate_when = \"name\"\n",
+                "line 4, column 16: `connections.acme.contact.create_when` (`name`): `name` is not a contact field",
+            ),
+        ];
+        for (text, want) in cases {
+            let got = refusal(text);
+            assert!(got.contains(want), "{text}\n{got}");
+        }
+    }
 }

@@ -42,6 +42,7 @@ pub fn open(
         .connection(name)
         .map_err(|m| anyhow::Error::new(UsageError(m)))?
         .clone();
+    check_token_env(name, &conn)?;
     // Leases guard the keychain entry, which is per user: keep them per user too, so runs
     // with state files in different folders still never refresh one token twice at once.
     let lease_dir = directories::ProjectDirs::from("", "", "crmsync")
@@ -77,6 +78,28 @@ pub fn open(
         config: conn,
         provider: Arc::from(provider),
     })
+}
+
+/// A connection whose config names the variable holding its token (`token_env`) takes it
+/// from there: with the variable unset (and no `CRMSYNC_TOKEN_<NAME>`), say so, rather than
+/// falling through to a keychain the config did not ask for.
+fn check_token_env(name: &str, conn: &ConnectionConfig) -> anyhow::Result<()> {
+    let Some(var) = conn.token_env.as_deref() else {
+        return Ok(());
+    };
+    if auth::env_token(name, Some(var)).is_some() {
+        return Ok(());
+    }
+    Err(crate::output::errors::usage_hinted(
+        format!(
+            "connection `{name}` takes its token from the environment variable `{var}` (`token_env` in `[connections.{name}]`), and `{var}` is not set (or is empty)"
+        ),
+        format!(
+            "set `{var}` (or `{}`) to the connection's private-app or API token in the environment crmsync runs in; to use the keychain instead, remove `token_env` and run `crmsync connect {} --name {name}`",
+            crate::env::token_var(name),
+            conn.provider.as_str()
+        ),
+    ))
 }
 
 /// Opens the named connections, or every configured one when `names` is empty.

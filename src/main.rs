@@ -26,8 +26,8 @@ fn main() -> ExitCode {
             return ExitCode::from(code as u8);
         }
     };
-    init_logging(cli.global.verbose, cli.global.quiet);
     let color = cli.global.color;
+    init_logging(cli.global.verbose, cli.global.quiet, color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -52,8 +52,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr; `-v` raises the level, `CRMSYNC_LOG` sets the filter outright.
-fn init_logging(verbose: u8, quiet: u8) {
+/// Logs go to stderr, coloured only where `--color` and stderr allow; `-v` raises the level,
+/// `CRMSYNC_LOG` sets the filter outright.
+fn init_logging(verbose: u8, quiet: u8, color: crmsync::output::ColorChoice) {
+    use std::io::IsTerminal;
     let default = match (quiet, verbose) {
         (q, _) if q > 0 => "error",
         (_, 0) => "warn",
@@ -65,6 +67,7 @@ fn init_logging(verbose: u8, quiet: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(color.on(std::io::stderr().is_terminal()))
         .without_time()
         .with_target(false)
         .try_init();

@@ -431,7 +431,7 @@ fn the_request_budget_stops_a_run_and_the_next_run_finishes_it() {
 fn sync_without_connections_says_how_to_add_one() {
     let env = TestEnv::new();
     let run = env.run(&["sync"]);
-    run.expect_code(1);
+    run.expect_code(2);
     assert!(
         run.stderr.contains("no connections are configured"),
         "{}",

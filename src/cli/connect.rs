@@ -20,9 +20,9 @@ use super::{Context, Exit};
 #[command(after_help = "Examples:
   crmsync connect hubspot --name acme
   crmsync connect hubspot --name ci --token-env HUBSPOT_TOKEN
-  printf %s \"$TOKEN\" | crmsync connect pipedrive --name pd --token-stdin")]
+  printf %s \"$TOKEN\" | crmsync connect hubspot --name ci --token-stdin")]
 pub struct Args {
-    /// The CRM: hubspot, pipedrive or salesforce
+    /// The CRM: hubspot (Pipedrive and Salesforce are not built yet)
     pub provider: ProviderKind,
     /// The connection's name [default: the provider's name]
     #[arg(long)]
@@ -63,6 +63,18 @@ pub struct Connected {
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    if !providers::AVAILABLE.contains(&args.provider) {
+        let built: Vec<String> = providers::AVAILABLE
+            .iter()
+            .map(|p| format!("`{}`", p.as_str()))
+            .collect();
+        return Err(UsageError(format!(
+            "{} connections are not built into this version of crmsync; it can connect to: {}",
+            args.provider.display_name(),
+            built.join(", ")
+        ))
+        .into());
+    }
     let name = args
         .name
         .clone()
@@ -266,6 +278,9 @@ fn new_connection(provider: ProviderKind) -> ConnectionConfig {
         create_when: None,
         max_requests_per_run: None,
         fields: Vec::new(),
+        contact: None,
+        company: None,
+        activity: None,
     }
 }
 

@@ -79,7 +79,7 @@ pub struct ConnectionInfo {
     /// Where the token comes from: `environment`, `keychain` or `none`.
     pub token_source: String,
     /// `valid`, `expiring` (refreshed on next use), `needs sign-in`, or `not checked` (a
-    /// token from the environment, which only `--check` tries).
+    /// token from the environment, which only `--check` tries; `valid` once it answered).
     pub token_state: String,
     pub account: Option<String>,
     /// The id of the CRM account the connection's links are bound to in the state file (a
@@ -147,7 +147,12 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 ) {
                     Ok(opened) => match opened.provider.account().await {
                         Ok(acc) => {
+                            // What the check learned replaces what was only stored.
+                            info.token_state = "valid".into();
                             info.account = Some(acc.account);
+                            if !acc.scopes.is_empty() {
+                                info.scopes = acc.scopes;
+                            }
                             "ok".to_string()
                         }
                         Err(e) => {

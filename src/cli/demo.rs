@@ -76,6 +76,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             create_when: None,
             max_requests_per_run: None,
             fields: Vec::new(),
+            contact: None,
+            company: None,
+            activity: None,
         },
     );
     let provider: Arc<dyn providers::Provider> = Arc::from(providers::open(

@@ -180,19 +180,24 @@ fn render(ctx: &Context, report: &ImportReport) -> anyhow::Result<()> {
     if ctx.out.json {
         return ctx.out.json(report);
     }
-    let mut t = table(
-        &ctx.out,
-        &["loaded", "merged", "unchanged", "skipped", "rejected"],
-    );
-    t.add_row(vec![
-        report.loaded.to_string(),
-        report.merged.to_string(),
-        report.unchanged.to_string(),
-        report.skipped.to_string(),
-        report.rejected.to_string(),
-    ]);
-    ctx.out.data(t)?;
-    if !report.rejections.is_empty() {
+    if ctx.out.summary() {
+        let mut t = table(
+            &ctx.out,
+            &["loaded", "merged", "unchanged", "skipped", "rejected"],
+        );
+        t.add_row(vec![
+            report.loaded.to_string(),
+            report.merged.to_string(),
+            report.unchanged.to_string(),
+            report.skipped.to_string(),
+            report.rejected.to_string(),
+        ]);
+        ctx.out.data(t)?;
+    }
+    if !report.rejections.is_empty() && ctx.out.problems() {
+        if ctx.out.summary() {
+            ctx.out.data("")?;
+        }
         let mut t = table(&ctx.out, &["line", "column", "reason"]);
         for r in &report.rejections {
             t.add_row(vec![
@@ -201,7 +206,6 @@ fn render(ctx: &Context, report: &ImportReport) -> anyhow::Result<()> {
                 r.reason.clone(),
             ]);
         }
-        ctx.out.data("")?;
         ctx.out.data(t)?;
         if report.rejected > report.rejections.len() as u64 {
             ctx.out.warn(format!(

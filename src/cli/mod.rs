@@ -224,6 +224,9 @@ pub fn exit_for_error(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
         if cause.downcast_ref::<UsageError>().is_some()
             || cause.downcast_ref::<ConfigError>().is_some()
+            || cause
+                .downcast_ref::<crate::output::errors::Hinted>()
+                .is_some_and(|h| h.usage)
         {
             return Exit::Usage;
         }

@@ -19,8 +19,9 @@ pub enum Action {
     #[command(after_help = "Example:
   crmsync sandbox serve --port 8080 --seed 42 --contacts 100
   # then, in another shell:
-  SANDBOX_TOKEN=<the printed token> crmsync connect hubspot --name sandbox \\
-      --base-url http://127.0.0.1:8080 --token-env SANDBOX_TOKEN")]
+  export SANDBOX_TOKEN=<the printed token>
+  crmsync connect hubspot --name hubspot --base-url http://127.0.0.1:8080 --token-env SANDBOX_TOKEN
+  # stop it with Ctrl-C in its shell (or `kill` its PID)")]
     Serve {
         /// The port [default: a free one]
         #[arg(long, default_value_t = 0)]
@@ -48,6 +49,16 @@ pub enum Action {
         #[arg(long, default_value_t = 10_000)]
         rate_window_ms: u64,
     },
+}
+
+/// The commands that connect crmsync to a sandbox, as the README's quick start writes them.
+fn connect_lines(base_url: &str, token: &str) -> [String; 2] {
+    [
+        format!("export SANDBOX_TOKEN={token}"),
+        format!(
+            "crmsync connect hubspot --name hubspot --base-url {base_url} --token-env SANDBOX_TOKEN"
+        ),
+    ]
 }
 
 /// What `sandbox serve` prints first (`--json`: one line, then it serves).
@@ -96,9 +107,19 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     if ctx.out.json {
         println!("{}", serde_json::to_string(&info)?);
     } else {
+        let connect: String = connect_lines(&info.base_url, &info.token)
+            .iter()
+            .map(|l| format!("  {l}\n"))
+            .collect();
         ctx.out.data(format!(
-            "HubSpot sandbox (portal {}) on {}\n  token:         {}\n  client id:     {}\n  client secret: {}\n  admin API:     {}\n\nconnect with:\n  CRMSYNC_SANDBOX_TOKEN={} crmsync connect hubspot --name sandbox --base-url {} --token-env CRMSYNC_SANDBOX_TOKEN\n\nserving until Ctrl-C",
-            info.hub_id, info.base_url, info.token, info.client_id, info.client_secret, info.admin_url, info.token, info.base_url
+            "HubSpot sandbox (portal {}) on {}\n  token:         {}\n  client id:     {}\n  client secret: {}\n  admin API:     {}\n\nconnect with (in another shell):\n{connect}\nserving until stopped: Ctrl-C here, or `kill {}`",
+            info.hub_id,
+            info.base_url,
+            info.token,
+            info.client_id,
+            info.client_secret,
+            info.admin_url,
+            std::process::id()
         ))?;
     }
     use std::io::Write;
@@ -107,4 +128,26 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     sandbox.stop();
     ctx.out.note("sandbox stopped");
     Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_banner_suggests_the_readme_quick_start_connect_command() {
+        let readme = include_str!("../../README.md");
+        let lines = connect_lines("http://127.0.0.1:8080", "sandbox-token");
+        let quick_start = readme
+            .lines()
+            .skip_while(|l| *l != "## Quick start")
+            .take_while(|l| !l.starts_with("## Commands"))
+            .map(|l| l.split("  #").next().unwrap_or(l).trim_end())
+            .collect::<Vec<_>>();
+        let at = quick_start
+            .iter()
+            .position(|l| *l == lines[0])
+            .unwrap_or_else(|| panic!("the quick start has no `{}`", lines[0]));
+        assert_eq!(quick_start[at + 1], lines[1]);
+    }
 }

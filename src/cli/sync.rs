@@ -145,7 +145,7 @@ pub async fn execute(
     max_requests: Option<u64>,
 ) -> anyhow::Result<SyncReport> {
     if ctx.config.connections.is_empty() {
-        return Err(crate::output::errors::hinted(
+        return Err(crate::output::errors::usage_hinted(
             "no connections are configured, so there is nothing to sync",
             "add one with `crmsync connect hubspot --name NAME`, or try `crmsync demo`",
         ));
@@ -228,7 +228,7 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
             .iter()
             .all(|c| c.stopped_by.is_none() && c.error.is_none());
         render_plans(ctx, &report.plans, complete)?;
-    } else {
+    } else if ctx.out.summary() {
         let mut t = table(
             &ctx.out,
             &[
@@ -294,7 +294,7 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
             }
         }
         if let Some(gate) = &c.stopped_by {
-            ctx.out.warn(format!("{gate}"));
+            ctx.out.warn_always(format!("{gate}"));
             if !ctx.out.json {
                 for o in &c.objects {
                     if let (Some(kind), Some(held)) = (o.object, &o.not_written) {

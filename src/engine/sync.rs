@@ -43,7 +43,7 @@ use crate::engine::gates::{self, GateInput, GateStop};
 use crate::engine::plan::{
     self, LinkState, MatchedBy, OpKind, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide,
 };
-use crate::mapping::{ConflictPolicy, Direction, FieldMap, OnDelete, Rule};
+use crate::mapping::{ConflictPolicy, Direction, FieldMap, OnDelete};
 use crate::model::{FieldType, Millis, ObjectKind, Record, RecordId};
 use crate::providers::{ChangeQuery, Provider, ProviderError, RemoteRecord};
 use crate::store::{ConflictFilter, Link, RunOutcome, Store, StoreError, WriteOp, WriteOrigin};
@@ -1583,12 +1583,13 @@ impl<'a> Session<'a> {
         object: ObjectKind,
     ) -> Result<(ObjectReport, Option<Plan>), StepError> {
         let mut map = self.field_map(object).await?;
-        let create_when = match &self.p.config.create_when {
-            Some(src) => Some(Rule::parse_for(src, object).map_err(|e| {
+        let create_when = self
+            .p
+            .config
+            .create_rule(&self.p.name, object)
+            .map_err(|e| {
                 StepError::Other(format!("`connections.{}.create_when`: {e}", self.p.name))
-            })?),
-            None => None,
-        };
+            })?;
         let cursor = self.store.local_cursor(&self.p.name, object)?;
         let top = self.store.max_seq()?;
         // The archive gate, for every chunk below at once and with the pull's archives, before

@@ -79,6 +79,9 @@ impl World {
                 create_when: None,
                 max_requests_per_run: None,
                 fields: vec![],
+                contact: None,
+                company: None,
+                activity: None,
             },
         );
         World {

@@ -21,7 +21,7 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-use crate::model::{Fields, ObjectKind};
+use crate::model::{FieldType, Fields, ObjectKind};
 
 /// A parsed rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,7 +52,8 @@ enum Expr {
 enum Operand {
     /// A field name and the column it starts at.
     Field(String, usize),
-    Literal(String),
+    /// A value as written and the column it starts at.
+    Literal(String, usize),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,8 +83,21 @@ impl Rule {
     /// Parses `source`.
     pub fn parse(source: &str) -> Result<Rule, RuleError> {
         let toks = lex(source)?;
+        if let Some((_, column)) = toks.get(MAX_TOKENS) {
+            return Err(RuleError {
+                column: *column,
+                message: format!(
+                    "the rule is too long: at most {MAX_TOKENS} fields, values, operators and parentheses"
+                ),
+            });
+        }
         let end = source.chars().count() + 1;
-        let mut p = Parser { toks, pos: 0, end };
+        let mut p = Parser {
+            toks,
+            pos: 0,
+            end,
+            depth: 0,
+        };
         let expr = p.or()?;
         if let Some((tok, col)) = p.toks.get(p.pos) {
             return Err(RuleError {
@@ -97,7 +111,8 @@ impl Rule {
         })
     }
 
-    /// Parses `source` and checks that every field it names is a field of `object`.
+    /// Parses `source` and checks it against `object`: every field it names is a field of
+    /// `object`, and every value compared with a field is one that field can hold.
     pub fn parse_for(source: &str, object: ObjectKind) -> Result<Rule, RuleError> {
         let rule = Rule::parse(source)?;
         let mut fields = Vec::new();
@@ -110,7 +125,15 @@ impl Rule {
                 });
             }
         }
+        check_types(&rule.expr, object)?;
         Ok(rule)
+    }
+
+    /// The fields the rule names, in the order written.
+    pub fn fields(&self) -> Vec<String> {
+        let mut fields = Vec::new();
+        collect_fields(&self.expr, &mut fields);
+        fields.into_iter().map(|(name, _)| name).collect()
     }
 
     /// The rule as written.
@@ -156,10 +179,81 @@ fn collect_fields(e: &Expr, out: &mut Vec<(String, usize)>) {
     }
 }
 
+/// Refuses a comparison between a field and a value the field cannot hold (`warmness >= "hot"`),
+/// and an ordering of yes/no fields, which has no meaning.
+fn check_types(e: &Expr, object: ObjectKind) -> Result<(), RuleError> {
+    match e {
+        Expr::Or(a, b) | Expr::And(a, b) => {
+            check_types(a, object)?;
+            check_types(b, object)
+        }
+        Expr::Not(a) => check_types(a, object),
+        Expr::Present(_) => Ok(()),
+        Expr::Cmp(a, op, b) => {
+            let pair = match (a, b) {
+                (Operand::Field(name, at), Operand::Literal(v, col))
+                | (Operand::Literal(v, col), Operand::Field(name, at)) => {
+                    Some((name, *at, v, *col))
+                }
+                _ => None,
+            };
+            let Some((name, field_column, v, column)) = pair else {
+                return Ok(());
+            };
+            let Some(ty) = object.field_type(name) else {
+                return Ok(());
+            };
+            let ordering = !matches!(op, CmpOp::Eq | CmpOp::Ne);
+            // An empty value means "absent", which every field can be.
+            if v.trim().is_empty() {
+                return Ok(());
+            }
+            let expected = match ty {
+                FieldType::Number if number(v).is_none() => Some("a number"),
+                FieldType::Bool if ordering => {
+                    return Err(RuleError {
+                        column: field_column,
+                        message: format!(
+                            "`{name}` is yes/no: compare it with `==` or `!=`, not `{}`",
+                            op_str(*op)
+                        ),
+                    });
+                }
+                FieldType::Bool if !matches!(v.as_str(), "true" | "false") => {
+                    Some("`\"true\"` or `\"false\"`")
+                }
+                FieldType::Date if chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_err() => {
+                    Some("a date written YYYY-MM-DD")
+                }
+                _ => None,
+            };
+            match expected {
+                Some(expected) => Err(RuleError {
+                    column,
+                    message: format!(
+                        "`{name}` is {}: expected {expected}, found `{v}`",
+                        type_name(ty)
+                    ),
+                }),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+fn type_name(ty: FieldType) -> &'static str {
+    match ty {
+        FieldType::Number => "a number",
+        FieldType::Bool => "yes/no (`true` or `false`)",
+        FieldType::Date => "a date",
+        _ => "text",
+    }
+}
+
 fn value<'a>(o: &'a Operand, fields: &'a Fields) -> &'a str {
     match o {
         Operand::Field(name, _) => fields.get(name).map_or("", String::as_str),
-        Operand::Literal(v) => v,
+        Operand::Literal(v, _) => v,
     }
 }
 
@@ -343,10 +437,19 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, RuleError> {
     Ok(out)
 }
 
+/// The most tokens a rule may have: the parser and the evaluator recurse once per `and`,
+/// `or`, `not` and `(`, and a rule is a short condition, not a program.
+const MAX_TOKENS: usize = 500;
+
+/// How deep `(` and `not` may nest.
+const MAX_DEPTH: usize = 32;
+
 struct Parser {
     toks: Vec<(Tok, usize)>,
     pos: usize,
     end: usize,
+    /// `(` and `not` open around the current position.
+    depth: usize,
 }
 
 impl Parser {
@@ -379,6 +482,25 @@ impl Parser {
     }
 
     fn not(&mut self) -> Result<Expr, RuleError> {
+        if matches!(self.peek(), Some(Tok::Not | Tok::LParen)) {
+            if self.depth == MAX_DEPTH {
+                return Err(RuleError {
+                    column: self.column(),
+                    message: format!(
+                        "`(` and `not` nest more than {MAX_DEPTH} deep here: write the rule more simply"
+                    ),
+                });
+            }
+            self.depth += 1;
+            let inner = self.nested();
+            self.depth -= 1;
+            return inner;
+        }
+        self.comparison()
+    }
+
+    /// `not …` or `( … )`.
+    fn nested(&mut self) -> Result<Expr, RuleError> {
         match self.peek() {
             Some(Tok::Not) => {
                 self.pos += 1;
@@ -424,7 +546,7 @@ impl Parser {
         self.pos += 1;
         match tok {
             Tok::Ident(name) => Ok(Operand::Field(name, column)),
-            Tok::Str(v) | Tok::Num(v) => Ok(Operand::Literal(v)),
+            Tok::Str(v) | Tok::Num(v) => Ok(Operand::Literal(v, column)),
             other => Err(RuleError {
                 column,
                 message: format!("expected a field or a value, found {}", describe(&other)),
@@ -540,5 +662,83 @@ mod tests {
             "{err}"
         );
         assert!(Rule::parse_for("custom.tier == 'gold'", ObjectKind::Contact).is_ok());
+    }
+
+    #[test]
+    fn parse_for_refuses_values_the_field_cannot_hold() {
+        let cases: &[(&str, ObjectKind, usize, &str)] = &[
+            (
+                "warmness >= 'hot'",
+                ObjectKind::Contact,
+                13,
+                "`warmness` is a number: expected a number, found `hot`",
+            ),
+            (
+                "'4x' == warmness",
+                ObjectKind::Contact,
+                1,
+                "expected a number",
+            ),
+            (
+                "done > 'true'",
+                ObjectKind::Activity,
+                1,
+                "compare it with `==` or `!=`, not `>`",
+            ),
+            (
+                "done == 'yes'",
+                ObjectKind::Activity,
+                9,
+                "expected `\"true\"`",
+            ),
+            (
+                "due_date < '1 May'",
+                ObjectKind::Activity,
+                12,
+                "expected a date written YYYY-MM-DD",
+            ),
+        ];
+        for (src, object, col, needle) in cases {
+            let err = Rule::parse_for(src, *object).expect_err(src);
+            assert_eq!(err.column, *col, "{src}: {err}");
+            assert!(err.message.contains(needle), "{src}: {err}");
+        }
+        for ok in [
+            "warmness >= 4",
+            "warmness == ''",
+            "done == 'true'",
+            "due_date < '2026-05-01'",
+            "warmness > first_name",
+        ] {
+            let object = if ok.contains("done") || ok.contains("due") {
+                ObjectKind::Activity
+            } else {
+                ObjectKind::Contact
+            };
+            Rule::parse_for(ok, object).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+    }
+
+    #[test]
+    fn deep_nesting_and_long_rules_are_refused_with_a_column_not_a_crash() {
+        let deep = format!("{}email{}", "(".repeat(50_000), ")".repeat(50_000));
+        let err = Rule::parse(&deep).unwrap_err();
+        assert_eq!(err.column, 1 + MAX_TOKENS, "{err}");
+        let nots = format!("{}email", "not ".repeat(40));
+        let err = Rule::parse(&nots).unwrap_err();
+        assert_eq!(err.column, 1 + 4 * MAX_DEPTH, "{err}");
+        assert!(err.message.contains("nest more than 32 deep"), "{err}");
+        let fine = format!("{}email{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert!(
+            Rule::parse(&fine)
+                .unwrap()
+                .eval(&fields(&[("email", "a@b.c")]))
+        );
+        let chain = vec!["warmness >= 4"; 120].join(" and ");
+        assert!(
+            Rule::parse(&chain)
+                .unwrap()
+                .eval(&fields(&[("warmness", "5")]))
+        );
     }
 }

@@ -10,6 +10,8 @@ use crate::providers::ProviderError;
 pub struct Hinted {
     pub message: String,
     pub hint: String,
+    /// A bad command line or config (exit code 2) rather than a failure (1).
+    pub usage: bool,
 }
 
 impl fmt::Display for Hinted {
@@ -37,6 +39,16 @@ pub fn hinted(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Er
     anyhow::Error::new(Hinted {
         message: message.into(),
         hint: hint.into(),
+        usage: false,
+    })
+}
+
+/// Creates a usage or config error (exit code 2) with a hint.
+pub fn usage_hinted(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Hinted {
+        message: message.into(),
+        hint: hint.into(),
+        usage: true,
     })
 }
 

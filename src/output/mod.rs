@@ -22,11 +22,25 @@ pub enum ColorChoice {
     Never,
 }
 
+impl ColorChoice {
+    /// Whether to colour text for a stream: never with `never` or `NO_COLOR`; with `auto`, only
+    /// when the stream is a terminal (`terminal`).
+    pub fn on(self, terminal: bool) -> bool {
+        let no_color = std::env::var_os(crate::env::NO_COLOR).is_some_and(|v| !v.is_empty());
+        !no_color
+            && match self {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => terminal,
+            }
+    }
+}
+
 /// How a command draws: resolved once from the global flags and the environment.
 #[derive(Debug, Clone, Copy)]
 pub struct Output {
     pub json: bool,
-    /// -1 quiet, 0 normal, 1.. verbose.
+    /// -2 `-qq`, -1 `-q`, 0 normal, 1.. verbose.
     pub verbosity: i8,
     pub color: bool,
     /// stderr is a terminal (progress bars are drawn).
@@ -36,13 +50,7 @@ pub struct Output {
 impl Output {
     pub fn new(json: bool, verbosity: i8, color: ColorChoice) -> Output {
         let stderr_tty = std::io::stderr().is_terminal();
-        let no_color = std::env::var_os(crate::env::NO_COLOR).is_some_and(|v| !v.is_empty());
-        let color = !no_color
-            && match color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => stderr_tty && std::io::stdout().is_terminal(),
-            };
+        let color = color.on(stderr_tty && std::io::stdout().is_terminal());
         Output {
             json,
             verbosity,
@@ -74,8 +82,27 @@ impl Output {
         }
     }
 
-    /// A warning on stderr (shown even with `-q`).
+    /// Whether a run's summary (the counts table of `sync`, `import` and `apply`) is shown:
+    /// not with `-q`.
+    pub fn summary(&self) -> bool {
+        self.verbosity >= 0
+    }
+
+    /// Whether problems short of an error (warnings, an import's rejected rows) are shown:
+    /// with `-q`, not with `-qq`, which leaves only errors and the exit code.
+    pub fn problems(&self) -> bool {
+        self.verbosity >= -1
+    }
+
+    /// A warning on stderr (shown with `-q`, not with `-qq`).
     pub fn warn(&self, text: impl std::fmt::Display) {
+        if self.problems() {
+            self.warn_always(text);
+        }
+    }
+
+    /// A warning shown even with `-qq`: a run stopped short of an error (a safety gate).
+    pub fn warn_always(&self, text: impl std::fmt::Display) {
         if self.color {
             eprintln!("\x1b[33mwarning:\x1b[0m {text}");
         } else {

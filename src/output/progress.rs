@@ -1,25 +1,11 @@
 //! Progress bars (indicatif), drawn on stderr only when it is a terminal.
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use super::Output;
-
-/// A byte-counting progress bar, or a hidden one when output is not interactive.
-pub fn bytes_bar(out: &Output, total: u64, what: &str) -> ProgressBar {
-    if !out.interactive || out.json {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:30}] {bytes}/{total_bytes} ({per_sec}, {eta} left)",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
-    );
-    bar.set_message(what.to_string());
-    bar
-}
 
 /// A spinner with a message, or a hidden one when output is not interactive.
 pub fn spinner(out: &Output, what: &str) -> ProgressBar {
@@ -33,26 +19,81 @@ pub fn spinner(out: &Output, what: &str) -> ProgressBar {
     bar
 }
 
-/// Import progress drawn as a byte bar on stderr (hidden when not interactive).
-pub struct ImportBar(ProgressBar);
+/// Import progress drawn as a byte bar on stderr (hidden when not interactive), with the rate
+/// in rows per second.
+pub struct ImportBar {
+    bar: ProgressBar,
+    rows: Arc<AtomicU64>,
+}
 
 impl ImportBar {
     pub fn new(out: &Output, what: &str) -> ImportBar {
-        ImportBar(bytes_bar(out, 0, what))
+        let rows = Arc::new(AtomicU64::new(0));
+        if !out.interactive || out.json {
+            return ImportBar {
+                bar: ProgressBar::hidden(),
+                rows,
+            };
+        }
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        let counted = Arc::clone(&rows);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} ({rows_per_sec}, {eta} left)",
+            )
+            .expect("static template")
+            .with_key(
+                "rows_per_sec",
+                move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let rows = counted.load(Ordering::Relaxed);
+                    let _ = w.write_str(&rows_per_sec(rows, state.elapsed().as_secs_f64()));
+                },
+            )
+            .progress_chars("=> "),
+        );
+        bar.set_message(what.to_string());
+        ImportBar { bar, rows }
     }
+}
+
+/// A rate for people: `12,345 rows/s` (whole rows from 10 up, one decimal below).
+pub fn rows_per_sec(rows: u64, secs: f64) -> String {
+    if secs <= 0.0 || !secs.is_finite() {
+        return "- rows/s".to_string();
+    }
+    let rate = rows as f64 / secs;
+    if rate < 10.0 {
+        format!("{rate:.1} rows/s")
+    } else {
+        format!("{} rows/s", thousands(rate.round() as u64))
+    }
+}
+
+/// `30087643` as `30,087,643`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl crate::transfer::ImportProgress for ImportBar {
     fn set_total(&self, bytes: u64) {
-        self.0.set_length(bytes);
+        self.bar.set_length(bytes);
     }
 
-    fn advance(&self, bytes: u64, _rows: u64) {
-        self.0.inc(bytes);
+    fn advance(&self, bytes: u64, rows: u64) {
+        self.rows.fetch_add(rows, Ordering::Relaxed);
+        self.bar.inc(bytes);
     }
 
     fn finish(&self) {
-        self.0.finish_and_clear();
+        self.bar.finish_and_clear();
     }
 }
 
@@ -91,4 +132,19 @@ impl crate::engine::sync::SyncReporter for SyncProgress {
         self.bar.inc(n);
     }
     fn warn(&self, _message: String) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_rates_are_rows_per_second_with_sensible_precision() {
+        assert_eq!(rows_per_sec(30_087_643, 1.0), "30,087,643 rows/s");
+        assert_eq!(rows_per_sec(45_000, 0.37), "121,622 rows/s");
+        assert_eq!(rows_per_sec(1_000, 2.0), "500 rows/s");
+        assert_eq!(rows_per_sec(12, 1.0), "12 rows/s");
+        assert_eq!(rows_per_sec(3, 2.0), "1.5 rows/s");
+        assert_eq!(rows_per_sec(0, 0.0), "- rows/s");
+    }
 }

@@ -506,6 +506,9 @@ pub trait Provider: Send + Sync {
 #[cfg(test)]
 pub mod memory;
 
+/// The CRMs this build of crmsync can connect to.
+pub const AVAILABLE: &[ProviderKind] = &[ProviderKind::Hubspot];
+
 /// Opens a provider for a connection. Only HubSpot is available so far.
 pub fn open(kind: ProviderKind, ctx: ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {
     match kind {

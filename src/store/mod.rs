@@ -138,6 +138,11 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The file, or the folder SQLite keeps its write-ahead log in, cannot be written.
+    #[error(
+        "state file `{path}` is read-only, and this command writes to it: make the file and its folder writable for this user (`chmod u+w`), or pass another `--state`; `status`, `log` and the other listings only read it"
+    )]
+    ReadOnly { path: PathBuf },
     /// SQLite reported an error.
     #[error("state file `{path}`: {context}: {source}")]
     Sql {
@@ -551,6 +556,13 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| open_error(path, e))?;
+        // SQLite opens a write-protected file for reading without a word; the first write
+        // would fail with "attempt to write a readonly database".
+        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+            return Err(StoreError::ReadOnly {
+                path: path.to_path_buf(),
+            });
+        }
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
@@ -826,6 +838,11 @@ impl Store {
 fn sql_error(path: &Path, context: &str, source: rusqlite::Error) -> StoreError {
     if is_not_a_database(&source) {
         return StoreError::NotAStateFile {
+            path: path.to_path_buf(),
+        };
+    }
+    if source.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) {
+        return StoreError::ReadOnly {
             path: path.to_path_buf(),
         };
     }

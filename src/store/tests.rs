@@ -1597,3 +1597,27 @@ fn a_bulk_load_killed_before_its_end_leaves_a_file_whose_next_open_builds_the_in
     assert_eq!(record_indexes(&path), fresh);
     assert_eq!(s.count_records(ObjectKind::Contact, false).unwrap(), 100);
 }
+
+#[test]
+fn a_write_to_a_read_only_state_file_says_so_and_what_to_do() {
+    let (_dir, path) = temp();
+    drop(open(&path));
+    // As SQLite opens a write-protected file (root ignores file modes, so the test asks for
+    // a read-only connection outright).
+    let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut store = Store {
+        conn,
+        path: path.clone(),
+        clock: Arc::new(FixedClock::new(T0)),
+        checkpointer: None,
+        indexes_aside: std::cell::Cell::new(false),
+    };
+    let err = store
+        .save_records(&[contact(1, "ann@example.com")], &WriteOrigin::User)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::ReadOnly { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("is read-only"), "{message}");
+    assert!(message.contains("chmod u+w"), "{message}");
+    assert!(!message.contains("Error code 8"), "{message}");
+}

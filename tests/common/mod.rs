@@ -150,3 +150,13 @@ fn to_run(out: Output) -> Run {
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// A sandbox HubSpot with limits generous enough never to slow a test down.
+pub fn fast_sandbox() -> crmsync::sandbox::Sandbox {
+    crmsync::sandbox::Sandbox::start(crmsync::sandbox::SandboxOptions {
+        rate_limit: (10_000, 10_000),
+        search_per_second: 0,
+        ..crmsync::sandbox::SandboxOptions::default()
+    })
+    .unwrap()
+}

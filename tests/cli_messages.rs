@@ -1,0 +1,210 @@
+//! What a person or a cron log reads: exit codes, colour, and messages that say what is wrong
+//! and what to do, run as users run the binary.
+
+mod common;
+
+use common::TestEnv;
+use crmsync::sandbox::Sandbox;
+
+/// A configured connection `hs` to the sandbox, its token in `CRMSYNC_TOKEN_HS`.
+fn connected(sandbox: &Sandbox) -> TestEnv {
+    let mut env = TestEnv::new();
+    env.remove_env("CRMSYNC_TEST_NOW");
+    env.set_env("CRMSYNC_TOKEN_HS", &sandbox.token());
+    env.write_config(&format!(
+        "[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n",
+        sandbox.base_url()
+    ));
+    env
+}
+
+#[test]
+fn logs_are_not_coloured_with_color_never_or_when_stderr_is_not_a_terminal() {
+    let sandbox = common::fast_sandbox();
+    let mut env = connected(&sandbox);
+    env.remove_env("NO_COLOR");
+    env.run(&["mappings", "setup", "-c", "hs"]).ok();
+    for args in [
+        &["sync", "-vv", "--color", "never"][..],
+        &["sync", "-vv"],
+        &["sync", "-vvv", "--color", "auto"],
+    ] {
+        let run = env.run(args);
+        run.ok();
+        assert!(
+            run.stderr.contains("DEBUG") || run.stderr.contains("TRACE"),
+            "{args:?} logs something: {}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains('\u{1b}'),
+            "{args:?}: colour codes in a file: {:?}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn sync_without_connections_is_a_config_error() {
+    let env = TestEnv::new();
+    for args in [&["sync"][..], &["sync", "--dry-run"], &["mappings", "list"]] {
+        let run = env.run(args);
+        run.expect_code(2);
+        assert!(run.stderr.contains("crmsync connect"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn connecting_a_crm_this_build_does_not_have_is_refused_up_front() {
+    let mut env = TestEnv::new();
+    env.set_env("PD_TOKEN", "secret");
+    for provider in ["pipedrive", "salesforce"] {
+        for extra in [&[][..], &["--token-env", "PD_TOKEN"], &["--token-stdin"]] {
+            let mut args = vec!["connect", provider, "--name", "x"];
+            args.extend_from_slice(extra);
+            let run = env.run(&args);
+            run.expect_code(2);
+            assert!(
+                run.stderr
+                    .contains("not built into this version of crmsync")
+                    && run.stderr.contains("it can connect to: `hubspot`"),
+                "{args:?}: {}",
+                run.stderr
+            );
+            assert!(!run.stderr.contains("keychain"), "{}", run.stderr);
+        }
+    }
+    assert_eq!(std::fs::read_to_string(env.config_path()).unwrap(), "");
+    let help = env.run(&["connect", "--help"]);
+    help.ok();
+    for line in help.stdout.lines().filter(|l| {
+        l.trim_start().starts_with("crmsync connect ") || l.contains("| crmsync connect ")
+    }) {
+        assert!(
+            line.contains("connect hubspot"),
+            "an example that cannot work: {line}"
+        );
+    }
+}
+
+#[test]
+fn a_token_env_variable_that_is_not_set_is_named() {
+    let sandbox = common::fast_sandbox();
+    let mut env = connected(&sandbox);
+    env.remove_env("CRMSYNC_TOKEN_HS");
+    env.write_config(&format!(
+        "[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{}\"\ntoken_env = \"BTOK\"\n",
+        sandbox.base_url()
+    ));
+    for args in [&["sync"][..], &["mappings", "list", "-c", "hs"]] {
+        let run = env.run(args);
+        run.expect_code(2);
+        assert!(
+            run.stderr.contains("`BTOK` is not set"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("name the variable that holds it"),
+            "advice to set what is set: {}",
+            run.stderr
+        );
+    }
+    env.set_env("BTOK", &sandbox.token());
+    env.run(&["mappings", "list", "-c", "hs"]).ok();
+}
+
+#[test]
+fn connections_check_shows_what_the_check_learned() {
+    let sandbox = common::fast_sandbox();
+    let mut env = connected(&sandbox);
+    env.remove_env("CRMSYNC_TOKEN_HS");
+    env.set_env("HS_TOKEN", &sandbox.token());
+    env.write_config(&format!(
+        "[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{}\"\ntoken_env = \"HS_TOKEN\"\n",
+        sandbox.base_url()
+    ));
+    let before = env.run(&["connections", "--json"]);
+    before.ok();
+    assert_eq!(before.json()[0]["token_state"], "not checked");
+    let checked = env.run(&["connections", "--check", "--json"]);
+    checked.ok();
+    let c = &checked.json()[0];
+    assert_eq!(c["check"], "ok", "{c}");
+    assert_eq!(c["token_state"], "valid", "{c}");
+    assert!(
+        c["account"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("portal ")),
+        "{c}"
+    );
+}
+
+#[test]
+fn a_missing_field_is_warned_about_once_per_run() {
+    let sandbox = common::fast_sandbox();
+    let env = connected(&sandbox);
+    env.run(&["mappings", "setup", "-c", "hs"]).ok();
+    env.write_config(&format!(
+        "[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n\n[[connections.hs.fields]]\nobject = \"contact\"\nlocal = \"custom.favourite_colour\"\n",
+        sandbox.base_url()
+    ));
+    for args in [&["sync"][..], &["sync", "--dry-run"]] {
+        let run = env.run(args);
+        run.ok();
+        let warned = run
+            .stderr
+            .matches("the CRM has no field `favourite_colour`")
+            .count();
+        assert_eq!(warned, 1, "{args:?}: {}", run.stderr);
+    }
+    let run = env.run(&["sync", "--json"]);
+    let warnings = run.json()["connections"][0]["warnings"].clone();
+    assert_eq!(warnings.as_array().map(Vec::len), Some(1), "{warnings}");
+}
+
+#[test]
+fn quiet_hides_the_run_tables_and_very_quiet_leaves_only_errors() {
+    let sandbox = common::fast_sandbox();
+    let env = connected(&sandbox);
+    env.run(&["mappings", "setup", "-c", "hs"]).ok();
+    env.write(
+        "people.csv",
+        "email,first_name,warmness\nann@example.com,Ann,4\nnot-an-email,Bo,2\n",
+    );
+    let normal = env.run(&["import", "people.csv"]);
+    normal.expect_code(3);
+    assert!(normal.stdout.contains("LOADED"), "{}", normal.stdout);
+    // -q: no counts table; the rejected row is still listed.
+    env.write("more.csv", "email\ncy@example.com\nstill-not-an-email\n");
+    let quiet = env.run(&["import", "more.csv", "-q"]);
+    quiet.expect_code(3);
+    assert!(!quiet.stdout.contains("LOADED"), "{}", quiet.stdout);
+    assert!(
+        quiet.stdout.contains("still-not-an-email") || quiet.stdout.contains("REASON"),
+        "{}",
+        quiet.stdout
+    );
+    // -qq: nothing but the exit code.
+    env.write("last.csv", "email\ndee@example.com\nnope\n");
+    let very = env.run(&["import", "last.csv", "-qq"]);
+    very.expect_code(3);
+    assert_eq!((very.stdout.as_str(), very.stderr.as_str()), ("", ""));
+
+    // A field the CRM lacks gives a warning: shown with -q, not with -qq.
+    env.write_config(&format!(
+        "[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n\n[[connections.hs.fields]]\nobject = \"contact\"\nlocal = \"custom.favourite_colour\"\n",
+        sandbox.base_url()
+    ));
+    let quiet = env.run(&["sync", "-q"]);
+    quiet.ok();
+    assert_eq!(quiet.stdout, "", "no run table with -q");
+    assert!(quiet.stderr.contains("warning:"), "{}", quiet.stderr);
+    let very = env.run(&["sync", "-qq"]);
+    very.ok();
+    assert_eq!((very.stdout.as_str(), very.stderr.as_str()), ("", ""));
+    // --json is data asked for: -q does not hide it.
+    let json = env.run(&["sync", "-qq", "--json"]);
+    json.ok();
+    assert!(json.json()["connections"].is_array());
+}
