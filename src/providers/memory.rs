@@ -558,6 +558,7 @@ impl Provider for MemoryCrm {
     async fn account(&self) -> Result<AccountInfo, ProviderError> {
         Ok(AccountInfo {
             account: "memory".into(),
+            id: None,
             scopes: vec![],
         })
     }
