@@ -20,6 +20,10 @@ pub const TEST_NOW: &str = "CRMSYNC_TEST_NOW";
 /// Test only: retry and rate-limit waits are not slept (their lengths are still computed and logged).
 pub const TEST_NO_SLEEP: &str = "CRMSYNC_TEST_NO_SLEEP";
 #[cfg(feature = "test-seams")]
+/// Test only: `1` makes the process kill itself (SIGKILL) right after a token endpoint answered
+/// a refresh and before the new tokens are saved.
+pub const TEST_KILL_BEFORE_TOKEN_SAVE: &str = "CRMSYNC_TEST_KILL_BEFORE_TOKEN_SAVE";
+#[cfg(feature = "test-seams")]
 /// Test only: the process kills itself (SIGKILL) after this many remote write calls were sent.
 pub const TEST_KILL_AFTER_WRITES: &str = "CRMSYNC_TEST_KILL_AFTER_WRITES";
 /// Rewrite committed completions and man pages instead of failing when they are stale.
@@ -53,3 +57,14 @@ pub const TEST_SECRET_SERVICE: &str = "CRMSYNC_TEST_SECRET_SERVICE";
 /// Test only: `follow` makes `connect` play the browser with an HTTP client that follows the
 /// sign-in URL's redirects (as a user approving the app would).
 pub const TEST_BROWSER: &str = "CRMSYNC_TEST_BROWSER";
+
+/// Test only: ends the process as a kill would (SIGKILL: no cleanup, no destructors).
+#[cfg(feature = "test-seams")]
+pub fn die_at_once() -> ! {
+    #[cfg(unix)]
+    // SAFETY: kill(2) on our own pid with a constant signal has no memory effects.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+    std::process::abort();
+}

@@ -492,7 +492,10 @@ impl OAuthTokenSource {
                         return Ok(latest);
                     }
                     let renewed = self.refresh_with_endpoint(&latest).await?;
-                    // Saved before the lease goes: the old refresh token may already be void.
+                    #[cfg(feature = "test-seams")]
+                    die_before_token_save();
+                    // Saved before the lease goes, and before the new access token is used: the
+                    // old refresh token may already be void.
                     self.keychain
                         .save(&self.scope, &renewed)
                         .await
@@ -605,6 +608,15 @@ impl OAuthTokenSource {
             },
             other => ProviderError::Other(other.to_string()),
         })
+    }
+}
+
+/// Test knob (`CRMSYNC_TEST_KILL_BEFORE_TOKEN_SAVE=1`): dies as a kill between the token
+/// endpoint's answer and the save would.
+#[cfg(feature = "test-seams")]
+fn die_before_token_save() {
+    if std::env::var(crate::env::TEST_KILL_BEFORE_TOKEN_SAVE).as_deref() == Ok("1") {
+        crate::env::die_at_once();
     }
 }
 

@@ -244,12 +244,7 @@ fn die_after_write() {
         return;
     };
     if n >= limit {
-        #[cfg(unix)]
-        // SAFETY: kill(2) on our own pid with a constant signal has no memory effects.
-        unsafe {
-            libc::kill(libc::getpid(), libc::SIGKILL);
-        }
-        std::process::abort();
+        crate::env::die_at_once();
     }
 }
 

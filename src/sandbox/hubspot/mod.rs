@@ -72,6 +72,9 @@ pub struct SandboxOptions {
     pub access_token_ttl: Duration,
     /// The portal id reported by token metadata.
     pub hub_id: u64,
+    /// Each refresh answers with a new refresh token and voids the one it was given, as some
+    /// CRMs do (HubSpot keeps its refresh tokens, so this is off by default).
+    pub rotate_refresh_tokens: bool,
 }
 
 impl Default for SandboxOptions {
@@ -88,6 +91,7 @@ impl Default for SandboxOptions {
             client_secret: "sandbox-client-secret".into(),
             access_token_ttl: Duration::from_secs(30 * 60),
             hub_id: 4_242_424,
+            rotate_refresh_tokens: false,
         }
     }
 }
