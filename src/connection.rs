@@ -50,6 +50,8 @@ pub fn credential_scope(name: &str, conn: &ConnectionConfig) -> CredentialScope 
         api_host,
         token_host,
         default_hosts: conn.base_url.is_none() || conn.base_url.as_deref() == default_api,
+        // Filled in where the state file knows the account the connection's links are with.
+        account_id: None,
     }
 }
 

@@ -608,6 +608,7 @@ fn acme() -> CredentialScope {
         api_host: "acme.example".into(),
         token_host: "acme.example".into(),
         default_hosts: false,
+        account_id: None,
     }
 }
 

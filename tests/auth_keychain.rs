@@ -25,6 +25,7 @@ async fn without_a_secret_service_the_error_names_the_reason_and_the_headless_wa
         api_host: "api.pipedrive.example".into(),
         token_host: "api.pipedrive.example".into(),
         default_hosts: true,
+        account_id: None,
     };
     let err = keychain.load(&scope).await.unwrap_err();
     assert!(matches!(err, AuthError::NoKeychain { .. }), "{err:?}");

@@ -120,6 +120,7 @@ impl Hs {
             api_host: host.clone(),
             token_host: host,
             default_hosts: false,
+            account_id: None,
         }
     }
 

@@ -51,6 +51,9 @@ pub struct CredentialScope {
     pub token_host: String,
     /// Whether both hosts are the provider's own (no `base_url` in the config).
     pub default_hosts: bool,
+    /// The account id the connection is known to work with (its links' account, from the
+    /// state file), when known: credentials recorded for another account are refused.
+    pub account_id: Option<String>,
 }
 
 impl CredentialScope {
@@ -93,6 +96,16 @@ impl CredentialScope {
             }
             _ => None,
         };
+        if let (Some(wanted), Some(issued)) = (&self.account_id, &c.account_id)
+            && wanted != issued
+        {
+            return Err(AuthError::IssuedElsewhere {
+                connection: self.connection.clone(),
+                issued_for: format!("account {issued}"),
+                wanted: format!("account {wanted}, whose records it has synced"),
+                provider: self.provider.to_string(),
+            });
+        }
         if c.provider != self.provider || hosts_differ.is_some() {
             return Err(AuthError::IssuedElsewhere {
                 connection: self.connection.clone(),
@@ -560,6 +573,7 @@ mod tests {
             api_host: host.into(),
             token_host: host.into(),
             default_hosts: host == "api.hubapi.com",
+            account_id: None,
         }
     }
 
@@ -781,5 +795,21 @@ mod tests {
         let text = String::from_utf8(out.stdout).unwrap();
         let seen = Credentials::from_json(text.trim()).unwrap();
         assert_eq!(seen.access_token.expose(), "seen");
+    }
+
+    /// A connection known to work with one account refuses credentials recorded for another.
+    #[tokio::test]
+    async fn credentials_of_another_account_are_refused() {
+        let k = Keychain::isolated_memory();
+        let mut s = scope("acme", "api.hubapi.com");
+        let mut c = creds("t");
+        c.account_id = Some("111".into());
+        k.save(&s, &c).await.unwrap();
+        s.account_id = Some("111".into());
+        assert!(k.load(&s).await.unwrap().is_some());
+        s.account_id = Some("222".into());
+        let err = k.load(&s).await.unwrap_err();
+        assert!(matches!(err, AuthError::IssuedElsewhere { .. }), "{err}");
+        assert!(err.to_string().contains("issued for account 111"), "{err}");
     }
 }
