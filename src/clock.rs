@@ -61,8 +61,12 @@ pub fn format_instant(ms: Millis) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
-/// The clock for this process: fixed by `CRMSYNC_TEST_NOW` when set, else the system clock.
+/// The clock for this process: the system clock (in a build with the `test-seams` feature,
+/// fixed by `CRMSYNC_TEST_NOW` when set).
 pub fn from_env() -> Arc<dyn Clock> {
+    #[cfg(not(feature = "test-seams"))]
+    return Arc::new(SystemClock);
+    #[cfg(feature = "test-seams")]
     match std::env::var(crate::env::TEST_NOW)
         .ok()
         .and_then(|v| parse_instant(&v))

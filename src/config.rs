@@ -413,6 +413,19 @@ impl Config {
                 }
             }
         }
+        // `acme-eu` and `acme_eu` (or `Acme`) would read one `CRMSYNC_TOKEN_ACME_EU`, and so
+        // send one connection's token to the other's host.
+        let mut by_var: BTreeMap<String, &str> = BTreeMap::new();
+        for name in self.connections.keys() {
+            let var = crate::env::token_var(name);
+            if let Some(other) = by_var.insert(var.clone(), name) {
+                return Err(format!(
+                    "connections `{other}` and `{name}` would both read their token from `{var}` \
+                     (and their client secret from `{}`): rename one of them",
+                    crate::auth::client_secret_var(name)
+                ));
+            }
+        }
         Ok(())
     }
 

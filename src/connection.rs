@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::auth::{self, FileLock, Keychain};
+use crate::auth::{self, CredentialScope, FileLock, Keychain};
 use crate::clock::Clock;
 use crate::config::{Config, ConnectionConfig};
 use crate::output::errors::UsageError;
@@ -27,6 +27,32 @@ pub fn oauth_spec(conn: &ConnectionConfig) -> Option<OAuthSpec> {
         spec.scopes = scopes.clone();
     }
     Some(spec)
+}
+
+/// What `name`'s credentials are issued for: its provider and the hosts its API and token
+/// calls go to (`base_url`, else the CRM's own). The keychain entry is keyed by it.
+pub fn credential_scope(name: &str, conn: &ConnectionConfig) -> CredentialScope {
+    let host = |url: &str| match url::Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            (None, _) => url.to_string(),
+        },
+        Err(_) => url.to_string(),
+    };
+    let default_api = providers::default_base_url(conn.provider);
+    let api = conn.base_url.as_deref().or(default_api);
+    let api_host = api.map_or_else(|| format!("{}-default", conn.provider), host);
+    let token_host = oauth_spec(conn).map_or_else(|| api_host.clone(), |s| host(&s.token_url));
+    CredentialScope {
+        connection: name.to_string(),
+        provider: conn.provider,
+        api_host,
+        token_host,
+        default_hosts: conn.base_url.is_none() || conn.base_url.as_deref() == default_api,
+        // Filled in by [`open`] from the account the state file's links are bound to.
+        account_id: None,
+    }
 }
 
 /// Opens connection `name` of `config`. Refresh leases live in the user's crmsync data
@@ -53,10 +79,16 @@ pub fn open(
                 .unwrap_or(Path::new("."))
                 .join(".crmsync-leases")
         });
+    // Credentials recorded as issued for another account than the one the state file's links
+    // are bound to are refused before they are sent anywhere.
+    let mut scope = credential_scope(name, &conn);
+    scope.account_id = crate::store::Store::open_read_only(state_path)
+        .ok()
+        .and_then(|store| store.account_binding(name).ok().flatten())
+        .map(|binding| binding.account);
     let tokens = auth::token_source(
-        name,
+        &scope,
         conn.token_env.as_deref(),
-        conn.provider,
         oauth_spec(&conn),
         Keychain::from_env(),
         Arc::new(FileLock::new(lease_dir)),

@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crmsync::auth::{
-    AuthError, CredentialKind, Credentials, FileLock, Keychain, MemoryLock, OAuthTokenSource,
-    RefreshLock, SecretString, SignInEvent, SignInOptions, sign_in,
+    AuthError, CredentialKind, CredentialScope, Credentials, FileLock, Keychain, MemoryLock,
+    OAuthTokenSource, RefreshLock, SecretString, SignInEvent, SignInOptions, sign_in,
 };
 use crmsync::clock::{Clock, FixedClock};
 use crmsync::providers::{OAuthSpec, ProviderError, ProviderKind, TokenSource};
@@ -271,6 +271,11 @@ struct Browser {
     pages: Arc<Mutex<Vec<(u16, String)>>>,
     visits: Arc<Mutex<Vec<thread::JoinHandle<()>>>>,
     favicon_first: bool,
+    /// Before following the real redirect, call the listener as a local process or a web
+    /// page could: with another `state`, with none, and with the real one under another
+    /// `Host`. Their answers are kept in `forged`.
+    forge_first: bool,
+    forged: Arc<Mutex<Vec<u16>>>,
 }
 
 impl Browser {
@@ -302,6 +307,39 @@ impl Browser {
             let r = http.get(url).send().await.unwrap();
             assert_eq!(r.status(), 302);
             let location = r.headers()["location"].to_str().unwrap().to_string();
+            if self.forge_first {
+                let target = Url::parse(&location).unwrap();
+                let with_state = |state: Option<&str>| {
+                    let mut u = target.clone();
+                    let pairs: Vec<(String, String)> = target
+                        .query_pairs()
+                        .filter(|(k, _)| k != "state")
+                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                        .chain(state.map(|s| ("state".to_string(), s.to_string())))
+                        .collect();
+                    u.query_pairs_mut().clear().extend_pairs(pairs);
+                    u
+                };
+                let port = target.port().unwrap();
+                for (url, host) in [
+                    (with_state(Some("guessed")), None),
+                    (with_state(None), None),
+                    (target.clone(), Some(format!("attacker.example:{port}"))),
+                ] {
+                    let mut rq = http.get(url);
+                    if let Some(host) = host {
+                        rq = rq.header("Host", host);
+                    }
+                    let status = rq.send().await.unwrap().status().as_u16();
+                    self.forged.lock().unwrap().push(status);
+                    if status != 400 {
+                        // A forged request was taken for the redirect: the real one would find
+                        // the sign-in over.
+                        self.pages.lock().unwrap().push((status, "forged".into()));
+                        return;
+                    }
+                }
+            }
             if self.favicon_first {
                 let target = Url::parse(&location).unwrap();
                 let favicon = target.join("/favicon.ico").unwrap();
@@ -428,28 +466,57 @@ async fn client_secret_goes_in_basic_or_in_the_body_as_the_spec_says() {
 }
 
 #[tokio::test]
-async fn a_redirect_with_another_state_is_refused_and_its_code_never_exchanged() {
+async fn a_redirect_with_another_state_gets_400_and_the_listener_keeps_waiting() {
     let fake = FakeAuthServer::start(Behaviour {
         tamper_state: true,
         ..Behaviour::default()
     });
     let browser = Browser::default();
     let (_, notify) = events();
+    // The tampered redirect is the only one that comes: the sign-in waits until its timeout
+    // (short here) without exchanging its code.
     let err = sign_in(
         &fake.spec(true, false),
         "client-1",
         None,
-        options(&browser, Duration::from_secs(60)),
+        options(&browser, Duration::from_secs(2)),
         &notify,
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, AuthError::StateMismatch { .. }), "{err}");
-    assert!(err.to_string().contains("`state` does not match"), "{err}");
+    assert!(matches!(err, AuthError::Timeout { .. }), "{err}");
     assert_eq!(fake.seen.token_requests.load(Ordering::SeqCst), 0);
     let (status, page) = browser.page();
     assert_eq!(status, 400);
     assert!(page.contains("was not used"), "{page}");
+}
+
+#[tokio::test]
+async fn forged_callbacks_get_400_and_the_real_redirect_still_signs_in() {
+    let fake = FakeAuthServer::start(Behaviour::default());
+    let browser = Browser {
+        forge_first: true,
+        ..Browser::default()
+    };
+    let (_, notify) = events();
+    let creds = sign_in(
+        &fake.spec(true, false),
+        "client-1",
+        None,
+        options(&browser, Duration::from_secs(600)),
+        &notify,
+    )
+    .await
+    .expect("the real redirect signs in");
+    assert_eq!(creds.access_token.expose(), "access-1");
+    let (status, _) = browser.page();
+    assert_eq!(status, 200);
+    assert_eq!(
+        *browser.forged.lock().unwrap(),
+        [400, 400, 400],
+        "wrong state, no state, another Host"
+    );
+    assert_eq!(fake.seen.token_requests.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
@@ -533,6 +600,18 @@ async fn sign_in_gives_up_after_the_timeout_and_reports_the_url_without_a_browse
 
 // ---- refresh ----
 
+/// Connection `acme`'s credentials, issued for the fake CRM's hosts.
+fn acme() -> CredentialScope {
+    CredentialScope {
+        connection: "acme".into(),
+        provider: ProviderKind::Hubspot,
+        api_host: "acme.example".into(),
+        token_host: "acme.example".into(),
+        default_hosts: false,
+        account_id: None,
+    }
+}
+
 fn stored(access: &str, refresh: &str, expires_at: i64) -> Credentials {
     Credentials {
         kind: CredentialKind::Oauth,
@@ -544,6 +623,9 @@ fn stored(access: &str, refresh: &str, expires_at: i64) -> Credentials {
         scopes: vec!["contacts.read".into()],
         client_id: Some("client-1".into()),
         account: Some("portal 7".into()),
+        account_id: Some("7".into()),
+        api_host: None,
+        token_host: None,
         extra: [("api_host".to_string(), "https://acme.example".to_string())].into(),
     }
 }
@@ -555,8 +637,7 @@ fn source(
     clock: Arc<FixedClock>,
 ) -> OAuthTokenSource {
     OAuthTokenSource::new(
-        "acme",
-        ProviderKind::Hubspot,
+        &acme(),
         Some(fake.spec(true, false)),
         keychain.clone(),
         lock,
@@ -572,7 +653,7 @@ async fn a_token_is_refreshed_ahead_of_expiry_and_the_rotated_refresh_token_save
     let clock = Arc::new(FixedClock::new(NOW));
     // Five minutes left: used as it is.
     keychain
-        .save("acme", &stored("old", "refresh-1", NOW + 5 * 60_000))
+        .save(&acme(), &stored("old", "refresh-1", NOW + 5 * 60_000))
         .await
         .unwrap();
     let tokens = source(
@@ -589,7 +670,7 @@ async fn a_token_is_refreshed_ahead_of_expiry_and_the_rotated_refresh_token_save
     assert_eq!(fake.seen.refresh_requests.load(Ordering::SeqCst), 1);
     let form = fake.seen.last_token_form.lock().unwrap().clone();
     assert_eq!(form["refresh_token"], "refresh-1");
-    let saved = keychain.load("acme").await.unwrap().unwrap();
+    let saved = keychain.load(&acme()).await.unwrap().unwrap();
     assert_eq!(saved.refresh_token.unwrap().expose(), "refresh-2");
     assert_eq!(saved.expires_at, Some(clock.now() + 1_800_000));
     assert_eq!(
@@ -608,7 +689,7 @@ async fn a_401_refreshes_once_even_when_the_token_looked_fresh() {
     let keychain = Keychain::isolated_memory();
     let clock = Arc::new(FixedClock::new(NOW));
     keychain
-        .save("acme", &stored("old", "refresh-1", NOW + 3_600_000))
+        .save(&acme(), &stored("old", "refresh-1", NOW + 3_600_000))
         .await
         .unwrap();
     let tokens = source(&fake, &keychain, Arc::new(MemoryLock::default()), clock);
@@ -634,7 +715,7 @@ async fn a_revoked_refresh_token_asks_the_user_to_sign_in_again() {
     let keychain = Keychain::isolated_memory();
     let clock = Arc::new(FixedClock::new(NOW));
     keychain
-        .save("acme", &stored("old", "refresh-1", NOW - 1))
+        .save(&acme(), &stored("old", "refresh-1", NOW - 1))
         .await
         .unwrap();
     let tokens = source(&fake, &keychain, Arc::new(MemoryLock::default()), clock);
@@ -662,7 +743,7 @@ async fn two_processes_refresh_once(lock: Arc<dyn RefreshLock>) {
     });
     let keychain = Keychain::isolated_memory();
     keychain
-        .save("acme", &stored("old", "refresh-1", NOW - 1))
+        .save(&acme(), &stored("old", "refresh-1", NOW - 1))
         .await
         .unwrap();
     let clock = || Arc::new(FixedClock::new(NOW));
@@ -673,7 +754,7 @@ async fn two_processes_refresh_once(lock: Arc<dyn RefreshLock>) {
     assert_eq!(tb.unwrap(), "access-2");
     assert_eq!(fake.seen.refresh_requests.load(Ordering::SeqCst), 1);
     assert!(
-        lock.try_acquire("acme", "someone", NOW, 1).unwrap(),
+        lock.try_acquire(&acme().key(), "someone", NOW, 1).unwrap(),
         "the lease was given back"
     );
 }
@@ -694,8 +775,8 @@ async fn a_static_token_is_not_refreshed() {
     let keychain = Keychain::isolated_memory();
     keychain
         .save(
-            "acme",
-            &Credentials::static_token(ProviderKind::Pipedrive, SecretString::new("api-token")),
+            &acme(),
+            &Credentials::static_token(ProviderKind::Hubspot, SecretString::new("api-token")),
         )
         .await
         .unwrap();
@@ -716,10 +797,10 @@ async fn disconnect_revokes_and_removes_the_entries() {
     let fake = FakeAuthServer::start(Behaviour::default());
     let keychain = Keychain::isolated_memory();
     keychain
-        .save("acme", &stored("a", "refresh-1", NOW))
+        .save(&acme(), &stored("a", "refresh-1", NOW))
         .await
         .unwrap();
-    let outcome = crmsync::auth::disconnect(&keychain, "acme", Some(&fake.spec(true, false)))
+    let outcome = crmsync::auth::disconnect(&keychain, &acme(), Some(&fake.spec(true, false)))
         .await
         .unwrap();
     assert!(outcome.revoked, "{:?}", outcome.revoke_error);
@@ -728,16 +809,16 @@ async fn disconnect_revokes_and_removes_the_entries() {
         vec!["refresh-1".to_string()]
     );
     assert!(outcome.removed);
-    assert!(keychain.load("acme").await.unwrap().is_none());
+    assert!(keychain.load(&acme()).await.unwrap().is_none());
 
     // A CRM whose revocation fails: reported, and the entry is removed all the same.
     keychain
-        .save("acme", &stored("a", "refresh-1", NOW))
+        .save(&acme(), &stored("a", "refresh-1", NOW))
         .await
         .unwrap();
     let mut spec = fake.spec(true, false);
     spec.revoke_url = Some(format!("{}/no-such-endpoint", fake.base));
-    let outcome = crmsync::auth::disconnect(&keychain, "acme", Some(&spec))
+    let outcome = crmsync::auth::disconnect(&keychain, &acme(), Some(&spec))
         .await
         .unwrap();
     assert!(!outcome.revoked);
@@ -753,7 +834,7 @@ async fn a_refresh_authenticates_with_the_client_secret_from_the_keychain() {
     });
     let keychain = Keychain::isolated_memory();
     keychain
-        .save("acme", &stored("old", "refresh-1", NOW - 1))
+        .save(&acme(), &stored("old", "refresh-1", NOW - 1))
         .await
         .unwrap();
     let tokens = source(
@@ -771,7 +852,7 @@ async fn a_refresh_authenticates_with_the_client_secret_from_the_keychain() {
         "{err}"
     );
     keychain
-        .save_client_secret("acme", &SecretString::new("kept-secret"))
+        .save_client_secret(&acme(), &SecretString::new("kept-secret"))
         .await
         .unwrap();
     assert_eq!(tokens.access_token().await.unwrap(), "access-2");
@@ -794,12 +875,11 @@ async fn an_unreachable_token_endpoint_is_a_network_error_naming_the_connection(
     spec.token_url = format!("http://127.0.0.1:{port}/token");
     let keychain = Keychain::isolated_memory();
     keychain
-        .save("acme", &stored("old", "refresh-1", NOW - 1))
+        .save(&acme(), &stored("old", "refresh-1", NOW - 1))
         .await
         .unwrap();
     let tokens = OAuthTokenSource::new(
-        "acme",
-        ProviderKind::Hubspot,
+        &acme(),
         Some(spec),
         keychain.clone(),
         Arc::new(MemoryLock::default()),
@@ -809,6 +889,6 @@ async fn an_unreachable_token_endpoint_is_a_network_error_naming_the_connection(
     assert!(matches!(err, ProviderError::Network { .. }), "{err:?}");
     assert!(err.to_string().contains("connection `acme`"), "{err}");
     // The stored credentials are untouched, ready for the next try.
-    let kept = keychain.load("acme").await.unwrap().unwrap();
+    let kept = keychain.load(&acme()).await.unwrap().unwrap();
     assert_eq!(kept.refresh_token.unwrap().expose(), "refresh-1");
 }

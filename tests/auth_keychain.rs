@@ -1,7 +1,9 @@
 //! The keychain when no Secret Service is reachable. A file of its own with one test: it changes
 //! the process's environment (the session bus points nowhere), which no other test may see.
 
-use crmsync::auth::{AuthError, CredentialKind, Credentials, Keychain, SecretString, token_source};
+use crmsync::auth::{
+    AuthError, CredentialKind, CredentialScope, Credentials, Keychain, SecretString, token_source,
+};
 use crmsync::providers::ProviderKind;
 
 #[tokio::test]
@@ -17,7 +19,15 @@ async fn without_a_secret_service_the_error_names_the_reason_and_the_headless_wa
         );
     }
     let keychain = Keychain::os_with_service("crmsync-test-unreachable");
-    let err = keychain.load("acme-eu").await.unwrap_err();
+    let scope = CredentialScope {
+        connection: "acme-eu".into(),
+        provider: ProviderKind::Pipedrive,
+        api_host: "api.pipedrive.example".into(),
+        token_host: "api.pipedrive.example".into(),
+        default_hosts: true,
+        account_id: None,
+    };
+    let err = keychain.load(&scope).await.unwrap_err();
     assert!(matches!(err, AuthError::NoKeychain { .. }), "{err:?}");
     let text = err.to_string();
     assert!(
@@ -33,7 +43,7 @@ async fn without_a_secret_service_the_error_names_the_reason_and_the_headless_wa
 
     let creds = Credentials::static_token(ProviderKind::Pipedrive, SecretString::new("tok"));
     assert_eq!(creds.kind, CredentialKind::StaticToken);
-    let err = keychain.save("acme-eu", &creds).await.unwrap_err();
+    let err = keychain.save(&scope, &creds).await.unwrap_err();
     assert!(
         err.to_string()
             .starts_with("no keychain is reachable to save the credentials"),
@@ -46,16 +56,20 @@ async fn without_a_secret_service_the_error_names_the_reason_and_the_headless_wa
         std::env::set_var("CRMSYNC_TOKEN_ACME_EU", "env-token");
     }
     let tokens = token_source(
-        "acme-eu",
+        &scope,
         None,
-        ProviderKind::Pipedrive,
         None,
         keychain,
         std::sync::Arc::new(crmsync::auth::MemoryLock::default()),
         std::sync::Arc::new(crmsync::clock::FixedClock::new(0)),
     );
     assert_eq!(tokens.access_token().await.unwrap(), "env-token");
-    assert_eq!(tokens.refresh("env-token").await.unwrap(), None);
+    // Refused, it is named as the token at fault.
+    let err = tokens.refresh("env-token").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Pipedrive rejected the token in `CRMSYNC_TOKEN_ACME_EU` for connection `acme-eu`"
+    );
 
     // The test knob swaps the OS keychain for process memory, so tests of other modules run
     // without a Secret Service.
@@ -64,10 +78,14 @@ async fn without_a_secret_service_the_error_names_the_reason_and_the_headless_wa
         std::env::set_var("CRMSYNC_TEST_KEYRING", "mock");
     }
     let mock = Keychain::from_env();
-    mock.save("acme-eu", &creds).await.unwrap();
+    mock.save(&scope, &creds).await.unwrap();
     assert_eq!(
-        Keychain::from_env().load("acme-eu").await.unwrap(),
-        Some(creds),
+        Keychain::from_env()
+            .load(&scope)
+            .await
+            .unwrap()
+            .map(|c| c.access_token),
+        Some(creds.access_token),
         "every keychain of the process sees the same entries"
     );
 }

@@ -15,7 +15,9 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use common::{Run, TestEnv};
-use crmsync::auth::{AuthError, CredentialKind, Credentials, Keychain, SignInOptions, sign_in};
+use crmsync::auth::{
+    CredentialKind, CredentialScope, Credentials, Keychain, SignInOptions, sign_in,
+};
 use crmsync::providers::{self, ProviderKind};
 use crmsync::sandbox::{FaultOptions, LoggedRequest, Sandbox, SandboxOptions};
 
@@ -41,6 +43,21 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Points `env`'s runs at the keychain of the tests: the real one when there is one, else
+/// files under `dir`.
+fn use_keychain(env: &mut TestEnv, dir: &std::path::Path) {
+    if real_keychain() {
+        env.remove_env("CRMSYNC_TEST_KEYRING");
+        for var in ["DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"] {
+            if let Ok(v) = std::env::var(var) {
+                env.set_env(var, &v);
+            }
+        }
+    } else {
+        env.set_env("CRMSYNC_TEST_KEYRING", &format!("file:{}", dir.display()));
+    }
+}
+
 /// A user's machine with a config naming connection `hs` at the sandbox, and the sandbox.
 struct Hs {
     env: TestEnv,
@@ -51,33 +68,25 @@ struct Hs {
 
 impl Hs {
     fn new() -> Hs {
+        Hs::with(SandboxOptions::default())
+    }
+
+    fn with(options: SandboxOptions) -> Hs {
         let turn = keychain_turn();
         let sandbox = Sandbox::start(SandboxOptions {
             client_secret: format!("client-secret-{:016x}", rand::random::<u64>()),
-            ..SandboxOptions::default()
+            ..options
         })
         .unwrap();
         let mut env = TestEnv::new();
         let keychain_dir = env.path("keychain");
-        if real_keychain() {
-            env.remove_env("CRMSYNC_TEST_KEYRING");
-            for var in ["DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"] {
-                if let Ok(v) = std::env::var(var) {
-                    env.set_env(var, &v);
-                }
-            }
-        } else {
-            env.set_env(
-                "CRMSYNC_TEST_KEYRING",
-                &format!("file:{}", keychain_dir.display()),
-            );
-        }
+        use_keychain(&mut env, &keychain_dir);
         env.set_env("CRMSYNC_CLIENT_SECRET_HS", &sandbox.client_secret());
         env.set_env("CRMSYNC_TEST_BROWSER", "follow");
         let base = sandbox.base_url();
+        // No `auth_url`: the sign-in page is found beside the sandbox's API.
         env.write_config(&format!(
-            "[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{base}\"\n\
-             auth_url = \"{base}/oauth/authorize\"\n"
+            "[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{base}\"\n"
         ));
         let hs = Hs {
             env,
@@ -98,12 +107,33 @@ impl Hs {
         }
     }
 
+    /// What connection `hs`'s credentials are issued for: the sandbox's host.
+    fn scope(&self) -> CredentialScope {
+        let host = self
+            .sandbox
+            .base_url()
+            .trim_start_matches("http://")
+            .to_string();
+        CredentialScope {
+            connection: "hs".into(),
+            provider: ProviderKind::Hubspot,
+            api_host: host.clone(),
+            token_host: host,
+            default_hosts: false,
+            account_id: None,
+        }
+    }
+
     fn stored(&self) -> Option<Credentials> {
-        runtime().block_on(self.keychain().load("hs")).unwrap()
+        runtime()
+            .block_on(self.keychain().load(&self.scope()))
+            .unwrap()
     }
 
     fn forget(&self) {
-        runtime().block_on(self.keychain().delete("hs")).unwrap();
+        runtime()
+            .block_on(self.keychain().delete(&self.scope()))
+            .unwrap();
     }
 
     fn run(&self, args: &[&str]) -> Run {
@@ -158,7 +188,7 @@ impl Hs {
 impl Drop for Hs {
     fn drop(&mut self) {
         if real_keychain() {
-            let _ = runtime().block_on(self.keychain().delete("hs"));
+            let _ = runtime().block_on(self.keychain().delete(&self.scope()));
         }
     }
 }
@@ -244,20 +274,18 @@ fn connect_signs_in_through_the_browser_and_stores_the_tokens() {
 }
 
 #[tokio::test]
-async fn a_redirect_with_another_state_is_refused_before_its_code_is_used() {
+async fn a_redirect_with_another_state_is_refused_and_the_real_one_still_signs_in() {
     let sandbox = Sandbox::start(SandboxOptions::default()).unwrap();
     let base = sandbox.base_url();
-    let spec = providers::oauth_spec(
-        ProviderKind::Hubspot,
-        Some(&base),
-        Some(&format!("{base}/oauth/authorize")),
-    )
-    .unwrap();
+    let spec = providers::oauth_spec(ProviderKind::Hubspot, Some(&base), None).unwrap();
+    let forged_answer = std::sync::Arc::new(Mutex::new(None));
+    let seen = forged_answer.clone();
     let opts = SignInOptions {
         timeout: Duration::from_secs(600),
-        // The user's browser opens a sign-in URL whose `state` is not the one crmsync made
-        // (a forged link, or a tab from another sign-in); the sandbox echoes it back.
-        open_browser: Box::new(|url: &url::Url| {
+        // The browser first opens a sign-in URL whose `state` is not the one crmsync made (a
+        // forged link, or a tab from another sign-in; the sandbox echoes it back), then the
+        // real one.
+        open_browser: Box::new(move |url: &url::Url| {
             let mut forged = url.clone();
             let pairs: Vec<(String, String)> = url
                 .query_pairs()
@@ -271,7 +299,17 @@ async fn a_redirect_with_another_state_is_refused_before_its_code_is_used() {
                 })
                 .collect();
             forged.query_pairs_mut().clear().extend_pairs(pairs);
-            crmsync::auth::follow_redirects_in_background(&forged)
+            let (real, seen) = (url.clone(), seen.clone());
+            std::thread::spawn(move || {
+                runtime().block_on(async move {
+                    let _ = rustls::crypto::ring::default_provider().install_default();
+                    let http = reqwest::Client::new();
+                    let status = http.get(forged).send().await.unwrap().status().as_u16();
+                    *seen.lock().unwrap() = Some(status);
+                    http.get(real).send().await.unwrap();
+                })
+            });
+            true
         }),
         ..SignInOptions::default()
     };
@@ -283,17 +321,20 @@ async fn a_redirect_with_another_state_is_refused_before_its_code_is_used() {
         &|_| {},
     )
     .await;
-    let err = result.expect_err("a forged state must not sign in");
-    assert!(matches!(err, AuthError::StateMismatch { .. }), "{err}");
-    assert!(err.to_string().contains("does not match"), "{err}");
+    result.expect("the real redirect signs in after the forged one was refused");
+    assert_eq!(*forged_answer.lock().unwrap(), Some(400));
     let log = sandbox.request_log();
-    assert!(
-        log.iter().any(|r| r.path.starts_with("/oauth/authorize")),
+    assert_eq!(
+        log.iter()
+            .filter(|r| r.path.starts_with("/oauth/authorize"))
+            .count(),
+        2,
         "{log:?}"
     );
-    assert!(
-        !log.iter().any(|r| r.path == "/oauth/v1/token"),
-        "the code of a forged redirect was exchanged: {log:?}"
+    assert_eq!(
+        log.iter().filter(|r| r.path == "/oauth/v1/token").count(),
+        1,
+        "only the real redirect's code is exchanged: {log:?}"
     );
 }
 
@@ -876,4 +917,247 @@ fn no_secret_reaches_the_output_the_config_or_the_state_file() {
             );
         }
     }
+}
+
+#[test]
+fn connecting_again_revokes_the_grant_it_replaces() {
+    let hs = Hs::new();
+    let first = hs.connected();
+    let run = hs.connect();
+    run.ok();
+    assert!(
+        run.stderr
+            .contains("revoked the tokens this sign-in replaced at HubSpot"),
+        "{}",
+        run.stderr
+    );
+    let second = hs.stored().unwrap();
+    assert_ne!(first.refresh_token, second.refresh_token);
+    let (status, body) = runtime().block_on(refresh_at_sandbox(
+        &hs.sandbox,
+        first.refresh_token.as_ref().unwrap().expose(),
+    ));
+    assert_eq!(
+        status, 400,
+        "the replaced refresh token still works: {body}"
+    );
+    let (status, body) = runtime().block_on(refresh_at_sandbox(
+        &hs.sandbox,
+        second.refresh_token.as_ref().unwrap().expose(),
+    ));
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn a_stale_token_in_the_environment_is_named_and_connect_warns_about_it() {
+    let mut hs = Hs::new();
+    hs.env.set_env("CRMSYNC_TOKEN_HS", "stale-token");
+    let run = hs.connect();
+    run.ok();
+    assert!(
+        run.stderr.contains(
+            "`CRMSYNC_TOKEN_HS` is set and wins over the keychain: runs will use the token in it"
+        ),
+        "{}",
+        run.stderr
+    );
+    let row = hs.connections();
+    assert_eq!(row["token_var"], "CRMSYNC_TOKEN_HS", "{row}");
+    assert_eq!(row["token_vars"][0], "CRMSYNC_TOKEN_HS", "{row}");
+
+    let run = hs.run(&["sync", "-c", "hs"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("HubSpot rejected the token in `CRMSYNC_TOKEN_HS` for connection `hs`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("unset `CRMSYNC_TOKEN_HS` to use the keychain entry"),
+        "{}",
+        run.stderr
+    );
+    // Unset, the keychain's tokens serve.
+    hs.env.remove_env("CRMSYNC_TOKEN_HS");
+    hs.run(&["sync", "-c", "hs"]).ok();
+}
+
+#[test]
+fn connection_names_that_share_a_token_variable_are_refused() {
+    let hs = Hs::new();
+    let base = hs.sandbox.base_url();
+    hs.env.write_config(&format!(
+        "[connections.acme-eu]\nprovider = \"hubspot\"\nbase_url = \"{base}\"\n\
+         [connections.acme_eu]\nprovider = \"hubspot\"\nbase_url = \"http://127.0.0.1:1\"\n"
+    ));
+    let run = hs.run(&["connections"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains(
+            "connections `acme-eu` and `acme_eu` would both read their token from `CRMSYNC_TOKEN_ACME_EU`"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A second config with a connection of the same name at another host (here: another
+/// sandbox) finds no credentials: it sends the first one's tokens nowhere, and its
+/// `disconnect` leaves them alone.
+#[test]
+fn a_same_named_connection_at_another_host_never_gets_the_credentials() {
+    let hs = Hs::new();
+    let creds = hs.connected();
+    let other = Sandbox::start(SandboxOptions::default()).unwrap();
+    let mut env = TestEnv::new();
+    use_keychain(&mut env, &hs.keychain_dir);
+    env.write_config(&format!(
+        "[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n",
+        other.base_url()
+    ));
+    let run = env.run(&["sync", "-c", "hs"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("the keychain has no credentials for it"),
+        "{}",
+        run.stderr
+    );
+    env.run(&["disconnect", "hs"]).ok();
+    let log = other.request_log();
+    assert!(
+        log.iter()
+            .all(|r| !r.path.starts_with("/oauth") && !r.path.starts_with("/crm")),
+        "{log:?}"
+    );
+    assert_eq!(hs.stored().unwrap().refresh_token, creds.refresh_token);
+    hs.run(&["sync", "-c", "hs"]).ok();
+}
+
+/// The browser is started by the system opener (`xdg-open`, here a script that records its
+/// environment and plays the user with curl); crmsync's secrets are not in its environment.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_browser_is_started_without_crmsync_secrets_in_its_environment() {
+    if std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no curl to play the browser");
+        return;
+    }
+    let mut hs = Hs::new();
+    hs.env.remove_env("CRMSYNC_TEST_BROWSER");
+    let bin = hs.env.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let seen = hs.env.path("browser-env");
+    let script = bin.join("xdg-open");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nenv > '{}.tmp' && mv '{}.tmp' '{}'\nexec curl -s -L -o /dev/null \"$1\"\n",
+            seen.display(),
+            seen.display(),
+            seen.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    hs.env.set_env("PATH", &path);
+    hs.env.set_env("DISPLAY", ":0");
+    hs.env
+        .set_env("CRMSYNC_TOKEN_SOMEWHERE", "token-for-elsewhere");
+    hs.connect().ok();
+    let env = std::fs::read_to_string(&seen).unwrap();
+    assert!(env.contains("DISPLAY=:0"), "{env}");
+    assert!(!env.contains("CRMSYNC_TOKEN_"), "{env}");
+    assert!(!env.contains("CRMSYNC_CLIENT_SECRET_"), "{env}");
+    assert!(!env.contains(&hs.sandbox.client_secret()), "{env}");
+}
+
+fn rotating() -> SandboxOptions {
+    SandboxOptions {
+        rotate_refresh_tokens: true,
+        ..SandboxOptions::default()
+    }
+}
+
+/// A CRM that rotates refresh tokens: each refresh's new refresh token is saved before the
+/// run goes on, so the next refresh (in another process) uses it, and the old one is void.
+#[test]
+fn a_rotated_refresh_token_is_saved_and_used_by_the_next_refresh() {
+    let mut hs = Hs::with(rotating());
+    hs.sandbox.seed(2, 1);
+    let first = hs.connected();
+    hs.let_the_access_token_expire();
+    hs.run(&["sync", "-c", "hs"]).ok();
+    let second = hs.stored().unwrap();
+    assert_ne!(second.refresh_token, first.refresh_token);
+    let (status, body) = runtime().block_on(refresh_at_sandbox(
+        &hs.sandbox,
+        first.refresh_token.as_ref().unwrap().expose(),
+    ));
+    assert_eq!(status, 400, "the sandbox rotated it away: {body}");
+
+    hs.sandbox.advance_clock(PAST_EXPIRY);
+    hs.env.set_env("CRMSYNC_TEST_NOW", "2026-01-15T13:02:00Z");
+    hs.run(&["sync", "-c", "hs"]).ok();
+    let third = hs.stored().unwrap();
+    assert_ne!(third.refresh_token, second.refresh_token);
+    assert_eq!(
+        hs.token_calls().iter().filter(|c| c.status == 200).count(),
+        3
+    );
+}
+
+/// Killed between the token endpoint's answer and the save: the new tokens are lost with
+/// the process, but were never used (no call went out with them), the stored entry is the old
+/// one, whole, and the lease the dead process left is taken over at once by the next run,
+/// which says that the (rotated-away) refresh token no longer works and to sign in again.
+#[test]
+fn a_kill_between_the_refresh_answer_and_the_save_leaves_the_old_entry_and_no_stall() {
+    let mut hs = Hs::with(rotating());
+    hs.sandbox.seed(2, 1);
+    let first = hs.connected();
+    hs.let_the_access_token_expire();
+    hs.sandbox.clear_request_log();
+    hs.env.set_env("CRMSYNC_TEST_KILL_BEFORE_TOKEN_SAVE", "1");
+    let run = hs.run(&["sync", "-c", "hs"]);
+    assert_eq!(run.code, -1, "killed by a signal\n{}", run.stderr);
+    let log = hs.sandbox.request_log();
+    let token_at = log
+        .iter()
+        .position(|r| r.path == "/oauth/v1/token" && r.status == 200)
+        .unwrap_or_else(|| panic!("the refresh was answered: {log:?}"));
+    assert_eq!(
+        token_at,
+        log.len() - 1,
+        "nothing was called after it: {log:?}"
+    );
+    let kept = hs.stored().unwrap();
+    assert_eq!(kept.refresh_token, first.refresh_token);
+    assert_eq!(kept.access_token, first.access_token);
+
+    hs.env.remove_env("CRMSYNC_TEST_KILL_BEFORE_TOKEN_SAVE");
+    let run = hs.run(&["-v", "sync", "-c", "hs"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("which is no longer running; taking it over"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(SIGN_IN_AGAIN), "{}", run.stderr);
+    // Signing in again mends it.
+    hs.connect().ok();
+    hs.run(&["sync", "-c", "hs"]).ok();
 }

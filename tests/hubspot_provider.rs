@@ -1612,6 +1612,15 @@ fn oauth_spec_follows_overrides() {
     );
     assert_eq!(spec.token_url, "http://127.0.0.1:9/oauth/v1/token");
     assert_eq!(spec.authorize_url, "http://127.0.0.1:9/authorize");
+    // A host other than HubSpot's serves the sign-in page beside its API; HubSpot's own API
+    // host does not (its sign-in is on app.hubspot.com).
+    let spec = hubspot::oauth_spec(Some("http://127.0.0.1:9/"), None);
+    assert_eq!(spec.authorize_url, "http://127.0.0.1:9/oauth/authorize");
+    let spec = hubspot::oauth_spec(Some("https://api.hubapi.com"), None);
+    assert_eq!(
+        spec.authorize_url,
+        "https://app.hubspot.com/oauth/authorize"
+    );
 }
 
 #[test]

@@ -76,6 +76,16 @@ pub struct Credentials {
     /// `crmsync connections`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// The account id (HubSpot's portal id) the credentials were issued for, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// `host[:port]` of the API the credentials were issued for (recorded by
+    /// [`super::Keychain::save`]; absent from entries saved by an older crmsync).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_host: Option<String>,
+    /// `host[:port]` of the token endpoint they were issued by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_host: Option<String>,
     /// Other fields of the token response, as text (for instance the API host or account id
     /// some CRMs return with the token, which their provider needs). Secrets such as an
     /// `id_token` are not kept. `Debug` shows the keys only.
@@ -100,6 +110,9 @@ impl Credentials {
             scopes: Vec::new(),
             client_id: None,
             account: None,
+            account_id: None,
+            api_host: None,
+            token_host: None,
             extra: BTreeMap::new(),
         }
     }
@@ -141,6 +154,9 @@ impl std::fmt::Debug for Credentials {
             .field("scopes", &self.scopes)
             .field("client_id", &self.client_id)
             .field("account", &self.account)
+            .field("account_id", &self.account_id)
+            .field("api_host", &self.api_host)
+            .field("token_host", &self.token_host)
             .field("extra", &self.extra.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -161,6 +177,9 @@ mod tests {
             scopes: vec!["crm.objects.contacts.read".into()],
             client_id: Some("client-1".into()),
             account: Some("portal 42".into()),
+            account_id: Some("42".into()),
+            api_host: Some("x.example".into()),
+            token_host: Some("x.example".into()),
             extra: BTreeMap::from([("api_host".to_string(), "https://x.example".to_string())]),
         }
     }

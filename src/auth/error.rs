@@ -31,6 +31,46 @@ pub enum AuthError {
          hint: run `crmsync connect <provider> --name {connection}` to replace it"
     )]
     CorruptEntry { connection: String, reason: String },
+    /// The entry holds credentials issued for other hosts (or another CRM) than the
+    /// connection's: they are not sent there.
+    #[error(
+        "the keychain entry of connection `{connection}` holds credentials issued for \
+         {issued_for}, but the connection points at {wanted}; they are not sent there\n  \
+         hint: sign in for this connection with `crmsync connect {provider} --name {connection}`"
+    )]
+    IssuedElsewhere {
+        connection: String,
+        issued_for: String,
+        wanted: String,
+        provider: String,
+    },
+    /// An entry an older crmsync kept under the connection's name alone, which does not say
+    /// which host its credentials were issued for, found for a connection not at the
+    /// provider's own hosts.
+    #[error(
+        "the keychain entry `{connection}` was saved by an older crmsync, which did not record \
+         the host its credentials were issued for, and connection `{connection}` points at \
+         {hosts}, not the CRM's own hosts; it is not used\n  \
+         hint: sign in again with `crmsync connect {provider} --name {connection}`"
+    )]
+    UnverifiedEntry {
+        connection: String,
+        provider: String,
+        hosts: String,
+    },
+    /// A sign-in (or token) for one account would replace the credentials of another one.
+    #[error(
+        "connection `{connection}` already holds credentials for account {stored} at {hosts}, \
+         and these are for account {new}; nothing was stored\n  \
+         hint: run `crmsync disconnect {connection}` first to replace them, or connect this \
+         account under another `--name`"
+    )]
+    OtherAccount {
+        connection: String,
+        hosts: String,
+        stored: String,
+        new: String,
+    },
     /// The loopback listener could not be opened.
     #[error("could not listen for the sign-in redirect on `{addr}`: {reason}")]
     Listen { addr: String, reason: String },
@@ -41,12 +81,6 @@ pub enum AuthError {
         error: String,
         description: Option<String>,
     },
-    /// The redirect carried another `state` than the one sent: not our sign-in, or forged.
-    #[error(
-        "sign-in to {crm} was refused: the redirect's `state` does not match this sign-in, so its \
-         code was not used\n  hint: close old sign-in tabs and run `crmsync connect` again"
-    )]
-    StateMismatch { crm: &'static str },
     /// The browser did not come back in time.
     #[error(
         "sign-in to {crm} gave up: no redirect reached `{redirect_uri}` within {seconds} s\n  \

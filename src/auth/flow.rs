@@ -1,11 +1,13 @@
 //! The OAuth authorization-code sign-in through the system browser and a loopback listener
 //! (RFC 8252), token revocation (RFC 7009), and `disconnect`.
 //!
-//! The listener is a one-shot `tiny_http` server on `127.0.0.1`. Every redirect is checked in
-//! this order: the path (anything but `/callback`, such as `/favicon.ico`, gets a 404 and is
-//! otherwise ignored), then `state` — before the code or an error is even read, because a
-//! redirect that does not carry our `state` may be forged — then `error`, then `code`. The
-//! browser gets a short page saying what happened once the code has been exchanged.
+//! The listener is a `tiny_http` server on `127.0.0.1` that serves until one redirect decides
+//! the sign-in (or the timeout). Every request is checked in this order: the `Host` header
+//! (only `127.0.0.1:PORT` or `localhost:PORT`, else 400), the path (anything but `/callback`,
+//! such as `/favicon.ico`, gets a 404), then `state` — before the code or an error is even
+//! read, because a redirect that does not carry our `state` may be forged; a missing or wrong
+//! one gets a 400 and the listener keeps waiting — then `error`, then `code`. The browser gets
+//! a short page saying what happened once the code has been exchanged.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +20,7 @@ use url::Url;
 
 use super::AuthError;
 use super::credentials::{Credentials, SecretString};
-use super::keychain::{Keychain, client_secret};
+use super::keychain::{CredentialScope, Keychain, client_secret};
 use crate::clock::Clock;
 use crate::providers::OAuthSpec;
 
@@ -92,12 +94,24 @@ pub fn default_open_browser(url: &Url) -> bool {
         c.arg(url.as_str());
         c
     };
+    for (var, _) in std::env::vars_os() {
+        if secret_var(&var) {
+            command.env_remove(&var);
+        }
+    }
     command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .is_ok()
+}
+
+/// Whether the environment variable `name` holds a crmsync secret (`CRMSYNC_TOKEN_*`,
+/// `CRMSYNC_CLIENT_SECRET_*`), which the browser and what it starts have no use for.
+fn secret_var(name: &std::ffi::OsStr) -> bool {
+    let name = name.to_string_lossy();
+    name.starts_with(crate::env::TOKEN_PREFIX) || name.starts_with(crate::env::CLIENT_SECRET_PREFIX)
 }
 
 fn random_token(bytes: usize) -> String {
@@ -134,7 +148,6 @@ impl Drop for StopOnDrop {
 enum Callback {
     Code(String, tiny_http::Request),
     Refused(String, Option<String>),
-    StateMismatch,
     TimedOut,
 }
 
@@ -204,9 +217,11 @@ pub async fn sign_in(
     let callback = {
         let (server, stop, state) = (server.clone(), stop.clone(), state.clone());
         let deadline = Instant::now() + opts.timeout;
-        tokio::task::spawn_blocking(move || wait_for_callback(&server, &stop, &state, deadline))
-            .await
-            .map_err(|e| AuthError::Other(format!("the sign-in listener stopped: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            wait_for_callback(&server, port, &stop, &state, deadline)
+        })
+        .await
+        .map_err(|e| AuthError::Other(format!("the sign-in listener stopped: {e}")))?
     };
 
     match callback {
@@ -215,7 +230,6 @@ pub async fn sign_in(
             redirect_uri,
             seconds: opts.timeout.as_secs(),
         }),
-        Callback::StateMismatch => Err(AuthError::StateMismatch { crm }),
         Callback::Refused(error, description) => Err(AuthError::Refused {
             crm,
             error,
@@ -260,9 +274,30 @@ pub async fn sign_in(
     }
 }
 
-/// Serves the listener until a redirect decides the sign-in or `deadline` passes.
+/// Whether a request's `Host` header names the listener itself (`127.0.0.1:PORT` or
+/// `localhost:PORT`), as a browser following the redirect sends it. Another name means a page
+/// reached the listener through DNS rebinding, or a client made the request up.
+fn host_is_listener(request: &tiny_http::Request, port: u16) -> bool {
+    let hosts: Vec<&str> = request
+        .headers()
+        .iter()
+        .filter(|h| h.field.equiv("Host"))
+        .map(|h| h.value.as_str())
+        .collect();
+    let [host] = hosts.as_slice() else {
+        return false;
+    };
+    let host = host.trim().to_ascii_lowercase();
+    host == format!("127.0.0.1:{port}") || host == format!("localhost:{port}")
+}
+
+/// Serves the listener until a redirect decides the sign-in or `deadline` passes. A request
+/// for another host, or whose `state` is missing or wrong, gets a 400 and changes nothing: the
+/// listener keeps waiting for the browser's redirect, so a local process or a web page cannot
+/// end a sign-in by calling the port first.
 fn wait_for_callback(
     server: &tiny_http::Server,
+    port: u16,
     stop: &AtomicBool,
     state: &str,
     deadline: Instant,
@@ -289,6 +324,11 @@ fn wait_for_callback(
             let _ = request.respond(page(400, "Bad request", "This is not a sign-in redirect."));
             continue;
         };
+        if !host_is_listener(&request, port) {
+            tracing::info!("ignored a request to the sign-in listener for another host");
+            let _ = request.respond(page(400, "Bad request", "This is not a sign-in redirect."));
+            continue;
+        }
         if url.path() != "/callback" {
             let _ = request.respond(tiny_http::Response::empty(404));
             continue;
@@ -302,10 +342,14 @@ fn wait_for_callback(
             let _ = request.respond(page(
                 400,
                 "Sign-in refused",
-                "This redirect does not belong to the sign-in crmsync started, so it was not \
-                 used. Close this tab and run the sign-in again.",
+                "This redirect does not belong to the sign-in crmsync is waiting for, so it was \
+                 not used. Close this tab.",
             ));
-            return Callback::StateMismatch;
+            tracing::warn!(
+                "a request to the sign-in listener carried no or another `state`; it was refused \
+                 and the sign-in still waits"
+            );
+            continue;
         }
         if let Some(error) = param("error") {
             let description = param("error_description");
@@ -428,14 +472,15 @@ pub struct DisconnectOutcome {
     pub removed: bool,
 }
 
-/// Revokes the tokens of `connection` where the CRM allows (`spec` given and it has a
-/// revocation endpoint), then removes its keychain entries (credentials and client secret).
+/// Revokes the tokens of `scope` where the CRM allows (`spec` given and it has a revocation
+/// endpoint), then removes its keychain entries (credentials and client secret). Only the
+/// entry issued for `scope`'s hosts is touched.
 pub async fn disconnect(
     keychain: &Keychain,
-    connection: &str,
+    scope: &CredentialScope,
     spec: Option<&OAuthSpec>,
 ) -> Result<DisconnectOutcome, AuthError> {
-    let credentials = keychain.load(connection).await?;
+    let credentials = keychain.load(scope).await?;
     let mut outcome = DisconnectOutcome {
         revoked: false,
         revoke_error: None,
@@ -444,20 +489,21 @@ pub async fn disconnect(
     if let (Some(spec), Some(c)) = (spec, credentials.as_ref())
         && c.kind == super::CredentialKind::Oauth
     {
-        let secret = client_secret(keychain, connection).await?;
+        let secret = client_secret(keychain, scope).await?;
         match revoke(spec, c, secret.as_ref()).await {
             Ok(revoked) => outcome.revoked = revoked,
             Err(e) => outcome.revoke_error = Some(e),
         }
     }
-    outcome.removed = keychain.delete(connection).await?;
-    keychain.delete_client_secret(connection).await?;
+    outcome.removed = keychain.delete(scope).await?;
+    keychain.delete_client_secret(scope).await?;
     Ok(outcome)
 }
 
-/// Plays the browser for tests and unattended demos: in a background thread, an HTTP client
-/// follows `url` and its redirects (as a user who approves the app would), ending at the
-/// loopback listener. Enabled by `CRMSYNC_TEST_BROWSER=follow`, never by default.
+/// Plays the browser for tests: in a background thread, an HTTP client follows `url` and its
+/// redirects (as a user who approves the app would), ending at the loopback listener. Enabled
+/// by `CRMSYNC_TEST_BROWSER=follow` in a build with the `test-seams` feature, never otherwise.
+#[cfg(feature = "test-seams")]
 pub fn follow_redirects_in_background(url: &Url) -> bool {
     let url = url.clone();
     std::thread::spawn(move || {

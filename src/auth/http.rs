@@ -208,6 +208,9 @@ pub(crate) async fn token_request(
         scopes,
         client_id: Some(client_id.to_string()),
         account: previous.and_then(|p| p.account.clone()),
+        account_id: previous.and_then(|p| p.account_id.clone()),
+        api_host: previous.and_then(|p| p.api_host.clone()),
+        token_host: previous.and_then(|p| p.token_host.clone()),
         extra,
     })
 }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use super::AuthError;
 use super::credentials::{Credentials, SecretString};
-use super::keychain::{Keychain, client_secret, env_token};
+use super::keychain::{CredentialScope, Keychain, client_secret, env_token};
 use crate::clock::Clock;
 use crate::model::Millis;
 use crate::providers::{OAuthSpec, ProviderError, ProviderKind, TokenSource};
@@ -84,11 +84,18 @@ impl RefreshLock for MemoryLock {
 
 /// A lease table in files, one per connection, under a directory: for several processes on
 /// one machine until the state file holds the leases, and for tests. Each decision is made
-/// under an exclusive OS file lock (`<dir>/<connection>.lock`), so two processes never both
-/// take an expired lease.
+/// under an exclusive OS file lock (`<dir>/<stem>.lock`), so two processes never both take an
+/// expired lease.
+///
+/// A holder also keeps an OS lock on a file of its own (`<dir>/<stem>.<holder>.held`) for as
+/// long as it holds the lease, as the state file's run lock does: the OS drops it when the
+/// holder dies, however it dies. A lease whose holder's file is not locked was left by a
+/// process that died (killed mid-refresh), and is taken over at once rather than after its TTL.
 #[derive(Debug, Clone)]
 pub struct FileLock {
     dir: std::path::PathBuf,
+    /// The holder files this instance keeps locked, by lease file.
+    held: Arc<Mutex<HashMap<std::path::PathBuf, std::fs::File>>>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -99,7 +106,57 @@ struct LeaseFile {
 
 impl FileLock {
     pub fn new(dir: impl Into<std::path::PathBuf>) -> FileLock {
-        FileLock { dir: dir.into() }
+        FileLock {
+            dir: dir.into(),
+            held: Default::default(),
+        }
+    }
+
+    /// The file a holder keeps locked while it holds the lease at `lease`.
+    fn holder_file(lease: &std::path::Path, holder: &str) -> std::path::PathBuf {
+        lease.with_extension(format!("{}.held", short_hash(holder)))
+    }
+
+    /// Whether a process holds `holder`'s file locked: `false` when the file is gone or
+    /// nobody holds it (its holder died or gave the lease back).
+    fn holder_alive(lease: &std::path::Path, holder: &str) -> std::io::Result<bool> {
+        let file = match std::fs::File::open(Self::holder_file(lease, holder)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        match file.try_lock() {
+            Ok(()) => {
+                let _ = file.unlock();
+                Ok(false)
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Ok(true),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    /// Locks `holder`'s file for this instance (kept until [`RefreshLock::release`]).
+    fn hold(&self, lease: &std::path::Path, holder: &str) -> std::io::Result<()> {
+        let mut held = self.held.lock().expect("held table poisoned");
+        if held.contains_key(lease) {
+            return Ok(());
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(Self::holder_file(lease, holder))?;
+        file.lock()?;
+        held.insert(lease.to_path_buf(), file);
+        Ok(())
+    }
+
+    /// Unlocks and removes this instance's holder file for `lease`, if it has one.
+    fn let_go(&self, lease: &std::path::Path, holder: &str) {
+        if let Some(file) = self.held.lock().expect("held table poisoned").remove(lease) {
+            let _ = std::fs::remove_file(Self::holder_file(lease, holder));
+            let _ = file.unlock();
+        }
     }
 
     fn locked<T>(
@@ -109,9 +166,11 @@ impl FileLock {
     ) -> Result<T, String> {
         let describe = |e: std::io::Error| format!("lease files in `{}`: {e}", self.dir.display());
         std::fs::create_dir_all(&self.dir).map_err(describe)?;
-        // The connection name becomes a file name: keep it to characters every file system takes.
-        let stem: String = connection
+        // The key becomes a file name: keep it to characters every file system takes, with a
+        // hash of the whole key so that keys that differ only elsewhere stay apart.
+        let readable: String = connection
             .chars()
+            .take(48)
             .map(|c| {
                 if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                     c
@@ -120,6 +179,7 @@ impl FileLock {
                 }
             })
             .collect();
+        let stem = format!("{readable}-{}", short_hash(connection));
         let guard = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -142,6 +202,14 @@ impl FileLock {
     }
 }
 
+fn short_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 impl RefreshLock for FileLock {
     fn try_acquire(
         &self,
@@ -155,8 +223,21 @@ impl RefreshLock for FileLock {
                 && lease.holder != holder
                 && lease.until > now
             {
-                return Ok(false);
+                if Self::holder_alive(path, &lease.holder)? {
+                    tracing::debug!(
+                        "the refresh lease of `{connection}` is held by {} (running); waiting",
+                        lease.holder
+                    );
+                    return Ok(false);
+                }
+                tracing::info!(
+                    "the refresh lease of `{connection}` was left by {}, which is no longer \
+                     running; taking it over",
+                    lease.holder
+                );
+                let _ = std::fs::remove_file(Self::holder_file(path, &lease.holder));
             }
+            self.hold(path, holder)?;
             let lease = LeaseFile {
                 holder: holder.to_string(),
                 until: now + ttl_ms,
@@ -174,6 +255,7 @@ impl RefreshLock for FileLock {
             if Self::read(path)?.is_some_and(|l| l.holder == holder) {
                 std::fs::remove_file(path)?;
             }
+            self.let_go(path, holder);
             Ok(())
         })
     }
@@ -183,11 +265,30 @@ impl RefreshLock for FileLock {
 /// `connect --token-env`). A 401 cannot be cured here.
 pub struct StaticTokenSource {
     token: SecretString,
+    /// Where the token came from when it is an environment variable, so that a rejection
+    /// names it and what to do (with the scope, to say whether the keychain has an entry).
+    from_env: Option<(String, CredentialScope, Keychain)>,
 }
 
 impl StaticTokenSource {
     pub fn new(token: SecretString) -> StaticTokenSource {
-        StaticTokenSource { token }
+        StaticTokenSource {
+            token,
+            from_env: None,
+        }
+    }
+
+    /// A token read from the environment variable `var` for `scope`'s connection.
+    pub fn from_env(
+        token: SecretString,
+        var: String,
+        scope: CredentialScope,
+        keychain: Keychain,
+    ) -> StaticTokenSource {
+        StaticTokenSource {
+            token,
+            from_env: Some((var, scope, keychain)),
+        }
     }
 }
 
@@ -198,7 +299,17 @@ impl TokenSource for StaticTokenSource {
     }
 
     async fn refresh(&self, _rejected: &str) -> Result<Option<String>, ProviderError> {
-        Ok(None)
+        let Some((var, scope, keychain)) = &self.from_env else {
+            return Ok(None);
+        };
+        // The variable wins over the keychain: say so, since the keychain entry may be fine.
+        let keychain_has_entry = matches!(keychain.load(scope).await, Ok(Some(_)));
+        Err(ProviderError::EnvTokenRejected {
+            crm: scope.provider.display_name(),
+            connection: scope.connection.clone(),
+            var: var.clone(),
+            keychain_has_entry,
+        })
     }
 }
 
@@ -206,24 +317,28 @@ impl TokenSource for StaticTokenSource {
 /// variable its `token_env` names when that is set, else the keychain's credentials, renewed
 /// through `spec` when they are OAuth ones.
 pub fn token_source(
-    connection: &str,
+    scope: &CredentialScope,
     token_env: Option<&str>,
-    provider: ProviderKind,
     spec: Option<OAuthSpec>,
     keychain: Keychain,
     lock: Arc<dyn RefreshLock>,
     clock: Arc<dyn Clock>,
 ) -> Arc<dyn TokenSource> {
-    if let Some(token) = env_token(connection, token_env) {
-        return Arc::new(StaticTokenSource::new(token));
+    if let Some((var, token)) = env_token(&scope.connection, token_env) {
+        return Arc::new(StaticTokenSource::from_env(
+            token,
+            var,
+            scope.clone(),
+            keychain,
+        ));
     }
-    Arc::new(OAuthTokenSource::new(
-        connection, provider, spec, keychain, lock, clock,
-    ))
+    Arc::new(OAuthTokenSource::new(scope, spec, keychain, lock, clock))
 }
 
 /// Keychain-backed credentials, refreshed through the CRM's token endpoint.
 pub struct OAuthTokenSource {
+    /// What the credentials are issued for: the keychain entry and the refresh lease.
+    scope: CredentialScope,
     connection: String,
     provider: ProviderKind,
     spec: Option<OAuthSpec>,
@@ -242,8 +357,7 @@ pub struct OAuthTokenSource {
 
 impl OAuthTokenSource {
     pub fn new(
-        connection: &str,
-        provider: ProviderKind,
+        scope: &CredentialScope,
         spec: Option<OAuthSpec>,
         keychain: Keychain,
         lock: Arc<dyn RefreshLock>,
@@ -251,8 +365,9 @@ impl OAuthTokenSource {
     ) -> OAuthTokenSource {
         let poll = Duration::from_millis(250);
         OAuthTokenSource {
-            connection: connection.to_string(),
-            provider,
+            scope: scope.clone(),
+            connection: scope.connection.clone(),
+            provider: scope.provider,
             spec,
             keychain,
             lock,
@@ -296,7 +411,7 @@ impl OAuthTokenSource {
     }
 
     async fn read_keychain(&self) -> Result<Credentials, ProviderError> {
-        match self.keychain.load(&self.connection).await {
+        match self.keychain.load(&self.scope).await {
             Ok(Some(c)) => Ok(c),
             Ok(None) => Err(ProviderError::NoToken {
                 connection: self.connection.clone(),
@@ -358,7 +473,7 @@ impl OAuthTokenSource {
             let taken = self
                 .lock
                 .try_acquire(
-                    &self.connection,
+                    &self.scope.key(),
                     &self.holder,
                     self.clock.now(),
                     LEASE_TTL_MS,
@@ -377,9 +492,12 @@ impl OAuthTokenSource {
                         return Ok(latest);
                     }
                     let renewed = self.refresh_with_endpoint(&latest).await?;
-                    // Saved before the lease goes: the old refresh token may already be void.
+                    #[cfg(feature = "test-seams")]
+                    die_before_token_save();
+                    // Saved before the lease goes, and before the new access token is used: the
+                    // old refresh token may already be void.
                     self.keychain
-                        .save(&self.connection, &renewed)
+                        .save(&self.scope, &renewed)
                         .await
                         .map_err(|e| {
                             ProviderError::Other(format!(
@@ -391,7 +509,7 @@ impl OAuthTokenSource {
                     Ok(renewed)
                 }
                 .await;
-                let released = self.lock.release(&self.connection, &self.holder);
+                let released = self.lock.release(&self.scope.key(), &self.holder);
                 let renewed = result?;
                 released.map_err(|e| {
                     ProviderError::Other(format!(
@@ -431,7 +549,7 @@ impl OAuthTokenSource {
                 self.sign_in_again()
             )));
         };
-        let secret = client_secret(&self.keychain, &self.connection)
+        let secret = client_secret(&self.keychain, &self.scope)
             .await
             .map_err(|e| ProviderError::NoToken {
                 connection: self.connection.clone(),
@@ -467,7 +585,7 @@ impl OAuthTokenSource {
                      `{}` or the keychain entry `{}#client-secret`",
                 description.map(|d| format!(": {d}")).unwrap_or_default(),
                 super::keychain::client_secret_var(&self.connection),
-                self.connection
+                self.scope.key()
             )),
             AuthError::TokenEndpoint {
                 status,
@@ -490,6 +608,15 @@ impl OAuthTokenSource {
             },
             other => ProviderError::Other(other.to_string()),
         })
+    }
+}
+
+/// Test knob (`CRMSYNC_TEST_KILL_BEFORE_TOKEN_SAVE=1`): dies as a kill between the token
+/// endpoint's answer and the save would.
+#[cfg(feature = "test-seams")]
+fn die_before_token_save() {
+    if std::env::var(crate::env::TEST_KILL_BEFORE_TOKEN_SAVE).as_deref() == Ok("1") {
+        crate::env::die_at_once();
     }
 }
 
@@ -556,10 +683,13 @@ mod tests {
     #[test]
     fn file_lock_gives_the_lease_to_one_of_many_threads() {
         let dir = tempfile::tempdir().unwrap();
+        // Each lock stands for a live process: it outlives the race.
+        let locks: Vec<FileLock> = (0..8).map(|_| FileLock::new(dir.path())).collect();
         let winners: usize = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..8)
-                .map(|i| {
-                    let lock = FileLock::new(dir.path());
+            let handles: Vec<_> = locks
+                .iter()
+                .enumerate()
+                .map(|(i, lock)| {
                     s.spawn(move || lock.try_acquire("acme", &format!("p{i}"), 0, 1000).unwrap())
                 })
                 .collect();
@@ -569,5 +699,38 @@ mod tests {
                 .sum()
         });
         assert_eq!(winners, 1);
+    }
+
+    /// A process killed mid-refresh leaves its lease; the OS has dropped its lock on its
+    /// holder file, so the next process takes the lease over at once, not after the TTL.
+    #[test]
+    fn a_lease_left_by_a_dead_holder_is_taken_over_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = FileLock::new(dir.path());
+        assert!(
+            dead.try_acquire("acme", "pid 1 source a", 0, 60_000)
+                .unwrap()
+        );
+        // A live holder keeps it.
+        let next = FileLock::new(dir.path());
+        assert!(
+            !next
+                .try_acquire("acme", "pid 2 source b", 1, 60_000)
+                .unwrap()
+        );
+        // Dropping the lock table is what dying does to the holder's OS lock; the lease file
+        // stays, unexpired.
+        drop(dead);
+        assert!(
+            next.try_acquire("acme", "pid 2 source b", 2, 60_000)
+                .unwrap()
+        );
+        let third = FileLock::new(dir.path());
+        assert!(
+            !third
+                .try_acquire("acme", "pid 3 source c", 3, 60_000)
+                .unwrap(),
+            "the new holder is alive"
+        );
     }
 }

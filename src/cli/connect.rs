@@ -60,6 +60,11 @@ pub struct Connected {
     pub stored_in: String,
     /// The config file the connection was added to, when it was new.
     pub config_written: Option<PathBuf>,
+    /// What became of the credentials this replaced: `revoked`, `not revocable` (a static
+    /// token, or a CRM without revocation), `not revoked: REASON`; `null` when it replaced none.
+    pub replaced_grant: Option<String>,
+    /// The environment variable that wins over what was stored, when one is set.
+    pub overridden_by: Option<String>,
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
@@ -108,6 +113,22 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     }
 
     let keychain = Keychain::from_env();
+    let scope = crate::connection::credential_scope(&name, &conn);
+    let token_given = args.token_env.is_some() || args.token_stdin;
+    // What this sign-in replaces, to revoke once the new credentials are stored. An entry left
+    // by an older crmsync that cannot be vouched for here, or issued elsewhere, is not ours to
+    // revoke or keep: it is left as it is. Without a keychain a token can still be used from
+    // the environment.
+    let replaced = match keychain.load(&scope).await {
+        Ok(c) => c,
+        Err(auth::AuthError::UnverifiedEntry { .. } | auth::AuthError::IssuedElsewhere { .. }) => {
+            None
+        }
+        Err(auth::AuthError::NoKeychain { .. }) if token_given => None,
+        // The tokens of a browser sign-in can only be kept in the keychain: find out that
+        // there is none before sending the user through the browser, not after.
+        Err(e) => return Err(e.into()),
+    };
     let mut creds = if let Some(var) = &args.token_env {
         let token = std::env::var(var)
             .ok()
@@ -128,10 +149,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         }
         Credentials::static_token(args.provider, SecretString::new(token.trim()))
     } else {
-        // The tokens of a browser sign-in can only be kept in the keychain: find out that there
-        // is none before sending the user through the browser, not after.
-        keychain.load(&name).await?;
-        sign_in(ctx, &name, &conn, &args, &keychain).await?
+        sign_in(ctx, &scope, &conn, &args, &keychain).await?
     };
 
     // One call to show what was connected; a refused token is not stored.
@@ -166,6 +184,21 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         .into());
     }
     creds.account = Some(info.account.clone());
+    creds.account_id = Some(info.id.clone());
+    // The entry is this connection's at these hosts; a sign-in to another account must not
+    // silently replace it (another config with a connection of the same name may use it).
+    if let Some(old) = &replaced
+        && let (Some(stored), Some(new)) = (&old.account_id, &creds.account_id)
+        && stored != new
+    {
+        return Err(auth::AuthError::OtherAccount {
+            connection: name.clone(),
+            hosts: scope.hosts(),
+            stored: stored.clone(),
+            new: new.clone(),
+        }
+        .into());
+    }
     if creds.scopes.is_empty() {
         creds.scopes = info.scopes.clone();
     }
@@ -181,7 +214,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             .collect()
     };
 
-    let stored_in = match keychain.save(&name, &creds).await {
+    let stored_in = match keychain.save(&scope, &creds).await {
         Ok(()) => "keychain".to_string(),
         Err(auth::AuthError::NoKeychain { reason, .. })
             if args.token_env.is_some() || args.token_stdin =>
@@ -220,6 +253,19 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         }
         Err(e) => return Err(e.into()),
     };
+    // The grant replaced is revoked once the new one is stored (it would otherwise go on
+    // minting access tokens after a later `disconnect`).
+    let replaced_grant = match replaced {
+        Some(old) if stored_in == "keychain" => {
+            revoke_replaced(&keychain, &scope, &conn, &old, &creds).await
+        }
+        _ => None,
+    };
+    // A token in the environment wins over the keychain at every run.
+    let overridden_by = match auth::env_token(&name, conn.token_env.as_deref()) {
+        Some((var, token)) if stored_in == "keychain" && token != creds.access_token => Some(var),
+        _ => None,
+    };
 
     let config_written = if is_new {
         let path = ctx.writable_config_path()?;
@@ -237,6 +283,8 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         missing_scopes,
         stored_in,
         config_written,
+        replaced_grant: replaced_grant.as_ref().map(|r| r.json()),
+        overridden_by: overridden_by.clone(),
     };
     if ctx.out.json {
         ctx.out.json(&report)?;
@@ -253,6 +301,20 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 path.display()
             ));
         }
+        match &replaced_grant {
+            Some(Replaced::Revoked) => ctx.out.note(format!(
+                "revoked the tokens this sign-in replaced at {}",
+                conn.provider.display_name()
+            )),
+            Some(Replaced::NotRevocable) => ctx.out.note(format!(
+                "{} cannot revoke the token this replaced; revoke it in the CRM's settings if it should stop working",
+                conn.provider.display_name()
+            )),
+            Some(Replaced::Failed(e)) => ctx.out.warn(format!(
+                "the tokens this sign-in replaced were not revoked: {e}; revoke the app's access in the CRM's settings"
+            )),
+            None => {}
+        }
         if !report.missing_scopes.is_empty() {
             ctx.out.warn(format!(
                 "the token lacks scopes crmsync needs: {}; sign in again granting them",
@@ -260,7 +322,62 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             ));
         }
     }
+    // Said with `--json` too: it decides which token every run uses.
+    if let Some(var) = &overridden_by {
+        ctx.out.warn(format!(
+            "`{var}` is set and wins over the keychain: runs will use the token in it, not the one just stored; unset it to use the keychain entry"
+        ));
+    }
     Ok(Exit::Ok)
+}
+
+/// What became of the grant a new sign-in replaced.
+enum Replaced {
+    Revoked,
+    /// A static token, or a CRM without a revocation endpoint.
+    NotRevocable,
+    Failed(auth::AuthError),
+}
+
+impl Replaced {
+    fn json(&self) -> String {
+        match self {
+            Replaced::Revoked => "revoked".into(),
+            Replaced::NotRevocable => "not revocable".into(),
+            Replaced::Failed(e) => format!("not revoked: {e}"),
+        }
+    }
+}
+
+/// Revokes the grant `old` that `new` replaced at `scope`, where the CRM allows; `None` when
+/// there was nothing to revoke (the same refresh token came back).
+async fn revoke_replaced(
+    keychain: &Keychain,
+    scope: &auth::CredentialScope,
+    conn: &ConnectionConfig,
+    old: &Credentials,
+    new: &Credentials,
+) -> Option<Replaced> {
+    let same = match (&old.refresh_token, &new.refresh_token) {
+        (Some(a), Some(b)) => a == b,
+        _ => old.access_token == new.access_token,
+    };
+    if same {
+        return None;
+    }
+    let spec = crate::connection::oauth_spec(conn);
+    let (Some(spec), auth::CredentialKind::Oauth) = (spec, old.kind) else {
+        return Some(Replaced::NotRevocable);
+    };
+    let secret = match auth::client_secret(keychain, scope).await {
+        Ok(s) => s,
+        Err(e) => return Some(Replaced::Failed(e)),
+    };
+    Some(match auth::revoke(&spec, old, secret.as_ref()).await {
+        Ok(true) => Replaced::Revoked,
+        Ok(false) => Replaced::NotRevocable,
+        Err(e) => Replaced::Failed(e),
+    })
 }
 
 fn new_connection(provider: ProviderKind) -> ConnectionConfig {
@@ -286,11 +403,12 @@ fn new_connection(provider: ProviderKind) -> ConnectionConfig {
 
 async fn sign_in(
     ctx: &Context,
-    name: &str,
+    scope: &auth::CredentialScope,
     conn: &ConnectionConfig,
     args: &Args,
     keychain: &Keychain,
 ) -> anyhow::Result<Credentials> {
+    let name = scope.connection.as_str();
     let spec = crate::connection::oauth_spec(conn).ok_or_else(|| {
         hinted(
             format!(
@@ -312,7 +430,7 @@ async fn sign_in(
             ),
         )
     })?;
-    let secret = auth::client_secret(keychain, name).await?;
+    let secret = auth::client_secret(keychain, scope).await?;
     let out = ctx.out;
     let notify = move |event: SignInEvent| match event {
         SignInEvent::Listening { redirect_uri } => {
@@ -326,6 +444,7 @@ async fn sign_in(
         }
         SignInEvent::ExchangingCode => out.note("signed in; fetching tokens"),
     };
+    #[cfg_attr(not(feature = "test-seams"), allow(unused_mut))]
     let mut opts = SignInOptions {
         no_browser: args.no_browser,
         timeout: Duration::from_secs(args.timeout),
@@ -334,6 +453,7 @@ async fn sign_in(
         clock: ctx.clock.clone(),
         ..SignInOptions::default()
     };
+    #[cfg(feature = "test-seams")]
     if std::env::var(crate::env::TEST_BROWSER).as_deref() == Ok("follow") {
         opts.open_browser = Box::new(auth::follow_redirects_in_background);
         opts.no_browser = false;

@@ -78,6 +78,11 @@ pub struct ConnectionInfo {
     pub base_url: Option<String>,
     /// Where the token comes from: `environment`, `keychain` or `none`.
     pub token_source: String,
+    /// The environment variables the connection's token is read from, in the order tried
+    /// (`CRMSYNC_TOKEN_<NAME>`, then its `token_env`); the first one set wins over the keychain.
+    pub token_vars: Vec<String>,
+    /// The variable the token comes from, when `token_source` is `environment`.
+    pub token_var: Option<String>,
     /// `valid`, `expiring` (refreshed on next use), `needs sign-in`, or `not checked` (a
     /// token from the environment, which only `--check` tries; `valid` once it answered).
     pub token_state: String,
@@ -110,6 +115,8 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             provider: conn.provider,
             base_url: conn.base_url.clone(),
             token_source: "none".into(),
+            token_vars: auth::token_vars(name, conn.token_env.as_deref()),
+            token_var: None,
             token_state: "needs sign-in".into(),
             account: None,
             linked_account: match &store {
@@ -120,11 +127,13 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             last_successful_sync: last_syncs.get(name).copied(),
             check: None,
         };
-        if auth::env_token(name, conn.token_env.as_deref()).is_some() {
+        if let Some((var, _)) = auth::env_token(name, conn.token_env.as_deref()) {
             info.token_source = "environment".into();
+            info.token_var = Some(var);
             info.token_state = "not checked".into();
         } else {
-            match keychain.load(name).await {
+            let scope = crate::connection::credential_scope(name, conn);
+            match keychain.load(&scope).await {
                 Ok(Some(creds)) => {
                     info.token_source = "keychain".into();
                     info.token_state =
@@ -133,7 +142,10 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                     info.scopes = creds.scopes.clone();
                 }
                 Ok(None) => {}
-                Err(e) => info.token_state = format!("keychain unreachable: {e}"),
+                Err(e @ auth::AuthError::NoKeychain { .. }) => {
+                    info.token_state = format!("keychain unreachable: {e}")
+                }
+                Err(e) => info.token_state = format!("keychain entry refused: {e}"),
             }
         }
         if args.check {
@@ -180,6 +192,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             "provider",
             "account",
             "token",
+            "read from",
             "scopes",
             "last sync",
         ];
@@ -193,6 +206,10 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 r.provider.to_string(),
                 or_dash(r.account.as_deref()),
                 format!("{} ({})", r.token_state, r.token_source),
+                match &r.token_var {
+                    Some(var) => var.clone(),
+                    None => format!("keychain, unless {} is set", r.token_vars.join(" or ")),
+                },
                 if r.scopes.is_empty() {
                     "—".to_string()
                 } else {

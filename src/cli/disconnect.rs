@@ -28,15 +28,20 @@ struct Disconnected {
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let conn = ctx.config.connection(&args.name).map_err(UsageError)?;
     let spec = crate::connection::oauth_spec(conn);
-    let outcome = match auth::disconnect(&Keychain::from_env(), &args.name, spec.as_ref()).await {
+    let scope = crate::connection::credential_scope(&args.name, conn);
+    let outcome = match auth::disconnect(&Keychain::from_env(), &scope, spec.as_ref()).await {
         Ok(outcome) => outcome,
         // No keychain here: nothing can have been stored in one. The token variable, if set,
         // is the user's to unset (said below).
-        Err(auth::AuthError::NoKeychain { .. }) => auth::DisconnectOutcome {
-            revoked: false,
-            revoke_error: None,
-            removed: false,
-        },
+        // An entry an older crmsync left that cannot be vouched for at this connection's hosts
+        // is not this connection's to revoke or remove.
+        Err(auth::AuthError::NoKeychain { .. } | auth::AuthError::UnverifiedEntry { .. }) => {
+            auth::DisconnectOutcome {
+                revoked: false,
+                revoke_error: None,
+                removed: false,
+            }
+        }
         Err(e) => return Err(e.into()),
     };
     let report = Disconnected {

@@ -41,6 +41,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+#[cfg(feature = "test-seams")]
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::clock::Clock;
@@ -227,11 +228,18 @@ impl IdCache {
 }
 
 /// Remote write calls sent by this process, for the `CRMSYNC_TEST_KILL_AFTER_WRITES` knob.
+#[cfg(feature = "test-seams")]
 static WRITE_CALLS: AtomicU64 = AtomicU64::new(0);
 
 /// Test knob: the process kills itself (SIGKILL, no cleanup) right after the Nth remote write
 /// call was answered and before its outcome is committed — the worst moment to die.
 fn maybe_die_after_write() {
+    #[cfg(feature = "test-seams")]
+    die_after_write();
+}
+
+#[cfg(feature = "test-seams")]
+fn die_after_write() {
     let n = WRITE_CALLS.fetch_add(1, Ordering::SeqCst) + 1;
     let Some(limit) = std::env::var(crate::env::TEST_KILL_AFTER_WRITES)
         .ok()
@@ -240,12 +248,7 @@ fn maybe_die_after_write() {
         return;
     };
     if n >= limit {
-        #[cfg(unix)]
-        // SAFETY: kill(2) on our own pid with a constant signal has no memory effects.
-        unsafe {
-            libc::kill(libc::getpid(), libc::SIGKILL);
-        }
-        std::process::abort();
+        crate::env::die_at_once();
     }
 }
 

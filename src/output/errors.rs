@@ -81,6 +81,15 @@ pub fn provider_hint(p: &ProviderError) -> Option<String> {
             crm.to_lowercase(),
             crate::env::token_var(connection)
         )),
+        ProviderError::EnvTokenRejected {
+            var,
+            keychain_has_entry: true,
+            ..
+        } => Some(format!("unset `{var}` to use the keychain entry, or put a valid token in it")),
+        ProviderError::EnvTokenRejected { crm, var, connection, .. } => Some(format!(
+            "put a valid token in `{var}`, or unset it and sign in with `crmsync connect {} --name {connection}`",
+            crm.to_lowercase()
+        )),
         ProviderError::NoToken { connection, .. } => Some(format!(
             "sign in with `crmsync connect PROVIDER --name {connection}`, or for headless runs set `{}` to a private-app or API token (or name the variable that holds it with `token_env` in `[connections.{connection}]`)",
             crate::env::token_var(connection)

@@ -205,6 +205,17 @@ pub enum ProviderError {
         connection: String,
         message: String,
     },
+    /// The CRM refused a token read from an environment variable, which wins over the keychain.
+    #[error(
+        "{crm} rejected the token in `{var}` for connection `{connection}`{}",
+        if *keychain_has_entry { "; the keychain entry crmsync would use otherwise is not tried while it is set" } else { "" }
+    )]
+    EnvTokenRejected {
+        crm: &'static str,
+        connection: String,
+        var: String,
+        keychain_has_entry: bool,
+    },
     /// No credentials are available for the connection.
     #[error("no token for connection `{connection}`: {message}")]
     NoToken { connection: String, message: String },
@@ -517,6 +528,14 @@ pub fn open(kind: ProviderKind, ctx: ProviderContext) -> Result<Box<dyn Provider
             "{} connections are not available yet in this version of crmsync: only `hubspot` is",
             kind.display_name()
         ))),
+    }
+}
+
+/// The CRM's own API base URL, where crmsync knows it.
+pub fn default_base_url(kind: ProviderKind) -> Option<&'static str> {
+    match kind {
+        ProviderKind::Hubspot => Some(hubspot::DEFAULT_BASE_URL),
+        ProviderKind::Pipedrive | ProviderKind::Salesforce => None,
     }
 }
 

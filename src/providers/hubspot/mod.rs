@@ -191,13 +191,22 @@ pub struct HubSpot {
     skew: std::sync::Mutex<Option<Millis>>,
 }
 
-/// HubSpot's OAuth endpoints and the scopes crmsync needs. `base_url` moves the token and
-/// revoke URLs to another API host; `auth_url` replaces the authorize URL.
+/// HubSpot's OAuth endpoints and the scopes crmsync needs. HubSpot signs people in on its web
+/// app (`app.hubspot.com`), not on its API host: `base_url` moves the token and revoke URLs
+/// to another API host and, as a host that is not HubSpot's (an emulator) serves the sign-in
+/// page beside its API, the authorize URL to `<base_url>/oauth/authorize` too; `auth_url`
+/// replaces the authorize URL (an EU account's `app-eu1.hubspot.com`).
 pub fn oauth_spec(base_url: Option<&str>, auth_url: Option<&str>) -> OAuthSpec {
     let api = base_url.unwrap_or(DEFAULT_BASE_URL).trim_end_matches('/');
+    let elsewhere = base_url.filter(|b| b.trim_end_matches('/') != DEFAULT_BASE_URL);
+    let authorize_url = match (auth_url, elsewhere) {
+        (Some(url), _) => url.to_string(),
+        (None, Some(_)) => format!("{api}/oauth/authorize"),
+        (None, None) => DEFAULT_AUTHORIZE_URL.to_string(),
+    };
     OAuthSpec {
         provider: ProviderKind::Hubspot,
-        authorize_url: auth_url.unwrap_or(DEFAULT_AUTHORIZE_URL).to_string(),
+        authorize_url,
         token_url: format!("{api}/oauth/v1/token"),
         revoke_url: Some(format!("{api}/oauth/v3/token/revoke")),
         pkce: true,

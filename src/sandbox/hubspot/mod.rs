@@ -75,6 +75,9 @@ pub struct SandboxOptions {
     /// one from `seed` ([`SandboxOptions::hub_id`]), so sandboxes with different seeds are
     /// different portals.
     pub hub_id: Option<u64>,
+    /// Each refresh answers with a new refresh token and voids the one it was given, as some
+    /// CRMs do (HubSpot keeps its refresh tokens, so this is off by default).
+    pub rotate_refresh_tokens: bool,
 }
 
 impl SandboxOptions {
@@ -98,6 +101,7 @@ impl Default for SandboxOptions {
             client_secret: "sandbox-client-secret".into(),
             access_token_ttl: Duration::from_secs(30 * 60),
             hub_id: None,
+            rotate_refresh_tokens: false,
         }
     }
 }

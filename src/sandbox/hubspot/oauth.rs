@@ -4,7 +4,9 @@
 //! `/oauth/v1/access-tokens|refresh-tokens`.
 //!
 //! Access tokens expire `access_token_ttl` after issue on the sandbox clock. Refresh tokens
-//! do not expire and do not rotate. Authorization codes are single-use and last 10 minutes.
+//! do not expire and, as HubSpot's, do not rotate, unless `rotate_refresh_tokens` is set:
+//! then each refresh answers with a new refresh token and the one it was given stops working
+//! (the access tokens minted from it live out their time). Authorization codes are single-use and last 10 minutes.
 //! Token-endpoint errors use HubSpot's `{status: "BAD_…", message, correlationId}` body;
 //! `BAD_CODE_VERIFIER` for a PKCE mismatch is this sandbox's choice (HubSpot documents no
 //! wording for it).
@@ -231,7 +233,14 @@ fn token(shared: &Shared, req: &HttpRequest) -> HttpResponse {
         let Some(scopes) = hub.oauth.refresh.get(&refresh).cloned() else {
             return token_error("BAD_REFRESH_TOKEN", "missing or invalid refresh token");
         };
-        (refresh, scopes)
+        if shared.opts.rotate_refresh_tokens {
+            hub.oauth.refresh.remove(&refresh);
+            let rotated = random_token("na1-");
+            hub.oauth.refresh.insert(rotated.clone(), scopes.clone());
+            (rotated, scopes)
+        } else {
+            (refresh, scopes)
+        }
     };
     let ttl_ms = shared.opts.access_token_ttl.as_millis() as i64;
     let access = random_token("C");
