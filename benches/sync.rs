@@ -251,6 +251,11 @@ fn is_search(r: &crmsync::sandbox::LoggedRequest) -> bool {
     r.path.ends_with("/search")
 }
 
+/// A batch write (create, update, upsert, archive).
+fn is_write(r: &crmsync::sandbox::LoggedRequest) -> bool {
+    r.path.contains("/batch/") && !r.path.ends_with("/read")
+}
+
 pub fn push() {
     println!(
         "(the sandbox enforces HubSpot's {LIMIT} requests per {} s per app and 4 searches a second; \
@@ -289,7 +294,7 @@ fn push_n(n: usize) {
     let log = sandbox.request_log();
     let by_kind =
         |f: &dyn Fn(&crmsync::sandbox::LoggedRequest) -> bool| log.iter().filter(|r| f(r)).count();
-    let writes = by_kind(&|r| r.path.contains("/batch/") && !r.path.ends_with("/read"));
+    let writes = by_kind(&is_write);
     let throttled = by_kind(&|r| r.status == 429);
     // Search has its own limit; a request answered 429 was not counted by the window.
     let counted = by_kind(&|r| !is_search(r) && r.status != 429);
@@ -314,9 +319,18 @@ fn push_n(n: usize) {
     } else {
         "the window never fills".to_string()
     };
+    let mut reads: BTreeMap<String, usize> = BTreeMap::new();
+    for r in log
+        .iter()
+        .filter(|r| !is_search(r) && r.status != 429 && !is_write(r))
+    {
+        let path = r.path.split('?').next().unwrap_or_default();
+        *reads.entry(format!("{} {path}", r.method)).or_default() += 1;
+    }
     println!(
         "  rolling-window optimum: the last of {counted} counted requests sent at {bound:.2} s \
-         ({in_window} of the setup's requests still in the window) → {ratio}"
+         ({in_window} of the setup's requests still in the window) → {ratio}; counted besides \
+         the writes: {reads:?}"
     );
     if n == 10_000 {
         resyncs(&rt, &mut store, &config, &p, &sandbox, &clock);
