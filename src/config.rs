@@ -26,6 +26,9 @@ pub struct Config {
     /// Settings of `import`.
     #[serde(default)]
     pub import: ImportSettings,
+    /// Settings of every request to a CRM.
+    #[serde(default)]
+    pub http: HttpSettings,
     /// Conflict policies per object and canonical field, shared by every connection unless a
     /// connection's field mapping names its own.
     #[serde(default)]
@@ -59,6 +62,27 @@ impl Default for SyncSettings {
             max_archive_pct: 50,
             overlap_secs: (crate::providers::DEFAULT_OVERLAP_MS / 1000) as u64,
             match_keys: vec!["email".to_string()],
+        }
+    }
+}
+
+/// `[http]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// How long one request to a CRM may take, answer included, before it is given up (and
+    /// retried, as a failure that may pass).
+    pub timeout_secs: u64,
+    /// Requests of a CRM's rate-limit window left unused, for other processes of the same
+    /// app; crmsync sends at once while the window has more room than this.
+    pub rate_limit_margin: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            timeout_secs: crate::providers::http::DEFAULT_TIMEOUT_SECS,
+            rate_limit_margin: crate::providers::http::DEFAULT_RATE_MARGIN,
         }
     }
 }
@@ -381,6 +405,12 @@ impl Config {
 
     /// Checks what serde cannot: names, ranges, field names.
     fn validate(&self) -> Result<(), String> {
+        if self.http.timeout_secs == 0 {
+            return Err(format!(
+                "`{}` is 0: expected a number of seconds, 1 or more",
+                crate::providers::http::TIMEOUT_SETTING
+            ));
+        }
         for key in &self.sync.match_keys {
             check_match_key(key).map_err(|m| format!("`sync.match_keys`: {m}"))?;
         }
@@ -396,9 +426,8 @@ impl Config {
         for (name, conn) in &self.connections {
             check_connection_name(name).map_err(|m| format!("`connections.{name}`: {m}"))?;
             if let Some(url) = &conn.base_url {
-                url::Url::parse(url).map_err(|e| {
-                    format!("`connections.{name}.base_url` is not a URL (`{url}`): {e}")
-                })?;
+                crate::providers::http::check_base_url(url)
+                    .map_err(|m| format!("`connections.{name}.base_url`: {m}"))?;
             }
             for key in conn.match_keys.iter().flatten() {
                 check_match_key(key)

@@ -94,7 +94,7 @@ pub fn open(
         Arc::new(FileLock::new(lease_dir)),
         clock.clone(),
     );
-    let provider = providers::open(
+    let provider = providers::open_with(
         conn.provider,
         ProviderContext {
             connection: name.to_string(),
@@ -104,6 +104,7 @@ pub fn open(
             max_requests: max_requests.or(conn.max_requests_per_run),
             overlap: config.sync.overlap_secs.saturating_mul(1000) as crate::model::Millis,
         },
+        providers::http::HttpOptions::from_settings(&config.http),
     )?;
     Ok(Opened {
         name: name.to_string(),

@@ -17,6 +17,7 @@ pub const NO_COLOR: &str = "NO_COLOR";
 #[cfg(feature = "test-seams")]
 /// Test only: fixes "now" (epoch ms or RFC 3339).
 pub const TEST_NOW: &str = "CRMSYNC_TEST_NOW";
+#[cfg(feature = "test-seams")]
 /// Test only: retry and rate-limit waits are not slept (their lengths are still computed and logged).
 pub const TEST_NO_SLEEP: &str = "CRMSYNC_TEST_NO_SLEEP";
 #[cfg(feature = "test-seams")]
@@ -26,6 +27,7 @@ pub const TEST_KILL_BEFORE_TOKEN_SAVE: &str = "CRMSYNC_TEST_KILL_BEFORE_TOKEN_SA
 #[cfg(feature = "test-seams")]
 /// Test only: the process kills itself (SIGKILL) after this many remote write calls were sent.
 pub const TEST_KILL_AFTER_WRITES: &str = "CRMSYNC_TEST_KILL_AFTER_WRITES";
+#[cfg(feature = "test-seams")]
 /// Test only: the HubSpot change feed's search page size (1 to 200), so that a test moves
 /// records across pages without thousands of them.
 pub const TEST_SEARCH_LIMIT: &str = "CRMSYNC_TEST_SEARCH_LIMIT";

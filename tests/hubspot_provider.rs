@@ -1361,30 +1361,51 @@ async fn a_429_waits_for_retry_after_and_then_succeeds() {
     );
 }
 
+/// A fake HubSpot whose 10-second window holds `max` requests: it answers each request with
+/// the room left after it, `max - 1 - n` for the n-th (never below 0).
+fn window_fake(max: u64) -> Fake {
+    Fake::start(move |_, n| {
+        let remaining = max.saturating_sub(n as u64 + 1);
+        answer(200, json!({ "results": [] }))
+            .header("X-HubSpot-RateLimit-Max", &max.to_string())
+            .header("X-HubSpot-RateLimit-Remaining", &remaining.to_string())
+            .header("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")
+    })
+}
+
 #[tokio::test]
-async fn rate_limit_headers_space_requests_just_under_the_limit() {
-    // 150 of 190 left, then 2 left (another integration spent the rest).
-    let fake = Fake::start(|_, n| {
-        let remaining = if n < 2 { "150" } else { "2" };
+async fn a_window_with_room_is_used_at_once() {
+    // 150 of 190 left: the requests go out back to back, not spaced over the window.
+    let fake = Fake::start(|_, _| {
         answer(200, json!({ "results": [] }))
             .header("X-HubSpot-RateLimit-Max", "190")
-            .header("X-HubSpot-RateLimit-Remaining", remaining)
+            .header("X-HubSpot-RateLimit-Remaining", "150")
             .header("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")
     });
     let s = setup(&fake, None, |_| {});
-    for _ in 0..4 {
+    for _ in 0..20 {
         s.hs.fields(ObjectKind::Company).await.unwrap();
     }
-    // While the window is in use: 5% under 190 per 10 s (55 ms apart). With 2 left: what is
-    // left is spread over the window (5 s).
+    assert_eq!(s.hs.http().waits(), []);
+    assert_eq!(fake.seen().len(), 20);
+}
+
+#[tokio::test]
+async fn a_full_window_waits_until_the_oldest_request_has_left_it() {
+    // 10 a window, 3 kept free: 7 go at once; the 8th waits until the first has been out
+    // of the window (answered at NOW, 10 s long) for good, and the rest follow at once.
+    let fake = window_fake(10);
+    let s = setup(&fake, None, |o| o.http.rate_margin = 3);
+    for _ in 0..7 {
+        s.hs.fields(ObjectKind::Company).await.unwrap();
+    }
+    assert_eq!(s.hs.http().waits(), []);
+    s.hs.fields(ObjectKind::Company).await.unwrap();
     assert_eq!(
         s.hs.http().waits(),
-        [
-            (WaitReason::Pacing, Duration::from_millis(55)),
-            (WaitReason::Pacing, Duration::from_millis(55)),
-            (WaitReason::Pacing, Duration::from_millis(5000)),
-        ]
+        [(WaitReason::Pacing, Duration::from_millis(10_002))]
     );
+    assert_eq!(fake.seen().len(), 8);
 }
 
 #[tokio::test]
@@ -1475,6 +1496,137 @@ async fn a_server_that_keeps_failing_gives_up_after_the_attempt_cap() {
     let text = err.to_string();
     assert!(text.contains("`acme`") && text.contains("down"), "{text}");
     assert_eq!(s.hs.requests_sent(), 5);
+}
+
+#[tokio::test]
+async fn a_429_after_the_retries_is_said_once() {
+    let fake = Fake::start(|_, _| {
+        answer(
+            429,
+            json!({ "status": "error", "message": "You have reached your ten_secondly_rolling limit.",
+                            "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING", "correlationId": "c" }),
+        )
+    });
+    let s = setup(&fake, None, |_| {});
+    let err = s.hs.fields(ObjectKind::Contact).await.unwrap_err();
+    let text = err.to_string();
+    assert_eq!(
+        text,
+        "HubSpot answered 429 for connection `acme`: You have reached your ten_secondly_rolling limit. (gave up after 5 attempts)"
+    );
+    assert_eq!(text.matches("429").count(), 1, "{text}");
+    assert_eq!(s.hs.requests_sent(), 5);
+}
+
+/// The error reading the contact fields ends in, as people read it.
+async fn fields_error(hs: &HubSpot) -> String {
+    hs.fields(ObjectKind::Contact)
+        .await
+        .unwrap_err()
+        .to_string()
+}
+
+#[tokio::test]
+async fn an_error_page_that_is_not_json_is_summarised_not_printed() {
+    let page = "<!DOCTYPE html>\n<html><head><style>body { color: red }</style></head>\n<body><h1>503</h1>\n<p>The server is temporarily unavailable.</p>\n<script>var x = '<b>';</script></body></html>";
+    let fake = Fake::start(move |_, _| Answer {
+        status: 503,
+        headers: Vec::new(),
+        body: page.to_string(),
+    });
+    let s = setup(&fake, None, |_| {});
+    let text = fields_error(&s.hs).await;
+    assert_eq!(
+        text,
+        "HubSpot answered 503 for connection `acme`: Service Unavailable, an HTML page saying \u{201c}503 The server is temporarily unavailable.\u{201d} (gave up after 5 attempts)"
+    );
+    // A page with a title is named by it; plain text by its first line, cut short.
+    let titled = "<html><head><title>502 Bad Gateway</title></head><body><center>nginx</center></body></html>";
+    let long = format!("upstream connect error\n{}", "x".repeat(5000));
+    let fake = Fake::start(move |_, n| Answer {
+        status: if n == 0 { 502 } else { 400 },
+        headers: Vec::new(),
+        body: if n == 0 {
+            titled.to_string()
+        } else {
+            long.clone()
+        },
+    });
+    let s = setup(&fake, None, |o| o.http.max_attempts = 1);
+    let text = fields_error(&s.hs).await;
+    assert!(
+        text.ends_with("Bad Gateway, an HTML page saying \u{201c}502 Bad Gateway\u{201d} (gave up after 1 attempts)"),
+        "{text}"
+    );
+    let text = fields_error(&s.hs).await;
+    assert_eq!(
+        text,
+        "HubSpot answered 400 for connection `acme`: Bad Request, \u{201c}upstream connect error\u{201d} (first line)"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_call_is_listed_while_it_waits_and_times_out_naming_the_setting() {
+    // The server holds each request until told to answer.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let held = Mutex::new(held);
+    let fake = Fake::start(move |_, _| {
+        let _ = held.lock().unwrap().recv();
+        answer(200, json!({ "results": [] }))
+    });
+    // A connection of its own, as other tests wait on `acme` at the same time.
+    let connection = "slow-conn";
+    let ctx = ProviderContext {
+        connection: connection.into(),
+        base_url: Some(fake.url.clone()),
+        tokens: Arc::new(Tokens {
+            refreshes: AtomicUsize::new(0),
+            can_refresh: false,
+        }),
+        clock: Arc::new(FixedClock::new(NOW)),
+        max_requests: None,
+        overlap: crmsync::providers::DEFAULT_OVERLAP_MS,
+    };
+    let hs = Arc::new(HubSpot::with_options(ctx, HubSpotOptions::default()).unwrap());
+    let listed = || {
+        crmsync::providers::http::waiting()
+            .into_iter()
+            .filter(|w| w.connection == connection && w.call == "GET /crm/v3/properties/contacts")
+            .count()
+    };
+    let task = {
+        let hs = hs.clone();
+        tokio::spawn(async move { hs.fields(ObjectKind::Contact).await })
+    };
+    while listed() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let w = crmsync::providers::http::waiting()
+        .into_iter()
+        .find(|w| w.connection == connection)
+        .unwrap();
+    assert_eq!((w.crm, w.timeout), ("HubSpot", Duration::from_secs(60)));
+    release.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    assert_eq!(listed(), 0);
+
+    // A server slower than the timeout: each attempt is given up, and the error says which
+    // setting sets the time.
+    let fake = Fake::start(|_, _| {
+        std::thread::sleep(Duration::from_millis(400));
+        answer(200, json!({ "results": [] }))
+    });
+    let s = setup(&fake, None, |o| {
+        o.http.timeout = Duration::from_millis(100);
+        o.http.max_attempts = 2;
+    });
+    let err = s.hs.fields(ObjectKind::Contact).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Network { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "could not reach HubSpot for connection `acme`: GET /crm/v3/properties/contacts got no answer within 0.1 s, the time one request may take (`http.timeout_secs` in the config) (gave up after 2 attempts)"
+    );
+    assert_eq!(s.hs.requests_sent(), 2);
 }
 
 #[tokio::test]

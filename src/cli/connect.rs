@@ -98,8 +98,8 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         None => (new_connection(args.provider), true),
     };
     if let Some(url) = &args.base_url {
-        url::Url::parse(url)
-            .map_err(|e| UsageError(format!("`--base-url {url}` is not a URL: {e}")))?;
+        crate::providers::http::check_base_url(url)
+            .map_err(|m| UsageError(format!("`--base-url`: {m}")))?;
         if !is_new && conn.base_url.as_deref() != Some(url.as_str()) {
             return Err(UsageError(format!(
                 "connection `{name}` already has a `base_url` in the config; edit it there instead of passing `--base-url`"
@@ -153,7 +153,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     };
 
     // One call to show what was connected; a refused token is not stored.
-    let provider = providers::open(
+    let provider = providers::open_with(
         args.provider,
         ProviderContext {
             connection: name.clone(),
@@ -163,6 +163,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             max_requests: None,
             overlap: crate::providers::DEFAULT_OVERLAP_MS,
         },
+        providers::http::HttpOptions::from_settings(&ctx.config.http),
     )?;
     let info = provider.account().await?;
     // One account, one connection: a second one would copy records back and forth. (A state

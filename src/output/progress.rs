@@ -98,20 +98,62 @@ impl crate::transfer::ImportProgress for ImportBar {
 }
 
 /// Sync progress: a spinner per step on a terminal, nothing otherwise. Warnings are kept by
-/// the engine's report and printed once at the end.
+/// the engine's report and printed once at the end. While a request to a CRM has been waiting
+/// for its answer a few seconds, the spinner says which and for how long.
 pub struct SyncProgress {
     bar: ProgressBar,
+    /// Stops the thread that watches for slow requests.
+    stop: Option<std::sync::mpsc::Sender<()>>,
 }
+
+/// How long a request waits before the spinner names it.
+const SLOW_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
 
 impl SyncProgress {
     pub fn new(out: &Output) -> SyncProgress {
+        let bar = spinner(out, "syncing");
+        if bar.is_hidden() {
+            return SyncProgress { bar, stop: None };
+        }
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {pos}{prefix}").expect("static template"),
+        );
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let watched = bar.clone();
+        std::thread::spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(std::time::Duration::from_millis(500))
+            {
+                watched.set_prefix(slow_request_note(SLOW_AFTER));
+            }
+        });
         SyncProgress {
-            bar: spinner(out, "syncing"),
+            bar,
+            stop: Some(stop),
         }
     }
 
     pub fn finish(&self) {
+        if let Some(stop) = &self.stop {
+            let _ = stop.send(());
+        }
         self.bar.finish_and_clear();
+    }
+}
+
+/// ` · waiting for HubSpot: POST /crm/v3/… (12 s, gives up at 60 s)` when the longest-waiting
+/// request has waited `after` or more; else nothing.
+pub fn slow_request_note(after: std::time::Duration) -> String {
+    match crate::providers::http::waiting().first() {
+        Some(w) if w.since.elapsed() >= after => format!(
+            " · waiting for {} (`{}`): {} ({} s, gives up at {} s)",
+            w.crm,
+            w.connection,
+            w.call,
+            w.since.elapsed().as_secs(),
+            w.timeout.as_secs()
+        ),
+        _ => String::new(),
     }
 }
 

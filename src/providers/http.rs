@@ -7,12 +7,14 @@
 //!    call fails with [`ProviderError::Budget`] before anything is sent.
 //! 2. **Pacing.** Requests go through a [`Lane`]. The general lane is fed by the CRM's own
 //!    rate-limit headers: the provider turns them into a [`RateInfo`] (`max`, `remaining`,
-//!    `window`). Rolling windows are best served by even spacing, so once the window is in
-//!    use requests go out 5% under `max / window`; with fewer than 3 requests left (other
-//!    integrations share the budget) what is left is spread over the window. A long run
-//!    settles just under the limit instead of bouncing off 429s. The search lane has
-//!    a fixed rate, 5% under the CRM's (HubSpot allows 4 searches a second per token), and
-//!    ignores the headers.
+//!    `window`). From the last reading and the client's own requests since (each leaves a
+//!    rolling window a window after its answer) the client works out the room the window
+//!    has now, and sends at once while that is more than [`HttpOptions::rate_margin`]; it
+//!    waits only when the window is full, until its oldest request leaves it. A short job is
+//!    done in one burst; a long one fills each window and waits out the rest, never
+//!    spacing requests evenly while there is room. The search lane has a fixed rate, 5%
+//!    under the CRM's (HubSpot allows 4 searches a second per token), and ignores the
+//!    headers.
 //! 3. **Retries** on 429, 5xx, timeouts and connection errors, with exponential backoff and
 //!    jitter, honouring `Retry-After` (seconds) and a CRM-specific hint, up to
 //!    [`HttpOptions::max_attempts`] attempts.
@@ -24,6 +26,7 @@
 //!
 //! Tokens are never logged: debug logs carry the method, the path, the status and the timing.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
@@ -78,6 +81,19 @@ pub struct CrmHooks {
     pub throttle_hint: fn(&str) -> Option<Duration>,
 }
 
+/// The default of [`HttpOptions::rate_margin`].
+pub const DEFAULT_RATE_MARGIN: u64 = 3;
+/// The default of [`HttpOptions::timeout`], in seconds.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
+/// The config key of the per-request timeout, for messages.
+pub const TIMEOUT_SETTING: &str = "http.timeout_secs";
+
+/// How often a request waiting `timeout` at most is logged as still waiting: a quarter of
+/// the timeout, from a quarter of a second to ten seconds.
+pub fn slow_notice(timeout: Duration) -> Duration {
+    (timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(10))
+}
+
 /// Tuning of the client; [`HttpOptions::from_env`] gives the defaults.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -87,11 +103,16 @@ pub struct HttpOptions {
     pub backoff_base: Duration,
     /// Longest single backoff (a longer `Retry-After` is still honoured).
     pub backoff_cap: Duration,
-    /// Whole-request timeout.
+    /// Whole-request timeout (`http.timeout_secs`).
     pub timeout: Duration,
+    /// How often a request still waiting for its answer is logged (at info level, `-v`).
+    pub slow_notice: Duration,
     pub connect_timeout: Duration,
     /// Requests per second on the search lane.
     pub search_per_second: u32,
+    /// Requests of the CRM's rate-limit window left unused (`http.rate_limit_margin`): the
+    /// general lane waits once the window has no more room than this.
+    pub rate_margin: u64,
     /// Compute and log waits without sleeping (`CRMSYNC_TEST_NO_SLEEP`).
     pub no_sleep: bool,
 }
@@ -99,8 +120,20 @@ pub struct HttpOptions {
 impl HttpOptions {
     pub fn from_env() -> HttpOptions {
         HttpOptions {
+            #[cfg(feature = "test-seams")]
             no_sleep: std::env::var_os(crate::env::TEST_NO_SLEEP).is_some(),
             ..HttpOptions::default()
+        }
+    }
+
+    /// The defaults with the config's `[http]` settings.
+    pub fn from_settings(settings: &crate::config::HttpSettings) -> HttpOptions {
+        let timeout = Duration::from_secs(settings.timeout_secs.max(1));
+        HttpOptions {
+            timeout,
+            slow_notice: slow_notice(timeout),
+            rate_margin: settings.rate_limit_margin,
+            ..HttpOptions::from_env()
         }
     }
 }
@@ -111,9 +144,11 @@ impl Default for HttpOptions {
             max_attempts: 5,
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(30),
-            timeout: Duration::from_secs(60),
+            timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+            slow_notice: slow_notice(Duration::from_secs(DEFAULT_TIMEOUT_SECS)),
             connect_timeout: Duration::from_secs(10),
             search_per_second: 4,
+            rate_margin: DEFAULT_RATE_MARGIN,
             no_sleep: false,
         }
     }
@@ -223,9 +258,152 @@ struct LaneState {
     interval: Millis,
 }
 
+/// A request sent on the general lane, as the pacer keeps it until it has left the window.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    seq: u64,
+    /// When it was sent (clock ms): the CRM counted it no earlier.
+    sent: Millis,
+    /// When its answer (or its failure) came back: the CRM counted it no later.
+    answered: Option<Millis>,
+}
+
+/// The last rate-limit headers read, and which request they answered.
+#[derive(Debug, Clone, Copy)]
+struct Observed {
+    seq: u64,
+    /// When the answer carrying them came back.
+    at: Millis,
+    info: RateInfo,
+}
+
+/// The general lane: what the CRM last said about its window, and this client's own
+/// requests since, from which the room left in the window now is worked out.
+#[derive(Debug, Default)]
+struct WindowState {
+    next_seq: u64,
+    observed: Option<Observed>,
+    /// Requests not yet known to have left the window, oldest first.
+    sent: VecDeque<Sent>,
+}
+
+/// Slack added to a request's answer time before it counts as out of the CRM's window: the
+/// clock reads whole milliseconds, and the CRM timed the request a little before its answer.
+const WINDOW_SLACK_MS: Millis = 2;
+
+impl WindowState {
+    /// Whether `s` has left the window by `now` (counted by the CRM at its answer at the
+    /// latest).
+    fn left(s: &Sent, window: Millis, now: Millis) -> bool {
+        s.answered
+            .is_some_and(|a| a + window + WINDOW_SLACK_MS <= now)
+    }
+
+    /// Requests the window still has room for at `now`, as far as this client can tell: what
+    /// the CRM last said, less this client's requests sent since, plus its requests the CRM
+    /// had counted then that have left the window since. Requests of others (other processes
+    /// of the same app) are seen only through the headers; once a whole window has passed
+    /// since they were read, everything they counted has left it. `None` when the CRM has
+    /// said nothing about its window.
+    fn room(&self, now: Millis) -> Option<i64> {
+        let o = self.observed?;
+        let window = (o.info.window.as_millis() as Millis).max(1);
+        let max = o.info.max as i64;
+        let stale = now >= o.at + window + WINDOW_SLACK_MS;
+        let mut room = if stale { max } else { o.info.remaining as i64 };
+        for s in &self.sent {
+            let left = Self::left(s, window, now);
+            if stale || s.seq > o.seq {
+                // Not in the count the CRM sent (or that count is stale): in the window until
+                // it leaves.
+                if !left {
+                    room -= 1;
+                }
+            } else if left && s.sent + window > o.at {
+                // Counted by the CRM then (it was sent less than a window before), gone now.
+                room += 1;
+            }
+        }
+        Some(room.min(max))
+    }
+
+    /// When the room in the window next grows: the first of this client's requests to leave
+    /// it, or the moment the last reading becomes a window old.
+    fn next_room(&self, now: Millis) -> Option<Millis> {
+        let o = self.observed?;
+        let window = (o.info.window.as_millis() as Millis).max(1);
+        let own = self
+            .sent
+            .iter()
+            .filter(|s| !Self::left(s, window, now))
+            .filter_map(|s| s.answered)
+            .map(|a| a + window + WINDOW_SLACK_MS)
+            .min();
+        let stale = o.at + window + WINDOW_SLACK_MS;
+        let stale = (stale > now).then_some(stale);
+        match (own, stale) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Forgets requests that have left the window and no longer matter to the last reading
+    /// (or every one but the newest thousand, while the CRM sends no headers).
+    fn prune(&mut self, now: Millis) {
+        let Some(o) = self.observed else {
+            while self.sent.len() > 1000 {
+                self.sent.pop_front();
+            }
+            return;
+        };
+        let window = (o.info.window.as_millis() as Millis).max(1);
+        let fresh = now < o.at + window + WINDOW_SLACK_MS;
+        self.sent.retain(|s| {
+            !Self::left(s, window, now) || (fresh && s.seq <= o.seq && s.sent + window > o.at)
+        });
+    }
+
+    /// Takes a place for a request at `now` when the window has more room than `margin`;
+    /// else says how long to wait before asking again.
+    fn take(&mut self, now: Millis, margin: u64) -> Result<u64, Millis> {
+        self.prune(now);
+        if self.room(now).is_none_or(|r| r > margin as i64) {
+            self.next_seq += 1;
+            self.sent.push_back(Sent {
+                seq: self.next_seq,
+                sent: now,
+                answered: None,
+            });
+            return Ok(self.next_seq);
+        }
+        // Nothing of this client's will leave the window before its answer: look again a
+        // little later.
+        let poll = self
+            .observed
+            .map_or(100, |o| {
+                o.info.window.as_millis() as Millis / o.info.max.max(1) as Millis
+            })
+            .max(1);
+        let until = self.next_room(now).unwrap_or(now + poll);
+        Err((until - now).max(1))
+    }
+
+    /// Request `seq` was answered (or failed) at `now`, with `info` in its headers.
+    fn settle(&mut self, seq: u64, now: Millis, info: Option<RateInfo>) {
+        if let Some(s) = self.sent.iter_mut().find(|s| s.seq == seq) {
+            s.answered = Some(now);
+        }
+        if let Some(info) = info
+            && self.observed.is_none_or(|o| o.seq <= seq)
+        {
+            self.observed = Some(Observed { seq, at: now, info });
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct PacerState {
-    general: LaneState,
+    general: WindowState,
     search: LaneState,
     /// Time that was computed as waited but not slept (no-sleep mode).
     skipped: Millis,
@@ -251,6 +429,8 @@ enum Attempt {
         why: String,
         status: Option<u16>,
     },
+    /// A failure no retry can cure (the server's certificate is not trusted).
+    Fail(String),
 }
 
 impl HttpClient {
@@ -260,6 +440,11 @@ impl HttpClient {
         hooks: CrmHooks,
         options: HttpOptions,
     ) -> Result<HttpClient, ProviderError> {
+        if let Some(url) = &ctx.base_url {
+            check_base_url(url).map_err(|m| {
+                ProviderError::Other(format!("connection `{}`: `base_url` {m}", ctx.connection))
+            })?;
+        }
         install_crypto_provider();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -308,21 +493,34 @@ impl HttpClient {
         self.pacer.lock().expect("pacer lock").waits.clone()
     }
 
-    /// The CRM's message from an error body, else the body itself (shortened).
+    /// The CRM's message from an error body, else a summary of the body (its first line of
+    /// text, shortened; the text of an HTML page, never its markup).
     pub fn error_text(&self, body: &str) -> String {
-        (self.hooks.error_message)(body).unwrap_or_else(|| {
-            let body = body.trim();
-            if body.is_empty() {
-                "no message".to_string()
-            } else {
-                body.chars().take(300).collect()
-            }
-        })
+        (self.hooks.error_message)(body)
+            .or_else(|| summarise_body(body))
+            .unwrap_or_else(|| "no message".to_string())
+    }
+
+    /// What an error answer says: the CRM's message, or, for a body that is not the CRM's
+    /// error JSON (a proxy's HTML page), the status's reason and a summary of the body. The
+    /// status itself is said once, by the error that carries it.
+    fn describe(&self, status: u16, body: &str) -> String {
+        if let Some(message) = (self.hooks.error_message)(body) {
+            return message;
+        }
+        let reason = reqwest::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("no reason given");
+        match summarise_body(body) {
+            Some(summary) => format!("{reason}, {summary}"),
+            None => format!("{reason}, with an empty body"),
+        }
     }
 
     /// The error for a final non-success response.
     pub fn api_error(&self, req: &Request, resp: &Response) -> ProviderError {
-        let mut message = self.error_text(&resp.body);
+        let mut message = self.describe(resp.status, &resp.body);
         if let Some(record) = &req.record {
             message = format!("record `{record}`: {message}");
         }
@@ -352,9 +550,9 @@ impl HttpClient {
         loop {
             attempt += 1;
             self.take_budget()?;
-            self.pace(req.lane).await;
             let token = self.current_token().await?;
-            match self.attempt(&req, &token).await {
+            let ticket = self.pace(req.lane).await;
+            match self.attempt(&req, &token, ticket).await {
                 Attempt::Done(resp) if resp.status == 401 => {
                     if refreshed {
                         return Err(self.auth_error(&resp));
@@ -369,6 +567,13 @@ impl HttpClient {
                     attempt -= 1;
                 }
                 Attempt::Done(resp) => return Ok(resp),
+                Attempt::Fail(why) => {
+                    return Err(ProviderError::Network {
+                        crm: self.hooks.name,
+                        connection: self.ctx.connection.clone(),
+                        message: why,
+                    });
+                }
                 Attempt::Retry { wait, why, status } => {
                     if attempt >= self.options.max_attempts {
                         let what = match &req.record {
@@ -394,6 +599,7 @@ impl HttpClient {
                     tracing::debug!(
                         path = %req.path,
                         attempt,
+                        status,
                         wait_ms = wait.as_millis() as u64,
                         "retrying: {why}"
                     );
@@ -407,7 +613,11 @@ impl HttpClient {
         ProviderError::Auth {
             crm: self.hooks.name,
             connection: self.ctx.connection.clone(),
-            message: format!("{}: {}", resp.status, self.error_text(&resp.body)),
+            message: format!(
+                "{}: {}",
+                resp.status,
+                self.describe(resp.status, &resp.body)
+            ),
         }
     }
 
@@ -444,7 +654,9 @@ impl HttpClient {
         Ok(t)
     }
 
-    async fn attempt(&self, req: &Request, token: &str) -> Attempt {
+    /// One attempt of `req`. `ticket` is its place on the general lane, settled here once the
+    /// answer (or the failure) is in.
+    async fn attempt(&self, req: &Request, token: &str, ticket: Option<u64>) -> Attempt {
         let url = format!("{}{}", self.base_url, req.path);
         let mut builder = self
             .client
@@ -457,37 +669,38 @@ impl HttpClient {
         if let Some(body) = &req.body {
             builder = builder.json(body);
         }
+        let call = format!("{} {}", req.method.as_reqwest(), req.path);
         let started = std::time::Instant::now();
-        let result = builder.send().await;
-        let resp = match result {
-            Ok(r) => r,
-            Err(e) => {
-                let why = if e.is_timeout() {
-                    format!("{} {} timed out", req.method.as_reqwest(), req.path)
-                } else {
-                    format!(
-                        "{} {} failed: {}",
-                        req.method.as_reqwest(),
-                        req.path,
-                        with_root_cause(&e)
-                    )
-                };
-                tracing::debug!(method = %req.method.as_reqwest(), path = %req.path, "{why}");
+        let exchange = async {
+            let resp = builder.send().await?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let body = resp.text().await;
+            Ok::<_, reqwest::Error>((status, headers, body))
+        };
+        let result = self.watch(&call, exchange).await;
+        let (status, headers, body) = match result {
+            Ok((status, headers, Ok(body))) => (status, headers, body),
+            Ok((_, headers, Err(e))) => {
+                self.settle(ticket, (self.hooks.rate_info)(&headers));
+                let why = self.failure(&call, &e, "reading the answer to");
                 return Attempt::Retry {
                     wait: None,
                     why,
                     status: None,
                 };
             }
-        };
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = match resp.text().await {
-            Ok(b) => b,
             Err(e) => {
+                self.settle(ticket, None);
+                if let Some(why) = untrusted_certificate(&e, &self.base_url) {
+                    tracing::debug!(call, "{why}");
+                    return Attempt::Fail(why);
+                }
+                let why = self.failure(&call, &e, "");
+                tracing::debug!(call, "{why}");
                 return Attempt::Retry {
                     wait: None,
-                    why: format!("reading the answer to {} failed: {e}", req.path),
+                    why,
                     status: None,
                 };
             }
@@ -499,9 +712,7 @@ impl HttpClient {
             ms = started.elapsed().as_millis() as u64,
             "http"
         );
-        if let Some(info) = (self.hooks.rate_info)(&headers) {
-            self.observe(info);
-        }
+        self.settle(ticket, (self.hooks.rate_info)(&headers));
         if status == 429 || (500..600).contains(&status) {
             let retry_after = headers
                 .get(RETRY_AFTER)
@@ -516,7 +727,7 @@ impl HttpClient {
             };
             return Attempt::Retry {
                 wait: hint,
-                why: format!("{status}: {}", self.error_text(&body)),
+                why: self.describe(status, &body),
                 status: Some(status),
             };
         }
@@ -525,6 +736,55 @@ impl HttpClient {
             headers,
             body,
         })
+    }
+
+    /// Why a request failed without an answer (or with one that could not be read), naming
+    /// the timeout setting when it timed out.
+    fn failure(&self, call: &str, e: &reqwest::Error, reading: &str) -> String {
+        let call = if reading.is_empty() {
+            call.to_string()
+        } else {
+            format!("{reading} {call}")
+        };
+        if e.is_timeout() {
+            format!(
+                "{call} got no answer within {} s, the time one request may take (`{TIMEOUT_SETTING}` in the config)",
+                self.options.timeout.as_secs_f64()
+            )
+        } else {
+            format!("{call} failed: {}", with_root_cause(e))
+        }
+    }
+
+    /// Runs `exchange` (one request and its answer), keeping it in [`waiting`] meanwhile and
+    /// logging at info level, every [`HttpOptions::slow_notice`], which call is still
+    /// waiting.
+    async fn watch<T>(&self, call: &str, exchange: impl Future<Output = T>) -> T {
+        let _entry = WaitingEntry::new(Waiting {
+            crm: self.hooks.name,
+            connection: self.ctx.connection.clone(),
+            call: call.to_string(),
+            since: std::time::Instant::now(),
+            timeout: self.options.timeout,
+        });
+        let notice = self.options.slow_notice.max(Duration::from_millis(1));
+        let mut waited = Duration::ZERO;
+        tokio::pin!(exchange);
+        loop {
+            tokio::select! {
+                out = &mut exchange => return out,
+                () = tokio::time::sleep(notice) => {
+                    waited += notice;
+                    tracing::info!(
+                        "{} (connection `{}`): still waiting for an answer to {call} after {:.1} s; it times out after {} s (`{TIMEOUT_SETTING}`)",
+                        self.hooks.name,
+                        self.ctx.connection,
+                        waited.as_secs_f64(),
+                        self.options.timeout.as_secs_f64(),
+                    );
+                }
+            }
+        }
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
@@ -545,48 +805,66 @@ impl HttpClient {
         self.ctx.clock.now() + state.skipped
     }
 
-    /// Feeds the general lane from the CRM's rate-limit headers.
-    fn observe(&self, info: RateInfo) {
+    /// Settles a general-lane request once its answer is in (or it failed): from now on it
+    /// leaves the CRM's window a window later, and the rate-limit headers of its answer, when
+    /// they are the newest, are what the pacer goes by.
+    fn settle(&self, ticket: Option<u64>, info: Option<RateInfo>) {
+        let Some(seq) = ticket else { return };
         let mut state = self.pacer.lock().expect("pacer lock");
-        let window = info.window.as_millis() as Millis;
-        // HubSpot-style limits are rolling windows: the sustainable rate is `max` per
-        // `window`, and a burst is paid back later. So once the window is in use, requests
-        // are spaced evenly just under that rate (5% under, so the window never fills);
-        // when the budget is nearly gone (other integrations share it), what is left is
-        // spread over the window.
-        state.general.interval = if info.max == 0 || info.remaining >= info.max {
-            0
-        } else if info.remaining < 3 {
-            window / (info.remaining.max(1) as Millis)
-        } else {
-            window * 105 / (100 * info.max as Millis)
-        };
+        let now = self.now(&state);
+        state.general.settle(seq, now, info);
     }
 
-    async fn pace(&self, lane: Lane) {
-        let (wait, reason) = {
-            let mut state = self.pacer.lock().expect("pacer lock");
-            let now = self.now(&state);
-            // 5% under the limit, as the general lane: at exactly the limit, a little jitter
-            // puts one search too many in some second, and its 429 costs a second's wait.
-            let search_interval =
-                1000 * 105 / (100 * Millis::from(self.options.search_per_second.max(1)));
-            let (lane_state, reason) = match lane {
-                Lane::General => (&mut state.general, WaitReason::Pacing),
-                Lane::Search => {
-                    state.search.interval = search_interval;
-                    (&mut state.search, WaitReason::SearchRate)
+    /// Waits until `lane` may send and returns the request's place on the general lane.
+    ///
+    /// The general lane sends at once while the CRM's window has more room than
+    /// [`HttpOptions::rate_margin`] (a rolling window serves a burst as well as an even
+    /// rate, so a short job is done at once and a long one fills each window), and waits only
+    /// when it has not, until the room grows (see [`WindowState::room`]). The search lane keeps
+    /// its fixed rate.
+    async fn pace(&self, lane: Lane) -> Option<u64> {
+        if lane == Lane::Search {
+            self.pace_search().await;
+            return None;
+        }
+        loop {
+            let wait = {
+                let mut state = self.pacer.lock().expect("pacer lock");
+                let now = self.now(&state);
+                match state.general.take(now, self.options.rate_margin) {
+                    Ok(seq) => return Some(seq),
+                    Err(wait) => wait,
                 }
             };
-            let wait = match lane_state.last_start {
-                Some(last) => (last + lane_state.interval - now).max(0),
+            tracing::debug!(
+                wait_ms = wait,
+                margin = self.options.rate_margin,
+                "the rate-limit window is full"
+            );
+            self.wait(WaitReason::Pacing, Duration::from_millis(wait as u64))
+                .await;
+        }
+    }
+
+    async fn pace_search(&self) {
+        let wait = {
+            let mut state = self.pacer.lock().expect("pacer lock");
+            let now = self.now(&state);
+            // 5% under the CRM's rate: at exactly the limit, a little jitter puts one search
+            // too many in some second, and its 429 costs a second's wait.
+            let interval = 1000 * 105 / (100 * Millis::from(self.options.search_per_second.max(1)));
+            let lane = &mut state.search;
+            lane.interval = interval;
+            let wait = match lane.last_start {
+                Some(last) => (last + lane.interval - now).max(0),
                 None => 0,
             };
-            lane_state.last_start = Some(now + wait);
-            (wait, reason)
+            lane.last_start = Some(now + wait);
+            wait
         };
         if wait > 0 {
-            self.wait(reason, Duration::from_millis(wait as u64)).await;
+            self.wait(WaitReason::SearchRate, Duration::from_millis(wait as u64))
+                .await;
         }
     }
 
@@ -609,6 +887,257 @@ impl HttpClient {
 
 /// Shared handle.
 pub type SharedClient = Arc<HttpClient>;
+
+/// Checks a configured API base URL: `https://`, or plain `http://` to a loopback address
+/// only (a sandbox or emulator on this machine), since over `http://` the token would cross
+/// the network unencrypted.
+pub fn check_base_url(url: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(&parsed) => Ok(()),
+        "http" => Err(format!(
+            "`{url}` is plain http to {}, which would send the token unencrypted: use an \
+             https:// URL (plain http:// is for a sandbox on this machine only: localhost, \
+             127.0.0.1, ::1)",
+            parsed.host_str().unwrap_or("no host")
+        )),
+        other => Err(format!(
+            "`{url}` is a `{other}:` URL: expected an https:// URL"
+        )),
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// A request waiting for its answer right now, as [`waiting`] lists it.
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    /// The CRM's name as people write it.
+    pub crm: &'static str,
+    pub connection: String,
+    /// The method and path (`POST /crm/v3/objects/contacts/search`).
+    pub call: String,
+    pub since: std::time::Instant,
+    /// When it gives up.
+    pub timeout: Duration,
+}
+
+static WAITING: Mutex<Vec<(u64, Waiting)>> = Mutex::new(Vec::new());
+static WAITING_IDS: AtomicU64 = AtomicU64::new(0);
+
+/// The requests of this process waiting for their answers, longest-waiting first (for a
+/// progress display to say what a run is waiting for).
+pub fn waiting() -> Vec<Waiting> {
+    let list = WAITING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out: Vec<Waiting> = list.iter().map(|(_, w)| w.clone()).collect();
+    out.sort_by_key(|w| w.since);
+    out
+}
+
+/// An entry of [`waiting`], removed when dropped.
+struct WaitingEntry(u64);
+
+impl WaitingEntry {
+    fn new(w: Waiting) -> WaitingEntry {
+        let id = WAITING_IDS.fetch_add(1, Ordering::Relaxed);
+        WAITING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((id, w));
+        WaitingEntry(id)
+    }
+}
+
+impl Drop for WaitingEntry {
+    fn drop(&mut self) {
+        WAITING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(id, _)| *id != self.0);
+    }
+}
+
+/// The longest part of a body quoted in a message.
+const QUOTE_CHARS: usize = 160;
+
+/// A short description of a body that is not the CRM's error JSON: an HTML page's title (or
+/// else the start of its text), or the first line of other text, cut to a readable length;
+/// `None` for an empty body.
+pub fn summarise_body(body: &str) -> Option<String> {
+    let body = body.trim();
+    if body.is_empty() {
+        return None;
+    }
+    let html = body.starts_with('<')
+        && body[..body.len().min(512)]
+            .to_ascii_lowercase()
+            .contains("<html")
+        || body[..body.len().min(64)]
+            .to_ascii_lowercase()
+            .starts_with("<!doctype html");
+    if html {
+        let text = html_text(body);
+        return Some(if text.is_empty() {
+            "an HTML page with no text".to_string()
+        } else {
+            format!("an HTML page saying \u{201c}{}\u{201d}", cut(&text))
+        });
+    }
+    let line = body
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    let more = if body.lines().filter(|l| !l.trim().is_empty()).count() > 1 {
+        " (first line)"
+    } else {
+        ""
+    };
+    Some(format!("\u{201c}{}\u{201d}{more}", cut(line)))
+}
+
+/// `text` cut to [`QUOTE_CHARS`] characters, with `…` when cut.
+fn cut(text: &str) -> String {
+    let mut out: String = text.chars().take(QUOTE_CHARS).collect();
+    if text.chars().count() > QUOTE_CHARS {
+        out.push('\u{2026}');
+    }
+    out
+}
+
+/// The title of an HTML page, or else its visible text, white space collapsed.
+fn html_text(page: &str) -> String {
+    let lower = page.to_ascii_lowercase();
+    if let Some(start) = lower.find("<title")
+        && let Some(open_end) = lower[start..].find('>')
+        && let Some(close) = lower[start..].find("</title")
+    {
+        let title = collapse(&strip_tags(&page[start + open_end + 1..start + close]));
+        if !title.is_empty() {
+            return title;
+        }
+    }
+    let body = match lower.find("<body") {
+        Some(i) => &page[i..],
+        None => page,
+    };
+    collapse(&strip_tags(body))
+}
+
+/// `html` without its tags, scripts and styles, the common entities decoded.
+fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&rest[..lt]);
+        rest = &rest[lt..];
+        let lower = rest[..rest.len().min(8)].to_ascii_lowercase();
+        let skip_to = if lower.starts_with("<script") {
+            Some("</script")
+        } else if lower.starts_with("<style") {
+            Some("</style")
+        } else {
+            None
+        };
+        if let Some(end_tag) = skip_to
+            && let Some(end) = rest.to_ascii_lowercase().find(end_tag)
+        {
+            rest = &rest[end..];
+        }
+        match rest.find('>') {
+            Some(gt) => rest = &rest[gt + 1..],
+            None => rest = "",
+        }
+        out.push(' ');
+    }
+    out.push_str(rest);
+    out.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+fn collapse(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// When `e` failed because the server's TLS certificate did not verify: a message saying so
+/// in words, naming the host. Such a failure is permanent: no retry makes the certificate
+/// trusted, and nothing (no token) was sent.
+fn untrusted_certificate(e: &(dyn std::error::Error + 'static), base_url: &str) -> Option<String> {
+    let mut next = Some(e);
+    let mut found = None;
+    while let Some(err) = next {
+        if let Some(tls) = tls_error(err) {
+            found = Some(tls.clone());
+            break;
+        }
+        next = err.source();
+    }
+    let why = match found? {
+        rustls::Error::InvalidCertificate(c) => certificate_problem(&c),
+        rustls::Error::InvalidCertRevocationList(_) => {
+            "its revocation list could not be checked".to_string()
+        }
+        _ => return None,
+    };
+    let host = url::Url::parse(base_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| base_url.to_string());
+    Some(format!(
+        "the server's certificate for {host} is not trusted ({why}), so nothing was sent to \
+         it (not retried: a retry cannot make it trusted); check `base_url`, or, behind a \
+         proxy that inspects TLS, add the proxy's certificate authority to the system's \
+         trusted certificates"
+    ))
+}
+
+/// The TLS error `e` is, or wraps as an I/O error: an I/O error shows the error it wraps but
+/// does not list it as its source, and the TLS stack wraps its errors in I/O errors twice.
+fn tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    tls_error(inner)
+}
+
+/// What is wrong with a certificate, in words.
+fn certificate_problem(c: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as E;
+    match c {
+        E::UnknownIssuer => {
+            "it is not signed by an authority this computer trusts; a self-signed certificate is not".into()
+        }
+        E::Expired | E::ExpiredContext { .. } => "it has expired".into(),
+        E::NotValidYet | E::NotValidYetContext { .. } => "it is not valid yet".into(),
+        E::NotValidForName | E::NotValidForNameContext { .. } => {
+            "it was issued for another host name".into()
+        }
+        E::Revoked => "it has been revoked".into(),
+        E::BadSignature | E::BadEncoding => "it is malformed or its signature is wrong".into(),
+        E::InvalidPurpose | E::InvalidPurposeContext { .. } => {
+            "it is not meant for a web server".into()
+        }
+        E::Other(other) if format!("{other:?}").contains("CaUsedAsEndEntity") => {
+            "it is a certificate authority's own certificate, used by the server as its \
+             certificate, as self-signed certificates often are"
+                .into()
+        }
+        other => format!("{other}"),
+    }
+}
 
 /// `e`'s message, followed by that of the error at the bottom of its chain where that says
 /// something more: reqwest's own message ("error sending request for url …") leaves out
@@ -652,6 +1181,100 @@ mod tests {
     }
 
     use super::*;
+
+    /// A rolling window as HubSpot keeps one: at most `max` requests in any `window` ms; a
+    /// request over it is refused (429) and not counted.
+    struct RollingCrm {
+        max: u64,
+        window: Millis,
+        hits: VecDeque<Millis>,
+    }
+
+    impl RollingCrm {
+        fn new(max: u64, window: Millis) -> RollingCrm {
+            RollingCrm {
+                max,
+                window,
+                hits: VecDeque::new(),
+            }
+        }
+
+        /// Counts a request at `at`: the room left after it, or `None` for a 429.
+        fn hit(&mut self, at: Millis) -> Option<u64> {
+            while self.hits.front().is_some_and(|h| h + self.window <= at) {
+                self.hits.pop_front();
+            }
+            if self.hits.len() as u64 >= self.max {
+                return None;
+            }
+            self.hits.push_back(at);
+            Some(self.max - self.hits.len() as u64)
+        }
+    }
+
+    /// Sends `n` requests one after the other through the pacer against `crm`, each taking
+    /// `latency` ms (counted by the CRM half-way); returns when the last was answered and how
+    /// many were refused.
+    fn drive(crm: &mut RollingCrm, n: usize, margin: u64, latency: Millis) -> (Millis, usize) {
+        let mut lane = WindowState::default();
+        let (mut now, mut refused) = (0, 0);
+        for _ in 0..n {
+            let seq = loop {
+                match lane.take(now, margin) {
+                    Ok(seq) => break seq,
+                    Err(wait) => now += wait,
+                }
+            };
+            let remaining = crm.hit(now + latency / 2);
+            now += latency;
+            refused += usize::from(remaining.is_none());
+            let info = RateInfo {
+                max: crm.max,
+                remaining: remaining.unwrap_or(0),
+                window: Duration::from_millis(crm.window as u64),
+            };
+            lane.settle(seq, now, Some(info));
+        }
+        (now, refused)
+    }
+
+    #[test]
+    fn a_job_within_the_window_goes_out_back_to_back() {
+        let mut crm = RollingCrm::new(100, 10_000);
+        assert_eq!(drive(&mut crm, 97, 3, 10), (970, 0));
+    }
+
+    #[test]
+    fn a_long_job_fills_each_window_and_waits_only_for_the_oldest_to_leave() {
+        // 250 requests of 10 ms at 100 per 10 s: 100 at once, then a window's wait for each
+        // further 100, which is the best a rolling window allows; none refused.
+        let mut crm = RollingCrm::new(100, 10_000);
+        let (end, refused) = drive(&mut crm, 250, 0, 10);
+        assert_eq!(refused, 0);
+        assert!((20_000..=20_000 + 60 * 10 + 10).contains(&end), "{end}");
+        // With 3 kept free, each window takes 97.
+        let mut crm = RollingCrm::new(100, 10_000);
+        let (end, refused) = drive(&mut crm, 250, 3, 10);
+        assert_eq!(refused, 0);
+        assert!((20_000..=20_000 + 60 * 10 + 10).contains(&end), "{end}");
+        let mut crm = RollingCrm::new(100, 10_000);
+        let (end, refused) = drive(&mut crm, 300, 3, 10);
+        assert_eq!(refused, 0);
+        assert!((30_000..=30_000 + 200).contains(&end), "{end}");
+    }
+
+    #[test]
+    fn requests_of_others_in_the_window_are_left_room_for() {
+        // Another process of the same app sent 40 just before: the window's headers say so,
+        // and the pacer waits for them to leave rather than running into 429s.
+        let mut crm = RollingCrm::new(100, 10_000);
+        for _ in 0..40 {
+            crm.hit(0);
+        }
+        let (end, refused) = drive(&mut crm, 120, 0, 10);
+        assert_eq!(refused, 0);
+        assert!(end >= 10_000, "{end}");
+    }
 
     #[test]
     fn install_twice_is_harmless() {

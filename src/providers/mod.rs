@@ -520,10 +520,27 @@ pub mod memory;
 /// The CRMs this build of crmsync can connect to.
 pub const AVAILABLE: &[ProviderKind] = &[ProviderKind::Hubspot];
 
-/// Opens a provider for a connection. Only HubSpot is available so far.
+/// Opens a provider for a connection, with the HTTP layer's defaults. Only HubSpot is
+/// available so far.
 pub fn open(kind: ProviderKind, ctx: ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {
+    open_with(kind, ctx, http::HttpOptions::from_env())
+}
+
+/// Opens a provider for a connection, its HTTP layer tuned by `http` (the config's `[http]`
+/// settings: [`http::HttpOptions::from_settings`]).
+pub fn open_with(
+    kind: ProviderKind,
+    ctx: ProviderContext,
+    http: http::HttpOptions,
+) -> Result<Box<dyn Provider>, ProviderError> {
     match kind {
-        ProviderKind::Hubspot => Ok(Box::new(hubspot::HubSpot::new(ctx)?)),
+        ProviderKind::Hubspot => Ok(Box::new(hubspot::HubSpot::with_options(
+            ctx,
+            hubspot::HubSpotOptions {
+                http,
+                ..hubspot::HubSpotOptions::default()
+            },
+        )?)),
         ProviderKind::Pipedrive | ProviderKind::Salesforce => Err(ProviderError::Other(format!(
             "{} connections are not available yet in this version of crmsync: only `hubspot` is",
             kind.display_name()

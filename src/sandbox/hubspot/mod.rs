@@ -127,7 +127,9 @@ pub(crate) struct RateState {
     window_ms: u64,
     search_per_second: u32,
     daily_limit: u64,
+    /// The ten-secondly windows, per app ([`Caller::app`]).
     windows: HashMap<String, RollingWindow>,
+    /// The search windows, per token.
     search_windows: HashMap<String, RollingWindow>,
     daily: HashMap<String, u64>,
 }
@@ -573,6 +575,9 @@ fn log(shared: &Shared, req: &HttpRequest, status: u16) {
 /// The authenticated caller of an API call.
 pub(crate) struct Caller {
     pub token: String,
+    /// The app the token belongs to: HubSpot's ten-secondly limit is per app (a private
+    /// app, or an OAuth app in this account), so every token of one app shares its window.
+    pub app: String,
     pub private_app: bool,
     /// Granted OAuth scopes; `None` for the private-app token, which has them all.
     pub scopes: Option<Vec<String>>,
@@ -641,7 +646,7 @@ fn route(shared: &Shared, req: &HttpRequest) -> HttpResponse {
         remaining = hub
             .rate
             .windows
-            .entry(caller.token.clone())
+            .entry(caller.app.clone())
             .or_default()
             .remaining(max, window);
         let per_second = hub.rate.search_per_second;
@@ -661,7 +666,7 @@ fn route(shared: &Shared, req: &HttpRequest) -> HttpResponse {
         let (ok, rem) = hub
             .rate
             .windows
-            .entry(caller.token.clone())
+            .entry(caller.app.clone())
             .or_default()
             .hit(max, window);
         if !ok {
@@ -762,6 +767,7 @@ fn authenticate(shared: &Shared, req: &HttpRequest) -> Result<Caller, HttpRespon
     if token == shared.token {
         return Ok(Caller {
             token: token.to_string(),
+            app: "private-app".to_string(),
             private_app: true,
             scopes: None,
         });
@@ -771,6 +777,7 @@ fn authenticate(shared: &Shared, req: &HttpRequest) -> Result<Caller, HttpRespon
     match access {
         Some((expires, scopes)) if expires > now => Ok(Caller {
             token: token.to_string(),
+            app: format!("oauth-app {}", shared.opts.client_id),
             private_app: false,
             scopes: Some(scopes),
         }),

@@ -1302,6 +1302,90 @@ fn oauth_code_flow_with_pkce_refresh_expiry_and_revoke() {
     assert!(!q.contains_key("code"));
 }
 
+/// An OAuth access token and its refresh token for the sandbox's app, through the code flow.
+fn oauth_tokens(sb: &HubSpotSandbox) -> (String, String) {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let verifier = "another-long-random-verifier-0123456789abcdef";
+    let challenge =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier));
+    let back = authorize(sb, &challenge);
+    let code = back
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let (id, secret) = (sb.client_id(), sb.client_secret());
+    let t = token_call(
+        sb,
+        &[
+            ("client_id", &id),
+            ("client_secret", &secret),
+            ("redirect_uri", "http://127.0.0.1:9/cb"),
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", verifier),
+        ],
+    )
+    .json();
+    (
+        t["access_token"].as_str().unwrap().to_string(),
+        t["refresh_token"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn the_ten_secondly_window_is_per_app_not_per_token() {
+    let sb = HubSpotSandbox::start(SandboxOptions {
+        rate_limit: (3, 60_000),
+        ..Default::default()
+    })
+    .unwrap();
+    let get = |token: &str| {
+        try_call(
+            &sb,
+            "GET",
+            "/crm/v3/objects/contacts",
+            Some(token),
+            None,
+            "",
+        )
+        .unwrap()
+    };
+    let (access, refresh) = oauth_tokens(&sb);
+    assert_eq!(
+        get(&access).header("X-HubSpot-RateLimit-Remaining"),
+        Some("2")
+    );
+    // A refreshed token is the same app: it carries on in the same window...
+    let (id, secret) = (sb.client_id(), sb.client_secret());
+    let refreshed = token_call(
+        &sb,
+        &[
+            ("client_id", &id),
+            ("client_secret", &secret),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+        ],
+    )
+    .json();
+    let access2 = refreshed["access_token"].as_str().unwrap();
+    assert_ne!(access2, access);
+    let r = get(access2);
+    assert_eq!(r.header("X-HubSpot-RateLimit-Remaining"), Some("1"));
+    // (OAuth calls carry no daily headers.)
+    assert!(r.header("X-HubSpot-RateLimit-Daily").is_none());
+    assert_eq!(get(&access).status, 200);
+    let r = get(access2);
+    assert_eq!(r.status, 429);
+    assert_eq!(r.json()["policyName"], "TEN_SECONDLY_ROLLING");
+    // ...while the private app is another app, with a window of its own.
+    let r = get(&sb.token());
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("X-HubSpot-RateLimit-Remaining"), Some("2"));
+}
+
 #[test]
 fn ten_secondly_limit_headers_and_429_body_search_has_its_own_limit() {
     let sb = HubSpotSandbox::start(SandboxOptions {
