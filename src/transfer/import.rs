@@ -13,7 +13,7 @@ use super::{
     Format, ImportError, ImportOptions, ImportProgress, ImportReport, MAX_LISTED_NAMES,
     OnDuplicate, RecordStore, parse_millis,
 };
-use crate::model::normalize::{normalize, phone_e164};
+use crate::model::normalize::{match_key, normalize, phone_e164};
 use crate::model::{FieldType, Fields, Millis, ObjectKind, Record, RecordId};
 use crate::store::{Store, WriteOrigin, encode_fields};
 
@@ -205,17 +205,17 @@ struct Row {
 const HASHED_KEYS: usize = 2;
 
 impl Row {
-    /// The [`key_hash`] of this row's `value` of match key `k`.
-    fn key_hash(&self, k: usize, value: &str) -> u64 {
-        known_hash(&self.hashes, k, value)
+    /// The [`key_hash`] of this row's `value` of match key `k` (the field `key`).
+    fn key_hash(&self, k: usize, key: &str, value: &str) -> u64 {
+        known_hash(&self.hashes, k, key, value)
     }
 }
 
 /// The [`key_hash`] of `value` of match key `k`: taken from `hashes` where it was made ahead.
-fn known_hash(hashes: &[Option<u64>; HASHED_KEYS], k: usize, value: &str) -> u64 {
+fn known_hash(hashes: &[Option<u64>; HASHED_KEYS], k: usize, key: &str, value: &str) -> u64 {
     match hashes.get(k) {
         Some(Some(h)) => *h,
-        _ => key_hash(k, value),
+        _ => key_hash(k, key, value),
     }
 }
 
@@ -319,7 +319,7 @@ impl<'a> RowBuilder<'a> {
             self.row.new_id = Some(RecordId::new());
         }
         for (k, key) in self.match_keys.iter().enumerate().take(HASHED_KEYS) {
-            self.row.hashes[k] = self.row.fields.get(key).map(|v| key_hash(k, v));
+            self.row.hashes[k] = self.row.fields.get(key).map(|v| key_hash(k, key, v));
         }
         self.row
     }
@@ -779,10 +779,11 @@ fn company_keys<S: RecordStore + ?Sized>(
     Ok(keys)
 }
 
-fn key_hash(key: usize, value: &str) -> u64 {
+/// The hash of match key `k` (the field `key`) and the [`match_key`] of `value`.
+fn key_hash(k: usize, key: &str, value: &str) -> u64 {
     let mut h = DefaultHasher::new();
-    key.hash(&mut h);
-    value.hash(&mut h);
+    k.hash(&mut h);
+    match_key(key, value).hash(&mut h);
     h.finish()
 }
 
@@ -842,7 +843,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                 .filter(|r| r.archived_at.is_none())
                 .filter_map(|r| Some((r, r.fields.get(key)?)))
                 .filter(|(r, v)| {
-                    self.store_had_records || self.seen.contains_key(&r.key_hash(k, v))
+                    self.store_had_records || self.seen.contains_key(&r.key_hash(k, key, v))
                 })
                 .map(|(_, v)| v.clone())
                 .collect();
@@ -899,7 +900,9 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                             pending[*i].line, pending[*i].record.id
                         ),
                         Existing::Stored(r) => {
-                            match key.and_then(|k| self.seen.get(&row.key_hash(k, &value))) {
+                            match key
+                                .and_then(|k| self.seen.get(&row.key_hash(k, &keys[k], &value)))
+                            {
                                 Some(line) => format!("line {line} (record `{}`)", r.id),
                                 None => format!("record `{}` already in the store", r.id),
                             }
@@ -920,6 +923,11 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                     let mut merged = base.clone();
                     self.drop_stale_company_id(&row, &mut merged);
                     for (f, v) in row.fields {
+                        // The same address in another form is no change: the record keeps
+                        // it as first written.
+                        if keys.contains(&f) && same_key(&f, merged.get(&f), &v) {
+                            continue;
+                        }
                         merged.fields.insert(f, v);
                     }
                     if merged.fields == base.fields {
@@ -1056,7 +1064,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
             let Some(value) = row.fields.get(key) else {
                 continue;
             };
-            if let Some(i) = by_key[k].get(row.key_hash(k, value), key, value, pending) {
+            if let Some(i) = by_key[k].get(row.key_hash(k, key, value), key, value, pending) {
                 return Some((Existing::Pending(i), (Some(k), value.clone())));
             }
             if let Some(r) = found[k].get(value) {
@@ -1090,12 +1098,17 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         }
         for (k, key) in self.opts.match_keys.iter().enumerate() {
             if let Some(value) = record.fields.get(key) {
-                let hash = known_hash(hashes, k, value);
+                let hash = known_hash(hashes, k, key, value);
                 by_key[k].insert(hash, key, value, at, pending);
                 self.seen.entry(hash).or_insert(line);
             }
         }
     }
+}
+
+/// Whether `stored` (a record's value of match key `key`) and `value` have one [`match_key`].
+fn same_key(key: &str, stored: Option<&str>, value: &str) -> bool {
+    stored.is_some_and(|v| v == value || match_key(key, v) == match_key(key, value))
 }
 
 /// A batch's pending records by their value of one match key: the first record holding each
@@ -1112,9 +1125,9 @@ impl PendingByKey {
     /// The pending record holding `value` of match key `key` (whose hash is `hash`).
     fn get(&self, hash: u64, key: &str, value: &str, pending: &[Pending]) -> Option<usize> {
         match self.by_hash.get(&hash) {
-            Some(&i) if pending[i].record.get(key) == Some(value) => Some(i),
+            Some(&i) if same_key(key, pending[i].record.get(key), value) => Some(i),
             _ if self.by_value.is_empty() => None,
-            _ => self.by_value.get(value).copied(),
+            _ => self.by_value.get(match_key(key, value).as_ref()).copied(),
         }
     }
 
@@ -1125,8 +1138,10 @@ impl PendingByKey {
                 e.insert(at);
             }
             std::collections::hash_map::Entry::Occupied(e) => {
-                if pending[*e.get()].record.get(key) != Some(value) {
-                    self.by_value.entry(value.to_string()).or_insert(at);
+                if !same_key(key, pending[*e.get()].record.get(key), value) {
+                    self.by_value
+                        .entry(match_key(key, value).into_owned())
+                        .or_insert(at);
                 }
             }
         }
@@ -1547,6 +1562,29 @@ mod tests {
                 (a.get("first_name"), a.get("last_name")),
                 (Some("Ann"), Some("Lee"))
             );
+        }
+    }
+
+    #[test]
+    fn rows_with_one_address_in_other_forms_are_one_record() {
+        // NFC and NFD `josé`, a Unicode domain and its punycode, a zero-width space: one
+        // record each, found in the batch, across batches and in the store; `İ` stays apart.
+        let body = "email,first_name\n\
+                    jos\u{e9}@example.com,José\n\
+                    zo\u{eb}@b\u{fc}cher.example,Zoë\n\
+                    jose\u{301}@example.com,Jo\n\
+                    zo\u{eb}@xn--bcher-kva.example,Zo\n\
+                    jo\u{200b}s\u{e9}@example.com,J\n\
+                    \u{130}nci@example.com,I\n\
+                    inci@example.com,i\n";
+        for batch in [1, 2, 100] {
+            let mut store = MemStore::default();
+            let mut o = opts();
+            o.batch_size = batch;
+            let r = run(&mut store, "c.csv", body, &o).unwrap();
+            assert_eq!((r.loaded, r.merged), (4, 3), "batch {batch}");
+            let zoe = by_email(&store, "zo\u{eb}@b\u{fc}cher.example");
+            assert_eq!(zoe.get("first_name"), Some("Zo"), "batch {batch}");
         }
     }
 

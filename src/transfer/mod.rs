@@ -479,9 +479,13 @@ pub(crate) mod mem {
                 if r.kind == kind
                     && r.archived_at.is_none()
                     && let Some(v) = r.get(field)
-                    && values.iter().any(|x| x == v)
                 {
-                    out.entry(v.to_string()).or_insert_with(|| r.clone());
+                    let key = crate::model::normalize::match_key(field, v);
+                    for x in values {
+                        if crate::model::normalize::match_key(field, x) == key {
+                            out.entry(x.clone()).or_insert_with(|| r.clone());
+                        }
+                    }
                 }
             }
             Ok(out)
