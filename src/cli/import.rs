@@ -84,6 +84,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     }
     opts.on_duplicate = args.on_duplicate.unwrap_or(ctx.config.import.on_duplicate);
     opts.default_calling_code = ctx.config.import.default_calling_code.clone();
+    opts.match_keys = ctx.config.sync.match_keys.for_object(args.object);
 
     let (mut store, lock) = record::open_locked(ctx)?;
     let connections: Vec<String> = args.to.iter().cloned().collect();

@@ -75,7 +75,7 @@ impl World {
                 redirect_port: None,
                 objects: Some(vec![ObjectKind::Contact]),
                 on_delete: OnDelete::Archive,
-                match_keys: Some(vec![]),
+                match_keys: Some(vec![].into()),
                 create_when: None,
                 max_requests_per_run: None,
                 fields: vec![],
@@ -647,7 +647,7 @@ fn a_run_killed_before_the_crm_answered_an_external_id_stamp_sends_it_on_the_nex
     // Two CRM contacts linked by email to local records get the local ids in one update
     // call; the run dies once the CRM applied the first, before crmsync heard of either.
     let mut w = World::new(ConflictPolicy::LocalWins);
-    w.config.connections.get_mut("mem").unwrap().match_keys = Some(vec!["email".into()]);
+    w.config.connections.get_mut("mem").unwrap().match_keys = Some(vec!["email".into()].into());
     w.sync();
     let rids: Vec<String> = ["ann@x.test", "bo@x.test"]
         .iter()
@@ -932,4 +932,37 @@ fn records_read_again_at_a_synced_version_are_left_out_of_the_plan_and_not_compl
     assert_eq!((o.read, o.unchanged), (2, 0));
     assert_eq!(w.crm.completed(), completed + 3);
     assert_eq!(planned_writes(&full), 0);
+}
+
+// ---- match keys per object -----------------------------------------------------------------
+
+#[test]
+fn the_default_match_keys_pair_companies_by_domain() {
+    // The same two companies on both sides, their domains written differently: the default
+    // configuration (no match keys anywhere) links them, two on each side, not four.
+    let mut w = World::new(ConflictPolicy::NewestWins);
+    let conn = w.config.connections.get_mut("mem").unwrap();
+    conn.match_keys = None;
+    conn.objects = Some(vec![ObjectKind::Company, ObjectKind::Contact]);
+    for (name, domain) in [
+        ("Acme", "acme.com"),
+        ("Globex", "https://www.Globex.com/about"),
+    ] {
+        new_local_of(
+            &mut w,
+            ObjectKind::Company,
+            &[("name", name), ("domain", domain)],
+        );
+    }
+    for (name, domain) in [("Acme", "www.acme.com"), ("Globex", "globex.com")] {
+        w.crm
+            .user_create(ObjectKind::Company, &[("name", name), ("domain", domain)]);
+    }
+    let report = w.sync();
+    assert!(report.connections[0].error.is_none(), "{report:?}");
+    assert_eq!(w.crm.all(ObjectKind::Company).len(), 2);
+    assert_eq!(w.store.count_records(ObjectKind::Company, true).unwrap(), 2);
+    let writes = w.crm.writes();
+    w.sync();
+    assert_eq!(w.crm.writes(), writes, "nothing left to write");
 }

@@ -181,14 +181,7 @@ pub const DEFAULT_BATCH: usize = 10_000;
 /// At most this many rejections are listed in a report; the count goes on.
 pub const MAX_LISTED_REJECTIONS: usize = 10_000;
 
-/// The match keys used when none are configured: the field that names one real-world object.
-pub fn default_match_keys(kind: ObjectKind) -> Vec<String> {
-    match kind {
-        ObjectKind::Contact => vec!["email".to_string()],
-        ObjectKind::Company => vec!["domain".to_string()],
-        ObjectKind::Activity => Vec::new(),
-    }
-}
+pub use crate::config::default_match_keys;
 
 /// One row that was not imported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
