@@ -966,3 +966,47 @@ fn the_default_match_keys_pair_companies_by_domain() {
     w.sync();
     assert_eq!(w.crm.writes(), writes, "nothing left to write");
 }
+
+// ---- partial imports -----------------------------------------------------------------------
+
+#[test]
+fn a_partial_import_by_id_syncs_only_the_field_it_changed() {
+    let mut w = World::new(ConflictPolicy::NewestWins);
+    let rec = new_local(
+        &mut w,
+        &[
+            ("email", "ann@x.test"),
+            ("first_name", "Ann"),
+            ("last_name", "Lee"),
+            ("phone", "1"),
+        ],
+    );
+    w.sync();
+    let rid = linked_remote(&w, &rec.id).expect("linked");
+    let writes = w.crm.writes();
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.csv");
+    std::fs::write(&file, format!("id,phone,last_name\n{},2,\n", rec.id)).unwrap();
+    let opts = crate::transfer::ImportOptions::new(ObjectKind::Contact, w.clock.now(), 0);
+    let report =
+        crate::transfer::import_file(&mut w.store, &file, &opts, &crate::transfer::NoProgress)
+            .unwrap();
+    assert_eq!((report.loaded, report.merged), (0, 1));
+
+    let report = w.sync();
+    assert!(report.connections[0].error.is_none(), "{report:?}");
+    assert_eq!(w.crm.writes(), writes + 1, "one update");
+    for (prop, want) in [
+        ("email", "ann@x.test"),
+        ("firstname", "Ann"),
+        ("lastname", "Lee"),
+        ("phone", "2"),
+    ] {
+        assert_eq!(remote_prop(&w, &rid, prop).as_deref(), Some(want), "{prop}");
+    }
+    assert_eq!(
+        local_field(&w, &rec.id, "last_name").as_deref(),
+        Some("Lee")
+    );
+}

@@ -10,7 +10,7 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender};
 
 use super::columns::{ColumnMapper, HeaderProblem, MapTarget, resolve_header};
 use super::{
-    Format, ImportError, ImportOptions, ImportProgress, ImportReport, MAX_LISTED_NAMES,
+    Blank, Format, ImportError, ImportOptions, ImportProgress, ImportReport, MAX_LISTED_NAMES,
     OnDuplicate, RecordStore, parse_millis,
 };
 use crate::model::normalize::{match_key, normalize, phone_e164};
@@ -192,6 +192,9 @@ struct Row {
     fields: Fields,
     updated_at: Option<Millis>,
     archived_at: Option<Millis>,
+    /// The fields whose cells were empty, kept only under [`Blank::Clear`]: a merge removes
+    /// them from the record.
+    blank: Vec<String>,
     /// Made with the row, on the thread that parsed it, so the saving thread does less: the
     /// stored form of `fields` ([`encode_fields`]) and the [`key_hash`] of its value of each
     /// of the first [`HASHED_KEYS`] match keys.
@@ -227,6 +230,7 @@ struct RowBuilder<'a> {
     kind: ObjectKind,
     calling_code: Option<&'a str>,
     match_keys: &'a [String],
+    clear_blanks: bool,
     row: Row,
 }
 
@@ -236,12 +240,14 @@ impl<'a> RowBuilder<'a> {
             kind: opts.kind,
             calling_code: opts.default_calling_code.as_deref(),
             match_keys: &opts.match_keys,
+            clear_blanks: opts.blank == Blank::Clear,
             row: Row {
                 line,
                 id: None,
                 fields: Fields::new(),
                 updated_at: None,
                 archived_at: None,
+                blank: Vec::new(),
                 encoded: String::new(),
                 hashes: [None; HASHED_KEYS],
                 new_id: None,
@@ -284,7 +290,12 @@ impl<'a> RowBuilder<'a> {
                 let ty = self.kind.field_type(name).unwrap_or(FieldType::Text);
                 let value = match normalize(ty, v) {
                     Ok(Some(value)) => value,
-                    Ok(None) => return Ok(()),
+                    Ok(None) => {
+                        if self.clear_blanks {
+                            self.row.blank.push(name.clone());
+                        }
+                        return Ok(());
+                    }
                     Err(e) => return bad(format!("column `{column}`: {e}")),
                 };
                 let value = match ty {
@@ -840,7 +851,6 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         for (k, key) in keys.iter().enumerate() {
             let mut values: Vec<String> = rows
                 .iter()
-                .filter(|r| r.archived_at.is_none())
                 .filter_map(|r| Some((r, r.fields.get(key)?)))
                 .filter(|(r, v)| {
                     self.store_had_records || self.seen.contains_key(&r.key_hash(k, key, v))
@@ -859,11 +869,25 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
             found.push(hits);
         }
 
+        // Rows naming a record by id update that record, wherever it is: earlier in the file
+        // or in the store.
+        let ids: Vec<RecordId> = rows.iter().filter_map(|r| r.id.clone()).collect();
+        let stored_by_id = if ids.is_empty() {
+            HashMap::new()
+        } else {
+            let mut stored = self
+                .store
+                .get_records(&ids)
+                .map_err(|e| self.store_err(e))?;
+            stored.retain(|_, r| r.kind == kind);
+            stored
+        };
         let mut pending: Vec<Pending> = Vec::new();
         let mut by_key: Vec<PendingByKey> = keys.iter().map(|_| PendingByKey::default()).collect();
         let mut by_id: HashMap<RecordId, usize> = HashMap::new();
         for row in rows {
-            let existing = self.find_existing(&row, &found, &by_key, &by_id, &pending);
+            let existing =
+                self.find_existing(&row, &found, &by_key, &by_id, &stored_by_id, &pending);
             let Some((existing, via)) = existing else {
                 // A row without an id gets a fresh one, which no later row can name: only ids
                 // from the file need to be found again.
@@ -930,7 +954,13 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                         }
                         merged.fields.insert(f, v);
                     }
-                    if merged.fields == base.fields {
+                    for f in &row.blank {
+                        merged.fields.remove(f);
+                    }
+                    if row.archived_at.is_some() {
+                        merged.archived_at = row.archived_at;
+                    }
+                    if merged.fields == base.fields && merged.archived_at == base.archived_at {
                         self.report.unchanged += 1;
                         continue;
                     }
@@ -1050,6 +1080,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         found: &[HashMap<String, Record>],
         by_key: &[PendingByKey],
         by_id: &HashMap<RecordId, usize>,
+        stored_by_id: &HashMap<RecordId, Record>,
         pending: &[Pending],
     ) -> Option<(Existing, (Option<usize>, String))> {
         if let Some(id) = &row.id
@@ -1057,8 +1088,10 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         {
             return Some((Existing::Pending(i), (None, id.to_string())));
         }
-        if row.archived_at.is_some() {
-            return None;
+        if let Some(id) = &row.id
+            && let Some(r) = stored_by_id.get(id)
+        {
+            return Some((Existing::Stored(r.clone()), (None, id.to_string())));
         }
         for (k, key) in self.opts.match_keys.iter().enumerate() {
             let Some(value) = row.fields.get(key) else {
@@ -1586,6 +1619,115 @@ mod tests {
             let zoe = by_email(&store, "zo\u{eb}@b\u{fc}cher.example");
             assert_eq!(zoe.get("first_name"), Some("Zo"), "batch {batch}");
         }
+    }
+
+    /// A store holding one full contact and one full company, and their ids.
+    fn full_records() -> (MemStore, RecordId, RecordId) {
+        let mut store = MemStore::default();
+        let fields = |pairs: &[(&str, &str)]| -> Fields {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let contact = Record {
+            id: RecordId::new(),
+            kind: ObjectKind::Contact,
+            fields: fields(&[
+                ("email", "ann@x.com"),
+                ("first_name", "Ann"),
+                ("last_name", "Lee"),
+                ("job_title", "CTO"),
+                ("phone", "+44 1"),
+            ]),
+            updated_at: 5,
+            archived_at: None,
+        };
+        let company = Record {
+            id: RecordId::new(),
+            kind: ObjectKind::Company,
+            fields: fields(&[
+                ("domain", "acme.com"),
+                ("name", "Acme"),
+                ("industry", "Tools"),
+            ]),
+            updated_at: 5,
+            archived_at: None,
+        };
+        let ids = (contact.id.clone(), company.id.clone());
+        store.records.insert(contact.id.clone(), contact);
+        store.records.insert(company.id.clone(), company);
+        (store, ids.0, ids.1)
+    }
+
+    #[test]
+    fn a_partial_file_updates_only_its_fields_by_id_email_or_domain() {
+        for (kind, body) in [
+            (ObjectKind::Contact, "id,phone,job_title\n{c},+44 2,\n"),
+            (
+                ObjectKind::Contact,
+                "email,phone,job_title\nANN@x.com,+44 2,\n",
+            ),
+            (ObjectKind::Company, "id,industry,name\n{o},+44 2,\n"),
+            (
+                ObjectKind::Company,
+                "domain,industry,name\nhttps://www.acme.com/,+44 2,\n",
+            ),
+        ] {
+            for blank in [Blank::Keep, Blank::Clear] {
+                let (mut store, c, o) = full_records();
+                let body = body.replace("{c}", &c.0).replace("{o}", &o.0);
+                let mut opts = ImportOptions::new(kind, NOW, 7);
+                opts.blank = blank;
+                let r = run(&mut store, "p.csv", &body, &opts).unwrap();
+                let what = format!("{kind} {body:?} {blank:?}");
+                assert_eq!((r.loaded, r.merged, r.rejected), (0, 1, 0), "{what}");
+                assert_eq!(store.records.len(), 2, "{what}");
+                let id = if kind == ObjectKind::Contact { &c } else { &o };
+                let rec = &store.records[id];
+                let changed = if kind == ObjectKind::Contact {
+                    "phone"
+                } else {
+                    "industry"
+                };
+                assert_eq!(rec.get(changed), Some("+44 2"), "{what}");
+                let (kept, emptied) = if kind == ObjectKind::Contact {
+                    (["email", "first_name", "last_name"], "job_title")
+                } else {
+                    (["domain", "domain", "domain"], "name")
+                };
+                for f in kept {
+                    assert!(rec.get(f).is_some(), "{what}: {f} kept");
+                }
+                assert_eq!(
+                    rec.get(emptied).is_none(),
+                    blank == Blank::Clear,
+                    "{what}: {emptied}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_row_archiving_a_stored_contact_by_email_archives_it() {
+        let (mut store, c, _) = full_records();
+        let r = run(
+            &mut store,
+            "a.csv",
+            "email,archived_at\nann@x.com,2026-03-01T00:00:00Z\n",
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!((r.loaded, r.merged), (0, 1));
+        let contacts: Vec<&Record> = store
+            .records
+            .values()
+            .filter(|r| r.kind == ObjectKind::Contact)
+            .collect();
+        assert_eq!(contacts.len(), 1, "no second record");
+        assert_eq!(contacts[0].id, c);
+        assert!(contacts[0].archived_at.is_some());
+        assert_eq!(contacts[0].get("first_name"), Some("Ann"));
     }
 
     #[test]

@@ -30,11 +30,14 @@
 //!
 //! The columns `id` (a ULID), `updated_at` and `archived_at` (RFC 3339 or epoch milliseconds)
 //! are not fields but the record's own metadata, so an export imports back without loss. A row
-//! with an `id` is that record: saving it replaces the stored record with that id — unless its
-//! match key finds a live record first, in which case it is a duplicate of that record like any
-//! other row (under `merge` the stored record keeps its own id). A row
-//! without one gets a new id, and `updated_at` defaults to the import's "now". Archived rows
-//! are never matched as duplicates (the store only matches live records).
+//! with an `id` that is stored (or earlier in the file) is that record; otherwise its match key
+//! may find a live record, in which case it is a duplicate of that record like any other row
+//! (under `merge` the stored record keeps its own id). A row without either gets a new id (the
+//! file's, or a fresh one), and `updated_at` defaults to the import's "now".
+//!
+//! A row that updates a record changes only the fields the file has: an empty cell leaves the
+//! field as it is, unless [`Blank::Clear`] says to clear it. A row with `archived_at` whose
+//! match key finds a live record archives that record (only live records are matched).
 //!
 //! # Streaming
 //!
@@ -60,7 +63,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use crate::config::OnDuplicate;
-use crate::model::{Millis, ObjectKind, Record};
+use crate::model::{Millis, ObjectKind, Record, RecordId};
 use crate::store::{Store, StoreError, WriteOrigin};
 
 pub use columns::{MapTarget, parse_map_spec};
@@ -147,6 +150,8 @@ pub struct ImportOptions {
     /// Canonical fields that make two rows, or a row and a stored record, the same object.
     pub match_keys: Vec<String>,
     pub on_duplicate: OnDuplicate,
+    /// What an empty cell does to a field of a record the row updates.
+    pub blank: Blank,
     /// The calling code for national phone numbers (`+44`), for `phone_e164`.
     pub default_calling_code: Option<String>,
     /// `updated_at` of rows that carry none.
@@ -167,12 +172,24 @@ impl ImportOptions {
             map: Vec::new(),
             match_keys: default_match_keys(kind),
             on_duplicate: OnDuplicate::Merge,
+            blank: Blank::Keep,
             default_calling_code: None,
             now,
             run,
             batch_size: DEFAULT_BATCH,
         }
     }
+}
+
+/// What an empty cell (or a JSON `null`, or `""`) does when a row updates a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Blank {
+    /// The field keeps its value: a file updates only what it has.
+    #[default]
+    Keep,
+    /// The field is cleared.
+    Clear,
 }
 
 /// Rows per batch unless the caller says otherwise.
@@ -376,6 +393,8 @@ pub(crate) trait RecordStore {
     fn end_bulk_load(&mut self) -> Result<(), StoreError> {
         Ok(())
     }
+    /// The records with these ids that exist (archived ones included), keyed by id.
+    fn get_records(&self, ids: &[RecordId]) -> Result<HashMap<RecordId, Record>, StoreError>;
     /// Whether any live (not archived) record of `kind` is stored.
     fn has_live_records(&self, kind: ObjectKind) -> Result<bool, StoreError>;
     fn for_each_record(
@@ -405,6 +424,9 @@ impl RecordStore for Store {
     }
     fn has_live_records(&self, kind: ObjectKind) -> Result<bool, StoreError> {
         Ok(Store::count_records(self, kind, false)? > 0)
+    }
+    fn get_records(&self, ids: &[RecordId]) -> Result<HashMap<RecordId, Record>, StoreError> {
+        Store::get_records(self, ids)
     }
     fn begin_bulk_load(&mut self, expected_rows: u64) -> Result<(), StoreError> {
         Store::begin_bulk_load(self, expected_rows)
@@ -501,6 +523,12 @@ pub(crate) mod mem {
                 self.records.insert(r.id.clone(), r.clone());
             }
             Ok(())
+        }
+        fn get_records(&self, ids: &[RecordId]) -> Result<HashMap<RecordId, Record>, StoreError> {
+            Ok(ids
+                .iter()
+                .filter_map(|id| Some((id.clone(), self.records.get(id)?.clone())))
+                .collect())
         }
         fn has_live_records(&self, kind: ObjectKind) -> Result<bool, StoreError> {
             Ok(self
