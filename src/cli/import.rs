@@ -47,6 +47,10 @@ pub struct Args {
     /// What an empty cell does to a record the row updates: `keep` its value, or `clear` it
     #[arg(long, value_enum, default_value = "keep")]
     pub blank: Blank,
+    /// Read CSV values as they are: keep a `'` that `crmsync export` puts before a value a
+    /// spreadsheet would run (`'=SUM(A1)`), instead of taking it off
+    #[arg(long)]
+    pub raw: bool,
     /// After loading, sync these records to this connection (creates nothing twice)
     #[arg(long, value_name = "CONNECTION")]
     pub to: Option<String>,
@@ -90,6 +94,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     opts.default_calling_code = ctx.config.import.default_calling_code.clone();
     opts.match_keys = ctx.config.sync.match_keys.for_object(args.object);
     opts.blank = args.blank;
+    opts.raw = args.raw;
 
     let (mut store, lock) = record::open_locked(ctx)?;
     let connections: Vec<String> = args.to.iter().cloned().collect();

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 
 use super::columns::{ColumnMapper, HeaderProblem, MapTarget, resolve_header};
+use super::export::unneutralise;
 use super::{
     Blank, Format, ImportError, ImportOptions, ImportProgress, ImportReport, MAX_LISTED_NAMES,
     OnDuplicate, RecordStore, parse_millis,
@@ -580,6 +581,7 @@ fn csv_row(
                 ),
             )
         })?;
+        let raw = if opts.raw { raw } else { unneutralise(raw) };
         b.set(col, target, raw)?;
     }
     Ok(b.finish())

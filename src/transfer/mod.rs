@@ -67,7 +67,7 @@ use crate::model::{Millis, ObjectKind, Record, RecordId};
 use crate::store::{Store, StoreError, WriteOrigin};
 
 pub use columns::{MapTarget, parse_map_spec};
-pub use export::{ExportError, ExportSummary, export};
+pub use export::{ExportError, ExportOptions, ExportSummary, export};
 pub use import::import_file;
 
 /// The two file formats.
@@ -152,6 +152,9 @@ pub struct ImportOptions {
     pub on_duplicate: OnDuplicate,
     /// What an empty cell does to a field of a record the row updates.
     pub blank: Blank,
+    /// CSV values as they are: a `'` that export put before a value a spreadsheet would run
+    /// (see [`export`]) is kept instead of taken off.
+    pub raw: bool,
     /// The calling code for national phone numbers (`+44`), for `phone_e164`.
     pub default_calling_code: Option<String>,
     /// `updated_at` of rows that carry none.
@@ -173,6 +176,7 @@ impl ImportOptions {
             match_keys: default_match_keys(kind),
             on_duplicate: OnDuplicate::Merge,
             blank: Blank::Keep,
+            raw: false,
             default_calling_code: None,
             now,
             run,
