@@ -15,6 +15,18 @@ use super::FieldType;
 #[error("{0}")]
 pub struct BadValue(pub String);
 
+/// Characters of a value that a message quotes; a longer value is cut, saying how long it was.
+pub const QUOTED_CHARS: usize = 60;
+
+/// `v` as a message quotes it: whole up to [`QUOTED_CHARS`] characters, else its beginning
+/// and how many characters it has, so a 30 MB value never fills a terminal or a log.
+pub fn excerpt(v: &str) -> Cow<'_, str> {
+    match v.char_indices().nth(QUOTED_CHARS) {
+        None => Cow::Borrowed(v),
+        Some((end, _)) => Cow::Owned(format!("{}… ({} characters)", &v[..end], v.chars().count())),
+    }
+}
+
 /// Normalises `value` for a field of type `ty`. Returns `Ok(None)` for an empty value.
 pub fn normalize(ty: FieldType, value: &str) -> Result<Option<String>, BadValue> {
     let v = value.trim();
@@ -92,7 +104,10 @@ fn email(v: &str) -> Result<String, BadValue> {
     if ok {
         Ok(e)
     } else {
-        Err(BadValue(format!("`{v}` is not an email address")))
+        Err(BadValue(format!(
+            "`{}` is not an email address",
+            excerpt(v)
+        )))
     }
 }
 
@@ -190,9 +205,9 @@ fn number(v: &str) -> Result<String, BadValue> {
     let n: f64 = v
         .replace(['_', ' '], "")
         .parse()
-        .map_err(|_| BadValue(format!("`{v}` is not a number")))?;
+        .map_err(|_| BadValue(format!("`{}` is not a number", excerpt(v))))?;
     if !n.is_finite() {
-        return Err(BadValue(format!("`{v}` is not a finite number")));
+        return Err(BadValue(format!("`{}` is not a finite number", excerpt(v))));
     }
     // Shortest text that reads back as the same number: `4`, `4.5`, `-0.25`.
     if n == n.trunc() && n.abs() < 1e15 {
@@ -206,7 +221,7 @@ fn boolean(v: &str) -> Result<String, BadValue> {
     match v.to_ascii_lowercase().as_str() {
         "true" | "yes" | "y" | "1" | "on" | "x" => Ok("true".into()),
         "false" | "no" | "n" | "0" | "off" => Ok("false".into()),
-        _ => Err(BadValue(format!("`{v}` is not true or false"))),
+        _ => Err(BadValue(format!("`{}` is not true or false", excerpt(v)))),
     }
 }
 
@@ -225,7 +240,8 @@ fn date(v: &str) -> Result<String, BadValue> {
         return Ok(t.format("%Y-%m-%d").to_string());
     }
     Err(BadValue(format!(
-        "`{v}` is not a date (expected YYYY-MM-DD)"
+        "`{}` is not a date (expected YYYY-MM-DD)",
+        excerpt(v)
     )))
 }
 
@@ -301,6 +317,15 @@ mod tests {
         ] {
             assert_eq!(collapse_ws(raw), want, "{raw:?}");
         }
+    }
+
+    #[test]
+    fn messages_quote_a_long_value_cut() {
+        let long = "x".repeat(1_000_000);
+        let err = normalize(FieldType::Email, &long).unwrap_err().to_string();
+        assert!(err.len() < 200, "{} bytes", err.len());
+        assert!(err.contains("(1000000 characters)"), "{err}");
+        assert_eq!(excerpt("short"), "short");
     }
 
     #[test]

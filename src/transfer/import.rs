@@ -14,7 +14,7 @@ use super::{
     Blank, Format, ImportError, ImportOptions, ImportProgress, ImportReport, MAX_LISTED_NAMES,
     OnDuplicate, RecordStore, parse_millis,
 };
-use crate::model::normalize::{match_key, normalize, phone_e164};
+use crate::model::normalize::{excerpt, match_key, normalize, phone_e164};
 use crate::model::{FieldType, Fields, Millis, ObjectKind, Record, RecordId};
 use crate::store::{Store, WriteOrigin, encode_fields};
 
@@ -167,8 +167,28 @@ fn refuse_non_tabular(path: &Path, format: Format, head: &[u8]) -> Result<(), Im
     if head.starts_with(b"%PDF") {
         return refuse("it is a PDF document".into());
     }
+    if let Some(encoding) = utf16(head) {
+        return Err(ImportError::NotTabular {
+            path: path.to_path_buf(),
+            expected: "a file in UTF-8",
+            why: format!(
+                "it is in {encoding}; save it as UTF-8 (in Excel \"CSV UTF-8\", in LibreOffice the character set \"Unicode (UTF-8)\"), or convert it with `iconv -f UTF-16 -t UTF-8 {} > utf8.{}`",
+                path.display(),
+                format.as_str()
+            ),
+        });
+    }
     if let Some(at) = head.iter().position(|&b| b == 0) {
-        return refuse(format!("it holds binary data (a NUL byte at offset {at})"));
+        let line = head[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = at
+            - head[..at]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1;
+        return refuse(format!(
+            "it holds binary data (a NUL byte on line {line}, byte {column} of the line)"
+        ));
     }
     let Some(first) = first_significant(head) else {
         return refuse("the file is empty".into());
@@ -182,6 +202,38 @@ fn refuse_non_tabular(path: &Path, format: Format, head: &[u8]) -> Result<(), Im
             refuse("it looks like JSON; for one object per line pass `--format jsonl`".into())
         }
         _ => Ok(()),
+    }
+}
+
+/// The name of the UTF-16 encoding `head` is in, if it is: a byte-order mark, or (without
+/// one) text whose every other byte is NUL, as ASCII text in UTF-16 is.
+fn utf16(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(b"\xff\xfe") {
+        return Some("UTF-16 (little-endian, with a byte-order mark)");
+    }
+    if head.starts_with(b"\xfe\xff") {
+        return Some("UTF-16 (big-endian, with a byte-order mark)");
+    }
+    let pairs = &head[..head.len() & !1];
+    if pairs.len() < 4 {
+        return None;
+    }
+    let nul_at = |odd: usize| {
+        pairs
+            .iter()
+            .skip(odd)
+            .step_by(2)
+            .filter(|&&b| b == 0)
+            .count()
+    };
+    let half = pairs.len() / 2;
+    // Nearly every high byte NUL, nearly no low byte: ASCII-range text in UTF-16.
+    if nul_at(1) * 10 >= half * 9 && nul_at(0) * 10 < half {
+        Some("UTF-16 (little-endian, without a byte-order mark)")
+    } else if nul_at(0) * 10 >= half * 9 && nul_at(1) * 10 < half {
+        Some("UTF-16 (big-endian, without a byte-order mark)")
+    } else {
+        None
     }
 }
 
@@ -267,7 +319,8 @@ impl<'a> RowBuilder<'a> {
                         Some(id) => self.row.id = Some(id),
                         None => {
                             return bad(format!(
-                                "column `{column}`: `{v}` is not a record id (a ULID)"
+                                "column `{column}`: `{}` is not a record id (a ULID)",
+                                excerpt(v)
                             ));
                         }
                     }
@@ -277,7 +330,8 @@ impl<'a> RowBuilder<'a> {
                 if !v.is_empty() {
                     let Some(ms) = parse_millis(v) else {
                         return bad(format!(
-                            "column `{column}`: `{v}` is not a time (expected RFC 3339 such as `2026-03-01T09:30:00Z`, or epoch milliseconds)"
+                            "column `{column}`: `{}` is not a time (expected RFC 3339 such as `2026-03-01T09:30:00Z`, or epoch milliseconds)",
+                            excerpt(v)
                         ));
                     };
                     if *target == MapTarget::UpdatedAt {
@@ -304,7 +358,8 @@ impl<'a> RowBuilder<'a> {
                         Some(id) => id.0,
                         None => {
                             return bad(format!(
-                                "column `{column}`: `{v}` is not a {to} record id (a ULID)"
+                                "column `{column}`: `{}` is not a {to} record id (a ULID)",
+                                excerpt(v)
                             ));
                         }
                     },
@@ -360,7 +415,10 @@ fn header_refusal(
             path: path.to_path_buf(),
             expected: "a file with one column per field",
             why: format!(
-                "columns `{a}` and `{b}` both fill `{what}`; drop one with `--map \"{b}=-\"`"
+                "columns `{}` and `{}` both fill `{what}`; drop one with `--map \"{}=-\"`",
+                excerpt(&a),
+                excerpt(&b),
+                excerpt(&b)
             ),
         },
         HeaderProblem::MissingMapped(col) => ImportError::Options(format!(
@@ -558,6 +616,7 @@ fn csv_row(
         ));
     }
     let mut b = RowBuilder::new(opts, line);
+    let has_nul = rec.as_slice().contains(&0);
     for (i, ((col, target), raw)) in header.iter().zip(targets).zip(rec.iter()).enumerate() {
         if *target == MapTarget::Drop {
             if col.is_empty() && !raw.iter().all(u8::is_ascii_whitespace) {
@@ -566,11 +625,17 @@ fn csv_row(
                     format!(
                         "column {} has a value, `{}`, but no name in the header; name it in the header, or drop the value",
                         i + 1,
-                        String::from_utf8_lossy(raw).trim()
+                        excerpt(String::from_utf8_lossy(raw).trim())
                     ),
                 ));
             }
             continue;
+        }
+        if has_nul && raw.contains(&0) {
+            return Err((
+                Some(col.clone()),
+                format!("column `{col}` holds a NUL byte: the file has binary data on this line"),
+            ));
         }
         let raw = std::str::from_utf8(raw).map_err(|e| {
             (
@@ -627,7 +692,7 @@ fn read_jsonl<S: RecordStore + ?Sized>(
             })
             .and_then(|s| {
                 serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(s)
-                    .map_err(|e| format!("the line is not a JSON object: {e}"))
+                    .map_err(|e| json_error(&e))
             });
         if first {
             first = false;
@@ -660,6 +725,19 @@ fn read_jsonl<S: RecordStore + ?Sized>(
     Ok(())
 }
 
+/// Why a line is not a JSON object, at its column: the line is the file's, which the
+/// rejection names (serde counts lines within the one it was given, always 1).
+fn json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let what = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(what, _)| what);
+    format!(
+        "the line is not a JSON object: {what} (at column {})",
+        e.column()
+    )
+}
+
 fn json_row(
     opts: &ImportOptions,
     mapper: &ColumnMapper,
@@ -675,8 +753,9 @@ fn json_row(
             .or_insert_with(|| mapper.target(&key))
             .clone();
         let Some(target) = target else {
+            let key = excerpt(&key);
             return Err((
-                Some(key.clone()),
+                Some(key.to_string()),
                 format!(
                     "`{key}` is not a {} field; map it with `--map \"{key}=custom.NAME\"` or drop it with `--map \"{key}=-\"`",
                     opts.kind
@@ -938,7 +1017,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                     self.report.reject(
                         row.line,
                         None,
-                        format!("duplicate of {what}: same `{field}` `{value}`"),
+                        format!("duplicate of {what}: same `{field}` `{}`", excerpt(&value)),
                     );
                 }
                 OnDuplicate::Merge => {
@@ -1730,6 +1809,129 @@ mod tests {
         assert_eq!(contacts[0].id, c);
         assert!(contacts[0].archived_at.is_some());
         assert_eq!(contacts[0].get("first_name"), Some("Ann"));
+    }
+
+    fn refusal(name: &str, body: &[u8]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, name, body);
+        import_into(&mut MemStore::default(), &p, &opts(), &NoProgress)
+            .unwrap_err()
+            .to_string()
+    }
+
+    fn utf16le(text: &str, bom: bool) -> Vec<u8> {
+        let mut out = if bom { vec![0xff, 0xfe] } else { Vec::new() };
+        out.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        out
+    }
+
+    #[test]
+    fn utf16_files_are_named_with_the_way_to_utf8() {
+        let text = "email,first_name\nann@x.com,Ann\n";
+        let be: Vec<u8> = [0xfe, 0xff]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        for (body, says) in [
+            (
+                utf16le(text, true),
+                "UTF-16 (little-endian, with a byte-order mark)",
+            ),
+            (
+                utf16le(text, false),
+                "UTF-16 (little-endian, without a byte-order mark)",
+            ),
+            (be, "UTF-16 (big-endian, with a byte-order mark)"),
+        ] {
+            for name in ["c.csv", "c.jsonl"] {
+                let err = refusal(name, &body);
+                assert!(err.contains(says), "{err}");
+                assert!(
+                    err.contains("save it as UTF-8") && err.contains("iconv"),
+                    "{err}"
+                );
+                assert!(!err.contains("NUL"), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_utf8_byte_order_mark_is_read_past() {
+        let mut store = MemStore::default();
+        let r = run(
+            &mut store,
+            "c.csv",
+            "\u{feff}email,first_name\nann@x.com,Ann\n",
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!((r.loaded, r.rejected), (1, 0));
+        let r = run(
+            &mut store,
+            "c.jsonl",
+            "\u{feff}{\"email\":\"bo@x.com\"}\n",
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!((r.loaded, r.rejected), (1, 0));
+    }
+
+    #[test]
+    fn a_nul_byte_is_reported_with_its_line() {
+        let mut body = String::from("email,first_name\n");
+        for i in 0..48 {
+            body.push_str(&format!("p{i}@x.com,P\n"));
+        }
+        body.push_str("bad@x.com,B\0d\n");
+        let err = refusal("c.csv", body.as_bytes());
+        assert!(err.contains("line 50, byte 12"), "{err}");
+        // Past the first bytes looked at, the row is rejected with its line.
+        let mut body = String::from("email,first_name\n");
+        for i in 0..1000 {
+            body.push_str(&format!("p{i}@x.com,P\n"));
+        }
+        body.push_str("bad@x.com,B\0d\n");
+        let mut store = MemStore::default();
+        let r = run(&mut store, "c.csv", &body, &opts()).unwrap();
+        assert_eq!((r.loaded, r.rejected), (1000, 1));
+        assert_eq!(lines(&r), vec![1002]);
+        assert!(r.rejections[0].reason.contains("NUL"), "{:?}", r.rejections);
+    }
+
+    #[test]
+    fn errors_quote_a_huge_line_cut() {
+        let huge = "y".repeat(2_000_000);
+        let err = refusal("c.csv", format!("{huge}\nmore\n").as_bytes());
+        assert!(err.len() < 1_000, "{} bytes", err.len());
+        assert!(
+            err.contains("(2000000 characters)"),
+            "{}",
+            &err[..200.min(err.len())]
+        );
+        let mut store = MemStore::default();
+        let r = run(
+            &mut store,
+            "c.csv",
+            &format!("email,first_name\n{huge},Ann\n"),
+            &opts(),
+        )
+        .unwrap();
+        assert!(
+            r.rejections[0].reason.len() < 300,
+            "{}",
+            r.rejections[0].reason.len()
+        );
+    }
+
+    #[test]
+    fn a_broken_jsonl_line_is_named_by_its_line_in_the_file() {
+        let mut store = MemStore::default();
+        let body = "{\"email\":\"a@x.com\"}\n{\"email\":\"b@x.com\"}\n{\"email\": oops}\n";
+        let r = run(&mut store, "c.jsonl", body, &opts()).unwrap();
+        assert_eq!(lines(&r), vec![3]);
+        let reason = &r.rejections[0].reason;
+        assert!(!reason.contains("line 1"), "{reason}");
+        assert!(reason.contains("column 11"), "{reason}");
     }
 
     #[test]

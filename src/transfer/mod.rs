@@ -364,13 +364,21 @@ pub enum ImportError {
     },
 }
 
+/// Names listed in a message: each cut to a readable length, at most [`LISTED_NAMES`].
 fn backticked(items: &[String]) -> String {
-    items
+    let mut listed: Vec<String> = items
         .iter()
-        .map(|c| format!("`{c}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .take(LISTED_NAMES)
+        .map(|c| format!("`{}`", crate::model::normalize::excerpt(c)))
+        .collect();
+    if items.len() > LISTED_NAMES {
+        listed.push(format!("and {} more", items.len() - LISTED_NAMES));
+    }
+    listed.join(", ")
 }
+
+/// Column names a message lists before it says how many more there are.
+const LISTED_NAMES: usize = 20;
 
 /// The store calls import and export make, so that their logic can be tested against an
 /// in-memory store as well as the SQLite one.
