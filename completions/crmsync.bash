@@ -774,7 +774,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__export)
-            opts="-o -q -v -h -V --object --format --output --include-archived --config --state --json --quiet --verbose --color --help --version"
+            opts="-o -q -v -h -V --object --format --output --include-archived --raw --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1208,7 +1208,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__import)
-            opts="-q -v -h -V --object --format --map --on-duplicate --to --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --object --format --map --on-duplicate --blank --raw --to --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1228,6 +1228,10 @@ _crmsync() {
                     ;;
                 --on-duplicate)
                     COMPREPLY=($(compgen -W "merge skip error" -- "${cur}"))
+                    return 0
+                    ;;
+                --blank)
+                    COMPREPLY=($(compgen -W "keep clear" -- "${cur}"))
                     return 0
                     ;;
                 --to)

@@ -123,12 +123,15 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l map -d 'Map a
 complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l on-duplicate -d 'What to do with a row that matches an existing record [default: `import.on_duplicate`, else merge]' -r -f -a "merge\t'Fill and overwrite the existing record\'s fields with the row\'s non-empty values'
 skip\t'Keep the existing record; the row is counted as skipped'
 error\t'Reject the row, with its line number'"
+complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l blank -d 'What an empty cell does to a record the row updates: `keep` its value, or `clear` it' -r -f -a "keep\t'The field keeps its value: a file updates only what it has'
+clear\t'The field is cleared'"
 complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l to -d 'After loading, sync these records to this connection (creates nothing twice)' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
 complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
 complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l raw -d 'Read CSV values as they are: keep a `\'` that `crmsync export` puts before a value a spreadsheet would run (`\'=SUM(A1)`), instead of taking it off'
 complete -c crmsync -n "__fish_crmsync_using_subcommand import" -l json -d 'Print machine-readable JSON on stdout'
 complete -c crmsync -n "__fish_crmsync_using_subcommand import" -s q -l quiet -d 'Print less (repeat for even less)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand import" -s v -l verbose -d 'Print more (repeat for more)'
@@ -144,6 +147,7 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand export" -l color -d 'Whe
 always\t''
 never\t''"
 complete -c crmsync -n "__fish_crmsync_using_subcommand export" -l include-archived -d 'Include archived records'
+complete -c crmsync -n "__fish_crmsync_using_subcommand export" -l raw -d 'Write CSV values as they are, for programs; by default a value beginning with `=`, `+`, `-`, `@`, a tab or a carriage return gets a `\'` before it, so that a spreadsheet shows it instead of running it (import takes the `\'` off again)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand export" -l json -d 'Print machine-readable JSON on stdout'
 complete -c crmsync -n "__fish_crmsync_using_subcommand export" -s q -l quiet -d 'Print less (repeat for even less)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand export" -s v -l verbose -d 'Print more (repeat for more)'

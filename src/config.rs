@@ -51,8 +51,9 @@ pub struct SyncSettings {
     /// How far back (seconds) each change-feed read starts before the stored cursor, for
     /// clock skew between crmsync and the CRM and for search indexes that lag behind writes.
     pub overlap_secs: u64,
-    /// The canonical fields that match an unlinked record to a local one (normalised).
-    pub match_keys: Vec<String>,
+    /// The canonical fields that match an unlinked record to a local one (normalised), per
+    /// object; default: `email` for contacts, `domain` for companies.
+    pub match_keys: MatchKeys,
 }
 
 impl Default for SyncSettings {
@@ -61,7 +62,7 @@ impl Default for SyncSettings {
             conflict_policy: ConflictPolicy::NewestWins,
             max_archive_pct: 50,
             overlap_secs: (crate::providers::DEFAULT_OVERLAP_MS / 1000) as u64,
-            match_keys: vec!["email".to_string()],
+            match_keys: MatchKeys::default(),
         }
     }
 }
@@ -147,7 +148,7 @@ pub struct ConnectionConfig {
     #[serde(default)]
     pub on_delete: OnDelete,
     /// Match keys for this connection; default: `[sync] match_keys`.
-    pub match_keys: Option<Vec<String>>,
+    pub match_keys: Option<MatchKeys>,
     /// Which local records are created in this CRM, e.g. `warmness >= 4`; default: all. The
     /// connection-wide form applies to the one object whose fields it names;
     /// `[connections.NAME.OBJECT] create_when` names the object outright.
@@ -411,9 +412,10 @@ impl Config {
                 crate::providers::http::TIMEOUT_SETTING
             ));
         }
-        for key in &self.sync.match_keys {
-            check_match_key(key).map_err(|m| format!("`sync.match_keys`: {m}"))?;
-        }
+        self.sync
+            .match_keys
+            .check()
+            .map_err(|m| format!("`sync.match_keys`: {m}"))?;
         for (object, fields) in &self.policies {
             for field in fields.keys() {
                 if object.field_type(field).is_none() {
@@ -429,8 +431,8 @@ impl Config {
                 crate::providers::http::check_base_url(url)
                     .map_err(|m| format!("`connections.{name}.base_url`: {m}"))?;
             }
-            for key in conn.match_keys.iter().flatten() {
-                check_match_key(key)
+            if let Some(keys) = &conn.match_keys {
+                keys.check()
                     .map_err(|m| format!("`connections.{name}.match_keys`: {m}"))?;
             }
             for (i, f) in conn.fields.iter().enumerate() {
@@ -528,13 +530,87 @@ fn plain_expected(message: &str) -> String {
     out
 }
 
-fn check_match_key(key: &str) -> Result<(), String> {
-    if ObjectKind::Contact.field_type(key).is_some()
-        || ObjectKind::Company.field_type(key).is_some()
-    {
+/// Match keys: one list for every object (`["email"]`), or a list per object
+/// (`{ contact = ["email"], company = ["domain"] }`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MatchKeys {
+    /// Each object takes the fields of it that the list names; an object none of whose
+    /// fields it names keeps its default. An empty list matches nothing.
+    All(Vec<String>),
+    /// The keys of each object named; an object not named keeps its default.
+    PerObject(BTreeMap<ObjectKind, Vec<String>>),
+}
+
+impl Default for MatchKeys {
+    fn default() -> Self {
+        MatchKeys::PerObject(BTreeMap::new())
+    }
+}
+
+impl From<Vec<String>> for MatchKeys {
+    fn from(keys: Vec<String>) -> Self {
+        MatchKeys::All(keys)
+    }
+}
+
+impl MatchKeys {
+    /// The match keys of `kind`.
+    pub fn for_object(&self, kind: ObjectKind) -> Vec<String> {
+        match self {
+            MatchKeys::All(keys) if keys.is_empty() => Vec::new(),
+            MatchKeys::All(keys) => {
+                let own: Vec<String> = keys
+                    .iter()
+                    .filter(|k| kind.field_type(k).is_some())
+                    .cloned()
+                    .collect();
+                if own.is_empty() {
+                    default_match_keys(kind)
+                } else {
+                    own
+                }
+            }
+            MatchKeys::PerObject(map) => map
+                .get(&kind)
+                .cloned()
+                .unwrap_or_else(|| default_match_keys(kind)),
+        }
+    }
+
+    /// Every key names a field (of its object, where one is named).
+    fn check(&self) -> Result<(), String> {
+        match self {
+            MatchKeys::All(keys) => {
+                for key in keys {
+                    if ObjectKind::Contact.field_type(key).is_none()
+                        && ObjectKind::Company.field_type(key).is_none()
+                    {
+                        return Err(format!("`{key}` is not a contact or company field"));
+                    }
+                }
+            }
+            MatchKeys::PerObject(map) => {
+                for (kind, keys) in map {
+                    for key in keys {
+                        if kind.field_type(key).is_none() {
+                            return Err(format!("`{key}` is not a {kind} field"));
+                        }
+                    }
+                }
+            }
+        }
         Ok(())
-    } else {
-        Err(format!("`{key}` is not a contact or company field"))
+    }
+}
+
+/// The match keys of `kind` when none are configured: the field that names one real-world
+/// object (`email` for contacts, `domain` for companies; none for activities).
+pub fn default_match_keys(kind: ObjectKind) -> Vec<String> {
+    match kind {
+        ObjectKind::Contact => vec!["email".to_string()],
+        ObjectKind::Company => vec!["domain".to_string()],
+        ObjectKind::Activity => Vec::new(),
     }
 }
 
@@ -753,5 +829,36 @@ mod tests {
             let got = refusal(text);
             assert!(got.contains(want), "{text}\n{got}");
         }
+    }
+
+    fn keys(text: &str) -> Result<MatchKeys, String> {
+        Config::parse(text, Path::new("c.toml"))
+            .map(|c| c.sync.match_keys)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn match_keys_are_per_object_with_defaults() {
+        let default = keys("").unwrap();
+        assert_eq!(default.for_object(ObjectKind::Contact), ["email"]);
+        assert_eq!(default.for_object(ObjectKind::Company), ["domain"]);
+        assert!(default.for_object(ObjectKind::Activity).is_empty());
+
+        let list = keys("[sync]\nmatch_keys = [\"email\"]\n").unwrap();
+        assert_eq!(list.for_object(ObjectKind::Contact), ["email"]);
+        assert_eq!(
+            list.for_object(ObjectKind::Company),
+            ["domain"],
+            "its default"
+        );
+        let none = keys("[sync]\nmatch_keys = []\n").unwrap();
+        assert!(none.for_object(ObjectKind::Company).is_empty());
+
+        let table = keys("[sync.match_keys]\ncompany = [\"name\"]\n").unwrap();
+        assert_eq!(table.for_object(ObjectKind::Company), ["name"]);
+        assert_eq!(table.for_object(ObjectKind::Contact), ["email"]);
+
+        let err = keys("[sync.match_keys]\ncompany = [\"email\"]\n").unwrap_err();
+        assert!(err.contains("`email` is not a company field"), "{err}");
     }
 }

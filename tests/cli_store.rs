@@ -275,6 +275,15 @@ fn import_refuses_a_file_that_is_not_csv_and_writes_nothing() {
         run.stderr
     );
     assert_eq!(dump(&env), before);
+    // The refusal is kept in the run log, as the README says.
+    let log = env.run(&["log", "--json"]).json();
+    assert_eq!(log[0]["command"], "import");
+    assert_eq!(log[0]["outcome"], "failed");
+    assert!(
+        log[0]["error"].as_str().unwrap().contains("photo.csv"),
+        "{}",
+        log[0]
+    );
 }
 
 #[test]
@@ -1246,4 +1255,33 @@ fn a_jsonl_file_without_field_keys_gets_jsonl_advice() {
         run.stderr
     );
     assert!(!run.stderr.contains("header"), "{}", run.stderr);
+}
+
+#[test]
+fn import_with_blank_clear_empties_a_field_and_export_neutralises_formulas() {
+    let env = seeded();
+    let id = id_of(&env, "ann@example.com");
+    env.write("p.csv", &format!("id,last_name,phone\n{id},,=1+1\n"));
+    env.run(&["import", "p.csv"]).ok();
+    let show = |env: &TestEnv| {
+        let store = Store::open(&env.state_path()).unwrap();
+        store.get_record(&id).unwrap().unwrap()
+    };
+    let ann = show(&env);
+    assert_eq!(
+        ann.get("last_name"),
+        Some("Lee"),
+        "an empty cell keeps the value"
+    );
+    assert_eq!(ann.get("first_name"), Some("Ann"));
+    assert_eq!(ann.get("phone"), Some("=1+1"));
+    env.run(&["import", "p.csv", "--blank", "clear"]).ok();
+    assert_eq!(show(&env).get("last_name"), None);
+
+    let csv = env.run(&["export"]);
+    csv.ok();
+    assert!(csv.stdout.contains(",'=1+1,"), "{}", csv.stdout);
+    let raw = env.run(&["export", "--raw"]);
+    raw.ok();
+    assert!(raw.stdout.contains(",=1+1,"), "{}", raw.stdout);
 }

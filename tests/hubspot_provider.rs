@@ -1881,3 +1881,60 @@ async fn a_batch_never_names_one_record_twice() {
     assert_eq!(seen.len(), 2, "one call per distinct set, none refused");
     assert_eq!(seen[0].body["inputs"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_value_longer_than_hubspot_takes_fails_its_record_before_anything_is_sent() {
+    let fake = Fake::start(|req, _| {
+        let inputs = req.body["inputs"].as_array().unwrap();
+        assert_eq!(inputs.len(), 1, "only the record that fits is sent");
+        if req.path.ends_with("/batch/upsert") {
+            complete(vec![json!({ "id": "900", "new": true,
+                "properties": { "email": "b@x.test", "crmsync_id": "L2" },
+                "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-03-01T00:00:00.000Z",
+                "archived": false })])
+        } else {
+            complete(vec![json!({ "id": "7",
+                "properties": { "lastname": "Lee" },
+                "createdAt": "2026-01-01T00:00:00.000Z", "updatedAt": "2026-03-01T00:00:00.000Z",
+                "archived": false })])
+        }
+    });
+    let s = setup(&fake, None, |_| {});
+    let long = "é".repeat(65_537);
+    let fits = "é".repeat(65_536);
+    let out =
+        s.hs.create(
+            ObjectKind::Contact,
+            &[
+                write("L1", None, &[("email", "a@x.test"), ("notes", &long)]),
+                write("L2", None, &[("email", "b@x.test"), ("notes", &fits)]),
+            ],
+        )
+        .await
+        .unwrap();
+    let err = out[0].as_ref().unwrap_err();
+    assert!(
+        err.message.contains("`notes`") && err.message.contains("65536"),
+        "{err:?}"
+    );
+    assert!(!err.retryable);
+    assert_eq!(out[1].as_ref().unwrap().id, "900");
+
+    let out =
+        s.hs.update(
+            ObjectKind::Contact,
+            &[
+                write("L3", Some("6"), &[("notes", &long)]),
+                write("L4", Some("7"), &[("lastname", "Lee")]),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(out[0].is_err(), "{out:?}");
+    assert_eq!(out[1].as_ref().unwrap().id, "7");
+    assert_eq!(
+        fake.seen().len(),
+        2,
+        "one call for each write, without the long value"
+    );
+}

@@ -29,6 +29,11 @@ pub struct Args {
     /// Include archived records
     #[arg(long)]
     pub include_archived: bool,
+    /// Write CSV values as they are, for programs; by default a value beginning with `=`, `+`,
+    /// `-`, `@`, a tab or a carriage return gets a `'` before it, so that a spreadsheet shows it
+    /// instead of running it (import takes the `'` off again)
+    #[arg(long)]
+    pub raw: bool,
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
@@ -43,6 +48,10 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         })?,
         (None, None) => Format::Csv,
     };
+    let options = crate::transfer::ExportOptions {
+        include_archived: args.include_archived,
+        raw: args.raw,
+    };
     let Some(store) = record::open_for_reading(ctx)? else {
         ctx.out.note(format!(
             "no state file at `{}` yet: nothing to export",
@@ -56,20 +65,14 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 &store,
                 args.object,
                 format,
-                args.include_archived,
+                options,
                 out,
             )?)
         })?,
         None => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let summary = crate::transfer::export(
-                &store,
-                args.object,
-                format,
-                args.include_archived,
-                &mut out,
-            )?;
+            let summary = crate::transfer::export(&store, args.object, format, options, &mut out)?;
             out.flush()
                 .context("writing the export to standard output failed")?;
             summary

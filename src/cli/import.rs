@@ -11,7 +11,7 @@ use crate::output::progress::ImportBar;
 use crate::output::table::table;
 use crate::store::RunOutcome;
 use crate::transfer::{
-    Format, ImportError, ImportOptions, ImportReport, MAX_LISTED_NAMES, UnlinkedCompanies,
+    Blank, Format, ImportError, ImportOptions, ImportReport, MAX_LISTED_NAMES, UnlinkedCompanies,
     parse_map_spec,
 };
 
@@ -27,6 +27,7 @@ use super::{Context, Exit, record};
   crmsync import contacts.csv
   crmsync import companies.jsonl --object company
   crmsync import leads.csv --map 'E-mail Address=email' --map 'Notes=-' --on-duplicate skip
+  crmsync import phones.csv --blank clear               # id,phone: an empty phone is cleared
   crmsync import fixtures/contacts.csv --to hubspot     # seed a test CRM, idempotently")]
 pub struct Args {
     /// The file: .csv (with a header row) or .jsonl (one JSON object per line)
@@ -43,6 +44,13 @@ pub struct Args {
     /// What to do with a row that matches an existing record [default: `import.on_duplicate`, else merge]
     #[arg(long, value_enum)]
     pub on_duplicate: Option<OnDuplicate>,
+    /// What an empty cell does to a record the row updates: `keep` its value, or `clear` it
+    #[arg(long, value_enum, default_value = "keep")]
+    pub blank: Blank,
+    /// Read CSV values as they are: keep a `'` that `crmsync export` puts before a value a
+    /// spreadsheet would run (`'=SUM(A1)`), instead of taking it off
+    #[arg(long)]
+    pub raw: bool,
     /// After loading, sync these records to this connection (creates nothing twice)
     #[arg(long, value_name = "CONNECTION")]
     pub to: Option<String>,
@@ -84,6 +92,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     }
     opts.on_duplicate = args.on_duplicate.unwrap_or(ctx.config.import.on_duplicate);
     opts.default_calling_code = ctx.config.import.default_calling_code.clone();
+    opts.match_keys = ctx.config.sync.match_keys.for_object(args.object);
+    opts.blank = args.blank;
+    opts.raw = args.raw;
 
     let (mut store, lock) = record::open_locked(ctx)?;
     let connections: Vec<String> = args.to.iter().cloned().collect();

@@ -1369,7 +1369,7 @@ impl<'a> Session<'a> {
         locals.retain(|_, r| r.kind == object);
         let already_linked = self.store.links_by_local_ids(&self.p.name, object, &ext)?;
 
-        let keys = self.match_keys();
+        let keys = self.match_keys(object);
         let mut by_key: HashMap<(String, String), Record> = HashMap::new();
         for key in &keys {
             let values: Vec<String> = sides
@@ -1569,12 +1569,10 @@ impl<'a> Session<'a> {
         Ok(ids)
     }
 
-    fn match_keys(&self) -> Vec<String> {
-        self.p
-            .config
-            .match_keys
-            .clone()
-            .unwrap_or_else(|| self.config.sync.match_keys.clone())
+    fn match_keys(&self, object: ObjectKind) -> Vec<String> {
+        let keys = self.p.config.match_keys.as_ref();
+        keys.unwrap_or(&self.config.sync.match_keys)
+            .for_object(object)
     }
 
     /// Plans and executes the local changes since this connection's local cursor.

@@ -75,7 +75,7 @@ impl World {
                 redirect_port: None,
                 objects: Some(vec![ObjectKind::Contact]),
                 on_delete: OnDelete::Archive,
-                match_keys: Some(vec![]),
+                match_keys: Some(vec![].into()),
                 create_when: None,
                 max_requests_per_run: None,
                 fields: vec![],
@@ -650,7 +650,7 @@ fn a_run_killed_before_the_crm_answered_an_external_id_stamp_sends_it_on_the_nex
     // Two CRM contacts linked by email to local records get the local ids in one update
     // call; the run dies once the CRM applied the first, before crmsync heard of either.
     let mut w = World::new(ConflictPolicy::LocalWins);
-    w.config.connections.get_mut("mem").unwrap().match_keys = Some(vec!["email".into()]);
+    w.config.connections.get_mut("mem").unwrap().match_keys = Some(vec!["email".into()].into());
     w.sync();
     let rids: Vec<String> = ["ann@x.test", "bo@x.test"]
         .iter()
@@ -973,4 +973,81 @@ fn a_push_larger_than_a_chunk_cannot_pass_the_archive_gate_chunk_by_chunk() {
     let report = w.sync();
     assert!(report.gated(), "{:?}", report.connections[0]);
     assert_eq!(live(&w), 10_000, "archives were written past the gate");
+}
+
+// ---- match keys per object -----------------------------------------------------------------
+
+#[test]
+fn the_default_match_keys_pair_companies_by_domain() {
+    // The same two companies on both sides, their domains written differently: the default
+    // configuration (no match keys anywhere) links them, two on each side, not four.
+    let mut w = World::new(ConflictPolicy::NewestWins);
+    let conn = w.config.connections.get_mut("mem").unwrap();
+    conn.match_keys = None;
+    conn.objects = Some(vec![ObjectKind::Company, ObjectKind::Contact]);
+    for (name, domain) in [
+        ("Acme", "acme.com"),
+        ("Globex", "https://www.Globex.com/about"),
+    ] {
+        new_local_of(
+            &mut w,
+            ObjectKind::Company,
+            &[("name", name), ("domain", domain)],
+        );
+    }
+    for (name, domain) in [("Acme", "www.acme.com"), ("Globex", "globex.com")] {
+        w.crm
+            .user_create(ObjectKind::Company, &[("name", name), ("domain", domain)]);
+    }
+    let report = w.sync();
+    assert!(report.connections[0].error.is_none(), "{report:?}");
+    assert_eq!(w.crm.all(ObjectKind::Company).len(), 2);
+    assert_eq!(w.store.count_records(ObjectKind::Company, true).unwrap(), 2);
+    let writes = w.crm.writes();
+    w.sync();
+    assert_eq!(w.crm.writes(), writes, "nothing left to write");
+}
+
+// ---- partial imports -----------------------------------------------------------------------
+
+#[test]
+fn a_partial_import_by_id_syncs_only_the_field_it_changed() {
+    let mut w = World::new(ConflictPolicy::NewestWins);
+    let rec = new_local(
+        &mut w,
+        &[
+            ("email", "ann@x.test"),
+            ("first_name", "Ann"),
+            ("last_name", "Lee"),
+            ("phone", "1"),
+        ],
+    );
+    w.sync();
+    let rid = linked_remote(&w, &rec.id).expect("linked");
+    let writes = w.crm.writes();
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.csv");
+    std::fs::write(&file, format!("id,phone,last_name\n{},2,\n", rec.id)).unwrap();
+    let opts = crate::transfer::ImportOptions::new(ObjectKind::Contact, w.clock.now(), 0);
+    let report =
+        crate::transfer::import_file(&mut w.store, &file, &opts, &crate::transfer::NoProgress)
+            .unwrap();
+    assert_eq!((report.loaded, report.merged), (0, 1));
+
+    let report = w.sync();
+    assert!(report.connections[0].error.is_none(), "{report:?}");
+    assert_eq!(w.crm.writes(), writes + 1, "one update");
+    for (prop, want) in [
+        ("email", "ann@x.test"),
+        ("firstname", "Ann"),
+        ("lastname", "Lee"),
+        ("phone", "2"),
+    ] {
+        assert_eq!(remote_prop(&w, &rid, prop).as_deref(), Some(want), "{prop}");
+    }
+    assert_eq!(
+        local_field(&w, &rec.id, "last_name").as_deref(),
+        Some("Lee")
+    );
 }

@@ -4,12 +4,28 @@
 //! [`normalize`], so that `" Ann@Example.COM "` and `"ann@example.com"` are one value and a
 //! CRM that reformats a value does not look like an edit. Normalising is idempotent.
 
+use std::borrow::Cow;
+
+use unicode_normalization::UnicodeNormalization;
+
 use super::FieldType;
 
 /// Why a value does not fit its field's type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct BadValue(pub String);
+
+/// Characters of a value that a message quotes; a longer value is cut, saying how long it was.
+pub const QUOTED_CHARS: usize = 60;
+
+/// `v` as a message quotes it: whole up to [`QUOTED_CHARS`] characters, else its beginning
+/// and how many characters it has, so a 30 MB value never fills a terminal or a log.
+pub fn excerpt(v: &str) -> Cow<'_, str> {
+    match v.char_indices().nth(QUOTED_CHARS) {
+        None => Cow::Borrowed(v),
+        Some((end, _)) => Cow::Owned(format!("{}… ({} characters)", &v[..end], v.chars().count())),
+    }
+}
 
 /// Normalises `value` for a field of type `ty`. Returns `Ok(None)` for an empty value.
 pub fn normalize(ty: FieldType, value: &str) -> Result<Option<String>, BadValue> {
@@ -88,7 +104,100 @@ fn email(v: &str) -> Result<String, BadValue> {
     if ok {
         Ok(e)
     } else {
-        Err(BadValue(format!("`{v}` is not an email address")))
+        Err(BadValue(format!(
+            "`{}` is not an email address",
+            excerpt(v)
+        )))
+    }
+}
+
+/// The form in which a value of match key `field` is compared: `email` and `domain` values
+/// get [`email_key`] and [`domain_key`]; any other field is compared as stored. The record
+/// keeps its value as written; only matching uses this form.
+pub fn match_key<'a>(field: &str, value: &'a str) -> Cow<'a, str> {
+    match field {
+        "email" => email_key(value),
+        "domain" => domain_key(value),
+        _ => Cow::Borrowed(value),
+    }
+}
+
+/// Characters that show as nothing: zero-width space, non-joiner and joiner, word joiner,
+/// the byte-order mark (zero-width no-break space) and the soft hyphen. Two addresses that
+/// differ only by these look identical, so match keys leave them out.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{ad}'
+    )
+}
+
+/// The match key of an email address: without invisible characters, lower case, Unicode NFC,
+/// the domain in its ASCII (punycode) form, so `José@Bücher.example` written composed or
+/// decomposed, and with `xn--bcher-kva.example`, is one key. A dotted capital `İ` lower-cases
+/// to `i` with a combining dot above (U+0069 U+0307), so it never matches a plain `i`.
+/// An already normalised ASCII address (the common case) is returned as it is.
+pub fn email_key(value: &str) -> Cow<'_, str> {
+    let v = value.trim();
+    if v.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        return Cow::Borrowed(v);
+    }
+    let folded = fold_text(v);
+    match folded.rsplit_once('@') {
+        Some((user, domain)) => Cow::Owned(format!("{user}@{}", ascii_domain(domain))),
+        None => Cow::Owned(folded),
+    }
+}
+
+/// The match key of a web domain: lower case, without a scheme (`https://`), user, port,
+/// path, query or fragment, a leading `www.` or a trailing dot, in its ASCII (punycode) form:
+/// `https://www.Acme.com/about` and `acme.com` are one key. A plain lower-case ASCII domain
+/// is returned as it is.
+pub fn domain_key(value: &str) -> Cow<'_, str> {
+    let v = value.trim();
+    if !v.starts_with("www.")
+        && !v.ends_with('.')
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        return Cow::Borrowed(v);
+    }
+    let folded = fold_text(v);
+    let mut d = folded.as_str();
+    if let Some(i) = d.find("://") {
+        d = &d[i + 3..];
+    }
+    if let Some(i) = d.find(['/', '?', '#']) {
+        d = &d[..i];
+    }
+    if let Some(i) = d.rfind('@') {
+        d = &d[i + 1..];
+    }
+    if let Some((host, port)) = d.rsplit_once(':')
+        && port.bytes().all(|b| b.is_ascii_digit())
+    {
+        d = host;
+    }
+    let d = d.trim_end_matches('.');
+    let d = d.strip_prefix("www.").unwrap_or(d);
+    Cow::Owned(ascii_domain(d).into_owned())
+}
+
+/// `v` without invisible characters, lower case, in Unicode NFC.
+fn fold_text(v: &str) -> String {
+    let visible: String = v.chars().filter(|&c| !is_invisible(c)).collect();
+    visible.to_lowercase().nfc().collect()
+}
+
+/// A lower-case domain in its ASCII form (IDNA, punycode); one that IDNA refuses stays as
+/// it is, so it still matches itself.
+fn ascii_domain(domain: &str) -> Cow<'_, str> {
+    if domain.is_ascii() {
+        return Cow::Borrowed(domain);
+    }
+    match idna::domain_to_ascii(domain) {
+        Ok(ascii) if !ascii.is_empty() => Cow::Owned(ascii),
+        _ => Cow::Borrowed(domain),
     }
 }
 
@@ -96,9 +205,9 @@ fn number(v: &str) -> Result<String, BadValue> {
     let n: f64 = v
         .replace(['_', ' '], "")
         .parse()
-        .map_err(|_| BadValue(format!("`{v}` is not a number")))?;
+        .map_err(|_| BadValue(format!("`{}` is not a number", excerpt(v))))?;
     if !n.is_finite() {
-        return Err(BadValue(format!("`{v}` is not a finite number")));
+        return Err(BadValue(format!("`{}` is not a finite number", excerpt(v))));
     }
     // Shortest text that reads back as the same number: `4`, `4.5`, `-0.25`.
     if n == n.trunc() && n.abs() < 1e15 {
@@ -112,7 +221,7 @@ fn boolean(v: &str) -> Result<String, BadValue> {
     match v.to_ascii_lowercase().as_str() {
         "true" | "yes" | "y" | "1" | "on" | "x" => Ok("true".into()),
         "false" | "no" | "n" | "0" | "off" => Ok("false".into()),
-        _ => Err(BadValue(format!("`{v}` is not true or false"))),
+        _ => Err(BadValue(format!("`{}` is not true or false", excerpt(v)))),
     }
 }
 
@@ -131,7 +240,8 @@ fn date(v: &str) -> Result<String, BadValue> {
         return Ok(t.format("%Y-%m-%d").to_string());
     }
     Err(BadValue(format!(
-        "`{v}` is not a date (expected YYYY-MM-DD)"
+        "`{}` is not a date (expected YYYY-MM-DD)",
+        excerpt(v)
     )))
 }
 
@@ -207,6 +317,15 @@ mod tests {
         ] {
             assert_eq!(collapse_ws(raw), want, "{raw:?}");
         }
+    }
+
+    #[test]
+    fn messages_quote_a_long_value_cut() {
+        let long = "x".repeat(1_000_000);
+        let err = normalize(FieldType::Email, &long).unwrap_err().to_string();
+        assert!(err.len() < 200, "{} bytes", err.len());
+        assert!(err.contains("(1000000 characters)"), "{err}");
+        assert_eq!(excerpt("short"), "short");
     }
 
     #[test]
@@ -286,6 +405,78 @@ mod tests {
             let once = normalize(ty, v).unwrap().unwrap();
             assert_eq!(normalize(ty, &once).unwrap().unwrap(), once, "{ty:?} {v:?}");
         }
+    }
+
+    #[test]
+    fn email_keys_are_nfc_lower_case_with_an_ascii_domain() {
+        let nfc = "jos\u{e9}@example.com";
+        let nfd = "jose\u{301}@example.com";
+        assert_ne!(nfc, nfd);
+        assert_eq!(email_key(nfc), email_key(nfd));
+        assert_eq!(email_key(nfc), "jos\u{e9}@example.com");
+        assert_eq!(
+            email_key("zo\u{eb}@b\u{fc}cher.example"),
+            "zo\u{eb}@xn--bcher-kva.example"
+        );
+        assert_eq!(
+            email_key("zo\u{eb}@b\u{fc}cher.example"),
+            email_key("zo\u{eb}@xn--bcher-kva.example")
+        );
+        assert_eq!(
+            email_key("Zo\u{cb}@B\u{dc}CHER.example"),
+            "zo\u{eb}@xn--bcher-kva.example"
+        );
+        // The common case costs no copy.
+        assert!(matches!(email_key("ann@example.com"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_dotted_capital_i_does_not_match_a_plain_i() {
+        // `İ` lower-cases to `i` + U+0307 (combining dot above): it stays apart from `i`
+        // and from the dotless `ı`, in the user part and in the domain.
+        let dotted = email_key("\u{130}nci@example.com");
+        assert_ne!(dotted, email_key("inci@example.com"));
+        assert_ne!(dotted, email_key("\u{131}nci@example.com"));
+        assert_eq!(dotted, "i\u{307}nci@example.com");
+        assert_ne!(
+            email_key("inci@\u{130}stanbul.example"),
+            email_key("inci@istanbul.example")
+        );
+    }
+
+    #[test]
+    fn match_keys_leave_out_zero_width_characters() {
+        for hidden in [
+            "a\u{200b}nn@example.com",
+            "ann@exa\u{200d}mple.com",
+            "\u{feff}ann@example.com",
+            "an\u{ad}n@example.com",
+        ] {
+            assert_eq!(email_key(hidden), "ann@example.com", "{hidden:?}");
+        }
+        assert_eq!(domain_key("ac\u{200b}me.com"), "acme.com");
+    }
+
+    #[test]
+    fn domain_keys_drop_scheme_www_port_and_path() {
+        for raw in [
+            "acme.com",
+            "ACME.com",
+            "www.acme.com",
+            "https://www.acme.com/about?x=1",
+            "http://acme.com:8080/",
+            "acme.com.",
+            " Acme.COM ",
+        ] {
+            assert_eq!(domain_key(raw), "acme.com", "{raw:?}");
+        }
+        assert_eq!(domain_key("b\u{fc}cher.example"), "xn--bcher-kva.example");
+        assert_eq!(
+            domain_key("www.b\u{fc}cher.example"),
+            domain_key("xn--bcher-kva.example")
+        );
+        assert!(matches!(domain_key("acme.com"), Cow::Borrowed(_)));
+        assert_eq!(match_key("name", "Acme"), "Acme");
     }
 
     #[test]

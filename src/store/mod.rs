@@ -48,7 +48,8 @@
 //!
 //! # Cost model
 //!
-//! Match keys (`email` of contacts, `domain` of companies) are columns with their own indexes.
+//! Match keys (`email` of contacts, `domain` of companies) are columns with their own indexes,
+//! holding each value's normalised key ([`crate::model::normalize::match_key`]).
 //! Changes since a cursor, links by id, failures, open conflicts and journal entries are all
 //! index lookups; [`Store::status`] reads only the records that are out of step plus index
 //! counts. A new record costs one insert and no audit row: its creation (time, run, cause,

@@ -9,6 +9,7 @@ use rusqlite::{OptionalExtension, Row, Transaction, params};
 use super::{
     AuditCause, AuditEntry, CREATED_FIELD, LOCAL_SIDE, Store, StoreError, WriteOrigin, sql_error,
 };
+use crate::model::normalize::match_key;
 use crate::model::{Fields, Millis, ObjectKind, Record, RecordId};
 
 const RECORD_COLUMNS: &str = "id, kind, fields, updated_at, archived_at";
@@ -79,12 +80,22 @@ pub fn encode_fields(fields: &Fields) -> String {
     serde_json::to_string(fields).unwrap_or_else(|_| "{}".to_string())
 }
 
-/// The indexed match-key columns of a record: `email` for contacts, `domain` for companies.
-fn match_keys(record: &Record) -> (Option<&str>, Option<&str>) {
+/// The indexed match-key columns of a record: the [`match_key`] of a contact's `email` and
+/// of a company's `domain`. The record's fields keep the values as written.
+fn match_keys(record: &Record) -> (Option<Cow<'_, str>>, Option<Cow<'_, str>>) {
     match record.kind {
-        ObjectKind::Contact => (record.get("email"), None),
-        ObjectKind::Company => (None, record.get("domain")),
+        ObjectKind::Contact => (record.get("email").map(|v| match_key("email", v)), None),
+        ObjectKind::Company => (None, record.get("domain").map(|v| match_key("domain", v))),
         ObjectKind::Activity => (None, None),
+    }
+}
+
+/// The indexed column that holds `field`'s match keys for records of `kind`, if one does.
+fn match_key_column(kind: ObjectKind, field: &str) -> Option<&'static str> {
+    match (kind, field) {
+        (ObjectKind::Contact, "email") => Some("email"),
+        (ObjectKind::Company, "domain") => Some("domain"),
+        _ => None,
     }
 }
 
@@ -269,8 +280,8 @@ fn save_encoded_in(
                 stmt.raw_bind_parameter(p + 4, record.updated_at)?;
                 stmt.raw_bind_parameter(p + 5, record.archived_at)?;
                 stmt.raw_bind_parameter(p + 6, seq + 1 + r as i64)?;
-                stmt.raw_bind_parameter(p + 7, email)?;
-                stmt.raw_bind_parameter(p + 8, domain)?;
+                stmt.raw_bind_parameter(p + 7, email.as_deref())?;
+                stmt.raw_bind_parameter(p + 8, domain.as_deref())?;
             }
             stmt.raw_execute()
         })()
@@ -414,26 +425,29 @@ fn update_existing(
 
 impl Store {
     /// Non-archived records of `kind` whose canonical `field` equals one of `values`
-    /// (normalised values, exact match), keyed by that value. Contact `email` and company
-    /// `domain` are index lookups; other fields scan the records of `kind`. When several
-    /// records share a value, the oldest (smallest id) is returned.
+    /// (normalised values), keyed by that value. Contact `email` and company `domain` are
+    /// index lookups by [`match_key`] (`zoë@bücher.example` finds the stored
+    /// `zoë@xn--bcher-kva.example`); other fields scan the records of `kind`, exactly. When
+    /// several records share a value, the oldest (smallest id) is returned.
     pub fn find_by_field(
         &self,
         kind: ObjectKind,
         field: &str,
         values: &[String],
     ) -> Result<HashMap<String, Record>, StoreError> {
-        let column = match (kind, field) {
-            (ObjectKind::Contact, "email") => Some("email"),
-            (ObjectKind::Company, "domain") => Some("domain"),
-            _ => None,
-        };
+        let column = match_key_column(kind, field);
         if column.is_some() && !values.is_empty() {
             self.need_record_indexes()?;
         }
-        let mut wanted: Vec<&str> = values
+        // An indexed column holds match keys: the values are looked up by theirs, and each
+        // given value gets the record its key found.
+        let keys: Vec<Cow<'_, str>> = match column {
+            Some(_) => values.iter().map(|v| match_key(field, v)).collect(),
+            None => values.iter().map(|v| Cow::Borrowed(v.as_str())).collect(),
+        };
+        let mut wanted: Vec<&str> = keys
             .iter()
-            .map(String::as_str)
+            .map(|k| k.as_ref())
             .filter(|v| !v.is_empty())
             .collect();
         wanted.sort_unstable();
@@ -504,7 +518,20 @@ impl Store {
                 found.insert(value, raw.into_record(&self.path)?);
             }
         }
-        Ok(found)
+        if keys
+            .iter()
+            .zip(values)
+            .all(|(k, v)| k.as_ref() == v.as_str())
+        {
+            return Ok(found);
+        }
+        let mut by_value = HashMap::with_capacity(found.len());
+        for (key, value) in keys.iter().zip(values) {
+            if let Some(record) = found.get(key.as_ref()) {
+                by_value.insert(value.clone(), record.clone());
+            }
+        }
+        Ok(by_value)
     }
 
     /// Inserts or replaces `records` by id in one transaction. Each record changed by this
@@ -614,9 +641,9 @@ impl Store {
         kind: ObjectKind,
         value: &str,
     ) -> Result<Option<Record>, StoreError> {
-        let column = match kind {
-            ObjectKind::Contact => "email",
-            ObjectKind::Company => "domain",
+        let (column, value) = match kind {
+            ObjectKind::Contact => ("email", match_key("email", value)),
+            ObjectKind::Company => ("domain", match_key("domain", value)),
             ObjectKind::Activity => return Ok(None),
         };
         let raw = self
@@ -626,8 +653,10 @@ impl Store {
                  ORDER BY archived_at IS NOT NULL, archived_at DESC, id LIMIT 1"
             ))
             .and_then(|mut s| {
-                s.query_row([kind.as_str(), value], |r| RawRecord::from_row(r, 0))
-                    .optional()
+                s.query_row([kind.as_str(), value.as_ref()], |r| {
+                    RawRecord::from_row(r, 0)
+                })
+                .optional()
             })
             .map_err(|e| self.sql("look a record up by match key", e))?;
         raw.map(|r| r.into_record(&self.path)).transpose()

@@ -15,7 +15,7 @@ use super::{StoreError, sql_error};
 pub const APPLICATION_ID: i64 = 0x6372_6d73;
 
 /// Migration `i` (0-based) takes a file from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     V1_BASE,
     V2_LEASES_AND_QUEUE_INDEXES,
     V3_RETIRED_LINKS,
@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     V6_REQUEUED_FAILURES,
     V7_CONNECTION_ACCOUNTS,
     V8_STATE_ID,
+    V9_MATCH_KEY_FORMS,
 ];
 
 /// The schema version this build writes.
@@ -220,6 +221,54 @@ const V8_STATE_ID: &str = "
 INSERT OR IGNORE INTO meta(key, value) VALUES ('state_id', lower(hex(randomblob(16))));
 ";
 
+/// Version 9: the `email` and `domain` columns hold match keys (NFC, lower case, the domain
+/// in punycode, no invisible characters; a domain without scheme, `www.` or path) rather
+/// than the values as written. The rows whose value is not its own key are rewritten by
+/// [`rekey_match_keys`], which runs with this step.
+pub(super) const V9_MATCH_KEY_FORMS: &str = "
+UPDATE meta SET value = value WHERE key = 'seq';
+";
+
+/// Rewrites the match-key columns whose value is not its own [`match_key`]: contacts'
+/// emails beyond lower-case ASCII, and every company's domain (companies are few).
+fn rekey_match_keys(tx: &rusqlite::Transaction<'_>, path: &Path) -> Result<(), StoreError> {
+    use crate::model::normalize::match_key;
+    let queries = [
+        (
+            "email",
+            "SELECT id, email FROM records WHERE kind = 'contact' AND email IS NOT NULL
+             AND (email GLOB '*[^ -~]*' OR email GLOB '*[A-Z]*')",
+        ),
+        (
+            "domain",
+            "SELECT id, domain FROM records WHERE kind = 'company' AND domain IS NOT NULL",
+        ),
+    ];
+    for (column, select) in queries {
+        let mut stale: Vec<(String, String)> = Vec::new();
+        let read = |e| sql_error(path, "read the match keys", e);
+        let mut stmt = tx.prepare(select).map_err(read)?;
+        let mut rows = stmt.query([]).map_err(read)?;
+        while let Some(row) = rows.next().map_err(read)? {
+            let (id, value): (String, String) =
+                (row.get(0).map_err(read)?, row.get(1).map_err(read)?);
+            let key = match_key(column, &value);
+            if key != value.as_str() {
+                stale.push((id, key.into_owned()));
+            }
+        }
+        let mut update = tx
+            .prepare(&format!("UPDATE records SET {column} = ?2 WHERE id = ?1"))
+            .map_err(|e| sql_error(path, "prepare a match key update", e))?;
+        for (id, key) in stale {
+            update
+                .execute([id, key])
+                .map_err(|e| sql_error(path, "rewrite a match key", e))?;
+        }
+    }
+    Ok(())
+}
+
 /// The secondary indexes of `records` that a bulk load sets aside and builds again when it
 /// ends ([`super::Store::begin_bulk_load`]), by name, each as the latest migration that
 /// touched it left it. Built with `IF NOT EXISTS` at every open, so a load killed before its
@@ -271,6 +320,9 @@ pub(super) fn migrate_to(
         }
         tx.execute_batch(step)
             .map_err(|e| sql_error(path, &format!("apply schema migration {version}"), e))?;
+        if *step == V9_MATCH_KEY_FORMS {
+            rekey_match_keys(&tx, path)?;
+        }
     }
     tx.pragma_update(None, "application_id", APPLICATION_ID)
         .and_then(|_| tx.pragma_update(None, "user_version", target))

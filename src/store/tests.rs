@@ -1621,3 +1621,89 @@ fn a_write_to_a_read_only_state_file_says_so_and_what_to_do() {
     assert!(message.contains("chmod u+w"), "{message}");
     assert!(!message.contains("Error code 8"), "{message}");
 }
+
+// ---- match keys in other forms -------------------------------------------------------------
+
+#[test]
+fn match_keys_find_the_same_address_in_another_form() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    s.save_records(
+        &[
+            contact(1, "jose\u{301}@example.com"),
+            contact(2, "zo\u{eb}@b\u{fc}cher.example"),
+            contact(3, "\u{130}nci@example.com"),
+            rec(
+                4,
+                ObjectKind::Company,
+                &[("domain", "https://www.acme.com/about"), ("name", "Acme")],
+            ),
+        ],
+        &IMPORT,
+    )
+    .unwrap();
+    let wanted = [
+        "jos\u{e9}@example.com".to_string(),
+        "zo\u{eb}@xn--bcher-kva.example".to_string(),
+        "inci@example.com".to_string(),
+    ];
+    let found = s
+        .find_by_field(ObjectKind::Contact, "email", &wanted)
+        .unwrap();
+    assert_eq!(found[&wanted[0]].id, id(1), "NFC finds NFD");
+    assert_eq!(found[&wanted[1]].id, id(2), "punycode finds Unicode");
+    assert!(!found.contains_key(&wanted[2]), "İ is not i");
+    // The record keeps the address as written.
+    assert_eq!(
+        found[&wanted[1]].get("email"),
+        Some("zo\u{eb}@b\u{fc}cher.example")
+    );
+    let by_domain = s
+        .find_by_field(ObjectKind::Company, "domain", &["acme.com".into()])
+        .unwrap();
+    assert_eq!(by_domain["acme.com"].id, id(4));
+    assert_eq!(
+        s.find_by_match_key(ObjectKind::Contact, "ZO\u{cb}@xn--bcher-kva.example")
+            .unwrap()
+            .map(|r| r.id),
+        Some(id(2))
+    );
+}
+
+#[test]
+fn a_file_from_before_match_key_forms_gets_its_keys_rewritten() {
+    let (_dir, path) = temp();
+    let before = schema::MIGRATIONS
+        .iter()
+        .position(|s| *s == schema::V9_MATCH_KEY_FORMS)
+        .unwrap() as i64;
+    let mut conn = rusqlite::Connection::open(&path).unwrap();
+    schema::migrate_to(&mut conn, &path, before).unwrap();
+    let s = store_at_version(conn, &path);
+    s.conn
+        .execute_batch(&format!(
+            "INSERT INTO records(id, kind, fields, updated_at, seq, email, created_at, created_cause)
+             VALUES ('{a}', 'contact', '{{\"email\":\"zoë@bücher.example\"}}', {T0}, 90,
+                     'zoë@bücher.example', {T0}, 'import');
+             INSERT INTO records(id, kind, fields, updated_at, seq, domain, created_at, created_cause)
+             VALUES ('{b}', 'company', '{{\"domain\":\"www.acme.com\"}}', {T0}, 91,
+                     'www.acme.com', {T0}, 'import');",
+            a = id(50),
+            b = id(51),
+        ))
+        .unwrap();
+    drop(s);
+    let s = open(&path);
+    let found = s
+        .find_by_field(
+            ObjectKind::Contact,
+            "email",
+            &["zo\u{eb}@xn--bcher-kva.example".into()],
+        )
+        .unwrap();
+    assert_eq!(found.values().next().map(|r| r.id.clone()), Some(id(50)));
+    let found = s
+        .find_by_field(ObjectKind::Company, "domain", &["acme.com".into()])
+        .unwrap();
+    assert_eq!(found.values().next().map(|r| r.id.clone()), Some(id(51)));
+}

@@ -5,6 +5,12 @@
 //! `archived_at` (RFC 3339, UTC, milliseconds). Finding the custom columns takes a first pass
 //! over the records, so memory stays flat.
 //!
+//! A CSV value that a spreadsheet program would run as a formula — one beginning with `=`, `+`,
+//! `-`, `@`, a tab or a carriage return, as OWASP lists for CSV injection — is written with a
+//! `'` before it (`'=cmd|' /C calc'!A0`), which spreadsheets show as text; a value already
+//! beginning with `'` and one of those (or a second `'`) gets one more `'`, so import takes one
+//! off and reads back exactly what was stored. `raw` writes every value as it is, for programs.
+//!
 //! JSONL: one flat object per record, with the same names as the CSV columns —
 //! `{"id":"01…","email":"ann@example.com","custom.colour":"red","updated_at":"…","archived_at":null}` —
 //! holding only the fields the record has. Both read back through import unchanged.
@@ -44,10 +50,52 @@ pub fn export(
     store: &Store,
     kind: ObjectKind,
     format: Format,
-    include_archived: bool,
+    options: ExportOptions,
     out: &mut dyn Write,
 ) -> Result<ExportSummary, ExportError> {
-    export_from(store, kind, format, include_archived, out)
+    export_from(store, kind, format, options, out)
+}
+
+/// How to export.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExportOptions {
+    /// Archived records too.
+    pub include_archived: bool,
+    /// CSV values as they are, with no `'` before those a spreadsheet would run.
+    pub raw: bool,
+}
+
+/// The characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection).
+fn is_formula_start(c: u8) -> bool {
+    matches!(c, b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+}
+
+/// Whether a CSV value needs a `'` before it: it begins with a formula character, or with a
+/// `'` that import would otherwise take off.
+fn needs_quote_mark(v: &str) -> bool {
+    match v.as_bytes() {
+        [c, ..] if is_formula_start(*c) => true,
+        [b'\'', c, ..] => *c == b'\'' || is_formula_start(*c),
+        _ => false,
+    }
+}
+
+/// `v` with a `'` before it where a spreadsheet would run it (see [`needs_quote_mark`]).
+pub(crate) fn neutralise(v: &str) -> std::borrow::Cow<'_, str> {
+    if needs_quote_mark(v) {
+        std::borrow::Cow::Owned(format!("'{v}"))
+    } else {
+        std::borrow::Cow::Borrowed(v)
+    }
+}
+
+/// A CSV value as export wrote it, back as stored: one `'` taken off where [`neutralise`]
+/// put it.
+pub(crate) fn unneutralise(v: &str) -> &str {
+    match v.strip_prefix('\'') {
+        Some(rest) if needs_quote_mark(rest) => rest,
+        _ => v,
+    }
 }
 
 /// The non-standard fields present in the records, sorted.
@@ -72,9 +120,10 @@ pub(crate) fn export_from<S: RecordStore + ?Sized>(
     store: &S,
     kind: ObjectKind,
     format: Format,
-    include_archived: bool,
+    options: ExportOptions,
     out: &mut dyn Write,
 ) -> Result<ExportSummary, ExportError> {
+    let include_archived = options.include_archived;
     let extra = extra_columns(store, kind, include_archived)?;
     let mut columns: Vec<String> = vec!["id".into()];
     columns.extend(kind.standard_fields().iter().map(|f| f.name.to_string()));
@@ -115,7 +164,12 @@ pub(crate) fn export_from<S: RecordStore + ?Sized>(
                         let mut row: Vec<String> = Vec::with_capacity(columns.len());
                         row.push(r.id.0.clone());
                         for c in field_columns {
-                            row.push(r.fields.get(c).cloned().unwrap_or_default());
+                            let v = r.fields.get(c).map_or("", String::as_str);
+                            row.push(if options.raw {
+                                v.to_string()
+                            } else {
+                                neutralise(v).into_owned()
+                            });
                         }
                         row.push(format_millis(r.updated_at));
                         row.push(r.archived_at.map(format_millis).unwrap_or_default());
@@ -214,6 +268,10 @@ mod tests {
     use crate::transfer::{ImportOptions, NoProgress};
 
     const NOW: i64 = 1_790_000_000_000;
+    const ALL: ExportOptions = ExportOptions {
+        include_archived: true,
+        raw: false,
+    };
 
     fn import_text(store: &mut MemStore, name: &str, body: &[u8]) -> crate::transfer::ImportReport {
         let dir = tempfile::tempdir().unwrap();
@@ -226,14 +284,11 @@ mod tests {
 
     fn export_bytes(store: &MemStore, format: Format, include_archived: bool) -> Vec<u8> {
         let mut out = Vec::new();
-        export_from(
-            store,
-            ObjectKind::Contact,
-            format,
+        let options = ExportOptions {
             include_archived,
-            &mut out,
-        )
-        .unwrap();
+            raw: false,
+        };
+        export_from(store, ObjectKind::Contact, format, options, &mut out).unwrap();
         out
     }
 
@@ -263,6 +318,63 @@ mod tests {
     }
 
     #[test]
+    fn csv_values_a_spreadsheet_would_run_are_neutralised_and_read_back() {
+        let values = [
+            "=cmd|' /C calc'!A0",
+            "+1 555 0100",
+            "-2+3",
+            "@SUM(1+1)*cmd|' /C calc'!A0",
+            "'=already quoted",
+            "''x",
+            "'plain",
+            "plain",
+        ];
+        let mut store = MemStore::default();
+        let record = Record {
+            id: RecordId::new(),
+            kind: ObjectKind::Contact,
+            fields: values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("custom.f{i}"), v.to_string()))
+                .chain([("email".to_string(), "=a@x.com".to_string())])
+                .collect(),
+            updated_at: NOW,
+            archived_at: None,
+        };
+        store.records.insert(record.id.clone(), record.clone());
+
+        let out = export_bytes(&store, Format::Csv, false);
+        let mut rdr = csv::Reader::from_reader(&out[..]);
+        for row in rdr.records() {
+            for cell in row.unwrap().iter() {
+                assert!(
+                    !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                    "a spreadsheet would run `{cell}`"
+                );
+            }
+        }
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(text.contains("'=cmd|"), "{text}");
+        assert!(text.contains(",''=already quoted,"), "{text}");
+        assert!(text.contains(",'plain,"), "{text}");
+
+        let mut back = MemStore::default();
+        let r = import_text(&mut back, "round.csv", &out);
+        assert_eq!((r.loaded, r.rejected), (1, 0), "{:?}", r.rejections);
+        assert_eq!(back.records[&record.id].fields, record.fields);
+
+        let mut raw = Vec::new();
+        let options = ExportOptions {
+            include_archived: false,
+            raw: true,
+        };
+        export_from(&store, ObjectKind::Contact, Format::Csv, options, &mut raw).unwrap();
+        let raw = String::from_utf8(raw).unwrap();
+        assert!(raw.contains(",=cmd|"), "{raw}");
+    }
+
+    #[test]
     fn csv_header_has_id_standard_custom_sorted_then_times() {
         let store = source_store();
         let out = String::from_utf8(export_bytes(&store, Format::Csv, true)).unwrap();
@@ -280,12 +392,19 @@ mod tests {
     fn archived_records_only_on_request() {
         let store = source_store();
         let mut out = Vec::new();
-        let s = export_from(&store, ObjectKind::Contact, Format::Jsonl, false, &mut out).unwrap();
+        let s = export_from(
+            &store,
+            ObjectKind::Contact,
+            Format::Jsonl,
+            ExportOptions::default(),
+            &mut out,
+        )
+        .unwrap();
         assert_eq!((s.records, s.archived), (3, 0));
         assert!(!s.columns.contains(&"custom.zeta".to_string()));
         assert!(!String::from_utf8(out).unwrap().contains("gone@example.com"));
         let mut out = Vec::new();
-        let s = export_from(&store, ObjectKind::Contact, Format::Csv, true, &mut out).unwrap();
+        let s = export_from(&store, ObjectKind::Contact, Format::Csv, ALL, &mut out).unwrap();
         assert_eq!((s.records, s.archived), (4, 1));
         assert!(s.columns.contains(&"custom.zeta".to_string()));
         assert!(String::from_utf8(out).unwrap().contains("gone@example.com"));
@@ -363,7 +482,7 @@ mod tests {
         let store = source_store();
         for format in [Format::Csv, Format::Jsonl] {
             let err =
-                export_from(&store, ObjectKind::Contact, format, true, &mut Broken).unwrap_err();
+                export_from(&store, ObjectKind::Contact, format, ALL, &mut Broken).unwrap_err();
             assert!(matches!(err, ExportError::Write(_)), "{format}: {err:?}");
             assert!(err.to_string().contains("disk full"), "{err}");
         }

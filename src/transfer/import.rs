@@ -9,11 +9,12 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 
 use super::columns::{ColumnMapper, HeaderProblem, MapTarget, resolve_header};
+use super::export::unneutralise;
 use super::{
-    Format, ImportError, ImportOptions, ImportProgress, ImportReport, MAX_LISTED_NAMES,
+    Blank, Format, ImportError, ImportOptions, ImportProgress, ImportReport, MAX_LISTED_NAMES,
     OnDuplicate, RecordStore, parse_millis,
 };
-use crate::model::normalize::{normalize, phone_e164};
+use crate::model::normalize::{excerpt, match_key, normalize, phone_e164};
 use crate::model::{FieldType, Fields, Millis, ObjectKind, Record, RecordId};
 use crate::store::{Store, WriteOrigin, encode_fields};
 
@@ -166,8 +167,28 @@ fn refuse_non_tabular(path: &Path, format: Format, head: &[u8]) -> Result<(), Im
     if head.starts_with(b"%PDF") {
         return refuse("it is a PDF document".into());
     }
+    if let Some(encoding) = utf16(head) {
+        return Err(ImportError::NotTabular {
+            path: path.to_path_buf(),
+            expected: "a file in UTF-8",
+            why: format!(
+                "it is in {encoding}; save it as UTF-8 (in Excel \"CSV UTF-8\", in LibreOffice the character set \"Unicode (UTF-8)\"), or convert it with `iconv -f UTF-16 -t UTF-8 {} > utf8.{}`",
+                path.display(),
+                format.as_str()
+            ),
+        });
+    }
     if let Some(at) = head.iter().position(|&b| b == 0) {
-        return refuse(format!("it holds binary data (a NUL byte at offset {at})"));
+        let line = head[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = at
+            - head[..at]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1;
+        return refuse(format!(
+            "it holds binary data (a NUL byte on line {line}, byte {column} of the line)"
+        ));
     }
     let Some(first) = first_significant(head) else {
         return refuse("the file is empty".into());
@@ -184,6 +205,38 @@ fn refuse_non_tabular(path: &Path, format: Format, head: &[u8]) -> Result<(), Im
     }
 }
 
+/// The name of the UTF-16 encoding `head` is in, if it is: a byte-order mark, or (without
+/// one) text whose every other byte is NUL, as ASCII text in UTF-16 is.
+fn utf16(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(b"\xff\xfe") {
+        return Some("UTF-16 (little-endian, with a byte-order mark)");
+    }
+    if head.starts_with(b"\xfe\xff") {
+        return Some("UTF-16 (big-endian, with a byte-order mark)");
+    }
+    let pairs = &head[..head.len() & !1];
+    if pairs.len() < 4 {
+        return None;
+    }
+    let nul_at = |odd: usize| {
+        pairs
+            .iter()
+            .skip(odd)
+            .step_by(2)
+            .filter(|&&b| b == 0)
+            .count()
+    };
+    let half = pairs.len() / 2;
+    // Nearly every high byte NUL, nearly no low byte: ASCII-range text in UTF-16.
+    if nul_at(1) * 10 >= half * 9 && nul_at(0) * 10 < half {
+        Some("UTF-16 (little-endian, without a byte-order mark)")
+    } else if nul_at(0) * 10 >= half * 9 && nul_at(1) * 10 < half {
+        Some("UTF-16 (big-endian, without a byte-order mark)")
+    } else {
+        None
+    }
+}
+
 /// One row, read and normalised, not yet matched.
 #[derive(Debug, Clone, PartialEq)]
 struct Row {
@@ -192,6 +245,9 @@ struct Row {
     fields: Fields,
     updated_at: Option<Millis>,
     archived_at: Option<Millis>,
+    /// The fields whose cells were empty, kept only under [`Blank::Clear`]: a merge removes
+    /// them from the record.
+    blank: Vec<String>,
     /// Made with the row, on the thread that parsed it, so the saving thread does less: the
     /// stored form of `fields` ([`encode_fields`]) and the [`key_hash`] of its value of each
     /// of the first [`HASHED_KEYS`] match keys.
@@ -205,17 +261,17 @@ struct Row {
 const HASHED_KEYS: usize = 2;
 
 impl Row {
-    /// The [`key_hash`] of this row's `value` of match key `k`.
-    fn key_hash(&self, k: usize, value: &str) -> u64 {
-        known_hash(&self.hashes, k, value)
+    /// The [`key_hash`] of this row's `value` of match key `k` (the field `key`).
+    fn key_hash(&self, k: usize, key: &str, value: &str) -> u64 {
+        known_hash(&self.hashes, k, key, value)
     }
 }
 
 /// The [`key_hash`] of `value` of match key `k`: taken from `hashes` where it was made ahead.
-fn known_hash(hashes: &[Option<u64>; HASHED_KEYS], k: usize, value: &str) -> u64 {
+fn known_hash(hashes: &[Option<u64>; HASHED_KEYS], k: usize, key: &str, value: &str) -> u64 {
     match hashes.get(k) {
         Some(Some(h)) => *h,
-        _ => key_hash(k, value),
+        _ => key_hash(k, key, value),
     }
 }
 
@@ -227,6 +283,7 @@ struct RowBuilder<'a> {
     kind: ObjectKind,
     calling_code: Option<&'a str>,
     match_keys: &'a [String],
+    clear_blanks: bool,
     row: Row,
 }
 
@@ -236,12 +293,14 @@ impl<'a> RowBuilder<'a> {
             kind: opts.kind,
             calling_code: opts.default_calling_code.as_deref(),
             match_keys: &opts.match_keys,
+            clear_blanks: opts.blank == Blank::Clear,
             row: Row {
                 line,
                 id: None,
                 fields: Fields::new(),
                 updated_at: None,
                 archived_at: None,
+                blank: Vec::new(),
                 encoded: String::new(),
                 hashes: [None; HASHED_KEYS],
                 new_id: None,
@@ -260,7 +319,8 @@ impl<'a> RowBuilder<'a> {
                         Some(id) => self.row.id = Some(id),
                         None => {
                             return bad(format!(
-                                "column `{column}`: `{v}` is not a record id (a ULID)"
+                                "column `{column}`: `{}` is not a record id (a ULID)",
+                                excerpt(v)
                             ));
                         }
                     }
@@ -270,7 +330,8 @@ impl<'a> RowBuilder<'a> {
                 if !v.is_empty() {
                     let Some(ms) = parse_millis(v) else {
                         return bad(format!(
-                            "column `{column}`: `{v}` is not a time (expected RFC 3339 such as `2026-03-01T09:30:00Z`, or epoch milliseconds)"
+                            "column `{column}`: `{}` is not a time (expected RFC 3339 such as `2026-03-01T09:30:00Z`, or epoch milliseconds)",
+                            excerpt(v)
                         ));
                     };
                     if *target == MapTarget::UpdatedAt {
@@ -284,7 +345,12 @@ impl<'a> RowBuilder<'a> {
                 let ty = self.kind.field_type(name).unwrap_or(FieldType::Text);
                 let value = match normalize(ty, v) {
                     Ok(Some(value)) => value,
-                    Ok(None) => return Ok(()),
+                    Ok(None) => {
+                        if self.clear_blanks {
+                            self.row.blank.push(name.clone());
+                        }
+                        return Ok(());
+                    }
                     Err(e) => return bad(format!("column `{column}`: {e}")),
                 };
                 let value = match ty {
@@ -292,7 +358,8 @@ impl<'a> RowBuilder<'a> {
                         Some(id) => id.0,
                         None => {
                             return bad(format!(
-                                "column `{column}`: `{v}` is not a {to} record id (a ULID)"
+                                "column `{column}`: `{}` is not a {to} record id (a ULID)",
+                                excerpt(v)
                             ));
                         }
                     },
@@ -319,7 +386,7 @@ impl<'a> RowBuilder<'a> {
             self.row.new_id = Some(RecordId::new());
         }
         for (k, key) in self.match_keys.iter().enumerate().take(HASHED_KEYS) {
-            self.row.hashes[k] = self.row.fields.get(key).map(|v| key_hash(k, v));
+            self.row.hashes[k] = self.row.fields.get(key).map(|v| key_hash(k, key, v));
         }
         self.row
     }
@@ -348,7 +415,10 @@ fn header_refusal(
             path: path.to_path_buf(),
             expected: "a file with one column per field",
             why: format!(
-                "columns `{a}` and `{b}` both fill `{what}`; drop one with `--map \"{b}=-\"`"
+                "columns `{}` and `{}` both fill `{what}`; drop one with `--map \"{}=-\"`",
+                excerpt(&a),
+                excerpt(&b),
+                excerpt(&b)
             ),
         },
         HeaderProblem::MissingMapped(col) => ImportError::Options(format!(
@@ -546,6 +616,7 @@ fn csv_row(
         ));
     }
     let mut b = RowBuilder::new(opts, line);
+    let has_nul = rec.as_slice().contains(&0);
     for (i, ((col, target), raw)) in header.iter().zip(targets).zip(rec.iter()).enumerate() {
         if *target == MapTarget::Drop {
             if col.is_empty() && !raw.iter().all(u8::is_ascii_whitespace) {
@@ -554,11 +625,17 @@ fn csv_row(
                     format!(
                         "column {} has a value, `{}`, but no name in the header; name it in the header, or drop the value",
                         i + 1,
-                        String::from_utf8_lossy(raw).trim()
+                        excerpt(String::from_utf8_lossy(raw).trim())
                     ),
                 ));
             }
             continue;
+        }
+        if has_nul && raw.contains(&0) {
+            return Err((
+                Some(col.clone()),
+                format!("column `{col}` holds a NUL byte: the file has binary data on this line"),
+            ));
         }
         let raw = std::str::from_utf8(raw).map_err(|e| {
             (
@@ -569,6 +646,7 @@ fn csv_row(
                 ),
             )
         })?;
+        let raw = if opts.raw { raw } else { unneutralise(raw) };
         b.set(col, target, raw)?;
     }
     Ok(b.finish())
@@ -614,7 +692,7 @@ fn read_jsonl<S: RecordStore + ?Sized>(
             })
             .and_then(|s| {
                 serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(s)
-                    .map_err(|e| format!("the line is not a JSON object: {e}"))
+                    .map_err(|e| json_error(&e))
             });
         if first {
             first = false;
@@ -647,6 +725,19 @@ fn read_jsonl<S: RecordStore + ?Sized>(
     Ok(())
 }
 
+/// Why a line is not a JSON object, at its column: the line is the file's, which the
+/// rejection names (serde counts lines within the one it was given, always 1).
+fn json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let what = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(what, _)| what);
+    format!(
+        "the line is not a JSON object: {what} (at column {})",
+        e.column()
+    )
+}
+
 fn json_row(
     opts: &ImportOptions,
     mapper: &ColumnMapper,
@@ -662,8 +753,9 @@ fn json_row(
             .or_insert_with(|| mapper.target(&key))
             .clone();
         let Some(target) = target else {
+            let key = excerpt(&key);
             return Err((
-                Some(key.clone()),
+                Some(key.to_string()),
                 format!(
                     "`{key}` is not a {} field; map it with `--map \"{key}=custom.NAME\"` or drop it with `--map \"{key}=-\"`",
                     opts.kind
@@ -779,10 +871,11 @@ fn company_keys<S: RecordStore + ?Sized>(
     Ok(keys)
 }
 
-fn key_hash(key: usize, value: &str) -> u64 {
+/// The hash of match key `k` (the field `key`) and the [`match_key`] of `value`.
+fn key_hash(k: usize, key: &str, value: &str) -> u64 {
     let mut h = DefaultHasher::new();
-    key.hash(&mut h);
-    value.hash(&mut h);
+    k.hash(&mut h);
+    match_key(key, value).hash(&mut h);
     h.finish()
 }
 
@@ -839,10 +932,9 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         for (k, key) in keys.iter().enumerate() {
             let mut values: Vec<String> = rows
                 .iter()
-                .filter(|r| r.archived_at.is_none())
                 .filter_map(|r| Some((r, r.fields.get(key)?)))
                 .filter(|(r, v)| {
-                    self.store_had_records || self.seen.contains_key(&r.key_hash(k, v))
+                    self.store_had_records || self.seen.contains_key(&r.key_hash(k, key, v))
                 })
                 .map(|(_, v)| v.clone())
                 .collect();
@@ -858,11 +950,25 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
             found.push(hits);
         }
 
+        // Rows naming a record by id update that record, wherever it is: earlier in the file
+        // or in the store.
+        let ids: Vec<RecordId> = rows.iter().filter_map(|r| r.id.clone()).collect();
+        let stored_by_id = if ids.is_empty() {
+            HashMap::new()
+        } else {
+            let mut stored = self
+                .store
+                .get_records(&ids)
+                .map_err(|e| self.store_err(e))?;
+            stored.retain(|_, r| r.kind == kind);
+            stored
+        };
         let mut pending: Vec<Pending> = Vec::new();
         let mut by_key: Vec<PendingByKey> = keys.iter().map(|_| PendingByKey::default()).collect();
         let mut by_id: HashMap<RecordId, usize> = HashMap::new();
         for row in rows {
-            let existing = self.find_existing(&row, &found, &by_key, &by_id, &pending);
+            let existing =
+                self.find_existing(&row, &found, &by_key, &by_id, &stored_by_id, &pending);
             let Some((existing, via)) = existing else {
                 // A row without an id gets a fresh one, which no later row can name: only ids
                 // from the file need to be found again.
@@ -899,7 +1005,9 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                             pending[*i].line, pending[*i].record.id
                         ),
                         Existing::Stored(r) => {
-                            match key.and_then(|k| self.seen.get(&row.key_hash(k, &value))) {
+                            match key
+                                .and_then(|k| self.seen.get(&row.key_hash(k, &keys[k], &value)))
+                            {
                                 Some(line) => format!("line {line} (record `{}`)", r.id),
                                 None => format!("record `{}` already in the store", r.id),
                             }
@@ -909,7 +1017,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                     self.report.reject(
                         row.line,
                         None,
-                        format!("duplicate of {what}: same `{field}` `{value}`"),
+                        format!("duplicate of {what}: same `{field}` `{}`", excerpt(&value)),
                     );
                 }
                 OnDuplicate::Merge => {
@@ -920,9 +1028,20 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                     let mut merged = base.clone();
                     self.drop_stale_company_id(&row, &mut merged);
                     for (f, v) in row.fields {
+                        // The same address in another form is no change: the record keeps
+                        // it as first written.
+                        if keys.contains(&f) && same_key(&f, merged.get(&f), &v) {
+                            continue;
+                        }
                         merged.fields.insert(f, v);
                     }
-                    if merged.fields == base.fields {
+                    for f in &row.blank {
+                        merged.fields.remove(f);
+                    }
+                    if row.archived_at.is_some() {
+                        merged.archived_at = row.archived_at;
+                    }
+                    if merged.fields == base.fields && merged.archived_at == base.archived_at {
                         self.report.unchanged += 1;
                         continue;
                     }
@@ -1042,6 +1161,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         found: &[HashMap<String, Record>],
         by_key: &[PendingByKey],
         by_id: &HashMap<RecordId, usize>,
+        stored_by_id: &HashMap<RecordId, Record>,
         pending: &[Pending],
     ) -> Option<(Existing, (Option<usize>, String))> {
         if let Some(id) = &row.id
@@ -1049,14 +1169,16 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         {
             return Some((Existing::Pending(i), (None, id.to_string())));
         }
-        if row.archived_at.is_some() {
-            return None;
+        if let Some(id) = &row.id
+            && let Some(r) = stored_by_id.get(id)
+        {
+            return Some((Existing::Stored(r.clone()), (None, id.to_string())));
         }
         for (k, key) in self.opts.match_keys.iter().enumerate() {
             let Some(value) = row.fields.get(key) else {
                 continue;
             };
-            if let Some(i) = by_key[k].get(row.key_hash(k, value), key, value, pending) {
+            if let Some(i) = by_key[k].get(row.key_hash(k, key, value), key, value, pending) {
                 return Some((Existing::Pending(i), (Some(k), value.clone())));
             }
             if let Some(r) = found[k].get(value) {
@@ -1090,12 +1212,17 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
         }
         for (k, key) in self.opts.match_keys.iter().enumerate() {
             if let Some(value) = record.fields.get(key) {
-                let hash = known_hash(hashes, k, value);
+                let hash = known_hash(hashes, k, key, value);
                 by_key[k].insert(hash, key, value, at, pending);
                 self.seen.entry(hash).or_insert(line);
             }
         }
     }
+}
+
+/// Whether `stored` (a record's value of match key `key`) and `value` have one [`match_key`].
+fn same_key(key: &str, stored: Option<&str>, value: &str) -> bool {
+    stored.is_some_and(|v| v == value || match_key(key, v) == match_key(key, value))
 }
 
 /// A batch's pending records by their value of one match key: the first record holding each
@@ -1112,9 +1239,9 @@ impl PendingByKey {
     /// The pending record holding `value` of match key `key` (whose hash is `hash`).
     fn get(&self, hash: u64, key: &str, value: &str, pending: &[Pending]) -> Option<usize> {
         match self.by_hash.get(&hash) {
-            Some(&i) if pending[i].record.get(key) == Some(value) => Some(i),
+            Some(&i) if same_key(key, pending[i].record.get(key), value) => Some(i),
             _ if self.by_value.is_empty() => None,
-            _ => self.by_value.get(value).copied(),
+            _ => self.by_value.get(match_key(key, value).as_ref()).copied(),
         }
     }
 
@@ -1125,8 +1252,10 @@ impl PendingByKey {
                 e.insert(at);
             }
             std::collections::hash_map::Entry::Occupied(e) => {
-                if pending[*e.get()].record.get(key) != Some(value) {
-                    self.by_value.entry(value.to_string()).or_insert(at);
+                if !same_key(key, pending[*e.get()].record.get(key), value) {
+                    self.by_value
+                        .entry(match_key(key, value).into_owned())
+                        .or_insert(at);
                 }
             }
         }
@@ -1548,6 +1677,261 @@ mod tests {
                 (Some("Ann"), Some("Lee"))
             );
         }
+    }
+
+    #[test]
+    fn rows_with_one_address_in_other_forms_are_one_record() {
+        // NFC and NFD `josé`, a Unicode domain and its punycode, a zero-width space: one
+        // record each, found in the batch, across batches and in the store; `İ` stays apart.
+        let body = "email,first_name\n\
+                    jos\u{e9}@example.com,José\n\
+                    zo\u{eb}@b\u{fc}cher.example,Zoë\n\
+                    jose\u{301}@example.com,Jo\n\
+                    zo\u{eb}@xn--bcher-kva.example,Zo\n\
+                    jo\u{200b}s\u{e9}@example.com,J\n\
+                    \u{130}nci@example.com,I\n\
+                    inci@example.com,i\n";
+        for batch in [1, 2, 100] {
+            let mut store = MemStore::default();
+            let mut o = opts();
+            o.batch_size = batch;
+            let r = run(&mut store, "c.csv", body, &o).unwrap();
+            assert_eq!((r.loaded, r.merged), (4, 3), "batch {batch}");
+            let zoe = by_email(&store, "zo\u{eb}@b\u{fc}cher.example");
+            assert_eq!(zoe.get("first_name"), Some("Zo"), "batch {batch}");
+        }
+    }
+
+    /// A store holding one full contact and one full company, and their ids.
+    fn full_records() -> (MemStore, RecordId, RecordId) {
+        let mut store = MemStore::default();
+        let fields = |pairs: &[(&str, &str)]| -> Fields {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let contact = Record {
+            id: RecordId::new(),
+            kind: ObjectKind::Contact,
+            fields: fields(&[
+                ("email", "ann@x.com"),
+                ("first_name", "Ann"),
+                ("last_name", "Lee"),
+                ("job_title", "CTO"),
+                ("phone", "+44 1"),
+            ]),
+            updated_at: 5,
+            archived_at: None,
+        };
+        let company = Record {
+            id: RecordId::new(),
+            kind: ObjectKind::Company,
+            fields: fields(&[
+                ("domain", "acme.com"),
+                ("name", "Acme"),
+                ("industry", "Tools"),
+            ]),
+            updated_at: 5,
+            archived_at: None,
+        };
+        let ids = (contact.id.clone(), company.id.clone());
+        store.records.insert(contact.id.clone(), contact);
+        store.records.insert(company.id.clone(), company);
+        (store, ids.0, ids.1)
+    }
+
+    #[test]
+    fn a_partial_file_updates_only_its_fields_by_id_email_or_domain() {
+        for (kind, body) in [
+            (ObjectKind::Contact, "id,phone,job_title\n{c},+44 2,\n"),
+            (
+                ObjectKind::Contact,
+                "email,phone,job_title\nANN@x.com,+44 2,\n",
+            ),
+            (ObjectKind::Company, "id,industry,name\n{o},+44 2,\n"),
+            (
+                ObjectKind::Company,
+                "domain,industry,name\nhttps://www.acme.com/,+44 2,\n",
+            ),
+        ] {
+            for blank in [Blank::Keep, Blank::Clear] {
+                let (mut store, c, o) = full_records();
+                let body = body.replace("{c}", &c.0).replace("{o}", &o.0);
+                let mut opts = ImportOptions::new(kind, NOW, 7);
+                opts.blank = blank;
+                let r = run(&mut store, "p.csv", &body, &opts).unwrap();
+                let what = format!("{kind} {body:?} {blank:?}");
+                assert_eq!((r.loaded, r.merged, r.rejected), (0, 1, 0), "{what}");
+                assert_eq!(store.records.len(), 2, "{what}");
+                let id = if kind == ObjectKind::Contact { &c } else { &o };
+                let rec = &store.records[id];
+                let changed = if kind == ObjectKind::Contact {
+                    "phone"
+                } else {
+                    "industry"
+                };
+                assert_eq!(rec.get(changed), Some("+44 2"), "{what}");
+                let (kept, emptied) = if kind == ObjectKind::Contact {
+                    (["email", "first_name", "last_name"], "job_title")
+                } else {
+                    (["domain", "domain", "domain"], "name")
+                };
+                for f in kept {
+                    assert!(rec.get(f).is_some(), "{what}: {f} kept");
+                }
+                assert_eq!(
+                    rec.get(emptied).is_none(),
+                    blank == Blank::Clear,
+                    "{what}: {emptied}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_row_archiving_a_stored_contact_by_email_archives_it() {
+        let (mut store, c, _) = full_records();
+        let r = run(
+            &mut store,
+            "a.csv",
+            "email,archived_at\nann@x.com,2026-03-01T00:00:00Z\n",
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!((r.loaded, r.merged), (0, 1));
+        let contacts: Vec<&Record> = store
+            .records
+            .values()
+            .filter(|r| r.kind == ObjectKind::Contact)
+            .collect();
+        assert_eq!(contacts.len(), 1, "no second record");
+        assert_eq!(contacts[0].id, c);
+        assert!(contacts[0].archived_at.is_some());
+        assert_eq!(contacts[0].get("first_name"), Some("Ann"));
+    }
+
+    fn refusal(name: &str, body: &[u8]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, name, body);
+        import_into(&mut MemStore::default(), &p, &opts(), &NoProgress)
+            .unwrap_err()
+            .to_string()
+    }
+
+    fn utf16le(text: &str, bom: bool) -> Vec<u8> {
+        let mut out = if bom { vec![0xff, 0xfe] } else { Vec::new() };
+        out.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        out
+    }
+
+    #[test]
+    fn utf16_files_are_named_with_the_way_to_utf8() {
+        let text = "email,first_name\nann@x.com,Ann\n";
+        let be: Vec<u8> = [0xfe, 0xff]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        for (body, says) in [
+            (
+                utf16le(text, true),
+                "UTF-16 (little-endian, with a byte-order mark)",
+            ),
+            (
+                utf16le(text, false),
+                "UTF-16 (little-endian, without a byte-order mark)",
+            ),
+            (be, "UTF-16 (big-endian, with a byte-order mark)"),
+        ] {
+            for name in ["c.csv", "c.jsonl"] {
+                let err = refusal(name, &body);
+                assert!(err.contains(says), "{err}");
+                assert!(
+                    err.contains("save it as UTF-8") && err.contains("iconv"),
+                    "{err}"
+                );
+                assert!(!err.contains("NUL"), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_utf8_byte_order_mark_is_read_past() {
+        let mut store = MemStore::default();
+        let r = run(
+            &mut store,
+            "c.csv",
+            "\u{feff}email,first_name\nann@x.com,Ann\n",
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!((r.loaded, r.rejected), (1, 0));
+        let r = run(
+            &mut store,
+            "c.jsonl",
+            "\u{feff}{\"email\":\"bo@x.com\"}\n",
+            &opts(),
+        )
+        .unwrap();
+        assert_eq!((r.loaded, r.rejected), (1, 0));
+    }
+
+    #[test]
+    fn a_nul_byte_is_reported_with_its_line() {
+        let mut body = String::from("email,first_name\n");
+        for i in 0..48 {
+            body.push_str(&format!("p{i}@x.com,P\n"));
+        }
+        body.push_str("bad@x.com,B\0d\n");
+        let err = refusal("c.csv", body.as_bytes());
+        assert!(err.contains("line 50, byte 12"), "{err}");
+        // Past the first bytes looked at, the row is rejected with its line.
+        let mut body = String::from("email,first_name\n");
+        for i in 0..1000 {
+            body.push_str(&format!("p{i}@x.com,P\n"));
+        }
+        body.push_str("bad@x.com,B\0d\n");
+        let mut store = MemStore::default();
+        let r = run(&mut store, "c.csv", &body, &opts()).unwrap();
+        assert_eq!((r.loaded, r.rejected), (1000, 1));
+        assert_eq!(lines(&r), vec![1002]);
+        assert!(r.rejections[0].reason.contains("NUL"), "{:?}", r.rejections);
+    }
+
+    #[test]
+    fn errors_quote_a_huge_line_cut() {
+        let huge = "y".repeat(2_000_000);
+        let err = refusal("c.csv", format!("{huge}\nmore\n").as_bytes());
+        assert!(err.len() < 1_000, "{} bytes", err.len());
+        assert!(
+            err.contains("(2000000 characters)"),
+            "{}",
+            &err[..200.min(err.len())]
+        );
+        let mut store = MemStore::default();
+        let r = run(
+            &mut store,
+            "c.csv",
+            &format!("email,first_name\n{huge},Ann\n"),
+            &opts(),
+        )
+        .unwrap();
+        assert!(
+            r.rejections[0].reason.len() < 300,
+            "{}",
+            r.rejections[0].reason.len()
+        );
+    }
+
+    #[test]
+    fn a_broken_jsonl_line_is_named_by_its_line_in_the_file() {
+        let mut store = MemStore::default();
+        let body = "{\"email\":\"a@x.com\"}\n{\"email\":\"b@x.com\"}\n{\"email\": oops}\n";
+        let r = run(&mut store, "c.jsonl", body, &opts()).unwrap();
+        assert_eq!(lines(&r), vec![3]);
+        let reason = &r.rejections[0].reason;
+        assert!(!reason.contains("line 1"), "{reason}");
+        assert!(reason.contains("column 11"), "{reason}");
     }
 
     #[test]

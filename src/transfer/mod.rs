@@ -30,11 +30,14 @@
 //!
 //! The columns `id` (a ULID), `updated_at` and `archived_at` (RFC 3339 or epoch milliseconds)
 //! are not fields but the record's own metadata, so an export imports back without loss. A row
-//! with an `id` is that record: saving it replaces the stored record with that id — unless its
-//! match key finds a live record first, in which case it is a duplicate of that record like any
-//! other row (under `merge` the stored record keeps its own id). A row
-//! without one gets a new id, and `updated_at` defaults to the import's "now". Archived rows
-//! are never matched as duplicates (the store only matches live records).
+//! with an `id` that is stored (or earlier in the file) is that record; otherwise its match key
+//! may find a live record, in which case it is a duplicate of that record like any other row
+//! (under `merge` the stored record keeps its own id). A row without either gets a new id (the
+//! file's, or a fresh one), and `updated_at` defaults to the import's "now".
+//!
+//! A row that updates a record changes only the fields the file has: an empty cell leaves the
+//! field as it is, unless [`Blank::Clear`] says to clear it. A row with `archived_at` whose
+//! match key finds a live record archives that record (only live records are matched).
 //!
 //! # Streaming
 //!
@@ -60,11 +63,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use crate::config::OnDuplicate;
-use crate::model::{Millis, ObjectKind, Record};
+use crate::model::{Millis, ObjectKind, Record, RecordId};
 use crate::store::{Store, StoreError, WriteOrigin};
 
 pub use columns::{MapTarget, parse_map_spec};
-pub use export::{ExportError, ExportSummary, export};
+pub use export::{ExportError, ExportOptions, ExportSummary, export};
 pub use import::import_file;
 
 /// The two file formats.
@@ -147,6 +150,11 @@ pub struct ImportOptions {
     /// Canonical fields that make two rows, or a row and a stored record, the same object.
     pub match_keys: Vec<String>,
     pub on_duplicate: OnDuplicate,
+    /// What an empty cell does to a field of a record the row updates.
+    pub blank: Blank,
+    /// CSV values as they are: a `'` that export put before a value a spreadsheet would run
+    /// (see [`export`]) is kept instead of taken off.
+    pub raw: bool,
     /// The calling code for national phone numbers (`+44`), for `phone_e164`.
     pub default_calling_code: Option<String>,
     /// `updated_at` of rows that carry none.
@@ -167,6 +175,8 @@ impl ImportOptions {
             map: Vec::new(),
             match_keys: default_match_keys(kind),
             on_duplicate: OnDuplicate::Merge,
+            blank: Blank::Keep,
+            raw: false,
             default_calling_code: None,
             now,
             run,
@@ -175,20 +185,24 @@ impl ImportOptions {
     }
 }
 
+/// What an empty cell (or a JSON `null`, or `""`) does when a row updates a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Blank {
+    /// The field keeps its value: a file updates only what it has.
+    #[default]
+    Keep,
+    /// The field is cleared.
+    Clear,
+}
+
 /// Rows per batch unless the caller says otherwise.
 pub const DEFAULT_BATCH: usize = 10_000;
 
 /// At most this many rejections are listed in a report; the count goes on.
 pub const MAX_LISTED_REJECTIONS: usize = 10_000;
 
-/// The match keys used when none are configured: the field that names one real-world object.
-pub fn default_match_keys(kind: ObjectKind) -> Vec<String> {
-    match kind {
-        ObjectKind::Contact => vec!["email".to_string()],
-        ObjectKind::Company => vec!["domain".to_string()],
-        ObjectKind::Activity => Vec::new(),
-    }
-}
+pub use crate::config::default_match_keys;
 
 /// One row that was not imported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -350,13 +364,21 @@ pub enum ImportError {
     },
 }
 
+/// Names listed in a message: each cut to a readable length, at most [`LISTED_NAMES`].
 fn backticked(items: &[String]) -> String {
-    items
+    let mut listed: Vec<String> = items
         .iter()
-        .map(|c| format!("`{c}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .take(LISTED_NAMES)
+        .map(|c| format!("`{}`", crate::model::normalize::excerpt(c)))
+        .collect();
+    if items.len() > LISTED_NAMES {
+        listed.push(format!("and {} more", items.len() - LISTED_NAMES));
+    }
+    listed.join(", ")
 }
+
+/// Column names a message lists before it says how many more there are.
+const LISTED_NAMES: usize = 20;
 
 /// The store calls import and export make, so that their logic can be tested against an
 /// in-memory store as well as the SQLite one.
@@ -383,6 +405,8 @@ pub(crate) trait RecordStore {
     fn end_bulk_load(&mut self) -> Result<(), StoreError> {
         Ok(())
     }
+    /// The records with these ids that exist (archived ones included), keyed by id.
+    fn get_records(&self, ids: &[RecordId]) -> Result<HashMap<RecordId, Record>, StoreError>;
     /// Whether any live (not archived) record of `kind` is stored.
     fn has_live_records(&self, kind: ObjectKind) -> Result<bool, StoreError>;
     fn for_each_record(
@@ -412,6 +436,9 @@ impl RecordStore for Store {
     }
     fn has_live_records(&self, kind: ObjectKind) -> Result<bool, StoreError> {
         Ok(Store::count_records(self, kind, false)? > 0)
+    }
+    fn get_records(&self, ids: &[RecordId]) -> Result<HashMap<RecordId, Record>, StoreError> {
+        Store::get_records(self, ids)
     }
     fn begin_bulk_load(&mut self, expected_rows: u64) -> Result<(), StoreError> {
         Store::begin_bulk_load(self, expected_rows)
@@ -479,9 +506,13 @@ pub(crate) mod mem {
                 if r.kind == kind
                     && r.archived_at.is_none()
                     && let Some(v) = r.get(field)
-                    && values.iter().any(|x| x == v)
                 {
-                    out.entry(v.to_string()).or_insert_with(|| r.clone());
+                    let key = crate::model::normalize::match_key(field, v);
+                    for x in values {
+                        if crate::model::normalize::match_key(field, x) == key {
+                            out.entry(x.clone()).or_insert_with(|| r.clone());
+                        }
+                    }
                 }
             }
             Ok(out)
@@ -504,6 +535,12 @@ pub(crate) mod mem {
                 self.records.insert(r.id.clone(), r.clone());
             }
             Ok(())
+        }
+        fn get_records(&self, ids: &[RecordId]) -> Result<HashMap<RecordId, Record>, StoreError> {
+            Ok(ids
+                .iter()
+                .filter_map(|id| Some((id.clone(), self.records.get(id)?.clone())))
+                .collect())
         }
         fn has_live_records(&self, kind: ObjectKind) -> Result<bool, StoreError> {
             Ok(self

@@ -16,7 +16,11 @@ fn sample(name: &str) -> PathBuf {
 
 fn dump(store: &Store, format: Format) -> Vec<u8> {
     let mut out = Vec::new();
-    export(store, ObjectKind::Contact, format, true, &mut out).unwrap();
+    let options = ExportOptions {
+        include_archived: true,
+        raw: false,
+    };
+    export(store, ObjectKind::Contact, format, options, &mut out).unwrap();
     out
 }
 

@@ -311,6 +311,87 @@ fn existing_id(message: &str) -> Option<String> {
     (!digits.is_empty()).then_some(digits)
 }
 
+/// The most characters HubSpot takes in one property value; a write with a longer one is
+/// refused with a validation error.
+const MAX_VALUE_CHARS: usize = 65_536;
+
+/// The inputs with a property value longer than HubSpot takes, each with the error it gets
+/// instead of being sent (the whole batch would otherwise be refused and split).
+fn too_long(inputs: &[RemoteWrite]) -> Vec<(usize, RecordError)> {
+    let mut out = Vec::new();
+    for (i, w) in inputs.iter().enumerate() {
+        // Bytes bound characters from above: only a value with more bytes is counted.
+        let long = w
+            .props
+            .iter()
+            .find(|(_, v)| v.len() > MAX_VALUE_CHARS && v.chars().count() > MAX_VALUE_CHARS);
+        if let Some((name, v)) = long {
+            out.push((
+                i,
+                RecordError {
+                    message: format!(
+                        "HubSpot property `{name}` takes at most {MAX_VALUE_CHARS} characters and this value has {}; shorten it (not sent)",
+                        v.chars().count()
+                    ),
+                    code: Some("too_long".into()),
+                    retryable: false,
+                },
+            ));
+        }
+    }
+    out
+}
+
+/// The results of `n` inputs: `refused` where they were not sent, the `answered` results of
+/// the others in order.
+fn with_refused<T>(
+    n: usize,
+    refused: Vec<(usize, RecordError)>,
+    answered: WriteResults<T>,
+) -> WriteResults<T> {
+    let mut refused = refused.into_iter().peekable();
+    let mut answered = answered.into_iter();
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        match refused.next_if(|(j, _)| *j == i) {
+            Some((_, e)) => out.push(Err(e)),
+            None => out.extend(answered.next()),
+        }
+    }
+    out
+}
+
+/// Where some inputs have a value longer than HubSpot takes: their errors, and what `send`
+/// answers for the others (sent without them), in input order. `None` when every input fits.
+async fn refusing_too_long<F, Fut>(
+    inputs: &[RemoteWrite],
+    send: F,
+) -> Option<Result<WriteResults<RemoteRecord>, ProviderError>>
+where
+    F: FnOnce(Vec<RemoteWrite>) -> Fut,
+    Fut: std::future::Future<Output = Result<WriteResults<RemoteRecord>, ProviderError>>,
+{
+    let refused = too_long(inputs);
+    if refused.is_empty() {
+        return None;
+    }
+    let sent: Vec<RemoteWrite> = inputs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !refused.iter().any(|(j, _)| j == i))
+        .map(|(_, w)| w.clone())
+        .collect();
+    let answered = if sent.is_empty() {
+        Vec::new()
+    } else {
+        match send(sent).await {
+            Ok(answered) => answered,
+            Err(e) => return Some(Err(e)),
+        }
+    };
+    Some(Ok(with_refused(inputs.len(), refused, answered)))
+}
+
 fn record_error(message: String, status: Option<String>) -> RecordError {
     let code = match existing_id(&message) {
         Some(id) => Some(format!("{DUPLICATE_CODE_PREFIX}{id}")),
@@ -1401,6 +1482,10 @@ impl Provider for HubSpot {
         object: ObjectKind,
         inputs: &[RemoteWrite],
     ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
+        let send = |sent: Vec<RemoteWrite>| async move { self.create(object, &sent).await };
+        if let Some(out) = refusing_too_long(inputs, send).await {
+            return out;
+        }
         let path = object_path(object)?;
         let modified = modified_property(object);
         let url = format!("/crm/v3/objects/{path}/batch/upsert");
@@ -1442,6 +1527,10 @@ impl Provider for HubSpot {
         object: ObjectKind,
         inputs: &[RemoteWrite],
     ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
+        let send = |sent: Vec<RemoteWrite>| async move { self.update(object, &sent).await };
+        if let Some(out) = refusing_too_long(inputs, send).await {
+            return out;
+        }
         let path = object_path(object)?;
         let modified = modified_property(object);
         if let Some(w) = inputs.iter().find(|w| w.remote_id.is_none()) {

@@ -43,6 +43,9 @@ impl ApiError {
     }
 }
 
+/// The most characters one property value may have.
+const VALUE_LIMIT: usize = 65_536;
+
 fn bad_request(message: &str) -> ApiError {
     ApiError::new(400, "VALIDATION_ERROR", message)
 }
@@ -143,6 +146,19 @@ pub fn validate(
             out.push((name.clone(), None));
             continue;
         };
+        if raw.len() > VALUE_LIMIT && raw.chars().count() > VALUE_LIMIT {
+            // HubSpot documents the limit (65,536 characters, for a note's body) but not the
+            // error's code or wording; this follows its other invalid property values.
+            errors.push(invalid(
+                name,
+                "INVALID_STRING_LENGTH",
+                &format!(
+                    "{name} has {} characters, which is more than the maximum of {VALUE_LIMIT}.",
+                    raw.chars().count()
+                ),
+            ));
+            continue;
+        }
         match normalise(def, &raw) {
             Ok(v) => out.push((name.clone(), Some(v))),
             Err((code, msg)) => errors.push(invalid(name, code, &msg)),

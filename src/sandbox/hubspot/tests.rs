@@ -404,6 +404,30 @@ fn an_upsert_that_would_create_a_taken_email_is_a_409_and_batch_read_by_id_finds
 }
 
 #[test]
+fn a_value_longer_than_65536_characters_is_a_validation_error() {
+    let sb = start();
+    let post = |value: &str| {
+        call(
+            &sb,
+            "POST",
+            "/crm/v3/objects/contacts",
+            Some(json!({"properties": {"email": "a@x.test", "lastname": value}})),
+        )
+    };
+    let r = post(&"é".repeat(65_537));
+    assert_eq!(r.status, 400, "{}", &r.body[..200]);
+    let v = r.json();
+    assert_eq!(v["category"], "VALIDATION_ERROR");
+    assert_eq!(v["errors"][0]["context"]["propertyName"][0], "lastname");
+    assert!(
+        v["message"].as_str().unwrap().contains("65536"),
+        "{}",
+        v["message"]
+    );
+    assert_eq!(post(&"é".repeat(65_536)).status, 201);
+}
+
+#[test]
 fn unknown_read_only_and_invalid_values_are_validation_errors() {
     let sb = start();
     for (props, code) in [
