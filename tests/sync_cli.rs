@@ -598,3 +598,29 @@ fn syncing_an_object_no_connection_syncs_is_refused() {
     );
     env.run(&["sync", "--object", "contact"]).ok();
 }
+
+#[test]
+fn a_dry_run_without_a_state_file_plans_and_leaves_no_file() {
+    let (sandbox, env) = setup();
+    sandbox
+        .create_record(
+            "contacts",
+            &[("email", "bob@example.com"), ("firstname", "Bob")],
+        )
+        .unwrap();
+    let state = env.state_path();
+    assert!(!state.exists(), "the setup made a state file");
+    let run = env.run(&["sync", "--dry-run"]);
+    run.ok();
+    assert!(run.stdout.contains("create here"), "{}", run.stdout);
+    let dir = state.parent().unwrap();
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&*state.file_name().unwrap().to_string_lossy()))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "a dry run left {left:?}");
+}

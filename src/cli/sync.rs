@@ -137,6 +137,31 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     render(ctx, &report)
 }
 
+/// An empty state file for a dry run where none exists yet, removed (with its WAL and lock
+/// files) when the run ends.
+struct ScratchState {
+    dir: std::path::PathBuf,
+    path: std::path::PathBuf,
+}
+
+impl ScratchState {
+    fn new() -> ScratchState {
+        let dir = std::env::temp_dir().join(format!(
+            "crmsync-dry-run-{}-{}",
+            std::process::id(),
+            ulid::Ulid::new()
+        ));
+        let path = dir.join("state.sqlite");
+        ScratchState { dir, path }
+    }
+}
+
+impl Drop for ScratchState {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// Opens the store (locked) and the connections, and runs the engine.
 pub async fn execute(
     ctx: &Context,
@@ -150,7 +175,13 @@ pub async fn execute(
             "add one with `crmsync connect hubspot --name NAME`, or try `crmsync demo`",
         ));
     }
-    let mut store = Store::open(&ctx.state_path)?;
+    // A dry run writes nothing, a state file included: with none yet, it plans against an
+    // empty one made for the run and removed after it.
+    let scratch = (opts.dry_run && !ctx.state_path.exists()).then(ScratchState::new);
+    let state_path = scratch
+        .as_ref()
+        .map_or(ctx.state_path.as_path(), |s| s.path.as_path());
+    let mut store = Store::open(state_path)?;
     store.set_clock(ctx.clock.clone());
     let lock = store.lock()?;
     if let Some(pid) = lock.took_over_from {
