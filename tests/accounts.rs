@@ -87,19 +87,7 @@ fn remote(sandbox: &Sandbox, plural: &str) -> Vec<Value> {
 
 /// Calls that change something in the CRM (anything but reads and searches).
 fn writes(sandbox: &Sandbox) -> Vec<String> {
-    sandbox
-        .request_log()
-        .into_iter()
-        .filter(|r| {
-            let path = r.path.split('?').next().unwrap_or(&r.path);
-            match r.method.as_str() {
-                "GET" => false,
-                "POST" => !(path.ends_with("/search") || path.ends_with("/batch/read")),
-                _ => true,
-            }
-        })
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect()
+    common::write_calls(sandbox)
 }
 
 /// Three local contacts synced to portal 111 through `hs`; portal 222 holds three unrelated

@@ -160,3 +160,21 @@ pub fn fast_sandbox() -> crmsync::sandbox::Sandbox {
     })
     .unwrap()
 }
+
+/// The sandbox's logged calls that change something in the CRM (anything but reads and
+/// searches), as `METHOD path`.
+pub fn write_calls(sandbox: &crmsync::sandbox::Sandbox) -> Vec<String> {
+    sandbox
+        .request_log()
+        .into_iter()
+        .filter(|r| {
+            let path = r.path.split('?').next().unwrap_or(&r.path);
+            match r.method.as_str() {
+                "GET" => false,
+                "POST" => !(path.ends_with("/search") || path.ends_with("/batch/read")),
+                _ => true,
+            }
+        })
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
