@@ -38,7 +38,7 @@ const SKEW_MS: i64 = -2 * 3_600_000;
 /// How a round of runs is disturbed.
 #[derive(Clone, Copy)]
 enum Disturb {
-    /// Killed after every few remote writes.
+    /// Killed after this many remote writes.
     Kill(u32),
     /// A share of HubSpot's answers are errors or dropped connections, and every write after
     /// a run's first two is refused (503) as in an outage.
@@ -581,7 +581,7 @@ fn run_workload(disturb: Disturb) -> Hs {
 }
 
 #[test]
-fn the_hard_cases_killed_every_few_writes_end_with_each_record_once_and_every_edit_arrived() {
+fn the_hard_cases_killed_after_every_write_end_with_each_record_once_and_every_edit_arrived() {
     let hs = run_workload(Disturb::Kill(1));
     assert!(hs.interrupted >= 3, "too few runs were killed");
     assert!(hs.deleted_part_way);
