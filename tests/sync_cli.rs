@@ -586,6 +586,42 @@ fn a_dry_run_plans_a_record_changed_on_both_sides_once() {
     assert_eq!(updates, 1);
 }
 
+/// The report of a run counts what its dry run counted: the records its own pull wrote here
+/// are not local changes.
+#[test]
+fn a_run_reports_the_counts_its_dry_run_reported() {
+    let (sandbox, env) = setup();
+    save(&env, &[contact("ann@example.com", "Ann")]);
+    for i in 0..3 {
+        let email = format!("hub{i}@example.com");
+        sandbox
+            .create_record("contacts", &[("email", &email), ("firstname", "Hub")])
+            .unwrap();
+    }
+
+    let objects = |args: &[&str]| {
+        let out = env.run(args);
+        out.ok();
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let mut objects = v["connections"][0]["objects"].clone();
+        for o in objects.as_array_mut().unwrap() {
+            o.as_object_mut().unwrap().remove("unchanged");
+        }
+        objects
+    };
+    let dry = objects(&["sync", "--dry-run", "--json"]);
+    let real = objects(&["sync", "--json"]);
+    assert_eq!(dry, real);
+    let contact = real
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["object"] == "contact")
+        .unwrap();
+    assert_eq!(contact["local_changes"], 1, "{real:#}");
+    assert_eq!(contact["planned"]["local_create"], 3, "{real:#}");
+}
+
 #[test]
 fn syncing_an_object_no_connection_syncs_is_refused() {
     let (_sandbox, env) = setup();
