@@ -411,6 +411,12 @@ fn the_request_budget_stops_a_run_and_the_next_run_finishes_it() {
         "{}",
         run.stderr
     );
+    assert_eq!(
+        run.stderr.matches("connection `hs`").count(),
+        1,
+        "the connection is named once: {}",
+        run.stderr
+    );
     assert!(
         run.stderr.contains("max_requests_per_run"),
         "{}",

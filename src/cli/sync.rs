@@ -308,7 +308,12 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
             }
         }
         if let Some(e) = &c.error {
-            let message = format!("connection `{}` stopped: {e}", c.connection);
+            // Most stops name their connection already (`connection `acme` used its budget …`).
+            let message = if e.starts_with(&format!("connection `{}` ", c.connection)) {
+                e.clone()
+            } else {
+                format!("connection `{}` stopped: {e}", c.connection)
+            };
             let err = match c
                 .provider_error
                 .as_deref()
