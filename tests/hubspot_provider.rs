@@ -869,6 +869,43 @@ async fn a_duplicate_contact_is_isolated_and_carries_the_existing_id() {
     assert_eq!(fake.seen().len(), 3);
 }
 
+/// An owner no HubSpot user has is refused as a bad option of `hubspot_owner_id`, whose
+/// options are owner ids: the message says what an owner is, not what a dropdown label is.
+#[tokio::test]
+async fn an_unknown_owner_is_refused_with_what_an_owner_is() {
+    let fake = Fake::start(|_, _| {
+        let items = json!([
+            { "message": "nobody@x.test was not one of the allowed options: [71000001, 71000002]",
+              "code": "INVALID_OPTION", "context": { "propertyName": ["hubspot_owner_id"] } }
+        ]);
+        answer(
+            400,
+            json!({ "status": "error", "category": "VALIDATION_ERROR", "correlationId": "c",
+                    "message": format!("Property values were not valid: {items}"),
+                    "errors": items }),
+        )
+    });
+    let s = setup(&fake, None, |_| {});
+    let out =
+        s.hs.update(
+            ObjectKind::Contact,
+            &[write(
+                "L1",
+                Some("501"),
+                &[("hubspot_owner_id", "nobody@x.test")],
+            )],
+        )
+        .await
+        .unwrap();
+    let err = out[0].as_ref().unwrap_err();
+    assert_eq!(
+        err.message,
+        "`hubspot_owner_id`: nobody@x.test was not one of the allowed options: \
+         [71000001, 71000002] (an owner is the email of one of the account's HubSpot users, \
+         or its owner id; no owner has this one)"
+    );
+}
+
 #[tokio::test]
 async fn a_refused_record_names_each_bad_property_and_keeps_a_message_naming_a_duplicate() {
     let fake = Fake::start(|req, _| {
