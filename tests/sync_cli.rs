@@ -215,6 +215,49 @@ fn a_saved_plan_is_applied_and_a_record_that_moved_is_planned_again() {
     assert!(run.stderr.contains("not a plan saved by"), "{}", run.stderr);
 }
 
+/// A HubSpot edit carried out by `apply` leaves nothing waiting: `explain` does not say that
+/// local changes wait for the next sync when the record is in step.
+#[test]
+fn an_applied_plan_leaves_no_local_change_waiting() {
+    let (sandbox, env) = setup();
+    save(&env, &[contact("ann@example.com", "Ann")]);
+    env.run(&["sync"]).ok();
+    let ann = remote_contacts(&sandbox)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sandbox
+        .update_record("contacts", &ann, &[("jobtitle", "Chief Tester")])
+        .unwrap();
+    let plan = env.path("plan.json");
+    env.run(&["sync", "--plan", plan.to_str().unwrap()]).ok();
+    env.run(&["apply", plan.to_str().unwrap()]).ok();
+
+    let v = env.run(&["explain", "ann@example.com", "--json"]).json();
+    let hs = &v["connections"][0];
+    assert_eq!(hs["pending"], false, "{v:#}");
+    let title = hs["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "job_title")
+        .unwrap();
+    assert_eq!(title["local"], "Chief Tester");
+    let text = env.run(&["explain", "ann@example.com"]);
+    assert!(
+        !text.stdout.contains("wait for the next sync"),
+        "{}",
+        text.stdout
+    );
+
+    // A local edit after it does wait.
+    let mut edited = contact("ann@example.com", "Annie");
+    edited.id = RecordId::parse(v["id"].as_str().unwrap()).unwrap();
+    save(&env, &[edited]);
+    let v = env.run(&["explain", "ann@example.com", "--json"]).json();
+    assert_eq!(v["connections"][0]["pending"], true, "{v:#}");
+}
+
 #[test]
 fn archiving_most_linked_records_stops_at_the_gate_with_exit_4_until_forced() {
     let (sandbox, env) = setup();
