@@ -671,6 +671,43 @@ fn a_run_reports_the_counts_its_dry_run_reported() {
     assert_eq!(contact["planned"]["local_create"], 3, "{real:#}");
 }
 
+/// The report the README shows for `crmsync sync --json` has the keys a run prints.
+#[test]
+fn the_readme_shows_the_keys_of_the_sync_report() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let after = readme
+        .split_once("`crmsync sync --json` prints the run's report:")
+        .unwrap()
+        .1;
+    let block = after
+        .split_once("```json")
+        .unwrap()
+        .1
+        .split_once("```")
+        .unwrap()
+        .0;
+    let shown: serde_json::Value = serde_json::from_str(block).unwrap();
+
+    let (_sandbox, env) = setup();
+    save(&env, &[contact("ann@example.com", "Ann")]);
+    let real = env.run(&["sync", "--json"]).json();
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&shown), keys(&real));
+    assert_eq!(
+        keys(&shown["connections"][0]),
+        keys(&real["connections"][0])
+    );
+    assert_eq!(
+        keys(&shown["connections"][0]["objects"][0]),
+        keys(&real["connections"][0]["objects"][0])
+    );
+}
+
 #[test]
 fn syncing_an_object_no_connection_syncs_is_refused() {
     let (_sandbox, env) = setup();
