@@ -268,6 +268,13 @@ fn archiving_most_linked_records_stops_at_the_gate_with_exit_4_until_forced() {
     let run = env.run(&["sync"]);
     run.expect_code(4);
     assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    // What was held back is said: the four archives, not "no write".
+    assert!(
+        run.stderr
+            .contains("hs contact: planned 4 archives there; none of it was written"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(
         remote_contacts(&sandbox).len(),
         6,

@@ -1008,7 +1008,11 @@ impl<'a> Session<'a> {
         if let Err(stop) = gate {
             self.gated = Some(stop);
             if !self.opts.dry_run {
-                rep.not_written = Some(whole.counts());
+                // With the push's archives that the gate counted: the connection stops here,
+                // so they are not written either.
+                let mut held = whole.counts();
+                held.remote_archive += also_archiving;
+                rep.not_written = Some(held);
             }
             return Ok(self.opts.dry_run.then_some(whole));
         }
