@@ -228,7 +228,8 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
             .iter()
             .all(|c| c.stopped_by.is_none() && c.error.is_none());
         render_plans(ctx, &report.plans, complete)?;
-    } else if ctx.out.summary() {
+    } else if ctx.out.summary() && report.connections.iter().any(|c| !c.objects.is_empty()) {
+        // A table without rows (every connection stopped before reading) says nothing.
         let mut t = table(
             &ctx.out,
             &[
