@@ -467,6 +467,11 @@ fn the_request_budget_stops_a_run_and_the_next_run_finishes_it() {
         "the connection is named once: {}",
         run.stderr
     );
+    let log = env.run(&["log", "-n", "1", "--json"]).json();
+    assert_eq!(
+        log[0]["error"], "connection `hs` used its budget of 3 requests for this run",
+        "{log}"
+    );
     assert!(
         run.stderr.contains("max_requests_per_run"),
         "{}",

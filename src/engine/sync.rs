@@ -447,7 +447,14 @@ pub async fn run(
             .filter_map(|c| {
                 c.error
                     .as_ref()
-                    .map(|e| format!("{}: {e}", c.connection))
+                    .map(|e| {
+                        // Most errors name their connection already.
+                        if e.contains(&format!("connection `{}`", c.connection)) {
+                            e.clone()
+                        } else {
+                            format!("{}: {e}", c.connection)
+                        }
+                    })
                     .or_else(|| c.stopped_by.as_ref().map(|g| g.to_string()))
             })
             .collect::<Vec<_>>()
