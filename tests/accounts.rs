@@ -176,6 +176,8 @@ fn a_connection_pointed_at_another_portal_is_stopped_before_writing_there() {
                 "{}",
                 run.stderr
             );
+            // Nothing was read: no table, not even an empty one.
+            assert!(!run.stdout.contains("CONNECTION"), "{}", run.stdout);
         }
         let listed = env.run(&["--json", "connections"]).json();
         assert_eq!(listed[0]["linked_account"], "111", "{listed}");

@@ -869,6 +869,47 @@ async fn a_duplicate_contact_is_isolated_and_carries_the_existing_id() {
     assert_eq!(fake.seen().len(), 3);
 }
 
+/// HubSpot's 400 for a write with bad property values, each in `errors`.
+fn validation_error(message: String, errors: Value) -> Answer {
+    answer(
+        400,
+        json!({ "status": "error", "category": "VALIDATION_ERROR", "correlationId": "c",
+                "message": message, "errors": errors }),
+    )
+}
+
+/// An owner no HubSpot user has is refused as a bad option of `hubspot_owner_id`, whose
+/// options are owner ids: the message says what an owner is, not what a dropdown label is.
+#[tokio::test]
+async fn an_unknown_owner_is_refused_with_what_an_owner_is() {
+    let fake = Fake::start(|_, _| {
+        let items = json!([
+            { "message": "nobody@x.test was not one of the allowed options: [71000001, 71000002]",
+              "code": "INVALID_OPTION", "context": { "propertyName": ["hubspot_owner_id"] } }
+        ]);
+        validation_error(format!("Property values were not valid: {items}"), items)
+    });
+    let s = setup(&fake, None, |_| {});
+    let out =
+        s.hs.update(
+            ObjectKind::Contact,
+            &[write(
+                "L1",
+                Some("501"),
+                &[("hubspot_owner_id", "nobody@x.test")],
+            )],
+        )
+        .await
+        .unwrap();
+    let err = out[0].as_ref().unwrap_err();
+    assert_eq!(
+        err.message,
+        "`hubspot_owner_id`: nobody@x.test was not one of the allowed options: \
+         [71000001, 71000002] (an owner is the email of one of the account's HubSpot users, \
+         or its owner id; no owner has this one)"
+    );
+}
+
 #[tokio::test]
 async fn a_refused_record_names_each_bad_property_and_keeps_a_message_naming_a_duplicate() {
     let fake = Fake::start(|req, _| {
@@ -890,11 +931,7 @@ async fn a_refused_record_names_each_bad_property_and_keeps_a_message_naming_a_d
         } else {
             format!("Property values were not valid: {items}")
         };
-        answer(
-            400,
-            json!({ "status": "error", "category": "VALIDATION_ERROR", "correlationId": "c",
-                    "message": message, "errors": items }),
-        )
+        validation_error(message, items)
     });
     let s = setup(&fake, None, |_| {});
     let out =

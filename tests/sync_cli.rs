@@ -215,6 +215,49 @@ fn a_saved_plan_is_applied_and_a_record_that_moved_is_planned_again() {
     assert!(run.stderr.contains("not a plan saved by"), "{}", run.stderr);
 }
 
+/// A HubSpot edit carried out by `apply` leaves nothing waiting: `explain` does not say that
+/// local changes wait for the next sync when the record is in step.
+#[test]
+fn an_applied_plan_leaves_no_local_change_waiting() {
+    let (sandbox, env) = setup();
+    save(&env, &[contact("ann@example.com", "Ann")]);
+    env.run(&["sync"]).ok();
+    let ann = remote_contacts(&sandbox)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sandbox
+        .update_record("contacts", &ann, &[("jobtitle", "Chief Tester")])
+        .unwrap();
+    let plan = env.path("plan.json");
+    env.run(&["sync", "--plan", plan.to_str().unwrap()]).ok();
+    env.run(&["apply", plan.to_str().unwrap()]).ok();
+
+    let v = env.run(&["explain", "ann@example.com", "--json"]).json();
+    let hs = &v["connections"][0];
+    assert_eq!(hs["pending"], false, "{v:#}");
+    let title = hs["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "job_title")
+        .unwrap();
+    assert_eq!(title["local"], "Chief Tester");
+    let text = env.run(&["explain", "ann@example.com"]);
+    assert!(
+        !text.stdout.contains("wait for the next sync"),
+        "{}",
+        text.stdout
+    );
+
+    // A local edit after it does wait.
+    let mut edited = contact("ann@example.com", "Annie");
+    edited.id = RecordId::parse(v["id"].as_str().unwrap()).unwrap();
+    save(&env, &[edited]);
+    let v = env.run(&["explain", "ann@example.com", "--json"]).json();
+    assert_eq!(v["connections"][0]["pending"], true, "{v:#}");
+}
+
 #[test]
 fn archiving_most_linked_records_stops_at_the_gate_with_exit_4_until_forced() {
     let (sandbox, env) = setup();
@@ -225,6 +268,13 @@ fn archiving_most_linked_records_stops_at_the_gate_with_exit_4_until_forced() {
     let run = env.run(&["sync"]);
     run.expect_code(4);
     assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    // What was held back is said: the four archives, not "no write".
+    assert!(
+        run.stderr
+            .contains("hs contact: planned 4 archives there; none of it was written"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(
         remote_contacts(&sandbox).len(),
         6,
@@ -411,6 +461,17 @@ fn the_request_budget_stops_a_run_and_the_next_run_finishes_it() {
         "{}",
         run.stderr
     );
+    assert_eq!(
+        run.stderr.matches("connection `hs`").count(),
+        1,
+        "the connection is named once: {}",
+        run.stderr
+    );
+    let log = env.run(&["log", "-n", "1", "--json"]).json();
+    assert_eq!(
+        log[0]["error"], "connection `hs` used its budget of 3 requests for this run",
+        "{log}"
+    );
     assert!(
         run.stderr.contains("max_requests_per_run"),
         "{}",
@@ -584,6 +645,79 @@ fn a_dry_run_plans_a_record_changed_on_both_sides_once() {
         .filter(|r| r.method != "GET" && !r.path.ends_with("/search") && !r.path.ends_with("/read"))
         .count();
     assert_eq!(updates, 1);
+}
+
+/// The report of a run counts what its dry run counted: the records its own pull wrote here
+/// are not local changes.
+#[test]
+fn a_run_reports_the_counts_its_dry_run_reported() {
+    let (sandbox, env) = setup();
+    save(&env, &[contact("ann@example.com", "Ann")]);
+    for i in 0..3 {
+        let email = format!("hub{i}@example.com");
+        sandbox
+            .create_record("contacts", &[("email", &email), ("firstname", "Hub")])
+            .unwrap();
+    }
+
+    let objects = |args: &[&str]| {
+        let out = env.run(args);
+        out.ok();
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let mut objects = v["connections"][0]["objects"].clone();
+        for o in objects.as_array_mut().unwrap() {
+            o.as_object_mut().unwrap().remove("unchanged");
+        }
+        objects
+    };
+    let dry = objects(&["sync", "--dry-run", "--json"]);
+    let real = objects(&["sync", "--json"]);
+    assert_eq!(dry, real);
+    let contact = real
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["object"] == "contact")
+        .unwrap();
+    assert_eq!(contact["local_changes"], 1, "{real:#}");
+    assert_eq!(contact["planned"]["local_create"], 3, "{real:#}");
+}
+
+/// The report the README shows for `crmsync sync --json` has the keys a run prints.
+#[test]
+fn the_readme_shows_the_keys_of_the_sync_report() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let after = readme
+        .split_once("`crmsync sync --json` prints the run's report:")
+        .unwrap()
+        .1;
+    let block = after
+        .split_once("```json")
+        .unwrap()
+        .1
+        .split_once("```")
+        .unwrap()
+        .0;
+    let shown: serde_json::Value = serde_json::from_str(block).unwrap();
+
+    let (_sandbox, env) = setup();
+    save(&env, &[contact("ann@example.com", "Ann")]);
+    let real = env.run(&["sync", "--json"]).json();
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&shown), keys(&real));
+    assert_eq!(
+        keys(&shown["connections"][0]),
+        keys(&real["connections"][0])
+    );
+    assert_eq!(
+        keys(&shown["connections"][0]["objects"][0]),
+        keys(&real["connections"][0]["objects"][0])
+    );
 }
 
 #[test]

@@ -87,7 +87,6 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let mut connections = Vec::new();
     for link in store.links_of_record(&record.id)? {
         let defaults = built_in_mappings(ctx, &link.connection, record.kind);
-        let pending = seq > store.local_cursor(&link.connection, record.kind)?;
         // Oldest first: the open one of a field, if any, is its latest.
         let conflicts = store.list_conflicts(&ConflictFilter {
             connection: Some(link.connection.clone()),
@@ -114,6 +113,14 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 .into_iter()
                 .filter(|n| record.kind.standard_fields().iter().all(|d| d.name != n)),
         );
+        // Changed since the connection's last push, with something the next sync sends: a
+        // run limited to some records (`apply`) leaves the cursor behind the values it pulled.
+        let unsent = (record.archived_at.is_some() && !link.retired)
+            || ordered.iter().any(|name| {
+                let (direction, ..) = rule_of(&ctx.config, &link, name, defaults.as_ref());
+                direction.pushes() && record.get(name) != link.base.get(name).map(String::as_str)
+            });
+        let pending = unsent && seq > store.local_cursor(&link.connection, record.kind)?;
         let mut fields = Vec::new();
         for name in ordered {
             if args.field.as_ref().is_some_and(|f| f != &name) {

@@ -259,7 +259,8 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
             .iter()
             .all(|c| c.stopped_by.is_none() && c.error.is_none());
         render_plans(ctx, &report.plans, complete)?;
-    } else if ctx.out.summary() {
+    } else if ctx.out.summary() && report.connections.iter().any(|c| !c.objects.is_empty()) {
+        // A table without rows (every connection stopped before reading) says nothing.
         let mut t = table(
             &ctx.out,
             &[
@@ -339,7 +340,12 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
             }
         }
         if let Some(e) = &c.error {
-            let message = format!("connection `{}` stopped: {e}", c.connection);
+            // Most stops name their connection already (`connection `acme` used its budget …`).
+            let message = if e.starts_with(&format!("connection `{}` ", c.connection)) {
+                e.clone()
+            } else {
+                format!("connection `{}` stopped: {e}", c.connection)
+            };
             let err = match c
                 .provider_error
                 .as_deref()

@@ -322,6 +322,9 @@ pub async fn run(
                     object: Some(object),
                     ..ObjectReport::default()
                 };
+                // Counted before the pull writes anything: its own writes are not local
+                // changes, so a run and its dry run count the same.
+                obj_report.local_changes = sess.local_changes(object)?;
                 let pulled = sess.pull(object, &mut obj_report).await;
                 if pulled.is_err() {
                     sess.warn_progress(object);
@@ -444,7 +447,14 @@ pub async fn run(
             .filter_map(|c| {
                 c.error
                     .as_ref()
-                    .map(|e| format!("{}: {e}", c.connection))
+                    .map(|e| {
+                        // Most errors name their connection already.
+                        if e.contains(&format!("connection `{}`", c.connection)) {
+                            e.clone()
+                        } else {
+                            format!("{}: {e}", c.connection)
+                        }
+                    })
                     .or_else(|| c.stopped_by.as_ref().map(|g| g.to_string()))
             })
             .collect::<Vec<_>>()
@@ -1005,7 +1015,11 @@ impl<'a> Session<'a> {
         if let Err(stop) = gate {
             self.gated = Some(stop);
             if !self.opts.dry_run {
-                rep.not_written = Some(whole.counts());
+                // With the push's archives that the gate counted: the connection stops here,
+                // so they are not written either.
+                let mut held = whole.counts();
+                held.remote_archive += also_archiving;
+                rep.not_written = Some(held);
             }
             return Ok(self.opts.dry_run.then_some(whole));
         }
@@ -1546,6 +1560,28 @@ impl<'a> Session<'a> {
         Ok(decide)
     }
 
+    /// How many local records of `object` changed since the connection's last push (within
+    /// the run's records).
+    fn local_changes(&self, object: ObjectKind) -> Result<u64, StepError> {
+        let cursor = self.store.local_cursor(&self.p.name, object)?;
+        let Some(only) = self.opts.only.as_ref() else {
+            return Ok(self.store.count_changed_since(object, cursor)?);
+        };
+        let mut n = 0;
+        let mut after = cursor;
+        loop {
+            let changed = self.store.records_changed_since(object, after, 5_000)?;
+            let Some(&(last, _)) = changed.last() else {
+                return Ok(n);
+            };
+            after = last;
+            n += changed
+                .iter()
+                .filter(|(_, r)| only.has_local(&r.id))
+                .count() as u64;
+        }
+    }
+
     /// The local records whose archive this run's push to the connection carries over: the
     /// archived ones changed since its local cursor whose link is still live (none with
     /// `on_delete = ignore`), within the run's records.
@@ -1637,7 +1673,6 @@ impl<'a> Session<'a> {
                     .filter(|(seq, _)| *seq <= top)
                     .map(|(_, r)| r)
                     .collect();
-                rep.local_changes += records.len() as u64;
                 records
             } else if !undecided.is_empty() {
                 let ids: Vec<RecordId> = std::mem::take(&mut undecided).into_iter().collect();

@@ -705,6 +705,17 @@ impl Store {
         Ok(out)
     }
 
+    /// How many records of `kind` (archived included) changed after local change number
+    /// `after_seq`: what [`Store::records_changed_since`] would list.
+    pub fn count_changed_since(&self, kind: ObjectKind, after_seq: i64) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM records WHERE kind = ?1 AND seq > ?2")
+            .and_then(|mut s| s.query_row(params![kind.as_str(), after_seq], |r| r.get(0)))
+            .map_err(|e| self.sql("count changed records", e))?;
+        Ok(n as u64)
+    }
+
     /// The highest local change number handed out so far (0 for an empty store).
     pub fn max_seq(&self) -> Result<i64, StoreError> {
         let text: String = self

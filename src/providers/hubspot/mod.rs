@@ -1036,9 +1036,19 @@ fn refusal_message(body: &str) -> Option<String> {
         .map(|(t, _)| t.as_str())
         .collect::<Vec<_>>()
         .join("; ");
-    if properties.iter().any(|(_, code)| *code == "INVALID_OPTION") {
+    let invalid = |owner: bool| {
+        properties.iter().any(|(t, code)| {
+            *code == "INVALID_OPTION" && t.starts_with(&format!("`{OWNER_PROPERTY}`")) == owner
+        })
+    };
+    if invalid(false) {
         text.push_str(
             " (a dropdown takes one of the values listed, which may differ from the labels HubSpot shows)",
+        );
+    }
+    if invalid(true) {
+        text.push_str(
+            " (an owner is the email of one of the account's HubSpot users, or its owner id; no owner has this one)",
         );
     }
     Some(text)
