@@ -480,6 +480,15 @@ impl Executor<'_> {
                     connection: self.connection.to_string(),
                 },
             )?;
+            // A record archived because the CRM archived it has nothing left to retry: a
+            // write refused before the archive reached this side (its update answered 404)
+            // is no longer a failed record.
+            for op in &plan.ops {
+                if let Op::LocalArchive { local_id, .. } = op {
+                    self.store
+                        .clear_failure(self.connection, object, local_id)?;
+                }
+            }
         }
 
         // Remote side.

@@ -933,3 +933,45 @@ fn records_read_again_at_a_synced_version_are_left_out_of_the_plan_and_not_compl
     assert_eq!(w.crm.completed(), completed + 3);
     assert_eq!(planned_writes(&full), 0);
 }
+
+#[test]
+fn a_write_refused_because_the_crm_archived_the_record_is_no_failure_once_the_archive_arrives() {
+    // The CRM archives a contact, and its change feed does not show that yet (HubSpot lists
+    // archives once a day); a local edit's update is refused (404) and kept as a failure,
+    // until the archive arrives and archives the local record: nothing is left to retry.
+    let mut w = World::new(ConflictPolicy::LocalWins);
+    let ann = new_local(&mut w, &[("first_name", "ann")]);
+    w.sync();
+    let rid = linked_remote(&w, &ann.id).expect("linked");
+    let at = w.crm.all(ObjectKind::Contact)[0].updated_at;
+    w.crm.user_archive(ObjectKind::Contact, &rid);
+    let mut rec = w.store.get_record(&ann.id).unwrap().unwrap();
+    crate::model::set_field(&mut rec.fields, "last_name", "lee");
+    w.clock.advance(1);
+    w.store.save_records(&[rec], &WriteOrigin::User).unwrap();
+    // The feed's cursor is moved past the archive for one run, as an index that lags would.
+    let cursor = w.store.remote_cursor("mem", ObjectKind::Contact).unwrap();
+    w.store
+        .set_remote_cursor("mem", ObjectKind::Contact, Some(&(at + 100).to_string()))
+        .unwrap();
+    let report = w.sync();
+    assert_eq!(report.failed(), 1, "the update was refused");
+    assert_eq!(w.store.list_failures(Some("mem")).unwrap().len(), 1);
+    w.store
+        .set_remote_cursor("mem", ObjectKind::Contact, cursor.as_deref())
+        .unwrap();
+    // Its one contact archived is all of them: past the archive gate.
+    let report = w.sync_with(SyncOptions {
+        force: true,
+        ..SyncOptions::default()
+    });
+    assert!(report.connections[0].error.is_none(), "{report:?}");
+    let local = w.store.get_record(&ann.id).unwrap().unwrap();
+    assert!(local.archived_at.is_some(), "the archive arrived");
+    assert!(
+        w.store.list_failures(None).unwrap().is_empty(),
+        "{:?}",
+        w.store.list_failures(None).unwrap()
+    );
+    assert_eq!(report.connections[0].failed_records, 0);
+}
