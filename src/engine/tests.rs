@@ -44,6 +44,25 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
+/// The connection `mem`: contacts, archives followed, matched by `match_keys`.
+pub(super) fn mem_connection(match_keys: Vec<String>) -> ConnectionConfig {
+    ConnectionConfig {
+        provider: ProviderKind::Hubspot,
+        base_url: None,
+        auth_url: None,
+        client_id: None,
+        token_env: None,
+        scopes: None,
+        redirect_port: None,
+        objects: Some(vec![ObjectKind::Contact]),
+        on_delete: OnDelete::Archive,
+        match_keys: Some(match_keys),
+        create_when: None,
+        max_requests_per_run: None,
+        fields: vec![],
+    }
+}
+
 struct World {
     store: Store,
     crm: Arc<MemoryCrm>,
@@ -63,24 +82,9 @@ impl World {
         store.set_clock(clock.clone());
         let mut config = Config::default();
         config.sync.conflict_policy = policy;
-        config.connections.insert(
-            "mem".into(),
-            ConnectionConfig {
-                provider: ProviderKind::Hubspot,
-                base_url: None,
-                auth_url: None,
-                client_id: None,
-                token_env: None,
-                scopes: None,
-                redirect_port: None,
-                objects: Some(vec![ObjectKind::Contact]),
-                on_delete: OnDelete::Archive,
-                match_keys: Some(vec![]),
-                create_when: None,
-                max_requests_per_run: None,
-                fields: vec![],
-            },
-        );
+        config
+            .connections
+            .insert("mem".into(), mem_connection(vec![]));
         World {
             store,
             crm: Arc::new(MemoryCrm::new()),
