@@ -422,11 +422,15 @@ fn check(b: &Behaviour, strategy: Reading, steps: &[Step]) -> Result<(), TestCas
         w.apply(s);
     }
     // Settle, once the CRM's index has caught up: a clean sync brings both sides together, a
-    // second settles the echoes of the first one's recoveries; then nothing more may be
-    // planned or written.
+    // second settles the echoes of the first one's recoveries (and pulls what another
+    // writer's edit, carried in a write's answer, brought); then nothing more may be planned
+    // or written.
+    // Each waits for the index to show the writes of the one before.
     w.crm.pass_time(b.index_lag);
     w.sync();
+    w.crm.pass_time(b.index_lag);
     w.sync();
+    w.crm.pass_time(b.index_lag);
     let writes = w.crm.writes();
     let report = w.sync();
     let c = &report.connections[0];
