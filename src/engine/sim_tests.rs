@@ -707,3 +707,36 @@ fn the_simulation_finds_the_records_offset_paging_loses_and_key_paging_keeps() {
         })
         .unwrap();
 }
+
+/// A CRM user merges a contact that an earlier page of the same read brought as new while
+/// that page waits for the archive gate (it also archives one): the survivor, on a later
+/// page, is the one local record made, not a second one beside the merged-away contact's.
+#[test]
+fn a_merge_seen_while_an_earlier_page_waits_for_the_archive_gate_makes_one_local_record() {
+    let b = Behaviour {
+        paging: Paging::Offset,
+        page: 2,
+        cap: 12,
+        index_lag: 0,
+        skew: 0,
+        policy: ConflictPolicy::LocalWins,
+    };
+    let steps = [
+        Step::LocalCreate { email: 1 },
+        Step::Sync {
+            kill_after: None,
+            meddles: vec![],
+        },
+        Step::LocalArchive { record: 0 },
+        Step::RemoteCreate { email: 2 },
+        Step::RemoteEdit {
+            record: 74,
+            field: 0,
+        },
+        Step::Sync {
+            kill_after: None,
+            meddles: vec![(1, Meddle::Merge { pick: 13 })],
+        },
+    ];
+    check(&b, Reading::Keyset, &steps).unwrap();
+}

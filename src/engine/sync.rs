@@ -846,6 +846,7 @@ impl<'a> Session<'a> {
                     versions.insert(r.id.clone(), r.updated_at);
                 }
             }
+            drop_merged_away(&mut deferred, &records, self.p.provider.as_ref());
             let moved = self.follow_merges(object, &records)?;
             // The page's links, read once (after any merge moved one) for both steps below.
             let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
@@ -1663,6 +1664,34 @@ fn seen_as_synced(
 }
 
 /// One change-feed page, planned.
+/// Takes out of the pages waiting for the archive gate the creates and links of records
+/// that `records` (a later page) show merged into another: carried out after it, they would
+/// make a second local record of the survivor, which that page brings with the merged values
+/// and plans (as new, or by the match keys, there being no link to move yet).
+fn drop_merged_away(
+    deferred: &mut [PlannedPage],
+    records: &[RemoteRecord],
+    provider: &dyn Provider,
+) {
+    if deferred.is_empty() {
+        return;
+    }
+    let merged: HashSet<String> = records
+        .iter()
+        .filter(|r| !r.archived)
+        .flat_map(|r| provider.merged_from(r))
+        .collect();
+    if merged.is_empty() {
+        return;
+    }
+    for page in deferred {
+        page.plan.ops.retain(|op| {
+            !(matches!(op, plan::Op::LocalCreate { .. } | plan::Op::Link { .. })
+                && op.remote_id().is_some_and(|id| merged.contains(id)))
+        });
+    }
+}
+
 struct PlannedPage {
     plan: Plan,
     /// The local records of the page's linked items.
