@@ -1139,7 +1139,9 @@ impl<'a> Session<'a> {
         }
         let side = if skew > 0 { "ahead of" } else { "behind" };
         self.warn(format!(
-            "{prefix}{}s {side} this machine's, more than the change feed's overlap ({}s);              crmsync reads by the CRM's times and corrects newest-wins comparisons for it,              but check this machine's clock (NTP)",
+            "{prefix}{}s {side} this machine's, more than the change feed's overlap ({}s); \
+             crmsync reads by the CRM's times and corrects newest-wins comparisons for it, \
+             but check this machine's clock (NTP)",
             skew.abs() / 1000,
             overlap / 1000
         ));
