@@ -32,7 +32,7 @@ use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestError, Te
 use crate::clock::{Clock, FixedClock};
 use crate::config::Config;
 use crate::engine::sync::{self, Participant, Quiet, SyncOptions};
-use crate::engine::tests::mem_connection;
+use crate::engine::tests::{edits_kept, mem_connection};
 use crate::mapping::ConflictPolicy;
 use crate::model::{ObjectKind, Record, RecordId};
 use crate::providers::Provider;
@@ -591,28 +591,18 @@ fn check(b: &Behaviour, strategy: Reading, steps: &[Step]) -> Result<(), TestCas
     // `MemoryCrm::overwritten_unseen`) is the one loss no client can prevent; it is excused
     // by name, not by weakening the check.
     let unseen: BTreeSet<(String, String)> = w.crm.overwritten_unseen().into_iter().collect();
-    for ((local_id, field), (_, value)) in &last {
-        let Some(local) = locals.iter().find(|r| r.id.as_str() == local_id) else {
-            continue;
-        };
-        let got = local.get(field).unwrap_or("");
-        let prop = FIELDS
+    let excused = |field: &str, value: &str| {
+        FIELDS
             .iter()
-            .find(|(f, _)| f == field)
-            .map(|(_, p)| p.to_string());
-        if got != value && !prop.is_some_and(|p| unseen.contains(&(p, value.clone()))) {
-            let decided = w.store.conflict_history(&local.id, field).unwrap();
-            prop_assert!(
-                decided > 0,
-                "edit of {} on {} to {:?} was lost (now {:?}) with no conflict on record",
-                field,
-                local_id,
-                value,
-                got
-            );
-        }
-    }
-    Ok(())
+            .find(|(f, _)| *f == field)
+            .is_some_and(|(_, p)| unseen.contains(&(p.to_string(), value.to_string())))
+    };
+    edits_kept(
+        &w.store,
+        &locals,
+        last.iter().map(|(k, (_, v))| (k, v)),
+        &excused,
+    )
 }
 
 /// The provider's reading strategy: the key strategy, or with `CRMSYNC_SIM_READING=offset`

@@ -310,13 +310,29 @@ fn check(policy: ConflictPolicy, steps: Vec<Step>, replay: bool) -> Result<(), T
             *slot = (*step, value.clone());
         }
     }
-    for ((local_id, field), (_, value)) in &last {
+    edits_kept(
+        &w.store,
+        &locals,
+        last.iter().map(|(k, (_, v))| (k, v)),
+        &|_, _| false,
+    )
+}
+
+/// Each `((local id, field), value)`, the last edit of a field, is the local record's value
+/// now, or a conflict on record decided against it, or `excused(field, value)`.
+pub(super) fn edits_kept<'a>(
+    store: &Store,
+    locals: &[Record],
+    last: impl Iterator<Item = (&'a (String, String), &'a String)>,
+    excused: &dyn Fn(&str, &str) -> bool,
+) -> Result<(), TestCaseError> {
+    for ((local_id, field), value) in last {
         let Some(local) = locals.iter().find(|r| r.id.as_str() == local_id) else {
             continue;
         };
         let got = local.get(field).unwrap_or("");
-        if got != value {
-            let decided = w.store.conflict_history(&local.id, field).unwrap();
+        if got != value && !excused(field, value) {
+            let decided = store.conflict_history(&local.id, field).unwrap();
             prop_assert!(
                 decided > 0,
                 "edit of {} on {} to {:?} was lost (now {:?}) with no conflict on record",
