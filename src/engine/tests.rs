@@ -958,7 +958,14 @@ fn records_read_again_at_a_synced_version_are_left_out_of_the_plan_and_not_compl
 fn a_write_refused_because_the_crm_archived_the_record_is_no_failure_once_the_archive_arrives() {
     // The CRM archives a contact, and its change feed does not show that yet (HubSpot lists
     // archives once a day); a local edit's update is refused (404) and kept as a failure,
-    // until the archive arrives and archives the local record: nothing is left to retry.
+    // until the archive arrives and archives the local record (or finds it archived by a
+    // local user meanwhile): nothing is left to retry.
+    for archived_here in [false, true] {
+        refused_write_then_archive_arrives(archived_here);
+    }
+}
+
+fn refused_write_then_archive_arrives(archived_here: bool) {
     let mut w = World::new(ConflictPolicy::LocalWins);
     let ann = new_local(&mut w, &[("first_name", "ann")]);
     w.sync();
@@ -980,6 +987,12 @@ fn a_write_refused_because_the_crm_archived_the_record_is_no_failure_once_the_ar
     w.store
         .set_remote_cursor("mem", ObjectKind::Contact, cursor.as_deref())
         .unwrap();
+    if archived_here {
+        let mut rec = w.store.get_record(&ann.id).unwrap().unwrap();
+        w.clock.advance(1);
+        rec.archived_at = Some(w.clock.now());
+        w.store.save_records(&[rec], &WriteOrigin::User).unwrap();
+    }
     // Its one contact archived is all of them: past the archive gate.
     let report = w.sync_with(SyncOptions {
         force: true,
@@ -990,7 +1003,7 @@ fn a_write_refused_because_the_crm_archived_the_record_is_no_failure_once_the_ar
     assert!(local.archived_at.is_some(), "the archive arrived");
     assert!(
         w.store.list_failures(None).unwrap().is_empty(),
-        "{:?}",
+        "archived here: {archived_here}: {:?}",
         w.store.list_failures(None).unwrap()
     );
     assert_eq!(report.connections[0].failed_records, 0);
