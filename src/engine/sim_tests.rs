@@ -20,8 +20,8 @@
 //! The index lag is kept within the overlap (`sync.overlap_secs`): that is what the overlap is
 //! for, and a lag beyond it can neither be seen nor read around by any client of such a CRM.
 //!
-//! `PROPTEST_CASES=100000 cargo test --lib engine::sim_tests -- --nocapture` runs a longer
-//! soak (see README.md).
+//! `PROPTEST_CASES=100000 cargo test --lib engine::sim_tests::a_misbehaving` runs a longer
+//! soak (see README.md); `CRMSYNC_SIM_READING=offset` reads with the offset strategy.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
