@@ -846,7 +846,6 @@ impl<'a> Session<'a> {
                     versions.insert(r.id.clone(), r.updated_at);
                 }
             }
-            drop_merged_away(&mut deferred, &records, self.p.provider.as_ref());
             let moved = self.follow_merges(object, &records)?;
             // The page's links, read once (after any merge moved one) for both steps below.
             let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
@@ -876,6 +875,7 @@ impl<'a> Session<'a> {
                 };
                 rep.unchanged += leave_out_seen(&mut records, &links, seen);
             }
+            give_way(&mut deferred, &records, self.p.provider.as_ref());
             self.p
                 .provider
                 .complete(object, &mut records, &props)
@@ -1666,30 +1666,31 @@ fn seen_as_synced(
 }
 
 /// One change-feed page, planned.
-/// Takes out of the pages waiting for the archive gate the creates and links of records
-/// that `records` (a later page) show merged into another: carried out after it, they would
-/// make a second local record of the survivor, which that page brings with the merged values
-/// and plans (as new, or by the match keys, there being no link to move yet).
-fn drop_merged_away(
-    deferred: &mut [PlannedPage],
-    records: &[RemoteRecord],
-    provider: &dyn Provider,
-) {
+/// Takes out of the pages waiting for the archive gate the local creates of records that
+/// `records`, a later page of the same read about to be planned, brings again (moved by an
+/// edit while the read went on), and the creates and links of records it shows merged into
+/// another. Carried out after that page, they would make a second local record of one it
+/// creates (a second link to one CRM record, which the store refuses, failing the run), or a
+/// local record beside a merged-away contact's survivor, which it brings with the merged
+/// values.
+fn give_way(deferred: &mut [PlannedPage], records: &[RemoteRecord], provider: &dyn Provider) {
     if deferred.is_empty() {
         return;
     }
+    let again: HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
     let merged: HashSet<String> = records
         .iter()
         .filter(|r| !r.archived)
         .flat_map(|r| provider.merged_from(r))
         .collect();
-    if merged.is_empty() {
-        return;
-    }
     for page in deferred {
         page.plan.ops.retain(|op| {
-            !(matches!(op, plan::Op::LocalCreate { .. } | plan::Op::Link { .. })
-                && op.remote_id().is_some_and(|id| merged.contains(id)))
+            let id = op.remote_id().unwrap_or_default();
+            match op {
+                plan::Op::LocalCreate { .. } => !again.contains(id) && !merged.contains(id),
+                plan::Op::Link { .. } => !merged.contains(id),
+                _ => true,
+            }
         });
     }
 }
