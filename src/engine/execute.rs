@@ -487,6 +487,14 @@ impl Executor<'_> {
                     connection: self.connection.to_string(),
                 },
             )?;
+            // A link retired because the CRM archived its record (the local record archived
+            // with it, or archived already) has nothing left to retry: a write refused before
+            // the archive reached this side (its update answered 404) is no longer a failed
+            // record.
+            for l in links.iter().filter(|l| l.retired) {
+                self.store
+                    .clear_failure(self.connection, object, &l.local_id)?;
+            }
         }
 
         // Remote side.

@@ -28,6 +28,8 @@ pub mod execute;
 pub mod field_times;
 pub mod gates;
 pub mod plan;
+#[cfg(test)]
+mod sim_tests;
 pub mod sync;
 #[cfg(test)]
 mod tests;

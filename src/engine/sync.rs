@@ -941,6 +941,7 @@ impl<'a> Session<'a> {
                 };
                 rep.unchanged += leave_out_seen(&mut records, &links, seen);
             }
+            give_way(&mut deferred, &records, self.p.provider.as_ref());
             self.p
                 .provider
                 .complete(object, &mut records, &props)
@@ -1297,7 +1298,9 @@ impl<'a> Session<'a> {
         }
         let side = if skew > 0 { "ahead of" } else { "behind" };
         self.warn(format!(
-            "{prefix}{}s {side} this machine's, more than the change feed's overlap ({}s);              crmsync reads by the CRM's times and corrects newest-wins comparisons for it,              but check this machine's clock (NTP)",
+            "{prefix}{}s {side} this machine's, more than the change feed's overlap ({}s); \
+             crmsync reads by the CRM's times and corrects newest-wins comparisons for it, \
+             but check this machine's clock (NTP)",
             skew.abs() / 1000,
             overlap / 1000
         ));
@@ -1931,6 +1934,35 @@ fn has_absent_properties(map: &FieldMap, records: &[RemoteRecord]) -> bool {
 }
 
 /// One change-feed page, planned.
+/// Takes out of the pages waiting for the archive gate the local creates of records that
+/// `records`, a later page of the same read about to be planned, brings again (moved by an
+/// edit while the read went on), and the creates and links of records it shows merged into
+/// another. Carried out after that page, they would make a second local record of one it
+/// creates (a second link to one CRM record, which the store refuses, failing the run), or a
+/// local record beside a merged-away contact's survivor, which it brings with the merged
+/// values.
+fn give_way(deferred: &mut [PlannedPage], records: &[RemoteRecord], provider: &dyn Provider) {
+    if deferred.is_empty() {
+        return;
+    }
+    let again: HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
+    let merged: HashSet<String> = records
+        .iter()
+        .filter(|r| !r.archived)
+        .flat_map(|r| provider.merged_from(r))
+        .collect();
+    for page in deferred {
+        page.plan.ops.retain(|op| {
+            let id = op.remote_id().unwrap_or_default();
+            match op {
+                plan::Op::LocalCreate { .. } => !again.contains(id) && !merged.contains(id),
+                plan::Op::Link { .. } => !merged.contains(id),
+                _ => true,
+            }
+        });
+    }
+}
+
 struct PlannedPage {
     plan: Plan,
     /// The local records of the page's linked items.

@@ -11,14 +11,31 @@
 //! Like HubSpot, it keeps when each property was last written, but its change feed and reads
 //! by id carry record times only: per-property times are served by
 //! [`Provider::field_times`], which [`MemoryCrm::fail_field_times`] can make fail.
+//!
+//! # Simulation
+//! [`MemoryCrm::simulate`] makes it misbehave as real CRMs do, for the engine's simulation
+//! properties (`crate::engine::sim_tests`); one seed reproduces one run exactly:
+//! * its change feed is a search served a page at a time in one of three styles
+//!   ([`Paging`]): offsets over a sorted result that is evaluated again for every page (HubSpot
+//!   search), an opaque cursor that continues after the last record served (Pipedrive v2), or a
+//!   query locator over a result fixed when the query began (Salesforce); one query reaches at
+//!   most [`Sim::cap`] results (HubSpot's 10,000, scaled down);
+//! * the provider reads that search with the key strategy of the HubSpot provider (each page a
+//!   new query on modification time, then id; [`Strategy::Keyset`]) or, to show what it
+//!   prevents, with the offset strategy it replaced ([`Strategy::Offset`]);
+//! * time passes with every call, and the CRM's clock is [`Sim::skew`] off this machine's;
+//! * a write reaches the search [`Sim::index_lag`] later, while reads by id see it at once;
+//! * before any call, scheduled [`Event`]s land: a user's edit, create, archive or merge (the
+//!   merged-away id still reads and updates as the survivor), or a call fails ([`Fault`]).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
 use super::*;
+use crate::clock::{Clock, FixedClock};
 use crate::mapping::Direction;
 use crate::model::ObjectKind;
 
@@ -39,6 +56,141 @@ struct State {
     fail_field_times: bool,
     /// How many ticks before the cursor each change-feed read starts (an overlap).
     overlap: i64,
+    /// The simulation, when on.
+    sim: Option<SimState>,
+}
+
+/// How the CRM's search pages through one query's results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paging {
+    /// `after` offsets over a result sorted and filtered again for every page (HubSpot).
+    Offset,
+    /// An opaque cursor continuing after the last record served (Pipedrive v2).
+    Cursor,
+    /// A query locator over the result as it was when the query began (Salesforce).
+    Locator,
+}
+
+/// How the provider reads the change feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Each page a new query from the newest modification time read (ids read at that time
+    /// dropped), a page at one time paged by id, as the HubSpot provider reads; continuations
+    /// that do not shift (cursor, locator) are followed.
+    Keyset,
+    /// The offsets of one query followed until the cap, then a new query from the newest time
+    /// read: how the HubSpot provider read before, which loses records that move while it
+    /// reads.
+    Offset,
+}
+
+/// The misbehaviours of one simulated CRM.
+#[derive(Debug, Clone)]
+pub struct Sim {
+    pub paging: Paging,
+    pub strategy: Strategy,
+    /// Records per page.
+    pub page: usize,
+    /// The most results one query reaches through its pages.
+    pub cap: usize,
+    /// How long after a write the search shows it (ms of the CRM's clock).
+    pub index_lag: i64,
+    /// How far the CRM's clock is ahead of this machine's (ms; negative: behind).
+    pub skew: i64,
+    /// How far each call moves the clocks (ms).
+    pub tick: i64,
+    /// The change feed's overlap (ms), built into its checkpoints as the HubSpot provider does.
+    pub overlap: i64,
+    /// This machine's clock, kept at the CRM's less the skew.
+    pub local_clock: Arc<FixedClock>,
+}
+
+/// Something that happens in the CRM just before one of crmsync's calls.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A user sets a property of the `pick`th live record (in id order).
+    Edit {
+        pick: usize,
+        prop: String,
+        value: String,
+    },
+    /// A user (or another integration) creates a record; left out when a unique value is taken.
+    Create { props: Vec<(String, String)> },
+    /// A user archives the `pick`th live record.
+    Archive { pick: usize },
+    /// A user creates a record with `props` and merges the `pick`th live record into it: the
+    /// new record keeps its own values and takes the rest (and the external id) from the old,
+    /// whose id now reads and updates as the new one.
+    Merge {
+        pick: usize,
+        props: Vec<(String, String)>,
+    },
+    /// The call fails.
+    Fault(Fault),
+}
+
+/// A call that fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// 429 with `Retry-After`, after the HTTP layer's retries: nothing applied.
+    RateLimited,
+    /// 5xx: nothing applied.
+    ServerError,
+    /// The connection drops after the CRM applied the call: the answer is lost.
+    Drop,
+}
+
+/// A value a CRM user (not crmsync) gave a property, in the order of [`MemoryCrm::next_seq`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserWrite {
+    pub seq: u64,
+    pub id: String,
+    /// The record's external id when it was written.
+    pub external_id: Option<String>,
+    pub prop: String,
+    pub value: String,
+}
+
+#[derive(Debug)]
+struct SimState {
+    sim: Sim,
+    /// Calls served so far.
+    calls: u64,
+    /// Call number → what happens just before it.
+    events: BTreeMap<u64, Vec<Event>>,
+    /// When the search shows each record's last write.
+    visible_at: BTreeMap<(ObjectKind, String), i64>,
+    /// Merged-away id → the record it went into.
+    merged_into: BTreeMap<(ObjectKind, String), String>,
+    /// Open reads of the change feed, by page token.
+    reads: BTreeMap<u64, FeedRead>,
+    next_read: u64,
+    seq: u64,
+    log: Vec<UserWrite>,
+    /// (object, id, property) → the value a CRM user wrote that no answer to crmsync has
+    /// shown yet.
+    unseen: BTreeMap<(ObjectKind, String, String), String>,
+    /// Users' values crmsync overwrote before any answer showed them to it.
+    overwritten: Vec<(String, String)>,
+}
+
+/// Where one read of the change feed stands.
+#[derive(Debug, Clone)]
+struct FeedRead {
+    /// The current query: `GTE from` (`GT` when `past`), or `EQ tie.0 AND id GT tie.1`.
+    from: Option<i64>,
+    past: bool,
+    tie: Option<(i64, u64)>,
+    /// The query's position: results served so far, and the last one's (time, id).
+    served: usize,
+    last: Option<(i64, u64)>,
+    /// A locator's result, fixed when its query began.
+    snapshot: Option<Vec<RemoteRecord>>,
+    newest: Option<i64>,
+    at_newest: Vec<String>,
+    old_since: Option<i64>,
+    /// The CRM's clock when the read began.
+    started: i64,
 }
 
 /// The in-memory CRM.
@@ -53,6 +205,8 @@ pub struct MemoryCrm {
 
 /// The remote property that holds the external id.
 pub const EXTERNAL_ID: &str = "crmsync_id";
+/// The property listing the ids merged into a record, `;`-separated.
+pub const MERGED_IDS: &str = "merged_ids";
 
 impl MemoryCrm {
     pub fn new() -> MemoryCrm {
@@ -120,6 +274,12 @@ impl MemoryCrm {
             rec.prop_updated_at.insert(k.to_string(), now);
         }
         rec.updated_at = now;
+        let props: BTreeMap<String, String> = props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.unwrap_or("").to_string()))
+            .collect();
+        Self::user_wrote(&mut s, object, id, &props);
+        Self::written(&mut s, object, id);
     }
 
     /// Creates a record as a CRM user would; returns its id.
@@ -153,6 +313,7 @@ impl MemoryCrm {
             returned: None,
         };
         s.records.insert((object, id.clone()), rec);
+        Self::written(&mut s, object, &id);
         id
     }
 
@@ -167,6 +328,7 @@ impl MemoryCrm {
             .expect("record exists");
         rec.archived = true;
         rec.updated_at = now;
+        Self::written(&mut s, object, id);
     }
 
     /// Every record of `object`, archived ones included.
@@ -205,6 +367,310 @@ impl MemoryCrm {
         self.state.lock().unwrap().writes
     }
 
+    /// Turns the simulation on (see the module docs).
+    pub fn simulate(&self, sim: Sim) {
+        let mut s = self.state.lock().unwrap();
+        s.clock = s.clock.max(sim.local_clock.now() + sim.skew);
+        s.sim = Some(SimState {
+            sim,
+            calls: 0,
+            events: BTreeMap::new(),
+            visible_at: BTreeMap::new(),
+            merged_into: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            next_read: 0,
+            seq: 0,
+            log: Vec::new(),
+            unseen: BTreeMap::new(),
+            overwritten: Vec::new(),
+        });
+    }
+
+    /// Makes `event` happen just before the `after`th call from now (0: the next one).
+    pub fn schedule(&self, after: u64, event: Event) {
+        let mut s = self.state.lock().unwrap();
+        let sim = s.sim.as_mut().expect("simulation on");
+        let at = sim.calls + after;
+        sim.events.entry(at).or_default().push(event);
+    }
+
+    /// Lets `ms` pass on the CRM's clock (and this machine's), with no call.
+    pub fn pass_time(&self, ms: i64) {
+        let mut s = self.state.lock().unwrap();
+        s.clock += ms;
+        self.sync_local_clock(&s);
+    }
+
+    /// Drops the events not yet due.
+    pub fn clear_schedule(&self) {
+        if let Some(sim) = self.state.lock().unwrap().sim.as_mut() {
+            sim.events.clear();
+        }
+    }
+
+    /// The next number of a sequence shared with [`UserWrite::seq`], so a test can order its
+    /// own edits among the CRM users'.
+    pub fn next_seq(&self) -> u64 {
+        let mut s = self.state.lock().unwrap();
+        let sim = s.sim.as_mut().expect("simulation on");
+        sim.seq += 1;
+        sim.seq
+    }
+
+    /// What CRM users wrote through scheduled events.
+    pub fn user_writes(&self) -> Vec<UserWrite> {
+        let s = self.state.lock().unwrap();
+        s.sim.as_ref().map(|x| x.log.clone()).unwrap_or_default()
+    }
+
+    /// The (property, value) pairs CRM users wrote that crmsync then overwrote before any of
+    /// the CRM's answers had shown them to it: a search index lagging behind the user's
+    /// write, or the write landing between crmsync's read and its own. No client of a CRM
+    /// without conditional writes can keep such an edit.
+    pub fn overwritten_unseen(&self) -> Vec<(String, String)> {
+        let s = self.state.lock().unwrap();
+        s.sim
+            .as_ref()
+            .map(|x| x.overwritten.clone())
+            .unwrap_or_default()
+    }
+
+    /// Notes that a user wrote `props` on a record, not yet shown to crmsync.
+    fn user_wrote(s: &mut State, object: ObjectKind, id: &str, props: &BTreeMap<String, String>) {
+        if let Some(sim) = s.sim.as_mut() {
+            for (k, v) in props {
+                sim.unseen
+                    .insert((object, id.to_string(), k.clone()), v.clone());
+            }
+        }
+    }
+
+    /// Notes that an answer showed crmsync these records as they are: the `properties` it
+    /// asked for (`None`: all, as a write's answer).
+    fn shown<'a>(
+        s: &mut State,
+        object: ObjectKind,
+        ids: impl IntoIterator<Item = &'a String>,
+        properties: Option<&[String]>,
+    ) {
+        if let Some(sim) = s.sim.as_mut() {
+            for id in ids {
+                sim.unseen.retain(|(o, i, p), _| {
+                    !(*o == object && i == id && properties.is_none_or(|ps| ps.contains(p)))
+                });
+            }
+        }
+    }
+
+    /// Notes that crmsync is writing `props` on a record: users' values it never saw go.
+    fn crmsync_writes(
+        s: &mut State,
+        object: ObjectKind,
+        id: &str,
+        props: &BTreeMap<String, String>,
+    ) {
+        if let Some(sim) = s.sim.as_mut() {
+            for k in props.keys() {
+                if let Some(v) = sim.unseen.remove(&(object, id.to_string(), k.clone())) {
+                    sim.overwritten.push((k.clone(), v));
+                }
+            }
+        }
+    }
+
+    /// The record a merged-away id now stands for (itself when not merged).
+    fn resolve(s: &State, object: ObjectKind, id: &str) -> String {
+        let mut id = id.to_string();
+        if let Some(sim) = &s.sim {
+            while let Some(into) = sim.merged_into.get(&(object, id.clone())) {
+                id = into.clone();
+            }
+        }
+        id
+    }
+
+    /// Notes that a record was written at the CRM's `now`: the search shows it after the lag.
+    fn written(s: &mut State, object: ObjectKind, id: &str) {
+        let now = s.clock;
+        if let Some(sim) = s.sim.as_mut() {
+            sim.visible_at
+                .insert((object, id.to_string()), now + sim.sim.index_lag);
+        }
+    }
+
+    /// Starts a call: time passes, due events land; `Err` for a call that fails before the
+    /// CRM applies it, `Ok(true)` for one whose answer will be lost after it applies.
+    fn begin(&self, s: &mut State) -> Result<bool, ProviderError> {
+        let Some(sim) = s.sim.as_mut() else {
+            return Ok(false);
+        };
+        let call = sim.calls;
+        sim.calls += 1;
+        let events = sim.events.remove(&call).unwrap_or_default();
+        s.clock += s.sim.as_ref().unwrap().sim.tick;
+        let mut lost = false;
+        for e in events {
+            match e {
+                Event::Fault(Fault::Drop) => lost = true,
+                Event::Fault(f) => {
+                    self.sync_local_clock(s);
+                    let (status, message) = match f {
+                        Fault::RateLimited => (429, "rate limited; Retry-After: 10"),
+                        _ => (503, "service unavailable"),
+                    };
+                    return Err(ProviderError::Api {
+                        crm: "memory",
+                        connection: "memory".into(),
+                        status,
+                        message: message.into(),
+                    });
+                }
+                e => Self::happen(s, e),
+            }
+        }
+        self.sync_local_clock(s);
+        Ok(lost)
+    }
+
+    /// [`MemoryCrm::begin`] for a call that writes nothing: a lost answer is a failed call.
+    fn begin_read(&self, s: &mut State) -> Result<(), ProviderError> {
+        if self.begin(s)? {
+            return Err(Self::died());
+        }
+        Ok(())
+    }
+
+    fn sync_local_clock(&self, s: &State) {
+        if let Some(sim) = &s.sim {
+            let local = &sim.sim.local_clock;
+            local.set(local.now().max(s.clock - sim.sim.skew));
+        }
+    }
+
+    /// A CRM user's event lands (contacts only).
+    fn happen(s: &mut State, e: Event) {
+        let object = ObjectKind::Contact;
+        s.clock += 1;
+        let now = s.clock;
+        let live: Vec<String> = s
+            .records
+            .iter()
+            .filter(|((o, _), r)| *o == object && !r.archived)
+            .map(|((_, id), _)| id.clone())
+            .collect();
+        let pick = |i: usize| (!live.is_empty()).then(|| live[i % live.len()].clone());
+        let mut log: Vec<(String, Option<String>, String, String)> = Vec::new();
+        match e {
+            Event::Edit {
+                pick: i,
+                prop,
+                value,
+            } => {
+                let Some(id) = pick(i) else { return };
+                let rec = s.records.get_mut(&(object, id.clone())).unwrap();
+                if rec.props.get(&prop) == Some(&value) {
+                    return;
+                }
+                if let Some(u) = &s.unique
+                    && *u == prop
+                {
+                    return;
+                }
+                let props = BTreeMap::from([(prop.clone(), value.clone())]);
+                apply_props(rec, &props, now);
+                log.push((id.clone(), rec.external_id.clone(), prop, value));
+                Self::user_wrote(s, object, &id, &props);
+                Self::written(s, object, &id);
+            }
+            Event::Create { props } => {
+                if Self::taken(s, object, &props) {
+                    return;
+                }
+                s.next_id += 1;
+                let id = s.next_id.to_string();
+                let mut rec = RemoteRecord {
+                    id: id.clone(),
+                    ..RemoteRecord::default()
+                };
+                let props: BTreeMap<String, String> = props.into_iter().collect();
+                apply_props(&mut rec, &props, now);
+                for (k, v) in props {
+                    log.push((id.clone(), None, k, v));
+                }
+                s.records.insert((object, id.clone()), rec);
+                Self::written(s, object, &id);
+            }
+            Event::Archive { pick: i } => {
+                let Some(id) = pick(i) else { return };
+                let rec = s.records.get_mut(&(object, id.clone())).unwrap();
+                rec.archived = true;
+                rec.updated_at = now;
+                Self::written(s, object, &id);
+            }
+            Event::Merge { pick: i, props } => {
+                let Some(old_id) = pick(i) else { return };
+                let old = s.records.remove(&(object, old_id.clone())).unwrap();
+                s.next_id += 1;
+                let id = s.next_id.to_string();
+                let mut rec = RemoteRecord {
+                    id: id.clone(),
+                    props: old.props.clone(),
+                    prop_updated_at: old.prop_updated_at.clone(),
+                    external_id: old.external_id.clone(),
+                    ..RemoteRecord::default()
+                };
+                let own: BTreeMap<String, String> =
+                    props.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+                for (k, v) in &own {
+                    if old.props.get(k) != Some(v) {
+                        log.push((id.clone(), old.external_id.clone(), k.clone(), v.clone()));
+                    }
+                }
+                apply_props(&mut rec, &own, now);
+                Self::user_wrote(s, object, &id, &own);
+                let mut merged: Vec<String> = old
+                    .props
+                    .get(MERGED_IDS)
+                    .map(|m| m.split(';').map(str::to_string).collect())
+                    .unwrap_or_default();
+                merged.push(old_id.clone());
+                rec.props.insert(MERGED_IDS.into(), merged.join(";"));
+                s.records.insert((object, id.clone()), rec);
+                let sim = s.sim.as_mut().unwrap();
+                sim.merged_into.insert((object, old_id), id.clone());
+                Self::written(s, object, &id);
+            }
+            Event::Fault(_) => {}
+        }
+        let sim = s.sim.as_mut().unwrap();
+        for (id, external_id, prop, value) in log {
+            sim.seq += 1;
+            let seq = sim.seq;
+            sim.log.push(UserWrite {
+                seq,
+                id,
+                external_id,
+                prop,
+                value,
+            });
+        }
+    }
+
+    /// Whether a create with `props` would repeat a unique value of a live record.
+    fn taken(s: &State, object: ObjectKind, props: &[(String, String)]) -> bool {
+        let Some(u) = &s.unique else { return false };
+        let Some((_, value)) = props.iter().find(|(k, v)| k == u && !v.is_empty()) else {
+            return false;
+        };
+        s.records.iter().any(|((o, _), r)| {
+            *o == object
+                && !r.archived
+                && r.props
+                    .get(u)
+                    .is_some_and(|v| v.eq_ignore_ascii_case(value))
+        })
+    }
+
     /// Counts a write; `Err` when the CRM "dies" on this one (after applying it).
     fn count_write(s: &mut State) -> bool {
         s.writes += 1;
@@ -217,6 +683,202 @@ impl MemoryCrm {
             connection: "memory".into(),
             message: "the run was killed before the answer was committed".into(),
         }
+    }
+}
+
+fn numeric(id: &str) -> u64 {
+    id.parse().unwrap_or(u64::MAX)
+}
+
+impl MemoryCrm {
+    /// The search: live matches of the read's current query, sorted by time then id (by id
+    /// when paging one time).
+    fn search(s: &State, object: ObjectKind, r: &FeedRead) -> Vec<RemoteRecord> {
+        let sim = s.sim.as_ref().unwrap();
+        let mut out: Vec<RemoteRecord> = s
+            .records
+            .iter()
+            .filter(|((o, id), _)| {
+                *o == object
+                    && sim
+                        .visible_at
+                        .get(&(object, id.clone()))
+                        .is_none_or(|at| *at <= s.clock)
+            })
+            .map(|(_, rec)| rec)
+            .filter(|rec| match (r.tie, r.from) {
+                (Some((at, last)), _) => rec.updated_at == at && numeric(&rec.id) > last,
+                (None, Some(from)) if r.past => rec.updated_at > from,
+                (None, Some(from)) => rec.updated_at >= from,
+                (None, None) => true,
+            })
+            .map(without_times)
+            .collect();
+        out.sort_by_key(|rec| (rec.updated_at, numeric(&rec.id)));
+        out
+    }
+
+    /// One page of the simulated change feed (see [`Paging`] and [`Strategy`]).
+    fn sim_changes(
+        s: &mut State,
+        query: &ChangeQuery,
+        properties: &[String],
+    ) -> Result<ChangePage, ProviderError> {
+        let object = query.object;
+        let (paging, strategy, page, cap, overlap) = {
+            let x = &s.sim.as_ref().unwrap().sim;
+            (x.paging, x.strategy, x.page, x.cap, x.overlap)
+        };
+        let (token, mut r) = match &query.page {
+            Some(t) => {
+                let token: u64 = t.parse().expect("memory page token");
+                let r = s.sim.as_mut().unwrap().reads.remove(&token);
+                (token, r.expect("an open read"))
+            }
+            None => {
+                let since: Option<i64> = query.since.as_deref().map(|c| c.parse().expect("cursor"));
+                let sim = s.sim.as_mut().unwrap();
+                sim.next_read += 1;
+                let r = FeedRead {
+                    from: since,
+                    past: false,
+                    tie: None,
+                    served: 0,
+                    last: None,
+                    snapshot: None,
+                    newest: None,
+                    at_newest: Vec::new(),
+                    old_since: since,
+                    started: s.clock,
+                };
+                (sim.next_read, r)
+            }
+        };
+        // This query's page, and whether the query has more after it.
+        let (got, more) = match (paging, strategy) {
+            (Paging::Offset, Strategy::Keyset) => {
+                let all = Self::search(s, object, &r);
+                let got: Vec<RemoteRecord> = all.into_iter().take(page).collect();
+                let more = got.len() == page;
+                (got, more)
+            }
+            (Paging::Offset, Strategy::Offset) => {
+                let all = Self::search(s, object, &r);
+                let got: Vec<RemoteRecord> =
+                    all.iter().skip(r.served).take(page).cloned().collect();
+                let more = all.len() > r.served + got.len();
+                (got, more)
+            }
+            (Paging::Cursor, _) => {
+                let all = Self::search(s, object, &r);
+                let after = r.last;
+                let rest: Vec<RemoteRecord> = all
+                    .into_iter()
+                    .filter(|rec| after.is_none_or(|l| (rec.updated_at, numeric(&rec.id)) > l))
+                    .collect();
+                let more = rest.len() > page;
+                (rest.into_iter().take(page).collect(), more)
+            }
+            (Paging::Locator, _) => {
+                if r.snapshot.is_none() {
+                    r.snapshot = Some(Self::search(s, object, &r));
+                }
+                let snap = r.snapshot.as_ref().unwrap();
+                let got: Vec<RemoteRecord> =
+                    snap.iter().skip(r.served).take(page).cloned().collect();
+                let more = snap.len() > r.served + got.len();
+                (got, more)
+            }
+        };
+        r.served += got.len();
+        if let Some(l) = got.last() {
+            r.last = Some((l.updated_at, numeric(&l.id)));
+        }
+        let full_page = got.len() == page;
+        let (first_at, last_at) = (
+            got.first().map(|x| x.updated_at),
+            got.last().map(|x| x.updated_at),
+        );
+        let mut records = Vec::with_capacity(got.len());
+        for rec in got {
+            let at = rec.updated_at;
+            if Some(at) == r.newest && r.at_newest.contains(&rec.id) {
+                continue;
+            }
+            match r.newest {
+                Some(n) if at < n => {}
+                Some(n) if at == n => r.at_newest.push(rec.id.clone()),
+                _ => {
+                    r.newest = Some(at);
+                    r.at_newest = vec![rec.id.clone()];
+                }
+            }
+            records.push(rec);
+        }
+        // What comes next: the same query, a new one, or the end.
+        let go_on = if paging == Paging::Offset && strategy == Strategy::Keyset {
+            match r.tie {
+                Some((at, _)) if full_page => {
+                    r.tie = Some((at, r.last.unwrap().1));
+                    true
+                }
+                Some((at, _)) => {
+                    r.tie = None;
+                    r.from = Some(at);
+                    r.past = true;
+                    r.at_newest.clear();
+                    true
+                }
+                None if full_page => {
+                    if first_at == last_at {
+                        r.tie = Some((first_at.unwrap(), 0));
+                    } else {
+                        r.from = last_at;
+                        r.past = false;
+                    }
+                    true
+                }
+                None => false,
+            }
+        } else if more && r.served + page <= cap {
+            true
+        } else if more {
+            // The next page would pass the cap: a new query from the newest time read.
+            let from = r.newest;
+            if from.is_none() || from == r.from {
+                return Err(ProviderError::Other(format!(
+                    "more than {cap} records share one modification time; the search cannot page past them"
+                )));
+            }
+            r.from = from;
+            r.past = false;
+            r.served = 0;
+            r.last = None;
+            r.snapshot = None;
+            true
+        } else {
+            false
+        };
+        // The checkpoint, on the CRM's clock, as the HubSpot provider builds it.
+        let mut since = match (r.newest, r.old_since) {
+            (Some(n), Some(old)) => (n - overlap).max(old),
+            (Some(n), None) => n - overlap,
+            (None, Some(old)) => old,
+            (None, None) => r.started - overlap,
+        };
+        if !go_on {
+            since = since.max(r.started - overlap);
+        }
+        Self::shown(s, object, records.iter().map(|x| &x.id), Some(properties));
+        let next = go_on.then(|| {
+            s.sim.as_mut().unwrap().reads.insert(token, r);
+            token.to_string()
+        });
+        Ok(ChangePage {
+            records,
+            next,
+            checkpoint: Some(since.to_string()),
+        })
     }
 }
 
@@ -281,10 +943,14 @@ impl Provider for MemoryCrm {
     async fn changes(
         &self,
         query: &ChangeQuery,
-        _properties: &[String],
+        properties: &[String],
     ) -> Result<ChangePage, ProviderError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let s = self.state.lock().unwrap();
+        let mut s = self.state.lock().unwrap();
+        if s.sim.is_some() {
+            self.begin_read(&mut s)?;
+            return Self::sim_changes(&mut s, query, properties);
+        }
         let cursor: Option<i64> = query
             .since
             .as_deref()
@@ -330,7 +996,8 @@ impl Provider for MemoryCrm {
     ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut s = self.state.lock().unwrap();
-        let die = Self::count_write(&mut s);
+        let lost = self.begin(&mut s)?;
+        let die = Self::count_write(&mut s) || lost;
         s.clock += 1;
         let now = s.clock;
         let mut out = Vec::new();
@@ -389,9 +1056,12 @@ impl Provider for MemoryCrm {
                     id
                 }
             };
-            let rec = s.records.get_mut(&(object, id)).unwrap();
+            Self::crmsync_writes(&mut s, object, &id, &input.props);
+            Self::shown(&mut s, object, [&id], None);
+            let rec = s.records.get_mut(&(object, id.clone())).unwrap();
             apply_props(rec, &input.props, now);
             out.push(Ok(rec.clone()));
+            Self::written(&mut s, object, &id);
             if die {
                 return Err(Self::died());
             }
@@ -406,19 +1076,26 @@ impl Provider for MemoryCrm {
     ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut s = self.state.lock().unwrap();
-        let die = Self::count_write(&mut s);
+        let lost = self.begin(&mut s)?;
+        let die = Self::count_write(&mut s) || lost;
         s.clock += 1;
         let now = s.clock;
         let mut out = Vec::new();
         for input in inputs {
-            let id = input.remote_id.clone().unwrap_or_default();
+            let asked = input.remote_id.clone().unwrap_or_default();
+            // A merged-away id is answered by the record it went into.
+            let id = Self::resolve(&s, object, &asked);
             match s.records.get_mut(&(object, id.clone())) {
                 Some(rec) if !rec.archived => {
+                    Self::crmsync_writes(&mut s, object, &id, &input.props);
+                    Self::shown(&mut s, object, [&id], None);
+                    let rec = s.records.get_mut(&(object, id.clone())).unwrap();
                     apply_props(rec, &input.props, now);
                     if input.set_external_id {
                         rec.external_id = Some(input.local_id.clone());
                     }
                     out.push(Ok(rec.clone()));
+                    Self::written(&mut s, object, &id);
                 }
                 _ => out.push(Err(RecordError {
                     message: format!("record {id} not found"),
@@ -440,14 +1117,17 @@ impl Provider for MemoryCrm {
     ) -> Result<WriteResults<()>, ProviderError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut s = self.state.lock().unwrap();
-        let die = Self::count_write(&mut s);
+        let lost = self.begin(&mut s)?;
+        let die = Self::count_write(&mut s) || lost;
         s.clock += 1;
         let now = s.clock;
         let mut out = Vec::new();
         for id in remote_ids {
+            let id = Self::resolve(&s, object, id);
             if let Some(rec) = s.records.get_mut(&(object, id.clone())) {
                 rec.archived = true;
                 rec.updated_at = now;
+                Self::written(&mut s, object, &id);
             }
             out.push(Ok(()));
             if die {
@@ -461,21 +1141,25 @@ impl Provider for MemoryCrm {
         &self,
         object: ObjectKind,
         ids: &[String],
-        _properties: &[String],
+        properties: &[String],
     ) -> Result<Vec<RemoteRecord>, ProviderError> {
         let batch = self.batch_size();
         let calls = ids.len().div_ceil(batch) as u64;
         self.requests.fetch_add(calls, Ordering::Relaxed);
         self.id_reads.fetch_add(calls, Ordering::Relaxed);
-        let s = self.state.lock().unwrap();
-        Ok(ids
+        let mut s = self.state.lock().unwrap();
+        self.begin_read(&mut s)?;
+        let out: Vec<RemoteRecord> = ids
             .iter()
+            .map(|id| Self::resolve(&s, object, id))
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
-            .filter_map(|id| s.records.get(&(object, id.clone())))
+            .filter_map(|id| s.records.get(&(object, id)))
             .filter(|r| !r.archived)
             .map(without_times)
-            .collect())
+            .collect();
+        Self::shown(&mut s, object, out.iter().map(|x| &x.id), Some(properties));
+        Ok(out)
     }
 
     async fn field_times(
@@ -486,7 +1170,8 @@ impl Provider for MemoryCrm {
     ) -> Result<FieldTimes, ProviderError> {
         let calls = ids.len().div_ceil(self.batch_size()) as u64;
         self.requests.fetch_add(calls, Ordering::Relaxed);
-        let s = self.state.lock().unwrap();
+        let mut s = self.state.lock().unwrap();
+        self.begin_read(&mut s)?;
         if s.fail_field_times {
             return Err(ProviderError::Api {
                 crm: "memory",
@@ -516,11 +1201,13 @@ impl Provider for MemoryCrm {
         &self,
         object: ObjectKind,
         local_ids: &[String],
-        _properties: &[String],
+        properties: &[String],
     ) -> Result<Vec<RemoteRecord>, ProviderError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let s = self.state.lock().unwrap();
-        Ok(s.records
+        let mut s = self.state.lock().unwrap();
+        self.begin_read(&mut s)?;
+        let out: Vec<RemoteRecord> = s
+            .records
             .iter()
             .filter(|((o, _), r)| {
                 *o == object
@@ -529,7 +1216,9 @@ impl Provider for MemoryCrm {
                         .is_some_and(|e| local_ids.contains(e))
             })
             .map(|(_, r)| r.clone())
-            .collect())
+            .collect();
+        Self::shown(&mut s, object, out.iter().map(|x| &x.id), Some(properties));
+        Ok(out)
     }
 
     async fn fields(&self, object: ObjectKind) -> Result<Vec<RemoteField>, ProviderError> {
@@ -566,5 +1255,18 @@ impl Provider for MemoryCrm {
 
     fn requests_sent(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    fn merged_from(&self, record: &RemoteRecord) -> Vec<String> {
+        record
+            .props
+            .get(MERGED_IDS)
+            .map(|m| m.split(';').map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
+    fn clock_skew(&self) -> Option<Millis> {
+        let s = self.state.lock().unwrap();
+        s.sim.as_ref().map(|x| x.sim.skew)
     }
 }
