@@ -121,19 +121,33 @@ fn quoted(names: &[String]) -> String {
 pub struct Claims(HashMap<(ProviderKind, String), String>);
 
 /// Checks the account `p` reaches against the state file, and binds it when the connection
-/// has none yet (not in a dry run). Returns a note for the run's warnings when it bound links
-/// made before accounts were kept, or took over a renamed connection's state.
+/// has none yet (not in a dry run). Returns the account's id, and a note for the run's
+/// warnings when it bound links made before accounts were kept, or took over a renamed
+/// connection's state.
 pub async fn check(
     store: &mut Store,
     config: &Config,
     p: &Participant,
     dry_run: bool,
     claims: &mut Claims,
+) -> Result<(String, Option<String>), StepError> {
+    let account = p.provider.account().await?.id;
+    let note = check_account(store, config, p, &account, dry_run, claims)?;
+    Ok((account, note))
+}
+
+fn check_account(
+    store: &mut Store,
+    config: &Config,
+    p: &Participant,
+    account: &str,
+    dry_run: bool,
+    claims: &mut Claims,
 ) -> Result<Option<String>, StepError> {
+    let account = account.to_string();
     let provider = p.provider.kind();
     let crm = provider.display_name();
     let c = p.name.as_str();
-    let account = p.provider.account().await?.id;
     if account.trim().is_empty() {
         return Err(StepError::Other(format!(
             "{crm} did not say which account connection `{c}` reaches, so it was stopped before writing anything"
@@ -274,4 +288,49 @@ pub fn forget_links(store: &mut Store, connection: &str) -> Result<Forgotten, St
         connection,
         &crate::engine::sync::cached_meta_keys(connection),
     )
+}
+
+/// Why a saved plan is not carried out through a connection: it was made in another CRM
+/// account than the one the connection's links are bound to, or reaches, now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "connection `{connection}` {} {} account {now}, but the plan was made against account {planned}; its record ids name other records there, so nothing was applied. Make a new plan with `crmsync sync --plan`, or put back the `base_url` and token the plan was made with",
+    if *.bound { "has its links bound to" } else { "now reaches" },
+    .provider.display_name()
+)]
+pub struct PlanAccountMoved {
+    pub connection: String,
+    pub provider: ProviderKind,
+    /// The account the plan was made against.
+    pub planned: String,
+    /// The account the connection's links are bound to (`bound`), or the one it reaches.
+    pub now: String,
+    pub bound: bool,
+}
+
+/// Checks a saved plan's account for connection `p` against the account its links are bound
+/// to in `store` (when any) and the account it reaches now (one call to the CRM).
+pub async fn check_planned(
+    store: Option<&Store>,
+    p: &Participant,
+    planned: &str,
+) -> Result<Result<(), PlanAccountMoved>, StepError> {
+    let moved = |now: String, bound: bool| PlanAccountMoved {
+        connection: p.name.clone(),
+        provider: p.provider.kind(),
+        planned: planned.to_string(),
+        now,
+        bound,
+    };
+    if let Some(store) = store
+        && let Some(binding) = store.account_binding(&p.name)?
+        && binding.account != planned
+    {
+        return Ok(Err(moved(binding.account, true)));
+    }
+    let reached = p.provider.account().await?.id;
+    if reached != planned {
+        return Ok(Err(moved(reached, false)));
+    }
+    Ok(Ok(()))
 }
