@@ -88,7 +88,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
             cand --color 'When to use colour'
-            cand --check 'Call each CRM to check the token (else only what is stored is shown)'
+            cand --check 'Call each CRM to check the token, and keep what it says in the state file (else what was kept at sign-in and by the last check is shown)'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
             cand --quiet 'Print less (repeat for even less)'

@@ -84,7 +84,7 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and not __f
 complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and not __fish_seen_subcommand_from rename forget-links help" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and not __fish_seen_subcommand_from rename forget-links help" -l check -d 'Call each CRM to check the token (else only what is stored is shown)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and not __fish_seen_subcommand_from rename forget-links help" -l check -d 'Call each CRM to check the token, and keep what it says in the state file (else what was kept at sign-in and by the last check is shown)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and not __fish_seen_subcommand_from rename forget-links help" -l json -d 'Print machine-readable JSON on stdout'
 complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and not __fish_seen_subcommand_from rename forget-links help" -s q -l quiet -d 'Print less (repeat for even less)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand connections; and not __fish_seen_subcommand_from rename forget-links help" -s v -l verbose -d 'Print more (repeat for more)'

@@ -138,6 +138,55 @@ fn connections_check_shows_what_the_check_learned() {
             .is_some_and(|a| a.starts_with("portal ")),
         "{c}"
     );
+    let portal = sandbox.hub_id().to_string();
+    assert_eq!(c["account_id"], portal.as_str(), "{c}");
+    // HubSpot does not say which scopes a private app's token has: that is said, rather than
+    // an empty list.
+    assert!(c["scopes"].is_null(), "{c}");
+    assert!(
+        c["scopes_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("does not report the scopes")),
+        "{c}"
+    );
+
+    // A later plain `connections` shows what the check learned, with when it was learned.
+    let later = env.run(&["connections", "--json"]);
+    later.ok();
+    let l = &later.json()[0];
+    assert_eq!(l["token_state"], "valid", "{l}");
+    assert_eq!(l["account"], c["account"], "{l}");
+    assert_eq!(l["account_id"], portal.as_str(), "{l}");
+    assert_eq!(l["check"], "ok", "{l}");
+    assert_eq!(l["checked_at"], c["checked_at"], "{l}");
+    assert!(l["checked_at"].is_i64(), "{l}");
+    let table = env.run(&["connections"]);
+    table.ok();
+    assert!(
+        table.stdout.contains(&portal) && table.stdout.contains("valid, checked"),
+        "{}",
+        table.stdout
+    );
+    assert!(table.stdout.contains("not reported"), "{}", table.stdout);
+
+    // A check of another token source says nothing of this one.
+    env.remove_env("HS_TOKEN");
+    env.set_env("CRMSYNC_TOKEN_HS", &sandbox.token());
+    let other = env.run(&["connections", "--json"]);
+    other.ok();
+    let o = &other.json()[0];
+    assert_eq!(o["token_state"], "not checked", "{o}");
+    assert!(o["checked_at"].is_null() && o["account"].is_null(), "{o}");
+
+    // A failed check is kept too: the token state says so, and `check` says why.
+    env.set_env("CRMSYNC_TOKEN_HS", "not-the-token");
+    env.run(&["connections", "--check"]).expect_code(1);
+    let failed = env.run(&["connections", "--json"]);
+    failed.ok();
+    let f = &failed.json()[0];
+    assert_eq!(f["token_state"], "check failed", "{f}");
+    assert!(f["check"].as_str().is_some_and(|c| c != "ok"), "{f}");
+    assert!(f["account_id"].is_null(), "{f}");
 }
 
 #[test]

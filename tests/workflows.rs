@@ -671,3 +671,53 @@ fn with_ignore_a_contact_recreated_in_hubspot_is_paired_with_the_local_one_it_le
     assert_eq!(w.get(&person.id).get("job_title"), Some("Rejoined"));
     assert_eq!(w.hub(&again, "lastname").as_deref(), Some("Original"));
 }
+
+#[test]
+fn a_plan_records_its_account_and_apply_refuses_it_in_another_account() {
+    let w = World::new("");
+    let (_, (_, l_rid), plan) = planned_edit(&w);
+    let (l_rid, plan) = (&l_rid, plan.as_str());
+    let portal = w.sandbox.hub_id().to_string();
+    let mut saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(plan).unwrap()).unwrap();
+    assert_eq!(saved["connections"][CONN]["account"], portal.as_str());
+    // The same plan, as if made while `hs` reached another portal.
+    saved["connections"][CONN]["account"] = "424242".into();
+    let elsewhere = w.env.path("elsewhere.json");
+    std::fs::write(&elsewhere, saved.to_string()).unwrap();
+    let run = w.run(&["apply", elsewhere.to_str().unwrap()]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("made against account 424242")
+            && run.stderr.contains(&portal)
+            && run.stderr.contains("crmsync sync --plan"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(w.hub(l_rid, "lastname").as_deref(), Some("Original"));
+    // The plan as made applies.
+    w.run(&["apply", plan]).ok();
+    assert_eq!(w.hub(l_rid, "lastname").as_deref(), Some("Planned"));
+}
+
+#[test]
+fn apply_lists_a_planned_record_hubspot_changed_after_the_plan() {
+    let w = World::new("");
+    let (_, (_, l_rid), plan) = planned_edit(&w);
+    let (l_rid, plan) = (&l_rid, plan.as_str());
+    tick();
+    w.hub_edit(l_rid, &[("jobtitle", "Edited In HubSpot")]);
+    let applied = w.run(&["apply", plan, "--json"]);
+    applied.ok();
+    let applied = applied.json();
+    assert_eq!(
+        applied["replanned"],
+        serde_json::json!({ CONN: [l_rid] }),
+        "{applied:#}"
+    );
+    assert_eq!(w.hub(l_rid, "lastname").as_deref(), Some("Planned"));
+    assert_eq!(
+        w.hub(l_rid, "jobtitle").as_deref(),
+        Some("Edited In HubSpot")
+    );
+}

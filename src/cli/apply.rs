@@ -10,7 +10,9 @@ use crate::engine::sync::{Only, SyncOptions, SyncReport};
 use crate::model::RecordId;
 use crate::output::errors::UsageError;
 
-use super::sync::{PLAN_FORMAT, PLAN_VERSION, PlanConnection, PlanFile};
+use crate::engine::accounts;
+
+use super::sync::{PLAN_FORMAT, PLAN_VERSION, PlanFile};
 use super::{Context, Exit};
 
 /// Carry out a plan saved by `crmsync sync --plan FILE`
@@ -18,7 +20,8 @@ use super::{Context, Exit};
 /// Only the records in the plan are touched. The planner is deterministic, so a record whose
 /// local and remote versions have not moved gets exactly the saved ops; a record whose local
 /// or remote version moved since is planned again, and is listed as such. A plan made
-/// against another state file is refused.
+/// against another state file, or in another CRM account than the one a connection is bound
+/// to or reaches now, is refused.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  crmsync sync --plan plan.json && crmsync apply plan.json")]
 pub struct Args {
@@ -53,8 +56,8 @@ fn check_made_here(ctx: &Context, args: &Args, file: &PlanFile) -> anyhow::Resul
         .into());
     }
     for (name, then) in &file.connections {
-        let now = ctx.config.connections.get(name).map(PlanConnection::of);
-        if now.as_ref() != Some(then) {
+        let configured = ctx.config.connections.get(name);
+        if !configured.is_some_and(|c| then.configured_as(c)) {
             return Err(UsageError(format!(
                 "`{}` was made for connection `{name}` as it was configured then ({} at {}), which the config no longer has; make a new plan with `crmsync sync --plan`",
                 args.file.display(),
@@ -62,6 +65,35 @@ fn check_made_here(ctx: &Context, args: &Args, file: &PlanFile) -> anyhow::Resul
                 then.base_url.as_deref().unwrap_or("its default address")
             ))
             .into());
+        }
+    }
+    for plan in &file.plans {
+        if !file.connections.contains_key(&plan.connection) {
+            return Err(UsageError(format!(
+                "`{}` holds writes for connection `{}` but does not say which CRM account they were planned in; make a new plan with `crmsync sync --plan`",
+                args.file.display(),
+                plan.connection
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a plan made in another CRM account than the one each of its connections is bound
+/// to, or reaches, now (the plan's remote ids name other records there).
+async fn check_accounts(ctx: &Context, file: &PlanFile) -> anyhow::Result<()> {
+    let store = crate::store::Store::open_read_only(&ctx.state_path).ok();
+    for (name, then) in &file.connections {
+        let opened =
+            crate::connection::open(name, &ctx.config, &ctx.state_path, ctx.clock.clone(), None)?;
+        let p = crate::engine::sync::Participant {
+            name: opened.name,
+            config: opened.config,
+            provider: opened.provider,
+        };
+        if let Err(moved) = accounts::check_planned(store.as_ref(), &p, &then.account).await? {
+            return Err(UsageError(moved.to_string()).into());
         }
     }
     Ok(())
@@ -88,6 +120,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         .into());
     }
     check_made_here(ctx, &args, &file)?;
+    check_accounts(ctx, &file).await?;
     let mut only = Only::default();
     let mut connections: Vec<String> = Vec::new();
     for plan in &file.plans {

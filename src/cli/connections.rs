@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::auth::{self, CredentialKind, Keychain};
-use crate::engine::accounts::{self, RenameError};
+use crate::engine::accounts::{self, KeptCheck, RenameError};
 use crate::model::Millis;
 use crate::output::errors::UsageError;
 use crate::output::table::{or_dash, table};
@@ -23,7 +23,8 @@ use super::{Context, Exit, record};
   crmsync connections forget-links hs"
 )]
 pub struct Args {
-    /// Call each CRM to check the token (else only what is stored is shown)
+    /// Call each CRM to check the token, and keep what it says in the state file (else what
+    /// was kept at sign-in and by the last check is shown)
     #[arg(long)]
     pub check: bool,
     #[command(subcommand)]
@@ -83,18 +84,28 @@ pub struct ConnectionInfo {
     pub token_vars: Vec<String>,
     /// The variable the token comes from, when `token_source` is `environment`.
     pub token_var: Option<String>,
-    /// `valid`, `expiring` (refreshed on next use), `needs sign-in`, or `not checked` (a
-    /// token from the environment, which only `--check` tries; `valid` once it answered).
+    /// `valid`, `expiring` (refreshed on next use), `needs sign-in`, `not checked` (a token
+    /// from the environment that no `--check` has tried yet), or, for a token from the
+    /// environment, `valid` or `check failed` as the last `--check` found it (`checked_at`).
     pub token_state: String,
+    /// The account the credentials belong to, as kept at sign-in or learned by a check.
     pub account: Option<String>,
+    /// The id of the account the last check reached (a HubSpot portal id).
+    pub account_id: Option<String>,
     /// The id of the CRM account the connection's links are bound to in the state file (a
     /// HubSpot portal id), once a sync has bound them.
     pub linked_account: Option<String>,
-    pub scopes: Vec<String>,
+    /// The scopes the token carries; `null` where the CRM does not report them (`scopes_note`
+    /// says why).
+    pub scopes: Option<Vec<String>>,
+    pub scopes_note: Option<String>,
     /// The end of the last sync run that finished without error, epoch ms (as in `status`).
     pub last_successful_sync: Option<Millis>,
-    /// With `--check`: what the CRM said.
+    /// What the CRM said (`ok`, or the error): now with `--check`, else at the last check.
     pub check: Option<String>,
+    /// When that check was made, epoch ms (`null`: never, or not of the connection as it is
+    /// configured now).
+    pub checked_at: Option<Millis>,
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
@@ -108,6 +119,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let last_syncs = crate::cli::status::last_successful_syncs(ctx)?;
     let store = record::open_for_reading(ctx)?;
     let mut rows = Vec::new();
+    let mut learned: Vec<(String, KeptCheck)> = Vec::new();
     let mut failed = false;
     for (name, conn) in &ctx.config.connections {
         let mut info = ConnectionInfo {
@@ -119,18 +131,24 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             token_var: None,
             token_state: "needs sign-in".into(),
             account: None,
+            account_id: None,
             linked_account: match &store {
                 Some(store) => store.account_binding(name)?.map(|b| b.account),
                 None => None,
             },
-            scopes: Vec::new(),
+            scopes: None,
+            scopes_note: None,
             last_successful_sync: last_syncs.get(name).copied(),
             check: None,
+            checked_at: None,
         };
+        let mut kind = None;
+        let mut scopes = Vec::new();
         if let Some((var, _)) = auth::env_token(name, conn.token_env.as_deref()) {
             info.token_source = "environment".into();
             info.token_var = Some(var);
             info.token_state = "not checked".into();
+            kind = Some(CredentialKind::StaticToken);
         } else {
             let scope = crate::connection::credential_scope(name, conn);
             match keychain.load(&scope).await {
@@ -139,7 +157,8 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                     info.token_state =
                         token_state(creds.kind, creds.expires_at, creds.can_refresh(), now);
                     info.account = creds.account.clone();
-                    info.scopes = creds.scopes.clone();
+                    scopes = creds.scopes.clone();
+                    kind = Some(creds.kind);
                 }
                 Ok(None) => {}
                 Err(e @ auth::AuthError::NoKeychain { .. }) => {
@@ -148,39 +167,59 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 Err(e) => info.token_state = format!("keychain entry refused: {e}"),
             }
         }
-        if args.check {
-            info.check = Some(
-                match crate::connection::open(
-                    name,
-                    &ctx.config,
-                    &ctx.state_path,
-                    ctx.clock.clone(),
-                    Some(5),
-                ) {
-                    Ok(opened) => match opened.provider.account().await {
-                        Ok(acc) => {
-                            // What the check learned replaces what was only stored.
-                            info.token_state = "valid".into();
-                            info.account = Some(acc.account);
-                            if !acc.scopes.is_empty() {
-                                info.scopes = acc.scopes;
-                            }
-                            "ok".to_string()
-                        }
-                        Err(e) => {
-                            failed = true;
-                            e.to_string()
-                        }
-                    },
-                    Err(e) => {
-                        failed = true;
-                        e.to_string()
-                    }
-                },
-            );
+        let check = if args.check {
+            let check = check_now(ctx, name, &info).await;
+            failed |= !check.ok();
+            learned.push((name.clone(), check.clone()));
+            Some(check)
+        } else {
+            match &store {
+                Some(store) => accounts::kept_check(store, name)?.filter(|k| {
+                    k.applies_to(
+                        conn.provider,
+                        conn.base_url.as_deref(),
+                        &info.token_source,
+                        info.token_var.as_deref(),
+                    )
+                }),
+                None => None,
+            }
+        };
+        if let Some(check) = check {
+            // What the check learned goes with what was stored at sign-in.
+            info.check = Some(check.result.clone());
+            info.checked_at = Some(check.checked_at);
+            if check.ok() {
+                info.account_id = check.account_id;
+                info.account = info.account.or(check.account);
+                if !check.scopes.is_empty() {
+                    scopes = check.scopes;
+                }
+            }
+            if args.check || info.token_source == "environment" {
+                info.token_state = if check.result == "ok" {
+                    "valid".into()
+                } else {
+                    "check failed".into()
+                };
+            }
+        }
+        if !scopes.is_empty() {
+            info.scopes = Some(scopes);
+        } else if let Some(kind) = kind {
+            let crm = conn.provider.display_name();
+            info.scopes_note = Some(match kind {
+                CredentialKind::StaticToken => format!(
+                    "{crm} does not report the scopes of a private app or API token; see them in the app's settings in {crm}"
+                ),
+                CredentialKind::Oauth => {
+                    format!("{crm} did not report the scopes when this connection signed in")
+                }
+            });
         }
         rows.push(info);
     }
+    keep_checks(ctx, &learned);
     if ctx.out.json {
         ctx.out.json(&rows)?;
     } else if rows.is_empty() {
@@ -201,19 +240,27 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         }
         let mut t = table(&ctx.out, &header);
         for r in &rows {
+            let state = match r.checked_at {
+                Some(at) if !args.check => format!(
+                    "{}, checked {}",
+                    r.token_state,
+                    crate::clock::format_instant(at)
+                ),
+                _ => r.token_state.clone(),
+            };
             let mut row = vec![
                 r.name.clone(),
                 r.provider.to_string(),
                 or_dash(r.account.as_deref()),
-                format!("{} ({})", r.token_state, r.token_source),
+                format!("{state} ({})", r.token_source),
                 match &r.token_var {
                     Some(var) => var.clone(),
                     None => format!("keychain, unless {} is set", r.token_vars.join(" or ")),
                 },
-                if r.scopes.is_empty() {
-                    "—".to_string()
-                } else {
-                    r.scopes.join(" ")
+                match (&r.scopes, &r.scopes_note) {
+                    (Some(scopes), _) => scopes.join(" "),
+                    (None, Some(_)) => "not reported".to_string(),
+                    (None, None) => "—".to_string(),
                 },
                 r.last_successful_sync
                     .map_or("—".to_string(), crate::clock::format_instant),
@@ -226,6 +273,60 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         ctx.out.data(t)?;
     }
     Ok(if failed { Exit::Error } else { Exit::Ok })
+}
+
+/// Asks the CRM which account connection `name` reaches, with its token as `info` found it.
+async fn check_now(ctx: &Context, name: &str, info: &ConnectionInfo) -> KeptCheck {
+    let mut check = KeptCheck {
+        checked_at: ctx.clock.now(),
+        provider: info.provider.as_str().to_string(),
+        base_url: info.base_url.clone(),
+        token_source: info.token_source.clone(),
+        token_var: info.token_var.clone(),
+        result: "ok".into(),
+        account_id: None,
+        account: None,
+        scopes: Vec::new(),
+    };
+    let answer = match crate::connection::open(
+        name,
+        &ctx.config,
+        &ctx.state_path,
+        ctx.clock.clone(),
+        Some(5),
+    ) {
+        Ok(opened) => opened.provider.account().await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match answer {
+        Ok(acc) => {
+            check.account_id = Some(acc.id);
+            check.account = Some(acc.account);
+            check.scopes = acc.scopes;
+        }
+        Err(e) => check.result = e,
+    }
+    check
+}
+
+/// Keeps what `--check` learned in the state file, for a later `crmsync connections`. Not
+/// being able to is said, and does not fail the check.
+fn keep_checks(ctx: &Context, learned: &[(String, KeptCheck)]) {
+    if learned.is_empty() {
+        return;
+    }
+    let kept = record::open_locked(ctx).and_then(|(mut store, _lock)| {
+        for (name, check) in learned {
+            accounts::keep_check(&mut store, name, check)?;
+        }
+        Ok(())
+    });
+    if let Err(e) = kept {
+        ctx.out.warn(format!(
+            "what the check learned was not kept in `{}`, so a later `crmsync connections` does not show it: {e:#}",
+            ctx.state_path.display()
+        ));
+    }
 }
 
 fn token_state(

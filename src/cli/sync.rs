@@ -62,7 +62,8 @@ pub struct PlanFile {
     >,
     /// The state file the plan was made against (its `state_id`).
     pub state_id: String,
-    /// Each connection of the plan as it was configured: which CRM, at which address.
+    /// Each connection of the plan as it was configured (which CRM, at which address) and
+    /// the CRM account it reached.
     pub connections: std::collections::BTreeMap<String, PlanConnection>,
     /// Local id → the local change number the plan was made against.
     pub local_versions: std::collections::BTreeMap<RecordId, i64>,
@@ -74,20 +75,29 @@ pub struct PlanConnection {
     pub provider: String,
     /// The configured API address (`null`: the CRM's own).
     pub base_url: Option<String>,
+    /// The id of the CRM account the connection reached (a HubSpot portal id): the account
+    /// the plan's remote ids belong to.
+    pub account: String,
 }
 
 impl PlanConnection {
-    pub fn of(config: &crate::config::ConnectionConfig) -> PlanConnection {
+    pub fn of(config: &crate::config::ConnectionConfig, account: &str) -> PlanConnection {
         PlanConnection {
             provider: config.provider.to_string(),
             base_url: config.base_url.clone(),
+            account: account.to_string(),
         }
+    }
+
+    /// Whether `config` still points where the plan was made: the same CRM at the same address.
+    pub fn configured_as(&self, config: &crate::config::ConnectionConfig) -> bool {
+        self.provider == config.provider.to_string() && self.base_url == config.base_url
     }
 }
 
 pub const PLAN_FORMAT: &str = "crmsync-plan";
 /// The version of the plan files this build writes and applies.
-pub const PLAN_VERSION: u32 = 2;
+pub const PLAN_VERSION: u32 = 3;
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let opts = SyncOptions {
@@ -120,7 +130,8 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 .iter()
                 .filter_map(|c| {
                     let config = ctx.config.connections.get(&c.connection)?;
-                    Some((c.connection.clone(), PlanConnection::of(config)))
+                    let account = c.account.as_deref()?;
+                    Some((c.connection.clone(), PlanConnection::of(config, account)))
                 })
                 .collect(),
             local_versions: report.local_versions.clone(),

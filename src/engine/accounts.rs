@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::engine::sync::{Participant, StepError};
+use crate::model::Millis;
 use crate::providers::ProviderKind;
 use crate::store::{Forgotten, Store, StoreError};
 
@@ -121,19 +122,33 @@ fn quoted(names: &[String]) -> String {
 pub struct Claims(HashMap<(ProviderKind, String), String>);
 
 /// Checks the account `p` reaches against the state file, and binds it when the connection
-/// has none yet (not in a dry run). Returns a note for the run's warnings when it bound links
-/// made before accounts were kept, or took over a renamed connection's state.
+/// has none yet (not in a dry run). Returns the account's id, and a note for the run's
+/// warnings when it bound links made before accounts were kept, or took over a renamed
+/// connection's state.
 pub async fn check(
     store: &mut Store,
     config: &Config,
     p: &Participant,
     dry_run: bool,
     claims: &mut Claims,
+) -> Result<(String, Option<String>), StepError> {
+    let account = p.provider.account().await?.id;
+    let note = check_account(store, config, p, &account, dry_run, claims)?;
+    Ok((account, note))
+}
+
+fn check_account(
+    store: &mut Store,
+    config: &Config,
+    p: &Participant,
+    account: &str,
+    dry_run: bool,
+    claims: &mut Claims,
 ) -> Result<Option<String>, StepError> {
+    let account = account.to_string();
     let provider = p.provider.kind();
     let crm = provider.display_name();
     let c = p.name.as_str();
-    let account = p.provider.account().await?.id;
     if account.trim().is_empty() {
         return Err(StepError::Other(format!(
             "{crm} did not say which account connection `{c}` reaches, so it was stopped before writing anything"
@@ -263,6 +278,7 @@ pub fn rename(store: &mut Store, old: &str, new: &str) -> Result<(), RenameError
 fn rename_state(store: &mut Store, old: &str, new: &str) -> Result<(), StoreError> {
     let mut stale = crate::engine::sync::cached_meta_keys(old);
     stale.extend(crate::engine::sync::cached_meta_keys(new));
+    stale.extend([check_key(old), check_key(new)]);
     store.rename_connection(old, new, &stale)
 }
 
@@ -270,8 +286,165 @@ fn rename_state(store: &mut Store, old: &str, new: &str) -> Result<(), StoreErro
 /// its open conflicts. Local records stay; the connection's next sync is a first one: it reads
 /// the account in full, links records by match keys and creates the rest (by its rules).
 pub fn forget_links(store: &mut Store, connection: &str) -> Result<Forgotten, StoreError> {
-    store.forget_connection(
-        connection,
-        &crate::engine::sync::cached_meta_keys(connection),
-    )
+    let mut stale = crate::engine::sync::cached_meta_keys(connection);
+    stale.push(check_key(connection));
+    store.forget_connection(connection, &stale)
+}
+
+/// What `crmsync connections --check` learned of a connection's account and token, kept in
+/// the state file so that a later `crmsync connections` shows it, dated. It speaks of the
+/// connection as it was checked: where it pointed and where its token came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptCheck {
+    pub checked_at: Millis,
+    /// The provider as in the config (`hubspot`).
+    pub provider: String,
+    pub base_url: Option<String>,
+    /// `environment`, `keychain` or `none`, and the variable when from the environment.
+    pub token_source: String,
+    pub token_var: Option<String>,
+    /// What the CRM said: `ok`, or the error.
+    pub result: String,
+    /// The account's id in its CRM (a HubSpot portal id), when it answered.
+    pub account_id: Option<String>,
+    /// The account's one-line description, when it answered.
+    pub account: Option<String>,
+    /// The scopes the CRM reported for the token (none where it does not say).
+    pub scopes: Vec<String>,
+}
+
+impl KeptCheck {
+    /// Whether the check answered.
+    pub fn ok(&self) -> bool {
+        self.account_id.is_some()
+    }
+
+    /// Whether the check was of the connection as it is now: the same CRM at the same address,
+    /// with its token from the same place.
+    pub fn applies_to(
+        &self,
+        provider: ProviderKind,
+        base_url: Option<&str>,
+        token_source: &str,
+        token_var: Option<&str>,
+    ) -> bool {
+        self.provider == provider.as_str()
+            && self.base_url.as_deref() == base_url
+            && self.token_source == token_source
+            && self.token_var.as_deref() == token_var
+    }
+}
+
+fn check_key(connection: &str) -> String {
+    format!("connection_check:{connection}")
+}
+
+/// Keeps the outcome of checking `connection` (replacing the one before).
+pub fn keep_check(
+    store: &mut Store,
+    connection: &str,
+    check: &KeptCheck,
+) -> Result<(), StoreError> {
+    let text = serde_json::to_string(check).expect("a kept check serialises");
+    store.meta_set(&check_key(connection), &text)
+}
+
+/// The outcome of the last check of `connection`, if one was kept (one this build cannot
+/// read counts as none: the next check replaces it).
+pub fn kept_check(store: &Store, connection: &str) -> Result<Option<KeptCheck>, StoreError> {
+    Ok(store
+        .meta_get(&check_key(connection))?
+        .and_then(|text| serde_json::from_str(&text).ok()))
+}
+
+/// Why a saved plan is not carried out through a connection: it was made in another CRM
+/// account than the one the connection's links are bound to, or reaches, now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "connection `{connection}` {} {} account {now}, but the plan was made against account {planned}; its record ids name other records there, so nothing was applied. Make a new plan with `crmsync sync --plan`, or put back the `base_url` and token the plan was made with",
+    if *.bound { "has its links bound to" } else { "now reaches" },
+    .provider.display_name()
+)]
+pub struct PlanAccountMoved {
+    pub connection: String,
+    pub provider: ProviderKind,
+    /// The account the plan was made against.
+    pub planned: String,
+    /// The account the connection's links are bound to (`bound`), or the one it reaches.
+    pub now: String,
+    pub bound: bool,
+}
+
+/// Checks a saved plan's account for connection `p` against the account its links are bound
+/// to in `store` (when any) and the account it reaches now (one call to the CRM).
+pub async fn check_planned(
+    store: Option<&Store>,
+    p: &Participant,
+    planned: &str,
+) -> Result<Result<(), PlanAccountMoved>, StepError> {
+    let moved = |now: String, bound: bool| PlanAccountMoved {
+        connection: p.name.clone(),
+        provider: p.provider.kind(),
+        planned: planned.to_string(),
+        now,
+        bound,
+    };
+    if let Some(store) = store
+        && let Some(binding) = store.account_binding(&p.name)?
+        && binding.account != planned
+    {
+        return Ok(Err(moved(binding.account, true)));
+    }
+    let reached = p.provider.account().await?.id;
+    if reached != planned {
+        return Ok(Err(moved(reached, false)));
+    }
+    Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked(account: &str) -> KeptCheck {
+        KeptCheck {
+            checked_at: 1,
+            provider: "hubspot".into(),
+            base_url: None,
+            token_source: "environment".into(),
+            token_var: Some("CRMSYNC_TOKEN_HS".into()),
+            result: "ok".into(),
+            account_id: Some(account.into()),
+            account: Some(format!("portal {account}")),
+            scopes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_kept_check_is_read_back_and_goes_when_the_connection_is_renamed_or_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+        store.bind_account("hs", "hubspot", "101").unwrap();
+        keep_check(&mut store, "hs", &checked("101")).unwrap();
+        assert_eq!(kept_check(&store, "hs").unwrap(), Some(checked("101")));
+        assert!(checked("101").applies_to(
+            ProviderKind::Hubspot,
+            None,
+            "environment",
+            Some("CRMSYNC_TOKEN_HS")
+        ));
+        assert!(!checked("101").applies_to(
+            ProviderKind::Hubspot,
+            Some("http://127.0.0.1:1"),
+            "environment",
+            Some("CRMSYNC_TOKEN_HS")
+        ));
+        // Under a new name the token comes from elsewhere: the check is not carried over.
+        rename(&mut store, "hs", "hub").unwrap();
+        assert_eq!(kept_check(&store, "hs").unwrap(), None);
+        assert_eq!(kept_check(&store, "hub").unwrap(), None);
+        keep_check(&mut store, "hub", &checked("101")).unwrap();
+        forget_links(&mut store, "hub").unwrap();
+        assert_eq!(kept_check(&store, "hub").unwrap(), None);
+    }
 }

@@ -161,6 +161,9 @@ pub struct ConnectionReport {
     /// reaches does not fit the state file (its message is also `error`).
     #[serde(default)]
     pub account_stop: Option<AccountStop>,
+    /// The id of the CRM account the connection reached in this run (for a saved plan).
+    #[serde(skip)]
+    pub account: Option<String>,
     /// The CRM error behind `error`, when there is one, so the command line can say what
     /// to do about it (sign in again, raise the request budget…).
     #[serde(skip)]
@@ -306,7 +309,10 @@ pub async fn run(
     {
         // Before anything is recovered, read or written: the account the links belong to.
         match accounts::check(store, config, p, opts.dry_run, &mut claims).await {
-            Ok(note) => rep.warnings.extend(note),
+            Ok((account, note)) => {
+                rep.account = Some(account);
+                rep.warnings.extend(note);
+            }
             Err(e) => {
                 stop(rep, e)?;
                 continue;
