@@ -8,14 +8,7 @@ use crmsync::sandbox::Sandbox;
 
 /// A configured connection `hs` to the sandbox, its token in `CRMSYNC_TOKEN_HS`.
 fn connected(sandbox: &Sandbox) -> TestEnv {
-    let mut env = TestEnv::new();
-    env.remove_env("CRMSYNC_TEST_NOW");
-    env.set_env("CRMSYNC_TOKEN_HS", &sandbox.token());
-    env.write_config(&format!(
-        "[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n",
-        sandbox.base_url()
-    ));
-    env
+    common::connected_env(sandbox, "hs")
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::{Run, TestEnv};
 use crmsync::model::{Fields, ObjectKind, Record, RecordId};
-use crmsync::sandbox::{EditBefore, FaultOptions, Sandbox, SandboxOptions};
+use crmsync::sandbox::{EditBefore, FaultOptions, Sandbox};
 use crmsync::store::{Store, WriteOrigin};
 use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;
@@ -60,21 +60,9 @@ struct Hs {
 
 impl Hs {
     fn start(disturb: Disturb) -> Hs {
-        let sandbox = Sandbox::start(SandboxOptions {
-            rate_limit: (1_000_000, 10_000),
-            search_per_second: 0,
-            daily_limit: 100_000_000,
-            ..SandboxOptions::default()
-        })
-        .expect("start the sandbox");
-        let mut env = TestEnv::new();
-        env.remove_env("CRMSYNC_TEST_NOW");
-        env.set_env("CRMSYNC_TOKEN_HS", &sandbox.token());
+        let sandbox = common::unlimited_sandbox();
+        let mut env = common::connected_env(&sandbox, CONN);
         env.set_env("CRMSYNC_TEST_SEARCH_LIMIT", "40");
-        env.write_config(&format!(
-            "[connections.{CONN}]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n",
-            sandbox.base_url()
-        ));
         env.run(&["mappings", "setup", "-c", CONN]).ok();
         Hs {
             sandbox,

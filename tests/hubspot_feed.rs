@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use common::{Run, TestEnv};
 use crmsync::model::{Fields, ObjectKind, Record, RecordId};
-use crmsync::sandbox::{EditBefore, FaultOptions, Sandbox, SandboxOptions};
+use crmsync::sandbox::{EditBefore, FaultOptions, Sandbox};
 use crmsync::store::{Store, WriteOrigin};
 use serde_json::Value;
 
@@ -23,23 +23,11 @@ struct Hs {
 impl Hs {
     /// A sandbox without rate limits and crmsync pointed at it; `page` is the search page size.
     fn start(page: Option<usize>) -> Hs {
-        let sandbox = Sandbox::start(SandboxOptions {
-            rate_limit: (1_000_000, 10_000),
-            search_per_second: 0,
-            daily_limit: 100_000_000,
-            ..SandboxOptions::default()
-        })
-        .expect("start the sandbox");
-        let mut env = TestEnv::new();
-        env.remove_env("CRMSYNC_TEST_NOW");
-        env.set_env("CRMSYNC_TOKEN_HS", &sandbox.token());
+        let sandbox = common::unlimited_sandbox();
+        let mut env = common::connected_env(&sandbox, CONN);
         if let Some(page) = page {
             env.set_env("CRMSYNC_TEST_SEARCH_LIMIT", &page.to_string());
         }
-        env.write_config(&format!(
-            "[connections.{CONN}]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n",
-            sandbox.base_url()
-        ));
         env.run(&["mappings", "setup", "-c", CONN]).ok();
         Hs { sandbox, env }
     }

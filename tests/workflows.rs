@@ -24,16 +24,8 @@ struct World {
 impl World {
     /// `extra` goes into the config file before the connection's table.
     fn new(extra: &str) -> World {
-        let sandbox = Sandbox::start(SandboxOptions {
-            rate_limit: (1_000_000, 10_000),
-            search_per_second: 0,
-            daily_limit: 100_000_000,
-            ..SandboxOptions::default()
-        })
-        .expect("start the sandbox");
-        let mut env = TestEnv::new();
-        env.remove_env("CRMSYNC_TEST_NOW");
-        env.set_env("CRMSYNC_TOKEN_HS", &sandbox.token());
+        let sandbox = common::unlimited_sandbox();
+        let env = common::connected_env(&sandbox, CONN);
         let w = World { sandbox, env };
         w.config(extra, "");
         w.run(&["mappings", "setup", "-c", CONN]).ok();

@@ -161,6 +161,37 @@ pub fn fast_sandbox() -> crmsync::sandbox::Sandbox {
     .unwrap()
 }
 
+/// A sandbox HubSpot whose rate and daily limits no test reaches, however many records it
+/// syncs.
+pub fn unlimited_sandbox() -> crmsync::sandbox::Sandbox {
+    crmsync::sandbox::Sandbox::start(crmsync::sandbox::SandboxOptions {
+        rate_limit: (1_000_000, 10_000),
+        search_per_second: 0,
+        daily_limit: 100_000_000,
+        ..crmsync::sandbox::SandboxOptions::default()
+    })
+    .expect("start the sandbox")
+}
+
+/// A crmsync environment on the real clock whose config has connection `name` pointed at
+/// `sandbox`, its token in `CRMSYNC_TOKEN_<NAME>`.
+pub fn connected_env(sandbox: &crmsync::sandbox::Sandbox, name: &str) -> TestEnv {
+    let mut env = TestEnv::new();
+    env.remove_env("CRMSYNC_TEST_NOW");
+    env.set_env(
+        &format!(
+            "CRMSYNC_TOKEN_{}",
+            name.to_ascii_uppercase().replace('-', "_")
+        ),
+        &sandbox.token(),
+    );
+    env.write_config(&format!(
+        "[connections.{name}]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n",
+        sandbox.base_url()
+    ));
+    env
+}
+
 /// The sandbox's logged calls that change something in the CRM (anything but reads and
 /// searches), as `METHOD path`.
 pub fn write_calls(sandbox: &crmsync::sandbox::Sandbox) -> Vec<String> {
