@@ -39,10 +39,20 @@ dbus-run-session -- bash -euo pipefail -c '
     export XDG_DATA_HOME
     trap "rm -rf \"$XDG_DATA_HOME\"" EXIT
     # An empty password is not enough: the login collection must be created and unlocked.
-    printf %s "crmsync-ci" | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
+    # A probe can reach the bus before the daemon has created the login collection (the
+    # bus then starts a second daemon, which finds none): unlock again and retry.
     probe="crmsync-probe-$$"
-    if ! printf ok | secret-tool store --label="$probe" crmsync-probe "$probe" \
-        || [ "$(secret-tool lookup crmsync-probe "$probe")" != ok ]; then
+    stored=""
+    for attempt in 1 2 3; do
+        printf %s "crmsync-ci" | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
+        if printf ok | secret-tool store --label="$probe" crmsync-probe "$probe" 2>/dev/null \
+            && [ "$(secret-tool lookup crmsync-probe "$probe")" = ok ]; then
+            stored=yes
+            break
+        fi
+        sleep "$attempt"
+    done
+    if [ -z "$stored" ]; then
         echo "secret-service.sh: the Secret Service did not store and return a probe secret" >&2
         exit 1
     fi
