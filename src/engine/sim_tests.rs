@@ -778,3 +778,42 @@ fn a_record_read_again_while_an_earlier_page_waits_for_the_archive_gate_is_plann
     ];
     check(&b, Reading::Keyset, &steps).unwrap();
 }
+
+/// A run is killed after the update that adopts a CRM contact a local create duplicated
+/// (it wrote the local values and the local id) was applied; a CRM user then edits one of
+/// those fields while the search still lags behind. The next run sends the stamp it owes
+/// and pushes the local values it had planned again: the user's value was never shown to
+/// crmsync (the stamp's answer carries only what it wrote, as HubSpot's does), so it is
+/// the loss no client can prevent, excused by name, not a loss the engine could have seen.
+#[test]
+fn a_user_edit_after_a_killed_adoption_that_no_answer_showed_is_the_excused_loss() {
+    for paging in [Paging::Offset, Paging::Cursor, Paging::Locator] {
+        let b = Behaviour {
+            paging,
+            page: 2,
+            cap: 12,
+            index_lag: 2001,
+            skew: 0,
+            policy: ConflictPolicy::LocalWins,
+        };
+        let steps = [
+            Step::RemoteCreate { email: 8 },
+            Step::LocalCreate { email: 1 },
+            Step::RemoteCreate { email: 9 },
+            Step::RemoteCreate { email: 1 },
+            Step::LocalEdit {
+                record: 0,
+                field: 1,
+            },
+            Step::Sync {
+                kill_after: Some(2),
+                meddles: vec![],
+            },
+            Step::RemoteEdit {
+                record: 2,
+                field: 1,
+            },
+        ];
+        check(&b, Reading::Keyset, &steps).unwrap();
+    }
+}

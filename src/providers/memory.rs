@@ -1088,7 +1088,10 @@ impl Provider for MemoryCrm {
             match s.records.get_mut(&(object, id.clone())) {
                 Some(rec) if !rec.archived => {
                     Self::crmsync_writes(&mut s, object, &id, &input.props);
-                    Self::shown(&mut s, object, [&id], None);
+                    // The answer shows crmsync the properties it wrote (HubSpot's batch
+                    // update answers with those), not a user's edit of another one.
+                    let written: Vec<String> = input.props.keys().cloned().collect();
+                    Self::shown(&mut s, object, [&id], Some(&written));
                     let rec = s.records.get_mut(&(object, id.clone())).unwrap();
                     apply_props(rec, &input.props, now);
                     if input.set_external_id {
