@@ -576,10 +576,34 @@ fn check(b: &Behaviour, strategy: Reading, steps: &[Step]) -> Result<(), TestCas
         let key = u.external_id.unwrap_or(format!("r:{}", u.id));
         Some(((key, field.to_string()), (u.seq, u.value)))
     });
+    // A CRM record merged away is edited, from then on, as the record it went into.
+    let merged_into: BTreeMap<String, String> = w
+        .crm
+        .all(ObjectKind::Contact)
+        .iter()
+        .flat_map(|r| {
+            let into = r.id.clone();
+            r.props
+                .get(crate::providers::memory::MERGED_IDS)
+                .map(|ids| {
+                    ids.split(';')
+                        .map(|id| (id.to_string(), into.clone()))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+        .collect();
+    let survivor = |rid: &str| {
+        let mut rid = rid.to_string();
+        while let Some(into) = merged_into.get(&rid) {
+            rid = into.clone();
+        }
+        rid
+    };
     let mut last: BTreeMap<(String, String), (u64, String)> = BTreeMap::new();
     for ((key, field), (seq, value)) in w.edits.iter().cloned().chain(user_writes) {
         let local_id = match key.strip_prefix("r:") {
-            Some(rid) => match remote_to_local.get(rid) {
+            Some(rid) => match remote_to_local.get(survivor(rid).as_str()) {
                 Some(l) => l.clone(),
                 None => continue,
             },
@@ -816,4 +840,46 @@ fn a_user_edit_after_a_killed_adoption_that_no_answer_showed_is_the_excused_loss
         ];
         check(&b, Reading::Keyset, &steps).unwrap();
     }
+}
+
+/// A CRM user edits a contact crmsync pulled (its edit is the newest of that field), then
+/// another merges it into a new one: the edit is checked on the local record that now
+/// follows the record it went into, not dropped with the merged-away id (which made the
+/// older local edit look lost).
+#[test]
+fn an_edit_of_a_contact_merged_away_since_is_checked_on_the_record_it_went_into() {
+    let b = Behaviour {
+        paging: Paging::Offset,
+        page: 2,
+        cap: 12,
+        index_lag: 0,
+        skew: 0,
+        policy: ConflictPolicy::LocalWins,
+    };
+    let steps = [
+        Step::LocalCreate { email: 4 },
+        Step::RemoteCreate { email: 5 },
+        Step::RemoteCreate { email: 4 },
+        Step::Sync {
+            kill_after: None,
+            meddles: vec![],
+        },
+        Step::LocalEdit {
+            record: 1,
+            field: 0,
+        },
+        Step::Sync {
+            kill_after: None,
+            meddles: vec![(0, Meddle::Archive { pick: 43 })],
+        },
+        Step::RemoteEdit {
+            record: 0,
+            field: 0,
+        },
+        Step::Sync {
+            kill_after: None,
+            meddles: vec![(0, Meddle::Merge { pick: 0 })],
+        },
+    ];
+    check(&b, Reading::Keyset, &steps).unwrap();
 }
