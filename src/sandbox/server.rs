@@ -257,3 +257,109 @@ impl<A: CrmApi> SandboxServer<A> {
         self.core.set_faults(faults);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    use super::*;
+
+    /// A CRM of one route, `GET /ping`, whose writes are every POST.
+    struct Ping;
+
+    impl CrmApi for Ping {
+        const NAME: &'static str = "Ping";
+
+        fn route(_core: &Core<Self>, req: &HttpRequest) -> Option<HttpResponse> {
+            (req.method == "GET" && req.path == "/ping").then(|| HttpResponse::empty(204))
+        }
+
+        fn is_write(req: &HttpRequest) -> bool {
+            req.method == "POST"
+        }
+
+        fn logs_body(_req: &HttpRequest) -> bool {
+            true
+        }
+
+        fn rate_limited(_limit: Limit) -> HttpResponse {
+            HttpResponse::empty(429)
+        }
+
+        fn server_error(status: u16) -> HttpResponse {
+            HttpResponse::empty(status)
+        }
+
+        fn not_found(_req: &HttpRequest) -> HttpResponse {
+            HttpResponse::empty(418)
+        }
+
+        fn admin(_core: &Core<Self>, req: &HttpRequest, segs: &[&str]) -> Option<HttpResponse> {
+            (req.method == "GET" && segs == ["hello"]).then(|| HttpResponse::empty(200))
+        }
+    }
+
+    fn status(sandbox: &SandboxServer<Ping>, method: &str, path: &str) -> u16 {
+        let mut s = TcpStream::connect(("127.0.0.1", sandbox.port())).unwrap();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{{}}"
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut raw = String::new();
+        let _ = s.read_to_string(&mut raw);
+        raw.split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn the_core_serves_any_crm_through_its_api_admin_faults_and_log() {
+        let faults = FaultOptions {
+            fail_after_writes: Some(1),
+            ..FaultOptions::default()
+        };
+        let core = Core::new(Ping, SandboxClock::default(), FaultInjector::new(faults, 7));
+        let sandbox = SandboxServer::serve(core, 0).unwrap();
+        assert_eq!(status(&sandbox, "GET", "/ping"), 204);
+        assert_eq!(
+            status(&sandbox, "GET", "/nowhere"),
+            418,
+            "the CRM's own 404"
+        );
+        assert_eq!(status(&sandbox, "POST", "/nowhere"), 418, "the first write");
+        assert_eq!(
+            status(&sandbox, "POST", "/nowhere"),
+            503,
+            "writes after the first fail"
+        );
+        assert_eq!(
+            status(&sandbox, "GET", "/_sandbox/hello"),
+            200,
+            "the CRM's admin"
+        );
+        assert_eq!(
+            status(&sandbox, "GET", "/_sandbox/clock"),
+            200,
+            "the shared admin"
+        );
+        assert_eq!(status(&sandbox, "GET", "/_sandbox/nothing"), 404);
+        let log = sandbox.request_log();
+        let seen: Vec<(&str, &str, u16)> = log
+            .iter()
+            .map(|r| (r.method.as_str(), r.path.as_str(), r.status))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("GET", "/ping", 204),
+                ("GET", "/nowhere", 418),
+                ("POST", "/nowhere", 418),
+                ("POST", "/nowhere", 503),
+            ],
+            "API calls are logged, admin calls are not"
+        );
+        assert_eq!(log[2].body.as_deref(), Some("{}"));
+    }
+}
