@@ -5,7 +5,7 @@
 //! answers a fault, a rate limit or an unknown route, and its own admin calls. The core owns
 //! the order every request goes through:
 //!
-//! 1. admin prefix ([`ADMIN_PREFIX`](crate::sandbox::ADMIN_PREFIX)) → the admin API
+//! 1. admin prefix ([`ADMIN_PREFIX`]) → the admin API
 //!    ([`crate::sandbox::admin`]): no auth, no faults, not logged;
 //! 2. [`CrmApi::fault_free`] calls (a browser step) → routed and logged, nothing else;
 //! 3. [`CrmApi::before_call`] (users' edits queued for this call), then the seeded fault:

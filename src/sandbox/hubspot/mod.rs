@@ -3,9 +3,9 @@
 //! faults, as `https://api.hubapi.com` answers them.
 //!
 //! One [`HubSpotSandbox`] is one HubSpot account (portal) on its own loopback port, a
-//! [`SandboxServer`] over [`HubSpot`], this CRM's [`CrmApi`]. The account's state ([`Hub`])
+//! [`SandboxServer`] over [`HubSpot`], this CRM's [`CrmApi`]. The account's state (`store::Hub`)
 //! is in memory behind one mutex. The shared core runs each request: admin prefix → admin
-//! API (no auth, no faults, not logged); otherwise seeded fault → [`route`] (authentication
+//! API (no auth, no faults, not logged); otherwise seeded fault → `route.rs` (authentication
 //! for `/crm/...`, OAuth scope check, rate limits, the endpoint) → the request log.
 //!
 //! # Routes
@@ -46,7 +46,7 @@
 //! | * | `/_sandbox/...` | the admin API (`sandbox/admin.rs`, then this one) | `admin.rs` |
 //!
 //! `{type}` is `contacts` or `companies` (or `contact`, `company`, `0-1`, `0-2`). Any other
-//! call answers 404 `OBJECT_NOT_FOUND` ([`errors::no_route`]).
+//! call answers 404 `OBJECT_NOT_FOUND` (`errors::no_route`).
 //!
 //! # Behaviours chosen where HubSpot's documents are silent
 //!
