@@ -5,9 +5,16 @@
 //! Each CRM gets its own sandbox on its own loopback port, because the CRMs' path families
 //! overlap (`/oauth/...`) and a real client only ever talks to one host per CRM. Today there
 //! is the HubSpot sandbox ([`hubspot`]); Pipedrive and Salesforce will sit beside it as
-//! `sandbox::pipedrive` and `sandbox::salesforce` with their own `start`, reusing the shared
-//! pieces here: the HTTP server ([`http`]), the sandbox clock ([`SandboxClock`]) and seeded
-//! fault injection ([`FaultOptions`]).
+//! `sandbox::pipedrive` and `sandbox::salesforce`, each a [`CrmApi`] over the shared core:
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`server`] | start/stop and base URL, the request pipeline (admin → fault → route → log), the request log, the [`CrmApi`] trait |
+//! | [`admin`] | the admin calls every sandbox serves (request log, clock, faults) |
+//! | [`fault`] | seeded fault injection ([`FaultOptions`]) |
+//! | [`rate`] | rolling rate windows and call counts, per key |
+//! | [`http`] | the HTTP/1.1 server that can drop a connection unanswered |
+//! | this module | the sandbox clock ([`SandboxClock`]) and time and id formats |
 //!
 //! A sandbox answers with the real CRM's paths, JSON shapes, status codes and error bodies.
 //! It shares no code, types or constants with `crate::providers`, so that a misreading of the
@@ -24,111 +31,25 @@
 //! every API answer. Rate-limit windows run on real
 //! time (so a test can make them short and simply wait).
 
+pub mod admin;
+pub mod fault;
 pub mod http;
 pub mod hubspot;
+pub mod rate;
+pub mod server;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::{Deserialize, Serialize};
 
-pub use hubspot::{EditBefore, HubSpotSandbox as Sandbox, LoggedRequest, SandboxOptions};
+pub use fault::FaultOptions;
+pub use hubspot::{EditBefore, HubSpotSandbox as Sandbox, SandboxOptions};
+pub use server::{CrmApi, LoggedRequest, SandboxServer};
 
 /// Path prefix of the admin API. No real CRM serves anything under it.
 pub const ADMIN_PREFIX: &str = "/_sandbox";
-
-/// Faults injected into API calls (never into the admin API). Rates are probabilities in
-/// `0.0..=1.0`, drawn from a generator seeded with the sandbox seed, so a run is repeatable.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FaultOptions {
-    /// Share of calls answered 429 as if the ten-secondly limit were hit.
-    pub rate_429: f64,
-    /// Share of calls answered 500.
-    pub rate_500: f64,
-    /// Share of calls answered 502 or 503 (half each).
-    pub rate_502_503: f64,
-    /// Share of calls delayed by `delay_ms` before being served.
-    pub slow_rate: f64,
-    pub delay_ms: u64,
-    /// Share of calls whose connection is closed without an answer.
-    pub drop_rate: f64,
-    /// When set, every write after the Nth answers 503 and changes nothing.
-    pub fail_after_writes: Option<u64>,
-}
-
-/// The fault a call gets, decided before it is served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    None,
-    Drop,
-    Status(u16),
-}
-
-/// Seeded fault decisions plus the write counter behind `fail_after_writes`.
-#[derive(Debug)]
-pub struct FaultInjector {
-    opts: FaultOptions,
-    rng: StdRng,
-    writes: u64,
-}
-
-impl FaultInjector {
-    pub fn new(opts: FaultOptions, seed: u64) -> Self {
-        FaultInjector {
-            opts,
-            rng: StdRng::seed_from_u64(seed ^ 0x5eed_fa17),
-            writes: 0,
-        }
-    }
-
-    pub fn set(&mut self, opts: FaultOptions) {
-        self.opts = opts;
-        self.writes = 0;
-    }
-
-    pub fn options(&self) -> &FaultOptions {
-        &self.opts
-    }
-
-    /// Decides the fault for one call and the delay to apply first (ms).
-    pub fn decide(&mut self, is_write: bool) -> (Fault, u64) {
-        let o = &self.opts;
-        let delay = if o.slow_rate > 0.0 && self.rng.random_bool(o.slow_rate.clamp(0.0, 1.0)) {
-            o.delay_ms
-        } else {
-            0
-        };
-        if is_write {
-            self.writes += 1;
-            if let Some(n) = o.fail_after_writes
-                && self.writes > n
-            {
-                return (Fault::Status(503), delay);
-            }
-        }
-        let roll: f64 = self.rng.random();
-        let mut edge = 0.0;
-        for (rate, fault) in [
-            (o.drop_rate, Fault::Drop),
-            (o.rate_429, Fault::Status(429)),
-            (o.rate_500, Fault::Status(500)),
-        ] {
-            edge += rate.max(0.0);
-            if roll < edge {
-                return (fault, delay);
-            }
-        }
-        edge += o.rate_502_503.max(0.0);
-        if roll < edge {
-            let status = if self.rng.random_bool(0.5) { 502 } else { 503 };
-            return (Fault::Status(status), delay);
-        }
-        (Fault::None, delay)
-    }
-}
 
 /// A sandbox's own notion of "now": real time plus an offset that admin calls can move, or a
 /// fixed instant while frozen (every write then carries the same modification time, as a
@@ -179,43 +100,6 @@ pub fn http_date(ms: i64) -> String {
         .unwrap_or_default()
         .format("%a, %d %b %Y %H:%M:%S GMT")
         .to_string()
-}
-
-/// A rolling window of call times (real time), per credential.
-#[derive(Debug, Default)]
-pub struct RollingWindow {
-    hits: std::collections::VecDeque<std::time::Instant>,
-}
-
-impl RollingWindow {
-    /// Records a call if there is room; returns `(allowed, remaining after this call)`.
-    pub fn hit(&mut self, max: u32, window: std::time::Duration) -> (bool, u32) {
-        let now = std::time::Instant::now();
-        while self
-            .hits
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
-        {
-            self.hits.pop_front();
-        }
-        if self.hits.len() as u32 >= max {
-            return (false, 0);
-        }
-        self.hits.push_back(now);
-        (true, max - self.hits.len() as u32)
-    }
-
-    pub fn remaining(&mut self, max: u32, window: std::time::Duration) -> u32 {
-        let now = std::time::Instant::now();
-        while self
-            .hits
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
-        {
-            self.hits.pop_front();
-        }
-        max.saturating_sub(self.hits.len() as u32)
-    }
 }
 
 /// A random v4-style uuid for correlation ids (not seeded: it identifies, it does not vary

@@ -1,6 +1,7 @@
-//! The admin API under [`ADMIN_PREFIX`](crate::sandbox::ADMIN_PREFIX): what a test or the
-//! demo does to the account from outside the API (a person editing in the HubSpot UI, an
-//! operator moving the clock or breaking the network). No auth, no faults, not logged.
+//! The HubSpot admin API under [`ADMIN_PREFIX`](crate::sandbox::ADMIN_PREFIX): what a test
+//! or the demo does to the account from outside the API (a person editing in the HubSpot UI,
+//! an operator changing the limits). No auth, no faults, not logged. The calls every sandbox
+//! serves (request log, clock, faults) are in [`crate::sandbox::admin`].
 //!
 //! | method & path | body | answer |
 //! |---|---|---|
@@ -9,13 +10,11 @@
 //! | `POST /_sandbox/objects/{type}` | `{properties}` | 201 record |
 //! | `PATCH /_sandbox/objects/{type}/{id}` | `{properties}` | 200 record |
 //! | `DELETE /_sandbox/objects/{type}/{id}` | | 204 (archives) |
+//! | `POST /_sandbox/objects/{type}/{id}/restore` | | 204 (from the recycle bin) |
 //! | `POST /_sandbox/objects/{type}/merge` | `{primaryObjectId, objectIdToMerge}` | 200 the primary |
 //! | `PUT`/`DELETE /_sandbox/associations/{contactId}/{companyId}` | | 204 |
 //! | `GET /_sandbox/dump` | | every record (archived too) and association |
-//! | `GET`/`DELETE /_sandbox/requests` | | the request log / clear it |
-//! | `GET /_sandbox/clock`, `POST /_sandbox/clock` | `{set_ms}` or `{advance_ms}`, and/or `{freeze: bool}` | `{now_ms, now, frozen}` |
 //! | `POST /_sandbox/edit-before` | `{method, path_contains, nth, object_type, id, properties}`: a user's edit landing just before the nth such API call | 204 |
-//! | `GET`/`PUT /_sandbox/faults` | [`FaultOptions`] | the options |
 //! | `PUT /_sandbox/rate-limit` | `{max, window_ms, search_per_second}` | 204 |
 //! | `POST /_sandbox/oauth/deny-next` | | 204 |
 //! | `POST /_sandbox/oauth/revoke` | `{refresh_token}` | 204, or 404 if unknown |
@@ -25,10 +24,11 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::api::{self, PropSel};
-use super::store::ObjType;
-use super::{Hub, Shared};
+use super::store::{Hub, ObjType};
+use super::{EditBefore, Shared};
+use crate::sandbox::admin::{admin_error, body_json};
 use crate::sandbox::http::{HttpRequest, HttpResponse};
-use crate::sandbox::{FaultOptions, iso_ms};
+use crate::sandbox::iso_ms;
 
 const FIRST: [&str; 16] = [
     "Ann", "Ben", "Chloe", "David", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi",
@@ -144,7 +144,7 @@ pub fn user_write(
 ) -> anyhow::Result<Value> {
     let t = obj(object_type)?;
     let now = shared.clock.now_ms();
-    let mut hub = shared.lock();
+    let mut hub = shared.api.lock();
     let id = match id {
         None => api::create(&mut hub, t, now, "CRM_UI", props),
         Some(id) => {
@@ -174,7 +174,7 @@ pub fn user_archive(shared: &Shared, object_type: &str, id: &str) -> anyhow::Res
     let id: u64 = id
         .parse()
         .map_err(|_| anyhow!("record id `{id}` is not a number"))?;
-    if !api::archive(&mut shared.lock(), t, now, id) {
+    if !api::archive(&mut shared.api.lock(), t, now, id) {
         bail!("no live {} with id `{id}` to archive", t.singular());
     }
     Ok(())
@@ -188,7 +188,7 @@ pub fn user_restore(shared: &Shared, object_type: &str, id: &str) -> anyhow::Res
     let id: u64 = id
         .parse()
         .map_err(|_| anyhow!("record id `{id}` is not a number"))?;
-    api::restore(&mut shared.lock(), t, now, id).map_err(anyhow::Error::msg)
+    api::restore(&mut shared.api.lock(), t, now, id).map_err(anyhow::Error::msg)
 }
 
 /// Merges record `merged` into `primary` as a HubSpot user would (see
@@ -206,7 +206,7 @@ pub fn user_merge(
             .map_err(|_| anyhow!("record id `{s}` is not a number"))
     };
     let (p, o) = (id(primary)?, id(merged)?);
-    let mut hub = shared.lock();
+    let mut hub = shared.api.lock();
     api::merge_records(&mut hub, t, now, "CRM_UI", p, o)
         .map_err(|e| anyhow!("the sandbox refused the merge: {}", e.message()))?;
     Ok(api::render(
@@ -220,16 +220,16 @@ pub fn user_merge(
 
 pub fn user_associate(shared: &Shared, contact: &str, company: &str) -> anyhow::Result<()> {
     let now = shared.clock.now_ms();
-    let mut hub = shared.lock();
+    let mut hub = shared.api.lock();
     let c: u64 = contact
         .parse()
         .ok()
-        .filter(|i| hub.contacts.live(*i).is_some())
+        .filter(|i| hub.store(ObjType::Contacts).live(*i).is_some())
         .ok_or_else(|| anyhow!("no live contact `{contact}`"))?;
     let co: u64 = company
         .parse()
         .ok()
-        .filter(|i| hub.companies.live(*i).is_some())
+        .filter(|i| hub.store(ObjType::Companies).live(*i).is_some())
         .ok_or_else(|| anyhow!("no live company `{company}`"))?;
     api::associate(&mut hub, ObjType::Contacts, now, "CRM_UI", c, co);
     Ok(())
@@ -238,7 +238,7 @@ pub fn user_associate(shared: &Shared, contact: &str, company: &str) -> anyhow::
 /// Removes a contact's association with a company, as a HubSpot user would.
 pub fn user_dissociate(shared: &Shared, contact: &str, company: &str) -> anyhow::Result<()> {
     let now = shared.clock.now_ms();
-    let mut hub = shared.lock();
+    let mut hub = shared.api.lock();
     let ids = (contact.parse::<u64>(), company.parse::<u64>());
     let (Ok(c), Ok(co)) = ids else {
         bail!("`{contact}` and `{company}` must be record ids");
@@ -252,7 +252,7 @@ pub fn user_dissociate(shared: &Shared, contact: &str, company: &str) -> anyhow:
 
 pub fn dump(hub: &Hub) -> Value {
     let mut out = json!({});
-    for t in [ObjType::Contacts, ObjType::Companies] {
+    for t in ObjType::ALL {
         let mut recs: Vec<_> = hub.store(t).records.values().collect();
         recs.sort_by_key(|r| r.id);
         out[t.plural()] = Value::Array(
@@ -276,40 +276,32 @@ pub fn dump(hub: &Hub) -> Value {
     out
 }
 
-fn admin_error(status: u16, message: &str) -> HttpResponse {
-    HttpResponse::json(status, &json!({"error": message}))
-}
-
-fn body_json(req: &HttpRequest) -> Result<Value, HttpResponse> {
-    if req.body.is_empty() {
-        return Ok(json!({}));
-    }
-    serde_json::from_slice(&req.body)
-        .map_err(|e| admin_error(400, &format!("body is not valid JSON: {e}")))
-}
-
-pub fn handle(shared: &Shared, req: &HttpRequest) -> HttpResponse {
-    match handle_inner(shared, req) {
-        Ok(r) | Err(r) => r,
+/// Serves a HubSpot admin call (`segs` after the admin prefix); `None` when none matches.
+pub fn handle(shared: &Shared, req: &HttpRequest, segs: &[&str]) -> Option<HttpResponse> {
+    match handle_inner(shared, req, segs) {
+        Ok(answer) => answer,
+        Err(refused) => Some(refused),
     }
 }
 
-fn handle_inner(shared: &Shared, req: &HttpRequest) -> Result<HttpResponse, HttpResponse> {
-    let segs = req.segments();
-    let segs: Vec<&str> = segs.iter().skip(1).map(String::as_str).collect();
+fn handle_inner(
+    shared: &Shared,
+    req: &HttpRequest,
+    segs: &[&str],
+) -> Result<Option<HttpResponse>, HttpResponse> {
     let ok = |v: Value| HttpResponse::json(200, &v);
     let refused = |e: anyhow::Error| admin_error(400, &format!("{e:#}"));
-    Ok(match (req.method.as_str(), segs.as_slice()) {
+    Ok(Some(match (req.method.as_str(), segs) {
         ("GET", ["info"]) => ok(
-            json!({"base_url": shared.lock().base_url, "token": shared.token,
-            "client_id": shared.opts.client_id, "client_secret": shared.opts.client_secret,
-            "hub_id": shared.opts.hub_id()}),
+            json!({"base_url": shared.api.lock().base_url, "token": shared.api.token,
+            "client_id": shared.api.opts.client_id, "client_secret": shared.api.opts.client_secret,
+            "hub_id": shared.api.opts.hub_id()}),
         ),
         ("POST", ["seed"]) => {
             let b = body_json(req)?;
             let n = |k: &str| b.get(k).and_then(Value::as_u64).unwrap_or(0) as usize;
             let now = shared.clock.now_ms();
-            let (c, co) = seed(&mut shared.lock(), now, n("contacts"), n("companies"));
+            let (c, co) = seed(&mut shared.api.lock(), now, n("contacts"), n("companies"));
             ok(json!({"contacts": c, "companies": co}))
         }
         ("POST", ["objects", t]) => {
@@ -355,61 +347,30 @@ fn handle_inner(shared: &Shared, req: &HttpRequest) -> Result<HttpResponse, Http
             user_dissociate(shared, c, co).map_err(|e| admin_error(404, &format!("{e:#}")))?;
             HttpResponse::empty(204)
         }
-        ("GET", ["dump"]) => ok(dump(&shared.lock())),
-        ("GET", ["requests"]) => ok(serde_json::to_value(&shared.lock().log).unwrap_or_default()),
-        ("DELETE", ["requests"]) => {
-            shared.lock().log.clear();
-            HttpResponse::empty(204)
-        }
-        ("GET", ["clock"]) => ok(clock_json(shared)),
-        ("POST", ["clock"]) => {
-            let b = body_json(req)?;
-            if let Some(ms) = b.get("set_ms").and_then(Value::as_i64) {
-                shared.clock.set_ms(ms);
-            } else if let Some(ms) = b.get("advance_ms").and_then(Value::as_i64) {
-                shared.clock.advance_ms(ms);
-            } else if b.get("freeze").is_none() {
-                return Err(admin_error(400, "give `set_ms`, `advance_ms` or `freeze`"));
-            }
-            if let Some(frozen) = b.get("freeze").and_then(Value::as_bool) {
-                shared.clock.freeze(frozen);
-            }
-            ok(clock_json(shared))
-        }
+        ("GET", ["dump"]) => ok(dump(&shared.api.lock())),
         ("POST", ["edit-before"]) => {
-            let e: super::EditBefore = serde_json::from_value(body_json(req)?)
+            let e: EditBefore = serde_json::from_value(body_json(req)?)
                 .map_err(|e| admin_error(400, &format!("invalid queued edit: {e}")))?;
             obj(&e.object_type).map_err(|e| admin_error(400, &e.to_string()))?;
-            shared.lock().edits_before.push(e);
+            shared.api.lock().edits_before.push(e);
             HttpResponse::empty(204)
-        }
-        ("GET", ["faults"]) => {
-            ok(serde_json::to_value(shared.lock().faults.options()).unwrap_or_default())
-        }
-        ("PUT", ["faults"]) => {
-            let f: FaultOptions = serde_json::from_value(body_json(req)?)
-                .map_err(|e| admin_error(400, &format!("invalid fault options: {e}")))?;
-            shared.lock().faults.set(f.clone());
-            ok(serde_json::to_value(f).unwrap_or_default())
         }
         ("PUT", ["rate-limit"]) => {
             let b = body_json(req)?;
-            let mut hub = shared.lock();
-            if let Some(m) = b.get("max").and_then(Value::as_u64) {
-                hub.rate.max = m as u32;
-            }
-            if let Some(w) = b.get("window_ms").and_then(Value::as_u64) {
-                hub.rate.window_ms = w;
-            }
-            if let Some(s) = b.get("search_per_second").and_then(Value::as_u64) {
-                hub.rate.search_per_second = s as u32;
-            }
-            hub.rate.windows.clear();
-            hub.rate.search_windows.clear();
+            let mut hub = shared.api.lock();
+            let rate = &mut hub.rate;
+            let max = b.get("max").and_then(Value::as_u64);
+            let window_ms = b.get("window_ms").and_then(Value::as_u64);
+            let per_second = b.get("search_per_second").and_then(Value::as_u64);
+            rate.set(
+                max.map_or(rate.burst.max(), |m| m as u32),
+                window_ms.unwrap_or(rate.burst.window().as_millis() as u64),
+                per_second.map_or(rate.search.max(), |s| s as u32),
+            );
             HttpResponse::empty(204)
         }
         ("POST", ["oauth", "deny-next"]) => {
-            shared.lock().oauth.deny_next = true;
+            shared.api.lock().oauth.deny_next = true;
             HttpResponse::empty(204)
         }
         ("POST", ["oauth", "revoke"]) => {
@@ -418,20 +379,12 @@ fn handle_inner(shared: &Shared, req: &HttpRequest) -> Result<HttpResponse, Http
                 .get("refresh_token")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            if shared.lock().oauth.revoke(tok) {
+            if shared.api.lock().oauth.revoke(tok) {
                 HttpResponse::empty(204)
             } else {
                 admin_error(404, "unknown refresh token")
             }
         }
-        _ => admin_error(
-            404,
-            &format!("no admin route for {} {}", req.method, req.path),
-        ),
-    })
-}
-
-fn clock_json(shared: &Shared) -> Value {
-    let now = shared.clock.now_ms();
-    json!({"now_ms": now, "now": iso_ms(now), "frozen": shared.clock.is_frozen()})
+        _ => return Ok(None),
+    }))
 }

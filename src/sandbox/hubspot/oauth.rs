@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::Shared;
+use super::errors::error;
 use crate::sandbox::http::{HttpRequest, HttpResponse};
 use crate::sandbox::uuid;
 
@@ -80,30 +81,27 @@ fn token_error(status: &str, message: &str) -> HttpResponse {
     )
 }
 
-pub fn handle(shared: &Shared, req: &HttpRequest, segs: &[&str]) -> HttpResponse {
-    match (req.method.as_str(), segs) {
+/// Serves an `/oauth/...` call; `None` when no route matches it.
+pub fn handle(shared: &Shared, req: &HttpRequest, segs: &[&str]) -> Option<HttpResponse> {
+    Some(match (req.method.as_str(), segs) {
         ("GET", ["oauth", "authorize"]) => authorize(shared, req),
         ("POST", ["oauth", "v1", "token"]) => token(shared, req),
         ("POST", ["oauth", "v3", "token", "revoke"]) => revoke(shared, req),
         ("GET", ["oauth", "v1", "access-tokens", tok]) => access_info(shared, tok),
         ("GET", ["oauth", "v1", "refresh-tokens", tok]) => refresh_info(shared, tok),
         ("DELETE", ["oauth", "v1", "refresh-tokens", tok]) => {
-            if shared.lock().oauth.revoke(tok) {
+            if shared.api.lock().oauth.revoke(tok) {
                 HttpResponse::empty(204)
             } else {
                 not_found_token()
             }
         }
-        _ => super::error(
-            404,
-            "OBJECT_NOT_FOUND",
-            &format!("no route for {} {}", req.method, req.path),
-        ),
-    }
+        _ => return None,
+    })
 }
 
 fn not_found_token() -> HttpResponse {
-    super::error(404, "OBJECT_NOT_FOUND", "Token not found")
+    error(404, "OBJECT_NOT_FOUND", "Token not found")
 }
 
 fn page(status: u16, text: &str) -> HttpResponse {
@@ -116,7 +114,7 @@ fn page(status: u16, text: &str) -> HttpResponse {
 
 fn authorize(shared: &Shared, req: &HttpRequest) -> HttpResponse {
     let client_id = req.query_param("client_id").unwrap_or_default();
-    if client_id != shared.opts.client_id {
+    if client_id != shared.api.opts.client_id {
         return page(
             400,
             &format!("Authorization failed: unknown client_id `{client_id}`"),
@@ -135,7 +133,7 @@ fn authorize(shared: &Shared, req: &HttpRequest) -> HttpResponse {
     let mut target = redirect.clone();
     {
         let mut q = target.query_pairs_mut();
-        let mut hub = shared.lock();
+        let mut hub = shared.api.lock();
         let method = req.query_param("code_challenge_method");
         if std::mem::take(&mut hub.oauth.deny_next) {
             q.append_pair("error", "access_denied");
@@ -187,14 +185,14 @@ fn token(shared: &Shared, req: &HttpRequest) -> HttpResponse {
             "grant_type must be one of authorization_code or refresh_token",
         );
     }
-    if get("client_id") != shared.opts.client_id {
+    if get("client_id") != shared.api.opts.client_id {
         return token_error("BAD_CLIENT_ID", "missing or invalid client id");
     }
-    if get("client_secret") != shared.opts.client_secret {
+    if get("client_secret") != shared.api.opts.client_secret {
         return token_error("BAD_CLIENT_SECRET", "missing or invalid client secret");
     }
     let now = shared.clock.now_ms();
-    let mut hub = shared.lock();
+    let mut hub = shared.api.lock();
     let (refresh, scopes) = if grant == "authorization_code" {
         let Some(code) = hub.oauth.codes.remove(get("code")) else {
             return token_error("BAD_AUTH_CODE", "missing or invalid auth code");
@@ -233,7 +231,7 @@ fn token(shared: &Shared, req: &HttpRequest) -> HttpResponse {
         let Some(scopes) = hub.oauth.refresh.get(&refresh).cloned() else {
             return token_error("BAD_REFRESH_TOKEN", "missing or invalid refresh token");
         };
-        if shared.opts.rotate_refresh_tokens {
+        if shared.api.opts.rotate_refresh_tokens {
             hub.oauth.refresh.remove(&refresh);
             let rotated = random_token("na1-");
             hub.oauth.refresh.insert(rotated.clone(), scopes.clone());
@@ -242,7 +240,7 @@ fn token(shared: &Shared, req: &HttpRequest) -> HttpResponse {
             (refresh, scopes)
         }
     };
-    let ttl_ms = shared.opts.access_token_ttl.as_millis() as i64;
+    let ttl_ms = shared.api.opts.access_token_ttl.as_millis() as i64;
     let access = random_token("C");
     let token_scopes = scopes.clone();
     hub.oauth.access.insert(
@@ -257,7 +255,7 @@ fn token(shared: &Shared, req: &HttpRequest) -> HttpResponse {
         200,
         &json!({"token_type": "bearer", "refresh_token": refresh, "access_token": access,
                 "expires_in": ttl_ms / 1000, "token_use": "access_token",
-                "hub_id": shared.opts.hub_id(), "user_id": DEFAULT_USER_ID, "scopes": token_scopes}),
+                "hub_id": shared.api.opts.hub_id(), "user_id": DEFAULT_USER_ID, "scopes": token_scopes}),
     )
 }
 
@@ -269,14 +267,14 @@ fn revoke(shared: &Shared, req: &HttpRequest) -> HttpResponse {
         .into_owned()
         .collect();
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
-    if get("client_id") != shared.opts.client_id {
+    if get("client_id") != shared.api.opts.client_id {
         return token_error("BAD_CLIENT_ID", "missing or invalid client id");
     }
-    if get("client_secret") != shared.opts.client_secret {
+    if get("client_secret") != shared.api.opts.client_secret {
         return token_error("BAD_CLIENT_SECRET", "missing or invalid client secret");
     }
     let token = get("token");
-    let mut hub = shared.lock();
+    let mut hub = shared.api.lock();
     if !hub.oauth.revoke(token) {
         hub.oauth.access.remove(token);
     }
@@ -284,18 +282,18 @@ fn revoke(shared: &Shared, req: &HttpRequest) -> HttpResponse {
 }
 
 fn hub_domain(shared: &Shared) -> String {
-    format!("sandbox-{}.hubspot.com", shared.opts.hub_id())
+    format!("sandbox-{}.hubspot.com", shared.api.opts.hub_id())
 }
 
 fn access_info(shared: &Shared, tok: &str) -> HttpResponse {
     let now = shared.clock.now_ms();
-    let hub = shared.lock();
+    let hub = shared.api.lock();
     let Some(a) = hub.oauth.access.get(tok).filter(|a| a.expires_ms > now) else {
         return not_found_token();
     };
     let body: Value = json!({
         "token": tok, "user": DEFAULT_USER, "hub_domain": hub_domain(shared),
-        "scopes": a.scopes, "hub_id": shared.opts.hub_id(), "app_id": APP_ID,
+        "scopes": a.scopes, "hub_id": shared.api.opts.hub_id(), "app_id": APP_ID,
         "expires_in": (a.expires_ms - now) / 1000, "user_id": DEFAULT_USER_ID,
         "token_type": "access",
     });
@@ -303,15 +301,15 @@ fn access_info(shared: &Shared, tok: &str) -> HttpResponse {
 }
 
 fn refresh_info(shared: &Shared, tok: &str) -> HttpResponse {
-    let hub = shared.lock();
+    let hub = shared.api.lock();
     let Some(scopes) = hub.oauth.refresh.get(tok) else {
         return not_found_token();
     };
     HttpResponse::json(
         200,
         &json!({"token": tok, "user": DEFAULT_USER, "hub_domain": hub_domain(shared),
-                "scopes": scopes, "hub_id": shared.opts.hub_id(),
-                "client_id": shared.opts.client_id, "user_id": DEFAULT_USER_ID,
+                "scopes": scopes, "hub_id": shared.api.opts.hub_id(),
+                "client_id": shared.api.opts.client_id, "user_id": DEFAULT_USER_ID,
                 "token_type": "refresh"}),
     )
 }

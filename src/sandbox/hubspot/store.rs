@@ -1,5 +1,5 @@
-//! The in-memory HubSpot account: records, the property catalogue, owners and
-//! contact ↔ company associations.
+//! The in-memory HubSpot account ([`Hub`]): records kept per object type, the property
+//! catalogue, owners and contact ↔ company associations.
 //!
 //! Records live in a map by id plus a `(last-modified ms, id)` ordered index, so the
 //! incremental-sync search (`lastmodifieddate >= T`, sorted ascending) walks only the tail it
@@ -10,64 +10,150 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{Value, json};
 
+use rand::rngs::StdRng;
+
+use super::EditBefore;
+use super::catalogue::PropDef;
+use super::limits::RateState;
+use super::oauth::OAuthState;
 use crate::sandbox::iso_ms;
 
-/// The two object types this sandbox serves.
+/// The object types this sandbox serves. What differs between them is one row of
+/// [`TypeInfo`]; the store, the catalogue and the endpoints take the type as a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ObjType {
     Contacts,
     Companies,
 }
 
+/// The names and built-in property names of one object type.
+struct TypeInfo {
+    plural: &'static str,
+    singular: &'static str,
+    /// HubSpot's object type id (`0-1`), accepted wherever a type name is.
+    type_id: &'static str,
+    /// As an error message names a record (`Contact already exists`).
+    noun: &'static str,
+    /// As a batch error message names the type (`CONTACT`).
+    upper: &'static str,
+    modified_prop: &'static str,
+    /// Properties returned when a call names none.
+    default_props: &'static [&'static str],
+}
+
+const CONTACTS: TypeInfo = TypeInfo {
+    plural: "contacts",
+    singular: "contact",
+    type_id: "0-1",
+    noun: "Contact",
+    upper: "CONTACT",
+    modified_prop: "lastmodifieddate",
+    default_props: &["email", "firstname", "lastname"],
+};
+
+const COMPANIES: TypeInfo = TypeInfo {
+    plural: "companies",
+    singular: "company",
+    type_id: "0-2",
+    noun: "Company",
+    upper: "COMPANY",
+    modified_prop: "hs_lastmodifieddate",
+    default_props: &["name", "domain"],
+};
+
 impl ObjType {
-    pub fn parse(s: &str) -> Option<ObjType> {
-        match s.to_ascii_lowercase().as_str() {
-            "contacts" | "contact" | "0-1" => Some(ObjType::Contacts),
-            "companies" | "company" | "0-2" => Some(ObjType::Companies),
-            _ => None,
+    pub const ALL: [ObjType; 2] = [ObjType::Contacts, ObjType::Companies];
+
+    fn info(self) -> &'static TypeInfo {
+        match self {
+            ObjType::Contacts => &CONTACTS,
+            ObjType::Companies => &COMPANIES,
         }
+    }
+
+    /// A type by its plural, singular or type id, in any case.
+    pub fn parse(s: &str) -> Option<ObjType> {
+        let s = s.to_ascii_lowercase();
+        ObjType::ALL.into_iter().find(|t| {
+            let i = t.info();
+            [i.plural, i.singular, i.type_id].contains(&s.as_str())
+        })
     }
 
     pub fn plural(self) -> &'static str {
-        match self {
-            ObjType::Contacts => "contacts",
-            ObjType::Companies => "companies",
-        }
+        self.info().plural
     }
 
     pub fn singular(self) -> &'static str {
-        match self {
-            ObjType::Contacts => "contact",
-            ObjType::Companies => "company",
-        }
+        self.info().singular
+    }
+
+    /// The name an error message gives one record (`Contact`, `Company`).
+    pub fn noun(self) -> &'static str {
+        self.info().noun
     }
 
     /// The name HubSpot uses in batch error messages (`CONTACT`, `COMPANY`).
     pub fn upper(self) -> &'static str {
-        match self {
-            ObjType::Contacts => "CONTACT",
-            ObjType::Companies => "COMPANY",
-        }
+        self.info().upper
     }
 
     pub fn modified_prop(self) -> &'static str {
-        match self {
-            ObjType::Contacts => "lastmodifieddate",
-            ObjType::Companies => "hs_lastmodifieddate",
-        }
+        self.info().modified_prop
     }
 
     /// Properties returned when a call names none.
     pub fn default_props(self) -> &'static [&'static str] {
-        match self {
-            ObjType::Contacts => &["email", "firstname", "lastname"],
-            ObjType::Companies => &["name", "domain"],
-        }
+        self.info().default_props
     }
 
     /// Properties HubSpot adds to every answer whatever was asked for.
     pub fn always_props(self) -> [&'static str; 3] {
         ["createdate", "hs_object_id", self.modified_prop()]
+    }
+}
+
+/// The whole account. Everything a request reads or writes is here, behind one mutex.
+pub struct Hub {
+    pub base_url: String,
+    /// Records per object type; every type in [`ObjType::ALL`] has a store.
+    pub objects: BTreeMap<ObjType, ObjectStore>,
+    /// The property catalogue per object type.
+    pub props: HashMap<ObjType, Vec<PropDef>>,
+    pub owners: Vec<Owner>,
+    pub assoc: Associations,
+    pub next_id: u64,
+    pub oauth: OAuthState,
+    pub rate: RateState,
+    pub data_rng: StdRng,
+    /// Users' edits waiting for an API call to land before (see [`EditBefore`]).
+    pub edits_before: Vec<EditBefore>,
+}
+
+impl Hub {
+    pub fn store(&self, t: ObjType) -> &ObjectStore {
+        &self.objects[&t]
+    }
+
+    pub fn store_mut(&mut self, t: ObjType) -> &mut ObjectStore {
+        self.objects.entry(t).or_default()
+    }
+
+    pub fn prop(&self, t: ObjType, name: &str) -> Option<&PropDef> {
+        self.props.get(&t)?.iter().find(|p| p.name == name)
+    }
+
+    /// Properties whose values must be unique: `email` for contacts plus `hasUniqueValue` ones.
+    pub fn unique_props(&self, t: ObjType) -> Vec<String> {
+        let mut v: Vec<String> = self.props[&t]
+            .iter()
+            .filter(|p| p.has_unique_value)
+            .map(|p| p.name.clone())
+            .collect();
+        if t == ObjType::Contacts {
+            v.push("email".into());
+        }
+        v
     }
 }
 
@@ -143,391 +229,6 @@ impl ObjectStore {
         self.index_unique(&rec, unique_props, false);
         Some(rec)
     }
-}
-
-/// One property definition, as `GET /crm/v3/properties/{objectType}` shows it.
-#[derive(Debug, Clone)]
-pub struct PropDef {
-    pub name: String,
-    pub label: String,
-    pub ptype: String,
-    pub field_type: String,
-    pub group: String,
-    pub description: String,
-    pub options: Vec<(String, String)>,
-    pub read_only_value: bool,
-    pub read_only_definition: bool,
-    pub has_unique_value: bool,
-    pub hubspot_defined: bool,
-    pub display_order: i64,
-    pub created_ms: i64,
-    pub updated_ms: i64,
-}
-
-impl PropDef {
-    pub fn to_json(&self) -> Value {
-        let options: Vec<Value> = self
-            .options
-            .iter()
-            .enumerate()
-            .map(|(i, (label, value))| {
-                json!({"label": label, "value": value, "displayOrder": i, "hidden": false,
-                       "description": ""})
-            })
-            .collect();
-        let mut v = json!({
-            "name": self.name,
-            "label": self.label,
-            "type": self.ptype,
-            "fieldType": self.field_type,
-            "description": self.description,
-            "groupName": self.group,
-            "options": options,
-            "displayOrder": self.display_order,
-            "calculated": false,
-            "externalOptions": false,
-            "hasUniqueValue": self.has_unique_value,
-            "hidden": false,
-            "formField": !self.read_only_value,
-            "dataSensitivity": "non_sensitive",
-            "modificationMetadata": {
-                "archivable": !self.hubspot_defined,
-                "readOnlyOptions": self.read_only_definition,
-                "readOnlyDefinition": self.read_only_definition,
-                "readOnlyValue": self.read_only_value,
-            },
-            "createdAt": iso_ms(self.created_ms),
-            "updatedAt": iso_ms(self.updated_ms),
-            "archived": false,
-        });
-        if self.hubspot_defined {
-            v["hubspotDefined"] = json!(true);
-        }
-        v
-    }
-}
-
-fn def(
-    name: &str,
-    label: &str,
-    ptype: &str,
-    field_type: &str,
-    group: &str,
-    read_only: bool,
-    order: i64,
-) -> PropDef {
-    PropDef {
-        name: name.into(),
-        label: label.into(),
-        ptype: ptype.into(),
-        field_type: field_type.into(),
-        group: group.into(),
-        description: String::new(),
-        options: Vec::new(),
-        read_only_value: read_only,
-        read_only_definition: true,
-        has_unique_value: false,
-        hubspot_defined: true,
-        display_order: order,
-        created_ms: 0,
-        updated_ms: 0,
-    }
-}
-
-fn lifecycle_options() -> Vec<(String, String)> {
-    [
-        ("Subscriber", "subscriber"),
-        ("Lead", "lead"),
-        ("Marketing Qualified Lead", "marketingqualifiedlead"),
-        ("Sales Qualified Lead", "salesqualifiedlead"),
-        ("Opportunity", "opportunity"),
-        ("Customer", "customer"),
-        ("Evangelist", "evangelist"),
-        ("Other", "other"),
-    ]
-    .iter()
-    .map(|(l, v)| (l.to_string(), v.to_string()))
-    .collect()
-}
-
-/// The built-in catalogue: a realistic subset of HubSpot's default properties. `crmsync_id`
-/// and `pronouns` are deliberately absent so that creating them is exercised.
-pub fn builtin_properties(t: ObjType, owner_ids: &[String], now: i64) -> Vec<PropDef> {
-    let owner_opts: Vec<(String, String)> = owner_ids
-        .iter()
-        .map(|id| (format!("Owner {id}"), id.clone()))
-        .collect();
-    let mut v = match t {
-        ObjType::Contacts => {
-            let g = "contactinformation";
-            let mut email = def("email", "Email", "string", "text", g, false, 1);
-            email.has_unique_value = false; // HubSpot reports false; uniqueness is built in.
-            vec![
-                email,
-                def("firstname", "First Name", "string", "text", g, false, 2),
-                def("lastname", "Last Name", "string", "text", g, false, 3),
-                def(
-                    "phone",
-                    "Phone Number",
-                    "string",
-                    "phonenumber",
-                    g,
-                    false,
-                    4,
-                ),
-                def(
-                    "mobilephone",
-                    "Mobile Phone Number",
-                    "phone_number",
-                    "phonenumber",
-                    g,
-                    false,
-                    5,
-                ),
-                def("company", "Company Name", "string", "text", g, false, 6),
-                def("jobtitle", "Job Title", "string", "text", g, false, 7),
-                def("website", "Website URL", "string", "text", g, false, 8),
-                def("address", "Street Address", "string", "text", g, false, 9),
-                def("city", "City", "string", "text", g, false, 10),
-                def("state", "State/Region", "string", "text", g, false, 11),
-                def("zip", "Postal Code", "string", "text", g, false, 12),
-                def("country", "Country/Region", "string", "text", g, false, 13),
-                def(
-                    "date_of_birth",
-                    "Date of birth",
-                    "date",
-                    "date",
-                    g,
-                    false,
-                    14,
-                ),
-                def(
-                    "annualrevenue",
-                    "Annual Revenue",
-                    "number",
-                    "number",
-                    g,
-                    false,
-                    15,
-                ),
-                def(
-                    "hs_email_optout",
-                    "Unsubscribed from all email",
-                    "bool",
-                    "booleancheckbox",
-                    g,
-                    false,
-                    16,
-                ),
-                PropDef {
-                    options: lifecycle_options(),
-                    ..def(
-                        "lifecyclestage",
-                        "Lifecycle Stage",
-                        "enumeration",
-                        "radio",
-                        g,
-                        false,
-                        17,
-                    )
-                },
-                PropDef {
-                    options: owner_opts,
-                    ..def(
-                        "hubspot_owner_id",
-                        "Contact owner",
-                        "enumeration",
-                        "select",
-                        "sales_properties",
-                        false,
-                        18,
-                    )
-                },
-                def(
-                    "associatedcompanyid",
-                    "Primary Associated Company ID",
-                    "number",
-                    "number",
-                    g,
-                    false,
-                    19,
-                ),
-                def("createdate", "Create Date", "datetime", "date", g, true, -1),
-                def(
-                    "lastmodifieddate",
-                    "Last Modified Date",
-                    "datetime",
-                    "date",
-                    g,
-                    true,
-                    -1,
-                ),
-                def("hs_object_id", "Record ID", "number", "number", g, true, -1),
-                def(
-                    "hs_merged_object_ids",
-                    "Merged Contact IDs",
-                    "enumeration",
-                    "checkbox",
-                    g,
-                    true,
-                    -1,
-                ),
-            ]
-        }
-        ObjType::Companies => {
-            let g = "companyinformation";
-            vec![
-                def("name", "Company name", "string", "text", g, false, 1),
-                def(
-                    "domain",
-                    "Company Domain Name",
-                    "string",
-                    "text",
-                    g,
-                    false,
-                    2,
-                ),
-                def("website", "Website URL", "string", "text", g, false, 3),
-                def(
-                    "phone",
-                    "Phone Number",
-                    "string",
-                    "phonenumber",
-                    g,
-                    false,
-                    4,
-                ),
-                def("address", "Street Address", "string", "text", g, false, 5),
-                def("city", "City", "string", "text", g, false, 6),
-                def("state", "State/Region", "string", "text", g, false, 7),
-                def("zip", "Postal Code", "string", "text", g, false, 8),
-                def("country", "Country/Region", "string", "text", g, false, 9),
-                def(
-                    "description",
-                    "Description",
-                    "string",
-                    "textarea",
-                    g,
-                    false,
-                    10,
-                ),
-                def(
-                    "numberofemployees",
-                    "Number of Employees",
-                    "number",
-                    "number",
-                    g,
-                    false,
-                    11,
-                ),
-                def(
-                    "annualrevenue",
-                    "Annual Revenue",
-                    "number",
-                    "number",
-                    g,
-                    false,
-                    12,
-                ),
-                def(
-                    "founded_year",
-                    "Year Founded",
-                    "string",
-                    "text",
-                    g,
-                    false,
-                    13,
-                ),
-                def(
-                    "is_public",
-                    "Is Public",
-                    "bool",
-                    "booleancheckbox",
-                    g,
-                    false,
-                    14,
-                ),
-                PropDef {
-                    options: [
-                        ("Computer Software", "COMPUTER_SOFTWARE"),
-                        ("Design", "DESIGN"),
-                        ("Education Management", "EDUCATION_MANAGEMENT"),
-                        ("Financial Services", "FINANCIAL_SERVICES"),
-                        ("Food & Beverages", "FOOD_BEVERAGES"),
-                        ("Hospital & Health Care", "HOSPITAL_HEALTH_CARE"),
-                        ("Hospitality", "HOSPITALITY"),
-                        ("Industrial Automation", "INDUSTRIAL_AUTOMATION"),
-                        ("Legal Services", "LEGAL_SERVICES"),
-                        ("Logistics and Supply Chain", "LOGISTICS_AND_SUPPLY_CHAIN"),
-                        ("Renewables & Environment", "RENEWABLES_ENVIRONMENT"),
-                        ("Retail", "RETAIL"),
-                        ("Wholesale", "WHOLESALE"),
-                    ]
-                    .iter()
-                    .map(|(l, v)| (l.to_string(), v.to_string()))
-                    .collect(),
-                    ..def(
-                        "industry",
-                        "Industry",
-                        "enumeration",
-                        "select",
-                        g,
-                        false,
-                        15,
-                    )
-                },
-                PropDef {
-                    options: lifecycle_options(),
-                    ..def(
-                        "lifecyclestage",
-                        "Lifecycle Stage",
-                        "enumeration",
-                        "radio",
-                        g,
-                        false,
-                        16,
-                    )
-                },
-                PropDef {
-                    options: owner_opts,
-                    ..def(
-                        "hubspot_owner_id",
-                        "Company owner",
-                        "enumeration",
-                        "select",
-                        g,
-                        false,
-                        17,
-                    )
-                },
-                def("createdate", "Create Date", "datetime", "date", g, true, -1),
-                def(
-                    "hs_lastmodifieddate",
-                    "Last Modified Date",
-                    "datetime",
-                    "date",
-                    g,
-                    true,
-                    -1,
-                ),
-                def("hs_object_id", "Record ID", "number", "number", g, true, -1),
-                def(
-                    "hs_merged_object_ids",
-                    "Merged Company IDs",
-                    "enumeration",
-                    "checkbox",
-                    g,
-                    true,
-                    -1,
-                ),
-            ]
-        }
-    };
-    for p in &mut v {
-        p.created_ms = now;
-        p.updated_ms = now;
-    }
-    v
 }
 
 /// One owner, as `GET /crm/v3/owners` shows it.

@@ -11,9 +11,11 @@ use std::cmp::Ordering;
 
 use serde_json::{Value, json};
 
-use super::Hub;
-use super::api::{ApiError, PropSel, render};
-use super::store::{ObjType, Rec};
+use super::records::{PropSel, render};
+use super::wire::{parse_body, strings};
+use crate::sandbox::http::{HttpRequest, HttpResponse};
+use crate::sandbox::hubspot::errors::ApiError;
+use crate::sandbox::hubspot::store::{Hub, ObjType, Rec};
 use crate::sandbox::parse_time_ms;
 
 const MAX_GROUPS: usize = 5;
@@ -332,7 +334,13 @@ const QUERY_PROPS: [&str; 7] = [
     "domain",
 ];
 
-pub fn search(hub: &Hub, t: ObjType, body: &Value) -> Result<Value, ApiError> {
+/// `POST /crm/v3/objects/{objectType}/search`.
+pub fn handle(hub: &Hub, t: ObjType, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    let body = parse_body(req)?;
+    search(hub, t, &body).map(|v| HttpResponse::json(200, &v))
+}
+
+fn search(hub: &Hub, t: ObjType, body: &Value) -> Result<Value, ApiError> {
     let groups = parse_filters(hub, t, body)?;
     let sorts = parse_sorts(body);
     if sorts.len() > MAX_SORTS {
@@ -377,16 +385,7 @@ pub fn search(hub: &Hub, t: ObjType, body: &Value) -> Result<Value, ApiError> {
         .and_then(Value::as_str)
         .map(str::to_lowercase)
         .filter(|q| !q.is_empty());
-    let sel = PropSel::from_list(
-        body.get("properties")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default(),
-    );
+    let sel = PropSel::from_list(strings(body, "properties"));
 
     let store = hub.store(t);
     let keep = |r: &Rec| -> bool {
