@@ -147,6 +147,9 @@ fn to_run(out: Output) -> Run {
 }
 
 /// The repository root.
+pub mod crm;
+pub mod fake_http;
+
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -198,14 +201,7 @@ pub fn write_calls(sandbox: &crmsync::sandbox::Sandbox) -> Vec<String> {
     sandbox
         .request_log()
         .into_iter()
-        .filter(|r| {
-            let path = r.path.split('?').next().unwrap_or(&r.path);
-            match r.method.as_str() {
-                "GET" => false,
-                "POST" => !(path.ends_with("/search") || path.ends_with("/batch/read")),
-                _ => true,
-            }
-        })
+        .filter(|r| crm::hubspot_write(&r.method, &r.path))
         .map(|r| format!("{} {}", r.method, r.path))
         .collect()
 }
