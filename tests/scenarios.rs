@@ -1098,6 +1098,378 @@ fn with_a_fifth_of_calls_failing_reruns_reach_the_fault_free_result<C: TestCrm>(
     assert_eq!(got.1, expected.1, "the CRM");
 }
 
+// ---- resolving conflicts and changing the configuration ----------------------------------
+
+const MANUAL_LAST_NAME: &str = "[policies.contact]\nlast_name = \"manual\"\n";
+
+/// No overlap: the change feed does not read a record again (as when a policy is changed
+/// more than the overlap after a conflict was found).
+const NO_OVERLAP: &str = "[sync]\noverlap_secs = 0\n";
+
+/// Local person number `n`, last name `Original`.
+fn person(n: usize) -> Record {
+    record(
+        Contact,
+        &[
+            ("first_name", &format!("Person{n}")),
+            ("last_name", "Original"),
+            ("email", &format!("person{n}@example.org")),
+        ],
+    )
+}
+
+/// A synced contact whose last name is then edited on both sides (the CRM last) under the
+/// `manual` policy, and the sync that holds it (exit 3). Returns (local id, CRM id, the
+/// conflict's id).
+fn held_conflict<C: TestCrm>(w: &Synced<C>) -> (RecordId, String, i64) {
+    let c = person(1);
+    w.save_local(std::slice::from_ref(&c));
+    w.sync().ok();
+    let rid = w.remote_id(Contact, &c.id);
+    w.edit_local(&c.id, &[("last_name", "FromLocal")]);
+    tick();
+    w.crm.edit(Contact, &rid, &[("last_name", "FromCrm")]);
+    w.sync().expect_code(3);
+    let open = w.open_conflicts();
+    assert_eq!(open.len(), 1, "{open:?}");
+    (c.id, rid, open[0].id)
+}
+
+/// The CRM's last name of contact `rid`.
+fn crm_last_name<C: TestCrm>(w: &Synced<C>, rid: &str) -> Option<String> {
+    w.crm
+        .record(Contact, rid)
+        .get("last_name")
+        .map(str::to_string)
+}
+
+/// The conflict `id` as stored (open or resolved).
+fn conflict<C: TestCrm>(w: &Synced<C>, id: i64) -> crmsync::store::Conflict {
+    w.store().get_conflict(id).unwrap().expect("the conflict")
+}
+
+fn a_conflict_resolved_with_the_local_value_stays_resolved_when_the_crm_sends_the_record_again<
+    C: TestCrm,
+>() {
+    let w = Synced::<C>::with(MANUAL_LAST_NAME);
+    let (id, rid, conflict) = held_conflict(&w);
+    w.run(&[
+        "conflicts",
+        "resolve",
+        &conflict.to_string(),
+        "--take",
+        "local",
+    ])
+    .ok();
+    // Someone edits another field of the record in the CRM: the next sync reads it again,
+    // with the last name it had when the conflict was found.
+    tick();
+    w.crm.edit(Contact, &rid, &[("job_title", "Buyer")]);
+    w.sync().ok();
+    assert!(w.open_conflicts().is_empty(), "{:?}", w.open_conflicts());
+    assert_eq!(crm_last_name(&w, &rid).as_deref(), Some("FromLocal"));
+    assert_eq!(w.local_record(&id).get("last_name"), Some("FromLocal"));
+    assert_eq!(w.local_record(&id).get("job_title"), Some("Buyer"));
+    // And a value set by hand, read again in the change feed's overlap, stands too.
+    w.edit_local(&id, &[("last_name", "Mine")]);
+    tick();
+    w.crm.edit(Contact, &rid, &[("last_name", "Theirs")]);
+    w.sync().expect_code(3);
+    let c = w.open_conflicts()[0].id;
+    w.run(&["conflicts", "resolve", &c.to_string(), "--value", "Agreed"])
+        .ok();
+    w.sync().ok();
+    w.run(&["sync", "--full"]).ok();
+    assert_eq!(crm_last_name(&w, &rid).as_deref(), Some("Agreed"));
+    assert_eq!(w.local_record(&id).get("last_name"), Some("Agreed"));
+}
+
+fn taking_the_remote_value_never_pushes_one_the_crm_changed_since<C: TestCrm>() {
+    for now in ["Newest", "", "Original"] {
+        let w = Synced::<C>::with(MANUAL_LAST_NAME);
+        let (id, rid, conflict) = held_conflict(&w);
+        // The CRM's value moves after the conflict was recorded (to a new value, cleared,
+        // back to the value both sides had agreed on).
+        tick();
+        w.crm.edit(Contact, &rid, &[("last_name", now)]);
+        w.run(&[
+            "conflicts",
+            "resolve",
+            &conflict.to_string(),
+            "--take",
+            "remote",
+        ])
+        .ok();
+        w.sync().ok();
+        let expected = (!now.is_empty()).then_some(now);
+        assert_eq!(
+            crm_last_name(&w, &rid).as_deref(),
+            expected,
+            "the CRM, {now:?}"
+        );
+        assert_eq!(
+            w.local_record(&id).get("last_name"),
+            expected,
+            "local, {now:?}"
+        );
+        assert!(w.open_conflicts().is_empty(), "{:?}", w.open_conflicts());
+    }
+}
+
+fn a_held_conflict_is_decided_by_the_policy_that_replaced_manual<C: TestCrm>() {
+    let w = Synced::<C>::with(&format!("{NO_OVERLAP}{MANUAL_LAST_NAME}"));
+    let (id, rid, held) = held_conflict(&w);
+    w.config(
+        &format!("{NO_OVERLAP}[policies.contact]\nlast_name = \"local-wins\"\n"),
+        "",
+    );
+    // The record changed on neither side since: the next sync decides it all the same.
+    w.sync().ok();
+    assert!(w.open_conflicts().is_empty(), "{:?}", w.open_conflicts());
+    assert_eq!(
+        conflict(&w, held).resolved_by.as_deref(),
+        Some("local-wins")
+    );
+    assert_eq!(crm_last_name(&w, &rid).as_deref(), Some("FromLocal"));
+    assert_eq!(w.local_record(&id).get("last_name"), Some("FromLocal"));
+}
+
+/// The connection's mapping of the contact's last name, in direction `direction`.
+fn last_name_direction(direction: &str) -> String {
+    format!(
+        "[[connections.{CONN}.fields]]\nobject = \"contact\"\nlocal = \"last_name\"\ndirection = \"{direction}\"\n"
+    )
+}
+
+fn a_held_conflict_on_a_field_made_one_way_is_decided_by_its_direction<C: TestCrm>() {
+    let w = Synced::<C>::with(&format!("{NO_OVERLAP}{MANUAL_LAST_NAME}"));
+    let (id, rid, _) = held_conflict(&w);
+    w.config(
+        &format!("{NO_OVERLAP}{MANUAL_LAST_NAME}"),
+        &last_name_direction("to-crm"),
+    );
+    w.sync().ok();
+    assert!(w.open_conflicts().is_empty(), "{:?}", w.open_conflicts());
+    assert_eq!(crm_last_name(&w, &rid).as_deref(), Some("FromLocal"));
+    assert_eq!(w.local_record(&id).get("last_name"), Some("FromLocal"));
+}
+
+fn a_held_conflict_on_a_field_no_longer_synced_is_closed_with_the_reason<C: TestCrm>() {
+    let w = Synced::<C>::with(MANUAL_LAST_NAME);
+    let (id, rid, held) = held_conflict(&w);
+    w.config(MANUAL_LAST_NAME, &last_name_direction("none"));
+    let run = w.sync();
+    run.ok();
+    assert!(run.stderr.contains("no longer synced"), "{}", run.stderr);
+    let c = conflict(&w, held);
+    assert_eq!(c.resolved_by.as_deref(), Some("unmapped"), "{c:?}");
+    // Nothing is written to either side's value.
+    assert_eq!(crm_last_name(&w, &rid).as_deref(), Some("FromCrm"));
+    assert_eq!(w.local_record(&id).get("last_name"), Some("FromLocal"));
+}
+
+fn a_held_conflict_of_a_removed_connection_is_closed_with_the_reason<C: TestCrm>() {
+    let mut w = Synced::<C>::with(MANUAL_LAST_NAME);
+    let (_, _, held) = held_conflict(&w);
+    // The connection is replaced by another one (another account of the CRM).
+    let other = C::start();
+    w.env.write_config(&format!(
+        "{MANUAL_LAST_NAME}\n{}",
+        other.connection_config("other")
+    ));
+    for (k, v) in other.credentials("other") {
+        w.env.set_env(&k, &v);
+    }
+    w.run(&["mappings", "setup", "-c", "other"]).ok();
+    let run = w.sync();
+    run.ok();
+    assert!(
+        run.stderr
+            .contains(&format!("connection `{CONN}` is no longer configured")),
+        "{}",
+        run.stderr
+    );
+    let c = conflict(&w, held);
+    assert_eq!(
+        c.resolved_by.as_deref(),
+        Some("connection-removed"),
+        "{c:?}"
+    );
+    w.run(&["conflicts", "list"]).ok();
+}
+
+// ---- plans -------------------------------------------------------------------------------
+
+/// Three synced contacts, the first then edited locally (last name `Planned`) and a plan
+/// saved with `sync --plan`. Returns all three (local id, CRM id) and the plan file.
+fn planned_edit<C: TestCrm>(w: &Synced<C>) -> (Vec<(RecordId, String)>, String) {
+    let people: Vec<Record> = (0..3).map(person).collect();
+    w.save_local(&people);
+    w.sync().ok();
+    let people: Vec<(RecordId, String)> = people
+        .iter()
+        .map(|p| (p.id.clone(), w.remote_id(Contact, &p.id)))
+        .collect();
+    w.edit_local(&people[0].0, &[("last_name", "Planned")]);
+    let plan = w.env.path("plan.json").to_str().unwrap().to_string();
+    w.run(&["sync", "--plan", &plan]).ok();
+    (people, plan)
+}
+
+fn apply_leaves_crm_changes_outside_the_plan_to_the_next_sync<C: TestCrm>() {
+    let w = Synced::<C>::start();
+    let (people, plan) = planned_edit(&w);
+    let l_rid = &people[0].1;
+    let (c, c_rid) = &people[1];
+    let (d, d_rid) = &people[2];
+    // Meanwhile in the CRM: C is edited and N created; ten minutes later D is edited (so
+    // that C and N are older than the change feed's overlap behind the newest change).
+    tick();
+    w.crm
+        .edit(Contact, c_rid, &[("job_title", "Edited In The CRM")]);
+    let n_rid = w.crm.create(
+        Contact,
+        &[
+            ("email", "newcomer@example.org"),
+            ("first_name", "Newcomer"),
+        ],
+    );
+    w.crm.advance_clock(std::time::Duration::from_secs(600));
+    w.crm.edit(Contact, d_rid, &[("job_title", "Later Edit")]);
+
+    let applied = w.run(&["apply", &plan, "--json"]);
+    applied.ok();
+    let applied = applied.json();
+    // Only the planned record was carried out, and none of the records the CRM changed is
+    // said to be planned again: apply did not touch them.
+    assert_eq!(applied["replanned"], serde_json::json!({}), "{applied:#}");
+    assert_eq!(crm_last_name(&w, l_rid).as_deref(), Some("Planned"));
+    assert_eq!(w.local_record(c).get("job_title"), None);
+
+    w.sync().ok();
+    assert_eq!(
+        w.local_record(c).get("job_title"),
+        Some("Edited In The CRM")
+    );
+    assert_eq!(w.local_record(d).get("job_title"), Some("Later Edit"));
+    let n = w.local_for(Contact, &n_rid);
+    assert_eq!(n.get("first_name"), Some("Newcomer"));
+}
+
+fn apply_plans_again_and_lists_a_record_changed_locally_after_the_plan<C: TestCrm>() {
+    let w = Synced::<C>::start();
+    let (people, plan) = planned_edit(&w);
+    let (l, l_rid) = &people[0];
+    w.edit_local(l, &[("last_name", "Changed After")]);
+    let applied = w.run(&["apply", &plan, "--json"]);
+    applied.ok();
+    let applied = applied.json();
+    assert_eq!(
+        applied["replanned_local"],
+        serde_json::json!([l.as_str()]),
+        "{applied:#}"
+    );
+    assert_eq!(crm_last_name(&w, l_rid).as_deref(), Some("Changed After"));
+    // Without --json the record is named too.
+    w.edit_local(l, &[("last_name", "Planned Again")]);
+    w.run(&["sync", "--plan", &plan]).ok();
+    w.edit_local(l, &[("last_name", "And Changed")]);
+    let run = w.run(&["apply", &plan]);
+    run.ok();
+    assert!(
+        run.stderr.contains("changed after the plan was made") && run.stderr.contains(l.as_str()),
+        "{}",
+        run.stderr
+    );
+}
+
+fn apply_lists_a_planned_record_the_crm_changed_after_the_plan<C: TestCrm>() {
+    let w = Synced::<C>::start();
+    let (people, plan) = planned_edit(&w);
+    let l_rid = &people[0].1;
+    tick();
+    w.crm
+        .edit(Contact, l_rid, &[("job_title", "Edited In The CRM")]);
+    let applied = w.run(&["apply", &plan, "--json"]);
+    applied.ok();
+    let applied = applied.json();
+    assert_eq!(
+        applied["replanned"],
+        serde_json::json!({ CONN: [l_rid] }),
+        "{applied:#}"
+    );
+    assert_eq!(crm_last_name(&w, l_rid).as_deref(), Some("Planned"));
+    assert_eq!(
+        w.crm.record(Contact, l_rid).get("job_title"),
+        Some("Edited In The CRM")
+    );
+}
+
+// ---- on_delete = "ignore" ----------------------------------------------------------------
+
+const IGNORE: &str = "on_delete = \"ignore\"\n";
+
+fn with_ignore_a_new_local_contact_takes_over_the_crm_contact_its_archived_one_left<C: TestCrm>() {
+    let w = Synced::<C>::start();
+    w.config("", IGNORE);
+    let old = person(1);
+    w.save_local(std::slice::from_ref(&old));
+    w.sync().ok();
+    let rid = w.remote_id(Contact, &old.id);
+    w.archive_local(&old.id);
+    w.sync().ok();
+    assert_eq!(
+        w.crm.record(Contact, &rid).get("email"),
+        Some("person1@example.org")
+    );
+
+    // Someone adds the person again locally, with the same email.
+    let mut again = person(1);
+    again.fields.insert("last_name".into(), "Returned".into());
+    w.save_local(std::slice::from_ref(&again));
+    let run = w.sync();
+    run.ok();
+    assert_eq!(w.remote_id(Contact, &again.id), rid);
+    assert_eq!(crm_last_name(&w, &rid).as_deref(), Some("Returned"));
+    assert!(w.store().list_failures(None).unwrap().is_empty());
+    assert!(w.local_record(&old.id).archived_at.is_some());
+    // Settled: nothing more to do, and the CRM contact's edits reach the new one.
+    w.crm.edit(Contact, &rid, &[("job_title", "Back")]);
+    w.sync().ok();
+    assert_eq!(w.local_record(&again.id).get("job_title"), Some("Back"));
+    assert!(w.local_record(&old.id).get("job_title").is_none());
+}
+
+fn with_ignore_a_contact_recreated_in_the_crm_is_paired_with_the_local_one_it_left<C: TestCrm>() {
+    let w = Synced::<C>::start();
+    w.config("", IGNORE);
+    let p = person(1);
+    w.save_local(std::slice::from_ref(&p));
+    w.sync().ok();
+    let rid = w.remote_id(Contact, &p.id);
+    w.crm.archive(Contact, &rid);
+    w.run(&["sync", "--full"]).ok();
+    assert!(w.local_record(&p.id).archived_at.is_none(), "ignored");
+
+    // Someone creates the person again in the CRM, with the same email.
+    tick();
+    let again = w.crm.create(
+        Contact,
+        &[("email", "person1@example.org"), ("job_title", "Rejoined")],
+    );
+    w.sync().ok();
+    let live: Vec<Record> = w
+        .local(Contact)
+        .into_iter()
+        .filter(|r| r.archived_at.is_none())
+        .collect();
+    assert_eq!(live.len(), 1, "one local contact, not two: {live:?}");
+    assert_eq!(live[0].id, p.id);
+    assert_eq!(w.remote_id(Contact, &p.id), again);
+    assert_eq!(w.local_record(&p.id).get("job_title"), Some("Rejoined"));
+    assert_eq!(crm_last_name(&w, &again).as_deref(), Some("Original"));
+}
+
 // ---- one test per scenario and CRM -------------------------------------------------------
 
 /// A `#[test]` that runs each named scenario against `$crm`.
@@ -1142,6 +1514,17 @@ macro_rules! scenarios_for {
                 a_first_sync_that_pulls_and_pushes_at_once_killed_every_five_writes_ends_with_each_contact_once,
                 a_first_sync_that_pulls_and_pushes_at_once_through_faults_ends_with_each_contact_once,
                 with_a_fifth_of_calls_failing_reruns_reach_the_fault_free_result,
+                a_conflict_resolved_with_the_local_value_stays_resolved_when_the_crm_sends_the_record_again,
+                taking_the_remote_value_never_pushes_one_the_crm_changed_since,
+                a_held_conflict_is_decided_by_the_policy_that_replaced_manual,
+                a_held_conflict_on_a_field_made_one_way_is_decided_by_its_direction,
+                a_held_conflict_on_a_field_no_longer_synced_is_closed_with_the_reason,
+                a_held_conflict_of_a_removed_connection_is_closed_with_the_reason,
+                apply_leaves_crm_changes_outside_the_plan_to_the_next_sync,
+                apply_plans_again_and_lists_a_record_changed_locally_after_the_plan,
+                apply_lists_a_planned_record_the_crm_changed_after_the_plan,
+                with_ignore_a_new_local_contact_takes_over_the_crm_contact_its_archived_one_left,
+                with_ignore_a_contact_recreated_in_the_crm_is_paired_with_the_local_one_it_left,
             );
         }
     };

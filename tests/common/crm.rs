@@ -388,9 +388,19 @@ impl<C: TestCrm> Synced<C> {
             let (k, v) = crm.page_size(page);
             env.set_env(&k, &v);
         }
-        env.write_config(&format!("{extra}\n{}", crm.connection_config(CONN)));
-        env.run(&["mappings", "setup", "-c", CONN]).ok();
-        Synced { crm, env }
+        let synced = Synced { crm, env };
+        synced.config(extra, "");
+        synced.run(&["mappings", "setup", "-c", CONN]).ok();
+        synced
+    }
+
+    /// Rewrites the config: `extra` before the connection's table, `in_connection` inside it
+    /// (`[[connections.crm.fields]]` and the like go after it).
+    pub fn config(&self, extra: &str, in_connection: &str) {
+        self.env.write_config(&format!(
+            "{extra}\n{}{in_connection}\n",
+            self.crm.connection_config(CONN)
+        ));
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
@@ -469,6 +479,13 @@ impl<C: TestCrm> Synced<C> {
     /// The CRM's record linked to a local one.
     pub fn remote_of(&self, kind: ObjectKind, id: &RecordId) -> CrmRecord {
         self.crm.record(kind, &self.remote_id(kind, id))
+    }
+
+    /// The conflicts still open.
+    pub fn open_conflicts(&self) -> Vec<crmsync::store::Conflict> {
+        self.store()
+            .list_open_conflicts(&crmsync::store::ConflictFilter::default())
+            .unwrap()
     }
 
     /// Runs a sync and checks that it sends the CRM no write.
