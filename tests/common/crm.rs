@@ -548,6 +548,18 @@ pub fn record(kind: ObjectKind, pairs: &[(&str, &str)]) -> Record {
     }
 }
 
+/// These records archived at `at`, as `crmsync records archive` leaves them.
+pub fn archived(records: &[Record], at: i64) -> Vec<Record> {
+    records
+        .iter()
+        .map(|r| Record {
+            archived_at: Some(at),
+            updated_at: at,
+            ..r.clone()
+        })
+        .collect()
+}
+
 /// Local contact number `i`.
 pub fn contact(i: usize) -> Record {
     record(
