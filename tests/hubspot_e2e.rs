@@ -14,7 +14,7 @@
 //! here for the same reason.
 //!
 //! What any CRM does alike (edits both ways, the conflict policies, archives, merges, killed
-//! and failing runs) is in `scenarios.rs`, run against each CRM's sandbox; this file keeps
+//! and failing runs) is in `tests/scenarios/`, run against each CRM's sandbox; this file keeps
 //! what is HubSpot's own: its calls, associations, property history, owners, dropdowns.
 
 mod common;

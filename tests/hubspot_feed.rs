@@ -4,7 +4,7 @@
 //!
 //! The scenarios any CRM's feed meets alike (records moving between pages by crmsync's own
 //! writes or a user's edit, echoes, a first sync killed or failing part-way, a skewed clock)
-//! are in `scenarios.rs`, run against each CRM's sandbox.
+//! are in `tests/scenarios/`, run against each CRM's sandbox.
 
 mod common;
 

@@ -3,7 +3,7 @@
 //! the README's report and runs without a connection or object to sync.
 //!
 //! Dry runs, saved plans, the archive gate and held conflicts' exit codes, which any CRM meets
-//! alike, are in `scenarios.rs`, run against each CRM's sandbox.
+//! alike, are in `tests/scenarios/`, run against each CRM's sandbox.
 
 mod common;
 

@@ -4,7 +4,7 @@
 //!
 //! The workflows any CRM meets alike (resolving conflicts, a policy or mapping changed under a
 //! held conflict, plans applied after either side moved, `on_delete = "ignore"`) are in
-//! `scenarios.rs`, run against each CRM's sandbox.
+//! `tests/scenarios/`, run against each CRM's sandbox.
 //!
 //! As in `hubspot_e2e.rs`, crmsync runs on the real clock (so it and the sandbox agree on which
 //! edit is newer) and local edits go straight into the state file through the store API.

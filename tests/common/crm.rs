@@ -4,7 +4,7 @@
 //! environment connected to one, with the local store at hand.
 //!
 //! Adding a CRM to the scenarios is one `TestCrm` impl here and one line in
-//! `tests/scenarios.rs`.
+//! `tests/scenarios/main.rs`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
