@@ -8,75 +8,12 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-
-use common::{Run, TestEnv};
-use crmsync::model::{Fields, ObjectKind, Record, RecordId};
-use crmsync::sandbox::{EditBefore, Sandbox};
-use crmsync::store::{Store, WriteOrigin};
+use common::crm::{HubSpotCrm, Synced, TestCrm, record};
+use crmsync::model::{ObjectKind, Record};
+use crmsync::sandbox::EditBefore;
 use serde_json::Value;
 
-const CONN: &str = "hs";
-
-struct Hs {
-    sandbox: Sandbox,
-    env: TestEnv,
-}
-
-impl Hs {
-    /// A sandbox without rate limits and crmsync pointed at it; `page` is the search page size.
-    fn start(page: Option<usize>) -> Hs {
-        let sandbox = common::unlimited_sandbox();
-        let mut env = common::connected_env(&sandbox, CONN);
-        if let Some(page) = page {
-            env.set_env("CRMSYNC_TEST_SEARCH_LIMIT", &page.to_string());
-        }
-        env.run(&["mappings", "setup", "-c", CONN]).ok();
-        Hs { sandbox, env }
-    }
-
-    fn sync_json(&self) -> Value {
-        let run: Run = self.env.run(&["sync", "--json"]);
-        run.ok();
-        run.json()
-    }
-
-    fn store(&self) -> Store {
-        Store::open(&self.env.state_path()).expect("open the state file")
-    }
-
-    fn save_local(&self, records: &[Record]) {
-        self.store()
-            .save_records(records, &WriteOrigin::User)
-            .expect("save local records");
-    }
-
-    fn local_emails(&self) -> BTreeSet<String> {
-        let mut out = BTreeSet::new();
-        self.store()
-            .for_each_record(ObjectKind::Contact, false, &mut |r| {
-                out.insert(r.get("email").unwrap_or_default().to_string());
-                Ok(())
-            })
-            .unwrap();
-        out
-    }
-
-    fn remote_emails(&self) -> BTreeSet<String> {
-        self.sandbox.dump()["contacts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["archived"] == false)
-            .map(|r| {
-                r["properties"]["email"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string()
-            })
-            .collect()
-    }
-}
+type Hs = Synced<HubSpotCrm>;
 
 fn contact_report(report: &Value) -> Value {
     report["connections"][0]["objects"]
@@ -89,110 +26,63 @@ fn contact_report(report: &Value) -> Value {
 }
 
 fn local_contact(i: usize, email: &str) -> Record {
-    let fields: Fields = [
-        ("first_name", format!("Local{i}")),
-        ("last_name", "Person".to_string()),
-        ("email", email.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    Record {
-        id: RecordId::new(),
-        kind: ObjectKind::Contact,
-        fields,
-        updated_at: chrono::Utc::now().timestamp_millis(),
-        archived_at: None,
-    }
+    record(
+        ObjectKind::Contact,
+        &[
+            ("first_name", &format!("Local{i}")),
+            ("last_name", "Person"),
+            ("email", email),
+        ],
+    )
 }
 
 /// Seeds `n` HubSpot contacts a second apart, a day ago; returns their ids in feed order.
 fn seed_old(hs: &Hs, n: usize) -> Vec<String> {
-    let now = hs.sandbox.now_ms();
-    hs.sandbox.set_clock_ms(now - 86_400_000);
-    let ids = hs.sandbox.seed(n, 0).0;
-    hs.sandbox.set_clock_ms(now);
+    let sandbox = &hs.crm.sandbox;
+    let now = sandbox.now_ms();
+    sandbox.set_clock_ms(now - 86_400_000);
+    let ids = sandbox.seed(n, 0).0;
+    sandbox.set_clock_ms(now);
     ids
 }
 
-/// Checks that every live HubSpot contact is local, and nothing else is.
-fn assert_every_contact_local(hs: &Hs, expected: usize) {
-    let remote = hs.remote_emails();
-    let local = hs.local_emails();
-    assert_eq!(remote.len(), expected, "HubSpot's contacts");
-    let missing: Vec<&String> = remote.difference(&local).collect();
-    let extra: Vec<&String> = local.difference(&remote).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "not local: {missing:?}; local only: {extra:?}"
-    );
-    assert_eq!(
-        hs.store().count_links(CONN, ObjectKind::Contact).unwrap() as usize,
-        expected,
-        "links"
-    );
-}
-
-fn remote_email(hs: &Hs, id: &str) -> String {
-    hs.sandbox.dump()["contacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == id)
-        .map(|r| r["properties"]["email"].as_str().unwrap().to_string())
-        .unwrap()
-}
-
-/// Edits a field of the local contact with `email`, as a user would.
-fn edit_local(hs: &Hs, email: &str, field: &str, value: &str) {
-    let mut found = Vec::new();
-    hs.store()
-        .for_each_record(ObjectKind::Contact, false, &mut |r| {
-            if r.get("email") == Some(email) {
-                found.push(r);
-            }
-            Ok(())
-        })
-        .unwrap();
-    let mut rec = found.pop().expect("a local contact with that email");
-    rec.fields.insert(field.into(), value.into());
-    rec.updated_at = chrono::Utc::now().timestamp_millis();
-    hs.save_local(&[rec]);
-}
-
-fn local_first_name(hs: &Hs, email: &str) -> Option<String> {
-    let mut out = None;
-    hs.store()
-        .for_each_record(ObjectKind::Contact, false, &mut |r| {
-            if r.get("email") == Some(email) {
-                out = r.get("first_name").map(str::to_string);
-            }
-            Ok(())
-        })
-        .unwrap();
-    out
+/// The local contact with `email`.
+fn local_by_email(hs: &Hs, email: &str) -> Record {
+    hs.local(ObjectKind::Contact)
+        .into_iter()
+        .find(|r| r.archived_at.is_none() && r.get("email") == Some(email))
+        .expect("a local contact with that email")
 }
 
 #[test]
 fn more_contacts_at_one_millisecond_than_a_search_can_reach_are_all_read() {
-    let hs = Hs::start(None);
-    hs.sandbox.freeze_clock(true);
+    let hs = Hs::start();
+    hs.crm.sandbox.freeze_clock(true);
     for i in 0..10_500 {
-        hs.sandbox
+        hs.crm
+            .sandbox
             .create_record("contacts", &[("email", &format!("bulk{i}@example.org"))])
             .unwrap();
     }
     hs.sync_json();
-    assert_every_contact_local(&hs, 10_500);
+    hs.assert_every_contact_local(10_500);
 }
 #[test]
 fn a_users_edit_answered_with_crmsyncs_write_is_pulled_while_echoes_stay_unchanged() {
-    let hs = Hs::start(None);
+    let hs = Hs::start();
     let ids = seed_old(&hs, 5);
     hs.sync_json();
-    let email = remote_email(&hs, &ids[2]);
+    let email = hs
+        .crm
+        .record(ObjectKind::Contact, &ids[2])
+        .get("email")
+        .unwrap()
+        .to_string();
     // A local edit of one contact is pending, and new local contacts are to be created.
-    edit_local(&hs, &email, "last_name", "LocalEdit");
+    hs.edit_local(
+        &local_by_email(&hs, &email).id,
+        &[("last_name", "LocalEdit")],
+    );
     hs.save_local(
         &(0..20)
             .map(|i| local_contact(i, &format!("echo{i}@example.org")))
@@ -200,7 +90,7 @@ fn a_users_edit_answered_with_crmsyncs_write_is_pulled_while_echoes_stay_unchang
     );
     // A HubSpot user edits the first name just before crmsync's update arrives: the update's
     // answer carries both edits.
-    hs.sandbox.edit_before(EditBefore {
+    hs.crm.sandbox.edit_before(EditBefore {
         method: "POST".into(),
         path_contains: "/contacts/batch/update".into(),
         nth: 1,
@@ -217,28 +107,31 @@ fn a_users_edit_answered_with_crmsyncs_write_is_pulled_while_echoes_stay_unchang
         c["read"].as_u64().unwrap(),
         "every echo is unchanged: {c}"
     );
-    assert_eq!(local_first_name(&hs, &email).as_deref(), Some("UserEdit"));
+    assert_eq!(
+        local_by_email(&hs, &email).get("first_name"),
+        Some("UserEdit")
+    );
     let c = contact_report(&hs.sync_json());
     assert_eq!(c["unchanged"], c["read"], "{c}");
 }
 
 #[test]
 fn contacts_linked_again_after_a_killed_create_are_unchanged_without_association_reads() {
-    let mut hs = Hs::start(None);
+    let mut hs = Hs::start();
     hs.save_local(
         &(0..30)
             .map(|i| local_contact(i, &format!("killed{i}@example.org")))
             .collect::<Vec<_>>(),
     );
     hs.env.set_env("CRMSYNC_TEST_KILL_AFTER_WRITES", "1");
-    let run = hs.env.run(&["sync"]);
+    let run = hs.sync();
     assert_eq!(run.code, -1, "killed after the create: {}", run.stderr);
     hs.env.remove_env("CRMSYNC_TEST_KILL_AFTER_WRITES");
-    hs.sandbox.clear_request_log();
+    hs.crm.sandbox.clear_request_log();
     let c = contact_report(&hs.sync_json());
     assert_eq!(c["unchanged"], c["read"], "{c}");
     assert_eq!(c["read"], 30, "{c}");
-    let log = hs.sandbox.request_log();
+    let log = hs.crm.sandbox.request_log();
     assert!(
         !log.iter()
             .any(|r| r.path.starts_with("/crm/v4/associations")),

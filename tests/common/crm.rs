@@ -6,7 +6,7 @@
 //! Adding a CRM to the scenarios is one `TestCrm` impl here and one line in
 //! `tests/scenarios/main.rs`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crmsync::model::{ObjectKind, Record, RecordId};
@@ -411,6 +411,13 @@ impl<C: TestCrm> Synced<C> {
         self.run(&["sync"])
     }
 
+    /// Runs `sync --json`, checks that it exits cleanly, and returns its report.
+    pub fn sync_json(&self) -> serde_json::Value {
+        let run = self.run(&["sync", "--json"]);
+        run.ok();
+        run.json()
+    }
+
     pub fn store(&self) -> Store {
         Store::open(&self.env.state_path()).expect("open the state file")
     }
@@ -479,6 +486,42 @@ impl<C: TestCrm> Synced<C> {
     /// The CRM's record linked to a local one.
     pub fn remote_of(&self, kind: ObjectKind, id: &RecordId) -> CrmRecord {
         self.crm.record(kind, &self.remote_id(kind, id))
+    }
+
+    /// The emails of the live local contacts.
+    pub fn local_emails(&self) -> BTreeSet<String> {
+        self.local(ObjectKind::Contact)
+            .into_iter()
+            .filter(|r| r.archived_at.is_none())
+            .map(|r| r.get("email").unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// The emails of the CRM's live contacts.
+    pub fn remote_emails(&self) -> BTreeSet<String> {
+        self.crm
+            .live(ObjectKind::Contact)
+            .iter()
+            .map(|r| r.get("email").unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Checks that every live CRM contact is local, and nothing else is.
+    pub fn assert_every_contact_local(&self, expected: usize) {
+        let remote = self.remote_emails();
+        let local = self.local_emails();
+        assert_eq!(remote.len(), expected, "the CRM's contacts");
+        let missing: Vec<&String> = remote.difference(&local).collect();
+        let extra: Vec<&String> = local.difference(&remote).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "not local: {missing:?}; local only: {extra:?}"
+        );
+        assert_eq!(
+            self.store().count_links(CONN, ObjectKind::Contact).unwrap() as usize,
+            expected,
+            "links"
+        );
     }
 
     /// The conflicts still open.

@@ -27,9 +27,9 @@ pub fn a_first_sync_reads_every_contact_while_its_own_writes_move_them_between_p
         .map(|(i, id)| local_contact(i, &remote_email(&w, id)))
         .collect();
     w.save_local(&local);
-    let report = sync_json(&w);
+    let report = w.sync_json();
     assert_eq!(object_report(&report, "contact")["failed"], 0, "{report}");
-    assert_every_contact_local(&w, 500);
+    w.assert_every_contact_local(500);
 }
 
 pub fn a_users_edit_between_two_pages_of_a_first_sync_loses_no_contact<C: TestCrm>() {
@@ -38,8 +38,8 @@ pub fn a_users_edit_between_two_pages_of_a_first_sync_loses_no_contact<C: TestCr
     // Before the second page, a user edits a contact of the first page.
     w.crm
         .edit_before_page(2, Contact, &ids[3], &[("first_name", "Edited")]);
-    sync_json(&w);
-    assert_every_contact_local(&w, 300);
+    w.sync_json();
+    w.assert_every_contact_local(300);
     assert_eq!(
         local_first_name(&w, &remote_email(&w, &ids[3])).as_deref(),
         Some("Edited")
@@ -49,7 +49,7 @@ pub fn a_users_edit_between_two_pages_of_a_first_sync_loses_no_contact<C: TestCr
 pub fn a_users_edit_between_two_pages_of_a_delta_sync_loses_no_change<C: TestCrm>() {
     let w = Synced::<C>::paged(40);
     let ids = seed_old(&w, 300);
-    sync_json(&w);
+    w.sync_json();
     // 200 contacts changed in the CRM since, a few a second.
     for (i, id) in ids[..200].iter().enumerate() {
         if i % 20 == 0 {
@@ -60,7 +60,7 @@ pub fn a_users_edit_between_two_pages_of_a_delta_sync_loses_no_change<C: TestCrm
     }
     w.crm
         .edit_before_page(2, Contact, &ids[5], &[("first_name", "Edited")]);
-    sync_json(&w);
+    w.sync_json();
     let local: BTreeMap<String, String> = w
         .local(Contact)
         .into_iter()
@@ -99,10 +99,10 @@ pub fn with_the_crms_clock_an_hour_behind_its_edits_after_a_sync_are_read<C: Tes
     let w = Synced::<C>::start();
     skew(&w, -3_600_000);
     let ids = seed_old(&w, 5);
-    sync_json(&w);
+    w.sync_json();
     let email = remote_email(&w, &ids[1]);
     w.crm.edit(Contact, &ids[1], &[("first_name", "Later")]);
-    let report = sync_json(&w);
+    let report = w.sync_json();
     assert_eq!(local_first_name(&w, &email).as_deref(), Some("Later"));
     assert!(warnings(&report).contains("behind"), "{report}");
 }
@@ -111,7 +111,7 @@ pub fn with_the_crms_clock_an_hour_ahead_newest_wins_takes_the_later_local_edit<
     let w = Synced::<C>::start();
     skew(&w, 3_600_000);
     let ids = seed_old(&w, 5);
-    sync_json(&w);
+    w.sync_json();
     let email = remote_email(&w, &ids[1]);
     // Edited in the CRM first (stamped an hour ahead), then locally, more than the skew's
     // precision (the `Date` header's whole seconds) later.
@@ -119,7 +119,7 @@ pub fn with_the_crms_clock_an_hour_ahead_newest_wins_takes_the_later_local_edit<
     std::thread::sleep(std::time::Duration::from_millis(1_200));
     let local = local_by_email(&w, &email).expect("a local contact with that email");
     w.edit_local(&local.id, &[("first_name", "Local")]);
-    let report = sync_json(&w);
+    let report = w.sync_json();
     assert_eq!(local_first_name(&w, &email).as_deref(), Some("Local"));
     assert!(warnings(&report).contains("ahead of"), "{report}");
     assert_eq!(

@@ -88,7 +88,7 @@ pub fn a_second_sync_writes_nothing_and_finds_every_record_it_reads_unchanged<C:
     w.save_local(&(0..10).map(contact).collect::<Vec<_>>());
     w.sync().ok();
     w.crm.clear_request_log();
-    let report = sync_json(&w);
+    let report = w.sync_json();
     assert_eq!(w.crm.write_calls(), Vec::<String>::new());
     for o in report["connections"][0]["objects"].as_array().unwrap() {
         assert_eq!(o["unchanged"], o["read"], "{o}");
@@ -111,8 +111,8 @@ pub fn echoes_of_creates_are_unchanged_in_the_next_run<C: TestCrm>() {
     }
     w.save_local(&[company]);
     w.save_local(&contacts);
-    sync_json(&w);
-    let report = sync_json(&w);
+    w.sync_json();
+    let report = w.sync_json();
     let c = object_report(&report, "contact");
     assert_eq!(c["unchanged"], c["read"], "{c}");
     w.assert_counts(Contact, 67);

@@ -250,7 +250,7 @@ fn pull_and_push_at_once<C: TestCrm>(w: &Synced<C>) -> usize {
 /// Every contact once on each side, linked once, none created twice in the CRM, and the 300
 /// local contacts' ids each on one CRM contact.
 fn assert_once_on_both_sides<C: TestCrm>(w: &Synced<C>, expected: usize) {
-    assert_every_contact_local(w, expected);
+    w.assert_every_contact_local(expected);
     let contacts = w.crm.records(Contact);
     let stamps: Vec<&str> = contacts
         .iter()
@@ -288,7 +288,7 @@ pub fn a_first_sync_that_pulls_and_pushes_at_once_killed_every_five_writes_ends_
     }
     assert!(kills >= 1, "no run was killed");
     w.env.remove_env("CRMSYNC_TEST_KILL_AFTER_WRITES");
-    sync_json(&w);
+    w.sync_json();
     assert_once_on_both_sides(&w, expected);
 }
 
@@ -323,7 +323,7 @@ pub fn a_first_sync_that_pulls_and_pushes_at_once_through_faults_ends_with_each_
     w.crm.fail_calls(0.05);
     sync_until_clean(&w, 60);
     w.crm.fail_calls(0.0);
-    sync_json(&w);
+    w.sync_json();
     assert_once_on_both_sides(&w, expected);
 }
 

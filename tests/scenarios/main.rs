@@ -49,12 +49,6 @@ fn object_report(report: &Value, object: &str) -> Value {
         .clone()
 }
 
-fn sync_json<C: TestCrm>(w: &Synced<C>) -> Value {
-    let run = w.run(&["sync", "--json"]);
-    run.ok();
-    run.json()
-}
-
 /// Local person number `n`, last name `Original`.
 fn person(n: usize) -> Record {
     record(
@@ -102,37 +96,6 @@ fn seed_old<C: TestCrm>(w: &Synced<C>, n: usize) -> Vec<String> {
 
 fn remote_email<C: TestCrm>(w: &Synced<C>, id: &str) -> String {
     w.crm.record(Contact, id).get("email").unwrap().to_string()
-}
-
-fn local_emails<C: TestCrm>(w: &Synced<C>) -> BTreeSet<String> {
-    w.local(Contact)
-        .into_iter()
-        .filter(|r| r.archived_at.is_none())
-        .map(|r| r.get("email").unwrap_or_default().to_string())
-        .collect()
-}
-
-/// Checks that every live CRM contact is local, and nothing else is.
-fn assert_every_contact_local<C: TestCrm>(w: &Synced<C>, expected: usize) {
-    let remote: BTreeSet<String> = w
-        .crm
-        .live(Contact)
-        .iter()
-        .map(|r| r.get("email").unwrap_or_default().to_string())
-        .collect();
-    let local = local_emails(w);
-    assert_eq!(remote.len(), expected, "the CRM's contacts");
-    let missing: Vec<&String> = remote.difference(&local).collect();
-    let extra: Vec<&String> = local.difference(&remote).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "not local: {missing:?}; local only: {extra:?}"
-    );
-    assert_eq!(
-        w.store().count_links(CONN, Contact).unwrap() as usize,
-        expected,
-        "links"
-    );
 }
 
 // ---- one test per scenario and CRM -------------------------------------------------------
