@@ -19,123 +19,51 @@
 
 mod common;
 
-use common::{Run, TestEnv};
-use crmsync::model::{Fields, ObjectKind, Record, RecordId};
-use crmsync::sandbox::{Sandbox, SandboxOptions};
-use crmsync::store::{Store, WriteOrigin};
+use std::ops::{Deref, DerefMut};
+
+use common::TestEnv;
+use common::crm::{HubSpotCrm, Synced, contact, now_ms, record, tick};
+use crmsync::model::{ObjectKind, Record, RecordId};
+use crmsync::sandbox::Sandbox;
 use serde_json::Value;
 
 const CONN: &str = "hs";
 
-/// Sandbox options for fast tests: no rate limit worth the name, no search limit.
-fn fast() -> SandboxOptions {
-    SandboxOptions {
-        rate_limit: (1_000_000, 10_000),
-        search_per_second: 0,
-        daily_limit: 100_000_000,
-        ..SandboxOptions::default()
+/// A sandbox HubSpot and a crmsync environment with connection `hs` pointed at it, with the
+/// views of HubSpot's own records, associations and calls these tests check.
+struct Hs(Synced<HubSpotCrm>);
+
+impl Deref for Hs {
+    type Target = Synced<HubSpotCrm>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
-/// A sandbox HubSpot and a crmsync environment with connection `hs` pointed at it.
-struct Hs {
-    sandbox: Sandbox,
-    env: TestEnv,
+impl DerefMut for Hs {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl Hs {
     fn start() -> Hs {
-        Hs::with(fast(), "")
+        Hs::with("")
     }
 
-    /// `extra` is appended to the config file (policies, more settings).
-    fn with(opts: SandboxOptions, extra: &str) -> Hs {
-        let sandbox = Sandbox::start(opts).expect("start the sandbox");
-        let mut env = TestEnv::new();
-        env.remove_env("CRMSYNC_TEST_NOW");
-        env.set_env("CRMSYNC_TOKEN_HS", &sandbox.token());
-        let hs = Hs { sandbox, env };
-        hs.write_config(extra);
-        hs.env.run(&["mappings", "setup", "-c", CONN]).ok();
-        hs
+    /// `extra` goes into the config file (policies, more settings).
+    fn with(extra: &str) -> Hs {
+        Hs(Synced::named(CONN, extra))
     }
 
-    fn write_config(&self, extra: &str) {
-        self.env.write_config(&format!(
-            "{extra}\n[connections.{CONN}]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n",
-            self.sandbox.base_url()
-        ));
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        self.env.run(args)
-    }
-
-    fn sync(&self) -> Run {
-        self.run(&["sync"])
-    }
-
-    fn store(&self) -> Store {
-        Store::open(&self.env.state_path()).expect("open the state file")
-    }
-
-    /// Saves records into the local store as a user's edit would.
-    fn save_local(&self, records: &[Record]) {
-        self.store()
-            .save_records(records, &WriteOrigin::User)
-            .expect("save local records");
-    }
-
-    /// Every local record of `kind` (archived too).
-    fn local(&self, kind: ObjectKind) -> Vec<Record> {
-        let mut out = Vec::new();
-        self.store()
-            .for_each_record(kind, true, &mut |r| {
-                out.push(r);
-                Ok(())
-            })
-            .unwrap();
-        out
-    }
-
-    fn local_record(&self, id: &RecordId) -> Record {
-        self.store().get_record(id).unwrap().expect("local record")
-    }
-
-    /// Edits fields of a local record (an empty value clears the field).
-    fn edit_local(&self, id: &RecordId, changes: &[(&str, &str)]) {
-        let mut rec = self.local_record(id);
-        for (k, v) in changes {
-            crmsync::model::set_field(&mut rec.fields, k, *v);
-        }
-        rec.updated_at = now_ms();
-        self.save_local(&[rec]);
-    }
-
-    /// The HubSpot id linked to a local record.
-    fn remote_id(&self, kind: ObjectKind, id: &RecordId) -> String {
-        self.store()
-            .links_by_local_ids(CONN, kind, std::slice::from_ref(id))
-            .unwrap()
-            .remove(id)
-            .unwrap_or_else(|| panic!("local {kind} `{id}` is not linked"))
-            .remote_id
-    }
-
-    /// The local record linked to a HubSpot id.
-    fn local_for(&self, kind: ObjectKind, remote_id: &str) -> Record {
-        let link = self
-            .store()
-            .links_by_remote_ids(CONN, kind, &[remote_id.to_string()])
-            .unwrap()
-            .remove(remote_id)
-            .unwrap_or_else(|| panic!("HubSpot {kind} `{remote_id}` is not linked"));
-        self.local_record(&link.local_id)
+    fn sandbox(&self) -> &Sandbox {
+        &self.crm.sandbox
     }
 
     /// HubSpot's records of `plural` (`contacts`, `companies`), archived ones too.
     fn remote_all(&self, plural: &str) -> Vec<Value> {
-        self.sandbox.dump()[plural].as_array().unwrap().clone()
+        self.sandbox().dump()[plural].as_array().unwrap().clone()
     }
 
     fn remote_live(&self, plural: &str) -> Vec<Value> {
@@ -154,35 +82,22 @@ impl Hs {
 
     /// The company HubSpot associates a contact with.
     fn company_of(&self, contact_id: &str) -> Vec<String> {
-        self.sandbox.dump()["associations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|a| a["contactId"] == contact_id)
-            .map(|a| a["companyId"].as_str().unwrap().to_string())
-            .collect()
-    }
-
-    /// Runs a sync and checks that it sends HubSpot no write.
-    fn assert_sync_writes_nothing(&self) {
-        self.sandbox.clear_request_log();
-        self.sync().ok();
-        assert_eq!(self.write_calls(), Vec::<String>::new());
+        common::crm::TestCrm::company_of(&self.crm, contact_id)
     }
 
     /// Does `what` on HubSpot's clock an hour back, before the change feed's window: a change
     /// a HubSpot user made that no incremental sync reads.
     fn out_of_sight<T>(&self, what: impl FnOnce(&Sandbox) -> T) -> T {
-        let now = self.sandbox.now_ms();
-        self.sandbox.set_clock_ms(now - 3_600_000);
-        let out = what(&self.sandbox);
-        self.sandbox.set_clock_ms(now);
+        let now = self.sandbox().now_ms();
+        self.sandbox().set_clock_ms(now - 3_600_000);
+        let out = what(self.sandbox());
+        self.sandbox().set_clock_ms(now);
         out
     }
 
     /// The paths of the association calls in the request log.
     fn association_calls(&self) -> Vec<String> {
-        self.sandbox
+        self.sandbox()
             .request_log()
             .into_iter()
             .filter(|r| r.path.starts_with("/crm/v4/associations"))
@@ -192,12 +107,8 @@ impl Hs {
 
     /// Write calls (anything but GET, search and batch read) in the request log.
     fn write_calls(&self) -> Vec<String> {
-        common::write_calls(&self.sandbox)
+        common::write_calls(self.sandbox())
     }
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 fn prop<'a>(record: &'a Value, name: &str) -> Option<&'a str> {
@@ -206,45 +117,10 @@ fn prop<'a>(record: &'a Value, name: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
-fn fields(pairs: &[(&str, &str)]) -> Fields {
-    pairs
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn record(kind: ObjectKind, pairs: &[(&str, &str)]) -> Record {
-    Record {
-        id: RecordId::new(),
-        kind,
-        fields: fields(pairs),
-        updated_at: now_ms(),
-        archived_at: None,
-    }
-}
-
-fn contact(i: usize) -> Record {
-    record(
-        ObjectKind::Contact,
-        &[
-            ("first_name", &format!("Local{i}")),
-            ("last_name", "Person"),
-            ("email", &format!("local{i}@example.org")),
-            ("lifecycle_stage", "lead"),
-        ],
-    )
-}
-
 /// Creates a contact in HubSpot as a user would; returns its id.
 fn hubspot_contact(sandbox: &Sandbox, props: &[(&str, &str)]) -> String {
     let made = sandbox.create_record("contacts", props).unwrap();
     made["id"].as_str().unwrap().to_string()
-}
-
-/// Lets the clocks move on so that "newer" is strictly newer in both.
-fn tick() {
-    std::thread::sleep(std::time::Duration::from_millis(20));
 }
 
 // ---- initial import and creates ---------------------------------------------------------
@@ -252,8 +128,8 @@ fn tick() {
 #[test]
 fn first_sync_imports_hubspot_contacts_and_companies_with_their_association() {
     let hs = Hs::start();
-    let (contact_ids, company_ids) = hs.sandbox.seed(12, 3);
-    hs.sandbox.clear_request_log();
+    let (contact_ids, company_ids) = hs.sandbox().seed(12, 3);
+    hs.sandbox().clear_request_log();
     hs.sync().ok();
     // Reading HubSpot into an empty store writes nothing back to HubSpot.
     assert_eq!(hs.write_calls(), Vec::<String>::new());
@@ -295,9 +171,11 @@ fn first_sync_imports_hubspot_contacts_and_companies_with_their_association() {
     // one, then taken off its primary) has its associations read, and takes that company.
     let primary = hs.company_of(&contact_ids[0]);
     let second = company_ids.iter().find(|c| **c != primary[0]).unwrap();
-    hs.sandbox.associate(&contact_ids[0], second).unwrap();
-    hs.sandbox.dissociate(&contact_ids[0], &primary[0]).unwrap();
-    hs.sandbox.clear_request_log();
+    hs.sandbox().associate(&contact_ids[0], second).unwrap();
+    hs.sandbox()
+        .dissociate(&contact_ids[0], &primary[0])
+        .unwrap();
+    hs.sandbox().clear_request_log();
     hs.sync().ok();
     assert_eq!(
         hs.association_calls(),
@@ -372,21 +250,21 @@ fn local_records_are_created_in_hubspot_companies_first_with_the_association() {
 fn a_phone_pulled_from_hubspot_gets_and_keeps_its_e164_form() {
     let hs = Hs::start();
     let rid = hubspot_contact(
-        &hs.sandbox,
+        hs.sandbox(),
         &[("email", "pia@example.com"), ("phone", "+44 20 7946 0958")],
     );
     hs.sync().ok();
     let pia = hs.local_for(ObjectKind::Contact, &rid);
     assert_eq!(pia.get("phone_e164"), Some("+442079460958"));
     tick();
-    hs.sandbox
+    hs.sandbox()
         .update_record("contacts", &rid, &[("phone", "+1 415 555 0100")])
         .unwrap();
     hs.sync().ok();
     let pia = hs.local_for(ObjectKind::Contact, &rid);
     assert_eq!(pia.get("phone_e164"), Some("+14155550100"));
     tick();
-    hs.sandbox
+    hs.sandbox()
         .update_record("contacts", &rid, &[("phone", "ask reception")])
         .unwrap();
     hs.sync().ok();
@@ -407,7 +285,7 @@ fn a_phone_pulled_from_hubspot_gets_and_keeps_its_e164_form() {
 #[test]
 fn moving_a_contact_to_another_company_moves_the_association() {
     let hs = Hs::start();
-    let (contact_ids, company_ids) = hs.sandbox.seed(1, 2);
+    let (contact_ids, company_ids) = hs.sandbox().seed(1, 2);
     hs.sync().ok();
     let contact = hs.local_for(ObjectKind::Contact, &contact_ids[0]);
     let old = hs.company_of(&contact_ids[0]);
@@ -424,8 +302,8 @@ fn moving_a_contact_to_another_company_moves_the_association() {
     // In HubSpot a user adds a second company to the contact and edits it: the local record
     // points at one of its companies, and the two sides stay settled (no back and forth
     // between the two companies on later runs).
-    hs.sandbox.associate(&contact_ids[0], &old[0]).unwrap();
-    hs.sandbox
+    hs.sandbox().associate(&contact_ids[0], &old[0]).unwrap();
+    hs.sandbox()
         .update_record("contacts", &contact_ids[0], &[("jobtitle", "Moved")])
         .unwrap();
     hs.sync().ok();
@@ -442,7 +320,7 @@ fn moving_a_contact_to_another_company_moves_the_association() {
             .any(|c| local.get("company_id") == Some(c)),
         "{local:?} vs {linked:?}"
     );
-    hs.sandbox.clear_request_log();
+    hs.sandbox().clear_request_log();
     hs.sync().ok();
     hs.sync().ok();
     assert_eq!(hs.write_calls(), Vec::<String>::new());
@@ -459,7 +337,7 @@ fn both_sides_edited(hs: &Hs, remote_later: bool) -> (RecordId, String) {
     hs.sync().ok();
     let rid = hs.remote_id(ObjectKind::Contact, &c.id);
     let edit_remote = || {
-        hs.sandbox
+        hs.sandbox()
             .update_record(
                 "contacts",
                 &rid,
@@ -494,7 +372,7 @@ fn after_conflict(hs: &Hs, id: &RecordId, rid: &str) -> (Option<String>, Option<
 /// The `POST …/batch/read` calls of the request log that ask for property history: path
 /// and body.
 fn history_reads(hs: &Hs) -> Vec<(String, Value)> {
-    hs.sandbox
+    hs.sandbox()
         .request_log()
         .into_iter()
         .filter(|r| r.method == "POST" && r.path.contains("/batch/read"))
@@ -519,15 +397,15 @@ fn old_remote_field_edit_in_a_newer_record(hs: &Hs) -> (Record, String) {
     hs.save_local(std::slice::from_ref(&c));
     hs.sync().ok();
     let rid = hs.remote_id(ObjectKind::Contact, &c.id);
-    hs.sandbox
+    hs.sandbox()
         .update_record("contacts", &rid, &[("lastname", "FromHubSpot")])
         .unwrap();
     tick();
     hs.edit_local(&c.id, &[("last_name", "FromLocal")]);
     tick();
-    hs.sandbox
+    hs.sandbox()
         .advance_clock(std::time::Duration::from_secs(3600));
-    hs.sandbox
+    hs.sandbox()
         .update_record("contacts", &rid, &[("jobtitle", "Remote Title")])
         .unwrap();
     (c, rid)
@@ -537,7 +415,7 @@ fn old_remote_field_edit_in_a_newer_record(hs: &Hs) -> (Record, String) {
 fn newest_wins_compares_field_edits_not_record_times() {
     let hs = Hs::start();
     let (c, rid) = old_remote_field_edit_in_a_newer_record(&hs);
-    hs.sandbox.clear_request_log();
+    hs.sandbox().clear_request_log();
     hs.sync().ok();
     // The local last name is the later edit of that field; the job title comes from HubSpot.
     let (l, r) = after_conflict(&hs, &c.id, &rid);
@@ -555,7 +433,7 @@ fn newest_wins_compares_field_edits_not_record_times() {
     assert_eq!(body["inputs"], serde_json::json!([{ "id": rid }]));
 
     // Nothing left to do: no history read, no write.
-    hs.sandbox.clear_request_log();
+    hs.sandbox().clear_request_log();
     hs.sync().ok();
     assert_eq!(history_reads(&hs), Vec::new());
     assert_eq!(hs.write_calls(), Vec::<String>::new());
@@ -564,23 +442,23 @@ fn newest_wins_compares_field_edits_not_record_times() {
 #[test]
 fn newest_wins_on_a_contacts_company_compares_when_the_company_changed() {
     let hs = Hs::start();
-    let (contact_ids, company_ids) = hs.sandbox.seed(1, 3);
+    let (contact_ids, company_ids) = hs.sandbox().seed(1, 3);
     hs.sync().ok();
     let rid = &contact_ids[0];
     let contact = hs.local_for(ObjectKind::Contact, rid);
     let old = hs.company_of(rid);
     let others: Vec<&String> = company_ids.iter().filter(|c| **c != old[0]).collect();
     // A HubSpot user moves the contact to one company, then it is moved here to another...
-    hs.sandbox.dissociate(rid, &old[0]).unwrap();
-    hs.sandbox.associate(rid, others[0]).unwrap();
+    hs.sandbox().dissociate(rid, &old[0]).unwrap();
+    hs.sandbox().associate(rid, others[0]).unwrap();
     tick();
     let here = hs.local_for(ObjectKind::Company, others[1]);
     hs.edit_local(&contact.id, &[("company_id", here.id.as_str())]);
     tick();
     // ...and an hour later its job title is edited in HubSpot: the record is newer there.
-    hs.sandbox
+    hs.sandbox()
         .advance_clock(std::time::Duration::from_secs(3600));
-    hs.sandbox
+    hs.sandbox()
         .update_record("contacts", rid, &[("jobtitle", "Remote Title")])
         .unwrap();
     hs.sync().ok();
@@ -695,7 +573,7 @@ fn conflicts_show_and_explain_carry_the_times_newest_wins_compared() {
 
 #[test]
 fn manual_holds_the_field_exits_3_and_a_later_local_decision_goes_through() {
-    let hs = Hs::with(fast(), "[policies.contact]\nlast_name = \"manual\"\n");
+    let hs = Hs::with("[policies.contact]\nlast_name = \"manual\"\n");
     let (id, rid) = both_sides_edited(&hs, true);
     let run = hs.sync();
     run.expect_code(3);
@@ -755,23 +633,23 @@ fn manual_holds_the_field_exits_3_and_a_later_local_decision_goes_through() {
 #[test]
 fn archiving_in_hubspot_archives_locally_on_a_full_read_or_the_daily_scan() {
     let mut hs = Hs::start();
-    let (ids, _) = hs.sandbox.seed(6, 0);
+    let (ids, _) = hs.sandbox().seed(6, 0);
     hs.sync().ok();
     // A full read sees the archive at once.
-    hs.sandbox.archive_record("contacts", &ids[0]).unwrap();
+    hs.sandbox().archive_record("contacts", &ids[0]).unwrap();
     hs.run(&["sync", "--full"]).ok();
     let first = hs.local_for(ObjectKind::Contact, &ids[0]);
     assert!(first.archived_at.is_some(), "{first:?}");
 
     // An incremental read sees it once the daily archive scan is due.
-    hs.sandbox.archive_record("contacts", &ids[1]).unwrap();
+    hs.sandbox().archive_record("contacts", &ids[1]).unwrap();
     hs.sync().ok();
     let second = hs.local_for(ObjectKind::Contact, &ids[1]);
     assert!(
         second.archived_at.is_none(),
         "an incremental read within the day does not list archived records"
     );
-    hs.sandbox
+    hs.sandbox()
         .advance_clock(std::time::Duration::from_secs(25 * 3600));
     // crmsync's own clock decides when the scan is due; move it with the sandbox's.
     let later = chrono::Utc::now() + chrono::Duration::hours(25);
@@ -793,14 +671,14 @@ fn archiving_in_hubspot_archives_locally_on_a_full_read_or_the_daily_scan() {
 #[test]
 fn a_sync_with_nothing_to_do_writes_nothing_searches_once_per_object_and_reads_no_association() {
     let hs = Hs::start();
-    hs.sandbox.seed(30, 4);
+    hs.sandbox().seed(30, 4);
     hs.save_local(&(0..10).map(contact).collect::<Vec<_>>());
     hs.sync().ok();
     hs.sync().ok();
-    hs.sandbox.clear_request_log();
+    hs.sandbox().clear_request_log();
     let run = hs.run(&["sync", "--json"]);
     run.ok();
-    let log = hs.sandbox.request_log();
+    let log = hs.sandbox().request_log();
     assert_eq!(hs.write_calls(), Vec::<String>::new(), "{log:#?}");
     // Every record the overlap reads again is at the version already synced: none is planned,
     // and no contact's company is read.
@@ -869,7 +747,7 @@ fn a_dropdown_written_as_its_label_is_sent_as_its_value_and_then_left_alone() {
         Some("salesqualifiedlead")
     );
     tick();
-    hs.sandbox
+    hs.sandbox()
         .update_record("contacts", &rid, &[("lifecyclestage", "opportunity")])
         .unwrap();
     hs.sync().ok();
@@ -939,7 +817,7 @@ fn a_record_hubspot_refuses_fails_alone_and_goes_through_once_fixed() {
 fn a_duplicate_email_in_hubspot_is_linked_instead_of_created_twice() {
     let hs = Hs::start();
     let existing = hs
-        .sandbox
+        .sandbox()
         .create_record(
             "contacts",
             &[("email", "ann@example.org"), ("firstname", "Ann")],
@@ -965,7 +843,7 @@ fn a_duplicate_email_in_hubspot_is_linked_instead_of_created_twice() {
 fn stamped(hs: &Hs, rid: &str) -> (Option<String>, Vec<Value>) {
     let id = prop(&hs.remote("contacts", rid), "crmsync_id").map(str::to_string);
     let updates = hs
-        .sandbox
+        .sandbox()
         .request_log()
         .into_iter()
         .filter(|r| {
@@ -985,7 +863,7 @@ fn stamped(hs: &Hs, rid: &str) -> (Option<String>, Vec<Value>) {
 fn a_contact_matched_by_email_gets_its_local_id_in_crmsync_id_with_nothing_else_to_write() {
     let hs = Hs::start();
     let rid = hubspot_contact(
-        &hs.sandbox,
+        hs.sandbox(),
         &[("email", "ann@example.org"), ("firstname", "Ann")],
     );
     // Both sides agree on every field: linking them writes only the external id.
@@ -994,7 +872,7 @@ fn a_contact_matched_by_email_gets_its_local_id_in_crmsync_id_with_nothing_else_
         &[("email", "ann@example.org"), ("first_name", "Ann")],
     );
     hs.save_local(std::slice::from_ref(&ann));
-    hs.sandbox.clear_request_log();
+    hs.sandbox().clear_request_log();
     hs.sync().ok();
     assert_eq!(hs.remote_id(ObjectKind::Contact, &ann.id), rid);
     let (id, updates) = stamped(&hs, &rid);
@@ -1035,7 +913,7 @@ fn a_contact_linked_as_a_duplicate_gets_its_local_id_in_crmsync_id() {
         ],
     );
     hs.save_local(std::slice::from_ref(&olga));
-    hs.sandbox.clear_request_log();
+    hs.sandbox().clear_request_log();
     hs.sync().ok();
     assert_eq!(hs.remote_id(ObjectKind::Contact, &olga.id), rid);
     let (id, updates) = stamped(&hs, &rid);
@@ -1056,7 +934,7 @@ fn an_invalid_token_exits_1_naming_the_connection_and_how_to_reconnect() {
     hs.save_local(&[contact(1)]);
     hs.env
         .set_env("CRMSYNC_TOKEN_HS", "pat-na1-not-a-real-token");
-    hs.sandbox.clear_request_log();
+    hs.sandbox().clear_request_log();
     let run = hs.sync();
     run.expect_code(1);
     assert!(run.stderr.contains("`hs`"), "{}", run.stderr);
@@ -1075,8 +953,9 @@ fn more_than_ten_thousand_changed_contacts_are_all_read() {
     // Seeded in slices a second apart, as a bulk import into HubSpot would stamp them.
     let mut ids = Vec::new();
     for _ in 0..11 {
-        ids.extend(hs.sandbox.seed(915, 0).0);
-        hs.sandbox.advance_clock(std::time::Duration::from_secs(1));
+        ids.extend(hs.sandbox().seed(915, 0).0);
+        hs.sandbox()
+            .advance_clock(std::time::Duration::from_secs(1));
     }
     assert!(ids.len() > 10_050, "{}", ids.len());
     hs.sync().ok();
@@ -1176,7 +1055,7 @@ fn a_dry_run_shows_the_writes_and_makes_none() {
     hs.save_local(std::slice::from_ref(&c));
     hs.sync().ok();
     hs.edit_local(&c.id, &[("job_title", "Chief Planner")]);
-    hs.sandbox.clear_request_log();
+    hs.sandbox().clear_request_log();
     let run = hs.run(&["sync", "--dry-run"]);
     run.ok();
     assert!(run.stdout.contains("update there"), "{}", run.stdout);
@@ -1195,11 +1074,11 @@ fn a_dry_run_shows_the_writes_and_makes_none() {
 
 #[test]
 fn a_held_conflict_decided_in_hubspot_is_settled_by_the_next_sync() {
-    let hs = Hs::with(fast(), "[policies.contact]\nlast_name = \"manual\"\n");
+    let hs = Hs::with("[policies.contact]\nlast_name = \"manual\"\n");
     let (id, rid) = both_sides_edited(&hs, true);
     hs.sync().expect_code(3);
     // Someone in HubSpot takes the local value.
-    hs.sandbox
+    hs.sandbox()
         .update_record("contacts", &rid, &[("lastname", "FromLocal")])
         .unwrap();
     hs.sync().ok();
@@ -1216,7 +1095,7 @@ fn a_held_conflict_decided_in_hubspot_is_settled_by_the_next_sync() {
 
 #[test]
 fn creating_a_contact_hubspot_already_has_out_of_sight_links_and_merges_it_in_the_same_run() {
-    let hs = Hs::with(fast(), "[policies.contact]\nlast_name = \"remote-wins\"\n");
+    let hs = Hs::with("[policies.contact]\nlast_name = \"remote-wins\"\n");
     hs.save_local(&[contact(1)]);
     hs.sync().ok();
     // A contact made in HubSpot an hour ago (before the change feed's window) with the
@@ -1242,7 +1121,7 @@ fn creating_a_contact_hubspot_already_has_out_of_sight_links_and_merges_it_in_th
         ],
     );
     hs.save_local(std::slice::from_ref(&local));
-    hs.sandbox.clear_request_log();
+    hs.sandbox().clear_request_log();
     hs.sync().ok();
     let count = |hs: &Hs| {
         hs.remote_live("contacts")
@@ -1254,7 +1133,7 @@ fn creating_a_contact_hubspot_already_has_out_of_sight_links_and_merges_it_in_th
     assert_eq!(hs.remote_all("contacts").len(), 2, "contact 1 and Olga");
     assert_eq!(hs.remote_id(ObjectKind::Contact, &local.id), existing_id);
     let reads: Vec<String> = hs
-        .sandbox
+        .sandbox()
         .request_log()
         .into_iter()
         .filter(|r| r.method == "POST" && r.path.starts_with("/crm/v3/objects/contacts/batch/read"))
@@ -1380,7 +1259,7 @@ fn two_linked_contacts_merged_in_hubspot_keep_a_failure_saying_to_merge_them_loc
     hs.sync().ok();
     let a = hs.remote_id(ObjectKind::Contact, &ann.id);
     let b = hs.remote_id(ObjectKind::Contact, &bea.id);
-    hs.sandbox.merge_records("contacts", &b, &a).unwrap();
+    hs.sandbox().merge_records("contacts", &b, &a).unwrap();
     tick();
     hs.edit_local(&ann.id, &[("job_title", "Buyer")]);
     let run = hs.sync();
@@ -1444,7 +1323,9 @@ fn a_property_deleted_in_hubspot_never_clears_local_values_and_the_rest_of_a_rec
         Some("she/her")
     );
 
-    hs.sandbox.delete_property("contacts", "pronouns").unwrap();
+    hs.sandbox()
+        .delete_property("contacts", "pronouns")
+        .unwrap();
     // A local edit while the cached catalogue still lists the property: HubSpot refuses the
     // write naming it; the rest of the change goes through in the same run.
     hs.edit_local(&ann.id, &[("pronouns", "they/them"), ("job_title", "CTO")]);
@@ -1459,10 +1340,10 @@ fn a_property_deleted_in_hubspot_never_clears_local_values_and_the_rest_of_a_rec
     );
 
     // HubSpot's reads leave the property out: it is not taken as cleared.
-    hs.sandbox
+    hs.sandbox()
         .update_record("contacts", &rid, &[("firstname", "Annie")])
         .unwrap();
-    hs.sandbox.clear_request_log();
+    hs.sandbox().clear_request_log();
     let run = hs.sync();
     run.ok();
     let local = hs.local_record(&ann.id);
@@ -1505,13 +1386,13 @@ fn a_restore_on_either_side_restores_the_other_and_revives_the_link() {
 
     // Ann is archived in HubSpot while a local edit waits: the edit fails (exit 3), the
     // archive reaches here; then Ann is restored in HubSpot.
-    hs.sandbox.archive_record("contacts", &ann_rid).unwrap();
+    hs.sandbox().archive_record("contacts", &ann_rid).unwrap();
     hs.edit_local(&ann.id, &[("phone", "+1 555 0100")]);
     hs.sync().expect_code(3);
     hs.run(&["sync", "--full"]);
     assert!(hs.local_record(&ann.id).archived_at.is_some());
-    hs.sandbox.restore_record("contacts", &ann_rid).unwrap();
-    hs.sandbox
+    hs.sandbox().restore_record("contacts", &ann_rid).unwrap();
+    hs.sandbox()
         .update_record("contacts", &ann_rid, &[("firstname", "Annie")])
         .unwrap();
     let run = hs.sync();
@@ -1612,7 +1493,7 @@ fn an_owner_given_as_an_email_is_sent_as_the_owners_id_and_read_back_as_the_emai
         Some("Grace.Hopper@example.com")
     );
     // An owner changed in HubSpot reads as the owner's email.
-    hs.sandbox
+    hs.sandbox()
         .update_record("contacts", &ann_rid, &[("hubspot_owner_id", "71000003")])
         .unwrap();
     hs.sync().ok();

@@ -355,11 +355,13 @@ impl TestCrm for HubSpotCrm {
 
 // ---- crmsync connected to a CRM -------------------------------------------------------------
 
-/// A CRM sandbox and a crmsync environment on the real clock with connection `crm` pointed at
-/// it and its mappings set up.
+/// A CRM sandbox and a crmsync environment on the real clock with a connection (`crm` unless
+/// named otherwise) pointed at it and its mappings set up.
 pub struct Synced<C: TestCrm> {
     pub crm: C,
     pub env: TestEnv,
+    /// The connection's name.
+    pub conn: &'static str,
 }
 
 impl<C: TestCrm> Synced<C> {
@@ -369,28 +371,33 @@ impl<C: TestCrm> Synced<C> {
 
     /// `extra` goes into the config file before the connection (policies, more settings).
     pub fn with(extra: &str) -> Self {
-        Self::build(extra, None)
+        Self::build(CONN, extra, None)
+    }
+
+    /// With the connection named `conn`; `extra` as for [`Synced::with`].
+    pub fn named(conn: &'static str, extra: &str) -> Self {
+        Self::build(conn, extra, None)
     }
 
     /// crmsync reads `page` records a page.
     pub fn paged(page: usize) -> Self {
-        Self::build("", Some(page))
+        Self::build(CONN, "", Some(page))
     }
 
-    fn build(extra: &str, page: Option<usize>) -> Self {
+    fn build(conn: &'static str, extra: &str, page: Option<usize>) -> Self {
         let crm = C::start();
         let mut env = TestEnv::new();
         env.remove_env("CRMSYNC_TEST_NOW");
-        for (k, v) in crm.credentials(CONN) {
+        for (k, v) in crm.credentials(conn) {
             env.set_env(&k, &v);
         }
         if let Some(page) = page {
             let (k, v) = crm.page_size(page);
             env.set_env(&k, &v);
         }
-        let synced = Synced { crm, env };
+        let synced = Synced { crm, env, conn };
         synced.config(extra, "");
-        synced.run(&["mappings", "setup", "-c", CONN]).ok();
+        synced.run(&["mappings", "setup", "-c", conn]).ok();
         synced
     }
 
@@ -399,7 +406,7 @@ impl<C: TestCrm> Synced<C> {
     pub fn config(&self, extra: &str, in_connection: &str) {
         self.env.write_config(&format!(
             "{extra}\n{}{in_connection}\n",
-            self.crm.connection_config(CONN)
+            self.crm.connection_config(self.conn)
         ));
     }
 
@@ -465,7 +472,7 @@ impl<C: TestCrm> Synced<C> {
     /// The CRM id linked to a local record.
     pub fn remote_id(&self, kind: ObjectKind, id: &RecordId) -> String {
         self.store()
-            .links_by_local_ids(CONN, kind, std::slice::from_ref(id))
+            .links_by_local_ids(self.conn, kind, std::slice::from_ref(id))
             .unwrap()
             .remove(id)
             .unwrap_or_else(|| panic!("local {kind} `{id}` is not linked"))
@@ -476,7 +483,7 @@ impl<C: TestCrm> Synced<C> {
     pub fn local_for(&self, kind: ObjectKind, remote_id: &str) -> Record {
         let link = self
             .store()
-            .links_by_remote_ids(CONN, kind, &[remote_id.to_string()])
+            .links_by_remote_ids(self.conn, kind, &[remote_id.to_string()])
             .unwrap()
             .remove(remote_id)
             .unwrap_or_else(|| panic!("CRM {kind} `{remote_id}` is not linked"));
@@ -518,7 +525,9 @@ impl<C: TestCrm> Synced<C> {
             "not local: {missing:?}; local only: {extra:?}"
         );
         assert_eq!(
-            self.store().count_links(CONN, ObjectKind::Contact).unwrap() as usize,
+            self.store()
+                .count_links(self.conn, ObjectKind::Contact)
+                .unwrap() as usize,
             expected,
             "links"
         );
@@ -558,7 +567,7 @@ impl<C: TestCrm> Synced<C> {
             .iter()
             .filter(|r| {
                 self.store()
-                    .links_by_remote_ids(CONN, kind, std::slice::from_ref(&r.id))
+                    .links_by_remote_ids(self.conn, kind, std::slice::from_ref(&r.id))
                     .unwrap()
                     .contains_key(&r.id)
             })
