@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crmsync::model::{ObjectKind, Record, RecordId};
-use crmsync::sandbox::{EditBefore, FaultOptions, Sandbox, SandboxOptions};
+use crmsync::sandbox::{EditBefore, FaultOptions, Sandbox};
 use crmsync::store::{Store, WriteOrigin};
 
 use super::{Run, TestEnv};
@@ -186,14 +186,9 @@ pub fn hubspot_write(method: &str, path: &str) -> bool {
 
 impl TestCrm for HubSpotCrm {
     fn start() -> Self {
-        let sandbox = Sandbox::start(SandboxOptions {
-            rate_limit: (1_000_000, 10_000),
-            search_per_second: 0,
-            daily_limit: 100_000_000,
-            ..SandboxOptions::default()
-        })
-        .expect("start the sandbox");
-        HubSpotCrm { sandbox }
+        HubSpotCrm {
+            sandbox: super::unlimited_sandbox(),
+        }
     }
 
     fn provider(&self) -> &'static str {

@@ -35,6 +35,17 @@ pub fn a_first_sync_imports_the_crms_contacts_and_companies_with_their_associati
     }
     w.assert_counts(Contact, 12);
     w.assert_counts(Company, 3);
+    // The connection is listed with the CRM's provider.
+    let rows = w.run(&["--json", "connections"]);
+    rows.ok();
+    let rows = rows.json();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == CONN)
+        .unwrap_or_else(|| panic!("no `{CONN}` in {rows}"));
+    assert_eq!(row["provider"], w.crm.provider(), "{row}");
 }
 
 pub fn local_records_are_created_in_the_crm_with_their_company<C: TestCrm>() {
