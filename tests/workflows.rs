@@ -11,79 +11,40 @@
 
 mod common;
 
-use common::{Run, TestEnv};
+use std::ops::Deref;
+
+use common::crm::{HubSpotCrm, Synced, now_ms, tick};
 use crmsync::model::{ObjectKind, Record, RecordId};
 use crmsync::sandbox::{Sandbox, SandboxOptions};
-use crmsync::store::{Store, WriteOrigin};
+use crmsync::store::Store;
 
 const CONN: &str = "hs";
 
 /// A sandbox HubSpot (no rate limit worth the name) and an environment whose connection `hs`
-/// points at it.
-struct World {
-    sandbox: Sandbox,
-    env: TestEnv,
+/// points at it, with HubSpot's properties at hand.
+struct World(Synced<HubSpotCrm>);
+
+impl Deref for World {
+    type Target = Synced<HubSpotCrm>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl World {
     /// `extra` goes into the config file before the connection's table.
     fn new(extra: &str) -> World {
-        let sandbox = common::unlimited_sandbox();
-        let env = common::connected_env(&sandbox, CONN);
-        let w = World { sandbox, env };
-        w.config(extra, "");
-        w.run(&["mappings", "setup", "-c", CONN]).ok();
-        w
+        World(Synced::named(CONN, extra))
     }
 
-    /// Rewrites the config: `extra` before the connection's table, `in_connection` inside it.
-    fn config(&self, extra: &str, in_connection: &str) {
-        self.env.write_config(&format!(
-            "{extra}\n[connections.{CONN}]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n{in_connection}\n",
-            self.sandbox.base_url()
-        ));
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        self.env.run(args)
-    }
-
-    fn store(&self) -> Store {
-        Store::open(&self.env.state_path()).expect("open the state file")
-    }
-
-    fn save(&self, records: &[Record]) {
-        self.store()
-            .save_records(records, &WriteOrigin::User)
-            .expect("save local records");
-    }
-
-    fn get(&self, id: &RecordId) -> Record {
-        self.store().get_record(id).unwrap().expect("local record")
-    }
-
-    /// Sets fields of a local record as a user's edit would (an empty value clears one).
-    fn edit(&self, id: &RecordId, changes: &[(&str, &str)]) {
-        let mut rec = self.get(id);
-        for (k, v) in changes {
-            crmsync::model::set_field(&mut rec.fields, k, *v);
-        }
-        rec.updated_at = now_ms();
-        self.save(&[rec]);
-    }
-
-    fn remote_id(&self, id: &RecordId) -> String {
-        self.store()
-            .links_by_local_ids(CONN, ObjectKind::Contact, std::slice::from_ref(id))
-            .unwrap()
-            .remove(id)
-            .unwrap_or_else(|| panic!("local contact `{id}` is not linked"))
-            .remote_id
+    fn sandbox(&self) -> &Sandbox {
+        &self.crm.sandbox
     }
 
     /// A HubSpot contact's property (`None` when empty).
     fn hub(&self, remote_id: &str, property: &str) -> Option<String> {
-        self.sandbox.dump()["contacts"]
+        self.sandbox().dump()["contacts"]
             .as_array()
             .unwrap()
             .iter()
@@ -95,31 +56,22 @@ impl World {
     }
 
     fn hub_edit(&self, remote_id: &str, props: &[(&str, &str)]) {
-        self.sandbox
+        self.sandbox()
             .update_record("contacts", remote_id, props)
             .unwrap();
     }
 
+    fn remote_id(&self, id: &RecordId) -> String {
+        self.0.remote_id(ObjectKind::Contact, id)
+    }
+
     /// Live local contacts.
     fn live_contacts(&self) -> Vec<Record> {
-        let mut out = Vec::new();
-        self.store()
-            .for_each_record(ObjectKind::Contact, false, &mut |r| {
-                out.push(r);
-                Ok(())
-            })
-            .unwrap();
-        out
+        self.local(ObjectKind::Contact)
+            .into_iter()
+            .filter(|r| r.archived_at.is_none())
+            .collect()
     }
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// Lets the clocks move on so that "newer" is strictly newer in both.
-fn tick() {
-    std::thread::sleep(std::time::Duration::from_millis(20));
 }
 
 fn new_contact(n: usize) -> Record {
@@ -148,10 +100,10 @@ fn a_request_budget_smaller_than_the_read_moves_forward_run_by_run() {
     // 450 contacts made in HubSpot over seven and a half hours, a minute apart (a backlog a
     // cron job meets after a pause), so that the change feed's five-minute overlap holds a
     // few of them only.
-    let now = w.sandbox.now_ms();
+    let now = w.sandbox().now_ms();
     for i in 0..450i64 {
-        w.sandbox.set_clock_ms(now - (450 - i) * 60_000);
-        w.sandbox
+        w.sandbox().set_clock_ms(now - (450 - i) * 60_000);
+        w.sandbox()
             .create_record(
                 "contacts",
                 &[
@@ -161,7 +113,7 @@ fn a_request_budget_smaller_than_the_read_moves_forward_run_by_run() {
             )
             .unwrap();
     }
-    w.sandbox.set_clock_ms(now);
+    w.sandbox().set_clock_ms(now);
     let mut had = 0;
     let mut runs = 0;
     loop {
@@ -204,7 +156,7 @@ fn a_request_budget_smaller_than_the_read_moves_forward_run_by_run() {
 /// Three synced contacts: (local id, HubSpot id) each.
 fn three_synced(w: &World) -> Vec<(RecordId, String)> {
     let people: Vec<Record> = (0..3).map(new_contact).collect();
-    w.save(&people);
+    w.save_local(&people);
     w.run(&["sync"]).ok();
     people
         .iter()
@@ -218,7 +170,7 @@ fn three_synced(w: &World) -> Vec<(RecordId, String)> {
 #[allow(clippy::type_complexity)]
 fn planned_edit(w: &World) -> (Vec<(RecordId, String)>, (RecordId, String), String) {
     let people = three_synced(w);
-    w.edit(&people[0].0, &[("last_name", "Planned")]);
+    w.edit_local(&people[0].0, &[("last_name", "Planned")]);
     let plan = w.env.path("plan.json").to_str().unwrap().to_string();
     w.run(&["sync", "--plan", &plan]).ok();
     let first = people[0].clone();
@@ -242,7 +194,7 @@ fn pointing_a_field_at_another_property_fills_it_from_the_local_values() {
     for (p, colour) in people.iter_mut().zip(["red", "blue"]) {
         p.fields.insert("custom.colour".into(), colour.into());
     }
-    w.save(&people);
+    w.save_local(&people);
     w.run(&["sync"]).ok();
     let rids: Vec<String> = people.iter().map(|p| w.remote_id(&p.id)).collect();
     assert_eq!(w.hub(&rids[0], "colour_a").as_deref(), Some("red"));
@@ -281,14 +233,26 @@ fn pointing_a_field_at_another_property_fills_it_from_the_local_values() {
         "{}",
         run.stderr
     );
-    assert_eq!(w.get(&people[0].id).get("custom.colour"), Some("red"));
-    assert_eq!(w.get(&people[0].id).get("job_title"), Some("Painter"));
+    assert_eq!(
+        w.local_record(&people[0].id).get("custom.colour"),
+        Some("red")
+    );
+    assert_eq!(
+        w.local_record(&people[0].id).get("job_title"),
+        Some("Painter")
+    );
     assert_eq!(w.hub(&rids[0], "colour_b").as_deref(), Some("red"));
     // A full read fills the rest in, and clears no local value.
     w.run(&["sync", "--full"]).ok();
-    assert_eq!(w.get(&people[1].id).get("custom.colour"), Some("blue"));
+    assert_eq!(
+        w.local_record(&people[1].id).get("custom.colour"),
+        Some("blue")
+    );
     assert_eq!(w.hub(&rids[1], "colour_b").as_deref(), Some("blue"));
-    assert_eq!(w.get(&people[0].id).get("custom.colour"), Some("red"));
+    assert_eq!(
+        w.local_record(&people[0].id).get("custom.colour"),
+        Some("red")
+    );
 }
 
 #[test]
@@ -298,17 +262,17 @@ fn a_full_sync_right_after_pointing_a_field_at_another_property_clears_nothing()
     w.run(&["mappings", "setup", "-c", CONN]).ok();
     let mut p = new_contact(1);
     p.fields.insert("custom.colour".into(), "green".into());
-    w.save(std::slice::from_ref(&p));
+    w.save_local(std::slice::from_ref(&p));
     w.run(&["sync"]).ok();
     w.config("", &colour_mapped_to("colour_b"));
     w.run(&["mappings", "setup", "-c", CONN]).ok();
     w.run(&["sync", "--full"]).ok();
     let rid = w.remote_id(&p.id);
-    assert_eq!(w.get(&p.id).get("custom.colour"), Some("green"));
+    assert_eq!(w.local_record(&p.id).get("custom.colour"), Some("green"));
     assert_eq!(w.hub(&rid, "colour_b").as_deref(), Some("green"));
     // Settled: the next runs write nothing.
     w.run(&["sync", "--full"]).ok();
-    assert_eq!(w.get(&p.id).get("custom.colour"), Some("green"));
+    assert_eq!(w.local_record(&p.id).get("custom.colour"), Some("green"));
 }
 
 // ---- plans carried to another state file or account ---------------------------------
@@ -344,7 +308,7 @@ fn a_plan_records_its_account_and_apply_refuses_it_in_another_account() {
     let w = World::new("");
     let (_, (_, l_rid), plan) = planned_edit(&w);
     let (l_rid, plan) = (&l_rid, plan.as_str());
-    let portal = w.sandbox.hub_id().to_string();
+    let portal = w.sandbox().hub_id().to_string();
     let mut saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(plan).unwrap()).unwrap();
     assert_eq!(saved["connections"][CONN]["account"], portal.as_str());
