@@ -8,27 +8,15 @@
 mod common;
 
 use common::TestEnv;
+use common::crm::{HubSpotCrm, Synced};
 use crmsync::model::{Fields, ObjectKind, Record, RecordId};
-use crmsync::sandbox::{Sandbox, SandboxOptions};
+use crmsync::sandbox::Sandbox;
 use crmsync::store::{Store, WriteOrigin};
 
 /// A sandbox with generous limits and a configured, set-up connection `hs`.
 fn setup() -> (Sandbox, TestEnv) {
-    let sandbox = Sandbox::start(SandboxOptions {
-        rate_limit: (10_000, 10_000),
-        search_per_second: 0,
-        ..SandboxOptions::default()
-    })
-    .unwrap();
-    let mut env = TestEnv::new();
-    env.remove_env("CRMSYNC_TEST_NOW");
-    env.set_env("CRMSYNC_TOKEN_HS", &sandbox.token());
-    env.write_config(&format!(
-        "[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n",
-        sandbox.base_url()
-    ));
-    env.run(&["mappings", "setup", "-c", "hs"]).ok();
-    (sandbox, env)
+    let Synced { crm, env, .. } = Synced::<HubSpotCrm>::named("hs", "");
+    (crm.sandbox, env)
 }
 
 fn contact(email: &str, first: &str) -> Record {

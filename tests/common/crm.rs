@@ -174,6 +174,22 @@ fn hubspot_properties<'a>(
         .collect()
 }
 
+/// The config table of connection `name` pointed at a HubSpot sandbox.
+pub fn hubspot_connection(sandbox: &Sandbox, name: &str) -> String {
+    format!(
+        "[connections.{name}]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n",
+        sandbox.base_url()
+    )
+}
+
+/// The variable that gives connection `name` its token: `CRMSYNC_TOKEN_<NAME>`.
+pub fn token_var(name: &str) -> String {
+    format!(
+        "CRMSYNC_TOKEN_{}",
+        name.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
 /// Whether a HubSpot call changes something (anything but reads and searches).
 pub fn hubspot_write(method: &str, path: &str) -> bool {
     let path = path.split('?').next().unwrap_or(path);
@@ -196,18 +212,11 @@ impl TestCrm for HubSpotCrm {
     }
 
     fn connection_config(&self, name: &str) -> String {
-        format!(
-            "[connections.{name}]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n",
-            self.sandbox.base_url()
-        )
+        hubspot_connection(&self.sandbox, name)
     }
 
     fn credentials(&self, name: &str) -> Vec<(String, String)> {
-        let var = format!(
-            "CRMSYNC_TOKEN_{}",
-            name.to_ascii_uppercase().replace('-', "_")
-        );
-        vec![(var, self.sandbox.token())]
+        vec![(token_var(name), self.sandbox.token())]
     }
 
     fn page_size(&self, size: usize) -> (String, String) {

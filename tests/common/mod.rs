@@ -182,17 +182,8 @@ pub fn unlimited_sandbox() -> crmsync::sandbox::Sandbox {
 pub fn connected_env(sandbox: &crmsync::sandbox::Sandbox, name: &str) -> TestEnv {
     let mut env = TestEnv::new();
     env.remove_env("CRMSYNC_TEST_NOW");
-    env.set_env(
-        &format!(
-            "CRMSYNC_TOKEN_{}",
-            name.to_ascii_uppercase().replace('-', "_")
-        ),
-        &sandbox.token(),
-    );
-    env.write_config(&format!(
-        "[connections.{name}]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n",
-        sandbox.base_url()
-    ));
+    env.set_env(&crm::token_var(name), &sandbox.token());
+    env.write_config(&crm::hubspot_connection(sandbox, name));
     env
 }
 
