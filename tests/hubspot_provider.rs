@@ -1,7 +1,8 @@
 //! The HubSpot provider and the shared HTTP layer against small scripted fakes: each test
 //! serves its own answers on 127.0.0.1 and checks the requests the provider sent.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,122 +19,9 @@ use crmsync::providers::{
     RemoteFieldKind, RemoteRecord, RemoteWrite, TokenSource,
 };
 
+use common::fake_http::{Answer, Fake, Seen, answer, http_date};
+
 const NOW: i64 = 1_800_000_000_000;
-
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    query: BTreeMap<String, String>,
-    auth: Option<String>,
-    body: Value,
-}
-
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-/// An HTTP `Date` header value for epoch ms.
-fn http_date(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap()
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string()
-}
-
-fn answer(status: u16, body: Value) -> Answer {
-    Answer {
-        status,
-        headers: Vec::new(),
-        body: if body.is_null() {
-            String::new()
-        } else {
-            body.to_string()
-        },
-    }
-}
-
-impl Answer {
-    fn header(mut self, k: &str, v: &str) -> Answer {
-        self.headers.push((k.into(), v.into()));
-        self
-    }
-}
-
-type Handler = dyn Fn(&Seen, usize) -> Answer + Send + Sync;
-
-/// A scripted server: `handler` gets each request and its index.
-struct Fake {
-    url: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    server: Arc<tiny_http::Server>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Fake {
-    fn start(handler: impl Fn(&Seen, usize) -> Answer + Send + Sync + 'static) -> Fake {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind"));
-        let port = server.server_addr().to_ip().expect("ip").port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let handler: Box<Handler> = Box::new(handler);
-        let (s, log) = (server.clone(), seen.clone());
-        let thread = std::thread::spawn(move || {
-            for mut rq in s.incoming_requests() {
-                let url = url::Url::parse(&format!("http://x{}", rq.url())).expect("url");
-                let mut body = String::new();
-                rq.as_reader().read_to_string(&mut body).expect("body");
-                let auth = rq
-                    .headers()
-                    .iter()
-                    .find(|h| h.field.equiv("Authorization"))
-                    .map(|h| h.value.to_string());
-                let req = Seen {
-                    method: rq.method().to_string(),
-                    path: url.path().to_string(),
-                    query: url.query_pairs().into_owned().collect(),
-                    auth,
-                    body: serde_json::from_str(&body).unwrap_or(Value::Null),
-                };
-                let n = {
-                    let mut l = log.lock().unwrap();
-                    l.push(req.clone());
-                    l.len() - 1
-                };
-                let a = handler(&req, n);
-                let mut resp = tiny_http::Response::from_string(a.body)
-                    .with_status_code(a.status)
-                    .with_header(
-                        tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap(),
-                    );
-                for (k, v) in a.headers {
-                    resp.add_header(tiny_http::Header::from_bytes(k, v).unwrap());
-                }
-                let _ = rq.respond(resp);
-            }
-        });
-        Fake {
-            url: format!("http://127.0.0.1:{port}"),
-            seen,
-            server,
-            thread: Some(thread),
-        }
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
 
 /// A token source that hands out `old` until refreshed, then `new`.
 struct Tokens {

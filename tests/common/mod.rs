@@ -147,6 +147,10 @@ fn to_run(out: Output) -> Run {
 }
 
 /// The repository root.
+pub mod crm;
+pub mod fake_http;
+pub mod snapshot;
+
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -178,17 +182,8 @@ pub fn unlimited_sandbox() -> crmsync::sandbox::Sandbox {
 pub fn connected_env(sandbox: &crmsync::sandbox::Sandbox, name: &str) -> TestEnv {
     let mut env = TestEnv::new();
     env.remove_env("CRMSYNC_TEST_NOW");
-    env.set_env(
-        &format!(
-            "CRMSYNC_TOKEN_{}",
-            name.to_ascii_uppercase().replace('-', "_")
-        ),
-        &sandbox.token(),
-    );
-    env.write_config(&format!(
-        "[connections.{name}]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n",
-        sandbox.base_url()
-    ));
+    env.set_env(&crm::token_var(name), &sandbox.token());
+    env.write_config(&crm::hubspot_connection(sandbox, name));
     env
 }
 
@@ -198,14 +193,7 @@ pub fn write_calls(sandbox: &crmsync::sandbox::Sandbox) -> Vec<String> {
     sandbox
         .request_log()
         .into_iter()
-        .filter(|r| {
-            let path = r.path.split('?').next().unwrap_or(&r.path);
-            match r.method.as_str() {
-                "GET" => false,
-                "POST" => !(path.ends_with("/search") || path.ends_with("/batch/read")),
-                _ => true,
-            }
-        })
+        .filter(|r| crm::hubspot_write(&r.method, &r.path))
         .map(|r| format!("{} {}", r.method, r.path))
         .collect()
 }

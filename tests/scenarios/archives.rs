@@ -1,0 +1,108 @@
+//! Archives on either side, with `on_delete` as configured and as `ignore`.
+
+use super::*;
+
+pub fn archiving_locally_archives_in_the_crm<C: TestCrm>() {
+    let w = Synced::<C>::start();
+    let people: Vec<Record> = (0..4).map(contact).collect();
+    w.save_local(&people);
+    w.sync().ok();
+    let gone = &people[0];
+    let rid = w.remote_id(Contact, &gone.id);
+    w.archive_local(&gone.id);
+    w.sync().ok();
+    assert!(w.crm.record(Contact, &rid).archived);
+    assert_eq!(w.crm.live(Contact).len(), 3);
+    // Nothing comes back on later runs, full or not.
+    w.sync().ok();
+    w.run(&["sync", "--full"]).ok();
+    assert!(w.local_record(&gone.id).archived_at.is_some());
+    assert_eq!(w.crm.live(Contact).len(), 3);
+    assert_eq!(
+        w.local(Contact)
+            .iter()
+            .filter(|r| r.archived_at.is_none())
+            .count(),
+        3
+    );
+    w.assert_counts(Contact, 3);
+}
+
+pub fn archiving_in_the_crm_archives_locally_on_a_full_read<C: TestCrm>() {
+    let w = Synced::<C>::start();
+    let (ids, _) = w.crm.seed(6, 0);
+    w.sync().ok();
+    w.crm.archive(Contact, &ids[0]);
+    w.run(&["sync", "--full"]).ok();
+    let first = w.local_for(Contact, &ids[0]);
+    assert!(first.archived_at.is_some(), "{first:?}");
+    w.assert_sync_writes_nothing();
+    w.assert_counts(Contact, 5);
+}
+
+const IGNORE: &str = "on_delete = \"ignore\"\n";
+
+pub fn with_ignore_a_new_local_contact_takes_over_the_crm_contact_its_archived_one_left<
+    C: TestCrm,
+>() {
+    let w = Synced::<C>::start();
+    w.config("", IGNORE);
+    let old = person(1);
+    w.save_local(std::slice::from_ref(&old));
+    w.sync().ok();
+    let rid = w.remote_id(Contact, &old.id);
+    w.archive_local(&old.id);
+    w.sync().ok();
+    assert_eq!(
+        w.crm.record(Contact, &rid).get("email"),
+        Some("person1@example.org")
+    );
+
+    // Someone adds the person again locally, with the same email.
+    let mut again = person(1);
+    again.fields.insert("last_name".into(), "Returned".into());
+    w.save_local(std::slice::from_ref(&again));
+    let run = w.sync();
+    run.ok();
+    assert_eq!(w.remote_id(Contact, &again.id), rid);
+    assert_eq!(crm_last_name(&w, &rid).as_deref(), Some("Returned"));
+    assert!(w.store().list_failures(None).unwrap().is_empty());
+    assert!(w.local_record(&old.id).archived_at.is_some());
+    // Settled: nothing more to do, and the CRM contact's edits reach the new one.
+    w.crm.edit(Contact, &rid, &[("job_title", "Back")]);
+    w.sync().ok();
+    assert_eq!(w.local_record(&again.id).get("job_title"), Some("Back"));
+    assert!(w.local_record(&old.id).get("job_title").is_none());
+}
+
+pub fn with_ignore_a_contact_recreated_in_the_crm_is_paired_with_the_local_one_it_left<
+    C: TestCrm,
+>() {
+    let w = Synced::<C>::start();
+    w.config("", IGNORE);
+    let p = person(1);
+    w.save_local(std::slice::from_ref(&p));
+    w.sync().ok();
+    let rid = w.remote_id(Contact, &p.id);
+    w.crm.archive(Contact, &rid);
+    w.run(&["sync", "--full"]).ok();
+    assert!(w.local_record(&p.id).archived_at.is_none(), "ignored");
+
+    // Someone creates the person again in the CRM, with the same email.
+    tick();
+    let again = w.crm.create(
+        Contact,
+        &[("email", "person1@example.org"), ("job_title", "Rejoined")],
+    );
+    w.sync().ok();
+    let live: Vec<Record> = w
+        .local(Contact)
+        .into_iter()
+        .filter(|r| r.archived_at.is_none())
+        .collect();
+    assert_eq!(live.len(), 1, "one local contact, not two: {live:?}");
+    assert_eq!(live[0].id, p.id);
+    assert_eq!(w.remote_id(Contact, &p.id), again);
+    assert_eq!(w.local_record(&p.id).get("job_title"), Some("Rejoined"));
+    assert_eq!(crm_last_name(&w, &again).as_deref(), Some("Original"));
+}
