@@ -36,8 +36,7 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::clock::{Clock, FixedClock};
-use crate::mapping::Direction;
-use crate::model::ObjectKind;
+use crate::model::{Direction, ObjectKind};
 
 #[derive(Debug, Default)]
 struct State {

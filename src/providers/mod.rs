@@ -20,8 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::mapping::Direction;
-use crate::model::{Millis, ObjectKind};
+use crate::model::{Direction, Millis, ObjectKind};
 
 /// The CRMs crmsync speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

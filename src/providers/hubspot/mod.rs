@@ -117,8 +117,7 @@ use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::mapping::Direction;
-use crate::model::{Millis, ObjectKind};
+use crate::model::{Direction, Millis, ObjectKind};
 use crate::providers::http::{
     CrmHooks, HttpClient, HttpOptions, Lane, Method, RateInfo, Request, Response,
 };
