@@ -152,12 +152,27 @@ pub struct RecordError {
     pub code: Option<String>,
     /// Worth trying again as it is (a timeout, a lock), as opposed to bad data.
     pub retryable: bool,
+    /// What the refusal means to the engine, where it acts on it.
+    #[serde(default)]
+    pub kind: RecordErrorKind,
 }
 
-/// The prefix of [`RecordError::code`] when the CRM refused a create because the record exists
-/// already: `duplicate:<remote id>`. The engine reads that record with
-/// [`Provider::read_by_ids`] and, unless it is linked to another local record already, links
-/// the local record to it and merges the two in the same run (see `crate::engine::execute`).
+/// What a [`RecordError`] means to the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RecordErrorKind {
+    /// A refusal the engine keeps as the record's failure (bad data, a timeout, a lock).
+    #[default]
+    Refused,
+    /// The CRM refused the write because the record exists already: `existing_id` is the CRM
+    /// id of that record. The engine reads it with [`Provider::read_by_ids`] and, unless it is
+    /// linked to another local record already, links the local record to it and merges the
+    /// two in the same run (see `crate::engine::execute`).
+    Duplicate { existing_id: String },
+}
+
+/// How a duplicate's [`RecordError::failure_code`] starts: `duplicate:<remote id>`, the code
+/// a failure keeps in the store and `crmsync status` shows.
 pub const DUPLICATE_CODE_PREFIX: &str = "duplicate:";
 
 /// The prefix of [`RecordError::code`] when the CRM refused a write because it names
@@ -182,12 +197,23 @@ impl RecordError {
             .unwrap_or_default()
     }
 
-    /// The CRM id of the existing record, when the CRM refused a create as a duplicate.
+    /// The CRM id of the existing record, when the CRM refused a write as a duplicate.
     pub fn duplicate_of(&self) -> Option<&str> {
-        self.code
-            .as_deref()?
-            .strip_prefix(DUPLICATE_CODE_PREFIX)
-            .filter(|id| !id.is_empty())
+        match &self.kind {
+            RecordErrorKind::Duplicate { existing_id } if !existing_id.is_empty() => {
+                Some(existing_id)
+            }
+            _ => None,
+        }
+    }
+
+    /// The code a failure keeps in the store: [`RecordError::code`], or for a duplicate
+    /// `duplicate:<remote id>` ([`DUPLICATE_CODE_PREFIX`]).
+    pub fn failure_code(&self) -> Option<String> {
+        match self.duplicate_of() {
+            Some(id) => Some(format!("{DUPLICATE_CODE_PREFIX}{id}")),
+            None => self.code.clone(),
+        }
     }
 }
 

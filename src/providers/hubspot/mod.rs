@@ -63,8 +63,8 @@
 //! HubSpot refuses as a whole with 400 or 409 is split in halves until the refused inputs are
 //! isolated, so one bad record does not fail the other 99.
 //!
-//! A duplicate (409 `Contact already exists. Existing ID: 123`) becomes a [`RecordError`] with
-//! code `duplicate:123` ([`crate::providers::DUPLICATE_CODE_PREFIX`]). The engine then reads
+//! A duplicate (409 `Contact already exists. Existing ID: 123`) becomes a [`RecordError`] of
+//! kind [`RecordErrorKind::Duplicate`] with `existing_id` 123. The engine then reads
 //! contact 123 with [`Provider::read_by_ids`] (`POST /crm/v3/objects/contacts/batch/read` by
 //! id, with its company as the change feed reads it) and, unless 123 is linked to another
 //! local contact already, links the local contact to it and merges the two in the same run,
@@ -122,9 +122,9 @@ use crate::providers::http::{
     CrmHooks, HttpClient, HttpOptions, Lane, Method, RateInfo, Request, Response,
 };
 use crate::providers::{
-    AccountInfo, ChangePage, ChangeQuery, DUPLICATE_CODE_PREFIX, DefaultMapping, FieldOption,
-    FieldSpec, FieldTimes, OAuthSpec, Provider, ProviderContext, ProviderError, ProviderKind,
-    RecordError, RemoteField, RemoteFieldKind, RemoteRecord, RemoteWrite,
+    AccountInfo, ChangePage, ChangeQuery, DefaultMapping, FieldOption, FieldSpec, FieldTimes,
+    OAuthSpec, Provider, ProviderContext, ProviderError, ProviderKind, RecordError,
+    RecordErrorKind, RemoteField, RemoteFieldKind, RemoteRecord, RemoteWrite,
     UNKNOWN_PROPERTIES_CODE_PREFIX, WriteResults,
 };
 
@@ -334,6 +334,7 @@ fn too_long(inputs: &[RemoteWrite]) -> Vec<(usize, RecordError)> {
                     ),
                     code: Some("too_long".into()),
                     retryable: false,
+                    kind: RecordErrorKind::Refused,
                 },
             ));
         }
@@ -392,15 +393,16 @@ where
 }
 
 fn record_error(message: String, status: Option<String>) -> RecordError {
-    let code = match existing_id(&message) {
-        Some(id) => Some(format!("{DUPLICATE_CODE_PREFIX}{id}")),
-        None => status.clone(),
+    let kind = match existing_id(&message) {
+        Some(existing_id) => RecordErrorKind::Duplicate { existing_id },
+        None => RecordErrorKind::Refused,
     };
     let retryable = matches!(status.as_deref(), Some(s) if s == "429" || s.starts_with('5'));
     RecordError {
         message,
-        code,
+        code: status,
         retryable,
+        kind,
     }
 }
 
@@ -927,6 +929,7 @@ impl Matched {
                             .into(),
                         code: None,
                         retryable: true,
+                        kind: RecordErrorKind::Refused,
                     })
                 })
             })
@@ -1607,6 +1610,7 @@ impl Provider for HubSpot {
                         ),
                         code: Some("404".into()),
                         retryable: false,
+                        kind: RecordErrorKind::Refused,
                     }),
                 });
             }
