@@ -573,6 +573,15 @@ pub fn open_with(
     }
 }
 
+/// The built-in field mappings of `kind` for `object`, the same for every account of the CRM,
+/// so known without opening a connection; `None` for a CRM this build cannot connect to.
+pub fn default_mappings(kind: ProviderKind, object: ObjectKind) -> Option<Vec<DefaultMapping>> {
+    match kind {
+        ProviderKind::Hubspot => Some(hubspot::default_mappings(object)),
+        ProviderKind::Pipedrive | ProviderKind::Salesforce => None,
+    }
+}
+
 /// The CRM's own API base URL, where crmsync knows it.
 pub fn default_base_url(kind: ProviderKind) -> Option<&'static str> {
     match kind {
