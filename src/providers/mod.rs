@@ -247,6 +247,17 @@ pub enum ProviderError {
     /// The per-run request budget (`max_requests_per_run`, `--max-requests`) is spent.
     #[error("connection `{connection}` used its budget of {budget} requests for this run")]
     Budget { connection: String, budget: u64 },
+    /// The CRM's allowance of requests for the day is down to the reserve crmsync leaves for
+    /// the account's other uses.
+    #[error(
+        "{crm} allows connection `{connection}` {remaining} more requests today, which crmsync leaves to the account's other uses ({reserve} are kept in reserve)"
+    )]
+    DailyLimit {
+        crm: &'static str,
+        connection: String,
+        remaining: u64,
+        reserve: u64,
+    },
     /// The CRM answered with an error that retries did not cure.
     #[error("{crm} answered {status} for connection `{connection}`: {message}")]
     Api {

@@ -35,12 +35,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::associations::{wants_company, with_primary_company};
+use super::pacing::SEARCH;
 use super::wire::{ObjectList, to_record};
 use super::{
     EXTERNAL_ID, HubSpot, ID_PROPERTY, MERGED_IDS, PRIMARY_COMPANY, modified_property, object_path,
 };
 use crate::model::{Millis, ObjectKind};
-use crate::providers::http::{Lane, Method, Request};
+use crate::providers::http::{Method, Request};
 use crate::providers::{ChangePage, ChangeQuery, ProviderError, RemoteRecord};
 
 /// The stored cursor.
@@ -203,7 +204,7 @@ impl HubSpot {
             .http
             .send_ok(
                 Request::new(Method::Post, format!("/crm/v3/objects/{path}/search"))
-                    .lane(Lane::Search)
+                    .lane(SEARCH)
                     .json(body),
             )
             .await?;

@@ -29,6 +29,7 @@ mod wire;
 
 pub use auth::{DEFAULT_AUTHORIZE_URL, oauth_spec};
 pub use catalogue::default_mappings;
+pub use pacing::SEARCHES_PER_SECOND;
 
 use async_trait::async_trait;
 
@@ -67,6 +68,8 @@ pub struct HubSpotOptions {
     pub search_limit: usize,
     pub list_limit: usize,
     pub archive_scan_interval: Millis,
+    /// Searches sent a second at most (HubSpot allows [`SEARCHES_PER_SECOND`]).
+    pub search_per_second: u32,
 }
 
 /// The search page size a test asks for (`CRMSYNC_TEST_SEARCH_LIMIT`); never in a release build.
@@ -90,6 +93,7 @@ impl Default for HubSpotOptions {
             search_limit: test_search_limit().unwrap_or(SEARCH_LIMIT),
             list_limit: LIST_LIMIT,
             archive_scan_interval: ARCHIVE_SCAN_INTERVAL_MS,
+            search_per_second: SEARCHES_PER_SECOND,
         }
     }
 }
@@ -105,9 +109,9 @@ pub struct HubSpot {
     skew: std::sync::Mutex<Option<Millis>>,
 }
 
-pub(super) const HOOKS: CrmHooks = CrmHooks {
+/// HubSpot's name and how to read its error answers, for the shared client.
+const HOOKS: CrmHooks = CrmHooks {
     name: "HubSpot",
-    rate_info: pacing::rate_info,
     error_message: refusal::error_message,
     throttle_hint: refusal::throttle_hint,
 };
@@ -140,7 +144,13 @@ impl HubSpot {
     ) -> Result<HubSpot, ProviderError> {
         let clock = ctx.clock.clone();
         let overlap = ctx.overlap;
-        let http = HttpClient::new(ctx, DEFAULT_BASE_URL, HOOKS, options.http.clone())?;
+        let http = HttpClient::new(
+            ctx,
+            DEFAULT_BASE_URL,
+            HOOKS,
+            pacing::policy(options.search_per_second),
+            options.http.clone(),
+        )?;
         Ok(HubSpot {
             http,
             clock,
