@@ -32,7 +32,7 @@
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::associations::{wants_company, with_primary_company};
 use super::pacing::SEARCH;
@@ -41,7 +41,7 @@ use super::{
     EXTERNAL_ID, HubSpot, ID_PROPERTY, MERGED_IDS, PRIMARY_COMPANY, modified_property, object_path,
 };
 use crate::model::{Millis, ObjectKind};
-use crate::providers::http::{Method, Request};
+use crate::providers::http::{Method, Request, Response};
 use crate::providers::{ChangePage, ChangeQuery, ProviderError, RemoteRecord};
 
 /// The stored cursor.
@@ -98,116 +98,120 @@ impl HubSpot {
         let object = query.object;
         let path = object_path(object)?;
         let modified = modified_property(object);
-        let now = self.clock.now();
-        let mut t: PageToken = match &query.page {
-            Some(p) => serde_json::from_str(p).map_err(|e| {
-                ProviderError::Other(format!("invalid HubSpot page token `{p}`: {e}"))
-            })?,
-            None => {
-                let cursor = match &query.since {
-                    Some(s) => Some(serde_json::from_str::<Cursor>(s).map_err(|e| {
-                        ProviderError::Other(format!(
-                            "the stored HubSpot cursor `{s}` cannot be read ({e}); run \
-                             `crmsync sync --full` to read everything again"
-                        ))
-                    })?),
-                    None => None,
-                };
-                PageToken {
-                    from: cursor.as_ref().map(|c| c.since),
-                    past: false,
-                    tie: None,
-                    newest: None,
-                    at_newest: Vec::new(),
-                    old_since: cursor.as_ref().map(|c| c.since),
-                    old_archive_scan: cursor.as_ref().map_or(0, |c| c.archive_scan),
-                    crm_started_at: None,
-                    scan_archived: cursor
-                        .as_ref()
-                        .is_none_or(|c| now - c.archive_scan >= self.options.archive_scan_interval),
-                    in_archived: false,
-                    archived_after: None,
-                    started_at: now,
-                }
-            }
-        };
+        let mut t = self.page_token(query)?;
         let props = self.search_properties(object, properties);
-
         if t.in_archived {
-            let after = t.archived_after.clone();
-            let mut req = Request::new(Method::Get, format!("/crm/v3/objects/{path}"))
-                .query("archived", "true")
-                .query("limit", self.options.list_limit.to_string())
-                .query("properties", props.join(","));
-            if let Some(a) = after {
-                req = req.query("after", a);
-            }
-            let resp = self.http.send_ok(req).await?;
-            let list: ObjectList = self.parse(&resp, "an archived list")?;
-            let records = list
-                .results
-                .into_iter()
-                .map(|o| {
-                    let mut r = to_record(o, modified);
-                    r.archived = true;
-                    r
-                })
-                .collect();
-            let next = list.paging.and_then(|p| p.next).map(|n| n.after);
-            return Ok(match next {
-                Some(a) => {
-                    t.archived_after = Some(a);
-                    ChangePage {
-                        records,
-                        checkpoint: Some(self.checkpoint(&t, false, false)),
-                        next: Some(serde_json::to_string(&t).expect("token serialises")),
-                    }
-                }
-                None => ChangePage {
-                    records,
-                    checkpoint: Some(self.checkpoint(&t, true, true)),
-                    next: None,
-                },
-            });
+            return self.archived_page(path, modified, &props, t).await;
         }
-
-        let filter = |op: &str, prop: &str, value: String| json!({ "propertyName": prop, "operator": op, "value": value });
-        let (filters, sort) = match t.tie {
-            Some((at, last)) => (
-                vec![
-                    filter("EQ", modified, at.to_string()),
-                    filter("GT", ID_PROPERTY, last.to_string()),
-                ],
-                ID_PROPERTY,
-            ),
-            None => (
-                t.from
-                    .map(|from| {
-                        filter(
-                            if t.past { "GT" } else { "GTE" },
-                            modified,
-                            from.to_string(),
-                        )
-                    })
-                    .into_iter()
-                    .collect(),
-                modified,
-            ),
-        };
-        let body = json!({
-            "filterGroups": if filters.is_empty() { json!([]) } else { json!([{ "filters": filters }]) },
-            "sorts": [{ "propertyName": sort, "direction": "ASCENDING" }],
-            "properties": props,
-            "limit": self.options.search_limit,
-        });
         let resp = self
             .http
             .send_ok(
                 Request::new(Method::Post, format!("/crm/v3/objects/{path}/search"))
                     .lane(SEARCH)
-                    .json(body),
+                    .json(search_body(&t, modified, &props, self.options.search_limit)),
             )
             .await?;
+        self.note_crm_clock(&resp, &mut t);
+        let list: ObjectList = self.parse(&resp, "a search")?;
+        let full = list.results.len() >= self.options.search_limit;
+        let page = take_page(&mut t, list, modified, wants_company(object, properties));
+        let more = advance(&mut t, full, &page, path)?;
+        if more {
+            return Ok(self.go_on(page.records, &t));
+        }
+        if t.scan_archived {
+            t.in_archived = true;
+            t.archived_after = None;
+            return Ok(self.go_on(page.records, &t));
+        }
+        Ok(ChangePage {
+            records: page.records,
+            checkpoint: Some(self.checkpoint(&t, false, true)),
+            next: None,
+        })
+    }
+
+    /// Where the read stands: the continuation of `query.page`, or a new read from the stored
+    /// cursor (everything when there is none).
+    fn page_token(&self, query: &ChangeQuery) -> Result<PageToken, ProviderError> {
+        if let Some(p) = &query.page {
+            return serde_json::from_str(p).map_err(|e| {
+                ProviderError::Other(format!("invalid HubSpot page token `{p}`: {e}"))
+            });
+        }
+        let now = self.clock.now();
+        let cursor = match &query.since {
+            Some(s) => Some(serde_json::from_str::<Cursor>(s).map_err(|e| {
+                ProviderError::Other(format!(
+                    "the stored HubSpot cursor `{s}` cannot be read ({e}); run \
+                     `crmsync sync --full` to read everything again"
+                ))
+            })?),
+            None => None,
+        };
+        Ok(PageToken {
+            from: cursor.as_ref().map(|c| c.since),
+            past: false,
+            tie: None,
+            newest: None,
+            at_newest: Vec::new(),
+            old_since: cursor.as_ref().map(|c| c.since),
+            old_archive_scan: cursor.as_ref().map_or(0, |c| c.archive_scan),
+            crm_started_at: None,
+            scan_archived: cursor
+                .as_ref()
+                .is_none_or(|c| now - c.archive_scan >= self.options.archive_scan_interval),
+            in_archived: false,
+            archived_after: None,
+            started_at: now,
+        })
+    }
+
+    /// One page of the archived list, after the search is done.
+    async fn archived_page(
+        &self,
+        path: &str,
+        modified: &str,
+        props: &[String],
+        mut t: PageToken,
+    ) -> Result<ChangePage, ProviderError> {
+        let after = t.archived_after.clone();
+        let mut req = Request::new(Method::Get, format!("/crm/v3/objects/{path}"))
+            .query("archived", "true")
+            .query("limit", self.options.list_limit.to_string())
+            .query("properties", props.join(","));
+        if let Some(a) = after {
+            req = req.query("after", a);
+        }
+        let resp = self.http.send_ok(req).await?;
+        let list: ObjectList = self.parse(&resp, "an archived list")?;
+        let records = list
+            .results
+            .into_iter()
+            .map(|o| {
+                let mut r = to_record(o, modified);
+                r.archived = true;
+                r
+            })
+            .collect();
+        let next = list.paging.and_then(|p| p.next).map(|n| n.after);
+        Ok(match next {
+            Some(a) => {
+                t.archived_after = Some(a);
+                self.go_on(records, &t)
+            }
+            None => ChangePage {
+                records,
+                checkpoint: Some(self.checkpoint(&t, true, true)),
+                next: None,
+            },
+        })
+    }
+
+    /// Reads HubSpot's clock from a search answer's `Date` header: the skew
+    /// ([`Provider::clock_skew`](crate::providers::Provider::clock_skew)), and the read's start
+    /// when this is its first search.
+    fn note_crm_clock(&self, resp: &Response, t: &mut PageToken) {
         if let Some(at) = resp
             .headers
             .get(reqwest::header::DATE)
@@ -222,89 +226,15 @@ impl HubSpot {
             *self.skew.lock().unwrap_or_else(|e| e.into_inner()) = Some(skew);
             t.crm_started_at.get_or_insert(at);
         }
-        let list: ObjectList = self.parse(&resp, "a search")?;
-        let full = list.results.len() >= self.options.search_limit;
-        let seen_at_newest: BTreeSet<String> = t.at_newest.iter().cloned().collect();
-        let mut stamps: Vec<Millis> = Vec::with_capacity(list.results.len());
-        let mut last_id: Option<u64> = None;
-        let mut records: Vec<RemoteRecord> = Vec::with_capacity(list.results.len());
-        let company = wants_company(object, properties);
-        for o in list.results {
-            let mut r = to_record(o, modified);
-            if company {
-                with_primary_company(&mut r);
-            }
-            let stamp = r
-                .props
-                .get(modified)
-                .and_then(|v| crate::clock::parse_instant(v))
-                .unwrap_or(r.updated_at);
-            stamps.push(stamp);
-            last_id = last_id.max(r.id.parse().ok());
-            if Some(stamp) == t.newest && seen_at_newest.contains(&r.id) {
-                continue;
-            }
-            match t.newest {
-                Some(n) if stamp < n => {}
-                Some(n) if stamp == n => t.at_newest.push(r.id.clone()),
-                _ => {
-                    t.newest = Some(stamp);
-                    t.at_newest = vec![r.id.clone()];
-                }
-            }
-            records.push(r);
-        }
-        let more = match t.tie {
-            Some((at, _)) if full => {
-                let last = last_id.ok_or_else(|| {
-                    ProviderError::Other(format!("HubSpot sent {path} without a numeric id"))
-                })?;
-                t.tie = Some((at, last));
-                true
-            }
-            Some((at, _)) => {
-                // Every record at `at` is read: go on past it.
-                t.tie = None;
-                t.from = Some(at);
-                t.past = true;
-                t.at_newest.clear();
-                true
-            }
-            None if full => {
-                let (first, last) = (stamps[0], stamps[stamps.len() - 1]);
-                if first == last {
-                    // A page's worth of records share one time: page them by id.
-                    tracing::debug!(at = first, "a search page at one time; paging it by id");
-                    t.tie = Some((first, 0));
-                } else {
-                    t.from = Some(last);
-                    t.past = false;
-                }
-                true
-            }
-            None => false,
-        };
-        if more {
-            return Ok(ChangePage {
-                records,
-                checkpoint: Some(self.checkpoint(&t, false, false)),
-                next: Some(serde_json::to_string(&t).expect("token serialises")),
-            });
-        }
-        if t.scan_archived {
-            t.in_archived = true;
-            t.archived_after = None;
-            return Ok(ChangePage {
-                records,
-                checkpoint: Some(self.checkpoint(&t, false, false)),
-                next: Some(serde_json::to_string(&t).expect("token serialises")),
-            });
-        }
-        Ok(ChangePage {
+    }
+
+    /// A page with more to come: its records, a checkpoint, and the token of the next page.
+    fn go_on(&self, records: Vec<RemoteRecord>, t: &PageToken) -> ChangePage {
+        ChangePage {
             records,
-            checkpoint: Some(self.checkpoint(&t, false, true)),
-            next: None,
-        })
+            checkpoint: Some(self.checkpoint(t, false, false)),
+            next: Some(serde_json::to_string(t).expect("token serialises")),
+        }
     }
 
     fn checkpoint(&self, t: &PageToken, archive_done: bool, complete: bool) -> String {
@@ -358,6 +288,126 @@ impl HubSpot {
         }
         props
     }
+}
+
+/// The search for the next page: `GTE` (or `GT`) the bound sorted by modification time, or,
+/// while one time is paged by id, `EQ` that time and `GT` the last id, sorted by id.
+fn search_body(t: &PageToken, modified: &str, props: &[String], limit: usize) -> Value {
+    let filter = |op: &str, prop: &str, value: String| json!({ "propertyName": prop, "operator": op, "value": value });
+    let (filters, sort) = match t.tie {
+        Some((at, last)) => (
+            vec![
+                filter("EQ", modified, at.to_string()),
+                filter("GT", ID_PROPERTY, last.to_string()),
+            ],
+            ID_PROPERTY,
+        ),
+        None => (
+            t.from
+                .map(|from| {
+                    filter(
+                        if t.past { "GT" } else { "GTE" },
+                        modified,
+                        from.to_string(),
+                    )
+                })
+                .into_iter()
+                .collect(),
+            modified,
+        ),
+    };
+    json!({
+        "filterGroups": if filters.is_empty() { json!([]) } else { json!([{ "filters": filters }]) },
+        "sorts": [{ "propertyName": sort, "direction": "ASCENDING" }],
+        "properties": props,
+        "limit": limit,
+    })
+}
+
+/// A search page as read: the records not read before, and the modification time of each
+/// result and the highest id, which say where the next search starts.
+struct SearchPage {
+    records: Vec<RemoteRecord>,
+    stamps: Vec<Millis>,
+    last_id: Option<u64>,
+}
+
+/// Takes the records of a search answer, dropping those already read at the newest time and
+/// keeping that time and its ids in `t`.
+fn take_page(t: &mut PageToken, list: ObjectList, modified: &str, company: bool) -> SearchPage {
+    let seen_at_newest: BTreeSet<String> = t.at_newest.iter().cloned().collect();
+    let mut page = SearchPage {
+        records: Vec::with_capacity(list.results.len()),
+        stamps: Vec::with_capacity(list.results.len()),
+        last_id: None,
+    };
+    for o in list.results {
+        let mut r = to_record(o, modified);
+        if company {
+            with_primary_company(&mut r);
+        }
+        let stamp = r
+            .props
+            .get(modified)
+            .and_then(|v| crate::clock::parse_instant(v))
+            .unwrap_or(r.updated_at);
+        page.stamps.push(stamp);
+        page.last_id = page.last_id.max(r.id.parse().ok());
+        if Some(stamp) == t.newest && seen_at_newest.contains(&r.id) {
+            continue;
+        }
+        match t.newest {
+            Some(n) if stamp < n => {}
+            Some(n) if stamp == n => t.at_newest.push(r.id.clone()),
+            _ => {
+                t.newest = Some(stamp);
+                t.at_newest = vec![r.id.clone()];
+            }
+        }
+        page.records.push(r);
+    }
+    page
+}
+
+/// Moves `t` past a search page; says whether another search follows. A `full` page goes on
+/// from its last time, or is paged by id when all of it shares one time; a page of a time paged
+/// by id goes on by id while full, then past that time.
+fn advance(
+    t: &mut PageToken,
+    full: bool,
+    page: &SearchPage,
+    path: &str,
+) -> Result<bool, ProviderError> {
+    Ok(match t.tie {
+        Some((at, _)) if full => {
+            let last = page.last_id.ok_or_else(|| {
+                ProviderError::Other(format!("HubSpot sent {path} without a numeric id"))
+            })?;
+            t.tie = Some((at, last));
+            true
+        }
+        Some((at, _)) => {
+            // Every record at `at` is read: go on past it.
+            t.tie = None;
+            t.from = Some(at);
+            t.past = true;
+            t.at_newest.clear();
+            true
+        }
+        None if full => {
+            let (first, last) = (page.stamps[0], page.stamps[page.stamps.len() - 1]);
+            if first == last {
+                // A page's worth of records share one time: page them by id.
+                tracing::debug!(at = first, "a search page at one time; paging it by id");
+                t.tie = Some((first, 0));
+            } else {
+                t.from = Some(last);
+                t.past = false;
+            }
+            true
+        }
+        None => false,
+    })
 }
 
 /// The ids HubSpot merged into `record`, as its `hs_merged_object_ids` lists them.
