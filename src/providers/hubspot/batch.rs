@@ -111,76 +111,28 @@ impl HubSpot {
             return out;
         }
         let path = object_path(object)?;
-        let modified = modified_property(object);
         if let Some(w) = inputs.iter().find(|w| w.remote_id.is_none()) {
             return Err(ProviderError::Other(format!(
                 "cannot update record `{}` in HubSpot without its HubSpot id",
                 w.local_id
             )));
         }
-        let key = |w: &RemoteWrite| w.remote_id.clone().unwrap_or_default();
         let has_props = |w: &RemoteWrite| {
             w.set_external_id || w.props.keys().any(|k| !k.starts_with("associations."))
         };
         let (writes, reads): (Vec<usize>, Vec<usize>) =
             (0..inputs.len()).partition(|i| has_props(&inputs[*i]));
         let mut results: Vec<Option<Result<RemoteRecord, RecordError>>> = vec![None; inputs.len()];
-        let write_inputs: Vec<RemoteWrite> = writes.iter().map(|i| inputs[*i].clone()).collect();
-        if !write_inputs.is_empty() {
-            let url = format!("/crm/v3/objects/{path}/batch/update");
-            let body = |chunk: &[RemoteWrite]| {
-                let inputs: Vec<Value> = chunk
-                    .iter()
-                    .map(|w| {
-                        let mut props = props_body(&w.props, false);
-                        if w.set_external_id {
-                            props[EXTERNAL_ID] = Value::String(w.local_id.clone());
-                        }
-                        json!({ "id": w.remote_id, "properties": props })
-                    })
-                    .collect();
-                json!({ "inputs": inputs })
-            };
-            let mut out = self
-                .batch_write(&url, &write_inputs, &key, &body, modified)
-                .await?;
-            self.claim_merged(object, &write_inputs, &mut out).await?;
-            for (i, r) in writes.iter().zip(out.finish()) {
+        if !writes.is_empty() {
+            let write_inputs: Vec<RemoteWrite> =
+                writes.iter().map(|i| inputs[*i].clone()).collect();
+            let written = self.update_properties(object, path, &write_inputs).await?;
+            for (i, r) in writes.iter().zip(written) {
                 results[*i] = Some(r);
             }
         }
         if !reads.is_empty() {
-            // Only the company changed: HubSpot's current version is read back instead (a
-            // record merged away reads as the one it went into, which lists it).
-            let ids: Vec<String> = reads.iter().map(|i| key(&inputs[*i])).collect();
-            let mut found = self
-                .batch_read(
-                    object,
-                    None,
-                    &ids,
-                    &[COMPANY_ASSOCIATION.to_string(), MERGED_IDS.to_string()],
-                )
-                .await?;
-            for i in reads {
-                let id = key(&inputs[i]);
-                let at = found
-                    .iter()
-                    .position(|r| r.id == id)
-                    .or_else(|| found.iter().position(|r| answers_for(r, &id)));
-                results[i] = Some(match at {
-                    Some(at) => Ok(found.swap_remove(at)),
-                    None => Err(RecordError {
-                        message: format!(
-                            "HubSpot has no live {object} `{id}` (archived or deleted there): \
-                             restore it in HubSpot, or archive the local record, then run \
-                             `crmsync retry`"
-                        ),
-                        code: Some("404".into()),
-                        retryable: false,
-                        kind: RecordErrorKind::Refused,
-                    }),
-                });
-            }
+            self.read_back(object, inputs, reads, &mut results).await?;
         }
         let mut results: WriteResults<RemoteRecord> = results
             .into_iter()
@@ -197,6 +149,77 @@ impl HubSpot {
             self.apply_companies(inputs, &mut results, false).await?;
         }
         Ok(results)
+    }
+
+    /// `POST …/batch/update` of inputs that set properties, each answered as HubSpot now holds
+    /// the record (a record merged away by the record it went into).
+    async fn update_properties(
+        &self,
+        object: ObjectKind,
+        path: &str,
+        inputs: &[RemoteWrite],
+    ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
+        let url = format!("/crm/v3/objects/{path}/batch/update");
+        let body = |chunk: &[RemoteWrite]| {
+            let inputs: Vec<Value> = chunk
+                .iter()
+                .map(|w| {
+                    let mut props = props_body(&w.props, false);
+                    if w.set_external_id {
+                        props[EXTERNAL_ID] = Value::String(w.local_id.clone());
+                    }
+                    json!({ "id": w.remote_id, "properties": props })
+                })
+                .collect();
+            json!({ "inputs": inputs })
+        };
+        let modified = modified_property(object);
+        let mut out = self
+            .batch_write(&url, inputs, &remote_key, &body, modified)
+            .await?;
+        self.claim_merged(object, inputs, &mut out).await?;
+        Ok(out.finish())
+    }
+
+    /// Answers the inputs `reads`, which change only the company: HubSpot's current version is
+    /// read back instead (a record merged away reads as the one it went into, which lists it).
+    async fn read_back(
+        &self,
+        object: ObjectKind,
+        inputs: &[RemoteWrite],
+        reads: Vec<usize>,
+        results: &mut [Option<Result<RemoteRecord, RecordError>>],
+    ) -> Result<(), ProviderError> {
+        let ids: Vec<String> = reads.iter().map(|i| remote_key(&inputs[*i])).collect();
+        let mut found = self
+            .batch_read(
+                object,
+                None,
+                &ids,
+                &[COMPANY_ASSOCIATION.to_string(), MERGED_IDS.to_string()],
+            )
+            .await?;
+        for i in reads {
+            let id = remote_key(&inputs[i]);
+            let at = found
+                .iter()
+                .position(|r| r.id == id)
+                .or_else(|| found.iter().position(|r| answers_for(r, &id)));
+            results[i] = Some(match at {
+                Some(at) => Ok(found.swap_remove(at)),
+                None => Err(RecordError {
+                    message: format!(
+                        "HubSpot has no live {object} `{id}` (archived or deleted there): \
+                         restore it in HubSpot, or archive the local record, then run \
+                         `crmsync retry`"
+                    ),
+                    code: Some("404".into()),
+                    retryable: false,
+                    kind: RecordErrorKind::Refused,
+                }),
+            });
+        }
+        Ok(())
     }
 
     pub(super) async fn archive_records(
@@ -316,6 +339,11 @@ impl HubSpot {
         }
         Ok(())
     }
+}
+
+/// The key an update is matched by: its HubSpot id.
+fn remote_key(w: &RemoteWrite) -> String {
+    w.remote_id.clone().unwrap_or_default()
 }
 
 /// A batch write's outcome per input, `None` where HubSpot did not report on the input, and
