@@ -11,6 +11,16 @@
 //! pseudo-properties named by the provider (for example HubSpot's `associations.companies`),
 //! whose value is the CRM id of the target; the provider's [`DefaultMapping`]s map them to
 //! canonical ref fields.
+//!
+//! # One folder per CRM
+//! A CRM's provider is a folder, `providers/<crm>/`, split by concern as `hubspot/` is: its
+//! JSON (`wire`), its change feed (`feed`), its batch writes and how their answers are matched
+//! (`batch`), its field catalogue and built-in mappings (`catalogue`), its OAuth facts
+//! (`auth`), and its limits (`pacing`, a [`http::PacingPolicy`]), with `mod.rs` holding the
+//! provider and an `impl Provider` that delegates. The shared layer beside the trait
+//! ([`http`]: client, retry, pacing, error text) names no CRM. What is the same for every
+//! account of a CRM is known without a connection: [`default_mappings`], [`oauth_spec`],
+//! [`default_base_url`].
 
 pub mod http;
 pub mod hubspot;

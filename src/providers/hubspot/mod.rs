@@ -50,16 +50,16 @@ pub const COMPANY_ASSOCIATION: &str = "associations.companies";
 
 /// The contact property holding the id of its primary company ("Primary Associated Company
 /// ID"); HubSpot keeps it in step with the primary association.
-pub(super) const PRIMARY_COMPANY: &str = "associatedcompanyid";
+const PRIMARY_COMPANY: &str = "associatedcompanyid";
 /// The read-only property listing the ids HubSpot merged into a record, `;`-separated.
-pub(super) const MERGED_IDS: &str = "hs_merged_object_ids";
+const MERGED_IDS: &str = "hs_merged_object_ids";
 /// How old the last archive scan may be before an incremental read lists archived records.
 pub const ARCHIVE_SCAN_INTERVAL_MS: Millis = 24 * 60 * 60 * 1000;
 /// The id every object has as a searchable property.
-pub(super) const ID_PROPERTY: &str = "hs_object_id";
-pub(super) const BATCH: usize = 100;
-pub(super) const SEARCH_LIMIT: usize = 200;
-pub(super) const LIST_LIMIT: usize = 100;
+const ID_PROPERTY: &str = "hs_object_id";
+const BATCH: usize = 100;
+const SEARCH_LIMIT: usize = 200;
+const LIST_LIMIT: usize = 100;
 
 /// Tuning knobs, mostly for tests: the real values are the defaults.
 #[derive(Debug, Clone)]
@@ -116,7 +116,7 @@ const HOOKS: CrmHooks = CrmHooks {
     throttle_hint: refusal::throttle_hint,
 };
 
-pub(super) fn object_path(object: ObjectKind) -> Result<&'static str, ProviderError> {
+fn object_path(object: ObjectKind) -> Result<&'static str, ProviderError> {
     match object {
         ObjectKind::Contact => Ok("contacts"),
         ObjectKind::Company => Ok("companies"),
@@ -126,7 +126,7 @@ pub(super) fn object_path(object: ObjectKind) -> Result<&'static str, ProviderEr
     }
 }
 
-pub(super) fn modified_property(object: ObjectKind) -> &'static str {
+fn modified_property(object: ObjectKind) -> &'static str {
     match object {
         ObjectKind::Contact => "lastmodifieddate",
         _ => "hs_lastmodifieddate",
@@ -165,7 +165,7 @@ impl HubSpot {
         &self.http
     }
 
-    pub(super) fn parse<T: serde::de::DeserializeOwned>(
+    fn parse<T: serde::de::DeserializeOwned>(
         &self,
         resp: &Response,
         what: &str,
