@@ -229,3 +229,32 @@ fn field_kind(ty: &str, field_type: &str) -> RemoteFieldKind {
         _ => RemoteFieldKind::Other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::ObjectKind;
+    use crate::providers::{self, ProviderKind};
+
+    #[test]
+    fn built_in_mappings_are_known_by_provider_kind_without_a_connection() {
+        let contact = providers::default_mappings(ProviderKind::Hubspot, ObjectKind::Contact)
+            .expect("HubSpot is available");
+        assert!(
+            contact
+                .iter()
+                .any(|m| m.local == "company_id" && m.remote == "associations.companies")
+        );
+        assert!(
+            contact
+                .iter()
+                .any(|m| m.local == "owner" && m.remote == "hubspot_owner_id")
+        );
+        let company = providers::default_mappings(ProviderKind::Hubspot, ObjectKind::Company)
+            .expect("HubSpot is available");
+        assert_eq!(company.len(), 4);
+        assert_eq!(
+            providers::default_mappings(ProviderKind::Pipedrive, ObjectKind::Contact),
+            None
+        );
+    }
+}
