@@ -1360,8 +1360,8 @@ async fn searches_are_held_just_under_four_a_second() {
     assert_eq!(
         s.hs.http().waits(),
         [
-            (WaitReason::SearchRate, Duration::from_millis(262)),
-            (WaitReason::SearchRate, Duration::from_millis(262))
+            (WaitReason::FixedRate, Duration::from_millis(262)),
+            (WaitReason::FixedRate, Duration::from_millis(262))
         ]
     );
     // Time the client did not sleep still counts: a search a second later is not held.

@@ -1,7 +1,6 @@
 //! `crmsync explain RECORD [FIELD]`
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -9,7 +8,7 @@ use crate::config::Config;
 use crate::mapping::{ConflictPolicy, Direction};
 use crate::model::{Millis, ObjectKind, RecordId};
 use crate::output::table::{or_dash, table};
-use crate::providers::{DefaultMapping, ProviderContext, ProviderError, TokenSource};
+use crate::providers::DefaultMapping;
 use crate::store::{AuditEntry, Conflict, ConflictFilter, Link};
 
 use super::record::{self, decision, when};
@@ -321,23 +320,7 @@ fn rule_of(
     (direction, direction_source, policy, policy_source)
 }
 
-/// A token source for a provider that is never asked to call its CRM.
-struct Offline;
-
-#[async_trait::async_trait]
-impl TokenSource for Offline {
-    async fn access_token(&self) -> Result<String, ProviderError> {
-        Err(ProviderError::Other(
-            "`crmsync explain` reads the local store only and does not call the CRM".into(),
-        ))
-    }
-
-    async fn refresh(&self, _rejected: &str) -> Result<Option<String>, ProviderError> {
-        Ok(None)
-    }
-}
-
-/// The provider's built-in mappings for `kind` (and the provider's name), read without any
+/// The provider's built-in mappings for `kind` (and the provider's name), known without any
 /// network call; `None` when the connection is not configured or its provider is not
 /// available in this build.
 fn built_in_mappings(
@@ -346,22 +329,8 @@ fn built_in_mappings(
     kind: ObjectKind,
 ) -> Option<(String, Vec<DefaultMapping>)> {
     let conn = ctx.config.connections.get(connection)?;
-    let provider = crate::providers::open(
-        conn.provider,
-        ProviderContext {
-            connection: connection.to_string(),
-            base_url: conn.base_url.clone(),
-            tokens: Arc::new(Offline),
-            clock: ctx.clock.clone(),
-            max_requests: Some(0),
-            overlap: crate::providers::DEFAULT_OVERLAP_MS,
-        },
-    )
-    .ok()?;
-    Some((
-        conn.provider.display_name().to_string(),
-        provider.default_mappings(kind),
-    ))
+    let mappings = crate::providers::default_mappings(conn.provider, kind)?;
+    Some((conn.provider.display_name().to_string(), mappings))
 }
 
 /// A serde enum's name as written in the config (`newest-wins`).

@@ -785,7 +785,7 @@ impl Executor<'_> {
             r.journal,
             &WriteFailure {
                 message,
-                code: r.error.code.clone(),
+                code: r.error.failure_code(),
                 at: self.clock.now(),
             },
         )?;
@@ -1001,7 +1001,7 @@ impl Executor<'_> {
                         jid,
                         &WriteFailure {
                             message: e.message.clone(),
-                            code: e.code.clone(),
+                            code: e.failure_code(),
                             at,
                         },
                     )?;

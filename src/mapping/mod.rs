@@ -4,29 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Which way a field flows between the local store and a CRM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Direction {
-    /// Both ways (the default).
-    #[default]
-    Both,
-    /// Local → CRM only; CRM edits are overwritten on the next change.
-    ToCrm,
-    /// CRM → local only.
-    FromCrm,
-    /// Not synced.
-    None,
-}
-
-impl Direction {
-    pub fn pushes(self) -> bool {
-        matches!(self, Direction::Both | Direction::ToCrm)
-    }
-    pub fn pulls(self) -> bool {
-        matches!(self, Direction::Both | Direction::FromCrm)
-    }
-}
+/// Which way a field flows; it lives with the canonical model, which providers and mappings
+/// both build on.
+pub use crate::model::Direction;
 
 /// How a conflict (both sides changed a field to different values) is decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]

@@ -24,6 +24,30 @@ pub type Millis = i64;
 /// Canonical field name → normalised value. Absent means empty.
 pub type Fields = BTreeMap<String, String>;
 
+/// Which way a field flows between the local store and a CRM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// Both ways (the default).
+    #[default]
+    Both,
+    /// Local → CRM only; CRM edits are overwritten on the next change.
+    ToCrm,
+    /// CRM → local only.
+    FromCrm,
+    /// Not synced.
+    None,
+}
+
+impl Direction {
+    pub fn pushes(self) -> bool {
+        matches!(self, Direction::Both | Direction::ToCrm)
+    }
+    pub fn pulls(self) -> bool {
+        matches!(self, Direction::Both | Direction::FromCrm)
+    }
+}
+
 /// The canonical kinds of object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -36,8 +36,7 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::clock::{Clock, FixedClock};
-use crate::mapping::Direction;
-use crate::model::ObjectKind;
+use crate::model::{Direction, ObjectKind};
 
 #[derive(Debug, Default)]
 struct State {
@@ -1034,8 +1033,11 @@ impl Provider for MemoryCrm {
                     }
                     out.push(Err(RecordError {
                         message: format!("Record already exists. Existing ID: {other}"),
-                        code: Some(format!("{DUPLICATE_CODE_PREFIX}{other}")),
+                        code: None,
                         retryable: false,
+                        kind: RecordErrorKind::Duplicate {
+                            existing_id: other.clone(),
+                        },
                     }));
                     if die {
                         return Err(Self::died());
@@ -1104,6 +1106,7 @@ impl Provider for MemoryCrm {
                     message: format!("record {id} not found"),
                     code: Some("404".into()),
                     retryable: false,
+                    kind: RecordErrorKind::Refused,
                 })),
             }
             if die {

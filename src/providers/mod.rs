@@ -11,6 +11,16 @@
 //! pseudo-properties named by the provider (for example HubSpot's `associations.companies`),
 //! whose value is the CRM id of the target; the provider's [`DefaultMapping`]s map them to
 //! canonical ref fields.
+//!
+//! # One folder per CRM
+//! A CRM's provider is a folder, `providers/<crm>/`, split by concern as `hubspot/` is: its
+//! JSON (`wire`), its change feed (`feed`), its batch writes and how their answers are matched
+//! (`batch`), its field catalogue and built-in mappings (`catalogue`), its OAuth facts
+//! (`auth`), and its limits (`pacing`, a [`http::PacingPolicy`]), with `mod.rs` holding the
+//! provider and an `impl Provider` that delegates. The shared layer beside the trait
+//! ([`http`]: client, retry, pacing, error text) names no CRM. What is the same for every
+//! account of a CRM is known without a connection: [`default_mappings`], [`oauth_spec`],
+//! [`default_base_url`].
 
 pub mod http;
 pub mod hubspot;
@@ -20,8 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::mapping::Direction;
-use crate::model::{Millis, ObjectKind};
+use crate::model::{Direction, Millis, ObjectKind};
 
 /// The CRMs crmsync speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -153,12 +162,27 @@ pub struct RecordError {
     pub code: Option<String>,
     /// Worth trying again as it is (a timeout, a lock), as opposed to bad data.
     pub retryable: bool,
+    /// What the refusal means to the engine, where it acts on it.
+    #[serde(default)]
+    pub kind: RecordErrorKind,
 }
 
-/// The prefix of [`RecordError::code`] when the CRM refused a create because the record exists
-/// already: `duplicate:<remote id>`. The engine reads that record with
-/// [`Provider::read_by_ids`] and, unless it is linked to another local record already, links
-/// the local record to it and merges the two in the same run (see `crate::engine::execute`).
+/// What a [`RecordError`] means to the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RecordErrorKind {
+    /// A refusal the engine keeps as the record's failure (bad data, a timeout, a lock).
+    #[default]
+    Refused,
+    /// The CRM refused the write because the record exists already: `existing_id` is the CRM
+    /// id of that record. The engine reads it with [`Provider::read_by_ids`] and, unless it is
+    /// linked to another local record already, links the local record to it and merges the
+    /// two in the same run (see `crate::engine::execute`).
+    Duplicate { existing_id: String },
+}
+
+/// How a duplicate's [`RecordError::failure_code`] starts: `duplicate:<remote id>`, the code
+/// a failure keeps in the store and `crmsync status` shows.
 pub const DUPLICATE_CODE_PREFIX: &str = "duplicate:";
 
 /// The prefix of [`RecordError::code`] when the CRM refused a write because it names
@@ -183,12 +207,23 @@ impl RecordError {
             .unwrap_or_default()
     }
 
-    /// The CRM id of the existing record, when the CRM refused a create as a duplicate.
+    /// The CRM id of the existing record, when the CRM refused a write as a duplicate.
     pub fn duplicate_of(&self) -> Option<&str> {
-        self.code
-            .as_deref()?
-            .strip_prefix(DUPLICATE_CODE_PREFIX)
-            .filter(|id| !id.is_empty())
+        match &self.kind {
+            RecordErrorKind::Duplicate { existing_id } if !existing_id.is_empty() => {
+                Some(existing_id)
+            }
+            _ => None,
+        }
+    }
+
+    /// The code a failure keeps in the store: [`RecordError::code`], or for a duplicate
+    /// `duplicate:<remote id>` ([`DUPLICATE_CODE_PREFIX`]).
+    pub fn failure_code(&self) -> Option<String> {
+        match self.duplicate_of() {
+            Some(id) => Some(format!("{DUPLICATE_CODE_PREFIX}{id}")),
+            None => self.code.clone(),
+        }
     }
 }
 
@@ -222,6 +257,17 @@ pub enum ProviderError {
     /// The per-run request budget (`max_requests_per_run`, `--max-requests`) is spent.
     #[error("connection `{connection}` used its budget of {budget} requests for this run")]
     Budget { connection: String, budget: u64 },
+    /// The CRM's allowance of requests for the day is down to the reserve crmsync leaves for
+    /// the account's other uses.
+    #[error(
+        "{crm} allows connection `{connection}` {remaining} more requests today, which crmsync leaves to the account's other uses ({reserve} are kept in reserve)"
+    )]
+    DailyLimit {
+        crm: &'static str,
+        connection: String,
+        remaining: u64,
+        reserve: u64,
+    },
     /// The CRM answered with an error that retries did not cure.
     #[error("{crm} answered {status} for connection `{connection}`: {message}")]
     Api {
@@ -545,6 +591,15 @@ pub fn open_with(
             "{} connections are not available yet in this version of crmsync: only `hubspot` is",
             kind.display_name()
         ))),
+    }
+}
+
+/// The built-in field mappings of `kind` for `object`, the same for every account of the CRM,
+/// so known without opening a connection; `None` for a CRM this build cannot connect to.
+pub fn default_mappings(kind: ProviderKind, object: ObjectKind) -> Option<Vec<DefaultMapping>> {
+    match kind {
+        ProviderKind::Hubspot => Some(hubspot::default_mappings(object)),
+        ProviderKind::Pipedrive | ProviderKind::Salesforce => None,
     }
 }
 

@@ -1,0 +1,532 @@
+//! The client every provider sends its requests through: one `reqwest::Client` (rustls with
+//! ring, redirects off, timeouts), with, around every request, the run's budget, the
+//! provider's pacing ([`super::pacing`]), retries ([`super::retry`]) and one token refresh on
+//! 401. Requests waiting for their answers are listed by [`waiting`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use serde::de::DeserializeOwned;
+
+use super::error::{summarise_body, untrusted_certificate, with_root_cause};
+use super::pacing::{Lane, Pacer, PacingPolicy, Ticket, WaitReason};
+use super::retry::{self, Attempt};
+use super::{HttpOptions, TIMEOUT_SETTING, check_base_url, install_crypto_provider};
+use crate::providers::{ProviderContext, ProviderError};
+
+/// The CRM-specific parts the client needs to know.
+#[derive(Debug, Clone, Copy)]
+pub struct CrmHooks {
+    /// The CRM's name as people write it (`Pipedrive`).
+    pub name: &'static str,
+    /// Extracts the CRM's own message from an error body (falls back to the body text).
+    pub error_message: fn(&str) -> Option<String>,
+    /// How long to wait before retrying a 429 without `Retry-After`, from its body.
+    pub throttle_hint: fn(&str) -> Option<Duration>,
+}
+
+/// HTTP methods the providers use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    fn as_reqwest(self) -> reqwest::Method {
+        match self {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Patch => reqwest::Method::PATCH,
+            Method::Delete => reqwest::Method::DELETE,
+        }
+    }
+}
+
+/// One request, relative to the client's base URL.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    /// Path starting with `/`, without the query.
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub body: Option<serde_json::Value>,
+    pub lane: Lane,
+    /// The record the request is about, for error messages.
+    pub record: Option<String>,
+}
+
+impl Request {
+    pub fn new(method: Method, path: impl Into<String>) -> Request {
+        Request {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            body: None,
+            lane: Lane::General,
+            record: None,
+        }
+    }
+    pub fn query(mut self, key: &str, value: impl Into<String>) -> Request {
+        self.query.push((key.to_string(), value.into()));
+        self
+    }
+    pub fn json(mut self, body: serde_json::Value) -> Request {
+        self.body = Some(body);
+        self
+    }
+    pub fn lane(mut self, lane: Lane) -> Request {
+        self.lane = lane;
+        self
+    }
+    pub fn record(mut self, record: impl Into<String>) -> Request {
+        self.record = Some(record.into());
+        self
+    }
+}
+
+/// A response whose status was final (not retried).
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Response {
+    /// The body parsed as JSON.
+    pub fn json<T: DeserializeOwned>(&self, crm: &str, what: &str) -> Result<T, ProviderError> {
+        serde_json::from_str(&self.body).map_err(|e| {
+            ProviderError::Other(format!(
+                "{crm} sent a response to {what} that crmsync cannot read: {e}"
+            ))
+        })
+    }
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// A CRM client shared by one provider.
+pub struct HttpClient {
+    client: reqwest::Client,
+    base_url: String,
+    ctx: ProviderContext,
+    hooks: CrmHooks,
+    options: HttpOptions,
+    sent: AtomicU64,
+    pacer: Pacer,
+    token: tokio::sync::Mutex<Option<String>>,
+}
+
+impl HttpClient {
+    pub fn new(
+        ctx: ProviderContext,
+        default_base_url: &str,
+        hooks: CrmHooks,
+        pacing: PacingPolicy,
+        options: HttpOptions,
+    ) -> Result<HttpClient, ProviderError> {
+        if let Some(url) = &ctx.base_url {
+            check_base_url(url).map_err(|m| {
+                ProviderError::Other(format!("connection `{}`: `base_url` {m}", ctx.connection))
+            })?;
+        }
+        install_crypto_provider();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(options.timeout)
+            .connect_timeout(options.connect_timeout)
+            .user_agent(concat!("crmsync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ProviderError::Other(format!("could not build an HTTP client: {e}")))?;
+        let base_url = ctx
+            .base_url
+            .clone()
+            .unwrap_or_else(|| default_base_url.to_string())
+            .trim_end_matches('/')
+            .to_string();
+        let pacer = Pacer::new(
+            pacing,
+            options.rate_margin,
+            options.no_sleep,
+            ctx.clock.clone(),
+        );
+        Ok(HttpClient {
+            client,
+            base_url,
+            ctx,
+            hooks,
+            options,
+            sent: AtomicU64::new(0),
+            pacer,
+            token: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn connection(&self) -> &str {
+        &self.ctx.connection
+    }
+
+    pub fn crm(&self) -> &'static str {
+        self.hooks.name
+    }
+
+    /// Requests sent so far (every attempt counts).
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
+    }
+
+    /// Every wait computed so far, slept or not, in order.
+    pub fn waits(&self) -> Vec<(WaitReason, Duration)> {
+        self.pacer.waits()
+    }
+
+    /// The CRM's message from an error body, else a summary of the body (its first line of
+    /// text, shortened; the text of an HTML page, never its markup).
+    pub fn error_text(&self, body: &str) -> String {
+        (self.hooks.error_message)(body)
+            .or_else(|| summarise_body(body))
+            .unwrap_or_else(|| "no message".to_string())
+    }
+
+    /// What an error answer says: the CRM's message, or, for a body that is not the CRM's
+    /// error JSON (a proxy's HTML page), the status's reason and a summary of the body. The
+    /// status itself is said once, by the error that carries it.
+    fn describe(&self, status: u16, body: &str) -> String {
+        if let Some(message) = (self.hooks.error_message)(body) {
+            return message;
+        }
+        let reason = reqwest::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("no reason given");
+        match summarise_body(body) {
+            Some(summary) => format!("{reason}, {summary}"),
+            None => format!("{reason}, with an empty body"),
+        }
+    }
+
+    /// The error for a final non-success response.
+    pub fn api_error(&self, req: &Request, resp: &Response) -> ProviderError {
+        let mut message = self.describe(resp.status, &resp.body);
+        if let Some(record) = &req.record {
+            message = format!("record `{record}`: {message}");
+        }
+        ProviderError::Api {
+            crm: self.hooks.name,
+            connection: self.ctx.connection.clone(),
+            status: resp.status,
+            message,
+        }
+    }
+
+    /// Sends `req` and fails on any non-2xx final status.
+    pub async fn send_ok(&self, req: Request) -> Result<Response, ProviderError> {
+        let resp = self.send(req.clone()).await?;
+        if resp.is_success() {
+            Ok(resp)
+        } else {
+            Err(self.api_error(&req, &resp))
+        }
+    }
+
+    /// Sends `req` with pacing, retries and one refresh on 401. Returns the final response,
+    /// whatever its status, unless retries ran out or the credentials were refused.
+    pub async fn send(&self, req: Request) -> Result<Response, ProviderError> {
+        let mut attempt: u32 = 0;
+        let mut refreshed = false;
+        loop {
+            attempt += 1;
+            self.take_budget()?;
+            let token = self.current_token().await?;
+            let ticket =
+                self.pacer
+                    .pace(req.lane)
+                    .await
+                    .map_err(|spent| ProviderError::DailyLimit {
+                        crm: self.hooks.name,
+                        connection: self.ctx.connection.clone(),
+                        remaining: spent.remaining,
+                        reserve: spent.reserve,
+                    })?;
+            match self.attempt(&req, &token, ticket).await {
+                Attempt::Done(resp) if resp.status == 401 => {
+                    if refreshed {
+                        return Err(self.auth_error(&resp));
+                    }
+                    refreshed = true;
+                    tracing::debug!(path = %req.path, "401: refreshing the token once");
+                    match self.ctx.tokens.refresh(&token).await? {
+                        Some(new) => *self.token.lock().await = Some(new),
+                        None => return Err(self.auth_error(&resp)),
+                    }
+                    // The refresh retry does not use up a backoff attempt.
+                    attempt -= 1;
+                }
+                Attempt::Done(resp) => return Ok(resp),
+                Attempt::Fail(why) => {
+                    return Err(ProviderError::Network {
+                        crm: self.hooks.name,
+                        connection: self.ctx.connection.clone(),
+                        message: why,
+                    });
+                }
+                Attempt::Retry { wait, why, status } => {
+                    if attempt >= self.options.max_attempts {
+                        return Err(retry::gave_up(
+                            self.hooks.name,
+                            &self.ctx.connection,
+                            req.record.as_deref(),
+                            why,
+                            status,
+                            attempt,
+                        ));
+                    }
+                    let backoff = retry::backoff(
+                        self.options.backoff_base,
+                        self.options.backoff_cap,
+                        attempt,
+                    );
+                    let wait = wait.map_or(backoff, |w| w.max(Duration::from_millis(1)));
+                    tracing::debug!(
+                        path = %req.path,
+                        attempt,
+                        status,
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying: {why}"
+                    );
+                    self.pacer.wait(WaitReason::Retry, wait).await;
+                }
+            }
+        }
+    }
+
+    fn auth_error(&self, resp: &Response) -> ProviderError {
+        ProviderError::Auth {
+            crm: self.hooks.name,
+            connection: self.ctx.connection.clone(),
+            message: format!(
+                "{}: {}",
+                resp.status,
+                self.describe(resp.status, &resp.body)
+            ),
+        }
+    }
+
+    fn take_budget(&self) -> Result<(), ProviderError> {
+        let budget = self.ctx.max_requests;
+        let prev = self
+            .sent
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| match budget {
+                Some(max) if n >= max => None,
+                _ => Some(n + 1),
+            });
+        match prev {
+            Ok(_) => Ok(()),
+            Err(_) => Err(ProviderError::Budget {
+                connection: self.ctx.connection.clone(),
+                budget: budget.unwrap_or_default(),
+            }),
+        }
+    }
+
+    async fn current_token(&self) -> Result<String, ProviderError> {
+        // A token obtained by refresh is kept; otherwise ask the source each time so that it
+        // can refresh ahead of expiry.
+        if let Some(t) = self.token.lock().await.as_ref() {
+            return Ok(t.clone());
+        }
+        let t = self.ctx.tokens.access_token().await?;
+        if t.is_empty() {
+            return Err(ProviderError::NoToken {
+                connection: self.ctx.connection.clone(),
+                message: "the token source returned an empty token".into(),
+            });
+        }
+        Ok(t)
+    }
+
+    /// One attempt of `req`. `ticket` is its place with the pacer, settled here once the
+    /// answer (or the failure) is in.
+    async fn attempt(&self, req: &Request, token: &str, ticket: Ticket) -> Attempt {
+        let url = format!("{}{}", self.base_url, req.path);
+        let mut builder = self
+            .client
+            .request(req.method.as_reqwest(), &url)
+            .bearer_auth(token)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if !req.query.is_empty() {
+            builder = builder.query(&req.query);
+        }
+        if let Some(body) = &req.body {
+            builder = builder.json(body);
+        }
+        let call = format!("{} {}", req.method.as_reqwest(), req.path);
+        let started = std::time::Instant::now();
+        let exchange = async {
+            let resp = builder.send().await?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let body = resp.text().await;
+            Ok::<_, reqwest::Error>((status, headers, body))
+        };
+        let result = self.watch(&call, exchange).await;
+        let (status, headers, body) = match result {
+            Ok((status, headers, Ok(body))) => (status, headers, body),
+            Ok((_, headers, Err(e))) => {
+                self.pacer.settle(ticket, Some(&headers));
+                let why = self.failure(&call, &e, "reading the answer to");
+                return Attempt::Retry {
+                    wait: None,
+                    why,
+                    status: None,
+                };
+            }
+            Err(e) => {
+                self.pacer.settle(ticket, None);
+                if let Some(why) = untrusted_certificate(&e, &self.base_url) {
+                    tracing::debug!(call, "{why}");
+                    return Attempt::Fail(why);
+                }
+                let why = self.failure(&call, &e, "");
+                tracing::debug!(call, "{why}");
+                return Attempt::Retry {
+                    wait: None,
+                    why,
+                    status: None,
+                };
+            }
+        };
+        tracing::debug!(
+            method = %req.method.as_reqwest(),
+            path = %req.path,
+            status,
+            ms = started.elapsed().as_millis() as u64,
+            "http"
+        );
+        self.pacer.settle(ticket, Some(&headers));
+        if retry::retried(status) {
+            return Attempt::Retry {
+                wait: retry::asked_wait(status, &headers, &body, self.hooks.throttle_hint),
+                why: self.describe(status, &body),
+                status: Some(status),
+            };
+        }
+        Attempt::Done(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Why a request failed without an answer (or with one that could not be read), naming
+    /// the timeout setting when it timed out.
+    fn failure(&self, call: &str, e: &reqwest::Error, reading: &str) -> String {
+        let call = if reading.is_empty() {
+            call.to_string()
+        } else {
+            format!("{reading} {call}")
+        };
+        if e.is_timeout() {
+            format!(
+                "{call} got no answer within {} s, the time one request may take (`{TIMEOUT_SETTING}` in the config)",
+                self.options.timeout.as_secs_f64()
+            )
+        } else {
+            format!("{call} failed: {}", with_root_cause(e))
+        }
+    }
+
+    /// Runs `exchange` (one request and its answer), keeping it in [`waiting`] meanwhile and
+    /// logging at info level, every [`HttpOptions::slow_notice`], which call is still
+    /// waiting.
+    async fn watch<T>(&self, call: &str, exchange: impl Future<Output = T>) -> T {
+        let _entry = WaitingEntry::new(Waiting {
+            crm: self.hooks.name,
+            connection: self.ctx.connection.clone(),
+            call: call.to_string(),
+            since: std::time::Instant::now(),
+            timeout: self.options.timeout,
+        });
+        let notice = self.options.slow_notice.max(Duration::from_millis(1));
+        let mut waited = Duration::ZERO;
+        tokio::pin!(exchange);
+        loop {
+            tokio::select! {
+                out = &mut exchange => return out,
+                () = tokio::time::sleep(notice) => {
+                    waited += notice;
+                    tracing::info!(
+                        "{} (connection `{}`): still waiting for an answer to {call} after {:.1} s; it times out after {} s (`{TIMEOUT_SETTING}`)",
+                        self.hooks.name,
+                        self.ctx.connection,
+                        waited.as_secs_f64(),
+                        self.options.timeout.as_secs_f64(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Shared handle.
+pub type SharedClient = Arc<HttpClient>;
+
+/// A request waiting for its answer right now, as [`waiting`] lists it.
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    /// The CRM's name as people write it.
+    pub crm: &'static str,
+    pub connection: String,
+    /// The method and path (`POST /v1/persons/search`).
+    pub call: String,
+    pub since: std::time::Instant,
+    /// When it gives up.
+    pub timeout: Duration,
+}
+
+static WAITING: Mutex<Vec<(u64, Waiting)>> = Mutex::new(Vec::new());
+static WAITING_IDS: AtomicU64 = AtomicU64::new(0);
+
+/// The requests of this process waiting for their answers, longest-waiting first (for a
+/// progress display to say what a run is waiting for).
+pub fn waiting() -> Vec<Waiting> {
+    let list = WAITING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out: Vec<Waiting> = list.iter().map(|(_, w)| w.clone()).collect();
+    out.sort_by_key(|w| w.since);
+    out
+}
+
+/// An entry of [`waiting`], removed when dropped.
+struct WaitingEntry(u64);
+
+impl WaitingEntry {
+    fn new(w: Waiting) -> WaitingEntry {
+        let id = WAITING_IDS.fetch_add(1, Ordering::Relaxed);
+        WAITING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((id, w));
+        WaitingEntry(id)
+    }
+}
+
+impl Drop for WaitingEntry {
+    fn drop(&mut self) {
+        WAITING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(id, _)| *id != self.0);
+    }
+}

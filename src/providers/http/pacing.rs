@@ -1,0 +1,720 @@
+//! Pacing: keeping a client's requests within the limits its CRM sets.
+//!
+//! A provider describes its CRM's limits as a [`PacingPolicy`]; the shared [`Pacer`] enforces
+//! it around every request. The policy has three parts, each optional:
+//!
+//! - **A window** ([`WindowPolicy`]), read from the rate-limit headers of each answer as a
+//!   [`RateInfo`] (`max`, `remaining`, `window`). From the last reading and the client's own
+//!   requests since (each leaves the window a window after its answer) the pacer works out the
+//!   room the window has now, and sends at once while that is more than the margin
+//!   (`http.rate_limit_margin`); it waits only when the window is full, until its oldest request
+//!   leaves it. A short job is done in one burst; a long one fills each window and waits out
+//!   the rest, never spacing requests evenly while there is room. This serves a rolling window
+//!   and a short burst window alike (a fixed window is a rolling one counted a little
+//!   cautiously).
+//! - **Fixed-rate lanes** ([`FixedRate`]): requests sent on [`Lane::Fixed`] keep a fixed
+//!   number a second, 5% under the CRM's rate, whatever the headers say, and do not count
+//!   against the window.
+//! - **A daily allowance** ([`DailyBudget`]): the requests (or tokens) the CRM still allows
+//!   today, read from the headers as a [`DailyInfo`], less the client's own requests since the
+//!   reading. Once that is down to the [`Reserve`], a request fails at once with
+//!   [`ProviderError::DailyLimit`](crate::providers::ProviderError::DailyLimit) instead of
+//!   waiting for a new day.
+//!
+//! So a rolling ten-second window with a search lane, a two-second burst window with a daily
+//! token budget, and a daily allocation with a reserve and no window are each one policy.
+//!
+//! Waits are measured against the client's [`Clock`]. In no-sleep mode they are computed and
+//! logged but not slept, and the pacer keeps a virtual offset so that it still sees time move
+//! as if it had slept.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+
+use crate::clock::Clock;
+use crate::model::Millis;
+
+/// What a CRM's rate-limit headers say about the current window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateInfo {
+    /// Requests allowed per window.
+    pub max: u64,
+    /// Requests left in the current window.
+    pub remaining: u64,
+    /// The window's length.
+    pub window: Duration,
+}
+
+/// What a CRM's headers say about its daily allowance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyInfo {
+    /// Requests (or tokens) allowed a day.
+    pub max: u64,
+    /// Requests (or tokens) left today.
+    pub remaining: u64,
+}
+
+/// A CRM's limits, as a provider describes them to the shared client.
+#[derive(Debug, Clone, Default)]
+pub struct PacingPolicy {
+    /// The window the CRM's headers tell of, which [`Lane::General`] is paced by; `None`: the
+    /// CRM has none (requests go out as fast as they are sent).
+    pub window: Option<WindowPolicy>,
+    /// Lanes held to a fixed rate, named by [`Lane::Fixed`].
+    pub fixed: Vec<FixedRate>,
+    /// The allowance of a day, which every request counts against.
+    pub daily: Option<DailyBudget>,
+}
+
+/// A rate-limit window told in each answer's headers.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowPolicy {
+    /// Reads the window from an answer's headers.
+    pub read: fn(&HeaderMap) -> Option<RateInfo>,
+}
+
+/// A lane held to a fixed rate whatever the headers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedRate {
+    /// The lane's name, as [`Lane::Fixed`] gives it.
+    pub lane: &'static str,
+    /// The CRM's rate; the pacer keeps 5% under it.
+    pub per_second: u32,
+}
+
+/// A daily allowance told in each answer's headers.
+#[derive(Debug, Clone, Copy)]
+pub struct DailyBudget {
+    /// Reads the allowance from an answer's headers.
+    pub read: fn(&HeaderMap) -> Option<DailyInfo>,
+    /// How much of it crmsync leaves for the account's other uses.
+    pub reserve: Reserve,
+}
+
+/// The part of a daily allowance left unused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reserve {
+    /// A number of requests (or tokens).
+    Requests(u64),
+    /// A share of the day's allowance, in percent.
+    Percent(u8),
+}
+
+impl Reserve {
+    /// The requests kept back of an allowance of `max` a day.
+    pub fn of(self, max: u64) -> u64 {
+        match self {
+            Reserve::Requests(n) => n,
+            Reserve::Percent(p) => max.saturating_mul(u64::from(p.min(100))).div_ceil(100),
+        }
+    }
+}
+
+/// Which pacing lane a request goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lane {
+    /// Paced by the CRM's window ([`PacingPolicy::window`]).
+    General,
+    /// The fixed-rate lane of this name ([`PacingPolicy::fixed`]); a name the policy does not
+    /// list is paced as [`Lane::General`].
+    Fixed(&'static str),
+}
+
+/// Why the client waited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitReason {
+    /// The window was full.
+    Pacing,
+    /// A fixed-rate lane's interval.
+    FixedRate,
+    /// Backing off before a retry.
+    Retry,
+}
+
+#[derive(Debug, Default)]
+struct LaneState {
+    /// When the previous request on this lane started (clock ms, virtual offset included).
+    last_start: Option<Millis>,
+    /// The interval the next request must keep after `last_start`.
+    interval: Millis,
+}
+
+/// A request sent on the general lane, as the pacer keeps it until it has left the window.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    seq: u64,
+    /// When it was sent (clock ms): the CRM counted it no earlier.
+    sent: Millis,
+    /// When its answer (or its failure) came back: the CRM counted it no later.
+    answered: Option<Millis>,
+}
+
+/// The last rate-limit headers read, and which request they answered.
+#[derive(Debug, Clone, Copy)]
+struct Observed {
+    seq: u64,
+    /// When the answer carrying them came back.
+    at: Millis,
+    info: RateInfo,
+}
+
+/// The general lane: what the CRM last said about its window, and this client's own
+/// requests since, from which the room left in the window now is worked out.
+#[derive(Debug, Default)]
+struct WindowState {
+    next_seq: u64,
+    observed: Option<Observed>,
+    /// Requests not yet known to have left the window, oldest first.
+    sent: VecDeque<Sent>,
+}
+
+/// Slack added to a request's answer time before it counts as out of the CRM's window: the
+/// clock reads whole milliseconds, and the CRM timed the request a little before its answer.
+const WINDOW_SLACK_MS: Millis = 2;
+
+impl WindowState {
+    /// Whether `s` has left the window by `now` (counted by the CRM at its answer at the
+    /// latest).
+    fn left(s: &Sent, window: Millis, now: Millis) -> bool {
+        s.answered
+            .is_some_and(|a| a + window + WINDOW_SLACK_MS <= now)
+    }
+
+    /// Requests the window still has room for at `now`, as far as this client can tell: what
+    /// the CRM last said, less this client's requests sent since, plus its requests the CRM
+    /// had counted then that have left the window since. Requests of others (other processes
+    /// of the same app) are seen only through the headers; once a whole window has passed
+    /// since they were read, everything they counted has left it. `None` when the CRM has
+    /// said nothing about its window.
+    fn room(&self, now: Millis) -> Option<i64> {
+        let o = self.observed?;
+        let window = (o.info.window.as_millis() as Millis).max(1);
+        let max = o.info.max as i64;
+        let stale = now >= o.at + window + WINDOW_SLACK_MS;
+        let mut room = if stale { max } else { o.info.remaining as i64 };
+        for s in &self.sent {
+            let left = Self::left(s, window, now);
+            if stale || s.seq > o.seq {
+                // Not in the count the CRM sent (or that count is stale): in the window until
+                // it leaves.
+                if !left {
+                    room -= 1;
+                }
+            } else if left && s.sent + window > o.at {
+                // Counted by the CRM then (it was sent less than a window before), gone now.
+                room += 1;
+            }
+        }
+        Some(room.min(max))
+    }
+
+    /// When the room in the window next grows: the first of this client's requests to leave
+    /// it, or the moment the last reading becomes a window old.
+    fn next_room(&self, now: Millis) -> Option<Millis> {
+        let o = self.observed?;
+        let window = (o.info.window.as_millis() as Millis).max(1);
+        let own = self
+            .sent
+            .iter()
+            .filter(|s| !Self::left(s, window, now))
+            .filter_map(|s| s.answered)
+            .map(|a| a + window + WINDOW_SLACK_MS)
+            .min();
+        let stale = o.at + window + WINDOW_SLACK_MS;
+        let stale = (stale > now).then_some(stale);
+        match (own, stale) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Forgets requests that have left the window and no longer matter to the last reading
+    /// (or every one but the newest thousand, while the CRM sends no headers).
+    fn prune(&mut self, now: Millis) {
+        let Some(o) = self.observed else {
+            while self.sent.len() > 1000 {
+                self.sent.pop_front();
+            }
+            return;
+        };
+        let window = (o.info.window.as_millis() as Millis).max(1);
+        let fresh = now < o.at + window + WINDOW_SLACK_MS;
+        self.sent.retain(|s| {
+            !Self::left(s, window, now) || (fresh && s.seq <= o.seq && s.sent + window > o.at)
+        });
+    }
+
+    /// Takes a place for a request at `now` when the window has more room than `margin`;
+    /// else says how long to wait before asking again.
+    fn take(&mut self, now: Millis, margin: u64) -> Result<u64, Millis> {
+        self.prune(now);
+        if self.room(now).is_none_or(|r| r > margin as i64) {
+            self.next_seq += 1;
+            self.sent.push_back(Sent {
+                seq: self.next_seq,
+                sent: now,
+                answered: None,
+            });
+            return Ok(self.next_seq);
+        }
+        // Nothing of this client's will leave the window before its answer: look again a
+        // little later.
+        let poll = self
+            .observed
+            .map_or(100, |o| {
+                o.info.window.as_millis() as Millis / o.info.max.max(1) as Millis
+            })
+            .max(1);
+        let until = self.next_room(now).unwrap_or(now + poll);
+        Err((until - now).max(1))
+    }
+
+    /// Request `seq` was answered (or failed) at `now`, with `info` in its headers.
+    fn settle(&mut self, seq: u64, now: Millis, info: Option<RateInfo>) {
+        if let Some(s) = self.sent.iter_mut().find(|s| s.seq == seq) {
+            s.answered = Some(now);
+        }
+        if let Some(info) = info
+            && self.observed.is_none_or(|o| o.seq <= seq)
+        {
+            self.observed = Some(Observed { seq, at: now, info });
+        }
+    }
+}
+
+/// The daily allowance as last read, and this client's requests since.
+#[derive(Debug, Default)]
+struct DailyState {
+    reading: Option<DailyInfo>,
+    /// Requests sent since `reading` (requests still out when it was read may be counted in
+    /// it or not: the reserve covers them).
+    since: u64,
+}
+
+impl DailyState {
+    /// Takes one request of the allowance, or says what is left when that is down to the
+    /// reserve.
+    fn take(&mut self, reserve: Reserve) -> Result<(), DailySpent> {
+        if let Some(r) = self.reading {
+            let remaining = r.remaining.saturating_sub(self.since);
+            let reserve = reserve.of(r.max);
+            if remaining <= reserve {
+                return Err(DailySpent { remaining, reserve });
+            }
+        }
+        self.since += 1;
+        Ok(())
+    }
+
+    fn read(&mut self, info: DailyInfo) {
+        self.reading = Some(info);
+        self.since = 0;
+    }
+}
+
+/// The daily allowance is down to its reserve: `remaining` left, `reserve` kept back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailySpent {
+    pub remaining: u64,
+    pub reserve: u64,
+}
+
+#[derive(Debug, Default)]
+struct PacerState {
+    general: WindowState,
+    fixed: HashMap<&'static str, LaneState>,
+    daily: DailyState,
+    /// Time that was computed as waited but not slept (no-sleep mode).
+    skipped: Millis,
+    waits: Vec<(WaitReason, Duration)>,
+}
+
+/// A request's place with the pacer, handed back when its answer is in.
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket {
+    /// Its place in the window, for a request on [`Lane::General`].
+    window: Option<u64>,
+}
+
+/// Enforces one client's [`PacingPolicy`].
+pub struct Pacer {
+    policy: PacingPolicy,
+    /// Requests of the window left unused.
+    margin: u64,
+    no_sleep: bool,
+    clock: Arc<dyn Clock>,
+    state: Mutex<PacerState>,
+}
+
+impl Pacer {
+    pub fn new(policy: PacingPolicy, margin: u64, no_sleep: bool, clock: Arc<dyn Clock>) -> Pacer {
+        Pacer {
+            policy,
+            margin,
+            no_sleep,
+            clock,
+            state: Mutex::new(PacerState::default()),
+        }
+    }
+
+    /// Every wait computed so far, slept or not, in order.
+    pub fn waits(&self) -> Vec<(WaitReason, Duration)> {
+        self.lock().waits.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PacerState> {
+        self.state.lock().expect("pacer lock")
+    }
+
+    fn now(&self, state: &PacerState) -> Millis {
+        self.clock.now() + state.skipped
+    }
+
+    /// Waits until a request on `lane` may be sent, and returns its ticket; fails at once when
+    /// the daily allowance is down to its reserve.
+    ///
+    /// The general lane sends at once while the CRM's window has more room than the margin (a
+    /// rolling window serves a burst as well as an even rate, so a short job is done at once
+    /// and a long one fills each window), and waits only when it has not, until the room grows
+    /// (see [`WindowState::room`]). A fixed-rate lane keeps its rate.
+    pub async fn pace(&self, lane: Lane) -> Result<Ticket, DailySpent> {
+        if let Some(daily) = self.policy.daily {
+            self.lock().daily.take(daily.reserve)?;
+        }
+        let fixed = match lane {
+            Lane::Fixed(name) => self.policy.fixed.iter().find(|f| f.lane == name).copied(),
+            Lane::General => None,
+        };
+        if let Some(fixed) = fixed {
+            self.pace_fixed(fixed).await;
+            return Ok(Ticket { window: None });
+        }
+        loop {
+            let wait = {
+                let mut state = self.lock();
+                let now = self.now(&state);
+                match state.general.take(now, self.margin) {
+                    Ok(seq) => return Ok(Ticket { window: Some(seq) }),
+                    Err(wait) => wait,
+                }
+            };
+            tracing::debug!(
+                wait_ms = wait,
+                margin = self.margin,
+                "the rate-limit window is full"
+            );
+            self.wait(WaitReason::Pacing, Duration::from_millis(wait as u64))
+                .await;
+        }
+    }
+
+    async fn pace_fixed(&self, fixed: FixedRate) {
+        let wait = {
+            let mut state = self.lock();
+            let now = self.now(&state);
+            // 5% under the CRM's rate: at exactly the limit, a little jitter puts one request
+            // too many in some second, and its 429 costs a second's wait.
+            let interval = 1000 * 105 / (100 * Millis::from(fixed.per_second.max(1)));
+            let lane = state.fixed.entry(fixed.lane).or_default();
+            lane.interval = interval;
+            let wait = match lane.last_start {
+                Some(last) => (last + lane.interval - now).max(0),
+                None => 0,
+            };
+            lane.last_start = Some(now + wait);
+            wait
+        };
+        if wait > 0 {
+            self.wait(WaitReason::FixedRate, Duration::from_millis(wait as u64))
+                .await;
+        }
+    }
+
+    /// Settles a request once its answer is in (or it failed, `headers` then `None`): a
+    /// general-lane request leaves the CRM's window a window later, and the window and the
+    /// daily allowance its answer tells of, when they are the newest, are what the pacer goes
+    /// by.
+    pub fn settle(&self, ticket: Ticket, headers: Option<&HeaderMap>) {
+        let window = self
+            .policy
+            .window
+            .zip(headers)
+            .and_then(|(w, h)| (w.read)(h));
+        let daily = self
+            .policy
+            .daily
+            .zip(headers)
+            .and_then(|(d, h)| (d.read)(h));
+        let mut state = self.lock();
+        let now = self.now(&state);
+        if let Some(seq) = ticket.window {
+            state.general.settle(seq, now, window);
+        }
+        if let Some(info) = daily {
+            state.daily.read(info);
+        }
+    }
+
+    /// Waits `d` (or, in no-sleep mode, moves the virtual clock by it), and records the wait.
+    pub async fn wait(&self, reason: WaitReason, d: Duration) {
+        {
+            let mut state = self.lock();
+            state.waits.push((reason, d));
+            if self.no_sleep {
+                state.skipped += d.as_millis() as Millis;
+            }
+        }
+        if self.no_sleep {
+            tracing::debug!(?reason, wait_ms = d.as_millis() as u64, "wait (not slept)");
+        } else {
+            tracing::debug!(?reason, wait_ms = d.as_millis() as u64, "wait");
+            tokio::time::sleep(d).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A CRM with a rolling window: at most `max` requests in any `window` ms; a
+    /// request over it is refused (429) and not counted.
+    struct RollingCrm {
+        max: u64,
+        window: Millis,
+        hits: VecDeque<Millis>,
+    }
+
+    impl RollingCrm {
+        fn new(max: u64, window: Millis) -> RollingCrm {
+            RollingCrm {
+                max,
+                window,
+                hits: VecDeque::new(),
+            }
+        }
+
+        /// Counts a request at `at`: the room left after it, or `None` for a 429.
+        fn hit(&mut self, at: Millis) -> Option<u64> {
+            while self.hits.front().is_some_and(|h| h + self.window <= at) {
+                self.hits.pop_front();
+            }
+            if self.hits.len() as u64 >= self.max {
+                return None;
+            }
+            self.hits.push_back(at);
+            Some(self.max - self.hits.len() as u64)
+        }
+    }
+
+    /// Sends `n` requests one after the other through the pacer against `crm`, each taking
+    /// `latency` ms (counted by the CRM half-way); returns when the last was answered and how
+    /// many were refused.
+    fn drive(crm: &mut RollingCrm, n: usize, margin: u64, latency: Millis) -> (Millis, usize) {
+        let mut lane = WindowState::default();
+        let (mut now, mut refused) = (0, 0);
+        for _ in 0..n {
+            let seq = loop {
+                match lane.take(now, margin) {
+                    Ok(seq) => break seq,
+                    Err(wait) => now += wait,
+                }
+            };
+            let remaining = crm.hit(now + latency / 2);
+            now += latency;
+            refused += usize::from(remaining.is_none());
+            let info = RateInfo {
+                max: crm.max,
+                remaining: remaining.unwrap_or(0),
+                window: Duration::from_millis(crm.window as u64),
+            };
+            lane.settle(seq, now, Some(info));
+        }
+        (now, refused)
+    }
+
+    #[test]
+    fn a_job_within_the_window_goes_out_back_to_back() {
+        let mut crm = RollingCrm::new(100, 10_000);
+        assert_eq!(drive(&mut crm, 97, 3, 10), (970, 0));
+    }
+
+    #[test]
+    fn a_long_job_fills_each_window_and_waits_only_for_the_oldest_to_leave() {
+        // 250 requests of 10 ms at 100 per 10 s: 100 at once, then a window's wait for each
+        // further 100, which is the best a rolling window allows; none refused.
+        let mut crm = RollingCrm::new(100, 10_000);
+        let (end, refused) = drive(&mut crm, 250, 0, 10);
+        assert_eq!(refused, 0);
+        assert!((20_000..=20_000 + 60 * 10 + 10).contains(&end), "{end}");
+        // With 3 kept free, each window takes 97.
+        let mut crm = RollingCrm::new(100, 10_000);
+        let (end, refused) = drive(&mut crm, 250, 3, 10);
+        assert_eq!(refused, 0);
+        assert!((20_000..=20_000 + 60 * 10 + 10).contains(&end), "{end}");
+        let mut crm = RollingCrm::new(100, 10_000);
+        let (end, refused) = drive(&mut crm, 300, 3, 10);
+        assert_eq!(refused, 0);
+        assert!((30_000..=30_000 + 200).contains(&end), "{end}");
+    }
+
+    #[test]
+    fn requests_of_others_in_the_window_are_left_room_for() {
+        // Another process of the same app sent 40 just before: the window's headers say so,
+        // and the pacer waits for them to leave rather than running into 429s.
+        let mut crm = RollingCrm::new(100, 10_000);
+        for _ in 0..40 {
+            crm.hit(0);
+        }
+        let (end, refused) = drive(&mut crm, 120, 0, 10);
+        assert_eq!(refused, 0);
+        assert!(end >= 10_000, "{end}");
+    }
+
+    fn pacer(policy: PacingPolicy) -> Pacer {
+        let clock = Arc::new(crate::clock::FixedClock::new(1_800_000_000_000));
+        Pacer::new(policy, 0, true, clock)
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in pairs {
+            h.insert(*name, value.parse().expect("header value"));
+        }
+        h
+    }
+
+    fn header_u64(h: &HeaderMap, name: &str) -> Option<u64> {
+        h.get(name)?.to_str().ok()?.parse().ok()
+    }
+
+    /// Sends requests on `lane` until the pacer refuses one; how many went out.
+    async fn send_until_spent(p: &Pacer, lane: Lane) -> (usize, DailySpent) {
+        for sent in 0..1000 {
+            match p.pace(lane).await {
+                Ok(ticket) => p.settle(ticket, None),
+                Err(spent) => return (sent, spent),
+            }
+        }
+        panic!("the daily allowance never ran out");
+    }
+
+    #[tokio::test]
+    async fn a_burst_window_with_a_daily_token_budget_stops_at_the_reserve() {
+        // A two-second burst window and a daily budget, both told in the headers.
+        fn window(h: &HeaderMap) -> Option<RateInfo> {
+            Some(RateInfo {
+                max: header_u64(h, "x-ratelimit-limit")?,
+                remaining: header_u64(h, "x-ratelimit-remaining")?,
+                window: Duration::from_secs(2),
+            })
+        }
+        fn daily(h: &HeaderMap) -> Option<DailyInfo> {
+            Some(DailyInfo {
+                max: 30_000,
+                remaining: header_u64(h, "x-daily-requests-left")?,
+            })
+        }
+        let p = pacer(PacingPolicy {
+            window: Some(WindowPolicy { read: window }),
+            fixed: Vec::new(),
+            daily: Some(DailyBudget {
+                read: daily,
+                reserve: Reserve::Requests(2),
+            }),
+        });
+        let first = p.pace(Lane::General).await.expect("room");
+        let answer = headers(&[
+            ("x-ratelimit-limit", "80"),
+            ("x-ratelimit-remaining", "79"),
+            ("x-daily-requests-left", "6"),
+        ]);
+        p.settle(first, Some(&answer));
+        // 6 left, 2 kept back: four more go out, then the fifth is refused without a wait.
+        let (sent, spent) = send_until_spent(&p, Lane::General).await;
+        assert_eq!(sent, 4);
+        assert_eq!(
+            spent,
+            DailySpent {
+                remaining: 2,
+                reserve: 2
+            }
+        );
+        assert_eq!(p.waits(), []);
+    }
+
+    #[tokio::test]
+    async fn a_daily_allocation_keeps_its_reserve_share_on_every_lane() {
+        // No window, a daily allocation told as `api-usage=used/max`, a tenth kept back.
+        fn daily(h: &HeaderMap) -> Option<DailyInfo> {
+            let usage = h.get("sforce-limit-info")?.to_str().ok()?;
+            let (used, max) = usage.strip_prefix("api-usage=")?.split_once('/')?;
+            let (used, max): (u64, u64) = (used.parse().ok()?, max.parse().ok()?);
+            Some(DailyInfo {
+                max,
+                remaining: max.saturating_sub(used),
+            })
+        }
+        let p = pacer(PacingPolicy {
+            window: None,
+            fixed: vec![FixedRate {
+                lane: "bulk",
+                per_second: 1000,
+            }],
+            daily: Some(DailyBudget {
+                read: daily,
+                reserve: Reserve::Percent(10),
+            }),
+        });
+        let first = p.pace(Lane::General).await.expect("room");
+        p.settle(
+            first,
+            Some(&headers(&[("sforce-limit-info", "api-usage=895/1000")])),
+        );
+        // 105 left, 100 kept back.
+        let (sent, spent) = send_until_spent(&p, Lane::Fixed("bulk")).await;
+        assert_eq!(sent, 5);
+        assert_eq!(spent.reserve, 100);
+        assert!(p.pace(Lane::General).await.is_err());
+        // A new reading (a new day) gives room again.
+        let more = headers(&[("sforce-limit-info", "api-usage=0/1000")]);
+        p.settle(Ticket { window: None }, Some(&more));
+        assert!(p.pace(Lane::General).await.is_ok());
+    }
+
+    #[test]
+    fn a_reserve_share_rounds_up() {
+        assert_eq!(Reserve::Percent(10).of(1005), 101);
+        assert_eq!(Reserve::Percent(0).of(1000), 0);
+        assert_eq!(Reserve::Percent(200).of(50), 50);
+        assert_eq!(Reserve::Requests(7).of(5), 7);
+    }
+
+    #[tokio::test]
+    async fn a_fixed_lane_keeps_its_rate_and_an_unknown_one_goes_as_general() {
+        let p = pacer(PacingPolicy {
+            window: None,
+            fixed: vec![FixedRate {
+                lane: "slow",
+                per_second: 4,
+            }],
+            daily: None,
+        });
+        for _ in 0..3 {
+            let t = p.pace(Lane::Fixed("slow")).await.expect("no budget");
+            assert!(t.window.is_none());
+        }
+        let t = p.pace(Lane::Fixed("other")).await.expect("no budget");
+        assert!(t.window.is_some());
+        assert_eq!(
+            p.waits(),
+            [
+                (WaitReason::FixedRate, Duration::from_millis(262)),
+                (WaitReason::FixedRate, Duration::from_millis(262))
+            ]
+        );
+    }
+}
