@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::auth::{self, CredentialScope, FileLock, Keychain};
 use crate::clock::Clock;
 use crate::config::{Config, ConnectionConfig};
-use crate::output::errors::UsageError;
+use crate::error::Error;
 use crate::providers::{self, OAuthSpec, Provider, ProviderContext};
 
 /// A connection ready to be called.
@@ -64,10 +64,7 @@ pub fn open(
     clock: Arc<dyn Clock>,
     max_requests: Option<u64>,
 ) -> anyhow::Result<Opened> {
-    let conn = config
-        .connection(name)
-        .map_err(|m| anyhow::Error::new(UsageError(m)))?
-        .clone();
+    let conn = config.connection(name).map_err(Error::usage)?.clone();
     check_token_env(name, &conn)?;
     // Leases guard the keychain entry, which is per user: keep them per user too, so runs
     // with state files in different folders still never refresh one token twice at once.
@@ -123,7 +120,7 @@ fn check_token_env(name: &str, conn: &ConnectionConfig) -> anyhow::Result<()> {
     if auth::env_token(name, Some(var)).is_some() {
         return Ok(());
     }
-    Err(crate::output::errors::usage_hinted(
+    Err(crate::error::usage_hinted(
         format!(
             "connection `{name}` takes its token from the environment variable `{var}` (`token_env` in `[connections.{name}]`), and `{var}` is not set (or is empty)"
         ),

@@ -14,6 +14,7 @@
 //! ```
 //!
 //! * [`model`]: the canonical objects and their fields.
+//! * [`error`]: crmsync's error, its kind (which decides the exit code) and every hint.
 //! * [`config`]: the config file, validated, with defaults; settings resolved once.
 //! * [`store`]: the SQLite state file, the only code that writes SQL.
 //! * [`engine`]: plan (pure), safety gates, execute (journal, commit), the sync run, and the
@@ -28,7 +29,7 @@
 //!
 //! The core never prints and never exits; it reports progress through traits
 //! ([`transfer::ImportProgress`], [`engine::sync::SyncReporter`]) that [`output`] implements,
-//! and returns errors that `main` turns into exit codes.
+//! and returns [`error`]s whose kind `main` turns into an exit code.
 
 pub mod auth;
 pub mod cli;
@@ -37,6 +38,7 @@ pub mod config;
 pub mod connection;
 pub mod engine;
 pub mod env;
+pub mod error;
 pub mod mapping;
 pub mod model;
 pub mod output;

@@ -7,8 +7,8 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::engine::sync::{Only, SyncOptions, SyncReport};
+use crate::error::Error;
 use crate::model::RecordId;
-use crate::output::errors::UsageError;
 
 use crate::engine::accounts;
 
@@ -48,7 +48,7 @@ fn check_made_here(ctx: &Context, args: &Args, file: &PlanFile) -> anyhow::Resul
         Err(_) => None,
     };
     if here.as_deref() != Some(file.state_id.as_str()) {
-        return Err(UsageError(format!(
+        return Err(Error::usage(format!(
             "`{}` was made against another state file than `{}`; apply it with the `--state` it was made with, or make a new plan with `crmsync sync --plan`",
             args.file.display(),
             ctx.state_path.display()
@@ -58,7 +58,7 @@ fn check_made_here(ctx: &Context, args: &Args, file: &PlanFile) -> anyhow::Resul
     for (name, then) in &file.connections {
         let configured = ctx.config.connections.get(name);
         if !configured.is_some_and(|c| then.configured_as(c)) {
-            return Err(UsageError(format!(
+            return Err(Error::usage(format!(
                 "`{}` was made for connection `{name}` as it was configured then ({} at {}), which the config no longer has; make a new plan with `crmsync sync --plan`",
                 args.file.display(),
                 then.provider,
@@ -69,7 +69,7 @@ fn check_made_here(ctx: &Context, args: &Args, file: &PlanFile) -> anyhow::Resul
     }
     for plan in &file.plans {
         if !file.connections.contains_key(&plan.connection) {
-            return Err(UsageError(format!(
+            return Err(Error::usage(format!(
                 "`{}` holds writes for connection `{}` but does not say which CRM account they were planned in; make a new plan with `crmsync sync --plan`",
                 args.file.display(),
                 plan.connection
@@ -93,7 +93,7 @@ async fn check_accounts(ctx: &Context, file: &PlanFile) -> anyhow::Result<()> {
             provider: opened.provider,
         };
         if let Err(moved) = accounts::check_planned(store.as_ref(), &p, &then.account).await? {
-            return Err(UsageError(moved.to_string()).into());
+            return Err(Error::usage(moved.to_string()).into());
         }
     }
     Ok(())
@@ -103,7 +103,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read the plan file `{}`", args.file.display()))?;
     let file: PlanFile = serde_json::from_str(&text).map_err(|e| {
-        UsageError(format!(
+        Error::usage(format!(
             "`{}` is not a plan saved by `crmsync sync --plan` (line {}, column {}: {e})",
             args.file.display(),
             e.line(),
@@ -111,7 +111,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         ))
     })?;
     if file.format != PLAN_FORMAT || file.version != PLAN_VERSION {
-        return Err(UsageError(format!(
+        return Err(Error::usage(format!(
             "`{}` is a `{}` version {} file; this crmsync applies `{PLAN_FORMAT}` version {PLAN_VERSION}: make the plan again with `crmsync sync --plan`",
             args.file.display(),
             file.format,

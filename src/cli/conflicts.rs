@@ -2,9 +2,9 @@
 
 use serde::Serialize;
 
+use crate::error::{Error, hinted};
 use crate::model::normalize::normalize;
 use crate::model::{FieldType, set_field};
-use crate::output::errors::{UsageError, hinted};
 use crate::output::table::{or_dash, table};
 use crate::store::{Conflict, ConflictFilter, Store, WriteOrigin};
 
@@ -74,14 +74,14 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 (Some(_), _) => Choice::Remote,
                 (None, Some(v)) => Choice::Value(v),
                 (None, None) => {
-                    return Err(UsageError(
+                    return Err(Error::usage(
                         "pass `--take local`, `--take remote` or `--value V`".into(),
                     )
                     .into());
                 }
             };
             if all && matches!(choice, Choice::Value(_)) {
-                return Err(UsageError(
+                return Err(Error::usage(
                     "`--value` sets one field of one conflict: name the conflict instead of `--all`".into(),
                 )
                 .into());
@@ -245,7 +245,7 @@ fn resolve(
     choice: Choice,
 ) -> anyhow::Result<Exit> {
     if let Some(name) = &connection {
-        ctx.config.connection(name).map_err(UsageError)?;
+        ctx.config.connection(name).map_err(Error::usage)?;
     }
     let (mut store, _lock) = record::open_locked(ctx)?;
     let targets = match id {
@@ -290,7 +290,7 @@ fn resolve(
             Choice::Value(v) => {
                 let ty = c.kind.field_type(&c.field).unwrap_or(FieldType::Text);
                 let v = normalize(ty, v).map_err(|e| {
-                    UsageError(format!(
+                    Error::usage(format!(
                         "`{v}` is not a valid value for {} field `{}`: {e}",
                         c.kind, c.field
                     ))

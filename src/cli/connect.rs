@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::auth::{self, Credentials, Keychain, SecretString, SignInEvent, SignInOptions};
 use crate::config::{ConnectionConfig, check_connection_name};
-use crate::output::errors::{UsageError, hinted};
+use crate::error::{Error, hinted};
 use crate::providers::{self, ProviderContext, ProviderKind};
 
 use super::{Context, Exit};
@@ -73,7 +73,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             .iter()
             .map(|p| format!("`{}`", p.as_str()))
             .collect();
-        return Err(UsageError(format!(
+        return Err(Error::usage(format!(
             "{} connections are not built into this version of crmsync; it can connect to: {}",
             args.provider.display_name(),
             built.join(", ")
@@ -84,10 +84,10 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         .name
         .clone()
         .unwrap_or_else(|| args.provider.as_str().to_string());
-    check_connection_name(&name).map_err(UsageError)?;
+    check_connection_name(&name).map_err(Error::usage)?;
     let (mut conn, is_new) = match ctx.config.connections.get(&name) {
         Some(existing) if existing.provider != args.provider => {
-            return Err(UsageError(format!(
+            return Err(Error::usage(format!(
                 "connection `{name}` is configured for {}, not {}: pick another `--name`",
                 existing.provider.display_name(),
                 args.provider.display_name()
@@ -99,9 +99,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     };
     if let Some(url) = &args.base_url {
         crate::providers::http::check_base_url(url)
-            .map_err(|m| UsageError(format!("`--base-url`: {m}")))?;
+            .map_err(|m| Error::usage(format!("`--base-url`: {m}")))?;
         if !is_new && conn.base_url.as_deref() != Some(url.as_str()) {
-            return Err(UsageError(format!(
+            return Err(Error::usage(format!(
                 "connection `{name}` already has a `base_url` in the config; edit it there instead of passing `--base-url`"
             ))
             .into());
@@ -134,7 +134,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             .ok()
             .filter(|t| !t.trim().is_empty())
             .ok_or_else(|| {
-                UsageError(format!(
+                Error::usage(format!(
                     "`--token-env {var}`: the variable `{var}` is not set or empty"
                 ))
             })?;
@@ -145,7 +145,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             .read_to_string(&mut token)
             .context("cannot read the token from standard input")?;
         if token.trim().is_empty() {
-            return Err(UsageError("`--token-stdin`: standard input was empty".into()).into());
+            return Err(Error::usage("`--token-stdin`: standard input was empty".into()).into());
         }
         Credentials::static_token(args.provider, SecretString::new(token.trim()))
     } else {
@@ -177,7 +177,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             &info.id,
         )?
     {
-        return Err(UsageError(format!(
+        return Err(Error::usage(format!(
             "{} account {} is synced by connection `{other}` already, and two connections to one account copy records back and forth: use `{other}`, or rename it with `crmsync connections rename {other} {name}` (and its table in the config)",
             args.provider.display_name(),
             info.id

@@ -284,7 +284,7 @@ fn refuse_a_used_state(path: &std::path::Path) -> anyhow::Result<()> {
         held += store.count_records(kind, true)?;
     }
     if held > 0 {
-        return Err(crate::output::errors::UsageError(format!(
+        return Err(crate::error::Error::usage(format!(
             "the demo needs a new state file, and `{}` holds {held} record(s) already; pass `--state` a path that does not exist yet",
             path.display()
         ))

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use crate::config::OnDuplicate;
+use crate::error::Error;
 use crate::model::ObjectKind;
-use crate::output::errors::UsageError;
 use crate::output::progress::ImportBar;
 use crate::output::table::table;
 use crate::store::RunOutcome;
@@ -59,13 +59,13 @@ pub struct Args {
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     if let Some(connection) = &args.to {
         // Checked before anything is written.
-        ctx.config.connection(connection).map_err(UsageError)?;
+        ctx.config.connection(connection).map_err(Error::usage)?;
     }
     // A file that cannot be opened is the user's to fix (exit 2), and is refused before the
     // state file is touched.
     match std::fs::metadata(&args.file) {
         Ok(m) if m.is_dir() => {
-            return Err(UsageError(format!(
+            return Err(Error::usage(format!(
                 "`{}` is a directory, not a CSV or JSONL file; nothing was imported",
                 args.file.display()
             ))
@@ -73,7 +73,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         }
         Ok(_) => {}
         Err(e) => {
-            return Err(UsageError(format!(
+            return Err(Error::usage(format!(
                 "cannot read `{}`: {e}; nothing was imported",
                 args.file.display()
             ))
@@ -87,7 +87,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     });
     for spec in &args.maps {
         let (column, target) = parse_map_spec(args.object, spec)
-            .map_err(|why| UsageError(format!("bad `--map {spec}`: {why}")))?;
+            .map_err(|why| Error::usage(format!("bad `--map {spec}`: {why}")))?;
         opts.map.push((column, target));
     }
     opts.on_duplicate = args.on_duplicate.unwrap_or(ctx.config.import.on_duplicate);
@@ -182,7 +182,7 @@ fn refusal(err: ImportError) -> anyhow::Error {
         ImportError::NotTabular { .. }
         | ImportError::UnknownColumns { .. }
         | ImportError::NoFields { .. }
-        | ImportError::Options(_) => UsageError(format!("{err}; nothing was imported")).into(),
+        | ImportError::Options(_) => Error::usage(format!("{err}; nothing was imported")).into(),
         other => other.into(),
     }
 }

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::error::Error;
 use crate::model::{Fields, Millis, ObjectKind, RecordId};
-use crate::output::errors::UsageError;
 use crate::output::table::{or_dash, table};
 use crate::store::{ConflictFilter, Failure, KindStatus, RunOutcome, Store};
 
@@ -30,11 +30,11 @@ pub struct Args {
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     if let Some(name) = &args.connection {
-        ctx.config.connection(name).map_err(UsageError)?;
+        ctx.config.connection(name).map_err(Error::usage)?;
     }
     let Some(store) = record::open_for_reading(ctx)? else {
         if let Some(spec) = &args.record {
-            return Err(UsageError(format!(
+            return Err(Error::usage(format!(
                 "no record `{spec}`: there is no state file at `{}` yet",
                 ctx.state_path.display()
             ))

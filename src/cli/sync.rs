@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::plan::{Op, Outcome, Plan, PlanCounts};
 use crate::engine::sync::{self, Participant, SyncOptions, SyncReport};
+use crate::error::Error;
 use crate::model::{ObjectKind, RecordId};
-use crate::output::errors::UsageError;
 use crate::output::table::{or_dash, table};
 use crate::store::Store;
 
@@ -181,7 +181,7 @@ pub async fn execute(
     max_requests: Option<u64>,
 ) -> anyhow::Result<SyncReport> {
     if ctx.config.connections.is_empty() {
-        return Err(crate::output::errors::usage_hinted(
+        return Err(crate::error::usage_hinted(
             "no connections are configured, so there is nothing to sync",
             "add one with `crmsync connect hubspot --name NAME`, or try `crmsync demo`",
         ));
@@ -222,7 +222,7 @@ pub async fn execute(
             .iter()
             .any(|p| p.provider.objects().contains(object))
         {
-            return Err(UsageError(format!(
+            return Err(Error::usage(format!(
                 "no connection of this run syncs {object} records (syncing activities is not built yet); leave out `--object {object}`"
             ))
             .into());
@@ -360,9 +360,9 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
             let err = match c
                 .provider_error
                 .as_deref()
-                .and_then(crate::output::errors::provider_hint)
+                .and_then(crate::error::provider_hint)
             {
-                Some(hint) => crate::output::errors::hinted(message, hint),
+                Some(hint) => crate::error::hinted(message, hint),
                 None => anyhow::anyhow!(message),
             };
             eprint!("{}", crate::output::errors::render(&err, ctx.out.color));
