@@ -7,7 +7,7 @@ use crate::auth::{self, CredentialScope, FileLock, Keychain};
 use crate::clock::Clock;
 use crate::config::{Config, ConnectionConfig};
 use crate::error::Error;
-use crate::providers::{self, OAuthSpec, Provider, ProviderContext};
+use crate::providers::{self, OAuthSpec, Provider, ProviderContext, TokenSource};
 
 /// A connection ready to be called.
 pub struct Opened {
@@ -55,6 +55,27 @@ pub fn credential_scope(name: &str, conn: &ConnectionConfig) -> CredentialScope 
     }
 }
 
+/// The context a provider of connection `name` (configured as `conn` in `config`) is opened
+/// with, its tokens from `tokens` and at most `max_requests` requests sent: the one place that
+/// reads a connection's provider settings, `[sync] overlap_secs` among them.
+pub fn provider_context(
+    name: &str,
+    conn: &ConnectionConfig,
+    config: &Config,
+    tokens: Arc<dyn TokenSource>,
+    clock: Arc<dyn Clock>,
+    max_requests: Option<u64>,
+) -> ProviderContext {
+    ProviderContext {
+        connection: name.to_string(),
+        base_url: conn.base_url.clone(),
+        tokens,
+        clock,
+        max_requests,
+        overlap: config.sync.overlap_secs.saturating_mul(1000) as crate::model::Millis,
+    }
+}
+
 /// Opens connection `name` of `config`. Refresh leases live in the user's crmsync data
 /// directory, so no two processes of one user refresh a connection's token at once.
 pub fn open(
@@ -93,14 +114,14 @@ pub fn open(
     );
     let provider = providers::open_with(
         conn.provider,
-        ProviderContext {
-            connection: name.to_string(),
-            base_url: conn.base_url.clone(),
+        provider_context(
+            name,
+            &conn,
+            config,
             tokens,
             clock,
-            max_requests: max_requests.or(conn.max_requests_per_run),
-            overlap: config.sync.overlap_secs.saturating_mul(1000) as crate::model::Millis,
-        },
+            max_requests.or(conn.max_requests_per_run),
+        ),
         providers::http::HttpOptions::from_settings(&config.http),
     )?;
     Ok(Opened {
@@ -149,4 +170,31 @@ pub fn open_many(
         .iter()
         .map(|n| open(n, config, state_path, clock.clone(), max_requests))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every provider crmsync opens (for a sync, `connect`, `explain` or the demo) reads the
+    /// change feed back as far as `[sync] overlap_secs` says, not the built-in default.
+    #[test]
+    fn a_provider_context_honours_sync_overlap_secs() {
+        let text = "[sync]\noverlap_secs = 42\n\n[connections.acme]\nprovider = \"hubspot\"\n";
+        let config = Config::parse(text, Path::new("config.toml")).unwrap();
+        let conn = config.connections["acme"].clone();
+        let tokens: Arc<dyn TokenSource> =
+            Arc::new(auth::StaticTokenSource::new(auth::SecretString::new("t")));
+        let ctx = provider_context(
+            "acme",
+            &conn,
+            &config,
+            tokens,
+            Arc::new(crate::clock::FixedClock::new(0)),
+            None,
+        );
+        assert_eq!(ctx.overlap, 42_000);
+        assert_ne!(ctx.overlap, providers::DEFAULT_OVERLAP_MS);
+        assert_eq!(ctx.connection, "acme");
+    }
 }

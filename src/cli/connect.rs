@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::auth::{self, Credentials, Keychain, SecretString, SignInEvent, SignInOptions};
 use crate::config::{ConnectionConfig, check_connection_name};
 use crate::error::{Error, hinted};
-use crate::providers::{self, ProviderContext, ProviderKind};
+use crate::providers::{self, ProviderKind};
 
 use super::{Context, Exit};
 
@@ -155,14 +155,14 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     // One call to show what was connected; a refused token is not stored.
     let provider = providers::open_with(
         args.provider,
-        ProviderContext {
-            connection: name.clone(),
-            base_url: conn.base_url.clone(),
-            tokens: Arc::new(auth::StaticTokenSource::new(creds.access_token.clone())),
-            clock: ctx.clock.clone(),
-            max_requests: None,
-            overlap: crate::providers::DEFAULT_OVERLAP_MS,
-        },
+        crate::connection::provider_context(
+            &name,
+            &conn,
+            &ctx.config,
+            Arc::new(auth::StaticTokenSource::new(creds.access_token.clone())),
+            ctx.clock.clone(),
+            None,
+        ),
         providers::http::HttpOptions::from_settings(&ctx.config.http),
     )?;
     let info = provider.account().await?;

@@ -9,7 +9,7 @@ use crate::engine::sync::{self, Participant, SyncOptions};
 use crate::mapping::ConflictPolicy;
 use crate::model::{ObjectKind, Record, RecordId};
 use crate::output::table::table;
-use crate::providers::{self, ProviderContext, ProviderKind};
+use crate::providers::{self, ProviderKind};
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::store::{ConflictFilter, Store, WriteOrigin};
 
@@ -83,14 +83,14 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     );
     let provider: Arc<dyn providers::Provider> = Arc::from(providers::open(
         ProviderKind::Hubspot,
-        ProviderContext {
-            connection: CONNECTION.into(),
-            base_url: Some(sandbox.base_url()),
-            tokens: Arc::new(StaticTokenSource::new(SecretString::new(sandbox.token()))),
-            clock: ctx.clock.clone(),
-            max_requests: None,
-            overlap: crate::providers::DEFAULT_OVERLAP_MS,
-        },
+        crate::connection::provider_context(
+            CONNECTION,
+            &config.connections[CONNECTION],
+            &config,
+            Arc::new(StaticTokenSource::new(SecretString::new(sandbox.token()))),
+            ctx.clock.clone(),
+            None,
+        ),
     )?);
     for object in [ObjectKind::Company, ObjectKind::Contact] {
         for spec in provider.required_fields(object) {

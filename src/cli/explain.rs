@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::mapping::{ConflictPolicy, Direction};
 use crate::model::{Millis, ObjectKind, RecordId};
 use crate::output::table::{or_dash, table};
-use crate::providers::{DefaultMapping, ProviderContext, ProviderError, TokenSource};
+use crate::providers::{DefaultMapping, ProviderError, TokenSource};
 use crate::store::{AuditEntry, Conflict, ConflictFilter, Link};
 
 use super::record::{self, decision, when};
@@ -348,14 +348,14 @@ fn built_in_mappings(
     let conn = ctx.config.connections.get(connection)?;
     let provider = crate::providers::open(
         conn.provider,
-        ProviderContext {
-            connection: connection.to_string(),
-            base_url: conn.base_url.clone(),
-            tokens: Arc::new(Offline),
-            clock: ctx.clock.clone(),
-            max_requests: Some(0),
-            overlap: crate::providers::DEFAULT_OVERLAP_MS,
-        },
+        crate::connection::provider_context(
+            connection,
+            conn,
+            &ctx.config,
+            Arc::new(Offline),
+            ctx.clock.clone(),
+            Some(0),
+        ),
     )
     .ok()?;
     Some((
