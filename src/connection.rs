@@ -76,6 +76,19 @@ pub fn provider_context(
     }
 }
 
+/// The fields that match an unlinked record of `object` to a local one (by their normalised
+/// values): the connection's own `match_keys` where it is given and has them, else
+/// `[sync] match_keys` (what an import into the local store uses).
+pub fn match_keys(
+    config: &Config,
+    conn: Option<&ConnectionConfig>,
+    object: crate::model::ObjectKind,
+) -> Vec<String> {
+    conn.and_then(|c| c.match_keys.as_ref())
+        .unwrap_or(&config.sync.match_keys)
+        .for_object(object)
+}
+
 /// Opens connection `name` of `config`. Refresh leases live in the user's crmsync data
 /// directory, so no two processes of one user refresh a connection's token at once.
 pub fn open(

@@ -143,7 +143,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 None if direction.pushes() => "push the local value".to_string(),
                 None => format!(
                     "nothing: changed locally, but direction is {}",
-                    kebab(&direction)
+                    direction.as_str()
                 ),
             };
             // The CRM's value as last seen: the held conflict's, else the base both agreed on.
@@ -249,8 +249,8 @@ fn render(
                 or_dash(f.base.as_deref()),
                 or_dash(f.local.as_deref()),
                 or_dash(f.remote.as_deref()),
-                format!("{} ({})", kebab(&f.direction), f.direction_source),
-                format!("{} ({})", kebab(&f.policy), f.policy_source),
+                format!("{} ({})", f.direction.as_str(), f.direction_source),
+                format!("{} ({})", f.policy.as_str(), f.policy_source),
                 f.next.clone(),
                 f.last_writer.as_ref().map_or("—".to_string(), |w| {
                     format!(
@@ -362,12 +362,4 @@ fn built_in_mappings(
         conn.provider.display_name().to_string(),
         provider.default_mappings(kind),
     ))
-}
-
-/// A serde enum's name as written in the config (`newest-wins`).
-fn kebab<T: Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => "?".to_string(),
-    }
 }

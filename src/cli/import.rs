@@ -92,7 +92,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     }
     opts.on_duplicate = args.on_duplicate.unwrap_or(ctx.config.import.on_duplicate);
     opts.default_calling_code = ctx.config.import.default_calling_code.clone();
-    opts.match_keys = ctx.config.sync.match_keys.for_object(args.object);
+    opts.match_keys = crate::connection::match_keys(&ctx.config, None, args.object);
     opts.blank = args.blank;
     opts.raw = args.raw;
 

@@ -178,14 +178,8 @@ fn list(
                 r.object.to_string(),
                 r.field.clone(),
                 r.remote.clone(),
-                serde_json::to_value(r.direction)?
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                serde_json::to_value(r.policy)?
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
+                r.direction.as_str().to_string(),
+                r.policy.as_str().to_string(),
             ];
             if let Some(c) = &r.check {
                 row.push(c.clone());
