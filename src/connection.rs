@@ -16,6 +16,17 @@ pub struct Opened {
     pub provider: Arc<dyn Provider>,
 }
 
+impl Opened {
+    /// The connection as a party to a sync run.
+    pub fn into_participant(self) -> crate::engine::sync::Participant {
+        crate::engine::sync::Participant {
+            name: self.name,
+            config: self.config,
+            provider: self.provider,
+        }
+    }
+}
+
 /// The OAuth description of a configured connection's CRM, with its URL overrides.
 pub fn oauth_spec(conn: &ConnectionConfig) -> Option<OAuthSpec> {
     let mut spec = providers::oauth_spec(

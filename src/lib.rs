@@ -41,6 +41,7 @@ pub mod env;
 pub mod error;
 pub mod mapping;
 pub mod model;
+pub mod ops;
 pub mod output;
 pub mod providers;
 pub mod sandbox;

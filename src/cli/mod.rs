@@ -166,6 +166,15 @@ impl Context {
         })
     }
 
+    /// The settings the core's operations work with.
+    pub fn settings(&self) -> crate::ops::Settings<'_> {
+        crate::ops::Settings {
+            config: &self.config,
+            state_path: &self.state_path,
+            clock: self.clock.clone(),
+        }
+    }
+
     /// The config file to write to (`connect` adds connections): the one in use, else the
     /// default path.
     pub fn writable_config_path(&self) -> anyhow::Result<PathBuf> {
