@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::mapping::{ConflictPolicy, Direction};
 use crate::model::{Millis, ObjectKind, RecordId};
+use crate::ops::{self, status::RecordState};
 use crate::output::table::{or_dash, table};
 use crate::providers::{DefaultMapping, ProviderError, TokenSource};
 use crate::store::{AuditEntry, Conflict, ConflictFilter, Link};
@@ -83,7 +84,6 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     {
         return Err(record::unknown_field(record.kind, f));
     }
-    let seq = store.record_seq(&record.id)?.unwrap_or(0);
     let mut connections = Vec::new();
     for link in store.links_of_record(&record.id)? {
         let defaults = built_in_mappings(ctx, &link.connection, record.kind);
@@ -120,7 +120,11 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 let (direction, ..) = rule_of(&ctx.config, &link, name, defaults.as_ref());
                 direction.pushes() && record.get(name) != link.base.get(name).map(String::as_str)
             });
-        let pending = unsent && seq > store.local_cursor(&link.connection, record.kind)?;
+        // Pending as `status` defines it (a retired link waits for nothing), narrowed to a
+        // change with something to send.
+        let changed = ops::status::changed_since_push(&store, &record, &link.connection)?;
+        let pending =
+            RecordState::of(false, false, Some(&link), changed && unsent) == RecordState::Pending;
         let mut fields = Vec::new();
         for name in ordered {
             if args.field.as_ref().is_some_and(|f| f != &name) {

@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod import;
 pub mod plan_file;
+pub mod status;
 pub mod sync;
 
 use std::path::Path;
