@@ -63,22 +63,8 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     config.connections.insert(
         CONNECTION.into(),
         ConnectionConfig {
-            provider: ProviderKind::Hubspot,
             base_url: Some(sandbox.base_url()),
-            auth_url: None,
-            client_id: None,
-            token_env: None,
-            scopes: None,
-            redirect_port: None,
-            objects: None,
-            on_delete: Default::default(),
-            match_keys: None,
-            create_when: None,
-            max_requests_per_run: None,
-            fields: Vec::new(),
-            contact: None,
-            company: None,
-            activity: None,
+            ..crate::ops::connect::new_connection(ProviderKind::Hubspot)
         },
     );
     let provider: Arc<dyn providers::Provider> = Arc::from(providers::open(

@@ -4,6 +4,7 @@
 //! nothing here prints or exits.
 
 pub mod apply;
+pub mod connect;
 pub mod import;
 pub mod plan_file;
 pub mod status;
