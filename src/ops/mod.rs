@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod connect;
+pub mod demo;
 pub mod import;
 pub mod plan_file;
 pub mod status;
