@@ -4,6 +4,7 @@
 //! nothing here prints or exits.
 
 pub mod apply;
+pub mod conflicts;
 pub mod connect;
 pub mod demo;
 pub mod import;
