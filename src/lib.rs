@@ -4,7 +4,7 @@
 //! # Architecture
 //!
 //! ```text
-//!   cli/ ──(settings)──▶ engine::sync ──▶ engine::plan (pure) ──▶ engine::gates ──▶ engine::execute
+//!   cli/ ──▶ ops/ ─────▶ engine::sync ──▶ engine::plan (pure) ──▶ engine::gates ──▶ engine::execute
 //!    │                      │   ▲                                                       │
 //!    │                      ▼   │ canonical records                                      ▼
 //!    │                  mapping/ ◀── remote props ── providers/{hubspot,…} ◀── providers::http
@@ -25,7 +25,10 @@
 //! * [`transfer`]: CSV/JSONL import and export.
 //! * [`sandbox`]: faithful local CRM servers for `crmsync sandbox`, `crmsync demo` and tests.
 //! * [`output`]: tables, JSON, progress — the only code that draws for people.
-//! * [`cli`]: one file per command; `main.rs` only parses, dispatches and exits.
+//! * [`ops`]: the operations behind the commands (a sync run, a plan file, an import's run,
+//!   the status read model, conflict resolution, `connect`'s config edits, the demo).
+//! * [`cli`]: one file per command: arguments, one call into [`ops`] or the core, rendering;
+//!   `main.rs` only parses, dispatches and exits.
 //!
 //! The core never prints and never exits; it reports progress through traits
 //! ([`transfer::ImportProgress`], [`engine::sync::SyncReporter`]) that [`output`] implements,
