@@ -7,6 +7,7 @@ pub mod apply;
 pub mod conflicts;
 pub mod connect;
 pub mod demo;
+pub mod explain;
 pub mod import;
 pub mod plan_file;
 pub mod status;
