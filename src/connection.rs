@@ -6,14 +6,25 @@ use std::sync::Arc;
 use crate::auth::{self, CredentialScope, FileLock, Keychain};
 use crate::clock::Clock;
 use crate::config::{Config, ConnectionConfig};
-use crate::output::errors::UsageError;
-use crate::providers::{self, OAuthSpec, Provider, ProviderContext};
+use crate::error::Error;
+use crate::providers::{self, OAuthSpec, Provider, ProviderContext, TokenSource};
 
 /// A connection ready to be called.
 pub struct Opened {
     pub name: String,
     pub config: ConnectionConfig,
     pub provider: Arc<dyn Provider>,
+}
+
+impl Opened {
+    /// The connection as a party to a sync run.
+    pub fn into_participant(self) -> crate::engine::sync::Participant {
+        crate::engine::sync::Participant {
+            name: self.name,
+            config: self.config,
+            provider: self.provider,
+        }
+    }
 }
 
 /// The OAuth description of a configured connection's CRM, with its URL overrides.
@@ -55,6 +66,40 @@ pub fn credential_scope(name: &str, conn: &ConnectionConfig) -> CredentialScope 
     }
 }
 
+/// The context a provider of connection `name` (configured as `conn` in `config`) is opened
+/// with, its tokens from `tokens` and at most `max_requests` requests sent: the one place that
+/// reads a connection's provider settings, `[sync] overlap_secs` among them.
+pub fn provider_context(
+    name: &str,
+    conn: &ConnectionConfig,
+    config: &Config,
+    tokens: Arc<dyn TokenSource>,
+    clock: Arc<dyn Clock>,
+    max_requests: Option<u64>,
+) -> ProviderContext {
+    ProviderContext {
+        connection: name.to_string(),
+        base_url: conn.base_url.clone(),
+        tokens,
+        clock,
+        max_requests,
+        overlap: config.sync.overlap_secs.saturating_mul(1000) as crate::model::Millis,
+    }
+}
+
+/// The fields that match an unlinked record of `object` to a local one (by their normalised
+/// values): the connection's own `match_keys` where it is given and has them, else
+/// `[sync] match_keys` (what an import into the local store uses).
+pub fn match_keys(
+    config: &Config,
+    conn: Option<&ConnectionConfig>,
+    object: crate::model::ObjectKind,
+) -> Vec<String> {
+    conn.and_then(|c| c.match_keys.as_ref())
+        .unwrap_or(&config.sync.match_keys)
+        .for_object(object)
+}
+
 /// Opens connection `name` of `config`. Refresh leases live in the user's crmsync data
 /// directory, so no two processes of one user refresh a connection's token at once.
 pub fn open(
@@ -64,10 +109,7 @@ pub fn open(
     clock: Arc<dyn Clock>,
     max_requests: Option<u64>,
 ) -> anyhow::Result<Opened> {
-    let conn = config
-        .connection(name)
-        .map_err(|m| anyhow::Error::new(UsageError(m)))?
-        .clone();
+    let conn = config.connection(name).map_err(Error::usage)?.clone();
     check_token_env(name, &conn)?;
     // Leases guard the keychain entry, which is per user: keep them per user too, so runs
     // with state files in different folders still never refresh one token twice at once.
@@ -96,14 +138,14 @@ pub fn open(
     );
     let provider = providers::open_with(
         conn.provider,
-        ProviderContext {
-            connection: name.to_string(),
-            base_url: conn.base_url.clone(),
+        provider_context(
+            name,
+            &conn,
+            config,
             tokens,
             clock,
-            max_requests: max_requests.or(conn.max_requests_per_run),
-            overlap: config.sync.overlap_secs.saturating_mul(1000) as crate::model::Millis,
-        },
+            max_requests.or(conn.max_requests_per_run),
+        ),
         providers::http::HttpOptions::from_settings(&config.http),
     )?;
     Ok(Opened {
@@ -123,7 +165,7 @@ fn check_token_env(name: &str, conn: &ConnectionConfig) -> anyhow::Result<()> {
     if auth::env_token(name, Some(var)).is_some() {
         return Ok(());
     }
-    Err(crate::output::errors::usage_hinted(
+    Err(crate::error::usage_hinted(
         format!(
             "connection `{name}` takes its token from the environment variable `{var}` (`token_env` in `[connections.{name}]`), and `{var}` is not set (or is empty)"
         ),
@@ -152,4 +194,31 @@ pub fn open_many(
         .iter()
         .map(|n| open(n, config, state_path, clock.clone(), max_requests))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every provider crmsync opens (for a sync, `connect`, `explain` or the demo) reads the
+    /// change feed back as far as `[sync] overlap_secs` says, not the built-in default.
+    #[test]
+    fn a_provider_context_honours_sync_overlap_secs() {
+        let text = "[sync]\noverlap_secs = 42\n\n[connections.acme]\nprovider = \"hubspot\"\n";
+        let config = Config::parse(text, Path::new("config.toml")).unwrap();
+        let conn = config.connections["acme"].clone();
+        let tokens: Arc<dyn TokenSource> =
+            Arc::new(auth::StaticTokenSource::new(auth::SecretString::new("t")));
+        let ctx = provider_context(
+            "acme",
+            &conn,
+            &config,
+            tokens,
+            Arc::new(crate::clock::FixedClock::new(0)),
+            None,
+        );
+        assert_eq!(ctx.overlap, 42_000);
+        assert_ne!(ctx.overlap, providers::DEFAULT_OVERLAP_MS);
+        assert_eq!(ctx.connection, "acme");
+    }
 }

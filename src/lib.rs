@@ -4,7 +4,7 @@
 //! # Architecture
 //!
 //! ```text
-//!   cli/ ──(settings)──▶ engine::sync ──▶ engine::plan (pure) ──▶ engine::gates ──▶ engine::execute
+//!   cli/ ──▶ ops/ ─────▶ engine::sync ──▶ engine::plan (pure) ──▶ engine::gates ──▶ engine::execute
 //!    │                      │   ▲                                                       │
 //!    │                      ▼   │ canonical records                                      ▼
 //!    │                  mapping/ ◀── remote props ── providers/{hubspot,…} ◀── providers::http
@@ -14,6 +14,7 @@
 //! ```
 //!
 //! * [`model`]: the canonical objects and their fields.
+//! * [`error`]: crmsync's error, its kind (which decides the exit code) and every hint.
 //! * [`config`]: the config file, validated, with defaults; settings resolved once.
 //! * [`store`]: the SQLite state file, the only code that writes SQL.
 //! * [`engine`]: plan (pure), safety gates, execute (journal, commit), the sync run, and the
@@ -24,11 +25,14 @@
 //! * [`transfer`]: CSV/JSONL import and export.
 //! * [`sandbox`]: faithful local CRM servers for `crmsync sandbox`, `crmsync demo` and tests.
 //! * [`output`]: tables, JSON, progress — the only code that draws for people.
-//! * [`cli`]: one file per command; `main.rs` only parses, dispatches and exits.
+//! * [`ops`]: the operations behind the commands (a sync run, a plan file, an import's run,
+//!   the status read model, conflict resolution, `connect`'s config edits, the demo).
+//! * [`cli`]: one file per command: arguments, one call into [`ops`] or the core, rendering;
+//!   `main.rs` only parses, dispatches and exits.
 //!
 //! The core never prints and never exits; it reports progress through traits
 //! ([`transfer::ImportProgress`], [`engine::sync::SyncReporter`]) that [`output`] implements,
-//! and returns errors that `main` turns into exit codes.
+//! and returns [`error`]s whose kind `main` turns into an exit code.
 
 pub mod auth;
 pub mod cli;
@@ -37,8 +41,10 @@ pub mod config;
 pub mod connection;
 pub mod engine;
 pub mod env;
+pub mod error;
 pub mod mapping;
 pub mod model;
+pub mod ops;
 pub mod output;
 pub mod providers;
 pub mod sandbox;

@@ -2,11 +2,10 @@
 
 use serde::Serialize;
 
-use crate::model::normalize::normalize;
-use crate::model::{FieldType, set_field};
-use crate::output::errors::{UsageError, hinted};
+use crate::error::{Error, hinted};
+use crate::ops::{self, conflicts::Choice};
 use crate::output::table::{or_dash, table};
-use crate::store::{Conflict, ConflictFilter, Store, WriteOrigin};
+use crate::store::{Conflict, ConflictFilter, Store};
 
 use super::record::{self, NOT_RECORDED, compared_time, decision, when};
 use super::{Context, Exit};
@@ -74,14 +73,14 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 (Some(_), _) => Choice::Remote,
                 (None, Some(v)) => Choice::Value(v),
                 (None, None) => {
-                    return Err(UsageError(
+                    return Err(Error::usage(
                         "pass `--take local`, `--take remote` or `--value V`".into(),
                     )
                     .into());
                 }
             };
             if all && matches!(choice, Choice::Value(_)) {
-                return Err(UsageError(
+                return Err(Error::usage(
                     "`--value` sets one field of one conflict: name the conflict instead of `--all`".into(),
                 )
                 .into());
@@ -226,12 +225,6 @@ fn show(ctx: &Context, id: i64) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-enum Choice {
-    Local,
-    Remote,
-    Value(String),
-}
-
 /// `crmsync conflicts resolve --json`: the conflicts as resolved.
 #[derive(Debug, Serialize)]
 pub struct Resolved {
@@ -245,73 +238,10 @@ fn resolve(
     choice: Choice,
 ) -> anyhow::Result<Exit> {
     if let Some(name) = &connection {
-        ctx.config.connection(name).map_err(UsageError)?;
+        ctx.config.connection(name).map_err(Error::usage)?;
     }
     let (mut store, _lock) = record::open_locked(ctx)?;
-    let targets = match id {
-        Some(id) => {
-            let c = store.get_conflict(id)?.ok_or_else(|| {
-                hinted(
-                    format!("there is no conflict {id}"),
-                    "run `crmsync conflicts list` to see the open ones",
-                )
-            })?;
-            if c.resolved_at.is_some() {
-                return Err(hinted(
-                    format!(
-                        "conflict {id} is already resolved (with {} by `{}`)",
-                        or_dash(c.resolution.as_deref()),
-                        c.resolved_by.as_deref().unwrap_or("?")
-                    ),
-                    "run `crmsync conflicts list` to see the open ones",
-                ));
-            }
-            vec![c]
-        }
-        None => store.list_open_conflicts(&ConflictFilter {
-            connection,
-            ..ConflictFilter::default()
-        })?,
-    };
-    let mut resolved = Vec::new();
-    for c in targets {
-        let mut record = store.get_record(&c.local_id)?.ok_or_else(|| {
-            anyhow::anyhow!(
-                "conflict {} names record `{}`, which is not in the local store",
-                c.id,
-                c.local_id
-            )
-        })?;
-        let (value, how) = match &choice {
-            // The record's value now, not the one seen when the conflict was found: a local
-            // edit made since then is what "local" means to the user, and must not be undone.
-            Choice::Local => (record.get(&c.field).map(str::to_string), "local"),
-            Choice::Remote => (c.remote.clone(), "remote"),
-            Choice::Value(v) => {
-                let ty = c.kind.field_type(&c.field).unwrap_or(FieldType::Text);
-                let v = normalize(ty, v).map_err(|e| {
-                    UsageError(format!(
-                        "`{v}` is not a valid value for {} field `{}`: {e}",
-                        c.kind, c.field
-                    ))
-                })?;
-                (v, "value")
-            }
-        };
-        set_field(
-            &mut record.fields,
-            &c.field,
-            value.clone().unwrap_or_default(),
-        );
-        record.updated_at = ctx.clock.now();
-        resolved.push(store.resolve_conflict_with(
-            c.id,
-            &record,
-            value.as_deref(),
-            how,
-            &WriteOrigin::ConflictResolved { run: None },
-        )?);
-    }
+    let resolved = ops::conflicts::resolve(&mut store, &*ctx.clock, id, connection, &choice)?;
     if ctx.out.json {
         ctx.out.json(&Resolved { resolved })?;
         return Ok(Exit::Ok);

@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use crate::auth::{self, Credentials, Keychain, SecretString, SignInEvent, SignInOptions};
 use crate::config::{ConnectionConfig, check_connection_name};
-use crate::output::errors::{UsageError, hinted};
-use crate::providers::{self, ProviderContext, ProviderKind};
+use crate::error::{Error, hinted};
+use crate::ops;
+use crate::providers::{self, ProviderKind};
 
 use super::{Context, Exit};
 
@@ -68,122 +69,14 @@ pub struct Connected {
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
-    if !providers::AVAILABLE.contains(&args.provider) {
-        let built: Vec<String> = providers::AVAILABLE
-            .iter()
-            .map(|p| format!("`{}`", p.as_str()))
-            .collect();
-        return Err(UsageError(format!(
-            "{} connections are not built into this version of crmsync; it can connect to: {}",
-            args.provider.display_name(),
-            built.join(", ")
-        ))
-        .into());
-    }
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| args.provider.as_str().to_string());
-    check_connection_name(&name).map_err(UsageError)?;
-    let (mut conn, is_new) = match ctx.config.connections.get(&name) {
-        Some(existing) if existing.provider != args.provider => {
-            return Err(UsageError(format!(
-                "connection `{name}` is configured for {}, not {}: pick another `--name`",
-                existing.provider.display_name(),
-                args.provider.display_name()
-            ))
-            .into());
-        }
-        Some(existing) => (existing.clone(), false),
-        None => (new_connection(args.provider), true),
-    };
-    if let Some(url) = &args.base_url {
-        crate::providers::http::check_base_url(url)
-            .map_err(|m| UsageError(format!("`--base-url`: {m}")))?;
-        if !is_new && conn.base_url.as_deref() != Some(url.as_str()) {
-            return Err(UsageError(format!(
-                "connection `{name}` already has a `base_url` in the config; edit it there instead of passing `--base-url`"
-            ))
-            .into());
-        }
-        conn.base_url = Some(url.clone());
-    }
-    if let Some(id) = &args.client_id {
-        conn.client_id = Some(id.clone());
-    }
-
+    let (name, mut conn, is_new) = target(ctx, &args)?;
     let keychain = Keychain::from_env();
     let scope = crate::connection::credential_scope(&name, &conn);
     let token_given = args.token_env.is_some() || args.token_stdin;
-    // What this sign-in replaces, to revoke once the new credentials are stored. An entry left
-    // by an older crmsync that cannot be vouched for here, or issued elsewhere, is not ours to
-    // revoke or keep: it is left as it is. Without a keychain a token can still be used from
-    // the environment.
-    let replaced = match keychain.load(&scope).await {
-        Ok(c) => c,
-        Err(auth::AuthError::UnverifiedEntry { .. } | auth::AuthError::IssuedElsewhere { .. }) => {
-            None
-        }
-        Err(auth::AuthError::NoKeychain { .. }) if token_given => None,
-        // The tokens of a browser sign-in can only be kept in the keychain: find out that
-        // there is none before sending the user through the browser, not after.
-        Err(e) => return Err(e.into()),
-    };
-    let mut creds = if let Some(var) = &args.token_env {
-        let token = std::env::var(var)
-            .ok()
-            .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| {
-                UsageError(format!(
-                    "`--token-env {var}`: the variable `{var}` is not set or empty"
-                ))
-            })?;
-        Credentials::static_token(args.provider, SecretString::new(token.trim()))
-    } else if args.token_stdin {
-        let mut token = String::new();
-        std::io::stdin()
-            .read_to_string(&mut token)
-            .context("cannot read the token from standard input")?;
-        if token.trim().is_empty() {
-            return Err(UsageError("`--token-stdin`: standard input was empty".into()).into());
-        }
-        Credentials::static_token(args.provider, SecretString::new(token.trim()))
-    } else {
-        sign_in(ctx, &scope, &conn, &args, &keychain).await?
-    };
-
-    // One call to show what was connected; a refused token is not stored.
-    let provider = providers::open_with(
-        args.provider,
-        ProviderContext {
-            connection: name.clone(),
-            base_url: conn.base_url.clone(),
-            tokens: Arc::new(auth::StaticTokenSource::new(creds.access_token.clone())),
-            clock: ctx.clock.clone(),
-            max_requests: None,
-            overlap: crate::providers::DEFAULT_OVERLAP_MS,
-        },
-        providers::http::HttpOptions::from_settings(&ctx.config.http),
-    )?;
-    let info = provider.account().await?;
-    // One account, one connection: a second one would copy records back and forth. (A state
-    // file this crmsync cannot read yet is checked by the first sync instead.)
-    if let Some(store) = super::record::open_for_reading(ctx).ok().flatten()
-        && let Some(other) = crate::engine::accounts::synced_by_other(
-            &store,
-            &ctx.config,
-            &name,
-            args.provider,
-            &info.id,
-        )?
-    {
-        return Err(UsageError(format!(
-            "{} account {} is synced by connection `{other}` already, and two connections to one account copy records back and forth: use `{other}`, or rename it with `crmsync connections rename {other} {name}` (and its table in the config)",
-            args.provider.display_name(),
-            info.id
-        ))
-        .into());
-    }
+    let replaced = entry_replaced(&keychain, &scope, token_given).await?;
+    let mut creds = credentials(ctx, &args, &scope, &conn, &keychain).await?;
+    let info = account_of(ctx, &name, &conn, &creds).await?;
+    refuse_an_account_synced_already(ctx, &name, args.provider, &info.id)?;
     creds.account = Some(info.account.clone());
     creds.account_id = Some(info.id.clone());
     // The entry is this connection's at these hosts; a sign-in to another account must not
@@ -203,24 +96,234 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     if creds.scopes.is_empty() {
         creds.scopes = info.scopes.clone();
     }
-    let needed = crate::connection::oauth_spec(&conn)
-        .map(|s| s.scopes)
-        .unwrap_or_default();
-    let missing_scopes: Vec<String> = if creds.scopes.is_empty() {
-        Vec::new() // the CRM does not say which scopes a token has
-    } else {
-        needed
-            .into_iter()
-            .filter(|s| !creds.scopes.contains(s))
-            .collect()
+    let missing_scopes = missing_scopes(&conn, &creds);
+
+    let stored_in = store(ctx, &args, is_new, &mut conn, &keychain, &scope, &creds).await?;
+    // The grant replaced is revoked once the new one is stored (it would otherwise go on
+    // minting access tokens after a later `disconnect`).
+    let replaced_grant = match replaced {
+        Some(old) if stored_in == "keychain" => {
+            revoke_replaced(&keychain, &scope, &conn, &old, &creds).await
+        }
+        _ => None,
+    };
+    // A token in the environment wins over the keychain at every run.
+    let overridden_by = match auth::env_token(&name, conn.token_env.as_deref()) {
+        Some((var, token)) if stored_in == "keychain" && token != creds.access_token => Some(var),
+        _ => None,
     };
 
-    let stored_in = match keychain.save(&scope, &creds).await {
+    let config_written = if is_new {
+        let path = ctx.writable_config_path()?;
+        ops::connect::append_connection(&path, &name, &conn)?;
+        Some(path)
+    } else {
+        None
+    };
+
+    let report = Connected {
+        connection: name.clone(),
+        provider: args.provider,
+        account: info.account,
+        scopes: creds.scopes.clone(),
+        missing_scopes,
+        stored_in,
+        config_written,
+        replaced_grant: replaced_grant.as_ref().map(|r| r.json()),
+        overridden_by: overridden_by.clone(),
+    };
+    render(ctx, &report, replaced_grant.as_ref(), &conn)?;
+    Ok(Exit::Ok)
+}
+
+/// The entry this sign-in replaces, to revoke once the new credentials are stored. An entry
+/// left by an older crmsync that cannot be vouched for here, or issued elsewhere, is not ours
+/// to revoke or keep: it is left as it is. Without a keychain a token can still be used from
+/// the environment.
+async fn entry_replaced(
+    keychain: &Keychain,
+    scope: &auth::CredentialScope,
+    token_given: bool,
+) -> anyhow::Result<Option<Credentials>> {
+    match keychain.load(scope).await {
+        Ok(c) => Ok(c),
+        Err(auth::AuthError::UnverifiedEntry { .. } | auth::AuthError::IssuedElsewhere { .. }) => {
+            Ok(None)
+        }
+        Err(auth::AuthError::NoKeychain { .. }) if token_given => Ok(None),
+        // The tokens of a browser sign-in can only be kept in the keychain: find out that
+        // there is none before sending the user through the browser, not after.
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The account the credentials reach: one call to show what was connected, so a refused
+/// token is not stored.
+async fn account_of(
+    ctx: &Context,
+    name: &str,
+    conn: &ConnectionConfig,
+    creds: &Credentials,
+) -> anyhow::Result<providers::AccountInfo> {
+    let provider = providers::open_with(
+        conn.provider,
+        crate::connection::provider_context(
+            name,
+            conn,
+            &ctx.config,
+            Arc::new(auth::StaticTokenSource::new(creds.access_token.clone())),
+            ctx.clock.clone(),
+            None,
+        ),
+        providers::http::HttpOptions::from_settings(&ctx.config.http),
+    )?;
+    Ok(provider.account().await?)
+}
+
+/// The scopes crmsync needs that the credentials lack (none listed when the CRM does not say
+/// which scopes a token has).
+fn missing_scopes(conn: &ConnectionConfig, creds: &Credentials) -> Vec<String> {
+    if creds.scopes.is_empty() {
+        return Vec::new();
+    }
+    crate::connection::oauth_spec(conn)
+        .map(|s| s.scopes)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| !creds.scopes.contains(s))
+        .collect()
+}
+
+/// The connection to sign in to: its name and config (from the config file, else new, with
+/// `--base-url` and `--client-id`), and whether it is new.
+fn target(ctx: &Context, args: &Args) -> anyhow::Result<(String, ConnectionConfig, bool)> {
+    if !providers::AVAILABLE.contains(&args.provider) {
+        let built: Vec<String> = providers::AVAILABLE
+            .iter()
+            .map(|p| format!("`{}`", p.as_str()))
+            .collect();
+        return Err(Error::usage(format!(
+            "{} connections are not built into this version of crmsync; it can connect to: {}",
+            args.provider.display_name(),
+            built.join(", ")
+        ))
+        .into());
+    }
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| args.provider.as_str().to_string());
+    check_connection_name(&name).map_err(Error::usage)?;
+    let (mut conn, is_new) = match ctx.config.connections.get(&name) {
+        Some(existing) if existing.provider != args.provider => {
+            return Err(Error::usage(format!(
+                "connection `{name}` is configured for {}, not {}: pick another `--name`",
+                existing.provider.display_name(),
+                args.provider.display_name()
+            ))
+            .into());
+        }
+        Some(existing) => (existing.clone(), false),
+        None => (ops::connect::new_connection(args.provider), true),
+    };
+    if let Some(url) = &args.base_url {
+        crate::providers::http::check_base_url(url)
+            .map_err(|m| Error::usage(format!("`--base-url`: {m}")))?;
+        if !is_new && conn.base_url.as_deref() != Some(url.as_str()) {
+            return Err(Error::usage(format!(
+                "connection `{name}` already has a `base_url` in the config; edit it there instead of passing `--base-url`"
+            ))
+            .into());
+        }
+        conn.base_url = Some(url.clone());
+    }
+    if let Some(id) = &args.client_id {
+        conn.client_id = Some(id.clone());
+    }
+
+    Ok((name, conn, is_new))
+}
+
+/// The credentials the command line gives (`--token-env`, `--token-stdin`), else those of a
+/// browser sign-in.
+async fn credentials(
+    ctx: &Context,
+    args: &Args,
+    scope: &auth::CredentialScope,
+    conn: &ConnectionConfig,
+    keychain: &Keychain,
+) -> anyhow::Result<Credentials> {
+    Ok(if let Some(var) = &args.token_env {
+        let token = std::env::var(var)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "`--token-env {var}`: the variable `{var}` is not set or empty"
+                ))
+            })?;
+        Credentials::static_token(args.provider, SecretString::new(token.trim()))
+    } else if args.token_stdin {
+        let mut token = String::new();
+        std::io::stdin()
+            .read_to_string(&mut token)
+            .context("cannot read the token from standard input")?;
+        if token.trim().is_empty() {
+            return Err(Error::usage("`--token-stdin`: standard input was empty".into()).into());
+        }
+        Credentials::static_token(args.provider, SecretString::new(token.trim()))
+    } else {
+        sign_in(ctx, scope, conn, args, keychain).await?
+    })
+}
+
+/// One account, one connection: a second one would copy records back and forth. (A state
+/// file this crmsync cannot read yet is checked by the first sync instead.)
+fn refuse_an_account_synced_already(
+    ctx: &Context,
+    name: &str,
+    provider: ProviderKind,
+    account_id: &str,
+) -> anyhow::Result<()> {
+    if let Some(store) = super::record::open_for_reading(ctx).ok().flatten()
+        && let Some(other) = crate::engine::accounts::synced_by_other(
+            &store,
+            &ctx.config,
+            name,
+            provider,
+            account_id,
+        )?
+    {
+        return Err(Error::usage(format!(
+            "{} account {} is synced by connection `{other}` already, and two connections to one account copy records back and forth: use `{other}`, or rename it with `crmsync connections rename {other} {name}` (and its table in the config)",
+            provider.display_name(),
+            account_id
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Stores the credentials in the keychain; without one, a token given on the command line is
+/// read from the environment by later runs (a new connection, or one whose config can be
+/// edited, remembers the variable as `token_env`). Returns where they are: `keychain` or
+/// `environment`.
+async fn store(
+    ctx: &Context,
+    args: &Args,
+    is_new: bool,
+    conn: &mut ConnectionConfig,
+    keychain: &Keychain,
+    scope: &auth::CredentialScope,
+    creds: &Credentials,
+) -> anyhow::Result<String> {
+    let name = scope.connection.as_str();
+    Ok(match keychain.save(scope, creds).await {
         Ok(()) => "keychain".to_string(),
         Err(auth::AuthError::NoKeychain { reason, .. })
             if args.token_env.is_some() || args.token_stdin =>
         {
-            let fixed = crate::env::token_var(&name);
+            let fixed = crate::env::token_var(name);
             let where_from = match (&args.token_env, is_new) {
                 // A new connection remembers the variable: later runs read the token there.
                 (Some(var), true) => {
@@ -231,7 +334,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 }
                 (Some(var), false) if conn.token_env.as_deref() != Some(var.as_str()) => {
                     let path = ctx.writable_config_path()?;
-                    if set_token_env(&path, &name, var)? {
+                    if ops::connect::set_token_env(&path, name, var)? {
                         format!(
                             "runs read it from `{var}` (now the connection's `token_env` in `{}`), or from `{fixed}`",
                             path.display()
@@ -253,42 +356,17 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             "environment".to_string()
         }
         Err(e) => return Err(e.into()),
-    };
-    // The grant replaced is revoked once the new one is stored (it would otherwise go on
-    // minting access tokens after a later `disconnect`).
-    let replaced_grant = match replaced {
-        Some(old) if stored_in == "keychain" => {
-            revoke_replaced(&keychain, &scope, &conn, &old, &creds).await
-        }
-        _ => None,
-    };
-    // A token in the environment wins over the keychain at every run.
-    let overridden_by = match auth::env_token(&name, conn.token_env.as_deref()) {
-        Some((var, token)) if stored_in == "keychain" && token != creds.access_token => Some(var),
-        _ => None,
-    };
+    })
+}
 
-    let config_written = if is_new {
-        let path = ctx.writable_config_path()?;
-        append_connection(&path, &name, &conn)?;
-        Some(path)
-    } else {
-        None
-    };
-
-    let report = Connected {
-        connection: name.clone(),
-        provider: args.provider,
-        account: info.account,
-        scopes: creds.scopes.clone(),
-        missing_scopes,
-        stored_in,
-        config_written,
-        replaced_grant: replaced_grant.as_ref().map(|r| r.json()),
-        overridden_by: overridden_by.clone(),
-    };
+fn render(
+    ctx: &Context,
+    report: &Connected,
+    replaced_grant: Option<&Replaced>,
+    conn: &ConnectionConfig,
+) -> anyhow::Result<()> {
     if ctx.out.json {
-        ctx.out.json(&report)?;
+        ctx.out.json(report)?;
     } else {
         ctx.out.data(format!(
             "connected `{}` to {} ({})",
@@ -298,11 +376,12 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         ))?;
         if let Some(path) = &report.config_written {
             ctx.out.note(format!(
-                "added `[connections.{name}]` to `{}`",
+                "added `[connections.{}]` to `{}`",
+                report.connection,
                 path.display()
             ));
         }
-        match &replaced_grant {
+        match replaced_grant {
             Some(Replaced::Revoked) => ctx.out.note(format!(
                 "revoked the tokens this sign-in replaced at {}",
                 conn.provider.display_name()
@@ -324,12 +403,12 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         }
     }
     // Said with `--json` too: it decides which token every run uses.
-    if let Some(var) = &overridden_by {
+    if let Some(var) = &report.overridden_by {
         ctx.out.warn(format!(
             "`{var}` is set and wins over the keychain: runs will use the token in it, not the one just stored; unset it to use the keychain entry"
         ));
     }
-    Ok(Exit::Ok)
+    Ok(())
 }
 
 /// What became of the grant a new sign-in replaced.
@@ -379,27 +458,6 @@ async fn revoke_replaced(
         Ok(false) => Replaced::NotRevocable,
         Err(e) => Replaced::Failed(e),
     })
-}
-
-fn new_connection(provider: ProviderKind) -> ConnectionConfig {
-    ConnectionConfig {
-        provider,
-        base_url: None,
-        auth_url: None,
-        client_id: None,
-        token_env: None,
-        scopes: None,
-        redirect_port: None,
-        objects: None,
-        on_delete: Default::default(),
-        match_keys: None,
-        create_when: None,
-        max_requests_per_run: None,
-        fields: Vec::new(),
-        contact: None,
-        company: None,
-        activity: None,
-    }
 }
 
 async fn sign_in(
@@ -460,160 +518,4 @@ async fn sign_in(
         opts.no_browser = false;
     }
     Ok(auth::sign_in(&spec, &client_id, secret, opts, &notify).await?)
-}
-
-/// Sets `token_env = "VAR"` in the `[connections.NAME]` table of the config file at `path`,
-/// replacing the key's line where the table has one, else adding it under the table's
-/// header; everything else in the file is kept as written. Returns `false`, having written
-/// nothing, when the file does not spell the table as such a header (dotted keys, an inline
-/// table), or the edited file would not read back with that value.
-fn set_token_env(path: &std::path::Path, name: &str, var: &str) -> anyhow::Result<bool> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(false);
-    };
-    let header_of = |line: &str| -> Option<String> {
-        let t = line.trim_start();
-        if !t.starts_with('[') || t.starts_with("[[") {
-            return None;
-        }
-        let end = t.find(']')?;
-        Some(t[1..end].split_whitespace().collect::<String>())
-    };
-    let wanted = [
-        format!("connections.{name}"),
-        format!("connections.\"{name}\""),
-    ];
-    let mut lines: Vec<&str> = text.lines().collect();
-    let Some(at) = lines
-        .iter()
-        .position(|l| header_of(l).is_some_and(|h| wanted.contains(&h)))
-    else {
-        return Ok(false);
-    };
-    let end = lines[at + 1..]
-        .iter()
-        .position(|l| header_of(l).is_some())
-        .map_or(lines.len(), |i| at + 1 + i);
-    let line = format!("token_env = {}", toml::Value::String(var.to_string()));
-    let existing = (at + 1..end).find(|&i| {
-        lines[i]
-            .trim_start()
-            .strip_prefix("token_env")
-            .is_some_and(|rest| rest.trim_start().starts_with('='))
-    });
-    match existing {
-        Some(i) => lines[i] = &line,
-        None => lines.insert(at + 1, &line),
-    }
-    let mut edited = lines.join("\n");
-    if text.ends_with('\n') {
-        edited.push('\n');
-    }
-    let reads_back = crate::config::Config::parse(&edited, path).is_ok_and(|c| {
-        c.connections
-            .get(name)
-            .is_some_and(|c| c.token_env.as_deref() == Some(var))
-    });
-    if !reads_back {
-        return Ok(false);
-    }
-    replace_config(path, &edited)?;
-    Ok(true)
-}
-
-/// Writes `text` as the config file at `path` in one step (a new file renamed over it), so a
-/// crash leaves either the old file or the new one.
-fn replace_config(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write `{}`", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write `{}`", path.display()))
-}
-
-/// Adds `[connections.NAME]` to the config file (creating it), keeping what is there.
-fn append_connection(
-    path: &std::path::Path,
-    name: &str,
-    conn: &ConnectionConfig,
-) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the config directory `{}`", dir.display()))?;
-    }
-    let mut text = std::fs::read_to_string(path).unwrap_or_default();
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    let mut table = toml::Table::new();
-    table.insert(
-        "provider".into(),
-        toml::Value::String(conn.provider.as_str().into()),
-    );
-    if let Some(url) = &conn.base_url {
-        table.insert("base_url".into(), toml::Value::String(url.clone()));
-    }
-    if let Some(id) = &conn.client_id {
-        table.insert("client_id".into(), toml::Value::String(id.clone()));
-    }
-    if let Some(var) = &conn.token_env {
-        table.insert("token_env".into(), toml::Value::String(var.clone()));
-    }
-    text.push_str(&format!(
-        "\n[connections.{name}]\n{}",
-        toml::to_string(&table)?
-    ));
-    // The result must still be a valid config before it replaces the old one.
-    crate::config::Config::parse(&text, path)?;
-    replace_config(path, &text)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::set_token_env;
-
-    fn edit(before: &str, name: &str) -> (bool, String) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config.toml");
-        std::fs::write(&path, before).unwrap();
-        let written = set_token_env(&path, name, "HS_PAT").unwrap();
-        (written, std::fs::read_to_string(&path).unwrap())
-    }
-
-    #[test]
-    fn token_env_is_added_under_the_connections_header_and_nothing_else_moves() {
-        let before = "# mine\n[sync]\nconflict_policy = \"manual\"\n\n\
-                      [connections.hs]   # the main portal\nprovider = \"hubspot\"\n\n\
-                      [connections.other]\nprovider = \"hubspot\"\n";
-        let (written, after) = edit(before, "hs");
-        assert!(written);
-        assert_eq!(
-            after,
-            "# mine\n[sync]\nconflict_policy = \"manual\"\n\n\
-             [connections.hs]   # the main portal\ntoken_env = \"HS_PAT\"\nprovider = \"hubspot\"\n\n\
-             [connections.other]\nprovider = \"hubspot\"\n"
-        );
-    }
-
-    #[test]
-    fn a_token_env_already_there_is_replaced_in_place() {
-        let before = "[connections.\"hs\"]\nprovider = \"hubspot\"\ntoken_env  =  \"OLD\"\n[connections.x]\nprovider = \"hubspot\"\ntoken_env = \"KEEP\"\n";
-        let (written, after) = edit(before, "hs");
-        assert!(written);
-        assert_eq!(
-            after,
-            "[connections.\"hs\"]\nprovider = \"hubspot\"\ntoken_env = \"HS_PAT\"\n[connections.x]\nprovider = \"hubspot\"\ntoken_env = \"KEEP\"\n"
-        );
-    }
-
-    #[test]
-    fn a_connection_not_written_as_a_table_header_is_left_alone() {
-        for before in [
-            "connections.hs.provider = \"hubspot\"\n",
-            "connections = { hs = { provider = \"hubspot\" } }\n",
-            "[connections.other]\nprovider = \"hubspot\"\n",
-        ] {
-            let (written, after) = edit(before, "hs");
-            assert!(!written, "{before}");
-            assert_eq!(after, before);
-        }
-    }
 }

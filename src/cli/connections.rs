@@ -4,8 +4,8 @@ use serde::Serialize;
 
 use crate::auth::{self, CredentialKind, Keychain};
 use crate::engine::accounts::{self, KeptCheck, RenameError};
+use crate::error::Error;
 use crate::model::Millis;
-use crate::output::errors::UsageError;
 use crate::output::table::{or_dash, table};
 use crate::providers::ProviderKind;
 use crate::store::Forgotten;
@@ -349,7 +349,7 @@ fn rename(ctx: &Context, old: &str, new: &str) -> anyhow::Result<Exit> {
     match accounts::rename(&mut store, old, new) {
         Ok(()) => {}
         Err(RenameError::Store(e)) => return Err(e.into()),
-        Err(e) => return Err(UsageError(e.to_string()).into()),
+        Err(e) => return Err(Error::usage(e.to_string()).into()),
     }
     if ctx.out.json {
         ctx.out.json(&Renamed {

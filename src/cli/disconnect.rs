@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::auth::{self, Keychain};
-use crate::output::errors::UsageError;
+use crate::error::Error;
 
 use super::{Context, Exit};
 
@@ -26,7 +26,7 @@ struct Disconnected {
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
-    let conn = ctx.config.connection(&args.name).map_err(UsageError)?;
+    let conn = ctx.config.connection(&args.name).map_err(Error::usage)?;
     let spec = crate::connection::oauth_spec(conn);
     let scope = crate::connection::credential_scope(&args.name, conn);
     let outcome = match auth::disconnect(&Keychain::from_env(), &scope, spec.as_ref()).await {

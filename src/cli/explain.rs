@@ -1,15 +1,7 @@
 //! `crmsync explain RECORD [FIELD]`
 
-use std::collections::BTreeSet;
-
-use serde::Serialize;
-
-use crate::config::Config;
-use crate::mapping::{ConflictPolicy, Direction};
-use crate::model::{Millis, ObjectKind, RecordId};
+use crate::ops::{self, explain::Explanation};
 use crate::output::table::{or_dash, table};
-use crate::providers::DefaultMapping;
-use crate::store::{AuditEntry, Conflict, ConflictFilter, Link};
 
 use super::record::{self, decision, when};
 use super::{Context, Exit};
@@ -26,54 +18,6 @@ pub struct Args {
     pub field: Option<String>,
 }
 
-/// `crmsync explain --json`
-#[derive(Debug, Serialize)]
-pub struct Explanation {
-    pub id: RecordId,
-    pub kind: ObjectKind,
-    pub archived_at: Option<Millis>,
-    /// One entry per connection the record is linked to.
-    pub connections: Vec<ConnectionView>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ConnectionView {
-    pub connection: String,
-    pub remote_id: String,
-    /// The link was retired by an archive; it is no longer synced.
-    pub retired: bool,
-    pub synced_at: Millis,
-    /// The record changed locally since this connection last looked at it.
-    pub pending: bool,
-    pub fields: Vec<FieldView>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct FieldView {
-    pub field: String,
-    /// The value both sides agreed on at the last sync.
-    pub base: Option<String>,
-    pub local: Option<String>,
-    /// The CRM's value as last seen: a held conflict's remote value, else the base of the
-    /// last sync (crmsync does not ask the CRM here).
-    pub remote: Option<String>,
-    pub direction: Direction,
-    /// Where the direction comes from: the connection's field entry, the provider's built-in
-    /// mapping, the default, or `not mapped` (direction `none`).
-    pub direction_source: String,
-    pub policy: ConflictPolicy,
-    /// Where the policy comes from: the connection's field entry, `[policies.OBJECT]`, or
-    /// `[sync] conflict_policy`.
-    pub policy_source: String,
-    /// What the next sync does with this field, in words.
-    pub next: String,
-    pub last_writer: Option<AuditEntry>,
-    /// The field's latest conflict with this connection (open, resolved or decided by the
-    /// policy), with how the sync decided it (`decision`: the policy, the two compared times
-    /// and the outcome; `null` when not recorded).
-    pub last_conflict: Option<Conflict>,
-}
-
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let store = record::open_existing(ctx)?;
     let record = record::find(&store, &args.record)?;
@@ -82,103 +26,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     {
         return Err(record::unknown_field(record.kind, f));
     }
-    let seq = store.record_seq(&record.id)?.unwrap_or(0);
-    let mut connections = Vec::new();
-    for link in store.links_of_record(&record.id)? {
-        let defaults = built_in_mappings(ctx, &link.connection, record.kind);
-        // Oldest first: the open one of a field, if any, is its latest.
-        let conflicts = store.list_conflicts(&ConflictFilter {
-            connection: Some(link.connection.clone()),
-            local_id: Some(record.id.clone()),
-            field: args.field.clone(),
-            ..ConflictFilter::default()
-        })?;
-        let mut names: BTreeSet<String> = record
-            .kind
-            .standard_fields()
-            .iter()
-            .map(|d| d.name.to_string())
-            .collect();
-        names.extend(record.fields.keys().cloned());
-        names.extend(link.base.keys().cloned());
-        let mut ordered: Vec<String> = record
-            .kind
-            .standard_fields()
-            .iter()
-            .map(|d| d.name.to_string())
-            .collect();
-        ordered.extend(
-            names
-                .into_iter()
-                .filter(|n| record.kind.standard_fields().iter().all(|d| d.name != n)),
-        );
-        // Changed since the connection's last push, with something the next sync sends: a
-        // run limited to some records (`apply`) leaves the cursor behind the values it pulled.
-        let unsent = (record.archived_at.is_some() && !link.retired)
-            || ordered.iter().any(|name| {
-                let (direction, ..) = rule_of(&ctx.config, &link, name, defaults.as_ref());
-                direction.pushes() && record.get(name) != link.base.get(name).map(String::as_str)
-            });
-        let pending = unsent && seq > store.local_cursor(&link.connection, record.kind)?;
-        let mut fields = Vec::new();
-        for name in ordered {
-            if args.field.as_ref().is_some_and(|f| f != &name) {
-                continue;
-            }
-            let (direction, direction_source, policy, policy_source) =
-                rule_of(&ctx.config, &link, &name, defaults.as_ref());
-            let base = link.base.get(&name).cloned();
-            let local = record.get(&name).map(str::to_string);
-            let last_conflict = conflicts.iter().rev().find(|c| c.field == name).cloned();
-            let open = last_conflict.as_ref().filter(|c| c.resolved_at.is_none());
-            let next = match open {
-                Some(c) => format!(
-                    "held: conflict {} waits for `crmsync conflicts resolve`",
-                    c.id
-                ),
-                None if link.retired => "nothing: the link is retired".to_string(),
-                None if direction == Direction::None => "nothing: not synced".to_string(),
-                None if local == base => "nothing: in step".to_string(),
-                None if direction.pushes() => "push the local value".to_string(),
-                None => format!(
-                    "nothing: changed locally, but direction is {}",
-                    kebab(&direction)
-                ),
-            };
-            // The CRM's value as last seen: the held conflict's, else the base both agreed on.
-            let remote = match open {
-                Some(c) => c.remote.clone(),
-                None => base.clone(),
-            };
-            fields.push(FieldView {
-                last_writer: store.last_writer(&record.id, &name)?,
-                remote,
-                base,
-                local,
-                field: name,
-                direction,
-                direction_source,
-                policy,
-                policy_source,
-                next,
-                last_conflict,
-            });
-        }
-        connections.push(ConnectionView {
-            connection: link.connection.clone(),
-            remote_id: link.remote_id.clone(),
-            retired: link.retired,
-            synced_at: link.synced_at,
-            pending,
-            fields,
-        });
-    }
-    let report = Explanation {
-        id: record.id.clone(),
-        kind: record.kind,
-        archived_at: record.archived_at,
-        connections,
-    };
+    let report = ops::explain::explain(&store, &ctx.config, &record, args.field.as_deref())?;
     if ctx.out.json {
         ctx.out.json(&report)?;
         return Ok(Exit::Ok);
@@ -248,8 +96,8 @@ fn render(
                 or_dash(f.base.as_deref()),
                 or_dash(f.local.as_deref()),
                 or_dash(f.remote.as_deref()),
-                format!("{} ({})", kebab(&f.direction), f.direction_source),
-                format!("{} ({})", kebab(&f.policy), f.policy_source),
+                format!("{} ({})", f.direction.as_str(), f.direction_source),
+                format!("{} ({})", f.policy.as_str(), f.policy_source),
                 f.next.clone(),
                 f.last_writer.as_ref().map_or("—".to_string(), |w| {
                     format!(
@@ -271,72 +119,4 @@ fn render(
         "the remote column is the CRM's value at the last sync; `crmsync sync --dry-run` compares with the CRM now",
     );
     Ok(Exit::Ok)
-}
-
-/// The direction and policy of `field` for the link's connection, with where each comes
-/// from: the connection's `[[connections.NAME.fields]]` entry, the provider's built-in
-/// mapping, `[policies.OBJECT]`, or `[sync] conflict_policy` (the same layers, in the same
-/// order, as the sync's field map).
-fn rule_of(
-    config: &Config,
-    link: &Link,
-    field: &str,
-    defaults: Option<&(String, Vec<DefaultMapping>)>,
-) -> (Direction, String, ConflictPolicy, String) {
-    let entry = config.connections.get(&link.connection).and_then(|c| {
-        c.fields
-            .iter()
-            .find(|f| f.object == link.kind && f.local == field)
-    });
-    let entry_source = format!("[[connections.{}.fields]]", link.connection);
-    let built_in = defaults.and_then(|(provider, d)| {
-        d.iter()
-            .find(|m| m.local == field)
-            .map(|m| (m.direction, provider))
-    });
-    let (direction, direction_source) = match (entry.and_then(|e| e.direction), built_in) {
-        (Some(d), _) => (d, entry_source.clone()),
-        (None, Some((d, provider))) => (d, format!("{provider}'s built-in mapping")),
-        // Mapped by the config without a direction: the default.
-        (None, None) if entry.is_some() => (Direction::Both, "default".to_string()),
-        // Neither the provider nor the config maps it: the sync leaves it alone.
-        (None, None) if defaults.is_some() => (Direction::None, "not mapped".to_string()),
-        (None, None) => (
-            Direction::Both,
-            "default (the provider's built-in mappings are not available)".to_string(),
-        ),
-    };
-    let (policy, policy_source) = match (
-        entry.and_then(|e| e.policy),
-        config.policies.get(&link.kind).and_then(|p| p.get(field)),
-    ) {
-        (Some(p), _) => (p, entry_source),
-        (None, Some(p)) => (*p, format!("[policies.{}]", link.kind)),
-        (None, None) => (
-            config.sync.conflict_policy,
-            "[sync] conflict_policy".to_string(),
-        ),
-    };
-    (direction, direction_source, policy, policy_source)
-}
-
-/// The provider's built-in mappings for `kind` (and the provider's name), known without any
-/// network call; `None` when the connection is not configured or its provider is not
-/// available in this build.
-fn built_in_mappings(
-    ctx: &Context,
-    connection: &str,
-    kind: ObjectKind,
-) -> Option<(String, Vec<DefaultMapping>)> {
-    let conn = ctx.config.connections.get(connection)?;
-    let mappings = crate::providers::default_mappings(conn.provider, kind)?;
-    Some((conn.provider.display_name().to_string(), mappings))
-}
-
-/// A serde enum's name as written in the config (`newest-wins`).
-fn kebab<T: Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => "?".to_string(),
-    }
 }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
+use crate::error::Error;
 use crate::model::ObjectKind;
-use crate::output::errors::UsageError;
 use crate::transfer::{ExportSummary, Format};
 
 use super::{Context, Exit, record};
@@ -41,7 +41,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         (Some("jsonl"), _) => Format::Jsonl,
         (Some(_), _) => Format::Csv,
         (None, Some(path)) => Format::from_path(path).ok_or_else(|| {
-            UsageError(format!(
+            Error::usage(format!(
                 "cannot tell the format of `{}` from its extension: pass `--format csv` or `--format jsonl`",
                 path.display()
             ))

@@ -6,14 +6,10 @@ use anyhow::Context as _;
 
 use crate::config::OnDuplicate;
 use crate::model::ObjectKind;
-use crate::output::errors::UsageError;
+use crate::ops;
 use crate::output::progress::ImportBar;
 use crate::output::table::table;
-use crate::store::RunOutcome;
-use crate::transfer::{
-    Blank, Format, ImportError, ImportOptions, ImportReport, MAX_LISTED_NAMES, UnlinkedCompanies,
-    parse_map_spec,
-};
+use crate::transfer::{Blank, Format, ImportReport, MAX_LISTED_NAMES, UnlinkedCompanies};
 
 use super::{Context, Exit, record};
 
@@ -57,85 +53,37 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
-    if let Some(connection) = &args.to {
-        // Checked before anything is written.
-        ctx.config.connection(connection).map_err(UsageError)?;
-    }
-    // A file that cannot be opened is the user's to fix (exit 2), and is refused before the
-    // state file is touched.
-    match std::fs::metadata(&args.file) {
-        Ok(m) if m.is_dir() => {
-            return Err(UsageError(format!(
-                "`{}` is a directory, not a CSV or JSONL file; nothing was imported",
-                args.file.display()
-            ))
-            .into());
-        }
-        Ok(_) => {}
-        Err(e) => {
-            return Err(UsageError(format!(
-                "cannot read `{}`: {e}; nothing was imported",
-                args.file.display()
-            ))
-            .into());
-        }
-    }
-    let mut opts = ImportOptions::new(args.object, ctx.clock.now(), 0);
-    opts.format = args.format.as_deref().map(|f| match f {
-        "jsonl" => Format::Jsonl,
-        _ => Format::Csv,
-    });
-    for spec in &args.maps {
-        let (column, target) = parse_map_spec(args.object, spec)
-            .map_err(|why| UsageError(format!("bad `--map {spec}`: {why}")))?;
-        opts.map.push((column, target));
-    }
-    opts.on_duplicate = args.on_duplicate.unwrap_or(ctx.config.import.on_duplicate);
-    opts.default_calling_code = ctx.config.import.default_calling_code.clone();
-    opts.match_keys = ctx.config.sync.match_keys.for_object(args.object);
-    opts.blank = args.blank;
-    opts.raw = args.raw;
-
-    let (mut store, lock) = record::open_locked(ctx)?;
-    let connections: Vec<String> = args.to.iter().cloned().collect();
-    opts.run = store.begin_run("import", &connections, opts.now)?;
-    let seq_before = store.max_seq()?;
-    let bar = ImportBar::new(&ctx.out, &format!("importing {}", args.file.display()));
-    let result = crate::transfer::import_file(&mut store, &args.file, &opts, &bar);
-    crate::transfer::ImportProgress::finish(&bar);
-    let report = match result {
-        Ok(report) => report,
-        Err(err) => {
-            let _ = store.finish_run(
-                opts.run,
-                RunOutcome::Failed,
-                &serde_json::json!({}),
-                Some(&err.to_string()),
-                ctx.clock.now(),
-            );
-            return Err(refusal(err));
-        }
-    };
-    let outcome = if report.rejected > 0 {
-        RunOutcome::Partial
-    } else {
-        RunOutcome::Ok
-    };
-    store.finish_run(
-        opts.run,
-        outcome,
-        &serde_json::json!({
-            "rows": report.rows,
-            "loaded": report.loaded,
-            "merged": report.merged,
-            "unchanged": report.unchanged,
-            "skipped": report.skipped,
-            "rejected": report.rejected,
-        }),
-        None,
-        ctx.clock.now(),
+    let settings = ctx.settings();
+    let opts = ops::import::options(
+        &settings,
+        &ops::import::Request {
+            file: &args.file,
+            object: args.object,
+            format: args.format.as_deref().map(|f| match f {
+                "jsonl" => Format::Jsonl,
+                _ => Format::Csv,
+            }),
+            maps: &args.maps,
+            on_duplicate: args.on_duplicate,
+            blank: args.blank,
+            raw: args.raw,
+            to: args.to.as_deref(),
+        },
     )?;
-    render(ctx, &report)?;
+    let (mut store, lock) = record::open_locked(ctx)?;
+    let bar = ImportBar::new(&ctx.out, &format!("importing {}", args.file.display()));
+    let imported = ops::import::load(
+        &mut store,
+        &settings,
+        &args.file,
+        opts,
+        args.to.as_deref(),
+        &bar,
+    )?;
+    drop(store);
+    drop(lock);
+    let report = &imported.report;
+    render(ctx, report)?;
     let loaded = if report.rejected > 0 {
         Exit::Incomplete
     } else {
@@ -144,12 +92,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let Some(connection) = &args.to else {
         return Ok(loaded);
     };
-    // Only what this import created or changed is pushed; rows that changed nothing locally
-    // are left to `crmsync sync` (they were pushed by the run that stored them, or wait for
-    // the next sync like any other local change).
-    let ids = store.record_ids_changed_since(args.object, seq_before)?;
-    drop(store);
-    drop(lock);
+    let ids = imported.changed;
     if ids.is_empty() {
         ctx.out.note(format!(
             "nothing new or changed to push to `{connection}`; `crmsync sync -c {connection}` sends everything that waits"
@@ -173,18 +116,6 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     }
     // The push's outcome (failed records, a safety gate) says more than the load's.
     Ok(if pushed == Exit::Ok { loaded } else { pushed })
-}
-
-/// A file refused before anything was written is the user's to fix (exit 2); a failure while
-/// reading or saving is an error (exit 1).
-fn refusal(err: ImportError) -> anyhow::Error {
-    match err {
-        ImportError::NotTabular { .. }
-        | ImportError::UnknownColumns { .. }
-        | ImportError::NoFields { .. }
-        | ImportError::Options(_) => UsageError(format!("{err}; nothing was imported")).into(),
-        other => other.into(),
-    }
 }
 
 fn render(ctx: &Context, report: &ImportReport) -> anyhow::Result<()> {

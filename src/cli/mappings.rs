@@ -2,9 +2,9 @@
 
 use serde::Serialize;
 
+use crate::error::Error;
 use crate::mapping::{Direction, FieldMap};
 use crate::model::{FieldType, ObjectKind};
-use crate::output::errors::UsageError;
 use crate::output::table::table;
 use crate::providers::{FieldSpec, Provider, RemoteField, RemoteFieldKind};
 
@@ -73,13 +73,13 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         None => match ctx.config.connections.keys().collect::<Vec<_>>().as_slice() {
             [only] => (*only).clone(),
             [] => {
-                return Err(UsageError(
+                return Err(Error::usage(
                     "no connections are configured: add one with `crmsync connect`".into(),
                 )
                 .into());
             }
             _ => {
-                return Err(UsageError(
+                return Err(Error::usage(
                     "several connections are configured: name one with `--connection NAME`".into(),
                 )
                 .into());
@@ -102,7 +102,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             *object,
             &provider.default_mappings(*object),
         )
-        .map_err(|e| UsageError(e.to_string()))?;
+        .map_err(|e| Error::usage(e.to_string()))?;
         maps.push(map);
     }
     match action {
@@ -178,14 +178,8 @@ fn list(
                 r.object.to_string(),
                 r.field.clone(),
                 r.remote.clone(),
-                serde_json::to_value(r.direction)?
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                serde_json::to_value(r.policy)?
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
+                r.direction.as_str().to_string(),
+                r.policy.as_str().to_string(),
             ];
             if let Some(c) = &r.check {
                 row.push(c.clone());

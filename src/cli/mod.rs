@@ -27,8 +27,8 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use crate::clock::Clock;
-use crate::config::{Config, ConfigError};
-use crate::output::errors::UsageError;
+use crate::config::Config;
+use crate::error::Error;
 use crate::output::{ColorChoice, Output};
 
 /// How a run ended, as the process exit code.
@@ -151,7 +151,7 @@ impl Context {
             (Some(p), _) => p.clone(),
             (None, Some(p)) => relative_to_config(p, config_path.as_deref()),
             (None, None) => crate::config::default_state_path().ok_or_else(|| {
-                UsageError(
+                Error::usage(
                     "cannot find a data directory for the state file: pass `--state FILE` or set `CRMSYNC_STATE`"
                         .into(),
                 )
@@ -164,6 +164,15 @@ impl Context {
             state_path,
             clock: crate::clock::from_env(),
         })
+    }
+
+    /// The settings the core's operations work with.
+    pub fn settings(&self) -> crate::ops::Settings<'_> {
+        crate::ops::Settings {
+            config: &self.config,
+            state_path: &self.state_path,
+            clock: self.clock.clone(),
+        }
     }
 
     /// The config file to write to (`connect` adds connections): the one in use, else the
@@ -219,19 +228,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     }
 }
 
-/// The exit code for an error that stopped a command.
+/// The exit code for an error that stopped a command: its kind decides.
 pub fn exit_for_error(err: &anyhow::Error) -> Exit {
-    for cause in err.chain() {
-        if cause.downcast_ref::<UsageError>().is_some()
-            || cause.downcast_ref::<ConfigError>().is_some()
-            || cause
-                .downcast_ref::<crate::output::errors::Hinted>()
-                .is_some_and(|h| h.usage)
-        {
-            return Exit::Usage;
-        }
+    match crate::error::kind_of(err) {
+        crate::error::ErrorKind::Usage => Exit::Usage,
+        crate::error::ErrorKind::Failure => Exit::Error,
     }
-    Exit::Error
 }
 
 /// The `clap::Command` for completions and man pages.

@@ -1,8 +1,8 @@
 //! Shared by the commands that look at one record or write the store: finding a record the way
 //! users name it, and opening the state file for reading or under the run lock.
 
+use crate::error::{Error, hinted};
 use crate::model::{ObjectKind, Record, RecordId};
-use crate::output::errors::{UsageError, hinted};
 use crate::store::{ConflictDecision, RunLock, Store, StoreError};
 
 use super::Context;
@@ -54,7 +54,7 @@ pub fn unknown_field(kind: ObjectKind, field: &str) -> anyhow::Error {
         .iter()
         .map(|d| format!("`{}`", d.name))
         .collect();
-    UsageError(format!(
+    Error::usage(format!(
         "`{field}` is not a {kind} field; the fields are {}, and custom fields are named `custom.NAME`",
         known.join(", ")
     ))

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::output::errors::UsageError;
+use crate::error::Error;
 
 use super::{Context, Exit, record};
 
@@ -24,7 +24,7 @@ pub struct Requeued {
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     if let Some(name) = &args.connection {
-        ctx.config.connection(name).map_err(UsageError)?;
+        ctx.config.connection(name).map_err(Error::usage)?;
     }
     let requeued = if record::open_for_reading(ctx)?.is_none() {
         0

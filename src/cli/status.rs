@@ -2,12 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
-use crate::model::{Fields, Millis, ObjectKind, RecordId};
-use crate::output::errors::UsageError;
+use crate::error::Error;
+use crate::model::Millis;
+use crate::ops;
 use crate::output::table::{or_dash, table};
-use crate::store::{ConflictFilter, Failure, KindStatus, RunOutcome, Store};
+use crate::store::Store;
 
 use super::record::{self, when};
 use super::{Context, Exit};
@@ -30,11 +29,11 @@ pub struct Args {
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     if let Some(name) = &args.connection {
-        ctx.config.connection(name).map_err(UsageError)?;
+        ctx.config.connection(name).map_err(Error::usage)?;
     }
     let Some(store) = record::open_for_reading(ctx)? else {
         if let Some(spec) = &args.record {
-            return Err(UsageError(format!(
+            return Err(Error::usage(format!(
                 "no record `{spec}`: there is no state file at `{}` yet",
                 ctx.state_path.display()
             ))
@@ -76,107 +75,8 @@ pub fn last_successful_syncs(ctx: &Context) -> anyhow::Result<BTreeMap<String, M
     Ok(out)
 }
 
-/// How a connection is doing, from its last sync and what waits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Health {
-    /// The last sync finished without error and nothing failed or waits for a decision.
-    Healthy,
-    /// Records failed, conflicts wait, or the last sync finished only partly.
-    Degraded,
-    /// The last sync failed or was stopped.
-    Failed,
-    /// No sync has run for this connection yet.
-    NeverSynced,
-}
-
-impl Health {
-    fn as_str(self) -> &'static str {
-        match self {
-            Health::Healthy => "healthy",
-            Health::Degraded => "degraded",
-            Health::Failed => "failed",
-            Health::NeverSynced => "never synced",
-        }
-    }
-}
-
-/// `crmsync status --json`
-#[derive(Debug, Serialize)]
-pub struct StatusReport {
-    pub state_file: std::path::PathBuf,
-    pub connections: Vec<ConnectionStatus>,
-    /// Local records per object (archived ones not counted).
-    pub local: BTreeMap<ObjectKind, LocalCount>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct LocalCount {
-    pub active: u64,
-    pub archived: u64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ConnectionStatus {
-    pub name: String,
-    pub provider: crate::providers::ProviderKind,
-    pub health: Health,
-    /// The outcome of the last sync that included this connection (`null`: none, or it has
-    /// not finished).
-    pub last_run: Option<RunOutcome>,
-    pub last_successful_sync: Option<Millis>,
-    pub objects: Vec<KindStatus>,
-}
-
 fn overview(ctx: &Context, store: &Store, only: Option<&str>) -> anyhow::Result<Exit> {
-    let mut connections = Vec::new();
-    for (name, conn) in &ctx.config.connections {
-        if only.is_some_and(|o| o != name) {
-            continue;
-        }
-        let objects = store.status_all(name)?;
-        let last = store.last_run_outcome("sync", name)?;
-        let waiting = objects.iter().any(|k| k.error > 0 || k.conflict > 0);
-        let health = match last {
-            None => Health::NeverSynced,
-            Some(Some(RunOutcome::Failed | RunOutcome::Stopped)) => Health::Failed,
-            // A sync that never finished died mid-run; the next one recovers.
-            Some(None) => Health::Failed,
-            Some(Some(RunOutcome::Partial)) => Health::Degraded,
-            Some(Some(RunOutcome::Ok)) if waiting => Health::Degraded,
-            Some(Some(RunOutcome::Ok)) => Health::Healthy,
-        };
-        let health = if health == Health::NeverSynced && waiting {
-            Health::Degraded
-        } else {
-            health
-        };
-        connections.push(ConnectionStatus {
-            name: name.clone(),
-            provider: conn.provider,
-            health,
-            last_run: last.flatten(),
-            last_successful_sync: store.last_successful_sync(name)?,
-            objects,
-        });
-    }
-    let mut local = BTreeMap::new();
-    for kind in ObjectKind::ALL {
-        let active = store.count_records(kind, false)?;
-        let all = store.count_records(kind, true)?;
-        local.insert(
-            kind,
-            LocalCount {
-                active,
-                archived: all - active,
-            },
-        );
-    }
-    let report = StatusReport {
-        state_file: ctx.state_path.clone(),
-        connections,
-        local,
-    };
+    let report = ops::status::overview(store, &ctx.config, ctx.state_path.clone(), only)?;
     if ctx.out.json {
         ctx.out.json(&report)?;
         return Ok(Exit::Ok);
@@ -291,30 +191,6 @@ fn failed(ctx: &Context, store: &Store, only: Option<&str>) -> anyhow::Result<Ex
     Ok(Exit::Ok)
 }
 
-/// `crmsync status RECORD --json`
-#[derive(Debug, Serialize)]
-pub struct RecordStatus {
-    pub id: RecordId,
-    pub kind: ObjectKind,
-    pub fields: Fields,
-    pub updated_at: Millis,
-    pub archived_at: Option<Millis>,
-    pub connections: Vec<RecordLink>,
-}
-
-/// One connection's view of a record.
-#[derive(Debug, Serialize)]
-pub struct RecordLink {
-    pub connection: String,
-    /// The CRM's id (`null`: not linked).
-    pub remote_id: Option<String>,
-    /// `synced`, `local-only`, `pending`, `error`, `conflict` or `retired`.
-    pub state: &'static str,
-    pub synced_at: Option<Millis>,
-    pub failure: Option<Failure>,
-    pub conflicts: Vec<crate::store::Conflict>,
-}
-
 fn one_record(
     ctx: &Context,
     store: &Store,
@@ -322,59 +198,7 @@ fn one_record(
     only: Option<&str>,
 ) -> anyhow::Result<Exit> {
     let record = record::find(store, spec)?;
-    let links = store.links_of_record(&record.id)?;
-    let failures = store.failures_of_record(&record.id)?;
-    let mut names: Vec<String> = ctx.config.connections.keys().cloned().collect();
-    for l in &links {
-        if !names.contains(&l.connection) {
-            names.push(l.connection.clone());
-        }
-    }
-    let mut connections = Vec::new();
-    for name in names {
-        if only.is_some_and(|o| o != name) {
-            continue;
-        }
-        let link = links.iter().find(|l| l.connection == name);
-        let failure = failures.iter().find(|f| f.connection == name).cloned();
-        let conflicts = store.list_open_conflicts(&ConflictFilter {
-            connection: Some(name.clone()),
-            local_id: Some(record.id.clone()),
-            ..ConflictFilter::default()
-        })?;
-        let pending =
-            store.record_seq(&record.id)?.unwrap_or(0) > store.local_cursor(&name, record.kind)?;
-        let state = if !conflicts.is_empty() {
-            "conflict"
-        } else if failure.is_some() {
-            "error"
-        } else if link.is_some_and(|l| l.retired) {
-            "retired"
-        } else if pending {
-            // Linked or not, its change waits for the next push (as `status` counts it).
-            "pending"
-        } else if link.is_some() {
-            "synced"
-        } else {
-            "local-only"
-        };
-        connections.push(RecordLink {
-            connection: name,
-            remote_id: link.map(|l| l.remote_id.clone()),
-            state,
-            synced_at: link.map(|l| l.synced_at),
-            failure,
-            conflicts,
-        });
-    }
-    let report = RecordStatus {
-        id: record.id.clone(),
-        kind: record.kind,
-        fields: record.fields.clone(),
-        updated_at: record.updated_at,
-        archived_at: record.archived_at,
-        connections,
-    };
+    let report = ops::status::record(store, &ctx.config, &record, only)?;
     if ctx.out.json {
         ctx.out.json(&report)?;
         return Ok(Exit::Ok);
@@ -419,7 +243,7 @@ fn one_record(
         t.add_row(vec![
             c.connection.clone(),
             or_dash(c.remote_id.as_deref()),
-            c.state.to_string(),
+            c.state.as_str().to_string(),
             c.synced_at.map_or("—".to_string(), when),
             if problems.is_empty() {
                 "—".to_string()

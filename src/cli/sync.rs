@@ -3,15 +3,11 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
-
 use crate::engine::plan::{Op, Outcome, Plan, PlanCounts};
-use crate::engine::sync::{self, Participant, SyncOptions, SyncReport};
+use crate::engine::sync::{SyncOptions, SyncReport};
 use crate::model::{ObjectKind, RecordId};
-use crate::output::errors::UsageError;
+use crate::ops::{self, plan_file::PlanFile};
 use crate::output::table::{or_dash, table};
-use crate::store::Store;
 
 use super::{Context, Exit};
 
@@ -46,59 +42,6 @@ pub struct Args {
     pub max_requests: Option<u64>,
 }
 
-/// A plan saved by `sync --plan FILE` (its JSON shape).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct PlanFile {
-    /// Always `crmsync-plan`.
-    pub format: String,
-    pub version: u32,
-    pub created_at: String,
-    pub full: bool,
-    pub plans: Vec<Plan>,
-    /// Connection → object → remote id → the remote `updated_at` the plan was made against.
-    pub remote_versions: std::collections::BTreeMap<
-        String,
-        std::collections::BTreeMap<ObjectKind, std::collections::BTreeMap<String, i64>>,
-    >,
-    /// The state file the plan was made against (its `state_id`).
-    pub state_id: String,
-    /// Each connection of the plan as it was configured (which CRM, at which address) and
-    /// the CRM account it reached.
-    pub connections: std::collections::BTreeMap<String, PlanConnection>,
-    /// Local id → the local change number the plan was made against.
-    pub local_versions: std::collections::BTreeMap<RecordId, i64>,
-}
-
-/// A connection as a plan was made against it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanConnection {
-    pub provider: String,
-    /// The configured API address (`null`: the CRM's own).
-    pub base_url: Option<String>,
-    /// The id of the CRM account the connection reached (a HubSpot portal id): the account
-    /// the plan's remote ids belong to.
-    pub account: String,
-}
-
-impl PlanConnection {
-    pub fn of(config: &crate::config::ConnectionConfig, account: &str) -> PlanConnection {
-        PlanConnection {
-            provider: config.provider.to_string(),
-            base_url: config.base_url.clone(),
-            account: account.to_string(),
-        }
-    }
-
-    /// Whether `config` still points where the plan was made: the same CRM at the same address.
-    pub fn configured_as(&self, config: &crate::config::ConnectionConfig) -> bool {
-        self.provider == config.provider.to_string() && self.base_url == config.base_url
-    }
-}
-
-pub const PLAN_FORMAT: &str = "crmsync-plan";
-/// The version of the plan files this build writes and applies.
-pub const PLAN_VERSION: u32 = 3;
-
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let opts = SyncOptions {
         objects: args.objects.clone(),
@@ -117,28 +60,8 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             path.display()
         ));
     } else if let Some(path) = &args.plan {
-        let file = PlanFile {
-            format: PLAN_FORMAT.into(),
-            version: PLAN_VERSION,
-            created_at: crate::clock::format_instant(ctx.clock.now()),
-            full: args.full,
-            plans: report.plans.clone(),
-            remote_versions: report.remote_versions.clone(),
-            state_id: report.state_id.clone().unwrap_or_default(),
-            connections: report
-                .connections
-                .iter()
-                .filter_map(|c| {
-                    let config = ctx.config.connections.get(&c.connection)?;
-                    let account = c.account.as_deref()?;
-                    Some((c.connection.clone(), PlanConnection::of(config, account)))
-                })
-                .collect(),
-            local_versions: report.local_versions.clone(),
-        };
-        let text = serde_json::to_string_pretty(&file)?;
-        std::fs::write(path, text)
-            .with_context(|| format!("cannot write the plan to `{}`", path.display()))?;
+        let created_at = crate::clock::format_instant(ctx.clock.now());
+        PlanFile::of(&report, &ctx.config, args.full, created_at).save(path)?;
         ctx.out.note(format!(
             "saved the plan to `{}`; carry it out with `crmsync apply {}`",
             path.display(),
@@ -148,113 +71,36 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     render(ctx, &report)
 }
 
-/// An empty state file for a dry run where none exists yet, removed (with its WAL and lock
-/// files) when the run ends.
-struct ScratchState {
-    dir: std::path::PathBuf,
-    path: std::path::PathBuf,
-}
-
-impl ScratchState {
-    fn new() -> ScratchState {
-        let dir = std::env::temp_dir().join(format!(
-            "crmsync-dry-run-{}-{}",
-            std::process::id(),
-            ulid::Ulid::new()
-        ));
-        let path = dir.join("state.sqlite");
-        ScratchState { dir, path }
-    }
-}
-
-impl Drop for ScratchState {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Opens the store (locked) and the connections, and runs the engine.
+/// Runs a sync (see [`ops::sync::Session`]) with its progress drawn.
 pub async fn execute(
     ctx: &Context,
     connections: &[String],
     opts: &SyncOptions,
     max_requests: Option<u64>,
 ) -> anyhow::Result<SyncReport> {
-    if ctx.config.connections.is_empty() {
-        return Err(crate::output::errors::usage_hinted(
-            "no connections are configured, so there is nothing to sync",
-            "add one with `crmsync connect hubspot --name NAME`, or try `crmsync demo`",
-        ));
-    }
-    // A dry run writes nothing, a state file included: with none yet, it plans against an
-    // empty one made for the run and removed after it.
-    let scratch = (opts.dry_run && !ctx.state_path.exists()).then(ScratchState::new);
-    let state_path = scratch
-        .as_ref()
-        .map_or(ctx.state_path.as_path(), |s| s.path.as_path());
-    let mut store = Store::open(state_path)?;
-    store.set_clock(ctx.clock.clone());
-    let lock = store.lock()?;
-    if let Some(pid) = lock.took_over_from {
+    let session = ops::sync::Session::open(ctx.settings(), opts.dry_run)?;
+    if let Some(pid) = session.took_over_from() {
         ctx.out.warn(format!(
             "took over the lock of `{}` left by process {pid}, which is no longer running",
             ctx.state_path.display()
         ));
     }
-    let opened = crate::connection::open_many(
-        connections,
-        &ctx.config,
-        &ctx.state_path,
-        ctx.clock.clone(),
-        max_requests,
-    )?;
-    let participants: Vec<Participant> = opened
-        .into_iter()
-        .map(|o| Participant {
-            name: o.name,
-            config: o.config,
-            provider: o.provider,
-        })
-        .collect();
-    // An object no connection syncs (`--object activity`) is refused, not silently skipped.
-    for object in &opts.objects {
-        if !participants
-            .iter()
-            .any(|p| p.provider.objects().contains(object))
-        {
-            return Err(UsageError(format!(
-                "no connection of this run syncs {object} records (syncing activities is not built yet); leave out `--object {object}`"
-            ))
-            .into());
-        }
-    }
     let reporter = crate::output::progress::SyncProgress::new(&ctx.out);
-    let report = sync::run(
-        &mut store,
-        &ctx.config,
-        &participants,
-        opts,
-        ctx.clock.clone(),
-        &reporter,
-    )
-    .await?;
+    let report = session
+        .run(connections, opts, max_requests, &reporter)
+        .await?;
     reporter.finish();
-    drop(lock);
     Ok(report)
 }
 
 /// Pushes these local records to `connection` (for `import --to`): a sync of that connection
-/// whose push covers only them. Creates nothing twice: records already linked are updated
-/// only where they differ.
+/// whose push covers only them.
 pub async fn push_records(
     ctx: &Context,
     connection: &str,
     ids: HashSet<RecordId>,
 ) -> anyhow::Result<Exit> {
-    let opts = SyncOptions {
-        only: Some(sync::Only::records(ids)),
-        ..SyncOptions::default()
-    };
+    let opts = ops::sync::only_records(ids);
     let report = execute(ctx, &[connection.to_string()], &opts, None).await?;
     render(ctx, &report)
 }
@@ -360,9 +206,9 @@ pub fn render(ctx: &Context, report: &SyncReport) -> anyhow::Result<Exit> {
             let err = match c
                 .provider_error
                 .as_deref()
-                .and_then(crate::output::errors::provider_hint)
+                .and_then(crate::error::provider_hint)
             {
-                Some(hint) => crate::output::errors::hinted(message, hint),
+                Some(hint) => crate::error::hinted(message, hint),
                 None => anyhow::anyhow!(message),
             };
             eprint!("{}", crate::output::errors::render(&err, ctx.out.color));

@@ -332,10 +332,7 @@ impl Executor<'_> {
         let now = self.clock.now();
 
         for c in &plan.conflicts {
-            let policy = serde_json::to_value(c.policy)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let policy = c.policy.as_str().to_string();
             let id = self.store.upsert_conflict(&NewConflict {
                 connection: self.connection.to_string(),
                 kind: object,

@@ -1615,9 +1615,7 @@ impl<'a> Session<'a> {
     }
 
     fn match_keys(&self, object: ObjectKind) -> Vec<String> {
-        let keys = self.p.config.match_keys.as_ref();
-        keys.unwrap_or(&self.config.sync.match_keys)
-            .for_object(object)
+        crate::connection::match_keys(self.config, Some(&self.p.config), object)
     }
 
     /// Plans and executes the local changes since this connection's local cursor.

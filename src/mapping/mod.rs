@@ -21,6 +21,18 @@ pub enum ConflictPolicy {
     Manual,
 }
 
+impl ConflictPolicy {
+    /// The name as written in the config (`newest-wins`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictPolicy::LocalWins => "local-wins",
+            ConflictPolicy::RemoteWins => "remote-wins",
+            ConflictPolicy::NewestWins => "newest-wins",
+            ConflictPolicy::Manual => "manual",
+        }
+    }
+}
+
 /// What a connection does when a record is archived on the other side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -28,6 +40,32 @@ pub enum OnDelete {
     #[default]
     Archive,
     Ignore,
+}
+
+#[cfg(test)]
+mod names {
+    use super::*;
+
+    /// A name is the one serde reads and writes, so config, JSON and tables agree.
+    #[test]
+    fn directions_and_policies_are_named_as_the_config_spells_them() {
+        for d in [
+            Direction::Both,
+            Direction::ToCrm,
+            Direction::FromCrm,
+            Direction::None,
+        ] {
+            assert_eq!(serde_json::to_value(d).unwrap(), d.as_str());
+        }
+        for p in [
+            ConflictPolicy::LocalWins,
+            ConflictPolicy::RemoteWins,
+            ConflictPolicy::NewestWins,
+            ConflictPolicy::Manual,
+        ] {
+            assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
+        }
+    }
 }
 
 pub mod fieldmap;

@@ -40,6 +40,15 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// The name as written in the config (`to-crm`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Both => "both",
+            Direction::ToCrm => "to-crm",
+            Direction::FromCrm => "from-crm",
+            Direction::None => "none",
+        }
+    }
     pub fn pushes(self) -> bool {
         matches!(self, Direction::Both | Direction::ToCrm)
     }
