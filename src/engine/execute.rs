@@ -49,7 +49,7 @@ use crate::engine::field_times;
 use crate::engine::plan::{
     self, MatchedBy, Op, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide, SkipReason,
 };
-use crate::engine::sync::{StepError, SyncReporter, link_state};
+use crate::engine::{StepError, SyncReporter, link_state};
 use crate::mapping::{FieldMap, IdLookup, OnDelete};
 use crate::model::{FieldType, Fields, ObjectKind, Record, RecordId, set_field};
 use crate::providers::{Provider, RecordError, RemoteRecord, RemoteWrite};

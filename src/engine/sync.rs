@@ -35,14 +35,16 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
-use crate::config::{Config, ConnectionConfig};
+use crate::config::Config;
 use crate::engine::accounts::{self, AccountStop};
 use crate::engine::execute::{self, ExecOutcome, Executor, IdCache};
 use crate::engine::field_times;
 use crate::engine::gates::{self, GateInput, GateStop};
+use crate::engine::link_state;
 use crate::engine::plan::{
     self, LinkState, MatchedBy, OpKind, Outcome, Plan, PlanCounts, PlanInput, PlanItem, RemoteSide,
 };
+pub use crate::engine::{Participant, Quiet, StepError, SyncReporter};
 use crate::mapping::{ConflictPolicy, Direction, FieldMap, OnDelete};
 use crate::model::{FieldType, Millis, ObjectKind, Record, RecordId};
 use crate::providers::{ChangeQuery, Provider, ProviderError, RemoteRecord};
@@ -87,32 +89,6 @@ impl Only {
     fn has_remote(&self, connection: &str, id: &str) -> bool {
         self.remote.get(connection).is_some_and(|s| s.contains(id))
     }
-}
-
-/// A connection taking part in a run.
-pub struct Participant {
-    pub name: String,
-    pub config: ConnectionConfig,
-    pub provider: Arc<dyn Provider>,
-}
-
-/// Progress of a run, drawn by the output layer.
-pub trait SyncReporter: Send + Sync {
-    /// A step started (`reading`, `planning`, `writing`).
-    fn step(&self, connection: &str, object: ObjectKind, what: &str, total: Option<u64>);
-    /// Progress within the step.
-    fn advance(&self, n: u64);
-    /// Something the user should know that does not stop the run.
-    fn warn(&self, message: String);
-}
-
-/// A reporter that shows nothing.
-pub struct Quiet;
-
-impl SyncReporter for Quiet {
-    fn step(&self, _: &str, _: ObjectKind, _: &str, _: Option<u64>) {}
-    fn advance(&self, _: u64) {}
-    fn warn(&self, _: String) {}
 }
 
 /// What happened to one object of one connection.
@@ -240,21 +216,6 @@ impl SyncReport {
     pub fn account_stopped(&self) -> bool {
         self.connections.iter().any(|c| c.account_stop.is_some())
     }
-}
-
-/// Why a connection's part of the run stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum StepError {
-    #[error(transparent)]
-    Provider(#[from] ProviderError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Gate(#[from] GateStop),
-    #[error(transparent)]
-    Account(#[from] AccountStop),
-    #[error("{0}")]
-    Other(String),
 }
 
 /// Runs one sync over `participants`. The caller holds the run lock.
@@ -2002,15 +1963,6 @@ fn held_remote_side(link: &LinkState, held: &[HeldField], skew: Millis) -> Remot
             at => at - skew,
         },
         ..RemoteSide::default()
-    }
-}
-
-pub(crate) fn link_state(link: &Link) -> LinkState {
-    LinkState {
-        remote_id: link.remote_id.clone(),
-        base: link.base.clone(),
-        remote_updated_at: link.remote_updated_at.unwrap_or(0),
-        archived: link.retired,
     }
 }
 
