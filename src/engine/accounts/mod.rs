@@ -193,8 +193,8 @@ pub fn rename(store: &mut Store, old: &str, new: &str) -> Result<(), RenameError
 }
 
 fn rename_state(store: &mut Store, old: &str, new: &str) -> Result<(), StoreError> {
-    let mut stale = crate::engine::sync::cached_meta_keys(old);
-    stale.extend(crate::engine::sync::cached_meta_keys(new));
+    let mut stale = crate::engine::sync::meta::cached_meta_keys(old);
+    stale.extend(crate::engine::sync::meta::cached_meta_keys(new));
     stale.extend([check_key(old), check_key(new)]);
     store.rename_connection(old, new, &stale)
 }
@@ -203,7 +203,7 @@ fn rename_state(store: &mut Store, old: &str, new: &str) -> Result<(), StoreErro
 /// its open conflicts. Local records stay; the connection's next sync is a first one: it reads
 /// the account in full, links records by match keys and creates the rest (by its rules).
 pub fn forget_links(store: &mut Store, connection: &str) -> Result<Forgotten, StoreError> {
-    let mut stale = crate::engine::sync::cached_meta_keys(connection);
+    let mut stale = crate::engine::sync::meta::cached_meta_keys(connection);
     stale.push(check_key(connection));
     store.forget_connection(connection, &stale)
 }
