@@ -57,7 +57,7 @@ use crate::clock::Clock;
 use crate::engine::plan::{Op, Outcome, Plan};
 use crate::engine::{StepError, SyncReporter};
 use crate::mapping::{FieldMap, OnDelete};
-use crate::model::{Fields, ObjectKind, Record, RecordId, set_field};
+use crate::model::{Fields, Millis, ObjectKind, Record, RecordId, set_field};
 use crate::providers::Provider;
 use crate::store::{ConflictDecision, Link, NewConflict, Store, WriteOp, WriteOrigin};
 use outcome::AfterWrites;
@@ -138,9 +138,22 @@ impl Executor<'_> {
         after: &mut AfterWrites,
         out: &mut ExecOutcome,
     ) -> Result<(), StepError> {
-        let object = plan.object;
         let now = self.clock.now();
+        self.record_conflicts(plan, now, out)?;
+        let (records, links) = self.local_writes(plan, ids, now, out)?;
+        self.save_local(plan.object, &records, &links, settled)?;
+        self.write_remote(plan, ids, after, out).await
+    }
 
+    /// Stores the plan's conflicts: held ones open, decided ones resolved by their policy, so
+    /// what was overwritten stays on record.
+    fn record_conflicts(
+        &mut self,
+        plan: &Plan,
+        now: Millis,
+        out: &mut ExecOutcome,
+    ) -> Result<(), StepError> {
+        let object = plan.object;
         for c in &plan.conflicts {
             let policy = serde_json::to_value(c.policy)
                 .ok()
@@ -175,7 +188,19 @@ impl Executor<'_> {
                 out.decided += 1;
             }
         }
+        Ok(())
+    }
 
+    /// The local records and links the plan's local ops and links make (the records as they
+    /// will be saved); a local record gone since the plan is skipped with a warning.
+    fn local_writes(
+        &mut self,
+        plan: &Plan,
+        ids: &mut IdCache,
+        now: Millis,
+        out: &mut ExecOutcome,
+    ) -> Result<(Vec<Record>, Vec<Link>), StepError> {
+        let object = plan.object;
         // Local side: one transaction for the whole plan.
         let local_ids: Vec<RecordId> = plan
             .ops
@@ -280,6 +305,18 @@ impl Executor<'_> {
                 _ => {}
             }
         }
+        Ok((records, links))
+    }
+
+    /// Local side: the records and links of the whole plan in one transaction, settling the
+    /// journalled creates they link.
+    fn save_local(
+        &mut self,
+        object: ObjectKind,
+        records: &[Record],
+        links: &[Link],
+        settled: &HashMap<RecordId, i64>,
+    ) -> Result<(), StepError> {
         if !records.is_empty() || !links.is_empty() {
             // A record's link is saved once per op (link, then local update); it settles once.
             let mut settles: Vec<i64> = links
@@ -289,8 +326,8 @@ impl Executor<'_> {
             settles.sort_unstable();
             settles.dedup();
             self.store.save_pulled_settling(
-                &records,
-                &links,
+                records,
+                links,
                 &settles,
                 &WriteOrigin::Pull {
                     run: self.run,
@@ -306,8 +343,19 @@ impl Executor<'_> {
                     .clear_failure(self.connection, object, &l.local_id)?;
             }
         }
+        Ok(())
+    }
 
-        // Remote side.
+    /// Remote side: the plan's creates, updates and archives, in chunks of the CRM's batch
+    /// size, once the links their reference fields point at are loaded.
+    async fn write_remote(
+        &mut self,
+        plan: &Plan,
+        ids: &mut IdCache,
+        after: &mut AfterWrites,
+        out: &mut ExecOutcome,
+    ) -> Result<(), StepError> {
+        let object = plan.object;
         let creates: Vec<&Op> = plan
             .ops
             .iter()

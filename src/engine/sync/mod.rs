@@ -87,23 +87,90 @@ pub async fn run(
             ..ConnectionReport::default()
         })
         .collect();
+    let shared = Shared {
+        config,
+        opts,
+        clock: clock.clone(),
+        reporter,
+        run_id,
+    };
+    let mut carried: Vec<Carried> = participants.iter().map(|_| Carried::default()).collect();
+    pull_all(
+        store,
+        &shared,
+        participants,
+        &mut report,
+        &mut conn_reports,
+        &mut carried,
+    )
+    .await?;
+    push_all(
+        store,
+        &shared,
+        participants,
+        &mut report,
+        &mut conn_reports,
+        &mut carried,
+    )
+    .await?;
+    count_waiting(store, participants, opts, &mut conn_reports)?;
+    report.connections = conn_reports;
+    if opts.dry_run {
+        let ids = report.plans.iter().flat_map(|p| {
+            p.ops
+                .iter()
+                .filter_map(|op| op.local_id())
+                .chain(p.conflicts.iter().map(|c| &c.local_id))
+        });
+        report.local_versions = local_versions(store, ids)?;
+    }
+    if let Some(run) = report.run {
+        finish_run(store, &report, run, clock.now())?;
+    }
+    Ok(report)
+}
 
-    // Fields held in each connection's pull, so the push does not count them again.
-    let mut held: Vec<HashSet<(RecordId, String)>> = vec![HashSet::new(); participants.len()];
-    // Whether a failed history read of each connection was already warned of in this run.
-    let mut history_warned = vec![false; participants.len()];
-    let mut dry_pulled: Vec<HashSet<RecordId>> = vec![HashSet::new(); participants.len()];
+/// What every connection's part of a run shares.
+struct Shared<'a> {
+    config: &'a Config,
+    opts: &'a SyncOptions,
+    clock: Arc<dyn Clock>,
+    reporter: &'a dyn SyncReporter,
+    run_id: i64,
+}
+
+/// What a connection's pull leaves for its push.
+#[derive(Default)]
+struct Carried {
+    /// Fields held in the pull, so the push does not count them again.
+    held: HashSet<(RecordId, String)>,
+    /// Whether a failed history read was already warned of in this run.
+    history_warned: bool,
+    dry_pulled: HashSet<RecordId>,
+    tally: ArchiveTally,
+}
+
+/// Phase 0 and 1: recover, then pull from every connection.
+async fn pull_all(
+    store: &mut Store,
+    shared: &Shared<'_>,
+    participants: &[Participant],
+    report: &mut SyncReport,
+    conn_reports: &mut [ConnectionReport],
+    carried: &mut [Carried],
+) -> Result<(), StoreError> {
+    let Shared {
+        config,
+        opts,
+        reporter,
+        run_id,
+        ..
+    } = *shared;
     let mut claims = accounts::Claims::default();
-    let mut tallies: Vec<ArchiveTally> = vec![ArchiveTally::new(); participants.len()];
-
-    // Phase 0 and 1: recover, then pull from every connection.
-    for (((((p, rep), held), warned), pulled), tally) in participants
+    for ((p, rep), carry) in participants
         .iter()
         .zip(conn_reports.iter_mut())
-        .zip(held.iter_mut())
-        .zip(history_warned.iter_mut())
-        .zip(dry_pulled.iter_mut())
-        .zip(tallies.iter_mut())
+        .zip(carried.iter_mut())
     {
         // Before anything is recovered, read or written: the account the links belong to.
         match accounts::check(store, config, p, opts.dry_run, &mut claims).await {
@@ -116,7 +183,15 @@ pub async fn run(
                 continue;
             }
         }
-        let mut sess = Session::new(store, config, p, opts, clock.clone(), reporter, run_id);
+        let mut sess = Session::new(
+            store,
+            config,
+            p,
+            opts,
+            shared.clock.clone(),
+            reporter,
+            run_id,
+        );
         let result = async {
             if !opts.dry_run {
                 rep.recovered = sess.recover().await?;
@@ -145,32 +220,55 @@ pub async fn run(
         }
         .await;
         add_warnings(rep, &mut sess.warnings);
-        *held = std::mem::take(&mut sess.held);
-        *warned = sess.history_warned;
-        *pulled = std::mem::take(&mut sess.dry_pulled);
-        *tally = std::mem::take(&mut sess.archives);
+        carry.held = std::mem::take(&mut sess.held);
+        carry.history_warned = sess.history_warned;
+        carry.dry_pulled = std::mem::take(&mut sess.dry_pulled);
+        carry.tally = std::mem::take(&mut sess.archives);
         merge_versions(&mut report.remote_versions, &p.name, sess.versions);
         if let Err(e) = result {
             stop(rep, e)?;
         }
     }
-    // Phase 2: push local changes to every connection that is still going.
-    for (((((p, rep), held), warned), pulled), tally) in participants
+    Ok(())
+}
+
+/// Phase 2: push local changes to every connection that is still going.
+async fn push_all(
+    store: &mut Store,
+    shared: &Shared<'_>,
+    participants: &[Participant],
+    report: &mut SyncReport,
+    conn_reports: &mut [ConnectionReport],
+    carried: &mut [Carried],
+) -> Result<(), StoreError> {
+    let Shared {
+        config,
+        opts,
+        reporter,
+        run_id,
+        ..
+    } = *shared;
+    for ((p, rep), carry) in participants
         .iter()
         .zip(conn_reports.iter_mut())
-        .zip(held.iter_mut())
-        .zip(&history_warned)
-        .zip(dry_pulled.iter_mut())
-        .zip(tallies.iter_mut())
+        .zip(carried.iter_mut())
     {
         if rep.error.is_some() || rep.stopped_by.is_some() {
             continue;
         }
-        let mut sess = Session::new(store, config, p, opts, clock.clone(), reporter, run_id);
-        sess.archives = std::mem::take(tally);
-        sess.held = std::mem::take(held);
-        sess.history_warned = *warned;
-        sess.dry_pulled = std::mem::take(pulled);
+        let mut sess = Session::new(
+            store,
+            config,
+            p,
+            opts,
+            shared.clock.clone(),
+            reporter,
+            run_id,
+        );
+        sess.archives = std::mem::take(&mut carry.tally);
+        sess.held = std::mem::take(&mut carry.held);
+        sess.history_warned = carry.history_warned;
+        sess.dry_pulled = std::mem::take(&mut carry.dry_pulled);
         let result = async {
             for object in sess.objects() {
                 let (obj_report, plan) = sess.push(object).await?;
@@ -202,8 +300,17 @@ pub async fn run(
             stop(rep, e)?;
         }
     }
-    // What waits (exit code 3): of the whole connection, or, for a run limited to some
-    // records (`apply`, `import --to`), of those records only.
+    Ok(())
+}
+
+/// What waits (exit code 3): of the whole connection, or, for a run limited to some records
+/// (`apply`, `import --to`), of those records only.
+fn count_waiting(
+    store: &Store,
+    participants: &[Participant],
+    opts: &SyncOptions,
+    conn_reports: &mut [ConnectionReport],
+) -> Result<(), StoreError> {
     let in_scope = |name: &str, local: &RecordId, remote: Option<&str>| {
         opts.only.as_ref().is_none_or(|only| {
             only.has_local(local) || remote.is_some_and(|r| only.has_remote(name, r))
@@ -225,54 +332,51 @@ pub async fn run(
             .filter(|f| in_scope(&p.name, &f.local_id, f.remote_id.as_deref()))
             .count() as u64;
     }
-    report.connections = conn_reports;
-    if opts.dry_run {
-        let ids = report.plans.iter().flat_map(|p| {
-            p.ops
-                .iter()
-                .filter_map(|op| op.local_id())
-                .chain(p.conflicts.iter().map(|c| &c.local_id))
-        });
-        report.local_versions = local_versions(store, ids)?;
-    }
-    if let Some(run) = report.run {
-        let outcome = if report.errored() {
-            RunOutcome::Failed
-        } else if report.gated() {
-            RunOutcome::Stopped
-        } else if report.failed() > 0 || report.held() > 0 {
-            RunOutcome::Partial
-        } else {
-            RunOutcome::Ok
-        };
-        let error = report
-            .connections
-            .iter()
-            .filter_map(|c| {
-                c.error
-                    .as_ref()
-                    .map(|e| {
-                        // Most errors name their connection already.
-                        if e.contains(&format!("connection `{}`", c.connection)) {
-                            e.clone()
-                        } else {
-                            format!("{}: {e}", c.connection)
-                        }
-                    })
-                    .or_else(|| c.stopped_by.as_ref().map(|g| g.to_string()))
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
-        let counts = serde_json::to_value(&report.connections).unwrap_or_default();
-        store.finish_run(
-            run,
-            outcome,
-            &counts,
-            (!error.is_empty()).then_some(error.as_str()),
-            clock.now(),
-        )?;
-    }
-    Ok(report)
+    Ok(())
+}
+
+/// Stores the run's outcome, counts and errors in its `runs` row.
+fn finish_run(
+    store: &mut Store,
+    report: &SyncReport,
+    run: i64,
+    now: Millis,
+) -> Result<(), StoreError> {
+    let outcome = if report.errored() {
+        RunOutcome::Failed
+    } else if report.gated() {
+        RunOutcome::Stopped
+    } else if report.failed() > 0 || report.held() > 0 {
+        RunOutcome::Partial
+    } else {
+        RunOutcome::Ok
+    };
+    let error = report
+        .connections
+        .iter()
+        .filter_map(|c| {
+            c.error
+                .as_ref()
+                .map(|e| {
+                    // Most errors name their connection already.
+                    if e.contains(&format!("connection `{}`", c.connection)) {
+                        e.clone()
+                    } else {
+                        format!("{}: {e}", c.connection)
+                    }
+                })
+                .or_else(|| c.stopped_by.as_ref().map(|g| g.to_string()))
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let counts = serde_json::to_value(&report.connections).unwrap_or_default();
+    store.finish_run(
+        run,
+        outcome,
+        &counts,
+        (!error.is_empty()).then_some(error.as_str()),
+        now,
+    )
 }
 
 /// The local change number of each of these records (those not in the store left out).
