@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::engine::StepError;
 use crate::engine::plan::Op;
-use crate::model::{ObjectKind, RecordId};
+use crate::model::{Millis, ObjectKind, RecordId};
 use crate::providers::{RemoteRecord, RemoteWrite};
 use crate::store::{JournalEntry, WriteFailure, WriteOp, WriteOutcome};
 
@@ -41,6 +41,13 @@ pub(super) fn die_after_write() {
     }
 }
 
+/// The CRM's answer to one remote write: the record as it stands after the write (none for
+/// an archive), or why it refused it.
+type Answer = Result<Option<RemoteRecord>, crate::providers::RecordError>;
+
+/// A remote write of a sent chunk with its planned op, journal id and answer.
+type Sent<'p> = ((RemoteWrite, &'p Op), i64, Answer);
+
 impl Executor<'_> {
     /// Journals, sends and commits one batch of remote writes of one kind.
     pub(super) async fn write_chunk(
@@ -53,6 +60,30 @@ impl Executor<'_> {
         out: &mut ExecOutcome,
     ) -> Result<(), StepError> {
         let now = self.clock.now();
+        let writes = self.outgoing(object, chunk, ids, out);
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let journal_ids = self.journal_writes(object, op, &writes, now)?;
+        let results = self.send(object, op, &writes).await?;
+        maybe_die_after_write();
+        let sent: Vec<Sent> = writes
+            .into_iter()
+            .zip(journal_ids)
+            .zip(results)
+            .map(|((w, jid), r)| (w, jid, r))
+            .collect();
+        self.commit_answers(object, op, sent, ids, after, out)
+    }
+
+    /// The remote writes of `chunk`'s ops, their fields mapped to the CRM's properties.
+    fn outgoing<'p>(
+        &self,
+        object: ObjectKind,
+        chunk: &[&'p Op],
+        ids: &IdCache,
+        out: &mut ExecOutcome,
+    ) -> Vec<(RemoteWrite, &'p Op)> {
         let mut writes: Vec<(RemoteWrite, &Op)> = Vec::with_capacity(chunk.len());
         for o in chunk {
             let (local_id, remote_id, props, set_external_id) = match o {
@@ -99,9 +130,17 @@ impl Executor<'_> {
                 o,
             ));
         }
-        if writes.is_empty() {
-            return Ok(());
-        }
+        writes
+    }
+
+    /// Journals `writes` before they are sent; returns their journal ids in order.
+    fn journal_writes(
+        &mut self,
+        object: ObjectKind,
+        op: WriteOp,
+        writes: &[(RemoteWrite, &Op)],
+        now: Millis,
+    ) -> Result<Vec<i64>, StepError> {
         let entries: Vec<JournalEntry> = writes
             .iter()
             .map(|(w, _)| JournalEntry {
@@ -116,9 +155,18 @@ impl Executor<'_> {
                 created_at: now,
             })
             .collect();
-        let journal_ids = self.store.journal_add(&entries)?;
+        Ok(self.store.journal_add(&entries)?)
+    }
+
+    /// Sends `writes` as one call; returns the CRM's answer for each, in order.
+    async fn send(
+        &self,
+        object: ObjectKind,
+        op: WriteOp,
+        writes: &[(RemoteWrite, &Op)],
+    ) -> Result<Vec<Answer>, StepError> {
         let inputs: Vec<RemoteWrite> = writes.iter().map(|(w, _)| w.clone()).collect();
-        let results: Vec<Result<Option<RemoteRecord>, crate::providers::RecordError>> = match op {
+        let results: Vec<Answer> = match op {
             WriteOp::Create => self
                 .provider
                 .create(object, &inputs)
@@ -143,31 +191,30 @@ impl Executor<'_> {
                     .collect()
             }
         };
-        maybe_die_after_write();
+        Ok(results)
+    }
+
+    /// Commits each answer of a sent chunk with its journal entry: the link and base of a
+    /// write done, the link moved to the record the CRM merged an updated one into, a
+    /// refused create kept for the duplicates' follow-up, or a failure.
+    fn commit_answers(
+        &mut self,
+        object: ObjectKind,
+        op: WriteOp,
+        sent: Vec<Sent>,
+        ids: &IdCache,
+        after: &mut AfterWrites,
+        out: &mut ExecOutcome,
+    ) -> Result<(), StepError> {
         let at = self.clock.now();
         // An update answered under another id was merged into that record by the CRM: who
         // holds a link to it already decides whether the link can follow.
         let merged = |w: &RemoteWrite, rec: &RemoteRecord| {
             op == WriteOp::Update && w.remote_id.as_deref() != Some(rec.id.as_str())
         };
-        let merged_into: Vec<String> = writes
-            .iter()
-            .zip(&results)
-            .filter_map(|((w, _), r)| match r {
-                Ok(Some(rec)) if merged(w, rec) => Some(rec.id.clone()),
-                _ => None,
-            })
-            .collect();
-        let mut holders: HashMap<String, RecordId> = if merged_into.is_empty() {
-            HashMap::new()
-        } else {
-            self.store
-                .links_by_remote_ids(self.connection, object, &merged_into)?
-                .into_iter()
-                .map(|(rid, link)| (rid, link.local_id))
-                .collect()
-        };
-        for (((w, planned), jid), result) in writes.iter().zip(journal_ids).zip(results) {
+        let mut holders = self.merge_holders(object, &sent, merged)?;
+        for ((w, planned), jid, result) in sent {
+            let w = &w;
             match result {
                 Ok(Some(rec)) if merged(w, &rec) => {
                     let local_id = RecordId(w.local_id.clone());
@@ -260,6 +307,32 @@ impl Executor<'_> {
             self.reporter.advance(1);
         }
         Ok(())
+    }
+
+    /// Who holds a link to each record an update of `sent` was merged into.
+    fn merge_holders(
+        &self,
+        object: ObjectKind,
+        sent: &[Sent],
+        merged: impl Fn(&RemoteWrite, &RemoteRecord) -> bool,
+    ) -> Result<HashMap<String, RecordId>, StepError> {
+        let merged_into: Vec<String> = sent
+            .iter()
+            .filter_map(|((w, _), _, r)| match r {
+                Ok(Some(rec)) if merged(w, rec) => Some(rec.id.clone()),
+                _ => None,
+            })
+            .collect();
+        let holders: HashMap<String, RecordId> = if merged_into.is_empty() {
+            HashMap::new()
+        } else {
+            self.store
+                .links_by_remote_ids(self.connection, object, &merged_into)?
+                .into_iter()
+                .map(|(rid, link)| (rid, link.local_id))
+                .collect()
+        };
+        Ok(holders)
     }
 
     /// The failure kept when the CRM answered an update of `from` with `into`, the record it
