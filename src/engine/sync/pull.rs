@@ -191,59 +191,11 @@ impl<'a> Session<'a> {
             }
             self.reporter.advance(got.records.len() as u64);
             rep.read += got.records.len() as u64;
-            // A page may hold a record twice (a query restarted at the search cap); keep the
-            // newest. Across pages a repeat is planned again, which is harmless.
-            let mut by_id: HashMap<String, RemoteRecord> = HashMap::new();
-            for r in got.records {
-                match by_id.get(&r.id) {
-                    Some(old) if old.updated_at > r.updated_at => {}
-                    _ => {
-                        by_id.insert(r.id.clone(), r);
-                    }
-                }
-            }
-            let mut records: Vec<RemoteRecord> = by_id.into_values().collect();
-            records.sort_by(|a, b| a.id.cmp(&b.id));
-            // Remote versions are kept for plans (`--dry-run`, `--plan`) and for runs limited
-            // to some records (`apply` compares them with the plan's); a full run keeps none,
-            // so its memory does not grow with the read.
-            if self.opts.dry_run || self.opts.only.is_some() {
-                let versions = self.versions.entry(object).or_default();
-                for r in &records {
-                    versions.insert(r.id.clone(), r.updated_at);
-                }
-            }
-            let moved = self.follow_merges(object, &records)?;
-            // The page's links, read once (after any merge moved one) for both steps below.
-            let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-            let mut links = self.store.links_by_remote_ids(&self.p.name, object, &ids)?;
-            // A dry run stores no moved link, but plans as the run would: against it.
-            if self.opts.dry_run {
-                for l in moved {
-                    links.insert(l.remote_id.clone(), l);
-                }
-            }
-            if !self.opts.dry_run {
-                self.revive_restored(object, &records, &mut links)?;
-            }
+            let mut records = newest_per_id(got.records);
+            self.keep_versions(object, &records);
+            let links = self.page_links(object, &records)?;
             if !full_read {
-                let mut ids = IdCache::default();
-                ids.load_for_remote(self.store, &self.p.name, &map, &records)?;
-                let seen = |r: &RemoteRecord, link: &Link| {
-                    let side = execute::remote_side(
-                        &self.p.name,
-                        object,
-                        &map,
-                        r,
-                        &ids,
-                        0,
-                        &mut Vec::new(),
-                    );
-                    // In a dry run, without the bases a remapping sets aside, as the run would.
-                    let base = self.planned_link(object, link).base;
-                    seen_as_synced(&map, r, &side, &base, link)
-                };
-                rep.unchanged += leave_out_seen(&mut records, &links, seen);
+                rep.unchanged += self.leave_out_unchanged(object, &map, &mut records, &links)?;
             }
             give_way(&mut deferred, &records, self.p.provider.as_ref());
             self.p
@@ -291,18 +243,7 @@ impl<'a> Session<'a> {
             deferred.iter().map(|p| p.plan.clone()).collect()
         };
         let whole = merge_plans(&self.p.name, object, pending);
-        // The push's archives count with the pull's (a record archived on both counts once).
-        let pulled_archives: HashSet<&RecordId> = whole
-            .ops
-            .iter()
-            .filter(|o| matches!(o.kind(), OpKind::LocalArchive | OpKind::RemoteArchive))
-            .filter_map(|o| o.local_id())
-            .collect();
-        let also_archiving = self
-            .push_archives(object)?
-            .iter()
-            .filter(|id| !pulled_archives.contains(id))
-            .count();
+        let also_archiving = self.push_archives_besides(object, &whole)?;
         self.archives.insert(object, (linked, whole.archives()));
         let gate = gates::check(
             &GateInput {
@@ -337,6 +278,78 @@ impl<'a> Session<'a> {
         }
         self.save_cursor(object, checkpoint.as_deref())?;
         Ok(None)
+    }
+
+    /// Keeps the remote version of each record read for plans (`--dry-run`, `--plan`) and
+    /// for runs limited to some records (`apply` compares them with the plan's); a full run
+    /// keeps none, so its memory does not grow with the read.
+    fn keep_versions(&mut self, object: ObjectKind, records: &[RemoteRecord]) {
+        if self.opts.dry_run || self.opts.only.is_some() {
+            let versions = self.versions.entry(object).or_default();
+            for r in records {
+                versions.insert(r.id.clone(), r.updated_at);
+            }
+        }
+    }
+
+    /// The links of a page's records by remote id, read once after any merge moved one (in a
+    /// dry run, which stores no moved link, with the moved links as the run would plan
+    /// against them), with the local records the CRM restored revived.
+    fn page_links(
+        &mut self,
+        object: ObjectKind,
+        records: &[RemoteRecord],
+    ) -> Result<HashMap<String, Link>, StepError> {
+        let moved = self.follow_merges(object, records)?;
+        // The page's links, read once (after any merge moved one) for both steps below.
+        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+        let mut links = self.store.links_by_remote_ids(&self.p.name, object, &ids)?;
+        // A dry run stores no moved link, but plans as the run would: against it.
+        if self.opts.dry_run {
+            for l in moved {
+                links.insert(l.remote_id.clone(), l);
+            }
+        }
+        if !self.opts.dry_run {
+            self.revive_restored(object, records, &mut links)?;
+        }
+        Ok(links)
+    }
+
+    /// Leaves out of a page read from the cursor the records already seen at the same
+    /// version (the feed's overlap, the echoes of crmsync's own writes); returns how many.
+    fn leave_out_unchanged(
+        &self,
+        object: ObjectKind,
+        map: &FieldMap,
+        records: &mut Vec<RemoteRecord>,
+        links: &HashMap<String, Link>,
+    ) -> Result<u64, StepError> {
+        let mut ids = IdCache::default();
+        ids.load_for_remote(self.store, &self.p.name, map, records)?;
+        let seen = |r: &RemoteRecord, link: &Link| {
+            let side = execute::remote_side(&self.p.name, object, map, r, &ids, 0, &mut Vec::new());
+            // In a dry run, without the bases a remapping sets aside, as the run would.
+            let base = self.planned_link(object, link).base;
+            seen_as_synced(map, r, &side, &base, link)
+        };
+        Ok(leave_out_seen(records, links, seen))
+    }
+
+    /// The archives the push will carry out that the pull's plan `whole` does not: the push's
+    /// archives count with the pull's at the gate (a record archived on both counts once).
+    fn push_archives_besides(&self, object: ObjectKind, whole: &Plan) -> Result<usize, StepError> {
+        let pulled_archives: HashSet<&RecordId> = whole
+            .ops
+            .iter()
+            .filter(|o| matches!(o.kind(), OpKind::LocalArchive | OpKind::RemoteArchive))
+            .filter_map(|o| o.local_id())
+            .collect();
+        Ok(self
+            .push_archives(object)?
+            .iter()
+            .filter(|id| !pulled_archives.contains(id))
+            .count())
     }
 
     /// Stores the change feed's cursor at `checkpoint`, unless this run writes nothing
@@ -569,4 +582,22 @@ impl<'a> Session<'a> {
         }
         Ok(items)
     }
+}
+
+/// A page's records, one per id: a page may hold a record twice (a query restarted at the
+/// search cap), and the newest is kept. Across pages a repeat is planned again, which is
+/// harmless.
+fn newest_per_id(read: Vec<RemoteRecord>) -> Vec<RemoteRecord> {
+    let mut by_id: HashMap<String, RemoteRecord> = HashMap::new();
+    for r in read {
+        match by_id.get(&r.id) {
+            Some(old) if old.updated_at > r.updated_at => {}
+            _ => {
+                by_id.insert(r.id.clone(), r);
+            }
+        }
+    }
+    let mut records: Vec<RemoteRecord> = by_id.into_values().collect();
+    records.sort_by(|a, b| a.id.cmp(&b.id));
+    records
 }

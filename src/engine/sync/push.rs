@@ -1,15 +1,17 @@
 //! The push: the local changes since the connection's local cursor, planned against the links'
 //! bases (and held conflicts' remote values), gated and carried out.
 
+use std::collections::HashMap;
+
 use crate::engine::StepError;
-use crate::engine::execute::IdCache;
+use crate::engine::execute::{ExecOutcome, IdCache};
 use crate::engine::gates::{self, GateInput};
 use crate::engine::plan::{self, Outcome, Plan, PlanInput, PlanItem};
-use crate::mapping::OnDelete;
+use crate::mapping::{OnDelete, Rule};
 use crate::model::{ObjectKind, Record, RecordId};
-use crate::store::WriteOp;
+use crate::store::{Link, WriteOp};
 
-use super::conflicts::held_remote_side;
+use super::conflicts::{HeldField, held_remote_side};
 use super::report::{ObjectReport, add_follow_up, add_plan_counts, merge_plans};
 use super::session::Session;
 
@@ -80,28 +82,7 @@ impl<'a> Session<'a> {
             })?;
         let cursor = self.store.local_cursor(&self.p.name, object)?;
         let top = self.store.max_seq()?;
-        // The archive gate, for every chunk below at once and with the pull's archives, before
-        // any is written: a large run cannot pass it chunk by chunk, nor pull and push apart.
-        let (linked, pulled_archives) = match self.archives.get(&object) {
-            Some(&tally) => tally,
-            None => (
-                self.store.count_live_links(&self.p.name, object)? as usize,
-                0,
-            ),
-        };
-        gates::check(
-            &GateInput {
-                connection: self.p.name.clone(),
-                object,
-                full_read: false,
-                remote_records: 0,
-                linked,
-                also_archiving: pulled_archives + self.push_archives(object)?.len(),
-                max_archive_pct: self.config.sync.max_archive_pct,
-            },
-            &Plan::empty(&self.p.name, object),
-            self.opts.force,
-        )?;
+        self.push_gate(object)?;
         let mut rep = ObjectReport {
             object: Some(object),
             ..ObjectReport::default()
@@ -161,38 +142,7 @@ impl<'a> Session<'a> {
                     .links_by_local_ids(&self.p.name, object, &local_ids)?;
                 let mut held = self.held_remote_values(object, &local_ids)?;
                 held.retain(|id, _| links.get(id).is_some_and(|l| !l.retired));
-                let on_delete = self.p.config.on_delete;
-                let skew = self.p.provider.clock_skew().unwrap_or(0);
-                let items: Vec<PlanItem> = records
-                    .into_iter()
-                    .map(|r| {
-                        let mut link = links.get(&r.id).map(|l| self.planned_link(object, l));
-                        // Restored here after an archive carried over: the CRM's record stays
-                        // archived (HubSpot's API cannot restore one), so it is created there
-                        // again, as it was synced before whatever the create rule says.
-                        let recreate = on_delete == OnDelete::Archive
-                            && r.archived_at.is_none()
-                            && link.as_ref().is_some_and(|l| l.archived);
-                        if recreate {
-                            link = None;
-                        }
-                        let may_create_remote = recreate
-                            || link.is_none()
-                                && create_when.as_ref().is_none_or(|rule| rule.eval(&r.fields));
-                        let remote = link
-                            .as_ref()
-                            .zip(held.get(&r.id))
-                            .map(|(l, values)| held_remote_side(l, values, skew));
-                        PlanItem {
-                            local: Some(r),
-                            link,
-                            remote,
-                            matched_by: None,
-                            may_create_remote,
-                            ..PlanItem::default()
-                        }
-                    })
-                    .collect();
+                let items = self.push_items(object, records, &links, &held, create_when.as_ref());
                 let input = PlanInput {
                     connection: self.p.name.clone(),
                     object,
@@ -214,43 +164,14 @@ impl<'a> Session<'a> {
                     let mut ids = IdCache::default();
                     let mut outcome = self.executor(&map).execute(&planned, &mut ids).await?;
                     refused = std::mem::take(&mut outcome.unknown_properties);
-                    // A field held in this run's pull is held again here (see
-                    // `held_remote_values`); it is one conflict, not two.
-                    let again = planned
-                        .conflicts
-                        .iter()
-                        .filter(|c| {
-                            c.outcome == Outcome::Held
-                                && self.held.contains(&(c.local_id.clone(), c.field.clone()))
-                        })
-                        .count() as u64;
-                    add_follow_up(&mut rep, &outcome);
-                    rep.failed += outcome.failed_writes.total();
-                    rep.failed_writes.add_all(&outcome.failed_writes);
-                    rep.decided_conflicts += outcome.decided;
-                    rep.held_conflicts += outcome.held.saturating_sub(again);
-                    rep.planned.conflicts = rep.planned.conflicts.saturating_sub(again as usize);
-                    rep.planned.held = rep.planned.held.saturating_sub(again as usize);
-                    for w in outcome.warnings {
-                        self.warn(w);
-                    }
-                    self.warn_history(outcome.history_warning);
+                    self.count_executed(&mut rep, &planned, outcome);
                 }
                 self.settle_conflicts(&planned, &held)?;
                 if refused.is_empty() || again_for_properties {
                     break;
                 }
                 again_for_properties = true;
-                // The second write counts them again, failed or not.
-                for (_, op) in &refused {
-                    rep.failed = rep.failed.saturating_sub(1);
-                    let kind = match op {
-                        WriteOp::Create => &mut rep.failed_writes.create,
-                        WriteOp::Update => &mut rep.failed_writes.update,
-                        WriteOp::Archive => &mut rep.failed_writes.archive,
-                    };
-                    *kind = kind.saturating_sub(1);
-                }
+                uncount_refused(&mut rep, &refused);
                 self.stale_catalogue.insert(object);
                 map = self.field_map(object).await?;
                 let ids: Vec<RecordId> = refused.into_iter().map(|(id, _)| id).collect();
@@ -267,5 +188,115 @@ impl<'a> Session<'a> {
         }
         let plan = (!plans.is_empty()).then(|| merge_plans(&self.p.name, object, plans));
         Ok((rep, plan))
+    }
+
+    /// The archive gate of a push, for every chunk at once and with the pull's archives,
+    /// before any is written: a large run cannot pass it chunk by chunk, nor pull and push
+    /// apart.
+    fn push_gate(&self, object: ObjectKind) -> Result<(), StepError> {
+        let (linked, pulled_archives) = match self.archives.get(&object) {
+            Some(&tally) => tally,
+            None => (
+                self.store.count_live_links(&self.p.name, object)? as usize,
+                0,
+            ),
+        };
+        gates::check(
+            &GateInput {
+                connection: self.p.name.clone(),
+                object,
+                full_read: false,
+                remote_records: 0,
+                linked,
+                also_archiving: pulled_archives + self.push_archives(object)?.len(),
+                max_archive_pct: self.config.sync.max_archive_pct,
+            },
+            &Plan::empty(&self.p.name, object),
+            self.opts.force,
+        )?;
+        Ok(())
+    }
+
+    /// The plan items of pushed local records: each with its link (none when the record is
+    /// to be created in the CRM again) and, for a field a `manual` conflict holds, the
+    /// conflict's remote value as its remote side.
+    fn push_items(
+        &self,
+        object: ObjectKind,
+        records: Vec<Record>,
+        links: &HashMap<RecordId, Link>,
+        held: &HashMap<RecordId, Vec<HeldField>>,
+        create_when: Option<&Rule>,
+    ) -> Vec<PlanItem> {
+        let on_delete = self.p.config.on_delete;
+        let skew = self.p.provider.clock_skew().unwrap_or(0);
+        records
+            .into_iter()
+            .map(|r| {
+                let mut link = links.get(&r.id).map(|l| self.planned_link(object, l));
+                // Restored here after an archive carried over: the CRM's record stays
+                // archived (HubSpot's API cannot restore one), so it is created there
+                // again, as it was synced before whatever the create rule says.
+                let recreate = on_delete == OnDelete::Archive
+                    && r.archived_at.is_none()
+                    && link.as_ref().is_some_and(|l| l.archived);
+                if recreate {
+                    link = None;
+                }
+                let may_create_remote = recreate
+                    || link.is_none() && create_when.is_none_or(|rule| rule.eval(&r.fields));
+                let remote = link
+                    .as_ref()
+                    .zip(held.get(&r.id))
+                    .map(|(l, values)| held_remote_side(l, values, skew));
+                PlanItem {
+                    local: Some(r),
+                    link,
+                    remote,
+                    matched_by: None,
+                    may_create_remote,
+                    ..PlanItem::default()
+                }
+            })
+            .collect()
+    }
+
+    /// Adds what executing a push's plan did to the object's report.
+    fn count_executed(&mut self, rep: &mut ObjectReport, planned: &Plan, outcome: ExecOutcome) {
+        // A field held in this run's pull is held again here (see
+        // `held_remote_values`); it is one conflict, not two.
+        let again = planned
+            .conflicts
+            .iter()
+            .filter(|c| {
+                c.outcome == Outcome::Held
+                    && self.held.contains(&(c.local_id.clone(), c.field.clone()))
+            })
+            .count() as u64;
+        add_follow_up(rep, &outcome);
+        rep.failed += outcome.failed_writes.total();
+        rep.failed_writes.add_all(&outcome.failed_writes);
+        rep.decided_conflicts += outcome.decided;
+        rep.held_conflicts += outcome.held.saturating_sub(again);
+        rep.planned.conflicts = rep.planned.conflicts.saturating_sub(again as usize);
+        rep.planned.held = rep.planned.held.saturating_sub(again as usize);
+        for w in outcome.warnings {
+            self.warn(w);
+        }
+        self.warn_history(outcome.history_warning);
+    }
+}
+
+/// Takes back the failures of the writes refused for naming properties the CRM no longer
+/// has: the second write counts them again, failed or not.
+fn uncount_refused(rep: &mut ObjectReport, refused: &[(RecordId, WriteOp)]) {
+    for (_, op) in refused {
+        rep.failed = rep.failed.saturating_sub(1);
+        let kind = match op {
+            WriteOp::Create => &mut rep.failed_writes.create,
+            WriteOp::Update => &mut rep.failed_writes.update,
+            WriteOp::Archive => &mut rep.failed_writes.archive,
+        };
+        *kind = kind.saturating_sub(1);
     }
 }
