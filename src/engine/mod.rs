@@ -33,3 +33,64 @@ mod sim_tests;
 pub mod sync;
 #[cfg(test)]
 mod tests;
+
+use std::sync::Arc;
+
+use crate::config::ConnectionConfig;
+use crate::engine::accounts::stop::AccountStop;
+use crate::engine::gates::GateStop;
+use crate::engine::plan::LinkState;
+use crate::model::ObjectKind;
+use crate::providers::{Provider, ProviderError};
+use crate::store::{Link, StoreError};
+
+/// A connection taking part in a run.
+pub struct Participant {
+    pub name: String,
+    pub config: ConnectionConfig,
+    pub provider: Arc<dyn Provider>,
+}
+
+/// Progress of a run, drawn by the output layer.
+pub trait SyncReporter: Send + Sync {
+    /// A step started (`reading`, `planning`, `writing`).
+    fn step(&self, connection: &str, object: ObjectKind, what: &str, total: Option<u64>);
+    /// Progress within the step.
+    fn advance(&self, n: u64);
+    /// Something the user should know that does not stop the run.
+    fn warn(&self, message: String);
+}
+
+/// A reporter that shows nothing.
+pub struct Quiet;
+
+impl SyncReporter for Quiet {
+    fn step(&self, _: &str, _: ObjectKind, _: &str, _: Option<u64>) {}
+    fn advance(&self, _: u64) {}
+    fn warn(&self, _: String) {}
+}
+
+/// Why a connection's part of the run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Gate(#[from] GateStop),
+    #[error(transparent)]
+    Account(#[from] AccountStop),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The planner's view of a stored link.
+pub(crate) fn link_state(link: &Link) -> LinkState {
+    LinkState {
+        remote_id: link.remote_id.clone(),
+        base: link.base.clone(),
+        remote_updated_at: link.remote_updated_at.unwrap_or(0),
+        archived: link.retired,
+    }
+}

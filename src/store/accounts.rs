@@ -4,8 +4,9 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::sync_state::{begin, commit};
-use super::{Store, StoreError, sql_error};
+use super::open::Store;
+use super::sql::{begin, commit, sql_error};
+use super::types::StoreError;
 use crate::model::Millis;
 
 /// The account a connection's links were made in.

@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{BUSY_TIMEOUT, StoreError, sql_error};
+use super::sql::{BUSY_TIMEOUT, sql_error};
+use super::types::StoreError;
 
 /// How often the thread looks for new log pages to copy.
 const POLL: Duration = Duration::from_millis(20);

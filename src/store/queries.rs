@@ -2,9 +2,11 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::records::{read_seq, save_in, write_seq};
-use super::sync_state::{begin, commit, set_base_field_in};
-use super::{Conflict, RunOutcome, Store, StoreError, WriteOrigin, sql_error};
+use super::links::set_base_field_in;
+use super::open::Store;
+use super::records::save_in;
+use super::sql::{begin, commit, read_seq, sql_error, write_seq};
+use super::types::{Conflict, RunOutcome, StoreError, WriteOrigin};
 use crate::model::{Record, RecordId};
 
 impl Store {

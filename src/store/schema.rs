@@ -8,7 +8,8 @@ use std::path::Path;
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{StoreError, sql_error};
+use super::sql::sql_error;
+use super::types::StoreError;
 
 /// `PRAGMA application_id` of crmsync state files ("crms"), so another program's SQLite file
 /// is recognised and left alone.

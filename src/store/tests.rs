@@ -1,9 +1,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::open::{PAGE_SIZE, SQLITE_MAGIC};
 use super::*;
 use crate::clock::FixedClock;
-use crate::model::Record;
+use crate::model::{Fields, Millis, ObjectKind, Record, RecordId};
 
 const T0: Millis = 1_700_000_000_000;
 

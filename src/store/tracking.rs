@@ -2,11 +2,11 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::records::parse_kind;
-use super::sync_state::{begin, commit};
-use super::{
-    Conflict, ConflictDecision, ConflictFilter, KindStatus, NewConflict, Run, RunOutcome, Store,
-    StoreError, sql_error,
+use super::open::Store;
+use super::sql::{begin, commit, parse_kind, sql_error};
+use super::types::{
+    Conflict, ConflictDecision, ConflictFilter, KindStatus, NewConflict, Run, RunOutcome,
+    StoreError,
 };
 use crate::model::{Millis, ObjectKind, RecordId};
 

@@ -12,7 +12,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::mapping::{ConflictPolicy as P, Direction as D, FieldRule, OnDelete};
-use crate::model::FieldType;
+use crate::model::{FieldType, ObjectKind, RecordId};
 
 // ---------------------------------------------------------------------------------------------
 // The simulator

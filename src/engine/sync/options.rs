@@ -1,0 +1,46 @@
+//! Which part of the state a run covers: its objects, flags and the records it is limited to.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::model::{ObjectKind, RecordId};
+
+/// What a sync run does.
+#[derive(Debug, Clone, Default)]
+pub struct SyncOptions {
+    /// Only these objects (empty: every object each connection syncs).
+    pub objects: Vec<ObjectKind>,
+    /// Read everything instead of the change feed since the cursor.
+    pub full: bool,
+    /// Plan only; nothing is written and no cursor moves.
+    pub dry_run: bool,
+    /// Go past the safety gates.
+    pub force: bool,
+    /// Only these records (`import --to`, `apply`); `None` means every record.
+    pub only: Option<Only>,
+}
+
+/// A subset of records a run is limited to.
+#[derive(Debug, Clone, Default)]
+pub struct Only {
+    pub local: HashSet<RecordId>,
+    /// Connection → remote ids.
+    pub remote: HashMap<String, HashSet<String>>,
+}
+
+impl Only {
+    /// Just these local records.
+    pub fn records(ids: HashSet<RecordId>) -> Only {
+        Only {
+            local: ids,
+            remote: HashMap::new(),
+        }
+    }
+
+    pub(super) fn has_local(&self, id: &RecordId) -> bool {
+        self.local.contains(id)
+    }
+
+    pub(super) fn has_remote(&self, connection: &str, id: &str) -> bool {
+        self.remote.get(connection).is_some_and(|s| s.contains(id))
+    }
+}
