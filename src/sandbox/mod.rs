@@ -35,6 +35,8 @@ pub mod admin;
 pub mod fault;
 pub mod http;
 pub mod hubspot;
+pub mod names;
+pub mod pipedrive;
 pub mod rate;
 pub mod server;
 
