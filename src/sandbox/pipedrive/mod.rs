@@ -310,4 +310,6 @@ impl SandboxServer<Pipedrive> {
 }
 
 #[cfg(test)]
+mod spec_check;
+#[cfg(test)]
 mod tests;
