@@ -38,7 +38,10 @@
 //!
 //! OAuth 2.0 (`oauth.pipedrive.com` authorize/token, bearer tokens, `api_domain`); the v2
 //! field endpoints (`/api/v2/personFields` …); search; followers; merges; deals, leads and
-//! the other kinds; webhooks; `POST /v1/activityTypes`; v1 field update and delete.
+//! the other kinds; webhooks; `POST /v1/activityTypes`; v1 field update and delete; the list
+//! parameters `filter_id`, `include_fields` and a person's `deal_id` (accepted, ignored);
+//! contact-sync attributes (`postal_address`, `notes`, `im`, `birthday`, `job_title`: the
+//! sandbox company has contact sync off, so the spec leaves them out).
 //!
 //! # Behaviours chosen where the specs are silent
 //!

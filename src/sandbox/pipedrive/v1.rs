@@ -130,7 +130,9 @@ fn list_fields(co: &Company, kind: Kind, req: &HttpRequest) -> Result<HttpRespon
     ))
 }
 
-/// A field as v1 shows it. `options` only on fields that have options.
+/// A field as v1 shows it. `options` only on fields that have options. Built-in fields carry
+/// types of the spec's full `field_type` list (`int`, `boolean`, `deal`), which its `GetField`
+/// schema also intersects with the creatable types: an erratum (`spec_check::ERRATA`).
 pub fn field_json(f: &Field) -> Value {
     let mut v = json!({
         "id": f.id, "key": f.key, "name": f.name, "order_nr": f.id,
@@ -310,7 +312,9 @@ fn recents(co: &Company, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
 }
 
 /// `GET /v1/{persons|organizations}/{id}/changelog`: the record's field changes, newest
-/// first, paged by an opaque cursor (limit default 100, at most 500).
+/// first, paged by an opaque cursor (limit default 100, at most 500). The last page has
+/// `next_cursor: null`, which the spec types as a non-nullable string (an erratum). Creation
+/// and deletion are not field changes and are not listed (unconfirmed; the spec is silent).
 fn changelog(
     co: &Company,
     kind: Kind,
