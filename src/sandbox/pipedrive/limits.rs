@@ -2,7 +2,9 @@
 //!
 //! * a **daily token budget** per company: every operation costs the tokens its spec entry
 //!   gives as `x-token-cost` ([`token_cost`]); when the budget is spent, calls answer 429
-//!   until the day ends (here: the budget counts from start, or from an admin reset);
+//!   until the day ends: the budget is whole again at midnight UTC of the sandbox clock
+//!   (the documents say "the start of the next day" without a time zone; UTC is the
+//!   sandbox's choice), or on an admin reset;
 //! * a **burst limit per rolling 2-second window, per API token** (Advanced plan's 40 for an
 //!   `api_token` by default; configurable, with the window, so tests run fast); search calls
 //!   would have their own 10-per-2-s window, but the sandbox serves no search.
@@ -26,6 +28,8 @@ pub struct RateState {
     opened: std::collections::HashMap<String, Instant>,
     pub daily_budget: u64,
     pub spent: u64,
+    /// The UTC day (days since the epoch, sandbox clock) `spent` counts in.
+    day: i64,
 }
 
 impl RateState {
@@ -35,6 +39,7 @@ impl RateState {
             opened: Default::default(),
             daily_budget,
             spent: 0,
+            day: 0,
         }
     }
 
@@ -86,8 +91,19 @@ impl Quota {
     }
 }
 
-/// Counts one call of `token` costing `cost` tokens: the quota left, or the 429 answer.
-pub fn admit(rate: &mut RateState, token: &str, cost: u64) -> Result<Quota, HttpResponse> {
+/// Counts one call of `token` costing `cost` tokens at `now_ms` (sandbox clock): the quota
+/// left, or the 429 answer.
+pub fn admit(
+    rate: &mut RateState,
+    token: &str,
+    cost: u64,
+    now_ms: i64,
+) -> Result<Quota, HttpResponse> {
+    let day = now_ms.div_euclid(86_400_000);
+    if day != rate.day {
+        rate.day = day;
+        rate.spent = 0;
+    }
     let reset = rate.reset_secs(token);
     let (allowed, remaining) = rate.burst.hit(token);
     let mut quota = Quota {

@@ -38,11 +38,11 @@ pub fn route(shared: &Shared, req: &HttpRequest) -> Option<HttpResponse> {
     let me = 1;
     let mut co = shared.api.lock();
     let cost = limits::token_cost(&req.method, ver, rest);
-    let quota = match limits::admit(&mut co.rate, token, cost) {
+    let now = shared.clock.now_ms();
+    let quota = match limits::admit(&mut co.rate, token, cost, now) {
         Ok(q) => q,
         Err(refused) => return Some(refused),
     };
-    let now = shared.clock.now_ms();
     let resp = match (ver, rest) {
         ("v2", [k]) => {
             Kind::from_v2(k).and_then(|kind| records::route(&mut co, now, me, req, kind, None))

@@ -802,6 +802,7 @@ fn the_burst_window_and_the_daily_token_budget_refuse_with_429() {
         "the window rolls on"
     );
 
+    sb.freeze_clock(true);
     sb.set_rate_limit(100, 2_000, 12);
     assert_eq!(api(&sb, "GET", "/api/v2/persons", None).status, 200);
     let spent = api(&sb, "GET", "/api/v2/persons", None);
@@ -811,6 +812,12 @@ fn the_burst_window_and_the_daily_token_budget_refuse_with_429() {
         api(&sb, "GET", "/api/v2/persons/1", None).status,
         404,
         "a call of 1 token still fits"
+    );
+    sb.set_clock_ms((sb.now_ms().div_euclid(86_400_000) + 1) * 86_400_000);
+    assert_eq!(
+        api(&sb, "GET", "/api/v2/persons", None).status,
+        200,
+        "the budget is whole again the next day (UTC)"
     );
 }
 
