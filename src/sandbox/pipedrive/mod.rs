@@ -19,6 +19,9 @@
 //! | GET | `/api/v2/{kind}/{id}` | one record | 1 | `records.rs` |
 //! | PATCH | `/api/v2/{kind}/{id}` | update one record; 200 with it | 5 | `records.rs` |
 //! | DELETE | `/api/v2/{kind}/{id}` | mark it deleted; 200 `{id}` | 3 | `records.rs` |
+//! | GET | `/api/v2/{personFields\|organizationFields\|activityFields}` | the field catalogue, v2 names (`limit`, `cursor`) | 10 | `fields_v2.rs` |
+//! | GET | `/api/v2/{…Fields}/{field_code}` | one field | 1 | `fields_v2.rs` |
+//! | POST | `/api/v2/{personFields\|organizationFields}` | add a custom field (`field_name`, `field_type`, `options`); gets a 40-hex-char `field_code` | 5 | `fields_v2.rs` |
 //! | GET | `/v1/{personFields\|organizationFields\|activityFields}` | the field catalogue (`start`, `limit`) | 20 | `v1.rs` |
 //! | GET | `/v1/{…Fields}/{id}` | one field | 2 | `v1.rs` |
 //! | POST | `/v1/{…Fields}` | add a custom field (`name`, `field_type`, `options`); gets a 40-hex-char `key` | 10 | `v1.rs` |
@@ -36,8 +39,8 @@
 //!
 //! # Not served yet
 //!
-//! OAuth 2.0 (`oauth.pipedrive.com` authorize/token, bearer tokens, `api_domain`); the v2
-//! field endpoints (`/api/v2/personFields` …); search; followers; merges; deals, leads and
+//! OAuth 2.0 (`oauth.pipedrive.com` authorize/token, bearer tokens, `api_domain`); v2 field
+//! update and delete and the option endpoints; search; followers; merges; deals, leads and
 //! the other kinds; webhooks; `POST /v1/activityTypes`; v1 field update and delete; the list
 //! parameters `filter_id`, `include_fields` and a person's `deal_id` (accepted, ignored);
 //! contact-sync attributes (`postal_address`, `notes`, `im`, `birthday`, `job_title`: the
@@ -51,7 +54,9 @@
 
 mod admin;
 mod catalogue;
+mod envelope;
 mod errors;
+mod fields_v2;
 mod limits;
 mod records;
 mod route;

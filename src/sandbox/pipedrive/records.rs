@@ -12,6 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
+use super::envelope::ok;
 use super::errors::{ApiError, bad_request, not_found};
 use super::store::{Change, Company, Kind, Record};
 use super::values::{self, Attr, attr, check_attr, check_custom, render_v2};
@@ -23,13 +24,6 @@ use crate::sandbox::parse_time_ms;
 pub struct Writer {
     pub source: &'static str,
     pub user_id: i64,
-}
-
-fn ok(data: Value, additional: Value) -> HttpResponse {
-    HttpResponse::json(
-        200,
-        &json!({"success": true, "data": data, "additional_data": additional}),
-    )
 }
 
 fn id_of(s: &str, kind: Kind) -> Result<i64, ApiError> {

@@ -1,5 +1,6 @@
 //! The way into the Pipedrive API once a call drew no fault: authentication → rate limits
-//! → the endpoint (API v2 records in `records.rs`, API v1 in `v1.rs`).
+//! → the endpoint (API v2 records in `records.rs`, API v2 fields in `fields_v2.rs`, API v1
+//! in `v1.rs`).
 //!
 //! Paths: API v2 only under `/api/v2/...`; API v1 under `/v1/...` and `/api/v1/...` (the
 //! migration guide). Authentication is the API token, in the `x-api-token` header (the specs'
@@ -10,7 +11,7 @@
 
 use super::errors::{no_route, unauthorized};
 use super::store::Kind;
-use super::{Shared, limits, records, v1};
+use super::{Shared, fields_v2, limits, records, v1};
 use crate::sandbox::http::{HttpRequest, HttpResponse};
 
 /// Splits a path into the API version and the segments after it.
@@ -44,6 +45,11 @@ pub fn route(shared: &Shared, req: &HttpRequest) -> Option<HttpResponse> {
         Err(refused) => return Some(refused),
     };
     let resp = match (ver, rest) {
+        ("v2", [k]) if k.ends_with("Fields") => {
+            Kind::parse(k).and_then(|kind| fields_v2::route(&mut co, now, me, req, kind, None))
+        }
+        ("v2", [k, code]) if k.ends_with("Fields") => Kind::parse(k)
+            .and_then(|kind| fields_v2::route(&mut co, now, me, req, kind, Some(code))),
         ("v2", [k]) => {
             Kind::from_v2(k).and_then(|kind| records::route(&mut co, now, me, req, kind, None))
         }

@@ -956,3 +956,80 @@ fn the_spec_check_refuses_bodies_that_break_the_spec() {
         "error bodies are checked against the common error schema"
     );
 }
+
+#[test]
+fn v2_fields_list_get_and_create_with_v2_names() {
+    let sb = start();
+    let made = api(
+        &sb,
+        "POST",
+        "/api/v2/personFields",
+        Some(json!({"field_name": "Tier", "field_type": "enum",
+                    "options": [{"label": "Gold"}, {"label": "Silver"}]})),
+    );
+    assert_eq!(made.status, 200, "{}", made.body);
+    let code = made.body["data"]["field_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(is_hash_key(&code), "{code}");
+    assert_eq!(made.body["data"]["is_custom_field"], json!(true));
+    let gold = made.body["data"]["options"][0]["id"].as_i64().unwrap();
+    let one = api(&sb, "GET", &format!("/api/v2/personFields/{code}"), None);
+    assert_eq!(one.body["data"]["field_name"], json!("Tier"));
+    let emails = api(&sb, "GET", "/api/v2/personFields/emails", None);
+    assert_eq!(emails.body["data"]["is_custom_field"], json!(false));
+    let v1 = api(&sb, "GET", "/v1/personFields?limit=500", None);
+    assert!(
+        v1.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["key"] == json!(code)),
+        "one catalogue, two names"
+    );
+
+    let mut codes = Vec::new();
+    let mut target = "/api/v2/personFields?limit=5".to_string();
+    loop {
+        let page = api(&sb, "GET", &target, None);
+        assert_eq!(page.status, 200, "{}", page.body);
+        codes.extend(
+            page.body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["field_code"].as_str().unwrap().to_string()),
+        );
+        match page.body["additional_data"]["next_cursor"].as_str() {
+            Some(c) => target = format!("/api/v2/personFields?limit=5&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(codes.len(), v1.body["data"].as_array().unwrap().len());
+    assert_eq!(codes.last(), Some(&code));
+
+    let person = api(
+        &sb,
+        "POST",
+        "/api/v2/persons",
+        Some(json!({"name": "Gold Member", "custom_fields": {code.clone(): gold}})),
+    );
+    assert_eq!(person.body["data"]["custom_fields"][&code], json!(gold));
+    let refused = api_unchecked(
+        &sb,
+        "POST",
+        "/api/v2/personFields",
+        json!({"field_name": "Who", "field_type": "visible_to"}),
+    );
+    assert_eq!(refused.status, 400, "v2 creates fewer types than v1");
+    let no_create = api_unchecked(
+        &sb,
+        "POST",
+        "/api/v2/activityFields",
+        json!({"field_name": "X", "field_type": "varchar"}),
+    );
+    assert_eq!(no_create.status, 404);
+    let missing = api(&sb, "GET", "/api/v2/organizationFields/nope", None);
+    assert_eq!(missing.status, 404);
+}

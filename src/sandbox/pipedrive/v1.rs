@@ -6,11 +6,10 @@
 //! `additional_data.pagination`; the spec wins), `/recents` under
 //! `additional_data.pagination`, changelogs a `next_cursor`.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
+use super::envelope::{self, next_cursor, offset_page};
 use super::errors::{ApiError, bad_request, not_found};
 use super::store::{Company, Field, FieldOption, Kind, User};
 use super::values::{render_v1, v1_time};
@@ -39,13 +38,6 @@ const CREATABLE: [&str; 17] = [
 
 fn ok(data: Value) -> HttpResponse {
     HttpResponse::json(200, &json!({"success": true, "data": data}))
-}
-
-fn ok_with(data: Value, additional: Value) -> HttpResponse {
-    HttpResponse::json(
-        200,
-        &json!({"success": true, "data": data, "additional_data": additional}),
-    )
 }
 
 /// Serves `/v1/...` (or `/api/v1/...`); `segs` are the segments after `v1`.
@@ -124,7 +116,7 @@ fn list_fields(co: &Company, kind: Kind, req: &HttpRequest) -> Result<HttpRespon
     let all = co.fields(kind);
     let page: Vec<Value> = all.iter().skip(start).take(limit).map(field_json).collect();
     let more = start + limit < all.len();
-    Ok(ok_with(
+    Ok(envelope::ok(
         Value::Array(page),
         json!({"start": start, "limit": limit, "more_items_in_collection": more}),
     ))
@@ -304,7 +296,7 @@ fn recents(co: &Company, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     if more {
         pagination["next_start"] = json!(start + limit);
     }
-    Ok(ok_with(
+    Ok(envelope::ok(
         Value::Array(data),
         json!({"since_timestamp": since_s, "last_timestamp_on_page": last.unwrap_or_else(|| since_s.to_string()),
                "pagination": pagination}),
@@ -327,23 +319,7 @@ fn changelog(
     if !co.store(kind).records.contains_key(&id) {
         return Err(not_found(kind.title()));
     }
-    let limit = match req.query_param("limit") {
-        None => 100,
-        Some(s) => s
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=500).contains(n))
-            .ok_or_else(|| bad_request("limit must be between 1 and 500"))?,
-    };
-    let start = match req.query_param("cursor") {
-        None => 0,
-        Some(c) => URL_SAFE_NO_PAD
-            .decode(c)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.strip_prefix("offset:").and_then(|n| n.parse().ok()))
-            .ok_or_else(|| bad_request("Invalid cursor"))?,
-    };
+    let (start, limit) = offset_page(req)?;
     let all: Vec<&super::store::Change> = co
         .store(kind)
         .changes
@@ -363,7 +339,9 @@ fn changelog(
                    "is_bulk_update_flag": false})
         })
         .collect();
-    let next = (start + limit < all.len())
-        .then(|| URL_SAFE_NO_PAD.encode(format!("offset:{}", start + limit)));
-    Ok(ok_with(Value::Array(data), json!({"next_cursor": next})))
+    let next = next_cursor(start, limit, all.len());
+    Ok(envelope::ok(
+        Value::Array(data),
+        json!({"next_cursor": next}),
+    ))
 }
