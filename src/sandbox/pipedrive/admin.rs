@@ -7,7 +7,7 @@
 //!
 //! | method & path | body | answer |
 //! |---|---|---|
-//! | `GET /_sandbox/info` | | `{base_url, api_token, company_id, user_id}` |
+//! | `GET /_sandbox/info` | | `{base_url, api_token, client_id, client_secret, company_id, user_id}` |
 //! | `POST /_sandbox/seed` | `{persons, organizations}` | `{persons:[ids], organizations:[ids]}` |
 //! | `POST /_sandbox/records/{kind}` | a v2 create body | 200 the record (v2 shape) |
 //! | `PATCH /_sandbox/records/{kind}/{id}` | a v2 update body | 200 the record |
@@ -46,6 +46,8 @@ pub fn handle(shared: &Shared, req: &HttpRequest, segs: &[&str]) -> Option<HttpR
         ("GET", ["info"]) => Ok(HttpResponse::json(
             200,
             &json!({"base_url": shared.api.lock().base_url.clone(), "api_token": shared.api.token,
+                    "client_id": shared.api.opts.client_id,
+                    "client_secret": shared.api.opts.client_secret,
                     "company_id": 1, "user_id": 1}),
         )),
         ("POST", ["seed"]) => body_json(req).map(|b| {

@@ -23,7 +23,11 @@ use crate::sandbox::rate::RateWindows;
 use crate::sandbox::server::Limit;
 
 pub struct RateState {
+    /// The burst windows of API tokens.
     pub burst: RateWindows,
+    /// The burst windows of OAuth access tokens: four times an API token's, as every plan's
+    /// documented pair is (40 and 160 on Advanced).
+    pub burst_oauth: RateWindows,
     /// When each token's current window opened, for `x-ratelimit-reset`.
     opened: std::collections::HashMap<String, Instant>,
     pub daily_budget: u64,
@@ -36,6 +40,7 @@ impl RateState {
     pub fn new(burst: u32, window_ms: u64, daily_budget: u64) -> Self {
         RateState {
             burst: RateWindows::new(burst, Duration::from_millis(window_ms)),
+            burst_oauth: RateWindows::new(burst * 4, Duration::from_millis(window_ms)),
             opened: Default::default(),
             daily_budget,
             spent: 0,
@@ -46,6 +51,8 @@ impl RateState {
     /// Changes the limits; counting restarts (the daily budget too).
     pub fn set(&mut self, burst: u32, window_ms: u64, daily_budget: u64) {
         self.burst.reset(burst, Duration::from_millis(window_ms));
+        self.burst_oauth
+            .reset(burst * 4, Duration::from_millis(window_ms));
         self.opened.clear();
         self.daily_budget = daily_budget;
         self.spent = 0;
@@ -91,11 +98,12 @@ impl Quota {
     }
 }
 
-/// Counts one call of `token` costing `cost` tokens at `now_ms` (sandbox clock): the quota
-/// left, or the 429 answer.
+/// Counts one call of `token` (an OAuth access token when `oauth`) costing `cost` tokens at
+/// `now_ms` (sandbox clock): the quota left, or the 429 answer.
 pub fn admit(
     rate: &mut RateState,
     token: &str,
+    oauth: bool,
     cost: u64,
     now_ms: i64,
 ) -> Result<Quota, HttpResponse> {
@@ -105,9 +113,14 @@ pub fn admit(
         rate.spent = 0;
     }
     let reset = rate.reset_secs(token);
-    let (allowed, remaining) = rate.burst.hit(token);
+    let windows = if oauth {
+        &mut rate.burst_oauth
+    } else {
+        &mut rate.burst
+    };
+    let (allowed, remaining) = windows.hit(token);
     let mut quota = Quota {
-        limit: rate.burst.max(),
+        limit: windows.max(),
         remaining,
         reset,
         daily_left: rate.daily_budget.saturating_sub(rate.spent),

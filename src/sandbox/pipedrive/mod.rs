@@ -1,5 +1,6 @@
-//! The Pipedrive sandbox: API v2 persons, organizations and activities, the API v1 fields,
-//! users, activity types, recents and changelogs, API-token authentication, the token-cost
+//! The Pipedrive sandbox: API v2 persons, organizations, activities and fields, the API v1
+//! fields, users, activity types, recents and changelogs, API-token and OAuth 2.0
+//! authentication, the token-cost
 //! and burst rate limits and seeded faults, as `https://api.pipedrive.com` answers them
 //! (the official OpenAPI files in `shared/api-specs/pipedrive/`, API v2 of 2026-04 and API
 //! v1 of 2026-04).
@@ -29,6 +30,8 @@
 //! | GET | `/v1/activityTypes` | activity types | 20 | `v1.rs` |
 //! | GET | `/v1/recents` | records changed since `since_timestamp` (deleted ones with `active_flag: false`), v1 shapes | 20 | `v1.rs` |
 //! | GET | `/v1/{persons\|organizations}/{id}/changelog` | the record's field changes, newest first | 20 | `v1.rs` |
+//! | GET | `/oauth/authorize` | the browser step: 302 back to `redirect_uri` with a code (no faults) | — | `oauth.rs` |
+//! | POST | `/oauth/token`, `/oauth/token/` | authorization-code and refresh grants (client credentials in Basic auth) | — | `oauth.rs` |
 //! | * | `/_sandbox/...` | the admin API (`sandbox/admin.rs`, then this one) | — | `admin.rs` |
 //!
 //! `{kind}` is `persons`, `organizations` or `activities`. Every v1 path is also served under
@@ -39,7 +42,7 @@
 //!
 //! # Not served yet
 //!
-//! OAuth 2.0 (`oauth.pipedrive.com` authorize/token, bearer tokens, `api_domain`); v2 field
+//! OAuth's refresh-token idle expiry and PKCE; v2 field
 //! update and delete and the option endpoints; search; followers; merges; deals, leads and
 //! the other kinds; webhooks; `POST /v1/activityTypes`; v1 field update and delete; the list
 //! parameters `filter_id`, `include_fields` and a person's `deal_id` (accepted, ignored);
@@ -58,6 +61,7 @@ mod envelope;
 mod errors;
 mod fields_v2;
 mod limits;
+mod oauth;
 mod records;
 mod route;
 mod store;
@@ -94,6 +98,11 @@ pub struct PipedriveOptions {
     /// Advanced, multiplier 2, by default). Counts from start.
     pub daily_budget: u64,
     pub faults: FaultOptions,
+    /// The OAuth app's credentials.
+    pub client_id: String,
+    pub client_secret: String,
+    /// Access tokens' lifetime (Pipedrive's example: 3599 s).
+    pub access_token_ttl_secs: i64,
 }
 
 impl Default for PipedriveOptions {
@@ -106,6 +115,9 @@ impl Default for PipedriveOptions {
             burst_window_ms: 2_000,
             daily_budget: 180_000,
             faults: FaultOptions::default(),
+            client_id: "sandbox-client-id".into(),
+            client_secret: "sandbox-client-secret".into(),
+            access_token_ttl_secs: 3599,
         }
     }
 }
@@ -129,6 +141,7 @@ pub struct EditBefore {
 pub struct Pipedrive {
     company: Mutex<Company>,
     token: String,
+    opts: PipedriveOptions,
 }
 
 impl Pipedrive {
@@ -147,14 +160,20 @@ impl CrmApi for Pipedrive {
         route::route(core, req)
     }
 
+    /// Calls that change the company's data (a token exchange changes none).
     fn is_write(req: &HttpRequest) -> bool {
-        matches!(req.method.as_str(), "POST" | "PATCH" | "PUT" | "DELETE")
+        !req.path.starts_with("/oauth/")
+            && matches!(req.method.as_str(), "POST" | "PATCH" | "PUT" | "DELETE")
     }
 
-    /// Every API call's body: none carries a secret (the token travels in a header or the
-    /// query).
-    fn logs_body(_req: &HttpRequest) -> bool {
-        true
+    /// The authorize page is the browser's step, not an API call: no faults there.
+    fn fault_free(req: &HttpRequest) -> bool {
+        req.path == "/oauth/authorize"
+    }
+
+    /// The body of an API call; OAuth bodies carry codes and refresh tokens.
+    fn logs_body(req: &HttpRequest) -> bool {
+        !req.path.starts_with("/oauth/")
     }
 
     fn before_call(core: &Shared, req: &HttpRequest) {
@@ -250,13 +269,16 @@ impl SandboxServer<Pipedrive> {
             rate: limits::RateState::new(opts.burst_limit, opts.burst_window_ms, opts.daily_budget),
             data_rng: StdRng::seed_from_u64(opts.seed),
             edits_before: Vec::new(),
+            oauth: oauth::OAuthState::default(),
         };
         let faults = FaultInjector::new(opts.faults.clone(), opts.seed);
+        let port = opts.port;
         let api = Pipedrive {
             company: Mutex::new(company),
             token,
+            opts,
         };
-        let sandbox = SandboxServer::serve(Core::new(api, clock, faults), opts.port)?;
+        let sandbox = SandboxServer::serve(Core::new(api, clock, faults), port)?;
         sandbox.shared().api.lock().base_url = sandbox.base_url();
         Ok(sandbox)
     }
@@ -268,6 +290,12 @@ impl SandboxServer<Pipedrive> {
     /// The API token the sandbox accepts.
     pub fn api_token(&self) -> String {
         self.shared().api.token.clone()
+    }
+
+    /// The OAuth app's client id and secret.
+    pub fn client_credentials(&self) -> (String, String) {
+        let opts = &self.shared().api.opts;
+        (opts.client_id.clone(), opts.client_secret.clone())
     }
 
     /// Adds `persons` synthetic persons and `organizations` organizations; returns their ids.

@@ -411,11 +411,17 @@ fn locate<'a>(specs: &'a Specs, path: &str) -> Option<(&'a Value, String)> {
         .or_else(|| path.strip_prefix("/v1"))
     {
         (&specs.v1, r)
+    } else if path.starts_with("/oauth/") {
+        // The v1 spec's OAuth operations, served by `oauth.pipedrive.com` there.
+        (&specs.v1, path)
     } else {
         return None;
     };
-    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let paths = spec["paths"].as_object()?;
+    if paths.contains_key(rest) {
+        return Some((spec, rest.to_string()));
+    }
+    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let template = paths.keys().find(|t| {
         let ts: Vec<&str> = t.split('/').filter(|s| !s.is_empty()).collect();
         ts.len() == segs.len()

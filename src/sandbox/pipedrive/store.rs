@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::EditBefore;
 use super::limits::RateState;
+use super::oauth::OAuthState;
 
 /// The record kinds the sandbox serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -153,6 +154,7 @@ pub struct Company {
     pub rate: RateState,
     pub data_rng: StdRng,
     pub edits_before: Vec<EditBefore>,
+    pub oauth: OAuthState,
 }
 
 impl Company {

@@ -38,7 +38,10 @@ fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::builder().build().unwrap()
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
     })
 }
 
@@ -76,16 +79,28 @@ fn send_any(
     token: Option<&str>,
     body: Option<Value>,
 ) -> Resp {
+    exchange(sb, method, target, |mut rb| {
+        if let Some(t) = token {
+            rb = rb.header("x-api-token", t);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        rb
+    })
+}
+
+/// One call made by `build`; a JSON answer outside the admin API is checked against the spec.
+fn exchange(
+    sb: &PipedriveSandbox,
+    method: &str,
+    target: &str,
+    build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+) -> Resp {
     let path = target.split('?').next().unwrap_or(target).to_string();
     let url = format!("{}{target}", sb.base_url());
     let method_r = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut rb = client().request(method_r, url);
-    if let Some(t) = token {
-        rb = rb.header("x-api-token", t);
-    }
-    if let Some(b) = body {
-        rb = rb.json(&b);
-    }
+    let rb = build(client().request(method_r, url));
     let (status, headers, text) = runtime().block_on(async move {
         let r = rb.send().await.expect("the sandbox answers");
         let status = r.status().as_u16();
@@ -105,6 +120,22 @@ fn send_any(
         headers,
         body,
     }
+}
+
+/// A form POST to the OAuth token endpoint with the client credentials `basic`.
+fn token_call(
+    sb: &PipedriveSandbox,
+    path: &str,
+    basic: (&str, &str),
+    form: &[(&str, &str)],
+) -> Resp {
+    let form: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    exchange(sb, "POST", path, |rb| {
+        rb.basic_auth(basic.0, Some(basic.1)).form(&form)
+    })
 }
 
 fn api(sb: &PipedriveSandbox, method: &str, target: &str, body: Option<Value>) -> Resp {
@@ -1032,4 +1063,88 @@ fn v2_fields_list_get_and_create_with_v2_names() {
     assert_eq!(no_create.status, 404);
     let missing = api(&sb, "GET", "/api/v2/organizationFields/nope", None);
     assert_eq!(missing.status, 404);
+}
+
+#[test]
+fn oauth_codes_become_tokens_that_call_the_api_until_they_expire() {
+    let sb = start();
+    let (id, secret) = sb.client_credentials();
+    let redirect = "http://127.0.0.1:9/callback";
+    let authorize = exchange(
+        &sb,
+        "GET",
+        &format!("/oauth/authorize?client_id={id}&redirect_uri={redirect}&state=xyz"),
+        |rb| rb,
+    );
+    assert_eq!(authorize.status, 302);
+    let location = url::Url::parse(authorize.header("location").unwrap()).unwrap();
+    assert!(location.as_str().starts_with(redirect), "{location}");
+    let query: std::collections::HashMap<String, String> =
+        location.query_pairs().into_owned().collect();
+    assert_eq!(query["state"], "xyz");
+    let code = query["code"].clone();
+    let exchange_code = |basic: (&str, &str)| {
+        let grant = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect),
+        ];
+        token_call(&sb, "/oauth/token", basic, &grant)
+    };
+
+    let wrong = exchange_code((&id, "nope"));
+    assert_eq!(wrong.status, 401, "bad client credentials");
+    let tokens = exchange_code((&id, &secret));
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    assert_eq!(tokens.body["token_type"], json!("Bearer"));
+    assert_eq!(tokens.body["expires_in"], json!(3599));
+    assert_eq!(tokens.body["api_domain"], json!(sb.base_url()));
+    let again = exchange_code((&id, &secret));
+    assert_eq!(again.status, 400, "a code serves once");
+
+    let access = tokens.body["access_token"].as_str().unwrap().to_string();
+    let bearer = |sb: &PipedriveSandbox, token: &str| {
+        exchange(sb, "GET", "/api/v2/persons", |rb| rb.bearer_auth(token))
+    };
+    let ok = bearer(&sb, &access);
+    assert_eq!(ok.status, 200);
+    assert_eq!(
+        ok.header("x-ratelimit-limit"),
+        Some("40000"),
+        "four times the API token's burst"
+    );
+    sb.advance_clock(Duration::from_secs(3600));
+    assert_eq!(bearer(&sb, &access).status, 401, "expired");
+
+    let refresh = tokens.body["refresh_token"].as_str().unwrap().to_string();
+    let renewed = token_call(
+        &sb,
+        "/oauth/token/",
+        (&id, &secret),
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    );
+    assert_eq!(renewed.status, 200, "{}", renewed.body);
+    assert_eq!(
+        renewed.body["refresh_token"],
+        json!(refresh),
+        "the refresh token is kept"
+    );
+    let fresh = renewed.body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(bearer(&sb, &fresh).status, 200);
+    let bad = token_call(
+        &sb,
+        "/oauth/token/",
+        (&id, &secret),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "unknown"),
+        ],
+    );
+    assert_eq!(bad.status, 400);
+    assert!(
+        sb.request_log()
+            .iter()
+            .all(|r| r.body.is_none() || !r.path.starts_with("/oauth")),
+        "OAuth bodies carry secrets and are not logged"
+    );
 }
