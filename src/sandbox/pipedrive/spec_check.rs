@@ -186,7 +186,6 @@ pub const ERRATA: &[Erratum] = &[
     activity_null("conference_meeting_client"),
     activity_null("conference_meeting_url"),
     activity_null("conference_meeting_id"),
-    activity_null("creator_user_id"),
     Erratum {
         api: Api::V1,
         paths: "/",
@@ -217,7 +216,6 @@ pub const ERRATA: &[Erratum] = &[
     recents_null("activity", "duration"),
     recents_null("activity", "note"),
     recents_null("activity", "public_description"),
-    recents_null("activity", "created_by_user_id"),
     recents_null("organization", "address"),
 ];
 
