@@ -497,7 +497,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve a local HubSpot until stopped; prints its base URL and a token it accepts')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve a local HubSpot and a local Pipedrive until stopped; prints their base URLs and the tokens they accept')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -510,6 +510,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--companies', '--companies', [CompletionResultType]::ParameterName, 'Generate this many companies at start')
             [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Requests allowed per rate-limit window (HubSpot''s is 100 per 10 s)')
             [CompletionResult]::new('--rate-window-ms', '--rate-window-ms', [CompletionResultType]::ParameterName, 'The rate-limit window in milliseconds')
+            [CompletionResult]::new('--pipedrive-port', '--pipedrive-port', [CompletionResultType]::ParameterName, 'The Pipedrive sandbox''s port [default: a free one]; it gets as many persons and organizations as HubSpot gets contacts and companies')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
@@ -525,7 +526,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             break
         }
         'crmsync;sandbox;help' {
-            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve a local HubSpot until stopped; prints its base URL and a token it accepts')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve a local HubSpot and a local Pipedrive until stopped; prints their base URLs and the tokens they accept')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -675,7 +676,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             break
         }
         'crmsync;help;sandbox' {
-            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve a local HubSpot until stopped; prints its base URL and a token it accepts')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve a local HubSpot and a local Pipedrive until stopped; prints their base URLs and the tokens they accept')
             break
         }
         'crmsync;help;sandbox;serve' {

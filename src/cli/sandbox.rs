@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::sandbox::pipedrive::{PipedriveOptions, PipedriveSandbox};
 use crate::sandbox::{Sandbox, SandboxOptions};
 
 use super::{Context, Exit};
@@ -15,7 +16,8 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Action {
-    /// Serve a local HubSpot until stopped; prints its base URL and a token it accepts
+    /// Serve a local HubSpot and a local Pipedrive until stopped; prints their base URLs and
+    /// the tokens they accept
     #[command(after_help = "Example:
   crmsync sandbox serve --port 8080 --seed 42 --contacts 100
   # then, in another shell:
@@ -48,6 +50,10 @@ pub enum Action {
         /// The rate-limit window in milliseconds
         #[arg(long, default_value_t = 10_000)]
         rate_window_ms: u64,
+        /// The Pipedrive sandbox's port [default: a free one]; it gets as many persons and
+        /// organizations as HubSpot gets contacts and companies
+        #[arg(long, default_value_t = 0)]
+        pipedrive_port: u16,
     },
 }
 
@@ -71,6 +77,15 @@ struct Serving {
     client_secret: String,
     admin_url: String,
     hub_id: u64,
+    pipedrive: PipedriveServing,
+}
+
+/// The Pipedrive sandbox served beside HubSpot.
+#[derive(Debug, Serialize)]
+struct PipedriveServing {
+    base_url: String,
+    api_token: String,
+    admin_url: String,
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
@@ -83,6 +98,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         companies,
         rate_limit,
         rate_window_ms,
+        pipedrive_port,
     } = args.action;
     let sandbox = Sandbox::start(SandboxOptions {
         port,
@@ -92,8 +108,14 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         rate_limit: (rate_limit, rate_window_ms),
         ..SandboxOptions::default()
     })?;
+    let pipedrive = PipedriveSandbox::start(PipedriveOptions {
+        port: pipedrive_port,
+        seed,
+        ..PipedriveOptions::default()
+    })?;
     if contacts > 0 || companies > 0 {
         sandbox.seed(contacts, companies);
+        pipedrive.seed(contacts, companies);
     }
     let info = Serving {
         crm: "hubspot",
@@ -103,6 +125,11 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         client_secret: sandbox.client_secret(),
         admin_url: sandbox.admin_url(),
         hub_id: sandbox.hub_id(),
+        pipedrive: PipedriveServing {
+            base_url: pipedrive.base_url(),
+            api_token: pipedrive.api_token(),
+            admin_url: pipedrive.admin_url(),
+        },
     };
     if ctx.out.json {
         println!("{}", serde_json::to_string(&info)?);
@@ -112,13 +139,16 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             .map(|l| format!("  {l}\n"))
             .collect();
         ctx.out.data(format!(
-            "HubSpot sandbox (portal {}) on {}\n  token:         {}\n  client id:     {}\n  client secret: {}\n  admin API:     {}\n\nconnect with (in another shell):\n{connect}\nserving until stopped: Ctrl-C here, or `kill {}`",
+            "HubSpot sandbox (portal {}) on {}\n  token:         {}\n  client id:     {}\n  client secret: {}\n  admin API:     {}\n\nconnect with (in another shell):\n{connect}\nPipedrive sandbox on {}\n  API token:     {}\n  admin API:     {}\n\nserving until stopped: Ctrl-C here, or `kill {}`",
             info.hub_id,
             info.base_url,
             info.token,
             info.client_id,
             info.client_secret,
             info.admin_url,
+            info.pipedrive.base_url,
+            info.pipedrive.api_token,
+            info.pipedrive.admin_url,
             std::process::id()
         ))?;
     }
@@ -126,7 +156,8 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let _ = std::io::stdout().flush();
     tokio::signal::ctrl_c().await?;
     sandbox.stop();
-    ctx.out.note("sandbox stopped");
+    pipedrive.stop();
+    ctx.out.note("sandboxes stopped");
     Ok(Exit::Ok)
 }
 

@@ -4,8 +4,9 @@
 //!
 //! Each CRM gets its own sandbox on its own loopback port, because the CRMs' path families
 //! overlap (`/oauth/...`) and a real client only ever talks to one host per CRM. Today there
-//! is the HubSpot sandbox ([`hubspot`]); Pipedrive and Salesforce will sit beside it as
-//! `sandbox::pipedrive` and `sandbox::salesforce`, each a [`CrmApi`] over the shared core:
+//! are the HubSpot sandbox ([`hubspot`]) and the Pipedrive sandbox ([`pipedrive`]);
+//! Salesforce will sit beside them as `sandbox::salesforce`. Each is a [`CrmApi`] over the
+//! shared core:
 //!
 //! | module | what it holds |
 //! |---|---|
@@ -14,6 +15,7 @@
 //! | [`fault`] | seeded fault injection ([`FaultOptions`]) |
 //! | [`rate`] | rolling rate windows and call counts, per key |
 //! | [`http`] | the HTTP/1.1 server that can drop a connection unanswered |
+//! | [`names`] | the words seeded records are made of |
 //! | this module | the sandbox clock ([`SandboxClock`]) and time and id formats |
 //!
 //! A sandbox answers with the real CRM's paths, JSON shapes, status codes and error bodies.
@@ -35,6 +37,8 @@ pub mod admin;
 pub mod fault;
 pub mod http;
 pub mod hubspot;
+pub mod names;
+pub mod pipedrive;
 pub mod rate;
 pub mod server;
 

@@ -29,30 +29,7 @@ use super::{EditBefore, Shared};
 use crate::sandbox::admin::{admin_error, body_json};
 use crate::sandbox::http::{HttpRequest, HttpResponse};
 use crate::sandbox::iso_ms;
-
-const FIRST: [&str; 16] = [
-    "Ann", "Ben", "Chloe", "David", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi",
-    "Lucas", "Maya", "Noah", "Olga", "Priya",
-];
-const LAST: [&str; 16] = [
-    "Lee", "Martin", "Okafor", "Schmidt", "Rossi", "Tanaka", "Silva", "Novak", "Haddad", "Berg",
-    "Kowalski", "Moreau", "Patel", "Jensen", "Costa", "Murphy",
-];
-const WORD: [&str; 12] = [
-    "Acme",
-    "Globex",
-    "Initech",
-    "Umbrella",
-    "Stark",
-    "Wayne",
-    "Hooli",
-    "Vandelay",
-    "Soylent",
-    "Tyrell",
-    "Cyberdyne",
-    "Wonka",
-];
-const SUFFIX: [&str; 6] = ["Labs", "Systems", "Group", "Works", "Partners", "Logistics"];
+use crate::sandbox::names::{FIRST, LAST, SUFFIX, WORD};
 
 pub fn seed(
     hub: &mut Hub,

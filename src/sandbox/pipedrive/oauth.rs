@@ -1,0 +1,137 @@
+//! Pipedrive's OAuth 2.0 authorization-code flow, as the v1 spec's `/oauth/*` operations
+//! give it (served on the sandbox's own host, where Pipedrive uses `oauth.pipedrive.com`):
+//!
+//! * `GET /oauth/authorize?client_id&redirect_uri&state`: the browser step; the sandbox's
+//!   user consents at once and is sent back to `redirect_uri?code=…&state=…`;
+//! * `POST /oauth/token` (`grant_type=authorization_code&code&redirect_uri`) and
+//!   `POST /oauth/token/` (`grant_type=refresh_token&refresh_token`), the client credentials
+//!   in `Authorization: Basic`: `{access_token, token_type, refresh_token, scope, expires_in,
+//!   api_domain}`, `api_domain` being the sandbox's base URL.
+//!
+//! Chosen where the documents are silent (unconfirmed): a refresh keeps the refresh token
+//! (its 60-day idle clock is not kept); a code lives 5 minutes and serves once; error bodies
+//! are `{success: false, error: <RFC 6749 code>, message}`, 401 for bad client credentials
+//! and 400 otherwise. PKCE is not supported (the DIGEST finds it nowhere).
+
+use std::collections::{HashMap, HashSet};
+
+use base64::Engine as _;
+use serde_json::json;
+
+use super::Shared;
+use crate::sandbox::http::{HttpRequest, HttpResponse};
+use crate::sandbox::uuid;
+
+/// The scopes every app of the sandbox is registered with (Pipedrive sets scopes on the app,
+/// not in the authorize URL).
+pub const SCOPES: &str = "base,contacts:full,activities:full,users:read,recents:read,admin";
+
+#[derive(Debug, Default)]
+pub struct OAuthState {
+    /// code → (redirect_uri, expiry ms).
+    codes: HashMap<String, (String, i64)>,
+    /// access token → expiry ms.
+    access: HashMap<String, i64>,
+    refresh: HashSet<String>,
+}
+
+impl OAuthState {
+    /// Whether `token` is an access token, and if so its expiry (ms).
+    pub fn access_expiry(&self, token: &str) -> Option<i64> {
+        self.access.get(token).copied()
+    }
+}
+
+fn oauth_error(status: u16, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::json(
+        status,
+        &json!({"success": false, "error": code, "message": message}),
+    )
+}
+
+/// Serves `/oauth/...`; `None` when no route matches.
+pub fn handle(shared: &Shared, req: &HttpRequest, segs: &[&str]) -> Option<HttpResponse> {
+    Some(match (req.method.as_str(), segs) {
+        ("GET", ["oauth", "authorize"]) => authorize(shared, req),
+        ("POST", ["oauth", "token"]) => token(shared, req),
+        _ => return None,
+    })
+}
+
+fn authorize(shared: &Shared, req: &HttpRequest) -> HttpResponse {
+    let opts = &shared.api.opts;
+    if req.query_param("client_id") != Some(opts.client_id.as_str()) {
+        return oauth_error(400, "invalid_client", "Unknown client_id");
+    }
+    let Some(redirect) = req.query_param("redirect_uri") else {
+        return oauth_error(400, "invalid_request", "redirect_uri is required");
+    };
+    let code = uuid();
+    let expires = shared.clock.now_ms() + 5 * 60_000;
+    shared
+        .api
+        .lock()
+        .oauth
+        .codes
+        .insert(code.clone(), (redirect.to_string(), expires));
+    let mut location = url::Url::parse(redirect)
+        .map(|u| u.to_string())
+        .unwrap_or_else(|_| redirect.to_string());
+    location.push(if location.contains('?') { '&' } else { '?' });
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("code", &code);
+    if let Some(state) = req.query_param("state") {
+        query.append_pair("state", state);
+    }
+    location.push_str(&query.finish());
+    HttpResponse::empty(302).with_header("Location", location)
+}
+
+/// Whether the Basic credentials are the app's.
+fn client_ok(shared: &Shared, req: &HttpRequest) -> bool {
+    let opts = &shared.api.opts;
+    req.header("authorization")
+        .and_then(|h| h.strip_prefix("Basic "))
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
+        .and_then(|b| String::from_utf8(b).ok())
+        .is_some_and(|pair| pair == format!("{}:{}", opts.client_id, opts.client_secret))
+}
+
+fn token(shared: &Shared, req: &HttpRequest) -> HttpResponse {
+    if !client_ok(shared, req) {
+        return oauth_error(401, "invalid_client", "Invalid client credentials");
+    }
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&req.body)
+        .into_owned()
+        .collect();
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    let now = shared.clock.now_ms();
+    let mut co = shared.api.lock();
+    let refresh = match field("grant_type") {
+        "authorization_code" => match co.oauth.codes.remove(field("code")) {
+            Some((redirect, expires)) if expires > now && redirect == field("redirect_uri") => {
+                let refresh = format!("{}:{}", 1, uuid().replace('-', ""));
+                co.oauth.refresh.insert(refresh.clone());
+                refresh
+            }
+            _ => return oauth_error(400, "invalid_grant", "Invalid authorization code"),
+        },
+        "refresh_token" if co.oauth.refresh.contains(field("refresh_token")) => {
+            field("refresh_token").to_string()
+        }
+        "refresh_token" => return oauth_error(400, "invalid_grant", "Invalid refresh token"),
+        _ => return oauth_error(400, "unsupported_grant_type", "Unsupported grant_type"),
+    };
+    let access = format!("v1u:{}", uuid().replace('-', ""));
+    let ttl = shared.api.opts.access_token_ttl_secs;
+    co.oauth.access.insert(access.clone(), now + ttl * 1000);
+    HttpResponse::json(
+        200,
+        &json!({"access_token": access, "token_type": "Bearer", "refresh_token": refresh,
+                "scope": SCOPES, "expires_in": ttl, "api_domain": co.base_url}),
+    )
+}
