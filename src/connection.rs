@@ -146,7 +146,10 @@ pub fn open(
             clock,
             max_requests.or(conn.max_requests_per_run),
         ),
-        providers::http::HttpOptions::from_settings(&config.http),
+        providers::http::HttpOptions::from_settings(
+            config.http.timeout_secs,
+            config.http.rate_limit_margin,
+        ),
     )?;
     Ok(Opened {
         name: name.to_string(),

@@ -175,7 +175,10 @@ async fn account_of(
             ctx.clock.clone(),
             None,
         ),
-        providers::http::HttpOptions::from_settings(&ctx.config.http),
+        providers::http::HttpOptions::from_settings(
+            ctx.config.http.timeout_secs,
+            ctx.config.http.rate_limit_margin,
+        ),
     )?;
     Ok(provider.account().await?)
 }

@@ -12,10 +12,10 @@
 
 use serde_json::{Value, json};
 
+use crate::sandbox::base::{Core, CrmApi};
 use crate::sandbox::fault::FaultOptions;
 use crate::sandbox::http::{HttpRequest, HttpResponse};
 use crate::sandbox::iso_ms;
-use crate::sandbox::server::{Core, CrmApi};
 
 /// An admin error: `{"error": message}`.
 pub fn admin_error(status: u16, message: &str) -> HttpResponse {

@@ -34,6 +34,7 @@
 //! time (so a test can make them short and simply wait).
 
 pub mod admin;
+pub mod base;
 pub mod fault;
 pub mod http;
 pub mod hubspot;

@@ -14,164 +14,47 @@
 //!    routing), and [`CrmApi::not_found`] when no route matches;
 //! 5. the call is logged, and the answer carries the sandbox clock's `Date`.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use serde::Serialize;
 
-use crate::sandbox::fault::{Fault, FaultInjector, FaultOptions};
+use crate::sandbox::base::unpoisoned;
+pub use crate::sandbox::base::{Core, CrmApi, Limit, LoggedRequest};
+use crate::sandbox::fault::{Fault, FaultOptions};
 use crate::sandbox::http::{HttpRequest, HttpResponse, HttpServer, Outcome};
-use crate::sandbox::{ADMIN_PREFIX, SandboxClock, admin, http_date, iso_ms};
+use crate::sandbox::{ADMIN_PREFIX, admin, http_date};
 
-/// Which of a CRM's rate limits a call ran into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
-    /// The short rolling window every call counts against (HubSpot's ten-secondly one); an
-    /// injected 429 fault answers as this one.
-    Burst,
-    /// A per-second limit on one kind of call (HubSpot's search).
-    PerSecond,
-    /// A budget counted from start.
-    Daily,
+fn route<A: CrmApi>(core: &Core<A>, req: &HttpRequest) -> HttpResponse {
+    A::route(core, req).unwrap_or_else(|| A::not_found(req))
 }
 
-/// What one CRM's sandbox brings to the shared core. `Core<Self>` is passed in where state is
-/// needed: the CRM's own state is `core.api`.
-pub trait CrmApi: Send + Sync + Sized + 'static {
-    /// The CRM's name, as messages show it (`HubSpot`).
-    const NAME: &'static str;
-
-    /// Serves an API call that drew no fault; `None` when no route matches it.
-    fn route(core: &Core<Self>, req: &HttpRequest) -> Option<HttpResponse>;
-
-    /// Whether a call changes state, for `fail_after_writes`.
-    fn is_write(req: &HttpRequest) -> bool;
-
-    /// Calls served without faults: steps a browser takes rather than API calls.
-    fn fault_free(_req: &HttpRequest) -> bool {
-        false
+/// The request pipeline (see the module docs).
+fn handle<A: CrmApi>(core: &Core<A>, req: HttpRequest) -> Outcome {
+    if req.path == ADMIN_PREFIX || req.path.starts_with(&format!("{ADMIN_PREFIX}/")) {
+        return Outcome::Respond(admin::handle(core, &req));
     }
-
-    /// Whether the request log keeps this call's body (never for bodies carrying secrets).
-    fn logs_body(req: &HttpRequest) -> bool;
-
-    /// Runs before a call's fault is drawn.
-    fn before_call(_core: &Core<Self>, _req: &HttpRequest) {}
-
-    /// The answer to a call over one of the CRM's rate limits.
-    fn rate_limited(limit: Limit) -> HttpResponse;
-
-    /// The answer to an injected server failure (500, 502 or 503).
-    fn server_error(status: u16) -> HttpResponse;
-
-    /// The answer to a call no route serves.
-    fn not_found(req: &HttpRequest) -> HttpResponse;
-
-    /// The CRM's own admin calls (`segs` are the path segments after the admin prefix);
-    /// `None` when none matches.
-    fn admin(core: &Core<Self>, req: &HttpRequest, segs: &[&str]) -> Option<HttpResponse>;
-}
-
-/// One API call as the sandbox saw it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LoggedRequest {
-    pub method: String,
-    /// Path and query as sent.
-    pub path: String,
-    /// 0 when the connection was dropped without an answer.
-    pub status: u16,
-    /// Sandbox-clock time, ISO 8601.
-    pub time: String,
-    /// The body, as sent, of a call whose CRM keeps it ([`CrmApi::logs_body`]); `None` for
-    /// other calls and empty bodies.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
-}
-
-/// What one running sandbox holds: the CRM's state and the shared parts.
-pub struct Core<A> {
-    pub api: A,
-    pub clock: SandboxClock,
-    log: Mutex<Vec<LoggedRequest>>,
-    faults: Mutex<FaultInjector>,
-}
-
-fn unpoisoned<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl<A: CrmApi> Core<A> {
-    pub fn new(api: A, clock: SandboxClock, faults: FaultInjector) -> Self {
-        Core {
-            api,
-            clock,
-            log: Mutex::new(Vec::new()),
-            faults: Mutex::new(faults),
+    if A::fault_free(&req) {
+        let resp = route(core, &req);
+        core.log(&req, resp.status);
+        return Outcome::Respond(resp);
+    }
+    A::before_call(core, &req);
+    let (fault, delay) = unpoisoned(&core.faults).decide(A::is_write(&req));
+    if delay > 0 {
+        std::thread::sleep(Duration::from_millis(delay));
+    }
+    let resp = match fault {
+        Fault::Drop => {
+            core.log(&req, 0);
+            return Outcome::Drop;
         }
-    }
-
-    pub fn request_log(&self) -> Vec<LoggedRequest> {
-        unpoisoned(&self.log).clone()
-    }
-
-    pub fn clear_request_log(&self) {
-        unpoisoned(&self.log).clear();
-    }
-
-    /// Replaces the fault settings and restarts the write counter.
-    pub fn set_faults(&self, faults: FaultOptions) {
-        unpoisoned(&self.faults).set(faults);
-    }
-
-    pub fn fault_options(&self) -> FaultOptions {
-        unpoisoned(&self.faults).options().clone()
-    }
-
-    fn log(&self, req: &HttpRequest, status: u16) {
-        let time = iso_ms(self.clock.now_ms());
-        let body = (A::logs_body(req) && !req.body.is_empty())
-            .then(|| String::from_utf8_lossy(&req.body).into_owned());
-        unpoisoned(&self.log).push(LoggedRequest {
-            method: req.method.clone(),
-            path: req.target.clone(),
-            status,
-            time,
-            body,
-        });
-    }
-
-    fn route(&self, req: &HttpRequest) -> HttpResponse {
-        A::route(self, req).unwrap_or_else(|| A::not_found(req))
-    }
-
-    /// The request pipeline (see the module docs).
-    fn handle(&self, req: HttpRequest) -> Outcome {
-        if req.path == ADMIN_PREFIX || req.path.starts_with(&format!("{ADMIN_PREFIX}/")) {
-            return Outcome::Respond(admin::handle(self, &req));
-        }
-        if A::fault_free(&req) {
-            let resp = self.route(&req);
-            self.log(&req, resp.status);
-            return Outcome::Respond(resp);
-        }
-        A::before_call(self, &req);
-        let (fault, delay) = unpoisoned(&self.faults).decide(A::is_write(&req));
-        if delay > 0 {
-            std::thread::sleep(Duration::from_millis(delay));
-        }
-        let resp = match fault {
-            Fault::Drop => {
-                self.log(&req, 0);
-                return Outcome::Drop;
-            }
-            Fault::Status(429) => A::rate_limited(Limit::Burst).with_header("Retry-After", "1"),
-            Fault::Status(status) => A::server_error(status),
-            Fault::None => self.route(&req),
-        };
-        self.log(&req, resp.status);
-        Outcome::Respond(resp.with_header("Date", http_date(self.clock.now_ms())))
-    }
+        Fault::Status(429) => A::rate_limited(Limit::Burst).with_header("Retry-After", "1"),
+        Fault::Status(status) => A::server_error(status),
+        Fault::None => route(core, &req),
+    };
+    core.log(&req, resp.status);
+    Outcome::Respond(resp.with_header("Date", http_date(core.clock.now_ms())))
 }
 
 /// A running sandbox of one CRM on 127.0.0.1; stops on [`SandboxServer::stop`] or drop.
@@ -185,7 +68,7 @@ impl<A: CrmApi> SandboxServer<A> {
     pub fn serve(core: Core<A>, port: u16) -> anyhow::Result<Self> {
         let core = Arc::new(core);
         let handler_core = Arc::clone(&core);
-        let http = HttpServer::start(port, Arc::new(move |req| handler_core.handle(req)))
+        let http = HttpServer::start(port, Arc::new(move |req| handle(&handler_core, req)))
             .with_context(|| {
                 format!(
                     "could not start the {} sandbox on 127.0.0.1:{port}; pick another port or use 0",
@@ -260,6 +143,8 @@ impl<A: CrmApi> SandboxServer<A> {
 
 #[cfg(test)]
 mod tests {
+    use crate::sandbox::SandboxClock;
+    use crate::sandbox::fault::FaultInjector;
     use std::io::{Read, Write};
     use std::net::TcpStream;
 

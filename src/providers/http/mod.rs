@@ -83,13 +83,13 @@ impl HttpOptions {
         }
     }
 
-    /// The defaults with the config's `[http]` settings.
-    pub fn from_settings(settings: &crate::config::HttpSettings) -> HttpOptions {
-        let timeout = Duration::from_secs(settings.timeout_secs.max(1));
+    /// The defaults with the config's `[http]` settings (`timeout_secs`, `rate_limit_margin`).
+    pub fn from_settings(timeout_secs: u64, rate_limit_margin: u64) -> HttpOptions {
+        let timeout = Duration::from_secs(timeout_secs.max(1));
         HttpOptions {
             timeout,
             slow_notice: slow_notice(timeout),
-            rate_margin: settings.rate_limit_margin,
+            rate_margin: rate_limit_margin,
             ..HttpOptions::from_env()
         }
     }
