@@ -1701,7 +1701,7 @@ fn oauth_spec_follows_overrides() {
 }
 
 #[test]
-fn only_hubspot_can_be_opened_so_far() {
+fn hubspot_and_pipedrive_can_be_opened_so_far() {
     let ctx = ProviderContext {
         connection: "pd".into(),
         base_url: None,
@@ -1713,10 +1713,12 @@ fn only_hubspot_can_be_opened_so_far() {
         max_requests: None,
         overlap: crmsync::providers::DEFAULT_OVERLAP_MS,
     };
-    let err = crmsync::providers::open(ProviderKind::Pipedrive, ctx.clone())
+    let err = crmsync::providers::open(ProviderKind::Salesforce, ctx.clone())
         .err()
         .unwrap();
     assert!(err.to_string().contains("not available yet"), "{err}");
+    let pd = crmsync::providers::open(ProviderKind::Pipedrive, ctx.clone()).unwrap();
+    assert_eq!(pd.kind(), ProviderKind::Pipedrive);
     let hs = crmsync::providers::open(ProviderKind::Hubspot, ctx).unwrap();
     assert_eq!(hs.objects(), [ObjectKind::Company, ObjectKind::Contact]);
     let contact_map = hs.default_mappings(ObjectKind::Contact);

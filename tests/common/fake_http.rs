@@ -12,6 +12,8 @@ pub struct Seen {
     pub path: String,
     pub query: BTreeMap<String, String>,
     pub auth: Option<String>,
+    /// The `x-api-token` header (Pipedrive's API token).
+    pub api_token: Option<String>,
     pub body: Value,
 }
 
@@ -75,11 +77,17 @@ impl Fake {
                     .iter()
                     .find(|h| h.field.equiv("Authorization"))
                     .map(|h| h.value.to_string());
+                let api_token = rq
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv("x-api-token"))
+                    .map(|h| h.value.to_string());
                 let req = Seen {
                     method: rq.method().to_string(),
                     path: url.path().to_string(),
                     query: url.query_pairs().into_owned().collect(),
                     auth,
+                    api_token,
                     body: serde_json::from_str(&body).unwrap_or(Value::Null),
                 };
                 let n = {
