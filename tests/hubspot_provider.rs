@@ -19,7 +19,7 @@ use crmsync::providers::{
     RemoteFieldKind, RemoteRecord, RemoteWrite, TokenSource,
 };
 
-use common::fake_http::{Answer, Fake, Seen, answer, http_date};
+use common::fake_http::{Answer, Fake, Seen, answer, http_date, remote_write as write};
 
 const NOW: i64 = 1_800_000_000_000;
 
@@ -656,18 +656,6 @@ fn complete(results: Vec<Value>) -> Answer {
         200,
         json!({ "status": "COMPLETE", "results": results, "startedAt": "x", "completedAt": "x" }),
     )
-}
-
-fn write(local: &str, remote: Option<&str>, props: &[(&str, &str)]) -> RemoteWrite {
-    RemoteWrite {
-        local_id: local.into(),
-        remote_id: remote.map(str::to_string),
-        props: props
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        set_external_id: false,
-    }
 }
 
 #[tokio::test]

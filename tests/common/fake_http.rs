@@ -23,6 +23,23 @@ pub struct Answer {
     pub body: String,
 }
 
+/// A write of `props` to the record `remote` (a create when `None`) for local record `local`.
+pub fn remote_write(
+    local: &str,
+    remote: Option<&str>,
+    props: &[(&str, &str)],
+) -> crmsync::providers::RemoteWrite {
+    crmsync::providers::RemoteWrite {
+        local_id: local.into(),
+        remote_id: remote.map(str::to_string),
+        props: props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        set_external_id: false,
+    }
+}
+
 /// An HTTP `Date` header value for epoch ms.
 pub fn http_date(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
