@@ -19,7 +19,7 @@ use crmsync::providers::{
     RemoteFieldKind, RemoteRecord, RemoteWrite, TokenSource,
 };
 
-use common::fake_http::{Answer, Fake, Seen, answer, http_date};
+use common::fake_http::{Answer, Fake, Seen, answer, http_date, remote_write as write};
 
 const NOW: i64 = 1_800_000_000_000;
 
@@ -656,18 +656,6 @@ fn complete(results: Vec<Value>) -> Answer {
         200,
         json!({ "status": "COMPLETE", "results": results, "startedAt": "x", "completedAt": "x" }),
     )
-}
-
-fn write(local: &str, remote: Option<&str>, props: &[(&str, &str)]) -> RemoteWrite {
-    RemoteWrite {
-        local_id: local.into(),
-        remote_id: remote.map(str::to_string),
-        props: props
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        set_external_id: false,
-    }
 }
 
 #[tokio::test]
@@ -1701,7 +1689,7 @@ fn oauth_spec_follows_overrides() {
 }
 
 #[test]
-fn only_hubspot_can_be_opened_so_far() {
+fn hubspot_and_pipedrive_can_be_opened_so_far() {
     let ctx = ProviderContext {
         connection: "pd".into(),
         base_url: None,
@@ -1713,10 +1701,12 @@ fn only_hubspot_can_be_opened_so_far() {
         max_requests: None,
         overlap: crmsync::providers::DEFAULT_OVERLAP_MS,
     };
-    let err = crmsync::providers::open(ProviderKind::Pipedrive, ctx.clone())
+    let err = crmsync::providers::open(ProviderKind::Salesforce, ctx.clone())
         .err()
         .unwrap();
     assert!(err.to_string().contains("not available yet"), "{err}");
+    let pd = crmsync::providers::open(ProviderKind::Pipedrive, ctx.clone()).unwrap();
+    assert_eq!(pd.kind(), ProviderKind::Pipedrive);
     let hs = crmsync::providers::open(ProviderKind::Hubspot, ctx).unwrap();
     assert_eq!(hs.objects(), [ObjectKind::Company, ObjectKind::Contact]);
     let contact_map = hs.default_mappings(ObjectKind::Contact);

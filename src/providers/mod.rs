@@ -24,6 +24,7 @@
 
 pub mod http;
 pub mod hubspot;
+pub mod pipedrive;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -344,6 +345,20 @@ pub struct DefaultMapping {
     pub direction: Direction,
 }
 
+impl DefaultMapping {
+    /// Mappings both ways from pairs of canonical field and remote property.
+    pub fn both_ways(pairs: &[(&'static str, &'static str)]) -> Vec<DefaultMapping> {
+        pairs
+            .iter()
+            .map(|&(local, remote)| DefaultMapping {
+                local,
+                remote,
+                direction: Direction::Both,
+            })
+            .collect()
+    }
+}
+
 /// What a provider says about the account it is connected to (`connect`, `connections`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountInfo {
@@ -564,10 +579,10 @@ pub trait Provider: Send + Sync {
 pub mod memory;
 
 /// The CRMs this build of crmsync can connect to.
-pub const AVAILABLE: &[ProviderKind] = &[ProviderKind::Hubspot];
+pub const AVAILABLE: &[ProviderKind] = &[ProviderKind::Hubspot, ProviderKind::Pipedrive];
 
-/// Opens a provider for a connection, with the HTTP layer's defaults. Only HubSpot is
-/// available so far.
+/// Opens a provider for a connection, with the HTTP layer's defaults. HubSpot and Pipedrive
+/// are available so far.
 pub fn open(kind: ProviderKind, ctx: ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {
     open_with(kind, ctx, http::HttpOptions::from_env())
 }
@@ -587,8 +602,15 @@ pub fn open_with(
                 ..hubspot::HubSpotOptions::default()
             },
         )?)),
-        ProviderKind::Pipedrive | ProviderKind::Salesforce => Err(ProviderError::Other(format!(
-            "{} connections are not available yet in this version of crmsync: only `hubspot` is",
+        ProviderKind::Pipedrive => Ok(Box::new(pipedrive::Pipedrive::with_options(
+            ctx,
+            pipedrive::PipedriveOptions {
+                http,
+                ..pipedrive::PipedriveOptions::default()
+            },
+        )?)),
+        ProviderKind::Salesforce => Err(ProviderError::Other(format!(
+            "{} connections are not available yet in this version of crmsync: only `hubspot` and `pipedrive` are",
             kind.display_name()
         ))),
     }
@@ -599,7 +621,8 @@ pub fn open_with(
 pub fn default_mappings(kind: ProviderKind, object: ObjectKind) -> Option<Vec<DefaultMapping>> {
     match kind {
         ProviderKind::Hubspot => Some(hubspot::default_mappings(object)),
-        ProviderKind::Pipedrive | ProviderKind::Salesforce => None,
+        ProviderKind::Pipedrive => Some(pipedrive::default_mappings(object)),
+        ProviderKind::Salesforce => None,
     }
 }
 
@@ -607,7 +630,8 @@ pub fn default_mappings(kind: ProviderKind, object: ObjectKind) -> Option<Vec<De
 pub fn default_base_url(kind: ProviderKind) -> Option<&'static str> {
     match kind {
         ProviderKind::Hubspot => Some(hubspot::DEFAULT_BASE_URL),
-        ProviderKind::Pipedrive | ProviderKind::Salesforce => None,
+        ProviderKind::Pipedrive => Some(pipedrive::DEFAULT_BASE_URL),
+        ProviderKind::Salesforce => None,
     }
 }
 

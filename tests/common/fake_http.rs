@@ -12,6 +12,8 @@ pub struct Seen {
     pub path: String,
     pub query: BTreeMap<String, String>,
     pub auth: Option<String>,
+    /// The `x-api-token` header (Pipedrive's API token).
+    pub api_token: Option<String>,
     pub body: Value,
 }
 
@@ -19,6 +21,23 @@ pub struct Answer {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+}
+
+/// A write of `props` to the record `remote` (a create when `None`) for local record `local`.
+pub fn remote_write(
+    local: &str,
+    remote: Option<&str>,
+    props: &[(&str, &str)],
+) -> crmsync::providers::RemoteWrite {
+    crmsync::providers::RemoteWrite {
+        local_id: local.into(),
+        remote_id: remote.map(str::to_string),
+        props: props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        set_external_id: false,
+    }
 }
 
 /// An HTTP `Date` header value for epoch ms.
@@ -75,11 +94,17 @@ impl Fake {
                     .iter()
                     .find(|h| h.field.equiv("Authorization"))
                     .map(|h| h.value.to_string());
+                let api_token = rq
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv("x-api-token"))
+                    .map(|h| h.value.to_string());
                 let req = Seen {
                     method: rq.method().to_string(),
                     path: url.path().to_string(),
                     query: url.query_pairs().into_owned().collect(),
                     auth,
+                    api_token,
                     body: serde_json::from_str(&body).unwrap_or(Value::Null),
                 };
                 let n = {

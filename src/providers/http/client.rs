@@ -25,6 +25,17 @@ pub struct CrmHooks {
     pub error_message: fn(&str) -> Option<String>,
     /// How long to wait before retrying a 429 without `Retry-After`, from its body.
     pub throttle_hint: fn(&str) -> Option<Duration>,
+    /// How the token is sent.
+    pub auth: AuthScheme,
+}
+
+/// How a CRM takes the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthScheme {
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+    /// The token as the value of this header (Pipedrive's `x-api-token`).
+    Header(&'static str),
 }
 
 /// HTTP methods the providers use.
@@ -60,6 +71,11 @@ pub struct Request {
     pub lane: Lane,
     /// The record the request is about, for error messages.
     pub record: Option<String>,
+    /// Whether sending it twice does no harm. A request that is not (a create where the CRM
+    /// has no upsert) is retried only when the CRM certainly did not act on it (a 429, a
+    /// connection that was never made); after a 5xx or a lost answer the final response or
+    /// error is returned, for the provider to find out what became of it before sending again.
+    pub repeatable: bool,
 }
 
 impl Request {
@@ -71,6 +87,7 @@ impl Request {
             body: None,
             lane: Lane::General,
             record: None,
+            repeatable: true,
         }
     }
     pub fn query(mut self, key: &str, value: impl Into<String>) -> Request {
@@ -87,6 +104,11 @@ impl Request {
     }
     pub fn record(mut self, record: impl Into<String>) -> Request {
         self.record = Some(record.into());
+        self
+    }
+    /// Marks the request as one that must not be sent twice blindly ([`Request::repeatable`]).
+    pub fn not_repeatable(mut self) -> Request {
+        self.repeatable = false;
         self
     }
 }
@@ -364,8 +386,11 @@ impl HttpClient {
         let mut builder = self
             .client
             .request(req.method.as_reqwest(), &url)
-            .bearer_auth(token)
             .header(reqwest::header::ACCEPT, "application/json");
+        builder = match self.hooks.auth {
+            AuthScheme::Bearer => builder.bearer_auth(token),
+            AuthScheme::Header(name) => builder.header(name, token),
+        };
         if !req.query.is_empty() {
             builder = builder.query(&req.query);
         }
@@ -387,6 +412,9 @@ impl HttpClient {
             Ok((_, headers, Err(e))) => {
                 self.pacer.settle(ticket, Some(&headers));
                 let why = self.failure(&call, &e, "reading the answer to");
+                if !req.repeatable {
+                    return Attempt::Fail(why);
+                }
                 return Attempt::Retry {
                     wait: None,
                     why,
@@ -401,6 +429,9 @@ impl HttpClient {
                 }
                 let why = self.failure(&call, &e, "");
                 tracing::debug!(call, "{why}");
+                if !req.repeatable && !e.is_connect() {
+                    return Attempt::Fail(why);
+                }
                 return Attempt::Retry {
                     wait: None,
                     why,
@@ -416,7 +447,7 @@ impl HttpClient {
             "http"
         );
         self.pacer.settle(ticket, Some(&headers));
-        if retry::retried(status) {
+        if retry::retried(status) && (req.repeatable || status == 429) {
             return Attempt::Retry {
                 wait: retry::asked_wait(status, &headers, &body, self.hooks.throttle_hint),
                 why: self.describe(status, &body),

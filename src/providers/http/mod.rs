@@ -33,7 +33,9 @@ mod retry;
 use std::sync::Once;
 use std::time::Duration;
 
-pub use client::{CrmHooks, HttpClient, Method, Request, Response, SharedClient, Waiting, waiting};
+pub use client::{
+    AuthScheme, CrmHooks, HttpClient, Method, Request, Response, SharedClient, Waiting, waiting,
+};
 pub use error::summarise_body;
 pub use pacing::{
     DailyBudget, DailyInfo, FixedRate, Lane, PacingPolicy, RateInfo, Reserve, WaitReason,

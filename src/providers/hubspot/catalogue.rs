@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::wire::json_id;
 use super::{COMPANY_ASSOCIATION, EXTERNAL_ID, HubSpot, object_path};
-use crate::model::{Direction, ObjectKind};
+use crate::model::ObjectKind;
 use crate::providers::http::{Method, Request};
 use crate::providers::{
     DefaultMapping, FieldOption, FieldSpec, ProviderError, RemoteField, RemoteFieldKind,
@@ -44,14 +44,7 @@ pub fn default_mappings(object: ObjectKind) -> Vec<DefaultMapping> {
         ObjectKind::Company => COMPANY_MAPPINGS,
         ObjectKind::Activity => &[],
     };
-    pairs
-        .iter()
-        .map(|&(local, remote)| DefaultMapping {
-            local,
-            remote,
-            direction: Direction::Both,
-        })
-        .collect()
+    DefaultMapping::both_ways(pairs)
 }
 
 /// The custom properties HubSpot must have before crmsync syncs an object: `crmsync_id`,
@@ -253,7 +246,7 @@ mod tests {
             .expect("HubSpot is available");
         assert_eq!(company.len(), 4);
         assert_eq!(
-            providers::default_mappings(ProviderKind::Pipedrive, ObjectKind::Contact),
+            providers::default_mappings(ProviderKind::Salesforce, ObjectKind::Contact),
             None
         );
     }

@@ -34,7 +34,7 @@ pub use pacing::SEARCHES_PER_SECOND;
 use async_trait::async_trait;
 
 use crate::model::{Millis, ObjectKind};
-use crate::providers::http::{CrmHooks, HttpClient, HttpOptions, Response};
+use crate::providers::http::{AuthScheme, CrmHooks, HttpClient, HttpOptions, Response};
 use crate::providers::{
     AccountInfo, ChangePage, ChangeQuery, DefaultMapping, FieldSpec, FieldTimes, Provider,
     ProviderContext, ProviderError, ProviderKind, RemoteField, RemoteRecord, RemoteWrite,
@@ -114,6 +114,7 @@ const HOOKS: CrmHooks = CrmHooks {
     name: "HubSpot",
     error_message: refusal::error_message,
     throttle_hint: refusal::throttle_hint,
+    auth: AuthScheme::Bearer,
 };
 
 fn object_path(object: ObjectKind) -> Result<&'static str, ProviderError> {

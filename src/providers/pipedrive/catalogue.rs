@@ -1,0 +1,264 @@
+//! Pipedrive's field catalogue (v1 `personFields` / `organizationFields`), the custom fields
+//! crmsync creates, and the built-in mappings, which are known without an account.
+//!
+//! Custom fields are keyed by a 40-character hash in `custom_fields`; crmsync names them by
+//! their NAME as the catalogue gives it (`crmsync_id`, `pronouns`), never by a hash written
+//! down anywhere: the catalogue is read once per provider (and again after `mappings setup`
+//! creates a field) and the hashes are looked up in it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::{EXTERNAL_ID, ORG_REF, Pipedrive, fields_path};
+use crate::model::ObjectKind;
+use crate::providers::http::{Method, Request};
+use crate::providers::{
+    DefaultMapping, FieldOption, FieldSpec, ProviderError, RemoteField, RemoteFieldKind,
+};
+
+/// The built-in mappings of contacts (persons): canonical field, Pipedrive property.
+const CONTACT_MAPPINGS: &[(&str, &str)] = &[
+    ("email", "email"),
+    ("first_name", "first_name"),
+    ("last_name", "last_name"),
+    ("phone", "phone"),
+    ("pronouns", "pronouns"),
+    ("company_id", ORG_REF),
+];
+
+/// The built-in mappings of companies (organizations). Pipedrive organizations have no
+/// website or domain field of their own (v2 `Organization` has `name`, `owner_id`,
+/// `address`, `label_ids` and custom fields), so `domain` is left to a custom field mapping.
+const COMPANY_MAPPINGS: &[(&str, &str)] = &[("name", "name")];
+
+/// The built-in field mappings for `object`, every one both ways.
+pub fn default_mappings(object: ObjectKind) -> Vec<DefaultMapping> {
+    let pairs = match object {
+        ObjectKind::Contact => CONTACT_MAPPINGS,
+        ObjectKind::Company => COMPANY_MAPPINGS,
+        ObjectKind::Activity => &[],
+    };
+    DefaultMapping::both_ways(pairs)
+}
+
+/// The custom fields crmsync needs: `crmsync_id` everywhere, and `pronouns` on persons
+/// (a built-in mapping with no Pipedrive field of its own).
+pub(super) fn required_fields(object: ObjectKind) -> Vec<FieldSpec> {
+    let mut out = vec![FieldSpec {
+        name: EXTERNAL_ID.to_string(),
+        label: "crmsync id".to_string(),
+        kind: RemoteFieldKind::Text,
+        unique: true,
+    }];
+    if object == ObjectKind::Contact {
+        out.push(FieldSpec {
+            name: "pronouns".to_string(),
+            label: "Pronouns".to_string(),
+            kind: RemoteFieldKind::Text,
+            unique: false,
+        });
+    }
+    out
+}
+
+/// One field of the catalogue.
+#[derive(Debug, Clone)]
+pub(super) struct FieldDef {
+    /// The key: a standard field's name (`email`), a custom field's hash.
+    pub(super) key: String,
+    pub(super) name: String,
+    pub(super) field_type: String,
+    /// A custom field (its value is under `custom_fields`).
+    pub(super) custom: bool,
+    pub(super) options: Vec<FieldOption>,
+}
+
+/// The catalogue of one object, by the names crmsync uses.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Catalogue {
+    pub(super) fields: Vec<FieldDef>,
+    /// Custom field name → its definition (the first of a name, should two share it).
+    by_name: BTreeMap<String, usize>,
+    /// Custom field hash → its name.
+    by_key: BTreeMap<String, String>,
+}
+
+impl Catalogue {
+    pub(super) fn new(fields: Vec<FieldDef>) -> Catalogue {
+        let mut by_name = BTreeMap::new();
+        let mut by_key = BTreeMap::new();
+        for (i, f) in fields.iter().enumerate().filter(|(_, f)| f.custom) {
+            by_name.entry(f.name.clone()).or_insert(i);
+            by_key.insert(f.key.clone(), f.name.clone());
+        }
+        Catalogue {
+            fields,
+            by_name,
+            by_key,
+        }
+    }
+
+    /// The custom field named `name`.
+    pub(super) fn custom(&self, name: &str) -> Option<&FieldDef> {
+        self.by_name.get(name).map(|&i| &self.fields[i])
+    }
+
+    /// The name of the custom field with hash `key`.
+    pub(super) fn name_of(&self, key: &str) -> Option<&str> {
+        self.by_key.get(key).map(String::as_str)
+    }
+}
+
+fn field_kind(field_type: &str) -> RemoteFieldKind {
+    match field_type {
+        "varchar" | "varchar_auto" | "text" | "address" => RemoteFieldKind::Text,
+        "double" | "monetary" | "int" => RemoteFieldKind::Number,
+        "date" => RemoteFieldKind::Date,
+        "enum" | "set" | "visible_to" | "status" => RemoteFieldKind::Enumeration,
+        "phone" => RemoteFieldKind::Phone,
+        "org" | "people" | "user" => RemoteFieldKind::Reference,
+        _ => RemoteFieldKind::Other,
+    }
+}
+
+/// The v1 field type a [`FieldSpec`] is created as.
+fn field_type_of(kind: RemoteFieldKind) -> &'static str {
+    match kind {
+        RemoteFieldKind::Number => "double",
+        RemoteFieldKind::Date | RemoteFieldKind::DateTime => "date",
+        RemoteFieldKind::Phone => "phone",
+        _ => "varchar",
+    }
+}
+
+/// The name a v1 field goes by in crmsync: a standard field by the property crmsync gives it
+/// (its key, with `email`/`phone` as they are), a custom field by its name.
+fn remote_name(f: &FieldDef) -> String {
+    if f.custom {
+        f.name.clone()
+    } else {
+        f.key.clone()
+    }
+}
+
+impl Pipedrive {
+    /// The catalogue of `object`, read once and kept.
+    pub(super) async fn catalogue_of(
+        &self,
+        object: ObjectKind,
+    ) -> Result<Arc<Catalogue>, ProviderError> {
+        if let Some(c) = self.lock_catalogues().get(&object) {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(Catalogue::new(self.read_catalogue(object).await?));
+        self.lock_catalogues().insert(object, c.clone());
+        Ok(c)
+    }
+
+    /// Reads the v1 field list, paged by `start`.
+    async fn read_catalogue(&self, object: ObjectKind) -> Result<Vec<FieldDef>, ProviderError> {
+        let path = format!("/api/v1/{}", fields_path(object)?);
+        let mut out = Vec::new();
+        let mut start: u64 = 0;
+        loop {
+            let resp = self
+                .http
+                .send_ok(
+                    Request::new(Method::Get, path.clone())
+                        .query("start", start.to_string())
+                        .query("limit", "500"),
+                )
+                .await?;
+            let body: Value = self.parse(&resp, "the field list")?;
+            for f in body["data"].as_array().into_iter().flatten() {
+                let Some(key) = f["key"].as_str() else {
+                    continue;
+                };
+                let name = f["name"].as_str().unwrap_or(key).to_string();
+                out.push(FieldDef {
+                    key: key.to_string(),
+                    name,
+                    field_type: f["field_type"].as_str().unwrap_or("varchar").to_string(),
+                    custom: f["edit_flag"].as_bool().unwrap_or(false),
+                    options: f["options"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|o| {
+                            let value = super::wire::text(&o["id"])?;
+                            let label = o["label"].as_str().unwrap_or(&value).to_string();
+                            Some(FieldOption { value, label })
+                        })
+                        .collect(),
+                });
+            }
+            let pagination = &body["additional_data"]["pagination"];
+            if !pagination["more_items_in_collection"]
+                .as_bool()
+                .unwrap_or(false)
+            {
+                return Ok(out);
+            }
+            match pagination["next_start"].as_u64() {
+                Some(next) if next > start => start = next,
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    pub(super) async fn remote_fields(
+        &self,
+        object: ObjectKind,
+    ) -> Result<Vec<RemoteField>, ProviderError> {
+        // Asked for afresh: `mappings check` wants the catalogue as it is now.
+        self.lock_catalogues().remove(&object);
+        let c = self.catalogue_of(object).await?;
+        Ok(c.fields
+            .iter()
+            .map(|f| RemoteField {
+                name: remote_name(f),
+                label: f.name.clone(),
+                remote_type: f.field_type.clone(),
+                kind: if !f.custom && f.key == ORG_REF {
+                    RemoteFieldKind::Reference
+                } else {
+                    field_kind(&f.field_type)
+                },
+                read_only: !f.custom
+                    && !matches!(
+                        f.key.as_str(),
+                        "name"
+                            | "first_name"
+                            | "last_name"
+                            | "email"
+                            | "phone"
+                            | "org_id"
+                            | "owner_id"
+                    ),
+                unique: f.custom && f.name == EXTERNAL_ID,
+                options: f.options.clone(),
+            })
+            .collect())
+    }
+
+    /// Creates a custom field with v1 `POST /v1/personFields` (`organizationFields`), named
+    /// as crmsync names it, and forgets the catalogue so that the next use reads its hash.
+    pub(super) async fn create_custom_field(
+        &self,
+        object: ObjectKind,
+        spec: &FieldSpec,
+    ) -> Result<(), ProviderError> {
+        let path = format!("/api/v1/{}", fields_path(object)?);
+        self.http
+            .send_ok(Request::new(Method::Post, path).json(json!({
+                "name": spec.name,
+                "field_type": field_type_of(spec.kind),
+                "add_visible_flag": true,
+            })))
+            .await?;
+        self.lock_catalogues().remove(&object);
+        Ok(())
+    }
+}

@@ -1,0 +1,279 @@
+//! Pipedrive: persons and organizations through the v2 API, their field catalogues, the
+//! account and the change log of deletions through v1.
+//!
+//! # Ids and the external id
+//! Pipedrive ids are integers, read as text. The local id travels in a custom field named
+//! `crmsync_id` (created by `mappings setup` with `POST /api/v1/personFields`), found by name
+//! in the field catalogue, never by a hash written down. Pipedrive has no upsert and no
+//! batch writes: each record is one call, a few at a time; a create whose answer was lost
+//! (or that failed with a 5xx) is looked up by its `crmsync_id` before it is sent again.
+//!
+//! # Where things are
+//! - [`feed`]: the change feed (v2 lists by `update_time`, v1 `recents` for deletions).
+//! - [`writes`]: creates, updates and deletes one record a call, and reads by id.
+//! - [`catalogue`]: the field catalogue, custom fields and the built-in mappings.
+//! - [`refusal`]: what Pipedrive's error answers say.
+//! - [`pacing`]: Pipedrive's rate limits.
+//! - [`auth`]: the account.
+//! - [`wire`]: Pipedrive's JSON.
+
+mod auth;
+mod catalogue;
+mod feed;
+mod pacing;
+mod refusal;
+mod wire;
+mod writes;
+
+pub use catalogue::default_mappings;
+pub use pacing::{DAILY_RESERVE, SEARCHES_PER_SECOND};
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use crate::model::{Millis, ObjectKind};
+use crate::providers::http::{AuthScheme, CrmHooks, HttpClient, HttpOptions, Response};
+use crate::providers::{
+    AccountInfo, ChangePage, ChangeQuery, DefaultMapping, FieldSpec, Provider, ProviderContext,
+    ProviderError, ProviderKind, RemoteField, RemoteRecord, RemoteWrite, WriteResults,
+};
+
+/// Pipedrive's API host (v2 under `/api/v2`, v1 under `/api/v1`).
+pub const DEFAULT_BASE_URL: &str = "https://api.pipedrive.com";
+/// The custom field holding the local id.
+pub const EXTERNAL_ID: &str = "crmsync_id";
+/// The property holding a person's organization id.
+pub const ORG_REF: &str = "org_id";
+/// The property holding a person's primary email.
+const EMAIL: &str = "email";
+/// The property holding a person's primary phone.
+const PHONE: &str = "phone";
+/// The most records a v2 list answers with, and the most ids one `ids=` read takes.
+const LIST_LIMIT: usize = 500;
+const IDS_PER_READ: usize = 100;
+/// Writes in flight at once (each record is its own call).
+const WRITE_CONCURRENCY: usize = 4;
+
+/// Tuning knobs, mostly for tests: the real values are the defaults.
+#[derive(Debug, Clone)]
+pub struct PipedriveOptions {
+    pub http: HttpOptions,
+    /// Records a change-feed page asks for.
+    pub list_limit: usize,
+    /// Writes in flight at once.
+    pub write_concurrency: usize,
+}
+
+impl Default for PipedriveOptions {
+    fn default() -> Self {
+        PipedriveOptions {
+            http: HttpOptions::from_env(),
+            list_limit: LIST_LIMIT,
+            write_concurrency: WRITE_CONCURRENCY,
+        }
+    }
+}
+
+/// A Pipedrive company account.
+pub struct Pipedrive {
+    http: HttpClient,
+    clock: Arc<dyn crate::clock::Clock>,
+    options: PipedriveOptions,
+    /// [`ProviderContext::overlap`].
+    overlap: Millis,
+    /// [`Provider::clock_skew`], from the `Date` header of the last feed page.
+    skew: Mutex<Option<Millis>>,
+    /// The field catalogues read so far.
+    catalogues: Mutex<HashMap<ObjectKind, Arc<catalogue::Catalogue>>>,
+}
+
+/// Pipedrive's name, how to read its error answers and how it takes an API token.
+const HOOKS: CrmHooks = CrmHooks {
+    name: "Pipedrive",
+    error_message: refusal::error_message,
+    throttle_hint: refusal::throttle_hint,
+    auth: AuthScheme::Header("x-api-token"),
+};
+
+fn not_synced(object: ObjectKind) -> ProviderError {
+    ProviderError::Other(format!(
+        "Pipedrive {object:?}s are not synced yet: sync `contact` and `company` only"
+    ))
+}
+
+/// The v2 collection of `object`.
+fn object_path(object: ObjectKind) -> Result<&'static str, ProviderError> {
+    match object {
+        ObjectKind::Contact => Ok("persons"),
+        ObjectKind::Company => Ok("organizations"),
+        ObjectKind::Activity => Err(not_synced(object)),
+    }
+}
+
+/// The v1 field catalogue of `object`.
+fn fields_path(object: ObjectKind) -> Result<&'static str, ProviderError> {
+    match object {
+        ObjectKind::Contact => Ok("personFields"),
+        ObjectKind::Company => Ok("organizationFields"),
+        ObjectKind::Activity => Err(not_synced(object)),
+    }
+}
+
+impl Pipedrive {
+    pub fn new(ctx: ProviderContext) -> Result<Pipedrive, ProviderError> {
+        Pipedrive::with_options(ctx, PipedriveOptions::default())
+    }
+
+    pub fn with_options(
+        ctx: ProviderContext,
+        options: PipedriveOptions,
+    ) -> Result<Pipedrive, ProviderError> {
+        let clock = ctx.clock.clone();
+        let overlap = ctx.overlap;
+        let http = HttpClient::new(
+            ctx,
+            DEFAULT_BASE_URL,
+            HOOKS,
+            pacing::policy(),
+            options.http.clone(),
+        )?;
+        Ok(Pipedrive {
+            http,
+            clock,
+            options,
+            overlap,
+            skew: Mutex::new(None),
+            catalogues: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The HTTP client (for its request count and recorded waits).
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        resp: &Response,
+        what: &str,
+    ) -> Result<T, ProviderError> {
+        resp.json(self.http.crm(), what)
+    }
+
+    fn lock_catalogues(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<ObjectKind, Arc<catalogue::Catalogue>>> {
+        self.catalogues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl Provider for Pipedrive {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Pipedrive
+    }
+
+    fn connection(&self) -> &str {
+        self.http.connection()
+    }
+
+    fn objects(&self) -> &[ObjectKind] {
+        &[ObjectKind::Company, ObjectKind::Contact]
+    }
+
+    fn required_fields(&self, object: ObjectKind) -> Vec<FieldSpec> {
+        catalogue::required_fields(object)
+    }
+
+    fn batch_size(&self) -> usize {
+        IDS_PER_READ
+    }
+
+    fn default_mappings(&self, object: ObjectKind) -> Vec<DefaultMapping> {
+        default_mappings(object)
+    }
+
+    fn read_properties(&self, _object: ObjectKind, mapped: &[String]) -> Vec<String> {
+        let mut props = mapped.to_vec();
+        if !props.iter().any(|p| p == EXTERNAL_ID) {
+            props.push(EXTERNAL_ID.to_string());
+        }
+        props
+    }
+
+    async fn changes(
+        &self,
+        query: &ChangeQuery,
+        properties: &[String],
+    ) -> Result<ChangePage, ProviderError> {
+        self.read_changes(query, properties).await
+    }
+
+    fn clock_skew(&self) -> Option<Millis> {
+        *self.skew.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn create(
+        &self,
+        object: ObjectKind,
+        inputs: &[RemoteWrite],
+    ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
+        self.create_records(object, inputs).await
+    }
+
+    async fn update(
+        &self,
+        object: ObjectKind,
+        inputs: &[RemoteWrite],
+    ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
+        self.update_records(object, inputs).await
+    }
+
+    async fn archive(
+        &self,
+        object: ObjectKind,
+        remote_ids: &[String],
+    ) -> Result<WriteResults<()>, ProviderError> {
+        self.delete_records(object, remote_ids).await
+    }
+
+    async fn read_by_ids(
+        &self,
+        object: ObjectKind,
+        ids: &[String],
+        properties: &[String],
+    ) -> Result<Vec<RemoteRecord>, ProviderError> {
+        self.read_ids(object, ids, properties).await
+    }
+
+    async fn find_by_external_id(
+        &self,
+        object: ObjectKind,
+        local_ids: &[String],
+        properties: &[String],
+    ) -> Result<Vec<RemoteRecord>, ProviderError> {
+        self.find_external(object, local_ids, properties).await
+    }
+
+    async fn fields(&self, object: ObjectKind) -> Result<Vec<RemoteField>, ProviderError> {
+        self.remote_fields(object).await
+    }
+
+    async fn create_field(
+        &self,
+        object: ObjectKind,
+        spec: &FieldSpec,
+    ) -> Result<(), ProviderError> {
+        self.create_custom_field(object, spec).await
+    }
+
+    async fn account(&self) -> Result<AccountInfo, ProviderError> {
+        self.account_info().await
+    }
+
+    fn requests_sent(&self) -> u64 {
+        self.http.requests_sent()
+    }
+}

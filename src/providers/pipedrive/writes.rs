@@ -1,0 +1,373 @@
+//! Writes, one record a call (Pipedrive has no batch writes), at most
+//! [`PipedriveOptions::write_concurrency`](super::PipedriveOptions::write_concurrency) in flight;
+//! reads by id (`GET /api/v2/persons?ids=…`, a hundred a call) and by external id (the v2
+//! search on custom fields, exact match).
+//!
+//! A create is `POST /api/v2/persons` (`organizations`) with the local id in `crmsync_id`.
+//! Sending it twice would make two records, so the shared client does not repeat it blindly:
+//! after a 5xx or a lost answer the record is looked up by its `crmsync_id` and sent again
+//! only when Pipedrive does not have it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+
+use serde_json::Value;
+
+use super::pacing::SEARCH;
+use super::wire::{id_of, to_record, write_body};
+use super::{EMAIL, EXTERNAL_ID, IDS_PER_READ, PHONE, Pipedrive, object_path};
+use crate::model::ObjectKind;
+use crate::providers::http::{Method, Request, Response};
+use crate::providers::{ProviderError, RecordError, RemoteRecord, RemoteWrite, WriteResults};
+
+/// How many times a create is sent at most when its answers are lost.
+const CREATE_ATTEMPTS: usize = 3;
+
+/// Runs `futs` together and returns their outputs in order.
+async fn join_all<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
+    let mut futs: Vec<Pin<Box<F>>> = futs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in futs.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *slot = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
+/// A record's refusal from a final answer.
+fn refusal(p: &Pipedrive, resp: &Response) -> RecordError {
+    RecordError {
+        message: p.http.error_text(&resp.body),
+        code: Some(resp.status.to_string()),
+        retryable: resp.status == 429 || resp.status >= 500,
+        kind: Default::default(),
+    }
+}
+
+/// A refusal from an error of the whole call that concerns this record only (an answer
+/// retries did not cure, a network failure); anything else (budget, credentials) fails the
+/// whole write.
+fn record_failure(e: ProviderError) -> Result<RecordError, ProviderError> {
+    match e {
+        ProviderError::Api {
+            status, message, ..
+        } => Ok(RecordError {
+            message,
+            code: Some(status.to_string()),
+            retryable: status == 429 || status >= 500,
+            kind: Default::default(),
+        }),
+        ProviderError::Network { message, .. } => Ok(RecordError {
+            message,
+            code: None,
+            retryable: true,
+            kind: Default::default(),
+        }),
+        other => Err(other),
+    }
+}
+
+/// Collects per-record outcomes, failing the whole call on the first whole-call error.
+fn collect<T>(
+    outcomes: Vec<Result<Result<T, RecordError>, ProviderError>>,
+) -> Result<WriteResults<T>, ProviderError> {
+    outcomes.into_iter().collect()
+}
+
+impl Pipedrive {
+    /// Runs `one` for each input with at most the configured number in flight.
+    async fn each<'a, I, T, F, Fut>(&self, inputs: &'a [I], one: F) -> Vec<T>
+    where
+        F: Fn(&'a I) -> Fut,
+        Fut: Future<Output = T>,
+    {
+        let gate = tokio::sync::Semaphore::new(self.options.write_concurrency.max(1));
+        let gate = &gate;
+        let one = &one;
+        join_all(
+            inputs
+                .iter()
+                .map(|input| async move {
+                    let _permit = gate.acquire().await;
+                    one(input).await
+                })
+                .collect(),
+        )
+        .await
+    }
+
+    fn record_from(
+        &self,
+        resp: &Response,
+        catalogue: &super::catalogue::Catalogue,
+        properties: &[String],
+        what: &str,
+    ) -> Result<RemoteRecord, ProviderError> {
+        let v: Value = self.parse(resp, what)?;
+        to_record(&v["data"], catalogue, properties).ok_or_else(|| {
+            ProviderError::Other(format!("Pipedrive answered {what} without a record id"))
+        })
+    }
+
+    pub(super) async fn create_records(
+        &self,
+        object: ObjectKind,
+        inputs: &[RemoteWrite],
+    ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
+        let path = format!("/api/v2/{}", object_path(object)?);
+        let catalogue = self.catalogue_of(object).await?;
+        let outcomes = self
+            .each(inputs, |w| {
+                let (path, catalogue) = (&path, &catalogue);
+                async move {
+                    let mut props = w.props.clone();
+                    // Pipedrive needs a name: a person's is made of its parts when not mapped.
+                    if props.get("name").is_none_or(String::is_empty) {
+                        let parts: Vec<&str> = ["first_name", "last_name"]
+                            .iter()
+                            .filter_map(|k| props.get(*k).map(String::as_str))
+                            .filter(|s| !s.is_empty())
+                            .collect();
+                        if !parts.is_empty() {
+                            props.insert("name".into(), parts.join(" "));
+                        }
+                    }
+                    let body = match write_body(&props, Some(&w.local_id), catalogue, None) {
+                        Ok(b) => b,
+                        Err(refused) => return Ok(Err(refused)),
+                    };
+                    let wanted: Vec<String> = w.props.keys().cloned().collect();
+                    self.create_one(object, path, body, w, catalogue, &wanted)
+                        .await
+                }
+            })
+            .await;
+        collect(outcomes)
+    }
+
+    /// Sends one create, looking the record up by its external id before sending it again.
+    async fn create_one(
+        &self,
+        object: ObjectKind,
+        path: &str,
+        body: Value,
+        w: &RemoteWrite,
+        catalogue: &super::catalogue::Catalogue,
+        wanted: &[String],
+    ) -> Result<Result<RemoteRecord, RecordError>, ProviderError> {
+        let mut last = None;
+        for attempt in 0..CREATE_ATTEMPTS {
+            if attempt > 0 {
+                let found = self
+                    .find_external(object, std::slice::from_ref(&w.local_id), wanted)
+                    .await?;
+                if let Some(r) = found.into_iter().next() {
+                    return Ok(Ok(r));
+                }
+            }
+            let req = Request::new(Method::Post, path)
+                .json(body.clone())
+                .record(w.local_id.clone())
+                .not_repeatable();
+            match self.http.send(req).await {
+                Ok(resp) if resp.is_success() => {
+                    return self
+                        .record_from(&resp, catalogue, wanted, "a create")
+                        .map(Ok);
+                }
+                Ok(resp) if resp.status >= 500 => last = Some(refusal(self, &resp)),
+                Ok(resp) => return Ok(Err(refusal(self, &resp))),
+                Err(e @ ProviderError::Network { .. }) => last = Some(record_failure(e)?),
+                Err(e) => return Ok(Err(record_failure(e)?)),
+            }
+        }
+        Ok(Err(last.unwrap_or_else(|| RecordError {
+            message: "the create was not answered".into(),
+            code: None,
+            retryable: true,
+            kind: Default::default(),
+        })))
+    }
+
+    pub(super) async fn update_records(
+        &self,
+        object: ObjectKind,
+        inputs: &[RemoteWrite],
+    ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
+        let base = format!("/api/v2/{}", object_path(object)?);
+        let catalogue = self.catalogue_of(object).await?;
+        let outcomes = self
+            .each(inputs, |w| {
+                let (base, catalogue) = (&base, &catalogue);
+                async move {
+                    let Some(id) = w.remote_id.as_deref() else {
+                        return Ok(Err(RecordError {
+                            message: "an update without a Pipedrive id".into(),
+                            code: None,
+                            retryable: false,
+                            kind: Default::default(),
+                        }));
+                    };
+                    let path = format!("{base}/{id}");
+                    // The entries of `emails` / `phones` that are not primary are kept: the
+                    // arrays are written whole, so they are read first.
+                    let current = if w.props.contains_key(EMAIL) || w.props.contains_key(PHONE) {
+                        let resp = match self
+                            .http
+                            .send(Request::new(Method::Get, path.clone()).record(id))
+                            .await
+                        {
+                            Ok(r) => r,
+                            Err(e) => return Ok(Err(record_failure(e)?)),
+                        };
+                        if !resp.is_success() {
+                            return Ok(Err(refusal(self, &resp)));
+                        }
+                        let v: Value = self.parse(&resp, "a read")?;
+                        Some(v["data"].clone())
+                    } else {
+                        None
+                    };
+                    let external = w.set_external_id.then_some(w.local_id.as_str());
+                    let body = match write_body(&w.props, external, catalogue, current.as_ref()) {
+                        Ok(b) => b,
+                        Err(refused) => return Ok(Err(refused)),
+                    };
+                    let wanted: Vec<String> = w.props.keys().cloned().collect();
+                    let req = Request::new(Method::Patch, path).json(body).record(id);
+                    match self.http.send(req).await {
+                        Ok(resp) if resp.is_success() => self
+                            .record_from(&resp, catalogue, &wanted, "an update")
+                            .map(Ok),
+                        Ok(resp) => Ok(Err(refusal(self, &resp))),
+                        Err(e) => Ok(Err(record_failure(e)?)),
+                    }
+                }
+            })
+            .await;
+        collect(outcomes)
+    }
+
+    /// Deletes records (`DELETE /api/v2/persons/{id}`): Pipedrive marks them deleted and
+    /// removes them for good after 30 days. One already gone (404, 410) counts as deleted.
+    pub(super) async fn delete_records(
+        &self,
+        object: ObjectKind,
+        remote_ids: &[String],
+    ) -> Result<WriteResults<()>, ProviderError> {
+        let base = format!("/api/v2/{}", object_path(object)?);
+        let outcomes = self
+            .each(remote_ids, |id| {
+                let base = &base;
+                async move {
+                    let req = Request::new(Method::Delete, format!("{base}/{id}")).record(id);
+                    match self.http.send(req).await {
+                        Ok(resp) if resp.is_success() || matches!(resp.status, 404 | 410) => {
+                            Ok(Ok(()))
+                        }
+                        Ok(resp) => Ok(Err(refusal(self, &resp))),
+                        Err(e) => Ok(Err(record_failure(e)?)),
+                    }
+                }
+            })
+            .await;
+        collect(outcomes)
+    }
+
+    /// Reads records by id, a hundred a call (`ids=`); deleted ones are left out.
+    pub(super) async fn read_ids(
+        &self,
+        object: ObjectKind,
+        ids: &[String],
+        properties: &[String],
+    ) -> Result<Vec<RemoteRecord>, ProviderError> {
+        let path = format!("/api/v2/{}", object_path(object)?);
+        let catalogue = self.catalogue_of(object).await?;
+        let mut out = Vec::new();
+        for chunk in ids.chunks(IDS_PER_READ) {
+            let resp = self
+                .http
+                .send_ok(
+                    Request::new(Method::Get, path.clone())
+                        .query("ids", chunk.join(","))
+                        .query("limit", IDS_PER_READ.to_string()),
+                )
+                .await?;
+            let v: Value = self.parse(&resp, "a read by id")?;
+            out.extend(
+                v["data"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| to_record(r, &catalogue, properties))
+                    .filter(|r| !r.archived),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Finds records by the local id in `crmsync_id`: one exact search on custom fields per
+    /// id, then the records found read whole; a record is kept only when its `crmsync_id` is
+    /// the id exactly.
+    pub(super) async fn find_external(
+        &self,
+        object: ObjectKind,
+        local_ids: &[String],
+        properties: &[String],
+    ) -> Result<Vec<RemoteRecord>, ProviderError> {
+        let path = format!("/api/v2/{}/search", object_path(object)?);
+        let mut found = Vec::new();
+        for local in local_ids {
+            let resp = self
+                .http
+                .send_ok(
+                    Request::new(Method::Get, path.clone())
+                        .query("term", local.clone())
+                        .query("fields", "custom_fields")
+                        .query("exact_match", "true")
+                        .lane(SEARCH),
+                )
+                .await?;
+            let v: Value = self.parse(&resp, "a search")?;
+            found.extend(
+                v["data"]["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|i| id_of(&i["item"])),
+            );
+        }
+        if found.is_empty() {
+            return Ok(Vec::new());
+        }
+        found.sort();
+        found.dedup();
+        let mut props = properties.to_vec();
+        if !props.iter().any(|p| p == EXTERNAL_ID) {
+            props.push(EXTERNAL_ID.to_string());
+        }
+        let records = self.read_ids(object, &found, &props).await?;
+        Ok(records
+            .into_iter()
+            .filter(|r| {
+                r.external_id
+                    .as_ref()
+                    .is_some_and(|e| local_ids.contains(e))
+            })
+            .collect())
+    }
+}
