@@ -20,7 +20,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::{Format, RecordStore, format_millis};
+use super::types::{Format, RecordStore, format_millis};
 use crate::model::{FieldType, ObjectKind, Record};
 use crate::store::{Store, StoreError};
 

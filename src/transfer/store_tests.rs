@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::model::ObjectKind;
-use crate::store::Store;
+use crate::model::{Millis, ObjectKind, Record};
+use crate::store::{Store, WriteOrigin};
 
 const NOW: Millis = 1_790_000_000_000;
 

@@ -9,7 +9,7 @@ use std::sync::mpsc::Sender;
 use crate::model::normalize::{excerpt, match_key};
 use crate::model::{ObjectKind, Record, RecordId};
 use crate::store::{WriteOrigin, encode_fields};
-use crate::transfer::{
+use crate::transfer::types::{
     ImportError, ImportOptions, ImportReport, MAX_LISTED_NAMES, OnDuplicate, RecordStore,
 };
 
@@ -50,7 +50,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
             store,
             opts,
             report,
-            rows: Vec::with_capacity(opts.batch_size.min(crate::transfer::DEFAULT_BATCH)),
+            rows: Vec::with_capacity(opts.batch_size.min(crate::transfer::types::DEFAULT_BATCH)),
             seen: HashMap::default(),
             store_had_records,
             saved: 0,

@@ -7,7 +7,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use crate::model::normalize::excerpt;
 use crate::transfer::columns::{ColumnMapper, MapTarget, resolve_header};
 use crate::transfer::export::unneutralise;
-use crate::transfer::{Format, ImportError, ImportOptions, ImportProgress, RecordStore};
+use crate::transfer::types::{Format, ImportError, ImportOptions, ImportProgress, RecordStore};
 
 use super::batch::{Batcher, Spent};
 use super::row::{Row, RowBuilder, RowError, header_refusal};

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::model::normalize::excerpt;
 use crate::transfer::columns::{ColumnMapper, MapTarget, resolve_header};
-use crate::transfer::{Format, ImportError, ImportOptions, ImportProgress, RecordStore};
+use crate::transfer::types::{Format, ImportError, ImportOptions, ImportProgress, RecordStore};
 
 use super::batch::Batcher;
 use super::row::{Row, RowBuilder, RowError, header_refusal};

@@ -16,7 +16,7 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 
 use super::columns::ColumnMapper;
-use super::{Format, ImportError, ImportOptions, ImportProgress, ImportReport, RecordStore};
+use super::types::{Format, ImportError, ImportOptions, ImportProgress, ImportReport, RecordStore};
 use crate::model::ObjectKind;
 use crate::store::Store;
 use batch::{Batcher, company_keys};

@@ -9,7 +9,7 @@ use crate::model::normalize::{excerpt, match_key, normalize, phone_e164};
 use crate::model::{FieldType, Fields, Millis, ObjectKind, RecordId};
 use crate::store::encode_fields;
 use crate::transfer::columns::{HeaderProblem, MapTarget};
-use crate::transfer::{Blank, Format, ImportError, ImportOptions, parse_millis};
+use crate::transfer::types::{Blank, Format, ImportError, ImportOptions, parse_millis};
 
 /// One row, read and normalised, not yet matched.
 #[derive(Debug, Clone, PartialEq)]

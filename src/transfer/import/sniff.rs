@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::transfer::{Format, ImportError};
+use crate::transfer::types::{Format, ImportError};
 
 /// The bytes looked at to tell what a file is.
 pub(super) const SNIFF: usize = 8192;
