@@ -115,13 +115,16 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         None => {}
     }
     let keychain = Keychain::from_env();
-    let now = ctx.clock.now();
     let last_syncs = crate::cli::status::last_successful_syncs(ctx)?;
     let store = record::open_for_reading(ctx)?;
     let mut rows = Vec::new();
     let mut learned: Vec<(String, KeptCheck)> = Vec::new();
     let mut failed = false;
     for (name, conn) in &ctx.config.connections {
+        let linked_account = match &store {
+            Some(store) => store.account_binding(name)?.map(|b| b.account),
+            None => None,
+        };
         let mut info = ConnectionInfo {
             name: name.clone(),
             provider: conn.provider,
@@ -132,41 +135,15 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             token_state: "needs sign-in".into(),
             account: None,
             account_id: None,
-            linked_account: match &store {
-                Some(store) => store.account_binding(name)?.map(|b| b.account),
-                None => None,
-            },
+            linked_account,
             scopes: None,
             scopes_note: None,
             last_successful_sync: last_syncs.get(name).copied(),
             check: None,
             checked_at: None,
         };
-        let mut kind = None;
-        let mut scopes = Vec::new();
-        if let Some((var, _)) = auth::env_token(name, conn.token_env.as_deref()) {
-            info.token_source = "environment".into();
-            info.token_var = Some(var);
-            info.token_state = "not checked".into();
-            kind = Some(CredentialKind::StaticToken);
-        } else {
-            let scope = crate::connection::credential_scope(name, conn);
-            match keychain.load(&scope).await {
-                Ok(Some(creds)) => {
-                    info.token_source = "keychain".into();
-                    info.token_state =
-                        token_state(creds.kind, creds.expires_at, creds.can_refresh(), now);
-                    info.account = creds.account.clone();
-                    scopes = creds.scopes.clone();
-                    kind = Some(creds.kind);
-                }
-                Ok(None) => {}
-                Err(e @ auth::AuthError::NoKeychain { .. }) => {
-                    info.token_state = format!("keychain unreachable: {e}")
-                }
-                Err(e) => info.token_state = format!("keychain entry refused: {e}"),
-            }
-        }
+        let (kind, mut scopes) =
+            read_token(&keychain, name, conn, ctx.clock.now(), &mut info).await;
         let check = if args.check {
             let check = check_now(ctx, name, &info).await;
             failed |= !check.ok();
@@ -186,40 +163,94 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             }
         };
         if let Some(check) = check {
-            // What the check learned goes with what was stored at sign-in.
-            info.check = Some(check.result.clone());
-            info.checked_at = Some(check.checked_at);
-            if check.ok() {
-                info.account_id = check.account_id;
-                info.account = info.account.or(check.account);
-                if !check.scopes.is_empty() {
-                    scopes = check.scopes;
-                }
-            }
-            if args.check || info.token_source == "environment" {
-                info.token_state = if check.result == "ok" {
-                    "valid".into()
-                } else {
-                    "check failed".into()
-                };
-            }
+            apply_check(&mut info, check, args.check, &mut scopes);
         }
         if !scopes.is_empty() {
             info.scopes = Some(scopes);
         } else if let Some(kind) = kind {
-            let crm = conn.provider.display_name();
-            info.scopes_note = Some(match kind {
-                CredentialKind::StaticToken => format!(
-                    "{crm} does not report the scopes of a private app or API token; see them in the app's settings in {crm}"
-                ),
-                CredentialKind::Oauth => {
-                    format!("{crm} did not report the scopes when this connection signed in")
-                }
-            });
+            info.scopes_note = Some(scopes_note(kind, conn.provider.display_name()));
         }
         rows.push(info);
     }
     keep_checks(ctx, &learned);
+    render(ctx, &rows, args.check)?;
+    Ok(if failed { Exit::Error } else { Exit::Ok })
+}
+
+/// Where connection `name`'s token comes from and what state it is in, into `info`; the kind
+/// of credential found and the scopes stored with it.
+async fn read_token(
+    keychain: &Keychain,
+    name: &str,
+    conn: &crate::config::ConnectionConfig,
+    now: crate::model::Millis,
+    info: &mut ConnectionInfo,
+) -> (Option<CredentialKind>, Vec<String>) {
+    if let Some((var, _)) = auth::env_token(name, conn.token_env.as_deref()) {
+        info.token_source = "environment".into();
+        info.token_var = Some(var);
+        info.token_state = "not checked".into();
+        return (Some(CredentialKind::StaticToken), Vec::new());
+    }
+    let scope = crate::connection::credential_scope(name, conn);
+    match keychain.load(&scope).await {
+        Ok(Some(creds)) => {
+            info.token_source = "keychain".into();
+            info.token_state = token_state(creds.kind, creds.expires_at, creds.can_refresh(), now);
+            info.account = creds.account.clone();
+            (Some(creds.kind), creds.scopes.clone())
+        }
+        Ok(None) => (None, Vec::new()),
+        Err(e @ auth::AuthError::NoKeychain { .. }) => {
+            info.token_state = format!("keychain unreachable: {e}");
+            (None, Vec::new())
+        }
+        Err(e) => {
+            info.token_state = format!("keychain entry refused: {e}");
+            (None, Vec::new())
+        }
+    }
+}
+
+/// What an account check learned goes with what was stored at sign-in.
+fn apply_check(
+    info: &mut ConnectionInfo,
+    check: KeptCheck,
+    checked_now: bool,
+    scopes: &mut Vec<String>,
+) {
+    info.check = Some(check.result.clone());
+    info.checked_at = Some(check.checked_at);
+    if check.ok() {
+        info.account_id = check.account_id;
+        info.account = info.account.take().or(check.account);
+        if !check.scopes.is_empty() {
+            *scopes = check.scopes;
+        }
+    }
+    if checked_now || info.token_source == "environment" {
+        info.token_state = if check.result == "ok" {
+            "valid".into()
+        } else {
+            "check failed".into()
+        };
+    }
+}
+
+/// Why a connection shows no scopes.
+fn scopes_note(kind: CredentialKind, crm: &str) -> String {
+    match kind {
+        CredentialKind::StaticToken => format!(
+            "{crm} does not report the scopes of a private app or API token; see them in the app's settings in {crm}"
+        ),
+        CredentialKind::Oauth => {
+            format!("{crm} did not report the scopes when this connection signed in")
+        }
+    }
+}
+
+/// The connections as a table, or as JSON.
+fn render(ctx: &Context, rows: &[ConnectionInfo], check: bool) -> anyhow::Result<()> {
     if ctx.out.json {
         ctx.out.json(&rows)?;
     } else if rows.is_empty() {
@@ -235,13 +266,13 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             "scopes",
             "last sync",
         ];
-        if args.check {
+        if check {
             header.push("check");
         }
         let mut t = table(&ctx.out, &header);
-        for r in &rows {
+        for r in rows {
             let state = match r.checked_at {
-                Some(at) if !args.check => format!(
+                Some(at) if !check => format!(
                     "{}, checked {}",
                     r.token_state,
                     crate::clock::format_instant(at)
@@ -265,14 +296,14 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 r.last_successful_sync
                     .map_or("—".to_string(), crate::clock::format_instant),
             ];
-            if args.check {
+            if check {
                 row.push(or_dash(r.check.as_deref()));
             }
             t.add_row(row);
         }
         ctx.out.data(t)?;
     }
-    Ok(if failed { Exit::Error } else { Exit::Ok })
+    Ok(())
 }
 
 /// Asks the CRM which account connection `name` reaches, with its token as `info` found it.
