@@ -54,23 +54,34 @@ impl RawRecord {
     }
 }
 
-/// The indexed match-key columns of a record: the [`match_key`] of a contact's `email` and
-/// of a company's `domain`. The record's fields keep the values as written.
+/// The one field of each kind whose match keys the store keeps in an indexed column of the
+/// same name (a contact's `email`, a company's `domain`); the one definition the lookups and
+/// the writes below use.
+fn indexed_field(kind: ObjectKind) -> Option<&'static str> {
+    match kind {
+        ObjectKind::Contact => Some("email"),
+        ObjectKind::Company => Some("domain"),
+        ObjectKind::Activity => None,
+    }
+}
+
+/// The indexed match-key columns of a record, `(email, domain)`: the [`match_key`] of its
+/// [`indexed_field`]. The record's fields keep the values as written.
 fn match_keys(record: &Record) -> (Option<Cow<'_, str>>, Option<Cow<'_, str>>) {
-    match record.kind {
-        ObjectKind::Contact => (record.get("email").map(|v| match_key("email", v)), None),
-        ObjectKind::Company => (None, record.get("domain").map(|v| match_key("domain", v))),
-        ObjectKind::Activity => (None, None),
+    let Some(field) = indexed_field(record.kind) else {
+        return (None, None);
+    };
+    let key = record.get(field).map(|v| match_key(field, v));
+    if field == "email" {
+        (key, None)
+    } else {
+        (None, key)
     }
 }
 
 /// The indexed column that holds `field`'s match keys for records of `kind`, if one does.
 fn match_key_column(kind: ObjectKind, field: &str) -> Option<&'static str> {
-    match (kind, field) {
-        (ObjectKind::Contact, "email") => Some("email"),
-        (ObjectKind::Company, "domain") => Some("domain"),
-        _ => None,
-    }
+    indexed_field(kind).filter(|f| *f == field)
 }
 
 /// Saves `records` inside `tx`; returns how many changed. Shared by `save_records` and the
@@ -547,11 +558,10 @@ impl Store {
         kind: ObjectKind,
         value: &str,
     ) -> Result<Option<Record>, StoreError> {
-        let (column, value) = match kind {
-            ObjectKind::Contact => ("email", match_key("email", value)),
-            ObjectKind::Company => ("domain", match_key("domain", value)),
-            ObjectKind::Activity => return Ok(None),
+        let Some(column) = indexed_field(kind) else {
+            return Ok(None);
         };
+        let value = match_key(column, value);
         let raw = self
             .conn
             .prepare_cached(&format!(
