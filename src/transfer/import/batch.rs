@@ -86,43 +86,9 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
             }
         }
         let kind = self.opts.kind;
+        let found = self.stored_by_keys(&rows)?;
+        let stored_by_id = self.stored_by_id(&rows)?;
         let keys = &self.opts.match_keys;
-
-        let mut found: Vec<HashMap<String, Record>> = Vec::with_capacity(keys.len());
-        for (k, key) in keys.iter().enumerate() {
-            let mut values: Vec<String> = rows
-                .iter()
-                .filter_map(|r| Some((r, r.fields.get(key)?)))
-                .filter(|(r, v)| {
-                    self.store_had_records || self.seen.contains_key(&r.key_hash(k, key, v))
-                })
-                .map(|(_, v)| v.clone())
-                .collect();
-            values.sort_unstable();
-            values.dedup();
-            let hits = if values.is_empty() {
-                HashMap::new()
-            } else {
-                self.store
-                    .find_by_field(kind, key, &values)
-                    .map_err(|e| self.store_err(e))?
-            };
-            found.push(hits);
-        }
-
-        // Rows naming a record by id update that record, wherever it is: earlier in the file
-        // or in the store.
-        let ids: Vec<RecordId> = rows.iter().filter_map(|r| r.id.clone()).collect();
-        let stored_by_id = if ids.is_empty() {
-            HashMap::new()
-        } else {
-            let mut stored = self
-                .store
-                .get_records(&ids)
-                .map_err(|e| self.store_err(e))?;
-            stored.retain(|_, r| r.kind == kind);
-            stored
-        };
         let mut pending: Vec<Pending> = Vec::new();
         let mut by_key: Vec<PendingByKey> = keys.iter().map(|_| PendingByKey::default()).collect();
         let mut by_id: HashMap<RecordId, usize> = HashMap::new();
@@ -157,29 +123,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
             };
             match self.opts.on_duplicate {
                 OnDuplicate::Skip => self.report.skipped += 1,
-                OnDuplicate::Error => {
-                    let (key, value) = via;
-                    let what = match &existing {
-                        Existing::Pending(i) => format!(
-                            "line {} (record `{}`)",
-                            pending[*i].line, pending[*i].record.id
-                        ),
-                        Existing::Stored(r) => {
-                            match key
-                                .and_then(|k| self.seen.get(&row.key_hash(k, &keys[k], &value)))
-                            {
-                                Some(line) => format!("line {line} (record `{}`)", r.id),
-                                None => format!("record `{}` already in the store", r.id),
-                            }
-                        }
-                    };
-                    let field = key.map_or("id", |k| keys[k].as_str());
-                    self.report.reject(
-                        row.line,
-                        None,
-                        format!("duplicate of {what}: same `{field}` `{}`", excerpt(&value)),
-                    );
-                }
+                OnDuplicate::Error => self.refuse_duplicate(&row, &existing, via, &pending),
                 OnDuplicate::Merge => {
                     let (base, at) = match existing {
                         Existing::Pending(i) => (pending[i].record.clone(), Some(i)),
@@ -227,6 +171,89 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                 }
             }
         }
+        self.save(pending)
+    }
+
+    /// Refuses `row` as a duplicate of `existing` (found `via` a match key's index and value,
+    /// or by id), naming the line or stored record it repeats.
+    fn refuse_duplicate(
+        &mut self,
+        row: &Row,
+        existing: &Existing,
+        via: (Option<usize>, String),
+        pending: &[Pending],
+    ) {
+        let keys = &self.opts.match_keys;
+        let (key, value) = via;
+        let what = match &existing {
+            Existing::Pending(i) => format!(
+                "line {} (record `{}`)",
+                pending[*i].line, pending[*i].record.id
+            ),
+            Existing::Stored(r) => {
+                match key.and_then(|k| self.seen.get(&row.key_hash(k, &keys[k], &value))) {
+                    Some(line) => format!("line {line} (record `{}`)", r.id),
+                    None => format!("record `{}` already in the store", r.id),
+                }
+            }
+        };
+        let field = key.map_or("id", |k| keys[k].as_str());
+        self.report.reject(
+            row.line,
+            None,
+            format!("duplicate of {what}: same `{field}` `{}`", excerpt(&value)),
+        );
+    }
+
+    /// The stored records each match key of `rows` names, by key value, one map per key
+    /// (only values an earlier row or the store can hold are looked up).
+    fn stored_by_keys(&self, rows: &[Row]) -> Result<Vec<HashMap<String, Record>>, ImportError> {
+        let kind = self.opts.kind;
+        let keys = &self.opts.match_keys;
+        let mut found: Vec<HashMap<String, Record>> = Vec::with_capacity(keys.len());
+        for (k, key) in keys.iter().enumerate() {
+            let mut values: Vec<String> = rows
+                .iter()
+                .filter_map(|r| Some((r, r.fields.get(key)?)))
+                .filter(|(r, v)| {
+                    self.store_had_records || self.seen.contains_key(&r.key_hash(k, key, v))
+                })
+                .map(|(_, v)| v.clone())
+                .collect();
+            values.sort_unstable();
+            values.dedup();
+            let hits = if values.is_empty() {
+                HashMap::new()
+            } else {
+                self.store
+                    .find_by_field(kind, key, &values)
+                    .map_err(|e| self.store_err(e))?
+            };
+            found.push(hits);
+        }
+
+        Ok(found)
+    }
+
+    /// The stored records of this kind that rows name by id: a row naming a record by id
+    /// updates that record, wherever it is (earlier in the file or in the store).
+    fn stored_by_id(&self, rows: &[Row]) -> Result<HashMap<RecordId, Record>, ImportError> {
+        let kind = self.opts.kind;
+        let ids: Vec<RecordId> = rows.iter().filter_map(|r| r.id.clone()).collect();
+        Ok(if ids.is_empty() {
+            HashMap::new()
+        } else {
+            let mut stored = self
+                .store
+                .get_records(&ids)
+                .map_err(|e| self.store_err(e))?;
+            stored.retain(|_, r| r.kind == kind);
+            stored
+        })
+    }
+
+    /// Saves the batch's records to the store and hands their buffers back to the parser.
+    fn save(&mut self, pending: Vec<Pending>) -> Result<(), ImportError> {
         let mut records: Vec<Record> = Vec::with_capacity(pending.len());
         let mut encoded: Vec<String> = Vec::with_capacity(pending.len());
         for p in pending {
