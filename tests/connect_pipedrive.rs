@@ -491,3 +491,37 @@ fn no_token_reaches_the_output_the_config_or_any_file_but_the_keychain() {
         }
     }
 }
+
+/// The token answer's `api_domain` names the account's own API host: when it is not the
+/// connection's `base_url`, it becomes it (in the config), and the credentials are stored as
+/// issued for it. (The connection signs in at `localhost`; the sandbox names `127.0.0.1`.)
+#[test]
+fn the_api_domain_of_the_token_answer_becomes_the_connections_base_url() {
+    let pd = Pd::new();
+    let base = pd.sandbox.base_url();
+    let signed_in_at = base.replace("127.0.0.1", "localhost");
+    pd.env.write_config(&format!(
+        "# mine\n[connections.pd]\nprovider = \"pipedrive\"\nbase_url = \"{signed_in_at}\"\n"
+    ));
+    let run = pd.connect();
+    run.ok();
+    assert!(
+        run.stderr.contains(&format!(
+            "set `base_url = \"{base}\"` in `[connections.pd]`"
+        )),
+        "{}",
+        run.stderr
+    );
+    let config = std::fs::read_to_string(pd.env.config_path()).unwrap();
+    assert_eq!(
+        config,
+        format!("# mine\n[connections.pd]\nprovider = \"pipedrive\"\nbase_url = \"{base}\"\n")
+    );
+    // Stored as issued for the API host the token answer named, which `scope` is.
+    let creds = pd.stored().expect("stored for the api_domain's host");
+    assert_eq!(
+        creds.api_host.as_deref(),
+        Some(pd.scope().api_host.as_str())
+    );
+    assert_eq!(pd.check()["check"], "ok");
+}
