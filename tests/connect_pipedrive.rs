@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use common::keychain::{forging_browser, keychain_turn, real_keychain, runtime, use_keychain};
 use common::{Run, TestEnv};
 use crmsync::auth::{
     CredentialKind, CredentialScope, Credentials, Keychain, SignInOptions, sign_in,
@@ -24,38 +25,6 @@ use crmsync::sandbox::pipedrive::{PipedriveOptions, PipedriveSandbox};
 /// 61 minutes after the `CRMSYNC_TEST_NOW` of [`TestEnv`]: past the sandbox's 3599 s tokens.
 const LATER: &str = "2026-01-15T13:01:00Z";
 const PAST_EXPIRY: Duration = Duration::from_secs(61 * 60);
-
-fn real_keychain() -> bool {
-    std::env::var("CRMSYNC_TEST_SECRET_SERVICE").as_deref() == Ok("1")
-}
-
-/// The real keychain is one per user: tests using it run one at a time.
-fn keychain_turn() -> Option<MutexGuard<'static, ()>> {
-    static TURN: Mutex<()> = Mutex::new(());
-    real_keychain().then(|| TURN.lock().unwrap_or_else(|e| e.into_inner()))
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Points `env`'s runs at the tests' keychain: the real one when there is one, else files
-/// under `dir`.
-fn use_keychain(env: &mut TestEnv, dir: &std::path::Path) {
-    if real_keychain() {
-        env.remove_env("CRMSYNC_TEST_KEYRING");
-        for var in ["DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"] {
-            if let Ok(v) = std::env::var(var) {
-                env.set_env(var, &v);
-            }
-        }
-    } else {
-        env.set_env("CRMSYNC_TEST_KEYRING", &format!("file:{}", dir.display()));
-    }
-}
 
 /// A user's machine whose config names connection `pd` at the Pipedrive sandbox, and the
 /// sandbox.
@@ -272,37 +241,10 @@ async fn a_redirect_with_another_state_is_refused_and_the_real_one_still_signs_i
     let spec = providers::oauth_spec(ProviderKind::Pipedrive, Some(&base), None).unwrap();
     assert!(!spec.pkce);
     let forged_answer = std::sync::Arc::new(Mutex::new(None));
-    let seen = forged_answer.clone();
     let opts = SignInOptions {
         timeout: Duration::from_secs(600),
-        // A sign-in URL whose `state` is not crmsync's first (the sandbox echoes it back to
-        // the listener), then the real one.
-        open_browser: Box::new(move |url: &url::Url| {
-            let mut forged = url.clone();
-            let pairs: Vec<(String, String)> = url
-                .query_pairs()
-                .map(|(k, v)| {
-                    let v = if k == "state" {
-                        format!("forged-{v}")
-                    } else {
-                        v.into_owned()
-                    };
-                    (k.into_owned(), v)
-                })
-                .collect();
-            forged.query_pairs_mut().clear().extend_pairs(pairs);
-            let (real, seen) = (url.clone(), seen.clone());
-            std::thread::spawn(move || {
-                runtime().block_on(async move {
-                    let _ = rustls::crypto::ring::default_provider().install_default();
-                    let http = reqwest::Client::new();
-                    let status = http.get(forged).send().await.unwrap().status().as_u16();
-                    *seen.lock().unwrap() = Some(status);
-                    http.get(real).send().await.unwrap();
-                })
-            });
-            true
-        }),
+        // A sign-in URL whose `state` is not crmsync's first, then the real one.
+        open_browser: forging_browser(forged_answer.clone()),
         ..SignInOptions::default()
     };
     let (id, secret) = sandbox.client_credentials();

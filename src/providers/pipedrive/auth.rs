@@ -65,9 +65,10 @@ pub fn api_base(
     (pipedrive || !ours).then(|| domain.to_string())
 }
 
-/// Whether `token` is an API token (40 hex digits) rather than an OAuth access token.
+/// Whether `token` is an API token rather than an OAuth access token: Pipedrive's access
+/// tokens are `:`-separated parts (`v1u:…`, the spec's example), its API tokens hex digits.
 pub fn is_api_token(token: &str) -> bool {
-    token.len() == 40 && token.bytes().all(|b| b.is_ascii_hexdigit())
+    !token.contains(':')
 }
 
 impl Pipedrive {
@@ -149,6 +150,6 @@ mod tests {
         assert!(!is_api_token(
             "v1u:AQIBAHj+LzTNK1yuuuaLqifzhWb9crUNKTpk4FlQ9rjnXqp"
         ));
-        assert!(!is_api_token("0123456789abcdef"));
+        assert!(!is_api_token("v1u:0123456789abcdef"));
     }
 }
