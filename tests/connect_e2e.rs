@@ -14,7 +14,10 @@ use std::process::Stdio;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use common::keychain::{forging_browser, keychain_turn, real_keychain, runtime, use_keychain};
+use common::keychain::{
+    assert_no_secret_in, files_outside, forging_browser, keychain_at, keychain_turn, real_keychain,
+    runtime, sandbox_scope, use_keychain,
+};
 use common::{Run, TestEnv};
 use crmsync::auth::{
     CredentialKind, CredentialScope, Credentials, Keychain, SignInOptions, sign_in,
@@ -67,30 +70,13 @@ impl Hs {
         hs
     }
 
-    /// The keychain the binary uses, as this process reaches it.
     fn keychain(&self) -> Keychain {
-        if real_keychain() {
-            Keychain::os()
-        } else {
-            Keychain::in_dir(&self.keychain_dir)
-        }
+        keychain_at(&self.keychain_dir)
     }
 
     /// What connection `hs`'s credentials are issued for: the sandbox's host.
     fn scope(&self) -> CredentialScope {
-        let host = self
-            .sandbox
-            .base_url()
-            .trim_start_matches("http://")
-            .to_string();
-        CredentialScope {
-            connection: "hs".into(),
-            provider: ProviderKind::Hubspot,
-            api_host: host.clone(),
-            token_host: host,
-            default_hosts: false,
-            account_id: None,
-        }
+        sandbox_scope("hs", ProviderKind::Hubspot, &self.sandbox.base_url())
     }
 
     fn stored(&self) -> Option<Credentials> {
@@ -817,19 +803,11 @@ fn no_secret_reaches_the_output_the_config_or_the_state_file() {
     ];
     // Every other file crmsync left in the home, data and config directories (leases, the
     // state file's journal), except the test keychain, which is where the secrets belong.
-    let mut dirs = vec![hs.env.dir.path().to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.starts_with(&hs.keychain_dir) {
-                continue;
-            } else if path.is_dir() {
-                dirs.push(path);
-            } else if path != hs.env.config_path() && path != hs.env.state_path() {
-                places.push((path.display().to_string(), std::fs::read(&path).unwrap()));
-            }
-        }
-    }
+    places.extend(files_outside(
+        hs.env.dir.path(),
+        &hs.keychain_dir,
+        &[hs.env.config_path(), hs.env.state_path()],
+    ));
     for (i, run) in runs.iter().enumerate() {
         // `status` may not be in this build yet; its output is searched all the same.
         if !(i == 2 && run.stderr.contains("is not available in this build yet")) {
@@ -850,15 +828,7 @@ fn no_secret_reaches_the_output_the_config_or_the_state_file() {
         "expected a trace: {}",
         runs[1].stderr
     );
-    for (what, bytes) in &places {
-        for secret in &secrets {
-            assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                "a secret ({}…) is in the {what}",
-                &secret[..4]
-            );
-        }
-    }
+    assert_no_secret_in(&places, &secrets);
 }
 
 #[test]

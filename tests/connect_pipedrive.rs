@@ -13,7 +13,10 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use common::keychain::{forging_browser, keychain_turn, real_keychain, runtime, use_keychain};
+use common::keychain::{
+    assert_no_secret_in, files_outside, forging_browser, keychain_at, keychain_turn, real_keychain,
+    runtime, sandbox_scope, use_keychain,
+};
 use common::{Run, TestEnv};
 use crmsync::auth::{
     CredentialKind, CredentialScope, Credentials, Keychain, SignInOptions, sign_in,
@@ -68,28 +71,12 @@ impl Pd {
     }
 
     fn keychain(&self) -> Keychain {
-        if real_keychain() {
-            Keychain::os()
-        } else {
-            Keychain::in_dir(&self.keychain_dir)
-        }
+        keychain_at(&self.keychain_dir)
     }
 
-    /// What `pd`'s credentials are issued for: the sandbox's host, API and tokens alike.
+    /// What connection `pd`'s credentials are issued for: the sandbox's host.
     fn scope(&self) -> CredentialScope {
-        let host = self
-            .sandbox
-            .base_url()
-            .trim_start_matches("http://")
-            .to_string();
-        CredentialScope {
-            connection: "pd".into(),
-            provider: ProviderKind::Pipedrive,
-            api_host: host.clone(),
-            token_host: host,
-            default_hosts: false,
-            account_id: None,
-        }
+        sandbox_scope("pd", ProviderKind::Pipedrive, &self.sandbox.base_url())
     }
 
     fn stored(&self) -> Option<Credentials> {
@@ -388,20 +375,7 @@ fn no_token_reaches_the_output_the_config_or_any_file_but_the_keychain() {
         first.refresh_token.as_ref().unwrap().expose().to_string(),
         pd.sandbox.client_credentials().1,
     ];
-    let mut places: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut dirs = vec![pd.env.dir.path().to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.starts_with(&pd.keychain_dir) {
-                continue;
-            } else if path.is_dir() {
-                dirs.push(path);
-            } else {
-                places.push((path.display().to_string(), std::fs::read(&path).unwrap()));
-            }
-        }
-    }
+    let mut places = files_outside(pd.env.dir.path(), &pd.keychain_dir, &[]);
     assert!(
         places.iter().any(|(p, _)| p.ends_with("config.toml")),
         "the config is searched: {:?}",
@@ -423,15 +397,7 @@ fn no_token_reaches_the_output_the_config_or_any_file_but_the_keychain() {
         "expected a trace: {}",
         runs[0].stderr
     );
-    for (what, bytes) in &places {
-        for secret in &secrets {
-            assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                "a secret ({}…) is in the {what}",
-                &secret[..4]
-            );
-        }
-    }
+    assert_no_secret_in(&places, &secrets);
 }
 
 /// The token answer's `api_domain` names the account's own API host: when it is not the

@@ -74,3 +74,68 @@ pub fn forging_browser(
         true
     })
 }
+
+/// Every file under `root` except those under `keychain_dir` (where the secrets belong) and
+/// those in `except`, each named by its path and with its bytes.
+pub fn files_outside(
+    root: &std::path::Path,
+    keychain_dir: &std::path::Path,
+    except: &[std::path::PathBuf],
+) -> Vec<(String, Vec<u8>)> {
+    let mut places = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.starts_with(keychain_dir) {
+                continue;
+            } else if path.is_dir() {
+                dirs.push(path);
+            } else if !except.contains(&path) {
+                places.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    places
+}
+
+/// Fails naming the place when any of `secrets` is in any of `places`.
+pub fn assert_no_secret_in(places: &[(String, Vec<u8>)], secrets: &[String]) {
+    for (what, bytes) in places {
+        for secret in secrets {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "a secret ({}…) is in the {what}",
+                &secret[..4]
+            );
+        }
+    }
+}
+
+/// The keychain the binary uses, as this process reaches it: the real one, or the files under
+/// `dir`.
+pub fn keychain_at(dir: &std::path::Path) -> crmsync::auth::Keychain {
+    if real_keychain() {
+        crmsync::auth::Keychain::os()
+    } else {
+        crmsync::auth::Keychain::in_dir(dir)
+    }
+}
+
+/// What connection `name`'s credentials are issued for when it is configured at the sandbox
+/// at `base_url`: the sandbox's host, for the API and the tokens alike.
+pub fn sandbox_scope(
+    name: &str,
+    provider: crmsync::providers::ProviderKind,
+    base_url: &str,
+) -> crmsync::auth::CredentialScope {
+    let host = base_url.trim_start_matches("http://").to_string();
+    crmsync::auth::CredentialScope {
+        connection: name.into(),
+        provider,
+        api_host: host.clone(),
+        token_host: host,
+        default_hosts: false,
+        account_id: None,
+    }
+}
