@@ -14,6 +14,10 @@ use std::process::Stdio;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use common::keychain::{
+    assert_no_secret_in, files_outside, forging_browser, keychain_at, keychain_turn, real_keychain,
+    runtime, sandbox_scope, use_keychain,
+};
 use common::{Run, TestEnv};
 use crmsync::auth::{
     CredentialKind, CredentialScope, Credentials, Keychain, SignInOptions, sign_in,
@@ -25,38 +29,6 @@ use crmsync::sandbox::{FaultOptions, LoggedRequest, Sandbox, SandboxOptions};
 const LATER: &str = "2026-01-15T12:31:00Z";
 const PAST_EXPIRY: Duration = Duration::from_secs(31 * 60);
 const SIGN_IN_AGAIN: &str = "sign in again with `crmsync connect hubspot --name hs`";
-
-fn real_keychain() -> bool {
-    std::env::var("CRMSYNC_TEST_SECRET_SERVICE").as_deref() == Ok("1")
-}
-
-/// The real keychain holds one `hs` entry per user: tests using it run one at a time.
-fn keychain_turn() -> Option<MutexGuard<'static, ()>> {
-    static TURN: Mutex<()> = Mutex::new(());
-    real_keychain().then(|| TURN.lock().unwrap_or_else(|e| e.into_inner()))
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Points `env`'s runs at the keychain of the tests: the real one when there is one, else
-/// files under `dir`.
-fn use_keychain(env: &mut TestEnv, dir: &std::path::Path) {
-    if real_keychain() {
-        env.remove_env("CRMSYNC_TEST_KEYRING");
-        for var in ["DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"] {
-            if let Ok(v) = std::env::var(var) {
-                env.set_env(var, &v);
-            }
-        }
-    } else {
-        env.set_env("CRMSYNC_TEST_KEYRING", &format!("file:{}", dir.display()));
-    }
-}
 
 /// A user's machine with a config naming connection `hs` at the sandbox, and the sandbox.
 struct Hs {
@@ -98,30 +70,13 @@ impl Hs {
         hs
     }
 
-    /// The keychain the binary uses, as this process reaches it.
     fn keychain(&self) -> Keychain {
-        if real_keychain() {
-            Keychain::os()
-        } else {
-            Keychain::in_dir(&self.keychain_dir)
-        }
+        keychain_at(&self.keychain_dir)
     }
 
     /// What connection `hs`'s credentials are issued for: the sandbox's host.
     fn scope(&self) -> CredentialScope {
-        let host = self
-            .sandbox
-            .base_url()
-            .trim_start_matches("http://")
-            .to_string();
-        CredentialScope {
-            connection: "hs".into(),
-            provider: ProviderKind::Hubspot,
-            api_host: host.clone(),
-            token_host: host,
-            default_hosts: false,
-            account_id: None,
-        }
+        sandbox_scope("hs", ProviderKind::Hubspot, &self.sandbox.base_url())
     }
 
     fn stored(&self) -> Option<Credentials> {
@@ -279,38 +234,11 @@ async fn a_redirect_with_another_state_is_refused_and_the_real_one_still_signs_i
     let base = sandbox.base_url();
     let spec = providers::oauth_spec(ProviderKind::Hubspot, Some(&base), None).unwrap();
     let forged_answer = std::sync::Arc::new(Mutex::new(None));
-    let seen = forged_answer.clone();
     let opts = SignInOptions {
         timeout: Duration::from_secs(600),
-        // The browser first opens a sign-in URL whose `state` is not the one crmsync made (a
-        // forged link, or a tab from another sign-in; the sandbox echoes it back), then the
-        // real one.
-        open_browser: Box::new(move |url: &url::Url| {
-            let mut forged = url.clone();
-            let pairs: Vec<(String, String)> = url
-                .query_pairs()
-                .map(|(k, v)| {
-                    let v = if k == "state" {
-                        format!("forged-{v}")
-                    } else {
-                        v.into_owned()
-                    };
-                    (k.into_owned(), v)
-                })
-                .collect();
-            forged.query_pairs_mut().clear().extend_pairs(pairs);
-            let (real, seen) = (url.clone(), seen.clone());
-            std::thread::spawn(move || {
-                runtime().block_on(async move {
-                    let _ = rustls::crypto::ring::default_provider().install_default();
-                    let http = reqwest::Client::new();
-                    let status = http.get(forged).send().await.unwrap().status().as_u16();
-                    *seen.lock().unwrap() = Some(status);
-                    http.get(real).send().await.unwrap();
-                })
-            });
-            true
-        }),
+        // The browser first opens a sign-in URL whose `state` is not the one crmsync made,
+        // then the real one.
+        open_browser: forging_browser(forged_answer.clone()),
         ..SignInOptions::default()
     };
     let result = sign_in(
@@ -875,19 +803,11 @@ fn no_secret_reaches_the_output_the_config_or_the_state_file() {
     ];
     // Every other file crmsync left in the home, data and config directories (leases, the
     // state file's journal), except the test keychain, which is where the secrets belong.
-    let mut dirs = vec![hs.env.dir.path().to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.starts_with(&hs.keychain_dir) {
-                continue;
-            } else if path.is_dir() {
-                dirs.push(path);
-            } else if path != hs.env.config_path() && path != hs.env.state_path() {
-                places.push((path.display().to_string(), std::fs::read(&path).unwrap()));
-            }
-        }
-    }
+    places.extend(files_outside(
+        hs.env.dir.path(),
+        &hs.keychain_dir,
+        &[hs.env.config_path(), hs.env.state_path()],
+    ));
     for (i, run) in runs.iter().enumerate() {
         // `status` may not be in this build yet; its output is searched all the same.
         if !(i == 2 && run.stderr.contains("is not available in this build yet")) {
@@ -908,15 +828,7 @@ fn no_secret_reaches_the_output_the_config_or_the_state_file() {
         "expected a trace: {}",
         runs[1].stderr
     );
-    for (what, bytes) in &places {
-        for secret in &secrets {
-            assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                "a secret ({}…) is in the {what}",
-                &secret[..4]
-            );
-        }
-    }
+    assert_no_secret_in(&places, &secrets);
 }
 
 #[test]

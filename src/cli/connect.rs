@@ -71,10 +71,18 @@ pub struct Connected {
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let (name, mut conn, is_new) = target(ctx, &args)?;
     let keychain = Keychain::from_env();
-    let scope = crate::connection::credential_scope(&name, &conn);
+    let mut scope = crate::connection::credential_scope(&name, &conn);
     let token_given = args.token_env.is_some() || args.token_stdin;
-    let replaced = entry_replaced(&keychain, &scope, token_given).await?;
+    let mut replaced = entry_replaced(&keychain, &scope, token_given).await?;
     let mut creds = credentials(ctx, &args, &scope, &conn, &keychain).await?;
+    // A CRM that names the account's own API host with the tokens (Pipedrive's `api_domain`):
+    // that host becomes the connection's API base, and the credentials belong to it.
+    let base_moved = moved_api_base(&conn, &creds);
+    if let Some(base) = &base_moved {
+        conn.base_url = Some(base.clone());
+        scope = crate::connection::credential_scope(&name, &conn);
+        replaced = entry_replaced(&keychain, &scope, token_given).await?;
+    }
     let info = account_of(ctx, &name, &conn, &creds).await?;
     refuse_an_account_synced_already(ctx, &name, args.provider, &info.id)?;
     creds.account = Some(info.account.clone());
@@ -118,6 +126,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         ops::connect::append_connection(&path, &name, &conn)?;
         Some(path)
     } else {
+        if let Some(base) = &base_moved {
+            record_api_base(ctx, &name, base)?;
+        }
         None
     };
 
@@ -155,6 +166,35 @@ async fn entry_replaced(
         // there is none before sending the user through the browser, not after.
         Err(e) => Err(e.into()),
     }
+}
+
+/// The API base a sign-in's tokens name for the account, when it is not the connection's
+/// already.
+fn moved_api_base(conn: &ConnectionConfig, creds: &Credentials) -> Option<String> {
+    let spec = crate::connection::oauth_spec(conn)?;
+    let base = providers::token_api_base(&spec, &creds.extra)?;
+    let current = conn
+        .base_url
+        .as_deref()
+        .or(providers::default_base_url(conn.provider))?;
+    (current.trim_end_matches('/') != base).then_some(base)
+}
+
+/// Writes the API base a sign-in named into an existing connection's config, where runs read
+/// it; says what to write when the file cannot be edited.
+fn record_api_base(ctx: &Context, name: &str, base: &str) -> anyhow::Result<()> {
+    let path = ctx.writable_config_path()?;
+    if ops::connect::set_base_url(&path, name, base)? {
+        ctx.out.note(format!(
+            "set `base_url = \"{base}\"` in `[connections.{name}]` of `{}`, the account's API host",
+            path.display()
+        ));
+    } else {
+        ctx.out.warn(format!(
+            "set `base_url = \"{base}\"` in `[connections.{name}]`: the tokens are for the account's API host"
+        ));
+    }
+    Ok(())
 }
 
 /// The account the credentials reach: one call to show what was connected, so a refused

@@ -66,6 +66,12 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         };
         ctx.out
             .data(format!("disconnected `{}`: {what}", args.name))?;
+        if report.removed_from_keychain && spec.as_ref().is_some_and(|s| s.revoke_url.is_none()) {
+            ctx.out.note(format!(
+                "{crm} has no way to revoke tokens through its API: remove crmsync's access in {crm}'s settings if it should end",
+                crm = conn.provider.display_name()
+            ));
+        }
         ctx.out.note(format!(
             "local records and links are kept; `crmsync connect {} --name {}` resumes",
             conn.provider, args.name

@@ -36,6 +36,24 @@ pub fn new_connection(provider: ProviderKind) -> ConnectionConfig {
 /// nothing, when the file does not spell the table as such a header (dotted keys, an inline
 /// table), or the edited file would not read back with that value.
 pub fn set_token_env(path: &Path, name: &str, var: &str) -> anyhow::Result<bool> {
+    set_string(path, name, "token_env", var, |c| c.token_env.as_deref())
+}
+
+/// Sets `base_url = "URL"` in the `[connections.NAME]` table of the config file at `path`, as
+/// [`set_token_env`] sets `token_env` (the API host a sign-in named for the account).
+pub fn set_base_url(path: &Path, name: &str, url: &str) -> anyhow::Result<bool> {
+    set_string(path, name, "base_url", url, |c| c.base_url.as_deref())
+}
+
+/// Sets `key = "VALUE"` in the `[connections.NAME]` table, `read` being how the parsed
+/// connection gives the key back (see [`set_token_env`]).
+fn set_string(
+    path: &Path,
+    name: &str,
+    key: &str,
+    value: &str,
+    read: fn(&ConnectionConfig) -> Option<&str>,
+) -> anyhow::Result<bool> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(false);
     };
@@ -62,11 +80,11 @@ pub fn set_token_env(path: &Path, name: &str, var: &str) -> anyhow::Result<bool>
         .iter()
         .position(|l| header_of(l).is_some())
         .map_or(lines.len(), |i| at + 1 + i);
-    let line = format!("token_env = {}", toml::Value::String(var.to_string()));
+    let line = format!("{key} = {}", toml::Value::String(value.to_string()));
     let existing = (at + 1..end).find(|&i| {
         lines[i]
             .trim_start()
-            .strip_prefix("token_env")
+            .strip_prefix(key)
             .is_some_and(|rest| rest.trim_start().starts_with('='))
     });
     match existing {
@@ -80,7 +98,7 @@ pub fn set_token_env(path: &Path, name: &str, var: &str) -> anyhow::Result<bool>
     let reads_back = crate::config::Config::parse(&edited, path).is_ok_and(|c| {
         c.connections
             .get(name)
-            .is_some_and(|c| c.token_env.as_deref() == Some(var))
+            .is_some_and(|c| read(c) == Some(value))
     });
     if !reads_back {
         return Ok(false);
@@ -132,7 +150,7 @@ pub fn append_connection(path: &Path, name: &str, conn: &ConnectionConfig) -> an
 
 #[cfg(test)]
 mod tests {
-    use super::set_token_env;
+    use super::{set_base_url, set_token_env};
 
     fn edit(before: &str, name: &str) -> (bool, String) {
         let dir = tempfile::tempdir().unwrap();
@@ -179,5 +197,26 @@ mod tests {
             assert!(!written, "{before}");
             assert_eq!(after, before);
         }
+    }
+
+    #[test]
+    fn a_base_url_is_set_in_place_or_added_under_the_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let before = "[connections.pd]\nprovider = \"pipedrive\"\n";
+        std::fs::write(&path, before).unwrap();
+        assert!(set_base_url(&path, "pd", "https://acme.pipedrive.com").unwrap());
+        let after = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            after,
+            "[connections.pd]\nbase_url = \"https://acme.pipedrive.com\"\nprovider = \"pipedrive\"\n"
+        );
+        assert!(set_base_url(&path, "pd", "https://other.pipedrive.com").unwrap());
+        let again = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            again.contains("base_url = \"https://other.pipedrive.com\"\n"),
+            "{again}"
+        );
+        assert!(!again.contains("acme"), "{again}");
     }
 }

@@ -644,6 +644,20 @@ pub fn oauth_spec(
 ) -> Option<OAuthSpec> {
     match kind {
         ProviderKind::Hubspot => Some(hubspot::oauth_spec(base_url, auth_url)),
-        ProviderKind::Pipedrive | ProviderKind::Salesforce => None,
+        ProviderKind::Pipedrive => Some(pipedrive::oauth_spec(base_url, auth_url)),
+        ProviderKind::Salesforce => None,
+    }
+}
+
+/// The API base a sign-in's token answer (`credentials.extra`) names for the account, where
+/// the CRM issues tokens for the account's own host (Pipedrive's `api_domain`); `None` when it
+/// names none (or one not to be trusted).
+pub fn token_api_base(
+    spec: &OAuthSpec,
+    extra: &std::collections::BTreeMap<String, String>,
+) -> Option<String> {
+    match spec.provider {
+        ProviderKind::Pipedrive => pipedrive::api_base(spec, extra),
+        ProviderKind::Hubspot | ProviderKind::Salesforce => None,
     }
 }

@@ -30,12 +30,18 @@ pub struct CrmHooks {
 }
 
 /// How a CRM takes the token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum AuthScheme {
     /// `Authorization: Bearer <token>`.
     Bearer,
-    /// The token as the value of this header (Pipedrive's `x-api-token`).
+    /// The token as the value of this header.
     Header(&'static str),
+    /// The token in `header` when `in_header` says so for it, else as Bearer (Pipedrive: API
+    /// tokens in `x-api-token`, OAuth access tokens as Bearer).
+    ByToken {
+        header: &'static str,
+        in_header: fn(&str) -> bool,
+    },
 }
 
 /// HTTP methods the providers use.
@@ -390,6 +396,10 @@ impl HttpClient {
         builder = match self.hooks.auth {
             AuthScheme::Bearer => builder.bearer_auth(token),
             AuthScheme::Header(name) => builder.header(name, token),
+            AuthScheme::ByToken { header, in_header } if in_header(token) => {
+                builder.header(header, token)
+            }
+            AuthScheme::ByToken { .. } => builder.bearer_auth(token),
         };
         if !req.query.is_empty() {
             builder = builder.query(&req.query);

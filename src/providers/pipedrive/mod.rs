@@ -14,7 +14,7 @@
 //! - [`catalogue`]: the field catalogue, custom fields and the built-in mappings.
 //! - [`refusal`]: what Pipedrive's error answers say.
 //! - [`pacing`]: Pipedrive's rate limits.
-//! - [`auth`]: the account.
+//! - [`auth`]: OAuth endpoints, how a token is sent, and the account.
 //! - [`wire`]: Pipedrive's JSON.
 
 mod auth;
@@ -25,6 +25,7 @@ mod refusal;
 mod wire;
 mod writes;
 
+pub use auth::{OAUTH_BASE_URL, api_base, is_api_token, oauth_spec};
 pub use catalogue::default_mappings;
 pub use pacing::{DAILY_RESERVE, SEARCHES_PER_SECOND};
 
@@ -89,12 +90,16 @@ pub struct Pipedrive {
     catalogues: Mutex<HashMap<ObjectKind, Arc<catalogue::Catalogue>>>,
 }
 
-/// Pipedrive's name, how to read its error answers and how it takes an API token.
+/// Pipedrive's name, how to read its error answers and how it takes a token: an API token
+/// in `x-api-token`, an OAuth access token as Bearer.
 const HOOKS: CrmHooks = CrmHooks {
     name: "Pipedrive",
     error_message: refusal::error_message,
     throttle_hint: refusal::throttle_hint,
-    auth: AuthScheme::Header("x-api-token"),
+    auth: AuthScheme::ByToken {
+        header: "x-api-token",
+        in_header: is_api_token,
+    },
 };
 
 fn not_synced(object: ObjectKind) -> ProviderError {

@@ -103,6 +103,8 @@ pub struct PipedriveOptions {
     pub client_secret: String,
     /// Access tokens' lifetime (Pipedrive's example: 3599 s).
     pub access_token_ttl_secs: i64,
+    /// Each refresh answers with a new refresh token and voids the one it was given.
+    pub rotate_refresh_tokens: bool,
 }
 
 impl Default for PipedriveOptions {
@@ -118,6 +120,7 @@ impl Default for PipedriveOptions {
             client_id: "sandbox-client-id".into(),
             client_secret: "sandbox-client-secret".into(),
             access_token_ttl_secs: 3599,
+            rotate_refresh_tokens: false,
         }
     }
 }

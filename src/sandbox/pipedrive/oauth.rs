@@ -9,7 +9,8 @@
 //!   api_domain}`, `api_domain` being the sandbox's base URL.
 //!
 //! Chosen where the documents are silent (unconfirmed): a refresh keeps the refresh token
-//! (its 60-day idle clock is not kept); a code lives 5 minutes and serves once; error bodies
+//! (its 60-day idle clock is not kept), unless `rotate_refresh_tokens` is set, when it answers
+//! with a new one and voids the old; a code lives 5 minutes and serves once; error bodies
 //! are `{success: false, error: <RFC 6749 code>, message}`, 401 for bad client credentials
 //! and 400 otherwise. PKCE is not supported (the DIGEST finds it nowhere).
 
@@ -39,6 +40,13 @@ impl OAuthState {
     /// Whether `token` is an access token, and if so its expiry (ms).
     pub fn access_expiry(&self, token: &str) -> Option<i64> {
         self.access.get(token).copied()
+    }
+
+    /// Issues a refresh token (the form of Pipedrive's example, `1:<hex>`).
+    fn new_refresh_token(&mut self) -> String {
+        let refresh = format!("{}:{}", 1, uuid().replace('-', ""));
+        self.refresh.insert(refresh.clone());
+        refresh
     }
 }
 
@@ -114,14 +122,17 @@ fn token(shared: &Shared, req: &HttpRequest) -> HttpResponse {
     let refresh = match field("grant_type") {
         "authorization_code" => match co.oauth.codes.remove(field("code")) {
             Some((redirect, expires)) if expires > now && redirect == field("redirect_uri") => {
-                let refresh = format!("{}:{}", 1, uuid().replace('-', ""));
-                co.oauth.refresh.insert(refresh.clone());
-                refresh
+                co.oauth.new_refresh_token()
             }
             _ => return oauth_error(400, "invalid_grant", "Invalid authorization code"),
         },
         "refresh_token" if co.oauth.refresh.contains(field("refresh_token")) => {
-            field("refresh_token").to_string()
+            if shared.api.opts.rotate_refresh_tokens {
+                co.oauth.refresh.remove(field("refresh_token"));
+                co.oauth.new_refresh_token()
+            } else {
+                field("refresh_token").to_string()
+            }
         }
         "refresh_token" => return oauth_error(400, "invalid_grant", "Invalid refresh token"),
         _ => return oauth_error(400, "unsupported_grant_type", "Unsupported grant_type"),

@@ -1,0 +1,435 @@
+//! `crmsync connect pipedrive` end to end: the crmsync binary signing in to the Pipedrive
+//! sandbox's OAuth endpoints (authorization code with `state`, no PKCE, the client secret in
+//! HTTP Basic at the token endpoint), the browser played by `CRMSYNC_TEST_BROWSER=follow`.
+//!
+//! The keychain is the one `connect_e2e` uses: files under the test's directory
+//! (`CRMSYNC_TEST_KEYRING=file:<dir>`), or the real Secret Service when
+//! `CRMSYNC_TEST_SECRET_SERVICE=1` (`bash .ci/secret-service.sh cargo test --test
+//! connect_pipedrive`), when the tests take turns.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use common::keychain::{
+    assert_no_secret_in, files_outside, forging_browser, keychain_at, keychain_turn, real_keychain,
+    runtime, sandbox_scope, use_keychain,
+};
+use common::{Run, TestEnv};
+use crmsync::auth::{
+    CredentialKind, CredentialScope, Credentials, Keychain, SignInOptions, sign_in,
+};
+use crmsync::providers::{self, ProviderKind};
+use crmsync::sandbox::LoggedRequest;
+use crmsync::sandbox::pipedrive::{PipedriveOptions, PipedriveSandbox};
+
+/// 61 minutes after the `CRMSYNC_TEST_NOW` of [`TestEnv`]: past the sandbox's 3599 s tokens.
+const LATER: &str = "2026-01-15T13:01:00Z";
+const PAST_EXPIRY: Duration = Duration::from_secs(61 * 60);
+
+/// A user's machine whose config names connection `pd` at the Pipedrive sandbox, and the
+/// sandbox.
+struct Pd {
+    env: TestEnv,
+    sandbox: PipedriveSandbox,
+    keychain_dir: PathBuf,
+    _turn: Option<MutexGuard<'static, ()>>,
+}
+
+impl Pd {
+    fn new() -> Pd {
+        Pd::with(PipedriveOptions::default())
+    }
+
+    fn with(options: PipedriveOptions) -> Pd {
+        let turn = keychain_turn();
+        let sandbox = PipedriveSandbox::start(PipedriveOptions {
+            client_secret: format!("client-secret-{:016x}", rand::random::<u64>()),
+            burst_limit: 10_000,
+            ..options
+        })
+        .unwrap();
+        let mut env = TestEnv::new();
+        let keychain_dir = env.path("keychain");
+        use_keychain(&mut env, &keychain_dir);
+        env.set_env("CRMSYNC_CLIENT_SECRET_PD", &sandbox.client_credentials().1);
+        env.set_env("CRMSYNC_TEST_BROWSER", "follow");
+        let base = sandbox.base_url();
+        env.write_config(&format!(
+            "[connections.pd]\nprovider = \"pipedrive\"\nbase_url = \"{base}\"\n"
+        ));
+        let pd = Pd {
+            env,
+            sandbox,
+            keychain_dir,
+            _turn: turn,
+        };
+        pd.forget();
+        pd
+    }
+
+    fn keychain(&self) -> Keychain {
+        keychain_at(&self.keychain_dir)
+    }
+
+    /// What connection `pd`'s credentials are issued for: the sandbox's host.
+    fn scope(&self) -> CredentialScope {
+        sandbox_scope("pd", ProviderKind::Pipedrive, &self.sandbox.base_url())
+    }
+
+    fn stored(&self) -> Option<Credentials> {
+        runtime()
+            .block_on(self.keychain().load(&self.scope()))
+            .unwrap()
+    }
+
+    fn forget(&self) {
+        runtime()
+            .block_on(self.keychain().delete(&self.scope()))
+            .unwrap();
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.env.run(args)
+    }
+
+    fn connect(&self) -> Run {
+        self.connect_with(&[])
+    }
+
+    /// `connect pipedrive --name pd --client-id ID`, after the global options `before`.
+    fn connect_with(&self, before: &[&str]) -> Run {
+        let client_id = self.sandbox.client_credentials().0;
+        let mut args = before.to_vec();
+        args.extend(["connect", "pipedrive", "--name", "pd", "--client-id"]);
+        args.push(&client_id);
+        self.run(&args)
+    }
+
+    fn connected(&self) -> Credentials {
+        self.connect().ok();
+        self.stored().expect("connect stored credentials")
+    }
+
+    fn let_the_access_token_expire(&mut self) {
+        self.sandbox.advance_clock(PAST_EXPIRY);
+        self.env.set_env("CRMSYNC_TEST_NOW", LATER);
+    }
+
+    fn token_calls(&self) -> Vec<LoggedRequest> {
+        self.sandbox
+            .request_log()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path.starts_with("/oauth/token"))
+            .collect()
+    }
+
+    fn check(&self) -> serde_json::Value {
+        let run = self.run(&["--json", "connections", "--check"]);
+        run.ok();
+        run.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "pd")
+            .cloned()
+            .unwrap_or_else(|| panic!("no `pd` in {}", run.stdout))
+    }
+}
+
+impl Drop for Pd {
+    fn drop(&mut self) {
+        if real_keychain() {
+            let _ = runtime().block_on(self.keychain().delete(&self.scope()));
+        }
+    }
+}
+
+/// `refresh_token` at the sandbox, as Pipedrive documents it: the client in HTTP Basic.
+async fn refresh_at_sandbox(sandbox: &PipedriveSandbox, refresh_token: &str) -> u16 {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (id, secret) = sandbox.client_credentials();
+    reqwest::Client::new()
+        .post(format!("{}/oauth/token/", sandbox.base_url()))
+        .basic_auth(id, Some(secret))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn connect_signs_in_through_the_browser_and_stores_the_tokens() {
+    let pd = Pd::new();
+    let run = pd.connect();
+    run.ok();
+    assert!(
+        run.stdout
+            .contains("connected `pd` to Pipedrive (Sandbox Company (company 1)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("signed in; fetching tokens"),
+        "{}",
+        run.stderr
+    );
+    let creds = pd.stored().expect("the tokens are in the keychain");
+    assert_eq!(creds.kind, CredentialKind::Oauth);
+    assert!(creds.refresh_token.is_some());
+    assert_eq!(creds.account_id.as_deref(), Some("1"));
+    assert_eq!(
+        creds.extra.get("api_domain"),
+        Some(&pd.sandbox.base_url()),
+        "the API host the token answer named"
+    );
+    assert!(creds.scopes.contains(&"contacts:full".to_string()));
+
+    let log = pd.sandbox.request_log();
+    // No scopes and no PKCE in the authorize URL: Pipedrive takes neither.
+    let authorize = log
+        .iter()
+        .find(|r| r.path.starts_with("/oauth/authorize"))
+        .unwrap_or_else(|| panic!("{log:?}"));
+    assert!(authorize.path.contains("state="), "{}", authorize.path);
+    assert!(
+        !authorize.path.contains("code_challenge"),
+        "{}",
+        authorize.path
+    );
+    assert!(!authorize.path.contains("scope="), "{}", authorize.path);
+    // One exchange, accepted: the sandbox takes the client only in HTTP Basic.
+    let calls = pd.token_calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].status, 200);
+    // The account call went out with the OAuth token as Bearer and was answered.
+    assert!(
+        log.iter()
+            .any(|r| r.path.starts_with("/api/v1/users/me") && r.status == 200),
+        "{log:?}"
+    );
+
+    let row = pd.check();
+    assert_eq!(row["token_source"], "keychain", "{row}");
+    assert_eq!(row["check"], "ok", "{row}");
+}
+
+#[tokio::test]
+async fn a_redirect_with_another_state_is_refused_and_the_real_one_still_signs_in() {
+    let sandbox = PipedriveSandbox::start(PipedriveOptions::default()).unwrap();
+    let base = sandbox.base_url();
+    let spec = providers::oauth_spec(ProviderKind::Pipedrive, Some(&base), None).unwrap();
+    assert!(!spec.pkce);
+    let forged_answer = std::sync::Arc::new(Mutex::new(None));
+    let opts = SignInOptions {
+        timeout: Duration::from_secs(600),
+        // A sign-in URL whose `state` is not crmsync's first, then the real one.
+        open_browser: forging_browser(forged_answer.clone()),
+        ..SignInOptions::default()
+    };
+    let (id, secret) = sandbox.client_credentials();
+    let creds = sign_in(&spec, &id, Some(secret.into()), opts, &|_| {})
+        .await
+        .expect("the real redirect signs in after the forged one was refused");
+    assert_eq!(creds.provider, ProviderKind::Pipedrive);
+    assert_eq!(*forged_answer.lock().unwrap(), Some(400));
+    let log = sandbox.request_log();
+    assert_eq!(
+        log.iter()
+            .filter(|r| r.path.starts_with("/oauth/authorize"))
+            .count(),
+        2,
+        "{log:?}"
+    );
+    assert_eq!(
+        log.iter().filter(|r| r.path == "/oauth/token").count(),
+        1,
+        "only the real redirect's code is exchanged: {log:?}"
+    );
+}
+
+#[test]
+fn a_wrong_client_secret_is_refused_at_the_token_endpoint_and_nothing_is_stored() {
+    let mut pd = Pd::new();
+    pd.env.set_env("CRMSYNC_CLIENT_SECRET_PD", "not-the-secret");
+    let run = pd.connect();
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains(
+            "Pipedrive's token endpoint refused the authorization code: 401 invalid_client"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(pd.stored().is_none());
+}
+
+fn rotating() -> PipedriveOptions {
+    PipedriveOptions {
+        rotate_refresh_tokens: true,
+        ..PipedriveOptions::default()
+    }
+}
+
+/// An expired access token is renewed before the call; the rotated refresh token is saved and
+/// used by the next refresh (in another process), the old one being void.
+#[test]
+fn an_expired_token_is_refreshed_and_the_rotated_refresh_token_saved() {
+    let mut pd = Pd::with(rotating());
+    let first = pd.connected();
+    pd.let_the_access_token_expire();
+    pd.sandbox.clear_request_log();
+    assert_eq!(pd.check()["check"], "ok");
+    let calls = pd.token_calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].status, 200);
+    let refused: Vec<_> = pd
+        .sandbox
+        .request_log()
+        .into_iter()
+        .filter(|r| r.status == 401)
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "no call went out with the expired token: {refused:?}"
+    );
+    let second = pd.stored().unwrap();
+    assert_ne!(second.access_token, first.access_token);
+    assert_ne!(second.refresh_token, first.refresh_token);
+    assert!(second.expires_at > first.expires_at);
+    assert_eq!(
+        second.extra.get("api_domain"),
+        first.extra.get("api_domain")
+    );
+    let old = first.refresh_token.as_ref().unwrap().expose().to_string();
+    assert_eq!(
+        runtime().block_on(refresh_at_sandbox(&pd.sandbox, &old)),
+        400,
+        "the sandbox rotated it away"
+    );
+
+    pd.sandbox.advance_clock(PAST_EXPIRY);
+    pd.env.set_env("CRMSYNC_TEST_NOW", "2026-01-15T14:02:00Z");
+    assert_eq!(pd.check()["check"], "ok");
+    let third = pd.stored().unwrap();
+    assert_ne!(third.refresh_token, second.refresh_token);
+    assert_eq!(
+        pd.token_calls().iter().filter(|c| c.status == 200).count(),
+        2
+    );
+}
+
+/// Pipedrive documents no revocation endpoint (neither the v1 spec nor the DIGEST has one):
+/// `disconnect` removes the tokens from the keychain, revokes nothing, and says where access
+/// is ended.
+#[test]
+fn disconnect_removes_the_tokens_and_says_pipedrive_cannot_revoke_them() {
+    let pd = Pd::new();
+    pd.connected();
+    let run = pd.run(&["disconnect", "pd"]);
+    run.ok();
+    assert!(
+        run.stdout
+            .contains("disconnected `pd`: removed its tokens from the keychain"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("Pipedrive has no way to revoke tokens through its API"),
+        "{}",
+        run.stderr
+    );
+    assert!(pd.stored().is_none());
+    let rows = pd.run(&["--json", "connections"]);
+    rows.ok();
+    let row = rows.json()[0].clone();
+    assert_eq!(row["token_state"], "needs sign-in", "{row}");
+}
+
+#[test]
+fn no_token_reaches_the_output_the_config_or_any_file_but_the_keychain() {
+    let mut pd = Pd::new();
+    pd.env.set_env("CRMSYNC_LOG", "trace");
+    let mut runs = vec![pd.connect_with(&["-vvv"])];
+    runs[0].ok();
+    let first = pd.stored().unwrap();
+    pd.let_the_access_token_expire();
+    runs.push(pd.run(&["-vvv", "--json", "connections", "--check"]));
+    let second = pd.stored().unwrap();
+    assert_ne!(
+        first.access_token, second.access_token,
+        "the check refreshed"
+    );
+    let secrets = [
+        first.access_token.expose().to_string(),
+        second.access_token.expose().to_string(),
+        first.refresh_token.as_ref().unwrap().expose().to_string(),
+        pd.sandbox.client_credentials().1,
+    ];
+    let mut places = files_outside(pd.env.dir.path(), &pd.keychain_dir, &[]);
+    assert!(
+        places.iter().any(|(p, _)| p.ends_with("config.toml")),
+        "the config is searched: {:?}",
+        places.iter().map(|(p, _)| p).collect::<Vec<_>>()
+    );
+    for (i, run) in runs.iter().enumerate() {
+        run.ok();
+        places.push((
+            format!("stdout of run {i}"),
+            run.stdout.clone().into_bytes(),
+        ));
+        places.push((
+            format!("stderr of run {i}"),
+            run.stderr.clone().into_bytes(),
+        ));
+    }
+    assert!(
+        runs[0].stderr.lines().count() > 5,
+        "expected a trace: {}",
+        runs[0].stderr
+    );
+    assert_no_secret_in(&places, &secrets);
+}
+
+/// The token answer's `api_domain` names the account's own API host: when it is not the
+/// connection's `base_url`, it becomes it (in the config), and the credentials are stored as
+/// issued for it. (The connection signs in at `localhost`; the sandbox names `127.0.0.1`.)
+#[test]
+fn the_api_domain_of_the_token_answer_becomes_the_connections_base_url() {
+    let pd = Pd::new();
+    let base = pd.sandbox.base_url();
+    let signed_in_at = base.replace("127.0.0.1", "localhost");
+    pd.env.write_config(&format!(
+        "# mine\n[connections.pd]\nprovider = \"pipedrive\"\nbase_url = \"{signed_in_at}\"\n"
+    ));
+    let run = pd.connect();
+    run.ok();
+    assert!(
+        run.stderr.contains(&format!(
+            "set `base_url = \"{base}\"` in `[connections.pd]`"
+        )),
+        "{}",
+        run.stderr
+    );
+    let config = std::fs::read_to_string(pd.env.config_path()).unwrap();
+    assert_eq!(
+        config,
+        format!("# mine\n[connections.pd]\nprovider = \"pipedrive\"\nbase_url = \"{base}\"\n")
+    );
+    // Stored as issued for the API host the token answer named, which `scope` is.
+    let creds = pd.stored().expect("stored for the api_domain's host");
+    assert_eq!(
+        creds.api_host.as_deref(),
+        Some(pd.scope().api_host.as_str())
+    );
+    assert_eq!(pd.check()["check"], "ok");
+}
