@@ -460,8 +460,6 @@ async fn a_create_sends_the_v2_shape_with_the_local_id_in_the_custom_field_found
         post.body,
         json!({
             "name": "Ann Lee",
-            "first_name": "Ann",
-            "last_name": "Lee",
             "emails": [ { "value": "ann@x.test", "primary": true, "label": "work" } ],
             "phones": [ { "value": "+1", "primary": true, "label": "work" } ],
             "org_id": 41,
@@ -597,6 +595,40 @@ async fn an_update_patches_and_keeps_the_emails_that_are_not_primary() {
             "custom_fields": { CRMSYNC_KEY: "L5" }
         })
     );
+}
+
+#[tokio::test]
+async fn an_update_of_one_name_part_writes_the_whole_name_with_the_other_part_as_pipedrive_has_it()
+{
+    // v2 `PATCH /persons/{id}` takes `name`; `first_name` and `last_name` are only read.
+    let fake = Fake::start(
+        move |req, _| match (req.method.as_str(), req.path.as_str()) {
+            ("GET", "/api/v1/personFields") => person_fields(),
+            ("GET", "/api/v2/persons/5") => {
+                let mut p = person(5, T0, None);
+                p["name"] = json!("Ann Lee");
+                p["first_name"] = json!("Ann");
+                p["last_name"] = json!("Lee");
+                answer(200, json!({ "success": true, "data": p }))
+            }
+            ("PATCH", "/api/v2/persons/5") => answer(
+                200,
+                json!({ "success": true, "data": person(5, T0 + 1000, None) }),
+            ),
+            other => panic!("unexpected {other:?}"),
+        },
+    );
+    let pd = provider(&fake, 500);
+    let out = pd
+        .update(
+            ObjectKind::Contact,
+            &[write("L5", Some("5"), &[("last_name", "Smith")])],
+        )
+        .await
+        .unwrap();
+    assert_eq!(out[0].as_ref().unwrap().id, "5");
+    let patch = first(&fake, "PATCH");
+    assert_eq!(patch.body, json!({ "name": "Ann Smith" }));
 }
 
 #[tokio::test]

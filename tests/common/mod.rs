@@ -149,6 +149,7 @@ fn to_run(out: Output) -> Run {
 /// The repository root.
 pub mod crm;
 pub mod fake_http;
+pub mod pipedrive;
 pub mod snapshot;
 
 pub fn repo() -> &'static Path {

@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use common::crm::{
     CONN, CrmRecord, HubSpotCrm, Synced, TestCrm, archived, contact, now_ms, record, tick,
 };
+use common::pipedrive::PipedriveCrm;
 use crmsync::model::{Fields, ObjectKind, Record, RecordId};
 use serde_json::Value;
 
@@ -100,31 +101,48 @@ fn remote_email<C: TestCrm>(w: &Synced<C>, id: &str) -> String {
 
 // ---- one test per scenario and CRM -------------------------------------------------------
 
-/// A module of `#[test]`s for each group of scenarios, each running one scenario against `$crm`.
+/// A module of `#[test]`s for each group of scenarios, each running one scenario against `$crm`,
+/// but for the scenarios named in `$skip`.
 macro_rules! each_scenario {
-    ($crm:ty; $($group:ident: [$($name:ident),* $(,)?]),* $(,)?) => {
+    ($crm:ty; $skip:tt; $($group:ident: [$($name:ident),* $(,)?]),* $(,)?) => {
         $(
             mod $group {
                 use super::*;
 
-                $(
-                    #[test]
-                    fn $name() {
-                        crate::$group::$name::<$crm>();
-                    }
-                )*
+                tests_but!($crm, $group, $skip, [$($name),*]);
             }
         )*
     };
 }
 
+/// A `#[test]` of each scenario `$name` of `$group` against `$crm` that is not one of `$skip`.
+macro_rules! tests_but {
+    ($crm:ty, $group:ident, [$($skip:ident),* $(,)?], [$($name:ident),*]) => {
+        macro_rules! scenario_test {
+            $( ($skip) => {}; )*
+            ($one:ident) => {
+                #[test]
+                fn $one() {
+                    crate::$group::$one::<$crm>();
+                }
+            };
+        }
+        $( scenario_test!($name); )*
+    };
+}
+
 /// Every scenario, as a module of tests for one CRM.
+/// `skip: [...]` leaves the scenarios named out for this CRM; each needs the reason in a
+/// comment where it is named.
 macro_rules! scenarios_for {
     ($module:ident, $crm:ty) => {
+        scenarios_for!($module, $crm, skip: []);
+    };
+    ($module:ident, $crm:ty, skip: $skip:tt) => {
         mod $module {
             use super::*;
 
-            each_scenario!($crm;
+            each_scenario!($crm; $skip;
                 import: [
                     a_first_sync_imports_the_crms_contacts_and_companies_with_their_association,
                     local_records_are_created_in_the_crm_with_their_company,
@@ -189,3 +207,9 @@ macro_rules! scenarios_for {
 }
 
 scenarios_for!(hubspot, HubSpotCrm);
+scenarios_for!(pipedrive, PipedriveCrm, skip: [
+    // Merges: the Pipedrive sandbox serves no merge (`src/sandbox/pipedrive/mod.rs`, "Not
+    // served yet"), and the provider reads none.
+    a_contact_merged_in_the_crm_is_followed_by_the_next_sync,
+    a_merge_of_two_linked_contacts_seen_in_the_feed_is_named_and_changes_neither_link,
+]);

@@ -325,6 +325,19 @@ impl SandboxServer<Pipedrive> {
         admin::user_add_field(self.shared(), kind, body).map(|f| f.key)
     }
 
+    /// The custom fields of `kind` (`persons`, ...) as an admin sees them in the settings:
+    /// name → 40-character key.
+    pub fn custom_field_keys(&self, kind: &str) -> BTreeMap<String, String> {
+        let Some(kind) = Kind::from_v2(kind) else {
+            return BTreeMap::new();
+        };
+        self.shared().api.lock().fields[&kind]
+            .iter()
+            .filter(|f| f.custom)
+            .map(|f| (f.name.clone(), f.key.clone()))
+            .collect()
+    }
+
     /// Every record (deleted too), by kind, in its v2 shape.
     pub fn dump(&self) -> Value {
         admin::dump(&self.shared().api.lock())
