@@ -92,7 +92,7 @@ pub(super) fn to_record(
 ) -> Option<RemoteRecord> {
     let id = id_of(v)?;
     let mut props = BTreeMap::new();
-    for &name in PLAIN {
+    for &name in PLAIN.iter().chain(NAME_PARTS) {
         if let Some(t) = text(&v[name]) {
             props.insert(name.to_string(), t);
         }
@@ -126,7 +126,7 @@ pub(super) fn to_record(
 }
 
 fn is_standard(name: &str) -> bool {
-    PLAIN.contains(&name) || name == EMAIL || name == PHONE
+    PLAIN.contains(&name) || NAME_PARTS.contains(&name) || name == EMAIL || name == PHONE
 }
 
 /// `value` with its primary entry set to `new` (removed when `new` is empty), the others
