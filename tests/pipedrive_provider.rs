@@ -349,8 +349,8 @@ async fn a_full_page_in_one_second_is_paged_by_id_with_the_cursor_then_the_read_
     let last = fake
         .seen()
         .into_iter()
-        .filter(|s| s.path == "/api/v2/persons")
-        .last()
+        .rev()
+        .find(|s| s.path == "/api/v2/persons")
         .unwrap();
     assert_eq!(last.query["updated_since"], iso(T0 + 1000));
 }
