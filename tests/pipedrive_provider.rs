@@ -403,6 +403,13 @@ async fn an_incremental_read_ends_with_the_deletions_in_recents() {
         .flat_map(|p| p.records.iter().map(|r| (r.id.as_str(), r.archived)))
         .collect();
     assert_eq!(deleted, [("8", true), ("10", true)]);
+    for r in pages[1..].iter().flat_map(|p| &p.records) {
+        assert_eq!(
+            r.returned,
+            Some(Default::default()),
+            "a deletion names no property, so it clears none"
+        );
+    }
     let recents: Vec<Seen> = fake
         .seen()
         .into_iter()

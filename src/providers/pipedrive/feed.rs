@@ -247,10 +247,12 @@ impl Pipedrive {
             })
             .filter_map(|i| {
                 let id = id_of(i).or_else(|| id_of(&i["data"]))?;
+                // The change log's entry names no property: the deletion clears none.
                 Some(RemoteRecord {
                     id,
                     updated_at: parse_time(&i["data"]["update_time"]).unwrap_or(0),
                     archived: true,
+                    returned: Some(Default::default()),
                     ..RemoteRecord::default()
                 })
             })
