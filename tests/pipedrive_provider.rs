@@ -112,14 +112,24 @@ fn person_fields() -> Answer {
     )
 }
 
-/// A fake serving the catalogue and the v2 list over `persons`.
+/// A fake serving the catalogue, the v2 list over `persons` and an empty change log.
 fn catalogue_and_list(persons: Vec<Value>) -> Fake {
     Fake::start(move |req, _| match req.path.as_str() {
         "/api/v1/personFields" => person_fields(),
         "/api/v2/persons" => list(&persons, req),
+        "/api/v1/recents" => answer(
+            200,
+            json!({
+                "success": true, "data": [],
+                "additional_data": { "pagination": { "start": 0, "limit": 500, "more_items_in_collection": false } }
+            }),
+        ),
         other => panic!("unexpected {other}"),
     })
 }
+
+/// Thirty days, as long as Pipedrive keeps a deleted record.
+const DELETED_KEPT: i64 = 30 * 86_400_000;
 
 /// The v2 list over `persons` as Pipedrive serves it: `updated_since` (>=), `updated_until`
 /// (<), `ids`, sorted by `sort_by` then id, `limit`, and a `cursor` (here an offset).
@@ -206,7 +216,8 @@ async fn a_full_read_sends_the_token_as_a_header_and_names_custom_fields_from_th
     let fake = catalogue_and_list(persons);
     let pd = provider(&fake, 500);
     let pages = read_all(&pd, None).await;
-    assert_eq!(pages.len(), 1);
+    assert_eq!(pages.len(), 2, "the list, then the change log");
+    assert!(pages[1].records.is_empty());
     let r = &pages[0].records;
     assert_eq!(r.len(), 2);
     assert_eq!(r[0].id, "1");
@@ -217,14 +228,21 @@ async fn a_full_read_sends_the_token_as_a_header_and_names_custom_fields_from_th
     assert_eq!(r[0].props["pronouns"], "they/them");
     assert_eq!(r[0].updated_at, T0);
     assert_eq!(r[1].external_id, None);
-    // A full read starts the change log at its own start, on Pipedrive's clock.
+    // A full read reads the change log of the thirty days before its start (Pipedrive's
+    // clock), as long as Pipedrive keeps a deleted record, then starts the next read's at its
+    // own start.
     assert_eq!(
         checkpoint(&pages[0]),
+        json!({ "v": 1, "since": NOW + 1000 - OVERLAP, "deleted_since": NOW + 1000 - DELETED_KEPT })
+    );
+    assert_eq!(
+        checkpoint(&pages[1]),
         json!({ "v": 1, "since": NOW + 1000 - OVERLAP, "deleted_since": NOW + 1000 - OVERLAP })
     );
     assert_eq!(pd.clock_skew(), Some(1000));
     let seen = fake.seen();
-    assert_eq!(seen.len(), 2);
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[2].path, "/api/v1/recents");
     for s in &seen {
         assert_eq!(s.api_token.as_deref(), Some("pd-token"));
         assert_eq!(s.auth, None, "no bearer token");
@@ -328,7 +346,12 @@ async fn a_full_page_in_one_second_is_paged_by_id_with_the_cursor_then_the_read_
         assert_eq!(t.query["updated_until"], iso(T0 + 1000));
     }
     assert!(ties.iter().any(|t| t.query.contains_key("cursor")));
-    let last = fake.seen().into_iter().last().unwrap();
+    let last = fake
+        .seen()
+        .into_iter()
+        .rev()
+        .find(|s| s.path == "/api/v2/persons")
+        .unwrap();
     assert_eq!(last.query["updated_since"], iso(T0 + 1000));
 }
 
@@ -380,6 +403,13 @@ async fn an_incremental_read_ends_with_the_deletions_in_recents() {
         .flat_map(|p| p.records.iter().map(|r| (r.id.as_str(), r.archived)))
         .collect();
     assert_eq!(deleted, [("8", true), ("10", true)]);
+    for r in pages[1..].iter().flat_map(|p| &p.records) {
+        assert_eq!(
+            r.returned,
+            Some(Default::default()),
+            "a deletion names no property, so it clears none"
+        );
+    }
     let recents: Vec<Seen> = fake
         .seen()
         .into_iter()
@@ -460,8 +490,6 @@ async fn a_create_sends_the_v2_shape_with_the_local_id_in_the_custom_field_found
         post.body,
         json!({
             "name": "Ann Lee",
-            "first_name": "Ann",
-            "last_name": "Lee",
             "emails": [ { "value": "ann@x.test", "primary": true, "label": "work" } ],
             "phones": [ { "value": "+1", "primary": true, "label": "work" } ],
             "org_id": 41,
@@ -597,6 +625,40 @@ async fn an_update_patches_and_keeps_the_emails_that_are_not_primary() {
             "custom_fields": { CRMSYNC_KEY: "L5" }
         })
     );
+}
+
+#[tokio::test]
+async fn an_update_of_one_name_part_writes_the_whole_name_with_the_other_part_as_pipedrive_has_it()
+{
+    // v2 `PATCH /persons/{id}` takes `name`; `first_name` and `last_name` are only read.
+    let fake = Fake::start(
+        move |req, _| match (req.method.as_str(), req.path.as_str()) {
+            ("GET", "/api/v1/personFields") => person_fields(),
+            ("GET", "/api/v2/persons/5") => {
+                let mut p = person(5, T0, None);
+                p["name"] = json!("Ann Lee");
+                p["first_name"] = json!("Ann");
+                p["last_name"] = json!("Lee");
+                answer(200, json!({ "success": true, "data": p }))
+            }
+            ("PATCH", "/api/v2/persons/5") => answer(
+                200,
+                json!({ "success": true, "data": person(5, T0 + 1000, None) }),
+            ),
+            other => panic!("unexpected {other:?}"),
+        },
+    );
+    let pd = provider(&fake, 500);
+    let out = pd
+        .update(
+            ObjectKind::Contact,
+            &[write("L5", Some("5"), &[("last_name", "Smith")])],
+        )
+        .await
+        .unwrap();
+    assert_eq!(out[0].as_ref().unwrap().id, "5");
+    let patch = first(&fake, "PATCH");
+    assert_eq!(patch.body, json!({ "name": "Ann Smith" }));
 }
 
 #[tokio::test]

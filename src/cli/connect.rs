@@ -23,7 +23,7 @@ use super::{Context, Exit};
   crmsync connect hubspot --name ci --token-env HUBSPOT_TOKEN
   printf %s \"$TOKEN\" | crmsync connect hubspot --name ci --token-stdin")]
 pub struct Args {
-    /// The CRM: hubspot (Pipedrive and Salesforce are not built yet)
+    /// The CRM: hubspot or pipedrive (Salesforce is not built yet)
     pub provider: ProviderKind,
     /// The connection's name [default: the provider's name]
     #[arg(long)]

@@ -61,8 +61,8 @@ Environment:
   CRMSYNC_LOG           log filter, e.g. `crmsync=debug`
   NO_COLOR              disables colour";
 
-/// Keep contacts and companies the same in a local store and in HubSpot (activities are kept
-/// locally; Pipedrive and Salesforce are not built yet)
+/// Keep contacts and companies the same in a local store and in HubSpot or Pipedrive
+/// (activities are kept locally; Salesforce is not built yet)
 #[derive(Debug, Parser)]
 #[command(name = "crmsync", version, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {

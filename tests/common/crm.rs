@@ -58,6 +58,11 @@ pub trait TestCrm {
     fn provider(&self) -> &'static str;
     /// The config that points connection `name` at this sandbox.
     fn connection_config(&self, name: &str) -> String;
+    /// The field mappings connection `name` needs on top of the built-in ones (tables that
+    /// go after everything else of the connection).
+    fn connection_fields(&self, _name: &str) -> String {
+        String::new()
+    }
     /// Environment variables that give crmsync the credentials of connection `name`.
     fn credentials(&self, name: &str) -> Vec<(String, String)>;
     /// The environment variable and value that make crmsync read `size` records a page.
@@ -409,8 +414,9 @@ impl<C: TestCrm> Synced<C> {
     /// (`[[connections.crm.fields]]` and the like go after it).
     pub fn config(&self, extra: &str, in_connection: &str) {
         self.env.write_config(&format!(
-            "{extra}\n{}{in_connection}\n",
-            self.crm.connection_config(self.conn)
+            "{extra}\n{}{in_connection}\n{}",
+            self.crm.connection_config(self.conn),
+            self.crm.connection_fields(self.conn)
         ));
     }
 

@@ -150,6 +150,7 @@ fn to_run(out: Output) -> Run {
 pub mod crm;
 pub mod fake_http;
 pub mod keychain;
+pub mod pipedrive;
 pub mod snapshot;
 
 pub fn repo() -> &'static Path {

@@ -25,8 +25,9 @@
 //! page it is the lower bound of the next, less the overlap, so it never passes a record not
 //! yet read; after a complete read it is at least the read's start (the `Date` header of its
 //! first answer, Pipedrive's clock) less the overlap. `deleted_since` moves only with the
-//! change log, read after the list on incremental reads. A full read (no cursor) reads no
-//! change log: it starts the change log at its own start.
+//! change log, read after the list. An incremental read reads it from `deleted_since`; a full
+//! read (no cursor) from 30 days before its start, as long as Pipedrive keeps a deleted
+//! record, so that a record deleted since the last read is archived by a full read too.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -38,6 +39,9 @@ use crate::providers::http::{Method, Request, Response};
 use crate::providers::{ChangePage, ChangeQuery, ProviderError, RemoteRecord};
 
 const SECOND: Millis = 1000;
+/// How long Pipedrive keeps a deleted record before it is gone for good (30 days, DIGEST
+/// §2.7): how far back a full read reads the change log.
+const DELETED_KEPT: Millis = 30 * 86_400 * SECOND;
 
 /// The stored cursor.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -194,32 +198,24 @@ impl Pipedrive {
             .map_or(Millis::MIN, |c| c.since)
             .max(started - self.overlap)
             .max(t.newest.map_or(Millis::MIN, |n| n - self.overlap));
-        match t.old {
-            Some(old) => {
-                t.in_deleted = true;
-                t.log_since = old.deleted_since;
-                t.log_start = 0;
-                let checkpoint = cursor_text(Cursor {
-                    v: 1,
-                    since: t.list_since,
-                    deleted_since: old.deleted_since,
-                });
-                Ok(ChangePage {
-                    records,
-                    next: Some(token_text(&t)),
-                    checkpoint: Some(checkpoint),
-                })
-            }
-            None => Ok(ChangePage {
-                records,
-                next: None,
-                checkpoint: Some(cursor_text(Cursor {
-                    v: 1,
-                    since: t.list_since,
-                    deleted_since: started - self.overlap,
-                })),
-            }),
-        }
+        // The change log from the stored cursor's bound; on a full read, as far back as
+        // Pipedrive keeps deleted records, so that one deleted since the last read is seen.
+        let log_since = t
+            .old
+            .map_or(started - DELETED_KEPT, |old| old.deleted_since);
+        t.in_deleted = true;
+        t.log_since = log_since;
+        t.log_start = 0;
+        let checkpoint = cursor_text(Cursor {
+            v: 1,
+            since: t.list_since,
+            deleted_since: log_since,
+        });
+        Ok(ChangePage {
+            records,
+            next: Some(token_text(&t)),
+            checkpoint: Some(checkpoint),
+        })
     }
 
     /// One page of the change log: the records deleted since `log_since`.
@@ -251,10 +247,12 @@ impl Pipedrive {
             })
             .filter_map(|i| {
                 let id = id_of(i).or_else(|| id_of(&i["data"]))?;
+                // The change log's entry names no property: the deletion clears none.
                 Some(RemoteRecord {
                     id,
                     updated_at: parse_time(&i["data"]["update_time"]).unwrap_or(0),
                     archived: true,
+                    returned: Some(Default::default()),
                     ..RemoteRecord::default()
                 })
             })

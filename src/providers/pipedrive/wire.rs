@@ -3,7 +3,9 @@
 //!
 //! Properties are named as crmsync names them: the v2 field names (`name`, `first_name`,
 //! `last_name`, `org_id`, `owner_id`), `email` and `phone` for the primary entry of the
-//! `emails` / `phones` arrays, and a custom field by its catalogue name.
+//! `emails` / `phones` arrays, and a custom field by its catalogue name. A person's
+//! `first_name` and `last_name` are read only: v2 writes take the whole `name` (the
+//! `POST` and `PATCH /api/v2/persons` bodies have no name parts), which is made of them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,7 +17,9 @@ use crate::model::Millis;
 use crate::providers::{RecordError, RemoteRecord, UNKNOWN_PROPERTIES_CODE_PREFIX};
 
 /// Top-level properties read and written as they are.
-const PLAIN: &[&str] = &["name", "first_name", "last_name", "org_id", "owner_id"];
+const PLAIN: &[&str] = &["name", "org_id", "owner_id"];
+/// A person's name parts, read as they are and written as the `name` they make.
+pub(super) const NAME_PARTS: &[&str] = &["first_name", "last_name"];
 /// Properties written as integers (Pipedrive's v2 does not coerce strings to numbers).
 const INTEGER: &[&str] = &["org_id", "owner_id"];
 
@@ -88,7 +92,7 @@ pub(super) fn to_record(
 ) -> Option<RemoteRecord> {
     let id = id_of(v)?;
     let mut props = BTreeMap::new();
-    for &name in PLAIN {
+    for &name in PLAIN.iter().chain(NAME_PARTS) {
         if let Some(t) = text(&v[name]) {
             props.insert(name.to_string(), t);
         }
@@ -122,7 +126,7 @@ pub(super) fn to_record(
 }
 
 fn is_standard(name: &str) -> bool {
-    PLAIN.contains(&name) || name == EMAIL || name == PHONE
+    PLAIN.contains(&name) || NAME_PARTS.contains(&name) || name == EMAIL || name == PHONE
 }
 
 /// `value` with its primary entry set to `new` (removed when `new` is empty), the others
@@ -173,9 +177,28 @@ fn custom_value(field_type: &str, value: &str) -> Value {
     }
 }
 
+/// The name a person's parts in `props` make, each part not in `props` as `current` has it;
+/// `None` when `props` has no part.
+fn name_of_parts(props: &BTreeMap<String, String>, current: Option<&Value>) -> Option<String> {
+    if !NAME_PARTS.iter().any(|p| props.contains_key(*p)) {
+        return None;
+    }
+    let parts: Vec<String> = NAME_PARTS
+        .iter()
+        .filter_map(|p| {
+            props
+                .get(*p)
+                .cloned()
+                .or_else(|| current.and_then(|c| c[*p].as_str()).map(str::to_string))
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
+    Some(parts.join(" "))
+}
+
 /// The body of a v2 create or update writing `props` (and `external_id` into `crmsync_id`).
 /// `current` is the record as Pipedrive holds it, for the `emails` / `phones` entries that
-/// are not primary to be kept. A custom field the catalogue does not know refuses the write
+/// are not primary to be kept and the name part not written. A custom field the catalogue does not know refuses the write
 /// with an `unknown-properties:` code.
 pub(super) fn write_body(
     props: &BTreeMap<String, String>,
@@ -186,8 +209,15 @@ pub(super) fn write_body(
     let mut body = Map::new();
     let mut custom = Map::new();
     let mut unknown = Vec::new();
+    if !props.contains_key("name")
+        && let Some(name) = name_of_parts(props, current).filter(|n| !n.is_empty())
+    {
+        body.insert("name".into(), json!(name));
+    }
     for (name, value) in props {
-        if PLAIN.contains(&name.as_str()) {
+        if NAME_PARTS.contains(&name.as_str()) {
+            continue;
+        } else if PLAIN.contains(&name.as_str()) {
             let v = if value.is_empty() {
                 Value::Null
             } else if INTEGER.contains(&name.as_str()) {

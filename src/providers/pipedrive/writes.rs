@@ -15,7 +15,7 @@ use std::task::Poll;
 use serde_json::Value;
 
 use super::pacing::SEARCH;
-use super::wire::{id_of, to_record, write_body};
+use super::wire::{NAME_PARTS, id_of, to_record, write_body};
 use super::{EMAIL, EXTERNAL_ID, IDS_PER_READ, PHONE, Pipedrive, object_path};
 use crate::model::ObjectKind;
 use crate::providers::http::{Method, Request, Response};
@@ -224,8 +224,13 @@ impl Pipedrive {
                     };
                     let path = format!("{base}/{id}");
                     // The entries of `emails` / `phones` that are not primary are kept: the
-                    // arrays are written whole, so they are read first.
-                    let current = if w.props.contains_key(EMAIL) || w.props.contains_key(PHONE) {
+                    // arrays are written whole, so they are read first; so is a name one
+                    // part of which is written.
+                    let current = if [EMAIL, PHONE]
+                        .iter()
+                        .chain(NAME_PARTS)
+                        .any(|p| w.props.contains_key(*p))
+                    {
                         let resp = match self
                             .http
                             .send(Request::new(Method::Get, path.clone()).record(id))

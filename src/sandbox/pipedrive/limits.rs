@@ -145,6 +145,8 @@ pub fn token_cost(method: &str, version: &str, segs: &[&str]) -> u64 {
     match (version, method, segs) {
         // API v2 records and fields: list 10, one 1, create/update 5, delete 3.
         ("v2", "GET", [_]) => 10,
+        // A search 20.
+        ("v2", "GET", [_, "search"]) => 20,
         ("v2", "GET", [_, _]) => 1,
         ("v2", "POST", [_]) | ("v2", "PATCH", [_, _]) => 5,
         ("v2", "DELETE", [_, _]) => 3,

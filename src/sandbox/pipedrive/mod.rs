@@ -17,6 +17,7 @@
 //! |---|---|---|---|---|
 //! | GET | `/api/v2/{kind}` | a page of live records (`limit` ≤ 500, `cursor`, `ids`, `owner_id`, `org_id`, `person_id`, `deal_id`, `done`, `updated_since`, `updated_until`, `sort_by`, `sort_direction`, `custom_fields`) | 10 | `records.rs` |
 //! | POST | `/api/v2/{kind}` | create one record; 200 with it | 5 | `records.rs` |
+//! | GET | `/api/v2/{persons\|organizations}/search` | live records matching `term` (`fields`, `exact_match`, `limit`, `cursor`) | 20 | `search.rs` |
 //! | GET | `/api/v2/{kind}/{id}` | one record | 1 | `records.rs` |
 //! | PATCH | `/api/v2/{kind}/{id}` | update one record; 200 with it | 5 | `records.rs` |
 //! | DELETE | `/api/v2/{kind}/{id}` | mark it deleted; 200 `{id}` | 3 | `records.rs` |
@@ -43,7 +44,8 @@
 //! # Not served yet
 //!
 //! OAuth's refresh-token idle expiry and PKCE; v2 field
-//! update and delete and the option endpoints; search; followers; merges; deals, leads and
+//! update and delete and the option endpoints; the search of other kinds and the item search;
+//! followers; merges; deals, leads and
 //! the other kinds; webhooks; `POST /v1/activityTypes`; v1 field update and delete; the list
 //! parameters `filter_id`, `include_fields` and a person's `deal_id` (accepted, ignored);
 //! contact-sync attributes (`postal_address`, `notes`, `im`, `birthday`, `job_title`: the
@@ -64,6 +66,7 @@ mod limits;
 mod oauth;
 mod records;
 mod route;
+mod search;
 mod store;
 mod v1;
 mod values;
@@ -326,6 +329,19 @@ impl SandboxServer<Pipedrive> {
     /// Adds a custom field as an admin would in the settings; returns its 40-character key.
     pub fn add_field(&self, kind: &str, body: &Value) -> anyhow::Result<String> {
         admin::user_add_field(self.shared(), kind, body).map(|f| f.key)
+    }
+
+    /// The custom fields of `kind` (`persons`, ...) as an admin sees them in the settings:
+    /// name → 40-character key.
+    pub fn custom_field_keys(&self, kind: &str) -> BTreeMap<String, String> {
+        let Some(kind) = Kind::from_v2(kind) else {
+            return BTreeMap::new();
+        };
+        self.shared().api.lock().fields[&kind]
+            .iter()
+            .filter(|f| f.custom)
+            .map(|f| (f.name.clone(), f.key.clone()))
+            .collect()
     }
 
     /// Every record (deleted too), by kind, in its v2 shape.

@@ -12,7 +12,7 @@
 use super::errors::{no_route, unauthorized};
 use super::store::Company;
 use super::store::Kind;
-use super::{Shared, fields_v2, limits, oauth, records, v1};
+use super::{Shared, fields_v2, limits, oauth, records, search, v1};
 use crate::sandbox::http::{HttpRequest, HttpResponse};
 
 /// Splits a path into the API version and the segments after it.
@@ -52,6 +52,7 @@ pub fn route(shared: &Shared, req: &HttpRequest) -> Option<HttpResponse> {
         ("v2", [k]) => {
             Kind::from_v2(k).and_then(|kind| records::route(&mut co, now, me, req, kind, None))
         }
+        ("v2", [k, "search"]) => Kind::from_v2(k).and_then(|kind| search::route(&co, kind, req)),
         ("v2", [k, id]) => {
             Kind::from_v2(k).and_then(|kind| records::route(&mut co, now, me, req, kind, Some(id)))
         }

@@ -1148,3 +1148,57 @@ fn oauth_codes_become_tokens_that_call_the_api_until_they_expire() {
         "OAuth bodies carry secrets and are not logged"
     );
 }
+
+#[test]
+fn a_search_finds_live_records_by_a_custom_value_exactly_or_by_part_of_a_name() {
+    let sb = start();
+    let key = add_person_field(&sb, json!({"name": "crmsync_id", "field_type": "varchar"}))["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let made = |name: &str, local: &str| {
+        let r = api(
+            &sb,
+            "POST",
+            "/api/v2/persons",
+            Some(json!({"name": name, "custom_fields": {key.as_str(): local}})),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["data"]["id"].as_i64().unwrap()
+    };
+    let ann = made("Ann Lee", "L-1");
+    let gone = made("Ann Gone", "L-1");
+    made("Bob Stone", "L-10");
+    assert_eq!(
+        api(&sb, "DELETE", &format!("/api/v2/persons/{gone}"), None).status,
+        200
+    );
+
+    let r = api(
+        &sb,
+        "GET",
+        "/api/v2/persons/search?term=l-1&fields=custom_fields&exact_match=true",
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let items = r.body["data"]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "exactly, deleted ones left out: {}", r.body);
+    assert_eq!(items[0]["item"]["id"], ann);
+    assert_eq!(items[0]["item"]["type"], "person");
+
+    let r = api(
+        &sb,
+        "GET",
+        "/api/v2/persons/search?term=St&fields=name",
+        None,
+    );
+    let names: Vec<&str> = r.body["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["item"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Bob Stone"]);
+    let short = api(&sb, "GET", "/api/v2/persons/search?term=S", None);
+    assert_eq!(short.status, 400, "{}", short.body);
+}
