@@ -227,12 +227,4 @@ scenarios_for!(pipedrive, PipedriveCrm, skip: [
     newest_wins_takes_the_later_edit_whichever_side_it_was,
     apply_lists_a_planned_record_the_crm_changed_after_the_plan,
     a_saved_plan_is_applied_and_a_record_that_moved_is_planned_again,
-    // BUG: a Pipedrive write that keeps failing with 5xx or a dropped connection through its
-    // attempts (or is refused in an outage) is stored as a record failure, which later syncs
-    // leave to `crmsync retry`: reruns through faults never come clean, and a run in an
-    // outage exits 3 instead of stopping with an error (HubSpot's batch calls fail the run
-    // instead, and the next run resumes them).
-    a_first_sync_that_pulls_and_pushes_at_once_through_faults_ends_with_each_contact_once,
-    with_a_fifth_of_calls_failing_reruns_reach_the_fault_free_result,
-    runs_killed_at_every_write_resume_without_duplicates_or_lost_edits,
 ]);

@@ -48,33 +48,45 @@ async fn join_all<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
     out.into_iter().flatten().collect()
 }
 
-/// A record's refusal from a final answer.
-fn refusal(p: &Pipedrive, resp: &Response) -> RecordError {
-    RecordError {
-        message: p.http.error_text(&resp.body),
-        code: Some(resp.status.to_string()),
-        retryable: resp.status == 429 || resp.status >= 500,
-        kind: Default::default(),
-    }
+/// Whether an answer is Pipedrive failing (a rate limit or a server error that retries did
+/// not cure) rather than Pipedrive refusing the record.
+fn failing(status: u16) -> bool {
+    status == 429 || status >= 500
 }
 
-/// A refusal from an error of the whole call that concerns this record only (an answer
-/// retries did not cure, a network failure); anything else (budget, credentials) fails the
-/// whole write.
+/// A record's refusal from a final answer. Pipedrive failing is not a refusal: it fails the
+/// whole write, as a HubSpot batch call that fails does, so the run stops with the write
+/// journalled and the next run resumes it (a create is looked up by its `crmsync_id` first),
+/// instead of a record failure that waits for `crmsync retry`.
+fn refusal(p: &Pipedrive, resp: &Response) -> Result<RecordError, ProviderError> {
+    let message = p.http.error_text(&resp.body);
+    if failing(resp.status) {
+        return Err(ProviderError::Api {
+            crm: "Pipedrive",
+            connection: p.http.connection().to_string(),
+            status: resp.status,
+            message,
+        });
+    }
+    Ok(RecordError {
+        message,
+        code: Some(resp.status.to_string()),
+        retryable: false,
+        kind: Default::default(),
+    })
+}
+
+/// A refusal from an error of the whole call that concerns this record only (a refusal
+/// retries did not change); Pipedrive or the network failing, and anything else (budget,
+/// credentials), fails the whole write (see [`refusal`]).
 fn record_failure(e: ProviderError) -> Result<RecordError, ProviderError> {
     match e {
         ProviderError::Api {
             status, message, ..
-        } => Ok(RecordError {
+        } if !failing(status) => Ok(RecordError {
             message,
             code: Some(status.to_string()),
-            retryable: status == 429 || status >= 500,
-            kind: Default::default(),
-        }),
-        ProviderError::Network { message, .. } => Ok(RecordError {
-            message,
-            code: None,
-            retryable: true,
+            retryable: false,
             kind: Default::default(),
         }),
         other => Err(other),
@@ -169,7 +181,7 @@ impl Pipedrive {
         catalogue: &super::catalogue::Catalogue,
         wanted: &[String],
     ) -> Result<Result<RemoteRecord, RecordError>, ProviderError> {
-        let mut last = None;
+        let mut last: Option<ProviderError> = None;
         for attempt in 0..CREATE_ATTEMPTS {
             if attempt > 0 {
                 let found = self
@@ -189,18 +201,21 @@ impl Pipedrive {
                         .record_from(&resp, catalogue, wanted, "a create")
                         .map(Ok);
                 }
-                Ok(resp) if resp.status >= 500 => last = Some(refusal(self, &resp)),
-                Ok(resp) => return Ok(Err(refusal(self, &resp))),
-                Err(e @ ProviderError::Network { .. }) => last = Some(record_failure(e)?),
-                Err(e) => return Ok(Err(record_failure(e)?)),
+                // Pipedrive or the network failing: looked up, then sent again.
+                Ok(resp) => match refusal(self, &resp) {
+                    Ok(refused) => return Ok(Err(refused)),
+                    Err(e) => last = Some(e),
+                },
+                Err(e) => match record_failure(e) {
+                    Ok(refused) => return Ok(Err(refused)),
+                    Err(e @ (ProviderError::Network { .. } | ProviderError::Api { .. })) => {
+                        last = Some(e)
+                    }
+                    Err(e) => return Err(e),
+                },
             }
         }
-        Ok(Err(last.unwrap_or_else(|| RecordError {
-            message: "the create was not answered".into(),
-            code: None,
-            retryable: true,
-            kind: Default::default(),
-        })))
+        Err(last.unwrap_or_else(|| ProviderError::Other("the create was not answered".into())))
     }
 
     pub(super) async fn update_records(
@@ -240,7 +255,7 @@ impl Pipedrive {
                             Err(e) => return Ok(Err(record_failure(e)?)),
                         };
                         if !resp.is_success() {
-                            return Ok(Err(refusal(self, &resp)));
+                            return Ok(Err(refusal(self, &resp)?));
                         }
                         let v: Value = self.parse(&resp, "a read")?;
                         Some(v["data"].clone())
@@ -258,7 +273,7 @@ impl Pipedrive {
                         Ok(resp) if resp.is_success() => self
                             .record_from(&resp, catalogue, &wanted, "an update")
                             .map(Ok),
-                        Ok(resp) => Ok(Err(refusal(self, &resp))),
+                        Ok(resp) => Ok(Err(refusal(self, &resp)?)),
                         Err(e) => Ok(Err(record_failure(e)?)),
                     }
                 }
@@ -284,7 +299,7 @@ impl Pipedrive {
                         Ok(resp) if resp.is_success() || matches!(resp.status, 404 | 410) => {
                             Ok(Ok(()))
                         }
-                        Ok(resp) => Ok(Err(refusal(self, &resp))),
+                        Ok(resp) => Ok(Err(refusal(self, &resp)?)),
                         Err(e) => Ok(Err(record_failure(e)?)),
                     }
                 }
