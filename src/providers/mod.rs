@@ -289,6 +289,21 @@ pub enum ProviderError {
     Other(String),
 }
 
+/// The change-feed page size a test asks for (`CRMSYNC_TEST_SEARCH_LIMIT`, from 1 to `max`),
+/// so that a few records span several pages; never in a release build.
+#[cfg(feature = "test-seams")]
+pub(crate) fn test_page_size(max: usize) -> Option<usize> {
+    std::env::var(crate::env::TEST_SEARCH_LIMIT)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| (1..=max).contains(n))
+}
+
+#[cfg(not(feature = "test-seams"))]
+pub(crate) fn test_page_size(_max: usize) -> Option<usize> {
+    None
+}
+
 /// A property in the CRM's field catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteField {

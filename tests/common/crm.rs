@@ -316,16 +316,7 @@ impl TestCrm for HubSpotCrm {
     }
 
     fn request_log(&self) -> Vec<Call> {
-        self.sandbox
-            .request_log()
-            .into_iter()
-            .map(|r| Call {
-                write: hubspot_write(&r.method, &r.path),
-                method: r.method,
-                path: r.path,
-                status: r.status,
-            })
-            .collect()
+        calls(self.sandbox.request_log(), hubspot_write)
     }
 
     fn clear_request_log(&self) {
@@ -333,20 +324,11 @@ impl TestCrm for HubSpotCrm {
     }
 
     fn fail_calls(&self, rate: f64) {
-        self.sandbox.set_faults(FaultOptions {
-            rate_429: rate,
-            rate_500: rate,
-            rate_502_503: rate,
-            drop_rate: rate,
-            ..FaultOptions::default()
-        });
+        self.sandbox.set_faults(failing_calls(rate));
     }
 
     fn refuse_writes_after(&self, writes: Option<u64>) {
-        self.sandbox.set_faults(FaultOptions {
-            fail_after_writes: writes,
-            ..FaultOptions::default()
-        });
+        self.sandbox.set_faults(refusing_writes_after(writes));
     }
 
     fn now_ms(&self) -> i64 {
@@ -633,4 +615,38 @@ pub fn contact(i: usize) -> Record {
             ("lifecycle_stage", "lead"),
         ],
     )
+}
+
+/// A sandbox's request log as calls, `is_write(method, path)` telling the writes.
+pub fn calls(
+    log: Vec<crmsync::sandbox::LoggedRequest>,
+    is_write: impl Fn(&str, &str) -> bool,
+) -> Vec<Call> {
+    log.into_iter()
+        .map(|r| Call {
+            write: is_write(&r.method, &r.path),
+            method: r.method,
+            path: r.path,
+            status: r.status,
+        })
+        .collect()
+}
+
+/// Faults at `rate` of every kind a sandbox injects: 429, 500, 502/503 and dropped connections.
+pub fn failing_calls(rate: f64) -> FaultOptions {
+    FaultOptions {
+        rate_429: rate,
+        rate_500: rate,
+        rate_502_503: rate,
+        drop_rate: rate,
+        ..FaultOptions::default()
+    }
+}
+
+/// Every write refused after `writes` more (none: writes succeed again).
+pub fn refusing_writes_after(writes: Option<u64>) -> FaultOptions {
+    FaultOptions {
+        fail_after_writes: writes,
+        ..FaultOptions::default()
+    }
 }

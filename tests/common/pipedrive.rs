@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crmsync::model::ObjectKind;
-use crmsync::sandbox::FaultOptions;
 use crmsync::sandbox::pipedrive::{EditBefore, PipedriveOptions, PipedriveSandbox};
 use serde_json::{Map, Value, json};
 
-use super::crm::{Call, CrmRecord, TestCrm, token_var};
+use super::crm::{
+    Call, CrmRecord, TestCrm, calls, failing_calls, refusing_writes_after, token_var,
+};
 
 /// The custom fields an admin adds to the company: kind, crmsync's field (and the custom
 /// field's name).
@@ -308,16 +309,9 @@ impl TestCrm for PipedriveCrm {
     }
 
     fn request_log(&self) -> Vec<Call> {
-        self.sandbox
-            .request_log()
-            .into_iter()
-            .map(|r| Call {
-                write: matches!(r.method.as_str(), "POST" | "PATCH" | "PUT" | "DELETE"),
-                method: r.method,
-                path: r.path,
-                status: r.status,
-            })
-            .collect()
+        calls(self.sandbox.request_log(), |method, _| {
+            matches!(method, "POST" | "PATCH" | "PUT" | "DELETE")
+        })
     }
 
     fn clear_request_log(&self) {
@@ -325,20 +319,11 @@ impl TestCrm for PipedriveCrm {
     }
 
     fn fail_calls(&self, rate: f64) {
-        self.sandbox.set_faults(FaultOptions {
-            rate_429: rate,
-            rate_500: rate,
-            rate_502_503: rate,
-            drop_rate: rate,
-            ..FaultOptions::default()
-        });
+        self.sandbox.set_faults(failing_calls(rate));
     }
 
     fn refuse_writes_after(&self, writes: Option<u64>) {
-        self.sandbox.set_faults(FaultOptions {
-            fail_after_writes: writes,
-            ..FaultOptions::default()
-        });
+        self.sandbox.set_faults(refusing_writes_after(writes));
     }
 
     fn now_ms(&self) -> i64 {

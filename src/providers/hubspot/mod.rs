@@ -72,25 +72,11 @@ pub struct HubSpotOptions {
     pub search_per_second: u32,
 }
 
-/// The search page size a test asks for (`CRMSYNC_TEST_SEARCH_LIMIT`); never in a release build.
-#[cfg(feature = "test-seams")]
-fn test_search_limit() -> Option<usize> {
-    std::env::var(crate::env::TEST_SEARCH_LIMIT)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| (1..=SEARCH_LIMIT).contains(n))
-}
-
-#[cfg(not(feature = "test-seams"))]
-fn test_search_limit() -> Option<usize> {
-    None
-}
-
 impl Default for HubSpotOptions {
     fn default() -> Self {
         HubSpotOptions {
             http: HttpOptions::from_env(),
-            search_limit: test_search_limit().unwrap_or(SEARCH_LIMIT),
+            search_limit: super::test_page_size(SEARCH_LIMIT).unwrap_or(SEARCH_LIMIT),
             list_limit: LIST_LIMIT,
             archive_scan_interval: ARCHIVE_SCAN_INTERVAL_MS,
             search_per_second: SEARCHES_PER_SECOND,

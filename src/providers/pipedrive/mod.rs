@@ -67,25 +67,11 @@ pub struct PipedriveOptions {
     pub write_concurrency: usize,
 }
 
-/// The feed page size a test asks for (`CRMSYNC_TEST_SEARCH_LIMIT`); never in a release build.
-#[cfg(feature = "test-seams")]
-fn test_list_limit() -> Option<usize> {
-    std::env::var(crate::env::TEST_SEARCH_LIMIT)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| (1..=LIST_LIMIT).contains(n))
-}
-
-#[cfg(not(feature = "test-seams"))]
-fn test_list_limit() -> Option<usize> {
-    None
-}
-
 impl Default for PipedriveOptions {
     fn default() -> Self {
         PipedriveOptions {
             http: HttpOptions::from_env(),
-            list_limit: test_list_limit().unwrap_or(LIST_LIMIT),
+            list_limit: super::test_page_size(LIST_LIMIT).unwrap_or(LIST_LIMIT),
             write_concurrency: WRITE_CONCURRENCY,
         }
     }
