@@ -28,7 +28,10 @@
 //! [`RemoteSide::field_updated_at`] where the CRM gave a per-field time, else the remote
 //! record's `updated_at`; locally [`PlanItem::local_field_updated_at`] where the engine
 //! found one, else the local record's `updated_at`. **A tie goes to the local value**, since
-//! the local store is the hub every connection is fed from. The [`Conflict`] row keeps the two
+//! the local store is the hub every connection is fed from. A CRM whose times are to the
+//! second (Pipedrive) stamps an edit with the start of its second, so a local edit made within
+//! that second compares as later: an order the clocks cannot tell is the tie, and keeps the
+//! local value; a CRM edit a second or more after the local one wins. The [`Conflict`] row keeps the two
 //! times that were compared. Record times alone decide wrongly when a record was touched for
 //! another reason after an old edit of the field, so the engine plans a page, and for the
 //! records whose plan holds a `newest-wins` conflict it looks up the per-field times (the

@@ -15,7 +15,8 @@ use crate::model::{ObjectKind, RecordId};
 
 pub const PLAN_FORMAT: &str = "crmsync-plan";
 /// The version of the plan files this build writes and applies.
-pub const PLAN_VERSION: u32 = 3;
+/// 4: a remote version is the record's fingerprint (time and values), no longer its time.
+pub const PLAN_VERSION: u32 = 4;
 
 /// A plan saved by `sync --plan FILE` (its JSON shape).
 #[derive(Debug, Serialize, Deserialize)]
@@ -26,7 +27,9 @@ pub struct PlanFile {
     pub created_at: String,
     pub full: bool,
     pub plans: Vec<Plan>,
-    /// Connection → object → remote id → the remote `updated_at` the plan was made against.
+    /// Connection → object → remote id → the remote version the plan was made against: a
+    /// fingerprint of the record's modification time and values
+    /// ([`RemoteRecord::fingerprint`](crate::providers::RemoteRecord::fingerprint)).
     pub remote_versions: BTreeMap<String, BTreeMap<ObjectKind, BTreeMap<String, i64>>>,
     /// The state file the plan was made against (its `state_id`).
     pub state_id: String,

@@ -112,6 +112,30 @@ pub struct RemoteRecord {
     pub returned: Option<BTreeSet<String>>,
 }
 
+impl RemoteRecord {
+    /// A fingerprint of the record as read: its modification time, whether it is archived, and
+    /// every value. A plan keeps it to tell whether the record moved before `apply`: a CRM
+    /// whose times are to the second (Pipedrive) keeps `updated_at` through a second edit made
+    /// in the same second, so the time alone cannot say.
+    pub fn fingerprint(&self) -> i64 {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(self.updated_at.to_le_bytes());
+        h.update([u8::from(self.archived)]);
+        for (k, v) in &self.props {
+            // Lengths first, so no two records' values run together into the same bytes.
+            h.update((k.len() as u64).to_le_bytes());
+            h.update(k.as_bytes());
+            h.update((v.len() as u64).to_le_bytes());
+            h.update(v.as_bytes());
+        }
+        let digest = h.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        i64::from_le_bytes(first)
+    }
+}
+
 /// Per-property modification times of some records: remote id → remote property → time.
 pub type FieldTimes = BTreeMap<String, BTreeMap<String, Millis>>;
 

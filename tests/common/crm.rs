@@ -103,6 +103,17 @@ pub trait TestCrm {
     /// `None` lifts it.
     fn refuse_writes_after(&self, writes: Option<u64>);
 
+    /// The least time between two edits that the CRM's record times keep in order (HubSpot's
+    /// are to the millisecond, Pipedrive's to the second), with room to spare.
+    fn clock_step(&self) -> Duration {
+        Duration::from_millis(20)
+    }
+    /// Waits [`clock_step`](Self::clock_step), so an edit made next is later on the CRM's
+    /// clock too.
+    fn tick(&self) {
+        std::thread::sleep(self.clock_step());
+    }
+
     /// The CRM's clock, in epoch ms.
     fn now_ms(&self) -> i64;
     fn set_clock_ms(&self, ms: i64);

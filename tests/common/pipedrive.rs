@@ -139,6 +139,11 @@ fn entry(value: &str, label: &str) -> Value {
 }
 
 impl TestCrm for PipedriveCrm {
+    /// Pipedrive's `update_time` is to the second.
+    fn clock_step(&self) -> Duration {
+        Duration::from_millis(1_100)
+    }
+
     fn start() -> Self {
         let sandbox = PipedriveSandbox::start(PipedriveOptions {
             burst_limit: 1_000_000,

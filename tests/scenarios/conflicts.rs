@@ -19,11 +19,11 @@ fn both_sides_edited<C: TestCrm>(w: &Synced<C>, remote_later: bool) -> (RecordId
     };
     if remote_later {
         w.edit_local(&c.id, &[("last_name", "FromLocal")]);
-        tick();
+        w.crm.tick();
         edit_remote();
     } else {
         edit_remote();
-        tick();
+        w.crm.tick();
         w.edit_local(&c.id, &[("last_name", "FromLocal")]);
     }
     (c.id, rid)
@@ -73,6 +73,38 @@ pub fn newest_wins_takes_the_later_edit_whichever_side_it_was<C: TestCrm>() {
         assert_eq!(l.as_deref(), Some(expected), "remote later: {remote_later}");
         assert_eq!(r.as_deref(), Some(expected), "remote later: {remote_later}");
     }
+}
+
+/// A CRM edit made 20 ms after a local one: a CRM whose clock orders them (HubSpot's, to the
+/// millisecond) wins; one whose clock cannot (Pipedrive's, to the second) stamps it with the
+/// start of the second both edits fall in, and the tie keeps the local value.
+pub fn newest_wins_takes_an_order_the_clocks_cannot_tell_as_a_tie<C: TestCrm>() {
+    let w = Synced::<C>::start();
+    let c = contact(8);
+    w.save_local(std::slice::from_ref(&c));
+    w.sync().ok();
+    let rid = w.remote_id(Contact, &c.id);
+    // Both edits well inside one second of this machine's clock (the sandbox's, unskewed).
+    while !(100..700).contains(&now_ms().rem_euclid(1_000)) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    w.edit_local(&c.id, &[("last_name", "FromLocal")]);
+    tick();
+    w.crm.edit(
+        Contact,
+        &rid,
+        &[("last_name", "FromCrm"), ("job_title", "Remote Title")],
+    );
+    w.sync().ok();
+    let expected = if w.crm.clock_step() > std::time::Duration::from_secs(1) {
+        "FromLocal"
+    } else {
+        "FromCrm"
+    };
+    let (l, r) = after_conflict(&w, &c.id, &rid);
+    assert_eq!(l.as_deref(), Some(expected));
+    assert_eq!(r.as_deref(), Some(expected));
+    w.assert_sync_writes_nothing();
 }
 
 pub fn manual_holds_the_field_until_one_side_takes_the_others_value<C: TestCrm>() {

@@ -280,14 +280,14 @@ impl<'a> Session<'a> {
         Ok(None)
     }
 
-    /// Keeps the remote version of each record read for plans (`--dry-run`, `--plan`) and
+    /// Keeps the remote version (its [`RemoteRecord::fingerprint`]) of each record read for plans (`--dry-run`, `--plan`) and
     /// for runs limited to some records (`apply` compares them with the plan's); a full run
     /// keeps none, so its memory does not grow with the read.
     fn keep_versions(&mut self, object: ObjectKind, records: &[RemoteRecord]) {
         if self.opts.dry_run || self.opts.only.is_some() {
             let versions = self.versions.entry(object).or_default();
             for r in records {
-                versions.insert(r.id.clone(), r.updated_at);
+                versions.insert(r.id.clone(), r.fingerprint());
             }
         }
     }

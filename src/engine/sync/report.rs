@@ -101,7 +101,8 @@ pub struct SyncReport {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// The remote version of each record the plans touch: connection → object → remote id →
-    /// `updated_at` (for `crmsync apply`).
+    /// its [`RemoteRecord::fingerprint`](crate::providers::RemoteRecord::fingerprint) (for
+    /// `crmsync apply`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub remote_versions: BTreeMap<String, BTreeMap<ObjectKind, BTreeMap<String, i64>>>,
 }

@@ -139,6 +139,24 @@ impl Response {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
+
+    /// The CRM's clock from the answer's `Date` header, against this machine's `now`:
+    /// `(date, skew)`, the header's time and how far the CRM's clock is ahead (negative:
+    /// behind). The header has whole seconds, so the CRM's clock was somewhere in the second
+    /// after `date`: the skew is taken from the middle of it, and one that second cannot tell
+    /// from none counts as none (else every time of a CRM on the same clock would be moved by
+    /// up to a second, and `newest-wins` would order edits a moment apart by that error).
+    pub fn crm_clock(&self, now: crate::model::Millis) -> Option<(i64, i64)> {
+        let date = self
+            .headers
+            .get(reqwest::header::DATE)?
+            .to_str()
+            .ok()
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())?
+            .timestamp_millis();
+        let skew = date + 500 - now;
+        Some((date, if skew.abs() < 1000 { 0 } else { skew }))
+    }
 }
 
 /// A CRM client shared by one provider.

@@ -212,17 +212,7 @@ impl HubSpot {
     /// ([`Provider::clock_skew`](crate::providers::Provider::clock_skew)), and the read's start
     /// when this is its first search.
     fn note_crm_clock(&self, resp: &Response, t: &mut PageToken) {
-        if let Some(at) = resp
-            .headers
-            .get(reqwest::header::DATE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
-            .map(|d| d.timestamp_millis())
-        {
-            // The header has whole seconds: HubSpot's clock was somewhere in the second
-            // after `at`. A difference that second cannot tell from none counts as none.
-            let skew = at + 500 - self.clock.now();
-            let skew = if skew.abs() < 1000 { 0 } else { skew };
+        if let Some((at, skew)) = resp.crm_clock(self.clock.now()) {
             *self.skew.lock().unwrap_or_else(|e| e.into_inner()) = Some(skew);
             t.crm_started_at.get_or_insert(at);
         }

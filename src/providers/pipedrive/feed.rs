@@ -326,19 +326,13 @@ impl Pipedrive {
     /// Notes Pipedrive's clock from an answer's `Date` header: the read's start (first answer)
     /// and the skew.
     fn note_crm_clock(&self, resp: &Response, t: &mut PageToken) {
-        let Some(date) = resp
-            .headers
-            .get(reqwest::header::DATE)
-            .and_then(|d| d.to_str().ok())
-            .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
-            .map(|d| d.timestamp_millis())
-        else {
+        let Some((date, skew)) = resp.crm_clock(self.clock.now()) else {
             return;
         };
         if t.crm_started_at.is_none() {
             t.crm_started_at = Some(date);
         }
-        *self.skew.lock().unwrap_or_else(|e| e.into_inner()) = Some(date - self.clock.now());
+        *self.skew.lock().unwrap_or_else(|e| e.into_inner()) = Some(skew);
     }
 
     /// Where the read stands: the continuation of `query.page`, or a new read from the stored
