@@ -133,6 +133,14 @@ fn first_sync_imports_hubspot_contacts_and_companies_with_their_association() {
     hs.sync().ok();
     // Reading HubSpot into an empty store writes nothing back to HubSpot.
     assert_eq!(hs.write_calls(), Vec::<String>::new());
+    // The owners are read once, though contacts and companies both have an owner property.
+    let owner_reads = hs
+        .sandbox()
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/crm/v3/owners"))
+        .count();
+    assert_eq!(owner_reads, 1);
     // Each contact's primary company comes with the contact: no association is read.
     assert_eq!(hs.association_calls(), Vec::<String>::new());
 

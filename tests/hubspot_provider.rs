@@ -111,6 +111,7 @@ fn query(object: ObjectKind, since: Option<String>, page: Option<String>) -> Cha
         object,
         since,
         page,
+        has_links: true,
     }
 }
 
@@ -528,6 +529,33 @@ async fn a_full_read_also_lists_archived_records_and_stamps_the_scan() {
         cp["since"],
         json!(NOW - crmsync::providers::DEFAULT_OVERLAP_MS)
     );
+}
+
+#[tokio::test]
+async fn with_nothing_linked_a_full_read_lists_no_archived_records_and_counts_the_scan_done() {
+    let fake = Fake::start(|req, _| {
+        assert!(
+            req.path.ends_with("/search"),
+            "only the search: {} {}",
+            req.method,
+            req.path
+        );
+        answer(
+            200,
+            json!({ "total": 1, "results": [contact("1", NOW - 5000, json!({}))] }),
+        )
+        .header("Date", &http_date(NOW))
+    });
+    let s = setup(&fake, None, |_| {});
+    let q = ChangeQuery {
+        has_links: false,
+        ..query(ObjectKind::Contact, None, None)
+    };
+    let p = s.hs.changes(&q, &["email".into()]).await.unwrap();
+    assert!(p.next.is_none(), "the read ends with the search");
+    assert_eq!(p.records.len(), 1);
+    let cp: Value = serde_json::from_str(&p.checkpoint.unwrap()).unwrap();
+    assert_eq!(cp["archive_scan"], json!(NOW));
 }
 
 #[tokio::test]

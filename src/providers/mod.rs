@@ -159,6 +159,11 @@ pub struct ChangeQuery {
     pub since: Option<String>,
     /// Continuation token from the previous page of the same read.
     pub page: Option<String>,
+    /// Whether the connection has any record of this object linked (live or retired). With
+    /// none, a record archived in the CRM concerns nothing here, so a provider may skip
+    /// reading its archives or deletions (HubSpot's archived list, Pipedrive's change log)
+    /// and count them as read up to now.
+    pub has_links: bool,
 }
 
 /// One record to write.

@@ -161,6 +161,7 @@ impl<'a> Session<'a> {
         let full_read = since.is_none();
         self.reporter.step(&self.p.name, object, "reading", None);
         let linked = self.store.count_live_links(&self.p.name, object)? as usize;
+        let has_links = self.store.count_links(&self.p.name, object)? > 0;
         // Each page is planned and carried out as it arrives, so memory stays flat however
         // large the read. Pages whose plan archives anything wait until the read is complete:
         // the archive gate must see every archive before any is carried out.
@@ -175,6 +176,7 @@ impl<'a> Session<'a> {
                 object,
                 since: since.clone(),
                 page: page.take(),
+                has_links,
             };
             let got = self.p.provider.changes(&query, &props).await?;
             // A mapped property the answer leaves out no longer exists in the CRM: its field is

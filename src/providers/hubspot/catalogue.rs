@@ -180,8 +180,17 @@ impl HubSpot {
     }
 
     /// The portal's active owners that have an email, as options of the owner property (the
-    /// email the label, the owner's id the value): `GET /crm/v3/owners`, 100 a page.
+    /// email the label, the owner's id the value), read once: contacts and companies both
+    /// have an owner property, and one run's owners are the same for both.
     async fn owners(&self) -> Result<Vec<FieldOption>, ProviderError> {
+        self.owners
+            .get_or_try_init(|| self.read_owners())
+            .await
+            .cloned()
+    }
+
+    /// `GET /crm/v3/owners`, 100 a page.
+    async fn read_owners(&self) -> Result<Vec<FieldOption>, ProviderError> {
         let mut out = Vec::new();
         let mut after: Option<String> = None;
         loop {

@@ -82,6 +82,10 @@ struct PageToken {
     crm_started_at: Option<Millis>,
     /// Whether archived records are listed after the search.
     scan_archived: bool,
+    /// Nothing of the object is linked: the archived list is not read, and the cursor says
+    /// it was (see [`ChangeQuery::has_links`]).
+    #[serde(default)]
+    archive_needless: bool,
     /// Set once the search is done and the archived list is being read.
     in_archived: bool,
     /// The archived list's paging cursor.
@@ -126,7 +130,7 @@ impl HubSpot {
         }
         Ok(ChangePage {
             records: page.records,
-            checkpoint: Some(self.checkpoint(&t, false, true)),
+            checkpoint: Some(self.checkpoint(&t, t.archive_needless, true)),
             next: None,
         })
     }
@@ -158,9 +162,13 @@ impl HubSpot {
             old_since: cursor.as_ref().map(|c| c.since),
             old_archive_scan: cursor.as_ref().map_or(0, |c| c.archive_scan),
             crm_started_at: None,
-            scan_archived: cursor
-                .as_ref()
-                .is_none_or(|c| now - c.archive_scan >= self.options.archive_scan_interval),
+            // With nothing linked, an archived record concerns nothing here: the scan is
+            // skipped and counted as done.
+            scan_archived: query.has_links
+                && cursor
+                    .as_ref()
+                    .is_none_or(|c| now - c.archive_scan >= self.options.archive_scan_interval),
+            archive_needless: !query.has_links,
             in_archived: false,
             archived_after: None,
             started_at: now,

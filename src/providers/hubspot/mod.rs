@@ -93,6 +93,8 @@ pub struct HubSpot {
     overlap: Millis,
     /// [`Provider::clock_skew`], from the `Date` header of the last search answered.
     skew: std::sync::Mutex<Option<Millis>>,
+    /// The portal's owners, read once per run however many objects' catalogues ask for them.
+    owners: tokio::sync::OnceCell<Vec<crate::providers::FieldOption>>,
 }
 
 /// HubSpot's name and how to read its error answers, for the shared client.
@@ -144,6 +146,7 @@ impl HubSpot {
             options,
             overlap,
             skew: std::sync::Mutex::new(None),
+            owners: tokio::sync::OnceCell::new(),
         })
     }
 
