@@ -247,13 +247,14 @@ fn check_one(row: &MappingRow, ty: FieldType, fields: &[RemoteField]) -> (String
             RemoteFieldKind::Text | RemoteFieldKind::Phone,
         ) => true,
         (FieldType::Text, RemoteFieldKind::Enumeration) => {
+            // The options by label, which is how a local value names one (its id works too).
             return (
                 format!(
-                    "`{}` is an enumeration ({}): values outside it are refused",
+                    "`{}` takes only its options ({}): other values are refused",
                     f.name,
                     f.options
                         .iter()
-                        .map(|o| o.value.as_str())
+                        .map(|o| o.label.as_str())
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),

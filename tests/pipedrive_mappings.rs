@@ -1,0 +1,89 @@
+//! `crmsync mappings check` against the Pipedrive sandbox: custom fields found by their name
+//! (never by the 40-character key), a field missing in Pipedrive, a field of options mapped to
+//! free text (named with its options), a field Pipedrive keeps itself mapped to be written.
+
+mod common;
+
+use common::crm::{CONN, Synced};
+use common::pipedrive::PipedriveCrm;
+use serde_json::{Value, json};
+
+/// The check's row for the local field `local`.
+fn row<'a>(rows: &'a [Value], local: &str) -> &'a Value {
+    rows.iter()
+        .find(|r| r["field"] == local)
+        .unwrap_or_else(|| panic!("no row for `{local}` in {rows:#?}"))
+}
+
+#[test]
+fn mappings_check_names_missing_fields_options_and_fields_pipedrive_keeps() {
+    let w = Synced::<PipedriveCrm>::start();
+    w.crm
+        .sandbox
+        .add_field(
+            "persons",
+            &json!({ "name": "Tier", "field_type": "enum", "options": [{ "label": "Gold" }, { "label": "Silver" }] }),
+        )
+        .unwrap();
+    w.crm
+        .sandbox
+        .add_field(
+            "persons",
+            &json!({ "name": "Interests", "field_type": "set", "options": [{ "label": "Golf" }, { "label": "Chess" }] }),
+        )
+        .unwrap();
+    w.config(
+        "",
+        &format!(
+            r#"
+[[connections.{CONN}.fields]]
+object = "contact"
+local = "custom.tier"
+remote = "Tier"
+
+[[connections.{CONN}.fields]]
+object = "contact"
+local = "custom.interests"
+remote = "Interests"
+
+[[connections.{CONN}.fields]]
+object = "contact"
+local = "custom.shoe_size"
+remote = "Shoe size"
+
+[[connections.{CONN}.fields]]
+object = "contact"
+local = "custom.added"
+remote = "add_time"
+"#
+        ),
+    );
+    let run = w.run(&["mappings", "check", "-c", CONN, "--json"]);
+    // A missing field and a read-only one mapped to be written are problems.
+    run.expect_code(1);
+    let v = run.json();
+    let rows: Vec<Value> = v["mappings"]
+        .as_array()
+        .or_else(|| v.as_array())
+        .unwrap_or_else(|| panic!("{v:#}"))
+        .clone();
+    let note = |local: &str| {
+        row(&rows, local)["check"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(note("custom.shoe_size").contains("missing"), "{rows:#?}");
+    assert!(
+        note("custom.tier").contains("Gold, Silver"),
+        "options by label: {rows:#?}"
+    );
+    assert!(
+        note("custom.interests").contains("Golf, Chess"),
+        "{rows:#?}"
+    );
+    assert!(note("custom.added").contains("read-only"), "{rows:#?}");
+    // The built-in mappings and the fields setup created are in order.
+    assert_eq!(note("pronouns"), "ok", "{rows:#?}");
+    assert_eq!(note("email"), "ok", "{rows:#?}");
+}
