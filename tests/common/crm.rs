@@ -51,6 +51,17 @@ pub struct Call {
 
 /// A CRM sandbox the scenarios run against. Ids are the CRM's own; fields are named as in
 /// crmsync's local records (`first_name`, `job_title`, `name`, ...).
+/// A contact field the CRM takes only some values of (see [`TestCrm::choice_field`]).
+pub struct ChoiceField {
+    /// The local field.
+    pub local: &'static str,
+    /// What the connection's table needs to map it (empty for a built-in mapping).
+    pub mapping: String,
+    /// A value the CRM takes, and one it refuses.
+    pub good: &'static str,
+    pub bad: &'static str,
+}
+
 pub trait TestCrm {
     /// A sandbox with limits no scenario reaches.
     fn start() -> Self;
@@ -67,6 +78,9 @@ pub trait TestCrm {
     fn credentials(&self, name: &str) -> Vec<(String, String)>;
     /// The environment variable and value that make crmsync read `size` records a page.
     fn page_size(&self, size: usize) -> (String, String);
+    /// A contact field whose CRM property takes only some values (made in the CRM if need
+    /// be), for a record the CRM refuses.
+    fn choice_field(&self, conn: &str) -> ChoiceField;
 
     /// Creates `contacts` contacts and `companies` companies, each contact with one of the
     /// companies when there are any; returns their ids.
@@ -237,6 +251,16 @@ impl TestCrm for HubSpotCrm {
 
     fn page_size(&self, size: usize) -> (String, String) {
         ("CRMSYNC_TEST_SEARCH_LIMIT".into(), size.to_string())
+    }
+
+    /// The lifecycle stage, a HubSpot dropdown.
+    fn choice_field(&self, _conn: &str) -> ChoiceField {
+        ChoiceField {
+            local: "lifecycle_stage",
+            mapping: String::new(),
+            good: "customer",
+            bad: "best-friend",
+        }
     }
 
     fn seed(&self, contacts: usize, companies: usize) -> (Vec<String>, Vec<String>) {

@@ -13,7 +13,7 @@ use crmsync::sandbox::pipedrive::{EditBefore, PipedriveOptions, PipedriveSandbox
 use serde_json::{Map, Value, json};
 
 use super::crm::{
-    Call, CrmRecord, TestCrm, calls, failing_calls, refusing_writes_after, token_var,
+    Call, ChoiceField, CrmRecord, TestCrm, calls, failing_calls, refusing_writes_after, token_var,
 };
 
 /// The custom fields an admin adds to the company: kind, crmsync's field (and the custom
@@ -190,6 +190,24 @@ impl TestCrm for PipedriveCrm {
 
     fn page_size(&self, size: usize) -> (String, String) {
         ("CRMSYNC_TEST_SEARCH_LIMIT".into(), size.to_string())
+    }
+
+    /// A person field of options (`enum`) an admin adds, mapped to `custom.tier`.
+    fn choice_field(&self, conn: &str) -> ChoiceField {
+        self.sandbox
+            .add_field(
+                "persons",
+                &json!({ "name": "Tier", "field_type": "enum", "options": [{ "label": "Gold" }, { "label": "Silver" }] }),
+            )
+            .expect("the sandbox adds a field");
+        ChoiceField {
+            local: "custom.tier",
+            mapping: format!(
+                "[[connections.{conn}.fields]]\nobject = \"contact\"\nlocal = \"custom.tier\"\nremote = \"Tier\"\n"
+            ),
+            good: "Silver",
+            bad: "Platinum",
+        }
     }
 
     fn seed(&self, contacts: usize, companies: usize) -> (Vec<String>, Vec<String>) {

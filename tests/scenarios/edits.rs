@@ -151,3 +151,63 @@ pub fn a_merge_of_two_linked_contacts_seen_in_the_feed_is_named_and_changes_neit
     assert_eq!(w.remote_id(Contact, &bea.id), b);
     assert_eq!(w.local(Contact).len(), 2);
 }
+
+/// A record the CRM refuses (a value its property of options does not take) fails alone: the
+/// others go through, the failure is kept with the CRM's reason (exit 3), and once the value
+/// is mended `crmsync retry` and a sync carry it over.
+pub fn a_record_the_crm_refuses_fails_alone_and_goes_through_once_fixed<C: TestCrm>() {
+    let w = Synced::<C>::start();
+    let choice = w.crm.choice_field(w.conn);
+    w.config("", &choice.mapping);
+    let mut people: Vec<Record> = (0..3).map(contact).collect();
+    for p in &mut people {
+        p.fields.insert(choice.local.into(), choice.good.into());
+    }
+    people[1]
+        .fields
+        .insert(choice.local.into(), choice.bad.into());
+    w.save_local(&people);
+    let run = w.sync();
+    run.expect_code(3);
+    assert!(run.stderr.contains("1 record(s) failed"), "{}", run.stderr);
+    assert_eq!(w.crm.live(Contact).len(), 2);
+    let failed = w.run(&["status", "--failed", "--json"]).json();
+    let failed = failed.as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0]["local_id"], people[1].id.0.as_str());
+    // A sync with nothing new leaves the failure as it is.
+    w.sync().expect_code(3);
+    assert_eq!(w.crm.live(Contact).len(), 2);
+
+    w.edit_local(&people[1].id, &[(choice.local, choice.good)]);
+    w.run(&["retry"]).ok();
+    w.sync().ok();
+    assert_eq!(w.crm.live(Contact).len(), 3);
+    let rid = w.remote_id(Contact, &people[1].id);
+    assert!(w.crm.record(Contact, &rid).get("email").is_some());
+    let after = w.run(&["status", "--failed", "--json"]).json();
+    assert_eq!(after.as_array().map(Vec::len), Some(0), "{after:#}");
+    w.assert_sync_writes_nothing();
+}
+
+/// A token the CRM does not take stops the run before anything is written, naming the
+/// connection and how to connect again.
+pub fn an_invalid_token_stops_the_run_naming_the_connection_and_writes_nothing<C: TestCrm>() {
+    let mut w = Synced::<C>::start();
+    w.save_local(&[contact(1)]);
+    for (var, _) in w.crm.credentials(w.conn) {
+        w.env.set_env(&var, "not-a-real-token");
+    }
+    w.crm.clear_request_log();
+    let run = w.sync();
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains(&format!("`{}`", w.conn)),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    assert!(run.stderr.contains("crmsync connect"), "{}", run.stderr);
+    assert!(w.crm.live(Contact).is_empty());
+    assert_eq!(w.crm.write_calls(), Vec::<String>::new());
+}

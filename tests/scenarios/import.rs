@@ -128,3 +128,23 @@ pub fn echoes_of_creates_are_unchanged_in_the_next_run<C: TestCrm>() {
     assert_eq!(c["unchanged"], c["read"], "{c}");
     w.assert_counts(Contact, 67);
 }
+
+/// Seeding the CRM from a CSV file with `import --to`, twice: the second run finds every row
+/// unchanged and writes nothing there.
+pub fn seeding_the_crm_from_a_csv_twice_creates_nothing_the_second_time<C: TestCrm>() {
+    let w = Synced::<C>::start();
+    let file = w.env.write(
+        "seed.csv",
+        "first_name,last_name,email\nAda,Lovelace,ada@example.org\nAlan,Turing,alan@example.org\nGrace,Hopper,grace@example.org\n",
+    );
+    let file = file.to_str().unwrap();
+    w.run(&["import", file, "--to", w.conn]).ok();
+    assert_eq!(w.crm.live(Contact).len(), 3);
+    w.crm.clear_request_log();
+    w.run(&["import", file, "--to", w.conn]).ok();
+    assert_eq!(w.crm.write_calls(), Vec::<String>::new());
+    w.sync().ok();
+    assert_eq!(w.crm.live(Contact).len(), 3);
+    assert_eq!(w.local(Contact).len(), 3);
+    w.assert_sync_writes_nothing();
+}

@@ -148,12 +148,15 @@ macro_rules! scenarios_for {
                     local_records_are_created_in_the_crm_with_their_company,
                     a_second_sync_writes_nothing_and_finds_every_record_it_reads_unchanged,
                     echoes_of_creates_are_unchanged_in_the_next_run,
+                    seeding_the_crm_from_a_csv_twice_creates_nothing_the_second_time,
                 ],
                 edits: [
                     an_edit_on_either_side_reaches_the_other,
                     a_contact_moved_to_another_company_in_the_crm_is_moved_locally,
                     a_contact_merged_in_the_crm_is_followed_by_the_next_sync,
                     a_merge_of_two_linked_contacts_seen_in_the_feed_is_named_and_changes_neither_link,
+                    a_record_the_crm_refuses_fails_alone_and_goes_through_once_fixed,
+                    an_invalid_token_stops_the_run_naming_the_connection_and_writes_nothing,
                 ],
                 conflicts: [
                     local_wins_keeps_the_local_value_on_both_sides,
