@@ -523,6 +523,60 @@ async fn a_create_sends_the_v2_shape_with_the_local_id_in_the_custom_field_found
 }
 
 #[tokio::test]
+async fn a_custom_field_made_again_under_a_new_key_is_found_by_its_name_by_the_next_run() {
+    // An admin deletes `pronouns` and adds it again between two runs: Pipedrive gives it a
+    // new 40-character key, and nothing of the old one is kept anywhere.
+    const NEW_KEY: &str = "0123456789abcdef0123456789abcdef01234567";
+    let recreated = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = recreated.clone();
+    let fake = Fake::start(
+        move |req, _| match (req.method.as_str(), req.path.as_str()) {
+            ("GET", "/api/v1/personFields") => {
+                if !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                    return person_fields();
+                }
+                let mut fields: Value = serde_json::from_str(&person_fields().body).unwrap();
+                for f in fields["data"].as_array_mut().unwrap() {
+                    if f["key"] == PRONOUNS_KEY {
+                        f["key"] = json!(NEW_KEY);
+                        f["id"] = json!(11);
+                    }
+                }
+                answer(200, fields)
+            }
+            ("PATCH", "/api/v2/persons/77") => {
+                let p = person(77, T0, Some("L1"));
+                answer(200, json!({ "success": true, "data": p }))
+            }
+            other => panic!("unexpected {other:?}"),
+        },
+    );
+    let update = || write("L1", Some("77"), &[("pronouns", "they/them")]);
+    provider(&fake, 500)
+        .update(ObjectKind::Contact, &[update()])
+        .await
+        .unwrap();
+    recreated.store(true, std::sync::atomic::Ordering::SeqCst);
+    provider(&fake, 500)
+        .update(ObjectKind::Contact, &[update()])
+        .await
+        .unwrap();
+    let patches: Vec<Value> = fake
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "PATCH")
+        .map(|s| s.body["custom_fields"].clone())
+        .collect();
+    assert_eq!(
+        patches,
+        [
+            json!({ PRONOUNS_KEY: "they/them" }),
+            json!({ NEW_KEY: "they/them" })
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_create_that_failed_on_the_way_is_looked_up_by_its_local_id_before_it_is_sent_again() {
     // The first POST is answered 502 after Pipedrive made the record: a second POST would
     // make a duplicate. The second record's POST is lost the same way, but it was not made:
