@@ -469,6 +469,14 @@ pub trait Provider: Send + Sync {
         Vec::new()
     }
 
+    /// Which activity type of the CRM each local activity type is kept as, where the CRM
+    /// names its types otherwise (local type, CRM type key); a connection's
+    /// `[connections.NAME.activity_types]` overrides it entry by entry. The default, for CRMs
+    /// that do not sync activities, maps none.
+    fn default_activity_types(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
     /// The remote properties to ask for when reading `object`, given the mapped ones.
     /// (Providers add their own bookkeeping properties such as the external id.)
     fn read_properties(&self, object: ObjectKind, mapped: &[String]) -> Vec<String> {
