@@ -8,10 +8,30 @@
 //! `linkedin` and the `task` Pipedrive answers for it are the same value, and reading the
 //! `task` back changes nothing locally (no echo overwrites the local type). A CRM value read
 //! for a record crmsync has not synced yet comes in as the one local value that goes to it
-//! ([`read_as`]), as itself when several do and it is one of them, and else (none does, or
-//! several that are all other names) under its own name.
+//! ([`read_as`]), else (none does, or several do) under its own name.
 
 use std::collections::BTreeMap;
+
+use crate::config::ActivityTypes;
+use crate::providers::ProviderKind;
+
+/// The activity-type map of a connection to `provider` with `configured` as its
+/// `[connections.NAME.activity_types]`: the CRM's built-in map
+/// ([`crate::providers::default_activity_types`]), overridden entry by entry.
+pub fn activity_types(
+    provider: ProviderKind,
+    configured: &ActivityTypes,
+) -> BTreeMap<String, String> {
+    crate::providers::default_activity_types(provider)
+        .iter()
+        .map(|(l, c)| (l.to_string(), c.to_string()))
+        .chain(
+            configured
+                .entries()
+                .map(|(l, c)| (l.to_string(), c.to_string())),
+        )
+        .collect()
+}
 
 /// The CRM value `local` is sent as: its entry in `map`, else itself.
 pub fn sent_as(map: &BTreeMap<String, String>, local: String) -> String {

@@ -469,14 +469,6 @@ pub trait Provider: Send + Sync {
         Vec::new()
     }
 
-    /// Which activity type of the CRM each local activity type is kept as, where the CRM
-    /// names its types otherwise (local type, CRM type key); a connection's
-    /// `[connections.NAME.activity_types]` overrides it entry by entry. The default, for CRMs
-    /// that do not sync activities, maps none.
-    fn default_activity_types(&self) -> &'static [(&'static str, &'static str)] {
-        &[]
-    }
-
     /// The remote properties to ask for when reading `object`, given the mapped ones.
     /// (Providers add their own bookkeeping properties such as the external id.)
     fn read_properties(&self, object: ObjectKind, mapped: &[String]) -> Vec<String> {
@@ -646,6 +638,17 @@ pub fn default_mappings(kind: ProviderKind, object: ObjectKind) -> Option<Vec<De
         ProviderKind::Hubspot => Some(hubspot::default_mappings(object)),
         ProviderKind::Pipedrive => Some(pipedrive::default_mappings(object)),
         ProviderKind::Salesforce => None,
+    }
+}
+
+/// Which activity type of `kind` each local activity type is kept as, where the CRM names its
+/// types otherwise (local type, the CRM's type key), known without a connection; a
+/// connection's `[connections.NAME.activity_types]` overrides it entry by entry. Empty for a
+/// CRM that syncs no activities.
+pub fn default_activity_types(kind: ProviderKind) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        ProviderKind::Pipedrive => pipedrive::DEFAULT_ACTIVITY_TYPES,
+        ProviderKind::Hubspot | ProviderKind::Salesforce => &[],
     }
 }
 

@@ -2,7 +2,7 @@
 //! activities a CRM is given, and how an unlinked CRM activity finds its local one.
 //!
 //! * **Types.** The `type` field is written by the CRM's built-in map
-//!   ([`crate::providers::Provider::default_activity_types`]) overridden entry by entry by
+//!   ([`crate::providers::default_activity_types`]) overridden entry by entry by
 //!   `[connections.NAME.activity_types]` (see [`crate::mapping::values`]). The CRM's catalogue
 //!   lists its types as the options of `type`: a configured entry naming a type the account
 //!   does not have stops the connection's activities with an error naming the entry and its
@@ -19,11 +19,11 @@
 //!   locally comes in with the references that resolve (its company, say) and the others
 //!   left out with a warning, as any reference is.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use crate::engine::StepError;
 use crate::engine::plan::{MatchedBy, RemoteSide};
-use crate::mapping::{FieldMap, FieldRule};
+use crate::mapping::{FieldMap, FieldRule, values};
 use crate::model::{ObjectKind, Record, RecordId};
 
 use super::session::Session;
@@ -98,36 +98,32 @@ impl Session<'_> {
         };
         let known: Vec<&str> = rule.options.iter().map(|o| o.value.as_str()).collect();
         let has = |key: &str| known.is_empty() || known.contains(&key);
-        let crm = self.p.provider.kind().display_name();
-        let mut values = BTreeMap::new();
+        let kind = self.p.provider.kind();
+        let crm = kind.display_name();
+        let mut values = values::activity_types(kind, configured);
         let mut left_out = Vec::new();
-        for &(local, key) in self.p.provider.default_activity_types() {
-            if configured.entries().any(|(l, _)| l == local) {
+        for (local, key) in &values {
+            if has(key) {
                 continue;
             }
-            if has(key) {
-                values.insert(local.to_string(), key.to_string());
-            } else {
+            if configured.entries().all(|(l, _)| l != local) {
                 left_out.push(format!("`{local}` → `{key}`"));
+                continue;
             }
+            let line = configured
+                .line_of(local)
+                .map(|l| format!(" (line {l} of the config file)"))
+                .unwrap_or_default();
+            return Err(StepError::Other(format!(
+                "`connections.{name}.activity_types.{local}`{line} keeps local activity type `{local}` as `{key}`, which is no activity type of this {crm} account (it has {}): map `{local}` to one of them, or add the type in {crm}",
+                known
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
         }
-        for (local, key) in configured.entries() {
-            if !has(key) {
-                let line = configured
-                    .line_of(local)
-                    .map(|l| format!(" (line {l} of the config file)"))
-                    .unwrap_or_default();
-                return Err(StepError::Other(format!(
-                    "`connections.{name}.activity_types.{local}`{line} keeps local activity type `{local}` as `{key}`, which is no activity type of this {crm} account (it has {}): map `{local}` to one of them, or add the type in {crm}",
-                    known
-                        .iter()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
-            values.insert(local.to_string(), key.to_string());
-        }
+        values.retain(|_, key| has(key));
         rule.values = values;
         if !left_out.is_empty() {
             let message = format!(

@@ -198,10 +198,6 @@ impl Provider for Pipedrive {
         }
     }
 
-    fn default_activity_types(&self) -> &'static [(&'static str, &'static str)] {
-        DEFAULT_ACTIVITY_TYPES
-    }
-
     fn batch_size(&self) -> usize {
         IDS_PER_READ
     }
