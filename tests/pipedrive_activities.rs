@@ -7,6 +7,7 @@ mod common;
 use common::crm::{Synced, TestCrm, contact, record};
 use common::pipedrive::PipedriveCrm;
 use crmsync::model::{ObjectKind, Record, RecordId};
+use crmsync::sandbox::pipedrive::EditBefore;
 use serde_json::{Value, json};
 
 use ObjectKind::{Activity, Contact};
@@ -31,7 +32,7 @@ fn live_activities(w: &World) -> Vec<Value> {
 fn activity(w: &World, id: &str) -> Value {
     activities(w)
         .into_iter()
-        .find(|a| a["id"].to_string() == id)
+        .find(|a| a["id"].as_i64().is_some_and(|n| n.to_string() == id))
         .unwrap_or_else(|| panic!("no activity `{id}` in Pipedrive"))
 }
 
@@ -367,4 +368,59 @@ fn a_type_map_on_a_connection_that_syncs_no_activities_is_refused_at_load() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn pipedrive_activities_read_a_few_a_page_all_arrive_while_one_moves_between_pages() {
+    let w = World::paged(2);
+    let person: i64 = w
+        .crm
+        .create(
+            Contact,
+            &[
+                ("first_name", "Paged"),
+                ("last_name", "Person"),
+                ("email", "paged@example.org"),
+            ],
+        )
+        .parse()
+        .unwrap();
+    let ids: Vec<i64> = (0..7)
+        .map(|n| {
+            w.crm
+                .sandbox
+                .create_record(
+                    "activities",
+                    &json!({"type": "call", "subject": format!("Call {n}"),
+                            "person_id": person}),
+                )
+                .unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    // Edited in Pipedrive while crmsync reads the second page, a few seconds later: the
+    // first moves to the end of the order.
+    w.crm.advance_clock(std::time::Duration::from_secs(5));
+    w.crm.sandbox.edit_before(EditBefore {
+        method: "GET".into(),
+        path_contains: "/api/v2/activities?".into(),
+        nth: 2,
+        kind: "activities".into(),
+        id: ids[0],
+        body: json!({"subject": "Moved"}),
+    });
+    w.sync().ok();
+
+    assert_eq!(live_local(&w).len(), 7);
+    let moved = w.local_for(Activity, &ids[0].to_string());
+    assert_eq!(moved.get("subject"), Some("Moved"));
+    for id in &ids[1..] {
+        assert!(
+            w.local_for(Activity, &id.to_string())
+                .get("contact_id")
+                .is_some()
+        );
+    }
+    w.assert_sync_writes_nothing();
 }
