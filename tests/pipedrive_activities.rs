@@ -323,6 +323,8 @@ fn a_configured_type_map_is_used_both_ways() {
     assert_eq!(type_of(&referral), "task");
     assert_eq!(w.local_for(Activity, &lunch).get("type"), Some("demo"));
     w.assert_sync_writes_nothing();
+    // A Pipedrive connection syncs activities on their own too.
+    w.run(&["sync", "--object", "activity"]).ok();
     assert_eq!(w.local_record(&linkedin.id).get("type"), Some("linkedin"));
 }
 

@@ -99,3 +99,55 @@ pub(super) fn check(
     types.lines = lines;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{Config, ConfigError};
+
+    fn parse(table: &str) -> Result<Config, ConfigError> {
+        Config::parse(
+            &format!("[connections.pd]\nprovider = \"pipedrive\"\n\n{table}"),
+            Path::new("c.toml"),
+        )
+    }
+
+    #[test]
+    fn entries_keep_their_line_and_bad_names_are_refused_with_it() {
+        let config =
+            parse("[connections.pd.activity_types]\nlinkedin = \"task\"\ndemo = \"lunch\"\n")
+                .unwrap();
+        let types = &config.connections["pd"].activity_types;
+        assert_eq!(types.line_of("demo"), Some(6));
+        assert_eq!(
+            types.entries().collect::<Vec<_>>(),
+            [("demo", "lunch"), ("linkedin", "task")]
+        );
+        let err = parse("[connections.pd.activity_types]\nlinkedin = \"a task\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 5") && err.contains("`connections.pd.activity_types.linkedin`"),
+            "{err}"
+        );
+        let err = parse("[connections.pd.activity_types]\n\"linked in\" = \"task\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an activity type name"), "{err}");
+    }
+
+    #[test]
+    fn a_hubspot_connection_takes_no_activity_types() {
+        let err = Config::parse(
+            "[connections.hs]\nprovider = \"hubspot\"\n[connections.hs.activity_types]\ncall = \"call\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("line 4") && err.contains("syncs no activities"),
+            "{err}"
+        );
+    }
+}
