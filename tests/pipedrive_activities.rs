@@ -426,3 +426,83 @@ fn pipedrive_activities_read_a_few_a_page_all_arrive_while_one_moves_between_pag
     }
     w.assert_sync_writes_nothing();
 }
+
+/// The provider against a scripted Pipedrive that writes an activity and then answers its
+/// create with a 500 (the answer lost): the next attempt finds it by its content and is
+/// answered with it, so the activity is made once; a second create of the same content is
+/// refused as a duplicate of it.
+#[test]
+fn a_create_whose_answer_was_lost_is_found_by_content_not_sent_twice() {
+    use std::sync::{Arc, Mutex};
+
+    use common::fake_http::{Fake, answer, remote_write};
+    use crmsync::auth::{SecretString, StaticTokenSource};
+    use crmsync::providers::http::HttpOptions;
+    use crmsync::providers::pipedrive::{Pipedrive, PipedriveOptions};
+    use crmsync::providers::{Provider, ProviderContext};
+
+    let made: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let store = made.clone();
+    let fake = Fake::start(move |req, _| {
+        let mut made = store.lock().unwrap();
+        match (req.method.as_str(), req.path.as_str()) {
+            ("GET", "/api/v2/activities") => {
+                let person: i64 = req.query["person_id"].parse().unwrap();
+                let data: Vec<Value> = made
+                    .iter()
+                    .filter(|a| a["person_id"] == person)
+                    .cloned()
+                    .collect();
+                answer(
+                    200,
+                    json!({"success": true, "data": data,
+                                   "additional_data": {"next_cursor": null}}),
+                )
+            }
+            ("POST", "/api/v2/activities") => {
+                let mut a = req.body.clone();
+                a["id"] = json!(100 + made.len());
+                a["participants"] = json!([{"person_id": a["person_id"], "primary": true}]);
+                a["update_time"] = json!("2026-01-02T10:00:00Z");
+                made.push(a);
+                answer(500, json!({"success": false, "error": "lost"}))
+            }
+            (m, p) => panic!("unexpected {m} {p}"),
+        }
+    });
+    let p = Pipedrive::with_options(
+        ProviderContext {
+            connection: "pd".into(),
+            base_url: Some(fake.url.clone()),
+            tokens: Arc::new(StaticTokenSource::new(SecretString::new(String::from("t")))),
+            clock: Arc::new(crmsync::clock::SystemClock),
+            max_requests: None,
+            overlap: 0,
+        },
+        PipedriveOptions {
+            http: HttpOptions {
+                no_sleep: true,
+                ..HttpOptions::default()
+            },
+            ..PipedriveOptions::default()
+        },
+    )
+    .unwrap();
+    let w = remote_write(
+        "L1",
+        None,
+        &[("type", "task"), ("subject", "Intro"), ("person_id", "7")],
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let first = rt
+        .block_on(p.create(Activity, std::slice::from_ref(&w)))
+        .unwrap();
+    assert_eq!(first[0].as_ref().unwrap().id, "100");
+    let again = rt
+        .block_on(p.create(Activity, std::slice::from_ref(&w)))
+        .unwrap();
+    assert_eq!(again[0].as_ref().unwrap_err().duplicate_of(), Some("100"));
+    assert_eq!(made.lock().unwrap().len(), 1);
+    let posts = fake.seen().iter().filter(|s| s.method == "POST").count();
+    assert_eq!(posts, 1);
+}
