@@ -14,6 +14,9 @@ use crate::mapping::{ConflictPolicy, Direction, OnDelete, Rule, RuleError};
 use crate::model::ObjectKind;
 use crate::providers::ProviderKind;
 
+mod activity_types;
+pub use activity_types::ActivityTypes;
+
 /// The whole config file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -167,6 +170,9 @@ pub struct ConnectionConfig {
     /// `[connections.NAME.activity]`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity: Option<ObjectSettings>,
+    /// `[connections.NAME.activity_types]`: local activity type → the CRM's type key.
+    #[serde(default, skip_serializing_if = "ActivityTypes::is_empty")]
+    pub activity_types: ActivityTypes,
 }
 
 /// `[connections.NAME.OBJECT]`: one object's settings on one connection.
@@ -369,7 +375,7 @@ impl Config {
 
     /// Parses and validates config text; `path` is for messages only.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| {
+        let mut config: Config = toml::from_str(text).map_err(|e| {
             let (line, column) = e
                 .span()
                 .map(|span| line_col(text, span.start))
@@ -390,6 +396,19 @@ impl Config {
             path: path.to_path_buf(),
             message,
         })?;
+        for (name, conn) in &mut config.connections {
+            activity_types::check(name, conn, |at| line_col(text, at).0).map_err(
+                |(key, at, message)| {
+                    let (line, column) = line_col(text, at);
+                    ConfigError::Parse {
+                        path: path.to_path_buf(),
+                        line,
+                        column,
+                        message: format!("`{key}`: {message}"),
+                    }
+                },
+            )?;
+        }
         for (name, conn) in &config.connections {
             conn.check_rules(name).map_err(|(key, span, source, e)| {
                 let (line, column) = line_col(text, rule_offset(text, span, &source, e.column));

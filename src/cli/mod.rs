@@ -62,7 +62,7 @@ Environment:
   NO_COLOR              disables colour";
 
 /// Keep contacts and companies the same in a local store and in HubSpot or Pipedrive
-/// (activities are kept locally; Salesforce is not built yet)
+/// (activities sync with Pipedrive only; Salesforce is not built yet)
 #[derive(Debug, Parser)]
 #[command(name = "crmsync", version, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {

@@ -35,6 +35,10 @@ pub struct FieldRule {
     /// but is one's label (case aside) stands for that option's value.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<FieldOption>,
+    /// Local values the CRM keeps under another value (Pipedrive's activity types: a local
+    /// `linkedin` is a `task` there): local value → the CRM's. See [`super::values`].
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub values: BTreeMap<String, String>,
 }
 
 impl FieldRule {
@@ -48,6 +52,7 @@ impl FieldRule {
             policy: ConflictPolicy::default(),
             transform: None,
             options: Vec::new(),
+            values: BTreeMap::new(),
         }
     }
 
@@ -69,6 +74,7 @@ impl FieldRule {
             None => v,
         };
         let v = self.option_value(v);
+        let v = super::values::sent_as(&self.values, v);
         (!v.is_empty()).then_some(v)
     }
 
@@ -366,6 +372,8 @@ impl FieldMap {
                         continue;
                     }
                 }
+            } else if !rule.values.is_empty() {
+                super::values::read_as(&rule.values, value)
             } else if rule.field == "owner" {
                 // An owner reads as the user's email where the CRM lists it (the options of
                 // an owner property are its owners by email), as a local owner is written.

@@ -71,6 +71,7 @@ mod names {
 pub mod fieldmap;
 pub mod rule;
 pub mod transform;
+pub mod values;
 
 pub use fieldmap::{
     FieldMap, FieldRule, FieldWarning, IdLookup, Inbound, MappingError, NoLinks, Outbound,

@@ -72,6 +72,7 @@ pub fn explain(
     let mut connections = Vec::new();
     for link in store.links_of_record(&record.id)? {
         let defaults = built_in_mappings(config, &link.connection, record.kind);
+        let in_step = in_step(config, &link.connection, record.kind);
         // Oldest first: the open one of a field, if any, is its latest.
         let conflicts = store.list_conflicts(&ConflictFilter {
             connection: Some(link.connection.clone()),
@@ -103,7 +104,12 @@ pub fn explain(
         let unsent = (record.archived_at.is_some() && !link.retired)
             || ordered.iter().any(|name| {
                 let (direction, ..) = rule_of(config, &link, name, defaults.as_ref());
-                direction.pushes() && record.get(name) != link.base.get(name).map(String::as_str)
+                direction.pushes()
+                    && !in_step(
+                        name,
+                        record.get(name),
+                        link.base.get(name).map(String::as_str),
+                    )
             });
         // Pending as `status` defines it (a retired link waits for nothing), narrowed to a
         // change with something to send.
@@ -128,7 +134,9 @@ pub fn explain(
                 ),
                 None if link.retired => "nothing: the link is retired".to_string(),
                 None if direction == Direction::None => "nothing: not synced".to_string(),
-                None if local == base => "nothing: in step".to_string(),
+                None if in_step(&name, local.as_deref(), base.as_deref()) => {
+                    "nothing: in step".to_string()
+                }
                 None if direction.pushes() => "push the local value".to_string(),
                 None => format!(
                     "nothing: changed locally, but direction is {}",
@@ -216,6 +224,29 @@ fn rule_of(
         ),
     };
     (direction, direction_source, policy, policy_source)
+}
+
+/// Whether a field's local value and base are in step: equal, or for an activity's `type`,
+/// kept as the same activity type of the connection's CRM (`crate::mapping::values`).
+fn in_step(
+    config: &Config,
+    connection: &str,
+    kind: ObjectKind,
+) -> impl Fn(&str, Option<&str>, Option<&str>) -> bool {
+    let types = config
+        .connections
+        .get(connection)
+        .filter(|_| kind == ObjectKind::Activity)
+        .map(|c| crate::mapping::values::activity_types(c.provider, &c.activity_types))
+        .unwrap_or_default();
+    move |name, local, base| {
+        local == base
+            || name == "type"
+                && local.zip(base).is_some_and(|(l, b)| {
+                    let sent = |v: &str| crate::mapping::values::sent_as(&types, v.to_string());
+                    sent(l) == sent(b)
+                })
+    }
 }
 
 /// The provider's built-in mappings for `kind` (and the provider's name), known without any

@@ -104,7 +104,7 @@ impl<'a> Session<'a> {
                 .any(|p| p.provider.objects().contains(object))
             {
                 return Err(Error::usage(format!(
-                    "no connection of this run syncs {object} records (syncing activities is not built yet); leave out `--object {object}`"
+                    "no connection of this run syncs {object} records (only Pipedrive connections sync activities); leave out `--object {object}`"
                 ))
                 .into());
             }

@@ -670,6 +670,17 @@ pub fn default_mappings(kind: ProviderKind, object: ObjectKind) -> Option<Vec<De
     }
 }
 
+/// Which activity type of `kind` each local activity type is kept as, where the CRM names its
+/// types otherwise (local type, the CRM's type key), known without a connection; a
+/// connection's `[connections.NAME.activity_types]` overrides it entry by entry. Empty for a
+/// CRM that syncs no activities.
+pub fn default_activity_types(kind: ProviderKind) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        ProviderKind::Pipedrive => pipedrive::DEFAULT_ACTIVITY_TYPES,
+        ProviderKind::Hubspot | ProviderKind::Salesforce => &[],
+    }
+}
+
 /// The CRM's own API base URL, where crmsync knows it.
 pub fn default_base_url(kind: ProviderKind) -> Option<&'static str> {
     match kind {

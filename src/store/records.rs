@@ -341,6 +341,36 @@ fn update_existing(
 }
 
 impl Store {
+    /// Every live record of `kind` whose field `field` is `value`, oldest first (a contact's
+    /// activities by `contact_id`); [`Store::find_by_field`] gives one record per value.
+    pub fn records_with_field(
+        &self,
+        kind: ObjectKind,
+        field: &str,
+        value: &str,
+    ) -> Result<Vec<Record>, StoreError> {
+        let what = "list records by a field value";
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM records
+             WHERE kind = ?1 AND archived_at IS NULL
+               AND json_extract(fields, '$.\"' || ?2 || '\"') = ?3
+             ORDER BY id"
+        );
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| self.sql(what, e))?;
+        let mut rows = stmt
+            .query(rusqlite::params![kind.as_str(), field, value])
+            .map_err(|e| self.sql(what, e))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(|e| self.sql(what, e))? {
+            let raw = RawRecord::from_row(row, 0).map_err(|e| self.sql(what, e))?;
+            out.push(raw.into_record(&self.path)?);
+        }
+        Ok(out)
+    }
+
     /// Non-archived records of `kind` whose canonical `field` equals one of `values`
     /// (normalised values), keyed by that value. Contact `email` and company `domain` are
     /// index lookups by [`match_key`] (`zoë@bücher.example` finds the stored

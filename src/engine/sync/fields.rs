@@ -45,6 +45,7 @@ impl<'a> Session<'a> {
                 rule.options = o.clone();
             }
         }
+        self.map_activity_types(object, &mut map)?;
         if let Some(missing) = missing {
             map.rules.retain(|r| !missing.contains(&r.remote));
             for prop in missing {

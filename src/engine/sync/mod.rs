@@ -29,6 +29,7 @@
 //! finds the two sides different (a user took one side's value, on either side), the open
 //! conflict is marked resolved (`agreed`).
 
+mod activities;
 mod conflicts;
 mod fields;
 mod follow_ups;

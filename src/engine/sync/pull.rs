@@ -530,6 +530,14 @@ impl<'a> Session<'a> {
             self.store
                 .links_by_local_ids(&self.p.name, object, &candidate_ids)?;
 
+        let by_content = self.content_match(
+            object,
+            map,
+            sides
+                .iter()
+                .filter(|(s, _)| !links.contains_key(&s.id))
+                .map(|(s, _)| s),
+        )?;
         let mut claimed: HashSet<RecordId> = HashSet::new();
         let mut items = Vec::with_capacity(sides.len());
         for (side, external) in sides {
@@ -565,6 +573,11 @@ impl<'a> Session<'a> {
                         break;
                     }
                 }
+            }
+            if matched.is_none()
+                && let Some(content) = &by_content
+            {
+                matched = content.find(&side, &claimed);
             }
             let (local, matched_by) = match matched {
                 Some((rec, by)) => {

@@ -140,7 +140,18 @@ impl<'a> Session<'a> {
                     .links_by_local_ids(&self.p.name, object, &local_ids)?;
                 let mut held = self.held_remote_values(object, &local_ids)?;
                 held.retain(|id, _| links.get(id).is_some_and(|l| !l.retired));
-                let items = self.push_items(object, records, &links, &held, create_when.as_ref());
+                let unanchored = self.unanchored(object, &records)?;
+                let mut items =
+                    self.push_items(object, records, &links, &held, create_when.as_ref());
+                for item in &mut items {
+                    if item
+                        .local
+                        .as_ref()
+                        .is_some_and(|r| unanchored.contains(&r.id))
+                    {
+                        item.may_create_remote = false;
+                    }
+                }
                 let input = PlanInput {
                     connection: self.p.name.clone(),
                     object,

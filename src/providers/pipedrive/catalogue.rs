@@ -38,7 +38,7 @@ pub fn default_mappings(object: ObjectKind) -> Vec<DefaultMapping> {
     let pairs = match object {
         ObjectKind::Contact => CONTACT_MAPPINGS,
         ObjectKind::Company => COMPANY_MAPPINGS,
-        ObjectKind::Activity => &[],
+        ObjectKind::Activity => super::activities::MAPPINGS,
     };
     DefaultMapping::both_ways(pairs)
 }

@@ -1,6 +1,6 @@
 //! The change feed.
 //!
-//! Changes are read from the v2 list (`GET /api/v2/persons`, `organizations`) sorted by
+//! Changes are read from the v2 list (`GET /api/v2/persons`, `organizations`, `activities`) sorted by
 //! `update_time` ascending, and paged by key: each page is a new list `updated_since` the
 //! newest `update_time` read so far (inclusive, to the second, as Pipedrive keeps it), and
 //! the ids already read at exactly that second are dropped when it returns them again. The
@@ -16,7 +16,8 @@
 //! and is met there.
 //!
 //! Deleted records are not in the v2 lists (a deleted one that is, with `is_deleted`, reads
-//! as archived). They are read from v1 `GET /api/v1/recents?items=person` (`organization`),
+//! as archived). They are read from v1 `GET /api/v1/recents?items=person` (`organization`,
+//! `activity`),
 //! the change log, keeping those whose `active_flag` is false; it is paged by key the same
 //! way, on `last_timestamp_on_page`, with `start` only within one second.
 //!
@@ -32,7 +33,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::wire::{id_of, parse_time, rfc3339_seconds, to_record, v1_time};
+use super::activities::record_of;
+use super::wire::{id_of, parse_time, rfc3339_seconds, v1_time};
 use super::{Pipedrive, object_path};
 use crate::model::{Millis, ObjectKind};
 use crate::providers::http::{Method, Request, Response};
@@ -86,7 +88,8 @@ struct PageToken {
 fn recents_item(object: ObjectKind) -> &'static str {
     match object {
         ObjectKind::Company => "organization",
-        _ => "person",
+        ObjectKind::Activity => "activity",
+        ObjectKind::Contact => "person",
     }
 }
 
@@ -102,7 +105,7 @@ impl Pipedrive {
         if t.in_deleted {
             return self.deleted_page(object, t).await;
         }
-        let catalogue = self.catalogue_of(object).await?;
+        let catalogue = self.record_catalogue(object).await?;
         let limit = self.options.list_limit.max(1);
         let mut req = Request::new(Method::Get, path)
             .query("limit", limit.to_string())
@@ -133,7 +136,7 @@ impl Pipedrive {
             .map(str::to_string);
         let mut records: Vec<RemoteRecord> = raw
             .iter()
-            .filter_map(|r| to_record(r, &catalogue, properties))
+            .filter_map(|r| record_of(object, r, &catalogue, properties))
             .collect();
         let from = t.from;
         records.retain(|r| !(Some(r.updated_at) == from && t.at_from.contains(&r.id)));

@@ -1,5 +1,5 @@
-//! Pipedrive: persons and organizations through the v2 API, their field catalogues, the
-//! account and the change log of deletions through v1.
+//! Pipedrive: persons, organizations and activities through the v2 API, their field
+//! catalogues, activity types, the account and the change log of deletions through v1.
 //!
 //! # Ids and the external id
 //! Pipedrive ids are integers, read as text. The local id travels in a custom field named
@@ -9,6 +9,7 @@
 //! (or that failed with a 5xx) is looked up by its `crmsync_id` before it is sent again.
 //!
 //! # Where things are
+//! - [`activities`]: activities' JSON, types, and creates matched by content.
 //! - [`feed`]: the change feed (v2 lists by `update_time`, v1 `recents` for deletions).
 //! - [`writes`]: creates, updates and deletes one record a call, and reads by id.
 //! - [`catalogue`]: the field catalogue, custom fields and the built-in mappings.
@@ -17,6 +18,7 @@
 //! - [`auth`]: OAuth endpoints, how a token is sent, and the account.
 //! - [`wire`]: Pipedrive's JSON.
 
+mod activities;
 mod auth;
 mod catalogue;
 mod feed;
@@ -25,6 +27,7 @@ mod refusal;
 mod wire;
 mod writes;
 
+pub use activities::DEFAULT_ACTIVITY_TYPES;
 pub use auth::{OAUTH_BASE_URL, api_base, is_api_token, oauth_spec};
 pub use catalogue::default_mappings;
 pub use pacing::{DAILY_RESERVE, SEARCHES_PER_SECOND};
@@ -102,18 +105,12 @@ const HOOKS: CrmHooks = CrmHooks {
     },
 };
 
-fn not_synced(object: ObjectKind) -> ProviderError {
-    ProviderError::Other(format!(
-        "Pipedrive {object:?}s are not synced yet: sync `contact` and `company` only"
-    ))
-}
-
 /// The v2 collection of `object`.
 fn object_path(object: ObjectKind) -> Result<&'static str, ProviderError> {
     match object {
         ObjectKind::Contact => Ok("persons"),
         ObjectKind::Company => Ok("organizations"),
-        ObjectKind::Activity => Err(not_synced(object)),
+        ObjectKind::Activity => Ok("activities"),
     }
 }
 
@@ -122,7 +119,9 @@ fn fields_path(object: ObjectKind) -> Result<&'static str, ProviderError> {
     match object {
         ObjectKind::Contact => Ok("personFields"),
         ObjectKind::Company => Ok("organizationFields"),
-        ObjectKind::Activity => Err(not_synced(object)),
+        ObjectKind::Activity => Err(ProviderError::Other(
+            "crmsync keeps no custom fields on Pipedrive activities".into(),
+        )),
     }
 }
 
@@ -185,11 +184,18 @@ impl Provider for Pipedrive {
     }
 
     fn objects(&self) -> &[ObjectKind] {
-        &[ObjectKind::Company, ObjectKind::Contact]
+        &[
+            ObjectKind::Company,
+            ObjectKind::Contact,
+            ObjectKind::Activity,
+        ]
     }
 
     fn required_fields(&self, object: ObjectKind) -> Vec<FieldSpec> {
-        catalogue::required_fields(object)
+        match object {
+            ObjectKind::Activity => Vec::new(),
+            _ => catalogue::required_fields(object),
+        }
     }
 
     fn batch_size(&self) -> usize {
@@ -200,9 +206,9 @@ impl Provider for Pipedrive {
         default_mappings(object)
     }
 
-    fn read_properties(&self, _object: ObjectKind, mapped: &[String]) -> Vec<String> {
+    fn read_properties(&self, object: ObjectKind, mapped: &[String]) -> Vec<String> {
         let mut props = mapped.to_vec();
-        if !props.iter().any(|p| p == EXTERNAL_ID) {
+        if object != ObjectKind::Activity && !props.iter().any(|p| p == EXTERNAL_ID) {
             props.push(EXTERNAL_ID.to_string());
         }
         props
@@ -225,7 +231,10 @@ impl Provider for Pipedrive {
         object: ObjectKind,
         inputs: &[RemoteWrite],
     ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
-        self.create_records(object, inputs).await
+        match object {
+            ObjectKind::Activity => self.create_activities(inputs).await,
+            _ => self.create_records(object, inputs).await,
+        }
     }
 
     async fn update(
@@ -233,7 +242,10 @@ impl Provider for Pipedrive {
         object: ObjectKind,
         inputs: &[RemoteWrite],
     ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
-        self.update_records(object, inputs).await
+        match object {
+            ObjectKind::Activity => self.update_activities(inputs).await,
+            _ => self.update_records(object, inputs).await,
+        }
     }
 
     async fn archive(
@@ -259,11 +271,19 @@ impl Provider for Pipedrive {
         local_ids: &[String],
         properties: &[String],
     ) -> Result<Vec<RemoteRecord>, ProviderError> {
-        self.find_external(object, local_ids, properties).await
+        match object {
+            // No external id: a create is found by its content before it is sent again
+            // (see `activities`).
+            ObjectKind::Activity => Ok(Vec::new()),
+            _ => self.find_external(object, local_ids, properties).await,
+        }
     }
 
     async fn fields(&self, object: ObjectKind) -> Result<Vec<RemoteField>, ProviderError> {
-        self.remote_fields(object).await
+        match object {
+            ObjectKind::Activity => self.activity_fields().await,
+            _ => self.remote_fields(object).await,
+        }
     }
 
     async fn create_field(

@@ -14,6 +14,7 @@ use std::task::Poll;
 
 use serde_json::Value;
 
+use super::activities::record_of;
 use super::pacing::SEARCH;
 use super::wire::{NAME_PARTS, id_of, to_record, write_body};
 use super::{EMAIL, EXTERNAL_ID, IDS_PER_READ, PHONE, Pipedrive, object_path};
@@ -58,7 +59,7 @@ fn failing(status: u16) -> bool {
 /// whole write, as a HubSpot batch call that fails does, so the run stops with the write
 /// journalled and the next run resumes it (a create is looked up by its `crmsync_id` first),
 /// instead of a record failure that waits for `crmsync retry`.
-fn refusal(p: &Pipedrive, resp: &Response) -> Result<RecordError, ProviderError> {
+pub(super) fn refusal(p: &Pipedrive, resp: &Response) -> Result<RecordError, ProviderError> {
     let message = p.http.error_text(&resp.body);
     if failing(resp.status) {
         return Err(ProviderError::Api {
@@ -79,7 +80,7 @@ fn refusal(p: &Pipedrive, resp: &Response) -> Result<RecordError, ProviderError>
 /// A refusal from an error of the whole call that concerns this record only (a refusal
 /// retries did not change); Pipedrive or the network failing, and anything else (budget,
 /// credentials), fails the whole write (see [`refusal`]).
-fn record_failure(e: ProviderError) -> Result<RecordError, ProviderError> {
+pub(super) fn record_failure(e: ProviderError) -> Result<RecordError, ProviderError> {
     match e {
         ProviderError::Api {
             status, message, ..
@@ -93,8 +94,18 @@ fn record_failure(e: ProviderError) -> Result<RecordError, ProviderError> {
     }
 }
 
+/// What sending a create once came to.
+pub(super) enum Sent {
+    /// Pipedrive created the record.
+    Answered(Response),
+    /// Pipedrive refused the record.
+    Refused(RecordError),
+    /// Pipedrive or the network failed: the record is looked up, then sent again.
+    Failed(ProviderError),
+}
+
 /// Collects per-record outcomes, failing the whole call on the first whole-call error.
-fn collect<T>(
+pub(super) fn collect<T>(
     outcomes: Vec<Result<Result<T, RecordError>, ProviderError>>,
 ) -> Result<WriteResults<T>, ProviderError> {
     outcomes.into_iter().collect()
@@ -102,7 +113,7 @@ fn collect<T>(
 
 impl Pipedrive {
     /// Runs `one` for each input with at most the configured number in flight.
-    async fn each<'a, I, T, F, Fut>(&self, inputs: &'a [I], one: F) -> Vec<T>
+    pub(super) async fn each<'a, I, T, F, Fut>(&self, inputs: &'a [I], one: F) -> Vec<T>
     where
         F: Fn(&'a I) -> Fut,
         Fut: Future<Output = T>,
@@ -191,31 +202,44 @@ impl Pipedrive {
                     return Ok(Ok(r));
                 }
             }
-            let req = Request::new(Method::Post, path)
-                .json(body.clone())
-                .record(w.local_id.clone())
-                .not_repeatable();
-            match self.http.send(req).await {
-                Ok(resp) if resp.is_success() => {
+            match self.send_create(path, &body, w).await? {
+                Sent::Answered(resp) => {
                     return self
                         .record_from(&resp, catalogue, wanted, "a create")
                         .map(Ok);
                 }
-                // Pipedrive or the network failing: looked up, then sent again.
-                Ok(resp) => match refusal(self, &resp) {
-                    Ok(refused) => return Ok(Err(refused)),
-                    Err(e) => last = Some(e),
-                },
-                Err(e) => match record_failure(e) {
-                    Ok(refused) => return Ok(Err(refused)),
-                    Err(e @ (ProviderError::Network { .. } | ProviderError::Api { .. })) => {
-                        last = Some(e)
-                    }
-                    Err(e) => return Err(e),
-                },
+                Sent::Refused(refused) => return Ok(Err(refused)),
+                Sent::Failed(e) => last = Some(e),
             }
         }
         Err(last.unwrap_or_else(|| ProviderError::Other("the create was not answered".into())))
+    }
+
+    /// Sends a create once.
+    pub(super) async fn send_create(
+        &self,
+        path: &str,
+        body: &Value,
+        w: &RemoteWrite,
+    ) -> Result<Sent, ProviderError> {
+        let req = Request::new(Method::Post, path)
+            .json(body.clone())
+            .record(w.local_id.clone())
+            .not_repeatable();
+        Ok(match self.http.send(req).await {
+            Ok(resp) if resp.is_success() => Sent::Answered(resp),
+            Ok(resp) => match refusal(self, &resp) {
+                Ok(refused) => Sent::Refused(refused),
+                Err(e) => Sent::Failed(e),
+            },
+            Err(e) => match record_failure(e) {
+                Ok(refused) => Sent::Refused(refused),
+                Err(e @ (ProviderError::Network { .. } | ProviderError::Api { .. })) => {
+                    Sent::Failed(e)
+                }
+                Err(e) => return Err(e),
+            },
+        })
     }
 
     pub(super) async fn update_records(
@@ -316,7 +340,7 @@ impl Pipedrive {
         properties: &[String],
     ) -> Result<Vec<RemoteRecord>, ProviderError> {
         let path = format!("/api/v2/{}", object_path(object)?);
-        let catalogue = self.catalogue_of(object).await?;
+        let catalogue = self.record_catalogue(object).await?;
         let mut out = Vec::new();
         for chunk in ids.chunks(IDS_PER_READ) {
             let resp = self
@@ -333,7 +357,7 @@ impl Pipedrive {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .filter_map(|r| to_record(r, &catalogue, properties))
+                    .filter_map(|r| record_of(object, r, &catalogue, properties))
                     .filter(|r| !r.archived),
             );
         }

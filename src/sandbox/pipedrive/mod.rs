@@ -365,6 +365,8 @@ impl SandboxServer<Pipedrive> {
 }
 
 #[cfg(test)]
+mod activity_tests;
+#[cfg(test)]
 mod spec_check;
 #[cfg(test)]
 mod tests;

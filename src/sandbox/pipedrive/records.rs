@@ -150,6 +150,9 @@ pub fn create(
         data.insert("busy".into(), json!(false));
     }
     for (k, v) in changes.attrs {
+        if kind == Kind::Activities {
+            values::set_participants(&mut data, &k, &v);
+        }
         data.insert(k, v);
     }
     if kind != Kind::Activities
@@ -249,6 +252,9 @@ pub fn update(
                 let at = (v == json!(true)).then(|| json!(values::rfc3339(now)));
                 r.data
                     .insert("marked_as_done_time".into(), at.unwrap_or(Value::Null));
+            }
+            if kind == Kind::Activities {
+                values::set_participants(&mut r.data, &k, &v);
             }
             r.data.insert(k, v);
         }

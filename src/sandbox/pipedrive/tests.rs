@@ -11,10 +11,10 @@ use super::spec_check::{self, ERRATA, Part};
 use super::{EditBefore, PipedriveOptions, PipedriveSandbox};
 use crate::sandbox::FaultOptions;
 
-struct Resp {
-    status: u16,
+pub(super) struct Resp {
+    pub(super) status: u16,
     headers: reqwest::header::HeaderMap,
-    body: Value,
+    pub(super) body: Value,
 }
 
 impl Resp {
@@ -23,7 +23,7 @@ impl Resp {
     }
 }
 
-fn runtime() -> &'static tokio::runtime::Runtime {
+pub(super) fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
@@ -46,7 +46,7 @@ fn client() -> &'static reqwest::Client {
 }
 
 /// Panics with the spec's complaints about `body`, if any.
-fn check_spec(method: &str, path: &str, part: Part, body: &Value) {
+pub(super) fn check_spec(method: &str, path: &str, part: Part, body: &Value) {
     let errors = spec_check::errors_in(method, path, part, body, false)
         .unwrap_or_else(|| panic!("the specs have no schema for {method} {path} {part:?}"));
     assert!(
@@ -138,7 +138,7 @@ fn token_call(
     })
 }
 
-fn api(sb: &PipedriveSandbox, method: &str, target: &str, body: Option<Value>) -> Resp {
+pub(super) fn api(sb: &PipedriveSandbox, method: &str, target: &str, body: Option<Value>) -> Resp {
     let token = sb.api_token();
     send(sb, method, target, Some(&token), body)
 }
@@ -150,7 +150,7 @@ fn api_unchecked(sb: &PipedriveSandbox, method: &str, target: &str, body: Value)
     send_any(sb, method, target, Some(&token), Some(body))
 }
 
-fn start() -> PipedriveSandbox {
+pub(super) fn start() -> PipedriveSandbox {
     PipedriveSandbox::start(PipedriveOptions {
         burst_limit: 10_000,
         ..PipedriveOptions::default()

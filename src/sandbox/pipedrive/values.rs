@@ -482,3 +482,38 @@ pub fn render_v1(co: &Company, kind: Kind, r: &Record) -> Value {
     }
     v
 }
+
+/// Keeps an activity's `person_id` and its primary participant one person, as API v2 has
+/// them (the list's `person_id` filter means the primary participant): writing `person_id`
+/// makes that person the primary participant (the others stay, not primary); writing
+/// `participants` makes `person_id` the primary one's.
+pub fn set_participants(data: &mut Map<String, Value>, key: &str, value: &Value) {
+    match key {
+        "person_id" => {
+            let mut list: Vec<Value> = data
+                .get("participants")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            list.retain(|p| p["person_id"] != *value);
+            for p in &mut list {
+                p["primary"] = json!(false);
+            }
+            if !value.is_null() {
+                list.insert(0, json!({"person_id": value, "primary": true}));
+            }
+            data.insert("participants".into(), Value::Array(list));
+        }
+        "participants" => {
+            let primary = value
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| p["primary"] == json!(true))
+                .map(|p| p["person_id"].clone())
+                .unwrap_or(Value::Null);
+            data.insert("person_id".into(), primary);
+        }
+        _ => {}
+    }
+}
