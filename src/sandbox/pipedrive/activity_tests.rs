@@ -236,6 +236,7 @@ fn the_providers_activity_requests_are_as_the_spec_defines_them() {
             object: act,
             since: None,
             page: None,
+            has_links: true,
         };
         let mut live = Vec::new();
         let mut deleted = Vec::new();
