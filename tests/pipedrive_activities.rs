@@ -506,3 +506,32 @@ fn a_create_whose_answer_was_lost_is_found_by_content_not_sent_twice() {
     let posts = fake.seen().iter().filter(|s| s.method == "POST").count();
     assert_eq!(posts, 1);
 }
+
+/// An activity of a contact that is not in Pipedrive stays local; once a later run creates the
+/// contact there (its score raised past the rule), the activity follows it, though the activity
+/// itself did not change.
+#[test]
+fn an_activity_follows_its_contact_into_pipedrive_when_the_contact_is_created_later() {
+    let w = World::start();
+    w.config(
+        "",
+        "[connections.crm.contact]\ncreate_when = \"warmness >= 4\"\n",
+    );
+    let mut c = contact(1);
+    c.fields.insert("warmness".into(), "3".into());
+    let call = local_activity(&c.id, "call", "First call");
+    w.save_local(std::slice::from_ref(&c));
+    w.save_local(std::slice::from_ref(&call));
+    w.sync().ok();
+    assert!(w.crm.live(Contact).is_empty());
+    assert!(live_activities(&w).is_empty());
+
+    w.edit_local(&c.id, &[("warmness", "4")]);
+    w.sync().ok();
+    let person: i64 = w.remote_id(Contact, &c.id).parse().unwrap();
+    let remote = activity(&w, &w.remote_id(Activity, &call.id));
+    assert_eq!(remote["person_id"], person, "{remote}");
+    assert_eq!(remote["subject"], "First call");
+    assert_eq!(live_activities(&w).len(), 1);
+    w.assert_sync_writes_nothing();
+}

@@ -249,6 +249,41 @@ impl Store {
         Ok(n as u64)
     }
 
+    /// Live local activities that `connection` has not linked, that passed its push already
+    /// (change number up to `pushed_to`) and hold no failure there, whose contact or company
+    /// it now has linked: an activity left out while the record it belongs to was not in the
+    /// CRM, waiting to go now that it is.
+    pub fn unlinked_anchored_activities(
+        &self,
+        connection: &str,
+        pushed_to: i64,
+    ) -> Result<Vec<RecordId>, StoreError> {
+        let what = "list activities whose contact or company was linked since";
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT r.id FROM records r
+                 WHERE r.kind = 'activity' AND r.archived_at IS NULL AND r.seq <= ?2
+                   AND NOT EXISTS (SELECT 1 FROM links a
+                                   WHERE a.connection = ?1 AND a.kind = 'activity' AND a.local_id = r.id)
+                   AND NOT EXISTS (SELECT 1 FROM failures f
+                                   WHERE f.connection = ?1 AND f.kind = 'activity' AND f.local_id = r.id)
+                   AND (EXISTS (SELECT 1 FROM links c
+                                WHERE c.connection = ?1 AND c.kind = 'contact' AND c.retired = 0
+                                  AND c.local_id = json_extract(r.fields, '$.contact_id'))
+                        OR EXISTS (SELECT 1 FROM links o
+                                   WHERE o.connection = ?1 AND o.kind = 'company' AND o.retired = 0
+                                     AND o.local_id = json_extract(r.fields, '$.company_id')))
+                 ORDER BY r.id",
+            )
+            .map_err(|e| self.sql(what, e))?;
+        let ids = stmt
+            .query_map(params![connection, pushed_to], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.sql(what, e))?;
+        Ok(ids.into_iter().map(RecordId).collect())
+    }
+
     /// Links of `connection` and `kind` still synced: not retired by an archive. The mass
     /// archive gate measures a run's archives against these.
     pub fn count_live_links(&self, connection: &str, kind: ObjectKind) -> Result<u64, StoreError> {

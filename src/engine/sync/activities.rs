@@ -11,7 +11,10 @@
 //! * **Anchors.** A local activity is created in a CRM only when its contact (or its company)
 //!   is linked there: an activity belongs to the people it concerns, and a CRM that does not
 //!   have them gets none of their activities. (Contacts and companies are pushed before
-//!   activities, so those created in the same run count.)
+//!   activities, so those created in the same run count.) An activity left out that way goes
+//!   by a later run once its contact or company is linked, with no change of its own
+//!   ([`Store::unlinked_anchored_activities`](crate::store::Store::unlinked_anchored_activities)):
+//!   a warm lead's calls follow the lead into the CRM.
 //! * **Content key.** Activities have no match key of their own (no email); an unlinked CRM
 //!   activity is paired with a live, unlinked local activity of the same contact (else
 //!   company) with the same type, subject and due date, types compared as the CRM keeps them

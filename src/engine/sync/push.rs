@@ -88,9 +88,18 @@ impl<'a> Session<'a> {
         let mut plans = Vec::new();
         let mut after = cursor;
         const CHUNK: usize = 5_000;
-        // Records of held conflicts that the current configuration decides: planned after the
-        // local changes (unless among them), without a change of their own.
+        // Records of held conflicts that the current configuration decides, and activities
+        // whose contact is now linked: planned after the local changes (unless among them),
+        // without a change of their own.
         let mut undecided = self.review_open_conflicts(object)?;
+        // Activities left out while their contact or company was not in the CRM go once it is
+        // (see [`super::activities`]), with no change of their own.
+        if object == ObjectKind::Activity {
+            undecided.extend(
+                self.store
+                    .unlinked_anchored_activities(&self.p.name, cursor)?,
+            );
+        }
         let mut changes_done = false;
         loop {
             let mut records: Vec<Record> = if !changes_done {
