@@ -59,6 +59,7 @@ fn config(base_url: &str) -> Config {
             contact: None,
             company: None,
             activity: None,
+            owners: Default::default(),
         },
     );
     c

@@ -63,6 +63,7 @@ pub(super) fn mem_connection(match_keys: Vec<String>) -> ConnectionConfig {
         contact: None,
         company: None,
         activity: None,
+        owners: Default::default(),
     }
 }
 

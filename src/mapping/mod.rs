@@ -69,11 +69,13 @@ mod names {
 }
 
 pub mod fieldmap;
+pub mod owners;
 pub mod rule;
 pub mod transform;
 
 pub use fieldmap::{
     FieldMap, FieldRule, FieldWarning, IdLookup, Inbound, MappingError, NoLinks, Outbound,
 };
+pub use owners::alias_owners;
 pub use rule::{Rule, RuleError};
 pub use transform::Transform;

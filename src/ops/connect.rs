@@ -27,6 +27,7 @@ pub fn new_connection(provider: ProviderKind) -> ConnectionConfig {
         contact: None,
         company: None,
         activity: None,
+        owners: Default::default(),
     }
 }
 

@@ -26,7 +26,7 @@ pub mod http;
 pub mod hubspot;
 pub mod pipedrive;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -609,6 +609,17 @@ pub fn open_with(
     ctx: ProviderContext,
     http: http::HttpOptions,
 ) -> Result<Box<dyn Provider>, ProviderError> {
+    open_labelled(kind, ctx, http, HashMap::new())
+}
+
+/// [`open_with`], the records crmsync creates given `labels` (per object; the config has
+/// checked that the CRM has labels for each, see [`has_labels`]).
+pub fn open_labelled(
+    kind: ProviderKind,
+    ctx: ProviderContext,
+    http: http::HttpOptions,
+    labels: HashMap<ObjectKind, Vec<String>>,
+) -> Result<Box<dyn Provider>, ProviderError> {
     match kind {
         ProviderKind::Hubspot => Ok(Box::new(hubspot::HubSpot::with_options(
             ctx,
@@ -621,6 +632,7 @@ pub fn open_with(
             ctx,
             pipedrive::PipedriveOptions {
                 http,
+                labels,
                 ..pipedrive::PipedriveOptions::default()
             },
         )?)),
@@ -639,6 +651,12 @@ pub fn default_mappings(kind: ProviderKind, object: ObjectKind) -> Option<Vec<De
         ProviderKind::Pipedrive => Some(pipedrive::default_mappings(object)),
         ProviderKind::Salesforce => None,
     }
+}
+
+/// Whether `kind`'s records of `object` carry labels crmsync can put on the records it
+/// creates (`[connections.NAME.OBJECT] labels`): Pipedrive's persons and organizations.
+pub fn has_labels(kind: ProviderKind, object: ObjectKind) -> bool {
+    kind == ProviderKind::Pipedrive && matches!(object, ObjectKind::Contact | ObjectKind::Company)
 }
 
 /// The CRM's own API base URL, where crmsync knows it.

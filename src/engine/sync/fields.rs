@@ -45,6 +45,7 @@ impl<'a> Session<'a> {
                 rule.options = o.clone();
             }
         }
+        crate::mapping::alias_owners(&mut map, &self.p.config.owner_aliases());
         if let Some(missing) = missing {
             map.rules.retain(|r| !missing.contains(&r.remote));
             for prop in missing {

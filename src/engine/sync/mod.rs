@@ -36,6 +36,7 @@ pub(crate) mod meta;
 mod options;
 mod pull;
 mod push;
+mod referenced;
 mod report;
 mod session;
 

@@ -354,6 +354,19 @@ impl SandboxServer<Pipedrive> {
             .collect()
     }
 
+    /// The options of field `key` of `kind` (`persons`, ...; `label_ids` for the labels) as
+    /// an admin sees them in the settings: label and id, in order.
+    pub fn field_options(&self, kind: &str, key: &str) -> Vec<(String, i64)> {
+        let Some(kind) = Kind::from_v2(kind) else {
+            return Vec::new();
+        };
+        let co = self.shared().api.lock();
+        co.field(kind, key)
+            .and_then(|f| f.options.as_ref())
+            .map(|o| o.iter().map(|o| (o.label.clone(), o.id)).collect())
+            .unwrap_or_default()
+    }
+
     /// Every record (deleted too), by kind, in its v2 shape.
     pub fn dump(&self) -> Value {
         admin::dump(&self.shared().api.lock())
