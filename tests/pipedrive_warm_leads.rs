@@ -9,7 +9,7 @@ mod common;
 use serde_json::{Value, json};
 
 use common::TestEnv;
-use common::crm::{Synced, TestCrm, record, tick};
+use common::crm::{HubSpotCrm, Synced, TestCrm, record, tick};
 use common::pipedrive::PipedriveCrm;
 use crmsync::model::ObjectKind::{Company, Contact};
 
@@ -24,6 +24,7 @@ labels = ["Warm Lead", "Inbound"]
 
 [connections.{conn}.company]
 create_when = "false"
+labels = ["Customer"]
 
 [connections.{conn}.owners]
 "ana@local.example" = "ana@company.example"
@@ -75,11 +76,25 @@ fn a_person_is_created_with_its_organization_label_and_owner_once_it_is_warm() {
     assert!(raw(&w, "persons").is_empty() && raw(&w, "organizations").is_empty());
     assert_eq!(w.crm.write_calls(), Vec::<String>::new());
 
-    // Raised to 4: the organization first, then the person in it, labelled and owned.
+    // Raised to 4: the organization first, then the person in it, labelled and owned; a
+    // dry run plans both creates and writes nothing.
     assert!(!person_labels(&w).iter().any(|(l, _)| l == "Inbound"));
     tick();
     w.edit_local(&lead.id, &[("warmness", "4")]);
     w.crm.clear_request_log();
+    let dry = w.run(&["sync", "--dry-run", "--json"]);
+    dry.ok();
+    let planned = |object: &str| {
+        dry.json()["connections"][0]["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["object"] == object)
+            .map(|o| o["planned"]["remote_create"].clone())
+    };
+    assert_eq!(planned("company"), Some(json!(1)), "{}", dry.stdout);
+    assert_eq!(planned("contact"), Some(json!(1)), "{}", dry.stdout);
+    assert_eq!(w.crm.write_calls(), Vec::<String>::new());
     w.sync().ok();
     let mut writes = w.crm.write_calls();
     writes.sort();
@@ -108,11 +123,14 @@ fn a_person_is_created_with_its_organization_label_and_owner_once_it_is_warm() {
     assert_eq!(persons[0]["org_id"], orgs[0]["id"]);
     assert_eq!(persons[0]["label_ids"], json!([warm, inbound]));
     assert_eq!(persons[0]["owner_id"], json!(ana));
-    assert_eq!(
-        orgs[0]["label_ids"],
-        json!([]),
-        "no labels are configured for companies"
-    );
+    let customer = w
+        .crm
+        .sandbox
+        .field_options("organizations", "label_ids")
+        .into_iter()
+        .find(|(l, _)| l == "Customer")
+        .map(|(_, id)| id);
+    assert_eq!(orgs[0]["label_ids"], json!([customer.unwrap()]));
 
     // Never twice: the next runs write nothing, and the owner reads back as the alias.
     w.assert_sync_writes_nothing();
@@ -188,6 +206,60 @@ fn an_owner_no_pipedrive_user_has_fails_its_record_naming_it() {
         out.contains(&ghost.id.0),
         "the failed record is named: {out}"
     );
+}
+
+/// A company that a contact being created points at is created first, in the same run,
+/// whatever the company's own rule says; one no created contact points at follows its rule.
+/// The engine does it, so it holds for every CRM.
+fn a_company_is_created_with_the_contact_that_points_at_it<C: TestCrm>() {
+    let w = Synced::<C>::start();
+    let rules = format!(
+        "\n[connections.{0}.company]\ncreate_when = \"domain == 'listed.example'\"\n",
+        w.conn
+    );
+    w.config("", &rules);
+    let theirs = record(Company, &[("name", "Theirs"), ("domain", "theirs.example")]);
+    let alone = record(Company, &[("name", "Alone"), ("domain", "alone.example")]);
+    let listed = record(Company, &[("name", "Listed"), ("domain", "listed.example")]);
+    w.save_local(&[theirs.clone(), alone.clone(), listed.clone()]);
+    w.sync().ok();
+    assert_eq!(
+        w.crm.live(Company).len(),
+        1,
+        "only the company the rule admits"
+    );
+    let person = record(
+        Contact,
+        &[
+            ("first_name", "Pat"),
+            ("email", "pat@theirs.example"),
+            ("company_id", &theirs.id.0),
+        ],
+    );
+    tick();
+    w.save_local(std::slice::from_ref(&person));
+    w.sync().ok();
+    let names: Vec<String> = w
+        .crm
+        .live(Company)
+        .iter()
+        .filter_map(|c| c.get("name").map(str::to_string))
+        .collect();
+    assert!(names.contains(&"Theirs".to_string()), "{names:?}");
+    assert!(!names.contains(&"Alone".to_string()), "{names:?}");
+    let pat = w.remote_id(Contact, &person.id);
+    assert_eq!(w.crm.company_of(&pat), [w.remote_id(Company, &theirs.id)]);
+    w.assert_sync_writes_nothing();
+}
+
+#[test]
+fn pipedrive_creates_a_company_with_the_contact_that_points_at_it() {
+    a_company_is_created_with_the_contact_that_points_at_it::<PipedriveCrm>();
+}
+
+#[test]
+fn hubspot_creates_a_company_with_the_contact_that_points_at_it() {
+    a_company_is_created_with_the_contact_that_points_at_it::<HubSpotCrm>();
 }
 
 /// `sync` with `config` refuses to start: exit 2, the file and the line named.
