@@ -208,6 +208,44 @@ fn an_owner_no_pipedrive_user_has_fails_its_record_naming_it() {
     );
 }
 
+#[test]
+fn mappings_setup_adds_the_missing_labels_so_that_creates_need_not() {
+    let w = Synced::<PipedriveCrm>::start();
+    w.config("", &warm_rules(w.conn));
+    let setup = w.run(&["mappings", "setup", "-c", w.conn]);
+    setup.ok();
+    assert!(
+        setup.stdout.contains("contact label \"Inbound\""),
+        "{}",
+        setup.stdout
+    );
+    assert!(
+        !setup.stdout.contains("Warm Lead"),
+        "Pipedrive has it: {}",
+        setup.stdout
+    );
+    assert!(person_labels(&w).iter().any(|(l, _)| l == "Inbound"));
+    let again = w.run(&["mappings", "setup", "-c", w.conn]);
+    again.ok();
+    assert!(
+        !again.stdout.contains("Inbound"),
+        "added once: {}",
+        again.stdout
+    );
+    let lead = record(
+        Contact,
+        &[
+            ("first_name", "Hot"),
+            ("email", "hot@example.org"),
+            ("warmness", "5"),
+        ],
+    );
+    w.save_local(&[lead]);
+    w.crm.clear_request_log();
+    w.sync().ok();
+    assert_eq!(w.crm.write_calls(), ["POST /api/v2/persons".to_string()]);
+}
+
 /// A company that a contact being created points at is created first, in the same run,
 /// whatever the company's own rule says; one no created contact points at follows its rule.
 /// The engine does it, so it holds for every CRM.

@@ -575,6 +575,13 @@ pub trait Provider: Send + Sync {
     async fn create_field(&self, object: ObjectKind, spec: &FieldSpec)
     -> Result<(), ProviderError>;
 
+    /// Adds to the CRM the labels configured for the records of `object` crmsync creates
+    /// that it does not have yet (`mappings setup`; a create adds them too); returns those
+    /// added. A CRM without labels has none to add.
+    async fn setup_labels(&self, _object: ObjectKind) -> Result<Vec<String>, ProviderError> {
+        Ok(Vec::new())
+    }
+
     /// The account the credentials belong to.
     async fn account(&self) -> Result<AccountInfo, ProviderError>;
 

@@ -50,28 +50,52 @@ fn resolve(options: &[FieldOption], labels: &[String]) -> Result<Vec<i64>, Vec<S
 impl Pipedrive {
     /// The `label_ids` a create of `object` carries: the ids of the labels configured for it
     /// (`None` when there are none), the missing ones added to Pipedrive first.
-    pub(super) async fn create_labels(
+    pub(super) async fn label_ids_for_create(
         &self,
         object: ObjectKind,
     ) -> Result<Option<Value>, ProviderError> {
+        Ok(self
+            .configured_labels(object)
+            .await?
+            .map(|(ids, _)| json!(ids)))
+    }
+
+    /// Adds the labels configured for `object` that Pipedrive does not have (`mappings
+    /// setup`); returns them.
+    pub(super) async fn add_missing_labels(
+        &self,
+        object: ObjectKind,
+    ) -> Result<Vec<String>, ProviderError> {
+        Ok(self
+            .configured_labels(object)
+            .await?
+            .map(|(_, added)| added)
+            .unwrap_or_default())
+    }
+
+    /// The ids of the labels configured for `object` and those of them just added to
+    /// Pipedrive; `None` when none are configured.
+    async fn configured_labels(
+        &self,
+        object: ObjectKind,
+    ) -> Result<Option<(Vec<i64>, Vec<String>)>, ProviderError> {
         let Some(labels) = self.options.labels.get(&object).filter(|l| !l.is_empty()) else {
             return Ok(None);
         };
         let catalogue = self.catalogue_of(object).await?;
         let field = label_field(&catalogue.fields, object)?;
         let missing = match resolve(&field.options, labels) {
-            Ok(ids) => return Ok(Some(json!(ids))),
+            Ok(ids) => return Ok(Some((ids, Vec::new()))),
             Err(missing) => missing,
         };
         let options = self.add_options(object, field, &missing).await?;
-        resolve(&options, labels)
-            .map(|ids| Some(json!(ids)))
-            .map_err(|still| {
-                ProviderError::Other(format!(
-                    "Pipedrive did not add the {object} label(s) {} crmsync asked for",
-                    names(&still)
-                ))
-            })
+        match resolve(&options, labels) {
+            Ok(ids) => Ok(Some((ids, missing))),
+            Err(still) => Err(ProviderError::Other(format!(
+                "Pipedrive did not add the {object} label(s) {} crmsync asked for",
+                names(&still)
+            ))),
+        }
     }
 
     /// Adds options labelled `missing` to the label field; returns its options after.

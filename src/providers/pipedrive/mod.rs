@@ -282,6 +282,10 @@ impl Provider for Pipedrive {
         self.create_custom_field(object, spec).await
     }
 
+    async fn setup_labels(&self, object: ObjectKind) -> Result<Vec<String>, ProviderError> {
+        self.add_missing_labels(object).await
+    }
+
     async fn account(&self) -> Result<AccountInfo, ProviderError> {
         self.account_info().await
     }

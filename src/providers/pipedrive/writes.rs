@@ -141,7 +141,7 @@ impl Pipedrive {
         inputs: &[RemoteWrite],
     ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
         let path = format!("/api/v2/{}", object_path(object)?);
-        let labels = self.create_labels(object).await?;
+        let labels = self.label_ids_for_create(object).await?;
         let catalogue = self.catalogue_of(object).await?;
         let outcomes = self
             .each(inputs, |w| {

@@ -164,3 +164,23 @@ fn users_are_seeded_with_emails_and_listed_by_v1() {
     assert_eq!(p.status, 200, "{}", p.body);
     assert_eq!(p.body["data"]["owner_id"], id);
 }
+
+#[test]
+fn the_spec_check_knows_the_field_update_both_ways() {
+    use super::spec_check::{Part, errors_in};
+    let path = "/v1/personFields/9009";
+    let good = json!({"options": [{"id": 1, "label": "Customer"}, {"label": "Warm Lead"}]});
+    assert_eq!(
+        errors_in("PUT", path, Part::Request, &good, false),
+        Some(vec![])
+    );
+    let bad = json!({"options": "Warm Lead", "add_visible_flag": "yes"});
+    let errors = errors_in("PUT", path, Part::Request, &bad, false).unwrap();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    let answer = json!({"success": true, "data": {"id": 9009, "key": "label_ids", "options": "x"}});
+    assert!(
+        !errors_in("PUT", path, Part::Response(200), &answer, false)
+            .unwrap()
+            .is_empty()
+    );
+}
