@@ -60,6 +60,7 @@ fn config(base_url: &str) -> Config {
             company: None,
             activity: None,
             activity_types: Default::default(),
+            owners: Default::default(),
         },
     );
     c

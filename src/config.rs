@@ -16,6 +16,7 @@ use crate::providers::ProviderKind;
 
 mod activity_types;
 pub use activity_types::ActivityTypes;
+mod crm_rules;
 
 /// The whole config file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -173,6 +174,10 @@ pub struct ConnectionConfig {
     /// `[connections.NAME.activity_types]`: local activity type → the CRM's type key.
     #[serde(default, skip_serializing_if = "ActivityTypes::is_empty")]
     pub activity_types: ActivityTypes,
+    /// `[connections.NAME.owners]`: local owner emails → the email of the CRM user they are
+    /// (for owners whose local email is not the one the CRM knows them by).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub owners: BTreeMap<String, Spanned<String>>,
 }
 
 /// `[connections.NAME.OBJECT]`: one object's settings on one connection.
@@ -181,6 +186,10 @@ pub struct ConnectionConfig {
 pub struct ObjectSettings {
     /// Which local records of this object are created in this CRM; default: all.
     pub create_when: Option<Spanned<String>>,
+    /// Labels put on the records of this object crmsync creates in this CRM (added to the
+    /// CRM's labels when missing); default: none. Only for CRMs with labels (Pipedrive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 impl ConnectionConfig {
@@ -375,50 +384,40 @@ impl Config {
 
     /// Parses and validates config text; `path` is for messages only.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let mut config: Config = toml::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .span()
-                .map(|span| line_col(text, span.start))
-                .unwrap_or((1, 1));
-            let message = plain_expected(e.message().trim());
-            let message = match e.span().and_then(|span| key_before(text, span.start)) {
-                Some(key) => format!("`{key}`: {message}"),
-                None => message,
-            };
+        let at = |offset: usize, message: String| {
+            let (line, column) = line_col(text, offset);
             ConfigError::Parse {
                 path: path.to_path_buf(),
                 line,
                 column,
                 message,
             }
+        };
+        let mut config: Config = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |span| span.start);
+            let message = plain_expected(e.message().trim());
+            let message = match e.span().and_then(|span| key_before(text, span.start)) {
+                Some(key) => format!("`{key}`: {message}"),
+                None => message,
+            };
+            at(offset, message)
         })?;
         config.validate().map_err(|message| ConfigError::Invalid {
             path: path.to_path_buf(),
             message,
         })?;
         for (name, conn) in &mut config.connections {
-            activity_types::check(name, conn, |at| line_col(text, at).0).map_err(
-                |(key, at, message)| {
-                    let (line, column) = line_col(text, at);
-                    ConfigError::Parse {
-                        path: path.to_path_buf(),
-                        line,
-                        column,
-                        message: format!("`{key}`: {message}"),
-                    }
-                },
-            )?;
+            activity_types::check(name, conn, |offset| line_col(text, offset).0)
+                .map_err(|(key, offset, message)| at(offset, format!("`{key}`: {message}")))?;
         }
         for (name, conn) in &config.connections {
             conn.check_rules(name).map_err(|(key, span, source, e)| {
-                let (line, column) = line_col(text, rule_offset(text, span, &source, e.column));
-                ConfigError::Parse {
-                    path: path.to_path_buf(),
-                    line,
-                    column,
-                    message: format!("`{key}` (`{}`): {}", quote(&source), e.message),
-                }
+                at(
+                    rule_offset(text, span, &source, e.column),
+                    format!("`{key}` (`{}`): {}", quote(&source), e.message),
+                )
             })?;
+            crm_rules::check(name, conn).map_err(|(span, message)| at(span.start, message))?;
         }
         Ok(config)
     }

@@ -136,7 +136,7 @@ pub fn open(
         Arc::new(FileLock::new(lease_dir)),
         clock.clone(),
     );
-    let provider = providers::open_with(
+    let provider = providers::open_labelled(
         conn.provider,
         provider_context(
             name,
@@ -150,6 +150,7 @@ pub fn open(
             config.http.timeout_secs,
             config.http.rate_limit_margin,
         ),
+        conn.labels(),
     )?;
     Ok(Opened {
         name: name.to_string(),

@@ -321,6 +321,11 @@ async fn setup(
             provider.create_field(map.object, &spec).await?;
             report.created.push(label);
         }
+        for label in provider.setup_labels(map.object).await? {
+            report
+                .created
+                .push(format!("{} label \"{label}\"", map.object));
+        }
     }
     if ctx.out.json {
         ctx.out.json(&report)?;

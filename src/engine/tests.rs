@@ -64,6 +64,7 @@ pub(super) fn mem_connection(match_keys: Vec<String>) -> ConnectionConfig {
         company: None,
         activity: None,
         activity_types: Default::default(),
+        owners: Default::default(),
     }
 }
 

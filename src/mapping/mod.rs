@@ -69,6 +69,7 @@ mod names {
 }
 
 pub mod fieldmap;
+pub mod owners;
 pub mod rule;
 pub mod transform;
 pub mod values;
@@ -76,5 +77,6 @@ pub mod values;
 pub use fieldmap::{
     FieldMap, FieldRule, FieldWarning, IdLookup, Inbound, MappingError, NoLinks, Outbound,
 };
+pub use owners::alias_owners;
 pub use rule::{Rule, RuleError};
 pub use transform::Transform;

@@ -6,7 +6,7 @@
 //! and        := not ("and" not)*
 //! not        := "not" not | "(" rule ")" | comparison
 //! comparison := operand (("==" | "!=" | ">=" | "<=" | ">" | "<") operand)?
-//! operand    := field | "text" | 'text' | number
+//! operand    := field | "text" | 'text' | number | true | false
 //! field      := letters, digits, `_` and `.` (`warmness`, `custom.tier`)
 //! ```
 //!
@@ -15,6 +15,9 @@
 //! numbers (`4` equals `4.0`) and as exact text otherwise. The ordering operators compare
 //! numerically when both sides are numbers and as text otherwise — except that an empty side
 //! makes them false, so `warmness < 4` does not pick records with no warmness at all.
+//! `true` and `false` alone are the rule that admits every record and the one that admits
+//! none (`create_when = "false"`: no record of the object is created for itself); compared
+//! with a field they are the text a yes/no field holds (`done == true`).
 //! Keywords (`and`, `or`, `not`) are case-insensitive. Errors name the 1-based column.
 
 use std::fmt;
@@ -46,6 +49,8 @@ enum Expr {
     Not(Box<Expr>),
     Cmp(Operand, CmpOp, Operand),
     Present(Operand),
+    /// `true` or `false` alone.
+    Const(bool),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +76,8 @@ enum Tok {
     Ident(String),
     Str(String),
     Num(String),
+    /// `true` or `false`.
+    Bool(bool),
     Op(CmpOp),
     LParen,
     RParen,
@@ -176,6 +183,7 @@ fn collect_fields(e: &Expr, out: &mut Vec<(String, usize)>) {
             operand(b);
         }
         Expr::Present(a) => operand(a),
+        Expr::Const(_) => {}
     }
 }
 
@@ -188,7 +196,7 @@ fn check_types(e: &Expr, object: ObjectKind) -> Result<(), RuleError> {
             check_types(b, object)
         }
         Expr::Not(a) => check_types(a, object),
-        Expr::Present(_) => Ok(()),
+        Expr::Present(_) | Expr::Const(_) => Ok(()),
         Expr::Cmp(a, op, b) => {
             let pair = match (a, b) {
                 (Operand::Field(name, at), Operand::Literal(v, col))
@@ -271,6 +279,7 @@ fn eval(e: &Expr, fields: &Fields) -> bool {
         Expr::And(a, b) => eval(a, fields) && eval(b, fields),
         Expr::Not(a) => !eval(a, fields),
         Expr::Present(a) => !value(a, fields).trim().is_empty(),
+        Expr::Const(b) => *b,
         Expr::Cmp(a, op, b) => {
             let (a, b) = (value(a, fields), value(b, fields));
             let ord = match (number(a), number(b)) {
@@ -301,6 +310,7 @@ fn describe(t: &Tok) -> String {
         Tok::Ident(s) => format!("`{s}`"),
         Tok::Str(s) => format!("text \"{s}\""),
         Tok::Num(s) => format!("number `{s}`"),
+        Tok::Bool(b) => format!("`{b}`"),
         Tok::Op(op) => format!("`{}`", op_str(*op)),
         Tok::LParen => "`(`".into(),
         Tok::RParen => "`)`".into(),
@@ -420,6 +430,8 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, RuleError> {
                     "and" => Tok::And,
                     "or" => Tok::Or,
                     "not" => Tok::Not,
+                    "true" => Tok::Bool(true),
+                    "false" => Tok::Bool(false),
                     _ => Tok::Ident(word),
                 };
                 out.push((tok, col));
@@ -524,12 +536,18 @@ impl Parser {
     }
 
     fn comparison(&mut self) -> Result<Expr, RuleError> {
+        let constant = match self.peek() {
+            Some(Tok::Bool(b)) => Some(*b),
+            _ => None,
+        };
         let left = self.operand()?;
         if let Some(Tok::Op(op)) = self.peek() {
             let op = *op;
             self.pos += 1;
             let right = self.operand()?;
             Ok(Expr::Cmp(left, op, right))
+        } else if let Some(b) = constant {
+            Ok(Expr::Const(b))
         } else {
             Ok(Expr::Present(left))
         }
@@ -547,6 +565,7 @@ impl Parser {
         match tok {
             Tok::Ident(name) => Ok(Operand::Field(name, column)),
             Tok::Str(v) | Tok::Num(v) => Ok(Operand::Literal(v, column)),
+            Tok::Bool(b) => Ok(Operand::Literal(b.to_string(), column)),
             other => Err(RuleError {
                 column,
                 message: format!("expected a field or a value, found {}", describe(&other)),
@@ -573,6 +592,7 @@ mod tests {
             ("lifecycle_stage", "customer"),
             ("email", "ann@example.com"),
             ("custom.tier", "gold"),
+            ("custom.vip", "true"),
         ]);
         let cases: &[(&str, &str, bool)] = &[
             ("number at the bound", "warmness >= 4", true),
@@ -621,6 +641,10 @@ mod tests {
                 false,
             ),
             ("negative number literal", "warmness > -1", true),
+            ("false alone admits nothing", "false", false),
+            ("true alone admits everything", "TRUE", true),
+            ("false in a rule", "email and not false", true),
+            ("a yes/no value", "custom.vip == true", true),
         ];
         for (name, src, want) in cases {
             let rule = Rule::parse(src).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -28,6 +28,7 @@ pub fn new_connection(provider: ProviderKind) -> ConnectionConfig {
         company: None,
         activity: None,
         activity_types: Default::default(),
+        owners: Default::default(),
     }
 }
 

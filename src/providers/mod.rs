@@ -26,7 +26,7 @@ pub mod http;
 pub mod hubspot;
 pub mod pipedrive;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -604,6 +604,13 @@ pub trait Provider: Send + Sync {
     async fn create_field(&self, object: ObjectKind, spec: &FieldSpec)
     -> Result<(), ProviderError>;
 
+    /// Adds to the CRM the labels configured for the records of `object` crmsync creates
+    /// that it does not have yet (`mappings setup`; a create adds them too); returns those
+    /// added. A CRM without labels has none to add.
+    async fn setup_labels(&self, _object: ObjectKind) -> Result<Vec<String>, ProviderError> {
+        Ok(Vec::new())
+    }
+
     /// The account the credentials belong to.
     async fn account(&self) -> Result<AccountInfo, ProviderError>;
 
@@ -638,6 +645,17 @@ pub fn open_with(
     ctx: ProviderContext,
     http: http::HttpOptions,
 ) -> Result<Box<dyn Provider>, ProviderError> {
+    open_labelled(kind, ctx, http, HashMap::new())
+}
+
+/// [`open_with`], the records crmsync creates given `labels` (per object; the config has
+/// checked that the CRM has labels for each, see [`has_labels`]).
+pub fn open_labelled(
+    kind: ProviderKind,
+    ctx: ProviderContext,
+    http: http::HttpOptions,
+    labels: HashMap<ObjectKind, Vec<String>>,
+) -> Result<Box<dyn Provider>, ProviderError> {
     match kind {
         ProviderKind::Hubspot => Ok(Box::new(hubspot::HubSpot::with_options(
             ctx,
@@ -650,6 +668,7 @@ pub fn open_with(
             ctx,
             pipedrive::PipedriveOptions {
                 http,
+                labels,
                 ..pipedrive::PipedriveOptions::default()
             },
         )?)),
@@ -679,6 +698,12 @@ pub fn default_activity_types(kind: ProviderKind) -> &'static [(&'static str, &'
         ProviderKind::Pipedrive => pipedrive::DEFAULT_ACTIVITY_TYPES,
         ProviderKind::Hubspot | ProviderKind::Salesforce => &[],
     }
+}
+
+/// Whether `kind`'s records of `object` carry labels crmsync can put on the records it
+/// creates (`[connections.NAME.OBJECT] labels`): Pipedrive's persons and organizations.
+pub fn has_labels(kind: ProviderKind, object: ObjectKind) -> bool {
+    kind == ProviderKind::Pipedrive && matches!(object, ObjectKind::Contact | ObjectKind::Company)
 }
 
 /// The CRM's own API base URL, where crmsync knows it.

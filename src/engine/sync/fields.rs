@@ -46,6 +46,7 @@ impl<'a> Session<'a> {
             }
         }
         self.map_activity_types(object, &mut map)?;
+        crate::mapping::alias_owners(&mut map, &self.p.config.owner_aliases());
         if let Some(missing) = missing {
             map.rules.retain(|r| !missing.contains(&r.remote));
             for prop in missing {

@@ -37,6 +37,7 @@ pub(crate) mod meta;
 mod options;
 mod pull;
 mod push;
+mod referenced;
 mod report;
 mod session;
 

@@ -1,7 +1,7 @@
 //! The push: the local changes since the connection's local cursor, planned against the links'
 //! bases (and held conflicts' remote values), gated and carried out.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::engine::StepError;
 use crate::engine::execute::{ExecOutcome, IdCache};
@@ -78,6 +78,11 @@ impl<'a> Session<'a> {
             .map_err(|e| {
                 StepError::Other(format!("`connections.{}.create_when`: {e}", self.p.name))
             })?;
+        // Companies of the contacts this run creates, created with them (`referenced.rs`).
+        let with_contacts = match object {
+            ObjectKind::Company => self.companies_of_new_contacts()?,
+            _ => HashSet::new(),
+        };
         let cursor = self.store.local_cursor(&self.p.name, object)?;
         let top = self.store.max_seq()?;
         self.push_gate(object)?;
@@ -88,9 +93,9 @@ impl<'a> Session<'a> {
         let mut plans = Vec::new();
         let mut after = cursor;
         const CHUNK: usize = 5_000;
-        // Records of held conflicts that the current configuration decides, and activities
-        // whose contact is now linked: planned after the local changes (unless among them),
-        // without a change of their own.
+        // Records of held conflicts that the current configuration decides, activities whose
+        // contact is now linked, and companies of the contacts this run creates: planned after
+        // the local changes (unless among them), without a change of their own.
         let mut undecided = self.review_open_conflicts(object)?;
         // Activities left out while their contact or company was not in the CRM go once it is
         // (see [`super::activities`]), with no change of their own.
@@ -100,6 +105,7 @@ impl<'a> Session<'a> {
                     .unlinked_anchored_activities(&self.p.name, cursor)?,
             );
         }
+        undecided.extend(with_contacts.iter().cloned());
         let mut changes_done = false;
         loop {
             let mut records: Vec<Record> = if !changes_done {
@@ -150,8 +156,11 @@ impl<'a> Session<'a> {
                 let mut held = self.held_remote_values(object, &local_ids)?;
                 held.retain(|id, _| links.get(id).is_some_and(|l| !l.retired));
                 let unanchored = self.unanchored(object, &records)?;
-                let mut items =
-                    self.push_items(object, records, &links, &held, create_when.as_ref());
+                let creates = Creates {
+                    rule: create_when.as_ref(),
+                    also: &with_contacts,
+                };
+                let mut items = self.push_items(object, records, &links, &held, creates);
                 for item in &mut items {
                     if item
                         .local
@@ -244,7 +253,7 @@ impl<'a> Session<'a> {
         records: Vec<Record>,
         links: &HashMap<RecordId, Link>,
         held: &HashMap<RecordId, Vec<HeldField>>,
-        create_when: Option<&Rule>,
+        creates: Creates<'_>,
     ) -> Vec<PlanItem> {
         let on_delete = self.p.config.on_delete;
         let skew = self.p.provider.clock_skew().unwrap_or(0);
@@ -261,8 +270,7 @@ impl<'a> Session<'a> {
                 if recreate {
                     link = None;
                 }
-                let may_create_remote = recreate
-                    || link.is_none() && create_when.is_none_or(|rule| rule.eval(&r.fields));
+                let may_create_remote = recreate || link.is_none() && creates.admit(&r);
                 let remote = link
                     .as_ref()
                     .zip(held.get(&r.id))
@@ -302,6 +310,20 @@ impl<'a> Session<'a> {
             self.warn(w);
         }
         self.warn_history(outcome.history_warning);
+    }
+}
+
+/// Which unlinked local records a push creates in the CRM: those its `create_when` rule
+/// admits (all without one), and those created with the records that point at them.
+#[derive(Clone, Copy)]
+struct Creates<'a> {
+    rule: Option<&'a Rule>,
+    also: &'a HashSet<RecordId>,
+}
+
+impl Creates<'_> {
+    fn admit(&self, r: &Record) -> bool {
+        self.also.contains(&r.id) || self.rule.is_none_or(|rule| rule.eval(&r.fields))
     }
 }
 

@@ -66,6 +66,8 @@ pub(super) fn required_fields(object: ObjectKind) -> Vec<FieldSpec> {
 /// One field of the catalogue.
 #[derive(Debug, Clone)]
 pub(super) struct FieldDef {
+    /// The v1 id, which a field update is sent to.
+    pub(super) id: Option<i64>,
     /// The key: a standard field's name (`email`), a custom field's hash.
     pub(super) key: String,
     pub(super) name: String,
@@ -178,6 +180,7 @@ impl Pipedrive {
                 };
                 let name = f["name"].as_str().unwrap_or(key).to_string();
                 out.push(FieldDef {
+                    id: f["id"].as_i64(),
                     key: key.to_string(),
                     name,
                     field_type: f["field_type"].as_str().unwrap_or("varchar").to_string(),
@@ -215,7 +218,8 @@ impl Pipedrive {
         // Asked for afresh: `mappings check` wants the catalogue as it is now.
         self.lock_catalogues().remove(&object);
         let c = self.catalogue_of(object).await?;
-        Ok(c.fields
+        let mut out: Vec<RemoteField> = c
+            .fields
             .iter()
             .map(|f| RemoteField {
                 name: remote_name(f),
@@ -240,7 +244,12 @@ impl Pipedrive {
                 unique: f.custom && f.name == EXTERNAL_ID,
                 options: f.options.clone(),
             })
-            .collect())
+            .collect();
+        // The owner's options are the users, by email (`owners.rs`).
+        if let Some(owner) = out.iter_mut().find(|f| f.name == super::owners::OWNER_ID) {
+            owner.options = self.users().await?;
+        }
+        Ok(out)
     }
 
     /// Creates a custom field with v1 `POST /v1/personFields` (`organizationFields`), named

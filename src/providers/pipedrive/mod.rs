@@ -13,6 +13,8 @@
 //! - [`feed`]: the change feed (v2 lists by `update_time`, v1 `recents` for deletions).
 //! - [`writes`]: creates, updates and deletes one record a call, and reads by id.
 //! - [`catalogue`]: the field catalogue, custom fields and the built-in mappings.
+//! - [`owners`]: users as the owner's options (email ⇄ `owner_id`).
+//! - [`labels`]: the labels put on the records crmsync creates, added when missing.
 //! - [`refusal`]: what Pipedrive's error answers say.
 //! - [`pacing`]: Pipedrive's rate limits.
 //! - [`auth`]: OAuth endpoints, how a token is sent, and the account.
@@ -22,6 +24,8 @@ mod activities;
 mod auth;
 mod catalogue;
 mod feed;
+mod labels;
+mod owners;
 mod pacing;
 mod refusal;
 mod wire;
@@ -68,6 +72,9 @@ pub struct PipedriveOptions {
     pub list_limit: usize,
     /// Writes in flight at once.
     pub write_concurrency: usize,
+    /// The labels put on the records crmsync creates, per object (the connection's
+    /// `[connections.NAME.OBJECT] labels`).
+    pub labels: HashMap<ObjectKind, Vec<String>>,
 }
 
 impl Default for PipedriveOptions {
@@ -76,6 +83,7 @@ impl Default for PipedriveOptions {
             http: HttpOptions::from_env(),
             list_limit: super::test_page_size(LIST_LIMIT).unwrap_or(LIST_LIMIT),
             write_concurrency: WRITE_CONCURRENCY,
+            labels: HashMap::new(),
         }
     }
 }
@@ -292,6 +300,10 @@ impl Provider for Pipedrive {
         spec: &FieldSpec,
     ) -> Result<(), ProviderError> {
         self.create_custom_field(object, spec).await
+    }
+
+    async fn setup_labels(&self, object: ObjectKind) -> Result<Vec<String>, ProviderError> {
+        self.add_missing_labels(object).await
     }
 
     async fn account(&self) -> Result<AccountInfo, ProviderError> {

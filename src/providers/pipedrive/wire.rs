@@ -206,6 +206,7 @@ pub(super) fn write_body(
     catalogue: &Catalogue,
     current: Option<&Value>,
 ) -> Result<Value, RecordError> {
+    super::owners::check_owner(props)?;
     let mut body = Map::new();
     let mut custom = Map::new();
     let mut unknown = Vec::new();

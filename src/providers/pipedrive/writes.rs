@@ -152,10 +152,11 @@ impl Pipedrive {
         inputs: &[RemoteWrite],
     ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
         let path = format!("/api/v2/{}", object_path(object)?);
+        let labels = self.label_ids_for_create(object).await?;
         let catalogue = self.catalogue_of(object).await?;
         let outcomes = self
             .each(inputs, |w| {
-                let (path, catalogue) = (&path, &catalogue);
+                let (path, catalogue, labels) = (&path, &catalogue, &labels);
                 async move {
                     let mut props = w.props.clone();
                     // Pipedrive needs a name: a person's is made of its parts when not mapped.
@@ -169,10 +170,13 @@ impl Pipedrive {
                             props.insert("name".into(), parts.join(" "));
                         }
                     }
-                    let body = match write_body(&props, Some(&w.local_id), catalogue, None) {
+                    let mut body = match write_body(&props, Some(&w.local_id), catalogue, None) {
                         Ok(b) => b,
                         Err(refused) => return Ok(Err(refused)),
                     };
+                    if let Some(ids) = labels {
+                        body["label_ids"] = ids.clone();
+                    }
                     let wanted: Vec<String> = w.props.keys().cloned().collect();
                     self.create_one(object, path, body, w, catalogue, &wanted)
                         .await

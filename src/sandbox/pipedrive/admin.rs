@@ -12,6 +12,7 @@
 //! | `POST /_sandbox/records/{kind}` | a v2 create body | 200 the record (v2 shape) |
 //! | `PATCH /_sandbox/records/{kind}/{id}` | a v2 update body | 200 the record |
 //! | `DELETE /_sandbox/records/{kind}/{id}` | | 204 |
+//! | `POST /_sandbox/users` | `{name, email}` | 200 the user (v1 shape) |
 //! | `POST /_sandbox/fields/{kind}` | a v1 field body `{name, field_type, options}` | 200 the field (v1 shape) |
 //! | `GET /_sandbox/dump` | | every record (deleted too) in its v2 shape, by kind |
 //! | `POST /_sandbox/edit-before` | [`EditBefore`]: a user's edit landing just before the nth such API call | 204 |
@@ -25,7 +26,7 @@ use rand::Rng;
 use serde_json::{Map, Value, json};
 
 use super::records::{self, Writer};
-use super::store::{Company, Field, Kind};
+use super::store::{Company, Field, Kind, User};
 use super::values::render_v2;
 use super::{EditBefore, Shared, v1};
 use crate::sandbox::admin::{admin_error, body_json};
@@ -70,6 +71,20 @@ pub fn handle(shared: &Shared, req: &HttpRequest, segs: &[&str]) -> Option<HttpR
         ("DELETE", ["records", kind, id]) => Ok(answer(
             user_delete(shared, kind, id).map(|_| HttpResponse::empty(204)),
         )),
+        ("POST", ["users"]) => body_json(req).map(|b| {
+            let now = shared.clock.now_ms();
+            let mut co = shared.api.lock();
+            let added = add_user(
+                &mut co,
+                now,
+                b["name"].as_str().unwrap_or_default(),
+                b["email"].as_str().unwrap_or_default(),
+            );
+            answer(added.map(|id| {
+                let user = co.user(id).expect("the user just added");
+                HttpResponse::json(200, &v1::user_json(user, 1))
+            }))
+        }),
         ("POST", ["fields", kind]) => body_json(req).map(|b| {
             answer(
                 user_add_field(shared, kind, &b)
@@ -204,6 +219,36 @@ pub fn user_add_field(shared: &Shared, kind: &str, body: &Value) -> anyhow::Resu
     let now = shared.clock.now_ms();
     v1::add_field(&mut shared.api.lock(), kind, now, APP_USER, body)
         .map_err(|e| anyhow!("the sandbox refused the field: {}", e.error))
+}
+
+/// Adds a user (not an admin) named `name` with `email`; returns its id. The name defaults
+/// to the email's local part.
+pub fn add_user(co: &mut Company, now: i64, name: &str, email: &str) -> anyhow::Result<i64> {
+    let email = email.trim();
+    let valid = email
+        .split_once('@')
+        .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+    if !valid {
+        return Err(anyhow!("`{email}` is not an email address"));
+    }
+    if co.users.iter().any(|u| u.email.eq_ignore_ascii_case(email)) {
+        return Err(anyhow!(
+            "the company has a user with email `{email}` already"
+        ));
+    }
+    let id = co.users.iter().map(|u| u.id).max().unwrap_or(0) + 1;
+    let name = match name.trim() {
+        "" => email.split('@').next().unwrap_or(email).to_string(),
+        n => n.to_string(),
+    };
+    co.users.push(User {
+        id,
+        name,
+        email: email.to_string(),
+        admin: false,
+        created_ms: now - now.rem_euclid(1000),
+    });
+    Ok(id)
 }
 
 /// Every record, deleted ones too, by kind.

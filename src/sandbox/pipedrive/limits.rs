@@ -151,10 +151,10 @@ pub fn token_cost(method: &str, version: &str, segs: &[&str]) -> u64 {
         ("v2", "POST", [_]) | ("v2", "PATCH", [_, _]) => 5,
         ("v2", "DELETE", [_, _]) => 3,
         // API v1: one user or field 2; field lists, users, activity types, recents and
-        // changelogs 20; creates 10.
+        // changelogs 20; creates and field updates 10.
         ("v1", "GET", [_, _]) => 2,
         ("v1", "GET", [_] | [_, _, "changelog"]) => 20,
-        ("v1", "POST", [_]) => 10,
+        ("v1", "POST", [_]) | ("v1", "PUT", [_, _]) => 10,
         _ => 1,
     }
 }

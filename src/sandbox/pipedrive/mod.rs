@@ -27,6 +27,7 @@
 //! | GET | `/v1/{personFields\|organizationFields\|activityFields}` | the field catalogue (`start`, `limit`) | 20 | `v1.rs` |
 //! | GET | `/v1/{…Fields}/{id}` | one field | 2 | `v1.rs` |
 //! | POST | `/v1/{…Fields}` | add a custom field (`name`, `field_type`, `options`); gets a 40-hex-char `key` | 10 | `v1.rs` |
+//! | PUT | `/v1/{…Fields}/{id}` | rename a custom field, replace an `enum`/`set` field's options (the labels too) | 10 | `field_update.rs` |
 //! | GET | `/v1/users`, `/v1/users/me`, `/v1/users/{id}` | the company's users | 20, 2, 2 | `v1.rs` |
 //! | GET | `/v1/activityTypes` | activity types | 20 | `v1.rs` |
 //! | GET | `/v1/recents` | records changed since `since_timestamp` (deleted ones with `active_flag: false`), v1 shapes | 20 | `v1.rs` |
@@ -39,14 +40,15 @@
 //! `/api/v1/...`. Any other call answers 404 in Pipedrive's error body (`errors::no_route`).
 //! Person labels are the options of the `label_ids` field in `personFields` (organization
 //! labels likewise), which is where v1 keeps them; the specs have no label endpoint for
-//! persons or organizations.
+//! persons or organizations, so a label is added by `PUT /v1/personFields/{id}` with the
+//! field's options and the new one.
 //!
 //! # Not served yet
 //!
 //! OAuth's refresh-token idle expiry and PKCE; v2 field
 //! update and delete and the option endpoints; the search of other kinds and the item search;
 //! followers; merges; deals, leads and
-//! the other kinds; webhooks; `POST /v1/activityTypes`; v1 field update and delete; the list
+//! the other kinds; webhooks; `POST /v1/activityTypes`; v1 field delete; the list
 //! parameters `filter_id`, `include_fields` and a person's `deal_id` (accepted, ignored);
 //! contact-sync attributes (`postal_address`, `notes`, `im`, `birthday`, `job_title`: the
 //! sandbox company has contact sync off, so the spec leaves them out).
@@ -61,6 +63,7 @@ mod admin;
 mod catalogue;
 mod envelope;
 mod errors;
+mod field_update;
 mod fields_v2;
 mod limits;
 mod oauth;
@@ -326,6 +329,13 @@ impl SandboxServer<Pipedrive> {
         admin::user_delete(self.shared(), kind, &id.to_string())
     }
 
+    /// Adds a user to the company, as an admin inviting one would; returns the user's id.
+    /// Emails are unique in a company (case aside).
+    pub fn add_user(&self, name: &str, email: &str) -> anyhow::Result<i64> {
+        let now = self.shared().clock.now_ms();
+        admin::add_user(&mut self.shared().api.lock(), now, name, email)
+    }
+
     /// Adds a custom field as an admin would in the settings; returns its 40-character key.
     pub fn add_field(&self, kind: &str, body: &Value) -> anyhow::Result<String> {
         admin::user_add_field(self.shared(), kind, body).map(|f| f.key)
@@ -342,6 +352,19 @@ impl SandboxServer<Pipedrive> {
             .filter(|f| f.custom)
             .map(|f| (f.name.clone(), f.key.clone()))
             .collect()
+    }
+
+    /// The options of field `key` of `kind` (`persons`, ...; `label_ids` for the labels) as
+    /// an admin sees them in the settings: label and id, in order.
+    pub fn field_options(&self, kind: &str, key: &str) -> Vec<(String, i64)> {
+        let Some(kind) = Kind::from_v2(kind) else {
+            return Vec::new();
+        };
+        let co = self.shared().api.lock();
+        co.field(kind, key)
+            .and_then(|f| f.options.as_ref())
+            .map(|o| o.iter().map(|o| (o.label.clone(), o.id)).collect())
+            .unwrap_or_default()
     }
 
     /// Every record (deleted too), by kind, in its v2 shape.

@@ -1202,3 +1202,5 @@ fn a_search_finds_live_records_by_a_custom_value_exactly_or_by_part_of_a_name() 
     let short = api(&sb, "GET", "/api/v2/persons/search?term=S", None);
     assert_eq!(short.status, 400, "{}", short.body);
 }
+
+mod field_updates;

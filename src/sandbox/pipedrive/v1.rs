@@ -1,4 +1,5 @@
-//! The API v1 calls the sandbox serves: fields (list, one, create a custom field), users,
+//! The API v1 calls the sandbox serves: fields (list, one, create a custom field, update one
+//! in `field_update.rs`), users,
 //! activity types, `/recents` and the record changelogs.
 //!
 //! Paging follows each operation's schema in the v1 spec: field lists put `start`, `limit`
@@ -66,6 +67,13 @@ pub fn route(
             serde_json::from_slice::<Value>(&req.body)
                 .map_err(|_| bad_request("The body must be a JSON object"))
                 .and_then(|b| add_field(co, kind, now, me, &b))
+                .map(|x| ok(field_json(&x)))
+        }
+        ("PUT", [f, id]) if f.ends_with("Fields") => {
+            let kind = Kind::parse(f)?;
+            serde_json::from_slice::<Value>(&req.body)
+                .map_err(|_| bad_request("The body must be a JSON object"))
+                .and_then(|b| super::field_update::update_field(co, kind, id, now, &b))
                 .map(|x| ok(field_json(&x)))
         }
         ("GET", ["users"]) => Ok(ok(Value::Array(
@@ -223,7 +231,7 @@ pub fn add_field(
     Ok(field)
 }
 
-fn user_json(u: &User, me: i64) -> Value {
+pub fn user_json(u: &User, me: i64) -> Value {
     json!({
         "id": u.id, "name": u.name, "default_currency": "USD", "locale": "en_US", "lang": 1,
         "email": u.email, "phone": null, "activated": true,
