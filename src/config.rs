@@ -14,6 +14,8 @@ use crate::mapping::{ConflictPolicy, Direction, OnDelete, Rule, RuleError};
 use crate::model::ObjectKind;
 use crate::providers::ProviderKind;
 
+mod token_vars;
+
 /// The whole config file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -401,6 +403,7 @@ impl Config {
                 }
             })?;
         }
+        token_vars::check(&config, text, path)?;
         Ok(config)
     }
 
