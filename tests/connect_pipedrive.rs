@@ -355,6 +355,95 @@ fn disconnect_removes_the_tokens_and_says_pipedrive_cannot_revoke_them() {
     assert_eq!(row["token_state"], "needs sign-in", "{row}");
 }
 
+/// `connect --name X` for a connection the config would refuse is refused before the
+/// browser, the CRM or the keychain is touched: a name whose token variable is another
+/// connection's, a `--token-env` variable another connection reads.
+#[test]
+fn a_connection_the_config_would_refuse_is_refused_before_signing_in() {
+    let mut pd = Pd::new();
+    let base = pd.sandbox.base_url();
+    let client_id = pd.sandbox.client_credentials().0;
+    let config = format!(
+        "[connections.pd]\nprovider = \"pipedrive\"\nbase_url = \"{base}\"\n\
+         [connections.acme-eu]\nprovider = \"pipedrive\"\nbase_url = \"{base}\"\n\
+         [connections.other]\nprovider = \"pipedrive\"\nbase_url = \"{base}\"\ntoken_env = \"SHARED\"\n"
+    );
+    pd.env.write_config(&config);
+    pd.env.set_env(
+        "CRMSYNC_CLIENT_SECRET_ACME_EU",
+        &pd.sandbox.client_credentials().1,
+    );
+    pd.env.set_env("SHARED", &pd.sandbox.api_token());
+    let attempts: [(&[&str], &str); 4] = [
+        (
+            &[
+                "--name",
+                "acme_eu",
+                "--base-url",
+                &base,
+                "--client-id",
+                &client_id,
+            ],
+            "connection `acme_eu` cannot be added to the config: connections `acme-eu` and `acme_eu` would both read their token from `CRMSYNC_TOKEN_ACME_EU`",
+        ),
+        (
+            &[
+                "--name",
+                "new",
+                "--base-url",
+                &base,
+                "--token-env",
+                "SHARED",
+            ],
+            "connection `new` cannot be added to the config: connections `new` and `other` both read their token from `SHARED`",
+        ),
+        (
+            &[
+                "--name",
+                "new",
+                "--base-url",
+                &base,
+                "--token-env",
+                "CRMSYNC_TOKEN_PD",
+            ],
+            "`connections.new.token_env` is `CRMSYNC_TOKEN_PD`, the variable connection `pd` reads its token from",
+        ),
+        (
+            &["--name", "pd", "--token-env", "SHARED"],
+            "connection `pd` cannot be given that token variable: connections `other` and `pd` both read their token from `SHARED`",
+        ),
+    ];
+    for (args, want) in attempts {
+        let mut line = vec!["connect", "pipedrive"];
+        line.extend(args);
+        let run = pd.run(&line);
+        run.expect_code(2);
+        assert!(run.stderr.contains(want), "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("nothing was signed in to or stored"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            pd.sandbox.request_log().is_empty(),
+            "{args:?}: {:?}",
+            pd.sandbox.request_log()
+        );
+        let keychain = pd.keychain();
+        for name in ["acme_eu", "new", "pd"] {
+            let scope = sandbox_scope(name, ProviderKind::Pipedrive, &base);
+            assert!(
+                runtime().block_on(keychain.load(&scope)).unwrap().is_none(),
+                "{args:?}: an entry for `{name}`"
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(pd.env.config_path()).unwrap(),
+            config
+        );
+    }
+}
+
 #[test]
 fn no_token_reaches_the_output_the_config_or_any_file_but_the_keychain() {
     let mut pd = Pd::new();
