@@ -471,7 +471,10 @@ fn render(
                 conn.provider.display_name()
             )),
             Some(Replaced::Failed(e)) => ctx.out.warn(format!(
-                "the tokens this sign-in replaced were not revoked: {e}; revoke the app's access in the CRM's settings"
+                "the tokens this sign-in replaced were NOT revoked at {crm} ({e}) and still give access; the new ones are stored. To end the old grant, remove crmsync's access in {crm}'s settings, which ends the new one too, then run `crmsync connect {provider} --name {name}` again",
+                crm = conn.provider.display_name(),
+                provider = conn.provider,
+                name = report.connection
             )),
             None => {}
         }
