@@ -17,6 +17,7 @@ use crate::providers::ProviderKind;
 mod activity_types;
 pub use activity_types::ActivityTypes;
 mod crm_rules;
+mod token_vars;
 
 /// The whole config file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -419,6 +420,7 @@ impl Config {
             })?;
             crm_rules::check(name, conn).map_err(|(span, message)| at(span.start, message))?;
         }
+        token_vars::check(&config, text, path)?;
         Ok(config)
     }
 

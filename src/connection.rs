@@ -121,13 +121,7 @@ pub fn open(
                 .unwrap_or(Path::new("."))
                 .join(".crmsync-leases")
         });
-    // Credentials recorded as issued for another account than the one the state file's links
-    // are bound to are refused before they are sent anywhere.
-    let mut scope = credential_scope(name, &conn);
-    scope.account_id = crate::store::Store::open_read_only(state_path)
-        .ok()
-        .and_then(|store| store.account_binding(name).ok().flatten())
-        .map(|binding| binding.account);
+    let scope = bound_scope(name, &conn, state_path);
     let tokens = auth::token_source(
         &scope,
         conn.token_env.as_deref(),
@@ -159,6 +153,54 @@ pub fn open(
     })
 }
 
+/// What `name`'s credentials are issued for, with the account the state file's links are
+/// bound to: credentials recorded as issued for another account are refused before they are
+/// sent anywhere.
+fn bound_scope(name: &str, conn: &ConnectionConfig, state_path: &Path) -> CredentialScope {
+    let mut scope = credential_scope(name, conn);
+    scope.account_id = crate::store::Store::open_read_only(state_path)
+        .ok()
+        .and_then(|store| store.account_binding(name).ok().flatten())
+        .map(|binding| binding.account);
+    scope
+}
+
+/// Refuses (a usage error: exit 2) a connection whose keychain credentials are recorded as
+/// issued for another account than the one the state file's links are bound to, before
+/// anything is sent, saying what to do; a run would otherwise stop on its first call for
+/// want of a token it may use. A token from the environment wins over the keychain and is
+/// checked by the run.
+async fn refuse_another_accounts_credentials(
+    name: &str,
+    conn: &ConnectionConfig,
+    state_path: &Path,
+) -> anyhow::Result<()> {
+    let mut scope = bound_scope(name, conn, state_path);
+    let Some(bound) = scope.account_id.take() else {
+        return Ok(());
+    };
+    if auth::env_token(name, conn.token_env.as_deref()).is_some() {
+        return Ok(());
+    }
+    // Any other trouble with the entry is the token source's to report.
+    let Ok(Some(stored)) = Keychain::from_env().load(&scope).await else {
+        return Ok(());
+    };
+    let Some(issued) = stored.account_id.filter(|id| *id != bound) else {
+        return Ok(());
+    };
+    let crm = conn.provider.display_name();
+    Err(crate::error::usage_hinted(
+        format!(
+            "the keychain holds credentials of connection `{name}` for {crm} account {issued}, but its links were made in account {bound}; they were not used and nothing was sent"
+        ),
+        format!(
+            "to go on syncing account {bound}, run `crmsync disconnect {name}`, then `crmsync connect {} --name {name}` signing in to account {bound}; to move `{name}` to account {issued}, run `crmsync connections forget-links {name}`",
+            conn.provider
+        ),
+    ))
+}
+
 /// A connection whose config names the variable holding its token (`token_env`) takes it
 /// from there: with the variable unset (and no `CRMSYNC_TOKEN_<NAME>`), say so, rather than
 /// falling through to a keychain the config did not ask for.
@@ -181,8 +223,9 @@ fn check_token_env(name: &str, conn: &ConnectionConfig) -> anyhow::Result<()> {
     ))
 }
 
-/// Opens the named connections, or every configured one when `names` is empty.
-pub fn open_many(
+/// Opens the named connections, or every configured one when `names` is empty, for a run;
+/// refuses one whose stored credentials are for another account than its links.
+pub async fn open_many(
     names: &[String],
     config: &Config,
     state_path: &Path,
@@ -194,10 +237,14 @@ pub fn open_many(
     } else {
         names.to_vec()
     };
-    names
+    let opened = names
         .iter()
         .map(|n| open(n, config, state_path, clock.clone(), max_requests))
-        .collect()
+        .collect::<anyhow::Result<Vec<Opened>>>()?;
+    for o in &opened {
+        refuse_another_accounts_credentials(&o.name, &o.config, state_path).await?;
+    }
+    Ok(opened)
 }
 
 #[cfg(test)]

@@ -89,6 +89,23 @@ impl FakeAuthServer {
             scope_separator: " ",
         }
     }
+
+    /// Signs in with PKCE and no client secret, `browser` playing the user.
+    async fn sign_in(
+        &self,
+        browser: &Browser,
+        timeout: Duration,
+    ) -> Result<Credentials, AuthError> {
+        let (_, notify) = events();
+        sign_in(
+            &self.spec(true, false),
+            "client-1",
+            None,
+            options(browser, timeout),
+            &notify,
+        )
+        .await
+    }
 }
 
 fn challenge(verifier: &str) -> String {
@@ -276,6 +293,9 @@ struct Browser {
     /// `Host`. Their answers are kept in `forged`.
     forge_first: bool,
     forged: Arc<Mutex<Vec<u16>>>,
+    /// Follow the redirect to the listener under this host name (resolved to 127.0.0.1), so
+    /// that it is sent with `Host: NAME:PORT`, as a browser given a `localhost` URL does.
+    redirect_host: Option<&'static str>,
 }
 
 impl Browser {
@@ -346,7 +366,21 @@ impl Browser {
                 let r = http.get(favicon).send().await.unwrap();
                 assert_eq!(r.status(), 404);
             }
-            let r = http.get(location).send().await.unwrap();
+            let r = match self.redirect_host {
+                Some(host) => {
+                    let mut target = Url::parse(&location).unwrap();
+                    let port = target.port().unwrap();
+                    target.set_host(Some(host)).unwrap();
+                    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+                    let http = reqwest::Client::builder()
+                        .redirect(reqwest::redirect::Policy::none())
+                        .resolve(host, addr)
+                        .build()
+                        .unwrap();
+                    http.get(target).send().await.unwrap()
+                }
+                None => http.get(location).send().await.unwrap(),
+            };
             let status = r.status().as_u16();
             let page = r.text().await.unwrap();
             self.pages.lock().unwrap().push((status, page));
@@ -498,16 +532,10 @@ async fn forged_callbacks_get_400_and_the_real_redirect_still_signs_in() {
         forge_first: true,
         ..Browser::default()
     };
-    let (_, notify) = events();
-    let creds = sign_in(
-        &fake.spec(true, false),
-        "client-1",
-        None,
-        options(&browser, Duration::from_secs(600)),
-        &notify,
-    )
-    .await
-    .expect("the real redirect signs in");
+    let creds = fake
+        .sign_in(&browser, Duration::from_secs(600))
+        .await
+        .expect("the real redirect signs in");
     assert_eq!(creds.access_token.expose(), "access-1");
     let (status, _) = browser.page();
     assert_eq!(status, 200);
@@ -517,6 +545,24 @@ async fn forged_callbacks_get_400_and_the_real_redirect_still_signs_in() {
         "wrong state, no state, another Host"
     );
     assert_eq!(fake.seen.token_requests.load(Ordering::SeqCst), 1);
+}
+
+/// A browser that reaches the listener as `localhost` (`Host: localhost:PORT`) is the user's
+/// own: the sign-in goes through.
+#[tokio::test]
+async fn a_redirect_to_localhost_signs_in() {
+    let fake = FakeAuthServer::start(Behaviour::default());
+    let browser = Browser {
+        redirect_host: Some("localhost"),
+        ..Browser::default()
+    };
+    let creds = fake
+        .sign_in(&browser, Duration::from_secs(20))
+        .await
+        .expect("signed in through `localhost`");
+    assert_eq!(creds.access_token.expose(), "access-1");
+    let (status, page) = browser.page();
+    assert_eq!(status, 200, "{page}");
 }
 
 #[tokio::test]

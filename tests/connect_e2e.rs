@@ -915,6 +915,75 @@ fn connection_names_that_share_a_token_variable_are_refused() {
     );
 }
 
+/// One variable read by two connections would send one token to both hosts: two `token_env`
+/// naming it, or one naming another connection's `CRMSYNC_TOKEN_<NAME>`, are refused with the
+/// line, both connections and the variable. Its own `CRMSYNC_TOKEN_<NAME>` is allowed.
+#[test]
+fn connections_whose_token_env_is_one_variable_are_refused_at_its_line() {
+    let hs = Hs::new();
+    let base = hs.sandbox.base_url();
+    let head = format!("[connections.hs]\nprovider = \"hubspot\"\nbase_url = \"{base}\"\n");
+    let cases = [
+        (
+            "token_env = \"SHARED\"\n[connections.other]\nprovider = \"hubspot\"\ntoken_env = \"SHARED\"\n",
+            "line 7, column 13: connections `hs` and `other` both read their token from `SHARED` (`token_env`): one token would be sent to both connections' hosts",
+        ),
+        (
+            "[connections.other]\nprovider = \"hubspot\"\n\ntoken_env = \"CRMSYNC_TOKEN_HS\"\n",
+            "line 7, column 13: `connections.other.token_env` is `CRMSYNC_TOKEN_HS`, the variable connection `hs` reads its token from: one token would be sent to both connections' hosts",
+        ),
+    ];
+    for (tail, want) in cases {
+        hs.env.write_config(&format!("{head}{tail}"));
+        let run = hs.run(&["connections"]);
+        run.expect_code(2);
+        assert!(run.stderr.contains(want), "{tail}\n{}", run.stderr);
+        assert!(
+            run.stderr.contains("config.toml`, line 7"),
+            "{}",
+            run.stderr
+        );
+    }
+    hs.env.write_config(&format!(
+        "{head}token_env = \"CRMSYNC_TOKEN_HS\"\n[connections.other]\nprovider = \"hubspot\"\ntoken_env = \"OTHER\"\n"
+    ));
+    hs.run(&["connections"]).ok();
+}
+
+/// Credentials the keychain records for another account than the one the connection's links
+/// were made in are refused at `sync` before anything is sent (exit 2), saying what to do.
+#[test]
+fn a_sync_with_credentials_of_another_account_than_its_links_sends_nothing() {
+    let hs = Hs::new();
+    let mut creds = hs.connected();
+    hs.run(&["sync", "-c", "hs"]).ok();
+    let hub = hs.sandbox.hub_id().to_string();
+    assert_eq!(hs.connections()["linked_account"], hub.as_str());
+    creds.account_id = Some("999".into());
+    runtime()
+        .block_on(hs.keychain().save(&hs.scope(), &creds))
+        .unwrap();
+    hs.sandbox.clear_request_log();
+    let run = hs.run(&["sync", "-c", "hs"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains(&format!(
+            "the keychain holds credentials of connection `hs` for HubSpot account 999, but its links were made in account {hub}; they were not used and nothing was sent"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "run `crmsync disconnect hs`, then `crmsync connect hubspot --name hs` signing in to account {hub}; to move `hs` to account 999, run `crmsync connections forget-links hs`"
+        )),
+        "{}",
+        run.stderr
+    );
+    let log = hs.sandbox.request_log();
+    assert!(log.is_empty(), "{log:?}");
+}
+
 /// A second config with a connection of the same name at another host (here: another
 /// sandbox) finds no credentials: it sends the first one's tokens nowhere, and its
 /// `disconnect` leaves them alone.

@@ -326,33 +326,361 @@ fn an_expired_token_is_refreshed_and_the_rotated_refresh_token_saved() {
     );
 }
 
-/// Pipedrive documents no revocation endpoint (neither the v1 spec nor the DIGEST has one):
-/// `disconnect` removes the tokens from the keychain, revokes nothing, and says where access
-/// is ended.
+/// `POST /oauth/revoke` at the sandbox, as Pipedrive documents it (RFC 7009, the client in
+/// HTTP Basic): the HTTP status.
+async fn revoke_at_sandbox(
+    sandbox: &PipedriveSandbox,
+    secret: &str,
+    token: &str,
+    hint: &str,
+) -> u16 {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (id, _) = sandbox.client_credentials();
+    reqwest::Client::new()
+        .post(format!("{}/oauth/revoke", sandbox.base_url()))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", token), ("token_type_hint", hint)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// The status of an API call made with OAuth access token `access`.
+async fn call_with(sandbox: &PipedriveSandbox, access: &str) -> u16 {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+        .get(format!("{}/api/v1/users/me", sandbox.base_url()))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+impl Pd {
+    /// Whether `creds`' refresh token still mints access tokens, and their access token still
+    /// calls the API, at the sandbox.
+    fn grant_works(&self, creds: &Credentials) -> (bool, bool) {
+        let refresh = creds.refresh_token.as_ref().unwrap().expose();
+        let rt = runtime();
+        (
+            rt.block_on(refresh_at_sandbox(&self.sandbox, refresh)) == 200,
+            rt.block_on(call_with(&self.sandbox, creds.access_token.expose())) == 200,
+        )
+    }
+
+    fn revoke_calls(&self) -> Vec<LoggedRequest> {
+        self.sandbox
+            .request_log()
+            .into_iter()
+            .filter(|r| r.path.starts_with("/oauth/revoke"))
+            .collect()
+    }
+
+    /// `connect pipedrive --name pd --token-env PD_TOKEN`, the variable holding the sandbox's
+    /// API token.
+    fn connect_with_the_api_token(&mut self) -> Run {
+        self.env.set_env("PD_TOKEN", &self.sandbox.api_token());
+        self.run(&[
+            "connect",
+            "pipedrive",
+            "--name",
+            "pd",
+            "--token-env",
+            "PD_TOKEN",
+        ])
+    }
+}
+
+/// `connect` succeeded and revoked the grant its credentials replaced.
+fn says_the_replaced_grant_was_revoked(run: &Run) {
+    run.ok();
+    assert!(
+        run.stderr
+            .contains("revoked the tokens this sign-in replaced at Pipedrive"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// The sandbox's `/oauth/revoke`: the client must authenticate (401 otherwise, changing
+/// nothing); an access token is revoked alone; a refresh token with its grant, the access
+/// tokens minted from it included; an unknown token is no error (RFC 7009 §2.2).
 #[test]
-fn disconnect_removes_the_tokens_and_says_pipedrive_cannot_revoke_them() {
+fn the_sandbox_revokes_an_access_token_alone_and_a_refresh_token_with_its_grant() {
     let pd = Pd::new();
-    pd.connected();
+    let creds = pd.connected();
+    let secret = pd.sandbox.client_credentials().1;
+    let refresh = creds.refresh_token.as_ref().unwrap().expose();
+    let access = creds.access_token.expose();
+    let rt = runtime();
+    let revoke = |secret: &str, token: &str, hint: &str| {
+        rt.block_on(revoke_at_sandbox(&pd.sandbox, secret, token, hint))
+    };
+    assert_eq!(revoke("not-the-secret", refresh, "refresh_token"), 401);
+    assert_eq!(pd.grant_works(&creds), (true, true), "nothing was revoked");
+    assert_eq!(revoke(&secret, "1:unknown", "refresh_token"), 200);
+    assert_eq!(revoke(&secret, "", "refresh_token"), 400);
+
+    assert_eq!(revoke(&secret, access, "access_token"), 200);
+    assert_eq!(
+        pd.grant_works(&creds),
+        (true, false),
+        "the access token alone"
+    );
+
+    let minted = {
+        let (id, secret) = pd.sandbox.client_credentials();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let answer: serde_json::Value = rt.block_on(async {
+            reqwest::Client::new()
+                .post(format!("{}/oauth/token/", pd.sandbox.base_url()))
+                .basic_auth(id, Some(secret))
+                .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh)])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        });
+        answer["access_token"].as_str().unwrap().to_string()
+    };
+    assert_eq!(rt.block_on(call_with(&pd.sandbox, &minted)), 200);
+    assert_eq!(revoke(&secret, refresh, "refresh_token"), 200);
+    assert_eq!(pd.grant_works(&creds), (false, false));
+    assert_eq!(
+        rt.block_on(call_with(&pd.sandbox, &minted)),
+        401,
+        "an access token minted from the revoked refresh token"
+    );
+    assert_eq!(revoke(&secret, refresh, "refresh_token"), 200, "again");
+}
+
+/// `disconnect` revokes the grant at Pipedrive's revocation endpoint (the refresh token, the
+/// client in HTTP Basic), then removes the tokens from the keychain.
+#[test]
+fn disconnect_revokes_the_grant_and_removes_the_tokens() {
+    let pd = Pd::new();
+    let creds = pd.connected();
     let run = pd.run(&["disconnect", "pd"]);
     run.ok();
     assert!(
         run.stdout
-            .contains("disconnected `pd`: removed its tokens from the keychain"),
+            .contains("disconnected `pd`: revoked its tokens and removed them from the keychain"),
         "{}\n{}",
         run.stdout,
         run.stderr
     );
-    assert!(
-        run.stderr
-            .contains("Pipedrive has no way to revoke tokens through its API"),
-        "{}",
-        run.stderr
+    assert!(!run.stderr.contains("revoke"), "{}", run.stderr);
+    let revokes = pd.revoke_calls();
+    assert_eq!(revokes.len(), 1, "{revokes:?}");
+    assert_eq!(
+        (revokes[0].method.as_str(), revokes[0].status),
+        ("POST", 200)
     );
+    // Revoked at Pipedrive, not only forgotten here.
+    assert_eq!(pd.grant_works(&creds), (false, false));
     assert!(pd.stored().is_none());
     let rows = pd.run(&["--json", "connections"]);
     rows.ok();
     let row = rows.json()[0].clone();
     assert_eq!(row["token_state"], "needs sign-in", "{row}");
+}
+
+#[test]
+fn connecting_again_revokes_the_grant_it_replaces() {
+    let pd = Pd::new();
+    let first = pd.connected();
+    let run = pd.connect_with(&["--json"]);
+    run.ok();
+    assert_eq!(run.json()["replaced_grant"], "revoked", "{}", run.stdout);
+    let second = pd.stored().unwrap();
+    assert_ne!(first.refresh_token, second.refresh_token);
+    assert_eq!(pd.grant_works(&first), (false, false), "the replaced grant");
+    assert_eq!(pd.grant_works(&second), (true, true));
+    let run = pd.connect();
+    says_the_replaced_grant_was_revoked(&run);
+    assert_eq!(pd.grant_works(&second), (false, false));
+}
+
+/// A revocation that fails (Pipedrive's OAuth server answering 503) leaves the new sign-in
+/// stored and says that the old grant still gives access and what ends it.
+#[test]
+fn a_failed_revocation_keeps_the_new_sign_in_and_says_the_old_grant_lives_on() {
+    let pd = Pd::new();
+    let first = pd.connected();
+    pd.sandbox.fail_revocations(Some(503));
+    let run = pd.connect();
+    run.ok();
+    assert!(
+        run.stderr.contains(
+            "the tokens this sign-in replaced were NOT revoked at Pipedrive (Pipedrive's token endpoint refused the revocation: 503"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(
+            "remove crmsync's access in Pipedrive's settings, which ends the new one too, then run `crmsync connect pipedrive --name pd` again"
+        ),
+        "{}",
+        run.stderr
+    );
+    let second = pd.stored().expect("the new sign-in is stored");
+    assert_ne!(second.refresh_token, first.refresh_token);
+    assert_eq!(pd.grant_works(&first), (true, true), "not revoked");
+    assert_eq!(pd.grant_works(&second), (true, true));
+    assert_eq!(pd.revoke_calls()[0].status, 503);
+
+    let run = pd.connect_with(&["--json"]);
+    run.ok();
+    let replaced = run.json()["replaced_grant"].clone();
+    assert!(
+        replaced.as_str().unwrap().starts_with("not revoked: "),
+        "{replaced}"
+    );
+    assert_eq!(pd.stored().unwrap().kind, CredentialKind::Oauth);
+}
+
+/// An API token cannot be revoked through Pipedrive's API: a sign-in that replaces one sends
+/// no revocation and says so, and so does `disconnect`; a token that replaces a sign-in
+/// revokes the sign-in's grant.
+#[test]
+fn an_api_token_is_not_revocable_and_connect_and_disconnect_say_so() {
+    let mut pd = Pd::new();
+    pd.connect_with_the_api_token().ok();
+    assert_eq!(pd.stored().unwrap().kind, CredentialKind::StaticToken);
+    let run = pd.connect();
+    run.ok();
+    assert!(
+        run.stderr.contains(
+            "Pipedrive cannot revoke the token this replaced; revoke it in the CRM's settings"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(pd.revoke_calls().is_empty(), "{:?}", pd.revoke_calls());
+    let signed_in = pd.stored().unwrap();
+    assert_eq!(signed_in.kind, CredentialKind::Oauth);
+
+    let run = pd.connect_with_the_api_token();
+    says_the_replaced_grant_was_revoked(&run);
+    assert_eq!(pd.grant_works(&signed_in), (false, false));
+
+    pd.sandbox.clear_request_log();
+    let run = pd.run(&["disconnect", "pd"]);
+    run.ok();
+    assert!(
+        run.stdout
+            .contains("disconnected `pd`: removed its tokens from the keychain"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains(
+            "the private-app or API token it held cannot be revoked through Pipedrive's API and still gives access: delete or regenerate it in Pipedrive's settings"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(pd.revoke_calls().is_empty(), "{:?}", pd.revoke_calls());
+    assert!(pd.stored().is_none());
+    let run = pd.run(&["--json", "disconnect", "pd"]);
+    run.ok();
+    assert_eq!(run.json()["token_kind"], serde_json::Value::Null);
+}
+
+/// `connect --name X` for a connection the config would refuse is refused before the
+/// browser, the CRM or the keychain is touched: a name whose token variable is another
+/// connection's, a `--token-env` variable another connection reads.
+#[test]
+fn a_connection_the_config_would_refuse_is_refused_before_signing_in() {
+    let mut pd = Pd::new();
+    let base = pd.sandbox.base_url();
+    let client_id = pd.sandbox.client_credentials().0;
+    let config = format!(
+        "[connections.pd]\nprovider = \"pipedrive\"\nbase_url = \"{base}\"\n\
+         [connections.acme-eu]\nprovider = \"pipedrive\"\nbase_url = \"{base}\"\n\
+         [connections.other]\nprovider = \"pipedrive\"\nbase_url = \"{base}\"\ntoken_env = \"SHARED\"\n"
+    );
+    pd.env.write_config(&config);
+    pd.env.set_env(
+        "CRMSYNC_CLIENT_SECRET_ACME_EU",
+        &pd.sandbox.client_credentials().1,
+    );
+    pd.env.set_env("SHARED", &pd.sandbox.api_token());
+    let attempts: [(&[&str], &str); 4] = [
+        (
+            &[
+                "--name",
+                "acme_eu",
+                "--base-url",
+                &base,
+                "--client-id",
+                &client_id,
+            ],
+            "connection `acme_eu` cannot be added to the config: connections `acme-eu` and `acme_eu` would both read their token from `CRMSYNC_TOKEN_ACME_EU`",
+        ),
+        (
+            &[
+                "--name",
+                "new",
+                "--base-url",
+                &base,
+                "--token-env",
+                "SHARED",
+            ],
+            "connection `new` cannot be added to the config: connections `new` and `other` both read their token from `SHARED`",
+        ),
+        (
+            &[
+                "--name",
+                "new",
+                "--base-url",
+                &base,
+                "--token-env",
+                "CRMSYNC_TOKEN_PD",
+            ],
+            "`connections.new.token_env` is `CRMSYNC_TOKEN_PD`, the variable connection `pd` reads its token from",
+        ),
+        (
+            &["--name", "pd", "--token-env", "SHARED"],
+            "connection `pd` cannot be given that token variable: connections `other` and `pd` both read their token from `SHARED`",
+        ),
+    ];
+    for (args, want) in attempts {
+        let mut line = vec!["connect", "pipedrive"];
+        line.extend(args);
+        let run = pd.run(&line);
+        run.expect_code(2);
+        assert!(run.stderr.contains(want), "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("nothing was signed in to or stored"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            pd.sandbox.request_log().is_empty(),
+            "{args:?}: {:?}",
+            pd.sandbox.request_log()
+        );
+        let keychain = pd.keychain();
+        for name in ["acme_eu", "new", "pd"] {
+            let scope = sandbox_scope(name, ProviderKind::Pipedrive, &base);
+            assert!(
+                runtime().block_on(keychain.load(&scope)).unwrap().is_none(),
+                "{args:?}: an entry for `{name}`"
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(pd.env.config_path()).unwrap(),
+            config
+        );
+    }
 }
 
 #[test]

@@ -470,6 +470,8 @@ pub struct DisconnectOutcome {
     pub revoke_error: Option<AuthError>,
     /// Credentials were found and removed from the keychain.
     pub removed: bool,
+    /// How the credentials found were obtained (a static token cannot be revoked).
+    pub kind: Option<super::CredentialKind>,
 }
 
 /// Revokes the tokens of `scope` where the CRM allows (`spec` given and it has a revocation
@@ -485,6 +487,7 @@ pub async fn disconnect(
         revoked: false,
         revoke_error: None,
         removed: false,
+        kind: credentials.as_ref().map(|c| c.kind),
     };
     if let (Some(spec), Some(c)) = (spec, credentials.as_ref())
         && c.kind == super::CredentialKind::Oauth

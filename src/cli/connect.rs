@@ -70,6 +70,7 @@ pub struct Connected {
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let (name, mut conn, is_new) = target(ctx, &args)?;
+    refuse_what_the_config_would(ctx, &args, &name, &conn, is_new)?;
     let keychain = Keychain::from_env();
     let mut scope = crate::connection::credential_scope(&name, &conn);
     let token_given = args.token_env.is_some() || args.token_stdin;
@@ -287,6 +288,42 @@ fn target(ctx: &Context, args: &Args) -> anyhow::Result<(String, ConnectionConfi
     Ok((name, conn, is_new))
 }
 
+/// Refuses, before anything is signed in to, sent or stored, what the config would not take
+/// once the sign-in is over: a new connection it could not add (a name whose
+/// `CRMSYNC_TOKEN_<NAME>` another connection reads, …), or a `--token-env` variable another
+/// connection reads its token from.
+fn refuse_what_the_config_would(
+    ctx: &Context,
+    args: &Args,
+    name: &str,
+    conn: &ConnectionConfig,
+    is_new: bool,
+) -> anyhow::Result<()> {
+    let mut planned = conn.clone();
+    if let Some(var) = &args.token_env {
+        planned.token_env = Some(var.clone());
+    }
+    let refusal = if is_new {
+        ops::connect::append_refusal(&ctx.writable_config_path()?, name, &planned)?
+    } else {
+        let mut config = ctx.config.clone();
+        config.connections.insert(name.to_string(), planned);
+        config.token_env_clash().map(|(_, why)| why)
+    };
+    match refusal {
+        Some(why) => Err(Error::usage(format!(
+            "connection `{name}` cannot be {}: {why}; nothing was signed in to or stored",
+            if is_new {
+                "added to the config"
+            } else {
+                "given that token variable"
+            }
+        ))
+        .into()),
+        None => Ok(()),
+    }
+}
+
 /// The credentials the command line gives (`--token-env`, `--token-stdin`), else those of a
 /// browser sign-in.
 async fn credentials(
@@ -434,7 +471,10 @@ fn render(
                 conn.provider.display_name()
             )),
             Some(Replaced::Failed(e)) => ctx.out.warn(format!(
-                "the tokens this sign-in replaced were not revoked: {e}; revoke the app's access in the CRM's settings"
+                "the tokens this sign-in replaced were NOT revoked at {crm} ({e}) and still give access; the new ones are stored. To end the old grant, remove crmsync's access in {crm}'s settings, which ends the new one too, then run `crmsync connect {provider} --name {name}` again",
+                crm = conn.provider.display_name(),
+                provider = conn.provider,
+                name = report.connection
             )),
             None => {}
         }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::auth::{self, Keychain};
+use crate::auth::{self, CredentialKind, Keychain};
 use crate::error::Error;
 
 use super::{Context, Exit};
@@ -23,6 +23,9 @@ struct Disconnected {
     revoked: bool,
     revoke_error: Option<String>,
     removed_from_keychain: bool,
+    /// How the tokens found were obtained: `oauth`, or `static-token` (a private-app or API
+    /// token, which no CRM revokes through its API); `null` when none were stored.
+    token_kind: Option<CredentialKind>,
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
@@ -40,6 +43,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 revoked: false,
                 revoke_error: None,
                 removed: false,
+                kind: None,
             }
         }
         Err(e) => return Err(e.into()),
@@ -49,14 +53,15 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         revoked: outcome.revoked,
         revoke_error: outcome.revoke_error.as_ref().map(|e| e.to_string()),
         removed_from_keychain: outcome.removed,
+        token_kind: outcome.kind,
     };
     if ctx.out.json {
         ctx.out.json(&report)?;
     } else {
+        let crm = conn.provider.display_name();
         if let Some(e) = &report.revoke_error {
             ctx.out.warn(format!(
-                "the tokens were not revoked at {}: {e}; revoke the app's access in the CRM's settings",
-                conn.provider.display_name()
+                "the tokens were not revoked at {crm}: {e}; revoke the app's access in the CRM's settings"
             ));
         }
         let what = match (report.revoked, report.removed_from_keychain) {
@@ -66,11 +71,15 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         };
         ctx.out
             .data(format!("disconnected `{}`: {what}", args.name))?;
-        if report.removed_from_keychain && spec.as_ref().is_some_and(|s| s.revoke_url.is_none()) {
-            ctx.out.note(format!(
-                "{crm} has no way to revoke tokens through its API: remove crmsync's access in {crm}'s settings if it should end",
-                crm = conn.provider.display_name()
-            ));
+        match report.token_kind {
+            _ if !report.removed_from_keychain => {}
+            Some(CredentialKind::StaticToken) => ctx.out.note(format!(
+                "the private-app or API token it held cannot be revoked through {crm}'s API and still gives access: delete or regenerate it in {crm}'s settings if it should stop working"
+            )),
+            _ if spec.as_ref().is_some_and(|s| s.revoke_url.is_none()) => ctx.out.note(format!(
+                "{crm} has no way to revoke tokens through its API: remove crmsync's access in {crm}'s settings if it should end"
+            )),
+            _ => {}
         }
         ctx.out.note(format!(
             "local records and links are kept; `crmsync connect {} --name {}` resumes",

@@ -123,6 +123,31 @@ pub fn append_connection(path: &Path, name: &str, conn: &ConnectionConfig) -> an
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the config directory `{}`", dir.display()))?;
     }
+    let text = appended(path, name, conn)?;
+    // The result must still be a valid config before it replaces the old one.
+    crate::config::Config::parse(&text, path)?;
+    replace_config(path, &text)
+}
+
+/// Why the config file would refuse `[connections.NAME]` as [`append_connection`] adds it,
+/// checked without writing anything; `None` when it would take it.
+pub fn append_refusal(
+    path: &Path,
+    name: &str,
+    conn: &ConnectionConfig,
+) -> anyhow::Result<Option<String>> {
+    use crate::config::{Config, ConfigError};
+    Ok(match Config::parse(&appended(path, name, conn)?, path) {
+        Ok(_) => None,
+        Err(ConfigError::Parse { message, .. } | ConfigError::Invalid { message, .. }) => {
+            Some(message)
+        }
+        Err(e) => Some(e.to_string()),
+    })
+}
+
+/// The config file's text with `[connections.NAME]` added.
+fn appended(path: &Path, name: &str, conn: &ConnectionConfig) -> anyhow::Result<String> {
     let mut text = std::fs::read_to_string(path).unwrap_or_default();
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
@@ -145,9 +170,7 @@ pub fn append_connection(path: &Path, name: &str, conn: &ConnectionConfig) -> an
         "\n[connections.{name}]\n{}",
         toml::to_string(&table)?
     ));
-    // The result must still be a valid config before it replaces the old one.
-    crate::config::Config::parse(&text, path)?;
-    replace_config(path, &text)
+    Ok(text)
 }
 
 #[cfg(test)]

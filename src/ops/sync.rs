@@ -92,7 +92,8 @@ impl<'a> Session<'a> {
             s.state_path,
             s.clock.clone(),
             max_requests,
-        )?;
+        )
+        .await?;
         let participants: Vec<Participant> = opened
             .into_iter()
             .map(crate::connection::Opened::into_participant)

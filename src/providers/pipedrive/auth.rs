@@ -5,7 +5,8 @@
 //! code and refresh tokens are exchanged at `oauth.pipedrive.com/oauth/token` with the client
 //! credentials in HTTP Basic, and there is no PKCE. The token answer's `api_domain` (the
 //! company's own host) is where the access token is sent; `crmsync connect` makes it the
-//! connection's `base_url`. Neither the spec nor the DIGEST gives a revocation endpoint.
+//! connection's `base_url`. A grant is revoked at `oauth.pipedrive.com/oauth/revoke` (see
+//! [`oauth_spec`]).
 //!
 //! An OAuth access token goes in `Authorization: Bearer`, an API token in `x-api-token`
 //! ([`is_api_token`] tells them apart).
@@ -42,7 +43,12 @@ pub fn oauth_spec(base_url: Option<&str>, auth_url: Option<&str>) -> OAuthSpec {
         provider: ProviderKind::Pipedrive,
         authorize_url: auth_url.map_or_else(|| format!("{oauth}/oauth/authorize"), str::to_string),
         token_url: format!("{oauth}/oauth/token"),
-        revoke_url: None,
+        // Pipedrive's developer documentation ("Handling user app uninstallation" → "Token
+        // revocation") gives `POST https://oauth.pipedrive.com/oauth/revoke`, conforming to RFC
+        // 7009: the client id and secret in HTTP Basic, `token=<refresh token>` and
+        // `token_type_hint=refresh_token`; revoking the refresh token ends the grant, its access
+        // tokens with it. The v1 OpenAPI file does not list this operation.
+        revoke_url: Some(format!("{oauth}/oauth/revoke")),
         pkce: false,
         client_secret_in_body: false,
         // Pipedrive takes no scopes in the authorize URL: the app's registration sets them.
@@ -117,10 +123,18 @@ mod tests {
                 "https://oauth.pipedrive.com/oauth/authorize"
             );
             assert_eq!(spec.token_url, "https://oauth.pipedrive.com/oauth/token");
-            assert!(!spec.pkce && !spec.client_secret_in_body && spec.revoke_url.is_none());
+            assert_eq!(
+                spec.revoke_url.as_deref(),
+                Some("https://oauth.pipedrive.com/oauth/revoke")
+            );
+            assert!(!spec.pkce && !spec.client_secret_in_body);
         }
         let sandbox = oauth_spec(Some("http://127.0.0.1:9/"), None);
         assert_eq!(sandbox.token_url, "http://127.0.0.1:9/oauth/token");
+        assert_eq!(
+            sandbox.revoke_url.as_deref(),
+            Some("http://127.0.0.1:9/oauth/revoke")
+        );
         assert_eq!(sandbox.authorize_url, "http://127.0.0.1:9/oauth/authorize");
         let eu = oauth_spec(None, Some("https://sign.in/here"));
         assert_eq!(eu.authorize_url, "https://sign.in/here");

@@ -34,6 +34,7 @@
 //! | GET | `/v1/{persons\|organizations}/{id}/changelog` | the record's field changes, newest first | 20 | `v1.rs` |
 //! | GET | `/oauth/authorize` | the browser step: 302 back to `redirect_uri` with a code (no faults) | — | `oauth.rs` |
 //! | POST | `/oauth/token`, `/oauth/token/` | authorization-code and refresh grants (client credentials in Basic auth) | — | `oauth.rs` |
+//! | POST | `/oauth/revoke` | revoke a refresh token with its grant, or an access token (RFC 7009; client credentials in Basic auth) | — | `oauth.rs` |
 //! | * | `/_sandbox/...` | the admin API (`sandbox/admin.rs`, then this one) | — | `admin.rs` |
 //!
 //! `{kind}` is `persons`, `organizations` or `activities`. Every v1 path is also served under

@@ -6,7 +6,14 @@
 //! * `POST /oauth/token` (`grant_type=authorization_code&code&redirect_uri`) and
 //!   `POST /oauth/token/` (`grant_type=refresh_token&refresh_token`), the client credentials
 //!   in `Authorization: Basic`: `{access_token, token_type, refresh_token, scope, expires_in,
-//!   api_domain}`, `api_domain` being the sandbox's base URL.
+//!   api_domain}`, `api_domain` being the sandbox's base URL;
+//! * `POST /oauth/revoke` (RFC 7009; Pipedrive's developer documentation, "Handling user app
+//!   uninstallation" → "Token revocation", not the v1 spec, which does not list it):
+//!   `token=…&token_type_hint=refresh_token|access_token`, the client credentials in
+//!   `Authorization: Basic` (401 `invalid_client` otherwise, as at the token endpoint). A
+//!   refresh token is revoked with its whole grant: every refresh token rotated from the same
+//!   sign-in and every access token minted from them stop working; an access token is revoked
+//!   alone. An unknown token is not an error (RFC 7009 §2.2), so a revoke can be repeated.
 //!
 //! Chosen where the documents are silent (unconfirmed): a refresh keeps the refresh token
 //! (its 60-day idle clock is not kept), unless `rotate_refresh_tokens` is set, when it answers
@@ -14,13 +21,14 @@
 //! are `{success: false, error: <RFC 6749 code>, message}`, 401 for bad client credentials
 //! and 400 otherwise. PKCE is not supported (the DIGEST finds it nowhere).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use base64::Engine as _;
 use serde_json::json;
 
-use super::Shared;
+use super::{Pipedrive, PipedriveSandbox, Shared};
 use crate::sandbox::http::{HttpRequest, HttpResponse};
+use crate::sandbox::server::CrmApi;
 use crate::sandbox::uuid;
 
 /// The scopes every app of the sandbox is registered with (Pipedrive sets scopes on the app,
@@ -31,22 +39,53 @@ pub const SCOPES: &str = "base,contacts:full,activities:full,users:read,recents:
 pub struct OAuthState {
     /// code → (redirect_uri, expiry ms).
     codes: HashMap<String, (String, i64)>,
-    /// access token → expiry ms.
-    access: HashMap<String, i64>,
-    refresh: HashSet<String>,
+    /// access token → (expiry ms, the grant it was minted from).
+    access: HashMap<String, (i64, u64)>,
+    /// refresh token → its grant: the sign-in it came from, kept by a rotated token.
+    refresh: HashMap<String, u64>,
+    /// Grants (sign-ins) issued so far.
+    grants: u64,
+    /// The status `POST /oauth/revoke` answers with, revoking nothing, while set (an outage of
+    /// the OAuth server; see [`PipedriveSandbox::fail_revocations`]).
+    revoke_failure: Option<u16>,
 }
 
 impl OAuthState {
     /// Whether `token` is an access token, and if so its expiry (ms).
     pub fn access_expiry(&self, token: &str) -> Option<i64> {
-        self.access.get(token).copied()
+        self.access.get(token).map(|(expiry, _)| *expiry)
     }
 
-    /// Issues a refresh token (the form of Pipedrive's example, `1:<hex>`).
-    fn new_refresh_token(&mut self) -> String {
+    /// Starts a grant (a sign-in's code exchanged).
+    fn new_grant(&mut self) -> u64 {
+        self.grants += 1;
+        self.grants
+    }
+
+    /// Issues a refresh token of `grant` (the form of Pipedrive's example, `1:<hex>`).
+    fn new_refresh_token(&mut self, grant: u64) -> String {
         let refresh = format!("{}:{}", 1, uuid().replace('-', ""));
-        self.refresh.insert(refresh.clone());
+        self.refresh.insert(refresh.clone(), grant);
         refresh
+    }
+
+    /// Revokes `token`: a refresh token with its whole grant, an access token alone; an
+    /// unknown one changes nothing.
+    fn revoke(&mut self, token: &str) {
+        if let Some(grant) = self.refresh.get(token).copied() {
+            self.refresh.retain(|_, g| *g != grant);
+            self.access.retain(|_, (_, g)| *g != grant);
+        } else {
+            self.access.remove(token);
+        }
+    }
+}
+
+impl PipedriveSandbox {
+    /// Makes `POST /oauth/revoke` answer `status` (a 5xx: Pipedrive's OAuth server failing)
+    /// and revoke nothing, until called with `None`.
+    pub fn fail_revocations(&self, status: Option<u16>) {
+        self.shared().api.lock().oauth.revoke_failure = status;
     }
 }
 
@@ -62,6 +101,7 @@ pub fn handle(shared: &Shared, req: &HttpRequest, segs: &[&str]) -> Option<HttpR
     Some(match (req.method.as_str(), segs) {
         ("GET", ["oauth", "authorize"]) => authorize(shared, req),
         ("POST", ["oauth", "token"]) => token(shared, req),
+        ("POST", ["oauth", "revoke"]) => revoke(shared, req),
         _ => return None,
     })
 }
@@ -119,30 +159,50 @@ fn token(shared: &Shared, req: &HttpRequest) -> HttpResponse {
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     let now = shared.clock.now_ms();
     let mut co = shared.api.lock();
-    let refresh = match field("grant_type") {
+    let (refresh, grant) = match field("grant_type") {
         "authorization_code" => match co.oauth.codes.remove(field("code")) {
             Some((redirect, expires)) if expires > now && redirect == field("redirect_uri") => {
-                co.oauth.new_refresh_token()
+                let grant = co.oauth.new_grant();
+                (co.oauth.new_refresh_token(grant), grant)
             }
             _ => return oauth_error(400, "invalid_grant", "Invalid authorization code"),
         },
-        "refresh_token" if co.oauth.refresh.contains(field("refresh_token")) => {
-            if shared.api.opts.rotate_refresh_tokens {
+        "refresh_token" => match co.oauth.refresh.get(field("refresh_token")).copied() {
+            Some(grant) if shared.api.opts.rotate_refresh_tokens => {
                 co.oauth.refresh.remove(field("refresh_token"));
-                co.oauth.new_refresh_token()
-            } else {
-                field("refresh_token").to_string()
+                (co.oauth.new_refresh_token(grant), grant)
             }
-        }
-        "refresh_token" => return oauth_error(400, "invalid_grant", "Invalid refresh token"),
+            Some(grant) => (field("refresh_token").to_string(), grant),
+            None => return oauth_error(400, "invalid_grant", "Invalid refresh token"),
+        },
         _ => return oauth_error(400, "unsupported_grant_type", "Unsupported grant_type"),
     };
     let access = format!("v1u:{}", uuid().replace('-', ""));
     let ttl = shared.api.opts.access_token_ttl_secs;
-    co.oauth.access.insert(access.clone(), now + ttl * 1000);
+    co.oauth
+        .access
+        .insert(access.clone(), (now + ttl * 1000, grant));
     HttpResponse::json(
         200,
         &json!({"access_token": access, "token_type": "Bearer", "refresh_token": refresh,
                 "scope": SCOPES, "expires_in": ttl, "api_domain": co.base_url}),
     )
+}
+
+/// `POST /oauth/revoke` (see the module's notes): 200 with no body once the token is revoked.
+fn revoke(shared: &Shared, req: &HttpRequest) -> HttpResponse {
+    if let Some(status) = shared.api.lock().oauth.revoke_failure {
+        return Pipedrive::server_error(status);
+    }
+    if !client_ok(shared, req) {
+        return oauth_error(401, "invalid_client", "Invalid client credentials");
+    }
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&req.body)
+        .into_owned()
+        .collect();
+    let Some(token) = form.get("token").filter(|t| !t.is_empty()) else {
+        return oauth_error(400, "invalid_request", "token is required");
+    };
+    shared.api.lock().oauth.revoke(token);
+    HttpResponse::empty(200)
 }
