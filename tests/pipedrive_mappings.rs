@@ -4,8 +4,9 @@
 
 mod common;
 
-use common::crm::{CONN, Synced};
+use common::crm::{CONN, Synced, TestCrm, contact};
 use common::pipedrive::PipedriveCrm;
+use crmsync::model::ObjectKind::Contact;
 use serde_json::{Value, json};
 
 /// The check's row for the local field `local`.
@@ -86,4 +87,31 @@ remote = "add_time"
     // The built-in mappings and the fields setup created are in order.
     assert_eq!(note("pronouns"), "ok", "{rows:#?}");
     assert_eq!(note("email"), "ok", "{rows:#?}");
+}
+
+#[test]
+fn a_mapped_field_pipedrive_does_not_have_is_skipped_with_one_warning_and_the_rest_syncs() {
+    let w = Synced::<PipedriveCrm>::start();
+    w.config(
+        "",
+        &format!(
+            "[[connections.{CONN}.fields]]\nobject = \"contact\"\nlocal = \"custom.shoe_size\"\nremote = \"Shoe size\"\n"
+        ),
+    );
+    let mut c = contact(1);
+    c.fields.insert("custom.shoe_size".into(), "42".into());
+    w.save_local(std::slice::from_ref(&c));
+    let run = w.sync();
+    run.ok();
+    let warning = "has no field `Shoe size`";
+    assert_eq!(run.stderr.matches(warning).count(), 1, "{}", run.stderr);
+    // The rest of the contact is in Pipedrive, and the local value is kept.
+    let rid = w.remote_id(Contact, &c.id);
+    assert_eq!(w.crm.record(Contact, &rid).get("email"), c.get("email"));
+    assert_eq!(w.local_record(&c.id).get("custom.shoe_size"), Some("42"));
+    // Every run says it again, once, and writes nothing.
+    let again = w.sync();
+    again.ok();
+    assert_eq!(again.stderr.matches(warning).count(), 1, "{}", again.stderr);
+    w.assert_sync_writes_nothing();
 }
