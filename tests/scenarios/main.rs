@@ -173,6 +173,9 @@ macro_rules! scenarios_for {
                     archiving_in_the_crm_archives_locally_on_a_full_read,
                     with_ignore_a_new_local_contact_takes_over_the_crm_contact_its_archived_one_left,
                     with_ignore_a_contact_recreated_in_the_crm_is_paired_with_the_local_one_it_left,
+                    a_contact_restored_here_after_its_archive_reached_the_crm_is_created_there_again,
+                    restoring_a_live_contact_says_it_is_not_archived_and_changes_nothing,
+                    with_ignore_a_contact_restored_here_is_synced_with_the_crm_contact_it_left,
                 ],
                 feed: [
                     a_first_sync_reads_every_contact_while_its_own_writes_move_them_between_pages,
