@@ -192,6 +192,7 @@ macro_rules! scenarios_for {
                 ],
                 plans: [
                     apply_leaves_crm_changes_outside_the_plan_to_the_next_sync,
+                    import_to_a_connection_leaves_crm_changes_outside_its_records_to_the_next_sync,
                     apply_plans_again_and_lists_a_record_changed_locally_after_the_plan,
                     apply_lists_a_planned_record_the_crm_changed_after_the_plan,
                     dry_run_prints_the_plan_field_by_field_and_writes_nothing,
