@@ -58,6 +58,9 @@ _crmsync() {
             crmsync,mappings)
                 cmd="crmsync__subcmd__mappings"
                 ;;
+            crmsync,restore)
+                cmd="crmsync__subcmd__restore"
+                ;;
             crmsync,retry)
                 cmd="crmsync__subcmd__retry"
                 ;;
@@ -154,6 +157,9 @@ _crmsync() {
             crmsync__subcmd__help,mappings)
                 cmd="crmsync__subcmd__help__subcmd__mappings"
                 ;;
+            crmsync__subcmd__help,restore)
+                cmd="crmsync__subcmd__help__subcmd__restore"
+                ;;
             crmsync__subcmd__help,retry)
                 cmd="crmsync__subcmd__help__subcmd__retry"
                 ;;
@@ -236,7 +242,7 @@ _crmsync() {
 
     case "${cmd}" in
         crmsync)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help"
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version connect disconnect connections import export sync status mappings conflicts retry restore log apply explain sandbox demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -816,7 +822,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__help)
-            opts="connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help"
+            opts="connect disconnect connections import export sync status mappings conflicts retry restore log apply explain sandbox demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1126,6 +1132,20 @@ _crmsync() {
         crmsync__subcmd__help__subcmd__mappings__subcmd__setup)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1508,6 +1528,32 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__restore)
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -40,6 +40,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand mappings 'Field mappings: list them, check them against the CRM''s fields, create missing fields'
             cand conflicts 'List, show and resolve conflicts held by the `manual` policy'
             cand retry 'Re-queue failed records so the next sync tries them again'
+            cand restore 'Restore archived local records; the next sync carries the restore to the CRMs'
             cand log 'Past runs with counts and durations, or the audit trail of a record''s field changes'
             cand apply 'Carry out a plan saved by `crmsync sync --plan FILE`'
             cand explain 'Show a record''s fields: base, local and remote values, direction, policy, last writer'
@@ -398,6 +399,20 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'crmsync;restore'= {
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'crmsync;log'= {
             cand -n 'Show at most this many entries'
             cand --limit 'Show at most this many entries'
@@ -547,6 +562,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand mappings 'Field mappings: list them, check them against the CRM''s fields, create missing fields'
             cand conflicts 'List, show and resolve conflicts held by the `manual` policy'
             cand retry 'Re-queue failed records so the next sync tries them again'
+            cand restore 'Restore archived local records; the next sync carries the restore to the CRMs'
             cand log 'Past runs with counts and durations, or the audit trail of a record''s field changes'
             cand apply 'Carry out a plan saved by `crmsync sync --plan FILE`'
             cand explain 'Show a record''s fields: base, local and remote values, direction, policy, last writer'
@@ -599,6 +615,8 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;help;conflicts;resolve'= {
         }
         &'crmsync;help;retry'= {
+        }
+        &'crmsync;help;restore'= {
         }
         &'crmsync;help;log'= {
         }

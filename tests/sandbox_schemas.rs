@@ -1,6 +1,7 @@
 //! Every endpoint the HubSpot sandbox serves, called over HTTP, with each response body
 //! checked against a JSON Schema fixture written from HubSpot's OpenAPI files
-//! (`tests/fixtures/hubspot-schemas/`, each naming its source in `description`).
+//! (`tests/fixtures/hubspot-schemas/`, each naming its source in `description`), and each
+//! answer's `Date` header checked to be the sandbox clock's time in HTTP's date form.
 //!
 //! The validator is deliberately small: `type` (one or a list), `nullable`, `enum`,
 //! `required`, `properties`, `additionalProperties`, `items`, `format: date-time|uuid` and
@@ -233,11 +234,34 @@ fn raw(
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().into(), v.trim().into()))
         .collect();
-    Resp {
+    let resp = Resp {
         status,
         headers,
         body: body.into(),
-    }
+    };
+    check_date(sb, &resp, &format!("{method} {path}"));
+    resp
+}
+
+/// Every answer carries a `Date` header (RFC 9110 §6.6.1, an IMF-fixdate such as
+/// `Sun, 06 Nov 1994 08:49:37 GMT`) with the sandbox clock's time to the second, which is what
+/// crmsync measures the CRM's clock by.
+fn check_date(sb: &Sandbox, resp: &Resp, what: &str) {
+    let date = resp
+        .header("date")
+        .unwrap_or_else(|| panic!("{what}: no Date header"));
+    assert!(
+        date.ends_with(" GMT"),
+        "{what}: Date `{date}` is not in GMT"
+    );
+    let at = chrono::DateTime::parse_from_rfc2822(date)
+        .unwrap_or_else(|e| panic!("{what}: Date `{date}` is not an HTTP date: {e}"))
+        .timestamp_millis();
+    let now = sb.now_ms();
+    assert!(
+        at % 1000 == 0 && at <= now && now - at < 5_000,
+        "{what}: Date `{date}` is not the sandbox clock's time ({now})"
+    );
 }
 
 fn api(sb: &Sandbox, method: &str, path: &str, body: Option<Value>) -> Resp {
@@ -283,7 +307,21 @@ fn every_endpoint_answers_in_hubspots_documented_shapes() {
         ..Default::default()
     })
     .unwrap();
+    // An hour ahead of this machine: each answer's `Date` is the sandbox clock's.
+    sb.advance_clock(Duration::from_secs(3_600));
     let (contacts, companies) = sb.seed(12, 3);
+
+    // The account.
+    let details = expect(
+        &s,
+        &sb,
+        "GET",
+        "/account-info/v3/details",
+        None,
+        200,
+        "portal-information-response.json",
+    );
+    assert_eq!(details["portalId"], sb.hub_id());
 
     // Objects.
     let c = expect(
@@ -376,14 +414,51 @@ fn every_endpoint_answers_in_hubspots_documented_shapes() {
         200,
         "simple-public-object.json",
     );
-    expect(
+    let recycle_bin = || {
+        let bin = expect(
+            &s,
+            &sb,
+            "GET",
+            "/crm/v3/objects/contacts?archived=true",
+            None,
+            200,
+            "collection-response-with-associations.json",
+        );
+        bin["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == id.as_str())
+    };
+    assert!(recycle_bin());
+    // Restored from the recycle bin (as a user does in HubSpot): live again, in the same shape.
+    sb.restore_record("contacts", &id).unwrap();
+    let back = expect(
         &s,
         &sb,
         "GET",
-        "/crm/v3/objects/contacts?archived=true",
+        &format!("/crm/v3/objects/contacts/{id}"),
         None,
         200,
-        "collection-response-with-associations.json",
+        "simple-public-object.json",
+    );
+    assert_eq!(back["archived"], false, "{back}");
+    assert!(back.get("archivedAt").is_none(), "{back}");
+    let found = expect(
+        &s,
+        &sb,
+        "POST",
+        "/crm/v3/objects/contacts/search",
+        Some(
+            json!({"filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": id}]}]}),
+        ),
+        200,
+        "collection-response-with-total.json",
+    );
+    assert_eq!(found["results"][0]["id"], id.as_str(), "{found}");
+    assert!(
+        !recycle_bin(),
+        "a restored contact is still in the recycle bin"
     );
 
     expect(
@@ -498,6 +573,50 @@ fn every_endpoint_answers_in_hubspots_documented_shapes() {
         "/crm/v3/objects/contacts/batch/archive",
         Some(json!({"inputs": [{"id": b1}]})),
     );
+
+    // The change feed's page within one modification time: `EQ` the time, `GT` the last id
+    // read, sorted by id.
+    sb.freeze_clock(true);
+    let tied = expect(
+        &s,
+        &sb,
+        "POST",
+        "/crm/v3/objects/contacts/batch/create",
+        Some(json!({"inputs": (1..=3)
+            .map(|i| json!({"properties": {"email": format!("t{i}@example.com")}, "associations": []}))
+            .collect::<Vec<_>>()})),
+        201,
+        "batch-response-simple-public-object.json",
+    );
+    sb.freeze_clock(false);
+    let mut ids: Vec<u64> = tied["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let at = tied["results"][0]["properties"]["lastmodifieddate"].clone();
+    let page = expect(
+        &s,
+        &sb,
+        "POST",
+        "/crm/v3/objects/contacts/search",
+        Some(json!({"filterGroups": [{"filters": [
+            {"propertyName": "lastmodifieddate", "operator": "EQ", "value": at},
+            {"propertyName": "hs_object_id", "operator": "GT", "value": ids[0].to_string()}]}],
+            "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+            "properties": ["email", "lastmodifieddate"], "limit": 200})),
+        200,
+        "collection-response-with-total.json",
+    );
+    let got: Vec<u64> = page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(got, ids[1..], "{page}");
 
     // Errors.
     expect(
@@ -634,6 +753,18 @@ fn every_endpoint_answers_in_hubspots_documented_shapes() {
         404,
         "error.json",
     );
+    expect_empty(&sb, "DELETE", "/crm/v3/properties/contacts/pronouns", None);
+    for (name, status) in [("pronouns", 404), ("email", 400)] {
+        expect(
+            &s,
+            &sb,
+            "DELETE",
+            &format!("/crm/v3/properties/contacts/{name}"),
+            None,
+            status,
+            "error.json",
+        );
+    }
 
     // Owners.
     let owners = expect(

@@ -15,6 +15,7 @@ pub mod log;
 pub mod man;
 pub mod mappings;
 pub mod record;
+pub mod restore;
 pub mod retry;
 pub mod sandbox;
 pub mod status;
@@ -107,6 +108,7 @@ pub enum Command {
     Mappings(mappings::Args),
     Conflicts(conflicts::Args),
     Retry(retry::Args),
+    Restore(restore::Args),
     Log(log::Args),
     Apply(apply::Args),
     Explain(explain::Args),
@@ -219,6 +221,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Mappings(args) => mappings::run(&ctx, args).await,
         Command::Conflicts(args) => conflicts::run(&ctx, args),
         Command::Retry(args) => retry::run(&ctx, args),
+        Command::Restore(args) => restore::run(&ctx, args),
         Command::Log(args) => log::run(&ctx, args),
         Command::Apply(args) => apply::run(&ctx, args).await,
         Command::Explain(args) => explain::run(&ctx, args),

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod explain;
 pub mod import;
 pub mod plan_file;
+pub mod restore;
 pub mod status;
 pub mod sync;
 

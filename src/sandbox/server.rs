@@ -7,7 +7,7 @@
 //!
 //! 1. admin prefix ([`ADMIN_PREFIX`]) → the admin API
 //!    ([`crate::sandbox::admin`]): no auth, no faults, not logged;
-//! 2. [`CrmApi::fault_free`] calls (a browser step) → routed and logged, nothing else;
+//! 2. [`CrmApi::fault_free`] calls (a browser step) → routed and logged, and dated as in 5;
 //! 3. [`CrmApi::before_call`] (users' edits queued for this call), then the seeded fault:
 //!    dropped connection, delay, or an injected 429/5xx in the CRM's own shape;
 //! 4. otherwise [`CrmApi::route`] (authentication and the CRM's rate limits are part of its
@@ -37,7 +37,7 @@ fn handle<A: CrmApi>(core: &Core<A>, req: HttpRequest) -> Outcome {
     if A::fault_free(&req) {
         let resp = route(core, &req);
         core.log(&req, resp.status);
-        return Outcome::Respond(resp);
+        return Outcome::Respond(resp.with_header("Date", http_date(core.clock.now_ms())));
     }
     A::before_call(core, &req);
     let (fault, delay) = unpoisoned(&core.faults).decide(A::is_write(&req));

@@ -176,6 +176,9 @@ macro_rules! scenarios_for {
                     archiving_in_the_crm_archives_locally_on_a_full_read,
                     with_ignore_a_new_local_contact_takes_over_the_crm_contact_its_archived_one_left,
                     with_ignore_a_contact_recreated_in_the_crm_is_paired_with_the_local_one_it_left,
+                    a_contact_restored_here_after_its_archive_reached_the_crm_is_created_there_again,
+                    restoring_a_live_contact_says_it_is_not_archived_and_changes_nothing,
+                    with_ignore_a_contact_restored_here_is_synced_with_the_crm_contact_it_left,
                 ],
                 feed: [
                     a_first_sync_reads_every_contact_while_its_own_writes_move_them_between_pages,
@@ -192,6 +195,7 @@ macro_rules! scenarios_for {
                 ],
                 plans: [
                     apply_leaves_crm_changes_outside_the_plan_to_the_next_sync,
+                    import_to_a_connection_leaves_crm_changes_outside_its_records_to_the_next_sync,
                     apply_plans_again_and_lists_a_record_changed_locally_after_the_plan,
                     apply_lists_a_planned_record_the_crm_changed_after_the_plan,
                     dry_run_prints_the_plan_field_by_field_and_writes_nothing,

@@ -19,14 +19,10 @@ fn planned_edit<C: TestCrm>(w: &Synced<C>) -> (Vec<(RecordId, String)>, String) 
     (people, plan)
 }
 
-pub fn apply_leaves_crm_changes_outside_the_plan_to_the_next_sync<C: TestCrm>() {
-    let w = Synced::<C>::start();
-    let (people, plan) = planned_edit(&w);
-    let l_rid = &people[0].1;
-    let (c, c_rid) = &people[1];
-    let (d, d_rid) = &people[2];
-    // Meanwhile in the CRM: C is edited and N created; ten minutes later D is edited (so
-    // that C and N are older than the change feed's overlap behind the newest change).
+/// Meanwhile in the CRM: C is edited and N created; ten minutes later D is edited (so that
+/// C and N are older than the change feed's overlap behind the newest change). Returns N's
+/// CRM id.
+fn crm_changes_meanwhile<C: TestCrm>(w: &Synced<C>, c_rid: &str, d_rid: &str) -> String {
     tick();
     w.crm
         .edit(Contact, c_rid, &[("job_title", "Edited In The CRM")]);
@@ -39,6 +35,33 @@ pub fn apply_leaves_crm_changes_outside_the_plan_to_the_next_sync<C: TestCrm>() 
     );
     w.crm.advance_clock(std::time::Duration::from_secs(600));
     w.crm.edit(Contact, d_rid, &[("job_title", "Later Edit")]);
+    n_rid
+}
+
+/// The next sync brings what [`crm_changes_meanwhile`] did in the CRM.
+fn next_sync_brings_the_crm_changes<C: TestCrm>(
+    w: &Synced<C>,
+    c: &RecordId,
+    d: &RecordId,
+    n_rid: &str,
+) {
+    w.sync().ok();
+    assert_eq!(
+        w.local_record(c).get("job_title"),
+        Some("Edited In The CRM")
+    );
+    assert_eq!(w.local_record(d).get("job_title"), Some("Later Edit"));
+    let n = w.local_for(Contact, n_rid);
+    assert_eq!(n.get("first_name"), Some("Newcomer"));
+}
+
+pub fn apply_leaves_crm_changes_outside_the_plan_to_the_next_sync<C: TestCrm>() {
+    let w = Synced::<C>::start();
+    let (people, plan) = planned_edit(&w);
+    let l_rid = &people[0].1;
+    let (c, c_rid) = &people[1];
+    let (d, d_rid) = &people[2];
+    let n_rid = crm_changes_meanwhile(&w, c_rid, d_rid);
 
     let applied = w.run(&["apply", &plan, "--json"]);
     applied.ok();
@@ -48,15 +71,40 @@ pub fn apply_leaves_crm_changes_outside_the_plan_to_the_next_sync<C: TestCrm>() 
     assert_eq!(applied["replanned"], serde_json::json!({}), "{applied:#}");
     assert_eq!(crm_last_name(&w, l_rid).as_deref(), Some("Planned"));
     assert_eq!(w.local_record(c).get("job_title"), None);
+    next_sync_brings_the_crm_changes(&w, c, d, &n_rid);
+}
 
+pub fn import_to_a_connection_leaves_crm_changes_outside_its_records_to_the_next_sync<
+    C: TestCrm,
+>() {
+    let w = Synced::<C>::start();
+    let people: Vec<Record> = (0..3).map(person).collect();
+    w.save_local(&people);
     w.sync().ok();
-    assert_eq!(
-        w.local_record(c).get("job_title"),
-        Some("Edited In The CRM")
+    let (c, d) = (&people[1].id, &people[2].id);
+    let n_rid = crm_changes_meanwhile(&w, &w.remote_id(Contact, c), &w.remote_id(Contact, d));
+
+    // An import pushing one changed and one new contact straight on.
+    w.env.write(
+        "people.csv",
+        "email,first_name,last_name\nperson0@example.org,Person0,Imported\nfresh@example.org,Fresh,Imported\n",
     );
-    assert_eq!(w.local_record(d).get("job_title"), Some("Later Edit"));
-    let n = w.local_for(Contact, &n_rid);
-    assert_eq!(n.get("first_name"), Some("Newcomer"));
+    let run = w.run(&["import", "people.csv", "--to", w.conn]);
+    run.ok();
+    let l_rid = w.remote_id(Contact, &people[0].id);
+    assert_eq!(crm_last_name(&w, &l_rid).as_deref(), Some("Imported"));
+    let fresh = w.crm.live(Contact);
+    assert!(
+        fresh
+            .iter()
+            .any(|r| r.get("email") == Some("fresh@example.org")),
+        "the new contact was pushed"
+    );
+    // Only the file's records: the CRM's changes to others wait for `sync`.
+    assert_eq!(w.local_record(c).get("job_title"), None);
+    assert_eq!(w.local_record(d).get("job_title"), None);
+    next_sync_brings_the_crm_changes(&w, c, d, &n_rid);
+    w.assert_sync_writes_nothing();
 }
 
 pub fn apply_plans_again_and_lists_a_record_changed_locally_after_the_plan<C: TestCrm>() {

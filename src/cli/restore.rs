@@ -1,0 +1,56 @@
+//! `crmsync restore RECORD...`
+
+use serde::Serialize;
+
+use crate::ops::{self, restore::Restored};
+
+use super::record::{self, when};
+use super::{Context, Exit};
+
+/// Restore archived local records; the next sync carries the restore to the CRMs
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "A record whose archive was carried to a CRM is created there again by the
+next sync (a CRM's API cannot restore a deleted record).
+
+Examples:
+  crmsync restore ann@example.com && crmsync sync
+  crmsync restore hubspot:5123 01J5Z3Q9R8X7W6V5T4S3R2Q1P0"
+)]
+pub struct Args {
+    /// Local ids, emails, domains or CONNECTION:REMOTE-IDs
+    #[arg(required = true, value_name = "RECORD")]
+    pub records: Vec<String>,
+}
+
+/// `crmsync restore --json`
+#[derive(Debug, Serialize)]
+pub struct RestoredRecords {
+    pub restored: Vec<Restored>,
+}
+
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    record::open_existing(ctx)?;
+    let (mut store, _lock) = record::open_locked(ctx)?;
+    let found = args
+        .records
+        .iter()
+        .map(|spec| record::find(&store, spec))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let restored = ops::restore::restore(&mut store, &ctx.config, &*ctx.clock, found)?;
+    if ctx.out.json {
+        ctx.out.json(&RestoredRecords { restored })?;
+        return Ok(Exit::Ok);
+    }
+    for r in &restored {
+        ctx.out.note(format!(
+            "restored {} {} (archived {})",
+            r.kind,
+            r.id,
+            when(r.archived_at)
+        ));
+    }
+    ctx.out
+        .note("run `crmsync sync` to carry the restore to the CRMs");
+    Ok(Exit::Ok)
+}
