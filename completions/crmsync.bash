@@ -58,8 +58,8 @@ _crmsync() {
             crmsync,mappings)
                 cmd="crmsync__subcmd__mappings"
                 ;;
-            crmsync,restore)
-                cmd="crmsync__subcmd__restore"
+            crmsync,records)
+                cmd="crmsync__subcmd__records"
                 ;;
             crmsync,retry)
                 cmd="crmsync__subcmd__retry"
@@ -157,8 +157,8 @@ _crmsync() {
             crmsync__subcmd__help,mappings)
                 cmd="crmsync__subcmd__help__subcmd__mappings"
                 ;;
-            crmsync__subcmd__help,restore)
-                cmd="crmsync__subcmd__help__subcmd__restore"
+            crmsync__subcmd__help,records)
+                cmd="crmsync__subcmd__help__subcmd__records"
                 ;;
             crmsync__subcmd__help,retry)
                 cmd="crmsync__subcmd__help__subcmd__retry"
@@ -196,6 +196,9 @@ _crmsync() {
             crmsync__subcmd__help__subcmd__mappings,setup)
                 cmd="crmsync__subcmd__help__subcmd__mappings__subcmd__setup"
                 ;;
+            crmsync__subcmd__help__subcmd__records,restore)
+                cmd="crmsync__subcmd__help__subcmd__records__subcmd__restore"
+                ;;
             crmsync__subcmd__help__subcmd__sandbox,serve)
                 cmd="crmsync__subcmd__help__subcmd__sandbox__subcmd__serve"
                 ;;
@@ -223,6 +226,18 @@ _crmsync() {
             crmsync__subcmd__mappings__subcmd__help,setup)
                 cmd="crmsync__subcmd__mappings__subcmd__help__subcmd__setup"
                 ;;
+            crmsync__subcmd__records,help)
+                cmd="crmsync__subcmd__records__subcmd__help"
+                ;;
+            crmsync__subcmd__records,restore)
+                cmd="crmsync__subcmd__records__subcmd__restore"
+                ;;
+            crmsync__subcmd__records__subcmd__help,help)
+                cmd="crmsync__subcmd__records__subcmd__help__subcmd__help"
+                ;;
+            crmsync__subcmd__records__subcmd__help,restore)
+                cmd="crmsync__subcmd__records__subcmd__help__subcmd__restore"
+                ;;
             crmsync__subcmd__sandbox,help)
                 cmd="crmsync__subcmd__sandbox__subcmd__help"
                 ;;
@@ -242,7 +257,7 @@ _crmsync() {
 
     case "${cmd}" in
         crmsync)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version connect disconnect connections import export sync status mappings conflicts retry restore log apply explain sandbox demo completions man help"
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version connect disconnect connections import export sync status mappings conflicts retry records log apply explain sandbox demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -822,7 +837,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__help)
-            opts="connect disconnect connections import export sync status mappings conflicts retry restore log apply explain sandbox demo completions man help"
+            opts="connect disconnect connections import export sync status mappings conflicts retry records log apply explain sandbox demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1143,9 +1158,23 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        crmsync__subcmd__help__subcmd__restore)
-            opts=""
+        crmsync__subcmd__help__subcmd__records)
+            opts="restore"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__help__subcmd__records__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1547,9 +1576,77 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        crmsync__subcmd__restore)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+        crmsync__subcmd__records)
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__records__subcmd__help)
+            opts="restore help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__records__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__records__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__records__subcmd__restore)
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

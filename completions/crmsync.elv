@@ -40,7 +40,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand mappings 'Field mappings: list them, check them against the CRM''s fields, create missing fields'
             cand conflicts 'List, show and resolve conflicts held by the `manual` policy'
             cand retry 'Re-queue failed records so the next sync tries them again'
-            cand restore 'Restore archived local records; the next sync carries the restore to the CRMs'
+            cand records 'Local records at hand'
             cand log 'Past runs with counts and durations, or the audit trail of a record''s field changes'
             cand apply 'Carry out a plan saved by `crmsync sync --plan FILE`'
             cand explain 'Show a record''s fields: base, local and remote values, direction, policy, last writer'
@@ -399,7 +399,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
-        &'crmsync;restore'= {
+        &'crmsync;records'= {
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
             cand --color 'When to use colour'
@@ -412,6 +412,30 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
+            cand restore 'Restore archived local records; the next sync carries the restore to the CRMs'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crmsync;records;restore'= {
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;records;help'= {
+            cand restore 'Restore archived local records; the next sync carries the restore to the CRMs'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crmsync;records;help;restore'= {
+        }
+        &'crmsync;records;help;help'= {
         }
         &'crmsync;log'= {
             cand -n 'Show at most this many entries'
@@ -562,7 +586,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand mappings 'Field mappings: list them, check them against the CRM''s fields, create missing fields'
             cand conflicts 'List, show and resolve conflicts held by the `manual` policy'
             cand retry 'Re-queue failed records so the next sync tries them again'
-            cand restore 'Restore archived local records; the next sync carries the restore to the CRMs'
+            cand records 'Local records at hand'
             cand log 'Past runs with counts and durations, or the audit trail of a record''s field changes'
             cand apply 'Carry out a plan saved by `crmsync sync --plan FILE`'
             cand explain 'Show a record''s fields: base, local and remote values, direction, policy, last writer'
@@ -616,7 +640,10 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         }
         &'crmsync;help;retry'= {
         }
-        &'crmsync;help;restore'= {
+        &'crmsync;help;records'= {
+            cand restore 'Restore archived local records; the next sync carries the restore to the CRMs'
+        }
+        &'crmsync;help;records;restore'= {
         }
         &'crmsync;help;log'= {
         }

@@ -15,7 +15,7 @@ pub mod log;
 pub mod man;
 pub mod mappings;
 pub mod record;
-pub mod restore;
+pub mod records;
 pub mod retry;
 pub mod sandbox;
 pub mod status;
@@ -108,7 +108,7 @@ pub enum Command {
     Mappings(mappings::Args),
     Conflicts(conflicts::Args),
     Retry(retry::Args),
-    Restore(restore::Args),
+    Records(records::Args),
     Log(log::Args),
     Apply(apply::Args),
     Explain(explain::Args),
@@ -221,7 +221,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Mappings(args) => mappings::run(&ctx, args).await,
         Command::Conflicts(args) => conflicts::run(&ctx, args),
         Command::Retry(args) => retry::run(&ctx, args),
-        Command::Restore(args) => restore::run(&ctx, args),
+        Command::Records(args) => records::run(&ctx, args),
         Command::Log(args) => log::run(&ctx, args),
         Command::Apply(args) => apply::run(&ctx, args).await,
         Command::Explain(args) => explain::run(&ctx, args),

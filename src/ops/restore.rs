@@ -1,4 +1,4 @@
-//! Restoring archived local records: `crmsync restore`. A restored record is a local change
+//! Restoring archived local records: `crmsync records restore`. A restored record is a local change
 //! like any other (a new change number, an audit row), so the next sync carries it out: a
 //! record whose archive was carried to a CRM is created there again, one never synced is
 //! created as its rules say, and one whose archive was not carried over (`on_delete =

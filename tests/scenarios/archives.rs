@@ -128,7 +128,7 @@ pub fn a_contact_restored_here_after_its_archive_reached_the_crm_is_created_ther
     assert!(w.crm.record(Contact, &old).archived);
 
     // Restored by its email: an archived record is still found by it.
-    let run = w.run(&["restore", "person1@example.org", "--json"]);
+    let run = w.run(&["records", "restore", "person1@example.org", "--json"]);
     run.ok();
     let restored = run.json();
     assert_eq!(restored["restored"][0]["id"], gone.id.as_str());
@@ -167,19 +167,24 @@ pub fn restoring_a_live_contact_says_it_is_not_archived_and_changes_nothing<C: T
     w.archive_local(&people[0].id);
     let before = w.store().max_seq().unwrap();
     // One record of two is live: neither is restored.
-    let run = w.run(&["restore", people[0].id.as_str(), "person2@example.org"]);
+    let run = w.run(&[
+        "records",
+        "restore",
+        people[0].id.as_str(),
+        "person2@example.org",
+    ]);
     run.expect_code(2);
     assert!(run.stderr.contains("is not archived"), "{}", run.stderr);
     assert!(w.local_record(&people[0].id).archived_at.is_some());
     assert_eq!(w.store().max_seq().unwrap(), before);
-    let run = w.run(&["restore", "nobody@example.org"]);
+    let run = w.run(&["records", "restore", "nobody@example.org"]);
     run.expect_code(1);
     assert!(run.stderr.contains("no record"), "{}", run.stderr);
     // A live contact took the archived one's email since: restoring it would make two.
     let mut again = person(1);
     again.fields.insert("last_name".into(), "Returned".into());
     w.save_local(std::slice::from_ref(&again));
-    let run = w.run(&["restore", people[0].id.as_str()]);
+    let run = w.run(&["records", "restore", people[0].id.as_str()]);
     run.expect_code(2);
     assert!(run.stderr.contains("cannot be restored"), "{}", run.stderr);
     assert!(w.local_record(&people[0].id).archived_at.is_some());
@@ -189,7 +194,7 @@ pub fn with_ignore_a_contact_restored_here_is_synced_with_the_crm_contact_it_lef
     let (w, p, rid) = archived_here_with_ignore::<C>();
     assert!(!w.crm.record(Contact, &rid).archived, "ignored");
 
-    w.run(&["restore", p.id.as_str()]).ok();
+    w.run(&["records", "restore", p.id.as_str()]).ok();
     w.edit_local(&p.id, &[("job_title", "Back")]);
     w.sync().ok();
     assert_eq!(w.crm.live(Contact).len(), 1, "not created twice");

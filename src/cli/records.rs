@@ -1,4 +1,4 @@
-//! `crmsync restore RECORD...`
+//! `crmsync records …`: local records at hand. So far `records restore RECORD...`.
 
 use serde::Serialize;
 
@@ -7,6 +7,20 @@ use crate::ops::{self, restore::Restored};
 use super::record::{self, when};
 use super::{Context, Exit};
 
+/// Local records at hand
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  crmsync records restore ann@example.com && crmsync sync")]
+pub struct Args {
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Restore archived local records; the next sync carries the restore to the CRMs
+    Restore(RestoreArgs),
+}
+
 /// Restore archived local records; the next sync carries the restore to the CRMs
 #[derive(Debug, clap::Args)]
 #[command(
@@ -14,22 +28,28 @@ use super::{Context, Exit};
 next sync (a CRM's API cannot restore a deleted record).
 
 Examples:
-  crmsync restore ann@example.com && crmsync sync
-  crmsync restore hubspot:5123 01J5Z3Q9R8X7W6V5T4S3R2Q1P0"
+  crmsync records restore ann@example.com && crmsync sync
+  crmsync records restore hubspot:5123 01J5Z3Q9R8X7W6V5T4S3R2Q1P0"
 )]
-pub struct Args {
+pub struct RestoreArgs {
     /// Local ids, emails, domains or CONNECTION:REMOTE-IDs
     #[arg(required = true, value_name = "RECORD")]
     pub records: Vec<String>,
 }
 
-/// `crmsync restore --json`
+/// `crmsync records restore --json`
 #[derive(Debug, Serialize)]
 pub struct RestoredRecords {
     pub restored: Vec<Restored>,
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    match args.action {
+        Action::Restore(args) => restore(ctx, args),
+    }
+}
+
+fn restore(ctx: &Context, args: RestoreArgs) -> anyhow::Result<Exit> {
     record::open_existing(ctx)?;
     let (mut store, _lock) = record::open_locked(ctx)?;
     let found = args
