@@ -19,7 +19,8 @@
 //!   ([`Paging`]): offsets over a sorted result that is evaluated again for every page (HubSpot
 //!   search), an opaque cursor that continues after the last record served (Pipedrive v2), or a
 //!   query locator over a result fixed when the query began (Salesforce); one query reaches at
-//!   most [`Sim::cap`] results (HubSpot's 10,000, scaled down);
+//!   most [`Sim::cap`] results (HubSpot's 10,000, scaled down), and a read that cannot window
+//!   past it (more records than the cap at one modification time) fails;
 //! * the provider reads that search with the key strategy of the HubSpot provider (each page a
 //!   new query on modification time, then id; [`Strategy::Keyset`]) or, to show what it
 //!   prevents, with the offset strategy it replaced ([`Strategy::Offset`]);
@@ -171,6 +172,8 @@ struct SimState {
     unseen: BTreeMap<(ObjectKind, String, String), String>,
     /// Users' values crmsync overwrote before any answer showed them to it.
     overwritten: Vec<(String, String)>,
+    /// Reads refused because more records than the cap share one modification time.
+    cap_refusals: u64,
 }
 
 /// Where one read of the change feed stands.
@@ -382,7 +385,26 @@ impl MemoryCrm {
             log: Vec::new(),
             unseen: BTreeMap::new(),
             overwritten: Vec::new(),
+            cap_refusals: 0,
         });
+    }
+
+    /// How many reads of the change feed were refused because more records than
+    /// [`Sim::cap`] share one modification time, so no new query could window past them.
+    pub fn cap_refusals(&self) -> u64 {
+        self.state
+            .lock()
+            .unwrap()
+            .sim
+            .as_ref()
+            .map_or(0, |sim| sim.cap_refusals)
+    }
+
+    /// Sets the most results one query reaches ([`Sim::cap`]).
+    pub fn set_cap(&self, cap: usize) {
+        if let Some(sim) = self.state.lock().unwrap().sim.as_mut() {
+            sim.sim.cap = cap;
+        }
     }
 
     /// Makes `event` happen just before the `after`th call from now (0: the next one).
@@ -845,6 +867,7 @@ impl MemoryCrm {
             // The next page would pass the cap: a new query from the newest time read.
             let from = r.newest;
             if from.is_none() || from == r.from {
+                s.sim.as_mut().unwrap().cap_refusals += 1;
                 return Err(ProviderError::Other(format!(
                     "more than {cap} records share one modification time; the search cannot page past them"
                 )));
