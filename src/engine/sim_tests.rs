@@ -1,7 +1,8 @@
 //! Deterministic simulation: the engine end to end over a CRM that misbehaves as real ones do
 //! ([`MemoryCrm::simulate`]). The generator picks, per case, how the CRM's search pages (by
 //! offset, by opaque cursor, by query locator; pages down to one record; a result cap one
-//! query cannot pass), how long its index lags behind writes (within the overlap), how far
+//! query cannot pass), whether the CRM keeps times to the second and is read as the Pipedrive
+//! provider reads it (each page a new list from the newest second read), how long its index lags behind writes (within the overlap), how far
 //! its clock is off this machine's (within the overlap and beyond it), and, between any two
 //! of crmsync's calls, a CRM user's edit, create, archive or merge, or a failed call (429,
 //! 5xx, an answer lost after the CRM applied it); runs are also killed after a number of
@@ -70,6 +71,9 @@ struct Behaviour {
     index_lag: i64,
     skew: i64,
     policy: ConflictPolicy,
+    /// A CRM that keeps times to the second and is read as the Pipedrive provider reads
+    /// ([`Reading::Seconds`]), in place of the key strategy.
+    seconds: bool,
 }
 
 fn behaviour() -> impl Strategy<Value = Behaviour> {
@@ -98,15 +102,19 @@ fn behaviour() -> impl Strategy<Value = Behaviour> {
             Just(ConflictPolicy::RemoteWins),
             Just(ConflictPolicy::NewestWins)
         ],
+        prop_oneof![3 => Just(false), 1 => Just(true)],
     )
-        .prop_map(|(paging, page, cap, index_lag, skew, policy)| Behaviour {
-            paging,
-            page,
-            cap,
-            index_lag,
-            skew,
-            policy,
-        })
+        .prop_map(
+            |(paging, page, cap, index_lag, skew, policy, seconds)| Behaviour {
+                paging,
+                page,
+                cap,
+                index_lag,
+                skew,
+                policy,
+                seconds,
+            },
+        )
 }
 
 /// Something a CRM user does, or a call that fails, during a run.
@@ -208,6 +216,10 @@ impl World {
             .insert("mem".into(), mem_connection(vec!["email".into()]));
         let crm = Arc::new(MemoryCrm::new());
         crm.unique("email");
+        let strategy = match strategy {
+            Reading::Keyset if b.seconds => Reading::Seconds,
+            other => other,
+        };
         crm.simulate(Sim {
             paging: b.paging,
             strategy,
@@ -691,6 +703,7 @@ fn first_sync_with_writes_between_pages() -> impl Strategy<Value = (Behaviour, V
             cap,
             index_lag: 0,
             skew: 0,
+            seconds: false,
             policy: ConflictPolicy::LocalWins,
         }
     });
@@ -766,6 +779,7 @@ fn a_merge_seen_while_an_earlier_page_waits_for_the_archive_gate_makes_one_local
         cap: 12,
         index_lag: 0,
         skew: 0,
+        seconds: false,
         policy: ConflictPolicy::LocalWins,
     };
     let steps = [
@@ -800,6 +814,7 @@ fn a_record_read_again_while_an_earlier_page_waits_for_the_archive_gate_is_plann
         cap: 12,
         index_lag: 0,
         skew: 0,
+        seconds: false,
         policy: ConflictPolicy::LocalWins,
     };
     let steps = [
@@ -842,6 +857,7 @@ fn a_user_edit_after_a_killed_adoption_that_no_answer_showed_is_the_excused_loss
             cap: 12,
             index_lag: 2001,
             skew: 0,
+            seconds: false,
             policy: ConflictPolicy::LocalWins,
         };
         let steps = [
@@ -878,6 +894,7 @@ fn an_edit_of_a_contact_merged_away_since_is_checked_on_the_record_it_went_into(
         cap: 12,
         index_lag: 0,
         skew: 0,
+        seconds: false,
         policy: ConflictPolicy::LocalWins,
     };
     let steps = [
