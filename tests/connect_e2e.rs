@@ -27,6 +27,9 @@ use crmsync::sandbox::{FaultOptions, LoggedRequest, Sandbox, SandboxOptions};
 
 /// 31 minutes after the `CRMSYNC_TEST_NOW` of [`TestEnv`]: past the sandbox's 30-minute access tokens.
 const LATER: &str = "2026-01-15T12:31:00Z";
+/// The `CRMSYNC_TEST_NOW` of [`TestEnv`] in epoch ms, where the sandbox's clock starts too, so
+/// that the two clocks agree (a CRM clock off by more than the overlap makes a sync exit 3).
+const TEST_NOW_MS: i64 = 1_768_478_400_000;
 const PAST_EXPIRY: Duration = Duration::from_secs(31 * 60);
 const SIGN_IN_AGAIN: &str = "sign in again with `crmsync connect hubspot --name hs`";
 
@@ -50,6 +53,7 @@ impl Hs {
             ..options
         })
         .unwrap();
+        sandbox.set_clock_ms(TEST_NOW_MS);
         let mut env = TestEnv::new();
         let keychain_dir = env.path("keychain");
         use_keychain(&mut env, &keychain_dir);
@@ -440,11 +444,13 @@ fn a_token_the_crm_calls_expired_early_is_renewed_on_the_401() {
     hs.sandbox.seed(2, 0);
     let before = hs.connected();
     // Only HubSpot's clock moves: by crmsync's, the token still has 30 minutes (a skewed
-    // clock, or a token HubSpot ended early). The 401 is the only sign.
+    // clock, or a token HubSpot ended early). The 401 is the only sign. (The skew, more than
+    // the change feed's overlap, makes the run finish with exit code 3, saying so.)
     hs.sandbox.advance_clock(PAST_EXPIRY);
     hs.sandbox.clear_request_log();
     let run = hs.run(&["sync", "-c", "hs"]);
-    run.ok();
+    run.expect_code(3);
+    assert!(run.stderr.contains("the CRM's clock is"), "{}", run.stderr);
     let log = hs.sandbox.request_log();
     let first_401 = log.iter().position(|r| r.status == 401);
     let refresh = log.iter().position(|r| r.path == "/oauth/v1/token");

@@ -424,7 +424,8 @@ fn newest_wins_compares_field_edits_not_record_times() {
     let hs = Hs::start();
     let (c, rid) = old_remote_field_edit_in_a_newer_record(&hs);
     hs.sandbox().clear_request_log();
-    hs.sync().ok();
+    // HubSpot's clock is an hour ahead now: the run says so and exits 3.
+    hs.sync().expect_code(3);
     // The local last name is the later edit of that field; the job title comes from HubSpot.
     let (l, r) = after_conflict(&hs, &c.id, &rid);
     assert_eq!(l.as_deref(), Some("FromLocal"));
@@ -440,9 +441,9 @@ fn newest_wins_compares_field_edits_not_record_times() {
     );
     assert_eq!(body["inputs"], serde_json::json!([{ "id": rid }]));
 
-    // Nothing left to do: no history read, no write.
+    // Nothing left to do: no history read, no write (the clock still an hour ahead).
     hs.sandbox().clear_request_log();
-    hs.sync().ok();
+    hs.sync().expect_code(3);
     assert_eq!(history_reads(&hs), Vec::new());
     assert_eq!(hs.write_calls(), Vec::<String>::new());
 }
@@ -469,7 +470,8 @@ fn newest_wins_on_a_contacts_company_compares_when_the_company_changed() {
     hs.sandbox()
         .update_record("contacts", rid, &[("jobtitle", "Remote Title")])
         .unwrap();
-    hs.sync().ok();
+    // HubSpot's clock is an hour ahead now: the run says so and exits 3.
+    hs.sync().expect_code(3);
     // The move made here is the later change of the company: it wins, on both sides.
     let local = hs.local_record(&contact.id);
     assert_eq!(local.get("company_id"), Some(here.id.as_str()));
@@ -498,7 +500,8 @@ fn conflicts_show_and_explain_carry_the_times_newest_wins_compared() {
     )
     .unwrap()
     .timestamp_millis();
-    hs.sync().ok();
+    // HubSpot's clock is an hour ahead now: the run says so and exits 3.
+    hs.sync().expect_code(3);
 
     let decided = hs
         .store()

@@ -114,7 +114,13 @@ impl Hs {
             let run: Run = self.env.run(args);
             self.runs += 1;
             codes.push(run.code);
-            if run.code == 0 {
+            // HubSpot's clock is off by more than the overlap, so a run that finished with
+            // nothing waiting exits 3 saying only that.
+            let only_skewed = run.code == 3
+                && run.stderr.contains("the CRM's clock is")
+                && !run.stderr.contains("record(s) failed")
+                && !run.stderr.contains("conflict(s) wait");
+            if run.code == 0 || only_skewed {
                 break;
             }
             match self.disturb {
@@ -554,7 +560,9 @@ fn run_workload(disturb: Disturb) -> Hs {
     check(&hs, &hub_ids, &expected);
     hs.sandbox.clear_request_log();
     let run = hs.env.run(&["sync"]);
-    run.ok();
+    // HubSpot's clock, two hours behind, is the one thing the run has to say.
+    run.expect_code(3);
+    assert!(run.stderr.contains("the CRM's clock is"), "{}", run.stderr);
     assert_eq!(
         common::write_calls(&hs.sandbox),
         Vec::<String>::new(),

@@ -19,10 +19,13 @@
 //!   ([`Paging`]): offsets over a sorted result that is evaluated again for every page (HubSpot
 //!   search), an opaque cursor that continues after the last record served (Pipedrive v2), or a
 //!   query locator over a result fixed when the query began (Salesforce); one query reaches at
-//!   most [`Sim::cap`] results (HubSpot's 10,000, scaled down);
+//!   most [`Sim::cap`] results (HubSpot's 10,000, scaled down), and a read that cannot window
+//!   past it (more records than the cap at one modification time) fails;
 //! * the provider reads that search with the key strategy of the HubSpot provider (each page a
-//!   new query on modification time, then id; [`Strategy::Keyset`]) or, to show what it
-//!   prevents, with the offset strategy it replaced ([`Strategy::Offset`]);
+//!   new query on modification time, then id; [`Strategy::Keyset`]), with that of the
+//!   Pipedrive provider over times kept to the second (each page a new list from the newest
+//!   second read; [`Strategy::Seconds`]), or, to show what they prevent, with the offset
+//!   strategy the HubSpot provider replaced ([`Strategy::Offset`]);
 //! * time passes with every call, and the CRM's clock is [`Sim::skew`] off this machine's;
 //! * a write reaches the search [`Sim::index_lag`] later, while reads by id see it at once;
 //! * before any call, scheduled [`Event`]s land: a user's edit, create, archive or merge (the
@@ -81,6 +84,12 @@ pub enum Strategy {
     /// read: how the HubSpot provider read before, which loses records that move while it
     /// reads.
     Offset,
+    /// As the Pipedrive provider reads, over a CRM that keeps times to the second: each page a
+    /// new list sorted by modification time from the newest second read (inclusive, the ids
+    /// read at that second dropped), whatever the paging; a page that is all one second is
+    /// followed by that second paged by id, then the read goes on from the next second. The
+    /// clock's skew is measured from a `Date` header, to the second.
+    Seconds,
 }
 
 /// The misbehaviours of one simulated CRM.
@@ -171,6 +180,8 @@ struct SimState {
     unseen: BTreeMap<(ObjectKind, String, String), String>,
     /// Users' values crmsync overwrote before any answer showed them to it.
     overwritten: Vec<(String, String)>,
+    /// Reads refused because more records than the cap share one modification time.
+    cap_refusals: u64,
 }
 
 /// Where one read of the change feed stands.
@@ -256,7 +267,7 @@ impl MemoryCrm {
     ) {
         let mut s = self.state.lock().unwrap();
         s.clock = s.clock.max(at);
-        let now = at;
+        let now = Self::to_stamp(&s, at);
         let rec = s
             .records
             .get_mut(&(object, id.to_string()))
@@ -297,7 +308,7 @@ impl MemoryCrm {
         let mut s = self.state.lock().unwrap();
         s.next_id += 1;
         let id = s.next_id.to_string();
-        let now = at;
+        let now = Self::to_stamp(&s, at);
         let rec = RemoteRecord {
             id: id.clone(),
             props: props
@@ -319,8 +330,7 @@ impl MemoryCrm {
     /// Archives a record as a CRM user would.
     pub fn user_archive(&self, object: ObjectKind, id: &str) {
         let mut s = self.state.lock().unwrap();
-        s.clock += 1;
-        let now = s.clock;
+        let now = Self::stamp(&mut s);
         let rec = s
             .records
             .get_mut(&(object, id.to_string()))
@@ -382,7 +392,26 @@ impl MemoryCrm {
             log: Vec::new(),
             unseen: BTreeMap::new(),
             overwritten: Vec::new(),
+            cap_refusals: 0,
         });
+    }
+
+    /// How many reads of the change feed were refused because more records than
+    /// [`Sim::cap`] share one modification time, so no new query could window past them.
+    pub fn cap_refusals(&self) -> u64 {
+        self.state
+            .lock()
+            .unwrap()
+            .sim
+            .as_ref()
+            .map_or(0, |sim| sim.cap_refusals)
+    }
+
+    /// Sets the most results one query reaches ([`Sim::cap`]).
+    pub fn set_cap(&self, cap: usize) {
+        if let Some(sim) = self.state.lock().unwrap().sim.as_mut() {
+            sim.sim.cap = cap;
+        }
     }
 
     /// Makes `event` happen just before the `after`th call from now (0: the next one).
@@ -488,6 +517,21 @@ impl MemoryCrm {
         id
     }
 
+    /// The time a write is stamped with: the CRM's clock, moved on a millisecond (so that
+    /// writes stay in order), to the second with [`Strategy::Seconds`].
+    fn stamp(s: &mut State) -> i64 {
+        s.clock += 1;
+        Self::to_stamp(s, s.clock)
+    }
+
+    /// `at` as the CRM keeps record times: to the second with [`Strategy::Seconds`].
+    fn to_stamp(s: &State, at: i64) -> i64 {
+        match &s.sim {
+            Some(sim) if sim.sim.strategy == Strategy::Seconds => at - at.rem_euclid(1000),
+            _ => at,
+        }
+    }
+
     /// Notes that a record was written at the CRM's `now`: the search shows it after the lag.
     fn written(s: &mut State, object: ObjectKind, id: &str) {
         let now = s.clock;
@@ -549,8 +593,7 @@ impl MemoryCrm {
     /// A CRM user's event lands (contacts only).
     fn happen(s: &mut State, e: Event) {
         let object = ObjectKind::Contact;
-        s.clock += 1;
-        let now = s.clock;
+        let now = Self::stamp(s);
         let live: Vec<String> = s
             .records
             .iter()
@@ -755,7 +798,7 @@ impl MemoryCrm {
         };
         // This query's page, and whether the query has more after it.
         let (got, more) = match (paging, strategy) {
-            (Paging::Offset, Strategy::Keyset) => {
+            (Paging::Offset, Strategy::Keyset) | (_, Strategy::Seconds) => {
                 let all = Self::search(s, object, &r);
                 let got: Vec<RemoteRecord> = all.into_iter().take(page).collect();
                 let more = got.len() == page;
@@ -815,7 +858,9 @@ impl MemoryCrm {
             records.push(rec);
         }
         // What comes next: the same query, a new one, or the end.
-        let go_on = if paging == Paging::Offset && strategy == Strategy::Keyset {
+        let go_on = if paging == Paging::Offset && strategy == Strategy::Keyset
+            || strategy == Strategy::Seconds
+        {
             match r.tie {
                 Some((at, _)) if full_page => {
                     r.tie = Some((at, r.last.unwrap().1));
@@ -845,6 +890,7 @@ impl MemoryCrm {
             // The next page would pass the cap: a new query from the newest time read.
             let from = r.newest;
             if from.is_none() || from == r.from {
+                s.sim.as_mut().unwrap().cap_refusals += 1;
                 return Err(ProviderError::Other(format!(
                     "more than {cap} records share one modification time; the search cannot page past them"
                 )));
@@ -997,8 +1043,7 @@ impl Provider for MemoryCrm {
         let mut s = self.state.lock().unwrap();
         let lost = self.begin(&mut s)?;
         let die = Self::count_write(&mut s) || lost;
-        s.clock += 1;
-        let now = s.clock;
+        let now = Self::stamp(&mut s);
         let mut out = Vec::new();
         for input in inputs {
             // Upsert by external id: a retried create finds the first record.
@@ -1080,8 +1125,7 @@ impl Provider for MemoryCrm {
         let mut s = self.state.lock().unwrap();
         let lost = self.begin(&mut s)?;
         let die = Self::count_write(&mut s) || lost;
-        s.clock += 1;
-        let now = s.clock;
+        let now = Self::stamp(&mut s);
         let mut out = Vec::new();
         for input in inputs {
             let asked = input.remote_id.clone().unwrap_or_default();
@@ -1125,8 +1169,7 @@ impl Provider for MemoryCrm {
         let mut s = self.state.lock().unwrap();
         let lost = self.begin(&mut s)?;
         let die = Self::count_write(&mut s) || lost;
-        s.clock += 1;
-        let now = s.clock;
+        let now = Self::stamp(&mut s);
         let mut out = Vec::new();
         for id in remote_ids {
             let id = Self::resolve(&s, object, id);
@@ -1273,6 +1316,12 @@ impl Provider for MemoryCrm {
 
     fn clock_skew(&self) -> Option<Millis> {
         let s = self.state.lock().unwrap();
-        s.sim.as_ref().map(|x| x.sim.skew)
+        let sim = &s.sim.as_ref()?.sim;
+        if sim.strategy != Strategy::Seconds {
+            return Some(sim.skew);
+        }
+        // A `Date` header's whole second, taken at its middle, against this machine's clock.
+        let date = s.clock - s.clock.rem_euclid(1000);
+        Some(date + 500 - sim.local_clock.now())
     }
 }

@@ -95,14 +95,29 @@ fn warnings(report: &Value) -> String {
     report["connections"][0]["warnings"].to_string()
 }
 
+/// Runs `sync --json` with the CRM's clock off by more than the overlap: the run finishes,
+/// says so, and exits 3 with the skew in its report.
+fn skewed_sync<C: TestCrm>(w: &Synced<C>) -> Value {
+    let run = w.run(&["sync", "--json"]);
+    run.expect_code(3);
+    let report = run.json();
+    let skew = &report["connections"][0]["clock_skew"];
+    assert!(
+        skew["skew_ms"].as_i64().unwrap().abs() > 300_000,
+        "{report}"
+    );
+    assert_eq!(skew["overlap_secs"], 300, "{report}");
+    report
+}
+
 pub fn with_the_crms_clock_an_hour_behind_its_edits_after_a_sync_are_read<C: TestCrm>() {
     let w = Synced::<C>::start();
     skew(&w, -3_600_000);
     let ids = seed_old(&w, 5);
-    w.sync_json();
+    skewed_sync(&w);
     let email = remote_email(&w, &ids[1]);
     w.crm.edit(Contact, &ids[1], &[("first_name", "Later")]);
-    let report = w.sync_json();
+    let report = skewed_sync(&w);
     assert_eq!(local_first_name(&w, &email).as_deref(), Some("Later"));
     assert!(warnings(&report).contains("behind"), "{report}");
 }
@@ -111,7 +126,7 @@ pub fn with_the_crms_clock_an_hour_ahead_newest_wins_takes_the_later_local_edit<
     let w = Synced::<C>::start();
     skew(&w, 3_600_000);
     let ids = seed_old(&w, 5);
-    w.sync_json();
+    skewed_sync(&w);
     let email = remote_email(&w, &ids[1]);
     // Edited in the CRM first (stamped an hour ahead), then locally, more than the skew's
     // precision (the `Date` header's whole seconds) later.
@@ -119,7 +134,7 @@ pub fn with_the_crms_clock_an_hour_ahead_newest_wins_takes_the_later_local_edit<
     std::thread::sleep(std::time::Duration::from_millis(1_200));
     let local = local_by_email(&w, &email).expect("a local contact with that email");
     w.edit_local(&local.id, &[("first_name", "Local")]);
-    let report = w.sync_json();
+    let report = skewed_sync(&w);
     assert_eq!(local_first_name(&w, &email).as_deref(), Some("Local"));
     assert!(warnings(&report).contains("ahead of"), "{report}");
     assert_eq!(

@@ -222,6 +222,7 @@ async fn pull_all(
         }
         .await;
         add_warnings(rep, &mut sess.warnings);
+        rep.clock_skew = rep.clock_skew.or(sess.clock_skew.take());
         carry.held = std::mem::take(&mut sess.held);
         carry.history_warned = sess.history_warned;
         carry.dry_pulled = std::mem::take(&mut sess.dry_pulled);

@@ -69,6 +69,10 @@ pub struct ConnectionReport {
     /// Requests sent to the CRM.
     pub requests: u64,
     pub warnings: Vec<String>,
+    /// The CRM's clock was off this machine's by more than the change feed's overlap: the run
+    /// cannot be sure it read everything, which it says with a warning and exit code 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_skew: Option<ClockSkew>,
     /// After the run: conflicts of this connection still waiting for a person (from this
     /// run or an earlier one).
     #[serde(default)]
@@ -77,6 +81,15 @@ pub struct ConnectionReport {
     /// an earlier one), waiting for `crmsync retry`.
     #[serde(default)]
     pub failed_records: u64,
+}
+
+/// How far a CRM's clock was off this machine's, beyond the change feed's overlap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockSkew {
+    /// The CRM's clock less this machine's (ms): positive when the CRM's is ahead.
+    pub skew_ms: i64,
+    /// The change feed's overlap (`sync.overlap_secs`) it exceeded.
+    pub overlap_secs: u64,
 }
 
 /// The outcome of a run.
@@ -134,6 +147,10 @@ impl SyncReport {
     }
     pub fn errored(&self) -> bool {
         self.connections.iter().any(|c| c.error.is_some())
+    }
+    /// A connection's CRM clock was off by more than the overlap ([`ClockSkew`]).
+    pub fn clock_skewed(&self) -> bool {
+        self.connections.iter().any(|c| c.clock_skew.is_some())
     }
     /// A connection was stopped because the account it reaches does not fit the state file.
     pub fn account_stopped(&self) -> bool {

@@ -16,6 +16,7 @@ use crate::model::{Millis, ObjectKind, RecordId};
 use crate::store::{Link, Store};
 
 use super::options::SyncOptions;
+use super::report::ClockSkew;
 
 /// One connection's part of a run.
 pub(super) struct Session<'a> {
@@ -52,6 +53,8 @@ pub(super) struct Session<'a> {
     /// CRM no longer has): the next [`Session::field_map`] asks the CRM again, whatever the
     /// cached copy's age.
     pub(super) stale_catalogue: HashSet<ObjectKind>,
+    /// The CRM's clock, off by more than the overlap in this run (see [`Session::warn_skew`]).
+    pub(super) clock_skew: Option<ClockSkew>,
 }
 
 /// Per object: the live links before the run, and the archives its pull planned (carried
@@ -86,6 +89,7 @@ impl<'a> Session<'a> {
             gated: None,
             archives: ArchiveTally::new(),
             stale_catalogue: HashSet::new(),
+            clock_skew: None,
         }
     }
 
@@ -162,21 +166,28 @@ impl<'a> Session<'a> {
     /// Warns, once per connection and run, when the CRM's clock is further off this
     /// machine's than the change feed's overlap: the feed itself keeps to the CRM's times,
     /// and `newest-wins` corrects for the skew, but a local time compared with the CRM's
-    /// anywhere else would be off by that much.
+    /// anywhere else would be off by that much, so the run cannot be sure it read everything:
+    /// it keeps the skew for its report, which makes it exit 3.
     pub(super) fn warn_skew(&mut self) {
         let Some(skew) = self.p.provider.clock_skew() else {
             return;
         };
-        let overlap = self.config.sync.overlap_secs as Millis * 1000;
-        let prefix = format!("{}: the CRM's clock is ", self.p.name);
-        if skew.abs() <= overlap || self.warnings.iter().any(|w| w.starts_with(&prefix)) {
+        let overlap_secs = self.config.sync.overlap_secs;
+        let overlap = overlap_secs as Millis * 1000;
+        if skew.abs() <= overlap || self.clock_skew.is_some() {
             return;
         }
+        self.clock_skew = Some(ClockSkew {
+            skew_ms: skew,
+            overlap_secs,
+        });
         let side = if skew > 0 { "ahead of" } else { "behind" };
         self.warn(format!(
-            "{prefix}{}s {side} this machine's, more than the change feed's overlap ({}s); \
-             crmsync reads by the CRM's times and corrects newest-wins comparisons for it, \
-             but check this machine's clock (NTP)",
+            "{}: the CRM's clock is {}s {side} this machine's, more than the change feed's \
+             overlap ({}s); crmsync reads by the CRM's times and corrects newest-wins \
+             comparisons for it, but cannot be sure the run read everything, so it exits 3: \
+             check this machine's clock (NTP)",
+            self.p.name,
             skew.abs() / 1000,
             overlap / 1000
         ));
