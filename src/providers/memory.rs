@@ -490,6 +490,27 @@ impl MemoryCrm {
         }
     }
 
+    /// Notes what records an answer showed crmsync, with their values: a user's value is
+    /// shown only by a record that carries it (a query locator's page serves the records as
+    /// they were when the query ran, not a user's edit made since).
+    fn shown_records(
+        s: &mut State,
+        object: ObjectKind,
+        records: &[RemoteRecord],
+        properties: &[String],
+    ) {
+        if let Some(sim) = s.sim.as_mut() {
+            for rec in records {
+                sim.unseen.retain(|(o, i, p), v| {
+                    !(*o == object
+                        && *i == rec.id
+                        && properties.contains(p)
+                        && rec.props.get(p).map_or("", String::as_str) == v.as_str())
+                });
+            }
+        }
+    }
+
     /// Notes that crmsync is writing `props` on a record: users' values it never saw go.
     fn crmsync_writes(
         s: &mut State,
@@ -914,7 +935,7 @@ impl MemoryCrm {
         if !go_on {
             since = since.max(r.started - overlap);
         }
-        Self::shown(s, object, records.iter().map(|x| &x.id), Some(properties));
+        Self::shown_records(s, object, &records, properties);
         let next = go_on.then(|| {
             s.sim.as_mut().unwrap().reads.insert(token, r);
             token.to_string()
@@ -1207,7 +1228,7 @@ impl Provider for MemoryCrm {
             .filter(|r| !r.archived)
             .map(without_times)
             .collect();
-        Self::shown(&mut s, object, out.iter().map(|x| &x.id), Some(properties));
+        Self::shown_records(&mut s, object, &out, properties);
         Ok(out)
     }
 
@@ -1266,7 +1287,7 @@ impl Provider for MemoryCrm {
             })
             .map(|(_, r)| r.clone())
             .collect();
-        Self::shown(&mut s, object, out.iter().map(|x| &x.id), Some(properties));
+        Self::shown_records(&mut s, object, &out, properties);
         Ok(out)
     }
 
