@@ -48,7 +48,7 @@ complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "log" -d 'Past runs 
 complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "apply" -d 'Carry out a plan saved by `crmsync sync --plan FILE`'
 complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "explain" -d 'Show a record\'s fields: base, local and remote values, direction, policy, last writer'
 complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "sandbox" -d 'Serve the built-in CRM sandboxes on 127.0.0.1'
-complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "demo" -d 'Run the main job on the built-in sandbox: sample data, two-way sync, conflicts, status'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "demo" -d 'Run the main job on the built-in sandboxes: sample data, two-way sync, conflicts, status'
 complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "completions" -d 'Print shell completions for bash, zsh, fish, powershell or elvish'
 complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "man" -d 'Print the man page, or write one page per command into a directory'
 complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -365,7 +365,7 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -s V -l version -d 'Print version'
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve a local HubSpot and a local Pipedrive until stopped; prints their base URLs and the tokens they accept'
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -l contacts -d 'How many contacts to generate on each side' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -l contacts -d 'How many contacts to generate in HubSpot and in the local store (Pipedrive gets a fifth as many)' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
 complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
 complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -l color -d 'When to use colour' -r -f -a "auto\t''
@@ -411,7 +411,7 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_see
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "apply" -d 'Carry out a plan saved by `crmsync sync --plan FILE`'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "explain" -d 'Show a record\'s fields: base, local and remote values, direction, policy, last writer'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "sandbox" -d 'Serve the built-in CRM sandboxes on 127.0.0.1'
-complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "demo" -d 'Run the main job on the built-in sandbox: sample data, two-way sync, conflicts, status'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "demo" -d 'Run the main job on the built-in sandboxes: sample data, two-way sync, conflicts, status'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "completions" -d 'Print shell completions for bash, zsh, fish, powershell or elvish'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "man" -d 'Print the man page, or write one page per command into a directory'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry log apply explain sandbox demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -489,3 +489,56 @@ fn the_daily_budget_running_out_mid_run_stops_it_and_the_next_day_it_resumes_to_
     w.pd.sandbox.set_rate_limit(1_000_000, 2_000, 1_000_000);
     w.assert_sync_writes_nothing();
 }
+
+// ---- the demo -------------------------------------------------------------------------------
+
+#[test]
+fn the_demo_carries_an_edit_in_each_crm_to_the_other_and_says_so() {
+    let mut env = TestEnv::new();
+    env.remove_env("CRMSYNC_STATE");
+    // The demo's Pipedrive keeps Pipedrive's burst window in real time: crmsync runs on the
+    // real clock, and its waits for the window are slept.
+    env.remove_env("CRMSYNC_TEST_NOW");
+    env.remove_env("CRMSYNC_TEST_NO_SLEEP");
+    let run = env.run(&["demo", "--contacts", "6"]);
+    run.ok();
+    assert!(
+        run.stderr
+            .contains("sandbox HubSpot and a sandbox Pipedrive"),
+        "{}",
+        run.stderr
+    );
+    let arrived: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" is now on "))
+        .collect();
+    assert_eq!(arrived.len(), 2, "{}", run.stderr);
+    assert!(arrived[0].contains("phone") && arrived[0].contains("Pipedrive person"));
+    assert!(arrived[1].contains("last name") && arrived[1].contains("HubSpot contact"));
+    assert!(!run.stderr.contains("did NOT reach"), "{}", run.stderr);
+    // The third sync has nothing to do, and the status counts both connections.
+    assert!(run.stderr.contains("   0 writes planned"), "{}", run.stderr);
+    for connection in ["hubspot", "pipedrive"] {
+        assert!(run.stdout.contains(connection), "{}", run.stdout);
+    }
+    let json = env.run(&["demo", "--contacts", "4", "--json"]);
+    json.ok();
+    let doc = json.json();
+    assert_eq!(
+        doc["arrivals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["arrived"] == true)
+            .count(),
+        2,
+        "{doc:#}"
+    );
+    assert!(
+        doc["pipedrive_status"]["contact"]["synced"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+}
