@@ -419,13 +419,22 @@ impl Executor<'_> {
             self.map,
             ref_values.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         )?;
-        let batch = self.provider.write_chunk().max(1);
-        for (op, ops) in [
-            (WriteOp::Create, &creates),
-            (WriteOp::Update, &updates),
-            (WriteOp::Archive, &archives),
+        // Creates go a few at a time where the CRM takes one record a request (a create
+        // whose answer a failed call lost costs a lookup in the next run); updates and
+        // archives in whole batches, journalled together: a new link's update that stamps
+        // the local id on the CRM's record is planned once only, with the link, so it must be
+        // journalled before a run stopped part-way ends.
+        let batch = self.provider.batch_size().max(1);
+        for (op, ops, size) in [
+            (
+                WriteOp::Create,
+                &creates,
+                self.provider.write_chunk().max(1),
+            ),
+            (WriteOp::Update, &updates, batch),
+            (WriteOp::Archive, &archives, batch),
         ] {
-            for chunk in ops.chunks(batch) {
+            for chunk in ops.chunks(size) {
                 self.write_chunk(object, op, chunk, ids, after, out).await?;
             }
         }
