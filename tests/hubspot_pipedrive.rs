@@ -445,6 +445,19 @@ fn the_daily_budget_running_out_mid_run_stops_it_and_the_next_day_it_resumes_to_
         "{}",
         first.stderr
     );
+    // It stopped before reaching into the reserve: the tokens it says are left (each call
+    // counted at its token cost) are at least the reserve.
+    let left: u64 = first
+        .stderr
+        .split("allows connection `pipedrive` ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no tokens left in: {}", first.stderr));
+    assert!(
+        left >= crmsync::providers::pipedrive::DAILY_RESERVE,
+        "{left} tokens left"
+    );
     let made = w.pd.live(Contact).len();
     assert!(
         0 < made && made < contacts,
