@@ -684,20 +684,22 @@ mod tests {
         assert_eq!(p.waits(), []);
     }
 
+    /// A daily budget of 30,000 whose tokens left each answer tells.
+    fn tokens_left(h: &HeaderMap) -> Option<DailyInfo> {
+        Some(DailyInfo {
+            max: 30_000,
+            remaining: header_u64(h, "x-daily-requests-left")?,
+        })
+    }
+
     #[tokio::test]
     async fn a_daily_token_budget_counts_each_requests_cost_and_keeps_the_reserve_whole() {
         // Tokens, not requests: a list costs 10, anything else 5; 200 kept back.
-        fn daily(h: &HeaderMap) -> Option<DailyInfo> {
-            Some(DailyInfo {
-                max: 30_000,
-                remaining: header_u64(h, "x-daily-requests-left")?,
-            })
-        }
         let p = pacer(PacingPolicy {
             window: None,
             fixed: Vec::new(),
             daily: Some(DailyBudget {
-                read: daily,
+                read: tokens_left,
                 reserve: Reserve::Requests(200),
                 cost: |method, _| if method == "GET" { 10 } else { 5 },
             }),
@@ -728,17 +730,11 @@ mod tests {
 
     #[tokio::test]
     async fn requests_still_out_when_the_allowance_is_read_stay_counted() {
-        fn daily(h: &HeaderMap) -> Option<DailyInfo> {
-            Some(DailyInfo {
-                max: 30_000,
-                remaining: header_u64(h, "x-daily-requests-left")?,
-            })
-        }
         let p = pacer(PacingPolicy {
             window: None,
             fixed: Vec::new(),
             daily: Some(DailyBudget {
-                read: daily,
+                read: tokens_left,
                 reserve: Reserve::Requests(200),
                 cost: |_, _| 5,
             }),
