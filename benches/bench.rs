@@ -9,6 +9,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod import;
+mod pipedrive;
 mod plan;
 mod sync;
 
@@ -33,6 +34,7 @@ fn main() {
         ("noop", sync::noop),
         ("push", sync::push),
         ("e2e100k", sync::e2e100k),
+        ("pipedrive", pipedrive::run),
     ];
     for (name, run) in sections {
         if on(name) {

@@ -31,7 +31,7 @@ use crmsync::store::{Link, Store, WriteOrigin};
 
 const CONN: &str = "hs";
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -69,10 +69,10 @@ fn config(base_url: &str) -> Config {
 /// The system clock moved on by a settable amount, so a run can happen "later" without the
 /// benchmark waiting for it (the sandbox's clock is moved on by as much).
 #[derive(Debug, Default)]
-struct LaterClock(AtomicI64);
+pub(crate) struct LaterClock(AtomicI64);
 
 impl LaterClock {
-    fn advance(&self, by: i64) {
+    pub(crate) fn advance(&self, by: i64) {
         self.0.fetch_add(by, Ordering::Relaxed);
     }
 }
@@ -83,7 +83,7 @@ impl Clock for LaterClock {
     }
 }
 
-fn clock() -> Arc<LaterClock> {
+pub(crate) fn clock() -> Arc<LaterClock> {
     Arc::new(LaterClock::default())
 }
 
@@ -107,7 +107,7 @@ fn participant(config: &Config, sandbox: &Sandbox, clock: Arc<LaterClock>) -> Pa
     }
 }
 
-fn setup_fields(rt: &tokio::runtime::Runtime, p: &Participant) {
+pub(crate) fn setup_fields(rt: &tokio::runtime::Runtime, p: &Participant) {
     rt.block_on(async {
         for object in [ObjectKind::Company, ObjectKind::Contact] {
             for spec in p.provider.required_fields(object) {
@@ -130,7 +130,7 @@ fn setup_fields(rt: &tokio::runtime::Runtime, p: &Participant) {
     });
 }
 
-fn run_sync(
+pub(crate) fn run_sync(
     rt: &tokio::runtime::Runtime,
     store: &mut Store,
     config: &Config,
@@ -233,18 +233,29 @@ const LIMIT: usize = 100;
 const WINDOW_MS: i64 = 10_000;
 
 /// The earliest moment (ms after `start`) at which the last of `n` requests can be sent under
-/// a rolling window of [`LIMIT`] per [`WINDOW_MS`], sending each as soon as the window has
-/// room, with `before` (epoch ms) the requests already in it: the rolling-window optimum
-/// for the time the requests themselves take nothing.
+/// a rolling window of [`LIMIT`] per [`WINDOW_MS`] (see [`rolling_bound`]).
 fn window_bound(start: i64, before: &[i64], n: usize) -> i64 {
+    rolling_bound(start, before, n, (LIMIT, WINDOW_MS))
+}
+
+/// The earliest moment (ms after `start`) at which the last of `n` requests can be sent under
+/// a rolling window of `limit` requests per `window` ms, sending each as soon as the window
+/// has room, with `before` (epoch ms) the requests already in it: the rolling-window optimum
+/// for the time the requests themselves take nothing.
+pub(crate) fn rolling_bound(
+    start: i64,
+    before: &[i64],
+    n: usize,
+    (limit, window): (usize, i64),
+) -> i64 {
     let mut hits: std::collections::VecDeque<i64> = before.iter().copied().collect();
     let mut t = start;
     for _ in 0..n {
-        while hits.len() >= LIMIT {
+        while hits.len() >= limit {
             let oldest = hits.pop_front().expect("a hit");
-            t = t.max(oldest + WINDOW_MS);
+            t = t.max(oldest + window);
         }
-        while hits.front().is_some_and(|h| h + WINDOW_MS <= t) {
+        while hits.front().is_some_and(|h| h + window <= t) {
             hits.pop_front();
         }
         hits.push_back(t);

@@ -48,7 +48,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Carry out a plan saved by `crmsync sync --plan FILE`')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Show a record''s fields: base, local and remote values, direction, policy, last writer')
             [CompletionResult]::new('sandbox', 'sandbox', [CompletionResultType]::ParameterValue, 'Serve the built-in CRM sandboxes on 127.0.0.1')
-            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run the main job on the built-in sandbox: sample data, two-way sync, conflicts, status')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run the main job on the built-in sandboxes: sample data, two-way sync, conflicts, status')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions for bash, zsh, fish, powershell or elvish')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page, or write one page per command into a directory')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -581,7 +581,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             break
         }
         'crmsync;demo' {
-            [CompletionResult]::new('--contacts', '--contacts', [CompletionResultType]::ParameterName, 'How many contacts to generate on each side')
+            [CompletionResult]::new('--contacts', '--contacts', [CompletionResultType]::ParameterName, 'How many contacts to generate in HubSpot and in the local store (Pipedrive gets a fifth as many)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
@@ -643,7 +643,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Carry out a plan saved by `crmsync sync --plan FILE`')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Show a record''s fields: base, local and remote values, direction, policy, last writer')
             [CompletionResult]::new('sandbox', 'sandbox', [CompletionResultType]::ParameterValue, 'Serve the built-in CRM sandboxes on 127.0.0.1')
-            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run the main job on the built-in sandbox: sample data, two-way sync, conflicts, status')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run the main job on the built-in sandboxes: sample data, two-way sync, conflicts, status')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions for bash, zsh, fish, powershell or elvish')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page, or write one page per command into a directory')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')

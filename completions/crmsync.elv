@@ -45,7 +45,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand apply 'Carry out a plan saved by `crmsync sync --plan FILE`'
             cand explain 'Show a record''s fields: base, local and remote values, direction, policy, last writer'
             cand sandbox 'Serve the built-in CRM sandboxes on 127.0.0.1'
-            cand demo 'Run the main job on the built-in sandbox: sample data, two-way sync, conflicts, status'
+            cand demo 'Run the main job on the built-in sandboxes: sample data, two-way sync, conflicts, status'
             cand completions 'Print shell completions for bash, zsh, fish, powershell or elvish'
             cand man 'Print the man page, or write one page per command into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -532,7 +532,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;sandbox;help;help'= {
         }
         &'crmsync;demo'= {
-            cand --contacts 'How many contacts to generate on each side'
+            cand --contacts 'How many contacts to generate in HubSpot and in the local store (Pipedrive gets a fifth as many)'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
             cand --color 'When to use colour'
@@ -591,7 +591,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand apply 'Carry out a plan saved by `crmsync sync --plan FILE`'
             cand explain 'Show a record''s fields: base, local and remote values, direction, policy, last writer'
             cand sandbox 'Serve the built-in CRM sandboxes on 127.0.0.1'
-            cand demo 'Run the main job on the built-in sandbox: sample data, two-way sync, conflicts, status'
+            cand demo 'Run the main job on the built-in sandboxes: sample data, two-way sync, conflicts, status'
             cand completions 'Print shell completions for bash, zsh, fish, powershell or elvish'
             cand man 'Print the man page, or write one page per command into a directory'
             cand help 'Print this message or the help of the given subcommand(s)'

@@ -123,6 +123,10 @@ pub fn provider_hint(p: &ProviderError) -> Option<String> {
             "raise `max_requests_per_run` or `--max-requests`; the next run continues where this one stopped"
                 .into(),
         ),
+        ProviderError::DailyLimit { .. } => Some(
+            "nothing half-done is left behind: the next run after the day's budget is renewed continues where this one stopped (raise the CRM plan's allowance for more a day)"
+                .into(),
+        ),
         ProviderError::Network { .. } => Some(
             "check the connection's `base_url` and the network, then run the command again; nothing half-done is left behind"
                 .into(),

@@ -981,9 +981,18 @@ fn more_than_ten_thousand_changed_contacts_are_all_read() {
 
 // ---- the demo ----------------------------------------------------------------------------
 
+/// An environment for the demo: its Pipedrive sandbox keeps Pipedrive's burst window in real
+/// time, so crmsync runs on the real clock and its waits for the window are slept.
+fn demo_env() -> TestEnv {
+    let mut env = TestEnv::new();
+    env.remove_env("CRMSYNC_TEST_NOW");
+    env.remove_env("CRMSYNC_TEST_NO_SLEEP");
+    env
+}
+
 #[test]
 fn demo_runs_and_prints_status() {
-    let mut env = TestEnv::new();
+    let mut env = demo_env();
     env.remove_env("CRMSYNC_STATE");
     let run = env.run(&["demo", "--contacts", "8"]);
     run.ok();
@@ -1009,7 +1018,7 @@ fn demo_runs_and_prints_status() {
 
 #[test]
 fn demo_json_is_one_document_with_the_three_runs_and_the_status() {
-    let mut env = TestEnv::new();
+    let mut env = demo_env();
     env.remove_env("CRMSYNC_STATE");
     let run = env.run(&["demo", "--contacts", "6", "--json"]);
     run.ok();
@@ -1022,7 +1031,7 @@ fn demo_json_is_one_document_with_the_three_runs_and_the_status() {
 
 #[test]
 fn demo_into_a_state_file_that_holds_records_is_refused_and_the_file_kept() {
-    let env = TestEnv::new();
+    let env = demo_env();
     let state = env.state_path();
     let first = env.run(&[
         "--state",

@@ -822,14 +822,15 @@ async fn a_429_waits_its_retry_after_and_an_error_body_is_summarised() {
 
 #[tokio::test]
 async fn the_daily_allowance_stops_at_the_reserve() {
-    // Each answer tells the allowance left after it: 202, 201, 200 with 200 kept back.
+    // Each answer tells the tokens left after it, `users/me` costing 2: 204, 202, 200 with
+    // 200 kept back.
     let fake = Fake::start(move |_req, n| {
         answer(200, json!({ "success": true, "data": { "company_id": 1 } }))
             .header("x-ratelimit-limit", "80")
             .header("x-ratelimit-remaining", "79")
             .header(
                 "x-daily-requests-left",
-                &(crmsync::providers::pipedrive::DAILY_RESERVE + 2 - n as u64).to_string(),
+                &(crmsync::providers::pipedrive::DAILY_RESERVE + 2 * (2 - n as u64)).to_string(),
             )
     });
     let pd = provider(&fake, 500);

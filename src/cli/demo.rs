@@ -8,14 +8,16 @@ use crate::store::{ConflictFilter, Store};
 
 use super::{Context, Exit};
 
-/// Run the main job on the built-in sandbox: sample data, two-way sync, conflicts, status
+/// Run the main job on the built-in sandboxes: sample data, two-way sync, conflicts, status
 ///
-/// Starts a sandbox HubSpot in-process, works in a temporary directory unless `--state` is
-/// given, and touches nothing outside it.
+/// Starts a sandbox HubSpot and a sandbox Pipedrive in-process, syncs both with the local
+/// store, works in a temporary directory unless `--state` is given, and touches nothing
+/// outside it.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  crmsync demo")]
 pub struct Args {
-    /// How many contacts to generate on each side
+    /// How many contacts to generate in HubSpot and in the local store (Pipedrive gets a
+    /// fifth as many)
     #[arg(long, default_value_t = 25)]
     pub contacts: usize,
 }
@@ -39,33 +41,55 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     }
 
     let step = |n: u32, text: &str| out.note(format!("\n{} {text}", out.bold(&format!("{n}."))));
-    step(1, "starting a sandbox HubSpot on 127.0.0.1");
-    let demo = Demo::start(ctx.clock.clone()).await?;
-    out.note(format!("   {}", demo.sandbox.base_url()));
-
     step(
-        2,
-        &format!(
-            "{} contacts in HubSpot, {} in the local store",
-            args.contacts, args.contacts
-        ),
+        1,
+        "starting a sandbox HubSpot and a sandbox Pipedrive on 127.0.0.1",
     );
+    let demo = Demo::start(ctx.clock.clone()).await?;
+    out.note(format!(
+        "   HubSpot {}, Pipedrive {}",
+        demo.sandbox.base_url(),
+        demo.pipedrive.base_url()
+    ));
+
     let mut store = Store::open(&state_path)?;
     store.set_clock(ctx.clock.clone());
     let lock = store.lock()?;
-    let (remote_contacts, locals) = demo.seed(&mut store, args.contacts, ctx.clock.now())?;
+    let seeded = demo.seed(&mut store, args.contacts, ctx.clock.now())?;
+    step(
+        2,
+        &format!(
+            "{} contacts in HubSpot, {} persons in Pipedrive, {} in the local store",
+            seeded.hubspot.len(),
+            seeded.pipedrive.len(),
+            seeded.locals.len()
+        ),
+    );
     let reporter = crate::output::progress::SyncProgress::new(out);
 
-    step(3, "first sync: each side gets the other's contacts");
+    step(3, "first sync: each side gets the others' contacts");
     let first = sync(ctx, &demo, &mut store, &reporter).await?;
 
-    step(4, "edits on both sides");
-    for edit in demo.edit_both_sides(&mut store, &locals, &remote_contacts, &*ctx.clock)? {
+    step(4, "edits here, in HubSpot and in Pipedrive");
+    let (edits, crm_edits) = demo.edit_both_sides(&mut store, &seeded, &*ctx.clock)?;
+    for edit in edits {
         out.note(format!("   {edit}"));
     }
 
-    step(5, "second sync: one run carries every change across");
+    step(
+        5,
+        "second sync: one run carries every change across, CRM to CRM too",
+    );
     let second = sync(ctx, &demo, &mut store, &reporter).await?;
+    let arrivals = demo.arrivals(&store, &crm_edits)?;
+    for a in &arrivals {
+        let verdict = if a.arrived {
+            "is now on"
+        } else {
+            "did NOT reach"
+        };
+        out.note(format!("   {} {verdict} {}", a.edit, a.target));
+    }
 
     step(6, "a third sync has nothing to do");
     let third = demo.sync(&mut store, ctx.clock.clone(), &reporter).await?;
@@ -77,18 +101,19 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         ctx,
         &store,
         [first, second, third],
+        &arrivals,
         tmp.is_none().then_some(&state_path),
     )?;
     match &tmp {
         None => out.note(format!(
-            "\nthe state is in `{path}`: try `crmsync --state {path} conflicts list`, `log` and `explain` on it (the sandbox is gone, so a sync of it has no HubSpot to reach)",
+            "\nthe state is in `{path}`: try `crmsync --state {path} conflicts list`, `log` and `explain` on it (the sandboxes are gone, so a sync of it has no CRM to reach)",
             path = state_path.display()
         )),
         Some(_) => out.note(
             "\nthe demo's state was in a temporary directory, now removed; to keep it, run `crmsync demo --state demo.db`, then try `crmsync --state demo.db conflicts list`, `log` and `explain`",
         ),
     }
-    demo.sandbox.stop();
+    demo.stop();
     if let Some(dir) = tmp {
         drop(lock);
         drop(store);
@@ -112,18 +137,21 @@ async fn sync(
     Ok(report)
 }
 
-/// The status the three runs leave: counts by state and the conflicts held; with `--json`,
-/// one document with the runs' reports too.
+/// The status the three runs leave: counts by connection and state and the conflicts held;
+/// with `--json`, one document with the runs' reports too (`status` is HubSpot's,
+/// `pipedrive_status` Pipedrive's).
 fn render_status(
     ctx: &Context,
     store: &Store,
     syncs: [crate::engine::sync::SyncReport; 3],
+    arrivals: &[demo::Arrival],
     state_file: Option<&std::path::PathBuf>,
 ) -> anyhow::Result<()> {
     let out = &ctx.out;
     let mut t = table(
         out,
         &[
+            "connection",
             "object",
             "synced",
             "local only",
@@ -133,31 +161,47 @@ fn render_status(
         ],
     );
     let mut json_status = BTreeMap::new();
-    for s in store.status_all(demo::CONNECTION)? {
-        t.add_row(vec![
-            s.kind.to_string(),
-            s.synced.to_string(),
-            s.local_only.to_string(),
-            s.pending.to_string(),
-            s.error.to_string(),
-            s.conflict.to_string(),
-        ]);
-        json_status.insert(s.kind, s);
+    for connection in [demo::CONNECTION, demo::PIPEDRIVE] {
+        let mut by_kind = BTreeMap::new();
+        for s in store.status_all(connection)? {
+            if s.kind == crate::model::ObjectKind::Activity {
+                // Neither connection syncs activities, and the demo makes none.
+                continue;
+            }
+            t.add_row(vec![
+                connection.to_string(),
+                s.kind.to_string(),
+                s.synced.to_string(),
+                s.local_only.to_string(),
+                s.pending.to_string(),
+                s.error.to_string(),
+                s.conflict.to_string(),
+            ]);
+            by_kind.insert(s.kind, s);
+        }
+        json_status.insert(connection, by_kind);
     }
     let open = store.list_open_conflicts(&ConflictFilter::default())?;
     if out.json {
         // One document: the three runs' reports, then the status they leave.
         return out.json(&serde_json::json!({
             "syncs": syncs,
-            "status": json_status,
+            "status": json_status[demo::CONNECTION],
+            "pipedrive_status": json_status[demo::PIPEDRIVE],
+            "arrivals": arrivals,
             "open_conflicts": open,
             "state_file": state_file,
         }));
     }
     out.data(t)?;
     for c in &open {
+        let crm = if c.connection == demo::PIPEDRIVE {
+            "Pipedrive"
+        } else {
+            "HubSpot"
+        };
         out.data(format!(
-            "conflict {}: {} `{}` is `{}` here and `{}` in HubSpot; held for a person to decide",
+            "conflict {}: {} `{}` is `{}` here and `{}` in {crm}; held for a person to decide",
             c.id,
             c.local_id,
             c.field,

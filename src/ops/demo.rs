@@ -1,8 +1,11 @@
-//! The demo: a sandbox HubSpot in this process, a connection to it, sample contacts on both
-//! sides, edits on both sides and the syncs between them. `cli/demo.rs` tells the story.
+//! The demo: a sandbox HubSpot and a sandbox Pipedrive in this process, a connection to
+//! each, sample contacts on all three sides, edits on each side and the syncs between them.
+//! `cli/demo.rs` tells the story.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use serde_json::{Value, json};
 
 use crate::auth::{SecretString, StaticTokenSource};
 use crate::clock::Clock;
@@ -12,92 +15,139 @@ use crate::error::Error;
 use crate::mapping::ConflictPolicy;
 use crate::model::{ObjectKind, Record, RecordId};
 use crate::providers::{self, ProviderKind};
+use crate::sandbox::pipedrive::{PipedriveOptions, PipedriveSandbox};
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::store::{Store, WriteOrigin};
 
-/// The demo's one connection.
+/// The demo's HubSpot connection.
 pub const CONNECTION: &str = "hubspot";
+/// The demo's Pipedrive connection.
+pub const PIPEDRIVE: &str = "pipedrive";
 
-/// The sandbox and the connection to it.
+/// The phone a HubSpot user gives a contact between the first two syncs.
+const HUBSPOT_PHONE: &str = "+1 555 0100";
+/// The last name a Pipedrive user gives a person between the first two syncs.
+const PIPEDRIVE_LAST_NAME: &str = "Moreno-Diaz";
+
+/// The sandboxes and the connections to them.
 pub struct Demo {
     pub sandbox: Sandbox,
+    pub pipedrive: PipedriveSandbox,
     config: Config,
     participants: Vec<Participant>,
 }
 
+/// What the demo put in each place: HubSpot's contact ids, Pipedrive's person ids and the
+/// local contacts.
+pub struct Seeded {
+    pub hubspot: Vec<String>,
+    pub pipedrive: Vec<i64>,
+    pub locals: Vec<Record>,
+}
+
+/// The two edits made in one CRM for the other: which record, and whether the other CRM has
+/// the value after the second sync (read back from that CRM).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Arrival {
+    /// What was edited, in words.
+    pub edit: String,
+    /// Where it should be now, in words.
+    pub target: String,
+    pub arrived: bool,
+}
+
+/// The edits [`Demo::edit_both_sides`] made in the CRMs, to look for after the next sync.
+pub struct CrmEdits {
+    /// HubSpot's contact whose phone a HubSpot user changed.
+    hubspot_contact: Option<String>,
+    /// Pipedrive's person whose name a Pipedrive user changed.
+    pipedrive_person: Option<i64>,
+}
+
 impl Demo {
-    /// Starts a sandbox HubSpot on 127.0.0.1 and connects to it as `crmsync connect` would
-    /// configure it, with pronouns held for a person to decide and the fields crmsync needs
-    /// made in the CRM.
+    /// Starts a sandbox HubSpot and a sandbox Pipedrive (each with its CRM's default limits)
+    /// on 127.0.0.1 and connects to both as `crmsync connect` would configure them, with
+    /// pronouns held for a person to decide and the fields crmsync needs made in each CRM.
     pub async fn start(clock: Arc<dyn Clock>) -> anyhow::Result<Demo> {
         let sandbox = Sandbox::start(SandboxOptions::default())?;
+        let pipedrive = PipedriveSandbox::start(PipedriveOptions::default())?;
         let mut config = Config::default();
         config
             .policies
             .entry(ObjectKind::Contact)
             .or_default()
             .insert("pronouns".into(), ConflictPolicy::Manual);
-        config.connections.insert(
-            CONNECTION.into(),
-            ConnectionConfig {
-                base_url: Some(sandbox.base_url()),
-                ..super::connect::new_connection(ProviderKind::Hubspot)
-            },
-        );
-        let provider: Arc<dyn providers::Provider> = Arc::from(providers::open(
-            ProviderKind::Hubspot,
-            crate::connection::provider_context(
+        let crms = [
+            (
                 CONNECTION,
-                &config.connections[CONNECTION],
-                &config,
-                Arc::new(StaticTokenSource::new(SecretString::new(sandbox.token()))),
-                clock,
-                None,
+                ProviderKind::Hubspot,
+                sandbox.base_url(),
+                sandbox.token(),
             ),
-        )?);
-        for object in [ObjectKind::Company, ObjectKind::Contact] {
-            for spec in provider.required_fields(object) {
-                provider.create_field(object, &spec).await?;
-            }
-        }
-        provider
-            .create_field(
-                ObjectKind::Contact,
-                &providers::FieldSpec {
-                    name: "pronouns".into(),
-                    label: "Pronouns".into(),
-                    kind: providers::RemoteFieldKind::Text,
-                    unique: false,
+            (
+                PIPEDRIVE,
+                ProviderKind::Pipedrive,
+                pipedrive.base_url(),
+                pipedrive.api_token(),
+            ),
+        ];
+        for (name, kind, base_url, _) in &crms {
+            config.connections.insert(
+                name.to_string(),
+                ConnectionConfig {
+                    base_url: Some(base_url.clone()),
+                    ..super::connect::new_connection(*kind)
                 },
-            )
-            .await?;
-        let participants = vec![Participant {
-            name: CONNECTION.into(),
-            config: config.connections[CONNECTION].clone(),
-            provider,
-        }];
+            );
+        }
+        let mut participants = Vec::new();
+        for (name, kind, _, token) in crms {
+            let provider: Arc<dyn providers::Provider> = Arc::from(providers::open(
+                kind,
+                crate::connection::provider_context(
+                    name,
+                    &config.connections[name],
+                    &config,
+                    Arc::new(StaticTokenSource::new(SecretString::new(token))),
+                    clock.clone(),
+                    None,
+                ),
+            )?);
+            set_up_fields(&*provider).await?;
+            participants.push(Participant {
+                name: name.into(),
+                config: config.connections[name].clone(),
+                provider,
+            });
+        }
         Ok(Demo {
             sandbox,
+            pipedrive,
             config,
             participants,
         })
     }
 
-    /// `contacts` contacts (and 3 companies) in HubSpot, and `contacts` others saved in
-    /// `store`; returns HubSpot's contact ids and the local contacts.
+    /// `contacts` contacts (and 3 companies) in HubSpot, a fifth as many persons (at least
+    /// two, with 2 organizations) in Pipedrive, and `contacts` others saved in `store`.
     pub fn seed(
         &self,
         store: &mut Store,
         contacts: usize,
         now: crate::model::Millis,
-    ) -> anyhow::Result<(Vec<String>, Vec<Record>)> {
-        let (remote_contacts, _) = self.sandbox.seed(contacts, 3);
+    ) -> anyhow::Result<Seeded> {
+        let (hubspot, _) = self.sandbox.seed(contacts, 3);
+        let (pipedrive, _) = self.pipedrive.seed((contacts / 5).max(2), 2);
         let locals: Vec<Record> = (0..contacts).map(|i| local_contact(i, now)).collect();
         store.save_records(&locals, &WriteOrigin::User)?;
-        Ok((remote_contacts, locals))
+        Ok(Seeded {
+            hubspot,
+            pipedrive,
+            locals,
+        })
     }
 
-    /// One sync run between the store and the sandbox.
+    /// One sync run between the store and both sandboxes.
     pub async fn sync(
         &self,
         store: &mut Store,
@@ -115,16 +165,16 @@ impl Demo {
         .await?)
     }
 
-    /// Edits on both sides of the first two local contacts (linked by a first sync) and of
-    /// the first HubSpot one; returns each edit in words.
+    /// Edits on both sides of the first two local contacts (linked by a first sync), of the
+    /// first HubSpot contact (by a HubSpot user) and of the first Pipedrive person (by a
+    /// Pipedrive user); returns each edit in words, and the CRM edits to look for.
     pub fn edit_both_sides(
         &self,
         store: &mut Store,
-        locals: &[Record],
-        remote_contacts: &[String],
+        seeded: &Seeded,
         clock: &dyn Clock,
-    ) -> anyhow::Result<Vec<String>> {
-        let (a, b) = (&locals[0], &locals[1]);
+    ) -> anyhow::Result<(Vec<String>, CrmEdits)> {
+        let (a, b) = (&seeded.locals[0], &seeded.locals[1]);
         let links = store.links_by_local_ids(
             CONNECTION,
             ObjectKind::Contact,
@@ -154,25 +204,153 @@ impl Demo {
             &[("lastname", "Hubspot-Edit")],
         )?;
         done.push(format!(
-            "{}: last name changed on both sides (newest wins)",
+            "{}: last name changed here and in HubSpot (newest wins)",
             b.get("email").unwrap_or_default()
         ));
         // Pronouns on both sides of contact B: the `manual` policy holds it for a person.
         edit_local(store, &b.id, &[("pronouns", "they/them")], clock.now())?;
         sandbox.update_record("contacts", &link_b.remote_id, &[("pronouns", "she/her")])?;
         done.push(format!(
-            "{}: pronouns changed on both sides (held for you)",
+            "{}: pronouns changed here and in HubSpot (held for you)",
             b.get("email").unwrap_or_default()
         ));
-        // A contact edited only in HubSpot.
-        if let Some(id) = remote_contacts.first() {
-            sandbox.update_record("contacts", id, &[("lifecyclestage", "customer")])?;
+        // A contact edited only in HubSpot, and a person edited only in Pipedrive.
+        let hubspot_contact = seeded.hubspot.first().cloned();
+        if let Some(id) = &hubspot_contact {
+            sandbox.update_record(
+                "contacts",
+                id,
+                &[("phone", HUBSPOT_PHONE), ("lifecyclestage", "customer")],
+            )?;
             done.push(format!(
-                "HubSpot contact {id}: lifecycle stage changed in HubSpot"
+                "HubSpot contact {id}: phone and lifecycle stage changed in HubSpot"
             ));
         }
-        Ok(done)
+        let pipedrive_person = seeded.pipedrive.first().copied();
+        if let Some(id) = pipedrive_person {
+            let person = self.pipedrive.update_record(
+                "persons",
+                id,
+                &json!({"name": format!("{} {PIPEDRIVE_LAST_NAME}", pipedrive_first_name(&self.pipedrive, id))}),
+            )?;
+            done.push(format!(
+                "Pipedrive person {id}: renamed `{}` in Pipedrive",
+                person["name"].as_str().unwrap_or_default()
+            ));
+        }
+        Ok((
+            done,
+            CrmEdits {
+                hubspot_contact,
+                pipedrive_person,
+            },
+        ))
     }
+
+    /// Whether each CRM edit is in the other CRM now, read back from that CRM's sandbox.
+    pub fn arrivals(&self, store: &Store, edits: &CrmEdits) -> anyhow::Result<Vec<Arrival>> {
+        let mut out = Vec::new();
+        if let Some(hs_id) = &edits.hubspot_contact {
+            let pd_id = other_id(store, CONNECTION, hs_id, PIPEDRIVE)?;
+            let phone = pd_id
+                .as_deref()
+                .and_then(|id| pipedrive_phone(&self.pipedrive, id));
+            out.push(Arrival {
+                edit: format!("HubSpot contact {hs_id}'s phone {HUBSPOT_PHONE}"),
+                target: format!("Pipedrive person {}", pd_id.as_deref().unwrap_or("(none)")),
+                arrived: phone.as_deref() == Some(HUBSPOT_PHONE),
+            });
+        }
+        if let Some(pd_id) = edits.pipedrive_person {
+            let hs_id = other_id(store, PIPEDRIVE, &pd_id.to_string(), CONNECTION)?;
+            let last = hs_id
+                .as_deref()
+                .and_then(|id| hubspot_property(&self.sandbox, id, "lastname"));
+            out.push(Arrival {
+                edit: format!("Pipedrive person {pd_id}'s last name {PIPEDRIVE_LAST_NAME}"),
+                target: format!("HubSpot contact {}", hs_id.as_deref().unwrap_or("(none)")),
+                arrived: last.as_deref() == Some(PIPEDRIVE_LAST_NAME),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Stops both sandboxes.
+    pub fn stop(self) {
+        self.sandbox.stop();
+        self.pipedrive.stop();
+    }
+}
+
+/// Makes the fields crmsync needs in the CRM: `crmsync_id`, and `pronouns` for contacts.
+async fn set_up_fields(provider: &dyn providers::Provider) -> anyhow::Result<()> {
+    for object in [ObjectKind::Company, ObjectKind::Contact] {
+        let mut specs = provider.required_fields(object);
+        if object == ObjectKind::Contact && !specs.iter().any(|s| s.name == "pronouns") {
+            specs.push(providers::FieldSpec {
+                name: "pronouns".into(),
+                label: "Pronouns".into(),
+                kind: providers::RemoteFieldKind::Text,
+                unique: false,
+            });
+        }
+        for spec in specs {
+            provider.create_field(object, &spec).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The id in connection `to` of the contact linked to `id` of connection `from`.
+fn other_id(store: &Store, from: &str, id: &str, to: &str) -> anyhow::Result<Option<String>> {
+    let Some(link) = store
+        .links_by_remote_ids(from, ObjectKind::Contact, &[id.to_string()])?
+        .remove(id)
+    else {
+        return Ok(None);
+    };
+    Ok(store
+        .links_by_local_ids(to, ObjectKind::Contact, &[link.local_id])?
+        .into_values()
+        .next()
+        .map(|l| l.remote_id))
+}
+
+/// The Pipedrive person `id` as its sandbox holds it.
+fn pipedrive_person(pipedrive: &PipedriveSandbox, id: &str) -> Option<Value> {
+    pipedrive.dump()["persons"]
+        .as_array()?
+        .iter()
+        .find(|p| p["id"].as_i64().map(|n| n.to_string()).as_deref() == Some(id))
+        .cloned()
+}
+
+fn pipedrive_first_name(pipedrive: &PipedriveSandbox, id: i64) -> String {
+    pipedrive_person(pipedrive, &id.to_string())
+        .and_then(|p| p["first_name"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The primary phone of Pipedrive person `id`.
+fn pipedrive_phone(pipedrive: &PipedriveSandbox, id: &str) -> Option<String> {
+    let person = pipedrive_person(pipedrive, id)?;
+    let phones = person["phones"].as_array()?;
+    phones
+        .iter()
+        .find(|p| p["primary"] == true)
+        .or_else(|| phones.first())
+        .and_then(|p| p["value"].as_str())
+        .map(str::to_string)
+}
+
+/// A property of HubSpot contact `id` as its sandbox holds it.
+fn hubspot_property(sandbox: &Sandbox, id: &str, property: &str) -> Option<String> {
+    sandbox.dump()["contacts"]
+        .as_array()?
+        .iter()
+        .find(|c| c["id"] == id)
+        .and_then(|c| c["properties"][property].as_str())
+        .map(str::to_string)
 }
 
 /// The writes a run planned to the CRM.

@@ -488,6 +488,16 @@ pub trait Provider: Send + Sync {
     /// The largest number of inputs one write call takes.
     fn batch_size(&self) -> usize;
 
+    /// How many creates the engine hands over in one call, each call's outcomes committed
+    /// before the next is made: the batch size where the CRM creates a batch in one request.
+    /// A CRM written one record a request takes a few at a time, so that a call failing as a
+    /// whole part-way (the day's allowance spent, the CRM down) loses few answers of creates
+    /// it made: a create whose answer was lost costs a lookup by its external id in the next
+    /// run. (Updates and archives go in whole batches.)
+    fn write_chunk(&self) -> usize {
+        self.batch_size()
+    }
+
     /// The built-in field mappings for `object`.
     fn default_mappings(&self, object: ObjectKind) -> Vec<DefaultMapping>;
 

@@ -1,6 +1,7 @@
 //! The write-ahead journal of remote writes, and the transactions that settle its entries
 //! together with their outcome (link, base, record, failure, audit).
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::{OptionalExtension, Row, Transaction, params};
@@ -9,7 +10,7 @@ use super::audit::{AuditRow, insert_audit};
 use super::failures::{FailureRow, clear_failure_in, upsert_failure_in};
 use super::links::{get_link_in, upsert_link_in};
 use super::open::Store;
-use super::records::save_in;
+use super::records::{save_changed_in, save_in};
 use super::sql::{begin, commit, corrupt, parse_kind, sql_error};
 use super::types::{
     AuditCause, JournalEntry, Link, PendingWrite, StoreError, WriteFailure, WriteOp, WriteOrigin,
@@ -102,23 +103,28 @@ impl Store {
         links: &[Link],
         origin: &WriteOrigin,
     ) -> Result<(), StoreError> {
-        self.save_pulled_settling(records, links, &[], origin)
+        self.save_pulled_settling(records, links, &[], origin, &HashMap::new())
     }
 
     /// As [`Store::save_pulled`], and in the same transaction settles the journalled creates
     /// `settled` that the CRM refused as duplicates of records now linked: their journal
     /// entries are removed, and so are the failures of their records for the connection.
+    /// `changed_at` gives, for records whose changes were made in the CRM before now, when
+    /// (on this machine's clock): the audit trail keeps that as the time of the fields they
+    /// change, so a field pulled from one CRM and edited in another is decided by
+    /// `newest-wins` on the two edits' times, not on when this run pulled the first.
     pub fn save_pulled_settling(
         &mut self,
         records: &[crate::model::Record],
         links: &[Link],
         settled: &[i64],
         origin: &WriteOrigin,
+        changed_at: &HashMap<RecordId, Millis>,
     ) -> Result<(), StoreError> {
         let now = self.clock.now();
         let tx = begin(&mut self.conn, &self.path)?;
         if !records.is_empty() {
-            save_in(&tx, &self.path, records, origin, now)?;
+            save_changed_in(&tx, &self.path, records, origin, now, changed_at)?;
         }
         for link in links {
             upsert_link_in(&tx, &self.path, link)?;

@@ -93,7 +93,21 @@ pub(super) fn save_in(
     origin: &WriteOrigin,
     at: Millis,
 ) -> Result<usize, StoreError> {
-    save_encoded_in(tx, path, records, None, origin, at)
+    save_encoded_in(tx, path, records, None, origin, at, None)
+}
+
+/// [`save_in`] for records whose changes were made before `at`, each at its time in
+/// `changed_at` (a record pulled from a CRM: when it changed there): that is the time its
+/// audit rows give the fields it changes, which `newest-wins` compares.
+pub(super) fn save_changed_in(
+    tx: &Transaction<'_>,
+    path: &Path,
+    records: &[Record],
+    origin: &WriteOrigin,
+    at: Millis,
+    changed_at: &HashMap<RecordId, Millis>,
+) -> Result<usize, StoreError> {
+    save_encoded_in(tx, path, records, None, origin, at, Some(changed_at))
 }
 
 /// Records per multi-row insert of [`save_encoded_in`]: one statement inserting many rows
@@ -164,6 +178,7 @@ fn save_encoded_in(
     encoded: Option<&[String]>,
     origin: &WriteOrigin,
     at: Millis,
+    changed_at: Option<&HashMap<RecordId, Millis>>,
 ) -> Result<usize, StoreError> {
     let start_seq = read_seq(tx, path)?;
     let mut seq = start_seq;
@@ -228,8 +243,11 @@ fn save_encoded_in(
             one_by_one = INSERT_ROWS;
         }
         for (j, record) in records.iter().enumerate().skip(i).take(one_by_one) {
+            let changed_at = changed_at
+                .and_then(|c| c.get(&record.id))
+                .map_or(at, |&t| t.min(at));
             let saved = insert(j, 1, seq)? == 1
-                || update_existing(tx, path, record, &json_of(j), origin, at, seq + 1)?;
+                || update_existing(tx, path, record, &json_of(j), origin, changed_at, seq + 1)?;
             if saved {
                 seq += 1;
                 changed += 1;
@@ -530,7 +548,7 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let at = self.clock.now();
         let tx = super::sql::begin(&mut self.conn, &self.path)?;
-        let changed = save_encoded_in(&tx, &self.path, records, encoded, origin, at)?;
+        let changed = save_encoded_in(&tx, &self.path, records, encoded, origin, at, None)?;
         tx.commit()
             .map_err(|e| sql_error(&self.path, "commit records", e))?;
         Ok(changed)

@@ -1,7 +1,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -1347,14 +1347,20 @@ fn two_handles_on_one_file_see_each_others_writes() {
     assert_eq!(all[1].pending, 3);
 }
 
-#[test]
-fn local_field_times_are_the_latest_audited_change_of_each_field() {
-    let (_dir, path) = temp();
+/// A store on a fixed clock at `T0` holding contacts 1 and 2, imported.
+fn two_imported_contacts() -> (tempfile::TempDir, Store, Arc<FixedClock>) {
+    let (dir, path) = temp();
     let mut s = Store::open(&path).unwrap();
     let clock = Arc::new(FixedClock::new(T0));
     s.set_clock(clock.clone());
     s.save_records(&[contact(1, "a@x.io"), contact(2, "b@x.io")], &IMPORT)
         .unwrap();
+    (dir, s, clock)
+}
+
+#[test]
+fn local_field_times_are_the_latest_audited_change_of_each_field() {
+    let (_dir, mut s, clock) = two_imported_contacts();
     let mut one = contact(1, "a@x.io");
     for (at, field, value, origin) in [
         (T0 + 10, "first_name", "Bea", WriteOrigin::User),
@@ -1384,6 +1390,32 @@ fn local_field_times_are_the_latest_audited_change_of_each_field() {
     // Unchanged since its import (kept on the row), and unknown: no entry.
     assert_eq!(times.len(), 1, "{times:?}");
     assert!(s.local_field_times(&[]).unwrap().is_empty());
+}
+
+#[test]
+fn a_pulled_change_made_earlier_in_the_crm_keeps_that_time_as_its_fields_time() {
+    let (_dir, mut s, clock) = two_imported_contacts();
+    clock.set(T0 + 1_000);
+    let pull = WriteOrigin::Pull {
+        run: 2,
+        connection: "acme".into(),
+    };
+    let mut one = contact(1, "a@x.io");
+    crate::model::set_field(&mut one.fields, "first_name", "Bea");
+    let mut two = contact(2, "b@x.io");
+    crate::model::set_field(&mut two.fields, "first_name", "Cy");
+    // Record 1 changed in the CRM at T0 + 400; record 2's time is not known (now), and a
+    // time after now (a CRM clock ahead) is taken as now.
+    let changed_at: HashMap<RecordId, Millis> = [(id(1), T0 + 400)].into_iter().collect();
+    s.save_pulled_settling(&[one, two.clone()], &[], &[], &pull, &changed_at)
+        .unwrap();
+    crate::model::set_field(&mut two.fields, "first_name", "Di");
+    let ahead: HashMap<RecordId, Millis> = [(id(2), T0 + 9_000)].into_iter().collect();
+    s.save_pulled_settling(&[two], &[], &[], &pull, &ahead)
+        .unwrap();
+    let times = s.local_field_times(&[id(1), id(2)]).unwrap();
+    assert_eq!(times[&id(1)]["first_name"], T0 + 400);
+    assert_eq!(times[&id(2)]["first_name"], T0 + 1_000);
 }
 
 fn wal_autocheckpoint(s: &Store) -> i64 {

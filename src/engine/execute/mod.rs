@@ -141,7 +141,8 @@ impl Executor<'_> {
         let now = self.clock.now();
         self.record_conflicts(plan, now, out)?;
         let (records, links) = self.local_writes(plan, ids, now, out)?;
-        self.save_local(plan.object, &records, &links, settled)?;
+        let changed_at = self.pulled_change_times(plan);
+        self.save_local(plan.object, &records, &links, settled, &changed_at)?;
         self.write_remote(plan, ids, after, out).await
     }
 
@@ -305,14 +306,36 @@ impl Executor<'_> {
         Ok((records, links))
     }
 
+    /// When the CRM's records that the plan's local updates take fields from last changed
+    /// there, on this machine's clock (by the CRM's clock skew): the time of those fields'
+    /// change in the audit trail. A value pulled from one CRM keeps its edit time there, so
+    /// when another CRM's user edited the same field, `newest-wins` compares the two edits
+    /// instead of this run's pull with the other edit (which the pull, coming later, would
+    /// always win).
+    fn pulled_change_times(&self, plan: &Plan) -> HashMap<RecordId, Millis> {
+        let skew = self.provider.clock_skew().unwrap_or(0);
+        plan.ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::LocalUpdate {
+                    local_id,
+                    remote_id,
+                    ..
+                } => Some((local_id.clone(), self.read_versions.get(remote_id)? - skew)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Local side: the records and links of the whole plan in one transaction, settling the
-    /// journalled creates they link.
+    /// journalled creates they link; `changed_at` as [`Store::save_pulled_settling`] takes it.
     fn save_local(
         &mut self,
         object: ObjectKind,
         records: &[Record],
         links: &[Link],
         settled: &HashMap<RecordId, i64>,
+        changed_at: &HashMap<RecordId, Millis>,
     ) -> Result<(), StepError> {
         if !records.is_empty() || !links.is_empty() {
             // A record's link is saved once per op (link, then local update); it settles once.
@@ -330,6 +353,7 @@ impl Executor<'_> {
                     run: self.run,
                     connection: self.connection.to_string(),
                 },
+                changed_at,
             )?;
             // A link retired because the CRM archived its record (the local record archived
             // with it, or archived already) has nothing left to retry: a write refused before
@@ -395,13 +419,22 @@ impl Executor<'_> {
             self.map,
             ref_values.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         )?;
+        // Creates go a few at a time where the CRM takes one record a request (a create
+        // whose answer a failed call lost costs a lookup in the next run); updates and
+        // archives in whole batches, journalled together: a new link's update that stamps
+        // the local id on the CRM's record is planned once only, with the link, so it must be
+        // journalled before a run stopped part-way ends.
         let batch = self.provider.batch_size().max(1);
-        for (op, ops) in [
-            (WriteOp::Create, &creates),
-            (WriteOp::Update, &updates),
-            (WriteOp::Archive, &archives),
+        for (op, ops, size) in [
+            (
+                WriteOp::Create,
+                &creates,
+                self.provider.write_chunk().max(1),
+            ),
+            (WriteOp::Update, &updates, batch),
+            (WriteOp::Archive, &archives, batch),
         ] {
-            for chunk in ops.chunks(batch) {
+            for chunk in ops.chunks(size) {
                 self.write_chunk(object, op, chunk, ids, after, out).await?;
             }
         }

@@ -55,6 +55,17 @@ pub enum Method {
 }
 
 impl Method {
+    /// The method's name, as in a request line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+
     fn as_reqwest(self) -> reqwest::Method {
         match self {
             Method::Get => reqwest::Method::GET,
@@ -296,16 +307,17 @@ impl HttpClient {
             attempt += 1;
             self.take_budget()?;
             let token = self.current_token().await?;
-            let ticket =
-                self.pacer
-                    .pace(req.lane)
-                    .await
-                    .map_err(|spent| ProviderError::DailyLimit {
-                        crm: self.hooks.name,
-                        connection: self.ctx.connection.clone(),
-                        remaining: spent.remaining,
-                        reserve: spent.reserve,
-                    })?;
+            let cost = self.pacer.daily_cost(req.method.as_str(), &req.path);
+            let ticket = self
+                .pacer
+                .pace_costing(req.lane, cost)
+                .await
+                .map_err(|spent| ProviderError::DailyLimit {
+                    crm: self.hooks.name,
+                    connection: self.ctx.connection.clone(),
+                    remaining: spent.remaining,
+                    reserve: spent.reserve,
+                })?;
             match self.attempt(&req, &token, ticket).await {
                 Attempt::Done(resp) if resp.status == 401 => {
                     if refreshed {

@@ -92,6 +92,9 @@ pub struct DailyBudget {
     pub read: fn(&HeaderMap) -> Option<DailyInfo>,
     /// How much of it crmsync leaves for the account's other uses.
     pub reserve: Reserve,
+    /// What one request (method, path) costs of it: 1 where the CRM counts requests, the
+    /// operation's token cost where it counts tokens.
+    pub cost: fn(&str, &str) -> u64,
 }
 
 /// The part of a daily allowance left unused.
@@ -289,29 +292,38 @@ impl WindowState {
 #[derive(Debug, Default)]
 struct DailyState {
     reading: Option<DailyInfo>,
-    /// Requests sent since `reading` (requests still out when it was read may be counted in
-    /// it or not: the reserve covers them).
+    /// The cost of the requests sent since `reading`, and of those still out when it was
+    /// read (which it may count or not: they are counted again, to be safe).
     since: u64,
+    /// The cost of the requests sent and not settled yet.
+    out: u64,
 }
 
 impl DailyState {
-    /// Takes one request of the allowance, or says what is left when that is down to the
-    /// reserve.
-    fn take(&mut self, reserve: Reserve) -> Result<(), DailySpent> {
+    /// Takes a request costing `cost` of the allowance, or says what is left when it would
+    /// reach into the reserve.
+    fn take(&mut self, reserve: Reserve, cost: u64) -> Result<(), DailySpent> {
+        let cost = cost.max(1);
         if let Some(r) = self.reading {
             let remaining = r.remaining.saturating_sub(self.since);
             let reserve = reserve.of(r.max);
-            if remaining <= reserve {
+            if remaining < reserve.saturating_add(cost) {
                 return Err(DailySpent { remaining, reserve });
             }
         }
-        self.since += 1;
+        self.since += cost;
+        self.out += cost;
         Ok(())
+    }
+
+    /// A request costing `cost` is settled (answered or failed).
+    fn settled(&mut self, cost: u64) {
+        self.out = self.out.saturating_sub(cost);
     }
 
     fn read(&mut self, info: DailyInfo) {
         self.reading = Some(info);
-        self.since = 0;
+        self.since = self.out;
     }
 }
 
@@ -337,6 +349,8 @@ struct PacerState {
 pub struct Ticket {
     /// Its place in the window, for a request on [`Lane::General`].
     window: Option<u64>,
+    /// What it costs of the daily allowance (0 without one).
+    cost: u64,
 }
 
 /// Enforces one client's [`PacingPolicy`].
@@ -381,23 +395,45 @@ impl Pacer {
     /// and a long one fills each window), and waits only when it has not, until the room grows
     /// (see [`WindowState::room`]). A fixed-rate lane keeps its rate.
     pub async fn pace(&self, lane: Lane) -> Result<Ticket, DailySpent> {
-        if let Some(daily) = self.policy.daily {
-            self.lock().daily.take(daily.reserve)?;
-        }
+        self.pace_costing(lane, 1).await
+    }
+
+    /// What a request (`method`, `path`) costs of the daily allowance ([`DailyBudget::cost`];
+    /// 1 without one).
+    pub fn daily_cost(&self, method: &str, path: &str) -> u64 {
+        self.policy.daily.map_or(1, |d| (d.cost)(method, path))
+    }
+
+    /// [`Pacer::pace`] for a request that costs `cost` of the daily allowance: refused when
+    /// it would reach into the reserve.
+    pub async fn pace_costing(&self, lane: Lane, cost: u64) -> Result<Ticket, DailySpent> {
+        let cost = match self.policy.daily {
+            Some(daily) => {
+                let cost = cost.max(1);
+                self.lock().daily.take(daily.reserve, cost)?;
+                cost
+            }
+            None => 0,
+        };
         let fixed = match lane {
             Lane::Fixed(name) => self.policy.fixed.iter().find(|f| f.lane == name).copied(),
             Lane::General => None,
         };
         if let Some(fixed) = fixed {
             self.pace_fixed(fixed).await;
-            return Ok(Ticket { window: None });
+            return Ok(Ticket { window: None, cost });
         }
         loop {
             let wait = {
                 let mut state = self.lock();
                 let now = self.now(&state);
                 match state.general.take(now, self.margin) {
-                    Ok(seq) => return Ok(Ticket { window: Some(seq) }),
+                    Ok(seq) => {
+                        return Ok(Ticket {
+                            window: Some(seq),
+                            cost,
+                        });
+                    }
                     Err(wait) => wait,
                 }
             };
@@ -453,6 +489,7 @@ impl Pacer {
         if let Some(seq) = ticket.window {
             state.general.settle(seq, now, window);
         }
+        state.daily.settled(ticket.cost);
         if let Some(info) = daily {
             state.daily.read(info);
         }
@@ -624,6 +661,7 @@ mod tests {
             daily: Some(DailyBudget {
                 read: daily,
                 reserve: Reserve::Requests(2),
+                cost: |_, _| 1,
             }),
         });
         let first = p.pace(Lane::General).await.expect("room");
@@ -644,6 +682,84 @@ mod tests {
             }
         );
         assert_eq!(p.waits(), []);
+    }
+
+    /// A daily budget of 30,000 whose tokens left each answer tells.
+    fn tokens_left(h: &HeaderMap) -> Option<DailyInfo> {
+        Some(DailyInfo {
+            max: 30_000,
+            remaining: header_u64(h, "x-daily-requests-left")?,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_daily_token_budget_counts_each_requests_cost_and_keeps_the_reserve_whole() {
+        // Tokens, not requests: a list costs 10, anything else 5; 200 kept back.
+        let p = pacer(PacingPolicy {
+            window: None,
+            fixed: Vec::new(),
+            daily: Some(DailyBudget {
+                read: tokens_left,
+                reserve: Reserve::Requests(200),
+                cost: |method, _| if method == "GET" { 10 } else { 5 },
+            }),
+        });
+        let first = p.pace(Lane::General).await.expect("room");
+        p.settle(first, Some(&headers(&[("x-daily-requests-left", "232")])));
+        // 232 left: three writes (15) and a list (10) leave 207; a list would leave 197,
+        // inside the reserve, and is refused; a write leaves 202, and a second 197: refused.
+        for cost in [5, 5, 5, 10] {
+            p.settle(
+                p.pace_costing(Lane::General, cost).await.expect("room"),
+                None,
+            );
+        }
+        let spent = p.pace_costing(Lane::General, 10).await.unwrap_err();
+        assert_eq!(
+            spent,
+            DailySpent {
+                remaining: 207,
+                reserve: 200
+            }
+        );
+        p.settle(p.pace_costing(Lane::General, 5).await.expect("room"), None);
+        assert!(p.pace_costing(Lane::General, 5).await.is_err());
+        assert_eq!(p.daily_cost("GET", "/x"), 10);
+        assert_eq!(p.daily_cost("POST", "/x"), 5);
+    }
+
+    #[tokio::test]
+    async fn requests_still_out_when_the_allowance_is_read_stay_counted() {
+        let p = pacer(PacingPolicy {
+            window: None,
+            fixed: Vec::new(),
+            daily: Some(DailyBudget {
+                read: tokens_left,
+                reserve: Reserve::Requests(200),
+                cost: |_, _| 5,
+            }),
+        });
+        // Four writes out at once; the first answer tells 215 left, which may not count the
+        // other three (15 more): one more write would reach into the reserve.
+        let mut out = Vec::new();
+        for _ in 0..4 {
+            out.push(p.pace_costing(Lane::General, 5).await.expect("room"));
+        }
+        let first = out.remove(0);
+        p.settle(first, Some(&headers(&[("x-daily-requests-left", "215")])));
+        assert_eq!(
+            p.pace_costing(Lane::General, 5).await.unwrap_err(),
+            DailySpent {
+                remaining: 200,
+                reserve: 200
+            }
+        );
+        // Once their answers tell where they left it, that is what counts.
+        for (ticket, left) in out.into_iter().zip(["210", "205", "205"]) {
+            p.settle(ticket, Some(&headers(&[("x-daily-requests-left", left)])));
+        }
+        p.settle(p.pace_costing(Lane::General, 5).await.expect("room"), None);
+        assert!(p.pace_costing(Lane::General, 5).await.is_err());
     }
 
     #[tokio::test]
@@ -667,6 +783,7 @@ mod tests {
             daily: Some(DailyBudget {
                 read: daily,
                 reserve: Reserve::Percent(10),
+                cost: |_, _| 1,
             }),
         });
         let first = p.pace(Lane::General).await.expect("room");
@@ -681,7 +798,13 @@ mod tests {
         assert!(p.pace(Lane::General).await.is_err());
         // A new reading (a new day) gives room again.
         let more = headers(&[("sforce-limit-info", "api-usage=0/1000")]);
-        p.settle(Ticket { window: None }, Some(&more));
+        p.settle(
+            Ticket {
+                window: None,
+                cost: 0,
+            },
+            Some(&more),
+        );
         assert!(p.pace(Lane::General).await.is_ok());
     }
 

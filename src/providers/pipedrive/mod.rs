@@ -210,6 +210,12 @@ impl Provider for Pipedrive {
         IDS_PER_READ
     }
 
+    /// The writes in flight at once: a call stopped by the day's budget loses the answers of
+    /// a few creates at most, each a 20-token search in the next run.
+    fn write_chunk(&self) -> usize {
+        self.options.write_concurrency
+    }
+
     fn default_mappings(&self, object: ObjectKind) -> Vec<DefaultMapping> {
         default_mappings(object)
     }
