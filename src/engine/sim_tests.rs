@@ -968,3 +968,35 @@ fn a_users_edit_between_two_calls_and_a_local_edit_of_the_same_field_under_local
     ];
     check(&b, Reading::Keyset, &steps).unwrap();
 }
+
+/// A contact linked in the first sync is merged by a CRM user into a record that a second
+/// user then archives, both during that sync: the archived survivor names the merged-away id,
+/// and the local record follows it into the archive instead of staying live, linked to an id
+/// the CRM will never answer again.
+#[test]
+fn a_contact_merged_into_a_record_archived_since_is_archived_locally() {
+    let b = Behaviour {
+        paging: Paging::Offset,
+        page: 1,
+        cap: 12,
+        index_lag: 0,
+        skew: 0,
+        seconds: false,
+        policy: ConflictPolicy::LocalWins,
+    };
+    let steps = [
+        Step::RemoteCreate { email: 0 },
+        Step::LocalCreate { email: 0 },
+        Step::RemoteCreate { email: 1 },
+        Step::LocalCreate { email: 0 },
+        Step::RemoteCreate { email: 2 },
+        Step::Sync {
+            kill_after: None,
+            meddles: vec![
+                (9, Meddle::Archive { pick: 44 }),
+                (7, Meddle::Merge { pick: 0 }),
+            ],
+        },
+    ];
+    check(&b, Reading::Keyset, &steps).unwrap();
+}

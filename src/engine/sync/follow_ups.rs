@@ -25,9 +25,11 @@ impl<'a> Session<'a> {
         object: ObjectKind,
         records: &[RemoteRecord],
     ) -> Result<Vec<Link>, StepError> {
+        // An archived survivor too: the local record follows it, and its archive then archives
+        // the local record (or retires the link, by `on_delete`), where the merged-away id
+        // alone would never be read again and its local record would stay live for good.
         let merges: Vec<(&RemoteRecord, Vec<String>)> = records
             .iter()
-            .filter(|r| !r.archived)
             .map(|r| (r, self.p.provider.merged_from(r)))
             .filter(|(_, from)| !from.is_empty())
             .collect();
