@@ -690,6 +690,19 @@ impl MemoryCrm {
                     }
                 }
                 apply_props(&mut rec, &own, now);
+                // The survivor carries the merged-away record's values, and with them any a
+                // user wrote there that crmsync has not been shown yet.
+                if let Some(sim) = s.sim.as_mut() {
+                    let carried: Vec<((ObjectKind, String, String), String)> = sim
+                        .unseen
+                        .iter()
+                        .filter(|((o, i, _), _)| *o == object && *i == old_id)
+                        .map(|((o, _, p), v)| ((*o, id.clone(), p.clone()), v.clone()))
+                        .collect();
+                    sim.unseen
+                        .retain(|(o, i, _), _| !(*o == object && *i == old_id));
+                    sim.unseen.extend(carried);
+                }
                 Self::user_wrote(s, object, &id, &own);
                 let mut merged: Vec<String> = old
                     .props
