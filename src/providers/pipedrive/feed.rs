@@ -204,15 +204,7 @@ impl Pipedrive {
         if !query.has_links {
             // Nothing of the object is linked: a deleted record concerns nothing here, so the
             // change log is not read, and the cursor counts it as read up to now.
-            return Ok(ChangePage {
-                records,
-                next: None,
-                checkpoint: Some(cursor_text(Cursor {
-                    v: 1,
-                    since: t.list_since,
-                    deleted_since: started - self.overlap,
-                })),
-            });
+            return Ok(read_ended(records, &t, started - self.overlap));
         }
         // The change log from the stored cursor's bound; on a full read, as far back as
         // Pipedrive keeps deleted records, so that one deleted since the last read is seen.
@@ -281,15 +273,11 @@ impl Pipedrive {
         let old_deleted = t.old.map_or(0, |c| c.deleted_since);
         if !more {
             let started = self.started(&t);
-            return Ok(ChangePage {
+            return Ok(read_ended(
                 records,
-                next: None,
-                checkpoint: Some(cursor_text(Cursor {
-                    v: 1,
-                    since: t.list_since,
-                    deleted_since: old_deleted.max(started - self.overlap),
-                })),
-            });
+                &t,
+                old_deleted.max(started - self.overlap),
+            ));
         }
         // By key: on from the last second of the page (a second back, should Pipedrive's bound
         // be exclusive), or, when that does not move the bound, by offset within it.
@@ -380,6 +368,20 @@ impl Pipedrive {
             log_start: 0,
             list_since: 0,
         })
+    }
+}
+
+/// The last page of a read: the list's bound for the next read, and the change log's read up
+/// to `deleted_since`.
+fn read_ended(records: Vec<RemoteRecord>, t: &PageToken, deleted_since: Millis) -> ChangePage {
+    ChangePage {
+        records,
+        next: None,
+        checkpoint: Some(cursor_text(Cursor {
+            v: 1,
+            since: t.list_since,
+            deleted_since,
+        })),
     }
 }
 
