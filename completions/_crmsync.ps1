@@ -23,6 +23,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -45,6 +46,9 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('retry', 'retry', [CompletionResultType]::ParameterValue, 'Re-queue failed records so the next sync tries them again')
             [CompletionResult]::new('records', 'records', [CompletionResultType]::ParameterValue, 'Local records at hand')
             [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'Past runs with counts and durations, or the audit trail of a record''s field changes')
+            [CompletionResult]::new('profiles', 'profiles', [CompletionResultType]::ParameterValue, 'List the profiles (config and state pairs chosen with `--profile`)')
+            [CompletionResult]::new('backup', 'backup', [CompletionResultType]::ParameterValue, 'Copy the state file (SQLite''s online backup) to FILE, or into the set beside it')
+            [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Put a backup in place of the state file (the state file as it was is copied beside it first)')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Carry out a plan saved by `crmsync sync --plan FILE`')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Show a record''s fields: base, local and remote values, direction, policy, last writer')
             [CompletionResult]::new('sandbox', 'sandbox', [CompletionResultType]::ParameterValue, 'Serve the built-in CRM sandboxes on 127.0.0.1')
@@ -62,6 +66,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'The API base URL, to connect to a sandbox or emulator (written to the config)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--token-stdin', '--token-stdin', [CompletionResultType]::ParameterName, 'Read a private-app or API token from standard input instead of signing in')
             [CompletionResult]::new('--no-browser', '--no-browser', [CompletionResultType]::ParameterName, 'Print the sign-in URL instead of opening a browser')
@@ -79,6 +84,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync;disconnect' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -92,10 +98,13 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             break
         }
         'crmsync;connections' {
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'The window of `--history`, as `30m`, `12h`, `7d` or `2w`')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Call each CRM to check the token, and keep what it says in the state file (else what was kept at sign-in and by the last check is shown)')
+            [CompletionResult]::new('--history', '--history', [CompletionResultType]::ParameterName, 'Per connection over a window: sync runs, failures, uptime, requests used')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -113,6 +122,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync;connections;rename' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -128,6 +138,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync;connections;forget-links' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -164,6 +175,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'After loading, sync these records to this connection (creates nothing twice)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'Read CSV values as they are: keep a `''` that `crmsync export` puts before a value a spreadsheet would run (`''=SUM(A1)`), instead of taking it off')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
@@ -184,6 +196,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write to this file instead of standard output')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--include-archived', '--include-archived', [CompletionResultType]::ParameterName, 'Include archived records')
             [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'Write CSV values as they are, for programs; by default a value beginning with `=`, `+`, `-`, `@`, a tab or a carriage return gets a `''` before it, so that a spreadsheet shows it instead of running it (import takes the `''` off again)')
@@ -206,6 +219,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--max-requests', '--max-requests', [CompletionResultType]::ParameterName, 'Send at most this many requests to each connection in this run')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the plan and stop; nothing is written')
             [CompletionResult]::new('--full', '--full', [CompletionResultType]::ParameterName, 'Read everything from the CRMs instead of only what changed')
@@ -224,10 +238,16 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync;status' {
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Only this connection')
             [CompletionResult]::new('--connection', '--connection', [CompletionResultType]::ParameterName, 'Only this connection')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'The window of `--history`, as `30m`, `12h`, `7d` or `2w`')
+            [CompletionResult]::new('--max-age', '--max-age', [CompletionResultType]::ParameterName, 'With `--check`: the longest time since a connection''s last successful sync')
+            [CompletionResult]::new('--max-failed', '--max-failed', [CompletionResultType]::ParameterName, 'With `--check`: the most failed records a connection may have (default: not checked)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--failed', '--failed', [CompletionResultType]::ParameterName, 'List failed records with the CRM''s error')
+            [CompletionResult]::new('--history', '--history', [CompletionResultType]::ParameterName, 'Per connection over a window: sync runs, failures, uptime, requests used')
+            [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Exit 0 when healthy, else 5 (no successful sync within `--max-age`), 6 (more failed records than `--max-failed`) or 7 (the last sync failed), with one line saying why')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -242,6 +262,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync;mappings' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -263,6 +284,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--connection', '--connection', [CompletionResultType]::ParameterName, 'The connection [default: the only one configured]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -280,6 +302,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--connection', '--connection', [CompletionResultType]::ParameterName, 'The connection [default: the only one configured]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -297,6 +320,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--connection', '--connection', [CompletionResultType]::ParameterName, 'The connection [default: the only one configured]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -331,6 +355,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync;conflicts' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -352,6 +377,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--connection', '--connection', [CompletionResultType]::ParameterName, 'Only this connection')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -367,6 +393,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync;conflicts;show' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -386,6 +413,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--value', '--value', [CompletionResultType]::ParameterName, 'Set this value instead')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Resolve every open conflict (of `--connection`, if given)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
@@ -423,6 +451,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--connection', '--connection', [CompletionResultType]::ParameterName, 'Only this connection')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -438,6 +467,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync;records' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -455,6 +485,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync;records;restore' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -485,6 +516,57 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--field', '--field', [CompletionResultType]::ParameterName, 'Only this field (with `--record`)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--prune', '--prune', [CompletionResultType]::ParameterName, 'Remove runs and audit entries older than `log.keep_days` now (a sync run does it at its end)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crmsync;profiles' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crmsync;backup' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Write the copy here (a new file) instead of beside the state file')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crmsync;restore' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -500,6 +582,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync;apply' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Go past the safety gates')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
@@ -516,6 +599,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync;explain' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -531,6 +615,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync;sandbox' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -557,6 +642,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--pipedrive-port', '--pipedrive-port', [CompletionResultType]::ParameterName, 'The Pipedrive sandbox''s port [default: a free one]; it gets as many persons and organizations as HubSpot gets contacts and companies')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -584,6 +670,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--contacts', '--contacts', [CompletionResultType]::ParameterName, 'How many contacts to generate in HubSpot and in the local store (Pipedrive gets a fifth as many)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -599,6 +686,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync;completions' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -615,6 +703,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Write crmsync.1 and crmsync-COMMAND.1 pages into this directory')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -640,6 +729,9 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('retry', 'retry', [CompletionResultType]::ParameterValue, 'Re-queue failed records so the next sync tries them again')
             [CompletionResult]::new('records', 'records', [CompletionResultType]::ParameterValue, 'Local records at hand')
             [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'Past runs with counts and durations, or the audit trail of a record''s field changes')
+            [CompletionResult]::new('profiles', 'profiles', [CompletionResultType]::ParameterValue, 'List the profiles (config and state pairs chosen with `--profile`)')
+            [CompletionResult]::new('backup', 'backup', [CompletionResultType]::ParameterValue, 'Copy the state file (SQLite''s online backup) to FILE, or into the set beside it')
+            [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Put a backup in place of the state file (the state file as it was is copied beside it first)')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Carry out a plan saved by `crmsync sync --plan FILE`')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Show a record''s fields: base, local and remote values, direction, policy, last writer')
             [CompletionResult]::new('sandbox', 'sandbox', [CompletionResultType]::ParameterValue, 'Serve the built-in CRM sandboxes on 127.0.0.1')
@@ -719,6 +811,15 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             break
         }
         'crmsync;help;log' {
+            break
+        }
+        'crmsync;help;profiles' {
+            break
+        }
+        'crmsync;help;backup' {
+            break
+        }
+        'crmsync;help;restore' {
             break
         }
         'crmsync;help;apply' {

@@ -19,6 +19,9 @@ _crmsync() {
             crmsync,apply)
                 cmd="crmsync__subcmd__apply"
                 ;;
+            crmsync,backup)
+                cmd="crmsync__subcmd__backup"
+                ;;
             crmsync,completions)
                 cmd="crmsync__subcmd__completions"
                 ;;
@@ -58,8 +61,14 @@ _crmsync() {
             crmsync,mappings)
                 cmd="crmsync__subcmd__mappings"
                 ;;
+            crmsync,profiles)
+                cmd="crmsync__subcmd__profiles"
+                ;;
             crmsync,records)
                 cmd="crmsync__subcmd__records"
+                ;;
+            crmsync,restore)
+                cmd="crmsync__subcmd__restore"
                 ;;
             crmsync,retry)
                 cmd="crmsync__subcmd__retry"
@@ -118,6 +127,9 @@ _crmsync() {
             crmsync__subcmd__help,apply)
                 cmd="crmsync__subcmd__help__subcmd__apply"
                 ;;
+            crmsync__subcmd__help,backup)
+                cmd="crmsync__subcmd__help__subcmd__backup"
+                ;;
             crmsync__subcmd__help,completions)
                 cmd="crmsync__subcmd__help__subcmd__completions"
                 ;;
@@ -157,8 +169,14 @@ _crmsync() {
             crmsync__subcmd__help,mappings)
                 cmd="crmsync__subcmd__help__subcmd__mappings"
                 ;;
+            crmsync__subcmd__help,profiles)
+                cmd="crmsync__subcmd__help__subcmd__profiles"
+                ;;
             crmsync__subcmd__help,records)
                 cmd="crmsync__subcmd__help__subcmd__records"
+                ;;
+            crmsync__subcmd__help,restore)
+                cmd="crmsync__subcmd__help__subcmd__restore"
                 ;;
             crmsync__subcmd__help,retry)
                 cmd="crmsync__subcmd__help__subcmd__retry"
@@ -257,7 +275,7 @@ _crmsync() {
 
     case "${cmd}" in
         crmsync)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version connect disconnect connections import export sync status mappings conflicts retry records log apply explain sandbox demo completions man help"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version connect disconnect connections import export sync status mappings conflicts retry records log profiles backup restore apply explain sandbox demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -268,6 +286,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -283,7 +305,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__apply)
-            opts="-q -v -h -V --force --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --force --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -294,6 +316,44 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__backup)
+            opts="-q -v -h -V --to --config --state --profile --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -309,7 +369,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__completions)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version bash elvish fish powershell zsh"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -320,6 +380,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -335,7 +399,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__conflicts)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version list show resolve help"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version list show resolve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -346,6 +410,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -431,7 +499,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__conflicts__subcmd__list)
-            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --connection --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -453,6 +521,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -465,7 +537,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__conflicts__subcmd__resolve)
-            opts="-c -q -v -h -V --all --connection --take --value --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --all --connection --take --value --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -495,6 +567,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -507,7 +583,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__conflicts__subcmd__show)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -518,6 +594,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -533,7 +613,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__connect)
-            opts="-q -v -h -V --name --token-env --token-stdin --no-browser --timeout --client-id --base-url --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --name --token-env --token-stdin --no-browser --timeout --client-id --base-url --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -567,6 +647,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -579,17 +663,25 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__connections)
-            opts="-q -v -h -V --check --config --state --json --quiet --verbose --color --help --version rename forget-links help"
+            opts="-q -v -h -V --check --history --since --config --state --profile --json --quiet --verbose --color --help --version rename forget-links help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -605,7 +697,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__connections__subcmd__forget__subcmd__links)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -616,6 +708,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -687,7 +783,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__connections__subcmd__rename)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -698,6 +794,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -713,7 +813,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__demo)
-            opts="-q -v -h -V --contacts --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --contacts --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -731,6 +831,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -743,7 +847,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__disconnect)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -754,6 +858,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -769,7 +877,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__explain)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -780,6 +888,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -795,7 +907,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__export)
-            opts="-o -q -v -h -V --object --format --output --include-archived --raw --config --state --json --quiet --verbose --color --help --version"
+            opts="-o -q -v -h -V --object --format --output --include-archived --raw --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -825,6 +937,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -837,7 +953,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__help)
-            opts="connect disconnect connections import export sync status mappings conflicts retry records log apply explain sandbox demo completions man help"
+            opts="connect disconnect connections import export sync status mappings conflicts retry records log profiles backup restore apply explain sandbox demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -851,6 +967,20 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__help__subcmd__apply)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__help__subcmd__backup)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1158,6 +1288,20 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        crmsync__subcmd__help__subcmd__profiles)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         crmsync__subcmd__help__subcmd__records)
             opts="restore"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1175,6 +1319,20 @@ _crmsync() {
         crmsync__subcmd__help__subcmd__records__subcmd__restore)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1257,7 +1415,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__import)
-            opts="-q -v -h -V --object --format --map --on-duplicate --blank --raw --to --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --object --format --map --on-duplicate --blank --raw --to --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1295,6 +1453,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1307,7 +1469,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__log)
-            opts="-n -q -v -h -V --limit --record --field --config --state --json --quiet --verbose --color --help --version"
+            opts="-n -q -v -h -V --limit --record --field --prune --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1337,6 +1499,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1349,7 +1515,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__man)
-            opts="-q -v -h -V --dir --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --dir --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1367,6 +1533,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1379,7 +1549,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__mappings)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version list check setup help"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version list check setup help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1390,6 +1560,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1405,7 +1579,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__mappings__subcmd__check)
-            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --connection --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1424,6 +1598,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1509,7 +1687,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__mappings__subcmd__list)
-            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --connection --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1528,6 +1706,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1543,7 +1725,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__mappings__subcmd__setup)
-            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --connection --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1565,6 +1747,40 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__profiles)
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1577,7 +1793,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__records)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version restore help"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1588,6 +1804,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1645,7 +1865,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__records__subcmd__restore)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1656,6 +1876,40 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__restore)
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1671,7 +1925,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__retry)
-            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --connection --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1693,6 +1947,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1705,7 +1963,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__sandbox)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version serve help"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version serve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1716,6 +1974,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1773,7 +2035,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__sandbox__subcmd__serve)
-            opts="-q -v -h -V --port --token --seed --hub-id --contacts --companies --rate-limit --rate-window-ms --pipedrive-port --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --port --token --seed --hub-id --contacts --companies --rate-limit --rate-window-ms --pipedrive-port --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1823,6 +2085,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1835,7 +2101,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__status)
-            opts="-c -q -v -h -V --failed --connection --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --failed --connection --history --since --check --max-age --max-failed --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1849,11 +2115,27 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-age)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-failed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1869,7 +2151,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__sync)
-            opts="-c -q -v -h -V --dry-run --connection --object --full --plan --force --max-requests --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --dry-run --connection --object --full --plan --force --max-requests --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1900,6 +2182,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -20,6 +20,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync'= {
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -42,6 +43,9 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand retry 'Re-queue failed records so the next sync tries them again'
             cand records 'Local records at hand'
             cand log 'Past runs with counts and durations, or the audit trail of a record''s field changes'
+            cand profiles 'List the profiles (config and state pairs chosen with `--profile`)'
+            cand backup 'Copy the state file (SQLite''s online backup) to FILE, or into the set beside it'
+            cand restore 'Put a backup in place of the state file (the state file as it was is copied beside it first)'
             cand apply 'Carry out a plan saved by `crmsync sync --plan FILE`'
             cand explain 'Show a record''s fields: base, local and remote values, direction, policy, last writer'
             cand sandbox 'Serve the built-in CRM sandboxes on 127.0.0.1'
@@ -58,6 +62,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --base-url 'The API base URL, to connect to a sandbox or emulator (written to the config)'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --token-stdin 'Read a private-app or API token from standard input instead of signing in'
             cand --no-browser 'Print the sign-in URL instead of opening a browser'
@@ -74,6 +79,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;disconnect'= {
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -86,10 +92,13 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --version 'Print version'
         }
         &'crmsync;connections'= {
+            cand --since 'The window of `--history`, as `30m`, `12h`, `7d` or `2w`'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --check 'Call each CRM to check the token, and keep what it says in the state file (else what was kept at sign-in and by the last check is shown)'
+            cand --history 'Per connection over a window: sync runs, failures, uptime, requests used'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
             cand --quiet 'Print less (repeat for even less)'
@@ -106,6 +115,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;connections;rename'= {
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -120,6 +130,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;connections;forget-links'= {
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -151,6 +162,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --to 'After loading, sync these records to this connection (creates nothing twice)'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --raw 'Read CSV values as they are: keep a `''` that `crmsync export` puts before a value a spreadsheet would run (`''=SUM(A1)`), instead of taking it off'
             cand --json 'Print machine-readable JSON on stdout'
@@ -170,6 +182,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --output 'Write to this file instead of standard output'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --include-archived 'Include archived records'
             cand --raw 'Write CSV values as they are, for programs; by default a value beginning with `=`, `+`, `-`, `@`, a tab or a carriage return gets a `''` before it, so that a spreadsheet shows it instead of running it (import takes the `''` off again)'
@@ -191,6 +204,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --max-requests 'Send at most this many requests to each connection in this run'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --dry-run 'Print the plan and stop; nothing is written'
             cand --full 'Read everything from the CRMs instead of only what changed'
@@ -208,10 +222,16 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;status'= {
             cand -c 'Only this connection'
             cand --connection 'Only this connection'
+            cand --since 'The window of `--history`, as `30m`, `12h`, `7d` or `2w`'
+            cand --max-age 'With `--check`: the longest time since a connection''s last successful sync'
+            cand --max-failed 'With `--check`: the most failed records a connection may have (default: not checked)'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --failed 'List failed records with the CRM''s error'
+            cand --history 'Per connection over a window: sync runs, failures, uptime, requests used'
+            cand --check 'Exit 0 when healthy, else 5 (no successful sync within `--max-age`), 6 (more failed records than `--max-failed`) or 7 (the last sync failed), with one line saying why'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
             cand --quiet 'Print less (repeat for even less)'
@@ -225,6 +245,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;mappings'= {
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -245,6 +266,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --connection 'The connection [default: the only one configured]'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -261,6 +283,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --connection 'The connection [default: the only one configured]'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -277,6 +300,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --connection 'The connection [default: the only one configured]'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -305,6 +329,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;conflicts'= {
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -325,6 +350,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --connection 'Only this connection'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -339,6 +365,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;conflicts;show'= {
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -357,6 +384,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --value 'Set this value instead'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --all 'Resolve every open conflict (of `--connection`, if given)'
             cand --json 'Print machine-readable JSON on stdout'
@@ -388,6 +416,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --connection 'Only this connection'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -402,6 +431,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;records'= {
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -418,6 +448,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;records;restore'= {
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -444,6 +475,54 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --field 'Only this field (with `--record`)'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
+            cand --color 'When to use colour'
+            cand --prune 'Remove runs and audit entries older than `log.keep_days` now (a sync run does it at its end)'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;profiles'= {
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;backup'= {
+            cand --to 'Write the copy here (a new file) instead of beside the state file'
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;restore'= {
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -458,6 +537,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;apply'= {
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --force 'Go past the safety gates'
             cand --json 'Print machine-readable JSON on stdout'
@@ -473,6 +553,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;explain'= {
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -487,6 +568,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;sandbox'= {
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -512,6 +594,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --pipedrive-port 'The Pipedrive sandbox''s port [default: a free one]; it gets as many persons and organizations as HubSpot gets contacts and companies'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -535,6 +618,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --contacts 'How many contacts to generate in HubSpot and in the local store (Pipedrive gets a fifth as many)'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -549,6 +633,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;completions'= {
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -564,6 +649,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --dir 'Write crmsync.1 and crmsync-COMMAND.1 pages into this directory'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -588,6 +674,9 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand retry 'Re-queue failed records so the next sync tries them again'
             cand records 'Local records at hand'
             cand log 'Past runs with counts and durations, or the audit trail of a record''s field changes'
+            cand profiles 'List the profiles (config and state pairs chosen with `--profile`)'
+            cand backup 'Copy the state file (SQLite''s online backup) to FILE, or into the set beside it'
+            cand restore 'Put a backup in place of the state file (the state file as it was is copied beside it first)'
             cand apply 'Carry out a plan saved by `crmsync sync --plan FILE`'
             cand explain 'Show a record''s fields: base, local and remote values, direction, policy, last writer'
             cand sandbox 'Serve the built-in CRM sandboxes on 127.0.0.1'
@@ -646,6 +735,12 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;help;records;restore'= {
         }
         &'crmsync;help;log'= {
+        }
+        &'crmsync;help;profiles'= {
+        }
+        &'crmsync;help;backup'= {
+        }
+        &'crmsync;help;restore'= {
         }
         &'crmsync;help;apply'= {
         }

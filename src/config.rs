@@ -18,6 +18,8 @@ mod activity_types;
 pub use activity_types::ActivityTypes;
 mod crm_rules;
 mod token_vars;
+mod upkeep;
+pub use upkeep::{BackupSettings, LogSettings};
 
 /// The whole config file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -34,6 +36,12 @@ pub struct Config {
     /// Settings of every request to a CRM.
     #[serde(default)]
     pub http: HttpSettings,
+    /// Copies of the state file before large runs.
+    #[serde(default)]
+    pub backup: BackupSettings,
+    /// How long the run log and the audit trail are kept.
+    #[serde(default)]
+    pub log: LogSettings,
     /// Conflict policies per object and canonical field, shared by every connection unless a
     /// connection's field mapping names its own.
     #[serde(default)]

@@ -7,6 +7,8 @@
 pub const CONFIG: &str = "CRMSYNC_CONFIG";
 /// Path of the SQLite state file (after `--state`).
 pub const STATE: &str = "CRMSYNC_STATE";
+/// The profile: a config and state pair of its own (after `--profile`).
+pub const PROFILE: &str = "CRMSYNC_PROFILE";
 /// Prefix of per-connection tokens for headless runs: `CRMSYNC_TOKEN_<NAME>`, with the
 /// connection name upper-cased and `-` turned into `_`.
 pub const TOKEN_PREFIX: &str = "CRMSYNC_TOKEN_";

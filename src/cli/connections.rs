@@ -19,6 +19,7 @@ use super::{Context, Exit, record};
     args_conflicts_with_subcommands = true,
     after_help = "Examples:
   crmsync connections --json
+  crmsync connections --history --since 30d
   crmsync connections rename hs hubspot
   crmsync connections forget-links hs"
 )]
@@ -27,6 +28,12 @@ pub struct Args {
     /// was kept at sign-in and by the last check is shown)
     #[arg(long)]
     pub check: bool,
+    /// Per connection over a window: sync runs, failures, uptime, requests used
+    #[arg(long, conflicts_with = "check")]
+    pub history: bool,
+    /// The window of `--history`, as `30m`, `12h`, `7d` or `2w`
+    #[arg(long, value_name = "SPAN", default_value = "7d", requires = "history")]
+    pub since: String,
     #[command(subcommand)]
     pub action: Option<Action>,
 }
@@ -113,6 +120,9 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         Some(Action::Rename { old, new }) => return rename(ctx, &old, &new),
         Some(Action::ForgetLinks { name }) => return forget_links(ctx, &name),
         None => {}
+    }
+    if args.history {
+        return super::health::history(ctx, &args.since, None);
     }
     let keychain = Keychain::from_env();
     let last_syncs = crate::cli::status::last_successful_syncs(ctx)?;

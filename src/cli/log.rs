@@ -11,7 +11,7 @@ use super::{Context, Exit};
 /// Past runs with counts and durations, or the audit trail of a record's field changes
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  crmsync log\n  crmsync log --record ann@example.com\n  crmsync log --record ann@example.com --field phone"
+    after_help = "Examples:\n  crmsync log\n  crmsync log --prune\n  crmsync log --record ann@example.com\n  crmsync log --record ann@example.com --field phone"
 )]
 pub struct Args {
     /// Show at most this many entries
@@ -23,9 +23,16 @@ pub struct Args {
     /// Only this field (with `--record`)
     #[arg(long, requires = "record")]
     pub field: Option<String>,
+    /// Remove runs and audit entries older than `log.keep_days` now (a sync run does it at
+    /// its end)
+    #[arg(long, conflicts_with_all = ["record", "field"])]
+    pub prune: bool,
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    if args.prune {
+        return super::backup::prune(ctx);
+    }
     let Some(store) = record::open_for_reading(ctx)? else {
         if ctx.out.json {
             ctx.out.json(&Vec::<Run>::new())?;

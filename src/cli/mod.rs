@@ -2,6 +2,7 @@
 //! core and renders the result. No SQL, HTTP or merge logic lives here.
 
 pub mod apply;
+pub mod backup;
 pub mod completions;
 pub mod conflicts;
 pub mod connect;
@@ -10,10 +11,12 @@ pub mod demo;
 pub mod disconnect;
 pub mod explain;
 pub mod export;
+pub mod health;
 pub mod import;
 pub mod log;
 pub mod man;
 pub mod mappings;
+pub mod profiles;
 pub mod record;
 pub mod records;
 pub mod retry;
@@ -45,6 +48,12 @@ pub enum Exit {
     Incomplete = 3,
     /// 4: stopped by a safety gate before writing anything.
     Gate = 4,
+    /// 5: `status --check`: no successful sync within `--max-age`.
+    Stale = 5,
+    /// 6: `status --check`: more failed records than `--max-failed`.
+    TooManyFailed = 6,
+    /// 7: `status --check`: the last sync failed.
+    LastRunFailed = 7,
 }
 
 const AFTER_HELP: &str = "\
@@ -54,10 +63,14 @@ Exit codes:
   2  usage or config error
   3  finished, but with failed records or pending conflicts
   4  stopped by a safety gate (nothing was written; `--force` goes past)
+  5  status --check: no successful sync within --max-age
+  6  status --check: more failed records than --max-failed
+  7  status --check: the last sync failed
 
 Environment:
   CRMSYNC_CONFIG        config file (after --config)
   CRMSYNC_STATE         state file (after --state)
+  CRMSYNC_PROFILE       profile (after --profile)
   CRMSYNC_TOKEN_<NAME>  token for connection NAME (headless runs)
   CRMSYNC_LOG           log filter, e.g. `crmsync=debug`
   NO_COLOR              disables colour";
@@ -82,6 +95,10 @@ pub struct GlobalArgs {
     /// SQLite state file [default: `state` in the config, else the platform data dir's crmsync/state.db]
     #[arg(long, global = true, value_name = "FILE", env = crate::env::STATE)]
     pub state: Option<PathBuf>,
+    /// A config and state pair of its own under the platform dirs (`crmsync profiles` lists
+    /// them); `--config` and `--state` still win
+    #[arg(long, global = true, value_name = "NAME", env = crate::env::PROFILE)]
+    pub profile: Option<String>,
     /// Print machine-readable JSON on stdout
     #[arg(long, global = true)]
     pub json: bool,
@@ -110,6 +127,9 @@ pub enum Command {
     Retry(retry::Args),
     Records(records::Args),
     Log(log::Args),
+    Profiles(profiles::Args),
+    Backup(backup::BackupArgs),
+    Restore(backup::RestoreArgs),
     Apply(apply::Args),
     Explain(explain::Args),
     Sandbox(sandbox::Args),
@@ -126,6 +146,8 @@ pub struct Context {
     pub config_path: Option<PathBuf>,
     pub state_path: PathBuf,
     pub clock: Arc<dyn Clock>,
+    /// The profile chosen with `--profile` or `CRMSYNC_PROFILE`.
+    pub profile: Option<String>,
 }
 
 impl Context {
@@ -138,13 +160,14 @@ impl Context {
             global.verbose.min(3) as i8
         };
         let out = Output::new(global.json, verbosity, global.color);
+        let profile = global.profile.as_deref();
         let (config, config_path) = match &global.config {
             // `connect` creates the file it is pointed at.
             Some(path) if creates_config && !path.exists() => {
                 (Config::default(), Some(path.clone()))
             }
             Some(path) => (Config::load(path)?, Some(path.clone())),
-            None => match crate::config::default_config_path() {
+            None => match profiles::config_path(profile)? {
                 Some(path) if path.exists() => (Config::load(&path)?, Some(path)),
                 _ => (Config::default(), None),
             },
@@ -152,7 +175,7 @@ impl Context {
         let state_path = match (&global.state, &config.state) {
             (Some(p), _) => p.clone(),
             (None, Some(p)) => relative_to_config(p, config_path.as_deref()),
-            (None, None) => crate::config::default_state_path().ok_or_else(|| {
+            (None, None) => profiles::state_path(profile)?.ok_or_else(|| {
                 Error::usage(
                     "cannot find a data directory for the state file: pass `--state FILE` or set `CRMSYNC_STATE`"
                         .into(),
@@ -165,6 +188,7 @@ impl Context {
             config_path,
             state_path,
             clock: crate::clock::from_env(),
+            profile: global.profile.clone(),
         })
     }
 
@@ -180,10 +204,11 @@ impl Context {
     /// The config file to write to (`connect` adds connections): the one in use, else the
     /// default path.
     pub fn writable_config_path(&self) -> anyhow::Result<PathBuf> {
-        self.config_path
-            .clone()
-            .or_else(crate::config::default_config_path)
-            .context("cannot find a config directory: pass `--config FILE`")
+        match &self.config_path {
+            Some(path) => Ok(path.clone()),
+            None => profiles::config_path(self.profile.as_deref())?
+                .context("cannot find a config directory: pass `--config FILE`"),
+        }
     }
 }
 
@@ -201,6 +226,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     match &cli.command {
         Command::Completions(args) => return completions::run(args),
         Command::Man(args) => return man::run(args),
+        Command::Profiles(args) => return profiles::run(&cli.global, args),
         _ => {}
     }
     let ctx = Context::resolve(
@@ -223,11 +249,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Retry(args) => retry::run(&ctx, args),
         Command::Records(args) => records::run(&ctx, args),
         Command::Log(args) => log::run(&ctx, args),
+        Command::Backup(args) => backup::backup(&ctx, args),
+        Command::Restore(args) => backup::restore(&ctx, args),
         Command::Apply(args) => apply::run(&ctx, args).await,
         Command::Explain(args) => explain::run(&ctx, args),
         Command::Sandbox(args) => sandbox::run(&ctx, args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
-        Command::Completions(_) | Command::Man(_) => unreachable!("handled above"),
+        Command::Completions(_) | Command::Man(_) | Command::Profiles(_) => {
+            unreachable!("handled above")
+        }
     }
 }
 

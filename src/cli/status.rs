@@ -14,7 +14,7 @@ use super::{Context, Exit};
 /// Health per connection, last successful sync, and counts by record state
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  crmsync status\n  crmsync status --failed\n  crmsync status ann@example.com"
+    after_help = "Examples:\n  crmsync status\n  crmsync status --failed\n  crmsync status ann@example.com\n  crmsync status --history --since 30d\n  crmsync status --check --max-age 30m --max-failed 10"
 )]
 pub struct Args {
     /// One record: a local id, an email, or CONNECTION:REMOTE-ID
@@ -25,11 +25,34 @@ pub struct Args {
     /// Only this connection
     #[arg(long, short = 'c', value_name = "NAME")]
     pub connection: Option<String>,
+    /// Per connection over a window: sync runs, failures, uptime, requests used
+    #[arg(long, conflicts_with_all = ["record", "failed", "check"])]
+    pub history: bool,
+    /// The window of `--history`, as `30m`, `12h`, `7d` or `2w`
+    #[arg(long, value_name = "SPAN", default_value = "7d", requires = "history")]
+    pub since: String,
+    /// Exit 0 when healthy, else 5 (no successful sync within `--max-age`), 6 (more failed
+    /// records than `--max-failed`) or 7 (the last sync failed), with one line saying why
+    #[arg(long, conflicts_with_all = ["record", "failed"])]
+    pub check: bool,
+    /// With `--check`: the longest time since a connection's last successful sync
+    #[arg(long, value_name = "SPAN", default_value = "30m", requires = "check")]
+    pub max_age: String,
+    /// With `--check`: the most failed records a connection may have (default: not checked)
+    #[arg(long, value_name = "N", requires = "check")]
+    pub max_failed: Option<u64>,
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     if let Some(name) = &args.connection {
         ctx.config.connection(name).map_err(Error::usage)?;
+    }
+    let only = args.connection.as_deref();
+    if args.history {
+        return super::health::history(ctx, &args.since, only);
+    }
+    if args.check {
+        return super::health::check(ctx, &args.max_age, args.max_failed, only);
     }
     let Some(store) = record::open_for_reading(ctx)? else {
         if let Some(spec) = &args.record {

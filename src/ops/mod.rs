@@ -8,11 +8,13 @@ pub mod conflicts;
 pub mod connect;
 pub mod demo;
 pub mod explain;
+pub mod health;
 pub mod import;
 pub mod plan_file;
 pub mod restore;
 pub mod status;
 pub mod sync;
+pub mod upkeep;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -64,6 +64,10 @@ impl<'a> Session<'a> {
         let mut store = Store::open(state_path)?;
         store.set_clock(settings.clock.clone());
         let lock = store.lock()?;
+        if !dry_run {
+            let backup = &settings.config.backup;
+            store.set_backup_policy(backup.min_writes, backup.keep);
+        }
         Ok(Session {
             settings,
             lock,
@@ -119,6 +123,9 @@ impl<'a> Session<'a> {
             reporter,
         )
         .await?;
+        if report.run.is_some() {
+            super::upkeep::prune_log(&mut self.store, s.config, s.clock.now())?;
+        }
         Ok(report)
     }
 }

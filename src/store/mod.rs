@@ -69,6 +69,7 @@
 
 mod accounts;
 mod audit;
+mod backup;
 mod checkpoint;
 mod cursors;
 mod failures;
@@ -82,13 +83,19 @@ mod schema;
 mod sql;
 mod tracking;
 mod types;
+mod upkeep;
 
 #[cfg(test)]
 mod tests;
 
 pub use accounts::{AccountBinding, Forgotten};
+pub use backup::{StateFileInfo, backups_of, inspect, replace_state_file};
 pub use lock::RunLock;
 pub use open::{BULK_INDEX_ROWS, Store};
 pub use schema::LATEST_VERSION;
 pub use sql::encode_fields;
 pub use types::*;
+pub use upkeep::Pruned;
+
+#[cfg(test)]
+mod upkeep_tests;

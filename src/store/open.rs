@@ -24,6 +24,8 @@ pub struct Store {
     /// Whether a bulk load has set the [`schema::DEFERRABLE_RECORD_INDEXES`] aside. A `Cell`,
     /// because a lookup that needs them (`&self`) builds them again first.
     pub(super) indexes_aside: std::cell::Cell<bool>,
+    /// When a run copies the file before its writes (see `backup.rs`).
+    pub(super) backups: super::backup::BackupPolicy,
 }
 
 impl std::fmt::Debug for Store {
@@ -72,6 +74,7 @@ impl Store {
             clock: crate::clock::from_env(),
             checkpointer: None,
             indexes_aside: std::cell::Cell::new(false),
+            backups: Default::default(),
         };
         // Everything up to here only read the file; refuse before the first write.
         let version = store.check_identity()?;
@@ -83,6 +86,10 @@ impl Store {
             });
         }
         store.configure(false)?;
+        // Every schema upgrade is preceded by a copy of the file as it was.
+        if version > 0 && version < LATEST_VERSION {
+            store.backup_beside(None, &format!(".v{version}"))?;
+        }
         schema::migrate(&mut store.conn, &store.path)?;
         // A bulk load killed before its end left its indexes aside: they are built now.
         store.build_deferred_indexes()?;
@@ -108,6 +115,7 @@ impl Store {
             clock: crate::clock::from_env(),
             checkpointer: None,
             indexes_aside: std::cell::Cell::new(false),
+            backups: Default::default(),
         };
         let version = store.check_identity()?;
         if version > LATEST_VERSION {
@@ -345,7 +353,7 @@ fn open_error(path: &Path, e: rusqlite::Error) -> StoreError {
 /// Returns whether a non-empty file exists at `path`, refusing one that does not start like
 /// an SQLite database. Reading the header ourselves means SQLite never gets the chance to
 /// write to a file that is not one.
-fn check_header(path: &Path) -> Result<bool, StoreError> {
+pub(super) fn check_header(path: &Path) -> Result<bool, StoreError> {
     let mut file = match fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
@@ -379,7 +387,7 @@ fn check_header(path: &Path) -> Result<bool, StoreError> {
 
 /// Creates the parent directory and an empty state file readable by its owner only (the
 /// file holds customer data); SQLite gives its `-wal` and `-shm` files the same mode.
-fn create_private_file(path: &Path) -> Result<(), StoreError> {
+pub(super) fn create_private_file(path: &Path) -> Result<(), StoreError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).map_err(|source| StoreError::Io {
             action: "create the directory",

@@ -26,6 +26,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     V7_CONNECTION_ACCOUNTS,
     V8_STATE_ID,
     V9_MATCH_KEY_FORMS,
+    V10_LOG_TIME_INDEXES,
 ];
 
 /// The schema version this build writes.
@@ -228,6 +229,13 @@ INSERT OR IGNORE INTO meta(key, value) VALUES ('state_id', lower(hex(randomblob(
 /// [`rekey_match_keys`], which runs with this step.
 pub(super) const V9_MATCH_KEY_FORMS: &str = "
 UPDATE meta SET value = value WHERE key = 'seq';
+";
+
+/// Version 10: runs and audit entries by time, so that pruning what is older than
+/// `log.keep_days` at the end of every run reads only what it removes.
+const V10_LOG_TIME_INDEXES: &str = "
+CREATE INDEX runs_started ON runs(started_at);
+CREATE INDEX audit_at ON audit(at);
 ";
 
 /// Rewrites the match-key columns whose value is not its own [`match_key`]: contacts'

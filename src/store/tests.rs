@@ -318,6 +318,7 @@ fn store_at_version(conn: rusqlite::Connection, path: &Path) -> Store {
         clock: Arc::new(FixedClock::new(T0)),
         checkpointer: None,
         indexes_aside: std::cell::Cell::new(false),
+        backups: Default::default(),
     };
     s.save_records(&v1_fixture_records(), &IMPORT).unwrap();
     s
@@ -1648,6 +1649,7 @@ fn a_write_to_a_read_only_state_file_says_so_and_what_to_do() {
         clock: Arc::new(FixedClock::new(T0)),
         checkpointer: None,
         indexes_aside: std::cell::Cell::new(false),
+        backups: Default::default(),
     };
     let err = store
         .save_records(&[contact(1, "ann@example.com")], &WriteOrigin::User)

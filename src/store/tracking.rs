@@ -76,10 +76,10 @@ fn raw_conflict(r: &Row<'_>) -> rusqlite::Result<RawConflict> {
     ))
 }
 
-const RUN_COLUMNS: &str =
+pub(super) const RUN_COLUMNS: &str =
     "id, command, connections, started_at, finished_at, outcome, counts, error";
 
-type RawRun = (
+pub(super) type RawRun = (
     i64,
     String,
     String,
@@ -90,7 +90,7 @@ type RawRun = (
     Option<String>,
 );
 
-fn raw_run(r: &Row<'_>) -> rusqlite::Result<RawRun> {
+pub(super) fn raw_run(r: &Row<'_>) -> rusqlite::Result<RawRun> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -381,7 +381,7 @@ impl Store {
         Ok(v.flatten())
     }
 
-    fn run_from(&self, r: RawRun) -> Result<Run, StoreError> {
+    pub(super) fn run_from(&self, r: RawRun) -> Result<Run, StoreError> {
         let connections = serde_json::from_str(&r.2)
             .map_err(|e| self.corrupt(format!("run {}: bad connection list: {e}", r.0)))?;
         let outcome = match r.5 {

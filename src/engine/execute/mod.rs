@@ -91,6 +91,8 @@ impl Executor<'_> {
         plan: &Plan,
         ids: &mut IdCache,
     ) -> Result<ExecOutcome, StepError> {
+        // A run about to carry out more than `backup.min_writes` writes copies the file first.
+        self.store.before_writes(plan.ops.len() as u64)?;
         let mut out = ExecOutcome::default();
         let mut after = AfterWrites::default();
         self.carry_out(plan, ids, &HashMap::new(), &mut after, &mut out)
