@@ -660,6 +660,45 @@ fn a_profile_keeps_its_own_config_and_state_under_the_platform_dirs() {
 }
 
 #[test]
+fn connect_and_sync_inside_a_profile_use_the_profiles_config_and_state() {
+    let sandbox = fast_sandbox();
+    let mut env = profile_env();
+    env.remove_env("CRMSYNC_TEST_NOW");
+    env.set_env("HUB_TOKEN", &sandbox.token());
+    // The test keychain lives in one process only: later runs read the token here.
+    env.set_env("CRMSYNC_TOKEN_ACME", &sandbox.token());
+    env.set_env("CRMSYNC_PROFILE", "client-a");
+    let base_url = sandbox.base_url();
+    env.run(&[
+        "connect",
+        "hubspot",
+        "--name",
+        "acme",
+        "--base-url",
+        &base_url,
+        "--token-env",
+        "HUB_TOKEN",
+    ])
+    .ok();
+    let config = env.path("config/crmsync/profiles/client-a/config.toml");
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("[connections.acme]"),
+        "connect wrote the profile's config"
+    );
+    assert!(!env.path("config/crmsync/config.toml").exists());
+    env.run(&["mappings", "setup", "-c", "acme"]).ok();
+    env.run(&["sync"]).ok();
+    env.run(&["status", "--check"]).ok();
+    assert!(env.path("data/crmsync/profiles/client-a/state.db").exists());
+    // The default pair knows nothing of it.
+    env.remove_env("CRMSYNC_PROFILE");
+    let run = env.run(&["status", "--check"]);
+    run.expect_code(2);
+}
+
+#[test]
 fn a_profile_name_that_is_not_a_plain_name_is_refused() {
     let env = profile_env();
     for name in ["../x", "a b", "", "a/b"] {
