@@ -43,6 +43,12 @@ pub trait CrmApi: Send + Sync + Sized + 'static {
     /// Whether the request log keeps this call's body (never for bodies carrying secrets).
     fn logs_body(req: &HttpRequest) -> bool;
 
+    /// The name the calling client gives itself on this call, for the request log (Salesforce's
+    /// `Sforce-Call-Options: client=…`); `None` where the CRM has no such header.
+    fn call_client(_req: &HttpRequest) -> Option<String> {
+        None
+    }
+
     /// Runs before a call's fault is drawn.
     fn before_call(_core: &Core<Self>, _req: &HttpRequest) {}
 
@@ -74,6 +80,9 @@ pub struct LoggedRequest {
     /// other calls and empty bodies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// The client the call named itself as ([`CrmApi::call_client`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 /// What one running sandbox holds: the CRM's state and the shared parts.
@@ -125,6 +134,7 @@ impl<A: CrmApi> Core<A> {
             status,
             time,
             body,
+            client: A::call_client(req),
         });
     }
 }

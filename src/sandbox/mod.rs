@@ -41,6 +41,7 @@ pub mod hubspot;
 pub mod names;
 pub mod pipedrive;
 pub mod rate;
+pub mod salesforce;
 pub mod server;
 
 use std::sync::Mutex;
