@@ -66,6 +66,31 @@ pub trait CrmApi: Send + Sync + Sized + 'static {
     fn admin(core: &Core<Self>, req: &HttpRequest, segs: &[&str]) -> Option<HttpResponse>;
 }
 
+/// A user's edit queued to land just before the `nth` API call (counted from when it is
+/// queued) whose method is `method` and whose path and query contain `path_contains`.
+pub trait QueuedEdit: Clone {
+    /// `(method, path_contains, nth)`.
+    fn trigger(&mut self) -> (&str, &str, &mut u32);
+}
+
+/// Counts `req` against the queued edits it matches, and takes out the ones now due.
+pub fn due_before<E: QueuedEdit>(queue: &mut Vec<E>, req: &HttpRequest) -> Vec<E> {
+    let mut due = Vec::new();
+    queue.retain_mut(|e| {
+        let (method, path, nth) = e.trigger();
+        if !method.eq_ignore_ascii_case(&req.method) || !req.target.contains(path) {
+            return true;
+        }
+        *nth = nth.saturating_sub(1);
+        if *nth > 0 {
+            return true;
+        }
+        due.push(e.clone());
+        false
+    });
+    due
+}
+
 /// One API call as the sandbox saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LoggedRequest {

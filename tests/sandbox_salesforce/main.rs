@@ -4,9 +4,13 @@
 //! `description`; `common.json`'s `$defs` are merged into each). [`fixture_for`] names the
 //! fixture of every route, so an answer the sandbox adds without a fixture fails.
 
+#[path = "../common/mod.rs"]
+mod common;
+
 mod auth;
 mod bulk;
 mod collections;
+mod crm;
 mod query;
 mod records;
 

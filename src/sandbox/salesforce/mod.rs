@@ -70,6 +70,7 @@ use rand::rngs::StdRng;
 use serde_json::Value;
 
 use crate::sandbox::SandboxClock;
+use crate::sandbox::base::{QueuedEdit, due_before};
 use crate::sandbox::fault::{FaultInjector, FaultOptions};
 use crate::sandbox::http::{HttpRequest, HttpResponse};
 use crate::sandbox::server::{Core, CrmApi, Limit, SandboxServer};
@@ -208,23 +209,15 @@ impl CrmApi for Salesforce {
     }
 }
 
+impl QueuedEdit for EditBefore {
+    fn trigger(&mut self) -> (&str, &str, &mut u32) {
+        (&self.method, &self.path_contains, &mut self.nth)
+    }
+}
+
 /// Carries out the queued users' edits whose call this is.
 fn land_edits_before(shared: &Shared, req: &HttpRequest) {
-    let due: Vec<EditBefore> = {
-        let mut org = shared.api.lock();
-        let mut due = Vec::new();
-        org.edits_before.retain_mut(|e| {
-            if e.method.eq_ignore_ascii_case(&req.method) && req.target.contains(&e.path_contains) {
-                e.nth = e.nth.saturating_sub(1);
-                if e.nth == 0 {
-                    due.push(e.clone());
-                    return false;
-                }
-            }
-            true
-        });
-        due
-    };
+    let due = due_before(&mut shared.api.lock().edits_before, req);
     for e in due {
         if let Err(err) = admin::user_write(shared, &e.object, Some(&e.id), &e.body) {
             tracing::warn!(

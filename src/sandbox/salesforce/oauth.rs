@@ -194,25 +194,12 @@ fn form(req: &HttpRequest) -> HashMap<String, String> {
         .collect()
 }
 
-/// The client credentials from the form or from `Authorization: Basic`.
+/// The client credentials from `Authorization: Basic` or the form.
 fn client_of(
     req: &HttpRequest,
     form: &HashMap<String, String>,
 ) -> (Option<String>, Option<String>) {
-    let basic = req
-        .header("authorization")
-        .and_then(|h| h.strip_prefix("Basic "))
-        .and_then(|b| {
-            base64::engine::general_purpose::STANDARD
-                .decode(b.trim())
-                .ok()
-        })
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|p| {
-            p.split_once(':')
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-        });
-    match basic {
+    match req.basic_auth() {
         Some((id, secret)) => (Some(id), Some(secret)),
         None => (
             form.get("client_id").cloned(),
