@@ -338,6 +338,3 @@ impl SandboxServer<Salesforce> {
         self.shared().api.lock().org_id.clone()
     }
 }
-
-#[cfg(test)]
-mod tests;
