@@ -579,7 +579,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand serve 'Serve a local HubSpot and a local Pipedrive until stopped; prints their base URLs and the tokens they accept'
+            cand serve 'Serve a local HubSpot, a local Pipedrive and a local Salesforce until stopped; prints their base URLs and the tokens they accept'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'crmsync;sandbox;serve'= {
@@ -592,6 +592,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --rate-limit 'Requests allowed per rate-limit window (HubSpot''s is 100 per 10 s)'
             cand --rate-window-ms 'The rate-limit window in milliseconds'
             cand --pipedrive-port 'The Pipedrive sandbox''s port [default: a free one]; it gets as many persons and organizations as HubSpot gets contacts and companies'
+            cand --salesforce-port 'The Salesforce sandbox''s port [default: a free one], its login host and instance at once; it gets as many contacts and accounts as HubSpot gets contacts and companies'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
             cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
@@ -607,7 +608,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --version 'Print version'
         }
         &'crmsync;sandbox;help'= {
-            cand serve 'Serve a local HubSpot and a local Pipedrive until stopped; prints their base URLs and the tokens they accept'
+            cand serve 'Serve a local HubSpot, a local Pipedrive and a local Salesforce until stopped; prints their base URLs and the tokens they accept'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'crmsync;sandbox;help;serve'= {
@@ -747,7 +748,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;help;explain'= {
         }
         &'crmsync;help;sandbox'= {
-            cand serve 'Serve a local HubSpot and a local Pipedrive until stopped; prints their base URLs and the tokens they accept'
+            cand serve 'Serve a local HubSpot, a local Pipedrive and a local Salesforce until stopped; prints their base URLs and the tokens they accept'
         }
         &'crmsync;help;sandbox;serve'= {
         }

@@ -437,7 +437,7 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and not __fish_
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and not __fish_seen_subcommand_from serve help" -s v -l verbose -d 'Print more (repeat for more)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and not __fish_seen_subcommand_from serve help" -s h -l help -d 'Print help'
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and not __fish_seen_subcommand_from serve help" -s V -l version -d 'Print version'
-complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and not __fish_seen_subcommand_from serve help" -f -a "serve" -d 'Serve a local HubSpot and a local Pipedrive until stopped; prints their base URLs and the tokens they accept'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and not __fish_seen_subcommand_from serve help" -f -a "serve" -d 'Serve a local HubSpot, a local Pipedrive and a local Salesforce until stopped; prints their base URLs and the tokens they accept'
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and not __fish_seen_subcommand_from serve help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l port -d 'The port [default: a free one]' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l token -d 'The private-app token to accept [default: a generated one]' -r
@@ -448,6 +448,7 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l rate-limit -d 'Requests allowed per rate-limit window (HubSpot\'s is 100 per 10 s)' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l rate-window-ms -d 'The rate-limit window in milliseconds' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l pipedrive-port -d 'The Pipedrive sandbox\'s port [default: a free one]; it gets as many persons and organizations as HubSpot gets contacts and companies' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l salesforce-port -d 'The Salesforce sandbox\'s port [default: a free one], its login host and instance at once; it gets as many contacts and accounts as HubSpot gets contacts and companies' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -l profile -d 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win' -r
@@ -459,7 +460,7 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -s v -l verbose -d 'Print more (repeat for more)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help'
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -s V -l version -d 'Print version'
-complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve a local HubSpot and a local Pipedrive until stopped; prints their base URLs and the tokens they accept'
+complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve a local HubSpot, a local Pipedrive and a local Salesforce until stopped; prints their base URLs and the tokens they accept'
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -l contacts -d 'How many contacts to generate in HubSpot and in the local store (Pipedrive gets a fifth as many)' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
@@ -527,4 +528,4 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_su
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from conflicts" -f -a "show" -d 'Show one conflict with its base, local and remote values'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from conflicts" -f -a "resolve" -d 'Resolve conflicts; the next sync writes the chosen value'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from records" -f -a "restore" -d 'Restore archived local records; the next sync carries the restore to the CRMs'
-complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from sandbox" -f -a "serve" -d 'Serve a local HubSpot and a local Pipedrive until stopped; prints their base URLs and the tokens they accept'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from sandbox" -f -a "serve" -d 'Serve a local HubSpot, a local Pipedrive and a local Salesforce until stopped; prints their base URLs and the tokens they accept'

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::sandbox::pipedrive::{PipedriveOptions, PipedriveSandbox};
+use crate::sandbox::salesforce::{SalesforceOptions, SalesforceSandbox};
 use crate::sandbox::{Sandbox, SandboxOptions};
 
 use super::{Context, Exit};
@@ -16,8 +17,8 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Action {
-    /// Serve a local HubSpot and a local Pipedrive until stopped; prints their base URLs and
-    /// the tokens they accept
+    /// Serve a local HubSpot, a local Pipedrive and a local Salesforce until stopped; prints
+    /// their base URLs and the tokens they accept
     #[command(after_help = "Example:
   crmsync sandbox serve --port 8080 --seed 42 --contacts 100
   # then, in another shell:
@@ -54,6 +55,11 @@ pub enum Action {
         /// organizations as HubSpot gets contacts and companies
         #[arg(long, default_value_t = 0)]
         pipedrive_port: u16,
+        /// The Salesforce sandbox's port [default: a free one], its login host and instance
+        /// at once; it gets as many contacts and accounts as HubSpot gets contacts and
+        /// companies
+        #[arg(long, default_value_t = 0)]
+        salesforce_port: u16,
     },
 }
 
@@ -78,6 +84,18 @@ struct Serving {
     admin_url: String,
     hub_id: u64,
     pipedrive: PipedriveServing,
+    salesforce: SalesforceServing,
+}
+
+/// The Salesforce sandbox served beside HubSpot: its login host and instance URL, the
+/// connected app's consumer key and secret, and a session for `--token-env`.
+#[derive(Debug, Serialize)]
+struct SalesforceServing {
+    instance_url: String,
+    access_token: String,
+    client_id: String,
+    client_secret: String,
+    admin_url: String,
 }
 
 /// The Pipedrive sandbox served beside HubSpot.
@@ -99,6 +117,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         rate_limit,
         rate_window_ms,
         pipedrive_port,
+        salesforce_port,
     } = args.action;
     let sandbox = Sandbox::start(SandboxOptions {
         port,
@@ -113,10 +132,17 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         seed,
         ..PipedriveOptions::default()
     })?;
+    let salesforce = SalesforceSandbox::start(SalesforceOptions {
+        port: salesforce_port,
+        seed,
+        ..SalesforceOptions::default()
+    })?;
     if contacts > 0 || companies > 0 {
         sandbox.seed(contacts, companies);
         pipedrive.seed(contacts, companies);
+        salesforce.seed(contacts, companies, 0);
     }
+    let (client_id, client_secret) = salesforce.client_credentials();
     let info = Serving {
         crm: "hubspot",
         base_url: sandbox.base_url(),
@@ -130,6 +156,13 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             api_token: pipedrive.api_token(),
             admin_url: pipedrive.admin_url(),
         },
+        salesforce: SalesforceServing {
+            instance_url: salesforce.base_url(),
+            access_token: salesforce.mint_token().0,
+            client_id,
+            client_secret,
+            admin_url: salesforce.admin_url(),
+        },
     };
     if ctx.out.json {
         println!("{}", serde_json::to_string(&info)?);
@@ -139,7 +172,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             .map(|l| format!("  {l}\n"))
             .collect();
         ctx.out.data(format!(
-            "HubSpot sandbox (portal {}) on {}\n  token:         {}\n  client id:     {}\n  client secret: {}\n  admin API:     {}\n\nconnect with (in another shell):\n{connect}\nPipedrive sandbox on {}\n  API token:     {}\n  admin API:     {}\n\nserving until stopped: Ctrl-C here, or `kill {}`",
+            "HubSpot sandbox (portal {}) on {}\n  token:         {}\n  client id:     {}\n  client secret: {}\n  admin API:     {}\n\nconnect with (in another shell):\n{connect}\nPipedrive sandbox on {}\n  API token:     {}\n  admin API:     {}\n\nSalesforce sandbox on {} (login host and instance)\n  access token:  {}\n  client id:     {}\n  client secret: {}\n  admin API:     {}\n\nserving until stopped: Ctrl-C here, or `kill {}`",
             info.hub_id,
             info.base_url,
             info.token,
@@ -149,6 +182,11 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             info.pipedrive.base_url,
             info.pipedrive.api_token,
             info.pipedrive.admin_url,
+            info.salesforce.instance_url,
+            info.salesforce.access_token,
+            info.salesforce.client_id,
+            info.salesforce.client_secret,
+            info.salesforce.admin_url,
             std::process::id()
         ))?;
     }
@@ -157,6 +195,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     tokio::signal::ctrl_c().await?;
     sandbox.stop();
     pipedrive.stop();
+    salesforce.stop();
     ctx.out.note("sandboxes stopped");
     Ok(Exit::Ok)
 }

@@ -43,6 +43,12 @@ pub trait CrmApi: Send + Sync + Sized + 'static {
     /// Whether the request log keeps this call's body (never for bodies carrying secrets).
     fn logs_body(req: &HttpRequest) -> bool;
 
+    /// The name the calling client gives itself on this call, for the request log (Salesforce's
+    /// `Sforce-Call-Options: client=…`); `None` where the CRM has no such header.
+    fn call_client(_req: &HttpRequest) -> Option<String> {
+        None
+    }
+
     /// Runs before a call's fault is drawn.
     fn before_call(_core: &Core<Self>, _req: &HttpRequest) {}
 
@@ -60,6 +66,31 @@ pub trait CrmApi: Send + Sync + Sized + 'static {
     fn admin(core: &Core<Self>, req: &HttpRequest, segs: &[&str]) -> Option<HttpResponse>;
 }
 
+/// A user's edit queued to land just before the `nth` API call (counted from when it is
+/// queued) whose method is `method` and whose path and query contain `path_contains`.
+pub trait QueuedEdit: Clone {
+    /// `(method, path_contains, nth)`.
+    fn trigger(&mut self) -> (&str, &str, &mut u32);
+}
+
+/// Counts `req` against the queued edits it matches, and takes out the ones now due.
+pub fn due_before<E: QueuedEdit>(queue: &mut Vec<E>, req: &HttpRequest) -> Vec<E> {
+    let mut due = Vec::new();
+    queue.retain_mut(|e| {
+        let (method, path, nth) = e.trigger();
+        if !method.eq_ignore_ascii_case(&req.method) || !req.target.contains(path) {
+            return true;
+        }
+        *nth = nth.saturating_sub(1);
+        if *nth > 0 {
+            return true;
+        }
+        due.push(e.clone());
+        false
+    });
+    due
+}
+
 /// One API call as the sandbox saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LoggedRequest {
@@ -74,6 +105,9 @@ pub struct LoggedRequest {
     /// other calls and empty bodies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// The client the call named itself as ([`CrmApi::call_client`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 /// What one running sandbox holds: the CRM's state and the shared parts.
@@ -125,6 +159,7 @@ impl<A: CrmApi> Core<A> {
             status,
             time,
             body,
+            client: A::call_client(req),
         });
     }
 }

@@ -59,6 +59,18 @@ impl HttpRequest {
             .collect()
     }
 
+    /// The user and password of `Authorization: Basic`.
+    pub fn basic_auth(&self) -> Option<(String, String)> {
+        use base64::Engine as _;
+        let encoded = self.header("authorization")?.strip_prefix("Basic ")?;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()?;
+        let pair = String::from_utf8(decoded).ok()?;
+        let (user, password) = pair.split_once(':')?;
+        Some((user.to_string(), password.to_string()))
+    }
+
     /// Percent-decoded path segments, without empty ones.
     pub fn segments(&self) -> Vec<String> {
         self.path

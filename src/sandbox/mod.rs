@@ -3,10 +3,10 @@
 //! # Model
 //!
 //! Each CRM gets its own sandbox on its own loopback port, because the CRMs' path families
-//! overlap (`/oauth/...`) and a real client only ever talks to one host per CRM. Today there
-//! are the HubSpot sandbox ([`hubspot`]) and the Pipedrive sandbox ([`pipedrive`]);
-//! Salesforce will sit beside them as `sandbox::salesforce`. Each is a [`CrmApi`] over the
-//! shared core:
+//! overlap (`/oauth/...`) and a real client only ever talks to one host per CRM: the HubSpot
+//! sandbox ([`hubspot`]), the Pipedrive sandbox ([`pipedrive`]) and the Salesforce sandbox
+//! ([`salesforce`], whose port is its login host and its instance at once). Each is a
+//! [`CrmApi`] over the shared core:
 //!
 //! | module | what it holds |
 //! |---|---|
@@ -41,6 +41,7 @@ pub mod hubspot;
 pub mod names;
 pub mod pipedrive;
 pub mod rate;
+pub mod salesforce;
 pub mod server;
 
 use std::sync::Mutex;

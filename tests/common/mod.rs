@@ -151,6 +151,7 @@ pub mod crm;
 pub mod fake_http;
 pub mod keychain;
 pub mod pipedrive;
+pub mod salesforce;
 pub mod snapshot;
 
 pub fn repo() -> &'static Path {
