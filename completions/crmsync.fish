@@ -44,7 +44,7 @@ complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "status" -d 'Health 
 complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "mappings" -d 'Field mappings: list them, check them against the CRM\'s fields, create missing fields'
 complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "conflicts" -d 'List, show and resolve conflicts held by the `manual` policy'
 complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "retry" -d 'Re-queue failed records so the next sync tries them again'
-complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "records" -d 'Local records at hand'
+complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "records" -d 'Local records at hand: list, show, edit, archive and restore them'
 complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "log" -d 'Past runs with counts and durations, or the audit trail of a record\'s field changes'
 complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "apply" -d 'Carry out a plan saved by `crmsync sync --plan FILE`'
 complete -c crmsync -n "__fish_crmsync_needs_command" -f -a "explain" -d 'Show a record\'s fields: base, local and remote values, direction, policy, last writer'
@@ -158,6 +158,8 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -s c -l connection
 complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -l object -d 'Only these objects [default: all]' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -l plan -d 'Save the plan to FILE and stop; `crmsync apply FILE` carries it out' -r -F
 complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -l max-requests -d 'Send at most this many requests to each connection in this run' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -l record -d 'Only this record, read by id: a local id, email, domain or CONNECTION:REMOTE-ID (repeatable)' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -l limit -d 'Create at most N records on each side of each connection; later runs do the rest' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
 complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
 complete -c crmsync -n "__fish_crmsync_using_subcommand sync" -l color -d 'When to use colour' -r -f -a "auto\t''
@@ -294,23 +296,80 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand retry" -l state -d 'SQLi
 complete -c crmsync -n "__fish_crmsync_using_subcommand retry" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand retry" -l parked -d 'Only the parked records (those later syncs no longer try on their own)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand retry" -l json -d 'Print machine-readable JSON on stdout'
 complete -c crmsync -n "__fish_crmsync_using_subcommand retry" -s q -l quiet -d 'Print less (repeat for even less)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand retry" -s v -l verbose -d 'Print more (repeat for more)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand retry" -s h -l help -d 'Print help'
 complete -c crmsync -n "__fish_crmsync_using_subcommand retry" -s V -l version -d 'Print version'
-complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from restore help" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
-complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from restore help" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
-complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from restore help" -l color -d 'When to use colour' -r -f -a "auto\t''
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from list show set archive restore help" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from list show set archive restore help" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from list show set archive restore help" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from restore help" -l json -d 'Print machine-readable JSON on stdout'
-complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from restore help" -s q -l quiet -d 'Print less (repeat for even less)'
-complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from restore help" -s v -l verbose -d 'Print more (repeat for more)'
-complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from restore help" -s h -l help -d 'Print help'
-complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from restore help" -s V -l version -d 'Print version'
-complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from restore help" -f -a "restore" -d 'Restore archived local records; the next sync carries the restore to the CRMs'
-complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from restore help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from list show set archive restore help" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from list show set archive restore help" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from list show set archive restore help" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from list show set archive restore help" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from list show set archive restore help" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from list show set archive restore help" -f -a "list" -d 'List local records, filtered'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from list show set archive restore help" -f -a "show" -d 'Show one local record: its fields, links with their sync state, and latest audit'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from list show set archive restore help" -f -a "set" -d 'Set fields of a local record; the next sync carries the edit to the CRMs'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from list show set archive restore help" -f -a "archive" -d 'Archive a local record; the next sync carries the archive to the CRMs'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from list show set archive restore help" -f -a "restore" -d 'Restore archived local records; the next sync carries the restore to the CRMs'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from list show set archive restore help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from list" -l object -d 'Only this object [default: all]' -r -f -a "company\t''
+contact\t''
+activity\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from list" -l where -d 'Only records the expression admits (the `create_when` rule language)' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from list" -l sync-state -d 'Only records in this sync state towards a connection (`--state` names the state file)' -r -f -a "synced\t''
+pending\t''
+error\t''
+conflict\t''
+local-only\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from list" -s c -l connection -d 'States towards this connection only' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from list" -l changed-since -d 'Only records changed since WHEN: an RFC 3339 time, or a span back from now (`2h`, `3d`)' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from list" -l limit -d 'At most N records' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from list" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from list" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from show" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from show" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from show" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from show" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from set" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from set" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from set" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from set" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from set" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from set" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from archive" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from archive" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from archive" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from archive" -l json -d 'Print machine-readable JSON on stdout'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from archive" -s q -l quiet -d 'Print less (repeat for even less)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from archive" -s v -l verbose -d 'Print more (repeat for more)'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from archive" -s h -l help -d 'Print help'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from archive" -s V -l version -d 'Print version'
 complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from restore" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
 complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from restore" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
 complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from restore" -l color -d 'When to use colour' -r -f -a "auto\t''
@@ -321,6 +380,10 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen
 complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from restore" -s v -l verbose -d 'Print more (repeat for more)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help'
 complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from restore" -s V -l version -d 'Print version'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from help" -f -a "list" -d 'List local records, filtered'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one local record: its fields, links with their sync state, and latest audit'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from help" -f -a "set" -d 'Set fields of a local record; the next sync carries the edit to the CRMs'
+complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from help" -f -a "archive" -d 'Archive a local record; the next sync carries the archive to the CRMs'
 complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Restore archived local records; the next sync carries the restore to the CRMs'
 complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand log" -s n -l limit -d 'Show at most this many entries' -r
@@ -432,7 +495,7 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_see
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry records log apply explain sandbox demo completions man help" -f -a "mappings" -d 'Field mappings: list them, check them against the CRM\'s fields, create missing fields'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry records log apply explain sandbox demo completions man help" -f -a "conflicts" -d 'List, show and resolve conflicts held by the `manual` policy'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry records log apply explain sandbox demo completions man help" -f -a "retry" -d 'Re-queue failed records so the next sync tries them again'
-complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry records log apply explain sandbox demo completions man help" -f -a "records" -d 'Local records at hand'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry records log apply explain sandbox demo completions man help" -f -a "records" -d 'Local records at hand: list, show, edit, archive and restore them'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry records log apply explain sandbox demo completions man help" -f -a "log" -d 'Past runs with counts and durations, or the audit trail of a record\'s field changes'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry records log apply explain sandbox demo completions man help" -f -a "apply" -d 'Carry out a plan saved by `crmsync sync --plan FILE`'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and not __fish_seen_subcommand_from connect disconnect connections import export sync status mappings conflicts retry records log apply explain sandbox demo completions man help" -f -a "explain" -d 'Show a record\'s fields: base, local and remote values, direction, policy, last writer'
@@ -449,5 +512,9 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_su
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from conflicts" -f -a "list" -d 'List open conflicts (the default)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from conflicts" -f -a "show" -d 'Show one conflict with its base, local and remote values'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from conflicts" -f -a "resolve" -d 'Resolve conflicts; the next sync writes the chosen value'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from records" -f -a "list" -d 'List local records, filtered'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from records" -f -a "show" -d 'Show one local record: its fields, links with their sync state, and latest audit'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from records" -f -a "set" -d 'Set fields of a local record; the next sync carries the edit to the CRMs'
+complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from records" -f -a "archive" -d 'Archive a local record; the next sync carries the archive to the CRMs'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from records" -f -a "restore" -d 'Restore archived local records; the next sync carries the restore to the CRMs'
 complete -c crmsync -n "__fish_crmsync_using_subcommand help; and __fish_seen_subcommand_from sandbox" -f -a "serve" -d 'Serve a local HubSpot and a local Pipedrive until stopped; prints their base URLs and the tokens they accept'

@@ -17,6 +17,8 @@ use crate::providers::ProviderKind;
 mod activity_types;
 pub use activity_types::ActivityTypes;
 mod crm_rules;
+pub mod retry;
+pub use retry::RetrySettings;
 mod token_vars;
 
 /// The whole config file.
@@ -34,6 +36,9 @@ pub struct Config {
     /// Settings of every request to a CRM.
     #[serde(default)]
     pub http: HttpSettings,
+    /// How failed records are tried again.
+    #[serde(default)]
+    pub retry: RetrySettings,
     /// Conflict policies per object and canonical field, shared by every connection unless a
     /// connection's field mapping names its own.
     #[serde(default)]

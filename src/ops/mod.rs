@@ -10,7 +10,9 @@ pub mod demo;
 pub mod explain;
 pub mod import;
 pub mod plan_file;
+pub mod records;
 pub mod restore;
+pub mod retry;
 pub mod status;
 pub mod sync;
 

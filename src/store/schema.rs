@@ -26,6 +26,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     V7_CONNECTION_ACCOUNTS,
     V8_STATE_ID,
     V9_MATCH_KEY_FORMS,
+    V10_PARKED_FAILURES,
 ];
 
 /// The schema version this build writes.
@@ -228,6 +229,15 @@ INSERT OR IGNORE INTO meta(key, value) VALUES ('state_id', lower(hex(randomblob(
 /// [`rekey_match_keys`], which runs with this step.
 pub(super) const V9_MATCH_KEY_FORMS: &str = "
 UPDATE meta SET value = value WHERE key = 'seq';
+";
+
+/// Version 10: failures tried again by later runs on their own. `parked_reason` says, in
+/// words, why a failure is not tried again until a person re-queues it (a refusal that trying
+/// again cannot mend); `requeued_attempts` is the attempt count at a person's last re-queue,
+/// from which the automatic tries count afresh.
+const V10_PARKED_FAILURES: &str = "
+ALTER TABLE failures ADD COLUMN parked_reason TEXT;
+ALTER TABLE failures ADD COLUMN requeued_attempts INTEGER NOT NULL DEFAULT 0;
 ";
 
 /// Rewrites the match-key columns whose value is not its own [`match_key`]: contacts'
