@@ -137,6 +137,40 @@ mod tests {
     }
 
     #[test]
+    fn only_a_refusal_trying_again_cannot_mend_is_permanent() {
+        use crate::providers::{RecordError, RecordErrorKind};
+        let refusal = |code: &str, retryable: bool, kind: RecordErrorKind| RecordError {
+            message: "refused".into(),
+            code: Some(code.into()),
+            retryable,
+            kind,
+        };
+        let plain = RecordErrorKind::Refused;
+        for code in ["400", "422", "VALIDATION_ERROR", "too_long", "owner"] {
+            let reason = refusal(code, false, plain.clone()).permanent_reason();
+            assert!(
+                reason.is_some_and(|r| r.contains("validation error")),
+                "{code}"
+            );
+        }
+        let gone = refusal("404", false, plain.clone()).permanent_reason();
+        assert!(gone.is_some_and(|r| r.contains("no longer has")));
+        for (code, retryable) in [("429", true), ("503", true), ("400", true), ("504", false)] {
+            assert_eq!(
+                refusal(code, retryable, plain.clone()).permanent_reason(),
+                None,
+                "{code}"
+            );
+        }
+        let duplicate = RecordErrorKind::Duplicate {
+            existing_id: "7".into(),
+        };
+        assert_eq!(refusal("409", false, duplicate).permanent_reason(), None);
+        let unknown = refusal("unknown-properties:tier", false, plain);
+        assert_eq!(unknown.permanent_reason(), None);
+    }
+
+    #[test]
     fn a_permanent_refusal_is_parked_at_once_with_its_reason() {
         let f = failure(1, 0, Some("a validation error"));
         assert_eq!(
