@@ -44,7 +44,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('mappings', 'mappings', [CompletionResultType]::ParameterValue, 'Field mappings: list them, check them against the CRM''s fields, create missing fields')
             [CompletionResult]::new('conflicts', 'conflicts', [CompletionResultType]::ParameterValue, 'List, show and resolve conflicts held by the `manual` policy')
             [CompletionResult]::new('retry', 'retry', [CompletionResultType]::ParameterValue, 'Re-queue failed records so the next sync tries them again')
-            [CompletionResult]::new('records', 'records', [CompletionResultType]::ParameterValue, 'Local records at hand')
+            [CompletionResult]::new('records', 'records', [CompletionResultType]::ParameterValue, 'Local records at hand: list, show, edit, archive and restore them')
             [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'Past runs with counts and durations, or the audit trail of a record''s field changes')
             [CompletionResult]::new('profiles', 'profiles', [CompletionResultType]::ParameterValue, 'List the profiles (config and state pairs chosen with `--profile`)')
             [CompletionResult]::new('backup', 'backup', [CompletionResultType]::ParameterValue, 'Copy the state file (SQLite''s online backup) to FILE, or into the set beside it')
@@ -217,6 +217,8 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--object', '--object', [CompletionResultType]::ParameterName, 'Only these objects [default: all]')
             [CompletionResult]::new('--plan', '--plan', [CompletionResultType]::ParameterName, 'Save the plan to FILE and stop; `crmsync apply FILE` carries it out')
             [CompletionResult]::new('--max-requests', '--max-requests', [CompletionResultType]::ParameterName, 'Send at most this many requests to each connection in this run')
+            [CompletionResult]::new('--record', '--record', [CompletionResultType]::ParameterName, 'Only this record, read by id: a local id, email, domain or CONNECTION:REMOTE-ID (repeatable)')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Create at most N records on each side of each connection; later runs do the rest')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
@@ -453,6 +455,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--parked', '--parked', [CompletionResultType]::ParameterName, 'Only the parked records (those later syncs no longer try on their own)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -478,8 +481,79 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List local records, filtered')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one local record: its fields, links with their sync state, and latest audit')
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Set fields of a local record; the next sync carries the edit to the CRMs')
+            [CompletionResult]::new('archive', 'archive', [CompletionResultType]::ParameterValue, 'Archive a local record; the next sync carries the archive to the CRMs')
             [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Restore archived local records; the next sync carries the restore to the CRMs')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'crmsync;records;list' {
+            [CompletionResult]::new('--object', '--object', [CompletionResultType]::ParameterName, 'Only this object [default: all]')
+            [CompletionResult]::new('--where', '--where', [CompletionResultType]::ParameterName, 'Only records the expression admits (the `create_when` rule language)')
+            [CompletionResult]::new('--sync-state', '--sync-state', [CompletionResultType]::ParameterName, 'Only records in this sync state towards a connection (`--state` names the state file)')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'States towards this connection only')
+            [CompletionResult]::new('--connection', '--connection', [CompletionResultType]::ParameterName, 'States towards this connection only')
+            [CompletionResult]::new('--changed-since', '--changed-since', [CompletionResultType]::ParameterName, 'Only records changed since WHEN: an RFC 3339 time, or a span back from now (`2h`, `3d`)')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most N records')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crmsync;records;show' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crmsync;records;set' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crmsync;records;archive' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
         'crmsync;records;restore' {
@@ -499,8 +573,24 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             break
         }
         'crmsync;records;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List local records, filtered')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one local record: its fields, links with their sync state, and latest audit')
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Set fields of a local record; the next sync carries the edit to the CRMs')
+            [CompletionResult]::new('archive', 'archive', [CompletionResultType]::ParameterValue, 'Archive a local record; the next sync carries the archive to the CRMs')
             [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Restore archived local records; the next sync carries the restore to the CRMs')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'crmsync;records;help;list' {
+            break
+        }
+        'crmsync;records;help;show' {
+            break
+        }
+        'crmsync;records;help;set' {
+            break
+        }
+        'crmsync;records;help;archive' {
             break
         }
         'crmsync;records;help;restore' {
@@ -728,7 +818,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('mappings', 'mappings', [CompletionResultType]::ParameterValue, 'Field mappings: list them, check them against the CRM''s fields, create missing fields')
             [CompletionResult]::new('conflicts', 'conflicts', [CompletionResultType]::ParameterValue, 'List, show and resolve conflicts held by the `manual` policy')
             [CompletionResult]::new('retry', 'retry', [CompletionResultType]::ParameterValue, 'Re-queue failed records so the next sync tries them again')
-            [CompletionResult]::new('records', 'records', [CompletionResultType]::ParameterValue, 'Local records at hand')
+            [CompletionResult]::new('records', 'records', [CompletionResultType]::ParameterValue, 'Local records at hand: list, show, edit, archive and restore them')
             [CompletionResult]::new('log', 'log', [CompletionResultType]::ParameterValue, 'Past runs with counts and durations, or the audit trail of a record''s field changes')
             [CompletionResult]::new('profiles', 'profiles', [CompletionResultType]::ParameterValue, 'List the profiles (config and state pairs chosen with `--profile`)')
             [CompletionResult]::new('backup', 'backup', [CompletionResultType]::ParameterValue, 'Copy the state file (SQLite''s online backup) to FILE, or into the set beside it')
@@ -805,7 +895,23 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             break
         }
         'crmsync;help;records' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List local records, filtered')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one local record: its fields, links with their sync state, and latest audit')
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Set fields of a local record; the next sync carries the edit to the CRMs')
+            [CompletionResult]::new('archive', 'archive', [CompletionResultType]::ParameterValue, 'Archive a local record; the next sync carries the archive to the CRMs')
             [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Restore archived local records; the next sync carries the restore to the CRMs')
+            break
+        }
+        'crmsync;help;records;list' {
+            break
+        }
+        'crmsync;help;records;show' {
+            break
+        }
+        'crmsync;help;records;set' {
+            break
+        }
+        'crmsync;help;records;archive' {
             break
         }
         'crmsync;help;records;restore' {

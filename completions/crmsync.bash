@@ -196,8 +196,20 @@ _crmsync() {
             crmsync__subcmd__help__subcmd__mappings,setup)
                 cmd="crmsync__subcmd__help__subcmd__mappings__subcmd__setup"
                 ;;
+            crmsync__subcmd__help__subcmd__records,archive)
+                cmd="crmsync__subcmd__help__subcmd__records__subcmd__archive"
+                ;;
+            crmsync__subcmd__help__subcmd__records,list)
+                cmd="crmsync__subcmd__help__subcmd__records__subcmd__list"
+                ;;
             crmsync__subcmd__help__subcmd__records,restore)
                 cmd="crmsync__subcmd__help__subcmd__records__subcmd__restore"
+                ;;
+            crmsync__subcmd__help__subcmd__records,set)
+                cmd="crmsync__subcmd__help__subcmd__records__subcmd__set"
+                ;;
+            crmsync__subcmd__help__subcmd__records,show)
+                cmd="crmsync__subcmd__help__subcmd__records__subcmd__show"
                 ;;
             crmsync__subcmd__help__subcmd__sandbox,serve)
                 cmd="crmsync__subcmd__help__subcmd__sandbox__subcmd__serve"
@@ -226,17 +238,41 @@ _crmsync() {
             crmsync__subcmd__mappings__subcmd__help,setup)
                 cmd="crmsync__subcmd__mappings__subcmd__help__subcmd__setup"
                 ;;
+            crmsync__subcmd__records,archive)
+                cmd="crmsync__subcmd__records__subcmd__archive"
+                ;;
             crmsync__subcmd__records,help)
                 cmd="crmsync__subcmd__records__subcmd__help"
+                ;;
+            crmsync__subcmd__records,list)
+                cmd="crmsync__subcmd__records__subcmd__list"
                 ;;
             crmsync__subcmd__records,restore)
                 cmd="crmsync__subcmd__records__subcmd__restore"
                 ;;
+            crmsync__subcmd__records,set)
+                cmd="crmsync__subcmd__records__subcmd__set"
+                ;;
+            crmsync__subcmd__records,show)
+                cmd="crmsync__subcmd__records__subcmd__show"
+                ;;
+            crmsync__subcmd__records__subcmd__help,archive)
+                cmd="crmsync__subcmd__records__subcmd__help__subcmd__archive"
+                ;;
             crmsync__subcmd__records__subcmd__help,help)
                 cmd="crmsync__subcmd__records__subcmd__help__subcmd__help"
                 ;;
+            crmsync__subcmd__records__subcmd__help,list)
+                cmd="crmsync__subcmd__records__subcmd__help__subcmd__list"
+                ;;
             crmsync__subcmd__records__subcmd__help,restore)
                 cmd="crmsync__subcmd__records__subcmd__help__subcmd__restore"
+                ;;
+            crmsync__subcmd__records__subcmd__help,set)
+                cmd="crmsync__subcmd__records__subcmd__help__subcmd__set"
+                ;;
+            crmsync__subcmd__records__subcmd__help,show)
+                cmd="crmsync__subcmd__records__subcmd__help__subcmd__show"
                 ;;
             crmsync__subcmd__sandbox,help)
                 cmd="crmsync__subcmd__sandbox__subcmd__help"
@@ -1159,7 +1195,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__help__subcmd__records)
-            opts="restore"
+            opts="list show set archive restore"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1172,7 +1208,63 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        crmsync__subcmd__help__subcmd__records__subcmd__archive)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__help__subcmd__records__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         crmsync__subcmd__help__subcmd__records__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__help__subcmd__records__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__help__subcmd__records__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1577,7 +1669,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__records)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version restore help"
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version list show set archive restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1602,9 +1694,49 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        crmsync__subcmd__records__subcmd__help)
-            opts="restore help"
+        crmsync__subcmd__records__subcmd__archive)
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__records__subcmd__help)
+            opts="list show set archive restore help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__records__subcmd__help__subcmd__archive)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1630,6 +1762,20 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        crmsync__subcmd__records__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         crmsync__subcmd__records__subcmd__help__subcmd__restore)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1637,6 +1783,88 @@ _crmsync() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__records__subcmd__help__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__records__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__records__subcmd__list)
+            opts="-c -q -v -h -V --object --where --sync-state --connection --changed-since --limit --config --state --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --object)
+                    COMPREPLY=($(compgen -W "company contact activity" -- "${cur}"))
+                    return 0
+                    ;;
+                --where)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sync-state)
+                    COMPREPLY=($(compgen -W "synced pending error conflict local-only" -- "${cur}"))
+                    return 0
+                    ;;
+                --connection)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --changed-since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1670,8 +1898,60 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        crmsync__subcmd__records__subcmd__set)
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__records__subcmd__show)
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         crmsync__subcmd__retry)
-            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --parked --connection --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1873,7 +2153,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__sync)
-            opts="-c -q -v -h -V --dry-run --connection --object --full --plan --force --max-requests --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --dry-run --connection --object --full --plan --force --max-requests --record --limit --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1896,6 +2176,14 @@ _crmsync() {
                     return 0
                     ;;
                 --max-requests)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

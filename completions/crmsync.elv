@@ -41,7 +41,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand mappings 'Field mappings: list them, check them against the CRM''s fields, create missing fields'
             cand conflicts 'List, show and resolve conflicts held by the `manual` policy'
             cand retry 'Re-queue failed records so the next sync tries them again'
-            cand records 'Local records at hand'
+            cand records 'Local records at hand: list, show, edit, archive and restore them'
             cand log 'Past runs with counts and durations, or the audit trail of a record''s field changes'
             cand profiles 'List the profiles (config and state pairs chosen with `--profile`)'
             cand backup 'Copy the state file (SQLite''s online backup) to FILE, or into the set beside it'
@@ -202,6 +202,8 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --object 'Only these objects [default: all]'
             cand --plan 'Save the plan to FILE and stop; `crmsync apply FILE` carries it out'
             cand --max-requests 'Send at most this many requests to each connection in this run'
+            cand --record 'Only this record, read by id: a local id, email, domain or CONNECTION:REMOTE-ID (repeatable)'
+            cand --limit 'Create at most N records on each side of each connection; later runs do the rest'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
             cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
@@ -418,6 +420,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
             cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
+            cand --parked 'Only the parked records (those later syncs no longer try on their own)'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
             cand --quiet 'Print less (repeat for even less)'
@@ -442,8 +445,75 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
+            cand list 'List local records, filtered'
+            cand show 'Show one local record: its fields, links with their sync state, and latest audit'
+            cand set 'Set fields of a local record; the next sync carries the edit to the CRMs'
+            cand archive 'Archive a local record; the next sync carries the archive to the CRMs'
             cand restore 'Restore archived local records; the next sync carries the restore to the CRMs'
             cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crmsync;records;list'= {
+            cand --object 'Only this object [default: all]'
+            cand --where 'Only records the expression admits (the `create_when` rule language)'
+            cand --sync-state 'Only records in this sync state towards a connection (`--state` names the state file)'
+            cand -c 'States towards this connection only'
+            cand --connection 'States towards this connection only'
+            cand --changed-since 'Only records changed since WHEN: an RFC 3339 time, or a span back from now (`2h`, `3d`)'
+            cand --limit 'At most N records'
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;records;show'= {
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;records;set'= {
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;records;archive'= {
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
         }
         &'crmsync;records;restore'= {
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
@@ -461,8 +531,20 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --version 'Print version'
         }
         &'crmsync;records;help'= {
+            cand list 'List local records, filtered'
+            cand show 'Show one local record: its fields, links with their sync state, and latest audit'
+            cand set 'Set fields of a local record; the next sync carries the edit to the CRMs'
+            cand archive 'Archive a local record; the next sync carries the archive to the CRMs'
             cand restore 'Restore archived local records; the next sync carries the restore to the CRMs'
             cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'crmsync;records;help;list'= {
+        }
+        &'crmsync;records;help;show'= {
+        }
+        &'crmsync;records;help;set'= {
+        }
+        &'crmsync;records;help;archive'= {
         }
         &'crmsync;records;help;restore'= {
         }
@@ -673,7 +755,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand mappings 'Field mappings: list them, check them against the CRM''s fields, create missing fields'
             cand conflicts 'List, show and resolve conflicts held by the `manual` policy'
             cand retry 'Re-queue failed records so the next sync tries them again'
-            cand records 'Local records at hand'
+            cand records 'Local records at hand: list, show, edit, archive and restore them'
             cand log 'Past runs with counts and durations, or the audit trail of a record''s field changes'
             cand profiles 'List the profiles (config and state pairs chosen with `--profile`)'
             cand backup 'Copy the state file (SQLite''s online backup) to FILE, or into the set beside it'
@@ -731,7 +813,19 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;help;retry'= {
         }
         &'crmsync;help;records'= {
+            cand list 'List local records, filtered'
+            cand show 'Show one local record: its fields, links with their sync state, and latest audit'
+            cand set 'Set fields of a local record; the next sync carries the edit to the CRMs'
+            cand archive 'Archive a local record; the next sync carries the archive to the CRMs'
             cand restore 'Restore archived local records; the next sync carries the restore to the CRMs'
+        }
+        &'crmsync;help;records;list'= {
+        }
+        &'crmsync;help;records;show'= {
+        }
+        &'crmsync;help;records;set'= {
+        }
+        &'crmsync;help;records;archive'= {
         }
         &'crmsync;help;records;restore'= {
         }

@@ -17,6 +17,8 @@ use crate::providers::ProviderKind;
 mod activity_types;
 pub use activity_types::ActivityTypes;
 mod crm_rules;
+pub mod retry;
+pub use retry::RetrySettings;
 mod token_vars;
 mod upkeep;
 pub use upkeep::{BackupSettings, LogSettings};
@@ -42,6 +44,9 @@ pub struct Config {
     /// How long the run log and the audit trail are kept.
     #[serde(default)]
     pub log: LogSettings,
+    /// How failed records are tried again.
+    #[serde(default)]
+    pub retry: RetrySettings,
     /// Conflict policies per object and canonical field, shared by every connection unless a
     /// connection's field mapping names its own.
     #[serde(default)]

@@ -130,6 +130,7 @@ fn add_failure(env: &TestEnv, id: &RecordId) {
                 message: "Property values were not valid: phone".into(),
                 code: Some("VALIDATION_ERROR".into()),
                 at: 1_768_478_400_000,
+                permanent: None,
             },
         )
         .unwrap();

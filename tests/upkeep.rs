@@ -84,6 +84,7 @@ fn fail_records(env: &TestEnv, connection: &str, n: usize) {
                     message: "invalid email".into(),
                     code: Some("INVALID_EMAIL".into()),
                     at: NOW,
+                    permanent: None,
                 },
             )
             .unwrap();

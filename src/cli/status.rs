@@ -173,7 +173,7 @@ fn overview(ctx: &Context, store: &Store, only: Option<&str>) -> anyhow::Result<
 }
 
 fn failed(ctx: &Context, store: &Store, only: Option<&str>) -> anyhow::Result<Exit> {
-    let failures = store.list_failures(only)?;
+    let failures = ops::retry::failed(store, &ctx.config, only, ctx.clock.now())?;
     if ctx.out.json {
         ctx.out.json(&failures)?;
         return Ok(Exit::Ok);
@@ -191,10 +191,12 @@ fn failed(ctx: &Context, store: &Store, only: Option<&str>) -> anyhow::Result<Ex
             "op",
             "attempts",
             "last try",
+            "next try",
             "error",
         ],
     );
-    for f in &failures {
+    for r in &failures {
+        let f = &r.failure;
         t.add_row(vec![
             f.connection.clone(),
             f.kind.to_string(),
@@ -202,6 +204,14 @@ fn failed(ctx: &Context, store: &Store, only: Option<&str>) -> anyhow::Result<Ex
             f.op.as_str().to_string(),
             f.attempts.to_string(),
             when(f.last_at),
+            match (&r.parked_because, r.next_try) {
+                (Some(reason), _) => format!("parked: {reason}"),
+                (None, Some(at)) if r.retry == "due" || at <= ctx.clock.now() => {
+                    "next sync".to_string()
+                }
+                (None, Some(at)) => when(at),
+                (None, None) => "—".to_string(),
+            },
             match &f.code {
                 Some(code) => format!("{} ({code})", f.message),
                 None => f.message.clone(),
@@ -209,8 +219,9 @@ fn failed(ctx: &Context, store: &Store, only: Option<&str>) -> anyhow::Result<Ex
         ]);
     }
     ctx.out.data(t)?;
-    ctx.out
-        .note("fix the data or the mapping, then `crmsync retry` and `crmsync sync`");
+    ctx.out.note(
+        "later syncs try waiting records again on their own; for a parked one, fix the data or the mapping, then `crmsync retry RECORD` (or `crmsync retry --parked`) and `crmsync sync`",
+    );
     Ok(Exit::Ok)
 }
 

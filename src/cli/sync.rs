@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use crate::engine::plan::{Op, Outcome, Plan, PlanCounts};
-use crate::engine::sync::{SyncOptions, SyncReport};
+use crate::engine::sync::{Only, SyncOptions, SyncReport};
 use crate::model::{ObjectKind, RecordId};
 use crate::ops::{self, plan_file::PlanFile};
 use crate::output::table::{or_dash, table};
@@ -17,7 +17,16 @@ use super::{Context, Exit};
   crmsync sync
   crmsync sync --dry-run
   crmsync sync --connection acme --object contact
-  crmsync sync --plan plan.json && crmsync apply plan.json")]
+  crmsync sync --record ann@example.com --record hubspot:5123
+  crmsync sync --limit 5
+  crmsync sync --plan plan.json && crmsync apply plan.json
+
+`--record` reads the named records from each CRM by id (not through the change feed) and
+pushes them, and moves no cursor: the next plain sync still reads everything else. A CRM id
+linked to no local record is read as a contact, or as the objects `--object` names.
+`--limit N` creates at most N records on each side of each connection, for trying a
+configuration on a few records; it moves no cursor, so the next sync without it does the
+rest.")]
 pub struct Args {
     /// Print the plan and stop; nothing is written
     #[arg(long)]
@@ -40,15 +49,28 @@ pub struct Args {
     /// Send at most this many requests to each connection in this run
     #[arg(long, value_name = "N")]
     pub max_requests: Option<u64>,
+    /// Only this record, read by id: a local id, email, domain or CONNECTION:REMOTE-ID (repeatable)
+    #[arg(long = "record", value_name = "RECORD")]
+    pub records: Vec<String>,
+    /// Create at most N records on each side of each connection; later runs do the rest
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    let only = if args.records.is_empty() {
+        None
+    } else {
+        Some(named_records(ctx, &args.records)?)
+    };
     let opts = SyncOptions {
         objects: args.objects.clone(),
         full: args.full,
         dry_run: args.dry_run || args.plan.is_some(),
         force: args.force,
-        only: None,
+        by_id: only.is_some(),
+        only,
+        create_limit: args.limit,
     };
     let report = execute(ctx, &args.connections, &opts, args.max_requests).await?;
     if let Some(path) = &args.plan
@@ -68,7 +90,52 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             path.display()
         ));
     }
+    if let Some(n) = args.limit
+        && !report.dry_run
+    {
+        ctx.out.note(format!(
+            "created at most {n} record(s) on each side of each connection; run `crmsync sync` again for the rest"
+        ));
+    }
     render(ctx, &report)
+}
+
+/// The records `sync --record` names: local records as `crmsync status RECORD` finds them,
+/// and `CONNECTION:REMOTE-ID`s of CRM records no local record is linked to yet.
+fn named_records(ctx: &Context, specs: &[String]) -> anyhow::Result<Only> {
+    let store = super::record::open_for_reading(ctx)?;
+    let mut only = Only::default();
+    for spec in specs {
+        let found = match &store {
+            Some(store) => super::record::find(store, spec).map(Some),
+            None => Ok(None),
+        };
+        let unlinked = spec
+            .split_once(':')
+            .filter(|(c, id)| ctx.config.connections.contains_key(*c) && !id.trim().is_empty());
+        match (found, unlinked) {
+            (Ok(Some(r)), _) => {
+                only.local.insert(r.id);
+            }
+            (Ok(None) | Err(_), Some((connection, id))) => {
+                only.remote
+                    .entry(connection.to_string())
+                    .or_default()
+                    .insert(id.trim().to_string());
+            }
+            (Err(e), None) => return Err(e),
+            (Ok(None), None) => {
+                return Err(crate::error::usage_hinted(
+                    format!(
+                        "no record `{spec}`: there is no state file at `{}` yet",
+                        ctx.state_path.display()
+                    ),
+                    "name a CRM record as CONNECTION:REMOTE-ID, or run `crmsync sync` first",
+                ));
+            }
+        }
+    }
+    Ok(only)
 }
 
 /// Runs a sync (see [`ops::sync::Session`]) with its progress drawn.

@@ -18,6 +18,8 @@
 //!   the start of every run, stops a connection that reaches another account (or one another
 //!   connection syncs) before it recovers, reads or writes anything.
 //! * [`sync`] is one run: recover, pull from every connection, push to every connection.
+//! * [`retry`] decides when a failed record is tried again by a later run, and when it is
+//!   parked for a person.
 //!
 //! Invariants: the planner never reads a clock or the store; a missing remote record is never
 //! taken for a deleted one (only an explicit archive archives); after a plan is applied, base =
@@ -28,6 +30,7 @@ pub mod execute;
 pub mod field_times;
 pub mod gates;
 pub mod plan;
+pub mod retry;
 #[cfg(test)]
 mod sim_tests;
 pub mod sync;

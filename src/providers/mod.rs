@@ -247,6 +247,31 @@ impl RecordError {
         }
     }
 
+    /// Why writing this record again as it is cannot succeed, in words, when the refusal is
+    /// of that kind: the CRM refused the data itself (a validation error, a value too long,
+    /// an owner it does not have) or no longer has the record. Such a failure is parked for a
+    /// person at once instead of being tried again by later runs. `None` for a refusal that
+    /// may pass on a later try (a timeout, a lock, a rate limit, a server error, anything
+    /// unclassified), for a duplicate and for unknown properties, which the engine settles in
+    /// the run itself. The codes are those the providers' refusal modules give.
+    pub fn permanent_reason(&self) -> Option<String> {
+        if self.retryable || self.duplicate_of().is_some() || !self.unknown_properties().is_empty()
+        {
+            return None;
+        }
+        match self.code.as_deref()? {
+            "400" | "422" | "VALIDATION_ERROR" | "INVALID_OPTION" | "too_long" | "owner" => Some(
+                "a validation error: the CRM does not take this record's values as they are, so trying again cannot help; mend the value, then `crmsync retry RECORD`"
+                    .into(),
+            ),
+            "404" | "410" | "OBJECT_NOT_FOUND" => Some(
+                "the CRM no longer has this record, so trying again cannot help; restore it there or archive the local record, then `crmsync retry RECORD`"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+
     /// The code a failure keeps in the store: [`RecordError::code`], or for a duplicate
     /// `duplicate:<remote id>` ([`DUPLICATE_CODE_PREFIX`]).
     pub fn failure_code(&self) -> Option<String> {

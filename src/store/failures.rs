@@ -5,7 +5,7 @@ use std::path::Path;
 use rusqlite::{Transaction, params};
 
 use super::open::Store;
-use super::sql::{begin, commit, parse_kind, read_seq, sql_error, write_seq};
+use super::sql::{begin, commit, parse_kind, sql_error};
 use super::types::{Failure, StoreError, WriteFailure, WriteOp};
 use crate::model::{Millis, ObjectKind, RecordId};
 
@@ -39,13 +39,13 @@ pub(super) fn upsert_failure_in(
 ) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO failures(connection, kind, local_id, remote_id, op, message, code,
-                              attempts, first_at, last_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8)
+                              attempts, first_at, last_at, parked_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8, ?9)
          ON CONFLICT(connection, kind, local_id) DO UPDATE SET
              remote_id = coalesce(excluded.remote_id, failures.remote_id), op = excluded.op,
              message = excluded.message, code = excluded.code,
              attempts = failures.attempts + 1, last_at = excluded.last_at,
-             requeued_at = NULL",
+             requeued_at = NULL, parked_reason = excluded.parked_reason",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -57,6 +57,7 @@ pub(super) fn upsert_failure_in(
             row.failure.message,
             row.failure.code,
             row.failure.at,
+            row.failure.permanent,
         ])
     })
     .map(drop)
@@ -123,7 +124,7 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT connection, kind, local_id, remote_id, op, message, code, attempts,
-                        first_at, last_at
+                        first_at, last_at, parked_reason, requeued_attempts
                  FROM failures
                  WHERE (?1 IS NULL OR connection = ?1) AND (?2 IS NULL OR local_id = ?2)
                    AND requeued_at IS NULL
@@ -141,6 +142,8 @@ impl Store {
             i64,
             Millis,
             Millis,
+            Option<String>,
+            i64,
         );
         let rows = stmt
             .query_map(params![connection, local_id], |r| {
@@ -155,6 +158,8 @@ impl Store {
                     r.get(7)?,
                     r.get(8)?,
                     r.get(9)?,
+                    r.get(10)?,
+                    r.get(11)?,
                 ))
             })
             .map_err(|e| self.sql("read failures", e))?;
@@ -175,6 +180,8 @@ impl Store {
                 attempts: r.7,
                 first_at: r.8,
                 last_at: r.9,
+                parked_reason: r.10,
+                requeued_attempts: r.11,
             });
         }
         Ok(out)
@@ -183,7 +190,7 @@ impl Store {
     /// Makes the next sync try the failed records (of `connection` if given) again: each
     /// gets a new local change number, and its failure row is marked re-queued (no longer
     /// listed as failed; a further failure counts on from its attempts and first time, a
-    /// success removes it). Returns how many
+    /// success removes it), and its automatic tries start afresh. Returns how many
     /// records were re-queued. The new change number is seen by every connection; for those
     /// that are already in step, the planner finds nothing to do.
     pub fn requeue_failures(&mut self, connection: Option<&str>) -> Result<usize, StoreError> {
@@ -204,21 +211,9 @@ impl Store {
             rows.collect::<rusqlite::Result<_>>()
                 .map_err(|e| sql_error(&path, "read failures", e))?
         };
-        let mut seq = read_seq(&tx, &path)?;
-        let mut requeued = 0;
-        for id in &ids {
-            let n = tx
-                .prepare_cached("UPDATE records SET seq = ?2 WHERE id = ?1")
-                .and_then(|mut s| s.execute(params![id, seq + 1]))
-                .map_err(|e| sql_error(&path, "re-queue a record", e))?;
-            if n > 0 {
-                seq += 1;
-                requeued += 1;
-            }
-        }
-        write_seq(&tx, &path, seq)?;
+        let requeued = super::retries::bump_seqs(&tx, &path, ids.iter().map(String::as_str))?;
         tx.prepare_cached(
-            "UPDATE failures SET requeued_at = ?2
+            "UPDATE failures SET requeued_at = ?2, requeued_attempts = attempts
              WHERE (?1 IS NULL OR connection = ?1) AND requeued_at IS NULL",
         )
         .and_then(|mut s| s.execute(params![connection, now]))

@@ -79,6 +79,7 @@ mod lock;
 mod open;
 mod queries;
 mod records;
+mod retries;
 mod schema;
 mod sql;
 mod tracking;

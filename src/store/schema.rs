@@ -27,6 +27,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     V8_STATE_ID,
     V9_MATCH_KEY_FORMS,
     V10_LOG_TIME_INDEXES,
+    V11_PARKED_FAILURES,
 ];
 
 /// The schema version this build writes.
@@ -236,6 +237,15 @@ UPDATE meta SET value = value WHERE key = 'seq';
 const V10_LOG_TIME_INDEXES: &str = "
 CREATE INDEX runs_started ON runs(started_at);
 CREATE INDEX audit_at ON audit(at);
+";
+
+/// Version 11: failures tried again by later runs on their own. `parked_reason` says, in
+/// words, why a failure is not tried again until a person re-queues it (a refusal that trying
+/// again cannot mend); `requeued_attempts` is the attempt count at a person's last re-queue,
+/// from which the automatic tries count afresh.
+const V11_PARKED_FAILURES: &str = "
+ALTER TABLE failures ADD COLUMN parked_reason TEXT;
+ALTER TABLE failures ADD COLUMN requeued_attempts INTEGER NOT NULL DEFAULT 0;
 ";
 
 /// Rewrites the match-key columns whose value is not its own [`match_key`]: contacts'

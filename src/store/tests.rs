@@ -726,6 +726,7 @@ fn a_committed_write_updates_link_failure_record_and_audit_together() {
             message: "timeout".into(),
             code: None,
             at: T0,
+            permanent: None,
         },
     )
     .unwrap();
@@ -838,6 +839,7 @@ fn failed_writes_are_counted_and_requeued() {
         message: "property `email` is invalid".into(),
         code: Some("VALIDATION_ERROR".into()),
         at,
+        permanent: None,
     };
     for at in [T0, T0 + 1] {
         let ids = s
@@ -1145,6 +1147,7 @@ fn status_counts_each_record_once() {
         message: "rejected".into(),
         code: None,
         at: T0,
+        permanent: None,
     };
     for n in [4, 9] {
         s.record_failure(

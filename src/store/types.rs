@@ -273,6 +273,9 @@ pub struct WriteFailure {
     /// A machine-readable code (the CRM's error code or HTTP status), if any.
     pub code: Option<String>,
     pub at: Millis,
+    /// Why trying again as it is cannot succeed, in words, when the refusal is of that kind:
+    /// the failure is parked for a person instead of being tried again by later runs.
+    pub permanent: Option<String>,
 }
 
 /// The last failure of a record's writes to one connection.
@@ -288,6 +291,14 @@ pub struct Failure {
     pub attempts: i64,
     pub first_at: Millis,
     pub last_at: Millis,
+    /// Why it waits for a person instead of being tried again by later runs (a refusal that
+    /// trying again cannot mend), if so.
+    #[serde(default)]
+    pub parked_reason: Option<String>,
+    /// `attempts` when a person last re-queued it: later runs try it again on their own
+    /// counting from there.
+    #[serde(default)]
+    pub requeued_attempts: i64,
 }
 
 /// A conflict as detected by the planner; see [`Store::upsert_conflict`].

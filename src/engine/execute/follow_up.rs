@@ -248,6 +248,7 @@ impl Executor<'_> {
                 message,
                 code: r.error.failure_code(),
                 at: self.clock.now(),
+                permanent: r.error.permanent_reason(),
             },
         )?;
         Ok(())

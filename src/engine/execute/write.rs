@@ -230,6 +230,7 @@ impl Executor<'_> {
                                     message,
                                     code: None,
                                     at,
+                                    permanent: None,
                                 },
                             )?;
                         }
@@ -300,6 +301,7 @@ impl Executor<'_> {
                             message: e.message.clone(),
                             code: e.failure_code(),
                             at,
+                            permanent: e.permanent_reason(),
                         },
                     )?;
                 }

@@ -10,7 +10,7 @@ pub(super) type DropdownOptions = BTreeMap<String, Vec<crate::providers::FieldOp
 
 /// The `meta` key of the dropdown options of `connection`'s mapped `object` properties: JSON,
 /// property → its options, as the CRM's catalogue last listed them.
-pub(super) fn options_key(connection: &str, object: ObjectKind) -> String {
+pub(crate) fn options_key(connection: &str, object: ObjectKind) -> String {
     format!("options:{connection}:{object}")
 }
 

@@ -33,6 +33,7 @@ mod activities;
 mod conflicts;
 mod fields;
 mod follow_ups;
+mod limited;
 pub(crate) mod meta;
 mod options;
 mod pull;
@@ -73,6 +74,11 @@ pub async fn run(
     };
     if !opts.dry_run {
         report.run = Some(store.begin_run("sync", &names, clock.now())?);
+    }
+    // Failed records whose wait is over are tried again by this run's push; a run limited to
+    // some records leaves the others' failures as they are.
+    if !opts.dry_run && opts.only.is_none() {
+        crate::engine::retry::requeue_due(store, &config.retry, &names, clock.now())?;
     }
     let run_id = report.run.unwrap_or(0);
     report.state_id = store.state_id()?;

@@ -15,8 +15,25 @@ pub struct SyncOptions {
     pub dry_run: bool,
     /// Go past the safety gates.
     pub force: bool,
-    /// Only these records (`import --to`, `apply`); `None` means every record.
+    /// Only these records (`import --to`, `apply`, `sync --record`); `None` means every
+    /// record.
     pub only: Option<Only>,
+    /// Read the records of `only` from each CRM by id instead of through its change feed,
+    /// and push them whether or not they changed since the connection's last push
+    /// (`sync --record`).
+    pub by_id: bool,
+    /// Create at most this many records on each side of each connection (`sync --limit`):
+    /// local records in its pull, CRM records in its push. The rest follow on later runs.
+    pub create_limit: Option<usize>,
+}
+
+impl SyncOptions {
+    /// Whether the run stores its cursors: not a dry run, nor one limited to some records
+    /// or to a number of creates, which leaves other records of the feed and of the local
+    /// changes for later runs (a cursor moved past them would skip them for good).
+    pub(super) fn moves_cursors(&self) -> bool {
+        !self.dry_run && self.only.is_none() && self.create_limit.is_none()
+    }
 }
 
 /// A subset of records a run is limited to.
@@ -42,5 +59,10 @@ impl Only {
 
     pub(super) fn has_remote(&self, connection: &str, id: &str) -> bool {
         self.remote.get(connection).is_some_and(|s| s.contains(id))
+    }
+
+    /// The records named by CRM id for `connection`.
+    pub(super) fn remote_ids(&self, connection: &str) -> impl Iterator<Item = &String> {
+        self.remote.get(connection).into_iter().flatten()
     }
 }

@@ -158,7 +158,8 @@ impl<'a> Session<'a> {
         } else {
             self.store.remote_cursor(&self.p.name, object)?
         };
-        let full_read = since.is_none();
+        // Records read by id are no read of everything: none missing means anything.
+        let full_read = since.is_none() && !self.opts.by_id;
         self.reporter.step(&self.p.name, object, "reading", None);
         let linked = self.store.count_live_links(&self.p.name, object)? as usize;
         let has_links = self.store.count_links(&self.p.name, object)? > 0;
@@ -178,7 +179,7 @@ impl<'a> Session<'a> {
                 page: page.take(),
                 has_links,
             };
-            let got = self.p.provider.changes(&query, &props).await?;
+            let got = self.read_page(&query, &props).await?;
             // A mapped property the answer leaves out no longer exists in the CRM: its field is
             // read as unchanged ([`FieldMap::from_remote`]), and the catalogue is asked again now
             // so that the field is left out of the run, with its warning.
@@ -367,7 +368,7 @@ impl<'a> Session<'a> {
         let Some(cp) = checkpoint else {
             return Ok(false);
         };
-        if self.opts.dry_run || self.opts.only.is_some() {
+        if !self.opts.moves_cursors() {
             return Ok(false);
         }
         self.store
@@ -409,7 +410,8 @@ impl<'a> Session<'a> {
             items,
         };
         let planned = plan::plan(&input);
-        let plan = self.refine(input, planned).await?;
+        let mut plan = self.refine(input, planned).await?;
+        self.limit_creates(&mut plan);
         Ok(PlannedPage {
             plan,
             linked_ids,

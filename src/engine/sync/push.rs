@@ -106,6 +106,13 @@ impl<'a> Session<'a> {
             );
         }
         undecided.extend(with_contacts.iter().cloned());
+        // Records named by `sync --record` are pushed whether or not they changed since the
+        // last push.
+        if self.opts.by_id
+            && let Some(only) = &self.opts.only
+        {
+            undecided.extend(only.local.iter().cloned());
+        }
         let mut changes_done = false;
         loop {
             let mut records: Vec<Record> = if !changes_done {
@@ -178,7 +185,8 @@ impl<'a> Session<'a> {
                     items,
                 };
                 let planned = plan::plan(&input);
-                let planned = self.refine(input, planned).await?;
+                let mut planned = self.refine(input, planned).await?;
+                self.limit_creates(&mut planned);
                 if !again_for_properties {
                     add_plan_counts(&mut rep.planned, &planned.counts());
                 }
@@ -210,7 +218,7 @@ impl<'a> Session<'a> {
                 records = self.store.get_records(&ids)?.into_values().collect();
             }
         }
-        if !self.opts.dry_run && self.opts.only.is_none() && top > cursor {
+        if self.opts.moves_cursors() && top > cursor {
             self.store.set_local_cursor(&self.p.name, object, top)?;
         }
         let plan = (!plans.is_empty()).then(|| merge_plans(&self.p.name, object, plans));

@@ -55,6 +55,8 @@ pub(super) struct Session<'a> {
     pub(super) stale_catalogue: HashSet<ObjectKind>,
     /// The CRM's clock, off by more than the overlap in this run (see [`Session::warn_skew`]).
     pub(super) clock_skew: Option<ClockSkew>,
+    /// How many more records this phase may create (`sync --limit`; `None`: no limit).
+    pub(super) creates_left: Option<usize>,
 }
 
 /// Per object: the live links before the run, and the archives its pull planned (carried
@@ -90,6 +92,7 @@ impl<'a> Session<'a> {
             archives: ArchiveTally::new(),
             stale_catalogue: HashSet::new(),
             clock_skew: None,
+            creates_left: opts.create_limit,
         }
     }
 

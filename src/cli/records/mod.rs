@@ -1,4 +1,7 @@
-//! `crmsync records …`: local records at hand. So far `records restore RECORD...`.
+//! `crmsync records …`: the local store at hand: `list`, `show`, `set`, `archive`, `restore`.
+
+mod edit;
+mod list;
 
 use serde::Serialize;
 
@@ -7,9 +10,13 @@ use crate::ops::{self, restore::Restored};
 use super::record::{self, when};
 use super::{Context, Exit};
 
-/// Local records at hand
+/// Local records at hand: list, show, edit, archive and restore them
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  crmsync records restore ann@example.com && crmsync sync")]
+#[command(after_help = "Examples:
+  crmsync records list --object contact --where \"warmness >= 4\"
+  crmsync records show ann@example.com
+  crmsync records set ann@example.com job_title=CTO && crmsync sync
+  crmsync records restore ann@example.com && crmsync sync")]
 pub struct Args {
     #[command(subcommand)]
     pub action: Action,
@@ -17,6 +24,10 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Action {
+    List(list::ListArgs),
+    Show(list::ShowArgs),
+    Set(edit::SetArgs),
+    Archive(edit::ArchiveArgs),
     /// Restore archived local records; the next sync carries the restore to the CRMs
     Restore(RestoreArgs),
 }
@@ -45,6 +56,10 @@ pub struct RestoredRecords {
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     match args.action {
+        Action::List(args) => list::list(ctx, args),
+        Action::Show(args) => list::show(ctx, args),
+        Action::Set(args) => edit::set(ctx, args),
+        Action::Archive(args) => edit::archive(ctx, args),
         Action::Restore(args) => restore(ctx, args),
     }
 }

@@ -1,0 +1,76 @@
+//! Runs limited on demand: `sync --record` reads its records from each CRM by id instead of
+//! through the change feed, and `sync --limit N` creates at most N records on each side of
+//! each connection. Neither moves a cursor ([`super::SyncOptions::moves_cursors`]): the
+//! records they leave out are still to be read and pushed by later runs.
+
+use crate::engine::StepError;
+use crate::engine::plan::{Op, Plan};
+use crate::model::{ObjectKind, RecordId};
+use crate::providers::{ChangePage, ChangeQuery};
+
+use super::session::Session;
+
+impl<'a> Session<'a> {
+    /// The next page of `query.object`'s changes; for `sync --record`, the one page of the
+    /// named records as the CRM has them now: those linked to the named local records, and
+    /// the CRM ids named that are linked to none (read as contacts, or as the objects
+    /// `--object` names). A record archived in the CRM is not in the answer, so it is not
+    /// seen as archived until the change feed brings it.
+    pub(super) async fn read_page(
+        &mut self,
+        query: &ChangeQuery,
+        props: &[String],
+    ) -> Result<ChangePage, StepError> {
+        let Some(only) = self.opts.only.as_ref().filter(|_| self.opts.by_id) else {
+            return Ok(self.p.provider.changes(query, props).await?);
+        };
+        let object = query.object;
+        let local: Vec<RecordId> = only.local.iter().cloned().collect();
+        let links = self
+            .store
+            .links_by_local_ids(&self.p.name, object, &local)?;
+        let mut ids: Vec<String> = links
+            .values()
+            .filter(|l| !l.retired)
+            .map(|l| l.remote_id.clone())
+            .collect();
+        let named_object = if self.opts.objects.is_empty() {
+            object == ObjectKind::Contact
+        } else {
+            self.opts.objects.contains(&object)
+        };
+        if named_object {
+            ids.extend(only.remote_ids(&self.p.name).cloned());
+        }
+        ids.sort();
+        ids.dedup();
+        let records = if ids.is_empty() {
+            Vec::new()
+        } else {
+            self.p.provider.read_by_ids(object, &ids, props).await?
+        };
+        Ok(ChangePage {
+            records,
+            next: None,
+            checkpoint: None,
+        })
+    }
+
+    /// Leaves out of `plan` the creates beyond what this phase may still make
+    /// (`sync --limit`), in plan order.
+    pub(super) fn limit_creates(&mut self, plan: &mut Plan) {
+        let Some(left) = self.creates_left.as_mut() else {
+            return;
+        };
+        plan.ops.retain(|op| {
+            if !matches!(op, Op::LocalCreate { .. } | Op::RemoteCreate { .. }) {
+                return true;
+            }
+            if *left == 0 {
+                return false;
+            }
+            *left -= 1;
+            true
+        });
+    }
+}
