@@ -10,7 +10,8 @@
 //!
 //! # Where things are
 //! - [`activities`]: activities' JSON, types, and creates matched by content.
-//! - [`feed`]: the change feed (v2 lists by `update_time`, v1 `recents` for deletions).
+//! - [`feed`]: the change feed (v2 lists by `update_time`, v1 `recents` for deletions and
+//!   merges).
 //! - [`writes`]: creates, updates and deletes one record a call, and reads by id.
 //! - [`catalogue`]: the field catalogue, custom fields and the built-in mappings.
 //! - [`owners`]: users as the owner's options (email ⇄ `owner_id`).
@@ -234,6 +235,11 @@ impl Provider for Pipedrive {
         properties: &[String],
     ) -> Result<ChangePage, ProviderError> {
         self.read_changes(query, properties).await
+    }
+
+    /// The persons the change log named merged into `record` (see [`feed`]).
+    fn merged_from(&self, record: &RemoteRecord) -> Vec<String> {
+        feed::merged_from(record)
     }
 
     fn clock_skew(&self) -> Option<Millis> {
