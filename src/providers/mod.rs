@@ -180,6 +180,14 @@ pub struct RemoteWrite {
     /// duplicate). Creates always write it.
     #[serde(default)]
     pub set_external_id: bool,
+    /// For a create: the CRM ids of records that local records archived here with
+    /// `on_delete = "ignore"` left live (their links retired), which share this record's
+    /// match key (email, domain). A CRM that refuses a duplicate (HubSpot) says so when the
+    /// create is sent; a provider for one that does not (Pipedrive) reads these first and
+    /// answers [`RecordErrorKind::Duplicate`] for one still live with the same value, so the
+    /// new local record takes it over instead of making a second one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub takes_over: Vec<String>,
 }
 
 /// Why the CRM refused one record of a call that otherwise went through.
