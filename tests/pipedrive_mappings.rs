@@ -89,9 +89,9 @@ remote = "add_time"
     assert_eq!(note("email"), "ok", "{rows:#?}");
 }
 
-#[test]
-fn a_mapped_field_pipedrive_does_not_have_is_skipped_with_one_warning_and_the_rest_syncs() {
-    let w = Synced::<PipedriveCrm>::start();
+/// Maps `custom.shoe_size` to the Pipedrive field named `Shoe size` and saves contact 1 with
+/// shoe size 42.
+fn with_shoe_size(w: &Synced<PipedriveCrm>) -> crmsync::model::Record {
     w.config(
         "",
         &format!(
@@ -101,6 +101,13 @@ fn a_mapped_field_pipedrive_does_not_have_is_skipped_with_one_warning_and_the_re
     let mut c = contact(1);
     c.fields.insert("custom.shoe_size".into(), "42".into());
     w.save_local(std::slice::from_ref(&c));
+    c
+}
+
+#[test]
+fn a_mapped_field_pipedrive_does_not_have_is_skipped_with_one_warning_and_the_rest_syncs() {
+    let w = Synced::<PipedriveCrm>::start();
+    let c = with_shoe_size(&w);
     let run = w.sync();
     run.ok();
     let warning = "has no field `Shoe size`";
@@ -109,6 +116,46 @@ fn a_mapped_field_pipedrive_does_not_have_is_skipped_with_one_warning_and_the_re
     let rid = w.remote_id(Contact, &c.id);
     assert_eq!(w.crm.record(Contact, &rid).get("email"), c.get("email"));
     assert_eq!(w.local_record(&c.id).get("custom.shoe_size"), Some("42"));
+    // Every run says it again, once, and writes nothing.
+    let again = w.sync();
+    again.ok();
+    assert_eq!(again.stderr.matches(warning).count(), 1, "{}", again.stderr);
+    w.assert_sync_writes_nothing();
+}
+
+#[test]
+fn a_mapped_field_deleted_in_pipedrive_is_skipped_with_one_warning_a_run_and_the_rest_syncs() {
+    let w = Synced::<PipedriveCrm>::start();
+    let key = w
+        .crm
+        .sandbox
+        .add_field(
+            "persons",
+            &json!({"name": "Shoe size", "field_type": "varchar"}),
+        )
+        .unwrap();
+    let c = with_shoe_size(&w);
+    w.sync().ok();
+    let rid = w.remote_id(Contact, &c.id);
+    assert_eq!(w.crm.record(Contact, &rid).get("Shoe size"), Some("42"));
+    // An admin deletes the field in Pipedrive while it is mapped; then each side edits
+    // another field.
+    w.crm.sandbox.delete_field("persons", &key).unwrap();
+    w.crm.tick();
+    w.crm.edit(Contact, &rid, &[("phone", "+15550001111")]);
+    w.edit_local(&c.id, &[("job_title", "Cobbler")]);
+    let run = w.sync();
+    run.ok();
+    let warning = "has no field `Shoe size`";
+    assert_eq!(run.stderr.matches(warning).count(), 1, "{}", run.stderr);
+    // The rest synced both ways, and the local value is kept, not cleared.
+    let local = w.local_record(&c.id);
+    assert_eq!(local.get("phone"), Some("+15550001111"));
+    assert_eq!(local.get("custom.shoe_size"), Some("42"));
+    assert_eq!(
+        w.crm.record(Contact, &rid).get("job_title"),
+        Some("Cobbler")
+    );
     // Every run says it again, once, and writes nothing.
     let again = w.sync();
     again.ok();
