@@ -541,6 +541,23 @@ pub trait Provider: Send + Sync {
         Vec::new()
     }
 
+    /// What the provider keeps of `object`'s field catalogue for its own calls, as text for
+    /// the state file, once it has read the catalogue (Pipedrive: each custom field's name and
+    /// hashed key); `None` when it keeps nothing (HubSpot names properties as they are). The
+    /// engine keeps it with the catalogue's date and hands it back while the catalogue is
+    /// fresh ([`Provider::restore_catalogue`]), so that such a run makes no catalogue call.
+    fn kept_catalogue(&self, object: ObjectKind) -> Option<String> {
+        let _ = object;
+        None
+    }
+
+    /// Takes back, unless it has read one this run, a catalogue [`Provider::kept_catalogue`]
+    /// gave in an earlier run; the provider reads the catalogue again when a record shows a
+    /// field the kept one does not name, and before its first write.
+    fn restore_catalogue(&self, object: ObjectKind, kept: &str) {
+        let _ = (object, kept);
+    }
+
     /// Fills in what [`Provider::changes`] left out of some records of a page: `properties`
     /// that the CRM serves through another call (HubSpot's contact → company association).
     /// The engine calls it only for the records it plans, after leaving out those it has

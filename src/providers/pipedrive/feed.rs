@@ -163,6 +163,10 @@ impl Pipedrive {
         self.note_crm_clock(&resp, &mut t);
         let v: Value = self.parse(&resp, "a list")?;
         let raw: Vec<&Value> = v["data"].as_array().into_iter().flatten().collect();
+        // A catalogue kept from an earlier run that disagrees with the page is read again.
+        let catalogue = self
+            .catalogue_for(object, catalogue, &raw, properties)
+            .await?;
         let full = raw.len() >= limit;
         let next_cursor = v["additional_data"]["next_cursor"]
             .as_str()

@@ -155,7 +155,7 @@ impl Pipedrive {
     ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
         let path = format!("/api/v2/{}", object_path(object)?);
         let labels = self.label_ids_for_create(object).await?;
-        let catalogue = self.catalogue_of(object).await?;
+        let catalogue = self.write_catalogue(object).await?;
         let outcomes = self
             .each(inputs, |w| {
                 let (path, catalogue, labels) = (&path, &catalogue, &labels);
@@ -298,7 +298,7 @@ impl Pipedrive {
         inputs: &[RemoteWrite],
     ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
         let base = format!("/api/v2/{}", object_path(object)?);
-        let catalogue = self.catalogue_of(object).await?;
+        let catalogue = self.write_catalogue(object).await?;
         let outcomes = self
             .each(inputs, |w| {
                 let (base, catalogue) = (&base, &catalogue);
@@ -390,7 +390,7 @@ impl Pipedrive {
         properties: &[String],
     ) -> Result<Vec<RemoteRecord>, ProviderError> {
         let path = format!("/api/v2/{}", object_path(object)?);
-        let catalogue = self.record_catalogue(object).await?;
+        let mut catalogue = self.record_catalogue(object).await?;
         let mut out = Vec::new();
         for chunk in ids.chunks(IDS_PER_READ) {
             let resp = self
@@ -402,11 +402,12 @@ impl Pipedrive {
                 )
                 .await?;
             let v: Value = self.parse(&resp, "a read by id")?;
+            let raw: Vec<&Value> = v["data"].as_array().into_iter().flatten().collect();
+            catalogue = self
+                .catalogue_for(object, catalogue, &raw, properties)
+                .await?;
             out.extend(
-                v["data"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+                raw.into_iter()
                     .filter_map(|r| record_of(object, r, &catalogue, properties))
                     .filter(|r| !r.archived),
             );
