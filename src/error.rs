@@ -123,15 +123,25 @@ pub fn provider_hint(p: &ProviderError) -> Option<String> {
             "raise `max_requests_per_run` or `--max-requests`; the next run continues where this one stopped"
                 .into(),
         ),
-        ProviderError::DailyLimit { .. } => Some(
-            "nothing half-done is left behind: the next run after the day's budget is renewed continues where this one stopped (raise the CRM plan's allowance for more a day)"
-                .into(),
-        ),
+        ProviderError::DailyLimit { crm, .. } => Some(format!(
+            "nothing half-done is left behind: run again {}: the next run after the day's budget is renewed continues where this one stopped (raise the CRM plan's allowance for more a day)",
+            when_renewed(crm)
+        )),
         ProviderError::Network { .. } => Some(
             "check the connection's `base_url` and the network, then run the command again; nothing half-done is left behind"
                 .into(),
         ),
         _ => None,
+    }
+}
+
+/// When `crm` renews its daily allowance.
+fn when_renewed(crm: &str) -> &'static str {
+    match crm {
+        // DIGEST §2.10: the token budget resets at the start of the next day; the
+        // `x-daily-requests-left` header counts the UTC day.
+        "Pipedrive" => "after midnight UTC, when Pipedrive renews the day's token budget",
+        _ => "tomorrow, once the CRM renews the day's allowance",
     }
 }
 

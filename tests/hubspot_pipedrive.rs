@@ -436,10 +436,14 @@ fn the_daily_budget_running_out_mid_run_stops_it_and_the_next_day_it_resumes_to_
     let budget = crmsync::providers::pipedrive::DAILY_RESERVE + TOKENS_FOR_PART_OF_A_RUN;
     w.pd.sandbox.set_rate_limit(1_000_000, 2_000, budget);
     let first = w.sync();
-    // Stopped with the error exit code (1): the run did not finish, and no record failed
-    // (README "Exit codes"; exit code 3 is for a run that finished with failed records or
-    // conflicts, which `crmsync retry` and `crmsync conflicts` are for).
-    first.expect_code(1);
+    // Stopped cleanly with exit code 3 (finished, something waits: the rest goes on the next
+    // day; README "Exit codes"), no record failed, and the message says when to run again.
+    first.expect_code(3);
+    assert!(
+        first.stderr.contains("run again after midnight UTC"),
+        "{}",
+        first.stderr
+    );
     assert!(
         first.stderr.contains("more requests today"),
         "{}",
@@ -479,7 +483,7 @@ fn the_daily_budget_running_out_mid_run_stops_it_and_the_next_day_it_resumes_to_
     );
     // A run the same day stops at once, writing nothing.
     w.clear_logs();
-    w.sync().expect_code(1);
+    w.sync().expect_code(3);
     assert_eq!(w.writes(), (vec![], vec![]));
     // After midnight UTC on Pipedrive's clock the budget is whole again, and the next run
     // makes the rest.

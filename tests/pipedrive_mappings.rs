@@ -89,9 +89,9 @@ remote = "add_time"
     assert_eq!(note("email"), "ok", "{rows:#?}");
 }
 
-#[test]
-fn a_mapped_field_pipedrive_does_not_have_is_skipped_with_one_warning_and_the_rest_syncs() {
-    let w = Synced::<PipedriveCrm>::start();
+/// Maps `custom.shoe_size` to the Pipedrive field named `Shoe size` and saves contact 1 with
+/// shoe size 42.
+fn with_shoe_size(w: &Synced<PipedriveCrm>) -> crmsync::model::Record {
     w.config(
         "",
         &format!(
@@ -101,6 +101,13 @@ fn a_mapped_field_pipedrive_does_not_have_is_skipped_with_one_warning_and_the_re
     let mut c = contact(1);
     c.fields.insert("custom.shoe_size".into(), "42".into());
     w.save_local(std::slice::from_ref(&c));
+    c
+}
+
+#[test]
+fn a_mapped_field_pipedrive_does_not_have_is_skipped_with_one_warning_and_the_rest_syncs() {
+    let w = Synced::<PipedriveCrm>::start();
+    let c = with_shoe_size(&w);
     let run = w.sync();
     run.ok();
     let warning = "has no field `Shoe size`";
@@ -113,5 +120,125 @@ fn a_mapped_field_pipedrive_does_not_have_is_skipped_with_one_warning_and_the_re
     let again = w.sync();
     again.ok();
     assert_eq!(again.stderr.matches(warning).count(), 1, "{}", again.stderr);
+    w.assert_sync_writes_nothing();
+}
+
+#[test]
+fn a_mapped_field_deleted_in_pipedrive_is_skipped_with_one_warning_a_run_and_the_rest_syncs() {
+    let w = Synced::<PipedriveCrm>::start();
+    let key = w
+        .crm
+        .sandbox
+        .add_field(
+            "persons",
+            &json!({"name": "Shoe size", "field_type": "varchar"}),
+        )
+        .unwrap();
+    let c = with_shoe_size(&w);
+    w.sync().ok();
+    let rid = w.remote_id(Contact, &c.id);
+    assert_eq!(w.crm.record(Contact, &rid).get("Shoe size"), Some("42"));
+    // An admin deletes the field in Pipedrive while it is mapped; then each side edits
+    // another field.
+    w.crm.sandbox.delete_field("persons", &key).unwrap();
+    w.crm.tick();
+    w.crm.edit(Contact, &rid, &[("phone", "+15550001111")]);
+    w.edit_local(&c.id, &[("job_title", "Cobbler")]);
+    let run = w.sync();
+    run.ok();
+    let warning = "has no field `Shoe size`";
+    assert_eq!(run.stderr.matches(warning).count(), 1, "{}", run.stderr);
+    // The rest synced both ways, and the local value is kept, not cleared.
+    let local = w.local_record(&c.id);
+    assert_eq!(local.get("phone"), Some("+15550001111"));
+    assert_eq!(local.get("custom.shoe_size"), Some("42"));
+    assert_eq!(
+        w.crm.record(Contact, &rid).get("job_title"),
+        Some("Cobbler")
+    );
+    // Every run says it again, once, and writes nothing.
+    let again = w.sync();
+    again.ok();
+    assert_eq!(again.stderr.matches(warning).count(), 1, "{}", again.stderr);
+    w.assert_sync_writes_nothing();
+}
+
+/// What a Pipedrive call costs of the day's token budget (the v1 and v2 specs' `x-token-cost`).
+fn token_cost(method: &str, path: &str) -> u64 {
+    let path = path.split('?').next().unwrap_or(path);
+    match (method, path) {
+        ("GET", p) if p.ends_with("/search") => 20,
+        ("GET", p) if p.starts_with("/api/v2/") && p.matches('/').count() == 3 => 10,
+        ("GET", p) if p.starts_with("/api/v2/") => 1,
+        ("GET", p) if p.starts_with("/api/v1/") && p.matches('/').count() == 3 => 20,
+        ("GET", _) => 2,
+        ("DELETE", _) => 3,
+        _ => 5,
+    }
+}
+
+/// A run with nothing to do reads the lists and the change log, and no field catalogue: the
+/// catalogue read within the day is kept in the state file, as HubSpot's is.
+#[test]
+fn a_no_op_run_reads_no_field_catalogue() {
+    let w = Synced::<PipedriveCrm>::start();
+    w.save_local(&[contact(1), contact(2)]);
+    w.sync().ok();
+    w.sync().ok();
+    w.crm.clear_request_log();
+    w.sync().ok();
+    let calls: Vec<(String, String)> = w
+        .crm
+        .sandbox
+        .request_log()
+        .into_iter()
+        .map(|r| (r.method, r.path))
+        .collect();
+    let tokens: u64 = calls.iter().map(|(m, p)| token_cost(m, p)).sum();
+    eprintln!(
+        "a no-op run: {} calls, {tokens} tokens: {calls:#?}",
+        calls.len()
+    );
+    assert!(
+        !calls.iter().any(|(_, p)| p.contains("Fields")),
+        "{calls:#?}"
+    );
+    assert!(calls.iter().all(|(m, _)| m == "GET"), "{calls:#?}");
+}
+
+/// A mapped custom field whose hashed key changes in Pipedrive (an admin deletes it and adds
+/// one of the same name) is found by its name again: within the day the catalogue is kept,
+/// and a record showing the new key has it read again, so the value in the new field comes in
+/// and a local edit goes out to it.
+#[test]
+fn a_custom_field_is_found_by_name_after_its_hashed_key_changes() {
+    let w = Synced::<PipedriveCrm>::start();
+    let mut c = contact(1);
+    c.fields.insert("job_title".into(), "Baker".into());
+    w.save_local(std::slice::from_ref(&c));
+    w.sync().ok();
+    w.sync().ok();
+    let rid = w.remote_id(Contact, &c.id);
+    assert_eq!(w.crm.record(Contact, &rid).get("job_title"), Some("Baker"));
+    let old = w.crm.sandbox.custom_field_keys("persons")["job_title"].clone();
+    w.crm.sandbox.delete_field("persons", &old).unwrap();
+    let new = w
+        .crm
+        .sandbox
+        .add_field(
+            "persons",
+            &json!({"name": "job_title", "field_type": "varchar"}),
+        )
+        .unwrap();
+    assert_ne!(old, new);
+    w.crm.tick();
+    w.crm.edit(Contact, &rid, &[("job_title", "Brewer")]);
+    let run = w.sync();
+    run.ok();
+    assert!(!run.stderr.contains("has no field"), "{}", run.stderr);
+    assert_eq!(w.local_record(&c.id).get("job_title"), Some("Brewer"));
+    w.edit_local(&c.id, &[("job_title", "Chef")]);
+    w.sync().ok();
+    assert_eq!(w.crm.record(Contact, &rid).get("job_title"), Some("Chef"));
     w.assert_sync_writes_nothing();
 }

@@ -114,7 +114,8 @@ fn person_fields() -> Answer {
 
 /// A fake serving the catalogue, the v2 list over `persons` and an empty change log.
 fn catalogue_and_list(persons: Vec<Value>) -> Fake {
-    Fake::start(move |req, _| match req.path.as_str() {
+    Fake::start(move |req, _| {
+        match req.path.as_str() {
         "/api/v1/personFields" => person_fields(),
         "/api/v2/persons" => list(&persons, req),
         "/api/v1/recents" => answer(
@@ -123,8 +124,10 @@ fn catalogue_and_list(persons: Vec<Value>) -> Fake {
                 "success": true, "data": [],
                 "additional_data": { "pagination": { "start": 0, "limit": 500, "more_items_in_collection": false } }
             }),
-        ),
+        )
+        .header("Date", &http_date(NOW + 1000)),
         other => panic!("unexpected {other}"),
+    }
     })
 }
 
@@ -223,9 +226,9 @@ async fn a_full_read_sends_the_token_as_a_header_and_names_custom_fields_from_th
     let fake = catalogue_and_list(persons);
     let pd = provider(&fake, 500);
     let pages = read_all(&pd, None).await;
-    assert_eq!(pages.len(), 2, "the list, then the change log");
-    assert!(pages[1].records.is_empty());
-    let r = &pages[0].records;
+    assert_eq!(pages.len(), 2, "the change log, then the list");
+    assert!(pages[0].records.is_empty());
+    let r = &pages[1].records;
     assert_eq!(r.len(), 2);
     assert_eq!(r[0].id, "1");
     assert_eq!(r[0].external_id.as_deref(), Some("L1"));
@@ -235,13 +238,11 @@ async fn a_full_read_sends_the_token_as_a_header_and_names_custom_fields_from_th
     assert_eq!(r[0].props["pronouns"], "they/them");
     assert_eq!(r[0].updated_at, T0);
     assert_eq!(r[1].external_id, None);
-    // A full read reads the change log of the thirty days before its start (Pipedrive's
-    // clock), as long as Pipedrive keeps a deleted record, then starts the next read's at its
-    // own start.
-    assert_eq!(
-        checkpoint(&pages[0]),
-        json!({ "v": 1, "since": NOW + 1000 - OVERLAP, "deleted_since": NOW + 1000 - DELETED_KEPT })
-    );
+    // A full read reads the change log first (so the list knows the merges it names), of the
+    // thirty days before its start (this machine's clock: Pipedrive's is not known before its
+    // first answer), as long as Pipedrive keeps a deleted record; it stores no cursor before
+    // its list has begun, and then starts the next read's at its own start.
+    assert_eq!(pages[0].checkpoint, None);
     assert_eq!(
         checkpoint(&pages[1]),
         json!({ "v": 1, "since": NOW + 1000 - OVERLAP, "deleted_since": NOW + 1000 - OVERLAP })
@@ -251,12 +252,17 @@ async fn a_full_read_sends_the_token_as_a_header_and_names_custom_fields_from_th
     assert_eq!(pd.clock_skew(), Some(1500));
     let seen = fake.seen();
     assert_eq!(seen.len(), 3);
-    assert_eq!(seen[2].path, "/api/v1/recents");
+    assert_eq!(seen[0].path, "/api/v1/recents");
+    let thirty_days = chrono::DateTime::from_timestamp_millis(NOW - DELETED_KEPT)
+        .unwrap()
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    assert_eq!(seen[0].query["since_timestamp"], thirty_days);
     for s in &seen {
         assert_eq!(s.api_token.as_deref(), Some("pd-token"));
         assert_eq!(s.auth, None, "no bearer token");
     }
-    let q = &seen[1].query;
+    let q = &seen[2].query;
     assert_eq!(q["sort_by"], "update_time");
     assert_eq!(q["sort_direction"], "asc");
     assert_eq!(q["limit"], "500");
@@ -289,7 +295,8 @@ async fn pages_go_by_update_time_so_a_record_moved_between_pages_is_read_again_a
         person(4, T0 + 3000, None),
     ]));
     let w = world.clone();
-    let fake = Fake::start(move |req, _| match req.path.as_str() {
+    let fake = Fake::start(move |req, _| {
+        match req.path.as_str() {
         "/api/v1/personFields" => person_fields(),
         "/api/v2/persons" => {
             let mut persons = w.lock().unwrap();
@@ -307,8 +314,10 @@ async fn pages_go_by_update_time_so_a_record_moved_between_pages_is_read_again_a
             200,
             json!({ "success": true, "data": [],
                     "additional_data": { "pagination": { "start": 0, "limit": 2, "more_items_in_collection": false } } }),
-        ),
+        )
+        .header("Date", &http_date(NOW + 1000)),
         other => panic!("unexpected {other}"),
+    }
     });
     let pd = provider(&fake, 2);
     let pages = read_all(&pd, Some(cursor(since, since))).await;
@@ -338,9 +347,14 @@ async fn pages_go_by_update_time_so_a_record_moved_between_pages_is_read_again_a
         ]
     );
     assert!(lists.iter().all(|s| !s.query.contains_key("cursor")));
-    // The checkpoint after the first page does not pass record 3, which was unread then.
-    assert_eq!(checkpoint(&pages[0])["since"], json!(T0 + 1000 - OVERLAP));
-    assert_eq!(checkpoint(&pages[0])["deleted_since"], json!(since));
+    // The checkpoint after the first page of the list does not pass record 3, which was
+    // unread then; the change log, read before the list, is read up to the read's start.
+    assert!(pages[0].records.is_empty(), "the change log");
+    assert_eq!(checkpoint(&pages[1])["since"], json!(T0 + 1000 - OVERLAP));
+    assert_eq!(
+        checkpoint(&pages[1])["deleted_since"],
+        json!(NOW + 1000 - OVERLAP)
+    );
 }
 
 #[tokio::test]
@@ -380,7 +394,7 @@ async fn a_full_page_in_one_second_is_paged_by_id_with_the_cursor_then_the_read_
 }
 
 #[tokio::test]
-async fn an_incremental_read_ends_with_the_deletions_in_recents() {
+async fn an_incremental_read_starts_with_the_deletions_in_recents() {
     let since = T0 - OVERLAP;
     let fake = Fake::start(move |req, _| match req.path.as_str() {
         "/api/v1/personFields" => person_fields(),
@@ -410,24 +424,25 @@ async fn an_incremental_read_ends_with_the_deletions_in_recents() {
                     }
                 }),
             )
+            .header("Date", &http_date(NOW + 1000))
         }
         other => panic!("unexpected {other}"),
     });
     let pd = provider(&fake, 2);
     let pages = read_all(&pd, Some(cursor(since, since))).await;
     assert_eq!(pages.len(), 3);
-    assert_eq!(pages[0].records.len(), 1);
+    assert_eq!(pages[2].records.len(), 1, "the list, after the change log");
     assert_eq!(
         checkpoint(&pages[0]),
-        json!({ "v": 1, "since": NOW + 1000 - OVERLAP, "deleted_since": since }),
-        "the change log is not yet read: its bound stays"
+        json!({ "v": 1, "since": since, "deleted_since": since + 39_000 }),
+        "the list is not yet read: its bound stays"
     );
-    let deleted: Vec<(&str, bool)> = pages[1..]
+    let deleted: Vec<(&str, bool)> = pages[..2]
         .iter()
         .flat_map(|p| p.records.iter().map(|r| (r.id.as_str(), r.archived)))
         .collect();
     assert_eq!(deleted, [("8", true), ("10", true)]);
-    for r in pages[1..].iter().flat_map(|p| &p.records) {
+    for r in pages[..2].iter().flat_map(|p| &p.records) {
         assert_eq!(
             r.returned,
             Some(Default::default()),

@@ -327,16 +327,19 @@ fn done(planned: usize, failed: u64) -> u64 {
 /// The exit code of a run: 2 when a connection reaches another CRM account than the state
 /// file's links were made in (or one another connection syncs), 1 when a connection stopped
 /// on an error, 4 when a safety gate stopped one, 3 when failed records or conflicts wait
-/// (from this run or an earlier one) or a CRM's clock was off by more than the change feed's
-/// overlap (the run cannot be sure it read everything), else 0.
+/// (from this run or an earlier one), a CRM's clock was off by more than the change feed's
+/// overlap (the run cannot be sure it read everything) or a CRM's allowance for the day ran
+/// down to crmsync's reserve (the rest goes on the next day), else 0.
 pub fn exit_for(report: &SyncReport) -> Exit {
     if report.account_stopped() {
         Exit::Usage
-    } else if report.errored() {
+    } else if report.errored_before_the_day_ended() {
         Exit::Error
     } else if report.gated() {
         Exit::Gate
-    } else if !report.dry_run && (report.waiting() != (0, 0) || report.clock_skewed()) {
+    } else if report.stopped_for_the_day()
+        || (!report.dry_run && (report.waiting() != (0, 0) || report.clock_skewed()))
+    {
         Exit::Incomplete
     } else {
         Exit::Ok

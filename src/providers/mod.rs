@@ -180,6 +180,14 @@ pub struct RemoteWrite {
     /// duplicate). Creates always write it.
     #[serde(default)]
     pub set_external_id: bool,
+    /// For a create: the CRM ids of records that local records archived here with
+    /// `on_delete = "ignore"` left live (their links retired), which share this record's
+    /// match key (email, domain). A CRM that refuses a duplicate (HubSpot) says so when the
+    /// create is sent; a provider for one that does not (Pipedrive) reads these first and
+    /// answers [`RecordErrorKind::Duplicate`] for one still live with the same value, so the
+    /// new local record takes it over instead of making a second one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub takes_over: Vec<String>,
 }
 
 /// Why the CRM refused one record of a call that otherwise went through.
@@ -556,6 +564,23 @@ pub trait Provider: Send + Sync {
     fn merged_from(&self, record: &RemoteRecord) -> Vec<String> {
         let _ = record;
         Vec::new()
+    }
+
+    /// What the provider keeps of `object`'s field catalogue for its own calls, as text for
+    /// the state file, once it has read the catalogue (Pipedrive: each custom field's name and
+    /// hashed key); `None` when it keeps nothing (HubSpot names properties as they are). The
+    /// engine keeps it with the catalogue's date and hands it back while the catalogue is
+    /// fresh ([`Provider::restore_catalogue`]), so that such a run makes no catalogue call.
+    fn kept_catalogue(&self, object: ObjectKind) -> Option<String> {
+        let _ = object;
+        None
+    }
+
+    /// Takes back, unless it has read one this run, a catalogue [`Provider::kept_catalogue`]
+    /// gave in an earlier run; the provider reads the catalogue again when a record shows a
+    /// field the kept one does not name, and before its first write.
+    fn restore_catalogue(&self, object: ObjectKind, kept: &str) {
+        let _ = (object, kept);
     }
 
     /// Fills in what [`Provider::changes`] left out of some records of a page: `properties`

@@ -626,6 +626,42 @@ impl Store {
         raw.map(|r| r.into_record(&self.path)).transpose()
     }
 
+    /// The CRM ids that `connection`'s retired links of `kind` hold for archived local records
+    /// whose match key (a contact's email, a company's domain) is `value`: records an archive
+    /// here left live in the CRM (`on_delete = "ignore"`), which a new local record with the
+    /// same match key takes over.
+    pub fn retired_remote_ids_by_match_key(
+        &self,
+        connection: &str,
+        kind: ObjectKind,
+        value: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let Some(column) = indexed_field(kind) else {
+            return Ok(Vec::new());
+        };
+        let key = match_key(column, value);
+        if key.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.need_record_indexes()?;
+        let what = "look up retired links by match key";
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT l.remote_id FROM links l JOIN records r ON r.id = l.local_id
+                 WHERE l.connection = ?1 AND l.kind = ?2 AND l.retired = 1
+                   AND r.kind = ?2 AND r.archived_at IS NOT NULL AND r.{column} = ?3
+                 ORDER BY r.archived_at DESC"
+            ))
+            .map_err(|e| self.sql(what, e))?;
+        stmt.query_map(
+            rusqlite::params![connection, kind.as_str(), key.as_ref()],
+            |r| r.get::<_, String>(0),
+        )
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| self.sql(what, e))
+    }
+
     /// The records with these ids that exist, keyed by id.
     pub fn get_records(&self, ids: &[RecordId]) -> Result<HashMap<RecordId, Record>, StoreError> {
         let mut out = HashMap::with_capacity(ids.len());

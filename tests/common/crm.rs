@@ -128,6 +128,20 @@ pub trait TestCrm {
         std::thread::sleep(self.clock_step());
     }
 
+    /// Whether a contact made in the CRM needs a name (Pipedrive's persons do: `name` is
+    /// required by `POST /api/v2/persons`); HubSpot's contact may have an email alone.
+    fn contact_needs_a_name(&self) -> bool {
+        false
+    }
+
+    /// The last name a contact with a first name alone keeps when a contact whose last name
+    /// is `merged_away` is merged into it: HubSpot's takes the other's (it had none of its
+    /// own); Pipedrive's keeps its own `name`, which has no last part (a person's first and
+    /// last names are parts of the one `name`).
+    fn merged_last_name<'a>(&self, merged_away: &'a str) -> Option<&'a str> {
+        Some(merged_away)
+    }
+
     /// The CRM's clock, in epoch ms.
     fn now_ms(&self) -> i64;
     fn set_clock_ms(&self, ms: i64);

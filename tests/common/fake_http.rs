@@ -37,6 +37,7 @@ pub fn remote_write(
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         set_external_id: false,
+        takes_over: Vec::new(),
     }
 }
 

@@ -144,6 +144,14 @@ impl TestCrm for PipedriveCrm {
         Duration::from_millis(1_100)
     }
 
+    fn contact_needs_a_name(&self) -> bool {
+        true
+    }
+
+    fn merged_last_name<'a>(&self, _merged_away: &'a str) -> Option<&'a str> {
+        None
+    }
+
     fn start() -> Self {
         let sandbox = PipedriveSandbox::start(PipedriveOptions {
             burst_limit: 1_000_000,
@@ -241,8 +249,10 @@ impl TestCrm for PipedriveCrm {
             .expect("delete a Pipedrive record");
     }
 
-    fn merge(&self, _kind: ObjectKind, _into: &str, _from: &str) {
-        panic!("the Pipedrive sandbox serves no merge");
+    fn merge(&self, kind: ObjectKind, into: &str, from: &str) {
+        self.sandbox
+            .merge_records(plural(kind), number(into), number(from))
+            .expect("merge Pipedrive records");
     }
 
     fn associate(&self, contact: &str, company: &str) {

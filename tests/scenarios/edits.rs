@@ -116,7 +116,7 @@ pub fn a_contact_merged_in_the_crm_is_followed_by_the_next_sync<C: TestCrm>() {
     assert_eq!(l.get("email"), Some("bea@example.org"));
     assert_eq!(l.get("first_name"), Some("Bea"));
     assert_eq!(l.get("job_title"), Some("Boss"));
-    assert_eq!(l.get("last_name"), Some("Person"));
+    assert_eq!(l.get("last_name"), w.crm.merged_last_name("Person"));
     assert_eq!(w.local(Contact).len(), 1, "a second local record");
     assert!(w.store().list_failures(None).unwrap().is_empty());
     w.assert_sync_writes_nothing();

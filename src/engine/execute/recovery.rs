@@ -103,6 +103,7 @@ impl Executor<'_> {
                     remote_id: w.entry.remote_id.clone(),
                     props: BTreeMap::new(),
                     set_external_id: true,
+                    takes_over: Vec::new(),
                 })
                 .collect();
             let results = self.provider.update(object, &inputs).await?;

@@ -60,7 +60,7 @@ impl Executor<'_> {
         out: &mut ExecOutcome,
     ) -> Result<(), StepError> {
         let now = self.clock.now();
-        let writes = self.outgoing(object, chunk, ids, out);
+        let writes = self.outgoing(object, chunk, ids, out)?;
         if writes.is_empty() {
             return Ok(());
         }
@@ -83,15 +83,17 @@ impl Executor<'_> {
         chunk: &[&'p Op],
         ids: &IdCache,
         out: &mut ExecOutcome,
-    ) -> Vec<(RemoteWrite, &'p Op)> {
+    ) -> Result<Vec<(RemoteWrite, &'p Op)>, StepError> {
         let mut writes: Vec<(RemoteWrite, &Op)> = Vec::with_capacity(chunk.len());
         for o in chunk {
+            let mut takes_over = Vec::new();
             let (local_id, remote_id, props, set_external_id) = match o {
                 Op::RemoteCreate {
                     local_id, fields, ..
                 } => {
                     let outbound = self.map.create_props(fields, ids);
                     self.note_warnings(object, local_id, &outbound.warnings, out);
+                    takes_over = self.left_live(object, fields)?;
                     (local_id, None, outbound.props, false)
                 }
                 Op::RemoteUpdate {
@@ -126,11 +128,38 @@ impl Executor<'_> {
                     remote_id,
                     props,
                     set_external_id,
+                    takes_over,
                 },
                 o,
             ));
         }
-        writes
+        Ok(writes)
+    }
+
+    /// For a create: the CRM records that local records archived here with `on_delete =
+    /// "ignore"` left live, whose match key (email, domain) the new record has
+    /// ([`RemoteWrite::takes_over`]).
+    fn left_live(
+        &self,
+        object: ObjectKind,
+        fields: &crate::model::Fields,
+    ) -> Result<Vec<String>, StepError> {
+        if self.on_delete != crate::mapping::OnDelete::Ignore {
+            return Ok(Vec::new());
+        }
+        let key = match object {
+            ObjectKind::Contact => "email",
+            ObjectKind::Company => "domain",
+            ObjectKind::Activity => return Ok(Vec::new()),
+        };
+        match fields.get(key).filter(|v| !v.is_empty()) {
+            Some(value) => {
+                Ok(self
+                    .store
+                    .retired_remote_ids_by_match_key(self.connection, object, value)?)
+            }
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Journals `writes` before they are sent; returns their journal ids in order.

@@ -8,7 +8,7 @@ use crate::engine::StepError;
 use crate::mapping::FieldMap;
 use crate::model::ObjectKind;
 
-use super::meta::{DropdownOptions, catalogue_key, mapping_key, options_key};
+use super::meta::{DropdownOptions, catalogue_key, kept_catalogue_key, mapping_key, options_key};
 use super::session::Session;
 
 impl<'a> Session<'a> {
@@ -106,6 +106,21 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    /// Keeps in the state file what the provider keeps of `object`'s catalogue, when it
+    /// changed ([`crate::providers::Provider::kept_catalogue`]); a dry run keeps nothing.
+    pub(super) fn keep_catalogue(&mut self, object: ObjectKind) -> Result<(), StepError> {
+        if self.opts.dry_run {
+            return Ok(());
+        }
+        if let Some(text) = self.p.provider.kept_catalogue(object) {
+            let key = kept_catalogue_key(&self.p.name, object);
+            if self.store.meta_get(&key)?.as_deref() != Some(text.as_str()) {
+                self.store.meta_set(&key, &text)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The mapped properties the CRM does not have (`None`: all are there, or the catalogue
     /// was asked less than a day ago), and, when it was asked now, the mapped dropdowns'
     /// options, which are also kept for later runs (but not by a dry run).
@@ -127,9 +142,16 @@ impl<'a> Session<'a> {
             && sig == signature
             && at.parse::<i64>().is_ok_and(|at| now - at < FRESH_MS)
         {
+            if let Some(kept) = self
+                .store
+                .meta_get(&kept_catalogue_key(&self.p.name, object))?
+            {
+                self.p.provider.restore_catalogue(object, &kept);
+            }
             return Ok((None, None));
         }
         let fields = self.p.provider.fields(object).await?;
+        self.keep_catalogue(object)?;
         let missing: Vec<String> = mapped
             .iter()
             .filter(|m| !fields.iter().any(|f| &f.name == *m))

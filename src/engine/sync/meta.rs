@@ -20,6 +20,12 @@ pub(super) fn catalogue_key(connection: &str, object: ObjectKind) -> String {
     format!("catalogue:{connection}:{object}")
 }
 
+/// The `meta` key of what the provider keeps of `connection`'s field catalogue of `object`
+/// ([`crate::providers::Provider::kept_catalogue`]).
+pub(super) fn kept_catalogue_key(connection: &str, object: ObjectKind) -> String {
+    format!("kept-catalogue:{connection}:{object}")
+}
+
 /// The `meta` key of the CRM property each of `connection`'s `object` fields last synced
 /// with: JSON, field → property.
 pub(super) fn mapping_key(connection: &str, object: ObjectKind) -> String {

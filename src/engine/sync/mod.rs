@@ -351,11 +351,11 @@ fn finish_run(
     run: i64,
     now: Millis,
 ) -> Result<(), StoreError> {
-    let outcome = if report.errored() {
+    let outcome = if report.errored_before_the_day_ended() {
         RunOutcome::Failed
     } else if report.gated() {
         RunOutcome::Stopped
-    } else if report.failed() > 0 || report.held() > 0 {
+    } else if report.failed() > 0 || report.held() > 0 || report.stopped_for_the_day() {
         RunOutcome::Partial
     } else {
         RunOutcome::Ok

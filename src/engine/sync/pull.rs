@@ -240,6 +240,8 @@ impl<'a> Session<'a> {
             }
         }
         self.warn_skew();
+        // What the read learned of the catalogue (read again by the provider itself, say).
+        self.keep_catalogue(object)?;
         let pending: Vec<Plan> = if self.opts.dry_run {
             dry_plans
         } else {

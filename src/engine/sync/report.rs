@@ -148,6 +148,19 @@ impl SyncReport {
     pub fn errored(&self) -> bool {
         self.connections.iter().any(|c| c.error.is_some())
     }
+    /// A connection stopped on an error other than its CRM's allowance for the day.
+    pub fn errored_before_the_day_ended(&self) -> bool {
+        self.connections
+            .iter()
+            .any(|c| c.error.is_some() && !c.stopped_for_the_day())
+    }
+    /// A connection stopped because its CRM's allowance for the day is down to crmsync's
+    /// reserve: nothing is half-done, and the rest goes on the next day.
+    pub fn stopped_for_the_day(&self) -> bool {
+        self.connections
+            .iter()
+            .any(ConnectionReport::stopped_for_the_day)
+    }
     /// A connection's CRM clock was off by more than the overlap ([`ClockSkew`]).
     pub fn clock_skewed(&self) -> bool {
         self.connections.iter().any(|c| c.clock_skew.is_some())
@@ -155,6 +168,16 @@ impl SyncReport {
     /// A connection was stopped because the account it reaches does not fit the state file.
     pub fn account_stopped(&self) -> bool {
         self.connections.iter().any(|c| c.account_stop.is_some())
+    }
+}
+
+impl ConnectionReport {
+    /// Stopped by the CRM's allowance for the day ([`ProviderError::DailyLimit`]).
+    pub fn stopped_for_the_day(&self) -> bool {
+        matches!(
+            self.provider_error.as_deref(),
+            Some(ProviderError::DailyLimit { .. })
+        )
     }
 }
 

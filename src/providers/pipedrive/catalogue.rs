@@ -5,6 +5,12 @@
 //! their NAME as the catalogue gives it (`crmsync_id`, `pronouns`), never by a hash written
 //! down anywhere: the catalogue is read once per provider (and again after `mappings setup`
 //! creates a field) and the hashes are looked up in it.
+//!
+//! The catalogue is cached as HubSpot's is: the engine keeps what was read in the state file
+//! and hands it back while it is fresh (a day, or until a mapped field goes missing), so a
+//! no-op run reads no catalogue. A kept catalogue is read again when a record of a read shows
+//! a custom field it does not name (a field added, or one whose hashed key changed), and
+//! before the run's first write, so a write never goes out with a key that is gone.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -64,7 +70,7 @@ pub(super) fn required_fields(object: ObjectKind) -> Vec<FieldSpec> {
 }
 
 /// One field of the catalogue.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct FieldDef {
     /// The v1 id, which a field update is sent to.
     pub(super) id: Option<i64>,
@@ -110,6 +116,22 @@ impl Catalogue {
     /// The name of the custom field with hash `key`.
     pub(super) fn name_of(&self, key: &str) -> Option<&str> {
         self.by_key.get(key).map(String::as_str)
+    }
+
+    /// Whether a v2 record disagrees with this catalogue: it shows a custom field the
+    /// catalogue does not name (one added, or one whose key changed), or lacks one of
+    /// `properties` the catalogue has (one deleted). Pipedrive's v2 records list every custom
+    /// field, unset ones as null, as the sandbox does (the spec does not say; were unset ones
+    /// left out, a kept catalogue would only be read again, as before it was kept).
+    pub(super) fn disagrees_with(&self, record: &Value, properties: &[String]) -> bool {
+        let Some(custom) = record["custom_fields"].as_object() else {
+            return false;
+        };
+        custom.keys().any(|k| self.name_of(k).is_none())
+            || properties
+                .iter()
+                .filter_map(|p| self.custom(p))
+                .any(|f| !custom.contains_key(&f.key))
     }
 }
 
@@ -157,6 +179,66 @@ impl Pipedrive {
         let c = Arc::new(Catalogue::new(self.read_catalogue(object).await?));
         self.lock_catalogues().insert(object, c.clone());
         Ok(c)
+    }
+
+    /// The catalogue of `object` to read `raw` records with: a kept one that disagrees with
+    /// them is read again first.
+    pub(super) async fn catalogue_for(
+        &self,
+        object: ObjectKind,
+        catalogue: Arc<Catalogue>,
+        raw: &[&Value],
+        properties: &[String],
+    ) -> Result<Arc<Catalogue>, ProviderError> {
+        if object == ObjectKind::Activity
+            || !self.catalogue_restored(object)
+            || !raw.iter().any(|r| catalogue.disagrees_with(r, properties))
+        {
+            return Ok(catalogue);
+        }
+        self.forget_catalogue(object);
+        self.catalogue_of(object).await
+    }
+
+    /// The catalogue of `object` for a write: a kept one is read again first (once a run).
+    pub(super) async fn write_catalogue(
+        &self,
+        object: ObjectKind,
+    ) -> Result<Arc<Catalogue>, ProviderError> {
+        if self.lock_restored().contains(&object) {
+            self.forget_catalogue(object);
+        }
+        self.catalogue_of(object).await
+    }
+
+    /// Drops the catalogue of `object`, so that its next use reads it.
+    pub(super) fn forget_catalogue(&self, object: ObjectKind) {
+        self.lock_catalogues().remove(&object);
+        self.lock_restored().remove(&object);
+    }
+
+    /// Whether the catalogue of `object` in use was kept from an earlier run.
+    pub(super) fn catalogue_restored(&self, object: ObjectKind) -> bool {
+        self.lock_restored().contains(&object)
+    }
+
+    /// The catalogue of `object` as text ([`Provider::kept_catalogue`](crate::providers::Provider::kept_catalogue)).
+    pub(super) fn catalogue_text(&self, object: ObjectKind) -> Option<String> {
+        let c = self.lock_catalogues().get(&object)?.clone();
+        serde_json::to_string(&c.fields).ok()
+    }
+
+    /// Takes a kept catalogue back ([`Provider::restore_catalogue`](crate::providers::Provider::restore_catalogue)), unless one is in use.
+    pub(super) fn restore_catalogue_text(&self, object: ObjectKind, kept: &str) {
+        let Ok(fields) = serde_json::from_str::<Vec<FieldDef>>(kept) else {
+            return;
+        };
+        let mut catalogues = self.lock_catalogues();
+        if catalogues.contains_key(&object) {
+            return;
+        }
+        catalogues.insert(object, Arc::new(Catalogue::new(fields)));
+        self.lock_restored().insert(object);
     }
 
     /// Reads the v1 field list, paged by `start`.
@@ -216,7 +298,7 @@ impl Pipedrive {
         object: ObjectKind,
     ) -> Result<Vec<RemoteField>, ProviderError> {
         // Asked for afresh: `mappings check` wants the catalogue as it is now.
-        self.lock_catalogues().remove(&object);
+        self.forget_catalogue(object);
         let c = self.catalogue_of(object).await?;
         let mut out: Vec<RemoteField> = c
             .fields
@@ -267,7 +349,7 @@ impl Pipedrive {
                 "add_visible_flag": true,
             })))
             .await?;
-        self.lock_catalogues().remove(&object);
+        self.forget_catalogue(object);
         Ok(())
     }
 }

@@ -19,16 +19,34 @@
 //! as archived). They are read from v1 `GET /api/v1/recents?items=person` (`organization`,
 //! `activity`),
 //! the change log, keeping those whose `active_flag` is false; it is paged by key the same
-//! way, on `last_timestamp_on_page`, with `start` only within one second.
+//! way, on `last_timestamp_on_page`, with `start` only within one second. The change log is
+//! read first, before the list, so that the list knows the merges it names.
+//!
+//! # Merges
+//! A person merged into another (`PUT /v1/persons/{id}/merge`) is deleted, and the other,
+//! the survivor, changed. The v2 records say nothing of a merge; the change log's entry of
+//! the deleted person carries `merge_what_id`, the person it went into (the recents' person
+//! item is the v1 spec's `mergePersonItem`; the spec does not say which of the two persons
+//! the field is on in the recents, so this is unconfirmed). Such a person is gone, not
+//! archived (as HubSpot's merged-away records are): it is not read as a deletion, and the
+//! survivor, when the list brings it, names it ([`Provider::merged_from`](crate::providers::Provider::merged_from), by the
+//! [`MERGED_FROM`] property the read adds), so that the engine moves the merged-away
+//! record's link to it; a survivor deleted since is read as deleted, naming it too. The
+//! recents' organization item has no `merge_what_id`: a client polling Pipedrive cannot
+//! tell an organization's merge from a delete, so a merged-away organization is archived
+//! like a deleted one, and the survivor arrives changed, with the merged-away one's values
+//! where it had none (its `crmsync_id` among them).
 //!
 //! The stored cursor is JSON: `{"v":1,"since":<ms>,"deleted_since":<ms>}`, both Pipedrive's
 //! times, both less the overlap (`sync.overlap_secs`). `since` moves with the list: after each
 //! page it is the lower bound of the next, less the overlap, so it never passes a record not
 //! yet read; after a complete read it is at least the read's start (the `Date` header of its
 //! first answer, Pipedrive's clock) less the overlap. `deleted_since` moves only with the
-//! change log, read after the list. An incremental read reads it from `deleted_since`; a full
+//! change log, read before the list. An incremental read reads it from `deleted_since`; a full
 //! read (no cursor) from 30 days before its start, as long as Pipedrive keeps a deleted
 //! record, so that a record deleted since the last read is archived by a full read too.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -44,6 +62,8 @@ const SECOND: Millis = 1000;
 /// How long Pipedrive keeps a deleted record before it is gone for good (30 days, DIGEST
 /// §2.7): how far back a full read reads the change log.
 const DELETED_KEPT: Millis = 30 * 86_400 * SECOND;
+/// The property a read adds to a merge's survivor: the ids merged into it, `;`-separated.
+pub(super) const MERGED_FROM: &str = "crmsync:merged_from";
 
 /// The stored cursor.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -72,14 +92,23 @@ struct PageToken {
     old: Option<Cursor>,
     /// Pipedrive's time (`Date`) when the read's first answer came.
     crm_started_at: Option<Millis>,
-    /// Set once the list is done and the change log is being read.
+    /// Set once the change log is read (or, with nothing linked, left unread).
     #[serde(default)]
-    in_deleted: bool,
+    log_done: bool,
+    /// Whether the change log was read.
+    #[serde(default)]
+    log_read: bool,
     /// The change log's lower bound and the offset within it.
     #[serde(default)]
     log_since: Millis,
     #[serde(default)]
     log_start: u64,
+    /// The change log's bound for the next read, once it is read.
+    #[serde(default)]
+    deleted_until: Millis,
+    /// The merges the change log named: survivor → the ids merged into it.
+    #[serde(default)]
+    merges: BTreeMap<String, Vec<String>>,
     /// `since` as the list left it.
     #[serde(default)]
     list_since: Millis,
@@ -102,8 +131,13 @@ impl Pipedrive {
         let object = query.object;
         let path = format!("/api/v2/{}", object_path(object)?);
         let mut t = self.page_token(query)?;
-        if t.in_deleted {
-            return self.deleted_page(object, t).await;
+        if !t.log_done {
+            if query.has_links {
+                return self.deleted_page(object, t).await;
+            }
+            // Nothing of the object is linked: a deleted record concerns nothing here, so the
+            // change log is not read, and the cursor counts it as read up to the list's start.
+            t.log_done = true;
         }
         let catalogue = self.record_catalogue(object).await?;
         let limit = self.options.list_limit.max(1);
@@ -129,6 +163,10 @@ impl Pipedrive {
         self.note_crm_clock(&resp, &mut t);
         let v: Value = self.parse(&resp, "a list")?;
         let raw: Vec<&Value> = v["data"].as_array().into_iter().flatten().collect();
+        // A catalogue kept from an earlier run that disagrees with the page is read again.
+        let catalogue = self
+            .catalogue_for(object, catalogue, &raw, properties)
+            .await?;
         let full = raw.len() >= limit;
         let next_cursor = v["additional_data"]["next_cursor"]
             .as_str()
@@ -138,6 +176,9 @@ impl Pipedrive {
             .iter()
             .filter_map(|r| record_of(object, r, &catalogue, properties))
             .collect();
+        for r in &mut records {
+            name_merged(r, &t.merges);
+        }
         let from = t.from;
         records.retain(|r| !(Some(r.updated_at) == from && t.at_from.contains(&r.id)));
         let page_newest = records.iter().map(|r| r.updated_at).max();
@@ -201,32 +242,16 @@ impl Pipedrive {
             .map_or(Millis::MIN, |c| c.since)
             .max(started - self.overlap)
             .max(t.newest.map_or(Millis::MIN, |n| n - self.overlap));
-        if !query.has_links {
-            // Nothing of the object is linked: a deleted record concerns nothing here, so the
-            // change log is not read, and the cursor counts it as read up to now.
-            return Ok(read_ended(records, &t, started - self.overlap));
-        }
-        // The change log from the stored cursor's bound; on a full read, as far back as
-        // Pipedrive keeps deleted records, so that one deleted since the last read is seen.
-        let log_since = t
-            .old
-            .map_or(started - DELETED_KEPT, |old| old.deleted_since);
-        t.in_deleted = true;
-        t.log_since = log_since;
-        t.log_start = 0;
-        let checkpoint = cursor_text(Cursor {
-            v: 1,
-            since: t.list_since,
-            deleted_since: log_since,
-        });
-        Ok(ChangePage {
-            records,
-            next: Some(token_text(&t)),
-            checkpoint: Some(checkpoint),
-        })
+        let deleted_since = if t.log_read {
+            t.deleted_until
+        } else {
+            started - self.overlap
+        };
+        Ok(read_ended(records, &t, deleted_since))
     }
 
-    /// One page of the change log: the records deleted since `log_since`.
+    /// One page of the change log, read before the list: the records deleted since
+    /// `log_since`, and the merges it names.
     async fn deleted_page(
         &self,
         object: ObjectKind,
@@ -244,27 +269,44 @@ impl Pipedrive {
                     .query("limit", limit.to_string()),
             )
             .await?;
+        self.note_crm_clock(&resp, &mut t);
         let v: Value = self.parse(&resp, "the change log")?;
         let items: Vec<&Value> = v["data"].as_array().into_iter().flatten().collect();
-        let records: Vec<RemoteRecord> = items
+        let deleted: Vec<(String, &Value)> = items
             .iter()
             .filter(|i| i["item"].as_str() == Some(item))
             .filter(|i| {
                 let d = &i["data"];
                 d["active_flag"].as_bool() == Some(false) || d["is_deleted"].as_bool() == Some(true)
             })
-            .filter_map(|i| {
-                let id = id_of(i).or_else(|| id_of(&i["data"]))?;
+            .filter_map(|i| Some((id_of(i).or_else(|| id_of(&i["data"]))?, &i["data"])))
+            .collect();
+        // A record merged into another is gone, not deleted: its survivor names it.
+        for (id, d) in &deleted {
+            if let Some(into) = id_of_value(&d["merge_what_id"]).filter(|into| into != id) {
+                let from = t.merges.entry(into).or_default();
+                if !from.contains(id) {
+                    from.push(id.clone());
+                }
+            }
+        }
+        let records: Vec<RemoteRecord> = deleted
+            .iter()
+            .filter(|(_, d)| id_of_value(&d["merge_what_id"]).is_none())
+            .map(|(id, d)| {
                 // The change log's entry names no property: the deletion clears none.
-                Some(RemoteRecord {
-                    id,
-                    updated_at: parse_time(&i["data"]["update_time"]).unwrap_or(0),
+                let mut r = RemoteRecord {
+                    id: id.clone(),
+                    updated_at: parse_time(&d["update_time"]).unwrap_or(0),
                     archived: true,
                     returned: Some(Default::default()),
                     ..RemoteRecord::default()
-                })
+                };
+                name_merged(&mut r, &t.merges);
+                r
             })
             .collect();
+        t.log_read = true;
         let extra = &v["additional_data"];
         let more = extra["pagination"]["more_items_in_collection"]
             .as_bool()
@@ -272,12 +314,21 @@ impl Pipedrive {
             && !items.is_empty();
         let old_deleted = t.old.map_or(0, |c| c.deleted_since);
         if !more {
-            let started = self.started(&t);
-            return Ok(read_ended(
+            // On to the list.
+            t.log_done = true;
+            t.deleted_until = old_deleted.max(self.started(&t) - self.overlap);
+            let checkpoint = t.old.map(|old| {
+                cursor_text(Cursor {
+                    v: 1,
+                    since: old.since,
+                    deleted_since: t.deleted_until,
+                })
+            });
+            return Ok(ChangePage {
                 records,
-                &t,
-                old_deleted.max(started - self.overlap),
-            ));
+                next: Some(token_text(&t)),
+                checkpoint,
+            });
         }
         // By key: on from the last second of the page (a second back, should Pipedrive's bound
         // be exclusive), or, when that does not move the bound, by offset within it.
@@ -289,15 +340,18 @@ impl Pipedrive {
             }
             _ => t.log_start += items.len() as u64,
         }
-        let checkpoint = cursor_text(Cursor {
-            v: 1,
-            since: t.list_since,
-            deleted_since: old_deleted.max(t.log_since - self.overlap),
+        // A full read stores no cursor before its list has begun.
+        let checkpoint = t.old.map(|old| {
+            cursor_text(Cursor {
+                v: 1,
+                since: old.since,
+                deleted_since: old_deleted.max(t.log_since - self.overlap),
+            })
         });
         Ok(ChangePage {
             records,
             next: Some(token_text(&t)),
-            checkpoint: Some(checkpoint),
+            checkpoint,
         })
     }
 
@@ -310,10 +364,13 @@ impl Pipedrive {
             (None, Some(old)) => old.since,
             (None, None) => Millis::MIN,
         };
-        let deleted_since = t
-            .old
-            .map(|c| c.deleted_since)
-            .unwrap_or_else(|| self.started(t) - self.overlap);
+        let deleted_since = if t.log_read {
+            t.deleted_until
+        } else {
+            t.old
+                .map(|c| c.deleted_since)
+                .unwrap_or_else(|| self.started(t) - self.overlap)
+        };
         cursor_text(Cursor {
             v: 1,
             since: since.max(0),
@@ -355,6 +412,10 @@ impl Pipedrive {
             })?),
             None => None,
         };
+        // The change log from the stored cursor's bound; on a full read, as far back as
+        // Pipedrive keeps deleted records, so that one deleted since the last read is seen.
+        let log_since =
+            old.map_or_else(|| self.clock.now() - DELETED_KEPT, |old| old.deleted_since);
         Ok(PageToken {
             from: old.map(|c| c.since),
             at_from: Vec::new(),
@@ -363,9 +424,12 @@ impl Pipedrive {
             newest: None,
             old,
             crm_started_at: None,
-            in_deleted: false,
-            log_since: 0,
+            log_done: false,
+            log_read: false,
+            log_since,
             log_start: 0,
+            deleted_until: 0,
+            merges: BTreeMap::new(),
             list_since: 0,
         })
     }
@@ -382,6 +446,36 @@ fn read_ended(records: Vec<RemoteRecord>, t: &PageToken, deleted_since: Millis) 
             since: t.list_since,
             deleted_since,
         })),
+    }
+}
+
+/// Adds to a merge's survivor the ids merged into it ([`MERGED_FROM`]).
+fn name_merged(r: &mut RemoteRecord, merges: &BTreeMap<String, Vec<String>>) {
+    if let Some(from) = merges.get(&r.id) {
+        r.props.insert(MERGED_FROM.to_string(), from.join(";"));
+    }
+}
+
+/// The ids a record's [`MERGED_FROM`] names.
+pub(super) fn merged_from(record: &RemoteRecord) -> Vec<String> {
+    record
+        .props
+        .get(MERGED_FROM)
+        .map(|ids| {
+            ids.split(';')
+                .filter(|id| !id.is_empty() && *id != record.id)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An id given as a JSON number or text.
+fn id_of_value(v: &Value) -> Option<String> {
+    match v {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
     }
 }
 

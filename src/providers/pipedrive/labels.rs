@@ -82,7 +82,7 @@ impl Pipedrive {
         let Some(labels) = self.options.labels.get(&object).filter(|l| !l.is_empty()) else {
             return Ok(None);
         };
-        let catalogue = self.catalogue_of(object).await?;
+        let catalogue = self.write_catalogue(object).await?;
         let field = label_field(&catalogue.fields, object)?;
         let missing = match resolve(&field.options, labels) {
             Ok(ids) => return Ok(Some((ids, Vec::new()))),

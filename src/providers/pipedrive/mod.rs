@@ -10,7 +10,8 @@
 //!
 //! # Where things are
 //! - [`activities`]: activities' JSON, types, and creates matched by content.
-//! - [`feed`]: the change feed (v2 lists by `update_time`, v1 `recents` for deletions).
+//! - [`feed`]: the change feed (v2 lists by `update_time`, v1 `recents` for deletions and
+//!   merges).
 //! - [`writes`]: creates, updates and deletes one record a call, and reads by id.
 //! - [`catalogue`]: the field catalogue, custom fields and the built-in mappings.
 //! - [`owners`]: users as the owner's options (email ⇄ `owner_id`).
@@ -97,8 +98,11 @@ pub struct Pipedrive {
     overlap: Millis,
     /// [`Provider::clock_skew`], from the `Date` header of the last feed page.
     skew: Mutex<Option<Millis>>,
-    /// The field catalogues read so far.
+    /// The field catalogues read so far (or kept from an earlier run).
     catalogues: Mutex<HashMap<ObjectKind, Arc<catalogue::Catalogue>>>,
+    /// The catalogues kept from an earlier run and not read again since
+    /// ([`Provider::restore_catalogue`]).
+    restored: Mutex<std::collections::HashSet<ObjectKind>>,
 }
 
 /// Pipedrive's name, how to read its error answers and how it takes a token: an API token
@@ -158,6 +162,7 @@ impl Pipedrive {
             overlap,
             skew: Mutex::new(None),
             catalogues: Mutex::new(HashMap::new()),
+            restored: Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -178,6 +183,10 @@ impl Pipedrive {
         &self,
     ) -> std::sync::MutexGuard<'_, HashMap<ObjectKind, Arc<catalogue::Catalogue>>> {
         self.catalogues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_restored(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<ObjectKind>> {
+        self.restored.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -234,6 +243,19 @@ impl Provider for Pipedrive {
         properties: &[String],
     ) -> Result<ChangePage, ProviderError> {
         self.read_changes(query, properties).await
+    }
+
+    /// The persons the change log named merged into `record` (see [`feed`]).
+    fn merged_from(&self, record: &RemoteRecord) -> Vec<String> {
+        feed::merged_from(record)
+    }
+
+    fn kept_catalogue(&self, object: ObjectKind) -> Option<String> {
+        self.catalogue_text(object)
+    }
+
+    fn restore_catalogue(&self, object: ObjectKind, kept: &str) {
+        self.restore_catalogue_text(object, kept);
     }
 
     fn clock_skew(&self) -> Option<Millis> {

@@ -20,7 +20,9 @@ use super::wire::{NAME_PARTS, id_of, to_record, write_body};
 use super::{EMAIL, EXTERNAL_ID, IDS_PER_READ, PHONE, Pipedrive, object_path};
 use crate::model::ObjectKind;
 use crate::providers::http::{Method, Request, Response};
-use crate::providers::{ProviderError, RecordError, RemoteRecord, RemoteWrite, WriteResults};
+use crate::providers::{
+    ProviderError, RecordError, RecordErrorKind, RemoteRecord, RemoteWrite, WriteResults,
+};
 
 /// How many times a create is sent at most when its answers are lost.
 const CREATE_ATTEMPTS: usize = 3;
@@ -153,7 +155,7 @@ impl Pipedrive {
     ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
         let path = format!("/api/v2/{}", object_path(object)?);
         let labels = self.label_ids_for_create(object).await?;
-        let catalogue = self.catalogue_of(object).await?;
+        let catalogue = self.write_catalogue(object).await?;
         let outcomes = self
             .each(inputs, |w| {
                 let (path, catalogue, labels) = (&path, &catalogue, &labels);
@@ -196,6 +198,9 @@ impl Pipedrive {
         catalogue: &super::catalogue::Catalogue,
         wanted: &[String],
     ) -> Result<Result<RemoteRecord, RecordError>, ProviderError> {
+        if let Some(existing) = self.left_live(object, w, wanted).await? {
+            return Ok(Err(existing));
+        }
         let mut last: Option<ProviderError> = None;
         for attempt in 0..CREATE_ATTEMPTS {
             if attempt > 0 {
@@ -217,6 +222,47 @@ impl Pipedrive {
             }
         }
         Err(last.unwrap_or_else(|| ProviderError::Other("the create was not answered".into())))
+    }
+
+    /// A record of [`RemoteWrite::takes_over`] still live with the create's email, as the
+    /// duplicate the create would make. Pipedrive lets two persons share an email, so a
+    /// create is never refused as HubSpot refuses one; the record an archive here left live
+    /// is read instead (by id, 10 tokens for up to 100, where a search by email costs 20 and
+    /// would also find other persons sharing the address), and only for such creates.
+    async fn left_live(
+        &self,
+        object: ObjectKind,
+        w: &RemoteWrite,
+        wanted: &[String],
+    ) -> Result<Option<RecordError>, ProviderError> {
+        if w.takes_over.is_empty() {
+            return Ok(None);
+        }
+        let email = w.props.get(EMAIL).filter(|e| !e.is_empty());
+        let found = self.read_ids(object, &w.takes_over, wanted).await?;
+        let same = |r: &RemoteRecord| {
+            !r.archived
+                && email.is_none_or(|e| {
+                    r.props
+                        .get(EMAIL)
+                        .is_some_and(|x| x.eq_ignore_ascii_case(e))
+                })
+        };
+        Ok(w.takes_over
+            .iter()
+            .find_map(|id| found.iter().find(|r| &r.id == id && same(r)))
+            .map(|r| RecordError {
+                message: format!(
+                    "Pipedrive {} `{}` holds this record already: a local record archived here \
+                     left it live",
+                    object, r.id
+                ),
+                code: None,
+                retryable: false,
+                kind: RecordErrorKind::Duplicate {
+                    existing_id: r.id.clone(),
+                },
+            }))
     }
 
     /// Sends a create once.
@@ -252,7 +298,7 @@ impl Pipedrive {
         inputs: &[RemoteWrite],
     ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
         let base = format!("/api/v2/{}", object_path(object)?);
-        let catalogue = self.catalogue_of(object).await?;
+        let catalogue = self.write_catalogue(object).await?;
         let outcomes = self
             .each(inputs, |w| {
                 let (base, catalogue) = (&base, &catalogue);
@@ -344,7 +390,7 @@ impl Pipedrive {
         properties: &[String],
     ) -> Result<Vec<RemoteRecord>, ProviderError> {
         let path = format!("/api/v2/{}", object_path(object)?);
-        let catalogue = self.record_catalogue(object).await?;
+        let mut catalogue = self.record_catalogue(object).await?;
         let mut out = Vec::new();
         for chunk in ids.chunks(IDS_PER_READ) {
             let resp = self
@@ -356,11 +402,12 @@ impl Pipedrive {
                 )
                 .await?;
             let v: Value = self.parse(&resp, "a read by id")?;
+            let raw: Vec<&Value> = v["data"].as_array().into_iter().flatten().collect();
+            catalogue = self
+                .catalogue_for(object, catalogue, &raw, properties)
+                .await?;
             out.extend(
-                v["data"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+                raw.into_iter()
                     .filter_map(|r| record_of(object, r, &catalogue, properties))
                     .filter(|r| !r.archived),
             );

@@ -172,6 +172,7 @@ fn write(local: &str, remote: Option<&str>, props: &[(&str, &str)]) -> RemoteWri
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         set_external_id: false,
+        takes_over: Vec::new(),
     }
 }
 

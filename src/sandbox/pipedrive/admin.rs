@@ -12,6 +12,7 @@
 //! | `POST /_sandbox/records/{kind}` | a v2 create body | 200 the record (v2 shape) |
 //! | `PATCH /_sandbox/records/{kind}/{id}` | a v2 update body | 200 the record |
 //! | `DELETE /_sandbox/records/{kind}/{id}` | | 204 |
+//! | `POST /_sandbox/merge/{kind}` | `{into, from}`: `from` merged into `into` (`merge.rs`) | 204 |
 //! | `POST /_sandbox/users` | `{name, email}` | 200 the user (v1 shape) |
 //! | `POST /_sandbox/fields/{kind}` | a v1 field body `{name, field_type, options}` | 200 the field (v1 shape) |
 //! | `GET /_sandbox/dump` | | every record (deleted too) in its v2 shape, by kind |
@@ -71,6 +72,12 @@ pub fn handle(shared: &Shared, req: &HttpRequest, segs: &[&str]) -> Option<HttpR
         ("DELETE", ["records", kind, id]) => Ok(answer(
             user_delete(shared, kind, id).map(|_| HttpResponse::empty(204)),
         )),
+        ("POST", ["merge", kind]) => body_json(req).map(|b| {
+            let id = |k: &str| b[k].as_i64().unwrap_or_default();
+            answer(
+                user_merge(shared, kind, id("into"), id("from")).map(|_| HttpResponse::empty(204)),
+            )
+        }),
         ("POST", ["users"]) => body_json(req).map(|b| {
             let now = shared.clock.now_ms();
             let mut co = shared.api.lock();
@@ -213,12 +220,37 @@ pub fn user_delete(shared: &Shared, kind: &str, id: &str) -> anyhow::Result<()> 
         .map_err(|e| anyhow!("the sandbox refused the delete: {}", e.error))
 }
 
+/// Merges `from` into `into` as a Pipedrive user would.
+pub fn user_merge(shared: &Shared, kind: &str, into: i64, from: i64) -> anyhow::Result<()> {
+    let kind = kind_of(kind)?;
+    let now = shared.clock.now_ms();
+    super::merge::merge(&mut shared.api.lock(), kind, now, APP, into, from)
+        .map_err(|e| anyhow!("the sandbox refused the merge: {}", e.error))
+}
+
 /// Adds a custom field as an admin would in Pipedrive's settings.
 pub fn user_add_field(shared: &Shared, kind: &str, body: &Value) -> anyhow::Result<Field> {
     let kind = kind_of(kind)?;
     let now = shared.clock.now_ms();
     v1::add_field(&mut shared.api.lock(), kind, now, APP_USER, body)
         .map_err(|e| anyhow!("the sandbox refused the field: {}", e.error))
+}
+
+/// Deletes custom field `key` of `kind` as an admin would in Pipedrive's settings (the v1
+/// spec's `DELETE /v1/personFields/{id}`, which the API does not serve here): the field and
+/// its values are gone; the records' `update_time` stays (unconfirmed: the spec is silent).
+pub fn user_delete_field(co: &mut Company, kind: &str, key: &str) -> anyhow::Result<()> {
+    let kind = kind_of(kind)?;
+    let fields = co.fields.entry(kind).or_default();
+    let before = fields.len();
+    fields.retain(|f| !(f.custom && f.key == key));
+    if fields.len() == before {
+        return Err(anyhow!("no custom field `{key}` of {}", kind.plural()));
+    }
+    for r in co.store_mut(kind).records.values_mut() {
+        r.custom.remove(key);
+    }
+    Ok(())
 }
 
 /// Adds a user (not an admin) named `name` with `email`; returns its id. The name defaults

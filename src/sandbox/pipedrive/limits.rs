@@ -155,6 +155,8 @@ pub fn token_cost(method: &str, version: &str, segs: &[&str]) -> u64 {
         ("v1", "GET", [_, _]) => 2,
         ("v1", "GET", [_] | [_, _, "changelog"]) => 20,
         ("v1", "POST", [_]) | ("v1", "PUT", [_, _]) => 10,
+        // A merge 40.
+        ("v1", "PUT", [_, _, "merge"]) => 40,
         _ => 1,
     }
 }

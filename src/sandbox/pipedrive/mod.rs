@@ -32,6 +32,7 @@
 //! | GET | `/v1/activityTypes` | activity types | 20 | `v1.rs` |
 //! | GET | `/v1/recents` | records changed since `since_timestamp` (deleted ones with `active_flag: false`), v1 shapes | 20 | `v1.rs` |
 //! | GET | `/v1/{persons\|organizations}/{id}/changelog` | the record's field changes, newest first | 20 | `v1.rs` |
+//! | PUT | `/v1/{persons\|organizations}/{id}/merge` | merge `{id}` into `merge_with_id` (which survives) | 40 | `merge.rs` |
 //! | GET | `/oauth/authorize` | the browser step: 302 back to `redirect_uri` with a code (no faults) | — | `oauth.rs` |
 //! | POST | `/oauth/token`, `/oauth/token/` | authorization-code and refresh grants (client credentials in Basic auth) | — | `oauth.rs` |
 //! | POST | `/oauth/revoke` | revoke a refresh token with its grant, or an access token (RFC 7009; client credentials in Basic auth) | — | `oauth.rs` |
@@ -48,7 +49,7 @@
 //!
 //! OAuth's refresh-token idle expiry and PKCE; v2 field
 //! update and delete and the option endpoints; the search of other kinds and the item search;
-//! followers; merges; deals, leads and
+//! followers; deal merges; deals, leads and
 //! the other kinds; webhooks; `POST /v1/activityTypes`; v1 field delete; the list
 //! parameters `filter_id`, `include_fields` and a person's `deal_id` (accepted, ignored);
 //! contact-sync attributes (`postal_address`, `notes`, `im`, `birthday`, `job_title`: the
@@ -67,6 +68,7 @@ mod errors;
 mod field_update;
 mod fields_v2;
 mod limits;
+mod merge;
 mod oauth;
 mod records;
 mod route;
@@ -325,6 +327,13 @@ impl SandboxServer<Pipedrive> {
         admin::user_write(self.shared(), kind, Some(&id.to_string()), body)
     }
 
+    /// Merges record `from` into record `into` as a Pipedrive user would (`merge.rs`):
+    /// `into` survives with the other's values where it has none, `from` is deleted.
+    /// `kind` is `persons` or `organizations`.
+    pub fn merge_records(&self, kind: &str, into: i64, from: i64) -> anyhow::Result<()> {
+        admin::user_merge(self.shared(), kind, into, from)
+    }
+
     /// Deletes a record as a Pipedrive user would.
     pub fn delete_record(&self, kind: &str, id: i64) -> anyhow::Result<()> {
         admin::user_delete(self.shared(), kind, &id.to_string())
@@ -340,6 +349,12 @@ impl SandboxServer<Pipedrive> {
     /// Adds a custom field as an admin would in the settings; returns its 40-character key.
     pub fn add_field(&self, kind: &str, body: &Value) -> anyhow::Result<String> {
         admin::user_add_field(self.shared(), kind, body).map(|f| f.key)
+    }
+
+    /// Deletes custom field `key` of `kind` (`persons`, ...) as an admin would in the
+    /// settings: the field leaves the catalogue, and its values leave the records.
+    pub fn delete_field(&self, kind: &str, key: &str) -> anyhow::Result<()> {
+        admin::user_delete_field(&mut self.shared().api.lock(), kind, key)
     }
 
     /// The custom fields of `kind` (`persons`, ...) as an admin sees them in the settings:
@@ -390,6 +405,8 @@ impl SandboxServer<Pipedrive> {
 
 #[cfg(test)]
 mod activity_tests;
+#[cfg(test)]
+mod merge_tests;
 #[cfg(test)]
 mod spec_check;
 #[cfg(test)]

@@ -197,6 +197,7 @@ pub fn create(
             add_ms: now,
             update_ms: now,
             deleted: false,
+            merged_into: None,
         },
     );
     Ok(id)

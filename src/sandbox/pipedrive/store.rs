@@ -75,6 +75,8 @@ pub struct Record {
     pub add_ms: i64,
     pub update_ms: i64,
     pub deleted: bool,
+    /// For a record merged into another (and deleted so): that record's id.
+    pub merged_into: Option<i64>,
 }
 
 /// One option of an `enum` or `set` field.

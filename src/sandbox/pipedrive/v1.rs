@@ -97,6 +97,9 @@ pub fn route(
             .ok_or_else(|| not_found("User")),
         ("GET", ["activityTypes"]) => Ok(ok(activity_types(co))),
         ("GET", ["recents"]) => recents(co, req),
+        ("PUT", [k @ ("persons" | "organizations"), id, "merge"]) => {
+            return Some(super::merge::route(co, now, me, req, Kind::parse(k)?, id));
+        }
         ("GET", [k @ ("persons" | "organizations"), id, "changelog"]) => {
             changelog(co, Kind::parse(k)?, id, req)
         }
@@ -297,7 +300,12 @@ fn recents(co: &Company, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
         .iter()
         .map(|(_, kind, id)| {
             let r = &co.store(*kind).records[id];
-            json!({"item": kind.item(), "id": id, "data": render_v1(co, *kind, r)})
+            let mut data = render_v1(co, *kind, r);
+            // A person merged away names the one it went into (`merge.rs`).
+            if let (Kind::Persons, Some(into)) = (kind, r.merged_into) {
+                data["merge_what_id"] = json!(into);
+            }
+            json!({"item": kind.item(), "id": id, "data": data})
         })
         .collect();
     let mut pagination = json!({"start": start, "limit": limit, "more_items_in_collection": more});
