@@ -617,6 +617,8 @@ async fn mappings_setup_creates_custom_fields_through_the_tooling_api() {
     assert_eq!(seen[1].body["FullName"], "Contact.Pronouns__c");
     assert!(seen[1].body["Metadata"].get("externalId").is_none());
     assert_eq!(seen[2].body["FullName"], "Activity.crmsync_id__c");
+    // `mappings setup` says that the new fields may still need field-level security.
+    assert!(sf.setup_note().unwrap().contains("field-level security"));
     let fields = sf.fields(ObjectKind::Contact).await.unwrap();
     let email = fields.iter().find(|f| f.name == "Email").unwrap();
     assert!(!email.read_only);

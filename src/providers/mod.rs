@@ -615,6 +615,12 @@ pub trait Provider: Send + Sync {
     async fn create_field(&self, object: ObjectKind, spec: &FieldSpec)
     -> Result<(), ProviderError>;
 
+    /// What `mappings setup` says once it created fields, where the CRM needs a person to do
+    /// more before crmsync can use them (Salesforce's field-level security).
+    fn setup_note(&self) -> Option<String> {
+        None
+    }
+
     /// Adds to the CRM the labels configured for the records of `object` crmsync creates
     /// that it does not have yet (`mappings setup`; a create adds them too); returns those
     /// added. A CRM without labels has none to add.

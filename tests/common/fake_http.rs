@@ -17,6 +17,8 @@ pub struct Seen {
     /// Every header, its name in lower case.
     pub headers: BTreeMap<String, String>,
     pub body: Value,
+    /// The body as sent (a form, where `body` is JSON only).
+    pub text: String,
 }
 
 pub struct Answer {
@@ -119,6 +121,7 @@ impl Fake {
                     api_token,
                     headers,
                     body: serde_json::from_str(&body).unwrap_or(Value::Null),
+                    text: body.clone(),
                 };
                 let n = {
                     let mut l = log.lock().unwrap();

@@ -231,7 +231,8 @@ impl Salesforce {
     /// Creates a custom field through the Tooling API (DIGEST §3.8; the exact body is
     /// unconfirmed there): Text, 255 characters (`crmsync_id__c` an External ID, unique). A
     /// Task's custom fields live on `Activity`. The field cannot be read or written until
-    /// field-level security grants it to crmsync's user, which `mappings setup` says.
+    /// field-level security grants it to crmsync's user, which `mappings setup` says
+    /// (`Provider::setup_note`).
     pub(super) async fn create_custom_field(
         &self,
         object: ObjectKind,
@@ -255,10 +256,6 @@ impl Salesforce {
         self.send_ok(self.request(Method::Post, path).json(body))
             .await?;
         self.lock_catalogues().remove(&object);
-        tracing::warn!(
-            "created `{}` on Salesforce {owner}: grant it field-level security (a profile or permission set of crmsync's user) if Salesforce does not show it to crmsync",
-            spec.name
-        );
         Ok(())
     }
 }

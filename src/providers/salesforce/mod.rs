@@ -362,6 +362,13 @@ impl Provider for Salesforce {
         self.create_custom_field(object, spec).await
     }
 
+    fn setup_note(&self) -> Option<String> {
+        Some(
+            "Salesforce shows a new custom field to crmsync only once field-level security grants it: give crmsync's user (its profile or a permission set) read and edit access to the fields created, then run `crmsync mappings check`"
+                .into(),
+        )
+    }
+
     async fn account(&self) -> Result<AccountInfo, ProviderError> {
         self.account_info().await
     }
