@@ -66,7 +66,6 @@ fn provider_with(fake: &Fake, batch: usize, settings: Settings) -> (Salesforce, 
             settings,
             batch_size: batch,
             bulk_poll: std::time::Duration::ZERO,
-            progress: false,
         },
     )
     .expect("provider");

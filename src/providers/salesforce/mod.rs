@@ -90,8 +90,6 @@ pub struct SalesforceOptions {
     pub batch_size: usize,
     /// How long to wait between polls of a Bulk API job.
     pub bulk_poll: std::time::Duration,
-    /// Draw a progress bar for a Bulk import (on a terminal only).
-    pub progress: bool,
 }
 
 impl Default for SalesforceOptions {
@@ -101,7 +99,6 @@ impl Default for SalesforceOptions {
             settings: Settings::default(),
             batch_size: super::test_page_size(QUERY_BATCH).unwrap_or(QUERY_BATCH),
             bulk_poll: std::time::Duration::from_secs(2),
-            progress: true,
         }
     }
 }
