@@ -142,6 +142,14 @@ fn connect_signs_in_with_pkce_on_the_login_host_and_disconnect_revokes() {
     assert_eq!(creds.expires_at, None, "Salesforce sends no `expires_in`");
     assert!(!creds.extra.contains_key("signature"));
 
+    // Later runs reach the org at its instance with the stored token.
+    let run = env.run(&["--json", "connections", "--check"]);
+    run.ok();
+    let row = run.json()[0].clone();
+    assert_eq!(row["check"], "ok", "{row}");
+    assert_eq!(row["token_source"], "keychain", "{row}");
+    assert_eq!(row["base_url"], json!(sf.url), "{row}");
+
     let run = env.run(&["disconnect", "sf"]);
     run.ok();
     let revoke = sf
