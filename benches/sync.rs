@@ -61,6 +61,11 @@ fn config(base_url: &str) -> Config {
             activity: None,
             activity_types: Default::default(),
             owners: Default::default(),
+            login_url: None,
+            instance_url: None,
+            api_version: None,
+            reserve_percent: None,
+            bulk_threshold: None,
         },
     );
     c

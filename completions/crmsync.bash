@@ -569,7 +569,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__connect)
-            opts="-q -v -h -V --name --token-env --token-stdin --no-browser --timeout --client-id --base-url --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --name --token-env --token-stdin --no-browser --timeout --client-id --base-url --sandbox --login-url --instance-url --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -592,6 +592,14 @@ _crmsync() {
                     return 0
                     ;;
                 --base-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --login-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --instance-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -58,6 +58,8 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l token-env -d
 complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l timeout -d 'Give up waiting for the browser after this many seconds' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l client-id -d 'The OAuth app\'s client id [default: `client_id` in the connection\'s config]' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l base-url -d 'The API base URL, to connect to a sandbox or emulator (written to the config)' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l login-url -d 'Salesforce: sign in at this login host, such as the org\'s My Domain URL' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l instance-url -d 'Salesforce: the org\'s API host, for a token from `--token-env` (a sign-in names it)' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
 complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
 complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l color -d 'When to use colour' -r -f -a "auto\t''
@@ -65,6 +67,7 @@ always\t''
 never\t''"
 complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l token-stdin -d 'Read a private-app or API token from standard input instead of signing in'
 complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l no-browser -d 'Print the sign-in URL instead of opening a browser'
+complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l sandbox -d 'Salesforce: sign in to a sandbox org (at test.salesforce.com)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -l json -d 'Print machine-readable JSON on stdout'
 complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -s q -l quiet -d 'Print less (repeat for even less)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand connect" -s v -l verbose -d 'Print more (repeat for more)'

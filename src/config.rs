@@ -19,6 +19,7 @@ pub use activity_types::ActivityTypes;
 mod crm_rules;
 pub mod retry;
 pub use retry::RetrySettings;
+mod salesforce_keys;
 mod token_vars;
 mod upkeep;
 pub use upkeep::{BackupSettings, LogSettings};
@@ -192,6 +193,25 @@ pub struct ConnectionConfig {
     /// (for owners whose local email is not the one the CRM knows them by).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub owners: BTreeMap<String, Spanned<String>>,
+    /// Salesforce: the host sign-in and token refresh go to; default
+    /// `https://login.salesforce.com` (`https://test.salesforce.com` for a sandbox org, or the
+    /// org's My Domain URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_url: Option<Spanned<String>>,
+    /// Salesforce: the org's API host, as the token answer names it (`connect` writes it);
+    /// required with `token_env`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_url: Option<Spanned<String>>,
+    /// Salesforce: the REST API version, `vNN.0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<Spanned<String>>,
+    /// Salesforce: the share of the org's daily API allocation left to its other
+    /// integrations, in percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserve_percent: Option<Spanned<i64>>,
+    /// Salesforce: a first import of more records than this goes through Bulk API 2.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bulk_threshold: Option<Spanned<i64>>,
 }
 
 /// `[connections.NAME.OBJECT]`: one object's settings on one connection.
@@ -432,6 +452,8 @@ impl Config {
                 )
             })?;
             crm_rules::check(name, conn).map_err(|(span, message)| at(span.start, message))?;
+            salesforce_keys::check(name, conn, text)
+                .map_err(|(offset, message)| at(offset, message))?;
         }
         token_vars::check(&config, text, path)?;
         Ok(config)

@@ -29,11 +29,8 @@ impl Opened {
 
 /// The OAuth description of a configured connection's CRM, with its URL overrides.
 pub fn oauth_spec(conn: &ConnectionConfig) -> Option<OAuthSpec> {
-    let mut spec = providers::oauth_spec(
-        conn.provider,
-        conn.base_url.as_deref(),
-        conn.auth_url.as_deref(),
-    )?;
+    let mut spec =
+        providers::oauth_spec(conn.provider, conn.sign_in_base(), conn.auth_url.as_deref())?;
     if let Some(scopes) = &conn.scopes {
         spec.scopes = scopes.clone();
     }
@@ -41,7 +38,8 @@ pub fn oauth_spec(conn: &ConnectionConfig) -> Option<OAuthSpec> {
 }
 
 /// What `name`'s credentials are issued for: its provider and the hosts its API and token
-/// calls go to (`base_url`, else the CRM's own). The keychain entry is keyed by it.
+/// calls go to (`base_url` or `instance_url`, else the CRM's own). The keychain entry is
+/// keyed by it.
 pub fn credential_scope(name: &str, conn: &ConnectionConfig) -> CredentialScope {
     let host = |url: &str| match url::Url::parse(url) {
         Ok(u) => match (u.host_str(), u.port()) {
@@ -52,7 +50,7 @@ pub fn credential_scope(name: &str, conn: &ConnectionConfig) -> CredentialScope 
         Err(_) => url.to_string(),
     };
     let default_api = providers::default_base_url(conn.provider);
-    let api = conn.base_url.as_deref().or(default_api);
+    let api = conn.api_base().or(default_api);
     let api_host = api.map_or_else(|| format!("{}-default", conn.provider), host);
     let token_host = oauth_spec(conn).map_or_else(|| api_host.clone(), |s| host(&s.token_url));
     CredentialScope {
@@ -60,7 +58,8 @@ pub fn credential_scope(name: &str, conn: &ConnectionConfig) -> CredentialScope 
         provider: conn.provider,
         api_host,
         token_host,
-        default_hosts: conn.base_url.is_none() || conn.base_url.as_deref() == default_api,
+        default_hosts: default_api.is_some()
+            && (conn.api_base().is_none() || conn.api_base() == default_api),
         // Filled in by [`open`] from the account the state file's links are bound to.
         account_id: None,
     }
@@ -79,7 +78,7 @@ pub fn provider_context(
 ) -> ProviderContext {
     ProviderContext {
         connection: name.to_string(),
-        base_url: conn.base_url.clone(),
+        base_url: conn.api_base().map(str::to_string),
         tokens,
         clock,
         max_requests,
@@ -130,7 +129,7 @@ pub fn open(
         Arc::new(FileLock::new(lease_dir)),
         clock.clone(),
     );
-    let provider = providers::open_labelled(
+    let provider = providers::open_configured(
         conn.provider,
         provider_context(
             name,
@@ -145,6 +144,7 @@ pub fn open(
             config.http.rate_limit_margin,
         ),
         conn.labels(),
+        conn.salesforce_settings(),
     )?;
     Ok(Opened {
         name: name.to_string(),

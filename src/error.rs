@@ -123,6 +123,10 @@ pub fn provider_hint(p: &ProviderError) -> Option<String> {
             "raise `max_requests_per_run` or `--max-requests`; the next run continues where this one stopped"
                 .into(),
         ),
+        ProviderError::DailyLimit { crm: "Salesforce", .. } => Some(
+            "nothing half-done is left behind: Salesforce counts the org's allocation over the last 24 hours, so room comes back as the requests of a day ago age out; run again in a few hours (or tomorrow at this time for all of it), or lower the connection's `reserve_percent`"
+                .into(),
+        ),
         ProviderError::DailyLimit { crm, .. } => Some(format!(
             "nothing half-done is left behind: run again {}: the next run after the day's budget is renewed continues where this one stopped (raise the CRM plan's allowance for more a day)",
             when_renewed(crm)

@@ -48,26 +48,53 @@ fn sync_without_connections_is_a_config_error() {
 }
 
 #[test]
-fn connecting_a_crm_this_build_does_not_have_is_refused_up_front() {
+fn connecting_salesforce_without_what_it_needs_is_refused_up_front() {
     let mut env = TestEnv::new();
-    env.set_env("PD_TOKEN", "secret");
-    for provider in ["salesforce"] {
-        for extra in [&[][..], &["--token-env", "PD_TOKEN"], &["--token-stdin"]] {
-            let mut args = vec!["connect", provider, "--name", "x"];
-            args.extend_from_slice(extra);
-            let run = env.run(&args);
-            run.expect_code(2);
-            assert!(
-                run.stderr
-                    .contains("not built into this version of crmsync")
-                    && run
-                        .stderr
-                        .contains("it can connect to: `hubspot`, `pipedrive`"),
-                "{args:?}: {}",
-                run.stderr
-            );
-            assert!(!run.stderr.contains("keychain"), "{}", run.stderr);
-        }
+    env.set_env("SF_TOKEN", "secret");
+    // A token without the org's API host, and the Salesforce flags for another CRM: refused
+    // before anything is signed in to, sent or stored.
+    for (args, says) in [
+        (
+            &[
+                "connect",
+                "salesforce",
+                "--name",
+                "x",
+                "--token-env",
+                "SF_TOKEN",
+            ][..],
+            "needs the org's API host",
+        ),
+        (
+            &[
+                "connect",
+                "hubspot",
+                "--name",
+                "x",
+                "--sandbox",
+                "--token-env",
+                "SF_TOKEN",
+            ],
+            "`--sandbox` is for Salesforce connections",
+        ),
+        (
+            &[
+                "connect",
+                "salesforce",
+                "--name",
+                "x",
+                "--token-env",
+                "SF_TOKEN",
+                "--instance-url",
+                "http://acme.example",
+            ],
+            "plain http",
+        ),
+    ] {
+        let run = env.run(args);
+        run.expect_code(2);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("keychain"), "{}", run.stderr);
     }
     assert_eq!(std::fs::read_to_string(env.config_path()).unwrap(), "");
     let help = env.run(&["connect", "--help"]);
@@ -76,7 +103,7 @@ fn connecting_a_crm_this_build_does_not_have_is_refused_up_front() {
         l.trim_start().starts_with("crmsync connect ") || l.contains("| crmsync connect ")
     }) {
         assert!(
-            line.contains("connect hubspot"),
+            line.contains("connect hubspot") || line.contains("connect salesforce"),
             "an example that cannot work: {line}"
         );
     }

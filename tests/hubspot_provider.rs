@@ -1717,7 +1717,7 @@ fn oauth_spec_follows_overrides() {
 }
 
 #[test]
-fn hubspot_and_pipedrive_can_be_opened_so_far() {
+fn every_crm_can_be_opened_and_salesforce_needs_its_instance() {
     let ctx = ProviderContext {
         connection: "pd".into(),
         base_url: None,
@@ -1732,7 +1732,17 @@ fn hubspot_and_pipedrive_can_be_opened_so_far() {
     let err = crmsync::providers::open(ProviderKind::Salesforce, ctx.clone())
         .err()
         .unwrap();
-    assert!(err.to_string().contains("not available yet"), "{err}");
+    assert!(err.to_string().contains("has no `instance_url`"), "{err}");
+    let sf = crmsync::providers::open(
+        ProviderKind::Salesforce,
+        ProviderContext {
+            base_url: Some("https://acme.my.salesforce.com".into()),
+            ..ctx.clone()
+        },
+    )
+    .unwrap();
+    assert_eq!(sf.kind(), ProviderKind::Salesforce);
+    assert_eq!(sf.batch_size(), 200);
     let pd = crmsync::providers::open(ProviderKind::Pipedrive, ctx.clone()).unwrap();
     assert_eq!(pd.kind(), ProviderKind::Pipedrive);
     let hs = crmsync::providers::open(ProviderKind::Hubspot, ctx).unwrap();

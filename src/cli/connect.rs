@@ -21,9 +21,11 @@ use super::{Context, Exit};
 #[command(after_help = "Examples:
   crmsync connect hubspot --name acme
   crmsync connect hubspot --name ci --token-env HUBSPOT_TOKEN
-  printf %s \"$TOKEN\" | crmsync connect hubspot --name ci --token-stdin")]
+  printf %s \"$TOKEN\" | crmsync connect hubspot --name ci --token-stdin
+  crmsync connect salesforce --sandbox --client-id KEY
+  crmsync connect salesforce --token-env SF_TOKEN --instance-url https://acme.my.salesforce.com")]
 pub struct Args {
-    /// The CRM: hubspot or pipedrive (Salesforce is not built yet)
+    /// The CRM: hubspot, pipedrive or salesforce
     pub provider: ProviderKind,
     /// The connection's name [default: the provider's name]
     #[arg(long)]
@@ -46,6 +48,15 @@ pub struct Args {
     /// The API base URL, to connect to a sandbox or emulator (written to the config)
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
+    /// Salesforce: sign in to a sandbox org (at test.salesforce.com)
+    #[arg(long, conflicts_with = "login_url")]
+    pub sandbox: bool,
+    /// Salesforce: sign in at this login host, such as the org's My Domain URL
+    #[arg(long, value_name = "URL")]
+    pub login_url: Option<String>,
+    /// Salesforce: the org's API host, for a token from `--token-env` (a sign-in names it)
+    #[arg(long, value_name = "URL", requires = "token_env")]
+    pub instance_url: Option<String>,
 }
 
 /// What `connect` reports (`--json`).
@@ -80,7 +91,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     // that host becomes the connection's API base, and the credentials belong to it.
     let base_moved = moved_api_base(&conn, &creds);
     if let Some(base) = &base_moved {
-        conn.base_url = Some(base.clone());
+        conn.set_api_base(base);
         scope = crate::connection::credential_scope(&name, &conn);
         replaced = entry_replaced(&keychain, &scope, token_given).await?;
     }
@@ -128,7 +139,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         Some(path)
     } else {
         if let Some(base) = &base_moved {
-            record_api_base(ctx, &name, base)?;
+            record_api_base(ctx, &name, &conn, base)?;
         }
         None
     };
@@ -175,24 +186,33 @@ fn moved_api_base(conn: &ConnectionConfig, creds: &Credentials) -> Option<String
     let spec = crate::connection::oauth_spec(conn)?;
     let base = providers::token_api_base(&spec, &creds.extra)?;
     let current = conn
-        .base_url
-        .as_deref()
-        .or(providers::default_base_url(conn.provider))?;
-    (current.trim_end_matches('/') != base).then_some(base)
+        .api_base()
+        .or(providers::default_base_url(conn.provider));
+    (current.map(|c| c.trim_end_matches('/')) != Some(base.as_str())).then_some(base)
 }
 
 /// Writes the API base a sign-in named into an existing connection's config, where runs read
 /// it; says what to write when the file cannot be edited.
-fn record_api_base(ctx: &Context, name: &str, base: &str) -> anyhow::Result<()> {
+fn record_api_base(
+    ctx: &Context,
+    name: &str,
+    conn: &ConnectionConfig,
+    base: &str,
+) -> anyhow::Result<()> {
     let path = ctx.writable_config_path()?;
-    if ops::connect::set_base_url(&path, name, base)? {
+    let key = conn.api_base_key();
+    let written = match key {
+        "instance_url" => ops::connect::set_instance_url(&path, name, base)?,
+        _ => ops::connect::set_base_url(&path, name, base)?,
+    };
+    if written {
         ctx.out.note(format!(
-            "set `base_url = \"{base}\"` in `[connections.{name}]` of `{}`, the account's API host",
+            "set `{key} = \"{base}\"` in `[connections.{name}]` of `{}`, the account's API host",
             path.display()
         ));
     } else {
         ctx.out.warn(format!(
-            "set `base_url = \"{base}\"` in `[connections.{name}]`: the tokens are for the account's API host"
+            "set `{key} = \"{base}\"` in `[connections.{name}]`: the tokens are for the account's API host"
         ));
     }
     Ok(())
@@ -206,7 +226,7 @@ async fn account_of(
     conn: &ConnectionConfig,
     creds: &Credentials,
 ) -> anyhow::Result<providers::AccountInfo> {
-    let provider = providers::open_with(
+    let provider = providers::open_configured(
         conn.provider,
         crate::connection::provider_context(
             name,
@@ -220,6 +240,8 @@ async fn account_of(
             ctx.config.http.timeout_secs,
             ctx.config.http.rate_limit_margin,
         ),
+        Default::default(),
+        conn.salesforce_settings(),
     )?;
     Ok(provider.account().await?)
 }
@@ -284,8 +306,60 @@ fn target(ctx: &Context, args: &Args) -> anyhow::Result<(String, ConnectionConfi
     if let Some(id) = &args.client_id {
         conn.client_id = Some(id.clone());
     }
-
+    login_hosts(args, &name, &mut conn, is_new)?;
     Ok((name, conn, is_new))
+}
+
+/// Salesforce's `--sandbox`, `--login-url` and `--instance-url`, refused for other CRMs and
+/// for a connection whose config names other hosts already.
+fn login_hosts(
+    args: &Args,
+    name: &str,
+    conn: &mut ConnectionConfig,
+    is_new: bool,
+) -> anyhow::Result<()> {
+    let login = match (&args.login_url, args.sandbox) {
+        (Some(url), _) => Some(("--login-url", url.clone())),
+        (None, true) => Some((
+            "--sandbox",
+            providers::salesforce::SANDBOX_LOGIN_URL.to_string(),
+        )),
+        (None, false) => None,
+    };
+    let instance = args
+        .instance_url
+        .clone()
+        .map(|u| ("--instance-url", u.trim_end_matches('/').to_string()));
+    if conn.provider != ProviderKind::Salesforce {
+        if let Some((flag, _)) = login.or(instance) {
+            return Err(Error::usage(format!(
+                "`{flag}` is for Salesforce connections; {} has none",
+                conn.provider.display_name()
+            ))
+            .into());
+        }
+        return Ok(());
+    }
+    for (key, given, current) in [
+        ("login_url", login, conn.login_url.clone()),
+        ("instance_url", instance, conn.instance_url.clone()),
+    ] {
+        let Some((flag, url)) = given else { continue };
+        crate::providers::http::check_base_url(&url)
+            .map_err(|m| Error::usage(format!("`{flag}`: {m}")))?;
+        if !is_new && current.as_ref().is_some_and(|c| c.get_ref() != &url) {
+            return Err(Error::usage(format!(
+                "connection `{name}` already has a `{key}` in the config; edit it there instead of passing `{flag}`"
+            ))
+            .into());
+        }
+        let value = Some(toml::Spanned::new(0..0, url));
+        match key {
+            "login_url" => conn.login_url = value,
+            _ => conn.instance_url = value,
+        }
+    }
+    Ok(())
 }
 
 /// Refuses, before anything is signed in to, sent or stored, what the config would not take

@@ -83,6 +83,7 @@ pub struct ForgotLinks {
 pub struct ConnectionInfo {
     pub name: String,
     pub provider: ProviderKind,
+    /// The API host: `base_url`, or a Salesforce org's `instance_url`.
     pub base_url: Option<String>,
     /// Where the token comes from: `environment`, `keychain` or `none`.
     pub token_source: String,
@@ -138,7 +139,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         let mut info = ConnectionInfo {
             name: name.clone(),
             provider: conn.provider,
-            base_url: conn.base_url.clone(),
+            base_url: conn.api_base().map(str::to_string),
             token_source: "none".into(),
             token_vars: auth::token_vars(name, conn.token_env.as_deref()),
             token_var: None,
@@ -164,7 +165,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
                 Some(store) => accounts::kept_check(store, name)?.filter(|k| {
                     k.applies_to(
                         conn.provider,
-                        conn.base_url.as_deref(),
+                        conn.api_base(),
                         &info.token_source,
                         info.token_var.as_deref(),
                     )

@@ -327,6 +327,9 @@ async fn setup(
                 .push(format!("{} label \"{label}\"", map.object));
         }
     }
+    let note = (!report.created.is_empty())
+        .then(|| provider.setup_note())
+        .flatten();
     if ctx.out.json {
         ctx.out.json(&report)?;
     } else if report.created.is_empty() {
@@ -337,6 +340,9 @@ async fn setup(
             "created in `{name}`: {}",
             report.created.join(", ")
         ))?;
+    }
+    if let Some(note) = note {
+        ctx.out.note(note);
     }
     Ok(Exit::Ok)
 }

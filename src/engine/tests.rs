@@ -65,6 +65,11 @@ pub(super) fn mem_connection(match_keys: Vec<String>) -> ConnectionConfig {
         activity: None,
         activity_types: Default::default(),
         owners: Default::default(),
+        login_url: None,
+        instance_url: None,
+        api_version: None,
+        reserve_percent: None,
+        bulk_threshold: None,
     }
 }
 

@@ -29,6 +29,11 @@ pub fn new_connection(provider: ProviderKind) -> ConnectionConfig {
         activity: None,
         activity_types: Default::default(),
         owners: Default::default(),
+        login_url: None,
+        instance_url: None,
+        api_version: None,
+        reserve_percent: None,
+        bulk_threshold: None,
     }
 }
 
@@ -45,6 +50,14 @@ pub fn set_token_env(path: &Path, name: &str, var: &str) -> anyhow::Result<bool>
 /// [`set_token_env`] sets `token_env` (the API host a sign-in named for the account).
 pub fn set_base_url(path: &Path, name: &str, url: &str) -> anyhow::Result<bool> {
     set_string(path, name, "base_url", url, |c| c.base_url.as_deref())
+}
+
+/// Sets `instance_url = "URL"` in the `[connections.NAME]` table of the config file at `path`,
+/// as [`set_token_env`] sets `token_env` (the org's API host a Salesforce sign-in named).
+pub fn set_instance_url(path: &Path, name: &str, url: &str) -> anyhow::Result<bool> {
+    set_string(path, name, "instance_url", url, |c| {
+        c.instance_url.as_ref().map(|u| u.get_ref().as_str())
+    })
 }
 
 /// Sets `key = "VALUE"` in the `[connections.NAME]` table, `read` being how the parsed
@@ -159,6 +172,14 @@ fn appended(path: &Path, name: &str, conn: &ConnectionConfig) -> anyhow::Result<
     );
     if let Some(url) = &conn.base_url {
         table.insert("base_url".into(), toml::Value::String(url.clone()));
+    }
+    for (key, url) in [
+        ("login_url", &conn.login_url),
+        ("instance_url", &conn.instance_url),
+    ] {
+        if let Some(url) = url {
+            table.insert(key.into(), toml::Value::String(url.get_ref().clone()));
+        }
     }
     if let Some(id) = &conn.client_id {
         table.insert("client_id".into(), toml::Value::String(id.clone()));

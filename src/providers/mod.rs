@@ -25,6 +25,7 @@
 pub mod http;
 pub mod hubspot;
 pub mod pipedrive;
+pub mod salesforce;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -664,6 +665,12 @@ pub trait Provider: Send + Sync {
     async fn create_field(&self, object: ObjectKind, spec: &FieldSpec)
     -> Result<(), ProviderError>;
 
+    /// What `mappings setup` says once it created fields, where the CRM needs a person to do
+    /// more before crmsync can use them (Salesforce's field-level security).
+    fn setup_note(&self) -> Option<String> {
+        None
+    }
+
     /// Adds to the CRM the labels configured for the records of `object` crmsync creates
     /// that it does not have yet (`mappings setup`; a create adds them too); returns those
     /// added. A CRM without labels has none to add.
@@ -690,10 +697,13 @@ pub trait Provider: Send + Sync {
 pub mod memory;
 
 /// The CRMs this build of crmsync can connect to.
-pub const AVAILABLE: &[ProviderKind] = &[ProviderKind::Hubspot, ProviderKind::Pipedrive];
+pub const AVAILABLE: &[ProviderKind] = &[
+    ProviderKind::Hubspot,
+    ProviderKind::Pipedrive,
+    ProviderKind::Salesforce,
+];
 
-/// Opens a provider for a connection, with the HTTP layer's defaults. HubSpot and Pipedrive
-/// are available so far.
+/// Opens a provider for a connection, with the HTTP layer's defaults.
 pub fn open(kind: ProviderKind, ctx: ProviderContext) -> Result<Box<dyn Provider>, ProviderError> {
     open_with(kind, ctx, http::HttpOptions::from_env())
 }
@@ -716,6 +726,17 @@ pub fn open_labelled(
     http: http::HttpOptions,
     labels: HashMap<ObjectKind, Vec<String>>,
 ) -> Result<Box<dyn Provider>, ProviderError> {
+    open_configured(kind, ctx, http, labels, salesforce::Settings::default())
+}
+
+/// [`open_labelled`], a Salesforce connection with its config's `salesforce` settings.
+pub fn open_configured(
+    kind: ProviderKind,
+    ctx: ProviderContext,
+    http: http::HttpOptions,
+    labels: HashMap<ObjectKind, Vec<String>>,
+    salesforce: salesforce::Settings,
+) -> Result<Box<dyn Provider>, ProviderError> {
     match kind {
         ProviderKind::Hubspot => Ok(Box::new(hubspot::HubSpot::with_options(
             ctx,
@@ -732,10 +753,14 @@ pub fn open_labelled(
                 ..pipedrive::PipedriveOptions::default()
             },
         )?)),
-        ProviderKind::Salesforce => Err(ProviderError::Other(format!(
-            "{} connections are not available yet in this version of crmsync: only `hubspot` and `pipedrive` are",
-            kind.display_name()
-        ))),
+        ProviderKind::Salesforce => Ok(Box::new(salesforce::Salesforce::with_options(
+            ctx,
+            salesforce::SalesforceOptions {
+                http,
+                settings: salesforce,
+                ..salesforce::SalesforceOptions::default()
+            },
+        )?)),
     }
 }
 
@@ -745,7 +770,7 @@ pub fn default_mappings(kind: ProviderKind, object: ObjectKind) -> Option<Vec<De
     match kind {
         ProviderKind::Hubspot => Some(hubspot::default_mappings(object)),
         ProviderKind::Pipedrive => Some(pipedrive::default_mappings(object)),
-        ProviderKind::Salesforce => None,
+        ProviderKind::Salesforce => Some(salesforce::default_mappings(object)),
     }
 }
 
@@ -756,7 +781,8 @@ pub fn default_mappings(kind: ProviderKind, object: ObjectKind) -> Option<Vec<De
 pub fn default_activity_types(kind: ProviderKind) -> &'static [(&'static str, &'static str)] {
     match kind {
         ProviderKind::Pipedrive => pipedrive::DEFAULT_ACTIVITY_TYPES,
-        ProviderKind::Hubspot | ProviderKind::Salesforce => &[],
+        ProviderKind::Salesforce => salesforce::DEFAULT_ACTIVITY_TYPES,
+        ProviderKind::Hubspot => &[],
     }
 }
 
@@ -766,7 +792,8 @@ pub fn has_labels(kind: ProviderKind, object: ObjectKind) -> bool {
     kind == ProviderKind::Pipedrive && matches!(object, ObjectKind::Contact | ObjectKind::Company)
 }
 
-/// The CRM's own API base URL, where crmsync knows it.
+/// The CRM's own API base URL, where crmsync knows it (a Salesforce org's is its own
+/// instance, which a sign-in names).
 pub fn default_base_url(kind: ProviderKind) -> Option<&'static str> {
     match kind {
         ProviderKind::Hubspot => Some(hubspot::DEFAULT_BASE_URL),
@@ -776,7 +803,8 @@ pub fn default_base_url(kind: ProviderKind) -> Option<&'static str> {
 }
 
 /// How to sign in to `kind` with OAuth, with the configured URL overrides; `None` for a CRM
-/// crmsync cannot sign in to yet.
+/// crmsync cannot sign in to yet. `base_url` is where the CRM signs in: the API base, or for
+/// a CRM with a login host of its own (Salesforce's `login_url`), that host.
 pub fn oauth_spec(
     kind: ProviderKind,
     base_url: Option<&str>,
@@ -785,7 +813,7 @@ pub fn oauth_spec(
     match kind {
         ProviderKind::Hubspot => Some(hubspot::oauth_spec(base_url, auth_url)),
         ProviderKind::Pipedrive => Some(pipedrive::oauth_spec(base_url, auth_url)),
-        ProviderKind::Salesforce => None,
+        ProviderKind::Salesforce => Some(salesforce::oauth_spec(base_url, auth_url)),
     }
 }
 
@@ -798,6 +826,7 @@ pub fn token_api_base(
 ) -> Option<String> {
     match spec.provider {
         ProviderKind::Pipedrive => pipedrive::api_base(spec, extra),
-        ProviderKind::Hubspot | ProviderKind::Salesforce => None,
+        ProviderKind::Salesforce => salesforce::instance_url(spec, extra),
+        ProviderKind::Hubspot => None,
     }
 }

@@ -14,7 +14,11 @@ pub struct Seen {
     pub auth: Option<String>,
     /// The `x-api-token` header (Pipedrive's API token).
     pub api_token: Option<String>,
+    /// Every header, its name in lower case.
+    pub headers: BTreeMap<String, String>,
     pub body: Value,
+    /// The body as sent (a form, where `body` is JSON only).
+    pub text: String,
 }
 
 pub struct Answer {
@@ -100,13 +104,25 @@ impl Fake {
                     .iter()
                     .find(|h| h.field.equiv("x-api-token"))
                     .map(|h| h.value.to_string());
+                let headers = rq
+                    .headers()
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.field.to_string().to_ascii_lowercase(),
+                            h.value.to_string(),
+                        )
+                    })
+                    .collect();
                 let req = Seen {
                     method: rq.method().to_string(),
                     path: url.path().to_string(),
                     query: url.query_pairs().into_owned().collect(),
                     auth,
                     api_token,
+                    headers,
                     body: serde_json::from_str(&body).unwrap_or(Value::Null),
+                    text: body.clone(),
                 };
                 let n = {
                     let mut l = log.lock().unwrap();

@@ -85,6 +85,9 @@ pub struct Request {
     pub path: String,
     pub query: Vec<(String, String)>,
     pub body: Option<serde_json::Value>,
+    /// Headers of the CRM's own sent with this request (an `Accept` here replaces the
+    /// default `application/json`).
+    pub headers: Vec<(&'static str, String)>,
     pub lane: Lane,
     /// The record the request is about, for error messages.
     pub record: Option<String>,
@@ -102,6 +105,7 @@ impl Request {
             path: path.into(),
             query: Vec::new(),
             body: None,
+            headers: Vec::new(),
             lane: Lane::General,
             record: None,
             repeatable: true,
@@ -113,6 +117,10 @@ impl Request {
     }
     pub fn json(mut self, body: serde_json::Value) -> Request {
         self.body = Some(body);
+        self
+    }
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Request {
+        self.headers.push((name, value.into()));
         self
     }
     pub fn lane(mut self, lane: Lane) -> Request {
@@ -419,10 +427,20 @@ impl HttpClient {
     /// answer (or the failure) is in.
     async fn attempt(&self, req: &Request, token: &str, ticket: Ticket) -> Attempt {
         let url = format!("{}{}", self.base_url, req.path);
+        let accept = req
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("accept"))
+            .map_or("application/json", |(_, v)| v.as_str());
         let mut builder = self
             .client
             .request(req.method.as_reqwest(), &url)
-            .header(reqwest::header::ACCEPT, "application/json");
+            .header(reqwest::header::ACCEPT, accept);
+        for (name, value) in &req.headers {
+            if !name.eq_ignore_ascii_case("accept") {
+                builder = builder.header(*name, value);
+            }
+        }
         builder = match self.hooks.auth {
             AuthScheme::Bearer => builder.bearer_auth(token),
             AuthScheme::Header(name) => builder.header(name, token),

@@ -254,9 +254,13 @@ mod tests {
         let company = providers::default_mappings(ProviderKind::Hubspot, ObjectKind::Company)
             .expect("HubSpot is available");
         assert_eq!(company.len(), 4);
-        assert_eq!(
-            providers::default_mappings(ProviderKind::Salesforce, ObjectKind::Contact),
-            None
+        // Every CRM's are known without a connection, Salesforce's with them.
+        let salesforce = providers::default_mappings(ProviderKind::Salesforce, ObjectKind::Contact)
+            .expect("Salesforce is available");
+        assert!(
+            salesforce
+                .iter()
+                .any(|m| m.local == "company_id" && m.remote == "AccountId")
         );
     }
 }
