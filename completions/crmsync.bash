@@ -82,6 +82,9 @@ _crmsync() {
             crmsync,sync)
                 cmd="crmsync__subcmd__sync"
                 ;;
+            crmsync,teardown)
+                cmd="crmsync__subcmd__teardown"
+                ;;
             crmsync__subcmd__conflicts,help)
                 cmd="crmsync__subcmd__conflicts__subcmd__help"
                 ;;
@@ -190,6 +193,9 @@ _crmsync() {
             crmsync__subcmd__help,sync)
                 cmd="crmsync__subcmd__help__subcmd__sync"
                 ;;
+            crmsync__subcmd__help,teardown)
+                cmd="crmsync__subcmd__help__subcmd__teardown"
+                ;;
             crmsync__subcmd__help__subcmd__conflicts,list)
                 cmd="crmsync__subcmd__help__subcmd__conflicts__subcmd__list"
                 ;;
@@ -275,7 +281,7 @@ _crmsync() {
 
     case "${cmd}" in
         crmsync)
-            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version connect disconnect connections import export sync status mappings conflicts retry records log profiles backup restore apply explain sandbox demo completions man help"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version connect disconnect connections import export sync status mappings conflicts retry records log profiles backup restore apply explain teardown sandbox demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -953,7 +959,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__help)
-            opts="connect disconnect connections import export sync status mappings conflicts retry records log profiles backup restore apply explain sandbox demo completions man help"
+            opts="connect disconnect connections import export sync status mappings conflicts retry records log profiles backup restore apply explain teardown sandbox demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1414,8 +1420,22 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        crmsync__subcmd__help__subcmd__teardown)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         crmsync__subcmd__import)
-            opts="-q -v -h -V --object --format --map --on-duplicate --blank --raw --to --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --object --format --map --on-duplicate --blank --raw --to --tag --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1442,6 +1462,10 @@ _crmsync() {
                     return 0
                     ;;
                 --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tag)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2174,6 +2198,44 @@ _crmsync() {
                     return 0
                     ;;
                 --max-requests)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__teardown)
+            opts="-q -v -h -V --tag --to --dry-run --config --state --profile --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -48,7 +48,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         full: args.full,
         dry_run: args.dry_run || args.plan.is_some(),
         force: args.force,
-        only: None,
+        ..SyncOptions::default()
     };
     let report = execute(ctx, &args.connections, &opts, args.max_requests).await?;
     if let Some(path) = &args.plan
@@ -99,8 +99,10 @@ pub async fn push_records(
     ctx: &Context,
     connection: &str,
     ids: HashSet<RecordId>,
+    stamp: crate::engine::sync::Stamp,
 ) -> anyhow::Result<Exit> {
-    let opts = ops::sync::only_records(ids);
+    let mut opts = ops::sync::only_records(ids);
+    opts.stamp = stamp;
     let report = execute(ctx, &[connection.to_string()], &opts, None).await?;
     render(ctx, &report)
 }

@@ -31,6 +31,7 @@ pub mod plan;
 #[cfg(test)]
 mod sim_tests;
 pub mod sync;
+pub mod teardown;
 #[cfg(test)]
 mod tests;
 

@@ -12,6 +12,7 @@ pub mod health;
 pub mod import;
 pub mod plan_file;
 pub mod restore;
+pub mod seed;
 pub mod status;
 pub mod sync;
 pub mod upkeep;

@@ -90,8 +90,11 @@ impl Executor<'_> {
                 Op::RemoteCreate {
                     local_id, fields, ..
                 } => {
-                    let outbound = self.map.create_props(fields, ids);
+                    let mut outbound = self.map.create_props(fields, ids);
                     self.note_warnings(object, local_id, &outbound.warnings, out);
+                    if let Some(stamp) = self.stamp {
+                        outbound.props.extend(stamp.clone());
+                    }
                     (local_id, None, outbound.props, false)
                 }
                 Op::RemoteUpdate {

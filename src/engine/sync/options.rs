@@ -17,7 +17,13 @@ pub struct SyncOptions {
     pub force: bool,
     /// Only these records (`import --to`, `apply`); `None` means every record.
     pub only: Option<Only>,
+    /// Per object, remote properties every record this run creates in the CRM carries, and
+    /// no update does (`import --to C --tag T`: the seed tag).
+    pub stamp: Stamp,
 }
+
+/// Object → remote property → value, set on creates only (see [`SyncOptions::stamp`]).
+pub type Stamp = std::collections::BTreeMap<ObjectKind, std::collections::BTreeMap<String, String>>;
 
 /// A subset of records a run is limited to.
 #[derive(Debug, Clone, Default)]
