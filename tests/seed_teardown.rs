@@ -7,7 +7,7 @@ mod common;
 
 use common::crm::{CONN, HubSpotCrm, Synced, TestCrm};
 use common::pipedrive::PipedriveCrm;
-use crmsync::model::ObjectKind::Contact;
+use crmsync::model::ObjectKind::{Company, Contact};
 use serde_json::{Value, json};
 
 /// The seed tag as each CRM keeps it, read and written as a user of the CRM would.
@@ -77,9 +77,10 @@ fn live_id<C: TestCrm>(w: &Synced<C>, email: &str) -> Option<String> {
         .map(|r| r.id)
 }
 
-/// A CRM with Mia already in it, seeded from [`ROWS`] with the tag `ci-1`.
-fn seeded<C: Tags>() -> (Synced<C>, String) {
-    let w = Synced::<C>::start();
+/// A CRM with Mia already in it, seeded from [`ROWS`] with the tag `ci-1`; crmsync reads
+/// `page` records a page (its searches for the tag too).
+fn seeded<C: Tags>(page: usize) -> (Synced<C>, String) {
+    let w = Synced::<C>::paged(page);
     let mia = w.crm.create(
         Contact,
         &[("email", "mia@seed.test"), ("first_name", "Mia")],
@@ -91,7 +92,7 @@ fn seeded<C: Tags>() -> (Synced<C>, String) {
 }
 
 fn seeding_twice_creates_once_and_tags_only_what_it_created<C: Tags>() {
-    let (w, mia) = seeded::<C>();
+    let (w, mia) = seeded::<C>(100);
     let live = w.crm.live(Contact);
     assert_eq!(live.len(), 3, "{live:#?}");
     for email in ["ann@seed.test", "bob@seed.test"] {
@@ -108,8 +109,24 @@ fn seeding_twice_creates_once_and_tags_only_what_it_created<C: Tags>() {
 }
 
 fn teardown_archives_exactly_the_tagged_records<C: Tags>() {
-    let (w, mia) = seeded::<C>();
+    // One record a page: the searches for the tag go over several pages.
+    let (w, mia) = seeded::<C>(1);
     let other = w.crm.create_tagged("zoe@seed.test", "ci-2");
+    // Companies imported with the tag carry it too; one made in the CRM does not.
+    w.env.write("companies.csv", "name\nSeed Co\n");
+    w.run(&[
+        "import",
+        "companies.csv",
+        "--object",
+        "company",
+        "--to",
+        CONN,
+        "--tag",
+        "ci-1",
+    ])
+    .ok();
+    let kept_co = w.crm.create(Company, &[("name", "Kept Co")]);
+    assert_eq!(w.crm.live(Company).len(), 2);
     let ann = live_id(&w, "ann@seed.test").unwrap();
     let bob = live_id(&w, "bob@seed.test").unwrap();
     // A dry run lists them and archives nothing.
@@ -130,18 +147,28 @@ fn teardown_archives_exactly_the_tagged_records<C: Tags>() {
         .iter()
         .map(|r| r["remote_id"].as_str().unwrap().to_string())
         .collect();
-    let mut want = vec![ann.clone(), bob.clone()];
+    let mut want: Vec<String> = vec![ann.clone(), bob.clone()];
+    want.extend(
+        w.crm
+            .live(Company)
+            .into_iter()
+            .filter(|c| c.get("name") == Some("Seed Co"))
+            .map(|c| c.id),
+    );
     want.sort();
     let mut got = listed.clone();
     got.sort();
     assert_eq!(got, want);
     assert_eq!(w.crm.write_calls(), Vec::<String>::new());
     assert_eq!(w.crm.live(Contact).len(), 4);
+    assert_eq!(w.crm.live(Company).len(), 2);
     // The teardown archives those two and nothing else, and their local records with them.
     let run = w.run(&["teardown", "--tag", "ci-1", "--to", CONN, "--json"]);
     run.ok();
     let v: Value = run.json();
-    assert_eq!(v["local"]["archived"].as_array().unwrap().len(), 2, "{v:#}");
+    assert_eq!(v["local"]["archived"].as_array().unwrap().len(), 3, "{v:#}");
+    let companies: Vec<String> = w.crm.live(Company).into_iter().map(|r| r.id).collect();
+    assert_eq!(companies, vec![kept_co]);
     let mut live: Vec<String> = w.crm.live(Contact).into_iter().map(|r| r.id).collect();
     live.sort();
     let mut survivors = vec![mia.clone(), other.clone()];
@@ -162,6 +189,7 @@ fn teardown_archives_exactly_the_tagged_records<C: Tags>() {
     // A sync afterwards brings nothing back.
     w.sync().ok();
     assert_eq!(w.crm.live(Contact).len(), 2);
+    assert_eq!(w.crm.live(Company).len(), 1);
 }
 
 fn bad_input_is_refused<C: Tags>() {

@@ -31,12 +31,13 @@ impl Pipedrive {
         let path = format!("/api/v2/{}/search", object_path(object)?);
         let mut found: Vec<String> = Vec::new();
         let mut cursor: Option<String> = None;
+        let limit = crate::providers::test_page_size(SEARCH_PAGE).unwrap_or(SEARCH_PAGE);
         loop {
             let mut req = Request::new(Method::Get, path.clone())
                 .query("term", tag.to_string())
                 .query("fields", "custom_fields")
                 .query("exact_match", "true")
-                .query("limit", SEARCH_PAGE.to_string())
+                .query("limit", limit.to_string())
                 .lane(SEARCH);
             if let Some(c) = &cursor {
                 req = req.query("cursor", c.clone());
