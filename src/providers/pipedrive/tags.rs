@@ -1,7 +1,8 @@
 //! The records a seeding import tagged (`crmsync_seed`), for `crmsync teardown`.
 //!
-//! Pipedrive has no filter on one custom field's value in its list endpoints, so the tagged
-//! records are found as a record is found by its `crmsync_id`: the v2 search
+//! Pipedrive's v2 lists filter on a custom field's value only through a saved filter
+//! (`filter_id`, which crmsync would have to create in the account), so the tagged records are
+//! found as a record is found by its `crmsync_id` (DIGEST §2.4 and the v2 spec): the v2 search
 //! (`GET /api/v2/{persons|organizations}/search`, v2 spec `searchPersons` /
 //! `searchOrganizations`) with `term=<tag>`, `fields=custom_fields` (a `varchar` field is
 //! searchable) and `exact_match=true`, paged by `limit` (500 at most) and `cursor` until
