@@ -51,6 +51,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Put a backup in place of the state file (the state file as it was is copied beside it first)')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Carry out a plan saved by `crmsync sync --plan FILE`')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Show a record''s fields: base, local and remote values, direction, policy, last writer')
+            [CompletionResult]::new('teardown', 'teardown', [CompletionResultType]::ParameterValue, 'Archive in a CRM exactly the records a tagged `import --to` created there')
             [CompletionResult]::new('sandbox', 'sandbox', [CompletionResultType]::ParameterValue, 'Serve the built-in CRM sandboxes on 127.0.0.1')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run the main job on the built-in sandboxes: sample data, two-way sync, conflicts, status')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions for bash, zsh, fish, powershell or elvish')
@@ -176,6 +177,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--on-duplicate', '--on-duplicate', [CompletionResultType]::ParameterName, 'What to do with a row that matches an existing record [default: `import.on_duplicate`, else merge]')
             [CompletionResult]::new('--blank', '--blank', [CompletionResultType]::ParameterName, 'What an empty cell does to a record the row updates: `keep` its value, or `clear` it')
             [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'After loading, sync these records to this connection (creates nothing twice)')
+            [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'Mark every record this import creates in the `--to` CRM with TAG (in its `crmsync_seed` field, made by `mappings setup`), for `crmsync teardown --tag TAG`')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
@@ -280,7 +282,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the resolved mappings of a connection')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check mappings against the CRM''s field catalogue (missing fields, type mismatches)')
-            [CompletionResult]::new('setup', 'setup', [CompletionResultType]::ParameterValue, 'Create the custom fields crmsync needs (`crmsync_id`) and mapped ones that are missing')
+            [CompletionResult]::new('setup', 'setup', [CompletionResultType]::ParameterValue, 'Create the custom fields crmsync needs (`crmsync_id`, `crmsync_seed`) and mapped ones that are missing')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -341,7 +343,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync;mappings;help' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the resolved mappings of a connection')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check mappings against the CRM''s field catalogue (missing fields, type mismatches)')
-            [CompletionResult]::new('setup', 'setup', [CompletionResultType]::ParameterValue, 'Create the custom fields crmsync needs (`crmsync_id`) and mapped ones that are missing')
+            [CompletionResult]::new('setup', 'setup', [CompletionResultType]::ParameterValue, 'Create the custom fields crmsync needs (`crmsync_id`, `crmsync_seed`) and mapped ones that are missing')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -705,6 +707,25 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'crmsync;teardown' {
+            [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'The tag the records were imported with (`import --to C --tag TAG`)')
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'The connection whose CRM holds them')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'List the records that carry the tag; archive nothing')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'crmsync;sandbox' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
@@ -828,6 +849,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Put a backup in place of the state file (the state file as it was is copied beside it first)')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Carry out a plan saved by `crmsync sync --plan FILE`')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Show a record''s fields: base, local and remote values, direction, policy, last writer')
+            [CompletionResult]::new('teardown', 'teardown', [CompletionResultType]::ParameterValue, 'Archive in a CRM exactly the records a tagged `import --to` created there')
             [CompletionResult]::new('sandbox', 'sandbox', [CompletionResultType]::ParameterValue, 'Serve the built-in CRM sandboxes on 127.0.0.1')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run the main job on the built-in sandboxes: sample data, two-way sync, conflicts, status')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions for bash, zsh, fish, powershell or elvish')
@@ -867,7 +889,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync;help;mappings' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the resolved mappings of a connection')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Check mappings against the CRM''s field catalogue (missing fields, type mismatches)')
-            [CompletionResult]::new('setup', 'setup', [CompletionResultType]::ParameterValue, 'Create the custom fields crmsync needs (`crmsync_id`) and mapped ones that are missing')
+            [CompletionResult]::new('setup', 'setup', [CompletionResultType]::ParameterValue, 'Create the custom fields crmsync needs (`crmsync_id`, `crmsync_seed`) and mapped ones that are missing')
             break
         }
         'crmsync;help;mappings;list' {
@@ -936,6 +958,9 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             break
         }
         'crmsync;help;explain' {
+            break
+        }
+        'crmsync;help;teardown' {
             break
         }
         'crmsync;help;sandbox' {

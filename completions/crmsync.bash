@@ -19,6 +19,9 @@ _crmsync() {
             crmsync,apply)
                 cmd="crmsync__subcmd__apply"
                 ;;
+            crmsync,backup)
+                cmd="crmsync__subcmd__backup"
+                ;;
             crmsync,completions)
                 cmd="crmsync__subcmd__completions"
                 ;;
@@ -58,8 +61,14 @@ _crmsync() {
             crmsync,mappings)
                 cmd="crmsync__subcmd__mappings"
                 ;;
+            crmsync,profiles)
+                cmd="crmsync__subcmd__profiles"
+                ;;
             crmsync,records)
                 cmd="crmsync__subcmd__records"
+                ;;
+            crmsync,restore)
+                cmd="crmsync__subcmd__restore"
                 ;;
             crmsync,retry)
                 cmd="crmsync__subcmd__retry"
@@ -72,6 +81,9 @@ _crmsync() {
                 ;;
             crmsync,sync)
                 cmd="crmsync__subcmd__sync"
+                ;;
+            crmsync,teardown)
+                cmd="crmsync__subcmd__teardown"
                 ;;
             crmsync__subcmd__conflicts,help)
                 cmd="crmsync__subcmd__conflicts__subcmd__help"
@@ -118,6 +130,9 @@ _crmsync() {
             crmsync__subcmd__help,apply)
                 cmd="crmsync__subcmd__help__subcmd__apply"
                 ;;
+            crmsync__subcmd__help,backup)
+                cmd="crmsync__subcmd__help__subcmd__backup"
+                ;;
             crmsync__subcmd__help,completions)
                 cmd="crmsync__subcmd__help__subcmd__completions"
                 ;;
@@ -157,8 +172,14 @@ _crmsync() {
             crmsync__subcmd__help,mappings)
                 cmd="crmsync__subcmd__help__subcmd__mappings"
                 ;;
+            crmsync__subcmd__help,profiles)
+                cmd="crmsync__subcmd__help__subcmd__profiles"
+                ;;
             crmsync__subcmd__help,records)
                 cmd="crmsync__subcmd__help__subcmd__records"
+                ;;
+            crmsync__subcmd__help,restore)
+                cmd="crmsync__subcmd__help__subcmd__restore"
                 ;;
             crmsync__subcmd__help,retry)
                 cmd="crmsync__subcmd__help__subcmd__retry"
@@ -171,6 +192,9 @@ _crmsync() {
                 ;;
             crmsync__subcmd__help,sync)
                 cmd="crmsync__subcmd__help__subcmd__sync"
+                ;;
+            crmsync__subcmd__help,teardown)
+                cmd="crmsync__subcmd__help__subcmd__teardown"
                 ;;
             crmsync__subcmd__help__subcmd__conflicts,list)
                 cmd="crmsync__subcmd__help__subcmd__conflicts__subcmd__list"
@@ -196,20 +220,8 @@ _crmsync() {
             crmsync__subcmd__help__subcmd__mappings,setup)
                 cmd="crmsync__subcmd__help__subcmd__mappings__subcmd__setup"
                 ;;
-            crmsync__subcmd__help__subcmd__records,archive)
-                cmd="crmsync__subcmd__help__subcmd__records__subcmd__archive"
-                ;;
-            crmsync__subcmd__help__subcmd__records,list)
-                cmd="crmsync__subcmd__help__subcmd__records__subcmd__list"
-                ;;
             crmsync__subcmd__help__subcmd__records,restore)
                 cmd="crmsync__subcmd__help__subcmd__records__subcmd__restore"
-                ;;
-            crmsync__subcmd__help__subcmd__records,set)
-                cmd="crmsync__subcmd__help__subcmd__records__subcmd__set"
-                ;;
-            crmsync__subcmd__help__subcmd__records,show)
-                cmd="crmsync__subcmd__help__subcmd__records__subcmd__show"
                 ;;
             crmsync__subcmd__help__subcmd__sandbox,serve)
                 cmd="crmsync__subcmd__help__subcmd__sandbox__subcmd__serve"
@@ -238,41 +250,17 @@ _crmsync() {
             crmsync__subcmd__mappings__subcmd__help,setup)
                 cmd="crmsync__subcmd__mappings__subcmd__help__subcmd__setup"
                 ;;
-            crmsync__subcmd__records,archive)
-                cmd="crmsync__subcmd__records__subcmd__archive"
-                ;;
             crmsync__subcmd__records,help)
                 cmd="crmsync__subcmd__records__subcmd__help"
-                ;;
-            crmsync__subcmd__records,list)
-                cmd="crmsync__subcmd__records__subcmd__list"
                 ;;
             crmsync__subcmd__records,restore)
                 cmd="crmsync__subcmd__records__subcmd__restore"
                 ;;
-            crmsync__subcmd__records,set)
-                cmd="crmsync__subcmd__records__subcmd__set"
-                ;;
-            crmsync__subcmd__records,show)
-                cmd="crmsync__subcmd__records__subcmd__show"
-                ;;
-            crmsync__subcmd__records__subcmd__help,archive)
-                cmd="crmsync__subcmd__records__subcmd__help__subcmd__archive"
-                ;;
             crmsync__subcmd__records__subcmd__help,help)
                 cmd="crmsync__subcmd__records__subcmd__help__subcmd__help"
                 ;;
-            crmsync__subcmd__records__subcmd__help,list)
-                cmd="crmsync__subcmd__records__subcmd__help__subcmd__list"
-                ;;
             crmsync__subcmd__records__subcmd__help,restore)
                 cmd="crmsync__subcmd__records__subcmd__help__subcmd__restore"
-                ;;
-            crmsync__subcmd__records__subcmd__help,set)
-                cmd="crmsync__subcmd__records__subcmd__help__subcmd__set"
-                ;;
-            crmsync__subcmd__records__subcmd__help,show)
-                cmd="crmsync__subcmd__records__subcmd__help__subcmd__show"
                 ;;
             crmsync__subcmd__sandbox,help)
                 cmd="crmsync__subcmd__sandbox__subcmd__help"
@@ -293,7 +281,7 @@ _crmsync() {
 
     case "${cmd}" in
         crmsync)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version connect disconnect connections import export sync status mappings conflicts retry records log apply explain sandbox demo completions man help"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version connect disconnect connections import export sync status mappings conflicts retry records log profiles backup restore apply explain teardown sandbox demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -304,6 +292,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -319,7 +311,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__apply)
-            opts="-q -v -h -V --force --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --force --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -330,6 +322,44 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__backup)
+            opts="-q -v -h -V --to --config --state --profile --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -345,7 +375,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__completions)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version bash elvish fish powershell zsh"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -356,6 +386,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -371,7 +405,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__conflicts)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version list show resolve help"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version list show resolve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -382,6 +416,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -467,7 +505,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__conflicts__subcmd__list)
-            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --connection --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -489,6 +527,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -501,7 +543,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__conflicts__subcmd__resolve)
-            opts="-c -q -v -h -V --all --connection --take --value --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --all --connection --take --value --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -531,6 +573,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -543,7 +589,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__conflicts__subcmd__show)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -554,6 +600,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -569,7 +619,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__connect)
-            opts="-q -v -h -V --name --token-env --token-stdin --no-browser --timeout --client-id --base-url --sandbox --login-url --instance-url --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --name --token-env --token-stdin --no-browser --timeout --client-id --base-url --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -595,19 +645,15 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --login-url)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --instance-url)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -623,17 +669,25 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__connections)
-            opts="-q -v -h -V --check --config --state --json --quiet --verbose --color --help --version rename forget-links help"
+            opts="-q -v -h -V --check --history --since --config --state --profile --json --quiet --verbose --color --help --version rename forget-links help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -649,7 +703,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__connections__subcmd__forget__subcmd__links)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -660,6 +714,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -731,7 +789,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__connections__subcmd__rename)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -742,6 +800,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -757,7 +819,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__demo)
-            opts="-q -v -h -V --contacts --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --contacts --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -775,6 +837,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -787,7 +853,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__disconnect)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -798,6 +864,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -813,7 +883,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__explain)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -824,6 +894,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -839,7 +913,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__export)
-            opts="-o -q -v -h -V --object --format --output --include-archived --raw --config --state --json --quiet --verbose --color --help --version"
+            opts="-o -q -v -h -V --object --format --output --include-archived --raw --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -869,6 +943,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -881,7 +959,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__help)
-            opts="connect disconnect connections import export sync status mappings conflicts retry records log apply explain sandbox demo completions man help"
+            opts="connect disconnect connections import export sync status mappings conflicts retry records log profiles backup restore apply explain teardown sandbox demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -895,6 +973,20 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__help__subcmd__apply)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__help__subcmd__backup)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1202,8 +1294,8 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        crmsync__subcmd__help__subcmd__records)
-            opts="list show set archive restore"
+        crmsync__subcmd__help__subcmd__profiles)
+            opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1216,23 +1308,9 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        crmsync__subcmd__help__subcmd__records__subcmd__archive)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        crmsync__subcmd__help__subcmd__records__subcmd__list)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+        crmsync__subcmd__help__subcmd__records)
+            opts="restore"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1258,23 +1336,9 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        crmsync__subcmd__help__subcmd__records__subcmd__set)
+        crmsync__subcmd__help__subcmd__restore)
             opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        crmsync__subcmd__help__subcmd__records__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1356,8 +1420,22 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        crmsync__subcmd__help__subcmd__teardown)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         crmsync__subcmd__import)
-            opts="-q -v -h -V --object --format --map --on-duplicate --blank --raw --to --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --object --format --map --on-duplicate --blank --raw --to --tag --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1387,11 +1465,19 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1407,7 +1493,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__log)
-            opts="-n -q -v -h -V --limit --record --field --config --state --json --quiet --verbose --color --help --version"
+            opts="-n -q -v -h -V --limit --record --field --prune --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1437,6 +1523,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1449,7 +1539,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__man)
-            opts="-q -v -h -V --dir --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --dir --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1467,6 +1557,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1479,7 +1573,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__mappings)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version list check setup help"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version list check setup help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1490,6 +1584,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1505,7 +1603,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__mappings__subcmd__check)
-            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --connection --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1524,6 +1622,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1609,7 +1711,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__mappings__subcmd__list)
-            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --connection --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1628,6 +1730,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1643,7 +1749,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__mappings__subcmd__setup)
-            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --connection --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1665,6 +1771,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1676,8 +1786,8 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        crmsync__subcmd__records)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version list show set archive restore help"
+        crmsync__subcmd__profiles)
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1691,6 +1801,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1702,9 +1816,9 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        crmsync__subcmd__records__subcmd__archive)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+        crmsync__subcmd__records)
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version restore help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1714,6 +1828,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1729,7 +1847,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__records__subcmd__help)
-            opts="list show set archive restore help"
+            opts="restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1742,35 +1860,7 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        crmsync__subcmd__records__subcmd__help__subcmd__archive)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         crmsync__subcmd__records__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        crmsync__subcmd__records__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1798,90 +1888,8 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        crmsync__subcmd__records__subcmd__help__subcmd__set)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        crmsync__subcmd__records__subcmd__help__subcmd__show)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        crmsync__subcmd__records__subcmd__list)
-            opts="-c -q -v -h -V --object --where --sync-state --connection --changed-since --limit --config --state --json --quiet --verbose --color --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --object)
-                    COMPREPLY=($(compgen -W "company contact activity" -- "${cur}"))
-                    return 0
-                    ;;
-                --where)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --sync-state)
-                    COMPREPLY=($(compgen -W "synced pending error conflict local-only" -- "${cur}"))
-                    return 0
-                    ;;
-                --connection)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -c)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --changed-since)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --limit)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         crmsync__subcmd__records__subcmd__restore)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1892,6 +1900,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1906,9 +1918,9 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        crmsync__subcmd__records__subcmd__set)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+        crmsync__subcmd__restore)
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1921,29 +1933,7 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        crmsync__subcmd__records__subcmd__show)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --state)
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1959,7 +1949,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__retry)
-            opts="-c -q -v -h -V --parked --connection --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --connection --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1981,6 +1971,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1993,7 +1987,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__sandbox)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version serve help"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version serve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2004,6 +1998,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2061,7 +2059,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__sandbox__subcmd__serve)
-            opts="-q -v -h -V --port --token --seed --hub-id --contacts --companies --rate-limit --rate-window-ms --pipedrive-port --salesforce-port --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --port --token --seed --hub-id --contacts --companies --rate-limit --rate-window-ms --pipedrive-port --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2103,15 +2101,15 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --salesforce-port)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2127,7 +2125,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__status)
-            opts="-c -q -v -h -V --failed --connection --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --failed --connection --history --since --check --max-age --max-failed --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2141,11 +2139,27 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-age)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-failed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2161,7 +2175,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__sync)
-            opts="-c -q -v -h -V --dry-run --connection --object --full --plan --force --max-requests --record --limit --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --dry-run --connection --object --full --plan --force --max-requests --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2187,11 +2201,41 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --record)
+                --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --limit)
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__teardown)
+            opts="-q -v -h -V --tag --to --dry-run --config --state --profile --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2200,6 +2244,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

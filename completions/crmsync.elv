@@ -48,6 +48,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand restore 'Put a backup in place of the state file (the state file as it was is copied beside it first)'
             cand apply 'Carry out a plan saved by `crmsync sync --plan FILE`'
             cand explain 'Show a record''s fields: base, local and remote values, direction, policy, last writer'
+            cand teardown 'Archive in a CRM exactly the records a tagged `import --to` created there'
             cand sandbox 'Serve the built-in CRM sandboxes on 127.0.0.1'
             cand demo 'Run the main job on the built-in sandboxes: sample data, two-way sync, conflicts, status'
             cand completions 'Print shell completions for bash, zsh, fish, powershell or elvish'
@@ -163,6 +164,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --on-duplicate 'What to do with a row that matches an existing record [default: `import.on_duplicate`, else merge]'
             cand --blank 'What an empty cell does to a record the row updates: `keep` its value, or `clear` it'
             cand --to 'After loading, sync these records to this connection (creates nothing twice)'
+            cand --tag 'Mark every record this import creates in the `--to` CRM with TAG (in its `crmsync_seed` field, made by `mappings setup`), for `crmsync teardown --tag TAG`'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
             cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
@@ -263,7 +265,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --version 'Print version'
             cand list 'List the resolved mappings of a connection'
             cand check 'Check mappings against the CRM''s field catalogue (missing fields, type mismatches)'
-            cand setup 'Create the custom fields crmsync needs (`crmsync_id`) and mapped ones that are missing'
+            cand setup 'Create the custom fields crmsync needs (`crmsync_id`, `crmsync_seed`) and mapped ones that are missing'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'crmsync;mappings;list'= {
@@ -320,7 +322,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;mappings;help'= {
             cand list 'List the resolved mappings of a connection'
             cand check 'Check mappings against the CRM''s field catalogue (missing fields, type mismatches)'
-            cand setup 'Create the custom fields crmsync needs (`crmsync_id`) and mapped ones that are missing'
+            cand setup 'Create the custom fields crmsync needs (`crmsync_id`, `crmsync_seed`) and mapped ones that are missing'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'crmsync;mappings;help;list'= {
@@ -650,6 +652,24 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'crmsync;teardown'= {
+            cand --tag 'The tag the records were imported with (`import --to C --tag TAG`)'
+            cand --to 'The connection whose CRM holds them'
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
+            cand --color 'When to use colour'
+            cand --dry-run 'List the records that carry the tag; archive nothing'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'crmsync;sandbox'= {
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
@@ -765,6 +785,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand restore 'Put a backup in place of the state file (the state file as it was is copied beside it first)'
             cand apply 'Carry out a plan saved by `crmsync sync --plan FILE`'
             cand explain 'Show a record''s fields: base, local and remote values, direction, policy, last writer'
+            cand teardown 'Archive in a CRM exactly the records a tagged `import --to` created there'
             cand sandbox 'Serve the built-in CRM sandboxes on 127.0.0.1'
             cand demo 'Run the main job on the built-in sandboxes: sample data, two-way sync, conflicts, status'
             cand completions 'Print shell completions for bash, zsh, fish, powershell or elvish'
@@ -794,7 +815,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;help;mappings'= {
             cand list 'List the resolved mappings of a connection'
             cand check 'Check mappings against the CRM''s field catalogue (missing fields, type mismatches)'
-            cand setup 'Create the custom fields crmsync needs (`crmsync_id`) and mapped ones that are missing'
+            cand setup 'Create the custom fields crmsync needs (`crmsync_id`, `crmsync_seed`) and mapped ones that are missing'
         }
         &'crmsync;help;mappings;list'= {
         }
@@ -843,6 +864,8 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;help;apply'= {
         }
         &'crmsync;help;explain'= {
+        }
+        &'crmsync;help;teardown'= {
         }
         &'crmsync;help;sandbox'= {
             cand serve 'Serve a local HubSpot, a local Pipedrive and a local Salesforce until stopped; prints their base URLs and the tokens they accept'

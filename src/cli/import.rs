@@ -24,7 +24,8 @@ use super::{Context, Exit, record};
   crmsync import companies.jsonl --object company
   crmsync import leads.csv --map 'E-mail Address=email' --map 'Notes=-' --on-duplicate skip
   crmsync import phones.csv --blank clear               # id,phone: an empty phone is cleared
-  crmsync import fixtures/contacts.csv --to hubspot     # seed a test CRM, idempotently")]
+  crmsync import fixtures/contacts.csv --to hubspot     # seed a test CRM, idempotently
+  crmsync import fixtures/contacts.csv --to hubspot --tag ci-42   # … tagged; `crmsync teardown --tag ci-42 --to hubspot` archives it")]
 pub struct Args {
     /// The file: .csv (with a header row) or .jsonl (one JSON object per line)
     pub file: PathBuf,
@@ -50,6 +51,10 @@ pub struct Args {
     /// After loading, sync these records to this connection (creates nothing twice)
     #[arg(long, value_name = "CONNECTION")]
     pub to: Option<String>,
+    /// Mark every record this import creates in the `--to` CRM with TAG (in its
+    /// `crmsync_seed` field, made by `mappings setup`), for `crmsync teardown --tag TAG`
+    #[arg(long, value_name = "TAG", requires = "to")]
+    pub tag: Option<String>,
 }
 
 pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
@@ -70,6 +75,12 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             to: args.to.as_deref(),
         },
     )?;
+    let stamp = match (&args.tag, &args.to) {
+        (Some(tag), Some(connection)) => {
+            ops::seed::stamp(&settings, connection, args.object, tag).await?
+        }
+        _ => Default::default(),
+    };
     let (mut store, lock) = record::open_locked(ctx)?;
     let bar = ImportBar::new(&ctx.out, &format!("importing {}", args.file.display()));
     let imported = ops::import::load(
@@ -102,7 +113,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     ctx.out
         .note(format!("pushing {} records to `{connection}`", ids.len()));
     let count = ids.len();
-    let pushed = super::sync::push_records(ctx, connection, ids)
+    let pushed = super::sync::push_records(ctx, connection, ids, stamp)
         .await
         .with_context(|| {
             format!(

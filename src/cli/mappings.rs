@@ -26,7 +26,7 @@ pub enum Action {
     List(Target),
     /// Check mappings against the CRM's field catalogue (missing fields, type mismatches)
     Check(Target),
-    /// Create the custom fields crmsync needs (`crmsync_id`) and mapped ones that are missing
+    /// Create the custom fields crmsync needs (`crmsync_id`, `crmsync_seed`) and mapped ones that are missing
     Setup(Target),
 }
 
@@ -287,6 +287,8 @@ async fn setup(
     for map in maps {
         let existing = provider.fields(map.object).await?;
         let mut wanted: Vec<FieldSpec> = provider.required_fields(map.object);
+        // The tag of seeding imports (`import --to C --tag T`, `teardown`).
+        wanted.extend(provider.tag_field(map.object));
         for rule in &map.rules {
             if rule.direction == Direction::None || matches!(rule.ty, FieldType::Ref(_)) {
                 continue;

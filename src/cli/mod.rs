@@ -23,6 +23,7 @@ pub mod retry;
 pub mod sandbox;
 pub mod status;
 pub mod sync;
+pub mod teardown;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -132,6 +133,7 @@ pub enum Command {
     Restore(backup::RestoreArgs),
     Apply(apply::Args),
     Explain(explain::Args),
+    Teardown(teardown::Args),
     Sandbox(sandbox::Args),
     Demo(demo::Args),
     Completions(completions::Args),
@@ -253,6 +255,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Restore(args) => backup::restore(&ctx, args),
         Command::Apply(args) => apply::run(&ctx, args).await,
         Command::Explain(args) => explain::run(&ctx, args),
+        Command::Teardown(args) => teardown::run(&ctx, args).await,
         Command::Sandbox(args) => sandbox::run(&ctx, args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Completions(_) | Command::Man(_) | Command::Profiles(_) => {

@@ -71,6 +71,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         by_id: only.is_some(),
         only,
         create_limit: args.limit,
+        ..SyncOptions::default()
     };
     let report = execute(ctx, &args.connections, &opts, args.max_requests).await?;
     if let Some(path) = &args.plan
@@ -166,8 +167,10 @@ pub async fn push_records(
     ctx: &Context,
     connection: &str,
     ids: HashSet<RecordId>,
+    stamp: crate::engine::sync::Stamp,
 ) -> anyhow::Result<Exit> {
-    let opts = ops::sync::only_records(ids);
+    let mut opts = ops::sync::only_records(ids);
+    opts.stamp = stamp;
     let report = execute(ctx, &[connection.to_string()], &opts, None).await?;
     render(ctx, &report)
 }

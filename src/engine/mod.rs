@@ -34,6 +34,7 @@ pub mod retry;
 #[cfg(test)]
 mod sim_tests;
 pub mod sync;
+pub mod teardown;
 #[cfg(test)]
 mod tests;
 

@@ -14,6 +14,7 @@ pub mod plan_file;
 pub mod records;
 pub mod restore;
 pub mod retry;
+pub mod seed;
 pub mod status;
 pub mod sync;
 pub mod upkeep;

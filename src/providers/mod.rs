@@ -415,6 +415,21 @@ pub struct FieldSpec {
     pub unique: bool,
 }
 
+/// The name of the custom field that carries a seeding import's tag (see
+/// [`Provider::tag_field`]).
+pub const TAG_FIELD: &str = "crmsync_seed";
+
+/// The tag field of a CRM that keeps it on contacts and companies (HubSpot's contact and
+/// company property, Pipedrive's person and organization custom field), the same for each.
+pub fn contact_and_company_tag_field(object: ObjectKind) -> Option<FieldSpec> {
+    matches!(object, ObjectKind::Contact | ObjectKind::Company).then(|| FieldSpec {
+        name: TAG_FIELD.to_string(),
+        label: "crmsync seed".to_string(),
+        kind: RemoteFieldKind::Text,
+        unique: false,
+    })
+}
+
 /// A built-in mapping between a canonical field and a remote property.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DefaultMapping {
@@ -540,6 +555,26 @@ pub trait Provider: Send + Sync {
     fn required_fields(&self, object: ObjectKind) -> Vec<FieldSpec> {
         let _ = object;
         Vec::new()
+    }
+
+    /// The custom field that carries the tag of a seeding import (`import --to C --tag T`,
+    /// `teardown`), `crmsync_seed`, where this CRM keeps one for `object` (`None`: records of
+    /// `object` are never tagged). `mappings setup` creates it; a sync does not need it.
+    fn tag_field(&self, object: ObjectKind) -> Option<FieldSpec> {
+        let _ = object;
+        None
+    }
+
+    /// The ids of the live records of `object` whose [`Provider::tag_field`] holds exactly
+    /// `tag`, found by a query on that field and read whole before anything is written (so
+    /// archiving them cannot move a page). A CRM without the field for `object` has none.
+    async fn find_tagged(
+        &self,
+        object: ObjectKind,
+        tag: &str,
+    ) -> Result<Vec<String>, ProviderError> {
+        let _ = (object, tag);
+        Ok(Vec::new())
     }
 
     /// The remote properties to ask for when reading `object`, given the mapped ones.

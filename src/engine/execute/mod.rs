@@ -79,6 +79,9 @@ pub struct Executor<'a> {
     /// version (see `crate::engine::sync`). A link whose record gets a remote write keeps no
     /// version until the CRM's answer is committed: a run stopped before then re-plans it.
     pub read_versions: HashMap<String, crate::model::Millis>,
+    /// Remote properties every create carries besides its mapped fields (the seed tag of
+    /// `import --tag`, see [`crate::engine::sync::SyncOptions::stamp`]).
+    pub stamp: Option<&'a std::collections::BTreeMap<String, String>>,
 }
 
 impl Executor<'_> {

@@ -91,9 +91,12 @@ impl Executor<'_> {
                 Op::RemoteCreate {
                     local_id, fields, ..
                 } => {
-                    let outbound = self.map.create_props(fields, ids);
+                    let mut outbound = self.map.create_props(fields, ids);
                     self.note_warnings(object, local_id, &outbound.warnings, out);
                     takes_over = self.left_live(object, fields)?;
+                    if let Some(stamp) = self.stamp {
+                        outbound.props.extend(stamp.clone());
+                    }
                     (local_id, None, outbound.props, false)
                 }
                 Op::RemoteUpdate {

@@ -42,7 +42,7 @@ mod referenced;
 mod report;
 mod session;
 
-pub use options::{Only, SyncOptions};
+pub use options::{Only, Stamp, SyncOptions};
 pub use report::{ConnectionReport, ObjectReport, SyncReport};
 use report::{add_counts, merge_plans};
 use session::{ArchiveTally, Session};

@@ -25,6 +25,9 @@ pub struct SyncOptions {
     /// Create at most this many records on each side of each connection (`sync --limit`):
     /// local records in its pull, CRM records in its push. The rest follow on later runs.
     pub create_limit: Option<usize>,
+    /// Per object, remote properties every record this run creates in the CRM carries, and
+    /// no update does (`import --to C --tag T`: the seed tag).
+    pub stamp: Stamp,
 }
 
 impl SyncOptions {
@@ -35,6 +38,9 @@ impl SyncOptions {
         !self.dry_run && self.only.is_none() && self.create_limit.is_none()
     }
 }
+
+/// Object → remote property → value, set on creates only (see [`SyncOptions::stamp`]).
+pub type Stamp = std::collections::BTreeMap<ObjectKind, std::collections::BTreeMap<String, String>>;
 
 /// A subset of records a run is limited to.
 #[derive(Debug, Clone, Default)]

@@ -134,6 +134,7 @@ impl<'a> Session<'a> {
             clock: self.clock.clone(),
             reporter: self.reporter,
             read_versions: HashMap::new(),
+            stamp: self.opts.stamp.get(&map.object),
         }
     }
 

@@ -25,6 +25,7 @@ mod feed;
 mod pacing;
 mod reads;
 mod refusal;
+mod tags;
 mod wire;
 
 pub use auth::{DEFAULT_AUTHORIZE_URL, oauth_spec};
@@ -184,6 +185,18 @@ impl Provider for HubSpot {
 
     fn batch_size(&self) -> usize {
         BATCH
+    }
+
+    fn tag_field(&self, object: ObjectKind) -> Option<FieldSpec> {
+        crate::providers::contact_and_company_tag_field(object)
+    }
+
+    async fn find_tagged(
+        &self,
+        object: ObjectKind,
+        tag: &str,
+    ) -> Result<Vec<String>, ProviderError> {
+        self.tagged(object, tag).await
     }
 
     fn default_mappings(&self, object: ObjectKind) -> Vec<DefaultMapping> {

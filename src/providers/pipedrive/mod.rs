@@ -29,6 +29,7 @@ mod labels;
 mod owners;
 mod pacing;
 mod refusal;
+mod tags;
 mod wire;
 mod writes;
 
@@ -217,6 +218,18 @@ impl Provider for Pipedrive {
 
     fn batch_size(&self) -> usize {
         IDS_PER_READ
+    }
+
+    fn tag_field(&self, object: ObjectKind) -> Option<FieldSpec> {
+        crate::providers::contact_and_company_tag_field(object)
+    }
+
+    async fn find_tagged(
+        &self,
+        object: ObjectKind,
+        tag: &str,
+    ) -> Result<Vec<String>, ProviderError> {
+        self.tagged(object, tag).await
     }
 
     /// The writes in flight at once: a call stopped by the day's budget loses the answers of

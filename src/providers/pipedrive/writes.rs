@@ -96,6 +96,15 @@ pub(super) fn record_failure(e: ProviderError) -> Result<RecordError, ProviderEr
     }
 }
 
+/// The ids of the records a v2 search answer found.
+pub(super) fn search_hits(v: &Value) -> impl Iterator<Item = String> + '_ {
+    v["data"]["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| id_of(&i["item"]))
+}
+
 /// What sending a create once came to.
 pub(super) enum Sent {
     /// Pipedrive created the record.
@@ -438,13 +447,7 @@ impl Pipedrive {
                 )
                 .await?;
             let v: Value = self.parse(&resp, "a search")?;
-            found.extend(
-                v["data"]["items"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|i| id_of(&i["item"])),
-            );
+            found.extend(search_hits(&v));
         }
         if found.is_empty() {
             return Ok(Vec::new());
