@@ -82,6 +82,7 @@ mod schema;
 mod sql;
 mod tracking;
 mod types;
+mod webhooks;
 
 #[cfg(test)]
 mod tests;
@@ -92,3 +93,4 @@ pub use open::{BULK_INDEX_ROWS, Store};
 pub use schema::LATEST_VERSION;
 pub use sql::encode_fields;
 pub use types::*;
+pub use webhooks::{LastWebhookEvent, ListenerRow, NewWebhookEvent, WebhookEvent, WebhookStats};
