@@ -48,7 +48,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         full: args.full,
         dry_run: args.dry_run || args.plan.is_some(),
         force: args.force,
-        only: None,
+        ..SyncOptions::default()
     };
     let report = execute(ctx, &args.connections, &opts, args.max_requests).await?;
     if let Some(path) = &args.plan
