@@ -42,6 +42,7 @@ pub mod names;
 pub mod pipedrive;
 pub mod rate;
 pub mod server;
+pub mod webhooks;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
