@@ -49,6 +49,9 @@ _crmsync() {
             crmsync,import)
                 cmd="crmsync__subcmd__import"
                 ;;
+            crmsync,listen)
+                cmd="crmsync__subcmd__listen"
+                ;;
             crmsync,log)
                 cmd="crmsync__subcmd__log"
                 ;;
@@ -147,6 +150,9 @@ _crmsync() {
                 ;;
             crmsync__subcmd__help,import)
                 cmd="crmsync__subcmd__help__subcmd__import"
+                ;;
+            crmsync__subcmd__help,listen)
+                cmd="crmsync__subcmd__help__subcmd__listen"
                 ;;
             crmsync__subcmd__help,log)
                 cmd="crmsync__subcmd__help__subcmd__log"
@@ -257,7 +263,7 @@ _crmsync() {
 
     case "${cmd}" in
         crmsync)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version connect disconnect connections import export sync status mappings conflicts retry records log apply explain sandbox demo completions man help"
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version connect disconnect connections import export sync listen status mappings conflicts retry records log apply explain sandbox demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -837,7 +843,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__help)
-            opts="connect disconnect connections import export sync status mappings conflicts retry records log apply explain sandbox demo completions man help"
+            opts="connect disconnect connections import export sync listen status mappings conflicts retry records log apply explain sandbox demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1074,6 +1080,20 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        crmsync__subcmd__help__subcmd__listen)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         crmsync__subcmd__help__subcmd__log)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1284,6 +1304,44 @@ _crmsync() {
                     return 0
                     ;;
                 --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__listen)
+            opts="-q -v -h -V --port --bind --public-url --subscribe --unsubscribe --config --state --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --public-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -8,8 +8,10 @@ use crate::output::Output;
 
 use super::{Context, Exit};
 
-/// Take HubSpot and Pipedrive webhooks and carry each change to the local store and every
-/// other CRM within seconds (a long-running process; see the README's systemd unit)
+/// Real time: take HubSpot and Pipedrive webhooks and carry each change within seconds
+///
+/// A long-running process (see the README's systemd unit): each change reaches the local store
+/// and every other CRM.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Each connection's webhooks arrive at /hooks/NAME. A delta sync runs on start and every `listen.poll_every`.\n\nExamples:\n  crmsync listen --port 8787\n  crmsync listen --public-url https://crm.example.com --subscribe"
