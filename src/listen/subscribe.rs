@@ -38,21 +38,30 @@ pub async fn check_for(
 ) -> anyhow::Result<Option<Check>> {
     let scope = crate::connection::credential_scope(name, conn);
     match conn.provider {
+        // A keychain that cannot be read leaves the connection without a secret: its
+        // deliveries are refused (and said so on start), the other connections still listen.
         ProviderKind::Hubspot => Ok(Some(
-            match crate::auth::client_secret(keychain, &scope).await? {
-                Some(secret) => Check::HubSpot {
+            match crate::auth::client_secret(keychain, &scope).await {
+                Ok(Some(secret)) => Check::HubSpot {
                     secret: secret.expose().to_string(),
                 },
-                None => Check::Missing,
+                Ok(None) => Check::Missing,
+                Err(e) => {
+                    tracing::warn!("`{name}`: the client secret cannot be read: {e}");
+                    Check::Missing
+                }
             },
         )),
         ProviderKind::Pipedrive => {
             let text = match std::env::var(webhook_secret_var(name)) {
                 Ok(v) => Some(v),
-                Err(_) => keychain
-                    .load_webhook_secret(&scope)
-                    .await?
-                    .map(|s| s.expose().to_string()),
+                Err(_) => match keychain.load_webhook_secret(&scope).await {
+                    Ok(secret) => secret.map(|s| s.expose().to_string()),
+                    Err(e) => {
+                        tracing::warn!("`{name}`: the webhook credentials cannot be read: {e}");
+                        None
+                    }
+                },
             };
             Ok(Some(match text.as_deref().and_then(user_password) {
                 Some((user, password)) => Check::Pipedrive { user, password },
