@@ -9,6 +9,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod import;
+mod listen;
 mod pipedrive;
 mod plan;
 mod sync;
@@ -35,6 +36,7 @@ fn main() {
         ("push", sync::push),
         ("e2e100k", sync::e2e100k),
         ("pipedrive", pipedrive::run),
+        ("listen", listen::run),
     ];
     for (name, run) in sections {
         if on(name) {

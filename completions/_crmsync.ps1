@@ -40,6 +40,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Load a CSV or JSONL file into the local store, or straight into a CRM')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write the local store''s records as CSV or JSONL')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Two-way delta sync: pull from every connection, then push to every connection')
+            [CompletionResult]::new('listen', 'listen', [CompletionResultType]::ParameterValue, 'Real time: take HubSpot and Pipedrive webhooks and carry each change within seconds')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Health per connection, last successful sync, and counts by record state')
             [CompletionResult]::new('mappings', 'mappings', [CompletionResultType]::ParameterValue, 'Field mappings: list them, check them against the CRM''s fields, create missing fields')
             [CompletionResult]::new('conflicts', 'conflicts', [CompletionResultType]::ParameterValue, 'List, show and resolve conflicts held by the `manual` policy')
@@ -238,6 +239,26 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'crmsync;listen' {
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'The port to listen on')
+            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'The address to listen on (behind a reverse proxy or tunnel: 127.0.0.1)')
+            [CompletionResult]::new('--public-url', '--public-url', [CompletionResultType]::ParameterName, 'The URL the CRMs call, as they see it (https://…); `/hooks/NAME` is added')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--subscribe', '--subscribe', [CompletionResultType]::ParameterName, 'Create the Pipedrive webhooks for the public URL (and print HubSpot''s app settings), then exit')
+            [CompletionResult]::new('--unsubscribe', '--unsubscribe', [CompletionResultType]::ParameterName, 'Remove the Pipedrive webhooks `--subscribe` created for the public URL, then exit')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
@@ -838,6 +859,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Load a CSV or JSONL file into the local store, or straight into a CRM')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write the local store''s records as CSV or JSONL')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Two-way delta sync: pull from every connection, then push to every connection')
+            [CompletionResult]::new('listen', 'listen', [CompletionResultType]::ParameterValue, 'Real time: take HubSpot and Pipedrive webhooks and carry each change within seconds')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Health per connection, last successful sync, and counts by record state')
             [CompletionResult]::new('mappings', 'mappings', [CompletionResultType]::ParameterValue, 'Field mappings: list them, check them against the CRM''s fields, create missing fields')
             [CompletionResult]::new('conflicts', 'conflicts', [CompletionResultType]::ParameterValue, 'List, show and resolve conflicts held by the `manual` policy')
@@ -881,6 +903,9 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             break
         }
         'crmsync;help;sync' {
+            break
+        }
+        'crmsync;help;listen' {
             break
         }
         'crmsync;help;status' {

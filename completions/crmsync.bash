@@ -19,9 +19,6 @@ _crmsync() {
             crmsync,apply)
                 cmd="crmsync__subcmd__apply"
                 ;;
-            crmsync,backup)
-                cmd="crmsync__subcmd__backup"
-                ;;
             crmsync,completions)
                 cmd="crmsync__subcmd__completions"
                 ;;
@@ -52,6 +49,9 @@ _crmsync() {
             crmsync,import)
                 cmd="crmsync__subcmd__import"
                 ;;
+            crmsync,listen)
+                cmd="crmsync__subcmd__listen"
+                ;;
             crmsync,log)
                 cmd="crmsync__subcmd__log"
                 ;;
@@ -61,14 +61,8 @@ _crmsync() {
             crmsync,mappings)
                 cmd="crmsync__subcmd__mappings"
                 ;;
-            crmsync,profiles)
-                cmd="crmsync__subcmd__profiles"
-                ;;
             crmsync,records)
                 cmd="crmsync__subcmd__records"
-                ;;
-            crmsync,restore)
-                cmd="crmsync__subcmd__restore"
                 ;;
             crmsync,retry)
                 cmd="crmsync__subcmd__retry"
@@ -81,9 +75,6 @@ _crmsync() {
                 ;;
             crmsync,sync)
                 cmd="crmsync__subcmd__sync"
-                ;;
-            crmsync,teardown)
-                cmd="crmsync__subcmd__teardown"
                 ;;
             crmsync__subcmd__conflicts,help)
                 cmd="crmsync__subcmd__conflicts__subcmd__help"
@@ -130,9 +121,6 @@ _crmsync() {
             crmsync__subcmd__help,apply)
                 cmd="crmsync__subcmd__help__subcmd__apply"
                 ;;
-            crmsync__subcmd__help,backup)
-                cmd="crmsync__subcmd__help__subcmd__backup"
-                ;;
             crmsync__subcmd__help,completions)
                 cmd="crmsync__subcmd__help__subcmd__completions"
                 ;;
@@ -163,6 +151,9 @@ _crmsync() {
             crmsync__subcmd__help,import)
                 cmd="crmsync__subcmd__help__subcmd__import"
                 ;;
+            crmsync__subcmd__help,listen)
+                cmd="crmsync__subcmd__help__subcmd__listen"
+                ;;
             crmsync__subcmd__help,log)
                 cmd="crmsync__subcmd__help__subcmd__log"
                 ;;
@@ -172,14 +163,8 @@ _crmsync() {
             crmsync__subcmd__help,mappings)
                 cmd="crmsync__subcmd__help__subcmd__mappings"
                 ;;
-            crmsync__subcmd__help,profiles)
-                cmd="crmsync__subcmd__help__subcmd__profiles"
-                ;;
             crmsync__subcmd__help,records)
                 cmd="crmsync__subcmd__help__subcmd__records"
-                ;;
-            crmsync__subcmd__help,restore)
-                cmd="crmsync__subcmd__help__subcmd__restore"
                 ;;
             crmsync__subcmd__help,retry)
                 cmd="crmsync__subcmd__help__subcmd__retry"
@@ -192,9 +177,6 @@ _crmsync() {
                 ;;
             crmsync__subcmd__help,sync)
                 cmd="crmsync__subcmd__help__subcmd__sync"
-                ;;
-            crmsync__subcmd__help,teardown)
-                cmd="crmsync__subcmd__help__subcmd__teardown"
                 ;;
             crmsync__subcmd__help__subcmd__conflicts,list)
                 cmd="crmsync__subcmd__help__subcmd__conflicts__subcmd__list"
@@ -281,7 +263,7 @@ _crmsync() {
 
     case "${cmd}" in
         crmsync)
-            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version connect disconnect connections import export sync status mappings conflicts retry records log profiles backup restore apply explain teardown sandbox demo completions man help"
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version connect disconnect connections import export sync listen status mappings conflicts retry records log apply explain sandbox demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -292,10 +274,6 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -311,7 +289,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__apply)
-            opts="-q -v -h -V --force --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --force --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -322,44 +300,6 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        crmsync__subcmd__backup)
-            opts="-q -v -h -V --to --config --state --profile --json --quiet --verbose --color --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --to)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -375,7 +315,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__completions)
-            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version bash elvish fish powershell zsh"
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -386,10 +326,6 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -405,7 +341,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__conflicts)
-            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version list show resolve help"
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version list show resolve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -416,10 +352,6 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -505,7 +437,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__conflicts__subcmd__list)
-            opts="-c -q -v -h -V --connection --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -527,10 +459,6 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -543,7 +471,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__conflicts__subcmd__resolve)
-            opts="-c -q -v -h -V --all --connection --take --value --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --all --connection --take --value --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -573,10 +501,6 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -589,7 +513,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__conflicts__subcmd__show)
-            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -600,10 +524,6 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -619,7 +539,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__connect)
-            opts="-q -v -h -V --name --token-env --token-stdin --no-browser --timeout --client-id --base-url --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --name --token-env --token-stdin --no-browser --timeout --client-id --base-url --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -653,10 +573,6 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -669,25 +585,17 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__connections)
-            opts="-q -v -h -V --check --history --since --config --state --profile --json --quiet --verbose --color --help --version rename forget-links help"
+            opts="-q -v -h -V --check --config --state --json --quiet --verbose --color --help --version rename forget-links help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --since)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -703,7 +611,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__connections__subcmd__forget__subcmd__links)
-            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -714,10 +622,6 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -789,7 +693,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__connections__subcmd__rename)
-            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -800,10 +704,6 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -819,7 +719,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__demo)
-            opts="-q -v -h -V --contacts --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --contacts --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -837,10 +737,6 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -853,7 +749,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__disconnect)
-            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -864,10 +760,6 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -883,7 +775,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__explain)
-            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -894,10 +786,6 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -913,7 +801,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__export)
-            opts="-o -q -v -h -V --object --format --output --include-archived --raw --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-o -q -v -h -V --object --format --output --include-archived --raw --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -943,10 +831,6 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -959,7 +843,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__help)
-            opts="connect disconnect connections import export sync status mappings conflicts retry records log profiles backup restore apply explain teardown sandbox demo completions man help"
+            opts="connect disconnect connections import export sync listen status mappings conflicts retry records log apply explain sandbox demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -973,20 +857,6 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__help__subcmd__apply)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        crmsync__subcmd__help__subcmd__backup)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1210,6 +1080,20 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        crmsync__subcmd__help__subcmd__listen)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         crmsync__subcmd__help__subcmd__log)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1294,20 +1178,6 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        crmsync__subcmd__help__subcmd__profiles)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         crmsync__subcmd__help__subcmd__records)
             opts="restore"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1325,20 +1195,6 @@ _crmsync() {
         crmsync__subcmd__help__subcmd__records__subcmd__restore)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        crmsync__subcmd__help__subcmd__restore)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1420,22 +1276,8 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        crmsync__subcmd__help__subcmd__teardown)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         crmsync__subcmd__import)
-            opts="-q -v -h -V --object --format --map --on-duplicate --blank --raw --to --tag --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --object --format --map --on-duplicate --blank --raw --to --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1465,10 +1307,6 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --tag)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1477,7 +1315,41 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__listen)
+            opts="-q -v -h -V --port --bind --public-url --subscribe --unsubscribe --config --state --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --public-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1493,7 +1365,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__log)
-            opts="-n -q -v -h -V --limit --record --field --prune --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-n -q -v -h -V --limit --record --field --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1523,10 +1395,6 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1539,7 +1407,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__man)
-            opts="-q -v -h -V --dir --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --dir --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1557,10 +1425,6 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1573,7 +1437,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__mappings)
-            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version list check setup help"
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version list check setup help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1584,10 +1448,6 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1603,7 +1463,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__mappings__subcmd__check)
-            opts="-c -q -v -h -V --connection --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1622,10 +1482,6 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1711,7 +1567,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__mappings__subcmd__list)
-            opts="-c -q -v -h -V --connection --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1730,10 +1586,6 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1749,7 +1601,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__mappings__subcmd__setup)
-            opts="-c -q -v -h -V --connection --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1771,40 +1623,6 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        crmsync__subcmd__profiles)
-            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1817,7 +1635,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__records)
-            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version restore help"
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1828,10 +1646,6 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1889,7 +1703,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__records__subcmd__restore)
-            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1900,40 +1714,6 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        crmsync__subcmd__restore)
-            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1949,7 +1729,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__retry)
-            opts="-c -q -v -h -V --connection --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1971,10 +1751,6 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1987,7 +1763,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__sandbox)
-            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version serve help"
+            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version serve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1998,10 +1774,6 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2059,7 +1831,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__sandbox__subcmd__serve)
-            opts="-q -v -h -V --port --token --seed --hub-id --contacts --companies --rate-limit --rate-window-ms --pipedrive-port --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --port --token --seed --hub-id --contacts --companies --rate-limit --rate-window-ms --pipedrive-port --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2109,10 +1881,6 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -2125,7 +1893,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__status)
-            opts="-c -q -v -h -V --failed --connection --history --since --check --max-age --max-failed --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --failed --connection --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2139,27 +1907,11 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --since)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --max-age)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --max-failed)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2175,7 +1927,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__sync)
-            opts="-c -q -v -h -V --dry-run --connection --object --full --plan --force --max-requests --config --state --profile --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --dry-run --connection --object --full --plan --force --max-requests --config --state --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2206,48 +1958,6 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        crmsync__subcmd__teardown)
-            opts="-q -v -h -V --tag --to --dry-run --config --state --profile --json --quiet --verbose --color --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --tag)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --to)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --state)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

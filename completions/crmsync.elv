@@ -37,6 +37,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand import 'Load a CSV or JSONL file into the local store, or straight into a CRM'
             cand export 'Write the local store''s records as CSV or JSONL'
             cand sync 'Two-way delta sync: pull from every connection, then push to every connection'
+            cand listen 'Real time: take HubSpot and Pipedrive webhooks and carry each change within seconds'
             cand status 'Health per connection, last successful sync, and counts by record state'
             cand mappings 'Field mappings: list them, check them against the CRM''s fields, create missing fields'
             cand conflicts 'List, show and resolve conflicts held by the `manual` policy'
@@ -223,6 +224,25 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --verbose 'Print more (repeat for more)'
             cand -h 'Print help'
             cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'crmsync;listen'= {
+            cand --port 'The port to listen on'
+            cand --bind 'The address to listen on (behind a reverse proxy or tunnel: 127.0.0.1)'
+            cand --public-url 'The URL the CRMs call, as they see it (https://…); `/hooks/NAME` is added'
+            cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
+            cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --color 'When to use colour'
+            cand --subscribe 'Create the Pipedrive webhooks for the public URL (and print HubSpot''s app settings), then exit'
+            cand --unsubscribe 'Remove the Pipedrive webhooks `--subscribe` created for the public URL, then exit'
+            cand --json 'Print machine-readable JSON on stdout'
+            cand -q 'Print less (repeat for even less)'
+            cand --quiet 'Print less (repeat for even less)'
+            cand -v 'Print more (repeat for more)'
+            cand --verbose 'Print more (repeat for more)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -774,6 +794,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand import 'Load a CSV or JSONL file into the local store, or straight into a CRM'
             cand export 'Write the local store''s records as CSV or JSONL'
             cand sync 'Two-way delta sync: pull from every connection, then push to every connection'
+            cand listen 'Real time: take HubSpot and Pipedrive webhooks and carry each change within seconds'
             cand status 'Health per connection, last successful sync, and counts by record state'
             cand mappings 'Field mappings: list them, check them against the CRM''s fields, create missing fields'
             cand conflicts 'List, show and resolve conflicts held by the `manual` policy'
@@ -809,6 +830,8 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;help;export'= {
         }
         &'crmsync;help;sync'= {
+        }
+        &'crmsync;help;listen'= {
         }
         &'crmsync;help;status'= {
         }

@@ -48,6 +48,9 @@ pub struct Config {
     /// How failed records are tried again.
     #[serde(default)]
     pub retry: RetrySettings,
+    /// Settings of `listen`.
+    #[serde(default)]
+    pub listen: ListenSettings,
     /// Conflict policies per object and canonical field, shared by every connection unless a
     /// connection's field mapping names its own.
     #[serde(default)]
@@ -103,6 +106,28 @@ impl Default for HttpSettings {
         HttpSettings {
             timeout_secs: crate::providers::http::DEFAULT_TIMEOUT_SECS,
             rate_limit_margin: crate::providers::http::DEFAULT_RATE_MARGIN,
+        }
+    }
+}
+
+/// `[listen]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListenSettings {
+    /// How often `listen` runs a delta sync besides the webhooks (`90s`, `15m`, `1h`), so
+    /// that an event lost, refused or sent while the listener was down is caught up.
+    pub poll_every: String,
+    /// Per connection, the source crmsync's own writes carry in the CRM's events (HubSpot's
+    /// `sourceId`, Pipedrive's `meta.user_id` with `change_source = "api"`): such events are
+    /// dropped unread. Without it they cost one read and no write.
+    pub own_sources: BTreeMap<String, String>,
+}
+
+impl Default for ListenSettings {
+    fn default() -> Self {
+        ListenSettings {
+            poll_every: "15m".to_string(),
+            own_sources: BTreeMap::new(),
         }
     }
 }

@@ -51,6 +51,10 @@ pub fn token_var(name: &str) -> String {
 /// Prefix of per-connection OAuth client secrets: `CRMSYNC_CLIENT_SECRET_<NAME>`, named like
 /// [`token_var`]. Secrets never come from argv.
 pub const CLIENT_SECRET_PREFIX: &str = "CRMSYNC_CLIENT_SECRET_";
+
+/// `CRMSYNC_WEBHOOK_SECRET_<NAME>`: the `user:password` a Pipedrive connection's webhooks
+/// carry, for `listen`; read before the keychain entry `--subscribe` keeps.
+pub const WEBHOOK_SECRET_PREFIX: &str = "CRMSYNC_WEBHOOK_SECRET_";
 #[cfg(feature = "test-seams")]
 /// Test only: `mock` keeps keychain entries in process memory instead of the OS keychain;
 /// `file:<dir>` keeps them as plain, unencrypted files under `<dir>`, shared by every process

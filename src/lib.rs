@@ -23,6 +23,8 @@
 //! * [`providers`]: the `Provider` trait, the shared HTTP layer, one module per CRM.
 //! * [`auth`]: OAuth loopback sign-in, keychain and environment token stores, refresh.
 //! * [`transfer`]: CSV/JSONL import and export.
+//! * [`listen`]: `crmsync listen`, webhooks in: verified, queued in the state file, applied
+//!   in batches through the engine (records read by id), with a delta sync on a timer.
 //! * [`sandbox`]: faithful local CRM servers for `crmsync sandbox`, `crmsync demo` and tests.
 //! * [`output`]: tables, JSON, progress — the only code that draws for people.
 //! * [`ops`]: the operations behind the commands (a sync run, a plan file, an import's run,
@@ -42,6 +44,7 @@ pub mod connection;
 pub mod engine;
 pub mod env;
 pub mod error;
+pub mod listen;
 pub mod mapping;
 pub mod model;
 pub mod ops;

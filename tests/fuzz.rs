@@ -304,3 +304,41 @@ proptest! {
         check_rule(&vec!["warmness >= 4"; depth / 4 + 1].join(join));
     }
 }
+
+/// Webhook bodies near what the CRMs send.
+const HUBSPOT_SEED: &str = r#"[{"eventId":11,"subscriptionId":1,"portalId":62515,"appId":54321,"occurredAt":1700000000000,"subscriptionType":"contact.propertyChange","attemptNumber":0,"objectId":123,"propertyName":"email","propertyValue":"a@b.c","changeSource":"CRM_UI","sourceId":"userId:7"},{"eventId":12,"occurredAt":1,"subscriptionType":"company.deletion","objectId":"44"}]"#;
+const PIPEDRIVE_SEED: &str = r#"{"meta":{"action":"change","entity":"person","entity_id":"123","id":"8c5b","company_id":"1","user_id":"77","timestamp":"2026-01-02T03:04:05.678Z","type":"general","version":"2.0","change_source":"api","attempt":2},"data":{"id":123,"name":"Ann"},"previous":{"name":"Anne"}}"#;
+
+/// A webhook body is read or refused, never a panic; what is read names a record.
+fn check_webhook_body(bytes: &[u8]) {
+    use crmsync::listen::parse::{hubspot_events, pipedrive_event};
+    if let Ok(events) = hubspot_events("hs", bytes) {
+        for e in events {
+            assert!(!e.event.remote_id.is_empty() && !e.event.event_id.is_empty());
+        }
+    }
+    if let Ok(Some(e)) = pipedrive_event("pd", bytes) {
+        assert!(!e.event.remote_id.is_empty() && !e.event.event_id.is_empty());
+    }
+    let _ = crmsync::listen::verify::check_basic(Some(&String::from_utf8_lossy(bytes)), "u", "p");
+}
+
+proptest! {
+    #![proptest_config(cases(512))]
+
+    #[test]
+    fn webhook_bodies_of_arbitrary_bytes_never_panic(
+        bytes in prop::collection::vec(any::<u8>(), 0..400),
+    ) {
+        check_webhook_body(&bytes);
+    }
+
+    #[test]
+    fn webhook_bodies_near_the_crms_ones_never_panic(
+        hubspot in any::<bool>(),
+        edits in prop::collection::vec(edit(), 1..6),
+    ) {
+        let seed = if hubspot { HUBSPOT_SEED } else { PIPEDRIVE_SEED };
+        check_webhook_body(&apply(seed.as_bytes().to_vec(), &edits));
+    }
+}

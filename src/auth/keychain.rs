@@ -303,6 +303,36 @@ impl Keychain {
             .await
     }
 
+    /// The credentials a connection's webhooks carry (`<key>#webhook`), kept by `listen
+    /// --subscribe`.
+    pub async fn load_webhook_secret(
+        &self,
+        scope: &CredentialScope,
+    ) -> Result<Option<SecretString>, AuthError> {
+        let key = format!("{}#webhook", scope.key());
+        Ok(self
+            .get(&scope.connection, &key, "read")
+            .await?
+            .map(SecretString::new))
+    }
+
+    /// Stores the credentials a connection's webhooks carry.
+    pub async fn save_webhook_secret(
+        &self,
+        scope: &CredentialScope,
+        secret: &SecretString,
+    ) -> Result<(), AuthError> {
+        let key = format!("{}#webhook", scope.key());
+        self.set(&scope.connection, &key, secret.expose().to_string())
+            .await
+    }
+
+    /// Removes the credentials a connection's webhooks carry; `false` when there were none.
+    pub async fn delete_webhook_secret(&self, scope: &CredentialScope) -> Result<bool, AuthError> {
+        let key = format!("{}#webhook", scope.key());
+        self.remove(&scope.connection, &key).await
+    }
+
     async fn get(
         &self,
         connection: &str,

@@ -13,6 +13,7 @@ pub mod explain;
 pub mod export;
 pub mod health;
 pub mod import;
+pub mod listen;
 pub mod log;
 pub mod man;
 pub mod mappings;
@@ -122,6 +123,7 @@ pub enum Command {
     Import(import::Args),
     Export(export::Args),
     Sync(sync::Args),
+    Listen(listen::Args),
     Status(status::Args),
     Mappings(mappings::Args),
     Conflicts(conflicts::Args),
@@ -245,6 +247,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Import(args) => import::run(&ctx, args).await,
         Command::Export(args) => export::run(&ctx, args),
         Command::Sync(args) => sync::run(&ctx, args).await,
+        Command::Listen(args) => listen::run(&ctx, args).await,
         Command::Status(args) => status::run(&ctx, args),
         Command::Mappings(args) => mappings::run(&ctx, args).await,
         Command::Conflicts(args) => conflicts::run(&ctx, args),

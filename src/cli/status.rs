@@ -169,6 +169,27 @@ fn overview(ctx: &Context, store: &Store, only: Option<&str>) -> anyhow::Result<
             ));
         }
     }
+    if let Some(l) = &report.listener {
+        ctx.out.data("")?;
+        let state = if l.running {
+            format!("running on {} (pid {})", l.address, l.pid)
+        } else {
+            "not running".to_string()
+        };
+        ctx.out.data(format!(
+            "listener: {state}; {} queued, {} events in the last minute, {} applied, {} own echoes dropped, {} refused",
+            l.queued, l.events_per_minute, l.applied, l.dropped, l.refused
+        ))?;
+        for e in &l.last_events {
+            ctx.out.data(format!(
+                "  last event of {}: {} ({}, {})",
+                e.connection,
+                e.summary,
+                e.state,
+                when(e.received_at)
+            ))?;
+        }
+    }
     Ok(Exit::Ok)
 }
 

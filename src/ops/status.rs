@@ -58,6 +58,9 @@ pub struct StatusReport {
     pub connections: Vec<ConnectionStatus>,
     /// Local records per object (archived ones not counted).
     pub local: BTreeMap<ObjectKind, LocalCount>,
+    /// `crmsync listen` on this state file, if one ever ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listener: Option<crate::listen::report::ListenerStatus>,
 }
 
 #[derive(Debug, Serialize)]
@@ -119,6 +122,7 @@ pub fn overview(
         state_file,
         connections,
         local,
+        listener: crate::listen::report::listener_status(store, crate::clock::from_env().now()),
     })
 }
 

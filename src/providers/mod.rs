@@ -713,6 +713,26 @@ pub trait Provider: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// Points the CRM's webhooks for this connection at `url`, with HTTP Basic credentials
+    /// (`listen --subscribe`); returns how many it created. The default, for CRMs whose
+    /// webhooks are not made through the API (HubSpot sets them in the app's settings), makes
+    /// none.
+    async fn subscribe_webhooks(
+        &self,
+        url: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<usize, ProviderError> {
+        let _ = (url, user, password);
+        Ok(0)
+    }
+
+    /// Removes the webhooks to `url` ([`Provider::subscribe_webhooks`]); returns how many.
+    async fn unsubscribe_webhooks(&self, url: &str) -> Result<usize, ProviderError> {
+        let _ = url;
+        Ok(0)
+    }
+
     /// The account the credentials belong to.
     async fn account(&self) -> Result<AccountInfo, ProviderError>;
 

@@ -43,6 +43,7 @@ pub mod pipedrive;
 pub mod rate;
 pub mod salesforce;
 pub mod server;
+pub mod webhooks;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};

@@ -82,6 +82,11 @@ impl<A: CrmApi> SandboxServer<A> {
         &self.core
     }
 
+    /// The core, for a background thread that must end with the sandbox (webhook delivery).
+    pub(crate) fn weak_core(&self) -> std::sync::Weak<Core<A>> {
+        Arc::downgrade(&self.core)
+    }
+
     /// `http://127.0.0.1:<port>`; use it where a client would use the CRM's API host.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.http.addr())

@@ -33,7 +33,14 @@ pub struct Forgotten {
 
 /// The tables whose rows belong to one connection's sync with its account (history, in
 /// `runs` and `audit`, keeps the name it was made under).
-const CONNECTION_TABLES: &[&str] = &["links", "cursors", "journal", "failures", "conflicts"];
+const CONNECTION_TABLES: &[&str] = &[
+    "links",
+    "cursors",
+    "journal",
+    "failures",
+    "conflicts",
+    "webhook_events",
+];
 
 impl Store {
     /// The account `connection`'s links belong to, once a run has bound it.
@@ -209,6 +216,10 @@ impl Store {
             "DELETE FROM connection_accounts WHERE connection = ?1",
             "forget a connection's account",
         )?;
+        run(
+            "DELETE FROM webhook_events WHERE connection = ?1",
+            "forget a connection's webhook events",
+        )?;
         delete_meta(&tx, &path, stale_meta)?;
         commit(tx, &path, "forget a connection's links")?;
         Ok(forgotten)
@@ -267,7 +278,11 @@ mod tests {
             .collect();
         let mut expected: BTreeSet<String> =
             CONNECTION_TABLES.iter().map(|t| t.to_string()).collect();
-        expected.extend(["audit".to_string(), "connection_accounts".to_string()]);
+        expected.extend([
+            "audit".to_string(),
+            "connection_accounts".to_string(),
+            "webhook_refusals".to_string(),
+        ]);
         assert_eq!(keyed, expected);
     }
 

@@ -85,6 +85,7 @@ mod sql;
 mod tracking;
 mod types;
 mod upkeep;
+mod webhooks;
 
 #[cfg(test)]
 mod tests;
@@ -97,6 +98,7 @@ pub use schema::LATEST_VERSION;
 pub use sql::encode_fields;
 pub use types::*;
 pub use upkeep::Pruned;
+pub use webhooks::{LastWebhookEvent, ListenerRow, NewWebhookEvent, WebhookEvent, WebhookStats};
 
 #[cfg(test)]
 mod upkeep_tests;

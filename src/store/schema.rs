@@ -28,6 +28,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     V9_MATCH_KEY_FORMS,
     V10_LOG_TIME_INDEXES,
     V11_PARKED_FAILURES,
+    V12_WEBHOOK_QUEUE,
 ];
 
 /// The schema version this build writes.
@@ -246,6 +247,45 @@ CREATE INDEX audit_at ON audit(at);
 const V11_PARKED_FAILURES: &str = "
 ALTER TABLE failures ADD COLUMN parked_reason TEXT;
 ALTER TABLE failures ADD COLUMN requeued_attempts INTEGER NOT NULL DEFAULT 0;
+";
+
+/// Version 12: `crmsync listen`'s durable queue of webhook events (one row per event a CRM
+/// delivered, unique on the CRM's event id so a redelivery is not queued twice; `state` is
+/// `queued`, `applied` or `dropped`), the deliveries it refused (bad signature, stale
+/// timestamp, wrong credentials; the reason without any secret), and the listener running on
+/// the file (one row, its process id and last sign of life).
+const V12_WEBHOOK_QUEUE: &str = "
+CREATE TABLE webhook_events (
+    id          INTEGER PRIMARY KEY,
+    connection  TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    remote_id   TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    occurred_at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    summary     TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'queued',
+    done_at     INTEGER,
+    note        TEXT,
+    UNIQUE (connection, event_id)
+);
+CREATE INDEX webhook_events_queued ON webhook_events(id) WHERE state = 'queued';
+CREATE INDEX webhook_events_received ON webhook_events(received_at);
+CREATE TABLE webhook_refusals (
+    id         INTEGER PRIMARY KEY,
+    connection TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    reason     TEXT NOT NULL
+);
+CREATE TABLE listener (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    pid          INTEGER NOT NULL,
+    address      TEXT NOT NULL,
+    started_at   INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL,
+    stopped_at   INTEGER
+);
 ";
 
 /// Rewrites the match-key columns whose value is not its own [`match_key`]: contacts'

@@ -30,6 +30,7 @@
 //! conflict is marked resolved (`agreed`).
 
 mod activities;
+mod by_id;
 mod conflicts;
 mod fields;
 mod follow_ups;
@@ -42,7 +43,7 @@ mod referenced;
 mod report;
 mod session;
 
-pub use options::{Only, Stamp, SyncOptions};
+pub use options::{ById, Only, Stamp, SyncOptions};
 pub use report::{ConnectionReport, ObjectReport, SyncReport};
 use report::{add_counts, merge_plans};
 use session::{ArchiveTally, Session};

@@ -1,6 +1,6 @@
 //! Which part of the state a run covers: its objects, flags and the records it is limited to.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::model::{ObjectKind, RecordId};
 
@@ -28,6 +28,39 @@ pub struct SyncOptions {
     /// Per object, remote properties every record this run creates in the CRM carries, and
     /// no update does (`import --to C --tag T`: the seed tag).
     pub stamp: Stamp,
+    /// Pull only these CRM records, read by id instead of the change feed (`listen`); the
+    /// push carries the local changes since each connection's cursor, as in any run.
+    pub pull_ids: Option<ById>,
+}
+
+/// CRM records named by id: connection → object → remote ids. A run pulling by id reads
+/// them with [`crate::providers::Provider::read_by_ids`] (batched) and moves no remote cursor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ById(pub BTreeMap<String, BTreeMap<ObjectKind, BTreeSet<String>>>);
+
+impl ById {
+    /// Adds one record.
+    pub fn add(&mut self, connection: &str, object: ObjectKind, remote_id: &str) {
+        self.0
+            .entry(connection.to_string())
+            .or_default()
+            .entry(object)
+            .or_default()
+            .insert(remote_id.to_string());
+    }
+
+    /// The ids of `connection`'s `object` records.
+    pub fn ids(&self, connection: &str, object: ObjectKind) -> Vec<String> {
+        self.0
+            .get(connection)
+            .and_then(|m| m.get(&object))
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.values().all(|m| m.values().all(BTreeSet::is_empty))
+    }
 }
 
 impl SyncOptions {

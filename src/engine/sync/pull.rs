@@ -148,6 +148,10 @@ impl<'a> Session<'a> {
         rep: &mut ObjectReport,
     ) -> Result<Option<Plan>, StepError> {
         self.saved_read = None;
+        if let Some(by_id) = &self.opts.pull_ids {
+            let ids = by_id.ids(&self.p.name, object);
+            return self.pull_by_id(object, &ids, rep).await;
+        }
         let mut map = self.field_map(object).await?;
         let mut props = self
             .p
@@ -300,7 +304,7 @@ impl<'a> Session<'a> {
     /// The links of a page's records by remote id, read once after any merge moved one (in a
     /// dry run, which stores no moved link, with the moved links as the run would plan
     /// against them), with the local records the CRM restored revived.
-    fn page_links(
+    pub(super) fn page_links(
         &mut self,
         object: ObjectKind,
         records: &[RemoteRecord],
@@ -323,7 +327,7 @@ impl<'a> Session<'a> {
 
     /// Leaves out of a page read from the cursor the records already seen at the same
     /// version (the feed's overlap, the echoes of crmsync's own writes); returns how many.
-    fn leave_out_unchanged(
+    pub(super) fn leave_out_unchanged(
         &self,
         object: ObjectKind,
         map: &FieldMap,
@@ -343,7 +347,11 @@ impl<'a> Session<'a> {
 
     /// The archives the push will carry out that the pull's plan `whole` does not: the push's
     /// archives count with the pull's at the gate (a record archived on both counts once).
-    fn push_archives_besides(&self, object: ObjectKind, whole: &Plan) -> Result<usize, StepError> {
+    pub(super) fn push_archives_besides(
+        &self,
+        object: ObjectKind,
+        whole: &Plan,
+    ) -> Result<usize, StepError> {
         let pulled_archives: HashSet<&RecordId> = whole
             .ops
             .iter()
@@ -606,7 +614,7 @@ impl<'a> Session<'a> {
 /// A page's records, one per id: a page may hold a record twice (a query restarted at the
 /// search cap), and the newest is kept. Across pages a repeat is planned again, which is
 /// harmless.
-fn newest_per_id(read: Vec<RemoteRecord>) -> Vec<RemoteRecord> {
+pub(super) fn newest_per_id(read: Vec<RemoteRecord>) -> Vec<RemoteRecord> {
     let mut by_id: HashMap<String, RemoteRecord> = HashMap::new();
     for r in read {
         match by_id.get(&r.id) {

@@ -30,6 +30,7 @@ mod owners;
 mod pacing;
 mod refusal;
 mod tags;
+mod webhooks;
 mod wire;
 mod writes;
 
@@ -195,6 +196,19 @@ impl Pipedrive {
 impl Provider for Pipedrive {
     fn kind(&self) -> ProviderKind {
         ProviderKind::Pipedrive
+    }
+
+    async fn subscribe_webhooks(
+        &self,
+        url: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<usize, ProviderError> {
+        self.subscribe(url, user, password).await
+    }
+
+    async fn unsubscribe_webhooks(&self, url: &str) -> Result<usize, ProviderError> {
+        self.unsubscribe(url).await
     }
 
     fn connection(&self) -> &str {

@@ -274,6 +274,10 @@ fn handle_inner(
             "client_id": shared.api.opts.client_id, "client_secret": shared.api.opts.client_secret,
             "hub_id": shared.api.opts.hub_id()}),
         ),
+        ("PUT", ["webhooks"]) => {
+            super::webhooks::set(shared, &body_json(req)?);
+            HttpResponse::empty(204)
+        }
         ("POST", ["seed"]) => {
             let b = body_json(req)?;
             let n = |k: &str| b.get(k).and_then(Value::as_u64).unwrap_or(0) as usize;

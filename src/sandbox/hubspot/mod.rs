@@ -72,6 +72,7 @@ mod limits;
 mod oauth;
 mod route;
 mod store;
+mod webhooks;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -296,6 +297,7 @@ impl SandboxServer<HubSpot> {
             rate: limits::RateState::new(&opts),
             data_rng: StdRng::seed_from_u64(opts.seed),
             edits_before: Vec::new(),
+            webhooks: webhooks::HubWebhooks::default(),
         };
         let faults = FaultInjector::new(opts.faults.clone(), opts.seed);
         let port = opts.port;
@@ -306,11 +308,22 @@ impl SandboxServer<HubSpot> {
         };
         let sandbox = SandboxServer::serve(Core::new(api, clock, faults), port)?;
         sandbox.shared().api.lock().base_url = sandbox.base_url();
+        crate::sandbox::webhooks::spawn(sandbox.weak_core());
         Ok(sandbox)
     }
 
     fn shared(&self) -> &Shared {
         self.core()
+    }
+
+    /// Sets the app's webhooks as a developer does in its settings: the target URL and the
+    /// subscribed event types (`contact.propertyChange`, …); `time_scale` compresses the
+    /// retry schedule (1.0: HubSpot's). `None` turns delivery off.
+    pub fn set_webhooks(&self, target: Option<&str>, subscriptions: &[&str], time_scale: f64) {
+        webhooks::set(
+            self.shared(),
+            &serde_json::json!({"targetUrl": target, "subscriptions": subscriptions, "time_scale": time_scale}),
+        );
     }
 
     /// The private-app token the sandbox accepts.

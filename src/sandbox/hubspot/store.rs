@@ -128,6 +128,8 @@ pub struct Hub {
     pub data_rng: StdRng,
     /// Users' edits waiting for an API call to land before (see [`EditBefore`]).
     pub edits_before: Vec<EditBefore>,
+    /// The app's webhook settings and events waiting for delivery.
+    pub webhooks: super::webhooks::HubWebhooks,
 }
 
 impl Hub {

@@ -216,7 +216,7 @@ pub fn user_delete(shared: &Shared, kind: &str, id: &str) -> anyhow::Result<()> 
     let kind = kind_of(kind)?;
     let id = id_of(id)?;
     let now = shared.clock.now_ms();
-    records::delete(&mut shared.api.lock(), kind, now, id)
+    records::delete(&mut shared.api.lock(), kind, now, APP, id)
         .map_err(|e| anyhow!("the sandbox refused the delete: {}", e.error))
 }
 

@@ -129,7 +129,7 @@ pub fn merge(
             records::update(co, *other, now, writer, id, &b)?;
         }
     }
-    records::delete(co, kind, now, from)?;
+    records::delete(co, kind, now, writer, from)?;
     let r = co
         .store_mut(kind)
         .records

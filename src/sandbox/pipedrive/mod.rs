@@ -76,6 +76,7 @@ mod search;
 mod store;
 mod v1;
 mod values;
+mod webhooks;
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -282,6 +283,7 @@ impl SandboxServer<Pipedrive> {
             data_rng: StdRng::seed_from_u64(opts.seed),
             edits_before: Vec::new(),
             oauth: oauth::OAuthState::default(),
+            webhooks: webhooks::PdWebhooks::default(),
         };
         let faults = FaultInjector::new(opts.faults.clone(), opts.seed);
         let port = opts.port;
@@ -292,7 +294,18 @@ impl SandboxServer<Pipedrive> {
         };
         let sandbox = SandboxServer::serve(Core::new(api, clock, faults), port)?;
         sandbox.shared().api.lock().base_url = sandbox.base_url();
+        crate::sandbox::webhooks::spawn(sandbox.weak_core());
         Ok(sandbox)
+    }
+
+    /// Compresses the webhooks' retry and ban times (1.0: Pipedrive's 3/30/150 s and 30 min).
+    pub fn set_webhook_time_scale(&self, scale: f64) {
+        webhooks::set_time_scale(&mut self.shared().api.lock(), scale);
+    }
+
+    /// Lifts every webhook ban.
+    pub fn lift_webhook_bans(&self) {
+        webhooks::lift_bans(&self.shared().api.lock());
     }
 
     fn shared(&self) -> &Shared {

@@ -73,7 +73,7 @@ pub fn route(
             ))
         }),
         ("DELETE", Some(id)) => id_of(id, kind).and_then(|id| {
-            delete(co, kind, now, id)?;
+            delete(co, kind, now, writer, id)?;
             Ok(ok(json!({"id": id}), Value::Null))
         }),
         _ => return None,
@@ -200,6 +200,11 @@ pub fn create(
             merged_into: None,
         },
     );
+    if !co.webhooks.hooks.is_empty() {
+        let data = render_v2(co, kind, &co.store(kind).records[&id], None);
+        let (source, user) = (writer.source, writer.user_id);
+        super::webhooks::record(co, kind, id, "create", source, user, now, data, Value::Null);
+    }
     Ok(id)
 }
 
@@ -271,15 +276,33 @@ pub fn update(
     }
     if !log.is_empty() {
         r.update_ms = now;
+        let previous: Map<String, Value> = log
+            .iter()
+            .map(|c| (c.field_key.clone(), json!(c.old_value)))
+            .collect();
         store.changes.entry(id).or_default().extend(log);
+        if !co.webhooks.hooks.is_empty() {
+            let data = render_v2(co, kind, &co.store(kind).records[&id], None);
+            let (source, user) = (writer.source, writer.user_id);
+            let previous = Value::Object(previous);
+            super::webhooks::record(co, kind, id, "change", source, user, now, data, previous);
+        }
     }
     Ok(())
 }
 
 /// Marks a live record deleted (Pipedrive removes it for good after 30 days; the sandbox
 /// keeps it marked).
-pub fn delete(co: &mut Company, kind: Kind, now: i64, id: i64) -> Result<(), ApiError> {
+pub fn delete(
+    co: &mut Company,
+    kind: Kind,
+    now: i64,
+    writer: Writer,
+    id: i64,
+) -> Result<(), ApiError> {
     co.live(kind, id).ok_or_else(|| not_found(kind.title()))?;
+    let last = (!co.webhooks.hooks.is_empty())
+        .then(|| render_v2(co, kind, &co.store(kind).records[&id], None));
     let r = co
         .store_mut(kind)
         .records
@@ -287,6 +310,10 @@ pub fn delete(co: &mut Company, kind: Kind, now: i64, id: i64) -> Result<(), Api
         .expect("checked live");
     r.deleted = true;
     r.update_ms = now - now.rem_euclid(1000);
+    if let Some(last) = last {
+        let (source, user) = (writer.source, writer.user_id);
+        super::webhooks::record(co, kind, id, "delete", source, user, now, Value::Null, last);
+    }
     Ok(())
 }
 

@@ -12,7 +12,7 @@
 use super::errors::{no_route, unauthorized};
 use super::store::Company;
 use super::store::Kind;
-use super::{Shared, fields_v2, limits, oauth, records, search, v1};
+use super::{Shared, fields_v2, limits, oauth, records, search, v1, webhooks};
 use crate::sandbox::http::{HttpRequest, HttpResponse};
 
 /// Splits a path into the API version and the segments after it.
@@ -56,6 +56,7 @@ pub fn route(shared: &Shared, req: &HttpRequest) -> Option<HttpResponse> {
         ("v2", [k, id]) => {
             Kind::from_v2(k).and_then(|kind| records::route(&mut co, now, me, req, kind, Some(id)))
         }
+        ("v1", ["webhooks", rest @ ..]) => webhooks::route(&mut co, now, me, req, rest),
         ("v1", rest) => v1::route(&mut co, now, me, req, rest),
         _ => None,
     }

@@ -157,6 +157,8 @@ pub struct Company {
     pub data_rng: StdRng,
     pub edits_before: Vec<EditBefore>,
     pub oauth: OAuthState,
+    /// The webhooks and the events waiting for delivery.
+    pub webhooks: super::webhooks::PdWebhooks,
 }
 
 impl Company {

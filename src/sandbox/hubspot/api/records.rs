@@ -211,6 +211,7 @@ pub fn create_validated(
     let unique = hub.unique_props(t);
     hub.store_mut(t).insert(rec, &unique);
     associate_primary(hub, t, id);
+    hub.webhooks.record(t, id, "creation", now, source, None);
     Ok(id)
 }
 
@@ -252,12 +253,14 @@ pub fn update_validated(
     let store = hub.store_mut(t);
     let mut rec = store.take(id, &unique).expect("checked live above");
     let mut changed = false;
+    let mut events = Vec::new();
     // Keep last-modified strictly increasing per record even within one millisecond.
     let ts = now.max(rec.updated_ms + 1);
     for (k, v) in vals {
         let old = rec.props.get(&k).cloned();
         if old != v {
             changed = true;
+            events.push((k.clone(), v.clone().unwrap_or_default()));
             let entry = (v.clone().unwrap_or_default(), ts, source);
             rec.history.entry(k.clone()).or_default().insert(0, entry);
             match v {
@@ -272,6 +275,10 @@ pub fn update_validated(
     }
     store.insert(rec, &unique);
     associate_primary(hub, t, id);
+    for (k, v) in events {
+        hub.webhooks
+            .record(t, id, "propertyChange", ts, source, Some((&k, &v)));
+    }
     Ok(id)
 }
 
@@ -373,6 +380,7 @@ pub fn restore(hub: &mut Hub, t: ObjType, now: i64, id: u64) -> Result<(), Strin
     rec.props
         .insert(t.modified_prop().into(), iso_ms(rec.updated_ms));
     store.insert(rec, &unique);
+    hub.webhooks.record(t, id, "restore", now, "CRM_UI", None);
     Ok(())
 }
 
@@ -389,6 +397,7 @@ pub fn archive(hub: &mut Hub, t: ObjType, now: i64, id: u64) -> bool {
     rec.props
         .insert(t.modified_prop().into(), iso_ms(rec.updated_ms));
     store.insert(rec, &unique);
+    hub.webhooks.record(t, id, "deletion", now, "CRM", None);
     // The contacts whose primary company this was are left without one.
     if t == ObjType::Companies {
         for contact in hub.assoc.of(t, id) {

@@ -1,0 +1,212 @@
+//! `crmsync listen`: (a) deliveries accepted (verified and queued in the state file) per second
+//! over HTTP, one event a delivery and HubSpot's 100 a delivery; (b) the latency from an edit
+//! in HubSpot to the write in Pipedrive through the binary's listener, for single edits.
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crmsync::listen::ListenReporter;
+use crmsync::listen::server::{Check, Hook, Receiver, serve};
+use crmsync::listen::verify::hubspot_v3_signature;
+use crmsync::sandbox::pipedrive::{PipedriveOptions, PipedriveSandbox};
+use crmsync::sandbox::webhooks::post;
+use crmsync::store::Store;
+
+struct Silent;
+impl ListenReporter for Silent {
+    fn listening(&self, _: &str, _: &[(String, String)]) {}
+    fn refused(&self, _: &str, _: &str) {}
+    fn applied(&self, _: usize, _: u64, _: u128) {}
+    fn trouble(&self, _: &str) {}
+}
+
+pub fn run() {
+    accept(1, 4_000);
+    accept(100, 200);
+    latency(30);
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// (a): `deliveries` signed HubSpot deliveries of `per` events each, from 4 client threads.
+fn accept(per: usize, deliveries: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut hooks = HashMap::new();
+    hooks.insert(
+        "hs".to_string(),
+        Hook {
+            connection: "hs".into(),
+            check: Check::HubSpot {
+                secret: "bench-secret".into(),
+            },
+            own: None,
+        },
+    );
+    let receiver = Receiver {
+        hooks,
+        store: Store::open(&dir.path().join("state.db")).expect("state file"),
+        clock: crmsync::clock::from_env(),
+        public_url: None,
+        wake: Arc::new(tokio::sync::Notify::new()),
+        reporter: Arc::new(Silent),
+    };
+    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("listen"));
+    let addr = server.server_addr().to_ip().expect("an ip address");
+    let serving = {
+        let server = server.clone();
+        std::thread::spawn(move || serve(&server, receiver))
+    };
+    let url = format!("http://{addr}/hooks/hs");
+    let started = Instant::now();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut refused = 0;
+                for d in (t..deliveries).step_by(4) {
+                    let events: Vec<String> = (0..per)
+                        .map(|e| {
+                            format!(
+                                r#"{{"eventId":{},"occurredAt":{},"subscriptionType":"contact.propertyChange","objectId":{},"propertyName":"phone","propertyValue":"1","changeSource":"CRM_UI","attemptNumber":0}}"#,
+                                d * per + e,
+                                now_ms(),
+                                1000 + e
+                            )
+                        })
+                        .collect();
+                    let body = format!("[{}]", events.join(","));
+                    let ts = now_ms().to_string();
+                    let sig = hubspot_v3_signature("bench-secret", "POST", &url, body.as_bytes(), &ts);
+                    let headers = vec![
+                        ("X-HubSpot-Signature-v3".to_string(), sig),
+                        ("X-HubSpot-Request-Timestamp".to_string(), ts),
+                    ];
+                    if post(&url, &headers, body.as_bytes(), Duration::from_secs(10)) != Ok(200) {
+                        refused += 1;
+                    }
+                }
+                refused
+            })
+        })
+        .collect();
+    let refused: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    let secs = started.elapsed().as_secs_f64();
+    server.unblock();
+    let _ = serving.join();
+    let queued = Store::open(&dir.path().join("state.db"))
+        .and_then(|s| s.webhook_stats(now_ms()))
+        .map(|s| s.queued)
+        .unwrap_or(0);
+    println!(
+        "(a) accepted: {deliveries} deliveries of {per} events ({queued} events queued, {refused} not answered 200) in {secs:.2} s: {:.0} deliveries/s, {:.0} events/s (target ≥ 1,000 events/s)",
+        deliveries as f64 / secs,
+        (deliveries * per) as f64 / secs
+    );
+}
+
+/// Runs the binary in `dir`; returns its exit code.
+fn crmsync(dir: &std::path::Path, args: &[&str], env: &[(String, String)]) -> i32 {
+    Command::new(env!("CARGO_BIN_EXE_crmsync"))
+        .args(args)
+        .env("CRMSYNC_CONFIG", dir.join("config.toml"))
+        .env("CRMSYNC_STATE", dir.join("state.db"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env_remove("CRMSYNC_LOG")
+        .output()
+        .expect("run crmsync")
+        .status
+        .code()
+        .unwrap_or(-1)
+}
+
+/// (b): `n` single edits in HubSpot, each timed until Pipedrive holds it.
+fn latency(n: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hubspot = crmsync::sandbox::Sandbox::start(crmsync::sandbox::SandboxOptions::default())
+        .expect("HubSpot sandbox");
+    let pipedrive = PipedriveSandbox::start(PipedriveOptions::default()).expect("sandbox");
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "[listen]\npoll_every = \"1h\"\n\n[connections.hubspot]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n\n\
+             [connections.pipedrive]\nprovider = \"pipedrive\"\nbase_url = \"{}\"\n",
+            hubspot.base_url(),
+            pipedrive.base_url()
+        ),
+    )
+    .expect("config");
+    let env = vec![
+        ("CRMSYNC_TOKEN_HUBSPOT".to_string(), hubspot.token()),
+        ("CRMSYNC_TOKEN_PIPEDRIVE".to_string(), pipedrive.api_token()),
+        (
+            "CRMSYNC_CLIENT_SECRET_HUBSPOT".to_string(),
+            hubspot.client_secret(),
+        ),
+    ];
+    for conn in ["hubspot", "pipedrive"] {
+        crmsync(dir.path(), &["mappings", "setup", "-c", conn], &env);
+    }
+    let (ids, _) = hubspot.seed(100, 10);
+    crmsync(dir.path(), &["sync", "-q"], &env);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    hubspot.set_webhooks(
+        Some(&format!("http://127.0.0.1:{port}/hooks/hubspot")),
+        &["contact.propertyChange"],
+        1.0,
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crmsync"))
+        .args(["listen", "-q", "--port", &port.to_string()])
+        .env("CRMSYNC_CONFIG", dir.path().join("config.toml"))
+        .env("CRMSYNC_STATE", dir.path().join("state.db"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("listen");
+    std::thread::sleep(Duration::from_secs(5));
+    let has = |phone: &str| {
+        pipedrive.dump()["persons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| {
+                p["phones"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|e| e["value"] == phone)
+            })
+    };
+    let mut times = Vec::new();
+    for i in 0..n {
+        let phone = format!("+1 555 01{i:02}");
+        let id = &ids[i % ids.len()];
+        let started = Instant::now();
+        hubspot
+            .update_record("contacts", id, &[("phone", phone.as_str())])
+            .expect("edit in HubSpot");
+        while !has(&phone) && started.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let code = child.wait().map(|s| s.code()).ok().flatten();
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
+    println!(
+        "(b) HubSpot edit → Pipedrive write through `listen`, {n} single edits: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms (target p99 < 2,000 ms); listener exit on SIGTERM {code:?}",
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
+}

@@ -1,0 +1,324 @@
+//! The HTTP side of `listen`: one path per connection (`/hooks/NAME`), each delivery verified,
+//! read, queued in the state file, and only then answered 200. Nothing here waits for a CRM.
+
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use super::ListenReporter;
+use super::parse::{self, Parsed};
+use super::verify::{self, HubSpotRequest, Refusal};
+use crate::clock::Clock;
+use crate::store::{NewWebhookEvent, Store};
+
+/// The largest body taken (HubSpot sends at most 100 events a delivery).
+const MAX_BODY: u64 = 8 << 20;
+
+/// How one connection's deliveries are checked.
+#[derive(Clone)]
+pub enum Check {
+    /// HubSpot's v3 signature with the app's client secret.
+    HubSpot { secret: String },
+    /// Pipedrive's HTTP Basic credentials set at subscription.
+    Pipedrive { user: String, password: String },
+    /// No secret is known: every delivery is refused (the listener says so on start).
+    Missing,
+}
+
+/// One connection's webhooks.
+#[derive(Clone)]
+pub struct Hook {
+    pub connection: String,
+    pub check: Check,
+    /// The source crmsync's own writes carry in this CRM's events (`listen.own_sources`).
+    pub own: Option<String>,
+}
+
+/// A delivery as received.
+pub struct Delivery<'a> {
+    pub method: &'a str,
+    /// Path and query, as in the request line.
+    pub url: &'a str,
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+impl Delivery<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Verifies, reads and queues deliveries.
+pub struct Receiver {
+    pub hooks: HashMap<String, Hook>,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    /// The URL the CRMs call (scheme, host, any path prefix), for HubSpot's signature; without
+    /// it, `http://` and the request's `Host`.
+    pub public_url: Option<String>,
+    pub wake: Arc<Notify>,
+    pub reporter: Arc<dyn ListenReporter>,
+}
+
+/// A status and a JSON body.
+pub type Answer = (u16, String);
+
+fn answer(status: u16, message: &str) -> Answer {
+    let body = if status < 300 {
+        serde_json::json!({"success": true, "message": message})
+    } else {
+        serde_json::json!({"success": false, "error": message})
+    };
+    (status, body.to_string())
+}
+
+impl Receiver {
+    /// Handles one delivery: 200 once its events are queued, 401 when its check fails, 400
+    /// when its body cannot be read, 404 for a path that is no connection's, 500 when the
+    /// state file cannot take it (the CRM delivers it again).
+    pub fn handle(&mut self, d: &Delivery<'_>) -> Answer {
+        let path = d.url.split('?').next().unwrap_or_default();
+        let Some(name) = path.strip_prefix("/hooks/") else {
+            return answer(404, "not found");
+        };
+        let Some(hook) = self.hooks.get(name).cloned() else {
+            return answer(404, "no such connection");
+        };
+        if d.method != "POST" {
+            return answer(405, "POST only");
+        }
+        let now = self.clock.now();
+        let checked = match &hook.check {
+            Check::HubSpot { secret } => {
+                let uri = match &self.public_url {
+                    Some(base) => format!("{}{}", base.trim_end_matches('/'), d.url),
+                    None => format!("http://{}{}", d.header("Host").unwrap_or_default(), d.url),
+                };
+                let req = HubSpotRequest {
+                    method: d.method,
+                    uri: &uri,
+                    body: d.body,
+                    signature: d.header("X-HubSpot-Signature-v3"),
+                    timestamp: d.header("X-HubSpot-Request-Timestamp"),
+                };
+                verify::check_hubspot(&req, secret, now)
+            }
+            Check::Pipedrive { user, password } => {
+                verify::check_basic(d.header("Authorization"), user, password)
+            }
+            Check::Missing => Err(Refusal::NoSecret),
+        };
+        if let Err(refusal) = checked {
+            return self.refuse(name, 401, &refusal.to_string());
+        }
+        let parsed = match &hook.check {
+            Check::HubSpot { .. } => parse::hubspot_events(name, d.body),
+            _ => parse::pipedrive_event(name, d.body).map(|p| p.into_iter().collect()),
+        };
+        let parsed: Vec<Parsed> = match parsed {
+            Ok(p) => p,
+            Err(e) => return self.refuse(name, 400, &format!("unreadable body: {e}")),
+        };
+        let (own, theirs): (Vec<Parsed>, Vec<Parsed>) = parsed
+            .into_iter()
+            .partition(|p| p.source.is_own(hook.own.as_deref()));
+        let theirs: Vec<NewWebhookEvent> = theirs.into_iter().map(|p| p.event).collect();
+        let own: Vec<NewWebhookEvent> = own.into_iter().map(|p| p.event).collect();
+        let queued = self.store.queue_webhook_events(&theirs, now).and_then(|n| {
+            self.store
+                .drop_webhook_events(&own, "own write", now)
+                .map(|_| n)
+        });
+        match queued {
+            Ok(n) => {
+                if n > 0 {
+                    self.wake.notify_one();
+                }
+                answer(200, "queued")
+            }
+            Err(e) => {
+                tracing::warn!("a webhook delivery to `{name}` could not be queued: {e}");
+                answer(500, "the state file cannot take the event now")
+            }
+        }
+    }
+
+    fn refuse(&mut self, connection: &str, status: u16, reason: &str) -> Answer {
+        tracing::info!("webhook delivery to `{connection}` refused: {reason}");
+        self.reporter.refused(connection, reason);
+        if let Err(e) = self
+            .store
+            .record_webhook_refusal(connection, reason, self.clock.now())
+        {
+            tracing::warn!("a refused webhook delivery could not be kept: {e}");
+        }
+        answer(status, reason)
+    }
+}
+
+/// Serves `server` until it is unblocked.
+pub fn serve(server: &tiny_http::Server, mut receiver: Receiver) {
+    for mut request in server.incoming_requests() {
+        let headers: Vec<(String, String)> = request
+            .headers()
+            .iter()
+            .map(|h| (h.field.as_str().to_string(), h.value.as_str().to_string()))
+            .collect();
+        let mut body = Vec::new();
+        let read = request.as_reader().take(MAX_BODY).read_to_end(&mut body);
+        let (status, text) = match read {
+            Ok(_) => {
+                let method = request.method().as_str().to_string();
+                let url = request.url().to_string();
+                receiver.handle(&Delivery {
+                    method: &method,
+                    url: &url,
+                    headers: &headers,
+                    body: &body,
+                })
+            }
+            Err(_) => answer(400, "the body could not be read"),
+        };
+        let response = tiny_http::Response::from_string(text)
+            .with_status_code(status)
+            .with_header(
+                tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..])
+                    .expect("a valid header"),
+            );
+        let _ = request.respond(response);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+
+    struct Silent;
+    impl ListenReporter for Silent {
+        fn listening(&self, _: &str, _: &[(String, String)]) {}
+        fn refused(&self, _: &str, _: &str) {}
+        fn applied(&self, _: usize, _: u64, _: u128) {}
+        fn trouble(&self, _: &str) {}
+    }
+
+    const NOW: i64 = 1_700_000_000_000;
+
+    fn receiver(dir: &std::path::Path) -> Receiver {
+        let mut hooks = HashMap::new();
+        hooks.insert(
+            "hs".to_string(),
+            Hook {
+                connection: "hs".into(),
+                check: Check::HubSpot {
+                    secret: "sec".into(),
+                },
+                own: Some("app-1".into()),
+            },
+        );
+        hooks.insert(
+            "pd".to_string(),
+            Hook {
+                connection: "pd".into(),
+                check: Check::Pipedrive {
+                    user: "u".into(),
+                    password: "p".into(),
+                },
+                own: None,
+            },
+        );
+        Receiver {
+            hooks,
+            store: Store::open(&dir.join("state.db")).unwrap(),
+            clock: Arc::new(FixedClock::new(NOW)),
+            public_url: Some("https://crm.example.com/".into()),
+            wake: Arc::new(Notify::new()),
+            reporter: Arc::new(Silent),
+        }
+    }
+
+    fn hubspot(r: &mut Receiver, body: &str, ts: i64, secret: &str) -> Answer {
+        let ts = ts.to_string();
+        let sig = verify::hubspot_v3_signature(
+            secret,
+            "POST",
+            "https://crm.example.com/hooks/hs",
+            body.as_bytes(),
+            &ts,
+        );
+        let headers = vec![
+            ("x-hubspot-signature-v3".to_string(), sig),
+            ("X-HubSpot-Request-Timestamp".to_string(), ts),
+        ];
+        r.handle(&Delivery {
+            method: "POST",
+            url: "/hooks/hs",
+            headers: &headers,
+            body: body.as_bytes(),
+        })
+    }
+
+    const HS_BODY: &str = r#"[{"eventId":5,"occurredAt":1,"subscriptionType":"contact.propertyChange","objectId":9,"changeSource":"CRM_UI"},
+        {"eventId":6,"occurredAt":1,"subscriptionType":"contact.propertyChange","objectId":9,"changeSource":"INTEGRATION","sourceId":"app-1"}]"#;
+
+    #[test]
+    fn a_signed_delivery_is_queued_once_and_own_writes_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = receiver(dir.path());
+        assert_eq!(hubspot(&mut r, HS_BODY, NOW, "sec").0, 200);
+        assert_eq!(hubspot(&mut r, HS_BODY, NOW, "sec").0, 200);
+        let q = r.store.queued_webhook_events(10).unwrap();
+        assert_eq!(q.len(), 1);
+        assert_eq!(q[0].event.event_id, "5");
+        let st = r.store.webhook_stats(NOW).unwrap();
+        assert_eq!((st.queued, st.dropped, st.refused), (1, 1, 0));
+    }
+
+    #[test]
+    fn refused_deliveries_queue_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = receiver(dir.path());
+        assert_eq!(hubspot(&mut r, HS_BODY, NOW, "wrong").0, 401);
+        assert_eq!(hubspot(&mut r, HS_BODY, NOW - 301_000, "sec").0, 401);
+        assert_eq!(hubspot(&mut r, "{}", NOW, "sec").0, 400);
+        let pd = br#"{"meta":{"action":"change","entity":"person","entity_id":"1","id":"a","timestamp":"2026-01-01T00:00:00Z"},"data":{"id":1}}"#;
+        let bad = vec![(
+            "Authorization".to_string(),
+            verify::basic_auth_header("u", "nope"),
+        )];
+        let d = Delivery {
+            method: "POST",
+            url: "/hooks/pd",
+            headers: &bad,
+            body: pd,
+        };
+        assert_eq!(r.handle(&d).0, 401);
+        let other = Delivery {
+            method: "POST",
+            url: "/hooks/sf",
+            headers: &bad,
+            body: pd,
+        };
+        assert_eq!(r.handle(&other).0, 404);
+        assert_eq!(r.store.webhook_stats(NOW).unwrap().queued, 0);
+        assert_eq!(r.store.webhook_stats(NOW).unwrap().refused, 4);
+        let good = vec![(
+            "authorization".to_string(),
+            verify::basic_auth_header("u", "p"),
+        )];
+        let d = Delivery {
+            method: "POST",
+            url: "/hooks/pd?x=1",
+            headers: &good,
+            body: pd,
+        };
+        assert_eq!(r.handle(&d).0, 200);
+        assert_eq!(r.store.webhook_stats(NOW).unwrap().queued, 1);
+    }
+}

@@ -1,0 +1,194 @@
+//! The applying side of `listen`: queued events in batches, each batch one sync run under the
+//! state file's lock that pulls the records by id, a delta sync on start and on a timer, and
+//! the listener's row kept alive for `status`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use super::{BATCH, ListenReporter};
+use crate::engine::sync::{ById, Quiet, SyncOptions, SyncReport};
+use crate::ops::Settings;
+use crate::ops::sync::Session;
+use crate::store::{Store, StoreError, WebhookEvent};
+
+/// How often the listener's row is touched while idle.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// How long the worker waits before trying a batch again after a run that could not finish.
+const BACKOFF: Duration = Duration::from_secs(5);
+
+/// The worker's state.
+pub struct Worker<'a> {
+    pub settings: Settings<'a>,
+    pub reporter: Arc<dyn ListenReporter>,
+    pub poll_every: Duration,
+    pub wake: Arc<Notify>,
+    pub stop: Arc<AtomicBool>,
+    /// The listener's row: its process id, address and start.
+    pub pid: u32,
+    pub address: String,
+    pub started_at: i64,
+}
+
+/// Whether an error is the state file's lock held by another run.
+fn is_locked(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<StoreError>(),
+        Some(StoreError::Locked { .. })
+    )
+}
+
+/// Records the run wrote, on every side (local and remote creates, updates, archives).
+fn writes(report: &SyncReport) -> u64 {
+    report
+        .connections
+        .iter()
+        .flat_map(|c| c.objects.iter())
+        .map(|o| {
+            let p = &o.planned;
+            (p.local_create
+                + p.local_update
+                + p.local_archive
+                + p.remote_create
+                + p.remote_update
+                + p.remote_archive) as u64
+        })
+        .sum()
+}
+
+impl Worker<'_> {
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    fn store(&self) -> Result<Store, StoreError> {
+        let mut store = Store::open(self.settings.state_path)?;
+        store.set_clock(self.settings.clock.clone());
+        Ok(store)
+    }
+
+    fn heartbeat(&self) {
+        let now = self.settings.clock.now();
+        if let Err(e) = self
+            .store()
+            .and_then(|mut s| s.set_listener(self.pid, &self.address, self.started_at, now))
+        {
+            tracing::warn!("the listener's row could not be kept: {e}");
+        }
+    }
+
+    /// One sync run under the lock, waiting for the lock while another run holds it.
+    async fn sync(&self, opts: &SyncOptions) -> anyhow::Result<Option<SyncReport>> {
+        let session = loop {
+            match Session::open(self.settings.clone(), false) {
+                Ok(s) => break s,
+                Err(e) if is_locked(&e) => {
+                    if self.stopping() {
+                        return Ok(None);
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        Ok(Some(session.run(&[], opts, None, &Quiet).await?))
+    }
+
+    /// A delta sync of everything (on start and on the timer).
+    async fn catch_up(&self) {
+        let started = Instant::now();
+        match self.sync(&SyncOptions::default()).await {
+            Ok(Some(report)) => {
+                if report.errored() {
+                    self.reporter
+                        .trouble("the catch-up sync could not reach every connection");
+                }
+                self.reporter
+                    .applied(0, writes(&report), started.elapsed().as_millis());
+            }
+            Ok(None) => {}
+            Err(e) => self.reporter.trouble(&format!("catch-up sync: {e:#}")),
+        }
+    }
+
+    /// Applies one batch; returns whether it was done (else it stays queued).
+    async fn apply(&self, events: &[WebhookEvent]) -> anyhow::Result<bool> {
+        let started = Instant::now();
+        // A record deleted, merged or restored is not served by a read by id: the change feed
+        // (which also reads archives) carries those.
+        let feed = events
+            .iter()
+            .any(|e| matches!(e.event.action.as_str(), "delete" | "merge" | "restore"));
+        let mut by_id = ById::default();
+        for e in events {
+            by_id.add(&e.event.connection, e.event.kind, &e.event.remote_id);
+        }
+        let opts = SyncOptions {
+            pull_ids: (!feed).then_some(by_id),
+            ..SyncOptions::default()
+        };
+        let Some(report) = self.sync(&opts).await? else {
+            return Ok(false);
+        };
+        if report.errored() {
+            let why: Vec<String> = report
+                .connections
+                .iter()
+                .filter_map(|c| c.error.clone())
+                .collect();
+            self.reporter.trouble(&format!(
+                "{} events stay queued: {}",
+                events.len(),
+                why.join("; ")
+            ));
+            return Ok(false);
+        }
+        let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+        let now = self.settings.clock.now();
+        self.store()?
+            .finish_webhook_events(&ids, "applied", None, now)?;
+        self.reporter
+            .applied(events.len(), writes(&report), started.elapsed().as_millis());
+        Ok(true)
+    }
+
+    /// Runs until [`Worker::stop`] is set: the batch in hand is finished first.
+    pub async fn run(&self) -> anyhow::Result<()> {
+        self.heartbeat();
+        self.catch_up().await;
+        let mut next_poll = Instant::now() + self.poll_every;
+        let mut last_beat = Instant::now();
+        while !self.stopping() {
+            if last_beat.elapsed() >= HEARTBEAT {
+                self.heartbeat();
+                last_beat = Instant::now();
+            }
+            let queued = self.store()?.queued_webhook_events(BATCH)?;
+            if !queued.is_empty() {
+                match self.apply(&queued).await {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(e) => self.reporter.trouble(&format!("applying events: {e:#}")),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(BACKOFF) => {}
+                    _ = self.wake.notified() => {}
+                }
+                continue;
+            }
+            if Instant::now() >= next_poll {
+                self.catch_up().await;
+                next_poll = Instant::now() + self.poll_every;
+                continue;
+            }
+            let until = next_poll.min(Instant::now() + HEARTBEAT);
+            tokio::select! {
+                _ = tokio::time::sleep_until(until.into()) => {}
+                _ = self.wake.notified() => {}
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,399 @@
+//! `crmsync listen` against both sandboxes, the binary run as a service: HubSpot's signed
+//! event arrays and Pipedrive's v2 payloads delivered by the sandboxes' own webhook threads,
+//! and deliveries made by hand (bad signature, stale timestamp, replays, wrong password,
+//! duplicates, events out of order). What reaches the other CRM is read from the sandboxes,
+//! what was written from their request logs.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::TestEnv;
+use common::crm::{HubSpotCrm, TestCrm};
+use common::pipedrive::PipedriveCrm;
+use crmsync::listen::verify::{basic_auth_header, hubspot_v3_signature};
+use crmsync::model::ObjectKind::Contact;
+use crmsync::sandbox::webhooks::post;
+use crmsync::store::{Store, WebhookStats, WriteOrigin};
+
+const HS: &str = "hubspot";
+const PD: &str = "pipedrive";
+const HS_EVENTS: &[&str] = &[
+    "contact.creation",
+    "contact.propertyChange",
+    "contact.deletion",
+    "company.creation",
+    "company.propertyChange",
+    "company.deletion",
+];
+
+struct World {
+    hs: HubSpotCrm,
+    pd: PipedriveCrm,
+    env: TestEnv,
+    port: u16,
+    listener: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits up to `secs` for `ok`.
+fn wait_for(secs: u64, what: &str, mut ok: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+impl World {
+    /// Both sandboxes, a first sync of `contacts` HubSpot contacts, and the `[listen]` table
+    /// `listen` (besides the connections).
+    fn start(contacts: usize, listen: &str) -> (World, Vec<String>) {
+        let hs = HubSpotCrm::start();
+        let pd = PipedriveCrm::start();
+        let mut env = TestEnv::new();
+        env.remove_env("CRMSYNC_TEST_NOW");
+        let keys = env.path("keys");
+        env.set_env(
+            "CRMSYNC_TEST_KEYRING",
+            &format!("file:{}", keys.to_string_lossy()),
+        );
+        for (k, v) in hs.credentials(HS).into_iter().chain(pd.credentials(PD)) {
+            env.set_env(&k, &v);
+        }
+        env.set_env("CRMSYNC_CLIENT_SECRET_HUBSPOT", &hs.sandbox.client_secret());
+        env.write_config(&format!(
+            "[listen]\n{listen}\n{}\n{}\n{}",
+            hs.connection_config(HS),
+            pd.connection_config(PD),
+            pd.connection_fields(PD),
+        ));
+        let w = World {
+            hs,
+            pd,
+            env,
+            port: free_port(),
+            listener: None,
+        };
+        for conn in [HS, PD] {
+            w.env.run(&["mappings", "setup", "-c", conn]).ok();
+        }
+        let (ids, _) = w.hs.seed(contacts, 1);
+        w.env.run(&["sync"]).ok();
+        (w, ids)
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Points both CRMs' webhooks at the listener: HubSpot's app settings, Pipedrive's
+    /// webhooks through `listen --subscribe`.
+    fn subscribe(&self) {
+        self.hs.sandbox.set_webhooks(
+            Some(&format!("{}/hooks/{HS}", self.url())),
+            HS_EVENTS,
+            0.001,
+        );
+        self.pd.sandbox.set_webhook_time_scale(0.001);
+        let out = self
+            .env
+            .run(&["listen", "--subscribe", "--public-url", &self.url()]);
+        out.ok();
+    }
+
+    fn listen(&mut self) {
+        let port = self.port.to_string();
+        let child = self
+            .env
+            .command(&["listen", "--port", &port])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start listen");
+        self.listener = Some(child);
+        wait_for(30, "the listener", || {
+            std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+        });
+    }
+
+    /// Sends a signal to the listener and waits for it to end; returns its exit code.
+    fn signal(&mut self, sig: i32) -> Option<i32> {
+        let mut child = self.listener.take().expect("a listener");
+        unsafe {
+            libc::kill(child.id() as i32, sig);
+        }
+        child.wait().unwrap().code()
+    }
+
+    fn stats(&self) -> WebhookStats {
+        Store::open(&self.env.state_path())
+            .unwrap()
+            .webhook_stats(i64::MAX / 2)
+            .unwrap()
+    }
+
+    fn pd_of_hs(&self, hs_id: &str) -> String {
+        let store = Store::open(&self.env.state_path()).unwrap();
+        let link = store
+            .links_by_remote_ids(HS, Contact, &[hs_id.to_string()])
+            .unwrap()
+            .remove(hs_id)
+            .expect("linked in HubSpot");
+        store
+            .links_by_local_ids(PD, Contact, std::slice::from_ref(&link.local_id))
+            .unwrap()
+            .remove(&link.local_id)
+            .expect("linked in Pipedrive")
+            .remote_id
+    }
+
+    fn local_phone(&self, hs_id: &str) -> Option<String> {
+        let store = Store::open(&self.env.state_path()).unwrap();
+        let link = store
+            .links_by_remote_ids(HS, Contact, &[hs_id.to_string()])
+            .unwrap()
+            .remove(hs_id)?;
+        store
+            .get_record(&link.local_id)
+            .unwrap()?
+            .fields
+            .get("phone")
+            .cloned()
+    }
+
+    fn pd_phone(&self, pd_id: &str) -> Option<String> {
+        self.pd
+            .record(Contact, pd_id)
+            .get("phone")
+            .map(str::to_string)
+    }
+
+    /// A HubSpot delivery made by hand, signed with `secret` at `ts`; returns the status.
+    fn deliver_hs(&self, body: &str, secret: &str, ts: i64) -> u16 {
+        let url = format!("{}/hooks/{HS}", self.url());
+        let ts = ts.to_string();
+        let sig = hubspot_v3_signature(secret, "POST", &url, body.as_bytes(), &ts);
+        let headers = vec![
+            ("X-HubSpot-Signature-v3".to_string(), sig),
+            ("X-HubSpot-Request-Timestamp".to_string(), ts),
+        ];
+        post(&url, &headers, body.as_bytes(), Duration::from_secs(10)).unwrap()
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.listener.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn hs_event(event_id: u64, object_id: &str) -> String {
+    format!(
+        r#"[{{"eventId":{event_id},"subscriptionId":1,"portalId":1,"appId":1,"occurredAt":{},"subscriptionType":"contact.propertyChange","attemptNumber":0,"objectId":{object_id},"propertyName":"phone","propertyValue":"x","changeSource":"CRM_UI","sourceId":"userId:1"}}]"#,
+        now_ms()
+    )
+}
+
+#[test]
+fn an_edit_in_hubspot_reaches_the_local_store_and_pipedrive_through_listen_alone() {
+    let (mut w, ids) = World::start(3, "poll_every = \"1h\"");
+    w.subscribe();
+    w.listen();
+    let pd_id = w.pd_of_hs(&ids[0]);
+    // Let the catch-up sync on start end before counting writes.
+    std::thread::sleep(Duration::from_secs(2));
+    w.hs.clear_request_log();
+    w.pd.clear_request_log();
+    w.hs.edit(Contact, &ids[0], &[("phone", "+1 555 0199")]);
+    wait_for(30, "the phone in Pipedrive", || {
+        w.pd_phone(&pd_id).as_deref() == Some("+1 555 0199")
+    });
+    assert_eq!(w.local_phone(&ids[0]).as_deref(), Some("+1 555 0199"));
+    // Pipedrive's event of crmsync's own write comes back and writes nothing.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(w.hs.write_calls(), Vec::<String>::new());
+    assert_eq!(
+        w.pd.write_calls(),
+        vec![format!("PATCH /api/v2/persons/{pd_id}")]
+    );
+    assert_eq!(w.signal(libc::SIGTERM), Some(0), "SIGTERM ends it with 0");
+    let st = w.stats();
+    assert_eq!(st.queued, 0);
+    assert!(st.applied >= 1, "{st:?}");
+}
+
+#[test]
+fn a_local_edit_settles_with_one_write_per_crm_own_events_dropped_or_read_once() {
+    for listen in [
+        "poll_every = \"2s\"\nown_sources = { hubspot = \"3141592\", pipedrive = \"1\" }",
+        "poll_every = \"2s\"",
+    ] {
+        let (mut w, ids) = World::start(2, listen);
+        w.subscribe();
+        w.listen();
+        std::thread::sleep(Duration::from_secs(3));
+        let pd_id = w.pd_of_hs(&ids[1]);
+        w.hs.clear_request_log();
+        w.pd.clear_request_log();
+        let local = {
+            let store = Store::open(&w.env.state_path()).unwrap();
+            store
+                .links_by_remote_ids(HS, Contact, std::slice::from_ref(&ids[1]))
+                .unwrap()
+                .remove(&ids[1])
+                .unwrap()
+                .local_id
+        };
+        {
+            let mut store = Store::open(&w.env.state_path()).unwrap();
+            let mut rec = store.get_record(&local).unwrap().unwrap();
+            crmsync::model::set_field(&mut rec.fields, "phone", "+44 20 7946 0001");
+            rec.updated_at = now_ms();
+            store.save_records(&[rec], &WriteOrigin::User).unwrap();
+        }
+        wait_for(30, "the phone in Pipedrive", || {
+            w.pd_phone(&pd_id).as_deref() == Some("+44 20 7946 0001")
+        });
+        // Two more polls and the deliveries of both CRMs' events.
+        std::thread::sleep(Duration::from_secs(6));
+        assert_eq!(
+            w.hs.write_calls().len(),
+            1,
+            "{listen}: {:?}",
+            w.hs.write_calls()
+        );
+        assert_eq!(
+            w.pd.write_calls().len(),
+            1,
+            "{listen}: {:?}",
+            w.pd.write_calls()
+        );
+        assert!(w.stats().applied + w.stats().dropped >= 2, "{listen}");
+    }
+}
+
+#[test]
+fn bad_signatures_stale_timestamps_replays_and_wrong_passwords_are_refused() {
+    let (mut w, ids) = World::start(1, "poll_every = \"1h\"");
+    w.listen();
+    let secret = w.hs.sandbox.client_secret();
+    let body = hs_event(77, &ids[0]);
+    assert_eq!(w.deliver_hs(&body, "not-the-secret", now_ms()), 401);
+    assert_eq!(
+        w.deliver_hs(&body, &secret, now_ms() - 6 * 60 * 1000),
+        401,
+        "a delivery signed six minutes ago (a replay of an old one)"
+    );
+    let pd_url = format!("{}/hooks/{PD}", w.url());
+    let pd_body = r#"{"meta":{"action":"change","entity":"person","entity_id":"1","id":"e-1","timestamp":"2026-01-01T00:00:00Z","version":"2.0","change_source":"app","user_id":"2"},"data":{"id":1},"previous":{}}"#;
+    let wrong = vec![(
+        "Authorization".to_string(),
+        basic_auth_header("crmsync", "guess"),
+    )];
+    assert_eq!(
+        post(&pd_url, &wrong, pd_body.as_bytes(), Duration::from_secs(5)).unwrap(),
+        401
+    );
+    let st = w.stats();
+    assert_eq!((st.queued, st.applied, st.refused), (0, 0, 3), "{st:?}");
+    let status = w.env.run(&["status", "--json"]).json();
+    assert_eq!(status["listener"]["running"], true, "{status}");
+    assert_eq!(status["listener"]["refused"], 3, "{status}");
+    // A valid delivery replayed within the window is answered and applied once.
+    for _ in 0..3 {
+        assert_eq!(w.deliver_hs(&body, &secret, now_ms()), 200);
+    }
+    wait_for(20, "the event applied", || w.stats().applied == 1);
+    std::thread::sleep(Duration::from_millis(500));
+    let st = w.stats();
+    assert_eq!((st.queued, st.applied), (0, 1), "{st:?}");
+}
+
+#[test]
+fn events_out_of_order_end_in_the_newest_state() {
+    let (mut w, ids) = World::start(1, "poll_every = \"1h\"");
+    w.listen();
+    let pd_id = w.pd_of_hs(&ids[0]);
+    let secret = w.hs.sandbox.client_secret();
+    w.hs.edit(Contact, &ids[0], &[("phone", "+1 555 0001")]);
+    w.hs.tick();
+    w.hs.edit(Contact, &ids[0], &[("phone", "+1 555 0002")]);
+    // The second edit's event arrives first, the first edit's after it.
+    assert_eq!(w.deliver_hs(&hs_event(2, &ids[0]), &secret, now_ms()), 200);
+    wait_for(20, "the newest phone", || {
+        w.pd_phone(&pd_id).as_deref() == Some("+1 555 0002")
+    });
+    assert_eq!(w.deliver_hs(&hs_event(1, &ids[0]), &secret, now_ms()), 200);
+    wait_for(20, "both events applied", || w.stats().applied == 2);
+    assert_eq!(w.pd_phone(&pd_id).as_deref(), Some("+1 555 0002"));
+    assert_eq!(w.local_phone(&ids[0]).as_deref(), Some("+1 555 0002"));
+}
+
+#[test]
+fn a_listener_killed_with_events_queued_loses_none_after_restart() {
+    let (mut w, ids) = World::start(1, "poll_every = \"1h\"");
+    w.subscribe();
+    let pd_id = w.pd_of_hs(&ids[0]);
+    // Pipedrive refuses everything: the batch cannot finish, its events stay queued.
+    w.pd.fail_calls(1.0);
+    w.listen();
+    w.hs.edit(Contact, &ids[0], &[("phone", "+1 555 0303")]);
+    wait_for(20, "the event queued", || w.stats().queued >= 1);
+    w.signal(libc::SIGKILL);
+    assert!(w.stats().queued >= 1);
+    w.pd.fail_calls(0.0);
+    w.listen();
+    wait_for(40, "the queue applied", || w.stats().queued == 0);
+    assert_eq!(w.pd_phone(&pd_id).as_deref(), Some("+1 555 0303"));
+    assert!(w.stats().applied >= 1);
+}
+
+#[test]
+fn a_banned_webhook_loses_events_and_the_catch_up_poll_brings_the_changes() {
+    let (mut w, ids) = World::start(1, "poll_every = \"3s\"");
+    w.subscribe();
+    // Only Pipedrive's webhook here; its ban lasts 18 s at this scale.
+    w.hs.sandbox.set_webhooks(None, &[], 1.0);
+    w.pd.sandbox.set_webhook_time_scale(0.01);
+    let pd_id = w.pd_of_hs(&ids[0]);
+    // Nothing listens yet: ten failed first attempts ban the Pipedrive webhook.
+    for i in 0..10 {
+        w.pd.edit(Contact, &pd_id, &[("phone", &format!("+49 30 000000{i}"))]);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    w.listen();
+    w.pd.edit(Contact, &pd_id, &[("phone", "+49 30 1234567")]);
+    let hs_phone = || {
+        w.hs.record(Contact, &ids[0])
+            .get("phone")
+            .map(str::to_string)
+    };
+    wait_for(40, "the phone in HubSpot", || {
+        hs_phone().as_deref() == Some("+49 30 1234567")
+    });
+    assert_eq!(
+        w.stats().applied,
+        0,
+        "no Pipedrive event was delivered: the poll carried it"
+    );
+}
