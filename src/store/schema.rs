@@ -26,6 +26,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     V7_CONNECTION_ACCOUNTS,
     V8_STATE_ID,
     V9_MATCH_KEY_FORMS,
+    V10_ACTIVITIES_BY_CONTACT,
 ];
 
 /// The schema version this build writes.
@@ -228,6 +229,15 @@ INSERT OR IGNORE INTO meta(key, value) VALUES ('state_id', lower(hex(randomblob(
 /// [`rekey_match_keys`], which runs with this step.
 pub(super) const V9_MATCH_KEY_FORMS: &str = "
 UPDATE meta SET value = value WHERE key = 'seq';
+";
+
+/// Version 10: activities found by their contact, as an index lookup: the content key an
+/// unlinked CRM activity is paired by, and a create's check for the same activity, list the
+/// activities of one contact. (An activity's new fields, `time`, `duration`, `status`,
+/// `direction` and `owner`, live in `fields` like every field and need no column.)
+const V10_ACTIVITIES_BY_CONTACT: &str = "
+CREATE INDEX records_activity_contact ON records(json_extract(fields, '$.contact_id'))
+    WHERE kind = 'activity';
 ";
 
 /// Rewrites the match-key columns whose value is not its own [`match_key`]: contacts'
