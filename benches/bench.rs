@@ -8,6 +8,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod hubspot_activities;
 mod import;
 mod pipedrive;
 mod plan;
@@ -35,6 +36,7 @@ fn main() {
         ("push", sync::push),
         ("e2e100k", sync::e2e100k),
         ("pipedrive", pipedrive::run),
+        ("hubspot_activities", hubspot_activities::run),
     ];
     for (name, run) in sections {
         if on(name) {
