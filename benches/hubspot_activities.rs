@@ -37,10 +37,9 @@ fn activity(contact: &RecordId, i: usize, now: i64) -> Record {
     let mut fields = Fields::new();
     fields.insert("type".into(), TYPES[i % TYPES.len()].into());
     fields.insert("subject".into(), format!("Touch {i}"));
-    fields.insert(
-        "time".into(),
-        crmsync::clock::format_instant(1_772_000_000_000 + i as i64 * 60_000),
-    );
+    // To the second, as crmsync reads a time back (`2026-03-01T10:00:00Z`).
+    let at = crmsync::clock::format_instant(1_772_000_000_000 + i as i64 * 60_000);
+    fields.insert("time".into(), format!("{}Z", &at[..19]));
     fields.insert("contact_id".into(), contact.0.clone());
     Record {
         id: RecordId::new(),

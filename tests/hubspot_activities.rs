@@ -421,3 +421,45 @@ fn activities_sync_through_a_fifth_of_calls_failing() {
     assert_eq!(live_local(&w).len(), 30);
     w.assert_sync_writes_nothing();
 }
+
+#[test]
+fn pushing_activities_costs_a_batch_create_and_one_search_per_hundred_of_one_type() {
+    let (w, c, _) = with_contact("");
+    let made: Vec<Record> = (0..500)
+        .map(|i| {
+            let kind = ["call", "email", "meeting", "note", "task"][i % 5];
+            // Times as crmsync reads them back (to the second, `Z`).
+            let time = format!(
+                "2026-03-{:02}T{:02}:{:02}:00Z",
+                1 + i / 60 / 24,
+                i / 60 % 24,
+                i % 60
+            );
+            local_activity(&c.id, kind, &format!("Touch {i}"), &time)
+        })
+        .collect();
+    w.save_local(&made);
+    w.crm.clear_request_log();
+    w.sync().ok();
+    assert_eq!(live_engagements(&w).len(), 500);
+    let paths: Vec<String> = w
+        .crm
+        .request_log()
+        .into_iter()
+        .map(|c| format!("{} {}", c.method, c.path))
+        .collect();
+    let count = |end: &str| paths.iter().filter(|p| p.ends_with(end)).count();
+    let engagement_searches = paths
+        .iter()
+        .filter(|p| {
+            ["calls", "emails", "meetings", "notes", "tasks"]
+                .iter()
+                .any(|e| p.ends_with(&format!("/{e}/search")))
+        })
+        .count();
+    // Mixed types in the plan go grouped by object: five batches of 100, each with one
+    // content check; the feed's five reads (one an object) come before.
+    assert_eq!(count("/batch/create"), 5, "{paths:#?}");
+    assert_eq!(engagement_searches, 5 + 5, "{paths:#?}");
+    w.assert_sync_writes_nothing();
+}

@@ -1739,7 +1739,11 @@ fn hubspot_and_pipedrive_can_be_opened_so_far() {
     // HubSpot has activities too, synced only by a connection whose `objects` names them.
     assert_eq!(
         hs.objects(),
-        [ObjectKind::Company, ObjectKind::Contact, ObjectKind::Activity]
+        [
+            ObjectKind::Company,
+            ObjectKind::Contact,
+            ObjectKind::Activity
+        ]
     );
     let by_default: Vec<ObjectKind> = hs
         .objects()
