@@ -153,6 +153,8 @@ pub enum FieldType {
     Bool,
     /// A calendar date, `YYYY-MM-DD`.
     Date,
+    /// An instant in UTC, `YYYY-MM-DDTHH:MM:SSZ` (with `.mmm` when it has milliseconds).
+    Instant,
     /// The local id of another record.
     Ref(ObjectKind),
 }
@@ -228,7 +230,7 @@ pub const ACTIVITY_FIELDS: &[FieldDef] = &[
     def("done", FieldType::Bool, "whether it is done"),
     def(
         "time",
-        FieldType::Text,
+        FieldType::Instant,
         "when it happened or is due, ISO 8601 in UTC (2025-03-01T14:30:00Z)",
     ),
     def(

@@ -179,7 +179,7 @@ fn refused(message: String) -> RecordError {
 }
 
 /// An instant as an activity's time: ISO 8601 in UTC, to the second unless it has
-/// milliseconds.
+/// milliseconds (the form of a local `time`, `FieldType::Instant`).
 pub(super) fn time_text(ms: i64) -> String {
     let s = crate::clock::format_instant(ms);
     if ms % 1000 == 0 {
