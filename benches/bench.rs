@@ -8,6 +8,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod hubspot_activities;
 mod import;
 mod listen;
 mod pipedrive;
@@ -37,6 +38,7 @@ fn main() {
         ("e2e100k", sync::e2e100k),
         ("pipedrive", pipedrive::run),
         ("listen", listen::run),
+        ("hubspot_activities", hubspot_activities::run),
     ];
     for (name, run) in sections {
         if on(name) {

@@ -38,7 +38,7 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-fn config(base_url: &str) -> Config {
+pub(crate) fn hubspot_config(base_url: &str) -> Config {
     let mut c = Config::default();
     c.connections.insert(
         CONN.into(),
@@ -92,7 +92,11 @@ pub(crate) fn clock() -> Arc<LaterClock> {
     Arc::new(LaterClock::default())
 }
 
-fn participant(config: &Config, sandbox: &Sandbox, clock: Arc<LaterClock>) -> Participant {
+pub(crate) fn hubspot_participant(
+    config: &Config,
+    sandbox: &Sandbox,
+    clock: Arc<LaterClock>,
+) -> Participant {
     let provider = providers::open(
         ProviderKind::Hubspot,
         ProviderContext {
@@ -174,9 +178,9 @@ pub fn noop() {
         let dir = tempfile::tempdir().expect("tempdir");
         let state = dir.path().join("state.db");
         let sandbox = Sandbox::start(SandboxOptions::default()).expect("sandbox");
-        let config = config(&sandbox.base_url());
+        let config = hubspot_config(&sandbox.base_url());
         let clock = clock();
-        let p = participant(&config, &sandbox, clock.clone());
+        let p = hubspot_participant(&config, &sandbox, clock.clone());
         setup_fields(&rt, &p);
         let mut store = Store::open(&state).expect("store");
         // A first (empty) sync stores real cursors; then n records and their links appear as
@@ -292,9 +296,9 @@ fn push_n(n: usize) {
     let rt = runtime();
     let dir = tempfile::tempdir().expect("tempdir");
     let sandbox = Sandbox::start(SandboxOptions::default()).expect("sandbox");
-    let config = config(&sandbox.base_url());
+    let config = hubspot_config(&sandbox.base_url());
     let clock = clock();
-    let p = participant(&config, &sandbox, clock.clone());
+    let p = hubspot_participant(&config, &sandbox, clock.clone());
     setup_fields(&rt, &p);
     let mut store = Store::open(&dir.path().join("state.db")).expect("store");
     let now = SystemClock.now();

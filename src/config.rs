@@ -261,6 +261,16 @@ impl ConnectionConfig {
         }
     }
 
+    /// Whether this connection syncs `object` (where its CRM has it): named in `objects`,
+    /// else when the CRM syncs it unless told otherwise (HubSpot's activities are synced
+    /// only by a connection whose `objects` names `activity`).
+    pub fn syncs(&self, object: ObjectKind) -> bool {
+        match &self.objects {
+            Some(named) => named.contains(&object),
+            None => crate::providers::synced_by_default(self.provider, object),
+        }
+    }
+
     /// The objects this connection names in `objects`, else every object.
     fn named_objects(&self) -> Vec<ObjectKind> {
         self.objects

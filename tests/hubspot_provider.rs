@@ -1746,7 +1746,22 @@ fn every_crm_can_be_opened_and_salesforce_needs_its_instance() {
     let pd = crmsync::providers::open(ProviderKind::Pipedrive, ctx.clone()).unwrap();
     assert_eq!(pd.kind(), ProviderKind::Pipedrive);
     let hs = crmsync::providers::open(ProviderKind::Hubspot, ctx).unwrap();
-    assert_eq!(hs.objects(), [ObjectKind::Company, ObjectKind::Contact]);
+    // HubSpot has activities too, synced only by a connection whose `objects` names them.
+    assert_eq!(
+        hs.objects(),
+        [
+            ObjectKind::Company,
+            ObjectKind::Contact,
+            ObjectKind::Activity
+        ]
+    );
+    let by_default: Vec<ObjectKind> = hs
+        .objects()
+        .iter()
+        .copied()
+        .filter(|o| crmsync::providers::synced_by_default(ProviderKind::Hubspot, *o))
+        .collect();
+    assert_eq!(by_default, [ObjectKind::Company, ObjectKind::Contact]);
     let contact_map = hs.default_mappings(ObjectKind::Contact);
     assert!(
         contact_map

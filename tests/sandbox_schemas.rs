@@ -1018,6 +1018,156 @@ fn every_endpoint_answers_in_hubspots_documented_shapes() {
     assert_eq!(r.status, 404);
     s.check_ok("error.json", &r.json(), "unknown refresh token");
 
+    // Engagements: the five activity objects. Their spec files
+    // (`PublicApiSpecs/CRM/{Calls,Emails,Meetings,Notes,Tasks}/Rollouts/424/v3/*.json`) declare
+    // the same component schemas as the contacts' file the fixtures are written from.
+    for (path, title, to_contact, to_company) in [
+        ("calls", "hs_call_title", 194, 182),
+        ("emails", "hs_email_subject", 198, 186),
+        ("meetings", "hs_meeting_title", 200, 188),
+        ("notes", "hs_note_body", 202, 190),
+        ("tasks", "hs_task_subject", 204, 192),
+    ] {
+        let assoc = |to: &str, type_id: i64| json!({"to": {"id": to}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]});
+        let one = expect(
+            &s,
+            &sb,
+            "POST",
+            &format!("/crm/v3/objects/{path}"),
+            Some(
+                json!({"properties": {title: "Schema", "hs_timestamp": "2026-03-01T10:00:00Z"},
+                        "associations": [assoc(&contacts[1], to_contact)]}),
+            ),
+            201,
+            "simple-public-object.json",
+        );
+        let one = one["id"].as_str().unwrap().to_string();
+        let made = expect(
+            &s,
+            &sb,
+            "POST",
+            &format!("/crm/v3/objects/{path}/batch/create"),
+            Some(
+                json!({"inputs": [{"properties": {title: "Batch", "hs_timestamp": "1772359200000"},
+                                    "associations": [assoc(&contacts[2], to_contact), assoc(&companies[1], to_company)],
+                                    "objectWriteTraceId": "trace-1"}]}),
+            ),
+            201,
+            "batch-response-simple-public-object.json",
+        );
+        assert_eq!(made["results"][0]["objectWriteTraceId"], "trace-1");
+        let batch_id = made["results"][0]["id"].as_str().unwrap().to_string();
+        let r = api(
+            &sb,
+            "POST",
+            &format!("/crm/v3/objects/{path}"),
+            Some(json!({"properties": {title: "No time"}})),
+        );
+        assert_eq!(r.status, 400, "{path} without hs_timestamp: {}", r.body);
+        s.check_ok(
+            "error.json",
+            &r.json(),
+            "an engagement without hs_timestamp",
+        );
+        expect(
+            &s,
+            &sb,
+            "POST",
+            &format!("/crm/v3/objects/{path}/batch/read"),
+            Some(
+                json!({"inputs": [{"id": one}, {"id": batch_id}], "properties": [title, "hs_timestamp"],
+                        "propertiesWithHistory": []}),
+            ),
+            200,
+            "batch-response-simple-public-object.json",
+        );
+        expect(
+            &s,
+            &sb,
+            "POST",
+            &format!("/crm/v3/objects/{path}/batch/update"),
+            Some(json!({"inputs": [{"id": one, "properties": {title: "Schema 2"}}]})),
+            200,
+            "batch-response-simple-public-object.json",
+        );
+        let found = expect(
+            &s,
+            &sb,
+            "POST",
+            &format!("/crm/v3/objects/{path}/search"),
+            Some(
+                json!({"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": "0"}]}],
+                        "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                        "properties": [title, "hs_timestamp"], "limit": 10}),
+            ),
+            200,
+            "collection-response-with-total.json",
+        );
+        assert_eq!(found["total"], 2, "{path}");
+        expect(
+            &s,
+            &sb,
+            "GET",
+            &format!("/crm/v3/objects/{path}?associations=contacts,companies"),
+            None,
+            200,
+            "collection-response-with-associations.json",
+        );
+        let links = expect(
+            &s,
+            &sb,
+            "POST",
+            &format!("/crm/v4/associations/{path}/contacts/batch/read"),
+            Some(json!({"inputs": [{"id": one}, {"id": batch_id}]})),
+            200,
+            "batch-response-association-multi-with-label.json",
+        );
+        let types: Vec<i64> = links["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r["to"][0]["associationTypes"][0]["typeId"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(types, [to_contact, to_contact], "{path}");
+        expect(
+            &s,
+            &sb,
+            "POST",
+            &format!("/crm/v4/associations/{path}/companies/batch/associate/default"),
+            Some(json!({"inputs": [{"from": {"id": one}, "to": {"id": companies[0]}}]})),
+            200,
+            "batch-response-default-association.json",
+        );
+        expect_empty(
+            &sb,
+            "POST",
+            &format!("/crm/v4/associations/{path}/contacts/batch/archive"),
+            Some(json!({"inputs": [{"from": {"id": one}, "to": [{"id": contacts[1]}]}]})),
+        );
+        assert!(sb.associated(path, &one, "contacts").is_empty(), "{path}");
+        let r = api(
+            &sb,
+            "POST",
+            &format!("/crm/v4/associations/{path}/calls/batch/read"),
+            Some(json!({"inputs": [{"id": one}]})),
+        );
+        assert_eq!(
+            r.status, 400,
+            "two engagements are not associated: {}",
+            r.body
+        );
+        expect_empty(
+            &sb,
+            "POST",
+            &format!("/crm/v3/objects/{path}/batch/archive"),
+            Some(json!({"inputs": [{"id": one}]})),
+        );
+    }
+
     // Rate limits.
     sb.set_rate_limit(1, 60_000, 1);
     api(&sb, "GET", "/crm/v3/owners", None);

@@ -92,7 +92,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let objects: Vec<ObjectKind> = ObjectKind::ALL
         .into_iter()
         .filter(|o| provider.objects().contains(o))
-        .filter(|o| opened.config.objects.as_ref().is_none_or(|c| c.contains(o)))
+        .filter(|o| opened.config.syncs(*o))
         .collect();
     let mut maps = Vec::new();
     for object in &objects {

@@ -1,6 +1,7 @@
 //! `[connections.NAME.activity_types]`: which activity type of the CRM each local activity
 //! type is kept as (`linkedin = "task"`), on top of the CRM's built-in map (Pipedrive's:
-//! `crate::providers::pipedrive::DEFAULT_ACTIVITY_TYPES`), entry by entry.
+//! `crate::providers::pipedrive::DEFAULT_ACTIVITY_TYPES`; HubSpot's, whose types are its
+//! engagement objects: `crate::providers::hubspot::DEFAULT_ACTIVITY_TYPES`), entry by entry.
 //!
 //! Checked when the file is read: only a connection that syncs activities takes the table,
 //! and each side is a type name (letters, digits, `_` and `-`). Whether the CRM has the type
@@ -58,11 +59,10 @@ pub(super) fn check(
     conn: &mut ConnectionConfig,
     line_of: impl Fn(usize) -> usize,
 ) -> Result<(), (String, usize, String)> {
-    let syncs = conn.provider == ProviderKind::Pipedrive
-        && conn
-            .objects
-            .as_ref()
-            .is_none_or(|o| o.contains(&ObjectKind::Activity));
+    let syncs = matches!(
+        conn.provider,
+        ProviderKind::Pipedrive | ProviderKind::Hubspot
+    ) && conn.syncs(ObjectKind::Activity);
     let types = &mut conn.activity_types;
     let mut lines = BTreeMap::new();
     for (local, crm) in &types.entries {
@@ -73,7 +73,7 @@ pub(super) fn check(
                 key,
                 at,
                 format!(
-                    "connection `{name}` syncs no activities (only Pipedrive connections that sync `activity` do), so it has no activity types to map"
+                    "connection `{name}` syncs no activities (Pipedrive connections that sync `activity` do, and HubSpot connections whose `objects` names `activity`), so it has no activity types to map"
                 ),
             ));
         }
@@ -138,7 +138,7 @@ mod tests {
     }
 
     #[test]
-    fn a_hubspot_connection_takes_no_activity_types() {
+    fn a_hubspot_connection_takes_activity_types_only_when_it_names_activity() {
         let err = Config::parse(
             "[connections.hs]\nprovider = \"hubspot\"\n[connections.hs.activity_types]\ncall = \"call\"\n",
             Path::new("c.toml"),
@@ -148,6 +148,18 @@ mod tests {
         assert!(
             err.contains("line 4") && err.contains("syncs no activities"),
             "{err}"
+        );
+        let config = Config::parse(
+            "[connections.hs]\nprovider = \"hubspot\"\nobjects = [\"contact\", \"activity\"]\n[connections.hs.activity_types]\ndemo = \"meeting\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            config.connections["hs"]
+                .activity_types
+                .entries()
+                .collect::<Vec<_>>(),
+            [("demo", "meeting")]
         );
     }
 }

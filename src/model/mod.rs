@@ -153,6 +153,8 @@ pub enum FieldType {
     Bool,
     /// A calendar date, `YYYY-MM-DD`.
     Date,
+    /// An instant in UTC, `YYYY-MM-DDTHH:MM:SSZ` (with `.mmm` when it has milliseconds).
+    Instant,
     /// The local id of another record.
     Ref(ObjectKind),
 }
@@ -226,6 +228,31 @@ pub const ACTIVITY_FIELDS: &[FieldDef] = &[
     def("note", FieldType::Text, "body text"),
     def("due_date", FieldType::Date, "due date, YYYY-MM-DD"),
     def("done", FieldType::Bool, "whether it is done"),
+    def(
+        "time",
+        FieldType::Instant,
+        "when it happened or is due, ISO 8601 in UTC (2025-03-01T14:30:00Z)",
+    ),
+    def(
+        "duration",
+        FieldType::Number,
+        "how long it took, in minutes",
+    ),
+    def(
+        "status",
+        FieldType::Text,
+        "the CRM's status of it (a task's NOT_STARTED, a call's COMPLETED, …)",
+    ),
+    def(
+        "direction",
+        FieldType::Text,
+        "inbound or outbound (calls and emails)",
+    ),
+    def(
+        "owner",
+        FieldType::Text,
+        "owner (a user's email or the CRM's owner id)",
+    ),
     def(
         "contact_id",
         FieldType::Ref(ObjectKind::Contact),

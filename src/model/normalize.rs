@@ -56,6 +56,7 @@ pub fn normalize(ty: FieldType, value: &str) -> Result<Option<String>, BadValue>
         FieldType::Number => number(v)?,
         FieldType::Bool => boolean(v)?,
         FieldType::Date => date(v)?,
+        FieldType::Instant => instant(v)?,
     };
     Ok(Some(out))
 }
@@ -245,6 +246,35 @@ fn date(v: &str) -> Result<String, BadValue> {
     )))
 }
 
+/// An instant in UTC, to the second (`2026-03-01T14:30:00Z`), with milliseconds when it has
+/// them; from RFC 3339 with any offset, epoch milliseconds, or a date (midnight UTC).
+fn instant(v: &str) -> Result<String, BadValue> {
+    let ms = chrono::DateTime::parse_from_rfc3339(v)
+        .map(|t| t.timestamp_millis())
+        .ok()
+        .or_else(|| v.parse::<i64>().ok())
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc().timestamp_millis())
+        });
+    let t = ms
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .ok_or_else(|| {
+            BadValue(format!(
+                "`{}` is not a time (expected ISO 8601, 2026-03-01T14:30:00Z)",
+                excerpt(v)
+            ))
+        })?;
+    let format = if t.timestamp_subsec_millis() == 0 {
+        "%Y-%m-%dT%H:%M:%SZ"
+    } else {
+        "%Y-%m-%dT%H:%M:%S%.3fZ"
+    };
+    Ok(t.format(format).to_string())
+}
+
 /// The E.164 form of a phone number, where it parses: `+` and 8 to 15 digits. A number written
 /// with `00` is international; a national number (leading `0` or none) needs
 /// `default_calling_code` (`+44`), else it has no E.164 form.
@@ -365,6 +395,17 @@ mod tests {
         );
         assert!(normalize(FieldType::Number, "four").is_err());
         assert!(normalize(FieldType::Number, "inf").is_err());
+    }
+
+    #[test]
+    fn instants_are_utc_to_the_second_unless_they_have_milliseconds() {
+        let n = |v: &str| normalize(FieldType::Instant, v).unwrap().unwrap();
+        assert_eq!(n("2026-03-01T15:30:00+01:00"), "2026-03-01T14:30:00Z");
+        assert_eq!(n("2026-03-01T14:30:00.000Z"), "2026-03-01T14:30:00Z");
+        assert_eq!(n("2026-03-01T14:30:00.250Z"), "2026-03-01T14:30:00.250Z");
+        assert_eq!(n("2026-03-01"), "2026-03-01T00:00:00Z");
+        assert_eq!(n("1772375400000"), "2026-03-01T14:30:00Z");
+        assert!(normalize(FieldType::Instant, "half past two").is_err());
     }
 
     #[test]

@@ -106,10 +106,10 @@ impl<'a> Session<'a> {
         for object in &opts.objects {
             if !participants
                 .iter()
-                .any(|p| p.provider.objects().contains(object))
+                .any(|p| p.provider.objects().contains(object) && p.config.syncs(*object))
             {
                 return Err(Error::usage(format!(
-                    "no connection of this run syncs {object} records (only Pipedrive connections sync activities); leave out `--object {object}`"
+                    "no connection of this run syncs {object} records (Pipedrive connections sync activities, and HubSpot connections whose `objects` names `activity`); leave out `--object {object}`"
                 ))
                 .into());
             }

@@ -220,6 +220,23 @@ pub enum RecordErrorKind {
     Duplicate { existing_id: String },
 }
 
+impl RecordError {
+    /// The refusal of a write naming properties `crm` does not have (`HubSpot activities`),
+    /// with the code that lists them ([`UNKNOWN_PROPERTIES_CODE_PREFIX`]).
+    pub fn unknown(crm: &str, unknown: &[String]) -> RecordError {
+        let names: Vec<String> = unknown.iter().map(|n| format!("`{n}`")).collect();
+        RecordError {
+            message: format!("{crm} have no property named {}", names.join(", ")),
+            code: Some(format!(
+                "{UNKNOWN_PROPERTIES_CODE_PREFIX}{}",
+                unknown.join(",")
+            )),
+            retryable: false,
+            kind: RecordErrorKind::Refused,
+        }
+    }
+}
+
 /// How a duplicate's [`RecordError::failure_code`] starts: `duplicate:<remote id>`, the code
 /// a failure keeps in the store and `crmsync status` shows.
 pub const DUPLICATE_CODE_PREFIX: &str = "duplicate:";
@@ -837,8 +854,16 @@ pub fn default_activity_types(kind: ProviderKind) -> &'static [(&'static str, &'
     match kind {
         ProviderKind::Pipedrive => pipedrive::DEFAULT_ACTIVITY_TYPES,
         ProviderKind::Salesforce => salesforce::DEFAULT_ACTIVITY_TYPES,
-        ProviderKind::Hubspot => &[],
+        ProviderKind::Hubspot => hubspot::DEFAULT_ACTIVITY_TYPES,
     }
+}
+
+/// Whether a connection to `kind` whose config does not list `objects` syncs `object`:
+/// every object the CRM has, but HubSpot's activities, which are five objects of their own
+/// there (calls, emails, meetings, notes, tasks) and read only when `objects` names
+/// `activity`.
+pub fn synced_by_default(kind: ProviderKind, object: ObjectKind) -> bool {
+    !(kind == ProviderKind::Hubspot && object == ObjectKind::Activity)
 }
 
 /// Whether `kind`'s records of `object` carry labels crmsync can put on the records it

@@ -368,10 +368,15 @@ impl Store {
         value: &str,
     ) -> Result<Vec<Record>, StoreError> {
         let what = "list records by a field value";
+        // An activity's contact is the indexed expression (`records_activity_contact`).
+        let value_of = if kind == ObjectKind::Activity && field == "contact_id" {
+            "json_extract(fields, '$.contact_id') = ?3 AND ?2 = ?2"
+        } else {
+            "json_extract(fields, '$.\"' || ?2 || '\"') = ?3"
+        };
         let sql = format!(
             "SELECT {RECORD_COLUMNS} FROM records
-             WHERE kind = ?1 AND archived_at IS NULL
-               AND json_extract(fields, '$.\"' || ?2 || '\"') = ?3
+             WHERE kind = ?1 AND archived_at IS NULL AND {value_of}
              ORDER BY id"
         );
         let mut stmt = self

@@ -29,6 +29,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     V10_LOG_TIME_INDEXES,
     V11_PARKED_FAILURES,
     V12_WEBHOOK_QUEUE,
+    V13_ACTIVITIES_BY_CONTACT,
 ];
 
 /// The schema version this build writes.
@@ -286,6 +287,15 @@ CREATE TABLE listener (
     heartbeat_at INTEGER NOT NULL,
     stopped_at   INTEGER
 );
+";
+
+/// Version 13: activities found by their contact, as an index lookup: the content key an
+/// unlinked CRM activity is paired by, and a create's check for the same activity, list the
+/// activities of one contact. (An activity's new fields, `time`, `duration`, `status`,
+/// `direction` and `owner`, live in `fields` like every field and need no column.)
+const V13_ACTIVITIES_BY_CONTACT: &str = "
+CREATE INDEX records_activity_contact ON records(json_extract(fields, '$.contact_id'))
+    WHERE kind = 'activity';
 ";
 
 /// Rewrites the match-key columns whose value is not its own [`match_key`]: contacts'

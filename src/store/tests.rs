@@ -1749,3 +1749,45 @@ fn a_file_from_before_match_key_forms_gets_its_keys_rewritten() {
         .unwrap();
     assert_eq!(found.values().next().map(|r| r.id.clone()), Some(id(51)));
 }
+
+#[test]
+fn a_file_from_before_the_activity_index_finds_activities_by_contact_through_it() {
+    let (_dir, path) = temp();
+    let mut conn = rusqlite::Connection::open(&path).unwrap();
+    schema::migrate_to(&mut conn, &path, schema::LATEST_VERSION - 1).unwrap();
+    let s = store_at_version(conn, &path);
+    s.conn
+        .execute_batch(&format!(
+            "INSERT INTO records(id, kind, fields, updated_at, seq, created_at, created_cause)
+             VALUES ('{a}', 'activity', '{{\"contact_id\":\"{c}\",\"type\":\"call\"}}', {T0}, 90,
+                     {T0}, 'import');",
+            a = id(60),
+            c = id(1),
+        ))
+        .unwrap();
+    drop(s);
+    let s = open(&path);
+    let found = s
+        .records_with_field(ObjectKind::Activity, "contact_id", &id(1).0)
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        [id(60)]
+    );
+    let plan: Vec<String> = s
+        .conn
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT id FROM records
+             WHERE kind = 'activity' AND archived_at IS NULL
+               AND json_extract(fields, '$.contact_id') = 'x'",
+        )
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        plan.iter().any(|p| p.contains("records_activity_contact")),
+        "{plan:?}"
+    );
+}

@@ -143,6 +143,15 @@ fn aliases(kind: ObjectKind) -> &'static [(&'static str, &'static str)] {
             ("isdone", "done"),
             ("contact", "contact_id"),
             ("company", "company_id"),
+            ("timestamp", "time"),
+            ("occurredat", "time"),
+            ("dueat", "time"),
+            ("when", "time"),
+            ("minutes", "duration"),
+            ("durationminutes", "duration"),
+            ("outcome", "status"),
+            ("assignedto", "owner"),
+            ("activityowner", "owner"),
         ],
     }
 }

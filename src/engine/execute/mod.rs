@@ -382,11 +382,24 @@ impl Executor<'_> {
         out: &mut ExecOutcome,
     ) -> Result<(), StepError> {
         let object = plan.object;
-        let creates: Vec<&Op> = plan
+        let mut creates: Vec<&Op> = plan
             .ops
             .iter()
             .filter(|o| matches!(o, Op::RemoteCreate { .. }))
             .collect();
+        // Activity creates go grouped by their type as the CRM keeps it (in plan order within
+        // a type): a CRM that keeps each type as an object of its own (HubSpot's engagements)
+        // then gets whole batches of one object.
+        if object == ObjectKind::Activity
+            && let Some(rule) = self.map.rule("type")
+        {
+            creates.sort_by_cached_key(|op| match op {
+                Op::RemoteCreate { fields, .. } => {
+                    fields.get("type").and_then(|t| rule.canonical(t))
+                }
+                _ => None,
+            });
+        }
         let updates: Vec<&Op> = plan
             .ops
             .iter()

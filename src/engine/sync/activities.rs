@@ -17,7 +17,8 @@
 //!   a warm lead's calls follow the lead into the CRM.
 //! * **Content key.** Activities have no match key of their own (no email); an unlinked CRM
 //!   activity is paired with a live, unlinked local activity of the same contact (else
-//!   company) with the same type, subject and due date, types compared as the CRM keeps them
+//!   company) with the same type, subject and time (where the CRM keeps times and both have
+//!   one), else due date, types compared as the CRM keeps them
 //!   (a local `linkedin` is the CRM's `task`). A CRM activity whose contact is not linked
 //!   locally comes in with the references that resolve (its company, say) and the others
 //!   left out with a warning, as any reference is.
@@ -31,8 +32,10 @@ use crate::model::{ObjectKind, Record, RecordId};
 
 use super::session::Session;
 
-/// The canonical fields of an activity's content key, besides the contact or company.
-const CONTENT: &[&str] = &["type", "subject", "due_date"];
+/// The canonical fields of an activity's content key, besides the contact or company: the
+/// type, the subject, and the time where both sides have one (a CRM that keeps it: HubSpot),
+/// else the due date.
+const CONTENT: &[&str] = &["type", "subject", "due_date", "time"];
 /// The references an activity is anchored by, in the order they are tried.
 const ANCHORS: &[(&str, ObjectKind)] = &[
     ("contact_id", ObjectKind::Contact),
@@ -61,16 +64,26 @@ impl ContentMatch {
             .iter()
             .filter(|r| !self.linked.contains(&r.id) && !claimed.contains(&r.id))
             .find(|r| {
-                CONTENT.iter().all(|f| {
-                    let (l, s) = (r.get(f), side.fields.get(*f).map(String::as_str));
-                    match self.rules.iter().find(|rule| rule.field == *f) {
-                        Some(rule) => rule.same(l, s),
-                        None => l == s,
-                    }
-                })
+                let timed = self.rules.iter().any(|rule| rule.field == "time")
+                    && r.get("time").is_some()
+                    && side.fields.contains_key("time");
+                CONTENT
+                    .iter()
+                    .filter(|f| match **f {
+                        "time" => timed,
+                        "due_date" => !timed,
+                        _ => true,
+                    })
+                    .all(|f| {
+                        let (l, s) = (r.get(f), side.fields.get(*f).map(String::as_str));
+                        match self.rules.iter().find(|rule| rule.field == *f) {
+                            Some(rule) => rule.same(l, s),
+                            None => l == s,
+                        }
+                    })
             })
             .map(|r| {
-                let field = format!("{} and {field}", CONTENT.join(", "));
+                let field = format!("type, subject, time or due date, and {field}");
                 (r.clone(), MatchedBy::Key { field })
             })
     }

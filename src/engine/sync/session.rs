@@ -101,7 +101,7 @@ impl<'a> Session<'a> {
         ObjectKind::ALL
             .into_iter()
             .filter(|o| self.p.provider.objects().contains(o))
-            .filter(|o| self.p.config.objects.as_ref().is_none_or(|c| c.contains(o)))
+            .filter(|o| self.p.config.syncs(*o))
             .filter(|o| self.opts.objects.is_empty() || self.opts.objects.contains(o))
             .collect()
     }

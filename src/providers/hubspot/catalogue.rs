@@ -42,7 +42,7 @@ pub fn default_mappings(object: ObjectKind) -> Vec<DefaultMapping> {
     let pairs = match object {
         ObjectKind::Contact => CONTACT_MAPPINGS,
         ObjectKind::Company => COMPANY_MAPPINGS,
-        ObjectKind::Activity => &[],
+        ObjectKind::Activity => super::engagements::MAPPINGS,
     };
     DefaultMapping::both_ways(pairs)
 }
@@ -63,6 +63,9 @@ impl HubSpot {
         &self,
         object: ObjectKind,
     ) -> Result<Vec<RemoteField>, ProviderError> {
+        if object == ObjectKind::Activity {
+            return self.activity_fields().await;
+        }
         let path = object_path(object)?;
         let resp = self
             .http
@@ -229,6 +232,57 @@ fn field_kind(ty: &str, field_type: &str) -> RemoteFieldKind {
         ("datetime", _) => RemoteFieldKind::DateTime,
         ("enumeration", _) => RemoteFieldKind::Enumeration,
         _ => RemoteFieldKind::Other,
+    }
+}
+
+impl HubSpot {
+    /// The activity properties crmsync syncs (see `super::engagements`): `type` with the
+    /// engagement objects as its options, the owner with the portal's owners.
+    async fn activity_fields(&self) -> Result<Vec<RemoteField>, ProviderError> {
+        use super::engagements::{
+            BODY, COMPANIES, CONTACTS, DIRECTION, DONE, DUE_DATE, DURATION, ENGAGEMENTS, STATUS,
+            SUBJECT, TIME, TYPE,
+        };
+        let field = |name: &str, label: &str, kind: RemoteFieldKind| RemoteField {
+            name: name.to_string(),
+            label: label.to_string(),
+            remote_type: "activity".to_string(),
+            kind,
+            read_only: false,
+            unique: false,
+            options: Vec::new(),
+        };
+        let types = ENGAGEMENTS
+            .iter()
+            .map(|e| FieldOption {
+                value: e.key.to_string(),
+                label: e.path.to_string(),
+            })
+            .collect();
+        Ok(vec![
+            RemoteField {
+                options: types,
+                ..field(TYPE, "Engagement object", RemoteFieldKind::Enumeration)
+            },
+            field(SUBJECT, "Title or subject", RemoteFieldKind::Text),
+            field(BODY, "Body", RemoteFieldKind::Text),
+            field(TIME, "Activity date", RemoteFieldKind::Text),
+            field(DUE_DATE, "Activity day", RemoteFieldKind::Date),
+            field(DURATION, "Duration (minutes)", RemoteFieldKind::Number),
+            field(STATUS, "Status", RemoteFieldKind::Text),
+            field(DIRECTION, "Direction", RemoteFieldKind::Text),
+            field(DONE, "Done (tasks)", RemoteFieldKind::Bool),
+            RemoteField {
+                options: self.owners().await?,
+                ..field(
+                    OWNER_PROPERTY,
+                    "Activity assigned to",
+                    RemoteFieldKind::Enumeration,
+                )
+            },
+            field(CONTACTS, "Associated contact", RemoteFieldKind::Reference),
+            field(COMPANIES, "Associated company", RemoteFieldKind::Reference),
+        ])
     }
 }
 

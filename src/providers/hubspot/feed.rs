@@ -100,25 +100,42 @@ impl HubSpot {
         properties: &[String],
     ) -> Result<ChangePage, ProviderError> {
         let object = query.object;
+        if object == ObjectKind::Activity {
+            return self.read_activity_changes(query, properties).await;
+        }
         let path = object_path(object)?;
-        let modified = modified_property(object);
-        let mut t = self.page_token(query)?;
         let props = self.search_properties(object, properties);
+        let company = wants_company(object, properties);
+        self.read_object_changes(path, modified_property(object), query, &props, company)
+            .await
+    }
+
+    /// One page of the change feed of the object at `path`, reading `props` (and, with
+    /// `company`, each contact's primary company).
+    pub(super) async fn read_object_changes(
+        &self,
+        path: &str,
+        modified: &str,
+        query: &ChangeQuery,
+        props: &[String],
+        company: bool,
+    ) -> Result<ChangePage, ProviderError> {
+        let mut t = self.page_token(query)?;
         if t.in_archived {
-            return self.archived_page(path, modified, &props, t).await;
+            return self.archived_page(path, modified, props, t).await;
         }
         let resp = self
             .http
             .send_ok(
                 Request::new(Method::Post, format!("/crm/v3/objects/{path}/search"))
                     .lane(SEARCH)
-                    .json(search_body(&t, modified, &props, self.options.search_limit)),
+                    .json(search_body(&t, modified, props, self.options.search_limit)),
             )
             .await?;
         self.note_crm_clock(&resp, &mut t);
         let list: ObjectList = self.parse(&resp, "a search")?;
         let full = list.results.len() >= self.options.search_limit;
-        let page = take_page(&mut t, list, modified, wants_company(object, properties));
+        let page = take_page(&mut t, list, modified, company);
         let more = advance(&mut t, full, &page, path)?;
         if more {
             return Ok(self.go_on(page.records, &t));

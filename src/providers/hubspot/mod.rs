@@ -1,4 +1,5 @@
-//! HubSpot: companies and contacts through the CRM v3 objects API and v4 associations.
+//! HubSpot: companies and contacts through the CRM v3 objects API and v4 associations, and
+//! activities through the engagement objects.
 //!
 //! # Ids and the external id
 //! HubSpot ids are numeric strings. The local id travels in a custom property `crmsync_id`
@@ -8,6 +9,8 @@
 //!
 //! # Where things are
 //! - [`feed`]: the change feed (search paged by key, the archived list, the cursor).
+//! - [`engagements`], [`activities`], [`activity_updates`]: activities, kept in HubSpot's
+//!   engagement objects (calls, emails, meetings, notes, tasks).
 //! - [`batch`]: batch creates, updates and archives, and matching their answers to inputs.
 //! - [`associations`]: a contact's company.
 //! - [`reads`]: reads by id or external id, and property history.
@@ -17,10 +20,13 @@
 //! - [`auth`]: OAuth endpoints and scopes, and the account.
 //! - [`wire`]: HubSpot's JSON.
 
+mod activities;
+mod activity_updates;
 mod associations;
 mod auth;
 mod batch;
 mod catalogue;
+mod engagements;
 mod feed;
 mod pacing;
 mod reads;
@@ -30,6 +36,7 @@ mod wire;
 
 pub use auth::{DEFAULT_AUTHORIZE_URL, oauth_spec};
 pub use catalogue::default_mappings;
+pub use engagements::DEFAULT_ACTIVITY_TYPES;
 pub use pacing::SEARCHES_PER_SECOND;
 
 use async_trait::async_trait;
@@ -111,7 +118,7 @@ fn object_path(object: ObjectKind) -> Result<&'static str, ProviderError> {
         ObjectKind::Contact => Ok("contacts"),
         ObjectKind::Company => Ok("companies"),
         ObjectKind::Activity => Err(ProviderError::Other(
-            "HubSpot activities are not synced yet: sync `contact` and `company` only".into(),
+            "HubSpot keeps activities in five objects of their own (calls, emails, meetings, notes, tasks)".into(),
         )),
     }
 }
@@ -176,11 +183,19 @@ impl Provider for HubSpot {
     }
 
     fn objects(&self) -> &[ObjectKind] {
-        &[ObjectKind::Company, ObjectKind::Contact]
+        &[
+            ObjectKind::Company,
+            ObjectKind::Contact,
+            ObjectKind::Activity,
+        ]
     }
 
-    fn required_fields(&self, _object: ObjectKind) -> Vec<FieldSpec> {
-        catalogue::required_fields()
+    fn required_fields(&self, object: ObjectKind) -> Vec<FieldSpec> {
+        match object {
+            // Activities have no `crmsync_id`: a create is matched by its content instead.
+            ObjectKind::Activity => Vec::new(),
+            _ => catalogue::required_fields(),
+        }
     }
 
     fn batch_size(&self) -> usize {
@@ -205,6 +220,9 @@ impl Provider for HubSpot {
 
     fn read_properties(&self, object: ObjectKind, mapped: &[String]) -> Vec<String> {
         let mut props = mapped.to_vec();
+        if object == ObjectKind::Activity {
+            return props;
+        }
         for extra in [EXTERNAL_ID, modified_property(object), MERGED_IDS] {
             if !props.iter().any(|p| p == extra) {
                 props.push(extra.to_string());
@@ -235,6 +253,10 @@ impl Provider for HubSpot {
         records: &mut [RemoteRecord],
         properties: &[String],
     ) -> Result<(), ProviderError> {
+        if object == ObjectKind::Activity {
+            // The feed and the reads fill an activity's contact and company.
+            return Ok(());
+        }
         self.complete_companies(object, records, properties).await
     }
 
@@ -243,7 +265,10 @@ impl Provider for HubSpot {
         object: ObjectKind,
         inputs: &[RemoteWrite],
     ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
-        self.create_records(object, inputs).await
+        match object {
+            ObjectKind::Activity => self.create_activities(inputs).await,
+            _ => self.create_records(object, inputs).await,
+        }
     }
 
     async fn update(
@@ -251,7 +276,10 @@ impl Provider for HubSpot {
         object: ObjectKind,
         inputs: &[RemoteWrite],
     ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
-        self.update_records(object, inputs).await
+        match object {
+            ObjectKind::Activity => self.update_activities(inputs).await,
+            _ => self.update_records(object, inputs).await,
+        }
     }
 
     async fn archive(
@@ -259,7 +287,10 @@ impl Provider for HubSpot {
         object: ObjectKind,
         remote_ids: &[String],
     ) -> Result<WriteResults<()>, ProviderError> {
-        self.archive_records(object, remote_ids).await
+        match object {
+            ObjectKind::Activity => self.archive_activities(remote_ids).await,
+            _ => self.archive_records(object, remote_ids).await,
+        }
     }
 
     async fn read_by_ids(
@@ -268,7 +299,10 @@ impl Provider for HubSpot {
         ids: &[String],
         properties: &[String],
     ) -> Result<Vec<RemoteRecord>, ProviderError> {
-        self.batch_read(object, None, ids, properties).await
+        match object {
+            ObjectKind::Activity => self.read_activities(ids).await,
+            _ => self.batch_read(object, None, ids, properties).await,
+        }
     }
 
     async fn find_by_external_id(
@@ -277,6 +311,10 @@ impl Provider for HubSpot {
         local_ids: &[String],
         properties: &[String],
     ) -> Result<Vec<RemoteRecord>, ProviderError> {
+        if object == ObjectKind::Activity {
+            // Activities carry no local id: a lost create is paired by its content.
+            return Ok(Vec::new());
+        }
         self.batch_read(object, Some(EXTERNAL_ID), local_ids, properties)
             .await
     }
@@ -287,6 +325,10 @@ impl Provider for HubSpot {
         ids: &[String],
         properties: &[String],
     ) -> Result<FieldTimes, ProviderError> {
+        if object == ObjectKind::Activity {
+            // An activity's fields are compared by its record's time.
+            return Ok(FieldTimes::new());
+        }
         self.property_times(object, ids, properties).await
     }
 

@@ -109,7 +109,7 @@ pub fn seed(
 
 fn obj(object_type: &str) -> anyhow::Result<ObjType> {
     ObjType::parse(object_type).ok_or_else(|| {
-        anyhow!("unknown object type `{object_type}`; use `contacts` or `companies`")
+        anyhow!("unknown object type `{object_type}`; use `contacts`, `companies`, `calls`, `emails`, `meetings`, `notes` or `tasks`")
     })
 }
 
@@ -195,6 +195,39 @@ pub fn user_merge(
     ))
 }
 
+const CONTACT_COMPANY: (ObjType, ObjType) = (ObjType::Contacts, ObjType::Companies);
+
+/// Associates (or, with `on` false, dissociates) an engagement and a contact or company, as
+/// a HubSpot user does on the record's timeline.
+pub fn user_link_engagement(
+    shared: &Shared,
+    (engagement, id): (&str, &str),
+    (to_type, to): (&str, &str),
+    on: bool,
+) -> anyhow::Result<()> {
+    let now = shared.clock.now_ms();
+    let mut hub = shared.api.lock();
+    let (e, t) = (obj(engagement)?, obj(to_type)?);
+    if !e.is_engagement() || t.is_engagement() {
+        bail!(
+            "`{engagement}` must be an engagement type and `{to_type}` a contact or company type"
+        );
+    }
+    let live = |t: ObjType, id: &str| {
+        id.parse::<u64>()
+            .ok()
+            .filter(|i| hub.store(t).live(*i).is_some())
+            .ok_or_else(|| anyhow!("no live {} `{id}`", t.singular()))
+    };
+    let (a, b) = (live(e, id)?, live(t, to)?);
+    if on {
+        api::associate(&mut hub, (e, t), now, "CRM_UI", a, b);
+    } else {
+        api::dissociate(&mut hub, (e, t), now, "CRM_UI", a, b);
+    }
+    Ok(())
+}
+
 pub fn user_associate(shared: &Shared, contact: &str, company: &str) -> anyhow::Result<()> {
     let now = shared.clock.now_ms();
     let mut hub = shared.api.lock();
@@ -208,7 +241,7 @@ pub fn user_associate(shared: &Shared, contact: &str, company: &str) -> anyhow::
         .ok()
         .filter(|i| hub.store(ObjType::Companies).live(*i).is_some())
         .ok_or_else(|| anyhow!("no live company `{company}`"))?;
-    api::associate(&mut hub, ObjType::Contacts, now, "CRM_UI", c, co);
+    api::associate(&mut hub, CONTACT_COMPANY, now, "CRM_UI", c, co);
     Ok(())
 }
 
@@ -223,7 +256,7 @@ pub fn user_dissociate(shared: &Shared, contact: &str, company: &str) -> anyhow:
     if !hub.assoc.of(ObjType::Contacts, c).contains(&co) {
         bail!("contact `{contact}` is not associated with company `{company}`");
     }
-    api::dissociate(&mut hub, ObjType::Contacts, now, "CRM_UI", c, co);
+    api::dissociate(&mut hub, CONTACT_COMPANY, now, "CRM_UI", c, co);
     Ok(())
 }
 

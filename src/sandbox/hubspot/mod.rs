@@ -1,4 +1,5 @@
-//! The HubSpot sandbox: CRM v3 objects (contacts, companies), search, v4 associations,
+//! The HubSpot sandbox: CRM v3 objects (contacts, companies, and the engagements calls,
+//! emails, meetings, notes and tasks), search, v4 associations,
 //! properties, owners, private-app and OAuth 2.0 authentication, rate limits and seeded
 //! faults, as `https://api.hubapi.com` answers them.
 //!
@@ -45,8 +46,13 @@
 //! | DELETE | `/oauth/v1/refresh-tokens/{token}` | revoke a refresh token | `oauth.rs` |
 //! | * | `/_sandbox/...` | the admin API (`sandbox/admin.rs`, then this one) | `admin.rs` |
 //!
-//! `{type}` is `contacts` or `companies` (or `contact`, `company`, `0-1`, `0-2`). Any other
-//! call answers 404 `OBJECT_NOT_FOUND` (`errors::no_route`).
+//! `{type}` is `contacts` or `companies` (or `contact`, `company`, `0-1`, `0-2`), or an
+//! engagement: `calls`, `emails`, `meetings`, `notes`, `tasks` (singular, or `0-48`, `0-49`,
+//! `0-47`, `0-46`, `0-27`). Engagements are associated with contacts and companies by
+//! HubSpot's default type ids (call → contact 194, note → contact 202, …: `store.rs`), at
+//! creation (`associations` with the type id) or through v4; an engagement create without
+//! `hs_timestamp` is refused. Any other call answers 404 `OBJECT_NOT_FOUND`
+//! (`errors::no_route`).
 //!
 //! # Behaviours chosen where HubSpot's documents are silent
 //!
@@ -415,7 +421,33 @@ impl SandboxServer<HubSpot> {
         admin::user_dissociate(self.shared(), contact_id, company_id)
     }
 
-    /// Every record of both types (archived too) and every association, as JSON.
+    /// Associates (`on`) or dissociates an engagement (`("calls", id)`) and a contact or
+    /// company (`("contacts", id)`), as a HubSpot user does on a timeline.
+    pub fn link_engagement(
+        &self,
+        engagement: (&str, &str),
+        to: (&str, &str),
+        on: bool,
+    ) -> anyhow::Result<()> {
+        admin::user_link_engagement(self.shared(), engagement, to, on)
+    }
+
+    /// The ids of type `to` associated with `id` of type `from` (live ones only).
+    pub fn associated(&self, from: &str, id: &str, to: &str) -> Vec<String> {
+        let hub = self.shared().api.lock();
+        let (Some(f), Some(t), Ok(id)) = (ObjType::parse(from), ObjType::parse(to), id.parse())
+        else {
+            return Vec::new();
+        };
+        hub.assoc
+            .of_to(f, id, t)
+            .into_iter()
+            .filter(|o| hub.store(t).live(*o).is_some())
+            .map(|o| o.to_string())
+            .collect()
+    }
+
+    /// Every record of every type (archived too) and every association, as JSON.
     pub fn dump(&self) -> Value {
         admin::dump(&self.shared().api.lock())
     }

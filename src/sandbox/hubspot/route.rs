@@ -90,7 +90,12 @@ fn required_scope(req: &HttpRequest, segs: &[&str]) -> Option<String> {
     let reads = req.method == "GET"
         || (req.method == "POST" && matches!(segs.last(), Some(&"search") | Some(&"read")));
     let access = if reads { "read" } else { "write" };
-    let plural = |t: &str| ObjType::parse(t).map_or(t.to_string(), |o| o.plural().to_string());
+    // Engagements are gated by the contacts scopes, as HubSpot's are.
+    let plural = |t: &str| match ObjType::parse(t) {
+        Some(o) if o.is_engagement() => "contacts".to_string(),
+        Some(o) => o.plural().to_string(),
+        None => t.to_string(),
+    };
     match segs {
         ["crm", "v3", "owners", ..] => Some("crm.objects.owners.read".into()),
         ["crm", "v3", "properties", t, ..] => Some(format!("crm.schemas.{}.{access}", plural(t))),

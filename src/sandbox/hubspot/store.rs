@@ -24,6 +24,11 @@ use crate::sandbox::iso_ms;
 pub enum ObjType {
     Contacts,
     Companies,
+    Calls,
+    Emails,
+    Meetings,
+    Notes,
+    Tasks,
 }
 
 /// The names and built-in property names of one object type.
@@ -39,6 +44,9 @@ struct TypeInfo {
     modified_prop: &'static str,
     /// Properties returned when a call names none.
     default_props: &'static [&'static str],
+    /// An engagement's default association type ids with contacts and with companies:
+    /// `(engagement → it, it → engagement)`.
+    engagement: Option<((i64, i64), (i64, i64))>,
 }
 
 const CONTACTS: TypeInfo = TypeInfo {
@@ -49,6 +57,7 @@ const CONTACTS: TypeInfo = TypeInfo {
     upper: "CONTACT",
     modified_prop: "lastmodifieddate",
     default_props: &["email", "firstname", "lastname"],
+    engagement: None,
 };
 
 const COMPANIES: TypeInfo = TypeInfo {
@@ -59,16 +68,86 @@ const COMPANIES: TypeInfo = TypeInfo {
     upper: "COMPANY",
     modified_prop: "hs_lastmodifieddate",
     default_props: &["name", "domain"],
+    engagement: None,
 };
 
+/// An engagement object's row: its names (plural, singular, type id, noun, upper case) and its default association type ids with
+/// contacts and companies (HubSpot's HUBSPOT_DEFINED unlabelled types).
+const fn engagement(
+    [plural, singular, type_id, noun, upper]: [&'static str; 5],
+    default_props: &'static [&'static str],
+    contact: (i64, i64),
+    company: (i64, i64),
+) -> TypeInfo {
+    TypeInfo {
+        plural,
+        singular,
+        type_id,
+        noun,
+        upper,
+        modified_prop: "hs_lastmodifieddate",
+        default_props,
+        engagement: Some((contact, company)),
+    }
+}
+
+const CALLS: TypeInfo = engagement(
+    ["calls", "call", "0-48", "Call", "CALL"],
+    &["hs_call_title", "hs_timestamp"],
+    (194, 193),
+    (182, 181),
+);
+const EMAILS: TypeInfo = engagement(
+    ["emails", "email", "0-49", "Email", "EMAIL"],
+    &["hs_email_subject", "hs_timestamp"],
+    (198, 197),
+    (186, 185),
+);
+const MEETINGS: TypeInfo = engagement(
+    ["meetings", "meeting", "0-47", "Meeting", "MEETING"],
+    &["hs_meeting_title", "hs_timestamp"],
+    (200, 199),
+    (188, 187),
+);
+const NOTES: TypeInfo = engagement(
+    ["notes", "note", "0-46", "Note", "NOTE"],
+    &["hs_note_body", "hs_timestamp"],
+    (202, 201),
+    (190, 189),
+);
+const TASKS: TypeInfo = engagement(
+    ["tasks", "task", "0-27", "Task", "TASK"],
+    &["hs_task_subject", "hs_timestamp"],
+    (204, 203),
+    (192, 191),
+);
+
 impl ObjType {
-    pub const ALL: [ObjType; 2] = [ObjType::Contacts, ObjType::Companies];
+    pub const ALL: [ObjType; 7] = [
+        ObjType::Contacts,
+        ObjType::Companies,
+        ObjType::Calls,
+        ObjType::Emails,
+        ObjType::Meetings,
+        ObjType::Notes,
+        ObjType::Tasks,
+    ];
 
     fn info(self) -> &'static TypeInfo {
         match self {
             ObjType::Contacts => &CONTACTS,
             ObjType::Companies => &COMPANIES,
+            ObjType::Calls => &CALLS,
+            ObjType::Emails => &EMAILS,
+            ObjType::Meetings => &MEETINGS,
+            ObjType::Notes => &NOTES,
+            ObjType::Tasks => &TASKS,
         }
+    }
+
+    /// Whether this is an engagement (activity) object.
+    pub fn is_engagement(self) -> bool {
+        self.info().engagement.is_some()
     }
 
     /// A type by its plural, singular or type id, in any case.
@@ -277,19 +356,29 @@ pub fn builtin_owners(now: i64) -> Vec<Owner> {
         .collect()
 }
 
-/// `(contact, company)` of a pair given from the side of type `from_type`.
+/// `(contact, company)` of a contact–company pair given from the side of type `from_type`.
 pub fn contact_company(from_type: ObjType, from: u64, to: u64) -> (u64, u64) {
     match from_type {
         ObjType::Contacts => (from, to),
-        ObjType::Companies => (to, from),
+        _ => (to, from),
     }
 }
 
-/// Contact ↔ company pairs, indexed both ways.
+/// Whether `a`–`b` is a contact and a company, either way round.
+pub fn is_contact_company(a: ObjType, b: ObjType) -> bool {
+    matches!(
+        (a, b),
+        (ObjType::Contacts, ObjType::Companies) | (ObjType::Companies, ObjType::Contacts)
+    )
+}
+
+/// Contact ↔ company pairs, indexed both ways, and the pairs of an engagement with a contact
+/// or a company, each kept from both sides.
 #[derive(Debug, Default)]
 pub struct Associations {
     pub contact_to_company: BTreeMap<u64, BTreeSet<u64>>,
     pub company_to_contact: BTreeMap<u64, BTreeSet<u64>>,
+    pub engagements: BTreeMap<(ObjType, u64), BTreeSet<(ObjType, u64)>>,
 }
 
 impl Associations {
@@ -316,14 +405,44 @@ impl Associations {
         }
     }
 
+    /// The contact's companies, or the company's contacts.
     pub fn of(&self, from_type: ObjType, id: u64) -> Vec<u64> {
         let m = match from_type {
             ObjType::Contacts => &self.contact_to_company,
             ObjType::Companies => &self.company_to_contact,
+            _ => return Vec::new(),
         };
         m.get(&id)
             .map(|s| s.iter().copied().collect())
             .unwrap_or_default()
+    }
+
+    /// The records of type `to` associated with `id` of type `from`.
+    pub fn of_to(&self, from: ObjType, id: u64, to: ObjType) -> Vec<u64> {
+        if is_contact_company(from, to) {
+            return self.of(from, id);
+        }
+        self.engagements
+            .get(&(from, id))
+            .into_iter()
+            .flatten()
+            .filter(|(t, _)| *t == to)
+            .map(|(_, i)| *i)
+            .collect()
+    }
+
+    /// Adds an engagement pair (kept from both sides); false if it existed.
+    pub fn add_pair(&mut self, a: (ObjType, u64), b: (ObjType, u64)) -> bool {
+        self.engagements.entry(b).or_default().insert(a);
+        self.engagements.entry(a).or_default().insert(b)
+    }
+
+    pub fn remove_pair(&mut self, a: (ObjType, u64), b: (ObjType, u64)) {
+        for (x, y) in [(a, b), (b, a)] {
+            if let Some(s) = self.engagements.get_mut(&x) {
+                s.remove(&y);
+            }
+        }
     }
 
     /// All pairs as `(contact, company)`.
@@ -335,10 +454,22 @@ impl Associations {
     }
 }
 
-/// Association type ids HubSpot defines for the unlabelled contact ↔ company link.
-pub fn assoc_type_id(from: ObjType) -> i64 {
-    match from {
-        ObjType::Contacts => 279,
-        ObjType::Companies => 280,
+/// The association type id HubSpot defines for the unlabelled `from` → `to` link; `None`
+/// for a pair it does not associate (two engagements, a type with itself).
+pub fn assoc_type_id(from: ObjType, to: ObjType) -> Option<i64> {
+    let side = |e: ObjType, other: ObjType| {
+        let (contact, company) = e.info().engagement?;
+        match other {
+            ObjType::Contacts => Some(contact),
+            ObjType::Companies => Some(company),
+            _ => None,
+        }
+    };
+    match (from, to) {
+        (ObjType::Contacts, ObjType::Companies) => Some(279),
+        (ObjType::Companies, ObjType::Contacts) => Some(280),
+        _ if from.is_engagement() => side(from, to).map(|(there, _)| there),
+        _ if to.is_engagement() => side(to, from).map(|(_, back)| back),
+        _ => None,
     }
 }

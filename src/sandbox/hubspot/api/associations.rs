@@ -1,6 +1,7 @@
-//! v4 associations between contacts and companies: `/crm/v4/objects/.../associations/...`
+//! v4 associations between contacts and companies, and between an engagement (call, email,
+//! meeting, note, task) and a contact or a company: `/crm/v4/objects/.../associations/...`
 //! and `/crm/v4/associations/{from}/{to}/batch/...`, and the association writes the admin API
-//! shares.
+//! shares. Two engagements are not associated (400).
 
 use serde_json::{Value, json};
 
@@ -8,7 +9,9 @@ use super::records::{API_SOURCE, is_primary_pair, primary_company, set_primary};
 use super::wire::{batch_response, id_of, inputs, obj_type, parse_body};
 use crate::sandbox::http::{HttpRequest, HttpResponse};
 use crate::sandbox::hubspot::errors::{ApiError, bad_request, not_found};
-use crate::sandbox::hubspot::store::{Hub, ObjType, assoc_type_id, contact_company};
+use crate::sandbox::hubspot::store::{
+    Hub, ObjType, assoc_type_id, contact_company, is_contact_company,
+};
 
 /// The association type ids of a contact's primary company, both ways.
 const PRIMARY_TYPES: (i64, i64) = (1, 2);
@@ -17,7 +20,19 @@ const PRIMARY_TYPES: (i64, i64) = (1, 2);
 /// company takes this one as its primary; the change shows in its [`PRIMARY_COMPANY`] and,
 /// like any change of a property, moves its last-modified time, so a company change made in
 /// HubSpot reaches a reader of the change feed.
-pub fn associate(hub: &mut Hub, t: ObjType, now: i64, source: &'static str, from: u64, to: u64) {
+/// An engagement pair (`to` being of type `to_type`) is kept as it is.
+pub fn associate(
+    hub: &mut Hub,
+    (t, to_type): (ObjType, ObjType),
+    now: i64,
+    source: &'static str,
+    from: u64,
+    to: u64,
+) {
+    if !is_contact_company(t, to_type) {
+        hub.assoc.add_pair((t, from), (to_type, to));
+        return;
+    }
     hub.assoc.add(t, from, to);
     let (contact, company) = contact_company(t, from, to);
     if primary_company(hub, contact).is_none() {
@@ -27,7 +42,18 @@ pub fn associate(hub: &mut Hub, t: ObjType, now: i64, source: &'static str, from
 
 /// Removes an association, `from` being of type `t`. Removing a contact's primary company
 /// leaves the contact without one (its other companies stay as they are).
-pub fn dissociate(hub: &mut Hub, t: ObjType, now: i64, source: &'static str, from: u64, to: u64) {
+pub fn dissociate(
+    hub: &mut Hub,
+    (t, to_type): (ObjType, ObjType),
+    now: i64,
+    source: &'static str,
+    from: u64,
+    to: u64,
+) {
+    if !is_contact_company(t, to_type) {
+        hub.assoc.remove_pair((t, from), (to_type, to));
+        return;
+    }
     hub.assoc.remove(t, from, to);
     let (contact, company) = contact_company(t, from, to);
     if primary_company(hub, contact) == Some(company) {
@@ -35,18 +61,18 @@ pub fn dissociate(hub: &mut Hub, t: ObjType, now: i64, source: &'static str, fro
     }
 }
 
-fn assoc_spec(from: ObjType) -> Value {
-    json!({"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": assoc_type_id(from)})
+fn assoc_spec(from: ObjType, to: ObjType) -> Value {
+    json!({"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": assoc_type_id(from, to)})
 }
 
 /// The types of the pair `from`–`to`, `from` being of type `f`: the unlabelled one, and first
 /// the primary one when the pair is a contact and its primary company.
-fn assoc_types(hub: &Hub, f: ObjType, from: u64, to: u64) -> Value {
-    let mut types = vec![json!({"category": "HUBSPOT_DEFINED", "typeId": assoc_type_id(f)})];
-    if is_primary_pair(hub, f, from, to) {
+fn assoc_types(hub: &Hub, (f, t): (ObjType, ObjType), from: u64, to: u64) -> Value {
+    let mut types = vec![json!({"category": "HUBSPOT_DEFINED", "typeId": assoc_type_id(f, t)})];
+    if is_contact_company(f, t) && is_primary_pair(hub, f, from, to) {
         let id = match f {
             ObjType::Contacts => PRIMARY_TYPES.0,
-            ObjType::Companies => PRIMARY_TYPES.1,
+            _ => PRIMARY_TYPES.1,
         };
         types.insert(
             0,
@@ -58,7 +84,7 @@ fn assoc_types(hub: &Hub, f: ObjType, from: u64, to: u64) -> Value {
 
 fn pair_types(from: &str, to: &str) -> Result<(ObjType, ObjType), ApiError> {
     let (f, t) = (obj_type(from)?, obj_type(to)?);
-    if f == t {
+    if assoc_type_id(f, t).is_none() {
         return Err(bad_request(&format!(
             "{} to {} associations are not supported by this account",
             f.singular(),
@@ -95,9 +121,11 @@ fn assoc_default(
                 "context": {"fromObjectId": [a], "toObjectId": [b]}, "errors": [], "links": {}}));
             continue;
         };
-        associate(hub, f, now, API_SOURCE, ai, bi);
-        results.push(json!({"from": {"id": a}, "to": {"id": b}, "associationSpec": assoc_spec(f)}));
-        results.push(json!({"from": {"id": b}, "to": {"id": a}, "associationSpec": assoc_spec(t)}));
+        associate(hub, (f, t), now, API_SOURCE, ai, bi);
+        results
+            .push(json!({"from": {"id": a}, "to": {"id": b}, "associationSpec": assoc_spec(f, t)}));
+        results
+            .push(json!({"from": {"id": b}, "to": {"id": a}, "associationSpec": assoc_spec(t, f)}));
     }
     if results.is_empty() && !errors.is_empty() && single {
         return Err(ApiError {
@@ -118,10 +146,10 @@ pub fn assoc_get(hub: &Hub, from: &str, id: &str, to: &str) -> Result<HttpRespon
     let id: u64 = id.parse().map_err(|_| not_found())?;
     let results: Vec<Value> = hub
         .assoc
-        .of(f, id)
+        .of_to(f, id, t)
         .into_iter()
         .filter(|o| hub.store(t).live(*o).is_some())
-        .map(|o| json!({"toObjectId": o.to_string(), "associationTypes": assoc_types(hub, f, id, o)}))
+        .map(|o| json!({"toObjectId": o.to_string(), "associationTypes": assoc_types(hub, (f, t), id, o)}))
         .collect();
     Ok(HttpResponse::json(200, &json!({"results": results})))
 }
@@ -155,10 +183,9 @@ pub fn delete(
     to_id: &str,
     now: i64,
 ) -> Result<HttpResponse, ApiError> {
-    let f = obj_type(from)?;
-    obj_type(to)?;
+    let (f, t) = (obj_type(from)?, obj_type(to)?);
     if let (Ok(a), Ok(b)) = (id.parse(), to_id.parse()) {
-        dissociate(hub, f, now, API_SOURCE, a, b);
+        dissociate(hub, (f, t), now, API_SOURCE, a, b);
     }
     Ok(HttpResponse::empty(204))
 }
@@ -185,7 +212,7 @@ pub fn assoc_batch(
                 .collect();
             assoc_default(hub, from, to, &pairs, now, false)?
         }
-        ["archive"] => batch_archive(hub, f, &inputs, now),
+        ["archive"] => batch_archive(hub, (f, t), &inputs, now),
         _ => return Ok(None),
     };
     Ok(Some(answer))
@@ -201,7 +228,7 @@ fn batch_read(hub: &Hub, f: ObjType, t: ObjType, inputs: &[Value], now: i64) -> 
             .parse::<u64>()
             .map(|id| {
                 hub.assoc
-                    .of(f, id)
+                    .of_to(f, id, t)
                     .into_iter()
                     .filter(|o| hub.store(t).live(*o).is_some())
                     .collect()
@@ -217,7 +244,7 @@ fn batch_read(hub: &Hub, f: ObjType, t: ObjType, inputs: &[Value], now: i64) -> 
         let from: u64 = key.parse().unwrap_or_default();
         let to: Vec<Value> = to_ids
             .iter()
-            .map(|o| json!({"toObjectId": o.to_string(), "associationTypes": assoc_types(hub, f, from, *o)}))
+            .map(|o| json!({"toObjectId": o.to_string(), "associationTypes": assoc_types(hub, (f, t), from, *o)}))
             .collect();
         results.push(json!({"from": {"id": key}, "to": to}));
     }
@@ -225,14 +252,19 @@ fn batch_read(hub: &Hub, f: ObjType, t: ObjType, inputs: &[Value], now: i64) -> 
 }
 
 /// `batch/archive`: removes every listed pair; ids that are not numbers are skipped.
-fn batch_archive(hub: &mut Hub, f: ObjType, inputs: &[Value], now: i64) -> HttpResponse {
+fn batch_archive(
+    hub: &mut Hub,
+    pair: (ObjType, ObjType),
+    inputs: &[Value],
+    now: i64,
+) -> HttpResponse {
     for i in inputs {
         let Ok(a) = id_of(&i["from"]["id"]).parse::<u64>() else {
             continue;
         };
         for b in i["to"].as_array().into_iter().flatten() {
             if let Ok(b) = id_of(&b["id"]).parse::<u64>() {
-                dissociate(hub, f, now, API_SOURCE, a, b);
+                dissociate(hub, pair, now, API_SOURCE, a, b);
             }
         }
     }

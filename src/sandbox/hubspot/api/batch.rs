@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::objects::apply_create_associations;
 use super::records::{
-    API_SOURCE, PropSel, Written, add_history, archive, conflict_on_create, create_validated,
-    lookup, render, unique_clash, update_validated, validate,
+    API_SOURCE, PropSel, Written, add_history, archive, check_timestamp, conflict_on_create,
+    create_validated, lookup, render, unique_clash, update_validated, validate,
 };
 use super::wire::{archived_flag, batch_response, id_of, inputs, parse_body, strings};
 use crate::sandbox::http::{HttpRequest, HttpResponse};
@@ -147,12 +147,20 @@ fn read(
 fn create(hub: &mut Hub, t: ObjType, now: i64, inputs: &[Value]) -> Result<HttpResponse, ApiError> {
     let all = validate_all(hub, t, inputs)?;
     refuse_unique_repeats(hub, t, &all)?;
+    for vals in &all {
+        check_timestamp(t, vals)?;
+    }
     let mut results = Vec::new();
     for (i, vals) in inputs.iter().zip(all) {
         let names = names_of(&vals);
         let id = create_validated(hub, t, now, API_SOURCE, vals)?;
         apply_create_associations(hub, t, now, id, i.get("associations"));
-        results.push(written(hub, t, id, names));
+        let mut result = written(hub, t, id, names);
+        // The input's trace id comes back with its result.
+        if let Some(trace) = i.get("objectWriteTraceId") {
+            result["objectWriteTraceId"] = trace.clone();
+        }
+        results.push(result);
     }
     Ok(batch_response(201, results, Vec::new(), now, now))
 }

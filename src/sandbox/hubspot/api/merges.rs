@@ -96,6 +96,12 @@ pub fn merge_records(
             set_primary(hub, now, source, other_side, Some(p));
         }
     }
+    // The merged record's engagements go with it to the survivor.
+    let engagements = hub.assoc.engagements.remove(&(t, o)).unwrap_or_default();
+    for e in engagements {
+        hub.assoc.remove_pair((t, o), e);
+        hub.assoc.add_pair((t, p), e);
+    }
     hub.store_mut(t).merged.insert(o, p);
     Ok(())
 }

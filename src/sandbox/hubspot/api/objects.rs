@@ -8,7 +8,7 @@ use super::records::{API_SOURCE, PropSel, add_history, archive, create, lookup, 
 use super::wire::{archived_flag, assoc_list, id_of, parse_body};
 use crate::sandbox::http::{HttpRequest, HttpResponse};
 use crate::sandbox::hubspot::errors::{ApiError, bad_request, not_found};
-use crate::sandbox::hubspot::store::{Hub, ObjType};
+use crate::sandbox::hubspot::store::{Hub, ObjType, assoc_type_id};
 
 const MAX_LIST_LIMIT: usize = 100;
 
@@ -124,20 +124,38 @@ pub fn apply_create_associations(
     id: u64,
     assoc: Option<&Value>,
 ) {
-    let other = match t {
-        ObjType::Contacts => ObjType::Companies,
-        ObjType::Companies => ObjType::Contacts,
-    };
     for a in assoc.and_then(Value::as_array).into_iter().flatten() {
+        let Some(other) = target_type(t, a) else {
+            continue;
+        };
         if let Some(to) = a["to"]["id"]
             .as_str()
             .and_then(|s| s.parse::<u64>().ok())
             .or_else(|| a["to"]["id"].as_u64())
             && hub.store(other).live(to).is_some()
         {
-            associate(hub, t, now, API_SOURCE, id, to);
+            associate(hub, (t, other), now, API_SOURCE, id, to);
         }
     }
+}
+
+/// The type a create's association goes to: the one its HUBSPOT_DEFINED type id names from
+/// `t` (a contact's or company's other side when it names none).
+fn target_type(t: ObjType, a: &Value) -> Option<ObjType> {
+    let named: Vec<i64> = a["types"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|ty| ty["associationTypeId"].as_i64())
+        .collect();
+    let by_id = ObjType::ALL
+        .into_iter()
+        .find(|o| assoc_type_id(t, *o).is_some_and(|id| named.contains(&id)));
+    by_id.or(match t {
+        ObjType::Contacts => Some(ObjType::Companies),
+        ObjType::Companies => Some(ObjType::Contacts),
+        _ => None,
+    })
 }
 
 /// `PATCH /crm/v3/objects/{objectType}/{id}`.

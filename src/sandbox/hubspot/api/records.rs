@@ -10,7 +10,7 @@ use crate::sandbox::hubspot::catalogue::PropDef;
 use crate::sandbox::hubspot::errors::{
     ApiError, bad_request, invalid, not_found, validation_error,
 };
-use crate::sandbox::hubspot::store::{Hub, ObjType, Rec, contact_company};
+use crate::sandbox::hubspot::store::{Hub, ObjType, Rec, contact_company, is_contact_company};
 use crate::sandbox::{iso_ms, parse_time_ms};
 
 /// Validated values to write, by property name; `None` clears a property.
@@ -177,6 +177,21 @@ pub fn unique_clash(
 }
 
 /// Creates a record from validated values.
+/// An engagement is created only with its `hs_timestamp` (400 otherwise).
+pub fn check_timestamp(t: ObjType, vals: &Written) -> Result<(), ApiError> {
+    if t.is_engagement()
+        && !vals
+            .iter()
+            .any(|(k, v)| k == "hs_timestamp" && v.as_ref().is_some_and(|v| !v.is_empty()))
+    {
+        return Err(bad_request(&format!(
+            "Property values were not valid: hs_timestamp is required to create a {}",
+            t.singular()
+        )));
+    }
+    Ok(())
+}
+
 pub fn create_validated(
     hub: &mut Hub,
     t: ObjType,
@@ -187,6 +202,7 @@ pub fn create_validated(
     if let Some((_, _, other)) = unique_clash(hub, t, None, &vals) {
         return Err(conflict_on_create(t, other));
     }
+    check_timestamp(t, &vals)?;
     let id = hub.next_id;
     hub.next_id += 1;
     let mut props: BTreeMap<String, String> = vals
@@ -457,14 +473,14 @@ pub fn render(hub: &Hub, t: ObjType, rec: &Rec, sel: &PropSel, assoc: &[ObjType]
         }
         let results: Vec<Value> = hub
             .assoc
-            .of(t, rec.id)
+            .of_to(t, rec.id, *to)
             .into_iter()
             .filter(|o| hub.store(*to).live(*o).is_some())
             .flat_map(|o| {
                 let name = format!("{}_to_{}", t.singular(), to.singular());
                 let mut types =
                     vec![json!({"id": o.to_string(), "type": format!("{name}_unlabeled")})];
-                if is_primary_pair(hub, t, rec.id, o) {
+                if is_contact_company(t, *to) && is_primary_pair(hub, t, rec.id, o) {
                     types.insert(0, json!({"id": o.to_string(), "type": name}));
                 }
                 types
