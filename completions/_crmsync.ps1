@@ -249,6 +249,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--public-url', '--public-url', [CompletionResultType]::ParameterName, 'The URL the CRMs call, as they see it (https://…); `/hooks/NAME` is added')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--subscribe', '--subscribe', [CompletionResultType]::ParameterName, 'Create the Pipedrive webhooks for the public URL (and print HubSpot''s app settings), then exit')
             [CompletionResult]::new('--unsubscribe', '--unsubscribe', [CompletionResultType]::ParameterName, 'Remove the Pipedrive webhooks `--subscribe` created for the public URL, then exit')
@@ -525,6 +526,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most N records')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -540,6 +542,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync;records;show' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -555,6 +558,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync;records;set' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')
@@ -570,6 +574,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
         'crmsync;records;archive' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON on stdout')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less (repeat for even less)')

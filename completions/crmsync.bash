@@ -19,6 +19,9 @@ _crmsync() {
             crmsync,apply)
                 cmd="crmsync__subcmd__apply"
                 ;;
+            crmsync,backup)
+                cmd="crmsync__subcmd__backup"
+                ;;
             crmsync,completions)
                 cmd="crmsync__subcmd__completions"
                 ;;
@@ -61,8 +64,14 @@ _crmsync() {
             crmsync,mappings)
                 cmd="crmsync__subcmd__mappings"
                 ;;
+            crmsync,profiles)
+                cmd="crmsync__subcmd__profiles"
+                ;;
             crmsync,records)
                 cmd="crmsync__subcmd__records"
+                ;;
+            crmsync,restore)
+                cmd="crmsync__subcmd__restore"
                 ;;
             crmsync,retry)
                 cmd="crmsync__subcmd__retry"
@@ -75,6 +84,9 @@ _crmsync() {
                 ;;
             crmsync,sync)
                 cmd="crmsync__subcmd__sync"
+                ;;
+            crmsync,teardown)
+                cmd="crmsync__subcmd__teardown"
                 ;;
             crmsync__subcmd__conflicts,help)
                 cmd="crmsync__subcmd__conflicts__subcmd__help"
@@ -121,6 +133,9 @@ _crmsync() {
             crmsync__subcmd__help,apply)
                 cmd="crmsync__subcmd__help__subcmd__apply"
                 ;;
+            crmsync__subcmd__help,backup)
+                cmd="crmsync__subcmd__help__subcmd__backup"
+                ;;
             crmsync__subcmd__help,completions)
                 cmd="crmsync__subcmd__help__subcmd__completions"
                 ;;
@@ -163,8 +178,14 @@ _crmsync() {
             crmsync__subcmd__help,mappings)
                 cmd="crmsync__subcmd__help__subcmd__mappings"
                 ;;
+            crmsync__subcmd__help,profiles)
+                cmd="crmsync__subcmd__help__subcmd__profiles"
+                ;;
             crmsync__subcmd__help,records)
                 cmd="crmsync__subcmd__help__subcmd__records"
+                ;;
+            crmsync__subcmd__help,restore)
+                cmd="crmsync__subcmd__help__subcmd__restore"
                 ;;
             crmsync__subcmd__help,retry)
                 cmd="crmsync__subcmd__help__subcmd__retry"
@@ -177,6 +198,9 @@ _crmsync() {
                 ;;
             crmsync__subcmd__help,sync)
                 cmd="crmsync__subcmd__help__subcmd__sync"
+                ;;
+            crmsync__subcmd__help,teardown)
+                cmd="crmsync__subcmd__help__subcmd__teardown"
                 ;;
             crmsync__subcmd__help__subcmd__conflicts,list)
                 cmd="crmsync__subcmd__help__subcmd__conflicts__subcmd__list"
@@ -202,8 +226,20 @@ _crmsync() {
             crmsync__subcmd__help__subcmd__mappings,setup)
                 cmd="crmsync__subcmd__help__subcmd__mappings__subcmd__setup"
                 ;;
+            crmsync__subcmd__help__subcmd__records,archive)
+                cmd="crmsync__subcmd__help__subcmd__records__subcmd__archive"
+                ;;
+            crmsync__subcmd__help__subcmd__records,list)
+                cmd="crmsync__subcmd__help__subcmd__records__subcmd__list"
+                ;;
             crmsync__subcmd__help__subcmd__records,restore)
                 cmd="crmsync__subcmd__help__subcmd__records__subcmd__restore"
+                ;;
+            crmsync__subcmd__help__subcmd__records,set)
+                cmd="crmsync__subcmd__help__subcmd__records__subcmd__set"
+                ;;
+            crmsync__subcmd__help__subcmd__records,show)
+                cmd="crmsync__subcmd__help__subcmd__records__subcmd__show"
                 ;;
             crmsync__subcmd__help__subcmd__sandbox,serve)
                 cmd="crmsync__subcmd__help__subcmd__sandbox__subcmd__serve"
@@ -232,17 +268,41 @@ _crmsync() {
             crmsync__subcmd__mappings__subcmd__help,setup)
                 cmd="crmsync__subcmd__mappings__subcmd__help__subcmd__setup"
                 ;;
+            crmsync__subcmd__records,archive)
+                cmd="crmsync__subcmd__records__subcmd__archive"
+                ;;
             crmsync__subcmd__records,help)
                 cmd="crmsync__subcmd__records__subcmd__help"
+                ;;
+            crmsync__subcmd__records,list)
+                cmd="crmsync__subcmd__records__subcmd__list"
                 ;;
             crmsync__subcmd__records,restore)
                 cmd="crmsync__subcmd__records__subcmd__restore"
                 ;;
+            crmsync__subcmd__records,set)
+                cmd="crmsync__subcmd__records__subcmd__set"
+                ;;
+            crmsync__subcmd__records,show)
+                cmd="crmsync__subcmd__records__subcmd__show"
+                ;;
+            crmsync__subcmd__records__subcmd__help,archive)
+                cmd="crmsync__subcmd__records__subcmd__help__subcmd__archive"
+                ;;
             crmsync__subcmd__records__subcmd__help,help)
                 cmd="crmsync__subcmd__records__subcmd__help__subcmd__help"
                 ;;
+            crmsync__subcmd__records__subcmd__help,list)
+                cmd="crmsync__subcmd__records__subcmd__help__subcmd__list"
+                ;;
             crmsync__subcmd__records__subcmd__help,restore)
                 cmd="crmsync__subcmd__records__subcmd__help__subcmd__restore"
+                ;;
+            crmsync__subcmd__records__subcmd__help,set)
+                cmd="crmsync__subcmd__records__subcmd__help__subcmd__set"
+                ;;
+            crmsync__subcmd__records__subcmd__help,show)
+                cmd="crmsync__subcmd__records__subcmd__help__subcmd__show"
                 ;;
             crmsync__subcmd__sandbox,help)
                 cmd="crmsync__subcmd__sandbox__subcmd__help"
@@ -263,7 +323,7 @@ _crmsync() {
 
     case "${cmd}" in
         crmsync)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version connect disconnect connections import export sync listen status mappings conflicts retry records log apply explain sandbox demo completions man help"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version connect disconnect connections import export sync listen status mappings conflicts retry records log profiles backup restore apply explain teardown sandbox demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -274,6 +334,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -289,7 +353,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__apply)
-            opts="-q -v -h -V --force --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --force --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -300,6 +364,44 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__backup)
+            opts="-q -v -h -V --to --config --state --profile --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -315,7 +417,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__completions)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version bash elvish fish powershell zsh"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -326,6 +428,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -341,7 +447,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__conflicts)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version list show resolve help"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version list show resolve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -352,6 +458,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -437,7 +547,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__conflicts__subcmd__list)
-            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --connection --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -459,6 +569,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -471,7 +585,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__conflicts__subcmd__resolve)
-            opts="-c -q -v -h -V --all --connection --take --value --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --all --connection --take --value --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -501,6 +615,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -513,7 +631,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__conflicts__subcmd__show)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -524,6 +642,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -539,7 +661,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__connect)
-            opts="-q -v -h -V --name --token-env --token-stdin --no-browser --timeout --client-id --base-url --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --name --token-env --token-stdin --no-browser --timeout --client-id --base-url --sandbox --login-url --instance-url --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -565,11 +687,23 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --login-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --instance-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -585,17 +719,25 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__connections)
-            opts="-q -v -h -V --check --config --state --json --quiet --verbose --color --help --version rename forget-links help"
+            opts="-q -v -h -V --check --history --since --config --state --profile --json --quiet --verbose --color --help --version rename forget-links help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -611,7 +753,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__connections__subcmd__forget__subcmd__links)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -622,6 +764,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -693,7 +839,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__connections__subcmd__rename)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -704,6 +850,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -719,7 +869,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__demo)
-            opts="-q -v -h -V --contacts --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --contacts --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -737,6 +887,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -749,7 +903,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__disconnect)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -760,6 +914,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -775,7 +933,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__explain)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -786,6 +944,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -801,7 +963,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__export)
-            opts="-o -q -v -h -V --object --format --output --include-archived --raw --config --state --json --quiet --verbose --color --help --version"
+            opts="-o -q -v -h -V --object --format --output --include-archived --raw --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -831,6 +993,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -843,7 +1009,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__help)
-            opts="connect disconnect connections import export sync listen status mappings conflicts retry records log apply explain sandbox demo completions man help"
+            opts="connect disconnect connections import export sync listen status mappings conflicts retry records log profiles backup restore apply explain teardown sandbox demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -857,6 +1023,20 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__help__subcmd__apply)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__help__subcmd__backup)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1178,9 +1358,51 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        crmsync__subcmd__help__subcmd__records)
-            opts="restore"
+        crmsync__subcmd__help__subcmd__profiles)
+            opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__help__subcmd__records)
+            opts="list show set archive restore"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__help__subcmd__records__subcmd__archive)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__help__subcmd__records__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1195,6 +1417,48 @@ _crmsync() {
         crmsync__subcmd__help__subcmd__records__subcmd__restore)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__help__subcmd__records__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__help__subcmd__records__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1276,8 +1540,22 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        crmsync__subcmd__help__subcmd__teardown)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         crmsync__subcmd__import)
-            opts="-q -v -h -V --object --format --map --on-duplicate --blank --raw --to --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --object --format --map --on-duplicate --blank --raw --to --tag --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1307,11 +1585,19 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --tag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1327,7 +1613,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__listen)
-            opts="-q -v -h -V --port --bind --public-url --subscribe --unsubscribe --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --port --bind --public-url --subscribe --unsubscribe --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1353,6 +1639,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1365,7 +1655,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__log)
-            opts="-n -q -v -h -V --limit --record --field --config --state --json --quiet --verbose --color --help --version"
+            opts="-n -q -v -h -V --limit --record --field --prune --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1395,6 +1685,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1407,7 +1701,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__man)
-            opts="-q -v -h -V --dir --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --dir --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1425,6 +1719,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1437,7 +1735,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__mappings)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version list check setup help"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version list check setup help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1448,6 +1746,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1463,7 +1765,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__mappings__subcmd__check)
-            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --connection --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1482,6 +1784,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1567,7 +1873,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__mappings__subcmd__list)
-            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --connection --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1586,6 +1892,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1601,7 +1911,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__mappings__subcmd__setup)
-            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --connection --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1623,6 +1933,40 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__profiles)
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1635,7 +1979,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__records)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version restore help"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version list show set archive restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1646,6 +1990,40 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__records__subcmd__archive)
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1661,7 +2039,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__records__subcmd__help)
-            opts="restore help"
+            opts="list show set archive restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1674,7 +2052,35 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        crmsync__subcmd__records__subcmd__help__subcmd__archive)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         crmsync__subcmd__records__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__records__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1702,8 +2108,94 @@ _crmsync() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        crmsync__subcmd__records__subcmd__help__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__records__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__records__subcmd__list)
+            opts="-c -q -v -h -V --object --where --sync-state --connection --changed-since --limit --config --state --profile --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --object)
+                    COMPREPLY=($(compgen -W "company contact activity" -- "${cur}"))
+                    return 0
+                    ;;
+                --where)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sync-state)
+                    COMPREPLY=($(compgen -W "synced pending error conflict local-only" -- "${cur}"))
+                    return 0
+                    ;;
+                --connection)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --changed-since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         crmsync__subcmd__records__subcmd__restore)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1714,6 +2206,100 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__records__subcmd__set)
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__records__subcmd__show)
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__restore)
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1729,7 +2315,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__retry)
-            opts="-c -q -v -h -V --connection --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --parked --connection --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1751,6 +2337,10 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1763,7 +2353,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__sandbox)
-            opts="-q -v -h -V --config --state --json --quiet --verbose --color --help --version serve help"
+            opts="-q -v -h -V --config --state --profile --json --quiet --verbose --color --help --version serve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1774,6 +2364,10 @@ _crmsync() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1831,7 +2425,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__sandbox__subcmd__serve)
-            opts="-q -v -h -V --port --token --seed --hub-id --contacts --companies --rate-limit --rate-window-ms --pipedrive-port --config --state --json --quiet --verbose --color --help --version"
+            opts="-q -v -h -V --port --token --seed --hub-id --contacts --companies --rate-limit --rate-window-ms --pipedrive-port --salesforce-port --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1873,11 +2467,19 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --salesforce-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1893,7 +2495,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__status)
-            opts="-c -q -v -h -V --failed --connection --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --failed --connection --history --since --check --max-age --max-failed --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1907,11 +2509,27 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-age)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-failed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1927,7 +2545,7 @@ _crmsync() {
             return 0
             ;;
         crmsync__subcmd__sync)
-            opts="-c -q -v -h -V --dry-run --connection --object --full --plan --force --max-requests --config --state --json --quiet --verbose --color --help --version"
+            opts="-c -q -v -h -V --dry-run --connection --object --full --plan --force --max-requests --record --limit --config --state --profile --json --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1953,11 +2571,61 @@ _crmsync() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        crmsync__subcmd__teardown)
+            opts="-q -v -h -V --tag --to --dry-run --config --state --profile --json --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

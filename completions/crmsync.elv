@@ -233,6 +233,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --public-url 'The URL the CRMs call, as they see it (https://…); `/hooks/NAME` is added'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --subscribe 'Create the Pipedrive webhooks for the public URL (and print HubSpot''s app settings), then exit'
             cand --unsubscribe 'Remove the Pipedrive webhooks `--subscribe` created for the public URL, then exit'
@@ -487,6 +488,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
             cand --limit 'At most N records'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -501,6 +503,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;records;show'= {
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -515,6 +518,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;records;set'= {
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
@@ -529,6 +533,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;records;archive'= {
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
+            cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'
             cand --color 'When to use colour'
             cand --json 'Print machine-readable JSON on stdout'
             cand -q 'Print less (repeat for even less)'
