@@ -31,6 +31,9 @@ pub struct Outgoing {
     /// The waits before the retries: one entry per retry.
     pub retries: Vec<Duration>,
     pub on_result: OnResult,
+    /// Whether the delivery is given up before its next attempt (a webhook banned since its
+    /// first attempt sends nothing more); `None`: never.
+    pub given_up: Option<Box<dyn Fn() -> bool + Send>>,
 }
 
 /// A CRM whose sandbox delivers webhooks.
@@ -64,6 +67,9 @@ pub fn spawn<A: Deliveries>(core: Weak<Core<A>>) {
                     pending.drain(..).partition(|p| p.due <= now);
                 pending = later;
                 for p in due {
+                    if p.out.given_up.as_ref().is_some_and(|f| f()) {
+                        continue;
+                    }
                     let (headers, body) = (p.out.build)(p.attempt, core.clock.now_ms());
                     let status = post(&p.out.url, &headers, &body, TIMEOUT).ok();
                     (p.out.on_result)(p.attempt, status);

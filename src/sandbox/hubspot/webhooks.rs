@@ -150,6 +150,7 @@ impl Deliveries for HubSpot {
                         .map(|n| scaled(60.0 * f64::from(1u32 << n), scale))
                         .collect(),
                     on_result: Box::new(|_, _| {}),
+                    given_up: None,
                 }
             })
             .collect()

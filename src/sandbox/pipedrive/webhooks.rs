@@ -149,8 +149,15 @@ impl Deliveries for Pipedrive {
                     base64::engine::general_purpose::STANDARD.encode(pair)
                 )
             });
-            let bans = bans.clone();
             let hook_id = hook.id;
+            let watched = bans.clone();
+            let given_up: Box<dyn Fn() -> bool + Send> = Box::new(move || {
+                unpoisoned_lock(&watched)
+                    .until
+                    .get(&hook_id)
+                    .is_some_and(|until| *until > Instant::now())
+            });
+            let bans = bans.clone();
             out.push(Outgoing {
                 url: hook.url.clone(),
                 build: Box::new(move |attempt, _now| {
@@ -180,6 +187,9 @@ impl Deliveries for Pipedrive {
                             .insert(hook_id, Instant::now() + scaled(1800.0, scale));
                     }
                 }),
+                // A banned webhook's retries are not sent either: everything it would have
+                // carried is lost until the ban ends.
+                given_up: Some(given_up),
             });
         }
         out
