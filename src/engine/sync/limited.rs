@@ -1,5 +1,5 @@
-//! Runs limited on demand: `sync --record` reads its records from each CRM by id instead of
-//! through the change feed, and `sync --limit N` creates at most N records on each side of
+//! Runs limited on demand: `sync --record` (and `listen`, for the records its webhook events
+//! name) reads its records from each CRM by id instead of through the change feed, and `sync --limit N` creates at most N records on each side of
 //! each connection. Neither moves a cursor ([`super::SyncOptions::moves_cursors`]): the
 //! records they leave out are still to be read and pushed by later runs.
 
@@ -21,6 +21,10 @@ impl<'a> Session<'a> {
         query: &ChangeQuery,
         props: &[String],
     ) -> Result<ChangePage, StepError> {
+        if let Some(by_id) = &self.opts.pull_ids {
+            let ids = by_id.ids(&self.p.name, query.object);
+            return self.page_by_ids(query.object, &ids, props).await;
+        }
         let Some(only) = self.opts.only.as_ref().filter(|_| self.opts.by_id) else {
             return Ok(self.p.provider.changes(query, props).await?);
         };
@@ -44,10 +48,21 @@ impl<'a> Session<'a> {
         }
         ids.sort();
         ids.dedup();
+        self.page_by_ids(object, &ids, props).await
+    }
+
+    /// One page of `ids` as the CRM has them now (read in batches by the provider), with no
+    /// checkpoint: a read by id moves no cursor.
+    async fn page_by_ids(
+        &mut self,
+        object: ObjectKind,
+        ids: &[String],
+        props: &[String],
+    ) -> Result<ChangePage, StepError> {
         let records = if ids.is_empty() {
             Vec::new()
         } else {
-            self.p.provider.read_by_ids(object, &ids, props).await?
+            self.p.provider.read_by_ids(object, ids, props).await?
         };
         Ok(ChangePage {
             records,

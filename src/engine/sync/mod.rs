@@ -30,7 +30,6 @@
 //! conflict is marked resolved (`agreed`).
 
 mod activities;
-mod by_id;
 mod conflicts;
 mod fields;
 mod follow_ups;

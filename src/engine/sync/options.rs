@@ -64,6 +64,12 @@ impl ById {
 }
 
 impl SyncOptions {
+    /// Whether the run reads CRM records by id instead of through the change feed
+    /// (`sync --record`, `listen`).
+    pub(super) fn reads_by_id(&self) -> bool {
+        self.by_id || self.pull_ids.is_some()
+    }
+
     /// Whether the run stores its cursors: not a dry run, nor one limited to some records
     /// or to a number of creates, which leaves other records of the feed and of the local
     /// changes for later runs (a cursor moved past them would skip them for good).

@@ -148,9 +148,12 @@ impl<'a> Session<'a> {
         rep: &mut ObjectReport,
     ) -> Result<Option<Plan>, StepError> {
         self.saved_read = None;
-        if let Some(by_id) = &self.opts.pull_ids {
-            let ids = by_id.ids(&self.p.name, object);
-            return self.pull_by_id(object, &ids, rep).await;
+        // A run over records named by id (`listen`) has nothing to read of an object none of
+        // its records is of.
+        if let Some(by_id) = &self.opts.pull_ids
+            && by_id.ids(&self.p.name, object).is_empty()
+        {
+            return Ok(None);
         }
         let mut map = self.field_map(object).await?;
         let mut props = self
@@ -163,7 +166,7 @@ impl<'a> Session<'a> {
             self.store.remote_cursor(&self.p.name, object)?
         };
         // Records read by id are no read of everything: none missing means anything.
-        let full_read = since.is_none() && !self.opts.by_id;
+        let full_read = since.is_none() && !self.opts.reads_by_id();
         self.reporter.step(&self.p.name, object, "reading", None);
         let linked = self.store.count_live_links(&self.p.name, object)? as usize;
         let has_links = self.store.count_links(&self.p.name, object)? > 0;
