@@ -78,8 +78,12 @@ pub fn prune(ctx: &Context) -> anyhow::Result<Exit> {
     if ctx.out.json {
         ctx.out.json(&pruned)?;
     } else {
+        let events = match pruned.webhook_events {
+            0 => String::new(),
+            n => format!(", {n} webhook events"),
+        };
         ctx.out.data(format!(
-            "removed {} runs and {} audit entries older than {} days",
+            "removed {} runs{events} and {} audit entries older than {} days",
             pruned.runs, pruned.audit, ctx.config.log.keep_days
         ))?;
     }

@@ -14,6 +14,8 @@ use crate::model::Millis;
 pub struct Pruned {
     pub runs: u64,
     pub audit: u64,
+    /// `listen`'s webhook events done (applied or dropped) and deliveries refused.
+    pub webhook_events: u64,
 }
 
 impl Store {
@@ -88,10 +90,15 @@ impl Store {
             Ok(Pruned {
                 runs: runs as u64,
                 audit: audit as u64,
+                webhook_events: 0,
             })
         })()
         .map_err(|e| super::sql::sql_error(&path, "prune the run log", e))?;
         commit(tx, &path, "commit the pruned run log")?;
-        Ok(pruned)
+        let webhook_events = self.prune_webhook_events(before)? as u64;
+        Ok(Pruned {
+            webhook_events,
+            ..pruned
+        })
     }
 }

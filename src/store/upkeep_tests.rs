@@ -122,7 +122,14 @@ fn pruning_keeps_the_window_and_the_last_successful_sync_of_each_connection() {
             .unwrap();
     }
     let pruned = store.prune_log(START + 8 * DAY, &both).unwrap();
-    assert_eq!(pruned, Pruned { runs: 6, audit: 0 });
+    assert_eq!(
+        pruned,
+        Pruned {
+            runs: 6,
+            audit: 0,
+            webhook_events: 0
+        }
+    );
     let left: Vec<i64> = store.list_runs(100).unwrap().iter().map(|r| r.id).collect();
     assert_eq!(left, vec![10, 9, r1, r0]);
     // Nothing more to remove: a second prune removes nothing.
@@ -234,4 +241,39 @@ fn restoring_puts_the_copy_in_place_of_the_file() {
     let store = Store::open(&state).unwrap();
     assert_eq!(store.list_runs(10).unwrap().len(), 1);
     assert_eq!(store.state_id().unwrap(), id);
+}
+
+#[test]
+fn the_log_prune_removes_handled_webhook_events_and_refusals_and_keeps_queued_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+    let event = |id: &str| NewWebhookEvent {
+        connection: "hs".into(),
+        event_id: id.into(),
+        kind: ObjectKind::Contact,
+        remote_id: "7".into(),
+        action: "change".into(),
+        occurred_at: START,
+        summary: "contact 7 changed".into(),
+    };
+    store
+        .queue_webhook_events(&[event("old"), event("waiting"), event("new")], START)
+        .unwrap();
+    let queued = store.queued_webhook_events(10).unwrap();
+    store
+        .finish_webhook_events(&[queued[0].id], "applied", None, START + MINUTE)
+        .unwrap();
+    store
+        .finish_webhook_events(&[queued[2].id], "dropped", None, START + 10 * DAY)
+        .unwrap();
+    store
+        .record_webhook_refusal("hs", "bad signature", START)
+        .unwrap();
+    let pruned = store.prune_log(START + DAY, &[]).unwrap();
+    assert_eq!(
+        pruned.webhook_events, 2,
+        "the applied event and the refusal"
+    );
+    let stats = store.webhook_stats(START + 10 * DAY).unwrap();
+    assert_eq!((stats.queued, stats.dropped, stats.refused), (1, 1, 0));
 }

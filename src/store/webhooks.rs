@@ -228,12 +228,20 @@ impl Store {
             .map_err(|e| self.sql("keep a refused webhook delivery", e))
     }
 
-    /// Forgets events done before `before` (queued ones are kept whatever their age).
+    /// Forgets events done before `before` (queued ones are kept whatever their age) and the
+    /// deliveries refused before it; part of the run log's retention ([`Store::prune_log`]).
     pub fn prune_webhook_events(&mut self, before: Millis) -> Result<usize, StoreError> {
-        self.conn
+        let events = self
+            .conn
             .prepare_cached("DELETE FROM webhook_events WHERE state <> 'queued' AND done_at < ?1")
             .and_then(|mut s| s.execute([before]))
-            .map_err(|e| self.sql("prune webhook events", e))
+            .map_err(|e| self.sql("prune webhook events", e))?;
+        let refused = self
+            .conn
+            .prepare_cached("DELETE FROM webhook_refusals WHERE at < ?1")
+            .and_then(|mut s| s.execute([before]))
+            .map_err(|e| self.sql("prune refused webhook deliveries", e))?;
+        Ok(events + refused)
     }
 
     /// The queue's figures for `status`.
