@@ -108,6 +108,32 @@ fn seeding_twice_creates_once_and_tags_only_what_it_created<C: Tags>() {
     assert_eq!(w.crm.live(Contact).len(), 3);
 }
 
+/// A tagged import whose push failed part-way, run again once the CRM takes writes, creates
+/// the rest with the tag (the rows changed nothing locally the second time).
+fn a_tagged_import_run_again_after_a_failed_push_tags_what_it_creates_then<C: Tags>() {
+    let w = Synced::<C>::paged(100);
+    w.env.write("seed.csv", ROWS);
+    w.crm.refuse_writes_after(Some(0));
+    w.run(&["import", "seed.csv", "--to", CONN, "--tag", "ci-1"]);
+    assert!(w.crm.live(Contact).is_empty());
+    w.crm.refuse_writes_after(None);
+    w.run(&["import", "seed.csv", "--to", CONN, "--tag", "ci-1"])
+        .ok();
+    let live = w.crm.live(Contact);
+    assert_eq!(live.len(), 3, "{live:#?}");
+    for r in &live {
+        assert_eq!(w.crm.tag_of(&r.id).as_deref(), Some("ci-1"), "{r:?}");
+    }
+    // Once all are linked, a third run pushes nothing.
+    let out = w.run(&["import", "seed.csv", "--to", CONN, "--tag", "ci-1"]);
+    out.ok();
+    assert!(
+        out.stderr.contains("nothing new or changed to push"),
+        "{}",
+        out.stderr
+    );
+}
+
 fn teardown_archives_exactly_the_tagged_records<C: Tags>() {
     // One record a page: the searches for the tag go over several pages.
     let (w, mia) = seeded::<C>(1);
@@ -236,4 +262,14 @@ fn hubspot_bad_input_is_refused() {
 #[test]
 fn pipedrive_bad_input_is_refused() {
     bad_input_is_refused::<PipedriveCrm>();
+}
+
+#[test]
+fn hubspot_a_tagged_import_run_again_after_a_failed_push_tags_what_it_creates_then() {
+    a_tagged_import_run_again_after_a_failed_push_tags_what_it_creates_then::<HubSpotCrm>();
+}
+
+#[test]
+fn pipedrive_a_tagged_import_run_again_after_a_failed_push_tags_what_it_creates_then() {
+    a_tagged_import_run_again_after_a_failed_push_tags_what_it_creates_then::<PipedriveCrm>();
 }

@@ -103,7 +103,10 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let Some(connection) = &args.to else {
         return Ok(loaded);
     };
-    let ids = imported.changed;
+    let mut ids = imported.changed;
+    if args.tag.is_some() {
+        ids.extend(imported.unlinked);
+    }
     if ids.is_empty() {
         ctx.out.note(format!(
             "nothing new or changed to push to `{connection}`; `crmsync sync -c {connection}` sends everything that waits"
@@ -113,16 +116,24 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     ctx.out
         .note(format!("pushing {} records to `{connection}`", ids.len()));
     let count = ids.len();
+    // A tagged import's records get their tag only from an import with the tag: a plain sync
+    // would create them untagged, out of `teardown`'s reach.
+    let again = match &args.tag {
+        Some(tag) => format!(
+            "running this import again (`--to {connection} --tag {tag}`) pushes them with their tag"
+        ),
+        None => format!("`crmsync sync -c {connection}` pushes them"),
+    };
     let pushed = super::sync::push_records(ctx, connection, ids, stamp)
         .await
         .with_context(|| {
             format!(
-                "the {count} records stay imported in the local store, but pushing them to `{connection}` failed; once fixed, `crmsync sync -c {connection}` pushes them"
+                "the {count} records stay imported in the local store, but pushing them to `{connection}` failed; once fixed, {again}"
             )
         })?;
     if matches!(pushed, Exit::Error | Exit::Gate) {
         ctx.out.note(format!(
-            "the {count} records stay imported in the local store; once fixed, `crmsync sync -c {connection}` pushes them"
+            "the {count} records stay imported in the local store; once fixed, {again}"
         ));
     }
     // The push's outcome (failed records, a safety gate) says more than the load's.

@@ -77,6 +77,10 @@ pub struct Imported {
     pub report: ImportReport,
     /// The records of the file's object this import created or changed.
     pub changed: HashSet<RecordId>,
+    /// The records rows matched without changing them that are not linked in the connection
+    /// the import goes to: a tagged import run again pushes them, so that the records an
+    /// earlier run failed to create still get their tag (an untagged `sync` would not).
+    pub unlinked: HashSet<RecordId>,
 }
 
 /// Imports `file` into `store` (open under the run lock) as an `import` run, recorded with
@@ -129,12 +133,27 @@ pub fn load(
     )?;
     // Only what this import created or changed is pushed; rows that changed nothing locally
     // are left to `crmsync sync`.
-    let changed = if to.is_some() {
-        store.record_ids_changed_since(opts.kind, seq_before)?
-    } else {
-        HashSet::new()
+    let (changed, unlinked) = match to {
+        Some(connection) => {
+            let linked = store.links_by_local_ids(connection, opts.kind, &report.unchanged_ids)?;
+            let unlinked = report
+                .unchanged_ids
+                .iter()
+                .filter(|id| linked.get(*id).is_none_or(|l| l.retired))
+                .cloned()
+                .collect();
+            (
+                store.record_ids_changed_since(opts.kind, seq_before)?,
+                unlinked,
+            )
+        }
+        None => (HashSet::new(), HashSet::new()),
     };
-    Ok(Imported { report, changed })
+    Ok(Imported {
+        report,
+        changed,
+        unlinked,
+    })
 }
 
 /// A file refused before anything was written is the user's to fix (exit 2); a failure while

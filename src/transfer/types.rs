@@ -187,6 +187,9 @@ pub struct ImportReport {
     /// (and left out of the JSON) for other objects.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unlinked_companies: Option<UnlinkedCompanies>,
+    /// The stored records that rows matched without changing them (not in the JSON).
+    #[serde(skip)]
+    pub unchanged_ids: Vec<RecordId>,
 }
 
 /// Contact rows that name a company (`company`) and have no `company_id`, yet got none from
@@ -220,6 +223,7 @@ impl ImportReport {
             rejected: 0,
             rejections: Vec::new(),
             unlinked_companies: (kind == ObjectKind::Contact).then(UnlinkedCompanies::default),
+            unchanged_ids: Vec::new(),
         }
     }
 

@@ -147,6 +147,7 @@ impl<'s, S: RecordStore + ?Sized> Batcher<'s, S> {
                     }
                     if merged.fields == base.fields && merged.archived_at == base.archived_at {
                         self.report.unchanged += 1;
+                        self.report.unchanged_ids.push(base.id.clone());
                         continue;
                     }
                     merged.updated_at = row.updated_at.unwrap_or(self.opts.now);
