@@ -37,6 +37,7 @@ fn main() {
         ("push", sync::push),
         ("e2e100k", sync::e2e100k),
         ("pipedrive", pipedrive::run),
+        ("record", pipedrive::hubspot_to_pipedrive),
         ("listen", listen::run),
         ("hubspot_activities", hubspot_activities::run),
     ];

@@ -10,6 +10,9 @@
 //!   older than the change feed's overlap (target: one per object type).
 //! * (c) HubSpot → Pipedrive: one contact changed in the HubSpot sandbox reaches Pipedrive
 //!   with one run of the `crmsync` binary (`crmsync sync`); its wall time (target < 5 s).
+//! * (d) `sync --record`: a local edit (`records set`) reaches HubSpot with one
+//!   `crmsync sync --record` of the binary, which reads that record by id instead of the
+//!   change feeds; its wall time (target < 5 s). `-- record` runs (c) and (d) alone.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -304,8 +307,9 @@ fn crmsync(dir: &Path, args: &[&str], tokens: &[(String, String)]) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
-/// (c): one contact changed in HubSpot reaches Pipedrive with one run of the binary.
-fn hubspot_to_pipedrive() {
+/// (c): one contact changed in HubSpot reaches Pipedrive with one run of the binary; (d): a
+/// local edit reaches HubSpot with `sync --record` (also run alone: `-- record`).
+pub fn hubspot_to_pipedrive() {
     let dir = tempfile::tempdir().expect("tempdir");
     let hubspot = crmsync::sandbox::Sandbox::start(crmsync::sandbox::SandboxOptions::default())
         .expect("HubSpot sandbox");
@@ -361,6 +365,41 @@ fn hubspot_to_pipedrive() {
         "(c) HubSpot → Pipedrive: one contact's phone changed in HubSpot is {} Pipedrive after one \
          `crmsync sync` of the binary (exit {code}): {secs:.2} s wall time (target < 5 s); \
          HubSpot calls {:?}, Pipedrive calls {:?}",
+        if arrived { "in" } else { "NOT in" },
+        by_endpoint(hubspot.request_log().iter()),
+        by_endpoint(pipedrive.request_log().iter()),
+    );
+    // (d) One record on demand: a local edit reaches HubSpot (and Pipedrive) with
+    // `crmsync sync --record`, which reads that record by id instead of the change feeds.
+    let contact = |id: &str| {
+        hubspot.dump()["contacts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["id"] == id)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let email = contact(&ids[0])["properties"]["email"]
+        .as_str()
+        .expect("the seeded contact's email")
+        .to_string();
+    let set = crmsync(
+        dir.path(),
+        &["records", "set", &email, "job_title=Record on demand"],
+        &tokens,
+    );
+    assert_eq!(set, 0, "records set");
+    hubspot.clear_request_log();
+    pipedrive.clear_request_log();
+    let started = Instant::now();
+    let code = crmsync(dir.path(), &["sync", "--record", &email, "-q"], &tokens);
+    let secs = started.elapsed().as_secs_f64();
+    let arrived = contact(&ids[0])["properties"]["jobtitle"] == "Record on demand";
+    println!(
+        "(d) sync --record: a local edit is {} HubSpot after `crmsync sync --record` of the \
+         binary (exit {code}): {secs:.2} s wall time (target < 5 s); HubSpot calls {:?}, \
+         Pipedrive calls {:?}",
         if arrived { "in" } else { "NOT in" },
         by_endpoint(hubspot.request_log().iter()),
         by_endpoint(pipedrive.request_log().iter()),
