@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::crm::{HubSpotCrm, TestCrm, tick};
+use common::crm::{HubSpotCrm, TestCrm, linked_local, linked_remote, tick};
 use common::pipedrive::PipedriveCrm;
 use common::{Run, TestEnv};
 use crmsync::model::{ObjectKind, Record};
@@ -97,23 +97,12 @@ impl Both {
 
     /// The local record linked to `remote_id` of connection `conn`.
     fn local_for(&self, conn: &str, kind: ObjectKind, remote_id: &str) -> Record {
-        let store = self.store();
-        let link = store
-            .links_by_remote_ids(conn, kind, &[remote_id.to_string()])
-            .unwrap()
-            .remove(remote_id)
-            .unwrap_or_else(|| panic!("{conn} {kind} `{remote_id}` is not linked"));
-        store.get_record(&link.local_id).unwrap().expect("local")
+        linked_local(&self.store(), conn, kind, remote_id)
     }
 
     /// The id in connection `conn` of the local record `local`.
     fn remote_id(&self, conn: &str, kind: ObjectKind, local: &Record) -> String {
-        self.store()
-            .links_by_local_ids(conn, kind, std::slice::from_ref(&local.id))
-            .unwrap()
-            .remove(&local.id)
-            .unwrap_or_else(|| panic!("local {kind} `{}` has no {conn} link", local.id))
-            .remote_id
+        linked_remote(&self.store(), conn, kind, local)
     }
 
     /// The Pipedrive id of HubSpot's record `hs_id`, through the local record both are linked to.

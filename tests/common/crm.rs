@@ -699,3 +699,23 @@ pub fn refusing_writes_after(writes: Option<u64>) -> FaultOptions {
         ..FaultOptions::default()
     }
 }
+
+/// The local record linked to `remote_id` of connection `conn`.
+pub fn linked_local(store: &Store, conn: &str, kind: ObjectKind, remote_id: &str) -> Record {
+    let link = store
+        .links_by_remote_ids(conn, kind, &[remote_id.to_string()])
+        .unwrap()
+        .remove(remote_id)
+        .unwrap_or_else(|| panic!("{conn} {kind} `{remote_id}` is not linked"));
+    store.get_record(&link.local_id).unwrap().expect("local")
+}
+
+/// The id in connection `conn` of the local record `local`.
+pub fn linked_remote(store: &Store, conn: &str, kind: ObjectKind, local: &Record) -> String {
+    store
+        .links_by_local_ids(conn, kind, std::slice::from_ref(&local.id))
+        .unwrap()
+        .remove(&local.id)
+        .unwrap_or_else(|| panic!("local {kind} `{}` has no {conn} link", local.id))
+        .remote_id
+}

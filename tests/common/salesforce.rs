@@ -1,7 +1,8 @@
 //! The Salesforce sandbox as the sync scenarios meet it (`TestCrm`), through its admin side
-//! only. Not yet in `scenarios_for!`: the connection's config and credentials below follow
-//! the other CRMs' pattern and are to be checked against the Salesforce provider's when the
-//! two meet.
+//! only. The connection points `base_url` at the sandbox, which serves the login host and the
+//! instance alike (`sign_in_base` and `api_base` fall back to it); the token is a session the
+//! sandbox mints, given in `CRMSYNC_TOKEN_<NAME>`; pages are `batchSize` from
+//! `CRMSYNC_TEST_SEARCH_LIMIT`, which the sandbox's page cap makes binding.
 //!
 //! An admin adds `crmsync_id__c` (an external id, unique) and `Lifecycle_Stage__c` when the
 //! sandbox starts. crmsync's fields are Contact's `FirstName`, `LastName`, `Email`, `Phone`,
@@ -116,9 +117,12 @@ impl TestCrm for SalesforceCrm {
         )
     }
 
+    /// The custom lifecycle stage, and `domain` kept in Account's `Website` (the provider
+    /// maps no domain: `Website` is a URL).
     fn connection_fields(&self, name: &str) -> String {
         format!(
-            "[[connections.{name}.fields]]\nobject = \"contact\"\nlocal = \"lifecycle_stage\"\nremote = \"Lifecycle_Stage__c\"\n"
+            "[[connections.{name}.fields]]\nobject = \"contact\"\nlocal = \"lifecycle_stage\"\nremote = \"Lifecycle_Stage__c\"\n\
+             [[connections.{name}.fields]]\nobject = \"company\"\nlocal = \"domain\"\nremote = \"Website\"\n"
         )
     }
 

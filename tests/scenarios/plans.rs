@@ -157,9 +157,17 @@ pub fn apply_lists_a_planned_record_the_crm_changed_after_the_plan<C: TestCrm>()
     );
 }
 
-/// A local contact with only an email and a first name, last changed long ago.
+/// A local contact with only an email, a first name and a last name (which a Salesforce
+/// Contact must have), last changed long ago.
 fn plain_contact(email: &str, first: &str) -> Record {
-    let mut c = record(Contact, &[("email", email), ("first_name", first)]);
+    let mut c = record(
+        Contact,
+        &[
+            ("email", email),
+            ("first_name", first),
+            ("last_name", "Plain"),
+        ],
+    );
     c.updated_at = 1;
     c
 }

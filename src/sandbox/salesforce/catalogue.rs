@@ -270,6 +270,8 @@ pub fn standard_fields(obj: Obj) -> Vec<Field> {
             Field::std("Name", "Account Name", Type::String, 255).required(),
             Field::std("Website", "Website", Type::Url, 255),
             Field::std("Phone", "Account Phone", Type::Phone, 40),
+            // Part of the compound `BillingAddress`; writable on its own.
+            Field::std("BillingCountry", "Billing Country", Type::String, 80),
             Field::std("Industry", "Industry", Type::Picklist, 255).picklist(
                 &[
                     "Agriculture",
@@ -310,8 +312,12 @@ pub fn standard_fields(obj: Obj) -> Vec<Field> {
                 .required(),
             Field::std("ActivityDate", "Due Date Only", Type::Date, 0),
             Field::std("Description", "Description", Type::TextArea, 32000),
-            Field::std("TaskSubtype", "Task Subtype", Type::Picklist, 40)
-                .picklist(&["Task", "Email", "ListEmail", "Cadence", "Call"], true),
+            Field::std("TaskSubtype", "Task Subtype", Type::Picklist, 40).picklist(
+                &["Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn"],
+                true,
+            ),
+            // Derived from `Status` (a closed status); never written.
+            Field::system("IsClosed", "Closed", Type::Boolean, 0),
         ],
     };
     fields.extend(more);

@@ -135,6 +135,7 @@ pub fn handle(shared: &Shared, req: &HttpRequest, segs: &[&str]) -> Option<HttpR
         ("GET", ["services", "oauth2", "authorize"]) => authorize(shared, req),
         ("POST", ["services", "oauth2", "token"]) => token(shared, req),
         ("POST" | "GET", ["services", "oauth2", "revoke"]) => revoke(shared, req),
+        ("GET" | "POST", ["services", "oauth2", "userinfo"]) => userinfo(shared, req),
         _ => return None,
     })
 }
@@ -306,6 +307,30 @@ fn token(shared: &Shared, req: &HttpRequest) -> HttpResponse {
         body["refresh_token"] = Value::String(r);
     }
     HttpResponse::json(200, &body)
+}
+
+/// The OpenID Connect userinfo endpoint, served on the login host and the instance alike,
+/// for the session's user. It counts against no allocation. A dead session gets the REST
+/// API's `401 INVALID_SESSION_ID` (what Salesforce answers here for one is unconfirmed).
+fn userinfo(shared: &Shared, req: &HttpRequest) -> HttpResponse {
+    let now = shared.clock.now_ms();
+    let timeout = shared.api.opts.session_timeout_secs * 1000;
+    let token = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or_default();
+    let mut org = shared.api.lock();
+    if !org.oauth.use_session(token, now, timeout) {
+        return super::errors::invalid_session();
+    }
+    let sub = format!("{}/id/{}/{}", org.base_url, org.org_id, org.user_id);
+    HttpResponse::json(
+        200,
+        &json!({"sub": sub, "user_id": org.user_id, "organization_id": org.org_id,
+                "preferred_username": "admin@sandbox.example", "email": "admin@sandbox.example",
+                "name": "Sandbox Admin", "email_verified": true}),
+    )
 }
 
 fn revoke(shared: &Shared, req: &HttpRequest) -> HttpResponse {

@@ -155,6 +155,10 @@ impl Org {
             "LastModifiedDate" => json!(sf_time(r.modified_ms)),
             "SystemModstamp" => json!(sf_time(r.modstamp_ms)),
             "OwnerId" => json!(r.owner),
+            // Task's closed statuses: `Completed` alone in the standard value set.
+            "IsClosed" if r.obj == Obj::Task => {
+                json!(r.values.get("Status").and_then(Value::as_str) == Some("Completed"))
+            }
             "Name" if r.obj == Obj::Contact => {
                 let first = r.values.get("FirstName").and_then(Value::as_str);
                 let last = r.values.get("LastName").and_then(Value::as_str);

@@ -32,7 +32,11 @@ pub fn add_field(org: &mut Org, body: &Value) -> Result<String, SfError> {
             format!("FullName must be Object.Field__c: {full}"),
         ));
     };
-    let obj = Obj::parse(object).ok_or_else(|| {
+    // Task's (and Event's) custom fields are defined on `Activity` in Setup and the Metadata
+    // API; the sandbox holds no Events, so an Activity field is Task's. (Whether the Tooling
+    // API also takes `Task.X__c` is unconfirmed; the sandbox takes both.)
+    let on = if object == "Activity" { "Task" } else { object };
+    let obj = Obj::parse(on).ok_or_else(|| {
         SfError::new(
             400,
             "INVALID_TYPE",
