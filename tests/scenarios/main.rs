@@ -227,8 +227,4 @@ scenarios_for!(salesforce, SalesforceCrm, skip: [
     // has none, to leave the local last name standing).
     taking_the_remote_value_never_pushes_one_the_crm_changed_since,
     with_ignore_a_contact_recreated_in_the_crm_is_paired_with_the_local_one_it_left,
-    // A Contact's `Email` is not unique in Salesforce (a new org's standard duplicate rule
-    // allows the save), so a new local contact with a left CRM contact's email is created
-    // there as a second contact rather than refused as a duplicate to take over.
-    with_ignore_a_new_local_contact_takes_over_the_crm_contact_its_archived_one_left,
 ]);

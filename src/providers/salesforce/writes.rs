@@ -28,6 +28,8 @@ use crate::providers::{ProviderError, RecordError, RemoteRecord, RemoteWrite, Wr
 /// The save-result code of an upsert whose external id matches several records (the 300 of
 /// a single-record upsert, DIGEST §3.3); the code within a collection is unconfirmed there.
 const SEVERAL_MATCH: &[&str] = &["DUPLICATE_EXTERNAL_ID", "MULTIPLE_CHOICES"];
+/// The Contact field the take-over of [`Salesforce::left_live`] compares.
+const EMAIL: &str = "Email";
 /// Save-result codes of a delete whose record is gone already.
 const GONE: &[&str] = &["ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"];
 
@@ -41,7 +43,89 @@ impl Salesforce {
             "composite/sobjects/{}/{EXTERNAL_ID}",
             sobject(object)
         ));
-        self.write(object, inputs, Method::Patch, path, true).await
+        let taken = self.left_live(object, inputs).await?;
+        if taken.iter().all(Option::is_none) {
+            return self.write(object, inputs, Method::Patch, path, true).await;
+        }
+        // The creates a live record already holds are answered as its duplicates; the rest
+        // are sent, their answers put back in input order.
+        let rest: Vec<RemoteWrite> = inputs
+            .iter()
+            .zip(&taken)
+            .filter(|(_, t)| t.is_none())
+            .map(|(w, _)| w.clone())
+            .collect();
+        let mut sent = self
+            .write(object, &rest, Method::Patch, path, true)
+            .await?
+            .into_iter();
+        Ok(taken
+            .into_iter()
+            .map(|t| match t {
+                Some(duplicate) => Err(duplicate),
+                None => sent.next().unwrap_or_else(|| {
+                    Err(RecordError {
+                        message: "Salesforce did not answer for this record".into(),
+                        code: None,
+                        retryable: true,
+                        kind: Default::default(),
+                    })
+                }),
+            })
+            .collect())
+    }
+
+    /// Per create, a record of [`RemoteWrite::takes_over`] still live with the create's email,
+    /// as the duplicate the create would make. Salesforce lets two contacts share an email
+    /// (unless the org has a duplicate rule), so a create is not refused as HubSpot refuses
+    /// one: the records an archive here left live are read by id instead, only for such
+    /// creates (one query for the batch).
+    async fn left_live(
+        &self,
+        object: ObjectKind,
+        inputs: &[RemoteWrite],
+    ) -> Result<Vec<Option<RecordError>>, ProviderError> {
+        let ids: Vec<String> = inputs
+            .iter()
+            .flat_map(|w| w.takes_over.iter().cloned())
+            .collect();
+        if ids.is_empty() || object != ObjectKind::Contact {
+            return Ok(vec![None; inputs.len()]);
+        }
+        let found = self
+            .read_where(object, "Id", &ids, &[EMAIL.to_string()])
+            .await?;
+        Ok(inputs
+            .iter()
+            .map(|w| {
+                let email = w.props.get(EMAIL).filter(|e| !e.is_empty());
+                w.takes_over
+                    .iter()
+                    .find_map(|id| {
+                        found.iter().find(|r| {
+                            &r.id == id
+                                && !r.archived
+                                && email.is_none_or(|e| {
+                                    r.props
+                                        .get(EMAIL)
+                                        .is_some_and(|x| x.eq_ignore_ascii_case(e))
+                                })
+                        })
+                    })
+                    .map(|r| RecordError {
+                        message: format!(
+                            "Salesforce {object} `{}` holds this record already: a local record \
+                             archived here left it live",
+                            r.id
+                        ),
+                        code: None,
+                        retryable: false,
+                        kind: crate::providers::RecordErrorKind::Duplicate {
+                            existing_id: r.id.clone(),
+                        },
+                    })
+            })
+            .collect())
     }
 
     pub(super) async fn update_records(
