@@ -82,3 +82,48 @@ fn a_task_logged_against_a_contact_in_salesforce_appears_locally_against_it() {
     assert_eq!(task.get("done"), Some("true"));
     assert_eq!(task.get("contact_id"), Some(local_contact.id.as_str()));
 }
+
+#[test]
+fn a_restricted_picklist_value_and_a_too_long_value_are_reported_by_mappings_check_before_any_sync()
+{
+    use common::crm::record;
+    let w = Synced::<SalesforceCrm>::start();
+    w.crm.clear_request_log();
+    w.save_local(&[
+        record(
+            ObjectKind::Company,
+            &[("name", "Orbit Ltd"), ("industry", "Spaceflight")],
+        ),
+        record(
+            ObjectKind::Company,
+            &[("name", "Bank Ltd"), ("industry", "banking")],
+        ),
+        record(
+            ObjectKind::Company,
+            &[("name", "Farm Ltd"), ("country", &"Z".repeat(81))],
+        ),
+    ]);
+    let run = w.run(&["mappings", "check", "-c", common::crm::CONN]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    // The value no option of the restricted picklist names, with the options; `banking`
+    // names `Banking` (case aside) and is taken.
+    assert!(
+        run.stdout
+            .contains("1 local record(s) hold values `Industry` refuses: `Spaceflight` (1)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Agriculture, Banking"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("longer than the 80 characters `BillingCountry` takes"),
+        "{}",
+        run.stdout
+    );
+    // Nothing was written to Salesforce (the check only reads `describe`).
+    assert_eq!(w.crm.write_calls(), Vec::<String>::new());
+}

@@ -7,6 +7,7 @@ use crate::mapping::{Direction, FieldMap};
 use crate::model::{FieldType, ObjectKind};
 use crate::output::table::table;
 use crate::providers::{FieldSpec, Provider, RemoteField, RemoteFieldKind};
+use crate::store::Store;
 
 use super::{Context, Exit};
 
@@ -144,6 +145,12 @@ fn list(
     check: Option<(&Catalogue, &dyn Provider)>,
 ) -> anyhow::Result<Exit> {
     let mut rows = rows(maps);
+    // The local values a check tests against the CRM's fields, from the state file if any.
+    let store = match check {
+        Some(_) if ctx.state_path.exists() => Some(Store::open_read_only(&ctx.state_path)?),
+        _ => None,
+    };
+    let store = store.as_ref();
     let mut missing_required = Vec::new();
     if let Some((catalogue, provider)) = check {
         for row in &mut rows {
@@ -153,7 +160,14 @@ fn list(
                 .expect("every object")
                 .1;
             let ty = row.object.field_type(&row.field).unwrap_or(FieldType::Text);
-            let (msg, problem) = check_one(row, ty, fields);
+            let (mut msg, mut problem) = check_one(row, ty, fields);
+            if let (Some(store), Some(f)) = (store, fields.iter().find(|f| f.name == row.remote))
+                && row.direction.pushes()
+                && let Some(refused) = refused_values(f, &sent_values(store, maps, row)?)
+            {
+                msg = refused;
+                problem = true;
+            }
             row.check = Some(msg);
             row.problem = problem;
         }
@@ -202,6 +216,81 @@ fn list(
         return Ok(Exit::Error);
     }
     Ok(Exit::Ok)
+}
+
+/// The values live local records hold in `row`'s field, as a push sends them: through the
+/// rule's value map (an activity type `linkedin` goes as the CRM's `task`, say).
+fn sent_values(
+    store: &Store,
+    maps: &[FieldMap],
+    row: &MappingRow,
+) -> anyhow::Result<Vec<(String, u64)>> {
+    let rule = maps
+        .iter()
+        .filter(|m| m.object == row.object)
+        .flat_map(|m| &m.rules)
+        .find(|r| r.field == row.field);
+    let mapped = |v: String| {
+        rule.and_then(|r| r.values.get(&v).or_else(|| r.values.get(&v.to_lowercase())))
+            .cloned()
+            .unwrap_or(v)
+    };
+    Ok(store
+        .field_values(row.object, &row.field)?
+        .into_iter()
+        .map(|(v, n)| (mapped(v), n))
+        .collect())
+}
+
+/// What the CRM field `f` would refuse of the local values (value, records holding it) a
+/// push sends it: values outside a closed list of options (by value or label, as a local
+/// value names one), or longer than the field takes. `None` when it takes them all.
+fn refused_values(f: &RemoteField, values: &[(String, u64)]) -> Option<String> {
+    const SHOWN: usize = 5;
+    let list = |bad: &[&(String, u64)]| {
+        let records: u64 = bad.iter().map(|(_, n)| n).sum();
+        let shown = bad
+            .iter()
+            .take(SHOWN)
+            .map(|(v, n)| format!("`{v}` ({n})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = if bad.len() > SHOWN { ", …" } else { "" };
+        (records, format!("{shown}{more}"))
+    };
+    if f.kind == RemoteFieldKind::Enumeration && !f.open_options && !f.options.is_empty() {
+        let takes = |v: &str| {
+            f.options
+                .iter()
+                .any(|o| o.value.eq_ignore_ascii_case(v) || o.label.eq_ignore_ascii_case(v))
+        };
+        let bad: Vec<&(String, u64)> = values.iter().filter(|(v, _)| !takes(v)).collect();
+        if !bad.is_empty() {
+            let (records, shown) = list(&bad);
+            let options: Vec<&str> = f.options.iter().map(|o| o.label.as_str()).collect();
+            return Some(format!(
+                "{records} local record(s) hold values `{}` refuses: {shown}; it takes only {}. \
+                 Change them (`crmsync records set`) or map them to an option",
+                f.name,
+                options.join(", ")
+            ));
+        }
+    }
+    if let Some(max) = f.max_length {
+        let bad: Vec<&(String, u64)> = values
+            .iter()
+            .filter(|(v, _)| v.chars().count() > max)
+            .collect();
+        if !bad.is_empty() {
+            let (records, shown) = list(&bad);
+            return Some(format!(
+                "{records} local record(s) hold values longer than the {max} characters `{}` \
+                 takes: {shown}; shorten them or map the field to a longer one",
+                f.name
+            ));
+        }
+    }
+    None
 }
 
 /// What is wrong with one mapping, and whether it is a problem or only a warning.

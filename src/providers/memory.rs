@@ -1309,6 +1309,8 @@ impl Provider for MemoryCrm {
             .default_mappings(object)
             .into_iter()
             .map(|m| RemoteField {
+                open_options: false,
+                max_length: None,
                 name: m.remote.to_string(),
                 label: m.remote.to_string(),
                 remote_type: "string".into(),

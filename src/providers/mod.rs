@@ -398,6 +398,13 @@ pub struct RemoteField {
     /// For enumerations: the allowed values, each with the label the CRM shows for it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<FieldOption>,
+    /// For enumerations: whether the CRM also takes values beyond `options` (a Salesforce
+    /// picklist that is not restricted); `false` refuses them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub open_options: bool,
+    /// The longest text the field takes, where the CRM says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
 }
 
 /// One allowed value of an enumeration (a dropdown), and the label people see for it.

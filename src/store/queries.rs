@@ -143,6 +143,31 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The distinct values live `kind` records hold in `field` (as text), each with how many
+    /// records hold it, most held first (`mappings check` tests them against a CRM field).
+    pub fn field_values(
+        &self,
+        kind: crate::model::ObjectKind,
+        field: &str,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let path = format!("$.\"{}\"", field.replace('"', ""));
+        self.conn
+            .prepare_cached(
+                "SELECT CAST(json_extract(fields, ?2) AS TEXT) AS v, COUNT(*) AS n FROM records
+                 WHERE kind = ?1 AND archived_at IS NULL AND v IS NOT NULL AND v <> ''
+                 GROUP BY v ORDER BY n DESC, v",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![kind.as_str(), path], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+                })?
+                .collect()
+            })
+            .map_err(|e| self.sql("read the values of a field", e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

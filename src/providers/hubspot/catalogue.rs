@@ -84,6 +84,8 @@ impl HubSpot {
                 let ty = p["type"].as_str().unwrap_or("string");
                 let field_type = p["fieldType"].as_str().unwrap_or("");
                 Some(RemoteField {
+                    open_options: false,
+                    max_length: None,
                     label: p["label"].as_str().unwrap_or(&name).to_string(),
                     name,
                     remote_type: ty.to_string(),
@@ -114,6 +116,8 @@ impl HubSpot {
         }
         if object == ObjectKind::Contact {
             out.push(RemoteField {
+                open_options: false,
+                max_length: None,
                 name: COMPANY_ASSOCIATION.into(),
                 label: "Associated company".into(),
                 remote_type: "association".into(),
@@ -244,6 +248,8 @@ impl HubSpot {
             SUBJECT, TIME, TYPE,
         };
         let field = |name: &str, label: &str, kind: RemoteFieldKind| RemoteField {
+            open_options: false,
+            max_length: None,
             name: name.to_string(),
             label: label.to_string(),
             remote_type: "activity".to_string(),
@@ -261,6 +267,8 @@ impl HubSpot {
             .collect();
         Ok(vec![
             RemoteField {
+                open_options: false,
+                max_length: None,
                 options: types,
                 ..field(TYPE, "Engagement object", RemoteFieldKind::Enumeration)
             },
@@ -273,6 +281,8 @@ impl HubSpot {
             field(DIRECTION, "Direction", RemoteFieldKind::Text),
             field(DONE, "Done (tasks)", RemoteFieldKind::Bool),
             RemoteField {
+                open_options: false,
+                max_length: None,
                 options: self.owners().await?,
                 ..field(
                     OWNER_PROPERTY,

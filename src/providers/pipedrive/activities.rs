@@ -247,6 +247,8 @@ impl Pipedrive {
         let types = self.activity_types().await?;
         let field =
             |name: &str, label: &str, remote_type: &str, kind: RemoteFieldKind| RemoteField {
+                open_options: false,
+                max_length: None,
                 name: name.to_string(),
                 label: label.to_string(),
                 remote_type: remote_type.to_string(),
@@ -258,6 +260,8 @@ impl Pipedrive {
         Ok(vec![
             field(SUBJECT, "Subject", "varchar", RemoteFieldKind::Text),
             RemoteField {
+                open_options: false,
+                max_length: None,
                 options: types,
                 ..field(TYPE, "Type", "enum", RemoteFieldKind::Enumeration)
             },

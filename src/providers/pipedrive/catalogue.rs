@@ -304,6 +304,8 @@ impl Pipedrive {
             .fields
             .iter()
             .map(|f| RemoteField {
+                open_options: false,
+                max_length: None,
                 name: remote_name(f),
                 label: f.name.clone(),
                 remote_type: f.field_type.clone(),

@@ -166,6 +166,12 @@ impl Catalogue {
                 read_only: !f.updateable && name != IS_CLOSED,
                 unique: f.unique,
                 options: f.options.clone(),
+                // A picklist that is not restricted takes values beyond its list.
+                open_options: !f.restricted,
+                max_length: f
+                    .length
+                    .filter(|_| is_text(&f.field_type))
+                    .map(|l| l as usize),
             })
             .collect()
     }
@@ -175,10 +181,7 @@ impl Catalogue {
 /// restricted picklist refuses any value not in its list.
 fn describe_label(f: &FieldDef) -> String {
     let mut label = f.label.clone();
-    let text = matches!(
-        f.field_type.as_str(),
-        "string" | "textarea" | "email" | "phone" | "url"
-    );
+    let text = is_text(&f.field_type);
     if let (true, Some(len)) = (text, f.length) {
         label.push_str(&format!(" (at most {len} characters)"));
     }
@@ -186,6 +189,11 @@ fn describe_label(f: &FieldDef) -> String {
         label.push_str(" (restricted picklist: only its values are taken)");
     }
     label
+}
+
+/// Whether a `describe` type holds text of a limited length.
+fn is_text(t: &str) -> bool {
+    matches!(t, "string" | "textarea" | "email" | "phone" | "url")
 }
 
 /// The canonical kind of a `describe` type.
