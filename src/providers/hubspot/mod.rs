@@ -26,6 +26,7 @@ mod associations;
 mod auth;
 mod batch;
 mod catalogue;
+mod deals;
 mod engagements;
 mod feed;
 mod pacing;
@@ -117,6 +118,7 @@ fn object_path(object: ObjectKind) -> Result<&'static str, ProviderError> {
     match object {
         ObjectKind::Contact => Ok("contacts"),
         ObjectKind::Company => Ok("companies"),
+        ObjectKind::Deal => Ok("deals"),
         ObjectKind::Activity => Err(ProviderError::Other(
             "HubSpot keeps activities in five objects of their own (calls, emails, meetings, notes, tasks)".into(),
         )),
@@ -187,6 +189,7 @@ impl Provider for HubSpot {
             ObjectKind::Company,
             ObjectKind::Contact,
             ObjectKind::Activity,
+            ObjectKind::Deal,
         ]
     }
 
