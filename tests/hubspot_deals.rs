@@ -4,11 +4,11 @@
 
 mod common;
 
-use common::crm::{HubSpotCrm, Synced, TestCrm, record, tick};
+use common::crm::{HubSpotCrm, Synced, TestCrm, contact, record, tick};
 use crmsync::model::{ObjectKind, Record};
 use serde_json::Value;
 
-use ObjectKind::{Company, Deal};
+use ObjectKind::{Company, Contact, Deal};
 
 type World = Synced<HubSpotCrm>;
 
@@ -181,4 +181,88 @@ fn a_connection_that_does_not_sync_deals_makes_no_deal_calls() {
         .collect();
     assert_eq!(dealt, Vec::<String>::new());
     assert!(deals(&w).is_empty());
+}
+
+#[test]
+fn a_deal_goes_with_its_contact_and_company_and_a_change_of_them_comes_back() {
+    let co = record(Company, &[("name", "Acme"), ("domain", "acme.example")]);
+    let mut c = contact(1);
+    c.fields.insert("company_id".into(), co.id.0.clone());
+    let mut d = local_deal("Acme deal", "Contract Sent", "default");
+    d.fields.insert("contact_id".into(), c.id.0.clone());
+    d.fields.insert("company_id".into(), co.id.0.clone());
+    let w = syncing_deals();
+    w.save_local(std::slice::from_ref(&co));
+    w.save_local(std::slice::from_ref(&c));
+    w.save_local(std::slice::from_ref(&d));
+    w.sync().ok();
+    let rd = w.remote_id(Deal, &d.id);
+    assert_eq!(
+        w.crm.sandbox.associated("deals", &rd, "contacts"),
+        [w.remote_id(Contact, &c.id)]
+    );
+    assert_eq!(
+        w.crm.sandbox.associated("deals", &rd, "companies"),
+        [w.remote_id(Company, &co.id)]
+    );
+    w.assert_sync_writes_nothing();
+
+    // In HubSpot the deal moves to another contact: the local deal follows.
+    let other = contact(2);
+    w.save_local(std::slice::from_ref(&other));
+    w.sync().ok();
+    let (old_c, new_c) = (w.remote_id(Contact, &c.id), w.remote_id(Contact, &other.id));
+    tick();
+    w.crm
+        .sandbox
+        .link_engagement(("deals", &rd), ("contacts", &old_c), false)
+        .unwrap();
+    w.crm
+        .sandbox
+        .link_engagement(("deals", &rd), ("contacts", &new_c), true)
+        .unwrap();
+    // The association alone does not move the deal's last-modified time: a property edit
+    // brings it into the change feed.
+    w.crm
+        .sandbox
+        .update_record("deals", &rd, &[("amount", "7")])
+        .unwrap();
+    w.sync().ok();
+    let local = w.local_record(&d.id);
+    assert_eq!(local.get("contact_id"), Some(other.id.as_str()));
+    assert_eq!(local.get("amount"), Some("7"));
+    w.assert_sync_writes_nothing();
+}
+
+#[test]
+fn a_deal_for_a_company_not_linked_yet_waits_then_goes() {
+    let w = syncing_deals();
+    w.config(
+        "",
+        &format!("{WITH_DEALS}[connections.crm.company]\ncreate_when = \"industry == 'Design'\"\n"),
+    );
+    let co = record(
+        Company,
+        &[
+            ("name", "Acme"),
+            ("domain", "acme.example"),
+            ("industry", "Other"),
+        ],
+    );
+    let mut d = local_deal("Acme deal", "closedwon", "default");
+    d.fields.insert("company_id".into(), co.id.0.clone());
+    w.save_local(std::slice::from_ref(&co));
+    w.save_local(std::slice::from_ref(&d));
+    w.sync();
+    assert!(w.crm.live(Company).is_empty());
+    assert!(deals(&w).is_empty(), "{:?}", deals(&w));
+
+    w.edit_local(&co.id, &[("industry", "Design")]);
+    w.sync().ok();
+    let rd = w.remote_id(Deal, &d.id);
+    assert_eq!(
+        w.crm.sandbox.associated("deals", &rd, "companies"),
+        [w.remote_id(Company, &co.id)]
+    );
+    w.assert_sync_writes_nothing();
 }

@@ -9,8 +9,12 @@ use serde_json::Value;
 
 use super::HubSpot;
 use super::catalogue::OWNER_PROPERTY;
+use super::engagements::{COMPANIES, CONTACTS};
 use crate::providers::http::{Method, Request};
-use crate::providers::{FieldOption, ProviderError, RemoteField};
+use crate::providers::{
+    FieldOption, ProviderError, RemoteField, RemoteFieldKind, RemoteRecord, RemoteWrite,
+    WriteResults,
+};
 
 pub(super) const STAGE: &str = "dealstage";
 pub(super) const PIPELINE: &str = "pipeline";
@@ -24,6 +28,14 @@ pub(super) const MAPPINGS: &[(&str, &str)] = &[
     ("currency", "deal_currency_code"),
     ("close_date", "closedate"),
     ("owner", OWNER_PROPERTY),
+    ("contact_id", CONTACTS),
+    ("company_id", COMPANIES),
+];
+
+/// The deal's associations, as the pseudo-properties the mappings name them by.
+const LINKS: [(&str, &str, &str); 2] = [
+    ("contacts", CONTACTS, "Associated contact"),
+    ("companies", COMPANIES, "Associated company"),
 ];
 
 /// The deal pipelines as options: the pipelines, and every stage of every pipeline.
@@ -44,10 +56,11 @@ impl HubSpot {
         Ok(pipelines_of(&body))
     }
 
-    /// Gives the deal catalogue's `dealstage` and `pipeline` their options from the pipelines.
+    /// Gives the deal catalogue's `dealstage` and `pipeline` their options from the
+    /// pipelines, and adds the contact and company associations.
     pub(super) async fn fill_deal_options(
         &self,
-        fields: &mut [RemoteField],
+        fields: &mut Vec<RemoteField>,
     ) -> Result<(), ProviderError> {
         let p = self.deal_pipelines().await?;
         for f in fields.iter_mut() {
@@ -55,6 +68,60 @@ impl HubSpot {
                 STAGE => f.options = p.stages.clone(),
                 PIPELINE => f.options = p.pipelines.clone(),
                 _ => {}
+            }
+        }
+        for (_, prop, label) in LINKS {
+            fields.push(RemoteField {
+                name: prop.into(),
+                label: label.into(),
+                remote_type: "association".into(),
+                kind: RemoteFieldKind::Reference,
+                read_only: false,
+                unique: false,
+                options: Vec::new(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Sets the deals' contact and company (the first associated, by id), where `properties`
+    /// asks for them, from the v4 association reads (one a kind per 100 deals).
+    pub(super) async fn fill_deal_links(
+        &self,
+        records: &mut [RemoteRecord],
+        properties: &[String],
+    ) -> Result<(), ProviderError> {
+        let wanted: Vec<(&str, &str)> = LINKS
+            .iter()
+            .filter(|(_, prop, _)| properties.iter().any(|p| p == prop))
+            .map(|&(to, prop, _)| (to, prop))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        self.fill_links("deals", records, &wanted).await
+    }
+
+    /// Makes the deals written associated with the contact and company their writes name.
+    pub(super) async fn apply_deal_links(
+        &self,
+        inputs: &[RemoteWrite],
+        results: &mut WriteResults<RemoteRecord>,
+    ) -> Result<(), ProviderError> {
+        let moves: Vec<(String, &RemoteWrite)> = inputs
+            .iter()
+            .zip(results.iter())
+            .filter_map(|(w, r)| Some((r.as_ref().ok()?.id.clone(), w)))
+            .collect();
+        self.set_links("deals", &moves).await?;
+        for (w, r) in inputs.iter().zip(results.iter_mut()) {
+            let Ok(rec) = r else { continue };
+            for (_, prop, _) in LINKS {
+                match w.props.get(prop).filter(|v| !v.is_empty()) {
+                    Some(v) => rec.props.insert(prop.to_string(), v.clone()),
+                    None if w.props.contains_key(prop) => rec.props.remove(prop),
+                    None => None,
+                };
             }
         }
         Ok(())

@@ -260,6 +260,9 @@ impl Provider for HubSpot {
             // The feed and the reads fill an activity's contact and company.
             return Ok(());
         }
+        if object == ObjectKind::Deal {
+            return self.fill_deal_links(records, properties).await;
+        }
         self.complete_companies(object, records, properties).await
     }
 
@@ -304,6 +307,11 @@ impl Provider for HubSpot {
     ) -> Result<Vec<RemoteRecord>, ProviderError> {
         match object {
             ObjectKind::Activity => self.read_activities(ids).await,
+            ObjectKind::Deal => {
+                let mut out = self.batch_read(object, None, ids, properties).await?;
+                self.fill_deal_links(&mut out, properties).await?;
+                Ok(out)
+            }
             _ => self.batch_read(object, None, ids, properties).await,
         }
     }
