@@ -5,7 +5,7 @@
 mod common;
 
 use common::crm::{HubSpotCrm, Synced, TestCrm, contact, record, tick};
-use crmsync::model::{ObjectKind, Record};
+use crmsync::model::{ObjectKind, Record, RecordId};
 use serde_json::Value;
 
 use ObjectKind::{Company, Contact, Deal};
@@ -264,5 +264,51 @@ fn a_deal_for_a_company_not_linked_yet_waits_then_goes() {
         w.crm.sandbox.associated("deals", &rd, "companies"),
         [w.remote_id(Company, &co.id)]
     );
+    w.assert_sync_writes_nothing();
+}
+
+#[test]
+fn deals_and_their_companies_through_failing_calls_arrive_once_each() {
+    let w = syncing_deals();
+    let companies: Vec<Record> = (0..5)
+        .map(|i| {
+            record(
+                Company,
+                &[
+                    ("name", &format!("Co {i}")),
+                    ("domain", &format!("co{i}.example")),
+                ],
+            )
+        })
+        .collect();
+    let made: Vec<Record> = (0..30)
+        .map(|i| {
+            let stage = ["Contract Sent", "closedwon", "qualifiedtobuy"][i % 3];
+            let mut d = local_deal(&format!("Deal {i}"), stage, "default");
+            d.fields
+                .insert("company_id".into(), companies[i % 5].id.0.clone());
+            d
+        })
+        .collect();
+    w.save_local(&companies);
+    w.save_local(&made);
+    w.crm.fail_calls(0.2);
+    for _ in 0..20 {
+        if w.sync().code == 0 {
+            break;
+        }
+    }
+    w.crm.fail_calls(0.0);
+    w.sync().ok();
+    let live: Vec<Value> = deals(&w)
+        .into_iter()
+        .filter(|d| d["archived"] != true)
+        .collect();
+    assert_eq!(live.len(), 30, "{live:?}");
+    for d in &made {
+        let rd = w.remote_id(Deal, &d.id);
+        let co = w.remote_id(Company, &RecordId(d.get("company_id").unwrap().to_string()));
+        assert_eq!(w.crm.sandbox.associated("deals", &rd, "companies"), [co]);
+    }
     w.assert_sync_writes_nothing();
 }
