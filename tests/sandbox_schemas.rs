@@ -298,15 +298,20 @@ fn expect_empty(sb: &Sandbox, method: &str, path: &str, body: Option<Value>) {
     assert!(r.body.is_empty());
 }
 
-#[test]
-fn every_endpoint_answers_in_hubspots_documented_shapes() {
-    let s = Schemas::load();
-    let sb = Sandbox::start(SandboxOptions {
+/// A sandbox whose rate limits no test here reaches.
+fn roomy_sandbox() -> Sandbox {
+    Sandbox::start(SandboxOptions {
         rate_limit: (10_000, 10_000),
         search_per_second: 0,
         ..Default::default()
     })
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn every_endpoint_answers_in_hubspots_documented_shapes() {
+    let s = Schemas::load();
+    let sb = roomy_sandbox();
     // An hour ahead of this machine: each answer's `Date` is the sandbox clock's.
     sb.advance_clock(Duration::from_secs(3_600));
     let (contacts, companies) = sb.seed(12, 3);
@@ -1211,12 +1216,7 @@ fn every_endpoint_answers_in_hubspots_documented_shapes() {
 #[test]
 fn deal_endpoints_answer_in_hubspots_documented_shapes() {
     let s = Schemas::load();
-    let sb = Sandbox::start(SandboxOptions {
-        rate_limit: (10_000, 10_000),
-        search_per_second: 0,
-        ..Default::default()
-    })
-    .unwrap();
+    let sb = roomy_sandbox();
     let (contacts, companies) = sb.seed(3, 2);
     let props = json!({"dealname": "Schema", "dealstage": "contractsent", "pipeline": "default",
                        "amount": "10", "deal_currency_code": "EUR", "closedate": "2026-06-30"});
