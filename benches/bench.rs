@@ -9,6 +9,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod hubspot_activities;
+mod hubspot_deals;
 mod import;
 mod listen;
 mod pipedrive;
@@ -39,6 +40,7 @@ fn main() {
         ("pipedrive", pipedrive::run),
         ("listen", listen::run),
         ("hubspot_activities", hubspot_activities::run),
+        ("hubspot_deals", hubspot_deals::run),
     ];
     for (name, run) in sections {
         if on(name) {
