@@ -9,6 +9,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod hubspot_activities;
+mod hubspot_deals;
 mod import;
 mod listen;
 mod pipedrive;
@@ -40,6 +41,7 @@ fn main() {
         ("record", pipedrive::hubspot_to_pipedrive),
         ("listen", listen::run),
         ("hubspot_activities", hubspot_activities::run),
+        ("hubspot_deals", hubspot_deals::run),
     ];
     for (name, run) in sections {
         if on(name) {

@@ -59,6 +59,7 @@ pub(crate) fn hubspot_config(base_url: &str) -> Config {
             contact: None,
             company: None,
             activity: None,
+            deal: None,
             activity_types: Default::default(),
             owners: Default::default(),
             login_url: None,

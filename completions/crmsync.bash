@@ -2144,7 +2144,7 @@ _crmsync() {
             fi
             case "${prev}" in
                 --object)
-                    COMPREPLY=($(compgen -W "company contact activity" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "company contact activity deal" -- "${cur}"))
                     return 0
                     ;;
                 --where)

@@ -372,7 +372,8 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_
 complete -c crmsync -n "__fish_crmsync_using_subcommand records; and not __fish_seen_subcommand_from list show set archive restore help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from list" -l object -d 'Only this object [default: all]' -r -f -a "company\t''
 contact\t''
-activity\t''"
+activity\t''
+deal\t''"
 complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from list" -l where -d 'Only records the expression admits (the `create_when` rule language)' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand records; and __fish_seen_subcommand_from list" -l sync-state -d 'Only records in this sync state towards a connection (`--state` names the state file)' -r -f -a "synced\t''
 pending\t''

@@ -211,6 +211,9 @@ pub struct ConnectionConfig {
     /// `[connections.NAME.activity]`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity: Option<ObjectSettings>,
+    /// `[connections.NAME.deal]`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deal: Option<ObjectSettings>,
     /// `[connections.NAME.activity_types]`: local activity type → the CRM's type key.
     #[serde(default, skip_serializing_if = "ActivityTypes::is_empty")]
     pub activity_types: ActivityTypes,
@@ -258,6 +261,7 @@ impl ConnectionConfig {
             ObjectKind::Contact => self.contact.as_ref(),
             ObjectKind::Company => self.company.as_ref(),
             ObjectKind::Activity => self.activity.as_ref(),
+            ObjectKind::Deal => self.deal.as_ref(),
         }
     }
 
@@ -271,11 +275,15 @@ impl ConnectionConfig {
         }
     }
 
-    /// The objects this connection names in `objects`, else every object.
+    /// The objects this connection names in `objects`, else every object but deals (which a
+    /// connection syncs only when it names them).
     fn named_objects(&self) -> Vec<ObjectKind> {
-        self.objects
-            .clone()
-            .unwrap_or_else(|| ObjectKind::ALL.to_vec())
+        self.objects.clone().unwrap_or_else(|| {
+            ObjectKind::ALL
+                .into_iter()
+                .filter(|o| *o != ObjectKind::Deal)
+                .collect()
+        })
     }
 
     /// Which object the connection-wide `create_when` applies to: the one object, of those the
@@ -700,7 +708,7 @@ pub fn default_match_keys(kind: ObjectKind) -> Vec<String> {
     match kind {
         ObjectKind::Contact => vec!["email".to_string()],
         ObjectKind::Company => vec!["domain".to_string()],
-        ObjectKind::Activity => Vec::new(),
+        ObjectKind::Activity | ObjectKind::Deal => Vec::new(),
     }
 }
 

@@ -47,10 +47,11 @@ fn a_usage_error_exits_2_with_a_message() {
     let run = env.run(&["sync", "--no-such-flag"]);
     run.expect_code(2);
     assert!(run.stderr.contains("--no-such-flag"), "{}", run.stderr);
-    let run = env.run(&["import", "x.csv", "--object", "deal"]);
+    // `deal` is an object now; `lead` is not.
+    let run = env.run(&["import", "x.csv", "--object", "lead"]);
     run.expect_code(2);
     assert!(
-        run.stderr.contains("unknown object `deal`"),
+        run.stderr.contains("unknown object `lead`"),
         "{}",
         run.stderr
     );

@@ -1746,13 +1746,15 @@ fn every_crm_can_be_opened_and_salesforce_needs_its_instance() {
     let pd = crmsync::providers::open(ProviderKind::Pipedrive, ctx.clone()).unwrap();
     assert_eq!(pd.kind(), ProviderKind::Pipedrive);
     let hs = crmsync::providers::open(ProviderKind::Hubspot, ctx).unwrap();
-    // HubSpot has activities too, synced only by a connection whose `objects` names them.
+    // HubSpot has activities and deals too, synced only by a connection whose `objects`
+    // names them.
     assert_eq!(
         hs.objects(),
         [
             ObjectKind::Company,
             ObjectKind::Contact,
-            ObjectKind::Activity
+            ObjectKind::Activity,
+            ObjectKind::Deal
         ]
     );
     let by_default: Vec<ObjectKind> = hs

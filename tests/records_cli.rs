@@ -153,7 +153,7 @@ fn a_bad_filter_is_refused_with_its_column() {
 #[test]
 fn list_refuses_an_unknown_object_state_connection_or_time() {
     let env = seeded();
-    let run = env.run(&["records", "list", "--object", "deal"]);
+    let run = env.run(&["records", "list", "--object", "lead"]);
     run.expect_code(2);
     assert!(run.stderr.contains("contact"), "{}", run.stderr);
     env.run(&["records", "list", "--sync-state", "lost"])

@@ -298,15 +298,20 @@ fn expect_empty(sb: &Sandbox, method: &str, path: &str, body: Option<Value>) {
     assert!(r.body.is_empty());
 }
 
-#[test]
-fn every_endpoint_answers_in_hubspots_documented_shapes() {
-    let s = Schemas::load();
-    let sb = Sandbox::start(SandboxOptions {
+/// A sandbox whose rate limits no test here reaches.
+fn roomy_sandbox() -> Sandbox {
+    Sandbox::start(SandboxOptions {
         rate_limit: (10_000, 10_000),
         search_per_second: 0,
         ..Default::default()
     })
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn every_endpoint_answers_in_hubspots_documented_shapes() {
+    let s = Schemas::load();
+    let sb = roomy_sandbox();
     // An hour ahead of this machine: each answer's `Date` is the sandbox clock's.
     sb.advance_clock(Duration::from_secs(3_600));
     let (contacts, companies) = sb.seed(12, 3);
@@ -1204,6 +1209,146 @@ fn every_endpoint_answers_in_hubspots_documented_shapes() {
         .cloned()
         .collect();
     assert!(unused.is_empty(), "fixtures never checked: {unused:?}");
+}
+
+/// Deals (`PublicApiSpecs/CRM/Deals/...`): the same object endpoints, v4 associations with
+/// the default deal → contact (3) and deal → company (341) types, and the deal pipelines.
+#[test]
+fn deal_endpoints_answer_in_hubspots_documented_shapes() {
+    let s = Schemas::load();
+    let sb = roomy_sandbox();
+    let (contacts, companies) = sb.seed(3, 2);
+    let props = json!({"dealname": "Schema", "dealstage": "contractsent", "pipeline": "default",
+                       "amount": "10", "deal_currency_code": "EUR", "closedate": "2026-06-30"});
+    let one = expect(
+        &s,
+        &sb,
+        "POST",
+        "/crm/v3/objects/deals",
+        Some(json!({"properties": props, "associations": [
+            {"to": {"id": contacts[0]}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}]},
+            {"to": {"id": companies[0]}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 341}]}]})),
+        201,
+        "simple-public-object.json",
+    );
+    let one = one["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        sb.associated("deals", &one, "contacts"),
+        [contacts[0].clone()]
+    );
+    assert_eq!(
+        sb.associated("deals", &one, "companies"),
+        [companies[0].clone()]
+    );
+    expect(
+        &s,
+        &sb,
+        "POST",
+        "/crm/v3/objects/deals/batch/create",
+        Some(json!({"inputs": [{"properties": {"dealname": "Batch", "dealstage": "closedwon"}}]})),
+        201,
+        "batch-response-simple-public-object.json",
+    );
+    expect(
+        &s,
+        &sb,
+        "POST",
+        "/crm/v3/objects/deals/batch/update",
+        Some(json!({"inputs": [{"id": one, "properties": {"dealstage": "closedlost"}}]})),
+        200,
+        "batch-response-simple-public-object.json",
+    );
+    let r = api(
+        &sb,
+        "POST",
+        "/crm/v3/objects/deals/batch/update",
+        Some(json!({"inputs": [{"id": one, "properties": {"dealstage": "renewal_won"}}]})),
+    );
+    assert_eq!(r.status, 400, "a stage of another pipeline: {}", r.body);
+    s.check_ok("error.json", &r.json(), "a stage of another pipeline");
+    let found = expect(
+        &s,
+        &sb,
+        "POST",
+        "/crm/v3/objects/deals/search",
+        Some(
+            json!({"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": "0"}]}],
+                    "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                    "properties": ["dealname", "dealstage"], "limit": 10}),
+        ),
+        200,
+        "collection-response-with-total.json",
+    );
+    assert_eq!(found["total"], 2);
+    expect(
+        &s,
+        &sb,
+        "POST",
+        "/crm/v3/objects/deals/batch/read",
+        Some(
+            json!({"inputs": [{"id": one}], "properties": ["dealname"], "propertiesWithHistory": []}),
+        ),
+        200,
+        "batch-response-simple-public-object.json",
+    );
+    let links = expect(
+        &s,
+        &sb,
+        "POST",
+        "/crm/v4/associations/deals/companies/batch/read",
+        Some(json!({"inputs": [{"id": one}]})),
+        200,
+        "batch-response-association-multi-with-label.json",
+    );
+    assert_eq!(
+        links["results"][0]["to"][0]["associationTypes"][0]["typeId"],
+        341
+    );
+    expect(
+        &s,
+        &sb,
+        "POST",
+        "/crm/v4/associations/deals/contacts/batch/associate/default",
+        Some(json!({"inputs": [{"from": {"id": one}, "to": {"id": contacts[1]}}]})),
+        200,
+        "batch-response-default-association.json",
+    );
+    let props_list = expect(
+        &s,
+        &sb,
+        "GET",
+        "/crm/v3/properties/deals",
+        None,
+        200,
+        "collection-response-property.json",
+    );
+    assert!(
+        props_list["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "dealstage")
+    );
+    // The pipelines (`PublicApiSpecs/CRM/Pipelines/...`): each with its stages by id and label.
+    let r = api(&sb, "GET", "/crm/v3/pipelines/deals", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let pipelines = r.json();
+    let first = &pipelines["results"][0];
+    assert_eq!(first["id"], "default");
+    assert_eq!(first["label"], "Sales Pipeline");
+    for stage in first["stages"].as_array().unwrap() {
+        assert!(
+            stage["id"].is_string() && stage["label"].is_string(),
+            "{stage}"
+        );
+        assert!(stage["metadata"]["probability"].is_string(), "{stage}");
+    }
+    expect_empty(
+        &sb,
+        "POST",
+        "/crm/v3/objects/deals/batch/archive",
+        Some(json!({"inputs": [{"id": one}]})),
+    );
 }
 
 #[test]

@@ -63,6 +63,7 @@ pub(super) fn mem_connection(match_keys: Vec<String>) -> ConnectionConfig {
         contact: None,
         company: None,
         activity: None,
+        deal: None,
         activity_types: Default::default(),
         owners: Default::default(),
         login_url: None,

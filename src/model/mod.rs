@@ -64,14 +64,16 @@ pub enum ObjectKind {
     Contact,
     Company,
     Activity,
+    Deal,
 }
 
 impl ObjectKind {
     /// Every kind, in dependency order: a record is synced after the records it refers to.
-    pub const ALL: [ObjectKind; 3] = [
+    pub const ALL: [ObjectKind; 4] = [
         ObjectKind::Company,
         ObjectKind::Contact,
         ObjectKind::Activity,
+        ObjectKind::Deal,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -79,6 +81,7 @@ impl ObjectKind {
             ObjectKind::Contact => "contact",
             ObjectKind::Company => "company",
             ObjectKind::Activity => "activity",
+            ObjectKind::Deal => "deal",
         }
     }
 
@@ -88,6 +91,7 @@ impl ObjectKind {
             ObjectKind::Contact => CONTACT_FIELDS,
             ObjectKind::Company => COMPANY_FIELDS,
             ObjectKind::Activity => ACTIVITY_FIELDS,
+            ObjectKind::Deal => DEAL_FIELDS,
         }
     }
 
@@ -117,8 +121,9 @@ impl FromStr for ObjectKind {
             "contact" | "contacts" => Ok(ObjectKind::Contact),
             "company" | "companies" => Ok(ObjectKind::Company),
             "activity" | "activities" => Ok(ObjectKind::Activity),
+            "deal" | "deals" => Ok(ObjectKind::Deal),
             other => Err(format!(
-                "unknown object `{other}`: expected `contact`, `company` or `activity`"
+                "unknown object `{other}`: expected `contact`, `company`, `activity` or `deal`"
             )),
         }
     }
@@ -262,6 +267,42 @@ pub const ACTIVITY_FIELDS: &[FieldDef] = &[
         "company_id",
         FieldType::Ref(ObjectKind::Company),
         "the company it concerns",
+    ),
+];
+
+pub const DEAL_FIELDS: &[FieldDef] = &[
+    def("name", FieldType::Text, "deal name"),
+    def(
+        "stage",
+        FieldType::Text,
+        "deal stage, by label or the CRM's stage id",
+    ),
+    def(
+        "pipeline",
+        FieldType::Text,
+        "pipeline, by label or the CRM's pipeline id",
+    ),
+    def("amount", FieldType::Number, "amount"),
+    def("currency", FieldType::Text, "currency code (EUR, USD, …)"),
+    def(
+        "close_date",
+        FieldType::Date,
+        "expected close date, YYYY-MM-DD",
+    ),
+    def(
+        "owner",
+        FieldType::Text,
+        "owner (a user's email or the CRM's owner id)",
+    ),
+    def(
+        "contact_id",
+        FieldType::Ref(ObjectKind::Contact),
+        "the deal's primary contact",
+    ),
+    def(
+        "company_id",
+        FieldType::Ref(ObjectKind::Company),
+        "the company the deal is with",
     ),
 ];
 

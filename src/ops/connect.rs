@@ -27,6 +27,7 @@ pub fn new_connection(provider: ProviderKind) -> ConnectionConfig {
         contact: None,
         company: None,
         activity: None,
+        deal: None,
         activity_types: Default::default(),
         owners: Default::default(),
         login_url: None,

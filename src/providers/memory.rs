@@ -1016,6 +1016,7 @@ impl Provider for MemoryCrm {
             ],
             ObjectKind::Company => vec![both("name", "name"), both("domain", "domain")],
             ObjectKind::Activity => vec![],
+            ObjectKind::Deal => vec![both("name", "dealname"), both("stage", "dealstage")],
         }
     }
 

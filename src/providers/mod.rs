@@ -870,7 +870,11 @@ pub fn default_activity_types(kind: ProviderKind) -> &'static [(&'static str, &'
 /// there (calls, emails, meetings, notes, tasks) and read only when `objects` names
 /// `activity`.
 pub fn synced_by_default(kind: ProviderKind, object: ObjectKind) -> bool {
-    !(kind == ProviderKind::Hubspot && object == ObjectKind::Activity)
+    match object {
+        ObjectKind::Deal => false,
+        ObjectKind::Activity => kind != ProviderKind::Hubspot,
+        ObjectKind::Contact | ObjectKind::Company => true,
+    }
 }
 
 /// Whether `kind`'s records of `object` carry labels crmsync can put on the records it

@@ -249,6 +249,59 @@ impl Store {
         Ok(n as u64)
     }
 
+    /// The record ids `sql` lists for `connection` (`?1`) and `pushed_to` (`?2`).
+    fn waiting_ids(
+        &self,
+        what: &str,
+        sql: &str,
+        connection: &str,
+        pushed_to: i64,
+    ) -> Result<Vec<RecordId>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(sql)
+            .map_err(|e| self.sql(what, e))?;
+        let ids = stmt
+            .query_map(params![connection, pushed_to], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.sql(what, e))?;
+        Ok(ids.into_iter().map(RecordId).collect())
+    }
+
+    /// Live local deals that `connection` has not linked, that passed its push already
+    /// (change number up to `pushed_to`) and hold no failure there, that name a contact or a
+    /// company and whose named contact and company it now has linked: a deal left out while
+    /// they were not in the CRM, waiting to go now that they are.
+    pub fn unlinked_anchored_deals(
+        &self,
+        connection: &str,
+        pushed_to: i64,
+    ) -> Result<Vec<RecordId>, StoreError> {
+        let what = "list deals whose contact and company were linked since";
+        self.waiting_ids(
+            what,
+            "SELECT r.id FROM records r
+                 WHERE r.kind = 'deal' AND r.archived_at IS NULL AND r.seq <= ?2
+                   AND NOT EXISTS (SELECT 1 FROM links a
+                                   WHERE a.connection = ?1 AND a.kind = 'deal' AND a.local_id = r.id)
+                   AND NOT EXISTS (SELECT 1 FROM failures f
+                                   WHERE f.connection = ?1 AND f.kind = 'deal' AND f.local_id = r.id)
+                   AND COALESCE(json_extract(r.fields, '$.contact_id'),
+                                json_extract(r.fields, '$.company_id')) IS NOT NULL
+                   AND (json_extract(r.fields, '$.contact_id') IS NULL
+                        OR EXISTS (SELECT 1 FROM links c
+                                   WHERE c.connection = ?1 AND c.kind = 'contact' AND c.retired = 0
+                                     AND c.local_id = json_extract(r.fields, '$.contact_id')))
+                   AND (json_extract(r.fields, '$.company_id') IS NULL
+                        OR EXISTS (SELECT 1 FROM links o
+                                   WHERE o.connection = ?1 AND o.kind = 'company' AND o.retired = 0
+                                     AND o.local_id = json_extract(r.fields, '$.company_id')))
+                 ORDER BY r.id",
+            connection,
+            pushed_to,
+        )
+    }
+
     /// Live local activities that `connection` has not linked, that passed its push already
     /// (change number up to `pushed_to`) and hold no failure there, whose contact or company
     /// it now has linked: an activity left out while the record it belongs to was not in the
@@ -259,10 +312,9 @@ impl Store {
         pushed_to: i64,
     ) -> Result<Vec<RecordId>, StoreError> {
         let what = "list activities whose contact or company was linked since";
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT r.id FROM records r
+        self.waiting_ids(
+            what,
+            "SELECT r.id FROM records r
                  WHERE r.kind = 'activity' AND r.archived_at IS NULL AND r.seq <= ?2
                    AND NOT EXISTS (SELECT 1 FROM links a
                                    WHERE a.connection = ?1 AND a.kind = 'activity' AND a.local_id = r.id)
@@ -275,13 +327,9 @@ impl Store {
                                    WHERE o.connection = ?1 AND o.kind = 'company' AND o.retired = 0
                                      AND o.local_id = json_extract(r.fields, '$.company_id')))
                  ORDER BY r.id",
-            )
-            .map_err(|e| self.sql(what, e))?;
-        let ids = stmt
-            .query_map(params![connection, pushed_to], |r| r.get::<_, String>(0))
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| self.sql(what, e))?;
-        Ok(ids.into_iter().map(RecordId).collect())
+            connection,
+            pushed_to,
+        )
     }
 
     /// Links of `connection` and `kind` still synced: not retired by an archive. The mass

@@ -61,7 +61,7 @@ fn indexed_field(kind: ObjectKind) -> Option<&'static str> {
     match kind {
         ObjectKind::Contact => Some("email"),
         ObjectKind::Company => Some("domain"),
-        ObjectKind::Activity => None,
+        ObjectKind::Activity | ObjectKind::Deal => None,
     }
 }
 

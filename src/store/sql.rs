@@ -49,6 +49,7 @@ pub(super) fn parse_kind(path: &Path, s: &str) -> Result<ObjectKind, StoreError>
         "contact" => Ok(ObjectKind::Contact),
         "company" => Ok(ObjectKind::Company),
         "activity" => Ok(ObjectKind::Activity),
+        "deal" => Ok(ObjectKind::Deal),
         other => Err(corrupt(path, format!("unknown object kind `{other}`"))),
     }
 }

@@ -506,12 +506,17 @@ impl Store {
         Ok(s)
     }
 
-    /// [`Store::status`] of every kind for `connection`, in dependency order.
+    /// [`Store::status`] of every kind for `connection`, in dependency order; deals only
+    /// where the store has any (a store without deals reads as before deals existed).
     pub fn status_all(&self, connection: &str) -> Result<Vec<KindStatus>, StoreError> {
-        ObjectKind::ALL
-            .iter()
-            .map(|&kind| self.status(connection, kind))
-            .collect()
+        let mut out = Vec::new();
+        for kind in ObjectKind::ALL {
+            let s = self.status(connection, kind)?;
+            if kind != ObjectKind::Deal || !s.is_empty() {
+                out.push(s);
+            }
+        }
+        Ok(out)
     }
 
     // ---- leases ------------------------------------------------------------------------

@@ -432,3 +432,11 @@ pub struct KindStatus {
     /// Journalled writes not yet answered plus records changed since the local cursor.
     pub queue_depth: u64,
 }
+
+impl KindStatus {
+    /// Whether nothing of this kind is counted.
+    pub fn is_empty(&self) -> bool {
+        self.synced + self.local_only + self.pending + self.error + self.conflict + self.queue_depth
+            == 0
+    }
+}

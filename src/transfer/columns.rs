@@ -129,6 +129,17 @@ fn aliases(kind: ObjectKind) -> &'static [(&'static str, &'static str)] {
             ("domainname", "domain"),
             ("sector", "industry"),
         ],
+        ObjectKind::Deal => &[
+            ("dealname", "name"),
+            ("title", "name"),
+            ("dealstage", "stage"),
+            ("value", "amount"),
+            ("currencycode", "currency"),
+            ("closedate", "close_date"),
+            ("expectedclosedate", "close_date"),
+            ("contact", "contact_id"),
+            ("company", "company_id"),
+        ],
         ObjectKind::Activity => &[
             ("activitytype", "type"),
             ("kind", "type"),

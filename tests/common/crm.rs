@@ -196,6 +196,7 @@ fn hubspot_plural(kind: ObjectKind) -> &'static str {
     match kind {
         ObjectKind::Contact => "contacts",
         ObjectKind::Company => "companies",
+        ObjectKind::Deal => "deals",
         other => panic!("the HubSpot sandbox holds no {other}"),
     }
 }

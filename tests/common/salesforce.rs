@@ -42,6 +42,7 @@ fn object(kind: ObjectKind) -> &'static str {
         ObjectKind::Contact => "Contact",
         ObjectKind::Company => "Account",
         ObjectKind::Activity => "Task",
+        ObjectKind::Deal => "Opportunity",
     }
 }
 

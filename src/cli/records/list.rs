@@ -163,6 +163,7 @@ fn label(r: &Listed) -> String {
         },
         ObjectKind::Company => f("name").or(f("domain")).unwrap_or_default().to_string(),
         ObjectKind::Activity => f("subject").or(f("type")).unwrap_or_default().to_string(),
+        ObjectKind::Deal => f("name").or(f("stage")).unwrap_or_default().to_string(),
     };
     let text = or_dash(Some(&text));
     match r.archived_at {

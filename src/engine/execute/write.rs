@@ -153,7 +153,7 @@ impl Executor<'_> {
         let key = match object {
             ObjectKind::Contact => "email",
             ObjectKind::Company => "domain",
-            ObjectKind::Activity => return Ok(Vec::new()),
+            ObjectKind::Activity | ObjectKind::Deal => return Ok(Vec::new()),
         };
         match fields.get(key).filter(|v| !v.is_empty()) {
             Some(value) => {

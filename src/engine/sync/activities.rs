@@ -154,13 +154,14 @@ impl Session<'_> {
     }
 
     /// The local activities of `records` whose contact and company are both not linked to
-    /// this connection: they are not created in its CRM.
+    /// this connection, and the local deals of `records` whose contact or company is not:
+    /// they are not created in its CRM (yet).
     pub(super) fn unanchored(
         &self,
         object: ObjectKind,
         records: &[Record],
     ) -> Result<HashSet<RecordId>, StepError> {
-        if object != ObjectKind::Activity {
+        if !matches!(object, ObjectKind::Activity | ObjectKind::Deal) {
             return Ok(HashSet::new());
         }
         let mut linked: HashSet<(ObjectKind, RecordId)> = HashSet::new();
@@ -178,13 +179,20 @@ impl Session<'_> {
                     .map(|(id, _)| (kind, id)),
             );
         }
+        let is_linked = |r: &Record, field: &str, kind: ObjectKind| {
+            r.get(field)
+                .map(|v| linked.contains(&(kind, RecordId(v.to_string()))))
+        };
         Ok(records
             .iter()
-            .filter(|r| {
-                !ANCHORS.iter().any(|&(field, kind)| {
-                    r.get(field)
-                        .is_some_and(|v| linked.contains(&(kind, RecordId(v.to_string()))))
-                })
+            .filter(|r| match object {
+                // A deal waits for every record it names.
+                ObjectKind::Deal => ANCHORS
+                    .iter()
+                    .any(|&(field, kind)| is_linked(r, field, kind) == Some(false)),
+                _ => !ANCHORS
+                    .iter()
+                    .any(|&(field, kind)| is_linked(r, field, kind) == Some(true)),
             })
             .map(|r| r.id.clone())
             .collect())

@@ -105,6 +105,9 @@ impl<'a> Session<'a> {
                     .unlinked_anchored_activities(&self.p.name, cursor)?,
             );
         }
+        if object == ObjectKind::Deal {
+            undecided.extend(self.store.unlinked_anchored_deals(&self.p.name, cursor)?);
+        }
         undecided.extend(with_contacts.iter().cloned());
         // Records named by `sync --record` are pushed whether or not they changed since the
         // last push.

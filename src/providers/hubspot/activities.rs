@@ -144,6 +144,18 @@ impl HubSpot {
         e: &Engagement,
         records: &mut [RemoteRecord],
     ) -> Result<(), ProviderError> {
+        self.fill_links(e.path, records, &ANCHORS).await
+    }
+
+    /// Sets each record's (of object path `from`) pseudo-property of each
+    /// `(to, property)` of `links` to the first record of type `to` associated with it (by
+    /// id), from the v4 association reads.
+    pub(super) async fn fill_links(
+        &self,
+        from: &str,
+        records: &mut [RemoteRecord],
+        links: &[(&str, &str)],
+    ) -> Result<(), ProviderError> {
         let ids: Vec<String> = records
             .iter()
             .filter(|r| !r.archived)
@@ -152,8 +164,8 @@ impl HubSpot {
         if ids.is_empty() {
             return Ok(());
         }
-        for (to, prop) in ANCHORS {
-            let links = self.read_links(e.path, to, &ids).await?;
+        for &(to, prop) in links {
+            let links = self.read_links(from, to, &ids).await?;
             for r in records.iter_mut() {
                 r.props.remove(prop);
                 if let Some(first) = links.get(&r.id).and_then(|l| {

@@ -195,41 +195,52 @@ impl HubSpot {
         Ok(())
     }
 
-    /// Moves the contact and company of the updates that write them: the old associations
-    /// archived, the new ones made (one read, one archive and one associate call per kind at
-    /// most).
+    /// Moves the contact and company of the updates that write them.
     async fn move_anchors(
         &self,
         e: &Engagement,
         updates: &[Update<'_>],
     ) -> Result<(), ProviderError> {
+        let moves: Vec<(String, &RemoteWrite)> =
+            updates.iter().map(|u| (u.id.clone(), u.w)).collect();
+        self.set_links(e.path, &moves).await
+    }
+
+    /// Makes each record of `from` (by HubSpot id) associated with the contact and company
+    /// its write names, where it names them: the old associations archived, the new ones made
+    /// with the default type (one read, one archive and one associate call per kind at most).
+    pub(super) async fn set_links(
+        &self,
+        from: &str,
+        writes: &[(String, &RemoteWrite)],
+    ) -> Result<(), ProviderError> {
         for (to, prop) in [("contacts", CONTACTS), ("companies", COMPANIES)] {
-            let moving: Vec<&Update> = updates
+            let moving: Vec<&(String, &RemoteWrite)> = writes
                 .iter()
-                .filter(|u| u.w.props.contains_key(prop))
+                .filter(|(_, w)| w.props.contains_key(prop))
                 .collect();
             if moving.is_empty() {
                 continue;
             }
-            let ids: Vec<String> = moving.iter().map(|u| u.id.clone()).collect();
-            let old = self.read_links(e.path, to, &ids).await?;
+            let ids: Vec<String> = moving.iter().map(|(id, _)| id.clone()).collect();
+            let old = self.read_links(from, to, &ids).await?;
             let mut archive = Vec::new();
             let mut associate = Vec::new();
-            for u in &moving {
-                let new = u.w.props.get(prop).filter(|v| !v.is_empty());
-                let had = old.get(&u.id).cloned().unwrap_or_default();
+            for (id, w) in &moving {
+                let new = w.props.get(prop).filter(|v| !v.is_empty());
+                let had = old.get(id).cloned().unwrap_or_default();
                 let gone: Vec<Value> = had
                     .iter()
                     .filter(|h| Some(*h) != new)
                     .map(|h| json!({ "id": h }))
                     .collect();
                 if !gone.is_empty() {
-                    archive.push(json!({ "from": { "id": u.id }, "to": gone }));
+                    archive.push(json!({ "from": { "id": id }, "to": gone }));
                 }
                 if let Some(n) = new
                     && !had.contains(n)
                 {
-                    associate.push(json!({ "from": { "id": u.id }, "to": { "id": n } }));
+                    associate.push(json!({ "from": { "id": id }, "to": { "id": n } }));
                 }
             }
             for (op, inputs) in [("archive", archive), ("associate/default", associate)] {
@@ -238,7 +249,7 @@ impl HubSpot {
                 }
                 let req = Request::new(
                     Method::Post,
-                    format!("/crm/v4/associations/{}/{to}/batch/{op}", e.path),
+                    format!("/crm/v4/associations/{from}/{to}/batch/{op}"),
                 )
                 .json(json!({ "inputs": inputs }));
                 let resp = self.http.send(req.clone()).await?;

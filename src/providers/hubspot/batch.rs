@@ -97,6 +97,9 @@ impl HubSpot {
         if object == ObjectKind::Contact {
             self.apply_companies(inputs, &mut results, true).await?;
         }
+        if object == ObjectKind::Deal {
+            self.apply_deal_links(inputs, &mut results).await?;
+        }
         Ok(results)
     }
 
@@ -147,6 +150,9 @@ impl HubSpot {
         }
         if object == ObjectKind::Contact {
             self.apply_companies(inputs, &mut results, false).await?;
+        }
+        if object == ObjectKind::Deal {
+            self.apply_deal_links(inputs, &mut results).await?;
         }
         Ok(results)
     }

@@ -43,6 +43,7 @@ pub fn default_mappings(object: ObjectKind) -> Vec<DefaultMapping> {
         ObjectKind::Contact => CONTACT_MAPPINGS,
         ObjectKind::Company => COMPANY_MAPPINGS,
         ObjectKind::Activity => super::engagements::MAPPINGS,
+        ObjectKind::Deal => super::deals::MAPPINGS,
     };
     DefaultMapping::both_ways(pairs)
 }
@@ -113,6 +114,9 @@ impl HubSpot {
         // the catalogue, so kept as long as it is.
         if let Some(owner) = out.iter_mut().find(|f| f.name == OWNER_PROPERTY) {
             owner.options = self.owners().await?;
+        }
+        if object == ObjectKind::Deal {
+            self.fill_deal_options(&mut out).await?;
         }
         if object == ObjectKind::Contact {
             out.push(RemoteField {

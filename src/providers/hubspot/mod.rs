@@ -26,6 +26,7 @@ mod associations;
 mod auth;
 mod batch;
 mod catalogue;
+mod deals;
 mod engagements;
 mod feed;
 mod pacing;
@@ -117,6 +118,7 @@ fn object_path(object: ObjectKind) -> Result<&'static str, ProviderError> {
     match object {
         ObjectKind::Contact => Ok("contacts"),
         ObjectKind::Company => Ok("companies"),
+        ObjectKind::Deal => Ok("deals"),
         ObjectKind::Activity => Err(ProviderError::Other(
             "HubSpot keeps activities in five objects of their own (calls, emails, meetings, notes, tasks)".into(),
         )),
@@ -187,6 +189,7 @@ impl Provider for HubSpot {
             ObjectKind::Company,
             ObjectKind::Contact,
             ObjectKind::Activity,
+            ObjectKind::Deal,
         ]
     }
 
@@ -257,6 +260,9 @@ impl Provider for HubSpot {
             // The feed and the reads fill an activity's contact and company.
             return Ok(());
         }
+        if object == ObjectKind::Deal {
+            return self.fill_deal_links(records, properties).await;
+        }
         self.complete_companies(object, records, properties).await
     }
 
@@ -301,6 +307,11 @@ impl Provider for HubSpot {
     ) -> Result<Vec<RemoteRecord>, ProviderError> {
         match object {
             ObjectKind::Activity => self.read_activities(ids).await,
+            ObjectKind::Deal => {
+                let mut out = self.batch_read(object, None, ids, properties).await?;
+                self.fill_deal_links(&mut out, properties).await?;
+                Ok(out)
+            }
             _ => self.batch_read(object, None, ids, properties).await,
         }
     }

@@ -45,6 +45,7 @@ pub fn default_mappings(object: ObjectKind) -> Vec<DefaultMapping> {
         ObjectKind::Contact => CONTACT_MAPPINGS,
         ObjectKind::Company => COMPANY_MAPPINGS,
         ObjectKind::Activity => super::activities::MAPPINGS,
+        ObjectKind::Deal => &[],
     };
     DefaultMapping::both_ways(pairs)
 }

@@ -119,6 +119,7 @@ fn recents_item(object: ObjectKind) -> &'static str {
         ObjectKind::Company => "organization",
         ObjectKind::Activity => "activity",
         ObjectKind::Contact => "person",
+        ObjectKind::Deal => "deal",
     }
 }
 

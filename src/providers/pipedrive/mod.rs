@@ -125,6 +125,9 @@ fn object_path(object: ObjectKind) -> Result<&'static str, ProviderError> {
         ObjectKind::Contact => Ok("persons"),
         ObjectKind::Company => Ok("organizations"),
         ObjectKind::Activity => Ok("activities"),
+        ObjectKind::Deal => Err(ProviderError::Other(
+            "crmsync does not sync Pipedrive deals yet".into(),
+        )),
     }
 }
 
@@ -135,6 +138,9 @@ fn fields_path(object: ObjectKind) -> Result<&'static str, ProviderError> {
         ObjectKind::Company => Ok("organizationFields"),
         ObjectKind::Activity => Err(ProviderError::Other(
             "crmsync keeps no custom fields on Pipedrive activities".into(),
+        )),
+        ObjectKind::Deal => Err(ProviderError::Other(
+            "crmsync does not sync Pipedrive deals yet".into(),
         )),
     }
 }

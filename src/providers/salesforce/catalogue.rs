@@ -64,6 +64,7 @@ pub fn default_mappings(object: ObjectKind) -> Vec<DefaultMapping> {
         ObjectKind::Contact => CONTACT_MAPPINGS,
         ObjectKind::Company => COMPANY_MAPPINGS,
         ObjectKind::Activity => ACTIVITY_MAPPINGS,
+        ObjectKind::Deal => &[],
     })
 }
 

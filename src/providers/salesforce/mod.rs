@@ -130,6 +130,7 @@ fn sobject(object: ObjectKind) -> &'static str {
         ObjectKind::Contact => "Contact",
         ObjectKind::Company => "Account",
         ObjectKind::Activity => "Task",
+        ObjectKind::Deal => "Opportunity",
     }
 }
 

@@ -208,9 +208,10 @@ pub fn user_link_engagement(
     let now = shared.clock.now_ms();
     let mut hub = shared.api.lock();
     let (e, t) = (obj(engagement)?, obj(to_type)?);
-    if !e.is_engagement() || t.is_engagement() {
+    let timeline = e.is_engagement() || e == ObjType::Deals;
+    if !timeline || !matches!(t, ObjType::Contacts | ObjType::Companies) {
         bail!(
-            "`{engagement}` must be an engagement type and `{to_type}` a contact or company type"
+            "`{engagement}` must be an engagement or deal type and `{to_type}` a contact or company type"
         );
     }
     let live = |t: ObjType, id: &str| {

@@ -98,6 +98,7 @@ fn required_scope(req: &HttpRequest, segs: &[&str]) -> Option<String> {
     };
     match segs {
         ["crm", "v3", "owners", ..] => Some("crm.objects.owners.read".into()),
+        ["crm", "v3", "pipelines", t, ..] => Some(format!("crm.objects.{}.read", plural(t))),
         ["crm", "v3", "properties", t, ..] => Some(format!("crm.schemas.{}.{access}", plural(t))),
         ["crm", "v3", "objects", t, ..]
         | ["crm", "v4", "objects", t, ..]

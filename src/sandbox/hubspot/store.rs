@@ -29,6 +29,7 @@ pub enum ObjType {
     Meetings,
     Notes,
     Tasks,
+    Deals,
 }
 
 /// The names and built-in property names of one object type.
@@ -70,6 +71,22 @@ const COMPANIES: TypeInfo = TypeInfo {
     default_props: &["name", "domain"],
     engagement: None,
 };
+
+const DEALS: TypeInfo = TypeInfo {
+    plural: "deals",
+    singular: "deal",
+    type_id: "0-3",
+    noun: "Deal",
+    upper: "DEAL",
+    modified_prop: "hs_lastmodifieddate",
+    default_props: &["dealname", "amount", "dealstage", "pipeline", "closedate"],
+    engagement: None,
+};
+
+/// A deal's default association type ids with contacts and with companies (HubSpot's
+/// HUBSPOT_DEFINED unlabelled types): `(deal → it, it → deal)`.
+const DEAL_CONTACT: (i64, i64) = (3, 4);
+const DEAL_COMPANY: (i64, i64) = (341, 342);
 
 /// An engagement object's row: its names (plural, singular, type id, noun, upper case) and its default association type ids with
 /// contacts and companies (HubSpot's HUBSPOT_DEFINED unlabelled types).
@@ -123,7 +140,7 @@ const TASKS: TypeInfo = engagement(
 );
 
 impl ObjType {
-    pub const ALL: [ObjType; 7] = [
+    pub const ALL: [ObjType; 8] = [
         ObjType::Contacts,
         ObjType::Companies,
         ObjType::Calls,
@@ -131,6 +148,7 @@ impl ObjType {
         ObjType::Meetings,
         ObjType::Notes,
         ObjType::Tasks,
+        ObjType::Deals,
     ];
 
     fn info(self) -> &'static TypeInfo {
@@ -142,6 +160,7 @@ impl ObjType {
             ObjType::Meetings => &MEETINGS,
             ObjType::Notes => &NOTES,
             ObjType::Tasks => &TASKS,
+            ObjType::Deals => &DEALS,
         }
     }
 
@@ -455,7 +474,8 @@ impl Associations {
 }
 
 /// The association type id HubSpot defines for the unlabelled `from` → `to` link; `None`
-/// for a pair it does not associate (two engagements, a type with itself).
+/// for a pair it does not associate (two engagements, an engagement and a deal, a type with
+/// itself).
 pub fn assoc_type_id(from: ObjType, to: ObjType) -> Option<i64> {
     let side = |e: ObjType, other: ObjType| {
         let (contact, company) = e.info().engagement?;
@@ -468,6 +488,10 @@ pub fn assoc_type_id(from: ObjType, to: ObjType) -> Option<i64> {
     match (from, to) {
         (ObjType::Contacts, ObjType::Companies) => Some(279),
         (ObjType::Companies, ObjType::Contacts) => Some(280),
+        (ObjType::Deals, ObjType::Contacts) => Some(DEAL_CONTACT.0),
+        (ObjType::Contacts, ObjType::Deals) => Some(DEAL_CONTACT.1),
+        (ObjType::Deals, ObjType::Companies) => Some(DEAL_COMPANY.0),
+        (ObjType::Companies, ObjType::Deals) => Some(DEAL_COMPANY.1),
         _ if from.is_engagement() => side(from, to).map(|(there, _)| there),
         _ if to.is_engagement() => side(to, from).map(|(_, back)| back),
         _ => None,

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::objects::apply_create_associations;
 use super::records::{
-    API_SOURCE, PropSel, Written, add_history, archive, check_timestamp, conflict_on_create,
-    create_validated, lookup, render, unique_clash, update_validated, validate,
+    API_SOURCE, PropSel, Written, add_history, archive, check_stage, check_timestamp,
+    conflict_on_create, create_validated, lookup, render, unique_clash, update_validated, validate,
 };
 use super::wire::{archived_flag, batch_response, id_of, inputs, parse_body, strings};
 use crate::sandbox::http::{HttpRequest, HttpResponse};
@@ -149,6 +149,7 @@ fn create(hub: &mut Hub, t: ObjType, now: i64, inputs: &[Value]) -> Result<HttpR
     refuse_unique_repeats(hub, t, &all)?;
     for vals in &all {
         check_timestamp(t, vals)?;
+        check_stage(hub, t, None, vals)?;
     }
     let mut results = Vec::new();
     for (i, vals) in inputs.iter().zip(all) {

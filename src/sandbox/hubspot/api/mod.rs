@@ -7,6 +7,7 @@ mod associations;
 mod batch;
 mod merges;
 mod objects;
+mod pipelines;
 mod properties;
 mod records;
 mod search;
@@ -65,6 +66,7 @@ pub fn route(hub: &mut Hub, now: i64, req: &HttpRequest, segs: &[&str]) -> Optio
             obj_type(t).and_then(|t| delete_property(hub, t, name))
         }
         ("GET", ["v3", "owners"]) => properties::owners(hub, req),
+        ("GET", ["v3", "pipelines", t]) => pipelines::list(t),
         ("GET", ["v3", "owners", id]) => properties::owner(hub, req, id),
         (
             "PUT",

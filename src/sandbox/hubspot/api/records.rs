@@ -176,6 +176,36 @@ pub fn unique_clash(
     })
 }
 
+/// A deal's stage must be one of its pipeline's (400 otherwise): the pipeline written, else
+/// the deal's own (`id`), else the default pipeline.
+pub fn check_stage(hub: &Hub, t: ObjType, id: Option<u64>, vals: &Written) -> Result<(), ApiError> {
+    if t != ObjType::Deals {
+        return Ok(());
+    }
+    let written = |name: &str| {
+        vals.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone().unwrap_or_default())
+    };
+    let own = |name: &str| {
+        id.and_then(|i| hub.store(t).live(i))
+            .and_then(|r| r.props.get(name).cloned())
+    };
+    let stage = written("dealstage").or_else(|| own("dealstage"));
+    let pipeline = written("pipeline")
+        .or_else(|| own("pipeline"))
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "default".to_string());
+    match stage.filter(|s| !s.is_empty()) {
+        Some(s) if !super::pipelines::pipeline_has_stage(&pipeline, &s) => {
+            Err(bad_request(&format!(
+                "Property values were not valid: {s} is not a valid deal stage of pipeline {pipeline}"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Creates a record from validated values.
 /// An engagement is created only with its `hs_timestamp` (400 otherwise).
 pub fn check_timestamp(t: ObjType, vals: &Written) -> Result<(), ApiError> {
@@ -203,6 +233,7 @@ pub fn create_validated(
         return Err(conflict_on_create(t, other));
     }
     check_timestamp(t, &vals)?;
+    check_stage(hub, t, None, &vals)?;
     let id = hub.next_id;
     hub.next_id += 1;
     let mut props: BTreeMap<String, String> = vals
@@ -254,6 +285,7 @@ pub fn update_validated(
     if hub.store(t).live(id).is_none() {
         return Err(not_found());
     }
+    check_stage(hub, t, Some(id), &vals)?;
     if let Some((prop, value, other)) = unique_clash(hub, t, Some(id), &vals) {
         let msg = format!(
             "A {} with {prop} {value} already exists. Existing ID: {other}",

@@ -1,0 +1,314 @@
+//! Deals synced with HubSpot's deals both ways: the crmsync binary against the HubSpot
+//! sandbox, local records written into the state file as an import would leave them, HubSpot's
+//! side read and edited through the sandbox.
+
+mod common;
+
+use common::crm::{HubSpotCrm, Synced, TestCrm, contact, record, tick};
+use crmsync::model::{ObjectKind, Record, RecordId};
+use serde_json::Value;
+
+use ObjectKind::{Company, Contact, Deal};
+
+type World = Synced<HubSpotCrm>;
+
+/// The connection syncs deals (they are read only when `objects` names them).
+const WITH_DEALS: &str = "objects = [\"company\", \"contact\", \"deal\"]\n";
+
+/// Every deal in HubSpot (archived ones too).
+fn deals(w: &World) -> Vec<Value> {
+    w.crm.sandbox.dump()["deals"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The properties of HubSpot deal `id`.
+fn deal(w: &World, id: &str) -> Value {
+    deals(w)
+        .into_iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no deal `{id}` in HubSpot"))
+}
+
+fn local_deal(name: &str, stage: &str, pipeline: &str) -> Record {
+    record(
+        Deal,
+        &[
+            ("name", name),
+            ("stage", stage),
+            ("pipeline", pipeline),
+            ("amount", "1200.5"),
+            ("currency", "EUR"),
+            ("close_date", "2026-06-30"),
+        ],
+    )
+}
+
+/// A world whose connection syncs deals, its deal properties set up.
+fn syncing_deals() -> World {
+    let w = World::start();
+    w.config("", WITH_DEALS);
+    w.run(&["mappings", "setup", "-c", "crm"]).ok();
+    w
+}
+
+fn with_deals(records: &[Record]) -> World {
+    let w = syncing_deals();
+    w.save_local(records);
+    w.sync().ok();
+    w
+}
+
+#[test]
+fn stages_given_by_label_or_by_id_reach_hubspot_as_stage_ids_and_come_back() {
+    let by_label = local_deal("Big one", "Contract Sent", "Sales Pipeline");
+    let by_id = local_deal("Small one", "closedwon", "default");
+    let renewal = local_deal("Renewal", "Renewed", "renewals");
+    let w = with_deals(&[by_label.clone(), by_id.clone(), renewal.clone()]);
+
+    for (r, stage, pipeline) in [
+        (&by_label, "contractsent", "default"),
+        (&by_id, "closedwon", "default"),
+        (&renewal, "renewal_won", "renewals"),
+    ] {
+        let props = &deal(&w, &w.remote_id(Deal, &r.id))["properties"];
+        assert_eq!(props["dealstage"], stage, "{props}");
+        assert_eq!(props["pipeline"], pipeline, "{props}");
+        assert_eq!(props["dealname"], r.get("name").unwrap(), "{props}");
+        assert_eq!(props["amount"], "1200.5", "{props}");
+        assert_eq!(props["deal_currency_code"], "EUR", "{props}");
+    }
+    // The labels kept locally are the same values as the ids HubSpot holds.
+    w.assert_sync_writes_nothing();
+    assert_eq!(
+        w.local_record(&by_label.id).get("stage"),
+        Some("Contract Sent")
+    );
+
+    // A deal made in HubSpot comes back with its stage and pipeline ids.
+    tick();
+    let made = w
+        .crm
+        .sandbox
+        .create_record(
+            "deals",
+            &[
+                ("dealname", "From HubSpot"),
+                ("dealstage", "qualifiedtobuy"),
+                ("pipeline", "default"),
+                ("amount", "99"),
+            ],
+        )
+        .unwrap();
+    w.sync().ok();
+    let local = w.local_for(Deal, made["id"].as_str().unwrap());
+    assert_eq!(local.get("name"), Some("From HubSpot"));
+    assert_eq!(local.get("stage"), Some("qualifiedtobuy"));
+    assert_eq!(local.get("pipeline"), Some("default"));
+    assert_eq!(local.get("amount"), Some("99"));
+    w.assert_sync_writes_nothing();
+}
+
+#[test]
+fn an_edit_on_each_side_and_an_archive_both_ways_reach_the_other() {
+    let a = local_deal("Alpha", "Appointment Scheduled", "default");
+    let b = local_deal("Beta", "qualifiedtobuy", "default");
+    let w = with_deals(&[a.clone(), b.clone()]);
+    let (ra, rb) = (w.remote_id(Deal, &a.id), w.remote_id(Deal, &b.id));
+
+    // Local edit: the stage moves by label.
+    tick();
+    w.edit_local(&a.id, &[("stage", "Closed Won"), ("amount", "5000")]);
+    w.sync().ok();
+    let props = &deal(&w, &ra)["properties"];
+    assert_eq!(props["dealstage"], "closedwon", "{props}");
+    assert_eq!(props["amount"], "5000", "{props}");
+
+    // HubSpot edit: the stage moves by id.
+    tick();
+    w.crm
+        .sandbox
+        .update_record("deals", &rb, &[("dealstage", "closedlost")])
+        .unwrap();
+    w.sync().ok();
+    assert_eq!(w.local_record(&b.id).get("stage"), Some("closedlost"));
+
+    // Archived here, archived there; archived there, archived here (HubSpot's archives are
+    // listed by a full read).
+    tick();
+    w.archive_local(&a.id);
+    w.crm.sandbox.archive_record("deals", &rb).unwrap();
+    // A full read lists HubSpot's archives; both linked deals go, past the archive guard.
+    w.run(&["sync", "--full", "--force"]).ok();
+    assert_eq!(deal(&w, &ra)["archived"], true);
+    assert!(w.local_record(&b.id).archived_at.is_some());
+    w.assert_sync_writes_nothing();
+}
+
+#[test]
+fn a_stage_the_pipeline_does_not_have_is_reported_for_that_deal_alone() {
+    let good = local_deal("Good", "Contract Sent", "default");
+    // `Renewed` is a stage of the renewals pipeline, not of the sales pipeline.
+    let bad = local_deal("Bad", "Renewed", "default");
+    let w = syncing_deals();
+    w.save_local(&[good.clone(), bad.clone()]);
+    w.sync().expect_code(3);
+    let live: Vec<Value> = deals(&w);
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_eq!(live[0]["properties"]["dealname"], "Good");
+    let failures = w.store().list_failures(None).unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].local_id, bad.id, "{failures:?}");
+    assert!(failures[0].message.contains("renewal_won"), "{failures:?}");
+}
+
+#[test]
+fn a_connection_that_does_not_sync_deals_makes_no_deal_calls() {
+    let w = World::start();
+    w.save_local(&[
+        local_deal("Alpha", "closedwon", "default"),
+        record(Company, &[("name", "Acme"), ("domain", "acme.example")]),
+    ]);
+    w.crm.clear_request_log();
+    w.sync().ok();
+    let log = w.crm.request_log();
+    assert!(!log.is_empty());
+    let dealt: Vec<_> = log
+        .iter()
+        .filter(|c| c.path.contains("deals"))
+        .map(|c| c.path.clone())
+        .collect();
+    assert_eq!(dealt, Vec::<String>::new());
+    assert!(deals(&w).is_empty());
+}
+
+#[test]
+fn a_deal_goes_with_its_contact_and_company_and_a_change_of_them_comes_back() {
+    let co = record(Company, &[("name", "Acme"), ("domain", "acme.example")]);
+    let mut c = contact(1);
+    c.fields.insert("company_id".into(), co.id.0.clone());
+    let mut d = local_deal("Acme deal", "Contract Sent", "default");
+    d.fields.insert("contact_id".into(), c.id.0.clone());
+    d.fields.insert("company_id".into(), co.id.0.clone());
+    let w = syncing_deals();
+    w.save_local(std::slice::from_ref(&co));
+    w.save_local(std::slice::from_ref(&c));
+    w.save_local(std::slice::from_ref(&d));
+    w.sync().ok();
+    let rd = w.remote_id(Deal, &d.id);
+    assert_eq!(
+        w.crm.sandbox.associated("deals", &rd, "contacts"),
+        [w.remote_id(Contact, &c.id)]
+    );
+    assert_eq!(
+        w.crm.sandbox.associated("deals", &rd, "companies"),
+        [w.remote_id(Company, &co.id)]
+    );
+    w.assert_sync_writes_nothing();
+
+    // In HubSpot the deal moves to another contact: the local deal follows.
+    let other = contact(2);
+    w.save_local(std::slice::from_ref(&other));
+    w.sync().ok();
+    let (old_c, new_c) = (w.remote_id(Contact, &c.id), w.remote_id(Contact, &other.id));
+    tick();
+    w.crm
+        .sandbox
+        .link_engagement(("deals", &rd), ("contacts", &old_c), false)
+        .unwrap();
+    w.crm
+        .sandbox
+        .link_engagement(("deals", &rd), ("contacts", &new_c), true)
+        .unwrap();
+    // The association alone does not move the deal's last-modified time: a property edit
+    // brings it into the change feed.
+    w.crm
+        .sandbox
+        .update_record("deals", &rd, &[("amount", "7")])
+        .unwrap();
+    w.sync().ok();
+    let local = w.local_record(&d.id);
+    assert_eq!(local.get("contact_id"), Some(other.id.as_str()));
+    assert_eq!(local.get("amount"), Some("7"));
+    w.assert_sync_writes_nothing();
+}
+
+#[test]
+fn a_deal_for_a_company_not_linked_yet_waits_then_goes() {
+    let w = syncing_deals();
+    w.config(
+        "",
+        &format!("{WITH_DEALS}[connections.crm.company]\ncreate_when = \"industry == 'Design'\"\n"),
+    );
+    let co = record(
+        Company,
+        &[
+            ("name", "Acme"),
+            ("domain", "acme.example"),
+            ("industry", "Other"),
+        ],
+    );
+    let mut d = local_deal("Acme deal", "closedwon", "default");
+    d.fields.insert("company_id".into(), co.id.0.clone());
+    w.save_local(std::slice::from_ref(&co));
+    w.save_local(std::slice::from_ref(&d));
+    w.sync();
+    assert!(w.crm.live(Company).is_empty());
+    assert!(deals(&w).is_empty(), "{:?}", deals(&w));
+
+    w.edit_local(&co.id, &[("industry", "Design")]);
+    w.sync().ok();
+    let rd = w.remote_id(Deal, &d.id);
+    assert_eq!(
+        w.crm.sandbox.associated("deals", &rd, "companies"),
+        [w.remote_id(Company, &co.id)]
+    );
+    w.assert_sync_writes_nothing();
+}
+
+#[test]
+fn deals_and_their_companies_through_failing_calls_arrive_once_each() {
+    let w = syncing_deals();
+    let companies: Vec<Record> = (0..5)
+        .map(|i| {
+            record(
+                Company,
+                &[
+                    ("name", &format!("Co {i}")),
+                    ("domain", &format!("co{i}.example")),
+                ],
+            )
+        })
+        .collect();
+    let made: Vec<Record> = (0..30)
+        .map(|i| {
+            let stage = ["Contract Sent", "closedwon", "qualifiedtobuy"][i % 3];
+            let mut d = local_deal(&format!("Deal {i}"), stage, "default");
+            d.fields
+                .insert("company_id".into(), companies[i % 5].id.0.clone());
+            d
+        })
+        .collect();
+    w.save_local(&companies);
+    w.save_local(&made);
+    w.crm.fail_calls(0.2);
+    for _ in 0..20 {
+        if w.sync().code == 0 {
+            break;
+        }
+    }
+    w.crm.fail_calls(0.0);
+    w.sync().ok();
+    let live: Vec<Value> = deals(&w)
+        .into_iter()
+        .filter(|d| d["archived"] != true)
+        .collect();
+    assert_eq!(live.len(), 30, "{live:?}");
+    for d in &made {
+        let rd = w.remote_id(Deal, &d.id);
+        let co = w.remote_id(Company, &RecordId(d.get("company_id").unwrap().to_string()));
+        assert_eq!(w.crm.sandbox.associated("deals", &rd, "companies"), [co]);
+    }
+    w.assert_sync_writes_nothing();
+}
