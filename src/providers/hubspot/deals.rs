@@ -72,6 +72,8 @@ impl HubSpot {
         }
         for (_, prop, label) in LINKS {
             fields.push(RemoteField {
+                open_options: false,
+                max_length: None,
                 name: prop.into(),
                 label: label.into(),
                 remote_type: "association".into(),
