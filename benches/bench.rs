@@ -13,6 +13,7 @@ mod import;
 mod listen;
 mod pipedrive;
 mod plan;
+mod salesforce;
 mod sync;
 
 fn main() {
@@ -40,6 +41,7 @@ fn main() {
         ("record", pipedrive::hubspot_to_pipedrive),
         ("listen", listen::run),
         ("hubspot_activities", hubspot_activities::run),
+        ("salesforce", salesforce::run),
     ];
     for (name, run) in sections {
         if on(name) {
