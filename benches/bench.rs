@@ -14,6 +14,7 @@ mod import;
 mod listen;
 mod pipedrive;
 mod plan;
+mod salesforce;
 mod sync;
 
 fn main() {
@@ -42,6 +43,7 @@ fn main() {
         ("listen", listen::run),
         ("hubspot_activities", hubspot_activities::run),
         ("hubspot_deals", hubspot_deals::run),
+        ("salesforce", salesforce::run),
     ];
     for (name, run) in sections {
         if on(name) {

@@ -112,9 +112,17 @@ fn endpoint(r: &LoggedRequest) -> String {
 }
 
 fn by_endpoint<'a>(log: impl Iterator<Item = &'a LoggedRequest>) -> BTreeMap<String, usize> {
+    tally(log, endpoint)
+}
+
+/// The calls of `log` counted by `key`.
+pub(crate) fn tally<'a>(
+    log: impl Iterator<Item = &'a LoggedRequest>,
+    key: impl Fn(&LoggedRequest) -> String,
+) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     for r in log {
-        *out.entry(endpoint(r)).or_default() += 1;
+        *out.entry(key(r)).or_default() += 1;
     }
     out
 }
@@ -292,7 +300,7 @@ fn resyncs(
 }
 
 /// Runs the `crmsync` binary in `dir` with both connections' tokens; returns its exit code.
-fn crmsync(dir: &Path, args: &[&str], tokens: &[(String, String)]) -> i32 {
+pub(crate) fn crmsync(dir: &Path, args: &[&str], tokens: &[(String, String)]) -> i32 {
     let out = Command::new(env!("CARGO_BIN_EXE_crmsync"))
         .args(args)
         .env("CRMSYNC_CONFIG", dir.join("config.toml"))

@@ -158,7 +158,7 @@ pub(crate) fn run_sync(
     .expect("sync")
 }
 
-fn contact(i: usize, now: i64) -> Record {
+pub(crate) fn contact(i: usize, now: i64) -> Record {
     let mut fields = Fields::new();
     fields.insert("first_name".into(), format!("First{i}"));
     fields.insert("last_name".into(), format!("Last{i}"));
