@@ -132,35 +132,58 @@ fn crmsync(dir: &std::path::Path, args: &[&str], env: &[(String, String)]) -> i3
         .unwrap_or(-1)
 }
 
-/// (b): `n` single edits in HubSpot, each timed until Pipedrive holds it.
-fn latency(n: usize) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let hubspot = crmsync::sandbox::Sandbox::start(crmsync::sandbox::SandboxOptions::default())
-        .expect("HubSpot sandbox");
-    let pipedrive = PipedriveSandbox::start(PipedriveOptions::default()).expect("sandbox");
-    std::fs::write(
-        dir.path().join("config.toml"),
-        format!(
-            "[listen]\npoll_every = \"1h\"\n\n[connections.hubspot]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n\n\
-             [connections.pipedrive]\nprovider = \"pipedrive\"\nbase_url = \"{}\"\n",
-            hubspot.base_url(),
-            pipedrive.base_url()
-        ),
-    )
-    .expect("config");
-    let env = vec![
-        ("CRMSYNC_TOKEN_HUBSPOT".to_string(), hubspot.token()),
-        ("CRMSYNC_TOKEN_PIPEDRIVE".to_string(), pipedrive.api_token()),
-        (
-            "CRMSYNC_CLIENT_SECRET_HUBSPOT".to_string(),
-            hubspot.client_secret(),
-        ),
-    ];
-    for conn in ["hubspot", "pipedrive"] {
-        crmsync(dir.path(), &["mappings", "setup", "-c", conn], &env);
+/// Both sandboxes, and a crmsync config and environment that connect to them (HubSpot's
+/// webhooks signed with its app's secret, the catch-up poll an hour away), fields set up.
+struct World {
+    dir: tempfile::TempDir,
+    hubspot: crmsync::sandbox::Sandbox,
+    pipedrive: PipedriveSandbox,
+    env: Vec<(String, String)>,
+}
+
+impl World {
+    fn start() -> World {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hubspot = crmsync::sandbox::Sandbox::start(crmsync::sandbox::SandboxOptions::default())
+            .expect("HubSpot sandbox");
+        let pipedrive = PipedriveSandbox::start(PipedriveOptions::default()).expect("sandbox");
+        std::fs::write(
+            dir.path().join("config.toml"),
+            format!(
+                "[listen]\npoll_every = \"1h\"\n\n[connections.hubspot]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n\n\
+                 [connections.pipedrive]\nprovider = \"pipedrive\"\nbase_url = \"{}\"\n",
+                hubspot.base_url(),
+                pipedrive.base_url()
+            ),
+        )
+        .expect("config");
+        let env = vec![
+            ("CRMSYNC_TOKEN_HUBSPOT".to_string(), hubspot.token()),
+            ("CRMSYNC_TOKEN_PIPEDRIVE".to_string(), pipedrive.api_token()),
+            (
+                "CRMSYNC_CLIENT_SECRET_HUBSPOT".to_string(),
+                hubspot.client_secret(),
+            ),
+        ];
+        for conn in ["hubspot", "pipedrive"] {
+            crmsync(dir.path(), &["mappings", "setup", "-c", conn], &env);
+        }
+        World {
+            dir,
+            hubspot,
+            pipedrive,
+            env,
+        }
     }
-    let (ids, _) = hubspot.seed(100, 10);
-    crmsync(dir.path(), &["sync", "-q"], &env);
+}
+
+/// Starts the binary's listener on a free port, with HubSpot's contact property changes
+/// delivered to it, and gives it 5 s to start.
+fn listen(
+    dir: &std::path::Path,
+    hubspot: &crmsync::sandbox::Sandbox,
+    env: &[(String, String)],
+) -> std::process::Child {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -170,16 +193,30 @@ fn latency(n: usize) {
         &["contact.propertyChange"],
         1.0,
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crmsync"))
+    let child = Command::new(env!("CARGO_BIN_EXE_crmsync"))
         .args(["listen", "-q", "--port", &port.to_string()])
-        .env("CRMSYNC_CONFIG", dir.path().join("config.toml"))
-        .env("CRMSYNC_STATE", dir.path().join("state.db"))
+        .env("CRMSYNC_CONFIG", dir.join("config.toml"))
+        .env("CRMSYNC_STATE", dir.join("state.db"))
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("listen");
     std::thread::sleep(Duration::from_secs(5));
+    child
+}
+
+/// (b): `n` single edits in HubSpot, each timed until Pipedrive holds it.
+fn latency(n: usize) {
+    let World {
+        dir,
+        hubspot,
+        pipedrive,
+        env,
+    } = World::start();
+    let (ids, _) = hubspot.seed(100, 10);
+    crmsync(dir.path(), &["sync", "-q"], &env);
+    let mut child = listen(dir.path(), &hubspot, &env);
     let has = |phone: &str| {
         pipedrive.dump()["persons"]
             .as_array()
@@ -230,31 +267,12 @@ fn latency(n: usize) {
 /// at once; timed until Pipedrive holds every new phone, against the earliest the Pipedrive
 /// calls made meanwhile could have gone out under its burst window.
 fn burst(n: usize) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let hubspot = crmsync::sandbox::Sandbox::start(crmsync::sandbox::SandboxOptions::default())
-        .expect("HubSpot sandbox");
-    let pipedrive = PipedriveSandbox::start(PipedriveOptions::default()).expect("sandbox");
-    std::fs::write(
-        dir.path().join("config.toml"),
-        format!(
-            "[listen]\npoll_every = \"1h\"\n\n[connections.hubspot]\nprovider = \"hubspot\"\nbase_url = \"{}\"\n\n\
-             [connections.pipedrive]\nprovider = \"pipedrive\"\nbase_url = \"{}\"\n",
-            hubspot.base_url(),
-            pipedrive.base_url()
-        ),
-    )
-    .expect("config");
-    let env = vec![
-        ("CRMSYNC_TOKEN_HUBSPOT".to_string(), hubspot.token()),
-        ("CRMSYNC_TOKEN_PIPEDRIVE".to_string(), pipedrive.api_token()),
-        (
-            "CRMSYNC_CLIENT_SECRET_HUBSPOT".to_string(),
-            hubspot.client_secret(),
-        ),
-    ];
-    for conn in ["hubspot", "pipedrive"] {
-        crmsync(dir.path(), &["mappings", "setup", "-c", conn], &env);
-    }
+    let World {
+        dir,
+        hubspot,
+        pipedrive,
+        env,
+    } = World::start();
     // The same people in both CRMs (made through the admin side, as an import in each would),
     // so the first sync links them by email instead of creating them one call at a time.
     let (ids, _) = hubspot.seed(n, 0);
@@ -280,25 +298,7 @@ fn burst(n: usize) {
         .iter()
         .filter(|r| r.method != "GET")
         .count();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
-    hubspot.set_webhooks(
-        Some(&format!("http://127.0.0.1:{port}/hooks/hubspot")),
-        &["contact.propertyChange"],
-        1.0,
-    );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crmsync"))
-        .args(["listen", "-q", "--port", &port.to_string()])
-        .env("CRMSYNC_CONFIG", dir.path().join("config.toml"))
-        .env("CRMSYNC_STATE", dir.path().join("state.db"))
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("listen");
-    std::thread::sleep(Duration::from_secs(5));
+    let mut child = listen(dir.path(), &hubspot, &env);
     let setup_secs = setup.elapsed().as_secs_f64();
     pipedrive.clear_request_log();
     let phone = |i: usize| format!("+1 555 9{i:06}");
