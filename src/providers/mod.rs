@@ -191,6 +191,31 @@ pub struct RemoteWrite {
     pub takes_over: Vec<String>,
 }
 
+impl RemoteWrite {
+    /// The record among `found` (the CRM's answer for [`RemoteWrite::takes_over`]) that this
+    /// create would duplicate: the first of `takes_over` still live there with the create's
+    /// value of `email` (case aside; any, when the create has none). For CRMs that let two
+    /// records share an email, so that a create is never refused as a duplicate.
+    pub fn left_live<'a>(
+        &self,
+        found: &'a [RemoteRecord],
+        email: &str,
+    ) -> Option<&'a RemoteRecord> {
+        let mine = self.props.get(email).filter(|e| !e.is_empty());
+        self.takes_over.iter().find_map(|id| {
+            found.iter().find(|r| {
+                &r.id == id
+                    && !r.archived
+                    && mine.is_none_or(|e| {
+                        r.props
+                            .get(email)
+                            .is_some_and(|x| x.eq_ignore_ascii_case(e))
+                    })
+            })
+        })
+    }
+}
+
 /// Why the CRM refused one record of a call that otherwise went through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]

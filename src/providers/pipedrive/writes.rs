@@ -247,31 +247,19 @@ impl Pipedrive {
         if w.takes_over.is_empty() {
             return Ok(None);
         }
-        let email = w.props.get(EMAIL).filter(|e| !e.is_empty());
         let found = self.read_ids(object, &w.takes_over, wanted).await?;
-        let same = |r: &RemoteRecord| {
-            !r.archived
-                && email.is_none_or(|e| {
-                    r.props
-                        .get(EMAIL)
-                        .is_some_and(|x| x.eq_ignore_ascii_case(e))
-                })
-        };
-        Ok(w.takes_over
-            .iter()
-            .find_map(|id| found.iter().find(|r| &r.id == id && same(r)))
-            .map(|r| RecordError {
-                message: format!(
-                    "Pipedrive {} `{}` holds this record already: a local record archived here \
+        Ok(w.left_live(&found, EMAIL).map(|r| RecordError {
+            message: format!(
+                "Pipedrive {} `{}` holds this record already: a local record archived here \
                      left it live",
-                    object, r.id
-                ),
-                code: None,
-                retryable: false,
-                kind: RecordErrorKind::Duplicate {
-                    existing_id: r.id.clone(),
-                },
-            }))
+                object, r.id
+            ),
+            code: None,
+            retryable: false,
+            kind: RecordErrorKind::Duplicate {
+                existing_id: r.id.clone(),
+            },
+        }))
     }
 
     /// Sends a create once.

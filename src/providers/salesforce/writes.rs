@@ -98,32 +98,18 @@ impl Salesforce {
         Ok(inputs
             .iter()
             .map(|w| {
-                let email = w.props.get(EMAIL).filter(|e| !e.is_empty());
-                w.takes_over
-                    .iter()
-                    .find_map(|id| {
-                        found.iter().find(|r| {
-                            &r.id == id
-                                && !r.archived
-                                && email.is_none_or(|e| {
-                                    r.props
-                                        .get(EMAIL)
-                                        .is_some_and(|x| x.eq_ignore_ascii_case(e))
-                                })
-                        })
-                    })
-                    .map(|r| RecordError {
-                        message: format!(
-                            "Salesforce {object} `{}` holds this record already: a local record \
+                w.left_live(&found, EMAIL).map(|r| RecordError {
+                    message: format!(
+                        "Salesforce {object} `{}` holds this record already: a local record \
                              archived here left it live",
-                            r.id
-                        ),
-                        code: None,
-                        retryable: false,
-                        kind: crate::providers::RecordErrorKind::Duplicate {
-                            existing_id: r.id.clone(),
-                        },
-                    })
+                        r.id
+                    ),
+                    code: None,
+                    retryable: false,
+                    kind: crate::providers::RecordErrorKind::Duplicate {
+                        existing_id: r.id.clone(),
+                    },
+                })
             })
             .collect())
     }
