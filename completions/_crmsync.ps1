@@ -808,7 +808,7 @@ Register-ArgumentCompleter -Native -CommandName 'crmsync' -ScriptBlock {
             break
         }
         'crmsync;demo' {
-            [CompletionResult]::new('--contacts', '--contacts', [CompletionResultType]::ParameterName, 'How many contacts to generate in HubSpot and in the local store (Pipedrive gets a fifth as many)')
+            [CompletionResult]::new('--contacts', '--contacts', [CompletionResultType]::ParameterName, 'How many contacts to generate in HubSpot and in the local store (Pipedrive and Salesforce get a fifth as many each)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: the platform config dir''s crmsync/config.toml]')
             [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win')

@@ -746,7 +746,7 @@ set edit:completion:arg-completer[crmsync] = {|@words|
         &'crmsync;sandbox;help;help'= {
         }
         &'crmsync;demo'= {
-            cand --contacts 'How many contacts to generate in HubSpot and in the local store (Pipedrive gets a fifth as many)'
+            cand --contacts 'How many contacts to generate in HubSpot and in the local store (Pipedrive and Salesforce get a fifth as many each)'
             cand --config 'Config file [default: the platform config dir''s crmsync/config.toml]'
             cand --state 'SQLite state file [default: `state` in the config, else the platform data dir''s crmsync/state.db]'
             cand --profile 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win'

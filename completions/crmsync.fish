@@ -566,7 +566,7 @@ complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from serve" -s V -l version -d 'Print version'
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve a local HubSpot, a local Pipedrive and a local Salesforce until stopped; prints their base URLs and the tokens they accept'
 complete -c crmsync -n "__fish_crmsync_using_subcommand sandbox; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -l contacts -d 'How many contacts to generate in HubSpot and in the local store (Pipedrive gets a fifth as many)' -r
+complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -l contacts -d 'How many contacts to generate in HubSpot and in the local store (Pipedrive and Salesforce get a fifth as many each)' -r
 complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -l config -d 'Config file [default: the platform config dir\'s crmsync/config.toml]' -r -F
 complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -l state -d 'SQLite state file [default: `state` in the config, else the platform data dir\'s crmsync/state.db]' -r -F
 complete -c crmsync -n "__fish_crmsync_using_subcommand demo" -l profile -d 'A config and state pair of its own under the platform dirs (`crmsync profiles` lists them); `--config` and `--state` still win' -r

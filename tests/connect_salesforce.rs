@@ -166,3 +166,105 @@ fn connect_signs_in_with_pkce_on_the_login_host_and_disconnect_revokes() {
             .is_none()
     );
 }
+
+/// The `CRMSYNC_TEST_NOW` of [`TestEnv`] in epoch ms, where the sandbox org's clock starts
+/// too, so that the two clocks agree.
+const TEST_NOW_MS: i64 = 1_768_478_400_000;
+
+#[test]
+fn an_expired_session_is_refreshed_once_and_the_sync_goes_on_against_the_sandbox() {
+    use crmsync::sandbox::salesforce::{SalesforceOptions, SalesforceSandbox};
+
+    let _turn = keychain_turn();
+    // An org whose sessions end after 10 minutes without a call.
+    let org = SalesforceSandbox::start(SalesforceOptions {
+        session_timeout_secs: 600,
+        ..SalesforceOptions::default()
+    })
+    .unwrap();
+    org.set_clock_ms(TEST_NOW_MS);
+    let (client_id, secret) = org.client_credentials();
+    let mut env = TestEnv::new();
+    let keychain_dir = env.path("keychain");
+    use_keychain(&mut env, &keychain_dir);
+    env.set_env("CRMSYNC_CLIENT_SECRET_SF", &secret);
+    env.set_env("CRMSYNC_TEST_BROWSER", "follow");
+    // The org is its own login host: the sign-in goes there, and its token answer names it
+    // as the instance.
+    env.write_config(&format!(
+        "[connections.sf]\nprovider = \"salesforce\"\nlogin_url = \"{}\"\n",
+        org.base_url()
+    ));
+    env.run(&[
+        "connect",
+        "salesforce",
+        "--name",
+        "sf",
+        "--client-id",
+        &client_id,
+    ])
+    .ok();
+    env.run(&["mappings", "setup", "-c", "sf"]).ok();
+    let host = org.base_url().trim_start_matches("http://").to_string();
+    let scope = CredentialScope {
+        connection: "sf".into(),
+        provider: ProviderKind::Salesforce,
+        api_host: host.clone(),
+        token_host: host,
+        default_hosts: false,
+        account_id: None,
+    };
+    let stored = || {
+        runtime()
+            .block_on(keychain_at(&keychain_dir).load(&scope))
+            .unwrap()
+            .expect("the tokens are in the keychain")
+    };
+    let before = stored();
+    assert!(before.refresh_token.is_some(), "a refresh token was kept");
+    org.seed(3, 1, 0);
+
+    // Eleven minutes on, on both clocks: the session has ended, and crmsync cannot tell
+    // (Salesforce sends no `expires_in`) until the org says so.
+    org.advance_clock(std::time::Duration::from_secs(11 * 60));
+    env.set_env("CRMSYNC_TEST_NOW", "2026-01-15T12:11:00Z");
+    org.clear_request_log();
+    let run = env.run(&["--json", "sync", "-c", "sf"]);
+    run.ok();
+    let log = org.request_log();
+    let refused: Vec<_> = log.iter().filter(|r| r.status == 401).collect();
+    assert_eq!(refused.len(), 1, "one call met the ended session: {log:?}");
+    let refreshes: Vec<_> = log
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/services/oauth2/token")
+        .collect();
+    assert_eq!(refreshes.len(), 1, "{log:?}");
+    assert_eq!(refreshes[0].status, 200);
+    let first_401 = log.iter().position(|r| r.status == 401).unwrap();
+    let refresh = log
+        .iter()
+        .position(|r| r.path == "/services/oauth2/token")
+        .unwrap();
+    assert!(first_401 < refresh, "the refresh follows the 401: {log:?}");
+    // The new session is kept, the refresh token with it, and it did the run's work.
+    let after = stored();
+    assert_ne!(after.access_token, before.access_token);
+    assert_eq!(after.refresh_token, before.refresh_token);
+    let report = run.json();
+    let contacts = report["connections"][0]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["object"] == "contact")
+        .cloned()
+        .unwrap();
+    assert_eq!(contacts["read"], 3, "{report}");
+    // And the next run goes on with it: no refresh.
+    org.clear_request_log();
+    env.run(&["sync", "-c", "sf"]).ok();
+    assert!(
+        org.request_log()
+            .iter()
+            .all(|r| r.path != "/services/oauth2/token" && r.status != 401)
+    );
+}

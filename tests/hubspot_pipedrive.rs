@@ -515,18 +515,25 @@ fn the_daily_budget_running_out_mid_run_stops_it_and_the_next_day_it_resumes_to_
 // ---- the demo -------------------------------------------------------------------------------
 
 #[test]
-fn the_demo_carries_an_edit_in_each_crm_to_the_other_and_says_so() {
+fn the_demo_carries_an_edit_in_each_crm_to_the_others_salesforce_too_and_says_so() {
     let mut env = TestEnv::new();
     env.remove_env("CRMSYNC_STATE");
     // The demo's Pipedrive keeps Pipedrive's burst window in real time: crmsync runs on the
     // real clock, and its waits for the window are slept.
     env.remove_env("CRMSYNC_TEST_NOW");
     env.remove_env("CRMSYNC_TEST_NO_SLEEP");
+    let started = std::time::Instant::now();
     let run = env.run(&["demo", "--contacts", "6"]);
+    let took = started.elapsed();
     run.ok();
     assert!(
         run.stderr
-            .contains("sandbox HubSpot and a sandbox Pipedrive"),
+            .contains("a sandbox HubSpot, a sandbox Pipedrive and a sandbox Salesforce"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("title changed in Salesforce"),
         "{}",
         run.stderr
     );
@@ -535,15 +542,26 @@ fn the_demo_carries_an_edit_in_each_crm_to_the_other_and_says_so() {
         .lines()
         .filter(|l| l.contains(" is now on "))
         .collect();
-    assert_eq!(arrived.len(), 2, "{}", run.stderr);
+    assert_eq!(arrived.len(), 4, "{}", run.stderr);
     assert!(arrived[0].contains("phone") && arrived[0].contains("Pipedrive person"));
-    assert!(arrived[1].contains("last name") && arrived[1].contains("HubSpot contact"));
+    assert!(arrived[1].contains("phone") && arrived[1].contains("Salesforce contact"));
+    assert!(arrived[2].contains("last name") && arrived[2].contains("HubSpot contact"));
+    assert!(
+        arrived[3].starts_with("   Salesforce contact")
+            && arrived[3].contains("title")
+            && arrived[3].contains("HubSpot contact")
+    );
     assert!(!run.stderr.contains("did NOT reach"), "{}", run.stderr);
-    // The third sync has nothing to do, and the status counts both connections.
+    // Nothing is refused on the way (Salesforce's accounts included), and the third sync has
+    // nothing to do.
+    assert!(!run.stderr.contains("failed"), "{}", run.stderr);
     assert!(run.stderr.contains("   0 writes planned"), "{}", run.stderr);
-    for connection in ["hubspot", "pipedrive"] {
+    // The status counts every connection.
+    for connection in ["hubspot", "pipedrive", "salesforce"] {
         assert!(run.stdout.contains(connection), "{}", run.stdout);
     }
+    // Well under a minute, three CRMs and all.
+    assert!(took < Duration::from_secs(45), "took {took:?}");
     let json = env.run(&["demo", "--contacts", "4", "--json"]);
     json.ok();
     let doc = json.json();
@@ -554,13 +572,28 @@ fn the_demo_carries_an_edit_in_each_crm_to_the_other_and_says_so() {
             .iter()
             .filter(|a| a["arrived"] == true)
             .count(),
-        2,
+        4,
         "{doc:#}"
     );
-    assert!(
-        doc["pipedrive_status"]["contact"]["synced"]
-            .as_u64()
-            .unwrap()
-            > 0
-    );
+    for status in ["status", "pipedrive_status", "salesforce_status"] {
+        let contacts = &doc[status]["contact"];
+        assert!(
+            contacts["synced"].as_u64().unwrap() > 0,
+            "{status}: {doc:#}"
+        );
+        // Every contact of every side is in each CRM: none waits, none failed.
+        assert_eq!(
+            (
+                &contacts["local_only"],
+                &contacts["pending"],
+                &contacts["error"]
+            ),
+            (
+                &serde_json::json!(0),
+                &serde_json::json!(0),
+                &serde_json::json!(0)
+            ),
+            "{status}: {doc:#}"
+        );
+    }
 }

@@ -12,8 +12,9 @@ use common::salesforce::SalesforceCrm;
 use common::{Run, TestEnv};
 use crmsync::model::{ObjectKind, Record};
 use crmsync::store::{ConflictFilter, Store};
+use serde_json::json;
 
-use ObjectKind::Contact;
+use ObjectKind::{Activity, Contact};
 
 const HS: &str = "hubspot";
 const SF: &str = "salesforce";
@@ -25,8 +26,17 @@ struct Both {
     env: TestEnv,
 }
 
+/// A HubSpot connection syncs activities only when its `objects` names them (a Salesforce
+/// one does by default).
+const HUBSPOT_ACTIVITIES: &str = "objects = [\"company\", \"contact\", \"activity\"]\n";
+
 impl Both {
     fn start() -> Both {
+        Both::with_hubspot("")
+    }
+
+    /// With `hubspot` added to the HubSpot connection's table.
+    fn with_hubspot(hubspot: &str) -> Both {
         let (hs, sf) = (HubSpotCrm::start(), SalesforceCrm::start());
         let mut env = TestEnv::new();
         env.remove_env("CRMSYNC_TEST_NOW");
@@ -34,7 +44,7 @@ impl Both {
             env.set_env(&k, &v);
         }
         env.write_config(&format!(
-            "{}\n{}\n{}",
+            "{}{hubspot}\n{}\n{}",
             hs.connection_config(HS),
             sf.connection_config(SF),
             sf.connection_fields(SF),
@@ -79,7 +89,10 @@ impl Both {
 
 /// Both CRMs after a first sync of 3 HubSpot contacts and one Salesforce contact.
 fn synced() -> (Both, Vec<String>, String) {
-    let w = Both::start();
+    synced_with(Both::start())
+}
+
+fn synced_with(w: Both) -> (Both, Vec<String>, String) {
     let (ids, _) = w.hs.seed(3, 0);
     let sf_id = w.sf.create(
         Contact,
@@ -153,5 +166,97 @@ fn the_same_field_edited_in_both_crms_is_one_conflict_the_newest_edit_wins() {
         .list_conflicts(&ConflictFilter::default())
         .unwrap();
     assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    w.assert_sync_writes_nothing();
+}
+
+/// The Salesforce Task `id` as the org holds it.
+fn sf_task(w: &Both, id: &str) -> serde_json::Value {
+    w.sf.sandbox.dump()["Task"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["Id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no Task `{id}` in Salesforce"))
+}
+
+#[test]
+fn a_task_logged_in_salesforce_is_a_hubspot_engagement_on_the_linked_contact_and_back() {
+    let (w, ids, sf_id) = synced_with(Both::with_hubspot(HUBSPOT_ACTIVITIES));
+    let (hs_of_sf, sf_of_hs) = (
+        w.across(SF, HS, Contact, &sf_id),
+        w.across(HS, SF, Contact, &ids[0]),
+    );
+    // A Salesforce user logs a call against the Salesforce contact.
+    let task =
+        w.sf.sandbox
+            .create_record(
+                "Task",
+                &json!({"WhoId": sf_id, "Subject": "Renewal call", "TaskSubtype": "Call",
+                    "Status": "Completed", "ActivityDate": "2026-03-02",
+                    "Description": "Wants two more seats"}),
+            )
+            .unwrap()["Id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    // A HubSpot user logs a call on the HubSpot contact's timeline.
+    let call =
+        w.hs.sandbox
+            .create_record(
+                "calls",
+                &[
+                    ("hs_call_title", "Intro call"),
+                    ("hs_call_body", "Asked for a demo"),
+                    ("hs_timestamp", "2026-03-03T09:00:00Z"),
+                ],
+            )
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    w.hs.sandbox
+        .link_engagement(("calls", &call), ("contacts", &ids[0]), true)
+        .unwrap();
+    tick();
+    w.sync().ok();
+
+    // The Salesforce Task is a HubSpot call, on the HubSpot contact of the same person.
+    let engagement = w.across(SF, HS, Activity, &task);
+    let own = engagement
+        .strip_prefix("call:")
+        .unwrap_or_else(|| panic!("`{engagement}` is no call"));
+    let props = w.hs.sandbox.dump()["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == own)
+        .cloned()
+        .unwrap()["properties"]
+        .clone();
+    assert_eq!(props["hs_call_title"], "Renewal call");
+    assert_eq!(props["hs_call_body"], "Wants two more seats");
+    assert_eq!(
+        w.hs.sandbox.associated("calls", own, "contacts"),
+        std::slice::from_ref(&hs_of_sf)
+    );
+    // In the local timeline against the contact both CRMs link.
+    let local = w.local_for(SF, Activity, &task);
+    assert_eq!(local.get("type"), Some("call"));
+    assert_eq!(
+        local.get("contact_id"),
+        Some(w.local_for(SF, Contact, &sf_id).id.as_str())
+    );
+
+    // The HubSpot call is a Salesforce Task, of the Salesforce contact of the same person.
+    let logged = sf_task(&w, &w.across(HS, SF, Activity, &format!("call:{call}")));
+    assert_eq!(logged["Subject"], "Intro call");
+    assert_eq!(logged["TaskSubtype"], "Call");
+    assert_eq!(logged["Description"], "Asked for a demo");
+    assert_eq!(logged["ActivityDate"], "2026-03-03");
+    assert_eq!(logged["WhoId"], json!(sf_of_hs));
+    // One of each in each CRM, and a further sync writes nothing anywhere.
+    assert_eq!(w.sf.sandbox.dump()["Task"].as_array().unwrap().len(), 2);
+    assert_eq!(w.hs.sandbox.dump()["calls"].as_array().unwrap().len(), 2);
     w.assert_sync_writes_nothing();
 }

@@ -66,6 +66,7 @@ fn provider_with(fake: &Fake, batch: usize, settings: Settings) -> (Salesforce, 
             settings,
             batch_size: batch,
             bulk_poll: std::time::Duration::ZERO,
+            ..SalesforceOptions::default()
         },
     )
     .expect("provider");
@@ -471,6 +472,28 @@ async fn request_limit_exceeded_stops_the_run_as_the_reserve_does() {
     let err = sf.account().await.unwrap_err();
     assert!(matches!(err, ProviderError::DailyLimit { .. }), "{err}");
     assert_eq!(fake.seen().len(), 1, "a 403 is not retried");
+}
+
+#[tokio::test]
+async fn too_many_long_requests_at_once_is_waited_out_not_taken_for_the_daily_limit() {
+    let refused = AtomicUsize::new(0);
+    let fake = Fake::start(move |_req, _| {
+        if refused.fetch_add(1, Ordering::SeqCst) < 2 {
+            return answer(
+                403,
+                json!([{ "message": "ConcurrentPerOrgLongTxn Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED" }]),
+            );
+        }
+        answer(
+            200,
+            json!({ "organization_id": "00DORG", "user_id": "005USR" }),
+        )
+        .header("Sforce-Limit-Info", "api-usage=12/15000")
+    });
+    let sf = provider(&fake);
+    let account = sf.account().await.unwrap();
+    assert_eq!(account.id, "00DORG");
+    assert_eq!(fake.seen().len(), 3, "sent again twice");
 }
 
 /// A Bulk API 2.0 query job's answers, its results in sets of two.

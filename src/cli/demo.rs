@@ -10,14 +10,14 @@ use super::{Context, Exit};
 
 /// Run the main job on the built-in sandboxes: sample data, two-way sync, conflicts, status
 ///
-/// Starts a sandbox HubSpot and a sandbox Pipedrive in-process, syncs both with the local
-/// store, works in a temporary directory unless `--state` is given, and touches nothing
-/// outside it.
+/// Starts a sandbox HubSpot, a sandbox Pipedrive and a sandbox Salesforce in-process, syncs
+/// each with the local store, works in a temporary directory unless `--state` is given, and
+/// touches nothing outside it.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  crmsync demo")]
 pub struct Args {
-    /// How many contacts to generate in HubSpot and in the local store (Pipedrive gets a
-    /// fifth as many)
+    /// How many contacts to generate in HubSpot and in the local store (Pipedrive and
+    /// Salesforce get a fifth as many each)
     #[arg(long, default_value_t = 25)]
     pub contacts: usize,
 }
@@ -43,13 +43,14 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let step = |n: u32, text: &str| out.note(format!("\n{} {text}", out.bold(&format!("{n}."))));
     step(
         1,
-        "starting a sandbox HubSpot and a sandbox Pipedrive on 127.0.0.1",
+        "starting a sandbox HubSpot, a sandbox Pipedrive and a sandbox Salesforce on 127.0.0.1",
     );
     let demo = Demo::start(ctx.clock.clone()).await?;
     out.note(format!(
-        "   HubSpot {}, Pipedrive {}",
+        "   HubSpot {}, Pipedrive {}, Salesforce {}",
         demo.sandbox.base_url(),
-        demo.pipedrive.base_url()
+        demo.pipedrive.base_url(),
+        demo.salesforce.base_url()
     ));
 
     let mut store = Store::open(&state_path)?;
@@ -59,9 +60,10 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     step(
         2,
         &format!(
-            "{} contacts in HubSpot, {} persons in Pipedrive, {} in the local store",
+            "{} contacts in HubSpot, {} persons in Pipedrive, {} contacts in Salesforce, {} in the local store",
             seeded.hubspot.len(),
             seeded.pipedrive.len(),
+            seeded.salesforce.len(),
             seeded.locals.len()
         ),
     );
@@ -70,7 +72,7 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     step(3, "first sync: each side gets the others' contacts");
     let first = sync(ctx, &demo, &mut store, &reporter).await?;
 
-    step(4, "edits here, in HubSpot and in Pipedrive");
+    step(4, "edits here, in HubSpot, in Pipedrive and in Salesforce");
     let (edits, crm_edits) = demo.edit_both_sides(&mut store, &seeded, &*ctx.clock)?;
     for edit in edits {
         out.note(format!("   {edit}"));
@@ -139,7 +141,7 @@ async fn sync(
 
 /// The status the three runs leave: counts by connection and state and the conflicts held;
 /// with `--json`, one document with the runs' reports too (`status` is HubSpot's,
-/// `pipedrive_status` Pipedrive's).
+/// `pipedrive_status` Pipedrive's, `salesforce_status` Salesforce's).
 fn render_status(
     ctx: &Context,
     store: &Store,
@@ -161,11 +163,11 @@ fn render_status(
         ],
     );
     let mut json_status = BTreeMap::new();
-    for connection in [demo::CONNECTION, demo::PIPEDRIVE] {
+    for connection in [demo::CONNECTION, demo::PIPEDRIVE, demo::SALESFORCE] {
         let mut by_kind = BTreeMap::new();
         for s in store.status_all(connection)? {
             if s.kind == crate::model::ObjectKind::Activity {
-                // Neither connection syncs activities, and the demo makes none.
+                // The demo makes no activities.
                 continue;
             }
             t.add_row(vec![
@@ -188,6 +190,7 @@ fn render_status(
             "syncs": syncs,
             "status": json_status[demo::CONNECTION],
             "pipedrive_status": json_status[demo::PIPEDRIVE],
+            "salesforce_status": json_status[demo::SALESFORCE],
             "arrivals": arrivals,
             "open_conflicts": open,
             "state_file": state_file,
@@ -195,10 +198,10 @@ fn render_status(
     }
     out.data(t)?;
     for c in &open {
-        let crm = if c.connection == demo::PIPEDRIVE {
-            "Pipedrive"
-        } else {
-            "HubSpot"
+        let crm = match c.connection.as_str() {
+            demo::PIPEDRIVE => "Pipedrive",
+            demo::SALESFORCE => "Salesforce",
+            _ => "HubSpot",
         };
         out.data(format!(
             "conflict {}: {} `{}` is `{}` here and `{}` in {crm}; held for a person to decide",

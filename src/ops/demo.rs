@@ -1,6 +1,6 @@
-//! The demo: a sandbox HubSpot and a sandbox Pipedrive in this process, a connection to
-//! each, sample contacts on all three sides, edits on each side and the syncs between them.
-//! `cli/demo.rs` tells the story.
+//! The demo: a sandbox HubSpot, a sandbox Pipedrive and a sandbox Salesforce in this
+//! process, a connection to each, sample contacts on every side, edits on each side and the
+//! syncs between them. `cli/demo.rs` tells the story.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use crate::mapping::ConflictPolicy;
 use crate::model::{ObjectKind, Record, RecordId};
 use crate::providers::{self, ProviderKind};
 use crate::sandbox::pipedrive::{PipedriveOptions, PipedriveSandbox};
+use crate::sandbox::salesforce::{SalesforceOptions, SalesforceSandbox};
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::store::{Store, WriteOrigin};
 
@@ -23,25 +24,31 @@ use crate::store::{Store, WriteOrigin};
 pub const CONNECTION: &str = "hubspot";
 /// The demo's Pipedrive connection.
 pub const PIPEDRIVE: &str = "pipedrive";
+/// The demo's Salesforce connection.
+pub const SALESFORCE: &str = "salesforce";
 
 /// The phone a HubSpot user gives a contact between the first two syncs.
 const HUBSPOT_PHONE: &str = "+1 555 0100";
 /// The last name a Pipedrive user gives a person between the first two syncs.
 const PIPEDRIVE_LAST_NAME: &str = "Moreno-Diaz";
+/// The title a Salesforce user gives a contact between the first two syncs.
+const SALESFORCE_TITLE: &str = "Head of Customer Success";
 
 /// The sandboxes and the connections to them.
 pub struct Demo {
     pub sandbox: Sandbox,
     pub pipedrive: PipedriveSandbox,
+    pub salesforce: SalesforceSandbox,
     config: Config,
     participants: Vec<Participant>,
 }
 
-/// What the demo put in each place: HubSpot's contact ids, Pipedrive's person ids and the
-/// local contacts.
+/// What the demo put in each place: HubSpot's contact ids, Pipedrive's person ids,
+/// Salesforce's contact ids and the local contacts.
 pub struct Seeded {
     pub hubspot: Vec<String>,
     pub pipedrive: Vec<i64>,
+    pub salesforce: Vec<String>,
     pub locals: Vec<Record>,
 }
 
@@ -62,15 +69,19 @@ pub struct CrmEdits {
     hubspot_contact: Option<String>,
     /// Pipedrive's person whose name a Pipedrive user changed.
     pipedrive_person: Option<i64>,
+    /// Salesforce's contact whose title a Salesforce user changed.
+    salesforce_contact: Option<String>,
 }
 
 impl Demo {
-    /// Starts a sandbox HubSpot and a sandbox Pipedrive (each with its CRM's default limits)
-    /// on 127.0.0.1 and connects to both as `crmsync connect` would configure them, with
-    /// pronouns held for a person to decide and the fields crmsync needs made in each CRM.
+    /// Starts a sandbox HubSpot, a sandbox Pipedrive and a sandbox Salesforce (each with its
+    /// CRM's default limits) on 127.0.0.1 and connects to each as `crmsync connect` would
+    /// configure them, with pronouns held for a person to decide and the fields crmsync
+    /// needs made in each CRM.
     pub async fn start(clock: Arc<dyn Clock>) -> anyhow::Result<Demo> {
         let sandbox = Sandbox::start(SandboxOptions::default())?;
         let pipedrive = PipedriveSandbox::start(PipedriveOptions::default())?;
+        let salesforce = SalesforceSandbox::start(SalesforceOptions::default())?;
         let mut config = Config::default();
         config
             .policies
@@ -89,6 +100,14 @@ impl Demo {
                 ProviderKind::Pipedrive,
                 pipedrive.base_url(),
                 pipedrive.api_token(),
+            ),
+            // A session the sandbox org opens, as a sign-in would give; its base URL is the
+            // org's instance (and login host).
+            (
+                SALESFORCE,
+                ProviderKind::Salesforce,
+                salesforce.base_url(),
+                salesforce.mint_token().0,
             ),
         ];
         for (name, kind, base_url, _) in &crms {
@@ -113,7 +132,7 @@ impl Demo {
                     None,
                 ),
             )?);
-            set_up_fields(&*provider).await?;
+            set_up_fields(&*provider, &config.connections[name]).await?;
             participants.push(Participant {
                 name: name.into(),
                 config: config.connections[name].clone(),
@@ -123,13 +142,15 @@ impl Demo {
         Ok(Demo {
             sandbox,
             pipedrive,
+            salesforce,
             config,
             participants,
         })
     }
 
     /// `contacts` contacts (and 3 companies) in HubSpot, a fifth as many persons (at least
-    /// two, with 2 organizations) in Pipedrive, and `contacts` others saved in `store`.
+    /// two, with 2 organizations) in Pipedrive and contacts (with 2 accounts) in Salesforce,
+    /// and `contacts` others saved in `store`.
     pub fn seed(
         &self,
         store: &mut Store,
@@ -138,16 +159,25 @@ impl Demo {
     ) -> anyhow::Result<Seeded> {
         let (hubspot, _) = self.sandbox.seed(contacts, 3);
         let (pipedrive, _) = self.pipedrive.seed((contacts / 5).max(2), 2);
+        let sf = self.salesforce.seed((contacts / 5).max(2), 2, 0);
+        // Salesforce's industries are not HubSpot's options (`Technology` is none of them):
+        // the demo's accounts name none, rather than show a refusal a value map would mend.
+        for id in &sf.accounts {
+            self.salesforce
+                .update_record("Account", id, &json!({ "Industry": null }))?;
+        }
+        let salesforce = sf.contacts;
         let locals: Vec<Record> = (0..contacts).map(|i| local_contact(i, now)).collect();
         store.save_records(&locals, &WriteOrigin::User)?;
         Ok(Seeded {
             hubspot,
             pipedrive,
+            salesforce,
             locals,
         })
     }
 
-    /// One sync run between the store and both sandboxes.
+    /// One sync run between the store and the sandboxes.
     pub async fn sync(
         &self,
         store: &mut Store,
@@ -166,8 +196,9 @@ impl Demo {
     }
 
     /// Edits on both sides of the first two local contacts (linked by a first sync), of the
-    /// first HubSpot contact (by a HubSpot user) and of the first Pipedrive person (by a
-    /// Pipedrive user); returns each edit in words, and the CRM edits to look for.
+    /// first HubSpot contact (by a HubSpot user), of the first Pipedrive person (by a
+    /// Pipedrive user) and of the first Salesforce contact (by a Salesforce user); returns
+    /// each edit in words, and the CRM edits to look for.
     pub fn edit_both_sides(
         &self,
         store: &mut Store,
@@ -238,11 +269,20 @@ impl Demo {
                 person["name"].as_str().unwrap_or_default()
             ));
         }
+        let salesforce_contact = seeded.salesforce.first().cloned();
+        if let Some(id) = &salesforce_contact {
+            self.salesforce
+                .update_record("Contact", id, &json!({ "Title": SALESFORCE_TITLE }))?;
+            done.push(format!(
+                "Salesforce contact {id}: title changed in Salesforce"
+            ));
+        }
         Ok((
             done,
             CrmEdits {
                 hubspot_contact,
                 pipedrive_person,
+                salesforce_contact,
             },
         ))
     }
@@ -261,6 +301,20 @@ impl Demo {
                 arrived: phone.as_deref() == Some(HUBSPOT_PHONE),
             });
         }
+        if let Some(hs_id) = &edits.hubspot_contact {
+            let sf_id = other_id(store, CONNECTION, hs_id, SALESFORCE)?;
+            let phone = sf_id
+                .as_deref()
+                .and_then(|id| salesforce_field(&self.salesforce, id, "Phone"));
+            out.push(Arrival {
+                edit: format!("HubSpot contact {hs_id}'s phone {HUBSPOT_PHONE}"),
+                target: format!(
+                    "Salesforce contact {}",
+                    sf_id.as_deref().unwrap_or("(none)")
+                ),
+                arrived: phone.as_deref() == Some(HUBSPOT_PHONE),
+            });
+        }
         if let Some(pd_id) = edits.pipedrive_person {
             let hs_id = other_id(store, PIPEDRIVE, &pd_id.to_string(), CONNECTION)?;
             let last = hs_id
@@ -272,23 +326,51 @@ impl Demo {
                 arrived: last.as_deref() == Some(PIPEDRIVE_LAST_NAME),
             });
         }
+        if let Some(sf_id) = &edits.salesforce_contact {
+            let hs_id = other_id(store, SALESFORCE, sf_id, CONNECTION)?;
+            let title = hs_id
+                .as_deref()
+                .and_then(|id| hubspot_property(&self.sandbox, id, "jobtitle"));
+            out.push(Arrival {
+                edit: format!("Salesforce contact {sf_id}'s title {SALESFORCE_TITLE}"),
+                target: format!("HubSpot contact {}", hs_id.as_deref().unwrap_or("(none)")),
+                arrived: title.as_deref() == Some(SALESFORCE_TITLE),
+            });
+        }
         Ok(out)
     }
 
-    /// Stops both sandboxes.
+    /// Stops the sandboxes.
     pub fn stop(self) {
         self.sandbox.stop();
         self.pipedrive.stop();
+        self.salesforce.stop();
     }
 }
 
-/// Makes the fields crmsync needs in the CRM: `crmsync_id`, and `pronouns` for contacts.
-async fn set_up_fields(provider: &dyn providers::Provider) -> anyhow::Result<()> {
-    for object in [ObjectKind::Company, ObjectKind::Contact] {
+/// Makes the fields crmsync needs in the CRM for each object the connection syncs:
+/// `crmsync_id`, and the field pronouns are kept in for contacts.
+async fn set_up_fields(
+    provider: &dyn providers::Provider,
+    connection: &ConnectionConfig,
+) -> anyhow::Result<()> {
+    for object in [
+        ObjectKind::Company,
+        ObjectKind::Contact,
+        ObjectKind::Activity,
+    ] {
+        if !connection.syncs(object) || !provider.objects().contains(&object) {
+            continue;
+        }
         let mut specs = provider.required_fields(object);
-        if object == ObjectKind::Contact && !specs.iter().any(|s| s.name == "pronouns") {
+        let pronouns = provider
+            .default_mappings(object)
+            .into_iter()
+            .find(|m| m.local == "pronouns")
+            .map(|m| m.remote);
+        if let Some(remote) = pronouns.filter(|r| !specs.iter().any(|s| s.name == *r)) {
             specs.push(providers::FieldSpec {
-                name: "pronouns".into(),
+                name: remote.into(),
                 label: "Pronouns".into(),
                 kind: providers::RemoteFieldKind::Text,
                 unique: false,
@@ -340,6 +422,16 @@ fn pipedrive_phone(pipedrive: &PipedriveSandbox, id: &str) -> Option<String> {
         .find(|p| p["primary"] == true)
         .or_else(|| phones.first())
         .and_then(|p| p["value"].as_str())
+        .map(str::to_string)
+}
+
+/// A field of Salesforce contact `id` as its sandbox holds it.
+fn salesforce_field(salesforce: &SalesforceSandbox, id: &str, field: &str) -> Option<String> {
+    salesforce.dump()["Contact"]
+        .as_array()?
+        .iter()
+        .find(|c| c["Id"] == id)
+        .and_then(|c| c[field].as_str())
         .map(str::to_string)
 }
 

@@ -115,9 +115,7 @@ impl SyncProgress {
         if bar.is_hidden() {
             return SyncProgress { bar, stop: None };
         }
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} {pos}{prefix}").expect("static template"),
-        );
+        bar.set_style(spinner_style());
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let watched = bar.clone();
         std::thread::spawn(move || {
@@ -139,6 +137,19 @@ impl SyncProgress {
         }
         self.bar.finish_and_clear();
     }
+}
+
+/// A sync step of unknown size: a spinner and the count so far.
+fn spinner_style() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} {msg} {pos}{prefix}").expect("static template")
+}
+
+/// A sync step of known size: a bar as wide as the terminal leaves room for, the count of
+/// the total and the time left.
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template("{msg} [{wide_bar}] {human_pos}/{human_len} ({eta} left){prefix}")
+        .expect("static template")
+        .progress_chars("=> ")
 }
 
 /// ` · waiting for HubSpot: POST /crm/v3/… (12 s, gives up at 60 s)` when the longest-waiting
@@ -165,6 +176,14 @@ impl crate::engine::sync::SyncReporter for SyncProgress {
         what: &str,
         total: Option<u64>,
     ) {
+        if !self.bar.is_hidden() {
+            // A step of known size (a write, a Salesforce Bulk API read) is a bar; one of
+            // unknown size a spinner counting what it has done.
+            self.bar.set_style(match total {
+                Some(n) if n > 0 => bar_style(),
+                _ => spinner_style(),
+            });
+        }
         self.bar.set_position(0);
         self.bar.set_length(total.unwrap_or(0));
         self.bar

@@ -957,6 +957,7 @@ impl MemoryCrm {
             records,
             next,
             checkpoint: Some(since.to_string()),
+            total: None,
         })
     }
 }
@@ -1052,6 +1053,7 @@ impl Provider for MemoryCrm {
             records,
             next: None,
             checkpoint: Some(checkpoint.to_string()),
+            total: None,
         })
     }
 

@@ -150,6 +150,9 @@ pub struct ChangePage {
     /// A cursor that may be stored once this page and every page before it are committed.
     /// The provider builds the overlap for clock skew into it.
     pub checkpoint: Option<String>,
+    /// How many records the read gives in all, where the CRM said (a Salesforce Bulk API
+    /// job's count), for the read's progress; `None` when unknown.
+    pub total: Option<u64>,
 }
 
 /// What to read.

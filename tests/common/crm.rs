@@ -134,6 +134,19 @@ pub trait TestCrm {
         false
     }
 
+    /// Whether a contact made in the CRM needs a last name (Salesforce's `LastName` is
+    /// required); a user making one types the person's own.
+    fn contact_needs_a_last_name(&self) -> bool {
+        false
+    }
+
+    /// Whether a user of the CRM can clear `field` of a record of `kind` (Salesforce's
+    /// users cannot clear a contact's required `LastName`).
+    fn can_clear(&self, kind: ObjectKind, field: &str) -> bool {
+        let _ = (kind, field);
+        true
+    }
+
     /// The last name a contact with a first name alone keeps when a contact whose last name
     /// is `merged_away` is merged into it: HubSpot's takes the other's (it had none of its
     /// own); Pipedrive's keeps its own `name`, which has no last part (a person's first and

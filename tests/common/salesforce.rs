@@ -7,7 +7,9 @@
 //! An admin adds `crmsync_id__c` (an external id, unique) and `Lifecycle_Stage__c` when the
 //! sandbox starts. crmsync's fields are Contact's `FirstName`, `LastName`, `Email`, `Phone`,
 //! `Title` and Account's `Name` and `Website`. A user must give a contact a last name in
-//! Salesforce; a create without one gets `Unknown`, as a user typing something would.
+//! Salesforce; a create without one gets `Unknown`, as a user typing something would. A
+//! merge is a user's in the merge wizard (the sandbox's admin merge): the survivor keeps its
+//! own values.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -31,6 +33,9 @@ const FIELDS: &[(ObjectKind, &str, &str)] = &[
     (ObjectKind::Company, "name", "Name"),
     (ObjectKind::Company, "domain", "Website"),
 ];
+
+/// The last name a contact made in Salesforce without one gets: a user must type one.
+const UNNAMED: &str = "Unknown";
 
 /// The Salesforce sandbox.
 pub struct SalesforceCrm {
@@ -164,7 +169,7 @@ impl TestCrm for SalesforceCrm {
     fn create(&self, kind: ObjectKind, fields: &[(&str, &str)]) -> String {
         let mut b = body(kind, fields);
         if kind == ObjectKind::Contact && b.get("LastName").is_none_or(Value::is_null) {
-            b["LastName"] = json!("Unknown");
+            b["LastName"] = json!(UNNAMED);
         }
         let made = self
             .sandbox
@@ -185,8 +190,24 @@ impl TestCrm for SalesforceCrm {
             .expect("delete a Salesforce record");
     }
 
-    fn merge(&self, _kind: ObjectKind, _into: &str, _from: &str) {
-        panic!("the Salesforce sandbox serves no merge");
+    /// A user's merge in Salesforce's merge wizard, the survivor's values kept.
+    fn merge(&self, kind: ObjectKind, into: &str, from: &str) {
+        self.sandbox
+            .merge(object(kind), into, &[from])
+            .expect("merge Salesforce records");
+    }
+
+    fn contact_needs_a_last_name(&self) -> bool {
+        true
+    }
+
+    fn can_clear(&self, kind: ObjectKind, field: &str) -> bool {
+        !(kind == ObjectKind::Contact && field == "last_name")
+    }
+
+    /// The survivor keeps its own last name: the one its user had to type (see `create`).
+    fn merged_last_name<'a>(&self, _merged_away: &'a str) -> Option<&'a str> {
+        Some(UNNAMED)
     }
 
     fn associate(&self, contact: &str, company: &str) {

@@ -399,3 +399,157 @@ fn fifty_thousand_contacts_seed_in_seconds() {
     let count = org.get(&Org::api("query?q=SELECT+COUNT()+FROM+Contact"));
     assert_eq!(count.body["totalSize"], json!(50_000));
 }
+
+#[test]
+fn a_merge_keeps_the_masters_values_deletes_the_others_naming_it_and_moves_their_children() {
+    let org = Org::start();
+    let seeded = org.sb.seed(4, 2, 0);
+    let (master, away) = (&seeded.contacts[0], &seeded.contacts[1]);
+    let task = org
+        .sb
+        .create_record(
+            "Task",
+            &json!({"WhoId": away, "Subject": "Call back", "Status": "Completed"}),
+        )
+        .unwrap();
+    let before = org.record(master);
+    org.sb.advance_clock(Duration::from_secs(2));
+    let r = org.call(
+        "POST",
+        "/_sandbox/merge/Contact",
+        Some(json!({"master": master, "merged": [away]})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The master keeps its own values and is changed.
+    assert_eq!(r.body["Email"], before["Email"]);
+    assert_eq!(r.body["LastName"], before["LastName"]);
+    assert_ne!(r.body["SystemModstamp"], before["SystemModstamp"]);
+    assert_eq!(r.body["MasterRecordId"], Value::Null);
+    // The merged-away contact is deleted: gone from `query`, in `queryAll` naming the master.
+    assert_eq!(
+        org.get(&Org::api(&format!("sobjects/Contact/{away}")))
+            .status,
+        404
+    );
+    let soql: String = url::form_urlencoded::byte_serialize(
+        b"SELECT Id, MasterRecordId FROM Contact WHERE IsDeleted = true AND MasterRecordId != null",
+    )
+    .collect();
+    let all = org.get(&Org::api(&format!("queryAll?q={soql}")));
+    assert_eq!(all.status, 200, "{}", all.text);
+    assert_eq!(
+        all.body["records"],
+        json!([{"attributes": {"type": "Contact",
+                               "url": format!("/services/data/v{}/sobjects/Contact/{away}", super::V)},
+                "Id": away, "MasterRecordId": master}])
+    );
+    // Its task follows the master.
+    let task = org.record(task["Id"].as_str().unwrap());
+    assert_eq!(task["WhoId"], json!(master));
+    // Tasks are not merged, and a record is merged only into a live one of its object.
+    assert_eq!(
+        org.call(
+            "POST",
+            "/_sandbox/merge/Task",
+            Some(json!({"master": task["Id"], "merged": [task["Id"]]}))
+        )
+        .status,
+        400
+    );
+    assert!(
+        org.sb
+            .merge("Contact", &seeded.contacts[2], &[away])
+            .is_err()
+    );
+    assert!(
+        org.sb
+            .merge("Contact", &seeded.contacts[2], &[&seeded.accounts[0]])
+            .is_err()
+    );
+    // An account merged away takes its contacts to the master.
+    let (keep, gone) = (&seeded.accounts[0], &seeded.accounts[1]);
+    let moved: Vec<String> = seeded
+        .contacts
+        .iter()
+        .filter(|c| {
+            let r = org.record(c);
+            r["AccountId"] == json!(gone) && r["IsDeleted"] == json!(false)
+        })
+        .cloned()
+        .collect();
+    assert!(!moved.is_empty());
+    org.sb.merge("Account", keep, &[gone]).unwrap();
+    for c in &moved {
+        assert_eq!(org.record(c)["AccountId"], json!(keep));
+    }
+    assert_eq!(org.record(gone)["MasterRecordId"], json!(keep));
+    // Back from the Recycle Bin, a merged-away record names no master any more.
+    org.sb.undelete_record(gone).unwrap();
+    assert_eq!(org.record(gone)["MasterRecordId"], Value::Null);
+}
+
+#[test]
+fn an_external_id_made_non_unique_lets_records_share_a_value_and_an_upsert_then_answers_300() {
+    let org = Org::start();
+    add_ext_field(&org, "crmsync_id__c", true);
+    let one = org
+        .sb
+        .create_record(
+            "Contact",
+            &json!({"LastName": "One", "crmsync_id__c": "L-9"}),
+        )
+        .unwrap();
+    assert!(
+        org.sb
+            .create_record(
+                "Contact",
+                &json!({"LastName": "Two", "crmsync_id__c": "L-9"})
+            )
+            .is_err(),
+        "unique"
+    );
+    // An admin unticks Unique in Setup.
+    let r = org.call(
+        "PATCH",
+        "/_sandbox/fields/Contact/crmsync_id__c",
+        Some(json!({"unique": false})),
+    );
+    assert_eq!(r.status, 204, "{}", r.text);
+    let described = org.get(&Org::api("sobjects/Contact/describe")).body;
+    assert_eq!(
+        (
+            &field(&described, "crmsync_id__c")["unique"],
+            &field(&described, "crmsync_id__c")["externalId"]
+        ),
+        (&json!(false), &json!(true))
+    );
+    let two = org
+        .sb
+        .create_record(
+            "Contact",
+            &json!({"LastName": "Two", "crmsync_id__c": "L-9"}),
+        )
+        .unwrap();
+    let several = org.call(
+        "PATCH",
+        &Org::api("sobjects/Contact/crmsync_id__c/L-9"),
+        Some(json!({"Title": "x"})),
+    );
+    assert_eq!(several.status, 300);
+    let urls = several.text.clone();
+    for id in [&one["Id"], &two["Id"]] {
+        assert!(urls.contains(id.as_str().unwrap()), "{urls}");
+    }
+    // Unique again only once the values are unique.
+    assert!(
+        org.sb
+            .update_field("Contact", "crmsync_id__c", &json!({"unique": true}))
+            .is_err()
+    );
+    org.sb
+        .delete_record("Contact", two["Id"].as_str().unwrap())
+        .unwrap();
+    org.sb
+        .update_field("Contact", "crmsync_id__c", &json!({"unique": true}))
+        .unwrap();
+}

@@ -96,11 +96,15 @@ pub fn with_ignore_a_contact_recreated_in_the_crm_is_paired_with_the_local_one_i
     assert!(w.local_record(&p.id).archived_at.is_none(), "ignored");
 
     // Someone creates the person again in the CRM, with the same email (and, where the CRM
-    // needs a name, the first name alone: the last name is still the local record's to give).
+    // needs a name, the first name alone: the last name is still the local record's to give;
+    // where it needs a last name, the person's own, which the local record keeps).
     tick();
     let mut fields = vec![("email", "person1@example.org"), ("job_title", "Rejoined")];
     if w.crm.contact_needs_a_name() {
         fields.push(("first_name", "Person1"));
+    }
+    if w.crm.contact_needs_a_last_name() {
+        fields.push(("last_name", "Original"));
     }
     let again = w.crm.create(Contact, &fields);
     w.sync().ok();

@@ -196,6 +196,10 @@ pub fn a_conflict_resolved_with_the_local_value_stays_resolved_when_the_crm_send
 pub fn taking_the_remote_value_never_pushes_one_the_crm_changed_since<C: TestCrm>() {
     for now in ["Newest", "", "Original"] {
         let w = Synced::<C>::with(MANUAL_LAST_NAME);
+        if now.is_empty() && !w.crm.can_clear(Contact, "last_name") {
+            // A CRM that requires a contact's last name (Salesforce) has no user clear it.
+            continue;
+        }
         let (id, rid, conflict) = held_conflict(&w);
         // The CRM's value moves after the conflict was recorded (to a new value, cleared,
         // back to the value both sides had agreed on).

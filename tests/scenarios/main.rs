@@ -217,14 +217,4 @@ macro_rules! scenarios_for {
 
 scenarios_for!(hubspot, HubSpotCrm);
 scenarios_for!(pipedrive, PipedriveCrm);
-scenarios_for!(salesforce, SalesforceCrm, skip: [
-    // Salesforce merges records only in its own interface (and SOAP `merge()`); the REST API
-    // the sandbox serves has no merge, and a merged-away record is only a deletion there.
-    a_contact_merged_in_the_crm_is_followed_by_the_next_sync,
-    a_merge_of_two_linked_contacts_seen_in_the_feed_is_named_and_changes_neither_link,
-    // A Contact's `LastName` is required: Salesforce refuses to clear it (one of the CRM's
-    // edits here), and a user cannot make a contact without one (the recreated contact here
-    // has none, to leave the local last name standing).
-    taking_the_remote_value_never_pushes_one_the_crm_changed_since,
-    with_ignore_a_contact_recreated_in_the_crm_is_paired_with_the_local_one_it_left,
-]);
+scenarios_for!(salesforce, SalesforceCrm);

@@ -68,6 +68,7 @@ impl<'a> Session<'a> {
             records,
             next: None,
             checkpoint: None,
+            total: None,
         })
     }
 

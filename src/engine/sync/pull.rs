@@ -179,6 +179,7 @@ impl<'a> Session<'a> {
         let mut checkpoint = None;
         // The catalogue is asked again at most once per read.
         let mut refreshed = false;
+        let mut told_total = None;
         loop {
             let query = ChangeQuery {
                 object,
@@ -198,6 +199,17 @@ impl<'a> Session<'a> {
                     .p
                     .provider
                     .read_properties(object, &map.remote_properties());
+            }
+            // A read whose size the CRM told (a Salesforce Bulk API job's count) is drawn
+            // against it: the step is told again with each page (a page's writes are a step
+            // of their own), with what was read before the page.
+            if got.total.is_some() {
+                told_total = got.total;
+            }
+            if told_total.is_some() {
+                self.reporter
+                    .step(&self.p.name, object, "reading", told_total);
+                self.reporter.advance(rep.read);
             }
             self.reporter.advance(got.records.len() as u64);
             rep.read += got.records.len() as u64;

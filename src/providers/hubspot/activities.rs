@@ -128,6 +128,7 @@ impl HubSpot {
             records,
             next,
             checkpoint: Some(checkpoint),
+            total: None,
         })
     }
 

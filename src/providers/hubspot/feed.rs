@@ -149,6 +149,7 @@ impl HubSpot {
             records: page.records,
             checkpoint: Some(self.checkpoint(&t, t.archive_needless, true)),
             next: None,
+            total: None,
         })
     }
 
@@ -229,6 +230,7 @@ impl HubSpot {
                 records,
                 checkpoint: Some(self.checkpoint(&t, true, true)),
                 next: None,
+                total: None,
             },
         })
     }
@@ -249,6 +251,7 @@ impl HubSpot {
             records,
             checkpoint: Some(self.checkpoint(t, false, false)),
             next: Some(serde_json::to_string(t).expect("token serialises")),
+            total: None,
         }
     }
 

@@ -234,6 +234,7 @@ impl Pipedrive {
                 records,
                 next: Some(token_text(&t)),
                 checkpoint: Some(checkpoint),
+                total: None,
             });
         }
         // The list is read.
@@ -329,6 +330,7 @@ impl Pipedrive {
                 records,
                 next: Some(token_text(&t)),
                 checkpoint,
+                total: None,
             });
         }
         // By key: on from the last second of the page (a second back, should Pipedrive's bound
@@ -353,6 +355,7 @@ impl Pipedrive {
             records,
             next: Some(token_text(&t)),
             checkpoint,
+            total: None,
         })
     }
 
@@ -447,6 +450,7 @@ fn read_ended(records: Vec<RemoteRecord>, t: &PageToken, deleted_since: Millis) 
             since: t.list_since,
             deleted_since,
         })),
+        total: None,
     }
 }
 

@@ -24,8 +24,8 @@ use crate::model::ObjectKind;
 use crate::providers::ProviderError;
 use crate::providers::http::Method;
 
-/// Records one results answer asks for.
-const RESULTS_PER_CALL: usize = 50_000;
+/// Records one results answer asks for, unless the options say otherwise.
+pub(super) const RESULTS_PER_CALL: usize = 50_000;
 /// Polls of a job's state before crmsync gives up waiting for it.
 const MAX_POLLS: u32 = 900;
 
@@ -79,12 +79,14 @@ impl Salesforce {
             .as_str()
             .ok_or_else(|| ProviderError::Other("Salesforce named no Bulk API job id".into()))?
             .to_string();
-        self.wait_for_job(&id).await?;
+        t.bulk_total = self.wait_for_job(&id).await?;
         t.bulk_job = Some(id);
         self.bulk_page(t).await.map(Some)
     }
 
-    async fn wait_for_job(&self, id: &str) -> Result<(), ProviderError> {
+    /// Polls the job until it is `JobComplete`; the records it holds, as its
+    /// `numberRecordsProcessed` says ("Get Information About a Query Job").
+    async fn wait_for_job(&self, id: &str) -> Result<Option<u64>, ProviderError> {
         let path = self.data_path(&format!("jobs/query/{id}"));
         for _ in 0..MAX_POLLS {
             let resp = self
@@ -92,7 +94,7 @@ impl Salesforce {
                 .await?;
             let v: Value = self.parse(&resp, "a Bulk API job")?;
             match v["state"].as_str().unwrap_or_default() {
-                "JobComplete" => return Ok(()),
+                "JobComplete" => return Ok(v["numberRecordsProcessed"].as_u64()),
                 "Failed" | "Aborted" => {
                     return Err(ProviderError::Other(format!(
                         "Salesforce's Bulk API job `{id}` ended {}: {}",
@@ -120,7 +122,7 @@ impl Salesforce {
                 self.data_path(&format!("jobs/query/{id}/results")),
             )
             .header("Accept", "text/csv")
-            .query("maxRecords", RESULTS_PER_CALL.to_string());
+            .query("maxRecords", self.options.bulk_page.max(1).to_string());
         if let Some(locator) = &t.next {
             req = req.query("locator", locator.clone());
         }

@@ -29,13 +29,22 @@
 //! SystemModstamp > <since>`), which sees what the Recycle Bin still holds. A full read
 //! (no cursor) reads the deletions of the last 15 days.
 //!
+//! # Merges
+//! A record a user merged into another is deleted, and names the survivor in its
+//! `MasterRecordId`: it is not read as a deletion, and the survivor names it instead, by
+//! the read's [`super::merges`] (found with `queryAll` when the live read brings anything,
+//! and among the ids `deleted` lists).
+//!
 //! The stored cursor is JSON: `{"v":1,"since":<ms>,"deleted_since":<ms>}`, Salesforce's
 //! times less the overlap.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use std::collections::BTreeSet;
+
 use super::catalogue::Catalogue;
+use super::merges::{MASTER_RECORD_ID, Merges, add_merges, follows_merges, name_merged};
 use super::wire::{MODSTAMP, parse_time, record_of, select_list, soql_time, text};
 use super::{Salesforce, sobject};
 use crate::model::{Millis, ObjectKind};
@@ -90,6 +99,18 @@ pub(super) struct PageToken {
     /// Records a Bulk job has given so far.
     #[serde(default)]
     pub(super) bulk_read: u64,
+    /// The records the Bulk job holds in all, as it said when it completed.
+    #[serde(default)]
+    pub(super) bulk_total: Option<u64>,
+    /// The merges found so far ([`super::merges`]): survivor → the ids merged into it.
+    #[serde(default)]
+    merges: Merges,
+    /// Whether the live read has looked for merges.
+    #[serde(default)]
+    merges_read: bool,
+    /// The survivors handed on so far, each naming what was merged into it.
+    #[serde(default)]
+    named: BTreeSet<String>,
 }
 
 impl PageToken {
@@ -111,8 +132,8 @@ impl Salesforce {
         let object = query.object;
         let mut t = self.page_token(query)?;
         match t.phase {
-            Phase::Deleted => return self.deleted_page(object, t).await,
-            Phase::QueryAll => return self.query_all_page(object, t).await,
+            Phase::Deleted => return self.deleted_page(object, t, properties).await,
+            Phase::QueryAll => return self.query_all_page(object, t, properties).await,
             Phase::Live => {}
         }
         let catalogue = self.catalogue(object).await?;
@@ -131,10 +152,27 @@ impl Salesforce {
                     .await?
             }
         };
-        let records: Vec<RemoteRecord> = raw
+        let mut records: Vec<RemoteRecord> = raw
             .iter()
             .filter_map(|r| record_of(object, r, &catalogue, properties))
             .collect();
+        // A merge moves its survivor, so a read that brings anything looks for the merges
+        // since the cursor before its first page is handed on (only where a link can follow
+        // one).
+        if query.has_links
+            && !t.merges_read
+            && !records.is_empty()
+            && follows_merges(object, &catalogue)
+        {
+            t.merges_read = true;
+            let found = self.merges_since(object, t.old.map(|c| c.since)).await?;
+            for (survivor, from) in found {
+                t.merges.entry(survivor).or_default().extend(from);
+            }
+        }
+        name_merged(&mut records, &t.merges, &mut t.named);
+        // A Bulk job says how many records it holds: the read's size, for its progress.
+        let total = t.bulk_job.as_ref().and(t.bulk_total);
         if let Some(newest) = records.iter().map(|r| r.updated_at).max() {
             t.newest = Some(t.newest.map_or(newest, |n| n.max(newest)));
         }
@@ -154,6 +192,7 @@ impl Salesforce {
                 records,
                 checkpoint,
                 next: Some(token(&t)),
+                total,
             });
         }
         // The live read is done: the next one starts at this one's start at least.
@@ -169,6 +208,7 @@ impl Salesforce {
                 records,
                 checkpoint: Some(cursor(since, now - self.overlap)),
                 next: None,
+                total,
             });
         }
         t.phase = if self.crm_now() - deleted_since > DELETED_WINDOW {
@@ -180,6 +220,7 @@ impl Salesforce {
             records,
             checkpoint: Some(cursor(since, deleted_since)),
             next: Some(token(&t)),
+            total,
         })
     }
 
@@ -236,20 +277,24 @@ impl Salesforce {
         }
     }
 
-    /// One call of `deleted`, the window from the cursor to the read's start.
+    /// One call of `deleted`, the window from the cursor to the read's start. The deleted
+    /// records that were merged into another are not archives: their survivor names them.
     async fn deleted_page(
         &self,
         object: ObjectKind,
-        t: PageToken,
+        mut t: PageToken,
+        properties: &[String],
     ) -> Result<ChangePage, ProviderError> {
         let start = self.deleted_start(&t);
         let end = t.started.unwrap_or_else(|| self.crm_now());
         let since = t.since.unwrap_or(0);
         if end <= start {
+            let records = self.survivors_left(object, &mut t, properties).await?;
             return Ok(ChangePage {
-                records: Vec::new(),
+                records,
                 checkpoint: Some(cursor(since, start)),
                 next: None,
+                total: None,
             });
         }
         let path = self.data_path(&format!("sobjects/{}/deleted/", sobject(object)));
@@ -261,39 +306,80 @@ impl Salesforce {
         let v: Value = self.parse(&resp, "the deleted records")?;
         // `deletedRecords[].{id, deletedDate}` and `latestDateCovered`: the shape DIGEST §3.5
         // calls standard but unconfirmed.
-        let records = v["deletedRecords"]
+        let gone: Vec<(String, Millis)> = v["deletedRecords"]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(|d| {
-                Some(deleted(
+                Some((
                     text(&d["id"])?,
                     parse_time(&d["deletedDate"]).unwrap_or(end),
                 ))
             })
             .collect();
+        let catalogue = self.catalogue(object).await?;
+        let mut away = BTreeSet::new();
+        if !gone.is_empty() && follows_merges(object, &catalogue) {
+            let ids: Vec<String> = gone.iter().map(|(id, _)| id.clone()).collect();
+            for (survivor, from) in self.merges_of(object, &ids).await? {
+                away.extend(from.iter().cloned());
+                t.merges.entry(survivor).or_default().extend(from);
+            }
+        }
+        let mut records: Vec<RemoteRecord> = gone
+            .into_iter()
+            .filter(|(id, _)| !away.contains(id))
+            .map(|(id, at)| deleted(id, at))
+            .collect();
+        name_merged(&mut records, &t.merges, &mut t.named);
+        records.extend(self.survivors_left(object, &mut t, properties).await?);
         let covered = parse_time(&v["latestDateCovered"]).unwrap_or(end);
         Ok(ChangePage {
             records,
             checkpoint: Some(cursor(since, covered.min(end) - self.overlap)),
             next: None,
+            total: None,
         })
     }
 
+    /// The survivors of the read's merges it has not handed on yet, read by id.
+    async fn survivors_left(
+        &self,
+        object: ObjectKind,
+        t: &mut PageToken,
+        properties: &[String],
+    ) -> Result<Vec<RemoteRecord>, ProviderError> {
+        if t.merges.is_empty() {
+            return Ok(Vec::new());
+        }
+        let merges = t.merges.clone();
+        self.unnamed_survivors(object, &merges, &mut t.named, properties)
+            .await
+    }
+
     /// One page of `queryAll` for the records deleted since the cursor, when that is further
-    /// back than `deleted` reaches.
+    /// back than `deleted` reaches. Where the org merges records, it selects `MasterRecordId`
+    /// too: a record merged into another is not an archive, its survivor names it.
     async fn query_all_page(
         &self,
         object: ObjectKind,
         mut t: PageToken,
+        properties: &[String],
     ) -> Result<ChangePage, ProviderError> {
         let since = t.since.unwrap_or(0);
         let start = self.deleted_start(&t);
+        let catalogue = self.catalogue(object).await?;
+        let merging = follows_merges(object, &catalogue);
         let resp = match &t.next {
             Some(url) => self.send_ok(self.query_request(url.clone())).await?,
             None => {
+                let master = if merging {
+                    format!(", {MASTER_RECORD_ID}")
+                } else {
+                    String::new()
+                };
                 let soql = format!(
-                    "SELECT Id, {MODSTAMP} FROM {} WHERE IsDeleted = true AND {MODSTAMP} > {} ORDER BY {MODSTAMP}, Id",
+                    "SELECT Id, {MODSTAMP}{master} FROM {} WHERE IsDeleted = true AND {MODSTAMP} > {} ORDER BY {MODSTAMP}, Id",
                     sobject(object),
                     soql_time(start)
                 );
@@ -301,17 +387,16 @@ impl Salesforce {
             }
         };
         let v: Value = self.parse(&resp, "a queryAll")?;
-        let records: Vec<RemoteRecord> = v["records"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let rows: Vec<Value> = v["records"].as_array().cloned().unwrap_or_default();
+        let away = add_merges(&rows, &mut t.merges);
+        let mut records: Vec<RemoteRecord> = rows
+            .iter()
             .filter_map(|r| {
-                Some(deleted(
-                    text(&r["Id"])?,
-                    parse_time(&r[MODSTAMP]).unwrap_or(0),
-                ))
+                let id = text(&r["Id"])?;
+                (!away.contains(&id)).then(|| deleted(id, parse_time(&r[MODSTAMP]).unwrap_or(0)))
             })
             .collect();
+        name_merged(&mut records, &t.merges, &mut t.named);
         let end = t.started.unwrap_or_else(|| self.crm_now());
         match v["nextRecordsUrl"].as_str() {
             Some(url) if v["done"].as_bool() == Some(false) => {
@@ -320,13 +405,18 @@ impl Salesforce {
                     records,
                     checkpoint: None,
                     next: Some(token(&t)),
+                    total: None,
                 })
             }
-            _ => Ok(ChangePage {
-                records,
-                checkpoint: Some(cursor(since, end - self.overlap)),
-                next: None,
-            }),
+            _ => {
+                records.extend(self.survivors_left(object, &mut t, properties).await?);
+                Ok(ChangePage {
+                    records,
+                    checkpoint: Some(cursor(since, end - self.overlap)),
+                    next: None,
+                    total: None,
+                })
+            }
         }
     }
 

@@ -13,6 +13,7 @@
 //! # Where things are
 //! - [`feed`]: the change feed (SOQL on `SystemModstamp`, `deleted`, `queryAll`).
 //! - [`bulk`]: Bulk API 2.0 query jobs for the first read of a large object.
+//! - [`merges`]: records a user merged, found with `queryAll` (`MasterRecordId`).
 //! - [`writes`]: composite sObject collections (upsert, update, delete) and reads by id.
 //! - [`catalogue`]: `describe`, the built-in mappings, custom fields through the Tooling API.
 //! - [`wire`]: Salesforce's JSON, times and SOQL literals.
@@ -24,6 +25,7 @@ mod auth;
 mod bulk;
 mod catalogue;
 mod feed;
+mod merges;
 mod pacing;
 mod refusal;
 mod wire;
@@ -56,6 +58,13 @@ pub const DEFAULT_BULK_THRESHOLD: u64 = 10_000;
 const COLLECTION_LIMIT: usize = 200;
 /// The largest query page Salesforce serves (`Sforce-Query-Options: batchSize`, DIGEST §3.4).
 const QUERY_BATCH: usize = 2000;
+/// The waits before a request refused for the org's long-running requests at once is sent
+/// again.
+const CONCURRENT_WAITS: [std::time::Duration; 3] = [
+    std::time::Duration::from_secs(2),
+    std::time::Duration::from_secs(5),
+    std::time::Duration::from_secs(10),
+];
 /// Sent with every request, so that crmsync's own changes can be told apart
 /// (`changeOrigin` carries `client=crmsync`, DIGEST §3.11).
 const CALL_OPTIONS: (&str, &str) = ("Sforce-Call-Options", "client=crmsync");
@@ -90,6 +99,8 @@ pub struct SalesforceOptions {
     pub batch_size: usize,
     /// How long to wait between polls of a Bulk API job.
     pub bulk_poll: std::time::Duration,
+    /// Records one answer of a Bulk API job's results asks for (`maxRecords`).
+    pub bulk_page: usize,
 }
 
 impl Default for SalesforceOptions {
@@ -99,6 +110,7 @@ impl Default for SalesforceOptions {
             settings: Settings::default(),
             batch_size: super::test_page_size(QUERY_BATCH).unwrap_or(QUERY_BATCH),
             bulk_poll: std::time::Duration::from_secs(2),
+            bulk_page: bulk::RESULTS_PER_CALL,
         }
     }
 }
@@ -204,17 +216,35 @@ impl Salesforce {
     }
 
     /// Sends `req`; a `403 REQUEST_LIMIT_EXCEEDED` (the org's allocation spent, DIGEST §3.9)
-    /// is the daily limit, as the reserve reached is.
+    /// is the daily limit, as the reserve reached is. The same refusal for too many
+    /// long-running requests at once ([`refusal::concurrent_limit`]) is sent again after a
+    /// wait, a few times: Salesforce did nothing with the refused request.
     async fn send(&self, req: Request) -> Result<Response, ProviderError> {
-        let resp = self.http.send(req).await?;
-        if resp.status == 403
-            && refusal::codes(&resp.body)
-                .iter()
-                .any(|c| c == "REQUEST_LIMIT_EXCEEDED")
-        {
-            return Err(self.daily_limit(&resp));
+        let mut waits = CONCURRENT_WAITS.iter();
+        loop {
+            let resp = self.http.send(req.clone()).await?;
+            if resp.status != 403
+                || !refusal::codes(&resp.body)
+                    .iter()
+                    .any(|c| c == "REQUEST_LIMIT_EXCEEDED")
+            {
+                return Ok(resp);
+            }
+            if !refusal::concurrent_limit(&resp.body, pacing::usage(&resp.headers)) {
+                return Err(self.daily_limit(&resp));
+            }
+            let Some(wait) = waits.next() else {
+                return Err(self.http.api_error(&req, &resp));
+            };
+            tracing::info!(
+                "Salesforce refused a request of connection `{}` for the requests it is running at once: trying again in {} s",
+                self.http.connection(),
+                wait.as_secs()
+            );
+            if !self.options.http.no_sleep {
+                tokio::time::sleep(*wait).await;
+            }
         }
-        Ok(resp)
     }
 
     /// [`Salesforce::send`], failing on any status but 2xx.
@@ -305,6 +335,10 @@ impl Provider for Salesforce {
         *self.skew.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn merged_from(&self, record: &RemoteRecord) -> Vec<String> {
+        merges::merged_from(record)
+    }
+
     async fn create(
         &self,
         object: ObjectKind,
@@ -344,8 +378,35 @@ impl Provider for Salesforce {
         local_ids: &[String],
         properties: &[String],
     ) -> Result<Vec<RemoteRecord>, ProviderError> {
-        self.read_where(object, EXTERNAL_ID, local_ids, properties)
-            .await
+        let found = self
+            .read_where(object, EXTERNAL_ID, local_ids, properties)
+            .await?;
+        // An external id several records hold (the field made non-unique in Setup) names
+        // none of them: which one a create made is not to be guessed. Its create is sent
+        // again, and the upsert's refusal names them all.
+        let mut holders: HashMap<String, usize> = HashMap::new();
+        for r in &found {
+            if let Some(ext) = &r.external_id {
+                *holders.entry(ext.to_lowercase()).or_default() += 1;
+            }
+        }
+        Ok(found
+            .into_iter()
+            .filter(|r| {
+                let several = r
+                    .external_id
+                    .as_ref()
+                    .is_some_and(|e| holders[&e.to_lowercase()] > 1);
+                if several {
+                    tracing::warn!(
+                        "Salesforce {object} `{}` shares `{EXTERNAL_ID}` `{}` with another record: neither is taken as the record crmsync made",
+                        r.id,
+                        r.external_id.as_deref().unwrap_or_default()
+                    );
+                }
+                !several
+            })
+            .collect())
     }
 
     async fn fields(&self, object: ObjectKind) -> Result<Vec<RemoteField>, ProviderError> {

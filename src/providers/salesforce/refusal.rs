@@ -48,6 +48,21 @@ pub(super) fn codes(body: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether a `403 REQUEST_LIMIT_EXCEEDED` is the limit on long-running requests at once
+/// (`ConcurrentPerOrgLongTxn Limit exceeded.`, DIGEST §3.10's concurrency limit), which
+/// passes in seconds, and not the org's daily allocation spent (`TotalRequests Limit
+/// exceeded.`). Both messages are as commonly reported (unconfirmed); an answer whose
+/// `Sforce-Limit-Info` shows room left in the allocation is the former too.
+pub(super) fn concurrent_limit(body: &str, usage: Option<(u64, u64)>) -> bool {
+    let concurrent = errors(body).iter().any(|e| {
+        code_of(e) == Some("REQUEST_LIMIT_EXCEEDED")
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("Concurrent"))
+    });
+    concurrent || usage.is_some_and(|(used, max)| used < max)
+}
+
 /// Salesforce does not throttle with 429 (DIGEST §3.9): nothing to wait for from a body.
 pub(super) fn throttle_hint(_body: &str) -> Option<std::time::Duration> {
     None
@@ -129,5 +144,16 @@ mod tests {
         assert_eq!(gone.unknown_properties(), ["Pronouns__c"]);
         let locked = record_error(&json!([{ "statusCode": "UNABLE_TO_LOCK_ROW", "message": "x" }]));
         assert!(locked.retryable);
+    }
+
+    #[test]
+    fn the_concurrency_limit_is_told_from_the_daily_allocation() {
+        let busy = r#"[{"message":"ConcurrentPerOrgLongTxn Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#;
+        let spent =
+            r#"[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#;
+        assert!(concurrent_limit(busy, None));
+        assert!(!concurrent_limit(spent, None));
+        assert!(!concurrent_limit(spent, Some((100, 100))));
+        assert!(concurrent_limit(spent, Some((10, 100))));
     }
 }

@@ -16,6 +16,8 @@
 //! | `POST /_sandbox/records/{Object}/{id}/undelete` | | 200 the record |
 //! | `POST /_sandbox/records/{Object}/{id}/touch` | | 200 the record; a system change moves `SystemModstamp` alone |
 //! | `POST /_sandbox/fields` | a Tooling API `CustomField` body | 200 `{id}` |
+//! | `PATCH /_sandbox/fields/{Object}/{Field}` | `{unique?, externalId?}` | 204; an admin's change of a custom field in Setup |
+//! | `POST /_sandbox/merge/{Object}` | `{master, merged: [ids]}` | 200 the master; a user's merge (Contact, Account) |
 //! | `GET /_sandbox/dump` | | every record (deleted too, with `IsDeleted`), by object |
 //! | `POST /_sandbox/edit-before` | [`EditBefore`] | 204 |
 //! | `PUT /_sandbox/limits` | `{daily_api_requests?, used?}` | `{max, used}` |
@@ -96,6 +98,26 @@ pub fn handle(shared: &Shared, req: &HttpRequest, segs: &[&str]) -> Option<HttpR
                 Err(e) => admin_error(400, &e.message),
             })
         }
+        ("PATCH", ["fields", obj, field]) => body_json(req).map(|b| {
+            match tooling::update_field(&mut shared.api.lock(), obj, field, &b) {
+                Ok(()) => HttpResponse::empty(204),
+                Err(e) => admin_error(400, &e.message),
+            }
+        }),
+        ("POST", ["merge", obj]) => body_json(req).map(|b| {
+            let merged: Vec<String> = b["merged"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            answer(user_merge(
+                shared,
+                obj,
+                b["master"].as_str().unwrap_or_default(),
+                &merged,
+            ))
+        }),
         ("GET", ["dump"]) => Ok(ok(dump(&shared.api.lock()))),
         ("POST", ["edit-before"]) => body_json(req).and_then(|b| {
             let edit: EditBefore = serde_json::from_value(b)
@@ -173,6 +195,23 @@ pub fn user_delete(shared: &Shared, obj: &str, id: &str) -> anyhow::Result<()> {
     records::delete(&mut shared.api.lock(), obj, now, id)
         .map(|_| ())
         .map_err(|e| anyhow!("the sandbox refused the delete: {} {}", e.code, e.message))
+}
+
+/// Merges records `merged` into `master` as a Salesforce user does in the merge wizard
+/// (see [`records::merge`]); the master after.
+pub fn user_merge(
+    shared: &Shared,
+    obj: &str,
+    master: &str,
+    merged: &[String],
+) -> anyhow::Result<Value> {
+    let obj = obj_of(obj)?;
+    let now = shared.clock.now_ms();
+    let mut org = shared.api.lock();
+    let master = super::ids::normalize(master).unwrap_or_else(|| master.to_string());
+    records::merge(&mut org, obj, now, &master, merged)
+        .map_err(|e| anyhow!("the sandbox refused the merge: {} {}", e.code, e.message))?;
+    Ok(latest(&org, &master))
 }
 
 /// Brings a record back from the Recycle Bin.

@@ -56,6 +56,12 @@ impl Obj {
     pub fn of_id(id: &str) -> Option<Obj> {
         Obj::ALL.into_iter().find(|o| id.starts_with(o.prefix()))
     }
+
+    /// Whether a user can merge records of it (Salesforce merges Accounts, Contacts and
+    /// Leads; the sandbox has no Leads).
+    pub fn mergeable(self) -> bool {
+        matches!(self, Obj::Contact | Obj::Account)
+    }
 }
 
 /// A field's type, as `describe` names it.
@@ -241,9 +247,24 @@ fn system_fields() -> Vec<Field> {
     ]
 }
 
+/// `MasterRecordId`: on a record deleted by a merge, the record it was merged into; null on
+/// every other record (Apex Developer Guide, "Triggers and Merge Statements"). That
+/// `describe` lists it as a nillable, read-only reference of Account and Contact is
+/// unconfirmed.
+pub const MASTER_RECORD_ID: &str = "MasterRecordId";
+
 /// The standard fields of `obj`.
 pub fn standard_fields(obj: Obj) -> Vec<Field> {
     let mut fields = system_fields();
+    if obj.mergeable() {
+        fields.push(
+            Field {
+                nillable: true,
+                ..Field::system(MASTER_RECORD_ID, "Master Record ID", Type::Reference, 18)
+            }
+            .reference(&[obj], "MasterRecord"),
+        );
+    }
     let more = match obj {
         Obj::Contact => vec![
             Field::std("FirstName", "First Name", Type::String, 40),

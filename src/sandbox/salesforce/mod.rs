@@ -44,9 +44,12 @@
 //! Events, Opportunities, Leads and the other objects; SOQL beyond `soql.rs`'s grammar
 //! (`LIKE`, functions, date literals such as `LAST_N_DAYS`, sub-queries, `OFFSET`,
 //! `GROUP BY`); Bulk ingest jobs and the parallel results; the Composite and Batch
-//! resources; conditional requests (`If-Modified-Since`, 304); merges; field-level
-//! security (every field is visible to the API user); Change Data Capture and Outbound
-//! Messages; the identity URL's own endpoint.
+//! resources; conditional requests (`If-Modified-Since`, 304); field-level security (every
+//! field is visible to the API user); Change Data Capture and Outbound Messages; the
+//! identity URL's own endpoint. Records are merged only as a user merges them in
+//! Salesforce's interface (the admin API's `merge`): the REST API has no merge (SOAP's
+//! `merge()` and Apex's are not served), and a merged-away record is a deleted one whose
+//! `MasterRecordId` names the survivor, as `queryAll` shows it.
 
 mod admin;
 mod bulk;
@@ -293,6 +296,21 @@ impl SandboxServer<Salesforce> {
     /// Deletes a record as a Salesforce user would (to the Recycle Bin).
     pub fn delete_record(&self, object: &str, id: &str) -> anyhow::Result<()> {
         admin::user_delete(self.shared(), object, id)
+    }
+
+    /// Merges records `merged` of `object` into `master` as a Salesforce user does in the
+    /// merge wizard: the master keeps its values, the others are deleted with
+    /// `MasterRecordId` naming it, and their children move to it. The master after.
+    pub fn merge(&self, object: &str, master: &str, merged: &[&str]) -> anyhow::Result<Value> {
+        let merged: Vec<String> = merged.iter().map(|s| s.to_string()).collect();
+        admin::user_merge(self.shared(), object, master, &merged)
+    }
+
+    /// An administrator's change of custom field `field` of `object` in Setup: `changes`
+    /// holds `unique` and `externalId` (see `tooling::update_field`).
+    pub fn update_field(&self, object: &str, field: &str, changes: &Value) -> anyhow::Result<()> {
+        tooling::update_field(&mut self.shared().api.lock(), object, field, changes)
+            .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))
     }
 
     /// Brings a record back from the Recycle Bin.

@@ -79,3 +79,64 @@ pub fn create(org: &mut Org, req: &HttpRequest) -> Result<Value, SfError> {
     let id = add_field(org, &body)?;
     Ok(json!({"id": id, "success": true, "errors": [], "warnings": [], "infos": []}))
 }
+
+/// An administrator's change to a custom field in Setup: `unique` and `externalId` (keys of a
+/// `CustomFieldMetadata`) as `changes` gives them. A field that is no longer unique lets
+/// records share a value, and an upsert by it then matches them all (DIGEST §3.3's 300).
+/// Making a field unique is refused while two live records share a value of it (as Setup
+/// refuses it; the wording is the sandbox's, unconfirmed).
+pub fn update_field(
+    org: &mut Org,
+    object: &str,
+    name: &str,
+    changes: &Value,
+) -> Result<(), SfError> {
+    let obj = Obj::parse(object).ok_or_else(|| {
+        SfError::new(
+            400,
+            "INVALID_TYPE",
+            format!("sObject type '{object}' is not supported."),
+        )
+    })?;
+    let field = org
+        .field(obj, name)
+        .filter(|f| f.custom)
+        .ok_or_else(|| {
+            SfError::new(
+                404,
+                "NOT_FOUND",
+                format!("No custom field {name} on {}", obj.name()),
+            )
+        })?
+        .clone();
+    let unique = changes["unique"].as_bool().unwrap_or(field.unique);
+    let external_id = changes["externalId"].as_bool().unwrap_or(field.external_id);
+    if unique && !field.unique {
+        let mut seen = std::collections::HashMap::new();
+        for r in org.store(obj).values().filter(|r| r.deleted_ms.is_none()) {
+            let Some(v) = r.values.get(&field.name).and_then(Value::as_str) else {
+                continue;
+            };
+            if let Some(other) = seen.insert(v.to_lowercase(), r.id.clone()) {
+                return Err(SfError::new(
+                    400,
+                    "DUPLICATE_VALUE",
+                    format!(
+                        "{} cannot be made unique: records {other} and {} share the value {v}",
+                        field.name, r.id
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(f) = org
+        .fields
+        .get_mut(&obj)
+        .and_then(|fs| fs.iter_mut().find(|f| f.name == field.name))
+    {
+        f.unique = unique;
+        f.external_id = external_id;
+    }
+    records::reindex(org, obj);
+    Ok(())
+}
