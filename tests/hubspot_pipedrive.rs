@@ -522,9 +522,7 @@ fn the_demo_carries_an_edit_in_each_crm_to_the_others_salesforce_too_and_says_so
     // real clock, and its waits for the window are slept.
     env.remove_env("CRMSYNC_TEST_NOW");
     env.remove_env("CRMSYNC_TEST_NO_SLEEP");
-    let started = std::time::Instant::now();
     let run = env.run(&["demo", "--contacts", "6"]);
-    let took = started.elapsed();
     run.ok();
     assert!(
         run.stderr
@@ -560,8 +558,6 @@ fn the_demo_carries_an_edit_in_each_crm_to_the_others_salesforce_too_and_says_so
     for connection in ["hubspot", "pipedrive", "salesforce"] {
         assert!(run.stdout.contains(connection), "{}", run.stdout);
     }
-    // Well under a minute, three CRMs and all.
-    assert!(took < Duration::from_secs(45), "took {took:?}");
     let json = env.run(&["demo", "--contacts", "4", "--json"]);
     json.ok();
     let doc = json.json();
