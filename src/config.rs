@@ -428,6 +428,11 @@ pub struct FieldMappingConfig {
     pub policy: Option<ConflictPolicy>,
     /// A transform applied to values coming from the CRM and reversed going to it.
     pub transform: Option<String>,
+    /// Local values the CRM keeps under another value of its own (a HubSpot stage id that is a
+    /// Salesforce stage by another name): local value → the CRM's (see
+    /// [`crate::mapping::values`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub values: BTreeMap<String, String>,
 }
 
 /// A config file that could not be used.
@@ -538,6 +543,15 @@ impl Config {
                     return Err(format!(
                         "`connections.{name}.fields[{i}]`: `{}` is not a {} field (custom fields are named `custom.<name>`)",
                         f.local, f.object
+                    ));
+                }
+                if let Some((local, crm)) = f
+                    .values
+                    .iter()
+                    .find(|(l, c)| l.trim().is_empty() || c.trim().is_empty())
+                {
+                    return Err(format!(
+                        "`connections.{name}.fields[{i}].values`: `{local}` = `{crm}` leaves a side empty: name a local value and the CRM's"
                     ));
                 }
             }

@@ -334,8 +334,10 @@ async fn creates_are_upserts_by_the_external_id_and_refusals_keep_salesforces_wo
     );
     assert!(!several.retryable && several.duplicate_of().is_none());
     let seen = fake.seen();
+    // The catalogue first (a number is sent as one), then the upsert.
+    assert!(seen[0].path.ends_with("/sobjects/Contact/describe"));
     assert_eq!(
-        seen[0].body,
+        seen[1].body,
         json!({ "allOrNone": false, "records": [
             { "attributes": { "type": "Contact" }, "LastName": "Lee", "Email": null, "crmsync_id__c": "L1" },
             { "attributes": { "type": "Contact" }, "LastName": "x", "crmsync_id__c": "L2" },

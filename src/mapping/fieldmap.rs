@@ -284,6 +284,9 @@ impl FieldMap {
             if transform.is_some() {
                 rule.transform = transform;
             }
+            if !o.values.is_empty() {
+                rule.values = o.values.clone();
+            }
             if let Some(p) = o.policy {
                 rule.policy = p;
                 explicit_policy.insert(field.to_string());
@@ -484,6 +487,7 @@ mod tests {
             direction: None,
             policy: None,
             transform: None,
+            values: BTreeMap::new(),
         }
     }
 
@@ -759,5 +763,20 @@ remote = "sector"
             Some("Marketing Qualified Lead"),
             Some("marketingqualifiedlead")
         ));
+    }
+
+    #[test]
+    fn a_configured_value_map_is_the_rules_and_a_crm_value_reads_back_as_the_local_one() {
+        let mut o = over("lifecycle_stage");
+        o.remote = Some("lifecyclestage".into());
+        o.values = BTreeMap::from([("closedwon".to_string(), "Closed Won".to_string())]);
+        let map = build(&[o]).unwrap();
+        let rule = map.rule("lifecycle_stage").unwrap();
+        assert_eq!(rule.canonical("closedwon").as_deref(), Some("Closed Won"));
+        assert!(rule.same(Some("closedwon"), Some("Closed Won")));
+        assert_eq!(
+            super::super::values::read_as(&rule.values, "Closed Won".into()),
+            "closedwon"
+        );
     }
 }

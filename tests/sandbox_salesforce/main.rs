@@ -11,6 +11,7 @@ mod auth;
 mod bulk;
 mod collections;
 mod crm;
+mod opportunity;
 mod query;
 mod records;
 

@@ -64,7 +64,7 @@ pub fn default_mappings(object: ObjectKind) -> Vec<DefaultMapping> {
         ObjectKind::Contact => CONTACT_MAPPINGS,
         ObjectKind::Company => COMPANY_MAPPINGS,
         ObjectKind::Activity => ACTIVITY_MAPPINGS,
-        ObjectKind::Deal => &[],
+        ObjectKind::Deal => super::deals::MAPPINGS,
     })
 }
 
@@ -147,6 +147,20 @@ impl Catalogue {
 
     pub(super) fn has(&self, name: &str) -> bool {
         self.fields.contains_key(name)
+    }
+
+    /// `value` as the JSON number a write sends, when field `name` holds numbers
+    /// (`currency`, `double`, `percent`, `int`) and `value` is one.
+    pub(super) fn number(&self, name: &str, value: &str) -> Option<Value> {
+        let f = self.fields.get(name)?;
+        if kind_of(&f.field_type) != RemoteFieldKind::Number {
+            return None;
+        }
+        let n: f64 = value.trim().parse().ok()?;
+        if n.fract() == 0.0 && n.abs() < 9e15 {
+            return Some(json!(n as i64));
+        }
+        serde_json::Number::from_f64(n).map(Value::Number)
     }
 
     /// Whether `id` is an Account's (by the org's Account key prefix; `001` when it was not

@@ -1,14 +1,16 @@
-//! Salesforce: Contacts, Accounts and Tasks through the REST API (`/services/data/vNN.0/`),
-//! their `describe` catalogues, SOQL for the change feed and reads, sObject Collections for
-//! writes, the Tooling API for custom fields, and Bulk API 2.0 query jobs for a large first
-//! import. DIGEST §3 is the reference; what it marks unconfirmed is said where it is relied on.
+//! Salesforce: Contacts, Accounts, Tasks and Opportunities through the REST API
+//! (`/services/data/vNN.0/`), their `describe` catalogues, SOQL for the change feed and reads,
+//! sObject Collections for writes, the Tooling API for custom fields, and Bulk API 2.0 query
+//! jobs for a large first import. DIGEST §3 is the reference; what it marks unconfirmed is said
+//! where it is relied on.
 //!
 //! # Objects and the external id
 //! Contact ⇄ contact, Account ⇄ company (a contact's `AccountId`), Task ⇄ activity (`WhoId`
-//! the contact, `WhatId` the company when it is an Account). Ids are Salesforce's 18-character
-//! ids as it sends them. The local id travels in the custom field `crmsync_id__c` (an External
-//! ID, unique; `mappings setup` creates it), so a create is an upsert by it and a retried
-//! create finds the first one instead of making another.
+//! the contact, `WhatId` the company when it is an Account), Opportunity ⇄ deal (`AccountId`
+//! the company, the primary contact role the contact: [`deals`]). Ids are Salesforce's
+//! 18-character ids as it sends them. The local id travels in the custom field
+//! `crmsync_id__c` (an External ID, unique; `mappings setup` creates it), so a create is an
+//! upsert by it and a retried create finds the first one instead of making another.
 //!
 //! # Where things are
 //! - [`feed`]: the change feed (SOQL on `SystemModstamp`, `deleted`, `queryAll`).
@@ -16,6 +18,7 @@
 //! - [`merges`]: records a user merged, found with `queryAll` (`MasterRecordId`).
 //! - [`writes`]: composite sObject collections (upsert, update, delete) and reads by id.
 //! - [`catalogue`]: `describe`, the built-in mappings, custom fields through the Tooling API.
+//! - [`deals`]: what Opportunities need beyond that: stages, contact roles, owners.
 //! - [`wire`]: Salesforce's JSON, times and SOQL literals.
 //! - [`refusal`]: Salesforce's error arrays.
 //! - [`pacing`]: the org's daily allocation (`Sforce-Limit-Info`) and its reserve.
@@ -24,6 +27,7 @@
 mod auth;
 mod bulk;
 mod catalogue;
+mod deals;
 mod feed;
 mod merges;
 mod pacing;
@@ -300,6 +304,7 @@ impl Provider for Salesforce {
             ObjectKind::Company,
             ObjectKind::Contact,
             ObjectKind::Activity,
+            ObjectKind::Deal,
         ]
     }
 
@@ -344,7 +349,11 @@ impl Provider for Salesforce {
         object: ObjectKind,
         inputs: &[RemoteWrite],
     ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
-        self.upsert_records(object, inputs).await
+        let mut out = self.upsert_records(object, inputs).await?;
+        if object == ObjectKind::Deal {
+            self.set_contact_roles(inputs, &mut out).await?;
+        }
+        Ok(out)
     }
 
     async fn update(
@@ -352,7 +361,11 @@ impl Provider for Salesforce {
         object: ObjectKind,
         inputs: &[RemoteWrite],
     ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
-        self.update_records(object, inputs).await
+        let mut out = self.update_records(object, inputs).await?;
+        if object == ObjectKind::Deal {
+            self.set_contact_roles(inputs, &mut out).await?;
+        }
+        Ok(out)
     }
 
     async fn archive(
@@ -410,7 +423,11 @@ impl Provider for Salesforce {
     }
 
     async fn fields(&self, object: ObjectKind) -> Result<Vec<RemoteField>, ProviderError> {
-        Ok(self.catalogue(object).await?.remote_fields())
+        let mut fields = self.catalogue(object).await?.remote_fields();
+        if object == ObjectKind::Deal {
+            self.fill_deal_fields(&mut fields).await?;
+        }
+        Ok(fields)
     }
 
     async fn create_field(

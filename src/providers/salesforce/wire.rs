@@ -122,9 +122,16 @@ pub(super) fn record_of(
 }
 
 /// The record of a collection write of `w` to `object`: its fields, an empty value cleared
-/// (`null`), a Task's done-ness as its `Status`, and the local id in [`EXTERNAL_ID`] on a
-/// create or where the engine asks for it. `id` is set for an update.
-pub(super) fn write_record(object: ObjectKind, w: &RemoteWrite, create: bool) -> Value {
+/// (`null`), a number as a JSON number where `catalogue` says the field holds one, a Task's
+/// done-ness as its `Status`, and the local id in [`EXTERNAL_ID`] on a create or where the
+/// engine asks for it. `id` is set for an update. An opportunity's primary contact is not
+/// sent: it is set through its contact roles (`deals.rs`).
+pub(super) fn write_record(
+    object: ObjectKind,
+    w: &RemoteWrite,
+    create: bool,
+    catalogue: &Catalogue,
+) -> Value {
     let mut m = Map::new();
     m.insert("attributes".into(), json!({ "type": sobject(object) }));
     if let (false, Some(id)) = (create, &w.remote_id) {
@@ -140,10 +147,15 @@ pub(super) fn write_record(object: ObjectKind, w: &RemoteWrite, create: bool) ->
             m.insert(STATUS.into(), json!(status));
             continue;
         }
+        if object == ObjectKind::Deal && name == super::deals::CONTACT_ID {
+            continue;
+        }
         let v = if value.is_empty() {
             Value::Null
         } else {
-            json!(value)
+            catalogue
+                .number(name, value)
+                .unwrap_or_else(|| json!(value))
         };
         m.insert(name.clone(), v);
     }
@@ -188,14 +200,14 @@ mod tests {
             takes_over: Vec::new(),
         };
         assert_eq!(
-            write_record(ObjectKind::Activity, &w, false),
+            write_record(ObjectKind::Activity, &w, false, &Catalogue::default()),
             json!({
                 "attributes": { "type": "Task" }, "id": "00T1",
                 "Status": "Completed", "Subject": "Call", "Description": null
             })
         );
         assert_eq!(
-            write_record(ObjectKind::Activity, &w, true)["crmsync_id__c"],
+            write_record(ObjectKind::Activity, &w, true, &Catalogue::default())["crmsync_id__c"],
             json!("L1")
         );
     }

@@ -132,10 +132,11 @@ impl Salesforce {
         create: bool,
     ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
         let mut out: WriteResults<String> = Vec::with_capacity(inputs.len());
+        let catalogue = self.catalogue(object).await?;
         for chunk in inputs.chunks(COLLECTION_LIMIT) {
             let records: Vec<Value> = chunk
                 .iter()
-                .map(|w| write_record(object, w, create))
+                .map(|w| write_record(object, w, create, &catalogue))
                 .collect();
             let req = self
                 .request(method, path.clone())

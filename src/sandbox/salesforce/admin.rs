@@ -9,7 +9,7 @@
 //! | `GET /_sandbox/info` | | `{instance_url, login_url, client_id, client_secret, org_id, user_id}` |
 //! | `POST /_sandbox/token` | | a new session: `{access_token, refresh_token, instance_url}` |
 //! | `POST /_sandbox/expire-sessions` | | 204; every session ends, as after the timeout |
-//! | `POST /_sandbox/seed` | `{contacts, accounts, tasks}` | `{contacts:[ids], accounts:[ids], tasks:[ids]}` |
+//! | `POST /_sandbox/seed` | `{contacts, accounts, tasks, opportunities}` | `{contacts:[ids], accounts:[ids], tasks:[ids], opportunities:[ids]}` |
 //! | `POST /_sandbox/records/{Object}` | a REST create body | 200 the record |
 //! | `PATCH /_sandbox/records/{Object}/{id}` | a REST update body | 200 the record |
 //! | `DELETE /_sandbox/records/{Object}/{id}` | | 204; to the Recycle Bin |
@@ -22,6 +22,7 @@
 //! | `POST /_sandbox/edit-before` | [`EditBefore`] | 204 |
 //! | `PUT /_sandbox/limits` | `{daily_api_requests?, used?}` | `{max, used}` |
 //! | `PUT /_sandbox/page-cap` | `{max: n\|null}` | 204; query pages hold at most `n` |
+//! | `PUT /_sandbox/picklist` | `{object, field, value, label}` | 204; the value's label, as an admin renames it (the value stays) |
 //!
 //! A user's writes go through the same checks as the API's, are owned by the org's second
 //! user, and move `LastModifiedDate` and `SystemModstamp`.
@@ -43,6 +44,7 @@ pub struct Seeded {
     pub contacts: Vec<String>,
     pub accounts: Vec<String>,
     pub tasks: Vec<String>,
+    pub opportunities: Vec<String>,
 }
 
 pub fn handle(shared: &Shared, req: &HttpRequest, segs: &[&str]) -> Option<HttpResponse> {
@@ -71,13 +73,9 @@ pub fn handle(shared: &Shared, req: &HttpRequest, segs: &[&str]) -> Option<HttpR
         ("POST", ["seed"]) => body_json(req).map(|b| {
             let n = |k: &str| b[k].as_u64().unwrap_or(0) as usize;
             let now = shared.clock.now_ms();
-            let seeded = seed(
-                &mut shared.api.lock(),
-                now,
-                n("contacts"),
-                n("accounts"),
-                n("tasks"),
-            );
+            let mut org = shared.api.lock();
+            let mut seeded = seed(&mut org, now, n("contacts"), n("accounts"), n("tasks"));
+            seeded.opportunities = super::opportunity::seed(&mut org, now, n("opportunities"));
             ok(serde_json::to_value(seeded).unwrap_or_default())
         }),
         ("POST", ["records", obj]) => {
@@ -137,6 +135,19 @@ pub fn handle(shared: &Shared, req: &HttpRequest, segs: &[&str]) -> Option<HttpR
             let used = org.allocation.used(now);
             ok(json!({"max": org.allocation.max, "used": used}))
         }),
+        ("PUT", ["picklist"]) => body_json(req).map(|b| {
+            let text = |k: &str| b[k].as_str().unwrap_or_default();
+            match relabel(
+                shared,
+                text("object"),
+                text("field"),
+                text("value"),
+                text("label"),
+            ) {
+                Ok(()) => HttpResponse::empty(204),
+                Err(e) => admin_error(400, &format!("{e:#}")),
+            }
+        }),
         ("PUT", ["page-cap"]) => body_json(req).map(|b| {
             shared.api.lock().page_cap = b["max"].as_u64().map(|n| n as usize);
             HttpResponse::empty(204)
@@ -154,7 +165,11 @@ fn answer(r: anyhow::Result<Value>) -> HttpResponse {
 }
 
 fn obj_of(name: &str) -> anyhow::Result<Obj> {
-    Obj::parse(name).ok_or_else(|| anyhow!("unknown object `{name}`; use Contact, Account or Task"))
+    Obj::parse(name).ok_or_else(|| {
+        anyhow!(
+            "unknown object `{name}`; use Contact, Account, Task, Opportunity or OpportunityContactRole"
+        )
+    })
 }
 
 fn latest(org: &Org, id: &str) -> Value {
@@ -186,6 +201,22 @@ pub fn user_write(
     }
     .map_err(|e| anyhow!("the sandbox refused the write: {} {}", e.code, e.message))?;
     Ok(latest(&org, &id))
+}
+
+/// Gives a picklist value a label of its own, as an admin renaming it in Setup does.
+pub fn relabel(
+    shared: &Shared,
+    obj: &str,
+    field: &str,
+    value: &str,
+    label: &str,
+) -> anyhow::Result<()> {
+    let obj = obj_of(obj)?;
+    if label.trim().is_empty() {
+        return Err(anyhow!("a picklist value's label cannot be empty"));
+    }
+    super::opportunity::relabel(&mut shared.api.lock(), obj, field, value, label)
+        .map_err(|e| anyhow!("the sandbox cannot relabel it: {e}"))
 }
 
 /// Deletes a record as a Salesforce user would.

@@ -1,11 +1,14 @@
 //! The objects the sandbox org has and their fields, as `describe` lists them: Contact,
-//! Account and Task with the standard fields a sync reads and writes, and the custom fields
+//! Account and Task with the standard fields a sync reads and writes, Opportunity,
+//! OpportunityContactRole and User (their fields in `opportunity.rs`), and the custom fields
 //! added through the Tooling API (`tooling.rs`) or the admin API.
 //!
 //! Field names, types and lengths follow the Object Reference. Chosen where it is silent
 //! or the org's setup decides (unconfirmed): `Account.Industry`, `Task.Status`,
 //! `Task.Priority` and `Task.TaskSubtype` are restricted picklists (an org can restrict a
 //! standard value set; the sandbox org has); `Contact.LeadSource` is an unrestricted one.
+
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
@@ -15,10 +18,20 @@ pub enum Obj {
     Contact,
     Account,
     Task,
+    Opportunity,
+    OpportunityContactRole,
+    User,
 }
 
 impl Obj {
-    pub const ALL: [Obj; 3] = [Obj::Contact, Obj::Account, Obj::Task];
+    pub const ALL: [Obj; 6] = [
+        Obj::Contact,
+        Obj::Account,
+        Obj::Task,
+        Obj::Opportunity,
+        Obj::OpportunityContactRole,
+        Obj::User,
+    ];
 
     /// The object an API name names (`Contact`); object names are case-insensitive.
     pub fn parse(s: &str) -> Option<Obj> {
@@ -32,6 +45,9 @@ impl Obj {
             Obj::Contact => "Contact",
             Obj::Account => "Account",
             Obj::Task => "Task",
+            Obj::Opportunity => "Opportunity",
+            Obj::OpportunityContactRole => "OpportunityContactRole",
+            Obj::User => "User",
         }
     }
 
@@ -40,6 +56,9 @@ impl Obj {
             Obj::Contact => "Contacts",
             Obj::Account => "Accounts",
             Obj::Task => "Tasks",
+            Obj::Opportunity => "Opportunities",
+            Obj::OpportunityContactRole => "Opportunity Contact Roles",
+            Obj::User => "Users",
         }
     }
 
@@ -49,7 +68,15 @@ impl Obj {
             Obj::Contact => "003",
             Obj::Account => "001",
             Obj::Task => "00T",
+            Obj::Opportunity => "006",
+            Obj::OpportunityContactRole => "00K",
+            Obj::User => "005",
         }
+    }
+
+    /// Whether the API writes its records (the sandbox's users it does not).
+    pub fn writable(self) -> bool {
+        self != Obj::User
     }
 
     /// The object whose ids start with `id`'s prefix.
@@ -78,6 +105,9 @@ pub enum Type {
     Boolean,
     Date,
     DateTime,
+    Currency,
+    Percent,
+    Double,
 }
 
 impl Type {
@@ -94,6 +124,9 @@ impl Type {
             Type::Boolean => "boolean",
             Type::Date => "date",
             Type::DateTime => "datetime",
+            Type::Currency => "currency",
+            Type::Percent => "percent",
+            Type::Double => "double",
         }
     }
 
@@ -109,6 +142,9 @@ impl Type {
             "Checkbox" => Type::Boolean,
             "Date" => Type::Date,
             "DateTime" => Type::DateTime,
+            "Currency" => Type::Currency,
+            "Percent" => Type::Percent,
+            "Number" => Type::Double,
             _ => return None,
         })
     }
@@ -119,6 +155,11 @@ impl Type {
             self,
             Type::String | Type::Email | Type::Phone | Type::Url | Type::TextArea | Type::Picklist
         )
+    }
+
+    /// Whether values are JSON numbers.
+    pub fn is_number(self) -> bool {
+        matches!(self, Type::Currency | Type::Percent | Type::Double)
     }
 }
 
@@ -138,7 +179,13 @@ pub struct Field {
     pub custom: bool,
     /// Picklist values, active ones.
     pub picklist: Vec<String>,
+    /// The labels of the picklist values whose label is not the value itself (an admin
+    /// relabelled them; the API name stays).
+    pub picklist_labels: BTreeMap<String, String>,
     pub restricted: bool,
+    /// A number's digits in all and after the point (`describe`'s `precision` and `scale`).
+    pub precision: u32,
+    pub scale: u32,
     /// For a reference: the objects it may point to, and the relationship name.
     pub reference_to: Vec<Obj>,
     pub relationship: Option<&'static str>,
@@ -147,7 +194,7 @@ pub struct Field {
 }
 
 impl Field {
-    fn std(name: &str, label: &str, ty: Type, length: u32) -> Field {
+    pub(super) fn std(name: &str, label: &str, ty: Type, length: u32) -> Field {
         Field {
             name: name.into(),
             label: label.into(),
@@ -160,7 +207,10 @@ impl Field {
             unique: false,
             custom: false,
             picklist: Vec::new(),
+            picklist_labels: BTreeMap::new(),
             restricted: false,
+            precision: 0,
+            scale: 0,
             reference_to: Vec::new(),
             relationship: None,
             id: None,
@@ -168,7 +218,7 @@ impl Field {
     }
 
     /// A field the system sets.
-    fn system(name: &str, label: &str, ty: Type, length: u32) -> Field {
+    pub(super) fn system(name: &str, label: &str, ty: Type, length: u32) -> Field {
         Field {
             nillable: false,
             createable: false,
@@ -177,18 +227,18 @@ impl Field {
         }
     }
 
-    fn required(mut self) -> Field {
+    pub(super) fn required(mut self) -> Field {
         self.nillable = false;
         self
     }
 
-    fn reference(mut self, to: &[Obj], relationship: &'static str) -> Field {
+    pub(super) fn reference(mut self, to: &[Obj], relationship: &'static str) -> Field {
         self.reference_to = to.to_vec();
         self.relationship = Some(relationship);
         self
     }
 
-    fn picklist(mut self, values: &[&str], restricted: bool) -> Field {
+    pub(super) fn picklist(mut self, values: &[&str], restricted: bool) -> Field {
         self.picklist = values.iter().map(|v| v.to_string()).collect();
         self.restricted = restricted;
         self
@@ -201,14 +251,16 @@ impl Field {
             .iter()
             .enumerate()
             .map(|(i, v)| {
+                let label = self.picklist_labels.get(v).unwrap_or(v);
                 json!({"active": true, "defaultValue": i == 0 && self.name == "Status",
-                       "label": v, "validFor": null, "value": v})
+                       "label": label, "validFor": null, "value": v})
             })
             .collect();
         let reference_to: Vec<&str> = self.reference_to.iter().map(|o| o.name()).collect();
         json!({
             "name": self.name, "label": self.label, "type": self.ty.name(),
-            "length": self.length, "nillable": self.nillable, "createable": self.createable,
+            "length": self.length, "precision": self.precision, "scale": self.scale,
+            "nillable": self.nillable, "createable": self.createable,
             "updateable": self.updateable, "externalId": self.external_id,
             "unique": self.unique, "custom": self.custom,
             "idLookup": self.ty == Type::Id || self.external_id || self.ty == Type::Email,
@@ -227,12 +279,13 @@ fn soap_type(ty: Type) -> &'static str {
         Type::Boolean => "xsd:boolean",
         Type::Date => "xsd:date",
         Type::DateTime => "xsd:dateTime",
+        Type::Currency | Type::Percent | Type::Double => "xsd:double",
         _ => "xsd:string",
     }
 }
 
-/// Fields every object has.
-fn system_fields() -> Vec<Field> {
+/// Fields every object has (`OwnerId` aside, which Opportunity's contact roles and Users lack).
+pub(super) fn system_fields() -> Vec<Field> {
     vec![
         Field::system("Id", "Record ID", Type::Id, 18),
         Field::system("IsDeleted", "Deleted", Type::Boolean, 0),
@@ -255,6 +308,9 @@ pub const MASTER_RECORD_ID: &str = "MasterRecordId";
 
 /// The standard fields of `obj`.
 pub fn standard_fields(obj: Obj) -> Vec<Field> {
+    if let Some(fields) = super::opportunity::standard_fields(obj) {
+        return fields;
+    }
     let mut fields = system_fields();
     if obj.mergeable() {
         fields.push(
@@ -340,6 +396,7 @@ pub fn standard_fields(obj: Obj) -> Vec<Field> {
             // Derived from `Status` (a closed status); never written.
             Field::system("IsClosed", "Closed", Type::Boolean, 0),
         ],
+        _ => unreachable!("opportunity.rs lists the other objects' fields"),
     };
     fields.extend(more);
     fields
@@ -383,6 +440,13 @@ pub fn custom_field(name: &str, meta: &Value, id: String) -> Result<Field, Strin
         Type::Picklist => 255,
         _ => 0,
     };
+    // A Tooling API `Number`, `Currency` or `Percent` names its digits (18 and 0 when left out).
+    let digits = |k: &str, default: u64| meta[k].as_u64().unwrap_or(default) as u32;
+    let (precision, scale) = if ty.is_number() {
+        (digits("precision", 18), digits("scale", 0))
+    } else {
+        (0, 0)
+    };
     let picklist: Vec<String> = meta["valueSet"]["valueSetDefinition"]["value"]
         .as_array()
         .map(|vs| {
@@ -409,6 +473,9 @@ pub fn custom_field(name: &str, meta: &Value, id: String) -> Result<Field, Strin
         custom: true,
         restricted: ty == Type::Picklist && meta["valueSet"]["restricted"].as_bool() == Some(true),
         picklist,
+        picklist_labels: BTreeMap::new(),
+        precision,
+        scale,
         reference_to: Vec::new(),
         relationship: None,
         id: Some(id),
@@ -418,10 +485,12 @@ pub fn custom_field(name: &str, meta: &Value, id: String) -> Result<Field, Strin
 /// `describe` of an object.
 pub fn describe(obj: Obj, fields: &[Field], version: &str) -> Value {
     let base = format!("/services/data/v{version}/sobjects/{}", obj.name());
+    let writable = obj.writable();
     json!({
         "name": obj.name(), "label": obj.name(), "labelPlural": obj.label_plural(),
-        "keyPrefix": obj.prefix(), "custom": false, "createable": true, "updateable": true,
-        "deletable": true, "queryable": true, "replicateable": true, "retrieveable": true,
+        "keyPrefix": obj.prefix(), "custom": false, "createable": writable,
+        "updateable": writable, "deletable": writable, "queryable": true,
+        "replicateable": true, "retrieveable": true,
         "searchable": true, "undeletable": true,
         "fields": fields.iter().map(Field::describe).collect::<Vec<_>>(),
         "urls": {"sobject": base, "describe": format!("{base}/describe"),

@@ -131,13 +131,22 @@ fn snapshot(org: &Org, obj: Obj, id: &str) -> Option<Record> {
 }
 
 /// Runs `write` on each record, keeping what to undo; rolls all back when `all_or_none`
-/// and one failed.
+/// and one failed. A write can change records it does not name (an opportunity's contact
+/// roles, `opportunity.rs`): with `all_or_none` those are put back from a copy of the org's
+/// records taken first.
 fn run<T>(
     org: &mut Org,
     all_or_none: bool,
     items: Vec<T>,
     mut write: impl FnMut(&mut Org, T, &mut Vec<Undo>) -> Outcome,
 ) -> HttpResponse {
+    let related = [Obj::Opportunity, Obj::OpportunityContactRole];
+    let before: Option<Vec<_>> = all_or_none.then(|| {
+        related
+            .iter()
+            .map(|o| (*o, org.store(*o).clone()))
+            .collect()
+    });
     let mut undo = Vec::new();
     let mut outcomes: Vec<Outcome> = items
         .into_iter()
@@ -146,6 +155,10 @@ fn run<T>(
     if all_or_none && outcomes.iter().any(|o| o.error.is_some()) {
         for u in undo.into_iter().rev() {
             records::restore(org, u.obj, &u.id, u.before);
+        }
+        for (obj, records) in before.into_iter().flatten() {
+            *org.store_mut(obj) = records;
+            records::reindex(org, obj);
         }
         for o in &mut outcomes {
             if o.error.is_none() {

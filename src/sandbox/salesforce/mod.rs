@@ -1,4 +1,5 @@
-//! The Salesforce sandbox: one org with Contact, Account and Task, its login host's OAuth
+//! The Salesforce sandbox: one org with Contact, Account, Task, Opportunity (with its contact
+//! roles, `OpportunityContactRole`) and its users (`User`, read only), its login host's OAuth
 //! 2.0 web-server flow with PKCE, the REST API under `/services/data/vNN.0/`, the Tooling
 //! API's `CustomField`, Bulk API 2.0 query jobs, the rolling 24-hour API allocation and
 //! seeded faults, as the REST API and Bulk API 2.0 developer guides describe them (and
@@ -32,8 +33,10 @@
 //! | POST, GET, DELETE | `/jobs/query`, `/jobs/query/{id}`, `/jobs/query/{id}/results` | Bulk API 2.0 query jobs | `bulk.rs` |
 //! | * | `/_sandbox/...` | the admin API (`sandbox/admin.rs`, then `admin.rs` here) | `admin.rs` |
 //!
-//! `X` is `Contact`, `Account` or `Task`. Errors are Salesforce's JSON arrays
-//! (`errors.rs`). An injected 429 fault answers as Salesforce throttles, which is never with
+//! `X` is `Contact`, `Account`, `Task`, `Opportunity`, `OpportunityContactRole` or `User`
+//! (which is described and queried, not written). What an opportunity's stage decides and how
+//! its contact roles make its primary contact is in `opportunity.rs`. Errors are Salesforce's
+//! JSON arrays (`errors.rs`). An injected 429 fault answers as Salesforce throttles, which is never with
 //! 429: 403 `REQUEST_LIMIT_EXCEEDED` with the concurrent-request message
 //! (`ConcurrentPerOrgLongTxn Limit exceeded.`); the spent daily allocation answers 403
 //! `REQUEST_LIMIT_EXCEEDED` with `TotalRequests Limit exceeded.` (both messages as commonly
@@ -41,15 +44,15 @@
 //!
 //! # Not served
 //!
-//! Events, Opportunities, Leads and the other objects; SOQL beyond `soql.rs`'s grammar
-//! (`LIKE`, functions, date literals such as `LAST_N_DAYS`, sub-queries, `OFFSET`,
-//! `GROUP BY`); Bulk ingest jobs and the parallel results; the Composite and Batch
-//! resources; conditional requests (`If-Modified-Since`, 304); field-level security (every
-//! field is visible to the API user); Change Data Capture and Outbound Messages; the
-//! identity URL's own endpoint. Records are merged only as a user merges them in
-//! Salesforce's interface (the admin API's `merge`): the REST API has no merge (SOAP's
-//! `merge()` and Apex's are not served), and a merged-away record is a deleted one whose
-//! `MasterRecordId` names the survivor, as `queryAll` shows it.
+//! Events, Leads and the other objects (and of Opportunity, what `opportunity.rs` lists);
+//! SOQL beyond `soql.rs`'s grammar (`LIKE`, functions, date literals such as `LAST_N_DAYS`,
+//! sub-queries, `OFFSET`, `GROUP BY`); Bulk ingest jobs and the parallel results; the
+//! Composite and Batch resources; conditional requests (`If-Modified-Since`, 304);
+//! field-level security (every field is visible to the API user); Change Data Capture and
+//! Outbound Messages; the identity URL's own endpoint. Records are merged only as a user
+//! merges them in Salesforce's interface (the admin API's `merge`): the REST API has no merge
+//! (SOAP's `merge()` and Apex's are not served), and a merged-away record is a deleted one
+//! whose `MasterRecordId` names the survivor, as `queryAll` shows it.
 
 mod admin;
 mod bulk;
@@ -58,6 +61,7 @@ mod composite;
 mod errors;
 mod ids;
 mod oauth;
+mod opportunity;
 mod query;
 mod records;
 mod route;
@@ -102,6 +106,8 @@ pub struct SalesforceOptions {
     pub daily_api_requests: u64,
     /// Polls of a Bulk query job until it is `JobComplete`.
     pub bulk_polls: u32,
+    /// Whether the org has multiple currencies on: Opportunity gets `CurrencyIsoCode`.
+    pub multi_currency: bool,
 }
 
 impl Default for SalesforceOptions {
@@ -116,6 +122,7 @@ impl Default for SalesforceOptions {
             session_timeout_secs: 7200,
             daily_api_requests: 100_000,
             bulk_polls: 2,
+            multi_currency: false,
         }
     }
 }
@@ -237,7 +244,10 @@ pub type SalesforceSandbox = SandboxServer<Salesforce>;
 impl SandboxServer<Salesforce> {
     /// Starts serving on 127.0.0.1 in background threads.
     pub fn start(opts: SalesforceOptions) -> anyhow::Result<SalesforceSandbox> {
-        let org = Org::new(opts.daily_api_requests, StdRng::seed_from_u64(opts.seed));
+        let mut org = Org::new(opts.daily_api_requests, StdRng::seed_from_u64(opts.seed));
+        if opts.multi_currency {
+            opportunity::enable_multi_currency(&mut org);
+        }
         let faults = FaultInjector::new(opts.faults.clone(), opts.seed);
         let port = opts.port;
         let api = Salesforce {
@@ -280,6 +290,25 @@ impl SandboxServer<Salesforce> {
             accounts,
             tasks,
         )
+    }
+
+    /// Seeds `n` opportunities as a user's import, each with one of the accounts and a
+    /// contact of it as its primary contact (see `opportunity.rs`); their ids.
+    pub fn seed_opportunities(&self, n: usize) -> Vec<String> {
+        let now = self.shared().clock.now_ms();
+        opportunity::seed(&mut self.shared().api.lock(), now, n)
+    }
+
+    /// Gives picklist value `value` of `object.field` the label `label`, as an admin renaming
+    /// it in Setup does (its API name, the value, stays).
+    pub fn relabel_picklist_value(
+        &self,
+        object: &str,
+        field: &str,
+        value: &str,
+        label: &str,
+    ) -> anyhow::Result<()> {
+        admin::relabel(self.shared(), object, field, value, label)
     }
 
     /// Creates a record of `object` as a Salesforce user would, from a REST create body;

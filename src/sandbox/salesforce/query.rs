@@ -138,6 +138,7 @@ fn literal_key(f: &Field, lit: &Literal) -> Result<Key, SfError> {
         (Type::DateTime, Literal::DateTime(ms)) => Key::Int(*ms),
         (Type::Date, Literal::Date(d)) => Key::Text(d.clone()),
         (Type::Boolean, Literal::Bool(b)) => Key::Bool(*b),
+        (t, Literal::Number(n)) if t.is_number() => Key::Num(*n),
         (Type::Id | Type::Reference, Literal::Str(s)) => {
             Key::Text(ids::normalize(s).unwrap_or_else(|| s.clone()))
         }

@@ -105,6 +105,28 @@ fn check_value(org: &Org, f: &Field, v: &Value) -> Result<Value, SfError> {
     let text = || v.as_str().ok_or_else(|| bad_type(f, v));
     match f.ty {
         Type::Boolean => v.as_bool().map(Value::Bool).ok_or_else(|| bad_type(f, v)),
+        // A number is a JSON number (unconfirmed whether Salesforce also takes a numeric
+        // string; crmsync sends numbers), kept to the field's scale.
+        Type::Currency | Type::Percent | Type::Double => {
+            let n = v.as_f64().ok_or_else(|| bad_type(f, v))?;
+            let unit = 10f64.powi(f.scale as i32);
+            let n = (n * unit).round() / unit;
+            let whole = f.precision.saturating_sub(f.scale);
+            if f.precision > 0 && n.abs() >= 10f64.powi(whole as i32) {
+                return Err(SfError::new(
+                    400,
+                    "NUMBER_OUTSIDE_VALID_RANGE",
+                    format!(
+                        "{}: value outside of valid range on numeric field: {n}",
+                        f.label
+                    ),
+                )
+                .on(&f.name));
+            }
+            Ok(serde_json::Number::from_f64(n)
+                .map(Value::Number)
+                .unwrap_or(Value::Null))
+        }
         Type::Date => {
             let s = text()?;
             chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
@@ -272,12 +294,14 @@ pub fn create(
     owner: &str,
     body: &Map<String, Value>,
 ) -> Result<String, SfError> {
+    super::opportunity::writable(obj)?;
     let mut values = check_body(org, obj, body, true)?;
     for (k, v) in defaults(obj) {
         values
             .entry(k.to_string())
             .or_insert_with(|| Value::String(v.to_string()));
     }
+    super::opportunity::fill_created(org, obj, &mut values);
     if let Some(f) = org.fields(obj).iter().find(|f| {
         f.createable
             && !f.nillable
@@ -304,6 +328,7 @@ pub fn create(
     check_unique(org, &r)?;
     let id = r.id.clone();
     store(org, r);
+    super::opportunity::after_write(org, obj, &id, now, true);
     Ok(id)
 }
 
@@ -335,8 +360,10 @@ pub fn update(
     id: &str,
     body: &Map<String, Value>,
 ) -> Result<String, SfError> {
+    super::opportunity::writable(obj)?;
     let mut r = live(org, obj, id)?;
     let values = check_body(org, obj, body, false)?;
+    let written = values.clone();
     for (k, v) in values {
         if k == "OwnerId" {
             r.owner = v.as_str().unwrap_or_default().to_string();
@@ -346,21 +373,25 @@ pub fn update(
             r.values.insert(k, v);
         }
     }
+    super::opportunity::fill_updated(&mut r, &written);
     check_unique(org, &r)?;
     r.modified_ms = now;
     r.modstamp_ms = now;
     let id = r.id.clone();
     store(org, r);
+    super::opportunity::after_write(org, obj, &id, now, false);
     Ok(id)
 }
 
 /// Sends a live record to the Recycle Bin at `now`.
 pub fn delete(org: &mut Org, obj: Obj, now: i64, id: &str) -> Result<String, SfError> {
+    super::opportunity::writable(obj)?;
     let mut r = live(org, obj, id)?;
     r.deleted_ms = Some(now);
     r.modstamp_ms = now;
     let id = r.id.clone();
     store(org, r);
+    super::opportunity::after_delete(org, obj, &id, now);
     Ok(id)
 }
 
@@ -372,13 +403,14 @@ pub fn undelete(org: &mut Org, now: i64, id: &str) -> Result<String, SfError> {
         .filter(|r| r.deleted_ms.is_some())
         .cloned()
         .ok_or_else(super::errors::not_found)?;
-    r.deleted_ms = None;
+    let deleted_at = r.deleted_ms.take().unwrap_or(now);
     r.modstamp_ms = now;
     // Back from the Recycle Bin, a merged-away record is a record of its own again, its
     // children left with the survivor (unconfirmed: the guides do not say whether
     // `MasterRecordId` is cleared on undelete).
     r.values.remove(MASTER_RECORD_ID);
     store(org, r);
+    super::opportunity::after_undelete(org, &id, deleted_at, now);
     Ok(id)
 }
 

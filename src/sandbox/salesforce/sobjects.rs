@@ -90,7 +90,8 @@ fn describe_global(version: &str) -> HttpResponse {
             let base = format!("/services/data/v{version}/sobjects/{}", o.name());
             json!({"name": o.name(), "label": o.name(), "labelPlural": o.label_plural(),
                    "keyPrefix": o.prefix(), "custom": false, "queryable": true,
-                   "createable": true, "updateable": true, "deletable": true,
+                   "createable": o.writable(), "updateable": o.writable(),
+                   "deletable": o.writable(),
                    "urls": {"sobject": base, "describe": format!("{base}/describe"),
                             "rowTemplate": format!("{base}/{{ID}}")}})
         })

@@ -95,7 +95,7 @@ impl Org {
             fields.insert(obj, standard_fields(obj));
             records.insert(obj, BTreeMap::new());
         }
-        Org {
+        let mut org = Org {
             base_url: String::new(),
             org_id: ids::make("00D", 1),
             user_id: ids::make("005", 1),
@@ -114,7 +114,9 @@ impl Org {
             edits_before: Vec::new(),
             data_rng,
             page_cap: None,
-        }
+        };
+        super::opportunity::seed_users(&mut org);
+        org
     }
 
     pub fn new_id(&mut self, prefix: &str) -> String {
@@ -148,6 +150,9 @@ impl Org {
 
     /// A field's value on `r`, system fields included; `Null` when unset.
     pub fn value(&self, r: &Record, field: &str) -> Value {
+        if let Some(v) = super::opportunity::derived(r, field) {
+            return v;
+        }
         match field {
             "Id" => json!(r.id),
             "IsDeleted" => json!(r.deleted_ms.is_some()),
