@@ -51,6 +51,7 @@ fn provider(fake: &Fake) -> Salesforce {
             settings: Settings::default(),
             batch_size: 2000,
             bulk_poll: std::time::Duration::ZERO,
+            ..SalesforceOptions::default()
         },
     )
     .expect("provider")
