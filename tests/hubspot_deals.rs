@@ -146,6 +146,15 @@ fn an_edit_on_each_side_and_an_archive_both_ways_reach_the_other() {
     w.assert_sync_writes_nothing();
 }
 
+/// What HubSpot is told of a deal whose stage its pipeline does not have, named by
+/// `mappings check` and by the failure a sync keeps.
+const RENEWED_IN_SALES: &str = "stage `renewal_won` (Renewed) is not a stage of pipeline \
+    `default` (Sales Pipeline), whose stages are `appointmentscheduled` (Appointment \
+    Scheduled), `qualifiedtobuy` (Qualified To Buy), `presentationscheduled` (Presentation \
+    Scheduled), `decisionmakerboughtin` (Decision Maker Bought-In), `contractsent` (Contract \
+    Sent), `closedwon` (Closed Won), `closedlost` (Closed Lost): set the deal's stage to one \
+    of them (by label or id), or its pipeline to the one the stage belongs to";
+
 #[test]
 fn a_stage_the_pipeline_does_not_have_is_reported_for_that_deal_alone() {
     let good = local_deal("Good", "Contract Sent", "default");
@@ -153,6 +162,7 @@ fn a_stage_the_pipeline_does_not_have_is_reported_for_that_deal_alone() {
     let bad = local_deal("Bad", "Renewed", "default");
     let w = syncing_deals();
     w.save_local(&[good.clone(), bad.clone()]);
+    w.crm.clear_request_log();
     w.sync().expect_code(3);
     let live: Vec<Value> = deals(&w);
     assert_eq!(live.len(), 1, "{live:?}");
@@ -161,6 +171,126 @@ fn a_stage_the_pipeline_does_not_have_is_reported_for_that_deal_alone() {
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert_eq!(failures[0].local_id, bad.id, "{failures:?}");
     assert!(failures[0].message.contains("renewal_won"), "{failures:?}");
+    // Refused before it was sent: no call carried it, so HubSpot never refused it.
+    assert_eq!(failures[0].message, RENEWED_IN_SALES, "{failures:?}");
+    let carried: Vec<_> = w
+        .crm
+        .sandbox
+        .request_log()
+        .into_iter()
+        .filter(|c| {
+            c.body
+                .as_deref()
+                .is_some_and(|b| b.contains(bad.id.as_str()))
+        })
+        .map(|c| c.path)
+        .collect();
+    assert_eq!(carried, Vec::<String>::new());
+}
+
+#[test]
+fn mappings_check_names_each_deal_whose_stage_its_pipeline_lacks_before_any_sync() {
+    let good = local_deal("Good", "Contract Sent", "Sales Pipeline");
+    let by_label = local_deal("By label", "Renewed", "Sales Pipeline");
+    let by_id = local_deal("By id", "closedwon", "renewals");
+    let w = syncing_deals();
+    w.save_local(&[good.clone(), by_label.clone(), by_id.clone()]);
+    w.crm.clear_request_log();
+
+    let check = w.run(&["mappings", "check", "-c", "crm"]);
+    assert_eq!(check.code, 1, "{check:?}");
+    // Each refused deal by its id, with the stage, the pipeline and the pipeline's stages.
+    assert!(
+        check
+            .stderr
+            .contains(&format!("deal `{}`: {RENEWED_IN_SALES}", by_label.id)),
+        "{}",
+        check.stderr
+    );
+    assert!(
+        check.stderr.contains(&format!(
+            "deal `{}`: stage `closedwon` (Closed Won) is not a stage of pipeline `renewals` \
+             (Renewals), whose stages are `renewal_new` (New), `renewal_won` (Renewed)",
+            by_id.id
+        )),
+        "{}",
+        check.stderr
+    );
+    assert!(!check.stderr.contains(good.id.as_str()), "{}", check.stderr);
+    assert!(
+        check
+            .stdout
+            .contains("2 local record(s) the CRM would refuse, listed below"),
+        "{}",
+        check.stdout
+    );
+    let json = w.run(&["mappings", "check", "-c", "crm", "--json"]).json();
+    let stage = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["object"] == "deal" && r["field"] == "stage")
+        .unwrap()
+        .clone();
+    assert_eq!(stage["problem"], true, "{stage}");
+    let refused: Vec<&str> = stage["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        refused,
+        [by_label.id.as_str(), by_id.id.as_str()],
+        "{stage}"
+    );
+    // The check wrote nothing.
+    let wrote: Vec<_> = w
+        .crm
+        .request_log()
+        .into_iter()
+        .filter(|c| c.method != "GET")
+        .map(|c| c.path)
+        .collect();
+    assert_eq!(wrote, Vec::<String>::new());
+
+    // The sync fails the same deals in the same words and sends the good one.
+    w.sync().expect_code(3);
+    let mut failures: Vec<(String, String)> = w
+        .store()
+        .list_failures(None)
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.local_id.0, f.message))
+        .collect();
+    failures.sort();
+    for (id, message) in &failures {
+        let said = format!("deal `{id}`: {message}");
+        assert!(check.stderr.contains(&said), "{said}\n{}", check.stderr);
+    }
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    assert_eq!(deals(&w).len(), 1);
+
+    // Mended (the stage set to one of the pipeline's), the deal goes and the check passes.
+    tick();
+    w.edit_local(&by_label.id, &[("stage", "Closed Won")]);
+    w.edit_local(&by_id.id, &[("stage", "Renewed")]);
+    w.run(&["retry"]).ok();
+    w.sync().ok();
+    assert_eq!(deals(&w).len(), 3);
+    w.run(&["mappings", "check", "-c", "crm"]).ok();
+
+    // An update is judged by the whole deal it leaves: a stage moved out of the deal's
+    // pipeline (which the update does not send) is refused the same way.
+    tick();
+    w.edit_local(&good.id, &[("stage", "Renewed"), ("amount", "8")]);
+    w.sync().expect_code(3);
+    let failures = w.store().failures_of_record(&good.id).unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].message, RENEWED_IN_SALES);
+    let props = &deal(&w, &w.remote_id(Deal, &good.id))["properties"];
+    assert_eq!(props["dealstage"], "contractsent", "{props}");
+    assert_eq!(props["amount"], "1200.5", "{props}");
 }
 
 #[test]
