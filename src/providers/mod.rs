@@ -959,6 +959,15 @@ pub fn oauth_spec(
     }
 }
 
+/// The OAuth scopes syncing `object` needs beyond [`OAuthSpec::scopes`] (HubSpot's deals);
+/// none for a CRM whose scopes do not go by object.
+pub fn object_scopes(kind: ProviderKind, object: ObjectKind) -> &'static [&'static str] {
+    match kind {
+        ProviderKind::Hubspot => hubspot::object_scopes(object),
+        ProviderKind::Pipedrive | ProviderKind::Salesforce => &[],
+    }
+}
+
 /// The API base a sign-in's token answer (`credentials.extra`) names for the account, where
 /// the CRM issues tokens for the account's own host (Pipedrive's `api_domain`); `None` when it
 /// names none (or one not to be trusted).

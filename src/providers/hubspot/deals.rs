@@ -39,7 +39,11 @@ pub(super) const MAPPINGS: &[(&str, &str)] = &[
     ("company_id", COMPANIES),
 ];
 
-/// The deal's associations, as the pseudo-properties the mappings name them by.
+/// The deal's associations, as the pseudo-properties the mappings name them by. They are set
+/// through `POST /crm/v4/associations/deals/{contacts,companies}/batch/associate/default`,
+/// which makes HubSpot's default (unlabelled) association without crmsync naming a type id
+/// (the ids, deal → contact 3 and deal → company 341, are not in the spec collection or the
+/// API digest, so none is sent), and read back whatever their type.
 const LINKS: [(&str, &str, &str); 2] = [
     ("contacts", CONTACTS, "Associated contact"),
     ("companies", COMPANIES, "Associated company"),

@@ -35,7 +35,7 @@ mod refusal;
 mod tags;
 mod wire;
 
-pub use auth::{DEFAULT_AUTHORIZE_URL, oauth_spec};
+pub use auth::{DEFAULT_AUTHORIZE_URL, oauth_spec, object_scopes};
 pub use catalogue::default_mappings;
 pub use engagements::DEFAULT_ACTIVITY_TYPES;
 pub use pacing::SEARCHES_PER_SECOND;
