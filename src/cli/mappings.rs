@@ -154,6 +154,9 @@ async fn refused_records(
     let store = Store::open_read_only(&ctx.state_path)?;
     let mut out = Vec::new();
     for (map, (_, fields)) in maps.iter().zip(catalogue) {
+        if !provider.refuses_together(map.object) {
+            continue;
+        }
         let mut map = map.clone();
         for rule in &mut map.rules {
             if let Some(f) = fields.iter().find(|f| f.name == rule.remote) {

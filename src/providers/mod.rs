@@ -766,6 +766,8 @@ pub trait Provider: Send + Sync {
     /// refusal's words instead of sending it, and `mappings check` reports the local records
     /// it would refuse in the same words. The default, for CRMs with no such rule, refuses
     /// nothing and sends nothing.
+    ///
+    /// Asked only for the objects [`Provider::refuses_together`] names.
     async fn refusals(
         &self,
         object: ObjectKind,
@@ -773,6 +775,13 @@ pub trait Provider: Send + Sync {
     ) -> Result<Vec<Option<ValueRefusal>>, ProviderError> {
         let _ = object;
         Ok(vec![None; records.len()])
+    }
+
+    /// Whether [`Provider::refusals`] may refuse records of `object`: the engine and
+    /// `mappings check` ask about no other object's records (so they map none for it).
+    fn refuses_together(&self, object: ObjectKind) -> bool {
+        let _ = object;
+        false
     }
 
     /// What `mappings setup` says once it created fields, where the CRM needs a person to do

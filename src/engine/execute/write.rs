@@ -163,7 +163,7 @@ impl Executor<'_> {
         ids: &IdCache,
         out: &mut ExecOutcome,
     ) -> Result<(), StepError> {
-        if op == WriteOp::Archive || writes.is_empty() {
+        if op == WriteOp::Archive || writes.is_empty() || !self.provider.refuses_together(object) {
             return Ok(());
         }
         let whole: Vec<BTreeMap<String, String>> = writes

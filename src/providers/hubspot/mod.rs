@@ -358,6 +358,10 @@ impl Provider for HubSpot {
         self.create_property(object, spec).await
     }
 
+    fn refuses_together(&self, object: ObjectKind) -> bool {
+        object == ObjectKind::Deal
+    }
+
     async fn refusals(
         &self,
         object: ObjectKind,
