@@ -1,14 +1,15 @@
 //! `hubspot_deals`: pulling 10,000 deals made in HubSpot into an empty store, the sandbox
 //! enforcing HubSpot's 100 requests per 10 s and 4 searches a second: requests and time.
-//! Then a no-op resync with deals configured: the target is one read per configured object.
+//! Then the no-op resyncs with deals configured: right after, and once both clocks are past the
+//! change feed's overlap, where the target is one read per configured object.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crmsync::model::ObjectKind;
 use crmsync::sandbox::{LoggedRequest, Sandbox, SandboxOptions};
 use crmsync::store::Store;
 
-use super::sync::{clock, hubspot_config, hubspot_participant, run_sync, runtime};
+use super::sync::{clock, hubspot_config, hubspot_participant, resync, run_sync, runtime};
 
 const DEALS: usize = 10_000;
 const STAGES: [&str; 4] = [
@@ -66,22 +67,19 @@ pub fn run() {
         log.iter().filter(|r| r.status == 429).count(),
     );
 
-    sandbox.clear_request_log();
-    let started = Instant::now();
-    run_sync(&rt, &mut store, &config, &p, clock);
-    let secs = started.elapsed().as_secs_f64();
-    let log = sandbox.request_log();
-    let reads: Vec<String> = log
-        .iter()
-        .filter(|r| r.path.ends_with("/search") || r.method == "GET")
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
-    println!(
-        "no-op resync with {} objects configured: {} requests in {secs:.2} s ({} reads: {reads:?}); \
-         target one read per configured object",
-        objects.len(),
-        log.len(),
-        reads.len(),
-    );
+    // The resyncs: right after (inside the change feed's overlap, so the pulled deals are read
+    // again and left out of the plan as unchanged), then once both clocks are past it.
+    println!("no-op resyncs with {} objects configured:", objects.len());
+    let mut again = |what: &str| resync(&rt, &mut store, &config, &p, &sandbox, &clock, what);
+    again("right after the pull");
+    let overlap = crmsync::config::SyncSettings::default().overlap_secs;
+    let later = (overlap as i64 + 1) * 1000;
+    sandbox.advance_clock(Duration::from_millis(later as u64));
+    clock.advance(later);
+    again(&format!(
+        "the first {}s later, once the pull is older than the overlap",
+        overlap + 1
+    ));
+    again("the one after that (target: 0 writes, one read per configured object)");
     sandbox.stop();
 }

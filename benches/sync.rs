@@ -404,7 +404,7 @@ fn resyncs(
 }
 
 /// Runs one resync and prints its time, writes, reads by path and unchanged records.
-fn resync(
+pub(crate) fn resync(
     rt: &tokio::runtime::Runtime,
     store: &mut Store,
     config: &Config,

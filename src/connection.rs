@@ -31,8 +31,21 @@ impl Opened {
 pub fn oauth_spec(conn: &ConnectionConfig) -> Option<OAuthSpec> {
     let mut spec =
         providers::oauth_spec(conn.provider, conn.sign_in_base(), conn.auth_url.as_deref())?;
-    if let Some(scopes) = &conn.scopes {
-        spec.scopes = scopes.clone();
+    match &conn.scopes {
+        Some(scopes) => spec.scopes = scopes.clone(),
+        // The scopes of the objects the connection syncs (HubSpot's deals).
+        None => {
+            for object in crate::model::ObjectKind::ALL
+                .into_iter()
+                .filter(|o| conn.syncs(*o))
+            {
+                for scope in providers::object_scopes(conn.provider, object) {
+                    if !spec.scopes.iter().any(|s| s == scope) {
+                        spec.scopes.push(scope.to_string());
+                    }
+                }
+            }
+        }
     }
     Some(spec)
 }
@@ -271,5 +284,39 @@ mod tests {
         assert_eq!(ctx.overlap, 42_000);
         assert_ne!(ctx.overlap, providers::DEFAULT_OVERLAP_MS);
         assert_eq!(ctx.connection, "acme");
+    }
+
+    fn scopes_of(connection: &str) -> Vec<String> {
+        let text = format!("[connections.acme]\nprovider = \"hubspot\"\n{connection}");
+        let config = Config::parse(&text, Path::new("config.toml")).unwrap();
+        oauth_spec(&config.connections["acme"]).unwrap().scopes
+    }
+
+    /// A HubSpot connection that syncs deals asks for the deal scopes at sign-in; one that
+    /// does not, or that names its scopes itself, does not. Activities go by the contacts
+    /// scopes every connection asks for.
+    #[test]
+    fn the_deal_scopes_are_asked_for_when_deals_are_synced() {
+        let deals = [
+            "crm.objects.deals.read",
+            "crm.objects.deals.write",
+            "crm.schemas.deals.read",
+            "crm.schemas.deals.write",
+        ];
+        let plain = scopes_of("");
+        assert!(
+            deals.iter().all(|d| !plain.iter().any(|s| s == d)),
+            "{plain:?}"
+        );
+        let with = scopes_of("objects = [\"contact\", \"company\", \"activity\", \"deal\"]\n");
+        assert_eq!(with[..plain.len()], plain[..]);
+        assert_eq!(with[plain.len()..], deals.map(String::from));
+        let activities = scopes_of("objects = [\"contact\", \"activity\"]\n");
+        assert_eq!(activities, plain);
+        for needed in ["crm.objects.contacts.read", "crm.objects.contacts.write"] {
+            assert!(activities.iter().any(|s| s == needed), "{activities:?}");
+        }
+        let own = scopes_of("objects = [\"deal\"]\nscopes = [\"oauth\"]\n");
+        assert_eq!(own, ["oauth"]);
     }
 }

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crmsync::config::Config;
+use crmsync::model::ObjectKind;
 
 #[test]
 fn example_config_parses_into_the_real_config_type() {
@@ -13,6 +14,27 @@ fn example_config_parses_into_the_real_config_type() {
     assert_eq!(conn.provider.as_str(), "hubspot");
     assert_eq!(conn.fields.len(), 2);
     assert_eq!(config.sync.max_archive_pct, 50);
+}
+
+#[test]
+fn the_example_deals_connection_syncs_deals_and_asks_for_their_scopes() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let config = Config::load(&path).expect("config.example.toml must parse");
+    let deals = &config.connections["hubspot-sales"];
+    assert!(deals.syncs(ObjectKind::Deal));
+    assert!(!config.connections["hubspot"].syncs(ObjectKind::Deal));
+    assert!(
+        deals
+            .deal
+            .as_ref()
+            .and_then(|d| d.create_when.as_ref())
+            .is_some()
+    );
+    assert_eq!(deals.fields[0].object, ObjectKind::Deal);
+    let scopes = crmsync::connection::oauth_spec(deals).unwrap().scopes;
+    for scope in ["crm.objects.deals.read", "crm.objects.deals.write"] {
+        assert!(scopes.iter().any(|s| s == scope), "{scopes:?}");
+    }
 }
 
 #[test]

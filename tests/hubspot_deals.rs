@@ -146,6 +146,15 @@ fn an_edit_on_each_side_and_an_archive_both_ways_reach_the_other() {
     w.assert_sync_writes_nothing();
 }
 
+/// What HubSpot is told of a deal whose stage its pipeline does not have, named by
+/// `mappings check` and by the failure a sync keeps.
+const RENEWED_IN_SALES: &str = "stage `renewal_won` (Renewed) is not a stage of pipeline \
+    `default` (Sales Pipeline), whose stages are `appointmentscheduled` (Appointment \
+    Scheduled), `qualifiedtobuy` (Qualified To Buy), `presentationscheduled` (Presentation \
+    Scheduled), `decisionmakerboughtin` (Decision Maker Bought-In), `contractsent` (Contract \
+    Sent), `closedwon` (Closed Won), `closedlost` (Closed Lost): set the deal's stage to one \
+    of them (by label or id), or its pipeline to the one the stage belongs to";
+
 #[test]
 fn a_stage_the_pipeline_does_not_have_is_reported_for_that_deal_alone() {
     let good = local_deal("Good", "Contract Sent", "default");
@@ -153,6 +162,7 @@ fn a_stage_the_pipeline_does_not_have_is_reported_for_that_deal_alone() {
     let bad = local_deal("Bad", "Renewed", "default");
     let w = syncing_deals();
     w.save_local(&[good.clone(), bad.clone()]);
+    w.crm.clear_request_log();
     w.sync().expect_code(3);
     let live: Vec<Value> = deals(&w);
     assert_eq!(live.len(), 1, "{live:?}");
@@ -161,6 +171,126 @@ fn a_stage_the_pipeline_does_not_have_is_reported_for_that_deal_alone() {
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert_eq!(failures[0].local_id, bad.id, "{failures:?}");
     assert!(failures[0].message.contains("renewal_won"), "{failures:?}");
+    // Refused before it was sent: no call carried it, so HubSpot never refused it.
+    assert_eq!(failures[0].message, RENEWED_IN_SALES, "{failures:?}");
+    let carried: Vec<_> = w
+        .crm
+        .sandbox
+        .request_log()
+        .into_iter()
+        .filter(|c| {
+            c.body
+                .as_deref()
+                .is_some_and(|b| b.contains(bad.id.as_str()))
+        })
+        .map(|c| c.path)
+        .collect();
+    assert_eq!(carried, Vec::<String>::new());
+}
+
+#[test]
+fn mappings_check_names_each_deal_whose_stage_its_pipeline_lacks_before_any_sync() {
+    let good = local_deal("Good", "Contract Sent", "Sales Pipeline");
+    let by_label = local_deal("By label", "Renewed", "Sales Pipeline");
+    let by_id = local_deal("By id", "closedwon", "renewals");
+    let w = syncing_deals();
+    w.save_local(&[good.clone(), by_label.clone(), by_id.clone()]);
+    w.crm.clear_request_log();
+
+    let check = w.run(&["mappings", "check", "-c", "crm"]);
+    assert_eq!(check.code, 1, "{check:?}");
+    // Each refused deal by its id, with the stage, the pipeline and the pipeline's stages.
+    assert!(
+        check
+            .stderr
+            .contains(&format!("deal `{}`: {RENEWED_IN_SALES}", by_label.id)),
+        "{}",
+        check.stderr
+    );
+    assert!(
+        check.stderr.contains(&format!(
+            "deal `{}`: stage `closedwon` (Closed Won) is not a stage of pipeline `renewals` \
+             (Renewals), whose stages are `renewal_new` (New), `renewal_won` (Renewed)",
+            by_id.id
+        )),
+        "{}",
+        check.stderr
+    );
+    assert!(!check.stderr.contains(good.id.as_str()), "{}", check.stderr);
+    assert!(
+        check
+            .stdout
+            .contains("2 local record(s) the CRM would refuse, listed below"),
+        "{}",
+        check.stdout
+    );
+    let json = w.run(&["mappings", "check", "-c", "crm", "--json"]).json();
+    let stage = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["object"] == "deal" && r["field"] == "stage")
+        .unwrap()
+        .clone();
+    assert_eq!(stage["problem"], true, "{stage}");
+    let refused: Vec<&str> = stage["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        refused,
+        [by_label.id.as_str(), by_id.id.as_str()],
+        "{stage}"
+    );
+    // The check wrote nothing.
+    let wrote: Vec<_> = w
+        .crm
+        .request_log()
+        .into_iter()
+        .filter(|c| c.method != "GET")
+        .map(|c| c.path)
+        .collect();
+    assert_eq!(wrote, Vec::<String>::new());
+
+    // The sync fails the same deals in the same words and sends the good one.
+    w.sync().expect_code(3);
+    let mut failures: Vec<(String, String)> = w
+        .store()
+        .list_failures(None)
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.local_id.0, f.message))
+        .collect();
+    failures.sort();
+    for (id, message) in &failures {
+        let said = format!("deal `{id}`: {message}");
+        assert!(check.stderr.contains(&said), "{said}\n{}", check.stderr);
+    }
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    assert_eq!(deals(&w).len(), 1);
+
+    // Mended (the stage set to one of the pipeline's), the deal goes and the check passes.
+    tick();
+    w.edit_local(&by_label.id, &[("stage", "Closed Won")]);
+    w.edit_local(&by_id.id, &[("stage", "Renewed")]);
+    w.run(&["retry"]).ok();
+    w.sync().ok();
+    assert_eq!(deals(&w).len(), 3);
+    w.run(&["mappings", "check", "-c", "crm"]).ok();
+
+    // An update is judged by the whole deal it leaves: a stage moved out of the deal's
+    // pipeline (which the update does not send) is refused the same way.
+    tick();
+    w.edit_local(&good.id, &[("stage", "Renewed"), ("amount", "8")]);
+    w.sync().expect_code(3);
+    let failures = w.store().failures_of_record(&good.id).unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].message, RENEWED_IN_SALES);
+    let props = &deal(&w, &w.remote_id(Deal, &good.id))["properties"];
+    assert_eq!(props["dealstage"], "contractsent", "{props}");
+    assert_eq!(props["amount"], "1200.5", "{props}");
 }
 
 #[test]
@@ -311,4 +441,205 @@ fn deals_and_their_companies_through_failing_calls_arrive_once_each() {
         assert_eq!(w.crm.sandbox.associated("deals", &rd, "companies"), [co]);
     }
     w.assert_sync_writes_nothing();
+}
+
+#[test]
+fn a_deal_in_status_explain_log_and_conflicts() {
+    let w = World::with("[sync]\nconflict_policy = \"manual\"\n");
+    w.config("[sync]\nconflict_policy = \"manual\"\n", WITH_DEALS);
+    w.run(&["mappings", "setup", "-c", "crm"]).ok();
+    let d = local_deal("Acme renewal", "Contract Sent", "Sales Pipeline");
+    w.save_local(std::slice::from_ref(&d));
+    w.sync().ok();
+    let rd = w.remote_id(Deal, &d.id);
+
+    // `status` counts the deal, locally and synced.
+    let status = w.run(&["status", "--json"]);
+    let status = status.ok().json();
+    assert_eq!(status["local"]["deal"]["active"], 1, "{status}");
+    let deals_synced = status["connections"][0]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == "deal")
+        .unwrap()["synced"]
+        .clone();
+    assert_eq!(deals_synced, 1, "{status}");
+
+    // `explain`: the stage and pipeline kept by label locally are in step with the ids
+    // HubSpot holds (the same options), so the next sync sends nothing.
+    let explained = w.run(&["explain", d.id.as_str(), "--json"]).ok().json();
+    let fields = explained["connections"][0]["fields"].as_array().unwrap();
+    let next = |name: &str| {
+        fields.iter().find(|f| f["field"] == name).unwrap()["next"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(explained["kind"], "deal");
+    assert_eq!(explained["connections"][0]["remote_id"], rd.as_str());
+    for name in ["name", "stage", "pipeline", "amount", "close_date"] {
+        assert_eq!(next(name), "nothing: in step", "{name}: {explained}");
+    }
+    assert_eq!(explained["connections"][0]["pending"], false, "{explained}");
+
+    // Both sides change the amount: the conflict is held for a person.
+    tick();
+    w.crm
+        .sandbox
+        .update_record("deals", &rd, &[("amount", "900")])
+        .unwrap();
+    tick();
+    w.edit_local(&d.id, &[("amount", "1000")]);
+    w.sync().expect_code(3);
+    let conflicts = w.run(&["conflicts", "list", "--json"]).ok().json();
+    assert_eq!(conflicts.as_array().unwrap().len(), 1, "{conflicts}");
+    let c = &conflicts[0];
+    assert_eq!(
+        (&c["kind"], &c["field"], &c["local"], &c["remote"]),
+        (
+            &"deal".into(),
+            &"amount".into(),
+            &"1000".into(),
+            &"900".into()
+        ),
+        "{c}"
+    );
+    let id = c["id"].as_i64().unwrap().to_string();
+    let show = w.run(&["conflicts", "show", &id]).ok().stdout.clone();
+    assert!(show.contains("deal Acme renewal"), "{show}");
+    // `explain` by the HubSpot id names the held conflict.
+    let held = w
+        .run(&["explain", &format!("crm:{rd}"), "amount"])
+        .ok()
+        .stdout
+        .clone();
+    assert!(
+        held.contains(&format!(
+            "held: conflict {id} waits for `crmsync conflicts resolve`"
+        )),
+        "{held}"
+    );
+    w.run(&["conflicts", "resolve", &id, "--take", "remote"])
+        .ok();
+    w.sync().ok();
+    assert_eq!(w.local_record(&d.id).get("amount"), Some("900"));
+    assert_eq!(deal(&w, &rd)["properties"]["amount"], "900");
+
+    // `log --record`: the deal's amount, each change with its side and cause.
+    let trail = w
+        .run(&[
+            "log",
+            "--record",
+            d.id.as_str(),
+            "--field",
+            "amount",
+            "--json",
+        ])
+        .ok()
+        .json();
+    let changes: Vec<(String, String)> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["new"].as_str().unwrap_or_default().to_string(),
+                e["cause"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        changes.contains(&("900".into(), "conflict-resolved".into())),
+        "{trail}"
+    );
+    assert!(changes.contains(&("1000".into(), "user".into())), "{trail}");
+    // `log`: the runs, with the deal counted.
+    let runs = w.run(&["log"]).ok().stdout.clone();
+    assert!(runs.contains("crm.deal.held conflicts 1"), "{runs}");
+    assert!(runs.contains("crm.deal.remote create 1"), "{runs}");
+}
+
+#[test]
+fn deals_through_import_and_export_in_csv_and_jsonl_with_the_same_reports() {
+    let w = syncing_deals();
+    let co = record(Company, &[("name", "Acme"), ("domain", "acme.example")]);
+    w.save_local(std::slice::from_ref(&co));
+    w.env.write(
+        "deals.csv",
+        &format!(
+            "name,stage,pipeline,amount,currency,close_date,company_id\n\
+             Big one,Contract Sent,Sales Pipeline,1200.5,EUR,2026-06-30,{co}\n\
+             Bad amount,closedwon,default,lots,EUR,2026-06-30,\n\
+             Small one,closedwon,default,99,USD,2026-07-01,\n",
+            co = co.id
+        ),
+    );
+    // The report of a contacts import: counts, and each rejected row by line and column.
+    let run = w.run(&["import", "deals.csv", "--object", "deal", "--json"]);
+    run.expect_code(3);
+    let report = run.json();
+    assert_eq!(report["kind"], "deal", "{report}");
+    assert_eq!(
+        (&report["rows"], &report["loaded"], &report["rejected"]),
+        (&3.into(), &2.into(), &1.into()),
+        "{report}"
+    );
+    assert_eq!(report["rejections"][0]["line"], 3, "{report}");
+    assert_eq!(report["rejections"][0]["column"], "amount", "{report}");
+    // Deals have no match key: the hint says a row imported twice is two deals.
+    w.env.write(
+        "bad.csv",
+        "name,stage,pipeline,amount\nBad amount,closedwon,default,lots\n",
+    );
+    let text = w.run(&["import", "bad.csv", "--object", "deal"]);
+    text.expect_code(3);
+    assert!(
+        text.stdout
+            .contains("column `amount`: `lots` is not a number"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stderr
+            .contains("a deal row without an `id` has no match key"),
+        "{}",
+        text.stderr
+    );
+
+    // Exported and imported again, in either format, nothing changes.
+    for (file, format) in [("out.csv", "csv"), ("out.jsonl", "jsonl")] {
+        w.run(&["export", "--object", "deal", "-o", file]).ok();
+        let again = w
+            .run(&["import", file, "--object", "deal", "--json"])
+            .ok()
+            .json();
+        assert_eq!(again["format"], format, "{again}");
+        assert_eq!(
+            (&again["rows"], &again["unchanged"], &again["loaded"]),
+            (&2.into(), &2.into(), &0.into()),
+            "{again}"
+        );
+    }
+    let jsonl = std::fs::read_to_string(w.env.path("out.jsonl")).unwrap();
+    let big: Value = jsonl
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["name"] == "Big one")
+        .unwrap();
+    assert_eq!(big["stage"], "Contract Sent", "{big}");
+    assert_eq!(big["amount"], 1200.5, "{big}");
+    assert_eq!(big["company_id"], co.id.as_str(), "{big}");
+
+    // The imported deals reach HubSpot, the stage by its id, with their company.
+    w.sync().ok();
+    let live = deals(&w);
+    assert_eq!(live.len(), 2, "{live:?}");
+    let big_id = RecordId(big["id"].as_str().unwrap().to_string());
+    let rd = w.remote_id(Deal, &big_id);
+    assert_eq!(deal(&w, &rd)["properties"]["dealstage"], "contractsent");
+    assert_eq!(
+        w.crm.sandbox.associated("deals", &rd, "companies"),
+        [w.remote_id(Company, &co.id)]
+    );
 }

@@ -177,11 +177,23 @@ fn render(ctx: &Context, report: &ImportReport) -> anyhow::Result<()> {
                 report.rejected - report.rejections.len() as u64
             ));
         }
+        // Rows imported already merge on a second import only by a match key or their `id`.
+        let keys = crate::connection::match_keys(&ctx.config, None, report.kind);
+        let again = if keys.is_empty() {
+            format!(
+                "import those rows alone (a {kind} row without an `id` has no match key, so a \
+                 row imported twice is two {kind}s; `[sync.match_keys]` can name one)",
+                kind = report.kind
+            )
+        } else {
+            format!(
+                "import `{}` again (rows already imported are merged, not duplicated)",
+                report.file.display()
+            )
+        };
         ctx.out.note(format!(
-            "{} of {} rows were rejected; fix them and import `{}` again (rows already imported are merged, not duplicated)",
-            report.rejected,
-            report.rows,
-            report.file.display()
+            "{} of {} rows were rejected; fix them and {again}",
+            report.rejected, report.rows,
         ));
     }
     if let Some(unlinked) = &report.unlinked_companies {

@@ -53,6 +53,18 @@ pub struct MappingRow {
     /// `check`: this is a problem that stops or corrupts syncing (else a warning).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub problem: bool,
+    /// `check`: the local records whose value of this field the CRM would refuse, taken
+    /// with their other values (a deal's stage its pipeline does not have).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RefusedRecord>,
+}
+
+/// A local record the CRM would refuse as it stands (`--json` of `check`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RefusedRecord {
+    pub id: String,
+    /// What is wrong and what to do: the words a sync fails the record with.
+    pub message: String,
 }
 
 /// What `setup` did (`--json`).
@@ -113,7 +125,8 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             for object in &objects {
                 catalogue.push((*object, provider.fields(*object).await?));
             }
-            list(ctx, &maps, Some((&catalogue, provider)))
+            let refused = refused_records(ctx, &maps, &catalogue, provider).await?;
+            list(ctx, &maps, Some((&catalogue, provider, &refused)))
         }
         _ => setup(ctx, &name, provider, &maps).await,
     }
@@ -121,6 +134,60 @@ pub async fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
 
 /// Each object's field catalogue, as the CRM lists it.
 type Catalogue = [(ObjectKind, Vec<RemoteField>)];
+
+/// The local records the CRM would refuse, each with the object and the remote property
+/// whose value it refuses.
+type Refused = [(ObjectKind, String, RefusedRecord)];
+
+/// The live local records the CRM would refuse for values that are valid only together
+/// ([`Provider::refusals`]), asked about as a push would send them: mapped with the
+/// catalogue's dropdown options, a label standing for its option's value.
+async fn refused_records(
+    ctx: &Context,
+    maps: &[FieldMap],
+    catalogue: &Catalogue,
+    provider: &dyn Provider,
+) -> anyhow::Result<Vec<(ObjectKind, String, RefusedRecord)>> {
+    if !ctx.state_path.exists() {
+        return Ok(Vec::new());
+    }
+    let store = Store::open_read_only(&ctx.state_path)?;
+    let mut out = Vec::new();
+    for (map, (_, fields)) in maps.iter().zip(catalogue) {
+        if !provider.refuses_together(map.object) {
+            continue;
+        }
+        let mut map = map.clone();
+        for rule in &mut map.rules {
+            if let Some(f) = fields.iter().find(|f| f.name == rule.remote) {
+                rule.options = f.options.clone();
+            }
+        }
+        let mut ids = Vec::new();
+        let mut props = Vec::new();
+        store.for_each_record(map.object, false, &mut |r| {
+            props.push(map.create_props(&r.fields, &crate::mapping::NoLinks).props);
+            ids.push(r.id.0);
+            Ok(())
+        })?;
+        for (id, verdict) in ids
+            .into_iter()
+            .zip(provider.refusals(map.object, &props).await?)
+        {
+            if let Some(v) = verdict {
+                out.push((
+                    map.object,
+                    v.property,
+                    RefusedRecord {
+                        id,
+                        message: v.message,
+                    },
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
 
 fn rows(maps: &[FieldMap]) -> Vec<MappingRow> {
     maps.iter()
@@ -134,6 +201,7 @@ fn rows(maps: &[FieldMap]) -> Vec<MappingRow> {
                 transform: r.transform.map(|t| t.name().to_string()),
                 check: None,
                 problem: false,
+                refused: Vec::new(),
             })
         })
         .collect()
@@ -142,7 +210,7 @@ fn rows(maps: &[FieldMap]) -> Vec<MappingRow> {
 fn list(
     ctx: &Context,
     maps: &[FieldMap],
-    check: Option<(&Catalogue, &dyn Provider)>,
+    check: Option<(&Catalogue, &dyn Provider, &Refused)>,
 ) -> anyhow::Result<Exit> {
     let mut rows = rows(maps);
     // The local values a check tests against the CRM's fields, from the state file if any.
@@ -152,7 +220,7 @@ fn list(
     };
     let store = store.as_ref();
     let mut missing_required = Vec::new();
-    if let Some((catalogue, provider)) = check {
+    if let Some((catalogue, provider, refused)) = check {
         for row in &mut rows {
             let fields = &catalogue
                 .iter()
@@ -166,6 +234,18 @@ fn list(
                 && let Some(refused) = refused_values(f, &sent_values(store, maps, row)?)
             {
                 msg = refused;
+                problem = true;
+            }
+            row.refused = refused
+                .iter()
+                .filter(|(o, property, _)| *o == row.object && *property == row.remote)
+                .map(|(_, _, r)| r.clone())
+                .collect();
+            if !row.refused.is_empty() && row.direction.pushes() {
+                msg = format!(
+                    "{} local record(s) the CRM would refuse, listed below",
+                    row.refused.len()
+                );
                 problem = true;
             }
             row.check = Some(msg);
@@ -201,6 +281,14 @@ fn list(
             t.add_row(row);
         }
         ctx.out.data(t)?;
+    }
+    for r in rows.iter().filter(|r| r.problem) {
+        for refused in &r.refused {
+            ctx.out.warn(format!(
+                "{} `{}`: {}",
+                r.object, refused.id, refused.message
+            ));
+        }
     }
     for m in &missing_required {
         ctx.out.warn(format!(

@@ -2,12 +2,12 @@
 //! seen remote value, its direction and policy with where each comes from, and what the next
 //! sync does with it. Read from the local store only: the CRM is not called.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::mapping::{ConflictPolicy, Direction};
+use crate::mapping::{ConflictPolicy, Direction, FieldMap, FieldRule};
 use crate::model::{Millis, ObjectKind, Record, RecordId};
 use crate::providers::DefaultMapping;
 use crate::store::{AuditEntry, Conflict, ConflictFilter, Link, Store};
@@ -72,7 +72,7 @@ pub fn explain(
     let mut connections = Vec::new();
     for link in store.links_of_record(&record.id)? {
         let defaults = built_in_mappings(config, &link.connection, record.kind);
-        let in_step = in_step(config, &link.connection, record.kind);
+        let in_step = in_step(store, config, &link.connection, record.kind)?;
         // Oldest first: the open one of a field, if any, is its latest.
         let conflicts = store.list_conflicts(&ConflictFilter {
             connection: Some(link.connection.clone()),
@@ -226,27 +226,50 @@ fn rule_of(
     (direction, direction_source, policy, policy_source)
 }
 
-/// Whether a field's local value and base are in step: equal, or for an activity's `type`,
-/// kept as the same activity type of the connection's CRM (`crate::mapping::values`).
+/// Whether a field's local value and base are in step: equal; for an activity's `type`,
+/// kept as the same activity type of the connection's CRM (`crate::mapping::values`); for a
+/// field kept in a CRM dropdown, the same option, by label or value (a deal's stage written
+/// `Contract Sent` locally is the `contractsent` the CRM holds), as the sync's field map
+/// compares them with the options its last catalogue read kept.
 fn in_step(
+    store: &Store,
     config: &Config,
     connection: &str,
     kind: ObjectKind,
-) -> impl Fn(&str, Option<&str>, Option<&str>) -> bool {
-    let types = config
-        .connections
-        .get(connection)
+) -> anyhow::Result<impl Fn(&str, Option<&str>, Option<&str>) -> bool> {
+    let conn = config.connections.get(connection);
+    let types = conn
         .filter(|_| kind == ObjectKind::Activity)
         .map(|c| crate::mapping::values::activity_types(c.provider, &c.activity_types))
         .unwrap_or_default();
-    move |name, local, base| {
+    let options: BTreeMap<String, Vec<crate::providers::FieldOption>> = store
+        .meta_get(&crate::engine::sync::meta::options_key(connection, kind))?
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default();
+    let dropdowns: Vec<FieldRule> = conn
+        .and_then(|c| crate::providers::default_mappings(c.provider, kind))
+        .and_then(|defaults| FieldMap::resolve(config, connection, kind, &defaults).ok())
+        .map(|map| {
+            map.rules
+                .into_iter()
+                .filter_map(|mut r| {
+                    r.options = options.get(&r.remote)?.clone();
+                    (!r.options.is_empty()).then_some(r)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(move |name: &str, local: Option<&str>, base: Option<&str>| {
         local == base
             || name == "type"
                 && local.zip(base).is_some_and(|(l, b)| {
                     let sent = |v: &str| crate::mapping::values::sent_as(&types, v.to_string());
                     sent(l) == sent(b)
                 })
-    }
+            || dropdowns
+                .iter()
+                .any(|r| r.field == name && r.same(local, base))
+    })
 }
 
 /// The provider's built-in mappings for `kind` (and the provider's name), known without any

@@ -435,6 +435,15 @@ pub struct RemoteField {
     pub max_length: Option<usize>,
 }
 
+/// Why the CRM would refuse a record's values taken together ([`Provider::refusals`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValueRefusal {
+    /// The remote property whose value is refused (a deal's `dealstage`).
+    pub property: String,
+    /// What is wrong and what to do, without the record's id (the reports name it).
+    pub message: String,
+}
+
 /// One allowed value of an enumeration (a dropdown), and the label people see for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldOption {
@@ -752,6 +761,32 @@ pub trait Provider: Send + Sync {
     async fn create_field(&self, object: ObjectKind, spec: &FieldSpec)
     -> Result<(), ProviderError>;
 
+    /// What the CRM would refuse of each of `records` before anything is sent: values that
+    /// are valid only together, which no single field's options say (a HubSpot deal's stage
+    /// and its pipeline). A record is given as its remote properties will stand once the write
+    /// is done (a create's, an update's with the fields it leaves as they are). One answer a
+    /// record, `None` where nothing is refused. The engine fails a refused record with the
+    /// refusal's words instead of sending it, and `mappings check` reports the local records
+    /// it would refuse in the same words. The default, for CRMs with no such rule, refuses
+    /// nothing and sends nothing.
+    ///
+    /// Asked only for the objects [`Provider::refuses_together`] names.
+    async fn refusals(
+        &self,
+        object: ObjectKind,
+        records: &[BTreeMap<String, String>],
+    ) -> Result<Vec<Option<ValueRefusal>>, ProviderError> {
+        let _ = object;
+        Ok(vec![None; records.len()])
+    }
+
+    /// Whether [`Provider::refusals`] may refuse records of `object`: the engine and
+    /// `mappings check` ask about no other object's records (so they map none for it).
+    fn refuses_together(&self, object: ObjectKind) -> bool {
+        let _ = object;
+        false
+    }
+
     /// What `mappings setup` says once it created fields, where the CRM needs a person to do
     /// more before crmsync can use them (Salesforce's field-level security).
     fn setup_note(&self) -> Option<String> {
@@ -933,6 +968,15 @@ pub fn oauth_spec(
         ProviderKind::Hubspot => Some(hubspot::oauth_spec(base_url, auth_url)),
         ProviderKind::Pipedrive => Some(pipedrive::oauth_spec(base_url, auth_url)),
         ProviderKind::Salesforce => Some(salesforce::oauth_spec(base_url, auth_url)),
+    }
+}
+
+/// The OAuth scopes syncing `object` needs beyond [`OAuthSpec::scopes`] (HubSpot's deals);
+/// none for a CRM whose scopes do not go by object.
+pub fn object_scopes(kind: ProviderKind, object: ObjectKind) -> &'static [&'static str] {
+    match kind {
+        ProviderKind::Hubspot => hubspot::object_scopes(object),
+        ProviderKind::Pipedrive | ProviderKind::Salesforce => &[],
     }
 }
 

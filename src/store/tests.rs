@@ -399,6 +399,119 @@ fn a_v3_state_file_is_migrated_with_its_conflicts_not_recorded() {
     assert_eq!(c.decision, Some(held(T0 + 5)));
 }
 
+/// The activities and deals of a state file at version 12, the version before activities
+/// were found by contact (`V13_ACTIVITIES_BY_CONTACT`): two activities of contact 1, one of
+/// contact 10, and a deal of contact 1 and company 3, linked to HubSpot.
+fn v12_activities_and_deals() -> Vec<Record> {
+    vec![
+        contact(10, "zed@example.com"),
+        rec(
+            20,
+            ObjectKind::Activity,
+            &[
+                ("type", "call"),
+                ("subject", "Intro"),
+                ("contact_id", &id(1).0),
+            ],
+        ),
+        rec(
+            21,
+            ObjectKind::Activity,
+            &[
+                ("type", "note"),
+                ("subject", "Zed's note"),
+                ("contact_id", &id(10).0),
+            ],
+        ),
+        rec(
+            22,
+            ObjectKind::Activity,
+            &[
+                ("type", "task"),
+                ("subject", "Quote"),
+                ("contact_id", &id(1).0),
+            ],
+        ),
+        rec(
+            30,
+            ObjectKind::Deal,
+            &[
+                ("name", "Renewal"),
+                ("stage", "Contract Sent"),
+                ("pipeline", "default"),
+                ("amount", "1200.5"),
+                ("contact_id", &id(1).0),
+                ("company_id", &id(3).0),
+            ],
+        ),
+    ]
+}
+
+#[test]
+fn a_v12_state_file_with_activities_and_deals_is_migrated_and_finds_a_contacts_activities() {
+    let (_dir, path) = temp();
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        schema::migrate_to(&mut conn, &path, 12).unwrap();
+        let mut s = store_at_version(conn, &path);
+        s.save_records(&v12_activities_and_deals(), &IMPORT)
+            .unwrap();
+        s.upsert_link(&Link {
+            kind: ObjectKind::Deal,
+            local_id: id(30),
+            ..link("acme", 30, "9001", fields(&[("name", "Renewal")]))
+        })
+        .unwrap();
+        assert_eq!(s.schema_version().unwrap(), 12);
+    }
+    let s = open(&path);
+    assert_eq!(s.schema_version().unwrap(), LATEST_VERSION);
+    // Every record as it was, the fixture's and the activities and deals.
+    for want in v1_fixture_records()
+        .into_iter()
+        .chain(v12_activities_and_deals())
+    {
+        assert_eq!(s.get_record(&want.id).unwrap().as_ref(), Some(&want));
+    }
+    assert_eq!(s.count_records(ObjectKind::Deal, false).unwrap(), 1);
+    assert_eq!(s.count_records(ObjectKind::Activity, false).unwrap(), 3);
+    let links = s
+        .links_by_local_ids("acme", ObjectKind::Deal, &[id(30)])
+        .unwrap();
+    assert_eq!(links[&id(30)].remote_id, "9001");
+    // A contact's activities, oldest first, through the index the migration made.
+    let of_ann: Vec<RecordId> = s
+        .records_with_field(ObjectKind::Activity, "contact_id", &id(1).0)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(of_ann, [id(20), id(22)]);
+    let plan: Vec<String> = {
+        let mut stmt = s
+            .conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT id FROM records WHERE kind = 'activity'
+                 AND json_extract(fields, '$.contact_id') = ?1",
+            )
+            .unwrap();
+        stmt.query_map([id(1).0], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert!(
+        plan.iter().any(|p| p.contains("records_activity_contact")),
+        "{plan:?}"
+    );
+    // A deal is found by its company like any record by a field.
+    let by_company = s
+        .records_with_field(ObjectKind::Deal, "company_id", &id(3).0)
+        .unwrap();
+    assert_eq!(by_company.len(), 1);
+    assert_eq!(by_company[0].get("stage"), Some("Contract Sent"));
+}
+
 // ---- run lock --------------------------------------------------------------------------
 
 #[test]

@@ -45,6 +45,16 @@ pub(super) fn die_after_write() {
 /// an archive), or why it refused it.
 type Answer = Result<Option<RemoteRecord>, crate::providers::RecordError>;
 
+/// The failure a record keeps for the CRM's refusal `e` (or the provider's, before sending).
+fn failure_of(e: &crate::providers::RecordError, at: Millis) -> WriteFailure {
+    WriteFailure {
+        message: e.message.clone(),
+        code: e.failure_code(),
+        at,
+        permanent: e.permanent_reason(),
+    }
+}
+
 /// A remote write of a sent chunk with its planned op, journal id and answer.
 type Sent<'p> = ((RemoteWrite, &'p Op), i64, Answer);
 
@@ -60,7 +70,9 @@ impl Executor<'_> {
         out: &mut ExecOutcome,
     ) -> Result<(), StepError> {
         let now = self.clock.now();
-        let writes = self.outgoing(object, chunk, ids, out)?;
+        let mut writes = self.outgoing(object, chunk, ids, out)?;
+        self.refuse_before_sending(object, op, &mut writes, ids, out)
+            .await?;
         if writes.is_empty() {
             return Ok(());
         }
@@ -137,6 +149,57 @@ impl Executor<'_> {
             ));
         }
         Ok(writes)
+    }
+
+    /// Fails, instead of sending them, the creates and updates of `writes` whose values the
+    /// CRM would refuse taken together ([`crate::providers::Provider::refusals`]: a deal's
+    /// stage its pipeline does not have). Each is asked about as the record will stand once
+    /// written: a create's properties, an update's whole base after it.
+    async fn refuse_before_sending(
+        &mut self,
+        object: ObjectKind,
+        op: WriteOp,
+        writes: &mut Vec<(RemoteWrite, &Op)>,
+        ids: &IdCache,
+        out: &mut ExecOutcome,
+    ) -> Result<(), StepError> {
+        if op == WriteOp::Archive || writes.is_empty() || !self.provider.refuses_together(object) {
+            return Ok(());
+        }
+        let whole: Vec<BTreeMap<String, String>> = writes
+            .iter()
+            .map(|(w, planned)| match planned {
+                Op::RemoteUpdate { base, .. } => self.map.create_props(base, ids).props,
+                _ => w.props.clone(),
+            })
+            .collect();
+        let verdicts = self.provider.refusals(object, &whole).await?;
+        let at = self.clock.now();
+        let mut kept = Vec::with_capacity(writes.len());
+        for ((w, planned), verdict) in std::mem::take(writes).into_iter().zip(verdicts) {
+            let Some(refusal) = verdict else {
+                kept.push((w, planned));
+                continue;
+            };
+            let e = crate::providers::RecordError {
+                message: refusal.message,
+                code: Some("VALIDATION_ERROR".into()),
+                retryable: false,
+                kind: crate::providers::RecordErrorKind::Refused,
+            };
+            out.failed_writes.add(op);
+            self.store.record_failure(
+                self.connection,
+                object,
+                &RecordId(w.local_id.clone()),
+                w.remote_id.as_deref(),
+                op,
+                &failure_of(&e, at),
+            )?;
+            self.reporter.advance(1);
+        }
+        *writes = kept;
+        Ok(())
     }
 
     /// For a create: the CRM records that local records archived here with `on_delete =
@@ -327,15 +390,7 @@ impl Executor<'_> {
                         out.unknown_properties
                             .push((RecordId(w.local_id.clone()), op));
                     }
-                    self.store.fail_write(
-                        jid,
-                        &WriteFailure {
-                            message: e.message.clone(),
-                            code: e.failure_code(),
-                            at,
-                            permanent: e.permanent_reason(),
-                        },
-                    )?;
+                    self.store.fail_write(jid, &failure_of(&e, at))?;
                 }
             }
             self.reporter.advance(1);

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::wire::json_id;
 use super::{DEFAULT_BASE_URL, HubSpot};
+use crate::model::ObjectKind;
 use crate::providers::http::{Method, Request};
 use crate::providers::{AccountInfo, OAuthSpec, ProviderError, ProviderKind};
 
@@ -51,6 +52,31 @@ pub fn oauth_spec(base_url: Option<&str>, auth_url: Option<&str>) -> OAuthSpec {
         .map(|s| s.to_string())
         .collect(),
         scope_separator: " ",
+    }
+}
+
+/// The scopes syncing `object` needs beyond the ones every connection asks for, as HubSpot's
+/// v3 specs name them (`CRM/{Deals,Calls,Emails,Meetings,Notes,Tasks}/Rollouts/424/v3`,
+/// `CRM/Properties`, `CRM/Pipelines`, `CRM/Associations` v4).
+///
+/// - Deals: `crm.objects.deals.read|write` for the objects, search and batch endpoints, and
+///   `crm.schemas.deals.read|write` for the property catalogue and `mappings setup`'s
+///   `crmsync_id`. The deal pipelines (`GET /crm/v3/pipelines/deals`) and the v4
+///   associations take `crm.objects.deals.read` among their alternatives.
+/// - Activities: none. HubSpot gates the calls, meetings, notes and tasks objects by
+///   `crm.objects.contacts.read|write`, which every connection asks for; its emails take
+///   those too, or `sales-email-read` instead (either is enough, so it is not asked for).
+///   `crm.objects.{calls,emails,meetings,notes,tasks}.read` are named only as alternatives of
+///   the catalogue and association endpoints, which the contacts scopes also satisfy.
+pub fn object_scopes(object: ObjectKind) -> &'static [&'static str] {
+    match object {
+        ObjectKind::Deal => &[
+            "crm.objects.deals.read",
+            "crm.objects.deals.write",
+            "crm.schemas.deals.read",
+            "crm.schemas.deals.write",
+        ],
+        ObjectKind::Contact | ObjectKind::Company | ObjectKind::Activity => &[],
     }
 }
 

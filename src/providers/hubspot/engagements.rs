@@ -94,7 +94,16 @@ pub(super) struct Engagement {
     /// the difference.
     pub span: Option<(&'static str, &'static str)>,
     /// HubSpot's default (unlabelled) association type ids from this object to a contact
-    /// and to a company.
+    /// and to a company, sent with a create (`associationCategory` `HUBSPOT_DEFINED`).
+    ///
+    /// Unconfirmed by the spec collection: its v3 and v4 files type `associationTypeId` as an
+    /// integer and list no values. The API digest (§1.3) has note → contact 202 from a third
+    /// party and note → company 190, task → contact 204, call → contact 194, meeting →
+    /// contact 200 and email → contact 198 as unconfirmed; the company ids (call 182, email
+    /// 186, meeting 188, task 192) are HubSpot's published defaults as recalled, in the same
+    /// unconfirmed standing. Moving an activity to another contact or company
+    /// (`activity_updates`) and every deal association go through `associate/default`, which
+    /// names no id. A wrong id here shows as HubSpot refusing the create of that activity.
     pub to_contact: u32,
     pub to_company: u32,
 }

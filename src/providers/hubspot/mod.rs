@@ -35,7 +35,7 @@ mod refusal;
 mod tags;
 mod wire;
 
-pub use auth::{DEFAULT_AUTHORIZE_URL, oauth_spec};
+pub use auth::{DEFAULT_AUTHORIZE_URL, oauth_spec, object_scopes};
 pub use catalogue::default_mappings;
 pub use engagements::DEFAULT_ACTIVITY_TYPES;
 pub use pacing::SEARCHES_PER_SECOND;
@@ -47,7 +47,7 @@ use crate::providers::http::{AuthScheme, CrmHooks, HttpClient, HttpOptions, Resp
 use crate::providers::{
     AccountInfo, ChangePage, ChangeQuery, DefaultMapping, FieldSpec, FieldTimes, Provider,
     ProviderContext, ProviderError, ProviderKind, RemoteField, RemoteRecord, RemoteWrite,
-    WriteResults,
+    ValueRefusal, WriteResults,
 };
 
 /// HubSpot's API host.
@@ -104,6 +104,8 @@ pub struct HubSpot {
     skew: std::sync::Mutex<Option<Millis>>,
     /// The portal's owners, read once per run however many objects' catalogues ask for them.
     owners: tokio::sync::OnceCell<Vec<crate::providers::FieldOption>>,
+    /// The deal pipelines, read once per run by the deal catalogue or the first deal checked.
+    pipelines: tokio::sync::OnceCell<deals::Pipelines>,
 }
 
 /// HubSpot's name and how to read its error answers, for the shared client.
@@ -157,6 +159,7 @@ impl HubSpot {
             overlap,
             skew: std::sync::Mutex::new(None),
             owners: tokio::sync::OnceCell::new(),
+            pipelines: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -353,6 +356,21 @@ impl Provider for HubSpot {
         spec: &FieldSpec,
     ) -> Result<(), ProviderError> {
         self.create_property(object, spec).await
+    }
+
+    fn refuses_together(&self, object: ObjectKind) -> bool {
+        object == ObjectKind::Deal
+    }
+
+    async fn refusals(
+        &self,
+        object: ObjectKind,
+        records: &[std::collections::BTreeMap<String, String>],
+    ) -> Result<Vec<Option<ValueRefusal>>, ProviderError> {
+        match object {
+            ObjectKind::Deal => self.deal_refusals(records).await,
+            _ => Ok(vec![None; records.len()]),
+        }
     }
 
     async fn account(&self) -> Result<AccountInfo, ProviderError> {
