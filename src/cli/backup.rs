@@ -57,7 +57,7 @@ pub fn restore(ctx: &Context, args: RestoreArgs) -> anyhow::Result<Exit> {
     }
     if let Some(previous) = &done.previous {
         ctx.out.note(format!(
-            "the state file as it was is kept at `{}`",
+            "the state file as it was is kept at `{}`; the next sync reads each CRM again from the backup's point, so what reached a CRM since comes back, and a local change that reached none is only in that copy",
             previous.display()
         ));
     }
