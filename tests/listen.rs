@@ -208,10 +208,34 @@ fn now_ms() -> i64 {
 }
 
 fn hs_event(event_id: u64, object_id: &str) -> String {
-    format!(
-        r#"[{{"eventId":{event_id},"subscriptionId":1,"portalId":1,"appId":1,"occurredAt":{},"subscriptionType":"contact.propertyChange","attemptNumber":0,"objectId":{object_id},"propertyName":"phone","propertyValue":"x","changeSource":"CRM_UI","sourceId":"userId:1"}}]"#,
-        now_ms()
-    )
+    hs_events(event_id, &[object_id.to_string()])
+}
+
+/// One HubSpot delivery of a phone change of each of `object_ids`, event ids from `first`.
+fn hs_events(first: u64, object_ids: &[String]) -> String {
+    let events: Vec<String> = object_ids
+        .iter()
+        .zip(first..)
+        .map(|(object_id, event_id)| {
+            format!(
+                r#"{{"eventId":{event_id},"subscriptionId":1,"portalId":1,"appId":1,"occurredAt":{},"subscriptionType":"contact.propertyChange","attemptNumber":0,"objectId":{object_id},"propertyName":"phone","propertyValue":"x","changeSource":"CRM_UI","sourceId":"userId:1"}}"#,
+                now_ms()
+            )
+        })
+        .collect();
+    format!("[{}]", events.join(","))
+}
+
+/// The calls of a sandbox's log as `METHOD path?query`.
+fn calls(log: Vec<crmsync::sandbox::LoggedRequest>) -> Vec<String> {
+    log.into_iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+/// How many of `calls` start with `prefix`.
+fn count(calls: &[String], prefix: &str) -> usize {
+    calls.iter().filter(|c| c.starts_with(prefix)).count()
 }
 
 #[test]
@@ -396,4 +420,196 @@ fn a_banned_webhook_loses_events_and_the_catch_up_poll_brings_the_changes() {
         0,
         "no Pipedrive event was delivered: the poll carried it"
     );
+}
+
+#[test]
+fn a_batch_of_edits_costs_one_read_a_hundred_per_crm_plus_the_writes() {
+    const N: usize = 150;
+    let (mut w, ids) = World::start(N, "poll_every = \"1h\"");
+    w.listen();
+    // Let the catch-up sync on start end before counting.
+    std::thread::sleep(Duration::from_secs(3));
+    let pd_ids: Vec<String> = ids.iter().map(|id| w.pd_of_hs(id)).collect();
+    let phone = |i: usize| format!("+1 555 7{i:03}");
+    for (i, id) in ids.iter().enumerate() {
+        w.hs.edit(Contact, id, &[("phone", &phone(i))]);
+    }
+    w.hs.clear_request_log();
+    w.pd.clear_request_log();
+    // HubSpot's deliveries: at most 100 events each.
+    let secret = w.hs.sandbox.client_secret();
+    for (n, chunk) in ids.chunks(100).enumerate() {
+        let body = hs_events(1_000 * (n as u64 + 1), chunk);
+        assert_eq!(w.deliver_hs(&body, &secret, now_ms()), 200);
+    }
+    wait_for(60, "every event applied", || {
+        let st = w.stats();
+        st.queued == 0 && st.applied == N as u64
+    });
+    for (i, pd_id) in pd_ids.iter().enumerate() {
+        assert_eq!(w.pd_phone(pd_id), Some(phone(i)), "person {pd_id}");
+    }
+    let hs = calls(w.hs.sandbox.request_log());
+    let pd = calls(w.pd.sandbox.request_log());
+    // HubSpot: the contacts read by batch, 100 a call; nothing read one by one, nothing written.
+    assert_eq!(
+        count(&hs, "POST /crm/v3/objects/contacts/batch/read"),
+        N.div_ceil(100),
+        "{hs:#?}"
+    );
+    assert_eq!(count(&hs, "GET /crm/v3/objects/contacts/"), 0, "{hs:#?}");
+    assert_eq!(w.hs.write_calls(), Vec::<String>::new());
+    // Pipedrive: the persons read by ids, 100 a call (the read that checks they did not
+    // change since, and that keeps their other phones), then one update a person.
+    assert_eq!(
+        count(&pd, "GET /api/v2/persons?ids="),
+        N.div_ceil(100),
+        "{pd:#?}"
+    );
+    assert_eq!(count(&pd, "GET /api/v2/persons/"), 0, "{pd:#?}");
+    assert_eq!(count(&pd, "PATCH /api/v2/persons/"), N, "{pd:#?}");
+    let other: Vec<&String> = pd
+        .iter()
+        .filter(|c| {
+            !c.starts_with("GET /api/v2/persons?ids=") && !c.starts_with("PATCH /api/v2/persons/")
+        })
+        .collect();
+    assert!(
+        other
+            .iter()
+            .all(|c| c.starts_with("GET /api/v1/users/me")
+                || c.starts_with("GET /api/v1/personFields")),
+        "besides, only each run's account check and field catalogue: {other:#?}"
+    );
+    assert!(
+        hs.iter().all(
+            |c| c.starts_with("POST /crm/v3/objects/contacts/batch/read")
+                || c.starts_with("GET /account-info/v3/details")
+        ),
+        "{hs:#?}"
+    );
+}
+
+#[test]
+fn a_person_changed_in_pipedrive_since_is_not_written_over_by_a_batch() {
+    let (mut w, ids) = World::start(3, "poll_every = \"1h\"");
+    w.listen();
+    std::thread::sleep(Duration::from_secs(3));
+    let pd_ids: Vec<String> = ids.iter().map(|id| w.pd_of_hs(id)).collect();
+    // Three phones edited in HubSpot; then, later, the first person's phone edited in
+    // Pipedrive, a home phone added beside it and the name changed, with no event delivered
+    // (no webhook to Pipedrive): a change made there since the last sync.
+    for (i, id) in ids.iter().enumerate() {
+        w.hs.edit(Contact, id, &[("phone", &format!("+1 555 010{i}"))]);
+    }
+    std::thread::sleep(Duration::from_millis(1_100));
+    w.pd.sandbox
+        .update_record(
+            "persons",
+            pd_ids[0].parse().unwrap(),
+            &serde_json::json!({
+                "name": "Renamed Person",
+                "phones": [
+                    {"value": "+49 30 000111", "primary": true, "label": "work"},
+                    {"value": "+49 30 000222", "primary": false, "label": "home"},
+                ],
+            }),
+        )
+        .unwrap();
+    w.hs.clear_request_log();
+    w.pd.clear_request_log();
+    let secret = w.hs.sandbox.client_secret();
+    assert_eq!(w.deliver_hs(&hs_events(500, &ids), &secret, now_ms()), 200);
+    wait_for(30, "the events applied", || w.stats().applied == 3);
+    // The others get HubSpot's phones.
+    assert_eq!(w.pd_phone(&pd_ids[1]).as_deref(), Some("+1 555 0101"));
+    assert_eq!(w.pd_phone(&pd_ids[2]).as_deref(), Some("+1 555 0102"));
+    // The first keeps its newer phone, its home phone and its name: the two phone edits are
+    // a conflict, decided for the newer (Pipedrive's), which goes to HubSpot and the store.
+    let raw = w.pd.sandbox.dump()["persons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == pd_ids[0].parse::<i64>().unwrap())
+        .cloned()
+        .unwrap();
+    let phones: Vec<&str> = raw["phones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["value"].as_str())
+        .collect();
+    assert_eq!(phones, ["+49 30 000111", "+49 30 000222"], "{raw}");
+    assert_eq!(raw["name"], "Renamed Person");
+    assert_eq!(w.local_phone(&ids[0]).as_deref(), Some("+49 30 000111"));
+    let hs_contact = w.hs.record(Contact, &ids[0]);
+    assert_eq!(hs_contact.get("phone"), Some("+49 30 000111"));
+    assert_eq!(hs_contact.get("first_name"), Some("Renamed"));
+    let store = Store::open(&w.env.state_path()).unwrap();
+    let conflicts = store
+        .list_conflicts(&crmsync::store::ConflictFilter::default())
+        .unwrap();
+    assert!(
+        conflicts.iter().any(|c| c.field == "phone"),
+        "the two phone edits are on record: {conflicts:?}"
+    );
+    // Pipedrive: one read of the three (by ids), two updates.
+    let pd = calls(w.pd.sandbox.request_log());
+    assert_eq!(count(&pd, "GET /api/v2/persons?ids="), 1, "{pd:#?}");
+    assert_eq!(count(&pd, "GET /api/v2/persons/"), 0, "{pd:#?}");
+    assert_eq!(count(&pd, "PATCH /api/v2/persons/"), 2, "{pd:#?}");
+}
+
+#[test]
+fn sync_record_of_many_records_reads_each_crm_once_a_hundred() {
+    const N: usize = 120;
+    let (w, ids) = World::start(N, "poll_every = \"1h\"");
+    let store = Store::open(&w.env.state_path()).unwrap();
+    let links = store.links_by_remote_ids(HS, Contact, &ids).unwrap();
+    let mut records = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let mut rec = store.get_record(&links[id].local_id).unwrap().unwrap();
+        crmsync::model::set_field(&mut rec.fields, "phone", format!("+44 20 7946 {i:04}"));
+        rec.updated_at = now_ms();
+        records.push(rec);
+    }
+    drop(store);
+    Store::open(&w.env.state_path())
+        .unwrap()
+        .save_records(&records, &WriteOrigin::User)
+        .unwrap();
+    w.hs.clear_request_log();
+    w.pd.clear_request_log();
+    let mut args = vec!["sync".to_string()];
+    for r in &records {
+        args.push("--record".into());
+        args.push(r.id.to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    w.env.run(&args).ok();
+    let hs = calls(w.hs.sandbox.request_log());
+    let pd = calls(w.pd.sandbox.request_log());
+    assert_eq!(
+        count(&hs, "POST /crm/v3/objects/contacts/batch/read"),
+        N.div_ceil(100),
+        "{hs:#?}"
+    );
+    assert_eq!(
+        count(&hs, "POST /crm/v3/objects/contacts/batch/update"),
+        N.div_ceil(100),
+        "{hs:#?}"
+    );
+    assert_eq!(
+        count(&pd, "GET /api/v2/persons?ids="),
+        N.div_ceil(100),
+        "{pd:#?}"
+    );
+    assert_eq!(count(&pd, "GET /api/v2/persons/"), 0, "{pd:#?}");
+    assert_eq!(count(&pd, "PATCH /api/v2/persons/"), N, "{pd:#?}");
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(
+            w.pd_phone(&w.pd_of_hs(id)),
+            Some(format!("+44 20 7946 {i:04}"))
+        );
+    }
 }
