@@ -240,6 +240,14 @@ pub struct ConnectionConfig {
     /// Salesforce: a first import of more records than this goes through Bulk API 2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bulk_threshold: Option<Spanned<i64>>,
+    /// HubSpot: the id of the app whose webhooks `listen` takes. With `developer_key_env`,
+    /// `listen --subscribe` reads the app's webhook settings and says what differs from the
+    /// listener.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhooks_app_id: Option<Spanned<u64>>,
+    /// HubSpot: the environment variable holding that app's developer API key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub developer_key_env: Option<Spanned<String>>,
 }
 
 /// `[connections.NAME.OBJECT]`: one object's settings on one connection.

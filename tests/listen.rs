@@ -61,6 +61,11 @@ impl World {
     /// Both sandboxes, a first sync of `contacts` HubSpot contacts, and the `[listen]` table
     /// `listen` (besides the connections).
     fn start(contacts: usize, listen: &str) -> (World, Vec<String>) {
+        World::start_with(contacts, listen, "")
+    }
+
+    /// [`World::start`] with `hs_extra` added to the HubSpot connection's table.
+    fn start_with(contacts: usize, listen: &str, hs_extra: &str) -> (World, Vec<String>) {
         let hs = HubSpotCrm::start();
         let pd = PipedriveCrm::start();
         let mut env = TestEnv::new();
@@ -75,7 +80,7 @@ impl World {
         }
         env.set_env("CRMSYNC_CLIENT_SECRET_HUBSPOT", &hs.sandbox.client_secret());
         env.write_config(&format!(
-            "[listen]\n{listen}\n{}\n{}\n{}",
+            "[listen]\n{listen}\n{}{hs_extra}\n{}\n{}",
             hs.connection_config(HS),
             pd.connection_config(PD),
             pd.connection_fields(PD),
@@ -612,4 +617,172 @@ fn sync_record_of_many_records_reads_each_crm_once_a_hundred() {
             Some(format!("+44 20 7946 {i:04}"))
         );
     }
+}
+
+#[test]
+fn a_second_listener_on_the_state_file_is_refused_and_a_killed_one_blocks_no_restart() {
+    let (mut w, ids) = World::start(1, "poll_every = \"1h\"");
+    w.listen();
+    let first = w.listener.as_ref().unwrap().id();
+    // Another port, the same state file: refused, naming the file and the one that runs.
+    let second = w.env.run(&["listen", "--port", &free_port().to_string()]);
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    let state = w.env.state_path();
+    for part in [
+        format!("`{}`", state.display()),
+        format!("pid {first}, listening on 127.0.0.1:{}", w.port),
+        format!("kill {first}"),
+    ] {
+        assert!(
+            second.stderr.contains(&part),
+            "{part} in: {}",
+            second.stderr
+        );
+    }
+    // The first one is untouched: it still takes and applies events.
+    let secret = w.hs.sandbox.client_secret();
+    assert_eq!(w.deliver_hs(&hs_event(1, &ids[0]), &secret, now_ms()), 200);
+    wait_for(20, "the event applied", || w.stats().applied == 1);
+    // Killed with SIGKILL, it leaves its lock file naming it; the next start is not blocked.
+    w.signal(libc::SIGKILL);
+    let lock = std::fs::read_to_string(format!("{}.listen.lock", state.display())).unwrap();
+    assert!(lock.starts_with(&first.to_string()), "{lock}");
+    w.listen();
+    let status = w.env.run(&["status", "--json"]).json();
+    assert_eq!(status["listener"]["running"], true, "{status}");
+    assert_ne!(status["listener"]["pid"], first, "{status}");
+    assert_eq!(w.deliver_hs(&hs_event(2, &ids[0]), &secret, now_ms()), 200);
+    wait_for(20, "the event applied", || w.stats().applied == 2);
+    // Stopped cleanly, it leaves the lock file empty.
+    assert_eq!(w.signal(libc::SIGTERM), Some(0));
+    let lock = std::fs::read_to_string(format!("{}.listen.lock", state.display())).unwrap();
+    assert_eq!(lock, "");
+}
+
+#[test]
+fn subscribe_checks_the_hubspot_apps_webhook_settings_where_the_config_names_the_app() {
+    let app = format!(
+        "webhooks_app_id = {}\ndeveloper_key_env = \"HS_DEVELOPER_KEY\"\n",
+        crmsync::sandbox::hubspot::APP_ID
+    );
+    let (mut w, _) = World::start_with(1, "poll_every = \"1h\"", &app);
+    w.env
+        .set_env("HS_DEVELOPER_KEY", &w.hs.sandbox.developer_key());
+    let target = format!("{}/hooks/{HS}", w.url());
+    let config = crmsync::config::Config::load(&w.env.config_path()).unwrap();
+    let needed =
+        crmsync::listen::subscribe::needed_subscriptions(&config, HS, &config.connections[HS])
+            .unwrap();
+    let sub = |s: &crmsync::providers::WebhookSubscription, active: bool| serde_json::json!({"eventType": s.event_type, "propertyName": s.property, "active": active});
+    let subscribe = || {
+        let out = w
+            .env
+            .run(&["listen", "--subscribe", "--public-url", &w.url()]);
+        out.ok();
+        out.stdout.clone()
+    };
+    // Another target URL, a subscription missing, one paused, one the listener does not need.
+    let phone = needed
+        .iter()
+        .position(|s| s.property.as_deref() == Some("phone"))
+        .expect("the phone is read from HubSpot");
+    let email = needed
+        .iter()
+        .position(|s| s.property.as_deref() == Some("email"))
+        .unwrap();
+    let mut set: Vec<serde_json::Value> = needed
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != phone)
+        .map(|(i, s)| sub(s, i != email))
+        .collect();
+    set.push(serde_json::json!({"eventType": "deal.creation"}));
+    w.hs.sandbox.set_webhook_subscriptions(
+        Some("https://old.example.com/hooks/hubspot"),
+        &set,
+        1.0,
+    );
+    let out = subscribe();
+    for part in [
+        "HubSpot app 3141592's webhooks differ from what the listener needs:".to_string(),
+        format!(
+            "target URL: the app's is https://old.example.com/hooks/hubspot, the listener's {target}"
+        ),
+        "missing subscriptions (1): contact.propertyChange (phone)".to_string(),
+        "paused subscriptions (1), to turn on: contact.propertyChange (email)".to_string(),
+    ] {
+        assert!(out.contains(&part), "{part} in:\n{out}");
+    }
+    // Set as the listener needs them: said so.
+    let set: Vec<serde_json::Value> = needed.iter().map(|s| sub(s, true)).collect();
+    w.hs.sandbox
+        .set_webhook_subscriptions(Some(&target), &set, 1.0);
+    let out = subscribe();
+    assert!(
+        out.contains(&format!(
+            "`{HS}`: HubSpot app 3141592's webhooks are as the listener needs: target URL {target}, the {} subscriptions active",
+            needed.len()
+        )),
+        "{out}"
+    );
+    // No target URL at all.
+    w.hs.sandbox.set_webhook_subscriptions(None, &set, 1.0);
+    let out = subscribe();
+    assert!(
+        out.contains(&format!("target URL: none set: enter {target}")),
+        "{out}"
+    );
+    // A wrong key: said, never shown, and the settings to enter printed instead.
+    w.env.set_env("HS_DEVELOPER_KEY", "not-the-key-5150");
+    let run = w
+        .env
+        .run(&["listen", "--subscribe", "--public-url", &w.url()]);
+    run.ok();
+    assert!(
+        run.stdout
+            .contains("`hubspot`: the webhook settings of HubSpot app 3141592 cannot be read:"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("401"), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("  Target URL: {target}")));
+    assert!(!run.stdout.contains("not-the-key-5150") && !run.stderr.contains("not-the-key-5150"));
+    // The key read with the developer key, not the connection's token.
+    let log = calls(w.hs.sandbox.request_log());
+    assert!(
+        count(&log, "GET /webhooks/v3/3141592/settings?hapikey=") >= 4,
+        "{log:#?}"
+    );
+}
+
+#[test]
+fn subscribe_prints_the_hubspot_settings_to_enter_without_the_app() {
+    let (w, _) = World::start(1, "poll_every = \"1h\"");
+    let out = w
+        .env
+        .run(&["listen", "--subscribe", "--public-url", &w.url()]);
+    out.ok();
+    let target = format!("{}/hooks/{HS}", w.url());
+    for part in [
+        format!("  Target URL: {target}"),
+        "    contact.creation".to_string(),
+        "    contact.propertyChange: ".to_string(),
+        "    company.propertyChange: ".to_string(),
+        "set `webhooks_app_id` and `developer_key_env` in `[connections.hubspot]`".to_string(),
+    ] {
+        assert!(out.stdout.contains(&part), "{part} in:\n{}", out.stdout);
+    }
+    let props = out
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("contact.propertyChange: "))
+        .unwrap();
+    for p in ["email", "firstname", "lastname", "phone"] {
+        assert!(props.contains(p), "{props}");
+    }
+    assert_eq!(
+        count(&calls(w.hs.sandbox.request_log()), "GET /webhooks/"),
+        0,
+        "nothing read without the app"
+    );
 }
