@@ -76,7 +76,7 @@ fn check_webhook_app(name: &str, conn: &ConnectionConfig) -> Result<(), Refusal>
         .developer_key_env
         .as_ref()
         .map(|v| ("developer_key_env", v.span()));
-    let Some((given, span)) = app.clone().or(var.clone()) else {
+    let Some((given, span)) = app.clone().or_else(|| var.clone()) else {
         return Ok(());
     };
     if !providers::webhooks_are_app_settings(conn.provider) {

@@ -19,8 +19,9 @@
 //! where the connection's source is configured (`listen.own_sources`), else after one read as
 //! a version already synced. Reading the linked records of the other CRMs too is what keeps a
 //! record changed in one of them since the last sync (its event not in yet) from being written
-//! over: the run meets the two changes as a `sync` does, as a conflict for the policy. SIGTERM (or Ctrl-C) lets the batch in hand finish; a kill loses
-//! nothing, as the queue is in the state file.
+//! over: the run meets the two changes as a `sync` does, as a conflict for the policy.
+//! SIGTERM (or Ctrl-C) lets the batch in hand finish; a kill loses nothing, as the queue is in
+//! the state file. One listener runs on a state file (`<state>.listen.lock`).
 
 pub mod parse;
 pub mod report;
