@@ -797,6 +797,16 @@ pub fn default_state_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "crmsync").map(|d| d.data_dir().join("state.db"))
 }
 
+/// The line and message a config `text` is refused with at load (for the tests of the
+/// checks that name the line).
+#[cfg(test)]
+pub(crate) fn refusal_with_line(text: &str) -> (usize, String) {
+    match Config::parse(text, Path::new("c.toml")) {
+        Err(ConfigError::Parse { line, message, .. }) => (line, message),
+        other => panic!("expected a refusal with a line, got {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

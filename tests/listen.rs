@@ -243,6 +243,24 @@ fn count(calls: &[String], prefix: &str) -> usize {
     calls.iter().filter(|c| c.starts_with(prefix)).count()
 }
 
+/// That `n` contacts cost HubSpot one batch read a hundred, and Pipedrive one read by ids a
+/// hundred, none one by one, and an update a person.
+fn assert_read_in_batches(hs: &[String], pd: &[String], n: usize) {
+    assert_eq!(
+        count(hs, "POST /crm/v3/objects/contacts/batch/read"),
+        n.div_ceil(100),
+        "{hs:#?}"
+    );
+    assert_eq!(count(hs, "GET /crm/v3/objects/contacts/"), 0, "{hs:#?}");
+    assert_eq!(
+        count(pd, "GET /api/v2/persons?ids="),
+        n.div_ceil(100),
+        "{pd:#?}"
+    );
+    assert_eq!(count(pd, "GET /api/v2/persons/"), 0, "{pd:#?}");
+    assert_eq!(count(pd, "PATCH /api/v2/persons/"), n, "{pd:#?}");
+}
+
 #[test]
 fn an_edit_in_hubspot_reaches_the_local_store_and_pipedrive_through_listen_alone() {
     let (mut w, ids) = World::start(3, "poll_every = \"1h\"");
@@ -456,23 +474,11 @@ fn a_batch_of_edits_costs_one_read_a_hundred_per_crm_plus_the_writes() {
     }
     let hs = calls(w.hs.sandbox.request_log());
     let pd = calls(w.pd.sandbox.request_log());
-    // HubSpot: the contacts read by batch, 100 a call; nothing read one by one, nothing written.
-    assert_eq!(
-        count(&hs, "POST /crm/v3/objects/contacts/batch/read"),
-        N.div_ceil(100),
-        "{hs:#?}"
-    );
-    assert_eq!(count(&hs, "GET /crm/v3/objects/contacts/"), 0, "{hs:#?}");
+    // HubSpot: the contacts read by batch, nothing written. Pipedrive: the persons read by
+    // ids (the read that checks they did not change since, and that keeps their other
+    // phones), then one update a person.
+    assert_read_in_batches(&hs, &pd, N);
     assert_eq!(w.hs.write_calls(), Vec::<String>::new());
-    // Pipedrive: the persons read by ids, 100 a call (the read that checks they did not
-    // change since, and that keeps their other phones), then one update a person.
-    assert_eq!(
-        count(&pd, "GET /api/v2/persons?ids="),
-        N.div_ceil(100),
-        "{pd:#?}"
-    );
-    assert_eq!(count(&pd, "GET /api/v2/persons/"), 0, "{pd:#?}");
-    assert_eq!(count(&pd, "PATCH /api/v2/persons/"), N, "{pd:#?}");
     let other: Vec<&String> = pd
         .iter()
         .filter(|c| {
@@ -594,23 +600,12 @@ fn sync_record_of_many_records_reads_each_crm_once_a_hundred() {
     w.env.run(&args).ok();
     let hs = calls(w.hs.sandbox.request_log());
     let pd = calls(w.pd.sandbox.request_log());
-    assert_eq!(
-        count(&hs, "POST /crm/v3/objects/contacts/batch/read"),
-        N.div_ceil(100),
-        "{hs:#?}"
-    );
+    assert_read_in_batches(&hs, &pd, N);
     assert_eq!(
         count(&hs, "POST /crm/v3/objects/contacts/batch/update"),
         N.div_ceil(100),
         "{hs:#?}"
     );
-    assert_eq!(
-        count(&pd, "GET /api/v2/persons?ids="),
-        N.div_ceil(100),
-        "{pd:#?}"
-    );
-    assert_eq!(count(&pd, "GET /api/v2/persons/"), 0, "{pd:#?}");
-    assert_eq!(count(&pd, "PATCH /api/v2/persons/"), N, "{pd:#?}");
     for (i, id) in ids.iter().enumerate() {
         assert_eq!(
             w.pd_phone(&w.pd_of_hs(id)),

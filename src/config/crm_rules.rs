@@ -202,14 +202,8 @@ fn check_owners(name: &str, conn: &ConnectionConfig) -> Result<(), Refusal> {
 mod tests {
     use std::path::Path;
 
-    use crate::config::{Config, ConfigError};
-
-    fn refusal(text: &str) -> (usize, String) {
-        match Config::parse(text, Path::new("c.toml")) {
-            Err(ConfigError::Parse { line, message, .. }) => (line, message),
-            other => panic!("expected a refusal with a line, got {other:?}"),
-        }
-    }
+    use crate::config::Config;
+    use crate::config::refusal_with_line as refusal;
 
     #[test]
     fn the_webhook_app_is_a_hubspot_connections_and_takes_both_keys() {
