@@ -67,6 +67,8 @@ pub(crate) fn hubspot_config(base_url: &str) -> Config {
             api_version: None,
             reserve_percent: None,
             bulk_threshold: None,
+            webhooks_app_id: None,
+            developer_key_env: None,
         },
     );
     c

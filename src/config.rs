@@ -240,6 +240,14 @@ pub struct ConnectionConfig {
     /// Salesforce: a first import of more records than this goes through Bulk API 2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bulk_threshold: Option<Spanned<i64>>,
+    /// HubSpot: the id of the app whose webhooks `listen` takes. With `developer_key_env`,
+    /// `listen --subscribe` reads the app's webhook settings and says what differs from the
+    /// listener.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhooks_app_id: Option<Spanned<u64>>,
+    /// HubSpot: the environment variable holding that app's developer API key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub developer_key_env: Option<Spanned<String>>,
 }
 
 /// `[connections.NAME.OBJECT]`: one object's settings on one connection.
@@ -801,6 +809,16 @@ pub fn default_config_path() -> Option<PathBuf> {
 /// The default state file: `crmsync/state.db` in the platform data directory.
 pub fn default_state_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "crmsync").map(|d| d.data_dir().join("state.db"))
+}
+
+/// The line and message a config `text` is refused with at load (for the tests of the
+/// checks that name the line).
+#[cfg(test)]
+pub(crate) fn refusal_with_line(text: &str) -> (usize, String) {
+    match Config::parse(text, Path::new("c.toml")) {
+        Err(ConfigError::Parse { line, message, .. }) => (line, message),
+        other => panic!("expected a refusal with a line, got {other:?}"),
+    }
 }
 
 #[cfg(test)]

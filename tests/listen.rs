@@ -61,6 +61,11 @@ impl World {
     /// Both sandboxes, a first sync of `contacts` HubSpot contacts, and the `[listen]` table
     /// `listen` (besides the connections).
     fn start(contacts: usize, listen: &str) -> (World, Vec<String>) {
+        World::start_with(contacts, listen, "")
+    }
+
+    /// [`World::start`] with `hs_extra` added to the HubSpot connection's table.
+    fn start_with(contacts: usize, listen: &str, hs_extra: &str) -> (World, Vec<String>) {
         let hs = HubSpotCrm::start();
         let pd = PipedriveCrm::start();
         let mut env = TestEnv::new();
@@ -75,7 +80,7 @@ impl World {
         }
         env.set_env("CRMSYNC_CLIENT_SECRET_HUBSPOT", &hs.sandbox.client_secret());
         env.write_config(&format!(
-            "[listen]\n{listen}\n{}\n{}\n{}",
+            "[listen]\n{listen}\n{}{hs_extra}\n{}\n{}",
             hs.connection_config(HS),
             pd.connection_config(PD),
             pd.connection_fields(PD),
@@ -208,10 +213,52 @@ fn now_ms() -> i64 {
 }
 
 fn hs_event(event_id: u64, object_id: &str) -> String {
-    format!(
-        r#"[{{"eventId":{event_id},"subscriptionId":1,"portalId":1,"appId":1,"occurredAt":{},"subscriptionType":"contact.propertyChange","attemptNumber":0,"objectId":{object_id},"propertyName":"phone","propertyValue":"x","changeSource":"CRM_UI","sourceId":"userId:1"}}]"#,
-        now_ms()
-    )
+    hs_events(event_id, &[object_id.to_string()])
+}
+
+/// One HubSpot delivery of a phone change of each of `object_ids`, event ids from `first`.
+fn hs_events(first: u64, object_ids: &[String]) -> String {
+    let events: Vec<String> = object_ids
+        .iter()
+        .zip(first..)
+        .map(|(object_id, event_id)| {
+            format!(
+                r#"{{"eventId":{event_id},"subscriptionId":1,"portalId":1,"appId":1,"occurredAt":{},"subscriptionType":"contact.propertyChange","attemptNumber":0,"objectId":{object_id},"propertyName":"phone","propertyValue":"x","changeSource":"CRM_UI","sourceId":"userId:1"}}"#,
+                now_ms()
+            )
+        })
+        .collect();
+    format!("[{}]", events.join(","))
+}
+
+/// The calls of a sandbox's log as `METHOD path?query`.
+fn calls(log: Vec<crmsync::sandbox::LoggedRequest>) -> Vec<String> {
+    log.into_iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+/// How many of `calls` start with `prefix`.
+fn count(calls: &[String], prefix: &str) -> usize {
+    calls.iter().filter(|c| c.starts_with(prefix)).count()
+}
+
+/// That `n` contacts cost HubSpot one batch read a hundred, and Pipedrive one read by ids a
+/// hundred, none one by one, and an update a person.
+fn assert_read_in_batches(hs: &[String], pd: &[String], n: usize) {
+    assert_eq!(
+        count(hs, "POST /crm/v3/objects/contacts/batch/read"),
+        n.div_ceil(100),
+        "{hs:#?}"
+    );
+    assert_eq!(count(hs, "GET /crm/v3/objects/contacts/"), 0, "{hs:#?}");
+    assert_eq!(
+        count(pd, "GET /api/v2/persons?ids="),
+        n.div_ceil(100),
+        "{pd:#?}"
+    );
+    assert_eq!(count(pd, "GET /api/v2/persons/"), 0, "{pd:#?}");
+    assert_eq!(count(pd, "PATCH /api/v2/persons/"), n, "{pd:#?}");
 }
 
 #[test]
@@ -395,5 +442,342 @@ fn a_banned_webhook_loses_events_and_the_catch_up_poll_brings_the_changes() {
         w.stats().applied,
         0,
         "no Pipedrive event was delivered: the poll carried it"
+    );
+}
+
+#[test]
+fn a_batch_of_edits_costs_one_read_a_hundred_per_crm_plus_the_writes() {
+    const N: usize = 150;
+    let (mut w, ids) = World::start(N, "poll_every = \"1h\"");
+    w.listen();
+    // Let the catch-up sync on start end before counting.
+    std::thread::sleep(Duration::from_secs(3));
+    let pd_ids: Vec<String> = ids.iter().map(|id| w.pd_of_hs(id)).collect();
+    let phone = |i: usize| format!("+1 555 7{i:03}");
+    for (i, id) in ids.iter().enumerate() {
+        w.hs.edit(Contact, id, &[("phone", &phone(i))]);
+    }
+    w.hs.clear_request_log();
+    w.pd.clear_request_log();
+    // HubSpot's deliveries: at most 100 events each.
+    let secret = w.hs.sandbox.client_secret();
+    for (n, chunk) in ids.chunks(100).enumerate() {
+        let body = hs_events(1_000 * (n as u64 + 1), chunk);
+        assert_eq!(w.deliver_hs(&body, &secret, now_ms()), 200);
+    }
+    wait_for(60, "every event applied", || {
+        let st = w.stats();
+        st.queued == 0 && st.applied == N as u64
+    });
+    for (i, pd_id) in pd_ids.iter().enumerate() {
+        assert_eq!(w.pd_phone(pd_id), Some(phone(i)), "person {pd_id}");
+    }
+    let hs = calls(w.hs.sandbox.request_log());
+    let pd = calls(w.pd.sandbox.request_log());
+    // HubSpot: the contacts read by batch, nothing written. Pipedrive: the persons read by
+    // ids (the read that checks they did not change since, and that keeps their other
+    // phones), then one update a person.
+    assert_read_in_batches(&hs, &pd, N);
+    assert_eq!(w.hs.write_calls(), Vec::<String>::new());
+    let other: Vec<&String> = pd
+        .iter()
+        .filter(|c| {
+            !c.starts_with("GET /api/v2/persons?ids=") && !c.starts_with("PATCH /api/v2/persons/")
+        })
+        .collect();
+    assert!(
+        other
+            .iter()
+            .all(|c| c.starts_with("GET /api/v1/users/me")
+                || c.starts_with("GET /api/v1/personFields")),
+        "besides, only each run's account check and field catalogue: {other:#?}"
+    );
+    assert!(
+        hs.iter().all(
+            |c| c.starts_with("POST /crm/v3/objects/contacts/batch/read")
+                || c.starts_with("GET /account-info/v3/details")
+        ),
+        "{hs:#?}"
+    );
+}
+
+#[test]
+fn a_person_changed_in_pipedrive_since_is_not_written_over_by_a_batch() {
+    let (mut w, ids) = World::start(3, "poll_every = \"1h\"");
+    w.listen();
+    std::thread::sleep(Duration::from_secs(3));
+    let pd_ids: Vec<String> = ids.iter().map(|id| w.pd_of_hs(id)).collect();
+    // Three phones edited in HubSpot; then, later, the first person's phone edited in
+    // Pipedrive, a home phone added beside it and the name changed, with no event delivered
+    // (no webhook to Pipedrive): a change made there since the last sync.
+    for (i, id) in ids.iter().enumerate() {
+        w.hs.edit(Contact, id, &[("phone", &format!("+1 555 010{i}"))]);
+    }
+    std::thread::sleep(Duration::from_millis(1_100));
+    w.pd.sandbox
+        .update_record(
+            "persons",
+            pd_ids[0].parse().unwrap(),
+            &serde_json::json!({
+                "name": "Renamed Person",
+                "phones": [
+                    {"value": "+49 30 000111", "primary": true, "label": "work"},
+                    {"value": "+49 30 000222", "primary": false, "label": "home"},
+                ],
+            }),
+        )
+        .unwrap();
+    w.hs.clear_request_log();
+    w.pd.clear_request_log();
+    let secret = w.hs.sandbox.client_secret();
+    assert_eq!(w.deliver_hs(&hs_events(500, &ids), &secret, now_ms()), 200);
+    wait_for(30, "the events applied", || w.stats().applied == 3);
+    // The others get HubSpot's phones.
+    assert_eq!(w.pd_phone(&pd_ids[1]).as_deref(), Some("+1 555 0101"));
+    assert_eq!(w.pd_phone(&pd_ids[2]).as_deref(), Some("+1 555 0102"));
+    // The first keeps its newer phone, its home phone and its name: the two phone edits are
+    // a conflict, decided for the newer (Pipedrive's), which goes to HubSpot and the store.
+    let raw = w.pd.sandbox.dump()["persons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == pd_ids[0].parse::<i64>().unwrap())
+        .cloned()
+        .unwrap();
+    let phones: Vec<&str> = raw["phones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["value"].as_str())
+        .collect();
+    assert_eq!(phones, ["+49 30 000111", "+49 30 000222"], "{raw}");
+    assert_eq!(raw["name"], "Renamed Person");
+    assert_eq!(w.local_phone(&ids[0]).as_deref(), Some("+49 30 000111"));
+    let hs_contact = w.hs.record(Contact, &ids[0]);
+    assert_eq!(hs_contact.get("phone"), Some("+49 30 000111"));
+    assert_eq!(hs_contact.get("first_name"), Some("Renamed"));
+    let store = Store::open(&w.env.state_path()).unwrap();
+    let conflicts = store
+        .list_conflicts(&crmsync::store::ConflictFilter::default())
+        .unwrap();
+    assert!(
+        conflicts.iter().any(|c| c.field == "phone"),
+        "the two phone edits are on record: {conflicts:?}"
+    );
+    // Pipedrive: one read of the three (by ids), two updates.
+    let pd = calls(w.pd.sandbox.request_log());
+    assert_eq!(count(&pd, "GET /api/v2/persons?ids="), 1, "{pd:#?}");
+    assert_eq!(count(&pd, "GET /api/v2/persons/"), 0, "{pd:#?}");
+    assert_eq!(count(&pd, "PATCH /api/v2/persons/"), 2, "{pd:#?}");
+}
+
+#[test]
+fn sync_record_of_many_records_reads_each_crm_once_a_hundred() {
+    const N: usize = 120;
+    let (w, ids) = World::start(N, "poll_every = \"1h\"");
+    let store = Store::open(&w.env.state_path()).unwrap();
+    let links = store.links_by_remote_ids(HS, Contact, &ids).unwrap();
+    let mut records = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let mut rec = store.get_record(&links[id].local_id).unwrap().unwrap();
+        crmsync::model::set_field(&mut rec.fields, "phone", format!("+44 20 7946 {i:04}"));
+        rec.updated_at = now_ms();
+        records.push(rec);
+    }
+    drop(store);
+    Store::open(&w.env.state_path())
+        .unwrap()
+        .save_records(&records, &WriteOrigin::User)
+        .unwrap();
+    w.hs.clear_request_log();
+    w.pd.clear_request_log();
+    let mut args = vec!["sync".to_string()];
+    for r in &records {
+        args.push("--record".into());
+        args.push(r.id.to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    w.env.run(&args).ok();
+    let hs = calls(w.hs.sandbox.request_log());
+    let pd = calls(w.pd.sandbox.request_log());
+    assert_read_in_batches(&hs, &pd, N);
+    assert_eq!(
+        count(&hs, "POST /crm/v3/objects/contacts/batch/update"),
+        N.div_ceil(100),
+        "{hs:#?}"
+    );
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(
+            w.pd_phone(&w.pd_of_hs(id)),
+            Some(format!("+44 20 7946 {i:04}"))
+        );
+    }
+}
+
+#[test]
+fn a_second_listener_on_the_state_file_is_refused_and_a_killed_one_blocks_no_restart() {
+    let (mut w, ids) = World::start(1, "poll_every = \"1h\"");
+    w.listen();
+    let first = w.listener.as_ref().unwrap().id();
+    // Another port, the same state file: refused, naming the file and the one that runs.
+    let second = w.env.run(&["listen", "--port", &free_port().to_string()]);
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    let state = w.env.state_path();
+    for part in [
+        format!("`{}`", state.display()),
+        format!("pid {first}, listening on 127.0.0.1:{}", w.port),
+        format!("kill {first}"),
+    ] {
+        assert!(
+            second.stderr.contains(&part),
+            "{part} in: {}",
+            second.stderr
+        );
+    }
+    // The first one is untouched: it still takes and applies events.
+    let secret = w.hs.sandbox.client_secret();
+    assert_eq!(w.deliver_hs(&hs_event(1, &ids[0]), &secret, now_ms()), 200);
+    wait_for(20, "the event applied", || w.stats().applied == 1);
+    // Killed with SIGKILL, it leaves its lock file naming it; the next start is not blocked.
+    w.signal(libc::SIGKILL);
+    let lock = std::fs::read_to_string(format!("{}.listen.lock", state.display())).unwrap();
+    assert!(lock.starts_with(&first.to_string()), "{lock}");
+    w.listen();
+    let status = w.env.run(&["status", "--json"]).json();
+    assert_eq!(status["listener"]["running"], true, "{status}");
+    assert_ne!(status["listener"]["pid"], first, "{status}");
+    assert_eq!(w.deliver_hs(&hs_event(2, &ids[0]), &secret, now_ms()), 200);
+    wait_for(20, "the event applied", || w.stats().applied == 2);
+    // Stopped cleanly, it leaves the lock file empty.
+    assert_eq!(w.signal(libc::SIGTERM), Some(0));
+    let lock = std::fs::read_to_string(format!("{}.listen.lock", state.display())).unwrap();
+    assert_eq!(lock, "");
+}
+
+#[test]
+fn subscribe_checks_the_hubspot_apps_webhook_settings_where_the_config_names_the_app() {
+    let app = format!(
+        "webhooks_app_id = {}\ndeveloper_key_env = \"HS_DEVELOPER_KEY\"\n",
+        crmsync::sandbox::hubspot::APP_ID
+    );
+    let (mut w, _) = World::start_with(1, "poll_every = \"1h\"", &app);
+    w.env
+        .set_env("HS_DEVELOPER_KEY", &w.hs.sandbox.developer_key());
+    let target = format!("{}/hooks/{HS}", w.url());
+    let config = crmsync::config::Config::load(&w.env.config_path()).unwrap();
+    let needed =
+        crmsync::listen::subscribe::needed_subscriptions(&config, HS, &config.connections[HS])
+            .unwrap();
+    let sub = |s: &crmsync::providers::WebhookSubscription, active: bool| serde_json::json!({"eventType": s.event_type, "propertyName": s.property, "active": active});
+    let subscribe = || {
+        let out = w
+            .env
+            .run(&["listen", "--subscribe", "--public-url", &w.url()]);
+        out.ok();
+        out.stdout.clone()
+    };
+    // Another target URL, a subscription missing, one paused, one the listener does not need.
+    let phone = needed
+        .iter()
+        .position(|s| s.property.as_deref() == Some("phone"))
+        .expect("the phone is read from HubSpot");
+    let email = needed
+        .iter()
+        .position(|s| s.property.as_deref() == Some("email"))
+        .unwrap();
+    let mut set: Vec<serde_json::Value> = needed
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != phone)
+        .map(|(i, s)| sub(s, i != email))
+        .collect();
+    set.push(serde_json::json!({"eventType": "deal.creation"}));
+    w.hs.sandbox.set_webhook_subscriptions(
+        Some("https://old.example.com/hooks/hubspot"),
+        &set,
+        1.0,
+    );
+    let out = subscribe();
+    for part in [
+        "HubSpot app 3141592's webhooks differ from what the listener needs:".to_string(),
+        format!(
+            "target URL: the app's is https://old.example.com/hooks/hubspot, the listener's {target}"
+        ),
+        "missing subscriptions (1): contact.propertyChange (phone)".to_string(),
+        "paused subscriptions (1), to turn on: contact.propertyChange (email)".to_string(),
+    ] {
+        assert!(out.contains(&part), "{part} in:\n{out}");
+    }
+    // Set as the listener needs them: said so.
+    let set: Vec<serde_json::Value> = needed.iter().map(|s| sub(s, true)).collect();
+    w.hs.sandbox
+        .set_webhook_subscriptions(Some(&target), &set, 1.0);
+    let out = subscribe();
+    assert!(
+        out.contains(&format!(
+            "`{HS}`: HubSpot app 3141592's webhooks are as the listener needs: target URL {target}, the {} subscriptions active",
+            needed.len()
+        )),
+        "{out}"
+    );
+    // No target URL at all.
+    w.hs.sandbox.set_webhook_subscriptions(None, &set, 1.0);
+    let out = subscribe();
+    assert!(
+        out.contains(&format!("target URL: none set: enter {target}")),
+        "{out}"
+    );
+    // A wrong key: said, never shown, and the settings to enter printed instead.
+    w.env.set_env("HS_DEVELOPER_KEY", "not-the-key-5150");
+    let run = w
+        .env
+        .run(&["listen", "--subscribe", "--public-url", &w.url()]);
+    run.ok();
+    assert!(
+        run.stdout
+            .contains("`hubspot`: the webhook settings of HubSpot app 3141592 cannot be read:"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("401"), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("  Target URL: {target}")));
+    assert!(!run.stdout.contains("not-the-key-5150") && !run.stderr.contains("not-the-key-5150"));
+    // The key read with the developer key, not the connection's token.
+    let log = calls(w.hs.sandbox.request_log());
+    assert!(
+        count(&log, "GET /webhooks/v3/3141592/settings?hapikey=") >= 4,
+        "{log:#?}"
+    );
+}
+
+#[test]
+fn subscribe_prints_the_hubspot_settings_to_enter_without_the_app() {
+    let (w, _) = World::start(1, "poll_every = \"1h\"");
+    let out = w
+        .env
+        .run(&["listen", "--subscribe", "--public-url", &w.url()]);
+    out.ok();
+    let target = format!("{}/hooks/{HS}", w.url());
+    for part in [
+        format!("  Target URL: {target}"),
+        "    contact.creation".to_string(),
+        "    contact.propertyChange: ".to_string(),
+        "    company.propertyChange: ".to_string(),
+        "set `webhooks_app_id` and `developer_key_env` in `[connections.hubspot]`".to_string(),
+    ] {
+        assert!(out.stdout.contains(&part), "{part} in:\n{}", out.stdout);
+    }
+    let props = out
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("contact.propertyChange: "))
+        .unwrap();
+    for p in ["email", "firstname", "lastname", "phone"] {
+        assert!(props.contains(p), "{props}");
+    }
+    assert_eq!(
+        count(&calls(w.hs.sandbox.request_log()), "GET /webhooks/"),
+        0,
+        "nothing read without the app"
     );
 }

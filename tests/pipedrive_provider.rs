@@ -136,6 +136,18 @@ const DELETED_KEPT: i64 = 30 * 86_400_000;
 
 /// The v2 list over `persons` as Pipedrive serves it: `updated_since` (>=), `updated_until`
 /// (<), `ids`, sorted by `sort_by` then id, `limit`, and a `cursor` (here an offset).
+/// `GET /api/v2/persons/{id}` over `persons`: the person, or a 404.
+fn one(persons: &[Value], path: &str) -> Answer {
+    let id: u64 = path.rsplit('/').next().unwrap().parse().unwrap();
+    match persons.iter().find(|p| p["id"].as_u64() == Some(id)) {
+        Some(p) => answer(200, json!({ "success": true, "data": p })),
+        None => answer(
+            404,
+            json!({ "success": false, "error": "Person not found", "data": null }),
+        ),
+    }
+}
+
 fn list(persons: &[Value], req: &Seen) -> Answer {
     let q = &req.query;
     let time = |p: &Value| parse(p["update_time"].as_str().unwrap());
@@ -642,6 +654,7 @@ async fn a_create_that_failed_on_the_way_is_looked_up_by_its_local_id_before_it_
                 answer(200, json!({ "success": true, "data": { "items": items } }))
             }
             ("GET", "/api/v2/persons") => list(&m.lock().unwrap(), req),
+            ("GET", path) if path.starts_with("/api/v2/persons/") => one(&m.lock().unwrap(), path),
             other => panic!("unexpected {other:?}"),
         },
     );

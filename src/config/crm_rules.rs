@@ -1,6 +1,7 @@
 //! The rules of a connection that speak of the CRM's own things, checked at load with the
 //! line they are on: the labels put on the records crmsync creates
-//! (`[connections.NAME.OBJECT] labels`) and the owner aliases (`[connections.NAME.owners]`).
+//! (`[connections.NAME.OBJECT] labels`), the owner aliases (`[connections.NAME.owners]`) and
+//! the webhook app (`webhooks_app_id`, `developer_key_env`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -60,7 +61,60 @@ pub(super) fn check(name: &str, conn: &ConnectionConfig) -> Result<(), Refusal> 
             check_labels(name, conn, object, labels)?;
         }
     }
-    check_owners(name, conn)
+    check_owners(name, conn)?;
+    check_webhook_app(name, conn)
+}
+
+/// `webhooks_app_id` and `developer_key_env`: a HubSpot connection's, and both or neither.
+fn check_webhook_app(name: &str, conn: &ConnectionConfig) -> Result<(), Refusal> {
+    let key = |k: &str| format!("`connections.{name}.{k}`");
+    let app = conn
+        .webhooks_app_id
+        .as_ref()
+        .map(|a| ("webhooks_app_id", a.span()));
+    let var = conn
+        .developer_key_env
+        .as_ref()
+        .map(|v| ("developer_key_env", v.span()));
+    let Some((given, span)) = app.clone().or_else(|| var.clone()) else {
+        return Ok(());
+    };
+    if !providers::webhooks_are_app_settings(conn.provider) {
+        return Err((
+            span,
+            format!(
+                "{}: only connections whose CRM keeps its webhooks in an app's settings (HubSpot) have `{given}`, and this one is {}: leave it out",
+                key(given),
+                conn.provider.display_name()
+            ),
+        ));
+    }
+    match (app, var) {
+        (Some(_), None) => Err((
+            span,
+            format!(
+                "{}: set `developer_key_env` too, the environment variable holding the app's developer API key, for `listen --subscribe` to read the app's webhook settings",
+                key(given)
+            ),
+        )),
+        (None, Some(_)) => Err((
+            span,
+            format!(
+                "{}: set `webhooks_app_id` too, the id of the app whose webhooks `listen` takes",
+                key(given)
+            ),
+        )),
+        _ => match &conn.developer_key_env {
+            Some(v) if v.get_ref().trim().is_empty() => Err((
+                v.span(),
+                format!(
+                    "{}: name the environment variable",
+                    key("developer_key_env")
+                ),
+            )),
+            _ => Ok(()),
+        },
+    }
 }
 
 fn check_labels(
@@ -142,4 +196,53 @@ fn check_owners(name: &str, conn: &ConnectionConfig) -> Result<(), Refusal> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::Config;
+    use crate::config::refusal_with_line as refusal;
+
+    #[test]
+    fn the_webhook_app_is_a_hubspot_connections_and_takes_both_keys() {
+        let hs = "[connections.hs]\nprovider = \"hubspot\"\n";
+        let both = "webhooks_app_id = 3141592\ndeveloper_key_env = \"HS_DEV_KEY\"\n";
+        let c = Config::parse(&format!("{hs}{both}"), Path::new("c.toml")).unwrap();
+        let conn = &c.connections["hs"];
+        assert_eq!(
+            conn.webhooks_app_id.as_ref().map(|a| *a.get_ref()),
+            Some(3_141_592)
+        );
+        for (extra, line, says) in [
+            (
+                "webhooks_app_id = 3141592\n",
+                3,
+                "set `developer_key_env` too",
+            ),
+            (
+                "developer_key_env = \"HS_DEV_KEY\"\n",
+                3,
+                "set `webhooks_app_id` too",
+            ),
+            (
+                "webhooks_app_id = 1\ndeveloper_key_env = \" \"\n",
+                4,
+                "name the environment variable",
+            ),
+        ] {
+            let (at, message) = refusal(&format!("{hs}{extra}"));
+            assert_eq!(at, line, "{extra}: {message}");
+            assert!(message.contains(says), "{extra}: {message}");
+        }
+        let (at, message) = refusal(&format!(
+            "[connections.pd]\nprovider = \"pipedrive\"\n{both}"
+        ));
+        assert_eq!(at, 3);
+        assert!(
+            message.contains("`connections.pd.webhooks_app_id`: only connections whose CRM keeps its webhooks in an app's settings (HubSpot)"),
+            "{message}"
+        );
+    }
 }

@@ -187,14 +187,8 @@ fn table_offset(text: &str, name: &str) -> usize {
 mod tests {
     use std::path::Path;
 
-    use crate::config::{Config, ConfigError};
-
-    fn refusal(text: &str) -> (usize, String) {
-        match Config::parse(text, Path::new("c.toml")) {
-            Err(ConfigError::Parse { line, message, .. }) => (line, message),
-            other => panic!("expected a refusal with a line, got {other:?}"),
-        }
-    }
+    use crate::config::Config;
+    use crate::config::refusal_with_line as refusal;
 
     #[test]
     fn salesforce_keys_resolve_to_their_defaults() {

@@ -71,6 +71,8 @@ pub(super) fn mem_connection(match_keys: Vec<String>) -> ConnectionConfig {
         api_version: None,
         reserve_percent: None,
         bulk_threshold: None,
+        webhooks_app_id: None,
+        developer_key_env: None,
     }
 }
 

@@ -6,8 +6,9 @@
 //!                                 │ wakes
 //!                                 ▼
 //!                            worker: queued events in batches → one sync run under the
-//!                            state file's lock, pulling the records by id (webhook → local →
-//!                            every other CRM) → events marked applied → lock released
+//!                            state file's lock, pulling by id (batched) the records named and
+//!                            those linked to them in every other CRM (webhook → local → every
+//!                            other CRM) → events marked applied → lock released
 //!                            + a delta sync on start and every `listen.poll_every`
 //! ```
 //!
@@ -16,8 +17,11 @@
 //! queued is answered and not queued again; events out of order are harmless, as the worker
 //! reads each record as it is now; crmsync's own writes coming back are dropped on arrival
 //! where the connection's source is configured (`listen.own_sources`), else after one read as
-//! a version already synced. SIGTERM (or Ctrl-C) lets the batch in hand finish; a kill loses
-//! nothing, as the queue is in the state file.
+//! a version already synced. Reading the linked records of the other CRMs too is what keeps a
+//! record changed in one of them since the last sync (its event not in yet) from being written
+//! over: the run meets the two changes as a `sync` does, as a conflict for the policy.
+//! SIGTERM (or Ctrl-C) lets the batch in hand finish; a kill loses nothing, as the queue is in
+//! the state file. One listener runs on a state file (`<state>.listen.lock`).
 
 pub mod parse;
 pub mod report;

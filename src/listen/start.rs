@@ -2,6 +2,7 @@
 //! signals, the worker.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -12,7 +13,7 @@ use super::worker::Worker;
 use super::{ListenReporter, hook_path};
 use crate::auth::Keychain;
 use crate::ops::Settings;
-use crate::store::Store;
+use crate::store::{ListenLock, Listener, Store};
 
 /// Where to listen.
 #[derive(Debug, Clone)]
@@ -55,6 +56,10 @@ pub async fn run(
                 settings.config.listen.poll_every
             ))
         })?;
+    // Before the port: a second listener on the file is refused for what it is, not for
+    // the port the first one holds.
+    let mut lock = ListenLock::acquire(settings.state_path)?
+        .map_err(|holder| already_listening(settings.state_path, &holder))?;
     let hooks = hooks(&settings).await?;
     if hooks.is_empty() {
         return Err(crate::error::usage_hinted(
@@ -69,6 +74,7 @@ pub async fn run(
         .to_ip()
         .map(|a| a.to_string())
         .unwrap_or_else(|| format!("{}:{}", opts.bind, opts.port));
+    lock.note_address(&address)?;
     let base = opts
         .public_url
         .clone()
@@ -133,7 +139,31 @@ pub async fn run(
     let _ = serving.join();
     let mut store = Store::open(settings.state_path)?;
     store.stop_listener(worker.pid, settings.clock.now())?;
+    drop(lock);
     result
+}
+
+/// The error of a second listener on `state_path`, naming the one that runs.
+fn already_listening(state_path: &Path, holder: &Listener) -> anyhow::Error {
+    let who = match (holder.pid, &holder.address) {
+        (Some(pid), Some(address)) => format!("pid {pid}, listening on {address}"),
+        (Some(pid), None) => format!("pid {pid}"),
+        _ => "pid unknown".to_string(),
+    };
+    let stop = match holder.pid {
+        Some(pid) => format!("stop it first (`kill {pid}`: it finishes the batch in hand)"),
+        None => format!(
+            "stop it first (its lock file is `{}`)",
+            holder.lock_path.display()
+        ),
+    };
+    crate::error::hinted(
+        format!(
+            "another `crmsync listen` ({who}) is using state file `{}`: one listener a state file",
+            state_path.display()
+        ),
+        format!("{stop}, or give this one another state file with `--state FILE`"),
+    )
 }
 
 async fn wait_for_signal() {

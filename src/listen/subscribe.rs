@@ -1,13 +1,19 @@
 //! The secrets each connection's deliveries are checked with, and the subscriptions:
 //! HubSpot's client secret (`CRMSYNC_CLIENT_SECRET_<NAME>` or the keychain, as for OAuth) and
-//! the settings to enter in the app; Pipedrive's basic-auth credentials
-//! (`CRMSYNC_WEBHOOK_SECRET_<NAME>` as `user:password`, else the keychain entry
-//! `--subscribe` keeps).
+//! the app's settings (a target URL and a subscription per event and mapped property), read
+//! and compared with the listener's where the connection names the app and its developer key
+//! (`webhooks_app_id`, `developer_key_env`), printed to enter otherwise; Pipedrive's
+//! basic-auth credentials (`CRMSYNC_WEBHOOK_SECRET_<NAME>` as `user:password`, else the
+//! keychain entry `--subscribe` keeps).
+
+use std::collections::BTreeMap;
 
 use crate::auth::{Keychain, SecretString};
-use crate::config::ConnectionConfig;
+use crate::config::{Config, ConnectionConfig};
+use crate::mapping::FieldMap;
+use crate::model::ObjectKind;
 use crate::ops::Settings;
-use crate::providers::ProviderKind;
+use crate::providers::{self, ProviderKind, WebhookSettings, WebhookSubscription};
 
 use super::server::Check;
 
@@ -89,19 +95,201 @@ pub fn new_password() -> SecretString {
     SecretString::new(password)
 }
 
-/// The settings to enter in a HubSpot app for `connection`'s webhooks.
-pub fn hubspot_settings(connection: &str, target_url: &str) -> Vec<String> {
-    vec![
+/// The subscriptions the listener needs of connection `name` (a CRM whose webhooks are an
+/// app's settings): per object it syncs, those that bring the changes of the properties its
+/// fields are read from.
+pub fn needed_subscriptions(
+    config: &Config,
+    name: &str,
+    conn: &ConnectionConfig,
+) -> anyhow::Result<Vec<WebhookSubscription>> {
+    let objects = conn
+        .objects
+        .clone()
+        .unwrap_or_else(|| ObjectKind::ALL.to_vec());
+    let mut out = Vec::new();
+    for object in objects {
+        let Some(defaults) = providers::default_mappings(conn.provider, object) else {
+            continue;
+        };
+        let map = FieldMap::resolve(config, name, object, &defaults)?;
+        let properties: Vec<String> = map
+            .rules
+            .iter()
+            .filter(|r| r.direction.pulls())
+            .map(|r| r.remote.clone())
+            .collect();
+        out.extend(providers::webhook_subscriptions(
+            conn.provider,
+            object,
+            &properties,
+        ));
+    }
+    Ok(out)
+}
+
+/// `subs` a line each event type, the properties of a property change together.
+fn subscription_lines(subs: &[WebhookSubscription]) -> Vec<String> {
+    let mut by_type: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for s in subs {
+        let props = by_type.entry(s.event_type.as_str()).or_default();
+        if let Some(p) = &s.property {
+            props.push(p);
+        }
+    }
+    by_type
+        .into_iter()
+        .map(|(event_type, props)| {
+            if props.is_empty() {
+                event_type.to_string()
+            } else {
+                format!("{event_type}: {}", props.join(", "))
+            }
+        })
+        .collect()
+}
+
+/// The settings to enter in a HubSpot app for `connection`'s webhooks: the target URL and
+/// `needed`.
+pub fn hubspot_settings(
+    connection: &str,
+    target_url: &str,
+    needed: &[WebhookSubscription],
+) -> Vec<String> {
+    let mut lines = vec![
         format!("In the HubSpot app of connection `{connection}`, under Webhooks:"),
         format!("  Target URL: {target_url}"),
-        "  Subscriptions: contact.creation, contact.deletion, contact.merge, contact.restore,"
-            .to_string(),
-        "    contact.propertyChange (each mapped property), and the same for company.*".to_string(),
-        format!(
-            "  Keep the app's client secret in `{}` (or the keychain, as `connect` does) for the v3 signature.",
-            crate::auth::client_secret_var(connection)
-        ),
-    ]
+        format!("  Subscriptions ({}):", needed.len()),
+    ];
+    lines.extend(
+        subscription_lines(needed)
+            .into_iter()
+            .map(|l| format!("    {l}")),
+    );
+    lines.push(format!(
+        "  Keep the app's client secret in `{}` (or the keychain, as `connect` does) for the v3 signature.",
+        crate::auth::client_secret_var(connection)
+    ));
+    lines
+}
+
+/// What differs between app `app_id`'s webhook settings and what the listener of `connection`
+/// needs: the target URL `target_url` and the subscriptions `needed`, active. Empty when
+/// nothing does.
+pub fn differences(
+    settings: &WebhookSettings,
+    target_url: &str,
+    needed: &[WebhookSubscription],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    match settings.target_url.as_deref() {
+        Some(t) if t == target_url => {}
+        Some(t) => out.push(format!(
+            "target URL: the app's is {t}, the listener's {target_url}: change it in the app's settings"
+        )),
+        None => out.push(format!(
+            "target URL: none set: enter {target_url} in the app's settings"
+        )),
+    }
+    let list = |subs: Vec<&WebhookSubscription>| {
+        subs.iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let missing: Vec<&WebhookSubscription> = needed
+        .iter()
+        .filter(|n| !settings.active.contains(n) && !settings.paused.contains(n))
+        .collect();
+    if !missing.is_empty() {
+        out.push(format!(
+            "missing subscriptions ({}): {}",
+            missing.len(),
+            list(missing)
+        ));
+    }
+    let paused: Vec<&WebhookSubscription> = needed
+        .iter()
+        .filter(|n| settings.paused.contains(n) && !settings.active.contains(n))
+        .collect();
+    if !paused.is_empty() {
+        out.push(format!(
+            "paused subscriptions ({}), to turn on: {}",
+            paused.len(),
+            list(paused)
+        ));
+    }
+    out
+}
+
+/// `listen --subscribe` for a HubSpot connection: with `webhooks_app_id` and
+/// `developer_key_env` set, the app's settings read and compared with the listener's; else
+/// (or when they cannot be read, said why) the settings to enter.
+async fn check_hubspot(
+    settings: &Settings<'_>,
+    name: &str,
+    conn: &ConnectionConfig,
+    url: &str,
+) -> anyhow::Result<Vec<String>> {
+    let needed = needed_subscriptions(settings.config, name, conn)?;
+    let (Some(app_id), Some(var)) = (&conn.webhooks_app_id, &conn.developer_key_env) else {
+        let mut lines = hubspot_settings(name, url, &needed);
+        lines.push(format!(
+            "  (set `webhooks_app_id` and `developer_key_env` in `[connections.{name}]` for `listen --subscribe` to check them)"
+        ));
+        return Ok(lines);
+    };
+    let (app_id, var) = (*app_id.get_ref(), var.get_ref().trim());
+    let unread = |why: String| {
+        let mut lines = vec![format!(
+            "`{name}`: the webhook settings of HubSpot app {app_id} cannot be read: {why}"
+        )];
+        lines.extend(hubspot_settings(name, url, &needed));
+        lines
+    };
+    let key = match std::env::var(var) {
+        Ok(k) if !k.trim().is_empty() => SecretString::new(k.trim().to_string()),
+        _ => {
+            return Ok(unread(format!(
+                "`{var}` (`developer_key_env`) holds no developer API key"
+            )));
+        }
+    };
+    let opened = crate::connection::open_many(
+        &[name.to_string()],
+        settings.config,
+        settings.state_path,
+        settings.clock.clone(),
+        None,
+    )
+    .await?;
+    let mut lines = Vec::new();
+    for o in opened {
+        let p = o.into_participant();
+        let found = match p.provider.app_webhooks(app_id, key.expose()).await {
+            Ok(Some(found)) => found,
+            Ok(None) => continue,
+            Err(e) => {
+                lines.extend(unread(format!(
+                    "{e}; check `webhooks_app_id` and the developer API key in `{var}`"
+                )));
+                continue;
+            }
+        };
+        let diff = differences(&found, url, &needed);
+        if diff.is_empty() {
+            lines.push(format!(
+                "`{name}`: HubSpot app {app_id}'s webhooks are as the listener needs: target URL {url}, the {} subscriptions active",
+                needed.len()
+            ));
+        } else {
+            lines.push(format!(
+                "`{name}`: HubSpot app {app_id}'s webhooks differ from what the listener needs:"
+            ));
+            lines.extend(diff.into_iter().map(|d| format!("  {d}")));
+        }
+    }
+    Ok(lines)
 }
 
 /// `listen --subscribe` / `--unsubscribe` for every configured connection: what was done, a
@@ -126,7 +314,9 @@ pub async fn run(
             ProviderKind::Hubspot if unsubscribe => lines.push(format!(
                 "`{name}`: remove the target URL {url} in the HubSpot app's webhook settings"
             )),
-            ProviderKind::Hubspot => lines.extend(hubspot_settings(name, &url)),
+            ProviderKind::Hubspot => {
+                lines.extend(check_hubspot(&settings, name, conn, &url).await?);
+            }
             ProviderKind::Pipedrive => {
                 let opened = crate::connection::open_many(
                     std::slice::from_ref(name),

@@ -1,5 +1,6 @@
 //! The applying side of `listen`: queued events in batches, each batch one sync run under the
-//! state file's lock that pulls the records by id, a delta sync on start and on a timer, and
+//! state file's lock that pulls the records by id (with the records linked to them in the other
+//! connections), a delta sync on start and on a timer, and
 //! the listener's row kept alive for `status`.
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use tokio::sync::Notify;
 
 use super::{BATCH, ListenReporter};
 use crate::engine::sync::{ById, Quiet, SyncOptions, SyncReport};
+use crate::model::{ObjectKind, RecordId};
 use crate::ops::Settings;
 use crate::ops::sync::Session;
 use crate::store::{Store, StoreError, WebhookEvent};
@@ -113,6 +115,48 @@ impl Worker<'_> {
         }
     }
 
+    /// Adds to `by_id` the records of every other connection linked to the same local
+    /// records, so the run reads them too (batched, like the events' own): a change carried
+    /// to a CRM is planned against that CRM's record as it is now, as a `sync` plans it after
+    /// reading every feed, so a record changed there since the last sync (its event not in
+    /// yet) is not written over but met as a conflict of the two changes. The updates use
+    /// the same reads for what they keep (Pipedrive's other emails and phones).
+    fn add_linked(&self, by_id: &mut ById) -> anyhow::Result<()> {
+        let store = self.store()?;
+        let connections: Vec<&String> = self.settings.config.connections.keys().collect();
+        let named: Vec<(String, ObjectKind, Vec<String>)> = by_id
+            .0
+            .iter()
+            .flat_map(|(conn, objects)| {
+                objects
+                    .iter()
+                    .map(|(kind, ids)| (conn.clone(), *kind, ids.iter().cloned().collect()))
+            })
+            .collect();
+        for (conn, kind, ids) in named {
+            let locals: Vec<RecordId> = store
+                .links_by_remote_ids(&conn, kind, &ids)?
+                .into_values()
+                .filter(|l| !l.retired)
+                .map(|l| l.local_id)
+                .collect();
+            if locals.is_empty() {
+                continue;
+            }
+            for other in connections.iter().filter(|c| ***c != conn) {
+                for link in store
+                    .links_by_local_ids(other, kind, &locals)?
+                    .into_values()
+                {
+                    if !link.retired {
+                        by_id.add(other, kind, &link.remote_id);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Applies one batch; returns whether it was done (else it stays queued).
     async fn apply(&self, events: &[WebhookEvent]) -> anyhow::Result<bool> {
         let started = Instant::now();
@@ -124,6 +168,9 @@ impl Worker<'_> {
         let mut by_id = ById::default();
         for e in events {
             by_id.add(&e.event.connection, e.event.kind, &e.event.remote_id);
+        }
+        if !feed {
+            self.add_linked(&mut by_id)?;
         }
         let opts = SyncOptions {
             pull_ids: (!feed).then_some(by_id),

@@ -35,6 +35,8 @@ pub fn new_connection(provider: ProviderKind) -> ConnectionConfig {
         api_version: None,
         reserve_percent: None,
         bulk_threshold: None,
+        webhooks_app_id: None,
+        developer_key_env: None,
     }
 }
 

@@ -820,6 +820,18 @@ pub trait Provider: Send + Sync {
         Ok(0)
     }
 
+    /// The webhook settings of the CRM's app `app_id`, read with its developer key, for a CRM
+    /// whose webhooks are an app's settings that its API shows (HubSpot); `None` for the
+    /// others.
+    async fn app_webhooks(
+        &self,
+        app_id: u64,
+        developer_key: &str,
+    ) -> Result<Option<WebhookSettings>, ProviderError> {
+        let _ = (app_id, developer_key);
+        Ok(None)
+    }
+
     /// The account the credentials belong to.
     async fn account(&self) -> Result<AccountInfo, ProviderError>;
 
@@ -903,6 +915,52 @@ pub fn open_configured(
                 ..salesforce::SalesforceOptions::default()
             },
         )?)),
+    }
+}
+
+/// A webhook subscription of a CRM app: an event type (HubSpot's `contact.propertyChange`)
+/// and, for a property change, the property.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WebhookSubscription {
+    pub event_type: String,
+    pub property: Option<String>,
+}
+
+impl std::fmt::Display for WebhookSubscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.property {
+            Some(p) => write!(f, "{} ({p})", self.event_type),
+            None => f.write_str(&self.event_type),
+        }
+    }
+}
+
+/// A CRM app's webhook settings as the CRM keeps them ([`Provider::app_webhooks`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// Where the CRM delivers; `None` when none is set.
+    pub target_url: Option<String>,
+    pub active: Vec<WebhookSubscription>,
+    pub paused: Vec<WebhookSubscription>,
+}
+
+/// Whether `kind`'s webhooks are the settings of an app, which its API shows with the app's
+/// developer key (HubSpot), rather than made through the API (Pipedrive).
+pub fn webhooks_are_app_settings(kind: ProviderKind) -> bool {
+    kind == ProviderKind::Hubspot
+}
+
+/// The subscriptions a CRM whose webhooks are an app's settings (HubSpot) needs for `listen`
+/// to hear of the changes of `object` in `properties` (the CRM's property names), known
+/// without a connection; empty for the others, and for objects its webhooks do not carry.
+pub fn webhook_subscriptions(
+    kind: ProviderKind,
+    object: ObjectKind,
+    properties: &[String],
+) -> Vec<WebhookSubscription> {
+    match kind {
+        ProviderKind::Hubspot => hubspot::webhook_subscriptions(object, properties),
+        ProviderKind::Pipedrive | ProviderKind::Salesforce => Vec::new(),
     }
 }
 

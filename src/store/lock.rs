@@ -1,10 +1,14 @@
-//! The run lock: one crmsync run at a time per state file.
+//! The run lock: one crmsync run at a time per state file; and the listen lock: one
+//! `crmsync listen` per state file.
 //!
 //! `<state>.lock` is held with an OS file lock (`File::try_lock`), which the OS releases when
 //! the holder dies, however it dies. The holder writes its PID into the file so a second run can
 //! say who is in the way. A clean release empties the file; so a file that still holds a PID
 //! but that nobody has locked was left by a process that died, and is taken over. The file is
 //! never deleted: deleting it would let two processes lock two different files of one name.
+//!
+//! `<state>.listen.lock` works the same way for the whole life of a listener (which takes the
+//! run lock only while it applies a batch), with its PID and address written in it.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -26,28 +30,10 @@ impl RunLock {
     /// Locks `<state_path>.lock`, or says which process holds it.
     pub fn acquire(state_path: &Path) -> Result<RunLock, StoreError> {
         let path = lock_path(state_path);
-        let io = |action: &'static str, source| StoreError::Io {
-            action,
-            path: path.clone(),
-            source,
-        };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| io("create the directory of", e))?;
-        }
-        let mut options = OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options
-            .open(&path)
-            .map_err(|e| io("open the lock file", e))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let holder = match read_pid(&mut file) {
+        let mut file = match hold(&path)? {
+            Ok(file) => file,
+            Err(note) => {
+                let holder = match pid_of(&note) {
                     Some(pid) => format!("pid {pid}"),
                     None => "pid unknown".to_string(),
                 };
@@ -56,15 +42,10 @@ impl RunLock {
                     holder,
                 });
             }
-            Err(TryLockError::Error(e)) => return Err(io("lock", e)),
-        }
-        let took_over_from = read_pid(&mut file);
-        let pid = std::process::id();
-        file.set_len(0)
-            .and_then(|_| file.seek(SeekFrom::Start(0)))
-            .and_then(|_| file.write_all(format!("{pid}\n").as_bytes()))
-            .and_then(|_| file.sync_data())
-            .map_err(|e| io("write the lock file", e))?;
+        };
+        let took_over_from = pid_of(&read_note(&mut file));
+        write_note(&mut file, &format!("{}\n", std::process::id()))
+            .map_err(|e| written(&path, e))?;
         Ok(RunLock {
             file,
             path,
@@ -94,9 +75,124 @@ pub fn lock_path(state_path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn read_pid(file: &mut File) -> Option<u32> {
+/// Opens `path` (made if need be, mode 0600) and locks it: the held file, or the note of the
+/// live process that holds it.
+fn hold(path: &Path) -> Result<Result<File, String>, StoreError> {
+    let io = |action: &'static str, source| StoreError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| io("create the directory of", e))?;
+    }
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| io("open the lock file", e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Ok(file)),
+        Err(TryLockError::WouldBlock) => Ok(Err(read_note(&mut file))),
+        Err(TryLockError::Error(e)) => Err(io("lock", e)),
+    }
+}
+
+/// What a lock file says (empty when it cannot be read).
+fn read_note(file: &mut File) -> String {
     let mut text = String::new();
-    file.seek(SeekFrom::Start(0)).ok()?;
-    file.read_to_string(&mut text).ok()?;
-    text.trim().parse().ok()
+    let _ = file
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| file.read_to_string(&mut text));
+    text
+}
+
+/// Replaces what a held lock file says.
+fn write_note(file: &mut File, note: &str) -> std::io::Result<()> {
+    file.set_len(0)?;
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(note.as_bytes())?;
+    file.sync_data()
+}
+
+/// A lock file at `path` that could not be written.
+fn written(path: &Path, source: std::io::Error) -> StoreError {
+    StoreError::Io {
+        action: "write the lock file",
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The PID a lock file's note begins with.
+fn pid_of(note: &str) -> Option<u32> {
+    note.split_whitespace().next()?.parse().ok()
+}
+
+/// The held listen lock: one `crmsync listen` per state file; released when dropped, or by
+/// the OS when the listener dies, however it dies.
+#[derive(Debug)]
+pub struct ListenLock {
+    file: File,
+    path: PathBuf,
+}
+
+/// The listener that holds a state file's listen lock, as its lock file says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub pid: Option<u32>,
+    /// Where it listens, once it says (`127.0.0.1:8787`).
+    pub address: Option<String>,
+    /// The lock file.
+    pub lock_path: PathBuf,
+}
+
+impl ListenLock {
+    /// Locks `<state_path>.listen.lock` with this process's PID in it, or says which listener
+    /// holds it.
+    pub fn acquire(state_path: &Path) -> Result<Result<ListenLock, Listener>, StoreError> {
+        let path = listen_lock_path(state_path);
+        let mut file = match hold(&path)? {
+            Ok(file) => file,
+            Err(note) => {
+                let mut words = note.split_whitespace();
+                return Ok(Err(Listener {
+                    pid: words.next().and_then(|w| w.parse().ok()),
+                    address: words.next().map(str::to_string),
+                    lock_path: path,
+                }));
+            }
+        };
+        write_note(&mut file, &format!("{}\n", std::process::id()))
+            .map_err(|e| written(&path, e))?;
+        Ok(Ok(ListenLock { file, path }))
+    }
+
+    /// Writes the address the listener listens on beside its PID, for a second one to name.
+    pub fn note_address(&mut self, address: &str) -> Result<(), StoreError> {
+        write_note(
+            &mut self.file,
+            &format!("{} {address}\n", std::process::id()),
+        )
+        .map_err(|e| written(&self.path, e))
+    }
+}
+
+impl Drop for ListenLock {
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+    }
+}
+
+/// `<state>.listen.lock`, beside the state file.
+pub fn listen_lock_path(state_path: &Path) -> PathBuf {
+    let mut name = state_path.as_os_str().to_os_string();
+    name.push(".listen.lock");
+    PathBuf::from(name)
 }

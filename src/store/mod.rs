@@ -64,6 +64,9 @@
 //!   file with a PID in it that nobody holds is taken over and reported
 //!   ([`RunLock::took_over_from`]). Read-only commands (`status`, `conflicts list`) do not
 //!   need it.
+//! * **One listener per state file**: [`ListenLock`] holds `<state>.listen.lock` the same way
+//!   for the whole life of `crmsync listen`, with its PID and address in it; the listener
+//!   takes the run lock only while it applies a batch.
 //! * Inside the file SQLite serialises writers (WAL mode, `busy_timeout` 5 s); readers never
 //!   block. Short cross-process critical sections that are not whole runs use leases.
 
@@ -92,7 +95,7 @@ mod tests;
 
 pub use accounts::{AccountBinding, Forgotten};
 pub use backup::{StateFileInfo, backups_of, inspect, replace_state_file};
-pub use lock::RunLock;
+pub use lock::{ListenLock, Listener, RunLock};
 pub use open::{BULK_INDEX_ROWS, Store};
 pub use schema::LATEST_VERSION;
 pub use sql::encode_fields;

@@ -96,6 +96,9 @@ pub struct Request {
     /// connection that was never made); after a 5xx or a lost answer the final response or
     /// error is returned, for the provider to find out what became of it before sending again.
     pub repeatable: bool,
+    /// The request carries credentials of its own (HubSpot's developer key in `hapikey`):
+    /// the connection's token is not sent, and a 401 is its answer, not a token to refresh.
+    pub own_credentials: bool,
 }
 
 impl Request {
@@ -109,6 +112,7 @@ impl Request {
             lane: Lane::General,
             record: None,
             repeatable: true,
+            own_credentials: false,
         }
     }
     pub fn query(mut self, key: &str, value: impl Into<String>) -> Request {
@@ -134,6 +138,11 @@ impl Request {
     /// Marks the request as one that must not be sent twice blindly ([`Request::repeatable`]).
     pub fn not_repeatable(mut self) -> Request {
         self.repeatable = false;
+        self
+    }
+    /// Marks the request as carrying its own credentials ([`Request::own_credentials`]).
+    pub fn with_own_credentials(mut self) -> Request {
+        self.own_credentials = true;
         self
     }
 }
@@ -314,7 +323,11 @@ impl HttpClient {
         loop {
             attempt += 1;
             self.take_budget()?;
-            let token = self.current_token().await?;
+            let token = if req.own_credentials {
+                String::new()
+            } else {
+                self.current_token().await?
+            };
             let cost = self.pacer.daily_cost(req.method.as_str(), &req.path);
             let ticket = self
                 .pacer
@@ -327,7 +340,7 @@ impl HttpClient {
                     reserve: spent.reserve,
                 })?;
             match self.attempt(&req, &token, ticket).await {
-                Attempt::Done(resp) if resp.status == 401 => {
+                Attempt::Done(resp) if resp.status == 401 && !req.own_credentials => {
                     if refreshed {
                         return Err(self.auth_error(&resp));
                     }
@@ -442,6 +455,7 @@ impl HttpClient {
             }
         }
         builder = match self.hooks.auth {
+            _ if req.own_credentials => builder,
             AuthScheme::Bearer => builder.bearer_auth(token),
             AuthScheme::Header(name) => builder.header(name, token),
             AuthScheme::ByToken { header, in_header } if in_header(token) => {
@@ -533,7 +547,15 @@ impl HttpClient {
                 self.options.timeout.as_secs_f64()
             )
         } else {
-            format!("{call} failed: {}", with_root_cause(e))
+            // reqwest names the URL: without its query, which may carry a key (HubSpot's
+            // `hapikey`).
+            let mut text = with_root_cause(e);
+            if let Some(url) = e.url().filter(|u| u.query().is_some()) {
+                let mut bare = url.clone();
+                bare.set_query(None);
+                text = text.replace(url.as_str(), bare.as_str());
+            }
+            format!("{call} failed: {text}")
         }
     }
 

@@ -15,6 +15,7 @@
 //! - [`associations`]: a contact's company.
 //! - [`reads`]: reads by id or external id, and property history.
 //! - [`catalogue`]: the property catalogue, custom properties and the built-in mappings.
+//! - [`webhooks`]: the app's webhook subscriptions and settings (`listen --subscribe`).
 //! - [`refusal`]: what HubSpot's error answers say.
 //! - [`pacing`]: HubSpot's rate limits.
 //! - [`auth`]: OAuth endpoints and scopes, and the account.
@@ -33,12 +34,14 @@ mod pacing;
 mod reads;
 mod refusal;
 mod tags;
+mod webhooks;
 mod wire;
 
 pub use auth::{DEFAULT_AUTHORIZE_URL, oauth_spec, object_scopes};
 pub use catalogue::default_mappings;
 pub use engagements::DEFAULT_ACTIVITY_TYPES;
 pub use pacing::SEARCHES_PER_SECOND;
+pub use webhooks::webhook_subscriptions;
 
 use async_trait::async_trait;
 
@@ -47,7 +50,7 @@ use crate::providers::http::{AuthScheme, CrmHooks, HttpClient, HttpOptions, Resp
 use crate::providers::{
     AccountInfo, ChangePage, ChangeQuery, DefaultMapping, FieldSpec, FieldTimes, Provider,
     ProviderContext, ProviderError, ProviderKind, RemoteField, RemoteRecord, RemoteWrite,
-    ValueRefusal, WriteResults,
+    ValueRefusal, WebhookSettings, WriteResults,
 };
 
 /// HubSpot's API host.
@@ -375,6 +378,14 @@ impl Provider for HubSpot {
 
     async fn account(&self) -> Result<AccountInfo, ProviderError> {
         self.account_info().await
+    }
+
+    async fn app_webhooks(
+        &self,
+        app_id: u64,
+        developer_key: &str,
+    ) -> Result<Option<WebhookSettings>, ProviderError> {
+        self.app_webhooks(app_id, developer_key).await.map(Some)
     }
 
     fn requests_sent(&self) -> u64 {

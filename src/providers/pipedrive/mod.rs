@@ -105,6 +105,9 @@ pub struct Pipedrive {
     /// The catalogues kept from an earlier run and not read again since
     /// ([`Provider::restore_catalogue`]).
     restored: Mutex<std::collections::HashSet<ObjectKind>>,
+    /// The persons this run read by id, as Pipedrive answered them, each kept until an update
+    /// of it takes it (see [`writes`]): the read that planned the update serves its write.
+    read_persons: Mutex<HashMap<String, serde_json::Value>>,
 }
 
 /// Pipedrive's name, how to read its error answers and how it takes a token: an API token
@@ -171,6 +174,7 @@ impl Pipedrive {
             skew: Mutex::new(None),
             catalogues: Mutex::new(HashMap::new()),
             restored: Mutex::new(std::collections::HashSet::new()),
+            read_persons: Mutex::new(HashMap::new()),
         })
     }
 
@@ -191,6 +195,10 @@ impl Pipedrive {
         &self,
     ) -> std::sync::MutexGuard<'_, HashMap<ObjectKind, Arc<catalogue::Catalogue>>> {
         self.catalogues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_read_persons(&self) -> std::sync::MutexGuard<'_, HashMap<String, serde_json::Value>> {
+        self.read_persons.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock_restored(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<ObjectKind>> {

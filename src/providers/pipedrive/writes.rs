@@ -3,11 +3,19 @@
 //! reads by id (`GET /api/v2/persons?ids=…`, a hundred a call) and by external id (the v2
 //! search on custom fields, exact match).
 //!
+//! An update that writes an email, a phone or a name part needs the record as Pipedrive holds
+//! it (the arrays are written whole, their other entries kept). A run that read the person by
+//! id (`sync --record`, `listen`: the read its plan was made from, which is also what tells
+//! the engine whether the person changed in Pipedrive since the last sync) writes over that
+//! answer; the others of a batch of updates are read by ids, one call a hundred, right before
+//! the batch is sent, never one `GET` each.
+//!
 //! A create is `POST /api/v2/persons` (`organizations`) with the local id in `crmsync_id`.
 //! Sending it twice would make two records, so the shared client does not repeat it blindly:
 //! after a 5xx or a lost answer the record is looked up by its `crmsync_id` and sent again
 //! only when Pipedrive does not have it.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
@@ -94,6 +102,16 @@ pub(super) fn record_failure(e: ProviderError) -> Result<RecordError, ProviderEr
         }),
         other => Err(other),
     }
+}
+
+/// Whether an update needs the record as Pipedrive holds it: the entries of `emails` /
+/// `phones` that are not primary are kept, and the arrays are written whole; so is the name
+/// part not written when the other one is.
+fn needs_current(w: &RemoteWrite) -> bool {
+    [EMAIL, PHONE]
+        .iter()
+        .chain(NAME_PARTS)
+        .any(|p| w.props.contains_key(*p))
 }
 
 /// The ids of the records a v2 search answer found.
@@ -296,9 +314,10 @@ impl Pipedrive {
     ) -> Result<WriteResults<RemoteRecord>, ProviderError> {
         let base = format!("/api/v2/{}", object_path(object)?);
         let catalogue = self.write_catalogue(object).await?;
+        let current = self.current_of(object, inputs).await?;
         let outcomes = self
             .each(inputs, |w| {
-                let (base, catalogue) = (&base, &catalogue);
+                let (base, catalogue, current) = (&base, &catalogue, &current);
                 async move {
                     let Some(id) = w.remote_id.as_deref() else {
                         return Ok(Err(RecordError {
@@ -309,32 +328,29 @@ impl Pipedrive {
                         }));
                     };
                     let path = format!("{base}/{id}");
-                    // The entries of `emails` / `phones` that are not primary are kept: the
-                    // arrays are written whole, so they are read first; so is a name one
-                    // part of which is written.
-                    let current = if [EMAIL, PHONE]
-                        .iter()
-                        .chain(NAME_PARTS)
-                        .any(|p| w.props.contains_key(*p))
-                    {
-                        let resp = match self
-                            .http
-                            .send(Request::new(Method::Get, path.clone()).record(id))
-                            .await
-                        {
-                            Ok(r) => r,
-                            Err(e) => return Ok(Err(record_failure(e)?)),
-                        };
-                        if !resp.is_success() {
-                            return Ok(Err(refusal(self, &resp)?));
+                    // A record the read by ids did not answer (deleted, not visible, or the
+                    // only one to read) is read alone, as before: its refusal is its own.
+                    let now = match current.get(id) {
+                        Some(v) => Some(v.clone()),
+                        None if needs_current(w) => {
+                            let resp = match self
+                                .http
+                                .send(Request::new(Method::Get, path.clone()).record(id))
+                                .await
+                            {
+                                Ok(r) => r,
+                                Err(e) => return Ok(Err(record_failure(e)?)),
+                            };
+                            if !resp.is_success() {
+                                return Ok(Err(refusal(self, &resp)?));
+                            }
+                            let v: Value = self.parse(&resp, "a read")?;
+                            Some(v["data"].clone())
                         }
-                        let v: Value = self.parse(&resp, "a read")?;
-                        Some(v["data"].clone())
-                    } else {
-                        None
+                        None => None,
                     };
                     let external = w.set_external_id.then_some(w.local_id.as_str());
-                    let body = match write_body(&w.props, external, catalogue, current.as_ref()) {
+                    let body = match write_body(&w.props, external, catalogue, now.as_ref()) {
                         Ok(b) => b,
                         Err(refused) => return Ok(Err(refused)),
                     };
@@ -351,6 +367,50 @@ impl Pipedrive {
             })
             .await;
         collect(outcomes)
+    }
+
+    /// The records `inputs` update as Pipedrive holds them, for the writes that need them
+    /// ([`needs_current`]), by id: those this run read by id already (the pull that planned
+    /// the update read them, a moment ago), then the rest read by ids, a hundred a call (10
+    /// tokens), instead of one `GET` (1 token) a record. A single record left is left to that
+    /// `GET`: one call either way, and a tenth of the tokens.
+    async fn current_of(
+        &self,
+        object: ObjectKind,
+        inputs: &[RemoteWrite],
+    ) -> Result<HashMap<String, Value>, ProviderError> {
+        let mut out = HashMap::new();
+        let mut left = Vec::new();
+        {
+            let mut read = self.lock_read_persons();
+            for id in inputs
+                .iter()
+                .filter(|w| needs_current(w))
+                .filter_map(|w| w.remote_id.as_ref())
+            {
+                let kept = match object {
+                    ObjectKind::Contact => read.remove(id),
+                    _ => None,
+                };
+                match kept {
+                    Some(v) => {
+                        out.insert(id.clone(), v);
+                    }
+                    None => left.push(id.clone()),
+                }
+            }
+        }
+        if left.len() < 2 {
+            return Ok(out);
+        }
+        for chunk in left.chunks(IDS_PER_READ) {
+            for v in self.list_ids(object, chunk).await? {
+                if let Some(id) = id_of(&v) {
+                    out.insert(id, v);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Deletes records (`DELETE /api/v2/persons/{id}`): Pipedrive marks them deleted and
@@ -379,6 +439,48 @@ impl Pipedrive {
         collect(outcomes)
     }
 
+    /// One call of `GET /api/v2/persons?ids=…` (`organizations`): the records of `ids` (at
+    /// most [`IDS_PER_READ`]) as raw v2 JSON; ones Pipedrive does not have, or does not show,
+    /// are left out of its answer. A single id is read by `GET /api/v2/persons/{id}` instead
+    /// (1 token where the list costs 10), one deleted or unknown left out likewise.
+    async fn list_ids(
+        &self,
+        object: ObjectKind,
+        ids: &[String],
+    ) -> Result<Vec<Value>, ProviderError> {
+        let path = format!("/api/v2/{}", object_path(object)?);
+        if let [id] = ids {
+            let req = Request::new(Method::Get, format!("{path}/{id}")).record(id);
+            let resp = self.http.send(req.clone()).await?;
+            if matches!(resp.status, 404 | 410) {
+                return Ok(Vec::new());
+            }
+            if !resp.is_success() {
+                return Err(self.http.api_error(&req, &resp));
+            }
+            let mut v: Value = self.parse(&resp, "a read by id")?;
+            return Ok(match v["data"].take() {
+                Value::Object(o) if o.get("is_deleted") != Some(&Value::Bool(true)) => {
+                    vec![Value::Object(o)]
+                }
+                _ => Vec::new(),
+            });
+        }
+        let resp = self
+            .http
+            .send_ok(
+                Request::new(Method::Get, path)
+                    .query("ids", ids.join(","))
+                    .query("limit", IDS_PER_READ.to_string()),
+            )
+            .await?;
+        let mut v: Value = self.parse(&resp, "a read by id")?;
+        Ok(match v["data"].take() {
+            Value::Array(items) => items,
+            _ => Vec::new(),
+        })
+    }
+
     /// Reads records by id, a hundred a call (`ids=`); deleted ones are left out.
     pub(super) async fn read_ids(
         &self,
@@ -386,20 +488,19 @@ impl Pipedrive {
         ids: &[String],
         properties: &[String],
     ) -> Result<Vec<RemoteRecord>, ProviderError> {
-        let path = format!("/api/v2/{}", object_path(object)?);
         let mut catalogue = self.record_catalogue(object).await?;
         let mut out = Vec::new();
         for chunk in ids.chunks(IDS_PER_READ) {
-            let resp = self
-                .http
-                .send_ok(
-                    Request::new(Method::Get, path.clone())
-                        .query("ids", chunk.join(","))
-                        .query("limit", IDS_PER_READ.to_string()),
-                )
-                .await?;
-            let v: Value = self.parse(&resp, "a read by id")?;
-            let raw: Vec<&Value> = v["data"].as_array().into_iter().flatten().collect();
+            let values = self.list_ids(object, chunk).await?;
+            if object == ObjectKind::Contact {
+                let mut read = self.lock_read_persons();
+                for v in &values {
+                    if let Some(id) = id_of(v) {
+                        read.insert(id, v.clone());
+                    }
+                }
+            }
+            let raw: Vec<&Value> = values.iter().collect();
             catalogue = self
                 .catalogue_for(object, catalogue, &raw, properties)
                 .await?;

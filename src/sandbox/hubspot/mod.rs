@@ -79,6 +79,7 @@ mod oauth;
 mod route;
 mod store;
 mod webhooks;
+pub use webhooks::{APP_ID, DEVELOPER_KEY};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -330,6 +331,30 @@ impl SandboxServer<HubSpot> {
             self.shared(),
             &serde_json::json!({"targetUrl": target, "subscriptions": subscriptions, "time_scale": time_scale}),
         );
+    }
+
+    /// Sets the app's webhooks with subscriptions as `PUT /_sandbox/webhooks` takes them
+    /// (`{eventType, propertyName?, active?}`, or an event type alone).
+    pub fn set_webhook_subscriptions(
+        &self,
+        target: Option<&str>,
+        subscriptions: &[serde_json::Value],
+        time_scale: f64,
+    ) {
+        webhooks::set(
+            self.shared(),
+            &serde_json::json!({"targetUrl": target, "subscriptions": subscriptions, "time_scale": time_scale}),
+        );
+    }
+
+    /// The id of the app whose webhooks the sandbox delivers.
+    pub fn app_id(&self) -> u64 {
+        webhooks::APP_ID
+    }
+
+    /// The app's developer API key, for its webhook settings (`hapikey`).
+    pub fn developer_key(&self) -> String {
+        webhooks::DEVELOPER_KEY.to_string()
     }
 
     /// The private-app token the sandbox accepts.

@@ -38,6 +38,9 @@ pub fn route(shared: &Shared, req: &HttpRequest) -> Option<HttpResponse> {
     if segs == ["account-info", "v3", "details"] && req.method == "GET" {
         return Some(account_details(shared, req));
     }
+    if segs.first() == Some(&"webhooks") {
+        return super::webhooks::api(shared, req, &segs);
+    }
     if segs.first() != Some(&"crm") {
         return None;
     }

@@ -2106,3 +2106,86 @@ fn an_archived_record_is_restored_within_90_days_unless_its_email_was_taken() {
     let e = sb.restore_record("contacts", &b).unwrap_err().to_string();
     assert!(e.contains("90 days"), "{e}");
 }
+
+#[test]
+fn webhook_settings_are_read_with_the_developer_key_and_a_change_goes_to_its_propertys_subscription()
+ {
+    use super::webhooks::{APP_ID, DEVELOPER_KEY};
+    let sb = start();
+    let receiver = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let target = format!(
+        "http://{}/hooks/hubspot",
+        receiver.server_addr().to_ip().unwrap()
+    );
+    sb.set_webhook_subscriptions(
+        Some(&target),
+        &[
+            json!({"eventType": "contact.propertyChange", "propertyName": "phone"}),
+            json!({"eventType": "contact.propertyChange", "propertyName": "firstname", "active": false}),
+        ],
+        0.001,
+    );
+    let get =
+        |path: &str| try_call(&sb, "GET", path, None, None, "application/json").expect("an answer");
+    let settings = format!("/webhooks/v3/{APP_ID}/settings");
+    assert_eq!(get(&settings).status, 401, "the developer key is needed");
+    assert_eq!(get(&format!("{settings}?hapikey=nope")).status, 401);
+    let other_app = get(&format!("/webhooks/v3/1/settings?hapikey={DEVELOPER_KEY}"));
+    assert_eq!(other_app.status, 404, "{}", other_app.body);
+    let s = get(&format!("{settings}?hapikey={DEVELOPER_KEY}"));
+    assert_eq!(s.status, 200, "{}", s.body);
+    let s = s.json();
+    assert_eq!(s["targetUrl"], json!(target));
+    assert_eq!(s["throttling"]["maxConcurrentRequests"], json!(10));
+    let subs = get(&format!(
+        "/webhooks/v3/{APP_ID}/subscriptions?hapikey={DEVELOPER_KEY}"
+    ))
+    .json();
+    let subs = subs["results"].as_array().unwrap().clone();
+    assert_eq!(subs.len(), 2);
+    assert_eq!(
+        (
+            &subs[0]["eventType"],
+            &subs[0]["propertyName"],
+            &subs[0]["active"]
+        ),
+        (
+            &json!("contact.propertyChange"),
+            &json!("phone"),
+            &json!(true)
+        )
+    );
+    assert_eq!(subs[1]["active"], json!(false));
+    // A contact made (no subscription), then its phone and first name changed: one event, of
+    // the phone, under its subscription; the paused one delivers nothing.
+    let id = create_contact(&sb, "hooked@example.com");
+    let r = call(
+        &sb,
+        "PATCH",
+        &format!("/crm/v3/objects/contacts/{id}"),
+        Some(json!({"properties": {"phone": "+1 555 0100", "firstname": "Bo"}})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut delivery = receiver
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap()
+        .expect("a delivery");
+    let mut body = String::new();
+    delivery.as_reader().read_to_string(&mut body).unwrap();
+    let _ = delivery.respond(tiny_http::Response::empty(200));
+    let events: Value = serde_json::from_str(&body).unwrap();
+    let events = events.as_array().unwrap();
+    assert_eq!(events.len(), 1, "{body}");
+    assert_eq!(events[0]["propertyName"], json!("phone"));
+    assert_eq!(
+        events[0]["subscriptionId"].to_string(),
+        subs[0]["id"].as_str().unwrap()
+    );
+    assert!(
+        receiver
+            .recv_timeout(Duration::from_millis(500))
+            .unwrap()
+            .is_none(),
+        "nothing for the first name"
+    );
+}

@@ -9,27 +9,52 @@
 //! Events: `{eventId, subscriptionId, portalId, appId, occurredAt, subscriptionType,
 //! attemptNumber, objectId, changeSource, sourceId, propertyName, propertyValue}`; a write
 //! through the API has `changeSource: "INTEGRATION"` and the app's id as `sourceId`, a user's
-//! edit `CRM_UI` and `userId:<id>`.
+//! edit `CRM_UI` and `userId:<id>`. A `propertyChange` subscription names its property (one
+//! set on the admin side without one, a sandbox shorthand, takes every property); a paused
+//! one delivers nothing.
+//!
+//! The app's settings are read as HubSpot's webhooks v3 API serves them, with the app's
+//! developer API key in `hapikey` (not the private-app token): `GET /webhooks/v3/{appId}/settings`
+//! → `{targetUrl, throttling: {maxConcurrentRequests, period}, createdAt, updatedAt}` (404 when
+//! no target URL is set), `GET /webhooks/v3/{appId}/subscriptions` → `{results: [{id,
+//! eventType, propertyName?, active, createdAt, updatedAt}]}`. A wrong key is a 401, another
+//! app's id a 404 (both statuses unconfirmed on the live API).
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
+use super::errors::error;
 use super::store::ObjType;
 use super::{HubSpot, Shared};
+use crate::sandbox::http::{HttpRequest, HttpResponse};
 use crate::sandbox::webhooks::{Deliveries, Outgoing, scaled};
 
 /// The id of the app whose token the sandbox accepts.
 pub const APP_ID: u64 = 3_141_592;
+/// The app's developer API key (`hapikey`), for its webhook settings.
+pub const DEVELOPER_KEY: &str = "sandbox-developer-key";
 /// The user a `CRM_UI` edit is made by.
 const UI_USER: &str = "userId:7001";
+
+/// One of the app's event subscriptions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscription {
+    pub id: u64,
+    /// `contact.propertyChange`, `company.creation`, …
+    pub event_type: String,
+    /// The property a `propertyChange` subscription is for; `None`: every property.
+    pub property: Option<String>,
+    pub active: bool,
+}
 
 /// The app's webhook settings and the events not yet handed to the delivery thread.
 #[derive(Debug, Default)]
 pub struct HubWebhooks {
     pub target: Option<String>,
-    /// Subscribed event types (`contact.propertyChange`, `company.creation`, …).
-    pub subscriptions: Vec<String>,
+    pub subscriptions: Vec<Subscription>,
+    /// When the settings were set (sandbox clock, ms).
+    pub set_at: i64,
     pub time_scale: f64,
     pub outbox: Vec<Value>,
     next_event_id: u64,
@@ -48,23 +73,27 @@ impl HubWebhooks {
     ) {
         let object = t.singular();
         let kind = format!("{object}.{what}");
-        if self.target.is_none() || !self.subscriptions.contains(&kind) {
+        let changed = property.map(|(name, _)| name);
+        let Some(subscription) = self.subscriptions.iter().find(|s| {
+            s.active
+                && s.event_type == kind
+                && s.property.as_deref().is_none_or(|p| Some(p) == changed)
+        }) else {
+            return;
+        };
+        if self.target.is_none() {
             return;
         }
+        let subscription_id = subscription.id;
         self.next_event_id += 1;
         let source_id = if source == "INTEGRATION" {
             APP_ID.to_string()
         } else {
             UI_USER.to_string()
         };
-        let index = self
-            .subscriptions
-            .iter()
-            .position(|s| *s == kind)
-            .unwrap_or(0);
         let mut event = json!({
             "eventId": 100_000 + self.next_event_id,
-            "subscriptionId": 500 + index,
+            "subscriptionId": subscription_id,
             "appId": APP_ID,
             "occurredAt": now,
             "subscriptionType": kind,
@@ -158,8 +187,11 @@ impl Deliveries for HubSpot {
 }
 
 /// `PUT /_sandbox/webhooks` `{targetUrl, subscriptions, time_scale}`: the app's settings
-/// (`targetUrl: null` turns delivery off).
+/// (`targetUrl: null` turns delivery off). A subscription is an event type
+/// (`"contact.creation"`; a `propertyChange` one so written takes every property) or
+/// `{eventType, propertyName?, active?}`.
 pub fn set(shared: &Shared, body: &Value) {
+    let now = shared.clock.now_ms();
     let mut hub = shared.api.lock();
     let w = &mut hub.webhooks;
     w.target = body["targetUrl"].as_str().map(str::to_string);
@@ -167,8 +199,90 @@ pub fn set(shared: &Shared, body: &Value) {
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|s| s.as_str().map(str::to_string))
+        .filter_map(|s| match s {
+            Value::String(t) => Some((t.clone(), None, true)),
+            Value::Object(_) => Some((
+                s["eventType"].as_str()?.to_string(),
+                s["propertyName"].as_str().map(str::to_string),
+                s["active"].as_bool().unwrap_or(true),
+            )),
+            _ => None,
+        })
+        .zip(500..)
+        .map(|((event_type, property, active), id)| Subscription {
+            id,
+            event_type,
+            property,
+            active,
+        })
         .collect();
+    w.set_at = now;
     w.time_scale = body["time_scale"].as_f64().unwrap_or(1.0);
     w.outbox.clear();
+}
+
+/// `GET /webhooks/v3/{appId}/settings` and `/subscriptions`, with the developer key in
+/// `hapikey`; `None` for another path.
+pub fn api(shared: &Shared, req: &HttpRequest, segs: &[&str]) -> Option<HttpResponse> {
+    let ["webhooks", "v3", app, what] = segs else {
+        return None;
+    };
+    if req.method != "GET" || !matches!(*what, "settings" | "subscriptions") {
+        return None;
+    }
+    if req.query_param("hapikey") != Some(DEVELOPER_KEY) {
+        return Some(error(
+            401,
+            "INVALID_AUTHENTICATION",
+            "The API key provided is invalid. View or manage your API key here: https://app.hubspot.com/l/api-key/",
+        ));
+    }
+    if app.parse::<u64>().ok() != Some(APP_ID) {
+        return Some(error(
+            404,
+            "OBJECT_NOT_FOUND",
+            &format!("No app with id {app} for this developer key"),
+        ));
+    }
+    let hub = shared.api.lock();
+    let w = &hub.webhooks;
+    let at = crate::sandbox::iso_ms(w.set_at);
+    Some(match *what {
+        "settings" => match &w.target {
+            None => error(
+                404,
+                "OBJECT_NOT_FOUND",
+                &format!("No webhook settings for app {APP_ID}"),
+            ),
+            Some(target) => HttpResponse::json(
+                200,
+                &json!({
+                    "targetUrl": target,
+                    "throttling": {"maxConcurrentRequests": 10, "period": "SECONDLY"},
+                    "createdAt": at,
+                    "updatedAt": at,
+                }),
+            ),
+        },
+        _ => {
+            let results: Vec<Value> = w
+                .subscriptions
+                .iter()
+                .map(|s| {
+                    let mut v = json!({
+                        "id": s.id.to_string(),
+                        "eventType": s.event_type,
+                        "active": s.active,
+                        "createdAt": at,
+                        "updatedAt": at,
+                    });
+                    if let Some(p) = &s.property {
+                        v["propertyName"] = json!(p);
+                    }
+                    v
+                })
+                .collect();
+            HttpResponse::json(200, &json!({ "results": results }))
+        }
+    })
 }

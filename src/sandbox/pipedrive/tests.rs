@@ -388,6 +388,29 @@ fn lists_page_by_cursor_filter_by_update_time_and_sort() {
         vec![ids[0], ids[3]],
         "unknown ids are left out"
     );
+    let too_many: Vec<String> = (1..=101).map(|i| i.to_string()).collect();
+    assert_eq!(
+        api(
+            &sb,
+            "GET",
+            &format!("/api/v2/persons?ids={}", too_many.join(",")),
+            None
+        )
+        .status,
+        400,
+        "at most 100 ids"
+    );
+    assert_eq!(
+        api(
+            &sb,
+            "GET",
+            &format!("/api/v2/persons?ids={},abc", ids[0]),
+            None
+        )
+        .status,
+        400,
+        "an id that is no integer is refused, not dropped (which could list everything)"
+    );
     let by_org = api(
         &sb,
         "GET",
@@ -414,6 +437,12 @@ fn lists_page_by_cursor_filter_by_update_time_and_sort() {
         assert_eq!(r.status, 400, "{bad}: {}", r.body);
         assert_eq!(r.body["success"], json!(false));
     }
+    sb.delete_record("persons", ids[3]).unwrap();
+    assert_eq!(
+        listed(format!("ids={},{}", ids[0], ids[3])),
+        vec![ids[0]],
+        "deleted ones are left out"
+    );
     let orgs_list = api(&sb, "GET", "/api/v2/organizations?limit=500", None);
     assert_eq!(orgs_list.body["data"].as_array().unwrap().len(), 2);
 }
