@@ -294,8 +294,18 @@ fn the_same_activity_imported_twice_from_a_csv_is_created_once() {
     w.run(&["import", "calls.csv", "--object", "activity"]).ok();
     assert_eq!(live_local(&w).len(), 2, "the import keeps both rows");
     // The second copy meets the first in HubSpot by its content: nothing is created, and
-    // the copy is a failed record saying which HubSpot call it duplicates.
+    // the copy is a failed record saying which HubSpot call it duplicates. The first is
+    // linked, so the engine names it with the create and HubSpot's call is read by id: no
+    // search beside the change feed's.
+    w.crm.clear_request_log();
     w.sync().expect_code(3);
+    let searches = w
+        .crm
+        .request_log()
+        .into_iter()
+        .filter(|c| c.path == "/crm/v3/objects/calls/search")
+        .count();
+    assert_eq!(searches, 1, "the change feed's read of calls alone");
     let all = live_engagements(&w);
     assert_eq!(all.len(), 1, "{all:?}");
     let failures = w.store().list_failures(None).unwrap();
@@ -309,6 +319,26 @@ fn the_same_activity_imported_twice_from_a_csv_is_created_once() {
     w.crm.clear_request_log();
     w.sync().expect_code(3);
     assert_eq!(w.crm.write_calls(), Vec::<String>::new());
+}
+
+#[test]
+fn a_copy_of_an_activity_archived_here_under_on_delete_ignore_takes_over_its_hubspot_record() {
+    // With `on_delete = "ignore"` the archive stays here and HubSpot keeps its call behind a
+    // retired link; the same call made again locally is that call, not a second one.
+    let (w, c, _) = with_contact("on_delete = \"ignore\"\n");
+    let first = local_activity(&c.id, "call", "Intro call", "2026-03-01T10:00:00Z");
+    w.save_local(std::slice::from_ref(&first));
+    w.sync().ok();
+    let remote = w.remote_id(Activity, &first.id);
+    w.archive_local(&first.id);
+    w.sync().ok();
+    assert_eq!(live_engagements(&w).len(), 1, "HubSpot keeps its call");
+    let again = local_activity(&c.id, "call", "Intro call", "2026-03-01T10:00:00Z");
+    w.save_local(std::slice::from_ref(&again));
+    w.sync().ok();
+    assert_eq!(live_engagements(&w).len(), 1);
+    assert_eq!(w.remote_id(Activity, &again.id), remote);
+    w.assert_sync_writes_nothing();
 }
 
 #[test]
@@ -395,6 +425,76 @@ fn a_run_killed_after_its_creates_is_finished_by_the_next_without_a_second_copy(
 }
 
 #[test]
+fn runs_killed_after_each_batch_of_creates_leave_no_second_copy() {
+    // 250 activities of two objects go in three write calls of the engine (100, 100, 50): a
+    // run killed after the first or the second leaves HubSpot records no link names, which
+    // the next run's change feed pairs by content before its push.
+    for kill_after in ["1", "2"] {
+        let (mut w, c, _) = with_contact("");
+        let made: Vec<Record> = (0..250)
+            .map(|i| {
+                let time = format!(
+                    "2026-03-{:02}T{:02}:{:02}:00Z",
+                    1 + i / 60 / 24,
+                    i / 60 % 24,
+                    i % 60
+                );
+                local_activity(&c.id, ["call", "task"][i % 2], &format!("Touch {i}"), &time)
+            })
+            .collect();
+        w.save_local(&made);
+        w.env.set_env("CRMSYNC_TEST_KILL_AFTER_WRITES", kill_after);
+        let killed = w.sync();
+        assert_ne!(
+            killed.code, 0,
+            "the run was to be killed after write {kill_after}"
+        );
+        w.env.remove_env("CRMSYNC_TEST_KILL_AFTER_WRITES");
+        assert!(!live_engagements(&w).is_empty());
+        w.sync().ok();
+        assert_eq!(
+            live_engagements(&w).len(),
+            250,
+            "killed after write {kill_after}"
+        );
+        assert_eq!(live_local(&w).len(), 250);
+        for a in &made {
+            let id = w.remote_id(Activity, &a.id);
+            assert!(id.starts_with("call:") || id.starts_with("task:"), "{id}");
+        }
+        w.assert_sync_writes_nothing();
+    }
+}
+
+#[test]
+fn a_create_left_by_a_killed_run_is_paired_by_a_sync_of_that_record_alone() {
+    // `sync --record` reads HubSpot by id, not through the change feed: the content check is
+    // then the provider's search before the create.
+    let (mut w, c, _) = with_contact("");
+    let call = local_activity(&c.id, "call", "Lost answer", "2026-03-01T10:00:00Z");
+    w.save_local(std::slice::from_ref(&call));
+    w.env.set_env("CRMSYNC_TEST_KILL_AFTER_WRITES", "1");
+    assert_ne!(w.sync().code, 0, "the run was to be killed");
+    w.env.remove_env("CRMSYNC_TEST_KILL_AFTER_WRITES");
+    assert_eq!(live_engagements(&w).len(), 1);
+    w.crm.clear_request_log();
+    w.run(&["sync", "--record", call.id.as_str()]).ok();
+    let paths: Vec<String> = w.crm.request_log().into_iter().map(|c| c.path).collect();
+    assert!(
+        paths.iter().any(|p| p.ends_with("/calls/search")),
+        "{paths:#?}"
+    );
+    assert!(
+        !paths.iter().any(|p| p.ends_with("/calls/batch/create")),
+        "{paths:#?}"
+    );
+    assert_eq!(live_engagements(&w).len(), 1);
+    assert!(w.remote_id(Activity, &call.id).starts_with("call:"));
+    w.assert_sync_writes_nothing();
+    assert_eq!(live_engagements(&w).len(), 1);
+}
+
+#[test]
 fn activities_sync_through_a_fifth_of_calls_failing() {
     let (w, c, _) = with_contact("");
     let made: Vec<Record> = (0..30)
@@ -423,7 +523,7 @@ fn activities_sync_through_a_fifth_of_calls_failing() {
 }
 
 #[test]
-fn pushing_activities_costs_a_batch_create_and_one_search_per_hundred_of_one_type() {
+fn pushing_activities_costs_one_batch_create_per_hundred_of_one_type_and_no_search() {
     let (w, c, _) = with_contact("");
     let made: Vec<Record> = (0..500)
         .map(|i| {
@@ -457,9 +557,20 @@ fn pushing_activities_costs_a_batch_create_and_one_search_per_hundred_of_one_typ
                 .any(|e| p.ends_with(&format!("/{e}/search")))
         })
         .count();
-    // Mixed types in the plan go grouped by object: five batches of 100, each with one
-    // content check; the feed's five reads (one an object) come before.
+    // Mixed types in the plan go grouped by object: five batches of 100, their associations
+    // inline; the feed's five reads (one an object) come before, and the content check was
+    // made on what they read, so no search is sent at push time.
     assert_eq!(count("/batch/create"), 5, "{paths:#?}");
-    assert_eq!(engagement_searches, 5 + 5, "{paths:#?}");
+    assert_eq!(engagement_searches, 5, "{paths:#?}");
+    let other_engagement_calls: Vec<&String> = paths
+        .iter()
+        .filter(|p| {
+            ["calls", "emails", "meetings", "notes", "tasks"]
+                .iter()
+                .any(|e| p.contains(&format!("/{e}/")))
+        })
+        .filter(|p| !p.ends_with("/search") && !p.ends_with("/batch/create"))
+        .collect();
+    assert_eq!(other_engagement_calls, Vec::<&String>::new());
     w.assert_sync_writes_nothing();
 }

@@ -517,7 +517,16 @@ fn every_endpoint_answers_in_hubspots_documented_shapes() {
         201,
         "batch-response-simple-public-object.json",
     );
-    let b1 = created["results"][0]["id"].as_str().unwrap().to_string();
+    // The results come in an order of their own, not the inputs'.
+    let b1 = created["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["properties"]["email"] == "b1@example.com")
+        .expect("b1's result")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     expect(
         &s,
         &sb,

@@ -96,6 +96,7 @@ pub async fn archive_linked(
         reporter: &Quiet,
         read_versions: Default::default(),
         stamp: None,
+        content_checked: false,
     };
     executor.execute(&planned, &mut IdCache::default()).await?;
     Ok(out)

@@ -190,8 +190,27 @@ pub struct RemoteWrite {
     /// create is sent; a provider for one that does not (Pipedrive) reads these first and
     /// answers [`RecordErrorKind::Duplicate`] for one still live with the same value, so the
     /// new local record takes it over instead of making a second one.
+    ///
+    /// For an activity (which has no match key): the CRM ids of the records linked to other
+    /// live local activities with its content key (type, subject, time or due date, and its
+    /// contact, else company), such as a row imported twice. A provider that looks for an
+    /// activity before creating it (HubSpot) reads these and answers
+    /// [`RecordErrorKind::Duplicate`] for one still live there with that content.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub takes_over: Vec<String>,
+    /// For a create of a record the CRM cannot find by its local id (HubSpot activities carry
+    /// none): the engine has matched it against the CRM's records already, so the provider
+    /// need not look for it there before sending the create. Set when the run read the
+    /// object's change feed before its writes: every record the CRM made or changed since the
+    /// last read (one a run stopped between a create and its link left behind, one logged in
+    /// the CRM too) was offered to the unlinked local records by content and paired, and the
+    /// older ones are linked, those with the create's content named in
+    /// [`RemoteWrite::takes_over`]. Unset in runs that read the CRM by id (`sync --record`,
+    /// `listen`'s event runs), for a connection with `on_delete = "ignore"` (a local activity
+    /// archived there leaves its CRM record live behind a retired link, which the engine's
+    /// check does not cover), and for every other write.
+    #[serde(default)]
+    pub content_checked: bool,
 }
 
 impl RemoteWrite {

@@ -42,6 +42,7 @@ pub fn remote_write(
             .collect(),
         set_external_id: false,
         takes_over: Vec::new(),
+        content_checked: false,
     }
 }
 

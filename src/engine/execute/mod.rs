@@ -82,6 +82,11 @@ pub struct Executor<'a> {
     /// Remote properties every create carries besides its mapped fields (the seed tag of
     /// `import --tag`, see [`crate::engine::sync::SyncOptions::stamp`]).
     pub stamp: Option<&'a std::collections::BTreeMap<String, String>>,
+    /// Whether this run read the object's change feed before these writes, pairing by content
+    /// the CRM's records with unlinked local ones: its creates carry it as
+    /// [`crate::providers::RemoteWrite::content_checked`]. Not in a run that reads the CRM by
+    /// id (`sync --record`, `listen`'s event runs).
+    pub content_checked: bool,
 }
 
 impl Executor<'_> {

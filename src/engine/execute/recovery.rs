@@ -104,6 +104,7 @@ impl Executor<'_> {
                     props: BTreeMap::new(),
                     set_external_id: true,
                     takes_over: Vec::new(),
+                    content_checked: false,
                 })
                 .collect();
             let results = self.provider.update(object, &inputs).await?;

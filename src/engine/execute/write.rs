@@ -97,6 +97,12 @@ impl Executor<'_> {
         out: &mut ExecOutcome,
     ) -> Result<Vec<(RemoteWrite, &'p Op)>, StepError> {
         let mut writes: Vec<(RemoteWrite, &Op)> = Vec::with_capacity(chunk.len());
+        let mut twins = self.activity_twins(object, chunk)?;
+        // Under `on_delete = "ignore"` a local record archived here leaves its CRM record
+        // live behind a retired link, which the engine's check of an activity's content
+        // (`linked_twins`, over live local activities) does not see: there the provider makes
+        // its own.
+        let checked = self.content_checked && self.on_delete != crate::mapping::OnDelete::Ignore;
         for o in chunk {
             let mut takes_over = Vec::new();
             let (local_id, remote_id, props, set_external_id) = match o {
@@ -105,7 +111,10 @@ impl Executor<'_> {
                 } => {
                     let mut outbound = self.map.create_props(fields, ids);
                     self.note_warnings(object, local_id, &outbound.warnings, out);
-                    takes_over = self.left_live(object, fields)?;
+                    takes_over = match twins.remove(local_id) {
+                        Some(twins) => twins,
+                        None => self.left_live(object, fields)?,
+                    };
                     if let Some(stamp) = self.stamp {
                         outbound.props.extend(stamp.clone());
                     }
@@ -144,6 +153,7 @@ impl Executor<'_> {
                     props,
                     set_external_id,
                     takes_over,
+                    content_checked: checked && matches!(o, Op::RemoteCreate { .. }),
                 },
                 o,
             ));
@@ -200,6 +210,31 @@ impl Executor<'_> {
         }
         *writes = kept;
         Ok(())
+    }
+
+    /// For the activity creates of `chunk`: the CRM records linked to other local activities
+    /// with their content key, by local id (see [`crate::engine::sync::linked_twins`]).
+    fn activity_twins(
+        &self,
+        object: ObjectKind,
+        chunk: &[&Op],
+    ) -> Result<HashMap<RecordId, Vec<String>>, StepError> {
+        if object != ObjectKind::Activity {
+            return Ok(HashMap::new());
+        }
+        let creates: Vec<(&RecordId, &crate::model::Fields)> = chunk
+            .iter()
+            .filter_map(|o| match o {
+                Op::RemoteCreate {
+                    local_id, fields, ..
+                } => Some((local_id, fields)),
+                _ => None,
+            })
+            .collect();
+        if creates.is_empty() {
+            return Ok(HashMap::new());
+        }
+        crate::engine::sync::linked_twins(self.store, self.connection, &self.map.rules, &creates)
     }
 
     /// For a create: the CRM records that local records archived here with `on_delete =

@@ -22,13 +22,22 @@
 //!   (a local `linkedin` is the CRM's `task`). A CRM activity whose contact is not linked
 //!   locally comes in with the references that resolve (its company, say) and the others
 //!   left out with a warning, as any reference is.
+//! * **No activity twice.** The pull's pairing is also what finds an activity a run killed
+//!   between its create and its link left in the CRM (the next run's feed brings it), and
+//!   one logged in the CRM as well. Before the push creates a local activity, the CRM
+//!   records linked to other local activities with its content key go with the create
+//!   ([`linked_twins`]), so the same row imported twice is not made again. A provider that
+//!   would otherwise search the CRM before each create (HubSpot, whose searches are limited
+//!   to a few a second) need not in a run that read the feed
+//!   ([`crate::providers::RemoteWrite::content_checked`]).
 
 use std::collections::{HashMap, HashSet};
 
 use crate::engine::StepError;
 use crate::engine::plan::{MatchedBy, RemoteSide};
 use crate::mapping::{FieldMap, FieldRule, values};
-use crate::model::{ObjectKind, Record, RecordId};
+use crate::model::{Fields, ObjectKind, Record, RecordId};
+use crate::store::Store;
 
 use super::session::Session;
 
@@ -63,25 +72,7 @@ impl ContentMatch {
         candidates
             .iter()
             .filter(|r| !self.linked.contains(&r.id) && !claimed.contains(&r.id))
-            .find(|r| {
-                let timed = self.rules.iter().any(|rule| rule.field == "time")
-                    && r.get("time").is_some()
-                    && side.fields.contains_key("time");
-                CONTENT
-                    .iter()
-                    .filter(|f| match **f {
-                        "time" => timed,
-                        "due_date" => !timed,
-                        _ => true,
-                    })
-                    .all(|f| {
-                        let (l, s) = (r.get(f), side.fields.get(*f).map(String::as_str));
-                        match self.rules.iter().find(|rule| rule.field == *f) {
-                            Some(rule) => rule.same(l, s),
-                            None => l == s,
-                        }
-                    })
-            })
+            .find(|r| same_content(&self.rules, &r.fields, &side.fields))
             .map(|r| {
                 let field = format!("type, subject, time or due date, and {field}");
                 (r.clone(), MatchedBy::Key { field })
@@ -90,10 +81,101 @@ impl ContentMatch {
 }
 
 /// The first anchor field `fields` has, and its value.
-fn anchor_of(fields: &crate::model::Fields) -> Option<(&'static str, &str)> {
+fn anchor_of(fields: &Fields) -> Option<(&'static str, &str)> {
     ANCHORS
         .iter()
         .find_map(|(f, _)| fields.get(*f).map(|v| (*f, v.as_str())))
+}
+
+/// Whether two activities (canonical fields) have the same content key, their anchor aside:
+/// the type, the subject, and the time where the CRM keeps times (`rules` map `time`) and
+/// both have one, else the due date, each compared as the CRM keeps it (`rules`).
+fn same_content(rules: &[FieldRule], a: &Fields, b: &Fields) -> bool {
+    let timed = rules.iter().any(|rule| rule.field == "time")
+        && a.contains_key("time")
+        && b.contains_key("time");
+    CONTENT
+        .iter()
+        .filter(|f| match **f {
+            "time" => timed,
+            "due_date" => !timed,
+            _ => true,
+        })
+        .all(|f| {
+            let (x, y) = (a.get(*f).map(String::as_str), b.get(*f).map(String::as_str));
+            match rules.iter().find(|rule| rule.field == *f) {
+                Some(rule) => rule.same(x, y),
+                None => x == y,
+            }
+        })
+}
+
+/// For each local activity about to be created in `connection`'s CRM (its id and the fields
+/// its create sends), the CRM ids of the records linked there to other live local activities
+/// with its content key and anchor: the CRM has that activity already (the same row imported
+/// twice, a call logged on both sides and paired once). They go with the create as its
+/// [`RemoteWrite::takes_over`](crate::providers::RemoteWrite::takes_over); the provider checks
+/// that they are still there with that content and answers a duplicate, which the executor
+/// keeps as the record's failure (the CRM's record is linked to the other local activity).
+///
+/// This and the pull's pairing by content ([`ContentMatch`]) are what keep an activity from
+/// being made twice in a run that read the change feed, so such a create needs no search in
+/// the CRM first ([`RemoteWrite::content_checked`](crate::providers::RemoteWrite::content_checked)):
+/// every CRM activity newer than the feed's cursor (one a run killed between its create and
+/// its link left behind, one logged in the CRM as well) was offered to the unlinked local
+/// activities by content before the push, and every older one is linked to a local activity,
+/// which this finds. A local activity's own fields and its link's base (the CRM's content as
+/// last synced) are both compared.
+pub(crate) fn linked_twins(
+    store: &Store,
+    connection: &str,
+    rules: &[FieldRule],
+    creates: &[(&RecordId, &Fields)],
+) -> Result<HashMap<RecordId, Vec<String>>, StepError> {
+    let mut by_anchor: HashMap<(&'static str, String), Vec<Record>> = HashMap::new();
+    for (_, fields) in creates {
+        let Some((field, anchor)) = anchor_of(fields) else {
+            continue;
+        };
+        if let std::collections::hash_map::Entry::Vacant(v) =
+            by_anchor.entry((field, anchor.to_string()))
+        {
+            v.insert(store.records_with_field(ObjectKind::Activity, field, anchor)?);
+        }
+    }
+    let ids: Vec<RecordId> = by_anchor.values().flatten().map(|r| r.id.clone()).collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let links = store.links_by_local_ids(connection, ObjectKind::Activity, &ids)?;
+    let rules: Vec<FieldRule> = rules
+        .iter()
+        .filter(|r| CONTENT.contains(&r.field.as_str()))
+        .cloned()
+        .collect();
+    let mut out = HashMap::new();
+    for (id, fields) in creates {
+        let Some((field, anchor)) = anchor_of(fields) else {
+            continue;
+        };
+        let Some(others) = by_anchor.get(&(field, anchor.to_string())) else {
+            continue;
+        };
+        let twins: Vec<String> = others
+            .iter()
+            .filter(|r| r.id != **id)
+            .filter_map(|r| {
+                let link = links.get(&r.id).filter(|l| !l.retired)?;
+                (same_content(&rules, &r.fields, fields)
+                    || same_content(&rules, &link.base, fields))
+                .then(|| link.remote_id.clone())
+            })
+            .collect();
+        if !twins.is_empty() {
+            out.insert((*id).clone(), twins);
+        }
+    }
+    Ok(out)
 }
 
 impl Session<'_> {

@@ -42,6 +42,7 @@ mod referenced;
 mod report;
 mod session;
 
+pub(crate) use activities::linked_twins;
 pub use options::{ById, Only, Stamp, SyncOptions};
 pub use report::{ConnectionReport, ObjectReport, SyncReport};
 use report::{add_counts, merge_plans};

@@ -135,6 +135,7 @@ impl<'a> Session<'a> {
             reporter: self.reporter,
             read_versions: HashMap::new(),
             stamp: self.opts.stamp.get(&map.object),
+            content_checked: !self.opts.reads_by_id(),
         }
     }
 

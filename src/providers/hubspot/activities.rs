@@ -13,14 +13,40 @@
 //!
 //! # Writes
 //! Creates go in batches of 100 per object, with their contact and company associated
-//! inline (HubSpot's default association type ids), each input carrying its local id as
-//! `objectWriteTraceId`, by which its result is found. Before a batch is sent, one search
-//! asks for the object's records at the batch's times (`hs_timestamp IN …`): a record with
-//! the content key of an input (type, time, subject, and contact, read from its
-//! associations only when time and subject agree) is that activity already (a create
-//! retried, re-run or made in HubSpot), and the input is refused as its duplicate, which the
-//! engine links. So a batch costs two requests. A batch refused as a whole is sent again in
-//! halves until the refused inputs are alone.
+//! inline (`associations` with `to.id` and HubSpot's default association type ids, as the v3
+//! batch create input has them), each input carrying its local id as `objectWriteTraceId`,
+//! by which its result is found: HubSpot answers the results in an order of its own. So a
+//! batch of 100 costs one request.
+//!
+//! # No activity twice
+//! An activity carries no local id in HubSpot, so a create that may have been made before
+//! (a run killed after HubSpot answered and before the link was stored, or a call whose
+//! answer was lost) cannot be found by it. It is found by its content key instead: type,
+//! time, subject and contact. Where that is done depends on the run:
+//!
+//! * A run that read the change feed first (any `sync`, `apply`, `import --to`) has done it
+//!   in the engine, on the records the feed brought, as contacts are paired by email (see
+//!   `crate::engine::sync::activities`): every engagement HubSpot made or changed since the
+//!   last read, a leftover of a killed run among them, was offered to the unlinked local
+//!   activities by content before the push, and each older one is linked to a local
+//!   activity. Such a create comes with [`RemoteWrite::content_checked`] set and is not
+//!   looked for again here; only the records its [`RemoteWrite::takes_over`] names (linked
+//!   to another local activity with its content, as when a CSV is imported twice) are read
+//!   (one batch read and one association read, for the batches that name any), and an input
+//!   one of them matches is refused as its duplicate, kept as the record's failure. So a
+//!   push costs no search: HubSpot allows four a second, and one before each batch made a
+//!   push of 10,000 activities wait on them.
+//! * A run that reads HubSpot by id (`sync --record`, `listen`'s event runs) read no feed:
+//!   before a batch is sent, one search asks for the object's records at the batch's times
+//!   (`hs_timestamp IN …`), and an input with the content key of one of them (its contact
+//!   read from the associations only when time and subject agree) is refused as its
+//!   duplicate, which the engine links.
+//!
+//! A batch create is never sent again blindly after an answer that leaves unknown whether
+//! HubSpot made the records (a 5xx, a lost answer): the call fails, its creates stay
+//! journalled, and the next run pairs the records HubSpot made by their content as above.
+//! A batch refused as a whole (400, 409) is sent again in halves until the refused inputs
+//! are alone.
 //!
 //! An update moves an activity's contact or company by archiving the old association and
 //! creating the new one (v4 batch archive and associate). An activity cannot change its
@@ -321,9 +347,20 @@ impl HubSpot {
             .collect())
     }
 
-    /// For each input, the id of a record of its object with its content key, if HubSpot
-    /// has one: one search for the chunk's times, and a read of the contacts of the records
-    /// whose time and subject agree with an input.
+    /// For each input of `chunk` (inputs of one object), the id of a record HubSpot has with
+    /// its content key (time, subject, and its contact among the record's), if any.
+    ///
+    /// An input the engine has matched by content already ([`RemoteWrite::content_checked`]:
+    /// the run read the change feed first, see the module docs) is looked for only among the
+    /// records its [`RemoteWrite::takes_over`] names, those linked to another local activity
+    /// with its content: one batch read of them and one of their contacts, and none at all
+    /// when no input names one (a plain push). Each input finds such a record whether or not
+    /// another input found it too: the record is another local activity's, so neither can
+    /// take it, and the duplicate is each one's failure. Any other input (a run reading by
+    /// id) is looked for through one search for the chunk's times and a read of the contacts
+    /// of the records whose time and subject agree with an input; there, a record is found
+    /// for one input at most, as it may be this very create's, made by a run stopped before
+    /// it recorded the link.
     async fn find_same(
         &self,
         chunk: &[(usize, Planned<'_>)],
@@ -332,42 +369,45 @@ impl HubSpot {
             return Ok(Vec::new());
         };
         let e = first.e;
-        let times: Vec<String> = chunk
+        // The ids of this object each checked input may be the duplicate of.
+        let named: Vec<Vec<String>> = chunk
             .iter()
-            .filter_map(|(_, p)| p.properties.get(TIME)?.as_str())
-            .filter_map(crate::clock::parse_instant)
-            .map(|t| t.to_string())
+            .map(|(_, p)| {
+                p.w.takes_over
+                    .iter()
+                    .filter_map(|id| Engagement::split(id))
+                    .filter(|(x, _)| x.key == e.key)
+                    .map(|(_, id)| id.to_string())
+                    .collect()
+            })
             .collect();
-        let mut candidates: Vec<RemoteRecord> = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let mut body = json!({
-                "filterGroups": [{ "filters": [{ "propertyName": TIME, "operator": "IN", "values": times }] }],
-                "sorts": [{ "propertyName": "hs_object_id", "direction": "ASCENDING" }],
-                "properties": self.engagement_properties(e),
-                "limit": self.options.search_limit,
-            });
-            if let Some(a) = &after {
-                body["after"] = json!(a);
-            }
-            let resp = self
-                .http
-                .send_ok(
-                    Request::new(Method::Post, format!("/crm/v3/objects/{}/search", e.path))
-                        .lane(SEARCH)
-                        .json(body),
-                )
-                .await?;
-            let list: ObjectList = self.parse(&resp, "a search")?;
-            candidates.extend(
-                list.results
+        let unchecked: Vec<&Planned<'_>> = chunk
+            .iter()
+            .filter(|(_, p)| !p.w.content_checked)
+            .map(|(_, p)| p)
+            .collect();
+        let mut read: Vec<RemoteRecord> = Vec::new();
+        if !unchecked.is_empty() {
+            read.extend(self.search_at_times(e, &unchecked).await?);
+        }
+        let mut wanted_ids: Vec<String> = chunk
+            .iter()
+            .zip(&named)
+            .filter(|((_, p), _)| p.w.content_checked)
+            .flat_map(|(_, ids)| ids.iter().cloned())
+            .collect();
+        wanted_ids.sort();
+        wanted_ids.dedup();
+        if !wanted_ids.is_empty() {
+            read.extend(
+                self.read_engagements(e, &wanted_ids)
+                    .await?
                     .into_iter()
-                    .map(|o: HsObject| to_record(o, MODIFIED)),
+                    .filter(|r| !r.archived),
             );
-            match list.paging.and_then(|p| p.next) {
-                Some(n) => after = Some(n.after),
-                None => break,
-            }
+        }
+        if read.is_empty() {
+            return Ok(vec![None; chunk.len()]);
         }
         let key = |props: &BTreeMap<String, String>| {
             (
@@ -375,16 +415,16 @@ impl HubSpot {
                 props.get(SUBJECT).map(|s| s.trim().to_string()),
             )
         };
-        let candidates: Vec<RemoteRecord> = candidates
-            .into_iter()
-            .map(|r| {
-                let mut a = e.activity_of(r);
-                a.id =
-                    a.id.split_once(':')
-                        .map_or(a.id.clone(), |(_, id)| id.to_string());
-                a
-            })
-            .collect();
+        let mut candidates: Vec<RemoteRecord> = Vec::new();
+        for r in read {
+            let mut a = e.activity_of(r);
+            a.id =
+                a.id.split_once(':')
+                    .map_or(a.id.clone(), |(_, id)| id.to_string());
+            if !candidates.iter().any(|c| c.id == a.id) {
+                candidates.push(a);
+            }
+        }
         let wanted: Vec<(Option<String>, Option<String>)> = chunk
             .iter()
             .map(|(_, p)| {
@@ -416,21 +456,76 @@ impl HubSpot {
         Ok(chunk
             .iter()
             .zip(&wanted)
-            .map(|((_, p), k)| {
+            .zip(&named)
+            .map(|(((_, p), k), named)| {
+                let checked = p.w.content_checked;
                 let contact = p.w.props.get(CONTACTS).filter(|c| !c.is_empty());
                 let found = candidates.iter().find(|c| {
-                    !taken.contains(&c.id)
-                        && close.contains(&c.id)
+                    (if checked {
+                        named.contains(&c.id)
+                    } else {
+                        !taken.contains(&c.id)
+                    }) && close.contains(&c.id)
                         && key(&c.props) == *k
                         && match contact {
                             Some(ct) => contacts.get(&c.id).is_some_and(|l| l.contains(ct)),
                             None => true,
                         }
                 })?;
-                taken.push(found.id.clone());
+                if !checked {
+                    taken.push(found.id.clone());
+                }
                 Some(found.id.clone())
             })
             .collect())
+    }
+
+    /// The records of `e` at the times of `inputs` (one search, paged), as read.
+    async fn search_at_times(
+        &self,
+        e: &Engagement,
+        inputs: &[&Planned<'_>],
+    ) -> Result<Vec<RemoteRecord>, ProviderError> {
+        let mut times: Vec<String> = inputs
+            .iter()
+            .filter_map(|p| p.properties.get(TIME)?.as_str())
+            .filter_map(crate::clock::parse_instant)
+            .map(|t| t.to_string())
+            .collect();
+        times.sort();
+        times.dedup();
+        let mut out: Vec<RemoteRecord> = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut body = json!({
+                "filterGroups": [{ "filters": [{ "propertyName": TIME, "operator": "IN", "values": times }] }],
+                "sorts": [{ "propertyName": "hs_object_id", "direction": "ASCENDING" }],
+                "properties": self.engagement_properties(e),
+                "limit": self.options.search_limit,
+            });
+            if let Some(a) = &after {
+                body["after"] = json!(a);
+            }
+            let resp = self
+                .http
+                .send_ok(
+                    Request::new(Method::Post, format!("/crm/v3/objects/{}/search", e.path))
+                        .lane(SEARCH)
+                        .json(body),
+                )
+                .await?;
+            let list: ObjectList = self.parse(&resp, "a search")?;
+            out.extend(
+                list.results
+                    .into_iter()
+                    .map(|o: HsObject| to_record(o, MODIFIED)),
+            );
+            match list.paging.and_then(|p| p.next) {
+                Some(n) => after = Some(n.after),
+                None => break,
+            }
+        }
+        Ok(out)
     }
 
     /// Sends creates of one object, splitting a batch HubSpot refuses as a whole.
@@ -456,7 +551,11 @@ impl HubSpot {
                 .collect();
             json!({ "inputs": inputs })
         };
-        for sent in self.post_halving(&path, planned, body).await? {
+        // Not sent again blindly: a batch create HubSpot answered with a 5xx, or whose answer
+        // was lost, may have made its records, and sent again it would make them twice. The
+        // call fails instead, its creates stay journalled, and the next run's change feed
+        // pairs by content the ones HubSpot made (see the module docs).
+        for sent in self.post_halving(&path, planned, false, body).await? {
             let (chunk, resp) = match sent {
                 Halved::Refused((at, _), refusal) => {
                     out.push((*at, Err(refusal)));
@@ -475,8 +574,20 @@ impl HubSpot {
                     None => untraced.push(r.clone()),
                 }
             }
-            // Without trace ids, results are taken in the order of the inputs.
-            let mut untraced = untraced.into_iter();
+            // HubSpot answers the results in an order of its own, each with its input's trace
+            // id. A result without one is taken only by elimination (one result and one input
+            // left); otherwise the inputs left are answered as not reported on, and the next
+            // run's change feed pairs the records HubSpot made by their content.
+            let left = chunk
+                .iter()
+                .filter(|(_, p)| !results.contains_key(&p.w.local_id))
+                .count();
+            let mut untraced = if left == 1 && untraced.len() == 1 {
+                untraced
+            } else {
+                Vec::new()
+            }
+            .into_iter();
             for (i, p) in chunk {
                 let answer = results.remove(&p.w.local_id).or_else(|| untraced.next());
                 let outcome = match answer.map(serde_json::from_value::<HsObject>) {
@@ -542,10 +653,14 @@ impl HubSpot {
     /// Posts `items` to `path` in one call with the body `body` makes of them; a call HubSpot
     /// refuses as a whole (400, 409) is sent again in halves until each refused input is
     /// alone, so one bad record does not fail the others.
+    ///
+    /// `repeatable`: whether the call may be sent again after an answer that leaves unknown
+    /// whether HubSpot acted on it (a 5xx, a lost answer); see [`Request::repeatable`].
     pub(super) async fn post_halving<'a, T>(
         &self,
         path: &str,
         items: &'a [T],
+        repeatable: bool,
         body: impl Fn(&'a [T]) -> Value,
     ) -> Result<Vec<Halved<'a, T>>, ProviderError> {
         let mut out = Vec::new();
@@ -554,7 +669,10 @@ impl HubSpot {
             if chunk.is_empty() {
                 continue;
             }
-            let req = Request::new(Method::Post, path).json(body(chunk));
+            let mut req = Request::new(Method::Post, path).json(body(chunk));
+            if !repeatable {
+                req = req.not_repeatable();
+            }
             let resp = self.http.send(req.clone()).await?;
             if matches!(resp.status, 400 | 409) {
                 if let [only] = chunk {

@@ -178,7 +178,7 @@ impl HubSpot {
                 .collect();
             json!({ "inputs": inputs })
         };
-        for sent in self.post_halving(&path, updates, body).await? {
+        for sent in self.post_halving(&path, updates, true, body).await? {
             let resp = match sent {
                 Halved::Refused(u, refusal) => {
                     refused.insert(u.id.clone(), refusal);

@@ -198,6 +198,7 @@ mod tests {
             ]),
             set_external_id: false,
             takes_over: Vec::new(),
+            content_checked: false,
         };
         assert_eq!(
             write_record(ObjectKind::Activity, &w, false, &Catalogue::default()),

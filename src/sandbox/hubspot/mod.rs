@@ -66,7 +66,9 @@
 //! * Contact emails are stored lower-cased and matched case-insensitively.
 //! * `date` properties are stored and returned as midnight-UTC epoch ms; `datetime` ones as
 //!   ISO 8601 with milliseconds (input may be either form).
-//! * `batch/create` with a duplicate unique value rejects the whole batch with 409;
+//! * `batch/create` with a duplicate unique value rejects the whole batch with 409; its
+//!   results come in an order of their own (shuffled), not the inputs', each with its
+//!   input's `objectWriteTraceId`;
 //!   `batch/read` and `batch/update` answer 207 with `errors[]` for missing ids.
 //! * List cursors are the next record id; search cursors are offsets.
 

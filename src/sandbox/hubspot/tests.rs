@@ -521,6 +521,59 @@ fn list_pages_with_after_cursor_and_link() {
 }
 
 #[test]
+fn a_batch_create_answers_in_an_order_of_its_own_each_result_with_its_trace_id_and_associations() {
+    let sb = start();
+    let r = call(
+        &sb,
+        "POST",
+        "/crm/v3/objects/contacts",
+        Some(json!({"properties": {"email": "anchor@example.com"}, "associations": []})),
+    );
+    let contact = r.json()["id"].as_str().unwrap().to_string();
+    let inputs: Vec<Value> = (0..20)
+        .map(|i| {
+            json!({
+                "properties": {"hs_call_title": format!("Call {i}"), "hs_timestamp": "2026-03-01T10:00:00Z"},
+                "associations": [{"to": {"id": contact},
+                                  "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 194}]}],
+                "objectWriteTraceId": format!("trace-{i}"),
+            })
+        })
+        .collect();
+    let r = call(
+        &sb,
+        "POST",
+        "/crm/v3/objects/calls/batch/create",
+        Some(json!({"inputs": inputs})),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let results = r.json()["results"].as_array().unwrap().clone();
+    let traces: Vec<String> = results
+        .iter()
+        .map(|r| r["objectWriteTraceId"].as_str().unwrap().to_string())
+        .collect();
+    let in_order: Vec<String> = (0..20).map(|i| format!("trace-{i}")).collect();
+    assert_ne!(traces, in_order, "not in the inputs' order");
+    let mut sorted = traces.clone();
+    sorted.sort();
+    let mut expected = in_order.clone();
+    expected.sort();
+    assert_eq!(sorted, expected, "one result per input");
+    for r in &results {
+        let n = r["objectWriteTraceId"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("trace-");
+        assert_eq!(r["properties"]["hs_call_title"], format!("Call {n}"));
+        let id = r["id"].as_str().unwrap();
+        assert_eq!(
+            sb.associated("calls", id, "contacts"),
+            std::slice::from_ref(&contact)
+        );
+    }
+}
+
+#[test]
 fn batches_enforce_100_inputs_and_report_partial_failure_as_207() {
     let sb = start();
     let too_many: Vec<Value> = (0..101)
@@ -548,7 +601,16 @@ fn batches_enforce_100_inputs_and_report_partial_failure_as_207() {
     let created = r.json();
     assert_eq!(created["status"], "COMPLETE");
     assert_eq!(created["results"].as_array().unwrap().len(), 100);
-    let first = created["results"][0]["id"].as_str().unwrap().to_string();
+    // The results come in an order of their own, not the inputs'.
+    let first = created["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["properties"]["email"] == "c0@example.com")
+        .expect("c0's result")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let r = call(
         &sb,

@@ -173,6 +173,7 @@ fn write(local: &str, remote: Option<&str>, props: &[(&str, &str)]) -> RemoteWri
             .collect(),
         set_external_id: false,
         takes_over: Vec::new(),
+        content_checked: false,
     }
 }
 

@@ -152,9 +152,11 @@ fn create(hub: &mut Hub, t: ObjType, now: i64, inputs: &[Value]) -> Result<HttpR
         check_stage(hub, t, None, vals)?;
     }
     let mut results = Vec::new();
+    let mut first_id = None;
     for (i, vals) in inputs.iter().zip(all) {
         let names = names_of(&vals);
         let id = create_validated(hub, t, now, API_SOURCE, vals)?;
+        first_id.get_or_insert(id);
         apply_create_associations(hub, t, now, id, i.get("associations"));
         let mut result = written(hub, t, id, names);
         // The input's trace id comes back with its result.
@@ -162,6 +164,14 @@ fn create(hub: &mut Hub, t: ObjType, now: i64, inputs: &[Value]) -> Result<HttpR
             result["objectWriteTraceId"] = trace.clone();
         }
         results.push(result);
+    }
+    // HubSpot does not answer a batch create's results in the order of its inputs: a client
+    // finds each input's result by its `objectWriteTraceId`. The order here is a shuffle
+    // seeded by the first new id, so a run is repeatable and no client can lean on it.
+    if let Some(seed) = first_id {
+        use rand::SeedableRng;
+        use rand::seq::SliceRandom;
+        results.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
     }
     Ok(batch_response(201, results, Vec::new(), now, now))
 }
