@@ -643,3 +643,162 @@ fn deals_through_import_and_export_in_csv_and_jsonl_with_the_same_reports() {
         [w.remote_id(Company, &co.id)]
     );
 }
+
+/// A user's edit of `id` (of HubSpot's `object_type`) that lands just before crmsync's
+/// `nth` search of that object: it moves the record from a page already read to the end of
+/// a read ordered by last change.
+fn edit_before_search(w: &World, nth: u32, object_type: &str, id: &str, properties: Value) {
+    w.crm.sandbox.edit_before(crmsync::sandbox::EditBefore {
+        method: "POST".into(),
+        path_contains: format!("/{object_type}/search"),
+        nth,
+        object_type: object_type.into(),
+        id: id.into(),
+        properties,
+    });
+}
+
+#[test]
+fn deals_and_calls_edited_in_hubspot_between_two_pages_of_a_read_are_all_read() {
+    // crmsync reads 40 records a page.
+    let w = World::paged(40);
+    w.config(
+        "",
+        "objects = [\"company\", \"contact\", \"deal\", \"activity\"]\n",
+    );
+    w.run(&["mappings", "setup", "-c", "crm"]).ok();
+    let contact_id = w.crm.sandbox.seed(1, 0).0[0].clone();
+    let mut deal_ids = Vec::new();
+    let mut call_ids = Vec::new();
+    for i in 0..120 {
+        let made = w
+            .crm
+            .sandbox
+            .create_record(
+                "deals",
+                &[
+                    ("dealname", &format!("Deal {i}")),
+                    ("dealstage", "appointmentscheduled"),
+                    ("pipeline", "default"),
+                ],
+            )
+            .unwrap();
+        deal_ids.push(made["id"].as_str().unwrap().to_string());
+        let call = w
+            .crm
+            .sandbox
+            .create_record(
+                "calls",
+                &[
+                    ("hs_call_title", &format!("Call {i}")),
+                    ("hs_timestamp", "2026-03-02T09:00:00Z"),
+                ],
+            )
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        w.crm
+            .sandbox
+            .link_engagement(("calls", &call), ("contacts", &contact_id), true)
+            .unwrap();
+        call_ids.push(call);
+    }
+    // First sync: a deal and a call of the first page are edited before the second page.
+    edit_before_search(
+        &w,
+        2,
+        "deals",
+        &deal_ids[3],
+        serde_json::json!({"dealname": "Renamed during the first read"}),
+    );
+    edit_before_search(
+        &w,
+        2,
+        "calls",
+        &call_ids[3],
+        serde_json::json!({"hs_call_title": "Retitled during the first read"}),
+    );
+    w.sync().ok();
+    let live = |kind| {
+        w.local(kind)
+            .into_iter()
+            .filter(|r| r.archived_at.is_none())
+            .count()
+    };
+    assert_eq!(live(Deal), 120, "every deal read once");
+    assert_eq!(live(ObjectKind::Activity), 120, "every call read once");
+    assert_eq!(
+        w.local_for(Deal, &deal_ids[3]).get("name"),
+        Some("Renamed during the first read")
+    );
+    assert_eq!(
+        w.local_for(ObjectKind::Activity, &format!("call:{}", call_ids[3]))
+            .get("subject"),
+        Some("Retitled during the first read")
+    );
+
+    // Delta sync: 100 deals and calls changed since, and one more of each edited between two
+    // pages of the read that brings them.
+    tick();
+    for i in 0..100 {
+        w.crm
+            .sandbox
+            .update_record(
+                "deals",
+                &deal_ids[i],
+                &[("dealname", &format!("Changed {i}"))],
+            )
+            .unwrap();
+        w.crm
+            .sandbox
+            .update_record(
+                "calls",
+                &call_ids[i],
+                &[("hs_call_title", &format!("Changed {i}"))],
+            )
+            .unwrap();
+    }
+    edit_before_search(
+        &w,
+        2,
+        "deals",
+        &deal_ids[110],
+        serde_json::json!({"dealname": "Renamed during the delta read"}),
+    );
+    edit_before_search(
+        &w,
+        2,
+        "calls",
+        &call_ids[110],
+        serde_json::json!({"hs_call_title": "Retitled during the delta read"}),
+    );
+    w.sync().ok();
+    for i in 0..100 {
+        assert_eq!(
+            w.local_for(Deal, &deal_ids[i]).get("name"),
+            Some(format!("Changed {i}").as_str()),
+            "deal {}",
+            deal_ids[i]
+        );
+        assert_eq!(
+            w.local_for(ObjectKind::Activity, &format!("call:{}", call_ids[i]))
+                .get("subject"),
+            Some(format!("Changed {i}").as_str()),
+            "call {}",
+            call_ids[i]
+        );
+    }
+    assert_eq!(
+        w.local_for(Deal, &deal_ids[110]).get("name"),
+        Some("Renamed during the delta read")
+    );
+    assert_eq!(
+        w.local_for(ObjectKind::Activity, &format!("call:{}", call_ids[110]))
+            .get("subject"),
+        Some("Retitled during the delta read")
+    );
+    assert_eq!(live(Deal), 120);
+    assert_eq!(live(ObjectKind::Activity), 120);
+    w.assert_sync_writes_nothing();
+}
