@@ -7,24 +7,13 @@
 
 mod common;
 
-use common::crm::{HubSpotCrm, TestCrm, linked_local, linked_remote, tick};
-use common::salesforce::SalesforceCrm;
-use common::{Run, TestEnv};
+use common::both::{Both, HS, SF};
+use common::crm::{TestCrm, linked_local, tick};
 use crmsync::model::{ObjectKind, Record};
-use crmsync::store::{ConflictFilter, Store};
+use crmsync::store::ConflictFilter;
 use serde_json::json;
 
 use ObjectKind::{Activity, Contact};
-
-const HS: &str = "hubspot";
-const SF: &str = "salesforce";
-
-/// The two sandboxes and a crmsync environment connected to both, its mappings set up.
-struct Both {
-    hs: HubSpotCrm,
-    sf: SalesforceCrm,
-    env: TestEnv,
-}
 
 /// A HubSpot connection syncs activities only when its `objects` names them (a Salesforce
 /// one does by default).
@@ -37,49 +26,7 @@ impl Both {
 
     /// With `hubspot` added to the HubSpot connection's table.
     fn with_hubspot(hubspot: &str) -> Both {
-        let (hs, sf) = (HubSpotCrm::start(), SalesforceCrm::start());
-        let mut env = TestEnv::new();
-        env.remove_env("CRMSYNC_TEST_NOW");
-        for (k, v) in hs.credentials(HS).into_iter().chain(sf.credentials(SF)) {
-            env.set_env(&k, &v);
-        }
-        env.write_config(&format!(
-            "{}{hubspot}\n{}\n{}",
-            hs.connection_config(HS),
-            sf.connection_config(SF),
-            sf.connection_fields(SF),
-        ));
-        let both = Both { hs, sf, env };
-        for conn in [HS, SF] {
-            both.env.run(&["mappings", "setup", "-c", conn]).ok();
-        }
-        both
-    }
-
-    fn sync(&self) -> Run {
-        self.env.run(&["sync"])
-    }
-
-    fn store(&self) -> Store {
-        Store::open(&self.env.state_path()).expect("open the state file")
-    }
-
-    /// Runs a sync and checks that neither CRM was sent a write.
-    fn assert_sync_writes_nothing(&self) {
-        self.hs.clear_request_log();
-        self.sf.clear_request_log();
-        self.sync().ok();
-        assert_eq!(
-            (self.hs.write_calls(), self.sf.write_calls()),
-            (vec![], vec![]),
-            "writes (HubSpot, Salesforce)"
-        );
-    }
-
-    /// The id in connection `to` of the record `id` of connection `from`.
-    fn across(&self, from: &str, to: &str, kind: ObjectKind, id: &str) -> String {
-        let store = self.store();
-        linked_remote(&store, to, kind, &linked_local(&store, from, kind, id))
+        Both::with(hubspot, "", "")
     }
 
     fn local_for(&self, conn: &str, kind: ObjectKind, remote_id: &str) -> Record {

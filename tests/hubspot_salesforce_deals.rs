@@ -6,17 +6,12 @@
 
 mod common;
 
-use common::crm::{HubSpotCrm, TestCrm, linked_local, linked_remote, tick};
-use common::salesforce::SalesforceCrm;
-use common::{Run, TestEnv};
+use common::both::{Both, HS, SF};
+use common::crm::{TestCrm, tick};
 use crmsync::model::ObjectKind;
-use crmsync::store::Store;
 use serde_json::{Value, json};
 
 use ObjectKind::{Company, Deal};
-
-const HS: &str = "hubspot";
-const SF: &str = "salesforce";
 
 const DEALS: &str = "objects = [\"company\", \"contact\", \"deal\"]\n";
 
@@ -31,56 +26,9 @@ contractsent = \"Proposal/Price Quote\"\n\
 closedwon = \"Closed Won\"\n\
 closedlost = \"Closed Lost\"\n";
 
-struct Both {
-    hs: HubSpotCrm,
-    sf: SalesforceCrm,
-    env: TestEnv,
-}
-
 impl Both {
     fn start() -> Both {
-        let (hs, sf) = (HubSpotCrm::start(), SalesforceCrm::start());
-        let mut env = TestEnv::new();
-        env.remove_env("CRMSYNC_TEST_NOW");
-        for (k, v) in hs.credentials(HS).into_iter().chain(sf.credentials(SF)) {
-            env.set_env(&k, &v);
-        }
-        env.write_config(&format!(
-            "{}{DEALS}\n{}{DEALS}\n{}\n{STAGE_MAP}",
-            hs.connection_config(HS),
-            sf.connection_config(SF),
-            sf.connection_fields(SF),
-        ));
-        let both = Both { hs, sf, env };
-        for conn in [HS, SF] {
-            both.env.run(&["mappings", "setup", "-c", conn]).ok();
-        }
-        both
-    }
-
-    fn sync(&self) -> Run {
-        self.env.run(&["sync"])
-    }
-
-    fn store(&self) -> Store {
-        Store::open(&self.env.state_path()).expect("open the state file")
-    }
-
-    fn assert_sync_writes_nothing(&self) {
-        self.hs.clear_request_log();
-        self.sf.clear_request_log();
-        self.sync().ok();
-        assert_eq!(
-            (self.hs.write_calls(), self.sf.write_calls()),
-            (vec![], vec![]),
-            "writes (HubSpot, Salesforce)"
-        );
-    }
-
-    /// The id in connection `to` of the record `id` of connection `from`.
-    fn across(&self, from: &str, to: &str, kind: ObjectKind, id: &str) -> String {
-        let store = self.store();
-        linked_remote(&store, to, kind, &linked_local(&store, from, kind, id))
+        Both::with(DEALS, DEALS, STAGE_MAP)
     }
 
     fn opportunity(&self, id: &str) -> Value {

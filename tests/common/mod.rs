@@ -147,6 +147,7 @@ fn to_run(out: Output) -> Run {
 }
 
 /// The repository root.
+pub mod both;
 pub mod crm;
 pub mod fake_http;
 pub mod keychain;
