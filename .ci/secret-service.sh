@@ -43,7 +43,7 @@ dbus-run-session -- bash -euo pipefail -c '
     # bus then starts a second daemon, which finds none): unlock again and retry.
     probe="crmsync-probe-$$"
     stored=""
-    for attempt in 1 2 3; do
+    for attempt in 1 2 3 4 5; do
         printf %s "crmsync-ci" | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
         if printf ok | secret-tool store --label="$probe" crmsync-probe "$probe" 2>/dev/null \
             && [ "$(secret-tool lookup crmsync-probe "$probe")" = ok ]; then
