@@ -226,11 +226,14 @@ impl HttpClient {
             .unwrap_or_else(|| default_base_url.to_string())
             .trim_end_matches('/')
             .to_string();
-        let pacer = Pacer::new(
+        // The CRM's window is per account and token: the connection's clients in this process
+        // (one a run, in `listen`) share what they have taken of it.
+        let pacer = Pacer::shared(
             pacing,
             options.rate_margin,
             options.no_sleep,
             ctx.clock.clone(),
+            &format!("{base_url} {}", ctx.connection),
         );
         Ok(HttpClient {
             client,

@@ -174,6 +174,11 @@ struct WindowState {
     sent: VecDeque<Sent>,
 }
 
+/// How long a request sent and never settled (its future dropped before the answer, as when
+/// a run is cut short) holds its place: a window state outlives its client's run (see
+/// [`Pacer::shared`]), and no request is in flight for this long.
+const ABANDONED_MS: Millis = 10 * 60 * 1000;
+
 /// Slack added to a request's answer time before it counts as out of the CRM's window: the
 /// clock reads whole milliseconds, and the CRM timed the request a little before its answer.
 const WINDOW_SLACK_MS: Millis = 2;
@@ -246,7 +251,10 @@ impl WindowState {
         let window = (o.info.window.as_millis() as Millis).max(1);
         let fresh = now < o.at + window + WINDOW_SLACK_MS;
         self.sent.retain(|s| {
-            !Self::left(s, window, now) || (fresh && s.seq <= o.seq && s.sent + window > o.at)
+            let abandoned = s.answered.is_none() && s.sent + ABANDONED_MS <= now;
+            !abandoned
+                && (!Self::left(s, window, now)
+                    || (fresh && s.seq <= o.seq && s.sent + window > o.at))
         });
     }
 
@@ -292,17 +300,23 @@ impl WindowState {
 #[derive(Debug, Default)]
 struct DailyState {
     reading: Option<DailyInfo>,
-    /// The cost of the requests sent since `reading`, and of those still out when it was
-    /// read (which it may count or not: they are counted again, to be safe).
+    /// Which request's answer `reading` came from, in the order they were sent: an answer
+    /// of a request sent before it tells of less spent (the CRM counted fewer then), so it is
+    /// not read when it comes back later, as it may with several requests in flight.
+    read_from: u64,
+    /// The place of the last request taken.
+    taken: u64,
+    /// The cost of the requests sent since `reading`'s: those sent after it, settled or not
+    /// (the CRM may not have counted them when it answered).
     since: u64,
-    /// The cost of the requests sent and not settled yet.
-    out: u64,
+    /// The requests sent and not settled yet: their place and cost.
+    out: std::collections::BTreeMap<u64, u64>,
 }
 
 impl DailyState {
     /// Takes a request costing `cost` of the allowance, or says what is left when it would
     /// reach into the reserve.
-    fn take(&mut self, reserve: Reserve, cost: u64) -> Result<(), DailySpent> {
+    fn take(&mut self, reserve: Reserve, cost: u64) -> Result<u64, DailySpent> {
         let cost = cost.max(1);
         if let Some(r) = self.reading {
             let remaining = r.remaining.saturating_sub(self.since);
@@ -312,18 +326,29 @@ impl DailyState {
             }
         }
         self.since += cost;
-        self.out += cost;
-        Ok(())
+        self.taken += 1;
+        self.out.insert(self.taken, cost);
+        Ok(self.taken)
     }
 
-    /// A request costing `cost` is settled (answered or failed).
-    fn settled(&mut self, cost: u64) {
-        self.out = self.out.saturating_sub(cost);
+    /// Request `place` is settled (answered or failed).
+    fn settled(&mut self, place: u64) {
+        self.out.remove(&place);
     }
 
-    fn read(&mut self, info: DailyInfo) {
+    /// What the answer of request `place` says is left.
+    fn read(&mut self, place: u64, info: DailyInfo) {
+        if self.reading.is_some() && place < self.read_from {
+            return;
+        }
+        self.read_from = place;
         self.reading = Some(info);
-        self.since = self.out;
+        // Those sent before it were counted when it was (requests go out in order).
+        self.since = self
+            .out
+            .range((std::ops::Bound::Excluded(place), std::ops::Bound::Unbounded))
+            .map(|(_, cost)| cost)
+            .sum();
     }
 }
 
@@ -334,10 +359,28 @@ pub struct DailySpent {
     pub reserve: u64,
 }
 
+/// What a client's requests have taken of the CRM's window and fixed-rate lanes. Shared by
+/// every client of this process that sends with the same credentials to the same host
+/// ([`Pacer::shared`]), so that the next run of a long-lived process (`listen` runs one a batch)
+/// starts from what the last left in the window instead of sending blind into it.
 #[derive(Debug, Default)]
-struct PacerState {
+struct Taken {
     general: WindowState,
     fixed: HashMap<&'static str, LaneState>,
+}
+
+/// The window states of [`Pacer::shared`], by key.
+type Registry = Mutex<HashMap<String, Arc<Mutex<Taken>>>>;
+
+fn registry() -> &'static Registry {
+    static SHARED: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    SHARED.get_or_init(Registry::default)
+}
+
+#[derive(Debug, Default)]
+struct PacerState {
+    /// The daily allowance is the client's own: a reading at the reserve would otherwise
+    /// outlive the day it was read in, in a process that sends nothing more to read it again.
     daily: DailyState,
     /// Time that was computed as waited but not slept (no-sleep mode).
     skipped: Millis,
@@ -349,8 +392,8 @@ struct PacerState {
 pub struct Ticket {
     /// Its place in the window, for a request on [`Lane::General`].
     window: Option<u64>,
-    /// What it costs of the daily allowance (0 without one).
-    cost: u64,
+    /// Its place among the requests counted against the daily allowance.
+    place: u64,
 }
 
 /// Enforces one client's [`PacingPolicy`].
@@ -360,6 +403,7 @@ pub struct Pacer {
     margin: u64,
     no_sleep: bool,
     clock: Arc<dyn Clock>,
+    taken: Arc<Mutex<Taken>>,
     state: Mutex<PacerState>,
 }
 
@@ -370,8 +414,31 @@ impl Pacer {
             margin,
             no_sleep,
             clock,
+            taken: Arc::default(),
             state: Mutex::new(PacerState::default()),
         }
+    }
+
+    /// A pacer that shares what is taken of the window with every other pacer of this
+    /// process made with the same `key` (the host and the credentials' connection). A pacer
+    /// in no-sleep mode keeps its own: its time is virtual.
+    pub fn shared(
+        policy: PacingPolicy,
+        margin: u64,
+        no_sleep: bool,
+        clock: Arc<dyn Clock>,
+        key: &str,
+    ) -> Pacer {
+        let mut pacer = Pacer::new(policy, margin, no_sleep, clock);
+        if !no_sleep {
+            let mut all = registry().lock().expect("pacer registry");
+            pacer.taken = all.entry(key.to_string()).or_default().clone();
+        }
+        pacer
+    }
+
+    fn taken(&self) -> std::sync::MutexGuard<'_, Taken> {
+        self.taken.lock().expect("pacer window lock")
     }
 
     /// Every wait computed so far, slept or not, in order.
@@ -407,12 +474,8 @@ impl Pacer {
     /// [`Pacer::pace`] for a request that costs `cost` of the daily allowance: refused when
     /// it would reach into the reserve.
     pub async fn pace_costing(&self, lane: Lane, cost: u64) -> Result<Ticket, DailySpent> {
-        let cost = match self.policy.daily {
-            Some(daily) => {
-                let cost = cost.max(1);
-                self.lock().daily.take(daily.reserve, cost)?;
-                cost
-            }
+        let place = match self.policy.daily {
+            Some(daily) => self.lock().daily.take(daily.reserve, cost.max(1))?,
             None => 0,
         };
         let fixed = match lane {
@@ -421,17 +484,19 @@ impl Pacer {
         };
         if let Some(fixed) = fixed {
             self.pace_fixed(fixed).await;
-            return Ok(Ticket { window: None, cost });
+            return Ok(Ticket {
+                window: None,
+                place,
+            });
         }
         loop {
             let wait = {
-                let mut state = self.lock();
-                let now = self.now(&state);
-                match state.general.take(now, self.margin) {
+                let now = self.now(&self.lock());
+                match self.taken().general.take(now, self.margin) {
                     Ok(seq) => {
                         return Ok(Ticket {
                             window: Some(seq),
-                            cost,
+                            place,
                         });
                     }
                     Err(wait) => wait,
@@ -449,12 +514,12 @@ impl Pacer {
 
     async fn pace_fixed(&self, fixed: FixedRate) {
         let wait = {
-            let mut state = self.lock();
-            let now = self.now(&state);
+            let now = self.now(&self.lock());
+            let mut taken = self.taken();
             // 5% under the CRM's rate: at exactly the limit, a little jitter puts one request
             // too many in some second, and its 429 costs a second's wait.
             let interval = 1000 * 105 / (100 * Millis::from(fixed.per_second.max(1)));
-            let lane = state.fixed.entry(fixed.lane).or_default();
+            let lane = taken.fixed.entry(fixed.lane).or_default();
             lane.interval = interval;
             let wait = match lane.last_start {
                 Some(last) => (last + lane.interval - now).max(0),
@@ -487,11 +552,11 @@ impl Pacer {
         let mut state = self.lock();
         let now = self.now(&state);
         if let Some(seq) = ticket.window {
-            state.general.settle(seq, now, window);
+            self.taken().general.settle(seq, now, window);
         }
-        state.daily.settled(ticket.cost);
+        state.daily.settled(ticket.place);
         if let Some(info) = daily {
-            state.daily.read(info);
+            state.daily.read(ticket.place, info);
         }
     }
 
@@ -801,7 +866,8 @@ mod tests {
         p.settle(
             Ticket {
                 window: None,
-                cost: 0,
+                // The answer of a request sent after every other.
+                place: u64::MAX,
             },
             Some(&more),
         );
@@ -838,6 +904,101 @@ mod tests {
                 (WaitReason::FixedRate, Duration::from_millis(262)),
                 (WaitReason::FixedRate, Duration::from_millis(262))
             ]
+        );
+    }
+
+    /// Forty a two-second window, told in the headers.
+    fn burst_window(h: &HeaderMap) -> Option<RateInfo> {
+        Some(RateInfo {
+            max: header_u64(h, "x-ratelimit-limit")?,
+            remaining: header_u64(h, "x-ratelimit-remaining")?,
+            window: Duration::from_secs(2),
+        })
+    }
+
+    fn windowed() -> PacingPolicy {
+        PacingPolicy {
+            window: Some(WindowPolicy { read: burst_window }),
+            ..PacingPolicy::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_next_client_of_the_same_account_starts_from_what_the_last_took() {
+        // A run filled the window; the next run's client (same host and connection, same
+        // process) knows it before its first request, instead of sending into a 429.
+        let clock: Arc<dyn Clock> = Arc::new(crate::clock::FixedClock::new(1_800_000_000_000));
+        let key = "https://api.example.test the-next-client-test";
+        let first = Pacer::shared(windowed(), 0, false, clock.clone(), key);
+        let ticket = first.pace(Lane::General).await.expect("room");
+        let full = headers(&[("x-ratelimit-limit", "40"), ("x-ratelimit-remaining", "0")]);
+        first.settle(ticket, Some(&full));
+        drop(first);
+        let now = clock.now();
+        let next = Pacer::shared(windowed(), 0, false, clock.clone(), key);
+        assert_eq!(next.taken().general.room(now), Some(0));
+        // Another connection, and a client on virtual time, start from nothing.
+        let other = Pacer::shared(windowed(), 0, false, clock.clone(), "elsewhere");
+        assert_eq!(other.taken().general.room(now), None);
+        let virtual_time = Pacer::shared(windowed(), 0, true, clock.clone(), key);
+        assert_eq!(virtual_time.taken().general.room(now), None);
+        // Nor are the waits of one client another's.
+        assert_eq!(next.waits(), []);
+    }
+
+    #[test]
+    fn a_request_never_settled_stops_holding_its_place() {
+        // A request whose future was dropped (a run cut short) has no answer to leave the
+        // window by; it holds its place for ABANDONED_MS, not for the life of the process.
+        let mut lane = WindowState::default();
+        let lost = lane.take(0, 0).expect("room");
+        let answered = lane.take(0, 0).expect("room");
+        assert!(lost < answered);
+        let info = RateInfo {
+            max: 40,
+            remaining: 38,
+            window: Duration::from_secs(2),
+        };
+        lane.settle(answered, 10, Some(info));
+        let later = 60_000;
+        lane.prune(later);
+        assert_eq!(lane.room(later), Some(39));
+        let much_later = ABANDONED_MS + 1;
+        lane.prune(much_later);
+        assert_eq!(lane.room(much_later), Some(40));
+    }
+
+    #[test]
+    fn an_answer_coming_back_after_a_later_ones_does_not_undo_what_that_one_read() {
+        // Two requests out at once; the CRM counts both, and the second's answer (50 left)
+        // comes back first. The first's (55 left, told before the second was counted) comes
+        // back after it and is not read: the allowance stays at 50.
+        let mut daily = DailyState::default();
+        let reserve = Reserve::Requests(0);
+        let info = |remaining| DailyInfo {
+            max: 100,
+            remaining,
+        };
+        daily.read(0, info(60));
+        let (first, second) = (
+            daily.take(reserve, 5).expect("room"),
+            daily.take(reserve, 5).expect("room"),
+        );
+        daily.settled(second);
+        daily.read(second, info(50));
+        daily.settled(first);
+        daily.read(first, info(55));
+        assert_eq!(daily.reading.map(|r| r.remaining), Some(50));
+        // 50 left: ten more of 5 go, the eleventh is refused.
+        for _ in 0..10 {
+            daily.take(reserve, 5).expect("room");
+        }
+        assert_eq!(
+            daily.take(reserve, 5),
+            Err(DailySpent {
+                remaining: 0,
+                reserve: 0
+            })
         );
     }
 }
