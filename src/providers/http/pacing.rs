@@ -191,21 +191,37 @@ impl WindowState {
             .is_some_and(|a| a + window + WINDOW_SLACK_MS <= now)
     }
 
+    /// Whether `s` is in the count of reading `o`: it is the request the reading answered,
+    /// or one sent before it and answered before the reading came back. One sent before it
+    /// and still out then may have reached the CRM after it, with several requests in flight
+    /// at once, so it is counted again until it leaves.
+    fn counted(s: &Sent, o: &Observed) -> bool {
+        s.seq == o.seq || (s.seq < o.seq && s.answered.is_some_and(|a| a <= o.at))
+    }
+
     /// Requests the window still has room for at `now`, as far as this client can tell: what
     /// the CRM last said, less this client's requests sent since, plus its requests the CRM
     /// had counted then that have left the window since. Requests of others (other processes
     /// of the same app) are seen only through the headers; once a whole window has passed
-    /// since they were read, everything they counted has left it. `None` when the CRM has
-    /// said nothing about its window.
+    /// since they were read, everything they counted has left it. And never more than this
+    /// client's own requests in the window leave: with several in flight, the CRM may have
+    /// counted them in another order than they were sent. `None` when the CRM has said
+    /// nothing about its window.
     fn room(&self, now: Millis) -> Option<i64> {
         let o = self.observed?;
         let window = (o.info.window.as_millis() as Millis).max(1);
         let max = o.info.max as i64;
         let stale = now >= o.at + window + WINDOW_SLACK_MS;
         let mut room = if stale { max } else { o.info.remaining as i64 };
+        // This client's own requests still in the window, however the CRM's count was
+        // ordered among them: the room is never more than they leave.
+        let mut own = 0;
         for s in &self.sent {
             let left = Self::left(s, window, now);
-            if stale || s.seq > o.seq {
+            if !left {
+                own += 1;
+            }
+            if stale || !Self::counted(s, &o) {
                 // Not in the count the CRM sent (or that count is stale): in the window until
                 // it leaves.
                 if !left {
@@ -216,7 +232,7 @@ impl WindowState {
                 room += 1;
             }
         }
-        Some(room.min(max))
+        Some(room.min(max - own))
     }
 
     /// When the room in the window next grows: the first of this client's requests to leave
@@ -254,7 +270,7 @@ impl WindowState {
             let abandoned = s.answered.is_none() && s.sent + ABANDONED_MS <= now;
             !abandoned
                 && (!Self::left(s, window, now)
-                    || (fresh && s.seq <= o.seq && s.sent + window > o.at))
+                    || (fresh && Self::counted(s, &o) && s.sent + window > o.at))
         });
     }
 
@@ -1000,5 +1016,26 @@ mod tests {
                 reserve: 0
             })
         );
+    }
+
+    #[test]
+    fn requests_counted_out_of_order_never_leave_more_room_than_there_is() {
+        // Three of three sent at once. The CRM counts the third first (2 left), then the
+        // first (1 left), then the second (0 left); the first's answer comes back, then the
+        // third's. Read from the third, the first looks counted and the second not: 2 - 1.
+        // But all three are in the window: there is no room.
+        let mut lane = WindowState::default();
+        let info = |remaining| RateInfo {
+            max: 3,
+            remaining,
+            window: Duration::from_secs(2),
+        };
+        let first = lane.take(0, 0).expect("room");
+        let _second = lane.take(0, 0).expect("room");
+        let third = lane.take(0, 0).expect("room");
+        lane.settle(first, 5, Some(info(1)));
+        lane.settle(third, 6, Some(info(2)));
+        assert_eq!(lane.room(7), Some(0));
+        assert!(lane.take(7, 0).is_err());
     }
 }
