@@ -39,6 +39,12 @@ pub fn run() {
     );
 }
 
+/// The binary run: `CRMSYNC_BENCH_BIN` when set (a copy, so that builds during a long run
+/// leave it alone), else the one cargo built.
+fn binary() -> String {
+    std::env::var("CRMSYNC_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_crmsync").to_string())
+}
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -121,7 +127,7 @@ fn accept(per: usize, deliveries: usize) {
 
 /// Runs the binary in `dir`; returns its exit code.
 fn crmsync(dir: &std::path::Path, args: &[&str], env: &[(String, String)]) -> i32 {
-    Command::new(env!("CARGO_BIN_EXE_crmsync"))
+    Command::new(binary())
         .args(args)
         .env("CRMSYNC_CONFIG", dir.join("config.toml"))
         .env("CRMSYNC_STATE", dir.join("state.db"))
@@ -195,7 +201,7 @@ fn listen(
         &["contact.propertyChange"],
         1.0,
     );
-    let child = Command::new(env!("CARGO_BIN_EXE_crmsync"))
+    let child = Command::new(binary())
         .args(["listen", "-q", "--port", &port.to_string()])
         .env("CRMSYNC_CONFIG", dir.join("config.toml"))
         .env("CRMSYNC_STATE", dir.join("state.db"))
@@ -267,7 +273,9 @@ fn latency(n: usize) {
 
 /// (c): `n` contacts linked in HubSpot and Pipedrive, then each one's phone edited in HubSpot
 /// at once; timed until Pipedrive holds every new phone, against the earliest the Pipedrive
-/// calls made meanwhile could have gone out under its burst window.
+/// calls could have gone out under its burst window. Twice: with the default
+/// `http.rate_limit_margin` (the listener leaves that many calls of each window to other
+/// programs using the token), then with none, the whole window the listener's.
 fn burst(n: usize) {
     let World {
         dir,
@@ -293,17 +301,66 @@ fn burst(n: usize) {
             )
             .expect("a Pipedrive person");
     }
+    // The first sync (which writes each person's crmsync id) is not measured: it runs under
+    // a window ten times Pipedrive's, and each burst then starts with Pipedrive's own limits
+    // and a fresh window.
+    let d = PipedriveOptions::default();
     let setup = Instant::now();
+    pipedrive.set_rate_limit(d.burst_limit * 10, d.burst_window_ms, u64::MAX / 2);
     crmsync(dir.path(), &["sync", "-q"], &env);
-    let setup_writes = pipedrive
-        .request_log()
-        .iter()
-        .filter(|r| r.method != "GET")
-        .count();
-    let mut child = listen(dir.path(), &hubspot, &env);
     let setup_secs = setup.elapsed().as_secs_f64();
+    let config = dir.path().join("config.toml");
+    let base = std::fs::read_to_string(&config).expect("config");
+    for (round, margin) in [(0, crmsync::providers::http::DEFAULT_RATE_MARGIN), (1, 0)] {
+        std::fs::write(
+            &config,
+            format!("[http]\nrate_limit_margin = {margin}\n\n{base}"),
+        )
+        .expect("config");
+        pipedrive.set_rate_limit(d.burst_limit, d.burst_window_ms, d.daily_budget);
+        let child = listen(dir.path(), &hubspot, &env);
+        pipedrive.clear_request_log();
+        carry(&hubspot, &pipedrive, &ids, round, margin, child);
+    }
+    // Then as far from Pipedrive as a server across an ocean: every call answered 300 ms
+    // late, so that calls in flight, not the window, would bound a listener that sent too few
+    // at once. A smaller burst, with the default margin.
+    std::fs::write(&config, &base).expect("config");
+    pipedrive.set_rate_limit(d.burst_limit, d.burst_window_ms, d.daily_budget);
+    let child = listen(dir.path(), &hubspot, &env);
+    pipedrive.set_faults(crmsync::sandbox::FaultOptions {
+        slow_rate: 1.0,
+        delay_ms: LATENCY_MS,
+        ..Default::default()
+    });
     pipedrive.clear_request_log();
-    let phone = |i: usize| format!("+1 555 9{i:06}");
+    let far = &ids[..ids.len().min(2_000)];
+    carry(
+        &hubspot,
+        &pipedrive,
+        far,
+        2,
+        crmsync::providers::http::DEFAULT_RATE_MARGIN,
+        child,
+    );
+    println!("(c) setup: {n} contacts linked in both CRMs in {setup_secs:.0} s");
+}
+
+/// The round trip of every Pipedrive call in the last burst of (c).
+const LATENCY_MS: u64 = 300;
+
+/// One burst of (c): every contact's phone edited in HubSpot, carried by the listener
+/// `child`, which is stopped after.
+fn carry(
+    hubspot: &crmsync::sandbox::Sandbox,
+    pipedrive: &PipedriveSandbox,
+    ids: &[String],
+    round: usize,
+    margin: u64,
+    mut child: std::process::Child,
+) {
+    let n = ids.len();
+    let phone = |i: usize| format!("+1 555 {}{i:06}", 9 - round);
     let start_ms = now_ms();
     let started = Instant::now();
     for (i, id) in ids.iter().enumerate() {
@@ -312,7 +369,7 @@ fn burst(n: usize) {
             .expect("edit in HubSpot");
     }
     let edits_secs = started.elapsed().as_secs_f64();
-    let expected: std::collections::HashSet<String> = (0..ids.len()).map(phone).collect();
+    let expected: std::collections::HashSet<String> = (0..n).map(phone).collect();
     let arrived = || {
         pipedrive.dump()["persons"]
             .as_array()
@@ -327,7 +384,7 @@ fn burst(n: usize) {
     let mut got = 0;
     while started.elapsed() < limit {
         got = arrived();
-        if got == ids.len() {
+        if got == n {
             break;
         }
         std::thread::sleep(Duration::from_millis(500));
@@ -349,20 +406,33 @@ fn burst(n: usize) {
         .filter(|r| r.status != 429 && r.method == "GET" && r.path.contains("ids="))
         .count();
     let d = PipedriveOptions::default();
-    let window = (d.burst_limit as usize, d.burst_window_ms as i64);
-    let bound =
-        |calls: usize| crate::sync::rolling_bound(start_ms, &[], calls, window) as f64 / 1000.0;
-    let (bound_writes, bound_all) = (bound(n), bound(counted));
+    let (limit, window) = (d.burst_limit as usize, d.burst_window_ms as i64);
+    // The earliest `calls` calls could all be out, `per` of them in any window.
+    let bound = |calls: usize, per: usize| {
+        crate::sync::rolling_bound(start_ms, &[], calls, (per, window)) as f64 / 1000.0
+    };
+    let share = limit - margin as usize;
+    let (writes_full, writes_share) = (bound(n, limit), bound(n, share));
+    let (all_full, all_share) = (bound(counted, limit), bound(counted, share));
+    let x = |bound: f64| secs / bound.max(0.001);
     println!(
-        "(c) a burst of {n} edits in HubSpot (made in {edits_secs:.1} s) carried to Pipedrive through \
-         `listen`: {got} of {n} in Pipedrive after {secs:.1} s. Under {} calls per {} s, the {n} \
-         writes it needs take {bound_writes:.1} s at best → {:.2}x; the {counted} Pipedrive calls it \
-         made ({writes} updates, {reads} reads by ids, {} others) take {bound_all:.1} s at best → \
-         {:.2}x; {throttled} answered 429 (setup: {setup_writes} Pipedrive writes, {setup_secs:.0} s)",
-        window.0,
-        window.1 / 1000,
-        secs / bound_writes.max(0.001),
+        "(c) a burst of {n} edits in HubSpot (made in {edits_secs:.1} s) carried to Pipedrive \
+         through `listen`, http.rate_limit_margin = {margin}{} (the listener's share of Pipedrive's \
+         {limit} calls per {} s: {share}): {got} of {n} in Pipedrive after {secs:.1} s; {counted} \
+         Pipedrive calls ({writes} updates, {reads} reads by ids, {} others), {throttled} answered \
+         429.\n    Against the {n} writes it needs: {writes_full:.1} s at best at {limit} a window \
+         → {:.3}x, {writes_share:.1} s at {share} → {:.3}x. Against all {counted} calls: \
+         {all_full:.1} s at {limit} → {:.3}x, {all_share:.1} s at {share} → {:.3}x.",
+        if round == 2 {
+            format!(", each Pipedrive call answered {LATENCY_MS} ms late")
+        } else {
+            String::new()
+        },
+        window / 1000,
         counted - writes - reads,
-        secs / bound_all.max(0.001),
+        x(writes_full),
+        x(writes_share),
+        x(all_full),
+        x(all_share),
     );
 }
