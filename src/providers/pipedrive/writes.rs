@@ -403,8 +403,12 @@ impl Pipedrive {
         if left.len() < 2 {
             return Ok(out);
         }
-        for chunk in left.chunks(IDS_PER_READ) {
-            for v in self.list_ids(object, chunk).await? {
+        let chunks: Vec<&[String]> = left.chunks(IDS_PER_READ).collect();
+        for values in self
+            .each(&chunks, |chunk| self.list_ids(object, chunk))
+            .await
+        {
+            for v in values? {
                 if let Some(id) = id_of(&v) {
                     out.insert(id, v);
                 }
@@ -490,8 +494,14 @@ impl Pipedrive {
     ) -> Result<Vec<RemoteRecord>, ProviderError> {
         let mut catalogue = self.record_catalogue(object).await?;
         let mut out = Vec::new();
-        for chunk in ids.chunks(IDS_PER_READ) {
-            let values = self.list_ids(object, chunk).await?;
+        // The calls go out together (as many in flight as writes), not one after another: the
+        // burst window bounds them, not the round trip.
+        let chunks: Vec<&[String]> = ids.chunks(IDS_PER_READ).collect();
+        let answers = self
+            .each(&chunks, |chunk| self.list_ids(object, chunk))
+            .await;
+        for values in answers {
+            let values = values?;
             if object == ObjectKind::Contact {
                 let mut read = self.lock_read_persons();
                 for v in &values {
