@@ -704,21 +704,26 @@ fn deals_and_calls_edited_in_hubspot_between_two_pages_of_a_read_are_all_read() 
             .unwrap();
         call_ids.push(call);
     }
+    // Deal `i` renamed and call `i` retitled "during the {read}", each just before the second
+    // page of its object's read.
+    let edit_both_before_page_two = |i: usize, read: &str| {
+        edit_before_search(
+            &w,
+            2,
+            "deals",
+            &deal_ids[i],
+            serde_json::json!({"dealname": format!("Renamed during the {read}")}),
+        );
+        edit_before_search(
+            &w,
+            2,
+            "calls",
+            &call_ids[i],
+            serde_json::json!({"hs_call_title": format!("Retitled during the {read}")}),
+        );
+    };
     // First sync: a deal and a call of the first page are edited before the second page.
-    edit_before_search(
-        &w,
-        2,
-        "deals",
-        &deal_ids[3],
-        serde_json::json!({"dealname": "Renamed during the first read"}),
-    );
-    edit_before_search(
-        &w,
-        2,
-        "calls",
-        &call_ids[3],
-        serde_json::json!({"hs_call_title": "Retitled during the first read"}),
-    );
+    edit_both_before_page_two(3, "first read");
     w.sync().ok();
     let live = |kind| {
         w.local(kind)
@@ -759,20 +764,7 @@ fn deals_and_calls_edited_in_hubspot_between_two_pages_of_a_read_are_all_read() 
             )
             .unwrap();
     }
-    edit_before_search(
-        &w,
-        2,
-        "deals",
-        &deal_ids[110],
-        serde_json::json!({"dealname": "Renamed during the delta read"}),
-    );
-    edit_before_search(
-        &w,
-        2,
-        "calls",
-        &call_ids[110],
-        serde_json::json!({"hs_call_title": "Retitled during the delta read"}),
-    );
+    edit_both_before_page_two(110, "delta read");
     w.sync().ok();
     for i in 0..100 {
         assert_eq!(

@@ -403,11 +403,7 @@ impl Pipedrive {
         if left.len() < 2 {
             return Ok(out);
         }
-        let chunks: Vec<&[String]> = left.chunks(IDS_PER_READ).collect();
-        for values in self
-            .each(&chunks, |chunk| self.list_ids(object, chunk))
-            .await
-        {
+        for values in self.list_all_ids(object, &left).await {
             for v in values? {
                 if let Some(id) = id_of(&v) {
                     out.insert(id, v);
@@ -441,6 +437,19 @@ impl Pipedrive {
             })
             .await;
         collect(outcomes)
+    }
+
+    /// [`Pipedrive::list_ids`] of all `ids`, a hundred a call, the answers in the order of
+    /// the ids. The calls go out together (as many in flight as writes), not one after
+    /// another: the burst window bounds them, not the round trip.
+    async fn list_all_ids(
+        &self,
+        object: ObjectKind,
+        ids: &[String],
+    ) -> Vec<Result<Vec<Value>, ProviderError>> {
+        let chunks: Vec<&[String]> = ids.chunks(IDS_PER_READ).collect();
+        self.each(&chunks, |chunk| self.list_ids(object, chunk))
+            .await
     }
 
     /// One call of `GET /api/v2/persons?ids=…` (`organizations`): the records of `ids` (at
@@ -494,13 +503,7 @@ impl Pipedrive {
     ) -> Result<Vec<RemoteRecord>, ProviderError> {
         let mut catalogue = self.record_catalogue(object).await?;
         let mut out = Vec::new();
-        // The calls go out together (as many in flight as writes), not one after another: the
-        // burst window bounds them, not the round trip.
-        let chunks: Vec<&[String]> = ids.chunks(IDS_PER_READ).collect();
-        let answers = self
-            .each(&chunks, |chunk| self.list_ids(object, chunk))
-            .await;
-        for values in answers {
+        for values in self.list_all_ids(object, ids).await {
             let values = values?;
             if object == ObjectKind::Contact {
                 let mut read = self.lock_read_persons();
