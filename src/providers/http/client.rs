@@ -441,7 +441,7 @@ impl HttpClient {
 
     /// One attempt of `req`. `ticket` is its place with the pacer, settled here once the
     /// answer (or the failure) is in.
-    async fn attempt(&self, req: &Request, token: &str, ticket: Ticket) -> Attempt {
+    async fn attempt(&self, req: &Request, token: &str, ticket: Ticket<'_>) -> Attempt {
         let url = format!("{}{}", self.base_url, req.path);
         let accept = req
             .headers

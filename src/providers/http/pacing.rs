@@ -174,8 +174,8 @@ struct WindowState {
     sent: VecDeque<Sent>,
 }
 
-/// How long a request sent and never settled (its future dropped before the answer, as when
-/// a run is cut short) holds its place: a window state outlives its client's run (see
+/// How long a request sent and never settled holds its place. A [`Ticket`] settles when it
+/// is dropped, so this is only a backstop: a window state outlives its client's run (see
 /// [`Pacer::shared`]), and no request is in flight for this long.
 const ABANDONED_MS: Millis = 10 * 60 * 1000;
 
@@ -312,59 +312,96 @@ impl WindowState {
     }
 }
 
-/// The daily allowance as last read, and this client's requests since.
+/// The daily allowance as last read, and this client's requests it may not count.
+///
+/// With several requests in flight the CRM may count them in another order than they were
+/// sent, so no one answer tells for certain what the others left. What is certain: within a
+/// day the allowance only goes down, so of answers to requests out together the lowest is the
+/// newest; and a request sent after an answer came back was counted after it. The estimate
+/// is the reading less every request still out and every one that failed unread, which may
+/// count a request twice but never leaves one out. When that is down to the reserve while
+/// requests are still out, the pacer waits for their answers before it refuses, so that what
+/// it says is left is what their answers told, not a guess.
 #[derive(Debug, Default)]
 struct DailyState {
     reading: Option<DailyInfo>,
-    /// Which request's answer `reading` came from, in the order they were sent: an answer
-    /// of a request sent before it tells of less spent (the CRM counted fewer then), so it is
-    /// not read when it comes back later, as it may with several requests in flight.
-    read_from: u64,
+    /// The place of the last request taken when `reading` came back: one taken after it was
+    /// sent after, and its answer is newer whatever it says (a higher one means a new day).
+    read_at: u64,
     /// The place of the last request taken.
     taken: u64,
-    /// The cost of the requests sent since `reading`'s: those sent after it, settled or not
-    /// (the CRM may not have counted them when it answered).
-    since: u64,
     /// The requests sent and not settled yet: their place and cost.
     out: std::collections::BTreeMap<u64, u64>,
+    /// Requests settled without a reading (failed, or no header): the place of the last
+    /// request taken when each settled, and its cost. The CRM may have counted it, and the
+    /// answer of a request taken after it settled tells.
+    unread: Vec<(u64, u64)>,
+}
+
+/// Why the daily allowance does not let a request go now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DailyRefusal {
+    /// It is down to the reserve.
+    Spent(DailySpent),
+    /// It may be, by a count that takes requests still out as not yet counted: ask again once
+    /// one of them is answered.
+    Wait,
 }
 
 impl DailyState {
-    /// Takes a request costing `cost` of the allowance, or says what is left when it would
-    /// reach into the reserve.
-    fn take(&mut self, reserve: Reserve, cost: u64) -> Result<u64, DailySpent> {
+    /// What is left as far as this client can be sure: the reading less what may not be
+    /// counted in it.
+    fn left(&self, reading: DailyInfo) -> u64 {
+        let uncounted: u64 =
+            self.out.values().sum::<u64>() + self.unread.iter().map(|(_, c)| c).sum::<u64>();
+        reading.remaining.saturating_sub(uncounted)
+    }
+
+    /// Takes a request costing `cost` of the allowance, or says why not.
+    fn take(&mut self, reserve: Reserve, cost: u64) -> Result<u64, DailyRefusal> {
         let cost = cost.max(1);
         if let Some(r) = self.reading {
-            let remaining = r.remaining.saturating_sub(self.since);
+            let remaining = self.left(r);
             let reserve = reserve.of(r.max);
             if remaining < reserve.saturating_add(cost) {
-                return Err(DailySpent { remaining, reserve });
+                if !self.out.is_empty() {
+                    return Err(DailyRefusal::Wait);
+                }
+                return Err(DailyRefusal::Spent(DailySpent { remaining, reserve }));
             }
         }
-        self.since += cost;
         self.taken += 1;
         self.out.insert(self.taken, cost);
         Ok(self.taken)
     }
 
-    /// Request `place` is settled (answered or failed).
-    fn settled(&mut self, place: u64) {
-        self.out.remove(&place);
+    /// What is left and kept back now, as a refusal would tell it.
+    fn spent(&self, reserve: Reserve) -> Option<DailySpent> {
+        let r = self.reading?;
+        Some(DailySpent {
+            remaining: self.left(r),
+            reserve: reserve.of(r.max),
+        })
     }
 
-    /// What the answer of request `place` says is left.
-    fn read(&mut self, place: u64, info: DailyInfo) {
-        if self.reading.is_some() && place < self.read_from {
+    /// Request `place` is settled (answered or failed), its answer telling `info`.
+    fn settle(&mut self, place: u64, info: Option<DailyInfo>) {
+        let cost = self.out.remove(&place);
+        let Some(info) = info else {
+            if let Some(cost) = cost {
+                self.unread.push((self.taken, cost));
+            }
             return;
+        };
+        let newer = self
+            .reading
+            .is_none_or(|r| place > self.read_at || info.remaining <= r.remaining);
+        if newer {
+            self.reading = Some(info);
+            self.read_at = self.taken;
+            // Those that failed before this request was sent are in its count.
+            self.unread.retain(|&(at, _)| place <= at);
         }
-        self.read_from = place;
-        self.reading = Some(info);
-        // Those sent before it were counted when it was (requests go out in order).
-        self.since = self
-            .out
-            .range((std::ops::Bound::Excluded(place), std::ops::Bound::Unbounded))
-            .map(|(_, cost)| cost)
-            .sum();
     }
 }
 
@@ -403,14 +440,30 @@ struct PacerState {
     waits: Vec<(WaitReason, Duration)>,
 }
 
-/// A request's place with the pacer, handed back when its answer is in.
-#[derive(Debug, Clone, Copy)]
-pub struct Ticket {
+/// A request's place with the pacer, handed back with its answer ([`Pacer::settle`]). One
+/// dropped unsettled (its request's future dropped, as when a run is cut short) settles as a
+/// request that failed, so that it holds no place and is waited for by no one.
+#[derive(Debug)]
+pub struct Ticket<'a> {
+    pacer: &'a Pacer,
     /// Its place in the window, for a request on [`Lane::General`].
     window: Option<u64>,
     /// Its place among the requests counted against the daily allowance.
     place: u64,
+    settled: bool,
 }
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.pacer.settle_place(self.window, self.place, None);
+        }
+    }
+}
+
+/// How long a request that would reach into the reserve by a count of requests still out
+/// waits for their answers before it is refused on that count.
+const SETTLE_WAIT: Duration = Duration::from_secs(120);
 
 /// Enforces one client's [`PacingPolicy`].
 pub struct Pacer {
@@ -421,6 +474,16 @@ pub struct Pacer {
     clock: Arc<dyn Clock>,
     taken: Arc<Mutex<Taken>>,
     state: Mutex<PacerState>,
+    /// Told each time a request is settled.
+    settled: tokio::sync::Notify,
+}
+
+impl std::fmt::Debug for Pacer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pacer")
+            .field("margin", &self.margin)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Pacer {
@@ -432,6 +495,7 @@ impl Pacer {
             clock,
             taken: Arc::default(),
             state: Mutex::new(PacerState::default()),
+            settled: tokio::sync::Notify::new(),
         }
     }
 
@@ -477,7 +541,7 @@ impl Pacer {
     /// rolling window serves a burst as well as an even rate, so a short job is done at once
     /// and a long one fills each window), and waits only when it has not, until the room grows
     /// (see [`WindowState::room`]). A fixed-rate lane keeps its rate.
-    pub async fn pace(&self, lane: Lane) -> Result<Ticket, DailySpent> {
+    pub async fn pace(&self, lane: Lane) -> Result<Ticket<'_>, DailySpent> {
         self.pace_costing(lane, 1).await
     }
 
@@ -489,10 +553,16 @@ impl Pacer {
 
     /// [`Pacer::pace`] for a request that costs `cost` of the daily allowance: refused when
     /// it would reach into the reserve.
-    pub async fn pace_costing(&self, lane: Lane, cost: u64) -> Result<Ticket, DailySpent> {
+    pub async fn pace_costing(&self, lane: Lane, cost: u64) -> Result<Ticket<'_>, DailySpent> {
         let place = match self.policy.daily {
-            Some(daily) => self.lock().daily.take(daily.reserve, cost.max(1))?,
+            Some(daily) => self.take_daily(daily.reserve, cost).await?,
             None => 0,
+        };
+        let ticket = |window| Ticket {
+            pacer: self,
+            window,
+            place,
+            settled: false,
         };
         let fixed = match lane {
             Lane::Fixed(name) => self.policy.fixed.iter().find(|f| f.lane == name).copied(),
@@ -500,21 +570,13 @@ impl Pacer {
         };
         if let Some(fixed) = fixed {
             self.pace_fixed(fixed).await;
-            return Ok(Ticket {
-                window: None,
-                place,
-            });
+            return Ok(ticket(None));
         }
         loop {
             let wait = {
                 let now = self.now(&self.lock());
                 match self.taken().general.take(now, self.margin) {
-                    Ok(seq) => {
-                        return Ok(Ticket {
-                            window: Some(seq),
-                            place,
-                        });
-                    }
+                    Ok(seq) => return Ok(ticket(Some(seq))),
                     Err(wait) => wait,
                 }
             };
@@ -525,6 +587,30 @@ impl Pacer {
             );
             self.wait(WaitReason::Pacing, Duration::from_millis(wait as u64))
                 .await;
+        }
+    }
+
+    /// Takes a place among the requests counted against the daily allowance. When the count
+    /// of requests still out would reach into the reserve, waits for their answers first
+    /// (at most [`SETTLE_WAIT`]), since they tell what is left for certain.
+    async fn take_daily(&self, reserve: Reserve, cost: u64) -> Result<u64, DailySpent> {
+        let deadline = tokio::time::Instant::now() + SETTLE_WAIT;
+        loop {
+            let settled = self.settled.notified();
+            tokio::pin!(settled);
+            settled.as_mut().enable();
+            match self.lock().daily.take(reserve, cost.max(1)) {
+                Ok(place) => return Ok(place),
+                Err(DailyRefusal::Spent(spent)) => return Err(spent),
+                Err(DailyRefusal::Wait) => {}
+            }
+            tracing::debug!(
+                "the daily allowance may be down to its reserve: waiting for the answers of requests out"
+            );
+            if tokio::time::timeout_at(deadline, settled).await.is_err() {
+                let spent = self.lock().daily.spent(reserve);
+                return Err(spent.expect("a reading, since the allowance refused"));
+            }
         }
     }
 
@@ -554,7 +640,12 @@ impl Pacer {
     /// general-lane request leaves the CRM's window a window later, and the window and the
     /// daily allowance its answer tells of, when they are the newest, are what the pacer goes
     /// by.
-    pub fn settle(&self, ticket: Ticket, headers: Option<&HeaderMap>) {
+    pub fn settle(&self, mut ticket: Ticket<'_>, headers: Option<&HeaderMap>) {
+        ticket.settled = true;
+        self.settle_place(ticket.window, ticket.place, headers);
+    }
+
+    fn settle_place(&self, window_seq: Option<u64>, place: u64, headers: Option<&HeaderMap>) {
         let window = self
             .policy
             .window
@@ -565,15 +656,17 @@ impl Pacer {
             .daily
             .zip(headers)
             .and_then(|(d, h)| (d.read)(h));
-        let mut state = self.lock();
-        let now = self.now(&state);
-        if let Some(seq) = ticket.window {
-            self.taken().general.settle(seq, now, window);
+        {
+            let mut state = self.lock();
+            let now = self.now(&state);
+            if let Some(seq) = window_seq {
+                self.taken().general.settle(seq, now, window);
+            }
+            if self.policy.daily.is_some() {
+                state.daily.settle(place, daily);
+            }
         }
-        state.daily.settled(ticket.place);
-        if let Some(info) = daily {
-            state.daily.read(ticket.place, info);
-        }
+        self.settled.notify_waiters();
     }
 
     /// Waits `d` (or, in no-sleep mode, moves the virtual clock by it), and records the wait.
@@ -809,9 +902,8 @@ mod tests {
         assert_eq!(p.daily_cost("POST", "/x"), 5);
     }
 
-    #[tokio::test]
-    async fn requests_still_out_when_the_allowance_is_read_stay_counted() {
-        let p = pacer(PacingPolicy {
+    fn five_a_write_200_kept() -> Pacer {
+        pacer(PacingPolicy {
             window: None,
             fixed: Vec::new(),
             daily: Some(DailyBudget {
@@ -819,15 +911,68 @@ mod tests {
                 reserve: Reserve::Requests(200),
                 cost: |_, _| 5,
             }),
-        });
+        })
+    }
+
+    fn left(n: &str) -> HeaderMap {
+        headers(&[("x-daily-requests-left", n)])
+    }
+
+    #[tokio::test]
+    async fn requests_still_out_when_the_allowance_is_read_are_waited_for_before_a_refusal() {
+        let p = five_a_write_200_kept();
         // Four writes out at once; the first answer tells 215 left, which may not count the
-        // other three (15 more): one more write would reach into the reserve.
+        // other three (15 more). One more write might reach into the reserve: it waits for
+        // their answers, which tell that it would (the CRM counted them in order), and it is
+        // refused with what they told.
         let mut out = Vec::new();
         for _ in 0..4 {
             out.push(p.pace_costing(Lane::General, 5).await.expect("room"));
         }
-        let first = out.remove(0);
-        p.settle(first, Some(&headers(&[("x-daily-requests-left", "215")])));
+        p.settle(out.remove(0), Some(&left("215")));
+        let answers = async {
+            tokio::task::yield_now().await;
+            for (ticket, n) in out.drain(..).zip(["210", "205", "200"]) {
+                p.settle(ticket, Some(&left(n)));
+            }
+        };
+        let (next, ()) = tokio::join!(p.pace_costing(Lane::General, 5), answers);
+        assert_eq!(
+            next.unwrap_err(),
+            DailySpent {
+                remaining: 200,
+                reserve: 200
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn requests_counted_before_an_answer_are_not_counted_again_in_a_refusal() {
+        let p = five_a_write_200_kept();
+        p.settle(
+            p.pace_costing(Lane::General, 5).await.expect("room"),
+            Some(&left("230")),
+        );
+        // Four out at once; the CRM counted all four before the first's answer (210 left).
+        let mut out = Vec::new();
+        for _ in 0..4 {
+            out.push(p.pace_costing(Lane::General, 5).await.expect("room"));
+        }
+        p.settle(out.remove(0), Some(&left("210")));
+        // By the count of those still out, 195 may be left; their answers tell 210, so two
+        // more writes go (the first waiting for the answers), and the third is refused at 200.
+        let answers = async {
+            tokio::task::yield_now().await;
+            for ticket in out.drain(..) {
+                p.settle(ticket, Some(&left("210")));
+            }
+        };
+        let (next, ()) = tokio::join!(p.pace_costing(Lane::General, 5), answers);
+        p.settle(next.expect("room"), Some(&left("205")));
+        p.settle(
+            p.pace_costing(Lane::General, 5).await.expect("room"),
+            Some(&left("200")),
+        );
         assert_eq!(
             p.pace_costing(Lane::General, 5).await.unwrap_err(),
             DailySpent {
@@ -835,12 +980,39 @@ mod tests {
                 reserve: 200
             }
         );
-        // Once their answers tell where they left it, that is what counts.
-        for (ticket, left) in out.into_iter().zip(["210", "205", "205"]) {
-            p.settle(ticket, Some(&headers(&[("x-daily-requests-left", left)])));
-        }
-        p.settle(p.pace_costing(Lane::General, 5).await.expect("room"), None);
-        assert!(p.pace_costing(Lane::General, 5).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_ticket_dropped_unanswered_is_waited_for_by_no_one() {
+        let p = five_a_write_200_kept();
+        p.settle(
+            p.pace_costing(Lane::General, 5).await.expect("room"),
+            Some(&left("208")),
+        );
+        // A request's future dropped before its answer: it may have been counted.
+        drop(p.pace_costing(Lane::General, 5).await.expect("room"));
+        assert!(p.lock().daily.out.is_empty());
+        // 203 at most; the next write would reach into the reserve, and is refused at once.
+        assert_eq!(
+            p.pace_costing(Lane::General, 5).await.unwrap_err(),
+            DailySpent {
+                remaining: 203,
+                reserve: 200
+            }
+        );
+        // A later answer tells whether it was.
+        p.settle_place(None, u64::MAX, Some(&left("208")));
+        assert!(p.pace_costing(Lane::General, 5).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_window_ticket_dropped_unanswered_leaves_the_window_a_window_later() {
+        let clock: Arc<dyn Clock> = Arc::new(crate::clock::FixedClock::new(1_800_000_000_000));
+        let p = Pacer::new(windowed(), 0, true, clock);
+        drop(p.pace(Lane::General).await.expect("room"));
+        let taken = p.taken();
+        assert_eq!(taken.general.sent.len(), 1);
+        assert!(taken.general.sent[0].answered.is_some());
     }
 
     #[tokio::test]
@@ -879,14 +1051,8 @@ mod tests {
         assert!(p.pace(Lane::General).await.is_err());
         // A new reading (a new day) gives room again.
         let more = headers(&[("sforce-limit-info", "api-usage=0/1000")]);
-        p.settle(
-            Ticket {
-                window: None,
-                // The answer of a request sent after every other.
-                place: u64::MAX,
-            },
-            Some(&more),
-        );
+        // The answer of a request sent after every other.
+        p.settle_place(None, u64::MAX, Some(&more));
         assert!(p.pace(Lane::General).await.is_ok());
     }
 
@@ -995,26 +1161,25 @@ mod tests {
             max: 100,
             remaining,
         };
-        daily.read(0, info(60));
+        daily.settle(0, Some(info(60)));
         let (first, second) = (
             daily.take(reserve, 5).expect("room"),
             daily.take(reserve, 5).expect("room"),
         );
-        daily.settled(second);
-        daily.read(second, info(50));
-        daily.settled(first);
-        daily.read(first, info(55));
+        daily.settle(second, Some(info(50)));
+        daily.settle(first, Some(info(55)));
         assert_eq!(daily.reading.map(|r| r.remaining), Some(50));
         // 50 left: ten more of 5 go, the eleventh is refused.
         for _ in 0..10 {
-            daily.take(reserve, 5).expect("room");
+            let place = daily.take(reserve, 5).expect("room");
+            daily.settle(place, None);
         }
         assert_eq!(
             daily.take(reserve, 5),
-            Err(DailySpent {
+            Err(DailyRefusal::Spent(DailySpent {
                 remaining: 0,
                 reserve: 0
-            })
+            }))
         );
     }
 
