@@ -317,7 +317,7 @@ fn burst(n: usize) {
             format!("[http]\nrate_limit_margin = {margin}\n\n{base}"),
         )
         .expect("config");
-        pipedrive.set_rate_limit(d.burst_limit, d.burst_window_ms, d.daily_budget);
+        caught_up(dir.path(), &pipedrive, &env);
         let child = listen(dir.path(), &hubspot, &env);
         pipedrive.clear_request_log();
         carry(&hubspot, &pipedrive, &ids, round, margin, child);
@@ -326,7 +326,7 @@ fn burst(n: usize) {
     // late, so that calls in flight, not the window, would bound a listener that sent too few
     // at once. A smaller burst, with the default margin.
     std::fs::write(&config, &base).expect("config");
-    pipedrive.set_rate_limit(d.burst_limit, d.burst_window_ms, d.daily_budget);
+    caught_up(dir.path(), &pipedrive, &env);
     let child = listen(dir.path(), &hubspot, &env);
     pipedrive.set_faults(crmsync::sandbox::FaultOptions {
         slow_rate: 1.0,
@@ -344,6 +344,17 @@ fn burst(n: usize) {
         child,
     );
     println!("(c) setup: {n} contacts linked in both CRMs in {setup_secs:.0} s");
+}
+
+/// Brings the delta cursors past the last burst's edits (which the listener carried by id,
+/// leaving them to its next catch-up), under a wider window, then gives Pipedrive back its own
+/// limits and a fresh window: each burst measures carrying its edits, not the listener's
+/// catch-up on start of the burst before it.
+fn caught_up(dir: &std::path::Path, pipedrive: &PipedriveSandbox, env: &[(String, String)]) {
+    let d = PipedriveOptions::default();
+    pipedrive.set_rate_limit(d.burst_limit * 10, d.burst_window_ms, u64::MAX / 2);
+    crmsync(dir, &["sync", "-q"], env);
+    pipedrive.set_rate_limit(d.burst_limit, d.burst_window_ms, d.daily_budget);
 }
 
 /// The round trip of every Pipedrive call in the last burst of (c).
@@ -389,12 +400,23 @@ fn carry(
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    let secs = started.elapsed().as_secs_f64();
+    let found_secs = started.elapsed().as_secs_f64();
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
     let _ = child.wait();
     let log = pipedrive.request_log();
+    // Timed to Pipedrive's answer of the last update (its log), not to the check, which looks
+    // every half second.
+    let last_write = log
+        .iter()
+        .filter(|r| r.status != 429 && r.method == "PATCH")
+        .filter_map(|r| crmsync::sandbox::parse_time_ms(&r.time))
+        .max();
+    let secs = match last_write {
+        Some(at) if got == n => (at - start_ms) as f64 / 1000.0,
+        _ => found_secs,
+    };
     let counted = log.iter().filter(|r| r.status != 429).count();
     let throttled = log.len() - counted;
     let writes = log
@@ -418,7 +440,8 @@ fn carry(
     println!(
         "(c) a burst of {n} edits in HubSpot (made in {edits_secs:.1} s) carried to Pipedrive \
          through `listen`, http.rate_limit_margin = {margin}{} (the listener's share of Pipedrive's \
-         {limit} calls per {} s: {share}): {got} of {n} in Pipedrive after {secs:.1} s; {counted} \
+         {limit} calls per {} s: {share}): {got} of {n} in Pipedrive, the last written after \
+         {secs:.1} s (found by the check after {found_secs:.1} s); {counted} \
          Pipedrive calls ({writes} updates, {reads} reads by ids, {} others), {throttled} answered \
          429.\n    Against the {n} writes it needs: {writes_full:.1} s at best at {limit} a window \
          → {:.3}x, {writes_share:.1} s at {share} → {:.3}x. Against all {counted} calls: \
@@ -435,4 +458,65 @@ fn carry(
         x(all_full),
         x(all_share),
     );
+    let times: Vec<i64> = log
+        .iter()
+        .filter(|r| r.status != 429)
+        .filter_map(|r| crmsync::sandbox::parse_time_ms(&r.time))
+        .collect();
+    let patch: Vec<bool> = log
+        .iter()
+        .filter(|r| r.status != 429)
+        .map(|r| r.method == "PATCH")
+        .collect();
+    let lost = idle(start_ms, &times, &patch, share, window);
+    let (head, between) = (lost.head as f64 / 1000.0, lost.between as f64 / 1000.0);
+    println!(
+        "    Of the {:.1} s over the bound of its calls at {share}: {head:.1} s before the first \
+         call, {between:.1} s at the {} starts of a batch's calls (its run's calls before the \
+         updates), {:.1} s in the rest (each place in the window is taken back a window after \
+         the answer of the call that held it, a little after Pipedrive frees it).",
+        secs - all_share,
+        lost.batches,
+        secs - all_share - head - between,
+    );
+}
+
+/// Where a burst's calls fell behind the best a rolling window of `per` calls allows.
+#[derive(Debug, Default)]
+struct Idle {
+    /// From the first edit to the first call.
+    head: i64,
+    /// Before a call that starts a batch's run (the first call after an update, or the
+    /// updates after a run's other calls).
+    between: i64,
+    /// How many such starts.
+    batches: usize,
+}
+
+/// Splits the time each call (at `times`, in order; `patch` tells the updates) went out after
+/// it could have, given the calls before it and `per` a `window`.
+fn idle(start: i64, times: &[i64], patch: &[bool], per: usize, window: i64) -> Idle {
+    let mut lost = Idle::default();
+    let mut sorted: Vec<(i64, bool)> = times.iter().copied().zip(patch.iter().copied()).collect();
+    sorted.sort_by_key(|(t, _)| *t);
+    for i in 0..sorted.len() {
+        let (t, is_patch) = sorted[i];
+        if i == 0 {
+            lost.head = t - start;
+            continue;
+        }
+        let mut earliest = sorted[i - 1].0;
+        if i >= per {
+            earliest = earliest.max(sorted[i - per].0 + window);
+        }
+        let late = (t - earliest).max(0);
+        let prev_patch = sorted[i - 1].1;
+        if prev_patch != is_patch && prev_patch {
+            lost.batches += 1;
+        }
+        if prev_patch != is_patch || !is_patch {
+            lost.between += late;
+        }
+    }
+    lost
 }
