@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::engine::{Participant, StepError};
 use crate::model::Millis;
-use crate::providers::ProviderKind;
+use crate::providers::{AccountInfo, ProviderError, ProviderKind};
 use crate::store::{Forgotten, Store, StoreError};
 
 pub(in crate::engine) mod stop;
@@ -49,9 +49,65 @@ pub async fn check(
     dry_run: bool,
     claims: &mut Claims,
 ) -> Result<(String, Option<String>), StepError> {
-    let account = p.provider.account().await?.id;
-    let note = check_account(store, config, p, &account, dry_run, claims)?;
-    Ok((account, note))
+    Asked(vec![None])
+        .check(0, store, config, p, dry_run, claims)
+        .await
+}
+
+/// The accounts a run's connections reach, asked of every CRM at once when the run starts
+/// (one call each, in the background), and taken by [`Asked::check`] in each connection's
+/// turn: a connection's check then waits for no other connection's reading and planning.
+/// Only the question goes out early; each connection is still checked before its journal is
+/// recovered or anything of it is read or written. Questions not taken are cut short.
+pub struct Asked(Vec<Option<tokio::task::JoinHandle<Result<AccountInfo, ProviderError>>>>);
+
+impl Asked {
+    /// Asks each of `participants` (in order) which account it reaches.
+    pub fn of(participants: &[Participant]) -> Asked {
+        Asked(
+            participants
+                .iter()
+                .map(|p| {
+                    let provider = p.provider.clone();
+                    Some(tokio::spawn(async move { provider.account().await }))
+                })
+                .collect(),
+        )
+    }
+
+    /// [`check`] of the `i`th participant, `p`, with the answer asked for it (asked now when
+    /// none was).
+    pub async fn check(
+        &mut self,
+        i: usize,
+        store: &mut Store,
+        config: &Config,
+        p: &Participant,
+        dry_run: bool,
+        claims: &mut Claims,
+    ) -> Result<(String, Option<String>), StepError> {
+        let asked = self.0.get_mut(i).and_then(Option::take);
+        let account = match asked {
+            Some(handle) => handle.await.map_err(|e| {
+                StepError::Other(format!(
+                    "asking connection `{}` which account it reaches failed: {e}",
+                    p.name
+                ))
+            })??,
+            None => p.provider.account().await?,
+        }
+        .id;
+        let note = check_account(store, config, p, &account, dry_run, claims)?;
+        Ok((account, note))
+    }
+}
+
+impl Drop for Asked {
+    fn drop(&mut self) {
+        for handle in self.0.iter().flatten() {
+            handle.abort();
+        }
+    }
 }
 
 fn check_account(

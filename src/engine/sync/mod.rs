@@ -176,13 +176,18 @@ async fn pull_all(
         ..
     } = *shared;
     let mut claims = accounts::Claims::default();
-    for ((p, rep), carry) in participants
+    let mut asked = accounts::Asked::of(participants);
+    for (i, ((p, rep), carry)) in participants
         .iter()
         .zip(conn_reports.iter_mut())
         .zip(carried.iter_mut())
+        .enumerate()
     {
         // Before anything is recovered, read or written: the account the links belong to.
-        match accounts::check(store, config, p, opts.dry_run, &mut claims).await {
+        match asked
+            .check(i, store, config, p, opts.dry_run, &mut claims)
+            .await
+        {
             Ok((account, note)) => {
                 rep.account = Some(account);
                 rep.warnings.extend(note);
