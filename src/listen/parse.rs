@@ -95,7 +95,9 @@ pub fn hubspot_events(connection: &str, body: &[u8]) -> Result<Vec<Parsed>, BadB
             .ok_or_else(|| BadBody(format!("event {i} has no occurredAt")))?;
         let action = match what {
             "creation" => "create",
-            "deletion" | "privacyDeletion" => "delete",
+            "deletion" => "delete",
+            // Erased for good (GDPR): in neither the live nor the archived records.
+            "privacyDeletion" => "erase",
             "merge" => "merge",
             "restore" => "restore",
             _ => "change",
@@ -196,10 +198,15 @@ mod tests {
            "propertyName":"email","propertyValue":"a@b.c","changeSource":"CRM_UI","sourceId":"userId:7"},
           {"eventId":12,"occurredAt":1700000000001,"subscriptionType":"deal.creation","objectId":9},
           {"eventId":13,"occurredAt":1700000000002,"subscriptionType":"company.deletion",
-           "objectId":"44","changeSource":"INTEGRATION","sourceId":"54321","attemptNumber":2}
+           "objectId":"44","changeSource":"INTEGRATION","sourceId":"54321","attemptNumber":2},
+          {"eventId":14,"occurredAt":1700000000003,"subscriptionType":"contact.privacyDeletion",
+           "objectId":77,"changeSource":"GDPR","attemptNumber":0}
         ]"#;
         let got = hubspot_events("hs", body).unwrap();
-        assert_eq!(got.len(), 2);
+        assert_eq!(got.len(), 3);
+        // Erased for good: not a deletion a read could confirm.
+        assert_eq!(got[2].event.action, "erase");
+        assert_eq!(got[2].event.remote_id, "77");
         assert_eq!(got[0].event.event_id, "11");
         assert_eq!(got[0].event.kind, ObjectKind::Contact);
         assert_eq!(got[0].event.remote_id, "123");

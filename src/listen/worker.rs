@@ -166,14 +166,21 @@ impl Worker<'_> {
             .iter()
             .any(|e| matches!(e.event.action.as_str(), "delete" | "merge" | "restore"));
         let mut by_id = ById::default();
+        // A record erased for good is found by no read: the run takes it as archived when a
+        // read by id confirms it is gone.
+        let mut erased = ById::default();
         for e in events {
             by_id.add(&e.event.connection, e.event.kind, &e.event.remote_id);
+            if e.event.action == "erase" {
+                erased.add(&e.event.connection, e.event.kind, &e.event.remote_id);
+            }
         }
         if !feed {
             self.add_linked(&mut by_id)?;
         }
         let opts = SyncOptions {
             pull_ids: (!feed).then_some(by_id),
+            erased,
             ..SyncOptions::default()
         };
         let Some(report) = self.sync(&opts).await? else {

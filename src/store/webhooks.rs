@@ -22,7 +22,8 @@ pub struct NewWebhookEvent {
     pub kind: ObjectKind,
     /// The CRM id of the record the event is about.
     pub remote_id: String,
-    /// `create`, `change`, `delete`, `merge`, `restore`, … as the CRM named it.
+    /// `create`, `change`, `delete`, `erase` (gone for good: HubSpot's `privacyDeletion`),
+    /// `merge`, `restore`, … as the CRM named it.
     pub action: String,
     /// When the change happened, by the CRM's clock.
     pub occurred_at: Millis,

@@ -21,6 +21,70 @@ impl<'a> Session<'a> {
         query: &ChangeQuery,
         props: &[String],
     ) -> Result<ChangePage, StepError> {
+        let mut page = self.read_page_of(query, props).await?;
+        if query.page.is_none() {
+            self.add_erased(query.object, props, &mut page).await?;
+        }
+        Ok(page)
+    }
+
+    /// Adds to the first page of a read, as archived in the CRM, the linked records it said
+    /// it erased ([`super::SyncOptions::erased`]) that a read by id does not find.
+    async fn add_erased(
+        &mut self,
+        object: ObjectKind,
+        props: &[String],
+        page: &mut ChangePage,
+    ) -> Result<(), StepError> {
+        let ids = self.opts.erased.ids(&self.p.name, object);
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // A run reading by id has read them with the page; a run reading the change feed
+        // reads them now.
+        let read_by_id = self.opts.pull_ids.as_ref().is_some_and(|by_id| {
+            ids.iter()
+                .all(|id| by_id.ids(&self.p.name, object).contains(id))
+        });
+        let mut found: std::collections::HashSet<String> =
+            page.records.iter().map(|r| r.id.clone()).collect();
+        if !read_by_id {
+            found.extend(
+                self.p
+                    .provider
+                    .read_by_ids(object, &ids, props)
+                    .await?
+                    .into_iter()
+                    .map(|r| r.id),
+            );
+        }
+        let links = self.store.links_by_remote_ids(&self.p.name, object, &ids)?;
+        let now = self.clock.now();
+        for id in ids {
+            if found.contains(&id) || links.get(&id).is_none_or(|l| l.retired) {
+                continue;
+            }
+            tracing::debug!(connection = %self.p.name, %object, id, "erased in the CRM: archived");
+            page.records.push(crate::providers::RemoteRecord {
+                id,
+                props: Default::default(),
+                updated_at: now,
+                prop_updated_at: Default::default(),
+                archived: true,
+                external_id: None,
+                // No property named: every field as it was, none cleared.
+                returned: Some(Default::default()),
+            });
+        }
+        Ok(())
+    }
+
+    /// [`Session::read_page`] before the erased records are added.
+    async fn read_page_of(
+        &mut self,
+        query: &ChangeQuery,
+        props: &[String],
+    ) -> Result<ChangePage, StepError> {
         if let Some(by_id) = &self.opts.pull_ids {
             let ids = by_id.ids(&self.p.name, query.object);
             return self.page_by_ids(query.object, &ids, props).await;

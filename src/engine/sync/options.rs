@@ -31,6 +31,12 @@ pub struct SyncOptions {
     /// Pull only these CRM records, read by id instead of the change feed (`listen`); the
     /// push carries the local changes since each connection's cursor, as in any run.
     pub pull_ids: Option<ById>,
+    /// CRM records their CRM said it erased for good (HubSpot's `contact.privacyDeletion`,
+    /// which leaves no trace in its API: not among the live records, nor the archived, nor
+    /// read by id). A run reads them by id, and each one the CRM does not have is taken as
+    /// archived there, so that its archive reaches the local record and every other CRM. One
+    /// the CRM still has is left as it is: the event is not trusted over the CRM.
+    pub erased: ById,
 }
 
 /// CRM records named by id: connection → object → remote ids. A run pulling by id reads

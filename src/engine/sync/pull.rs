@@ -83,7 +83,8 @@ pub(super) fn seen_as_synced(
 /// Whether a record of `records` was read without a mapped property (one the CRM's answer
 /// would name, empty or not, if it still existed).
 pub(super) fn has_absent_properties(map: &FieldMap, records: &[RemoteRecord]) -> bool {
-    records.iter().any(|r| {
+    // An archived record (one erased in the CRM has nothing to name) asks nothing of it.
+    records.iter().filter(|r| !r.archived).any(|r| {
         r.returned.as_ref().is_some_and(|named| {
             map.rules.iter().any(|rule| {
                 rule.direction != crate::mapping::Direction::None

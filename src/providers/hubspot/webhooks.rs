@@ -33,6 +33,10 @@ pub fn webhook_subscriptions(
         .iter()
         .map(|what| of(what, None))
         .collect();
+    // A contact erased for privacy leaves no trace a sync could read: only its event tells.
+    if object == ObjectKind::Contact {
+        out.push(of("privacyDeletion", None));
+    }
     for p in properties {
         if p == COMPANY_ASSOCIATION {
             out.push(of("associationChange", None));
@@ -118,10 +122,18 @@ mod tests {
                 "contact.creation",
                 "contact.deletion",
                 "contact.merge",
+                "contact.privacyDeletion",
                 "contact.propertyChange:email",
                 "contact.propertyChange:phone",
                 "contact.restore",
             ]
+        );
+        // A company is not erased for privacy.
+        let companies = webhook_subscriptions(ObjectKind::Company, &[]);
+        assert!(
+            companies
+                .iter()
+                .all(|s| s.event_type != "company.privacyDeletion")
         );
         assert!(webhook_subscriptions(ObjectKind::Deal, &["amount".into()]).is_empty());
     }

@@ -12,7 +12,7 @@
 //! a custom field it does not name (a field added, or one whose hashed key changed), and
 //! before the run's first write, so a write never goes out with a key that is gone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -168,7 +168,48 @@ fn remote_name(f: &FieldDef) -> String {
     }
 }
 
+/// How long a catalogue this process read stays good for writing in a later run of the same
+/// process. `listen` runs one sync a batch, and a batch may be a single edit: reading the
+/// catalogue before each one's write would cost it four times the tokens of the write. A
+/// field deleted within this time may still be written by its old key, which Pipedrive
+/// refuses; the batch then stays queued until the catalogue is read again.
+const READ_FOR_LATER_RUNS: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The catalogues this process read, by host, connection and object: when, and what they
+/// said (as [`Pipedrive::catalogue_text`] gives it).
+type Reads = std::sync::Mutex<HashMap<(String, ObjectKind), (std::time::Instant, String)>>;
+
+fn reads() -> &'static Reads {
+    static READS: std::sync::OnceLock<Reads> = std::sync::OnceLock::new();
+    READS.get_or_init(Reads::default)
+}
+
 impl Pipedrive {
+    fn reads_key(&self, object: ObjectKind) -> (String, ObjectKind) {
+        let key = format!("{} {}", self.http.base_url(), self.http.connection());
+        (key, object)
+    }
+
+    /// Notes that this process read `object`'s catalogue just now.
+    fn note_read(&self, object: ObjectKind) {
+        if let Some(text) = self.catalogue_text(object) {
+            let mut reads = reads().lock().unwrap_or_else(|e| e.into_inner());
+            reads.insert(self.reads_key(object), (std::time::Instant::now(), text));
+        }
+    }
+
+    /// Whether the kept catalogue of `object` in use is the one this process read less than
+    /// [`READ_FOR_LATER_RUNS`] ago.
+    fn read_lately(&self, object: ObjectKind) -> bool {
+        let Some(text) = self.catalogue_text(object) else {
+            return false;
+        };
+        let reads = reads().lock().unwrap_or_else(|e| e.into_inner());
+        reads
+            .get(&self.reads_key(object))
+            .is_some_and(|(at, read)| at.elapsed() < READ_FOR_LATER_RUNS && *read == text)
+    }
+
     /// The catalogue of `object`, read once and kept.
     pub(super) async fn catalogue_of(
         &self,
@@ -179,6 +220,7 @@ impl Pipedrive {
         }
         let c = Arc::new(Catalogue::new(self.read_catalogue(object).await?));
         self.lock_catalogues().insert(object, c.clone());
+        self.note_read(object);
         Ok(c)
     }
 
@@ -201,21 +243,29 @@ impl Pipedrive {
         self.catalogue_of(object).await
     }
 
-    /// The catalogue of `object` for a write: a kept one is read again first (once a run).
+    /// The catalogue of `object` for a write: a kept one is read again first (once a run),
+    /// unless this process read it lately ([`READ_FOR_LATER_RUNS`]).
     pub(super) async fn write_catalogue(
         &self,
         object: ObjectKind,
     ) -> Result<Arc<Catalogue>, ProviderError> {
         if self.lock_restored().contains(&object) {
-            self.forget_catalogue(object);
+            if self.read_lately(object) {
+                self.lock_restored().remove(&object);
+            } else {
+                self.forget_catalogue(object);
+            }
         }
         self.catalogue_of(object).await
     }
 
-    /// Drops the catalogue of `object`, so that its next use reads it.
+    /// Drops the catalogue of `object`, so that its next use reads it (in this run and, as
+    /// far as this process's later runs go, in theirs).
     pub(super) fn forget_catalogue(&self, object: ObjectKind) {
         self.lock_catalogues().remove(&object);
         self.lock_restored().remove(&object);
+        let mut reads = reads().lock().unwrap_or_else(|e| e.into_inner());
+        reads.remove(&self.reads_key(object));
     }
 
     /// Whether the catalogue of `object` in use was kept from an earlier run.

@@ -157,6 +157,19 @@ pub fn user_archive(shared: &Shared, object_type: &str, id: &str) -> anyhow::Res
     Ok(())
 }
 
+/// Erases a contact for good, as a HubSpot user does for a GDPR request (see
+/// [`api::erase_contact`]).
+pub fn user_gdpr_delete(shared: &Shared, id: &str) -> anyhow::Result<()> {
+    let now = shared.clock.now_ms();
+    let id: u64 = id
+        .parse()
+        .map_err(|_| anyhow!("contact id `{id}` is not a number"))?;
+    if !api::erase_contact(&mut shared.api.lock(), now, id) {
+        bail!("no contact with id `{id}` to erase");
+    }
+    Ok(())
+}
+
 /// Restores an archived record as a HubSpot user does from the recycle bin (see
 /// [`api::restore`]).
 pub fn user_restore(shared: &Shared, object_type: &str, id: &str) -> anyhow::Result<()> {

@@ -427,6 +427,12 @@ impl SandboxServer<HubSpot> {
         admin::user_archive(self.shared(), object_type, id)
     }
 
+    /// Erases contact `id` for good, as a HubSpot user does for a GDPR request: it is in
+    /// neither the live nor the archived records, and a `contact.privacyDeletion` event tells.
+    pub fn gdpr_delete_contact(&self, id: &str) -> anyhow::Result<()> {
+        admin::user_gdpr_delete(self.shared(), id)
+    }
+
     /// Merges record `merged` into `primary` as a HubSpot user would: `merged` then reads
     /// and updates as `primary`, which lists it in `hs_merged_object_ids`.
     pub fn merge_records(

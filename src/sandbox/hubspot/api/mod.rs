@@ -19,6 +19,7 @@ use crate::sandbox::http::{HttpRequest, HttpResponse};
 
 pub use associations::{associate, dissociate};
 pub use merges::merge_records;
+pub use objects::erase_contact;
 pub use properties::delete_property;
 pub use records::{
     PRIMARY_COMPANY, PropSel, archive, create, create_validated, render, restore, update,
@@ -39,7 +40,9 @@ pub fn route(hub: &mut Hub, now: i64, req: &HttpRequest, segs: &[&str]) -> Optio
         ("POST", ["v3", "objects", t, "merge"]) => {
             obj_type(t).and_then(|t| merges::merge(hub, t, now, req))
         }
-        ("POST", ["v3", "objects", "contacts", "gdpr-delete"]) => objects::gdpr_delete(hub, req),
+        ("POST", ["v3", "objects", "contacts", "gdpr-delete"]) => {
+            objects::gdpr_delete(hub, now, req)
+        }
         ("POST", ["v3", "objects", t, "batch", op]) => {
             match obj_type(t).and_then(|t| batch::handle(hub, t, now, req, op)) {
                 Ok(answer) => Ok(answer?),

@@ -189,8 +189,9 @@ pub fn patch_one(
 }
 
 /// `POST /crm/v3/objects/contacts/gdpr-delete`: removes the contact for good (not even in
-/// the archived list). An unknown contact still answers 204, as HubSpot does.
-pub fn gdpr_delete(hub: &mut Hub, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+/// the archived list), with a `contact.privacyDeletion` event. An unknown contact still
+/// answers 204, as HubSpot does.
+pub fn gdpr_delete(hub: &mut Hub, now: i64, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let t = ObjType::Contacts;
     let body = parse_body(req)?;
     let key = id_of(&body["objectId"]);
@@ -198,13 +199,25 @@ pub fn gdpr_delete(hub: &mut Hub, req: &HttpRequest) -> Result<HttpResponse, Api
     let found =
         lookup(hub, t, &key, id_property, false)?.or(lookup(hub, t, &key, id_property, true)?);
     if let Some(id) = found {
-        let unique = hub.unique_props(t);
-        hub.store_mut(t).take(id, &unique);
-        for company in hub.assoc.of(t, id) {
-            hub.assoc.remove(t, id, company);
-        }
+        erase_contact(hub, now, id);
     }
     Ok(HttpResponse::empty(204))
+}
+
+/// Removes contact `id` for good, live or archived, with its associations; `false` when
+/// there is none.
+pub fn erase_contact(hub: &mut Hub, now: i64, id: u64) -> bool {
+    let t = ObjType::Contacts;
+    let unique = hub.unique_props(t);
+    if hub.store_mut(t).take(id, &unique).is_none() {
+        return false;
+    }
+    for company in hub.assoc.of(t, id) {
+        hub.assoc.remove(t, id, company);
+    }
+    hub.webhooks
+        .record(t, id, "privacyDeletion", now, "GDPR", None);
+    true
 }
 
 /// `DELETE /crm/v3/objects/{objectType}/{id}`: archives the record; 204 whether or not there
