@@ -461,6 +461,42 @@ fn a_contact_erased_in_hubspot_for_privacy_is_archived_locally_and_deleted_in_pi
 }
 
 #[test]
+fn a_hubspot_deletion_and_an_erasure_are_carried_at_once_not_at_the_daily_archive_scan() {
+    let (mut w, ids) = World::start(6, "poll_every = \"1h\"");
+    w.listen();
+    let pd_ids: Vec<String> = ids.iter().map(|id| w.pd_of_hs(id)).collect();
+    std::thread::sleep(Duration::from_secs(2));
+    // One contact archived, one erased, their events in one delivery. The change feed reads
+    // HubSpot's archives once a day (and an erased contact never): both are read by id, the
+    // archived one as archived with its values.
+    w.hs.archive(Contact, &ids[1]);
+    w.hs.sandbox.gdpr_delete_contact(&ids[0]).unwrap();
+    let event = |n: u64, kind: &str, id: &str| {
+        format!(
+            r#"{{"eventId":{n},"subscriptionId":1,"portalId":1,"appId":1,"occurredAt":{},"subscriptionType":"{kind}","attemptNumber":0,"objectId":{id},"changeSource":"CRM_UI","sourceId":"userId:1"}}"#,
+            now_ms()
+        )
+    };
+    let body = format!(
+        "[{},{}]",
+        event(901, "contact.deletion", &ids[1]),
+        event(902, "contact.privacyDeletion", &ids[0])
+    );
+    let secret = w.hs.sandbox.client_secret();
+    assert_eq!(w.deliver_hs(&body, &secret, now_ms()), 200);
+    wait_for(30, "both events applied", || w.stats().applied == 2);
+    let live: Vec<String> = w.pd.live(Contact).into_iter().map(|p| p.id).collect();
+    for i in 0..2 {
+        assert!(local_archived(&w, &ids[i]), "local record of contact {i}");
+        assert!(!live.contains(&pd_ids[i]), "person of contact {i}");
+    }
+    for i in 2..6 {
+        assert!(!local_archived(&w, &ids[i]));
+        assert!(live.contains(&pd_ids[i]));
+    }
+}
+
+#[test]
 fn an_erasure_event_for_a_contact_hubspot_still_has_archives_nothing() {
     let (mut w, ids) = World::start(3, "poll_every = \"1h\"");
     w.listen();

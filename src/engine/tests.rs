@@ -1136,3 +1136,45 @@ fn refused_write_then_archive_arrives(archived_here: bool) {
     );
     assert_eq!(report.connections[0].failed_records, 0);
 }
+
+#[test]
+fn a_record_its_crm_said_is_gone_is_archived_when_a_read_by_id_finds_it_nowhere() {
+    // The CRM erased the contact (here: archived, and the feed's cursor moved past it, so
+    // no read of the feed shows it, as none shows an erased HubSpot contact). A change-feed
+    // run told it is gone reads it by id, finds it neither live nor archived, and archives
+    // the local record.
+    let mut w = World::new(ConflictPolicy::LocalWins);
+    let ann = new_local(&mut w, &[("first_name", "ann")]);
+    let bob = new_local(&mut w, &[("first_name", "bob")]);
+    w.sync();
+    let (ann_rid, bob_rid) = (
+        linked_remote(&w, &ann.id).expect("linked"),
+        linked_remote(&w, &bob.id).expect("linked"),
+    );
+    let at = w.crm.all(ObjectKind::Contact)[0].updated_at;
+    w.crm.user_archive(ObjectKind::Contact, &ann_rid);
+    w.store
+        .set_remote_cursor("mem", ObjectKind::Contact, Some(&(at + 100).to_string()))
+        .unwrap();
+    let mut gone = sync::ById::default();
+    // Bob is said to be gone too, but the CRM still has him: he is left as he is.
+    for rid in [&ann_rid, &bob_rid] {
+        gone.add("mem", ObjectKind::Contact, rid);
+    }
+    let report = w.sync_with(SyncOptions {
+        gone,
+        force: true,
+        ..SyncOptions::default()
+    });
+    assert!(report.connections[0].error.is_none(), "{report:?}");
+    let archived = |id: &RecordId| w.store.get_record(id).unwrap().unwrap().archived_at;
+    assert!(archived(&ann.id).is_some(), "ann is archived");
+    assert!(archived(&bob.id).is_none(), "bob is not");
+    assert!(
+        w.crm
+            .all(ObjectKind::Contact)
+            .iter()
+            .any(|r| r.id == bob_rid && !r.archived),
+        "bob lives on in the CRM"
+    );
+}

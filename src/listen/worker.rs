@@ -14,6 +14,7 @@ use crate::engine::sync::{ById, Quiet, SyncOptions, SyncReport};
 use crate::model::{ObjectKind, RecordId};
 use crate::ops::Settings;
 use crate::ops::sync::Session;
+use crate::providers::ProviderKind;
 use crate::store::{Store, StoreError, WebhookEvent};
 
 /// How often the listener's row is touched while idle.
@@ -160,19 +161,28 @@ impl Worker<'_> {
     /// Applies one batch; returns whether it was done (else it stays queued).
     async fn apply(&self, events: &[WebhookEvent]) -> anyhow::Result<bool> {
         let started = Instant::now();
-        // A record deleted, merged or restored is not served by a read by id: the change feed
-        // (which also reads archives) carries those.
-        let feed = events
-            .iter()
-            .any(|e| matches!(e.event.action.as_str(), "delete" | "merge" | "restore"));
         let mut by_id = ById::default();
-        // A record erased for good is found by no read: the run takes it as archived when a
-        // read by id confirms it is gone.
-        let mut erased = ById::default();
+        // A HubSpot record deleted or erased: read by id, live and archived (the change feed
+        // reads HubSpot's archives once a day, and an erased record not at all).
+        let mut gone = ById::default();
+        // Another record deleted, merged or restored is not served by a read by id: the
+        // change feed (which reads those CRMs' deletions every run) carries those.
+        let mut feed = false;
         for e in events {
             by_id.add(&e.event.connection, e.event.kind, &e.event.remote_id);
-            if e.event.action == "erase" {
-                erased.add(&e.event.connection, e.event.kind, &e.event.remote_id);
+            let hubspot = self
+                .settings
+                .config
+                .connections
+                .get(&e.event.connection)
+                .is_some_and(|c| c.provider == ProviderKind::Hubspot);
+            match e.event.action.as_str() {
+                "erase" => gone.add(&e.event.connection, e.event.kind, &e.event.remote_id),
+                "delete" if hubspot => {
+                    gone.add(&e.event.connection, e.event.kind, &e.event.remote_id)
+                }
+                "delete" | "merge" | "restore" => feed = true,
+                _ => {}
             }
         }
         if !feed {
@@ -180,7 +190,7 @@ impl Worker<'_> {
         }
         let opts = SyncOptions {
             pull_ids: (!feed).then_some(by_id),
-            erased,
+            gone,
             ..SyncOptions::default()
         };
         let Some(report) = self.sync(&opts).await? else {

@@ -749,6 +749,19 @@ pub trait Provider: Send + Sync {
         properties: &[String],
     ) -> Result<Vec<RemoteRecord>, ProviderError>;
 
+    /// Reads archived records by CRM id, as [`Provider::read_by_ids`] reads live ones, each
+    /// marked [`RemoteRecord::archived`]. Empty where the CRM has no such read (or crmsync
+    /// does not use it): the change feed brings those CRMs' archives.
+    async fn read_archived_by_ids(
+        &self,
+        object: ObjectKind,
+        ids: &[String],
+        properties: &[String],
+    ) -> Result<Vec<RemoteRecord>, ProviderError> {
+        let _ = (object, ids, properties);
+        Ok(Vec::new())
+    }
+
     /// When `properties` last changed on the records `ids`, where the CRM keeps per-property
     /// history: remote id → property → time (the CRM's clock). Records and properties the CRM
     /// has no time for are left out. The engine asks only for the records whose plan holds a

@@ -23,45 +23,54 @@ impl<'a> Session<'a> {
     ) -> Result<ChangePage, StepError> {
         let mut page = self.read_page_of(query, props).await?;
         if query.page.is_none() {
-            self.add_erased(query.object, props, &mut page).await?;
+            self.add_gone(query.object, props, &mut page).await?;
         }
         Ok(page)
     }
 
     /// Adds to the first page of a read, as archived in the CRM, the linked records it said
-    /// it erased ([`super::SyncOptions::erased`]) that a read by id does not find.
-    async fn add_erased(
+    /// were deleted or erased ([`super::SyncOptions::gone`]) that a read by id does not find
+    /// live: as the CRM's archived read gives them, else (erased) with no value changed.
+    async fn add_gone(
         &mut self,
         object: ObjectKind,
         props: &[String],
         page: &mut ChangePage,
     ) -> Result<(), StepError> {
-        let ids = self.opts.erased.ids(&self.p.name, object);
+        let ids = self.opts.gone.ids(&self.p.name, object);
         if ids.is_empty() {
             return Ok(());
         }
-        // A run reading by id has read them with the page; a run reading the change feed
-        // reads them now.
+        let links = self.store.links_by_remote_ids(&self.p.name, object, &ids)?;
+        let ids: Vec<String> = ids
+            .into_iter()
+            .filter(|id| links.get(id).is_some_and(|l| !l.retired))
+            .collect();
+        // A run reading by id has read them live with the page; a run reading the change
+        // feed reads them now.
         let read_by_id = self.opts.pull_ids.as_ref().is_some_and(|by_id| {
-            ids.iter()
-                .all(|id| by_id.ids(&self.p.name, object).contains(id))
+            let named = by_id.ids(&self.p.name, object);
+            ids.iter().all(|id| named.contains(id))
         });
         let mut found: std::collections::HashSet<String> =
             page.records.iter().map(|r| r.id.clone()).collect();
-        if !read_by_id {
-            found.extend(
-                self.p
-                    .provider
-                    .read_by_ids(object, &ids, props)
-                    .await?
-                    .into_iter()
-                    .map(|r| r.id),
-            );
+        if !read_by_id && !ids.is_empty() {
+            let live = self.p.provider.read_by_ids(object, &ids, props).await?;
+            found.extend(live.into_iter().map(|r| r.id));
         }
-        let links = self.store.links_by_remote_ids(&self.p.name, object, &ids)?;
+        let missing: Vec<String> = ids.into_iter().filter(|id| !found.contains(id)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let archived = self
+            .p
+            .provider
+            .read_archived_by_ids(object, &missing, props)
+            .await?;
         let now = self.clock.now();
-        for id in ids {
-            if found.contains(&id) || links.get(&id).is_none_or(|l| l.retired) {
+        for id in missing {
+            if let Some(r) = archived.iter().find(|r| r.id == id) {
+                page.records.push(r.clone());
                 continue;
             }
             tracing::debug!(connection = %self.p.name, %object, id, "erased in the CRM: archived");
@@ -79,7 +88,7 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// [`Session::read_page`] before the erased records are added.
+    /// [`Session::read_page`] before the records gone are added.
     async fn read_page_of(
         &mut self,
         query: &ChangeQuery,

@@ -31,12 +31,13 @@ pub struct SyncOptions {
     /// Pull only these CRM records, read by id instead of the change feed (`listen`); the
     /// push carries the local changes since each connection's cursor, as in any run.
     pub pull_ids: Option<ById>,
-    /// CRM records their CRM said it erased for good (HubSpot's `contact.privacyDeletion`,
-    /// which leaves no trace in its API: not among the live records, nor the archived, nor
-    /// read by id). A run reads them by id, and each one the CRM does not have is taken as
-    /// archived there, so that its archive reaches the local record and every other CRM. One
-    /// the CRM still has is left as it is: the event is not trusted over the CRM.
-    pub erased: ById,
+    /// CRM records their CRM said it deleted (HubSpot's `contact.deletion`) or erased for
+    /// good (its `contact.privacyDeletion`, which leaves no trace in its API). A run reads
+    /// them by id: one the CRM still has live is left as it is (the event is not trusted over
+    /// the CRM); one it has archived is read as archived, with its values; one it has in
+    /// neither is taken as archived with none changed. So an archive reaches the local record
+    /// and every other CRM at once, where the change feed reads HubSpot's archives once a day.
+    pub gone: ById,
 }
 
 /// CRM records named by id: connection → object → remote ids. A run pulling by id reads

@@ -322,6 +322,20 @@ impl Provider for HubSpot {
         }
     }
 
+    async fn read_archived_by_ids(
+        &self,
+        object: ObjectKind,
+        ids: &[String],
+        properties: &[String],
+    ) -> Result<Vec<RemoteRecord>, ProviderError> {
+        match object {
+            ObjectKind::Contact | ObjectKind::Company => {
+                self.batch_read_archived(object, ids, properties).await
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
     async fn find_by_external_id(
         &self,
         object: ObjectKind,

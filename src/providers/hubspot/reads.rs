@@ -42,7 +42,7 @@ impl HubSpot {
             return Ok(FieldTimes::new());
         }
         Ok(self
-            .batch_read_objects(object, None, ids, &[], &history)
+            .batch_read_objects(object, None, ids, &[], &history, false)
             .await?
             .iter()
             .map(|o| {
@@ -71,7 +71,7 @@ impl HubSpot {
         let modified = modified_property(object);
         let props = self.search_properties(object, properties);
         let mut out: Vec<RemoteRecord> = self
-            .batch_read_objects(object, id_property, ids, &props, &[])
+            .batch_read_objects(object, id_property, ids, &props, &[], false)
             .await?
             .into_iter()
             .map(|o| to_record(o, modified))
@@ -83,9 +83,32 @@ impl HubSpot {
         Ok(out)
     }
 
+    /// `POST …/batch/read?archived=true` of `ids`: the archived records among them, with
+    /// `properties` (a contact's company left out: it is archived).
+    pub(super) async fn batch_read_archived(
+        &self,
+        object: ObjectKind,
+        ids: &[String],
+        properties: &[String],
+    ) -> Result<Vec<RemoteRecord>, ProviderError> {
+        let modified = modified_property(object);
+        let props = self.search_properties(object, properties);
+        Ok(self
+            .batch_read_objects(object, None, ids, &props, &[], true)
+            .await?
+            .into_iter()
+            .map(|o| {
+                let mut r = to_record(o, modified);
+                r.archived = true;
+                r
+            })
+            .collect())
+    }
+
     /// `POST …/batch/read` of `ids` (by HubSpot id, or by `id_property`), 100 inputs a call,
-    /// archived records excluded, with `properties` and `propertiesWithHistory: history`. Ids
-    /// HubSpot does not know (named in a 207's errors) are simply absent from the answer.
+    /// the archived records only when `archived` (else the live ones only), with `properties`
+    /// and `propertiesWithHistory: history`. Ids HubSpot does not know (named in a 207's
+    /// errors) are simply absent from the answer.
     pub(super) async fn batch_read_objects(
         &self,
         object: ObjectKind,
@@ -93,6 +116,7 @@ impl HubSpot {
         ids: &[String],
         properties: &[String],
         history: &[String],
+        archived: bool,
     ) -> Result<Vec<HsObject>, ProviderError> {
         let path = object_path(object)?;
         let mut out = Vec::new();
@@ -110,7 +134,7 @@ impl HubSpot {
                 .http
                 .send_ok(
                     Request::new(Method::Post, format!("/crm/v3/objects/{path}/batch/read"))
-                        .query("archived", "false")
+                        .query("archived", if archived { "true" } else { "false" })
                         .json(body),
                 )
                 .await?;
