@@ -469,6 +469,9 @@ fn a_hubspot_deletion_and_an_erasure_are_carried_at_once_not_at_the_daily_archiv
     // One contact archived, one erased, their events in one delivery. The change feed reads
     // HubSpot's archives once a day (and an erased contact never): both are read by id, the
     // archived one as archived with its values.
+    // The archived one was edited just before (that edit's event never came): its last
+    // values are pulled before it is archived.
+    w.hs.edit(Contact, &ids[1], &[("phone", "+1 555 0142")]);
     w.hs.archive(Contact, &ids[1]);
     w.hs.sandbox.gdpr_delete_contact(&ids[0]).unwrap();
     let event = |n: u64, kind: &str, id: &str| {
@@ -494,6 +497,7 @@ fn a_hubspot_deletion_and_an_erasure_are_carried_at_once_not_at_the_daily_archiv
         assert!(!local_archived(&w, &ids[i]));
         assert!(live.contains(&pd_ids[i]));
     }
+    assert_eq!(w.local_phone(&ids[1]).as_deref(), Some("+1 555 0142"));
 }
 
 #[test]
