@@ -458,17 +458,17 @@ fn carry(
         x(all_full),
         x(all_share),
     );
-    let times: Vec<i64> = log
+    let calls: Vec<(i64, bool)> = log
         .iter()
         .filter(|r| r.status != 429)
-        .filter_map(|r| crmsync::sandbox::parse_time_ms(&r.time))
+        .filter_map(|r| {
+            Some((
+                crmsync::sandbox::parse_time_ms(&r.time)?,
+                r.method == "PATCH",
+            ))
+        })
         .collect();
-    let patch: Vec<bool> = log
-        .iter()
-        .filter(|r| r.status != 429)
-        .map(|r| r.method == "PATCH")
-        .collect();
-    let lost = idle(start_ms, &times, &patch, share, window);
+    let lost = idle(start_ms, calls, share, window);
     let (head, between) = (lost.head as f64 / 1000.0, lost.between as f64 / 1000.0);
     println!(
         "    Of the {:.1} s over the bound of its calls at {share}: {head:.1} s before the first \
@@ -486,18 +486,16 @@ fn carry(
 struct Idle {
     /// From the first edit to the first call.
     head: i64,
-    /// Before a call that starts a batch's run (the first call after an update, or the
-    /// updates after a run's other calls).
+    /// Before a batch's calls other than its updates, and before its first update.
     between: i64,
     /// How many such starts.
     batches: usize,
 }
 
-/// Splits the time each call (at `times`, in order; `patch` tells the updates) went out after
-/// it could have, given the calls before it and `per` a `window`.
-fn idle(start: i64, times: &[i64], patch: &[bool], per: usize, window: i64) -> Idle {
+/// Splits the time each call (its time, and whether it is an update) went out after it could
+/// have, given the calls before it and `per` a `window`.
+fn idle(start: i64, mut sorted: Vec<(i64, bool)>, per: usize, window: i64) -> Idle {
     let mut lost = Idle::default();
-    let mut sorted: Vec<(i64, bool)> = times.iter().copied().zip(patch.iter().copied()).collect();
     sorted.sort_by_key(|(t, _)| *t);
     for i in 0..sorted.len() {
         let (t, is_patch) = sorted[i];

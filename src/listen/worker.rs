@@ -168,21 +168,20 @@ impl Worker<'_> {
         // Another record deleted, merged or restored is not served by a read by id: the
         // change feed (which reads those CRMs' deletions every run) carries those.
         let mut feed = false;
-        for e in events {
-            by_id.add(&e.event.connection, e.event.kind, &e.event.remote_id);
-            let hubspot = self
-                .settings
+        let hubspot = |connection: &str| {
+            self.settings
                 .config
                 .connections
-                .get(&e.event.connection)
-                .is_some_and(|c| c.provider == ProviderKind::Hubspot);
-            match e.event.action.as_str() {
-                "erase" => gone.add(&e.event.connection, e.event.kind, &e.event.remote_id),
-                "delete" if hubspot => {
-                    gone.add(&e.event.connection, e.event.kind, &e.event.remote_id)
-                }
-                "delete" | "merge" | "restore" => feed = true,
-                _ => {}
+                .get(connection)
+                .is_some_and(|c| c.provider == ProviderKind::Hubspot)
+        };
+        for e in events {
+            let (conn, action) = (&e.event.connection, e.event.action.as_str());
+            by_id.add(conn, e.event.kind, &e.event.remote_id);
+            if action == "erase" || (action == "delete" && hubspot(conn)) {
+                gone.add(conn, e.event.kind, &e.event.remote_id);
+            } else if matches!(action, "delete" | "merge" | "restore") {
+                feed = true;
             }
         }
         if !feed {

@@ -360,15 +360,13 @@ impl DailyState {
     /// Takes a request costing `cost` of the allowance, or says why not.
     fn take(&mut self, reserve: Reserve, cost: u64) -> Result<u64, DailyRefusal> {
         let cost = cost.max(1);
-        if let Some(r) = self.reading {
-            let remaining = self.left(r);
-            let reserve = reserve.of(r.max);
-            if remaining < reserve.saturating_add(cost) {
-                if !self.out.is_empty() {
-                    return Err(DailyRefusal::Wait);
-                }
-                return Err(DailyRefusal::Spent(DailySpent { remaining, reserve }));
+        if let Some(spent) = self.spent(reserve)
+            && spent.remaining < spent.reserve.saturating_add(cost)
+        {
+            if !self.out.is_empty() {
+                return Err(DailyRefusal::Wait);
             }
+            return Err(DailyRefusal::Spent(spent));
         }
         self.taken += 1;
         self.out.insert(self.taken, cost);

@@ -68,14 +68,9 @@ impl HubSpot {
         ids: &[String],
         properties: &[String],
     ) -> Result<Vec<RemoteRecord>, ProviderError> {
-        let modified = modified_property(object);
-        let props = self.search_properties(object, properties);
-        let mut out: Vec<RemoteRecord> = self
-            .batch_read_objects(object, id_property, ids, &props, &[], false)
-            .await?
-            .into_iter()
-            .map(|o| to_record(o, modified))
-            .collect();
+        let mut out = self
+            .batch_records(object, id_property, ids, properties, false)
+            .await?;
         let want_company = wants_company(object, properties);
         if want_company && !out.is_empty() {
             self.fill_companies(&mut out).await?;
@@ -91,15 +86,29 @@ impl HubSpot {
         ids: &[String],
         properties: &[String],
     ) -> Result<Vec<RemoteRecord>, ProviderError> {
+        self.batch_records(object, None, ids, properties, true)
+            .await
+    }
+
+    /// [`HubSpot::batch_read_objects`] of `ids` with `properties`, as records: the live ones,
+    /// or the archived ones (each marked so) when `archived`.
+    async fn batch_records(
+        &self,
+        object: ObjectKind,
+        id_property: Option<&str>,
+        ids: &[String],
+        properties: &[String],
+        archived: bool,
+    ) -> Result<Vec<RemoteRecord>, ProviderError> {
         let modified = modified_property(object);
         let props = self.search_properties(object, properties);
         Ok(self
-            .batch_read_objects(object, None, ids, &props, &[], true)
+            .batch_read_objects(object, id_property, ids, &props, &[], archived)
             .await?
             .into_iter()
             .map(|o| {
                 let mut r = to_record(o, modified);
-                r.archived = true;
+                r.archived |= archived;
                 r
             })
             .collect())
