@@ -609,7 +609,7 @@ fn a_batch_of_edits_costs_one_read_a_hundred_per_crm_plus_the_writes() {
 }
 
 #[test]
-fn single_edits_one_batch_each_read_pipedrives_field_catalogue_once_a_minute_not_once_each() {
+fn single_edits_one_batch_each_ask_no_account_again_and_read_the_field_catalogue_once_a_minute() {
     const N: usize = 4;
     let (mut w, ids) = World::start(N, "poll_every = \"1h\"");
     w.listen();
@@ -617,6 +617,7 @@ fn single_edits_one_batch_each_read_pipedrives_field_catalogue_once_a_minute_not
     let pd_ids: Vec<String> = ids.iter().map(|id| w.pd_of_hs(id)).collect();
     let phone = |i: usize| format!("+1 555 6{i:03}");
     w.pd.clear_request_log();
+    w.hs.clear_request_log();
     let secret = w.hs.sandbox.client_secret();
     // One edit at a time, each applied (its own batch, its own run) before the next.
     for (i, id) in ids.iter().enumerate() {
@@ -636,6 +637,11 @@ fn single_edits_one_batch_each_read_pipedrives_field_catalogue_once_a_minute_not
     // The first batch's write reads the catalogue (unless the catch-up on start just did);
     // the later ones, under a minute after, write with the one this process read.
     assert!(count(&pd, "GET /api/v1/personFields") <= 1, "{pd:#?}");
+    // Nor is the account each run's connection reaches asked again: the same base URL and
+    // token reach the same company.
+    assert_eq!(count(&pd, "GET /api/v1/users/me"), 0, "{pd:#?}");
+    let hs = calls(w.hs.sandbox.request_log());
+    assert_eq!(count(&hs, "GET /account-info/v3/details"), 0, "{hs:#?}");
 }
 
 #[test]

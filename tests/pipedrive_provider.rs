@@ -41,10 +41,27 @@ impl TokenSource for Token {
 }
 
 fn provider(fake: &Fake, limit: usize) -> Pipedrive {
+    provider_with(fake, limit, Arc::new(Token))
+}
+
+/// A token source that gives this token.
+struct Given(&'static str);
+
+#[async_trait]
+impl TokenSource for Given {
+    async fn access_token(&self) -> Result<String, ProviderError> {
+        Ok(self.0.into())
+    }
+    async fn refresh(&self, _rejected: &str) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+}
+
+fn provider_with(fake: &Fake, limit: usize, tokens: Arc<dyn TokenSource>) -> Pipedrive {
     let ctx = ProviderContext {
         connection: "pd".into(),
         base_url: Some(fake.url.clone()),
-        tokens: Arc::new(Token),
+        tokens,
         clock: Arc::new(FixedClock::new(NOW)) as Arc<dyn Clock>,
         max_requests: None,
         overlap: OVERLAP,
@@ -850,6 +867,51 @@ async fn a_429_waits_its_retry_after_and_an_error_body_is_summarised() {
         err.to_string(),
         "Pipedrive answered 400 for connection `pd`: Bad field (Please check developers.pipedrive.com)"
     );
+}
+
+#[tokio::test]
+async fn a_listeners_runs_ask_the_account_once_per_token_and_at_once_for_a_new_token() {
+    // Each token belongs to its own company.
+    let fake = Fake::start(|req, _| match req.path.as_str() {
+        "/api/v1/users/me" => {
+            let company = match req.api_token.as_deref() {
+                Some("pd-token") => 5501,
+                _ => 6602,
+            };
+            answer(
+                200,
+                json!({ "success": true, "data": { "company_id": company } }),
+            )
+        }
+        other => panic!("unexpected {other}"),
+    });
+    let known = crmsync::engine::accounts::KnownAccounts::default();
+    // Each run builds its provider anew; the same base URL and token are not asked again.
+    for _ in 0..3 {
+        let run = provider(&fake, 500);
+        assert_eq!(known.account(&run).await.unwrap().id, "5501");
+    }
+    assert_eq!(fake.seen().len(), 1);
+    // A new token (a `connect` to another company while the listener runs) is asked at once:
+    // its links' check then sees the other company.
+    let other = provider_with(&fake, 500, Arc::new(Given("other-token")));
+    assert_eq!(known.account(&other).await.unwrap().id, "6602");
+    assert_eq!(fake.seen().len(), 2);
+    // The same token at another base URL is asked too.
+    let elsewhere = Fake::start(|_, _| {
+        answer(
+            200,
+            json!({ "success": true, "data": { "company_id": 7703 } }),
+        )
+    });
+    assert_eq!(
+        known.account(&provider(&elsewhere, 500)).await.unwrap().id,
+        "7703"
+    );
+    assert_eq!(elsewhere.seen().len(), 1);
+    // Without the memo, every call asks.
+    provider(&fake, 500).account().await.unwrap();
+    assert_eq!(fake.seen().len(), 3);
 }
 
 #[tokio::test]

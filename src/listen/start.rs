@@ -132,6 +132,7 @@ pub async fn run(
         pid: std::process::id(),
         address,
         started_at: settings.clock.now(),
+        accounts: Default::default(),
     };
     let result = worker.run().await;
     signals.abort();

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use super::{BATCH, ListenReporter};
+use crate::engine::accounts::KnownAccounts;
 use crate::engine::sync::{ById, Quiet, SyncOptions, SyncReport};
 use crate::model::{ObjectKind, RecordId};
 use crate::ops::Settings;
@@ -33,6 +34,9 @@ pub struct Worker<'a> {
     pub pid: u32,
     pub address: String,
     pub started_at: i64,
+    /// The accounts this process's runs found their connections to reach: a batch's run asks
+    /// again only a connection whose base URL or token changed (or after a while).
+    pub accounts: Arc<KnownAccounts>,
 }
 
 /// Whether an error is the state file's lock held by another run.
@@ -102,7 +106,11 @@ impl Worker<'_> {
     /// A delta sync of everything (on start and on the timer).
     async fn catch_up(&self) {
         let started = Instant::now();
-        match self.sync(&SyncOptions::default()).await {
+        let opts = SyncOptions {
+            known_accounts: Some(self.accounts.clone()),
+            ..SyncOptions::default()
+        };
+        match self.sync(&opts).await {
             Ok(Some(report)) => {
                 if report.errored() {
                     self.reporter
@@ -190,6 +198,7 @@ impl Worker<'_> {
         let opts = SyncOptions {
             pull_ids: (!feed).then_some(by_id),
             gone,
+            known_accounts: Some(self.accounts.clone()),
             ..SyncOptions::default()
         };
         let Some(report) = self.sync(&opts).await? else {

@@ -867,6 +867,13 @@ pub trait Provider: Send + Sync {
     /// The account the credentials belong to.
     async fn account(&self) -> Result<AccountInfo, ProviderError>;
 
+    /// A fingerprint of where and with what this provider calls (a hash of its base URL and
+    /// the token it sends now): two equal keys reach the same account. `None` when there is
+    /// no such key, and the account is then asked each time.
+    async fn credential_key(&self) -> Option<String> {
+        None
+    }
+
     /// Requests sent so far by this provider (for run reports and budgets).
     fn requests_sent(&self) -> u64;
 

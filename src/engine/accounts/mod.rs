@@ -20,13 +20,15 @@
 //!   another connection already has the account.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::engine::{Participant, StepError};
 use crate::model::Millis;
-use crate::providers::{AccountInfo, ProviderError, ProviderKind};
+use crate::providers::{AccountInfo, Provider, ProviderError, ProviderKind};
 use crate::store::{Forgotten, Store, StoreError};
 
 pub(in crate::engine) mod stop;
@@ -62,14 +64,21 @@ pub async fn check(
 pub struct Asked(Vec<Option<tokio::task::JoinHandle<Result<AccountInfo, ProviderError>>>>);
 
 impl Asked {
-    /// Asks each of `participants` (in order) which account it reaches.
-    pub fn of(participants: &[Participant]) -> Asked {
+    /// Asks each of `participants` (in order) which account it reaches, or takes it from
+    /// `known` (the accounts earlier runs of this process found).
+    pub fn of(participants: &[Participant], known: Option<&Arc<KnownAccounts>>) -> Asked {
         Asked(
             participants
                 .iter()
                 .map(|p| {
                     let provider = p.provider.clone();
-                    Some(tokio::spawn(async move { provider.account().await }))
+                    let known = known.cloned();
+                    Some(tokio::spawn(async move {
+                        match known {
+                            Some(known) => known.account(provider.as_ref()).await,
+                            None => provider.account().await,
+                        }
+                    }))
                 })
                 .collect(),
         )
@@ -99,6 +108,39 @@ impl Asked {
         .id;
         let note = check_account(store, config, p, &account, dry_run, claims)?;
         Ok((account, note))
+    }
+}
+
+/// How long an account found by a run is taken as known by the later runs of the process.
+const KNOWN_FOR: Duration = Duration::from_secs(10 * 60);
+
+/// The accounts the runs of one long-lived process (`listen`, a run a batch) found their
+/// connections to reach, by the credentials that reached them: a run whose connection calls
+/// the same base URL with the same token ([`Provider::credential_key`]) reaches the same
+/// account, so it is not asked again for [`KNOWN_FOR`]. A token changed (a new `connect`, a
+/// refresh) or another `base_url` is asked at once, so a connection moved to another account
+/// is still stopped before anything of it is read or written.
+#[derive(Debug, Default)]
+pub struct KnownAccounts(Mutex<HashMap<String, (Instant, AccountInfo)>>);
+
+impl KnownAccounts {
+    /// The account `provider` reaches: known, or asked (and then known).
+    pub async fn account(&self, provider: &dyn Provider) -> Result<AccountInfo, ProviderError> {
+        if let Some(key) = provider.credential_key().await {
+            let known = self.0.lock().expect("known accounts").get(&key).cloned();
+            if let Some((_, info)) = known.filter(|(at, _)| at.elapsed() < KNOWN_FOR) {
+                return Ok(info);
+            }
+        }
+        let info = provider.account().await?;
+        // The credentials the answer came with (a token refreshed on the way is the new one).
+        if let Some(key) = provider.credential_key().await {
+            self.0
+                .lock()
+                .expect("known accounts")
+                .insert(key, (Instant::now(), info.clone()));
+        }
+        Ok(info)
     }
 }
 

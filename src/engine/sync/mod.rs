@@ -176,7 +176,7 @@ async fn pull_all(
         ..
     } = *shared;
     let mut claims = accounts::Claims::default();
-    let mut asked = accounts::Asked::of(participants);
+    let mut asked = accounts::Asked::of(participants, opts.known_accounts.as_ref());
     for (i, ((p, rep), carry)) in participants
         .iter()
         .zip(conn_reports.iter_mut())

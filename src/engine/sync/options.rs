@@ -38,6 +38,10 @@ pub struct SyncOptions {
     /// neither is taken as archived with none changed. So an archive reaches the local record
     /// and every other CRM at once, where the change feed reads HubSpot's archives once a day.
     pub gone: ById,
+    /// The accounts earlier runs of this process found (`listen`): a connection calling with
+    /// the credentials of one of them is not asked again (see
+    /// [`crate::engine::accounts::KnownAccounts`]).
+    pub known_accounts: Option<std::sync::Arc<crate::engine::accounts::KnownAccounts>>,
 }
 
 /// CRM records named by id: connection → object → remote ids. A run pulling by id reads

@@ -423,6 +423,19 @@ impl HttpClient {
         }
     }
 
+    /// A hash of the base URL and the token sent now (see
+    /// [`crate::providers::Provider::credential_key`]); `None` when no token can be had.
+    pub async fn credential_key(&self) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        let token = self.current_token().await.ok()?;
+        let digest = Sha256::new()
+            .chain_update(self.base_url.as_bytes())
+            .chain_update([0])
+            .chain_update(token.as_bytes())
+            .finalize();
+        Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
     async fn current_token(&self) -> Result<String, ProviderError> {
         // A token obtained by refresh is kept; otherwise ask the source each time so that it
         // can refresh ahead of expiry.

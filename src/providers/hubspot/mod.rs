@@ -394,6 +394,10 @@ impl Provider for HubSpot {
         self.account_info().await
     }
 
+    async fn credential_key(&self) -> Option<String> {
+        self.http.credential_key().await
+    }
+
     async fn app_webhooks(
         &self,
         app_id: u64,

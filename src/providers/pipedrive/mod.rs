@@ -386,6 +386,10 @@ impl Provider for Pipedrive {
         self.account_info().await
     }
 
+    async fn credential_key(&self) -> Option<String> {
+        self.http.credential_key().await
+    }
+
     fn requests_sent(&self) -> u64 {
         self.http.requests_sent()
     }
