@@ -914,6 +914,38 @@ async fn a_listeners_runs_ask_the_account_once_per_token_and_at_once_for_a_new_t
     assert_eq!(fake.seen().len(), 3);
 }
 
+#[test]
+fn the_runs_of_one_process_call_the_crm_over_the_connection_the_last_run_opened() {
+    let fake = Fake::start(|_, _| {
+        answer(
+            200,
+            json!({ "success": true, "data": { "company_id": 5501 } }),
+        )
+    });
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let peers = || {
+        fake.seen()
+            .iter()
+            .map(|s| s.peer.expect("peer"))
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    // Each run (a `listen` batch) builds its provider anew.
+    let listener = runtime();
+    for _ in 0..3 {
+        listener.block_on(async { provider(&fake, 500).account().await.unwrap() });
+    }
+    assert_eq!(fake.seen().len(), 3);
+    assert_eq!(peers().len(), 1, "{:?}", peers());
+    // A connection belongs to the runtime that opened it: another runtime opens its own.
+    runtime().block_on(async { provider(&fake, 500).account().await.unwrap() });
+    assert_eq!(peers().len(), 2, "{:?}", peers());
+}
+
 #[tokio::test]
 async fn the_daily_allowance_stops_at_the_reserve() {
     // Each answer tells the tokens left after it, `users/me` costing 2: 204, 202, 200 with

@@ -16,6 +16,8 @@ pub struct Seen {
     pub api_token: Option<String>,
     /// Every header, its name in lower case.
     pub headers: BTreeMap<String, String>,
+    /// The address the request came from (one a connection).
+    pub peer: Option<std::net::SocketAddr>,
     pub body: Value,
     /// The body as sent (a form, where `body` is JSON only).
     pub text: String,
@@ -122,6 +124,7 @@ impl Fake {
                     auth,
                     api_token,
                     headers,
+                    peer: rq.remote_addr().copied(),
                     body: serde_json::from_str(&body).unwrap_or(Value::Null),
                     text: body.clone(),
                 };

@@ -187,6 +187,43 @@ impl Response {
     }
 }
 
+/// How many runtimes' clients are kept (a process runs one; a test binary many).
+const POOLED_RUNTIMES: usize = 16;
+
+/// The `reqwest` client of the providers built on this runtime with these timeouts: `listen`
+/// builds a run's providers anew for each batch, and its connections to each CRM (their TLS
+/// sessions) stay open from one batch to the next instead of being made again for every run.
+/// The connections a client pools belong to the runtime that opened them, so each runtime
+/// has its own (the [`POOLED_RUNTIMES`] latest).
+fn pooled_client(options: &HttpOptions) -> Result<reqwest::Client, ProviderError> {
+    type Key = (tokio::runtime::Id, Duration, Duration);
+    static POOLED: Mutex<Vec<(Key, reqwest::Client)>> = Mutex::new(Vec::new());
+    install_crypto_provider();
+    let build = || {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(options.timeout)
+            .connect_timeout(options.connect_timeout)
+            .user_agent(concat!("crmsync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ProviderError::Other(format!("could not build an HTTP client: {e}")))
+    };
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return build();
+    };
+    let key = (runtime.id(), options.timeout, options.connect_timeout);
+    let mut pooled = POOLED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, client)) = pooled.iter().find(|(k, _)| *k == key) {
+        return Ok(client.clone());
+    }
+    let client = build()?;
+    if pooled.len() >= POOLED_RUNTIMES {
+        pooled.remove(0);
+    }
+    pooled.push((key, client.clone()));
+    Ok(client)
+}
+
 /// A CRM client shared by one provider.
 pub struct HttpClient {
     client: reqwest::Client,
@@ -212,14 +249,7 @@ impl HttpClient {
                 ProviderError::Other(format!("connection `{}`: `base_url` {m}", ctx.connection))
             })?;
         }
-        install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(options.timeout)
-            .connect_timeout(options.connect_timeout)
-            .user_agent(concat!("crmsync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ProviderError::Other(format!("could not build an HTTP client: {e}")))?;
+        let client = pooled_client(&options)?;
         let base_url = ctx
             .base_url
             .clone()
