@@ -372,6 +372,7 @@ fn carry(
 ) {
     let n = ids.len();
     let phone = |i: usize| format!("+1 555 {}{i:06}", 9 - round);
+    hubspot.clear_request_log();
     let start_ms = now_ms();
     let started = Instant::now();
     for (i, id) in ids.iter().enumerate() {
@@ -468,6 +469,9 @@ fn carry(
             ))
         })
         .collect();
+    if std::env::var_os("CRMSYNC_BENCH_TIMELINE").is_some() {
+        batch_starts(start_ms, &log, &hubspot.request_log());
+    }
     let lost = idle(start_ms, calls, share, window);
     let (head, between) = (lost.head as f64 / 1000.0, lost.between as f64 / 1000.0);
     println!(
@@ -479,6 +483,44 @@ fn carry(
         lost.batches,
         secs - all_share - head - between,
     );
+}
+
+/// With `CRMSYNC_BENCH_TIMELINE` set: each batch start, from the last update before it to its
+/// first, with the HubSpot and Pipedrive calls between (ms from the first edit).
+fn batch_starts(
+    start: i64,
+    pipedrive: &[crmsync::sandbox::LoggedRequest],
+    hubspot: &[crmsync::sandbox::LoggedRequest],
+) {
+    let at = |r: &crmsync::sandbox::LoggedRequest| {
+        crmsync::sandbox::parse_time_ms(&r.time).map_or(-1, |t| t - start)
+    };
+    let mut all: Vec<(i64, &str, &crmsync::sandbox::LoggedRequest)> = pipedrive
+        .iter()
+        .map(|r| (at(r), "pipedrive", r))
+        .chain(hubspot.iter().map(|r| (at(r), "hubspot", r)))
+        .collect();
+    all.sort_by_key(|(t, _, _)| *t);
+    let mut last_patch: Option<i64> = None;
+    let mut between: Vec<String> = Vec::new();
+    for (t, crm, r) in all {
+        let patch = crm == "pipedrive" && r.method == "PATCH";
+        if patch {
+            if !between.is_empty() || last_patch.is_none() {
+                println!(
+                    "    batch start: last update at {} ms, first update at {t} ms ({} ms): {}",
+                    last_patch.map_or("-".into(), |p| p.to_string()),
+                    t - last_patch.unwrap_or(0),
+                    between.join(", ")
+                );
+                between.clear();
+            }
+            last_patch = Some(t);
+        } else {
+            let path = r.path.split('?').next().unwrap_or("");
+            between.push(format!("{crm} {} {path} at {t}", r.method));
+        }
+    }
 }
 
 /// Where a burst's calls fell behind the best a rolling window of `per` calls allows.
