@@ -416,6 +416,32 @@ fn a_listener_killed_with_events_queued_loses_none_after_restart() {
     assert!(w.stats().applied >= 1);
 }
 
+/// The values the state file keeps of the local record linked to HubSpot contact `hs_id`: its
+/// fields, the bases of its links, and the values of its history.
+fn kept_values(w: &World, hs_id: &str) -> Vec<String> {
+    let store = Store::open(&w.env.state_path()).unwrap();
+    let link = store
+        .links_by_remote_ids(HS, Contact, &[hs_id.to_string()])
+        .unwrap()
+        .remove(hs_id)
+        .expect("a link");
+    let record = store
+        .get_record(&link.local_id)
+        .unwrap()
+        .expect("the record");
+    let mut kept: Vec<String> = record.fields.into_values().collect();
+    for conn in [HS, "pipedrive"] {
+        let links = store
+            .links_by_local_ids(conn, Contact, std::slice::from_ref(&link.local_id))
+            .unwrap();
+        kept.extend(links.into_values().flat_map(|l| l.base.into_values()));
+    }
+    for a in store.audit_for_record(&link.local_id, None, 1_000).unwrap() {
+        kept.extend(a.old.into_iter().chain(a.new));
+    }
+    kept
+}
+
 /// The local record linked to HubSpot contact `hs_id`, and whether it is archived.
 fn local_archived(w: &World, hs_id: &str) -> bool {
     let store = Store::open(&w.env.state_path()).unwrap();
@@ -446,11 +472,22 @@ fn a_contact_erased_in_hubspot_for_privacy_is_archived_locally_and_deleted_in_pi
         !in_pipedrive(&pd_ids[0])
     });
     assert!(local_archived(&w, &ids[0]), "the local record is archived");
+    // HubSpot erased its values for good; the state file keeps none of them either (the
+    // record's row and links stay, ids only).
+    wait_for(10, "the local values erased", || {
+        kept_values(&w, &ids[0]).is_empty()
+    });
     // The others are as they were.
     for (hs_id, pd_id) in ids.iter().zip(&pd_ids).skip(1) {
         assert!(!local_archived(&w, hs_id));
         assert!(in_pipedrive(pd_id));
+        assert!(!kept_values(&w, hs_id).is_empty());
     }
+    // Its history says when it was erased, and holds no value.
+    let log = w.env.run(&["log", "--record", &format!("{HS}:{}", ids[0])]);
+    log.ok();
+    assert!(log.stdout.contains("every value erased"), "{}", log.stdout);
+    assert!(!log.stdout.contains('@'), "no email left: {}", log.stdout);
     // A sync after finds nothing more to do.
     assert_eq!(w.signal(libc::SIGTERM), Some(0));
     w.hs.clear_request_log();
@@ -498,6 +535,9 @@ fn a_hubspot_deletion_and_an_erasure_are_carried_at_once_not_at_the_daily_archiv
         assert!(live.contains(&pd_ids[i]));
     }
     assert_eq!(w.local_phone(&ids[1]).as_deref(), Some("+1 555 0142"));
+    // Deleted, not erased: HubSpot keeps its archived contact (restorable), and so do we.
+    // Erased: no value kept.
+    assert!(kept_values(&w, &ids[0]).is_empty());
 }
 
 #[test]
@@ -518,6 +558,7 @@ fn an_erasure_event_for_a_contact_hubspot_still_has_archives_nothing() {
     assert_eq!(w.deliver_hs(&body, &secret, now_ms()), 200);
     wait_for(30, "the event applied", || w.stats().applied == 1);
     assert!(!local_archived(&w, &ids[0]));
+    assert!(w.local_phone(&ids[0]).is_some(), "its values kept");
     assert!(w.pd.live(Contact).iter().any(|p| p.id == pd_id));
     assert_eq!(w.pd.write_calls(), Vec::<String>::new());
 }

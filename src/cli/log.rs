@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::output::table::{or_dash, table};
-use crate::store::{AuditEntry, CREATED_FIELD, Conflict, ConflictFilter, Run};
+use crate::store::{AuditEntry, CREATED_FIELD, Conflict, ConflictFilter, ERASED_FIELD, Run};
 
 use super::record::{self, decision, when};
 use super::{Context, Exit};
@@ -247,6 +247,8 @@ fn audit(ctx: &Context, entries: &[AuditView]) -> anyhow::Result<Exit> {
         };
         let change = if e.field == CREATED_FIELD {
             "—".to_string()
+        } else if e.field == ERASED_FIELD {
+            "every value erased".to_string()
         } else {
             format!(
                 "{} → {}",

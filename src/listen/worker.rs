@@ -173,6 +173,8 @@ impl Worker<'_> {
         // A HubSpot record deleted or erased: read by id, live and archived (the change feed
         // reads HubSpot's archives once a day, and an erased record not at all).
         let mut gone = ById::default();
+        // Of those, the ones erased for privacy: their values go from the state file too.
+        let mut erase = ById::default();
         // Another record deleted, merged or restored is not served by a read by id: the
         // change feed (which reads those CRMs' deletions every run) carries those.
         let mut feed = false;
@@ -186,6 +188,9 @@ impl Worker<'_> {
         for e in events {
             let (conn, action) = (&e.event.connection, e.event.action.as_str());
             by_id.add(conn, e.event.kind, &e.event.remote_id);
+            if action == "erase" {
+                erase.add(conn, e.event.kind, &e.event.remote_id);
+            }
             if action == "erase" || (action == "delete" && hubspot(conn)) {
                 gone.add(conn, e.event.kind, &e.event.remote_id);
             } else if matches!(action, "delete" | "merge" | "restore") {
@@ -198,6 +203,7 @@ impl Worker<'_> {
         let opts = SyncOptions {
             pull_ids: (!feed).then_some(by_id),
             gone,
+            erase,
             known_accounts: Some(self.accounts.clone()),
             ..SyncOptions::default()
         };
@@ -216,6 +222,12 @@ impl Worker<'_> {
                 why.join("; ")
             ));
             return Ok(false);
+        }
+        if !report.erased.is_empty() {
+            tracing::info!(
+                records = report.erased.len(),
+                "erased from the state file the values of records their CRM erased for privacy"
+            );
         }
         let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
         let now = self.settings.clock.now();

@@ -75,6 +75,7 @@ mod audit;
 mod backup;
 mod checkpoint;
 mod cursors;
+mod erase;
 mod failures;
 mod journal;
 mod links;
@@ -95,6 +96,7 @@ mod tests;
 
 pub use accounts::{AccountBinding, Forgotten};
 pub use backup::{StateFileInfo, backups_of, inspect, replace_state_file};
+pub use erase::{ERASED_FIELD, ERASED_RESOLUTION};
 pub use lock::{ListenLock, Listener, RunLock};
 pub use open::{BULK_INDEX_ROWS, Store};
 pub use schema::LATEST_VERSION;

@@ -1904,3 +1904,126 @@ fn a_file_from_before_the_activity_index_finds_activities_by_contact_through_it(
         "{plan:?}"
     );
 }
+
+#[test]
+fn erasing_an_archived_record_keeps_its_ids_and_times_and_no_value_of_it() {
+    let (_dir, path) = temp();
+    let mut s = open(&path);
+    s.save_records(&[contact(1, "ann@x.io"), contact(2, "bo@x.io")], &IMPORT)
+        .unwrap();
+    let pull = WriteOrigin::Pull {
+        run: 2,
+        connection: "hs".into(),
+    };
+    for n in [1, 2] {
+        let mut changed = s.get_record(&id(n)).unwrap().unwrap();
+        changed.fields.insert("phone".into(), "+1 555 0100".into());
+        s.save_records(&[changed], &pull).unwrap();
+        s.upsert_link(&Link {
+            connection: "pd".into(),
+            kind: ObjectKind::Contact,
+            local_id: id(n),
+            remote_id: format!("{n}"),
+            base: fields(&[("email", "ann@x.io"), ("phone", "+1 555 0100")]),
+            remote_updated_at: Some(T0),
+            synced_at: T0,
+            retired: false,
+        })
+        .unwrap();
+        s.upsert_conflict(&NewConflict {
+            connection: "pd".into(),
+            kind: ObjectKind::Contact,
+            local_id: id(n),
+            field: "job_title".into(),
+            base: Some("Dev".into()),
+            local: Some("Lead".into()),
+            remote: Some("CTO".into()),
+            detected_at: T0,
+            decision: held(T0),
+        })
+        .unwrap();
+    }
+    // Not archived: nothing is erased.
+    assert!(!s.erase_values(&id(1), "hs", Some(3), T0 + 5).unwrap());
+    assert_eq!(
+        s.get_record(&id(1)).unwrap().unwrap().fields.get("email"),
+        Some(&"ann@x.io".to_string())
+    );
+    let mut archived = s.get_record(&id(1)).unwrap().unwrap();
+    archived.archived_at = Some(T0 + 1);
+    s.save_records(&[archived], &pull).unwrap();
+    assert!(s.erase_values(&id(1), "hs", Some(3), T0 + 5).unwrap());
+
+    let erased = s.get_record(&id(1)).unwrap().unwrap();
+    assert!(erased.fields.is_empty(), "{:?}", erased.fields);
+    assert!(erased.archived_at.is_some());
+    let email: Option<String> = s
+        .conn
+        .query_row(
+            "SELECT email FROM records WHERE id = ?1",
+            [id(1).as_str()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(email, None, "the match key copied out of the fields");
+    let link = s
+        .links_by_local_ids("pd", ObjectKind::Contact, &[id(1)])
+        .unwrap();
+    let link = link.values().next().expect("the link stays");
+    assert_eq!(link.remote_id, "1");
+    assert!(link.base.is_empty());
+    let trail = s.audit_for_record(&id(1), None, 50).unwrap();
+    assert!(
+        trail.iter().any(|a| a.field == "phone"),
+        "when a field changed stays"
+    );
+    let erasure = trail
+        .iter()
+        .find(|a| a.cause == AuditCause::Erased)
+        .expect("the erasure in the trail");
+    assert_eq!(
+        (
+            erasure.field.as_str(),
+            erasure.connection.as_deref(),
+            erasure.run
+        ),
+        (ERASED_FIELD, Some("hs"), Some(3))
+    );
+    for a in trail.iter().filter(|a| a.field != CREATED_FIELD) {
+        assert_eq!((a.old.as_deref(), a.new.as_deref()), (None, None), "{a:?}");
+    }
+    type Values = (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let raw: Vec<Values> = s
+        .conn
+        .prepare("SELECT base, local, remote, resolved_by FROM conflicts WHERE local_id = ?1")
+        .unwrap()
+        .query_map([id(1).as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        raw,
+        [(None, None, None, Some(ERASED_RESOLUTION.to_string()))],
+        "the conflict closed, its values gone"
+    );
+    // The other record keeps everything.
+    let other = s.get_record(&id(2)).unwrap().unwrap();
+    assert_eq!(other.fields.get("phone"), Some(&"+1 555 0100".to_string()));
+    assert_eq!(
+        s.list_open_conflicts(&ConflictFilter::default())
+            .unwrap()
+            .len(),
+        1
+    );
+    let other_link = s
+        .links_by_local_ids("pd", ObjectKind::Contact, &[id(2)])
+        .unwrap();
+    assert!(!other_link.values().next().unwrap().base.is_empty());
+}

@@ -128,6 +128,8 @@ pub enum AuditCause {
     Push,
     ConflictResolved,
     User,
+    /// The record's values erased (its CRM erased it for privacy).
+    Erased,
 }
 
 impl AuditCause {
@@ -138,6 +140,7 @@ impl AuditCause {
             AuditCause::Push => "push",
             AuditCause::ConflictResolved => "conflict-resolved",
             AuditCause::User => "user",
+            AuditCause::Erased => "erased",
         }
     }
     pub(super) fn parse(s: &str) -> Option<AuditCause> {
@@ -147,6 +150,7 @@ impl AuditCause {
             "push" => AuditCause::Push,
             "conflict-resolved" => AuditCause::ConflictResolved,
             "user" => AuditCause::User,
+            "erased" => AuditCause::Erased,
             _ => return None,
         })
     }

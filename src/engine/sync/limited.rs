@@ -74,6 +74,9 @@ impl<'a> Session<'a> {
                 continue;
             }
             tracing::debug!(connection = %self.p.name, %object, id, "erased in the CRM: archived");
+            if self.opts.erase.ids(&self.p.name, object).contains(&id) {
+                self.erased.push((object, id.clone()));
+            }
             page.records.push(crate::providers::RemoteRecord {
                 id,
                 props: Default::default(),

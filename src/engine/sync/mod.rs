@@ -122,6 +122,9 @@ pub async fn run(
         &mut carried,
     )
     .await?;
+    if !opts.dry_run {
+        report.erased = erase_values(store, participants, &carried, run_id, clock.now())?;
+    }
     count_waiting(store, participants, opts, &mut conn_reports)?;
     report.connections = conn_reports;
     if opts.dry_run {
@@ -157,6 +160,33 @@ struct Carried {
     history_warned: bool,
     dry_pulled: HashSet<RecordId>,
     tally: ArchiveTally,
+    /// Records erased in the CRM, read as archived in the pull (see [`erase_values`]).
+    erased: Vec<(ObjectKind, String)>,
+}
+
+/// Erases from the state file the values of the records a CRM erased for privacy that this
+/// run archived locally (a record the gates held back is not archived, and keeps its values
+/// until a run archives it). Returns the records erased.
+fn erase_values(
+    store: &mut Store,
+    participants: &[Participant],
+    carried: &[Carried],
+    run_id: i64,
+    now: Millis,
+) -> Result<Vec<RecordId>, StoreError> {
+    let mut erased = Vec::new();
+    for (p, carry) in participants.iter().zip(carried) {
+        for (object, remote_id) in &carry.erased {
+            let links =
+                store.links_by_remote_ids(&p.name, *object, std::slice::from_ref(remote_id))?;
+            for link in links.into_values() {
+                if store.erase_values(&link.local_id, &p.name, Some(run_id), now)? {
+                    erased.push(link.local_id);
+                }
+            }
+        }
+    }
+    Ok(erased)
 }
 
 /// Phase 0 and 1: recover, then pull from every connection.
@@ -239,6 +269,7 @@ async fn pull_all(
         carry.history_warned = sess.history_warned;
         carry.dry_pulled = std::mem::take(&mut sess.dry_pulled);
         carry.tally = std::mem::take(&mut sess.archives);
+        carry.erased = std::mem::take(&mut sess.erased);
         merge_versions(&mut report.remote_versions, &p.name, sess.versions);
         if let Err(e) = result {
             stop(rep, e)?;

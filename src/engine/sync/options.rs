@@ -38,6 +38,12 @@ pub struct SyncOptions {
     /// neither is taken as archived with none changed. So an archive reaches the local record
     /// and every other CRM at once, where the change feed reads HubSpot's archives once a day.
     pub gone: ById,
+    /// Of [`SyncOptions::gone`], the records their CRM said it erased for privacy (HubSpot's
+    /// `contact.privacyDeletion`). One the CRM has neither live nor archived is archived as
+    /// any record gone, and then its values are erased from the state file
+    /// ([`crate::store::Store::erase_values`]): the CRM erased them for good, and a copy kept
+    /// here would outlive that erasure.
+    pub erase: ById,
     /// The accounts earlier runs of this process found (`listen`): a connection calling with
     /// the credentials of one of them is not asked again (see
     /// [`crate::engine::accounts::KnownAccounts`]).

@@ -118,6 +118,10 @@ pub struct SyncReport {
     /// `crmsync apply`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub remote_versions: BTreeMap<String, BTreeMap<ObjectKind, BTreeMap<String, i64>>>,
+    /// The local records whose values the run erased: their CRM erased them for privacy
+    /// ([`super::SyncOptions::erase`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub erased: Vec<RecordId>,
 }
 
 impl SyncReport {

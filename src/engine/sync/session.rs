@@ -57,6 +57,10 @@ pub(super) struct Session<'a> {
     pub(super) clock_skew: Option<ClockSkew>,
     /// How many more records this phase may create (`sync --limit`; `None`: no limit).
     pub(super) creates_left: Option<usize>,
+    /// Records this connection's CRM erased for privacy and has no trace of (see
+    /// [`super::SyncOptions::erase`]), read as archived by this run: their values are erased
+    /// once the run is over.
+    pub(super) erased: Vec<(ObjectKind, String)>,
 }
 
 /// Per object: the live links before the run, and the archives its pull planned (carried
@@ -93,6 +97,7 @@ impl<'a> Session<'a> {
             stale_catalogue: HashSet::new(),
             clock_skew: None,
             creates_left: opts.create_limit,
+            erased: Vec::new(),
         }
     }
 
