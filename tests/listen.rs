@@ -15,6 +15,7 @@ use common::crm::{HubSpotCrm, TestCrm};
 use common::pipedrive::PipedriveCrm;
 use crmsync::listen::verify::{basic_auth_header, hubspot_v3_signature};
 use crmsync::model::ObjectKind::Contact;
+use crmsync::model::RecordId;
 use crmsync::sandbox::webhooks::post;
 use crmsync::store::{Store, WebhookStats, WriteOrigin};
 
@@ -151,17 +152,23 @@ impl World {
             .unwrap()
     }
 
-    fn pd_of_hs(&self, hs_id: &str) -> String {
+    /// The state file, and the local record linked to HubSpot contact `hs_id`.
+    fn local_of_hs(&self, hs_id: &str) -> (Store, RecordId) {
         let store = Store::open(&self.env.state_path()).unwrap();
         let link = store
             .links_by_remote_ids(HS, Contact, &[hs_id.to_string()])
             .unwrap()
             .remove(hs_id)
             .expect("linked in HubSpot");
+        (store, link.local_id)
+    }
+
+    fn pd_of_hs(&self, hs_id: &str) -> String {
+        let (store, local) = self.local_of_hs(hs_id);
         store
-            .links_by_local_ids(PD, Contact, std::slice::from_ref(&link.local_id))
+            .links_by_local_ids(PD, Contact, std::slice::from_ref(&local))
             .unwrap()
-            .remove(&link.local_id)
+            .remove(&local)
             .expect("linked in Pipedrive")
             .remote_id
     }
@@ -419,24 +426,16 @@ fn a_listener_killed_with_events_queued_loses_none_after_restart() {
 /// The values the state file keeps of the local record linked to HubSpot contact `hs_id`: its
 /// fields, the bases of its links, and the values of its history.
 fn kept_values(w: &World, hs_id: &str) -> Vec<String> {
-    let store = Store::open(&w.env.state_path()).unwrap();
-    let link = store
-        .links_by_remote_ids(HS, Contact, &[hs_id.to_string()])
-        .unwrap()
-        .remove(hs_id)
-        .expect("a link");
-    let record = store
-        .get_record(&link.local_id)
-        .unwrap()
-        .expect("the record");
+    let (store, local) = w.local_of_hs(hs_id);
+    let record = store.get_record(&local).unwrap().expect("the record");
     let mut kept: Vec<String> = record.fields.into_values().collect();
-    for conn in [HS, "pipedrive"] {
+    for conn in [HS, PD] {
         let links = store
-            .links_by_local_ids(conn, Contact, std::slice::from_ref(&link.local_id))
+            .links_by_local_ids(conn, Contact, std::slice::from_ref(&local))
             .unwrap();
         kept.extend(links.into_values().flat_map(|l| l.base.into_values()));
     }
-    for a in store.audit_for_record(&link.local_id, None, 1_000).unwrap() {
+    for a in store.audit_for_record(&local, None, 1_000).unwrap() {
         kept.extend(a.old.into_iter().chain(a.new));
     }
     kept
@@ -444,14 +443,9 @@ fn kept_values(w: &World, hs_id: &str) -> Vec<String> {
 
 /// The local record linked to HubSpot contact `hs_id`, and whether it is archived.
 fn local_archived(w: &World, hs_id: &str) -> bool {
-    let store = Store::open(&w.env.state_path()).unwrap();
-    let link = store
-        .links_by_remote_ids(HS, Contact, &[hs_id.to_string()])
-        .unwrap()
-        .remove(hs_id)
-        .expect("a link");
+    let (store, local) = w.local_of_hs(hs_id);
     store
-        .get_record(&link.local_id)
+        .get_record(&local)
         .unwrap()
         .expect("the local record")
         .archived_at
