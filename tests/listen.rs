@@ -195,6 +195,12 @@ impl World {
     }
 
     /// A HubSpot delivery made by hand, signed with `secret` at `ts`; returns the status.
+    /// Delivers, signed, HubSpot's event `event_id`: a phone change of contact `hs_id`.
+    fn deliver_hs_event(&self, event_id: u64, hs_id: &str) -> u16 {
+        let body = hs_event(self.hs.sandbox.hub_id(), event_id, hs_id);
+        self.deliver_hs(&body, &self.hs.sandbox.client_secret(), now_ms())
+    }
+
     fn deliver_hs(&self, body: &str, secret: &str, ts: i64) -> u16 {
         let url = format!("{}/hooks/{HS}", self.url());
         let ts = ts.to_string();
@@ -220,18 +226,19 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn hs_event(event_id: u64, object_id: &str) -> String {
-    hs_events(event_id, &[object_id.to_string()])
+fn hs_event(portal: u64, event_id: u64, object_id: &str) -> String {
+    hs_events(portal, event_id, &[object_id.to_string()])
 }
 
-/// One HubSpot delivery of a phone change of each of `object_ids`, event ids from `first`.
-fn hs_events(first: u64, object_ids: &[String]) -> String {
+/// One HubSpot delivery, of portal `portal`, of a phone change of each of `object_ids`, event
+/// ids from `first`.
+fn hs_events(portal: u64, first: u64, object_ids: &[String]) -> String {
     let events: Vec<String> = object_ids
         .iter()
         .zip(first..)
         .map(|(object_id, event_id)| {
             format!(
-                r#"{{"eventId":{event_id},"subscriptionId":1,"portalId":1,"appId":1,"occurredAt":{},"subscriptionType":"contact.propertyChange","attemptNumber":0,"objectId":{object_id},"propertyName":"phone","propertyValue":"x","changeSource":"CRM_UI","sourceId":"userId:1"}}"#,
+                r#"{{"eventId":{event_id},"subscriptionId":1,"portalId":{portal},"appId":1,"occurredAt":{},"subscriptionType":"contact.propertyChange","attemptNumber":0,"objectId":{object_id},"propertyName":"phone","propertyValue":"x","changeSource":"CRM_UI","sourceId":"userId:1"}}"#,
                 now_ms()
             )
         })
@@ -352,7 +359,7 @@ fn bad_signatures_stale_timestamps_replays_and_wrong_passwords_are_refused() {
     let (mut w, ids) = World::start(1, "poll_every = \"1h\"");
     w.listen();
     let secret = w.hs.sandbox.client_secret();
-    let body = hs_event(77, &ids[0]);
+    let body = hs_event(w.hs.sandbox.hub_id(), 77, &ids[0]);
     assert_eq!(w.deliver_hs(&body, "not-the-secret", now_ms()), 401);
     assert_eq!(
         w.deliver_hs(&body, &secret, now_ms() - 6 * 60 * 1000),
@@ -389,16 +396,15 @@ fn events_out_of_order_end_in_the_newest_state() {
     let (mut w, ids) = World::start(1, "poll_every = \"1h\"");
     w.listen();
     let pd_id = w.pd_of_hs(&ids[0]);
-    let secret = w.hs.sandbox.client_secret();
     w.hs.edit(Contact, &ids[0], &[("phone", "+1 555 0001")]);
     w.hs.tick();
     w.hs.edit(Contact, &ids[0], &[("phone", "+1 555 0002")]);
     // The second edit's event arrives first, the first edit's after it.
-    assert_eq!(w.deliver_hs(&hs_event(2, &ids[0]), &secret, now_ms()), 200);
+    assert_eq!(w.deliver_hs_event(2, &ids[0]), 200);
     wait_for(20, "the newest phone", || {
         w.pd_phone(&pd_id).as_deref() == Some("+1 555 0002")
     });
-    assert_eq!(w.deliver_hs(&hs_event(1, &ids[0]), &secret, now_ms()), 200);
+    assert_eq!(w.deliver_hs_event(1, &ids[0]), 200);
     wait_for(20, "both events applied", || w.stats().applied == 2);
     assert_eq!(w.pd_phone(&pd_id).as_deref(), Some("+1 555 0002"));
     assert_eq!(w.local_phone(&ids[0]).as_deref(), Some("+1 555 0002"));
@@ -505,9 +511,10 @@ fn a_hubspot_deletion_and_an_erasure_are_carried_at_once_not_at_the_daily_archiv
     w.hs.edit(Contact, &ids[1], &[("phone", "+1 555 0142")]);
     w.hs.archive(Contact, &ids[1]);
     w.hs.sandbox.gdpr_delete_contact(&ids[0]).unwrap();
+    let portal = w.hs.sandbox.hub_id();
     let event = |n: u64, kind: &str, id: &str| {
         format!(
-            r#"{{"eventId":{n},"subscriptionId":1,"portalId":1,"appId":1,"occurredAt":{},"subscriptionType":"{kind}","attemptNumber":0,"objectId":{id},"changeSource":"CRM_UI","sourceId":"userId:1"}}"#,
+            r#"{{"eventId":{n},"subscriptionId":1,"portalId":{portal},"appId":1,"occurredAt":{},"subscriptionType":"{kind}","attemptNumber":0,"objectId":{id},"changeSource":"CRM_UI","sourceId":"userId:1"}}"#,
             now_ms()
         )
     };
@@ -543,8 +550,9 @@ fn an_erasure_event_for_a_contact_hubspot_still_has_archives_nothing() {
     w.pd.clear_request_log();
     // Signed, but HubSpot still has the contact (a mistaken or replayed-looking event): the
     // read by id finds it, and it is left as it is.
+    let portal = w.hs.sandbox.hub_id();
     let body = format!(
-        r#"[{{"eventId":777,"subscriptionId":1,"portalId":1,"appId":1,"occurredAt":{},"subscriptionType":"contact.privacyDeletion","attemptNumber":0,"objectId":{},"changeSource":"GDPR","sourceId":"userId:1"}}]"#,
+        r#"[{{"eventId":777,"subscriptionId":1,"portalId":{portal},"appId":1,"occurredAt":{},"subscriptionType":"contact.privacyDeletion","attemptNumber":0,"objectId":{},"changeSource":"GDPR","sourceId":"userId:1"}}]"#,
         now_ms(),
         ids[0]
     );
@@ -604,7 +612,7 @@ fn a_batch_of_edits_costs_one_read_a_hundred_per_crm_plus_the_writes() {
     // HubSpot's deliveries: at most 100 events each.
     let secret = w.hs.sandbox.client_secret();
     for (n, chunk) in ids.chunks(100).enumerate() {
-        let body = hs_events(1_000 * (n as u64 + 1), chunk);
+        let body = hs_events(w.hs.sandbox.hub_id(), 1_000 * (n as u64 + 1), chunk);
         assert_eq!(w.deliver_hs(&body, &secret, now_ms()), 200);
     }
     wait_for(60, "every event applied", || {
@@ -657,7 +665,11 @@ fn single_edits_one_batch_each_ask_no_account_again_and_read_the_field_catalogue
     // One edit at a time, each applied (its own batch, its own run) before the next.
     for (i, id) in ids.iter().enumerate() {
         w.hs.edit(Contact, id, &[("phone", &phone(i))]);
-        let body = hs_events(5_000 + i as u64, std::slice::from_ref(id));
+        let body = hs_events(
+            w.hs.sandbox.hub_id(),
+            5_000 + i as u64,
+            std::slice::from_ref(id),
+        );
         assert_eq!(w.deliver_hs(&body, &secret, now_ms()), 200);
         wait_for(30, "the edit applied", || w.stats().applied == i as u64 + 1);
         assert_eq!(
@@ -708,7 +720,14 @@ fn a_person_changed_in_pipedrive_since_is_not_written_over_by_a_batch() {
     w.hs.clear_request_log();
     w.pd.clear_request_log();
     let secret = w.hs.sandbox.client_secret();
-    assert_eq!(w.deliver_hs(&hs_events(500, &ids), &secret, now_ms()), 200);
+    assert_eq!(
+        w.deliver_hs(
+            &hs_events(w.hs.sandbox.hub_id(), 500, &ids),
+            &secret,
+            now_ms()
+        ),
+        200
+    );
     wait_for(30, "the events applied", || w.stats().applied == 3);
     // The others get HubSpot's phones.
     assert_eq!(w.pd_phone(&pd_ids[1]).as_deref(), Some("+1 555 0101"));
@@ -813,8 +832,7 @@ fn a_second_listener_on_the_state_file_is_refused_and_a_killed_one_blocks_no_res
         );
     }
     // The first one is untouched: it still takes and applies events.
-    let secret = w.hs.sandbox.client_secret();
-    assert_eq!(w.deliver_hs(&hs_event(1, &ids[0]), &secret, now_ms()), 200);
+    assert_eq!(w.deliver_hs_event(1, &ids[0]), 200);
     wait_for(20, "the event applied", || w.stats().applied == 1);
     // Killed with SIGKILL, it leaves its lock file naming it; the next start is not blocked.
     w.signal(libc::SIGKILL);
@@ -824,7 +842,7 @@ fn a_second_listener_on_the_state_file_is_refused_and_a_killed_one_blocks_no_res
     let status = w.env.run(&["status", "--json"]).json();
     assert_eq!(status["listener"]["running"], true, "{status}");
     assert_ne!(status["listener"]["pid"], first, "{status}");
-    assert_eq!(w.deliver_hs(&hs_event(2, &ids[0]), &secret, now_ms()), 200);
+    assert_eq!(w.deliver_hs_event(2, &ids[0]), 200);
     wait_for(20, "the event applied", || w.stats().applied == 2);
     // Stopped cleanly, it leaves the lock file empty.
     assert_eq!(w.signal(libc::SIGTERM), Some(0));

@@ -177,7 +177,7 @@ fn overview(ctx: &Context, store: &Store, only: Option<&str>) -> anyhow::Result<
             "not running".to_string()
         };
         ctx.out.data(format!(
-            "listener: {state}; {} queued, {} events in the last minute, {} applied, {} own echoes dropped, {} refused",
+            "listener: {state}; {} queued, {} events in the last minute, {} applied, {} dropped (own writes coming back, or of another account), {} refused",
             l.queued, l.events_per_minute, l.applied, l.dropped, l.refused
         ))?;
         for e in &l.last_events {

@@ -41,6 +41,10 @@ pub struct Parsed {
     pub source: Source,
     /// The CRM's delivery attempt (HubSpot counts from 0, Pipedrive from 1).
     pub attempt: u32,
+    /// The account the event is of, where the event says: HubSpot's `portalId` (a public
+    /// app installed in several portals sends every portal's events to the same URL),
+    /// Pipedrive's `meta.company_id`.
+    pub account: Option<String>,
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -121,6 +125,7 @@ pub fn hubspot_events(connection: &str, body: &[u8]) -> Result<Vec<Parsed>, BadB
                 actor: field("sourceId"),
             },
             attempt: attempt(item.get("attemptNumber"), 0),
+            account: field("portalId"),
         });
     }
     Ok(out)
@@ -183,6 +188,7 @@ pub fn pipedrive_event(connection: &str, body: &[u8]) -> Result<Option<Parsed>, 
             actor: field("user_id"),
         },
         attempt: attempt(meta.get("attempt"), 1),
+        account: field("company_id"),
     }))
 }
 

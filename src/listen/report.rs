@@ -20,7 +20,8 @@ pub struct ListenerStatus {
     /// Events received in the last minute.
     pub events_per_minute: u64,
     pub applied: u64,
-    /// Events dropped on arrival as crmsync's own writes coming back.
+    /// Events dropped on arrival: crmsync's own writes coming back, or events of another
+    /// account than the connection syncs.
     pub dropped: u64,
     /// Deliveries refused (bad signature, stale timestamp, wrong credentials, unreadable).
     pub refused: u64,

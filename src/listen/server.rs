@@ -125,15 +125,43 @@ impl Receiver {
             Ok(p) => p,
             Err(e) => return self.refuse(name, 400, &format!("unreadable body: {e}")),
         };
+        // The account this connection's links are bound to (none before its first run).
+        let bound = match self.store.account_binding(name) {
+            Ok(b) => b.map(|b| b.account),
+            Err(e) => {
+                tracing::warn!("a webhook delivery to `{name}` could not be checked: {e}");
+                return answer(500, "the state file cannot take the event now");
+            }
+        };
+        let (elsewhere, parsed): (Vec<Parsed>, Vec<Parsed>) =
+            parsed
+                .into_iter()
+                .partition(|p| match (&p.account, &bound) {
+                    (Some(of), Some(bound)) => of != bound,
+                    _ => false,
+                });
         let (own, theirs): (Vec<Parsed>, Vec<Parsed>) = parsed
             .into_iter()
             .partition(|p| p.source.is_own(hook.own.as_deref()));
         let theirs: Vec<NewWebhookEvent> = theirs.into_iter().map(|p| p.event).collect();
         let own: Vec<NewWebhookEvent> = own.into_iter().map(|p| p.event).collect();
+        let other_account = elsewhere.first().and_then(|p| p.account.clone());
+        let elsewhere: Vec<NewWebhookEvent> = elsewhere.into_iter().map(|p| p.event).collect();
+        if let (Some(of), Some(bound)) = (&other_account, &bound) {
+            tracing::info!(
+                "{} events to `{name}` are of account {of}, not of account {bound} whose records the connection syncs: dropped",
+                elsewhere.len()
+            );
+        }
+        let note = format!(
+            "of account {}, not {}, whose records this connection syncs",
+            other_account.unwrap_or_default(),
+            bound.unwrap_or_default()
+        );
         let queued = self.store.queue_webhook_events(&theirs, now).and_then(|n| {
-            self.store
-                .drop_webhook_events(&own, "own write", now)
-                .map(|_| n)
+            self.store.drop_webhook_events(&own, "own write", now)?;
+            self.store.drop_webhook_events(&elsewhere, &note, now)?;
+            Ok(n)
         });
         match queued {
             Ok(n) => {
@@ -278,6 +306,55 @@ mod tests {
         assert_eq!(q[0].event.event_id, "5");
         let st = r.store.webhook_stats(NOW).unwrap();
         assert_eq!((st.queued, st.dropped, st.refused), (1, 1, 0));
+    }
+
+    #[test]
+    fn events_of_another_account_than_the_connections_are_dropped_not_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = receiver(dir.path());
+        // Before the connection's first run binds its account, every event is queued.
+        let portal = |event: u32, portal: u32| {
+            format!(
+                r#"[{{"eventId":{event},"portalId":{portal},"occurredAt":1,"subscriptionType":"contact.propertyChange","objectId":9,"changeSource":"CRM_UI"}}]"#
+            )
+        };
+        assert_eq!(hubspot(&mut r, &portal(1, 999), NOW, "sec").0, 200);
+        assert_eq!(r.store.webhook_stats(NOW).unwrap().queued, 1);
+        r.store.bind_account("hs", "hubspot", "62515").unwrap();
+        r.store.bind_account("pd", "pipedrive", "5501").unwrap();
+        // Signed with the app's secret (a public app installed in two portals), but of
+        // another portal: answered 200, so that HubSpot does not send it again, and dropped.
+        assert_eq!(hubspot(&mut r, &portal(2, 999), NOW, "sec").0, 200);
+        assert_eq!(hubspot(&mut r, &portal(3, 62515), NOW, "sec").0, 200);
+        let st = r.store.webhook_stats(NOW).unwrap();
+        assert_eq!((st.queued, st.dropped), (2, 1));
+        let queued: Vec<String> = r
+            .store
+            .queued_webhook_events(10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event.event_id)
+            .collect();
+        assert_eq!(queued, ["1", "3"]);
+        // Pipedrive's `meta.company_id` likewise.
+        let good = vec![(
+            "authorization".to_string(),
+            verify::basic_auth_header("u", "p"),
+        )];
+        for (id, company) in [("a", "7"), ("b", "5501")] {
+            let body = format!(
+                r#"{{"meta":{{"action":"change","entity":"person","entity_id":"1","id":"{id}","company_id":"{company}","timestamp":"2026-01-01T00:00:00Z"}},"data":{{"id":1}}}}"#
+            );
+            let d = Delivery {
+                method: "POST",
+                url: "/hooks/pd",
+                headers: &good,
+                body: body.as_bytes(),
+            };
+            assert_eq!(r.handle(&d).0, 200);
+        }
+        let st = r.store.webhook_stats(NOW).unwrap();
+        assert_eq!((st.queued, st.dropped), (3, 2));
     }
 
     #[test]
