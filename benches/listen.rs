@@ -63,9 +63,14 @@ fn accept(per: usize, deliveries: usize) {
             own: None,
         },
     );
+    // Bound to its portal, as after a first sync: each event's `portalId` is checked.
+    let mut store = Store::open(&dir.path().join("state.db")).expect("state file");
+    store
+        .bind_account("hs", "hubspot", "62515")
+        .expect("bind the account");
     let receiver = Receiver {
         hooks,
-        store: Store::open(&dir.path().join("state.db")).expect("state file"),
+        store,
         clock: crmsync::clock::from_env(),
         public_url: None,
         wake: Arc::new(tokio::sync::Notify::new()),
@@ -88,7 +93,7 @@ fn accept(per: usize, deliveries: usize) {
                     let events: Vec<String> = (0..per)
                         .map(|e| {
                             format!(
-                                r#"{{"eventId":{},"occurredAt":{},"subscriptionType":"contact.propertyChange","objectId":{},"propertyName":"phone","propertyValue":"1","changeSource":"CRM_UI","attemptNumber":0}}"#,
+                                r#"{{"eventId":{},"portalId":62515,"occurredAt":{},"subscriptionType":"contact.propertyChange","objectId":{},"propertyName":"phone","propertyValue":"1","changeSource":"CRM_UI","attemptNumber":0}}"#,
                                 d * per + e,
                                 now_ms(),
                                 1000 + e
