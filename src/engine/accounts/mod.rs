@@ -135,10 +135,10 @@ impl KnownAccounts {
         let info = provider.account().await?;
         // The credentials the answer came with (a token refreshed on the way is the new one).
         if let Some(key) = provider.credential_key().await {
-            self.0
-                .lock()
-                .expect("known accounts")
-                .insert(key, (Instant::now(), info.clone()));
+            let mut known = self.0.lock().expect("known accounts");
+            // Tokens replaced (an access token refreshed every hour) are forgotten.
+            known.retain(|_, (at, _)| at.elapsed() < KNOWN_FOR);
+            known.insert(key, (Instant::now(), info.clone()));
         }
         Ok(info)
     }
