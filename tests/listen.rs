@@ -411,6 +411,41 @@ fn events_out_of_order_end_in_the_newest_state() {
 }
 
 #[test]
+fn an_event_of_another_hubspot_portal_is_dropped_and_changes_nothing() {
+    let (mut w, ids) = World::start(1, "poll_every = \"1h\"");
+    w.listen();
+    let pd_id = w.pd_of_hs(&ids[0]);
+    std::thread::sleep(Duration::from_secs(2));
+    let before = w.stats();
+    w.hs.edit(Contact, &ids[0], &[("phone", "+1 555 0404")]);
+    w.pd.clear_request_log();
+    // Signed with the app's secret, as HubSpot signs every portal's events of a public app,
+    // but of a portal this connection does not sync (whose contact may have the same id).
+    let other = hs_event(w.hs.sandbox.hub_id() + 1, 40, &ids[0]);
+    let secret = w.hs.sandbox.client_secret();
+    assert_eq!(w.deliver_hs(&other, &secret, now_ms()), 200);
+    wait_for(10, "the event dropped", || {
+        w.stats().dropped == before.dropped + 1
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let st = w.stats();
+    assert_eq!((st.queued, st.applied), (0, before.applied));
+    assert!(calls(w.pd.sandbox.request_log()).is_empty());
+    assert_ne!(w.pd_phone(&pd_id).as_deref(), Some("+1 555 0404"));
+    let status = w.env.run(&["status"]);
+    let dropped = format!(
+        "{} dropped (own writes coming back, or of another account)",
+        before.dropped + 1
+    );
+    assert!(status.stdout.contains(&dropped), "{}", status.stdout);
+    // The same contact's event of this portal is carried.
+    assert_eq!(w.deliver_hs_event(41, &ids[0]), 200);
+    wait_for(20, "the edit carried", || {
+        w.pd_phone(&pd_id).as_deref() == Some("+1 555 0404")
+    });
+}
+
+#[test]
 fn a_listener_killed_with_events_queued_loses_none_after_restart() {
     let (mut w, ids) = World::start(1, "poll_every = \"1h\"");
     w.subscribe();
