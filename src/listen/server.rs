@@ -145,22 +145,22 @@ impl Receiver {
             .partition(|p| p.source.is_own(hook.own.as_deref()));
         let theirs: Vec<NewWebhookEvent> = theirs.into_iter().map(|p| p.event).collect();
         let own: Vec<NewWebhookEvent> = own.into_iter().map(|p| p.event).collect();
-        let other_account = elsewhere.first().and_then(|p| p.account.clone());
+        // Made only for a delivery that has such events (the first one's account named).
+        let elsewhere_note = match (elsewhere.first().and_then(|p| p.account.as_deref()), &bound) {
+            (Some(of), Some(bound)) => {
+                let note =
+                    format!("of account {of}, not {bound}, whose records this connection syncs");
+                tracing::info!("{} events to `{name}` dropped: {note}", elsewhere.len());
+                Some(note)
+            }
+            _ => None,
+        };
         let elsewhere: Vec<NewWebhookEvent> = elsewhere.into_iter().map(|p| p.event).collect();
-        if let (Some(of), Some(bound)) = (&other_account, &bound) {
-            tracing::info!(
-                "{} events to `{name}` are of account {of}, not of account {bound} whose records the connection syncs: dropped",
-                elsewhere.len()
-            );
-        }
-        let note = format!(
-            "of account {}, not {}, whose records this connection syncs",
-            other_account.unwrap_or_default(),
-            bound.unwrap_or_default()
-        );
         let queued = self.store.queue_webhook_events(&theirs, now).and_then(|n| {
             self.store.drop_webhook_events(&own, "own write", now)?;
-            self.store.drop_webhook_events(&elsewhere, &note, now)?;
+            if let Some(note) = &elsewhere_note {
+                self.store.drop_webhook_events(&elsewhere, note, now)?;
+            }
             Ok(n)
         });
         match queued {

@@ -68,13 +68,14 @@ impl<'a> Session<'a> {
             .read_archived_by_ids(object, &missing, props)
             .await?;
         let now = self.clock.now();
+        let erase = self.opts.erase.ids(&self.p.name, object);
         for id in missing {
             if let Some(r) = archived.iter().find(|r| r.id == id) {
                 page.records.push(r.clone());
                 continue;
             }
             tracing::debug!(connection = %self.p.name, %object, id, "erased in the CRM: archived");
-            if self.opts.erase.ids(&self.p.name, object).contains(&id) {
+            if erase.contains(&id) {
                 self.erased.push((object, id.clone()));
             }
             page.records.push(crate::providers::RemoteRecord {
