@@ -416,6 +416,11 @@ const TOKENS_FOR_PART_OF_A_RUN: u64 = 300;
 
 #[test]
 fn the_daily_budget_running_out_mid_run_stops_it_and_the_next_day_it_resumes_to_both_sides_equal() {
+    // Pipedrive's day ends at midnight UTC on its clock (here the real one): a first run that
+    // straddled midnight would find its budget renewed part-way. Start clear of it.
+    while common::crm::now_ms().rem_euclid(86_400_000) > 86_400_000 - 60_000 {
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let w = Both::start("");
     // Contacts and companies only: the budget below is sized for their reads.
     w.config_in("", "objects = [\"company\", \"contact\"]\n");
@@ -475,14 +480,16 @@ fn the_daily_budget_running_out_mid_run_stops_it_and_the_next_day_it_resumes_to_
     w.sync().expect_code(3);
     assert_eq!(w.writes(), (vec![], vec![]));
     // After midnight UTC on Pipedrive's clock the budget is whole again, and the next run
-    // makes the rest.
+    // makes the rest. The clock is moved to the second midnight from now, so that it is at
+    // least a day ahead whatever the time of day the test runs at (the next midnight may be
+    // only minutes away).
     let day = 86_400_000;
     let now = w.pd.now_ms();
-    w.pd.set_clock_ms(now - now.rem_euclid(day) + day + 1_000);
+    w.pd.set_clock_ms(now - now.rem_euclid(day) + 2 * day + 1_000);
     w.pd.clear_request_log();
-    // Pipedrive's clock is now hours ahead of this machine's, beyond the overlap: each run
-    // from here on says so and exits 3 (it cannot be sure it read everything), and is
-    // otherwise a clean run.
+    // Pipedrive's clock is now more than a day ahead of this machine's, beyond the overlap:
+    // each run from here on says so and exits 3 (it cannot be sure it read everything), and
+    // is otherwise a clean run.
     let next_day = |run: Run| {
         run.expect_code(3);
         assert!(run.stderr.contains("clock is"), "{}", run.stderr);
