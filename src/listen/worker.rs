@@ -15,7 +15,6 @@ use crate::engine::sync::{ById, Quiet, SyncOptions, SyncReport};
 use crate::model::{ObjectKind, RecordId};
 use crate::ops::Settings;
 use crate::ops::sync::Session;
-use crate::providers::ProviderKind;
 use crate::store::{Store, StoreError, WebhookEvent};
 
 /// How often the listener's row is touched while idle.
@@ -170,30 +169,31 @@ impl Worker<'_> {
     async fn apply(&self, events: &[WebhookEvent]) -> anyhow::Result<bool> {
         let started = Instant::now();
         let mut by_id = ById::default();
-        // A HubSpot record deleted or erased: read by id, live and archived (the change feed
-        // reads HubSpot's archives once a day, and an erased record not at all).
+        // A record deleted or erased in a CRM whose archived records are read by id
+        // (HubSpot): read by id, live and archived (HubSpot's change feed reads its archives
+        // once a day, and an erased record not at all).
         let mut gone = ById::default();
         // Of those, the ones erased for privacy: their values go from the state file too.
         let mut erase = ById::default();
         // Another record deleted, merged or restored is not served by a read by id: the
         // change feed (which reads those CRMs' deletions every run) carries those.
         let mut feed = false;
-        let hubspot = |connection: &str| {
+        let reads_archived_by_id = |connection: &str| {
             self.settings
                 .config
                 .connections
                 .get(connection)
-                .is_some_and(|c| c.provider == ProviderKind::Hubspot)
+                .is_some_and(|c| c.provider.reads_archived_by_id())
         };
         for e in events {
             let (conn, action) = (&e.event.connection, e.event.action.as_str());
             by_id.add(conn, e.event.kind, &e.event.remote_id);
-            if action == "erase" {
-                erase.add(conn, e.event.kind, &e.event.remote_id);
-            }
-            if action == "erase" || (action == "delete" && hubspot(conn)) {
+            if matches!(action, "erase" | "delete") && reads_archived_by_id(conn) {
                 gone.add(conn, e.event.kind, &e.event.remote_id);
-            } else if matches!(action, "delete" | "merge" | "restore") {
+                if action == "erase" {
+                    erase.add(conn, e.event.kind, &e.event.remote_id);
+                }
+            } else if matches!(action, "delete" | "erase" | "merge" | "restore") {
                 feed = true;
             }
         }

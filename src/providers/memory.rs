@@ -60,6 +60,8 @@ struct State {
     overlap: i64,
     /// The simulation, when on.
     sim: Option<SimState>,
+    /// The CRM it says it is ([`Provider::kind`]); HubSpot unless set.
+    kind: Option<ProviderKind>,
 }
 
 /// How the CRM's search pages through one query's results.
@@ -221,6 +223,12 @@ pub const MERGED_IDS: &str = "merged_ids";
 impl MemoryCrm {
     pub fn new() -> MemoryCrm {
         MemoryCrm::default()
+    }
+
+    /// Makes it say it is `kind` of CRM, for what the engine decides by the CRM's
+    /// capabilities (such as [`ProviderKind::reads_archived_by_id`]).
+    pub fn speak_as(&self, kind: ProviderKind) {
+        self.state.lock().unwrap().kind = Some(kind);
     }
 
     /// Makes the write calls fail once `n` more writes have been applied.
@@ -985,7 +993,11 @@ fn apply_props(rec: &mut RemoteRecord, props: &BTreeMap<String, String>, now: i6
 #[async_trait]
 impl Provider for MemoryCrm {
     fn kind(&self) -> ProviderKind {
-        ProviderKind::Hubspot
+        self.state
+            .lock()
+            .unwrap()
+            .kind
+            .unwrap_or(ProviderKind::Hubspot)
     }
 
     fn connection(&self) -> &str {

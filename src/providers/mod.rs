@@ -66,6 +66,19 @@ impl ProviderKind {
             ProviderKind::Salesforce => "Salesforce",
         }
     }
+
+    /// Whether crmsync reads this CRM's archived records by id
+    /// ([`Provider::read_archived_by_ids`]), so that a record its webhook says was deleted can
+    /// be confirmed at once by reading it: HubSpot (its batch read with `archived=true`). The
+    /// others' deletions are read through the change feed, which reads them every run; a
+    /// record such a CRM does not return live is not taken for archived (or erased) on an
+    /// event's word.
+    pub fn reads_archived_by_id(self) -> bool {
+        match self {
+            ProviderKind::Hubspot => true,
+            ProviderKind::Pipedrive | ProviderKind::Salesforce => false,
+        }
+    }
 }
 
 impl std::fmt::Display for ProviderKind {
@@ -751,7 +764,8 @@ pub trait Provider: Send + Sync {
 
     /// Reads archived records by CRM id, as [`Provider::read_by_ids`] reads live ones, each
     /// marked [`RemoteRecord::archived`]. Empty where the CRM has no such read (or crmsync
-    /// does not use it): the change feed brings those CRMs' archives.
+    /// does not use it): the change feed brings those CRMs' archives. A provider that
+    /// implements it says so in [`ProviderKind::reads_archived_by_id`].
     async fn read_archived_by_ids(
         &self,
         object: ObjectKind,
