@@ -1012,3 +1012,80 @@ fn subscribe_prints_the_hubspot_settings_to_enter_without_the_app() {
         "nothing read without the app"
     );
 }
+
+#[test]
+fn a_sync_while_the_listener_applies_a_batch_waits_its_turn_and_goes_before_the_next_batch() {
+    let (mut w, ids) = World::start(10, "poll_every = \"1h\"");
+    w.listen();
+    // Let the catch-up sync on start end.
+    std::thread::sleep(Duration::from_secs(2));
+    // Every Pipedrive call answered a second late: a batch holds the run lock for seconds.
+    w.pd.sandbox.set_faults(crmsync::sandbox::FaultOptions {
+        slow_rate: 1.0,
+        delay_ms: 1_000,
+        ..Default::default()
+    });
+    let (first, second) = ids.split_at(5);
+    let edit_and_deliver = |ids: &[String], event_id: u64| {
+        for (i, id) in ids.iter().enumerate() {
+            w.hs.edit(
+                Contact,
+                id,
+                &[("phone", &format!("+1 555 07{event_id:02}{i}"))],
+            );
+        }
+        let body = hs_events(w.hs.sandbox.hub_id(), event_id, ids);
+        assert_eq!(
+            w.deliver_hs(&body, &w.hs.sandbox.client_secret(), now_ms()),
+            200
+        );
+    };
+    edit_and_deliver(first, 10);
+    let state = w.env.state_path();
+    let lock = format!("{}.lock", state.display());
+    let listener = w.listener.as_ref().unwrap().id().to_string();
+    wait_for(30, "the listener's batch", || {
+        std::fs::read_to_string(&lock).is_ok_and(|note| note.trim() == listener)
+    });
+    // A `sync` started now waits for the batch instead of failing, and says so.
+    let sync = w
+        .env
+        .command(&["sync"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(30, "the sync to wait its turn", || {
+        crmsync::store::others_waiting(&state).unwrap()
+    });
+    // More events queue up meanwhile: the listener lets the waiting sync go before it takes
+    // them.
+    edit_and_deliver(second, 20);
+    let out = sync.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "waiting for `crmsync listen` (pid {listener}) to finish the batch it is applying"
+        )),
+        "{stderr}"
+    );
+    let st = w.stats();
+    assert_eq!(
+        (st.applied, st.queued),
+        (5, 5),
+        "the first batch applied before the sync, the second not yet"
+    );
+    // Every edit arrives (the sync carried the second five itself; their events then find
+    // nothing to write) and the queue drains.
+    w.pd.sandbox
+        .set_faults(crmsync::sandbox::FaultOptions::default());
+    wait_for(60, "the queue to drain", || w.stats().queued == 0);
+    for (i, id) in first.iter().enumerate() {
+        assert_eq!(w.pd_phone(&w.pd_of_hs(id)), Some(format!("+1 555 0710{i}")));
+    }
+    for (i, id) in second.iter().enumerate() {
+        assert_eq!(w.pd_phone(&w.pd_of_hs(id)), Some(format!("+1 555 0720{i}")));
+    }
+    assert_eq!(w.signal(libc::SIGTERM), Some(0));
+}

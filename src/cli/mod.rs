@@ -196,6 +196,15 @@ impl Context {
         })
     }
 
+    /// Says, on stderr, that the command waits for the listener (`crmsync listen`, pid `pid`)
+    /// to let the state file's run lock go.
+    pub fn note_waiting_for_listener(&self, pid: u32) {
+        self.out.note(format!(
+            "waiting for `crmsync listen` (pid {pid}) to finish the batch it is applying to `{}`",
+            self.state_path.display()
+        ));
+    }
+
     /// The settings the core's operations work with.
     pub fn settings(&self) -> crate::ops::Settings<'_> {
         crate::ops::Settings {

@@ -87,7 +87,7 @@ pub fn open_existing(ctx: &Context) -> anyhow::Result<Store> {
 /// stderr a lock taken over from a process that died.
 pub fn open_locked(ctx: &Context) -> anyhow::Result<(Store, RunLock)> {
     // Lock first: opening migrates an older file, which must not happen under another run.
-    let lock = RunLock::acquire(&ctx.state_path)?;
+    let lock = RunLock::acquire_noting(&ctx.state_path, &|pid| ctx.note_waiting_for_listener(pid))?;
     if let Some(pid) = lock.took_over_from {
         ctx.out.warn(format!(
             "took over the run lock of `{}` from process {pid}, which is no longer running",

@@ -146,7 +146,9 @@ pub async fn execute(
     opts: &SyncOptions,
     max_requests: Option<u64>,
 ) -> anyhow::Result<SyncReport> {
-    let session = ops::sync::Session::open(ctx.settings(), opts.dry_run)?;
+    let session = ops::sync::Session::open_noting(ctx.settings(), opts.dry_run, &|pid| {
+        ctx.note_waiting_for_listener(pid)
+    })?;
     if let Some(pid) = session.took_over_from() {
         ctx.out.warn(format!(
             "took over the lock of `{}` left by process {pid}, which is no longer running",

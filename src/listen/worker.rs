@@ -85,9 +85,17 @@ impl Worker<'_> {
         }
     }
 
-    /// One sync run under the lock, waiting for the lock while another run holds it.
+    /// One sync run under the lock, waiting for the lock while another run holds it, and
+    /// letting a command that waits for it (`sync`, `conflicts resolve`…) go first.
     async fn sync(&self, opts: &SyncOptions) -> anyhow::Result<Option<SyncReport>> {
         let session = loop {
+            if crate::store::others_waiting(self.settings.state_path)? {
+                if self.stopping() {
+                    return Ok(None);
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
             match Session::open(self.settings.clone(), false) {
                 Ok(s) => break s,
                 Err(e) if is_locked(&e) => {

@@ -51,6 +51,16 @@ impl<'a> Session<'a> {
     /// included: with none yet, it plans against an empty one made for the run and removed
     /// after it.
     pub fn open(settings: Settings<'a>, dry_run: bool) -> anyhow::Result<Session<'a>> {
+        Self::open_noting(settings, dry_run, &|_| {})
+    }
+
+    /// As [`Session::open`], telling `waiting` the listener's PID when the lock is the
+    /// listener's and the session waits for its batch to end.
+    pub fn open_noting(
+        settings: Settings<'a>,
+        dry_run: bool,
+        waiting: &dyn Fn(u32),
+    ) -> anyhow::Result<Session<'a>> {
         if settings.config.connections.is_empty() {
             return Err(crate::error::usage_hinted(
                 "no connections are configured, so there is nothing to sync",
@@ -63,7 +73,7 @@ impl<'a> Session<'a> {
             .map_or(settings.state_path, |s| s.path.as_path());
         let mut store = Store::open(state_path)?;
         store.set_clock(settings.clock.clone());
-        let lock = store.lock()?;
+        let lock = store.lock_noting(waiting)?;
         if !dry_run {
             let backup = &settings.config.backup;
             store.set_backup_policy(backup.min_writes, backup.keep);

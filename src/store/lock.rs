@@ -9,10 +9,18 @@
 //!
 //! `<state>.listen.lock` works the same way for the whole life of a listener (which takes the
 //! run lock only while it applies a batch), with its PID and address written in it.
+//!
+//! A command that finds the run lock held by the state file's listener waits its turn instead
+//! of failing: the listener holds it a batch at a time, so `sync`, `conflicts resolve` and the
+//! rest work beside it. While it waits, the command holds a shared lock on
+//! `<state>.lock.queue`; the listener, before it takes the run lock for its next batch, looks
+//! there ([`others_waiting`]) and lets the waiting commands go first. The OS drops a waiter's
+//! place however the waiter ends, so a killed one holds up nothing.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::types::StoreError;
 
@@ -27,22 +35,57 @@ pub struct RunLock {
 }
 
 impl RunLock {
-    /// Locks `<state_path>.lock`, or says which process holds it.
+    /// Locks `<state_path>.lock`, or says which process holds it; waits its turn while the
+    /// state file's listener holds it (see [`RunLock::acquire_noting`]).
     pub fn acquire(state_path: &Path) -> Result<RunLock, StoreError> {
+        Self::acquire_noting(state_path, &|_| {})
+    }
+
+    /// Locks `<state_path>.lock`. Held by another run, it says which process holds it; held
+    /// by the state file's listener (`crmsync listen`, which takes it only while it applies a
+    /// batch or runs its catch-up sync), it waits for the listener to let it go, for at most
+    /// [`LISTENER_PATIENCE`], queued so that the listener does not take it again first.
+    /// `waiting` is told the listener's PID once, when the wait begins.
+    pub fn acquire_noting(state_path: &Path, waiting: &dyn Fn(u32)) -> Result<RunLock, StoreError> {
         let path = lock_path(state_path);
-        let mut file = match hold(&path)? {
-            Ok(file) => file,
-            Err(note) => {
-                let holder = match pid_of(&note) {
-                    Some(pid) => format!("pid {pid}"),
-                    None => "pid unknown".to_string(),
-                };
-                return Err(StoreError::Locked {
-                    path: state_path.to_path_buf(),
-                    holder,
-                });
+        let started = Instant::now();
+        let mut queued: Option<File> = None;
+        let mut file = loop {
+            let note = match hold(&path)? {
+                Ok(file) => break file,
+                Err(note) => note,
+            };
+            let holder = pid_of(&note);
+            let listener = holder.filter(|pid| listener_pid(state_path) == Some(*pid));
+            match listener {
+                Some(pid) if started.elapsed() < LISTENER_PATIENCE => {
+                    if queued.is_none() {
+                        queued = Some(queue_up(state_path)?);
+                        waiting(pid);
+                    }
+                    std::thread::sleep(WAIT_STEP);
+                }
+                Some(pid) => {
+                    return Err(StoreError::Locked {
+                        path: state_path.to_path_buf(),
+                        holder: format!(
+                            "`crmsync listen`, pid {pid}, which has not let it go in {} s",
+                            LISTENER_PATIENCE.as_secs()
+                        ),
+                    });
+                }
+                None => {
+                    return Err(StoreError::Locked {
+                        path: state_path.to_path_buf(),
+                        holder: match holder {
+                            Some(pid) => format!("pid {pid}"),
+                            None => "pid unknown".to_string(),
+                        },
+                    });
+                }
             }
         };
+        drop(queued);
         let took_over_from = pid_of(&read_note(&mut file));
         write_note(&mut file, &format!("{}\n", std::process::id()))
             .map_err(|e| written(&path, e))?;
@@ -65,6 +108,73 @@ impl Drop for RunLock {
         // takeover, which is harmless. The OS lock goes with the handle either way.
         let _ = self.file.set_len(0);
         let _ = self.file.unlock();
+    }
+}
+
+/// How long a command waits for the state file's listener to let the run lock go: a batch
+/// (at Pipedrive's limits, 500 updates take about half a minute) or a catch-up sync.
+pub const LISTENER_PATIENCE: Duration = Duration::from_secs(300);
+
+/// How often a waiting command tries the run lock again.
+const WAIT_STEP: Duration = Duration::from_millis(50);
+
+/// The PID of the listener of `state_path`, as its listen lock file says (none when no
+/// listener has run, or the last one stopped cleanly).
+fn listener_pid(state_path: &Path) -> Option<u32> {
+    pid_of(&std::fs::read_to_string(listen_lock_path(state_path)).ok()?)
+}
+
+/// `<state>.lock.queue`: where commands waiting for the listener's run lock hold their place.
+fn queue_path(state_path: &Path) -> PathBuf {
+    let mut name = state_path.as_os_str().to_os_string();
+    name.push(".lock.queue");
+    PathBuf::from(name)
+}
+
+/// Opens the queue file (mode 0600) for a lock on it.
+fn open_queue(state_path: &Path) -> Result<File, StoreError> {
+    let path = queue_path(state_path);
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(&path).map_err(|source| StoreError::Io {
+        action: "open the lock queue file",
+        path,
+        source,
+    })
+}
+
+/// Takes a place in the queue: a shared lock on the queue file, held while the returned file
+/// is open.
+fn queue_up(state_path: &Path) -> Result<File, StoreError> {
+    let file = open_queue(state_path)?;
+    file.lock_shared().map_err(|source| StoreError::Io {
+        action: "lock",
+        path: queue_path(state_path),
+        source,
+    })?;
+    Ok(file)
+}
+
+/// Whether a command is waiting for the run lock of `state_path` (the listener asks, before
+/// it takes the lock for its next batch, and lets it go first).
+pub fn others_waiting(state_path: &Path) -> Result<bool, StoreError> {
+    let file = open_queue(state_path)?;
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.unlock();
+            Ok(false)
+        }
+        Err(TryLockError::WouldBlock) => Ok(true),
+        Err(TryLockError::Error(source)) => Err(StoreError::Io {
+            action: "lock",
+            path: queue_path(state_path),
+            source,
+        }),
     }
 }
 

@@ -66,7 +66,9 @@
 //!   need it.
 //! * **One listener per state file**: [`ListenLock`] holds `<state>.listen.lock` the same way
 //!   for the whole life of `crmsync listen`, with its PID and address in it; the listener
-//!   takes the run lock only while it applies a batch.
+//!   takes the run lock only while it applies a batch. A command finding the run lock held by
+//!   the listener waits its turn, queued in `<state>.lock.queue`, where the listener looks
+//!   ([`others_waiting`]) before each batch and lets it go first.
 //! * Inside the file SQLite serialises writers (WAL mode, `busy_timeout` 5 s); readers never
 //!   block. Short cross-process critical sections that are not whole runs use leases.
 
@@ -97,7 +99,7 @@ mod tests;
 pub use accounts::{AccountBinding, Forgotten};
 pub use backup::{StateFileInfo, backups_of, inspect, replace_state_file};
 pub use erase::{ERASED_FIELD, ERASED_RESOLUTION};
-pub use lock::{ListenLock, Listener, RunLock};
+pub use lock::{LISTENER_PATIENCE, ListenLock, Listener, RunLock, others_waiting};
 pub use open::{BULK_INDEX_ROWS, Store};
 pub use schema::LATEST_VERSION;
 pub use sql::encode_fields;

@@ -259,6 +259,12 @@ impl Store {
         RunLock::acquire(&self.path)
     }
 
+    /// Takes the run lock of this state file, telling `waiting` the listener's PID when it
+    /// has to wait for the listener's batch; see [`RunLock::acquire_noting`].
+    pub fn lock_noting(&self, waiting: &dyn Fn(u32)) -> Result<RunLock, StoreError> {
+        RunLock::acquire_noting(&self.path, waiting)
+    }
+
     /// The schema version of the open file.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         self.conn

@@ -537,6 +537,45 @@ fn a_held_run_lock_is_refused_with_the_holders_pid() {
 }
 
 #[test]
+fn a_run_lock_held_by_the_listener_is_waited_for_and_the_listener_sees_the_waiter() {
+    let (_dir, path) = temp();
+    // The listener (here this process, as its listen lock file names it) holds the run lock
+    // for a batch.
+    let batch = RunLock::acquire(&path).unwrap();
+    std::fs::write(
+        lock::listen_lock_path(&path),
+        format!("{} 127.0.0.1:8787\n", std::process::id()),
+    )
+    .unwrap();
+    assert!(
+        !crate::store::others_waiting(&path).unwrap(),
+        "nobody waits yet"
+    );
+    let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let waiter = {
+        let (path, told) = (path.clone(), told.clone());
+        std::thread::spawn(move || {
+            RunLock::acquire_noting(&path, &|pid| told.lock().unwrap().push(pid)).map(drop)
+        })
+    };
+    // The command waits, in the queue the listener looks at before its next batch.
+    while !crate::store::others_waiting(&path).unwrap() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(!waiter.is_finished());
+    drop(batch);
+    waiter
+        .join()
+        .unwrap()
+        .expect("the lock, once the batch let it go");
+    assert_eq!(*told.lock().unwrap(), vec![std::process::id()], "told once");
+    assert!(
+        !crate::store::others_waiting(&path).unwrap(),
+        "its place is given up"
+    );
+}
+
+#[test]
 fn a_lock_left_by_a_dead_process_is_taken_over() {
     let (_dir, path) = temp();
     std::fs::write(lock::lock_path(&path), "4194999\n").unwrap();
