@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crmsync::listen::ListenReporter;
-use crmsync::listen::server::{Check, Hook, Receiver, serve};
+use crmsync::listen::server::{Check, Hook, Receiver, serve, stop};
 use crmsync::listen::verify::hubspot_v3_signature;
 use crmsync::sandbox::pipedrive::{PipedriveOptions, PipedriveSandbox};
 use crmsync::sandbox::webhooks::post;
@@ -76,7 +76,7 @@ fn accept(per: usize, deliveries: usize) {
         wake: Arc::new(tokio::sync::Notify::new()),
         reporter: Arc::new(Silent),
     };
-    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("listen"));
+    let server = Arc::new(crmsync::listen::server::bind("127.0.0.1", 0).expect("listen"));
     let addr = server.server_addr().to_ip().expect("an ip address");
     let serving = {
         let server = server.clone();
@@ -117,7 +117,7 @@ fn accept(per: usize, deliveries: usize) {
         .collect();
     let refused: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
     let secs = started.elapsed().as_secs_f64();
-    server.unblock();
+    stop(&server);
     let _ = serving.join();
     let queued = Store::open(&dir.path().join("state.db"))
         .and_then(|s| s.webhook_stats(now_ms()))

@@ -1,9 +1,15 @@
 //! The HTTP side of `listen`: one path per connection (`/hooks/NAME`), each delivery verified,
 //! read, queued in the state file, and only then answered 200. Nothing here waits for a CRM.
+//!
+//! Deliveries are read by [`READERS`] threads at once, each body within [`BODY_DEADLINE`], and
+//! every read of the socket waits at most [`READ_TIMEOUT`] for bytes: a client that stalls
+//! (a body shorter than its `Content-Length`, a connection opened and left) holds up one
+//! reader for a few seconds, not the listener, whose URL is open to the internet.
 
 use std::collections::HashMap;
-use std::io::Read as _;
-use std::sync::Arc;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
@@ -14,7 +20,19 @@ use crate::clock::Clock;
 use crate::store::{NewWebhookEvent, Store};
 
 /// The largest body taken (HubSpot sends at most 100 events a delivery).
-const MAX_BODY: u64 = 8 << 20;
+const MAX_BODY: usize = 8 << 20;
+
+/// How many deliveries are read and answered at once.
+pub const READERS: usize = 8;
+
+/// How long a delivery's body may take to arrive in full (Pipedrive gives up on a delivery
+/// after 10 s, HubSpot after 5).
+pub const BODY_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long one read of a connection waits for bytes: set on the listening socket, whose
+/// connections inherit it, so it bounds the reading of the request line and headers too, and
+/// closes an idle kept-alive connection.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How one connection's deliveries are checked.
 #[derive(Clone)]
@@ -190,36 +208,133 @@ impl Receiver {
     }
 }
 
-/// Serves `server` until it is unblocked.
-pub fn serve(server: &tiny_http::Server, mut receiver: Receiver) {
-    for mut request in server.incoming_requests() {
-        let headers: Vec<(String, String)> = request
-            .headers()
-            .iter()
-            .map(|h| (h.field.as_str().to_string(), h.value.as_str().to_string()))
-            .collect();
-        let mut body = Vec::new();
-        let read = request.as_reader().take(MAX_BODY).read_to_end(&mut body);
-        let (status, text) = match read {
-            Ok(_) => {
-                let method = request.method().as_str().to_string();
-                let url = request.url().to_string();
-                receiver.handle(&Delivery {
-                    method: &method,
-                    url: &url,
-                    headers: &headers,
-                    body: &body,
-                })
+/// Listens on `bind:port` with [`READ_TIMEOUT`] on every connection.
+pub fn bind(bind: &str, port: u16) -> std::io::Result<tiny_http::Server> {
+    let listener = std::net::TcpListener::bind((bind, port))?;
+    set_read_timeout(&listener, READ_TIMEOUT)?;
+    tiny_http::Server::from_listener(listener, None).map_err(std::io::Error::other)
+}
+
+/// Sets `SO_RCVTIMEO` on the listening socket: the connections it accepts inherit it.
+#[cfg(unix)]
+fn set_read_timeout(listener: &std::net::TcpListener, timeout: Duration) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: the descriptor is the listener's, open for the call; the option value is a
+    // `timeval` of the size given.
+    let done = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if done == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Elsewhere the body's deadline alone bounds a slow client (a read that never returns still
+/// holds one reader).
+#[cfg(not(unix))]
+fn set_read_timeout(_: &std::net::TcpListener, _: Duration) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Serves `server` with [`READERS`] threads until [`stop`] is called.
+pub fn serve(server: &tiny_http::Server, receiver: Receiver) {
+    let receiver = Mutex::new(receiver);
+    std::thread::scope(|scope| {
+        for _ in 0..READERS {
+            scope.spawn(|| {
+                for request in server.incoming_requests() {
+                    serve_one(request, &receiver);
+                }
+            });
+        }
+    });
+}
+
+/// Ends [`serve`]: each of its threads ends after the delivery in hand.
+pub fn stop(server: &tiny_http::Server) {
+    for _ in 0..READERS {
+        server.unblock();
+    }
+}
+
+/// Reads, handles and answers one delivery; the receiver is held only to handle it.
+fn serve_one(mut request: tiny_http::Request, receiver: &Mutex<Receiver>) {
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|h| (h.field.as_str().to_string(), h.value.as_str().to_string()))
+        .collect();
+    let (status, text) = match read_body(request.as_reader(), Instant::now() + BODY_DEADLINE) {
+        Ok(body) => {
+            let method = request.method().as_str().to_string();
+            let url = request.url().to_string();
+            let mut receiver = receiver.lock().unwrap_or_else(|e| e.into_inner());
+            receiver.handle(&Delivery {
+                method: &method,
+                url: &url,
+                headers: &headers,
+                body: &body,
+            })
+        }
+        Err(BodyError::TooLarge) => answer(413, "the body is over 8 MiB"),
+        Err(BodyError::Slow) => answer(408, "the body did not arrive in time"),
+        Err(BodyError::Unreadable) => answer(400, "the body could not be read"),
+    };
+    let response = tiny_http::Response::from_string(text)
+        .with_status_code(status)
+        .with_header(
+            tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..])
+                .expect("a valid header"),
+        );
+    let _ = request.respond(response);
+}
+
+/// Why a body was not taken.
+#[derive(Debug, PartialEq, Eq)]
+enum BodyError {
+    /// Over [`MAX_BODY`].
+    TooLarge,
+    /// Not in full by the deadline, or a read waited [`READ_TIMEOUT`] for nothing.
+    Slow,
+    /// The connection failed.
+    Unreadable,
+}
+
+/// Reads a body whole, by `deadline`.
+fn read_body(reader: &mut dyn Read, deadline: Instant) -> Result<Vec<u8>, BodyError> {
+    let mut body = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if Instant::now() > deadline {
+            return Err(BodyError::Slow);
+        }
+        match reader.read(&mut chunk) {
+            Ok(0) => return Ok(body),
+            Ok(n) if body.len() + n > MAX_BODY => return Err(BodyError::TooLarge),
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(BodyError::Slow);
             }
-            Err(_) => answer(400, "the body could not be read"),
-        };
-        let response = tiny_http::Response::from_string(text)
-            .with_status_code(status)
-            .with_header(
-                tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..])
-                    .expect("a valid header"),
-            );
-        let _ = request.respond(response);
+            Err(_) => return Err(BodyError::Unreadable),
+        }
     }
 }
 
@@ -294,6 +409,80 @@ mod tests {
 
     const HS_BODY: &str = r#"[{"eventId":5,"occurredAt":1,"subscriptionType":"contact.propertyChange","objectId":9,"changeSource":"CRM_UI"},
         {"eventId":6,"occurredAt":1,"subscriptionType":"contact.propertyChange","objectId":9,"changeSource":"INTEGRATION","sourceId":"app-1"}]"#;
+
+    /// Sends `raw` on a new connection to `addr`; returns the connection.
+    fn send(addr: std::net::SocketAddr, raw: &str) -> std::net::TcpStream {
+        use std::io::Write as _;
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.write_all(raw.as_bytes()).unwrap();
+        c
+    }
+
+    /// The status line of the answer on `c` (empty if it was closed without one).
+    fn status_line(c: &mut std::net::TcpStream) -> String {
+        c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut text = Vec::new();
+        let _ = c.read_to_end(&mut text);
+        String::from_utf8_lossy(&text)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    #[test]
+    fn stalled_clients_hold_up_neither_other_deliveries_nor_a_reader_for_long() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Arc::new(bind("127.0.0.1", 0).unwrap());
+        let addr = server.server_addr().to_ip().unwrap();
+        let serving = {
+            let (server, receiver) = (server.clone(), receiver(dir.path()));
+            std::thread::spawn(move || serve(&server, receiver))
+        };
+        // A body shorter than its length says (over 1 KiB: smaller ones tiny_http reads
+        // itself, under the same read timeout), the connection left open; and a connection
+        // that sends nothing at all.
+        let mut short = send(
+            addr,
+            "POST /hooks/hs HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n[{\"eventId\"",
+        );
+        let mut silent = send(addr, "");
+        // Another delivery is answered meanwhile.
+        let mut other = send(
+            addr,
+            "POST /hooks/nobody HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]",
+        );
+        assert!(status_line(&mut other).contains("404"));
+        // ... while the short one is still waited for: another reader answered it.
+        short.set_nonblocking(true).unwrap();
+        let waiting = short.peek(&mut [0u8; 1]);
+        assert!(
+            waiting.is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+            "the short delivery is not answered yet"
+        );
+        short.set_nonblocking(false).unwrap();
+        // The stalled ones are let go: the short body answered 408, the silent connection
+        // closed; nothing was queued.
+        let line = status_line(&mut short);
+        assert!(line.contains("408"), "{line:?}");
+        assert_eq!(status_line(&mut silent), "");
+        stop(&server);
+        serving.join().unwrap();
+        let store = Store::open(&dir.path().join("state.db")).unwrap();
+        assert_eq!(store.webhook_stats(NOW).unwrap().queued, 0);
+    }
+
+    #[test]
+    fn a_body_over_the_limit_is_refused_for_its_size_and_a_whole_one_is_read() {
+        let big = vec![b'x'; MAX_BODY + 1];
+        let deadline = Instant::now() + BODY_DEADLINE;
+        assert_eq!(read_body(&mut &big[..], deadline), Err(BodyError::TooLarge));
+        let whole = vec![b'x'; MAX_BODY];
+        assert_eq!(
+            read_body(&mut &whole[..], deadline).unwrap().len(),
+            MAX_BODY
+        );
+    }
 
     #[test]
     fn a_signed_delivery_is_queued_once_and_own_writes_are_dropped() {

@@ -67,7 +67,7 @@ pub async fn run(
             "add one with `crmsync connect hubspot --name NAME`",
         ));
     }
-    let server = tiny_http::Server::http(format!("{}:{}", opts.bind, opts.port))
+    let server = super::server::bind(&opts.bind, opts.port)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}:{}: {e}", opts.bind, opts.port))?;
     let address = server
         .server_addr()
@@ -136,7 +136,7 @@ pub async fn run(
     };
     let result = worker.run().await;
     signals.abort();
-    server.unblock();
+    super::server::stop(&server);
     let _ = serving.join();
     let mut store = Store::open(settings.state_path)?;
     store.stop_listener(worker.pid, settings.clock.now())?;
