@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -17,7 +17,7 @@ use super::ListenReporter;
 use super::parse::{self, Parsed};
 use super::verify::{self, HubSpotRequest, Refusal};
 use crate::clock::Clock;
-use crate::store::{NewWebhookEvent, Store};
+use crate::store::{DeliveryEvents, Store};
 
 /// The largest body taken (HubSpot sends at most 100 events a delivery).
 const MAX_BODY: usize = 8 << 20;
@@ -101,17 +101,181 @@ impl Receiver {
     /// when its body cannot be read, 404 for a path that is no connection's, 500 when the
     /// state file cannot take it (the CRM delivers it again).
     pub fn handle(&mut self, d: &Delivery<'_>) -> Answer {
+        let checked = self.checker().check(d);
+        self.take(vec![checked])
+            .pop()
+            .expect("one answer a delivery")
+    }
+
+    /// What checks deliveries, apart from the state file (any number of threads at once).
+    fn checker(&self) -> Checker {
+        Checker {
+            hooks: self.hooks.clone(),
+            clock: self.clock.clone(),
+            public_url: self.public_url.clone(),
+        }
+    }
+
+    /// Takes checked deliveries: the events of those that passed are queued (or dropped on
+    /// arrival) in one transaction of the state file, the refusals kept. One answer each, in
+    /// order.
+    fn take(&mut self, checked: Vec<Result<Checked, Refused>>) -> Vec<Answer> {
+        let now = self.clock.now();
+        let mut answers: Vec<Option<Answer>> = vec![None; checked.len()];
+        let mut taken: Vec<(usize, DeliveryEvents)> = Vec::new();
+        // The account each connection's links are bound to (none before its first run).
+        let mut bindings: HashMap<String, Option<String>> = HashMap::new();
+        for (i, c) in checked.into_iter().enumerate() {
+            let c = match c {
+                Ok(c) => c,
+                Err(Refused::Answer(a)) => {
+                    answers[i] = Some(a);
+                    continue;
+                }
+                Err(Refused::Kept {
+                    connection,
+                    status,
+                    reason,
+                }) => {
+                    answers[i] = Some(self.refuse(&connection, status, &reason));
+                    continue;
+                }
+            };
+            let bound = match bindings.get(&c.connection) {
+                Some(b) => b.clone(),
+                None => match self.store.account_binding(&c.connection) {
+                    Ok(b) => {
+                        let b = b.map(|b| b.account);
+                        bindings.insert(c.connection.clone(), b.clone());
+                        b
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            "a webhook delivery to `{}` could not be checked: {e}",
+                            c.connection
+                        );
+                        answers[i] = Some(answer(500, "the state file cannot take the event now"));
+                        continue;
+                    }
+                },
+            };
+            taken.push((i, events_of(&c, bound.as_deref())));
+        }
+        if !taken.is_empty() {
+            let deliveries: Vec<DeliveryEvents> = taken.iter().map(|(_, d)| d.clone()).collect();
+            let outcome = match self.store.take_webhook_deliveries(&deliveries, now) {
+                Ok(n) => {
+                    if n > 0 {
+                        self.wake.notify_one();
+                    }
+                    answer(200, "queued")
+                }
+                Err(e) => {
+                    tracing::warn!("webhook deliveries could not be queued: {e}");
+                    answer(500, "the state file cannot take the event now")
+                }
+            };
+            for (i, _) in &taken {
+                answers[*i] = Some(outcome.clone());
+            }
+        }
+        answers
+            .into_iter()
+            .map(|a| a.expect("every delivery answered"))
+            .collect()
+    }
+
+    fn refuse(&mut self, connection: &str, status: u16, reason: &str) -> Answer {
+        tracing::info!("webhook delivery to `{connection}` refused: {reason}");
+        self.reporter.refused(connection, reason);
+        if let Err(e) = self
+            .store
+            .record_webhook_refusal(connection, reason, self.clock.now())
+        {
+            tracing::warn!("a refused webhook delivery could not be kept: {e}");
+        }
+        answer(status, reason)
+    }
+}
+
+/// A delivery that passed its check, its events read.
+struct Checked {
+    connection: String,
+    /// The source crmsync's own writes carry in this connection's events.
+    own: Option<String>,
+    parsed: Vec<Parsed>,
+}
+
+/// A delivery refused.
+enum Refused {
+    /// Answered so, and not kept (a path that is no connection's, a method not taken).
+    Answer(Answer),
+    /// Answered `status` and kept as a refusal of `connection`'s deliveries, for `status`.
+    Kept {
+        connection: String,
+        status: u16,
+        reason: String,
+    },
+}
+
+/// A delivery's events as the state file takes them: those of another account than the
+/// connection's `bound` one, and crmsync's own writes coming back, are kept as dropped.
+fn events_of(c: &Checked, bound: Option<&str>) -> DeliveryEvents {
+    let mut out = DeliveryEvents::default();
+    let (mut own, mut elsewhere) = (Vec::new(), Vec::new());
+    let mut other_account: Option<&str> = None;
+    for p in &c.parsed {
+        match (p.account.as_deref(), bound) {
+            (Some(of), Some(bound)) if of != bound => {
+                other_account.get_or_insert(of);
+                elsewhere.push(p.event.clone());
+            }
+            _ if p.source.is_own(c.own.as_deref()) => own.push(p.event.clone()),
+            _ => out.queue.push(p.event.clone()),
+        }
+    }
+    if !own.is_empty() {
+        out.dropped.push((own, "own write".to_string()));
+    }
+    if let (Some(of), Some(bound)) = (other_account, bound) {
+        let note = format!("of account {of}, not {bound}, whose records this connection syncs");
+        tracing::info!(
+            "{} events to `{}` dropped: {note}",
+            elsewhere.len(),
+            c.connection
+        );
+        out.dropped.push((elsewhere, note));
+    }
+    out
+}
+
+/// Checks deliveries and reads their events, without the state file.
+#[derive(Clone)]
+struct Checker {
+    hooks: HashMap<String, Hook>,
+    clock: Arc<dyn Clock>,
+    public_url: Option<String>,
+}
+
+impl Checker {
+    /// Checks a delivery (its path, method and signature or credentials) and reads its
+    /// events.
+    fn check(&self, d: &Delivery<'_>) -> Result<Checked, Refused> {
         let path = d.url.split('?').next().unwrap_or_default();
         let Some(name) = path.strip_prefix("/hooks/") else {
-            return answer(404, "not found");
+            return Err(Refused::Answer(answer(404, "not found")));
         };
-        let Some(hook) = self.hooks.get(name).cloned() else {
-            return answer(404, "no such connection");
+        let Some(hook) = self.hooks.get(name) else {
+            return Err(Refused::Answer(answer(404, "no such connection")));
         };
         if d.method != "POST" {
-            return answer(405, "POST only");
+            return Err(Refused::Answer(answer(405, "POST only")));
         }
-        let now = self.clock.now();
+        let refused = |status: u16, reason: String| Refused::Kept {
+            connection: name.to_string(),
+            status,
+            reason,
+        };
         let checked = match &hook.check {
             Check::HubSpot { secret } => {
                 let uri = match &self.public_url {
@@ -125,7 +289,7 @@ impl Receiver {
                     signature: d.header("X-HubSpot-Signature-v3"),
                     timestamp: d.header("X-HubSpot-Request-Timestamp"),
                 };
-                verify::check_hubspot(&req, secret, now)
+                verify::check_hubspot(&req, secret, self.clock.now())
             }
             Check::Pipedrive { user, password } => {
                 verify::check_basic(d.header("Authorization"), user, password)
@@ -133,78 +297,20 @@ impl Receiver {
             Check::Missing => Err(Refusal::NoSecret),
         };
         if let Err(refusal) = checked {
-            return self.refuse(name, 401, &refusal.to_string());
+            return Err(refused(401, refusal.to_string()));
         }
         let parsed = match &hook.check {
             Check::HubSpot { .. } => parse::hubspot_events(name, d.body),
             _ => parse::pipedrive_event(name, d.body).map(|p| p.into_iter().collect()),
         };
-        let parsed: Vec<Parsed> = match parsed {
-            Ok(p) => p,
-            Err(e) => return self.refuse(name, 400, &format!("unreadable body: {e}")),
-        };
-        // The account this connection's links are bound to (none before its first run).
-        let bound = match self.store.account_binding(name) {
-            Ok(b) => b.map(|b| b.account),
-            Err(e) => {
-                tracing::warn!("a webhook delivery to `{name}` could not be checked: {e}");
-                return answer(500, "the state file cannot take the event now");
-            }
-        };
-        let (elsewhere, parsed): (Vec<Parsed>, Vec<Parsed>) =
-            parsed
-                .into_iter()
-                .partition(|p| match (&p.account, &bound) {
-                    (Some(of), Some(bound)) => of != bound,
-                    _ => false,
-                });
-        let (own, theirs): (Vec<Parsed>, Vec<Parsed>) = parsed
-            .into_iter()
-            .partition(|p| p.source.is_own(hook.own.as_deref()));
-        let theirs: Vec<NewWebhookEvent> = theirs.into_iter().map(|p| p.event).collect();
-        let own: Vec<NewWebhookEvent> = own.into_iter().map(|p| p.event).collect();
-        // Made only for a delivery that has such events (the first one's account named).
-        let elsewhere_note = match (elsewhere.first().and_then(|p| p.account.as_deref()), &bound) {
-            (Some(of), Some(bound)) => {
-                let note =
-                    format!("of account {of}, not {bound}, whose records this connection syncs");
-                tracing::info!("{} events to `{name}` dropped: {note}", elsewhere.len());
-                Some(note)
-            }
-            _ => None,
-        };
-        let elsewhere: Vec<NewWebhookEvent> = elsewhere.into_iter().map(|p| p.event).collect();
-        let queued = self.store.queue_webhook_events(&theirs, now).and_then(|n| {
-            self.store.drop_webhook_events(&own, "own write", now)?;
-            if let Some(note) = &elsewhere_note {
-                self.store.drop_webhook_events(&elsewhere, note, now)?;
-            }
-            Ok(n)
-        });
-        match queued {
-            Ok(n) => {
-                if n > 0 {
-                    self.wake.notify_one();
-                }
-                answer(200, "queued")
-            }
-            Err(e) => {
-                tracing::warn!("a webhook delivery to `{name}` could not be queued: {e}");
-                answer(500, "the state file cannot take the event now")
-            }
+        match parsed {
+            Ok(parsed) => Ok(Checked {
+                connection: name.to_string(),
+                own: hook.own.clone(),
+                parsed,
+            }),
+            Err(e) => Err(refused(400, format!("unreadable body: {e}"))),
         }
-    }
-
-    fn refuse(&mut self, connection: &str, status: u16, reason: &str) -> Answer {
-        tracing::info!("webhook delivery to `{connection}` refused: {reason}");
-        self.reporter.refused(connection, reason);
-        if let Err(e) = self
-            .store
-            .record_webhook_refusal(connection, reason, self.clock.now())
-        {
-            tracing::warn!("a refused webhook delivery could not be kept: {e}");
-        }
-        answer(status, reason)
     }
 }
 
@@ -248,57 +354,87 @@ fn set_read_timeout(_: &std::net::TcpListener, _: Duration) -> std::io::Result<(
     Ok(())
 }
 
-/// Serves `server` with [`READERS`] threads until [`stop`] is called.
-pub fn serve(server: &tiny_http::Server, receiver: Receiver) {
-    let receiver = Mutex::new(receiver);
+/// The most deliveries taken in one transaction of the state file.
+const GROUP: usize = 256;
+
+/// Serves `server` until [`stop`] is called: [`READERS`] threads read and check deliveries,
+/// and this one takes them into the state file, all those waiting in one transaction (a group
+/// commit), and answers them.
+pub fn serve(server: &tiny_http::Server, mut receiver: Receiver) {
+    let checker = receiver.checker();
+    let (send, checked) =
+        std::sync::mpsc::channel::<(Result<Checked, Refused>, tiny_http::Request)>();
     std::thread::scope(|scope| {
         for _ in 0..READERS {
-            scope.spawn(|| {
+            let (send, checker) = (send.clone(), &checker);
+            scope.spawn(move || {
                 for request in server.incoming_requests() {
-                    serve_one(request, &receiver);
+                    if send.send(read_and_check(checker, request)).is_err() {
+                        break;
+                    }
                 }
             });
+        }
+        drop(send);
+        while let Ok(first) = checked.recv() {
+            let mut group = vec![first];
+            while group.len() < GROUP {
+                match checked.try_recv() {
+                    Ok(next) => group.push(next),
+                    Err(_) => break,
+                }
+            }
+            let (outcomes, requests): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+            for ((status, text), request) in receiver.take(outcomes).into_iter().zip(requests) {
+                let response = tiny_http::Response::from_string(text)
+                    .with_status_code(status)
+                    .with_header(
+                        tiny_http::Header::from_bytes(
+                            &b"Content-Type"[..],
+                            &b"application/json"[..],
+                        )
+                        .expect("a valid header"),
+                    );
+                let _ = request.respond(response);
+            }
         }
     });
 }
 
-/// Ends [`serve`]: each of its threads ends after the delivery in hand.
+/// Ends [`serve`]: each of its readers ends after the delivery in hand.
 pub fn stop(server: &tiny_http::Server) {
     for _ in 0..READERS {
         server.unblock();
     }
 }
 
-/// Reads, handles and answers one delivery; the receiver is held only to handle it.
-fn serve_one(mut request: tiny_http::Request, receiver: &Mutex<Receiver>) {
+/// Reads a delivery's body (by [`BODY_DEADLINE`]) and checks it.
+fn read_and_check(
+    checker: &Checker,
+    mut request: tiny_http::Request,
+) -> (Result<Checked, Refused>, tiny_http::Request) {
     let headers: Vec<(String, String)> = request
         .headers()
         .iter()
         .map(|h| (h.field.as_str().to_string(), h.value.as_str().to_string()))
         .collect();
-    let (status, text) = match read_body(request.as_reader(), Instant::now() + BODY_DEADLINE) {
-        Ok(body) => {
-            let method = request.method().as_str().to_string();
-            let url = request.url().to_string();
-            let mut receiver = receiver.lock().unwrap_or_else(|e| e.into_inner());
-            receiver.handle(&Delivery {
-                method: &method,
-                url: &url,
-                headers: &headers,
-                body: &body,
-            })
+    let outcome = match read_body(request.as_reader(), Instant::now() + BODY_DEADLINE) {
+        Ok(body) => checker.check(&Delivery {
+            method: request.method().as_str(),
+            url: request.url(),
+            headers: &headers,
+            body: &body,
+        }),
+        Err(BodyError::TooLarge) => Err(Refused::Answer(answer(413, "the body is over 8 MiB"))),
+        Err(BodyError::Slow) => Err(Refused::Answer(answer(
+            408,
+            "the body did not arrive in time",
+        ))),
+        Err(BodyError::Unreadable) => {
+            Err(Refused::Answer(answer(400, "the body could not be read")))
         }
-        Err(BodyError::TooLarge) => answer(413, "the body is over 8 MiB"),
-        Err(BodyError::Slow) => answer(408, "the body did not arrive in time"),
-        Err(BodyError::Unreadable) => answer(400, "the body could not be read"),
     };
-    let response = tiny_http::Response::from_string(text)
-        .with_status_code(status)
-        .with_header(
-            tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..])
-                .expect("a valid header"),
-        );
-    let _ = request.respond(response);
+    (outcome, request)
 }
 
 /// Why a body was not taken.
@@ -482,6 +618,59 @@ mod tests {
             read_body(&mut &whole[..], deadline).unwrap().len(),
             MAX_BODY
         );
+    }
+
+    #[test]
+    fn deliveries_taken_together_are_answered_each_for_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = receiver(dir.path());
+        let checker = r.checker();
+        let signed = |body: &str| {
+            let ts = NOW.to_string();
+            let sig = verify::hubspot_v3_signature(
+                "sec",
+                "POST",
+                "https://crm.example.com/hooks/hs",
+                body.as_bytes(),
+                &ts,
+            );
+            vec![
+                ("x-hubspot-signature-v3".to_string(), sig),
+                ("X-HubSpot-Request-Timestamp".to_string(), ts),
+            ]
+        };
+        let event = |id: u32| {
+            format!(
+                r#"[{{"eventId":{id},"occurredAt":1,"subscriptionType":"contact.propertyChange","objectId":9,"changeSource":"CRM_UI"}}]"#
+            )
+        };
+        let (one, two) = (event(1), event(2));
+        let (h1, h2) = (signed(&one), signed(&two));
+        // The third is signed but sent without its timestamp.
+        let three = event(3);
+        let untimed = signed(&three)[..1].to_vec();
+        fn delivery<'d>(
+            url: &'d str,
+            headers: &'d [(String, String)],
+            body: &'d str,
+        ) -> Delivery<'d> {
+            Delivery {
+                method: "POST",
+                url,
+                headers,
+                body: body.as_bytes(),
+            }
+        }
+        let group = vec![
+            checker.check(&delivery("/hooks/hs", &h1, &one)),
+            checker.check(&delivery("/hooks/hs", &untimed, &three)),
+            checker.check(&delivery("/elsewhere", &h1, &one)),
+            checker.check(&delivery("/hooks/hs", &h2, &two)),
+        ];
+        let statuses: Vec<u16> = r.take(group).into_iter().map(|(s, _)| s).collect();
+        assert_eq!(statuses, vec![200, 401, 404, 200]);
+        let st = r.store.webhook_stats(NOW).unwrap();
+        assert_eq!((st.queued, st.refused), (2, 1));
     }
 
     #[test]

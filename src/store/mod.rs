@@ -105,7 +105,9 @@ pub use schema::LATEST_VERSION;
 pub use sql::encode_fields;
 pub use types::*;
 pub use upkeep::Pruned;
-pub use webhooks::{LastWebhookEvent, ListenerRow, NewWebhookEvent, WebhookEvent, WebhookStats};
+pub use webhooks::{
+    DeliveryEvents, LastWebhookEvent, ListenerRow, NewWebhookEvent, WebhookEvent, WebhookStats,
+};
 
 #[cfg(test)]
 mod upkeep_tests;

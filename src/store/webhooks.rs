@@ -13,6 +13,56 @@ use super::sql::{begin, commit, parse_kind, sql_error};
 use super::types::StoreError;
 use crate::model::{Millis, ObjectKind};
 
+/// One delivery's events as the listener takes them.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryEvents {
+    /// The events to apply.
+    pub queue: Vec<NewWebhookEvent>,
+    /// The events dropped on arrival, each group with why (crmsync's own writes, another
+    /// account's).
+    pub dropped: Vec<(Vec<NewWebhookEvent>, String)>,
+}
+
+/// Inserts `events` in `tx`, queued, or dropped with `dropped` as the note; an event whose
+/// (connection, event id) is known already is left out. Returns how many were new.
+fn insert_webhook_events(
+    tx: &rusqlite::Transaction<'_>,
+    path: &std::path::Path,
+    events: &[NewWebhookEvent],
+    received_at: Millis,
+    dropped: Option<&str>,
+) -> Result<usize, StoreError> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO webhook_events(connection, event_id, kind, remote_id,
+                 action, occurred_at, received_at, summary, state, note, done_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+                     CASE WHEN ?9 IS NULL THEN 'queued' ELSE 'dropped' END, ?9,
+                     CASE WHEN ?9 IS NULL THEN NULL ELSE ?7 END)",
+        )
+        .map_err(|e| sql_error(path, "prepare a webhook event", e))?;
+    let mut new = 0;
+    for e in events {
+        new += stmt
+            .execute(params![
+                e.connection,
+                e.event_id,
+                e.kind.as_str(),
+                e.remote_id,
+                e.action,
+                e.occurred_at,
+                received_at,
+                e.summary,
+                dropped,
+            ])
+            .map_err(|err| sql_error(path, "queue a webhook event", err))?;
+    }
+    Ok(new)
+}
+
 /// An event as the listener queues it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewWebhookEvent {
@@ -82,7 +132,13 @@ impl Store {
         events: &[NewWebhookEvent],
         received_at: Millis,
     ) -> Result<usize, StoreError> {
-        self.insert_webhook_events(events, received_at, None)
+        self.take_webhook_deliveries(
+            &[DeliveryEvents {
+                queue: events.to_vec(),
+                dropped: Vec::new(),
+            }],
+            received_at,
+        )
     }
 
     /// Keeps `events` as dropped on arrival (crmsync's own writes coming back), so that a
@@ -96,42 +152,28 @@ impl Store {
         if events.is_empty() {
             return Ok(0);
         }
-        self.insert_webhook_events(events, received_at, Some(note))
+        let path = self.path.clone();
+        let tx = begin(&mut self.conn, &path)?;
+        let new = insert_webhook_events(&tx, &path, events, received_at, Some(note))?;
+        commit(tx, &path, "keep dropped webhook events")?;
+        Ok(new)
     }
 
-    fn insert_webhook_events(
+    /// Takes several deliveries' events in one transaction (the listener's group commit):
+    /// each delivery's events to apply are queued, the rest kept as dropped with their note.
+    /// Returns how many were queued (an event known already is left out).
+    pub fn take_webhook_deliveries(
         &mut self,
-        events: &[NewWebhookEvent],
+        deliveries: &[DeliveryEvents],
         received_at: Millis,
-        dropped: Option<&str>,
     ) -> Result<usize, StoreError> {
         let path = self.path.clone();
         let tx = begin(&mut self.conn, &path)?;
         let mut queued = 0;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO webhook_events(connection, event_id, kind, remote_id,
-                         action, occurred_at, received_at, summary, state, note, done_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
-                             CASE WHEN ?9 IS NULL THEN 'queued' ELSE 'dropped' END, ?9,
-                             CASE WHEN ?9 IS NULL THEN NULL ELSE ?7 END)",
-                )
-                .map_err(|e| sql_error(&path, "prepare a webhook event", e))?;
-            for e in events {
-                queued += stmt
-                    .execute(params![
-                        e.connection,
-                        e.event_id,
-                        e.kind.as_str(),
-                        e.remote_id,
-                        e.action,
-                        e.occurred_at,
-                        received_at,
-                        e.summary,
-                        dropped,
-                    ])
-                    .map_err(|err| sql_error(&path, "queue a webhook event", err))?;
+        for d in deliveries {
+            queued += insert_webhook_events(&tx, &path, &d.queue, received_at, None)?;
+            for (events, note) in &d.dropped {
+                insert_webhook_events(&tx, &path, events, received_at, Some(note))?;
             }
         }
         commit(tx, &path, "queue webhook events")?;
