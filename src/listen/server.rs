@@ -122,7 +122,7 @@ impl Receiver {
     fn take(&mut self, checked: Vec<Result<Checked, Refused>>) -> Vec<Answer> {
         let now = self.clock.now();
         let mut answers: Vec<Option<Answer>> = vec![None; checked.len()];
-        let mut taken: Vec<(usize, DeliveryEvents)> = Vec::new();
+        let (mut taken, mut deliveries): (Vec<usize>, Vec<DeliveryEvents>) = Default::default();
         // The account each connection's links are bound to (none before its first run).
         let mut bindings: HashMap<String, Option<String>> = HashMap::new();
         for (i, c) in checked.into_iter().enumerate() {
@@ -159,10 +159,10 @@ impl Receiver {
                     }
                 },
             };
-            taken.push((i, events_of(&c, bound.as_deref())));
+            taken.push(i);
+            deliveries.push(events_of(&c, bound.as_deref()));
         }
         if !taken.is_empty() {
-            let deliveries: Vec<DeliveryEvents> = taken.iter().map(|(_, d)| d.clone()).collect();
             let outcome = match self.store.take_webhook_deliveries(&deliveries, now) {
                 Ok(n) => {
                     if n > 0 {
@@ -175,8 +175,8 @@ impl Receiver {
                     answer(500, "the state file cannot take the event now")
                 }
             };
-            for (i, _) in &taken {
-                answers[*i] = Some(outcome.clone());
+            for i in taken {
+                answers[i] = Some(outcome.clone());
             }
         }
         answers

@@ -57,33 +57,43 @@ impl RunLock {
             };
             let holder = pid_of(&note);
             let listener = holder.filter(|pid| listener_pid(state_path) == Some(*pid));
-            match listener {
-                Some(pid) if started.elapsed() < LISTENER_PATIENCE => {
-                    if queued.is_none() {
-                        queued = Some(queue_up(state_path)?);
-                        waiting(pid);
-                    }
-                    std::thread::sleep(WAIT_STEP);
-                }
-                Some(pid) => {
-                    return Err(StoreError::Locked {
-                        path: state_path.to_path_buf(),
-                        holder: format!(
-                            "`crmsync listen`, pid {pid}, which has not let it go in {} s",
-                            LISTENER_PATIENCE.as_secs()
-                        ),
-                    });
-                }
-                None => {
-                    return Err(StoreError::Locked {
-                        path: state_path.to_path_buf(),
-                        holder: match holder {
-                            Some(pid) => format!("pid {pid}"),
-                            None => "pid unknown".to_string(),
-                        },
-                    });
-                }
+            if let Some(pid) = listener
+                && queued.is_none()
+            {
+                queued = Some(queue_up(state_path)?);
+                waiting(pid);
             }
+            // Waiting for the listener, it waits its turn whoever holds the lock meanwhile
+            // (another waiting command may go first). A lock held with no PID in its file is
+            // one being taken or let go (the PID is written just after the lock is taken,
+            // and emptied just before it is let go): it is tried again for a moment.
+            let wait = if queued.is_some() {
+                LISTENER_PATIENCE
+            } else if holder.is_none() {
+                HANDOVER
+            } else {
+                Duration::ZERO
+            };
+            if started.elapsed() < wait {
+                std::thread::sleep(WAIT_STEP);
+                continue;
+            }
+            let holder = match (listener, holder) {
+                (Some(pid), _) => format!(
+                    "`crmsync listen`, pid {pid}, which has not let it go in {} s",
+                    LISTENER_PATIENCE.as_secs()
+                ),
+                (None, Some(pid)) if queued.is_some() => format!(
+                    "pid {pid}, after the listener, in {} s",
+                    LISTENER_PATIENCE.as_secs()
+                ),
+                (None, Some(pid)) => format!("pid {pid}"),
+                (None, None) => "pid unknown".to_string(),
+            };
+            return Err(StoreError::Locked {
+                path: state_path.to_path_buf(),
+                holder,
+            });
         };
         drop(queued);
         let took_over_from = pid_of(&read_note(&mut file));
@@ -117,6 +127,9 @@ pub const LISTENER_PATIENCE: Duration = Duration::from_secs(300);
 
 /// How often a waiting command tries the run lock again.
 const WAIT_STEP: Duration = Duration::from_millis(50);
+
+/// How long a lock held with no PID in its file (being taken or let go) is tried again.
+const HANDOVER: Duration = Duration::from_secs(1);
 
 /// The PID of the listener of `state_path`, as its listen lock file says (none when no
 /// listener has run, or the last one stopped cleanly).

@@ -576,6 +576,24 @@ fn a_run_lock_held_by_the_listener_is_waited_for_and_the_listener_sees_the_waite
 }
 
 #[test]
+fn a_run_lock_being_let_go_its_pid_already_emptied_is_waited_for_a_moment() {
+    let (_dir, path) = temp();
+    // A holder letting the lock go empties its file just before it unlocks.
+    let held = RunLock::acquire(&path).unwrap();
+    std::fs::write(lock::lock_path(&path), "").unwrap();
+    let waiter = {
+        let path = path.clone();
+        std::thread::spawn(move || RunLock::acquire(&path).map(drop))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    drop(held);
+    waiter
+        .join()
+        .unwrap()
+        .expect("the lock, once let go, not `pid unknown`");
+}
+
+#[test]
 fn a_lock_left_by_a_dead_process_is_taken_over() {
     let (_dir, path) = temp();
     std::fs::write(lock::lock_path(&path), "4194999\n").unwrap();
