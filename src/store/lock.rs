@@ -139,22 +139,13 @@ fn listener_pid(state_path: &Path) -> Option<u32> {
 
 /// `<state>.lock.queue`: where commands waiting for the listener's run lock hold their place.
 fn queue_path(state_path: &Path) -> PathBuf {
-    let mut name = state_path.as_os_str().to_os_string();
-    name.push(".lock.queue");
-    PathBuf::from(name)
+    beside(state_path, ".lock.queue")
 }
 
 /// Opens the queue file (mode 0600) for a lock on it.
 fn open_queue(state_path: &Path) -> Result<File, StoreError> {
     let path = queue_path(state_path);
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(&path).map_err(|source| StoreError::Io {
+    open_private(&path).map_err(|source| StoreError::Io {
         action: "open the lock queue file",
         path,
         source,
@@ -191,11 +182,28 @@ pub fn others_waiting(state_path: &Path) -> Result<bool, StoreError> {
     }
 }
 
+/// `state_path` with `suffix` added to its name: a file beside the state file.
+fn beside(state_path: &Path, suffix: &str) -> PathBuf {
+    let mut name = state_path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Opens `path` to read and write, made if need be with mode 0600 (a lock file).
+fn open_private(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
 /// `<state>.lock`, beside the state file.
 pub fn lock_path(state_path: &Path) -> PathBuf {
-    let mut name = state_path.as_os_str().to_os_string();
-    name.push(".lock");
-    PathBuf::from(name)
+    beside(state_path, ".lock")
 }
 
 /// Opens `path` (made if need be, mode 0600) and locks it: the held file, or the note of the
@@ -209,16 +217,7 @@ fn hold(path: &Path) -> Result<Result<File, String>, StoreError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| io("create the directory of", e))?;
     }
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .map_err(|e| io("open the lock file", e))?;
+    let mut file = open_private(path).map_err(|e| io("open the lock file", e))?;
     match file.try_lock() {
         Ok(()) => Ok(Ok(file)),
         Err(TryLockError::WouldBlock) => Ok(Err(read_note(&mut file))),
@@ -315,7 +314,5 @@ impl Drop for ListenLock {
 
 /// `<state>.listen.lock`, beside the state file.
 pub fn listen_lock_path(state_path: &Path) -> PathBuf {
-    let mut name = state_path.as_os_str().to_os_string();
-    name.push(".listen.lock");
-    PathBuf::from(name)
+    beside(state_path, ".listen.lock")
 }

@@ -132,31 +132,11 @@ impl Store {
         events: &[NewWebhookEvent],
         received_at: Millis,
     ) -> Result<usize, StoreError> {
-        self.take_webhook_deliveries(
-            &[DeliveryEvents {
-                queue: events.to_vec(),
-                dropped: Vec::new(),
-            }],
-            received_at,
-        )
-    }
-
-    /// Keeps `events` as dropped on arrival (crmsync's own writes coming back), so that a
-    /// redelivery is known and `status` counts them. Returns how many were new.
-    pub fn drop_webhook_events(
-        &mut self,
-        events: &[NewWebhookEvent],
-        note: &str,
-        received_at: Millis,
-    ) -> Result<usize, StoreError> {
-        if events.is_empty() {
-            return Ok(0);
-        }
         let path = self.path.clone();
         let tx = begin(&mut self.conn, &path)?;
-        let new = insert_webhook_events(&tx, &path, events, received_at, Some(note))?;
-        commit(tx, &path, "keep dropped webhook events")?;
-        Ok(new)
+        let queued = insert_webhook_events(&tx, &path, events, received_at, None)?;
+        commit(tx, &path, "queue webhook events")?;
+        Ok(queued)
     }
 
     /// Takes several deliveries' events in one transaction (the listener's group commit):
